@@ -1,0 +1,33 @@
+//! Stock use cases: record receipts, adjustments and counts; read stock levels.
+
+use ordo_domain::inventory::{NewMovement, StockLevel};
+use ordo_domain::FieldError;
+
+use crate::{Actor, AppError, AppResult, Ordo};
+
+impl Ordo {
+    /// Records a stock movement and returns the stock level after it.
+    pub async fn record_movement(&self, new: NewMovement, actor: &Actor) -> AppResult<StockLevel> {
+        let movement = new.validate()?;
+        let mut tx = self.db.write().await?;
+        if tx.product(&movement.sku).await?.is_none() {
+            return Err(FieldError::new("sku", format!("unknown SKU {:?}", movement.sku)).into());
+        }
+        if tx.location(&movement.location).await?.is_none() {
+            return Err(FieldError::new("location", format!("unknown location {:?}", movement.location)).into());
+        }
+        let Some(level) = tx.record_movement(&movement, &actor.to_string(), Self::now()).await? else {
+            return Err(AppError::InsufficientStock(FieldError::new(
+                "quantity",
+                "would take on-hand below zero or below the reserved quantity",
+            )));
+        };
+        tx.commit().await?;
+        Ok(level)
+    }
+
+    /// Stock levels of one SKU, or of all when `sku` is `None`.
+    pub async fn stock_levels(&self, sku: Option<&str>) -> AppResult<Vec<StockLevel>> {
+        Ok(self.db.read().await?.stock_levels(sku).await?)
+    }
+}

@@ -1,0 +1,154 @@
+//! Ordo's use cases. Each public method of [`Ordo`] is one thing a person or a channel does;
+//! it validates its input, opens the transaction it needs, and commits or changes nothing.
+//! The HTTP API, the dashboard and the command line call these and nothing below them.
+
+mod access;
+pub mod demo;
+pub mod import;
+mod inventory;
+mod master;
+
+use std::fmt;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use ordo_domain::access::{Permission, Role};
+use ordo_domain::{Currency, FieldError};
+use ordo_storage::{Db, StorageError};
+
+pub use access::{IssuedToken, LoggedIn};
+pub use ordo_domain as domain;
+pub use ordo_storage::{Engine, MasterDataCounts, ProductPage, ProductQuery, SqliteDurability, StorageOptions};
+
+/// Settings the use cases need; everything else about running Ordo belongs to the adapters.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The currency costs, the ledger and reports are kept in.
+    pub base_currency: Currency,
+    /// How long a dashboard log-in lasts.
+    pub session_ttl: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self { base_currency: Currency::USD, session_ttl: Duration::from_secs(12 * 3600) }
+    }
+}
+
+/// The application: a database and the settings the use cases run under.
+#[derive(Debug, Clone)]
+pub struct Ordo {
+    db: Db,
+    settings: Settings,
+}
+
+/// Who is acting: a user of the dashboard, an API token, or Ordo itself. Recorded with the
+/// changes each makes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub kind: ActorKind,
+    pub name: String,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActorKind {
+    User,
+    Token,
+    System,
+}
+
+impl Actor {
+    /// Ordo itself, or an operator at the command line with the database in hand.
+    pub fn system() -> Actor {
+        Actor { kind: ActorKind::System, name: "system".to_owned(), role: Role::Admin }
+    }
+
+    pub fn can(&self, permission: Permission) -> bool {
+        self.role.can(permission)
+    }
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            ActorKind::User => write!(f, "user:{}", self.name),
+            ActorKind::Token => write!(f, "token:{}", self.name),
+            ActorKind::System => f.write_str("system"),
+        }
+    }
+}
+
+/// Why a use case did not happen. Nothing was changed in any of these cases.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The input broke a rule; the field says which part.
+    #[error("{0}")]
+    Invalid(FieldError),
+    /// The key the input names is already taken.
+    #[error("{0}")]
+    Duplicate(FieldError),
+    /// The thing asked for does not exist.
+    #[error("{what} {key:?} not found")]
+    NotFound { what: &'static str, key: String },
+    /// Stock cannot go below what is reserved or below zero.
+    #[error("{0}")]
+    InsufficientStock(FieldError),
+    /// No valid credentials were given.
+    #[error("not authenticated")]
+    Unauthenticated,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl From<FieldError> for AppError {
+    fn from(error: FieldError) -> Self {
+        AppError::Invalid(error)
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+/// Told how far a long use case (an import, the demo) has come, to draw a progress bar.
+pub trait Progress {
+    fn start(&self, steps: u64);
+    fn advance(&self);
+}
+
+/// Progress nobody watches.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn start(&self, _: u64) {}
+    fn advance(&self) {}
+}
+
+impl Ordo {
+    /// Opens the database at `url` and brings its schema up to date.
+    pub async fn open(url: &str, storage: &StorageOptions, settings: Settings) -> AppResult<Ordo> {
+        let db = Db::open(url, storage).await?;
+        db.migrate().await?;
+        Ok(Ordo { db, settings })
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.db.engine()
+    }
+
+    /// Whether the database answers.
+    pub async fn health(&self) -> AppResult<()> {
+        Ok(self.db.ping().await?)
+    }
+
+    pub async fn close(&self) {
+        self.db.close().await;
+    }
+
+    fn now() -> DateTime<Utc> {
+        Utc::now()
+    }
+}

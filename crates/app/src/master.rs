@@ -1,0 +1,142 @@
+//! Master data use cases: create and read channels, locations, products, listings,
+//! customers and suppliers.
+
+use ordo_domain::master::{
+    Channel, Customer, Listing, Location, NewChannel, NewCustomer, NewListing, NewLocation, NewProduct, NewSupplier,
+    Product, Supplier,
+};
+use ordo_domain::FieldError;
+use ordo_storage::{MasterDataCounts, ProductPage, ProductQuery, Tx};
+use uuid::Uuid;
+
+use crate::{AppError, AppResult, Ordo};
+
+/// The most rows one page of a list returns.
+pub const MAX_PAGE_SIZE: i64 = 500;
+
+fn duplicate(field: &str, value: &str) -> AppError {
+    AppError::Duplicate(FieldError::new(field, format!("{value:?} already exists")))
+}
+
+impl Ordo {
+    pub async fn create_channel(&self, new: NewChannel) -> AppResult<Channel> {
+        let channel = new.validate()?;
+        let mut tx = self.db.write().await?;
+        if !tx.insert_channel(&channel, Self::now()).await? {
+            return Err(duplicate("code", &channel.code));
+        }
+        tx.commit().await?;
+        Ok(channel)
+    }
+
+    pub async fn channels(&self) -> AppResult<Vec<Channel>> {
+        Ok(self.db.read().await?.channels().await?)
+    }
+
+    pub async fn channel(&self, code: &str) -> AppResult<Channel> {
+        self.db.read().await?.channel(code).await?.ok_or_else(|| AppError::NotFound { what: "channel", key: code.into() })
+    }
+
+    pub async fn create_location(&self, new: NewLocation) -> AppResult<Location> {
+        let location = new.validate()?;
+        let mut tx = self.db.write().await?;
+        if !tx.insert_location(&location, Self::now()).await? {
+            return Err(duplicate("code", &location.code));
+        }
+        tx.commit().await?;
+        Ok(location)
+    }
+
+    pub async fn locations(&self) -> AppResult<Vec<Location>> {
+        Ok(self.db.read().await?.locations().await?)
+    }
+
+    pub async fn create_product(&self, new: NewProduct) -> AppResult<Product> {
+        let product = new.validate(self.settings.base_currency)?;
+        let mut tx = self.db.write().await?;
+        if !tx.insert_product(&product, Self::now()).await? {
+            return Err(duplicate("sku", &product.sku));
+        }
+        tx.commit().await?;
+        Ok(product)
+    }
+
+    pub async fn product(&self, sku: &str) -> AppResult<Product> {
+        self.db.read().await?.product(sku).await?.ok_or_else(|| AppError::NotFound { what: "product", key: sku.into() })
+    }
+
+    /// Products matching `search` (SKU or name), `limit` at a time from `offset`.
+    pub async fn products(&self, search: Option<&str>, limit: i64, offset: i64) -> AppResult<ProductPage> {
+        let search = search.map(str::trim).filter(|s| !s.is_empty());
+        if search.is_some_and(|s| s.chars().count() > ordo_domain::field::MAX_TEXT_LEN) {
+            return Err(FieldError::new("q", "is too long").into());
+        }
+        let query = ProductQuery {
+            search: search.map(str::to_owned),
+            limit: ordo_domain::field::bounded("limit", limit, 1, MAX_PAGE_SIZE)?,
+            offset: ordo_domain::field::bounded("offset", offset, 0, i64::MAX)?,
+        };
+        Ok(self.db.read().await?.products(&query).await?)
+    }
+
+    pub async fn create_listing(&self, new: NewListing) -> AppResult<Listing> {
+        let mut tx = self.db.write().await?;
+        let listing = self.validate_listing(&mut tx, new).await?;
+        if !tx.insert_listing(&listing, Self::now()).await? {
+            return Err(duplicate("channel_sku", &listing.channel_sku));
+        }
+        tx.commit().await?;
+        Ok(listing)
+    }
+
+    /// A listing's price is in its channel's currency, and both ends must exist.
+    pub(crate) async fn validate_listing(&self, tx: &mut Tx, new: NewListing) -> AppResult<Listing> {
+        let channel = ordo_domain::field::code("channel", &new.channel)?;
+        let Some(channel) = tx.channel(&channel).await? else {
+            return Err(FieldError::new("channel", format!("unknown channel {channel:?}")).into());
+        };
+        let listing = new.validate(channel.currency)?;
+        if tx.product(&listing.sku).await?.is_none() {
+            return Err(FieldError::new("sku", format!("unknown SKU {:?}", listing.sku)).into());
+        }
+        Ok(listing)
+    }
+
+    pub async fn listings(&self, channel: Option<&str>) -> AppResult<Vec<Listing>> {
+        Ok(self.db.read().await?.listings(channel).await?)
+    }
+
+    pub async fn create_customer(&self, new: NewCustomer) -> AppResult<Customer> {
+        let customer = new.validate(Uuid::now_v7(), Self::now())?;
+        let mut tx = self.db.write().await?;
+        if !tx.insert_customer(&customer).await? {
+            return Err(duplicate("email", &customer.email));
+        }
+        tx.commit().await?;
+        Ok(customer)
+    }
+
+    pub async fn customers(&self, limit: i64, offset: i64) -> AppResult<Vec<Customer>> {
+        let limit = ordo_domain::field::bounded("limit", limit, 1, MAX_PAGE_SIZE)?;
+        let offset = ordo_domain::field::bounded("offset", offset, 0, i64::MAX)?;
+        Ok(self.db.read().await?.customers(limit, offset).await?)
+    }
+
+    pub async fn create_supplier(&self, new: NewSupplier) -> AppResult<Supplier> {
+        let supplier = new.validate()?;
+        let mut tx = self.db.write().await?;
+        if !tx.insert_supplier(&supplier, Self::now()).await? {
+            return Err(duplicate("code", &supplier.code));
+        }
+        tx.commit().await?;
+        Ok(supplier)
+    }
+
+    pub async fn suppliers(&self) -> AppResult<Vec<Supplier>> {
+        Ok(self.db.read().await?.suppliers().await?)
+    }
+
+    pub async fn master_data_counts(&self) -> AppResult<MasterDataCounts> {
+        Ok(self.db.read().await?.master_data_counts().await?)
+    }
+}

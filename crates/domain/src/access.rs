@@ -1,0 +1,196 @@
+//! Who may do what: roles, permissions and the matrix between them.
+//!
+//! Every `/api/v1` route and every dashboard page names one [`Permission`]; a caller's role
+//! grants a fixed set of them. `docs/permissions.md` shows the same matrix for people, and a
+//! test keeps the two equal.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::FieldError;
+
+/// The job a user or an API token does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Ops,
+    Warehouse,
+    Finance,
+    Service,
+    Procurement,
+    Viewer,
+    Integration,
+}
+
+impl Role {
+    pub const ALL: [Role; 8] = [
+        Role::Admin,
+        Role::Ops,
+        Role::Warehouse,
+        Role::Finance,
+        Role::Service,
+        Role::Procurement,
+        Role::Viewer,
+        Role::Integration,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Ops => "ops",
+            Role::Warehouse => "warehouse",
+            Role::Finance => "finance",
+            Role::Service => "service",
+            Role::Procurement => "procurement",
+            Role::Viewer => "viewer",
+            Role::Integration => "integration",
+        }
+    }
+
+    pub fn parse(field: &str, value: &str) -> Result<Role, FieldError> {
+        value.parse().map_err(|_| {
+            let names: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+            FieldError::new(field, format!("must be one of {}", names.join(", ")))
+        })
+    }
+
+    /// Whether this role grants `permission`.
+    pub fn can(self, permission: Permission) -> bool {
+        use Permission::*;
+        match self {
+            Role::Admin => true,
+            Role::Ops => matches!(
+                permission,
+                MasterDataRead | MasterDataWrite | CustomersWrite | InventoryRead | InventoryWrite
+            ),
+            Role::Warehouse => matches!(permission, MasterDataRead | InventoryRead | InventoryWrite),
+            Role::Finance => matches!(permission, MasterDataRead | InventoryRead),
+            Role::Service => matches!(permission, MasterDataRead | CustomersWrite | InventoryRead),
+            Role::Procurement => matches!(permission, MasterDataRead | SuppliersWrite | InventoryRead),
+            Role::Viewer => matches!(permission, MasterDataRead | InventoryRead),
+            Role::Integration => matches!(
+                permission,
+                MasterDataRead | CustomersWrite | InventoryRead | InventoryWrite
+            ),
+        }
+    }
+}
+
+impl FromStr for Role {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Role, ()> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s).ok_or(())
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One thing a caller may be allowed to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Permission {
+    /// Read channels, locations, products, listings, customers and suppliers.
+    MasterDataRead,
+    /// Create and change channels, locations, products and listings.
+    MasterDataWrite,
+    /// Create and change customers.
+    CustomersWrite,
+    /// Create and change suppliers.
+    SuppliersWrite,
+    /// Read stock levels and movements.
+    InventoryRead,
+    /// Record stock movements: receipts, adjustments, counts.
+    InventoryWrite,
+    /// Manage API tokens and users.
+    AccessManage,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 7] = [
+        Permission::MasterDataRead,
+        Permission::MasterDataWrite,
+        Permission::CustomersWrite,
+        Permission::SuppliersWrite,
+        Permission::InventoryRead,
+        Permission::InventoryWrite,
+        Permission::AccessManage,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::MasterDataRead => "master_data.read",
+            Permission::MasterDataWrite => "master_data.write",
+            Permission::CustomersWrite => "customers.write",
+            Permission::SuppliersWrite => "suppliers.write",
+            Permission::InventoryRead => "inventory.read",
+            Permission::InventoryWrite => "inventory.write",
+            Permission::AccessManage => "access.manage",
+        }
+    }
+}
+
+impl fmt::Display for Permission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The permission matrix as a Markdown table, the form `docs/permissions.md` carries.
+pub fn permission_matrix_markdown() -> String {
+    let mut out = String::from("| permission |");
+    for role in Role::ALL {
+        out.push_str(&format!(" {role} |"));
+    }
+    out.push_str("\n| --- |");
+    out.push_str(&" :-: |".repeat(Role::ALL.len()));
+    out.push('\n');
+    for permission in Permission::ALL {
+        out.push_str(&format!("| `{permission}` |"));
+        for role in Role::ALL {
+            out.push_str(if role.can(permission) { " ✓ |" } else { "   |" });
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_round_trip_through_their_names() {
+        for role in Role::ALL {
+            assert_eq!(Role::parse("role", role.as_str()).unwrap(), role);
+        }
+        assert_eq!(Role::parse("role", "root").unwrap_err().field, "role");
+    }
+
+    #[test]
+    fn only_admin_manages_access_and_viewer_never_writes() {
+        for role in Role::ALL {
+            assert_eq!(role.can(Permission::AccessManage), role == Role::Admin, "{role}");
+        }
+        for permission in Permission::ALL {
+            let writes = !permission.as_str().ends_with(".read");
+            assert!(!(writes && Role::Viewer.can(permission)), "{permission}");
+        }
+    }
+
+    #[test]
+    fn the_documented_matrix_is_the_one_in_force() {
+        let doc = include_str!("../../../docs/permissions.md");
+        assert!(
+            doc.contains(&permission_matrix_markdown()),
+            "docs/permissions.md is stale; paste this table into it:\n{}",
+            permission_matrix_markdown()
+        );
+    }
+}

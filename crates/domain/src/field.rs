@@ -1,0 +1,116 @@
+//! Field-level validation: every rejected input names the field it came from.
+
+use std::fmt;
+
+/// A value from outside that was rejected, with the field it came from and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+impl std::error::Error for FieldError {}
+
+/// The longest text Ordo accepts for a name, an address line or a reason.
+pub const MAX_TEXT_LEN: usize = 200;
+/// The longest code (SKU, channel code, location code, …).
+pub const MAX_CODE_LEN: usize = 64;
+
+/// A business identifier such as a SKU or a channel code: 1 to 64 characters of letters,
+/// digits, `-`, `_` and `.`, so it is safe in URLs, CSV files and log lines.
+pub fn code(field: &str, value: &str) -> Result<String, FieldError> {
+    if value.is_empty() {
+        return Err(FieldError::new(field, "must not be empty"));
+    }
+    if value.len() > MAX_CODE_LEN {
+        return Err(FieldError::new(field, format!("must be at most {MAX_CODE_LEN} characters")));
+    }
+    if let Some(bad) = value.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))) {
+        return Err(FieldError::new(
+            field,
+            format!("may only hold letters, digits, '-', '_' and '.', not {bad:?}"),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// Free text a person typed (a name, a reason): trimmed, not empty, no control characters.
+pub fn text(field: &str, value: &str) -> Result<String, FieldError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(FieldError::new(field, "must not be empty"));
+    }
+    if value.chars().count() > MAX_TEXT_LEN {
+        return Err(FieldError::new(field, format!("must be at most {MAX_TEXT_LEN} characters")));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(FieldError::new(field, "must not contain control characters"));
+    }
+    Ok(value.to_owned())
+}
+
+/// An integer that must lie within `min..=max`.
+pub fn bounded(field: &str, value: i64, min: i64, max: i64) -> Result<i64, FieldError> {
+    if value < min || value > max {
+        return Err(FieldError::new(field, format!("must be between {min} and {max}")));
+    }
+    Ok(value)
+}
+
+/// A plausible e-mail address: one `@`, something on both sides, a dot in the domain.
+/// Deliverability is the mail server's business; this only keeps obvious garbage out.
+pub fn email(field: &str, value: &str) -> Result<String, FieldError> {
+    let value = value.trim();
+    let valid = value.len() <= MAX_TEXT_LEN
+        && !value.chars().any(|c| c.is_whitespace() || c.is_control())
+        && value.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+                && !domain.contains('@')
+        });
+    if !valid {
+        return Err(FieldError::new(field, "must be an e-mail address like name@example.com"));
+    }
+    Ok(value.to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_url_safe_and_bounded() {
+        assert_eq!(code("sku", "MUG-01.blue_2").unwrap(), "MUG-01.blue_2");
+        assert_eq!(code("sku", "").unwrap_err().field, "sku");
+        assert!(code("sku", "a b").is_err());
+        assert!(code("sku", "ü").is_err());
+        assert!(code("sku", &"x".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn text_is_trimmed_and_checked() {
+        assert_eq!(text("name", "  Mug ").unwrap(), "Mug");
+        assert!(text("name", "   ").is_err());
+        assert!(text("name", "a\u{0}b").is_err());
+        assert!(text("name", &"é".repeat(201)).is_err());
+    }
+
+    #[test]
+    fn emails_are_plausible() {
+        assert_eq!(email("email", "Ann@Example.com").unwrap(), "ann@example.com");
+        for bad in ["", "ann", "ann@", "@x.com", "ann@x", "a b@x.com", "a@b@c.com", "a@.com"] {
+            assert!(email("email", bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! Ordo's business vocabulary: money, master data, roles and permissions.
+//!
+//! Everything here is pure: values, validation and rules, no I/O. The storage crate persists
+//! these types, the application crate orchestrates them, and the adapters (HTTP, dashboard,
+//! CLI) only ever see them through the application crate's use cases.
+
+pub mod access;
+pub mod field;
+pub mod inventory;
+pub mod master;
+pub mod money;
+
+pub use field::FieldError;
+pub use money::{Currency, Money, MoneyError};

@@ -1,0 +1,116 @@
+//! Stock levels and the append-only movements behind them.
+
+use chrono::{DateTime, Utc};
+use ordo_domain::inventory::{MovementKind, MovementRequest, StockLevel};
+
+use crate::{on_engine, StorageError, Tx};
+
+#[derive(sqlx::FromRow)]
+struct StockRow {
+    sku: String,
+    location: String,
+    on_hand: i64,
+    reserved: i64,
+}
+
+impl From<StockRow> for StockLevel {
+    fn from(row: StockRow) -> Self {
+        StockLevel {
+            available: row.on_hand - row.reserved,
+            sku: row.sku,
+            location: row.location,
+            on_hand: row.on_hand,
+            reserved: row.reserved,
+        }
+    }
+}
+
+impl Tx {
+    /// Records a movement and applies it to the stock level, in this transaction.
+    ///
+    /// Returns `Ok(None)` when the movement would take on-hand below what is reserved (or
+    /// below zero); nothing is written then. The caller has checked that SKU and location
+    /// exist.
+    pub async fn record_movement(
+        &mut self,
+        movement: &MovementRequest,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<StockLevel>, StorageError> {
+        let ensure = "INSERT INTO stock_levels (sku, location, on_hand, reserved) VALUES ($1, $2, 0, 0) \
+                      ON CONFLICT (sku, location) DO NOTHING";
+        on_engine!(self, |conn| sqlx::query(ensure).bind(&movement.sku).bind(&movement.location).execute(conn).await?.rows_affected());
+
+        let delta = match movement.kind {
+            MovementKind::Receipt | MovementKind::Adjustment => movement.quantity,
+            MovementKind::Count => {
+                // A count needs the current on-hand to know its delta; lock the row for that.
+                // SQLite's write transaction already holds the database's write lock.
+                let current: i64 = match self {
+                    Tx::Sqlite(tx) => {
+                        sqlx::query_scalar("SELECT on_hand FROM stock_levels WHERE sku = $1 AND location = $2")
+                            .bind(&movement.sku)
+                            .bind(&movement.location)
+                            .fetch_one(&mut **tx)
+                            .await?
+                    }
+                    Tx::Postgres(tx) => {
+                        sqlx::query_scalar(
+                            "SELECT on_hand FROM stock_levels WHERE sku = $1 AND location = $2 FOR UPDATE",
+                        )
+                        .bind(&movement.sku)
+                        .bind(&movement.location)
+                        .fetch_one(&mut **tx)
+                        .await?
+                    }
+                };
+                movement.quantity - current
+            }
+        };
+
+        // One conditional update: the database, not a read before it, decides whether the
+        // stock can go down by this much.
+        let update = "UPDATE stock_levels SET on_hand = on_hand + $3 \
+                      WHERE sku = $1 AND location = $2 AND on_hand + $3 >= reserved \
+                      RETURNING sku, location, on_hand, reserved";
+        let level: Option<StockRow> = on_engine!(self, |conn| sqlx::query_as(update)
+            .bind(&movement.sku)
+            .bind(&movement.location)
+            .bind(delta)
+            .fetch_optional(conn)
+            .await?);
+        let Some(level) = level else { return Ok(None) };
+
+        if delta != 0 {
+            let insert = "INSERT INTO stock_movements (sku, location, kind, quantity, reason, actor, created_at) \
+                          VALUES ($1, $2, $3, $4, $5, $6, $7)";
+            on_engine!(self, |conn| sqlx::query(insert)
+                .bind(&movement.sku)
+                .bind(&movement.location)
+                .bind(movement.kind.as_str())
+                .bind(delta)
+                .bind(&movement.reason)
+                .bind(actor)
+                .bind(now)
+                .execute(conn)
+                .await?
+                .rows_affected());
+        }
+        Ok(Some(level.into()))
+    }
+
+    /// Stock levels, of one SKU or of all, by SKU then location.
+    pub async fn stock_levels(&mut self, sku: Option<&str>) -> Result<Vec<StockLevel>, StorageError> {
+        let sql = "SELECT sku, location, on_hand, reserved FROM stock_levels \
+                   WHERE ($1 IS NULL OR sku = $1) ORDER BY sku, location";
+        let rows: Vec<StockRow> = on_engine!(self, |conn| sqlx::query_as(sql).bind(sku).fetch_all(conn).await?);
+        Ok(rows.into_iter().map(StockLevel::from).collect())
+    }
+
+    /// On-hand as the sum of the movements, per SKU and location: the audit of `stock_levels`.
+    pub async fn on_hand_from_movements(&mut self) -> Result<Vec<(String, String, i64)>, StorageError> {
+        let sql = "SELECT sku, location, CAST(SUM(quantity) AS BIGINT) FROM stock_movements \
+                   GROUP BY sku, location ORDER BY sku, location";
+        Ok(on_engine!(self, |conn| sqlx::query_as(sql).fetch_all(conn).await?))
+    }
+}

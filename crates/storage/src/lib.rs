@@ -1,0 +1,222 @@
+//! Ordo's storage: one interface over SQLite and PostgreSQL.
+//!
+//! The application opens a [`Db`], starts a [`Tx`] for each use case and calls the queries
+//! defined on it; it never sees SQL or which engine runs it. The SQL text is shared wherever
+//! the two engines agree; where they do not, [`on_engine!`] arms stand side by side so the
+//! difference is visible. Both migration sets are embedded in the binary.
+
+mod access;
+mod error;
+mod inventory;
+mod master;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Postgres, Sqlite, Transaction};
+
+pub use access::{ApiTokenRecord, SessionUser, UserRecord};
+pub use error::StorageError;
+pub use master::{MasterDataCounts, ProductPage, ProductQuery};
+
+/// Runs `$body` with `$conn` bound to the engine's connection; the same text compiles once per
+/// engine. Use it only where the SQL is the same on both; otherwise match on the variants.
+macro_rules! on_engine {
+    ($tx:expr, |$conn:ident| $body:expr) => {
+        match $tx {
+            $crate::Tx::Sqlite(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+            $crate::Tx::Postgres(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on_engine;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Which database engine a [`Db`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// How SQLite waits for the disk on commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SqliteDurability {
+    /// `synchronous=FULL`: a commit survives power loss. The default.
+    #[default]
+    Full,
+    /// `synchronous=NORMAL`: in WAL mode a commit survives a crash of Ordo but may be lost
+    /// with the last few transactions on power loss; faster on slow disks.
+    Normal,
+}
+
+/// Settings for opening a database; the defaults are right for most.
+#[derive(Debug, Clone)]
+pub struct StorageOptions {
+    pub sqlite_durability: SqliteDurability,
+    /// How long a SQLite writer waits for the write lock before giving up.
+    pub busy_timeout: Duration,
+    pub max_connections: u32,
+}
+
+impl Default for StorageOptions {
+    fn default() -> Self {
+        Self { sqlite_durability: SqliteDurability::Full, busy_timeout: Duration::from_secs(5), max_connections: 10 }
+    }
+}
+
+/// An open database on either engine.
+#[derive(Debug, Clone)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// A transaction on either engine. Dropped without [`Tx::commit`], it rolls back.
+pub enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+impl Db {
+    /// Opens `url` (`sqlite://PATH` or `postgres://…`), creating a missing SQLite file.
+    /// Migrations are not run here: call [`Db::migrate`].
+    pub async fn open(url: &str, options: &StorageOptions) -> Result<Db, StorageError> {
+        let unavailable = |e: sqlx::Error| StorageError::Unavailable(format!("cannot open {}: {e}", redact(url)));
+        if url.starts_with("sqlite:") {
+            let connect = SqliteConnectOptions::from_str(url)
+                .map_err(unavailable)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .foreign_keys(true)
+                .busy_timeout(options.busy_timeout)
+                .synchronous(match options.sqlite_durability {
+                    SqliteDurability::Full => SqliteSynchronous::Full,
+                    SqliteDurability::Normal => SqliteSynchronous::Normal,
+                });
+            let pool = SqlitePoolOptions::new()
+                .max_connections(options.max_connections)
+                .connect_with(connect)
+                .await
+                .map_err(unavailable)?;
+            Ok(Db::Sqlite(pool))
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let connect = PgConnectOptions::from_str(url).map_err(unavailable)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(connect)
+                .await
+                .map_err(unavailable)?;
+            Ok(Db::Postgres(pool))
+        } else {
+            Err(StorageError::Unavailable(format!(
+                "unsupported database URL {:?}: use sqlite://PATH or postgres://…",
+                redact(url)
+            )))
+        }
+    }
+
+    pub fn engine(&self) -> Engine {
+        match self {
+            Db::Sqlite(_) => Engine::Sqlite,
+            Db::Postgres(_) => Engine::Postgres,
+        }
+    }
+
+    /// Brings the schema up to date. Safe to run on every start.
+    pub async fn migrate(&self) -> Result<(), StorageError> {
+        match self {
+            Db::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+            Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Starts a transaction that will write. On SQLite it takes the write lock up front
+    /// (`BEGIN IMMEDIATE`), so two writers queue on the busy timeout instead of failing
+    /// with "database is locked" halfway through.
+    pub async fn write(&self) -> Result<Tx, StorageError> {
+        Ok(match self {
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    /// Starts a transaction that only reads: a consistent snapshot, no write lock.
+    pub async fn read(&self) -> Result<Tx, StorageError> {
+        Ok(match self {
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    /// Whether the database answers: for `/healthz`.
+    pub async fn ping(&self) -> Result<(), StorageError> {
+        match self {
+            Db::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await?.rows_affected(),
+            Db::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await?.rows_affected(),
+        };
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite(pool) => pool.close().await,
+            Db::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), StorageError> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await?,
+            Tx::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+
+    pub fn engine(&self) -> Engine {
+        match self {
+            Tx::Sqlite(_) => Engine::Sqlite,
+            Tx::Postgres(_) => Engine::Postgres,
+        }
+    }
+}
+
+/// The URL without its password, for messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redact_hides_only_the_password() {
+        assert_eq!(super::redact("postgres://ordo:secret@db:5432/ordo"), "postgres://ordo:***@db:5432/ordo");
+        assert_eq!(super::redact("postgres://ordo@db/ordo"), "postgres://ordo@db/ordo");
+        assert_eq!(super::redact("sqlite://ordo.db"), "sqlite://ordo.db");
+    }
+}

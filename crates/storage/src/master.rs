@@ -1,0 +1,421 @@
+//! Master data: channels, locations, products, listings, customers, suppliers.
+
+use chrono::{DateTime, Utc};
+use ordo_domain::master::{
+    AbcClass, Channel, ChannelKind, Customer, CustomerSegment, Listing, Location, LocationKind, Product, Supplier,
+};
+use ordo_domain::{Currency, Money};
+use uuid::Uuid;
+
+use sqlx::AssertSqlSafe;
+
+use crate::{on_engine, StorageError, Tx};
+
+fn currency(code: &str) -> Result<Currency, StorageError> {
+    Currency::from_code(code).map_err(|e| StorageError::Corrupt(e.to_string()))
+}
+
+fn corrupt(what: &str) -> impl FnOnce(ordo_domain::FieldError) -> StorageError + '_ {
+    move |e| StorageError::Corrupt(format!("{what}: {e}"))
+}
+
+#[derive(sqlx::FromRow)]
+struct ChannelRow {
+    code: String,
+    name: String,
+    kind: String,
+    currency: String,
+    ship_by_sla_hours: i64,
+}
+
+impl TryFrom<ChannelRow> for Channel {
+    type Error = StorageError;
+    fn try_from(row: ChannelRow) -> Result<Self, StorageError> {
+        Ok(Channel {
+            kind: ChannelKind::parse("kind", &row.kind).map_err(corrupt("channels.kind"))?,
+            currency: currency(&row.currency)?,
+            code: row.code,
+            name: row.name,
+            ship_by_sla_hours: row.ship_by_sla_hours,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct LocationRow {
+    code: String,
+    name: String,
+    kind: String,
+    priority: i64,
+    time_zone: String,
+    cutoff_time: String,
+}
+
+impl TryFrom<LocationRow> for Location {
+    type Error = StorageError;
+    fn try_from(row: LocationRow) -> Result<Self, StorageError> {
+        Ok(Location {
+            kind: LocationKind::parse("kind", &row.kind).map_err(corrupt("locations.kind"))?,
+            code: row.code,
+            name: row.name,
+            priority: row.priority,
+            time_zone: row.time_zone,
+            cutoff_time: row.cutoff_time,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct ProductRow {
+    sku: String,
+    name: String,
+    unit_cost_minor: i64,
+    currency: String,
+    weight_grams: i64,
+    tax_class: String,
+    abc_class: String,
+    active: bool,
+}
+
+impl TryFrom<ProductRow> for Product {
+    type Error = StorageError;
+    fn try_from(row: ProductRow) -> Result<Self, StorageError> {
+        let currency = currency(&row.currency)?;
+        Ok(Product {
+            unit_cost: Money::from_minor(row.unit_cost_minor, currency),
+            currency,
+            abc_class: AbcClass::parse("abc_class", &row.abc_class).map_err(corrupt("products.abc_class"))?,
+            sku: row.sku,
+            name: row.name,
+            weight_grams: row.weight_grams,
+            tax_class: row.tax_class,
+            active: row.active,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct ListingRow {
+    channel: String,
+    channel_sku: String,
+    sku: String,
+    price_minor: i64,
+    currency: String,
+}
+
+impl TryFrom<ListingRow> for Listing {
+    type Error = StorageError;
+    fn try_from(row: ListingRow) -> Result<Self, StorageError> {
+        let currency = currency(&row.currency)?;
+        Ok(Listing {
+            price: Money::from_minor(row.price_minor, currency),
+            currency,
+            channel: row.channel,
+            channel_sku: row.channel_sku,
+            sku: row.sku,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct CustomerRow {
+    id: Uuid,
+    email: String,
+    name: String,
+    segment: String,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<CustomerRow> for Customer {
+    type Error = StorageError;
+    fn try_from(row: CustomerRow) -> Result<Self, StorageError> {
+        Ok(Customer {
+            segment: CustomerSegment::parse("segment", &row.segment).map_err(corrupt("customers.segment"))?,
+            id: row.id,
+            email: row.email,
+            name: row.name,
+            created_at: row.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct SupplierRow {
+    code: String,
+    name: String,
+    currency: String,
+    lead_time_days: i64,
+}
+
+impl TryFrom<SupplierRow> for Supplier {
+    type Error = StorageError;
+    fn try_from(row: SupplierRow) -> Result<Self, StorageError> {
+        Ok(Supplier { currency: currency(&row.currency)?, code: row.code, name: row.name, lead_time_days: row.lead_time_days })
+    }
+}
+
+fn convert<R, T: TryFrom<R, Error = StorageError>>(rows: Vec<R>) -> Result<Vec<T>, StorageError> {
+    rows.into_iter().map(T::try_from).collect()
+}
+
+/// A page of the product catalogue, optionally filtered by a search text.
+#[derive(Debug, Clone, Default)]
+pub struct ProductQuery {
+    /// Matches SKU or name, case-insensitively, anywhere in the text.
+    pub search: Option<String>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProductPage {
+    pub products: Vec<Product>,
+    /// How many products match the search in all.
+    pub total: i64,
+}
+
+/// How much master data there is, for summaries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MasterDataCounts {
+    pub channels: i64,
+    pub locations: i64,
+    pub products: i64,
+    pub listings: i64,
+    pub customers: i64,
+    pub suppliers: i64,
+    pub users: i64,
+}
+
+const CHANNEL_COLUMNS: &str = "code, name, kind, currency, ship_by_sla_hours";
+const LOCATION_COLUMNS: &str = "code, name, kind, priority, time_zone, cutoff_time";
+const PRODUCT_COLUMNS: &str = "sku, name, unit_cost_minor, currency, weight_grams, tax_class, abc_class, active";
+const LISTING_COLUMNS: &str = "channel, channel_sku, sku, price_minor, currency";
+const CUSTOMER_COLUMNS: &str = "id, email, name, segment, created_at";
+const SUPPLIER_COLUMNS: &str = "code, name, currency, lead_time_days";
+
+impl Tx {
+    /// Inserts a channel; `false` when its code is taken (nothing written).
+    pub async fn insert_channel(&mut self, channel: &Channel, now: DateTime<Utc>) -> Result<bool, StorageError> {
+        let sql = "INSERT INTO channels (code, name, kind, currency, ship_by_sla_hours, created_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING";
+        let result = on_engine!(self, |conn| sqlx::query(sql)
+            .bind(&channel.code)
+            .bind(&channel.name)
+            .bind(channel.kind.as_str())
+            .bind(channel.currency.code())
+            .bind(channel.ship_by_sla_hours)
+            .bind(now)
+            .execute(conn)
+            .await?
+            .rows_affected());
+        Ok(result == 1)
+    }
+
+    pub async fn channel(&mut self, code: &str) -> Result<Option<Channel>, StorageError> {
+        let sql = format!("SELECT {CHANNEL_COLUMNS} FROM channels WHERE code = $1");
+        let row: Option<ChannelRow> =
+            on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(code).fetch_optional(conn).await?);
+        row.map(Channel::try_from).transpose()
+    }
+
+    pub async fn channels(&mut self) -> Result<Vec<Channel>, StorageError> {
+        let sql = format!("SELECT {CHANNEL_COLUMNS} FROM channels ORDER BY code");
+        let rows: Vec<ChannelRow> = on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).fetch_all(conn).await?);
+        convert(rows)
+    }
+
+    /// Inserts; `false` when the key is taken (nothing written).
+    pub async fn insert_location(&mut self, location: &Location, now: DateTime<Utc>) -> Result<bool, StorageError> {
+        let sql = "INSERT INTO locations (code, name, kind, priority, time_zone, cutoff_time, created_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING";
+        let result = on_engine!(self, |conn| sqlx::query(sql)
+            .bind(&location.code)
+            .bind(&location.name)
+            .bind(location.kind.as_str())
+            .bind(location.priority)
+            .bind(&location.time_zone)
+            .bind(&location.cutoff_time)
+            .bind(now)
+            .execute(conn)
+            .await?
+            .rows_affected());
+        Ok(result == 1)
+    }
+
+    pub async fn location(&mut self, code: &str) -> Result<Option<Location>, StorageError> {
+        let sql = format!("SELECT {LOCATION_COLUMNS} FROM locations WHERE code = $1");
+        let row: Option<LocationRow> =
+            on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(code).fetch_optional(conn).await?);
+        row.map(Location::try_from).transpose()
+    }
+
+    /// All locations, most preferred first.
+    pub async fn locations(&mut self) -> Result<Vec<Location>, StorageError> {
+        let sql = format!("SELECT {LOCATION_COLUMNS} FROM locations ORDER BY priority, code");
+        let rows: Vec<LocationRow> = on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).fetch_all(conn).await?);
+        convert(rows)
+    }
+
+    /// Inserts; `false` when the key is taken (nothing written).
+    pub async fn insert_product(&mut self, product: &Product, now: DateTime<Utc>) -> Result<bool, StorageError> {
+        let sql = "INSERT INTO products \
+                   (sku, name, unit_cost_minor, currency, weight_grams, tax_class, abc_class, active, created_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING";
+        let result = on_engine!(self, |conn| sqlx::query(sql)
+            .bind(&product.sku)
+            .bind(&product.name)
+            .bind(product.unit_cost.minor())
+            .bind(product.currency.code())
+            .bind(product.weight_grams)
+            .bind(&product.tax_class)
+            .bind(product.abc_class.as_str())
+            .bind(product.active)
+            .bind(now)
+            .execute(conn)
+            .await?
+            .rows_affected());
+        Ok(result == 1)
+    }
+
+    pub async fn product(&mut self, sku: &str) -> Result<Option<Product>, StorageError> {
+        let sql = format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE sku = $1");
+        let row: Option<ProductRow> =
+            on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(sku).fetch_optional(conn).await?);
+        row.map(Product::try_from).transpose()
+    }
+
+    /// Products by SKU, filtered and paged.
+    pub async fn products(&mut self, query: &ProductQuery) -> Result<ProductPage, StorageError> {
+        // `lower(…) LIKE lower(…)` is case-insensitive on both engines (PostgreSQL's LIKE is
+        // not); the search text's own wildcards are escaped.
+        let pattern = query.search.as_deref().map(|s| {
+            let escaped = s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            format!("%{escaped}%")
+        });
+        let filter = "($1 IS NULL OR lower(sku) LIKE lower($1) ESCAPE '\\' OR lower(name) LIKE lower($1) ESCAPE '\\')";
+        let list = format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE {filter} ORDER BY sku LIMIT $2 OFFSET $3");
+        let count = format!("SELECT COUNT(*) FROM products WHERE {filter}");
+        let (rows, total): (Vec<ProductRow>, i64) = on_engine!(self, |conn| {
+            let rows = sqlx::query_as(AssertSqlSafe(list))
+                .bind(&pattern)
+                .bind(query.limit)
+                .bind(query.offset)
+                .fetch_all(&mut *conn)
+                .await?;
+            let total = sqlx::query_scalar(AssertSqlSafe(count)).bind(&pattern).fetch_one(&mut *conn).await?;
+            (rows, total)
+        });
+        Ok(ProductPage { products: convert(rows)?, total })
+    }
+
+    /// Inserts; `false` when the key is taken (nothing written).
+    pub async fn insert_listing(&mut self, listing: &Listing, now: DateTime<Utc>) -> Result<bool, StorageError> {
+        let sql = "INSERT INTO listings (channel, channel_sku, sku, price_minor, currency, created_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING";
+        let result = on_engine!(self, |conn| sqlx::query(sql)
+            .bind(&listing.channel)
+            .bind(&listing.channel_sku)
+            .bind(&listing.sku)
+            .bind(listing.price.minor())
+            .bind(listing.currency.code())
+            .bind(now)
+            .execute(conn)
+            .await?
+            .rows_affected());
+        Ok(result == 1)
+    }
+
+    /// Listings, of one channel or of all.
+    pub async fn listings(&mut self, channel: Option<&str>) -> Result<Vec<Listing>, StorageError> {
+        let sql = format!(
+            "SELECT {LISTING_COLUMNS} FROM listings WHERE ($1 IS NULL OR channel = $1) ORDER BY channel, channel_sku"
+        );
+        let rows: Vec<ListingRow> =
+            on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(channel).fetch_all(conn).await?);
+        convert(rows)
+    }
+
+    /// Inserts; `false` when the e-mail address is taken (nothing written).
+    pub async fn insert_customer(&mut self, customer: &Customer) -> Result<bool, StorageError> {
+        let sql = "INSERT INTO customers (id, email, name, segment, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING";
+        let result = on_engine!(self, |conn| sqlx::query(sql)
+            .bind(customer.id)
+            .bind(&customer.email)
+            .bind(&customer.name)
+            .bind(customer.segment.as_str())
+            .bind(customer.created_at)
+            .execute(conn)
+            .await?
+            .rows_affected());
+        Ok(result == 1)
+    }
+
+    pub async fn customers(&mut self, limit: i64, offset: i64) -> Result<Vec<Customer>, StorageError> {
+        let sql = format!("SELECT {CUSTOMER_COLUMNS} FROM customers ORDER BY email LIMIT $1 OFFSET $2");
+        let rows: Vec<CustomerRow> =
+            on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(limit).bind(offset).fetch_all(conn).await?);
+        convert(rows)
+    }
+
+    /// Inserts; `false` when the key is taken (nothing written).
+    pub async fn insert_supplier(&mut self, supplier: &Supplier, now: DateTime<Utc>) -> Result<bool, StorageError> {
+        let sql = "INSERT INTO suppliers (code, name, currency, lead_time_days, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING";
+        let result = on_engine!(self, |conn| sqlx::query(sql)
+            .bind(&supplier.code)
+            .bind(&supplier.name)
+            .bind(supplier.currency.code())
+            .bind(supplier.lead_time_days)
+            .bind(now)
+            .execute(conn)
+            .await?
+            .rows_affected());
+        Ok(result == 1)
+    }
+
+    pub async fn suppliers(&mut self) -> Result<Vec<Supplier>, StorageError> {
+        let sql = format!("SELECT {SUPPLIER_COLUMNS} FROM suppliers ORDER BY code");
+        let rows: Vec<SupplierRow> = on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).fetch_all(conn).await?);
+        convert(rows)
+    }
+
+    pub async fn master_data_counts(&mut self) -> Result<MasterDataCounts, StorageError> {
+        let sql = "SELECT (SELECT COUNT(*) FROM channels), (SELECT COUNT(*) FROM locations), \
+                   (SELECT COUNT(*) FROM products), (SELECT COUNT(*) FROM listings), \
+                   (SELECT COUNT(*) FROM customers), (SELECT COUNT(*) FROM suppliers), (SELECT COUNT(*) FROM users)";
+        let row: (i64, i64, i64, i64, i64, i64, i64) =
+            on_engine!(self, |conn| sqlx::query_as(sql).fetch_one(conn).await?);
+        Ok(MasterDataCounts {
+            channels: row.0,
+            locations: row.1,
+            products: row.2,
+            listings: row.3,
+            customers: row.4,
+            suppliers: row.5,
+            users: row.6,
+        })
+    }
+
+    /// Deletes every business row, children first, keeping the schema. For rebuilding the
+    /// demo business; the application guards who may call it.
+    pub async fn delete_everything(&mut self) -> Result<(), StorageError> {
+        for table in [
+            "meta", "sessions", "api_tokens", "users", "stock_movements", "stock_levels", "listings", "customers",
+            "suppliers", "products", "locations", "channels",
+        ] {
+            let sql = format!("DELETE FROM {table}");
+            on_engine!(self, |conn| sqlx::query(AssertSqlSafe(sql)).execute(conn).await?.rows_affected());
+        }
+        Ok(())
+    }
+
+    pub async fn meta(&mut self, key: &str) -> Result<Option<String>, StorageError> {
+        let sql = "SELECT value FROM meta WHERE key = $1";
+        Ok(on_engine!(self, |conn| sqlx::query_scalar(sql).bind(key).fetch_optional(conn).await?))
+    }
+
+    pub async fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StorageError> {
+        let sql = "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2";
+        on_engine!(self, |conn| sqlx::query(sql).bind(key).bind(value).execute(conn).await?.rows_affected());
+        Ok(())
+    }
+}
