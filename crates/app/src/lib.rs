@@ -14,11 +14,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use ordo_domain::access::{Permission, Role};
 use ordo_domain::{Currency, FieldError};
-use ordo_storage::{Db, StorageError};
+use ordo_storage::Db;
 
 pub use access::{IssuedToken, LoggedIn};
 pub use ordo_domain as domain;
-pub use ordo_storage::{Engine, MasterDataCounts, ProductPage, ProductQuery, SqliteDurability, StorageOptions};
+pub use ordo_storage::{redact as redact_url, Engine, StorageError, MasterDataCounts, ProductPage, ProductQuery, SqliteDurability, StorageOptions};
 
 /// Settings the use cases need; everything else about running Ordo belongs to the adapters.
 #[derive(Debug, Clone)]

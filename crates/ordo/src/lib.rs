@@ -1,1 +1,7 @@
+//! The `ordo` program: parses the command line and configuration, opens the application, and
+//! runs one command. Serving HTTP means composing the API and the dashboard adapters with the
+//! cross-cutting layers (request ids, tracing, time-outs, body limits) in [`serve`].
 
+pub mod cli;
+pub mod config;
+pub mod serve;

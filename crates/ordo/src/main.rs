@@ -1,1 +1,5 @@
-fn main() {}
+//! The `ordo` binary. Everything lives in the library; this only hands over the exit code.
+
+fn main() -> std::process::ExitCode {
+    ordo::cli::main()
+}

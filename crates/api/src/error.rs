@@ -1,0 +1,134 @@
+//! Every error the API answers with, declared once: code, HTTP status and message.
+//!
+//! The body is `{"error": {"code", "message", "field"?}}`. Database and other internal
+//! errors are logged with the request's id and never shown to the caller.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use ordo_app::AppError;
+use ordo_domain::FieldError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+macro_rules! error_codes {
+    ($($variant:ident => ($status:ident, $code:literal, $message:literal),)+) => {
+        /// The API's error codes. Each has one status and one default message.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum ErrorCode { $($variant,)+ }
+
+        impl ErrorCode {
+            pub const ALL: &[ErrorCode] = &[$(ErrorCode::$variant,)+];
+
+            pub fn status(self) -> StatusCode {
+                match self { $(ErrorCode::$variant => StatusCode::$status,)+ }
+            }
+
+            /// The snake_case code callers match on.
+            pub fn code(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $code,)+ }
+            }
+
+            pub fn default_message(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $message,)+ }
+            }
+        }
+    };
+}
+
+error_codes! {
+    Unauthorized => (UNAUTHORIZED, "unauthorized", "a valid API token is required: Authorization: Bearer TOKEN"),
+    Forbidden => (FORBIDDEN, "forbidden", "the token's role lacks the permission this needs"),
+    NotFound => (NOT_FOUND, "not_found", "no such resource"),
+    MethodNotAllowed => (METHOD_NOT_ALLOWED, "method_not_allowed", "this path does not take that method"),
+    MalformedJson => (BAD_REQUEST, "malformed_json", "the body is not valid JSON"),
+    UnsupportedMediaType => (UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "send the body as Content-Type: application/json"),
+    PayloadTooLarge => (PAYLOAD_TOO_LARGE, "payload_too_large", "the body is larger than this server accepts"),
+    ValidationFailed => (UNPROCESSABLE_ENTITY, "validation_failed", "a field is missing or invalid"),
+    Duplicate => (CONFLICT, "duplicate", "a record with this key already exists"),
+    InsufficientStock => (CONFLICT, "insufficient_stock", "not enough stock for this change"),
+    Internal => (INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side; it has been logged"),
+}
+
+/// An error answer: a code from the table, a message for people, the field it is about.
+#[derive(Debug)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub field: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable snake_case code, such as `validation_failed`.
+    pub code: &'static str,
+    pub message: String,
+    /// The request field the error is about, such as `lines[0].sku`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode) -> Self {
+        Self { code, message: code.default_message().to_owned(), field: None }
+    }
+
+    pub fn with_message(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), field: None }
+    }
+
+    pub fn field(code: ErrorCode, error: FieldError) -> Self {
+        let message = format!("{}: {}", error.field, error.message);
+        Self { code, message, field: Some(error.field) }
+    }
+}
+
+impl From<ErrorCode> for ApiError {
+    fn from(code: ErrorCode) -> Self {
+        ApiError::new(code)
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(error: AppError) -> Self {
+        match error {
+            AppError::Invalid(e) => ApiError::field(ErrorCode::ValidationFailed, e),
+            AppError::Duplicate(e) => ApiError::field(ErrorCode::Duplicate, e),
+            AppError::InsufficientStock(e) => ApiError::field(ErrorCode::InsufficientStock, e),
+            AppError::NotFound { what, key } => ApiError::with_message(ErrorCode::NotFound, format!("{what} {key:?} not found")),
+            AppError::Unauthenticated => ApiError::new(ErrorCode::Unauthorized),
+            AppError::Storage(e) => {
+                // The trace layer's span carries the request id into this event.
+                tracing::error!(error = %e, "storage failure");
+                ApiError::new(ErrorCode::Internal)
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody { error: ErrorDetail { code: self.code.code(), message: self.message, field: self.field } };
+        (self.code.status(), Json(body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_snake_case_and_client_or_server_errors() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            assert!(seen.insert(code.code()), "{} declared twice", code.code());
+            assert!(code.code().chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+            assert!(code.status().is_client_error() || code.status().is_server_error());
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! Master data: channels, locations, products, listings, customers, suppliers.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use ordo_app::Ordo;
+use ordo_domain::master::{
+    Channel, Customer, Listing, Location, NewChannel, NewCustomer, NewListing, NewLocation, NewProduct, NewSupplier,
+    Product, Supplier,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{need, Authorized, ValidJson, ValidQuery};
+
+pub fn routes() -> OpenApiRouter<Ordo> {
+    OpenApiRouter::new()
+        .routes(routes!(create_channel, list_channels))
+        .routes(routes!(get_channel))
+        .routes(routes!(create_location, list_locations))
+        .routes(routes!(create_product, list_products))
+        .routes(routes!(get_product))
+        .routes(routes!(create_listing, list_listings))
+        .routes(routes!(create_customer, list_customers))
+        .routes(routes!(create_supplier, list_suppliers))
+}
+
+type Created<T> = Result<(StatusCode, Json<T>), ApiError>;
+
+#[utoipa::path(post, path = "/api/v1/channels", tag = "master data", request_body = NewChannel,
+    responses((status = 201, body = Channel), (status = "4XX", body = ErrorBody)))]
+async fn create_channel(
+    State(ordo): State<Ordo>,
+    _: Authorized<need::MasterDataWrite>,
+    ValidJson(new): ValidJson<NewChannel>,
+) -> Created<Channel> {
+    Ok((StatusCode::CREATED, Json(ordo.create_channel(new).await?)))
+}
+
+#[utoipa::path(get, path = "/api/v1/channels", tag = "master data",
+    responses((status = 200, body = Vec<Channel>), (status = "4XX", body = ErrorBody)))]
+async fn list_channels(State(ordo): State<Ordo>, _: Authorized<need::MasterDataRead>) -> Result<Json<Vec<Channel>>, ApiError> {
+    Ok(Json(ordo.channels().await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/channels/{code}", tag = "master data", params(("code" = String, Path)),
+    responses((status = 200, body = Channel), (status = "4XX", body = ErrorBody)))]
+async fn get_channel(
+    State(ordo): State<Ordo>,
+    _: Authorized<need::MasterDataRead>,
+    Path(code): Path<String>,
+) -> Result<Json<Channel>, ApiError> {
+    Ok(Json(ordo.channel(&code).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/locations", tag = "master data", request_body = NewLocation,
+    responses((status = 201, body = Location), (status = "4XX", body = ErrorBody)))]
+async fn create_location(
+    State(ordo): State<Ordo>,
+    _: Authorized<need::MasterDataWrite>,
+    ValidJson(new): ValidJson<NewLocation>,
+) -> Created<Location> {
+    Ok((StatusCode::CREATED, Json(ordo.create_location(new).await?)))
+}
+
+#[utoipa::path(get, path = "/api/v1/locations", tag = "master data",
+    responses((status = 200, body = Vec<Location>), (status = "4XX", body = ErrorBody)))]
+async fn list_locations(State(ordo): State<Ordo>, _: Authorized<need::MasterDataRead>) -> Result<Json<Vec<Location>>, ApiError> {
+    Ok(Json(ordo.locations().await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/products", tag = "master data", request_body = NewProduct,
+    responses((status = 201, body = Product), (status = "4XX", body = ErrorBody)))]
+async fn create_product(
+    State(ordo): State<Ordo>,
+    _: Authorized<need::MasterDataWrite>,
+    ValidJson(new): ValidJson<NewProduct>,
+) -> Created<Product> {
+    Ok((StatusCode::CREATED, Json(ordo.create_product(new).await?)))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+struct ProductSearch {
+    /// Text to find in the SKU or the name.
+    q: Option<String>,
+    /// At most 500; 50 when absent.
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct ProductList {
+    products: Vec<Product>,
+    /// How many products match in all.
+    total: i64,
+    limit: i64,
+    offset: i64,
+}
+
+#[utoipa::path(get, path = "/api/v1/products", tag = "master data", params(ProductSearch),
+    responses((status = 200, body = ProductList), (status = "4XX", body = ErrorBody)))]
+async fn list_products(
+    State(ordo): State<Ordo>,
+    _: Authorized<need::MasterDataRead>,
+    ValidQuery(search): ValidQuery<ProductSearch>,
+) -> Result<Json<ProductList>, ApiError> {
+    let (limit, offset) = (search.limit.unwrap_or(50), search.offset.unwrap_or(0));
+    let page = ordo.products(search.q.as_deref(), limit, offset).await?;
+    Ok(Json(ProductList { products: page.products, total: page.total, limit, offset }))
+}
+
+#[utoipa::path(get, path = "/api/v1/products/{sku}", tag = "master data", params(("sku" = String, Path)),
+    responses((status = 200, body = Product), (status = "4XX", body = ErrorBody)))]
+async fn get_product(
+    State(ordo): State<Ordo>,
+    _: Authorized<need::MasterDataRead>,
+    Path(sku): Path<String>,
+) -> Result<Json<Product>, ApiError> {
+    Ok(Json(ordo.product(&sku).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/listings", tag = "master data", request_body = NewListing,
+    responses((status = 201, body = Listing), (status = "4XX", body = ErrorBody)))]
+async fn create_listing(
+    State(ordo): State<Ordo>,
+    _: Authorized<need::MasterDataWrite>,
+    ValidJson(new): ValidJson<NewListing>,
+) -> Created<Listing> {
+    Ok((StatusCode::CREATED, Json(ordo.create_listing(new).await?)))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+struct ListingFilter {
+    /// Only this channel's listings.
+    channel: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/listings", tag = "master data", params(ListingFilter),
+    responses((status = 200, body = Vec<Listing>), (status = "4XX", body = ErrorBody)))]
+async fn list_listings(
+    State(ordo): State<Ordo>,
+    _: Authorized<need::MasterDataRead>,
+    ValidQuery(filter): ValidQuery<ListingFilter>,
+) -> Result<Json<Vec<Listing>>, ApiError> {
+    Ok(Json(ordo.listings(filter.channel.as_deref()).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/customers", tag = "master data", request_body = NewCustomer,
+    responses((status = 201, body = Customer), (status = "4XX", body = ErrorBody)))]
+async fn create_customer(
+    State(ordo): State<Ordo>,
+    _: Authorized<need::CustomersWrite>,
+    ValidJson(new): ValidJson<NewCustomer>,
+) -> Created<Customer> {
+    Ok((StatusCode::CREATED, Json(ordo.create_customer(new).await?)))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+struct Paging {
+    /// At most 500; 50 when absent.
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/api/v1/customers", tag = "master data", params(Paging),
+    responses((status = 200, body = Vec<Customer>), (status = "4XX", body = ErrorBody)))]
+async fn list_customers(
+    State(ordo): State<Ordo>,
+    _: Authorized<need::MasterDataRead>,
+    ValidQuery(paging): ValidQuery<Paging>,
+) -> Result<Json<Vec<Customer>>, ApiError> {
+    Ok(Json(ordo.customers(paging.limit.unwrap_or(50), paging.offset.unwrap_or(0)).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/suppliers", tag = "master data", request_body = NewSupplier,
+    responses((status = 201, body = Supplier), (status = "4XX", body = ErrorBody)))]
+async fn create_supplier(
+    State(ordo): State<Ordo>,
+    _: Authorized<need::SuppliersWrite>,
+    ValidJson(new): ValidJson<NewSupplier>,
+) -> Created<Supplier> {
+    Ok((StatusCode::CREATED, Json(ordo.create_supplier(new).await?)))
+}
+
+#[utoipa::path(get, path = "/api/v1/suppliers", tag = "master data",
+    responses((status = 200, body = Vec<Supplier>), (status = "4XX", body = ErrorBody)))]
+async fn list_suppliers(State(ordo): State<Ordo>, _: Authorized<need::MasterDataRead>) -> Result<Json<Vec<Supplier>>, ApiError> {
+    Ok(Json(ordo.suppliers().await?))
+}

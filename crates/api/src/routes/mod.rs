@@ -1,0 +1,6 @@
+//! The `/api/v1` routes, one module per area. Each handler declares the permission it needs
+//! in its signature (`Authorized<need::…>`), parses, calls one use case and maps the result.
+
+pub mod access;
+pub mod inventory;
+pub mod master;

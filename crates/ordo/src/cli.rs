@@ -1,0 +1,347 @@
+//! The command line: one subcommand per job, each a thin call into the application.
+//!
+//! Exit codes: 0 done; 1 the job ran and failed (an import with bad rows); 2 the command could
+//! not run (bad arguments or configuration, a database that cannot be opened).
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use ordo_app::domain::access::Role;
+use ordo_app::import::{ImportKind, ImportOptions};
+use ordo_app::{AppError, Ordo, Progress};
+
+use crate::config::{Config, ConfigError, LogFormat, Options};
+use crate::serve::{self, HttpOptions};
+
+#[derive(Debug, Parser)]
+#[command(name = "ordo", version, about = "The governed operations core for multi-channel commerce")]
+pub struct Cli {
+    /// TOML configuration file [default: ordo.toml in the current folder, when present]
+    #[arg(long, env = "ORDO_CONFIG", global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    options: Options,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create or migrate the database; on a new one, issue the bootstrap admin API token.
+    Init {
+        /// Write the bootstrap token to FILE (mode 600) instead of printing it.
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+    },
+    /// Serve the API and the dashboard.
+    Serve,
+    /// Build the reference business and print a summary.
+    Demo {
+        /// Days of trading to simulate after building the business.
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(0..=3650))]
+        days: u32,
+    },
+    /// API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Dashboard users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Import master data from a CSV file whose columns are the API's field names.
+    Import {
+        kind: ImportKindArg,
+        file: PathBuf,
+        /// Import the good rows of a file that has bad ones (the bad ones are still listed).
+        #[arg(long)]
+        skip_invalid: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Print a new API token for ROLE; it is shown once and stored only as a hash.
+    Create {
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Who or what will use the token.
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a dashboard user. The password is read from the first line of standard input.
+    Create {
+        #[arg(long)]
+        username: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ImportKindArg {
+    Channels,
+    Locations,
+    Products,
+    Listings,
+    Customers,
+    Suppliers,
+}
+
+impl From<ImportKindArg> for ImportKind {
+    fn from(kind: ImportKindArg) -> Self {
+        match kind {
+            ImportKindArg::Channels => ImportKind::Channels,
+            ImportKindArg::Locations => ImportKind::Locations,
+            ImportKindArg::Products => ImportKind::Products,
+            ImportKindArg::Listings => ImportKind::Listings,
+            ImportKindArg::Customers => ImportKind::Customers,
+            ImportKindArg::Suppliers => ImportKind::Suppliers,
+        }
+    }
+}
+
+fn parse_role(value: &str) -> Result<Role, String> {
+    Role::parse("role", value).map_err(|e| e.message)
+}
+
+/// Why a command stopped; each maps to an exit code.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    CannotRun(String),
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<AppError> for Failure {
+    fn from(error: AppError) -> Self {
+        match error {
+            AppError::Storage(e @ ordo_app::StorageError::Unavailable(_)) => Failure::CannotRun(e.to_string()),
+            AppError::Invalid(e) => Failure::CannotRun(e.to_string()),
+            other => Failure::Failed(other.to_string()),
+        }
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::resolve(cli.options.clone(), cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the runtime: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(code) => code,
+        Err(failure) => {
+            eprintln!("error: {failure}");
+            match failure {
+                Failure::Config(_) | Failure::CannotRun(_) => ExitCode::from(2),
+                Failure::Failed(_) => ExitCode::from(1),
+            }
+        }
+    }
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match config.log_format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+async fn open(config: &Config) -> Result<Ordo, Failure> {
+    Ok(Ordo::open(&config.database_url, &config.storage, config.settings.clone()).await?)
+}
+
+async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
+    match command {
+        Command::Init { token_file } => init(&config, token_file).await,
+        Command::Serve => serve(&config).await,
+        Command::Demo { days } => demo(&config, days).await,
+        Command::Token(TokenCommand::Create { role, name }) => {
+            let issued = open(&config).await?.create_token(role, &name).await?;
+            println!("{}", issued.token);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::User(UserCommand::Create { username, role }) => {
+            let password = read_password()?;
+            open(&config).await?.create_user(&username, &password, role).await?;
+            eprintln!("created user {username} with role {role}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import { kind, file, skip_invalid } => import(&config, kind.into(), &file, skip_invalid).await,
+    }
+}
+
+async fn init(config: &Config, token_file: Option<PathBuf>) -> Result<ExitCode, Failure> {
+    let ordo = open(config).await?;
+    let Some(issued) = ordo.create_bootstrap_token().await? else {
+        eprintln!("database {} is up to date; its bootstrap token was issued before", redacted(config));
+        return Ok(ExitCode::SUCCESS);
+    };
+    match token_file {
+        Some(path) => {
+            write_secret(&path, &issued.token)
+                .map_err(|e| Failure::CannotRun(format!("cannot write {}: {e}", path.display())))?;
+            eprintln!("database {} ready; bootstrap admin token written to {}", redacted(config), path.display());
+        }
+        None => {
+            eprintln!("database {} ready; bootstrap admin token (shown once):", redacted(config));
+            println!("{}", issued.token);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes a secret readable by its owner only.
+fn write_secret(path: &std::path::Path, secret: &str) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    writeln!(file, "{secret}")
+}
+
+fn read_password() -> Result<String, Failure> {
+    if std::io::stdin().is_terminal() {
+        eprint!("password (shown as you type): ");
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Failure::CannotRun(format!("cannot read the password from standard input: {e}")))?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+async fn serve(config: &Config) -> Result<ExitCode, Failure> {
+    let ordo = open(config).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| Failure::CannotRun(format!("cannot listen on {}: {e}", config.listen)))?;
+    let address = listener.local_addr().map_err(|e| Failure::CannotRun(e.to_string()))?;
+    let options = HttpOptions {
+        request_timeout: config.request_timeout,
+        body_limit_bytes: config.body_limit_bytes,
+        secure_cookies: config.secure_cookies,
+    };
+    tracing::info!(database = %redacted(config), "serving");
+    // Scripts and tests read this line to learn the port when asked for port 0.
+    println!("ordo listening on http://{address}");
+    let _ = std::io::stdout().flush();
+    serve::run(listener, serve::app(ordo.clone(), &options))
+        .await
+        .map_err(|e| Failure::Failed(format!("server stopped: {e}")))?;
+    ordo.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn redacted(config: &Config) -> String {
+    ordo_app::redact_url(&config.database_url)
+}
+
+/// A progress bar on a terminal; nothing when standard error is not one.
+struct Bar(ProgressBar);
+
+impl Bar {
+    fn new(message: &'static str) -> Bar {
+        let bar = ProgressBar::hidden();
+        if std::io::stderr().is_terminal() {
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        }
+        if let Ok(style) = ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} {elapsed}") {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_message(message);
+        Bar(bar)
+    }
+}
+
+impl Progress for Bar {
+    fn start(&self, steps: u64) {
+        self.0.set_length(steps);
+    }
+    fn advance(&self) {
+        self.0.inc(1);
+    }
+}
+
+impl Drop for Bar {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
+    }
+}
+
+async fn import(config: &Config, kind: ImportKind, file: &std::path::Path, skip_invalid: bool) -> Result<ExitCode, Failure> {
+    let data = std::fs::read(file).map_err(|e| Failure::CannotRun(format!("cannot read {}: {e}", file.display())))?;
+    let ordo = open(config).await?;
+    let report = {
+        let bar = Bar::new("importing");
+        ordo.import_csv(kind, &data, ImportOptions { skip_invalid }, &bar).await?
+    };
+    for error in &report.errors {
+        eprintln!("{}: {error}", file.display());
+    }
+    if !report.errors.is_empty() && !skip_invalid {
+        eprintln!(
+            "{} of {} rows are bad; nothing was imported (fix them, or pass --skip-invalid to import the rest)",
+            report.errors.len(),
+            report.rows
+        );
+        return Ok(ExitCode::from(1));
+    }
+    println!("imported {} {} of {} rows; {} skipped", report.imported, kind.as_str(), report.rows, report.errors.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn demo(config: &Config, days: u32) -> Result<ExitCode, Failure> {
+    let ordo = open(config).await?;
+    let summary = {
+        let bar = Bar::new("building");
+        ordo.build_demo(&bar).await?
+    };
+    let classes: Vec<String> = summary.products_by_class.iter().map(|(class, n)| format!("{n} {}", class.as_str())).collect();
+    let products: usize = summary.products_by_class.iter().map(|(_, n)| n).sum();
+    println!("Ordo demo: a home-accessories retailer, built in {}", redacted(config));
+    println!("  channels   {}", summary.channels.join(", "));
+    println!("  locations  {}", summary.locations.join(", "));
+    println!("  products   {products} SKUs ({})", classes.join(", "));
+    println!("  listings   {}", summary.listings);
+    println!("  customers  {}", summary.customers);
+    println!("  suppliers  {}", summary.suppliers);
+    println!(
+        "  stock      {} units on hand, valued at {} {}",
+        summary.units_on_hand,
+        summary.stock_value.to_decimal_string(),
+        summary.stock_value.currency()
+    );
+    println!("  users      {} (one per role)", summary.users.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>().join(", "));
+    println!("  trading    {days} days requested; order intake and trading are not built yet, so no orders were simulated");
+    println!();
+    println!("Serve the dashboard on this data:");
+    println!("  cargo run --release -- serve --database {} --listen 127.0.0.1:8080", config.database_url);
+    println!("then open http://127.0.0.1:8080/login as user \"ops\" (or any role name) with password \"{}\".", ordo_app::demo::DEMO_PASSWORD);
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,211 @@
+//! Configuration: command-line flags over `ORDO_*` environment variables over an optional
+//! TOML file over defaults. `ordo.example.toml` at the repository root lists every option;
+//! a test keeps it complete.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use clap::Args;
+use ordo_app::domain::Currency;
+use ordo_app::{Settings, SqliteDurability, StorageOptions};
+use serde::Deserialize;
+
+/// Every option, each settable as a flag, an environment variable or a key in the file.
+/// `None` means "not given here".
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Options {
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: sqlite://ordo.db]
+    #[arg(long = "database", env = "ORDO_DATABASE_URL", global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Address `ordo serve` listens on [default: 127.0.0.1:8080]
+    #[arg(long, env = "ORDO_LISTEN", global = true, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// ISO 4217 currency of costs and the ledger [default: USD]
+    #[arg(long, env = "ORDO_BASE_CURRENCY", global = true, value_name = "CODE")]
+    pub base_currency: Option<String>,
+    /// SQLite durability: full (a commit survives power loss) or normal (faster) [default: full]
+    #[arg(long, env = "ORDO_SQLITE_SYNCHRONOUS", global = true, value_name = "full|normal")]
+    pub sqlite_synchronous: Option<String>,
+    /// How long a SQLite writer waits for the lock, in milliseconds [default: 5000]
+    #[arg(long, env = "ORDO_BUSY_TIMEOUT_MS", global = true, value_name = "MS")]
+    pub busy_timeout_ms: Option<u64>,
+    /// Database connections per process [default: 10]
+    #[arg(long, env = "ORDO_MAX_CONNECTIONS", global = true, value_name = "N")]
+    pub max_connections: Option<u32>,
+    /// Longest time one HTTP request may take, in seconds [default: 30]
+    #[arg(long, env = "ORDO_REQUEST_TIMEOUT_SECS", global = true, value_name = "SECS")]
+    pub request_timeout_secs: Option<u64>,
+    /// Largest HTTP request body, in bytes [default: 1048576]
+    #[arg(long, env = "ORDO_BODY_LIMIT_BYTES", global = true, value_name = "BYTES")]
+    pub body_limit_bytes: Option<usize>,
+    /// How long a dashboard log-in lasts, in hours [default: 12]
+    #[arg(long, env = "ORDO_SESSION_HOURS", global = true, value_name = "HOURS")]
+    pub session_hours: Option<u64>,
+    /// Mark the session cookie Secure: set when serving behind HTTPS [default: false]
+    #[arg(long, env = "ORDO_SECURE_COOKIES", global = true, value_name = "BOOL")]
+    pub secure_cookies: Option<bool>,
+    /// Log format: text or json [default: text]
+    #[arg(long, env = "ORDO_LOG_FORMAT", global = true, value_name = "text|json")]
+    pub log_format: Option<String>,
+    /// Log filter in tracing's syntax, such as "info" or "ordo=debug,sqlx=warn" [default: info]
+    #[arg(long, env = "ORDO_LOG", global = true, value_name = "FILTER")]
+    pub log_filter: Option<String>,
+}
+
+macro_rules! merge {
+    ($high:expr, $low:expr, $($field:ident),+) => {
+        Options { $($field: $high.$field.or($low.$field),)+ }
+    };
+}
+
+impl Options {
+    /// These options, with `lower`'s values where these have none.
+    fn or(self, lower: Options) -> Options {
+        merge!(self, lower, database_url, listen, base_currency, sqlite_synchronous, busy_timeout_ms, max_connections,
+            request_timeout_secs, body_limit_bytes, session_hours, secure_cookies, log_format, log_filter)
+    }
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The resolved configuration every command runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub listen: SocketAddr,
+    pub storage: StorageOptions,
+    pub settings: Settings,
+    pub request_timeout: Duration,
+    pub body_limit_bytes: usize,
+    pub secure_cookies: bool,
+    pub log_format: LogFormat,
+    pub log_filter: String,
+}
+
+/// A configuration value that cannot be used, named by its option.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {option}: {message}")]
+pub struct ConfigError {
+    pub option: String,
+    pub message: String,
+}
+
+fn bad(option: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError { option: option.to_owned(), message: message.into() }
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://ordo.db";
+
+impl Config {
+    /// Resolves `given` (flags and environment) over the file at `file`, if any, over defaults.
+    /// Without `file`, `ordo.toml` in the current folder is read when it exists.
+    pub fn resolve(given: Options, file: Option<&Path>) -> Result<Config, ConfigError> {
+        let from_file = match file {
+            Some(path) => read_file(path)?,
+            None if Path::new("ordo.toml").exists() => read_file(Path::new("ordo.toml"))?,
+            None => Options::default(),
+        };
+        let o = given.or(from_file);
+
+        let listen = o.listen.as_deref().unwrap_or("127.0.0.1:8080");
+        let listen = listen.parse().map_err(|_| bad("listen", format!("{listen:?} is not an address like 127.0.0.1:8080")))?;
+        let base_currency = o.base_currency.as_deref().unwrap_or("USD");
+        let base_currency = Currency::from_code(base_currency).map_err(|e| bad("base_currency", e.to_string()))?;
+        let sqlite_durability = match o.sqlite_synchronous.as_deref().unwrap_or("full") {
+            "full" => SqliteDurability::Full,
+            "normal" => SqliteDurability::Normal,
+            other => return Err(bad("sqlite_synchronous", format!("{other:?} is neither full nor normal"))),
+        };
+        let log_format = match o.log_format.as_deref().unwrap_or("text") {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => return Err(bad("log_format", format!("{other:?} is neither text nor json"))),
+        };
+        let positive = |option: &str, value: u64| {
+            if value == 0 { Err(bad(option, "must be greater than 0")) } else { Ok(value) }
+        };
+        let session_hours = positive("session_hours", o.session_hours.unwrap_or(12))?;
+        let max_connections = positive("max_connections", u64::from(o.max_connections.unwrap_or(10)))?;
+        Ok(Config {
+            database_url: o.database_url.unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
+            listen,
+            storage: StorageOptions {
+                sqlite_durability,
+                busy_timeout: Duration::from_millis(o.busy_timeout_ms.unwrap_or(5000)),
+                max_connections: u32::try_from(max_connections).unwrap_or(u32::MAX),
+            },
+            settings: Settings { base_currency, session_ttl: Duration::from_secs(session_hours.saturating_mul(3600)) },
+            request_timeout: Duration::from_secs(positive("request_timeout_secs", o.request_timeout_secs.unwrap_or(30))?),
+            body_limit_bytes: o.body_limit_bytes.unwrap_or(1024 * 1024).max(1024),
+            secure_cookies: o.secure_cookies.unwrap_or(false),
+            log_format,
+            log_filter: o.log_filter.unwrap_or_else(|| "info".to_owned()),
+        })
+    }
+}
+
+fn read_file(path: &Path) -> Result<Options, ConfigError> {
+    let option = "config";
+    let text = std::fs::read_to_string(path).map_err(|e| bad(option, format!("cannot read {}: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| bad(option, format!("{}: {}", path.display(), e.message())))
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sample_file_sets_every_option_and_parses() {
+        let sample = include_str!("../../../ordo.example.toml");
+        // Every option appears, commented out or not, so people can find it.
+        let uncommented: String = sample
+            .lines()
+            .map(|line| line.strip_prefix("# ").filter(|l| l.contains(" = ")).unwrap_or(line))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let options: Options = toml::from_str(&uncommented).unwrap();
+        let debug = format!("{options:?}");
+        assert!(!debug.contains("None"), "ordo.example.toml lacks an option: {debug}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ordo.toml");
+        std::fs::write(&path, &uncommented).unwrap();
+        Config::resolve(Options::default(), Some(&path)).unwrap();
+    }
+
+    #[test]
+    fn flags_beat_the_file_and_the_file_beats_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ordo.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\nbase_currency = \"EUR\"\n").unwrap();
+        let flags = Options { base_currency: Some("GBP".into()), ..Options::default() };
+        let config = Config::resolve(flags, Some(&path)).unwrap();
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.settings.base_currency.code(), "GBP");
+        assert_eq!(config.database_url, DEFAULT_DATABASE_URL);
+    }
+
+    #[test]
+    fn bad_values_name_their_option() {
+        let cases = [
+            Options { listen: Some("nowhere".into()), ..Options::default() },
+            Options { sqlite_synchronous: Some("off".into()), ..Options::default() },
+            Options { base_currency: Some("XYZ".into()), ..Options::default() },
+            Options { session_hours: Some(0), ..Options::default() },
+        ];
+        let names: Vec<String> = cases.into_iter().map(|o| Config::resolve(o, None).unwrap_err().option).collect();
+        assert_eq!(names, ["listen", "sqlite_synchronous", "base_currency", "session_hours"]);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ordo.toml");
+        std::fs::write(&path, "colour = \"red\"\n").unwrap();
+        let error = Config::resolve(Options::default(), Some(&path)).unwrap_err();
+        assert!(error.message.contains("colour"), "{error}");
+    }
+}

@@ -1,0 +1,71 @@
+//! `ordo serve`: the API and the dashboard on one listener, behind the layers every request
+//! passes: panic catching, request ids, tracing, sensitive-header redaction, time-out and
+//! body limit.
+
+use std::iter::once;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderName, Request, StatusCode};
+use axum::Router;
+use ordo_app::Ordo;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+/// How the HTTP server treats requests.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    pub request_timeout: Duration,
+    pub body_limit_bytes: usize,
+    pub secure_cookies: bool,
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole HTTP application: API, dashboard, and the layers around both.
+pub fn app(ordo: Ordo, options: &HttpOptions) -> Router {
+    ordo_api::router(ordo.clone())
+        .merge(ordo_dashboard::router(ordo, options.secure_cookies))
+        .fallback(ordo_api::not_found)
+        .layer(DefaultBodyLimit::max(options.body_limit_bytes))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, options.request_timeout))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %request.method(), uri = %request.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetSensitiveRequestHeadersLayer::new(once(header::AUTHORIZATION).chain(once(header::COOKIE))))
+        .layer(CatchPanicLayer::new())
+}
+
+/// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
+pub async fn run(listener: TcpListener, app: Router) -> std::io::Result<()> {
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
