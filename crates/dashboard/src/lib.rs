@@ -1,1 +1,61 @@
+//! Ordo's web dashboard: server-rendered HTML pages over the use cases in `ordo-app`.
+//!
+//! This crate owns the dashboard's routes, the log-in session cookie, the page templates
+//! (askama, checked at compile time) and the dashboard's own CSS, embedded in the binary. It
+//! calls [`ordo_app::Ordo`] and nothing below it. Every page works without JavaScript.
 
+mod assets;
+mod error;
+mod href;
+mod pages;
+mod session;
+
+use axum::Router;
+use axum::http::header::{self, HeaderValue};
+use axum::middleware;
+use axum::response::{Redirect, Response};
+use axum::routing::{get, post};
+
+/// What every dashboard handler gets: the use cases and how to set the session cookie.
+#[derive(Clone)]
+pub(crate) struct Dashboard {
+    pub(crate) ordo: ordo_app::Ordo,
+    pub(crate) secure_cookies: bool,
+}
+
+/// The dashboard's routes, to be merged at the root of the server. `secure_cookies` sets the
+/// Secure flag on the session cookie (false for plain-HTTP local use).
+pub fn router(ordo: ordo_app::Ordo, secure_cookies: bool) -> Router {
+    let state = Dashboard { ordo, secure_cookies };
+    // No fallback here: the server merges this router with the API's, and axum refuses to
+    // merge two routers that both have one. Unknown dashboard paths get the catch-all below.
+    let pages = Router::new()
+        .route("/", get(|| async { Redirect::to("/dashboard") }))
+        .route("/login", get(session::login_form).post(session::log_in))
+        .route("/logout", post(session::log_out))
+        .route("/dashboard", get(pages::overview::overview))
+        .route("/dashboard/", get(|| async { Redirect::to("/dashboard") }))
+        .route("/dashboard/channels", get(pages::master::channels))
+        .route("/dashboard/locations", get(pages::master::locations))
+        .route("/dashboard/products", get(pages::master::products))
+        .route("/dashboard/suppliers", get(pages::master::suppliers))
+        .route("/dashboard/customers", get(pages::master::customers))
+        .route("/dashboard/{*rest}", get(pages::not_found))
+        .layer(middleware::map_response(page_headers))
+        .with_state(state);
+    pages.merge(assets::router())
+}
+
+/// Pages show business data to one signed-in person: no caching by the browser or proxies,
+/// no framing by other sites, and nothing loaded from anywhere but here.
+async fn page_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+    );
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    response
+}

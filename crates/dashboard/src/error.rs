@@ -1,0 +1,156 @@
+//! Why a page could not be shown, and the response each reason becomes: a redirect to the
+//! log-in page, or an error page (inside the layout when we know who is signed in).
+//!
+//! Details of server-side failures are logged, never shown.
+
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use ordo_app::AppError;
+use ordo_domain::FieldError;
+
+use crate::pages::Layout;
+use crate::session;
+
+/// What went wrong, in the terms the person looking at the page needs.
+#[derive(Debug)]
+pub(crate) enum Problem {
+    /// Nobody is signed in, or the session ran out; `next` is where to return afterwards.
+    SignIn { next: Option<String> },
+    /// A query parameter or form field was wrong.
+    BadInput(FieldError),
+    /// The key is already taken, or stock does not allow it.
+    Conflict(FieldError),
+    /// Signed in, but the role does not grant this page.
+    Forbidden,
+    NotFound,
+    /// Our fault; the details went to the log.
+    Internal,
+}
+
+impl From<AppError> for Problem {
+    fn from(error: AppError) -> Self {
+        match error {
+            AppError::Invalid(field) => Problem::BadInput(field),
+            AppError::Duplicate(field) | AppError::InsufficientStock(field) => Problem::Conflict(field),
+            AppError::NotFound { .. } => Problem::NotFound,
+            AppError::Unauthenticated => Problem::SignIn { next: None },
+            AppError::Storage(error) => {
+                tracing::error!(error = %error, "dashboard: storage failed");
+                Problem::Internal
+            }
+        }
+    }
+}
+
+impl From<FieldError> for Problem {
+    fn from(error: FieldError) -> Self {
+        Problem::BadInput(error)
+    }
+}
+
+impl Problem {
+    fn status(&self) -> StatusCode {
+        match self {
+            Problem::SignIn { .. } => StatusCode::SEE_OTHER,
+            Problem::BadInput(_) => StatusCode::BAD_REQUEST,
+            Problem::Conflict(_) => StatusCode::CONFLICT,
+            Problem::Forbidden => StatusCode::FORBIDDEN,
+            Problem::NotFound => StatusCode::NOT_FOUND,
+            Problem::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            Problem::SignIn { .. } => "Log in",
+            Problem::BadInput(_) => "Bad request",
+            Problem::Conflict(_) => "Conflict",
+            Problem::Forbidden => "Not allowed",
+            Problem::NotFound => "Not found",
+            Problem::Internal => "Something went wrong",
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            Problem::SignIn { .. } => "Please log in.".to_owned(),
+            Problem::BadInput(field) | Problem::Conflict(field) => {
+                format!("The value of “{}” was not accepted: {}.", field.field, field.message)
+            }
+            Problem::Forbidden => "Your role does not allow you to see this page.".to_owned(),
+            Problem::NotFound => "There is no such page.".to_owned(),
+            Problem::Internal => "Something went wrong on our side. Please try again in a moment.".to_owned(),
+        }
+    }
+}
+
+/// A [`Problem`], with the layout to show it in when someone is signed in.
+#[derive(Debug)]
+pub(crate) struct PageError {
+    layout: Option<Box<Layout>>,
+    problem: Problem,
+}
+
+impl PageError {
+    /// Shown in the layout of the signed-in `layout`.
+    pub(crate) fn in_layout(layout: &Layout, problem: impl Into<Problem>) -> Self {
+        let problem = problem.into();
+        let mut layout = layout.clone();
+        layout.title = problem.title();
+        layout.current = None;
+        PageError { layout: Some(Box::new(layout)), problem }
+    }
+}
+
+impl From<Problem> for PageError {
+    fn from(problem: Problem) -> Self {
+        PageError { layout: None, problem }
+    }
+}
+
+impl From<AppError> for PageError {
+    fn from(error: AppError) -> Self {
+        Problem::from(error).into()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    layout: &'a Layout,
+    heading: &'static str,
+    message: String,
+}
+
+#[derive(Template)]
+#[template(path = "public_error.html")]
+struct PublicErrorPage {
+    title: &'static str,
+    message: String,
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let problem = self.problem;
+        if let Problem::SignIn { next } = &problem {
+            return Redirect::to(&session::login_href(next.as_deref())).into_response();
+        }
+        let (status, title, message) = (problem.status(), problem.title(), problem.message());
+        match self.layout {
+            Some(layout) => render(status, &ErrorPage { layout: &layout, heading: title, message }),
+            None => render(status, &PublicErrorPage { title, message }),
+        }
+    }
+}
+
+/// Renders `page` as the response body with `status`.
+pub(crate) fn render(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(error) => {
+            tracing::error!(error = %error, "dashboard: a template failed to render");
+            (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side.").into_response()
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! The dashboard's pages: which exist, who may see each, the layout they share, and paging.
+
+pub(crate) mod master;
+pub(crate) mod overview;
+
+use axum::extract::Query;
+use axum::extract::rejection::QueryRejection;
+use ordo_app::Actor;
+use ordo_domain::FieldError;
+use ordo_domain::access::{Permission, Role};
+
+use crate::error::{PageError, Problem};
+use crate::href::with_query;
+use crate::session::Session;
+
+/// A page in the navigation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Page {
+    Overview,
+    Channels,
+    Locations,
+    Products,
+    Suppliers,
+    Customers,
+}
+
+impl Page {
+    /// In navigation order.
+    const ALL: [Page; 6] =
+        [Page::Overview, Page::Channels, Page::Locations, Page::Products, Page::Suppliers, Page::Customers];
+
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Page::Overview => "Overview",
+            Page::Channels => "Channels",
+            Page::Locations => "Locations",
+            Page::Products => "Products",
+            Page::Suppliers => "Suppliers",
+            Page::Customers => "Customers",
+        }
+    }
+
+    pub(crate) fn href(self) -> &'static str {
+        match self {
+            Page::Overview => "/dashboard",
+            Page::Channels => "/dashboard/channels",
+            Page::Locations => "/dashboard/locations",
+            Page::Products => "/dashboard/products",
+            Page::Suppliers => "/dashboard/suppliers",
+            Page::Customers => "/dashboard/customers",
+        }
+    }
+
+    /// What a role needs to open the page; the page's link is shown only to roles that have
+    /// it. The one place a page's access rule is written.
+    pub(crate) fn permission(self) -> Permission {
+        match self {
+            Page::Overview | Page::Channels | Page::Locations | Page::Products | Page::Suppliers | Page::Customers => {
+                Permission::MasterDataRead
+            }
+        }
+    }
+}
+
+/// What the shared layout shows around a page: its title, who is signed in, the navigation.
+#[derive(Debug, Clone)]
+pub(crate) struct Layout {
+    pub(crate) title: &'static str,
+    pub(crate) username: String,
+    pub(crate) role: Role,
+    pub(crate) current: Option<Page>,
+}
+
+/// One link in the navigation.
+pub(crate) struct NavLink {
+    pub(crate) label: &'static str,
+    pub(crate) href: &'static str,
+    pub(crate) current: bool,
+}
+
+impl Layout {
+    pub(crate) fn new(actor: &Actor, title: &'static str, current: Option<Page>) -> Layout {
+        Layout { title, username: actor.name.clone(), role: actor.role, current }
+    }
+
+    /// The pages this role may open, in order.
+    pub(crate) fn nav(&self) -> Vec<NavLink> {
+        Page::ALL
+            .into_iter()
+            .filter(|page| self.role.can(page.permission()))
+            .map(|page| NavLink { label: page.label(), href: page.href(), current: self.current == Some(page) })
+            .collect()
+    }
+
+    /// `problem` shown in this layout.
+    pub(crate) fn fail(&self, problem: impl Into<Problem>) -> PageError {
+        PageError::in_layout(self, problem)
+    }
+
+    /// The query parameters, or a 400 page in this layout when they do not parse.
+    pub(crate) fn query<T>(&self, query: Result<Query<T>, QueryRejection>) -> Result<T, PageError> {
+        query.map(|Query(query)| query).map_err(|rejection| self.fail(FieldError::new("query", rejection.body_text())))
+    }
+}
+
+pub(crate) async fn not_found(session: Session) -> PageError {
+    session.layout("Not found").fail(Problem::NotFound)
+}
+
+/// Rows per page in long lists.
+pub(crate) const PAGE_SIZE: i64 = 50;
+
+/// Which slice of a long list a page shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Paging {
+    /// From 1.
+    pub(crate) number: i64,
+    pub(crate) offset: i64,
+}
+
+impl Paging {
+    /// From `?page=`: absent or empty means the first page.
+    pub(crate) fn parse(page: Option<&str>) -> Result<Paging, FieldError> {
+        let Some(page) = page.map(str::trim).filter(|page| !page.is_empty()) else {
+            return Ok(Paging { number: 1, offset: 0 });
+        };
+        page.parse::<i64>()
+            .ok()
+            .filter(|number| *number >= 1)
+            .and_then(|number| Some(Paging { number, offset: (number - 1).checked_mul(PAGE_SIZE)? }))
+            .ok_or_else(|| FieldError::new("page", "must be a whole number, 1 or more"))
+    }
+}
+
+/// How far a list goes beyond the rows shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Extent {
+    /// This many rows in all.
+    Total(i64),
+    /// Uncounted; whether rows follow this page.
+    More(bool),
+}
+
+/// "Showing 51–100 of 1,234" and the links either side, keeping the other parameters.
+pub(crate) struct Pager {
+    pub(crate) summary: String,
+    pub(crate) previous: Option<String>,
+    pub(crate) next: Option<String>,
+}
+
+impl Pager {
+    /// For `shown` rows of `what` on page `paging` of the list at `path?params`.
+    pub(crate) fn new(path: &str, params: &[(&str, &str)], paging: Paging, shown: usize, extent: Extent, what: &str) -> Pager {
+        let link = |number: i64| {
+            let number = number.to_string();
+            let mut all = params.to_vec();
+            all.push(("page", &number));
+            with_query(path, &all)
+        };
+        let shown = i64::try_from(shown).unwrap_or(i64::MAX);
+        let first = paging.offset.saturating_add(1);
+        let last = paging.offset.saturating_add(shown);
+        let summary = match (shown, extent) {
+            (0, Extent::Total(0)) => format!("No {what}."),
+            (0, Extent::Total(total)) => format!("No {what} on this page; {} in all.", grouped(total)),
+            (0, Extent::More(_)) => format!("No {what} on this page."),
+            (_, Extent::Total(total)) => format!("Showing {}–{} of {}", grouped(first), grouped(last), grouped(total)),
+            (_, Extent::More(_)) => format!("Showing {}–{}", grouped(first), grouped(last)),
+        };
+        let (more, last_page) = match extent {
+            Extent::Total(total) => (last < total, (total + PAGE_SIZE - 1) / PAGE_SIZE),
+            Extent::More(more) => (more, i64::MAX),
+        };
+        // Past the end, "previous" goes to the last page that has rows.
+        let previous = (paging.number - 1).min(last_page);
+        Pager {
+            summary,
+            previous: (previous >= 1).then(|| link(previous)),
+            next: more.then(|| link(paging.number.saturating_add(1))),
+        }
+    }
+}
+
+/// `1234567` as `1,234,567`, for counts people read.
+pub(crate) fn grouped(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_numbers_start_at_one() {
+        assert_eq!(Paging::parse(None).unwrap(), Paging { number: 1, offset: 0 });
+        assert_eq!(Paging::parse(Some("")).unwrap(), Paging { number: 1, offset: 0 });
+        assert_eq!(Paging::parse(Some("3")).unwrap(), Paging { number: 3, offset: 100 });
+        for bad in ["0", "-1", "two", "1.5", "99999999999999999999", &i64::MAX.to_string()] {
+            assert_eq!(Paging::parse(Some(bad)).unwrap_err().field, "page", "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_pager_keeps_the_search_and_stops_at_the_ends() {
+        let second = Paging::parse(Some("2")).unwrap();
+        let pager = Pager::new("/p", &[("q", "mug")], second, 50, Extent::Total(120), "products");
+        assert_eq!(pager.summary, "Showing 51–100 of 120");
+        assert_eq!(pager.previous.as_deref(), Some("/p?q=mug&page=1"));
+        assert_eq!(pager.next.as_deref(), Some("/p?q=mug&page=3"));
+        let last = Pager::new("/p", &[("q", "")], Paging::parse(Some("3")).unwrap(), 20, Extent::Total(120), "products");
+        assert_eq!((last.summary.as_str(), last.next), ("Showing 101–120 of 120", None));
+        let beyond = Pager::new("/p", &[], Paging::parse(Some("9")).unwrap(), 0, Extent::Total(120), "products");
+        assert_eq!((beyond.summary.as_str(), beyond.previous.as_deref()), ("No products on this page; 120 in all.", Some("/p?page=3")));
+        let empty = Pager::new("/p", &[], Paging::parse(None).unwrap(), 0, Extent::Total(0), "products");
+        assert_eq!((empty.summary.as_str(), empty.previous, empty.next), ("No products.", None, None));
+        let uncounted = Pager::new("/p", &[], Paging::parse(Some("2")).unwrap(), 50, Extent::More(true), "customers");
+        assert_eq!((uncounted.summary.as_str(), uncounted.next.as_deref()), ("Showing 51–100", Some("/p?page=3")));
+    }
+
+    #[test]
+    fn counts_are_grouped_in_thousands() {
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1000), "1,000");
+        assert_eq!(grouped(-1234567), "-1,234,567");
+    }
+}

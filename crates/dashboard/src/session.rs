@@ -1,0 +1,212 @@
+//! Log-in, log-out and the session cookie; the [`Session`] extractor that every dashboard
+//! page takes, and the permission check that turns it into a page's [`Layout`].
+
+use askama::Template;
+use axum::extract::{FromRequestParts, OriginalUri, Query, State};
+use axum::extract::rejection::QueryRejection;
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use axum_extra::extract::cookie::{Cookie, CookieJar, Expiration, SameSite};
+use chrono::{DateTime, Utc};
+use ordo_app::{Actor, AppError};
+use serde::Deserialize;
+
+use crate::Dashboard;
+use crate::error::{render, PageError, Problem};
+use crate::href::query_escape;
+use crate::pages::{Layout, Page};
+
+/// The cookie that carries the session key. The key is the only secret in it.
+pub(crate) const SESSION_COOKIE: &str = "ordo_session";
+
+/// Where to go after logging in when nothing (or nothing safe) was asked for.
+const HOME: &str = "/dashboard";
+
+/// Someone signed in with a live session. Taking this as an argument makes a handler
+/// redirect to the log-in page when nobody is.
+pub(crate) struct Session {
+    pub(crate) actor: Actor,
+}
+
+impl FromRequestParts<Dashboard> for Session {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Dashboard) -> Result<Self, PageError> {
+        let here = parts.extensions.get::<OriginalUri>().map_or(&parts.uri, |original| &original.0);
+        let sign_in = || PageError::from(Problem::SignIn { next: here.path_and_query().map(|pq| pq.as_str().to_owned()) });
+        let jar = CookieJar::from_headers(&parts.headers);
+        let Some(key) = jar.get(SESSION_COOKIE).map(|cookie| cookie.value().to_owned()) else {
+            return Err(sign_in());
+        };
+        match state.ordo.authenticate_session(&key).await {
+            Ok(actor) => Ok(Session { actor }),
+            Err(AppError::Unauthenticated) => Err(sign_in()),
+            Err(other) => Err(other.into()),
+        }
+    }
+}
+
+impl Session {
+    /// The layout for `page` when the actor's role grants the page's permission
+    /// ([`Page::permission`]); a 403 page otherwise.
+    pub(crate) fn open(&self, page: Page) -> Result<Layout, PageError> {
+        let layout = Layout::new(&self.actor, page.label(), Some(page));
+        if self.actor.can(page.permission()) {
+            Ok(layout)
+        } else {
+            Err(PageError::in_layout(&layout, Problem::Forbidden))
+        }
+    }
+
+    /// A layout for a page that is not in the navigation, such as "Not found".
+    pub(crate) fn layout(&self, title: &'static str) -> Layout {
+        Layout::new(&self.actor, title, None)
+    }
+}
+
+/// `next` if it is a dashboard path we may send the browser to after logging in. Anything
+/// else (another site, `//host`, odd characters) is dropped, so the log-in page cannot be
+/// used to redirect people elsewhere.
+pub(crate) fn safe_next(next: &str) -> Option<&str> {
+    let rest = next.strip_prefix(HOME)?;
+    let safe = next.len() <= 2048
+        && (rest.is_empty() || rest.starts_with('/') || rest.starts_with('?'))
+        && !next.contains("//")
+        && next.chars().all(|c| c.is_ascii_graphic() && c != '\\');
+    safe.then_some(next)
+}
+
+/// The log-in page's address, asking to come back to `next` afterwards.
+pub(crate) fn login_href(next: Option<&str>) -> String {
+    match next.and_then(safe_next).filter(|next| *next != HOME) {
+        Some(next) => format!("/login?next={}", query_escape(next)),
+        None => "/login".to_owned(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    next: Option<&'a str>,
+    username: &'a str,
+    error: Option<&'static str>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct LoginQuery {
+    #[serde(default)]
+    next: Option<String>,
+}
+
+pub(crate) async fn login_form(query: Result<Query<LoginQuery>, QueryRejection>) -> Response {
+    let next = query.ok().and_then(|Query(query)| query.next);
+    render(StatusCode::OK, &LoginPage { next: next.as_deref().and_then(safe_next), username: "", error: None })
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct LoginForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+pub(crate) async fn log_in(
+    State(dashboard): State<Dashboard>,
+    jar: CookieJar,
+    Form(form): Form<LoginForm>,
+) -> Result<(CookieJar, Redirect), Response> {
+    let next = form.next.as_deref().and_then(safe_next);
+    match dashboard.ordo.log_in(&form.username, &form.password).await {
+        Ok(logged_in) => {
+            let cookie = session_cookie(logged_in.session_key, logged_in.expires_at, dashboard.secure_cookies);
+            Ok((jar.add(cookie), Redirect::to(next.unwrap_or(HOME))))
+        }
+        // One message for an unknown user and a wrong password, so the form does not tell
+        // which usernames exist.
+        Err(AppError::Unauthenticated) => Err(render(
+            StatusCode::UNAUTHORIZED,
+            &LoginPage { next, username: form.username.trim(), error: Some("Wrong username or password.") },
+        )),
+        Err(other) => Err(PageError::from(other).into_response()),
+    }
+}
+
+pub(crate) async fn log_out(State(dashboard): State<Dashboard>, jar: CookieJar) -> (CookieJar, Redirect) {
+    if let Some(key) = jar.get(SESSION_COOKIE).map(|cookie| cookie.value().to_owned()) {
+        // The browser forgets the cookie either way; a session we failed to delete still
+        // runs out at its expiry time.
+        if let Err(error) = dashboard.ordo.log_out(&key).await {
+            tracing::error!(error = %error, "dashboard: could not delete a session at log-out");
+        }
+    }
+    (jar.remove(Cookie::build(SESSION_COOKIE).path("/")), Redirect::to("/login"))
+}
+
+fn session_cookie(key: String, expires_at: DateTime<Utc>, secure: bool) -> Cookie<'static> {
+    let mut cookie = Cookie::build((SESSION_COOKIE, key))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .path("/")
+        .secure(secure)
+        .build();
+    if let Some(expires) = expiration(expires_at) {
+        cookie.set_expires(expires);
+    }
+    cookie
+}
+
+/// `at` as a cookie expiry. The cookie crate wants a `time` date, which we do not depend on;
+/// it parses the HTTP date form, so we hand it that.
+fn expiration(at: DateTime<Utc>) -> Option<Expiration> {
+    Cookie::parse(format!("x=; Expires={}", at.format("%a, %d %b %Y %H:%M:%S GMT"))).ok()?.expires()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_dashboard_paths_are_followed_after_log_in() {
+        for good in ["/dashboard", "/dashboard/products?q=mug&page=2", "/dashboard?x=1"] {
+            assert_eq!(safe_next(good), Some(good));
+        }
+        for bad in [
+            "https://evil.example/dashboard",
+            "//evil.example",
+            "/dashboardx",
+            "/dashboard.evil.example",
+            "/dashboard//evil.example",
+            "/dashboard/\\evil",
+            "/dashboard/a b",
+            "/dashboard/\r\nSet-Cookie:x=1",
+            "/login",
+            "",
+        ] {
+            assert_eq!(safe_next(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_log_in_link_carries_next_escaped() {
+        assert_eq!(login_href(Some("/dashboard/products?q=a b")), "/login");
+        assert_eq!(login_href(Some("/dashboard/products?q=mug&page=2")), "/login?next=%2Fdashboard%2Fproducts%3Fq%3Dmug%26page%3D2");
+        assert_eq!(login_href(Some("/dashboard")), "/login");
+        assert_eq!(login_href(Some("https://evil.example")), "/login");
+        assert_eq!(login_href(None), "/login");
+    }
+
+    #[test]
+    fn the_session_cookie_is_locked_down_and_expires() {
+        let at = DateTime::parse_from_rfc3339("2030-01-02T03:04:05Z").unwrap().with_timezone(&Utc);
+        let text = session_cookie("k".repeat(64), at, true).to_string();
+        for part in ["ordo_session=", "HttpOnly", "SameSite=Strict", "Path=/", "Secure", "Expires=Wed, 02 Jan 2030 03:04:05 GMT"] {
+            assert!(text.contains(part), "{text} lacks {part}");
+        }
+        assert!(!session_cookie("k".into(), at, false).to_string().contains("Secure"));
+    }
+}
