@@ -116,6 +116,8 @@ fn field_error(path: &str, message: &str) -> ApiError {
         .find_map(|prefix| message.strip_prefix(prefix))
         .and_then(|rest| rest.split('`').next());
     let field = match (named, path) {
+        // An unknown field's path already ends in its name; a missing field's is its parent.
+        (Some(name), path) if path == name || path.ends_with(&format!(".{name}")) => path.to_owned(),
         (Some(name), "." | "") => name.to_owned(),
         (Some(name), parent) => format!("{parent}.{name}"),
         (None, "." | "") => "body".to_owned(),

@@ -20,7 +20,7 @@ pub async fn create_postgres_database(base: &str) -> Result<String, StorageError
     let admin = Db::open(base, &StorageOptions { max_connections: 1, ..StorageOptions::default() }).await?;
     let name = format!("ordo_test_{}", uuid::Uuid::now_v7().simple());
     if let Db::Postgres(pool) = &admin {
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(pool).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(pool).await?;
     }
     admin.close().await;
     let (prefix, rest) = base.rsplit_once('/').unwrap_or((base, ""));

@@ -1,0 +1,158 @@
+//! The `ordo` binary as an operator runs it.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+use serde_json::{json, Value};
+
+fn ordo(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ordo"));
+    command.current_dir(dir).env_remove("ORDO_DATABASE_URL").env_remove("ORDO_CONFIG").env("ORDO_LOG", "warn");
+    command
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    ordo(dir).args(args).output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `ordo serve` on a free port; stopped when dropped.
+struct Serving(Child, String);
+
+impl Serving {
+    fn start(dir: &Path, database: &str) -> Serving {
+        let mut child = ordo(dir)
+            .args(["serve", "--database", database, "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let base = line.trim().rsplit(' ').next().unwrap().to_owned();
+        assert!(base.starts_with("http://127.0.0.1:"), "{line}");
+        Serving(child, base)
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn init_then_serve_answers_401_201_403_and_the_openapi_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("shop.db").display());
+    let out = run(dir.path(), &["init", "--database", &database, "--token-file", "admin.token"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let admin = std::fs::read_to_string(dir.path().join("admin.token")).unwrap().trim().to_owned();
+    assert!(admin.starts_with("ordo_"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("admin.token")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the token file is the owner's alone");
+    }
+    // A second init migrates and issues nothing new.
+    let again = run(dir.path(), &["init", "--database", &database]);
+    assert!(again.status.success());
+    assert!(text(&again.stdout).trim().is_empty(), "no second bootstrap token");
+
+    let viewer = run(dir.path(), &["token", "create", "--database", &database, "--role", "viewer", "--name", "wall screen"]);
+    assert!(viewer.status.success(), "{}", text(&viewer.stderr));
+    let viewer = text(&viewer.stdout).trim().to_owned();
+
+    let server = Serving::start(dir.path(), &database);
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/v1/channels", server.1);
+    let body = json!({"code": "web", "name": "Web shop", "kind": "web", "currency": "USD"});
+    assert_eq!(client.post(&url).json(&body).send().await.unwrap().status(), 401);
+    assert_eq!(client.post(&url).bearer_auth(&admin).json(&body).send().await.unwrap().status(), 201);
+    assert_eq!(client.post(&url).bearer_auth(&viewer).json(&body).send().await.unwrap().status(), 403);
+    let doc: Value = client.get(format!("{}/api/openapi.json", server.1)).send().await.unwrap().json().await.unwrap();
+    assert!(doc["paths"]["/api/v1/channels"]["post"].is_object());
+    assert_eq!(client.get(format!("{}/healthz", server.1)).send().await.unwrap().status(), 200);
+    let answer = client.get(format!("{}/api/v1/products", server.1)).bearer_auth(&admin).send().await.unwrap();
+    assert!(answer.headers().contains_key("x-request-id"), "every answer carries its request id");
+}
+
+#[test]
+fn a_database_that_cannot_be_opened_is_one_line_and_exit_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    for url in ["sqlite:///nonexistent-folder/x/ordo.db", "mysql://localhost/ordo", "postgres://nobody:secret@127.0.0.1:1/none"] {
+        let out = run(dir.path(), &["init", "--database", url]);
+        assert_eq!(out.status.code(), Some(2), "{url}");
+        let stderr = text(&out.stderr);
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        assert!(stderr.starts_with("error: "), "{stderr}");
+        assert!(!stderr.contains("secret"), "passwords are not echoed: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    let out = run(dir.path(), &["serve", "--listen", "nowhere"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("listen"), "the bad option is named");
+}
+
+#[test]
+fn the_demo_builds_the_reference_business_and_can_be_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["demo", "--days", "3"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let summary = text(&out.stdout);
+    for expected in ["web, amazon, wayfair, b2b", "central, overflow", "300 SKUs", "serve --database sqlite://ordo.db", "/login"] {
+        assert!(summary.contains(expected), "{expected:?} missing from:\n{summary}");
+    }
+    assert!(dir.path().join("ordo.db").exists(), "the default database is ordo.db in the current folder");
+    let again = run(dir.path(), &["demo"]);
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert_eq!(text(&again.stdout), summary.replace("3 days", "30 days"), "the same business every time");
+
+    // A database with real data is never wiped by the demo.
+    let real = format!("sqlite://{}", dir.path().join("real.db").display());
+    assert!(run(dir.path(), &["init", "--database", &real]).status.success());
+    let refused = run(dir.path(), &["demo", "--database", &real]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(text(&refused.stderr).contains("did not make"), "{}", text(&refused.stderr));
+}
+
+#[tokio::test]
+async fn users_created_at_the_command_line_can_log_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("ordo.db").display());
+    assert!(run(dir.path(), &["init", "--database", &database]).status.success());
+    let mut child = ordo(dir.path())
+        .args(["user", "create", "--database", &database, "--username", "fiona", "--role", "finance"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"a long enough password\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let short = ordo(dir.path())
+        .args(["user", "create", "--database", &database, "--username", "sam", "--role", "ops"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = short.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "an empty password is refused");
+    assert!(text(&out.stderr).contains("password"));
+
+    let server = Serving::start(dir.path(), &database);
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let login = |password: &'static str| {
+        client.post(format!("{}/login", server.1)).form(&[("username", "fiona"), ("password", password)]).send()
+    };
+    let ok = login("a long enough password").await.unwrap();
+    assert_eq!(ok.status(), 303);
+    assert!(ok.headers()["set-cookie"].to_str().unwrap().contains("HttpOnly"));
+    assert_eq!(login("wrong password!!").await.unwrap().status(), 401);
+}

@@ -1,0 +1,80 @@
+//! A running Ordo server for tests, on a fresh database.
+
+use std::time::Duration;
+
+use ordo::serve::{self, HttpOptions};
+use ordo_app::domain::access::Role;
+use ordo_app::{Ordo, Settings, StorageOptions};
+use serde_json::Value;
+use tempfile::TempDir;
+
+pub struct Server {
+    pub base: String,
+    pub ordo: Ordo,
+    pub admin: String,
+    pub client: reqwest::Client,
+    _dir: TempDir,
+}
+
+pub fn postgres_url() -> Option<String> {
+    std::env::var("ORDO_TEST_POSTGRES_URL").ok().filter(|url| !url.is_empty())
+}
+
+impl Server {
+    /// A server on a fresh SQLite file.
+    pub async fn start() -> Server {
+        Self::start_on(None).await
+    }
+
+    /// A server on a fresh SQLite file, or on a fresh PostgreSQL database under `postgres`.
+    pub async fn start_on(postgres: Option<&str>) -> Server {
+        Self::start_with(postgres, false).await
+    }
+
+    /// A server on the demo business, on a fresh SQLite file.
+    pub async fn start_demo() -> Server {
+        Self::start_with(None, true).await
+    }
+
+    async fn start_with(postgres: Option<&str>, demo: bool) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let url = match postgres {
+            None => format!("sqlite://{}", dir.path().join("ordo.db").display()),
+            Some(base) => ordo_storage::testing::create_postgres_database(base).await.unwrap(),
+        };
+        let settings = Settings { base_currency: ordo_app::domain::Currency::EUR, ..Settings::default() };
+        let ordo = Ordo::open(&url, &StorageOptions::default(), settings).await.unwrap();
+        if demo {
+            ordo.build_demo(&ordo_app::NoProgress).await.unwrap();
+        }
+        let admin = ordo.create_bootstrap_token().await.unwrap().unwrap().token;
+        let options = HttpOptions {
+            request_timeout: Duration::from_secs(30),
+            body_limit_bytes: 64 * 1024,
+            secure_cookies: false,
+        };
+        let app = serve::app(ordo.clone(), &options);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Server { base, ordo, admin, client: reqwest::Client::new(), _dir: dir }
+    }
+
+    pub async fn token(&self, role: Role) -> String {
+        self.ordo.create_token(role, &format!("test {role}")).await.unwrap().token
+    }
+
+    /// POSTs JSON with a token; returns the status and the body.
+    pub async fn post(&self, token: &str, path: &str, body: Value) -> (u16, Value) {
+        let response =
+            self.client.post(format!("{}{path}", self.base)).bearer_auth(token).json(&body).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> (u16, Value) {
+        let response = self.client.get(format!("{}{path}", self.base)).bearer_auth(token).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+}

@@ -1,0 +1,8 @@
+//! Ordo end to end: a real server on 127.0.0.1, the real `ordo` binary, a real SQLite file
+//! (and PostgreSQL when `ORDO_TEST_POSTGRES_URL` is set), and headless Chromium.
+
+mod api;
+mod browser;
+mod cli;
+mod common;
+mod import;

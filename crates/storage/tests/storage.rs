@@ -1,0 +1,278 @@
+//! The storage conformance suite: every story runs on SQLite, and on PostgreSQL when
+//! `ORDO_TEST_POSTGRES_URL` is set, each on a fresh database.
+
+use std::future::Future;
+
+use chrono::{Duration, Utc};
+use ordo_domain::access::Role;
+use ordo_domain::inventory::{MovementKind, MovementRequest};
+use ordo_domain::master::{
+    AbcClass, Channel, ChannelKind, Customer, CustomerSegment, Listing, Location, LocationKind, Product, Supplier,
+};
+use ordo_domain::{Currency, Money};
+use ordo_storage::testing::{fresh_database, postgres_url_or_skip};
+use ordo_storage::{ApiTokenRecord, Db, ProductQuery, UserRecord};
+use uuid::Uuid;
+
+/// Runs `story` on a fresh SQLite database and, when configured, a fresh PostgreSQL one.
+async fn on_both<F, Fut>(name: &str, story: F)
+where
+    F: Fn(Db) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _) = fresh_database(dir.path(), None).await.unwrap();
+    story(db.clone()).await;
+    db.close().await;
+    if let Some(url) = postgres_url_or_skip(name) {
+        let (db, _) = fresh_database(dir.path(), Some(&url)).await.unwrap();
+        story(db.clone()).await;
+        db.close().await;
+    }
+}
+
+fn channel(code: &str) -> Channel {
+    Channel { code: code.into(), name: "Web shop".into(), kind: ChannelKind::Web, currency: Currency::EUR, ship_by_sla_hours: 24 }
+}
+
+fn location(code: &str, priority: i64) -> Location {
+    Location {
+        code: code.into(),
+        name: format!("Site {code}"),
+        kind: LocationKind::Warehouse,
+        priority,
+        time_zone: "Europe/Berlin".into(),
+        cutoff_time: "15:00".into(),
+    }
+}
+
+fn product(sku: &str, name: &str) -> Product {
+    Product {
+        sku: sku.into(),
+        name: name.into(),
+        unit_cost: Money::from_minor(1250, Currency::EUR),
+        currency: Currency::EUR,
+        weight_grams: 400,
+        tax_class: "standard".into(),
+        abc_class: AbcClass::B,
+        active: true,
+    }
+}
+
+fn movement(sku: &str, location: &str, kind: MovementKind, quantity: i64) -> MovementRequest {
+    MovementRequest { sku: sku.into(), location: location.into(), quantity, kind, reason: "test".into() }
+}
+
+#[tokio::test]
+async fn master_data_round_trips() {
+    on_both("master_data_round_trips", |db| async move {
+        let now = Utc::now();
+        let mut tx = db.write().await.unwrap();
+        assert!(tx.insert_channel(&channel("web"), now).await.unwrap());
+        assert!(tx.insert_location(&location("central", 1), now).await.unwrap());
+        assert!(tx.insert_location(&location("overflow", 2), now).await.unwrap());
+        assert!(tx.insert_product(&product("MUG-1", "Stoneware mug"), now).await.unwrap());
+        let listing = Listing {
+            channel: "web".into(),
+            channel_sku: "W-MUG".into(),
+            sku: "MUG-1".into(),
+            price: Money::from_minor(2990, Currency::EUR),
+            currency: Currency::EUR,
+        };
+        assert!(tx.insert_listing(&listing, now).await.unwrap());
+        let customer = Customer {
+            id: Uuid::now_v7(),
+            email: "ann@example.com".into(),
+            name: "Ann".into(),
+            segment: CustomerSegment::Vip,
+            created_at: now,
+        };
+        assert!(tx.insert_customer(&customer).await.unwrap());
+        let supplier = Supplier { code: "acme".into(), name: "Acme".into(), currency: Currency::USD, lead_time_days: 14 };
+        assert!(tx.insert_supplier(&supplier, now).await.unwrap());
+        tx.commit().await.unwrap();
+
+        let mut tx = db.read().await.unwrap();
+        assert_eq!(tx.channel("web").await.unwrap(), Some(channel("web")));
+        assert_eq!(tx.channel("nope").await.unwrap(), None);
+        assert_eq!(tx.locations().await.unwrap(), vec![location("central", 1), location("overflow", 2)]);
+        assert_eq!(tx.product("MUG-1").await.unwrap(), Some(product("MUG-1", "Stoneware mug")));
+        assert_eq!(tx.listings(Some("web")).await.unwrap(), vec![listing.clone()]);
+        assert_eq!(tx.listings(Some("other")).await.unwrap(), vec![]);
+        let customers = tx.customers(10, 0).await.unwrap();
+        assert_eq!(customers.len(), 1);
+        assert_eq!((customers[0].id, &customers[0].email), (customer.id, &customer.email));
+        // Times survive the round trip to the database's precision (microseconds).
+        assert!((customers[0].created_at - now).num_milliseconds().abs() < 1);
+        assert_eq!(tx.suppliers().await.unwrap(), vec![supplier]);
+        let counts = tx.master_data_counts().await.unwrap();
+        assert_eq!((counts.channels, counts.locations, counts.products, counts.listings), (1, 2, 1, 1));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn duplicates_write_nothing_and_rollback_undoes_everything() {
+    on_both("duplicates_write_nothing", |db| async move {
+        let now = Utc::now();
+        let mut tx = db.write().await.unwrap();
+        assert!(tx.insert_channel(&channel("web"), now).await.unwrap());
+        tx.commit().await.unwrap();
+
+        let mut tx = db.write().await.unwrap();
+        let mut renamed = channel("web");
+        renamed.name = "Other".into();
+        assert!(!tx.insert_channel(&renamed, now).await.unwrap(), "a taken code is reported, not overwritten");
+        // The transaction is still usable after a conflict (matters on PostgreSQL).
+        assert!(tx.insert_channel(&channel("b2b"), now).await.unwrap());
+        drop(tx);
+
+        let mut tx = db.read().await.unwrap();
+        assert_eq!(tx.channel("web").await.unwrap().unwrap().name, "Web shop");
+        assert_eq!(tx.channel("b2b").await.unwrap(), None, "dropped transaction rolled back");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn product_search_is_case_insensitive_paged_and_literal() {
+    on_both("product_search", |db| async move {
+        let now = Utc::now();
+        let mut tx = db.write().await.unwrap();
+        for i in 0..25 {
+            tx.insert_product(&product(&format!("MUG-{i:02}"), &format!("Stoneware Mug {i}")), now).await.unwrap();
+        }
+        tx.insert_product(&product("VASE_1", "Glass vase 100%"), now).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let mut tx = db.read().await.unwrap();
+        let query = |search: Option<&str>, limit, offset| ProductQuery { search: search.map(Into::into), limit, offset };
+        let page = tx.products(&query(Some("stoneware"), 10, 20)).await.unwrap();
+        assert_eq!((page.total, page.products.len()), (25, 5));
+        assert_eq!(page.products[0].sku, "MUG-20");
+        assert_eq!(tx.products(&query(Some("mug-1"), 50, 0)).await.unwrap().total, 10);
+        // Wildcards in the search text are literal characters.
+        assert_eq!(tx.products(&query(Some("%"), 50, 0)).await.unwrap().total, 1);
+        assert_eq!(tx.products(&query(Some("E_1"), 50, 0)).await.unwrap().total, 1);
+        assert_eq!(tx.products(&query(None, 50, 0)).await.unwrap().total, 26);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn movements_keep_on_hand_equal_to_their_sum() {
+    on_both("movements", |db| async move {
+        let now = Utc::now();
+        let mut tx = db.write().await.unwrap();
+        tx.insert_location(&location("central", 1), now).await.unwrap();
+        tx.insert_product(&product("MUG", "Mug"), now).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let mut tx = db.write().await.unwrap();
+        let level = tx.record_movement(&movement("MUG", "central", MovementKind::Receipt, 10), "test", now).await.unwrap();
+        assert_eq!(level.unwrap().on_hand, 10);
+        let level = tx.record_movement(&movement("MUG", "central", MovementKind::Adjustment, -3), "test", now).await.unwrap();
+        assert_eq!(level.unwrap().available, 7);
+        let level = tx.record_movement(&movement("MUG", "central", MovementKind::Count, 12), "test", now).await.unwrap();
+        assert_eq!(level.unwrap().on_hand, 12);
+        // Below zero is refused, and nothing is recorded for it.
+        let refused = tx.record_movement(&movement("MUG", "central", MovementKind::Adjustment, -13), "test", now).await.unwrap();
+        assert_eq!(refused, None);
+        tx.commit().await.unwrap();
+
+        let mut tx = db.read().await.unwrap();
+        let levels = tx.stock_levels(Some("MUG")).await.unwrap();
+        assert_eq!(levels.len(), 1);
+        assert_eq!(tx.on_hand_from_movements().await.unwrap(), vec![("MUG".into(), "central".into(), levels[0].on_hand)]);
+    })
+    .await;
+}
+
+/// Many writers taking stock at once never take it below zero, on either engine: the
+/// conditional update decides, not a read before it.
+#[tokio::test]
+async fn concurrent_withdrawals_never_overdraw() {
+    on_both("concurrent_withdrawals", |db| async move {
+        let now = Utc::now();
+        let mut tx = db.write().await.unwrap();
+        tx.insert_location(&location("central", 1), now).await.unwrap();
+        tx.insert_product(&product("MUG", "Mug"), now).await.unwrap();
+        tx.record_movement(&movement("MUG", "central", MovementKind::Receipt, 30), "test", now).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let attempts = (0..60).map(|_| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                let mut tx = db.write().await.unwrap();
+                let taken = tx
+                    .record_movement(&movement("MUG", "central", MovementKind::Adjustment, -1), "test", Utc::now())
+                    .await
+                    .unwrap()
+                    .is_some();
+                tx.commit().await.unwrap();
+                taken
+            })
+        });
+        let mut succeeded = 0;
+        for attempt in attempts.collect::<Vec<_>>() {
+            succeeded += i32::from(attempt.await.unwrap());
+        }
+        assert_eq!(succeeded, 30);
+        let mut tx = db.read().await.unwrap();
+        assert_eq!(tx.stock_levels(Some("MUG")).await.unwrap()[0].on_hand, 0);
+        assert_eq!(tx.on_hand_from_movements().await.unwrap()[0].2, 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn tokens_and_sessions_are_found_by_hash_until_they_end() {
+    on_both("tokens_and_sessions", |db| async move {
+        let now = Utc::now();
+        let mut tx = db.write().await.unwrap();
+        let token = ApiTokenRecord { id: Uuid::now_v7(), name: "shop".into(), role: Role::Integration, created_at: now };
+        tx.insert_api_token(&token, "hash-1").await.unwrap();
+        let user = UserRecord { id: Uuid::now_v7(), username: "ann".into(), role: Role::Finance, password_hash: "x".into() };
+        tx.insert_user(&user, now).await.unwrap();
+        tx.insert_session("s-live", user.id, now, now + Duration::hours(1)).await.unwrap();
+        tx.insert_session("s-old", user.id, now - Duration::hours(2), now - Duration::hours(1)).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let mut tx = db.write().await.unwrap();
+        assert_eq!(tx.api_token_by_hash("hash-1").await.unwrap().unwrap().role, Role::Integration);
+        assert!(tx.api_token_by_hash("hash-2").await.unwrap().is_none());
+        assert_eq!(tx.session_user("s-live", now).await.unwrap().unwrap().username, "ann");
+        assert!(tx.session_user("s-old", now).await.unwrap().is_none(), "expired");
+        tx.delete_session("s-live", now).await.unwrap();
+        assert!(tx.session_user("s-live", now).await.unwrap().is_none(), "logged out");
+    })
+    .await;
+}
+
+/// The two migration sets describe the same tables and columns.
+#[tokio::test]
+async fn both_engines_have_the_same_schema() {
+    let Some(url) = postgres_url_or_skip("both_engines_have_the_same_schema") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (sqlite, _) = fresh_database(dir.path(), None).await.unwrap();
+    let (postgres, _) = fresh_database(dir.path(), Some(&url)).await.unwrap();
+    let Db::Sqlite(sqlite) = sqlite else { panic!("expected SQLite") };
+    let Db::Postgres(postgres) = postgres else { panic!("expected PostgreSQL") };
+    let mut from_sqlite: Vec<(String, String)> = sqlx::query_as(
+        "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p \
+         WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_sqlx%'",
+    )
+    .fetch_all(&sqlite)
+    .await
+    .unwrap();
+    let mut from_postgres: Vec<(String, String)> = sqlx::query_as(
+        "SELECT table_name::text, column_name::text FROM information_schema.columns \
+         WHERE table_schema = 'public' AND table_name NOT LIKE '_sqlx%'",
+    )
+    .fetch_all(&postgres)
+    .await
+    .unwrap();
+    from_sqlite.sort();
+    from_postgres.sort();
+    assert_eq!(from_sqlite, from_postgres);
+}
