@@ -177,4 +177,18 @@ mod tests {
         assert_eq!(field_of(r#"{"lines":[]"#).0, ErrorCode::MalformedJson);
         assert_eq!(field_of(r#"{"lines":[]} trailing"#).0, ErrorCode::MalformedJson);
     }
+
+    proptest::proptest! {
+        /// Whatever bytes arrive, the body parser answers with an error or a value, never a panic.
+        #[test]
+        fn any_body_gets_an_answer(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
+            let _ = parse_json::<Order>(&bytes);
+            let _ = parse_json::<ordo_domain::master::NewProduct>(&bytes);
+        }
+
+        #[test]
+        fn json_shaped_bodies_get_an_answer(text in "[{}\\[\\]\"a-z0-9:,. -]{0,80}") {
+            let _ = parse_json::<Order>(text.as_bytes());
+        }
+    }
 }

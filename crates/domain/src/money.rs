@@ -296,4 +296,62 @@ mod tests {
             assert_eq!(parts.iter().map(|m| i128::from(m.minor())).sum::<i128>(), i128::from(total));
         }
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        fn currency() -> impl Strategy<Value = Currency> {
+            prop::sample::select(CURRENCIES.iter().map(|(code, _)| *code).collect::<Vec<_>>())
+                .prop_map(|code| Currency::from_code(code).unwrap())
+        }
+
+        proptest! {
+            #[test]
+            fn printing_then_parsing_gives_the_same_amount(minor in any::<i64>().prop_filter("", |m| *m != i64::MIN), currency in currency()) {
+                let money = Money::from_minor(minor, currency);
+                prop_assert_eq!(Money::parse_decimal(&money.to_decimal_string(), currency), Ok(money));
+            }
+
+            #[test]
+            fn parsing_any_text_never_panics(text in ".{0,40}", currency in currency()) {
+                let _ = Money::parse_decimal(&text, currency);
+            }
+
+            #[test]
+            fn well_formed_decimals_parse_to_their_exact_value(
+                negative in any::<bool>(), whole in "[0-9]{1,20}", fraction in prop::option::of("[0-9]{0,4}"),
+            ) {
+                let text = format!("{}{whole}{}", if negative { "-" } else { "" }, fraction.as_ref().map(|f| format!(".{f}")).unwrap_or_default());
+                let parsed = Money::parse_decimal(&text, Currency::EUR);
+                let fraction = fraction.unwrap_or_default();
+                // The exact value in cents, computed independently in 128 bits.
+                let exact = whole.parse::<i128>().unwrap() * 100
+                    + format!("{fraction:0<2}")[..2].parse::<i128>().unwrap();
+                let exact = if negative { -exact } else { exact };
+                match parsed {
+                    Ok(money) => prop_assert_eq!(i128::from(money.minor()), exact),
+                    Err(MoneyError::TooManyDecimals(2)) => prop_assert!(fraction.len() > 2),
+                    Err(MoneyError::NotDecimal) => prop_assert!(fraction.is_empty() && text.ends_with('.')),
+                    Err(MoneyError::Overflow) => prop_assert!(exact.abs() > i128::from(i64::MAX) - 1),
+                    Err(other) => prop_assert!(false, "unexpected {other:?}"),
+                }
+            }
+
+            #[test]
+            fn allocation_always_sums_to_the_whole(minor in any::<i64>().prop_filter("", |m| *m != i64::MIN), weights in prop::collection::vec(0u64..1_000_000, 0..12)) {
+                let parts = Money::from_minor(minor, Currency::EUR).allocate(&weights);
+                if weights.iter().all(|w| *w == 0) {
+                    prop_assert!(parts.is_empty());
+                } else {
+                    prop_assert_eq!(parts.len(), weights.len());
+                    prop_assert_eq!(parts.iter().map(|p| i128::from(p.minor())).sum::<i128>(), i128::from(minor));
+                    for (part, weight) in parts.iter().zip(&weights) {
+                        if *weight == 0 { prop_assert_eq!(part.minor(), 0); }
+                    }
+                }
+            }
+        }
+    }
 }
