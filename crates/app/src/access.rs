@@ -45,7 +45,7 @@ fn random_secret() -> AppResult<String> {
 }
 
 fn sha256_hex(secret: &str) -> String {
-    format!("{:x}", Sha256::digest(secret.as_bytes()))
+    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl Ordo {
