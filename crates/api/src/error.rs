@@ -123,6 +123,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_code_is_documented_with_its_status() {
+        let doc = include_str!("../../../docs/api.md");
+        for code in ErrorCode::ALL {
+            let row = format!("| `{}` | {} |", code.code(), code.status().as_u16());
+            assert!(doc.contains(&row), "docs/api.md lacks the row {row}");
+        }
+    }
+
+    #[test]
     fn codes_are_unique_snake_case_and_client_or_server_errors() {
         let mut seen = std::collections::HashSet::new();
         for code in ErrorCode::ALL {

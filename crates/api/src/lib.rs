@@ -58,6 +58,7 @@ pub fn router(ordo: Ordo) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::render))
         .route_layer(axum::middleware::from_fn(metrics::track))
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(ordo)
 }
 
@@ -79,6 +80,10 @@ async fn healthz(State(ordo): State<Ordo>) -> impl IntoResponse {
             (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"status": "database unavailable"})))
         }
     }
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(ErrorCode::MethodNotAllowed)
 }
 
 /// The answer for a path nobody serves: a JSON error under `/api`, plain text elsewhere.

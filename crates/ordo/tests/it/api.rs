@@ -201,4 +201,7 @@ async fn metrics_are_labelled_by_route_template() {
     let unknown = server.client.get(format!("{}/api/v1/nothing", server.base)).send().await.unwrap();
     assert_eq!(unknown.status(), 404);
     assert_eq!(unknown.json::<Value>().await.unwrap()["error"]["code"], "not_found");
+    let wrong_method = server.client.delete(format!("{}/api/v1/channels", server.base)).send().await.unwrap();
+    assert_eq!(wrong_method.status(), 405);
+    assert_eq!(wrong_method.json::<Value>().await.unwrap()["error"]["code"], "method_not_allowed");
 }
