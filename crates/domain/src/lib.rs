@@ -9,6 +9,7 @@ pub mod field;
 pub mod inventory;
 pub mod master;
 pub mod money;
+pub mod order;
 
 pub use field::FieldError;
 pub use money::{Currency, Money, MoneyError};

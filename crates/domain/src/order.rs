@@ -1,0 +1,362 @@
+//! Orders: what a channel sends, the rules it must meet, and the life cycle it goes through.
+//!
+//! An order moves through an explicit state machine ([`OrderStatus::can_become`]); every move
+//! is recorded as an event with time, actor and reason, which is the order's timeline.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::field::{self, FieldError};
+use crate::money::{Currency, Money};
+
+/// Where an order stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    /// Accepted from the channel, not yet checked against master data and stock.
+    Received,
+    /// Checked; waiting for routing.
+    Validated,
+    /// Waiting for a person: payment, address or value needs a look.
+    OnHold,
+    /// Every unit is reserved at a location.
+    Allocated,
+    /// Some units wait for stock.
+    Backordered,
+    PartiallyShipped,
+    Shipped,
+    Delivered,
+    Cancelled,
+}
+
+impl OrderStatus {
+    pub const ALL: [OrderStatus; 9] = [
+        OrderStatus::Received,
+        OrderStatus::Validated,
+        OrderStatus::OnHold,
+        OrderStatus::Allocated,
+        OrderStatus::Backordered,
+        OrderStatus::PartiallyShipped,
+        OrderStatus::Shipped,
+        OrderStatus::Delivered,
+        OrderStatus::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Received => "received",
+            OrderStatus::Validated => "validated",
+            OrderStatus::OnHold => "on_hold",
+            OrderStatus::Allocated => "allocated",
+            OrderStatus::Backordered => "backordered",
+            OrderStatus::PartiallyShipped => "partially_shipped",
+            OrderStatus::Shipped => "shipped",
+            OrderStatus::Delivered => "delivered",
+            OrderStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<OrderStatus> {
+        OrderStatus::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+
+    /// The state machine: whether an order in `self` may move to `next`.
+    pub fn can_become(self, next: OrderStatus) -> bool {
+        use OrderStatus::*;
+        matches!(
+            (self, next),
+            (Received, Validated | Cancelled)
+                | (Validated, OnHold | Allocated | Backordered | Cancelled)
+                | (OnHold, Validated | Cancelled)
+                | (Allocated, Backordered | PartiallyShipped | Shipped | Cancelled)
+                | (Backordered, Allocated | PartiallyShipped | Cancelled)
+                | (PartiallyShipped, PartiallyShipped | Shipped | Backordered | Allocated)
+                | (Shipped, Delivered)
+        )
+    }
+
+    /// Whether stock reserved for the order may still be released by cancelling it.
+    pub fn is_open(self) -> bool {
+        !matches!(self, OrderStatus::Shipped | OrderStatus::Delivered | OrderStatus::Cancelled)
+    }
+}
+
+/// A move the state machine does not allow, with where the order is now.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("an order that is {from} cannot become {to}")]
+pub struct ForbiddenTransition {
+    pub from: &'static str,
+    pub to: &'static str,
+}
+
+impl OrderStatus {
+    /// `next` if the state machine allows it, else the reason it does not.
+    pub fn become_(self, next: OrderStatus) -> Result<OrderStatus, ForbiddenTransition> {
+        if self.can_become(next) {
+            Ok(next)
+        } else {
+            Err(ForbiddenTransition { from: self.as_str(), to: next.as_str() })
+        }
+    }
+}
+
+impl std::fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How far the customer's payment has got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    Pending,
+    Authorized,
+    #[serde(alias = "paid")]
+    Captured,
+}
+
+impl PaymentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentStatus::Pending => "pending",
+            PaymentStatus::Authorized => "authorized",
+            PaymentStatus::Captured => "captured",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<PaymentStatus> {
+        [PaymentStatus::Pending, PaymentStatus::Authorized, PaymentStatus::Captured]
+            .into_iter()
+            .find(|s| s.as_str() == value)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewCustomerRef {
+    pub email: String,
+    pub name: String,
+}
+
+/// A postal address as channels send it.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Address {
+    pub name: String,
+    pub line1: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line2: Option<String>,
+    pub city: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2 country code, such as "DE".
+    pub country: String,
+}
+
+impl Address {
+    fn validate(self, field_prefix: &str) -> Result<Address, FieldError> {
+        let f = |name: &str| format!("{field_prefix}.{name}");
+        let optional = |name: &str, value: Option<String>| -> Result<Option<String>, FieldError> {
+            value.filter(|v| !v.trim().is_empty()).map(|v| field::text(&f(name), &v)).transpose()
+        };
+        let country = self.country.trim().to_ascii_uppercase();
+        if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(FieldError::new(f("country"), "must be an ISO 3166 two-letter country code such as DE"));
+        }
+        Ok(Address {
+            name: field::text(&f("name"), &self.name)?,
+            line1: field::text(&f("line1"), &self.line1)?,
+            line2: optional("line2", self.line2)?,
+            city: field::text(&f("city"), &self.city)?,
+            region: optional("region", self.region)?,
+            postal_code: field::text(&f("postal_code"), &self.postal_code)?,
+            country,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewOrderLine {
+    /// Our SKU, or the channel's SKU from its listing.
+    pub sku: String,
+    pub quantity: i64,
+    /// Price of one unit, as a decimal string in the order's currency.
+    pub unit_price: String,
+    /// Tax on the whole line as the channel computed it.
+    #[serde(default)]
+    pub tax: Option<String>,
+    /// Discount on the whole line.
+    #[serde(default)]
+    pub discount: Option<String>,
+}
+
+/// An order exactly as a channel may send it.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewOrder {
+    pub channel: String,
+    /// The channel's own order id; with the channel it identifies the order for ever.
+    pub external_id: String,
+    pub placed_at: DateTime<Utc>,
+    pub currency: String,
+    pub customer: NewCustomerRef,
+    pub ship_to: Address,
+    /// Country of the billing address, when the channel sends one.
+    #[serde(default)]
+    pub billing_country: Option<String>,
+    pub shipping_method: String,
+    pub payment_status: PaymentStatus,
+    /// Shipping charged to the customer.
+    #[serde(default)]
+    pub shipping_price: Option<String>,
+    pub lines: Vec<NewOrderLine>,
+}
+
+/// The most lines one order may have.
+pub const MAX_LINES: usize = 500;
+
+/// An order line after validation, with the SKU not yet resolved through listings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckedLine {
+    pub sku: String,
+    pub quantity: i64,
+    pub unit_price: Money,
+    pub tax: Option<Money>,
+    pub discount: Money,
+}
+
+/// An order that passed every check that needs no master data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckedOrder {
+    pub channel: String,
+    pub external_id: String,
+    pub placed_at: DateTime<Utc>,
+    pub currency: Currency,
+    pub customer_email: String,
+    pub customer_name: String,
+    pub ship_to: Address,
+    pub billing_country: Option<String>,
+    pub shipping_method: String,
+    pub payment_status: PaymentStatus,
+    pub shipping_price: Money,
+    pub lines: Vec<CheckedLine>,
+}
+
+impl NewOrder {
+    pub fn check(self) -> Result<CheckedOrder, FieldError> {
+        let currency = Currency::parse("currency", &self.currency)?;
+        if self.lines.is_empty() {
+            return Err(FieldError::new("lines", "an order needs at least one line"));
+        }
+        if self.lines.len() > MAX_LINES {
+            return Err(FieldError::new("lines", format!("at most {MAX_LINES} lines")));
+        }
+        let money = |field: &str, value: &str| Money::parse_non_negative(field, value, currency);
+        let mut lines = Vec::with_capacity(self.lines.len());
+        for (i, line) in self.lines.into_iter().enumerate() {
+            let f = |name: &str| format!("lines[{i}].{name}");
+            lines.push(CheckedLine {
+                sku: field::code(&f("sku"), &line.sku)?,
+                quantity: field::bounded(&f("quantity"), line.quantity, 1, 1_000_000)?,
+                unit_price: money(&f("unit_price"), &line.unit_price)?,
+                tax: line.tax.as_deref().map(|t| money(&f("tax"), t)).transpose()?,
+                discount: line.discount.as_deref().map(|d| money(&f("discount"), d)).transpose()?.unwrap_or(Money::zero(currency)),
+            });
+        }
+        let billing_country = match self.billing_country.map(|c| c.trim().to_ascii_uppercase()) {
+            Some(c) if c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()) => Some(c),
+            Some(_) => return Err(FieldError::new("billing_country", "must be an ISO 3166 two-letter country code")),
+            None => None,
+        };
+        Ok(CheckedOrder {
+            channel: field::code("channel", &self.channel)?,
+            external_id: field::code("external_id", &self.external_id)?,
+            placed_at: self.placed_at,
+            currency,
+            customer_email: field::email("customer.email", &self.customer.email)?,
+            customer_name: field::text("customer.name", &self.customer.name)?,
+            ship_to: self.ship_to.validate("ship_to")?,
+            billing_country,
+            shipping_method: field::code("shipping_method", &self.shipping_method)?,
+            payment_status: self.payment_status,
+            shipping_price: self.shipping_price.as_deref().map(|p| money("shipping_price", p)).transpose()?.unwrap_or(Money::zero(currency)),
+            lines,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_state_machine_allows_the_happy_path_and_forbids_going_back() {
+        use OrderStatus::*;
+        let path = [Received, Validated, Allocated, PartiallyShipped, Shipped, Delivered];
+        for pair in path.windows(2) {
+            assert!(pair[0].can_become(pair[1]), "{} → {}", pair[0], pair[1]);
+        }
+        assert!(!Shipped.can_become(Cancelled), "shipped goods are returned, not cancelled");
+        assert!(!Cancelled.can_become(Allocated));
+        assert!(!Delivered.can_become(Shipped));
+        for status in OrderStatus::ALL {
+            assert!(!Cancelled.can_become(status), "cancelled is final");
+            assert!(!Delivered.can_become(status), "delivered is final");
+            assert_eq!(OrderStatus::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(Shipped.become_(Cancelled).unwrap_err().from, "shipped");
+    }
+
+    fn order() -> NewOrder {
+        NewOrder {
+            channel: "web".into(),
+            external_id: "1001".into(),
+            placed_at: Utc::now(),
+            currency: "EUR".into(),
+            customer: NewCustomerRef { email: "ann@example.com".into(), name: "Ann".into() },
+            ship_to: Address {
+                name: "Ann".into(),
+                line1: "Main St 1".into(),
+                line2: None,
+                city: "Berlin".into(),
+                region: None,
+                postal_code: "10115".into(),
+                country: "de".into(),
+            },
+            billing_country: None,
+            shipping_method: "standard".into(),
+            payment_status: PaymentStatus::Captured,
+            shipping_price: None,
+            lines: vec![NewOrderLine { sku: "MUG".into(), quantity: 2, unit_price: "9.99".into(), tax: None, discount: None }],
+        }
+    }
+
+    #[test]
+    fn a_checked_order_names_the_first_bad_field() {
+        assert_eq!(order().check().unwrap().ship_to.country, "DE");
+        let mut o = order();
+        o.lines[0].quantity = 0;
+        assert_eq!(o.check().unwrap_err().field, "lines[0].quantity");
+        let mut o = order();
+        o.lines[0].unit_price = "9.999".into();
+        assert_eq!(o.check().unwrap_err().field, "lines[0].unit_price");
+        let mut o = order();
+        o.ship_to.country = "".into();
+        assert_eq!(o.check().unwrap_err().field, "ship_to.country");
+        let mut o = order();
+        o.lines.clear();
+        assert_eq!(o.check().unwrap_err().field, "lines");
+        let mut o = order();
+        o.currency = "EU".into();
+        assert_eq!(o.check().unwrap_err().field, "currency");
+    }
+}
