@@ -10,6 +10,7 @@ pub mod inventory;
 pub mod master;
 pub mod money;
 pub mod order;
+pub mod routing;
 
 pub use field::FieldError;
 pub use money::{Currency, Money, MoneyError};
