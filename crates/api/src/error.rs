@@ -47,6 +47,7 @@ error_codes! {
     ValidationFailed => (UNPROCESSABLE_ENTITY, "validation_failed", "a field is missing or invalid"),
     Duplicate => (CONFLICT, "duplicate", "a record with this key already exists"),
     InsufficientStock => (CONFLICT, "insufficient_stock", "not enough stock for this change"),
+    InvalidTransition => (CONFLICT, "invalid_transition", "not allowed from the current state"),
     Internal => (INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side; it has been logged"),
 }
 
@@ -56,6 +57,8 @@ pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
     pub field: Option<String>,
+    /// For a refused state change: the state the thing is in now.
+    pub current_state: Option<&'static str>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -71,20 +74,23 @@ pub struct ErrorDetail {
     /// The request field the error is about, such as `lines[0].sku`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// For `invalid_transition`: the state the thing is in now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_state: Option<&'static str>,
 }
 
 impl ApiError {
     pub fn new(code: ErrorCode) -> Self {
-        Self { code, message: code.default_message().to_owned(), field: None }
+        Self { code, message: code.default_message().to_owned(), field: None, current_state: None }
     }
 
     pub fn with_message(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), field: None }
+        Self { code, message: message.into(), field: None, current_state: None }
     }
 
     pub fn field(code: ErrorCode, error: FieldError) -> Self {
         let message = format!("{}: {}", error.field, error.message);
-        Self { code, message, field: Some(error.field) }
+        Self { code, message, field: Some(error.field), current_state: None }
     }
 }
 
@@ -100,6 +106,12 @@ impl From<AppError> for ApiError {
             AppError::Invalid(e) => ApiError::field(ErrorCode::ValidationFailed, e),
             AppError::Duplicate(e) => ApiError::field(ErrorCode::Duplicate, e),
             AppError::InsufficientStock(e) => ApiError::field(ErrorCode::InsufficientStock, e),
+            AppError::InvalidTransition { current, message } => ApiError {
+                code: ErrorCode::InvalidTransition,
+                message,
+                field: None,
+                current_state: Some(current.as_str()),
+            },
             AppError::NotFound { what, key } => ApiError::with_message(ErrorCode::NotFound, format!("{what} {key:?} not found")),
             AppError::Unauthenticated => ApiError::new(ErrorCode::Unauthorized),
             AppError::Storage(e) => {
@@ -113,7 +125,9 @@ impl From<AppError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody { error: ErrorDetail { code: self.code.code(), message: self.message, field: self.field } };
+        let body = ErrorBody {
+            error: ErrorDetail { code: self.code.code(), message: self.message, field: self.field, current_state: self.current_state },
+        };
         (self.code.status(), Json(body)).into_response()
     }
 }

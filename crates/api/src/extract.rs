@@ -31,7 +31,10 @@ pub mod need {
             }
         )+};
     }
-    needs!(MasterDataRead, MasterDataWrite, CustomersWrite, SuppliersWrite, InventoryRead, InventoryWrite, AccessManage);
+    needs!(
+        MasterDataRead, MasterDataWrite, CustomersWrite, SuppliersWrite, InventoryRead, InventoryWrite, OrdersRead,
+        OrdersWrite, ExceptionsRead, AccessManage
+    );
 }
 
 /// A caller with a valid bearer token whose role has permission `P`.
@@ -74,6 +77,33 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ValidJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = json_body(request, state).await?;
+        parse_json(&bytes).map(ValidJson)
+    }
+}
+
+/// Like [`ValidJson`], keeping the body exactly as it came, for records that must show what a
+/// channel sent.
+pub struct ValidJsonWithRaw<T> {
+    pub value: T,
+    pub raw: String,
+}
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ValidJsonWithRaw<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = json_body(request, state).await?;
+        let value = parse_json(&bytes)?;
+        // parse_json accepted it, so it is valid UTF-8 JSON.
+        let raw = String::from_utf8_lossy(&bytes).into_owned();
+        Ok(ValidJsonWithRaw { value, raw })
+    }
+}
+
+/// The body of a request declared as JSON, within the size limit.
+async fn json_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {
+    {
         let is_json = request
             .headers()
             .get(CONTENT_TYPE)
@@ -89,7 +119,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ValidJson<T> {
                 ApiError::with_message(ErrorCode::MalformedJson, rejection.body_text())
             }
         })?;
-        parse_json(&bytes).map(ValidJson)
+        Ok(bytes)
     }
 }
 

@@ -46,6 +46,7 @@ fn api() -> (Router<Ordo>, OpenApiDoc) {
         .merge(routes::master::routes())
         .merge(routes::inventory::routes())
         .merge(routes::access::routes())
+        .merge(routes::orders::routes())
         .split_for_parts()
 }
 

@@ -7,6 +7,7 @@ pub mod demo;
 pub mod import;
 mod inventory;
 mod master;
+mod orders;
 
 use std::fmt;
 use std::time::Duration;
@@ -17,6 +18,7 @@ use ordo_domain::{Currency, FieldError};
 use ordo_storage::Db;
 
 pub use access::{IssuedToken, LoggedIn};
+pub use orders::Intake;
 pub use ordo_domain as domain;
 pub use ordo_storage::{redact as redact_url, Engine, StorageError, MasterDataCounts, ProductPage, ProductQuery, SqliteDurability, StorageOptions};
 
@@ -94,6 +96,9 @@ pub enum AppError {
     /// Stock cannot go below what is reserved or below zero.
     #[error("{0}")]
     InsufficientStock(FieldError),
+    /// The state machine does not allow this from where the thing stands now.
+    #[error("{message}")]
+    InvalidTransition { current: ordo_domain::order::OrderStatus, message: String },
     /// No valid credentials were given.
     #[error("not authenticated")]
     Unauthenticated,

@@ -33,6 +33,7 @@ impl From<AppError> for Problem {
         match error {
             AppError::Invalid(field) => Problem::BadInput(field),
             AppError::Duplicate(field) | AppError::InsufficientStock(field) => Problem::Conflict(field),
+            AppError::InvalidTransition { message, .. } => Problem::Conflict(FieldError::new("status", message)),
             AppError::NotFound { .. } => Problem::NotFound,
             AppError::Unauthenticated => Problem::SignIn { next: None },
             AppError::Storage(error) => {

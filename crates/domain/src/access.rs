@@ -65,16 +65,30 @@ impl Role {
             Role::Admin => true,
             Role::Ops => matches!(
                 permission,
-                MasterDataRead | MasterDataWrite | CustomersWrite | InventoryRead | InventoryWrite
+                MasterDataRead
+                    | MasterDataWrite
+                    | CustomersWrite
+                    | InventoryRead
+                    | InventoryWrite
+                    | OrdersRead
+                    | OrdersWrite
+                    | ExceptionsRead
             ),
-            Role::Warehouse => matches!(permission, MasterDataRead | InventoryRead | InventoryWrite),
-            Role::Finance => matches!(permission, MasterDataRead | InventoryRead),
-            Role::Service => matches!(permission, MasterDataRead | CustomersWrite | InventoryRead),
-            Role::Procurement => matches!(permission, MasterDataRead | SuppliersWrite | InventoryRead),
-            Role::Viewer => matches!(permission, MasterDataRead | InventoryRead),
+            Role::Warehouse => {
+                matches!(permission, MasterDataRead | InventoryRead | InventoryWrite | OrdersRead | ExceptionsRead)
+            }
+            Role::Finance => matches!(permission, MasterDataRead | InventoryRead | OrdersRead | ExceptionsRead),
+            Role::Service => matches!(
+                permission,
+                MasterDataRead | CustomersWrite | InventoryRead | OrdersRead | OrdersWrite | ExceptionsRead
+            ),
+            Role::Procurement => {
+                matches!(permission, MasterDataRead | SuppliersWrite | InventoryRead | OrdersRead | ExceptionsRead)
+            }
+            Role::Viewer => matches!(permission, MasterDataRead | InventoryRead | OrdersRead | ExceptionsRead),
             Role::Integration => matches!(
                 permission,
-                MasterDataRead | CustomersWrite | InventoryRead | InventoryWrite
+                MasterDataRead | CustomersWrite | InventoryRead | InventoryWrite | OrdersRead | OrdersWrite
             ),
         }
     }
@@ -108,18 +122,27 @@ pub enum Permission {
     InventoryRead,
     /// Record stock movements: receipts, adjustments, counts.
     InventoryWrite,
+    /// Read orders and their timelines.
+    OrdersRead,
+    /// Receive, change and cancel orders.
+    OrdersWrite,
+    /// Read the exceptions queue.
+    ExceptionsRead,
     /// Manage API tokens and users.
     AccessManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 7] = [
+    pub const ALL: [Permission; 10] = [
         Permission::MasterDataRead,
         Permission::MasterDataWrite,
         Permission::CustomersWrite,
         Permission::SuppliersWrite,
         Permission::InventoryRead,
         Permission::InventoryWrite,
+        Permission::OrdersRead,
+        Permission::OrdersWrite,
+        Permission::ExceptionsRead,
         Permission::AccessManage,
     ];
 
@@ -131,6 +154,9 @@ impl Permission {
             Permission::SuppliersWrite => "suppliers.write",
             Permission::InventoryRead => "inventory.read",
             Permission::InventoryWrite => "inventory.write",
+            Permission::OrdersRead => "orders.read",
+            Permission::OrdersWrite => "orders.write",
+            Permission::ExceptionsRead => "exceptions.read",
             Permission::AccessManage => "access.manage",
         }
     }

@@ -170,7 +170,7 @@ pub struct Product {
     pub sku: String,
     pub name: String,
     /// Cost of one unit in the base currency, as a decimal string.
-    #[serde(serialize_with = "decimal")]
+    #[serde(serialize_with = "crate::money::serde_decimal")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "12.50"))]
     pub unit_cost: Money,
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "EUR"))]
@@ -225,7 +225,7 @@ pub struct Listing {
     pub channel: String,
     pub channel_sku: String,
     pub sku: String,
-    #[serde(serialize_with = "decimal")]
+    #[serde(serialize_with = "crate::money::serde_decimal")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "24.90"))]
     pub price: Money,
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "EUR"))]
@@ -319,10 +319,6 @@ impl NewSupplier {
             lead_time_days: field::bounded("lead_time_days", self.lead_time_days, 0, 365)?,
         })
     }
-}
-
-fn decimal<S: serde::Serializer>(money: &Money, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&money.to_decimal_string())
 }
 
 impl Serialize for Currency {

@@ -226,6 +226,12 @@ impl Money {
     }
 }
 
+/// Serialises money as its decimal string, for `#[serde(serialize_with)]`; the document
+/// carries the currency once, beside it.
+pub fn serde_decimal<S: serde::Serializer>(money: &Money, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&money.to_decimal_string())
+}
+
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.to_decimal_string(), self.currency)

@@ -360,3 +360,86 @@ mod tests {
         assert_eq!(o.check().unwrap_err().field, "currency");
     }
 }
+
+/// Units of a line reserved at a location.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LineAllocation {
+    pub location: String,
+    pub quantity: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OrderLine {
+    pub line: i64,
+    pub sku: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel_sku: Option<String>,
+    pub quantity: i64,
+    #[serde(serialize_with = "crate::money::serde_decimal")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "19.99"))]
+    pub unit_price: Money,
+    #[serde(serialize_with = "crate::money::serde_decimal")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "3.80"))]
+    pub tax: Money,
+    #[serde(serialize_with = "crate::money::serde_decimal")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "0.00"))]
+    pub discount: Money,
+    pub allocations: Vec<LineAllocation>,
+    /// Units waiting for stock.
+    pub backordered: i64,
+}
+
+/// One step of an order's timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OrderEvent {
+    pub at: DateTime<Utc>,
+    pub from: Option<OrderStatus>,
+    pub to: OrderStatus,
+    pub actor: String,
+    pub reason: String,
+}
+
+/// A routing decision as stored: who decided and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RoutingRecord {
+    pub decided_at: DateTime<Utc>,
+    pub decider: String,
+    pub reasons: Vec<String>,
+}
+
+/// An order as Ordo keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Order {
+    pub id: uuid::Uuid,
+    pub channel: String,
+    pub external_id: String,
+    pub status: OrderStatus,
+    pub placed_at: DateTime<Utc>,
+    /// When the order must leave the warehouse to meet the channel's SLA.
+    pub ship_by: DateTime<Utc>,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "EUR"))]
+    pub currency: Currency,
+    pub customer: NewCustomerRef,
+    pub ship_to: Address,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub billing_country: Option<String>,
+    pub shipping_method: String,
+    pub payment_status: PaymentStatus,
+    #[serde(serialize_with = "crate::money::serde_decimal")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "4.90"))]
+    pub shipping_price: Money,
+    /// Lines less discounts plus tax plus shipping.
+    #[serde(serialize_with = "crate::money::serde_decimal")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "44.87"))]
+    pub total: Money,
+    pub lines: Vec<OrderLine>,
+    /// Shipments arrive with fulfilment; always empty until then.
+    pub shipments: Vec<serde_json::Value>,
+    pub timeline: Vec<OrderEvent>,
+    pub routing: Vec<RoutingRecord>,
+}

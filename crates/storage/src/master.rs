@@ -325,6 +325,14 @@ impl Tx {
         Ok(result == 1)
     }
 
+    /// The listing of `channel_sku` on `channel`.
+    pub async fn listing(&mut self, channel: &str, channel_sku: &str) -> Result<Option<Listing>, StorageError> {
+        let sql = format!("SELECT {LISTING_COLUMNS} FROM listings WHERE channel = $1 AND channel_sku = $2");
+        let row: Option<ListingRow> =
+            on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(channel).bind(channel_sku).fetch_optional(conn).await?);
+        row.map(Listing::try_from).transpose()
+    }
+
     /// Listings, of one channel or of all.
     pub async fn listings(&mut self, channel: Option<&str>) -> Result<Vec<Listing>, StorageError> {
         let sql = format!(
@@ -399,7 +407,8 @@ impl Tx {
     /// demo business; the application guards who may call it.
     pub async fn delete_everything(&mut self) -> Result<(), StorageError> {
         for table in [
-            "meta", "sessions", "api_tokens", "users", "stock_movements", "stock_levels", "listings", "customers",
+            "exceptions", "routing_decisions", "order_events", "backorders", "allocations", "order_lines", "orders",
+            "channel_locations", "location_shipping_methods", "meta", "sessions", "api_tokens", "users", "stock_movements", "stock_levels", "listings", "customers",
             "suppliers", "products", "locations", "channels",
         ] {
             let sql = format!("DELETE FROM {table}");

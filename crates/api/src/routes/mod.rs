@@ -4,3 +4,4 @@
 pub mod access;
 pub mod inventory;
 pub mod master;
+pub mod orders;

@@ -9,3 +9,4 @@ mod browser;
 mod cli;
 mod common;
 mod import;
+mod orders;

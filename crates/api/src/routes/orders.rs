@@ -1,0 +1,96 @@
+//! Orders from the channels, and the exceptions queue.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use ordo_app::Ordo;
+use ordo_domain::exception::Exception;
+use ordo_domain::order::{NewOrder, Order};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{need, parse_json, Authorized, ValidJsonWithRaw, ValidQuery};
+
+pub fn routes() -> OpenApiRouter<Ordo> {
+    OpenApiRouter::new()
+        .routes(routes!(receive_order))
+        .routes(routes!(get_order))
+        .routes(routes!(cancel_order))
+        .routes(routes!(list_exceptions))
+}
+
+/// Receives an order. The same (channel, external_id) again answers 200 with the order
+/// already made, and makes no second one.
+#[utoipa::path(post, path = "/api/v1/orders", tag = "orders", request_body = NewOrder,
+    responses((status = 201, body = Order, description = "a new order"),
+              (status = 200, body = Order, description = "this order was received before"),
+              (status = "4XX", body = ErrorBody)))]
+async fn receive_order(
+    State(ordo): State<Ordo>,
+    auth: Authorized<need::OrdersWrite>,
+    body: ValidJsonWithRaw<NewOrder>,
+) -> Result<(StatusCode, Json<Order>), ApiError> {
+    let intake = ordo.receive_order(body.value, &body.raw, &auth.actor).await?;
+    let status = if intake.created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(intake.order)))
+}
+
+fn order_id(id: &str) -> Result<Uuid, ApiError> {
+    id.parse().map_err(|_| ApiError::new(crate::error::ErrorCode::NotFound))
+}
+
+#[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders", params(("id" = String, Path)),
+    responses((status = 200, body = Order), (status = "4XX", body = ErrorBody)))]
+async fn get_order(
+    State(ordo): State<Ordo>,
+    _: Authorized<need::OrdersRead>,
+    Path(id): Path<String>,
+) -> Result<Json<Order>, ApiError> {
+    Ok(Json(ordo.order(order_id(&id)?).await?))
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+struct Cancellation {
+    /// Why; defaults to "cancelled by the channel".
+    reason: Option<String>,
+}
+
+/// Cancels an order that has not shipped and releases its reservations; 409 with the
+/// current state when it has.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", tag = "orders", params(("id" = String, Path)),
+    request_body(content = Cancellation, description = "optional"),
+    responses((status = 200, body = Order), (status = "4XX", body = ErrorBody)))]
+async fn cancel_order(
+    State(ordo): State<Ordo>,
+    auth: Authorized<need::OrdersWrite>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Order>, ApiError> {
+    // The body is optional: an empty one cancels with the default reason.
+    let cancellation: Cancellation = if body.iter().all(u8::is_ascii_whitespace) { Cancellation::default() } else { parse_json(&body)? };
+    let reason = cancellation.reason.unwrap_or_else(|| "cancelled by the channel".to_owned());
+    Ok(Json(ordo.cancel_order(order_id(&id)?, &reason, &auth.actor).await?))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+struct ExceptionFilter {
+    /// open, acknowledged, escalated or resolved; all when absent.
+    status: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/exceptions", tag = "exceptions", params(ExceptionFilter),
+    responses((status = 200, body = Vec<Exception>), (status = "4XX", body = ErrorBody)))]
+async fn list_exceptions(
+    State(ordo): State<Ordo>,
+    _: Authorized<need::ExceptionsRead>,
+    ValidQuery(filter): ValidQuery<ExceptionFilter>,
+) -> Result<Json<Vec<Exception>>, ApiError> {
+    Ok(Json(ordo.exceptions(filter.status.as_deref()).await?))
+}

@@ -1,0 +1,185 @@
+//! Order intake and the order's life until it is routed: idempotent on (channel, external
+//! id), reserved in the same transaction, with what cannot be reserved waiting as backorders.
+
+use std::collections::BTreeSet;
+
+use ordo_domain::exception::ExceptionKind;
+use ordo_domain::order::{NewOrder, Order, OrderStatus};
+use ordo_domain::routing::{LineDemand, PreferWholeOrder, Routing, RoutingFacts};
+use ordo_domain::{FieldError, Money};
+use ordo_storage::{NewLineRecord, NewOrderRecord};
+use uuid::Uuid;
+
+use crate::{Actor, AppError, AppResult, Ordo};
+
+/// The outcome of receiving an order: the order, and whether this call created it.
+#[derive(Debug, Clone)]
+pub struct Intake {
+    pub order: Order,
+    pub created: bool,
+}
+
+fn money_field(field: &str) -> impl FnOnce(ordo_domain::MoneyError) -> AppError + '_ {
+    move |e| FieldError::new(field, e.to_string()).into()
+}
+
+impl Ordo {
+    /// Receives an order from a channel. Sending the same (channel, external id) again returns
+    /// the order already made, unchanged. `payload` is the body as the channel sent it.
+    pub async fn receive_order(&self, new: NewOrder, payload: &str, actor: &Actor) -> AppResult<Intake> {
+        let order = new.check()?;
+        let now = Self::now();
+        let mut tx = self.db.write().await?;
+        let Some(channel) = tx.channel(&order.channel).await? else {
+            return Err(FieldError::new("channel", format!("unknown channel {:?}", order.channel)).into());
+        };
+        if channel.currency != order.currency {
+            let message = format!("must be the channel's currency, {}", channel.currency);
+            return Err(FieldError::new("currency", message).into());
+        }
+
+        // Each line names our SKU or the channel's listing SKU; the listing wins.
+        let mut skus = Vec::with_capacity(order.lines.len());
+        for (i, line) in order.lines.iter().enumerate() {
+            let sku = match tx.listing(&channel.code, &line.sku).await? {
+                Some(listing) => (listing.sku, Some(line.sku.as_str())),
+                None if tx.product(&line.sku).await?.is_some() => (line.sku.clone(), None),
+                None => {
+                    let message = format!("unknown SKU {:?}: neither ours nor listed on {}", line.sku, channel.code);
+                    return Err(FieldError::new(format!("lines[{i}].sku"), message).into());
+                }
+            };
+            skus.push(sku);
+        }
+
+        let mut total = order.shipping_price;
+        for (i, line) in order.lines.iter().enumerate() {
+            let field = format!("lines[{i}]");
+            let gross = line.unit_price.checked_times(line.quantity).map_err(money_field(&field))?;
+            let net = gross.checked_sub(line.discount).map_err(money_field(&field))?;
+            if net.is_negative() {
+                return Err(FieldError::new(format!("{field}.discount"), "is more than the line's price").into());
+            }
+            let tax = line.tax.unwrap_or(Money::zero(order.currency));
+            total = total.checked_add(net).and_then(|t| t.checked_add(tax)).map_err(money_field(&field))?;
+        }
+
+        let id = Uuid::now_v7();
+        let ship_by = order.placed_at + chrono::Duration::hours(channel.ship_by_sla_hours);
+        let customer = ordo_domain::order::NewCustomerRef { email: order.customer_email.clone(), name: order.customer_name.clone() };
+        let record = NewOrderRecord {
+            id,
+            channel: &channel.code,
+            external_id: &order.external_id,
+            status: OrderStatus::Received,
+            placed_at: order.placed_at,
+            ship_by,
+            currency: order.currency,
+            customer: &customer,
+            ship_to: &order.ship_to,
+            billing_country: order.billing_country.as_deref(),
+            shipping_method: &order.shipping_method,
+            payment_status: order.payment_status,
+            shipping_price: order.shipping_price,
+            total,
+            payload,
+        };
+        if !tx.insert_order(&record, now).await? {
+            let existing = tx.order_id_by_external_id(&channel.code, &order.external_id).await?;
+            let existing = existing.ok_or_else(|| AppError::NotFound { what: "order", key: order.external_id.clone() })?;
+            let order = tx.order(existing).await?.ok_or(AppError::NotFound { what: "order", key: existing.to_string() })?;
+            return Ok(Intake { order, created: false });
+        }
+
+        let who = actor.to_string();
+        for (i, (line, (sku, channel_sku))) in order.lines.iter().zip(&skus).enumerate() {
+            let record = NewLineRecord {
+                line: i as i64 + 1,
+                sku,
+                channel_sku: *channel_sku,
+                quantity: line.quantity,
+                unit_price: line.unit_price,
+                tax: line.tax.unwrap_or(Money::zero(order.currency)),
+                discount: line.discount,
+            };
+            tx.insert_order_line(id, &record).await?;
+        }
+        tx.record_transition(id, None, OrderStatus::Received, &who, "received from the channel", now).await?;
+        tx.record_transition(id, Some(OrderStatus::Received), OrderStatus::Validated, &who, "SKUs, currency and address check out", now)
+            .await?;
+
+        // Route, then reserve what the plan says; a reservation the database refuses (another
+        // order took the stock first) becomes a backorder, never an oversell.
+        let distinct: BTreeSet<&str> = skus.iter().map(|(sku, _)| sku.as_str()).collect();
+        let distinct: Vec<&str> = distinct.into_iter().collect();
+        let (allow_split, candidates) = tx.routing_candidates(&channel.code, &order.shipping_method, &distinct).await?;
+        let lines: Vec<LineDemand> = order
+            .lines
+            .iter()
+            .zip(&skus)
+            .enumerate()
+            .map(|(i, (line, (sku, _)))| LineDemand { line: i as i64 + 1, sku: sku.clone(), quantity: line.quantity })
+            .collect();
+        let router = PreferWholeOrder;
+        let plan = router.route(&RoutingFacts { lines: lines.clone(), candidates, allow_split });
+        let mut reasons = plan.reasons.clone();
+        let mut short: Vec<(i64, String, i64)> = plan.shortfalls.iter().map(|s| (s.line, s.sku.clone(), s.quantity)).collect();
+        for allocation in &plan.allocations {
+            let sku = &lines[(allocation.line - 1) as usize].sku;
+            if tx.reserve(sku, &allocation.location, allocation.quantity).await? {
+                tx.insert_allocation(id, allocation.line, &allocation.location, allocation.quantity).await?;
+            } else {
+                reasons.push(format!("{} was taken at {} by another order meanwhile", sku, allocation.location));
+                short.push((allocation.line, sku.clone(), allocation.quantity));
+            }
+        }
+        for (line, sku, quantity) in &short {
+            tx.insert_backorder(id, *line, sku, *quantity, ship_by, now).await?;
+            let kind = ExceptionKind::Stockout;
+            let details = serde_json::json!({"first_order": id, "external_id": order.external_id, "channel": channel.code});
+            tx.raise_exception(kind.as_str(), &format!("sku:{sku}"), kind.owner_role().as_str(), now + kind.sla(), &details, now)
+                .await?;
+        }
+        tx.insert_routing_decision(id, router.name(), &reasons, now).await?;
+        let (status, why) = if short.is_empty() {
+            (OrderStatus::Allocated, "every unit is reserved")
+        } else {
+            (OrderStatus::Backordered, "some units wait for stock")
+        };
+        tx.record_transition(id, Some(OrderStatus::Validated), status, &who, why, now).await?;
+        let saved = tx.order(id).await?.ok_or(AppError::NotFound { what: "order", key: id.to_string() })?;
+        tx.commit().await?;
+        Ok(Intake { order: saved, created: true })
+    }
+
+    pub async fn order(&self, id: Uuid) -> AppResult<Order> {
+        self.db.read().await?.order(id).await?.ok_or(AppError::NotFound { what: "order", key: id.to_string() })
+    }
+
+    /// Cancels an order that has not shipped, releasing its reservations.
+    pub async fn cancel_order(&self, id: Uuid, reason: &str, actor: &Actor) -> AppResult<Order> {
+        let reason = ordo_domain::field::text("reason", reason)?;
+        let now = Self::now();
+        let mut tx = self.db.write().await?;
+        let order = tx.order(id).await?.ok_or(AppError::NotFound { what: "order", key: id.to_string() })?;
+        order.status.become_(OrderStatus::Cancelled).map_err(|e| AppError::InvalidTransition { current: order.status, message: e.to_string() })?;
+        tx.release_order(id).await?;
+        tx.record_transition(id, Some(order.status), OrderStatus::Cancelled, &actor.to_string(), &reason, now).await?;
+        let order = tx.order(id).await?.ok_or(AppError::NotFound { what: "order", key: id.to_string() })?;
+        tx.commit().await?;
+        Ok(order)
+    }
+
+    /// Exceptions in `status` (such as "open"), or all of them.
+    pub async fn exceptions(&self, status: Option<&str>) -> AppResult<Vec<ordo_domain::exception::Exception>> {
+        if let Some(s) = status.filter(|s| !["open", "acknowledged", "escalated", "resolved"].contains(s)) {
+            return Err(FieldError::new("status", format!("{s:?} is not open, acknowledged, escalated or resolved")).into());
+        }
+        Ok(self.db.read().await?.exceptions(status).await?)
+    }
+
+    /// Whether reserved stock exceeds on-hand anywhere; always 0 unless something is broken.
+    pub async fn oversold_levels(&self) -> AppResult<i64> {
+        Ok(self.db.read().await?.oversold_levels().await?)
+    }
+}

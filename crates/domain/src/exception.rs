@@ -1,0 +1,49 @@
+//! Exceptions: everything that needs a person, with the role that owns it and a due time.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+/// What went wrong. Each kind has an owner role and a time to act.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExceptionKind {
+    /// Sold units that no location can serve.
+    Stockout,
+}
+
+impl ExceptionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExceptionKind::Stockout => "stockout",
+        }
+    }
+
+    /// The role that owns this kind of exception.
+    pub fn owner_role(self) -> crate::access::Role {
+        match self {
+            ExceptionKind::Stockout => crate::access::Role::Ops,
+        }
+    }
+
+    /// How long the owner has to act.
+    pub fn sla(self) -> chrono::Duration {
+        match self {
+            ExceptionKind::Stockout => chrono::Duration::hours(24),
+        }
+    }
+}
+
+/// An exception as the queue shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Exception {
+    pub id: Uuid,
+    pub kind: String,
+    /// What it is about, such as `sku:MUG-1`.
+    pub subject: String,
+    pub owner_role: String,
+    pub due_at: DateTime<Utc>,
+    pub status: String,
+    pub details: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}

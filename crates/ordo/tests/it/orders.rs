@@ -1,0 +1,199 @@
+//! Order intake over HTTP: idempotent, never oversold, backorders raise stockouts.
+
+use std::sync::Arc;
+
+use ordo_app::domain::access::Role;
+use serde_json::{json, Value};
+
+use crate::common::{postgres_url, Server};
+
+/// A web channel, two locations, and `stock` units of MUG-1 at the central one.
+async fn shop(server: &Server, stock: i64) {
+    let t = &server.admin;
+    for (path, body) in [
+        ("/api/v1/channels", json!({"code": "web", "name": "Web shop", "kind": "web", "currency": "EUR"})),
+        ("/api/v1/locations", json!({"code": "central", "name": "Central", "kind": "warehouse", "priority": 1})),
+        ("/api/v1/locations", json!({"code": "overflow", "name": "Overflow", "kind": "3pl", "priority": 2})),
+        ("/api/v1/products", json!({"sku": "MUG-1", "name": "Stoneware mug", "unit_cost": "4.20"})),
+        ("/api/v1/products", json!({"sku": "VASE-1", "name": "Glass vase", "unit_cost": "9.00"})),
+        ("/api/v1/listings", json!({"channel": "web", "channel_sku": "W-MUG", "sku": "MUG-1", "price": "12.90"})),
+        ("/api/v1/inventory/movements", json!({"sku": "MUG-1", "location": "central", "quantity": stock, "kind": "receipt", "reason": "opening"})),
+    ] {
+        let (status, answer) = server.post(t, path, body).await;
+        assert_eq!(status, 201, "{path}: {answer}");
+    }
+}
+
+fn order(external_id: &str, lines: Value) -> Value {
+    json!({
+        "channel": "web",
+        "external_id": external_id,
+        "placed_at": "2026-11-20T10:00:00Z",
+        "currency": "EUR",
+        "customer": {"email": "ann@example.com", "name": "Ann Berg"},
+        "ship_to": {"name": "Ann Berg", "line1": "Hauptstr. 1", "city": "Berlin", "postal_code": "10115", "country": "DE"},
+        "shipping_method": "standard",
+        "payment_status": "captured",
+        "lines": lines,
+    })
+}
+
+#[tokio::test]
+async fn an_order_is_received_once_reserved_and_released_on_cancel() {
+    let server = Server::start().await;
+    shop(&server, 10).await;
+    let integration = server.token(Role::Integration).await;
+    let body = order("1001", json!([{"sku": "W-MUG", "quantity": 3, "unit_price": "12.90"}, {"sku": "VASE-1", "quantity": 1, "unit_price": "25.00"}]));
+
+    let (status, first) = server.post(&integration, "/api/v1/orders", body.clone()).await;
+    assert_eq!(status, 201, "{first}");
+    assert_eq!(first["status"], "backordered", "no vase in stock: {first}");
+    assert_eq!(first["lines"][0]["sku"], "MUG-1", "the listing's SKU is resolved to ours");
+    assert_eq!(first["lines"][0]["allocations"], json!([{"location": "central", "quantity": 3}]));
+    assert_eq!(first["lines"][1]["backordered"], 1);
+    assert_eq!(first["total"], "63.70");
+    let statuses: Vec<&str> = first["timeline"].as_array().unwrap().iter().map(|e| e["to"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["received", "validated", "backordered"]);
+    assert!(first["routing"][0]["reasons"].as_array().unwrap().iter().any(|r| r.as_str().unwrap().contains("VASE-1")));
+
+    let (status, again) = server.post(&integration, "/api/v1/orders", body).await;
+    assert_eq!((status, &again["id"]), (200, &first["id"]), "a re-send returns the same order");
+
+    let id = first["id"].as_str().unwrap();
+    let (status, fetched) = server.get(&integration, &format!("/api/v1/orders/{id}")).await;
+    assert_eq!((status, &fetched["external_id"]), (200, &json!("1001")));
+    let (_, stock) = server.get(&integration, "/api/v1/inventory?sku=MUG-1").await;
+    assert_eq!(stock[0]["reserved"], 3);
+    let (status, _) = server.get(&integration, "/api/v1/exceptions?status=open").await;
+    assert_eq!(status, 403, "integrations send orders; people work the exceptions");
+    let (_, exceptions) = server.get(&server.admin, "/api/v1/exceptions?status=open").await;
+    assert_eq!(exceptions.as_array().unwrap().len(), 1);
+    assert_eq!((exceptions[0]["kind"].as_str(), exceptions[0]["subject"].as_str()), (Some("stockout"), Some("sku:VASE-1")));
+    assert_eq!(exceptions[0]["owner_role"], "ops");
+
+    let (status, cancelled) = server.post(&integration, &format!("/api/v1/orders/{id}/cancel"), json!({"reason": "customer changed mind"})).await;
+    assert_eq!((status, cancelled["status"].as_str()), (200, Some("cancelled")));
+    let (_, stock) = server.get(&integration, "/api/v1/inventory?sku=MUG-1").await;
+    assert_eq!((stock[0]["reserved"].as_i64(), stock[0]["available"].as_i64()), (Some(0), Some(10)));
+    let (status, refused) = server.post(&integration, &format!("/api/v1/orders/{id}/cancel"), json!({})).await;
+    assert_eq!(status, 409);
+    assert_eq!((refused["error"]["code"].as_str(), refused["error"]["current_state"].as_str()), (Some("invalid_transition"), Some("cancelled")));
+    let (status, _) = server.get(&integration, "/api/v1/orders/0191d6a0-0000-7000-8000-000000000000").await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn bad_orders_name_the_field_and_store_nothing() {
+    let server = Server::start().await;
+    shop(&server, 10).await;
+    let t = &server.admin;
+    let line = |sku: &str, quantity: i64, price: &str| json!([{"sku": sku, "quantity": quantity, "unit_price": price}]);
+    let mut no_country = order("X", line("MUG-1", 1, "1.00"));
+    no_country["ship_to"].as_object_mut().unwrap().remove("country");
+    let mut wrong_currency = order("X", line("MUG-1", 1, "1.00"));
+    wrong_currency["currency"] = json!("USD");
+    let mut unknown_channel = order("X", line("MUG-1", 1, "1.00"));
+    unknown_channel["channel"] = json!("fax");
+    let cases = [
+        (order("X", line("NOPE", 1, "1.00")), "lines[0].sku"),
+        (order("X", line("MUG-1", 0, "1.00")), "lines[0].quantity"),
+        (order("X", line("MUG-1", -2, "1.00")), "lines[0].quantity"),
+        (order("X", line("MUG-1", 1, "1.001")), "lines[0].unit_price"),
+        (order("X", line("MUG-1", 1, "-1.00")), "lines[0].unit_price"),
+        (order("X", json!([])), "lines"),
+        (no_country, "ship_to.country"),
+        (wrong_currency, "currency"),
+        (unknown_channel, "channel"),
+    ];
+    for (body, field) in cases {
+        let (status, answer) = server.post(t, "/api/v1/orders", body.clone()).await;
+        assert_eq!((status, answer["error"]["field"].as_str()), (422, Some(field)), "{answer}");
+    }
+    let (_, stock) = server.get(t, "/api/v1/inventory?sku=MUG-1").await;
+    assert_eq!(stock[0]["reserved"], 0);
+    let (status, _) = server.post(t, "/api/v1/orders", order("X", line("MUG-1", 1, "1.00"))).await;
+    assert_eq!(status, 201, "none of the refused requests stored order X");
+}
+
+/// 200 single-unit orders race for 50 units: exactly 50 are reserved, 150 wait, and reserved
+/// never exceeds on-hand.
+async fn two_hundred_orders_for_fifty_units(server: Server) {
+    shop(&server, 50).await;
+    let server = Arc::new(server);
+    let token = Arc::new(server.token(Role::Integration).await);
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let (server, token) = (server.clone(), token.clone());
+            tokio::spawn(async move {
+                let body = order(&format!("race-{i}"), json!([{"sku": "MUG-1", "quantity": 1, "unit_price": "12.90"}]));
+                let (status, answer) = server.post(&token, "/api/v1/orders", body).await;
+                assert_eq!(status, 201, "{answer}");
+                answer["status"].as_str().unwrap().to_owned()
+            })
+        })
+        .collect();
+    let mut allocated = 0;
+    for task in tasks {
+        if task.await.unwrap() == "allocated" {
+            allocated += 1;
+        }
+    }
+    assert_eq!(allocated, 50);
+    let (_, stock) = server.get(&server.admin, "/api/v1/inventory?sku=MUG-1").await;
+    assert_eq!((stock[0]["on_hand"].as_i64(), stock[0]["reserved"].as_i64()), (Some(50), Some(50)));
+    assert_eq!(server.ordo.oversold_levels().await.unwrap(), 0);
+    let (_, exceptions) = server.get(&server.admin, "/api/v1/exceptions?status=open").await;
+    assert_eq!(exceptions.as_array().unwrap().len(), 1, "one open stockout for the SKU, not 150");
+}
+
+#[tokio::test]
+async fn two_hundred_orders_for_fifty_units_on_sqlite() {
+    two_hundred_orders_for_fifty_units(Server::start().await).await;
+}
+
+#[tokio::test]
+async fn two_hundred_orders_for_fifty_units_on_postgres() {
+    let Some(url) = postgres_url() else {
+        println!("SKIP two_hundred_orders_for_fifty_units_on_postgres: ORDO_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    two_hundred_orders_for_fifty_units(Server::start_on(Some(&url)).await).await;
+}
+
+/// Concurrent re-sends of one order make one order.
+async fn concurrent_resends_make_one_order(server: Server) {
+    shop(&server, 50).await;
+    let server = Arc::new(server);
+    let body = order("resent", json!([{"sku": "MUG-1", "quantity": 2, "unit_price": "12.90"}]));
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let (server, body) = (server.clone(), body.clone());
+            tokio::spawn(async move { server.post(&server.admin, "/api/v1/orders", body).await })
+        })
+        .collect();
+    let mut ids = std::collections::BTreeSet::new();
+    let mut created = 0;
+    for task in tasks {
+        let (status, answer) = task.await.unwrap();
+        assert!(status == 201 || status == 200, "{status} {answer}");
+        created += i32::from(status == 201);
+        ids.insert(answer["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!((created, ids.len()), (1, 1));
+    let (_, stock) = server.get(&server.admin, "/api/v1/inventory?sku=MUG-1").await;
+    assert_eq!(stock[0]["reserved"], 2, "reserved once");
+}
+
+#[tokio::test]
+async fn concurrent_resends_make_one_order_on_sqlite() {
+    concurrent_resends_make_one_order(Server::start().await).await;
+}
+
+#[tokio::test]
+async fn concurrent_resends_make_one_order_on_postgres() {
+    let Some(url) = postgres_url() else {
+        println!("SKIP concurrent_resends_make_one_order_on_postgres: ORDO_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    concurrent_resends_make_one_order(Server::start_on(Some(&url)).await).await;
+}
