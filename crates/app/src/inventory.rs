@@ -16,12 +16,20 @@ impl Ordo {
         if tx.location(&movement.location).await?.is_none() {
             return Err(FieldError::new("location", format!("unknown location {:?}", movement.location)).into());
         }
-        let Some(level) = tx.record_movement(&movement, &actor.to_string(), Self::now()).await? else {
+        let now = Self::now();
+        let Some(mut level) = tx.record_movement(&movement, &actor.to_string(), now).await? else {
             return Err(AppError::InsufficientStock(FieldError::new(
                 "quantity",
                 "would take on-hand below zero or below the reserved quantity",
             )));
         };
+        if level.available > 0 {
+            Self::fill_backorders(&mut tx, &movement.sku, &movement.location, actor, now).await?;
+            let after = tx.stock_levels(Some(&movement.sku)).await?;
+            if let Some(current) = after.into_iter().find(|l| l.location == movement.location) {
+                level = current;
+            }
+        }
         tx.commit().await?;
         Ok(level)
     }

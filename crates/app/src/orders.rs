@@ -183,3 +183,48 @@ impl Ordo {
         Ok(self.db.read().await?.oversold_levels().await?)
     }
 }
+
+impl Ordo {
+    /// Stock arrived for `sku` at `location`: reserve it for the orders waiting for it, oldest
+    /// ship-by first, where their channel may ship from there. Runs in the caller's transaction.
+    pub(crate) async fn fill_backorders(
+        tx: &mut ordo_storage::Tx,
+        sku: &str,
+        location: &str,
+        actor: &Actor,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> AppResult<()> {
+        let who = actor.to_string();
+        for waiting in tx.waiting_lines(sku).await? {
+            if !tx.may_ship_from(&waiting.channel, location, &waiting.shipping_method).await? {
+                continue;
+            }
+            let available = tx
+                .stock_levels(Some(sku))
+                .await?
+                .into_iter()
+                .find(|level| level.location == location)
+                .map_or(0, |level| level.available);
+            let take = available.min(waiting.quantity);
+            if take <= 0 {
+                break;
+            }
+            if !tx.reserve(sku, location, take).await? {
+                break;
+            }
+            tx.insert_allocation(waiting.order_id, waiting.line_no, location, take).await?;
+            tx.reduce_backorder(waiting.order_id, waiting.line_no, take).await?;
+            if tx.backordered_units(waiting.order_id).await? == 0 {
+                if let Some(status @ (OrderStatus::Backordered | OrderStatus::PartiallyShipped)) = tx.order_status(waiting.order_id).await? {
+                    let reason = format!("{sku} arrived at {location}; every unit is reserved");
+                    tx.record_transition(waiting.order_id, Some(status), OrderStatus::Allocated, &who, &reason, now).await?;
+                }
+            }
+        }
+        if tx.backordered_sku_units(sku).await? == 0 {
+            tx.resolve_exception(ExceptionKind::Stockout.as_str(), &format!("sku:{sku}"), "stock arrived for every waiting order", now)
+                .await?;
+        }
+        Ok(())
+    }
+}

@@ -12,6 +12,8 @@ use ordo_domain::{Currency, Money};
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use sqlx::AssertSqlSafe;
+
 use crate::{on_engine, StorageError, Tx};
 
 /// The order row as intake writes it.
@@ -417,5 +419,96 @@ impl Tx {
     pub async fn oversold_levels(&mut self) -> Result<i64, StorageError> {
         let sql = "SELECT COUNT(*) FROM stock_levels WHERE reserved > on_hand OR reserved < 0";
         Ok(on_engine!(self, |conn| sqlx::query_scalar(sql).fetch_one(conn).await?))
+    }
+}
+
+/// A backorder line waiting for stock, with what routing needs to know about its order.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct WaitingLine {
+    pub order_id: Uuid,
+    pub line_no: i64,
+    pub quantity: i64,
+    pub channel: String,
+    pub shipping_method: String,
+}
+
+impl Tx {
+    /// Backorders of a SKU, oldest ship-by first, locked for this transaction.
+    pub async fn waiting_lines(&mut self, sku: &str) -> Result<Vec<WaitingLine>, StorageError> {
+        let select = "SELECT b.order_id, b.line_no, b.quantity, o.channel, o.shipping_method \
+                      FROM backorders b JOIN orders o ON o.id = b.order_id \
+                      WHERE b.sku = $1 AND o.status <> 'on_hold' ORDER BY b.ship_by, b.created_at, b.order_id, b.line_no";
+        // SQLite's write transaction holds the database's write lock already; PostgreSQL locks
+        // the rows so two receipts cannot fill the same backorder twice.
+        Ok(match self {
+            Tx::Sqlite(tx) => sqlx::query_as(select).bind(sku).fetch_all(&mut **tx).await?,
+            Tx::Postgres(tx) => {
+                let locked = format!("{select} FOR UPDATE OF b");
+                sqlx::query_as(AssertSqlSafe(locked)).bind(sku).fetch_all(&mut **tx).await?
+            }
+        })
+    }
+
+    /// Whether the channel may ship from the location with this shipping method.
+    pub async fn may_ship_from(&mut self, channel: &str, location: &str, method: &str) -> Result<bool, StorageError> {
+        let sql = "SELECT (NOT EXISTS (SELECT 1 FROM channel_locations WHERE channel = $1) \
+                          OR EXISTS (SELECT 1 FROM channel_locations WHERE channel = $1 AND location = $2)) \
+                      AND (NOT EXISTS (SELECT 1 FROM location_shipping_methods WHERE location = $2) \
+                          OR EXISTS (SELECT 1 FROM location_shipping_methods WHERE location = $2 AND method = $3))";
+        Ok(on_engine!(self, |conn| sqlx::query_scalar(sql).bind(channel).bind(location).bind(method).fetch_one(conn).await?))
+    }
+
+    /// Takes `quantity` off a backorder line, deleting it when nothing is left.
+    pub async fn reduce_backorder(&mut self, order: Uuid, line: i64, quantity: i64) -> Result<(), StorageError> {
+        let update = "UPDATE backorders SET quantity = quantity - $3 WHERE order_id = $1 AND line_no = $2 AND quantity > $3";
+        let delete = "DELETE FROM backorders WHERE order_id = $1 AND line_no = $2 AND quantity = $3";
+        // Delete first: after the update, what is left could equal `quantity` and go too.
+        let changed = on_engine!(self, |conn| {
+            sqlx::query(delete).bind(order).bind(line).bind(quantity).execute(&mut *conn).await?.rows_affected()
+                + sqlx::query(update).bind(order).bind(line).bind(quantity).execute(&mut *conn).await?.rows_affected()
+        });
+        if changed != 1 {
+            return Err(corrupt(&format!("backorder {order}/{line} holds less than {quantity}")));
+        }
+        Ok(())
+    }
+
+    /// Units of an order still waiting for stock.
+    pub async fn backordered_units(&mut self, order: Uuid) -> Result<i64, StorageError> {
+        let sql = "SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM backorders WHERE order_id = $1";
+        Ok(on_engine!(self, |conn| sqlx::query_scalar(sql).bind(order).fetch_one(conn).await?))
+    }
+
+    pub async fn order_status(&mut self, order: Uuid) -> Result<Option<OrderStatus>, StorageError> {
+        let sql = "SELECT status FROM orders WHERE id = $1";
+        let text: Option<String> = on_engine!(self, |conn| sqlx::query_scalar(sql).bind(order).fetch_optional(conn).await?);
+        text.as_deref().map(status).transpose()
+    }
+
+    /// Units of a SKU still waiting for stock, across all orders.
+    pub async fn backordered_sku_units(&mut self, sku: &str) -> Result<i64, StorageError> {
+        let sql = "SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM backorders WHERE sku = $1";
+        Ok(on_engine!(self, |conn| sqlx::query_scalar(sql).bind(sku).fetch_one(conn).await?))
+    }
+
+    /// Resolves the open exception of `kind` about `subject`, if there is one.
+    pub async fn resolve_exception(
+        &mut self,
+        kind: &str,
+        subject: &str,
+        resolution: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        let sql = "UPDATE exceptions SET status = 'resolved', resolved_at = $3, resolution = $4 \
+                   WHERE kind = $1 AND subject = $2 AND status <> 'resolved'";
+        let changed = on_engine!(self, |conn| sqlx::query(sql)
+            .bind(kind)
+            .bind(subject)
+            .bind(now)
+            .bind(resolution)
+            .execute(conn)
+            .await?
+            .rows_affected());
+        Ok(changed > 0)
     }
 }

@@ -37,6 +37,8 @@ impl Server {
     }
 
     async fn start_with(postgres: Option<&str>, demo: bool) -> Server {
+        // Server errors show in the failing test's output.
+        let _ = tracing_subscriber::fmt().with_env_filter("warn").with_test_writer().try_init();
         let dir = tempfile::tempdir().unwrap();
         let url = match postgres {
             None => format!("sqlite://{}", dir.path().join("ordo.db").display()),

@@ -111,7 +111,9 @@ CREATE TABLE exceptions (
     status      TEXT NOT NULL CHECK (status IN ('open', 'acknowledged', 'escalated', 'resolved')),
     details     JSONB NOT NULL,
     created_at  TIMESTAMPTZ NOT NULL,
-    resolved_at TIMESTAMPTZ
+    resolved_at TIMESTAMPTZ,
+    -- Why it was closed, in words.
+    resolution  TEXT
 );
 CREATE UNIQUE INDEX exceptions_one_open ON exceptions (kind, subject) WHERE status <> 'resolved';
 CREATE INDEX exceptions_status ON exceptions (status, due_at);
