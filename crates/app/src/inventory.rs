@@ -38,4 +38,9 @@ impl Ordo {
     pub async fn stock_levels(&self, sku: Option<&str>) -> AppResult<Vec<StockLevel>> {
         Ok(self.db.read().await?.stock_levels(sku).await?)
     }
+
+    /// Every way stock disagrees with its movements and reservations; empty when all is well.
+    pub async fn stock_discrepancies(&self) -> AppResult<Vec<String>> {
+        Ok(self.db.read().await?.stock_discrepancies().await?)
+    }
 }

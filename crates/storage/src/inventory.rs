@@ -114,3 +114,31 @@ impl Tx {
         Ok(on_engine!(self, |conn| sqlx::query_as(sql).fetch_all(conn).await?))
     }
 }
+
+impl Tx {
+    /// Every way stock levels disagree with their sources: on-hand against the movements,
+    /// reserved against the allocations, reserved against on-hand. Empty when all is well.
+    pub async fn stock_discrepancies(&mut self) -> Result<Vec<String>, StorageError> {
+        let sql = "SELECT s.sku, s.location, s.on_hand, s.reserved, \
+                   CAST(COALESCE((SELECT SUM(m.quantity) FROM stock_movements m \
+                                  WHERE m.sku = s.sku AND m.location = s.location), 0) AS BIGINT), \
+                   CAST(COALESCE((SELECT SUM(a.quantity) FROM allocations a \
+                                  JOIN order_lines l ON l.order_id = a.order_id AND l.line_no = a.line_no \
+                                  WHERE l.sku = s.sku AND a.location = s.location), 0) AS BIGINT) \
+                   FROM stock_levels s ORDER BY s.sku, s.location";
+        let rows: Vec<(String, String, i64, i64, i64, i64)> = on_engine!(self, |conn| sqlx::query_as(sql).fetch_all(conn).await?);
+        let mut problems = Vec::new();
+        for (sku, location, on_hand, reserved, moved, allocated) in rows {
+            if on_hand != moved {
+                problems.push(format!("{sku}@{location}: on-hand {on_hand} but movements sum to {moved}"));
+            }
+            if reserved != allocated {
+                problems.push(format!("{sku}@{location}: reserved {reserved} but allocations sum to {allocated}"));
+            }
+            if reserved < 0 || reserved > on_hand {
+                problems.push(format!("{sku}@{location}: reserved {reserved} outside 0..={on_hand}"));
+            }
+        }
+        Ok(problems)
+    }
+}

@@ -9,4 +9,5 @@ mod browser;
 mod cli;
 mod common;
 mod import;
+mod invariants;
 mod orders;
