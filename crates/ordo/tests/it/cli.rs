@@ -6,7 +6,7 @@ use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::{json, Value};
 
-fn ordo(dir: &Path) -> Command {
+pub(crate) fn ordo(dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ordo"));
     command.current_dir(dir).env_remove("ORDO_DATABASE_URL").env_remove("ORDO_CONFIG").env("ORDO_LOG", "warn");
     command
@@ -21,10 +21,10 @@ fn text(bytes: &[u8]) -> String {
 }
 
 /// `ordo serve` on a free port; stopped when dropped.
-struct Serving(Child, String);
+pub(crate) struct Serving(Child, pub(crate) String);
 
 impl Serving {
-    fn start(dir: &Path, database: &str) -> Serving {
+    pub(crate) fn start(dir: &Path, database: &str) -> Serving {
         let mut child = ordo(dir)
             .args(["serve", "--database", database, "--listen", "127.0.0.1:0"])
             .stdout(Stdio::piped())

@@ -238,3 +238,57 @@ async fn arriving_stock_fills_backorders_oldest_ship_by_first() {
     assert_eq!(resolved[0]["subject"], "sku:VASE-1");
     assert_eq!(server.ordo.oversold_levels().await.unwrap(), 0);
 }
+
+/// Two `ordo serve` processes on one PostgreSQL database share the stock without overselling.
+#[tokio::test]
+async fn two_servers_on_one_postgres_database_never_oversell() {
+    let Some(base) = postgres_url() else {
+        println!("SKIP two_servers_on_one_postgres_database_never_oversell: ORDO_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let database = ordo_storage::testing::create_postgres_database(&base).await.unwrap();
+    let init = crate::cli::ordo(dir.path()).args(["init", "--database", &database, "--token-file", "admin.token"]).output().unwrap();
+    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+    let admin = std::fs::read_to_string(dir.path().join("admin.token")).unwrap().trim().to_owned();
+    let first = crate::cli::Serving::start(dir.path(), &database);
+    let second = crate::cli::Serving::start(dir.path(), &database);
+
+    // Master data through the first server, orders through both.
+    let ordo = ordo_app::Ordo::open(&database, &Default::default(), Default::default()).await.unwrap();
+    let client = reqwest::Client::new();
+    let post = |base: String, body: Value, path: &'static str| {
+        let (client, admin) = (client.clone(), admin.clone());
+        async move {
+            let response = client.post(format!("{base}{path}")).bearer_auth(&admin).json(&body).send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    };
+    for (path, body) in [
+        ("/api/v1/channels", json!({"code": "web", "name": "Web shop", "kind": "web", "currency": "USD"})),
+        ("/api/v1/locations", json!({"code": "central", "name": "Central", "kind": "warehouse", "priority": 1})),
+        ("/api/v1/products", json!({"sku": "MUG-1", "name": "Stoneware mug", "unit_cost": "4.20"})),
+        ("/api/v1/inventory/movements", json!({"sku": "MUG-1", "location": "central", "quantity": 50, "kind": "receipt", "reason": "opening"})),
+    ] {
+        let (status, answer) = post(first.1.clone(), body, path).await;
+        assert_eq!(status, 201, "{path}: {answer}");
+    }
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let server = if i % 2 == 0 { first.1.clone() } else { second.1.clone() };
+            let mut body = order(&format!("two-{i}"), json!([{"sku": "MUG-1", "quantity": 1, "unit_price": "12.90"}]));
+            body["currency"] = json!("USD");
+            tokio::spawn(post(server, body, "/api/v1/orders"))
+        })
+        .collect();
+    let mut allocated = 0;
+    for task in tasks {
+        let (status, answer) = task.await.unwrap();
+        assert_eq!(status, 201, "{answer}");
+        allocated += i32::from(answer["status"] == "allocated");
+    }
+    assert_eq!(allocated, 50);
+    assert_eq!(ordo.stock_discrepancies().await.unwrap(), Vec::<String>::new());
+    ordo.close().await;
+}
