@@ -214,11 +214,12 @@ impl Ordo {
             }
             tx.insert_allocation(waiting.order_id, waiting.line_no, location, take).await?;
             tx.reduce_backorder(waiting.order_id, waiting.line_no, take).await?;
-            if tx.backordered_units(waiting.order_id).await? == 0 {
-                if let Some(status @ (OrderStatus::Backordered | OrderStatus::PartiallyShipped)) = tx.order_status(waiting.order_id).await? {
-                    let reason = format!("{sku} arrived at {location}; every unit is reserved");
-                    tx.record_transition(waiting.order_id, Some(status), OrderStatus::Allocated, &who, &reason, now).await?;
-                }
+            if tx.backordered_units(waiting.order_id).await? == 0
+                && let Some(status @ (OrderStatus::Backordered | OrderStatus::PartiallyShipped)) =
+                    tx.order_status(waiting.order_id).await?
+            {
+                let reason = format!("{sku} arrived at {location}; every unit is reserved");
+                tx.record_transition(waiting.order_id, Some(status), OrderStatus::Allocated, &who, &reason, now).await?;
             }
         }
         if tx.backordered_sku_units(sku).await? == 0 {
