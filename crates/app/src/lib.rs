@@ -20,7 +20,7 @@ use ordo_storage::Db;
 pub use access::{IssuedToken, LoggedIn};
 pub use orders::Intake;
 pub use ordo_domain as domain;
-pub use ordo_storage::{redact as redact_url, Engine, StorageError, MasterDataCounts, ProductPage, ProductQuery, SqliteDurability, StorageOptions};
+pub use ordo_storage::{OrderSummary, redact as redact_url, Engine, StorageError, MasterDataCounts, ProductPage, ProductQuery, SqliteDurability, StorageOptions};
 
 /// Settings the use cases need; everything else about running Ordo belongs to the adapters.
 #[derive(Debug, Clone)]

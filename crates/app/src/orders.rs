@@ -152,6 +152,34 @@ impl Ordo {
         Ok(Intake { order: saved, created: true })
     }
 
+    /// Orders by channel, status and the start of the channel's order id, newest first;
+    /// with how many match in all.
+    pub async fn orders(
+        &self,
+        channel: Option<&str>,
+        status: Option<&str>,
+        external_id: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> AppResult<(Vec<ordo_storage::OrderSummary>, i64)> {
+        let clean = |v: Option<&str>| v.map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+        let status = clean(status);
+        if let Some(s) = status.as_deref().filter(|s| OrderStatus::parse(s).is_none()) {
+            return Err(FieldError::new("status", format!("{s:?} is not an order status")).into());
+        }
+        if let Some(v) = external_id.filter(|v| v.len() > ordo_domain::field::MAX_CODE_LEN) {
+            return Err(FieldError::new("external_id", format!("{} characters is too long", v.len())).into());
+        }
+        let query = ordo_storage::OrderQuery {
+            channel: clean(channel),
+            status,
+            external_id: clean(external_id),
+            limit: ordo_domain::field::bounded("limit", limit, 1, crate::master::MAX_PAGE_SIZE)?,
+            offset: ordo_domain::field::bounded("offset", offset, 0, i64::MAX)?,
+        };
+        Ok(self.db.read().await?.orders(&query).await?)
+    }
+
     pub async fn order(&self, id: Uuid) -> AppResult<Order> {
         self.db.read().await?.order(id).await?.ok_or(AppError::NotFound { what: "order", key: id.to_string() })
     }

@@ -23,7 +23,7 @@ use sqlx::{Postgres, Sqlite, Transaction};
 pub use access::{ApiTokenRecord, SessionUser, UserRecord};
 pub use error::StorageError;
 pub use master::{MasterDataCounts, ProductPage, ProductQuery};
-pub use orders::{NewLineRecord, NewOrderRecord, WaitingLine};
+pub use orders::{NewLineRecord, NewOrderRecord, OrderQuery, OrderSummary, WaitingLine};
 
 /// Runs `$body` with `$conn` bound to the engine's connection; the same text compiles once per
 /// engine. Use it only where the SQL is the same on both; otherwise match on the variants.

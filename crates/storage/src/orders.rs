@@ -512,3 +512,61 @@ impl Tx {
         Ok(changed > 0)
     }
 }
+
+/// One row of an order list.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OrderSummary {
+    pub id: Uuid,
+    pub channel: String,
+    pub external_id: String,
+    pub status: String,
+    pub placed_at: DateTime<Utc>,
+    pub ship_by: DateTime<Utc>,
+    pub currency: String,
+    pub total_minor: i64,
+    pub customer_name: String,
+}
+
+/// Which orders to list.
+#[derive(Debug, Clone, Default)]
+pub struct OrderQuery {
+    pub channel: Option<String>,
+    pub status: Option<String>,
+    /// Matches the channel's order id from its start.
+    pub external_id: Option<String>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl Tx {
+    /// Orders matching the query, newest first, and how many match in all.
+    pub async fn orders(&mut self, query: &OrderQuery) -> Result<(Vec<OrderSummary>, i64), StorageError> {
+        let filter = "($1 IS NULL OR channel = $1) AND ($2 IS NULL OR status = $2) \
+                      AND ($3 IS NULL OR external_id LIKE $3 ESCAPE '\\')";
+        let list = format!(
+            "SELECT id, channel, external_id, status, placed_at, ship_by, currency, total_minor, customer_name \
+             FROM orders WHERE {filter} ORDER BY placed_at DESC, id DESC LIMIT $4 OFFSET $5"
+        );
+        let count = format!("SELECT COUNT(*) FROM orders WHERE {filter}");
+        let prefix = query.external_id.as_deref().map(|s| {
+            format!("{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
+        });
+        Ok(on_engine!(self, |conn| {
+            let rows = sqlx::query_as(AssertSqlSafe(list))
+                .bind(&query.channel)
+                .bind(&query.status)
+                .bind(&prefix)
+                .bind(query.limit)
+                .bind(query.offset)
+                .fetch_all(&mut *conn)
+                .await?;
+            let total = sqlx::query_scalar(AssertSqlSafe(count))
+                .bind(&query.channel)
+                .bind(&query.status)
+                .bind(&prefix)
+                .fetch_one(&mut *conn)
+                .await?;
+            (rows, total)
+        }))
+    }
+}
