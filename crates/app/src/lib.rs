@@ -29,11 +29,17 @@ pub struct Settings {
     pub base_currency: Currency,
     /// How long a dashboard log-in lasts.
     pub session_ttl: Duration,
+    /// Which orders wait for review before stock is reserved.
+    pub risk: ordo_domain::risk::RiskPolicy,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { base_currency: Currency::USD, session_ttl: Duration::from_secs(12 * 3600) }
+        Self {
+            base_currency: Currency::USD,
+            session_ttl: Duration::from_secs(12 * 3600),
+            risk: ordo_domain::risk::RiskPolicy::default(),
+        }
     }
 }
 

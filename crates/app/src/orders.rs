@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use ordo_domain::exception::ExceptionKind;
 use ordo_domain::order::{NewOrder, Order, OrderStatus};
+use ordo_domain::risk::{hold_reasons, RiskFacts};
 use ordo_domain::routing::{LineDemand, PreferWholeOrder, Routing, RoutingFacts};
 use ordo_domain::{FieldError, Money};
 use ordo_storage::{NewLineRecord, NewOrderRecord};
@@ -108,20 +109,60 @@ impl Ordo {
         tx.record_transition(id, Some(OrderStatus::Received), OrderStatus::Validated, &who, "SKUs, currency and address check out", now)
             .await?;
 
+        // Risk review first: a held order reserves nothing until a person releases it.
+        let (history, average) = tx.channel_order_stats(&channel.code).await?;
+        let facts = RiskFacts {
+            payment_status: order.payment_status,
+            ship_country: &order.ship_to.country,
+            billing_country: order.billing_country.as_deref(),
+            total_minor: total.minor(),
+            // The new order itself is among the channel's orders now; leave it out.
+            channel_orders: history - 1,
+            channel_average_minor: if history > 1 { (average * history - total.minor()) / (history - 1) } else { 0 },
+        };
+        let holds = hold_reasons(&self.settings.risk, &facts);
+        if holds.is_empty() {
+            let lines: Vec<LineDemand> = order
+                .lines
+                .iter()
+                .zip(&skus)
+                .enumerate()
+                .map(|(i, (line, (sku, _)))| LineDemand { line: i as i64 + 1, sku: sku.clone(), quantity: line.quantity })
+                .collect();
+            Self::allocate(&mut tx, id, &channel.code, &order.shipping_method, &lines, ship_by, &who, now).await?;
+        } else {
+            let reason = holds.join("; ");
+            tx.record_transition(id, Some(OrderStatus::Validated), OrderStatus::OnHold, &who, &reason, now).await?;
+            let kind = ExceptionKind::PaymentReview;
+            let details = serde_json::json!({"external_id": order.external_id, "channel": channel.code, "reasons": holds});
+            tx.raise_exception(kind.as_str(), &format!("order:{id}"), kind.owner_role().as_str(), now + kind.sla(), &details, now)
+                .await?;
+        }
+        let saved = tx.order(id).await?.ok_or(AppError::NotFound { what: "order", key: id.to_string() })?;
+        tx.commit().await?;
+        Ok(Intake { order: saved, created: true })
+    }
+
+    /// Routes a validated order and reserves its stock; what cannot be reserved waits as
+    /// backorders with a stockout exception. Runs in the caller's transaction.
+    #[allow(clippy::too_many_arguments)]
+    async fn allocate(
+        tx: &mut ordo_storage::Tx,
+        id: Uuid,
+        channel: &str,
+        shipping_method: &str,
+        lines: &[LineDemand],
+        ship_by: chrono::DateTime<chrono::Utc>,
+        who: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> AppResult<()> {
         // Route, then reserve what the plan says; a reservation the database refuses (another
         // order took the stock first) becomes a backorder, never an oversell.
-        let distinct: BTreeSet<&str> = skus.iter().map(|(sku, _)| sku.as_str()).collect();
+        let distinct: BTreeSet<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
         let distinct: Vec<&str> = distinct.into_iter().collect();
-        let (allow_split, candidates) = tx.routing_candidates(&channel.code, &order.shipping_method, &distinct).await?;
-        let lines: Vec<LineDemand> = order
-            .lines
-            .iter()
-            .zip(&skus)
-            .enumerate()
-            .map(|(i, (line, (sku, _)))| LineDemand { line: i as i64 + 1, sku: sku.clone(), quantity: line.quantity })
-            .collect();
+        let (allow_split, candidates) = tx.routing_candidates(channel, shipping_method, &distinct).await?;
         let router = PreferWholeOrder;
-        let plan = router.route(&RoutingFacts { lines: lines.clone(), candidates, allow_split });
+        let plan = router.route(&RoutingFacts { lines: lines.to_vec(), candidates, allow_split });
         let mut reasons = plan.reasons.clone();
         let mut short: Vec<(i64, String, i64)> = plan.shortfalls.iter().map(|s| (s.line, s.sku.clone(), s.quantity)).collect();
         for allocation in &plan.allocations {
@@ -136,7 +177,7 @@ impl Ordo {
         for (line, sku, quantity) in &short {
             tx.insert_backorder(id, *line, sku, *quantity, ship_by, now).await?;
             let kind = ExceptionKind::Stockout;
-            let details = serde_json::json!({"first_order": id, "external_id": order.external_id, "channel": channel.code});
+            let details = serde_json::json!({"first_order": id, "channel": channel});
             tx.raise_exception(kind.as_str(), &format!("sku:{sku}"), kind.owner_role().as_str(), now + kind.sla(), &details, now)
                 .await?;
         }
@@ -146,10 +187,26 @@ impl Ordo {
         } else {
             (OrderStatus::Backordered, "some units wait for stock")
         };
-        tx.record_transition(id, Some(OrderStatus::Validated), status, &who, why, now).await?;
-        let saved = tx.order(id).await?.ok_or(AppError::NotFound { what: "order", key: id.to_string() })?;
+        tx.record_transition(id, Some(OrderStatus::Validated), status, who, why, now).await?;
+        Ok(())
+    }
+
+    /// Releases an order held for review: it is routed and reserved as if it had just come.
+    pub async fn release_hold(&self, id: Uuid, reason: &str, actor: &Actor) -> AppResult<Order> {
+        let reason = ordo_domain::field::text("reason", reason)?;
+        let now = Self::now();
+        let who = actor.to_string();
+        let mut tx = self.db.write().await?;
+        let order = tx.order(id).await?.ok_or(AppError::NotFound { what: "order", key: id.to_string() })?;
+        order.status.become_(OrderStatus::Validated).map_err(|e| AppError::InvalidTransition { current: order.status, message: e.to_string() })?;
+        tx.record_transition(id, Some(OrderStatus::OnHold), OrderStatus::Validated, &who, &reason, now).await?;
+        let lines: Vec<LineDemand> =
+            order.lines.iter().map(|l| LineDemand { line: l.line, sku: l.sku.clone(), quantity: l.quantity }).collect();
+        Self::allocate(&mut tx, id, &order.channel, &order.shipping_method, &lines, order.ship_by, &who, now).await?;
+        tx.resolve_exception(ExceptionKind::PaymentReview.as_str(), &format!("order:{id}"), &reason, now).await?;
+        let order = tx.order(id).await?.ok_or(AppError::NotFound { what: "order", key: id.to_string() })?;
         tx.commit().await?;
-        Ok(Intake { order: saved, created: true })
+        Ok(order)
     }
 
     /// Orders by channel, status and the start of the channel's order id, newest first;

@@ -72,15 +72,18 @@ impl Role {
                     | InventoryWrite
                     | OrdersRead
                     | OrdersWrite
+                    | OrdersReview
                     | ExceptionsRead
             ),
             Role::Warehouse => {
                 matches!(permission, MasterDataRead | InventoryRead | InventoryWrite | OrdersRead | ExceptionsRead)
             }
-            Role::Finance => matches!(permission, MasterDataRead | InventoryRead | OrdersRead | ExceptionsRead),
+            Role::Finance => {
+                matches!(permission, MasterDataRead | InventoryRead | OrdersRead | OrdersReview | ExceptionsRead)
+            }
             Role::Service => matches!(
                 permission,
-                MasterDataRead | CustomersWrite | InventoryRead | OrdersRead | OrdersWrite | ExceptionsRead
+                MasterDataRead | CustomersWrite | InventoryRead | OrdersRead | OrdersWrite | OrdersReview | ExceptionsRead
             ),
             Role::Procurement => {
                 matches!(permission, MasterDataRead | SuppliersWrite | InventoryRead | OrdersRead | ExceptionsRead)
@@ -126,6 +129,8 @@ pub enum Permission {
     OrdersRead,
     /// Receive, change and cancel orders.
     OrdersWrite,
+    /// Release orders held for review.
+    OrdersReview,
     /// Read the exceptions queue.
     ExceptionsRead,
     /// Manage API tokens and users.
@@ -133,7 +138,7 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 10] = [
+    pub const ALL: [Permission; 11] = [
         Permission::MasterDataRead,
         Permission::MasterDataWrite,
         Permission::CustomersWrite,
@@ -142,6 +147,7 @@ impl Permission {
         Permission::InventoryWrite,
         Permission::OrdersRead,
         Permission::OrdersWrite,
+        Permission::OrdersReview,
         Permission::ExceptionsRead,
         Permission::AccessManage,
     ];
@@ -156,6 +162,7 @@ impl Permission {
             Permission::InventoryWrite => "inventory.write",
             Permission::OrdersRead => "orders.read",
             Permission::OrdersWrite => "orders.write",
+            Permission::OrdersReview => "orders.review",
             Permission::ExceptionsRead => "exceptions.read",
             Permission::AccessManage => "access.manage",
         }

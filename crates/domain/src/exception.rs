@@ -9,12 +9,15 @@ use uuid::Uuid;
 pub enum ExceptionKind {
     /// Sold units that no location can serve.
     Stockout,
+    /// An order held for review: payment, address or value.
+    PaymentReview,
 }
 
 impl ExceptionKind {
     pub fn as_str(self) -> &'static str {
         match self {
             ExceptionKind::Stockout => "stockout",
+            ExceptionKind::PaymentReview => "payment_review",
         }
     }
 
@@ -22,6 +25,7 @@ impl ExceptionKind {
     pub fn owner_role(self) -> crate::access::Role {
         match self {
             ExceptionKind::Stockout => crate::access::Role::Ops,
+            ExceptionKind::PaymentReview => crate::access::Role::Finance,
         }
     }
 
@@ -29,6 +33,7 @@ impl ExceptionKind {
     pub fn sla(self) -> chrono::Duration {
         match self {
             ExceptionKind::Stockout => chrono::Duration::hours(24),
+            ExceptionKind::PaymentReview => chrono::Duration::hours(4),
         }
     }
 }

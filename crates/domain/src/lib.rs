@@ -11,6 +11,7 @@ pub mod inventory;
 pub mod master;
 pub mod money;
 pub mod order;
+pub mod risk;
 pub mod routing;
 
 pub use field::FieldError;

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use clap::Args;
+use ordo_app::domain::risk::RiskPolicy;
 use ordo_app::domain::Currency;
 use ordo_app::{Settings, SqliteDurability, StorageOptions};
 use serde::Deserialize;
@@ -46,6 +47,15 @@ pub struct Options {
     /// Mark the session cookie Secure: set when serving behind HTTPS [default: false]
     #[arg(long, env = "ORDO_SECURE_COOKIES", global = true, value_name = "BOOL")]
     pub secure_cookies: Option<bool>,
+    /// Hold orders whose payment is not captured for review [default: true]
+    #[arg(long, env = "ORDO_RISK_HOLD_UNCAPTURED", global = true, value_name = "BOOL")]
+    pub risk_hold_uncaptured: Option<bool>,
+    /// Hold orders billed to another country than they ship to [default: true]
+    #[arg(long, env = "ORDO_RISK_HOLD_COUNTRY_MISMATCH", global = true, value_name = "BOOL")]
+    pub risk_hold_country_mismatch: Option<bool>,
+    /// Hold orders worth more than this many times the channel's average; 0 = never [default: 5]
+    #[arg(long, env = "ORDO_RISK_VALUE_FACTOR", global = true, value_name = "N")]
+    pub risk_value_factor: Option<u32>,
     /// Log format: text or json [default: text]
     #[arg(long, env = "ORDO_LOG_FORMAT", global = true, value_name = "text|json")]
     pub log_format: Option<String>,
@@ -64,7 +74,8 @@ impl Options {
     /// These options, with `lower`'s values where these have none.
     fn or(self, lower: Options) -> Options {
         merge!(self, lower, database_url, listen, base_currency, sqlite_synchronous, busy_timeout_ms, max_connections,
-            request_timeout_secs, body_limit_bytes, session_hours, secure_cookies, log_format, log_filter)
+            request_timeout_secs, body_limit_bytes, session_hours, secure_cookies, risk_hold_uncaptured,
+            risk_hold_country_mismatch, risk_value_factor, log_format, log_filter)
     }
 }
 
@@ -141,7 +152,16 @@ impl Config {
                 busy_timeout: Duration::from_millis(o.busy_timeout_ms.unwrap_or(5000)),
                 max_connections: u32::try_from(max_connections).unwrap_or(u32::MAX),
             },
-            settings: Settings { base_currency, session_ttl: Duration::from_secs(session_hours.saturating_mul(3600)) },
+            settings: Settings {
+                base_currency,
+                session_ttl: Duration::from_secs(session_hours.saturating_mul(3600)),
+                risk: RiskPolicy {
+                    hold_uncaptured: o.risk_hold_uncaptured.unwrap_or(true),
+                    hold_country_mismatch: o.risk_hold_country_mismatch.unwrap_or(true),
+                    value_factor: i64::from(o.risk_value_factor.unwrap_or(5)),
+                    ..RiskPolicy::default()
+                },
+            },
             request_timeout: Duration::from_secs(positive("request_timeout_secs", o.request_timeout_secs.unwrap_or(30))?),
             body_limit_bytes: o.body_limit_bytes.unwrap_or(1024 * 1024).max(1024),
             secure_cookies: o.secure_cookies.unwrap_or(false),

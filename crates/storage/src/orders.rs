@@ -570,3 +570,14 @@ impl Tx {
         }))
     }
 }
+
+impl Tx {
+    /// How many orders the channel had lately (up to 200, cancelled ones aside) and their
+    /// average total in minor units: the channel's usual order value.
+    pub async fn channel_order_stats(&mut self, channel: &str) -> Result<(i64, i64), StorageError> {
+        let sql = "SELECT COUNT(*), CAST(COALESCE(AVG(total_minor), 0) AS BIGINT) FROM \
+                   (SELECT total_minor FROM orders WHERE channel = $1 AND status <> 'cancelled' \
+                    ORDER BY placed_at DESC LIMIT 200) recent";
+        Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(channel).fetch_one(conn).await?))
+    }
+}

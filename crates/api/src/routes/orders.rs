@@ -21,6 +21,7 @@ pub fn routes() -> OpenApiRouter<Ordo> {
         .routes(routes!(receive_order))
         .routes(routes!(get_order))
         .routes(routes!(cancel_order))
+        .routes(routes!(release_order))
         .routes(routes!(list_exceptions))
 }
 
@@ -76,6 +77,29 @@ async fn cancel_order(
     let cancellation: Cancellation = if body.iter().all(u8::is_ascii_whitespace) { Cancellation::default() } else { parse_json(&body)? };
     let reason = cancellation.reason.unwrap_or_else(|| "cancelled by the channel".to_owned());
     Ok(Json(ordo.cancel_order(order_id(&id)?, &reason, &auth.actor).await?))
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+struct Release {
+    /// Why the order may go ahead; defaults to "reviewed".
+    reason: Option<String>,
+}
+
+/// Releases an order held for review: it is routed and its stock reserved; 409 with the
+/// current state when it is not on hold.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/release", tag = "orders", params(("id" = String, Path)),
+    request_body(content = Release, description = "optional"),
+    responses((status = 200, body = Order), (status = "4XX", body = ErrorBody)))]
+async fn release_order(
+    State(ordo): State<Ordo>,
+    auth: Authorized<need::OrdersReview>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Order>, ApiError> {
+    let release: Release = if body.iter().all(u8::is_ascii_whitespace) { Release::default() } else { parse_json(&body)? };
+    let reason = release.reason.unwrap_or_else(|| "reviewed".to_owned());
+    Ok(Json(ordo.release_hold(order_id(&id)?, &reason, &auth.actor).await?))
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -292,3 +292,36 @@ async fn two_servers_on_one_postgres_database_never_oversell() {
     assert_eq!(ordo.stock_discrepancies().await.unwrap(), Vec::<String>::new());
     ordo.close().await;
 }
+
+#[tokio::test]
+async fn risky_orders_wait_on_hold_until_a_person_releases_them() {
+    let server = Server::start().await;
+    shop(&server, 10).await;
+    let integration = server.token(Role::Integration).await;
+    let finance = server.token(Role::Finance).await;
+    let mug = json!([{"sku": "MUG-1", "quantity": 2, "unit_price": "12.90"}]);
+    let mut unpaid = order("unpaid", mug.clone());
+    unpaid["payment_status"] = json!("authorized");
+    let (status, held) = server.post(&integration, "/api/v1/orders", unpaid).await;
+    assert_eq!((status, held["status"].as_str()), (201, Some("on_hold")), "{held}");
+    assert!(held["timeline"].as_array().unwrap().last().unwrap()["reason"].as_str().unwrap().contains("not captured"));
+    assert_eq!(held["lines"][0]["allocations"], json!([]), "nothing is reserved while on hold");
+    let (_, open) = server.get(&server.admin, "/api/v1/exceptions?status=open").await;
+    assert_eq!((open[0]["kind"].as_str(), open[0]["owner_role"].as_str()), (Some("payment_review"), Some("finance")));
+
+    let mut abroad = order("abroad", mug);
+    abroad["billing_country"] = json!("FR");
+    let (_, abroad) = server.post(&integration, "/api/v1/orders", abroad).await;
+    assert_eq!(abroad["status"], "on_hold");
+
+    let release = format!("/api/v1/orders/{}/release", held["id"].as_str().unwrap());
+    let (status, _) = server.post(&integration, &release, json!({})).await;
+    assert_eq!(status, 403, "integrations do not review orders");
+    let (status, released) = server.post(&finance, &release, json!({"reason": "payment captured by phone"})).await;
+    assert_eq!((status, released["status"].as_str()), (200, Some("allocated")), "{released}");
+    assert_eq!(released["lines"][0]["allocations"], json!([{"location": "central", "quantity": 2}]));
+    let (status, refused) = server.post(&finance, &release, json!({})).await;
+    assert_eq!((status, refused["error"]["current_state"].as_str()), (409, Some("allocated")));
+    let (_, open) = server.get(&server.admin, "/api/v1/exceptions?status=open").await;
+    assert_eq!(open.as_array().unwrap().len(), 1, "only the other held order is still open");
+}
