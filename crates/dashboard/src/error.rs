@@ -23,6 +23,8 @@ pub(crate) enum Problem {
     Conflict(FieldError),
     /// Signed in, but the role does not grant this page.
     Forbidden,
+    /// A form was sent from a page on another site.
+    CrossSite,
     NotFound,
     /// Our fault; the details went to the log.
     Internal,
@@ -56,7 +58,7 @@ impl Problem {
             Problem::SignIn { .. } => StatusCode::SEE_OTHER,
             Problem::BadInput(_) => StatusCode::BAD_REQUEST,
             Problem::Conflict(_) => StatusCode::CONFLICT,
-            Problem::Forbidden => StatusCode::FORBIDDEN,
+            Problem::Forbidden | Problem::CrossSite => StatusCode::FORBIDDEN,
             Problem::NotFound => StatusCode::NOT_FOUND,
             Problem::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -67,7 +69,7 @@ impl Problem {
             Problem::SignIn { .. } => "Log in",
             Problem::BadInput(_) => "Bad request",
             Problem::Conflict(_) => "Conflict",
-            Problem::Forbidden => "Not allowed",
+            Problem::Forbidden | Problem::CrossSite => "Not allowed",
             Problem::NotFound => "Not found",
             Problem::Internal => "Something went wrong",
         }
@@ -80,6 +82,9 @@ impl Problem {
                 format!("The value of “{}” was not accepted: {}.", field.field, field.message)
             }
             Problem::Forbidden => "Your role does not allow you to see this page.".to_owned(),
+            Problem::CrossSite => {
+                "The form was sent from another site, so it was not accepted. Please use the form on this site.".to_owned()
+            }
             Problem::NotFound => "There is no such page.".to_owned(),
             Problem::Internal => "Something went wrong on our side. Please try again in a moment.".to_owned(),
         }
@@ -98,7 +103,7 @@ impl PageError {
     pub(crate) fn in_layout(layout: &Layout, problem: impl Into<Problem>) -> Self {
         let problem = problem.into();
         let mut layout = layout.clone();
-        layout.title = problem.title();
+        layout.title = problem.title().into();
         layout.current = None;
         PageError { layout: Some(Box::new(layout)), problem }
     }

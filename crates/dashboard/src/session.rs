@@ -4,8 +4,8 @@
 use askama::Template;
 use axum::extract::{FromRequestParts, OriginalUri, Query, State};
 use axum::extract::rejection::QueryRejection;
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use axum_extra::extract::cookie::{Cookie, CookieJar, Expiration, SameSite};
@@ -63,6 +63,40 @@ impl Session {
     /// A layout for a page that is not in the navigation, such as "Not found".
     pub(crate) fn layout(&self, title: &'static str) -> Layout {
         Layout::new(&self.actor, title, None)
+    }
+}
+
+/// Whether a form post may have come from one of our own pages: true when the browser sent
+/// no `Origin` (older browsers, non-browser clients; the SameSite=Strict session cookie covers
+/// those) or an `Origin` naming the host the request was sent to. The scheme is not compared,
+/// since a proxy in front may end TLS; a default port (80, 443) may be left out on either side.
+pub(crate) fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let (Ok(origin), Some(Ok(host))) = (origin.to_str(), headers.get(header::HOST).map(|host| host.to_str())) else {
+        return false;
+    };
+    let Some((scheme, authority)) = origin.split_once("://") else {
+        return false;
+    };
+    let default_port = match scheme.to_ascii_lowercase().as_str() {
+        "http" => "80",
+        "https" => "443",
+        _ => return false,
+    };
+    let (origin_host, origin_port) = split_port(authority);
+    let (host_host, host_port) = split_port(host.trim());
+    !origin_host.is_empty()
+        && origin_host.eq_ignore_ascii_case(host_host)
+        && origin_port.unwrap_or(default_port) == host_port.unwrap_or(default_port)
+}
+
+/// `host:port` as host and port; an IPv6 literal keeps its brackets.
+fn split_port(authority: &str) -> (&str, Option<&str>) {
+    match authority.rsplit_once(':') {
+        Some((host, port)) if !port.contains(']') && (host.starts_with('[') || !host.contains(':')) => (host, Some(port)),
+        _ => (authority, None),
     }
 }
 
@@ -198,6 +232,47 @@ mod tests {
         assert_eq!(login_href(Some("/dashboard")), "/login");
         assert_eq!(login_href(Some("https://evil.example")), "/login");
         assert_eq!(login_href(None), "/login");
+    }
+
+    fn headers(origin: Option<&str>, host: Option<&str>) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let Some(origin) = origin {
+            headers.insert(header::ORIGIN, origin.parse().unwrap());
+        }
+        if let Some(host) = host {
+            headers.insert(header::HOST, host.parse().unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn form_posts_are_accepted_only_from_our_own_origin() {
+        for (origin, host) in [
+            (None, Some("ordo.example")),
+            (None, None),
+            (Some("http://127.0.0.1:8080"), Some("127.0.0.1:8080")),
+            (Some("https://Ordo.Example"), Some("ordo.example")),
+            (Some("https://ordo.example"), Some("ordo.example:443")),
+            (Some("http://ordo.example:80"), Some("ordo.example")),
+            (Some("http://[::1]:8080"), Some("[::1]:8080")),
+            (Some("http://[::1]"), Some("[::1]")),
+        ] {
+            assert!(same_origin(&headers(origin, host)), "{origin:?} {host:?}");
+        }
+        for (origin, host) in [
+            (Some("https://evil.example"), Some("ordo.example")),
+            (Some("http://127.0.0.1:9999"), Some("127.0.0.1:8080")),
+            (Some("http://127.0.0.1"), Some("127.0.0.1:8080")),
+            (Some("https://ordo.example"), Some("ordo.example:80")),
+            (Some("https://ordo.example.evil.example"), Some("ordo.example")),
+            (Some("null"), Some("ordo.example")),
+            (Some("ordo.example"), Some("ordo.example")),
+            (Some("file://"), Some("")),
+            (Some("http://ordo.example"), None),
+            (Some("http://[::1]:8080"), Some("[::1]:9090")),
+        ] {
+            assert!(!same_origin(&headers(origin, host)), "{origin:?} {host:?}");
+        }
     }
 
     #[test]

@@ -1,10 +1,15 @@
 //! The dashboard's pages: which exist, who may see each, the layout they share, and paging.
 
+pub(crate) mod exceptions;
 pub(crate) mod master;
+pub(crate) mod orders;
 pub(crate) mod overview;
+
+use std::borrow::Cow;
 
 use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
+use chrono::{DateTime, Utc};
 use ordo_app::Actor;
 use ordo_domain::FieldError;
 use ordo_domain::access::{Permission, Role};
@@ -17,6 +22,8 @@ use crate::session::Session;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Page {
     Overview,
+    Orders,
+    Exceptions,
     Channels,
     Locations,
     Products,
@@ -26,12 +33,22 @@ pub(crate) enum Page {
 
 impl Page {
     /// In navigation order.
-    const ALL: [Page; 6] =
-        [Page::Overview, Page::Channels, Page::Locations, Page::Products, Page::Suppliers, Page::Customers];
+    const ALL: [Page; 8] = [
+        Page::Overview,
+        Page::Orders,
+        Page::Exceptions,
+        Page::Channels,
+        Page::Locations,
+        Page::Products,
+        Page::Suppliers,
+        Page::Customers,
+    ];
 
     pub(crate) fn label(self) -> &'static str {
         match self {
             Page::Overview => "Overview",
+            Page::Orders => "Orders",
+            Page::Exceptions => "Exceptions",
             Page::Channels => "Channels",
             Page::Locations => "Locations",
             Page::Products => "Products",
@@ -43,6 +60,8 @@ impl Page {
     pub(crate) fn href(self) -> &'static str {
         match self {
             Page::Overview => "/dashboard",
+            Page::Orders => "/dashboard/orders",
+            Page::Exceptions => "/dashboard/exceptions",
             Page::Channels => "/dashboard/channels",
             Page::Locations => "/dashboard/locations",
             Page::Products => "/dashboard/products",
@@ -58,6 +77,8 @@ impl Page {
             Page::Overview | Page::Channels | Page::Locations | Page::Products | Page::Suppliers | Page::Customers => {
                 Permission::MasterDataRead
             }
+            Page::Orders => Permission::OrdersRead,
+            Page::Exceptions => Permission::ExceptionsRead,
         }
     }
 }
@@ -65,7 +86,8 @@ impl Page {
 /// What the shared layout shows around a page: its title, who is signed in, the navigation.
 #[derive(Debug, Clone)]
 pub(crate) struct Layout {
-    pub(crate) title: &'static str,
+    /// Shown before " · Ordo" in the window title.
+    pub(crate) title: Cow<'static, str>,
     pub(crate) username: String,
     pub(crate) role: Role,
     pub(crate) current: Option<Page>,
@@ -80,7 +102,13 @@ pub(crate) struct NavLink {
 
 impl Layout {
     pub(crate) fn new(actor: &Actor, title: &'static str, current: Option<Page>) -> Layout {
-        Layout { title, username: actor.name.clone(), role: actor.role, current }
+        Layout { title: Cow::Borrowed(title), username: actor.name.clone(), role: actor.role, current }
+    }
+
+    /// The same layout under a title made for one record, such as "Order 1001".
+    pub(crate) fn titled(mut self, title: String) -> Layout {
+        self.title = Cow::Owned(title);
+        self
     }
 
     /// The pages this role may open, in order.
@@ -105,6 +133,11 @@ impl Layout {
 
 pub(crate) async fn not_found(session: Session) -> PageError {
     session.layout("Not found").fail(Problem::NotFound)
+}
+
+/// A moment as the dashboard shows it: to the minute, in UTC, the same for every reader.
+pub(crate) fn timestamp(at: &DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
 /// Rows per page in long lists.
@@ -226,6 +259,12 @@ mod tests {
         assert_eq!((empty.summary.as_str(), empty.previous, empty.next), ("No products.", None, None));
         let uncounted = Pager::new("/p", &[], Paging::parse(Some("2")).unwrap(), 50, Extent::More(true), "customers");
         assert_eq!((uncounted.summary.as_str(), uncounted.next.as_deref()), ("Showing 51–100", Some("/p?page=3")));
+    }
+
+    #[test]
+    fn times_are_shown_to_the_minute_in_utc() {
+        let at = DateTime::parse_from_rfc3339("2030-01-02T03:04:59+02:00").unwrap().with_timezone(&Utc);
+        assert_eq!(timestamp(&at), "2030-01-02 01:04 UTC");
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The overview: how much master data there is, each count linking to its page.
+//! The overview: how many orders and open exceptions there are and how much master data,
+//! each count linking to its page.
 
 use askama::Template;
 use axum::extract::State;
@@ -34,14 +35,24 @@ pub(crate) async fn overview(session: Session, State(dashboard): State<Dashboard
         count: grouped(count),
         href: actor.can(page.permission()).then(|| page.href()),
     };
-    let mut tiles = vec![
+    let mut tiles = Vec::new();
+    if actor.can(Page::Orders.permission()) {
+        let (_, orders) = dashboard.ordo.orders(None, None, None, 1, 0).await.map_err(|e| layout.fail(e))?;
+        tiles.push(page_tile(Page::Orders, orders));
+    }
+    if actor.can(Page::Exceptions.permission()) {
+        let open = dashboard.ordo.exceptions(Some("open")).await.map_err(|e| layout.fail(e))?;
+        let open = i64::try_from(open.len()).unwrap_or(i64::MAX);
+        tiles.push(Tile { label: "Open exceptions", ..page_tile(Page::Exceptions, open) });
+    }
+    tiles.extend([
         page_tile(Page::Channels, counts.channels),
         page_tile(Page::Locations, counts.locations),
         page_tile(Page::Products, counts.products),
         Tile { label: "Listings", count: grouped(counts.listings), href: None },
         page_tile(Page::Suppliers, counts.suppliers),
         page_tile(Page::Customers, counts.customers),
-    ];
+    ]);
     if actor.can(Permission::AccessManage) {
         tiles.push(Tile { label: "Users", count: grouped(counts.users), href: None });
     }

@@ -96,5 +96,32 @@ async fn a_user_logs_in_and_sees_the_products_page() {
     for row in rows {
         assert!(row.text().await.unwrap().contains("Velvet"));
     }
+
+    // An order from the web shop: found in the list, its detail tells its story, and a
+    // person cancels it.
+    let sku = "CUS-LIN-SND";
+    let body = json!({
+        "channel": "web", "external_id": "WEB-1001", "placed_at": "2026-11-26T09:30:00Z", "currency": "EUR",
+        "customer": {"email": "ann@example.com", "name": "Ann Berg"},
+        "ship_to": {"name": "Ann Berg", "line1": "1 Main St", "city": "Springfield", "postal_code": "12345", "country": "US"},
+        "shipping_method": "standard", "payment_status": "captured",
+        "lines": [{"sku": sku, "quantity": 1, "unit_price": "19.99"}],
+    });
+    let (status, created) = server.post(&server.admin, "/api/v1/orders", body).await;
+    assert_eq!(status, 201, "{created}");
+    let expected_status = created["status"].as_str().unwrap().to_owned();
+    browser.goto(&format!("{}/dashboard/orders", server.base)).await.unwrap();
+    browser.find(Locator::LinkText("WEB-1001")).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::Id("order-status")).await.unwrap();
+    let heading = browser.find(Locator::Css("h1")).await.unwrap().text().await.unwrap();
+    assert!(heading.contains("Order WEB-1001"), "{heading}");
+    assert_eq!(browser.find(Locator::Id("order-status")).await.unwrap().text().await.unwrap(), expected_status);
+    assert!(browser.find_all(Locator::Css("#timeline li")).await.unwrap().len() >= 3, "received, validated, routed");
+    browser.find(Locator::Id("cancel-reason")).await.unwrap().send_keys("customer called to cancel").await.unwrap();
+    browser.find(Locator::Id("cancel-order")).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::XPath("//*[@id='order-status'][normalize-space()='cancelled']")).await.unwrap();
+    let (_, after) = server.get(&server.admin, &format!("/api/v1/orders/{}", created["id"].as_str().unwrap())).await;
+    assert_eq!(after["status"], "cancelled");
+    assert_eq!(after["timeline"].as_array().unwrap().last().unwrap()["reason"], "customer called to cancel");
     browser.close().await.unwrap();
 }

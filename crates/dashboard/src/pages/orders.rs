@@ -1,0 +1,252 @@
+//! Order pages: the list with filters, one order with its lines, timeline and routing, and
+//! cancelling an order that has not shipped.
+
+use askama::Template;
+use axum::extract::rejection::{FormRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Redirect, Response};
+use axum::Form;
+use chrono::{DateTime, Utc};
+use ordo_app::OrderSummary;
+use ordo_domain::access::Permission;
+use ordo_domain::order::{Order, OrderLine, OrderStatus};
+use ordo_domain::{Currency, FieldError, Money};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::{Extent, Layout, Page, Pager, Paging, PAGE_SIZE};
+use crate::Dashboard;
+use crate::error::{render, PageError, Problem};
+use crate::href::query_escape;
+use crate::session::{same_origin, Session};
+
+/// The detail page of the order with this id.
+pub(crate) fn order_href(id: &str) -> String {
+    format!("{}/{}", Page::Orders.href(), query_escape(id))
+}
+
+/// An amount with its currency code: "44.87 EUR".
+pub(crate) fn money(amount: &Money) -> String {
+    format!("{} {}", amount.to_decimal_string(), amount.currency())
+}
+
+/// Where a line's units are reserved: "central × 3, north × 1", or "none".
+pub(crate) fn allocations(line: &OrderLine) -> String {
+    if line.allocations.is_empty() {
+        return "none".to_owned();
+    }
+    let parts: Vec<String> =
+        line.allocations.iter().map(|allocation| format!("{} × {}", allocation.location, allocation.quantity)).collect();
+    parts.join(", ")
+}
+
+/// A total kept in minor units, shown like [`money`]. A currency we do not know (which the
+/// database should never hold) is shown as the bare minor units rather than guessed at.
+fn minor_total(total_minor: i64, currency: &str) -> String {
+    match Currency::from_code(currency) {
+        Ok(code) => money(&Money::from_minor(total_minor, code)),
+        Err(_) => format!("{total_minor} (minor units) {currency}"),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct OrdersQuery {
+    #[serde(default)]
+    channel: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    q: Option<String>,
+    #[serde(default)]
+    page: Option<String>,
+}
+
+/// One choice in a filter's drop-down.
+struct Choice {
+    value: String,
+    label: String,
+    selected: bool,
+}
+
+/// One row of the orders table, formatted.
+struct OrderRow {
+    href: String,
+    external_id: String,
+    channel: String,
+    status: String,
+    customer: String,
+    total: String,
+    placed_at: DateTime<Utc>,
+    ship_by: DateTime<Utc>,
+}
+
+impl From<OrderSummary> for OrderRow {
+    fn from(order: OrderSummary) -> Self {
+        OrderRow {
+            href: order_href(&order.id.to_string()),
+            total: minor_total(order.total_minor, &order.currency),
+            external_id: order.external_id,
+            channel: order.channel,
+            status: order.status,
+            customer: order.customer_name,
+            placed_at: order.placed_at,
+            ship_by: order.ship_by,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "orders.html")]
+struct OrdersPage {
+    layout: Layout,
+    statuses: Vec<Choice>,
+    channels: Vec<Choice>,
+    q: String,
+    filtered: bool,
+    orders: Vec<OrderRow>,
+    pager: Pager,
+}
+
+pub(crate) async fn orders(
+    session: Session,
+    State(dashboard): State<Dashboard>,
+    query: Result<Query<OrdersQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
+    let layout = session.open(Page::Orders)?;
+    let query = layout.query(query)?;
+    let paging = Paging::parse(query.page.as_deref()).map_err(|e| layout.fail(e))?;
+    let trimmed = |value: Option<String>| value.map(|v| v.trim().to_owned()).unwrap_or_default();
+    let channel = trimmed(query.channel);
+    let q = trimmed(query.q);
+    // "any" is how the form says "no filter"; an empty value means the same.
+    let status = Some(trimmed(query.status)).filter(|status| status != "any").unwrap_or_default();
+
+    let (found, total) = dashboard
+        .ordo
+        .orders(Some(&channel), Some(&status), Some(&q), PAGE_SIZE, paging.offset)
+        .await
+        .map_err(|e| layout.fail(e))?;
+    let known = dashboard.ordo.channels().await.map_err(|e| layout.fail(e))?;
+
+    let mut channels: Vec<Choice> = known
+        .into_iter()
+        .map(|c| Choice { selected: c.code == channel, label: format!("{} ({})", c.name, c.code), value: c.code })
+        .collect();
+    // A channel that no longer exists (or never did) still shows as the current filter.
+    if !channel.is_empty() && !channels.iter().any(|c| c.selected) {
+        channels.push(Choice { value: channel.clone(), label: channel.clone(), selected: true });
+    }
+    let statuses = OrderStatus::ALL
+        .into_iter()
+        .map(|s| Choice { value: s.as_str().to_owned(), label: s.as_str().replace('_', " "), selected: s.as_str() == status })
+        .collect();
+
+    let filtered = !(channel.is_empty() && status.is_empty() && q.is_empty());
+    let what = if filtered { "matching orders" } else { "orders" };
+    let params = [("channel", channel.as_str()), ("status", status.as_str()), ("q", q.as_str())];
+    let pager = Pager::new(Page::Orders.href(), &params, paging, found.len(), Extent::Total(total), what);
+    let orders = found.into_iter().map(OrderRow::from).collect();
+    Ok(render(StatusCode::OK, &OrdersPage { layout, statuses, channels, q, filtered, orders, pager }))
+}
+
+#[derive(Template)]
+#[template(path = "order.html")]
+struct OrderPage {
+    layout: Layout,
+    order: Order,
+    /// Whether to offer the cancel form: the role may and the order has not shipped.
+    may_cancel: bool,
+    cancel_href: String,
+}
+
+/// The order id in the path; anything that is not a UUID names no order.
+fn order_id(layout: &Layout, path: Result<Path<String>, PathRejection>) -> Result<Uuid, PageError> {
+    path.ok().and_then(|Path(id)| Uuid::try_parse(&id).ok()).ok_or_else(|| layout.fail(Problem::NotFound))
+}
+
+pub(crate) async fn order(
+    session: Session,
+    State(dashboard): State<Dashboard>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Response, PageError> {
+    let layout = session.open(Page::Orders)?;
+    let id = order_id(&layout, path)?;
+    let order = dashboard.ordo.order(id).await.map_err(|e| layout.fail(e))?;
+    let layout = layout.titled(format!("Order {}", order.external_id));
+    let may_cancel = session.actor.can(Permission::OrdersWrite) && order.status.is_open();
+    let cancel_href = format!("{}/cancel", order_href(&order.id.to_string()));
+    Ok(render(StatusCode::OK, &OrderPage { layout, order, may_cancel, cancel_href }))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CancelForm {
+    #[serde(default)]
+    reason: String,
+}
+
+/// Cancels the order, then shows it again (303, so reloading does not post twice).
+pub(crate) async fn cancel(
+    session: Session,
+    State(dashboard): State<Dashboard>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    form: Result<Form<CancelForm>, FormRejection>,
+) -> Result<Redirect, PageError> {
+    let layout = session.open(Page::Orders)?;
+    if !same_origin(&headers) {
+        return Err(layout.fail(Problem::CrossSite));
+    }
+    if !session.actor.can(Permission::OrdersWrite) {
+        return Err(layout.fail(Problem::Forbidden));
+    }
+    let id = order_id(&layout, path)?;
+    let Form(form) = form.map_err(|rejection| layout.fail(FieldError::new("form", rejection.body_text())))?;
+    let order = dashboard.ordo.cancel_order(id, &form.reason, &session.actor).await.map_err(|e| layout.fail(e))?;
+    tracing::info!(order = %order.id, actor = %session.actor, "dashboard: order cancelled");
+    Ok(Redirect::to(&order_href(&order.id.to_string())))
+}
+
+/// The cancel address opened as a page (say, after logging in again on the way to it) shows
+/// the order instead.
+pub(crate) async fn cancel_page(path: Result<Path<String>, PathRejection>) -> Redirect {
+    match path {
+        Ok(Path(id)) => Redirect::to(&order_href(&id)),
+        Err(_) => Redirect::to(Page::Orders.href()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ordo_domain::order::LineAllocation;
+
+    #[test]
+    fn amounts_carry_their_currency_and_no_rounding() {
+        assert_eq!(minor_total(4487, "EUR"), "44.87 EUR");
+        assert_eq!(minor_total(-5, "EUR"), "-0.05 EUR");
+        assert_eq!(minor_total(12, "XXX?"), "12 (minor units) XXX?");
+    }
+
+    #[test]
+    fn allocations_read_as_location_times_units() {
+        let eur = Currency::from_code("EUR").unwrap();
+        let mut line = OrderLine {
+            line: 1,
+            sku: "MUG".into(),
+            channel_sku: None,
+            quantity: 4,
+            unit_price: Money::zero(eur),
+            tax: Money::zero(eur),
+            discount: Money::zero(eur),
+            allocations: vec![],
+            backordered: 4,
+        };
+        assert_eq!(allocations(&line), "none");
+        line.allocations = vec![
+            LineAllocation { location: "central".into(), quantity: 3 },
+            LineAllocation { location: "north".into(), quantity: 1 },
+        ];
+        assert_eq!(allocations(&line), "central × 3, north × 1");
+    }
+}
