@@ -50,6 +50,9 @@ enum Command {
     /// Dashboard users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Measure Ordo: figures for throughput and latency.
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Import master data from a CSV file whose columns are the API's field names.
     Import {
         kind: ImportKindArg,
@@ -80,6 +83,21 @@ enum UserCommand {
         username: String,
         #[arg(long, value_parser = parse_role)]
         role: Role,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Drive the order API with concurrent clients over loopback; print orders/s, latency
+    /// percentiles and the oversell check.
+    Ingest {
+        #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=1024))]
+        clients: u16,
+        #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+        orders: u64,
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -191,6 +209,20 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Import { kind, file, skip_invalid } => import(&config, kind.into(), &file, skip_invalid).await,
+        Command::Bench(BenchCommand::Ingest { clients, orders, json }) => {
+            let ordo = open(&config).await?;
+            let report = crate::bench::ingest(ordo, usize::from(clients), orders).await.map_err(Failure::Failed)?;
+            if json {
+                println!("{}", serde_json::to_string(&report).map_err(|e| Failure::Failed(e.to_string()))?);
+            } else {
+                println!(
+                    "ingest on {}: {} orders from {} clients in {:.2} s = {:.0} orders/s; latency p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms; failed {}; oversells {}",
+                    report.engine, report.orders, report.clients, report.seconds, report.orders_per_second,
+                    report.p50_ms, report.p95_ms, report.p99_ms, report.failed, report.oversells
+                );
+            }
+            Ok(if report.oversells == 0 && report.failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
     }
 }
 

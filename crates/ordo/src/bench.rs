@@ -1,0 +1,214 @@
+//! `ordo bench ingest`: drives the order API with concurrent clients over loopback and
+//! reports throughput, latency percentiles and the oversell check.
+//!
+//! The server runs in this process on 127.0.0.1 against the given database, seeded with a
+//! bench channel, two locations and SKUs of which a few are scarce, so reservations contend.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use ordo_app::domain::access::Role;
+use ordo_app::domain::inventory::{MovementKind, NewMovement};
+use ordo_app::domain::master::{ChannelKind, LocationKind, NewChannel, NewLocation, NewListing, NewProduct};
+use ordo_app::{Actor, AppError, Ordo};
+
+use crate::serve::{self, HttpOptions};
+
+const SKUS: i64 = 200;
+/// The first few SKUs have little stock, so many orders fight over them.
+const SCARCE: i64 = 5;
+
+/// What one run measured.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct IngestReport {
+    pub engine: String,
+    pub clients: usize,
+    pub orders: u64,
+    pub failed: u64,
+    pub seconds: f64,
+    pub orders_per_second: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub oversells: usize,
+}
+
+fn ignore_duplicate<T>(result: Result<T, AppError>) -> Result<(), AppError> {
+    match result {
+        Ok(_) | Err(AppError::Duplicate(_)) => Ok(()),
+        Err(other) => Err(other),
+    }
+}
+
+/// Master data for the bench; adding it again changes nothing.
+async fn seed(ordo: &Ordo) -> Result<(), AppError> {
+    let currency = ordo.settings().base_currency.code().to_owned();
+    let channel = NewChannel {
+        code: "bench".into(),
+        name: "Bench channel".into(),
+        kind: ChannelKind::Marketplace,
+        currency,
+        ship_by_sla_hours: Some(48),
+    };
+    ignore_duplicate(ordo.create_channel(channel).await)?;
+    for (code, priority) in [("bench-a", 1), ("bench-b", 2)] {
+        let location = NewLocation {
+            code: code.into(),
+            name: code.into(),
+            kind: LocationKind::Warehouse,
+            priority,
+            time_zone: None,
+            cutoff_time: None,
+        };
+        ignore_duplicate(ordo.create_location(location).await)?;
+    }
+    let mut products = Vec::new();
+    for n in 0..SKUS {
+        let sku = format!("BENCH-{n:04}");
+        let product = NewProduct {
+            sku: sku.clone(),
+            name: format!("Bench item {n}"),
+            unit_cost: "3.50".into(),
+            weight_grams: Some(300),
+            tax_class: None,
+            abc_class: None,
+            active: None,
+        };
+        if ordo.create_product(product).await.is_ok() {
+            products.push((n, sku));
+        }
+    }
+    let system = Actor::system();
+    for (n, sku) in products {
+        let listing = NewListing { channel: "bench".into(), channel_sku: format!("B-{sku}"), sku: sku.clone(), price: "9.90".into() };
+        ignore_duplicate(ordo.create_listing(listing).await)?;
+        let stock = if n < SCARCE { 100 } else { 1_000_000 };
+        for location in ["bench-a", "bench-b"] {
+            let receipt = NewMovement {
+                sku: sku.clone(),
+                location: location.into(),
+                quantity: stock,
+                kind: MovementKind::Receipt,
+                reason: "bench stock".into(),
+            };
+            ordo.record_movement(receipt, &system).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A realistic order: 1 to 4 lines, sometimes a scarce SKU, prices as a channel sends them.
+fn order_body(run: &str, n: u64) -> String {
+    // A cheap deterministic mix; the bench needs variety, not randomness.
+    let mut x = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xA5A5;
+    let mut next = |m: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % m
+    };
+    let lines = 1 + next(4);
+    let items: Vec<String> = (0..lines)
+        .map(|i| {
+            let sku = if i == 0 && next(10) == 0 { next(SCARCE as u64) } else { next(SKUS as u64) };
+            format!(r#"{{"sku":"B-BENCH-{sku:04}","quantity":{},"unit_price":"9.90"}}"#, 1 + next(3))
+        })
+        .collect();
+    format!(
+        r#"{{"channel":"bench","external_id":"{run}-{n}","placed_at":"{}","currency":"USD","customer":{{"email":"c{}@example.com","name":"Bench Customer"}},"ship_to":{{"name":"Bench Customer","line1":"1 Loop Rd","city":"Localhost","postal_code":"12345","country":"US"}},"shipping_method":"standard","payment_status":"captured","lines":[{}]}}"#,
+        chrono::Utc::now().to_rfc3339(),
+        n % 5000,
+        items.join(",")
+    )
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    f64::from(sorted[index.min(sorted.len() - 1)]) / 1000.0
+}
+
+/// Runs the bench: `clients` concurrent clients send `orders` orders in all.
+pub async fn ingest(ordo: Ordo, clients: usize, orders: u64) -> Result<IngestReport, String> {
+    seed(&ordo).await.map_err(|e| format!("seeding the bench data failed: {e}"))?;
+    let token = ordo.create_token(Role::Integration, "bench").await.map_err(|e| e.to_string())?.token;
+    let options = HttpOptions { request_timeout: Duration::from_secs(30), body_limit_bytes: 1 << 20, secure_cookies: false };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let app = serve::app(ordo.clone(), &options);
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let client: Client<_, Full<axum::body::Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let url: axum::http::Uri = format!("http://{address}/api/v1/orders").parse().map_err(|e| format!("{e}"))?;
+    let run = uuid::Uuid::now_v7().simple().to_string();
+    let next = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..clients.max(1))
+        .map(|_| {
+            let (client, url, token, run, next, failed) =
+                (client.clone(), url.clone(), token.clone(), run.clone(), next.clone(), failed.clone());
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= orders {
+                        break;
+                    }
+                    let request = axum::http::Request::post(url.clone())
+                        .header("content-type", "application/json")
+                        .header("authorization", format!("Bearer {token}"))
+                        .body(Full::from(order_body(&run, n)));
+                    let Ok(request) = request else {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    };
+                    let sent = Instant::now();
+                    let ok = match client.request(request).await {
+                        Ok(response) => {
+                            let created = response.status() == axum::http::StatusCode::CREATED;
+                            let _ = response.into_body().collect().await;
+                            created
+                        }
+                        Err(_) => false,
+                    };
+                    latencies.push(u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX));
+                    if !ok {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Vec::with_capacity(orders as usize);
+    for worker in workers {
+        latencies.extend(worker.await.map_err(|e| e.to_string())?);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    server.abort();
+    latencies.sort_unstable();
+    let oversells = ordo.stock_discrepancies().await.map_err(|e| e.to_string())?.len();
+    let engine = match ordo.engine() {
+        ordo_app::Engine::Sqlite => "sqlite",
+        ordo_app::Engine::Postgres => "postgres",
+    };
+    Ok(IngestReport {
+        engine: engine.to_owned(),
+        clients,
+        orders,
+        failed: failed.load(Ordering::Relaxed),
+        seconds,
+        orders_per_second: orders as f64 / seconds.max(f64::EPSILON),
+        p50_ms: percentile(&latencies, 0.50),
+        p95_ms: percentile(&latencies, 0.95),
+        p99_ms: percentile(&latencies, 0.99),
+        oversells,
+    })
+}
