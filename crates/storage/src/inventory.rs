@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use ordo_domain::inventory::{MovementKind, MovementRequest, StockLevel};
 
-use crate::{on_engine, StorageError, Tx};
+use crate::{on_engine, StorageError, Tx, TxInner};
 
 #[derive(sqlx::FromRow)]
 struct StockRow {
@@ -46,15 +46,15 @@ impl Tx {
             MovementKind::Count => {
                 // A count needs the current on-hand to know its delta; lock the row for that.
                 // SQLite's write transaction already holds the database's write lock.
-                let current: i64 = match self {
-                    Tx::Sqlite(tx) => {
+                let current: i64 = match &mut self.inner {
+                    TxInner::Sqlite(tx) => {
                         sqlx::query_scalar("SELECT on_hand FROM stock_levels WHERE sku = $1 AND location = $2")
                             .bind(&movement.sku)
                             .bind(&movement.location)
                             .fetch_one(&mut **tx)
                             .await?
                     }
-                    Tx::Postgres(tx) => {
+                    TxInner::Postgres(tx) => {
                         sqlx::query_scalar(
                             "SELECT on_hand FROM stock_levels WHERE sku = $1 AND location = $2 FOR UPDATE",
                         )

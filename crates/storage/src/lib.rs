@@ -14,11 +14,13 @@ mod orders;
 pub mod testing;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Postgres, Sqlite, Transaction};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use access::{ApiTokenRecord, SessionUser, UserRecord};
 pub use error::StorageError;
@@ -29,12 +31,12 @@ pub use orders::{NewLineRecord, NewOrderRecord, OrderQuery, OrderSummary, Waitin
 /// engine. Use it only where the SQL is the same on both; otherwise match on the variants.
 macro_rules! on_engine {
     ($tx:expr, |$conn:ident| $body:expr) => {
-        match $tx {
-            $crate::Tx::Sqlite(tx) => {
+        match &mut $tx.inner {
+            $crate::TxInner::Sqlite(tx) => {
                 let $conn = &mut **tx;
                 $body
             }
-            $crate::Tx::Postgres(tx) => {
+            $crate::TxInner::Postgres(tx) => {
                 let $conn = &mut **tx;
                 $body
             }
@@ -82,12 +84,21 @@ impl Default for StorageOptions {
 /// An open database on either engine.
 #[derive(Debug, Clone)]
 pub enum Db {
-    Sqlite(SqlitePool),
+    /// The pool, and the turn every writer of this process waits for: SQLite admits one
+    /// writer at a time, and queueing here in order is far kinder to latency than SQLite's
+    /// busy handler polling with sleeps.
+    Sqlite(SqlitePool, Arc<Mutex<()>>),
     Postgres(PgPool),
 }
 
 /// A transaction on either engine. Dropped without [`Tx::commit`], it rolls back.
-pub enum Tx {
+pub struct Tx {
+    pub(crate) inner: TxInner,
+    /// Held by a SQLite write transaction until it ends.
+    _writer_turn: Option<OwnedMutexGuard<()>>,
+}
+
+pub(crate) enum TxInner {
     Sqlite(Transaction<'static, Sqlite>),
     Postgres(Transaction<'static, Postgres>),
 }
@@ -113,7 +124,7 @@ impl Db {
                 .connect_with(connect)
                 .await
                 .map_err(unavailable)?;
-            Ok(Db::Sqlite(pool))
+            Ok(Db::Sqlite(pool, Arc::new(Mutex::new(()))))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let connect = PgConnectOptions::from_str(url).map_err(unavailable)?;
             let pool = PgPoolOptions::new()
@@ -133,7 +144,7 @@ impl Db {
 
     pub fn engine(&self) -> Engine {
         match self {
-            Db::Sqlite(_) => Engine::Sqlite,
+            Db::Sqlite(..) => Engine::Sqlite,
             Db::Postgres(_) => Engine::Postgres,
         }
     }
@@ -141,7 +152,7 @@ impl Db {
     /// Brings the schema up to date. Safe to run on every start.
     pub async fn migrate(&self) -> Result<(), StorageError> {
         match self {
-            Db::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+            Db::Sqlite(pool, _) => SQLITE_MIGRATIONS.run(pool).await?,
             Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
         Ok(())
@@ -152,23 +163,27 @@ impl Db {
     /// with "database is locked" halfway through.
     pub async fn write(&self) -> Result<Tx, StorageError> {
         Ok(match self {
-            Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Db::Sqlite(pool, writer) => {
+                let turn = writer.clone().lock_owned().await;
+                Tx { inner: TxInner::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?), _writer_turn: Some(turn) }
+            }
+            Db::Postgres(pool) => Tx { inner: TxInner::Postgres(pool.begin().await?), _writer_turn: None },
         })
     }
 
     /// Starts a transaction that only reads: a consistent snapshot, no write lock.
     pub async fn read(&self) -> Result<Tx, StorageError> {
-        Ok(match self {
-            Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
-            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
-        })
+        let inner = match self {
+            Db::Sqlite(pool, _) => TxInner::Sqlite(pool.begin().await?),
+            Db::Postgres(pool) => TxInner::Postgres(pool.begin().await?),
+        };
+        Ok(Tx { inner, _writer_turn: None })
     }
 
     /// Whether the database answers: for `/healthz`.
     pub async fn ping(&self) -> Result<(), StorageError> {
         match self {
-            Db::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await?.rows_affected(),
+            Db::Sqlite(pool, _) => sqlx::query("SELECT 1").execute(pool).await?.rows_affected(),
             Db::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await?.rows_affected(),
         };
         Ok(())
@@ -176,7 +191,7 @@ impl Db {
 
     pub async fn close(&self) {
         match self {
-            Db::Sqlite(pool) => pool.close().await,
+            Db::Sqlite(pool, _) => pool.close().await,
             Db::Postgres(pool) => pool.close().await,
         }
     }
@@ -184,17 +199,17 @@ impl Db {
 
 impl Tx {
     pub async fn commit(self) -> Result<(), StorageError> {
-        match self {
-            Tx::Sqlite(tx) => tx.commit().await?,
-            Tx::Postgres(tx) => tx.commit().await?,
+        match self.inner {
+            TxInner::Sqlite(tx) => tx.commit().await?,
+            TxInner::Postgres(tx) => tx.commit().await?,
         }
         Ok(())
     }
 
     pub fn engine(&self) -> Engine {
-        match self {
-            Tx::Sqlite(_) => Engine::Sqlite,
-            Tx::Postgres(_) => Engine::Postgres,
+        match self.inner {
+            TxInner::Sqlite(_) => Engine::Sqlite,
+            TxInner::Postgres(_) => Engine::Postgres,
         }
     }
 }

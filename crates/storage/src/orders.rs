@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use sqlx::AssertSqlSafe;
 
-use crate::{on_engine, StorageError, Tx};
+use crate::{on_engine, StorageError, Tx, TxInner};
 
 /// The order row as intake writes it.
 #[derive(Debug, Clone)]
@@ -440,9 +440,9 @@ impl Tx {
                       WHERE b.sku = $1 AND o.status <> 'on_hold' ORDER BY b.ship_by, b.created_at, b.order_id, b.line_no";
         // SQLite's write transaction holds the database's write lock already; PostgreSQL locks
         // the rows so two receipts cannot fill the same backorder twice.
-        Ok(match self {
-            Tx::Sqlite(tx) => sqlx::query_as(select).bind(sku).fetch_all(&mut **tx).await?,
-            Tx::Postgres(tx) => {
+        Ok(match &mut self.inner {
+            TxInner::Sqlite(tx) => sqlx::query_as(select).bind(sku).fetch_all(&mut **tx).await?,
+            TxInner::Postgres(tx) => {
                 let locked = format!("{select} FOR UPDATE OF b");
                 sqlx::query_as(AssertSqlSafe(locked)).bind(sku).fetch_all(&mut **tx).await?
             }

@@ -259,7 +259,7 @@ async fn both_engines_have_the_same_schema() {
     let dir = tempfile::tempdir().unwrap();
     let (sqlite, _) = fresh_database(dir.path(), None).await.unwrap();
     let (postgres, _) = fresh_database(dir.path(), Some(&url)).await.unwrap();
-    let Db::Sqlite(sqlite) = sqlite else { panic!("expected SQLite") };
+    let Db::Sqlite(sqlite, _) = sqlite else { panic!("expected SQLite") };
     let Db::Postgres(postgres) = postgres else { panic!("expected PostgreSQL") };
     let mut from_sqlite: Vec<(String, String)> = sqlx::query_as(
         "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p \
