@@ -17,6 +17,10 @@ use uuid::Uuid;
 
 use crate::{AppError, AppResult, Ordo, Progress};
 
+mod trading;
+
+pub use trading::TradingSummary;
+
 /// Every demo user's password; printed by `ordo demo`.
 pub const DEMO_PASSWORD: &str = "ordo-demo-2026";
 
@@ -35,13 +39,14 @@ pub struct DemoSummary {
     pub units_on_hand: i64,
     pub stock_value: Money,
     pub users: Vec<(String, Role)>,
+    pub trading: TradingSummary,
 }
 
 /// A small, fast, deterministic generator (SplitMix64): the demo needs variety, not secrecy.
-struct Seed(u64);
+pub(crate) struct Seed(pub(crate) u64);
 
 impl Seed {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -50,7 +55,7 @@ impl Seed {
     }
 
     /// A number in `low..=high`.
-    fn between(&mut self, low: i64, high: i64) -> i64 {
+    pub(crate) fn between(&mut self, low: i64, high: i64) -> i64 {
         let span = (high - low + 1).max(1) as u64;
         low + (self.next() % span) as i64
     }
@@ -105,7 +110,7 @@ impl Ordo {
     /// Builds the reference business on an empty database, or rebuilds it on one the demo
     /// built before. A database holding anything else is refused, so the demo can never wipe
     /// real data.
-    pub async fn build_demo(&self, progress: &dyn Progress) -> AppResult<DemoSummary> {
+    pub async fn build_demo(&self, days: u32, progress: &dyn Progress) -> AppResult<DemoSummary> {
         let mut tx = self.db.write().await?;
         let counts = tx.master_data_counts().await?;
         let empty = counts == ordo_storage::MasterDataCounts::default() && tx.api_token_count().await? == 0;
@@ -132,6 +137,7 @@ impl Ordo {
             units_on_hand: 0,
             stock_value: Money::zero(base),
             users: Vec::new(),
+            trading: TradingSummary::default(),
         };
         progress.start(products.len() as u64 * 3 + 40);
 
@@ -194,6 +200,7 @@ impl Ordo {
             summary.users.push((role.as_str().to_owned(), role));
             progress.advance();
         }
+        summary.trading = self.trade_demo(days, progress).await?;
         Ok(summary)
     }
 

@@ -314,6 +314,7 @@ impl Bar {
 impl Progress for Bar {
     fn start(&self, steps: u64) {
         self.0.set_length(steps);
+        self.0.set_position(0);
     }
     fn advance(&self) {
         self.0.inc(1);
@@ -352,7 +353,7 @@ async fn demo(config: &Config, days: u32) -> Result<ExitCode, Failure> {
     let ordo = open(config).await?;
     let summary = {
         let bar = Bar::new("building");
-        ordo.build_demo(&bar).await?
+        ordo.build_demo(days, &bar).await?
     };
     let classes: Vec<String> = summary.products_by_class.iter().map(|(class, n)| format!("{n} {}", class.as_str())).collect();
     let products: usize = summary.products_by_class.iter().map(|(_, n)| n).sum();
@@ -370,7 +371,14 @@ async fn demo(config: &Config, days: u32) -> Result<ExitCode, Failure> {
         summary.stock_value.currency()
     );
     println!("  users      {} (one per role)", summary.users.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>().join(", "));
-    println!("  trading    {days} days requested; order intake and trading are not built yet, so no orders were simulated");
+    let t = &summary.trading;
+    let by_channel: Vec<String> = t.orders_by_channel.iter().map(|(channel, n)| format!("{channel} {n}")).collect();
+    let fill = t.fill_rate_per_mille();
+    println!("  trading    {} days, {} orders ({})", t.days, t.orders(), by_channel.join(", "));
+    println!("  fill rate  {}.{}% of orders fully reserved on arrival", fill / 10, fill % 10);
+    println!("  reviews    {} held for review, {} released; {} cancelled by customers", t.held, t.released, t.cancelled);
+    println!("  supply     {} deliveries cleared backorders; {} stockouts raised", t.receipts, t.stockouts_raised);
+    println!("  oversells  {}", t.oversells);
     println!();
     println!("Serve the dashboard on this data:");
     println!("  cargo run --release -- serve --database {} --listen 127.0.0.1:8080", config.database_url);

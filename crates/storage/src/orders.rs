@@ -581,3 +581,11 @@ impl Tx {
         Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(channel).fetch_one(conn).await?))
     }
 }
+
+impl Tx {
+    /// Units waiting for stock, per SKU.
+    pub async fn backordered_by_sku(&mut self) -> Result<Vec<(String, i64)>, StorageError> {
+        let sql = "SELECT sku, CAST(SUM(quantity) AS BIGINT) FROM backorders GROUP BY sku ORDER BY sku";
+        Ok(on_engine!(self, |conn| sqlx::query_as(sql).fetch_all(conn).await?))
+    }
+}

@@ -47,7 +47,7 @@ impl Server {
         let settings = Settings { base_currency: ordo_app::domain::Currency::EUR, ..Settings::default() };
         let ordo = Ordo::open(&url, &StorageOptions::default(), settings).await.unwrap();
         if demo {
-            ordo.build_demo(&ordo_app::NoProgress).await.unwrap();
+            ordo.build_demo(0, &ordo_app::NoProgress).await.unwrap();
         }
         let admin = ordo.create_bootstrap_token().await.unwrap().unwrap().token;
         let options = HttpOptions {
