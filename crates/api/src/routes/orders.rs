@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{need, parse_json, Authorized, ValidJsonWithRaw, ValidQuery};
+use crate::extract::{need, optional_json, Authorized, ValidJsonWithRaw, ValidQuery};
 
 pub fn routes() -> OpenApiRouter<Ordo> {
     OpenApiRouter::new()
@@ -73,8 +73,7 @@ async fn cancel_order(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Order>, ApiError> {
-    // The body is optional: an empty one cancels with the default reason.
-    let cancellation: Cancellation = if body.iter().all(u8::is_ascii_whitespace) { Cancellation::default() } else { parse_json(&body)? };
+    let cancellation: Cancellation = optional_json(&body)?;
     let reason = cancellation.reason.unwrap_or_else(|| "cancelled by the channel".to_owned());
     Ok(Json(ordo.cancel_order(order_id(&id)?, &reason, &auth.actor).await?))
 }
@@ -97,7 +96,7 @@ async fn release_order(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Order>, ApiError> {
-    let release: Release = if body.iter().all(u8::is_ascii_whitespace) { Release::default() } else { parse_json(&body)? };
+    let release: Release = optional_json(&body)?;
     let reason = release.reason.unwrap_or_else(|| "reviewed".to_owned());
     Ok(Json(ordo.release_hold(order_id(&id)?, &reason, &auth.actor).await?))
 }

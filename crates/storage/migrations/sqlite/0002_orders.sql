@@ -42,6 +42,8 @@ CREATE TABLE orders (
     UNIQUE (channel, external_id)
 );
 CREATE INDEX orders_status ON orders (status, ship_by);
+-- Risk review reads each channel's recent orders to know its usual order value.
+CREATE INDEX orders_channel_placed ON orders (channel, placed_at);
 
 CREATE TABLE order_lines (
     order_id         BLOB NOT NULL REFERENCES orders (id),
