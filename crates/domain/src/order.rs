@@ -389,6 +389,8 @@ pub struct OrderLine {
     pub allocations: Vec<LineAllocation>,
     /// Units waiting for stock.
     pub backordered: i64,
+    /// Units that left in shipments.
+    pub shipped: i64,
 }
 
 /// One step of an order's timeline.
@@ -409,6 +411,67 @@ pub struct RoutingRecord {
     pub decided_at: DateTime<Utc>,
     pub decider: String,
     pub reasons: Vec<String>,
+}
+
+/// A parcel that left a location.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Shipment {
+    pub id: uuid::Uuid,
+    pub location: String,
+    /// `shipped` or `delivered`.
+    pub status: String,
+    pub carrier: String,
+    pub tracking_number: String,
+    pub shipped_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub lines: Vec<ShipmentLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ShipmentLine {
+    pub line: i64,
+    pub quantity: i64,
+}
+
+/// A shipment as the warehouse reports it.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewShipment {
+    /// The location the parcel leaves from.
+    pub location: String,
+    pub carrier: String,
+    pub tracking_number: String,
+    /// What is in the parcel; everything reserved at the location when absent.
+    #[serde(default)]
+    pub lines: Option<Vec<ShipmentLine>>,
+}
+
+impl NewShipment {
+    /// Checks the fields that need nothing but themselves.
+    pub fn check(self) -> Result<NewShipment, FieldError> {
+        let lines = match self.lines {
+            Some(lines) if lines.is_empty() => return Err(FieldError::new("lines", "a shipment needs at least one line")),
+            Some(lines) => {
+                for (i, l) in lines.iter().enumerate() {
+                    field::bounded(&format!("lines[{i}].quantity"), l.quantity, 1, 1_000_000)?;
+                    field::bounded(&format!("lines[{i}].line"), l.line, 1, MAX_LINES as i64)?;
+                }
+                Some(lines)
+            }
+            None => None,
+        };
+        Ok(NewShipment {
+            location: field::code("location", &self.location)?,
+            carrier: field::text("carrier", &self.carrier)?,
+            tracking_number: field::code("tracking_number", &self.tracking_number)?,
+            lines,
+        })
+    }
 }
 
 /// An order as Ordo keeps it.
@@ -438,8 +501,7 @@ pub struct Order {
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "44.87"))]
     pub total: Money,
     pub lines: Vec<OrderLine>,
-    /// Shipments arrive with fulfilment; always empty until then.
-    pub shipments: Vec<serde_json::Value>,
+    pub shipments: Vec<Shipment>,
     pub timeline: Vec<OrderEvent>,
     pub routing: Vec<RoutingRecord>,
 }

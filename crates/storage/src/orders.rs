@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use ordo_domain::exception::Exception;
 use ordo_domain::order::{
     Address, LineAllocation, NewCustomerRef, Order, OrderEvent, OrderLine, OrderStatus, PaymentStatus, RoutingRecord,
+    Shipment, ShipmentLine,
 };
 use ordo_domain::routing::Candidate;
 use ordo_domain::{Currency, Money};
@@ -354,8 +355,13 @@ impl Tx {
         let backorders = "SELECT line_no, quantity FROM backorders WHERE order_id = $1";
         let events = "SELECT at, from_status, to_status, actor, reason FROM order_events WHERE order_id = $1 ORDER BY id";
         let decisions = "SELECT decided_at, decider, reasons FROM routing_decisions WHERE order_id = $1 ORDER BY id";
+        let shipments = "SELECT id, location, status, carrier, tracking_number, shipped_at, delivered_at \
+                         FROM shipments WHERE order_id = $1 ORDER BY shipped_at, id";
+        let shipped = "SELECT sl.shipment_id, sl.line_no, sl.quantity FROM shipment_lines sl \
+                       JOIN shipments s ON s.id = sl.shipment_id WHERE s.order_id = $1 ORDER BY sl.line_no";
         type EventRow = (DateTime<Utc>, Option<String>, String, String, String);
         type DecisionRow = (DateTime<Utc>, String, Json<Vec<String>>);
+        type ShipmentRow = (Uuid, String, String, String, String, DateTime<Utc>, Option<DateTime<Utc>>);
         type Rows = (Vec<LineRow>, Vec<(i64, String, i64)>, Vec<(i64, i64)>, Vec<EventRow>, Vec<DecisionRow>);
         let (line_rows, allocation_rows, backorder_rows, event_rows, decision_rows): Rows = on_engine!(self, |conn| (
             sqlx::query_as(lines).bind(id).fetch_all(&mut *conn).await?,
@@ -363,6 +369,10 @@ impl Tx {
             sqlx::query_as(backorders).bind(id).fetch_all(&mut *conn).await?,
             sqlx::query_as(events).bind(id).fetch_all(&mut *conn).await?,
             sqlx::query_as(decisions).bind(id).fetch_all(&mut *conn).await?,
+        ));
+        let (shipment_rows, shipped_rows): (Vec<ShipmentRow>, Vec<(Uuid, i64, i64)>) = on_engine!(self, |conn| (
+            sqlx::query_as(shipments).bind(id).fetch_all(&mut *conn).await?,
+            sqlx::query_as(shipped).bind(id).fetch_all(&mut *conn).await?,
         ));
         let currency = Currency::from_code(&row.currency).map_err(|e| corrupt(&e.to_string()))?;
         let money = |minor| Money::from_minor(minor, currency);
@@ -375,6 +385,7 @@ impl Tx {
                     .map(|a| LineAllocation { location: a.1.clone(), quantity: a.2 })
                     .collect(),
                 backordered: backorder_rows.iter().filter(|b| b.0 == l.line_no).map(|b| b.1).sum(),
+                shipped: shipped_rows.iter().filter(|s| s.1 == l.line_no).map(|s| s.2).sum(),
                 line: l.line_no,
                 sku: l.sku,
                 channel_sku: l.channel_sku,
@@ -406,7 +417,23 @@ impl Tx {
             shipping_price: money(row.shipping_minor),
             total: money(row.total_minor),
             lines,
-            shipments: Vec::new(),
+            shipments: shipment_rows
+                .into_iter()
+                .map(|(sid, location, status, carrier, tracking_number, shipped_at, delivered_at)| Shipment {
+                    lines: shipped_rows
+                        .iter()
+                        .filter(|s| s.0 == sid)
+                        .map(|s| ShipmentLine { line: s.1, quantity: s.2 })
+                        .collect(),
+                    id: sid,
+                    location,
+                    status,
+                    carrier,
+                    tracking_number,
+                    shipped_at,
+                    delivered_at,
+                })
+                .collect(),
             timeline,
             routing: decision_rows
                 .into_iter()
@@ -587,5 +614,108 @@ impl Tx {
     pub async fn backordered_by_sku(&mut self) -> Result<Vec<(String, i64)>, StorageError> {
         let sql = "SELECT sku, CAST(SUM(quantity) AS BIGINT) FROM backorders GROUP BY sku ORDER BY sku";
         Ok(on_engine!(self, |conn| sqlx::query_as(sql).fetch_all(conn).await?))
+    }
+}
+
+impl Tx {
+    /// Ships `quantity` of an order line from `location`: the units leave on-hand and reserved
+    /// in one conditional update, the movement is recorded and the allocation shrinks.
+    /// `false` and nothing changed when fewer are reserved there for this line.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn ship_units(
+        &mut self,
+        order: Uuid,
+        line: i64,
+        sku: &str,
+        location: &str,
+        quantity: i64,
+        reason: &str,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        // The whole allocation goes, or part of it; never below zero (the CHECK says > 0).
+        let whole = "DELETE FROM allocations WHERE order_id = $1 AND line_no = $2 AND location = $3 AND quantity = $4";
+        let part = "UPDATE allocations SET quantity = quantity - $4 \
+                    WHERE order_id = $1 AND line_no = $2 AND location = $3 AND quantity > $4";
+        let shrunk = on_engine!(self, |conn| {
+            let mut shrunk = 0;
+            for sql in [whole, part] {
+                if shrunk == 0 {
+                    shrunk = sqlx::query(sql)
+                        .bind(order)
+                        .bind(line)
+                        .bind(location)
+                        .bind(quantity)
+                        .execute(&mut *conn)
+                        .await?
+                        .rows_affected();
+                }
+            }
+            shrunk
+        });
+        if shrunk != 1 {
+            return Ok(false);
+        }
+        let stock = "UPDATE stock_levels SET on_hand = on_hand - $3, reserved = reserved - $3 \
+                     WHERE sku = $1 AND location = $2 AND reserved >= $3 AND on_hand >= $3";
+        let movement = "INSERT INTO stock_movements (sku, location, kind, quantity, reason, actor, created_at) \
+                        VALUES ($1, $2, 'shipment', $3, $4, $5, $6)";
+        let moved = on_engine!(self, |conn| {
+            let moved = sqlx::query(stock).bind(sku).bind(location).bind(quantity).execute(&mut *conn).await?.rows_affected();
+            sqlx::query(movement)
+                .bind(sku)
+                .bind(location)
+                .bind(-quantity)
+                .bind(reason)
+                .bind(actor)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+            moved
+        });
+        if moved != 1 {
+            return Err(corrupt(&format!("{sku}@{location}: allocation held more than stock had reserved")));
+        }
+        Ok(true)
+    }
+
+    pub async fn insert_shipment(
+        &mut self,
+        shipment: &ordo_domain::order::Shipment,
+        order: Uuid,
+    ) -> Result<(), StorageError> {
+        let head = "INSERT INTO shipments (id, order_id, location, status, carrier, tracking_number, shipped_at) \
+                    VALUES ($1, $2, $3, $4, $5, $6, $7)";
+        let line = "INSERT INTO shipment_lines (shipment_id, line_no, quantity) VALUES ($1, $2, $3)";
+        on_engine!(self, |conn| {
+            sqlx::query(head)
+                .bind(shipment.id)
+                .bind(order)
+                .bind(&shipment.location)
+                .bind(&shipment.status)
+                .bind(&shipment.carrier)
+                .bind(&shipment.tracking_number)
+                .bind(shipment.shipped_at)
+                .execute(&mut *conn)
+                .await?;
+            for l in &shipment.lines {
+                sqlx::query(line).bind(shipment.id).bind(l.line).bind(l.quantity).execute(&mut *conn).await?;
+            }
+        });
+        Ok(())
+    }
+
+    /// Marks a shipment delivered; returns its order, or `None` when there is no such
+    /// shipment or it was delivered before.
+    pub async fn deliver_shipment(&mut self, shipment: Uuid, now: DateTime<Utc>) -> Result<Option<Uuid>, StorageError> {
+        let sql = "UPDATE shipments SET status = 'delivered', delivered_at = $2 \
+                   WHERE id = $1 AND status = 'shipped' RETURNING order_id";
+        Ok(on_engine!(self, |conn| sqlx::query_scalar(sql).bind(shipment).bind(now).fetch_optional(conn).await?))
+    }
+
+    /// The order a shipment belongs to.
+    pub async fn shipment_order(&mut self, shipment: Uuid) -> Result<Option<Uuid>, StorageError> {
+        let sql = "SELECT order_id FROM shipments WHERE id = $1";
+        Ok(on_engine!(self, |conn| sqlx::query_scalar(sql).bind(shipment).fetch_optional(conn).await?))
     }
 }

@@ -1,11 +1,11 @@
-//! Random sequences of receipts, counts, adjustments, orders and cancellations never break
+//! Random sequences of receipts, counts, adjustments, orders, cancellations and shipments never break
 //! the stock invariants: on-hand equals the sum of movements, reserved equals the sum of
 //! allocations, and 0 ≤ reserved ≤ on-hand — after every step.
 
 use chrono::Utc;
 use ordo_app::domain::inventory::{MovementKind, NewMovement};
 use ordo_app::domain::master::{ChannelKind, LocationKind, NewChannel, NewLocation, NewProduct};
-use ordo_app::domain::order::{Address, NewCustomerRef, NewOrder, NewOrderLine, PaymentStatus};
+use ordo_app::domain::order::{Address, NewCustomerRef, NewOrder, NewOrderLine, NewShipment, PaymentStatus};
 use ordo_app::{Actor, AppError, Ordo};
 use proptest::prelude::*;
 
@@ -19,6 +19,7 @@ enum Step {
     Adjust { sku: usize, location: usize, quantity: i64 },
     Order { lines: Vec<(usize, i64)> },
     Cancel { order: usize },
+    Ship { order: usize },
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -29,6 +30,7 @@ fn step() -> impl Strategy<Value = Step> {
             .prop_map(|(sku, location, quantity)| Step::Adjust { sku, location, quantity }),
         3 => prop::collection::vec((0..3usize, 1..6i64), 1..4).prop_map(|lines| Step::Order { lines }),
         1 => (0..40usize).prop_map(|order| Step::Cancel { order }),
+        2 => (0..40usize).prop_map(|order| Step::Ship { order }),
     ]
 }
 
@@ -125,6 +127,21 @@ async fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
             }),
             Step::Cancel { order } => match orders.get(order) {
                 Some(id) => ordo.cancel_order(*id, "property test", &actor).await.map(drop),
+                None => Ok(()),
+            },
+            // Ship whatever the order has reserved at the first location holding any of it.
+            Step::Ship { order } => match orders.get(order) {
+                Some(id) => {
+                    let current = ordo.order(*id).await.unwrap();
+                    let location = current.lines.iter().flat_map(|l| &l.allocations).map(|a| a.location.clone()).next();
+                    match location {
+                        Some(location) => {
+                            let parcel = NewShipment { location, carrier: "UPS".into(), tracking_number: format!("T{i}"), lines: None };
+                            ordo.ship_order(*id, parcel, &actor).await.map(drop)
+                        }
+                        None => Ok(()),
+                    }
+                }
                 None => Ok(()),
             },
         };

@@ -325,3 +325,41 @@ async fn risky_orders_wait_on_hold_until_a_person_releases_them() {
     let (_, open) = server.get(&server.admin, "/api/v1/exceptions?status=open").await;
     assert_eq!(open.as_array().unwrap().len(), 1, "only the other held order is still open");
 }
+
+#[tokio::test]
+async fn parcels_ship_what_is_reserved_and_deliveries_close_the_order() {
+    let server = Server::start().await;
+    shop(&server, 10).await;
+    let warehouse = server.token(Role::Warehouse).await;
+    let (_, placed) = server.post(&server.admin, "/api/v1/orders", order("ship-1", json!([{"sku": "MUG-1", "quantity": 3, "unit_price": "12.90"}]))).await;
+    let id = placed["id"].as_str().unwrap();
+    let ship = format!("/api/v1/orders/{id}/shipments");
+    let parcel = |lines: Value| json!({"location": "central", "carrier": "DHL", "tracking_number": "JD0001", "lines": lines});
+
+    let (status, partial) = server.post(&warehouse, &ship, parcel(json!([{"line": 1, "quantity": 2}]))).await;
+    assert_eq!((status, partial["status"].as_str()), (201, Some("partially_shipped")), "{partial}");
+    assert_eq!((partial["lines"][0]["shipped"].as_i64(), partial["shipments"][0]["carrier"].as_str()), (Some(2), Some("DHL")));
+    let (_, stock) = server.get(&warehouse, "/api/v1/inventory?sku=MUG-1").await;
+    assert_eq!((stock[0]["on_hand"].as_i64(), stock[0]["reserved"].as_i64()), (Some(8), Some(1)), "stock leaves at ship");
+
+    let (status, refused) = server.post(&warehouse, &ship, parcel(json!([{"line": 1, "quantity": 5}]))).await;
+    assert_eq!((status, refused["error"]["current_state"].as_str()), (409, Some("partially_shipped")), "{refused}");
+    let (status, refused) = server.post(&warehouse, &ship, parcel(json!([{"line": 1, "quantity": 0}]))).await;
+    assert_eq!((status, refused["error"]["field"].as_str()), (422, Some("lines[0].quantity")));
+
+    let rest = json!({"location": "central", "carrier": "DHL", "tracking_number": "JD0002"});
+    let (status, shipped) = server.post(&warehouse, &ship, rest).await;
+    assert_eq!((status, shipped["status"].as_str()), (201, Some("shipped")), "{shipped}");
+    let (status, refused) = server.post(&server.admin, &format!("/api/v1/orders/{id}/cancel"), json!({})).await;
+    assert_eq!((status, refused["error"]["current_state"].as_str()), (409, Some("shipped")), "shipped goods are not cancelled");
+
+    for (i, shipment) in shipped["shipments"].as_array().unwrap().iter().enumerate() {
+        let (status, after) = server.post(&warehouse, &format!("/api/v1/shipments/{}/deliver", shipment["id"].as_str().unwrap()), json!({})).await;
+        assert_eq!(status, 200, "{after}");
+        assert_eq!(after["status"], if i == 0 { "shipped" } else { "delivered" }, "delivered when every parcel is");
+    }
+    let first = shipped["shipments"][0]["id"].as_str().unwrap();
+    let (status, _) = server.post(&warehouse, &format!("/api/v1/shipments/{first}/deliver"), json!({})).await;
+    assert_eq!(status, 409, "delivered once");
+    assert_eq!(server.ordo.stock_discrepancies().await.unwrap(), Vec::<String>::new());
+}

@@ -119,3 +119,23 @@ CREATE TABLE exceptions (
 );
 CREATE UNIQUE INDEX exceptions_one_open ON exceptions (kind, subject) WHERE status <> 'resolved';
 CREATE INDEX exceptions_status ON exceptions (status, due_at);
+
+-- Parcels that left a location: what, by which carrier, with which tracking number.
+CREATE TABLE shipments (
+    id              BLOB PRIMARY KEY,
+    order_id        BLOB NOT NULL REFERENCES orders (id),
+    location        TEXT NOT NULL REFERENCES locations (code),
+    status          TEXT NOT NULL CHECK (status IN ('shipped', 'delivered')),
+    carrier         TEXT NOT NULL,
+    tracking_number TEXT NOT NULL,
+    shipped_at      TEXT NOT NULL,
+    delivered_at    TEXT
+);
+CREATE INDEX shipments_order ON shipments (order_id);
+
+CREATE TABLE shipment_lines (
+    shipment_id BLOB NOT NULL REFERENCES shipments (id),
+    line_no     BIGINT NOT NULL,
+    quantity    BIGINT NOT NULL CHECK (quantity > 0),
+    PRIMARY KEY (shipment_id, line_no)
+);
