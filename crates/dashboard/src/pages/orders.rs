@@ -241,6 +241,7 @@ mod tests {
             discount: Money::zero(eur),
             allocations: vec![],
             backordered: 4,
+            shipped: 0,
         };
         assert_eq!(allocations(&line), "none");
         line.allocations = vec![
