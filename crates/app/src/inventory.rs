@@ -43,4 +43,15 @@ impl Ordo {
     pub async fn stock_discrepancies(&self) -> AppResult<Vec<String>> {
         Ok(self.db.read().await?.stock_discrepancies().await?)
     }
+
+    /// On-hand of `sku` per location as it stood at `at`, read back from the movements.
+    pub async fn on_hand_as_of(&self, sku: &str, at: chrono::DateTime<chrono::Utc>) -> AppResult<Vec<StockLevel>> {
+        let sku = ordo_domain::field::code("sku", sku)?;
+        let rows = self.db.read().await?.on_hand_as_of(&sku, at).await?;
+        // Reservations are not kept as history; as of a past time only on-hand is known.
+        Ok(rows
+            .into_iter()
+            .map(|(location, on_hand)| StockLevel { sku: sku.clone(), location, on_hand, reserved: 0, available: on_hand })
+            .collect())
+    }
 }

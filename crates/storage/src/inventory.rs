@@ -145,3 +145,12 @@ impl Tx {
         Ok(problems)
     }
 }
+
+impl Tx {
+    /// On-hand per location as it was at `at`: the sum of the movements up to then.
+    pub async fn on_hand_as_of(&mut self, sku: &str, at: DateTime<Utc>) -> Result<Vec<(String, i64)>, StorageError> {
+        let sql = "SELECT location, CAST(SUM(quantity) AS BIGINT) FROM stock_movements \
+                   WHERE sku = $1 AND created_at <= $2 GROUP BY location ORDER BY location";
+        Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(sku).bind(at).fetch_all(conn).await?))
+    }
+}

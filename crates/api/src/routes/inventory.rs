@@ -34,6 +34,9 @@ async fn record_movement(
 struct StockFilter {
     /// Only this SKU's stock.
     sku: Option<String>,
+    /// Stock as it stood at this time (RFC 3339), read from the movements; needs `sku`.
+    /// Reservations are not history, so `reserved` is 0 and `available` equals `on_hand`.
+    as_of: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[utoipa::path(get, path = "/api/v1/inventory", tag = "inventory", params(StockFilter),
@@ -43,5 +46,12 @@ async fn stock_levels(
     _: Authorized<need::InventoryRead>,
     ValidQuery(filter): ValidQuery<StockFilter>,
 ) -> Result<Json<Vec<StockLevel>>, ApiError> {
-    Ok(Json(ordo.stock_levels(filter.sku.as_deref()).await?))
+    match (filter.as_of, filter.sku) {
+        (Some(at), Some(sku)) => Ok(Json(ordo.on_hand_as_of(&sku, at).await?)),
+        (Some(_), None) => Err(ApiError::field(
+            crate::error::ErrorCode::ValidationFailed,
+            ordo_domain::FieldError::new("sku", "is needed with as_of"),
+        )),
+        (None, sku) => Ok(Json(ordo.stock_levels(sku.as_deref()).await?)),
+    }
 }

@@ -156,10 +156,17 @@ async fn round_trip(server: &Server) {
     let receipt = json!({"sku": "MUG-1", "location": "central", "quantity": 10, "kind": "receipt", "reason": "delivery"});
     let (status, level) = server.post(&warehouse, "/api/v1/inventory/movements", receipt).await;
     assert_eq!((status, level["on_hand"].as_i64()), (201, Some(10)));
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let between = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     let count = json!({"sku": "MUG-1", "location": "central", "quantity": 7, "kind": "count", "reason": "cycle count"});
     server.post(&warehouse, "/api/v1/inventory/movements", count).await;
     let (_, stock) = server.get(&warehouse, "/api/v1/inventory?sku=MUG-1").await;
     assert_eq!(stock, json!([{"sku": "MUG-1", "location": "central", "on_hand": 7, "reserved": 0, "available": 7}]));
+    let (status, before) = server.get(&warehouse, &format!("/api/v1/inventory?sku=MUG-1&as_of={between}")).await;
+    assert_eq!((status, before[0]["on_hand"].as_i64()), (200, Some(10)), "stock as it stood before the count: {before}");
+    let (status, answer) = server.get(&warehouse, &format!("/api/v1/inventory?as_of={between}")).await;
+    assert_eq!((status, answer["error"]["field"].as_str()), (422, Some("sku")));
 }
 
 #[tokio::test]
