@@ -54,4 +54,42 @@ impl Ordo {
             .map(|(location, on_hand)| StockLevel { sku: sku.clone(), location, on_hand, reserved: 0, available: on_hand })
             .collect())
     }
+
+    /// Available-to-sell of `skus` on `channel`; see [`ordo_storage::Tx::available_to_sell`].
+    pub async fn available_to_sell(&self, channel: &str, skus: &[String]) -> AppResult<Vec<(String, i64)>> {
+        if skus.len() > crate::master::MAX_PAGE_SIZE as usize {
+            return Err(FieldError::new("sku", format!("at most {} SKUs at once", crate::master::MAX_PAGE_SIZE)).into());
+        }
+        let mut tx = self.db.read().await?;
+        if tx.channel(channel).await?.is_none() {
+            return Err(AppError::NotFound { what: "channel", key: channel.to_owned() });
+        }
+        Ok(tx.available_to_sell(channel, skus).await?)
+    }
+
+    /// What changed on `channel` after `cursor`: the SKUs whose availability may have moved,
+    /// with their available-to-sell now, and the cursor to ask from next.
+    pub async fn availability_changes(&self, channel: &str, cursor: i64, limit: i64) -> AppResult<(Vec<(String, i64)>, i64)> {
+        let limit = ordo_domain::field::bounded("limit", limit, 1, 5000)?;
+        let cursor = ordo_domain::field::bounded("since", cursor, 0, i64::MAX)?;
+        let mut tx = self.db.read().await?;
+        if tx.channel(channel).await?.is_none() {
+            return Err(AppError::NotFound { what: "channel", key: channel.to_owned() });
+        }
+        let (skus, next) = tx.stock_changes_since(cursor, limit).await?;
+        Ok((tx.available_to_sell(channel, &skus).await?, next))
+    }
+
+    /// Sets how many units of each SKU in an ABC class a channel keeps back.
+    pub async fn set_channel_buffer(&self, channel: &str, abc_class: &str, units: i64) -> AppResult<()> {
+        let class = ordo_domain::master::AbcClass::parse("abc_class", abc_class)?;
+        let units = ordo_domain::field::bounded("units", units, 0, 1_000_000)?;
+        let mut tx = self.db.write().await?;
+        if tx.channel(channel).await?.is_none() {
+            return Err(AppError::NotFound { what: "channel", key: channel.to_owned() });
+        }
+        tx.set_channel_buffer(channel, class.as_str(), units).await?;
+        tx.commit().await?;
+        Ok(())
+    }
 }

@@ -80,6 +80,7 @@ impl Tx {
             .fetch_optional(conn)
             .await?);
         let Some(level) = level else { return Ok(None) };
+        self.note_stock_change(&movement.sku, &movement.location).await?;
 
         if delta != 0 {
             let insert = "INSERT INTO stock_movements (sku, location, kind, quantity, reason, actor, created_at) \
@@ -152,5 +153,54 @@ impl Tx {
         let sql = "SELECT location, CAST(SUM(quantity) AS BIGINT) FROM stock_movements \
                    WHERE sku = $1 AND created_at <= $2 GROUP BY location ORDER BY location";
         Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(sku).bind(at).fetch_all(conn).await?))
+    }
+}
+
+impl Tx {
+    /// Appends to the change feed: the SKU's availability at the location may have moved.
+    pub(crate) async fn note_stock_change(&mut self, sku: &str, location: &str) -> Result<(), StorageError> {
+        let sql = "INSERT INTO stock_changes (sku, location, changed_at) VALUES ($1, $2, $3)";
+        on_engine!(self, |conn| sqlx::query(sql).bind(sku).bind(location).bind(Utc::now()).execute(conn).await?.rows_affected());
+        Ok(())
+    }
+
+    /// SKUs whose stock changed after `cursor`, at most `limit` of them, and the cursor to
+    /// ask from next time.
+    pub async fn stock_changes_since(&mut self, cursor: i64, limit: i64) -> Result<(Vec<String>, i64), StorageError> {
+        let sql = "SELECT id, sku FROM stock_changes WHERE id > $1 ORDER BY id LIMIT $2";
+        let rows: Vec<(i64, String)> = on_engine!(self, |conn| sqlx::query_as(sql).bind(cursor).bind(limit).fetch_all(conn).await?);
+        let next = rows.last().map_or(cursor, |(id, _)| *id);
+        let mut skus: Vec<String> = rows.into_iter().map(|(_, sku)| sku).collect();
+        skus.sort();
+        skus.dedup();
+        Ok((skus, next))
+    }
+
+    /// Available-to-sell on a channel for some SKUs: what the channel's locations have
+    /// available, less the channel's buffer for the SKU's ABC class, never below zero.
+    pub async fn available_to_sell(&mut self, channel: &str, skus: &[String]) -> Result<Vec<(String, i64)>, StorageError> {
+        let sql = "SELECT p.sku, CAST(COALESCE((SELECT SUM(s.on_hand - s.reserved) FROM stock_levels s \
+                       WHERE s.sku = p.sku AND (NOT EXISTS (SELECT 1 FROM channel_locations c WHERE c.channel = $1) \
+                         OR s.location IN (SELECT c.location FROM channel_locations c WHERE c.channel = $1))), 0) \
+                     - COALESCE((SELECT b.units FROM channel_buffers b WHERE b.channel = $1 AND b.abc_class = p.abc_class), 0) \
+                     AS BIGINT) \
+                   FROM products p WHERE p.sku = $2";
+        let mut out = Vec::with_capacity(skus.len());
+        for sku in skus {
+            let row: Option<(String, i64)> =
+                on_engine!(self, |conn| sqlx::query_as(sql).bind(channel).bind(sku).fetch_optional(conn).await?);
+            if let Some((sku, units)) = row {
+                out.push((sku, units.max(0)));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Sets the units a channel keeps back for one ABC class.
+    pub async fn set_channel_buffer(&mut self, channel: &str, abc_class: &str, units: i64) -> Result<(), StorageError> {
+        let sql = "INSERT INTO channel_buffers (channel, abc_class, units) VALUES ($1, $2, $3) \
+                   ON CONFLICT (channel, abc_class) DO UPDATE SET units = $3";
+        on_engine!(self, |conn| sqlx::query(sql).bind(channel).bind(abc_class).bind(units).execute(conn).await?.rows_affected());
+        Ok(())
     }
 }

@@ -220,6 +220,9 @@ impl Tx {
                    WHERE sku = $1 AND location = $2 AND on_hand - reserved >= $3";
         let updated =
             on_engine!(self, |conn| sqlx::query(sql).bind(sku).bind(location).bind(quantity).execute(conn).await?.rows_affected());
+        if updated == 1 {
+            self.note_stock_change(sku, location).await?;
+        }
         Ok(updated == 1)
     }
 
@@ -231,7 +234,7 @@ impl Tx {
         if updated != 1 {
             return Err(corrupt(&format!("release of {quantity} {sku} at {location} exceeds what is reserved")));
         }
-        Ok(())
+        self.note_stock_change(sku, location).await
     }
 
     pub async fn insert_allocation(&mut self, order: Uuid, line: i64, location: &str, quantity: i64) -> Result<(), StorageError> {
@@ -676,6 +679,7 @@ impl Tx {
         if moved != 1 {
             return Err(corrupt(&format!("{sku}@{location}: allocation held more than stock had reserved")));
         }
+        self.note_stock_change(sku, location).await?;
         Ok(true)
     }
 

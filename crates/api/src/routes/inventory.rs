@@ -1,12 +1,12 @@
 //! Stock: movements in, levels out.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use ordo_app::Ordo;
 use ordo_domain::inventory::{NewMovement, StockLevel};
-use serde::Deserialize;
-use utoipa::IntoParams;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -14,7 +14,12 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{need, Authorized, ValidJson, ValidQuery};
 
 pub fn routes() -> OpenApiRouter<Ordo> {
-    OpenApiRouter::new().routes(routes!(stock_levels)).routes(routes!(record_movement))
+    OpenApiRouter::new()
+        .routes(routes!(stock_levels))
+        .routes(routes!(record_movement))
+        .routes(routes!(available_to_sell))
+        .routes(routes!(availability_changes))
+        .routes(routes!(set_buffer))
 }
 
 /// Records a receipt, an adjustment or a count (`count` sets on-hand to `quantity`).
@@ -54,4 +59,87 @@ async fn stock_levels(
         )),
         (None, sku) => Ok(Json(ordo.stock_levels(sku.as_deref()).await?)),
     }
+}
+
+#[derive(Serialize, ToSchema)]
+struct Availability {
+    sku: String,
+    /// Units the channel may sell now.
+    available: i64,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+struct SkuList {
+    /// Comma-separated SKUs.
+    sku: String,
+}
+
+/// Available-to-sell on a channel: what its locations have available, less the channel's
+/// safety buffer for the SKU's ABC class, never below zero.
+#[utoipa::path(get, path = "/api/v1/channels/{code}/availability", tag = "inventory",
+    params(("code" = String, Path), SkuList),
+    responses((status = 200, body = Vec<Availability>), (status = "4XX", body = ErrorBody)))]
+async fn available_to_sell(
+    State(ordo): State<Ordo>,
+    _: Authorized<need::InventoryRead>,
+    Path(code): Path<String>,
+    ValidQuery(list): ValidQuery<SkuList>,
+) -> Result<Json<Vec<Availability>>, ApiError> {
+    let skus: Vec<String> = list.sku.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+    let rows = ordo.available_to_sell(&code, &skus).await?;
+    Ok(Json(rows.into_iter().map(|(sku, available)| Availability { sku, available }).collect()))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+struct Since {
+    /// The cursor from the last answer; 0 for everything.
+    since: Option<i64>,
+    /// At most 5000 changes; 500 when absent.
+    limit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct AvailabilityChanges {
+    changes: Vec<Availability>,
+    /// Ask with `since` = this next time.
+    cursor: i64,
+}
+
+/// The change feed a connector follows: SKUs whose availability on the channel may have
+/// changed since the cursor, with their available-to-sell now.
+#[utoipa::path(get, path = "/api/v1/channels/{code}/availability/changes", tag = "inventory",
+    params(("code" = String, Path), Since),
+    responses((status = 200, body = AvailabilityChanges), (status = "4XX", body = ErrorBody)))]
+async fn availability_changes(
+    State(ordo): State<Ordo>,
+    _: Authorized<need::InventoryRead>,
+    Path(code): Path<String>,
+    ValidQuery(since): ValidQuery<Since>,
+) -> Result<Json<AvailabilityChanges>, ApiError> {
+    let (rows, cursor) = ordo.availability_changes(&code, since.since.unwrap_or(0), since.limit.unwrap_or(500)).await?;
+    let changes = rows.into_iter().map(|(sku, available)| Availability { sku, available }).collect();
+    Ok(Json(AvailabilityChanges { changes, cursor }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Buffer {
+    /// Units of each SKU in the class the channel keeps back.
+    units: i64,
+}
+
+/// Sets a channel's safety buffer for one ABC class (A, B or C).
+#[utoipa::path(put, path = "/api/v1/channels/{code}/buffers/{abc_class}", tag = "inventory",
+    params(("code" = String, Path), ("abc_class" = String, Path)), request_body = Buffer,
+    responses((status = 204), (status = "4XX", body = ErrorBody)))]
+async fn set_buffer(
+    State(ordo): State<Ordo>,
+    _: Authorized<need::MasterDataWrite>,
+    Path((code, class)): Path<(String, String)>,
+    ValidJson(buffer): ValidJson<Buffer>,
+) -> Result<StatusCode, ApiError> {
+    ordo.set_channel_buffer(&code, &class, buffer.units).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

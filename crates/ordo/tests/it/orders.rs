@@ -363,3 +363,32 @@ async fn parcels_ship_what_is_reserved_and_deliveries_close_the_order() {
     assert_eq!(status, 409, "delivered once");
     assert_eq!(server.ordo.stock_discrepancies().await.unwrap(), Vec::<String>::new());
 }
+
+#[tokio::test]
+async fn channels_see_available_to_sell_after_buffers_and_a_change_feed() {
+    let server = Server::start().await;
+    shop(&server, 10).await;
+    let t = &server.admin;
+    let put = server.client.put(format!("{}/api/v1/channels/web/buffers/C", server.base)).bearer_auth(t).json(&json!({"units": 2}));
+    assert_eq!(put.send().await.unwrap().status(), 204);
+    let (status, ats) = server.get(t, "/api/v1/channels/web/availability?sku=MUG-1,VASE-1").await;
+    assert_eq!(status, 200);
+    assert_eq!(ats, json!([{"sku": "MUG-1", "available": 8}, {"sku": "VASE-1", "available": 0}]), "buffer kept back, never below 0");
+
+    let (_, feed) = server.get(t, "/api/v1/channels/web/availability/changes?since=0").await;
+    let cursor = feed["cursor"].as_i64().unwrap();
+    assert_eq!(feed["changes"], json!([{"sku": "MUG-1", "available": 8}]));
+    let (_, quiet) = server.get(t, &format!("/api/v1/channels/web/availability/changes?since={cursor}")).await;
+    assert_eq!((quiet["changes"].clone(), quiet["cursor"].as_i64()), (json!([]), Some(cursor)), "nothing new");
+
+    server.post(t, "/api/v1/orders", order("ats-1", json!([{"sku": "MUG-1", "quantity": 3, "unit_price": "12.90"}]))).await;
+    let (_, feed) = server.get(t, &format!("/api/v1/channels/web/availability/changes?since={cursor}")).await;
+    assert_eq!(feed["changes"], json!([{"sku": "MUG-1", "available": 5}]), "a reservation moves availability");
+    assert!(feed["cursor"].as_i64().unwrap() > cursor);
+
+    let (status, _) = server.get(t, "/api/v1/channels/nope/availability?sku=MUG-1").await;
+    assert_eq!(status, 404);
+    let bad = server.client.put(format!("{}/api/v1/channels/web/buffers/Z", server.base)).bearer_auth(t).json(&json!({"units": 2}));
+    let answer: Value = bad.send().await.unwrap().json().await.unwrap();
+    assert_eq!(answer["error"]["field"], "abc_class");
+}

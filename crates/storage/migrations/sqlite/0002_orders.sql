@@ -139,3 +139,20 @@ CREATE TABLE shipment_lines (
     quantity    BIGINT NOT NULL CHECK (quantity > 0),
     PRIMARY KEY (shipment_id, line_no)
 );
+
+-- Units a channel keeps back per ABC class, so it does not sell the last few.
+CREATE TABLE channel_buffers (
+    channel   TEXT NOT NULL REFERENCES channels (code),
+    abc_class TEXT NOT NULL CHECK (abc_class IN ('A', 'B', 'C')),
+    units     BIGINT NOT NULL CHECK (units >= 0),
+    PRIMARY KEY (channel, abc_class)
+);
+
+-- Every change to a SKU's stock or reservations at a location, in order: the change feed
+-- connectors follow to push available-to-sell to the channels (the id is the cursor).
+CREATE TABLE stock_changes (
+    id         INTEGER PRIMARY KEY,
+    sku        TEXT NOT NULL,
+    location   TEXT NOT NULL,
+    changed_at TEXT NOT NULL
+);
