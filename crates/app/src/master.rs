@@ -139,4 +139,18 @@ impl Ordo {
     pub async fn master_data_counts(&self) -> AppResult<MasterDataCounts> {
         Ok(self.db.read().await?.master_data_counts().await?)
     }
+
+    /// Sets the tax rate for goods of `tax_class` shipped to `country`, as a percentage.
+    pub async fn set_tax_rate(&self, country: &str, tax_class: &str, percent: &str) -> AppResult<i64> {
+        let country = country.trim().to_ascii_uppercase();
+        if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(FieldError::new("country", "must be an ISO 3166 two-letter country code such as DE").into());
+        }
+        let tax_class = ordo_domain::field::code("tax_class", tax_class)?;
+        let rate = ordo_domain::field::percent_basis_points("rate", percent)?;
+        let mut tx = self.db.write().await?;
+        tx.set_tax_rate(&country, &tax_class, rate).await?;
+        tx.commit().await?;
+        Ok(rate)
+    }
 }

@@ -7,7 +7,7 @@ use ordo_domain::exception::ExceptionKind;
 use ordo_domain::order::{NewOrder, Order, OrderStatus};
 use ordo_domain::risk::{hold_reasons, RiskFacts};
 use ordo_domain::routing::{LineDemand, PreferWholeOrder, Routing, RoutingFacts};
-use ordo_domain::{FieldError, Money};
+use ordo_domain::FieldError;
 use ordo_storage::{NewLineRecord, NewOrderRecord};
 use uuid::Uuid;
 
@@ -53,15 +53,26 @@ impl Ordo {
             skus.push(sku);
         }
 
+        // Tax as the channel sent it; where it sent none, from the product's tax class and the
+        // rate for the ship-to country (none set: no tax).
         let mut total = order.shipping_price;
-        for (i, line) in order.lines.iter().enumerate() {
+        let mut taxes = Vec::with_capacity(order.lines.len());
+        for (i, (line, (sku, _))) in order.lines.iter().zip(&skus).enumerate() {
             let field = format!("lines[{i}]");
             let gross = line.unit_price.checked_times(line.quantity).map_err(money_field(&field))?;
             let net = gross.checked_sub(line.discount).map_err(money_field(&field))?;
             if net.is_negative() {
                 return Err(FieldError::new(format!("{field}.discount"), "is more than the line's price").into());
             }
-            let tax = line.tax.unwrap_or(Money::zero(order.currency));
+            let tax = match line.tax {
+                Some(tax) => tax,
+                None => {
+                    let class = tx.product(sku).await?.map(|p| p.tax_class).unwrap_or_default();
+                    let rate = tx.tax_rate(&order.ship_to.country, &class).await?.unwrap_or(0);
+                    net.scaled(rate, 10_000).map_err(money_field(&field))?
+                }
+            };
+            taxes.push(tax);
             total = total.checked_add(net).and_then(|t| t.checked_add(tax)).map_err(money_field(&field))?;
         }
 
@@ -93,14 +104,14 @@ impl Ordo {
         }
 
         let who = actor.to_string();
-        for (i, (line, (sku, channel_sku))) in order.lines.iter().zip(&skus).enumerate() {
+        for (i, ((line, (sku, channel_sku)), tax)) in order.lines.iter().zip(&skus).zip(&taxes).enumerate() {
             let record = NewLineRecord {
                 line: i as i64 + 1,
                 sku,
                 channel_sku: *channel_sku,
                 quantity: line.quantity,
                 unit_price: line.unit_price,
-                tax: line.tax.unwrap_or(Money::zero(order.currency)),
+                tax: *tax,
                 discount: line.discount,
             };
             tx.insert_order_line(id, &record).await?;

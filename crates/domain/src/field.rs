@@ -85,6 +85,14 @@ pub fn email(field: &str, value: &str) -> Result<String, FieldError> {
     Ok(value.to_ascii_lowercase())
 }
 
+/// A percentage as a decimal string with at most two decimals ("19", "7.5", "0.25"), in
+/// basis points (hundredths of a percent), between 0 and 100 %.
+pub fn percent_basis_points(field: &str, value: &str) -> Result<i64, FieldError> {
+    let hundredths = crate::Money::parse_decimal(value, crate::Currency::USD)
+        .map_err(|_| FieldError::new(field, "must be a percentage such as \"19\" or \"7.25\", at most two decimals"))?;
+    bounded(field, hundredths.minor(), 0, 10_000)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,6 +112,15 @@ mod tests {
         assert!(text("name", "   ").is_err());
         assert!(text("name", "a\u{0}b").is_err());
         assert!(text("name", &"é".repeat(201)).is_err());
+    }
+
+    #[test]
+    fn percentages_become_basis_points() {
+        assert_eq!(percent_basis_points("rate", "19").unwrap(), 1900);
+        assert_eq!(percent_basis_points("rate", "7.25").unwrap(), 725);
+        assert_eq!(percent_basis_points("rate", "100.01").unwrap_err().field, "rate");
+        assert!(percent_basis_points("rate", "7.125").is_err());
+        assert!(percent_basis_points("rate", "-1").is_err());
     }
 
     #[test]

@@ -407,7 +407,7 @@ impl Tx {
     /// demo business; the application guards who may call it.
     pub async fn delete_everything(&mut self) -> Result<(), StorageError> {
         for table in [
-            "stock_changes", "channel_buffers", "shipment_lines", "shipments", "exceptions", "routing_decisions", "order_events", "backorders", "allocations", "order_lines", "orders",
+            "tax_rates", "stock_changes", "channel_buffers", "shipment_lines", "shipments", "exceptions", "routing_decisions", "order_events", "backorders", "allocations", "order_lines", "orders",
             "channel_locations", "location_shipping_methods", "meta", "sessions", "api_tokens", "users", "stock_movements", "stock_levels", "listings", "customers",
             "suppliers", "products", "locations", "channels",
         ] {
@@ -426,5 +426,19 @@ impl Tx {
         let sql = "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2";
         on_engine!(self, |conn| sqlx::query(sql).bind(key).bind(value).execute(conn).await?.rows_affected());
         Ok(())
+    }
+
+    /// Sets the tax rate, in basis points, for a ship-to country and tax class.
+    pub async fn set_tax_rate(&mut self, country: &str, tax_class: &str, rate_bp: i64) -> Result<(), StorageError> {
+        let sql = "INSERT INTO tax_rates (country, tax_class, rate_bp) VALUES ($1, $2, $3) \
+                   ON CONFLICT (country, tax_class) DO UPDATE SET rate_bp = $3";
+        on_engine!(self, |conn| sqlx::query(sql).bind(country).bind(tax_class).bind(rate_bp).execute(conn).await?.rows_affected());
+        Ok(())
+    }
+
+    /// The tax rate in basis points for a ship-to country and tax class, if one is set.
+    pub async fn tax_rate(&mut self, country: &str, tax_class: &str) -> Result<Option<i64>, StorageError> {
+        let sql = "SELECT rate_bp FROM tax_rates WHERE country = $1 AND tax_class = $2";
+        Ok(on_engine!(self, |conn| sqlx::query_scalar(sql).bind(country).bind(tax_class).fetch_optional(conn).await?))
     }
 }

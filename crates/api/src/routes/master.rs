@@ -26,6 +26,7 @@ pub fn routes() -> OpenApiRouter<Ordo> {
         .routes(routes!(create_listing, list_listings))
         .routes(routes!(create_customer, list_customers))
         .routes(routes!(create_supplier, list_suppliers))
+        .routes(routes!(set_tax_rate))
 }
 
 type Created<T> = Result<(StatusCode, Json<T>), ApiError>;
@@ -192,4 +193,34 @@ async fn create_supplier(
     responses((status = 200, body = Vec<Supplier>), (status = "4XX", body = ErrorBody)))]
 async fn list_suppliers(State(ordo): State<Ordo>, _: Authorized<need::MasterDataRead>) -> Result<Json<Vec<Supplier>>, ApiError> {
     Ok(Json(ordo.suppliers().await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct TaxRate {
+    /// Percent as a decimal string, such as "19" or "7.25".
+    rate: String,
+}
+
+#[derive(Serialize, ToSchema)]
+struct TaxRateSet {
+    country: String,
+    tax_class: String,
+    rate: String,
+}
+
+/// Sets the tax rate for a ship-to country and product tax class; used for order lines a
+/// channel sends without tax.
+#[utoipa::path(put, path = "/api/v1/tax-rates/{country}/{tax_class}", tag = "master data",
+    params(("country" = String, Path), ("tax_class" = String, Path)), request_body = TaxRate,
+    responses((status = 200, body = TaxRateSet), (status = "4XX", body = ErrorBody)))]
+async fn set_tax_rate(
+    State(ordo): State<Ordo>,
+    _: Authorized<need::MasterDataWrite>,
+    Path((country, tax_class)): Path<(String, String)>,
+    ValidJson(body): ValidJson<TaxRate>,
+) -> Result<Json<TaxRateSet>, ApiError> {
+    let basis_points = ordo.set_tax_rate(&country, &tax_class, &body.rate).await?;
+    let rate = format!("{}.{:02}", basis_points / 100, basis_points % 100);
+    Ok(Json(TaxRateSet { country: country.trim().to_ascii_uppercase(), tax_class, rate }))
 }

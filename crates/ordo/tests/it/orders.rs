@@ -392,3 +392,25 @@ async fn channels_see_available_to_sell_after_buffers_and_a_change_feed() {
     let answer: Value = bad.send().await.unwrap().json().await.unwrap();
     assert_eq!(answer["error"]["field"], "abc_class");
 }
+
+#[tokio::test]
+async fn lines_without_tax_are_taxed_by_the_ship_to_countrys_rate_for_their_class() {
+    let server = Server::start().await;
+    shop(&server, 10).await;
+    let t = &server.admin;
+    let put = |path: &str, body: Value| server.client.put(format!("{}{path}", server.base)).bearer_auth(t).json(&body).send();
+    let answer: Value = put("/api/v1/tax-rates/de/standard", json!({"rate": "19"})).await.unwrap().json().await.unwrap();
+    assert_eq!(answer, json!({"country": "DE", "tax_class": "standard", "rate": "19.00"}));
+    let refused: Value = put("/api/v1/tax-rates/DE/standard", json!({"rate": "19.125"})).await.unwrap().json().await.unwrap();
+    assert_eq!(refused["error"]["field"], "rate");
+
+    let lines = json!([
+        {"sku": "MUG-1", "quantity": 2, "unit_price": "10.00", "discount": "1.00"},
+        {"sku": "MUG-1", "quantity": 1, "unit_price": "10.00", "tax": "0.70"},
+    ]);
+    let (status, placed) = server.post(t, "/api/v1/orders", order("tax-1", lines)).await;
+    assert_eq!(status, 201, "{placed}");
+    assert_eq!(placed["lines"][0]["tax"], "3.61", "19 % of 19.00");
+    assert_eq!(placed["lines"][1]["tax"], "0.70", "the channel's own tax is kept");
+    assert_eq!(placed["total"], "33.31");
+}

@@ -156,3 +156,12 @@ CREATE TABLE stock_changes (
     location   TEXT NOT NULL,
     changed_at TEXT NOT NULL
 );
+
+-- Tax rates by ship-to country and product tax class, in basis points (1900 = 19 %), used
+-- when a channel sends a line without its tax.
+CREATE TABLE tax_rates (
+    country     TEXT NOT NULL,
+    tax_class   TEXT NOT NULL,
+    rate_bp     BIGINT NOT NULL CHECK (rate_bp >= 0 AND rate_bp <= 10000),
+    PRIMARY KEY (country, tax_class)
+);
