@@ -153,4 +153,46 @@ impl Ordo {
         tx.commit().await?;
         Ok(rate)
     }
+
+    /// Sets whether a channel's orders may split across locations and which locations may
+    /// serve it (none: all). Returns the setting as stored.
+    pub async fn set_channel_routing(&self, channel: &str, allow_split: bool, locations: &[String]) -> AppResult<(bool, Vec<String>)> {
+        let mut tx = self.db.write().await?;
+        if tx.channel(channel).await?.is_none() {
+            return Err(AppError::NotFound { what: "channel", key: channel.to_owned() });
+        }
+        let mut codes = Vec::with_capacity(locations.len());
+        for (i, location) in locations.iter().enumerate() {
+            let field = format!("locations[{i}]");
+            let code = ordo_domain::field::code(&field, location)?;
+            if tx.location(&code).await?.is_none() {
+                return Err(FieldError::new(field, format!("unknown location {code:?}")).into());
+            }
+            if !codes.contains(&code) {
+                codes.push(code);
+            }
+        }
+        tx.set_channel_routing(channel, allow_split, &codes).await?;
+        let stored = tx.channel_routing(channel).await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    /// Sets the shipping methods a location offers (none: every method).
+    pub async fn set_shipping_methods(&self, location: &str, methods: &[String]) -> AppResult<Vec<String>> {
+        let mut codes = Vec::with_capacity(methods.len());
+        for (i, method) in methods.iter().enumerate() {
+            let code = ordo_domain::field::code(&format!("methods[{i}]"), method)?;
+            if !codes.contains(&code) {
+                codes.push(code);
+            }
+        }
+        let mut tx = self.db.write().await?;
+        if tx.location(location).await?.is_none() {
+            return Err(AppError::NotFound { what: "location", key: location.to_owned() });
+        }
+        tx.set_shipping_methods(location, &codes).await?;
+        tx.commit().await?;
+        Ok(codes)
+    }
 }

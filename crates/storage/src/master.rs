@@ -441,4 +441,43 @@ impl Tx {
         let sql = "SELECT rate_bp FROM tax_rates WHERE country = $1 AND tax_class = $2";
         Ok(on_engine!(self, |conn| sqlx::query_scalar(sql).bind(country).bind(tax_class).fetch_optional(conn).await?))
     }
+
+    /// Sets how a channel is routed: may an order split, and from which locations it may ship
+    /// (empty: from every location). Replaces the previous setting.
+    pub async fn set_channel_routing(&mut self, channel: &str, allow_split: bool, locations: &[String]) -> Result<(), StorageError> {
+        let split = "UPDATE channels SET allow_split = $2 WHERE code = $1";
+        let clear = "DELETE FROM channel_locations WHERE channel = $1";
+        let add = "INSERT INTO channel_locations (channel, location) VALUES ($1, $2)";
+        on_engine!(self, |conn| {
+            sqlx::query(split).bind(channel).bind(allow_split).execute(&mut *conn).await?;
+            sqlx::query(clear).bind(channel).execute(&mut *conn).await?;
+            for location in locations {
+                sqlx::query(add).bind(channel).bind(location).execute(&mut *conn).await?;
+            }
+        });
+        Ok(())
+    }
+
+    /// A channel's routing setting: split allowed, and its locations (empty: every location).
+    pub async fn channel_routing(&mut self, channel: &str) -> Result<(bool, Vec<String>), StorageError> {
+        let split = "SELECT allow_split FROM channels WHERE code = $1";
+        let locations = "SELECT location FROM channel_locations WHERE channel = $1 ORDER BY location";
+        Ok(on_engine!(self, |conn| (
+            sqlx::query_scalar(split).bind(channel).fetch_one(&mut *conn).await?,
+            sqlx::query_scalar(locations).bind(channel).fetch_all(&mut *conn).await?,
+        )))
+    }
+
+    /// Sets the shipping methods a location offers (empty: every method).
+    pub async fn set_shipping_methods(&mut self, location: &str, methods: &[String]) -> Result<(), StorageError> {
+        let clear = "DELETE FROM location_shipping_methods WHERE location = $1";
+        let add = "INSERT INTO location_shipping_methods (location, method) VALUES ($1, $2)";
+        on_engine!(self, |conn| {
+            sqlx::query(clear).bind(location).execute(&mut *conn).await?;
+            for method in methods {
+                sqlx::query(add).bind(location).bind(method).execute(&mut *conn).await?;
+            }
+        });
+        Ok(())
+    }
 }

@@ -27,6 +27,8 @@ pub fn routes() -> OpenApiRouter<Ordo> {
         .routes(routes!(create_customer, list_customers))
         .routes(routes!(create_supplier, list_suppliers))
         .routes(routes!(set_tax_rate))
+        .routes(routes!(set_channel_routing))
+        .routes(routes!(set_shipping_methods))
 }
 
 type Created<T> = Result<(StatusCode, Json<T>), ApiError>;
@@ -223,4 +225,47 @@ async fn set_tax_rate(
     let basis_points = ordo.set_tax_rate(&country, &tax_class, &body.rate).await?;
     let rate = format!("{}.{:02}", basis_points / 100, basis_points % 100);
     Ok(Json(TaxRateSet { country: country.trim().to_ascii_uppercase(), tax_class, rate }))
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ChannelRouting {
+    /// May one order ship from several locations?
+    allow_split: bool,
+    /// The locations that may serve the channel; empty for all.
+    locations: Vec<String>,
+}
+
+/// Sets how the channel's orders are routed.
+#[utoipa::path(put, path = "/api/v1/channels/{code}/routing", tag = "master data",
+    params(("code" = String, Path)), request_body = ChannelRouting,
+    responses((status = 200, body = ChannelRouting), (status = "4XX", body = ErrorBody)))]
+async fn set_channel_routing(
+    State(ordo): State<Ordo>,
+    _: Authorized<need::MasterDataWrite>,
+    Path(code): Path<String>,
+    ValidJson(body): ValidJson<ChannelRouting>,
+) -> Result<Json<ChannelRouting>, ApiError> {
+    let (allow_split, locations) = ordo.set_channel_routing(&code, body.allow_split, &body.locations).await?;
+    Ok(Json(ChannelRouting { allow_split, locations }))
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ShippingMethods {
+    /// Shipping methods the location offers, such as "standard" or "express"; empty for all.
+    methods: Vec<String>,
+}
+
+/// Sets the shipping methods a location offers.
+#[utoipa::path(put, path = "/api/v1/locations/{code}/shipping-methods", tag = "master data",
+    params(("code" = String, Path)), request_body = ShippingMethods,
+    responses((status = 200, body = ShippingMethods), (status = "4XX", body = ErrorBody)))]
+async fn set_shipping_methods(
+    State(ordo): State<Ordo>,
+    _: Authorized<need::MasterDataWrite>,
+    Path(code): Path<String>,
+    ValidJson(body): ValidJson<ShippingMethods>,
+) -> Result<Json<ShippingMethods>, ApiError> {
+    Ok(Json(ShippingMethods { methods: ordo.set_shipping_methods(&code, &body.methods).await? }))
 }

@@ -414,3 +414,39 @@ async fn lines_without_tax_are_taxed_by_the_ship_to_countrys_rate_for_their_clas
     assert_eq!(placed["lines"][1]["tax"], "0.70", "the channel's own tax is kept");
     assert_eq!(placed["total"], "33.31");
 }
+
+#[tokio::test]
+async fn routing_follows_the_channels_locations_split_rule_and_shipping_methods() {
+    let server = Server::start().await;
+    shop(&server, 2).await;
+    let t = &server.admin;
+    let put = |path: String, body: Value| server.client.put(format!("{}{path}", server.base)).bearer_auth(t).json(&body).send();
+    let receipt = json!({"sku": "MUG-1", "location": "overflow", "quantity": 5, "kind": "receipt", "reason": "opening"});
+    server.post(t, "/api/v1/inventory/movements", receipt).await;
+    let three = || json!([{"sku": "MUG-1", "quantity": 3, "unit_price": "12.90"}]);
+
+    // Overflow alone can ship 3: the whole order goes there despite its lower priority.
+    let (_, placed) = server.post(t, "/api/v1/orders", order("r-1", three())).await;
+    assert_eq!(placed["lines"][0]["allocations"], json!([{"location": "overflow", "quantity": 3}]));
+
+    // Only central may serve the web shop now: 2 reserved there, 1 waits (split allowed).
+    let routing: Value = put("/api/v1/channels/web/routing".into(), json!({"allow_split": true, "locations": ["central"]}))
+        .await.unwrap().json().await.unwrap();
+    assert_eq!(routing, json!({"allow_split": true, "locations": ["central"]}));
+    let (_, placed) = server.post(t, "/api/v1/orders", order("r-2", three())).await;
+    assert_eq!(placed["lines"][0]["allocations"], json!([{"location": "central", "quantity": 2}]));
+    assert_eq!(placed["lines"][0]["backordered"], 1);
+    assert!(placed["routing"][0]["reasons"].as_array().unwrap().iter().any(|r| r == "overflow is not allowed for this channel"));
+
+    // Every location again, but overflow does not offer the order's shipping method.
+    put("/api/v1/channels/web/routing".into(), json!({"allow_split": false, "locations": []})).await.unwrap();
+    let methods: Value = put("/api/v1/locations/overflow/shipping-methods".into(), json!({"methods": ["express"]}))
+        .await.unwrap().json().await.unwrap();
+    assert_eq!(methods, json!({"methods": ["express"]}));
+    let (_, placed) = server.post(t, "/api/v1/orders", order("r-3", three())).await;
+    assert_eq!(placed["status"], "backordered", "central is empty and overflow has no standard shipping: {placed}");
+
+    let bad: Value = put("/api/v1/channels/web/routing".into(), json!({"allow_split": true, "locations": ["mars"]}))
+        .await.unwrap().json().await.unwrap();
+    assert_eq!(bad["error"]["field"], "locations[0]");
+}
