@@ -1,6 +1,6 @@
 //! Stock use cases: record receipts, adjustments and counts; read stock levels.
 
-use ordo_domain::inventory::{NewMovement, StockLevel};
+use ordo_domain::inventory::{NewMovement, NewTransfer, StockLevel, Transfer};
 use ordo_domain::FieldError;
 
 use crate::{Actor, AppError, AppResult, Ordo};
@@ -91,5 +91,53 @@ impl Ordo {
         tx.set_channel_buffer(channel, class.as_str(), units).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Sends stock from one location to another: it leaves the source now and is in transit
+    /// until received.
+    pub async fn start_transfer(&self, new: NewTransfer, actor: &Actor) -> AppResult<Transfer> {
+        let t = new.validate()?;
+        let mut tx = self.db.write().await?;
+        if tx.product(&t.sku).await?.is_none() {
+            return Err(FieldError::new("sku", format!("unknown SKU {:?}", t.sku)).into());
+        }
+        for (field, code) in [("from", &t.from), ("to", &t.to)] {
+            if tx.location(code).await?.is_none() {
+                return Err(FieldError::new(field, format!("unknown location {code:?}")).into());
+            }
+        }
+        let id = uuid::Uuid::now_v7();
+        let sent = tx.start_transfer(id, &t.sku, &t.from, &t.to, t.quantity, &t.reason, &actor.to_string(), Self::now()).await?;
+        if sent.is_none() {
+            return Err(AppError::InsufficientStock(FieldError::new(
+                "quantity",
+                format!("{} has fewer than {} unreserved units of {}", t.from, t.quantity, t.sku),
+            )));
+        }
+        tx.commit().await?;
+        Ok(Transfer { id, sku: t.sku, from: t.from, to: t.to, quantity: t.quantity, status: "in_transit".into() })
+    }
+
+    /// Receives a transfer at its destination; the stock is then available there and fills
+    /// backorders waiting for it.
+    pub async fn receive_transfer(&self, id: uuid::Uuid, actor: &Actor) -> AppResult<StockLevel> {
+        let now = Self::now();
+        let mut tx = self.db.write().await?;
+        let Some(level) = tx.receive_transfer(id, &actor.to_string(), now).await? else {
+            return Err(AppError::NotFound { what: "transfer in transit", key: id.to_string() });
+        };
+        Self::fill_backorders(&mut tx, &level.sku, &level.location, actor, now).await?;
+        let level = tx.stock_levels(Some(&level.sku)).await?.into_iter().find(|l| l.location == level.location).unwrap_or(level);
+        tx.commit().await?;
+        Ok(level)
+    }
+
+    /// Transfers on their way, oldest first.
+    pub async fn transfers_in_transit(&self) -> AppResult<Vec<Transfer>> {
+        let rows = self.db.read().await?.transfers_in_transit().await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, sku, from, to, quantity)| Transfer { id, sku, from, to, quantity, status: "in_transit".into() })
+            .collect())
     }
 }

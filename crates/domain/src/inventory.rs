@@ -102,3 +102,44 @@ mod tests {
         assert_eq!(movement(MovementKind::Count, -1).validate().unwrap_err().field, "quantity");
     }
 }
+
+/// Stock sent from one location to another.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewTransfer {
+    pub sku: String,
+    pub from: String,
+    pub to: String,
+    pub quantity: i64,
+    pub reason: String,
+}
+
+impl NewTransfer {
+    pub fn validate(self) -> Result<NewTransfer, FieldError> {
+        let transfer = NewTransfer {
+            sku: field::code("sku", &self.sku)?,
+            from: field::code("from", &self.from)?,
+            to: field::code("to", &self.to)?,
+            quantity: field::bounded("quantity", self.quantity, 1, MAX_QUANTITY)?,
+            reason: field::text("reason", &self.reason)?,
+        };
+        if transfer.from == transfer.to {
+            return Err(FieldError::new("to", "must be another location than from"));
+        }
+        Ok(transfer)
+    }
+}
+
+/// A transfer between locations, and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Transfer {
+    pub id: uuid::Uuid,
+    pub sku: String,
+    pub from: String,
+    pub to: String,
+    pub quantity: i64,
+    /// `in_transit` or `received`.
+    pub status: String,
+}

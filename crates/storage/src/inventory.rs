@@ -1,6 +1,7 @@
 //! Stock levels and the append-only movements behind them.
 
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
 use ordo_domain::inventory::{MovementKind, MovementRequest, StockLevel};
 
 use crate::{on_engine, StorageError, Tx, TxInner};
@@ -68,29 +69,42 @@ impl Tx {
             }
         };
 
+        self.apply_stock_delta(&movement.sku, &movement.location, delta, movement.kind.as_str(), &movement.reason, actor, now)
+            .await
+    }
+
+    /// Changes on-hand by `delta` and records the movement of `kind`; `Ok(None)` and nothing
+    /// written when on-hand would fall below what is reserved or below zero. The stock row
+    /// exists (callers ensure it).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn apply_stock_delta(
+        &mut self,
+        sku: &str,
+        location: &str,
+        delta: i64,
+        kind: &str,
+        reason: &str,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<StockLevel>, StorageError> {
         // One conditional update: the database, not a read before it, decides whether the
         // stock can go down by this much.
         let update = "UPDATE stock_levels SET on_hand = on_hand + $3 \
                       WHERE sku = $1 AND location = $2 AND on_hand + $3 >= reserved \
                       RETURNING sku, location, on_hand, reserved";
-        let level: Option<StockRow> = on_engine!(self, |conn| sqlx::query_as(update)
-            .bind(&movement.sku)
-            .bind(&movement.location)
-            .bind(delta)
-            .fetch_optional(conn)
-            .await?);
+        let level: Option<StockRow> =
+            on_engine!(self, |conn| sqlx::query_as(update).bind(sku).bind(location).bind(delta).fetch_optional(conn).await?);
         let Some(level) = level else { return Ok(None) };
-        self.note_stock_change(&movement.sku, &movement.location).await?;
-
+        self.note_stock_change(sku, location).await?;
         if delta != 0 {
             let insert = "INSERT INTO stock_movements (sku, location, kind, quantity, reason, actor, created_at) \
                           VALUES ($1, $2, $3, $4, $5, $6, $7)";
             on_engine!(self, |conn| sqlx::query(insert)
-                .bind(&movement.sku)
-                .bind(&movement.location)
-                .bind(movement.kind.as_str())
+                .bind(sku)
+                .bind(location)
+                .bind(kind)
                 .bind(delta)
-                .bind(&movement.reason)
+                .bind(reason)
                 .bind(actor)
                 .bind(now)
                 .execute(conn)
@@ -98,6 +112,68 @@ impl Tx {
                 .rows_affected());
         }
         Ok(Some(level.into()))
+    }
+
+    /// Sends `quantity` from one location towards another: it leaves on-hand at `from` now
+    /// (if that much is unreserved there) and is in transit until received. `None` and
+    /// nothing written when `from` lacks it.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn start_transfer(
+        &mut self,
+        id: Uuid,
+        sku: &str,
+        from: &str,
+        to: &str,
+        quantity: i64,
+        reason: &str,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<StockLevel>, StorageError> {
+        let ensure = "INSERT INTO stock_levels (sku, location, on_hand, reserved) VALUES ($1, $2, 0, 0) \
+                      ON CONFLICT (sku, location) DO NOTHING";
+        for location in [from, to] {
+            on_engine!(self, |conn| sqlx::query(ensure).bind(sku).bind(location).execute(conn).await?.rows_affected());
+        }
+        let Some(level) = self.apply_stock_delta(sku, from, -quantity, "transfer_out", reason, actor, now).await? else {
+            return Ok(None);
+        };
+        let sql = "INSERT INTO transfers (id, sku, from_location, to_location, quantity, status, reason, created_at) \
+                   VALUES ($1, $2, $3, $4, $5, 'in_transit', $6, $7)";
+        on_engine!(self, |conn| sqlx::query(sql)
+            .bind(id)
+            .bind(sku)
+            .bind(from)
+            .bind(to)
+            .bind(quantity)
+            .bind(reason)
+            .bind(now)
+            .execute(conn)
+            .await?
+            .rows_affected());
+        Ok(Some(level))
+    }
+
+    /// Receives a transfer in transit at its destination; `None` when there is no such
+    /// transfer in transit. Returns the SKU, the destination and the stock there after.
+    pub async fn receive_transfer(
+        &mut self,
+        id: Uuid,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<StockLevel>, StorageError> {
+        let sql = "UPDATE transfers SET status = 'received', received_at = $2 WHERE id = $1 AND status = 'in_transit' \
+                   RETURNING sku, to_location, quantity, reason";
+        let row: Option<(String, String, i64, String)> =
+            on_engine!(self, |conn| sqlx::query_as(sql).bind(id).bind(now).fetch_optional(conn).await?);
+        let Some((sku, to, quantity, reason)) = row else { return Ok(None) };
+        self.apply_stock_delta(&sku, &to, quantity, "transfer_in", &reason, actor, now).await
+    }
+
+    /// Units of each SKU in transit between locations.
+    pub async fn transfers_in_transit(&mut self) -> Result<Vec<(Uuid, String, String, String, i64)>, StorageError> {
+        let sql = "SELECT id, sku, from_location, to_location, quantity FROM transfers \
+                   WHERE status = 'in_transit' ORDER BY created_at, id";
+        Ok(on_engine!(self, |conn| sqlx::query_as(sql).fetch_all(conn).await?))
     }
 
     /// Stock levels, of one SKU or of all, by SKU then location.

@@ -407,7 +407,7 @@ impl Tx {
     /// demo business; the application guards who may call it.
     pub async fn delete_everything(&mut self) -> Result<(), StorageError> {
         for table in [
-            "tax_rates", "stock_changes", "channel_buffers", "shipment_lines", "shipments", "exceptions", "routing_decisions", "order_events", "backorders", "allocations", "order_lines", "orders",
+            "transfers", "tax_rates", "stock_changes", "channel_buffers", "shipment_lines", "shipments", "exceptions", "routing_decisions", "order_events", "backorders", "allocations", "order_lines", "orders",
             "channel_locations", "location_shipping_methods", "meta", "sessions", "api_tokens", "users", "stock_movements", "stock_levels", "listings", "customers",
             "suppliers", "products", "locations", "channels",
         ] {

@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use ordo_app::Ordo;
-use ordo_domain::inventory::{NewMovement, StockLevel};
+use ordo_domain::inventory::{NewMovement, NewTransfer, StockLevel, Transfer};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -20,6 +20,8 @@ pub fn routes() -> OpenApiRouter<Ordo> {
         .routes(routes!(available_to_sell))
         .routes(routes!(availability_changes))
         .routes(routes!(set_buffer))
+        .routes(routes!(start_transfer, transfers_in_transit))
+        .routes(routes!(receive_transfer))
 }
 
 /// Records a receipt, an adjustment or a count (`count` sets on-hand to `quantity`).
@@ -142,4 +144,36 @@ async fn set_buffer(
 ) -> Result<StatusCode, ApiError> {
     ordo.set_channel_buffer(&code, &class, buffer.units).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Sends stock between locations: it leaves the source now and is in transit until received.
+#[utoipa::path(post, path = "/api/v1/inventory/transfers", tag = "inventory", request_body = NewTransfer,
+    responses((status = 201, body = Transfer), (status = "4XX", body = ErrorBody)))]
+async fn start_transfer(
+    State(ordo): State<Ordo>,
+    auth: Authorized<need::InventoryWrite>,
+    ValidJson(new): ValidJson<NewTransfer>,
+) -> Result<(StatusCode, Json<Transfer>), ApiError> {
+    Ok((StatusCode::CREATED, Json(ordo.start_transfer(new, &auth.actor).await?)))
+}
+
+#[utoipa::path(get, path = "/api/v1/inventory/transfers", tag = "inventory",
+    responses((status = 200, body = Vec<Transfer>, description = "transfers in transit"), (status = "4XX", body = ErrorBody)))]
+async fn transfers_in_transit(
+    State(ordo): State<Ordo>,
+    _: Authorized<need::InventoryRead>,
+) -> Result<Json<Vec<Transfer>>, ApiError> {
+    Ok(Json(ordo.transfers_in_transit().await?))
+}
+
+/// Receives a transfer at its destination.
+#[utoipa::path(post, path = "/api/v1/inventory/transfers/{id}/receive", tag = "inventory", params(("id" = String, Path)),
+    responses((status = 200, body = StockLevel, description = "stock at the destination after"), (status = "4XX", body = ErrorBody)))]
+async fn receive_transfer(
+    State(ordo): State<Ordo>,
+    auth: Authorized<need::InventoryWrite>,
+    Path(id): Path<String>,
+) -> Result<Json<StockLevel>, ApiError> {
+    let id = id.parse().map_err(|_| ApiError::new(crate::error::ErrorCode::NotFound))?;
+    Ok(Json(ordo.receive_transfer(id, &auth.actor).await?))
 }

@@ -450,3 +450,45 @@ async fn routing_follows_the_channels_locations_split_rule_and_shipping_methods(
         .await.unwrap().json().await.unwrap();
     assert_eq!(bad["error"]["field"], "locations[0]");
 }
+
+#[tokio::test]
+async fn transfers_leave_the_source_travel_and_fill_backorders_on_arrival() {
+    let server = Server::start().await;
+    shop(&server, 4).await;
+    let t = &server.admin;
+    put_web_channel_on(&server, &["overflow"]).await;
+    let (_, waiting) = server.post(t, "/api/v1/orders", order("tr-1", json!([{"sku": "MUG-1", "quantity": 3, "unit_price": "12.90"}]))).await;
+    assert_eq!(waiting["status"], "backordered", "the web shop ships from overflow only, which is empty");
+
+    let send = |quantity: i64| json!({"sku": "MUG-1", "from": "central", "to": "overflow", "quantity": quantity, "reason": "rebalance"});
+    let (status, refused) = server.post(t, "/api/v1/inventory/transfers", send(5)).await;
+    assert_eq!((status, refused["error"]["code"].as_str()), (409, Some("insufficient_stock")));
+    let (status, sent) = server.post(t, "/api/v1/inventory/transfers", send(3)).await;
+    assert_eq!((status, sent["status"].as_str()), (201, Some("in_transit")), "{sent}");
+    let (_, stock) = server.get(t, "/api/v1/inventory?sku=MUG-1").await;
+    assert_eq!(stock[0]["on_hand"], 1, "left central at once: {stock}");
+    let (_, transit) = server.get(t, "/api/v1/inventory/transfers").await;
+    assert_eq!(transit.as_array().unwrap().len(), 1);
+
+    let (status, level) = server.post(t, &format!("/api/v1/inventory/transfers/{}/receive", sent["id"].as_str().unwrap()), json!({})).await;
+    assert_eq!((status, level["location"].as_str(), level["reserved"].as_i64()), (200, Some("overflow"), Some(3)), "{level}");
+    let (_, filled) = server.get(t, &format!("/api/v1/orders/{}", waiting["id"].as_str().unwrap())).await;
+    assert_eq!(filled["status"], "allocated");
+    let (status, _) = server.post(t, &format!("/api/v1/inventory/transfers/{}/receive", sent["id"].as_str().unwrap()), json!({})).await;
+    assert_eq!(status, 404, "received once");
+    let (_, bad) = server.post(t, "/api/v1/inventory/transfers", json!({"sku": "MUG-1", "from": "central", "to": "central", "quantity": 1, "reason": "x"})).await;
+    assert_eq!(bad["error"]["field"], "to");
+    assert_eq!(server.ordo.stock_discrepancies().await.unwrap(), Vec::<String>::new());
+}
+
+async fn put_web_channel_on(server: &Server, locations: &[&str]) {
+    let response = server
+        .client
+        .put(format!("{}/api/v1/channels/web/routing", server.base))
+        .bearer_auth(&server.admin)
+        .json(&json!({"allow_split": true, "locations": locations}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}

@@ -165,3 +165,18 @@ CREATE TABLE tax_rates (
     rate_bp     BIGINT NOT NULL CHECK (rate_bp >= 0 AND rate_bp <= 10000),
     PRIMARY KEY (country, tax_class)
 );
+
+-- Stock moving between locations: out of on-hand at the source when sent, into on-hand at
+-- the destination when received; in transit between the two.
+CREATE TABLE transfers (
+    id            BLOB PRIMARY KEY,
+    sku           TEXT NOT NULL REFERENCES products (sku),
+    from_location TEXT NOT NULL REFERENCES locations (code),
+    to_location   TEXT NOT NULL REFERENCES locations (code),
+    quantity      BIGINT NOT NULL CHECK (quantity > 0),
+    status        TEXT NOT NULL CHECK (status IN ('in_transit', 'received')),
+    reason        TEXT NOT NULL,
+    created_at    TEXT NOT NULL,
+    received_at   TEXT,
+    CHECK (from_location <> to_location)
+);
