@@ -140,7 +140,8 @@ impl Ordo {
                 .enumerate()
                 .map(|(i, (line, (sku, _)))| LineDemand { line: i as i64 + 1, sku: sku.clone(), quantity: line.quantity })
                 .collect();
-            Self::allocate(&mut tx, id, &channel.code, &order.shipping_method, &lines, ship_by, &who, now).await?;
+            let when = (order.placed_at, channel.ship_by_sla_hours);
+            Self::allocate(&mut tx, id, &channel.code, &order.shipping_method, &lines, when, &who, now).await?;
         } else {
             let reason = holds.join("; ");
             tx.record_transition(id, Some(OrderStatus::Validated), OrderStatus::OnHold, &who, &reason, now).await?;
@@ -155,7 +156,9 @@ impl Ordo {
     }
 
     /// Routes a validated order and reserves its stock; what cannot be reserved waits as
-    /// backorders with a stockout exception. Runs in the caller's transaction.
+    /// backorders with a stockout exception. The order's ship-by becomes the last cut-off at
+    /// its first location that meets the channel's SLA (`placed`: when the order was placed
+    /// and the SLA in hours). Runs in the caller's transaction.
     #[allow(clippy::too_many_arguments)]
     async fn allocate(
         tx: &mut ordo_storage::Tx,
@@ -163,7 +166,7 @@ impl Ordo {
         channel: &str,
         shipping_method: &str,
         lines: &[LineDemand],
-        ship_by: chrono::DateTime<chrono::Utc>,
+        placed: (chrono::DateTime<chrono::Utc>, i64),
         who: &str,
         now: chrono::DateTime<chrono::Utc>,
     ) -> AppResult<()> {
@@ -176,15 +179,28 @@ impl Ordo {
         let plan = router.route(&RoutingFacts { lines: lines.to_vec(), candidates, allow_split });
         let mut reasons = plan.reasons.clone();
         let mut short: Vec<(i64, String, i64)> = plan.shortfalls.iter().map(|s| (s.line, s.sku.clone(), s.quantity)).collect();
+        let mut ships_from: Option<&str> = None;
         for allocation in &plan.allocations {
             let sku = &lines[(allocation.line - 1) as usize].sku;
             if tx.reserve(sku, &allocation.location, allocation.quantity).await? {
                 tx.insert_allocation(id, allocation.line, &allocation.location, allocation.quantity).await?;
+                ships_from.get_or_insert(allocation.location.as_str());
             } else {
                 reasons.push(format!("{} was taken at {} by another order meanwhile", sku, allocation.location));
                 short.push((allocation.line, sku.clone(), allocation.quantity));
             }
         }
+        let (placed_at, sla_hours) = placed;
+        let mut ship_by = placed_at + chrono::Duration::hours(sla_hours);
+        if let Some(location) = ships_from
+            && let Some(site) = tx.location(location).await?
+        {
+            let cutoff = chrono::NaiveTime::parse_from_str(&site.cutoff_time, "%H:%M").unwrap_or_default();
+            let zone: chrono_tz::Tz = site.time_zone.parse().unwrap_or(chrono_tz::UTC);
+            ship_by = ordo_domain::order::ship_by(placed_at, sla_hours, cutoff, zone);
+            reasons.push(format!("ships by the {} cut-off at {location} ({})", site.cutoff_time, site.time_zone));
+        }
+        tx.set_order_ship_by(id, ship_by).await?;
         for (line, sku, quantity) in &short {
             tx.insert_backorder(id, *line, sku, *quantity, ship_by, now).await?;
             let kind = ExceptionKind::Stockout;
@@ -213,7 +229,9 @@ impl Ordo {
         tx.record_transition(id, Some(OrderStatus::OnHold), OrderStatus::Validated, &who, &reason, now).await?;
         let lines: Vec<LineDemand> =
             order.lines.iter().map(|l| LineDemand { line: l.line, sku: l.sku.clone(), quantity: l.quantity }).collect();
-        Self::allocate(&mut tx, id, &order.channel, &order.shipping_method, &lines, order.ship_by, &who, now).await?;
+        let sla = tx.channel(&order.channel).await?.map_or(48, |c| c.ship_by_sla_hours);
+        let when = (order.placed_at, sla);
+        Self::allocate(&mut tx, id, &order.channel, &order.shipping_method, &lines, when, &who, now).await?;
         tx.resolve_exception(ExceptionKind::PaymentReview.as_str(), &format!("order:{id}"), &reason, now).await?;
         let order = tx.order(id).await?.ok_or(AppError::NotFound { what: "order", key: id.to_string() })?;
         tx.commit().await?;

@@ -505,3 +505,71 @@ pub struct Order {
     pub timeline: Vec<OrderEvent>,
     pub routing: Vec<RoutingRecord>,
 }
+
+/// When an order must leave a location: the last cut-off at the location, in its time zone,
+/// that still meets the channel's SLA; never before the first cut-off after the order came
+/// in (an SLA shorter than the wait for the next cut-off cannot be met earlier).
+/// Weekends and holidays are not yet taken into account.
+pub fn ship_by(
+    placed_at: DateTime<Utc>,
+    sla_hours: i64,
+    cutoff: chrono::NaiveTime,
+    zone: chrono_tz::Tz,
+) -> DateTime<Utc> {
+    use chrono::TimeZone;
+    let at_cutoff = |date: chrono::NaiveDate| -> DateTime<Utc> {
+        let local = date.and_time(cutoff);
+        // In a daylight-saving gap the cut-off does not exist that day; take the hour after.
+        let resolved = zone
+            .from_local_datetime(&local)
+            .earliest()
+            .or_else(|| zone.from_local_datetime(&(local + chrono::Duration::hours(1))).earliest());
+        resolved.map_or(placed_at, |t| t.with_timezone(&Utc))
+    };
+    let deadline = placed_at + chrono::Duration::hours(sla_hours);
+    let deadline_day = deadline.with_timezone(&zone).date_naive();
+    let mut latest = at_cutoff(deadline_day);
+    if latest > deadline {
+        latest = at_cutoff(deadline_day - chrono::Duration::days(1));
+    }
+    let placed_day = placed_at.with_timezone(&zone).date_naive();
+    let mut first = at_cutoff(placed_day);
+    if first < placed_at {
+        first = at_cutoff(placed_day + chrono::Duration::days(1));
+    }
+    latest.max(first)
+}
+
+#[cfg(test)]
+mod ship_by_tests {
+    use chrono::{NaiveTime, TimeZone, Utc};
+
+    use super::ship_by;
+
+    fn berlin(y: i32, m: u32, d: u32, h: u32, min: u32) -> chrono::DateTime<Utc> {
+        chrono_tz::Europe::Berlin.with_ymd_and_hms(y, m, d, h, min, 0).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn the_last_cutoff_that_meets_the_sla_in_local_time() {
+        let cutoff = NaiveTime::from_hms_opt(15, 0, 0).unwrap();
+        let zone = chrono_tz::Europe::Berlin;
+        // Placed Monday 10:00 with 48 h: Wednesday 10:00 is the deadline, so Tuesday 15:00.
+        assert_eq!(ship_by(berlin(2026, 11, 23, 10, 0), 48, cutoff, zone), berlin(2026, 11, 24, 15, 0));
+        // Placed Monday 16:00 with 48 h: Wednesday 16:00 deadline, Wednesday 15:00 cut-off.
+        assert_eq!(ship_by(berlin(2026, 11, 23, 16, 0), 48, cutoff, zone), berlin(2026, 11, 25, 15, 0));
+        // A 2 h SLA after today's cut-off cannot beat tomorrow's cut-off.
+        assert_eq!(ship_by(berlin(2026, 11, 23, 16, 0), 2, cutoff, zone), berlin(2026, 11, 24, 15, 0));
+    }
+
+    #[test]
+    fn cutoffs_follow_daylight_saving_time() {
+        let cutoff = NaiveTime::from_hms_opt(15, 0, 0).unwrap();
+        let zone = chrono_tz::Europe::Berlin;
+        // Summer time ends on 25 October 2026: 15:00 local is 13:00 UTC before, 14:00 after.
+        let before = ship_by(berlin(2026, 10, 24, 9, 0), 24, cutoff, zone);
+        let after = ship_by(berlin(2026, 10, 26, 9, 0), 24, cutoff, zone);
+        assert_eq!(before.format("%H:%M").to_string(), "13:00");
+        assert_eq!(after.format("%H:%M").to_string(), "14:00");
+    }
+}

@@ -723,3 +723,12 @@ impl Tx {
         Ok(on_engine!(self, |conn| sqlx::query_scalar(sql).bind(shipment).fetch_optional(conn).await?))
     }
 }
+
+impl Tx {
+    /// Sets when the order must leave its location.
+    pub async fn set_order_ship_by(&mut self, order: Uuid, ship_by: DateTime<Utc>) -> Result<(), StorageError> {
+        let sql = "UPDATE orders SET ship_by = $2 WHERE id = $1";
+        on_engine!(self, |conn| sqlx::query(sql).bind(order).bind(ship_by).execute(conn).await?.rows_affected());
+        Ok(())
+    }
+}

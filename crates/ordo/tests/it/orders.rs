@@ -58,6 +58,8 @@ async fn an_order_is_received_once_reserved_and_released_on_cancel() {
     let statuses: Vec<&str> = first["timeline"].as_array().unwrap().iter().map(|e| e["to"].as_str().unwrap()).collect();
     assert_eq!(statuses, ["received", "validated", "backordered"]);
     assert!(first["routing"][0]["reasons"].as_array().unwrap().iter().any(|r| r.as_str().unwrap().contains("VASE-1")));
+    // Placed 2026-11-20 10:00 UTC with the default 48 h SLA; central's cut-off is 16:00 UTC.
+    assert_eq!(first["ship_by"], "2026-11-21T16:00:00Z", "the last cut-off that meets the SLA");
 
     let (status, again) = server.post(&integration, "/api/v1/orders", body).await;
     assert_eq!((status, &again["id"]), (200, &first["id"]), "a re-send returns the same order");
