@@ -30,7 +30,9 @@ impl Ordo {
     pub async fn receive_order(&self, new: NewOrder, payload: &str, actor: &Actor) -> AppResult<Intake> {
         let order = new.check()?;
         let now = Self::now();
-        let mut tx = self.db.write().await?;
+        // Everything that only reads happens before the write transaction, so the write lock
+        // (SQLite's one writer) is held for the writes alone.
+        let mut tx = self.db.read().await?;
         let Some(channel) = tx.channel(&order.channel).await? else {
             return Err(FieldError::new("channel", format!("unknown channel {:?}", order.channel)).into());
         };
@@ -76,6 +78,15 @@ impl Ordo {
             total = total.checked_add(net).and_then(|t| t.checked_add(tax)).map_err(money_field(&field))?;
         }
 
+        // A re-send of an order we have: answer with it, touching nothing.
+        if let Some(existing) = tx.order_id_by_external_id(&channel.code, &order.external_id).await? {
+            let order = tx.order(existing).await?.ok_or(AppError::NotFound { what: "order", key: existing.to_string() })?;
+            return Ok(Intake { order, created: false });
+        }
+        let (history, average) = tx.channel_order_stats(&channel.code).await?;
+        drop(tx);
+
+        let mut tx = self.db.write().await?;
         let id = Uuid::now_v7();
         let ship_by = order.placed_at + chrono::Duration::hours(channel.ship_by_sla_hours);
         let customer = ordo_domain::order::NewCustomerRef { email: order.customer_email.clone(), name: order.customer_name.clone() };
@@ -121,15 +132,13 @@ impl Ordo {
             .await?;
 
         // Risk review first: a held order reserves nothing until a person releases it.
-        let (history, average) = tx.channel_order_stats(&channel.code).await?;
         let facts = RiskFacts {
             payment_status: order.payment_status,
             ship_country: &order.ship_to.country,
             billing_country: order.billing_country.as_deref(),
             total_minor: total.minor(),
-            // The new order itself is among the channel's orders now; leave it out.
-            channel_orders: history - 1,
-            channel_average_minor: if history > 1 { (average * history - total.minor()) / (history - 1) } else { 0 },
+            channel_orders: history,
+            channel_average_minor: average,
         };
         let holds = hold_reasons(&self.settings.risk, &facts);
         if holds.is_empty() {
@@ -150,9 +159,8 @@ impl Ordo {
             tx.raise_exception(kind.as_str(), &format!("order:{id}"), kind.owner_role().as_str(), now + kind.sla(), &details, now)
                 .await?;
         }
-        let saved = tx.order(id).await?.ok_or(AppError::NotFound { what: "order", key: id.to_string() })?;
         tx.commit().await?;
-        Ok(Intake { order: saved, created: true })
+        Ok(Intake { order: self.order(id).await?, created: true })
     }
 
     /// Routes a validated order and reserves its stock; what cannot be reserved waits as
