@@ -38,6 +38,7 @@ pub fn router(ordo: ordo_app::Ordo, secure_cookies: bool) -> Router {
         .route("/dashboard/orders", get(pages::orders::orders))
         .route("/dashboard/orders/{id}", get(pages::orders::order))
         .route("/dashboard/orders/{id}/cancel", get(pages::orders::cancel_page).post(pages::orders::cancel))
+        .route("/dashboard/orders/{id}/release", get(pages::orders::cancel_page).post(pages::orders::release))
         .route("/dashboard/exceptions", get(pages::exceptions::exceptions))
         .route("/dashboard/channels", get(pages::master::channels))
         .route("/dashboard/locations", get(pages::master::locations))

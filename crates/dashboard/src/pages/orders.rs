@@ -158,6 +158,9 @@ struct OrderPage {
     /// Whether to offer the cancel form: the role may and the order has not shipped.
     may_cancel: bool,
     cancel_href: String,
+    /// Whether to offer the release form: the role reviews orders and this one is on hold.
+    may_release: bool,
+    release_href: String,
 }
 
 /// The order id in the path; anything that is not a UUID names no order.
@@ -176,13 +179,37 @@ pub(crate) async fn order(
     let layout = layout.titled(format!("Order {}", order.external_id));
     let may_cancel = session.actor.can(Permission::OrdersWrite) && order.status.is_open();
     let cancel_href = format!("{}/cancel", order_href(&order.id.to_string()));
-    Ok(render(StatusCode::OK, &OrderPage { layout, order, may_cancel, cancel_href }))
+    let may_release = session.actor.can(Permission::OrdersReview) && order.status == OrderStatus::OnHold;
+    let release_href = format!("{}/release", order_href(&order.id.to_string()));
+    Ok(render(StatusCode::OK, &OrderPage { layout, order, may_cancel, cancel_href, may_release, release_href }))
 }
 
 #[derive(Debug, Deserialize)]
-pub(crate) struct CancelForm {
+pub(crate) struct ReasonForm {
     #[serde(default)]
     reason: String,
+}
+
+/// What every order action checks first: the form came from this site, the role has
+/// `permission`, the id is an order id and the form parses. Returns the layout for errors,
+/// the order id and the reason typed.
+fn order_action(
+    session: &Session,
+    permission: Permission,
+    path: Result<Path<String>, PathRejection>,
+    headers: &HeaderMap,
+    form: Result<Form<ReasonForm>, FormRejection>,
+) -> Result<(Layout, Uuid, String), PageError> {
+    let layout = session.open(Page::Orders)?;
+    if !same_origin(headers) {
+        return Err(layout.fail(Problem::CrossSite));
+    }
+    if !session.actor.can(permission) {
+        return Err(layout.fail(Problem::Forbidden));
+    }
+    let id = order_id(&layout, path)?;
+    let Form(form) = form.map_err(|rejection| layout.fail(FieldError::new("form", rejection.body_text())))?;
+    Ok((layout, id, form.reason))
 }
 
 /// Cancels the order, then shows it again (303, so reloading does not post twice).
@@ -191,23 +218,29 @@ pub(crate) async fn cancel(
     State(dashboard): State<Dashboard>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
-    form: Result<Form<CancelForm>, FormRejection>,
+    form: Result<Form<ReasonForm>, FormRejection>,
 ) -> Result<Redirect, PageError> {
-    let layout = session.open(Page::Orders)?;
-    if !same_origin(&headers) {
-        return Err(layout.fail(Problem::CrossSite));
-    }
-    if !session.actor.can(Permission::OrdersWrite) {
-        return Err(layout.fail(Problem::Forbidden));
-    }
-    let id = order_id(&layout, path)?;
-    let Form(form) = form.map_err(|rejection| layout.fail(FieldError::new("form", rejection.body_text())))?;
-    let order = dashboard.ordo.cancel_order(id, &form.reason, &session.actor).await.map_err(|e| layout.fail(e))?;
+    let (layout, id, reason) = order_action(&session, Permission::OrdersWrite, path, &headers, form)?;
+    let order = dashboard.ordo.cancel_order(id, &reason, &session.actor).await.map_err(|e| layout.fail(e))?;
     tracing::info!(order = %order.id, actor = %session.actor, "dashboard: order cancelled");
     Ok(Redirect::to(&order_href(&order.id.to_string())))
 }
 
-/// The cancel address opened as a page (say, after logging in again on the way to it) shows
+/// Releases an order held for review: it is routed and reserved, then shown again.
+pub(crate) async fn release(
+    session: Session,
+    State(dashboard): State<Dashboard>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    form: Result<Form<ReasonForm>, FormRejection>,
+) -> Result<Redirect, PageError> {
+    let (layout, id, reason) = order_action(&session, Permission::OrdersReview, path, &headers, form)?;
+    let order = dashboard.ordo.release_hold(id, &reason, &session.actor).await.map_err(|e| layout.fail(e))?;
+    tracing::info!(order = %order.id, actor = %session.actor, "dashboard: order released");
+    Ok(Redirect::to(&order_href(&order.id.to_string())))
+}
+
+/// An action's address opened as a page (say, after logging in again on the way to it) shows
 /// the order instead.
 pub(crate) async fn cancel_page(path: Result<Path<String>, PathRejection>) -> Redirect {
     match path {

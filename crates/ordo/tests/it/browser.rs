@@ -107,7 +107,7 @@ async fn a_user_logs_in_and_sees_the_products_page() {
         "shipping_method": "standard", "payment_status": "captured",
         "lines": [{"sku": sku, "quantity": 1, "unit_price": "19.99"}],
     });
-    let (status, created) = server.post(&server.admin, "/api/v1/orders", body).await;
+    let (status, created) = server.post(&server.admin, "/api/v1/orders", body.clone()).await;
     assert_eq!(status, 201, "{created}");
     let expected_status = created["status"].as_str().unwrap().to_owned();
     browser.goto(&format!("{}/dashboard/orders", server.base)).await.unwrap();
@@ -123,5 +123,23 @@ async fn a_user_logs_in_and_sees_the_products_page() {
     let (_, after) = server.get(&server.admin, &format!("/api/v1/orders/{}", created["id"].as_str().unwrap())).await;
     assert_eq!(after["status"], "cancelled");
     assert_eq!(after["timeline"].as_array().unwrap().last().unwrap()["reason"], "customer called to cancel");
+
+    // An unpaid order waits on hold; a reviewer releases it from its page.
+    let mut unpaid = body.clone();
+    unpaid["external_id"] = json!("WEB-1002");
+    unpaid["payment_status"] = json!("authorized");
+    let (_, held) = server.post(&server.admin, "/api/v1/orders", unpaid).await;
+    assert_eq!(held["status"], "on_hold");
+    browser.goto(&format!("{}/dashboard/orders/{}", server.base, held["id"].as_str().unwrap())).await.unwrap();
+    assert_eq!(browser.find(Locator::Id("order-status")).await.unwrap().text().await.unwrap(), "on_hold");
+    browser.find(Locator::Id("release-reason")).await.unwrap().send_keys("paid by bank transfer").await.unwrap();
+    browser.find(Locator::Id("release-order")).await.unwrap().click().await.unwrap();
+    browser
+        .wait()
+        .for_element(Locator::XPath("//*[@id='order-status'][normalize-space()!='on_hold']"))
+        .await
+        .unwrap();
+    let released = browser.find(Locator::Id("order-status")).await.unwrap().text().await.unwrap();
+    assert!(released == "allocated" || released == "backordered", "{released}");
     browser.close().await.unwrap();
 }
