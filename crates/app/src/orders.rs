@@ -188,11 +188,20 @@ impl Ordo {
         let mut reasons = plan.reasons.clone();
         let mut short: Vec<(i64, String, i64)> = plan.shortfalls.iter().map(|s| (s.line, s.sku.clone(), s.quantity)).collect();
         let mut ships_from: Option<&str> = None;
-        for allocation in &plan.allocations {
+        // Reserve in one global order (SKU, then location) so two orders taking the same SKUs
+        // lock the stock rows in the same order and cannot deadlock on PostgreSQL.
+        let mut in_lock_order: Vec<&ordo_domain::routing::Allocation> = plan.allocations.iter().collect();
+        in_lock_order.sort_by(|a, b| {
+            let sku = |x: &ordo_domain::routing::Allocation| lines[(x.line - 1) as usize].sku.as_str();
+            sku(a).cmp(sku(b)).then_with(|| a.location.cmp(&b.location))
+        });
+        if let Some(first) = plan.allocations.first() {
+            ships_from = Some(first.location.as_str());
+        }
+        for allocation in in_lock_order {
             let sku = &lines[(allocation.line - 1) as usize].sku;
             if tx.reserve(sku, &allocation.location, allocation.quantity).await? {
                 tx.insert_allocation(id, allocation.line, &allocation.location, allocation.quantity).await?;
-                ships_from.get_or_insert(allocation.location.as_str());
             } else {
                 reasons.push(format!("{} was taken at {} by another order meanwhile", sku, allocation.location));
                 short.push((allocation.line, sku.clone(), allocation.quantity));
