@@ -3,6 +3,7 @@
 //! The HTTP API, the dashboard and the command line call these and nothing below them.
 
 mod access;
+mod fulfilment;
 pub mod demo;
 pub mod import;
 mod inventory;

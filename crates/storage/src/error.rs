@@ -48,3 +48,8 @@ impl StorageError {
         matches!(self, StorageError::Duplicate { .. })
     }
 }
+
+/// A stored value or state that breaks a rule the code keeps: a bug, not bad input.
+pub(crate) fn corrupt(what: &str) -> StorageError {
+    StorageError::Corrupt(what.to_owned())
+}

@@ -9,7 +9,10 @@ mod access;
 mod error;
 mod inventory;
 mod master;
+mod exceptions;
 mod orders;
+mod reservations;
+mod shipments;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -25,7 +28,8 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 pub use access::{ApiTokenRecord, SessionUser, UserRecord};
 pub use error::StorageError;
 pub use master::{MasterDataCounts, ProductPage, ProductQuery};
-pub use orders::{NewLineRecord, NewOrderRecord, OrderQuery, OrderSummary, WaitingLine};
+pub use orders::{NewLineRecord, NewOrderRecord, OrderQuery, OrderSummary};
+pub use reservations::WaitingLine;
 
 /// Runs `$body` with `$conn` bound to the engine's connection; the same text compiles once per
 /// engine. Use it only where the SQL is the same on both; otherwise match on the variants.

@@ -1,0 +1,198 @@
+//! Reservations: where an order's units are held, what waits for stock, and what routing
+//! may choose from. Every hold is a conditional update the database decides.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use ordo_domain::routing::Candidate;
+use sqlx::AssertSqlSafe;
+use uuid::Uuid;
+
+use crate::error::corrupt;
+use crate::{on_engine, StorageError, Tx, TxInner};
+
+/// A backorder line waiting for stock, with what routing needs to know about its order.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct WaitingLine {
+    pub order_id: Uuid,
+    pub line_no: i64,
+    pub quantity: i64,
+    pub channel: String,
+    pub shipping_method: String,
+}
+
+impl Tx {
+    /// Locations as routing sees them for a channel, a shipping method and some SKUs.
+    pub async fn routing_candidates(
+        &mut self,
+        channel: &str,
+        shipping_method: &str,
+        skus: &[&str],
+    ) -> Result<(bool, Vec<Candidate>), StorageError> {
+        let settings = "SELECT allow_split, \
+                        (SELECT COUNT(*) FROM channel_locations WHERE channel = $1) FROM channels WHERE code = $1";
+        let sites = "SELECT l.code, l.priority, \
+                     EXISTS (SELECT 1 FROM channel_locations c WHERE c.channel = $1 AND c.location = l.code), \
+                     NOT EXISTS (SELECT 1 FROM location_shipping_methods m WHERE m.location = l.code) \
+                     OR EXISTS (SELECT 1 FROM location_shipping_methods m WHERE m.location = l.code AND m.method = $2) \
+                     FROM locations l ORDER BY l.priority, l.code";
+        let stock = "SELECT sku, location, on_hand - reserved FROM stock_levels WHERE sku = $1";
+        let (allow_split, restricted): (bool, i64) =
+            on_engine!(self, |conn| sqlx::query_as(settings).bind(channel).fetch_one(conn).await?);
+        let rows: Vec<(String, i64, bool, bool)> =
+            on_engine!(self, |conn| sqlx::query_as(sites).bind(channel).bind(shipping_method).fetch_all(conn).await?);
+        let mut candidates: Vec<Candidate> = rows
+            .into_iter()
+            .map(|(location, priority, listed, offers)| Candidate {
+                location,
+                priority,
+                allowed_for_channel: restricted == 0 || listed,
+                offers_shipping_method: offers,
+                available: BTreeMap::new(),
+            })
+            .collect();
+        for sku in skus {
+            let levels: Vec<(String, String, i64)> =
+                on_engine!(self, |conn| sqlx::query_as(stock).bind(*sku).fetch_all(conn).await?);
+            for (sku, location, available) in levels {
+                if let Some(candidate) = candidates.iter_mut().find(|c| c.location == location) {
+                    candidate.available.insert(sku, available);
+                }
+            }
+        }
+        Ok((allow_split, candidates))
+    }
+
+    /// Reserves `quantity` of `sku` at `location` if that much is available, in one conditional
+    /// update; `false` and nothing changed when it is not.
+    pub async fn reserve(&mut self, sku: &str, location: &str, quantity: i64) -> Result<bool, StorageError> {
+        let sql = "UPDATE stock_levels SET reserved = reserved + $3 \
+                   WHERE sku = $1 AND location = $2 AND on_hand - reserved >= $3";
+        let updated =
+            on_engine!(self, |conn| sqlx::query(sql).bind(sku).bind(location).bind(quantity).execute(conn).await?.rows_affected());
+        if updated == 1 {
+            self.note_stock_change(sku, location).await?;
+        }
+        Ok(updated == 1)
+    }
+
+    /// Gives reserved units back to available stock.
+    pub async fn release(&mut self, sku: &str, location: &str, quantity: i64) -> Result<(), StorageError> {
+        let sql = "UPDATE stock_levels SET reserved = reserved - $3 WHERE sku = $1 AND location = $2 AND reserved >= $3";
+        let updated =
+            on_engine!(self, |conn| sqlx::query(sql).bind(sku).bind(location).bind(quantity).execute(conn).await?.rows_affected());
+        if updated != 1 {
+            return Err(corrupt(&format!("release of {quantity} {sku} at {location} exceeds what is reserved")));
+        }
+        self.note_stock_change(sku, location).await
+    }
+
+    pub async fn insert_allocation(&mut self, order: Uuid, line: i64, location: &str, quantity: i64) -> Result<(), StorageError> {
+        let sql = "INSERT INTO allocations (order_id, line_no, location, quantity) VALUES ($1, $2, $3, $4) \
+                   ON CONFLICT (order_id, line_no, location) DO UPDATE SET quantity = allocations.quantity + $4";
+        on_engine!(self, |conn| sqlx::query(sql).bind(order).bind(line).bind(location).bind(quantity).execute(conn).await?.rows_affected());
+        Ok(())
+    }
+
+    pub async fn insert_backorder(
+        &mut self,
+        order: Uuid,
+        line: i64,
+        sku: &str,
+        quantity: i64,
+        ship_by: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
+        let sql = "INSERT INTO backorders (order_id, line_no, sku, quantity, ship_by, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                   ON CONFLICT (order_id, line_no) DO UPDATE SET quantity = backorders.quantity + $4";
+        on_engine!(self, |conn| sqlx::query(sql)
+            .bind(order)
+            .bind(line)
+            .bind(sku)
+            .bind(quantity)
+            .bind(ship_by)
+            .bind(now)
+            .execute(conn)
+            .await?
+            .rows_affected());
+        Ok(())
+    }
+
+    /// Releases every reservation of an order and drops its backorders; returns what it released.
+    pub async fn release_order(&mut self, order: Uuid) -> Result<Vec<(String, String, i64)>, StorageError> {
+        let held = "SELECT l.sku, a.location, a.quantity FROM allocations a \
+                    JOIN order_lines l ON l.order_id = a.order_id AND l.line_no = a.line_no WHERE a.order_id = $1";
+        let rows: Vec<(String, String, i64)> = on_engine!(self, |conn| sqlx::query_as(held).bind(order).fetch_all(conn).await?);
+        for (sku, location, quantity) in &rows {
+            self.release(sku, location, *quantity).await?;
+        }
+        for sql in ["DELETE FROM allocations WHERE order_id = $1", "DELETE FROM backorders WHERE order_id = $1"] {
+            on_engine!(self, |conn| sqlx::query(sql).bind(order).execute(conn).await?.rows_affected());
+        }
+        Ok(rows)
+    }
+
+    /// Backorders of a SKU, oldest ship-by first, locked for this transaction.
+    pub async fn waiting_lines(&mut self, sku: &str) -> Result<Vec<WaitingLine>, StorageError> {
+        let select = "SELECT b.order_id, b.line_no, b.quantity, o.channel, o.shipping_method \
+                      FROM backorders b JOIN orders o ON o.id = b.order_id \
+                      WHERE b.sku = $1 AND o.status <> 'on_hold' ORDER BY b.ship_by, b.created_at, b.order_id, b.line_no";
+        // SQLite's write transaction holds the database's write lock already; PostgreSQL locks
+        // the rows so two receipts cannot fill the same backorder twice.
+        Ok(match &mut self.inner {
+            TxInner::Sqlite(tx) => sqlx::query_as(select).bind(sku).fetch_all(&mut **tx).await?,
+            TxInner::Postgres(tx) => {
+                let locked = format!("{select} FOR UPDATE OF b");
+                sqlx::query_as(AssertSqlSafe(locked)).bind(sku).fetch_all(&mut **tx).await?
+            }
+        })
+    }
+
+    /// Whether the channel may ship from the location with this shipping method.
+    pub async fn may_ship_from(&mut self, channel: &str, location: &str, method: &str) -> Result<bool, StorageError> {
+        let sql = "SELECT (NOT EXISTS (SELECT 1 FROM channel_locations WHERE channel = $1) \
+                          OR EXISTS (SELECT 1 FROM channel_locations WHERE channel = $1 AND location = $2)) \
+                      AND (NOT EXISTS (SELECT 1 FROM location_shipping_methods WHERE location = $2) \
+                          OR EXISTS (SELECT 1 FROM location_shipping_methods WHERE location = $2 AND method = $3))";
+        Ok(on_engine!(self, |conn| sqlx::query_scalar(sql).bind(channel).bind(location).bind(method).fetch_one(conn).await?))
+    }
+
+    /// Takes `quantity` off a backorder line, deleting it when nothing is left.
+    pub async fn reduce_backorder(&mut self, order: Uuid, line: i64, quantity: i64) -> Result<(), StorageError> {
+        let update = "UPDATE backorders SET quantity = quantity - $3 WHERE order_id = $1 AND line_no = $2 AND quantity > $3";
+        let delete = "DELETE FROM backorders WHERE order_id = $1 AND line_no = $2 AND quantity = $3";
+        // Delete first: after the update, what is left could equal `quantity` and go too.
+        let changed = on_engine!(self, |conn| {
+            sqlx::query(delete).bind(order).bind(line).bind(quantity).execute(&mut *conn).await?.rows_affected()
+                + sqlx::query(update).bind(order).bind(line).bind(quantity).execute(&mut *conn).await?.rows_affected()
+        });
+        if changed != 1 {
+            return Err(corrupt(&format!("backorder {order}/{line} holds less than {quantity}")));
+        }
+        Ok(())
+    }
+
+    /// Units of an order still waiting for stock.
+    pub async fn backordered_units(&mut self, order: Uuid) -> Result<i64, StorageError> {
+        let sql = "SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM backorders WHERE order_id = $1";
+        Ok(on_engine!(self, |conn| sqlx::query_scalar(sql).bind(order).fetch_one(conn).await?))
+    }
+
+    /// Units of a SKU still waiting for stock, across all orders.
+    pub async fn backordered_sku_units(&mut self, sku: &str) -> Result<i64, StorageError> {
+        let sql = "SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM backorders WHERE sku = $1";
+        Ok(on_engine!(self, |conn| sqlx::query_scalar(sql).bind(sku).fetch_one(conn).await?))
+    }
+
+    /// Units waiting for stock, per SKU.
+    pub async fn backordered_by_sku(&mut self) -> Result<Vec<(String, i64)>, StorageError> {
+        let sql = "SELECT sku, CAST(SUM(quantity) AS BIGINT) FROM backorders GROUP BY sku ORDER BY sku";
+        Ok(on_engine!(self, |conn| sqlx::query_as(sql).fetch_all(conn).await?))
+    }
+
+    /// Reserved units never exceed on-hand anywhere: the invariant tests check.
+    pub async fn oversold_levels(&mut self) -> Result<i64, StorageError> {
+        let sql = "SELECT COUNT(*) FROM stock_levels WHERE reserved > on_hand OR reserved < 0";
+        Ok(on_engine!(self, |conn| sqlx::query_scalar(sql).fetch_one(conn).await?))
+    }
+}
