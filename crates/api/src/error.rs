@@ -110,7 +110,7 @@ impl From<AppError> for ApiError {
                 code: ErrorCode::InvalidTransition,
                 message,
                 field: None,
-                current_state: Some(current.as_str()),
+                current_state: Some(current),
             },
             AppError::NotFound { what, key } => ApiError::with_message(ErrorCode::NotFound, format!("{what} {key:?} not found")),
             AppError::Unauthenticated => ApiError::new(ErrorCode::Unauthorized),

@@ -47,6 +47,7 @@ fn api() -> (Router<Ordo>, OpenApiDoc) {
         .merge(routes::inventory::routes())
         .merge(routes::access::routes())
         .merge(routes::orders::routes())
+        .merge(routes::fulfilment::routes())
         .split_for_parts()
 }
 

@@ -53,7 +53,7 @@ impl Ordo {
     pub async fn create_token(&self, role: Role, name: &str) -> AppResult<IssuedToken> {
         let name = field::text("name", name)?;
         let token = format!("{TOKEN_PREFIX}{}", random_secret()?);
-        let record = ApiTokenRecord { id: Uuid::now_v7(), name: name.clone(), role, created_at: Self::now() };
+        let record = ApiTokenRecord { id: Uuid::now_v7(), name: name.clone(), role, created_at: self.now() };
         let mut tx = self.db.write().await?;
         tx.insert_api_token(&record, &sha256_hex(&token)).await?;
         tx.commit().await?;
@@ -90,7 +90,7 @@ impl Ordo {
         if tx.user_by_username(&username).await?.is_some() {
             return Err(AppError::Duplicate(FieldError::new("username", format!("{username:?} already exists"))));
         }
-        tx.insert_user(&user, Self::now()).await?;
+        tx.insert_user(&user, self.now()).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -106,7 +106,7 @@ impl Ordo {
             return Err(AppError::Unauthenticated);
         };
         let session_key = random_secret()?;
-        let now = Self::now();
+        let now = self.now();
         let ttl = chrono::Duration::from_std(self.settings.session_ttl).unwrap_or(chrono::Duration::hours(12));
         let expires_at = now + ttl;
         let mut tx = self.db.write().await?;
@@ -124,14 +124,14 @@ impl Ordo {
         if session_key.len() != 64 {
             return Err(AppError::Unauthenticated);
         }
-        let user = self.db.read().await?.session_user(&sha256_hex(session_key), Self::now()).await?;
+        let user = self.db.read().await?.session_user(&sha256_hex(session_key), self.now()).await?;
         let user = user.ok_or(AppError::Unauthenticated)?;
         Ok(Actor { kind: ActorKind::User, name: user.username, role: user.role })
     }
 
     pub async fn log_out(&self, session_key: &str) -> AppResult<()> {
         let mut tx = self.db.write().await?;
-        tx.delete_session(&sha256_hex(session_key), Self::now()).await?;
+        tx.delete_session(&sha256_hex(session_key), self.now()).await?;
         tx.commit().await?;
         Ok(())
     }

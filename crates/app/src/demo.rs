@@ -123,7 +123,7 @@ impl Ordo {
         tx.delete_everything().await?;
         tx.set_meta(DEMO_MARK, "true").await?;
 
-        let now = Self::now();
+        let now = self.now();
         let mut seed = Seed(2026);
         let base = self.settings.base_currency;
         let products = demo_products(&mut seed, base);

@@ -1,76 +1,46 @@
-//! Fulfilment: parcels leave a location with carrier and tracking, and are delivered.
+//! Fulfilment: waves that batch a location's orders into one pick list, then pick, pack and
+//! ship with carrier and tracking; parcels shipped directly; delivery confirmation.
 
-use ordo_domain::order::{Order, OrderStatus};
+use std::collections::BTreeMap;
+
+use ordo_domain::exception::ExceptionKind;
+use ordo_domain::order::{NewShipment, Order, OrderStatus, Shipment, ShipmentLine};
+use ordo_domain::wave::{Dispatch, NewWave, Wave, WaveOrderStatus, WaveStatus, WaveSummary};
 use ordo_domain::FieldError;
+use ordo_storage::{PickableLine, Tx};
 use uuid::Uuid;
 
 use crate::{Actor, AppError, AppResult, Ordo};
+
+fn order_not_found(id: Uuid) -> AppError {
+    AppError::NotFound { what: "order", key: id.to_string() }
+}
+
+fn wave_not_found(id: Uuid) -> AppError {
+    AppError::NotFound { what: "wave", key: id.to_string() }
+}
 
 impl Ordo {
     /// Records a parcel leaving a location: its units leave on-hand and reserved, and the order
     /// becomes partially shipped or shipped. Shipping more than is reserved there is refused
     /// with the order's current state.
-    pub async fn ship_order(&self, id: Uuid, new: ordo_domain::order::NewShipment, actor: &Actor) -> AppResult<Order> {
-        use ordo_domain::order::{Shipment, ShipmentLine};
+    pub async fn ship_order(&self, id: Uuid, new: NewShipment, actor: &Actor) -> AppResult<Order> {
         let new = new.check()?;
-        let now = Self::now();
-        let who = actor.to_string();
+        let now = self.now();
         let mut tx = self.db.write().await?;
-        let order = tx.order(id).await?.ok_or(AppError::NotFound { what: "order", key: id.to_string() })?;
-        let refuse = |message: String| AppError::InvalidTransition { current: order.status, message };
-        if !matches!(order.status, OrderStatus::Allocated | OrderStatus::Backordered | OrderStatus::PartiallyShipped) {
-            return Err(refuse(format!("an order that is {} cannot ship", order.status)));
-        }
-        let reserved_here = |line: i64| {
-            order.lines.iter().find(|l| l.line == line).map_or(0, |l| {
-                l.allocations.iter().filter(|a| a.location == new.location).map(|a| a.quantity).sum::<i64>()
-            })
-        };
+        let order = tx.order(id).await?.ok_or_else(|| order_not_found(id))?;
         let lines: Vec<ShipmentLine> = match &new.lines {
             Some(lines) => lines.clone(),
             None => order
                 .lines
                 .iter()
-                .map(|l| ShipmentLine { line: l.line, quantity: reserved_here(l.line) })
+                .map(|l| ShipmentLine { line: l.line, quantity: reserved_at(&order, l.line, &new.location) })
                 .filter(|l| l.quantity > 0)
                 .collect(),
         };
-        if lines.is_empty() {
-            return Err(refuse(format!("nothing of this order is reserved at {}", new.location)));
-        }
-        let reason = format!("shipped by {} {}", new.carrier, new.tracking_number);
-        for (i, l) in lines.iter().enumerate() {
-            let Some(line) = order.lines.iter().find(|x| x.line == l.line) else {
-                return Err(FieldError::new(format!("lines[{i}].line"), format!("the order has no line {}", l.line)).into());
-            };
-            if !tx.ship_units(id, l.line, &line.sku, &new.location, l.quantity, &reason, &who, now).await? {
-                let message = format!(
-                    "line {} has {} reserved at {}, fewer than the {} shipped",
-                    l.line,
-                    reserved_here(l.line),
-                    new.location,
-                    l.quantity
-                );
-                return Err(refuse(message));
-            }
-        }
-        let shipment = Shipment {
-            id: Uuid::now_v7(),
-            location: new.location.clone(),
-            status: "shipped".to_owned(),
-            carrier: new.carrier.clone(),
-            tracking_number: new.tracking_number.clone(),
-            shipped_at: now,
-            delivered_at: None,
-            lines,
-        };
-        tx.insert_shipment(&shipment, id).await?;
-        let after = tx.order(id).await?.ok_or(AppError::NotFound { what: "order", key: id.to_string() })?;
-        let complete = after.lines.iter().all(|l| l.shipped == l.quantity);
-        let next = if complete { OrderStatus::Shipped } else { OrderStatus::PartiallyShipped };
-        order.status.become_(next).map_err(|e| refuse(e.to_string()))?;
-        tx.record_transition(id, Some(order.status), next, &who, &reason, now).await?;
-        let saved = tx.order(id).await?.ok_or(AppError::NotFound { what: "order", key: id.to_string() })?;
+        let dispatch = Dispatch { carrier: new.carrier, tracking_number: new.tracking_number };
+        ship(&mut tx, &order, &new.location, lines, &dispatch, &actor.to_string(), now).await?;
+        let saved = tx.order(id).await?.ok_or_else(|| order_not_found(id))?;
         tx.commit().await?;
         Ok(saved)
     }
@@ -78,23 +48,262 @@ impl Ordo {
     /// Confirms a shipment's delivery; the order is delivered when all of it is shipped and
     /// every shipment delivered.
     pub async fn deliver_shipment(&self, shipment: Uuid, actor: &Actor) -> AppResult<Order> {
-        let now = Self::now();
+        let now = self.now();
         let mut tx = self.db.write().await?;
         let Some(order_id) = tx.deliver_shipment(shipment, now).await? else {
             let Some(order_id) = tx.shipment_order(shipment).await? else {
                 return Err(AppError::NotFound { what: "shipment", key: shipment.to_string() });
             };
-            let current = tx.order_status(order_id).await?.unwrap_or(OrderStatus::Delivered);
+            let current = tx.order_status(order_id).await?.unwrap_or(OrderStatus::Delivered).as_str();
             return Err(AppError::InvalidTransition { current, message: "this shipment was delivered before".into() });
         };
-        let order = tx.order(order_id).await?.ok_or(AppError::NotFound { what: "order", key: order_id.to_string() })?;
+        let order = tx.order(order_id).await?.ok_or_else(|| order_not_found(order_id))?;
         if order.status == OrderStatus::Shipped && order.shipments.iter().all(|s| s.status == "delivered") {
             let reason = "every parcel delivered";
             tx.record_transition(order_id, Some(OrderStatus::Shipped), OrderStatus::Delivered, &actor.to_string(), reason, now)
                 .await?;
         }
-        let saved = tx.order(order_id).await?.ok_or(AppError::NotFound { what: "order", key: order_id.to_string() })?;
+        let saved = tx.order(order_id).await?.ok_or_else(|| order_not_found(order_id))?;
         tx.commit().await?;
         Ok(saved)
+    }
+
+    /// Releases a wave at a location: the orders with stock reserved there that are in no
+    /// other unfinished wave, due first (the next carrier cut-off's), up to `max_orders`,
+    /// with a pick list ordered by bin. Nothing to pick is refused, naming the location.
+    pub async fn release_wave(&self, new: NewWave, actor: &Actor) -> AppResult<Wave> {
+        let new = new.check()?;
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        let Some(site) = tx.location(&new.location).await? else {
+            return Err(FieldError::new("location", format!("unknown location {:?}", new.location)).into());
+        };
+        let cutoff = chrono::NaiveTime::parse_from_str(&site.cutoff_time, "%H:%M").unwrap_or_default();
+        let zone: chrono_tz::Tz = site.time_zone.parse().unwrap_or(chrono_tz::UTC);
+        let cutoff_at = ordo_domain::order::next_cutoff(now, cutoff, zone);
+
+        let mut by_order: BTreeMap<Uuid, Vec<&PickableLine>> = BTreeMap::new();
+        let mut due_order: Vec<Uuid> = Vec::new();
+        let pickable = tx.pickable_lines(&site.code, new.shipping_method.as_deref()).await?;
+        for line in &pickable {
+            let lines = by_order.entry(line.order_id).or_default();
+            if lines.is_empty() {
+                due_order.push(line.order_id);
+            }
+            lines.push(line);
+        }
+        let id = Uuid::now_v7();
+        tx.insert_wave(id, &site.code, new.shipping_method.as_deref(), cutoff_at, &actor.to_string(), now).await?;
+        let mut taken = 0;
+        for order in due_order.into_iter().take(new.max_orders.unwrap_or(NewWave::DEFAULT_MAX_ORDERS) as usize) {
+            taken += i64::from(tx.insert_wave_order(id, &site.code, order, &by_order[&order]).await?);
+        }
+        if taken == 0 {
+            let method = new.shipping_method.map(|m| format!(" by {m}")).unwrap_or_default();
+            let message = format!("no order has stock reserved at {}{method} that is not in a wave already", site.code);
+            return Err(FieldError::new("location", message).into());
+        }
+        let wave = tx.wave(id).await?.ok_or_else(|| wave_not_found(id))?;
+        tx.commit().await?;
+        Ok(wave)
+    }
+
+    pub async fn wave(&self, id: Uuid) -> AppResult<Wave> {
+        self.db.read().await?.wave(id).await?.ok_or_else(|| wave_not_found(id))
+    }
+
+    /// Waves, newest first, of one location and status or all.
+    pub async fn waves(&self, location: Option<&str>, status: Option<&str>) -> AppResult<Vec<WaveSummary>> {
+        if let Some(s) = status.filter(|s| WaveStatus::parse(s).is_none()) {
+            return Err(FieldError::new("status", format!("{s:?} is not open, picked or closed")).into());
+        }
+        Ok(self.db.read().await?.waves(location, status, 200).await?)
+    }
+
+    /// Confirms the pick list was walked: every order still to pick is picked and goes to
+    /// packing. 409 when the wave is not open.
+    pub async fn pick_wave(&self, id: Uuid, _actor: &Actor) -> AppResult<Wave> {
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        let wave = tx.wave(id).await?.ok_or_else(|| wave_not_found(id))?;
+        if !tx.set_wave_status(id, WaveStatus::Open, WaveStatus::Picked, now).await? {
+            return Err(AppError::InvalidTransition { current: wave.status.as_str(), message: format!("a wave that is {} cannot be picked", wave.status.as_str()) });
+        }
+        tx.set_wave_orders_status(id, None, WaveOrderStatus::ToPick, WaveOrderStatus::Picked, None).await?;
+        let wave = tx.wave(id).await?.ok_or_else(|| wave_not_found(id))?;
+        tx.commit().await?;
+        Ok(wave)
+    }
+
+    /// Packs one picked order of the wave into its parcel.
+    pub async fn pack_wave_order(&self, id: Uuid, order: Uuid, _actor: &Actor) -> AppResult<Wave> {
+        let mut tx = self.db.write().await?;
+        let wave = tx.wave(id).await?.ok_or_else(|| wave_not_found(id))?;
+        let current = wave_order_status(&wave, order)?;
+        if tx.set_wave_orders_status(id, Some(order), WaveOrderStatus::Picked, WaveOrderStatus::Packed, None).await? != 1 {
+            let message = format!("an order that is {} in its wave cannot be packed", current.as_str());
+            return Err(AppError::InvalidTransition { current: wave.status.as_str(), message });
+        }
+        let wave = tx.wave(id).await?.ok_or_else(|| wave_not_found(id))?;
+        tx.commit().await?;
+        Ok(wave)
+    }
+
+    /// Ships one packed order of the wave with carrier and tracking: what its pick list held
+    /// leaves on-hand and reserved. The wave closes with its last order.
+    pub async fn ship_wave_order(&self, id: Uuid, order_id: Uuid, dispatch: Dispatch, actor: &Actor) -> AppResult<Order> {
+        let dispatch = dispatch.check()?;
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        let wave = tx.wave(id).await?.ok_or_else(|| wave_not_found(id))?;
+        let current = wave_order_status(&wave, order_id)?;
+        if current != WaveOrderStatus::Packed {
+            let message = format!("an order that is {} in its wave cannot ship; pack it first", current.as_str());
+            return Err(AppError::InvalidTransition { current: wave.status.as_str(), message });
+        }
+        let order = tx.order(order_id).await?.ok_or_else(|| order_not_found(order_id))?;
+        let lines = wave
+            .orders
+            .iter()
+            .filter(|o| o.order_id == order_id)
+            .flat_map(|o| o.lines.iter().map(|l| ShipmentLine { line: l.line, quantity: l.quantity }))
+            .collect();
+        let shipment = ship(&mut tx, &order, &wave.location, lines, &dispatch, &actor.to_string(), now).await?;
+        tx.set_wave_orders_status(id, Some(order_id), WaveOrderStatus::Packed, WaveOrderStatus::Shipped, Some(shipment))
+            .await?;
+        tx.close_wave_if_done(id, now).await?;
+        let saved = tx.order(order_id).await?.ok_or_else(|| order_not_found(order_id))?;
+        tx.commit().await?;
+        Ok(saved)
+    }
+
+    /// Sets the bin a SKU is picked from at a location.
+    pub async fn set_bin(&self, assignment: ordo_domain::wave::BinAssignment) -> AppResult<()> {
+        let a = assignment.check()?;
+        let mut tx = self.db.write().await?;
+        if tx.location(&a.location).await?.is_none() {
+            return Err(FieldError::new("location", format!("unknown location {:?}", a.location)).into());
+        }
+        if tx.product(&a.sku).await?.is_none() {
+            return Err(FieldError::new("sku", format!("unknown SKU {:?}", a.sku)).into());
+        }
+        tx.set_bin(&a.location, &a.sku, &a.bin).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn wave_order_status(wave: &Wave, order: Uuid) -> AppResult<WaveOrderStatus> {
+    wave.orders
+        .iter()
+        .find(|o| o.order_id == order)
+        .map(|o| o.status)
+        .ok_or_else(|| AppError::NotFound { what: "order in wave", key: order.to_string() })
+}
+
+/// Units of an order line reserved at a location.
+fn reserved_at(order: &Order, line: i64, location: &str) -> i64 {
+    order.lines.iter().find(|l| l.line == line).map_or(0, |l| {
+        l.allocations.iter().filter(|a| a.location == location).map(|a| a.quantity).sum()
+    })
+}
+
+/// Ships `lines` of `order` from `location` in the caller's transaction: the units leave
+/// on-hand and reserved, the shipment is recorded, the order moves on, and once it has all
+/// left, its ship-by exceptions are resolved. Returns the shipment.
+async fn ship(
+    tx: &mut Tx,
+    order: &Order,
+    location: &str,
+    lines: Vec<ShipmentLine>,
+    dispatch: &Dispatch,
+    who: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> AppResult<Uuid> {
+    let refuse = |message: String| AppError::InvalidTransition { current: order.status.as_str(), message };
+    if !matches!(order.status, OrderStatus::Allocated | OrderStatus::Backordered | OrderStatus::PartiallyShipped) {
+        return Err(refuse(format!("an order that is {} cannot ship", order.status)));
+    }
+    if lines.is_empty() {
+        return Err(refuse(format!("nothing of this order is reserved at {location}")));
+    }
+    let reason = format!("shipped by {} {}", dispatch.carrier, dispatch.tracking_number);
+    for (i, l) in lines.iter().enumerate() {
+        let Some(line) = order.lines.iter().find(|x| x.line == l.line) else {
+            return Err(FieldError::new(format!("lines[{i}].line"), format!("the order has no line {}", l.line)).into());
+        };
+        if !tx.ship_units(order.id, l.line, &line.sku, location, l.quantity, &reason, who, now).await? {
+            let reserved = reserved_at(order, l.line, location);
+            let message =
+                format!("line {} has {reserved} reserved at {location}, fewer than the {} shipped", l.line, l.quantity);
+            return Err(refuse(message));
+        }
+    }
+    let shipment = Shipment {
+        id: Uuid::now_v7(),
+        location: location.to_owned(),
+        status: "shipped".to_owned(),
+        carrier: dispatch.carrier.clone(),
+        tracking_number: dispatch.tracking_number.clone(),
+        shipped_at: now,
+        delivered_at: None,
+        lines: lines.clone(),
+    };
+    tx.insert_shipment(&shipment, order.id).await?;
+    let shipped = |line: i64| order.lines.iter().find(|l| l.line == line).map_or(0, |l| l.shipped);
+    let complete = order
+        .lines
+        .iter()
+        .all(|l| shipped(l.line) + lines.iter().filter(|s| s.line == l.line).map(|s| s.quantity).sum::<i64>() == l.quantity);
+    let next = if complete { OrderStatus::Shipped } else { OrderStatus::PartiallyShipped };
+    order.status.become_(next).map_err(|e| refuse(e.to_string()))?;
+    tx.record_transition(order.id, Some(order.status), next, who, &reason, now).await?;
+    if complete {
+        let subject = format!("order:{}", order.id);
+        for kind in [ExceptionKind::ShipmentAtRisk, ExceptionKind::LateShipment] {
+            tx.resolve_exception(kind.as_str(), &subject, &format!("shipped at {}", now.to_rfc3339()), now).await?;
+        }
+    }
+    Ok(shipment.id)
+}
+
+/// What one look at the ship-by clock raised.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ShipByWatch {
+    pub at_risk: u64,
+    pub late: u64,
+}
+
+impl Ordo {
+    /// Raises a `shipment_at_risk` exception for each unshipped order whose ship-by time is
+    /// within the at-risk window, and a `late_shipment` one (resolving the at-risk one) for each
+    /// whose ship-by time has passed. Raising is idempotent: an open exception is not raised
+    /// twice. `ordo serve` runs this every minute; the demo at each simulated hour it looks.
+    pub async fn watch_ship_by(&self) -> AppResult<ShipByWatch> {
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        let mut raised = ShipByWatch::default();
+        for order in tx.unshipped_due_before(now + self.settings.at_risk_window).await? {
+            let subject = format!("order:{}", order.id);
+            let late = order.ship_by <= now;
+            let kind = if late { ExceptionKind::LateShipment } else { ExceptionKind::ShipmentAtRisk };
+            let details = serde_json::json!({
+                "channel": order.channel,
+                "external_id": order.external_id,
+                "status": order.status,
+                "ship_by": order.ship_by,
+            });
+            let due = if late { now + kind.sla() } else { order.ship_by.min(now + kind.sla()) };
+            if tx.raise_exception(kind.as_str(), &subject, kind.owner_role().as_str(), due, &details, now).await? {
+                if late {
+                    raised.late += 1;
+                    tx.resolve_exception(ExceptionKind::ShipmentAtRisk.as_str(), &subject, "now late", now).await?;
+                } else {
+                    raised.at_risk += 1;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(raised)
     }
 }

@@ -168,14 +168,14 @@ impl Ordo {
             ImportKind::Channels => {
                 self.import::<NewChannel, _>(kind, data, options, progress, |n| n.code.clone(), async |tx, n| {
                     let channel = n.validate()?;
-                    inserted(tx.insert_channel(&channel, Self::now()).await?, "code", &channel.code)
+                    inserted(tx.insert_channel(&channel, self.now()).await?, "code", &channel.code)
                 })
                 .await
             }
             ImportKind::Locations => {
                 self.import::<NewLocation, _>(kind, data, options, progress, |n| n.code.clone(), async |tx, n| {
                     let location = n.validate()?;
-                    inserted(tx.insert_location(&location, Self::now()).await?, "code", &location.code)
+                    inserted(tx.insert_location(&location, self.now()).await?, "code", &location.code)
                 })
                 .await
             }
@@ -183,7 +183,7 @@ impl Ordo {
                 let base = self.settings.base_currency;
                 self.import::<NewProduct, _>(kind, data, options, progress, |n| n.sku.clone(), async |tx, n| {
                     let product = n.validate(base)?;
-                    inserted(tx.insert_product(&product, Self::now()).await?, "sku", &product.sku)
+                    inserted(tx.insert_product(&product, self.now()).await?, "sku", &product.sku)
                 })
                 .await
             }
@@ -191,14 +191,14 @@ impl Ordo {
                 let key = |n: &NewListing| format!("{}/{}", n.channel, n.channel_sku);
                 self.import::<NewListing, _>(kind, data, options, progress, key, async |tx, n| {
                     let listing = self.validate_listing(tx, n).await?;
-                    inserted(tx.insert_listing(&listing, Self::now()).await?, "channel_sku", &listing.channel_sku)
+                    inserted(tx.insert_listing(&listing, self.now()).await?, "channel_sku", &listing.channel_sku)
                 })
                 .await
             }
             ImportKind::Customers => {
                 let key = |n: &NewCustomer| n.email.trim().to_ascii_lowercase();
                 self.import::<NewCustomer, _>(kind, data, options, progress, key, async |tx, n| {
-                    let customer = n.validate(Uuid::now_v7(), Self::now())?;
+                    let customer = n.validate(Uuid::now_v7(), self.now())?;
                     inserted(tx.insert_customer(&customer).await?, "email", &customer.email)
                 })
                 .await
@@ -206,7 +206,7 @@ impl Ordo {
             ImportKind::Suppliers => {
                 self.import::<NewSupplier, _>(kind, data, options, progress, |n| n.code.clone(), async |tx, n| {
                     let supplier = n.validate()?;
-                    inserted(tx.insert_supplier(&supplier, Self::now()).await?, "code", &supplier.code)
+                    inserted(tx.insert_supplier(&supplier, self.now()).await?, "code", &supplier.code)
                 })
                 .await
             }

@@ -16,7 +16,7 @@ impl Ordo {
         if tx.location(&movement.location).await?.is_none() {
             return Err(FieldError::new("location", format!("unknown location {:?}", movement.location)).into());
         }
-        let now = Self::now();
+        let now = self.now();
         let Some(mut level) = tx.record_movement(&movement, &actor.to_string(), now).await? else {
             return Err(AppError::InsufficientStock(FieldError::new(
                 "quantity",
@@ -37,6 +37,18 @@ impl Ordo {
     /// Stock levels of one SKU, or of all when `sku` is `None`.
     pub async fn stock_levels(&self, sku: Option<&str>) -> AppResult<Vec<StockLevel>> {
         Ok(self.db.read().await?.stock_levels(sku).await?)
+    }
+
+    /// The latest `limit` movements of a SKU, newest first.
+    pub async fn movements(&self, sku: &str, limit: i64) -> AppResult<Vec<ordo_domain::inventory::StockMovement>> {
+        let sku = ordo_domain::field::code("sku", sku)?;
+        let limit = ordo_domain::field::bounded("limit", limit, 1, crate::master::MAX_PAGE_SIZE)?;
+        Ok(self.db.read().await?.movements(&sku, limit).await?)
+    }
+
+    /// The bins of a location's SKUs, by SKU.
+    pub async fn bins(&self, location: &str) -> AppResult<Vec<(String, String)>> {
+        Ok(self.db.read().await?.bins(location).await?)
     }
 
     /// Every way stock disagrees with its movements and reservations; empty when all is well.
@@ -107,7 +119,7 @@ impl Ordo {
             }
         }
         let id = uuid::Uuid::now_v7();
-        let sent = tx.start_transfer(id, &t.sku, &t.from, &t.to, t.quantity, &t.reason, &actor.to_string(), Self::now()).await?;
+        let sent = tx.start_transfer(id, &t.sku, &t.from, &t.to, t.quantity, &t.reason, &actor.to_string(), self.now()).await?;
         if sent.is_none() {
             return Err(AppError::InsufficientStock(FieldError::new(
                 "quantity",
@@ -121,7 +133,7 @@ impl Ordo {
     /// Receives a transfer at its destination; the stock is then available there and fills
     /// backorders waiting for it.
     pub async fn receive_transfer(&self, id: uuid::Uuid, actor: &Actor) -> AppResult<StockLevel> {
-        let now = Self::now();
+        let now = self.now();
         let mut tx = self.db.write().await?;
         let Some(level) = tx.receive_transfer(id, &actor.to_string(), now).await? else {
             return Err(AppError::NotFound { what: "transfer in transit", key: id.to_string() });

@@ -3,6 +3,7 @@
 //! The HTTP API, the dashboard and the command line call these and nothing below them.
 
 mod access;
+mod clock;
 mod fulfilment;
 pub mod demo;
 pub mod import;
@@ -19,6 +20,8 @@ use ordo_domain::{Currency, FieldError};
 use ordo_storage::Db;
 
 pub use access::{IssuedToken, LoggedIn};
+pub use clock::Clock;
+pub use fulfilment::ShipByWatch;
 pub use orders::Intake;
 pub use ordo_domain as domain;
 pub use ordo_storage::{OrderSummary, redact as redact_url, Engine, StorageError, MasterDataCounts, ProductPage, ProductQuery, SqliteDurability, StorageOptions};
@@ -32,6 +35,8 @@ pub struct Settings {
     pub session_ttl: Duration,
     /// Which orders wait for review before stock is reserved.
     pub risk: ordo_domain::risk::RiskPolicy,
+    /// An unshipped order this close to its ship-by time is a shipment at risk.
+    pub at_risk_window: chrono::Duration,
 }
 
 impl Default for Settings {
@@ -40,6 +45,7 @@ impl Default for Settings {
             base_currency: Currency::USD,
             session_ttl: Duration::from_secs(12 * 3600),
             risk: ordo_domain::risk::RiskPolicy::default(),
+            at_risk_window: chrono::Duration::hours(4),
         }
     }
 }
@@ -49,6 +55,7 @@ impl Default for Settings {
 pub struct Ordo {
     db: Db,
     settings: Settings,
+    clock: Clock,
 }
 
 /// Who is acting: a user of the dashboard, an API token, or Ordo itself. Recorded with the
@@ -103,9 +110,10 @@ pub enum AppError {
     /// Stock cannot go below what is reserved or below zero.
     #[error("{0}")]
     InsufficientStock(FieldError),
-    /// The state machine does not allow this from where the thing stands now.
+    /// The state machine does not allow this from where the thing (an order, a wave) stands
+    /// now; `current` names that state.
     #[error("{message}")]
-    InvalidTransition { current: ordo_domain::order::OrderStatus, message: String },
+    InvalidTransition { current: &'static str, message: String },
     /// No valid credentials were given.
     #[error("not authenticated")]
     Unauthenticated,
@@ -140,7 +148,7 @@ impl Ordo {
     pub async fn open(url: &str, storage: &StorageOptions, settings: Settings) -> AppResult<Ordo> {
         let db = Db::open(url, storage).await?;
         db.migrate().await?;
-        Ok(Ordo { db, settings })
+        Ok(Ordo { db, settings, clock: Clock::System })
     }
 
     pub fn settings(&self) -> &Settings {
@@ -160,7 +168,12 @@ impl Ordo {
         self.db.close().await;
     }
 
-    fn now() -> DateTime<Utc> {
-        Utc::now()
+    /// The same application reading its time from `clock`: the demo trades simulated days.
+    pub fn with_clock(&self, clock: Clock) -> Ordo {
+        Ordo { clock, ..self.clone() }
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
     }
 }

@@ -22,7 +22,7 @@ impl Ordo {
     pub async fn create_channel(&self, new: NewChannel) -> AppResult<Channel> {
         let channel = new.validate()?;
         let mut tx = self.db.write().await?;
-        if !tx.insert_channel(&channel, Self::now()).await? {
+        if !tx.insert_channel(&channel, self.now()).await? {
             return Err(duplicate("code", &channel.code));
         }
         tx.commit().await?;
@@ -40,7 +40,7 @@ impl Ordo {
     pub async fn create_location(&self, new: NewLocation) -> AppResult<Location> {
         let location = new.validate()?;
         let mut tx = self.db.write().await?;
-        if !tx.insert_location(&location, Self::now()).await? {
+        if !tx.insert_location(&location, self.now()).await? {
             return Err(duplicate("code", &location.code));
         }
         tx.commit().await?;
@@ -54,7 +54,7 @@ impl Ordo {
     pub async fn create_product(&self, new: NewProduct) -> AppResult<Product> {
         let product = new.validate(self.settings.base_currency)?;
         let mut tx = self.db.write().await?;
-        if !tx.insert_product(&product, Self::now()).await? {
+        if !tx.insert_product(&product, self.now()).await? {
             return Err(duplicate("sku", &product.sku));
         }
         tx.commit().await?;
@@ -82,7 +82,7 @@ impl Ordo {
     pub async fn create_listing(&self, new: NewListing) -> AppResult<Listing> {
         let mut tx = self.db.write().await?;
         let listing = self.validate_listing(&mut tx, new).await?;
-        if !tx.insert_listing(&listing, Self::now()).await? {
+        if !tx.insert_listing(&listing, self.now()).await? {
             return Err(duplicate("channel_sku", &listing.channel_sku));
         }
         tx.commit().await?;
@@ -107,7 +107,7 @@ impl Ordo {
     }
 
     pub async fn create_customer(&self, new: NewCustomer) -> AppResult<Customer> {
-        let customer = new.validate(Uuid::now_v7(), Self::now())?;
+        let customer = new.validate(Uuid::now_v7(), self.now())?;
         let mut tx = self.db.write().await?;
         if !tx.insert_customer(&customer).await? {
             return Err(duplicate("email", &customer.email));
@@ -125,7 +125,7 @@ impl Ordo {
     pub async fn create_supplier(&self, new: NewSupplier) -> AppResult<Supplier> {
         let supplier = new.validate()?;
         let mut tx = self.db.write().await?;
-        if !tx.insert_supplier(&supplier, Self::now()).await? {
+        if !tx.insert_supplier(&supplier, self.now()).await? {
             return Err(duplicate("code", &supplier.code));
         }
         tx.commit().await?;

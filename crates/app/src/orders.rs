@@ -29,7 +29,7 @@ impl Ordo {
     /// the order already made, unchanged. `payload` is the body as the channel sent it.
     pub async fn receive_order(&self, new: NewOrder, payload: &str, actor: &Actor) -> AppResult<Intake> {
         let order = new.check()?;
-        let now = Self::now();
+        let now = self.now();
         // Everything that only reads happens before the write transaction, so the write lock
         // (SQLite's one writer) is held for the writes alone.
         let mut tx = self.db.read().await?;
@@ -238,11 +238,11 @@ impl Ordo {
     /// Releases an order held for review: it is routed and reserved as if it had just come.
     pub async fn release_hold(&self, id: Uuid, reason: &str, actor: &Actor) -> AppResult<Order> {
         let reason = ordo_domain::field::text("reason", reason)?;
-        let now = Self::now();
+        let now = self.now();
         let who = actor.to_string();
         let mut tx = self.db.write().await?;
         let order = tx.order(id).await?.ok_or(AppError::NotFound { what: "order", key: id.to_string() })?;
-        order.status.become_(OrderStatus::Validated).map_err(|e| AppError::InvalidTransition { current: order.status, message: e.to_string() })?;
+        order.status.become_(OrderStatus::Validated).map_err(|e| AppError::InvalidTransition { current: order.status.as_str(), message: e.to_string() })?;
         tx.record_transition(id, Some(OrderStatus::OnHold), OrderStatus::Validated, &who, &reason, now).await?;
         let lines: Vec<LineDemand> =
             order.lines.iter().map(|l| LineDemand { line: l.line, sku: l.sku.clone(), quantity: l.quantity }).collect();
@@ -290,11 +290,18 @@ impl Ordo {
     /// Cancels an order that has not shipped, releasing its reservations.
     pub async fn cancel_order(&self, id: Uuid, reason: &str, actor: &Actor) -> AppResult<Order> {
         let reason = ordo_domain::field::text("reason", reason)?;
-        let now = Self::now();
+        let now = self.now();
         let mut tx = self.db.write().await?;
         let order = tx.order(id).await?.ok_or(AppError::NotFound { what: "order", key: id.to_string() })?;
-        order.status.become_(OrderStatus::Cancelled).map_err(|e| AppError::InvalidTransition { current: order.status, message: e.to_string() })?;
+        order.status.become_(OrderStatus::Cancelled).map_err(|e| AppError::InvalidTransition { current: order.status.as_str(), message: e.to_string() })?;
         tx.release_order(id).await?;
+        for wave in tx.cancel_wave_orders(id).await? {
+            tx.close_wave_if_done(wave, now).await?;
+        }
+        let subject = format!("order:{id}");
+        for kind in [ExceptionKind::PaymentReview, ExceptionKind::ShipmentAtRisk, ExceptionKind::LateShipment] {
+            tx.resolve_exception(kind.as_str(), &subject, "order cancelled", now).await?;
+        }
         tx.record_transition(id, Some(order.status), OrderStatus::Cancelled, &actor.to_string(), &reason, now).await?;
         let order = tx.order(id).await?.ok_or(AppError::NotFound { what: "order", key: id.to_string() })?;
         tx.commit().await?;

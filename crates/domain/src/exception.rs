@@ -11,6 +11,10 @@ pub enum ExceptionKind {
     Stockout,
     /// An order held for review: payment, address or value.
     PaymentReview,
+    /// An order not yet shipped whose ship-by time is close.
+    ShipmentAtRisk,
+    /// An order not yet shipped whose ship-by time has passed.
+    LateShipment,
 }
 
 impl ExceptionKind {
@@ -18,6 +22,8 @@ impl ExceptionKind {
         match self {
             ExceptionKind::Stockout => "stockout",
             ExceptionKind::PaymentReview => "payment_review",
+            ExceptionKind::ShipmentAtRisk => "shipment_at_risk",
+            ExceptionKind::LateShipment => "late_shipment",
         }
     }
 
@@ -26,6 +32,7 @@ impl ExceptionKind {
         match self {
             ExceptionKind::Stockout => crate::access::Role::Ops,
             ExceptionKind::PaymentReview => crate::access::Role::Finance,
+            ExceptionKind::ShipmentAtRisk | ExceptionKind::LateShipment => crate::access::Role::Warehouse,
         }
     }
 
@@ -34,6 +41,8 @@ impl ExceptionKind {
         match self {
             ExceptionKind::Stockout => chrono::Duration::hours(24),
             ExceptionKind::PaymentReview => chrono::Duration::hours(4),
+            ExceptionKind::ShipmentAtRisk => chrono::Duration::hours(2),
+            ExceptionKind::LateShipment => chrono::Duration::hours(1),
         }
     }
 }

@@ -83,6 +83,22 @@ pub struct StockLevel {
     pub available: i64,
 }
 
+/// One recorded change of on-hand: the append-only history stock levels are the sum of.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StockMovement {
+    pub id: i64,
+    pub sku: String,
+    pub location: String,
+    /// receipt, adjustment, count, shipment, transfer_out, transfer_in, …
+    pub kind: String,
+    /// Signed: what it added to on-hand.
+    pub quantity: i64,
+    pub reason: String,
+    pub actor: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,7 @@ pub mod money;
 pub mod order;
 pub mod risk;
 pub mod routing;
+pub mod wave;
 
 pub use field::FieldError;
 pub use money::{Currency, Money, MoneyError};

@@ -540,6 +540,11 @@ pub fn ship_by(
     latest.max(first)
 }
 
+/// The location's first cut-off at or after `now`: what a wave released now works towards.
+pub fn next_cutoff(now: DateTime<Utc>, cutoff: chrono::NaiveTime, zone: chrono_tz::Tz) -> DateTime<Utc> {
+    ship_by(now, 0, cutoff, zone)
+}
+
 #[cfg(test)]
 mod ship_by_tests {
     use chrono::{NaiveTime, TimeZone, Utc};
@@ -560,6 +565,14 @@ mod ship_by_tests {
         assert_eq!(ship_by(berlin(2026, 11, 23, 16, 0), 48, cutoff, zone), berlin(2026, 11, 25, 15, 0));
         // A 2 h SLA after today's cut-off cannot beat tomorrow's cut-off.
         assert_eq!(ship_by(berlin(2026, 11, 23, 16, 0), 2, cutoff, zone), berlin(2026, 11, 24, 15, 0));
+    }
+
+    #[test]
+    fn the_next_cutoff_is_today_before_it_and_tomorrow_after_it() {
+        let cutoff = NaiveTime::from_hms_opt(15, 0, 0).unwrap();
+        let zone = chrono_tz::Europe::Berlin;
+        assert_eq!(super::next_cutoff(berlin(2026, 11, 23, 9, 0), cutoff, zone), berlin(2026, 11, 23, 15, 0));
+        assert_eq!(super::next_cutoff(berlin(2026, 11, 23, 15, 1), cutoff, zone), berlin(2026, 11, 24, 15, 0));
     }
 
     #[test]

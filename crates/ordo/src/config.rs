@@ -56,6 +56,9 @@ pub struct Options {
     /// Hold orders worth more than this many times the channel's average; 0 = never [default: 5]
     #[arg(long, env = "ORDO_RISK_VALUE_FACTOR", global = true, value_name = "N")]
     pub risk_value_factor: Option<u32>,
+    /// An unshipped order this close to its ship-by time is a shipment at risk, in hours [default: 4]
+    #[arg(long, env = "ORDO_AT_RISK_HOURS", global = true, value_name = "HOURS")]
+    pub at_risk_hours: Option<u64>,
     /// Log format: text or json [default: text]
     #[arg(long, env = "ORDO_LOG_FORMAT", global = true, value_name = "text|json")]
     pub log_format: Option<String>,
@@ -75,7 +78,7 @@ impl Options {
     fn or(self, lower: Options) -> Options {
         merge!(self, lower, database_url, listen, base_currency, sqlite_synchronous, busy_timeout_ms, max_connections,
             request_timeout_secs, body_limit_bytes, session_hours, secure_cookies, risk_hold_uncaptured,
-            risk_hold_country_mismatch, risk_value_factor, log_format, log_filter)
+            risk_hold_country_mismatch, risk_value_factor, at_risk_hours, log_format, log_filter)
     }
 }
 
@@ -143,6 +146,7 @@ impl Config {
             if value == 0 { Err(bad(option, "must be greater than 0")) } else { Ok(value) }
         };
         let session_hours = positive("session_hours", o.session_hours.unwrap_or(12))?;
+        let at_risk_hours = positive("at_risk_hours", o.at_risk_hours.unwrap_or(4))?;
         let max_connections = positive("max_connections", u64::from(o.max_connections.unwrap_or(10)))?;
         Ok(Config {
             database_url: o.database_url.unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
@@ -161,6 +165,7 @@ impl Config {
                     value_factor: i64::from(o.risk_value_factor.unwrap_or(5)),
                     ..RiskPolicy::default()
                 },
+                at_risk_window: chrono::Duration::hours(at_risk_hours.min(24 * 365) as i64),
             },
             request_timeout: Duration::from_secs(positive("request_timeout_secs", o.request_timeout_secs.unwrap_or(30))?),
             body_limit_bytes: o.body_limit_bytes.unwrap_or(1024 * 1024).max(1024),

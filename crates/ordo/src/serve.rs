@@ -43,6 +43,23 @@ pub fn app(ordo: Ordo, options: &HttpOptions) -> Router {
         .layer(CatchPanicLayer::new())
 }
 
+/// Looks at the ship-by clock every minute, raising at-risk and late shipment exceptions.
+/// With several `ordo serve` processes each looks; an open exception is never raised twice.
+pub async fn watch_ship_by(ordo: Ordo) {
+    let mut every = tokio::time::interval(Duration::from_secs(60));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        match ordo.watch_ship_by().await {
+            Ok(raised) if raised.at_risk + raised.late > 0 => {
+                tracing::info!(at_risk = raised.at_risk, late = raised.late, "ship-by exceptions raised");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not check ship-by times"),
+        }
+    }
+}
+
 /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
 pub async fn run(listener: TcpListener, app: Router) -> std::io::Result<()> {
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await

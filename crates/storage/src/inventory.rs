@@ -184,6 +184,27 @@ impl Tx {
         Ok(rows.into_iter().map(StockLevel::from).collect())
     }
 
+    /// The latest `limit` movements of a SKU, newest first.
+    pub async fn movements(&mut self, sku: &str, limit: i64) -> Result<Vec<ordo_domain::inventory::StockMovement>, StorageError> {
+        let sql = "SELECT id, sku, location, kind, quantity, reason, actor, created_at FROM stock_movements \
+                   WHERE sku = $1 ORDER BY id DESC LIMIT $2";
+        type Row = (i64, String, String, String, i64, String, String, DateTime<Utc>);
+        let rows: Vec<Row> = on_engine!(self, |conn| sqlx::query_as(sql).bind(sku).bind(limit).fetch_all(conn).await?);
+        Ok(rows
+            .into_iter()
+            .map(|(id, sku, location, kind, quantity, reason, actor, created_at)| ordo_domain::inventory::StockMovement {
+                id,
+                sku,
+                location,
+                kind,
+                quantity,
+                reason,
+                actor,
+                created_at,
+            })
+            .collect())
+    }
+
     /// On-hand as the sum of the movements, per SKU and location: the audit of `stock_levels`.
     pub async fn on_hand_from_movements(&mut self) -> Result<Vec<(String, String, i64)>, StorageError> {
         let sql = "SELECT sku, location, CAST(SUM(quantity) AS BIGINT) FROM stock_movements \

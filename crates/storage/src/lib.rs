@@ -13,6 +13,7 @@ mod exceptions;
 mod orders;
 mod reservations;
 mod shipments;
+mod waves;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -28,8 +29,9 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 pub use access::{ApiTokenRecord, SessionUser, UserRecord};
 pub use error::StorageError;
 pub use master::{MasterDataCounts, ProductPage, ProductQuery};
-pub use orders::{NewLineRecord, NewOrderRecord, OrderQuery, OrderSummary};
+pub use orders::{NewLineRecord, NewOrderRecord, OrderQuery, OrderSummary, UnshippedOrder};
 pub use reservations::WaitingLine;
+pub use waves::PickableLine;
 
 /// Runs `$body` with `$conn` bound to the engine's connection; the same text compiles once per
 /// engine. Use it only where the SQL is the same on both; otherwise match on the variants.

@@ -360,3 +360,24 @@ impl Tx {
         Ok(())
     }
 }
+
+/// An order that has not left yet, with when it must.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UnshippedOrder {
+    pub id: Uuid,
+    pub channel: String,
+    pub external_id: String,
+    pub status: String,
+    pub ship_by: DateTime<Utc>,
+}
+
+impl Tx {
+    /// Orders still to ship (held, reserved, waiting or partly shipped) whose ship-by time is
+    /// before `before`, earliest first.
+    pub async fn unshipped_due_before(&mut self, before: DateTime<Utc>) -> Result<Vec<UnshippedOrder>, StorageError> {
+        let sql = "SELECT id, channel, external_id, status, ship_by FROM orders \
+                   WHERE status IN ('validated', 'on_hold', 'allocated', 'backordered', 'partially_shipped') \
+                   AND ship_by < $1 ORDER BY ship_by, id";
+        Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(before).fetch_all(conn).await?))
+    }
+}

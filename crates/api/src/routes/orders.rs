@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use ordo_app::Ordo;
 use ordo_domain::exception::Exception;
-use ordo_domain::order::{NewOrder, NewShipment, Order};
+use ordo_domain::order::{NewOrder, Order};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{need, optional_json, Authorized, ValidJson, ValidJsonWithRaw, ValidQuery};
+use crate::extract::{need, optional_json, Authorized, ValidJsonWithRaw, ValidQuery};
 
 pub fn routes() -> OpenApiRouter<Ordo> {
     OpenApiRouter::new()
@@ -22,8 +22,6 @@ pub fn routes() -> OpenApiRouter<Ordo> {
         .routes(routes!(get_order))
         .routes(routes!(cancel_order))
         .routes(routes!(release_order))
-        .routes(routes!(ship_order))
-        .routes(routes!(deliver_shipment))
         .routes(routes!(list_exceptions))
 }
 
@@ -43,7 +41,8 @@ async fn receive_order(
     Ok((status, Json(intake.order)))
 }
 
-fn order_id(id: &str) -> Result<Uuid, ApiError> {
+/// An id from the path; one that is not a UUID names nothing, so 404.
+pub(crate) fn path_id(id: &str) -> Result<Uuid, ApiError> {
     id.parse().map_err(|_| ApiError::new(crate::error::ErrorCode::NotFound))
 }
 
@@ -54,7 +53,7 @@ async fn get_order(
     _: Authorized<need::OrdersRead>,
     Path(id): Path<String>,
 ) -> Result<Json<Order>, ApiError> {
-    Ok(Json(ordo.order(order_id(&id)?).await?))
+    Ok(Json(ordo.order(path_id(&id)?).await?))
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -77,7 +76,7 @@ async fn cancel_order(
 ) -> Result<Json<Order>, ApiError> {
     let cancellation: Cancellation = optional_json(&body)?;
     let reason = cancellation.reason.unwrap_or_else(|| "cancelled by the channel".to_owned());
-    Ok(Json(ordo.cancel_order(order_id(&id)?, &reason, &auth.actor).await?))
+    Ok(Json(ordo.cancel_order(path_id(&id)?, &reason, &auth.actor).await?))
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -100,32 +99,7 @@ async fn release_order(
 ) -> Result<Json<Order>, ApiError> {
     let release: Release = optional_json(&body)?;
     let reason = release.reason.unwrap_or_else(|| "reviewed".to_owned());
-    Ok(Json(ordo.release_hold(order_id(&id)?, &reason, &auth.actor).await?))
-}
-
-/// Records a parcel leaving a location with carrier and tracking number; its units leave
-/// on-hand and reserved. Shipping more than is reserved there is 409 with the current state.
-#[utoipa::path(post, path = "/api/v1/orders/{id}/shipments", tag = "fulfilment", params(("id" = String, Path)),
-    request_body = NewShipment,
-    responses((status = 201, body = Order), (status = "4XX", body = ErrorBody)))]
-async fn ship_order(
-    State(ordo): State<Ordo>,
-    auth: Authorized<need::InventoryWrite>,
-    Path(id): Path<String>,
-    ValidJson(new): ValidJson<NewShipment>,
-) -> Result<(StatusCode, Json<Order>), ApiError> {
-    Ok((StatusCode::CREATED, Json(ordo.ship_order(order_id(&id)?, new, &auth.actor).await?)))
-}
-
-/// Confirms a shipment arrived; the order is delivered when every parcel is.
-#[utoipa::path(post, path = "/api/v1/shipments/{id}/deliver", tag = "fulfilment", params(("id" = String, Path)),
-    responses((status = 200, body = Order), (status = "4XX", body = ErrorBody)))]
-async fn deliver_shipment(
-    State(ordo): State<Ordo>,
-    auth: Authorized<need::InventoryWrite>,
-    Path(id): Path<String>,
-) -> Result<Json<Order>, ApiError> {
-    Ok(Json(ordo.deliver_shipment(order_id(&id)?, &auth.actor).await?))
+    Ok(Json(ordo.release_hold(path_id(&id)?, &reason, &auth.actor).await?))
 }
 
 #[derive(Deserialize, IntoParams)]

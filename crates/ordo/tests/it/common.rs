@@ -74,6 +74,13 @@ impl Server {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    pub async fn put(&self, token: &str, path: &str, body: Value) -> (u16, Value) {
+        let response =
+            self.client.put(format!("{}{path}", self.base)).bearer_auth(token).json(&body).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn get(&self, token: &str, path: &str) -> (u16, Value) {
         let response = self.client.get(format!("{}{path}", self.base)).bearer_auth(token).send().await.unwrap();
         let status = response.status().as_u16();

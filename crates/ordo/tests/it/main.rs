@@ -8,6 +8,7 @@ mod api;
 mod browser;
 mod cli;
 mod common;
+mod fulfilment;
 mod import;
 mod invariants;
 mod orders;

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::common::{postgres_url, Server};
 
 /// A web channel, two locations, and `stock` units of MUG-1 at the central one.
-async fn shop(server: &Server, stock: i64) {
+pub(crate) async fn shop(server: &Server, stock: i64) {
     let t = &server.admin;
     for (path, body) in [
         ("/api/v1/channels", json!({"code": "web", "name": "Web shop", "kind": "web", "currency": "EUR"})),
@@ -27,7 +27,7 @@ async fn shop(server: &Server, stock: i64) {
     }
 }
 
-fn order(external_id: &str, lines: Value) -> Value {
+pub(crate) fn order(external_id: &str, lines: Value) -> Value {
     json!({
         "channel": "web",
         "external_id": external_id,

@@ -1,0 +1,148 @@
+//! Fulfilment: bins, waves and their pick lists, pick, pack and ship; parcels shipped
+//! directly; delivery confirmation.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use ordo_app::Ordo;
+use ordo_domain::order::{NewShipment, Order};
+use ordo_domain::wave::{BinAssignment, Dispatch, NewWave, Wave, WaveSummary};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::orders::path_id;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{need, Authorized, ValidJson, ValidQuery};
+
+pub fn routes() -> OpenApiRouter<Ordo> {
+    OpenApiRouter::new()
+        .routes(routes!(set_bin))
+        .routes(routes!(release_wave, list_waves))
+        .routes(routes!(get_wave))
+        .routes(routes!(pick_wave))
+        .routes(routes!(pack_wave_order))
+        .routes(routes!(ship_wave_order))
+        .routes(routes!(ship_order))
+        .routes(routes!(deliver_shipment))
+}
+
+/// Sets the bin a SKU is picked from at a location; pick lists walk the bins in order.
+#[utoipa::path(put, path = "/api/v1/inventory/bins", tag = "fulfilment", request_body = BinAssignment,
+    responses((status = 204), (status = "4XX", body = ErrorBody)))]
+async fn set_bin(
+    State(ordo): State<Ordo>,
+    _: Authorized<need::InventoryWrite>,
+    ValidJson(assignment): ValidJson<BinAssignment>,
+) -> Result<StatusCode, ApiError> {
+    ordo.set_bin(assignment).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Releases a wave at a location: the orders with stock reserved there that no other open
+/// wave holds, due first, with one pick list ordered by bin.
+#[utoipa::path(post, path = "/api/v1/waves", tag = "fulfilment", request_body = NewWave,
+    responses((status = 201, body = Wave), (status = "4XX", body = ErrorBody)))]
+async fn release_wave(
+    State(ordo): State<Ordo>,
+    auth: Authorized<need::InventoryWrite>,
+    ValidJson(new): ValidJson<NewWave>,
+) -> Result<(StatusCode, Json<Wave>), ApiError> {
+    Ok((StatusCode::CREATED, Json(ordo.release_wave(new, &auth.actor).await?)))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+struct WaveFilter {
+    location: Option<String>,
+    /// open, picked or closed; all when absent.
+    status: Option<String>,
+}
+
+/// Waves, newest first.
+#[utoipa::path(get, path = "/api/v1/waves", tag = "fulfilment", params(WaveFilter),
+    responses((status = 200, body = Vec<WaveSummary>), (status = "4XX", body = ErrorBody)))]
+async fn list_waves(
+    State(ordo): State<Ordo>,
+    _: Authorized<need::InventoryRead>,
+    ValidQuery(filter): ValidQuery<WaveFilter>,
+) -> Result<Json<Vec<WaveSummary>>, ApiError> {
+    Ok(Json(ordo.waves(filter.location.as_deref(), filter.status.as_deref()).await?))
+}
+
+/// A wave with its orders and its pick list.
+#[utoipa::path(get, path = "/api/v1/waves/{id}", tag = "fulfilment", params(("id" = String, Path)),
+    responses((status = 200, body = Wave), (status = "4XX", body = ErrorBody)))]
+async fn get_wave(
+    State(ordo): State<Ordo>,
+    _: Authorized<need::InventoryRead>,
+    Path(id): Path<String>,
+) -> Result<Json<Wave>, ApiError> {
+    Ok(Json(ordo.wave(path_id(&id)?).await?))
+}
+
+/// Confirms the wave's pick list was walked; its orders go to packing. 409 with the wave's
+/// state when it is not open.
+#[utoipa::path(post, path = "/api/v1/waves/{id}/pick", tag = "fulfilment", params(("id" = String, Path)),
+    responses((status = 200, body = Wave), (status = "4XX", body = ErrorBody)))]
+async fn pick_wave(
+    State(ordo): State<Ordo>,
+    auth: Authorized<need::InventoryWrite>,
+    Path(id): Path<String>,
+) -> Result<Json<Wave>, ApiError> {
+    Ok(Json(ordo.pick_wave(path_id(&id)?, &auth.actor).await?))
+}
+
+/// Packs one picked order of the wave.
+#[utoipa::path(post, path = "/api/v1/waves/{id}/orders/{order}/pack", tag = "fulfilment",
+    params(("id" = String, Path), ("order" = String, Path)),
+    responses((status = 200, body = Wave), (status = "4XX", body = ErrorBody)))]
+async fn pack_wave_order(
+    State(ordo): State<Ordo>,
+    auth: Authorized<need::InventoryWrite>,
+    Path((id, order)): Path<(String, String)>,
+) -> Result<Json<Wave>, ApiError> {
+    Ok(Json(ordo.pack_wave_order(path_id(&id)?, path_id(&order)?, &auth.actor).await?))
+}
+
+/// Ships one packed order of the wave with carrier and tracking number; its picked units
+/// leave on-hand and reserved.
+#[utoipa::path(post, path = "/api/v1/waves/{id}/orders/{order}/ship", tag = "fulfilment",
+    params(("id" = String, Path), ("order" = String, Path)), request_body = Dispatch,
+    responses((status = 201, body = Order), (status = "4XX", body = ErrorBody)))]
+async fn ship_wave_order(
+    State(ordo): State<Ordo>,
+    auth: Authorized<need::InventoryWrite>,
+    Path((id, order)): Path<(String, String)>,
+    ValidJson(dispatch): ValidJson<Dispatch>,
+) -> Result<(StatusCode, Json<Order>), ApiError> {
+    let order = ordo.ship_wave_order(path_id(&id)?, path_id(&order)?, dispatch, &auth.actor).await?;
+    Ok((StatusCode::CREATED, Json(order)))
+}
+
+/// Records a parcel leaving a location with carrier and tracking number; its units leave
+/// on-hand and reserved. Shipping more than is reserved there is 409 with the current state.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/shipments", tag = "fulfilment", params(("id" = String, Path)),
+    request_body = NewShipment,
+    responses((status = 201, body = Order), (status = "4XX", body = ErrorBody)))]
+async fn ship_order(
+    State(ordo): State<Ordo>,
+    auth: Authorized<need::InventoryWrite>,
+    Path(id): Path<String>,
+    ValidJson(new): ValidJson<NewShipment>,
+) -> Result<(StatusCode, Json<Order>), ApiError> {
+    Ok((StatusCode::CREATED, Json(ordo.ship_order(path_id(&id)?, new, &auth.actor).await?)))
+}
+
+/// Confirms a shipment arrived; the order is delivered when every parcel is.
+#[utoipa::path(post, path = "/api/v1/shipments/{id}/deliver", tag = "fulfilment", params(("id" = String, Path)),
+    responses((status = 200, body = Order), (status = "4XX", body = ErrorBody)))]
+async fn deliver_shipment(
+    State(ordo): State<Ordo>,
+    auth: Authorized<need::InventoryWrite>,
+    Path(id): Path<String>,
+) -> Result<Json<Order>, ApiError> {
+    Ok(Json(ordo.deliver_shipment(path_id(&id)?, &auth.actor).await?))
+}
+

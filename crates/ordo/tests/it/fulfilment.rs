@@ -1,0 +1,175 @@
+//! Fulfilment over HTTP: a wave's pick list walks the bins, orders are picked, packed and
+//! shipped, cancellations leave the wave, and ship-by times raise exceptions.
+
+use chrono::{DateTime, Utc};
+use ordo_app::domain::access::Role;
+use ordo_app::Clock;
+use serde_json::{json, Value};
+
+use crate::common::Server;
+use crate::orders::{order, shop};
+
+/// Stock and bins for both SKUs at central, and three orders: two by standard shipping, one
+/// express. Returns the orders' ids in that order.
+async fn three_orders(server: &Server) -> Vec<String> {
+    shop(server, 10).await;
+    let t = &server.admin;
+    let receipt = json!({"sku": "VASE-1", "location": "central", "quantity": 5, "kind": "receipt", "reason": "opening"});
+    assert_eq!(server.post(t, "/api/v1/inventory/movements", receipt).await.0, 201);
+    for (sku, bin) in [("MUG-1", "B-10"), ("VASE-1", "B-2")] {
+        let (status, answer) = server.put(t, "/api/v1/inventory/bins", json!({"sku": sku, "location": "central", "bin": bin})).await;
+        assert_eq!(status, 204, "{answer}");
+    }
+    let mut ids = Vec::new();
+    for (external_id, method, lines) in [
+        ("A", "standard", json!([{"sku": "MUG-1", "quantity": 2, "unit_price": "12.90"}, {"sku": "VASE-1", "quantity": 1, "unit_price": "25.00"}])),
+        ("B", "standard", json!([{"sku": "MUG-1", "quantity": 1, "unit_price": "12.90"}])),
+        ("C", "express", json!([{"sku": "VASE-1", "quantity": 1, "unit_price": "25.00"}])),
+    ] {
+        let mut body = order(external_id, lines);
+        body["shipping_method"] = json!(method);
+        let (status, answer) = server.post(t, "/api/v1/orders", body).await;
+        assert_eq!((status, answer["status"].as_str()), (201, Some("allocated")), "{answer}");
+        ids.push(answer["id"].as_str().unwrap().to_owned());
+    }
+    ids
+}
+
+fn stock(levels: &Value) -> (i64, i64) {
+    (levels[0]["on_hand"].as_i64().unwrap(), levels[0]["reserved"].as_i64().unwrap())
+}
+
+#[tokio::test]
+async fn a_wave_is_picked_by_bin_packed_and_shipped_order_by_order() {
+    let server = Server::start().await;
+    let ids = three_orders(&server).await;
+    let floor = server.token(Role::Warehouse).await;
+
+    let (status, wave) = server.post(&floor, "/api/v1/waves", json!({"location": "central", "shipping_method": "standard"})).await;
+    assert_eq!(status, 201, "{wave}");
+    let in_wave: Vec<&str> = wave["orders"].as_array().unwrap().iter().map(|o| o["external_id"].as_str().unwrap()).collect();
+    assert_eq!(in_wave, ["A", "B"], "the express order waits for its own carrier's wave");
+    assert_eq!(
+        wave["pick_list"],
+        json!([{"bin": "B-2", "sku": "VASE-1", "quantity": 1, "orders": 1}, {"bin": "B-10", "sku": "MUG-1", "quantity": 3, "orders": 2}]),
+        "bins in walking order, units summed across orders"
+    );
+    assert_eq!(wave["status"], "open");
+    let cutoff: DateTime<Utc> = wave["cutoff_at"].as_str().unwrap().parse().unwrap();
+    assert!(cutoff > Utc::now() && cutoff <= Utc::now() + chrono::Duration::hours(24), "the next 16:00 cut-off: {cutoff}");
+    let id = wave["id"].as_str().unwrap();
+
+    let (status, again) = server.post(&floor, "/api/v1/waves", json!({"location": "central", "shipping_method": "standard"})).await;
+    assert_eq!((status, again["error"]["field"].as_str()), (422, Some("location")), "both orders are in a wave: {again}");
+
+    let dispatch = json!({"carrier": "DHL", "tracking_number": "00340434161234567890"});
+    let ship_a = format!("/api/v1/waves/{id}/orders/{}/ship", ids[0]);
+    let (status, early) = server.post(&floor, &ship_a, dispatch.clone()).await;
+    assert_eq!((status, early["error"]["current_state"].as_str()), (409, Some("open")), "not picked yet: {early}");
+    let (status, _) = server.post(&floor, &format!("/api/v1/waves/{id}/orders/{}/pack", ids[0]), json!({})).await;
+    assert_eq!(status, 409, "picking comes before packing");
+
+    let (status, picked) = server.post(&floor, &format!("/api/v1/waves/{id}/pick"), json!({})).await;
+    assert_eq!((status, picked["status"].as_str()), (200, Some("picked")));
+    assert!(picked["orders"].as_array().unwrap().iter().all(|o| o["status"] == "picked"));
+    let (status, twice) = server.post(&floor, &format!("/api/v1/waves/{id}/pick"), json!({})).await;
+    assert_eq!((status, twice["error"]["current_state"].as_str()), (409, Some("picked")));
+
+    let (status, packed) = server.post(&floor, &format!("/api/v1/waves/{id}/orders/{}/pack", ids[0]), json!({})).await;
+    assert_eq!((status, packed["orders"][0]["status"].as_str()), (200, Some("packed")));
+    let (status, bad) = server.post(&floor, &ship_a, json!({"carrier": "DHL", "tracking_number": ""})).await;
+    assert_eq!((status, bad["error"]["field"].as_str()), (422, Some("tracking_number")));
+    let (status, shipped) = server.post(&floor, &ship_a, dispatch.clone()).await;
+    assert_eq!((status, shipped["status"].as_str()), (201, Some("shipped")), "{shipped}");
+    assert_eq!(shipped["shipments"][0]["tracking_number"], "00340434161234567890");
+    let (_, mugs) = server.get(&floor, "/api/v1/inventory?sku=MUG-1").await;
+    assert_eq!(stock(&mugs), (8, 1), "A's two mugs left on-hand and reserved; B's one is still reserved");
+
+    // B is cancelled on the channel: it leaves the wave, which has nothing left and closes.
+    let (status, _) = server.post(&server.admin, &format!("/api/v1/orders/{}/cancel", ids[1]), json!({})).await;
+    assert_eq!(status, 200);
+    let (_, closed) = server.get(&floor, &format!("/api/v1/waves/{id}")).await;
+    assert_eq!(closed["status"], "closed");
+    assert_eq!(closed["orders"][1]["status"], "cancelled");
+    assert_eq!(closed["pick_list"], json!([]), "nothing left to pick");
+    let (_, mugs) = server.get(&floor, "/api/v1/inventory?sku=MUG-1").await;
+    assert_eq!(stock(&mugs), (8, 0));
+
+    let (status, waves) = server.get(&floor, "/api/v1/waves?location=central").await;
+    assert_eq!((status, waves[0]["orders"].as_i64(), waves[0]["units"].as_i64()), (200, Some(2), Some(4)));
+    let (status, express) = server.post(&floor, "/api/v1/waves", json!({"location": "central"})).await;
+    assert_eq!((status, express["orders"][0]["external_id"].as_str()), (201, Some("C")));
+    assert_eq!(server.ordo.oversold_levels().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn bad_fulfilment_requests_name_the_field_and_change_nothing() {
+    let server = Server::start().await;
+    three_orders(&server).await;
+    let t = &server.admin;
+    let cases = [
+        ("/api/v1/waves", json!({"location": "central", "max_orders": 0}), "max_orders"),
+        ("/api/v1/waves", json!({"location": "nowhere"}), "location"),
+        ("/api/v1/waves", json!({"location": "central", "colour": "red"}), "colour"),
+    ];
+    for (path, body, field) in cases {
+        let (status, answer) = server.post(t, path, body).await;
+        assert_eq!((status, answer["error"]["field"].as_str()), (422, Some(field)), "{answer}");
+    }
+    for (body, field) in [
+        (json!({"sku": "NOPE", "location": "central", "bin": "A-1"}), "sku"),
+        (json!({"sku": "MUG-1", "location": "central", "bin": "A 1"}), "bin"),
+    ] {
+        let (status, answer) = server.put(t, "/api/v1/inventory/bins", body).await;
+        assert_eq!((status, answer["error"]["field"].as_str()), (422, Some(field)), "{answer}");
+    }
+    let (_, waves) = server.get(t, "/api/v1/waves").await;
+    assert_eq!(waves, json!([]), "no refused request made a wave");
+    let viewer = server.token(Role::Viewer).await;
+    assert_eq!(server.post(&viewer, "/api/v1/waves", json!({"location": "central"})).await.0, 403);
+    assert_eq!(server.get(&viewer, "/api/v1/waves").await.0, 200);
+}
+
+#[tokio::test]
+async fn unshipped_orders_near_their_ship_by_time_are_at_risk_then_late() {
+    let server = Server::start().await;
+    let ids = three_orders(&server).await;
+    // The orders were placed 2026-11-20 10:00 UTC and must ship by central's 16:00 cut-off
+    // on the 21st.
+    let at = |time: &str| Clock::simulated(format!("2026-11-21T{time}:00Z").parse().unwrap());
+    let kinds = |exceptions: &Value| -> Vec<(String, String)> {
+        let mut kinds: Vec<(String, String)> = exceptions
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["kind"].as_str().unwrap().to_owned(), e["subject"].as_str().unwrap().to_owned()))
+            .collect();
+        kinds.sort();
+        kinds
+    };
+    let subject = |i: usize| format!("order:{}", ids[i]);
+
+    let morning = server.ordo.with_clock(at("08:00")).watch_ship_by().await.unwrap();
+    assert_eq!((morning.at_risk, morning.late), (0, 0), "eight hours ahead is not yet at risk");
+    let noon = server.ordo.with_clock(at("13:00")).watch_ship_by().await.unwrap();
+    assert_eq!((noon.at_risk, noon.late), (3, 0));
+    let (_, open) = server.get(&server.admin, "/api/v1/exceptions?status=open").await;
+    assert_eq!(open[0]["owner_role"], "warehouse");
+    assert!(open.as_array().unwrap().iter().all(|e| e["kind"] == "shipment_at_risk"));
+
+    // A ships in time; the other two are still here after the cut-off.
+    let ship = json!({"location": "central", "carrier": "DHL", "tracking_number": "T1"});
+    assert_eq!(server.post(&server.admin, &format!("/api/v1/orders/{}/shipments", ids[0]), ship).await.0, 201);
+    let evening = server.ordo.with_clock(at("17:00"));
+    let late = evening.watch_ship_by().await.unwrap();
+    assert_eq!((late.at_risk, late.late), (0, 2));
+    assert_eq!(evening.watch_ship_by().await.unwrap(), ordo_app::ShipByWatch::default(), "raised once");
+    let (_, open) = server.get(&server.admin, "/api/v1/exceptions?status=open").await;
+    let late_kind = |i: usize| ("late_shipment".to_owned(), subject(i));
+    assert_eq!(kinds(&open), [late_kind(1), late_kind(2)], "A's shipment resolved its own; at-risk became late");
+
+    // Cancelling C resolves its exception; B's stays until it ships.
+    assert_eq!(server.post(&server.admin, &format!("/api/v1/orders/{}/cancel", ids[2]), json!({})).await.0, 200);
+    let (_, open) = server.get(&server.admin, "/api/v1/exceptions?status=open").await;
+    assert_eq!(kinds(&open), [late_kind(1)]);
+}
