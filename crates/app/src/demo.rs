@@ -4,7 +4,7 @@
 //!
 //! Everything is derived from a fixed seed, so every run builds the same business.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use ordo_domain::access::Role;
 use ordo_domain::inventory::{MovementKind, MovementRequest};
 use ordo_domain::master::{
@@ -15,7 +15,7 @@ use ordo_domain::{FieldError, Money};
 use ordo_storage::Tx;
 use uuid::Uuid;
 
-use crate::{AppError, AppResult, Ordo, Progress};
+use crate::{AppError, AppResult, Clock, Ordo, Progress};
 
 mod trading;
 
@@ -110,7 +110,16 @@ impl Ordo {
     /// Builds the reference business on an empty database, or rebuilds it on one the demo
     /// built before. A database holding anything else is refused, so the demo can never wipe
     /// real data.
+    ///
+    /// The business opens `days` days ago and trades up to today on a simulated clock, so
+    /// every order, wave and exception carries the time it would have had.
     pub async fn build_demo(&self, days: u32, progress: &dyn Progress) -> AppResult<DemoSummary> {
+        let first_day = Utc::now().date_naive() - chrono::Duration::days(i64::from(days));
+        let opening = Utc.from_utc_datetime(&first_day.and_hms_opt(6, 0, 0).unwrap_or_default());
+        self.with_clock(Clock::simulated(opening)).build_demo_from(first_day, days, progress).await
+    }
+
+    async fn build_demo_from(&self, first_day: NaiveDate, days: u32, progress: &dyn Progress) -> AppResult<DemoSummary> {
         let mut tx = self.db.write().await?;
         let counts = tx.master_data_counts().await?;
         let empty = counts == ordo_storage::MasterDataCounts::default() && tx.api_token_count().await? == 0;
@@ -200,7 +209,7 @@ impl Ordo {
             summary.users.push((role.as_str().to_owned(), role));
             progress.advance();
         }
-        summary.trading = self.trade_demo(days, progress).await?;
+        summary.trading = self.trade_demo(first_day, days, progress).await?;
         Ok(summary)
     }
 
@@ -256,7 +265,20 @@ impl Ordo {
     ) -> AppResult<(i64, Money)> {
         let mut units = 0;
         let mut value = Money::zero(self.settings.base_currency);
+        // Fast movers sit in aisle A by the packing benches, slow ones at the back.
+        let mut shelved = [0usize; 3];
         for product in products.iter().filter(|p| p.active) {
+            let aisle = match product.abc_class {
+                AbcClass::A => 0,
+                AbcClass::B => 1,
+                AbcClass::C => 2,
+            };
+            let slot = shelved[aisle];
+            shelved[aisle] += 1;
+            let bin = format!("{}-{:02}-{}", ["A", "B", "C"][aisle], slot / 4 + 1, slot % 4 + 1);
+            for location in ["central", "overflow"] {
+                tx.set_bin(location, &product.sku, &bin).await?;
+            }
             let (central, overflow) = match product.abc_class {
                 AbcClass::A => (seed.between(60, 140), seed.between(20, 60)),
                 AbcClass::B => (seed.between(25, 70), if seed.between(1, 3) == 1 { seed.between(5, 20) } else { 0 }),

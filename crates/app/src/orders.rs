@@ -316,6 +316,16 @@ impl Ordo {
         Ok(self.db.read().await?.exceptions(status).await?)
     }
 
+    /// How many exceptions there are of each kind: (kind, open ones, all).
+    pub async fn exception_counts(&self) -> AppResult<Vec<(String, i64, i64)>> {
+        Ok(self.db.read().await?.exception_counts().await?)
+    }
+
+    /// Of the orders shipped in full, how many left by their ship-by time, and how many there are.
+    pub async fn ship_by_adherence(&self) -> AppResult<(i64, i64)> {
+        Ok(self.db.read().await?.ship_by_adherence().await?)
+    }
+
     /// Whether reserved stock exceeds on-hand anywhere; always 0 unless something is broken.
     pub async fn oversold_levels(&self) -> AppResult<i64> {
         Ok(self.db.read().await?.oversold_levels().await?)

@@ -380,7 +380,17 @@ async fn demo(config: &Config, days: u32) -> Result<ExitCode, Failure> {
     println!("  fill rate  {}.{}% of orders fully reserved on arrival", fill / 10, fill % 10);
     println!("  reviews    {} held for review, {} released; {} cancelled by customers", t.held, t.released, t.cancelled);
     println!("  supply     {} deliveries cleared backorders; {} stockouts raised", t.receipts, t.stockouts_raised);
+    println!("  shipping   {} waves, {} parcels, {} delivered", t.waves, t.shipments, t.delivered);
+    let on_time = t.on_time_per_mille();
+    println!(
+        "  SLA        {}.{}% of {} fully shipped orders left by their ship-by time",
+        on_time / 10,
+        on_time % 10,
+        t.shipped_orders
+    );
     println!("  oversells  {}", t.oversells);
+    let exceptions: Vec<String> = t.exceptions.iter().map(|(kind, open, all)| format!("{kind} {all} ({open} open)")).collect();
+    println!("  exceptions {}", if exceptions.is_empty() { "none".to_owned() } else { exceptions.join(", ") });
     println!();
     println!("Serve the dashboard on this data:");
     println!("  cargo run --release -- serve --database {} --listen 127.0.0.1:8080", config.database_url);

@@ -78,3 +78,12 @@ impl Tx {
         Ok(changed > 0)
     }
 }
+
+impl Tx {
+    /// How many exceptions there are of each kind: (kind, open ones, all).
+    pub async fn exception_counts(&mut self) -> Result<Vec<(String, i64, i64)>, StorageError> {
+        let sql = "SELECT kind, CAST(SUM(CASE WHEN status <> 'resolved' THEN 1 ELSE 0 END) AS BIGINT), COUNT(*) \
+                   FROM exceptions GROUP BY kind ORDER BY kind";
+        Ok(on_engine!(self, |conn| sqlx::query_as(sql).fetch_all(conn).await?))
+    }
+}

@@ -109,3 +109,15 @@ impl Tx {
         Ok(on_engine!(self, |conn| sqlx::query_scalar(sql).bind(shipment).fetch_optional(conn).await?))
     }
 }
+
+impl Tx {
+    /// Of the orders that have left in full, how many left by their ship-by time, and how many
+    /// there are: the SLA adherence.
+    pub async fn ship_by_adherence(&mut self) -> Result<(i64, i64), StorageError> {
+        let sql = "SELECT CAST(COALESCE(SUM(CASE WHEN last_shipped <= ship_by THEN 1 ELSE 0 END), 0) AS BIGINT), COUNT(*) \
+                   FROM (SELECT o.ship_by, MAX(s.shipped_at) AS last_shipped FROM orders o \
+                         JOIN shipments s ON s.order_id = o.id \
+                         WHERE o.status IN ('shipped', 'delivered') GROUP BY o.id, o.ship_by) shipped";
+        Ok(on_engine!(self, |conn| sqlx::query_as(sql).fetch_one(conn).await?))
+    }
+}

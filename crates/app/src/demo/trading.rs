@@ -1,14 +1,17 @@
 //! The demo business trading through simulated days: orders from every channel (marketplaces
 //! most, the web shop next, B2B few but large), a promotion peak, the odd unpaid or
-//! cancelled order, reviews released the next morning, and supplier deliveries that clear
-//! backorders. Everything goes through the same use cases the API calls.
+//! cancelled order, reviews released the next morning, supplier deliveries that clear
+//! backorders, two waves a day at each site with a limited capacity (so the peak ships late),
+//! and parcels delivered days later. Everything goes through the same use cases the API
+//! calls, on a simulated clock.
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use ordo_domain::inventory::{MovementKind, NewMovement};
 use ordo_domain::master::{AbcClass, Listing};
 use ordo_domain::order::{NewOrder, OrderStatus};
+use ordo_domain::wave::{Dispatch, NewWave};
 use uuid::Uuid;
 
 use super::Seed;
@@ -27,7 +30,15 @@ pub struct TradingSummary {
     pub released: u64,
     pub cancelled: u64,
     pub receipts: u64,
+    pub waves: u64,
+    pub shipments: u64,
+    pub delivered: u64,
+    /// Orders shipped in full, and how many of them left by their ship-by time.
+    pub shipped_orders: i64,
+    pub shipped_on_time: i64,
     pub stockouts_raised: u64,
+    /// Exceptions by kind: (kind, still open, raised in all).
+    pub exceptions: Vec<(String, i64, i64)>,
     /// Places where reserved stock exceeds on-hand or disagrees with movements: must be 0.
     pub oversells: usize,
 }
@@ -36,6 +47,11 @@ impl TradingSummary {
     /// Share of routed orders fully reserved on arrival, in per mille (no floats).
     pub fn fill_rate_per_mille(&self) -> u64 {
         (self.filled_on_arrival * 1000).checked_div(self.routed).unwrap_or(1000)
+    }
+
+    /// Share of fully shipped orders that left by their ship-by time, in per mille.
+    pub fn on_time_per_mille(&self) -> i64 {
+        (self.shipped_on_time * 1000).checked_div(self.shipped_orders).unwrap_or(1000)
     }
 
     pub fn orders(&self) -> u64 {
@@ -52,13 +68,32 @@ const CITIES: &[(&str, &str, &str)] = &[
     ("Boulder", "80302", "US"),
 ];
 
+/// Orders a location can pick in one wave: the peak outruns it, and orders ship late.
+const WAVE_CAPACITY: [(&str, i64); 2] = [("central", 80), ("overflow", 30)];
+
 fn actor(name: &str) -> Actor {
     Actor { kind: ActorKind::System, name: name.to_owned(), role: ordo_domain::access::Role::Admin }
 }
 
+/// What happens in a simulated day, in time order.
+enum Event {
+    /// Finance reviews the orders held the day before.
+    Review,
+    /// Carriers confirm the parcels due today.
+    Deliveries,
+    /// Suppliers deliver what is backordered.
+    Receipts,
+    Order(serde_json::Value),
+    /// A wave at a location, released, picked, packed and shipped.
+    Wave(&'static str),
+    /// The ship-by watch looks at the clock.
+    Watch,
+}
+
 impl Ordo {
-    /// Trades the demo business through `days` days ending today.
-    pub(crate) async fn trade_demo(&self, days: u32, progress: &dyn Progress) -> AppResult<TradingSummary> {
+    /// Trades the demo business through `days` days from `first_day`, moving this
+    /// application's simulated clock through each day's events.
+    pub(crate) async fn trade_demo(&self, first_day: NaiveDate, days: u32, progress: &dyn Progress) -> AppResult<TradingSummary> {
         let mut summary = TradingSummary { days, ..TradingSummary::default() };
         let mut seed = Seed(7_2026);
         let products = self.products(None, 500, 0).await?.products;
@@ -70,24 +105,35 @@ impl Ordo {
                 listings.entry(listing.channel.clone()).or_default().push(listing);
             }
         }
-        let today = Utc::now().date_naive();
-        let first_day = today - Duration::days(i64::from(days));
+        let sites = self.locations().await?;
         let peak = i64::from(days) * 2 / 3;
         let channel_actor = actor("demo-channels");
         let reviewer = actor("demo-finance");
         let buyer = actor("demo-procurement");
+        let floor = actor("demo-warehouse");
         let mut held_yesterday: Vec<Uuid> = Vec::new();
+        let mut in_transit: Vec<(DateTime<Utc>, Uuid)> = Vec::new();
         let mut number = 0u64;
         progress.start(u64::from(days));
 
         for day in 0..i64::from(days) {
             let date = first_day + Duration::days(day);
-            let start: DateTime<Utc> = Utc.from_utc_datetime(&date.and_hms_opt(7, 0, 0).unwrap_or_default());
-            // Finance reviews yesterday's holds first thing.
-            for id in held_yesterday.drain(..) {
-                if self.release_hold(id, "payment confirmed at review", &reviewer).await.is_ok() {
-                    summary.released += 1;
-                }
+            let at = |hour: u32, minute: u32| Utc.from_utc_datetime(&date.and_hms_opt(hour, minute, 0).unwrap_or_default());
+            let mut events: Vec<(DateTime<Utc>, Event)> =
+                vec![(at(7, 0), Event::Review), (at(9, 0), Event::Deliveries), (at(23, 0), Event::Watch)];
+            // Suppliers deliver twice a week.
+            if day % 3 == 2 {
+                events.push((at(8, 0), Event::Receipts));
+            }
+            // Two waves a day at each site: mid-morning, and an hour before the carrier's cut-off.
+            for site in &sites {
+                let Some((code, _)) = WAVE_CAPACITY.iter().find(|(code, _)| *code == site.code) else { continue };
+                let cutoff = chrono::NaiveTime::parse_from_str(&site.cutoff_time, "%H:%M").unwrap_or_default();
+                let zone: chrono_tz::Tz = site.time_zone.parse().unwrap_or(chrono_tz::UTC);
+                let cutoff_at = ordo_domain::order::next_cutoff(at(0, 0), cutoff, zone);
+                events.push((cutoff_at - Duration::hours(6), Event::Wave(code)));
+                events.push((cutoff_at - Duration::hours(1), Event::Wave(code)));
+                events.push((cutoff_at + Duration::minutes(1), Event::Watch));
             }
             let boost = if (peak..peak + 2).contains(&day) { 3 } else { 1 };
             for (channel, base) in [("amazon", 34), ("wayfair", 16), ("web", 24), ("b2b", 2)] {
@@ -95,39 +141,100 @@ impl Ordo {
                 let count = seed.between(base * 3 / 4, base * 5 / 4) * boost;
                 for _ in 0..count {
                     number += 1;
-                    let placed_at = start + Duration::minutes(seed.between(0, 14 * 60));
+                    let placed_at = at(7, 0) + Duration::minutes(seed.between(0, 14 * 60));
                     let body = demo_order(&mut seed, channel, number, placed_at, catalogue, &class, &customers);
-                    let payload = body.to_string();
-                    let new: NewOrder = serde_json::from_value(body)
-                        .map_err(|e| AppError::Invalid(ordo_domain::FieldError::new("demo order", e.to_string())))?;
-                    let intake = self.receive_order(new, &payload, &channel_actor).await?;
-                    *summary.orders_by_channel.entry(channel.to_owned()).or_default() += 1;
-                    match intake.order.status {
-                        OrderStatus::OnHold => {
-                            summary.held += 1;
-                            held_yesterday.push(intake.order.id);
-                        }
-                        status => {
-                            summary.routed += 1;
-                            summary.filled_on_arrival += u64::from(status == OrderStatus::Allocated);
+                    events.push((placed_at, Event::Order(body)));
+                }
+            }
+            events.sort_by_key(|(when, _)| *when);
+
+            for (when, event) in events {
+                self.clock.set(when);
+                match event {
+                    Event::Review => {
+                        for id in held_yesterday.drain(..) {
+                            if self.release_hold(id, "payment confirmed at review", &reviewer).await.is_ok() {
+                                summary.released += 1;
+                            }
                         }
                     }
-                    // A few customers change their minds the same day.
-                    if seed.between(1, 100) <= 2 && intake.order.status.is_open() {
-                        self.cancel_order(intake.order.id, "customer cancelled on the channel", &channel_actor).await?;
-                        summary.cancelled += 1;
+                    Event::Deliveries => {
+                        let (due, later): (Vec<_>, Vec<_>) = in_transit.drain(..).partition(|(at, _)| *at <= when);
+                        in_transit = later;
+                        for (_, shipment) in due {
+                            self.deliver_shipment(shipment, &floor).await?;
+                            summary.delivered += 1;
+                        }
+                    }
+                    Event::Receipts => summary.receipts += self.demo_deliveries(&mut seed, &buyer).await?,
+                    Event::Order(body) => {
+                        let channel = body["channel"].as_str().unwrap_or_default().to_owned();
+                        let payload = body.to_string();
+                        let new: NewOrder = serde_json::from_value(body)
+                            .map_err(|e| AppError::Invalid(ordo_domain::FieldError::new("demo order", e.to_string())))?;
+                        let intake = self.receive_order(new, &payload, &channel_actor).await?;
+                        *summary.orders_by_channel.entry(channel).or_default() += 1;
+                        match intake.order.status {
+                            OrderStatus::OnHold => {
+                                summary.held += 1;
+                                held_yesterday.push(intake.order.id);
+                            }
+                            status => {
+                                summary.routed += 1;
+                                summary.filled_on_arrival += u64::from(status == OrderStatus::Allocated);
+                            }
+                        }
+                        // A few customers change their minds the same day.
+                        if seed.between(1, 100) <= 2 && intake.order.status.is_open() {
+                            self.cancel_order(intake.order.id, "customer cancelled on the channel", &channel_actor).await?;
+                            summary.cancelled += 1;
+                        }
+                    }
+                    Event::Wave(location) => {
+                        let capacity = WAVE_CAPACITY.iter().find(|(code, _)| *code == location).map_or(20, |(_, n)| *n);
+                        for shipment in self.demo_wave(&mut seed, location, capacity, &floor).await? {
+                            in_transit.push((when + Duration::days(seed.between(2, 4)), shipment));
+                            summary.shipments += 1;
+                        }
+                        summary.waves += 1;
+                    }
+                    Event::Watch => {
+                        self.watch_ship_by().await?;
                     }
                 }
             }
-            // Suppliers deliver twice a week: what is backordered plus a cushion.
-            if day % 3 == 2 {
-                summary.receipts += self.demo_deliveries(&mut seed, &buyer).await?;
-            }
             progress.advance();
         }
-        summary.stockouts_raised = self.exceptions(None).await?.iter().filter(|e| e.kind == "stockout").count() as u64;
+        let counts = self.exception_counts().await?;
+        summary.stockouts_raised = counts.iter().find(|(kind, _, _)| kind == "stockout").map_or(0, |(_, _, all)| *all as u64);
+        summary.exceptions = counts;
+        (summary.shipped_on_time, summary.shipped_orders) = self.ship_by_adherence().await?;
         summary.oversells = self.stock_discrepancies().await?.len();
         Ok(summary)
+    }
+
+    /// One wave at `location` of at most `capacity` orders, walked, packed and handed to the
+    /// carrier half an hour later. Returns the shipments; none when nothing waits there.
+    async fn demo_wave(&self, seed: &mut Seed, location: &str, capacity: i64, floor: &Actor) -> AppResult<Vec<Uuid>> {
+        let new = NewWave { location: location.to_owned(), shipping_method: None, max_orders: Some(capacity) };
+        let wave = match self.release_wave(new, floor).await {
+            Ok(wave) => wave,
+            Err(AppError::Invalid(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        self.pick_wave(wave.id, floor).await?;
+        self.clock.set(self.now() + Duration::minutes(30));
+        let mut shipments = Vec::with_capacity(wave.orders.len());
+        for order in &wave.orders {
+            self.pack_wave_order(wave.id, order.order_id, floor).await?;
+            let carrier = if order.channel == "b2b" { "Freightline" } else { ["UPS", "FedEx", "USPS"][seed.between(0, 2) as usize] };
+            let dispatch = Dispatch { carrier: carrier.to_owned(), tracking_number: format!("1Z{:012}", seed.between(0, 999_999_999_999)) };
+            let shipped = self.ship_wave_order(wave.id, order.order_id, dispatch, floor).await?;
+            if let Some(shipment) = shipped.shipments.last() {
+                shipments.push(shipment.id);
+            }
+        }
+        Ok(shipments)
     }
 
     /// Receives stock at the central warehouse for every SKU that orders wait for.

@@ -112,7 +112,10 @@ fn the_demo_builds_the_reference_business_and_can_be_rebuilt() {
         "300 SKUs",
         "trading    3 days",
         "fill rate",
+        "waves",
+        "left by their ship-by time",
         "oversells  0",
+        "exceptions ",
         "serve --database sqlite://ordo.db",
         "/login",
     ] {
