@@ -251,9 +251,11 @@ async fn ship(
     };
     tx.insert_shipment(&shipment, order.id).await?;
     let shipped = |line: i64| order.lines.iter().find(|l| l.line == line).map_or(0, |l| l.shipped);
+    // A kit's own line carries no stock: it is complete when its components are.
     let complete = order
         .lines
         .iter()
+        .filter(|l| !l.kit)
         .all(|l| shipped(l.line) + lines.iter().filter(|s| s.line == l.line).map(|s| s.quantity).sum::<i64>() == l.quantity);
     let next = if complete { OrderStatus::Shipped } else { OrderStatus::PartiallyShipped };
     order.status.become_(next).map_err(|e| refuse(e.to_string()))?;

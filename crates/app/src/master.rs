@@ -65,6 +65,47 @@ impl Ordo {
         self.db.read().await?.product(sku).await?.ok_or_else(|| AppError::NotFound { what: "product", key: sku.into() })
     }
 
+    /// Makes `kit` a kit of `components` (replacing what it held), or an ordinary product again
+    /// with none. Components must be products that are not kits themselves, and a kit cannot
+    /// be a component of another.
+    pub async fn set_kit_components(
+        &self,
+        kit: &str,
+        components: Vec<ordo_domain::master::KitComponent>,
+    ) -> AppResult<Vec<ordo_domain::master::KitComponent>> {
+        let components = ordo_domain::master::check_kit(kit, components)?;
+        let mut tx = self.db.write().await?;
+        if tx.product(kit).await?.is_none() {
+            return Err(AppError::NotFound { what: "product", key: kit.into() });
+        }
+        if !components.is_empty() && let Some(outer) = tx.kits_containing(kit).await?.into_iter().next() {
+            return Err(FieldError::new("components", format!("{kit} is a component of the kit {outer}; kits do not nest")).into());
+        }
+        for (i, c) in components.iter().enumerate() {
+            let field = format!("components[{i}].sku");
+            if tx.product(&c.sku).await?.is_none() {
+                return Err(FieldError::new(field, format!("unknown SKU {:?}", c.sku)).into());
+            }
+            if !tx.kit_components(&c.sku).await?.is_empty() {
+                return Err(FieldError::new(field, format!("{} is a kit itself; kits do not nest", c.sku)).into());
+            }
+        }
+        let rows: Vec<(String, i64)> = components.iter().map(|c| (c.sku.clone(), c.quantity)).collect();
+        tx.set_kit_components(kit, &rows).await?;
+        tx.commit().await?;
+        Ok(components)
+    }
+
+    /// A kit's components; empty for a product that is not a kit.
+    pub async fn kit_components(&self, kit: &str) -> AppResult<Vec<ordo_domain::master::KitComponent>> {
+        let mut tx = self.db.read().await?;
+        if tx.product(kit).await?.is_none() {
+            return Err(AppError::NotFound { what: "product", key: kit.into() });
+        }
+        let rows = tx.kit_components(kit).await?;
+        Ok(rows.into_iter().map(|(sku, quantity)| ordo_domain::master::KitComponent { sku, quantity }).collect())
+    }
+
     /// Products matching `search` (SKU or name), `limit` at a time from `offset`.
     pub async fn products(&self, search: Option<&str>, limit: i64, offset: i64) -> AppResult<ProductPage> {
         let search = search.map(str::trim).filter(|s| !s.is_empty());

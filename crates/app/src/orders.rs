@@ -20,6 +20,19 @@ pub struct Intake {
     pub created: bool,
 }
 
+/// An order line as intake plans it, before it is written.
+struct PlannedLine {
+    line: i64,
+    sku: String,
+    channel_sku: Option<String>,
+    quantity: i64,
+    unit_price: ordo_domain::Money,
+    tax: ordo_domain::Money,
+    discount: ordo_domain::Money,
+    kit: bool,
+    part_of: Option<i64>,
+}
+
 fn money_field(field: &str) -> impl FnOnce(ordo_domain::MoneyError) -> AppError + '_ {
     move |e| FieldError::new(field, e.to_string()).into()
 }
@@ -56,10 +69,11 @@ impl Ordo {
         }
 
         // Tax as the channel sent it; where it sent none, from the product's tax class and the
-        // rate for the ship-to country (none set: no tax).
+        // rate for the ship-to country (none set: no tax). A kit's line carries the price and
+        // tax; its components follow as lines of their own that carry the stock.
         let mut total = order.shipping_price;
-        let mut taxes = Vec::with_capacity(order.lines.len());
-        for (i, (line, (sku, _))) in order.lines.iter().zip(&skus).enumerate() {
+        let mut planned: Vec<PlannedLine> = Vec::with_capacity(order.lines.len());
+        for (i, (line, (sku, channel_sku))) in order.lines.iter().zip(&skus).enumerate() {
             let field = format!("lines[{i}]");
             let gross = line.unit_price.checked_times(line.quantity).map_err(money_field(&field))?;
             let net = gross.checked_sub(line.discount).map_err(money_field(&field))?;
@@ -74,8 +88,38 @@ impl Ordo {
                     net.scaled(rate, 10_000).map_err(money_field(&field))?
                 }
             };
-            taxes.push(tax);
             total = total.checked_add(net).and_then(|t| t.checked_add(tax)).map_err(money_field(&field))?;
+            let components = tx.kit_components(sku).await?;
+            let number = planned.len() as i64 + 1;
+            planned.push(PlannedLine {
+                line: number,
+                sku: sku.clone(),
+                channel_sku: channel_sku.map(str::to_owned),
+                quantity: line.quantity,
+                unit_price: line.unit_price,
+                tax,
+                discount: line.discount,
+                kit: !components.is_empty(),
+                part_of: None,
+            });
+            let zero = ordo_domain::Money::zero(order.currency);
+            for (component, per_kit) in components {
+                let quantity = per_kit.checked_mul(line.quantity).filter(|q| *q <= 1_000_000).ok_or_else(|| {
+                    FieldError::new(format!("{field}.quantity"), "is too many kits: their components exceed 1000000 units")
+                })?;
+                let line = planned.len() as i64 + 1;
+                planned.push(PlannedLine {
+                    line,
+                    sku: component,
+                    channel_sku: None,
+                    quantity,
+                    unit_price: zero,
+                    tax: zero,
+                    discount: zero,
+                    kit: false,
+                    part_of: Some(number),
+                });
+            }
         }
 
         // A re-send of an order we have: answer with it, touching nothing.
@@ -115,14 +159,16 @@ impl Ordo {
         }
 
         let who = actor.to_string();
-        for (i, ((line, (sku, channel_sku)), tax)) in order.lines.iter().zip(&skus).zip(&taxes).enumerate() {
+        for line in &planned {
             let record = NewLineRecord {
-                line: i as i64 + 1,
-                sku,
-                channel_sku: *channel_sku,
+                line: line.line,
+                kit: line.kit,
+                part_of: line.part_of,
+                sku: &line.sku,
+                channel_sku: line.channel_sku.as_deref(),
                 quantity: line.quantity,
                 unit_price: line.unit_price,
-                tax: *tax,
+                tax: line.tax,
                 discount: line.discount,
             };
             tx.insert_order_line(id, &record).await?;
@@ -142,12 +188,10 @@ impl Ordo {
         };
         let holds = hold_reasons(&self.settings.risk, &facts);
         if holds.is_empty() {
-            let lines: Vec<LineDemand> = order
-                .lines
+            let lines: Vec<LineDemand> = planned
                 .iter()
-                .zip(&skus)
-                .enumerate()
-                .map(|(i, (line, (sku, _)))| LineDemand { line: i as i64 + 1, sku: sku.clone(), quantity: line.quantity })
+                .filter(|l| !l.kit)
+                .map(|l| LineDemand { line: l.line, sku: l.sku.clone(), quantity: l.quantity, kit: l.part_of })
                 .collect();
             let when = (order.placed_at, channel.ship_by_sla_hours);
             Self::allocate(&mut tx, id, &channel.code, &order.shipping_method, &lines, when, &who, now).await?;
@@ -191,20 +235,32 @@ impl Ordo {
         // Reserve in one global order (SKU, then location) so two orders taking the same SKUs
         // lock the stock rows in the same order and cannot deadlock on PostgreSQL.
         let mut in_lock_order: Vec<&ordo_domain::routing::Allocation> = plan.allocations.iter().collect();
+        let demand = |line: i64| lines.iter().find(|l| l.line == line);
         in_lock_order.sort_by(|a, b| {
-            let sku = |x: &ordo_domain::routing::Allocation| lines[(x.line - 1) as usize].sku.as_str();
+            let sku = |x: &ordo_domain::routing::Allocation| demand(x.line).map_or("", |l| l.sku.as_str());
             sku(a).cmp(sku(b)).then_with(|| a.location.cmp(&b.location))
         });
         if let Some(first) = plan.allocations.first() {
             ships_from = Some(first.location.as_str());
         }
+        let mut reserved: Vec<(&LineDemand, &str, i64)> = Vec::new();
         for allocation in in_lock_order {
-            let sku = &lines[(allocation.line - 1) as usize].sku;
-            if tx.reserve(sku, &allocation.location, allocation.quantity).await? {
-                tx.insert_allocation(id, allocation.line, &allocation.location, allocation.quantity).await?;
+            let Some(line) = demand(allocation.line) else { continue };
+            if tx.reserve(&line.sku, &allocation.location, allocation.quantity).await? {
+                reserved.push((line, &allocation.location, allocation.quantity));
             } else {
-                reasons.push(format!("{} was taken at {} by another order meanwhile", sku, allocation.location));
-                short.push((allocation.line, sku.clone(), allocation.quantity));
+                reasons.push(format!("{} was taken at {} by another order meanwhile", line.sku, allocation.location));
+                short.push((allocation.line, line.sku.clone(), allocation.quantity));
+            }
+        }
+        // A kit one of whose components was taken meanwhile gives the others back: it waits whole.
+        let broken: BTreeSet<i64> = short.iter().filter_map(|(line, _, _)| demand(*line).and_then(|l| l.kit)).collect();
+        for (line, location, quantity) in reserved {
+            if line.kit.is_some_and(|kit| broken.contains(&kit)) {
+                tx.release(&line.sku, location, quantity).await?;
+                short.push((line.line, line.sku.clone(), quantity));
+            } else {
+                tx.insert_allocation(id, line.line, location, quantity).await?;
             }
         }
         let (placed_at, sla_hours) = placed;
@@ -220,6 +276,11 @@ impl Ordo {
         tx.set_order_ship_by(id, ship_by).await?;
         for (line, sku, quantity) in &short {
             tx.insert_backorder(id, *line, sku, *quantity, ship_by, now).await?;
+            // A kit's component that is in stock waits for a sibling that is not: no stockout.
+            let in_kit = demand(*line).is_some_and(|l| l.kit.is_some());
+            if in_kit && tx.stock_levels(Some(sku)).await?.iter().map(|l| l.available).sum::<i64>() >= *quantity {
+                continue;
+            }
             let kind = ExceptionKind::Stockout;
             let details = serde_json::json!({"first_order": id, "channel": channel});
             tx.raise_exception(kind.as_str(), &format!("sku:{sku}"), kind.owner_role().as_str(), now + kind.sla(), &details, now)
@@ -244,8 +305,12 @@ impl Ordo {
         let order = tx.order(id).await?.ok_or(AppError::NotFound { what: "order", key: id.to_string() })?;
         order.status.become_(OrderStatus::Validated).map_err(|e| AppError::InvalidTransition { current: order.status.as_str(), message: e.to_string() })?;
         tx.record_transition(id, Some(OrderStatus::OnHold), OrderStatus::Validated, &who, &reason, now).await?;
-        let lines: Vec<LineDemand> =
-            order.lines.iter().map(|l| LineDemand { line: l.line, sku: l.sku.clone(), quantity: l.quantity }).collect();
+        let lines: Vec<LineDemand> = order
+            .lines
+            .iter()
+            .filter(|l| !l.kit)
+            .map(|l| LineDemand { line: l.line, sku: l.sku.clone(), quantity: l.quantity, kit: l.part_of })
+            .collect();
         let sla = tx.channel(&order.channel).await?.map_or(48, |c| c.ship_by_sla_hours);
         let when = (order.placed_at, sla);
         Self::allocate(&mut tx, id, &order.channel, &order.shipping_method, &lines, when, &who, now).await?;
@@ -347,6 +412,12 @@ impl Ordo {
             if !tx.may_ship_from(&waiting.channel, location, &waiting.shipping_method).await? {
                 continue;
             }
+            if let Some(kit) = waiting.part_of {
+                if Self::fill_kit(tx, waiting.order_id, kit, location).await? {
+                    Self::note_filled(tx, waiting.order_id, sku, location, &who, now).await?;
+                }
+                continue;
+            }
             let available = tx
                 .stock_levels(Some(sku))
                 .await?
@@ -362,18 +433,51 @@ impl Ordo {
             }
             tx.insert_allocation(waiting.order_id, waiting.line_no, location, take).await?;
             tx.reduce_backorder(waiting.order_id, waiting.line_no, take).await?;
-            if tx.backordered_units(waiting.order_id).await? == 0
-                && let Some(status @ (OrderStatus::Backordered | OrderStatus::PartiallyShipped)) =
-                    tx.order_status(waiting.order_id).await?
-            {
-                let reason = format!("{sku} arrived at {location}; every unit is reserved");
-                tx.record_transition(waiting.order_id, Some(status), OrderStatus::Allocated, &who, &reason, now).await?;
-            }
+            Self::note_filled(tx, waiting.order_id, sku, location, &who, now).await?;
         }
         if tx.backordered_sku_units(sku).await? == 0 {
             tx.resolve_exception(ExceptionKind::Stockout.as_str(), &format!("sku:{sku}"), "stock arrived for every waiting order", now)
                 .await?;
         }
         Ok(())
+    }
+
+    /// An order whose last waiting unit was just reserved is allocated.
+    async fn note_filled(
+        tx: &mut ordo_storage::Tx,
+        order: Uuid,
+        sku: &str,
+        location: &str,
+        who: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> AppResult<()> {
+        if tx.backordered_units(order).await? == 0
+            && let Some(status @ (OrderStatus::Backordered | OrderStatus::PartiallyShipped)) = tx.order_status(order).await?
+        {
+            let reason = format!("{sku} arrived at {location}; every unit is reserved");
+            tx.record_transition(order, Some(status), OrderStatus::Allocated, who, &reason, now).await?;
+        }
+        Ok(())
+    }
+
+    /// Reserves every waiting component of one kit line at `location`, or none of them when
+    /// the location lacks any: a kit is never half reserved. Whether it was reserved.
+    async fn fill_kit(tx: &mut ordo_storage::Tx, order: Uuid, kit: i64, location: &str) -> AppResult<bool> {
+        let parts = tx.kit_backorders(order, kit).await?;
+        let mut taken: Vec<(&str, i64)> = Vec::with_capacity(parts.len());
+        for (_, sku, quantity) in &parts {
+            if !tx.reserve(sku, location, *quantity).await? {
+                for (sku, quantity) in taken {
+                    tx.release(sku, location, quantity).await?;
+                }
+                return Ok(false);
+            }
+            taken.push((sku, *quantity));
+        }
+        for (line, _, quantity) in &parts {
+            tx.insert_allocation(order, *line, location, *quantity).await?;
+            tx.reduce_backorder(order, *line, *quantity).await?;
+        }
+        Ok(!parts.is_empty())
     }
 }

@@ -232,6 +232,38 @@ pub struct Listing {
     pub currency: Currency,
 }
 
+/// One component of a kit: a SKU and how many of it one kit holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct KitComponent {
+    pub sku: String,
+    pub quantity: i64,
+}
+
+/// The most components one kit may have.
+pub const MAX_KIT_COMPONENTS: usize = 20;
+
+/// Checks a kit's components on their own: codes, quantities, no repeats, not the kit itself.
+pub fn check_kit(kit: &str, components: Vec<KitComponent>) -> Result<Vec<KitComponent>, FieldError> {
+    if components.len() > MAX_KIT_COMPONENTS {
+        return Err(FieldError::new("components", format!("a kit has at most {MAX_KIT_COMPONENTS} components")));
+    }
+    let mut checked: Vec<KitComponent> = Vec::with_capacity(components.len());
+    for (i, c) in components.into_iter().enumerate() {
+        let sku = field::code(&format!("components[{i}].sku"), &c.sku)?;
+        if sku == kit {
+            return Err(FieldError::new(format!("components[{i}].sku"), "a kit cannot contain itself"));
+        }
+        if checked.iter().any(|k| k.sku == sku) {
+            return Err(FieldError::new(format!("components[{i}].sku"), format!("{sku} is listed twice")));
+        }
+        let quantity = field::bounded(&format!("components[{i}].quantity"), c.quantity, 1, 1000)?;
+        checked.push(KitComponent { sku, quantity });
+    }
+    Ok(checked)
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]

@@ -373,6 +373,13 @@ pub struct LineAllocation {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrderLine {
     pub line: i64,
+    /// The line sells a kit: it carries the price and tax, and the lines that name it in
+    /// `part_of` carry its components' stock.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub kit: bool,
+    /// The kit line this component line belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub part_of: Option<i64>,
     pub sku: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub channel_sku: Option<String>,

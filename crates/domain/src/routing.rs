@@ -12,6 +12,9 @@ pub struct LineDemand {
     pub line: i64,
     pub sku: String,
     pub quantity: i64,
+    /// The kit line this component line belongs to: a kit's components are served from one
+    /// location, all of them, or all wait.
+    pub kit: Option<i64>,
 }
 
 /// A location the order might ship from, with what it has available now.
@@ -132,7 +135,15 @@ impl Routing for PreferWholeOrder {
 
         // Take each line from the sources in order, never more than a source has left.
         let mut left: BTreeMap<(&str, &str), i64> = BTreeMap::new();
+        let mut kits_done: Vec<i64> = Vec::new();
         for line in &facts.lines {
+            if let Some(kit) = line.kit {
+                if !kits_done.contains(&kit) {
+                    kits_done.push(kit);
+                    take_kit(&mut plan, &mut left, &sources, &facts.lines, kit);
+                }
+                continue;
+            }
             let mut wanted = line.quantity;
             for source in &sources {
                 let free = left.entry((source.location.as_str(), line.sku.as_str())).or_insert(source.available(&line.sku));
@@ -157,6 +168,37 @@ impl Routing for PreferWholeOrder {
     }
 }
 
+/// Serves the component lines of kit line `kit` from the first source that has all of them,
+/// or leaves every one of them short: a kit is never half reserved.
+fn take_kit<'a>(
+    plan: &mut RoutingPlan,
+    left: &mut BTreeMap<(&'a str, &'a str), i64>,
+    sources: &[&'a Candidate],
+    lines: &'a [LineDemand],
+    kit: i64,
+) {
+    let parts: Vec<&LineDemand> = lines.iter().filter(|l| l.kit == Some(kit)).collect();
+    let mut demand: BTreeMap<&str, i64> = BTreeMap::new();
+    for part in &parts {
+        *demand.entry(part.sku.as_str()).or_default() += part.quantity;
+    }
+    let free = |left: &BTreeMap<(&str, &str), i64>, source: &Candidate, sku: &str| {
+        left.get(&(source.location.as_str(), sku)).copied().unwrap_or_else(|| source.available(sku))
+    };
+    let Some(source) = sources.iter().find(|source| demand.iter().all(|(sku, wanted)| free(left, source, sku) >= *wanted)) else {
+        plan.reasons.push(format!("no location has every component of the kit on line {kit}; the kit waits whole"));
+        for part in parts {
+            plan.shortfalls.push(Shortfall { line: part.line, sku: part.sku.clone(), quantity: part.quantity });
+        }
+        return;
+    };
+    for part in parts {
+        let remaining = free(left, source, &part.sku) - part.quantity;
+        left.insert((source.location.as_str(), part.sku.as_str()), remaining);
+        plan.allocations.push(Allocation { line: part.line, location: source.location.clone(), quantity: part.quantity });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,7 +218,7 @@ mod tests {
             lines: lines
                 .iter()
                 .enumerate()
-                .map(|(i, (sku, quantity))| LineDemand { line: i as i64 + 1, sku: (*sku).into(), quantity: *quantity })
+                .map(|(i, (sku, quantity))| LineDemand { line: i as i64 + 1, sku: (*sku).into(), quantity: *quantity, kit: None })
                 .collect(),
             candidates,
             allow_split,
@@ -272,5 +314,41 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_kit_is_served_whole_from_one_location_or_waits_whole() {
+        let kit = |lines: &[(&str, i64)]| -> Vec<LineDemand> {
+            lines
+                .iter()
+                .enumerate()
+                .map(|(i, (sku, quantity))| LineDemand { line: i as i64 + 2, sku: (*sku).into(), quantity: *quantity, kit: Some(1) })
+                .collect()
+        };
+        // Central has the mugs, the 3PL the saucers: neither has the whole kit, so none of it
+        // is reserved even though the channel splits.
+        let apart = RoutingFacts {
+            lines: kit(&[("MUG", 2), ("SAUCER", 2)]),
+            candidates: vec![candidate("central", 1, &[("MUG", 5)]), candidate("3pl", 2, &[("SAUCER", 5)])],
+            allow_split: true,
+        };
+        let plan = PreferWholeOrder.route(&apart);
+        assert!(plan.allocations.is_empty(), "{plan:?}");
+        assert_eq!(plan.shortfalls.iter().map(|s| s.quantity).sum::<i64>(), 4);
+        assert!(plan.reasons.iter().any(|r| r.contains("kit on line 1")), "{:?}", plan.reasons);
+
+        // With a plain line beside it, the plain line splits and the kit goes whole to the 3PL.
+        let mut lines = vec![LineDemand { line: 1, sku: "MUG".into(), quantity: 4, kit: None }];
+        lines.extend(kit(&[("MUG", 2), ("SAUCER", 2)]));
+        let together = RoutingFacts {
+            lines,
+            candidates: vec![candidate("central", 1, &[("MUG", 5)]), candidate("3pl", 2, &[("MUG", 2), ("SAUCER", 5)])],
+            allow_split: true,
+        };
+        let plan = PreferWholeOrder.route(&together);
+        let kit_sources: Vec<&str> =
+            plan.allocations.iter().filter(|a| a.line >= 2).map(|a| a.location.as_str()).collect();
+        assert_eq!(kit_sources, ["3pl", "3pl"], "{plan:?}");
+        assert!(plan.shortfalls.is_empty(), "{plan:?}");
     }
 }

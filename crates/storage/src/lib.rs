@@ -8,6 +8,7 @@
 mod access;
 mod error;
 mod inventory;
+mod kits;
 mod master;
 mod exceptions;
 mod orders;

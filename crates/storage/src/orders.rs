@@ -37,6 +37,9 @@ pub struct NewOrderRecord<'a> {
 #[derive(Debug, Clone)]
 pub struct NewLineRecord<'a> {
     pub line: i64,
+    /// The line sells a kit; its components are the lines that name it in `part_of`.
+    pub kit: bool,
+    pub part_of: Option<i64>,
     pub sku: &'a str,
     pub channel_sku: Option<&'a str>,
     pub quantity: i64,
@@ -71,6 +74,8 @@ struct OrderRow {
 #[derive(sqlx::FromRow)]
 struct LineRow {
     line_no: i64,
+    is_kit: bool,
+    part_of: Option<i64>,
     sku: String,
     channel_sku: Option<String>,
     quantity: i64,
@@ -145,7 +150,7 @@ impl Tx {
 
     pub async fn insert_order_line(&mut self, order: Uuid, l: &NewLineRecord<'_>) -> Result<(), StorageError> {
         let sql = "INSERT INTO order_lines (order_id, line_no, sku, channel_sku, quantity, unit_price_minor, tax_minor, \
-                   discount_minor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+                   discount_minor, is_kit, part_of) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
         on_engine!(self, |conn| sqlx::query(sql)
             .bind(order)
             .bind(l.line)
@@ -155,6 +160,8 @@ impl Tx {
             .bind(l.unit_price.minor())
             .bind(l.tax.minor())
             .bind(l.discount.minor())
+            .bind(l.kit)
+            .bind(l.part_of)
             .execute(conn)
             .await?
             .rows_affected());
@@ -211,7 +218,7 @@ impl Tx {
         else {
             return Ok(None);
         };
-        let lines = "SELECT line_no, sku, channel_sku, quantity, unit_price_minor, tax_minor, discount_minor \
+        let lines = "SELECT line_no, is_kit, part_of, sku, channel_sku, quantity, unit_price_minor, tax_minor, discount_minor \
                      FROM order_lines WHERE order_id = $1 ORDER BY line_no";
         let allocations = "SELECT line_no, location, quantity FROM allocations WHERE order_id = $1 ORDER BY line_no, location";
         let backorders = "SELECT line_no, quantity FROM backorders WHERE order_id = $1";
@@ -249,6 +256,8 @@ impl Tx {
                 backordered: backorder_rows.iter().filter(|b| b.0 == l.line_no).map(|b| b.1).sum(),
                 shipped: shipped_rows.iter().filter(|s| s.1 == l.line_no).map(|s| s.2).sum(),
                 line: l.line_no,
+                kit: l.is_kit,
+                part_of: l.part_of,
                 sku: l.sku,
                 channel_sku: l.channel_sku,
                 quantity: l.quantity,

@@ -19,6 +19,8 @@ pub struct WaitingLine {
     pub quantity: i64,
     pub channel: String,
     pub shipping_method: String,
+    /// The kit line this component belongs to: the kit's components are reserved together.
+    pub part_of: Option<i64>,
 }
 
 impl Tx {
@@ -134,8 +136,9 @@ impl Tx {
 
     /// Backorders of a SKU, oldest ship-by first, locked for this transaction.
     pub async fn waiting_lines(&mut self, sku: &str) -> Result<Vec<WaitingLine>, StorageError> {
-        let select = "SELECT b.order_id, b.line_no, b.quantity, o.channel, o.shipping_method \
+        let select = "SELECT b.order_id, b.line_no, b.quantity, o.channel, o.shipping_method, l.part_of \
                       FROM backorders b JOIN orders o ON o.id = b.order_id \
+                      JOIN order_lines l ON l.order_id = b.order_id AND l.line_no = b.line_no \
                       WHERE b.sku = $1 AND o.status <> 'on_hold' ORDER BY b.ship_by, b.created_at, b.order_id, b.line_no";
         // SQLite's write transaction holds the database's write lock already; PostgreSQL locks
         // the rows so two receipts cannot fill the same backorder twice.

@@ -23,6 +23,7 @@ pub fn routes() -> OpenApiRouter<Ordo> {
         .routes(routes!(create_location, list_locations))
         .routes(routes!(create_product, list_products))
         .routes(routes!(get_product))
+        .routes(routes!(set_kit_components, get_kit_components))
         .routes(routes!(create_listing, list_listings))
         .routes(routes!(create_customer, list_customers))
         .routes(routes!(create_supplier, list_suppliers))
@@ -124,6 +125,37 @@ async fn get_product(
     Path(sku): Path<String>,
 ) -> Result<Json<Product>, ApiError> {
     Ok(Json(ordo.product(&sku).await?))
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct KitComponents {
+    /// What one kit holds; empty makes the product an ordinary one again.
+    components: Vec<ordo_domain::master::KitComponent>,
+}
+
+/// Makes the product a kit of these components. An order for a kit reserves its components
+/// from one location, all of them or none.
+#[utoipa::path(put, path = "/api/v1/products/{sku}/components", tag = "master data", params(("sku" = String, Path)),
+    request_body = KitComponents,
+    responses((status = 200, body = KitComponents), (status = "4XX", body = ErrorBody)))]
+async fn set_kit_components(
+    State(ordo): State<Ordo>,
+    _: Authorized<need::MasterDataWrite>,
+    Path(sku): Path<String>,
+    ValidJson(body): ValidJson<KitComponents>,
+) -> Result<Json<KitComponents>, ApiError> {
+    Ok(Json(KitComponents { components: ordo.set_kit_components(&sku, body.components).await? }))
+}
+
+#[utoipa::path(get, path = "/api/v1/products/{sku}/components", tag = "master data", params(("sku" = String, Path)),
+    responses((status = 200, body = KitComponents), (status = "4XX", body = ErrorBody)))]
+async fn get_kit_components(
+    State(ordo): State<Ordo>,
+    _: Authorized<need::MasterDataRead>,
+    Path(sku): Path<String>,
+) -> Result<Json<KitComponents>, ApiError> {
+    Ok(Json(KitComponents { components: ordo.kit_components(&sku).await? }))
 }
 
 #[utoipa::path(post, path = "/api/v1/listings", tag = "master data", request_body = NewListing,

@@ -11,4 +11,5 @@ mod common;
 mod fulfilment;
 mod import;
 mod invariants;
+mod kits;
 mod orders;

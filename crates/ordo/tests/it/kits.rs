@@ -1,0 +1,73 @@
+//! Kits: a listing sells a kit; the order reserves its components from one place, all of
+//! them or none, and ships them.
+
+use serde_json::json;
+
+use crate::common::Server;
+use crate::orders::{order, shop};
+
+#[tokio::test]
+async fn a_kit_reserves_its_components_all_or_none() {
+    let server = Server::start().await;
+    shop(&server, 10).await;
+    let t = &server.admin;
+    for (path, body) in [
+        ("/api/v1/products", json!({"sku": "SAUCER-1", "name": "Stoneware saucer", "unit_cost": "2.10"})),
+        ("/api/v1/products", json!({"sku": "SET-1", "name": "Mug and saucer set", "unit_cost": "8.40"})),
+        ("/api/v1/listings", json!({"channel": "web", "channel_sku": "W-SET", "sku": "SET-1", "price": "30.00"})),
+    ] {
+        let (status, answer) = server.post(t, path, body).await;
+        assert_eq!(status, 201, "{path}: {answer}");
+    }
+    let components = json!({"components": [{"sku": "MUG-1", "quantity": 1}, {"sku": "SAUCER-1", "quantity": 2}]});
+    let (status, set) = server.put(t, "/api/v1/products/SET-1/components", components).await;
+    assert_eq!(status, 200, "{set}");
+    let (_, read) = server.get(t, "/api/v1/products/SET-1/components").await;
+    assert_eq!(read, set);
+    for (sku, body, field) in [
+        ("SET-1", json!({"components": [{"sku": "SET-1", "quantity": 1}]}), "components[0].sku"),
+        ("SET-1", json!({"components": [{"sku": "NOPE", "quantity": 1}]}), "components[0].sku"),
+        ("SET-1", json!({"components": [{"sku": "MUG-1", "quantity": 0}]}), "components[0].quantity"),
+        ("VASE-1", json!({"components": [{"sku": "SET-1", "quantity": 1}]}), "components[0].sku"),
+        ("MUG-1", json!({"components": [{"sku": "VASE-1", "quantity": 1}]}), "components"),
+    ] {
+        let (status, answer) = server.put(t, &format!("/api/v1/products/{sku}/components"), body).await;
+        assert_eq!((status, answer["error"]["field"].as_str()), (422, Some(field)), "{sku}: {answer}");
+    }
+    let (_, unchanged) = server.get(t, "/api/v1/products/SET-1/components").await;
+    assert_eq!(unchanged, set, "refused changes changed nothing");
+
+    // Mugs are in stock, saucers are not: the kit waits whole and no mug is held for it.
+    let (status, placed) =
+        server.post(t, "/api/v1/orders", order("K1", json!([{"sku": "W-SET", "quantity": 2, "unit_price": "30.00"}]))).await;
+    assert_eq!((status, placed["status"].as_str()), (201, Some("backordered")), "{placed}");
+    let lines = placed["lines"].as_array().unwrap();
+    let shape: Vec<(i64, &str, i64, Option<i64>)> = lines
+        .iter()
+        .map(|l| (l["line"].as_i64().unwrap(), l["sku"].as_str().unwrap(), l["quantity"].as_i64().unwrap(), l["part_of"].as_i64()))
+        .collect();
+    assert_eq!(shape, [(1, "SET-1", 2, None), (2, "MUG-1", 2, Some(1)), (3, "SAUCER-1", 4, Some(1))]);
+    assert_eq!((lines[0]["kit"].as_bool(), lines[0]["unit_price"].as_str()), (Some(true), Some("30.00")));
+    assert_eq!(placed["total"], "60.00", "the kit's line carries the price; its components none");
+    assert_eq!((lines[1]["backordered"].as_i64(), lines[2]["backordered"].as_i64()), (Some(2), Some(4)));
+    let (_, mugs) = server.get(t, "/api/v1/inventory?sku=MUG-1").await;
+    assert_eq!(mugs[0]["reserved"], 0, "no half kit is held");
+    let (_, open) = server.get(t, "/api/v1/exceptions?status=open").await;
+    let subjects: Vec<&str> = open.as_array().unwrap().iter().map(|e| e["subject"].as_str().unwrap()).collect();
+    assert_eq!(subjects, ["sku:SAUCER-1"], "the mug is in stock; only the saucer is out");
+
+    // Saucers arrive: the whole kit is reserved in one go, and ships.
+    let receipt = json!({"sku": "SAUCER-1", "location": "central", "quantity": 10, "kind": "receipt", "reason": "delivery"});
+    assert_eq!(server.post(t, "/api/v1/inventory/movements", receipt).await.0, 201);
+    let id = placed["id"].as_str().unwrap();
+    let (_, filled) = server.get(t, &format!("/api/v1/orders/{id}")).await;
+    assert_eq!(filled["status"], "allocated", "{filled}");
+    assert_eq!(filled["lines"][1]["allocations"], json!([{"location": "central", "quantity": 2}]));
+    assert_eq!(filled["lines"][2]["allocations"], json!([{"location": "central", "quantity": 4}]));
+    let ship = json!({"location": "central", "carrier": "DHL", "tracking_number": "KIT1"});
+    let (status, shipped) = server.post(t, &format!("/api/v1/orders/{id}/shipments"), ship).await;
+    assert_eq!((status, shipped["status"].as_str()), (201, Some("shipped")), "{shipped}");
+    let (_, saucers) = server.get(t, "/api/v1/inventory?sku=SAUCER-1").await;
+    assert_eq!((saucers[0]["on_hand"].as_i64(), saucers[0]["reserved"].as_i64()), (Some(6), Some(0)));
+    assert_eq!(server.ordo.stock_discrepancies().await.unwrap(), Vec::<String>::new());
+}
