@@ -39,6 +39,25 @@ pub fn router(ordo: ordo_app::Ordo, secure_cookies: bool) -> Router {
         .route("/dashboard/orders/{id}", get(pages::orders::order))
         .route("/dashboard/orders/{id}/cancel", get(pages::orders::cancel_page).post(pages::orders::cancel))
         .route("/dashboard/orders/{id}/release", get(pages::orders::cancel_page).post(pages::orders::release))
+        .route("/dashboard/holds", get(pages::holds::holds))
+        .route("/dashboard/fulfilment", get(pages::fulfilment::fulfilment))
+        .route("/dashboard/fulfilment/waves", get(pages::fulfilment::release_page).post(pages::fulfilment::release))
+        .route("/dashboard/fulfilment/waves/{id}", get(pages::fulfilment::wave))
+        .route("/dashboard/fulfilment/waves/{id}/pick-list", get(pages::fulfilment::pick_list))
+        .route(
+            "/dashboard/fulfilment/waves/{id}/pick",
+            get(pages::fulfilment::wave_action_page).post(pages::fulfilment::pick),
+        )
+        .route(
+            "/dashboard/fulfilment/waves/{id}/orders/{order}/pack",
+            get(pages::fulfilment::wave_order_action_page).post(pages::fulfilment::pack),
+        )
+        .route(
+            "/dashboard/fulfilment/waves/{id}/orders/{order}/ship",
+            get(pages::fulfilment::wave_order_action_page).post(pages::fulfilment::ship),
+        )
+        .route("/dashboard/inventory", get(pages::inventory::inventory))
+        .route("/dashboard/inventory/{sku}", get(pages::inventory::sku))
         .route("/dashboard/exceptions", get(pages::exceptions::exceptions))
         .route("/dashboard/channels", get(pages::master::channels))
         .route("/dashboard/locations", get(pages::master::locations))

@@ -1,6 +1,9 @@
 //! The dashboard's pages: which exist, who may see each, the layout they share, and paging.
 
 pub(crate) mod exceptions;
+pub(crate) mod fulfilment;
+pub(crate) mod holds;
+pub(crate) mod inventory;
 pub(crate) mod master;
 pub(crate) mod orders;
 pub(crate) mod overview;
@@ -23,6 +26,9 @@ use crate::session::Session;
 pub(crate) enum Page {
     Overview,
     Orders,
+    Holds,
+    Fulfilment,
+    Inventory,
     Exceptions,
     Channels,
     Locations,
@@ -33,9 +39,12 @@ pub(crate) enum Page {
 
 impl Page {
     /// In navigation order.
-    const ALL: [Page; 8] = [
+    const ALL: [Page; 11] = [
         Page::Overview,
         Page::Orders,
+        Page::Holds,
+        Page::Fulfilment,
+        Page::Inventory,
         Page::Exceptions,
         Page::Channels,
         Page::Locations,
@@ -48,6 +57,9 @@ impl Page {
         match self {
             Page::Overview => "Overview",
             Page::Orders => "Orders",
+            Page::Holds => "Holds",
+            Page::Fulfilment => "Fulfilment",
+            Page::Inventory => "Inventory",
             Page::Exceptions => "Exceptions",
             Page::Channels => "Channels",
             Page::Locations => "Locations",
@@ -61,6 +73,9 @@ impl Page {
         match self {
             Page::Overview => "/dashboard",
             Page::Orders => "/dashboard/orders",
+            Page::Holds => "/dashboard/holds",
+            Page::Fulfilment => "/dashboard/fulfilment",
+            Page::Inventory => "/dashboard/inventory",
             Page::Exceptions => "/dashboard/exceptions",
             Page::Channels => "/dashboard/channels",
             Page::Locations => "/dashboard/locations",
@@ -78,6 +93,9 @@ impl Page {
                 Permission::MasterDataRead
             }
             Page::Orders => Permission::OrdersRead,
+            Page::Holds => Permission::OrdersReview,
+            // Viewing; releasing, picking, packing and shipping also need `InventoryWrite`.
+            Page::Fulfilment | Page::Inventory => Permission::InventoryRead,
             Page::Exceptions => Permission::ExceptionsRead,
         }
     }
@@ -91,6 +109,13 @@ pub(crate) struct Layout {
     pub(crate) username: String,
     pub(crate) role: Role,
     pub(crate) current: Option<Page>,
+}
+
+/// One choice in a drop-down.
+pub(crate) struct Choice {
+    pub(crate) value: String,
+    pub(crate) label: String,
+    pub(crate) selected: bool,
 }
 
 /// One link in the navigation.
@@ -233,6 +258,22 @@ pub(crate) fn grouped(n: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_role_sees_the_pages_it_may_open() {
+        let nav = |role: Role| -> Vec<&'static str> {
+            let layout = Layout { title: "t".into(), username: "u".into(), role, current: Some(Page::Holds) };
+            layout.nav().into_iter().map(|link| link.label).collect()
+        };
+        let all = nav(Role::Admin);
+        assert_eq!(all[..6], ["Overview", "Orders", "Holds", "Fulfilment", "Inventory", "Exceptions"]);
+        assert_eq!(all.len(), Page::ALL.len());
+        assert!(nav(Role::Finance).contains(&"Holds"), "finance reviews held orders");
+        let floor = nav(Role::Warehouse);
+        assert!(!floor.contains(&"Holds") && floor.contains(&"Fulfilment") && floor.contains(&"Inventory"));
+        let hrefs: std::collections::HashSet<&str> = Page::ALL.iter().map(|page| page.href()).collect();
+        assert_eq!(hrefs.len(), Page::ALL.len(), "no two pages share an address");
+    }
 
     #[test]
     fn page_numbers_start_at_one() {

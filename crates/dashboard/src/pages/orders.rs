@@ -15,7 +15,7 @@ use ordo_domain::{Currency, FieldError, Money};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{Extent, Layout, Page, Pager, Paging, PAGE_SIZE};
+use super::{Choice, Extent, Layout, Page, Pager, Paging, PAGE_SIZE};
 use crate::Dashboard;
 use crate::error::{render, PageError, Problem};
 use crate::href::query_escape;
@@ -43,7 +43,7 @@ pub(crate) fn allocations(line: &OrderLine) -> String {
 
 /// A total kept in minor units, shown like [`money`]. A currency we do not know (which the
 /// database should never hold) is shown as the bare minor units rather than guessed at.
-fn minor_total(total_minor: i64, currency: &str) -> String {
+pub(crate) fn minor_total(total_minor: i64, currency: &str) -> String {
     match Currency::from_code(currency) {
         Ok(code) => money(&Money::from_minor(total_minor, code)),
         Err(_) => format!("{total_minor} (minor units) {currency}"),
@@ -60,13 +60,6 @@ pub(crate) struct OrdersQuery {
     q: Option<String>,
     #[serde(default)]
     page: Option<String>,
-}
-
-/// One choice in a filter's drop-down.
-struct Choice {
-    value: String,
-    label: String,
-    selected: bool,
 }
 
 /// One row of the orders table, formatted.
@@ -188,18 +181,31 @@ pub(crate) async fn order(
 pub(crate) struct ReasonForm {
     #[serde(default)]
     reason: String,
+    /// The page the form was on, when that is not the order's own; see [`after_action`].
+    #[serde(default)]
+    back: Option<String>,
+}
+
+/// Where to go after acting on order `id`: back to the holds queue when the form came from
+/// it, else the order. Only pages named here are honoured, so the form cannot be made to
+/// send the browser elsewhere.
+fn after_action(back: Option<&str>, id: &str) -> String {
+    match back {
+        Some(back) if back == Page::Holds.href() => back.to_owned(),
+        _ => order_href(id),
+    }
 }
 
 /// What every order action checks first: the form came from this site, the role has
 /// `permission`, the id is an order id and the form parses. Returns the layout for errors,
-/// the order id and the reason typed.
+/// the order id and the form.
 fn order_action(
     session: &Session,
     permission: Permission,
     path: Result<Path<String>, PathRejection>,
     headers: &HeaderMap,
     form: Result<Form<ReasonForm>, FormRejection>,
-) -> Result<(Layout, Uuid, String), PageError> {
+) -> Result<(Layout, Uuid, ReasonForm), PageError> {
     let layout = session.open(Page::Orders)?;
     if !same_origin(headers) {
         return Err(layout.fail(Problem::CrossSite));
@@ -209,10 +215,11 @@ fn order_action(
     }
     let id = order_id(&layout, path)?;
     let Form(form) = form.map_err(|rejection| layout.fail(FieldError::new("form", rejection.body_text())))?;
-    Ok((layout, id, form.reason))
+    Ok((layout, id, form))
 }
 
-/// Cancels the order, then shows it again (303, so reloading does not post twice).
+/// Cancels the order, then shows it again, or the holds queue it was cancelled from (303, so
+/// reloading does not post twice).
 pub(crate) async fn cancel(
     session: Session,
     State(dashboard): State<Dashboard>,
@@ -220,13 +227,14 @@ pub(crate) async fn cancel(
     headers: HeaderMap,
     form: Result<Form<ReasonForm>, FormRejection>,
 ) -> Result<Redirect, PageError> {
-    let (layout, id, reason) = order_action(&session, Permission::OrdersWrite, path, &headers, form)?;
-    let order = dashboard.ordo.cancel_order(id, &reason, &session.actor).await.map_err(|e| layout.fail(e))?;
+    let (layout, id, form) = order_action(&session, Permission::OrdersWrite, path, &headers, form)?;
+    let order = dashboard.ordo.cancel_order(id, &form.reason, &session.actor).await.map_err(|e| layout.fail(e))?;
     tracing::info!(order = %order.id, actor = %session.actor, "dashboard: order cancelled");
-    Ok(Redirect::to(&order_href(&order.id.to_string())))
+    Ok(Redirect::to(&after_action(form.back.as_deref(), &order.id.to_string())))
 }
 
-/// Releases an order held for review: it is routed and reserved, then shown again.
+/// Releases an order held for review: it is routed and reserved, then shown again (or the
+/// holds queue, as for [`cancel`]).
 pub(crate) async fn release(
     session: Session,
     State(dashboard): State<Dashboard>,
@@ -234,10 +242,10 @@ pub(crate) async fn release(
     headers: HeaderMap,
     form: Result<Form<ReasonForm>, FormRejection>,
 ) -> Result<Redirect, PageError> {
-    let (layout, id, reason) = order_action(&session, Permission::OrdersReview, path, &headers, form)?;
-    let order = dashboard.ordo.release_hold(id, &reason, &session.actor).await.map_err(|e| layout.fail(e))?;
+    let (layout, id, form) = order_action(&session, Permission::OrdersReview, path, &headers, form)?;
+    let order = dashboard.ordo.release_hold(id, &form.reason, &session.actor).await.map_err(|e| layout.fail(e))?;
     tracing::info!(order = %order.id, actor = %session.actor, "dashboard: order released");
-    Ok(Redirect::to(&order_href(&order.id.to_string())))
+    Ok(Redirect::to(&after_action(form.back.as_deref(), &order.id.to_string())))
 }
 
 /// An action's address opened as a page (say, after logging in again on the way to it) shows
@@ -262,10 +270,20 @@ mod tests {
     }
 
     #[test]
+    fn actions_go_back_to_the_holds_queue_and_nowhere_else() {
+        assert_eq!(after_action(Some("/dashboard/holds"), "abc"), "/dashboard/holds");
+        for other in [None, Some(""), Some("/dashboard/holds?page=2"), Some("https://evil.example"), Some("//evil.example")] {
+            assert_eq!(after_action(other, "abc"), "/dashboard/orders/abc", "{other:?}");
+        }
+    }
+
+    #[test]
     fn allocations_read_as_location_times_units() {
         let eur = Currency::from_code("EUR").unwrap();
         let mut line = OrderLine {
             line: 1,
+            kit: false,
+            part_of: None,
             sku: "MUG".into(),
             channel_sku: None,
             quantity: 4,

@@ -4,7 +4,7 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use fantoccini::{ClientBuilder, Locator};
+use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
 use crate::common::Server;
@@ -25,15 +25,15 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-#[tokio::test]
-async fn a_user_logs_in_and_sees_the_products_page() {
+/// Headless Chromium under a chromedriver of its own, or `None` (the test is skipped) where
+/// they are not installed. The driver and the profile folder live as long as the browser.
+async fn open_browser(test: &str) -> Option<(Driver, tempfile::TempDir, Client)> {
     if !std::path::Path::new(CHROMEDRIVER).exists() || !std::path::Path::new(CHROMIUM).exists() {
-        println!("SKIP a_user_logs_in_and_sees_the_products_page: install Debian's chromium and chromium-driver");
-        return;
+        println!("SKIP {test}: install Debian's chromium and chromium-driver");
+        return None;
     }
-    let server = Server::start_demo().await;
     let port = free_port();
-    let _driver = Driver(
+    let driver = Driver(
         Command::new(CHROMEDRIVER).arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap(),
     );
     let profile = tempfile::tempdir().unwrap();
@@ -51,18 +51,22 @@ async fn a_user_logs_in_and_sees_the_products_page() {
     ];
     let mut capabilities = serde_json::Map::new();
     capabilities.insert("goog:chromeOptions".into(), json!({"binary": CHROMIUM, "args": args}));
-    let mut browser = None;
     for _ in 0..50 {
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         match ClientBuilder::new(connector).capabilities(capabilities.clone()).connect(&format!("http://127.0.0.1:{port}")).await {
-            Ok(client) => {
-                browser = Some(client);
-                break;
-            }
+            Ok(client) => return Some((driver, profile, client)),
             Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
         }
     }
-    let browser = browser.expect("chromedriver answers");
+    panic!("chromedriver does not answer");
+}
+
+#[tokio::test]
+async fn a_user_logs_in_and_sees_the_products_page() {
+    let Some((_driver, _profile, browser)) = open_browser("a_user_logs_in_and_sees_the_products_page").await else {
+        return;
+    };
+    let server = Server::start_demo().await;
 
     // Asking for a page without a session leads to the log-in form, then back to the page.
     browser.goto(&format!("{}/dashboard/products", server.base)).await.unwrap();
@@ -141,5 +145,178 @@ async fn a_user_logs_in_and_sees_the_products_page() {
         .unwrap();
     let released = browser.find(Locator::Id("order-status")).await.unwrap().text().await.unwrap();
     assert!(released == "allocated" || released == "backordered", "{released}");
+    browser.close().await.unwrap();
+}
+
+/// Logs `user` in with the demo password and waits for the overview.
+async fn log_in(browser: &Client, server: &Server, user: &str) {
+    browser.goto(&format!("{}/login", server.base)).await.unwrap();
+    browser.find(Locator::Id("username")).await.unwrap().send_keys(user).await.unwrap();
+    browser.find(Locator::Id("password")).await.unwrap().send_keys(ordo_app::demo::DEMO_PASSWORD).await.unwrap();
+    browser.find(Locator::Id("login-submit")).await.unwrap().click().await.unwrap();
+    browser.wait().for_url(&format!("{}/dashboard", server.base).parse().unwrap()).await.unwrap();
+}
+
+/// The text of each element `css` finds.
+async fn texts(browser: &Client, css: &str) -> Vec<String> {
+    let mut texts = Vec::new();
+    for element in browser.find_all(Locator::Css(css)).await.unwrap() {
+        texts.push(element.text().await.unwrap());
+    }
+    texts
+}
+
+/// Waits until nothing matches `css`: the page a form led to has loaded without it.
+async fn wait_gone(browser: &Client, css: &str) {
+    for _ in 0..100 {
+        if browser.find_all(Locator::Css(css)).await.unwrap().is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css} is still on the page");
+}
+
+/// An order for the web shop of `lines` (SKU, quantity), paid or not.
+fn web_order(external_id: &str, lines: &[(&str, i64)], paid: bool) -> serde_json::Value {
+    let lines: Vec<serde_json::Value> =
+        lines.iter().map(|(sku, quantity)| json!({"sku": sku, "quantity": quantity, "unit_price": "19.99"})).collect();
+    json!({
+        "channel": "web", "external_id": external_id, "placed_at": "2026-11-26T09:30:00Z", "currency": "EUR",
+        "customer": {"email": "ann@example.com", "name": "Ann Berg"},
+        "ship_to": {"name": "Ann Berg", "line1": "1 Main St", "city": "Springfield", "postal_code": "12345", "country": "US"},
+        "shipping_method": "standard", "payment_status": if paid { "captured" } else { "authorized" },
+        "lines": lines,
+    })
+}
+
+#[tokio::test]
+async fn held_orders_are_decided_and_a_wave_is_picked_packed_and_shipped_in_the_browser() {
+    let test = "held_orders_are_decided_and_a_wave_is_picked_packed_and_shipped_in_the_browser";
+    let Some((_driver, _profile, browser)) = open_browser(test).await else {
+        return;
+    };
+    let server = Server::start_demo().await;
+    let t = &server.admin;
+
+    // Two SKUs with stock at central, binned so that walking order and text order differ.
+    let products = server.ordo.products(None, 50, 0).await.unwrap().products;
+    let skus: Vec<String> = products.into_iter().filter(|p| p.active).map(|p| p.sku).take(2).collect();
+    let (far, near) = (skus[0].as_str(), skus[1].as_str());
+    for (sku, bin) in [(far, "A-10"), (near, "A-2")] {
+        let receipt = json!({"sku": sku, "location": "central", "quantity": 20, "kind": "receipt", "reason": "test stock"});
+        let (status, answer) = server.post(t, "/api/v1/inventory/movements", receipt).await;
+        assert_eq!(status, 201, "{answer}");
+        let bin = ordo_app::domain::wave::BinAssignment { sku: sku.into(), location: "central".into(), bin: bin.into() };
+        server.ordo.set_bin(bin).await.unwrap();
+    }
+    let mut ids = std::collections::HashMap::new();
+    for (external_id, lines, paid) in [
+        ("WAVE-1", vec![(far, 2), (near, 1)], true),
+        ("WAVE-2", vec![(far, 1)], true),
+        ("HOLD-1", vec![(far, 1)], false),
+        ("HOLD-2", vec![(far, 1)], false),
+    ] {
+        let (status, order) = server.post(t, "/api/v1/orders", web_order(external_id, &lines, paid)).await;
+        assert_eq!(status, 201, "{order}");
+        let expected = if paid { "allocated" } else { "on_hold" };
+        assert_eq!(order["status"], expected, "{order}");
+        if paid {
+            assert_eq!(order["lines"][0]["allocations"][0]["location"], "central", "{order}");
+        }
+        ids.insert(external_id, order["id"].as_str().unwrap().to_owned());
+    }
+    log_in(&browser, &server, "ops").await;
+
+    // The holds queue says why each order is held; one is cancelled and one released there,
+    // and each time the queue comes back.
+    let holds = format!("{}/dashboard/holds", server.base);
+    browser.find(Locator::LinkText("Holds")).await.unwrap().click().await.unwrap();
+    browser.wait().for_url(&holds.parse().unwrap()).await.unwrap();
+    let (hold_1, hold_2) = (&ids["HOLD-1"], &ids["HOLD-2"]);
+    for id in [hold_1, hold_2] {
+        let row = browser.find(Locator::Id(&format!("held-{id}"))).await.unwrap().text().await.unwrap();
+        assert!(row.contains("payment is authorized, not captured"), "{row}");
+    }
+    browser.find(Locator::Id(&format!("cancel-reason-{hold_2}"))).await.unwrap().send_keys("card declined").await.unwrap();
+    browser.find(Locator::Id(&format!("cancel-{hold_2}"))).await.unwrap().click().await.unwrap();
+    wait_gone(&browser, &format!("#held-{hold_2}")).await;
+    assert_eq!(browser.current_url().await.unwrap().as_str(), holds);
+    let (_, cancelled) = server.get(t, &format!("/api/v1/orders/{hold_2}")).await;
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(cancelled["timeline"].as_array().unwrap().last().unwrap()["reason"], "card declined");
+    browser.find(Locator::Id(&format!("release-reason-{hold_1}"))).await.unwrap().send_keys("paid by transfer").await.unwrap();
+    browser.find(Locator::Id(&format!("release-{hold_1}"))).await.unwrap().click().await.unwrap();
+    wait_gone(&browser, &format!("#held-{hold_1}")).await;
+    assert_eq!(browser.current_url().await.unwrap().as_str(), holds);
+    let (_, released) = server.get(t, &format!("/api/v1/orders/{hold_1}")).await;
+    assert_eq!(released["status"], "allocated", "{released}");
+
+    // A wave released through the form walks the bins in order: A-2 before A-10.
+    browser.find(Locator::LinkText("Fulfilment")).await.unwrap().click().await.unwrap();
+    browser.find(Locator::Id("wave-location")).await.unwrap().select_by_value("central").await.unwrap();
+    browser.find(Locator::Id("wave-shipping-method")).await.unwrap().send_keys("standard").await.unwrap();
+    browser.find(Locator::Id("release-wave")).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::Id("pick-list")).await.unwrap();
+    let wave_url = browser.current_url().await.unwrap();
+    assert!(wave_url.path().starts_with("/dashboard/fulfilment/waves/"), "{wave_url}");
+    let walk = texts(&browser, "#pick-list tbody tr").await;
+    assert_eq!(walk.len(), 2, "{walk:?}");
+    assert!(walk[0].starts_with("A-2") && walk[0].contains(near), "{walk:?}");
+    assert!(walk[1].starts_with("A-10") && walk[1].contains(far), "{walk:?}");
+    let in_wave = texts(&browser, "#wave-orders tbody th").await;
+    assert_eq!(in_wave.len(), 3, "both paid orders and the released one: {in_wave:?}");
+
+    // The pick list alone, to print: the same walk without the navigation or any form.
+    browser.find(Locator::Id("print-pick-list")).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::XPath("//h1[starts-with(., 'Pick list')]")).await.unwrap();
+    assert_eq!(texts(&browser, "#pick-list tbody tr").await, walk);
+    assert!(browser.find_all(Locator::Css("nav.site-nav, form")).await.unwrap().is_empty());
+    browser.find(Locator::LinkText("← Back to the wave")).await.unwrap().click().await.unwrap();
+
+    // Confirm the pick, pack one order, ship it with its tracking number.
+    browser.find(Locator::Id("confirm-pick")).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::XPath("//*[@id='wave-status'][normalize-space()='picked']")).await.unwrap();
+    let wave_1 = &ids["WAVE-1"];
+    browser.find(Locator::Id(&format!("pack-{wave_1}"))).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::Id(&format!("carrier-{wave_1}"))).await.unwrap().send_keys("DHL").await.unwrap();
+    browser.find(Locator::Id(&format!("tracking-{wave_1}"))).await.unwrap().send_keys("JD014600003SE").await.unwrap();
+    browser.find(Locator::Id(&format!("ship-{wave_1}"))).await.unwrap().click().await.unwrap();
+    let shipped = format!("//tr[@id='order-{wave_1}']//span[normalize-space()='shipped']");
+    browser.wait().for_element(Locator::XPath(&shipped)).await.unwrap();
+    let to_pack = browser.find_all(Locator::Css("form[action$='/pack']")).await.unwrap();
+    assert_eq!(to_pack.len(), 2, "the other two wait to be packed");
+
+    // The order's page shows the parcel.
+    browser.find(Locator::LinkText("WAVE-1")).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::Id("shipments")).await.unwrap();
+    assert_eq!(browser.find(Locator::Id("order-status")).await.unwrap().text().await.unwrap(), "shipped");
+    let parcels = browser.find(Locator::Id("shipments")).await.unwrap().text().await.unwrap();
+    assert!(parcels.contains("DHL") && parcels.contains("JD014600003SE") && parcels.contains("central"), "{parcels}");
+
+    // The wave is in the list; inventory shows the SKU's bin and the unit that left.
+    browser.find(Locator::LinkText("Fulfilment")).await.unwrap().click().await.unwrap();
+    let waves = texts(&browser, "#waves tbody tr").await;
+    assert_eq!(waves.len(), 1, "{waves:?}");
+    assert!(waves[0].contains("central") && waves[0].contains("picked"), "{waves:?}");
+    // Every order at central is in that wave now: the form's answer says so, naming the field.
+    browser.find(Locator::Id("wave-location")).await.unwrap().select_by_value("central").await.unwrap();
+    browser.find(Locator::Id("release-wave")).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::XPath("//h1[normalize-space()='Bad request']")).await.unwrap();
+    let refusal = browser.find(Locator::Css("main .notice")).await.unwrap().text().await.unwrap();
+    assert!(refusal.contains("“location”") && refusal.contains("not in a wave already"), "{refusal}");
+    browser.find(Locator::LinkText("Inventory")).await.unwrap().click().await.unwrap();
+    browser.find(Locator::Id("inventory-search")).await.unwrap().send_keys(near).await.unwrap();
+    browser.find(Locator::Css("form[role=search] button")).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::XPath("//caption[contains(., 'containing')]")).await.unwrap();
+    let levels = texts(&browser, "#stock-levels tbody tr").await;
+    let central = levels.iter().find(|row| row.contains("central")).unwrap();
+    assert!(central.contains(near) && central.contains("A-2"), "{levels:?}");
+    let sku_link = format!("#stock-levels tbody tr a[href='/dashboard/inventory/{near}']");
+    browser.find(Locator::Css(&sku_link)).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::Id("movements")).await.unwrap();
+    let movements = texts(&browser, "#movements tbody tr").await;
+    assert!(movements[0].contains("shipment") && movements[0].contains("-1"), "newest first: {movements:?}");
+    assert!(movements[0].contains("JD014600003SE"), "{movements:?}");
     browser.close().await.unwrap();
 }
