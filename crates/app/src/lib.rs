@@ -9,6 +9,7 @@ pub mod demo;
 pub mod import;
 mod inventory;
 mod master;
+mod order_changes;
 mod orders;
 
 use std::fmt;

@@ -20,17 +20,124 @@ pub struct Intake {
     pub created: bool,
 }
 
+/// Checks an order against master data and plans its lines: the channel exists and sells in
+/// the order's currency, each line names our SKU or the channel's listing, tax where the
+/// channel sent none, kits expanded into their components. Returns the channel, the lines
+/// and the order's total. Reads only.
+pub(crate) async fn plan(
+    tx: &mut ordo_storage::Tx,
+    order: &ordo_domain::order::CheckedOrder,
+) -> AppResult<(ordo_domain::master::Channel, Vec<PlannedLine>, ordo_domain::Money)> {
+    let Some(channel) = tx.channel(&order.channel).await? else {
+        return Err(FieldError::new("channel", format!("unknown channel {:?}", order.channel)).into());
+    };
+    if channel.currency != order.currency {
+        let message = format!("must be the channel's currency, {}", channel.currency);
+        return Err(FieldError::new("currency", message).into());
+    }
+
+    // Each line names our SKU or the channel's listing SKU; the listing wins.
+    let mut skus = Vec::with_capacity(order.lines.len());
+    for (i, line) in order.lines.iter().enumerate() {
+        let sku = match tx.listing(&channel.code, &line.sku).await? {
+            Some(listing) => (listing.sku, Some(line.sku.as_str())),
+            None if tx.product(&line.sku).await?.is_some() => (line.sku.clone(), None),
+            None => {
+                let message = format!("unknown SKU {:?}: neither ours nor listed on {}", line.sku, channel.code);
+                return Err(FieldError::new(format!("lines[{i}].sku"), message).into());
+            }
+        };
+        skus.push(sku);
+    }
+
+    // Tax as the channel sent it; where it sent none, from the product's tax class and the
+    // rate for the ship-to country (none set: no tax). A kit's line carries the price and
+    // tax; its components follow as lines of their own that carry the stock.
+    let mut total = order.shipping_price;
+    let mut planned: Vec<PlannedLine> = Vec::with_capacity(order.lines.len());
+    for (i, (line, (sku, channel_sku))) in order.lines.iter().zip(&skus).enumerate() {
+        let field = format!("lines[{i}]");
+        let gross = line.unit_price.checked_times(line.quantity).map_err(money_field(&field))?;
+        let net = gross.checked_sub(line.discount).map_err(money_field(&field))?;
+        if net.is_negative() {
+            return Err(FieldError::new(format!("{field}.discount"), "is more than the line's price").into());
+        }
+        let tax = match line.tax {
+            Some(tax) => tax,
+            None => {
+                let class = tx.product(sku).await?.map(|p| p.tax_class).unwrap_or_default();
+                let rate = tx.tax_rate(&order.ship_to.country, &class).await?.unwrap_or(0);
+                net.scaled(rate, 10_000).map_err(money_field(&field))?
+            }
+        };
+        total = total.checked_add(net).and_then(|t| t.checked_add(tax)).map_err(money_field(&field))?;
+        let components = tx.kit_components(sku).await?;
+        let number = planned.len() as i64 + 1;
+        planned.push(PlannedLine {
+            line: number,
+            sku: sku.clone(),
+            channel_sku: channel_sku.map(str::to_owned),
+            quantity: line.quantity,
+            unit_price: line.unit_price,
+            tax,
+            discount: line.discount,
+            kit: !components.is_empty(),
+            part_of: None,
+        });
+        let zero = ordo_domain::Money::zero(order.currency);
+        for (component, per_kit) in components {
+            let quantity = per_kit.checked_mul(line.quantity).filter(|q| *q <= 1_000_000).ok_or_else(|| {
+                FieldError::new(format!("{field}.quantity"), "is too many kits: their components exceed 1000000 units")
+            })?;
+            let line = planned.len() as i64 + 1;
+            planned.push(PlannedLine {
+                line,
+                sku: component,
+                channel_sku: None,
+                quantity,
+                unit_price: zero,
+                tax: zero,
+                discount: zero,
+                kit: false,
+                part_of: Some(number),
+            });
+        }
+    }
+
+    Ok((channel, planned, total))
+}
+
+/// Writes the planned lines of order `id`.
+pub(crate) async fn insert_lines(tx: &mut ordo_storage::Tx, id: Uuid, planned: &[PlannedLine]) -> AppResult<()> {
+    for line in planned {
+        let record = NewLineRecord {
+            line: line.line,
+            kit: line.kit,
+            part_of: line.part_of,
+            sku: &line.sku,
+            channel_sku: line.channel_sku.as_deref(),
+            quantity: line.quantity,
+            unit_price: line.unit_price,
+            tax: line.tax,
+            discount: line.discount,
+        };
+        tx.insert_order_line(id, &record).await?;
+    }
+    Ok(())
+}
+
 /// An order line as intake plans it, before it is written.
-struct PlannedLine {
-    line: i64,
-    sku: String,
-    channel_sku: Option<String>,
-    quantity: i64,
-    unit_price: ordo_domain::Money,
-    tax: ordo_domain::Money,
-    discount: ordo_domain::Money,
-    kit: bool,
-    part_of: Option<i64>,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PlannedLine {
+    pub(crate) line: i64,
+    pub(crate) sku: String,
+    pub(crate) channel_sku: Option<String>,
+    pub(crate) quantity: i64,
+    pub(crate) unit_price: ordo_domain::Money,
+    pub(crate) tax: ordo_domain::Money,
+    pub(crate) discount: ordo_domain::Money,
+    pub(crate) kit: bool,
+    pub(crate) part_of: Option<i64>,
 }
 
 fn money_field(field: &str) -> impl FnOnce(ordo_domain::MoneyError) -> AppError + '_ {
@@ -46,81 +153,7 @@ impl Ordo {
         // Everything that only reads happens before the write transaction, so the write lock
         // (SQLite's one writer) is held for the writes alone.
         let mut tx = self.db.read().await?;
-        let Some(channel) = tx.channel(&order.channel).await? else {
-            return Err(FieldError::new("channel", format!("unknown channel {:?}", order.channel)).into());
-        };
-        if channel.currency != order.currency {
-            let message = format!("must be the channel's currency, {}", channel.currency);
-            return Err(FieldError::new("currency", message).into());
-        }
-
-        // Each line names our SKU or the channel's listing SKU; the listing wins.
-        let mut skus = Vec::with_capacity(order.lines.len());
-        for (i, line) in order.lines.iter().enumerate() {
-            let sku = match tx.listing(&channel.code, &line.sku).await? {
-                Some(listing) => (listing.sku, Some(line.sku.as_str())),
-                None if tx.product(&line.sku).await?.is_some() => (line.sku.clone(), None),
-                None => {
-                    let message = format!("unknown SKU {:?}: neither ours nor listed on {}", line.sku, channel.code);
-                    return Err(FieldError::new(format!("lines[{i}].sku"), message).into());
-                }
-            };
-            skus.push(sku);
-        }
-
-        // Tax as the channel sent it; where it sent none, from the product's tax class and the
-        // rate for the ship-to country (none set: no tax). A kit's line carries the price and
-        // tax; its components follow as lines of their own that carry the stock.
-        let mut total = order.shipping_price;
-        let mut planned: Vec<PlannedLine> = Vec::with_capacity(order.lines.len());
-        for (i, (line, (sku, channel_sku))) in order.lines.iter().zip(&skus).enumerate() {
-            let field = format!("lines[{i}]");
-            let gross = line.unit_price.checked_times(line.quantity).map_err(money_field(&field))?;
-            let net = gross.checked_sub(line.discount).map_err(money_field(&field))?;
-            if net.is_negative() {
-                return Err(FieldError::new(format!("{field}.discount"), "is more than the line's price").into());
-            }
-            let tax = match line.tax {
-                Some(tax) => tax,
-                None => {
-                    let class = tx.product(sku).await?.map(|p| p.tax_class).unwrap_or_default();
-                    let rate = tx.tax_rate(&order.ship_to.country, &class).await?.unwrap_or(0);
-                    net.scaled(rate, 10_000).map_err(money_field(&field))?
-                }
-            };
-            total = total.checked_add(net).and_then(|t| t.checked_add(tax)).map_err(money_field(&field))?;
-            let components = tx.kit_components(sku).await?;
-            let number = planned.len() as i64 + 1;
-            planned.push(PlannedLine {
-                line: number,
-                sku: sku.clone(),
-                channel_sku: channel_sku.map(str::to_owned),
-                quantity: line.quantity,
-                unit_price: line.unit_price,
-                tax,
-                discount: line.discount,
-                kit: !components.is_empty(),
-                part_of: None,
-            });
-            let zero = ordo_domain::Money::zero(order.currency);
-            for (component, per_kit) in components {
-                let quantity = per_kit.checked_mul(line.quantity).filter(|q| *q <= 1_000_000).ok_or_else(|| {
-                    FieldError::new(format!("{field}.quantity"), "is too many kits: their components exceed 1000000 units")
-                })?;
-                let line = planned.len() as i64 + 1;
-                planned.push(PlannedLine {
-                    line,
-                    sku: component,
-                    channel_sku: None,
-                    quantity,
-                    unit_price: zero,
-                    tax: zero,
-                    discount: zero,
-                    kit: false,
-                    part_of: Some(number),
-                });
-            }
-        }
+        let (channel, planned, total) = plan(&mut tx, &order).await?;
 
         // A re-send of an order we have: answer with it, touching nothing.
         if let Some(existing) = tx.order_id_by_external_id(&channel.code, &order.external_id).await? {
@@ -159,52 +192,59 @@ impl Ordo {
         }
 
         let who = actor.to_string();
-        for line in &planned {
-            let record = NewLineRecord {
-                line: line.line,
-                kit: line.kit,
-                part_of: line.part_of,
-                sku: &line.sku,
-                channel_sku: line.channel_sku.as_deref(),
-                quantity: line.quantity,
-                unit_price: line.unit_price,
-                tax: line.tax,
-                discount: line.discount,
-            };
-            tx.insert_order_line(id, &record).await?;
-        }
+        insert_lines(&mut tx, id, &planned).await?;
         tx.record_transition(id, None, OrderStatus::Received, &who, "received from the channel", now).await?;
         tx.record_transition(id, Some(OrderStatus::Received), OrderStatus::Validated, &who, "SKUs, currency and address check out", now)
             .await?;
 
-        // Risk review first: a held order reserves nothing until a person releases it.
-        let facts = RiskFacts {
-            payment_status: order.payment_status,
-            ship_country: &order.ship_to.country,
-            billing_country: order.billing_country.as_deref(),
-            total_minor: total.minor(),
-            channel_orders: history,
-            channel_average_minor: average,
-        };
-        let holds = hold_reasons(&self.settings.risk, &facts);
-        if holds.is_empty() {
-            let lines: Vec<LineDemand> = planned
-                .iter()
-                .filter(|l| !l.kit)
-                .map(|l| LineDemand { line: l.line, sku: l.sku.clone(), quantity: l.quantity, kit: l.part_of })
-                .collect();
-            let when = (order.placed_at, channel.ship_by_sla_hours);
-            Self::allocate(&mut tx, id, &channel.code, &order.shipping_method, &lines, when, &who, now).await?;
-        } else {
-            let reason = holds.join("; ");
-            tx.record_transition(id, Some(OrderStatus::Validated), OrderStatus::OnHold, &who, &reason, now).await?;
-            let kind = ExceptionKind::PaymentReview;
-            let details = serde_json::json!({"external_id": order.external_id, "channel": channel.code, "reasons": holds});
-            tx.raise_exception(kind.as_str(), &format!("order:{id}"), kind.owner_role().as_str(), now + kind.sla(), &details, now)
-                .await?;
-        }
+        self.review_and_route(&mut tx, id, &channel, &order, &planned, total, (history, average), &who, now).await?;
         tx.commit().await?;
         Ok(Intake { order: self.order(id).await?, created: true })
+    }
+
+    /// Reviews a validated order for risk and routes it: held for a person (reserving nothing,
+    /// with a `payment_review` exception), or routed and reserved. `stats` is the channel's
+    /// recent order count and average total in minor units. Runs in the caller's transaction.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn review_and_route(
+        &self,
+        tx: &mut ordo_storage::Tx,
+        id: Uuid,
+        channel: &ordo_domain::master::Channel,
+        order: &ordo_domain::order::CheckedOrder,
+        planned: &[PlannedLine],
+        total: ordo_domain::Money,
+        (history, average): (i64, i64),
+        who: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> AppResult<()> {
+    // Risk review first: a held order reserves nothing until a person releases it.
+    let facts = RiskFacts {
+        payment_status: order.payment_status,
+        ship_country: &order.ship_to.country,
+        billing_country: order.billing_country.as_deref(),
+        total_minor: total.minor(),
+        channel_orders: history,
+        channel_average_minor: average,
+    };
+    let holds = hold_reasons(&self.settings.risk, &facts);
+    if holds.is_empty() {
+        let lines: Vec<LineDemand> = planned
+            .iter()
+            .filter(|l| !l.kit)
+            .map(|l| LineDemand { line: l.line, sku: l.sku.clone(), quantity: l.quantity, kit: l.part_of })
+            .collect();
+        let when = (order.placed_at, channel.ship_by_sla_hours);
+        Self::allocate(tx, id, &channel.code, &order.shipping_method, &lines, when, who, now).await?;
+    } else {
+        let reason = holds.join("; ");
+        tx.record_transition(id, Some(OrderStatus::Validated), OrderStatus::OnHold, who, &reason, now).await?;
+        let kind = ExceptionKind::PaymentReview;
+        let details = serde_json::json!({"external_id": order.external_id, "channel": channel.code, "reasons": holds});
+        tx.raise_exception(kind.as_str(), &format!("order:{id}"), kind.owner_role().as_str(), now + kind.sla(), &details, now)
+            .await?;
+    }
+        Ok(())
     }
 
     /// Routes a validated order and reserves its stock; what cannot be reserved waits as
@@ -303,7 +343,10 @@ impl Ordo {
         let who = actor.to_string();
         let mut tx = self.db.write().await?;
         let order = tx.order(id).await?.ok_or(AppError::NotFound { what: "order", key: id.to_string() })?;
-        order.status.become_(OrderStatus::Validated).map_err(|e| AppError::InvalidTransition { current: order.status.as_str(), message: e.to_string() })?;
+        if order.status != OrderStatus::OnHold {
+            let message = format!("an order that is {} is not on hold", order.status);
+            return Err(AppError::InvalidTransition { current: order.status.as_str(), message });
+        }
         tx.record_transition(id, Some(OrderStatus::OnHold), OrderStatus::Validated, &who, &reason, now).await?;
         let lines: Vec<LineDemand> = order
             .lines

@@ -61,7 +61,9 @@ impl OrderStatus {
         OrderStatus::ALL.into_iter().find(|s| s.as_str() == value)
     }
 
-    /// The state machine: whether an order in `self` may move to `next`.
+    /// The state machine: whether an order in `self` may move to `next`. An allocated or
+    /// backordered order goes back to validated when the channel changes what it holds, to be
+    /// routed again.
     pub fn can_become(self, next: OrderStatus) -> bool {
         use OrderStatus::*;
         matches!(
@@ -69,8 +71,8 @@ impl OrderStatus {
             (Received, Validated | Cancelled)
                 | (Validated, OnHold | Allocated | Backordered | Cancelled)
                 | (OnHold, Validated | Cancelled)
-                | (Allocated, Backordered | PartiallyShipped | Shipped | Cancelled)
-                | (Backordered, Allocated | PartiallyShipped | Cancelled)
+                | (Allocated, Validated | Backordered | PartiallyShipped | Shipped | Cancelled)
+                | (Backordered, Validated | Allocated | PartiallyShipped | Cancelled)
                 | (PartiallyShipped, PartiallyShipped | Shipped | Backordered | Allocated)
                 | (Shipped, Delivered)
         )

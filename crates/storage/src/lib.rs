@@ -29,8 +29,8 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use access::{ApiTokenRecord, SessionUser, UserRecord};
 pub use error::StorageError;
-pub use master::{MasterDataCounts, ProductPage, ProductQuery};
-pub use orders::{NewLineRecord, NewOrderRecord, OrderQuery, OrderSummary, UnshippedOrder};
+pub use master::{MasterDataCounts, ProductPage, ProductQuery, ALL_TABLES};
+pub use orders::{NewLineRecord, NewOrderRecord, OrderChange, OrderQuery, OrderSummary, UnshippedOrder};
 pub use reservations::WaitingLine;
 pub use waves::PickableLine;
 

@@ -193,6 +193,16 @@ const LISTING_COLUMNS: &str = "channel, channel_sku, sku, price_minor, currency"
 const CUSTOMER_COLUMNS: &str = "id, email, name, segment, created_at";
 const SUPPLIER_COLUMNS: &str = "code, name, currency, lead_time_days";
 
+/// Every table Ordo keeps, each after the tables that refer to it, so deleting in this order
+/// never breaks a foreign key. A storage test keeps it equal to the schema.
+pub const ALL_TABLES: &[&str] = &[
+    "order_revisions", "wave_lines", "wave_orders", "waves", "bins", "kit_components", "transfers", "tax_rates",
+    "stock_changes", "channel_buffers", "shipment_lines", "shipments", "exceptions", "routing_decisions", "order_events",
+    "backorders", "allocations", "order_lines", "orders", "channel_locations", "location_shipping_methods", "meta",
+    "sessions", "api_tokens", "users", "stock_movements", "stock_levels", "listings", "customers", "suppliers",
+    "products", "locations", "channels",
+];
+
 impl Tx {
     /// Inserts a channel; `false` when its code is taken (nothing written).
     pub async fn insert_channel(&mut self, channel: &Channel, now: DateTime<Utc>) -> Result<bool, StorageError> {
@@ -406,11 +416,7 @@ impl Tx {
     /// Deletes every business row, children first, keeping the schema. For rebuilding the
     /// demo business; the application guards who may call it.
     pub async fn delete_everything(&mut self) -> Result<(), StorageError> {
-        for table in [
-            "transfers", "tax_rates", "stock_changes", "channel_buffers", "shipment_lines", "shipments", "exceptions", "routing_decisions", "order_events", "backorders", "allocations", "order_lines", "orders",
-            "channel_locations", "location_shipping_methods", "meta", "sessions", "api_tokens", "users", "stock_movements", "stock_levels", "listings", "customers",
-            "suppliers", "products", "locations", "channels",
-        ] {
+        for table in ALL_TABLES {
             let sql = format!("DELETE FROM {table}");
             on_engine!(self, |conn| sqlx::query(AssertSqlSafe(sql)).execute(conn).await?.rows_affected());
         }

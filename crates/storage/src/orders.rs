@@ -390,3 +390,64 @@ impl Tx {
         Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(before).fetch_all(conn).await?))
     }
 }
+
+/// What a channel may change on an order that has not shipped.
+#[derive(Debug, Clone)]
+pub struct OrderChange<'a> {
+    pub ship_to: &'a Address,
+    pub billing_country: Option<&'a str>,
+    pub shipping_method: &'a str,
+    pub payment_status: PaymentStatus,
+    pub shipping_price: Money,
+    pub total: Money,
+}
+
+impl Tx {
+    /// Writes the channel's new version of the order's head.
+    pub async fn update_order(&mut self, order: Uuid, c: &OrderChange<'_>, now: DateTime<Utc>) -> Result<(), StorageError> {
+        let sql = "UPDATE orders SET ship_to = $2, billing_country = $3, shipping_method = $4, payment_status = $5, \
+                   shipping_minor = $6, total_minor = $7, updated_at = $8 WHERE id = $1";
+        on_engine!(self, |conn| sqlx::query(sql)
+            .bind(order)
+            .bind(Json(c.ship_to))
+            .bind(c.billing_country)
+            .bind(c.shipping_method)
+            .bind(c.payment_status.as_str())
+            .bind(c.shipping_price.minor())
+            .bind(c.total.minor())
+            .bind(now)
+            .execute(conn)
+            .await?
+            .rows_affected());
+        Ok(())
+    }
+
+    /// Deletes an order's lines; its reservations and backorders must be released first.
+    pub async fn delete_order_lines(&mut self, order: Uuid) -> Result<(), StorageError> {
+        let sql = "DELETE FROM order_lines WHERE order_id = $1";
+        on_engine!(self, |conn| sqlx::query(sql).bind(order).execute(conn).await?.rows_affected());
+        Ok(())
+    }
+
+    /// Keeps a version of the order the channel sent after the first, with what it changed.
+    pub async fn insert_order_revision(
+        &mut self,
+        order: Uuid,
+        actor: &str,
+        changes: &str,
+        payload: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
+        let sql = "INSERT INTO order_revisions (order_id, received_at, actor, changes, payload) VALUES ($1, $2, $3, $4, $5)";
+        on_engine!(self, |conn| sqlx::query(sql)
+            .bind(order)
+            .bind(now)
+            .bind(actor)
+            .bind(changes)
+            .bind(payload)
+            .execute(conn)
+            .await?
+            .rows_affected());
+        Ok(())
+    }
+}

@@ -279,3 +279,34 @@ async fn both_engines_have_the_same_schema() {
     from_postgres.sort();
     assert_eq!(from_sqlite, from_postgres);
 }
+
+/// `delete_everything` (the demo's rebuild) names every table, children first.
+#[tokio::test]
+async fn every_table_is_known_to_the_rebuild() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _) = fresh_database(dir.path(), None).await.unwrap();
+    let Db::Sqlite(sqlite, _) = db else { panic!("expected SQLite") };
+    let mut tables: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%'",
+    )
+    .fetch_all(&sqlite)
+    .await
+    .unwrap();
+    tables.sort();
+    let mut known: Vec<String> = ordo_storage::ALL_TABLES.iter().map(|t| (*t).to_owned()).collect();
+    known.sort();
+    assert_eq!(tables, known);
+    // Children come before the tables they refer to.
+    let position = |table: &str| ordo_storage::ALL_TABLES.iter().position(|t| *t == table).unwrap();
+    for table in ordo_storage::ALL_TABLES {
+        let parents: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT \"table\" FROM pragma_foreign_key_list('{table}')"
+        )))
+        .fetch_all(&sqlite)
+        .await
+        .unwrap();
+        for parent in parents.iter().filter(|p| p.as_str() != *table) {
+            assert!(position(table) < position(parent), "{table} must come before {parent}");
+        }
+    }
+}

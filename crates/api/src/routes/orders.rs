@@ -21,6 +21,8 @@ pub fn routes() -> OpenApiRouter<Ordo> {
         .routes(routes!(receive_order))
         .routes(routes!(get_order))
         .routes(routes!(cancel_order))
+        .routes(routes!(update_order_from_channel))
+        .routes(routes!(cancel_order_from_channel))
         .routes(routes!(release_order))
         .routes(routes!(list_exceptions))
 }
@@ -77,6 +79,38 @@ async fn cancel_order(
     let cancellation: Cancellation = optional_json(&body)?;
     let reason = cancellation.reason.unwrap_or_else(|| "cancelled by the channel".to_owned());
     Ok(Json(ordo.cancel_order(path_id(&id)?, &reason, &auth.actor).await?))
+}
+
+/// The channel's new version of an order it sent before, named by the channel's own id: a new
+/// address, billing country, shipping method, payment status, shipping price or lines. New
+/// lines or a new shipping method route the order again. 409 with the current state once it
+/// has started shipping.
+#[utoipa::path(put, path = "/api/v1/channels/{channel}/orders/{external_id}", tag = "orders",
+    params(("channel" = String, Path), ("external_id" = String, Path)), request_body = NewOrder,
+    responses((status = 200, body = Order), (status = "4XX", body = ErrorBody)))]
+async fn update_order_from_channel(
+    State(ordo): State<Ordo>,
+    auth: Authorized<need::OrdersWrite>,
+    Path((channel, external_id)): Path<(String, String)>,
+    body: ValidJsonWithRaw<NewOrder>,
+) -> Result<Json<Order>, ApiError> {
+    Ok(Json(ordo.update_order_from_channel(&channel, &external_id, body.value, &body.raw, &auth.actor).await?))
+}
+
+/// Cancels an order named by the channel's own id and releases its reservations.
+#[utoipa::path(post, path = "/api/v1/channels/{channel}/orders/{external_id}/cancel", tag = "orders",
+    params(("channel" = String, Path), ("external_id" = String, Path)),
+    request_body(content = Cancellation, description = "optional"),
+    responses((status = 200, body = Order), (status = "4XX", body = ErrorBody)))]
+async fn cancel_order_from_channel(
+    State(ordo): State<Ordo>,
+    auth: Authorized<need::OrdersWrite>,
+    Path((channel, external_id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<Order>, ApiError> {
+    let cancellation: Cancellation = optional_json(&body)?;
+    let reason = cancellation.reason.unwrap_or_else(|| "cancelled by the channel".to_owned());
+    Ok(Json(ordo.cancel_order_from_channel(&channel, &external_id, &reason, &auth.actor).await?))
 }
 
 #[derive(Deserialize, ToSchema, Default)]

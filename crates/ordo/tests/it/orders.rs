@@ -494,3 +494,58 @@ async fn put_web_channel_on(server: &Server, locations: &[&str]) {
         .unwrap();
     assert_eq!(response.status(), 200);
 }
+
+#[tokio::test]
+async fn the_channel_changes_and_cancels_an_order_by_its_own_id() {
+    let server = Server::start().await;
+    shop(&server, 10).await;
+    let integration = server.token(Role::Integration).await;
+    let receipt = json!({"sku": "VASE-1", "location": "central", "quantity": 5, "kind": "receipt", "reason": "opening"});
+    assert_eq!(server.post(&server.admin, "/api/v1/inventory/movements", receipt).await.0, 201);
+    let first = order("2001", json!([{"sku": "W-MUG", "quantity": 3, "unit_price": "12.90"}]));
+    let (status, placed) = server.post(&integration, "/api/v1/orders", first.clone()).await;
+    assert_eq!((status, placed["status"].as_str()), (201, Some("allocated")));
+    let path = "/api/v1/channels/web/orders/2001";
+
+    // Unchanged: nothing happens.
+    let (status, same) = server.put(&integration, path, first.clone()).await;
+    assert_eq!((status, same["timeline"].as_array().unwrap().len()), (200, 3), "{same}");
+
+    // One mug fewer and a vase; a new street: the lines are routed again.
+    let mut changed = order("2001", json!([{"sku": "W-MUG", "quantity": 2, "unit_price": "12.90"}, {"sku": "VASE-1", "quantity": 1, "unit_price": "25.00"}]));
+    changed["ship_to"]["line1"] = json!("Gartenweg 7");
+    let (status, updated) = server.put(&integration, path, changed).await;
+    assert_eq!((status, updated["status"].as_str()), (200, Some("allocated")), "{updated}");
+    assert_eq!(updated["id"], placed["id"]);
+    assert_eq!(updated["ship_to"]["line1"], "Gartenweg 7");
+    assert_eq!(updated["total"], "50.80");
+    let steps: Vec<&str> = updated["timeline"].as_array().unwrap().iter().map(|e| e["to"].as_str().unwrap()).collect();
+    assert_eq!(steps, ["received", "validated", "allocated", "validated", "allocated"]);
+    assert!(updated["timeline"][3]["reason"].as_str().unwrap().contains("ship_to, lines"), "{}", updated["timeline"][3]);
+    let (_, mugs) = server.get(&integration, "/api/v1/inventory?sku=MUG-1").await;
+    assert_eq!(mugs[0]["reserved"], 2, "the third mug went back");
+
+    // Bad changes name the field and change nothing.
+    let mut other_customer = order("2001", json!([{"sku": "W-MUG", "quantity": 1, "unit_price": "12.90"}]));
+    other_customer["customer"]["email"] = json!("someone@example.com");
+    for (path, body, field) in [
+        (path, other_customer, "customer"),
+        (path, order("2001", json!([{"sku": "NOPE", "quantity": 1, "unit_price": "1.00"}])), "lines[0].sku"),
+        ("/api/v1/channels/web/orders/9999", order("2001", json!([{"sku": "W-MUG", "quantity": 1, "unit_price": "12.90"}])), "external_id"),
+    ] {
+        let (status, answer) = server.put(&integration, path, body).await;
+        assert_eq!((status, answer["error"]["field"].as_str()), (422, Some(field)), "{answer}");
+    }
+    let (status, _) = server.put(&integration, "/api/v1/channels/web/orders/9999", order("9999", json!([{"sku": "W-MUG", "quantity": 1, "unit_price": "12.90"}]))).await;
+    assert_eq!(status, 404, "the channel never sent order 9999");
+    let (_, mugs) = server.get(&integration, "/api/v1/inventory?sku=MUG-1").await;
+    assert_eq!(mugs[0]["reserved"], 2);
+
+    // Cancelled by the channel's id: the stock goes back; a shipped order cannot change.
+    let (status, cancelled) = server.post(&integration, "/api/v1/channels/web/orders/2001/cancel", json!({})).await;
+    assert_eq!((status, cancelled["status"].as_str()), (200, Some("cancelled")));
+    let (_, mugs) = server.get(&integration, "/api/v1/inventory?sku=MUG-1").await;
+    assert_eq!(mugs[0]["reserved"], 0);
+    let (status, refused) = server.put(&integration, path, first).await;
+    assert_eq!((status, refused["error"]["current_state"].as_str()), (409, Some("cancelled")));
+}
