@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 
 #[derive(Debug, Clone, Default)]
 pub enum Clock {
@@ -19,9 +19,10 @@ impl Clock {
         Clock::Simulated(Arc::new(AtomicI64::new(start.timestamp_micros())))
     }
 
+    /// To the microsecond: what both databases keep, so a time written and read back is equal.
     pub fn now(&self) -> DateTime<Utc> {
         match self {
-            Clock::System => Utc::now(),
+            Clock::System => Utc::now().trunc_subsecs(6),
             Clock::Simulated(micros) => {
                 DateTime::from_timestamp_micros(micros.load(Ordering::Relaxed)).unwrap_or(DateTime::UNIX_EPOCH)
             }

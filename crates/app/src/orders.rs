@@ -4,11 +4,11 @@
 use std::collections::BTreeSet;
 
 use ordo_domain::exception::ExceptionKind;
-use ordo_domain::order::{NewOrder, Order, OrderStatus};
+use ordo_domain::order::{LineAllocation, NewOrder, Order, OrderEvent, OrderLine, OrderStatus, RoutingRecord};
 use ordo_domain::risk::{hold_reasons, RiskFacts};
 use ordo_domain::routing::{LineDemand, PreferWholeOrder, Routing, RoutingFacts};
 use ordo_domain::FieldError;
-use ordo_storage::{NewLineRecord, NewOrderRecord};
+use ordo_storage::{NewEvent, NewLineRecord, NewOrderRecord};
 use uuid::Uuid;
 
 use crate::{Actor, AppError, AppResult, Ordo};
@@ -107,10 +107,120 @@ pub(crate) async fn plan(
     Ok((channel, planned, total))
 }
 
+/// What routing and reservation did for an order's lines: reserved stock, nothing yet
+/// written about the order itself.
+pub(crate) struct Routed {
+    /// (line, location, units) reserved.
+    pub(crate) allocations: Vec<(i64, String, i64)>,
+    /// (line, SKU, units) waiting for stock.
+    pub(crate) short: Vec<(i64, String, i64)>,
+    pub(crate) reasons: Vec<String>,
+    pub(crate) decider: String,
+    /// The last cut-off at the order's first location that meets the channel's SLA.
+    pub(crate) ship_by: chrono::DateTime<chrono::Utc>,
+}
+
+impl Routed {
+    pub(crate) fn status(&self) -> OrderStatus {
+        if self.short.is_empty() { OrderStatus::Allocated } else { OrderStatus::Backordered }
+    }
+
+    pub(crate) fn why(&self) -> &'static str {
+        if self.short.is_empty() { "every unit is reserved" } else { "some units wait for stock" }
+    }
+}
+
+/// Routes `lines` and reserves what the plan says; a reservation the database refuses
+/// (another order took the stock first) becomes a shortfall, never an oversell, and a kit with
+/// a component short gives the others back. `placed` is when the order was placed and the
+/// channel's SLA in hours. Touches stock levels only.
+async fn route_and_reserve(
+    tx: &mut ordo_storage::Tx,
+    channel: &str,
+    shipping_method: &str,
+    lines: &[LineDemand],
+    (placed_at, sla_hours): (chrono::DateTime<chrono::Utc>, i64),
+) -> AppResult<Routed> {
+    let distinct: BTreeSet<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
+    let distinct: Vec<&str> = distinct.into_iter().collect();
+    let (allow_split, candidates) = tx.routing_candidates(channel, shipping_method, &distinct).await?;
+    let router = PreferWholeOrder;
+    let plan = router.route(&RoutingFacts { lines: lines.to_vec(), candidates, allow_split });
+    let mut reasons = plan.reasons.clone();
+    let mut short: Vec<(i64, String, i64)> = plan.shortfalls.iter().map(|s| (s.line, s.sku.clone(), s.quantity)).collect();
+    // Reserve in one global order (SKU, then location) so two orders taking the same SKUs
+    // lock the stock rows in the same order and cannot deadlock on PostgreSQL.
+    let demand = |line: i64| lines.iter().find(|l| l.line == line);
+    let mut in_lock_order: Vec<&ordo_domain::routing::Allocation> = plan.allocations.iter().collect();
+    in_lock_order.sort_by(|a, b| {
+        let sku = |x: &ordo_domain::routing::Allocation| demand(x.line).map_or("", |l| l.sku.as_str());
+        sku(a).cmp(sku(b)).then_with(|| a.location.cmp(&b.location))
+    });
+    let mut reserved: Vec<(&LineDemand, &str, i64)> = Vec::new();
+    for allocation in in_lock_order {
+        let Some(line) = demand(allocation.line) else { continue };
+        if tx.reserve(&line.sku, &allocation.location, allocation.quantity).await? {
+            reserved.push((line, &allocation.location, allocation.quantity));
+        } else {
+            reasons.push(format!("{} was taken at {} by another order meanwhile", line.sku, allocation.location));
+            short.push((allocation.line, line.sku.clone(), allocation.quantity));
+        }
+    }
+    let broken: BTreeSet<i64> = short.iter().filter_map(|(line, _, _)| demand(*line).and_then(|l| l.kit)).collect();
+    let mut allocations = Vec::with_capacity(reserved.len());
+    for (line, location, quantity) in reserved {
+        if line.kit.is_some_and(|kit| broken.contains(&kit)) {
+            tx.release(&line.sku, location, quantity).await?;
+            short.push((line.line, line.sku.clone(), quantity));
+        } else {
+            allocations.push((line.line, location.to_owned(), quantity));
+        }
+    }
+    allocations.sort();
+    let mut ship_by = placed_at + chrono::Duration::hours(sla_hours);
+    if let Some(first) = plan.allocations.first()
+        && let Some(site) = tx.location(&first.location).await?
+    {
+        let cutoff = chrono::NaiveTime::parse_from_str(&site.cutoff_time, "%H:%M").unwrap_or_default();
+        let zone: chrono_tz::Tz = site.time_zone.parse().unwrap_or(chrono_tz::UTC);
+        ship_by = ordo_domain::order::ship_by(placed_at, sla_hours, cutoff, zone);
+        reasons.push(format!("ships by the {} cut-off at {} ({})", site.cutoff_time, site.code, site.time_zone));
+    }
+    Ok(Routed { allocations, short, reasons, decider: router.name().to_owned(), ship_by })
+}
+
+/// Writes what routing did for order `id`: its allocations, its backorders with their
+/// stockout exceptions, and the decision with its reasons.
+async fn record_routing(
+    tx: &mut ordo_storage::Tx,
+    id: Uuid,
+    channel: &str,
+    lines: &[LineDemand],
+    routed: &Routed,
+    now: chrono::DateTime<chrono::Utc>,
+) -> AppResult<()> {
+    tx.insert_allocations(id, &routed.allocations).await?;
+    for (line, sku, quantity) in &routed.short {
+        tx.insert_backorder(id, *line, sku, *quantity, routed.ship_by, now).await?;
+        // A kit's component that is in stock waits for a sibling that is not: no stockout.
+        let in_kit = lines.iter().any(|l| l.line == *line && l.kit.is_some());
+        if in_kit && tx.stock_levels(Some(sku)).await?.iter().map(|l| l.available).sum::<i64>() >= *quantity {
+            continue;
+        }
+        let kind = ExceptionKind::Stockout;
+        let details = serde_json::json!({"first_order": id, "channel": channel});
+        tx.raise_exception(kind.as_str(), &format!("sku:{sku}"), kind.owner_role().as_str(), now + kind.sla(), &details, now)
+            .await?;
+    }
+    tx.insert_routing_decision(id, &routed.decider, &routed.reasons, now).await?;
+    Ok(())
+}
+
 /// Writes the planned lines of order `id`.
 pub(crate) async fn insert_lines(tx: &mut ordo_storage::Tx, id: Uuid, planned: &[PlannedLine]) -> AppResult<()> {
-    for line in planned {
-        let record = NewLineRecord {
+    let records: Vec<NewLineRecord> = planned
+        .iter()
+        .map(|line| NewLineRecord {
             line: line.line,
             kit: line.kit,
             part_of: line.part_of,
@@ -120,10 +230,18 @@ pub(crate) async fn insert_lines(tx: &mut ordo_storage::Tx, id: Uuid, planned: &
             unit_price: line.unit_price,
             tax: line.tax,
             discount: line.discount,
-        };
-        tx.insert_order_line(id, &record).await?;
-    }
-    Ok(())
+        })
+        .collect();
+    Ok(tx.insert_order_lines(id, &records).await?)
+}
+
+/// What the planned lines ask of stock: every line but a kit's own, which holds none.
+pub(crate) fn demand(planned: &[PlannedLine]) -> Vec<LineDemand> {
+    planned
+        .iter()
+        .filter(|l| !l.kit)
+        .map(|l| LineDemand { line: l.line, sku: l.sku.clone(), quantity: l.quantity, kit: l.part_of })
+        .collect()
 }
 
 /// An order line as intake plans it, before it is written.
@@ -154,7 +272,6 @@ impl Ordo {
         // (SQLite's one writer) is held for the writes alone.
         let mut tx = self.db.read().await?;
         let (channel, planned, total) = plan(&mut tx, &order).await?;
-
         // A re-send of an order we have: answer with it, touching nothing.
         if let Some(existing) = tx.order_id_by_external_id(&channel.code, &order.external_id).await? {
             let order = tx.order(existing).await?.ok_or(AppError::NotFound { what: "order", key: existing.to_string() })?;
@@ -163,15 +280,38 @@ impl Ordo {
         let (history, average) = tx.channel_order_stats(&channel.code).await?;
         drop(tx);
 
+        // Risk review first: a held order reserves nothing until a person releases it.
+        let facts = RiskFacts {
+            payment_status: order.payment_status,
+            ship_country: &order.ship_to.country,
+            billing_country: order.billing_country.as_deref(),
+            total_minor: total.minor(),
+            channel_orders: history,
+            channel_average_minor: average,
+        };
+        let holds = hold_reasons(&self.settings.risk, &facts);
+        let hold_reason = holds.join("; ");
+        let lines = demand(&planned);
+        let placed = (order.placed_at, channel.ship_by_sla_hours);
+        let who = actor.to_string();
+
+        // Route and reserve first, then write the order as routing left it, one statement per
+        // table. Should a concurrent re-send win the external id, dropping the transaction
+        // gives the reservations back with everything else.
         let mut tx = self.db.write().await?;
+        let routed = match holds.is_empty() {
+            true => Some(route_and_reserve(&mut tx, &channel.code, &order.shipping_method, &lines, placed).await?),
+            false => None,
+        };
         let id = Uuid::now_v7();
-        let ship_by = order.placed_at + chrono::Duration::hours(channel.ship_by_sla_hours);
+        let status = routed.as_ref().map_or(OrderStatus::OnHold, Routed::status);
+        let ship_by = routed.as_ref().map_or(order.placed_at + chrono::Duration::hours(channel.ship_by_sla_hours), |r| r.ship_by);
         let customer = ordo_domain::order::NewCustomerRef { email: order.customer_email.clone(), name: order.customer_name.clone() };
         let record = NewOrderRecord {
             id,
             channel: &channel.code,
             external_id: &order.external_id,
-            status: OrderStatus::Received,
+            status,
             placed_at: order.placed_at,
             ship_by,
             currency: order.currency,
@@ -185,21 +325,91 @@ impl Ordo {
             payload,
         };
         if !tx.insert_order(&record, now).await? {
-            let existing = tx.order_id_by_external_id(&channel.code, &order.external_id).await?;
+            drop(tx);
+            let existing = self.db.read().await?.order_id_by_external_id(&channel.code, &order.external_id).await?;
             let existing = existing.ok_or_else(|| AppError::NotFound { what: "order", key: order.external_id.clone() })?;
-            let order = tx.order(existing).await?.ok_or(AppError::NotFound { what: "order", key: existing.to_string() })?;
-            return Ok(Intake { order, created: false });
+            return Ok(Intake { order: self.order(existing).await?, created: false });
         }
-
-        let who = actor.to_string();
         insert_lines(&mut tx, id, &planned).await?;
-        tx.record_transition(id, None, OrderStatus::Received, &who, "received from the channel", now).await?;
-        tx.record_transition(id, Some(OrderStatus::Received), OrderStatus::Validated, &who, "SKUs, currency and address check out", now)
-            .await?;
-
-        self.review_and_route(&mut tx, id, &channel, &order, &planned, total, (history, average), &who, now).await?;
+        let mut events = vec![
+            NewEvent { from: None, to: OrderStatus::Received, reason: "received from the channel" },
+            NewEvent { from: Some(OrderStatus::Received), to: OrderStatus::Validated, reason: "SKUs, currency and address check out" },
+        ];
+        match &routed {
+            Some(routed) => {
+                record_routing(&mut tx, id, &channel.code, &lines, routed, now).await?;
+                events.push(NewEvent { from: Some(OrderStatus::Validated), to: status, reason: routed.why() });
+            }
+            None => {
+                events.push(NewEvent { from: Some(OrderStatus::Validated), to: OrderStatus::OnHold, reason: &hold_reason });
+                let kind = ExceptionKind::PaymentReview;
+                let details = serde_json::json!({"external_id": order.external_id, "channel": channel.code, "reasons": holds});
+                let subject = format!("order:{id}");
+                tx.raise_exception(kind.as_str(), &subject, kind.owner_role().as_str(), now + kind.sla(), &details, now).await?;
+            }
+        }
+        tx.insert_order_events(id, &events, &who, now).await?;
         tx.commit().await?;
-        Ok(Intake { order: self.order(id).await?, created: true })
+
+        // The answer is what was just written, without reading it back.
+        let lines = planned
+            .into_iter()
+            .map(|l| {
+                let (allocations, backordered) = match &routed {
+                    Some(r) => (
+                        r.allocations
+                            .iter()
+                            .filter(|a| a.0 == l.line)
+                            .map(|a| LineAllocation { location: a.1.clone(), quantity: a.2 })
+                            .collect(),
+                        r.short.iter().filter(|s| s.0 == l.line).map(|s| s.2).sum(),
+                    ),
+                    None => (Vec::new(), 0),
+                };
+                OrderLine {
+                    line: l.line,
+                    kit: l.kit,
+                    part_of: l.part_of,
+                    sku: l.sku,
+                    channel_sku: l.channel_sku,
+                    quantity: l.quantity,
+                    unit_price: l.unit_price,
+                    tax: l.tax,
+                    discount: l.discount,
+                    allocations,
+                    backordered,
+                    shipped: 0,
+                }
+            })
+            .collect();
+        let timeline = events
+            .iter()
+            .map(|e| OrderEvent { at: now, from: e.from, to: e.to, actor: who.clone(), reason: e.reason.to_owned() })
+            .collect();
+        let routing = routed
+            .map(|r| vec![RoutingRecord { decided_at: now, decider: r.decider, reasons: r.reasons }])
+            .unwrap_or_default();
+        let order = Order {
+            id,
+            channel: channel.code,
+            external_id: order.external_id,
+            status,
+            placed_at: order.placed_at,
+            ship_by,
+            currency: order.currency,
+            customer,
+            ship_to: order.ship_to,
+            billing_country: order.billing_country,
+            shipping_method: order.shipping_method,
+            payment_status: order.payment_status,
+            shipping_price: order.shipping_price,
+            total,
+            lines,
+            shipments: Vec::new(),
+            timeline,
+            routing,
+        };
+        Ok(Intake { order, created: true })
     }
 
     /// Reviews a validated order for risk and routes it: held for a person (reserving nothing,
@@ -248,9 +458,8 @@ impl Ordo {
     }
 
     /// Routes a validated order and reserves its stock; what cannot be reserved waits as
-    /// backorders with a stockout exception. The order's ship-by becomes the last cut-off at
-    /// its first location that meets the channel's SLA (`placed`: when the order was placed
-    /// and the SLA in hours). Runs in the caller's transaction.
+    /// backorders with a stockout exception. Sets the order's ship-by and moves it on from
+    /// validated. Runs in the caller's transaction.
     #[allow(clippy::too_many_arguments)]
     async fn allocate(
         tx: &mut ordo_storage::Tx,
@@ -262,77 +471,10 @@ impl Ordo {
         who: &str,
         now: chrono::DateTime<chrono::Utc>,
     ) -> AppResult<()> {
-        // Route, then reserve what the plan says; a reservation the database refuses (another
-        // order took the stock first) becomes a backorder, never an oversell.
-        let distinct: BTreeSet<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
-        let distinct: Vec<&str> = distinct.into_iter().collect();
-        let (allow_split, candidates) = tx.routing_candidates(channel, shipping_method, &distinct).await?;
-        let router = PreferWholeOrder;
-        let plan = router.route(&RoutingFacts { lines: lines.to_vec(), candidates, allow_split });
-        let mut reasons = plan.reasons.clone();
-        let mut short: Vec<(i64, String, i64)> = plan.shortfalls.iter().map(|s| (s.line, s.sku.clone(), s.quantity)).collect();
-        let mut ships_from: Option<&str> = None;
-        // Reserve in one global order (SKU, then location) so two orders taking the same SKUs
-        // lock the stock rows in the same order and cannot deadlock on PostgreSQL.
-        let mut in_lock_order: Vec<&ordo_domain::routing::Allocation> = plan.allocations.iter().collect();
-        let demand = |line: i64| lines.iter().find(|l| l.line == line);
-        in_lock_order.sort_by(|a, b| {
-            let sku = |x: &ordo_domain::routing::Allocation| demand(x.line).map_or("", |l| l.sku.as_str());
-            sku(a).cmp(sku(b)).then_with(|| a.location.cmp(&b.location))
-        });
-        if let Some(first) = plan.allocations.first() {
-            ships_from = Some(first.location.as_str());
-        }
-        let mut reserved: Vec<(&LineDemand, &str, i64)> = Vec::new();
-        for allocation in in_lock_order {
-            let Some(line) = demand(allocation.line) else { continue };
-            if tx.reserve(&line.sku, &allocation.location, allocation.quantity).await? {
-                reserved.push((line, &allocation.location, allocation.quantity));
-            } else {
-                reasons.push(format!("{} was taken at {} by another order meanwhile", line.sku, allocation.location));
-                short.push((allocation.line, line.sku.clone(), allocation.quantity));
-            }
-        }
-        // A kit one of whose components was taken meanwhile gives the others back: it waits whole.
-        let broken: BTreeSet<i64> = short.iter().filter_map(|(line, _, _)| demand(*line).and_then(|l| l.kit)).collect();
-        for (line, location, quantity) in reserved {
-            if line.kit.is_some_and(|kit| broken.contains(&kit)) {
-                tx.release(&line.sku, location, quantity).await?;
-                short.push((line.line, line.sku.clone(), quantity));
-            } else {
-                tx.insert_allocation(id, line.line, location, quantity).await?;
-            }
-        }
-        let (placed_at, sla_hours) = placed;
-        let mut ship_by = placed_at + chrono::Duration::hours(sla_hours);
-        if let Some(location) = ships_from
-            && let Some(site) = tx.location(location).await?
-        {
-            let cutoff = chrono::NaiveTime::parse_from_str(&site.cutoff_time, "%H:%M").unwrap_or_default();
-            let zone: chrono_tz::Tz = site.time_zone.parse().unwrap_or(chrono_tz::UTC);
-            ship_by = ordo_domain::order::ship_by(placed_at, sla_hours, cutoff, zone);
-            reasons.push(format!("ships by the {} cut-off at {location} ({})", site.cutoff_time, site.time_zone));
-        }
-        tx.set_order_ship_by(id, ship_by).await?;
-        for (line, sku, quantity) in &short {
-            tx.insert_backorder(id, *line, sku, *quantity, ship_by, now).await?;
-            // A kit's component that is in stock waits for a sibling that is not: no stockout.
-            let in_kit = demand(*line).is_some_and(|l| l.kit.is_some());
-            if in_kit && tx.stock_levels(Some(sku)).await?.iter().map(|l| l.available).sum::<i64>() >= *quantity {
-                continue;
-            }
-            let kind = ExceptionKind::Stockout;
-            let details = serde_json::json!({"first_order": id, "channel": channel});
-            tx.raise_exception(kind.as_str(), &format!("sku:{sku}"), kind.owner_role().as_str(), now + kind.sla(), &details, now)
-                .await?;
-        }
-        tx.insert_routing_decision(id, router.name(), &reasons, now).await?;
-        let (status, why) = if short.is_empty() {
-            (OrderStatus::Allocated, "every unit is reserved")
-        } else {
-            (OrderStatus::Backordered, "some units wait for stock")
-        };
-        tx.record_transition(id, Some(OrderStatus::Validated), status, who, why, now).await?;
+        let routed = route_and_reserve(tx, channel, shipping_method, lines, placed).await?;
+        tx.set_order_ship_by(id, routed.ship_by).await?;
+        record_routing(tx, id, channel, lines, &routed, now).await?;
+        tx.record_transition(id, Some(OrderStatus::Validated), routed.status(), who, routed.why(), now).await?;
         Ok(())
     }
 

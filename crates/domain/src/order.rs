@@ -282,7 +282,8 @@ impl NewOrder {
         Ok(CheckedOrder {
             channel: field::code("channel", &self.channel)?,
             external_id: field::code("external_id", &self.external_id)?,
-            placed_at: self.placed_at,
+            // Microseconds are what both databases keep.
+            placed_at: chrono::SubsecRound::trunc_subsecs(self.placed_at, 6),
             currency,
             customer_email: field::email("customer.email", &self.customer.email)?,
             customer_name: field::text("customer.name", &self.customer.name)?,

@@ -95,7 +95,6 @@ impl Tx {
         let level: Option<StockRow> =
             on_engine!(self, |conn| sqlx::query_as(update).bind(sku).bind(location).bind(delta).fetch_optional(conn).await?);
         let Some(level) = level else { return Ok(None) };
-        self.note_stock_change(sku, location).await?;
         if delta != 0 {
             let insert = "INSERT INTO stock_movements (sku, location, kind, quantity, reason, actor, created_at) \
                           VALUES ($1, $2, $3, $4, $5, $6, $7)";
@@ -254,13 +253,6 @@ impl Tx {
 }
 
 impl Tx {
-    /// Appends to the change feed: the SKU's availability at the location may have moved.
-    pub(crate) async fn note_stock_change(&mut self, sku: &str, location: &str) -> Result<(), StorageError> {
-        let sql = "INSERT INTO stock_changes (sku, location, changed_at) VALUES ($1, $2, $3)";
-        on_engine!(self, |conn| sqlx::query(sql).bind(sku).bind(location).bind(Utc::now()).execute(conn).await?.rows_affected());
-        Ok(())
-    }
-
     /// SKUs whose stock changed after `cursor`, at most `limit` of them, and the cursor to
     /// ask from next time.
     pub async fn stock_changes_since(&mut self, cursor: i64, limit: i64) -> Result<(Vec<String>, i64), StorageError> {

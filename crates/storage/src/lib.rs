@@ -30,7 +30,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 pub use access::{ApiTokenRecord, SessionUser, UserRecord};
 pub use error::StorageError;
 pub use master::{MasterDataCounts, ProductPage, ProductQuery, ALL_TABLES};
-pub use orders::{NewLineRecord, NewOrderRecord, OrderChange, OrderQuery, OrderSummary, UnshippedOrder};
+pub use orders::{NewEvent, NewLineRecord, NewOrderRecord, OrderChange, OrderQuery, OrderSummary, UnshippedOrder};
 pub use reservations::WaitingLine;
 pub use waves::PickableLine;
 

@@ -451,3 +451,104 @@ impl Tx {
         Ok(())
     }
 }
+
+/// `VALUES ($1, …, $width), ($width+1, …), …` for `rows` rows: one statement for many rows.
+fn values(rows: usize, width: usize) -> String {
+    let row = |r: usize| format!("({})", (1..=width).map(|c| format!("${}", r * width + c)).collect::<Vec<_>>().join(", "));
+    format!("VALUES {}", (0..rows).map(row).collect::<Vec<_>>().join(", "))
+}
+
+/// One step of an order's timeline, to be written.
+#[derive(Debug, Clone)]
+pub struct NewEvent<'a> {
+    pub from: Option<OrderStatus>,
+    pub to: OrderStatus,
+    pub reason: &'a str,
+}
+
+impl Tx {
+    /// Writes an order's lines in one statement.
+    pub async fn insert_order_lines(&mut self, order: Uuid, lines: &[NewLineRecord<'_>]) -> Result<(), StorageError> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "INSERT INTO order_lines (order_id, line_no, sku, channel_sku, quantity, unit_price_minor, tax_minor, \
+             discount_minor, is_kit, part_of) {}",
+            values(lines.len(), 10)
+        );
+        on_engine!(self, |conn| {
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for l in lines {
+                query = query
+                    .bind(order)
+                    .bind(l.line)
+                    .bind(l.sku)
+                    .bind(l.channel_sku)
+                    .bind(l.quantity)
+                    .bind(l.unit_price.minor())
+                    .bind(l.tax.minor())
+                    .bind(l.discount.minor())
+                    .bind(l.kit)
+                    .bind(l.part_of);
+            }
+            query.execute(conn).await?.rows_affected()
+        });
+        Ok(())
+    }
+
+    /// Writes steps of an order's timeline, in order, in one statement. The order's status is
+    /// the caller's to set.
+    pub async fn insert_order_events(
+        &mut self,
+        order: Uuid,
+        events: &[NewEvent<'_>],
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "INSERT INTO order_events (order_id, at, from_status, to_status, actor, reason) {}",
+            values(events.len(), 6)
+        );
+        on_engine!(self, |conn| {
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for e in events {
+                query = query.bind(order).bind(now).bind(e.from.map(OrderStatus::as_str)).bind(e.to.as_str()).bind(actor).bind(e.reason);
+            }
+            query.execute(conn).await?.rows_affected()
+        });
+        Ok(())
+    }
+
+    /// Records units of lines reserved at locations, in one statement; each (line, location)
+    /// at most once.
+    pub async fn insert_allocations(&mut self, order: Uuid, allocations: &[(i64, String, i64)]) -> Result<(), StorageError> {
+        if allocations.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "INSERT INTO allocations (order_id, line_no, location, quantity) {} \
+             ON CONFLICT (order_id, line_no, location) DO UPDATE SET quantity = allocations.quantity + excluded.quantity",
+            values(allocations.len(), 4)
+        );
+        on_engine!(self, |conn| {
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for (line, location, quantity) in allocations {
+                query = query.bind(order).bind(*line).bind(location).bind(*quantity);
+            }
+            query.execute(conn).await?.rows_affected()
+        });
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn many_rows_number_their_parameters_in_order() {
+        assert_eq!(super::values(2, 3), "VALUES ($1, $2, $3), ($4, $5, $6)");
+    }
+}

@@ -38,7 +38,6 @@ impl Tx {
                      NOT EXISTS (SELECT 1 FROM location_shipping_methods m WHERE m.location = l.code) \
                      OR EXISTS (SELECT 1 FROM location_shipping_methods m WHERE m.location = l.code AND m.method = $2) \
                      FROM locations l ORDER BY l.priority, l.code";
-        let stock = "SELECT sku, location, on_hand - reserved FROM stock_levels WHERE sku = $1";
         let (allow_split, restricted): (bool, i64) =
             on_engine!(self, |conn| sqlx::query_as(settings).bind(channel).fetch_one(conn).await?);
         let rows: Vec<(String, i64, bool, bool)> =
@@ -53,13 +52,22 @@ impl Tx {
                 available: BTreeMap::new(),
             })
             .collect();
-        for sku in skus {
-            let levels: Vec<(String, String, i64)> =
-                on_engine!(self, |conn| sqlx::query_as(stock).bind(*sku).fetch_all(conn).await?);
-            for (sku, location, available) in levels {
-                if let Some(candidate) = candidates.iter_mut().find(|c| c.location == location) {
-                    candidate.available.insert(sku, available);
-                }
+        if skus.is_empty() {
+            return Ok((allow_split, candidates));
+        }
+        let placeholders: Vec<String> = (1..=skus.len()).map(|n| format!("${n}")).collect();
+        let stock =
+            format!("SELECT sku, location, on_hand - reserved FROM stock_levels WHERE sku IN ({})", placeholders.join(", "));
+        let levels: Vec<(String, String, i64)> = on_engine!(self, |conn| {
+            let mut query = sqlx::query_as(AssertSqlSafe(stock));
+            for sku in skus {
+                query = query.bind(*sku);
+            }
+            query.fetch_all(conn).await?
+        });
+        for (sku, location, available) in levels {
+            if let Some(candidate) = candidates.iter_mut().find(|c| c.location == location) {
+                candidate.available.insert(sku, available);
             }
         }
         Ok((allow_split, candidates))
@@ -72,9 +80,6 @@ impl Tx {
                    WHERE sku = $1 AND location = $2 AND on_hand - reserved >= $3";
         let updated =
             on_engine!(self, |conn| sqlx::query(sql).bind(sku).bind(location).bind(quantity).execute(conn).await?.rows_affected());
-        if updated == 1 {
-            self.note_stock_change(sku, location).await?;
-        }
         Ok(updated == 1)
     }
 
@@ -86,7 +91,7 @@ impl Tx {
         if updated != 1 {
             return Err(corrupt(&format!("release of {quantity} {sku} at {location} exceeds what is reserved")));
         }
-        self.note_stock_change(sku, location).await
+        Ok(())
     }
 
     pub async fn insert_allocation(&mut self, order: Uuid, line: i64, location: &str, quantity: i64) -> Result<(), StorageError> {

@@ -65,7 +65,6 @@ impl Tx {
         if moved != 1 {
             return Err(corrupt(&format!("{sku}@{location}: allocation held more than stock had reserved")));
         }
-        self.note_stock_change(sku, location).await?;
         Ok(true)
     }
 

@@ -549,3 +549,38 @@ async fn the_channel_changes_and_cancels_an_order_by_its_own_id() {
     let (status, refused) = server.put(&integration, path, first).await;
     assert_eq!((status, refused["error"]["current_state"].as_str()), (409, Some("cancelled")));
 }
+
+/// Intake answers with the order it wrote without reading it back: the answer must be exactly
+/// what reading it gives, reserved, waiting or held.
+async fn the_intake_answer_is_the_stored_order(server: Server) {
+    shop(&server, 3).await;
+    let held = {
+        let mut body = order("held", json!([{"sku": "W-MUG", "quantity": 1, "unit_price": "12.90"}]));
+        body["payment_status"] = json!("pending");
+        body
+    };
+    for body in [
+        order("reserved", json!([{"sku": "W-MUG", "quantity": 2, "unit_price": "12.90", "discount": "1.00"}])),
+        order("waiting", json!([{"sku": "W-MUG", "quantity": 2, "unit_price": "12.90"}, {"sku": "VASE-1", "quantity": 1, "unit_price": "25.00", "tax": "4.75"}])),
+        held,
+    ] {
+        let (status, answered) = server.post(&server.admin, "/api/v1/orders", body).await;
+        assert_eq!(status, 201, "{answered}");
+        let (_, stored) = server.get(&server.admin, &format!("/api/v1/orders/{}", answered["id"].as_str().unwrap())).await;
+        assert_eq!(answered, stored);
+    }
+}
+
+#[tokio::test]
+async fn the_intake_answer_is_the_stored_order_on_sqlite() {
+    the_intake_answer_is_the_stored_order(Server::start().await).await;
+}
+
+#[tokio::test]
+async fn the_intake_answer_is_the_stored_order_on_postgres() {
+    let Some(url) = postgres_url() else {
+        println!("SKIP the_intake_answer_is_the_stored_order_on_postgres: ORDO_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    the_intake_answer_is_the_stored_order(Server::start_on(Some(&url)).await).await;
+}
