@@ -91,11 +91,18 @@ impl Default for StorageOptions {
 /// An open database on either engine.
 #[derive(Debug, Clone)]
 pub enum Db {
-    /// The pool, and the turn every writer of this process waits for: SQLite admits one
-    /// writer at a time, and queueing here in order is far kinder to latency than SQLite's
-    /// busy handler polling with sleeps.
-    Sqlite(SqlitePool, Arc<Mutex<()>>),
+    /// The pool readers share, and the writer.
+    Sqlite(SqlitePool, SqliteWriter),
     Postgres(PgPool),
+}
+
+/// SQLite admits one writer at a time. Its own connection means a writer never waits for
+/// readers to hand back a pooled one; the turn every writer of this process waits for queues
+/// them in order, far kinder to latency than SQLite's busy handler polling with sleeps.
+#[derive(Debug, Clone)]
+pub struct SqliteWriter {
+    connection: SqlitePool,
+    turn: Arc<Mutex<()>>,
 }
 
 /// A transaction on either engine. Dropped without [`Tx::commit`], it rolls back.
@@ -128,10 +135,16 @@ impl Db {
                 });
             let pool = SqlitePoolOptions::new()
                 .max_connections(options.max_connections)
+                .connect_with(connect.clone())
+                .await
+                .map_err(unavailable)?;
+            let connection = SqlitePoolOptions::new()
+                .min_connections(1)
+                .max_connections(1)
                 .connect_with(connect)
                 .await
                 .map_err(unavailable)?;
-            Ok(Db::Sqlite(pool, Arc::new(Mutex::new(()))))
+            Ok(Db::Sqlite(pool, SqliteWriter { connection, turn: Arc::new(Mutex::new(())) }))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let connect = PgConnectOptions::from_str(url).map_err(unavailable)?;
             let pool = PgPoolOptions::new()
@@ -170,9 +183,9 @@ impl Db {
     /// with "database is locked" halfway through.
     pub async fn write(&self) -> Result<Tx, StorageError> {
         Ok(match self {
-            Db::Sqlite(pool, writer) => {
-                let turn = writer.clone().lock_owned().await;
-                Tx { inner: TxInner::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?), _writer_turn: Some(turn) }
+            Db::Sqlite(_, writer) => {
+                let turn = writer.turn.clone().lock_owned().await;
+                Tx { inner: TxInner::Sqlite(writer.connection.begin_with("BEGIN IMMEDIATE").await?), _writer_turn: Some(turn) }
             }
             Db::Postgres(pool) => Tx { inner: TxInner::Postgres(pool.begin().await?), _writer_turn: None },
         })
@@ -198,7 +211,10 @@ impl Db {
 
     pub async fn close(&self) {
         match self {
-            Db::Sqlite(pool, _) => pool.close().await,
+            Db::Sqlite(pool, writer) => {
+                writer.connection.close().await;
+                pool.close().await;
+            }
             Db::Postgres(pool) => pool.close().await,
         }
     }
