@@ -48,6 +48,7 @@ fn api() -> (Router<Ordo>, OpenApiDoc) {
         .merge(routes::access::routes())
         .merge(routes::orders::routes())
         .merge(routes::fulfilment::routes())
+        .merge(routes::ledger::routes())
         .split_for_parts()
 }
 

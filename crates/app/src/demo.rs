@@ -131,6 +131,7 @@ impl Ordo {
         }
         tx.delete_everything().await?;
         tx.set_meta(DEMO_MARK, "true").await?;
+        Self::open_default_chart(&mut tx, self.now()).await?;
 
         let now = self.now();
         let mut seed = Seed(2026);
@@ -301,6 +302,9 @@ impl Ordo {
             }
             progress.advance();
         }
+        let entry = ordo_domain::ledger::opening_stock("demo:opening-stock".into(), "opening stock at cost".into(), value)
+            .map_err(|e| AppError::Invalid(FieldError::from(e)))?;
+        self.post(tx, entry, "system:demo", now).await?;
         Ok((units, value))
     }
 }

@@ -39,7 +39,7 @@ impl Ordo {
                 .collect(),
         };
         let dispatch = Dispatch { carrier: new.carrier, tracking_number: new.tracking_number };
-        ship(&mut tx, &order, &new.location, lines, &dispatch, &actor.to_string(), now).await?;
+        ship(self, &mut tx, &order, &new.location, lines, &dispatch, &actor.to_string(), now).await?;
         let saved = tx.order(id).await?.ok_or_else(|| order_not_found(id))?;
         tx.commit().await?;
         Ok(saved)
@@ -168,7 +168,7 @@ impl Ordo {
             .filter(|o| o.order_id == order_id)
             .flat_map(|o| o.lines.iter().map(|l| ShipmentLine { line: l.line, quantity: l.quantity }))
             .collect();
-        let shipment = ship(&mut tx, &order, &wave.location, lines, &dispatch, &actor.to_string(), now).await?;
+        let shipment = ship(self, &mut tx, &order, &wave.location, lines, &dispatch, &actor.to_string(), now).await?;
         tx.set_wave_orders_status(id, Some(order_id), WaveOrderStatus::Packed, WaveOrderStatus::Shipped, Some(shipment))
             .await?;
         tx.close_wave_if_done(id, now).await?;
@@ -211,7 +211,9 @@ fn reserved_at(order: &Order, line: i64, location: &str) -> i64 {
 /// Ships `lines` of `order` from `location` in the caller's transaction: the units leave
 /// on-hand and reserved, the shipment is recorded, the order moves on, and once it has all
 /// left, its ship-by exceptions are resolved. Returns the shipment.
+#[allow(clippy::too_many_arguments)]
 async fn ship(
+    ordo: &Ordo,
     tx: &mut Tx,
     order: &Order,
     location: &str,
@@ -250,6 +252,7 @@ async fn ship(
         lines: lines.clone(),
     };
     tx.insert_shipment(&shipment, order.id).await?;
+    post_shipment(ordo, tx, order, &shipment, who, now).await?;
     let shipped = |line: i64| order.lines.iter().find(|l| l.line == line).map_or(0, |l| l.shipped);
     // A kit's own line carries no stock: it is complete when its components are.
     let complete = order
@@ -267,6 +270,53 @@ async fn ship(
         }
     }
     Ok(shipment.id)
+}
+
+/// Books a shipment: what it sold (its lines' share of price less discount, tax, and the
+/// order's shipping charge on its first parcel) against the channel's receivable, and what
+/// its goods cost from inventory to cost of goods sold.
+async fn post_shipment(
+    ordo: &Ordo,
+    tx: &mut Tx,
+    order: &Order,
+    shipment: &Shipment,
+    who: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> AppResult<()> {
+    use ordo_domain::ledger::{self, share};
+    let money = |minor: i64| ordo_domain::Money::from_minor(minor, order.currency);
+    let in_parcel = |line: i64| shipment.lines.iter().filter(|s| s.line == line).map(|s| s.quantity).sum::<i64>();
+    let (mut net, mut tax, mut cost) = (0i64, 0i64, 0i64);
+    for line in &order.lines {
+        // A kit's line sells as many kits as its scarcest component has shipped.
+        let (before, after) = if line.kit {
+            let parts: Vec<&ordo_domain::order::OrderLine> =
+                order.lines.iter().filter(|c| c.part_of == Some(line.line)).collect();
+            let kits = |extra: &dyn Fn(i64) -> i64| {
+                parts.iter().map(|c| (c.shipped + extra(c.line)) * line.quantity / c.quantity.max(1)).min().unwrap_or(0)
+            };
+            (kits(&|_| 0), kits(&in_parcel))
+        } else {
+            (line.shipped, line.shipped + in_parcel(line.line))
+        };
+        let gross = line.unit_price.minor().checked_mul(line.quantity).ok_or_else(|| FieldError::new("lines", "too large"))?;
+        net += share(gross - line.discount.minor(), line.quantity, before, after);
+        tax += share(line.tax.minor(), line.quantity, before, after);
+        if !line.kit && in_parcel(line.line) > 0 {
+            let unit_cost = tx.product(&line.sku).await?.map_or(0, |p| p.unit_cost.minor());
+            cost += unit_cost * in_parcel(line.line);
+        }
+    }
+    let shipping = if order.shipments.is_empty() { order.shipping_price.minor() } else { 0 };
+    let source = format!("shipment:{}", shipment.id);
+    let memo = format!("order {} on {}, {} {}", order.external_id, order.channel, shipment.carrier, shipment.tracking_number);
+    let sold = ledger::ShipmentValue { channel: order.channel.clone(), net: money(net), tax: money(tax), shipping: money(shipping) };
+    let revenue = ledger::shipment_revenue(source.clone(), memo.clone(), &sold).map_err(FieldError::from)?;
+    ordo.post(tx, revenue, who, now).await?;
+    let base = ordo_domain::Money::from_minor(cost, ordo.settings.base_currency);
+    let cost = ledger::shipment_cost(source, memo, base).map_err(FieldError::from)?;
+    ordo.post(tx, cost, who, now).await?;
+    Ok(())
 }
 
 /// What one look at the ship-by clock raised.

@@ -1,6 +1,7 @@
 //! Stock use cases: record receipts, adjustments and counts; read stock levels.
 
-use ordo_domain::inventory::{NewMovement, NewTransfer, StockLevel, Transfer};
+use ordo_domain::inventory::{MovementKind, NewMovement, NewTransfer, StockLevel, Transfer};
+use ordo_domain::ledger;
 use ordo_domain::FieldError;
 
 use crate::{Actor, AppError, AppResult, Ordo};
@@ -10,19 +11,30 @@ impl Ordo {
     pub async fn record_movement(&self, new: NewMovement, actor: &Actor) -> AppResult<StockLevel> {
         let movement = new.validate()?;
         let mut tx = self.db.write().await?;
-        if tx.product(&movement.sku).await?.is_none() {
+        let Some(product) = tx.product(&movement.sku).await? else {
             return Err(FieldError::new("sku", format!("unknown SKU {:?}", movement.sku)).into());
-        }
+        };
         if tx.location(&movement.location).await?.is_none() {
             return Err(FieldError::new("location", format!("unknown location {:?}", movement.location)).into());
         }
         let now = self.now();
-        let Some(mut level) = tx.record_movement(&movement, &actor.to_string(), now).await? else {
+        let Some((mut level, delta)) = tx.record_movement(&movement, &actor.to_string(), now).await? else {
             return Err(AppError::InsufficientStock(FieldError::new(
                 "quantity",
                 "would take on-hand below zero or below the reserved quantity",
             )));
         };
+        // The books follow the stock at cost: a receipt against goods received not invoiced,
+        // an adjustment or count as a gain or a write-off.
+        let value = product.unit_cost.checked_times(delta).map_err(|e| FieldError::new("quantity", e.to_string()))?;
+        let source = format!("movement:{}:{}:{}", movement.kind.as_str(), movement.sku, movement.location);
+        let memo = format!("{} {delta:+} {} at {}: {}", movement.kind.as_str(), movement.sku, movement.location, movement.reason);
+        let entry = match movement.kind {
+            MovementKind::Receipt => ledger::receipt(source, memo, value),
+            MovementKind::Adjustment | MovementKind::Count => ledger::stock_correction(source, memo, value),
+        }
+        .map_err(FieldError::from)?;
+        self.post(&mut tx, entry, &actor.to_string(), now).await?;
         if level.available > 0 {
             Self::fill_backorders(&mut tx, &movement.sku, &movement.location, actor, now).await?;
             let after = tx.stock_levels(Some(&movement.sku)).await?;

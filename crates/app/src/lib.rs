@@ -8,6 +8,7 @@ mod fulfilment;
 pub mod demo;
 pub mod import;
 mod inventory;
+mod ledger;
 mod master;
 mod order_changes;
 mod orders;
@@ -23,6 +24,7 @@ use ordo_storage::Db;
 pub use access::{IssuedToken, LoggedIn};
 pub use clock::Clock;
 pub use fulfilment::ShipByWatch;
+pub use ledger::{LedgerCheck, TrialBalance};
 pub use orders::Intake;
 pub use ordo_domain as domain;
 pub use ordo_storage::{OrderSummary, redact as redact_url, Engine, StorageError, MasterDataCounts, ProductPage, ProductQuery, SqliteDurability, StorageOptions};
@@ -149,7 +151,11 @@ impl Ordo {
     pub async fn open(url: &str, storage: &StorageOptions, settings: Settings) -> AppResult<Ordo> {
         let db = Db::open(url, storage).await?;
         db.migrate().await?;
-        Ok(Ordo { db, settings, clock: Clock::System })
+        let ordo = Ordo { db, settings, clock: Clock::System };
+        let mut tx = ordo.db.write().await?;
+        Self::open_default_chart(&mut tx, ordo.now()).await?;
+        tx.commit().await?;
+        Ok(ordo)
     }
 
     pub fn settings(&self) -> &Settings {

@@ -78,9 +78,10 @@ impl Role {
             Role::Warehouse => {
                 matches!(permission, MasterDataRead | InventoryRead | InventoryWrite | OrdersRead | ExceptionsRead)
             }
-            Role::Finance => {
-                matches!(permission, MasterDataRead | InventoryRead | OrdersRead | OrdersReview | ExceptionsRead)
-            }
+            Role::Finance => matches!(
+                permission,
+                MasterDataRead | InventoryRead | OrdersRead | OrdersReview | ExceptionsRead | LedgerRead
+            ),
             Role::Service => matches!(
                 permission,
                 MasterDataRead | CustomersWrite | InventoryRead | OrdersRead | OrdersWrite | OrdersReview | ExceptionsRead
@@ -88,7 +89,9 @@ impl Role {
             Role::Procurement => {
                 matches!(permission, MasterDataRead | SuppliersWrite | InventoryRead | OrdersRead | ExceptionsRead)
             }
-            Role::Viewer => matches!(permission, MasterDataRead | InventoryRead | OrdersRead | ExceptionsRead),
+            Role::Viewer => {
+                matches!(permission, MasterDataRead | InventoryRead | OrdersRead | ExceptionsRead | LedgerRead)
+            }
             Role::Integration => matches!(
                 permission,
                 MasterDataRead | CustomersWrite | InventoryRead | InventoryWrite | OrdersRead | OrdersWrite
@@ -133,12 +136,14 @@ pub enum Permission {
     OrdersReview,
     /// Read the exceptions queue.
     ExceptionsRead,
+    /// Read the ledger and financial reports.
+    LedgerRead,
     /// Manage API tokens and users.
     AccessManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 12] = [
         Permission::MasterDataRead,
         Permission::MasterDataWrite,
         Permission::CustomersWrite,
@@ -149,6 +154,7 @@ impl Permission {
         Permission::OrdersWrite,
         Permission::OrdersReview,
         Permission::ExceptionsRead,
+        Permission::LedgerRead,
         Permission::AccessManage,
     ];
 
@@ -164,6 +170,7 @@ impl Permission {
             Permission::OrdersWrite => "orders.write",
             Permission::OrdersReview => "orders.review",
             Permission::ExceptionsRead => "exceptions.read",
+            Permission::LedgerRead => "ledger.read",
             Permission::AccessManage => "access.manage",
         }
     }

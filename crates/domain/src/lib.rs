@@ -8,6 +8,7 @@ pub mod access;
 pub mod exception;
 pub mod field;
 pub mod inventory;
+pub mod ledger;
 pub mod master;
 pub mod money;
 pub mod order;

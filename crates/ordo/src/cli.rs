@@ -389,6 +389,15 @@ async fn demo(config: &Config, days: u32) -> Result<ExitCode, Failure> {
         t.shipped_orders
     );
     println!("  oversells  {}", t.oversells);
+    if let Some(balance) = &t.trial_balance {
+        println!(
+            "  ledger     trial balance {} debit = {} credit {}; inventory account equals stock at cost: {}",
+            balance.total_debit.to_decimal_string(),
+            balance.total_credit.to_decimal_string(),
+            balance.total_debit.currency(),
+            if t.books_hold { "yes" } else { "NO" }
+        );
+    }
     let exceptions: Vec<String> = t.exceptions.iter().map(|(kind, open, all)| format!("{kind} {all} ({open} open)")).collect();
     println!("  exceptions {}", if exceptions.is_empty() { "none".to_owned() } else { exceptions.join(", ") });
     println!();

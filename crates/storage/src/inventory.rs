@@ -29,15 +29,16 @@ impl From<StockRow> for StockLevel {
 impl Tx {
     /// Records a movement and applies it to the stock level, in this transaction.
     ///
-    /// Returns `Ok(None)` when the movement would take on-hand below what is reserved (or
-    /// below zero); nothing is written then. The caller has checked that SKU and location
+    /// Returns the level after it and how much on-hand changed, or `Ok(None)` when the
+    /// movement would take on-hand below what is reserved (or below zero); nothing is
+    /// written then. The caller has checked that SKU and location
     /// exist.
     pub async fn record_movement(
         &mut self,
         movement: &MovementRequest,
         actor: &str,
         now: DateTime<Utc>,
-    ) -> Result<Option<StockLevel>, StorageError> {
+    ) -> Result<Option<(StockLevel, i64)>, StorageError> {
         let ensure = "INSERT INTO stock_levels (sku, location, on_hand, reserved) VALUES ($1, $2, 0, 0) \
                       ON CONFLICT (sku, location) DO NOTHING";
         on_engine!(self, |conn| sqlx::query(ensure).bind(&movement.sku).bind(&movement.location).execute(conn).await?.rows_affected());
@@ -69,8 +70,10 @@ impl Tx {
             }
         };
 
-        self.apply_stock_delta(&movement.sku, &movement.location, delta, movement.kind.as_str(), &movement.reason, actor, now)
-            .await
+        let level = self
+            .apply_stock_delta(&movement.sku, &movement.location, delta, movement.kind.as_str(), &movement.reason, actor, now)
+            .await?;
+        Ok(level.map(|level| (level, delta)))
     }
 
     /// Changes on-hand by `delta` and records the movement of `kind`; `Ok(None)` and nothing

@@ -9,6 +9,7 @@ mod access;
 mod error;
 mod inventory;
 mod kits;
+mod ledger;
 mod master;
 mod exceptions;
 mod orders;

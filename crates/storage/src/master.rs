@@ -196,7 +196,7 @@ const SUPPLIER_COLUMNS: &str = "code, name, currency, lead_time_days";
 /// Every table Ordo keeps, each after the tables that refer to it, so deleting in this order
 /// never breaks a foreign key. A storage test keeps it equal to the schema.
 pub const ALL_TABLES: &[&str] = &[
-    "order_revisions", "wave_lines", "wave_orders", "waves", "bins", "kit_components", "transfers", "tax_rates",
+    "journal_lines", "journal_entries", "accounts", "order_revisions", "wave_lines", "wave_orders", "waves", "bins", "kit_components", "transfers", "tax_rates",
     "stock_changes", "channel_buffers", "shipment_lines", "shipments", "exceptions", "routing_decisions", "order_events",
     "backorders", "allocations", "order_lines", "orders", "channel_locations", "location_shipping_methods", "meta",
     "sessions", "api_tokens", "users", "stock_movements", "stock_levels", "listings", "customers", "suppliers",
@@ -416,6 +416,8 @@ impl Tx {
     /// Deletes every business row, children first, keeping the schema. For rebuilding the
     /// demo business; the application guards who may call it.
     pub async fn delete_everything(&mut self) -> Result<(), StorageError> {
+        // The journal refuses deletes unless a rebuild is under way.
+        self.set_meta("rebuilding", "true").await?;
         for table in ALL_TABLES {
             let sql = format!("DELETE FROM {table}");
             on_engine!(self, |conn| sqlx::query(AssertSqlSafe(sql)).execute(conn).await?.rows_affected());

@@ -173,11 +173,11 @@ async fn movements_keep_on_hand_equal_to_their_sum() {
 
         let mut tx = db.write().await.unwrap();
         let level = tx.record_movement(&movement("MUG", "central", MovementKind::Receipt, 10), "test", now).await.unwrap();
-        assert_eq!(level.unwrap().on_hand, 10);
+        assert_eq!(level.map(|(l, delta)| (l.on_hand, delta)), Some((10, 10)));
         let level = tx.record_movement(&movement("MUG", "central", MovementKind::Adjustment, -3), "test", now).await.unwrap();
-        assert_eq!(level.unwrap().available, 7);
+        assert_eq!(level.map(|(l, delta)| (l.available, delta)), Some((7, -3)));
         let level = tx.record_movement(&movement("MUG", "central", MovementKind::Count, 12), "test", now).await.unwrap();
-        assert_eq!(level.unwrap().on_hand, 12);
+        assert_eq!(level.map(|(l, delta)| (l.on_hand, delta)), Some((12, 5)), "a count moves on-hand by the difference");
         // Below zero is refused, and nothing is recorded for it.
         let refused = tx.record_movement(&movement("MUG", "central", MovementKind::Adjustment, -13), "test", now).await.unwrap();
         assert_eq!(refused, None);

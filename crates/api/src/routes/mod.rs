@@ -4,5 +4,6 @@
 pub mod access;
 pub mod fulfilment;
 pub mod inventory;
+pub mod ledger;
 pub mod master;
 pub mod orders;

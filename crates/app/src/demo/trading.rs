@@ -41,6 +41,9 @@ pub struct TradingSummary {
     pub exceptions: Vec<(String, i64, i64)>,
     /// Places where reserved stock exceeds on-hand or disagrees with movements: must be 0.
     pub oversells: usize,
+    pub trial_balance: Option<crate::TrialBalance>,
+    /// Every entry balances and the inventory account equals the stock at cost.
+    pub books_hold: bool,
 }
 
 impl TradingSummary {
@@ -210,6 +213,8 @@ impl Ordo {
         summary.exceptions = counts;
         (summary.shipped_on_time, summary.shipped_orders) = self.ship_by_adherence().await?;
         summary.oversells = self.stock_discrepancies().await?.len();
+        summary.trial_balance = Some(self.trial_balance().await?);
+        summary.books_hold = self.check_ledger().await?.holds();
         Ok(summary)
     }
 

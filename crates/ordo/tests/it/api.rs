@@ -212,3 +212,35 @@ async fn metrics_are_labelled_by_route_template() {
     assert_eq!(wrong_method.status(), 405);
     assert_eq!(wrong_method.json::<Value>().await.unwrap()["error"]["code"], "method_not_allowed");
 }
+
+#[tokio::test]
+async fn the_trial_balance_follows_receipts_and_shipments() {
+    let server = crate::common::Server::start().await;
+    crate::orders::shop(&server, 10).await;
+    let t = &server.admin;
+    let (status, placed) = server
+        .post(t, "/api/v1/orders", crate::orders::order("L1", serde_json::json!([{"sku": "W-MUG", "quantity": 2, "unit_price": "12.90", "tax": "4.90"}])))
+        .await;
+    assert_eq!(status, 201, "{placed}");
+    let ship = serde_json::json!({"location": "central", "carrier": "DHL", "tracking_number": "L1"});
+    let (status, _) = server.post(t, &format!("/api/v1/orders/{}/shipments", placed["id"].as_str().unwrap()), ship).await;
+    assert_eq!(status, 201);
+
+    let (status, balance) = server.get(t, "/api/v1/ledger/trial-balance").await;
+    assert_eq!(status, 200, "{balance}");
+    assert_eq!(balance["total_debit"], balance["total_credit"]);
+    let account = |code: &str| {
+        let a = balance["accounts"].as_array().unwrap().iter().find(|a| a["code"] == code).unwrap_or_else(|| panic!("{code}: {balance}"));
+        (a["debit"].as_str().unwrap().to_owned(), a["credit"].as_str().unwrap().to_owned())
+    };
+    // Ten mugs received at 4.20; two shipped for 25.80 plus 4.90 tax.
+    assert_eq!(account("1200"), ("42.00".to_owned(), "8.40".to_owned()), "inventory");
+    assert_eq!(account("2100"), ("0.00".to_owned(), "42.00".to_owned()), "goods received not invoiced");
+    assert_eq!(account("1100-web"), ("30.70".to_owned(), "0.00".to_owned()), "the channel owes price and tax");
+    assert_eq!(account("4000"), ("0.00".to_owned(), "25.80".to_owned()), "sales");
+    assert_eq!(account("2200"), ("0.00".to_owned(), "4.90".to_owned()), "tax payable");
+    assert_eq!(account("5000"), ("8.40".to_owned(), "0.00".to_owned()), "cost of goods sold");
+    let viewer = server.token(ordo_app::domain::access::Role::Warehouse).await;
+    assert_eq!(server.get(&viewer, "/api/v1/ledger/trial-balance").await.0, 403, "the warehouse does not read the books");
+    assert!(server.ordo.check_ledger().await.unwrap().holds());
+}

@@ -115,6 +115,7 @@ fn the_demo_builds_the_reference_business_and_can_be_rebuilt() {
         "waves",
         "left by their ship-by time",
         "oversells  0",
+        "inventory account equals stock at cost: yes",
         "exceptions ",
         "serve --database sqlite://ordo.db",
         "/login",

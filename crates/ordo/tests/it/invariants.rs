@@ -152,6 +152,10 @@ async fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
         }
         let problems = ordo.stock_discrepancies().await.unwrap();
         prop_assert!(problems.is_empty(), "after step {i} {step:?}: {problems:?}");
+        // The books follow: every entry balances, so does the trial balance, and the inventory
+        // account is the stock at cost.
+        let books = ordo.check_ledger().await.unwrap();
+        prop_assert!(books.holds(), "after step {i} {step:?}: {books:?}");
     }
     ordo.close().await;
     Ok(())

@@ -1,0 +1,271 @@
+//! The ledger: a chart of accounts, balanced journal entries, and the posting rules that turn
+//! operational events into entries. Every rule is here, in one place, and `docs/ledger.md`
+//! shows them as one table.
+
+use serde::Serialize;
+
+use crate::money::{Currency, Money};
+use crate::FieldError;
+
+/// What an account holds, which decides on which side it grows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum AccountKind {
+    Asset,
+    Liability,
+    Equity,
+    Revenue,
+    Expense,
+}
+
+impl AccountKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountKind::Asset => "asset",
+            AccountKind::Liability => "liability",
+            AccountKind::Equity => "equity",
+            AccountKind::Revenue => "revenue",
+            AccountKind::Expense => "expense",
+        }
+    }
+}
+
+/// The default chart of an online retailer: (code, name, kind). Each channel gets its own
+/// receivable under [`receivable`].
+pub const DEFAULT_CHART: &[(&str, &str, AccountKind)] = &[
+    (BANK, "Bank", AccountKind::Asset),
+    (INVENTORY, "Inventory", AccountKind::Asset),
+    (MARKETPLACE_RESERVE, "Reserve held by marketplaces", AccountKind::Asset),
+    (PAYABLE, "Accounts payable", AccountKind::Liability),
+    (GOODS_RECEIVED_NOT_INVOICED, "Goods received not invoiced", AccountKind::Liability),
+    (TAX_PAYABLE, "Sales tax payable", AccountKind::Liability),
+    (EQUITY, "Owner's equity", AccountKind::Equity),
+    (SALES, "Sales", AccountKind::Revenue),
+    (SHIPPING_INCOME, "Shipping income", AccountKind::Revenue),
+    (SALES_RETURNS, "Sales returns", AccountKind::Revenue),
+    (COST_OF_GOODS_SOLD, "Cost of goods sold", AccountKind::Expense),
+    (MARKETPLACE_FEES, "Marketplace fees", AccountKind::Expense),
+    (PAYMENT_FEES, "Payment fees", AccountKind::Expense),
+    (SHIPPING_COST, "Shipping cost", AccountKind::Expense),
+    (INVENTORY_WRITE_OFFS, "Inventory write-offs and gains", AccountKind::Expense),
+];
+
+pub const BANK: &str = "1000";
+pub const INVENTORY: &str = "1200";
+pub const MARKETPLACE_RESERVE: &str = "1300";
+pub const PAYABLE: &str = "2000";
+pub const GOODS_RECEIVED_NOT_INVOICED: &str = "2100";
+pub const TAX_PAYABLE: &str = "2200";
+pub const EQUITY: &str = "3000";
+pub const SALES: &str = "4000";
+pub const SHIPPING_INCOME: &str = "4100";
+pub const SALES_RETURNS: &str = "4200";
+pub const COST_OF_GOODS_SOLD: &str = "5000";
+pub const MARKETPLACE_FEES: &str = "5100";
+pub const PAYMENT_FEES: &str = "5200";
+pub const SHIPPING_COST: &str = "5300";
+pub const INVENTORY_WRITE_OFFS: &str = "5400";
+
+/// The receivable account of a channel: what it owes us for orders shipped.
+pub fn receivable(channel: &str) -> String {
+    format!("1100-{channel}")
+}
+
+/// One line of an entry: an amount on one side of one account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Posting {
+    pub account: String,
+    /// Minor units; exactly one of debit and credit is above zero.
+    pub debit: i64,
+    pub credit: i64,
+}
+
+/// A journal entry before it is written: balanced, in one currency, about one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The operational event that caused it, such as `shipment:0191…`.
+    pub source: String,
+    pub memo: String,
+    pub currency: Currency,
+    pub lines: Vec<Posting>,
+}
+
+/// Why an entry cannot be posted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EntryError {
+    #[error("debits {debit} and credits {credit} differ")]
+    Unbalanced { debit: i64, credit: i64 },
+    #[error("line {0} must carry an amount on exactly one side, above zero")]
+    OneSided(usize),
+    #[error("an amount is too large")]
+    Overflow,
+}
+
+impl From<EntryError> for FieldError {
+    fn from(e: EntryError) -> FieldError {
+        FieldError::new("lines", e.to_string())
+    }
+}
+
+impl Entry {
+    /// An entry of `lines`, dropping zero lines; refused unless debits equal credits.
+    pub fn balanced(source: String, memo: String, currency: Currency, lines: Vec<Posting>) -> Result<Entry, EntryError> {
+        let lines: Vec<Posting> = lines.into_iter().filter(|l| l.debit != 0 || l.credit != 0).collect();
+        let (mut debit, mut credit) = (0i64, 0i64);
+        for (i, line) in lines.iter().enumerate() {
+            if line.debit < 0 || line.credit < 0 || (line.debit > 0) == (line.credit > 0) {
+                return Err(EntryError::OneSided(i));
+            }
+            debit = debit.checked_add(line.debit).ok_or(EntryError::Overflow)?;
+            credit = credit.checked_add(line.credit).ok_or(EntryError::Overflow)?;
+        }
+        if debit != credit {
+            return Err(EntryError::Unbalanced { debit, credit });
+        }
+        Ok(Entry { source, memo, currency, lines })
+    }
+
+    /// Whether there is anything to post.
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+}
+
+fn debit(account: &str, amount: i64) -> Posting {
+    Posting { account: account.to_owned(), debit: amount, credit: 0 }
+}
+
+fn credit(account: &str, amount: i64) -> Posting {
+    Posting { account: account.to_owned(), debit: 0, credit: amount }
+}
+
+/// A posting of `amount` that may be negative: `debit_to` grows by it, `credit_to` shrinks.
+fn transfer(debit_to: &str, credit_to: &str, amount: i64) -> Vec<Posting> {
+    if amount >= 0 {
+        vec![debit(debit_to, amount), credit(credit_to, amount)]
+    } else {
+        vec![debit(credit_to, -amount), credit(debit_to, -amount)]
+    }
+}
+
+/// Goods received: inventory at cost against goods received not invoiced (the supplier's
+/// bill clears it later).
+pub fn receipt(source: String, memo: String, value: Money) -> Result<Entry, EntryError> {
+    Entry::balanced(source, memo, value.currency(), transfer(INVENTORY, GOODS_RECEIVED_NOT_INVOICED, value.minor()))
+}
+
+/// Stock the business opened with, at cost, against the owner's equity.
+pub fn opening_stock(source: String, memo: String, value: Money) -> Result<Entry, EntryError> {
+    Entry::balanced(source, memo, value.currency(), transfer(INVENTORY, EQUITY, value.minor()))
+}
+
+/// The share of `total` that `after` of `quantity` units carry, less what `before` carried:
+/// shipping a line in parts books its amount in parts that add up to it exactly.
+pub fn share(total: i64, quantity: i64, before: i64, after: i64) -> i64 {
+    if quantity <= 0 {
+        return 0;
+    }
+    let part = |units: i64| (i128::from(total) * i128::from(units.min(quantity)) / i128::from(quantity)) as i64;
+    part(after) - part(before)
+}
+
+/// Stock found or lost at a count or adjustment, at cost: a gain or a write-off.
+pub fn stock_correction(source: String, memo: String, value: Money) -> Result<Entry, EntryError> {
+    Entry::balanced(source, memo, value.currency(), transfer(INVENTORY, INVENTORY_WRITE_OFFS, value.minor()))
+}
+
+/// What one shipment sold, in the order's currency, and what its goods cost, in base.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShipmentValue {
+    pub channel: String,
+    /// Line prices less discounts of the units shipped.
+    pub net: Money,
+    pub tax: Money,
+    /// The order's shipping charge, on its first shipment.
+    pub shipping: Money,
+}
+
+/// A shipment: revenue, tax and shipping income against the channel's receivable. Revenue is
+/// recognised when goods leave.
+pub fn shipment_revenue(source: String, memo: String, sold: &ShipmentValue) -> Result<Entry, EntryError> {
+    let owed = sold
+        .net
+        .minor()
+        .checked_add(sold.tax.minor())
+        .and_then(|v| v.checked_add(sold.shipping.minor()))
+        .ok_or(EntryError::Overflow)?;
+    let lines = vec![
+        debit(&receivable(&sold.channel), owed),
+        credit(SALES, sold.net.minor()),
+        credit(TAX_PAYABLE, sold.tax.minor()),
+        credit(SHIPPING_INCOME, sold.shipping.minor()),
+    ];
+    Entry::balanced(source, memo, sold.net.currency(), lines)
+}
+
+/// A shipment's goods at cost leave inventory for cost of goods sold.
+pub fn shipment_cost(source: String, memo: String, cost: Money) -> Result<Entry, EntryError> {
+    Entry::balanced(source, memo, cost.currency(), transfer(COST_OF_GOODS_SOLD, INVENTORY, cost.minor()))
+}
+
+/// One account's totals in the trial balance, in base currency minor units.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountBalance {
+    pub code: String,
+    pub name: String,
+    pub debit: i64,
+    pub credit: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usd(minor: i64) -> Money {
+        Money::from_minor(minor, Currency::USD)
+    }
+
+    #[test]
+    fn an_entry_balances_or_is_refused() {
+        let lines = vec![debit(INVENTORY, 500), credit(GOODS_RECEIVED_NOT_INVOICED, 400)];
+        assert_eq!(
+            Entry::balanced("x".into(), "m".into(), Currency::USD, lines).unwrap_err(),
+            EntryError::Unbalanced { debit: 500, credit: 400 }
+        );
+        let both = vec![Posting { account: BANK.into(), debit: 5, credit: 5 }];
+        assert_eq!(Entry::balanced("x".into(), "m".into(), Currency::USD, both).unwrap_err(), EntryError::OneSided(0));
+        let negative = vec![Posting { account: BANK.into(), debit: -5, credit: 0 }, credit(EQUITY, -5)];
+        assert!(Entry::balanced("x".into(), "m".into(), Currency::USD, negative).is_err());
+    }
+
+    #[test]
+    fn a_shipment_owes_revenue_tax_and_shipping_and_moves_cost() {
+        let sold = ShipmentValue { channel: "web".into(), net: usd(2000), tax: usd(380), shipping: usd(490) };
+        let revenue = shipment_revenue("shipment:1".into(), "m".into(), &sold).unwrap();
+        assert_eq!(revenue.lines[0], debit("1100-web", 2870));
+        assert_eq!(revenue.lines.iter().map(|l| l.credit).sum::<i64>(), 2870);
+        let cost = shipment_cost("shipment:1".into(), "m".into(), usd(840)).unwrap();
+        assert_eq!(cost.lines, vec![debit(COST_OF_GOODS_SOLD, 840), credit(INVENTORY, 840)]);
+        // A shipment with no shipping charge and no tax leaves those lines out.
+        let plain = ShipmentValue { channel: "web".into(), net: usd(100), tax: usd(0), shipping: usd(0) };
+        assert_eq!(shipment_revenue("s".into(), "m".into(), &plain).unwrap().lines.len(), 2);
+    }
+
+    #[test]
+    fn a_line_shipped_in_parts_books_exactly_its_amount() {
+        let parts = [share(1000, 3, 0, 1), share(1000, 3, 1, 2), share(1000, 3, 2, 3)];
+        assert_eq!(parts, [333, 333, 334]);
+        assert_eq!(parts.iter().sum::<i64>(), 1000);
+        assert_eq!(share(1000, 3, 3, 4), 0, "never more than the line");
+    }
+
+    #[test]
+    fn a_lost_unit_is_written_off_and_a_found_one_is_a_gain() {
+        let lost = stock_correction("m:1".into(), "count".into(), usd(-300)).unwrap();
+        assert_eq!(lost.lines, vec![debit(INVENTORY_WRITE_OFFS, 300), credit(INVENTORY, 300)]);
+        let found = stock_correction("m:2".into(), "count".into(), usd(300)).unwrap();
+        assert_eq!(found.lines, vec![debit(INVENTORY, 300), credit(INVENTORY_WRITE_OFFS, 300)]);
+        assert!(receipt("m:3".into(), "r".into(), usd(0)).unwrap().is_empty());
+    }
+}

@@ -1,0 +1,95 @@
+//! The ledger: accounts, journal entries written beside the events that cause them, and the
+//! balances reports read.
+
+use chrono::{DateTime, Utc};
+use ordo_domain::ledger::{AccountBalance, AccountKind, Entry};
+use sqlx::AssertSqlSafe;
+use uuid::Uuid;
+
+use crate::{on_engine, StorageError, Tx};
+
+impl Tx {
+    /// Opens each account that does not exist yet; existing ones are left as they are.
+    pub async fn ensure_accounts(&mut self, accounts: &[(String, String, AccountKind)], now: DateTime<Utc>) -> Result<(), StorageError> {
+        let sql = "INSERT INTO accounts (code, name, kind, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (code) DO NOTHING";
+        for (code, name, kind) in accounts {
+            on_engine!(self, |conn| sqlx::query(sql).bind(code).bind(name).bind(kind.as_str()).bind(now).execute(conn).await?.rows_affected());
+        }
+        Ok(())
+    }
+
+    /// Writes a balanced entry; `base_rate` turns its amounts into base currency minor units
+    /// (numerator, denominator), (1, 1) for an entry in base currency.
+    pub async fn insert_entry(
+        &mut self,
+        entry: &Entry,
+        base_rate: (i64, i64),
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Uuid, StorageError> {
+        let id = Uuid::now_v7();
+        let head = "INSERT INTO journal_entries (id, posted_at, source, memo, currency, actor) VALUES ($1, $2, $3, $4, $5, $6)";
+        on_engine!(self, |conn| sqlx::query(head)
+            .bind(id)
+            .bind(now)
+            .bind(&entry.source)
+            .bind(&entry.memo)
+            .bind(entry.currency.code())
+            .bind(actor)
+            .execute(conn)
+            .await?
+            .rows_affected());
+        if entry.lines.is_empty() {
+            return Ok(id);
+        }
+        let (numerator, denominator) = base_rate;
+        let base = |minor: i64| (i128::from(minor) * i128::from(numerator) / i128::from(denominator.max(1))) as i64;
+        let rows: Vec<String> = (0..entry.lines.len())
+            .map(|r| format!("(${}, ${}, ${}, ${}, ${}, ${}, ${})", r * 7 + 1, r * 7 + 2, r * 7 + 3, r * 7 + 4, r * 7 + 5, r * 7 + 6, r * 7 + 7))
+            .collect();
+        let sql = format!(
+            "INSERT INTO journal_lines (entry_id, line_no, account, debit_minor, credit_minor, base_debit_minor, base_credit_minor) VALUES {}",
+            rows.join(", ")
+        );
+        on_engine!(self, |conn| {
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for (i, line) in entry.lines.iter().enumerate() {
+                query = query
+                    .bind(id)
+                    .bind(i as i64 + 1)
+                    .bind(&line.account)
+                    .bind(line.debit)
+                    .bind(line.credit)
+                    .bind(base(line.debit))
+                    .bind(base(line.credit));
+            }
+            query.execute(conn).await?.rows_affected()
+        });
+        Ok(id)
+    }
+
+    /// Every account with its debits and credits in base currency, by code.
+    pub async fn trial_balance(&mut self) -> Result<Vec<AccountBalance>, StorageError> {
+        let sql = "SELECT a.code, a.name, CAST(COALESCE(SUM(l.base_debit_minor), 0) AS BIGINT), \
+                   CAST(COALESCE(SUM(l.base_credit_minor), 0) AS BIGINT) \
+                   FROM accounts a LEFT JOIN journal_lines l ON l.account = a.code GROUP BY a.code, a.name ORDER BY a.code";
+        let rows: Vec<(String, String, i64, i64)> = on_engine!(self, |conn| sqlx::query_as(sql).fetch_all(conn).await?);
+        Ok(rows.into_iter().map(|(code, name, debit, credit)| AccountBalance { code, name, debit, credit }).collect())
+    }
+
+    /// Entries whose lines do not balance, in their own currency: always none.
+    pub async fn unbalanced_entries(&mut self) -> Result<Vec<Uuid>, StorageError> {
+        let sql = "SELECT entry_id FROM journal_lines GROUP BY entry_id HAVING SUM(debit_minor) <> SUM(credit_minor)";
+        Ok(on_engine!(self, |conn| sqlx::query_scalar(sql).fetch_all(conn).await?))
+    }
+
+    /// Stock on hand and in transit, valued at each product's unit cost, in minor units of
+    /// the base currency.
+    pub async fn valued_stock(&mut self) -> Result<i64, StorageError> {
+        let sql = "SELECT CAST(COALESCE(SUM(units * p.unit_cost_minor), 0) AS BIGINT) FROM \
+                   (SELECT sku, on_hand AS units FROM stock_levels \
+                    UNION ALL SELECT sku, quantity FROM transfers WHERE status = 'in_transit') stock \
+                   JOIN products p ON p.sku = stock.sku";
+        Ok(on_engine!(self, |conn| sqlx::query_scalar(sql).fetch_one(conn).await?))
+    }
+}
