@@ -216,6 +216,96 @@ async fn record_routing(
     Ok(())
 }
 
+/// What intake hands to its write.
+struct NewOrderWrite {
+    channel: ordo_domain::master::Channel,
+    order: ordo_domain::order::CheckedOrder,
+    planned: Vec<PlannedLine>,
+    lines: Vec<LineDemand>,
+    holds: Vec<String>,
+    total: ordo_domain::Money,
+    payload: String,
+    who: String,
+    now: chrono::DateTime<chrono::Utc>,
+}
+
+/// What intake's write did.
+enum Written {
+    New { id: Uuid, status: OrderStatus, ship_by: chrono::DateTime<chrono::Utc>, routed: Option<Routed> },
+    /// The channel's order was already here.
+    Existing(Uuid),
+}
+
+/// The timeline of a new order: received, validated, then routed or held.
+fn intake_events<'a>(routed: Option<&Routed>, hold_reason: &'a str) -> Vec<NewEvent<'a>> {
+    let last = match routed {
+        Some(routed) => NewEvent { from: Some(OrderStatus::Validated), to: routed.status(), reason: routed.why() },
+        None => NewEvent { from: Some(OrderStatus::Validated), to: OrderStatus::OnHold, reason: hold_reason },
+    };
+    vec![
+        NewEvent { from: None, to: OrderStatus::Received, reason: "received from the channel" },
+        NewEvent { from: Some(OrderStatus::Received), to: OrderStatus::Validated, reason: "SKUs, currency and address check out" },
+        last,
+    ]
+}
+
+/// Intake's write: unless the order is here already, routes and reserves, then writes the
+/// order as routing left it. Writes nothing when it fails; a concurrent re-send that took the
+/// external id first (possible on PostgreSQL) is a duplicate error, and its transaction gives
+/// the reservations back.
+async fn write_new_order(tx: &mut ordo_storage::Tx, w: NewOrderWrite) -> Result<Written, ordo_storage::StorageError> {
+    let (channel, order, now) = (&w.channel, &w.order, w.now);
+    if let Some(existing) = tx.order_id_by_external_id(&channel.code, &order.external_id).await? {
+        return Ok(Written::Existing(existing));
+    }
+    let storage = |e: AppError| match e {
+        AppError::Storage(e) => e,
+        other => ordo_storage::StorageError::Corrupt(other.to_string()),
+    };
+    let placed = (order.placed_at, channel.ship_by_sla_hours);
+    let routed = match w.holds.is_empty() {
+        true => Some(route_and_reserve(tx, &channel.code, &order.shipping_method, &w.lines, placed).await.map_err(storage)?),
+        false => None,
+    };
+    let id = Uuid::now_v7();
+    let status = routed.as_ref().map_or(OrderStatus::OnHold, Routed::status);
+    let ship_by = routed.as_ref().map_or(order.placed_at + chrono::Duration::hours(channel.ship_by_sla_hours), |r| r.ship_by);
+    let customer = ordo_domain::order::NewCustomerRef { email: order.customer_email.clone(), name: order.customer_name.clone() };
+    let record = NewOrderRecord {
+        id,
+        channel: &channel.code,
+        external_id: &order.external_id,
+        status,
+        placed_at: order.placed_at,
+        ship_by,
+        currency: order.currency,
+        customer: &customer,
+        ship_to: &order.ship_to,
+        billing_country: order.billing_country.as_deref(),
+        shipping_method: &order.shipping_method,
+        payment_status: order.payment_status,
+        shipping_price: order.shipping_price,
+        total: w.total,
+        payload: &w.payload,
+    };
+    if !tx.insert_order(&record, now).await? {
+        return Err(ordo_storage::StorageError::Duplicate { constraint: "orders.channel, orders.external_id".into() });
+    }
+    insert_lines(tx, id, &w.planned).await.map_err(storage)?;
+    let hold_reason = w.holds.join("; ");
+    match &routed {
+        Some(routed) => record_routing(tx, id, &channel.code, &w.lines, routed, now).await.map_err(storage)?,
+        None => {
+            let kind = ExceptionKind::PaymentReview;
+            let details = serde_json::json!({"external_id": order.external_id, "channel": channel.code, "reasons": w.holds});
+            let subject = format!("order:{id}");
+            tx.raise_exception(kind.as_str(), &subject, kind.owner_role().as_str(), now + kind.sla(), &details, now).await?;
+        }
+    }
+    tx.insert_order_events(id, &intake_events(routed.as_ref(), &hold_reason), &w.who, now).await?;
+    Ok(Written::New { id, status, ship_by, routed })
+}
+
 /// Writes the planned lines of order `id`.
 pub(crate) async fn insert_lines(tx: &mut ordo_storage::Tx, id: Uuid, planned: &[PlannedLine]) -> AppResult<()> {
     let records: Vec<NewLineRecord> = planned
@@ -292,64 +382,35 @@ impl Ordo {
         let holds = hold_reasons(&self.settings.risk, &facts);
         let hold_reason = holds.join("; ");
         let lines = demand(&planned);
-        let placed = (order.placed_at, channel.ship_by_sla_hours);
         let who = actor.to_string();
 
-        // Route and reserve first, then write the order as routing left it, one statement per
-        // table. Should a concurrent re-send win the external id, dropping the transaction
-        // gives the reservations back with everything else.
-        let mut tx = self.db.write().await?;
-        let routed = match holds.is_empty() {
-            true => Some(route_and_reserve(&mut tx, &channel.code, &order.shipping_method, &lines, placed).await?),
-            false => None,
-        };
-        let id = Uuid::now_v7();
-        let status = routed.as_ref().map_or(OrderStatus::OnHold, Routed::status);
-        let ship_by = routed.as_ref().map_or(order.placed_at + chrono::Duration::hours(channel.ship_by_sla_hours), |r| r.ship_by);
-        let customer = ordo_domain::order::NewCustomerRef { email: order.customer_email.clone(), name: order.customer_name.clone() };
-        let record = NewOrderRecord {
-            id,
-            channel: &channel.code,
-            external_id: &order.external_id,
-            status,
-            placed_at: order.placed_at,
-            ship_by,
-            currency: order.currency,
-            customer: &customer,
-            ship_to: &order.ship_to,
-            billing_country: order.billing_country.as_deref(),
-            shipping_method: &order.shipping_method,
-            payment_status: order.payment_status,
-            shipping_price: order.shipping_price,
+        // Route and reserve, then write the order as routing left it, one statement per table,
+        // in a write grouped with the others arriving now: one commit for all of them.
+        let write = NewOrderWrite {
+            channel: channel.clone(),
+            order: order.clone(),
+            planned: planned.clone(),
+            lines,
+            holds: holds.clone(),
             total,
-            payload,
+            payload: payload.to_owned(),
+            who: who.clone(),
+            now,
         };
-        if !tx.insert_order(&record, now).await? {
-            drop(tx);
-            let existing = self.db.read().await?.order_id_by_external_id(&channel.code, &order.external_id).await?;
-            let existing = existing.ok_or_else(|| AppError::NotFound { what: "order", key: order.external_id.clone() })?;
-            return Ok(Intake { order: self.order(existing).await?, created: false });
-        }
-        insert_lines(&mut tx, id, &planned).await?;
-        let mut events = vec![
-            NewEvent { from: None, to: OrderStatus::Received, reason: "received from the channel" },
-            NewEvent { from: Some(OrderStatus::Received), to: OrderStatus::Validated, reason: "SKUs, currency and address check out" },
-        ];
-        match &routed {
-            Some(routed) => {
-                record_routing(&mut tx, id, &channel.code, &lines, routed, now).await?;
-                events.push(NewEvent { from: Some(OrderStatus::Validated), to: status, reason: routed.why() });
+        let written = self.db.write_grouped(move |tx| Box::pin(write_new_order(tx, write))).await;
+        let (id, status, ship_by, routed) = match written {
+            Ok(Written::New { id, status, ship_by, routed }) => (id, status, ship_by, routed),
+            // The channel sent it again meanwhile: answer with the order that one made.
+            Ok(Written::Existing(existing)) => return Ok(Intake { order: self.order(existing).await?, created: false }),
+            Err(e) if e.is_duplicate() => {
+                let existing = self.db.read().await?.order_id_by_external_id(&channel.code, &order.external_id).await?;
+                let existing = existing.ok_or_else(|| AppError::NotFound { what: "order", key: order.external_id.clone() })?;
+                return Ok(Intake { order: self.order(existing).await?, created: false });
             }
-            None => {
-                events.push(NewEvent { from: Some(OrderStatus::Validated), to: OrderStatus::OnHold, reason: &hold_reason });
-                let kind = ExceptionKind::PaymentReview;
-                let details = serde_json::json!({"external_id": order.external_id, "channel": channel.code, "reasons": holds});
-                let subject = format!("order:{id}");
-                tx.raise_exception(kind.as_str(), &subject, kind.owner_role().as_str(), now + kind.sla(), &details, now).await?;
-            }
-        }
-        tx.insert_order_events(id, &events, &who, now).await?;
-        tx.commit().await?;
+            Err(e) => return Err(e.into()),
+        };
+        let customer = ordo_domain::order::NewCustomerRef { email: order.customer_email.clone(), name: order.customer_name.clone() };
+        let events = intake_events(routed.as_ref(), &hold_reason);
 
         // The answer is what was just written, without reading it back.
         let lines = planned
