@@ -8,7 +8,7 @@ use ordo_domain::order::{LineAllocation, NewOrder, Order, OrderEvent, OrderLine,
 use ordo_domain::risk::{hold_reasons, RiskFacts};
 use ordo_domain::routing::{LineDemand, PreferWholeOrder, Routing, RoutingFacts};
 use ordo_domain::FieldError;
-use ordo_storage::{NewEvent, NewLineRecord, NewOrderRecord};
+use ordo_storage::{NewEvent, NewLineRecord, NewOrderRecord, RoutingSites};
 use uuid::Uuid;
 
 use crate::{Actor, AppError, AppResult, Ordo};
@@ -136,16 +136,20 @@ impl Routed {
 /// channel's SLA in hours. Touches stock levels only.
 async fn route_and_reserve(
     tx: &mut ordo_storage::Tx,
-    channel: &str,
-    shipping_method: &str,
+    sites: &RoutingSites,
     lines: &[LineDemand],
     (placed_at, sla_hours): (chrono::DateTime<chrono::Utc>, i64),
 ) -> AppResult<Routed> {
     let distinct: BTreeSet<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
     let distinct: Vec<&str> = distinct.into_iter().collect();
-    let (allow_split, candidates) = tx.routing_candidates(channel, shipping_method, &distinct).await?;
+    let mut candidates = sites.candidates.clone();
+    for (sku, location, available) in tx.available_stock(&distinct).await? {
+        if let Some(candidate) = candidates.iter_mut().find(|c| c.location == location) {
+            candidate.available.insert(sku, available);
+        }
+    }
     let router = PreferWholeOrder;
-    let plan = router.route(&RoutingFacts { lines: lines.to_vec(), candidates, allow_split });
+    let plan = router.route(&RoutingFacts { lines: lines.to_vec(), candidates, allow_split: sites.allow_split });
     let mut reasons = plan.reasons.clone();
     let mut short: Vec<(i64, String, i64)> = plan.shortfalls.iter().map(|s| (s.line, s.sku.clone(), s.quantity)).collect();
     // Reserve in one global order (SKU, then location) so two orders taking the same SKUs
@@ -156,10 +160,21 @@ async fn route_and_reserve(
         let sku = |x: &ordo_domain::routing::Allocation| demand(x.line).map_or("", |l| l.sku.as_str());
         sku(a).cmp(sku(b)).then_with(|| a.location.cmp(&b.location))
     });
+    // One reservation per SKU and location, however many lines share it.
+    let mut wanted: Vec<(&str, &str, i64)> = Vec::new();
+    for allocation in &in_lock_order {
+        let Some(line) = demand(allocation.line) else { continue };
+        match wanted.iter_mut().find(|(sku, location, _)| *sku == line.sku && *location == allocation.location) {
+            Some(pair) => pair.2 += allocation.quantity,
+            None => wanted.push((&line.sku, &allocation.location, allocation.quantity)),
+        }
+    }
+    let taken = tx.reserve_many(&wanted).await?;
     let mut reserved: Vec<(&LineDemand, &str, i64)> = Vec::new();
     for allocation in in_lock_order {
         let Some(line) = demand(allocation.line) else { continue };
-        if tx.reserve(&line.sku, &allocation.location, allocation.quantity).await? {
+        let held = wanted.iter().zip(&taken).any(|((sku, location, _), ok)| *ok && *sku == line.sku && *location == allocation.location);
+        if held {
             reserved.push((line, &allocation.location, allocation.quantity));
         } else {
             reasons.push(format!("{} was taken at {} by another order meanwhile", line.sku, allocation.location));
@@ -179,12 +194,12 @@ async fn route_and_reserve(
     allocations.sort();
     let mut ship_by = placed_at + chrono::Duration::hours(sla_hours);
     if let Some(first) = plan.allocations.first()
-        && let Some(site) = tx.location(&first.location).await?
+        && let Some((cutoff_time, time_zone)) = sites.cutoffs.get(&first.location)
     {
-        let cutoff = chrono::NaiveTime::parse_from_str(&site.cutoff_time, "%H:%M").unwrap_or_default();
-        let zone: chrono_tz::Tz = site.time_zone.parse().unwrap_or(chrono_tz::UTC);
+        let cutoff = chrono::NaiveTime::parse_from_str(cutoff_time, "%H:%M").unwrap_or_default();
+        let zone: chrono_tz::Tz = time_zone.parse().unwrap_or(chrono_tz::UTC);
         ship_by = ordo_domain::order::ship_by(placed_at, sla_hours, cutoff, zone);
-        reasons.push(format!("ships by the {} cut-off at {} ({})", site.cutoff_time, site.code, site.time_zone));
+        reasons.push(format!("ships by the {cutoff_time} cut-off at {} ({time_zone})", first.location));
     }
     Ok(Routed { allocations, short, reasons, decider: router.name().to_owned(), ship_by })
 }
@@ -219,6 +234,7 @@ async fn record_routing(
 /// What intake hands to its write.
 struct NewOrderWrite {
     channel: ordo_domain::master::Channel,
+    sites: RoutingSites,
     order: ordo_domain::order::CheckedOrder,
     planned: Vec<PlannedLine>,
     lines: Vec<LineDemand>,
@@ -264,7 +280,7 @@ async fn write_new_order(tx: &mut ordo_storage::Tx, w: NewOrderWrite) -> Result<
     };
     let placed = (order.placed_at, channel.ship_by_sla_hours);
     let routed = match w.holds.is_empty() {
-        true => Some(route_and_reserve(tx, &channel.code, &order.shipping_method, &w.lines, placed).await.map_err(storage)?),
+        true => Some(route_and_reserve(tx, &w.sites, &w.lines, placed).await.map_err(storage)?),
         false => None,
     };
     let id = Uuid::now_v7();
@@ -368,6 +384,7 @@ impl Ordo {
             return Ok(Intake { order, created: false });
         }
         let (history, average) = tx.channel_order_stats(&channel.code).await?;
+        let sites = tx.routing_sites(&channel.code, &order.shipping_method).await?;
         drop(tx);
 
         // Risk review first: a held order reserves nothing until a person releases it.
@@ -388,6 +405,7 @@ impl Ordo {
         // in a write grouped with the others arriving now: one commit for all of them.
         let write = NewOrderWrite {
             channel: channel.clone(),
+            sites,
             order: order.clone(),
             planned: planned.clone(),
             lines,
@@ -532,7 +550,8 @@ impl Ordo {
         who: &str,
         now: chrono::DateTime<chrono::Utc>,
     ) -> AppResult<()> {
-        let routed = route_and_reserve(tx, channel, shipping_method, lines, placed).await?;
+        let sites = tx.routing_sites(channel, shipping_method).await?;
+        let routed = route_and_reserve(tx, &sites, lines, placed).await?;
         tx.set_order_ship_by(id, routed.ship_by).await?;
         record_routing(tx, id, channel, lines, &routed, now).await?;
         tx.record_transition(id, Some(OrderStatus::Validated), routed.status(), who, routed.why(), now).await?;

@@ -34,7 +34,7 @@ pub use error::StorageError;
 pub type WriteFuture<'t, T> = BoxedFuture<'t, Result<T, StorageError>>;
 pub use master::{MasterDataCounts, ProductPage, ProductQuery, ALL_TABLES};
 pub use orders::{NewEvent, NewLineRecord, NewOrderRecord, OrderChange, OrderQuery, OrderSummary, UnshippedOrder};
-pub use reservations::WaitingLine;
+pub use reservations::{RoutingSites, WaitingLine};
 pub use waves::PickableLine;
 
 /// Runs `$body` with `$conn` bound to the engine's connection; the same text compiles once per

@@ -11,6 +11,16 @@ use uuid::Uuid;
 use crate::error::corrupt;
 use crate::{on_engine, StorageError, Tx, TxInner};
 
+/// Where an order may ship from: the candidates without their stock, whether the channel
+/// splits orders, and each location's cut-off time and time zone.
+#[derive(Debug, Clone)]
+pub struct RoutingSites {
+    pub allow_split: bool,
+    pub candidates: Vec<Candidate>,
+    /// Location code → (cut-off as HH:MM, IANA time zone).
+    pub cutoffs: BTreeMap<String, (String, String)>,
+}
+
 /// A backorder line waiting for stock, with what routing needs to know about its order.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct WaitingLine {
@@ -24,53 +34,50 @@ pub struct WaitingLine {
 }
 
 impl Tx {
-    /// Locations as routing sees them for a channel, a shipping method and some SKUs.
-    pub async fn routing_candidates(
-        &mut self,
-        channel: &str,
-        shipping_method: &str,
-        skus: &[&str],
-    ) -> Result<(bool, Vec<Candidate>), StorageError> {
+    /// The locations routing may choose from for a channel and a shipping method, best
+    /// priority first, with whether the channel splits orders: master data, read before the
+    /// write so the write holds the lock for less. Candidates come without stock.
+    pub async fn routing_sites(&mut self, channel: &str, shipping_method: &str) -> Result<RoutingSites, StorageError> {
         let settings = "SELECT allow_split, \
                         (SELECT COUNT(*) FROM channel_locations WHERE channel = $1) FROM channels WHERE code = $1";
-        let sites = "SELECT l.code, l.priority, \
+        let sites = "SELECT l.code, l.priority, l.cutoff_time, l.time_zone, \
                      EXISTS (SELECT 1 FROM channel_locations c WHERE c.channel = $1 AND c.location = l.code), \
                      NOT EXISTS (SELECT 1 FROM location_shipping_methods m WHERE m.location = l.code) \
                      OR EXISTS (SELECT 1 FROM location_shipping_methods m WHERE m.location = l.code AND m.method = $2) \
                      FROM locations l ORDER BY l.priority, l.code";
         let (allow_split, restricted): (bool, i64) =
             on_engine!(self, |conn| sqlx::query_as(settings).bind(channel).fetch_one(conn).await?);
-        let rows: Vec<(String, i64, bool, bool)> =
+        let rows: Vec<(String, i64, String, String, bool, bool)> =
             on_engine!(self, |conn| sqlx::query_as(sites).bind(channel).bind(shipping_method).fetch_all(conn).await?);
-        let mut candidates: Vec<Candidate> = rows
-            .into_iter()
-            .map(|(location, priority, listed, offers)| Candidate {
+        let mut routing = RoutingSites { allow_split, candidates: Vec::new(), cutoffs: BTreeMap::new() };
+        for (location, priority, cutoff, zone, listed, offers) in rows {
+            routing.cutoffs.insert(location.clone(), (cutoff, zone));
+            routing.candidates.push(Candidate {
                 location,
                 priority,
                 allowed_for_channel: restricted == 0 || listed,
                 offers_shipping_method: offers,
                 available: BTreeMap::new(),
-            })
-            .collect();
+            });
+        }
+        Ok(routing)
+    }
+
+    /// Units available (on hand less reserved) of `skus`, per SKU and location.
+    pub async fn available_stock(&mut self, skus: &[&str]) -> Result<Vec<(String, String, i64)>, StorageError> {
         if skus.is_empty() {
-            return Ok((allow_split, candidates));
+            return Ok(Vec::new());
         }
         let placeholders: Vec<String> = (1..=skus.len()).map(|n| format!("${n}")).collect();
         let stock =
             format!("SELECT sku, location, on_hand - reserved FROM stock_levels WHERE sku IN ({})", placeholders.join(", "));
-        let levels: Vec<(String, String, i64)> = on_engine!(self, |conn| {
+        Ok(on_engine!(self, |conn| {
             let mut query = sqlx::query_as(AssertSqlSafe(stock));
             for sku in skus {
                 query = query.bind(*sku);
             }
             query.fetch_all(conn).await?
-        });
-        for (sku, location, available) in levels {
-            if let Some(candidate) = candidates.iter_mut().find(|c| c.location == location) {
-                candidate.available.insert(sku, available);
-            }
-        }
-        Ok((allow_split, candidates))
+        }))
     }
 
     /// Reserves `quantity` of `sku` at `location` if that much is available, in one conditional
@@ -81,6 +88,37 @@ impl Tx {
         let updated =
             on_engine!(self, |conn| sqlx::query(sql).bind(sku).bind(location).bind(quantity).execute(conn).await?.rows_affected());
         Ok(updated == 1)
+    }
+
+    /// Reserves several (SKU, location, units) at once, each only if that much is available;
+    /// returns whether each was. Each (SKU, location) appears at most once. SQLite, whose one
+    /// writer cannot deadlock, does it in one statement; PostgreSQL row by row in the order
+    /// given, which callers keep the same for every order so two cannot deadlock.
+    pub async fn reserve_many(&mut self, wanted: &[(&str, &str, i64)]) -> Result<Vec<bool>, StorageError> {
+        if wanted.len() < 2 || matches!(self.inner, TxInner::Postgres(_)) {
+            let mut taken = Vec::with_capacity(wanted.len());
+            for (sku, location, quantity) in wanted {
+                taken.push(self.reserve(sku, location, *quantity).await?);
+            }
+            return Ok(taken);
+        }
+        let rows: Vec<String> = (0..wanted.len()).map(|r| format!("(${}, ${}, ${})", r * 3 + 1, r * 3 + 2, r * 3 + 3)).collect();
+        let sql = format!(
+            "UPDATE stock_levels SET reserved = reserved + v.q \
+             FROM (SELECT column1 AS sku, column2 AS location, column3 AS q FROM (VALUES {})) AS v \
+             WHERE stock_levels.sku = v.sku AND stock_levels.location = v.location \
+             AND stock_levels.on_hand - stock_levels.reserved >= v.q \
+             RETURNING stock_levels.sku, stock_levels.location",
+            rows.join(", ")
+        );
+        let reserved: Vec<(String, String)> = on_engine!(self, |conn| {
+            let mut query = sqlx::query_as(AssertSqlSafe(sql));
+            for (sku, location, quantity) in wanted {
+                query = query.bind(*sku).bind(*location).bind(*quantity);
+            }
+            query.fetch_all(conn).await?
+        });
+        Ok(wanted.iter().map(|(sku, location, _)| reserved.iter().any(|(s, l)| s == sku && l == location)).collect())
     }
 
     /// Gives reserved units back to available stock.

@@ -310,3 +310,25 @@ async fn every_table_is_known_to_the_rebuild() {
         }
     }
 }
+
+/// Several reservations at once: each holds only where that much is available, and the
+/// others are untouched by the one that cannot.
+#[tokio::test]
+async fn reserving_many_takes_each_only_if_available() {
+    on_both("reserve_many", |db| async move {
+        let now = Utc::now();
+        let mut tx = db.write().await.unwrap();
+        tx.insert_location(&location("central", 1), now).await.unwrap();
+        for sku in ["CUP", "MUG", "PLATE"] {
+            tx.insert_product(&product(sku, sku), now).await.unwrap();
+            tx.record_movement(&movement(sku, "central", MovementKind::Receipt, 5), "test", now).await.unwrap();
+        }
+        let taken = tx.reserve_many(&[("CUP", "central", 5), ("MUG", "central", 6), ("PLATE", "central", 2)]).await.unwrap();
+        assert_eq!(taken, [true, false, true]);
+        let levels: Vec<(String, i64)> = tx.stock_levels(None).await.unwrap().into_iter().map(|l| (l.sku, l.reserved)).collect();
+        assert_eq!(levels, [("CUP".to_owned(), 5), ("MUG".to_owned(), 0), ("PLATE".to_owned(), 2)]);
+        assert_eq!(tx.reserve_many(&[("CUP", "central", 1), ("PLATE", "central", 3)]).await.unwrap(), [false, true]);
+        tx.commit().await.unwrap();
+    })
+    .await;
+}
