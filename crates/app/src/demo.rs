@@ -203,6 +203,7 @@ impl Ordo {
         summary.customers = demo_customers(&mut tx, &mut seed, now).await?;
         progress.advance();
         tx.commit().await?;
+        self.cache.clear();
 
         // Password hashing is deliberately slow; users go in after the bulk of the data.
         for role in Role::ALL {

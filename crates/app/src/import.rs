@@ -251,6 +251,7 @@ impl Ordo {
             return Ok(ImportReport { rows: total, imported: 0, errors });
         }
         tx.commit().await?;
+        self.cache.clear();
         Ok(ImportReport { rows: total, imported, errors })
     }
 }

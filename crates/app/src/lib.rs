@@ -3,6 +3,7 @@
 //! The HTTP API, the dashboard and the command line call these and nothing below them.
 
 mod access;
+mod cache;
 mod clock;
 mod fulfilment;
 pub mod demo;
@@ -59,6 +60,7 @@ pub struct Ordo {
     db: Db,
     settings: Settings,
     clock: Clock,
+    cache: std::sync::Arc<cache::MasterCache>,
 }
 
 /// Who is acting: a user of the dashboard, an API token, or Ordo itself. Recorded with the
@@ -151,7 +153,7 @@ impl Ordo {
     pub async fn open(url: &str, storage: &StorageOptions, settings: Settings) -> AppResult<Ordo> {
         let db = Db::open(url, storage).await?;
         db.migrate().await?;
-        let ordo = Ordo { db, settings, clock: Clock::System };
+        let ordo = Ordo { db, settings, clock: Clock::System, cache: Default::default() };
         let mut tx = ordo.db.write().await?;
         Self::open_default_chart(&mut tx, ordo.now()).await?;
         tx.commit().await?;

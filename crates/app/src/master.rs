@@ -26,6 +26,7 @@ impl Ordo {
             return Err(duplicate("code", &channel.code));
         }
         tx.commit().await?;
+        self.cache.clear();
         Ok(channel)
     }
 
@@ -44,6 +45,7 @@ impl Ordo {
             return Err(duplicate("code", &location.code));
         }
         tx.commit().await?;
+        self.cache.clear();
         Ok(location)
     }
 
@@ -58,6 +60,7 @@ impl Ordo {
             return Err(duplicate("sku", &product.sku));
         }
         tx.commit().await?;
+        self.cache.clear();
         Ok(product)
     }
 
@@ -93,6 +96,7 @@ impl Ordo {
         let rows: Vec<(String, i64)> = components.iter().map(|c| (c.sku.clone(), c.quantity)).collect();
         tx.set_kit_components(kit, &rows).await?;
         tx.commit().await?;
+        self.cache.clear();
         Ok(components)
     }
 
@@ -127,6 +131,7 @@ impl Ordo {
             return Err(duplicate("channel_sku", &listing.channel_sku));
         }
         tx.commit().await?;
+        self.cache.clear();
         Ok(listing)
     }
 
@@ -154,6 +159,7 @@ impl Ordo {
             return Err(duplicate("email", &customer.email));
         }
         tx.commit().await?;
+        self.cache.clear();
         Ok(customer)
     }
 
@@ -170,6 +176,7 @@ impl Ordo {
             return Err(duplicate("code", &supplier.code));
         }
         tx.commit().await?;
+        self.cache.clear();
         Ok(supplier)
     }
 
@@ -192,6 +199,7 @@ impl Ordo {
         let mut tx = self.db.write().await?;
         tx.set_tax_rate(&country, &tax_class, rate).await?;
         tx.commit().await?;
+        self.cache.clear();
         Ok(rate)
     }
 
@@ -216,6 +224,7 @@ impl Ordo {
         tx.set_channel_routing(channel, allow_split, &codes).await?;
         let stored = tx.channel_routing(channel).await?;
         tx.commit().await?;
+        self.cache.clear();
         Ok(stored)
     }
 
@@ -234,6 +243,7 @@ impl Ordo {
         }
         tx.set_shipping_methods(location, &codes).await?;
         tx.commit().await?;
+        self.cache.clear();
         Ok(codes)
     }
 }

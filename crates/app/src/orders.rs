@@ -11,6 +11,7 @@ use ordo_domain::FieldError;
 use ordo_storage::{NewEvent, NewLineRecord, NewOrderRecord, RoutingSites};
 use uuid::Uuid;
 
+use crate::cache::{cached, Key, MasterCache};
 use crate::{Actor, AppError, AppResult, Ordo};
 
 /// The outcome of receiving an order: the order, and whether this call created it.
@@ -26,9 +27,16 @@ pub struct Intake {
 /// and the order's total. Reads only.
 pub(crate) async fn plan(
     tx: &mut ordo_storage::Tx,
+    cache: &MasterCache,
     order: &ordo_domain::order::CheckedOrder,
 ) -> AppResult<(ordo_domain::master::Channel, Vec<PlannedLine>, ordo_domain::Money)> {
-    let Some(channel) = tx.channel(&order.channel).await? else {
+    let channel = cached!(cache, Key::Channel(order.channel.clone()), Channel, tx.channel(&order.channel).await?);
+    // What the cache does not know is asked of the database before it is refused.
+    let channel = match channel {
+        Some(channel) => Some(channel),
+        None => tx.channel(&order.channel).await?,
+    };
+    let Some(channel) = channel else {
         return Err(FieldError::new("channel", format!("unknown channel {:?}", order.channel)).into());
     };
     if channel.currency != order.currency {
@@ -39,10 +47,21 @@ pub(crate) async fn plan(
     // Each line names our SKU or the channel's listing SKU; the listing wins.
     let mut skus = Vec::with_capacity(order.lines.len());
     for (i, line) in order.lines.iter().enumerate() {
-        let sku = match tx.listing(&channel.code, &line.sku).await? {
-            Some(listing) => (listing.sku, Some(line.sku.as_str())),
-            None if tx.product(&line.sku).await?.is_some() => (line.sku.clone(), None),
-            None => {
+        let listing = cached!(cache, Key::Listing(channel.code.clone(), line.sku.clone()), Listing, {
+            tx.listing(&channel.code, &line.sku).await?
+        });
+        let product = match &listing {
+            Some(_) => None,
+            None => cached!(cache, Key::Product(line.sku.clone()), Product, tx.product(&line.sku).await?),
+        };
+        let sku = match (listing, product) {
+            (Some(listing), _) => (listing.sku, Some(line.sku.as_str())),
+            (None, Some(_)) => (line.sku.clone(), None),
+            (None, None) if tx.listing(&channel.code, &line.sku).await?.is_some() || tx.product(&line.sku).await?.is_some() => {
+                cache.clear();
+                return Box::pin(plan(tx, cache, order)).await;
+            }
+            (None, None) => {
                 let message = format!("unknown SKU {:?}: neither ours nor listed on {}", line.sku, channel.code);
                 return Err(FieldError::new(format!("lines[{i}].sku"), message).into());
             }
@@ -65,13 +84,15 @@ pub(crate) async fn plan(
         let tax = match line.tax {
             Some(tax) => tax,
             None => {
-                let class = tx.product(sku).await?.map(|p| p.tax_class).unwrap_or_default();
-                let rate = tx.tax_rate(&order.ship_to.country, &class).await?.unwrap_or(0);
+                let product = cached!(cache, Key::Product(sku.clone()), Product, tx.product(sku).await?);
+                let class = product.map(|p| p.tax_class).unwrap_or_default();
+                let key = Key::TaxRate(order.ship_to.country.clone(), class.clone());
+                let rate = cached!(cache, key, TaxRate, tx.tax_rate(&order.ship_to.country, &class).await?).unwrap_or(0);
                 net.scaled(rate, 10_000).map_err(money_field(&field))?
             }
         };
         total = total.checked_add(net).and_then(|t| t.checked_add(tax)).map_err(money_field(&field))?;
-        let components = tx.kit_components(sku).await?;
+        let components = cached!(cache, Key::Kit(sku.clone()), Kit, tx.kit_components(sku).await?);
         let number = planned.len() as i64 + 1;
         planned.push(PlannedLine {
             line: number,
@@ -377,14 +398,16 @@ impl Ordo {
         // Everything that only reads happens before the write transaction, so the write lock
         // (SQLite's one writer) is held for the writes alone.
         let mut tx = self.db.read().await?;
-        let (channel, planned, total) = plan(&mut tx, &order).await?;
+        let (channel, planned, total) = plan(&mut tx, &self.cache, &order).await?;
         // A re-send of an order we have: answer with it, touching nothing.
         if let Some(existing) = tx.order_id_by_external_id(&channel.code, &order.external_id).await? {
             let order = tx.order(existing).await?.ok_or(AppError::NotFound { what: "order", key: existing.to_string() })?;
             return Ok(Intake { order, created: false });
         }
-        let (history, average) = tx.channel_order_stats(&channel.code).await?;
-        let sites = tx.routing_sites(&channel.code, &order.shipping_method).await?;
+        let key = Key::ChannelStats(channel.code.clone());
+        let (history, average) = cached!(self.cache, key, ChannelStats, tx.channel_order_stats(&channel.code).await?);
+        let key = Key::Sites(channel.code.clone(), order.shipping_method.clone());
+        let sites = cached!(self.cache, key, Sites, tx.routing_sites(&channel.code, &order.shipping_method).await?);
         drop(tx);
 
         // Risk review first: a held order reserves nothing until a person releases it.

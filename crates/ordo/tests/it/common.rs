@@ -10,6 +10,7 @@ use tempfile::TempDir;
 
 pub struct Server {
     pub base: String,
+    url: String,
     pub ordo: Ordo,
     pub admin: String,
     pub client: reqwest::Client,
@@ -46,6 +47,7 @@ impl Server {
         };
         let settings = Settings { base_currency: ordo_app::domain::Currency::EUR, ..Settings::default() };
         let ordo = Ordo::open(&url, &StorageOptions::default(), settings).await.unwrap();
+        let url = url.clone();
         if demo {
             ordo.build_demo(0, &ordo_app::NoProgress).await.unwrap();
         }
@@ -59,7 +61,12 @@ impl Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Server { base, ordo, admin, client: reqwest::Client::new(), _dir: dir }
+        Server { base, url, ordo, admin, client: reqwest::Client::new(), _dir: dir }
+    }
+
+    /// The database the server runs on, for a second process to open.
+    pub fn ordo_url(&self) -> String {
+        self.url.clone()
     }
 
     pub async fn token(&self, role: Role) -> String {

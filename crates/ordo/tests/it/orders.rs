@@ -584,3 +584,30 @@ async fn the_intake_answer_is_the_stored_order_on_postgres() {
     };
     the_intake_answer_is_the_stored_order(Server::start_on(Some(&url)).await).await;
 }
+
+/// Intake keeps master data in memory for a moment, but a product another process has just
+/// made is found, not refused.
+#[tokio::test]
+async fn a_product_made_by_another_process_is_sold_at_once() {
+    use ordo_app::domain::master::NewProduct;
+    let server = Server::start().await;
+    shop(&server, 10).await;
+    let line = json!([{"sku": "LAMP-1", "quantity": 1, "unit_price": "30.00"}]);
+    let (status, refused) = server.post(&server.admin, "/api/v1/orders", order("P1", line.clone())).await;
+    assert_eq!((status, refused["error"]["field"].as_str()), (422, Some("lines[0].sku")));
+    // Another process on the same database makes the product.
+    let url = server.ordo_url();
+    let other = ordo_app::Ordo::open(&url, &Default::default(), server.ordo.settings().clone()).await.unwrap();
+    let lamp = NewProduct {
+        sku: "LAMP-1".into(),
+        name: "Table lamp".into(),
+        unit_cost: "12.00".into(),
+        weight_grams: None,
+        tax_class: None,
+        abc_class: None,
+        active: None,
+    };
+    other.create_product(lamp).await.unwrap();
+    let (status, placed) = server.post(&server.admin, "/api/v1/orders", order("P1", line)).await;
+    assert_eq!(status, 201, "{placed}");
+}
