@@ -405,21 +405,13 @@ impl Ordo {
             return Ok(Intake { order, created: false });
         }
         let key = Key::ChannelStats(channel.code.clone());
-        let (history, average) = cached!(self.cache, key, ChannelStats, tx.channel_order_stats(&channel.code).await?);
+        let stats = cached!(self.cache, key, ChannelStats, tx.channel_order_stats(&channel.code).await?);
         let key = Key::Sites(channel.code.clone(), order.shipping_method.clone());
         let sites = cached!(self.cache, key, Sites, tx.routing_sites(&channel.code, &order.shipping_method).await?);
         drop(tx);
 
         // Risk review first: a held order reserves nothing until a person releases it.
-        let facts = RiskFacts {
-            payment_status: order.payment_status,
-            ship_country: &order.ship_to.country,
-            billing_country: order.billing_country.as_deref(),
-            total_minor: total.minor(),
-            channel_orders: history,
-            channel_average_minor: average,
-        };
-        let holds = hold_reasons(&self.settings.risk, &facts);
+        let holds = self.risk_holds(&order, total, stats);
         let hold_reason = holds.join("; ");
         let lines = demand(&planned);
         let who = actor.to_string();
@@ -526,37 +518,39 @@ impl Ordo {
         order: &ordo_domain::order::CheckedOrder,
         planned: &[PlannedLine],
         total: ordo_domain::Money,
-        (history, average): (i64, i64),
+        stats: (i64, i64),
         who: &str,
         now: chrono::DateTime<chrono::Utc>,
     ) -> AppResult<()> {
-    // Risk review first: a held order reserves nothing until a person releases it.
-    let facts = RiskFacts {
-        payment_status: order.payment_status,
-        ship_country: &order.ship_to.country,
-        billing_country: order.billing_country.as_deref(),
-        total_minor: total.minor(),
-        channel_orders: history,
-        channel_average_minor: average,
-    };
-    let holds = hold_reasons(&self.settings.risk, &facts);
-    if holds.is_empty() {
-        let lines: Vec<LineDemand> = planned
-            .iter()
-            .filter(|l| !l.kit)
-            .map(|l| LineDemand { line: l.line, sku: l.sku.clone(), quantity: l.quantity, kit: l.part_of })
-            .collect();
-        let when = (order.placed_at, channel.ship_by_sla_hours);
-        Self::allocate(tx, id, &channel.code, &order.shipping_method, &lines, when, who, now).await?;
-    } else {
-        let reason = holds.join("; ");
-        tx.record_transition(id, Some(OrderStatus::Validated), OrderStatus::OnHold, who, &reason, now).await?;
-        let kind = ExceptionKind::PaymentReview;
-        let details = serde_json::json!({"external_id": order.external_id, "channel": channel.code, "reasons": holds});
-        tx.raise_exception(kind.as_str(), &format!("order:{id}"), kind.owner_role().as_str(), now + kind.sla(), &details, now)
-            .await?;
-    }
+        // Risk review first: a held order reserves nothing until a person releases it.
+        let holds = self.risk_holds(order, total, stats);
+        if holds.is_empty() {
+            let when = (order.placed_at, channel.ship_by_sla_hours);
+            Self::allocate(tx, id, &channel.code, &order.shipping_method, &demand(planned), when, who, now).await?;
+        } else {
+            let reason = holds.join("; ");
+            tx.record_transition(id, Some(OrderStatus::Validated), OrderStatus::OnHold, who, &reason, now).await?;
+            let kind = ExceptionKind::PaymentReview;
+            let details = serde_json::json!({"external_id": order.external_id, "channel": channel.code, "reasons": holds});
+            let subject = format!("order:{id}");
+            tx.raise_exception(kind.as_str(), &subject, kind.owner_role().as_str(), now + kind.sla(), &details, now).await?;
+        }
         Ok(())
+    }
+
+    /// Why the order must wait for a person, if it must: unpaid, billed abroad, or far above
+    /// the channel's usual value. `stats` is the channel's recent order count and average total
+    /// in minor units.
+    fn risk_holds(&self, order: &ordo_domain::order::CheckedOrder, total: ordo_domain::Money, stats: (i64, i64)) -> Vec<String> {
+        let facts = RiskFacts {
+            payment_status: order.payment_status,
+            ship_country: &order.ship_to.country,
+            billing_country: order.billing_country.as_deref(),
+            total_minor: total.minor(),
+            channel_orders: stats.0,
+            channel_average_minor: stats.1,
+        };
+        hold_reasons(&self.settings.risk, &facts)
     }
 
     /// Routes a validated order and reserves its stock; what cannot be reserved waits as

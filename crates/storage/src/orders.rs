@@ -148,26 +148,6 @@ impl Tx {
         Ok(on_engine!(self, |conn| sqlx::query_scalar(sql).bind(channel).bind(external_id).fetch_optional(conn).await?))
     }
 
-    pub async fn insert_order_line(&mut self, order: Uuid, l: &NewLineRecord<'_>) -> Result<(), StorageError> {
-        let sql = "INSERT INTO order_lines (order_id, line_no, sku, channel_sku, quantity, unit_price_minor, tax_minor, \
-                   discount_minor, is_kit, part_of) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
-        on_engine!(self, |conn| sqlx::query(sql)
-            .bind(order)
-            .bind(l.line)
-            .bind(l.sku)
-            .bind(l.channel_sku)
-            .bind(l.quantity)
-            .bind(l.unit_price.minor())
-            .bind(l.tax.minor())
-            .bind(l.discount.minor())
-            .bind(l.kit)
-            .bind(l.part_of)
-            .execute(conn)
-            .await?
-            .rows_affected());
-        Ok(())
-    }
-
     /// Moves the order to `to` and records the step on its timeline.
     pub async fn record_transition(
         &mut self,
