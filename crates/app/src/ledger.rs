@@ -41,19 +41,27 @@ impl Ordo {
     }
 
     /// Posts `entry` in the caller's transaction, opening a channel's receivable the first time
-    /// it is used. Entries are kept in base currency for now: another currency is refused until
-    /// exchange rates exist.
+    /// it is used. An entry in another currency carries its base amounts at the rate in force;
+    /// without one it is refused, naming the currency.
     pub(crate) async fn post(&self, tx: &mut Tx, entry: Entry, actor: &str, now: DateTime<Utc>) -> AppResult<()> {
         if entry.is_empty() {
             return Ok(());
         }
-        if entry.currency != self.settings.base_currency {
-            let message = format!(
-                "{} is not the base currency {}, and Ordo does not yet convert between currencies",
-                entry.currency, self.settings.base_currency
-            );
-            return Err(FieldError::new("currency", message).into());
-        }
+        let base = self.settings.base_currency;
+        let amounts = if entry.currency == base {
+            entry.lines.iter().map(|l| (l.debit, l.credit)).collect()
+        } else {
+            let Some(rate) = tx.exchange_rate(entry.currency.code(), now).await? else {
+                let message = format!(
+                    "no exchange rate from {} to the base currency {base} as of {}: set one with PUT /api/v1/exchange-rates/{}",
+                    entry.currency,
+                    now.format("%Y-%m-%d %H:%M UTC"),
+                    entry.currency
+                );
+                return Err(FieldError::new("currency", message).into());
+            };
+            ledger::base_amounts(&entry, base, rate)
+        };
         let receivables: Vec<(String, String, AccountKind)> = entry
             .lines
             .iter()
@@ -61,8 +69,22 @@ impl Ordo {
             .map(|(code, channel)| (code, format!("Receivable from {channel}"), AccountKind::Asset))
             .collect();
         tx.ensure_accounts(&receivables, now).await?;
-        tx.insert_entry(&entry, (1, 1), actor, now).await?;
+        tx.insert_entry(&entry, &amounts, actor, now).await?;
         Ok(())
+    }
+
+    /// Sets the rate of `currency` into the base currency from `valid_from` (now when absent)
+    /// on; `rate` is a decimal string such as "1.085". Returns the rate in millionths.
+    pub async fn set_exchange_rate(&self, currency: &str, rate: &str, valid_from: Option<DateTime<Utc>>) -> AppResult<i64> {
+        let currency = ordo_domain::Currency::parse("currency", currency)?;
+        if currency == self.settings.base_currency {
+            return Err(FieldError::new("currency", "is the base currency: its rate is 1").into());
+        }
+        let micros = ledger::parse_rate("rate", rate)?;
+        let mut tx = self.db.write().await?;
+        tx.set_exchange_rate(currency.code(), valid_from.unwrap_or_else(|| self.now()), micros).await?;
+        tx.commit().await?;
+        Ok(micros)
     }
 
     /// Every account's debits and credits in base currency, and their totals.

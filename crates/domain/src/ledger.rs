@@ -209,6 +209,49 @@ pub fn shipment_cost(source: String, memo: String, cost: Money) -> Result<Entry,
     Entry::balanced(source, memo, cost.currency(), transfer(COST_OF_GOODS_SOLD, INVENTORY, cost.minor()))
 }
 
+/// Parses an exchange rate such as "1.085" (units of the base currency one unit buys) into
+/// millionths; above zero, at most six decimals.
+pub fn parse_rate(field: &str, value: &str) -> Result<i64, FieldError> {
+    let bad = || FieldError::new(field, "must be a decimal number above zero with at most six decimals, such as 1.085");
+    let (whole, fraction) = value.trim().split_once('.').unwrap_or((value.trim(), ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || !digits(whole) || !digits(fraction) || fraction.len() > 6 {
+        return Err(bad());
+    }
+    let whole: i64 = whole.parse().map_err(|_| bad())?;
+    let fraction: i64 = if fraction.is_empty() { 0 } else { fraction.parse::<i64>().map_err(|_| bad())? * 10i64.pow(6 - fraction.len() as u32) };
+    let micros = whole.checked_mul(1_000_000).and_then(|w| w.checked_add(fraction)).ok_or_else(bad)?;
+    if micros <= 0 {
+        return Err(bad());
+    }
+    Ok(micros)
+}
+
+/// Each line of `entry` as (debit, credit) in minor units of `base`, at `rate_micros` base
+/// units per unit of the entry's currency, rounded to the nearest minor unit. Rounding can
+/// leave the converted sides a minor unit or so apart; the largest line of the lighter side
+/// takes the difference, so the entry balances in base currency too.
+pub fn base_amounts(entry: &Entry, base: Currency, rate_micros: i64) -> Vec<(i64, i64)> {
+    let scale = |currency: Currency| 10i128.pow(currency.decimals());
+    let convert = |minor: i64| -> i64 {
+        let numerator = i128::from(minor) * i128::from(rate_micros) * scale(base);
+        let denominator = 1_000_000 * scale(entry.currency);
+        ((numerator + denominator / 2) / denominator) as i64
+    };
+    let mut lines: Vec<(i64, i64)> = entry.lines.iter().map(|l| (convert(l.debit), convert(l.credit))).collect();
+    let debit: i64 = lines.iter().map(|l| l.0).sum();
+    let credit: i64 = lines.iter().map(|l| l.1).sum();
+    let gap = debit - credit;
+    if gap != 0 {
+        // Debits heavier: the largest credit grows; credits heavier: the largest debit grows.
+        let side = |l: &(i64, i64)| if gap > 0 { l.1 } else { l.0 };
+        if let Some(largest) = (0..lines.len()).max_by_key(|i| side(&lines[*i])) {
+            if gap > 0 { lines[largest].1 += gap } else { lines[largest].0 -= gap }
+        }
+    }
+    lines
+}
+
 /// One account's totals in the trial balance, in base currency minor units.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountBalance {
@@ -250,6 +293,25 @@ mod tests {
         // A shipment with no shipping charge and no tax leaves those lines out.
         let plain = ShipmentValue { channel: "web".into(), net: usd(100), tax: usd(0), shipping: usd(0) };
         assert_eq!(shipment_revenue("s".into(), "m".into(), &plain).unwrap().lines.len(), 2);
+    }
+
+    #[test]
+    fn entries_in_another_currency_balance_in_base_too() {
+        assert_eq!(parse_rate("rate", "1.085").unwrap(), 1_085_000);
+        for bad in ["0", "-1", "1.0000001", "abc", ""] {
+            assert!(parse_rate("rate", bad).is_err(), "{bad}");
+        }
+        // Three equal thirds of 1.00 EUR at 1.085: each rounds to 0.36 USD, the total 1.09.
+        let lines = vec![debit("1100-web", 100), credit(SALES, 33), credit(SALES, 33), credit(TAX_PAYABLE, 34)];
+        let eur = Currency::from_code("EUR").unwrap();
+        let entry = Entry::balanced("s".into(), "m".into(), eur, lines).unwrap();
+        let base = base_amounts(&entry, Currency::USD, 1_085_000);
+        assert_eq!(base.iter().map(|l| l.0).sum::<i64>(), base.iter().map(|l| l.1).sum::<i64>());
+        assert_eq!(base[0], (109, 0));
+        // Yen have no decimals: 1,000 JPY at 0.0067 is 6.70 USD.
+        let jpy = Currency::from_code("JPY").unwrap();
+        let entry = Entry::balanced("s".into(), "m".into(), jpy, vec![debit(BANK, 1000), credit(SALES, 1000)]).unwrap();
+        assert_eq!(base_amounts(&entry, Currency::USD, 6_700), [(670, 0), (0, 670)]);
     }
 
     #[test]

@@ -18,12 +18,11 @@ impl Tx {
         Ok(())
     }
 
-    /// Writes a balanced entry; `base_rate` turns its amounts into base currency minor units
-    /// (numerator, denominator), (1, 1) for an entry in base currency.
+    /// Writes a balanced entry with each line's (debit, credit) in base currency minor units.
     pub async fn insert_entry(
         &mut self,
         entry: &Entry,
-        base_rate: (i64, i64),
+        base: &[(i64, i64)],
         actor: &str,
         now: DateTime<Utc>,
     ) -> Result<Uuid, StorageError> {
@@ -42,8 +41,6 @@ impl Tx {
         if entry.lines.is_empty() {
             return Ok(id);
         }
-        let (numerator, denominator) = base_rate;
-        let base = |minor: i64| (i128::from(minor) * i128::from(numerator) / i128::from(denominator.max(1))) as i64;
         let rows: Vec<String> = (0..entry.lines.len())
             .map(|r| format!("(${}, ${}, ${}, ${}, ${}, ${}, ${})", r * 7 + 1, r * 7 + 2, r * 7 + 3, r * 7 + 4, r * 7 + 5, r * 7 + 6, r * 7 + 7))
             .collect();
@@ -53,19 +50,33 @@ impl Tx {
         );
         on_engine!(self, |conn| {
             let mut query = sqlx::query(AssertSqlSafe(sql));
-            for (i, line) in entry.lines.iter().enumerate() {
+            for (i, (line, (base_debit, base_credit))) in entry.lines.iter().zip(base).enumerate() {
                 query = query
                     .bind(id)
                     .bind(i as i64 + 1)
                     .bind(&line.account)
                     .bind(line.debit)
                     .bind(line.credit)
-                    .bind(base(line.debit))
-                    .bind(base(line.credit));
+                    .bind(*base_debit)
+                    .bind(*base_credit);
             }
             query.execute(conn).await?.rows_affected()
         });
         Ok(id)
+    }
+
+    /// Sets the rate of `currency` into the base currency from `valid_from` on.
+    pub async fn set_exchange_rate(&mut self, currency: &str, valid_from: DateTime<Utc>, rate_micros: i64) -> Result<(), StorageError> {
+        let sql = "INSERT INTO exchange_rates (currency, valid_from, rate_micros) VALUES ($1, $2, $3) \
+                   ON CONFLICT (currency, valid_from) DO UPDATE SET rate_micros = excluded.rate_micros";
+        on_engine!(self, |conn| sqlx::query(sql).bind(currency).bind(valid_from).bind(rate_micros).execute(conn).await?.rows_affected());
+        Ok(())
+    }
+
+    /// The rate of `currency` into the base currency in force at `at`, in millionths.
+    pub async fn exchange_rate(&mut self, currency: &str, at: DateTime<Utc>) -> Result<Option<i64>, StorageError> {
+        let sql = "SELECT rate_micros FROM exchange_rates WHERE currency = $1 AND valid_from <= $2 ORDER BY valid_from DESC LIMIT 1";
+        Ok(on_engine!(self, |conn| sqlx::query_scalar(sql).bind(currency).bind(at).fetch_optional(conn).await?))
     }
 
     /// Every account with its debits and credits in base currency, by code.

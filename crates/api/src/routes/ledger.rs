@@ -1,18 +1,18 @@
 //! The ledger's reports.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::Json;
 use ordo_app::Ordo;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{need, Authorized};
+use crate::extract::{need, Authorized, ValidJson};
 
 pub fn routes() -> OpenApiRouter<Ordo> {
-    OpenApiRouter::new().routes(routes!(trial_balance))
+    OpenApiRouter::new().routes(routes!(trial_balance)).routes(routes!(set_exchange_rate))
 }
 
 /// One account's totals, as decimal strings in the base currency.
@@ -53,4 +53,30 @@ async fn trial_balance(State(ordo): State<Ordo>, _: Authorized<need::LedgerRead>
         total_debit: balance.total_debit.to_decimal_string(),
         total_credit: balance.total_credit.to_decimal_string(),
     }))
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ExchangeRate {
+    /// Units of the base currency one unit of this currency buys, such as "1.085".
+    rate: String,
+    /// From when it applies; now when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    valid_from: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Sets the rate into the base currency that entries in this currency are booked at from
+/// `valid_from` on.
+#[utoipa::path(put, path = "/api/v1/exchange-rates/{currency}", tag = "ledger", params(("currency" = String, Path)),
+    request_body = ExchangeRate,
+    responses((status = 200, body = ExchangeRate), (status = "4XX", body = ErrorBody)))]
+async fn set_exchange_rate(
+    State(ordo): State<Ordo>,
+    _: Authorized<need::MasterDataWrite>,
+    Path(currency): Path<String>,
+    ValidJson(body): ValidJson<ExchangeRate>,
+) -> Result<Json<ExchangeRate>, ApiError> {
+    let micros = ordo.set_exchange_rate(&currency, &body.rate, body.valid_from).await?;
+    let rate = format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000);
+    Ok(Json(ExchangeRate { rate, valid_from: body.valid_from }))
 }

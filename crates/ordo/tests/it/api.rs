@@ -244,3 +244,38 @@ async fn the_trial_balance_follows_receipts_and_shipments() {
     assert_eq!(server.get(&viewer, "/api/v1/ledger/trial-balance").await.0, 403, "the warehouse does not read the books");
     assert!(server.ordo.check_ledger().await.unwrap().holds());
 }
+
+#[tokio::test]
+async fn a_sale_in_another_currency_is_booked_in_base_at_the_rate_in_force() {
+    let server = crate::common::Server::start().await;
+    crate::orders::shop(&server, 10).await;
+    let t = &server.admin;
+    let channel = serde_json::json!({"code": "us-web", "name": "US web shop", "kind": "web", "currency": "USD"});
+    assert_eq!(server.post(t, "/api/v1/channels", channel).await.0, 201);
+    let mut body = crate::orders::order("FX1", serde_json::json!([{"sku": "MUG-1", "quantity": 1, "unit_price": "10.00"}]));
+    body["channel"] = serde_json::json!("us-web");
+    body["currency"] = serde_json::json!("USD");
+    let (status, placed) = server.post(t, "/api/v1/orders", body).await;
+    assert_eq!(status, 201, "{placed}");
+    let ship = format!("/api/v1/orders/{}/shipments", placed["id"].as_str().unwrap());
+    let parcel = serde_json::json!({"location": "central", "carrier": "UPS", "tracking_number": "FX1"});
+    let (status, refused) = server.post(t, &ship, parcel.clone()).await;
+    assert_eq!((status, refused["error"]["field"].as_str()), (422, Some("currency")), "no rate yet: {refused}");
+    let (_, mugs) = server.get(t, "/api/v1/inventory?sku=MUG-1").await;
+    assert_eq!(mugs[0]["on_hand"], 10, "the refused shipment moved nothing");
+
+    for (rate, field) in [("0", "rate"), ("1.2345678", "rate"), ("abc", "rate")] {
+        let (status, answer) = server.put(t, "/api/v1/exchange-rates/USD", serde_json::json!({"rate": rate})).await;
+        assert_eq!((status, answer["error"]["field"].as_str()), (422, Some(field)), "{rate}: {answer}");
+    }
+    let (status, set) = server.put(t, "/api/v1/exchange-rates/USD", serde_json::json!({"rate": "0.92"})).await;
+    assert_eq!((status, set["rate"].as_str()), (200, Some("0.920000")), "{set}");
+    let (status, _) = server.post(t, &ship, parcel).await;
+    assert_eq!(status, 201);
+    let (_, balance) = server.get(t, "/api/v1/ledger/trial-balance").await;
+    assert_eq!(balance["currency"], "EUR");
+    assert_eq!(balance["total_debit"], balance["total_credit"]);
+    let receivable = balance["accounts"].as_array().unwrap().iter().find(|a| a["code"] == "1100-us-web").unwrap();
+    assert_eq!(receivable["debit"], "9.20", "10.00 USD at 0.92");
+    assert!(server.ordo.check_ledger().await.unwrap().holds());
+}
