@@ -59,6 +59,7 @@ pub fn router(ordo: ordo_app::Ordo, secure_cookies: bool) -> Router {
         .route("/dashboard/inventory", get(pages::inventory::inventory))
         .route("/dashboard/inventory/{sku}", get(pages::inventory::sku))
         .route("/dashboard/exceptions", get(pages::exceptions::exceptions))
+        .route("/dashboard/ledger", get(pages::ledger::trial_balance))
         .route("/dashboard/channels", get(pages::master::channels))
         .route("/dashboard/locations", get(pages::master::locations))
         .route("/dashboard/products", get(pages::master::products))

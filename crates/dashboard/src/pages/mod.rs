@@ -4,6 +4,7 @@ pub(crate) mod exceptions;
 pub(crate) mod fulfilment;
 pub(crate) mod holds;
 pub(crate) mod inventory;
+pub(crate) mod ledger;
 pub(crate) mod master;
 pub(crate) mod orders;
 pub(crate) mod overview;
@@ -30,6 +31,7 @@ pub(crate) enum Page {
     Fulfilment,
     Inventory,
     Exceptions,
+    Ledger,
     Channels,
     Locations,
     Products,
@@ -39,13 +41,14 @@ pub(crate) enum Page {
 
 impl Page {
     /// In navigation order.
-    const ALL: [Page; 11] = [
+    const ALL: [Page; 12] = [
         Page::Overview,
         Page::Orders,
         Page::Holds,
         Page::Fulfilment,
         Page::Inventory,
         Page::Exceptions,
+        Page::Ledger,
         Page::Channels,
         Page::Locations,
         Page::Products,
@@ -61,6 +64,7 @@ impl Page {
             Page::Fulfilment => "Fulfilment",
             Page::Inventory => "Inventory",
             Page::Exceptions => "Exceptions",
+            Page::Ledger => "Ledger",
             Page::Channels => "Channels",
             Page::Locations => "Locations",
             Page::Products => "Products",
@@ -77,6 +81,7 @@ impl Page {
             Page::Fulfilment => "/dashboard/fulfilment",
             Page::Inventory => "/dashboard/inventory",
             Page::Exceptions => "/dashboard/exceptions",
+            Page::Ledger => "/dashboard/ledger",
             Page::Channels => "/dashboard/channels",
             Page::Locations => "/dashboard/locations",
             Page::Products => "/dashboard/products",
@@ -97,6 +102,7 @@ impl Page {
             // Viewing; releasing, picking, packing and shipping also need `InventoryWrite`.
             Page::Fulfilment | Page::Inventory => Permission::InventoryRead,
             Page::Exceptions => Permission::ExceptionsRead,
+            Page::Ledger => Permission::LedgerRead,
         }
     }
 }
@@ -266,11 +272,12 @@ mod tests {
             layout.nav().into_iter().map(|link| link.label).collect()
         };
         let all = nav(Role::Admin);
-        assert_eq!(all[..6], ["Overview", "Orders", "Holds", "Fulfilment", "Inventory", "Exceptions"]);
+        assert_eq!(all[..7], ["Overview", "Orders", "Holds", "Fulfilment", "Inventory", "Exceptions", "Ledger"]);
         assert_eq!(all.len(), Page::ALL.len());
         assert!(nav(Role::Finance).contains(&"Holds"), "finance reviews held orders");
         let floor = nav(Role::Warehouse);
         assert!(!floor.contains(&"Holds") && floor.contains(&"Fulfilment") && floor.contains(&"Inventory"));
+        assert!(nav(Role::Finance).contains(&"Ledger") && !floor.contains(&"Ledger"), "finance reads the books");
         let hrefs: std::collections::HashSet<&str> = Page::ALL.iter().map(|page| page.href()).collect();
         assert_eq!(hrefs.len(), Page::ALL.len(), "no two pages share an address");
     }

@@ -318,5 +318,21 @@ async fn held_orders_are_decided_and_a_wave_is_picked_packed_and_shipped_in_the_
     let movements = texts(&browser, "#movements tbody tr").await;
     assert!(movements[0].contains("shipment") && movements[0].contains("-1"), "newest first: {movements:?}");
     assert!(movements[0].contains("JD014600003SE"), "{movements:?}");
+
+    // Ops does not read the books; finance sees the shipment in a trial balance that holds.
+    let links = texts(&browser, "nav a").await;
+    assert!(!links.iter().any(|l| l == "Ledger"), "{links:?}");
+    browser.find(Locator::Css("form[action='/logout'] button")).await.unwrap().click().await.unwrap();
+    log_in(&browser, &server, "finance").await;
+    browser.find(Locator::LinkText("Ledger")).await.unwrap().click().await.unwrap();
+    let verdict = browser.find(Locator::Css("main p")).await.unwrap().text().await.unwrap();
+    assert!(verdict.starts_with("The books hold"), "{verdict}");
+    let accounts = texts(&browser, "main table tbody tr").await;
+    let sales = accounts.iter().find(|row| row.starts_with("4000")).unwrap();
+    assert!(sales.contains("Sales"), "{accounts:?}");
+    let totals = texts(&browser, "main table tfoot tr").await;
+    let amounts: Vec<&str> = totals[0].split_whitespace().skip(1).collect();
+    assert_eq!(amounts.len(), 2, "{totals:?}");
+    assert_eq!(amounts[0], amounts[1], "debits equal credits: {totals:?}");
     browser.close().await.unwrap();
 }
