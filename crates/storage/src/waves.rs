@@ -161,7 +161,7 @@ impl Tx {
         let sql = "SELECT w.id, w.location, w.shipping_method, w.cutoff_at, w.status, w.created_at, \
                    (SELECT COUNT(*) FROM wave_orders o WHERE o.wave_id = w.id), \
                    (SELECT COUNT(*) FROM wave_orders o WHERE o.wave_id = w.id AND o.status IN ('to_pick', 'picked', 'packed')), \
-                   (SELECT COALESCE(SUM(l.quantity), 0) FROM wave_lines l WHERE l.wave_id = w.id) \
+                   (SELECT CAST(COALESCE(SUM(l.quantity), 0) AS BIGINT) FROM wave_lines l WHERE l.wave_id = w.id) \
                    FROM waves w WHERE ($1 IS NULL OR w.location = $1) AND ($2 IS NULL OR w.status = $2) \
                    ORDER BY w.created_at DESC, w.id DESC LIMIT $3";
         type Row = (Uuid, String, Option<String>, DateTime<Utc>, String, DateTime<Utc>, i64, i64, i64);

@@ -5,6 +5,7 @@ use ordo_app::domain::access::Role;
 use serde_json::{json, Value};
 
 use crate::common::{postgres_url, Server};
+use crate::common::on_both_engines;
 
 async fn seed_master_data(server: &Server) {
     let t = &server.admin;
@@ -213,9 +214,7 @@ async fn metrics_are_labelled_by_route_template() {
     assert_eq!(wrong_method.json::<Value>().await.unwrap()["error"]["code"], "method_not_allowed");
 }
 
-#[tokio::test]
-async fn the_trial_balance_follows_receipts_and_shipments() {
-    let server = crate::common::Server::start().await;
+async fn the_trial_balance_follows_receipts_and_shipments(server: crate::common::Server) {
     crate::orders::shop(&server, 10).await;
     let t = &server.admin;
     let (status, placed) = server
@@ -245,9 +244,7 @@ async fn the_trial_balance_follows_receipts_and_shipments() {
     assert!(server.ordo.check_ledger().await.unwrap().holds());
 }
 
-#[tokio::test]
-async fn a_sale_in_another_currency_is_booked_in_base_at_the_rate_in_force() {
-    let server = crate::common::Server::start().await;
+async fn a_sale_in_another_currency_is_booked_in_base_at_the_rate_in_force(server: crate::common::Server) {
     crate::orders::shop(&server, 10).await;
     let t = &server.admin;
     let channel = serde_json::json!({"code": "us-web", "name": "US web shop", "kind": "web", "currency": "USD"});
@@ -279,3 +276,7 @@ async fn a_sale_in_another_currency_is_booked_in_base_at_the_rate_in_force() {
     assert_eq!(receivable["debit"], "9.20", "10.00 USD at 0.92");
     assert!(server.ordo.check_ledger().await.unwrap().holds());
 }
+
+on_both_engines!(the_trial_balance_follows_receipts_and_shipments, the_trial_balance_follows_receipts_and_shipments_on_sqlite, the_trial_balance_follows_receipts_and_shipments_on_postgres);
+
+on_both_engines!(a_sale_in_another_currency_is_booked_in_base_at_the_rate_in_force, a_sale_in_another_currency_is_booked_in_base_at_the_rate_in_force_on_sqlite, a_sale_in_another_currency_is_booked_in_base_at_the_rate_in_force_on_postgres);

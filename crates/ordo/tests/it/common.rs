@@ -94,3 +94,24 @@ impl Server {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 }
+
+/// Runs `story` (an `async fn(Server)`) as two tests: on a fresh SQLite file, and on a fresh
+/// PostgreSQL database when `ORDO_TEST_POSTGRES_URL` is set (a SKIP line otherwise).
+macro_rules! on_both_engines {
+    ($story:ident, $on_sqlite:ident, $on_postgres:ident) => {
+        #[tokio::test]
+        async fn $on_sqlite() {
+            $story($crate::common::Server::start().await).await;
+        }
+
+        #[tokio::test]
+        async fn $on_postgres() {
+            let Some(url) = $crate::common::postgres_url() else {
+                println!("SKIP {}: ORDO_TEST_POSTGRES_URL is not set", stringify!($on_postgres));
+                return;
+            };
+            $story($crate::common::Server::start_on(Some(&url)).await).await;
+        }
+    };
+}
+pub(crate) use on_both_engines;

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use crate::common::Server;
 use crate::orders::{order, shop};
+use crate::common::on_both_engines;
 
 /// Stock and bins for both SKUs at central, and three orders: two by standard shipping, one
 /// express. Returns the orders' ids in that order.
@@ -39,9 +40,7 @@ fn stock(levels: &Value) -> (i64, i64) {
     (levels[0]["on_hand"].as_i64().unwrap(), levels[0]["reserved"].as_i64().unwrap())
 }
 
-#[tokio::test]
-async fn a_wave_is_picked_by_bin_packed_and_shipped_order_by_order() {
-    let server = Server::start().await;
+async fn a_wave_is_picked_by_bin_packed_and_shipped_order_by_order(server: Server) {
     let ids = three_orders(&server).await;
     let floor = server.token(Role::Warehouse).await;
 
@@ -130,9 +129,7 @@ async fn bad_fulfilment_requests_name_the_field_and_change_nothing() {
     assert_eq!(server.get(&viewer, "/api/v1/waves").await.0, 200);
 }
 
-#[tokio::test]
-async fn unshipped_orders_near_their_ship_by_time_are_at_risk_then_late() {
-    let server = Server::start().await;
+async fn unshipped_orders_near_their_ship_by_time_are_at_risk_then_late(server: Server) {
     let ids = three_orders(&server).await;
     // The orders were placed 2026-11-20 10:00 UTC and must ship by central's 16:00 cut-off
     // on the 21st.
@@ -173,3 +170,7 @@ async fn unshipped_orders_near_their_ship_by_time_are_at_risk_then_late() {
     let (_, open) = server.get(&server.admin, "/api/v1/exceptions?status=open").await;
     assert_eq!(kinds(&open), [late_kind(1)]);
 }
+
+on_both_engines!(a_wave_is_picked_by_bin_packed_and_shipped_order_by_order, a_wave_is_picked_by_bin_packed_and_shipped_order_by_order_on_sqlite, a_wave_is_picked_by_bin_packed_and_shipped_order_by_order_on_postgres);
+
+on_both_engines!(unshipped_orders_near_their_ship_by_time_are_at_risk_then_late, unshipped_orders_near_their_ship_by_time_are_at_risk_then_late_on_sqlite, unshipped_orders_near_their_ship_by_time_are_at_risk_then_late_on_postgres);

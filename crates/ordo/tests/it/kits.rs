@@ -5,10 +5,9 @@ use serde_json::json;
 
 use crate::common::Server;
 use crate::orders::{order, shop};
+use crate::common::on_both_engines;
 
-#[tokio::test]
-async fn a_kit_reserves_its_components_all_or_none() {
-    let server = Server::start().await;
+async fn a_kit_reserves_its_components_all_or_none(server: Server) {
     shop(&server, 10).await;
     let t = &server.admin;
     for (path, body) in [
@@ -71,3 +70,5 @@ async fn a_kit_reserves_its_components_all_or_none() {
     assert_eq!((saucers[0]["on_hand"].as_i64(), saucers[0]["reserved"].as_i64()), (Some(6), Some(0)));
     assert_eq!(server.ordo.stock_discrepancies().await.unwrap(), Vec::<String>::new());
 }
+
+on_both_engines!(a_kit_reserves_its_components_all_or_none, a_kit_reserves_its_components_all_or_none_on_sqlite, a_kit_reserves_its_components_all_or_none_on_postgres);

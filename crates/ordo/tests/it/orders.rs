@@ -6,6 +6,7 @@ use ordo_app::domain::access::Role;
 use serde_json::{json, Value};
 
 use crate::common::{postgres_url, Server};
+use crate::common::on_both_engines;
 
 /// A web channel, two locations, and `stock` units of MUG-1 at the central one.
 pub(crate) async fn shop(server: &Server, stock: i64) {
@@ -495,9 +496,7 @@ async fn put_web_channel_on(server: &Server, locations: &[&str]) {
     assert_eq!(response.status(), 200);
 }
 
-#[tokio::test]
-async fn the_channel_changes_and_cancels_an_order_by_its_own_id() {
-    let server = Server::start().await;
+async fn the_channel_changes_and_cancels_an_order_by_its_own_id(server: Server) {
     shop(&server, 10).await;
     let integration = server.token(Role::Integration).await;
     let receipt = json!({"sku": "VASE-1", "location": "central", "quantity": 5, "kind": "receipt", "reason": "opening"});
@@ -611,3 +610,5 @@ async fn a_product_made_by_another_process_is_sold_at_once() {
     let (status, placed) = server.post(&server.admin, "/api/v1/orders", order("P1", line)).await;
     assert_eq!(status, 201, "{placed}");
 }
+
+on_both_engines!(the_channel_changes_and_cancels_an_order_by_its_own_id, the_channel_changes_and_cancels_an_order_by_its_own_id_on_sqlite, the_channel_changes_and_cancels_an_order_by_its_own_id_on_postgres);
