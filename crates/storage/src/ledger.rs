@@ -41,12 +41,9 @@ impl Tx {
         if entry.lines.is_empty() {
             return Ok(id);
         }
-        let rows: Vec<String> = (0..entry.lines.len())
-            .map(|r| format!("(${}, ${}, ${}, ${}, ${}, ${}, ${})", r * 7 + 1, r * 7 + 2, r * 7 + 3, r * 7 + 4, r * 7 + 5, r * 7 + 6, r * 7 + 7))
-            .collect();
         let sql = format!(
-            "INSERT INTO journal_lines (entry_id, line_no, account, debit_minor, credit_minor, base_debit_minor, base_credit_minor) VALUES {}",
-            rows.join(", ")
+            "INSERT INTO journal_lines (entry_id, line_no, account, debit_minor, credit_minor, base_debit_minor, base_credit_minor) {}",
+            crate::values(entry.lines.len(), 7)
         );
         on_engine!(self, |conn| {
             let mut query = sqlx::query(AssertSqlSafe(sql));

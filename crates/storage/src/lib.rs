@@ -336,6 +336,12 @@ impl Tx {
     }
 }
 
+/// `VALUES ($1, …, $width), ($width+1, …), …` for `rows` rows: one statement for many rows.
+pub(crate) fn values(rows: usize, width: usize) -> String {
+    let row = |r: usize| format!("({})", (1..=width).map(|c| format!("${}", r * width + c)).collect::<Vec<_>>().join(", "));
+    format!("VALUES {}", (0..rows).map(row).collect::<Vec<_>>().join(", "))
+}
+
 /// The URL without its password, for messages and logs.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -352,6 +358,11 @@ pub fn redact(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn many_rows_number_their_parameters_in_order() {
+        assert_eq!(super::values(2, 3), "VALUES ($1, $2, $3), ($4, $5, $6)");
+    }
+
     #[test]
     fn redact_hides_only_the_password() {
         assert_eq!(super::redact("postgres://ordo:secret@db:5432/ordo"), "postgres://ordo:***@db:5432/ordo");

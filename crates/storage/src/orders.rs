@@ -432,11 +432,6 @@ impl Tx {
     }
 }
 
-/// `VALUES ($1, …, $width), ($width+1, …), …` for `rows` rows: one statement for many rows.
-fn values(rows: usize, width: usize) -> String {
-    let row = |r: usize| format!("({})", (1..=width).map(|c| format!("${}", r * width + c)).collect::<Vec<_>>().join(", "));
-    format!("VALUES {}", (0..rows).map(row).collect::<Vec<_>>().join(", "))
-}
 
 /// One step of an order's timeline, to be written.
 #[derive(Debug, Clone)]
@@ -455,7 +450,7 @@ impl Tx {
         let sql = format!(
             "INSERT INTO order_lines (order_id, line_no, sku, channel_sku, quantity, unit_price_minor, tax_minor, \
              discount_minor, is_kit, part_of) {}",
-            values(lines.len(), 10)
+            crate::values(lines.len(), 10)
         );
         on_engine!(self, |conn| {
             let mut query = sqlx::query(AssertSqlSafe(sql));
@@ -491,7 +486,7 @@ impl Tx {
         }
         let sql = format!(
             "INSERT INTO order_events (order_id, at, from_status, to_status, actor, reason) {}",
-            values(events.len(), 6)
+            crate::values(events.len(), 6)
         );
         on_engine!(self, |conn| {
             let mut query = sqlx::query(AssertSqlSafe(sql));
@@ -512,7 +507,7 @@ impl Tx {
         let sql = format!(
             "INSERT INTO allocations (order_id, line_no, location, quantity) {} \
              ON CONFLICT (order_id, line_no, location) DO UPDATE SET quantity = allocations.quantity + excluded.quantity",
-            values(allocations.len(), 4)
+            crate::values(allocations.len(), 4)
         );
         on_engine!(self, |conn| {
             let mut query = sqlx::query(AssertSqlSafe(sql));
@@ -522,13 +517,5 @@ impl Tx {
             query.execute(conn).await?.rows_affected()
         });
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn many_rows_number_their_parameters_in_order() {
-        assert_eq!(super::values(2, 3), "VALUES ($1, $2, $3), ($4, $5, $6)");
     }
 }

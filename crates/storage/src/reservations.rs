@@ -102,14 +102,13 @@ impl Tx {
             }
             return Ok(taken);
         }
-        let rows: Vec<String> = (0..wanted.len()).map(|r| format!("(${}, ${}, ${})", r * 3 + 1, r * 3 + 2, r * 3 + 3)).collect();
         let sql = format!(
             "UPDATE stock_levels SET reserved = reserved + v.q \
-             FROM (SELECT column1 AS sku, column2 AS location, column3 AS q FROM (VALUES {})) AS v \
+             FROM (SELECT column1 AS sku, column2 AS location, column3 AS q FROM ({})) AS v \
              WHERE stock_levels.sku = v.sku AND stock_levels.location = v.location \
              AND stock_levels.on_hand - stock_levels.reserved >= v.q \
              RETURNING stock_levels.sku, stock_levels.location",
-            rows.join(", ")
+            crate::values(wanted.len(), 3)
         );
         let reserved: Vec<(String, String)> = on_engine!(self, |conn| {
             let mut query = sqlx::query_as(AssertSqlSafe(sql));
@@ -133,10 +132,7 @@ impl Tx {
     }
 
     pub async fn insert_allocation(&mut self, order: Uuid, line: i64, location: &str, quantity: i64) -> Result<(), StorageError> {
-        let sql = "INSERT INTO allocations (order_id, line_no, location, quantity) VALUES ($1, $2, $3, $4) \
-                   ON CONFLICT (order_id, line_no, location) DO UPDATE SET quantity = allocations.quantity + $4";
-        on_engine!(self, |conn| sqlx::query(sql).bind(order).bind(line).bind(location).bind(quantity).execute(conn).await?.rows_affected());
-        Ok(())
+        self.insert_allocations(order, &[(line, location.to_owned(), quantity)]).await
     }
 
     pub async fn insert_backorder(

@@ -65,6 +65,14 @@ struct Cancellation {
     reason: Option<String>,
 }
 
+impl Cancellation {
+    /// The reason given in an optional body, or the default.
+    fn reason(body: &Bytes) -> Result<String, ApiError> {
+        let cancellation: Cancellation = optional_json(body)?;
+        Ok(cancellation.reason.unwrap_or_else(|| "cancelled by the channel".to_owned()))
+    }
+}
+
 /// Cancels an order that has not shipped and releases its reservations; 409 with the
 /// current state when it has.
 #[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", tag = "orders", params(("id" = String, Path)),
@@ -76,9 +84,7 @@ async fn cancel_order(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Order>, ApiError> {
-    let cancellation: Cancellation = optional_json(&body)?;
-    let reason = cancellation.reason.unwrap_or_else(|| "cancelled by the channel".to_owned());
-    Ok(Json(ordo.cancel_order(path_id(&id)?, &reason, &auth.actor).await?))
+    Ok(Json(ordo.cancel_order(path_id(&id)?, &Cancellation::reason(&body)?, &auth.actor).await?))
 }
 
 /// The channel's new version of an order it sent before, named by the channel's own id: a new
@@ -108,8 +114,7 @@ async fn cancel_order_from_channel(
     Path((channel, external_id)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Json<Order>, ApiError> {
-    let cancellation: Cancellation = optional_json(&body)?;
-    let reason = cancellation.reason.unwrap_or_else(|| "cancelled by the channel".to_owned());
+    let reason = Cancellation::reason(&body)?;
     Ok(Json(ordo.cancel_order_from_channel(&channel, &external_id, &reason, &auth.actor).await?))
 }
 
