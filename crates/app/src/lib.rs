@@ -6,6 +6,7 @@ mod access;
 mod cache;
 mod clock;
 mod fulfilment;
+mod intake;
 pub mod demo;
 pub mod import;
 mod inventory;
@@ -13,6 +14,7 @@ mod ledger;
 mod master;
 mod order_changes;
 mod orders;
+mod reserving;
 
 use std::fmt;
 use std::time::Duration;
@@ -26,7 +28,7 @@ pub use access::{IssuedToken, LoggedIn};
 pub use clock::Clock;
 pub use fulfilment::ShipByWatch;
 pub use ledger::{LedgerCheck, TrialBalance};
-pub use orders::Intake;
+pub use intake::Intake;
 pub use ordo_domain as domain;
 pub use ordo_storage::{OrderSummary, redact as redact_url, Engine, StorageError, MasterDataCounts, ProductPage, ProductQuery, SqliteDurability, StorageOptions};
 

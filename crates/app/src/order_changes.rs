@@ -4,7 +4,7 @@ use ordo_domain::order::{NewOrder, Order, OrderStatus};
 use ordo_domain::FieldError;
 use ordo_storage::OrderChange;
 
-use crate::orders::{insert_lines, plan, PlannedLine};
+use crate::intake::{insert_lines, plan, PlannedLine};
 use crate::{Actor, AppError, AppResult, Ordo};
 
 impl Ordo {
