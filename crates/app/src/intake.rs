@@ -2,15 +2,18 @@
 //! (listings resolved, tax, kits expanded), reviewed for risk, routed and reserved, and written
 //! in one grouped write. Idempotent on (channel, external id).
 
+use std::collections::HashMap;
+
 use ordo_domain::exception::ExceptionKind;
 use ordo_domain::order::{LineAllocation, NewOrder, Order, OrderEvent, OrderLine, OrderStatus, RoutingRecord};
 use ordo_domain::routing::LineDemand;
 use ordo_domain::FieldError;
-use ordo_storage::{NewEvent, NewLineRecord, NewOrderRecord, RoutingSites};
+use ordo_storage::{Db, NewEvent, NewLineRecord, NewOrderRecord, RoutingSites, StorageError, Timeline};
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::cache::{cached, Key, MasterCache};
-use crate::reserving::{record_routing, route_and_reserve, Routed};
+use crate::reserving::{record_routing, route_and_reserve, route_and_reserve_many, RouteRequest, Routed, RoutedOrder};
 use crate::{Actor, AppError, AppResult, Ordo};
 
 /// The outcome of receiving an order: the order, and whether this call created it.
@@ -20,20 +23,41 @@ pub struct Intake {
     pub created: bool,
 }
 
+/// Where [`plan`] reads what the cache lacks: the caller's transaction, or a read begun at
+/// the first miss.
+pub(crate) enum Reads<'a> {
+    In(&'a mut ordo_storage::Tx),
+    Lazy(&'a Db, Option<ordo_storage::Tx>),
+}
+
+impl Reads<'_> {
+    pub(crate) async fn tx(&mut self) -> Result<&mut ordo_storage::Tx, StorageError> {
+        match self {
+            Reads::In(tx) => Ok(tx),
+            Reads::Lazy(db, slot) => {
+                if slot.is_none() {
+                    *slot = Some(db.read().await?);
+                }
+                slot.as_mut().ok_or_else(|| StorageError::Unavailable("no read transaction".into()))
+            }
+        }
+    }
+}
+
 /// Checks an order against master data and plans its lines: the channel exists and sells in
 /// the order's currency, each line names our SKU or the channel's listing, tax where the
 /// channel sent none, kits expanded into their components. Returns the channel, the lines
 /// and the order's total. Reads only.
 pub(crate) async fn plan(
-    tx: &mut ordo_storage::Tx,
+    reads: &mut Reads<'_>,
     cache: &MasterCache,
     order: &ordo_domain::order::CheckedOrder,
 ) -> AppResult<(ordo_domain::master::Channel, Vec<PlannedLine>, ordo_domain::Money)> {
-    let channel = cached!(cache, Key::Channel(order.channel.clone()), Channel, tx.channel(&order.channel).await?);
+    let channel = cached!(cache, Key::Channel(order.channel.clone()), Channel, reads.tx().await?.channel(&order.channel).await?);
     // What the cache does not know is asked of the database before it is refused.
     let channel = match channel {
         Some(channel) => Some(channel),
-        None => tx.channel(&order.channel).await?,
+        None => reads.tx().await?.channel(&order.channel).await?,
     };
     let Some(channel) = channel else {
         return Err(FieldError::new("channel", format!("unknown channel {:?}", order.channel)).into());
@@ -47,18 +71,21 @@ pub(crate) async fn plan(
     let mut skus = Vec::with_capacity(order.lines.len());
     for (i, line) in order.lines.iter().enumerate() {
         let listing = cached!(cache, Key::Listing(channel.code.clone(), line.sku.clone()), Listing, {
-            tx.listing(&channel.code, &line.sku).await?
+            reads.tx().await?.listing(&channel.code, &line.sku).await?
         });
         let product = match &listing {
             Some(_) => None,
-            None => cached!(cache, Key::Product(line.sku.clone()), Product, tx.product(&line.sku).await?),
+            None => cached!(cache, Key::Product(line.sku.clone()), Product, reads.tx().await?.product(&line.sku).await?),
         };
         let sku = match (listing, product) {
             (Some(listing), _) => (listing.sku, Some(line.sku.as_str())),
             (None, Some(_)) => (line.sku.clone(), None),
-            (None, None) if tx.listing(&channel.code, &line.sku).await?.is_some() || tx.product(&line.sku).await?.is_some() => {
+            (None, None)
+                if reads.tx().await?.listing(&channel.code, &line.sku).await?.is_some()
+                    || reads.tx().await?.product(&line.sku).await?.is_some() =>
+            {
                 cache.clear();
-                return Box::pin(plan(tx, cache, order)).await;
+                return Box::pin(plan(reads, cache, order)).await;
             }
             (None, None) => {
                 let message = format!("unknown SKU {:?}: neither ours nor listed on {}", line.sku, channel.code);
@@ -83,15 +110,15 @@ pub(crate) async fn plan(
         let tax = match line.tax {
             Some(tax) => tax,
             None => {
-                let product = cached!(cache, Key::Product(sku.clone()), Product, tx.product(sku).await?);
+                let product = cached!(cache, Key::Product(sku.clone()), Product, reads.tx().await?.product(sku).await?);
                 let class = product.map(|p| p.tax_class).unwrap_or_default();
                 let key = Key::TaxRate(order.ship_to.country.clone(), class.clone());
-                let rate = cached!(cache, key, TaxRate, tx.tax_rate(&order.ship_to.country, &class).await?).unwrap_or(0);
+                let rate = cached!(cache, key, TaxRate, reads.tx().await?.tax_rate(&order.ship_to.country, &class).await?).unwrap_or(0);
                 net.scaled(rate, 10_000).map_err(money_field(&field))?
             }
         };
         total = total.checked_add(net).and_then(|t| t.checked_add(tax)).map_err(money_field(&field))?;
-        let components = cached!(cache, Key::Kit(sku.clone()), Kit, tx.kit_components(sku).await?);
+        let components = cached!(cache, Key::Kit(sku.clone()), Kit, reads.tx().await?.kit_components(sku).await?);
         let number = planned.len() as i64 + 1;
         planned.push(PlannedLine {
             line: number,
@@ -127,7 +154,7 @@ pub(crate) async fn plan(
     Ok((channel, planned, total))
 }
 
-/// What intake hands to its write.
+/// An order intake has checked, planned and reviewed, ready to be written.
 struct NewOrderWrite {
     channel: ordo_domain::master::Channel,
     sites: RoutingSites,
@@ -141,11 +168,80 @@ struct NewOrderWrite {
     now: chrono::DateTime<chrono::Utc>,
 }
 
-/// What intake's write did.
+/// What intake's write did with one order.
 enum Written {
     New { id: Uuid, status: OrderStatus, ship_by: chrono::DateTime<chrono::Utc>, routed: Option<Routed> },
     /// The channel's order was already here.
     Existing(Uuid),
+}
+
+/// The most orders one group commit takes.
+const GROUP_LIMIT: usize = 64;
+
+type Queued = (NewOrderWrite, oneshot::Sender<AppResult<Written>>);
+
+/// Orders waiting to be written. One task writes them in groups: whatever arrives while a
+/// group is being written goes into the next, up to [`GROUP_LIMIT`] orders in one transaction,
+/// with one statement per table and one commit, so round trips and the disk flush are paid per
+/// group rather than per order. Each caller hears only after its group has committed.
+#[derive(Debug, Clone)]
+pub(crate) struct IntakeQueue(mpsc::UnboundedSender<Queued>);
+
+impl IntakeQueue {
+    pub(crate) fn start(db: Db) -> IntakeQueue {
+        let (sender, queue) = mpsc::unbounded_channel();
+        tokio::spawn(write_groups(db, queue));
+        IntakeQueue(sender)
+    }
+
+    async fn write(&self, order: NewOrderWrite) -> AppResult<Written> {
+        let (answer, answered) = oneshot::channel();
+        let closed = || AppError::Storage(StorageError::Unavailable("Ordo is shutting down".into()));
+        self.0.send((order, answer)).map_err(|_| closed())?;
+        answered.await.map_err(|_| closed())?
+    }
+}
+
+async fn write_groups(db: Db, mut queue: mpsc::UnboundedReceiver<Queued>) {
+    while let Some(first) = queue.recv().await {
+        let mut group = vec![first];
+        while group.len() < GROUP_LIMIT
+            && let Ok(next) = queue.try_recv()
+        {
+            group.push(next);
+        }
+        let (writes, answers): (Vec<NewOrderWrite>, Vec<_>) = group.into_iter().unzip();
+        match write_group(&db, &writes).await {
+            Ok(Some(written)) => {
+                for (answer, written) in answers.into_iter().zip(written) {
+                    let _ = answer.send(Ok(written));
+                }
+            }
+            // One order of the group failed, or another writer took stock the group counted
+            // on: the group rolled back, and each order is written on its own.
+            outcome => {
+                if let Err(e) = &outcome {
+                    tracing::debug!(error = %e, orders = writes.len(), "a group of orders rolled back; writing them one by one");
+                }
+                for (write, answer) in writes.iter().zip(answers) {
+                    let written = write_group(&db, std::slice::from_ref(write)).await.and_then(|written| {
+                        written.and_then(|mut w| w.pop()).ok_or_else(|| StorageError::Corrupt("one order wrote nothing".into()).into())
+                    });
+                    let _ = answer.send(written);
+                }
+            }
+        }
+    }
+}
+
+/// Writes `writes` in one transaction; see [`write_new_orders`].
+async fn write_group(db: &Db, writes: &[NewOrderWrite]) -> AppResult<Option<Vec<Written>>> {
+    let mut tx = db.write().await?;
+    let written = write_new_orders(&mut tx, writes).await?;
+    if written.is_some() {
+        tx.commit().await?;
+    }
+    Ok(written)
 }
 
 /// The timeline of a new order: received, validated, then routed or held.
@@ -161,66 +257,125 @@ fn intake_events<'a>(routed: Option<&Routed>, hold_reason: &'a str) -> Vec<NewEv
     ]
 }
 
-/// Intake's write: unless the order is here already, routes and reserves, then writes the
-/// order as routing left it. Writes nothing when it fails; a concurrent re-send that took the
-/// external id first (possible on PostgreSQL) is a duplicate error, and its transaction gives
-/// the reservations back.
-async fn write_new_order(tx: &mut ordo_storage::Tx, w: NewOrderWrite) -> Result<Written, ordo_storage::StorageError> {
-    let (channel, order, now) = (&w.channel, &w.order, w.now);
-    if let Some(existing) = tx.order_id_by_external_id(&channel.code, &order.external_id).await? {
-        return Ok(Written::Existing(existing));
+/// Intake's write for a group of orders, in arrival order: those the channels sent before are
+/// answered with the order already here; the rest are routed and reserved (unless held), then
+/// written as routing left them, one statement per table. `None` when another writer took
+/// stock the group counted on: the caller rolls back and writes the orders one by one. A
+/// concurrent re-send that took an external id first (possible on PostgreSQL) is a duplicate
+/// error, and the rollback gives the reservations back.
+async fn write_new_orders(tx: &mut ordo_storage::Tx, writes: &[NewOrderWrite]) -> AppResult<Option<Vec<Written>>> {
+    let keys: Vec<(&str, &str)> = writes.iter().map(|w| (w.channel.code.as_str(), w.order.external_id.as_str())).collect();
+    let mut known: HashMap<(String, String), Uuid> =
+        tx.order_ids_by_external_ids(&keys).await?.into_iter().map(|(channel, external_id, id)| ((channel, external_id), id)).collect();
+    // A new order gets its id; a second send of it in the same group is answered with it.
+    let mut ids: Vec<Result<Uuid, Uuid>> = Vec::with_capacity(writes.len());
+    for (channel, external_id) in &keys {
+        let key = ((*channel).to_owned(), (*external_id).to_owned());
+        ids.push(match known.get(&key) {
+            Some(id) => Err(*id),
+            None => Ok(*known.entry(key).or_insert_with(Uuid::now_v7)),
+        });
     }
-    let storage = |e: AppError| match e {
-        AppError::Storage(e) => e,
-        other => ordo_storage::StorageError::Corrupt(other.to_string()),
-    };
-    let placed = (order.placed_at, channel.ship_by_sla_hours);
-    let routed = match w.holds.is_empty() {
-        true => Some(route_and_reserve(tx, &w.sites, &w.lines, placed).await.map_err(storage)?),
-        false => None,
-    };
-    let id = Uuid::now_v7();
-    let status = routed.as_ref().map_or(OrderStatus::OnHold, Routed::status);
-    let ship_by = routed.as_ref().map_or(order.placed_at + chrono::Duration::hours(channel.ship_by_sla_hours), |r| r.ship_by);
-    let customer = ordo_domain::order::NewCustomerRef { email: order.customer_email.clone(), name: order.customer_name.clone() };
-    let record = NewOrderRecord {
-        id,
-        channel: &channel.code,
-        external_id: &order.external_id,
-        status,
-        placed_at: order.placed_at,
-        ship_by,
-        currency: order.currency,
-        customer: &customer,
-        ship_to: &order.ship_to,
-        billing_country: order.billing_country.as_deref(),
-        shipping_method: &order.shipping_method,
-        payment_status: order.payment_status,
-        shipping_price: order.shipping_price,
-        total: w.total,
-        payload: &w.payload,
-    };
-    if !tx.insert_order(&record, now).await? {
-        return Err(ordo_storage::StorageError::Duplicate { constraint: "orders.channel, orders.external_id".into() });
+    let fresh: Vec<(Uuid, &NewOrderWrite)> = ids.iter().zip(writes).filter_map(|(id, w)| id.ok().map(|id| (id, w))).collect();
+
+    // Risk review came first: a held order reserves nothing until a person releases it.
+    let requests: Vec<RouteRequest> = fresh
+        .iter()
+        .filter(|(_, w)| w.holds.is_empty())
+        .map(|(_, w)| RouteRequest { sites: &w.sites, lines: &w.lines, placed: (w.order.placed_at, w.channel.ship_by_sla_hours) })
+        .collect();
+    let mut routed = match requests.len() {
+        0 => Vec::new(),
+        1 => vec![route_and_reserve(tx, &requests[0]).await?],
+        _ => match route_and_reserve_many(tx, &requests).await? {
+            Some(routed) => routed,
+            None => return Ok(None),
+        },
     }
-    insert_lines(tx, id, &w.planned).await.map_err(storage)?;
-    let hold_reason = w.holds.join("; ");
-    match &routed {
-        Some(routed) => record_routing(tx, id, &channel.code, &w.lines, routed, now).await.map_err(storage)?,
-        None => {
-            let kind = ExceptionKind::PaymentReview;
-            let details = serde_json::json!({"external_id": order.external_id, "channel": channel.code, "reasons": w.holds});
-            let subject = format!("order:{id}");
-            tx.raise_exception(kind.as_str(), &subject, kind.owner_role().as_str(), now + kind.sla(), &details, now).await?;
-        }
+    .into_iter();
+    let routed: Vec<Option<Routed>> = fresh.iter().map(|(_, w)| if w.holds.is_empty() { routed.next() } else { None }).collect();
+
+    let customers: Vec<ordo_domain::order::NewCustomerRef> = fresh
+        .iter()
+        .map(|(_, w)| ordo_domain::order::NewCustomerRef { email: w.order.customer_email.clone(), name: w.order.customer_name.clone() })
+        .collect();
+    let records: Vec<NewOrderRecord> = fresh
+        .iter()
+        .zip(&routed)
+        .zip(&customers)
+        .map(|(((id, w), routed), customer)| {
+            let (channel, order) = (&w.channel, &w.order);
+            let default_ship_by = order.placed_at + chrono::Duration::hours(channel.ship_by_sla_hours);
+            NewOrderRecord {
+                id: *id,
+                channel: &channel.code,
+                external_id: &order.external_id,
+                status: routed.as_ref().map_or(OrderStatus::OnHold, Routed::status),
+                placed_at: order.placed_at,
+                ship_by: routed.as_ref().map_or(default_ship_by, |r| r.ship_by),
+                currency: order.currency,
+                customer,
+                ship_to: &order.ship_to,
+                billing_country: order.billing_country.as_deref(),
+                shipping_method: &order.shipping_method,
+                payment_status: order.payment_status,
+                shipping_price: order.shipping_price,
+                total: w.total,
+                payload: &w.payload,
+                received_at: w.now,
+            }
+        })
+        .collect();
+    if tx.insert_orders(&records).await? != records.len() {
+        return Err(StorageError::Duplicate { constraint: "orders.channel, orders.external_id".into() }.into());
     }
-    tx.insert_order_events(id, &intake_events(routed.as_ref(), &hold_reason), &w.who, now).await?;
-    Ok(Written::New { id, status, ship_by, routed })
+    let lines: Vec<Vec<NewLineRecord>> = fresh.iter().map(|(_, w)| line_records(&w.planned)).collect();
+    let lines: Vec<(Uuid, &[NewLineRecord])> = fresh.iter().zip(&lines).map(|((id, _), lines)| (*id, lines.as_slice())).collect();
+    tx.insert_order_lines(&lines).await?;
+
+    let served: Vec<RoutedOrder> = fresh
+        .iter()
+        .zip(&routed)
+        .filter_map(|((id, w), routed)| {
+            routed.as_ref().map(|routed| RoutedOrder { id: *id, channel: &w.channel.code, lines: &w.lines, routed, at: w.now })
+        })
+        .collect();
+    record_routing(tx, &served).await?;
+    for (id, w) in fresh.iter().filter(|(_, w)| !w.holds.is_empty()) {
+        let kind = ExceptionKind::PaymentReview;
+        let details = serde_json::json!({"external_id": w.order.external_id, "channel": w.channel.code, "reasons": w.holds});
+        tx.raise_exception(kind.as_str(), &format!("order:{id}"), kind.owner_role().as_str(), w.now + kind.sla(), &details, w.now).await?;
+    }
+    let hold_reasons: Vec<String> = fresh.iter().map(|(_, w)| w.holds.join("; ")).collect();
+    let events: Vec<Vec<NewEvent>> = routed.iter().zip(&hold_reasons).map(|(routed, reason)| intake_events(routed.as_ref(), reason)).collect();
+    let timelines: Vec<Timeline> = fresh
+        .iter()
+        .zip(&events)
+        .map(|((id, w), steps)| Timeline { order: *id, actor: &w.who, at: w.now, steps })
+        .collect();
+    tx.insert_order_events(&timelines).await?;
+
+    let mut routed = routed.into_iter();
+    let written = ids
+        .into_iter()
+        .zip(writes)
+        .map(|(id, w)| match id {
+            Err(existing) => Written::Existing(existing),
+            Ok(id) => {
+                let routed = routed.next().flatten();
+                let status = routed.as_ref().map_or(OrderStatus::OnHold, Routed::status);
+                let default_ship_by = w.order.placed_at + chrono::Duration::hours(w.channel.ship_by_sla_hours);
+                let ship_by = routed.as_ref().map_or(default_ship_by, |r| r.ship_by);
+                Written::New { id, status, ship_by, routed }
+            }
+        })
+        .collect();
+    Ok(Some(written))
 }
 
-/// Writes the planned lines of order `id`.
-pub(crate) async fn insert_lines(tx: &mut ordo_storage::Tx, id: Uuid, planned: &[PlannedLine]) -> AppResult<()> {
-    let records: Vec<NewLineRecord> = planned
+/// The planned lines as the database keeps them.
+fn line_records(planned: &[PlannedLine]) -> Vec<NewLineRecord<'_>> {
+    planned
         .iter()
         .map(|line| NewLineRecord {
             line: line.line,
@@ -233,8 +388,12 @@ pub(crate) async fn insert_lines(tx: &mut ordo_storage::Tx, id: Uuid, planned: &
             tax: line.tax,
             discount: line.discount,
         })
-        .collect();
-    Ok(tx.insert_order_lines(id, &records).await?)
+        .collect()
+}
+
+/// Writes the planned lines of order `id`.
+pub(crate) async fn insert_lines(tx: &mut ordo_storage::Tx, id: Uuid, planned: &[PlannedLine]) -> AppResult<()> {
+    Ok(tx.insert_order_lines(&[(id, &line_records(planned))]).await?)
 }
 
 /// What the planned lines ask of stock: every line but a kit's own, which holds none.
@@ -270,20 +429,15 @@ impl Ordo {
     pub async fn receive_order(&self, new: NewOrder, payload: &str, actor: &Actor) -> AppResult<Intake> {
         let order = new.check()?;
         let now = self.now();
-        // Everything that only reads happens before the write transaction, so the write lock
-        // (SQLite's one writer) is held for the writes alone.
-        let mut tx = self.db.read().await?;
-        let (channel, planned, total) = plan(&mut tx, &self.cache, &order).await?;
-        // A re-send of an order we have: answer with it, touching nothing.
-        if let Some(existing) = tx.order_id_by_external_id(&channel.code, &order.external_id).await? {
-            let order = tx.order(existing).await?.ok_or(AppError::NotFound { what: "order", key: existing.to_string() })?;
-            return Ok(Intake { order, created: false });
-        }
+        // Everything that only reads happens before the write, and mostly from the cache: the
+        // database is asked only for what the cache lacks.
+        let mut reads = Reads::Lazy(&self.db, None);
+        let (channel, planned, total) = plan(&mut reads, &self.cache, &order).await?;
         let key = Key::ChannelStats(channel.code.clone());
-        let stats = cached!(self.cache, key, ChannelStats, tx.channel_order_stats(&channel.code).await?);
+        let stats = cached!(self.cache, key, ChannelStats, reads.tx().await?.channel_order_stats(&channel.code).await?);
         let key = Key::Sites(channel.code.clone(), order.shipping_method.clone());
-        let sites = cached!(self.cache, key, Sites, tx.routing_sites(&channel.code, &order.shipping_method).await?);
-        drop(tx);
+        let sites = cached!(self.cache, key, Sites, reads.tx().await?.routing_sites(&channel.code, &order.shipping_method).await?);
+        drop(reads);
 
         // Risk review first: a held order reserves nothing until a person releases it.
         let holds = self.risk_holds(&order, total, stats);
@@ -291,8 +445,8 @@ impl Ordo {
         let lines = demand(&planned);
         let who = actor.to_string();
 
-        // Route and reserve, then write the order as routing left it, one statement per table,
-        // in a write grouped with the others arriving now: one commit for all of them.
+        // Route and reserve, then write the order as routing left it, grouped with the others
+        // arriving now. A re-send of an order we have is answered with it, touching nothing.
         let write = NewOrderWrite {
             channel: channel.clone(),
             sites,
@@ -305,17 +459,16 @@ impl Ordo {
             who: who.clone(),
             now,
         };
-        let written = self.db.write_grouped(move |tx| Box::pin(write_new_order(tx, write))).await;
-        let (id, status, ship_by, routed) = match written {
+        let (id, status, ship_by, routed) = match self.intake.write(write).await {
             Ok(Written::New { id, status, ship_by, routed }) => (id, status, ship_by, routed),
-            // The channel sent it again meanwhile: answer with the order that one made.
             Ok(Written::Existing(existing)) => return Ok(Intake { order: self.order(existing).await?, created: false }),
-            Err(e) if e.is_duplicate() => {
+            // The channel sent it again meanwhile, through another process.
+            Err(AppError::Storage(e)) if e.is_duplicate() => {
                 let existing = self.db.read().await?.order_id_by_external_id(&channel.code, &order.external_id).await?;
                 let existing = existing.ok_or_else(|| AppError::NotFound { what: "order", key: order.external_id.clone() })?;
                 return Ok(Intake { order: self.order(existing).await?, created: false });
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         };
         let customer = ordo_domain::order::NewCustomerRef { email: order.customer_email.clone(), name: order.customer_name.clone() };
         let events = intake_events(routed.as_ref(), &hold_reason);

@@ -63,6 +63,7 @@ pub struct Ordo {
     settings: Settings,
     clock: Clock,
     cache: std::sync::Arc<cache::MasterCache>,
+    intake: intake::IntakeQueue,
 }
 
 /// Who is acting: a user of the dashboard, an API token, or Ordo itself. Recorded with the
@@ -155,7 +156,8 @@ impl Ordo {
     pub async fn open(url: &str, storage: &StorageOptions, settings: Settings) -> AppResult<Ordo> {
         let db = Db::open(url, storage).await?;
         db.migrate().await?;
-        let ordo = Ordo { db, settings, clock: Clock::System, cache: Default::default() };
+        let intake = intake::IntakeQueue::start(db.clone());
+        let ordo = Ordo { db, settings, clock: Clock::System, cache: Default::default(), intake };
         let mut tx = ordo.db.write().await?;
         Self::open_default_chart(&mut tx, ordo.now()).await?;
         tx.commit().await?;

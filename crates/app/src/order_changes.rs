@@ -4,7 +4,7 @@ use ordo_domain::order::{NewOrder, Order, OrderStatus};
 use ordo_domain::FieldError;
 use ordo_storage::OrderChange;
 
-use crate::intake::{insert_lines, plan, PlannedLine};
+use crate::intake::{insert_lines, plan, PlannedLine, Reads};
 use crate::{Actor, AppError, AppResult, Ordo};
 
 impl Ordo {
@@ -32,7 +32,7 @@ impl Ordo {
         let now = self.now();
         let who = actor.to_string();
         let mut tx = self.db.write().await?;
-        let (channel, planned, total) = plan(&mut tx, &self.cache, &order).await?;
+        let (channel, planned, total) = plan(&mut Reads::In(&mut tx), &self.cache, &order).await?;
         let not_found = || AppError::NotFound { what: "order", key: format!("{}/{external_id}", channel.code) };
         let id = tx.order_id_by_external_id(&channel.code, external_id).await?.ok_or_else(not_found)?;
         let current = tx.order(id).await?.ok_or_else(not_found)?;

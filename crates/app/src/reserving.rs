@@ -2,12 +2,12 @@
 //! the database decides; what cannot be reserved waits as backorders, filled oldest ship-by
 //! first when stock arrives.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use ordo_domain::exception::ExceptionKind;
 use ordo_domain::order::OrderStatus;
 use ordo_domain::risk::{hold_reasons, RiskFacts};
-use ordo_domain::routing::{LineDemand, PreferWholeOrder, Routing, RoutingFacts};
+use ordo_domain::routing::{LineDemand, PreferWholeOrder, Routing, RoutingFacts, RoutingPlan};
 use ordo_storage::RoutingSites;
 use uuid::Uuid;
 
@@ -37,104 +37,163 @@ impl Routed {
     }
 }
 
-/// Routes `lines` and reserves what the plan says; a reservation the database refuses
-/// (another order took the stock first) becomes a shortfall, never an oversell, and a kit with
-/// a component short gives the others back. `placed` is when the order was placed and the
-/// channel's SLA in hours. Touches stock levels only.
-pub(crate) async fn route_and_reserve(
-    tx: &mut ordo_storage::Tx,
-    sites: &RoutingSites,
-    lines: &[LineDemand],
-    (placed_at, sla_hours): (chrono::DateTime<chrono::Utc>, i64),
-) -> AppResult<Routed> {
-    let distinct: BTreeSet<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
+/// Stock available (on hand less reserved) per (SKU, location), as routing sees it.
+type Stock = HashMap<(String, String), i64>;
+
+/// What one order asks of routing: where it may ship from, its lines, when it was placed and
+/// the channel's SLA in hours.
+pub(crate) struct RouteRequest<'a> {
+    pub(crate) sites: &'a RoutingSites,
+    pub(crate) lines: &'a [LineDemand],
+    pub(crate) placed: (chrono::DateTime<chrono::Utc>, i64),
+}
+
+/// Reads what is available of the SKUs `lines` ask for.
+async fn read_stock<'a>(tx: &mut ordo_storage::Tx, lines: impl Iterator<Item = &'a LineDemand>) -> AppResult<Stock> {
+    let distinct: BTreeSet<&str> = lines.map(|l| l.sku.as_str()).collect();
     let distinct: Vec<&str> = distinct.into_iter().collect();
-    let mut candidates = sites.candidates.clone();
-    for (sku, location, available) in tx.available_stock(&distinct).await? {
-        if let Some(candidate) = candidates.iter_mut().find(|c| c.location == location) {
-            candidate.available.insert(sku, available);
+    Ok(tx.available_stock(&distinct).await?.into_iter().map(|(sku, location, available)| ((sku, location), available)).collect())
+}
+
+/// Decides where the order's units come from, given `stock`. Reads and changes nothing.
+fn plan_route(request: &RouteRequest<'_>, stock: &Stock) -> RoutingPlan {
+    let mut candidates = request.sites.candidates.clone();
+    for candidate in &mut candidates {
+        for line in request.lines {
+            if let Some(available) = stock.get(&(line.sku.clone(), candidate.location.clone())) {
+                candidate.available.insert(line.sku.clone(), *available);
+            }
         }
     }
-    let router = PreferWholeOrder;
-    let plan = router.route(&RoutingFacts { lines: lines.to_vec(), candidates, allow_split: sites.allow_split });
+    PreferWholeOrder.route(&RoutingFacts { lines: request.lines.to_vec(), candidates, allow_split: request.sites.allow_split })
+}
+
+/// One reservation per SKU and location, however many lines share it, in one global order
+/// (SKU, then location) so two writers taking the same SKUs lock the stock rows in the same
+/// order and cannot deadlock on PostgreSQL.
+fn wanted<'a>(lines: &'a [LineDemand], plan: &'a RoutingPlan) -> BTreeMap<(&'a str, &'a str), i64> {
+    let mut wanted = BTreeMap::new();
+    for allocation in &plan.allocations {
+        if let Some(line) = lines.iter().find(|l| l.line == allocation.line) {
+            *wanted.entry((line.sku.as_str(), allocation.location.as_str())).or_default() += allocation.quantity;
+        }
+    }
+    wanted
+}
+
+/// Turns a plan into what was reserved: allocations the database `refused` (another order took
+/// the stock first) become shortfalls, never oversells, and a kit with a component short gives
+/// the others back. Returns the outcome and what to give back.
+fn settle(request: &RouteRequest<'_>, plan: &RoutingPlan, refused: &[(&str, &str)]) -> (Routed, Vec<(String, String, i64)>) {
+    let lines = request.lines;
+    let demand = |line: i64| lines.iter().find(|l| l.line == line);
     let mut reasons = plan.reasons.clone();
     let mut short: Vec<(i64, String, i64)> = plan.shortfalls.iter().map(|s| (s.line, s.sku.clone(), s.quantity)).collect();
-    // Reserve in one global order (SKU, then location) so two orders taking the same SKUs
-    // lock the stock rows in the same order and cannot deadlock on PostgreSQL.
-    let demand = |line: i64| lines.iter().find(|l| l.line == line);
-    let mut in_lock_order: Vec<&ordo_domain::routing::Allocation> = plan.allocations.iter().collect();
-    in_lock_order.sort_by(|a, b| {
-        let sku = |x: &ordo_domain::routing::Allocation| demand(x.line).map_or("", |l| l.sku.as_str());
-        sku(a).cmp(sku(b)).then_with(|| a.location.cmp(&b.location))
-    });
-    // One reservation per SKU and location, however many lines share it.
-    let mut wanted: Vec<(&str, &str, i64)> = Vec::new();
-    for allocation in &in_lock_order {
-        let Some(line) = demand(allocation.line) else { continue };
-        match wanted.iter_mut().find(|(sku, location, _)| *sku == line.sku && *location == allocation.location) {
-            Some(pair) => pair.2 += allocation.quantity,
-            None => wanted.push((&line.sku, &allocation.location, allocation.quantity)),
-        }
-    }
-    let taken = tx.reserve_many(&wanted).await?;
     let mut reserved: Vec<(&LineDemand, &str, i64)> = Vec::new();
-    for allocation in in_lock_order {
+    for allocation in &plan.allocations {
         let Some(line) = demand(allocation.line) else { continue };
-        let held = wanted.iter().zip(&taken).any(|((sku, location, _), ok)| *ok && *sku == line.sku && *location == allocation.location);
-        if held {
-            reserved.push((line, &allocation.location, allocation.quantity));
-        } else {
+        if refused.contains(&(line.sku.as_str(), allocation.location.as_str())) {
             reasons.push(format!("{} was taken at {} by another order meanwhile", line.sku, allocation.location));
             short.push((allocation.line, line.sku.clone(), allocation.quantity));
+        } else {
+            reserved.push((line, &allocation.location, allocation.quantity));
         }
     }
     let broken: BTreeSet<i64> = short.iter().filter_map(|(line, _, _)| demand(*line).and_then(|l| l.kit)).collect();
     let mut allocations = Vec::with_capacity(reserved.len());
+    let mut give_back = Vec::new();
     for (line, location, quantity) in reserved {
         if line.kit.is_some_and(|kit| broken.contains(&kit)) {
-            tx.release(&line.sku, location, quantity).await?;
+            give_back.push((line.sku.clone(), location.to_owned(), quantity));
             short.push((line.line, line.sku.clone(), quantity));
         } else {
             allocations.push((line.line, location.to_owned(), quantity));
         }
     }
     allocations.sort();
+    let (placed_at, sla_hours) = request.placed;
     let mut ship_by = placed_at + chrono::Duration::hours(sla_hours);
     if let Some(first) = plan.allocations.first()
-        && let Some((cutoff_time, time_zone)) = sites.cutoffs.get(&first.location)
+        && let Some((cutoff_time, time_zone)) = request.sites.cutoffs.get(&first.location)
     {
         let cutoff = chrono::NaiveTime::parse_from_str(cutoff_time, "%H:%M").unwrap_or_default();
         let zone: chrono_tz::Tz = time_zone.parse().unwrap_or(chrono_tz::UTC);
         ship_by = ordo_domain::order::ship_by(placed_at, sla_hours, cutoff, zone);
         reasons.push(format!("ships by the {cutoff_time} cut-off at {} ({time_zone})", first.location));
     }
-    Ok(Routed { allocations, short, reasons, decider: router.name().to_owned(), ship_by })
+    let routed = Routed { allocations, short, reasons, decider: PreferWholeOrder.name().to_owned(), ship_by };
+    (routed, give_back)
 }
 
-/// Writes what routing did for order `id`: its allocations, its backorders with their
-/// stockout exceptions, and the decision with its reasons.
-pub(crate) async fn record_routing(
-    tx: &mut ordo_storage::Tx,
-    id: Uuid,
-    channel: &str,
-    lines: &[LineDemand],
-    routed: &Routed,
-    now: chrono::DateTime<chrono::Utc>,
-) -> AppResult<()> {
-    tx.insert_allocations(id, &routed.allocations).await?;
-    for (line, sku, quantity) in &routed.short {
-        tx.insert_backorder(id, *line, sku, *quantity, routed.ship_by, now).await?;
-        // A kit's component that is in stock waits for a sibling that is not: no stockout.
-        let in_kit = lines.iter().any(|l| l.line == *line && l.kit.is_some());
-        if in_kit && tx.stock_levels(Some(sku)).await?.iter().map(|l| l.available).sum::<i64>() >= *quantity {
-            continue;
-        }
-        let kind = ExceptionKind::Stockout;
-        let details = serde_json::json!({"first_order": id, "channel": channel});
-        tx.raise_exception(kind.as_str(), &format!("sku:{sku}"), kind.owner_role().as_str(), now + kind.sla(), &details, now)
-            .await?;
+/// Routes one order and reserves what the plan says, by conditional updates the database
+/// decides: what it refuses waits as backorders. Touches stock levels only.
+pub(crate) async fn route_and_reserve(tx: &mut ordo_storage::Tx, request: &RouteRequest<'_>) -> AppResult<Routed> {
+    let stock = read_stock(tx, request.lines.iter()).await?;
+    let plan = plan_route(request, &stock);
+    let wanted: Vec<(&str, &str, i64)> = wanted(request.lines, &plan).into_iter().map(|((s, l), q)| (s, l, q)).collect();
+    let taken = tx.reserve_many(&wanted).await?;
+    let refused: Vec<(&str, &str)> = wanted.iter().zip(&taken).filter(|(_, ok)| !**ok).map(|((s, l, _), _)| (*s, *l)).collect();
+    let (routed, give_back) = settle(request, &plan, &refused);
+    for (sku, location, quantity) in give_back {
+        tx.release(&sku, &location, quantity).await?;
     }
-    tx.insert_routing_decision(id, &routed.decider, &routed.reasons, now).await?;
+    Ok(routed)
+}
+
+/// Routes several orders in turn against stock read once, and reserves for all of them in one
+/// statement. `None` when the database refused a reservation (another writer took stock since
+/// it was read): the caller must roll back and route the orders one by one.
+pub(crate) async fn route_and_reserve_many(tx: &mut ordo_storage::Tx, requests: &[RouteRequest<'_>]) -> AppResult<Option<Vec<Routed>>> {
+    let mut stock = read_stock(tx, requests.iter().flat_map(|r| r.lines.iter())).await?;
+    let mut plans = Vec::with_capacity(requests.len());
+    let mut total: BTreeMap<(String, String), i64> = BTreeMap::new();
+    for request in requests {
+        let plan = plan_route(request, &stock);
+        for ((sku, location), quantity) in wanted(request.lines, &plan) {
+            let key = (sku.to_owned(), location.to_owned());
+            *stock.entry(key.clone()).or_default() -= quantity;
+            *total.entry(key).or_default() += quantity;
+        }
+        plans.push(plan);
+    }
+    let wanted: Vec<(&str, &str, i64)> = total.iter().map(|((s, l), q)| (s.as_str(), l.as_str(), *q)).collect();
+    if tx.reserve_many(&wanted).await?.contains(&false) {
+        return Ok(None);
+    }
+    Ok(Some(requests.iter().zip(plans).map(|(request, plan)| settle(request, &plan, &[]).0).collect()))
+}
+
+/// An order routing has just served, to be recorded.
+pub(crate) struct RoutedOrder<'a> {
+    pub(crate) id: Uuid,
+    pub(crate) channel: &'a str,
+    pub(crate) lines: &'a [LineDemand],
+    pub(crate) routed: &'a Routed,
+    pub(crate) at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Writes what routing did for orders: their allocations, their backorders with their
+/// stockout exceptions, and each decision with its reasons.
+pub(crate) async fn record_routing(tx: &mut ordo_storage::Tx, orders: &[RoutedOrder<'_>]) -> AppResult<()> {
+    let allocations: Vec<(Uuid, &[(i64, String, i64)])> = orders.iter().map(|o| (o.id, o.routed.allocations.as_slice())).collect();
+    tx.insert_allocations(&allocations).await?;
+    for o in orders {
+        for (line, sku, quantity) in &o.routed.short {
+            tx.insert_backorder(o.id, *line, sku, *quantity, o.routed.ship_by, o.at).await?;
+            // A kit's component that is in stock waits for a sibling that is not: no stockout.
+            let in_kit = o.lines.iter().any(|l| l.line == *line && l.kit.is_some());
+            if in_kit && tx.stock_levels(Some(sku)).await?.iter().map(|l| l.available).sum::<i64>() >= *quantity {
+                continue;
+            }
+            let kind = ExceptionKind::Stockout;
+            let details = serde_json::json!({"first_order": o.id, "channel": o.channel});
+            let due = o.at + kind.sla();
+            tx.raise_exception(kind.as_str(), &format!("sku:{sku}"), kind.owner_role().as_str(), due, &details, o.at).await?;
+        }
+    }
+    let decisions: Vec<(Uuid, &str, &[String], chrono::DateTime<chrono::Utc>)> =
+        orders.iter().map(|o| (o.id, o.routed.decider.as_str(), o.routed.reasons.as_slice(), o.at)).collect();
+    tx.insert_routing_decisions(&decisions).await?;
     Ok(())
 }
 
@@ -201,9 +260,9 @@ impl Ordo {
         now: chrono::DateTime<chrono::Utc>,
     ) -> AppResult<()> {
         let sites = tx.routing_sites(channel, shipping_method).await?;
-        let routed = route_and_reserve(tx, &sites, lines, placed).await?;
+        let routed = route_and_reserve(tx, &RouteRequest { sites: &sites, lines, placed }).await?;
         tx.set_order_ship_by(id, routed.ship_by).await?;
-        record_routing(tx, id, channel, lines, &routed, now).await?;
+        record_routing(tx, &[RoutedOrder { id, channel, lines, routed: &routed, at: now }]).await?;
         tx.record_transition(id, Some(OrderStatus::Validated), routed.status(), who, routed.why(), now).await?;
         Ok(())
     }

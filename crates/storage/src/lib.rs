@@ -30,10 +30,8 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use access::{ApiTokenRecord, SessionUser, UserRecord};
 pub use error::StorageError;
-/// A future a grouped write returns (see [`Db::write_grouped`]).
-pub type WriteFuture<'t, T> = BoxedFuture<'t, Result<T, StorageError>>;
 pub use master::{MasterDataCounts, ProductPage, ProductQuery, ALL_TABLES};
-pub use orders::{NewEvent, NewLineRecord, NewOrderRecord, OrderChange, OrderQuery, OrderSummary, UnshippedOrder};
+pub use orders::{NewEvent, NewLineRecord, NewOrderRecord, OrderChange, OrderQuery, OrderSummary, Timeline, UnshippedOrder};
 pub use reservations::{RoutingSites, WaitingLine};
 pub use waves::PickableLine;
 
@@ -106,66 +104,12 @@ pub enum Db {
 pub struct SqliteWriter {
     connection: SqlitePool,
     turn: Arc<Mutex<()>>,
-    /// Where [`Db::write_grouped`] queues its work for the next group commit.
-    group: tokio::sync::mpsc::UnboundedSender<GroupedWrite>,
 }
-
-/// The most writes one group commit takes.
-const GROUP_LIMIT: usize = 64;
-
-/// A write waiting for the next group commit: it runs in the group's transaction and returns
-/// how to tell its caller the outcome once the group has committed (or failed).
-type GroupedWrite = Box<dyn for<'t> FnOnce(&'t mut Tx) -> BoxedFuture<'t, Result<Deliver, StorageError>> + Send>;
-type BoxedFuture<'t, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 't>>;
-type Deliver = Box<dyn FnOnce(Result<(), String>) + Send>;
 
 impl SqliteWriter {
     async fn begin(&self) -> Result<Tx, StorageError> {
         let turn = self.turn.clone().lock_owned().await;
         Ok(Tx { inner: TxInner::Sqlite(self.connection.begin_with("BEGIN IMMEDIATE").await?), _writer_turn: Some(turn) })
-    }
-
-    /// Runs queued writes in groups: as many as wait (up to [`GROUP_LIMIT`]) in one
-    /// transaction and one commit, so the disk flush is paid once per group, not per write.
-    /// Each write's caller hears only after the commit. Should any write of a group fail, the
-    /// whole group rolls back and every caller in it gets the error.
-    async fn run_groups(self, mut queue: tokio::sync::mpsc::UnboundedReceiver<GroupedWrite>) {
-        while let Some(first) = queue.recv().await {
-            let mut group = vec![first];
-            while group.len() < GROUP_LIMIT
-                && let Ok(next) = queue.try_recv()
-            {
-                group.push(next);
-            }
-            let mut tx = match self.begin().await {
-                Ok(tx) => tx,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot begin a group commit");
-                    continue;
-                }
-            };
-            let mut delivered = Vec::with_capacity(group.len());
-            let mut failure = None;
-            for write in group {
-                match write(&mut tx).await {
-                    Ok(deliver) => delivered.push(deliver),
-                    Err(e) => {
-                        failure = Some(e.to_string());
-                        break;
-                    }
-                }
-            }
-            let outcome = match failure {
-                None => tx.commit().await.map_err(|e| e.to_string()),
-                Some(e) => Err(e),
-            };
-            if let Err(e) = &outcome {
-                tracing::error!(error = %e, writes = delivered.len(), "group commit failed; every write in it rolled back");
-            }
-            for deliver in delivered {
-                deliver(outcome.clone());
-            }
-        }
     }
 }
 
@@ -208,10 +152,7 @@ impl Db {
                 .connect_with(connect)
                 .await
                 .map_err(unavailable)?;
-            let (group, queue) = tokio::sync::mpsc::unbounded_channel();
-            let writer = SqliteWriter { connection, turn: Arc::new(Mutex::new(())), group };
-            tokio::spawn(writer.clone().run_groups(queue));
-            Ok(Db::Sqlite(pool, writer))
+            Ok(Db::Sqlite(pool, SqliteWriter { connection, turn: Arc::new(Mutex::new(())) }))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let connect = PgConnectOptions::from_str(url).map_err(unavailable)?;
             let pool = PgPoolOptions::new()
@@ -253,41 +194,6 @@ impl Db {
             Db::Sqlite(_, writer) => writer.begin().await?,
             Db::Postgres(pool) => Tx { inner: TxInner::Postgres(pool.begin().await?), _writer_turn: None },
         })
-    }
-
-    /// Runs `write` in a write transaction and commits it. On SQLite the transaction is
-    /// shared with the other grouped writes waiting at that moment (one commit for all); on
-    /// PostgreSQL it is the write's own. `write` must leave nothing behind when it returns an
-    /// error (on SQLite the whole group then rolls back), and its answer reaches the caller
-    /// only once it is committed.
-    pub async fn write_grouped<T, W>(&self, write: W) -> Result<T, StorageError>
-    where
-        T: Send + 'static,
-        W: for<'t> FnOnce(&'t mut Tx) -> BoxedFuture<'t, Result<T, StorageError>> + Send + 'static,
-    {
-        let writer = match self {
-            Db::Postgres(_) => {
-                let mut tx = self.write().await?;
-                let answer = write(&mut tx).await?;
-                tx.commit().await?;
-                return Ok(answer);
-            }
-            Db::Sqlite(_, writer) => writer,
-        };
-        let (answer, answered) = tokio::sync::oneshot::channel::<Result<T, StorageError>>();
-        let grouped: GroupedWrite = Box::new(move |tx: &mut Tx| {
-            Box::pin(async move {
-                let value = write(tx).await?;
-                let deliver: Deliver = Box::new(move |committed: Result<(), String>| {
-                    let _ = answer.send(committed.map(|()| value).map_err(StorageError::Unavailable));
-                });
-                Ok(deliver)
-            })
-        });
-        if writer.group.send(grouped).is_err() {
-            return Err(StorageError::Unavailable("the database is closing".into()));
-        }
-        answered.await.unwrap_or_else(|_| Err(StorageError::Unavailable("the write was rolled back with its group".into())))
     }
 
     /// Starts a transaction that only reads: a consistent snapshot, no write lock.

@@ -32,6 +32,7 @@ pub struct NewOrderRecord<'a> {
     pub shipping_price: Money,
     pub total: Money,
     pub payload: &'a str,
+    pub received_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone)]
@@ -110,42 +111,66 @@ pub struct OrderQuery {
 }
 
 impl Tx {
-    /// Inserts the order unless the channel already sent one with this external id; `false`
-    /// then, and nothing is written. The unique constraint decides, so concurrent re-sends
-    /// make one order.
-    pub async fn insert_order(&mut self, o: &NewOrderRecord<'_>, now: DateTime<Utc>) -> Result<bool, StorageError> {
-        let sql = "INSERT INTO orders (id, channel, external_id, status, placed_at, ship_by, currency, customer_email, \
-                   customer_name, ship_to, billing_country, shipping_method, payment_status, shipping_minor, total_minor, \
-                   payload, created_at, updated_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17) \
-                   ON CONFLICT (channel, external_id) DO NOTHING";
-        let inserted = on_engine!(self, |conn| sqlx::query(sql)
-            .bind(o.id)
-            .bind(o.channel)
-            .bind(o.external_id)
-            .bind(o.status.as_str())
-            .bind(o.placed_at)
-            .bind(o.ship_by)
-            .bind(o.currency.code())
-            .bind(&o.customer.email)
-            .bind(&o.customer.name)
-            .bind(Json(o.ship_to))
-            .bind(o.billing_country)
-            .bind(o.shipping_method)
-            .bind(o.payment_status.as_str())
-            .bind(o.shipping_price.minor())
-            .bind(o.total.minor())
-            .bind(o.payload)
-            .bind(now)
-            .execute(conn)
-            .await?
-            .rows_affected());
-        Ok(inserted == 1)
+    /// Inserts orders in one statement, each unless the channel already sent one with its
+    /// external id; returns how many were inserted.
+    pub async fn insert_orders(&mut self, orders: &[NewOrderRecord<'_>]) -> Result<usize, StorageError> {
+        if orders.is_empty() {
+            return Ok(0);
+        }
+        let sql = format!(
+            "INSERT INTO orders (id, channel, external_id, status, placed_at, ship_by, currency, customer_email, \
+             customer_name, ship_to, billing_country, shipping_method, payment_status, shipping_minor, total_minor, \
+             payload, created_at, updated_at) {} ON CONFLICT (channel, external_id) DO NOTHING",
+            crate::values(orders.len(), 18)
+        );
+        let inserted = on_engine!(self, |conn| {
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for o in orders {
+                query = query
+                    .bind(o.id)
+                    .bind(o.channel)
+                    .bind(o.external_id)
+                    .bind(o.status.as_str())
+                    .bind(o.placed_at)
+                    .bind(o.ship_by)
+                    .bind(o.currency.code())
+                    .bind(&o.customer.email)
+                    .bind(&o.customer.name)
+                    .bind(Json(o.ship_to))
+                    .bind(o.billing_country)
+                    .bind(o.shipping_method)
+                    .bind(o.payment_status.as_str())
+                    .bind(o.shipping_price.minor())
+                    .bind(o.total.minor())
+                    .bind(o.payload)
+                    .bind(o.received_at)
+                    .bind(o.received_at);
+            }
+            query.execute(conn).await?.rows_affected()
+        });
+        Ok(inserted as usize)
     }
 
     pub async fn order_id_by_external_id(&mut self, channel: &str, external_id: &str) -> Result<Option<Uuid>, StorageError> {
         let sql = "SELECT id FROM orders WHERE channel = $1 AND external_id = $2";
         Ok(on_engine!(self, |conn| sqlx::query_scalar(sql).bind(channel).bind(external_id).fetch_optional(conn).await?))
+    }
+
+    /// The orders the channels already sent, of these (channel, external id) pairs, in one
+    /// query: (channel, external id, order).
+    pub async fn order_ids_by_external_ids(&mut self, keys: &[(&str, &str)]) -> Result<Vec<(String, String, Uuid)>, StorageError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let pairs: Vec<String> = (0..keys.len()).map(|i| format!("(channel = ${} AND external_id = ${})", 2 * i + 1, 2 * i + 2)).collect();
+        let sql = format!("SELECT channel, external_id, id FROM orders WHERE {}", pairs.join(" OR "));
+        Ok(on_engine!(self, |conn| {
+            let mut query = sqlx::query_as(AssertSqlSafe(sql));
+            for (channel, external_id) in keys {
+                query = query.bind(*channel).bind(*external_id);
+            }
+            query.fetch_all(conn).await?
+        }))
     }
 
     /// Moves the order to `to` and records the step on its timeline.
@@ -177,15 +202,23 @@ impl Tx {
         Ok(())
     }
 
-    pub async fn insert_routing_decision(
+    /// Records why orders were routed as they were: (order, decider, reasons, when), in one
+    /// statement.
+    pub async fn insert_routing_decisions(
         &mut self,
-        order: Uuid,
-        decider: &str,
-        reasons: &[String],
-        now: DateTime<Utc>,
+        decisions: &[(Uuid, &str, &[String], DateTime<Utc>)],
     ) -> Result<(), StorageError> {
-        let sql = "INSERT INTO routing_decisions (order_id, decided_at, decider, reasons) VALUES ($1, $2, $3, $4)";
-        on_engine!(self, |conn| sqlx::query(sql).bind(order).bind(now).bind(decider).bind(Json(reasons)).execute(conn).await?.rows_affected());
+        if decisions.is_empty() {
+            return Ok(());
+        }
+        let sql = format!("INSERT INTO routing_decisions (order_id, decided_at, decider, reasons) {}", crate::values(decisions.len(), 4));
+        on_engine!(self, |conn| {
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for (order, decider, reasons, at) in decisions {
+                query = query.bind(*order).bind(*at).bind(*decider).bind(Json(*reasons));
+            }
+            query.execute(conn).await?.rows_affected()
+        });
         Ok(())
     }
 
@@ -441,22 +474,32 @@ pub struct NewEvent<'a> {
     pub reason: &'a str,
 }
 
+/// Steps one actor took on one order's timeline at one moment, to be written.
+#[derive(Debug, Clone)]
+pub struct Timeline<'a> {
+    pub order: Uuid,
+    pub actor: &'a str,
+    pub at: DateTime<Utc>,
+    pub steps: &'a [NewEvent<'a>],
+}
+
 impl Tx {
-    /// Writes an order's lines in one statement.
-    pub async fn insert_order_lines(&mut self, order: Uuid, lines: &[NewLineRecord<'_>]) -> Result<(), StorageError> {
-        if lines.is_empty() {
+    /// Writes orders' lines, (order, its lines), in one statement.
+    pub async fn insert_order_lines(&mut self, orders: &[(Uuid, &[NewLineRecord<'_>])]) -> Result<(), StorageError> {
+        let count: usize = orders.iter().map(|(_, lines)| lines.len()).sum();
+        if count == 0 {
             return Ok(());
         }
         let sql = format!(
             "INSERT INTO order_lines (order_id, line_no, sku, channel_sku, quantity, unit_price_minor, tax_minor, \
              discount_minor, is_kit, part_of) {}",
-            crate::values(lines.len(), 10)
+            crate::values(count, 10)
         );
         on_engine!(self, |conn| {
             let mut query = sqlx::query(AssertSqlSafe(sql));
-            for l in lines {
+            for (order, l) in orders.iter().flat_map(|(order, lines)| lines.iter().map(move |l| (order, l))) {
                 query = query
-                    .bind(order)
+                    .bind(*order)
                     .bind(l.line)
                     .bind(l.sku)
                     .bind(l.channel_sku)
@@ -472,35 +515,31 @@ impl Tx {
         Ok(())
     }
 
-    /// Writes steps of an order's timeline, in order, in one statement. The order's status is
-    /// the caller's to set.
-    pub async fn insert_order_events(
-        &mut self,
-        order: Uuid,
-        events: &[NewEvent<'_>],
-        actor: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(), StorageError> {
-        if events.is_empty() {
+    /// Writes steps of orders' timelines in one statement. The orders' status is the caller's
+    /// to set.
+    pub async fn insert_order_events(&mut self, timelines: &[Timeline<'_>]) -> Result<(), StorageError> {
+        let count: usize = timelines.iter().map(|t| t.steps.len()).sum();
+        if count == 0 {
             return Ok(());
         }
-        let sql = format!(
-            "INSERT INTO order_events (order_id, at, from_status, to_status, actor, reason) {}",
-            crate::values(events.len(), 6)
-        );
+        let sql = format!("INSERT INTO order_events (order_id, at, from_status, to_status, actor, reason) {}", crate::values(count, 6));
         on_engine!(self, |conn| {
             let mut query = sqlx::query(AssertSqlSafe(sql));
-            for e in events {
-                query = query.bind(order).bind(now).bind(e.from.map(OrderStatus::as_str)).bind(e.to.as_str()).bind(actor).bind(e.reason);
+            for t in timelines {
+                for e in t.steps {
+                    query = query.bind(t.order).bind(t.at).bind(e.from.map(OrderStatus::as_str)).bind(e.to.as_str()).bind(t.actor).bind(e.reason);
+                }
             }
             query.execute(conn).await?.rows_affected()
         });
         Ok(())
     }
 
-    /// Records units of lines reserved at locations, in one statement; each (line, location)
-    /// at most once.
-    pub async fn insert_allocations(&mut self, order: Uuid, allocations: &[(i64, String, i64)]) -> Result<(), StorageError> {
+    /// Records units of orders' lines reserved at locations, (order, its (line, location,
+    /// units)), in one statement; each (order, line, location) at most once.
+    pub async fn insert_allocations(&mut self, orders: &[(Uuid, &[(i64, String, i64)])]) -> Result<(), StorageError> {
+        let allocations: Vec<(&Uuid, &(i64, String, i64))> =
+            orders.iter().flat_map(|(order, allocations)| allocations.iter().map(move |a| (order, a))).collect();
         if allocations.is_empty() {
             return Ok(());
         }
@@ -511,8 +550,8 @@ impl Tx {
         );
         on_engine!(self, |conn| {
             let mut query = sqlx::query(AssertSqlSafe(sql));
-            for (line, location, quantity) in allocations {
-                query = query.bind(order).bind(*line).bind(location).bind(*quantity);
+            for (order, (line, location, quantity)) in allocations {
+                query = query.bind(*order).bind(*line).bind(location).bind(*quantity);
             }
             query.execute(conn).await?.rows_affected()
         });

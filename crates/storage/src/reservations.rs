@@ -132,7 +132,7 @@ impl Tx {
     }
 
     pub async fn insert_allocation(&mut self, order: Uuid, line: i64, location: &str, quantity: i64) -> Result<(), StorageError> {
-        self.insert_allocations(order, &[(line, location.to_owned(), quantity)]).await
+        self.insert_allocations(&[(order, &[(line, location.to_owned(), quantity)])]).await
     }
 
     pub async fn insert_backorder(
