@@ -43,7 +43,7 @@ impl Tx {
         }
         let sql = format!(
             "INSERT INTO journal_lines (entry_id, line_no, account, debit_minor, credit_minor, base_debit_minor, base_credit_minor) {}",
-            crate::values(entry.lines.len(), 7)
+            crate::values(self.engine(), entry.lines.len(), 7)
         );
         on_engine!(self, |conn| {
             let mut query = sqlx::query(AssertSqlSafe(sql));

@@ -242,9 +242,14 @@ impl Tx {
     }
 }
 
-/// `VALUES ($1, …, $width), ($width+1, …), …` for `rows` rows: one statement for many rows.
-pub(crate) fn values(rows: usize, width: usize) -> String {
-    let row = |r: usize| format!("({})", (1..=width).map(|c| format!("${}", r * width + c)).collect::<Vec<_>>().join(", "));
+/// `VALUES (…), (…), …` with `rows` rows of `width` parameters, bound in order: one statement
+/// for many rows, whose only parameters these must be. SQLite gets anonymous `?` parameters,
+/// which it binds in constant time; numbered ones it looks up one by one.
+pub(crate) fn values(engine: Engine, rows: usize, width: usize) -> String {
+    let row = |r: usize| match engine {
+        Engine::Sqlite => format!("({})", vec!["?"; width].join(", ")),
+        Engine::Postgres => format!("({})", (1..=width).map(|c| format!("${}", r * width + c)).collect::<Vec<_>>().join(", ")),
+    };
     format!("VALUES {}", (0..rows).map(row).collect::<Vec<_>>().join(", "))
 }
 
@@ -265,8 +270,9 @@ pub fn redact(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn many_rows_number_their_parameters_in_order() {
-        assert_eq!(super::values(2, 3), "VALUES ($1, $2, $3), ($4, $5, $6)");
+    fn many_rows_bind_their_parameters_in_order() {
+        assert_eq!(super::values(super::Engine::Postgres, 2, 3), "VALUES ($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(super::values(super::Engine::Sqlite, 2, 2), "VALUES (?, ?), (?, ?)");
     }
 
     #[test]

@@ -121,7 +121,7 @@ impl Tx {
             "INSERT INTO orders (id, channel, external_id, status, placed_at, ship_by, currency, customer_email, \
              customer_name, ship_to, billing_country, shipping_method, payment_status, shipping_minor, total_minor, \
              payload, created_at, updated_at) {} ON CONFLICT (channel, external_id) DO NOTHING",
-            crate::values(orders.len(), 18)
+            crate::values(self.engine(), orders.len(), 18)
         );
         let inserted = on_engine!(self, |conn| {
             let mut query = sqlx::query(AssertSqlSafe(sql));
@@ -211,7 +211,7 @@ impl Tx {
         if decisions.is_empty() {
             return Ok(());
         }
-        let sql = format!("INSERT INTO routing_decisions (order_id, decided_at, decider, reasons) {}", crate::values(decisions.len(), 4));
+        let sql = format!("INSERT INTO routing_decisions (order_id, decided_at, decider, reasons) {}", crate::values(self.engine(), decisions.len(), 4));
         on_engine!(self, |conn| {
             let mut query = sqlx::query(AssertSqlSafe(sql));
             for (order, decider, reasons, at) in decisions {
@@ -493,7 +493,7 @@ impl Tx {
         let sql = format!(
             "INSERT INTO order_lines (order_id, line_no, sku, channel_sku, quantity, unit_price_minor, tax_minor, \
              discount_minor, is_kit, part_of) {}",
-            crate::values(count, 10)
+            crate::values(self.engine(), count, 10)
         );
         on_engine!(self, |conn| {
             let mut query = sqlx::query(AssertSqlSafe(sql));
@@ -522,7 +522,7 @@ impl Tx {
         if count == 0 {
             return Ok(());
         }
-        let sql = format!("INSERT INTO order_events (order_id, at, from_status, to_status, actor, reason) {}", crate::values(count, 6));
+        let sql = format!("INSERT INTO order_events (order_id, at, from_status, to_status, actor, reason) {}", crate::values(self.engine(), count, 6));
         on_engine!(self, |conn| {
             let mut query = sqlx::query(AssertSqlSafe(sql));
             for t in timelines {
@@ -546,7 +546,7 @@ impl Tx {
         let sql = format!(
             "INSERT INTO allocations (order_id, line_no, location, quantity) {} \
              ON CONFLICT (order_id, line_no, location) DO UPDATE SET quantity = allocations.quantity + excluded.quantity",
-            crate::values(allocations.len(), 4)
+            crate::values(self.engine(), allocations.len(), 4)
         );
         on_engine!(self, |conn| {
             let mut query = sqlx::query(AssertSqlSafe(sql));

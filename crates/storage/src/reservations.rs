@@ -108,7 +108,7 @@ impl Tx {
              WHERE stock_levels.sku = v.sku AND stock_levels.location = v.location \
              AND stock_levels.on_hand - stock_levels.reserved >= v.q \
              RETURNING stock_levels.sku, stock_levels.location",
-            crate::values(wanted.len(), 3)
+            crate::values(self.engine(), wanted.len(), 3)
         );
         let reserved: Vec<(String, String)> = on_engine!(self, |conn| {
             let mut query = sqlx::query_as(AssertSqlSafe(sql));
