@@ -73,7 +73,7 @@ impl Ordo {
         if !token.starts_with(TOKEN_PREFIX) || token.len() > 128 {
             return Err(AppError::Unauthenticated);
         }
-        let record = self.db.read().await?.api_token_by_hash(&sha256_hex(token)).await?;
+        let record = self.db.reader().await?.api_token_by_hash(&sha256_hex(token)).await?;
         let record = record.ok_or(AppError::Unauthenticated)?;
         Ok(Actor { kind: ActorKind::Token, name: record.name, role: record.role })
     }

@@ -23,7 +23,7 @@ pub struct Intake {
     pub created: bool,
 }
 
-/// Where [`plan`] reads what the cache lacks: the caller's transaction, or a read begun at
+/// Where [`plan`] reads what the cache lacks: the caller's transaction, or a reader taken at
 /// the first miss.
 pub(crate) enum Reads<'a> {
     In(&'a mut ordo_storage::Tx),
@@ -36,7 +36,7 @@ impl Reads<'_> {
             Reads::In(tx) => Ok(tx),
             Reads::Lazy(db, slot) => {
                 if slot.is_none() {
-                    *slot = Some(db.read().await?);
+                    *slot = Some(db.reader().await?);
                 }
                 slot.as_mut().ok_or_else(|| StorageError::Unavailable("no read transaction".into()))
             }
@@ -180,7 +180,7 @@ const GROUP_LIMIT: usize = 64;
 
 type Queued = (NewOrderWrite, oneshot::Sender<AppResult<Written>>);
 
-/// Orders waiting to be written. One task writes them in groups: whatever arrives while a
+/// Orders waiting to be written. Writer tasks take them in groups: whatever arrives while a
 /// group is being written goes into the next, up to [`GROUP_LIMIT`] orders in one transaction,
 /// with one statement per table and one commit, so round trips and the disk flush are paid per
 /// group rather than per order. Each caller hears only after its group has committed.
@@ -188,9 +188,17 @@ type Queued = (NewOrderWrite, oneshot::Sender<AppResult<Written>>);
 pub(crate) struct IntakeQueue(mpsc::UnboundedSender<Queued>);
 
 impl IntakeQueue {
+    /// SQLite has one writer; PostgreSQL writes one group while it flushes another to disk.
     pub(crate) fn start(db: Db) -> IntakeQueue {
+        let writers = match db.engine() {
+            ordo_storage::Engine::Sqlite => 1,
+            ordo_storage::Engine::Postgres => 3,
+        };
         let (sender, queue) = mpsc::unbounded_channel();
-        tokio::spawn(write_groups(db, queue));
+        let queue = std::sync::Arc::new(tokio::sync::Mutex::new(queue));
+        for _ in 0..writers {
+            tokio::spawn(write_groups(db.clone(), queue.clone()));
+        }
         IntakeQueue(sender)
     }
 
@@ -202,14 +210,19 @@ impl IntakeQueue {
     }
 }
 
-async fn write_groups(db: Db, mut queue: mpsc::UnboundedReceiver<Queued>) {
-    while let Some(first) = queue.recv().await {
-        let mut group = vec![first];
-        while group.len() < GROUP_LIMIT
-            && let Ok(next) = queue.try_recv()
-        {
-            group.push(next);
-        }
+async fn write_groups(db: Db, queue: std::sync::Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Queued>>>) {
+    loop {
+        let group = {
+            let mut queue = queue.lock().await;
+            let Some(first) = queue.recv().await else { return };
+            let mut group = vec![first];
+            while group.len() < GROUP_LIMIT
+                && let Ok(next) = queue.try_recv()
+            {
+                group.push(next);
+            }
+            group
+        };
         let (writes, answers): (Vec<NewOrderWrite>, Vec<_>) = group.into_iter().unzip();
         match write_group(&db, &writes).await {
             Ok(Some(written)) => {

@@ -48,11 +48,14 @@ pub(crate) struct RouteRequest<'a> {
     pub(crate) placed: (chrono::DateTime<chrono::Utc>, i64),
 }
 
-/// Reads what is available of the SKUs `lines` ask for.
-async fn read_stock<'a>(tx: &mut ordo_storage::Tx, lines: impl Iterator<Item = &'a LineDemand>) -> AppResult<Stock> {
+/// The SKUs `lines` ask for, each once.
+fn skus<'a>(lines: impl Iterator<Item = &'a LineDemand>) -> Vec<&'a str> {
     let distinct: BTreeSet<&str> = lines.map(|l| l.sku.as_str()).collect();
-    let distinct: Vec<&str> = distinct.into_iter().collect();
-    Ok(tx.available_stock(&distinct).await?.into_iter().map(|(sku, location, available)| ((sku, location), available)).collect())
+    distinct.into_iter().collect()
+}
+
+fn stock(levels: Vec<(String, String, i64)>) -> Stock {
+    levels.into_iter().map(|(sku, location, available)| ((sku, location), available)).collect()
 }
 
 /// Decides where the order's units come from, given `stock`. Reads and changes nothing.
@@ -128,7 +131,7 @@ fn settle(request: &RouteRequest<'_>, plan: &RoutingPlan, refused: &[(&str, &str
 /// Routes one order and reserves what the plan says, by conditional updates the database
 /// decides: what it refuses waits as backorders. Touches stock levels only.
 pub(crate) async fn route_and_reserve(tx: &mut ordo_storage::Tx, request: &RouteRequest<'_>) -> AppResult<Routed> {
-    let stock = read_stock(tx, request.lines.iter()).await?;
+    let stock = stock(tx.available_stock(&skus(request.lines.iter())).await?);
     let plan = plan_route(request, &stock);
     let wanted: Vec<(&str, &str, i64)> = wanted(request.lines, &plan).into_iter().map(|((s, l), q)| (s, l, q)).collect();
     let taken = tx.reserve_many(&wanted).await?;
@@ -140,11 +143,11 @@ pub(crate) async fn route_and_reserve(tx: &mut ordo_storage::Tx, request: &Route
     Ok(routed)
 }
 
-/// Routes several orders in turn against stock read once, and reserves for all of them in one
-/// statement. `None` when the database refused a reservation (another writer took stock since
-/// it was read): the caller must roll back and route the orders one by one.
+/// Routes several orders in turn against stock read once, held by this transaction until it
+/// ends, and reserves for all of them in one statement. `None` should the database refuse a
+/// reservation all the same: the caller must roll back and route the orders one by one.
 pub(crate) async fn route_and_reserve_many(tx: &mut ordo_storage::Tx, requests: &[RouteRequest<'_>]) -> AppResult<Option<Vec<Routed>>> {
-    let mut stock = read_stock(tx, requests.iter().flat_map(|r| r.lines.iter())).await?;
+    let mut stock = stock(tx.lock_available_stock(&skus(requests.iter().flat_map(|r| r.lines.iter()))).await?);
     let mut plans = Vec::with_capacity(requests.len());
     let mut total: BTreeMap<(String, String), i64> = BTreeMap::new();
     for request in requests {

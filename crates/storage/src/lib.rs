@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::pool::PoolConnection;
 use sqlx::{Postgres, Sqlite, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
@@ -109,7 +110,8 @@ pub struct SqliteWriter {
 impl SqliteWriter {
     async fn begin(&self) -> Result<Tx, StorageError> {
         let turn = self.turn.clone().lock_owned().await;
-        Ok(Tx { inner: TxInner::Sqlite(self.connection.begin_with("BEGIN IMMEDIATE").await?), _writer_turn: Some(turn) })
+        let tx = self.connection.begin_with("BEGIN IMMEDIATE").await?;
+        Ok(Tx { inner: TxInner::Sqlite(Conn::Transaction(tx)), _writer_turn: Some(turn) })
     }
 }
 
@@ -121,8 +123,43 @@ pub struct Tx {
 }
 
 pub(crate) enum TxInner {
-    Sqlite(Transaction<'static, Sqlite>),
-    Postgres(Transaction<'static, Postgres>),
+    Sqlite(Conn<Sqlite>),
+    Postgres(Conn<Postgres>),
+}
+
+/// A transaction, or a pooled connection whose statements each see the latest commit.
+pub(crate) enum Conn<DB: sqlx::Database> {
+    Transaction(Transaction<'static, DB>),
+    Plain(PoolConnection<DB>),
+}
+
+impl<DB: sqlx::Database> std::ops::Deref for Conn<DB> {
+    type Target = DB::Connection;
+
+    fn deref(&self) -> &DB::Connection {
+        match self {
+            Conn::Transaction(tx) => tx,
+            Conn::Plain(connection) => connection,
+        }
+    }
+}
+
+impl<DB: sqlx::Database> std::ops::DerefMut for Conn<DB> {
+    fn deref_mut(&mut self) -> &mut DB::Connection {
+        match self {
+            Conn::Transaction(tx) => tx,
+            Conn::Plain(connection) => connection,
+        }
+    }
+}
+
+impl<DB: sqlx::Database> Conn<DB> {
+    async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Conn::Transaction(tx) => tx.commit().await,
+            Conn::Plain(_) => Ok(()),
+        }
+    }
 }
 
 impl Db {
@@ -141,14 +178,19 @@ impl Db {
                     SqliteDurability::Full => SqliteSynchronous::Full,
                     SqliteDurability::Normal => SqliteSynchronous::Normal,
                 });
+            // A pooled connection is not pinged before each use: that round trip cost as much
+            // as the statement it preceded. A broken connection fails its statement instead,
+            // and the pool drops it.
             let pool = SqlitePoolOptions::new()
                 .max_connections(options.max_connections)
+                .test_before_acquire(false)
                 .connect_with(connect.clone())
                 .await
                 .map_err(unavailable)?;
             let connection = SqlitePoolOptions::new()
                 .min_connections(1)
                 .max_connections(1)
+                .test_before_acquire(false)
                 .connect_with(connect)
                 .await
                 .map_err(unavailable)?;
@@ -157,6 +199,7 @@ impl Db {
             let connect = PgConnectOptions::from_str(url).map_err(unavailable)?;
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
+                .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(connect)
                 .await
@@ -192,15 +235,26 @@ impl Db {
     pub async fn write(&self) -> Result<Tx, StorageError> {
         Ok(match self {
             Db::Sqlite(_, writer) => writer.begin().await?,
-            Db::Postgres(pool) => Tx { inner: TxInner::Postgres(pool.begin().await?), _writer_turn: None },
+            Db::Postgres(pool) => Tx { inner: TxInner::Postgres(Conn::Transaction(pool.begin().await?)), _writer_turn: None },
         })
     }
 
     /// Starts a transaction that only reads: a consistent snapshot, no write lock.
     pub async fn read(&self) -> Result<Tx, StorageError> {
         let inner = match self {
-            Db::Sqlite(pool, _) => TxInner::Sqlite(pool.begin().await?),
-            Db::Postgres(pool) => TxInner::Postgres(pool.begin().await?),
+            Db::Sqlite(pool, _) => TxInner::Sqlite(Conn::Transaction(pool.begin().await?)),
+            Db::Postgres(pool) => TxInner::Postgres(Conn::Transaction(pool.begin().await?)),
+        };
+        Ok(Tx { inner, _writer_turn: None })
+    }
+
+    /// A connection for reads that need no common snapshot: each statement sees what is
+    /// committed when it runs. Cheaper than [`Db::read`] for a lookup or two: no BEGIN, no
+    /// ROLLBACK. Only for reading; [`Tx::commit`] on it does nothing.
+    pub async fn reader(&self) -> Result<Tx, StorageError> {
+        let inner = match self {
+            Db::Sqlite(pool, _) => TxInner::Sqlite(Conn::Plain(pool.acquire().await?)),
+            Db::Postgres(pool) => TxInner::Postgres(Conn::Plain(pool.acquire().await?)),
         };
         Ok(Tx { inner, _writer_turn: None })
     }

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use sqlx::AssertSqlSafe;
 
 use crate::error::corrupt;
-use crate::{on_engine, StorageError, Tx};
+use crate::{on_engine, Engine, StorageError, Tx, TxInner};
 
 /// The order row as intake writes it.
 #[derive(Debug, Clone)]
@@ -162,15 +162,32 @@ impl Tx {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let pairs: Vec<String> = (0..keys.len()).map(|i| format!("(channel = ${} AND external_id = ${})", 2 * i + 1, 2 * i + 2)).collect();
-        let sql = format!("SELECT channel, external_id, id FROM orders WHERE {}", pairs.join(" OR "));
-        Ok(on_engine!(self, |conn| {
-            let mut query = sqlx::query_as(AssertSqlSafe(sql));
-            for (channel, external_id) in keys {
-                query = query.bind(*channel).bind(*external_id);
+        // The keys drive the join, so each is looked up by the unique index.
+        let select = "SELECT o.channel, o.external_id, o.id FROM orders o JOIN";
+        Ok(match &mut self.inner {
+            TxInner::Sqlite(tx) => {
+                let sql = format!(
+                    "{select} (SELECT column1 AS channel, column2 AS external_id FROM ({})) AS k \
+                     ON o.channel = k.channel AND o.external_id = k.external_id",
+                    crate::values(Engine::Sqlite, keys.len(), 2)
+                );
+                let mut query = sqlx::query_as(AssertSqlSafe(sql));
+                for (channel, external_id) in keys {
+                    query = query.bind(*channel).bind(*external_id);
+                }
+                query.fetch_all(&mut **tx).await?
             }
-            query.fetch_all(conn).await?
-        }))
+            // One statement text whatever the number of keys: prepared once.
+            TxInner::Postgres(tx) => {
+                let sql = format!(
+                    "{select} unnest($1::text[], $2::text[]) AS k(channel, external_id) \
+                     ON o.channel = k.channel AND o.external_id = k.external_id"
+                );
+                let channels: Vec<&str> = keys.iter().map(|k| k.0).collect();
+                let external_ids: Vec<&str> = keys.iter().map(|k| k.1).collect();
+                sqlx::query_as(AssertSqlSafe(sql)).bind(&channels).bind(&external_ids).fetch_all(&mut **tx).await?
+            }
+        })
     }
 
     /// Moves the order to `to` and records the step on its timeline.

@@ -9,7 +9,7 @@ use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
 use crate::error::corrupt;
-use crate::{on_engine, StorageError, Tx, TxInner};
+use crate::{on_engine, Engine, StorageError, Tx, TxInner};
 
 /// Where an order may ship from: the candidates without their stock, whether the channel
 /// splits orders, and each location's cut-off time and time zone.
@@ -65,12 +65,29 @@ impl Tx {
 
     /// Units available (on hand less reserved) of `skus`, per SKU and location.
     pub async fn available_stock(&mut self, skus: &[&str]) -> Result<Vec<(String, String, i64)>, StorageError> {
+        self.read_available(skus, "").await
+    }
+
+    /// [`Tx::available_stock`], holding those stock rows until the transaction ends so that
+    /// no other writer changes them meanwhile. PostgreSQL locks them in one global order
+    /// (SKU, then location), so two writers cannot deadlock; SQLite's writer holds them all.
+    pub async fn lock_available_stock(&mut self, skus: &[&str]) -> Result<Vec<(String, String, i64)>, StorageError> {
+        let lock = match self.engine() {
+            Engine::Sqlite => "",
+            Engine::Postgres => " ORDER BY sku, location FOR UPDATE",
+        };
+        self.read_available(skus, lock).await
+    }
+
+    async fn read_available(&mut self, skus: &[&str], lock: &str) -> Result<Vec<(String, String, i64)>, StorageError> {
         if skus.is_empty() {
             return Ok(Vec::new());
         }
         let placeholders: Vec<String> = (1..=skus.len()).map(|n| format!("${n}")).collect();
-        let stock =
-            format!("SELECT sku, location, on_hand - reserved FROM stock_levels WHERE sku IN ({})", placeholders.join(", "));
+        let stock = format!(
+            "SELECT sku, location, on_hand - reserved FROM stock_levels WHERE sku IN ({}){lock}",
+            placeholders.join(", ")
+        );
         Ok(on_engine!(self, |conn| {
             let mut query = sqlx::query_as(AssertSqlSafe(stock));
             for sku in skus {
@@ -91,32 +108,44 @@ impl Tx {
     }
 
     /// Reserves several (SKU, location, units) at once, each only if that much is available;
-    /// returns whether each was. Each (SKU, location) appears at most once. SQLite, whose one
-    /// writer cannot deadlock, does it in one statement; PostgreSQL row by row in the order
-    /// given, which callers keep the same for every order so two cannot deadlock.
+    /// returns whether each was. Each (SKU, location) appears at most once. One statement on
+    /// SQLite, whose one writer cannot deadlock; on PostgreSQL the rows are first locked in one
+    /// global order (SKU, then location), so two writers cannot deadlock, then updated in one
+    /// statement.
     pub async fn reserve_many(&mut self, wanted: &[(&str, &str, i64)]) -> Result<Vec<bool>, StorageError> {
-        if wanted.len() < 2 || matches!(self.inner, TxInner::Postgres(_)) {
-            let mut taken = Vec::with_capacity(wanted.len());
-            for (sku, location, quantity) in wanted {
-                taken.push(self.reserve(sku, location, *quantity).await?);
-            }
-            return Ok(taken);
+        if wanted.is_empty() {
+            return Ok(Vec::new());
         }
-        let sql = format!(
-            "UPDATE stock_levels SET reserved = reserved + v.q \
-             FROM (SELECT column1 AS sku, column2 AS location, column3 AS q FROM ({})) AS v \
-             WHERE stock_levels.sku = v.sku AND stock_levels.location = v.location \
-             AND stock_levels.on_hand - stock_levels.reserved >= v.q \
-             RETURNING stock_levels.sku, stock_levels.location",
-            crate::values(self.engine(), wanted.len(), 3)
-        );
-        let reserved: Vec<(String, String)> = on_engine!(self, |conn| {
-            let mut query = sqlx::query_as(AssertSqlSafe(sql));
-            for (sku, location, quantity) in wanted {
-                query = query.bind(*sku).bind(*location).bind(*quantity);
+        let reserved: Vec<(String, String)> = match &mut self.inner {
+            TxInner::Sqlite(tx) => {
+                let sql = format!(
+                    "UPDATE stock_levels SET reserved = reserved + v.q \
+                     FROM (SELECT column1 AS sku, column2 AS location, column3 AS q FROM ({})) AS v \
+                     WHERE stock_levels.sku = v.sku AND stock_levels.location = v.location \
+                     AND stock_levels.on_hand - stock_levels.reserved >= v.q \
+                     RETURNING stock_levels.sku, stock_levels.location",
+                    crate::values(Engine::Sqlite, wanted.len(), 3)
+                );
+                let mut query = sqlx::query_as(AssertSqlSafe(sql));
+                for (sku, location, quantity) in wanted {
+                    query = query.bind(*sku).bind(*location).bind(*quantity);
+                }
+                query.fetch_all(&mut **tx).await?
             }
-            query.fetch_all(conn).await?
-        });
+            TxInner::Postgres(tx) => {
+                let skus: Vec<&str> = wanted.iter().map(|w| w.0).collect();
+                let locations: Vec<&str> = wanted.iter().map(|w| w.1).collect();
+                let quantities: Vec<i64> = wanted.iter().map(|w| w.2).collect();
+                let lock = "SELECT 1 FROM stock_levels s JOIN unnest($1::text[], $2::text[]) AS v(sku, location) \
+                            ON s.sku = v.sku AND s.location = v.location ORDER BY s.sku, s.location FOR UPDATE OF s";
+                sqlx::query(lock).bind(&skus).bind(&locations).execute(&mut **tx).await?;
+                let update = "UPDATE stock_levels s SET reserved = s.reserved + v.q \
+                              FROM unnest($1::text[], $2::text[], $3::bigint[]) AS v(sku, location, q) \
+                              WHERE s.sku = v.sku AND s.location = v.location AND s.on_hand - s.reserved >= v.q \
+                              RETURNING s.sku, s.location";
+                sqlx::query_as(update).bind(&skus).bind(&locations).bind(&quantities).fetch_all(&mut **tx).await?
+            }
+        };
         Ok(wanted.iter().map(|(sku, location, _)| reserved.iter().any(|(s, l)| s == sku && l == location)).collect())
     }
 
