@@ -42,9 +42,17 @@ impl MasterCache {
     /// How long another process's change may go unseen.
     pub const TTL: Duration = Duration::from_secs(1);
 
+    /// The value kept for `key`, unless it is older than [`MasterCache::TTL`]. The first
+    /// caller to find it old gets nothing and reads the database; the others keep the old
+    /// value meanwhile, so a busy moment's requests do not all read the same row at once.
     pub(crate) fn get(&self, key: &Key) -> Option<Value> {
-        let entries = self.entries.lock().ok()?;
-        entries.get(key).filter(|(at, _)| at.elapsed() < Self::TTL).map(|(_, value)| value.clone())
+        let mut entries = self.entries.lock().ok()?;
+        let (at, value) = entries.get_mut(key)?;
+        if at.elapsed() < Self::TTL {
+            return Some(value.clone());
+        }
+        *at = Instant::now();
+        None
     }
 
     pub(crate) fn put(&self, key: Key, value: Value) {
@@ -93,5 +101,21 @@ mod tests {
         assert!(matches!(cache.get(&Key::TaxRate("DE".into(), "standard".into())), Some(Value::TaxRate(Some(1900)))));
         cache.clear();
         assert!(cache.get(&Key::TaxRate("DE".into(), "standard".into())).is_none());
+    }
+
+    #[test]
+    fn an_old_entry_is_read_again_by_one_caller_while_the_others_keep_it() {
+        let cache = MasterCache::default();
+        let key = Key::TaxRate("DE".into(), "standard".into());
+        cache.put(key.clone(), Value::TaxRate(Some(1900)));
+        if let Ok(mut entries) = cache.entries.lock()
+            && let Some((at, _)) = entries.get_mut(&key)
+        {
+            *at -= MasterCache::TTL;
+        }
+        assert!(cache.get(&key).is_none(), "the first caller reads the database");
+        assert!(matches!(cache.get(&key), Some(Value::TaxRate(Some(1900)))), "the next keeps the old value meanwhile");
+        cache.put(key.clone(), Value::TaxRate(Some(2000)));
+        assert!(matches!(cache.get(&key), Some(Value::TaxRate(Some(2000)))));
     }
 }

@@ -180,7 +180,7 @@ const GROUP_LIMIT: usize = 64;
 
 type Queued = (NewOrderWrite, oneshot::Sender<AppResult<Written>>);
 
-/// Orders waiting to be written. Writer tasks take them in groups: whatever arrives while a
+/// Orders waiting to be written. A writer task takes them in groups: whatever arrives while a
 /// group is being written goes into the next, up to [`GROUP_LIMIT`] orders in one transaction,
 /// with one statement per table and one commit, so round trips and the disk flush are paid per
 /// group rather than per order. Each caller hears only after its group has committed.
@@ -188,17 +188,11 @@ type Queued = (NewOrderWrite, oneshot::Sender<AppResult<Written>>);
 pub(crate) struct IntakeQueue(mpsc::UnboundedSender<Queued>);
 
 impl IntakeQueue {
-    /// SQLite has one writer; PostgreSQL writes one group while it flushes another to disk.
+    /// One writer per process, on either engine: more writers made smaller groups that waited
+    /// for each other's locks on the same stock rows.
     pub(crate) fn start(db: Db) -> IntakeQueue {
-        let writers = match db.engine() {
-            ordo_storage::Engine::Sqlite => 1,
-            ordo_storage::Engine::Postgres => 3,
-        };
         let (sender, queue) = mpsc::unbounded_channel();
-        let queue = std::sync::Arc::new(tokio::sync::Mutex::new(queue));
-        for _ in 0..writers {
-            tokio::spawn(write_groups(db.clone(), queue.clone()));
-        }
+        tokio::spawn(write_groups(db, queue));
         IntakeQueue(sender)
     }
 
@@ -210,19 +204,14 @@ impl IntakeQueue {
     }
 }
 
-async fn write_groups(db: Db, queue: std::sync::Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Queued>>>) {
-    loop {
-        let group = {
-            let mut queue = queue.lock().await;
-            let Some(first) = queue.recv().await else { return };
-            let mut group = vec![first];
-            while group.len() < GROUP_LIMIT
-                && let Ok(next) = queue.try_recv()
-            {
-                group.push(next);
-            }
-            group
-        };
+async fn write_groups(db: Db, mut queue: mpsc::UnboundedReceiver<Queued>) {
+    while let Some(first) = queue.recv().await {
+        let mut group = vec![first];
+        while group.len() < GROUP_LIMIT
+            && let Ok(next) = queue.try_recv()
+        {
+            group.push(next);
+        }
         let (writes, answers): (Vec<NewOrderWrite>, Vec<_>) = group.into_iter().unzip();
         match write_group(&db, &writes).await {
             Ok(Some(written)) => {

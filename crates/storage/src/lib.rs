@@ -90,6 +90,11 @@ impl Default for StorageOptions {
     }
 }
 
+/// How many prepared statements each connection keeps. A multi-row statement has one text per
+/// row count, so intake alone uses a few hundred; sqlx's default of 100 prepared them again and
+/// again.
+const STATEMENT_CACHE: usize = 1024;
+
 /// An open database on either engine.
 #[derive(Debug, Clone)]
 pub enum Db {
@@ -174,6 +179,7 @@ impl Db {
                 .journal_mode(SqliteJournalMode::Wal)
                 .foreign_keys(true)
                 .busy_timeout(options.busy_timeout)
+                .statement_cache_capacity(STATEMENT_CACHE)
                 .synchronous(match options.sqlite_durability {
                     SqliteDurability::Full => SqliteSynchronous::Full,
                     SqliteDurability::Normal => SqliteSynchronous::Normal,
@@ -196,7 +202,7 @@ impl Db {
                 .map_err(unavailable)?;
             Ok(Db::Sqlite(pool, SqliteWriter { connection, turn: Arc::new(Mutex::new(())) }))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let connect = PgConnectOptions::from_str(url).map_err(unavailable)?;
+            let connect = PgConnectOptions::from_str(url).map_err(unavailable)?.statement_cache_capacity(STATEMENT_CACHE);
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 .test_before_acquire(false)
