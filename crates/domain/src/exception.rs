@@ -15,6 +15,9 @@ pub enum ExceptionKind {
     ShipmentAtRisk,
     /// An order not yet shipped whose ship-by time has passed.
     LateShipment,
+    /// A settlement line that matches nothing, an amount that differs from the order, or a
+    /// fee outside the channel's expected range.
+    Reconciliation,
 }
 
 impl ExceptionKind {
@@ -24,6 +27,7 @@ impl ExceptionKind {
             ExceptionKind::PaymentReview => "payment_review",
             ExceptionKind::ShipmentAtRisk => "shipment_at_risk",
             ExceptionKind::LateShipment => "late_shipment",
+            ExceptionKind::Reconciliation => "reconciliation",
         }
     }
 
@@ -31,7 +35,7 @@ impl ExceptionKind {
     pub fn owner_role(self) -> crate::access::Role {
         match self {
             ExceptionKind::Stockout => crate::access::Role::Ops,
-            ExceptionKind::PaymentReview => crate::access::Role::Finance,
+            ExceptionKind::PaymentReview | ExceptionKind::Reconciliation => crate::access::Role::Finance,
             ExceptionKind::ShipmentAtRisk | ExceptionKind::LateShipment => crate::access::Role::Warehouse,
         }
     }
@@ -43,6 +47,7 @@ impl ExceptionKind {
             ExceptionKind::PaymentReview => chrono::Duration::hours(4),
             ExceptionKind::ShipmentAtRisk => chrono::Duration::hours(2),
             ExceptionKind::LateShipment => chrono::Duration::hours(1),
+            ExceptionKind::Reconciliation => chrono::Duration::hours(72),
         }
     }
 }

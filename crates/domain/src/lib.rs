@@ -14,6 +14,7 @@ pub mod money;
 pub mod order;
 pub mod risk;
 pub mod routing;
+pub mod settlement;
 pub mod wave;
 
 pub use field::FieldError;
