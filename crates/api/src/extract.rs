@@ -33,7 +33,7 @@ pub mod need {
     }
     needs!(
         MasterDataRead, MasterDataWrite, CustomersWrite, SuppliersWrite, InventoryRead, InventoryWrite, OrdersRead,
-        OrdersWrite, OrdersReview, ExceptionsRead, LedgerRead, AccessManage
+        OrdersWrite, OrdersReview, ExceptionsRead, LedgerRead, LedgerWrite, AccessManage
     );
 }
 

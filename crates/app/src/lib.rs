@@ -15,6 +15,7 @@ mod master;
 mod order_changes;
 mod orders;
 mod reserving;
+mod settlements;
 
 use std::fmt;
 use std::time::Duration;
@@ -28,9 +29,10 @@ pub use access::{IssuedToken, LoggedIn};
 pub use clock::Clock;
 pub use fulfilment::ShipByWatch;
 pub use ledger::{LedgerCheck, TrialBalance};
+pub use settlements::{SettlementImport, SettlementPolicy};
 pub use intake::Intake;
 pub use ordo_domain as domain;
-pub use ordo_storage::{OrderSummary, redact as redact_url, Engine, StorageError, MasterDataCounts, ProductPage, ProductQuery, SqliteDurability, StorageOptions};
+pub use ordo_storage::{OrderSummary, SettlementSummary, redact as redact_url, Engine, StorageError, MasterDataCounts, ProductPage, ProductQuery, SqliteDurability, StorageOptions};
 
 /// Settings the use cases need; everything else about running Ordo belongs to the adapters.
 #[derive(Debug, Clone)]
@@ -43,6 +45,8 @@ pub struct Settings {
     pub risk: ordo_domain::risk::RiskPolicy,
     /// An unshipped order this close to its ship-by time is a shipment at risk.
     pub at_risk_window: chrono::Duration,
+    /// What settlement reconciliation accepts without a person.
+    pub settlement: SettlementPolicy,
 }
 
 impl Default for Settings {
@@ -52,6 +56,7 @@ impl Default for Settings {
             session_ttl: Duration::from_secs(12 * 3600),
             risk: ordo_domain::risk::RiskPolicy::default(),
             at_risk_window: chrono::Duration::hours(4),
+            settlement: SettlementPolicy::default(),
         }
     }
 }

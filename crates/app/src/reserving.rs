@@ -178,7 +178,7 @@ pub(crate) struct RoutedOrder<'a> {
 /// Writes what routing did for orders: their allocations, their backorders with their
 /// stockout exceptions, and each decision with its reasons.
 pub(crate) async fn record_routing(tx: &mut ordo_storage::Tx, orders: &[RoutedOrder<'_>]) -> AppResult<()> {
-    let allocations: Vec<(Uuid, &[(i64, String, i64)])> = orders.iter().map(|o| (o.id, o.routed.allocations.as_slice())).collect();
+    let allocations: Vec<ordo_storage::OrderAllocations> = orders.iter().map(|o| (o.id, o.routed.allocations.as_slice())).collect();
     tx.insert_allocations(&allocations).await?;
     for o in orders {
         for (line, sku, quantity) in &o.routed.short {

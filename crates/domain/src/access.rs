@@ -80,7 +80,7 @@ impl Role {
             }
             Role::Finance => matches!(
                 permission,
-                MasterDataRead | InventoryRead | OrdersRead | OrdersReview | ExceptionsRead | LedgerRead
+                MasterDataRead | InventoryRead | OrdersRead | OrdersReview | ExceptionsRead | LedgerRead | LedgerWrite
             ),
             Role::Service => matches!(
                 permission,
@@ -138,12 +138,14 @@ pub enum Permission {
     ExceptionsRead,
     /// Read the ledger and financial reports.
     LedgerRead,
+    /// Import settlements: book them and raise what does not reconcile.
+    LedgerWrite,
     /// Manage API tokens and users.
     AccessManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 12] = [
+    pub const ALL: [Permission; 13] = [
         Permission::MasterDataRead,
         Permission::MasterDataWrite,
         Permission::CustomersWrite,
@@ -155,6 +157,7 @@ impl Permission {
         Permission::OrdersReview,
         Permission::ExceptionsRead,
         Permission::LedgerRead,
+        Permission::LedgerWrite,
         Permission::AccessManage,
     ];
 
@@ -171,6 +174,7 @@ impl Permission {
             Permission::OrdersReview => "orders.review",
             Permission::ExceptionsRead => "exceptions.read",
             Permission::LedgerRead => "ledger.read",
+            Permission::LedgerWrite => "ledger.write",
             Permission::AccessManage => "access.manage",
         }
     }

@@ -137,10 +137,18 @@ impl SettlementError {
     /// The part of the report at fault, as a field name for an API error.
     pub fn field(&self) -> String {
         match self {
-            SettlementError::Cell { line, column, .. } => format!("line {line}, {column}"),
+            SettlementError::Cell { line, column, .. } => format!("line {line}, column {column}"),
             SettlementError::MissingColumn(column) => column.clone(),
             SettlementError::Shape(_) => "report".to_owned(),
             SettlementError::DoesNotSum { .. } => "total-amount".to_owned(),
+        }
+    }
+
+    /// What is wrong, without the place [`SettlementError::field`] names.
+    pub fn detail(&self) -> String {
+        match self {
+            SettlementError::Cell { message, .. } => message.clone(),
+            other => other.to_string(),
         }
     }
 }

@@ -53,6 +53,9 @@ enum Command {
     /// Measure Ordo: figures for throughput and latency.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Marketplace settlements.
+    #[command(subcommand)]
+    Settlement(SettlementCommand),
     /// Import master data from a CSV file whose columns are the API's field names.
     Import {
         kind: ImportKindArg,
@@ -83,6 +86,18 @@ enum UserCommand {
         username: String,
         #[arg(long, value_parser = parse_role)]
         role: Role,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SettlementCommand {
+    /// Import a settlement report (an Amazon-style V2 flat file or a Shopify-style payout
+    /// JSON, told apart by content): match it to orders, book it, raise what does not agree.
+    Import {
+        /// The channel the report is from.
+        #[arg(long)]
+        channel: String,
+        file: PathBuf,
     },
 }
 
@@ -209,6 +224,27 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Import { kind, file, skip_invalid } => import(&config, kind.into(), &file, skip_invalid).await,
+        Command::Settlement(SettlementCommand::Import { channel, file }) => {
+            let content = std::fs::read_to_string(&file)
+                .map_err(|e| Failure::CannotRun(format!("cannot read {}: {e}", file.display())))?;
+            let imported = open(&config).await?.import_settlement(&channel, &content, &ordo_app::Actor::system()).await?;
+            if imported.already_imported {
+                println!("settlement {} of {channel} was imported before: nothing changed", imported.external_id);
+            }
+            println!(
+                "settlement {} ({}): {} line{}, total {} {}; matched {}, unmatched {}, exceptions raised {}",
+                imported.external_id,
+                imported.format,
+                imported.lines,
+                if imported.lines == 1 { "" } else { "s" },
+                imported.total.to_decimal_string(),
+                imported.total.currency(),
+                imported.matched,
+                imported.unmatched,
+                imported.exceptions
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench(BenchCommand::Ingest { clients, orders, json }) => {
             let ordo = open(&config).await?;
             let report = crate::bench::ingest(ordo, usize::from(clients), orders).await.map_err(Failure::Failed)?;

@@ -166,6 +166,7 @@ impl Config {
                     ..RiskPolicy::default()
                 },
                 at_risk_window: chrono::Duration::hours(at_risk_hours.min(24 * 365) as i64),
+                settlement: Default::default(),
             },
             request_timeout: Duration::from_secs(positive("request_timeout_secs", o.request_timeout_secs.unwrap_or(30))?),
             body_limit_bytes: o.body_limit_bytes.unwrap_or(1024 * 1024).max(1024),

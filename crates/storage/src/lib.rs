@@ -14,6 +14,7 @@ mod master;
 mod exceptions;
 mod orders;
 mod reservations;
+mod settlements;
 mod shipments;
 mod waves;
 #[cfg(feature = "testing")]
@@ -32,8 +33,9 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 pub use access::{ApiTokenRecord, SessionUser, UserRecord};
 pub use error::StorageError;
 pub use master::{MasterDataCounts, ProductPage, ProductQuery, ALL_TABLES};
-pub use orders::{NewEvent, NewLineRecord, NewOrderRecord, OrderChange, OrderQuery, OrderSummary, Timeline, UnshippedOrder};
+pub use orders::{NewEvent, NewLineRecord, NewOrderRecord, OrderAllocations, OrderChange, OrderQuery, OrderSummary, Timeline, UnshippedOrder};
 pub use reservations::{RoutingSites, WaitingLine};
+pub use settlements::{SettledOrder, SettlementLineRecord, SettlementRecord, SettlementSummary};
 pub use waves::PickableLine;
 
 /// Runs `$body` with `$conn` bound to the engine's connection; the same text compiles once per

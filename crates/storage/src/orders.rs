@@ -491,6 +491,9 @@ pub struct NewEvent<'a> {
     pub reason: &'a str,
 }
 
+/// An order and its (line, location, units) reserved.
+pub type OrderAllocations<'a> = (Uuid, &'a [(i64, String, i64)]);
+
 /// Steps one actor took on one order's timeline at one moment, to be written.
 #[derive(Debug, Clone)]
 pub struct Timeline<'a> {
@@ -554,7 +557,7 @@ impl Tx {
 
     /// Records units of orders' lines reserved at locations, (order, its (line, location,
     /// units)), in one statement; each (order, line, location) at most once.
-    pub async fn insert_allocations(&mut self, orders: &[(Uuid, &[(i64, String, i64)])]) -> Result<(), StorageError> {
+    pub async fn insert_allocations(&mut self, orders: &[OrderAllocations<'_>]) -> Result<(), StorageError> {
         let allocations: Vec<(&Uuid, &(i64, String, i64))> =
             orders.iter().flat_map(|(order, allocations)| allocations.iter().map(move |a| (order, a))).collect();
         if allocations.is_empty() {

@@ -1,6 +1,7 @@
-//! The ledger's reports.
+//! The ledger's reports, exchange rates and marketplace settlements.
 
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::Json;
 use ordo_app::Ordo;
 use serde::{Deserialize, Serialize};
@@ -8,11 +9,15 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::extract::{need, Authorized, ValidJson};
 
 pub fn routes() -> OpenApiRouter<Ordo> {
-    OpenApiRouter::new().routes(routes!(trial_balance)).routes(routes!(set_exchange_rate))
+    OpenApiRouter::new()
+        .routes(routes!(trial_balance))
+        .routes(routes!(set_exchange_rate))
+        .routes(routes!(import_settlement))
+        .routes(routes!(settlements))
 }
 
 /// One account's totals, as decimal strings in the base currency.
@@ -79,4 +84,106 @@ async fn set_exchange_rate(
     let micros = ordo.set_exchange_rate(&currency, &body.rate, body.valid_from).await?;
     let rate = format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000);
     Ok(Json(ExchangeRate { rate, valid_from: body.valid_from }))
+}
+
+/// What importing a settlement did.
+#[derive(Serialize, ToSchema)]
+struct SettlementImported {
+    id: uuid::Uuid,
+    /// The channel's id of the settlement or payout.
+    external_id: String,
+    #[schema(example = "amazon-v2")]
+    format: String,
+    #[schema(example = "1080.00")]
+    total: String,
+    currency: String,
+    lines: usize,
+    /// Lines matched to one of our orders.
+    matched: usize,
+    /// Lines naming an order we do not have.
+    unmatched: usize,
+    /// `reconciliation` exceptions raised for finance.
+    exceptions: usize,
+    /// The same report was imported before; nothing changed.
+    already_imported: bool,
+}
+
+/// Imports a settlement report of the channel, sent as the body as it is: an Amazon-style V2
+/// flat file (tab-separated) or a Shopify-style payout (`{"payout": …, "transactions": […]}`).
+/// Its lines are matched to orders, its fees, refunds, reserves and deposit booked, and what
+/// does not agree raised as `reconciliation` exceptions. 201 when imported; 200 when the same
+/// report was imported before (nothing changes); 422 naming the line and column of a bad cell,
+/// or the difference when the lines do not sum to the total.
+#[utoipa::path(post, path = "/api/v1/channels/{channel}/settlements", tag = "ledger", params(("channel" = String, Path)),
+    request_body(content = String, content_type = "text/tab-separated-values"),
+    responses((status = 201, body = SettlementImported), (status = 200, body = SettlementImported), (status = "4XX", body = ErrorBody)))]
+async fn import_settlement(
+    State(ordo): State<Ordo>,
+    auth: Authorized<need::LedgerWrite>,
+    Path(channel): Path<String>,
+    body: String,
+) -> Result<(StatusCode, Json<SettlementImported>), ApiError> {
+    let imported = ordo.import_settlement(&channel, &body, &auth.actor).await?;
+    let status = if imported.already_imported { StatusCode::OK } else { StatusCode::CREATED };
+    Ok((
+        status,
+        Json(SettlementImported {
+            id: imported.id,
+            external_id: imported.external_id,
+            format: imported.format.to_owned(),
+            total: imported.total.to_decimal_string(),
+            currency: imported.total.currency().code().to_owned(),
+            lines: imported.lines,
+            matched: imported.matched,
+            unmatched: imported.unmatched,
+            exceptions: imported.exceptions,
+            already_imported: imported.already_imported,
+        }),
+    ))
+}
+
+/// A settlement and how much of it reconciled.
+#[derive(Serialize, ToSchema)]
+struct SettlementStatus {
+    id: uuid::Uuid,
+    channel: String,
+    external_id: String,
+    format: String,
+    deposit_date: chrono::NaiveDate,
+    total: String,
+    currency: String,
+    lines: i64,
+    matched: i64,
+    unmatched: i64,
+    exceptions: i64,
+    /// `reconciled` when every order line matched and nothing was raised; else `exceptions`.
+    status: &'static str,
+    imported_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Every settlement imported, newest deposit first, with its reconciliation status.
+#[utoipa::path(get, path = "/api/v1/settlements", tag = "ledger",
+    responses((status = 200, body = Vec<SettlementStatus>), (status = "4XX", body = ErrorBody)))]
+async fn settlements(State(ordo): State<Ordo>, _: Authorized<need::LedgerRead>) -> Result<Json<Vec<SettlementStatus>>, ApiError> {
+    let list = ordo.settlements().await?;
+    let mut out = Vec::with_capacity(list.len());
+    for s in list {
+        let currency = ordo_domain::Currency::from_code(&s.currency).map_err(|_| ApiError::new(ErrorCode::Internal))?;
+        out.push(SettlementStatus {
+            status: if s.unmatched == 0 && s.exceptions == 0 { "reconciled" } else { "exceptions" },
+            total: ordo_domain::Money::from_minor(s.total_minor, currency).to_decimal_string(),
+            id: s.id,
+            channel: s.channel,
+            external_id: s.external_id,
+            format: s.format,
+            deposit_date: s.deposit_date,
+            currency: s.currency,
+            lines: s.line_count,
+            matched: s.matched,
+            unmatched: s.unmatched,
+            exceptions: s.exceptions,
+            imported_at: s.imported_at,
+        });
+    }
+    Ok(Json(out))
 }

@@ -170,3 +170,29 @@ async fn users_created_at_the_command_line_can_log_in() {
     assert!(ok.headers()["set-cookie"].to_str().unwrap().contains("HttpOnly"));
     assert_eq!(login("wrong password!!").await.unwrap().status(), 401);
 }
+
+#[test]
+fn a_settlement_file_is_imported_once_at_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("ordo.db").display());
+    assert!(run(dir.path(), &["init", "--database", &database]).status.success());
+    std::fs::write(dir.path().join("channels.csv"), "code,name,kind,currency\namazon-us,Amazon US,marketplace,USD\n").unwrap();
+    let out = run(dir.path(), &["import", "channels", "channels.csv", "--database", &database]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report = crate::settlements::v2_report("7001", "12,00", &[("Order", "111-1", "ItemPrice", "Principal", "12,00")]).replace("\tEUR\t", "\tUSD\t");
+    std::fs::write(dir.path().join("settlement.tsv"), report).unwrap();
+
+    let args = ["settlement", "import", "--database", &database, "--channel", "amazon-us", "settlement.tsv"];
+    let out = run(dir.path(), &args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    assert!(printed.contains("settlement 7001 (amazon-v2): 1 line, total 12.00 USD; matched 0, unmatched 1, exceptions raised 1"), "{printed}");
+    let again = run(dir.path(), &args);
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert!(text(&again.stdout).contains("imported before: nothing changed"), "{}", text(&again.stdout));
+
+    std::fs::write(dir.path().join("short.tsv"), crate::settlements::v2_report("7002", "1,00", &[]).replace("\tEUR\t", "\tUSD\t")).unwrap();
+    let refused = run(dir.path(), &["settlement", "import", "--database", &database, "--channel", "amazon-us", "short.tsv"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stdout));
+    assert!(text(&refused.stderr).contains("a difference of -1.00"), "{}", text(&refused.stderr));
+}

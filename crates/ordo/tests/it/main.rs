@@ -13,3 +13,4 @@ mod import;
 mod invariants;
 mod kits;
 mod orders;
+mod settlements;

@@ -1,0 +1,171 @@
+//! Settlements as imported, line by line, and the orders their lines are matched against.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::AssertSqlSafe;
+use uuid::Uuid;
+
+use crate::{on_engine, StorageError, Tx};
+
+/// A settlement's head as it is written.
+#[derive(Debug, Clone)]
+pub struct SettlementRecord<'a> {
+    pub id: Uuid,
+    pub channel: &'a str,
+    pub external_id: &'a str,
+    pub format: &'a str,
+    pub currency: &'a str,
+    pub period: Option<(NaiveDate, NaiveDate)>,
+    pub deposit_date: NaiveDate,
+    pub total_minor: i64,
+    pub content_sha256: &'a str,
+    pub line_count: i64,
+    pub matched: i64,
+    pub unmatched: i64,
+    pub exceptions: i64,
+    pub actor: &'a str,
+}
+
+/// One line of a settlement as it is written, with the order and line it matched.
+#[derive(Debug, Clone)]
+pub struct SettlementLineRecord<'a> {
+    pub row: i64,
+    pub kind: &'a str,
+    pub order_ref: Option<&'a str>,
+    pub item_ref: Option<&'a str>,
+    pub sku: Option<&'a str>,
+    pub quantity: Option<i64>,
+    pub description: &'a str,
+    pub amount_minor: i64,
+    pub order_id: Option<Uuid>,
+    pub line_no: Option<i64>,
+}
+
+/// A settlement as the list of settlements shows it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SettlementSummary {
+    pub id: Uuid,
+    pub channel: String,
+    pub external_id: String,
+    pub format: String,
+    pub currency: String,
+    pub deposit_date: NaiveDate,
+    pub total_minor: i64,
+    pub line_count: i64,
+    pub matched: i64,
+    pub unmatched: i64,
+    pub exceptions: i64,
+    pub imported_at: DateTime<Utc>,
+}
+
+/// An order a settlement line may settle: its id, what the buyer owes in total, and its lines
+/// as (line, SKU, the channel's SKU).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettledOrder {
+    pub id: Uuid,
+    pub total_minor: i64,
+    pub lines: Vec<(i64, String, Option<String>)>,
+}
+
+/// How many rows one multi-row statement writes or looks up.
+const CHUNK: usize = 500;
+
+impl Tx {
+    /// The settlement the channel reported under `external_id`, with the digest of its content.
+    pub async fn settlement_by_external_id(&mut self, channel: &str, external_id: &str) -> Result<Option<(Uuid, String)>, StorageError> {
+        let sql = "SELECT id, content_sha256 FROM settlements WHERE channel = $1 AND external_id = $2";
+        Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(channel).bind(external_id).fetch_optional(conn).await?))
+    }
+
+    pub async fn insert_settlement(&mut self, s: &SettlementRecord<'_>, now: DateTime<Utc>) -> Result<(), StorageError> {
+        let sql = "INSERT INTO settlements (id, channel, external_id, format, currency, period_start, period_end, deposit_date, \
+                   total_minor, content_sha256, line_count, matched, unmatched, exceptions, imported_at, actor) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
+        on_engine!(self, |conn| sqlx::query(sql)
+            .bind(s.id)
+            .bind(s.channel)
+            .bind(s.external_id)
+            .bind(s.format)
+            .bind(s.currency)
+            .bind(s.period.map(|p| p.0))
+            .bind(s.period.map(|p| p.1))
+            .bind(s.deposit_date)
+            .bind(s.total_minor)
+            .bind(s.content_sha256)
+            .bind(s.line_count)
+            .bind(s.matched)
+            .bind(s.unmatched)
+            .bind(s.exceptions)
+            .bind(now)
+            .bind(s.actor)
+            .execute(conn)
+            .await?
+            .rows_affected());
+        Ok(())
+    }
+
+    /// Writes a settlement's lines, numbered in order, a few hundred to a statement.
+    pub async fn insert_settlement_lines(&mut self, settlement: Uuid, lines: &[SettlementLineRecord<'_>]) -> Result<(), StorageError> {
+        for (chunk_no, chunk) in lines.chunks(CHUNK).enumerate() {
+            let sql = format!(
+                "INSERT INTO settlement_lines (settlement_id, seq, row_no, kind, order_ref, item_ref, sku, quantity, description, \
+                 amount_minor, order_id, line_no) {}",
+                crate::values(self.engine(), chunk.len(), 12)
+            );
+            on_engine!(self, |conn| {
+                let mut query = sqlx::query(AssertSqlSafe(sql));
+                for (i, l) in chunk.iter().enumerate() {
+                    query = query
+                        .bind(settlement)
+                        .bind((chunk_no * CHUNK + i + 1) as i64)
+                        .bind(l.row)
+                        .bind(l.kind)
+                        .bind(l.order_ref)
+                        .bind(l.item_ref)
+                        .bind(l.sku)
+                        .bind(l.quantity)
+                        .bind(l.description)
+                        .bind(l.amount_minor)
+                        .bind(l.order_id)
+                        .bind(l.line_no);
+                }
+                query.execute(conn).await?.rows_affected()
+            });
+        }
+        Ok(())
+    }
+
+    /// The channel's orders among `external_ids`, by external id, with their totals and lines.
+    pub async fn settled_orders(
+        &mut self,
+        channel: &str,
+        external_ids: &[&str],
+    ) -> Result<std::collections::HashMap<String, SettledOrder>, StorageError> {
+        let mut orders = std::collections::HashMap::with_capacity(external_ids.len());
+        for chunk in external_ids.chunks(CHUNK) {
+            let keys = (2..chunk.len() + 2).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
+            let sql = format!(
+                "SELECT o.external_id, o.id, o.total_minor, l.line_no, l.sku, l.channel_sku FROM orders o \
+                 JOIN order_lines l ON l.order_id = o.id WHERE o.channel = $1 AND o.external_id IN ({keys}) \
+                 ORDER BY o.external_id, l.line_no"
+            );
+            let rows: Vec<(String, Uuid, i64, i64, String, Option<String>)> = on_engine!(self, |conn| {
+                let mut query = sqlx::query_as(AssertSqlSafe(sql)).bind(channel);
+                for id in chunk {
+                    query = query.bind(*id);
+                }
+                query.fetch_all(conn).await?
+            });
+            for (external_id, id, total_minor, line, sku, channel_sku) in rows {
+                orders.entry(external_id).or_insert_with(|| SettledOrder { id, total_minor, lines: Vec::new() }).lines.push((line, sku, channel_sku));
+            }
+        }
+        Ok(orders)
+    }
+
+    /// Every settlement imported, newest deposit first.
+    pub async fn settlements(&mut self) -> Result<Vec<SettlementSummary>, StorageError> {
+        let sql = "SELECT id, channel, external_id, format, currency, deposit_date, total_minor, line_count, matched, unmatched, \
+                   exceptions, imported_at FROM settlements ORDER BY deposit_date DESC, imported_at DESC";
+        Ok(on_engine!(self, |conn| sqlx::query_as(sql).fetch_all(conn).await?))
+    }
+}
