@@ -1,5 +1,7 @@
 //! `ordo bench ingest`: drives the order API with concurrent clients over loopback and
-//! reports throughput, latency percentiles and the oversell check.
+//! reports throughput, latency percentiles and the oversell check. `ordo bench settlement`:
+//! reconciles a generated settlement report against its orders and reports lines per second
+//! and peak memory.
 //!
 //! The server runs in this process on 127.0.0.1 against the given database, seeded with a
 //! bench channel, two locations and SKUs of which a few are scarce, so reservations contend.
@@ -211,4 +213,127 @@ pub async fn ingest(ordo: Ordo, clients: usize, orders: u64) -> Result<IngestRep
         p99_ms: percentile(&latencies, 0.99),
         oversells,
     })
+}
+
+/// What one settlement run measured.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SettlementReport {
+    pub engine: String,
+    pub lines: usize,
+    pub orders: u64,
+    pub report_bytes: usize,
+    pub seconds: f64,
+    pub lines_per_second: f64,
+    pub matched: usize,
+    pub exceptions: usize,
+    /// Resident memory just before the import, and the process's peak afterwards, in MiB.
+    pub rss_before_mib: f64,
+    pub peak_rss_mib: f64,
+}
+
+/// Rows a bench order settles with: per line its price, tax, commission and fulfilment fee.
+const ROWS_PER_LINE: usize = 4;
+const LINES_PER_ORDER: usize = 2;
+
+/// Places enough orders on the bench channel for a settlement of `lines` rows, writes the
+/// report the marketplace would send for them (every thousandth order paid 0.10 short, so a
+/// few exceptions are found), and times its import.
+pub async fn settlement(ordo: Ordo, lines: usize) -> Result<SettlementReport, String> {
+    seed(&ordo).await.map_err(|e| format!("seeding the bench data failed: {e}"))?;
+    let orders = lines.div_ceil(ROWS_PER_LINE * LINES_PER_ORDER) as u64;
+    let run = uuid::Uuid::now_v7().simple().to_string();
+    let next = Arc::new(AtomicU64::new(0));
+    let workers: Vec<_> = (0..32)
+        .map(|_| {
+            let (ordo, run, next) = (ordo.clone(), run.clone(), next.clone());
+            tokio::spawn(async move {
+                let actor = Actor::system();
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= orders {
+                        return Ok::<(), String>(());
+                    }
+                    let body = settled_order_body(&run, n);
+                    let order = serde_json::from_str(&body).map_err(|e| e.to_string())?;
+                    ordo.receive_order(order, &body, &actor).await.map_err(|e| e.to_string())?;
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await.map_err(|e| e.to_string())??;
+    }
+
+    let report = settlement_report(&run, orders, lines);
+    let rss_before = memory_mib("VmRSS");
+    let started = Instant::now();
+    let imported = ordo.import_settlement("bench", &report, &Actor::system()).await.map_err(|e| e.to_string())?;
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(SettlementReport {
+        engine: format!("{:?}", ordo.engine()).to_lowercase(),
+        lines: imported.lines,
+        orders,
+        report_bytes: report.len(),
+        seconds,
+        lines_per_second: imported.lines as f64 / seconds.max(1e-9),
+        matched: imported.matched,
+        exceptions: imported.exceptions,
+        rss_before_mib: rss_before,
+        peak_rss_mib: memory_mib("VmHWM"),
+    })
+}
+
+/// An order of two lines of one unit each at 9.90, as the bench channel sends it.
+fn settled_order_body(run: &str, n: u64) -> String {
+    let items: Vec<String> = (0..LINES_PER_ORDER as u64)
+        .map(|i| format!(r#"{{"sku":"B-BENCH-{:04}","quantity":1,"unit_price":"9.90","tax":"0.00"}}"#, SCARCE as u64 + (n * 2 + i) % (SKUS - SCARCE) as u64))
+        .collect();
+    format!(
+        r#"{{"channel":"bench","external_id":"{run}-{n}","placed_at":"{}","currency":"USD","customer":{{"email":"c{}@example.com","name":"Bench Customer"}},"ship_to":{{"name":"Bench Customer","line1":"1 Loop Rd","city":"Localhost","postal_code":"12345","country":"US"}},"shipping_method":"standard","payment_status":"captured","lines":[{}]}}"#,
+        chrono::Utc::now().to_rfc3339(),
+        n % 5000,
+        items.join(",")
+    )
+}
+
+/// The V2 flat file a marketplace would send for the bench orders, `lines` rows long.
+fn settlement_report(run: &str, orders: u64, lines: usize) -> String {
+    let header = ordo_app::domain::settlement::AMAZON_V2_COLUMNS.join("\t");
+    let mut rows: Vec<(u64, u64, &str, &str, i64)> = Vec::with_capacity(lines);
+    'orders: for n in 0..orders {
+        for i in 0..LINES_PER_ORDER as u64 {
+            let principal = if n % 1000 == 999 && i == 0 { 980 } else { 990 };
+            for (amount_type, description, minor) in
+                [("ItemPrice", "Principal", principal), ("ItemPrice", "Tax", 0), ("ItemFees", "Commission", -119), ("ItemFees", "FBAPerUnitFulfillmentFee", -50)]
+            {
+                if rows.len() == lines {
+                    break 'orders;
+                }
+                rows.push((n, i, amount_type, description, minor));
+            }
+        }
+    }
+    let total: i64 = rows.iter().map(|r| r.4).sum();
+    let decimal = |minor: i64| format!("{}{}.{:02}", if minor < 0 { "-" } else { "" }, minor.abs() / 100, minor.abs() % 100);
+    let mut text = String::with_capacity(lines * 140);
+    text.push_str(&header);
+    text.push_str(&format!("\n{run}\t2026-11-01\t2026-11-14\t2026-11-16\t{}\tUSD{}\n", decimal(total), "\t".repeat(17)));
+    for (n, i, amount_type, description, minor) in rows {
+        let sku = SCARCE as u64 + (n * 2 + i) % (SKUS - SCARCE) as u64;
+        text.push_str(&format!(
+            "{run}\t\t\t\t\t\tOrder\t{run}-{n}\t\t\t\tAmazon.com\t{amount_type}\t{description}\t{}\tAFN\t2026-11-10\t2026-11-10 12:00:00 UTC\t{n}{i}\t\t\tB-BENCH-{sku:04}\t1\n",
+            decimal(minor)
+        ));
+    }
+    text
+}
+
+/// A line of this process's /proc status in MiB (`VmRSS` now, `VmHWM` the peak); 0 where
+/// the system has none.
+fn memory_mib(key: &str) -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.trim_start_matches(':').trim().strip_suffix("kB")?.trim().parse::<f64>().ok());
+    kib.unwrap_or(0.0) / 1024.0
 }

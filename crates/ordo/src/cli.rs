@@ -114,6 +114,15 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Reconcile a generated settlement report of LINES rows against its orders (placed
+    /// first); print lines/s and peak memory.
+    Settlement {
+        #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..=50_000_000))]
+        lines: u64,
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -258,6 +267,21 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
                 );
             }
             Ok(if report.oversells == 0 && report.failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Command::Bench(BenchCommand::Settlement { lines, json }) => {
+            let ordo = open(&config).await?;
+            let lines = usize::try_from(lines).map_err(|e| Failure::CannotRun(e.to_string()))?;
+            let report = crate::bench::settlement(ordo, lines).await.map_err(Failure::Failed)?;
+            if json {
+                println!("{}", serde_json::to_string(&report).map_err(|e| Failure::Failed(e.to_string()))?);
+            } else {
+                println!(
+                    "settlement on {}: {} lines ({:.0} MiB) against {} orders in {:.2} s = {:.0} lines/s; matched {}, exceptions {}; memory {:.0} MiB before, peak {:.0} MiB",
+                    report.engine, report.lines, report.report_bytes as f64 / 1_048_576.0, report.orders, report.seconds,
+                    report.lines_per_second, report.matched, report.exceptions, report.rss_before_mib, report.peak_rss_mib
+                );
+            }
+            Ok(ExitCode::SUCCESS)
         }
     }
 }
