@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use crate::{AppError, AppResult, Clock, Ordo, Progress};
 
+mod settling;
 mod trading;
 
 pub use trading::TradingSummary;

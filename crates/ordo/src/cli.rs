@@ -458,6 +458,11 @@ async fn demo(config: &Config, days: u32) -> Result<ExitCode, Failure> {
             if t.books_hold { "yes" } else { "NO" }
         );
     }
+    let reconciliation = t.exceptions.iter().find(|(kind, _, _)| kind == "reconciliation").map_or(0, |(_, _, all)| *all);
+    println!(
+        "  settled    {} marketplace settlements, {} lines, {} matched to orders; {} reconciliation exceptions found",
+        t.settlements, t.settlement_lines, t.settlement_matched, reconciliation
+    );
     let exceptions: Vec<String> = t.exceptions.iter().map(|(kind, open, all)| format!("{kind} {all} ({open} open)")).collect();
     println!("  exceptions {}", if exceptions.is_empty() { "none".to_owned() } else { exceptions.join(", ") });
     println!();

@@ -37,6 +37,10 @@ pub struct TradingSummary {
     pub shipped_orders: i64,
     pub shipped_on_time: i64,
     pub stockouts_raised: u64,
+    /// Marketplace settlements imported, their lines, and the lines matched to orders.
+    pub settlements: u64,
+    pub settlement_lines: u64,
+    pub settlement_matched: u64,
     /// Exceptions by kind: (kind, still open, raised in all).
     pub exceptions: Vec<(String, i64, i64)>,
     /// Places where reserved stock exceeds on-hand or disagrees with movements: must be 0.
@@ -91,6 +95,8 @@ enum Event {
     Wave(&'static str),
     /// The ship-by watch looks at the clock.
     Watch,
+    /// The marketplaces send their settlement reports.
+    Settle,
 }
 
 impl Ordo {
@@ -117,6 +123,7 @@ impl Ordo {
         let mut held_yesterday: Vec<Uuid> = Vec::new();
         let mut in_transit: Vec<(DateTime<Utc>, Uuid)> = Vec::new();
         let mut number = 0u64;
+        let mut settling = super::settling::Settling::default();
         progress.start(u64::from(days));
 
         for day in 0..i64::from(days) {
@@ -124,6 +131,10 @@ impl Ordo {
             let at = |hour: u32, minute: u32| Utc.from_utc_datetime(&date.and_hms_opt(hour, minute, 0).unwrap_or_default());
             let mut events: Vec<(DateTime<Utc>, Event)> =
                 vec![(at(7, 0), Event::Review), (at(9, 0), Event::Deliveries), (at(23, 0), Event::Watch)];
+            // Marketplaces settle weekly, and on the last day.
+            if day % 7 == 6 || day + 1 == i64::from(days) {
+                events.push((at(6, 30), Event::Settle));
+            }
             // Suppliers deliver twice a week.
             if day % 3 == 2 {
                 events.push((at(8, 0), Event::Receipts));
@@ -203,6 +214,16 @@ impl Ordo {
                     }
                     Event::Watch => {
                         self.watch_ship_by().await?;
+                    }
+                    Event::Settle => {
+                        for marketplace in super::settling::MARKETPLACES {
+                            let imported = self.demo_settlement(&mut seed, &mut settling, marketplace, date, &reviewer).await?;
+                            if let Some(imported) = imported {
+                                summary.settlements += 1;
+                                summary.settlement_lines += imported.lines as u64;
+                                summary.settlement_matched += imported.matched as u64;
+                            }
+                        }
                     }
                 }
             }

@@ -116,6 +116,8 @@ fn the_demo_builds_the_reference_business_and_can_be_rebuilt() {
         "left by their ship-by time",
         "oversells  0",
         "inventory account equals stock at cost: yes",
+        "settled    2 marketplace settlements",
+        "reconciliation exceptions found",
         "exceptions ",
         "serve --database sqlite://ordo.db",
         "/login",
