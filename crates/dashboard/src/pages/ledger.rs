@@ -1,4 +1,5 @@
-//! The books: the trial balance in base currency, and whether they hold.
+//! The books: the trial balance in base currency, whether they hold, and the marketplace
+//! settlements with how far each reconciled.
 
 use askama::Template;
 use axum::extract::State;
@@ -19,6 +20,20 @@ struct AccountRow {
     credit: String,
 }
 
+/// One imported settlement's row.
+struct SettlementRow {
+    channel: String,
+    external_id: String,
+    deposit_date: String,
+    total: String,
+    currency: String,
+    lines: i64,
+    matched: i64,
+    unmatched: i64,
+    exceptions: i64,
+    reconciled: bool,
+}
+
 #[derive(Template)]
 #[template(path = "ledger.html")]
 struct LedgerPage {
@@ -31,6 +46,7 @@ struct LedgerPage {
     holds: bool,
     inventory_account: String,
     valued_stock: String,
+    settlements: Vec<SettlementRow>,
 }
 
 /// An amount in the base currency, blank when zero so the table reads like a ledger.
@@ -42,7 +58,24 @@ pub(crate) async fn trial_balance(session: Session, State(dashboard): State<Dash
     let layout = session.open(Page::Ledger)?;
     let balance = dashboard.ordo.trial_balance().await.map_err(|e| layout.fail(e))?;
     let check = dashboard.ordo.check_ledger().await.map_err(|e| layout.fail(e))?;
+    let settlements = dashboard.ordo.settlements().await.map_err(|e| layout.fail(e))?;
     let currency = balance.total_debit.currency();
+    let settlements = settlements
+        .into_iter()
+        .map(|s| SettlementRow {
+            total: ordo_domain::Currency::from_code(&s.currency)
+                .map_or_else(|_| s.total_minor.to_string(), |c| Money::from_minor(s.total_minor, c).to_decimal_string()),
+            reconciled: s.unmatched == 0 && s.exceptions == 0,
+            channel: s.channel,
+            external_id: s.external_id,
+            deposit_date: s.deposit_date.to_string(),
+            currency: s.currency,
+            lines: s.line_count,
+            matched: s.matched,
+            unmatched: s.unmatched,
+            exceptions: s.exceptions,
+        })
+        .collect();
     let accounts = balance
         .accounts
         .into_iter()
@@ -57,6 +90,7 @@ pub(crate) async fn trial_balance(session: Session, State(dashboard): State<Dash
         holds: check.holds(),
         inventory_account: Money::from_minor(check.inventory_account, currency).to_decimal_string(),
         valued_stock: Money::from_minor(check.valued_stock, currency).to_decimal_string(),
+        settlements,
     };
     Ok(render(StatusCode::OK, &page))
 }

@@ -323,6 +323,8 @@ async fn held_orders_are_decided_and_a_wave_is_picked_packed_and_shipped_in_the_
     let links = texts(&browser, "nav a").await;
     assert!(!links.iter().any(|l| l == "Ledger"), "{links:?}");
     browser.find(Locator::Css("form[action='/logout'] button")).await.unwrap().click().await.unwrap();
+    let report = crate::settlements::v2_report("8801", "5,00", &[("Order", "no-such-order", "ItemPrice", "Principal", "5,00")]);
+    server.ordo.import_settlement("amazon", &report, &ordo_app::Actor::system()).await.unwrap();
     log_in(&browser, &server, "finance").await;
     browser.find(Locator::LinkText("Ledger")).await.unwrap().click().await.unwrap();
     let verdict = browser.find(Locator::Css("main p")).await.unwrap().text().await.unwrap();
@@ -334,5 +336,9 @@ async fn held_orders_are_decided_and_a_wave_is_picked_packed_and_shipped_in_the_
     let amounts: Vec<&str> = totals[0].split_whitespace().skip(1).collect();
     assert_eq!(amounts.len(), 2, "{totals:?}");
     assert_eq!(amounts[0], amounts[1], "debits equal credits: {totals:?}");
+    // The settlement that named an order Ordo never had waits on finance.
+    let settlements = texts(&browser, "div[aria-labelledby='settlements-caption'] tbody tr").await;
+    assert_eq!(settlements.len(), 1, "{settlements:?}");
+    assert!(settlements[0].contains("amazon") && settlements[0].contains("8801") && settlements[0].contains("exceptions"), "{settlements:?}");
     browser.close().await.unwrap();
 }
