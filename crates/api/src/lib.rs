@@ -49,6 +49,7 @@ fn api() -> (Router<Ordo>, OpenApiDoc) {
         .merge(routes::orders::routes())
         .merge(routes::fulfilment::routes())
         .merge(routes::ledger::routes())
+        .merge(routes::reports::routes())
         .split_for_parts()
 }
 

@@ -314,7 +314,7 @@ async fn post_shipment(
     let revenue = ledger::shipment_revenue(source.clone(), memo.clone(), &sold).map_err(FieldError::from)?;
     ordo.post(tx, revenue, who, now).await?;
     let base = ordo_domain::Money::from_minor(cost, ordo.settings.base_currency);
-    let cost = ledger::shipment_cost(source, memo, base).map_err(FieldError::from)?;
+    let cost = ledger::shipment_cost(source, memo, base).map_err(FieldError::from)?.for_channel(&order.channel);
     ordo.post(tx, cost, who, now).await?;
     Ok(())
 }

@@ -111,3 +111,46 @@ impl Ordo {
         Ok(LedgerCheck { unbalanced_entries, trial_balance_difference, inventory_account, valued_stock })
     }
 }
+
+/// A period of the books: `[from, to)`, all time when unbounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Period {
+    pub from: Option<chrono::NaiveDate>,
+    pub to: Option<chrono::NaiveDate>,
+}
+
+impl Period {
+    /// The period's bounds in UTC: from the start of `from` to the end of `to`.
+    fn bounds(self) -> AppResult<(DateTime<Utc>, DateTime<Utc>)> {
+        let start = |date: chrono::NaiveDate| date.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
+        let from = match self.from {
+            Some(date) => start(date).ok_or_else(|| FieldError::new("from", "is not a day"))?,
+            None => chrono::NaiveDate::from_ymd_opt(1900, 1, 1).and_then(start).ok_or_else(|| FieldError::new("from", "is not a day"))?,
+        };
+        let to = match self.to {
+            Some(date) => date.succ_opt().and_then(start).ok_or_else(|| FieldError::new("to", "is not a day"))?,
+            // Four-digit years: SQLite compares times as text.
+            None => chrono::NaiveDate::from_ymd_opt(9999, 1, 1).and_then(start).ok_or_else(|| FieldError::new("to", "is not a day"))?,
+        };
+        if from >= to {
+            return Err(FieldError::new("to", "must not be before from").into());
+        }
+        Ok((from, to))
+    }
+}
+
+impl Ordo {
+    /// Contribution by channel over `period`, in base currency.
+    pub async fn profitability_by_channel(&self, period: Period) -> AppResult<(ordo_domain::Currency, Vec<ledger::ChannelMargin>)> {
+        let (from, to) = period.bounds()?;
+        let totals = self.db.read().await?.channel_account_totals(from, to).await?;
+        Ok((self.settings.base_currency, ledger::margins(&totals)))
+    }
+
+    /// Profit and loss over `period`, in base currency.
+    pub async fn profit_and_loss(&self, period: Period) -> AppResult<(ordo_domain::Currency, ledger::ProfitAndLoss)> {
+        let (from, to) = period.bounds()?;
+        let totals = self.db.read().await?.account_totals(from, to).await?;
+        Ok((self.settings.base_currency, ledger::ProfitAndLoss::from_totals(&totals)))
+    }
+}

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use ordo_domain::exception::ExceptionKind;
+use ordo_domain::ledger::percent;
 use ordo_domain::settlement::{self, LineKind, Settlement};
 use ordo_domain::{FieldError, Money};
 use ordo_storage::{SettledOrder, SettlementLineRecord, SettlementRecord, SettlementSummary};
@@ -222,7 +223,7 @@ impl Ordo {
                         subject: subject(&format!("fee:{order_ref}")),
                         details: serde_json::json!({"settlement": id, "reason": "fees outside the channel's expected range",
                             "order": order.id, "order_ref": order_ref, "fees": money(seen.fees), "sales": money(seen.sales),
-                            "rate_percent": percent(rate_bp), "expected_percent": [percent(low.into()), percent(high.into())],
+                            "rate_percent": percent(rate_bp as i64), "expected_percent": [percent(low), percent(high)],
                             "rows": seen.rows}),
                     });
                 }
@@ -244,12 +245,6 @@ fn match_line(
         order.lines.iter().find(|(_, ours, theirs)| ours == sku || theirs.as_deref() == Some(sku)).map(|(no, _, _)| *no)
     });
     Some((order.id, line_no))
-}
-
-/// Basis points as a percentage with two decimals: 1234 is "12.34".
-fn percent(bp: i128) -> String {
-    let sign = if bp < 0 { "-" } else { "" };
-    format!("{sign}{}.{:02}", bp.abs() / 100, bp.abs() % 100)
 }
 
 fn already_imported(id: Uuid, report: &Settlement, summary: Option<SettlementSummary>) -> SettlementImport {

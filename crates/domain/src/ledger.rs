@@ -29,6 +29,12 @@ impl AccountKind {
             AccountKind::Expense => "expense",
         }
     }
+
+    pub fn parse(text: &str) -> Option<AccountKind> {
+        [AccountKind::Asset, AccountKind::Liability, AccountKind::Equity, AccountKind::Revenue, AccountKind::Expense]
+            .into_iter()
+            .find(|kind| kind.as_str() == text)
+    }
 }
 
 /// The default chart of an online retailer: (code, name, kind). Each channel gets its own
@@ -89,6 +95,9 @@ pub struct Entry {
     pub memo: String,
     pub currency: Currency,
     pub lines: Vec<Posting>,
+    /// The sales channel the entry belongs to, where it belongs to one: profitability is read
+    /// by it.
+    pub channel: Option<String>,
 }
 
 /// Why an entry cannot be posted.
@@ -123,7 +132,12 @@ impl Entry {
         if debit != credit {
             return Err(EntryError::Unbalanced { debit, credit });
         }
-        Ok(Entry { source, memo, currency, lines })
+        Ok(Entry { source, memo, currency, lines, channel: None })
+    }
+
+    /// The same entry, belonging to `channel`.
+    pub fn for_channel(self, channel: &str) -> Entry {
+        Entry { channel: Some(channel.to_owned()), ..self }
     }
 
     /// Whether there is anything to post.
@@ -201,7 +215,7 @@ pub fn shipment_revenue(source: String, memo: String, sold: &ShipmentValue) -> R
         credit(TAX_PAYABLE, sold.tax.minor()),
         credit(SHIPPING_INCOME, sold.shipping.minor()),
     ];
-    Entry::balanced(source, memo, sold.net.currency(), lines)
+    Ok(Entry::balanced(source, memo, sold.net.currency(), lines)?.for_channel(&sold.channel))
 }
 
 /// A shipment's goods at cost leave inventory for cost of goods sold.
@@ -261,9 +275,108 @@ pub struct AccountBalance {
     pub credit: i64,
 }
 
+/// A channel's contribution over a period, in base currency minor units: what it sold, less
+/// what was refunded, what the goods cost and what selling there cost.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChannelMargin {
+    pub channel: String,
+    /// Sales and shipping income.
+    pub revenue: i64,
+    pub refunds: i64,
+    pub cost_of_goods: i64,
+    /// Marketplace and payment fees.
+    pub fees: i64,
+    pub shipping_cost: i64,
+}
+
+impl ChannelMargin {
+    pub fn contribution(&self) -> i64 {
+        self.revenue - self.refunds - self.cost_of_goods - self.fees - self.shipping_cost
+    }
+
+    /// Contribution as basis points of revenue; none without revenue.
+    pub fn margin_bp(&self) -> Option<i64> {
+        (self.revenue != 0).then(|| (i128::from(self.contribution()) * 10_000 / i128::from(self.revenue)) as i64)
+    }
+}
+
+/// Basis points as a percentage with two decimals: 1234 is "12.34", -5 is "-0.05".
+pub fn percent(bp: i64) -> String {
+    let sign = if bp < 0 { "-" } else { "" };
+    format!("{sign}{}.{:02}", bp.unsigned_abs() / 100, bp.unsigned_abs() % 100)
+}
+
+/// Contribution by channel from account totals per (channel, account, debit, credit); entries
+/// that belong to no channel are left out. Channels in name order.
+pub fn margins(totals: &[(String, String, i64, i64)]) -> Vec<ChannelMargin> {
+    let mut by_channel: std::collections::BTreeMap<&str, ChannelMargin> = std::collections::BTreeMap::new();
+    for (channel, account, debit, credit) in totals {
+        let margin = by_channel.entry(channel).or_insert_with(|| ChannelMargin { channel: channel.clone(), ..ChannelMargin::default() });
+        let (earned, spent) = (credit - debit, debit - credit);
+        match account.as_str() {
+            SALES | SHIPPING_INCOME => margin.revenue += earned,
+            SALES_RETURNS => margin.refunds += spent,
+            COST_OF_GOODS_SOLD => margin.cost_of_goods += spent,
+            MARKETPLACE_FEES | PAYMENT_FEES => margin.fees += spent,
+            SHIPPING_COST => margin.shipping_cost += spent,
+            _ => {}
+        }
+    }
+    by_channel.into_values().collect()
+}
+
+/// Profit and loss over a period, in base currency minor units: each revenue account's net
+/// credit and each expense account's net debit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfitAndLoss {
+    /// (code, name, amount).
+    pub revenue: Vec<(String, String, i64)>,
+    pub expenses: Vec<(String, String, i64)>,
+}
+
+impl ProfitAndLoss {
+    /// From totals per (code, name, kind, debit, credit) of the period.
+    pub fn from_totals(totals: &[(String, String, AccountKind, i64, i64)]) -> ProfitAndLoss {
+        let mut report = ProfitAndLoss::default();
+        for (code, name, kind, debit, credit) in totals {
+            match kind {
+                AccountKind::Revenue => report.revenue.push((code.clone(), name.clone(), credit - debit)),
+                AccountKind::Expense => report.expenses.push((code.clone(), name.clone(), debit - credit)),
+                _ => {}
+            }
+        }
+        report
+    }
+
+    pub fn total_revenue(&self) -> i64 {
+        self.revenue.iter().map(|r| r.2).sum()
+    }
+
+    pub fn total_expenses(&self) -> i64 {
+        self.expenses.iter().map(|e| e.2).sum()
+    }
+
+    pub fn net_income(&self) -> i64 {
+        self.total_revenue() - self.total_expenses()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_channels_contribution_is_what_it_sold_less_what_selling_there_cost() {
+        let row = |account: &str, debit: i64, credit: i64| ("amazon".to_owned(), account.to_owned(), debit, credit);
+        let totals = [row(SALES, 0, 10_000), row(SHIPPING_INCOME, 0, 500), row(SALES_RETURNS, 1_000, 0), row(COST_OF_GOODS_SOLD, 4_000, 0),
+            row(MARKETPLACE_FEES, 1_575, 0), row(MARKETPLACE_FEES, 0, 75), row("1100-amazon", 10_500, 0)];
+        let margins = margins(&totals);
+        assert_eq!(margins.len(), 1);
+        assert_eq!((margins[0].revenue, margins[0].refunds, margins[0].cost_of_goods, margins[0].fees), (10_500, 1_000, 4_000, 1_500));
+        assert_eq!(margins[0].contribution(), 4_000);
+        assert_eq!(margins[0].margin_bp(), Some(3_809));
+        assert_eq!((percent(3_809), percent(-5), percent(0)), ("38.09".to_owned(), "-0.05".to_owned(), "0.00".to_owned()));
+    }
 
     fn usd(minor: i64) -> Money {
         Money::from_minor(minor, Currency::USD)

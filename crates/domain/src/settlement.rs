@@ -446,7 +446,7 @@ pub fn entry(source: String, memo: String, channel: &str, settlement: &Settlemen
     let mut postings = vec![side(ledger::BANK, settlement.total.minor(), true)];
     // A positive line is money in: the account it books to is credited.
     postings.extend(by_account.iter().map(|(account, amount)| side(account, *amount, false)));
-    ledger::Entry::balanced(source, memo, settlement.currency, postings)
+    Ok(ledger::Entry::balanced(source, memo, settlement.currency, postings)?.for_channel(channel))
 }
 
 /// `amount` on the debit side when `debit` (and it is positive), else on the other.

@@ -56,6 +56,9 @@ enum Command {
     /// Marketplace settlements.
     #[command(subcommand)]
     Settlement(SettlementCommand),
+    /// Financial reports in base currency, as CSV on standard output.
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// Import master data from a CSV file whose columns are the API's field names.
     Import {
         kind: ImportKindArg,
@@ -99,6 +102,31 @@ enum SettlementCommand {
         channel: String,
         file: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum ReportCommand {
+    /// Revenue and expense accounts over a period, with the net income.
+    Pnl {
+        #[command(flatten)]
+        period: PeriodArgs,
+    },
+    /// Contribution margin by channel: revenue less refunds, cost of goods, fees and shipping.
+    Profitability {
+        #[command(flatten)]
+        period: PeriodArgs,
+    },
+}
+
+/// A period of the books, both days included; all time when left out.
+#[derive(Debug, clap::Args)]
+struct PeriodArgs {
+    /// First day, as 2026-11-01.
+    #[arg(long)]
+    from: Option<chrono::NaiveDate>,
+    /// Last day, as 2026-11-30.
+    #[arg(long)]
+    to: Option<chrono::NaiveDate>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -233,6 +261,47 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Import { kind, file, skip_invalid } => import(&config, kind.into(), &file, skip_invalid).await,
+        Command::Report(report) => {
+            let ordo = open(&config).await?;
+            let mut out = csv::Writer::from_writer(std::io::stdout());
+            let failed = |e: csv::Error| Failure::Failed(format!("cannot write the report: {e}"));
+            match report {
+                ReportCommand::Pnl { period } => {
+                    let (currency, pnl) = ordo.profit_and_loss(ordo_app::Period { from: period.from, to: period.to }).await?;
+                    let amount = |minor: i64| ordo_app::domain::Money::from_minor(minor, currency).to_decimal_string();
+                    out.write_record(["section", "code", "name", "amount", "currency"]).map_err(failed)?;
+                    for (section, rows) in [("revenue", &pnl.revenue), ("expense", &pnl.expenses)] {
+                        for (code, name, minor) in rows {
+                            out.write_record([section, code, name, &amount(*minor), currency.code()]).map_err(failed)?;
+                        }
+                    }
+                    out.write_record(["net income", "", "", &amount(pnl.net_income()), currency.code()]).map_err(failed)?;
+                }
+                ReportCommand::Profitability { period } => {
+                    let (currency, margins) = ordo.profitability_by_channel(ordo_app::Period { from: period.from, to: period.to }).await?;
+                    let amount = |minor: i64| ordo_app::domain::Money::from_minor(minor, currency).to_decimal_string();
+                    out.write_record(["channel", "revenue", "refunds", "cost_of_goods", "fees", "shipping_cost", "contribution", "margin_percent", "currency"])
+                        .map_err(failed)?;
+                    for m in margins {
+                        let percent = m.margin_bp().map(ordo_app::domain::ledger::percent);
+                        out.write_record([
+                            m.channel.as_str(),
+                            &amount(m.revenue),
+                            &amount(m.refunds),
+                            &amount(m.cost_of_goods),
+                            &amount(m.fees),
+                            &amount(m.shipping_cost),
+                            &amount(m.contribution()),
+                            percent.as_deref().unwrap_or(""),
+                            currency.code(),
+                        ])
+                        .map_err(failed)?;
+                    }
+                }
+            }
+            out.flush().map_err(|e| Failure::Failed(format!("cannot write the report: {e}")))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Settlement(SettlementCommand::Import { channel, file }) => {
             let content = std::fs::read_to_string(&file)
                 .map_err(|e| Failure::CannotRun(format!("cannot read {}: {e}", file.display())))?;

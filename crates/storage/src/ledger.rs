@@ -27,7 +27,7 @@ impl Tx {
         now: DateTime<Utc>,
     ) -> Result<Uuid, StorageError> {
         let id = Uuid::now_v7();
-        let head = "INSERT INTO journal_entries (id, posted_at, source, memo, currency, actor) VALUES ($1, $2, $3, $4, $5, $6)";
+        let head = "INSERT INTO journal_entries (id, posted_at, source, memo, currency, actor, channel) VALUES ($1, $2, $3, $4, $5, $6, $7)";
         on_engine!(self, |conn| sqlx::query(head)
             .bind(id)
             .bind(now)
@@ -35,6 +35,7 @@ impl Tx {
             .bind(&entry.memo)
             .bind(entry.currency.code())
             .bind(actor)
+            .bind(entry.channel.as_deref())
             .execute(conn)
             .await?
             .rows_affected());
@@ -83,6 +84,35 @@ impl Tx {
                    FROM accounts a LEFT JOIN journal_lines l ON l.account = a.code GROUP BY a.code, a.name ORDER BY a.code";
         let rows: Vec<(String, String, i64, i64)> = on_engine!(self, |conn| sqlx::query_as(sql).fetch_all(conn).await?);
         Ok(rows.into_iter().map(|(code, name, debit, credit)| AccountBalance { code, name, debit, credit }).collect())
+    }
+
+    /// Base-currency totals per (channel, account) of the entries posted in `[from, to)` that
+    /// belong to a channel.
+    pub async fn channel_account_totals(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<(String, String, i64, i64)>, StorageError> {
+        let sql = "SELECT e.channel, l.account, CAST(SUM(l.base_debit_minor) AS BIGINT), CAST(SUM(l.base_credit_minor) AS BIGINT) \
+                   FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id \
+                   WHERE e.channel IS NOT NULL AND e.posted_at >= $1 AND e.posted_at < $2 \
+                   GROUP BY e.channel, l.account ORDER BY e.channel, l.account";
+        Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(from).bind(to).fetch_all(conn).await?))
+    }
+
+    /// Base-currency totals per account, with its name and kind, of the entries posted in
+    /// `[from, to)`.
+    pub async fn account_totals(
+        &mut self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(String, String, AccountKind, i64, i64)>, StorageError> {
+        let sql = "SELECT a.code, a.name, a.kind, CAST(SUM(l.base_debit_minor) AS BIGINT), CAST(SUM(l.base_credit_minor) AS BIGINT) \
+                   FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id JOIN accounts a ON a.code = l.account \
+                   WHERE e.posted_at >= $1 AND e.posted_at < $2 GROUP BY a.code, a.name, a.kind ORDER BY a.code";
+        let rows: Vec<(String, String, String, i64, i64)> = on_engine!(self, |conn| sqlx::query_as(sql).bind(from).bind(to).fetch_all(conn).await?);
+        rows.into_iter()
+            .map(|(code, name, kind, debit, credit)| {
+                let kind = AccountKind::parse(&kind).ok_or_else(|| crate::error::corrupt(&format!("unknown account kind {kind:?}")))?;
+                Ok((code, name, kind, debit, credit))
+            })
+            .collect()
     }
 
     /// Entries whose lines do not balance, in their own currency: always none.

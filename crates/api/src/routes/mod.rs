@@ -5,5 +5,6 @@ pub mod access;
 pub mod fulfilment;
 pub mod inventory;
 pub mod ledger;
+pub mod reports;
 pub mod master;
 pub mod orders;

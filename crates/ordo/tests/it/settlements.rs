@@ -121,6 +121,20 @@ async fn a_marketplace_settlement_is_matched_booked_and_its_disagreements_raised
     assert_eq!((&list[0]["external_id"], &list[0]["status"], &list[0]["deposit_date"]), (&json!("9001"), &json!("exceptions"), &json!("2026-11-22")));
     let (_, unchanged) = server.get(&finance, "/api/v1/ledger/trial-balance").await;
     assert_eq!(unchanged, balance, "refused reports posted nothing");
+
+    // The settlement's fees count against the channel's contribution, and in the period's P&L.
+    let (status, report) = server.get(&finance, "/api/v1/reports/profitability?by=channel").await;
+    assert_eq!(status, 200, "{report}");
+    let amazon = report["channels"].as_array().unwrap().iter().find(|c| c["channel"] == "amazon-de").unwrap();
+    assert_eq!((&amazon["fees"], &amazon["contribution"], &amazon["margin_percent"]), (&json!("10.71"), &json!("-10.71"), &Value::Null), "{report}");
+    let (status, pnl) = server.get(&finance, "/api/v1/reports/profit-and-loss?from=2000-01-01&to=2999-12-31").await;
+    assert_eq!((status, &pnl["total_expenses"], &pnl["net_income"]), (200, &json!("10.71"), &json!("-10.71")), "{pnl}");
+    let (_, nothing) = server.get(&finance, "/api/v1/reports/profit-and-loss?from=2000-01-01&to=2000-01-31").await;
+    assert_eq!(nothing["total_expenses"], "0.00", "nothing was posted then: {nothing}");
+    for (query, field) in [("from=2026-13-01", "from"), ("from=2026-11-02&to=2026-11-01", "to"), ("by=sku", "by")] {
+        let (status, refused) = server.get(&finance, &format!("/api/v1/reports/profitability?{query}")).await;
+        assert_eq!((status, refused["error"]["field"].as_str()), (422, Some(field)), "{query}: {refused}");
+    }
 }
 
 on_both_engines!(

@@ -1,0 +1,125 @@
+//! Financial reports in base currency: profit and loss, and contribution by channel.
+
+use axum::extract::State;
+use axum::Json;
+use ordo_app::{Ordo, Period};
+use ordo_domain::{Currency, Money};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{need, Authorized, ValidQuery};
+
+pub fn routes() -> OpenApiRouter<Ordo> {
+    OpenApiRouter::new().routes(routes!(profit_and_loss)).routes(routes!(profitability))
+}
+
+/// A period of the books, both days included; all time when absent.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+struct PeriodQuery {
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+    /// What to break profitability down by: `channel`, the only one so far.
+    by: Option<String>,
+}
+
+impl PeriodQuery {
+    fn period(&self) -> Period {
+        Period { from: self.from, to: self.to }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+struct AccountAmount {
+    code: String,
+    name: String,
+    amount: String,
+}
+
+#[derive(Serialize, ToSchema)]
+struct ProfitAndLoss {
+    currency: String,
+    revenue: Vec<AccountAmount>,
+    expenses: Vec<AccountAmount>,
+    total_revenue: String,
+    total_expenses: String,
+    net_income: String,
+}
+
+fn decimal(minor: i64, currency: Currency) -> String {
+    Money::from_minor(minor, currency).to_decimal_string()
+}
+
+/// Revenue and expense accounts over the period, with the net income.
+#[utoipa::path(get, path = "/api/v1/reports/profit-and-loss", tag = "ledger", params(PeriodQuery),
+    responses((status = 200, body = ProfitAndLoss), (status = "4XX", body = ErrorBody)))]
+async fn profit_and_loss(
+    State(ordo): State<Ordo>,
+    _: Authorized<need::LedgerRead>,
+    ValidQuery(query): ValidQuery<PeriodQuery>,
+) -> Result<Json<ProfitAndLoss>, ApiError> {
+    let (currency, report) = ordo.profit_and_loss(query.period()).await?;
+    let rows = |rows: &[(String, String, i64)]| {
+        rows.iter().map(|(code, name, amount)| AccountAmount { code: code.clone(), name: name.clone(), amount: decimal(*amount, currency) }).collect()
+    };
+    Ok(Json(ProfitAndLoss {
+        currency: currency.code().to_owned(),
+        revenue: rows(&report.revenue),
+        expenses: rows(&report.expenses),
+        total_revenue: decimal(report.total_revenue(), currency),
+        total_expenses: decimal(report.total_expenses(), currency),
+        net_income: decimal(report.net_income(), currency),
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+struct ChannelMargin {
+    channel: String,
+    revenue: String,
+    refunds: String,
+    cost_of_goods: String,
+    fees: String,
+    shipping_cost: String,
+    contribution: String,
+    /// Contribution as a percentage of revenue, two decimals; none without revenue.
+    margin_percent: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct Profitability {
+    currency: String,
+    channels: Vec<ChannelMargin>,
+}
+
+/// Contribution margin by channel over the period: revenue less refunds, cost of goods, fees
+/// and shipping cost.
+#[utoipa::path(get, path = "/api/v1/reports/profitability", tag = "ledger", params(PeriodQuery),
+    responses((status = 200, body = Profitability), (status = "4XX", body = ErrorBody)))]
+async fn profitability(
+    State(ordo): State<Ordo>,
+    _: Authorized<need::LedgerRead>,
+    ValidQuery(query): ValidQuery<PeriodQuery>,
+) -> Result<Json<Profitability>, ApiError> {
+    if let Some(by) = query.by.as_deref().filter(|by| *by != "channel") {
+        let error = ordo_domain::FieldError::new("by", format!("{by:?} is not a breakdown Ordo offers yet: use channel"));
+        return Err(ordo_app::AppError::Invalid(error).into());
+    }
+    let (currency, margins) = ordo.profitability_by_channel(query.period()).await?;
+    let channels = margins
+        .into_iter()
+        .map(|m| ChannelMargin {
+            revenue: decimal(m.revenue, currency),
+            refunds: decimal(m.refunds, currency),
+            cost_of_goods: decimal(m.cost_of_goods, currency),
+            fees: decimal(m.fees, currency),
+            shipping_cost: decimal(m.shipping_cost, currency),
+            contribution: decimal(m.contribution(), currency),
+            margin_percent: m.margin_bp().map(ordo_domain::ledger::percent),
+            channel: m.channel,
+        })
+        .collect();
+    Ok(Json(Profitability { currency: currency.code().to_owned(), channels }))
+}
