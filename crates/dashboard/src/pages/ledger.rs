@@ -1,5 +1,5 @@
-//! The books: the trial balance in base currency, whether they hold, and the marketplace
-//! settlements with how far each reconciled.
+//! The books: the trial balance in base currency, whether they hold, contribution by channel
+//! with its chart, and the marketplace settlements with how far each reconciled.
 
 use askama::Template;
 use axum::extract::State;
@@ -34,6 +34,50 @@ struct SettlementRow {
     reconciled: bool,
 }
 
+/// One channel's contribution, formatted, with its bars in the chart.
+struct MarginRow {
+    channel: String,
+    revenue: String,
+    refunds: String,
+    cost_of_goods: String,
+    fees: String,
+    contribution: String,
+    margin_percent: String,
+    /// Bar widths in the chart's units (0 to [`CHART_WIDTH`]).
+    revenue_bar: i64,
+    contribution_bar: i64,
+    /// Where the row's bars sit in the chart.
+    y: i64,
+}
+
+/// How wide the longest bar is, in the SVG's user units.
+const CHART_WIDTH: i64 = 480;
+const ROW_HEIGHT: i64 = 34;
+
+/// Rows of the contribution table and chart: bars scaled to the largest revenue, a loss drawn
+/// as no bar (its figure still says it).
+fn margin_rows(margins: Vec<ordo_domain::ledger::ChannelMargin>, currency: ordo_domain::Currency) -> Vec<MarginRow> {
+    let widest = margins.iter().map(|m| m.revenue.max(0)).max().unwrap_or(0).max(1);
+    let bar = |minor: i64| (i128::from(minor.max(0)) * i128::from(CHART_WIDTH) / i128::from(widest)) as i64;
+    let decimal = |minor: i64| Money::from_minor(minor, currency).to_decimal_string();
+    margins
+        .into_iter()
+        .enumerate()
+        .map(|(i, m)| MarginRow {
+            revenue: decimal(m.revenue),
+            refunds: decimal(m.refunds),
+            cost_of_goods: decimal(m.cost_of_goods),
+            fees: decimal(m.fees),
+            contribution: decimal(m.contribution()),
+            margin_percent: m.margin_bp().map(ordo_domain::ledger::percent).map_or_else(String::new, |p| format!("{p} %")),
+            revenue_bar: bar(m.revenue),
+            contribution_bar: bar(m.contribution()),
+            y: i as i64 * ROW_HEIGHT,
+            channel: m.channel,
+        })
+        .collect()
+}
+
 #[derive(Template)]
 #[template(path = "ledger.html")]
 struct LedgerPage {
@@ -47,6 +91,9 @@ struct LedgerPage {
     inventory_account: String,
     valued_stock: String,
     settlements: Vec<SettlementRow>,
+    margins: Vec<MarginRow>,
+    chart_width: i64,
+    chart_height: i64,
 }
 
 /// An amount in the base currency, blank when zero so the table reads like a ledger.
@@ -59,6 +106,7 @@ pub(crate) async fn trial_balance(session: Session, State(dashboard): State<Dash
     let balance = dashboard.ordo.trial_balance().await.map_err(|e| layout.fail(e))?;
     let check = dashboard.ordo.check_ledger().await.map_err(|e| layout.fail(e))?;
     let settlements = dashboard.ordo.settlements().await.map_err(|e| layout.fail(e))?;
+    let (_, margins) = dashboard.ordo.profitability_by_channel(ordo_app::Period::default()).await.map_err(|e| layout.fail(e))?;
     let currency = balance.total_debit.currency();
     let settlements = settlements
         .into_iter()
@@ -91,6 +139,9 @@ pub(crate) async fn trial_balance(session: Session, State(dashboard): State<Dash
         inventory_account: Money::from_minor(check.inventory_account, currency).to_decimal_string(),
         valued_stock: Money::from_minor(check.valued_stock, currency).to_decimal_string(),
         settlements,
+        chart_width: CHART_WIDTH + 140,
+        chart_height: margins.len() as i64 * ROW_HEIGHT,
+        margins: margin_rows(margins, currency),
     };
     Ok(render(StatusCode::OK, &page))
 }
@@ -101,5 +152,18 @@ mod tests {
     fn zero_amounts_are_left_blank() {
         assert_eq!(super::amount(0, ordo_domain::Currency::USD), "");
         assert_eq!(super::amount(12345, ordo_domain::Currency::USD), "123.45");
+    }
+
+    #[test]
+    fn bars_scale_to_the_largest_revenue_and_a_loss_draws_none() {
+        use ordo_domain::ledger::ChannelMargin;
+        let margins = vec![
+            ChannelMargin { channel: "amazon".into(), revenue: 10_000, cost_of_goods: 5_000, ..ChannelMargin::default() },
+            ChannelMargin { channel: "web".into(), revenue: 2_500, cost_of_goods: 3_000, ..ChannelMargin::default() },
+        ];
+        let rows = super::margin_rows(margins, ordo_domain::Currency::USD);
+        assert_eq!((rows[0].revenue_bar, rows[0].contribution_bar, rows[0].margin_percent.as_str()), (480, 240, "50.00 %"));
+        assert_eq!((rows[1].revenue_bar, rows[1].contribution_bar, rows[1].contribution.as_str()), (120, 0, "-5.00"));
+        assert_eq!(rows[1].y, 34);
     }
 }

@@ -336,6 +336,11 @@ async fn held_orders_are_decided_and_a_wave_is_picked_packed_and_shipped_in_the_
     let amounts: Vec<&str> = totals[0].split_whitespace().skip(1).collect();
     assert_eq!(amounts.len(), 2, "{totals:?}");
     assert_eq!(amounts[0], amounts[1], "debits equal credits: {totals:?}");
+    // The shipment's channel has a contribution, drawn as bars; the settlement's fees count.
+    let margins = texts(&browser, "div[aria-labelledby='contribution-caption'] tbody tr").await;
+    assert!(margins.iter().any(|row| row.starts_with("amazon")), "{margins:?}");
+    let bars = browser.find_all(Locator::Css("figure svg rect")).await.unwrap();
+    assert_eq!(bars.len(), 2 * margins.len(), "a revenue and a contribution bar per channel");
     // The settlement that named an order Ordo never had waits on finance.
     let settlements = texts(&browser, "div[aria-labelledby='settlements-caption'] tbody tr").await;
     assert_eq!(settlements.len(), 1, "{settlements:?}");
