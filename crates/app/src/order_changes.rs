@@ -57,6 +57,7 @@ impl Ordo {
                 line: l.line,
                 sku: l.sku.clone(),
                 channel_sku: l.channel_sku.clone(),
+                item_id: l.item_id.clone(),
                 quantity: l.quantity,
                 unit_price: l.unit_price,
                 tax: l.tax,

@@ -234,16 +234,17 @@ impl Ordo {
 }
 
 /// The order and line a settlement line settles: the order by the channel's id, the line by
-/// the SKU the channel names (ours or its listing's). Lines without an order are the
-/// account's own (fees, reserves) and match nothing.
+/// the channel's id of the line (Amazon's order-item-code) or else by the SKU it names (ours
+/// or its listing's). Lines without an order are the account's own (fees, reserves) and match
+/// nothing.
 fn match_line(
     line: &settlement::SettlementLine,
     orders: &std::collections::HashMap<String, SettledOrder>,
 ) -> Option<(Uuid, Option<i64>)> {
     let order = orders.get(line.order_ref.as_deref()?)?;
-    let line_no = line.sku.as_deref().and_then(|sku| {
-        order.lines.iter().find(|(_, ours, theirs)| ours == sku || theirs.as_deref() == Some(sku)).map(|(no, _, _)| *no)
-    });
+    let by_item = line.item_ref.as_deref().and_then(|item| order.lines.iter().find(|l| l.3.as_deref() == Some(item)));
+    let by_sku = || line.sku.as_deref().and_then(|sku| order.lines.iter().find(|l| l.1 == sku || l.2.as_deref() == Some(sku)));
+    let line_no = by_item.or_else(by_sku).map(|l| l.0);
     Some((order.id, line_no))
 }
 
@@ -259,5 +260,40 @@ fn already_imported(id: Uuid, report: &Settlement, summary: Option<SettlementSum
         unmatched: count(|s| s.unmatched),
         exceptions: count(|s| s.exceptions),
         already_imported: true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ordo_domain::Currency;
+
+    fn line(item_ref: Option<&str>, sku: Option<&str>) -> settlement::SettlementLine {
+        settlement::SettlementLine {
+            row: 3,
+            kind: LineKind::Sale,
+            order_ref: Some("302-1".into()),
+            item_ref: item_ref.map(str::to_owned),
+            sku: sku.map(str::to_owned),
+            quantity: Some(1),
+            description: "Order/ItemPrice/Principal".into(),
+            amount: Money::from_minor(990, Currency::USD),
+        }
+    }
+
+    #[test]
+    fn a_line_is_matched_by_the_channels_item_id_before_its_sku() {
+        let id = Uuid::now_v7();
+        let lines = vec![
+            (1, "MUG-1".to_owned(), Some("W-MUG".to_owned()), Some("555".to_owned())),
+            (2, "MUG-1".to_owned(), None, Some("556".to_owned())),
+        ];
+        let orders = std::collections::HashMap::from([("302-1".to_owned(), SettledOrder { id, total_minor: 1980, lines })]);
+        assert_eq!(match_line(&line(Some("556"), Some("MUG-1")), &orders), Some((id, Some(2))), "the item id decides");
+        assert_eq!(match_line(&line(None, Some("W-MUG")), &orders), Some((id, Some(1))), "else the listing's SKU");
+        assert_eq!(match_line(&line(Some("999"), Some("LAMP")), &orders), Some((id, None)), "the order, but no line");
+        let mut stray = line(None, None);
+        stray.order_ref = Some("999-9".into());
+        assert_eq!(match_line(&stray, &orders), None);
     }
 }

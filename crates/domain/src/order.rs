@@ -198,6 +198,9 @@ pub struct NewOrderLine {
     /// Discount on the whole line.
     #[serde(default)]
     pub discount: Option<String>,
+    /// The channel's own id of the line, which its settlement reports name.
+    #[serde(default)]
+    pub item_id: Option<String>,
 }
 
 /// An order exactly as a channel may send it.
@@ -229,6 +232,7 @@ pub const MAX_LINES: usize = 500;
 /// An order line after validation, with the SKU not yet resolved through listings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckedLine {
+    pub item_id: Option<String>,
     pub sku: String,
     pub quantity: i64,
     pub unit_price: Money,
@@ -266,7 +270,12 @@ impl NewOrder {
         let mut lines = Vec::with_capacity(self.lines.len());
         for (i, line) in self.lines.into_iter().enumerate() {
             let f = |name: &str| format!("lines[{i}].{name}");
+            let item_id = line.item_id.map(|id| id.trim().to_owned()).filter(|id| !id.is_empty());
+            if item_id.as_ref().is_some_and(|id| id.len() > 100 || id.chars().any(char::is_control)) {
+                return Err(FieldError::new(f("item_id"), "must be at most 100 characters, none of them control characters"));
+            }
             lines.push(CheckedLine {
+                item_id,
                 sku: field::code(&f("sku"), &line.sku)?,
                 quantity: field::bounded(&f("quantity"), line.quantity, 1, 1_000_000)?,
                 unit_price: money(&f("unit_price"), &line.unit_price)?,
@@ -339,7 +348,7 @@ mod tests {
             shipping_method: "standard".into(),
             payment_status: PaymentStatus::Captured,
             shipping_price: None,
-            lines: vec![NewOrderLine { sku: "MUG".into(), quantity: 2, unit_price: "9.99".into(), tax: None, discount: None }],
+            lines: vec![NewOrderLine { sku: "MUG".into(), quantity: 2, unit_price: "9.99".into(), tax: None, discount: None, item_id: None }],
         }
     }
 
@@ -386,6 +395,9 @@ pub struct OrderLine {
     pub sku: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub channel_sku: Option<String>,
+    /// The channel's own id of the line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item_id: Option<String>,
     pub quantity: i64,
     #[serde(serialize_with = "crate::money::serde_decimal")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "19.99"))]

@@ -43,6 +43,7 @@ pub struct NewLineRecord<'a> {
     pub part_of: Option<i64>,
     pub sku: &'a str,
     pub channel_sku: Option<&'a str>,
+    pub item_id: Option<&'a str>,
     pub quantity: i64,
     pub unit_price: Money,
     pub tax: Money,
@@ -79,6 +80,7 @@ struct LineRow {
     part_of: Option<i64>,
     sku: String,
     channel_sku: Option<String>,
+    item_id: Option<String>,
     quantity: i64,
     unit_price_minor: i64,
     tax_minor: i64,
@@ -248,7 +250,7 @@ impl Tx {
         else {
             return Ok(None);
         };
-        let lines = "SELECT line_no, is_kit, part_of, sku, channel_sku, quantity, unit_price_minor, tax_minor, discount_minor \
+        let lines = "SELECT line_no, is_kit, part_of, sku, channel_sku, item_id, quantity, unit_price_minor, tax_minor, discount_minor \
                      FROM order_lines WHERE order_id = $1 ORDER BY line_no";
         let allocations = "SELECT line_no, location, quantity FROM allocations WHERE order_id = $1 ORDER BY line_no, location";
         let backorders = "SELECT line_no, quantity FROM backorders WHERE order_id = $1";
@@ -290,6 +292,7 @@ impl Tx {
                 part_of: l.part_of,
                 sku: l.sku,
                 channel_sku: l.channel_sku,
+                item_id: l.item_id,
                 quantity: l.quantity,
                 unit_price: money(l.unit_price_minor),
                 tax: money(l.tax_minor),
@@ -512,8 +515,8 @@ impl Tx {
         }
         let sql = format!(
             "INSERT INTO order_lines (order_id, line_no, sku, channel_sku, quantity, unit_price_minor, tax_minor, \
-             discount_minor, is_kit, part_of) {}",
-            crate::values(self.engine(), count, 10)
+             discount_minor, is_kit, part_of, item_id) {}",
+            crate::values(self.engine(), count, 11)
         );
         on_engine!(self, |conn| {
             let mut query = sqlx::query(AssertSqlSafe(sql));
@@ -528,7 +531,8 @@ impl Tx {
                     .bind(l.tax.minor())
                     .bind(l.discount.minor())
                     .bind(l.kit)
-                    .bind(l.part_of);
+                    .bind(l.part_of)
+                    .bind(l.item_id);
             }
             query.execute(conn).await?.rows_affected()
         });

@@ -58,12 +58,12 @@ pub struct SettlementSummary {
 }
 
 /// An order a settlement line may settle: its id, what the buyer owes in total, and its lines
-/// as (line, SKU, the channel's SKU).
+/// as (line, SKU, the channel's SKU, the channel's id of the line).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SettledOrder {
     pub id: Uuid,
     pub total_minor: i64,
-    pub lines: Vec<(i64, String, Option<String>)>,
+    pub lines: Vec<(i64, String, Option<String>, Option<String>)>,
 }
 
 /// How many rows one multi-row statement writes or looks up.
@@ -144,19 +144,20 @@ impl Tx {
         for chunk in external_ids.chunks(CHUNK) {
             let keys = (2..chunk.len() + 2).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
             let sql = format!(
-                "SELECT o.external_id, o.id, o.total_minor, l.line_no, l.sku, l.channel_sku FROM orders o \
+                "SELECT o.external_id, o.id, o.total_minor, l.line_no, l.sku, l.channel_sku, l.item_id FROM orders o \
                  JOIN order_lines l ON l.order_id = o.id WHERE o.channel = $1 AND o.external_id IN ({keys}) \
                  ORDER BY o.external_id, l.line_no"
             );
-            let rows: Vec<(String, Uuid, i64, i64, String, Option<String>)> = on_engine!(self, |conn| {
+            let rows: Vec<(String, Uuid, i64, i64, String, Option<String>, Option<String>)> = on_engine!(self, |conn| {
                 let mut query = sqlx::query_as(AssertSqlSafe(sql)).bind(channel);
                 for id in chunk {
                     query = query.bind(*id);
                 }
                 query.fetch_all(conn).await?
             });
-            for (external_id, id, total_minor, line, sku, channel_sku) in rows {
-                orders.entry(external_id).or_insert_with(|| SettledOrder { id, total_minor, lines: Vec::new() }).lines.push((line, sku, channel_sku));
+            for (external_id, id, total_minor, line, sku, channel_sku, item_id) in rows {
+                let order = orders.entry(external_id).or_insert_with(|| SettledOrder { id, total_minor, lines: Vec::new() });
+                order.lines.push((line, sku, channel_sku, item_id));
             }
         }
         Ok(orders)

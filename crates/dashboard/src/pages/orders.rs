@@ -286,6 +286,7 @@ mod tests {
             part_of: None,
             sku: "MUG".into(),
             channel_sku: None,
+            item_id: None,
             quantity: 4,
             unit_price: Money::zero(eur),
             tax: Money::zero(eur),

@@ -98,6 +98,7 @@ fn new_order(n: usize, lines: &[(usize, i64)]) -> NewOrder {
                 unit_price: "5.00".into(),
                 tax: None,
                 discount: None,
+                item_id: None,
             })
             .collect(),
     }

@@ -33,10 +33,16 @@ async fn a_marketplace_settlement_is_matched_booked_and_its_disagreements_raised
     let channel = json!({"code": "amazon-de", "name": "Amazon DE", "kind": "marketplace", "currency": "EUR"});
     assert_eq!(server.post(t, "/api/v1/channels", channel).await.0, 201);
     for (id, quantity, tax) in [("302-1", 2, "4.90"), ("302-2", 1, "2.45")] {
-        let mut body = crate::orders::order(id, json!([{"sku": "MUG-1", "quantity": quantity, "unit_price": "12.90", "tax": tax}]));
+        let item = format!("{id}-item");
+        let mut body = crate::orders::order(id, json!([{"sku": "MUG-1", "quantity": quantity, "unit_price": "12.90", "tax": tax, "item_id": item}]));
         body["channel"] = json!("amazon-de");
-        assert_eq!(server.post(t, "/api/v1/orders", body).await.0, 201);
+        let (status, placed) = server.post(t, "/api/v1/orders", body).await;
+        assert_eq!((status, &placed["lines"][0]["item_id"]), (201, &json!(item)), "the channel's line id is kept: {placed}");
     }
+    let mut too_long = crate::orders::order("302-3", json!([{"sku": "MUG-1", "quantity": 1, "unit_price": "1.00", "item_id": "x".repeat(101)}]));
+    too_long["channel"] = json!("amazon-de");
+    let (status, refused) = server.post(t, "/api/v1/orders", too_long).await;
+    assert_eq!((status, refused["error"]["field"].as_str()), (422, Some("lines[0].item_id")), "{refused}");
     // 302-1 as sold with a 12.6% commission; 302-2 paid 2.00 short and charged 40%; an order
     // we never had; a storage fee and a reserve held back.
     let report = v2_report(
