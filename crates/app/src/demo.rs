@@ -300,6 +300,9 @@ impl Ordo {
                 };
                 tx.record_movement(&receipt, "system:demo", now).await?;
                 units += quantity;
+                let held = tx.valuation(&product.sku).await?;
+                let (after, _) = held.purchase(quantity, product.unit_cost.minor()).map_err(|e| AppError::Invalid(FieldError::from(e)))?;
+                tx.set_valuation(&product.sku, after).await?;
                 value = value.checked_add(product.unit_cost.checked_times(quantity).map_err(money_error)?).map_err(money_error)?;
             }
             progress.advance();

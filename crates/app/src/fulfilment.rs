@@ -302,9 +302,11 @@ async fn post_shipment(
         let gross = line.unit_price.minor().checked_mul(line.quantity).ok_or_else(|| FieldError::new("lines", "too large"))?;
         net += share(gross - line.discount.minor(), line.quantity, before, after);
         tax += share(line.tax.minor(), line.quantity, before, after);
+        // The goods leave at their SKU's moving-average cost.
         if !line.kit && in_parcel(line.line) > 0 {
-            let unit_cost = tx.product(&line.sku).await?.map_or(0, |p| p.unit_cost.minor());
-            cost += unit_cost * in_parcel(line.line);
+            let (after, taken) = tx.valuation(&line.sku).await?.issue(in_parcel(line.line));
+            tx.set_valuation(&line.sku, after).await?;
+            cost += taken;
         }
     }
     let shipping = if order.shipments.is_empty() { order.shipping_price.minor() } else { 0 };

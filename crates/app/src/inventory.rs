@@ -9,6 +9,14 @@ use crate::{Actor, AppError, AppResult, Ordo};
 impl Ordo {
     /// Records a stock movement and returns the stock level after it.
     pub async fn record_movement(&self, new: NewMovement, actor: &Actor) -> AppResult<StockLevel> {
+        let base = self.settings.base_currency;
+        let unit_cost = match new.unit_cost.as_deref() {
+            Some(_) if new.kind != MovementKind::Receipt => {
+                return Err(FieldError::new("unit_cost", "only a receipt carries a unit cost; other movements take the average").into());
+            }
+            Some(cost) => Some(ordo_domain::Money::parse_non_negative("unit_cost", cost, base)?),
+            None => None,
+        };
         let movement = new.validate()?;
         let mut tx = self.db.write().await?;
         let Some(product) = tx.product(&movement.sku).await? else {
@@ -24,9 +32,21 @@ impl Ordo {
                 "would take on-hand below zero or below the reserved quantity",
             )));
         };
-        // The books follow the stock at cost: a receipt against goods received not invoiced,
-        // an adjustment or count as a gain or a write-off.
-        let value = product.unit_cost.checked_times(delta).map_err(|e| FieldError::new("quantity", e.to_string()))?;
+        // The books follow the stock at moving-average cost: a receipt at its cost against
+        // goods received not invoiced; an adjustment or count as a gain or a write-off at the
+        // average.
+        let held = tx.valuation(&movement.sku).await?;
+        let overflow = |e: ledger::EntryError| FieldError::new("quantity", e.to_string());
+        let (after, value) = match (movement.kind, delta) {
+            (MovementKind::Receipt, _) => held.purchase(delta, unit_cost.unwrap_or(product.unit_cost).minor()).map_err(overflow)?,
+            (_, found) if found >= 0 => held.found(found, product.unit_cost.minor()).map_err(overflow)?,
+            (_, lost) => {
+                let (after, taken) = held.issue(-lost);
+                (after, -taken)
+            }
+        };
+        tx.set_valuation(&movement.sku, after).await?;
+        let value = ordo_domain::Money::from_minor(value, base);
         let source = format!("movement:{}:{}:{}", movement.kind.as_str(), movement.sku, movement.location);
         let memo = format!("{} {delta:+} {} at {}: {}", movement.kind.as_str(), movement.sku, movement.location, movement.reason);
         let entry = match movement.kind {

@@ -21,6 +21,8 @@ pub struct TrialBalance {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LedgerCheck {
     pub unbalanced_entries: usize,
+    /// SKUs whose valued units differ from their units on hand and in transit.
+    pub valuation_mismatches: usize,
     pub trial_balance_difference: i64,
     pub inventory_account: i64,
     pub valued_stock: i64,
@@ -28,7 +30,10 @@ pub struct LedgerCheck {
 
 impl LedgerCheck {
     pub fn holds(&self) -> bool {
-        self.unbalanced_entries == 0 && self.trial_balance_difference == 0 && self.inventory_account == self.valued_stock
+        self.unbalanced_entries == 0
+            && self.valuation_mismatches == 0
+            && self.trial_balance_difference == 0
+            && self.inventory_account == self.valued_stock
     }
 }
 
@@ -105,10 +110,11 @@ impl Ordo {
         let unbalanced_entries = tx.unbalanced_entries().await?.len();
         let balances = tx.trial_balance().await?;
         let valued_stock = tx.valued_stock().await?;
+        let valuation_mismatches = tx.valuation_mismatches().await?.len();
         let trial_balance_difference = balances.iter().map(|a| i128::from(a.debit) - i128::from(a.credit)).sum::<i128>() as i64;
         let inventory_account =
             balances.iter().find(|a| a.code == ledger::INVENTORY).map_or(0, |a| a.debit - a.credit);
-        Ok(LedgerCheck { unbalanced_entries, trial_balance_difference, inventory_account, valued_stock })
+        Ok(LedgerCheck { unbalanced_entries, valuation_mismatches, trial_balance_difference, inventory_account, valued_stock })
     }
 }
 

@@ -40,6 +40,10 @@ pub struct NewMovement {
     pub quantity: i64,
     pub kind: MovementKind,
     pub reason: String,
+    /// What one unit cost, in the base currency, for a receipt; the product's unit cost when
+    /// absent. Receipts move the SKU's average cost; other movements take units at it.
+    #[serde(default)]
+    pub unit_cost: Option<String>,
 }
 
 /// A stock change as asked for, before it is turned into a delta against current stock.
@@ -104,7 +108,7 @@ mod tests {
     use super::*;
 
     fn movement(kind: MovementKind, quantity: i64) -> NewMovement {
-        NewMovement { sku: "MUG".into(), location: "WH".into(), quantity, kind, reason: "opening stock".into() }
+        NewMovement { sku: "MUG".into(), location: "WH".into(), quantity, kind, reason: "opening stock".into(), unit_cost: None }
     }
 
     #[test]

@@ -163,6 +163,47 @@ fn transfer(debit_to: &str, credit_to: &str, amount: i64) -> Vec<Posting> {
     }
 }
 
+/// A SKU's stock at moving-average cost: its units on hand or in transit, and what they are
+/// worth in base currency minor units. A purchase moves the average; every other movement
+/// moves units at it, so the inventory account always equals the sum of the valuations.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Valuation {
+    pub units: i64,
+    pub value: i64,
+}
+
+impl Valuation {
+    /// `units` bought at `unit_cost`: the valuation after, and the value they add.
+    pub fn purchase(self, units: i64, unit_cost: i64) -> Result<(Valuation, i64), EntryError> {
+        let added = units.checked_mul(unit_cost).ok_or(EntryError::Overflow)?;
+        self.add(units, added)
+    }
+
+    /// `units` found (a count, an adjustment): they come in at the average, or at `fallback`
+    /// per unit when none is held.
+    pub fn found(self, units: i64, fallback: i64) -> Result<(Valuation, i64), EntryError> {
+        let added = match self.units {
+            0 => units.checked_mul(fallback).ok_or(EntryError::Overflow)?,
+            held => (i128::from(self.value) * i128::from(units) / i128::from(held)) as i64,
+        };
+        self.add(units, added)
+    }
+
+    /// `units` leave (shipped, lost): the valuation after, and the value they take, their share
+    /// of what is held; the last unit takes what is left, so nothing lingers.
+    pub fn issue(self, units: i64) -> (Valuation, i64) {
+        let units = units.min(self.units);
+        let taken = if units == self.units { self.value } else { (i128::from(self.value) * i128::from(units) / i128::from(self.units)) as i64 };
+        (Valuation { units: self.units - units, value: self.value - taken }, taken)
+    }
+
+    fn add(self, units: i64, value: i64) -> Result<(Valuation, i64), EntryError> {
+        let units_after = self.units.checked_add(units).ok_or(EntryError::Overflow)?;
+        let value_after = self.value.checked_add(value).ok_or(EntryError::Overflow)?;
+        Ok((Valuation { units: units_after, value: value_after }, value))
+    }
+}
+
 /// Goods received: inventory at cost against goods received not invoiced (the supplier's
 /// bill clears it later).
 pub fn receipt(source: String, memo: String, value: Money) -> Result<Entry, EntryError> {
@@ -364,6 +405,25 @@ impl ProfitAndLoss {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn purchases_move_the_average_and_issues_take_their_share() {
+        let held = Valuation::default();
+        let (held, added) = held.purchase(10, 400).unwrap();
+        assert_eq!((held, added), (Valuation { units: 10, value: 4_000 }, 4_000));
+        let (held, _) = held.purchase(5, 700).unwrap();
+        assert_eq!(held, Valuation { units: 15, value: 7_500 }, "average 5.00");
+        let (held, taken) = held.issue(4);
+        assert_eq!((held, taken), (Valuation { units: 11, value: 5_500 }, 2_000));
+        let (held, found) = held.found(1, 999).unwrap();
+        assert_eq!((held.units, found), (12, 500), "found at the average, not the fallback");
+        let (held, taken) = held.issue(12);
+        assert_eq!((held, taken), (Valuation::default(), 6_000), "the last unit takes what is left");
+        assert_eq!(held.found(2, 350).unwrap().1, 700, "nothing held: the fallback");
+        let (odd, _) = Valuation::default().purchase(3, 100).unwrap().0.purchase(0, 0).unwrap();
+        let (after, taken) = Valuation { value: 1_000, ..odd }.issue(1);
+        assert_eq!((after.value + taken, taken), (1_000, 333), "shares round down and nothing is lost");
+    }
 
     #[test]
     fn a_channels_contribution_is_what_it_sold_less_what_selling_there_cost() {

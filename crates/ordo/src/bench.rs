@@ -96,6 +96,7 @@ async fn seed(ordo: &Ordo) -> Result<(), AppError> {
                 quantity: stock,
                 kind: MovementKind::Receipt,
                 reason: "bench stock".into(),
+                unit_cost: None,
             };
             ordo.record_movement(receipt, &system).await?;
         }

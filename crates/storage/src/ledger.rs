@@ -121,13 +121,33 @@ impl Tx {
         Ok(on_engine!(self, |conn| sqlx::query_scalar(sql).fetch_all(conn).await?))
     }
 
-    /// Stock on hand and in transit, valued at each product's unit cost, in minor units of
-    /// the base currency.
+    /// What the stock is worth at moving-average cost, in minor units of the base currency.
     pub async fn valued_stock(&mut self) -> Result<i64, StorageError> {
-        let sql = "SELECT CAST(COALESCE(SUM(units * p.unit_cost_minor), 0) AS BIGINT) FROM \
-                   (SELECT sku, on_hand AS units FROM stock_levels \
-                    UNION ALL SELECT sku, quantity FROM transfers WHERE status = 'in_transit') stock \
-                   JOIN products p ON p.sku = stock.sku";
+        let sql = "SELECT CAST(COALESCE(SUM(value_minor), 0) AS BIGINT) FROM sku_costs";
         Ok(on_engine!(self, |conn| sqlx::query_scalar(sql).fetch_one(conn).await?))
+    }
+
+    /// SKUs whose valued units differ from the units on hand and in transit: always none.
+    pub async fn valuation_mismatches(&mut self) -> Result<Vec<String>, StorageError> {
+        let sql = "SELECT COALESCE(c.sku, stock.sku) FROM sku_costs c FULL OUTER JOIN \
+                   (SELECT sku, CAST(SUM(units) AS BIGINT) AS units FROM \
+                     (SELECT sku, on_hand AS units FROM stock_levels \
+                      UNION ALL SELECT sku, quantity FROM transfers WHERE status = 'in_transit') s GROUP BY sku) stock \
+                   ON stock.sku = c.sku WHERE COALESCE(c.units, 0) <> COALESCE(stock.units, 0)";
+        Ok(on_engine!(self, |conn| sqlx::query_scalar(sql).fetch_all(conn).await?))
+    }
+
+    /// A SKU's valuation; nothing held when it has none yet.
+    pub async fn valuation(&mut self, sku: &str) -> Result<ordo_domain::ledger::Valuation, StorageError> {
+        let sql = "SELECT units, value_minor FROM sku_costs WHERE sku = $1";
+        let row: Option<(i64, i64)> = on_engine!(self, |conn| sqlx::query_as(sql).bind(sku).fetch_optional(conn).await?);
+        Ok(row.map_or_else(Default::default, |(units, value)| ordo_domain::ledger::Valuation { units, value }))
+    }
+
+    pub async fn set_valuation(&mut self, sku: &str, valuation: ordo_domain::ledger::Valuation) -> Result<(), StorageError> {
+        let sql = "INSERT INTO sku_costs (sku, units, value_minor) VALUES ($1, $2, $3) \
+                   ON CONFLICT (sku) DO UPDATE SET units = excluded.units, value_minor = excluded.value_minor";
+        on_engine!(self, |conn| sqlx::query(sql).bind(sku).bind(valuation.units).bind(valuation.value).execute(conn).await?.rows_affected());
+        Ok(())
     }
 }

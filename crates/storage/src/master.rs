@@ -199,7 +199,7 @@ pub const ALL_TABLES: &[&str] = &[
     "settlement_lines", "settlements", "exchange_rates", "journal_lines", "journal_entries", "accounts", "order_revisions", "wave_lines", "wave_orders", "waves", "bins", "kit_components", "transfers", "tax_rates",
     "stock_changes", "channel_buffers", "shipment_lines", "shipments", "exceptions", "routing_decisions", "order_events",
     "backorders", "allocations", "order_lines", "orders", "channel_locations", "location_shipping_methods", "meta",
-    "sessions", "api_tokens", "users", "stock_movements", "stock_levels", "listings", "customers", "suppliers",
+    "sku_costs", "sessions", "api_tokens", "users", "stock_movements", "stock_levels", "listings", "customers", "suppliers",
     "products", "locations", "channels",
 ];
 

@@ -274,6 +274,7 @@ impl Ordo {
                 quantity: quantity + seed.between(5, 30),
                 kind: MovementKind::Receipt,
                 reason: "supplier delivery".into(),
+                unit_cost: None,
             };
             self.record_movement(receipt, buyer).await?;
             receipts += 1;

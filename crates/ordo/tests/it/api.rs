@@ -244,6 +244,34 @@ async fn the_trial_balance_follows_receipts_and_shipments(server: crate::common:
     assert!(server.ordo.check_ledger().await.unwrap().holds());
 }
 
+async fn goods_leave_at_their_moving_average_cost(server: crate::common::Server) {
+    crate::orders::shop(&server, 10).await;
+    let t = &server.admin;
+    // Ten mugs at 4.20 from the shop, ten more at 6.20: the average is 5.20.
+    let receipt = serde_json::json!({"sku": "MUG-1", "location": "central", "quantity": 10, "kind": "receipt", "reason": "PO 2", "unit_cost": "6.20"});
+    assert_eq!(server.post(t, "/api/v1/inventory/movements", receipt).await.0, 201);
+    let costed = serde_json::json!({"sku": "MUG-1", "location": "central", "quantity": -1, "kind": "adjustment", "reason": "x", "unit_cost": "1.00"});
+    let (status, refused) = server.post(t, "/api/v1/inventory/movements", costed).await;
+    assert_eq!((status, refused["error"]["field"].as_str()), (422, Some("unit_cost")), "only receipts carry a cost: {refused}");
+    let (_, placed) = server.post(t, "/api/v1/orders", crate::orders::order("MA1", serde_json::json!([{"sku": "MUG-1", "quantity": 2, "unit_price": "12.90"}]))).await;
+    let ship = serde_json::json!({"location": "central", "carrier": "DHL", "tracking_number": "MA1"});
+    assert_eq!(server.post(t, &format!("/api/v1/orders/{}/shipments", placed["id"].as_str().unwrap()), ship).await.0, 201);
+    let lost = serde_json::json!({"sku": "MUG-1", "location": "central", "quantity": -3, "kind": "adjustment", "reason": "broken"});
+    assert_eq!(server.post(t, "/api/v1/inventory/movements", lost).await.0, 201);
+
+    let (_, balance) = server.get(t, "/api/v1/ledger/trial-balance").await;
+    let account = |code: &str| {
+        let a = balance["accounts"].as_array().unwrap().iter().find(|a| a["code"] == code).unwrap();
+        (a["debit"].as_str().unwrap().to_owned(), a["credit"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(account("5000"), ("10.40".to_owned(), "0.00".to_owned()), "two mugs at the 5.20 average");
+    assert_eq!(account("5400"), ("15.60".to_owned(), "0.00".to_owned()), "three broken at the average");
+    assert_eq!(account("1200"), ("104.00".to_owned(), "26.00".to_owned()), "fifteen left, worth 78.00");
+    let check = server.ordo.check_ledger().await.unwrap();
+    assert!(check.holds(), "{check:?}");
+    assert_eq!(check.valued_stock, 7_800);
+}
+
 async fn a_sale_in_another_currency_is_booked_in_base_at_the_rate_in_force(server: crate::common::Server) {
     crate::orders::shop(&server, 10).await;
     let t = &server.admin;
@@ -277,6 +305,7 @@ async fn a_sale_in_another_currency_is_booked_in_base_at_the_rate_in_force(serve
     assert!(server.ordo.check_ledger().await.unwrap().holds());
 }
 
+on_both_engines!(goods_leave_at_their_moving_average_cost, goods_leave_at_their_moving_average_cost_on_sqlite, goods_leave_at_their_moving_average_cost_on_postgres);
 on_both_engines!(the_trial_balance_follows_receipts_and_shipments, the_trial_balance_follows_receipts_and_shipments_on_sqlite, the_trial_balance_follows_receipts_and_shipments_on_postgres);
 
 on_both_engines!(a_sale_in_another_currency_is_booked_in_base_at_the_rate_in_force, a_sale_in_another_currency_is_booked_in_base_at_the_rate_in_force_on_sqlite, a_sale_in_another_currency_is_booked_in_base_at_the_rate_in_force_on_postgres);

@@ -16,7 +16,8 @@ const LOCATIONS: [&str; 2] = ["central", "overflow"];
 
 #[derive(Debug, Clone)]
 enum Step {
-    Receive { sku: usize, location: usize, quantity: i64 },
+    /// Bought at `cost` minor units a unit, which moves the SKU's average.
+    Receive { sku: usize, location: usize, quantity: i64, cost: i64 },
     Count { sku: usize, location: usize, quantity: i64 },
     Adjust { sku: usize, location: usize, quantity: i64 },
     Order { lines: Vec<(usize, i64)> },
@@ -28,7 +29,7 @@ enum Step {
 
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
-        1 => (0..3usize, 0..2usize, 1..20i64).prop_map(|(sku, location, quantity)| Step::Receive { sku, location, quantity }),
+        1 => (0..3usize, 0..2usize, 1..20i64, 1..999i64).prop_map(|(sku, location, quantity, cost)| Step::Receive { sku, location, quantity, cost }),
         1 => (0..3usize, 0..2usize, 0..15i64).prop_map(|(sku, location, quantity)| Step::Count { sku, location, quantity }),
         1 => (0..3usize, 0..2usize, prop_oneof![-8..0i64, 1..8i64])
             .prop_map(|(sku, location, quantity)| Step::Adjust { sku, location, quantity }),
@@ -129,10 +130,12 @@ async fn run(url: &str, steps: Vec<Step>) -> Result<(), TestCaseError> {
             quantity,
             kind,
             reason: "property test".into(),
+            unit_cost: None,
         };
         let result = match step.clone() {
-            Step::Receive { sku, location, quantity } => {
-                ordo.record_movement(movement(sku, location, quantity, MovementKind::Receipt), &actor).await.map(drop)
+            Step::Receive { sku, location, quantity, cost } => {
+                let bought = NewMovement { unit_cost: Some(format!("{}.{:02}", cost / 100, cost % 100)), ..movement(sku, location, quantity, MovementKind::Receipt) };
+                ordo.record_movement(bought, &actor).await.map(drop)
             }
             Step::Count { sku, location, quantity } => {
                 ordo.record_movement(movement(sku, location, quantity, MovementKind::Count), &actor).await.map(drop)
