@@ -145,7 +145,50 @@ impl Period {
     }
 }
 
+/// One account's general ledger over a period, in base currency minor units.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountLedger {
+    pub code: String,
+    pub name: String,
+    /// Debits less credits before the period (before the page, for a later page).
+    pub opening: i64,
+    pub lines: Vec<LedgerLine>,
+}
+
+/// One line of an account's general ledger, with the balance after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerLine {
+    pub posted_at: DateTime<Utc>,
+    pub source: String,
+    pub memo: String,
+    pub debit: i64,
+    pub credit: i64,
+    pub balance: i64,
+}
+
 impl Ordo {
+    /// The general ledger of account `code` over `period`: its opening balance and each line
+    /// with the running balance, `limit` lines from `offset`.
+    pub async fn account_ledger(&self, code: &str, period: Period, limit: i64, offset: i64) -> AppResult<AccountLedger> {
+        let (from, to) = period.bounds()?;
+        let mut tx = self.db.read().await?;
+        let name = tx.account_name(code).await?.ok_or_else(|| AppError::NotFound { what: "account", key: code.to_owned() })?;
+        let mut balance = tx.account_balance_before(code, from).await?;
+        let mut lines = Vec::new();
+        // A later page opens where the one before it ended.
+        if offset > 0 {
+            for (_, _, _, debit, credit) in tx.account_lines(code, (from, to), offset, 0).await? {
+                balance += debit - credit;
+            }
+        }
+        let opening = balance;
+        for (posted_at, source, memo, debit, credit) in tx.account_lines(code, (from, to), limit, offset).await? {
+            balance += debit - credit;
+            lines.push(LedgerLine { posted_at, source, memo, debit, credit, balance });
+        }
+        Ok(AccountLedger { code: code.to_owned(), name, opening, lines })
+    }
+
     /// Contribution by channel over `period`, in base currency.
     pub async fn profitability_by_channel(&self, period: Period) -> AppResult<(ordo_domain::Currency, Vec<ledger::ChannelMargin>)> {
         let (from, to) = period.bounds()?;

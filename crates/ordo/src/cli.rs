@@ -111,6 +111,14 @@ enum ReportCommand {
         #[command(flatten)]
         period: PeriodArgs,
     },
+    /// One account's general ledger: each line with its source and the running balance.
+    Gl {
+        /// The account's code, such as 1000 or 1100-amazon.
+        #[arg(long)]
+        account: String,
+        #[command(flatten)]
+        period: PeriodArgs,
+    },
     /// Contribution margin by channel: revenue less refunds, cost of goods, fees and shipping.
     Profitability {
         #[command(flatten)]
@@ -276,6 +284,28 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
                         }
                     }
                     out.write_record(["net income", "", "", &amount(pnl.net_income()), currency.code()]).map_err(failed)?;
+                }
+                ReportCommand::Gl { account, period } => {
+                    let period = ordo_app::Period { from: period.from, to: period.to };
+                    let currency = ordo.settings().base_currency;
+                    let amount = |minor: i64| ordo_app::domain::Money::from_minor(minor, currency).to_decimal_string();
+                    out.write_record(["posted_at", "source", "memo", "debit", "credit", "balance", "currency"]).map_err(failed)?;
+                    let mut offset = 0;
+                    loop {
+                        let page = ordo.account_ledger(&account, period, 5_000, offset).await?;
+                        if offset == 0 {
+                            out.write_record(["", "opening balance", "", "", "", &amount(page.opening), currency.code()]).map_err(failed)?;
+                        }
+                        for l in &page.lines {
+                            let at = l.posted_at.to_rfc3339();
+                            out.write_record([&at, &l.source, &l.memo, &amount(l.debit), &amount(l.credit), &amount(l.balance), currency.code()])
+                                .map_err(failed)?;
+                        }
+                        if page.lines.len() < 5_000 {
+                            break;
+                        }
+                        offset += 5_000;
+                    }
                 }
                 ReportCommand::Profitability { period } => {
                     let (currency, margins) = ordo.profitability_by_channel(ordo_app::Period { from: period.from, to: period.to }).await?;

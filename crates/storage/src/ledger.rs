@@ -115,6 +115,35 @@ impl Tx {
             .collect()
     }
 
+    /// An account's name, if the account exists.
+    pub async fn account_name(&mut self, code: &str) -> Result<Option<String>, StorageError> {
+        let sql = "SELECT name FROM accounts WHERE code = $1";
+        Ok(on_engine!(self, |conn| sqlx::query_scalar(sql).bind(code).fetch_optional(conn).await?))
+    }
+
+    /// An account's base-currency balance (debits less credits) of the entries posted before `at`.
+    pub async fn account_balance_before(&mut self, code: &str, at: DateTime<Utc>) -> Result<i64, StorageError> {
+        let sql = "SELECT CAST(COALESCE(SUM(l.base_debit_minor - l.base_credit_minor), 0) AS BIGINT) \
+                   FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id WHERE l.account = $1 AND e.posted_at < $2";
+        Ok(on_engine!(self, |conn| sqlx::query_scalar(sql).bind(code).bind(at).fetch_one(conn).await?))
+    }
+
+    /// An account's lines posted in `[from, to)`, oldest first: (posted at, source, memo, base
+    /// debit, base credit).
+    pub async fn account_lines(
+        &mut self,
+        code: &str,
+        (from, to): (DateTime<Utc>, DateTime<Utc>),
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<(DateTime<Utc>, String, String, i64, i64)>, StorageError> {
+        let sql = "SELECT e.posted_at, e.source, e.memo, l.base_debit_minor, l.base_credit_minor \
+                   FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id \
+                   WHERE l.account = $1 AND e.posted_at >= $2 AND e.posted_at < $3 \
+                   ORDER BY e.posted_at, e.id, l.line_no LIMIT $4 OFFSET $5";
+        Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(code).bind(from).bind(to).bind(limit).bind(offset).fetch_all(conn).await?))
+    }
+
     /// Entries whose lines do not balance, in their own currency: always none.
     pub async fn unbalanced_entries(&mut self) -> Result<Vec<Uuid>, StorageError> {
         let sql = "SELECT entry_id FROM journal_lines GROUP BY entry_id HAVING SUM(debit_minor) <> SUM(credit_minor)";

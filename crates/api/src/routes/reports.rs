@@ -1,6 +1,6 @@
 //! Financial reports in base currency: profit and loss, and contribution by channel.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::Json;
 use ordo_app::{Ordo, Period};
 use ordo_domain::{Currency, Money};
@@ -13,7 +13,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{need, Authorized, ValidQuery};
 
 pub fn routes() -> OpenApiRouter<Ordo> {
-    OpenApiRouter::new().routes(routes!(profit_and_loss)).routes(routes!(profitability))
+    OpenApiRouter::new().routes(routes!(profit_and_loss)).routes(routes!(profitability)).routes(routes!(general_ledger))
 }
 
 /// A period of the books, both days included; all time when absent.
@@ -122,4 +122,74 @@ async fn profitability(
         })
         .collect();
     Ok(Json(Profitability { currency: currency.code().to_owned(), channels }))
+}
+
+/// A period and a page of an account's lines.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+struct LedgerQuery {
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+    /// At most 5000; 500 when absent.
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct LedgerLine {
+    posted_at: chrono::DateTime<chrono::Utc>,
+    /// The event that caused the entry, such as `shipment:…` or `settlement:…`.
+    source: String,
+    memo: String,
+    debit: String,
+    credit: String,
+    /// Debits less credits after this line.
+    balance: String,
+}
+
+#[derive(Serialize, ToSchema)]
+struct GeneralLedger {
+    code: String,
+    name: String,
+    currency: String,
+    /// Debits less credits before the first line shown.
+    opening: String,
+    lines: Vec<LedgerLine>,
+    closing: String,
+}
+
+/// One account's general ledger over the period: the opening balance, each line with its
+/// source and the running balance, and the closing balance.
+#[utoipa::path(get, path = "/api/v1/ledger/accounts/{code}", tag = "ledger", params(("code" = String, Path), LedgerQuery),
+    responses((status = 200, body = GeneralLedger), (status = "4XX", body = ErrorBody)))]
+async fn general_ledger(
+    State(ordo): State<Ordo>,
+    _: Authorized<need::LedgerRead>,
+    Path(code): Path<String>,
+    ValidQuery(query): ValidQuery<LedgerQuery>,
+) -> Result<Json<GeneralLedger>, ApiError> {
+    let limit = ordo_domain::field::bounded("limit", query.limit.unwrap_or(500), 1, 5_000).map_err(ordo_app::AppError::Invalid)?;
+    let offset = ordo_domain::field::bounded("offset", query.offset.unwrap_or(0), 0, i64::MAX).map_err(ordo_app::AppError::Invalid)?;
+    let ledger = ordo.account_ledger(&code, Period { from: query.from, to: query.to }, limit, offset).await?;
+    let currency = ordo.settings().base_currency;
+    let closing = ledger.lines.last().map_or(ledger.opening, |l| l.balance);
+    Ok(Json(GeneralLedger {
+        currency: currency.code().to_owned(),
+        opening: decimal(ledger.opening, currency),
+        closing: decimal(closing, currency),
+        lines: ledger
+            .lines
+            .into_iter()
+            .map(|l| LedgerLine {
+                posted_at: l.posted_at,
+                debit: decimal(l.debit, currency),
+                credit: decimal(l.credit, currency),
+                balance: decimal(l.balance, currency),
+                source: l.source,
+                memo: l.memo,
+            })
+            .collect(),
+        code: ledger.code,
+        name: ledger.name,
+    }))
 }

@@ -193,6 +193,14 @@ fn a_settlement_file_is_imported_once_at_the_command_line() {
     assert!(again.status.success(), "{}", text(&again.stderr));
     assert!(text(&again.stdout).contains("imported before: nothing changed"), "{}", text(&again.stdout));
 
+    let gl = run(dir.path(), &["report", "gl", "--database", &database, "--account", "1000"]);
+    assert!(gl.status.success(), "{}", text(&gl.stderr));
+    let gl = text(&gl.stdout);
+    assert!(gl.starts_with("posted_at,source,memo,debit,credit,balance,currency\n,opening balance,,,,0.00,USD\n"), "{gl}");
+    assert!(gl.lines().nth(2).is_some_and(|l| l.contains(",settlement:") && l.ends_with(",12.00,0.00,12.00,USD")), "{gl}");
+    let profitability = run(dir.path(), &["report", "profitability", "--database", &database]);
+    assert!(text(&profitability.stdout).starts_with("channel,revenue,refunds,cost_of_goods,fees,shipping_cost,contribution,margin_percent,currency\n"));
+
     std::fs::write(dir.path().join("short.tsv"), crate::settlements::v2_report("7002", "1,00", &[]).replace("\tEUR\t", "\tUSD\t")).unwrap();
     let refused = run(dir.path(), &["settlement", "import", "--database", &database, "--channel", "amazon-us", "short.tsv"]);
     assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stdout));

@@ -137,6 +137,12 @@ async fn a_marketplace_settlement_is_matched_booked_and_its_disagreements_raised
     assert_eq!((status, &pnl["total_expenses"], &pnl["net_income"]), (200, &json!("10.71"), &json!("-10.71")), "{pnl}");
     let (_, nothing) = server.get(&finance, "/api/v1/reports/profit-and-loss?from=2000-01-01&to=2000-01-31").await;
     assert_eq!(nothing["total_expenses"], "0.00", "nothing was posted then: {nothing}");
+    let (status, bank) = server.get(&finance, "/api/v1/ledger/accounts/1000").await;
+    assert_eq!((status, &bank["opening"], &bank["closing"]), (200, &json!("0.00"), &json!("33.33")), "{bank}");
+    assert!(bank["lines"][0]["source"].as_str().unwrap().starts_with("settlement:"), "{bank}");
+    assert_eq!(server.get(&finance, "/api/v1/ledger/accounts/9999").await.0, 404);
+    let (status, refused) = server.get(&finance, "/api/v1/ledger/accounts/1000?limit=0").await;
+    assert_eq!((status, refused["error"]["field"].as_str()), (422, Some("limit")), "{refused}");
     for (query, field) in [("from=2026-13-01", "from"), ("from=2026-11-02&to=2026-11-01", "to"), ("by=sku", "by")] {
         let (status, refused) = server.get(&finance, &format!("/api/v1/reports/profitability?{query}")).await;
         assert_eq!((status, refused["error"]["field"].as_str()), (422, Some(field)), "{query}: {refused}");
