@@ -6,7 +6,7 @@ use ordo_domain::ledger::{self, AccountBalance, AccountKind, Entry};
 use ordo_domain::{FieldError, Money};
 use ordo_storage::Tx;
 
-use crate::{AppError, AppResult, Ordo};
+use crate::{Actor, AppError, AppResult, Ordo};
 
 /// The trial balance in base currency.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +78,67 @@ impl Ordo {
         Ok(())
     }
 
+    /// Opens an account in the chart: finance extends the default one.
+    pub async fn create_account(&self, code: &str, name: &str, kind: &str) -> AppResult<()> {
+        let code = ordo_domain::field::code("code", code)?;
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(FieldError::new("name", "must be 1 to 200 characters").into());
+        }
+        let kind = AccountKind::parse(kind)
+            .ok_or_else(|| FieldError::new("kind", "must be asset, liability, equity, revenue or expense"))?;
+        let mut tx = self.db.write().await?;
+        if tx.account_name(&code).await?.is_some() {
+            return Err(AppError::Duplicate(FieldError::new("code", format!("account {code} exists already"))));
+        }
+        tx.ensure_accounts(&[(code, name.to_owned(), kind)], self.now()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Posts a journal entry a person wrote (an accrual, a correction): balanced, on accounts
+    /// of the chart, in `currency` (the base currency when absent). The inventory account is
+    /// kept by stock movements alone, so it cannot be posted to by hand. Returns the entry's
+    /// source, `manual:…`.
+    pub async fn post_manual_entry(&self, memo: &str, currency: Option<&str>, lines: &[ManualLine], actor: &Actor) -> AppResult<String> {
+        let memo = memo.trim();
+        if memo.is_empty() || memo.chars().count() > 500 {
+            return Err(FieldError::new("memo", "must say why, in 1 to 500 characters").into());
+        }
+        let currency = match currency {
+            Some(code) => ordo_domain::Currency::parse("currency", code)?,
+            None => self.settings.base_currency,
+        };
+        if lines.len() < 2 {
+            return Err(FieldError::new("lines", "an entry needs at least two lines").into());
+        }
+        let mut tx = self.db.write().await?;
+        let mut postings = Vec::with_capacity(lines.len());
+        for (i, line) in lines.iter().enumerate() {
+            let field = |name: &str| format!("lines[{i}].{name}");
+            if line.account == ledger::INVENTORY {
+                let message = "is kept by stock movements: record a receipt, adjustment or count instead";
+                return Err(FieldError::new(field("account"), message).into());
+            }
+            if tx.account_name(&line.account).await?.is_none() {
+                return Err(FieldError::new(field("account"), format!("no account {:?} in the chart", line.account)).into());
+            }
+            let side = |name: &str, value: &Option<String>| -> AppResult<i64> {
+                value.as_deref().map_or(Ok(0), |v| Ok(Money::parse_non_negative(&field(name), v, currency)?.minor()))
+            };
+            let (debit, credit) = (side("debit", &line.debit)?, side("credit", &line.credit)?);
+            if (debit > 0) == (credit > 0) {
+                return Err(FieldError::new(field("debit"), "give a debit or a credit above zero, not both").into());
+            }
+            postings.push(ledger::Posting { account: line.account.clone(), debit, credit });
+        }
+        let source = format!("manual:{}", uuid::Uuid::now_v7());
+        let entry = Entry::balanced(source.clone(), memo.to_owned(), currency, postings).map_err(FieldError::from)?;
+        self.post(&mut tx, entry, &actor.to_string(), self.now()).await?;
+        tx.commit().await?;
+        Ok(source)
+    }
+
     /// Sets the rate of `currency` into the base currency from `valid_from` (now when absent)
     /// on; `rate` is a decimal string such as "1.085". Returns the rate in millionths.
     pub async fn set_exchange_rate(&self, currency: &str, rate: &str, valid_from: Option<DateTime<Utc>>) -> AppResult<i64> {
@@ -116,6 +177,17 @@ impl Ordo {
             balances.iter().find(|a| a.code == ledger::INVENTORY).map_or(0, |a| a.debit - a.credit);
         Ok(LedgerCheck { unbalanced_entries, valuation_mismatches, trial_balance_difference, inventory_account, valued_stock })
     }
+}
+
+/// A journal line as a person writes it: an account and a debit or a credit, decimal strings.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManualLine {
+    pub account: String,
+    #[serde(default)]
+    pub debit: Option<String>,
+    #[serde(default)]
+    pub credit: Option<String>,
 }
 
 /// A period of the books: `[from, to)`, all time when unbounded.

@@ -28,7 +28,7 @@ use ordo_storage::Db;
 pub use access::{IssuedToken, LoggedIn};
 pub use clock::Clock;
 pub use fulfilment::ShipByWatch;
-pub use ledger::{AccountLedger, LedgerCheck, LedgerLine, Period, TrialBalance};
+pub use ledger::{AccountLedger, LedgerCheck, LedgerLine, ManualLine, Period, TrialBalance};
 pub use settlements::{SettlementImport, SettlementPolicy};
 pub use intake::Intake;
 pub use ordo_domain as domain;

@@ -557,6 +557,19 @@ async fn demo(config: &Config, days: u32) -> Result<ExitCode, Failure> {
             if t.books_hold { "yes" } else { "NO" }
         );
     }
+    if let Some(balance) = &t.trial_balance {
+        let currency = balance.total_debit.currency();
+        let margins: Vec<String> = t
+            .margins
+            .iter()
+            .map(|m| {
+                let contribution = ordo_app::domain::Money::from_minor(m.contribution(), currency).to_decimal_string();
+                let percent = m.margin_bp().map_or_else(String::new, |bp| format!(" ({} %)", ordo_app::domain::ledger::percent(bp)));
+                format!("{} {contribution}{percent}", m.channel)
+            })
+            .collect();
+        println!("  margin     contribution by channel in {currency}: {}", if margins.is_empty() { "none yet".to_owned() } else { margins.join(", ") });
+    }
     let reconciliation = t.exceptions.iter().find(|(kind, _, _)| kind == "reconciliation").map_or(0, |(_, _, all)| *all);
     println!(
         "  settled    {} marketplace settlements, {} lines, {} matched to orders; {} reconciliation exceptions found",

@@ -18,6 +18,8 @@ pub fn routes() -> OpenApiRouter<Ordo> {
         .routes(routes!(set_exchange_rate))
         .routes(routes!(import_settlement))
         .routes(routes!(settlements))
+        .routes(routes!(create_account))
+        .routes(routes!(post_entry))
 }
 
 /// One account's totals, as decimal strings in the base currency.
@@ -186,4 +188,72 @@ async fn settlements(State(ordo): State<Ordo>, _: Authorized<need::LedgerRead>) 
         });
     }
     Ok(Json(out))
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct NewAccount {
+    #[schema(example = "5500")]
+    code: String,
+    #[schema(example = "Advertising")]
+    name: String,
+    /// asset, liability, equity, revenue or expense.
+    #[schema(example = "expense")]
+    kind: String,
+}
+
+/// Opens an account in the chart of accounts.
+#[utoipa::path(post, path = "/api/v1/ledger/accounts", tag = "ledger", request_body = NewAccount,
+    responses((status = 201, body = NewAccount), (status = "4XX", body = ErrorBody)))]
+async fn create_account(
+    State(ordo): State<Ordo>,
+    _: Authorized<need::LedgerWrite>,
+    ValidJson(body): ValidJson<NewAccount>,
+) -> Result<(StatusCode, Json<NewAccount>), ApiError> {
+    ordo.create_account(&body.code, &body.name, &body.kind).await?;
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ManualLine {
+    account: String,
+    /// A decimal string; give a debit or a credit.
+    #[serde(default)]
+    debit: Option<String>,
+    #[serde(default)]
+    credit: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ManualEntry {
+    /// Why the entry is made.
+    memo: String,
+    /// The entry's currency; the base currency when absent.
+    #[serde(default)]
+    currency: Option<String>,
+    lines: Vec<ManualLine>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct Posted {
+    /// The entry's source, `manual:…`, to find it in the general ledger.
+    source: String,
+}
+
+/// Posts a journal entry written by a person: balanced, on accounts of the chart (not the
+/// inventory account, which stock movements keep). An entry that does not balance is 422 and
+/// posts nothing.
+#[utoipa::path(post, path = "/api/v1/ledger/entries", tag = "ledger", request_body = ManualEntry,
+    responses((status = 201, body = Posted), (status = "4XX", body = ErrorBody)))]
+async fn post_entry(
+    State(ordo): State<Ordo>,
+    auth: Authorized<need::LedgerWrite>,
+    ValidJson(body): ValidJson<ManualEntry>,
+) -> Result<(StatusCode, Json<Posted>), ApiError> {
+    let lines: Vec<ordo_app::ManualLine> =
+        body.lines.into_iter().map(|l| ordo_app::ManualLine { account: l.account, debit: l.debit, credit: l.credit }).collect();
+    let source = ordo.post_manual_entry(&body.memo, body.currency.as_deref(), &lines, &auth.actor).await?;
+    Ok((StatusCode::CREATED, Json(Posted { source })))
 }

@@ -46,6 +46,8 @@ pub struct TradingSummary {
     /// Places where reserved stock exceeds on-hand or disagrees with movements: must be 0.
     pub oversells: usize,
     pub trial_balance: Option<crate::TrialBalance>,
+    /// Contribution by channel over the days traded.
+    pub margins: Vec<ordo_domain::ledger::ChannelMargin>,
     /// Every entry balances and the inventory account equals the stock at cost.
     pub books_hold: bool,
 }
@@ -235,6 +237,7 @@ impl Ordo {
         (summary.shipped_on_time, summary.shipped_orders) = self.ship_by_adherence().await?;
         summary.oversells = self.stock_discrepancies().await?.len();
         summary.trial_balance = Some(self.trial_balance().await?);
+        summary.margins = self.profitability_by_channel(crate::Period::default()).await?.1;
         summary.books_hold = self.check_ledger().await?.holds();
         Ok(summary)
     }

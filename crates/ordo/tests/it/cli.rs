@@ -117,6 +117,7 @@ fn the_demo_builds_the_reference_business_and_can_be_rebuilt() {
         "oversells  0",
         "inventory account equals stock at cost: yes",
         "settled    2 marketplace settlements",
+        "margin     contribution by channel in USD: amazon ",
         "reconciliation exceptions found",
         "exceptions ",
         "serve --database sqlite://ordo.db",
