@@ -148,7 +148,9 @@ impl Tx {
                  JOIN order_lines l ON l.order_id = o.id WHERE o.channel = $1 AND o.external_id IN ({keys}) \
                  ORDER BY o.external_id, l.line_no"
             );
-            let rows: Vec<(String, Uuid, i64, i64, String, Option<String>, Option<String>)> = on_engine!(self, |conn| {
+            /// (external id, order, total, line, SKU, the channel's SKU, the channel's line id).
+            type Row = (String, Uuid, i64, i64, String, Option<String>, Option<String>);
+            let rows: Vec<Row> = on_engine!(self, |conn| {
                 let mut query = sqlx::query_as(AssertSqlSafe(sql)).bind(channel);
                 for id in chunk {
                     query = query.bind(*id);
