@@ -180,14 +180,27 @@ pub(crate) struct RoutedOrder<'a> {
 pub(crate) async fn record_routing(tx: &mut ordo_storage::Tx, orders: &[RoutedOrder<'_>]) -> AppResult<()> {
     let allocations: Vec<ordo_storage::OrderAllocations> = orders.iter().map(|o| (o.id, o.routed.allocations.as_slice())).collect();
     tx.insert_allocations(&allocations).await?;
+    // What waits, one row per order line however many parts of it fell short.
+    let mut waiting: BTreeMap<(Uuid, i64), ordo_storage::NewBackorder> = BTreeMap::new();
     for o in orders {
         for (line, sku, quantity) in &o.routed.short {
-            tx.insert_backorder(o.id, *line, sku, *quantity, o.routed.ship_by, o.at).await?;
-            // A kit's component that is in stock waits for a sibling that is not: no stockout.
+            waiting.entry((o.id, *line)).or_insert((o.id, *line, sku.as_str(), 0, o.routed.ship_by, o.at)).3 += quantity;
+        }
+    }
+    tx.insert_backorders(&waiting.into_values().collect::<Vec<_>>()).await?;
+    // A stockout per SKU, raised once however many orders of the group wait for it. A kit's
+    // component that is in stock waits for a sibling that is not: no stockout.
+    let mut raised: BTreeSet<&str> = BTreeSet::new();
+    for o in orders {
+        for (line, sku, quantity) in &o.routed.short {
+            if raised.contains(sku.as_str()) {
+                continue;
+            }
             let in_kit = o.lines.iter().any(|l| l.line == *line && l.kit.is_some());
             if in_kit && tx.stock_levels(Some(sku)).await?.iter().map(|l| l.available).sum::<i64>() >= *quantity {
                 continue;
             }
+            raised.insert(sku);
             let kind = ExceptionKind::Stockout;
             let details = serde_json::json!({"first_order": o.id, "channel": o.channel});
             let due = o.at + kind.sla();

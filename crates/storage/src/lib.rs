@@ -34,7 +34,7 @@ pub use access::{ApiTokenRecord, SessionUser, UserRecord};
 pub use error::StorageError;
 pub use master::{MasterDataCounts, ProductPage, ProductQuery, ALL_TABLES};
 pub use orders::{NewEvent, NewLineRecord, NewOrderRecord, OrderAllocations, OrderChange, OrderQuery, OrderSummary, Timeline, UnshippedOrder};
-pub use reservations::{RoutingSites, WaitingLine};
+pub use reservations::{NewBackorder, RoutingSites, WaitingLine};
 pub use settlements::{SettledOrder, SettlementLineRecord, SettlementRecord, SettlementSummary};
 pub use waves::PickableLine;
 

@@ -33,6 +33,9 @@ pub struct WaitingLine {
     pub part_of: Option<i64>,
 }
 
+/// Units of an order's line waiting for stock: (order, line, SKU, units, ship-by, since).
+pub type NewBackorder<'a> = (Uuid, i64, &'a str, i64, DateTime<Utc>, DateTime<Utc>);
+
 impl Tx {
     /// The locations routing may choose from for a channel and a shipping method, best
     /// priority first, with whether the channel splits orders: master data, read before the
@@ -164,27 +167,24 @@ impl Tx {
         self.insert_allocations(&[(order, &[(line, location.to_owned(), quantity)])]).await
     }
 
-    pub async fn insert_backorder(
-        &mut self,
-        order: Uuid,
-        line: i64,
-        sku: &str,
-        quantity: i64,
-        ship_by: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<(), StorageError> {
-        let sql = "INSERT INTO backorders (order_id, line_no, sku, quantity, ship_by, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
-                   ON CONFLICT (order_id, line_no) DO UPDATE SET quantity = backorders.quantity + $4";
-        on_engine!(self, |conn| sqlx::query(sql)
-            .bind(order)
-            .bind(line)
-            .bind(sku)
-            .bind(quantity)
-            .bind(ship_by)
-            .bind(now)
-            .execute(conn)
-            .await?
-            .rows_affected());
+    /// Records units of orders' lines waiting for stock, in one statement: (order, line, SKU,
+    /// units, ship-by, since). Each (order, line) at most once; one already waiting grows.
+    pub async fn insert_backorders(&mut self, waiting: &[NewBackorder<'_>]) -> Result<(), StorageError> {
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "INSERT INTO backorders (order_id, line_no, sku, quantity, ship_by, created_at) {} \
+             ON CONFLICT (order_id, line_no) DO UPDATE SET quantity = backorders.quantity + excluded.quantity",
+            crate::values(self.engine(), waiting.len(), 6)
+        );
+        on_engine!(self, |conn| {
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for (order, line, sku, quantity, ship_by, since) in waiting {
+                query = query.bind(*order).bind(*line).bind(*sku).bind(*quantity).bind(*ship_by).bind(*since);
+            }
+            query.execute(conn).await?.rows_affected()
+        });
         Ok(())
     }
 
