@@ -153,6 +153,15 @@ impl SettlementError {
     }
 }
 
+/// A report's text from its bytes: UTF-8 when they are, else Latin-1 (ISO 8859-1), the
+/// encoding European marketplaces write their flat files in.
+pub fn decode(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(_) => bytes.iter().map(|b| char::from(*b)).collect(),
+    }
+}
+
 /// Reads a settlement report, telling the two shapes apart by their content: JSON is a
 /// Shopify-style payout, anything else an Amazon-style V2 flat file. A report whose lines do
 /// not sum to its total is refused with the difference.
@@ -557,6 +566,12 @@ mod tests {
         let kinds: Vec<(LineKind, i64)> = settlement.lines.iter().map(|l| (l.kind, l.amount.minor())).collect();
         assert_eq!(kinds, [(LineKind::Sale, 1000), (LineKind::PaymentFee, -200), (LineKind::Refund, -345)]);
         assert_eq!(settlement.lines[0].order_ref.as_deref(), Some("217130470"));
+    }
+
+    #[test]
+    fn a_latin_1_report_is_read_as_such() {
+        assert_eq!(decode("Zürich".as_bytes()), "Zürich");
+        assert_eq!(decode(&[b'Z', 0xFC, b'r', b'i', b'c', b'h']), "Zürich");
     }
 
     proptest::proptest! {

@@ -333,8 +333,8 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Settlement(SettlementCommand::Import { channel, file }) => {
-            let content = std::fs::read_to_string(&file)
-                .map_err(|e| Failure::CannotRun(format!("cannot read {}: {e}", file.display())))?;
+            let bytes = std::fs::read(&file).map_err(|e| Failure::CannotRun(format!("cannot read {}: {e}", file.display())))?;
+            let content = ordo_app::domain::settlement::decode(&bytes);
             let imported = open(&config).await?.import_settlement(&channel, &content, &ordo_app::Actor::system()).await?;
             if imported.already_imported {
                 println!("settlement {} of {channel} was imported before: nothing changed", imported.external_id);

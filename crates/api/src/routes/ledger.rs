@@ -16,7 +16,10 @@ pub fn routes() -> OpenApiRouter<Ordo> {
     OpenApiRouter::new()
         .routes(routes!(trial_balance))
         .routes(routes!(set_exchange_rate))
-        .routes(routes!(import_settlement))
+        .merge(
+            // A settlement report is a file of many megabytes.
+            OpenApiRouter::new().routes(routes!(import_settlement)).layer(axum::extract::DefaultBodyLimit::max(SETTLEMENT_LIMIT_BYTES)),
+        )
         .routes(routes!(settlements))
         .routes(routes!(create_account))
         .routes(routes!(post_entry))
@@ -88,6 +91,9 @@ async fn set_exchange_rate(
     Ok(Json(ExchangeRate { rate, valid_from: body.valid_from }))
 }
 
+/// The largest settlement report the API takes; larger ones go through `ordo settlement import`.
+const SETTLEMENT_LIMIT_BYTES: usize = 128 * 1024 * 1024;
+
 /// What importing a settlement did.
 #[derive(Serialize, ToSchema)]
 struct SettlementImported {
@@ -110,8 +116,9 @@ struct SettlementImported {
     already_imported: bool,
 }
 
-/// Imports a settlement report of the channel, sent as the body as it is: an Amazon-style V2
-/// flat file (tab-separated) or a Shopify-style payout (`{"payout": …, "transactions": […]}`).
+/// Imports a settlement report of the channel, sent as the body as it is (UTF-8 or Latin-1, up
+/// to 128 MiB): an Amazon-style V2 flat file (tab-separated) or a Shopify-style payout
+/// (`{"payout": …, "transactions": […]}`).
 /// Its lines are matched to orders, its fees, refunds, reserves and deposit booked, and what
 /// does not agree raised as `reconciliation` exceptions. 201 when imported; 200 when the same
 /// report was imported before (nothing changes); 422 naming the line and column of a bad cell,
@@ -123,9 +130,10 @@ async fn import_settlement(
     State(ordo): State<Ordo>,
     auth: Authorized<need::LedgerWrite>,
     Path(channel): Path<String>,
-    body: String,
+    body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<SettlementImported>), ApiError> {
-    let imported = ordo.import_settlement(&channel, &body, &auth.actor).await?;
+    let report = ordo_domain::settlement::decode(&body);
+    let imported = ordo.import_settlement(&channel, &report, &auth.actor).await?;
     let status = if imported.already_imported { StatusCode::OK } else { StatusCode::CREATED };
     Ok((
         status,

@@ -121,24 +121,34 @@ async fn a_marketplace_settlement_is_matched_booked_and_its_disagreements_raised
     let (status, refused) = post_text(&server, &finance, "/api/v1/channels/web/settlements", v2_report("9005", "1,00", &[("Order", "1", "ItemPrice", "Principal", "1,00")]).replace("EUR", "USD")).await;
     assert_eq!((status, refused["error"]["field"].as_str()), (422, Some("currency")), "{refused}");
 
+    // A Latin-1 file, larger than the API's usual body limit, reads as well.
+    let mut rows = vec![("Order", "302-1", "ItemPrice", "Principal", "0,00"); 2_000];
+    rows.push(("other-transaction", "", "other-transaction", "Lagergebühr", "-1,00"));
+    let big: Vec<u8> = v2_report("9006", "-1,00", &rows).chars().map(|c| u8::try_from(u32::from(c)).unwrap()).collect();
+    assert!(big.len() > 64 * 1024, "above the test server's limit of other bodies");
+    let response = server.client.post(format!("{}{path}", server.base)).bearer_auth(&finance).body(big).send().await.unwrap();
+    let (status, imported): (u16, Value) = (response.status().as_u16(), response.json().await.unwrap());
+    assert_eq!((status, &imported["lines"], &imported["exceptions"]), (201, &json!(2001), &json!(0)), "{imported}");
+
     let (status, list) = server.get(&finance, "/api/v1/settlements").await;
     assert_eq!(status, 200);
-    assert_eq!(list.as_array().unwrap().len(), 1, "only the one good report: {list}");
-    assert_eq!((&list[0]["external_id"], &list[0]["status"], &list[0]["deposit_date"]), (&json!("9001"), &json!("exceptions"), &json!("2026-11-22")));
-    let (_, unchanged) = server.get(&finance, "/api/v1/ledger/trial-balance").await;
-    assert_eq!(unchanged, balance, "refused reports posted nothing");
+    assert_eq!(list.as_array().unwrap().len(), 2, "the good reports only: {list}");
+    let first = list.as_array().unwrap().iter().find(|s| s["external_id"] == "9001").unwrap();
+    assert_eq!((&first["status"], &first["deposit_date"]), (&json!("exceptions"), &json!("2026-11-22")));
+    let (_, after_storage_fee) = server.get(&finance, "/api/v1/ledger/trial-balance").await;
+    assert_eq!(account(&after_storage_fee, "5100"), ("11.71".into(), "0.00".into()), "refused reports posted nothing; the Latin-1 one its fee");
 
     // The settlement's fees count against the channel's contribution, and in the period's P&L.
     let (status, report) = server.get(&finance, "/api/v1/reports/profitability?by=channel").await;
     assert_eq!(status, 200, "{report}");
     let amazon = report["channels"].as_array().unwrap().iter().find(|c| c["channel"] == "amazon-de").unwrap();
-    assert_eq!((&amazon["fees"], &amazon["contribution"], &amazon["margin_percent"]), (&json!("10.71"), &json!("-10.71"), &Value::Null), "{report}");
+    assert_eq!((&amazon["fees"], &amazon["contribution"], &amazon["margin_percent"]), (&json!("11.71"), &json!("-11.71"), &Value::Null), "{report}");
     let (status, pnl) = server.get(&finance, "/api/v1/reports/profit-and-loss?from=2000-01-01&to=2999-12-31").await;
-    assert_eq!((status, &pnl["total_expenses"], &pnl["net_income"]), (200, &json!("10.71"), &json!("-10.71")), "{pnl}");
+    assert_eq!((status, &pnl["total_expenses"], &pnl["net_income"]), (200, &json!("11.71"), &json!("-11.71")), "{pnl}");
     let (_, nothing) = server.get(&finance, "/api/v1/reports/profit-and-loss?from=2000-01-01&to=2000-01-31").await;
     assert_eq!(nothing["total_expenses"], "0.00", "nothing was posted then: {nothing}");
     let (status, bank) = server.get(&finance, "/api/v1/ledger/accounts/1000").await;
-    assert_eq!((status, &bank["opening"], &bank["closing"]), (200, &json!("0.00"), &json!("33.33")), "{bank}");
+    assert_eq!((status, &bank["opening"], &bank["closing"]), (200, &json!("0.00"), &json!("32.33")), "{bank}");
     assert!(bank["lines"][0]["source"].as_str().unwrap().starts_with("settlement:"), "{bank}");
     assert_eq!(server.get(&finance, "/api/v1/ledger/accounts/9999").await.0, 404);
     let (status, refused) = server.get(&finance, "/api/v1/ledger/accounts/1000?limit=0").await;
