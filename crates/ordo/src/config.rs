@@ -59,6 +59,17 @@ pub struct Options {
     /// An unshipped order this close to its ship-by time is a shipment at risk, in hours [default: 4]
     #[arg(long, env = "ORDO_AT_RISK_HOURS", global = true, value_name = "HOURS")]
     pub at_risk_hours: Option<u64>,
+    /// How far a settlement may pay an order off its total before it is an exception, in
+    /// minor units of the settlement's currency [default: 5]
+    #[arg(long, env = "ORDO_SETTLEMENT_TOLERANCE_MINOR", global = true, value_name = "UNITS")]
+    pub settlement_tolerance_minor: Option<u32>,
+    /// Fee rates a channel is expected to charge, as a percentage range of what an order sold
+    /// for, such as 0-25 [default: 0-25]
+    #[arg(long, env = "ORDO_SETTLEMENT_FEE_RATE", global = true, value_name = "LOW-HIGH")]
+    pub settlement_fee_rate: Option<String>,
+    /// Channels' own fee ranges, such as "amazon=8-20,wayfair=10-25" [default: none]
+    #[arg(long, env = "ORDO_SETTLEMENT_FEE_RATES", global = true, value_name = "CHANNEL=LOW-HIGH,…")]
+    pub settlement_fee_rates: Option<String>,
     /// Log format: text or json [default: text]
     #[arg(long, env = "ORDO_LOG_FORMAT", global = true, value_name = "text|json")]
     pub log_format: Option<String>,
@@ -78,7 +89,8 @@ impl Options {
     fn or(self, lower: Options) -> Options {
         merge!(self, lower, database_url, listen, base_currency, sqlite_synchronous, busy_timeout_ms, max_connections,
             request_timeout_secs, body_limit_bytes, session_hours, secure_cookies, risk_hold_uncaptured,
-            risk_hold_country_mismatch, risk_value_factor, at_risk_hours, log_format, log_filter)
+            risk_hold_country_mismatch, risk_value_factor, at_risk_hours, settlement_tolerance_minor, settlement_fee_rate,
+            settlement_fee_rates, log_format, log_filter)
     }
 }
 
@@ -147,6 +159,7 @@ impl Config {
         };
         let session_hours = positive("session_hours", o.session_hours.unwrap_or(12))?;
         let at_risk_hours = positive("at_risk_hours", o.at_risk_hours.unwrap_or(4))?;
+        let settlement = settlement_policy(&o)?;
         let max_connections = positive("max_connections", u64::from(o.max_connections.unwrap_or(10)))?;
         Ok(Config {
             database_url: o.database_url.unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
@@ -166,7 +179,7 @@ impl Config {
                     ..RiskPolicy::default()
                 },
                 at_risk_window: chrono::Duration::hours(at_risk_hours.min(24 * 365) as i64),
-                settlement: Default::default(),
+                settlement,
             },
             request_timeout: Duration::from_secs(positive("request_timeout_secs", o.request_timeout_secs.unwrap_or(30))?),
             body_limit_bytes: o.body_limit_bytes.unwrap_or(1024 * 1024).max(1024),
@@ -183,6 +196,43 @@ fn read_file(path: &Path) -> Result<Options, ConfigError> {
     toml::from_str(&text).map_err(|e| bad(option, format!("{}: {}", path.display(), e.message())))
 }
 
+
+/// The settlement policy from the options, fee ranges given as percentages.
+fn settlement_policy(o: &Options) -> Result<ordo_app::SettlementPolicy, ConfigError> {
+    let mut policy = ordo_app::SettlementPolicy::default();
+    if let Some(units) = o.settlement_tolerance_minor {
+        policy.amount_tolerance_minor = i64::from(units);
+    }
+    if let Some(range) = &o.settlement_fee_rate {
+        policy.default_fee_rate_bp = fee_range("settlement_fee_rate", range)?;
+    }
+    for part in o.settlement_fee_rates.iter().flat_map(|all| all.split(',')).map(str::trim).filter(|p| !p.is_empty()) {
+        let (channel, range) = part.split_once('=').ok_or_else(|| {
+            bad("settlement_fee_rates", format!("{part:?} is not CHANNEL=LOW-HIGH"))
+        })?;
+        policy.fee_rate_bp.insert(channel.trim().to_owned(), fee_range("settlement_fee_rates", range)?);
+    }
+    Ok(policy)
+}
+
+/// "8-20" or "7.5-15.25" (percent) as basis points, low not above high.
+fn fee_range(option: &str, text: &str) -> Result<(i64, i64), ConfigError> {
+    let bad = || bad(option, format!("{text:?} is not a percentage range such as 8-20"));
+    let percent = |p: &str| -> Option<i64> {
+        let (whole, fraction) = p.trim().split_once('.').unwrap_or((p.trim(), ""));
+        if whole.is_empty() || fraction.len() > 2 || !whole.bytes().chain(fraction.bytes()).all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let bp = whole.parse::<i64>().ok()?.checked_mul(100)?.checked_add(format!("{fraction:0<2}").parse::<i64>().ok()?)?;
+        (bp <= 10_000).then_some(bp)
+    };
+    let (low, high) = text.split_once('-').ok_or_else(bad)?;
+    let (low, high) = (percent(low).ok_or_else(bad)?, percent(high).ok_or_else(bad)?);
+    if low > high {
+        return Err(bad());
+    }
+    Ok((low, high))
+}
 
 #[cfg(test)]
 mod tests {
@@ -207,6 +257,20 @@ mod tests {
     }
 
     #[test]
+    fn settlement_fee_ranges_read_as_percentages_per_channel() {
+        let options = Options {
+            settlement_tolerance_minor: Some(10),
+            settlement_fee_rate: Some("5-20".into()),
+            settlement_fee_rates: Some("amazon=8-15.5, wayfair=10-25".into()),
+            ..Options::default()
+        };
+        let policy = Config::resolve(options, None).unwrap().settings.settlement;
+        assert_eq!((policy.amount_tolerance_minor, policy.default_fee_rate_bp), (10, (500, 2_000)));
+        assert_eq!(policy.fee_rate_bp.get("amazon"), Some(&(800, 1_550)));
+        assert_eq!(policy.fee_rate_bp.get("wayfair"), Some(&(1_000, 2_500)));
+    }
+
+    #[test]
     fn flags_beat_the_file_and_the_file_beats_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ordo.toml");
@@ -225,9 +289,15 @@ mod tests {
             Options { sqlite_synchronous: Some("off".into()), ..Options::default() },
             Options { base_currency: Some("XYZ".into()), ..Options::default() },
             Options { session_hours: Some(0), ..Options::default() },
+            Options { settlement_fee_rate: Some("25-8".into()), ..Options::default() },
+            Options { settlement_fee_rates: Some("amazon:8-20".into()), ..Options::default() },
+            Options { settlement_fee_rates: Some("amazon=8-200".into()), ..Options::default() },
         ];
         let names: Vec<String> = cases.into_iter().map(|o| Config::resolve(o, None).unwrap_err().option).collect();
-        assert_eq!(names, ["listen", "sqlite_synchronous", "base_currency", "session_hours"]);
+        assert_eq!(
+            names,
+            ["listen", "sqlite_synchronous", "base_currency", "session_hours", "settlement_fee_rate", "settlement_fee_rates", "settlement_fee_rates"]
+        );
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ordo.toml");
         std::fs::write(&path, "colour = \"red\"\n").unwrap();
