@@ -1,5 +1,6 @@
-//! The books: the trial balance in base currency, whether they hold, contribution by channel
-//! with its chart, and the marketplace settlements with how far each reconciled.
+//! The books: the trial balance in base currency, whether they hold, profit and loss,
+//! contribution by channel with its chart, and the marketplace settlements with how far each
+//! reconciled.
 
 use askama::Template;
 use axum::extract::State;
@@ -92,6 +93,10 @@ struct LedgerPage {
     valued_stock: String,
     settlements: Vec<SettlementRow>,
     margins: Vec<MarginRow>,
+    /// Profit and loss, all time: (code, name, amount) per revenue and expense account.
+    revenue: Vec<(String, String, String)>,
+    expenses: Vec<(String, String, String)>,
+    net_income: String,
     chart_width: i64,
     chart_height: i64,
 }
@@ -107,6 +112,7 @@ pub(crate) async fn trial_balance(session: Session, State(dashboard): State<Dash
     let check = dashboard.ordo.check_ledger().await.map_err(|e| layout.fail(e))?;
     let settlements = dashboard.ordo.settlements().await.map_err(|e| layout.fail(e))?;
     let (_, margins) = dashboard.ordo.profitability_by_channel(ordo_app::Period::default()).await.map_err(|e| layout.fail(e))?;
+    let (_, pnl) = dashboard.ordo.profit_and_loss(ordo_app::Period::default()).await.map_err(|e| layout.fail(e))?;
     let currency = balance.total_debit.currency();
     let settlements = settlements
         .into_iter()
@@ -139,6 +145,10 @@ pub(crate) async fn trial_balance(session: Session, State(dashboard): State<Dash
         inventory_account: Money::from_minor(check.inventory_account, currency).to_decimal_string(),
         valued_stock: Money::from_minor(check.valued_stock, currency).to_decimal_string(),
         settlements,
+        revenue: pnl.revenue.iter().map(|(code, name, minor)| (code.clone(), name.clone(), Money::from_minor(*minor, currency).to_decimal_string())).collect(),
+        // Expenses take from income: shown negative.
+        expenses: pnl.expenses.iter().map(|(code, name, minor)| (code.clone(), name.clone(), Money::from_minor(-minor, currency).to_decimal_string())).collect(),
+        net_income: Money::from_minor(pnl.net_income(), currency).to_decimal_string(),
         chart_width: CHART_WIDTH + 140,
         chart_height: margins.len() as i64 * ROW_HEIGHT,
         margins: margin_rows(margins, currency),

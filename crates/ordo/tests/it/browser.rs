@@ -336,6 +336,9 @@ async fn held_orders_are_decided_and_a_wave_is_picked_packed_and_shipped_in_the_
     let amounts: Vec<&str> = totals[0].split_whitespace().skip(1).collect();
     assert_eq!(amounts.len(), 2, "{totals:?}");
     assert_eq!(amounts[0], amounts[1], "debits equal credits: {totals:?}");
+    // Profit and loss: the sale less its cost and the settlement's fee.
+    let net = browser.find(Locator::Css("div[aria-labelledby='pnl-caption'] tfoot td")).await.unwrap().text().await.unwrap();
+    assert!(!net.is_empty(), "a net income");
     // The shipment's channel has a contribution, drawn as bars; the settlement's fees count.
     let margins = texts(&browser, "div[aria-labelledby='contribution-caption'] tbody tr").await;
     assert!(margins.iter().any(|row| row.starts_with("amazon")), "{margins:?}");
