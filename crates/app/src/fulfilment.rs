@@ -287,6 +287,11 @@ async fn post_shipment(
     let money = |minor: i64| ordo_domain::Money::from_minor(minor, order.currency);
     let in_parcel = |line: i64| shipment.lines.iter().filter(|s| s.line == line).map(|s| s.quantity).sum::<i64>();
     let (mut net, mut tax, mut cost) = (0i64, 0i64, 0i64);
+    let (mut net_by_sku, mut cost_by_sku): (Vec<(String, i64)>, Vec<(String, i64)>) = (Vec::new(), Vec::new());
+    let add = |by_sku: &mut Vec<(String, i64)>, sku: &str, amount: i64| match by_sku.iter_mut().find(|(s, _)| s == sku) {
+        Some(entry) => entry.1 += amount,
+        None => by_sku.push((sku.to_owned(), amount)),
+    };
     for line in &order.lines {
         // A kit's line sells as many kits as its scarcest component has shipped.
         let (before, after) = if line.kit {
@@ -300,23 +305,28 @@ async fn post_shipment(
             (line.shipped, line.shipped + in_parcel(line.line))
         };
         let gross = line.unit_price.minor().checked_mul(line.quantity).ok_or_else(|| FieldError::new("lines", "too large"))?;
-        net += share(gross - line.discount.minor(), line.quantity, before, after);
+        let line_net = share(gross - line.discount.minor(), line.quantity, before, after);
+        net += line_net;
+        add(&mut net_by_sku, &line.sku, line_net);
         tax += share(line.tax.minor(), line.quantity, before, after);
-        // The goods leave at their SKU's moving-average cost.
+        // The goods leave at their SKU's moving-average cost; a kit's components cost the kit.
         if !line.kit && in_parcel(line.line) > 0 {
             let (after, taken) = tx.valuation(&line.sku).await?.issue(in_parcel(line.line));
             tx.set_valuation(&line.sku, after).await?;
             cost += taken;
+            let sold_as = line.part_of.and_then(|kit| order.lines.iter().find(|l| l.line == kit)).map_or(&line.sku, |kit| &kit.sku);
+            add(&mut cost_by_sku, sold_as, taken);
         }
     }
     let shipping = if order.shipments.is_empty() { order.shipping_price.minor() } else { 0 };
     let source = format!("shipment:{}", shipment.id);
     let memo = format!("order {} on {}, {} {}", order.external_id, order.channel, shipment.carrier, shipment.tracking_number);
-    let sold = ledger::ShipmentValue { channel: order.channel.clone(), net: money(net), tax: money(tax), shipping: money(shipping) };
+    net_by_sku.retain(|(_, amount)| *amount != 0);
+    let sold = ledger::ShipmentValue { channel: order.channel.clone(), net: money(net), net_by_sku, tax: money(tax), shipping: money(shipping) };
     let revenue = ledger::shipment_revenue(source.clone(), memo.clone(), &sold).map_err(FieldError::from)?;
     ordo.post(tx, revenue, who, now).await?;
     let base = ordo_domain::Money::from_minor(cost, ordo.settings.base_currency);
-    let cost = ledger::shipment_cost(source, memo, base).map_err(FieldError::from)?.for_channel(&order.channel);
+    let cost = ledger::shipment_cost(source, memo, base, &cost_by_sku).map_err(FieldError::from)?.for_channel(&order.channel);
     ordo.post(tx, cost, who, now).await?;
     Ok(())
 }

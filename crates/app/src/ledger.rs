@@ -130,7 +130,7 @@ impl Ordo {
             if (debit > 0) == (credit > 0) {
                 return Err(FieldError::new(field("debit"), "give a debit or a credit above zero, not both").into());
             }
-            postings.push(ledger::Posting { account: line.account.clone(), debit, credit });
+            postings.push(ledger::Posting { account: line.account.clone(), debit, credit, sku: None });
         }
         let source = format!("manual:{}", uuid::Uuid::now_v7());
         let entry = Entry::balanced(source.clone(), memo.to_owned(), currency, postings).map_err(FieldError::from)?;
@@ -262,9 +262,17 @@ impl Ordo {
     }
 
     /// Contribution by channel over `period`, in base currency.
-    pub async fn profitability_by_channel(&self, period: Period) -> AppResult<(ordo_domain::Currency, Vec<ledger::ChannelMargin>)> {
+    pub async fn profitability_by_channel(&self, period: Period) -> AppResult<(ordo_domain::Currency, Vec<ledger::Margin>)> {
         let (from, to) = period.bounds()?;
         let totals = self.db.read().await?.channel_account_totals(from, to).await?;
+        Ok((self.settings.base_currency, ledger::margins(&totals)))
+    }
+
+    /// Contribution by SKU over `period`, in base currency: what its units sold for, their
+    /// cost, and the refunds and fees settlements charged against it.
+    pub async fn profitability_by_sku(&self, period: Period) -> AppResult<(ordo_domain::Currency, Vec<ledger::Margin>)> {
+        let (from, to) = period.bounds()?;
+        let totals = self.db.read().await?.sku_account_totals(from, to).await?;
         Ok((self.settings.base_currency, ledger::margins(&totals)))
     }
 

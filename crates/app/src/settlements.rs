@@ -94,7 +94,18 @@ impl Ordo {
             }
         }
         let memo = format!("{} settlement {} deposited {}", channel.code, report.id, report.deposit_date);
-        let entry = settlement::entry(format!("settlement:{id}"), memo, &channel.code, &report)
+        // Our SKU of each line that matched an order's line: refunds and fees are the SKU's.
+        let skus: Vec<Option<String>> = report
+            .lines
+            .iter()
+            .zip(&matches)
+            .map(|(line, matched)| {
+                let (_, line_no) = (*matched)?;
+                let order = orders.get(line.order_ref.as_deref()?)?;
+                order.lines.iter().find(|l| Some(l.0) == line_no).map(|l| l.1.clone())
+            })
+            .collect();
+        let entry = settlement::entry(format!("settlement:{id}"), memo, &channel.code, &report, &skus)
             .map_err(|e| FieldError::new("lines", e.to_string()))?;
         let who = actor.to_string();
         self.post(&mut tx, entry, &who, now).await?;

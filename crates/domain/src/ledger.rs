@@ -85,6 +85,9 @@ pub struct Posting {
     /// Minor units; exactly one of debit and credit is above zero.
     pub debit: i64,
     pub credit: i64,
+    /// The SKU the amount belongs to, where it belongs to one (sales, their cost, their fees
+    /// and refunds): profitability by SKU reads it.
+    pub sku: Option<String>,
 }
 
 /// A journal entry before it is written: balanced, in one currency, about one event.
@@ -147,11 +150,11 @@ impl Entry {
 }
 
 fn debit(account: &str, amount: i64) -> Posting {
-    Posting { account: account.to_owned(), debit: amount, credit: 0 }
+    Posting { account: account.to_owned(), debit: amount, credit: 0, sku: None }
 }
 
 fn credit(account: &str, amount: i64) -> Posting {
-    Posting { account: account.to_owned(), debit: 0, credit: amount }
+    Posting { account: account.to_owned(), debit: 0, credit: amount, sku: None }
 }
 
 /// A posting of `amount` that may be negative: `debit_to` grows by it, `credit_to` shrinks.
@@ -236,6 +239,8 @@ pub struct ShipmentValue {
     pub channel: String,
     /// Line prices less discounts of the units shipped.
     pub net: Money,
+    /// The same, per SKU: they add up to `net`.
+    pub net_by_sku: Vec<(String, i64)>,
     pub tax: Money,
     /// The order's shipping charge, on its first shipment.
     pub shipping: Money,
@@ -250,18 +255,24 @@ pub fn shipment_revenue(source: String, memo: String, sold: &ShipmentValue) -> R
         .checked_add(sold.tax.minor())
         .and_then(|v| v.checked_add(sold.shipping.minor()))
         .ok_or(EntryError::Overflow)?;
-    let lines = vec![
-        debit(&receivable(&sold.channel), owed),
-        credit(SALES, sold.net.minor()),
-        credit(TAX_PAYABLE, sold.tax.minor()),
-        credit(SHIPPING_INCOME, sold.shipping.minor()),
-    ];
+    let mut lines = vec![debit(&receivable(&sold.channel), owed)];
+    lines.extend(sold.net_by_sku.iter().map(|(sku, net)| Posting { sku: Some(sku.clone()), ..transfer_side(SALES, *net, false) }));
+    lines.push(credit(TAX_PAYABLE, sold.tax.minor()));
+    lines.push(credit(SHIPPING_INCOME, sold.shipping.minor()));
     Ok(Entry::balanced(source, memo, sold.net.currency(), lines)?.for_channel(&sold.channel))
 }
 
-/// A shipment's goods at cost leave inventory for cost of goods sold.
-pub fn shipment_cost(source: String, memo: String, cost: Money) -> Result<Entry, EntryError> {
-    Entry::balanced(source, memo, cost.currency(), transfer(COST_OF_GOODS_SOLD, INVENTORY, cost.minor()))
+/// A shipment's goods at cost leave inventory for cost of goods sold, per SKU.
+pub fn shipment_cost(source: String, memo: String, cost: Money, cost_by_sku: &[(String, i64)]) -> Result<Entry, EntryError> {
+    let mut lines: Vec<Posting> =
+        cost_by_sku.iter().map(|(sku, value)| Posting { sku: Some(sku.clone()), ..transfer_side(COST_OF_GOODS_SOLD, *value, true) }).collect();
+    lines.push(transfer_side(INVENTORY, cost.minor(), false));
+    Entry::balanced(source, memo, cost.currency(), lines)
+}
+
+/// `amount` on `account`: on the side given when it is positive, on the other when negative.
+pub fn transfer_side(account: &str, amount: i64, debit_side: bool) -> Posting {
+    if (amount >= 0) == debit_side { debit(account, amount.abs()) } else { credit(account, amount.abs()) }
 }
 
 /// Parses an exchange rate such as "1.085" (units of the base currency one unit buys) into
@@ -316,11 +327,12 @@ pub struct AccountBalance {
     pub credit: i64,
 }
 
-/// A channel's contribution over a period, in base currency minor units: what it sold, less
-/// what was refunded, what the goods cost and what selling there cost.
+/// A channel's or a SKU's contribution over a period, in base currency minor units: what it
+/// sold, less what was refunded, what the goods cost and what selling them cost.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ChannelMargin {
-    pub channel: String,
+pub struct Margin {
+    /// The channel or the SKU.
+    pub key: String,
     /// Sales and shipping income.
     pub revenue: i64,
     pub refunds: i64,
@@ -330,7 +342,7 @@ pub struct ChannelMargin {
     pub shipping_cost: i64,
 }
 
-impl ChannelMargin {
+impl Margin {
     pub fn contribution(&self) -> i64 {
         self.revenue - self.refunds - self.cost_of_goods - self.fees - self.shipping_cost
     }
@@ -347,12 +359,12 @@ pub fn percent(bp: i64) -> String {
     format!("{sign}{}.{:02}", bp.unsigned_abs() / 100, bp.unsigned_abs() % 100)
 }
 
-/// Contribution by channel from account totals per (channel, account, debit, credit); entries
-/// that belong to no channel are left out. Channels in name order.
-pub fn margins(totals: &[(String, String, i64, i64)]) -> Vec<ChannelMargin> {
-    let mut by_channel: std::collections::BTreeMap<&str, ChannelMargin> = std::collections::BTreeMap::new();
-    for (channel, account, debit, credit) in totals {
-        let margin = by_channel.entry(channel).or_insert_with(|| ChannelMargin { channel: channel.clone(), ..ChannelMargin::default() });
+/// Contribution by channel or SKU from account totals per (key, account, debit, credit); lines
+/// that belong to none are left out. Keys in name order.
+pub fn margins(totals: &[(String, String, i64, i64)]) -> Vec<Margin> {
+    let mut by_key: std::collections::BTreeMap<&str, Margin> = std::collections::BTreeMap::new();
+    for (key, account, debit, credit) in totals {
+        let margin = by_key.entry(key).or_insert_with(|| Margin { key: key.clone(), ..Margin::default() });
         let (earned, spent) = (credit - debit, debit - credit);
         match account.as_str() {
             SALES | SHIPPING_INCOME => margin.revenue += earned,
@@ -363,7 +375,7 @@ pub fn margins(totals: &[(String, String, i64, i64)]) -> Vec<ChannelMargin> {
             _ => {}
         }
     }
-    by_channel.into_values().collect()
+    by_key.into_values().collect()
 }
 
 /// Profit and loss over a period, in base currency minor units: each revenue account's net
@@ -449,22 +461,25 @@ mod tests {
             Entry::balanced("x".into(), "m".into(), Currency::USD, lines).unwrap_err(),
             EntryError::Unbalanced { debit: 500, credit: 400 }
         );
-        let both = vec![Posting { account: BANK.into(), debit: 5, credit: 5 }];
+        let both = vec![Posting { account: BANK.into(), debit: 5, credit: 5, sku: None }];
         assert_eq!(Entry::balanced("x".into(), "m".into(), Currency::USD, both).unwrap_err(), EntryError::OneSided(0));
-        let negative = vec![Posting { account: BANK.into(), debit: -5, credit: 0 }, credit(EQUITY, -5)];
+        let negative = vec![Posting { account: BANK.into(), debit: -5, credit: 0, sku: None }, credit(EQUITY, -5)];
         assert!(Entry::balanced("x".into(), "m".into(), Currency::USD, negative).is_err());
     }
 
     #[test]
     fn a_shipment_owes_revenue_tax_and_shipping_and_moves_cost() {
-        let sold = ShipmentValue { channel: "web".into(), net: usd(2000), tax: usd(380), shipping: usd(490) };
+        let by_sku = vec![("MUG".to_owned(), 1500), ("VASE".to_owned(), 500)];
+        let sold = ShipmentValue { channel: "web".into(), net: usd(2000), net_by_sku: by_sku, tax: usd(380), shipping: usd(490) };
         let revenue = shipment_revenue("shipment:1".into(), "m".into(), &sold).unwrap();
         assert_eq!(revenue.lines[0], debit("1100-web", 2870));
         assert_eq!(revenue.lines.iter().map(|l| l.credit).sum::<i64>(), 2870);
-        let cost = shipment_cost("shipment:1".into(), "m".into(), usd(840)).unwrap();
-        assert_eq!(cost.lines, vec![debit(COST_OF_GOODS_SOLD, 840), credit(INVENTORY, 840)]);
+        assert_eq!(revenue.lines[1], Posting { sku: Some("MUG".into()), ..credit(SALES, 1500) }, "sales per SKU");
+        let cost = shipment_cost("shipment:1".into(), "m".into(), usd(840), &[("MUG".into(), 840)]).unwrap();
+        assert_eq!(cost.lines, vec![Posting { sku: Some("MUG".into()), ..debit(COST_OF_GOODS_SOLD, 840) }, credit(INVENTORY, 840)]);
+        assert!(shipment_cost("s".into(), "m".into(), usd(840), &[("MUG".into(), 800)]).is_err(), "per SKU adds up to the whole");
         // A shipment with no shipping charge and no tax leaves those lines out.
-        let plain = ShipmentValue { channel: "web".into(), net: usd(100), tax: usd(0), shipping: usd(0) };
+        let plain = ShipmentValue { channel: "web".into(), net: usd(100), net_by_sku: vec![("MUG".into(), 100)], tax: usd(0), shipping: usd(0) };
         assert_eq!(shipment_revenue("s".into(), "m".into(), &plain).unwrap().lines.len(), 2);
     }
 

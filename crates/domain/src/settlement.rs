@@ -445,23 +445,28 @@ fn text(value: Option<&Value>) -> Option<String> {
 }
 
 /// The settlement's entry: the deposit to the bank against each account its lines book to,
-/// one line per account. Balanced because the lines sum to the total.
-pub fn entry(source: String, memo: String, channel: &str, settlement: &Settlement) -> Result<ledger::Entry, ledger::EntryError> {
-    let mut by_account: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
-    for line in &settlement.lines {
-        let sum = by_account.entry(line.kind.account(channel)).or_default();
+/// one line per account, and per SKU for refunds and fees: `skus` holds, line by line, our SKU
+/// where the line matched one. Balanced because the lines sum to the total.
+pub fn entry(
+    source: String,
+    memo: String,
+    channel: &str,
+    settlement: &Settlement,
+    skus: &[Option<String>],
+) -> Result<ledger::Entry, ledger::EntryError> {
+    let mut by_account: std::collections::BTreeMap<(String, Option<String>), i64> = std::collections::BTreeMap::new();
+    for (i, line) in settlement.lines.iter().enumerate() {
+        let per_sku = matches!(line.kind, LineKind::Refund | LineKind::MarketplaceFee | LineKind::PaymentFee);
+        let sku = skus.get(i).cloned().flatten().filter(|_| per_sku);
+        let sum = by_account.entry((line.kind.account(channel), sku)).or_default();
         *sum = sum.checked_add(line.amount.minor()).ok_or(ledger::EntryError::Overflow)?;
     }
-    let mut postings = vec![side(ledger::BANK, settlement.total.minor(), true)];
+    let mut postings = vec![ledger::transfer_side(ledger::BANK, settlement.total.minor(), true)];
     // A positive line is money in: the account it books to is credited.
-    postings.extend(by_account.iter().map(|(account, amount)| side(account, *amount, false)));
+    postings.extend(
+        by_account.into_iter().map(|((account, sku), amount)| ledger::Posting { sku, ..ledger::transfer_side(&account, amount, false) }),
+    );
     Ok(ledger::Entry::balanced(source, memo, settlement.currency, postings)?.for_channel(channel))
-}
-
-/// `amount` on the debit side when `debit` (and it is positive), else on the other.
-fn side(account: &str, amount: i64, debit: bool) -> ledger::Posting {
-    let (debit, credit) = if (amount >= 0) == debit { (amount.abs(), 0) } else { (0, amount.abs()) };
-    ledger::Posting { account: account.to_owned(), debit, credit }
 }
 
 #[cfg(test)]
@@ -507,11 +512,14 @@ mod tests {
         assert_eq!(kinds[..3], [LineKind::Sale, LineKind::Sale, LineKind::MarketplaceFee]);
         assert_eq!(settlement.lines[0].row, 3);
         assert_eq!(settlement.lines[0].item_ref.as_deref(), Some("555"));
-        let entry = entry("settlement:x".into(), "memo".into(), "amazon-de", &settlement).unwrap();
+        let skus = vec![Some("MUG".to_owned()); settlement.lines.len()];
+        let entry = entry("settlement:x".into(), "memo".into(), "amazon-de", &settlement, &skus).unwrap();
         let of = |account: &str| entry.lines.iter().find(|l| l.account == account).map(|l| (l.debit, l.credit));
         assert_eq!(of("1000"), Some((108_000, 0)));
         assert_eq!(of("1100-amazon-de"), Some((0, 119_000)));
         assert_eq!(of("5100"), Some((15_000, 0)));
+        assert_eq!(entry.lines.iter().find(|l| l.account == "5100").and_then(|l| l.sku.as_deref()), Some("MUG"), "a fee is the SKU's");
+        assert_eq!(entry.lines.iter().find(|l| l.account == "1000").and_then(|l| l.sku.as_deref()), None);
         assert_eq!(of("1300"), Some((0, 4_000)), "released 90, held 50");
     }
 

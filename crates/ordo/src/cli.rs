@@ -119,11 +119,21 @@ enum ReportCommand {
         #[command(flatten)]
         period: PeriodArgs,
     },
-    /// Contribution margin by channel: revenue less refunds, cost of goods, fees and shipping.
+    /// Contribution margin by channel or SKU: revenue less refunds, cost of goods, fees and
+    /// shipping.
     Profitability {
+        #[arg(long, value_enum, default_value = "channel")]
+        by: Breakdown,
         #[command(flatten)]
         period: PeriodArgs,
     },
+}
+
+/// What profitability is broken down by.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Breakdown {
+    Channel,
+    Sku,
 }
 
 /// A period of the books, both days included; all time when left out.
@@ -307,15 +317,19 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
                         offset += 5_000;
                     }
                 }
-                ReportCommand::Profitability { period } => {
-                    let (currency, margins) = ordo.profitability_by_channel(ordo_app::Period { from: period.from, to: period.to }).await?;
+                ReportCommand::Profitability { by, period } => {
+                    let period = ordo_app::Period { from: period.from, to: period.to };
+                    let ((currency, margins), key) = match by {
+                        Breakdown::Channel => (ordo.profitability_by_channel(period).await?, "channel"),
+                        Breakdown::Sku => (ordo.profitability_by_sku(period).await?, "sku"),
+                    };
                     let amount = |minor: i64| ordo_app::domain::Money::from_minor(minor, currency).to_decimal_string();
-                    out.write_record(["channel", "revenue", "refunds", "cost_of_goods", "fees", "shipping_cost", "contribution", "margin_percent", "currency"])
+                    out.write_record([key, "revenue", "refunds", "cost_of_goods", "fees", "shipping_cost", "contribution", "margin_percent", "currency"])
                         .map_err(failed)?;
                     for m in margins {
                         let percent = m.margin_bp().map(ordo_app::domain::ledger::percent);
                         out.write_record([
-                            m.channel.as_str(),
+                            m.key.as_str(),
                             &amount(m.revenue),
                             &amount(m.refunds),
                             &amount(m.cost_of_goods),
@@ -565,7 +579,7 @@ async fn demo(config: &Config, days: u32) -> Result<ExitCode, Failure> {
             .map(|m| {
                 let contribution = ordo_app::domain::Money::from_minor(m.contribution(), currency).to_decimal_string();
                 let percent = m.margin_bp().map_or_else(String::new, |bp| format!(" ({} %)", ordo_app::domain::ledger::percent(bp)));
-                format!("{} {contribution}{percent}", m.channel)
+                format!("{} {contribution}{percent}", m.key)
             })
             .collect();
         println!("  margin     contribution by channel in {currency}: {}", if margins.is_empty() { "none yet".to_owned() } else { margins.join(", ") });

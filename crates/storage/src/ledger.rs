@@ -43,8 +43,8 @@ impl Tx {
             return Ok(id);
         }
         let sql = format!(
-            "INSERT INTO journal_lines (entry_id, line_no, account, debit_minor, credit_minor, base_debit_minor, base_credit_minor) {}",
-            crate::values(self.engine(), entry.lines.len(), 7)
+            "INSERT INTO journal_lines (entry_id, line_no, account, debit_minor, credit_minor, base_debit_minor, base_credit_minor, sku) {}",
+            crate::values(self.engine(), entry.lines.len(), 8)
         );
         on_engine!(self, |conn| {
             let mut query = sqlx::query(AssertSqlSafe(sql));
@@ -56,7 +56,8 @@ impl Tx {
                     .bind(line.debit)
                     .bind(line.credit)
                     .bind(*base_debit)
-                    .bind(*base_credit);
+                    .bind(*base_credit)
+                    .bind(line.sku.as_deref());
             }
             query.execute(conn).await?.rows_affected()
         });
@@ -93,6 +94,16 @@ impl Tx {
                    FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id \
                    WHERE e.channel IS NOT NULL AND e.posted_at >= $1 AND e.posted_at < $2 \
                    GROUP BY e.channel, l.account ORDER BY e.channel, l.account";
+        Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(from).bind(to).fetch_all(conn).await?))
+    }
+
+    /// Base-currency totals per (SKU, account) of the lines posted in `[from, to)` that belong
+    /// to a SKU.
+    pub async fn sku_account_totals(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<(String, String, i64, i64)>, StorageError> {
+        let sql = "SELECT l.sku, l.account, CAST(SUM(l.base_debit_minor) AS BIGINT), CAST(SUM(l.base_credit_minor) AS BIGINT) \
+                   FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id \
+                   WHERE l.sku IS NOT NULL AND e.posted_at >= $1 AND e.posted_at < $2 \
+                   GROUP BY l.sku, l.account ORDER BY l.sku, l.account";
         Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(from).bind(to).fetch_all(conn).await?))
     }
 

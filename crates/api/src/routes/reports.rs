@@ -22,7 +22,7 @@ pub fn routes() -> OpenApiRouter<Ordo> {
 struct PeriodQuery {
     from: Option<chrono::NaiveDate>,
     to: Option<chrono::NaiveDate>,
-    /// What to break profitability down by: `channel`, the only one so far.
+    /// What to break profitability down by: `channel` (the default) or `sku`.
     by: Option<String>,
 }
 
@@ -76,8 +76,9 @@ async fn profit_and_loss(
 }
 
 #[derive(Serialize, ToSchema)]
-struct ChannelMargin {
-    channel: String,
+struct Margin {
+    /// The channel or the SKU.
+    key: String,
     revenue: String,
     refunds: String,
     cost_of_goods: String,
@@ -91,11 +92,13 @@ struct ChannelMargin {
 #[derive(Serialize, ToSchema)]
 struct Profitability {
     currency: String,
-    channels: Vec<ChannelMargin>,
+    /// `channel` or `sku`.
+    by: String,
+    rows: Vec<Margin>,
 }
 
-/// Contribution margin by channel over the period: revenue less refunds, cost of goods, fees
-/// and shipping cost.
+/// Contribution margin by channel or by SKU over the period: revenue less refunds, cost of
+/// goods, fees and shipping cost.
 #[utoipa::path(get, path = "/api/v1/reports/profitability", tag = "ledger", params(PeriodQuery),
     responses((status = 200, body = Profitability), (status = "4XX", body = ErrorBody)))]
 async fn profitability(
@@ -103,14 +106,18 @@ async fn profitability(
     _: Authorized<need::LedgerRead>,
     ValidQuery(query): ValidQuery<PeriodQuery>,
 ) -> Result<Json<Profitability>, ApiError> {
-    if let Some(by) = query.by.as_deref().filter(|by| *by != "channel") {
-        let error = ordo_domain::FieldError::new("by", format!("{by:?} is not a breakdown Ordo offers yet: use channel"));
-        return Err(ordo_app::AppError::Invalid(error).into());
-    }
-    let (currency, margins) = ordo.profitability_by_channel(query.period()).await?;
-    let channels = margins
+    let by = query.by.clone().unwrap_or_else(|| "channel".to_owned());
+    let (currency, margins) = match by.as_str() {
+        "channel" => ordo.profitability_by_channel(query.period()).await?,
+        "sku" => ordo.profitability_by_sku(query.period()).await?,
+        other => {
+            let error = ordo_domain::FieldError::new("by", format!("{other:?} is not a breakdown Ordo offers: use channel or sku"));
+            return Err(ordo_app::AppError::Invalid(error).into());
+        }
+    };
+    let rows = margins
         .into_iter()
-        .map(|m| ChannelMargin {
+        .map(|m| Margin {
             revenue: decimal(m.revenue, currency),
             refunds: decimal(m.refunds, currency),
             cost_of_goods: decimal(m.cost_of_goods, currency),
@@ -118,10 +125,10 @@ async fn profitability(
             shipping_cost: decimal(m.shipping_cost, currency),
             contribution: decimal(m.contribution(), currency),
             margin_percent: m.margin_bp().map(ordo_domain::ledger::percent),
-            channel: m.channel,
+            key: m.key,
         })
         .collect();
-    Ok(Json(Profitability { currency: currency.code().to_owned(), channels }))
+    Ok(Json(Profitability { currency: currency.code().to_owned(), by, rows }))
 }
 
 /// A period and a page of an account's lines.

@@ -47,7 +47,7 @@ pub struct TradingSummary {
     pub oversells: usize,
     pub trial_balance: Option<crate::TrialBalance>,
     /// Contribution by channel over the days traded.
-    pub margins: Vec<ordo_domain::ledger::ChannelMargin>,
+    pub margins: Vec<ordo_domain::ledger::Margin>,
     /// Every entry balances and the inventory account equals the stock at cost.
     pub books_hold: bool,
 }

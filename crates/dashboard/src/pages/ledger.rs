@@ -57,7 +57,7 @@ const ROW_HEIGHT: i64 = 34;
 
 /// Rows of the contribution table and chart: bars scaled to the largest revenue, a loss drawn
 /// as no bar (its figure still says it).
-fn margin_rows(margins: Vec<ordo_domain::ledger::ChannelMargin>, currency: ordo_domain::Currency) -> Vec<MarginRow> {
+fn margin_rows(margins: Vec<ordo_domain::ledger::Margin>, currency: ordo_domain::Currency) -> Vec<MarginRow> {
     let widest = margins.iter().map(|m| m.revenue.max(0)).max().unwrap_or(0).max(1);
     let bar = |minor: i64| (i128::from(minor.max(0)) * i128::from(CHART_WIDTH) / i128::from(widest)) as i64;
     let decimal = |minor: i64| Money::from_minor(minor, currency).to_decimal_string();
@@ -74,7 +74,7 @@ fn margin_rows(margins: Vec<ordo_domain::ledger::ChannelMargin>, currency: ordo_
             revenue_bar: bar(m.revenue),
             contribution_bar: bar(m.contribution()),
             y: i as i64 * ROW_HEIGHT,
-            channel: m.channel,
+            channel: m.key,
         })
         .collect()
 }
@@ -166,10 +166,10 @@ mod tests {
 
     #[test]
     fn bars_scale_to_the_largest_revenue_and_a_loss_draws_none() {
-        use ordo_domain::ledger::ChannelMargin;
+        use ordo_domain::ledger::Margin;
         let margins = vec![
-            ChannelMargin { channel: "amazon".into(), revenue: 10_000, cost_of_goods: 5_000, ..ChannelMargin::default() },
-            ChannelMargin { channel: "web".into(), revenue: 2_500, cost_of_goods: 3_000, ..ChannelMargin::default() },
+            Margin { key: "amazon".into(), revenue: 10_000, cost_of_goods: 5_000, ..Margin::default() },
+            Margin { key: "web".into(), revenue: 2_500, cost_of_goods: 3_000, ..Margin::default() },
         ];
         let rows = super::margin_rows(margins, ordo_domain::Currency::USD);
         assert_eq!((rows[0].revenue_bar, rows[0].contribution_bar, rows[0].margin_percent.as_str()), (480, 240, "50.00 %"));

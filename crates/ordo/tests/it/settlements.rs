@@ -141,7 +141,7 @@ async fn a_marketplace_settlement_is_matched_booked_and_its_disagreements_raised
     // The settlement's fees count against the channel's contribution, and in the period's P&L.
     let (status, report) = server.get(&finance, "/api/v1/reports/profitability?by=channel").await;
     assert_eq!(status, 200, "{report}");
-    let amazon = report["channels"].as_array().unwrap().iter().find(|c| c["channel"] == "amazon-de").unwrap();
+    let amazon = report["rows"].as_array().unwrap().iter().find(|c| c["key"] == "amazon-de").unwrap();
     assert_eq!((&amazon["fees"], &amazon["contribution"], &amazon["margin_percent"]), (&json!("11.71"), &json!("-11.71"), &Value::Null), "{report}");
     let (status, pnl) = server.get(&finance, "/api/v1/reports/profit-and-loss?from=2000-01-01&to=2999-12-31").await;
     assert_eq!((status, &pnl["total_expenses"], &pnl["net_income"]), (200, &json!("11.71"), &json!("-11.71")), "{pnl}");
@@ -153,7 +153,12 @@ async fn a_marketplace_settlement_is_matched_booked_and_its_disagreements_raised
     assert_eq!(server.get(&finance, "/api/v1/ledger/accounts/9999").await.0, 404);
     let (status, refused) = server.get(&finance, "/api/v1/ledger/accounts/1000?limit=0").await;
     assert_eq!((status, refused["error"]["field"].as_str()), (422, Some("limit")), "{refused}");
-    for (query, field) in [("from=2026-13-01", "from"), ("from=2026-11-02&to=2026-11-01", "to"), ("by=sku", "by")] {
+    // By SKU: the commissions on the matched lines are the mug's; the storage fee is no SKU's.
+    let (_, by_sku) = server.get(&finance, "/api/v1/reports/profitability?by=sku").await;
+    assert_eq!(by_sku["by"], "sku");
+    let mug = by_sku["rows"].as_array().unwrap().iter().find(|r| r["key"] == "MUG-1").unwrap_or_else(|| panic!("{by_sku}"));
+    assert_eq!(mug["fees"], "9.21", "3.87 + 5.34 in commission: {by_sku}");
+    for (query, field) in [("from=2026-13-01", "from"), ("from=2026-11-02&to=2026-11-01", "to"), ("by=customer", "by")] {
         let (status, refused) = server.get(&finance, &format!("/api/v1/reports/profitability?{query}")).await;
         assert_eq!((status, refused["error"]["field"].as_str()), (422, Some(field)), "{query}: {refused}");
     }
