@@ -281,7 +281,9 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
         Command::Import { kind, file, skip_invalid } => import(&config, kind.into(), &file, skip_invalid).await,
         Command::Report(report) => {
             let ordo = open(&config).await?;
-            let mut out = csv::Writer::from_writer(std::io::stdout());
+            // The report is written whole at the end, so a reader that stops early (`| head`)
+            // ends it quietly.
+            let mut out = csv::Writer::from_writer(Vec::new());
             let failed = |e: csv::Error| Failure::Failed(format!("cannot write the report: {e}"));
             match report {
                 ReportCommand::Pnl { period } => {
@@ -343,7 +345,13 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
                     }
                 }
             }
-            out.flush().map_err(|e| Failure::Failed(format!("cannot write the report: {e}")))?;
+            let report = out.into_inner().map_err(|e| Failure::Failed(format!("cannot write the report: {e}")))?;
+            match std::io::stdout().lock().write_all(&report) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    return Err(Failure::Failed(format!("cannot write the report: {e}")));
+                }
+                _ => {}
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Settlement(SettlementCommand::Import { channel, file }) => {
