@@ -287,7 +287,9 @@ async fn post_shipment(
     let money = |minor: i64| ordo_domain::Money::from_minor(minor, order.currency);
     let in_parcel = |line: i64| shipment.lines.iter().filter(|s| s.line == line).map(|s| s.quantity).sum::<i64>();
     let (mut net, mut tax, mut cost) = (0i64, 0i64, 0i64);
-    let (mut net_by_sku, mut cost_by_sku): (Vec<(String, i64)>, Vec<(String, i64)>) = (Vec::new(), Vec::new());
+    // (SKU, amount) of what was sold and what it cost.
+    let mut net_by_sku: Vec<(String, i64)> = Vec::new();
+    let mut cost_by_sku: Vec<(String, i64)> = Vec::new();
     let add = |by_sku: &mut Vec<(String, i64)>, sku: &str, amount: i64| match by_sku.iter_mut().find(|(s, _)| s == sku) {
         Some(entry) => entry.1 += amount,
         None => by_sku.push((sku.to_owned(), amount)),
