@@ -324,11 +324,20 @@ async fn post_shipment(
     let source = format!("shipment:{}", shipment.id);
     let memo = format!("order {} on {}, {} {}", order.external_id, order.channel, shipment.carrier, shipment.tracking_number);
     net_by_sku.retain(|(_, amount)| *amount != 0);
-    let sold = ledger::ShipmentValue { channel: order.channel.clone(), net: money(net), net_by_sku, tax: money(tax), shipping: money(shipping) };
+    // Sales and their cost belong to the customer's segment: consumer when Ordo does not know them.
+    let segment = tx.customer_segment(&order.customer.email).await?.unwrap_or_else(|| "consumer".to_owned());
+    let sold = ledger::ShipmentValue {
+        channel: order.channel.clone(),
+        net: money(net),
+        net_by_sku,
+        segment: Some(segment.clone()),
+        tax: money(tax),
+        shipping: money(shipping),
+    };
     let revenue = ledger::shipment_revenue(source.clone(), memo.clone(), &sold).map_err(FieldError::from)?;
     ordo.post(tx, revenue, who, now).await?;
     let base = ordo_domain::Money::from_minor(cost, ordo.settings.base_currency);
-    let cost = ledger::shipment_cost(source, memo, base, &cost_by_sku).map_err(FieldError::from)?.for_channel(&order.channel);
+    let cost = ledger::shipment_cost(source, memo, base, &cost_by_sku, Some(&segment)).map_err(FieldError::from)?.for_channel(&order.channel);
     ordo.post(tx, cost, who, now).await?;
     Ok(())
 }

@@ -130,7 +130,7 @@ impl Ordo {
             if (debit > 0) == (credit > 0) {
                 return Err(FieldError::new(field("debit"), "give a debit or a credit above zero, not both").into());
             }
-            postings.push(ledger::Posting { account: line.account.clone(), debit, credit, sku: None });
+            postings.push(ledger::Posting { account: line.account.clone(), debit, credit, sku: None, segment: None });
         }
         let source = format!("manual:{}", uuid::Uuid::now_v7());
         let entry = Entry::balanced(source.clone(), memo.to_owned(), currency, postings).map_err(FieldError::from)?;
@@ -265,6 +265,14 @@ impl Ordo {
     pub async fn profitability_by_channel(&self, period: Period) -> AppResult<(ordo_domain::Currency, Vec<ledger::Margin>)> {
         let (from, to) = period.bounds()?;
         let totals = self.db.read().await?.channel_account_totals(from, to).await?;
+        Ok((self.settings.base_currency, ledger::margins(&totals)))
+    }
+
+    /// Contribution by customer segment over `period`, in base currency: what its customers'
+    /// orders sold for, their cost, and the refunds and fees settlements charged against them.
+    pub async fn profitability_by_segment(&self, period: Period) -> AppResult<(ordo_domain::Currency, Vec<ledger::Margin>)> {
+        let (from, to) = period.bounds()?;
+        let totals = self.db.read().await?.segment_account_totals(from, to).await?;
         Ok((self.settings.base_currency, ledger::margins(&totals)))
     }
 

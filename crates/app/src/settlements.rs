@@ -94,18 +94,20 @@ impl Ordo {
             }
         }
         let memo = format!("{} settlement {} deposited {}", channel.code, report.id, report.deposit_date);
-        // Our SKU of each line that matched an order's line: refunds and fees are the SKU's.
-        let skus: Vec<Option<String>> = report
+        // Each line's SKU (where it matched an order's line) and customer segment (where it
+        // matched an order): refunds and fees are theirs.
+        let dims: Vec<(Option<String>, Option<String>)> = report
             .lines
             .iter()
             .zip(&matches)
             .map(|(line, matched)| {
-                let (_, line_no) = (*matched)?;
-                let order = orders.get(line.order_ref.as_deref()?)?;
-                order.lines.iter().find(|l| Some(l.0) == line_no).map(|l| l.1.clone())
+                let Some(order) = matched.and(line.order_ref.as_deref()).and_then(|r| orders.get(r)) else { return (None, None) };
+                let line_no = matched.and_then(|m| m.1);
+                let sku = order.lines.iter().find(|l| Some(l.0) == line_no).map(|l| l.1.clone());
+                (sku, Some(order.segment.clone()))
             })
             .collect();
-        let entry = settlement::entry(format!("settlement:{id}"), memo, &channel.code, &report, &skus)
+        let entry = settlement::entry(format!("settlement:{id}"), memo, &channel.code, &report, &dims)
             .map_err(|e| FieldError::new("lines", e.to_string()))?;
         let who = actor.to_string();
         self.post(&mut tx, entry, &who, now).await?;
@@ -299,7 +301,7 @@ mod tests {
             (1, "MUG-1".to_owned(), Some("W-MUG".to_owned()), Some("555".to_owned())),
             (2, "MUG-1".to_owned(), None, Some("556".to_owned())),
         ];
-        let orders = std::collections::HashMap::from([("302-1".to_owned(), SettledOrder { id, total_minor: 1980, lines })]);
+        let orders = std::collections::HashMap::from([("302-1".to_owned(), SettledOrder { id, total_minor: 1980, segment: "consumer".into(), lines })]);
         assert_eq!(match_line(&line(Some("556"), Some("MUG-1")), &orders), Some((id, Some(2))), "the item id decides");
         assert_eq!(match_line(&line(None, Some("W-MUG")), &orders), Some((id, Some(1))), "else the listing's SKU");
         assert_eq!(match_line(&line(Some("999"), Some("LAMP")), &orders), Some((id, None)), "the order, but no line");

@@ -88,6 +88,8 @@ pub struct Posting {
     /// The SKU the amount belongs to, where it belongs to one (sales, their cost, their fees
     /// and refunds): profitability by SKU reads it.
     pub sku: Option<String>,
+    /// The segment of the customer whose order the amount belongs to.
+    pub segment: Option<String>,
 }
 
 /// A journal entry before it is written: balanced, in one currency, about one event.
@@ -150,11 +152,11 @@ impl Entry {
 }
 
 fn debit(account: &str, amount: i64) -> Posting {
-    Posting { account: account.to_owned(), debit: amount, credit: 0, sku: None }
+    Posting { account: account.to_owned(), debit: amount, credit: 0, sku: None, segment: None }
 }
 
 fn credit(account: &str, amount: i64) -> Posting {
-    Posting { account: account.to_owned(), debit: 0, credit: amount, sku: None }
+    Posting { account: account.to_owned(), debit: 0, credit: amount, sku: None, segment: None }
 }
 
 /// A posting of `amount` that may be negative: `debit_to` grows by it, `credit_to` shrinks.
@@ -241,6 +243,8 @@ pub struct ShipmentValue {
     pub net: Money,
     /// The same, per SKU: they add up to `net`.
     pub net_by_sku: Vec<(String, i64)>,
+    /// The segment of the customer who bought.
+    pub segment: Option<String>,
     pub tax: Money,
     /// The order's shipping charge, on its first shipment.
     pub shipping: Money,
@@ -256,16 +260,33 @@ pub fn shipment_revenue(source: String, memo: String, sold: &ShipmentValue) -> R
         .and_then(|v| v.checked_add(sold.shipping.minor()))
         .ok_or(EntryError::Overflow)?;
     let mut lines = vec![debit(&receivable(&sold.channel), owed)];
-    lines.extend(sold.net_by_sku.iter().map(|(sku, net)| Posting { sku: Some(sku.clone()), ..transfer_side(SALES, *net, false) }));
+    lines.extend(sold.net_by_sku.iter().map(|(sku, net)| Posting {
+        sku: Some(sku.clone()),
+        segment: sold.segment.clone(),
+        ..transfer_side(SALES, *net, false)
+    }));
     lines.push(credit(TAX_PAYABLE, sold.tax.minor()));
     lines.push(credit(SHIPPING_INCOME, sold.shipping.minor()));
     Ok(Entry::balanced(source, memo, sold.net.currency(), lines)?.for_channel(&sold.channel))
 }
 
-/// A shipment's goods at cost leave inventory for cost of goods sold, per SKU.
-pub fn shipment_cost(source: String, memo: String, cost: Money, cost_by_sku: &[(String, i64)]) -> Result<Entry, EntryError> {
-    let mut lines: Vec<Posting> =
-        cost_by_sku.iter().map(|(sku, value)| Posting { sku: Some(sku.clone()), ..transfer_side(COST_OF_GOODS_SOLD, *value, true) }).collect();
+/// A shipment's goods at cost leave inventory for cost of goods sold, per SKU, bought by a
+/// customer of `segment`.
+pub fn shipment_cost(
+    source: String,
+    memo: String,
+    cost: Money,
+    cost_by_sku: &[(String, i64)],
+    segment: Option<&str>,
+) -> Result<Entry, EntryError> {
+    let mut lines: Vec<Posting> = cost_by_sku
+        .iter()
+        .map(|(sku, value)| Posting {
+            sku: Some(sku.clone()),
+            segment: segment.map(str::to_owned),
+            ..transfer_side(COST_OF_GOODS_SOLD, *value, true)
+        })
+        .collect();
     lines.push(transfer_side(INVENTORY, cost.minor(), false));
     Entry::balanced(source, memo, cost.currency(), lines)
 }
@@ -461,25 +482,25 @@ mod tests {
             Entry::balanced("x".into(), "m".into(), Currency::USD, lines).unwrap_err(),
             EntryError::Unbalanced { debit: 500, credit: 400 }
         );
-        let both = vec![Posting { account: BANK.into(), debit: 5, credit: 5, sku: None }];
+        let both = vec![Posting { account: BANK.into(), debit: 5, credit: 5, sku: None, segment: None }];
         assert_eq!(Entry::balanced("x".into(), "m".into(), Currency::USD, both).unwrap_err(), EntryError::OneSided(0));
-        let negative = vec![Posting { account: BANK.into(), debit: -5, credit: 0, sku: None }, credit(EQUITY, -5)];
+        let negative = vec![Posting { account: BANK.into(), debit: -5, credit: 0, sku: None, segment: None }, credit(EQUITY, -5)];
         assert!(Entry::balanced("x".into(), "m".into(), Currency::USD, negative).is_err());
     }
 
     #[test]
     fn a_shipment_owes_revenue_tax_and_shipping_and_moves_cost() {
         let by_sku = vec![("MUG".to_owned(), 1500), ("VASE".to_owned(), 500)];
-        let sold = ShipmentValue { channel: "web".into(), net: usd(2000), net_by_sku: by_sku, tax: usd(380), shipping: usd(490) };
+        let sold = ShipmentValue { channel: "web".into(), net: usd(2000), net_by_sku: by_sku, segment: None, tax: usd(380), shipping: usd(490) };
         let revenue = shipment_revenue("shipment:1".into(), "m".into(), &sold).unwrap();
         assert_eq!(revenue.lines[0], debit("1100-web", 2870));
         assert_eq!(revenue.lines.iter().map(|l| l.credit).sum::<i64>(), 2870);
         assert_eq!(revenue.lines[1], Posting { sku: Some("MUG".into()), ..credit(SALES, 1500) }, "sales per SKU");
-        let cost = shipment_cost("shipment:1".into(), "m".into(), usd(840), &[("MUG".into(), 840)]).unwrap();
+        let cost = shipment_cost("shipment:1".into(), "m".into(), usd(840), &[("MUG".into(), 840)], None).unwrap();
         assert_eq!(cost.lines, vec![Posting { sku: Some("MUG".into()), ..debit(COST_OF_GOODS_SOLD, 840) }, credit(INVENTORY, 840)]);
-        assert!(shipment_cost("s".into(), "m".into(), usd(840), &[("MUG".into(), 800)]).is_err(), "per SKU adds up to the whole");
+        assert!(shipment_cost("s".into(), "m".into(), usd(840), &[("MUG".into(), 800)], None).is_err(), "per SKU adds up to the whole");
         // A shipment with no shipping charge and no tax leaves those lines out.
-        let plain = ShipmentValue { channel: "web".into(), net: usd(100), net_by_sku: vec![("MUG".into(), 100)], tax: usd(0), shipping: usd(0) };
+        let plain = ShipmentValue { channel: "web".into(), net: usd(100), net_by_sku: vec![("MUG".into(), 100)], segment: None, tax: usd(0), shipping: usd(0) };
         assert_eq!(shipment_revenue("s".into(), "m".into(), &plain).unwrap().lines.len(), 2);
     }
 

@@ -445,26 +445,30 @@ fn text(value: Option<&Value>) -> Option<String> {
 }
 
 /// The settlement's entry: the deposit to the bank against each account its lines book to,
-/// one line per account, and per SKU for refunds and fees: `skus` holds, line by line, our SKU
-/// where the line matched one. Balanced because the lines sum to the total.
+/// one line per account, and per SKU and customer segment for refunds and fees: `dims` holds,
+/// line by line, our SKU and the order's customer segment where the line matched an order.
+/// Balanced because the lines sum to the total.
 pub fn entry(
     source: String,
     memo: String,
     channel: &str,
     settlement: &Settlement,
-    skus: &[Option<String>],
+    dims: &[(Option<String>, Option<String>)],
 ) -> Result<ledger::Entry, ledger::EntryError> {
-    let mut by_account: std::collections::BTreeMap<(String, Option<String>), i64> = std::collections::BTreeMap::new();
+    type Key = (String, Option<String>, Option<String>);
+    let mut by_account: std::collections::BTreeMap<Key, i64> = std::collections::BTreeMap::new();
     for (i, line) in settlement.lines.iter().enumerate() {
-        let per_sku = matches!(line.kind, LineKind::Refund | LineKind::MarketplaceFee | LineKind::PaymentFee);
-        let sku = skus.get(i).cloned().flatten().filter(|_| per_sku);
-        let sum = by_account.entry((line.kind.account(channel), sku)).or_default();
+        let per_order = matches!(line.kind, LineKind::Refund | LineKind::MarketplaceFee | LineKind::PaymentFee);
+        let (sku, segment) = dims.get(i).cloned().filter(|_| per_order).unwrap_or_default();
+        let sum = by_account.entry((line.kind.account(channel), sku, segment)).or_default();
         *sum = sum.checked_add(line.amount.minor()).ok_or(ledger::EntryError::Overflow)?;
     }
     let mut postings = vec![ledger::transfer_side(ledger::BANK, settlement.total.minor(), true)];
     // A positive line is money in: the account it books to is credited.
     postings.extend(
-        by_account.into_iter().map(|((account, sku), amount)| ledger::Posting { sku, ..ledger::transfer_side(&account, amount, false) }),
+        by_account
+            .into_iter()
+            .map(|((account, sku, segment), amount)| ledger::Posting { sku, segment, ..ledger::transfer_side(&account, amount, false) }),
     );
     Ok(ledger::Entry::balanced(source, memo, settlement.currency, postings)?.for_channel(channel))
 }
@@ -512,8 +516,8 @@ mod tests {
         assert_eq!(kinds[..3], [LineKind::Sale, LineKind::Sale, LineKind::MarketplaceFee]);
         assert_eq!(settlement.lines[0].row, 3);
         assert_eq!(settlement.lines[0].item_ref.as_deref(), Some("555"));
-        let skus = vec![Some("MUG".to_owned()); settlement.lines.len()];
-        let entry = entry("settlement:x".into(), "memo".into(), "amazon-de", &settlement, &skus).unwrap();
+        let dims = vec![(Some("MUG".to_owned()), Some("consumer".to_owned())); settlement.lines.len()];
+        let entry = entry("settlement:x".into(), "memo".into(), "amazon-de", &settlement, &dims).unwrap();
         let of = |account: &str| entry.lines.iter().find(|l| l.account == account).map(|l| (l.debit, l.credit));
         assert_eq!(of("1000"), Some((108_000, 0)));
         assert_eq!(of("1100-amazon-de"), Some((0, 119_000)));

@@ -119,8 +119,8 @@ enum ReportCommand {
         #[command(flatten)]
         period: PeriodArgs,
     },
-    /// Contribution margin by channel or SKU: revenue less refunds, cost of goods, fees and
-    /// shipping.
+    /// Contribution margin by channel, SKU or customer segment: revenue less refunds, cost of
+    /// goods, fees and shipping.
     Profitability {
         #[arg(long, value_enum, default_value = "channel")]
         by: Breakdown,
@@ -134,6 +134,8 @@ enum ReportCommand {
 enum Breakdown {
     Channel,
     Sku,
+    /// The customer's segment: consumer, business or vip.
+    Segment,
 }
 
 /// A period of the books, both days included; all time when left out.
@@ -324,6 +326,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
                     let ((currency, margins), key) = match by {
                         Breakdown::Channel => (ordo.profitability_by_channel(period).await?, "channel"),
                         Breakdown::Sku => (ordo.profitability_by_sku(period).await?, "sku"),
+                        Breakdown::Segment => (ordo.profitability_by_segment(period).await?, "segment"),
                     };
                     let amount = |minor: i64| ordo_app::domain::Money::from_minor(minor, currency).to_decimal_string();
                     out.write_record([key, "revenue", "refunds", "cost_of_goods", "fees", "shipping_cost", "contribution", "margin_percent", "currency"])

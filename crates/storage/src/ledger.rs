@@ -43,8 +43,9 @@ impl Tx {
             return Ok(id);
         }
         let sql = format!(
-            "INSERT INTO journal_lines (entry_id, line_no, account, debit_minor, credit_minor, base_debit_minor, base_credit_minor, sku) {}",
-            crate::values(self.engine(), entry.lines.len(), 8)
+            "INSERT INTO journal_lines (entry_id, line_no, account, debit_minor, credit_minor, base_debit_minor, base_credit_minor, sku, \
+             segment) {}",
+            crate::values(self.engine(), entry.lines.len(), 9)
         );
         on_engine!(self, |conn| {
             let mut query = sqlx::query(AssertSqlSafe(sql));
@@ -57,7 +58,8 @@ impl Tx {
                     .bind(line.credit)
                     .bind(*base_debit)
                     .bind(*base_credit)
-                    .bind(line.sku.as_deref());
+                    .bind(line.sku.as_deref())
+                    .bind(line.segment.as_deref());
             }
             query.execute(conn).await?.rows_affected()
         });
@@ -100,11 +102,30 @@ impl Tx {
     /// Base-currency totals per (SKU, account) of the lines posted in `[from, to)` that belong
     /// to a SKU.
     pub async fn sku_account_totals(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<(String, String, i64, i64)>, StorageError> {
-        let sql = "SELECT l.sku, l.account, CAST(SUM(l.base_debit_minor) AS BIGINT), CAST(SUM(l.base_credit_minor) AS BIGINT) \
-                   FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id \
-                   WHERE l.sku IS NOT NULL AND e.posted_at >= $1 AND e.posted_at < $2 \
-                   GROUP BY l.sku, l.account ORDER BY l.sku, l.account";
-        Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(from).bind(to).fetch_all(conn).await?))
+        self.line_dimension_totals("sku", from, to).await
+    }
+
+    /// Base-currency totals per (customer segment, account) of the lines posted in `[from,
+    /// to)` that belong to an order's customer.
+    pub async fn segment_account_totals(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<(String, String, i64, i64)>, StorageError> {
+        self.line_dimension_totals("segment", from, to).await
+    }
+
+    /// `column` is one of journal_lines' dimensions, named by the code above, never by input.
+    async fn line_dimension_totals(&mut self, column: &'static str, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<(String, String, i64, i64)>, StorageError> {
+        let sql = format!(
+            "SELECT l.{column}, l.account, CAST(SUM(l.base_debit_minor) AS BIGINT), CAST(SUM(l.base_credit_minor) AS BIGINT) \
+             FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id \
+             WHERE l.{column} IS NOT NULL AND e.posted_at >= $1 AND e.posted_at < $2 \
+             GROUP BY l.{column}, l.account ORDER BY l.{column}, l.account"
+        );
+        Ok(on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(from).bind(to).fetch_all(conn).await?))
+    }
+
+    /// The segment of the customer with this e-mail address, if Ordo knows the customer.
+    pub async fn customer_segment(&mut self, email: &str) -> Result<Option<String>, StorageError> {
+        let sql = "SELECT segment FROM customers WHERE email = $1";
+        Ok(on_engine!(self, |conn| sqlx::query_scalar(sql).bind(email).fetch_optional(conn).await?))
     }
 
     /// Base-currency totals per account, with its name and kind, of the entries posted in

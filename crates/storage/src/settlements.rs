@@ -57,12 +57,14 @@ pub struct SettlementSummary {
     pub imported_at: DateTime<Utc>,
 }
 
-/// An order a settlement line may settle: its id, what the buyer owes in total, and its lines
-/// as (line, SKU, the channel's SKU, the channel's id of the line).
+/// An order a settlement line may settle: its id, what the buyer owes in total, its customer's
+/// segment (consumer when Ordo does not know the customer), and its lines as (line, SKU, the
+/// channel's SKU, the channel's id of the line).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SettledOrder {
     pub id: Uuid,
     pub total_minor: i64,
+    pub segment: String,
     pub lines: Vec<(i64, String, Option<String>, Option<String>)>,
 }
 
@@ -144,12 +146,12 @@ impl Tx {
         for chunk in external_ids.chunks(CHUNK) {
             let keys = (2..chunk.len() + 2).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
             let sql = format!(
-                "SELECT o.external_id, o.id, o.total_minor, l.line_no, l.sku, l.channel_sku, l.item_id FROM orders o \
-                 JOIN order_lines l ON l.order_id = o.id WHERE o.channel = $1 AND o.external_id IN ({keys}) \
+                "SELECT o.external_id, o.id, o.total_minor, COALESCE(c.segment, 'consumer'), l.line_no, l.sku, l.channel_sku, l.item_id \
+                 FROM orders o JOIN order_lines l ON l.order_id = o.id LEFT JOIN customers c ON c.email = o.customer_email WHERE o.channel = $1 AND o.external_id IN ({keys}) \
                  ORDER BY o.external_id, l.line_no"
             );
-            /// (external id, order, total, line, SKU, the channel's SKU, the channel's line id).
-            type Row = (String, Uuid, i64, i64, String, Option<String>, Option<String>);
+            /// (external id, order, total, segment, line, SKU, the channel's SKU, the channel's line id).
+            type Row = (String, Uuid, i64, String, i64, String, Option<String>, Option<String>);
             let rows: Vec<Row> = on_engine!(self, |conn| {
                 let mut query = sqlx::query_as(AssertSqlSafe(sql)).bind(channel);
                 for id in chunk {
@@ -157,8 +159,8 @@ impl Tx {
                 }
                 query.fetch_all(conn).await?
             });
-            for (external_id, id, total_minor, line, sku, channel_sku, item_id) in rows {
-                let order = orders.entry(external_id).or_insert_with(|| SettledOrder { id, total_minor, lines: Vec::new() });
+            for (external_id, id, total_minor, segment, line, sku, channel_sku, item_id) in rows {
+                let order = orders.entry(external_id).or_insert_with(|| SettledOrder { id, total_minor, segment, lines: Vec::new() });
                 order.lines.push((line, sku, channel_sku, item_id));
             }
         }

@@ -22,7 +22,8 @@ pub fn routes() -> OpenApiRouter<Ordo> {
 struct PeriodQuery {
     from: Option<chrono::NaiveDate>,
     to: Option<chrono::NaiveDate>,
-    /// What to break profitability down by: `channel` (the default) or `sku`.
+    /// What to break profitability down by: `channel` (the default), `sku` or `segment` (the
+    /// customer's).
     by: Option<String>,
 }
 
@@ -77,7 +78,7 @@ async fn profit_and_loss(
 
 #[derive(Serialize, ToSchema)]
 struct Margin {
-    /// The channel or the SKU.
+    /// The channel, the SKU or the customer segment.
     key: String,
     revenue: String,
     refunds: String,
@@ -92,7 +93,7 @@ struct Margin {
 #[derive(Serialize, ToSchema)]
 struct Profitability {
     currency: String,
-    /// `channel` or `sku`.
+    /// `channel`, `sku` or `segment`.
     by: String,
     rows: Vec<Margin>,
 }
@@ -110,8 +111,9 @@ async fn profitability(
     let (currency, margins) = match by.as_str() {
         "channel" => ordo.profitability_by_channel(query.period()).await?,
         "sku" => ordo.profitability_by_sku(query.period()).await?,
+        "segment" => ordo.profitability_by_segment(query.period()).await?,
         other => {
-            let error = ordo_domain::FieldError::new("by", format!("{other:?} is not a breakdown Ordo offers: use channel or sku"));
+            let error = ordo_domain::FieldError::new("by", format!("{other:?} is not a breakdown Ordo offers: use channel, sku or segment"));
             return Err(ordo_app::AppError::Invalid(error).into());
         }
     };

@@ -270,6 +270,12 @@ async fn goods_leave_at_their_moving_average_cost(server: crate::common::Server)
     let check = server.ordo.check_ledger().await.unwrap();
     assert!(check.holds(), "{check:?}");
     assert_eq!(check.valued_stock, 7_800);
+    // The sale and its cost are the mug's, and its buyer's segment's.
+    for (by, key) in [("sku", "MUG-1"), ("segment", "consumer")] {
+        let (_, report) = server.get(t, &format!("/api/v1/reports/profitability?by={by}")).await;
+        let row = report["rows"].as_array().unwrap().iter().find(|r| r["key"] == key).unwrap_or_else(|| panic!("{report}"));
+        assert_eq!((&row["revenue"], &row["cost_of_goods"], &row["contribution"]), (&serde_json::json!("25.80"), &serde_json::json!("10.40"), &serde_json::json!("15.40")), "{by}: {report}");
+    }
 }
 
 async fn a_sale_in_another_currency_is_booked_in_base_at_the_rate_in_force(server: crate::common::Server) {

@@ -158,6 +158,10 @@ async fn a_marketplace_settlement_is_matched_booked_and_its_disagreements_raised
     assert_eq!(by_sku["by"], "sku");
     let mug = by_sku["rows"].as_array().unwrap().iter().find(|r| r["key"] == "MUG-1").unwrap_or_else(|| panic!("{by_sku}"));
     assert_eq!(mug["fees"], "9.21", "3.87 + 5.34 in commission: {by_sku}");
+    // By segment: Ann is no customer Ordo knows, so a consumer; her orders' commissions are hers.
+    let (_, by_segment) = server.get(&finance, "/api/v1/reports/profitability?by=segment").await;
+    let consumer = by_segment["rows"].as_array().unwrap().iter().find(|r| r["key"] == "consumer").unwrap_or_else(|| panic!("{by_segment}"));
+    assert_eq!(consumer["fees"], "9.21", "{by_segment}");
     for (query, field) in [("from=2026-13-01", "from"), ("from=2026-11-02&to=2026-11-01", "to"), ("by=customer", "by")] {
         let (status, refused) = server.get(&finance, &format!("/api/v1/reports/profitability?{query}")).await;
         assert_eq!((status, refused["error"]["field"].as_str()), (422, Some(field)), "{query}: {refused}");
