@@ -299,24 +299,32 @@ async fn write_new_orders(tx: &mut ordo_storage::Tx, writes: &[NewOrderWrite]) -
     .into_iter();
     let routed: Vec<Option<Routed>> = fresh.iter().map(|(_, w)| if w.holds.is_empty() { routed.next() } else { None }).collect();
 
+    // Each new order's status and ship-by: as routing left it, or on hold by the channel's SLA.
+    let outcomes: Vec<(OrderStatus, chrono::DateTime<chrono::Utc>)> = fresh
+        .iter()
+        .zip(&routed)
+        .map(|((_, w), routed)| match routed {
+            Some(routed) => (routed.status(), routed.ship_by),
+            None => (OrderStatus::OnHold, w.order.placed_at + chrono::Duration::hours(w.channel.ship_by_sla_hours)),
+        })
+        .collect();
     let customers: Vec<ordo_domain::order::NewCustomerRef> = fresh
         .iter()
         .map(|(_, w)| ordo_domain::order::NewCustomerRef { email: w.order.customer_email.clone(), name: w.order.customer_name.clone() })
         .collect();
     let records: Vec<NewOrderRecord> = fresh
         .iter()
-        .zip(&routed)
+        .zip(&outcomes)
         .zip(&customers)
-        .map(|(((id, w), routed), customer)| {
+        .map(|(((id, w), (status, ship_by)), customer)| {
             let (channel, order) = (&w.channel, &w.order);
-            let default_ship_by = order.placed_at + chrono::Duration::hours(channel.ship_by_sla_hours);
             NewOrderRecord {
                 id: *id,
                 channel: &channel.code,
                 external_id: &order.external_id,
-                status: routed.as_ref().map_or(OrderStatus::OnHold, Routed::status),
+                status: *status,
                 placed_at: order.placed_at,
-                ship_by: routed.as_ref().map_or(default_ship_by, |r| r.ship_by),
+                ship_by: *ship_by,
                 currency: order.currency,
                 customer,
                 ship_to: &order.ship_to,
@@ -359,21 +367,17 @@ async fn write_new_orders(tx: &mut ordo_storage::Tx, writes: &[NewOrderWrite]) -
         .collect();
     tx.insert_order_events(&timelines).await?;
 
-    let mut routed = routed.into_iter();
-    let written = ids
-        .into_iter()
-        .zip(writes)
-        .map(|(id, w)| match id {
+    let mut new = routed.into_iter().zip(outcomes);
+    let mut written = Vec::with_capacity(ids.len());
+    for id in ids {
+        written.push(match id {
             Err(existing) => Written::Existing(existing),
             Ok(id) => {
-                let routed = routed.next().flatten();
-                let status = routed.as_ref().map_or(OrderStatus::OnHold, Routed::status);
-                let default_ship_by = w.order.placed_at + chrono::Duration::hours(w.channel.ship_by_sla_hours);
-                let ship_by = routed.as_ref().map_or(default_ship_by, |r| r.ship_by);
+                let (routed, (status, ship_by)) = new.next().ok_or_else(|| StorageError::Corrupt("a new order lost its routing".into()))?;
                 Written::New { id, status, ship_by, routed }
             }
-        })
-        .collect();
+        });
+    }
     Ok(Some(written))
 }
 
