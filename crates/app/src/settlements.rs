@@ -75,7 +75,7 @@ impl Ordo {
                 let message = format!("settlement {} of {} was imported before with other content", report.id, channel.code);
                 return Err(AppError::Duplicate(FieldError::new("settlement-id", message)));
             }
-            let summary = tx.settlements().await?.into_iter().find(|s| s.id == id);
+            let summary = tx.settlement(id).await?;
             return Ok(already_imported(id, &report, summary));
         }
 

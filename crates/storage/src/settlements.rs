@@ -4,7 +4,50 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
+use ordo_domain::{Currency, Money};
+
+use crate::error::corrupt;
 use crate::{on_engine, StorageError, Tx};
+
+#[derive(sqlx::FromRow)]
+struct SummaryRow {
+    id: Uuid,
+    channel: String,
+    external_id: String,
+    format: String,
+    currency: String,
+    deposit_date: NaiveDate,
+    total_minor: i64,
+    line_count: i64,
+    matched: i64,
+    unmatched: i64,
+    exceptions: i64,
+    imported_at: DateTime<Utc>,
+}
+
+impl TryFrom<SummaryRow> for SettlementSummary {
+    type Error = StorageError;
+
+    fn try_from(r: SummaryRow) -> Result<Self, StorageError> {
+        let currency = Currency::from_code(&r.currency).map_err(|e| corrupt(&e.to_string()))?;
+        Ok(SettlementSummary {
+            id: r.id,
+            channel: r.channel,
+            external_id: r.external_id,
+            format: r.format,
+            deposit_date: r.deposit_date,
+            total: Money::from_minor(r.total_minor, currency),
+            line_count: r.line_count,
+            matched: r.matched,
+            unmatched: r.unmatched,
+            exceptions: r.exceptions,
+            imported_at: r.imported_at,
+        })
+    }
+}
+
+const SUMMARY: &str = "SELECT id, channel, external_id, format, currency, deposit_date, total_minor, line_count, matched, \
+                       unmatched, exceptions, imported_at FROM settlements";
 
 /// A settlement's head as it is written.
 #[derive(Debug, Clone)]
@@ -41,20 +84,26 @@ pub struct SettlementLineRecord<'a> {
 }
 
 /// A settlement as the list of settlements shows it.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SettlementSummary {
     pub id: Uuid,
     pub channel: String,
     pub external_id: String,
     pub format: String,
-    pub currency: String,
     pub deposit_date: NaiveDate,
-    pub total_minor: i64,
+    pub total: Money,
     pub line_count: i64,
     pub matched: i64,
     pub unmatched: i64,
     pub exceptions: i64,
     pub imported_at: DateTime<Utc>,
+}
+
+impl SettlementSummary {
+    /// Every line naming an order matched one, and nothing was raised.
+    pub fn reconciled(&self) -> bool {
+        self.unmatched == 0 && self.exceptions == 0
+    }
 }
 
 /// An order a settlement line may settle: its id, what the buyer owes in total, its customer's
@@ -169,8 +218,14 @@ impl Tx {
 
     /// Every settlement imported, newest deposit first.
     pub async fn settlements(&mut self) -> Result<Vec<SettlementSummary>, StorageError> {
-        let sql = "SELECT id, channel, external_id, format, currency, deposit_date, total_minor, line_count, matched, unmatched, \
-                   exceptions, imported_at FROM settlements ORDER BY deposit_date DESC, imported_at DESC";
-        Ok(on_engine!(self, |conn| sqlx::query_as(sql).fetch_all(conn).await?))
+        let sql = format!("{SUMMARY} ORDER BY deposit_date DESC, imported_at DESC");
+        let rows: Vec<SummaryRow> = on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).fetch_all(conn).await?);
+        rows.into_iter().map(SettlementSummary::try_from).collect()
+    }
+
+    pub async fn settlement(&mut self, id: Uuid) -> Result<Option<SettlementSummary>, StorageError> {
+        let sql = format!("{SUMMARY} WHERE id = $1");
+        let row: Option<SummaryRow> = on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(id).fetch_optional(conn).await?);
+        row.map(SettlementSummary::try_from).transpose()
     }
 }

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{need, Authorized, ValidJson};
 
 pub fn routes() -> OpenApiRouter<Ordo> {
@@ -176,26 +176,25 @@ struct SettlementStatus {
     responses((status = 200, body = Vec<SettlementStatus>), (status = "4XX", body = ErrorBody)))]
 async fn settlements(State(ordo): State<Ordo>, _: Authorized<need::LedgerRead>) -> Result<Json<Vec<SettlementStatus>>, ApiError> {
     let list = ordo.settlements().await?;
-    let mut out = Vec::with_capacity(list.len());
-    for s in list {
-        let currency = ordo_domain::Currency::from_code(&s.currency).map_err(|_| ApiError::new(ErrorCode::Internal))?;
-        out.push(SettlementStatus {
-            status: if s.unmatched == 0 && s.exceptions == 0 { "reconciled" } else { "exceptions" },
-            total: ordo_domain::Money::from_minor(s.total_minor, currency).to_decimal_string(),
-            id: s.id,
-            channel: s.channel,
-            external_id: s.external_id,
-            format: s.format,
-            deposit_date: s.deposit_date,
-            currency: s.currency,
-            lines: s.line_count,
-            matched: s.matched,
-            unmatched: s.unmatched,
-            exceptions: s.exceptions,
-            imported_at: s.imported_at,
-        });
-    }
-    Ok(Json(out))
+    Ok(Json(
+        list.into_iter()
+            .map(|s| SettlementStatus {
+                status: if s.reconciled() { "reconciled" } else { "exceptions" },
+                total: s.total.to_decimal_string(),
+                currency: s.total.currency().code().to_owned(),
+                id: s.id,
+                channel: s.channel,
+                external_id: s.external_id,
+                format: s.format,
+                deposit_date: s.deposit_date,
+                lines: s.line_count,
+                matched: s.matched,
+                unmatched: s.unmatched,
+                exceptions: s.exceptions,
+                imported_at: s.imported_at,
+            })
+            .collect(),
+    ))
 }
 
 #[derive(Deserialize, Serialize, ToSchema)]

@@ -117,13 +117,12 @@ pub(crate) async fn trial_balance(session: Session, State(dashboard): State<Dash
     let settlements = settlements
         .into_iter()
         .map(|s| SettlementRow {
-            total: ordo_domain::Currency::from_code(&s.currency)
-                .map_or_else(|_| s.total_minor.to_string(), |c| Money::from_minor(s.total_minor, c).to_decimal_string()),
-            reconciled: s.unmatched == 0 && s.exceptions == 0,
+            total: s.total.to_decimal_string(),
+            currency: s.total.currency().code().to_owned(),
+            reconciled: s.reconciled(),
             channel: s.channel,
             external_id: s.external_id,
             deposit_date: s.deposit_date.to_string(),
-            currency: s.currency,
             lines: s.line_count,
             matched: s.matched,
             unmatched: s.unmatched,
