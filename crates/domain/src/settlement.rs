@@ -269,6 +269,44 @@ pub fn parse_amazon_v2(content: &str) -> Result<Settlement, SettlementError> {
     Ok(Settlement { format: Format::AmazonV2, id, currency, period, deposit_date, total, lines })
 }
 
+/// One amount of a V2 flat file to write: what the demo's marketplaces and the benchmark send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct V2Row {
+    pub transaction: &'static str,
+    /// Empty for the account's own lines (fees, reserves).
+    pub order_id: String,
+    pub amount_type: &'static str,
+    pub description: &'static str,
+    pub item_code: String,
+    pub sku: String,
+    pub amount: Money,
+}
+
+/// Writes the Amazon-style V2 flat file of settlement `id` over `period`, deposited on
+/// `deposit`: the header, the summary row with the lines' total, then `rows`, amounts in the
+/// US number format. [`parse_amazon_v2`] reads it back.
+pub fn write_amazon_v2(id: &str, period: (NaiveDate, NaiveDate), deposit: NaiveDate, currency: Currency, rows: &[V2Row]) -> String {
+    let total: i64 = rows.iter().map(|r| r.amount.minor()).sum();
+    let (start, end) = period;
+    let mut text = String::with_capacity(200 + rows.len() * 140);
+    text.push_str(&AMAZON_V2_COLUMNS.join("\t"));
+    let total = Money::from_minor(total, currency).to_decimal_string();
+    text.push_str(&format!("\n{id}\t{start}\t{end}\t{deposit}\t{total}\t{currency}{}\n", "\t".repeat(17)));
+    for r in rows {
+        text.push_str(&format!(
+            "{id}\t\t\t\t\t\t{}\t{}\t\t\t\tAmazon.com\t{}\t{}\t{}\tMFN\t{end}\t{end} 12:00:00 UTC\t{}\t\t\t{}\t1\n",
+            r.transaction,
+            r.order_id,
+            r.amount_type,
+            r.description,
+            r.amount.to_decimal_string(),
+            r.item_code,
+            r.sku
+        ));
+    }
+    text
+}
+
 /// What kind of money a V2 row is, from its transaction type, amount type and description.
 fn amazon_kind(transaction: &str, amount_type: &str, description: &str) -> LineKind {
     let refund = transaction.to_ascii_lowercase().contains("refund");
@@ -578,6 +616,27 @@ mod tests {
         let kinds: Vec<(LineKind, i64)> = settlement.lines.iter().map(|l| (l.kind, l.amount.minor())).collect();
         assert_eq!(kinds, [(LineKind::Sale, 1000), (LineKind::PaymentFee, -200), (LineKind::Refund, -345)]);
         assert_eq!(settlement.lines[0].order_ref.as_deref(), Some("217130470"));
+    }
+
+    #[test]
+    fn a_written_v2_file_reads_back_as_written() {
+        let usd = |minor| Money::from_minor(minor, Currency::USD);
+        let row = |amount_type, description, amount| V2Row {
+            transaction: "Order",
+            order_id: "111-1".into(),
+            amount_type,
+            description,
+            item_code: "555".into(),
+            sku: "MUG".into(),
+            amount,
+        };
+        let rows = [row("ItemPrice", "Principal", usd(990)), row("ItemFees", "Commission", usd(-149))];
+        let day = |d| NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+        let settlement = parse(&write_amazon_v2("77", (day(1), day(14)), day(16), Currency::USD, &rows)).unwrap();
+        assert_eq!((settlement.id.as_str(), settlement.total, settlement.deposit_date), ("77", usd(841), day(16)));
+        let read: Vec<(LineKind, i64, Option<&str>)> =
+            settlement.lines.iter().map(|l| (l.kind, l.amount.minor(), l.item_ref.as_deref())).collect();
+        assert_eq!(read, [(LineKind::Sale, 990, Some("555")), (LineKind::MarketplaceFee, -149, Some("555"))]);
     }
 
     #[test]

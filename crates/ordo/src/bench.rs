@@ -299,34 +299,33 @@ fn settled_order_body(run: &str, n: u64) -> String {
 
 /// The V2 flat file a marketplace would send for the bench orders, `lines` rows long.
 fn settlement_report(run: &str, orders: u64, lines: usize) -> String {
-    let header = ordo_app::domain::settlement::AMAZON_V2_COLUMNS.join("\t");
-    let mut rows: Vec<(u64, u64, &str, &str, i64)> = Vec::with_capacity(lines);
+    use ordo_app::domain::settlement::{write_amazon_v2, V2Row};
+    let usd = |minor: i64| ordo_app::domain::Money::from_minor(minor, ordo_app::domain::Currency::USD);
+    let mut rows: Vec<V2Row> = Vec::with_capacity(lines);
     'orders: for n in 0..orders {
         for i in 0..LINES_PER_ORDER as u64 {
             let principal = if n % 1000 == 999 && i == 0 { 980 } else { 990 };
+            let sku = SCARCE as u64 + (n * 2 + i) % (SKUS - SCARCE) as u64;
             for (amount_type, description, minor) in
                 [("ItemPrice", "Principal", principal), ("ItemPrice", "Tax", 0), ("ItemFees", "Commission", -119), ("ItemFees", "FBAPerUnitFulfillmentFee", -50)]
             {
                 if rows.len() == lines {
                     break 'orders;
                 }
-                rows.push((n, i, amount_type, description, minor));
+                rows.push(V2Row {
+                    transaction: "Order",
+                    order_id: format!("{run}-{n}"),
+                    amount_type,
+                    description,
+                    item_code: format!("{n}{i}"),
+                    sku: format!("B-BENCH-{sku:04}"),
+                    amount: usd(minor),
+                });
             }
         }
     }
-    let total: i64 = rows.iter().map(|r| r.4).sum();
-    let decimal = |minor: i64| format!("{}{}.{:02}", if minor < 0 { "-" } else { "" }, minor.abs() / 100, minor.abs() % 100);
-    let mut text = String::with_capacity(lines * 140);
-    text.push_str(&header);
-    text.push_str(&format!("\n{run}\t2026-11-01\t2026-11-14\t2026-11-16\t{}\tUSD{}\n", decimal(total), "\t".repeat(17)));
-    for (n, i, amount_type, description, minor) in rows {
-        let sku = SCARCE as u64 + (n * 2 + i) % (SKUS - SCARCE) as u64;
-        text.push_str(&format!(
-            "{run}\t\t\t\t\t\tOrder\t{run}-{n}\t\t\t\tAmazon.com\t{amount_type}\t{description}\t{}\tAFN\t2026-11-10\t2026-11-10 12:00:00 UTC\t{n}{i}\t\t\tB-BENCH-{sku:04}\t1\n",
-            decimal(minor)
-        ));
-    }
-    text
+    let day = |d| chrono::NaiveDate::from_ymd_opt(2026, 11, d).unwrap_or_default();
+    write_amazon_v2(run, (day(1), day(14)), day(16), ordo_app::domain::Currency::USD, &rows)
 }
 
 /// A line of this process's /proc status in MiB (`VmRSS` now, `VmHWM` the peak); 0 where

@@ -7,7 +7,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
-use ordo_domain::settlement::AMAZON_V2_COLUMNS;
+use ordo_domain::settlement::{write_amazon_v2, V2Row};
+use ordo_domain::Money;
 use uuid::Uuid;
 
 use super::Seed;
@@ -24,9 +25,6 @@ pub(crate) struct Settling {
     reserves: BTreeMap<String, i64>,
     reports: u64,
 }
-
-/// One row of a report: transaction type, order id, amount type, description, SKU, amount.
-type Row = (&'static str, String, &'static str, &'static str, String, i64);
 
 impl Ordo {
     /// `channel` settles what it shipped since its last settlement, deposited on `deposit`.
@@ -55,7 +53,8 @@ impl Ordo {
             return Ok(None);
         }
         let first = !settling.reserves.contains_key(channel);
-        let mut rows: Vec<Row> = Vec::new();
+        let currency = self.settings.base_currency;
+        let mut rows: Vec<V2Row> = Vec::new();
         let mut sales = 0i64;
         for (n, id) in shipped.iter().enumerate() {
             let order = self.order(*id).await?;
@@ -66,64 +65,64 @@ impl Ordo {
             for line in order.lines.iter().filter(|l| l.part_of.is_none()) {
                 let sku = line.channel_sku.clone().unwrap_or_else(|| line.sku.clone());
                 let principal = line.unit_price.minor() * line.quantity;
-                let row = |amount_type, description, amount| ("Order", order.external_id.clone(), amount_type, description, sku.clone(), amount);
-                rows.push(row("ItemPrice", "Principal", principal - if short { 100 } else { 0 }));
-                rows.push(row("ItemPrice", "Tax", line.tax.minor()));
+                let row = |transaction, amount_type, description, amount| V2Row {
+                    transaction,
+                    order_id: order.external_id.clone(),
+                    amount_type,
+                    description,
+                    item_code: line.item_id.clone().unwrap_or_default(),
+                    sku: sku.clone(),
+                    amount: Money::from_minor(amount, currency),
+                };
+                rows.push(row("Order", "ItemPrice", "Principal", principal - if short { 100 } else { 0 }));
+                rows.push(row("Order", "ItemPrice", "Tax", line.tax.minor()));
                 if line.discount.minor() > 0 {
-                    rows.push(row("Promotion", "Principal", -line.discount.minor()));
+                    rows.push(row("Order", "Promotion", "Principal", -line.discount.minor()));
                 }
                 if shipping > 0 {
-                    rows.push(row("ItemPrice", "Shipping", shipping));
+                    rows.push(row("Order", "ItemPrice", "Shipping", shipping));
                     shipping = 0;
                 }
                 let rate = if greedy { 4_000 } else { commission_bp };
-                rows.push(row("ItemFees", "Commission", -principal * rate / 10_000));
-                rows.push(row("ItemFees", "FBAPerUnitFulfillmentFee", -50 * line.quantity));
+                rows.push(row("Order", "ItemFees", "Commission", -principal * rate / 10_000));
+                rows.push(row("Order", "ItemFees", "FBAPerUnitFulfillmentFee", -50 * line.quantity));
                 sales += principal;
                 // About one order in fifty is refunded in part after delivery: the buyer gets
                 // a unit's price back, the marketplace gives back its commission less a fee.
                 if seed.between(1, 50) == 1 {
                     let refunded = line.unit_price.minor();
                     let commission = refunded * commission_bp / 10_000;
-                    let refund = |amount_type, description, amount| ("Refund", order.external_id.clone(), amount_type, description, sku.clone(), amount);
-                    rows.push(refund("ItemPrice", "Principal", -refunded));
-                    rows.push(refund("ItemFees", "Commission", commission));
-                    rows.push(refund("ItemFees", "RefundCommission", -(commission / 5).min(500)));
+                    rows.push(row("Refund", "ItemPrice", "Principal", -refunded));
+                    rows.push(row("Refund", "ItemFees", "Commission", commission));
+                    rows.push(row("Refund", "ItemFees", "RefundCommission", -(commission / 5).min(500)));
                 }
             }
         }
+        let account = |transaction, order_id: String, amount_type, description, sku: &str, amount| V2Row {
+            transaction,
+            order_id,
+            amount_type,
+            description,
+            item_code: String::new(),
+            sku: sku.to_owned(),
+            amount: Money::from_minor(amount, currency),
+        };
         if first {
-            rows.push(("Order", format!("{channel}-UNKNOWN-1"), "ItemPrice", "Principal", "DEMO-STRAY".into(), 1_999));
+            rows.push(account("Order", format!("{channel}-UNKNOWN-1"), "ItemPrice", "Principal", "DEMO-STRAY", 1_999));
         }
-        let account = |description, amount| ("other-transaction", String::new(), "other-transaction", description, String::new(), amount);
         let previous = settling.reserves.get(channel).copied().unwrap_or(0);
         if previous > 0 {
-            rows.push(account("Previous Reserve Amount Balance", previous));
+            rows.push(account("other-transaction", String::new(), "other-transaction", "Previous Reserve Amount Balance", "", previous));
         }
         let reserve = sales * 300 / 10_000;
-        rows.push(account("Current Reserve Amount", -reserve));
-        rows.push(account("Storage Fee", -seed.between(500, 2_500)));
+        rows.push(account("other-transaction", String::new(), "other-transaction", "Current Reserve Amount", "", -reserve));
+        rows.push(account("other-transaction", String::new(), "other-transaction", "Storage Fee", "", -seed.between(500, 2_500)));
         settling.reserves.insert(channel.to_owned(), reserve);
         settling.reports += 1;
 
         let id = format!("{}", 20_000 + settling.reports);
-        let report = v2_report(&id, self.settings.base_currency.code(), deposit, &rows);
+        let period = (deposit - chrono::Duration::days(9), deposit - chrono::Duration::days(2));
+        let report = write_amazon_v2(&id, period, deposit, currency, &rows);
         Ok(Some(self.import_settlement(channel, &report, finance).await?))
     }
-}
-
-/// The V2 flat file of settlement `id` with `rows`, as a US marketplace writes it.
-fn v2_report(id: &str, currency: &str, deposit: NaiveDate, rows: &[Row]) -> String {
-    let decimal = |minor: i64| format!("{}{}.{:02}", if minor < 0 { "-" } else { "" }, minor.abs() / 100, minor.abs() % 100);
-    let total: i64 = rows.iter().map(|r| r.5).sum();
-    let start = deposit - chrono::Duration::days(9);
-    let mut text = AMAZON_V2_COLUMNS.join("\t");
-    text.push_str(&format!("\n{id}\t{start}\t{}\t{deposit}\t{}\t{currency}{}\n", deposit - chrono::Duration::days(2), decimal(total), "\t".repeat(17)));
-    for (transaction, order, amount_type, description, sku, amount) in rows {
-        text.push_str(&format!(
-            "{id}\t\t\t\t\t\t{transaction}\t{order}\t\t\t\tAmazon.com\t{amount_type}\t{description}\t{}\tMFN\t{deposit}\t{deposit} 08:00:00 UTC\t\t\t\t{sku}\t1\n",
-            decimal(*amount)
-        ));
-    }
-    text
 }
