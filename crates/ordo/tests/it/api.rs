@@ -316,9 +316,13 @@ on_both_engines!(the_trial_balance_follows_receipts_and_shipments, the_trial_bal
 
 on_both_engines!(a_sale_in_another_currency_is_booked_in_base_at_the_rate_in_force, a_sale_in_another_currency_is_booked_in_base_at_the_rate_in_force_on_sqlite, a_sale_in_another_currency_is_booked_in_base_at_the_rate_in_force_on_postgres);
 
-#[tokio::test]
-async fn finance_opens_accounts_and_posts_balanced_entries_by_hand() {
-    let server = crate::common::Server::start().await;
+on_both_engines!(
+    finance_opens_accounts_and_posts_balanced_entries_by_hand,
+    finance_opens_accounts_and_posts_balanced_entries_by_hand_on_sqlite,
+    finance_opens_accounts_and_posts_balanced_entries_by_hand_on_postgres
+);
+
+async fn finance_opens_accounts_and_posts_balanced_entries_by_hand(server: crate::common::Server) {
     let finance = server.token(ordo_app::domain::access::Role::Finance).await;
     let warehouse = server.token(ordo_app::domain::access::Role::Warehouse).await;
     let account = serde_json::json!({"code": "5500", "name": "Advertising", "kind": "expense"});

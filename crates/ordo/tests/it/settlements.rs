@@ -174,9 +174,13 @@ on_both_engines!(
     a_marketplace_settlement_is_matched_booked_and_its_disagreements_raised_on_postgres
 );
 
-#[tokio::test]
-async fn a_shopify_payout_books_charges_fees_refunds_and_the_deposit() {
-    let server = Server::start().await;
+on_both_engines!(
+    a_shopify_payout_books_charges_fees_refunds_and_the_deposit,
+    a_shopify_payout_books_charges_fees_refunds_and_the_deposit_on_sqlite,
+    a_shopify_payout_books_charges_fees_refunds_and_the_deposit_on_postgres
+);
+
+async fn a_shopify_payout_books_charges_fees_refunds_and_the_deposit(server: Server) {
     crate::orders::shop(&server, 10).await;
     let t = &server.admin;
     let (status, placed) = server.post(t, "/api/v1/orders", crate::orders::order("4501", json!([{"sku": "MUG-1", "quantity": 1, "unit_price": "10.00"}]))).await;
