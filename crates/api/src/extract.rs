@@ -14,6 +14,9 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, ErrorCode};
 
+/// The header the server's request-id layer sets on every request; audit records carry it.
+pub const REQUEST_ID: &str = "x-request-id";
+
 /// A permission a route needs, as a type, so the handler's signature declares it.
 pub trait Need: Send + Sync {
     const PERMISSION: Permission;
@@ -33,7 +36,7 @@ pub mod need {
     }
     needs!(
         MasterDataRead, MasterDataWrite, CustomersWrite, SuppliersWrite, InventoryRead, InventoryWrite, OrdersRead,
-        OrdersWrite, OrdersReview, ExceptionsRead, LedgerRead, LedgerWrite, AccessManage
+        OrdersWrite, OrdersReview, ExceptionsRead, LedgerRead, LedgerWrite, AuditRead, AccessManage
     );
 }
 
@@ -58,7 +61,8 @@ where
             .and_then(|value| value.strip_prefix("Bearer "))
             .map(str::trim)
             .ok_or(ErrorCode::Unauthorized)?;
-        let actor = Ordo::from_ref(state).authenticate_token(token).await?;
+        let request_id = parts.headers.get(REQUEST_ID).and_then(|value| value.to_str().ok());
+        let actor = Ordo::from_ref(state).authenticate_token(token).await?.on_request(request_id);
         if !actor.can(P::PERMISSION) {
             return Err(ApiError::with_message(
                 ErrorCode::Forbidden,

@@ -13,6 +13,9 @@ use ordo_storage::{ApiTokenRecord, UserRecord};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use ordo_domain::audit::Change;
+
+use crate::audit::record;
 use crate::{Actor, ActorKind, AppError, AppResult, Ordo};
 
 /// Every API token starts with this, so a leaked one is easy to recognise and search for.
@@ -50,14 +53,16 @@ pub(crate) fn sha256_hex(secret: &str) -> String {
 
 impl Ordo {
     /// Makes a new API token for `role`. The returned secret is never stored.
-    pub async fn create_token(&self, role: Role, name: &str) -> AppResult<IssuedToken> {
+    pub async fn create_token(&self, role: Role, name: &str, actor: &Actor) -> AppResult<IssuedToken> {
         let name = field::text("name", name)?;
         let token = format!("{TOKEN_PREFIX}{}", random_secret()?);
-        let record = ApiTokenRecord { id: Uuid::now_v7(), name: name.clone(), role, created_at: self.now() };
+        let issued = ApiTokenRecord { id: Uuid::now_v7(), name: name.clone(), role, created_at: self.now() };
         let mut tx = self.db.write().await?;
-        tx.insert_api_token(&record, &sha256_hex(&token)).await?;
+        tx.insert_api_token(&issued, &sha256_hex(&token)).await?;
+        let change = Change::new("token.create", format!("token:{}", issued.id)).after(serde_json::json!({"name": name, "role": role}));
+        record(&mut tx, actor, issued.created_at, &[change]).await?;
         tx.commit().await?;
-        Ok(IssuedToken { token, id: record.id, name, role })
+        Ok(IssuedToken { token, id: issued.id, name, role })
     }
 
     /// Makes the bootstrap admin token when the database has no token yet; `None` otherwise.
@@ -65,7 +70,7 @@ impl Ordo {
         if self.db.read().await?.api_token_count().await? > 0 {
             return Ok(None);
         }
-        self.create_token(Role::Admin, "bootstrap admin").await.map(Some)
+        self.create_token(Role::Admin, "bootstrap admin", &Actor::system()).await.map(Some)
     }
 
     /// The actor behind a bearer token, or [`AppError::Unauthenticated`].
@@ -75,11 +80,11 @@ impl Ordo {
         }
         let record = self.db.reader().await?.api_token_by_hash(&sha256_hex(token)).await?;
         let record = record.ok_or(AppError::Unauthenticated)?;
-        Ok(Actor { kind: ActorKind::Token, name: record.name, role: record.role })
+        Ok(Actor { kind: ActorKind::Token, name: record.name, role: record.role, request_id: None })
     }
 
     /// Creates a dashboard user with a password.
-    pub async fn create_user(&self, username: &str, password: &str, role: Role) -> AppResult<()> {
+    pub async fn create_user(&self, username: &str, password: &str, role: Role, actor: &Actor) -> AppResult<()> {
         let username = field::code("username", username)?;
         if password.chars().count() < MIN_PASSWORD_LEN {
             return Err(FieldError::new("password", format!("must be at least {MIN_PASSWORD_LEN} characters")).into());
@@ -91,6 +96,8 @@ impl Ordo {
             return Err(AppError::Duplicate(FieldError::new("username", format!("{username:?} already exists"))));
         }
         tx.insert_user(&user, self.now()).await?;
+        let change = Change::new("user.create", format!("user:{username}")).after(serde_json::json!({"role": role}));
+        record(&mut tx, actor, self.now(), &[change]).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -115,7 +122,7 @@ impl Ordo {
         Ok(LoggedIn {
             session_key,
             expires_at,
-            actor: Actor { kind: ActorKind::User, name: user.username, role: user.role },
+            actor: Actor { kind: ActorKind::User, name: user.username, role: user.role, request_id: None },
         })
     }
 
@@ -126,7 +133,7 @@ impl Ordo {
         }
         let user = self.db.read().await?.session_user(&sha256_hex(session_key), self.now()).await?;
         let user = user.ok_or(AppError::Unauthenticated)?;
-        Ok(Actor { kind: ActorKind::User, name: user.username, role: user.role })
+        Ok(Actor { kind: ActorKind::User, name: user.username, role: user.role, request_id: None })
     }
 
     pub async fn log_out(&self, session_key: &str) -> AppResult<()> {

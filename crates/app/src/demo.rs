@@ -15,7 +15,7 @@ use ordo_domain::{FieldError, Money};
 use ordo_storage::Tx;
 use uuid::Uuid;
 
-use crate::{AppError, AppResult, Clock, Ordo, Progress};
+use crate::{Actor, AppError, AppResult, Clock, Ordo, Progress};
 
 mod settling;
 mod trading;
@@ -203,12 +203,19 @@ impl Ordo {
         summary.stock_value = value;
         summary.customers = demo_customers(&mut tx, &mut seed, now).await?;
         progress.advance();
+        // Built in bulk, below the use cases: one record says what was made.
+        let built = serde_json::json!({
+            "products": products.len(), "listings": summary.listings, "customers": summary.customers,
+            "units_on_hand": summary.units_on_hand,
+        });
+        let change = ordo_domain::audit::Change::new("demo.build", "demo").after(built).reason("ordo demo");
+        crate::audit::record(&mut tx, &Actor::system(), now, &[change]).await?;
         tx.commit().await?;
         self.cache.clear();
 
         // Password hashing is deliberately slow; users go in after the bulk of the data.
         for role in Role::ALL {
-            self.create_user(role.as_str(), DEMO_PASSWORD, role).await?;
+            self.create_user(role.as_str(), DEMO_PASSWORD, role, &Actor::system()).await?;
             summary.users.push((role.as_str().to_owned(), role));
             progress.advance();
         }

@@ -10,6 +10,9 @@ use ordo_domain::FieldError;
 use ordo_storage::{PickableLine, Tx};
 use uuid::Uuid;
 
+use ordo_domain::audit::Change;
+
+use crate::audit::record;
 use crate::{Actor, AppError, AppResult, Ordo};
 
 fn order_not_found(id: Uuid) -> AppError {
@@ -39,8 +42,9 @@ impl Ordo {
                 .collect(),
         };
         let dispatch = Dispatch { carrier: new.carrier, tracking_number: new.tracking_number };
-        ship(self, &mut tx, &order, &new.location, lines, &dispatch, &actor.to_string(), now).await?;
+        let shipment = ship(self, &mut tx, &order, &new.location, lines, &dispatch, &actor.to_string(), now).await?;
         let saved = tx.order(id).await?.ok_or_else(|| order_not_found(id))?;
+        record(&mut tx, actor, now, &[shipped(&order, &saved, shipment, &new.location, &dispatch)]).await?;
         tx.commit().await?;
         Ok(saved)
     }
@@ -64,6 +68,11 @@ impl Ordo {
                 .await?;
         }
         let saved = tx.order(order_id).await?.ok_or_else(|| order_not_found(order_id))?;
+        let change = Change::new("shipment.deliver", format!("order:{order_id}"))
+            .before(crate::orders::order_state(&order))
+            .after(crate::orders::order_state(&saved))
+            .reason(&format!("shipment {shipment} delivered"));
+        record(&mut tx, actor, now, &[change]).await?;
         tx.commit().await?;
         Ok(saved)
     }
@@ -104,6 +113,10 @@ impl Ordo {
             return Err(FieldError::new("location", message).into());
         }
         let wave = tx.wave(id).await?.ok_or_else(|| wave_not_found(id))?;
+        let orders: Vec<Uuid> = wave.orders.iter().map(|o| o.order_id).collect();
+        let change = Change::new("wave.release", format!("wave:{id}"))
+            .after(serde_json::json!({"location": wave.location, "shipping_method": new.shipping_method, "orders": orders}));
+        record(&mut tx, actor, now, &[change]).await?;
         tx.commit().await?;
         Ok(wave)
     }
@@ -122,7 +135,7 @@ impl Ordo {
 
     /// Confirms the pick list was walked: every order still to pick is picked and goes to
     /// packing. 409 when the wave is not open.
-    pub async fn pick_wave(&self, id: Uuid, _actor: &Actor) -> AppResult<Wave> {
+    pub async fn pick_wave(&self, id: Uuid, actor: &Actor) -> AppResult<Wave> {
         let now = self.now();
         let mut tx = self.db.write().await?;
         let wave = tx.wave(id).await?.ok_or_else(|| wave_not_found(id))?;
@@ -130,13 +143,15 @@ impl Ordo {
             return Err(AppError::InvalidTransition { current: wave.status.as_str(), message: format!("a wave that is {} cannot be picked", wave.status.as_str()) });
         }
         tx.set_wave_orders_status(id, None, WaveOrderStatus::ToPick, WaveOrderStatus::Picked, None).await?;
+        let change = Change::new("wave.pick", format!("wave:{id}")).before(wave.status.as_str()).after(WaveStatus::Picked.as_str());
+        record(&mut tx, actor, now, &[change]).await?;
         let wave = tx.wave(id).await?.ok_or_else(|| wave_not_found(id))?;
         tx.commit().await?;
         Ok(wave)
     }
 
     /// Packs one picked order of the wave into its parcel.
-    pub async fn pack_wave_order(&self, id: Uuid, order: Uuid, _actor: &Actor) -> AppResult<Wave> {
+    pub async fn pack_wave_order(&self, id: Uuid, order: Uuid, actor: &Actor) -> AppResult<Wave> {
         let mut tx = self.db.write().await?;
         let wave = tx.wave(id).await?.ok_or_else(|| wave_not_found(id))?;
         let current = wave_order_status(&wave, order)?;
@@ -144,6 +159,11 @@ impl Ordo {
             let message = format!("an order that is {} in its wave cannot be packed", current.as_str());
             return Err(AppError::InvalidTransition { current: wave.status.as_str(), message });
         }
+        let change = Change::new("wave.pack", format!("order:{order}"))
+            .before(current.as_str())
+            .after(WaveOrderStatus::Packed.as_str())
+            .reason(&format!("wave {id}"));
+        record(&mut tx, actor, self.now(), &[change]).await?;
         let wave = tx.wave(id).await?.ok_or_else(|| wave_not_found(id))?;
         tx.commit().await?;
         Ok(wave)
@@ -173,12 +193,13 @@ impl Ordo {
             .await?;
         tx.close_wave_if_done(id, now).await?;
         let saved = tx.order(order_id).await?.ok_or_else(|| order_not_found(order_id))?;
+        record(&mut tx, actor, now, &[shipped(&order, &saved, shipment, &wave.location, &dispatch)]).await?;
         tx.commit().await?;
         Ok(saved)
     }
 
     /// Sets the bin a SKU is picked from at a location.
-    pub async fn set_bin(&self, assignment: ordo_domain::wave::BinAssignment) -> AppResult<()> {
+    pub async fn set_bin(&self, assignment: ordo_domain::wave::BinAssignment, actor: &Actor) -> AppResult<()> {
         let a = assignment.check()?;
         let mut tx = self.db.write().await?;
         if tx.location(&a.location).await?.is_none() {
@@ -188,9 +209,19 @@ impl Ordo {
             return Err(FieldError::new("sku", format!("unknown SKU {:?}", a.sku)).into());
         }
         tx.set_bin(&a.location, &a.sku, &a.bin).await?;
+        let change = Change::new("bin.set", format!("stock:{}/{}", a.sku, a.location)).after(serde_json::json!({"bin": a.bin}));
+        record(&mut tx, actor, self.now(), &[change]).await?;
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// The audit record of a parcel leaving: the order before and after, and what left how.
+fn shipped(before: &Order, after: &Order, shipment: Uuid, location: &str, dispatch: &Dispatch) -> Change {
+    Change::new("shipment.ship", format!("order:{}", before.id))
+        .before(crate::orders::order_state(before))
+        .after(crate::orders::order_state(after))
+        .reason(&format!("shipment {shipment} from {location} by {} {}", dispatch.carrier, dispatch.tracking_number))
 }
 
 fn wave_order_status(wave: &Wave, order: Uuid) -> AppResult<WaveOrderStatus> {

@@ -6,13 +6,14 @@
 
 use std::collections::HashSet;
 
+use ordo_domain::audit::Change;
 use ordo_domain::master::{NewChannel, NewCustomer, NewListing, NewLocation, NewProduct, NewSupplier};
 use ordo_domain::FieldError;
 use ordo_storage::Tx;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use crate::{AppError, AppResult, Ordo, Progress};
+use crate::{Actor, AppError, AppResult, Ordo, Progress};
 
 /// What a CSV file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,50 +164,58 @@ impl Ordo {
         data: &[u8],
         options: ImportOptions,
         progress: &dyn Progress,
+        actor: &Actor,
     ) -> AppResult<ImportReport> {
         match kind {
             ImportKind::Channels => {
-                self.import::<NewChannel, _>(kind, data, options, progress, |n| n.code.clone(), async |tx, n| {
+                self.import::<NewChannel, _>(kind, data, options, progress, actor, |n| n.code.clone(), async |tx, n| {
                     let channel = n.validate()?;
-                    inserted(tx.insert_channel(&channel, self.now()).await?, "code", &channel.code)
+                    inserted(tx.insert_channel(&channel, self.now()).await?, "code", &channel.code)?;
+                    Ok(Change::new("channel.create", format!("channel:{}", channel.code)).after(&channel))
                 })
                 .await
             }
             ImportKind::Locations => {
-                self.import::<NewLocation, _>(kind, data, options, progress, |n| n.code.clone(), async |tx, n| {
+                self.import::<NewLocation, _>(kind, data, options, progress, actor, |n| n.code.clone(), async |tx, n| {
                     let location = n.validate()?;
-                    inserted(tx.insert_location(&location, self.now()).await?, "code", &location.code)
+                    inserted(tx.insert_location(&location, self.now()).await?, "code", &location.code)?;
+                    Ok(Change::new("location.create", format!("location:{}", location.code)).after(&location))
                 })
                 .await
             }
             ImportKind::Products => {
                 let base = self.settings.base_currency;
-                self.import::<NewProduct, _>(kind, data, options, progress, |n| n.sku.clone(), async |tx, n| {
+                self.import::<NewProduct, _>(kind, data, options, progress, actor, |n| n.sku.clone(), async |tx, n| {
                     let product = n.validate(base)?;
-                    inserted(tx.insert_product(&product, self.now()).await?, "sku", &product.sku)
+                    inserted(tx.insert_product(&product, self.now()).await?, "sku", &product.sku)?;
+                    Ok(Change::new("product.create", format!("product:{}", product.sku)).after(&product))
                 })
                 .await
             }
             ImportKind::Listings => {
                 let key = |n: &NewListing| format!("{}/{}", n.channel, n.channel_sku);
-                self.import::<NewListing, _>(kind, data, options, progress, key, async |tx, n| {
+                self.import::<NewListing, _>(kind, data, options, progress, actor, key, async |tx, n| {
                     let listing = self.validate_listing(tx, n).await?;
-                    inserted(tx.insert_listing(&listing, self.now()).await?, "channel_sku", &listing.channel_sku)
+                    inserted(tx.insert_listing(&listing, self.now()).await?, "channel_sku", &listing.channel_sku)?;
+                    let subject = format!("listing:{}/{}", listing.channel, listing.channel_sku);
+                    Ok(Change::new("listing.create", subject).after(&listing))
                 })
                 .await
             }
             ImportKind::Customers => {
                 let key = |n: &NewCustomer| n.email.trim().to_ascii_lowercase();
-                self.import::<NewCustomer, _>(kind, data, options, progress, key, async |tx, n| {
+                self.import::<NewCustomer, _>(kind, data, options, progress, actor, key, async |tx, n| {
                     let customer = n.validate(Uuid::now_v7(), self.now())?;
-                    inserted(tx.insert_customer(&customer).await?, "email", &customer.email)
+                    inserted(tx.insert_customer(&customer).await?, "email", &customer.email)?;
+                    Ok(Change::new("customer.create", format!("customer:{}", customer.id)).after(&customer))
                 })
                 .await
             }
             ImportKind::Suppliers => {
-                self.import::<NewSupplier, _>(kind, data, options, progress, |n| n.code.clone(), async |tx, n| {
+                self.import::<NewSupplier, _>(kind, data, options, progress, actor, |n| n.code.clone(), async |tx, n| {
                     let supplier = n.validate()?;
-                    inserted(tx.insert_supplier(&supplier, self.now()).await?, "code", &supplier.code)
+                    inserted(tx.insert_supplier(&supplier, self.now()).await?, "code", &supplier.code)?;
+                    Ok(Change::new("supplier.create", format!("supplier:{}", supplier.code)).after(&supplier))
                 })
                 .await
             }
@@ -219,8 +228,9 @@ impl Ordo {
         data: &[u8],
         options: ImportOptions,
         progress: &dyn Progress,
+        actor: &Actor,
         key: K,
-        insert: impl AsyncFn(&mut Tx, N) -> AppResult<()>,
+        insert: impl AsyncFn(&mut Tx, N) -> AppResult<Change>,
     ) -> AppResult<ImportReport> {
         let mut errors = Vec::new();
         let rows: Vec<(u64, N)> = parse_rows(kind, data, &mut errors).map_err(AppError::Invalid)?;
@@ -231,7 +241,7 @@ impl Ordo {
         }
 
         let mut seen = HashSet::new();
-        let mut imported = 0;
+        let mut changes = Vec::new();
         let mut tx = self.db.write().await?;
         for (line, row) in rows {
             progress.advance();
@@ -240,7 +250,7 @@ impl Ordo {
                 continue;
             }
             match insert(&mut tx, row).await {
-                Ok(()) => imported += 1,
+                Ok(change) => changes.push(change),
                 Err(AppError::Invalid(e) | AppError::Duplicate(e)) => errors.push(row_error(line, e)),
                 Err(other) => return Err(other),
             }
@@ -250,9 +260,10 @@ impl Ordo {
             // Dropping the transaction rolls every row back.
             return Ok(ImportReport { rows: total, imported: 0, errors });
         }
+        crate::audit::record(&mut tx, actor, self.now(), &changes).await?;
         tx.commit().await?;
         self.cache.clear();
-        Ok(ImportReport { rows: total, imported, errors })
+        Ok(ImportReport { rows: total, imported: changes.len() as u64, errors })
     }
 }
 

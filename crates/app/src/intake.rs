@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use ordo_domain::audit::{AuditEntry, Change};
 use ordo_domain::exception::ExceptionKind;
 use ordo_domain::order::{LineAllocation, NewOrder, Order, OrderEvent, OrderLine, OrderStatus, RoutingRecord};
 use ordo_domain::routing::LineDemand;
@@ -166,6 +167,7 @@ struct NewOrderWrite {
     holds: Vec<String>,
     total: ordo_domain::Money,
     payload: String,
+    actor: Actor,
     who: String,
     now: chrono::DateTime<chrono::Utc>,
 }
@@ -367,6 +369,19 @@ async fn write_new_orders(tx: &mut ordo_storage::Tx, writes: &[NewOrderWrite]) -
         .collect();
     tx.insert_order_events(&timelines).await?;
 
+    // The audit log keeps each new order as it came out of review and routing, and why.
+    let audit: Vec<AuditEntry> = fresh
+        .iter()
+        .zip(&outcomes)
+        .zip(&events)
+        .map(|(((id, w), (status, _)), steps)| {
+            let after = serde_json::json!({"channel": w.channel.code, "external_id": w.order.external_id, "status": status.as_str(), "total": w.total.to_string()});
+            let why = steps.last().map_or("", |step| step.reason);
+            w.actor.entry(w.now, Change::new("order.receive", format!("order:{id}")).after(after).reason(why))
+        })
+        .collect();
+    tx.append_audit(&audit).await?;
+
     let mut new = routed.into_iter().zip(outcomes);
     let mut written = Vec::with_capacity(ids.len());
     for id in ids {
@@ -467,6 +482,7 @@ impl Ordo {
             holds: holds.clone(),
             total,
             payload: payload.to_owned(),
+            actor: actor.clone(),
             who: who.clone(),
             now,
         };

@@ -4,6 +4,9 @@ use ordo_domain::inventory::{MovementKind, NewMovement, NewTransfer, StockLevel,
 use ordo_domain::ledger;
 use ordo_domain::FieldError;
 
+use ordo_domain::audit::Change;
+
+use crate::audit::record;
 use crate::{Actor, AppError, AppResult, Ordo};
 
 impl Ordo {
@@ -55,6 +58,11 @@ impl Ordo {
         }
         .map_err(FieldError::from)?;
         self.post(&mut tx, entry, &actor.to_string(), now).await?;
+        let change = Change::new("stock.move", format!("stock:{}/{}", movement.sku, movement.location))
+            .before(serde_json::json!({"on_hand": level.on_hand - delta}))
+            .after(serde_json::json!({"on_hand": level.on_hand, "kind": movement.kind.as_str(), "quantity": movement.quantity}))
+            .reason(&movement.reason);
+        record(&mut tx, actor, now, &[change]).await?;
         if level.available > 0 {
             Self::fill_backorders(&mut tx, &movement.sku, &movement.location, actor, now).await?;
             let after = tx.stock_levels(Some(&movement.sku)).await?;
@@ -125,7 +133,7 @@ impl Ordo {
     }
 
     /// Sets how many units of each SKU in an ABC class a channel keeps back.
-    pub async fn set_channel_buffer(&self, channel: &str, abc_class: &str, units: i64) -> AppResult<()> {
+    pub async fn set_channel_buffer(&self, channel: &str, abc_class: &str, units: i64, actor: &Actor) -> AppResult<()> {
         let class = ordo_domain::master::AbcClass::parse("abc_class", abc_class)?;
         let units = ordo_domain::field::bounded("units", units, 0, 1_000_000)?;
         let mut tx = self.db.write().await?;
@@ -133,6 +141,9 @@ impl Ordo {
             return Err(AppError::NotFound { what: "channel", key: channel.to_owned() });
         }
         tx.set_channel_buffer(channel, class.as_str(), units).await?;
+        let change = Change::new("channel.set_buffer", format!("channel:{channel}"))
+            .after(serde_json::json!({"abc_class": class.as_str(), "units": units}));
+        record(&mut tx, actor, self.now(), &[change]).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -158,6 +169,10 @@ impl Ordo {
                 format!("{} has fewer than {} unreserved units of {}", t.from, t.quantity, t.sku),
             )));
         }
+        let change = Change::new("transfer.start", format!("transfer:{id}"))
+            .after(serde_json::json!({"sku": t.sku, "from": t.from, "to": t.to, "quantity": t.quantity}))
+            .reason(&t.reason);
+        record(&mut tx, actor, self.now(), &[change]).await?;
         tx.commit().await?;
         Ok(Transfer { id, sku: t.sku, from: t.from, to: t.to, quantity: t.quantity, status: "in_transit".into() })
     }
@@ -171,6 +186,7 @@ impl Ordo {
             return Err(AppError::NotFound { what: "transfer in transit", key: id.to_string() });
         };
         Self::fill_backorders(&mut tx, &level.sku, &level.location, actor, now).await?;
+        record(&mut tx, actor, now, &[Change::new("transfer.receive", format!("transfer:{id}"))]).await?;
         let level = tx.stock_levels(Some(&level.sku)).await?.into_iter().find(|l| l.location == level.location).unwrap_or(level);
         tx.commit().await?;
         Ok(level)

@@ -6,6 +6,9 @@ use ordo_domain::ledger::{self, AccountBalance, AccountKind, Entry};
 use ordo_domain::{FieldError, Money};
 use ordo_storage::Tx;
 
+use ordo_domain::audit::Change;
+
+use crate::audit::record;
 use crate::{Actor, AppError, AppResult, Ordo};
 
 /// The trial balance in base currency.
@@ -79,7 +82,7 @@ impl Ordo {
     }
 
     /// Opens an account in the chart: finance extends the default one.
-    pub async fn create_account(&self, code: &str, name: &str, kind: &str) -> AppResult<()> {
+    pub async fn create_account(&self, code: &str, name: &str, kind: &str, actor: &Actor) -> AppResult<()> {
         let code = ordo_domain::field::code("code", code)?;
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 200 {
@@ -91,7 +94,9 @@ impl Ordo {
         if tx.account_name(&code).await?.is_some() {
             return Err(AppError::Duplicate(FieldError::new("code", format!("account {code} exists already"))));
         }
+        let change = Change::new("account.create", format!("account:{code}")).after(serde_json::json!({"name": name, "kind": kind.as_str()}));
         tx.ensure_accounts(&[(code, name.to_owned(), kind)], self.now()).await?;
+        record(&mut tx, actor, self.now(), &[change]).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -133,22 +138,38 @@ impl Ordo {
             postings.push(ledger::Posting { account: line.account.clone(), debit, credit, sku: None, segment: None });
         }
         let source = format!("manual:{}", uuid::Uuid::now_v7());
+        let lines: Vec<serde_json::Value> = postings
+            .iter()
+            .map(|p| serde_json::json!({"account": p.account, "debit": p.debit, "credit": p.credit}))
+            .collect();
+        let change = Change::new("entry.post", source.clone()).after(serde_json::json!({"currency": currency.code(), "lines": lines})).reason(memo);
         let entry = Entry::balanced(source.clone(), memo.to_owned(), currency, postings).map_err(FieldError::from)?;
         self.post(&mut tx, entry, &actor.to_string(), self.now()).await?;
+        record(&mut tx, actor, self.now(), &[change]).await?;
         tx.commit().await?;
         Ok(source)
     }
 
     /// Sets the rate of `currency` into the base currency from `valid_from` (now when absent)
     /// on; `rate` is a decimal string such as "1.085". Returns the rate in millionths.
-    pub async fn set_exchange_rate(&self, currency: &str, rate: &str, valid_from: Option<DateTime<Utc>>) -> AppResult<i64> {
+    pub async fn set_exchange_rate(
+        &self,
+        currency: &str,
+        rate: &str,
+        valid_from: Option<DateTime<Utc>>,
+        actor: &Actor,
+    ) -> AppResult<i64> {
         let currency = ordo_domain::Currency::parse("currency", currency)?;
         if currency == self.settings.base_currency {
             return Err(FieldError::new("currency", "is the base currency: its rate is 1").into());
         }
         let micros = ledger::parse_rate("rate", rate)?;
         let mut tx = self.db.write().await?;
-        tx.set_exchange_rate(currency.code(), valid_from.unwrap_or_else(|| self.now()), micros).await?;
+        let valid_from = valid_from.unwrap_or_else(|| self.now());
+        tx.set_exchange_rate(currency.code(), valid_from, micros).await?;
+        let change = Change::new("exchange_rate.set", format!("exchange_rate:{}", currency.code()))
+            .after(serde_json::json!({"rate": rate.trim(), "valid_from": valid_from}));
+        record(&mut tx, actor, self.now(), &[change]).await?;
         tx.commit().await?;
         Ok(micros)
     }

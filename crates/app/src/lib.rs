@@ -3,6 +3,7 @@
 //! The HTTP API, the dashboard and the command line call these and nothing below them.
 
 mod access;
+mod audit;
 mod cache;
 mod clock;
 mod fulfilment;
@@ -26,13 +27,14 @@ use ordo_domain::{Currency, FieldError};
 use ordo_storage::Db;
 
 pub use access::{IssuedToken, LoggedIn};
+pub use audit::AuditVerdict;
 pub use clock::Clock;
 pub use fulfilment::ShipByWatch;
 pub use ledger::{AccountLedger, LedgerCheck, LedgerLine, ManualLine, Period, TrialBalance};
 pub use settlements::{SettlementImport, SettlementPolicy};
 pub use intake::Intake;
 pub use ordo_domain as domain;
-pub use ordo_storage::{OrderSummary, SettlementSummary, redact as redact_url, Engine, StorageError, MasterDataCounts, ProductPage, ProductQuery, SqliteDurability, StorageOptions};
+pub use ordo_storage::{AuditQuery, OrderSummary, SettlementSummary, redact as redact_url, Engine, StorageError, MasterDataCounts, ProductPage, ProductQuery, SqliteDurability, StorageOptions};
 
 /// Settings the use cases need; everything else about running Ordo belongs to the adapters.
 #[derive(Debug, Clone)]
@@ -71,13 +73,15 @@ pub struct Ordo {
     intake: intake::IntakeQueue,
 }
 
-/// Who is acting: a user of the dashboard, an API token, or Ordo itself. Recorded with the
-/// changes each makes.
+/// Who is acting: a user of the dashboard, an API token, or Ordo itself, and on which request.
+/// Recorded with the changes each makes, in the timelines and the audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
     pub kind: ActorKind,
     pub name: String,
     pub role: Role,
+    /// The HTTP request being served, for finding its log lines from an audit record.
+    pub request_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +94,13 @@ pub enum ActorKind {
 impl Actor {
     /// Ordo itself, or an operator at the command line with the database in hand.
     pub fn system() -> Actor {
-        Actor { kind: ActorKind::System, name: "system".to_owned(), role: Role::Admin }
+        Actor { kind: ActorKind::System, name: "system".to_owned(), role: Role::Admin, request_id: None }
+    }
+
+    /// The same actor, serving the request `id` (an id longer than a UUID's few dozen
+    /// characters is a caller's invention and is not kept).
+    pub fn on_request(self, id: Option<&str>) -> Actor {
+        Actor { request_id: id.filter(|id| id.len() <= 100).map(str::to_owned), ..self }
     }
 
     pub fn can(&self, permission: Permission) -> bool {

@@ -9,7 +9,10 @@ use ordo_domain::FieldError;
 use ordo_storage::{MasterDataCounts, ProductPage, ProductQuery, Tx};
 use uuid::Uuid;
 
-use crate::{AppError, AppResult, Ordo};
+use ordo_domain::audit::Change;
+
+use crate::audit::record;
+use crate::{Actor, AppError, AppResult, Ordo};
 
 /// The most rows one page of a list returns.
 pub const MAX_PAGE_SIZE: i64 = 500;
@@ -19,12 +22,13 @@ fn duplicate(field: &str, value: &str) -> AppError {
 }
 
 impl Ordo {
-    pub async fn create_channel(&self, new: NewChannel) -> AppResult<Channel> {
+    pub async fn create_channel(&self, new: NewChannel, actor: &Actor) -> AppResult<Channel> {
         let channel = new.validate()?;
         let mut tx = self.db.write().await?;
         if !tx.insert_channel(&channel, self.now()).await? {
             return Err(duplicate("code", &channel.code));
         }
+        record(&mut tx, actor, self.now(), &[Change::new("channel.create", format!("channel:{}", channel.code)).after(&channel)]).await?;
         tx.commit().await?;
         self.cache.clear();
         Ok(channel)
@@ -38,12 +42,13 @@ impl Ordo {
         self.db.read().await?.channel(code).await?.ok_or_else(|| AppError::NotFound { what: "channel", key: code.into() })
     }
 
-    pub async fn create_location(&self, new: NewLocation) -> AppResult<Location> {
+    pub async fn create_location(&self, new: NewLocation, actor: &Actor) -> AppResult<Location> {
         let location = new.validate()?;
         let mut tx = self.db.write().await?;
         if !tx.insert_location(&location, self.now()).await? {
             return Err(duplicate("code", &location.code));
         }
+        record(&mut tx, actor, self.now(), &[Change::new("location.create", format!("location:{}", location.code)).after(&location)]).await?;
         tx.commit().await?;
         self.cache.clear();
         Ok(location)
@@ -53,12 +58,13 @@ impl Ordo {
         Ok(self.db.read().await?.locations().await?)
     }
 
-    pub async fn create_product(&self, new: NewProduct) -> AppResult<Product> {
+    pub async fn create_product(&self, new: NewProduct, actor: &Actor) -> AppResult<Product> {
         let product = new.validate(self.settings.base_currency)?;
         let mut tx = self.db.write().await?;
         if !tx.insert_product(&product, self.now()).await? {
             return Err(duplicate("sku", &product.sku));
         }
+        record(&mut tx, actor, self.now(), &[Change::new("product.create", format!("product:{}", product.sku)).after(&product)]).await?;
         tx.commit().await?;
         self.cache.clear();
         Ok(product)
@@ -75,6 +81,7 @@ impl Ordo {
         &self,
         kit: &str,
         components: Vec<ordo_domain::master::KitComponent>,
+        actor: &Actor,
     ) -> AppResult<Vec<ordo_domain::master::KitComponent>> {
         let components = ordo_domain::master::check_kit(kit, components)?;
         let mut tx = self.db.write().await?;
@@ -94,7 +101,10 @@ impl Ordo {
             }
         }
         let rows: Vec<(String, i64)> = components.iter().map(|c| (c.sku.clone(), c.quantity)).collect();
+        let before = tx.kit_components(kit).await?;
         tx.set_kit_components(kit, &rows).await?;
+        let change = Change::new("product.set_kit", format!("product:{kit}")).before(before).after(&rows);
+        record(&mut tx, actor, self.now(), &[change]).await?;
         tx.commit().await?;
         self.cache.clear();
         Ok(components)
@@ -124,12 +134,14 @@ impl Ordo {
         Ok(self.db.read().await?.products(&query).await?)
     }
 
-    pub async fn create_listing(&self, new: NewListing) -> AppResult<Listing> {
+    pub async fn create_listing(&self, new: NewListing, actor: &Actor) -> AppResult<Listing> {
         let mut tx = self.db.write().await?;
         let listing = self.validate_listing(&mut tx, new).await?;
         if !tx.insert_listing(&listing, self.now()).await? {
             return Err(duplicate("channel_sku", &listing.channel_sku));
         }
+        let subject = format!("listing:{}/{}", listing.channel, listing.channel_sku);
+        record(&mut tx, actor, self.now(), &[Change::new("listing.create", subject).after(&listing)]).await?;
         tx.commit().await?;
         self.cache.clear();
         Ok(listing)
@@ -152,12 +164,13 @@ impl Ordo {
         Ok(self.db.read().await?.listings(channel).await?)
     }
 
-    pub async fn create_customer(&self, new: NewCustomer) -> AppResult<Customer> {
+    pub async fn create_customer(&self, new: NewCustomer, actor: &Actor) -> AppResult<Customer> {
         let customer = new.validate(Uuid::now_v7(), self.now())?;
         let mut tx = self.db.write().await?;
         if !tx.insert_customer(&customer).await? {
             return Err(duplicate("email", &customer.email));
         }
+        record(&mut tx, actor, self.now(), &[Change::new("customer.create", format!("customer:{}", customer.id)).after(&customer)]).await?;
         tx.commit().await?;
         self.cache.clear();
         Ok(customer)
@@ -169,12 +182,13 @@ impl Ordo {
         Ok(self.db.read().await?.customers(limit, offset).await?)
     }
 
-    pub async fn create_supplier(&self, new: NewSupplier) -> AppResult<Supplier> {
+    pub async fn create_supplier(&self, new: NewSupplier, actor: &Actor) -> AppResult<Supplier> {
         let supplier = new.validate()?;
         let mut tx = self.db.write().await?;
         if !tx.insert_supplier(&supplier, self.now()).await? {
             return Err(duplicate("code", &supplier.code));
         }
+        record(&mut tx, actor, self.now(), &[Change::new("supplier.create", format!("supplier:{}", supplier.code)).after(&supplier)]).await?;
         tx.commit().await?;
         self.cache.clear();
         Ok(supplier)
@@ -189,7 +203,7 @@ impl Ordo {
     }
 
     /// Sets the tax rate for goods of `tax_class` shipped to `country`, as a percentage.
-    pub async fn set_tax_rate(&self, country: &str, tax_class: &str, percent: &str) -> AppResult<i64> {
+    pub async fn set_tax_rate(&self, country: &str, tax_class: &str, percent: &str, actor: &Actor) -> AppResult<i64> {
         let country = country.trim().to_ascii_uppercase();
         if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
             return Err(FieldError::new("country", "must be an ISO 3166 two-letter country code such as DE").into());
@@ -198,6 +212,9 @@ impl Ordo {
         let rate = ordo_domain::field::percent_basis_points("rate", percent)?;
         let mut tx = self.db.write().await?;
         tx.set_tax_rate(&country, &tax_class, rate).await?;
+        let change = Change::new("tax_rate.set", format!("tax_rate:{country}/{tax_class}"))
+            .after(serde_json::json!({"rate": ordo_domain::ledger::percent(rate)}));
+        record(&mut tx, actor, self.now(), &[change]).await?;
         tx.commit().await?;
         self.cache.clear();
         Ok(rate)
@@ -205,7 +222,13 @@ impl Ordo {
 
     /// Sets whether a channel's orders may split across locations and which locations may
     /// serve it (none: all). Returns the setting as stored.
-    pub async fn set_channel_routing(&self, channel: &str, allow_split: bool, locations: &[String]) -> AppResult<(bool, Vec<String>)> {
+    pub async fn set_channel_routing(
+        &self,
+        channel: &str,
+        allow_split: bool,
+        locations: &[String],
+        actor: &Actor,
+    ) -> AppResult<(bool, Vec<String>)> {
         let mut tx = self.db.write().await?;
         if tx.channel(channel).await?.is_none() {
             return Err(AppError::NotFound { what: "channel", key: channel.to_owned() });
@@ -221,15 +244,19 @@ impl Ordo {
                 codes.push(code);
             }
         }
+        let before = tx.channel_routing(channel).await?;
         tx.set_channel_routing(channel, allow_split, &codes).await?;
         let stored = tx.channel_routing(channel).await?;
+        let state = |(allow_split, locations): &(bool, Vec<String>)| serde_json::json!({"allow_split": allow_split, "locations": locations});
+        let change = Change::new("channel.set_routing", format!("channel:{channel}")).before(state(&before)).after(state(&stored));
+        record(&mut tx, actor, self.now(), &[change]).await?;
         tx.commit().await?;
         self.cache.clear();
         Ok(stored)
     }
 
     /// Sets the shipping methods a location offers (none: every method).
-    pub async fn set_shipping_methods(&self, location: &str, methods: &[String]) -> AppResult<Vec<String>> {
+    pub async fn set_shipping_methods(&self, location: &str, methods: &[String], actor: &Actor) -> AppResult<Vec<String>> {
         let mut codes = Vec::with_capacity(methods.len());
         for (i, method) in methods.iter().enumerate() {
             let code = ordo_domain::field::code(&format!("methods[{i}]"), method)?;
@@ -242,6 +269,8 @@ impl Ordo {
             return Err(AppError::NotFound { what: "location", key: location.to_owned() });
         }
         tx.set_shipping_methods(location, &codes).await?;
+        let change = Change::new("location.set_shipping_methods", format!("location:{location}")).after(&codes);
+        record(&mut tx, actor, self.now(), &[change]).await?;
         tx.commit().await?;
         self.cache.clear();
         Ok(codes)

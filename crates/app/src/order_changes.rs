@@ -113,6 +113,11 @@ impl Ordo {
             status => tx.record_transition(id, Some(status), status, &who, &reason, now).await?,
         }
         let saved = tx.order(id).await?.ok_or_else(not_found)?;
+        let change = ordo_domain::audit::Change::new("order.update", format!("order:{id}"))
+            .before(crate::orders::order_state(&current))
+            .after(crate::orders::order_state(&saved))
+            .reason(&reason);
+        crate::audit::record(&mut tx, actor, now, &[change]).await?;
         tx.commit().await?;
         Ok(saved)
     }

@@ -7,7 +7,24 @@ use ordo_domain::routing::LineDemand;
 use ordo_domain::FieldError;
 use uuid::Uuid;
 
+use ordo_domain::audit::Change;
+
+use crate::audit::record;
 use crate::{Actor, AppError, AppResult, Ordo};
+
+/// What the audit log keeps of an order's state: its status and, per line, what it holds.
+pub(crate) fn order_state(order: &Order) -> serde_json::Value {
+    let lines: Vec<serde_json::Value> = order
+        .lines
+        .iter()
+        .filter(|l| !l.kit)
+        .map(|l| {
+            let reserved: i64 = l.allocations.iter().map(|a| a.quantity).sum();
+            serde_json::json!({"line": l.line, "sku": l.sku, "quantity": l.quantity, "reserved": reserved, "shipped": l.shipped})
+        })
+        .collect();
+    serde_json::json!({"status": order.status.as_str(), "lines": lines})
+}
 
 impl Ordo {
     /// Releases an order held for review: it is routed and reserved as if it had just come.
@@ -32,7 +49,13 @@ impl Ordo {
         let when = (order.placed_at, sla);
         Self::allocate(&mut tx, id, &order.channel, &order.shipping_method, &lines, when, &who, now).await?;
         tx.resolve_exception(ExceptionKind::PaymentReview.as_str(), &format!("order:{id}"), &reason, now).await?;
-        let order = tx.order(id).await?.ok_or(AppError::NotFound { what: "order", key: id.to_string() })?;
+        let released = tx.order(id).await?.ok_or(AppError::NotFound { what: "order", key: id.to_string() })?;
+        let change = Change::new("order.release_hold", format!("order:{id}"))
+            .before(order_state(&order))
+            .after(order_state(&released))
+            .reason(&reason);
+        record(&mut tx, actor, now, &[change]).await?;
+        let order = released;
         tx.commit().await?;
         Ok(order)
     }
@@ -85,7 +108,13 @@ impl Ordo {
             tx.resolve_exception(kind.as_str(), &subject, "order cancelled", now).await?;
         }
         tx.record_transition(id, Some(order.status), OrderStatus::Cancelled, &actor.to_string(), &reason, now).await?;
-        let order = tx.order(id).await?.ok_or(AppError::NotFound { what: "order", key: id.to_string() })?;
+        let cancelled = tx.order(id).await?.ok_or(AppError::NotFound { what: "order", key: id.to_string() })?;
+        let change = Change::new("order.cancel", format!("order:{id}"))
+            .before(order_state(&order))
+            .after(order_state(&cancelled))
+            .reason(&reason);
+        record(&mut tx, actor, now, &[change]).await?;
+        let order = cancelled;
         tx.commit().await?;
         Ok(order)
     }

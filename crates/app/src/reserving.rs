@@ -294,14 +294,13 @@ impl Ordo {
         actor: &Actor,
         now: chrono::DateTime<chrono::Utc>,
     ) -> AppResult<()> {
-        let who = actor.to_string();
         for waiting in tx.waiting_lines(sku).await? {
             if !tx.may_ship_from(&waiting.channel, location, &waiting.shipping_method).await? {
                 continue;
             }
             if let Some(kit) = waiting.part_of {
                 if Self::fill_kit(tx, waiting.order_id, kit, location).await? {
-                    Self::note_filled(tx, waiting.order_id, sku, location, &who, now).await?;
+                    Self::note_filled(tx, waiting.order_id, sku, location, actor, now).await?;
                 }
                 continue;
             }
@@ -320,7 +319,7 @@ impl Ordo {
             }
             tx.insert_allocation(waiting.order_id, waiting.line_no, location, take).await?;
             tx.reduce_backorder(waiting.order_id, waiting.line_no, take).await?;
-            Self::note_filled(tx, waiting.order_id, sku, location, &who, now).await?;
+            Self::note_filled(tx, waiting.order_id, sku, location, actor, now).await?;
         }
         if tx.backordered_sku_units(sku).await? == 0 {
             tx.resolve_exception(ExceptionKind::Stockout.as_str(), &format!("sku:{sku}"), "stock arrived for every waiting order", now)
@@ -335,14 +334,18 @@ impl Ordo {
         order: Uuid,
         sku: &str,
         location: &str,
-        who: &str,
+        actor: &Actor,
         now: chrono::DateTime<chrono::Utc>,
     ) -> AppResult<()> {
+        let change = ordo_domain::audit::Change::new("order.fill_backorder", format!("order:{order}"))
+            .after(serde_json::json!({"sku": sku, "location": location}))
+            .reason("stock arrived for a waiting line");
+        crate::audit::record(tx, actor, now, &[change]).await?;
         if tx.backordered_units(order).await? == 0
             && let Some(status @ (OrderStatus::Backordered | OrderStatus::PartiallyShipped)) = tx.order_status(order).await?
         {
             let reason = format!("{sku} arrived at {location}; every unit is reserved");
-            tx.record_transition(order, Some(status), OrderStatus::Allocated, who, &reason, now).await?;
+            tx.record_transition(order, Some(status), OrderStatus::Allocated, &actor.to_string(), &reason, now).await?;
         }
         Ok(())
     }

@@ -149,6 +149,13 @@ impl Ordo {
             })
             .collect();
         tx.insert_settlement_lines(id, &lines).await?;
+        let after = serde_json::json!({
+            "channel": channel.code, "external_id": report.id, "total": report.total.to_string(),
+            "lines": report.lines.len(), "matched": matched, "unmatched": unmatched, "exceptions": raised,
+            "content_sha256": digest,
+        });
+        crate::audit::record(&mut tx, actor, now, &[ordo_domain::audit::Change::new("settlement.import", format!("settlement:{id}")).after(after)])
+            .await?;
         tx.commit().await?;
         Ok(SettlementImport {
             id,

@@ -60,6 +60,7 @@ pub fn router(ordo: ordo_app::Ordo, secure_cookies: bool) -> Router {
         .route("/dashboard/inventory/{sku}", get(pages::inventory::sku))
         .route("/dashboard/exceptions", get(pages::exceptions::exceptions))
         .route("/dashboard/ledger", get(pages::ledger::trial_balance))
+        .route("/dashboard/audit", get(pages::audit::audit))
         .route("/dashboard/channels", get(pages::master::channels))
         .route("/dashboard/locations", get(pages::master::locations))
         .route("/dashboard/products", get(pages::master::products))

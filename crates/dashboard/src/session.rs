@@ -41,7 +41,11 @@ impl FromRequestParts<Dashboard> for Session {
             return Err(sign_in());
         };
         match state.ordo.authenticate_session(&key).await {
-            Ok(actor) => Ok(Session { actor }),
+            Ok(actor) => {
+                // The server's request-id layer sets this on every request.
+                let request_id = parts.headers.get("x-request-id").and_then(|value| value.to_str().ok());
+                Ok(Session { actor: actor.on_request(request_id) })
+            }
             Err(AppError::Unauthenticated) => Err(sign_in()),
             Err(other) => Err(other.into()),
         }

@@ -80,7 +80,14 @@ impl Role {
             }
             Role::Finance => matches!(
                 permission,
-                MasterDataRead | InventoryRead | OrdersRead | OrdersReview | ExceptionsRead | LedgerRead | LedgerWrite
+                MasterDataRead
+                    | InventoryRead
+                    | OrdersRead
+                    | OrdersReview
+                    | ExceptionsRead
+                    | LedgerRead
+                    | LedgerWrite
+                    | AuditRead
             ),
             Role::Service => matches!(
                 permission,
@@ -140,12 +147,14 @@ pub enum Permission {
     LedgerRead,
     /// Import settlements: book them and raise what does not reconcile.
     LedgerWrite,
+    /// Read the audit log.
+    AuditRead,
     /// Manage API tokens and users.
     AccessManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 13] = [
+    pub const ALL: [Permission; 14] = [
         Permission::MasterDataRead,
         Permission::MasterDataWrite,
         Permission::CustomersWrite,
@@ -158,6 +167,7 @@ impl Permission {
         Permission::ExceptionsRead,
         Permission::LedgerRead,
         Permission::LedgerWrite,
+        Permission::AuditRead,
         Permission::AccessManage,
     ];
 
@@ -175,6 +185,7 @@ impl Permission {
             Permission::ExceptionsRead => "exceptions.read",
             Permission::LedgerRead => "ledger.read",
             Permission::LedgerWrite => "ledger.write",
+            Permission::AuditRead => "audit.read",
             Permission::AccessManage => "access.manage",
         }
     }

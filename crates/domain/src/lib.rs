@@ -5,6 +5,7 @@
 //! CLI) only ever see them through the application crate's use cases.
 
 pub mod access;
+pub mod audit;
 pub mod exception;
 pub mod field;
 pub mod inventory;

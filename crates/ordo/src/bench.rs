@@ -56,7 +56,8 @@ async fn seed(ordo: &Ordo) -> Result<(), AppError> {
         currency,
         ship_by_sla_hours: Some(48),
     };
-    ignore_duplicate(ordo.create_channel(channel).await)?;
+    let system = Actor::system();
+    ignore_duplicate(ordo.create_channel(channel, &system).await)?;
     for (code, priority) in [("bench-a", 1), ("bench-b", 2)] {
         let location = NewLocation {
             code: code.into(),
@@ -66,7 +67,7 @@ async fn seed(ordo: &Ordo) -> Result<(), AppError> {
             time_zone: None,
             cutoff_time: None,
         };
-        ignore_duplicate(ordo.create_location(location).await)?;
+        ignore_duplicate(ordo.create_location(location, &system).await)?;
     }
     let mut products = Vec::new();
     for n in 0..SKUS {
@@ -80,14 +81,13 @@ async fn seed(ordo: &Ordo) -> Result<(), AppError> {
             abc_class: None,
             active: None,
         };
-        if ordo.create_product(product).await.is_ok() {
+        if ordo.create_product(product, &system).await.is_ok() {
             products.push((n, sku));
         }
     }
-    let system = Actor::system();
     for (n, sku) in products {
         let listing = NewListing { channel: "bench".into(), channel_sku: format!("B-{sku}"), sku: sku.clone(), price: "9.90".into() };
-        ignore_duplicate(ordo.create_listing(listing).await)?;
+        ignore_duplicate(ordo.create_listing(listing, &system).await)?;
         let stock = if n < SCARCE { 100 } else { 1_000_000 };
         for location in ["bench-a", "bench-b"] {
             let receipt = NewMovement {
@@ -140,7 +140,7 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 /// Runs the bench: `clients` concurrent clients send `orders` orders in all.
 pub async fn ingest(ordo: Ordo, clients: usize, orders: u64) -> Result<IngestReport, String> {
     seed(&ordo).await.map_err(|e| format!("seeding the bench data failed: {e}"))?;
-    let token = ordo.create_token(Role::Integration, "bench").await.map_err(|e| e.to_string())?.token;
+    let token = ordo.create_token(Role::Integration, "bench", &Actor::system()).await.map_err(|e| e.to_string())?.token;
     let options = HttpOptions { request_timeout: Duration::from_secs(30), body_limit_bytes: 1 << 20, secure_cookies: false };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;

@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use ordo_app::domain::access::Role;
 use ordo_app::import::{ImportKind, ImportOptions};
-use ordo_app::{AppError, Ordo, Progress};
+use ordo_app::{Actor, AppError, AuditVerdict, Ordo, Progress};
 
 use crate::config::{Config, ConfigError, LogFormat, Options};
 use crate::serve::{self, HttpOptions};
@@ -56,6 +56,9 @@ enum Command {
     /// Marketplace settlements.
     #[command(subcommand)]
     Settlement(SettlementCommand),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Financial reports in base currency, as CSV on standard output.
     #[command(subcommand)]
     Report(ReportCommand),
@@ -90,6 +93,13 @@ enum UserCommand {
         #[arg(long, value_parser = parse_role)]
         role: Role,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Walk the audit chain: exit 0 with the count when every record holds, exit 1 naming the
+    /// first record that was edited, removed or moved.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -270,13 +280,13 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
         Command::Serve => serve(&config).await,
         Command::Demo { days } => demo(&config, days).await,
         Command::Token(TokenCommand::Create { role, name }) => {
-            let issued = open(&config).await?.create_token(role, &name).await?;
+            let issued = open(&config).await?.create_token(role, &name, &Actor::system()).await?;
             println!("{}", issued.token);
             Ok(ExitCode::SUCCESS)
         }
         Command::User(UserCommand::Create { username, role }) => {
             let password = read_password()?;
-            open(&config).await?.create_user(&username, &password, role).await?;
+            open(&config).await?.create_user(&username, &password, role, &Actor::system()).await?;
             eprintln!("created user {username} with role {role}");
             Ok(ExitCode::SUCCESS)
         }
@@ -357,6 +367,16 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Audit(AuditCommand::Verify) => match open(&config).await?.verify_audit().await? {
+            AuditVerdict::Intact { records } => {
+                println!("audit log intact: {records} record{}", if records == 1 { "" } else { "s" });
+                Ok(ExitCode::SUCCESS)
+            }
+            AuditVerdict::Broken { seq, problem } => {
+                println!("audit log broken at record {seq}: {problem}");
+                Ok(ExitCode::from(1))
+            }
+        },
         Command::Settlement(SettlementCommand::Import { channel, file }) => {
             let bytes = std::fs::read(&file).map_err(|e| Failure::CannotRun(format!("cannot read {}: {e}", file.display())))?;
             let content = ordo_app::domain::settlement::decode(&bytes);
@@ -518,7 +538,7 @@ async fn import(config: &Config, kind: ImportKind, file: &std::path::Path, skip_
     let ordo = open(config).await?;
     let report = {
         let bar = Bar::new("importing");
-        ordo.import_csv(kind, &data, ImportOptions { skip_invalid }, &bar).await?
+        ordo.import_csv(kind, &data, ImportOptions { skip_invalid }, &bar, &Actor::system()).await?
     };
     for error in &report.errors {
         eprintln!("{}: {error}", file.display());

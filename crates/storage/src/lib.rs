@@ -6,6 +6,7 @@
 //! difference is visible. Both migration sets are embedded in the binary.
 
 mod access;
+mod audit;
 mod error;
 mod inventory;
 mod kits;
@@ -31,6 +32,7 @@ use sqlx::{Postgres, Sqlite, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use access::{ApiTokenRecord, SessionUser, UserRecord};
+pub use audit::AuditQuery;
 pub use error::StorageError;
 pub use master::{MasterDataCounts, ProductPage, ProductQuery, ALL_TABLES};
 pub use orders::{NewEvent, NewLineRecord, NewOrderRecord, OrderAllocations, OrderChange, OrderQuery, OrderSummary, Timeline, UnshippedOrder};

@@ -39,9 +39,9 @@ struct CreatedToken {
     responses((status = 201, body = CreatedToken), (status = "4XX", body = ErrorBody)))]
 async fn create_token(
     State(ordo): State<Ordo>,
-    _: Authorized<need::AccessManage>,
+    caller: Authorized<need::AccessManage>,
     ValidJson(new): ValidJson<NewToken>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
-    let issued = ordo.create_token(new.role, &new.name).await?;
+    let issued = ordo.create_token(new.role, &new.name, &caller.actor).await?;
     Ok((StatusCode::CREATED, Json(CreatedToken { token: issued.token, id: issued.id, name: issued.name, role: issued.role })))
 }

@@ -33,10 +33,10 @@ pub fn routes() -> OpenApiRouter<Ordo> {
     responses((status = 204), (status = "4XX", body = ErrorBody)))]
 async fn set_bin(
     State(ordo): State<Ordo>,
-    _: Authorized<need::InventoryWrite>,
+    caller: Authorized<need::InventoryWrite>,
     ValidJson(assignment): ValidJson<BinAssignment>,
 ) -> Result<StatusCode, ApiError> {
-    ordo.set_bin(assignment).await?;
+    ordo.set_bin(assignment, &caller.actor).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -138,11 +138,11 @@ struct Buffer {
     responses((status = 204), (status = "4XX", body = ErrorBody)))]
 async fn set_buffer(
     State(ordo): State<Ordo>,
-    _: Authorized<need::MasterDataWrite>,
+    caller: Authorized<need::MasterDataWrite>,
     Path((code, class)): Path<(String, String)>,
     ValidJson(buffer): ValidJson<Buffer>,
 ) -> Result<StatusCode, ApiError> {
-    ordo.set_channel_buffer(&code, &class, buffer.units).await?;
+    ordo.set_channel_buffer(&code, &class, buffer.units, &caller.actor).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

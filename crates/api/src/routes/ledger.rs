@@ -82,11 +82,11 @@ struct ExchangeRate {
     responses((status = 200, body = ExchangeRate), (status = "4XX", body = ErrorBody)))]
 async fn set_exchange_rate(
     State(ordo): State<Ordo>,
-    _: Authorized<need::MasterDataWrite>,
+    caller: Authorized<need::MasterDataWrite>,
     Path(currency): Path<String>,
     ValidJson(body): ValidJson<ExchangeRate>,
 ) -> Result<Json<ExchangeRate>, ApiError> {
-    let micros = ordo.set_exchange_rate(&currency, &body.rate, body.valid_from).await?;
+    let micros = ordo.set_exchange_rate(&currency, &body.rate, body.valid_from, &caller.actor).await?;
     let rate = format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000);
     Ok(Json(ExchangeRate { rate, valid_from: body.valid_from }))
 }
@@ -214,10 +214,10 @@ struct NewAccount {
     responses((status = 201, body = NewAccount), (status = "4XX", body = ErrorBody)))]
 async fn create_account(
     State(ordo): State<Ordo>,
-    _: Authorized<need::LedgerWrite>,
+    caller: Authorized<need::LedgerWrite>,
     ValidJson(body): ValidJson<NewAccount>,
 ) -> Result<(StatusCode, Json<NewAccount>), ApiError> {
-    ordo.create_account(&body.code, &body.name, &body.kind).await?;
+    ordo.create_account(&body.code, &body.name, &body.kind, &caller.actor).await?;
     Ok((StatusCode::CREATED, Json(body)))
 }
 

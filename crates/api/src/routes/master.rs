@@ -38,10 +38,10 @@ type Created<T> = Result<(StatusCode, Json<T>), ApiError>;
     responses((status = 201, body = Channel), (status = "4XX", body = ErrorBody)))]
 async fn create_channel(
     State(ordo): State<Ordo>,
-    _: Authorized<need::MasterDataWrite>,
+    caller: Authorized<need::MasterDataWrite>,
     ValidJson(new): ValidJson<NewChannel>,
 ) -> Created<Channel> {
-    Ok((StatusCode::CREATED, Json(ordo.create_channel(new).await?)))
+    Ok((StatusCode::CREATED, Json(ordo.create_channel(new, &caller.actor).await?)))
 }
 
 #[utoipa::path(get, path = "/api/v1/channels", tag = "master data",
@@ -64,10 +64,10 @@ async fn get_channel(
     responses((status = 201, body = Location), (status = "4XX", body = ErrorBody)))]
 async fn create_location(
     State(ordo): State<Ordo>,
-    _: Authorized<need::MasterDataWrite>,
+    caller: Authorized<need::MasterDataWrite>,
     ValidJson(new): ValidJson<NewLocation>,
 ) -> Created<Location> {
-    Ok((StatusCode::CREATED, Json(ordo.create_location(new).await?)))
+    Ok((StatusCode::CREATED, Json(ordo.create_location(new, &caller.actor).await?)))
 }
 
 #[utoipa::path(get, path = "/api/v1/locations", tag = "master data",
@@ -80,10 +80,10 @@ async fn list_locations(State(ordo): State<Ordo>, _: Authorized<need::MasterData
     responses((status = 201, body = Product), (status = "4XX", body = ErrorBody)))]
 async fn create_product(
     State(ordo): State<Ordo>,
-    _: Authorized<need::MasterDataWrite>,
+    caller: Authorized<need::MasterDataWrite>,
     ValidJson(new): ValidJson<NewProduct>,
 ) -> Created<Product> {
-    Ok((StatusCode::CREATED, Json(ordo.create_product(new).await?)))
+    Ok((StatusCode::CREATED, Json(ordo.create_product(new, &caller.actor).await?)))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -141,11 +141,11 @@ struct KitComponents {
     responses((status = 200, body = KitComponents), (status = "4XX", body = ErrorBody)))]
 async fn set_kit_components(
     State(ordo): State<Ordo>,
-    _: Authorized<need::MasterDataWrite>,
+    caller: Authorized<need::MasterDataWrite>,
     Path(sku): Path<String>,
     ValidJson(body): ValidJson<KitComponents>,
 ) -> Result<Json<KitComponents>, ApiError> {
-    Ok(Json(KitComponents { components: ordo.set_kit_components(&sku, body.components).await? }))
+    Ok(Json(KitComponents { components: ordo.set_kit_components(&sku, body.components, &caller.actor).await? }))
 }
 
 #[utoipa::path(get, path = "/api/v1/products/{sku}/components", tag = "master data", params(("sku" = String, Path)),
@@ -162,10 +162,10 @@ async fn get_kit_components(
     responses((status = 201, body = Listing), (status = "4XX", body = ErrorBody)))]
 async fn create_listing(
     State(ordo): State<Ordo>,
-    _: Authorized<need::MasterDataWrite>,
+    caller: Authorized<need::MasterDataWrite>,
     ValidJson(new): ValidJson<NewListing>,
 ) -> Created<Listing> {
-    Ok((StatusCode::CREATED, Json(ordo.create_listing(new).await?)))
+    Ok((StatusCode::CREATED, Json(ordo.create_listing(new, &caller.actor).await?)))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -189,10 +189,10 @@ async fn list_listings(
     responses((status = 201, body = Customer), (status = "4XX", body = ErrorBody)))]
 async fn create_customer(
     State(ordo): State<Ordo>,
-    _: Authorized<need::CustomersWrite>,
+    caller: Authorized<need::CustomersWrite>,
     ValidJson(new): ValidJson<NewCustomer>,
 ) -> Created<Customer> {
-    Ok((StatusCode::CREATED, Json(ordo.create_customer(new).await?)))
+    Ok((StatusCode::CREATED, Json(ordo.create_customer(new, &caller.actor).await?)))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -217,10 +217,10 @@ async fn list_customers(
     responses((status = 201, body = Supplier), (status = "4XX", body = ErrorBody)))]
 async fn create_supplier(
     State(ordo): State<Ordo>,
-    _: Authorized<need::SuppliersWrite>,
+    caller: Authorized<need::SuppliersWrite>,
     ValidJson(new): ValidJson<NewSupplier>,
 ) -> Created<Supplier> {
-    Ok((StatusCode::CREATED, Json(ordo.create_supplier(new).await?)))
+    Ok((StatusCode::CREATED, Json(ordo.create_supplier(new, &caller.actor).await?)))
 }
 
 #[utoipa::path(get, path = "/api/v1/suppliers", tag = "master data",
@@ -250,11 +250,11 @@ struct TaxRateSet {
     responses((status = 200, body = TaxRateSet), (status = "4XX", body = ErrorBody)))]
 async fn set_tax_rate(
     State(ordo): State<Ordo>,
-    _: Authorized<need::MasterDataWrite>,
+    caller: Authorized<need::MasterDataWrite>,
     Path((country, tax_class)): Path<(String, String)>,
     ValidJson(body): ValidJson<TaxRate>,
 ) -> Result<Json<TaxRateSet>, ApiError> {
-    let basis_points = ordo.set_tax_rate(&country, &tax_class, &body.rate).await?;
+    let basis_points = ordo.set_tax_rate(&country, &tax_class, &body.rate, &caller.actor).await?;
     let rate = format!("{}.{:02}", basis_points / 100, basis_points % 100);
     Ok(Json(TaxRateSet { country: country.trim().to_ascii_uppercase(), tax_class, rate }))
 }
@@ -274,11 +274,11 @@ struct ChannelRouting {
     responses((status = 200, body = ChannelRouting), (status = "4XX", body = ErrorBody)))]
 async fn set_channel_routing(
     State(ordo): State<Ordo>,
-    _: Authorized<need::MasterDataWrite>,
+    caller: Authorized<need::MasterDataWrite>,
     Path(code): Path<String>,
     ValidJson(body): ValidJson<ChannelRouting>,
 ) -> Result<Json<ChannelRouting>, ApiError> {
-    let (allow_split, locations) = ordo.set_channel_routing(&code, body.allow_split, &body.locations).await?;
+    let (allow_split, locations) = ordo.set_channel_routing(&code, body.allow_split, &body.locations, &caller.actor).await?;
     Ok(Json(ChannelRouting { allow_split, locations }))
 }
 
@@ -295,9 +295,9 @@ struct ShippingMethods {
     responses((status = 200, body = ShippingMethods), (status = "4XX", body = ErrorBody)))]
 async fn set_shipping_methods(
     State(ordo): State<Ordo>,
-    _: Authorized<need::MasterDataWrite>,
+    caller: Authorized<need::MasterDataWrite>,
     Path(code): Path<String>,
     ValidJson(body): ValidJson<ShippingMethods>,
 ) -> Result<Json<ShippingMethods>, ApiError> {
-    Ok(Json(ShippingMethods { methods: ordo.set_shipping_methods(&code, &body.methods).await? }))
+    Ok(Json(ShippingMethods { methods: ordo.set_shipping_methods(&code, &body.methods, &caller.actor).await? }))
 }

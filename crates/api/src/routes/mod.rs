@@ -2,6 +2,7 @@
 //! in its signature (`Authorized<need::…>`), parses, calls one use case and maps the result.
 
 pub mod access;
+pub mod audit;
 pub mod fulfilment;
 pub mod inventory;
 pub mod ledger;

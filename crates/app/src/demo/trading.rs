@@ -81,7 +81,7 @@ const CITIES: &[(&str, &str, &str)] = &[
 const WAVE_CAPACITY: [(&str, i64); 2] = [("central", 80), ("overflow", 30)];
 
 fn actor(name: &str) -> Actor {
-    Actor { kind: ActorKind::System, name: name.to_owned(), role: ordo_domain::access::Role::Admin }
+    Actor { kind: ActorKind::System, name: name.to_owned(), role: ordo_domain::access::Role::Admin, request_id: None }
 }
 
 /// What happens in a simulated day, in time order.

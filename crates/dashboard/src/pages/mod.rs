@@ -1,5 +1,6 @@
 //! The dashboard's pages: which exist, who may see each, the layout they share, and paging.
 
+pub(crate) mod audit;
 pub(crate) mod exceptions;
 pub(crate) mod fulfilment;
 pub(crate) mod holds;
@@ -32,6 +33,7 @@ pub(crate) enum Page {
     Inventory,
     Exceptions,
     Ledger,
+    Audit,
     Channels,
     Locations,
     Products,
@@ -41,7 +43,7 @@ pub(crate) enum Page {
 
 impl Page {
     /// In navigation order.
-    const ALL: [Page; 12] = [
+    const ALL: [Page; 13] = [
         Page::Overview,
         Page::Orders,
         Page::Holds,
@@ -49,6 +51,7 @@ impl Page {
         Page::Inventory,
         Page::Exceptions,
         Page::Ledger,
+        Page::Audit,
         Page::Channels,
         Page::Locations,
         Page::Products,
@@ -65,6 +68,7 @@ impl Page {
             Page::Inventory => "Inventory",
             Page::Exceptions => "Exceptions",
             Page::Ledger => "Ledger",
+            Page::Audit => "Audit log",
             Page::Channels => "Channels",
             Page::Locations => "Locations",
             Page::Products => "Products",
@@ -82,6 +86,7 @@ impl Page {
             Page::Inventory => "/dashboard/inventory",
             Page::Exceptions => "/dashboard/exceptions",
             Page::Ledger => "/dashboard/ledger",
+            Page::Audit => "/dashboard/audit",
             Page::Channels => "/dashboard/channels",
             Page::Locations => "/dashboard/locations",
             Page::Products => "/dashboard/products",
@@ -103,6 +108,7 @@ impl Page {
             Page::Fulfilment | Page::Inventory => Permission::InventoryRead,
             Page::Exceptions => Permission::ExceptionsRead,
             Page::Ledger => Permission::LedgerRead,
+            Page::Audit => Permission::AuditRead,
         }
     }
 }

@@ -208,7 +208,7 @@ async fn held_orders_are_decided_and_a_wave_is_picked_packed_and_shipped_in_the_
         let (status, answer) = server.post(t, "/api/v1/inventory/movements", receipt).await;
         assert_eq!(status, 201, "{answer}");
         let bin = ordo_app::domain::wave::BinAssignment { sku: sku.into(), location: "central".into(), bin: bin.into() };
-        server.ordo.set_bin(bin).await.unwrap();
+        server.ordo.set_bin(bin, &ordo_app::Actor::system()).await.unwrap();
     }
     let mut ids = std::collections::HashMap::new();
     for (external_id, lines, paid) in [

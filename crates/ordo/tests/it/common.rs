@@ -70,7 +70,7 @@ impl Server {
     }
 
     pub async fn token(&self, role: Role) -> String {
-        self.ordo.create_token(role, &format!("test {role}")).await.unwrap().token
+        self.ordo.create_token(role, &format!("test {role}"), &ordo_app::Actor::system()).await.unwrap().token
     }
 
     /// POSTs JSON with a token; returns the status and the body.

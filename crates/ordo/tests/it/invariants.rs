@@ -44,7 +44,7 @@ async fn shop(url: &str) -> Ordo {
     let ordo = Ordo::open(url, &Default::default(), Default::default()).await.unwrap();
     let currency = ordo.settings().base_currency.code().to_owned();
     let channel = NewChannel { code: "web".into(), name: "Web".into(), kind: ChannelKind::Web, currency, ship_by_sla_hours: None };
-    ordo.create_channel(channel).await.unwrap();
+    ordo.create_channel(channel, &Actor::system()).await.unwrap();
     for (priority, code) in LOCATIONS.iter().enumerate() {
         let location = NewLocation {
             code: (*code).into(),
@@ -54,7 +54,7 @@ async fn shop(url: &str) -> Ordo {
             time_zone: None,
             cutoff_time: None,
         };
-        ordo.create_location(location).await.unwrap();
+        ordo.create_location(location, &Actor::system()).await.unwrap();
     }
     for sku in SKUS {
         let product = NewProduct {
@@ -66,7 +66,7 @@ async fn shop(url: &str) -> Ordo {
             abc_class: None,
             active: None,
         };
-        ordo.create_product(product).await.unwrap();
+        ordo.create_product(product, &Actor::system()).await.unwrap();
     }
     ordo
 }

@@ -606,7 +606,7 @@ async fn a_product_made_by_another_process_is_sold_at_once() {
         abc_class: None,
         active: None,
     };
-    other.create_product(lamp).await.unwrap();
+    other.create_product(lamp, &ordo_app::Actor::system()).await.unwrap();
     let (status, placed) = server.post(&server.admin, "/api/v1/orders", order("P1", line)).await;
     assert_eq!(status, 201, "{placed}");
 }

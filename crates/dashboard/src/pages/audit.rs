@@ -1,0 +1,127 @@
+//! The audit log: who changed what and why, newest first, filtered by actor, action, subject
+//! and day, with the state before and after each change.
+
+use askama::Template;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::{DateTime, NaiveDate, Utc};
+use ordo_app::AuditQuery;
+use ordo_domain::audit::AuditRecord;
+use ordo_domain::FieldError;
+use serde::Deserialize;
+
+use super::{Layout, Page, PAGE_SIZE};
+use crate::Dashboard;
+use crate::error::{render, PageError};
+use crate::href::with_query;
+use crate::session::Session;
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct AuditFilter {
+    #[serde(default)]
+    actor: Option<String>,
+    #[serde(default)]
+    action: Option<String>,
+    #[serde(default)]
+    subject: Option<String>,
+    /// A day, `YYYY-MM-DD`, in UTC.
+    #[serde(default)]
+    day: Option<String>,
+    /// Records older than this one: the next page.
+    #[serde(default)]
+    before: Option<String>,
+}
+
+/// One record, formatted.
+struct AuditRow {
+    seq: i64,
+    at: DateTime<Utc>,
+    actor: String,
+    action: String,
+    subject: String,
+    before: Option<String>,
+    after: Option<String>,
+    reason: Option<String>,
+    request_id: Option<String>,
+    /// The first characters of the hash, enough to compare by eye.
+    hash: String,
+}
+
+impl From<AuditRecord> for AuditRow {
+    fn from(r: AuditRecord) -> AuditRow {
+        AuditRow {
+            seq: r.seq,
+            at: r.at,
+            actor: r.actor,
+            action: r.action,
+            subject: r.subject,
+            before: r.before,
+            after: r.after,
+            reason: r.reason,
+            request_id: r.request_id,
+            hash: r.hash.chars().take(12).collect(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage {
+    layout: Layout,
+    records: Vec<AuditRow>,
+    actor: String,
+    action: String,
+    subject: String,
+    day: String,
+    filtered: bool,
+    /// The link to older records, when there are more.
+    older: Option<String>,
+}
+
+pub(crate) async fn audit(
+    session: Session,
+    State(dashboard): State<Dashboard>,
+    query: Result<Query<AuditFilter>, QueryRejection>,
+) -> Result<Response, PageError> {
+    let layout = session.open(Page::Audit)?;
+    let filter = layout.query(query)?;
+    let trimmed = |value: Option<String>| value.map(|v| v.trim().to_owned()).unwrap_or_default();
+    let (actor, action, subject, day) = (trimmed(filter.actor), trimmed(filter.action), trimmed(filter.subject), trimmed(filter.day));
+    let before_seq = match trimmed(filter.before) {
+        before if before.is_empty() => None,
+        before => Some(before.parse::<i64>().map_err(|_| layout.fail(FieldError::new("before", "must be a record number")))?),
+    };
+    let day_start = match day.as_str() {
+        "" => None,
+        day => Some(
+            NaiveDate::parse_from_str(day, "%Y-%m-%d")
+                .map_err(|_| layout.fail(FieldError::new("day", "must be a date such as 2026-11-27")))?
+                .and_hms_opt(0, 0, 0)
+                .unwrap_or_default()
+                .and_utc(),
+        ),
+    };
+    let some = |value: &str| Some(value.to_owned()).filter(|v| !v.is_empty());
+    let query = AuditQuery {
+        actor: some(&actor),
+        action: some(&action),
+        subject: some(&subject),
+        since: day_start,
+        until: day_start.map(|start| start + chrono::Duration::days(1)),
+        before_seq,
+        limit: PAGE_SIZE,
+    };
+    let records: Vec<AuditRow> = dashboard.ordo.audit_log(query).await.map_err(|e| layout.fail(e))?.into_iter().map(AuditRow::from).collect();
+    let older = match records.last() {
+        Some(last) if records.len() as i64 == PAGE_SIZE && last.seq > 1 => {
+            let before = last.seq.to_string();
+            let params = [("actor", actor.as_str()), ("action", &action), ("subject", &subject), ("day", &day), ("before", &before)];
+            Some(with_query("/dashboard/audit", &params))
+        }
+        _ => None,
+    };
+    let filtered = [&actor, &action, &subject, &day].iter().any(|v| !v.is_empty()) || before_seq.is_some();
+    Ok(render(StatusCode::OK, &AuditPage { layout, records, actor, action, subject, day, filtered, older }))
+}

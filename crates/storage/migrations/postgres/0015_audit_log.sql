@@ -1,0 +1,43 @@
+-- The audit log: every change made through the API, the command line or the dashboard, and
+-- every decision Ordo takes by itself, as a hash chain (see the domain's audit module). Rows
+-- are only ever appended. Kept logically identical to ../sqlite/0015_audit_log.sql.
+CREATE TABLE audit_log (
+    -- 1, 2, 3, … with no gaps: the order of the chain.
+    seq          BIGINT PRIMARY KEY,
+    at           TIMESTAMPTZ NOT NULL,
+    actor        TEXT NOT NULL,
+    action       TEXT NOT NULL,
+    subject      TEXT NOT NULL,
+    -- Canonical JSON text, exactly what was hashed.
+    before_state TEXT,
+    after_state  TEXT,
+    reason       TEXT,
+    request_id   TEXT,
+    prev_hash    TEXT NOT NULL,
+    hash         TEXT NOT NULL
+);
+-- The log of one order, product or rule; the dashboard's filters.
+CREATE INDEX audit_log_subject ON audit_log (subject, seq);
+CREATE INDEX audit_log_at ON audit_log (at);
+
+-- Where the chain ends. Appending takes this row first, which also puts concurrent appenders
+-- (two servers on one PostgreSQL) in one line; a log cut short disagrees with it.
+CREATE TABLE audit_head (
+    id   INTEGER PRIMARY KEY CHECK (id = 1),
+    seq  BIGINT NOT NULL,
+    hash TEXT NOT NULL
+);
+INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
+
+-- Nothing edits or removes a record through Ordo, except rebuilding the demo business (which
+-- marks itself in meta first); someone with the database can, and `ordo audit verify` finds it.
+CREATE FUNCTION audit_log_is_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' AND EXISTS (SELECT 1 FROM meta WHERE key = 'rebuilding') THEN
+        RETURN OLD;
+    END IF;
+    RAISE EXCEPTION 'the audit log is append-only';
+END
+$$;
+CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION audit_log_is_append_only();
