@@ -100,6 +100,13 @@ impl From<ErrorCode> for ApiError {
     }
 }
 
+/// A field the handler itself found wrong.
+impl From<FieldError> for ApiError {
+    fn from(error: FieldError) -> Self {
+        ApiError::field(ErrorCode::ValidationFailed, error)
+    }
+}
+
 impl From<AppError> for ApiError {
     fn from(error: AppError) -> Self {
         match error {
@@ -114,6 +121,7 @@ impl From<AppError> for ApiError {
             },
             AppError::NotFound { what, key } => ApiError::with_message(ErrorCode::NotFound, format!("{what} {key:?} not found")),
             AppError::Unauthenticated => ApiError::new(ErrorCode::Unauthorized),
+            AppError::Forbidden(message) => ApiError::with_message(ErrorCode::Forbidden, message),
             AppError::Storage(e) => {
                 // The trace layer's span carries the request id into this event.
                 tracing::error!(error = %e, "storage failure");

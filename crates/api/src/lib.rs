@@ -50,6 +50,7 @@ fn api() -> (Router<Ordo>, OpenApiDoc) {
         .merge(routes::fulfilment::routes())
         .merge(routes::ledger::routes())
         .merge(routes::reports::routes())
+        .merge(routes::exceptions::routes())
         .merge(routes::audit::routes())
         .split_for_parts()
 }

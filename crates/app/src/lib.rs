@@ -6,6 +6,7 @@ mod access;
 mod audit;
 mod cache;
 mod clock;
+mod exceptions;
 mod fulfilment;
 mod intake;
 pub mod demo;
@@ -29,6 +30,7 @@ use ordo_storage::Db;
 pub use access::{IssuedToken, LoggedIn};
 pub use audit::AuditVerdict;
 pub use clock::Clock;
+pub use exceptions::{ExceptionAction, ExceptionDetail, ExceptionFilter, MAX_EXCEPTION_PAGE};
 pub use fulfilment::ShipByWatch;
 pub use ledger::{AccountLedger, LedgerCheck, LedgerLine, ManualLine, Period, TrialBalance};
 pub use settlements::{SettlementImport, SettlementPolicy};
@@ -140,6 +142,10 @@ pub enum AppError {
     /// No valid credentials were given.
     #[error("not authenticated")]
     Unauthenticated,
+    /// The caller's role may use this kind of action, but not on this thing: an exception
+    /// another role owns, a change the caller proposed themselves.
+    #[error("{0}")]
+    Forbidden(String),
     #[error(transparent)]
     Storage(#[from] StorageError),
 }

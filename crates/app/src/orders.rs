@@ -119,19 +119,6 @@ impl Ordo {
         Ok(order)
     }
 
-    /// Exceptions in `status` (such as "open"), or all of them.
-    pub async fn exceptions(&self, status: Option<&str>) -> AppResult<Vec<ordo_domain::exception::Exception>> {
-        if let Some(s) = status.filter(|s| !["open", "acknowledged", "escalated", "resolved"].contains(s)) {
-            return Err(FieldError::new("status", format!("{s:?} is not open, acknowledged, escalated or resolved")).into());
-        }
-        Ok(self.db.read().await?.exceptions(status).await?)
-    }
-
-    /// How many exceptions there are of each kind: (kind, open ones, all).
-    pub async fn exception_counts(&self) -> AppResult<Vec<(String, i64, i64)>> {
-        Ok(self.db.read().await?.exception_counts().await?)
-    }
-
     /// Of the orders shipped in full, how many left by their ship-by time, and how many there are.
     pub async fn ship_by_adherence(&self) -> AppResult<(i64, i64)> {
         Ok(self.db.read().await?.ship_by_adherence().await?)

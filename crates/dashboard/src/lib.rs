@@ -59,6 +59,8 @@ pub fn router(ordo: ordo_app::Ordo, secure_cookies: bool) -> Router {
         .route("/dashboard/inventory", get(pages::inventory::inventory))
         .route("/dashboard/inventory/{sku}", get(pages::inventory::sku))
         .route("/dashboard/exceptions", get(pages::exceptions::exceptions))
+        .route("/dashboard/exceptions/bulk", get(|| async { Redirect::to("/dashboard/exceptions") }).post(pages::exceptions::bulk))
+        .route("/dashboard/exceptions/{id}", get(pages::exceptions::exception).post(pages::exceptions::act))
         .route("/dashboard/ledger", get(pages::ledger::trial_balance))
         .route("/dashboard/audit", get(pages::audit::audit))
         .route("/dashboard/channels", get(pages::master::channels))

@@ -74,10 +74,12 @@ impl Role {
                     | OrdersWrite
                     | OrdersReview
                     | ExceptionsRead
+                    | ExceptionsWork
             ),
-            Role::Warehouse => {
-                matches!(permission, MasterDataRead | InventoryRead | InventoryWrite | OrdersRead | ExceptionsRead)
-            }
+            Role::Warehouse => matches!(
+                permission,
+                MasterDataRead | InventoryRead | InventoryWrite | OrdersRead | ExceptionsRead | ExceptionsWork
+            ),
             Role::Finance => matches!(
                 permission,
                 MasterDataRead
@@ -85,16 +87,24 @@ impl Role {
                     | OrdersRead
                     | OrdersReview
                     | ExceptionsRead
+                    | ExceptionsWork
                     | LedgerRead
                     | LedgerWrite
                     | AuditRead
             ),
             Role::Service => matches!(
                 permission,
-                MasterDataRead | CustomersWrite | InventoryRead | OrdersRead | OrdersWrite | OrdersReview | ExceptionsRead
+                MasterDataRead
+                    | CustomersWrite
+                    | InventoryRead
+                    | OrdersRead
+                    | OrdersWrite
+                    | OrdersReview
+                    | ExceptionsRead
+                    | ExceptionsWork
             ),
             Role::Procurement => {
-                matches!(permission, MasterDataRead | SuppliersWrite | InventoryRead | OrdersRead | ExceptionsRead)
+                matches!(permission, MasterDataRead | SuppliersWrite | InventoryRead | OrdersRead | ExceptionsRead | ExceptionsWork)
             }
             Role::Viewer => {
                 matches!(permission, MasterDataRead | InventoryRead | OrdersRead | ExceptionsRead | LedgerRead)
@@ -143,6 +153,8 @@ pub enum Permission {
     OrdersReview,
     /// Read the exceptions queue.
     ExceptionsRead,
+    /// Acknowledge, comment on and resolve exceptions (resolving only those the role owns).
+    ExceptionsWork,
     /// Read the ledger and financial reports.
     LedgerRead,
     /// Import settlements: book them and raise what does not reconcile.
@@ -154,7 +166,7 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 14] = [
+    pub const ALL: [Permission; 15] = [
         Permission::MasterDataRead,
         Permission::MasterDataWrite,
         Permission::CustomersWrite,
@@ -165,6 +177,7 @@ impl Permission {
         Permission::OrdersWrite,
         Permission::OrdersReview,
         Permission::ExceptionsRead,
+        Permission::ExceptionsWork,
         Permission::LedgerRead,
         Permission::LedgerWrite,
         Permission::AuditRead,
@@ -183,6 +196,7 @@ impl Permission {
             Permission::OrdersWrite => "orders.write",
             Permission::OrdersReview => "orders.review",
             Permission::ExceptionsRead => "exceptions.read",
+            Permission::ExceptionsWork => "exceptions.work",
             Permission::LedgerRead => "ledger.read",
             Permission::LedgerWrite => "ledger.write",
             Permission::AuditRead => "audit.read",

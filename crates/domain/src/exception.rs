@@ -1,10 +1,18 @@
-//! Exceptions: everything that needs a person, with the role that owns it and a due time.
+//! Exceptions: everything that needs a person, with the role that owns it, a due time from its
+//! kind's SLA, and where it goes when nobody acts in time.
+//!
+//! An exception is open when raised; its owner acknowledges it (someone is on it), comments,
+//! and resolves it with a [`Resolution`]. Past its due time, an unresolved exception escalates
+//! to the next role on its kind's path and is marked escalated, with a new due time.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-/// What went wrong. Each kind has an owner role and a time to act.
+use crate::access::Role;
+use crate::FieldError;
+
+/// What went wrong. Each kind has an owner role, a time to act and an escalation path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExceptionKind {
     /// Sold units that no location can serve.
@@ -18,9 +26,26 @@ pub enum ExceptionKind {
     /// A settlement line that matches nothing, an amount that differs from the order, or a
     /// fee outside the channel's expected range.
     Reconciliation,
+    /// A return authorised but not received within its window.
+    ReturnOverdue,
+    /// A purchase order past its expected date, or a stockout projected before the next receipt.
+    Procurement,
+    /// A channel connector that could not send or fetch.
+    SyncFailure,
 }
 
 impl ExceptionKind {
+    pub const ALL: [ExceptionKind; 8] = [
+        ExceptionKind::Stockout,
+        ExceptionKind::PaymentReview,
+        ExceptionKind::ShipmentAtRisk,
+        ExceptionKind::LateShipment,
+        ExceptionKind::Reconciliation,
+        ExceptionKind::ReturnOverdue,
+        ExceptionKind::Procurement,
+        ExceptionKind::SyncFailure,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ExceptionKind::Stockout => "stockout",
@@ -28,27 +53,131 @@ impl ExceptionKind {
             ExceptionKind::ShipmentAtRisk => "shipment_at_risk",
             ExceptionKind::LateShipment => "late_shipment",
             ExceptionKind::Reconciliation => "reconciliation",
+            ExceptionKind::ReturnOverdue => "return_overdue",
+            ExceptionKind::Procurement => "procurement",
+            ExceptionKind::SyncFailure => "sync_failure",
         }
     }
 
-    /// The role that owns this kind of exception.
-    pub fn owner_role(self) -> crate::access::Role {
+    pub fn parse(field: &str, value: &str) -> Result<ExceptionKind, FieldError> {
+        ExceptionKind::ALL.into_iter().find(|k| k.as_str() == value).ok_or_else(|| {
+            let names: Vec<&str> = ExceptionKind::ALL.iter().map(|k| k.as_str()).collect();
+            FieldError::new(field, format!("must be one of {}", names.join(", ")))
+        })
+    }
+
+    /// The role that owns this kind of exception when it is raised.
+    pub fn owner_role(self) -> Role {
+        self.escalation_path()[0]
+    }
+
+    /// Who owns it, in turn, as it goes past due: the first role is the owner.
+    pub fn escalation_path(self) -> &'static [Role] {
         match self {
-            ExceptionKind::Stockout => crate::access::Role::Ops,
-            ExceptionKind::PaymentReview | ExceptionKind::Reconciliation => crate::access::Role::Finance,
-            ExceptionKind::ShipmentAtRisk | ExceptionKind::LateShipment => crate::access::Role::Warehouse,
+            ExceptionKind::Stockout => &[Role::Ops, Role::Admin],
+            ExceptionKind::PaymentReview | ExceptionKind::Reconciliation => &[Role::Finance, Role::Admin],
+            ExceptionKind::ShipmentAtRisk | ExceptionKind::LateShipment => &[Role::Warehouse, Role::Ops, Role::Admin],
+            ExceptionKind::ReturnOverdue => &[Role::Service, Role::Ops, Role::Admin],
+            ExceptionKind::Procurement => &[Role::Procurement, Role::Ops, Role::Admin],
+            ExceptionKind::SyncFailure => &[Role::Ops, Role::Admin],
         }
     }
 
-    /// How long the owner has to act.
+    /// The role after `owner` on the path; none when `owner` is the last (or not on it).
+    pub fn escalates_to(self, owner: Role) -> Option<Role> {
+        let path = self.escalation_path();
+        path.iter().position(|r| *r == owner).and_then(|i| path.get(i + 1)).copied()
+    }
+
+    /// How long the owner has to act, from raising and again from each escalation.
     pub fn sla(self) -> chrono::Duration {
         match self {
-            ExceptionKind::Stockout => chrono::Duration::hours(24),
+            ExceptionKind::Stockout | ExceptionKind::Procurement => chrono::Duration::hours(24),
             ExceptionKind::PaymentReview => chrono::Duration::hours(4),
-            ExceptionKind::ShipmentAtRisk => chrono::Duration::hours(2),
+            ExceptionKind::ShipmentAtRisk | ExceptionKind::SyncFailure => chrono::Duration::hours(2),
             ExceptionKind::LateShipment => chrono::Duration::hours(1),
+            ExceptionKind::ReturnOverdue => chrono::Duration::hours(48),
             ExceptionKind::Reconciliation => chrono::Duration::hours(72),
         }
+    }
+}
+
+/// Where an exception stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExceptionStatus {
+    Open,
+    /// Its owner has seen it and is on it.
+    Acknowledged,
+    /// It went past due and moved to the next role.
+    Escalated,
+    Resolved,
+}
+
+impl ExceptionStatus {
+    pub const ALL: [ExceptionStatus; 4] =
+        [ExceptionStatus::Open, ExceptionStatus::Acknowledged, ExceptionStatus::Escalated, ExceptionStatus::Resolved];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExceptionStatus::Open => "open",
+            ExceptionStatus::Acknowledged => "acknowledged",
+            ExceptionStatus::Escalated => "escalated",
+            ExceptionStatus::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(field: &str, value: &str) -> Result<ExceptionStatus, FieldError> {
+        ExceptionStatus::ALL
+            .into_iter()
+            .find(|s| s.as_str() == value)
+            .ok_or_else(|| FieldError::new(field, "must be open, acknowledged, escalated or resolved"))
+    }
+
+    /// Whether a person may acknowledge it from here.
+    pub fn may_acknowledge(self) -> bool {
+        matches!(self, ExceptionStatus::Open | ExceptionStatus::Escalated)
+    }
+}
+
+/// How an exception was closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    /// The cause was put right (stock moved, order fixed, line matched by hand).
+    Fixed,
+    /// The difference or the risk is accepted as it is.
+    Accepted,
+    /// What it was about was cancelled.
+    Cancelled,
+    /// Another exception covers it.
+    Duplicate,
+    /// Nothing was wrong.
+    NotAnIssue,
+    /// Ordo saw the cause go away by itself (stock arrived, the order shipped).
+    Automatic,
+}
+
+impl Resolution {
+    /// The codes a person may choose; [`Resolution::Automatic`] is Ordo's alone.
+    pub const CHOSEN: [Resolution; 5] =
+        [Resolution::Fixed, Resolution::Accepted, Resolution::Cancelled, Resolution::Duplicate, Resolution::NotAnIssue];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Resolution::Fixed => "fixed",
+            Resolution::Accepted => "accepted",
+            Resolution::Cancelled => "cancelled",
+            Resolution::Duplicate => "duplicate",
+            Resolution::NotAnIssue => "not_an_issue",
+            Resolution::Automatic => "automatic",
+        }
+    }
+
+    /// A code a person chose.
+    pub fn parse(field: &str, value: &str) -> Result<Resolution, FieldError> {
+        Resolution::CHOSEN.into_iter().find(|r| r.as_str() == value).ok_or_else(|| {
+            let names: Vec<&str> = Resolution::CHOSEN.iter().map(|r| r.as_str()).collect();
+            FieldError::new(field, format!("must be one of {}", names.join(", ")))
+        })
     }
 }
 
@@ -65,4 +194,52 @@ pub struct Exception {
     pub status: String,
     pub details: serde_json::Value,
     pub created_at: DateTime<Utc>,
+    /// How many times it went past due and moved to the next role.
+    pub escalations: i64,
+    pub acknowledged_by: Option<String>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub resolved_by: Option<String>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// The resolution code: fixed, accepted, cancelled, duplicate, not_an_issue or automatic.
+    pub resolution_code: Option<String>,
+    /// What the person (or Ordo) said on resolving it.
+    pub resolution: Option<String>,
+}
+
+/// A note on an exception, by its owner or anyone who may work the queue.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ExceptionComment {
+    pub at: DateTime<Utc>,
+    pub author: String,
+    pub body: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_starts_with_its_owner_and_ends_with_admin() {
+        for kind in ExceptionKind::ALL {
+            let path = kind.escalation_path();
+            assert_eq!(path[0], kind.owner_role());
+            assert_eq!(path.last(), Some(&Role::Admin), "{}", kind.as_str());
+            assert_eq!(kind.escalates_to(Role::Admin), None);
+            assert_eq!(ExceptionKind::parse("kind", kind.as_str()), Ok(kind));
+        }
+        assert_eq!(ExceptionKind::LateShipment.escalates_to(Role::Warehouse), Some(Role::Ops));
+        assert_eq!(ExceptionKind::LateShipment.escalates_to(Role::Ops), Some(Role::Admin));
+        assert_eq!(ExceptionKind::Stockout.escalates_to(Role::Viewer), None);
+        assert_eq!(ExceptionKind::parse("kind", "fire").unwrap_err().field, "kind");
+    }
+
+    #[test]
+    fn people_choose_every_resolution_but_the_automatic_one() {
+        for code in Resolution::CHOSEN {
+            assert_eq!(Resolution::parse("code", code.as_str()), Ok(code));
+        }
+        assert!(Resolution::parse("code", "automatic").is_err());
+        assert!(ExceptionStatus::Escalated.may_acknowledge() && !ExceptionStatus::Resolved.may_acknowledge());
+    }
 }

@@ -487,7 +487,7 @@ async fn serve(config: &Config) -> Result<ExitCode, Failure> {
     // Scripts and tests read this line to learn the port when asked for port 0.
     println!("ordo listening on http://{address}");
     let _ = std::io::stdout().flush();
-    let watcher = tokio::spawn(serve::watch_ship_by(ordo.clone()));
+    let watcher = tokio::spawn(serve::watch_the_clock(ordo.clone()));
     serve::run(listener, serve::app(ordo.clone(), &options))
         .await
         .map_err(|e| Failure::Failed(format!("server stopped: {e}")))?;

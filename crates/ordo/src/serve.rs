@@ -43,9 +43,10 @@ pub fn app(ordo: Ordo, options: &HttpOptions) -> Router {
         .layer(CatchPanicLayer::new())
 }
 
-/// Looks at the ship-by clock every minute, raising at-risk and late shipment exceptions.
-/// With several `ordo serve` processes each looks; an open exception is never raised twice.
-pub async fn watch_ship_by(ordo: Ordo) {
+/// Looks at the clock every minute: raises at-risk and late shipment exceptions, and
+/// escalates exceptions past their due time. With several `ordo serve` processes each looks;
+/// an open exception is never raised twice, nor escalated twice for one lapse.
+pub async fn watch_the_clock(ordo: Ordo) {
     let mut every = tokio::time::interval(Duration::from_secs(60));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -56,6 +57,11 @@ pub async fn watch_ship_by(ordo: Ordo) {
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "could not check ship-by times"),
+        }
+        match ordo.escalate_overdue().await {
+            Ok(0) => {}
+            Ok(escalated) => tracing::info!(escalated, "exceptions past due escalated"),
+            Err(e) => tracing::warn!(error = %e, "could not escalate exceptions past due"),
         }
     }
 }

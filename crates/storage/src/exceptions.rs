@@ -1,14 +1,74 @@
-//! The exceptions queue: raised once per kind and subject while open, resolved with a reason.
+//! The exceptions queue: raised once per kind and subject while unresolved, acknowledged,
+//! commented on, escalated past due, and resolved with a code.
 
 use chrono::{DateTime, Utc};
-use ordo_domain::exception::Exception;
+use ordo_domain::exception::{Exception, ExceptionComment};
 use sqlx::types::Json;
+use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
 use crate::{on_engine, StorageError, Tx};
 
+/// Which exceptions to list, most urgent first.
+#[derive(Debug, Clone, Default)]
+pub struct ExceptionQuery {
+    /// One status; `None` for all.
+    pub status: Option<String>,
+    /// Everything not yet resolved (open, acknowledged or escalated); with `status`, ignored.
+    pub unresolved: bool,
+    pub kind: Option<String>,
+    pub owner_role: Option<String>,
+    /// Only those due before this time.
+    pub due_before: Option<DateTime<Utc>>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+const COLUMNS: &str = "id, kind, subject, owner_role, due_at, status, details, created_at, escalations, \
+                       acknowledged_by, acknowledged_at, resolved_by, resolved_at, resolution_code, resolution";
+
+type Row = (
+    Uuid,
+    String,
+    String,
+    String,
+    DateTime<Utc>,
+    String,
+    Json<serde_json::Value>,
+    DateTime<Utc>,
+    i64,
+    Option<String>,
+    Option<DateTime<Utc>>,
+    Option<String>,
+    Option<DateTime<Utc>>,
+    Option<String>,
+    Option<String>,
+);
+
+fn exception(row: Row) -> Exception {
+    let (id, kind, subject, owner_role, due_at, status, Json(details), created_at, escalations) =
+        (row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8);
+    Exception {
+        id,
+        kind,
+        subject,
+        owner_role,
+        due_at,
+        status,
+        details,
+        created_at,
+        escalations,
+        acknowledged_by: row.9,
+        acknowledged_at: row.10,
+        resolved_by: row.11,
+        resolved_at: row.12,
+        resolution_code: row.13,
+        resolution: row.14,
+    }
+}
+
 impl Tx {
-    /// Raises an exception unless the same kind is already open for the same subject;
+    /// Raises an exception unless the same kind is already unresolved for the same subject;
     /// `false` then, and nothing is written.
     #[allow(clippy::too_many_arguments)]
     pub async fn raise_exception(
@@ -36,28 +96,80 @@ impl Tx {
         Ok(inserted == 1)
     }
 
-    /// Exceptions in one status (or all), most urgent first.
-    pub async fn exceptions(&mut self, status: Option<&str>) -> Result<Vec<Exception>, StorageError> {
-        let sql = "SELECT id, kind, subject, owner_role, due_at, status, details, created_at FROM exceptions \
-                   WHERE ($1 IS NULL OR status = $1) ORDER BY due_at, created_at LIMIT 1000";
-        type Row = (Uuid, String, String, String, DateTime<Utc>, String, Json<serde_json::Value>, DateTime<Utc>);
-        let rows: Vec<Row> = on_engine!(self, |conn| sqlx::query_as(sql).bind(status).fetch_all(conn).await?);
-        Ok(rows
-            .into_iter()
-            .map(|(id, kind, subject, owner_role, due_at, status, Json(details), created_at)| Exception {
-                id,
-                kind,
-                subject,
-                owner_role,
-                due_at,
-                status,
-                details,
-                created_at,
-            })
-            .collect())
+    /// The exceptions `query` selects, earliest due first, and how many it selects in all.
+    pub async fn exceptions(&mut self, query: &ExceptionQuery) -> Result<(Vec<Exception>, i64), StorageError> {
+        let filter = "WHERE ($1 IS NULL OR status = $1) AND ($2 = 0 OR status <> 'resolved') \
+                        AND ($3 IS NULL OR kind = $3) AND ($4 IS NULL OR owner_role = $4) AND ($5 IS NULL OR due_at < $5)";
+        let unresolved = i64::from(query.unresolved && query.status.is_none());
+        let sql = format!("SELECT {COLUMNS} FROM exceptions {filter} ORDER BY due_at, created_at LIMIT $6 OFFSET $7");
+        let rows: Vec<Row> = on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql))
+            .bind(&query.status)
+            .bind(unresolved)
+            .bind(&query.kind)
+            .bind(&query.owner_role)
+            .bind(query.due_before)
+            .bind(query.limit)
+            .bind(query.offset)
+            .fetch_all(conn)
+            .await?);
+        let count = format!("SELECT COUNT(*) FROM exceptions {filter}");
+        let total: i64 = on_engine!(self, |conn| sqlx::query_scalar(AssertSqlSafe(count))
+            .bind(&query.status)
+            .bind(unresolved)
+            .bind(&query.kind)
+            .bind(&query.owner_role)
+            .bind(query.due_before)
+            .fetch_one(conn)
+            .await?);
+        Ok((rows.into_iter().map(exception).collect(), total))
     }
 
-    /// Resolves the open exception of `kind` about `subject`, if there is one.
+    pub async fn exception(&mut self, id: Uuid) -> Result<Option<Exception>, StorageError> {
+        let sql = format!("SELECT {COLUMNS} FROM exceptions WHERE id = $1");
+        let row: Option<Row> = on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(id).fetch_optional(conn).await?);
+        Ok(row.map(exception))
+    }
+
+    /// The comments on an exception, oldest first.
+    pub async fn exception_comments(&mut self, id: Uuid) -> Result<Vec<ExceptionComment>, StorageError> {
+        let sql = "SELECT at, author, body FROM exception_comments WHERE exception_id = $1 ORDER BY at, id";
+        let rows: Vec<(DateTime<Utc>, String, String)> = on_engine!(self, |conn| sqlx::query_as(sql).bind(id).fetch_all(conn).await?);
+        Ok(rows.into_iter().map(|(at, author, body)| ExceptionComment { at, author, body }).collect())
+    }
+
+    pub async fn add_exception_comment(&mut self, id: Uuid, author: &str, body: &str, now: DateTime<Utc>) -> Result<(), StorageError> {
+        let sql = "INSERT INTO exception_comments (id, exception_id, at, author, body) VALUES ($1, $2, $3, $4, $5)";
+        on_engine!(self, |conn| sqlx::query(sql).bind(Uuid::now_v7()).bind(id).bind(now).bind(author).bind(body).execute(conn).await?.rows_affected());
+        Ok(())
+    }
+
+    /// Marks an open or escalated exception acknowledged by `who`; `false` when it was not
+    /// open or escalated (nothing changed).
+    pub async fn acknowledge_exception(&mut self, id: Uuid, who: &str, now: DateTime<Utc>) -> Result<bool, StorageError> {
+        let sql = "UPDATE exceptions SET status = 'acknowledged', acknowledged_by = $2, acknowledged_at = $3 \
+                   WHERE id = $1 AND status IN ('open', 'escalated')";
+        let changed = on_engine!(self, |conn| sqlx::query(sql).bind(id).bind(who).bind(now).execute(conn).await?.rows_affected());
+        Ok(changed == 1)
+    }
+
+    /// Resolves one exception with `code` and a note; `false` when it was resolved already.
+    pub async fn resolve_exception_by_id(
+        &mut self,
+        id: Uuid,
+        code: &str,
+        note: &str,
+        who: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        let sql = "UPDATE exceptions SET status = 'resolved', resolution_code = $2, resolution = $3, resolved_by = $4, resolved_at = $5 \
+                   WHERE id = $1 AND status <> 'resolved'";
+        let changed =
+            on_engine!(self, |conn| sqlx::query(sql).bind(id).bind(code).bind(note).bind(who).bind(now).execute(conn).await?.rows_affected());
+        Ok(changed == 1)
+    }
+
+    /// Resolves the unresolved exception of `kind` about `subject`, if there is one: Ordo saw
+    /// its cause go away, and says how in `resolution`.
     pub async fn resolve_exception(
         &mut self,
         kind: &str,
@@ -65,7 +177,8 @@ impl Tx {
         resolution: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StorageError> {
-        let sql = "UPDATE exceptions SET status = 'resolved', resolved_at = $3, resolution = $4 \
+        let sql = "UPDATE exceptions SET status = 'resolved', resolved_at = $3, resolution = $4, \
+                   resolution_code = 'automatic', resolved_by = 'system' \
                    WHERE kind = $1 AND subject = $2 AND status <> 'resolved'";
         let changed = on_engine!(self, |conn| sqlx::query(sql)
             .bind(kind)
@@ -77,10 +190,25 @@ impl Tx {
             .rows_affected());
         Ok(changed > 0)
     }
-}
 
-impl Tx {
-    /// How many exceptions there are of each kind: (kind, open ones, all).
+    /// Moves an exception past its due time from `from` to `to`, marked escalated and due
+    /// again at `due_at`. `false` when another process escalated or resolved it first.
+    pub async fn escalate_exception(
+        &mut self,
+        id: Uuid,
+        from: &str,
+        to: &str,
+        due_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        let sql = "UPDATE exceptions SET owner_role = $3, status = 'escalated', escalations = escalations + 1, due_at = $4 \
+                   WHERE id = $1 AND owner_role = $2 AND status <> 'resolved' AND due_at <= $5";
+        let changed =
+            on_engine!(self, |conn| sqlx::query(sql).bind(id).bind(from).bind(to).bind(due_at).bind(now).execute(conn).await?.rows_affected());
+        Ok(changed == 1)
+    }
+
+    /// How many exceptions there are of each kind: (kind, unresolved ones, all).
     pub async fn exception_counts(&mut self) -> Result<Vec<(String, i64, i64)>, StorageError> {
         let sql = "SELECT kind, CAST(SUM(CASE WHEN status <> 'resolved' THEN 1 ELSE 0 END) AS BIGINT), COUNT(*) \
                    FROM exceptions GROUP BY kind ORDER BY kind";

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod exceptions;
 pub mod fulfilment;
 pub mod inventory;
 pub mod ledger;

@@ -1,20 +1,19 @@
-//! Orders from the channels, and the exceptions queue.
+//! Orders from the channels: intake, changes, cancellations and review.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use ordo_app::Ordo;
-use ordo_domain::exception::Exception;
 use ordo_domain::order::{NewOrder, Order};
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{need, optional_json, Authorized, ValidJsonWithRaw, ValidQuery};
+use crate::extract::{need, optional_json, Authorized, ValidJsonWithRaw};
 
 pub fn routes() -> OpenApiRouter<Ordo> {
     OpenApiRouter::new()
@@ -24,7 +23,6 @@ pub fn routes() -> OpenApiRouter<Ordo> {
         .routes(routes!(update_order_from_channel))
         .routes(routes!(cancel_order_from_channel))
         .routes(routes!(release_order))
-        .routes(routes!(list_exceptions))
 }
 
 /// Receives an order. The same (channel, external_id) again answers 200 with the order
@@ -139,21 +137,4 @@ async fn release_order(
     let release: Release = optional_json(&body)?;
     let reason = release.reason.unwrap_or_else(|| "reviewed".to_owned());
     Ok(Json(ordo.release_hold(path_id(&id)?, &reason, &auth.actor).await?))
-}
-
-#[derive(Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-struct ExceptionFilter {
-    /// open, acknowledged, escalated or resolved; all when absent.
-    status: Option<String>,
-}
-
-#[utoipa::path(get, path = "/api/v1/exceptions", tag = "exceptions", params(ExceptionFilter),
-    responses((status = 200, body = Vec<Exception>), (status = "4XX", body = ErrorBody)))]
-async fn list_exceptions(
-    State(ordo): State<Ordo>,
-    _: Authorized<need::ExceptionsRead>,
-    ValidQuery(filter): ValidQuery<ExceptionFilter>,
-) -> Result<Json<Vec<Exception>>, ApiError> {
-    Ok(Json(ordo.exceptions(filter.status.as_deref()).await?))
 }

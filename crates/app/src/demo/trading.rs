@@ -216,6 +216,7 @@ impl Ordo {
                     }
                     Event::Watch => {
                         self.watch_ship_by().await?;
+                        self.escalate_overdue().await?;
                     }
                     Event::Settle => {
                         for marketplace in super::settling::MARKETPLACES {

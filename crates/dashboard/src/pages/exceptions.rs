@@ -1,17 +1,25 @@
-//! The exception queue: what is open, who owns it, and what is past due.
+//! The exceptions queue: each role's queue with aging and filters, bulk acknowledge and
+//! resolve, and one exception with its comments.
 
 use askama::Template;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::body::Bytes;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Redirect, Response};
 use chrono::{DateTime, Utc};
-use ordo_domain::exception::Exception;
+use ordo_app::{ExceptionAction, ExceptionFilter};
+use ordo_domain::access::{Permission, Role};
+use ordo_domain::exception::{Exception, ExceptionComment, ExceptionKind, ExceptionStatus, Resolution};
+use ordo_domain::FieldError;
+use serde::Deserialize;
+use uuid::Uuid;
 
 use super::orders::order_href;
-use super::{Layout, Page};
+use super::{Choice, Extent, Layout, Page, Pager, Paging, PAGE_SIZE};
 use crate::Dashboard;
-use crate::error::{render, PageError};
-use crate::session::Session;
+use crate::error::{render, PageError, Problem};
+use crate::session::{same_origin, Session};
 
 /// An order an exception points at, as a link.
 struct OrderLink {
@@ -22,6 +30,8 @@ struct OrderLink {
 
 /// One row of the queue, formatted.
 struct ExceptionRow {
+    id: Uuid,
+    href: String,
     kind: String,
     subject: String,
     owner_role: String,
@@ -29,6 +39,7 @@ struct ExceptionRow {
     /// Whole hours since it was raised.
     age_hours: i64,
     status: String,
+    escalations: i64,
     overdue: bool,
     order: Option<OrderLink>,
 }
@@ -43,55 +54,294 @@ impl ExceptionRow {
             external_id: detail("external_id").map(str::to_owned),
         });
         ExceptionRow {
-            overdue: exception.due_at < now,
+            id: exception.id,
+            href: exception_href(exception.id),
+            overdue: exception.status != "resolved" && exception.due_at < now,
             age_hours: (now - exception.created_at).num_hours().max(0),
             kind: exception.kind,
             subject: exception.subject,
             owner_role: exception.owner_role,
             due_at: exception.due_at,
             status: exception.status,
+            escalations: exception.escalations,
             order,
         }
     }
 }
 
+fn exception_href(id: Uuid) -> String {
+    format!("{}/{id}", Page::Exceptions.href())
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct QueueQuery {
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    kind: Option<String>,
+    /// A role, `mine` (the default for everyone but admins) or `any`.
+    #[serde(default)]
+    owner: Option<String>,
+    #[serde(default)]
+    overdue: Option<String>,
+    #[serde(default)]
+    page: Option<String>,
+}
+
 #[derive(Template)]
 #[template(path = "exceptions.html")]
-struct ExceptionsPage {
+struct QueuePage {
     layout: Layout,
     exceptions: Vec<ExceptionRow>,
     overdue: usize,
+    statuses: Vec<Choice>,
+    kinds: Vec<Choice>,
+    owners: Vec<Choice>,
+    overdue_only: bool,
+    filtered: bool,
+    pager: Pager,
+    /// Whether to offer the bulk actions: the role may work the queue.
+    may_work: bool,
+    resolutions: Vec<Choice>,
+    /// The queue as filtered now, to come back to after a bulk action.
+    back: String,
 }
 
-pub(crate) async fn exceptions(session: Session, State(dashboard): State<Dashboard>) -> Result<Response, PageError> {
+fn choices(values: impl IntoIterator<Item = (String, String)>, selected: &str) -> Vec<Choice> {
+    values.into_iter().map(|(value, label)| Choice { selected: value == selected, value, label }).collect()
+}
+
+fn resolutions() -> Vec<Choice> {
+    choices(Resolution::CHOSEN.iter().map(|r| (r.as_str().to_owned(), r.as_str().replace('_', " "))), "")
+}
+
+pub(crate) async fn exceptions(
+    session: Session,
+    State(dashboard): State<Dashboard>,
+    query: Result<Query<QueueQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
     let layout = session.open(Page::Exceptions)?;
-    let open = dashboard.ordo.exceptions(Some("open")).await.map_err(|e| layout.fail(e))?;
+    let query = layout.query(query)?;
+    let paging = Paging::parse(query.page.as_deref()).map_err(|e| layout.fail(e))?;
+    let trimmed = |value: Option<String>| value.map(|v| v.trim().to_owned()).unwrap_or_default();
+    let status = Some(trimmed(query.status)).filter(|s| !s.is_empty()).unwrap_or_else(|| "unresolved".to_owned());
+    let kind = trimmed(query.kind);
+    // Each role opens on its own queue; an admin, who may act on all, on everything.
+    let default_owner = if session.actor.role == Role::Admin { "any" } else { "mine" };
+    let owner = Some(trimmed(query.owner)).filter(|o| !o.is_empty()).unwrap_or_else(|| default_owner.to_owned());
+    let overdue_only = !trimmed(query.overdue).is_empty();
+    let owner_role = match owner.as_str() {
+        "any" => None,
+        "mine" => Some(session.actor.role.as_str().to_owned()),
+        role => Some(role.to_owned()),
+    };
+    let filter = ExceptionFilter {
+        status: Some(status.clone()).filter(|s| s != "any"),
+        kind: Some(kind.clone()).filter(|k| !k.is_empty()),
+        owner_role,
+        overdue: overdue_only,
+        limit: PAGE_SIZE,
+        offset: paging.offset,
+    };
+    let (found, total) = dashboard.ordo.exceptions(filter).await.map_err(|e| layout.fail(e))?;
     let now = Utc::now();
-    let exceptions: Vec<ExceptionRow> = open.into_iter().map(|exception| ExceptionRow::new(exception, now)).collect();
+    let exceptions: Vec<ExceptionRow> = found.into_iter().map(|exception| ExceptionRow::new(exception, now)).collect();
     let overdue = exceptions.iter().filter(|row| row.overdue).count();
-    Ok(render(StatusCode::OK, &ExceptionsPage { layout, exceptions, overdue }))
+
+    let statuses = choices(
+        ["unresolved", "open", "acknowledged", "escalated", "resolved", "any"].map(|s| (s.to_owned(), s.to_owned())),
+        &status,
+    );
+    let kinds = choices(ExceptionKind::ALL.iter().map(|k| (k.as_str().to_owned(), k.as_str().replace('_', " "))), &kind);
+    let owners = choices(
+        [("mine".to_owned(), format!("mine ({})", session.actor.role)), ("any".to_owned(), "any role".to_owned())]
+            .into_iter()
+            .chain(Role::ALL.iter().map(|r| (r.as_str().to_owned(), r.as_str().to_owned()))),
+        &owner,
+    );
+    let overdue_param = if overdue_only { "1" } else { "" };
+    let params = [("status", status.as_str()), ("kind", &kind), ("owner", &owner), ("overdue", overdue_param)];
+    let pager = Pager::new(Page::Exceptions.href(), &params, paging, exceptions.len(), Extent::Total(total), "exceptions");
+    let back = crate::href::with_query(Page::Exceptions.href(), &params);
+    let filtered = status != "unresolved" || !kind.is_empty() || owner != default_owner || overdue_only;
+    let may_work = session.actor.can(Permission::ExceptionsWork);
+    Ok(render(
+        StatusCode::OK,
+        &QueuePage {
+            layout,
+            exceptions,
+            overdue,
+            statuses,
+            kinds,
+            owners,
+            overdue_only,
+            filtered,
+            pager,
+            may_work,
+            resolutions: resolutions(),
+            back,
+        },
+    ))
+}
+
+#[derive(Template)]
+#[template(path = "exception.html")]
+struct ExceptionPage {
+    layout: Layout,
+    exception: ExceptionRow,
+    details: String,
+    acknowledged: Option<(String, DateTime<Utc>)>,
+    resolved: Option<(String, String, String)>,
+    comments: Vec<ExceptionComment>,
+    /// The role may comment.
+    may_work: bool,
+    /// The role owns it (or is admin) and its state allows acknowledging / resolving.
+    may_acknowledge: bool,
+    may_resolve: bool,
+    resolutions: Vec<Choice>,
+}
+
+fn exception_id(layout: &Layout, path: Result<Path<String>, PathRejection>) -> Result<Uuid, PageError> {
+    path.ok().and_then(|Path(id)| Uuid::try_parse(&id).ok()).ok_or_else(|| layout.fail(Problem::NotFound))
+}
+
+pub(crate) async fn exception(
+    session: Session,
+    State(dashboard): State<Dashboard>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Response, PageError> {
+    let layout = session.open(Page::Exceptions)?;
+    let id = exception_id(&layout, path)?;
+    let detail = dashboard.ordo.exception(id).await.map_err(|e| layout.fail(e))?;
+    let e = &detail.exception;
+    let layout = layout.titled(format!("Exception: {} {}", e.kind.replace('_', " "), e.subject));
+    let may_work = session.actor.can(Permission::ExceptionsWork);
+    let owns = may_work && (session.actor.role == Role::Admin || session.actor.role.as_str() == e.owner_role);
+    let status = ExceptionStatus::parse("status", &e.status).ok();
+    let acknowledged = e.acknowledged_by.clone().zip(e.acknowledged_at);
+    let resolved = e.resolved_by.clone().map(|by| {
+        (by, e.resolution_code.clone().unwrap_or_default(), e.resolution.clone().unwrap_or_default())
+    });
+    let details = serde_json::to_string_pretty(&e.details).unwrap_or_default();
+    Ok(render(
+        StatusCode::OK,
+        &ExceptionPage {
+            may_acknowledge: owns && status.is_some_and(ExceptionStatus::may_acknowledge),
+            may_resolve: owns && status.is_some_and(|s| s != ExceptionStatus::Resolved),
+            exception: ExceptionRow::new(detail.exception, Utc::now()),
+            details,
+            acknowledged,
+            resolved,
+            comments: detail.comments,
+            may_work,
+            layout,
+            resolutions: resolutions(),
+        },
+    ))
+}
+
+/// A posted form's fields, repeated names kept (the queue's check boxes are all `ids`).
+fn form_fields(body: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(body).into_owned().collect()
+}
+
+fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
+    fields.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
+}
+
+/// What a posted action names: acknowledge, comment or resolve with its code and note.
+fn action(fields: &[(String, String)]) -> Result<ExceptionAction, FieldError> {
+    match field(fields, "action") {
+        "acknowledge" => Ok(ExceptionAction::Acknowledge),
+        "comment" => Ok(ExceptionAction::Comment { body: field(fields, "body").to_owned() }),
+        "resolve" => {
+            let code = Resolution::parse("code", field(fields, "code"))?;
+            Ok(ExceptionAction::Resolve { code, note: field(fields, "note").to_owned() })
+        }
+        _ => Err(FieldError::new("action", "choose acknowledge or resolve")),
+    }
+}
+
+/// What every exception action checks first: the form came from this site and the role may
+/// work the queue.
+fn check(session: &Session, headers: &HeaderMap) -> Result<Layout, PageError> {
+    let layout = session.open(Page::Exceptions)?;
+    if !same_origin(headers) {
+        return Err(layout.fail(Problem::CrossSite));
+    }
+    if !session.actor.can(Permission::ExceptionsWork) {
+        return Err(layout.fail(Problem::Forbidden));
+    }
+    Ok(layout)
+}
+
+/// Acknowledges, comments on or resolves one exception, then shows it again (303).
+pub(crate) async fn act(
+    session: Session,
+    State(dashboard): State<Dashboard>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Redirect, PageError> {
+    let layout = check(&session, &headers)?;
+    let id = exception_id(&layout, path)?;
+    let fields = form_fields(&body);
+    let action = action(&fields).map_err(|e| layout.fail(e))?;
+    dashboard.ordo.act_on_exceptions(&[id], &action, &session.actor).await.map_err(|e| layout.fail(e))?;
+    Ok(Redirect::to(&exception_href(id)))
+}
+
+/// Acknowledges or resolves the exceptions ticked in the queue, all or none, then shows the
+/// queue again (303).
+pub(crate) async fn bulk(session: Session, State(dashboard): State<Dashboard>, headers: HeaderMap, body: Bytes) -> Result<Redirect, PageError> {
+    let layout = check(&session, &headers)?;
+    let fields = form_fields(&body);
+    let ids: Vec<Uuid> = fields.iter().filter(|(k, _)| k == "ids").filter_map(|(_, v)| Uuid::try_parse(v).ok()).collect();
+    if ids.is_empty() {
+        return Err(layout.fail(FieldError::new("ids", "tick at least one exception")));
+    }
+    let action = action(&fields).map_err(|e| layout.fail(e))?;
+    dashboard.ordo.act_on_exceptions(&ids, &action, &session.actor).await.map_err(|e| layout.fail(e))?;
+    // Back to the queue as it was filtered; only the queue's own address is honoured.
+    let back = field(&fields, "back");
+    let queue = Page::Exceptions.href();
+    let back = if back.strip_prefix(queue).is_some_and(|rest| rest.is_empty() || rest.starts_with('?')) { back } else { queue };
+    Ok(Redirect::to(back))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn exception(subject: &str, details: serde_json::Value, due: &str, created: &str) -> Exception {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        Exception {
+            id: Uuid::nil(),
+            kind: "stockout".into(),
+            subject: subject.into(),
+            owner_role: "ops".into(),
+            due_at: at(due),
+            status: "open".into(),
+            details,
+            created_at: at(created),
+            escalations: 0,
+            acknowledged_by: None,
+            acknowledged_at: None,
+            resolved_by: None,
+            resolved_at: None,
+            resolution_code: None,
+            resolution: None,
+        }
+    }
+
     #[test]
     fn rows_past_due_are_overdue_and_age_in_whole_hours() {
         let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
-        let exception = Exception {
-            id: uuid::Uuid::nil(),
-            kind: "stockout".into(),
-            subject: "sku:MUG".into(),
-            owner_role: "ops".into(),
-            due_at: at("2030-01-02T00:00:00Z"),
-            status: "open".into(),
-            details: serde_json::json!({"first_order": "abc", "external_id": "1001", "channel": "web"}),
-            created_at: at("2030-01-01T00:00:00Z"),
-        };
-        let early = ExceptionRow::new(exception.clone(), at("2030-01-01T05:59:00Z"));
+        let details = serde_json::json!({"first_order": "abc", "external_id": "1001", "channel": "web"});
+        let e = exception("sku:MUG", details, "2030-01-02T00:00:00Z", "2030-01-01T00:00:00Z");
+        let early = ExceptionRow::new(e.clone(), at("2030-01-01T05:59:00Z"));
         assert_eq!((early.age_hours, early.overdue), (5, false));
-        let late = ExceptionRow::new(exception, at("2030-01-02T00:01:00Z"));
+        let late = ExceptionRow::new(e, at("2030-01-02T00:01:00Z"));
         assert_eq!((late.age_hours, late.overdue), (24, true));
         let order = late.order.unwrap();
         assert_eq!((order.href.as_str(), order.external_id.as_deref()), ("/dashboard/orders/abc", Some("1001")));
@@ -99,22 +349,22 @@ mod tests {
 
     #[test]
     fn exceptions_link_the_order_they_are_about() {
-        let at = DateTime::parse_from_rfc3339("2030-01-01T00:00:00Z").unwrap().with_timezone(&Utc);
-        let exception = |subject: &str, details| Exception {
-            id: uuid::Uuid::nil(),
-            kind: "k".into(),
-            subject: subject.into(),
-            owner_role: "ops".into(),
-            due_at: at,
-            status: "open".into(),
-            details,
-            created_at: at,
-        };
-        let link = |e| ExceptionRow::new(e, at).order.map(|o| (o.href, o.external_id));
-        let held = exception("order:abc", serde_json::json!({"external_id": "1001"}));
+        let at = "2030-01-01T00:00:00Z";
+        let now = DateTime::parse_from_rfc3339(at).unwrap().with_timezone(&Utc);
+        let link = |e| ExceptionRow::new(e, now).order.map(|o| (o.href, o.external_id));
+        let held = exception("order:abc", serde_json::json!({"external_id": "1001"}), at, at);
         assert_eq!(link(held), Some(("/dashboard/orders/abc".to_owned(), Some("1001".to_owned()))));
-        let short = exception("sku:MUG", serde_json::json!({"first_order": "def"}));
+        let short = exception("sku:MUG", serde_json::json!({"first_order": "def"}), at, at);
         assert_eq!(link(short), Some(("/dashboard/orders/def".to_owned(), None)));
-        assert_eq!(link(exception("sku:MUG", serde_json::json!(null))), None);
+        assert_eq!(link(exception("sku:MUG", serde_json::json!(null), at, at)), None);
+    }
+
+    #[test]
+    fn a_posted_form_keeps_every_ticked_box_and_names_its_action() {
+        let fields = form_fields(b"ids=a&ids=b&action=resolve&code=not_an_issue&note=seen+it");
+        assert_eq!(fields.iter().filter(|(k, _)| k == "ids").count(), 2);
+        assert_eq!(action(&fields), Ok(ExceptionAction::Resolve { code: Resolution::NotAnIssue, note: "seen it".into() }));
+        assert_eq!(action(&form_fields(b"action=resolve&code=automatic")).unwrap_err().field, "code");
+        assert_eq!(action(&form_fields(b"action=delete")).unwrap_err().field, "action");
     }
 }

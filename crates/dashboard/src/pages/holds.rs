@@ -96,7 +96,13 @@ pub(crate) async fn holds(
     let on_hold = Some(OrderStatus::OnHold.as_str());
     let (found, total) =
         dashboard.ordo.orders(None, on_hold, None, PAGE_SIZE, paging.offset).await.map_err(|e| layout.fail(e))?;
-    let open = dashboard.ordo.exceptions(Some("open")).await.map_err(|e| layout.fail(e))?;
+    let reviews = ordo_app::ExceptionFilter {
+        status: Some("unresolved".into()),
+        kind: Some(ExceptionKind::PaymentReview.as_str().into()),
+        limit: ordo_app::MAX_EXCEPTION_PAGE,
+        ..Default::default()
+    };
+    let (open, _) = dashboard.ordo.exceptions(reviews).await.map_err(|e| layout.fail(e))?;
     let mut reasons = why_held(open);
     let pager = Pager::new(Page::Holds.href(), &[], paging, found.len(), Extent::Total(total), "orders on hold");
     let held = found.into_iter().map(|order| HeldRow::new(order, &mut reasons)).collect();
@@ -121,6 +127,13 @@ mod tests {
             status: "open".into(),
             details,
             created_at: at,
+            escalations: 0,
+            acknowledged_by: None,
+            acknowledged_at: None,
+            resolved_by: None,
+            resolved_at: None,
+            resolution_code: None,
+            resolution: None,
         }
     }
 

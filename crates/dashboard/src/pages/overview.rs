@@ -41,8 +41,8 @@ pub(crate) async fn overview(session: Session, State(dashboard): State<Dashboard
         tiles.push(page_tile(Page::Orders, orders));
     }
     if actor.can(Page::Exceptions.permission()) {
-        let open = dashboard.ordo.exceptions(Some("open")).await.map_err(|e| layout.fail(e))?;
-        let open = i64::try_from(open.len()).unwrap_or(i64::MAX);
+        let unresolved = ordo_app::ExceptionFilter { status: Some("unresolved".into()), limit: 1, ..Default::default() };
+        let (_, open) = dashboard.ordo.exceptions(unresolved).await.map_err(|e| layout.fail(e))?;
         tiles.push(Tile { label: "Open exceptions", ..page_tile(Page::Exceptions, open) });
     }
     tiles.extend([

@@ -9,6 +9,7 @@ mod audit;
 mod browser;
 mod cli;
 mod common;
+mod exceptions;
 mod fulfilment;
 mod import;
 mod invariants;

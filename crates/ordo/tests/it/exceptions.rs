@@ -1,0 +1,139 @@
+//! The exceptions queue as people work it: each role acts on its own, everything is audited,
+//! a batch is all or nothing, and what goes past due escalates to the next role.
+
+use chrono::{Duration, Utc};
+use ordo_app::domain::access::Role;
+use ordo_app::Clock;
+use serde_json::{json, Value};
+
+use crate::common::{on_both_engines, Server};
+use crate::orders::{order, shop};
+
+/// A stock-out (owned by ops) and a payment review (owned by finance), with their ids.
+async fn two_exceptions(server: &Server) -> (String, String) {
+    shop(server, 0).await;
+    let short = order("S-1", json!([{"sku": "MUG-1", "quantity": 2, "unit_price": "12.90"}]));
+    assert_eq!(server.post(&server.admin, "/api/v1/orders", short).await.0, 201);
+    let mut held = order("H-1", json!([{"sku": "VASE-1", "quantity": 1, "unit_price": "25.00"}]));
+    held["payment_status"] = json!("pending");
+    assert_eq!(server.post(&server.admin, "/api/v1/orders", held).await.0, 201);
+    let (status, open) = server.get(&server.admin, "/api/v1/exceptions?status=open").await;
+    assert_eq!(status, 200, "{open}");
+    let id = |kind: &str| {
+        let found = open.as_array().unwrap().iter().find(|e| e["kind"] == kind);
+        found.unwrap_or_else(|| panic!("no {kind} in {open}"))["id"].as_str().unwrap().to_owned()
+    };
+    (id("stockout"), id("payment_review"))
+}
+
+fn field(answer: &Value) -> Option<&str> {
+    answer["error"]["field"].as_str()
+}
+
+async fn each_role_works_its_own_exceptions(server: Server) {
+    let (stockout, review) = two_exceptions(&server).await;
+    let (ops, warehouse, finance, viewer) = (
+        server.token(Role::Ops).await,
+        server.token(Role::Warehouse).await,
+        server.token(Role::Finance).await,
+        server.token(Role::Viewer).await,
+    );
+    let at = |id: &str, action: &str| format!("/api/v1/exceptions/{id}/{action}");
+
+    // Another role's exception may be commented on, not acknowledged or resolved.
+    let (status, refused) = server.post(&warehouse, &at(&stockout, "acknowledge"), json!({})).await;
+    assert_eq!((status, refused["error"]["code"].as_str()), (403, Some("forbidden")), "{refused}");
+    assert_eq!(server.post(&viewer, &at(&stockout, "comments"), json!({"body": "hm"})).await.0, 403);
+    let (status, _) = server.post(&warehouse, &at(&stockout, "comments"), json!({"body": "Central expects 40 on Monday"})).await;
+    assert_eq!(status, 200);
+
+    let (status, acknowledged) = server.post(&ops, &at(&stockout, "acknowledge"), json!({})).await;
+    assert_eq!(status, 200, "{acknowledged}");
+    assert_eq!((acknowledged["status"].as_str(), acknowledged["acknowledged_by"].as_str()), (Some("acknowledged"), Some("token:test ops")));
+    let (status, again) = server.post(&ops, &at(&stockout, "acknowledge"), json!({})).await;
+    assert_eq!((status, again["error"]["current_state"].as_str()), (409, Some("acknowledged")), "{again}");
+
+    // A batch with one exception the caller does not own changes none of them.
+    let both = json!({"action": "resolve", "ids": [review, stockout], "code": "accepted"});
+    assert_eq!(server.post(&finance, "/api/v1/exceptions/bulk", both).await.0, 403);
+    let (_, still) = server.get(&finance, &format!("/api/v1/exceptions/{review}")).await;
+    assert_eq!(still["status"], "open", "{still}");
+
+    let resolve = json!({"code": "fixed", "note": "moved 40 from overflow"});
+    let (status, resolved) = server.post(&ops, &at(&stockout, "resolve"), resolve.clone()).await;
+    assert_eq!(status, 200, "{resolved}");
+    assert_eq!((resolved["status"].as_str(), resolved["resolution_code"].as_str()), (Some("resolved"), Some("fixed")));
+    assert_eq!(server.post(&ops, &at(&stockout, "resolve"), resolve).await.0, 409);
+
+    let (_, detail) = server.get(&viewer, &format!("/api/v1/exceptions/{stockout}")).await;
+    assert_eq!(detail["comments"][0]["author"], "token:test warehouse", "{detail}");
+    assert_eq!(detail["comments"][0]["body"], "Central expects 40 on Monday");
+    assert_eq!(detail["resolution"], "moved 40 from overflow");
+
+    let (status, by_owner) = server.get(&viewer, "/api/v1/exceptions?status=unresolved&owner_role=finance").await;
+    assert_eq!(status, 200);
+    assert_eq!(by_owner.as_array().unwrap().len(), 1, "{by_owner}");
+    let (_, done) = server.get(&viewer, "/api/v1/exceptions?status=resolved&kind=stockout").await;
+    assert_eq!(done.as_array().unwrap().len(), 1, "{done}");
+
+    let (_, log) = server.get(&server.admin, &format!("/api/v1/audit?subject=exception:{stockout}")).await;
+    let actions: Vec<&str> = log.as_array().unwrap().iter().filter_map(|r| r["action"].as_str()).collect();
+    assert_eq!(actions, ["exception.resolve", "exception.acknowledge", "exception.comment"]);
+
+    // Bad input names its field and changes nothing.
+    for (path, body, expected) in [
+        (at(&review, "resolve"), json!({"code": "automatic"}), "code"),
+        (at(&review, "comments"), json!({"body": "  "}), "body"),
+        ("/api/v1/exceptions/bulk".to_owned(), json!({"action": "acknowledge", "ids": []}), "ids"),
+        ("/api/v1/exceptions/bulk".to_owned(), json!({"action": "delete", "ids": [review]}), "action"),
+    ] {
+        let (status, answer) = server.post(&finance, &path, body).await;
+        assert_eq!((status, field(&answer)), (422, Some(expected)), "{path}: {answer}");
+    }
+    let (status, answer) = server.get(&viewer, "/api/v1/exceptions?kind=fire").await;
+    assert_eq!((status, field(&answer)), (422, Some("kind")), "{answer}");
+    let unknown = format!("/api/v1/exceptions/{}/acknowledge", uuid::Uuid::now_v7());
+    assert_eq!(server.post(&finance, &unknown, json!({})).await.0, 404);
+    let (_, still) = server.get(&finance, &format!("/api/v1/exceptions/{review}")).await;
+    assert_eq!((still["status"].as_str(), still["comments"].as_array().map(Vec::len)), (Some("open"), Some(0)));
+
+    let bulk = json!({"action": "acknowledge", "ids": [review]});
+    let (status, acknowledged) = server.post(&finance, "/api/v1/exceptions/bulk", bulk).await;
+    assert_eq!((status, acknowledged[0]["status"].as_str()), (200, Some("acknowledged")), "{acknowledged}");
+}
+
+on_both_engines!(each_role_works_its_own_exceptions, exceptions_are_worked_by_their_owners_on_sqlite, exceptions_are_worked_by_their_owners_on_postgres);
+
+async fn past_due_exceptions_escalate_to_the_next_role(server: Server) {
+    let (stockout, review) = two_exceptions(&server).await;
+    let later = |hours: i64| server.ordo.with_clock(Clock::simulated(Utc::now() + Duration::hours(hours)));
+
+    // A payment review is due in 4 hours, a stock-out in 24.
+    assert_eq!(later(1).escalate_overdue().await.unwrap(), 0, "nothing is past due yet");
+    assert_eq!(later(5).escalate_overdue().await.unwrap(), 1);
+    let (_, escalated) = server.get(&server.admin, &format!("/api/v1/exceptions/{review}")).await;
+    assert_eq!(
+        (escalated["status"].as_str(), escalated["owner_role"].as_str(), escalated["escalations"].as_i64()),
+        (Some("escalated"), Some("admin"), Some(1)),
+        "{escalated}"
+    );
+    assert_eq!(later(5).escalate_overdue().await.unwrap(), 0, "one lapse escalates once");
+
+    // Finance no longer owns it; admin, the last on its path, does and stays owner.
+    let finance = server.token(Role::Finance).await;
+    let path = format!("/api/v1/exceptions/{review}/acknowledge");
+    assert_eq!(server.post(&finance, &path, json!({})).await.0, 403);
+    assert_eq!(later(30).escalate_overdue().await.unwrap(), 1, "the stock-out goes from ops to admin");
+    let (_, stockout) = server.get(&server.admin, &format!("/api/v1/exceptions/{stockout}")).await;
+    assert_eq!(stockout["owner_role"], "admin", "{stockout}");
+    assert_eq!(later(60).escalate_overdue().await.unwrap(), 0, "admin is the end of every path");
+    let (status, acknowledged) = server.post(&server.admin, &path, json!({})).await;
+    assert_eq!((status, acknowledged["status"].as_str()), (200, Some("acknowledged")), "{acknowledged}");
+
+    let (_, log) = server.get(&server.admin, "/api/v1/audit?action=exception.escalate").await;
+    let record = &log.as_array().unwrap().last().unwrap();
+    assert_eq!((record["actor"].as_str(), record["subject"].as_str()), (Some("system"), Some(format!("exception:{review}").as_str())));
+    assert!(record["before"].as_str().unwrap().contains(r#""owner_role":"finance""#), "{record}");
+}
+
+on_both_engines!(past_due_exceptions_escalate_to_the_next_role, escalation_after_the_due_time_on_sqlite, escalation_after_the_due_time_on_postgres);
