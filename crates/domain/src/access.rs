@@ -1,8 +1,8 @@
 //! Who may do what: roles, permissions and the matrix between them.
 //!
 //! Every `/api/v1` route and every dashboard page names one [`Permission`]; a caller's role
-//! grants a fixed set of them. `docs/permissions.md` shows the same matrix for people, and a
-//! test keeps the two equal.
+//! grants a fixed set of them. `docs/permissions.md` and the README show the same matrix for
+//! people, and a test keeps them equal.
 
 use std::fmt;
 use std::str::FromStr;
@@ -255,11 +255,12 @@ mod tests {
 
     #[test]
     fn the_documented_matrix_is_the_one_in_force() {
-        let doc = include_str!("../../../docs/permissions.md");
-        assert!(
-            doc.contains(&permission_matrix_markdown()),
-            "docs/permissions.md is stale; paste this table into it:\n{}",
-            permission_matrix_markdown()
-        );
+        for (name, doc) in [("docs/permissions.md", include_str!("../../../docs/permissions.md")), ("README.md", include_str!("../../../README.md"))] {
+            assert!(
+                doc.contains(&permission_matrix_markdown()),
+                "{name} is stale; paste this table into it:\n{}",
+                permission_matrix_markdown()
+            );
+        }
     }
 }

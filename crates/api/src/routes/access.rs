@@ -35,7 +35,7 @@ struct CreatedToken {
     role: Role,
 }
 
-#[utoipa::path(post, path = "/api/v1/tokens", tag = "access", request_body = NewToken,
+#[utoipa::path(post, path = "/api/v1/tokens", security(("bearer" = ["access.manage"])), tag = "access", request_body = NewToken,
     responses((status = 201, body = CreatedToken), (status = "4XX", body = ErrorBody)))]
 async fn create_token(
     State(ordo): State<Ordo>,

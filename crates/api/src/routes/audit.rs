@@ -37,7 +37,7 @@ struct AuditFilter {
 
 /// Records of the audit log, newest first. Each carries its place in the hash chain;
 /// `ordo audit verify` checks the chain.
-#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditFilter),
+#[utoipa::path(get, path = "/api/v1/audit", security(("bearer" = ["audit.read"])), tag = "audit", params(AuditFilter),
     responses((status = 200, body = Vec<AuditRecord>), (status = "4XX", body = ErrorBody)))]
 async fn audit_log(
     State(ordo): State<Ordo>,

@@ -43,7 +43,7 @@ struct Filter {
 }
 
 /// Exceptions, earliest due first.
-#[utoipa::path(get, path = "/api/v1/exceptions", tag = "exceptions", params(Filter),
+#[utoipa::path(get, path = "/api/v1/exceptions", security(("bearer" = ["exceptions.read"])), tag = "exceptions", params(Filter),
     responses((status = 200, body = Vec<Exception>), (status = "4XX", body = ErrorBody)))]
 async fn list_exceptions(
     State(ordo): State<Ordo>,
@@ -68,7 +68,7 @@ struct ExceptionWithComments {
     comments: Vec<ExceptionComment>,
 }
 
-#[utoipa::path(get, path = "/api/v1/exceptions/{id}", tag = "exceptions", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/exceptions/{id}", security(("bearer" = ["exceptions.read"])), tag = "exceptions", params(("id" = String, Path)),
     responses((status = 200, body = ExceptionWithComments), (status = "4XX", body = ErrorBody)))]
 async fn get_exception(
     State(ordo): State<Ordo>,
@@ -85,7 +85,7 @@ async fn act(ordo: &Ordo, id: &str, action: ExceptionAction, actor: &ordo_app::A
 }
 
 /// Someone of the owning role is on it. 409 when it is not open or escalated.
-#[utoipa::path(post, path = "/api/v1/exceptions/{id}/acknowledge", tag = "exceptions", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/exceptions/{id}/acknowledge", security(("bearer" = ["exceptions.work"])), tag = "exceptions", params(("id" = String, Path)),
     responses((status = 200, body = Exception), (status = "4XX", body = ErrorBody)))]
 async fn acknowledge(
     State(ordo): State<Ordo>,
@@ -103,7 +103,7 @@ struct NewComment {
 }
 
 /// Adds a comment; anyone who works the queue may.
-#[utoipa::path(post, path = "/api/v1/exceptions/{id}/comments", tag = "exceptions", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/exceptions/{id}/comments", security(("bearer" = ["exceptions.work"])), tag = "exceptions", params(("id" = String, Path)),
     request_body = NewComment, responses((status = 200, body = Exception), (status = "4XX", body = ErrorBody)))]
 async fn comment(
     State(ordo): State<Ordo>,
@@ -124,7 +124,7 @@ struct Resolve {
 }
 
 /// Resolves it with a code. Only the owning role or an admin; 409 when resolved already.
-#[utoipa::path(post, path = "/api/v1/exceptions/{id}/resolve", tag = "exceptions", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/exceptions/{id}/resolve", security(("bearer" = ["exceptions.work"])), tag = "exceptions", params(("id" = String, Path)),
     request_body = Resolve, responses((status = 200, body = Exception), (status = "4XX", body = ErrorBody)))]
 async fn resolve(
     State(ordo): State<Ordo>,
@@ -150,7 +150,7 @@ struct Bulk {
 
 /// Acknowledges or resolves many exceptions at once, all or none: one that does not exist,
 /// that another role owns, or whose state forbids the action refuses the batch.
-#[utoipa::path(post, path = "/api/v1/exceptions/bulk", tag = "exceptions", request_body = Bulk,
+#[utoipa::path(post, path = "/api/v1/exceptions/bulk", security(("bearer" = ["exceptions.work"])), tag = "exceptions", request_body = Bulk,
     responses((status = 200, body = Vec<Exception>), (status = "4XX", body = ErrorBody)))]
 async fn bulk(
     State(ordo): State<Ordo>,

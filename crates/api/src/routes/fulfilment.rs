@@ -29,7 +29,7 @@ pub fn routes() -> OpenApiRouter<Ordo> {
 }
 
 /// Sets the bin a SKU is picked from at a location; pick lists walk the bins in order.
-#[utoipa::path(put, path = "/api/v1/inventory/bins", tag = "fulfilment", request_body = BinAssignment,
+#[utoipa::path(put, path = "/api/v1/inventory/bins", security(("bearer" = ["inventory.write"])), tag = "fulfilment", request_body = BinAssignment,
     responses((status = 204), (status = "4XX", body = ErrorBody)))]
 async fn set_bin(
     State(ordo): State<Ordo>,
@@ -42,7 +42,7 @@ async fn set_bin(
 
 /// Releases a wave at a location: the orders with stock reserved there that no other open
 /// wave holds, due first, with one pick list ordered by bin.
-#[utoipa::path(post, path = "/api/v1/waves", tag = "fulfilment", request_body = NewWave,
+#[utoipa::path(post, path = "/api/v1/waves", security(("bearer" = ["inventory.write"])), tag = "fulfilment", request_body = NewWave,
     responses((status = 201, body = Wave), (status = "4XX", body = ErrorBody)))]
 async fn release_wave(
     State(ordo): State<Ordo>,
@@ -61,7 +61,7 @@ struct WaveFilter {
 }
 
 /// Waves, newest first.
-#[utoipa::path(get, path = "/api/v1/waves", tag = "fulfilment", params(WaveFilter),
+#[utoipa::path(get, path = "/api/v1/waves", security(("bearer" = ["inventory.read"])), tag = "fulfilment", params(WaveFilter),
     responses((status = 200, body = Vec<WaveSummary>), (status = "4XX", body = ErrorBody)))]
 async fn list_waves(
     State(ordo): State<Ordo>,
@@ -72,7 +72,7 @@ async fn list_waves(
 }
 
 /// A wave with its orders and its pick list.
-#[utoipa::path(get, path = "/api/v1/waves/{id}", tag = "fulfilment", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/waves/{id}", security(("bearer" = ["inventory.read"])), tag = "fulfilment", params(("id" = String, Path)),
     responses((status = 200, body = Wave), (status = "4XX", body = ErrorBody)))]
 async fn get_wave(
     State(ordo): State<Ordo>,
@@ -84,7 +84,7 @@ async fn get_wave(
 
 /// Confirms the wave's pick list was walked; its orders go to packing. 409 with the wave's
 /// state when it is not open.
-#[utoipa::path(post, path = "/api/v1/waves/{id}/pick", tag = "fulfilment", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/waves/{id}/pick", security(("bearer" = ["inventory.write"])), tag = "fulfilment", params(("id" = String, Path)),
     responses((status = 200, body = Wave), (status = "4XX", body = ErrorBody)))]
 async fn pick_wave(
     State(ordo): State<Ordo>,
@@ -95,7 +95,7 @@ async fn pick_wave(
 }
 
 /// Packs one picked order of the wave.
-#[utoipa::path(post, path = "/api/v1/waves/{id}/orders/{order}/pack", tag = "fulfilment",
+#[utoipa::path(post, path = "/api/v1/waves/{id}/orders/{order}/pack", security(("bearer" = ["inventory.write"])), tag = "fulfilment",
     params(("id" = String, Path), ("order" = String, Path)),
     responses((status = 200, body = Wave), (status = "4XX", body = ErrorBody)))]
 async fn pack_wave_order(
@@ -108,7 +108,7 @@ async fn pack_wave_order(
 
 /// Ships one packed order of the wave with carrier and tracking number; its picked units
 /// leave on-hand and reserved.
-#[utoipa::path(post, path = "/api/v1/waves/{id}/orders/{order}/ship", tag = "fulfilment",
+#[utoipa::path(post, path = "/api/v1/waves/{id}/orders/{order}/ship", security(("bearer" = ["inventory.write"])), tag = "fulfilment",
     params(("id" = String, Path), ("order" = String, Path)), request_body = Dispatch,
     responses((status = 201, body = Order), (status = "4XX", body = ErrorBody)))]
 async fn ship_wave_order(
@@ -123,7 +123,7 @@ async fn ship_wave_order(
 
 /// Records a parcel leaving a location with carrier and tracking number; its units leave
 /// on-hand and reserved. Shipping more than is reserved there is 409 with the current state.
-#[utoipa::path(post, path = "/api/v1/orders/{id}/shipments", tag = "fulfilment", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/orders/{id}/shipments", security(("bearer" = ["inventory.write"])), tag = "fulfilment", params(("id" = String, Path)),
     request_body = NewShipment,
     responses((status = 201, body = Order), (status = "4XX", body = ErrorBody)))]
 async fn ship_order(
@@ -136,7 +136,7 @@ async fn ship_order(
 }
 
 /// Confirms a shipment arrived; the order is delivered when every parcel is.
-#[utoipa::path(post, path = "/api/v1/shipments/{id}/deliver", tag = "fulfilment", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/shipments/{id}/deliver", security(("bearer" = ["inventory.write"])), tag = "fulfilment", params(("id" = String, Path)),
     responses((status = 200, body = Order), (status = "4XX", body = ErrorBody)))]
 async fn deliver_shipment(
     State(ordo): State<Ordo>,

@@ -25,7 +25,7 @@ pub fn routes() -> OpenApiRouter<Ordo> {
 }
 
 /// Records a receipt, an adjustment or a count (`count` sets on-hand to `quantity`).
-#[utoipa::path(post, path = "/api/v1/inventory/movements", tag = "inventory", request_body = NewMovement,
+#[utoipa::path(post, path = "/api/v1/inventory/movements", security(("bearer" = ["inventory.write"])), tag = "inventory", request_body = NewMovement,
     responses((status = 201, body = StockLevel, description = "the stock level after the movement"),
               (status = "4XX", body = ErrorBody)))]
 async fn record_movement(
@@ -46,7 +46,7 @@ struct StockFilter {
     as_of: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-#[utoipa::path(get, path = "/api/v1/inventory", tag = "inventory", params(StockFilter),
+#[utoipa::path(get, path = "/api/v1/inventory", security(("bearer" = ["inventory.read"])), tag = "inventory", params(StockFilter),
     responses((status = 200, body = Vec<StockLevel>), (status = "4XX", body = ErrorBody)))]
 async fn stock_levels(
     State(ordo): State<Ordo>,
@@ -79,7 +79,7 @@ struct SkuList {
 
 /// Available-to-sell on a channel: what its locations have available, less the channel's
 /// safety buffer for the SKU's ABC class, never below zero.
-#[utoipa::path(get, path = "/api/v1/channels/{code}/availability", tag = "inventory",
+#[utoipa::path(get, path = "/api/v1/channels/{code}/availability", security(("bearer" = ["inventory.read"])), tag = "inventory",
     params(("code" = String, Path), SkuList),
     responses((status = 200, body = Vec<Availability>), (status = "4XX", body = ErrorBody)))]
 async fn available_to_sell(
@@ -111,7 +111,7 @@ struct AvailabilityChanges {
 
 /// The change feed a connector follows: SKUs whose availability on the channel may have
 /// changed since the cursor, with their available-to-sell now.
-#[utoipa::path(get, path = "/api/v1/channels/{code}/availability/changes", tag = "inventory",
+#[utoipa::path(get, path = "/api/v1/channels/{code}/availability/changes", security(("bearer" = ["inventory.read"])), tag = "inventory",
     params(("code" = String, Path), Since),
     responses((status = 200, body = AvailabilityChanges), (status = "4XX", body = ErrorBody)))]
 async fn availability_changes(
@@ -133,7 +133,7 @@ struct Buffer {
 }
 
 /// Sets a channel's safety buffer for one ABC class (A, B or C).
-#[utoipa::path(put, path = "/api/v1/channels/{code}/buffers/{abc_class}", tag = "inventory",
+#[utoipa::path(put, path = "/api/v1/channels/{code}/buffers/{abc_class}", security(("bearer" = ["master_data.write"])), tag = "inventory",
     params(("code" = String, Path), ("abc_class" = String, Path)), request_body = Buffer,
     responses((status = 204), (status = "4XX", body = ErrorBody)))]
 async fn set_buffer(
@@ -147,7 +147,7 @@ async fn set_buffer(
 }
 
 /// Sends stock between locations: it leaves the source now and is in transit until received.
-#[utoipa::path(post, path = "/api/v1/inventory/transfers", tag = "inventory", request_body = NewTransfer,
+#[utoipa::path(post, path = "/api/v1/inventory/transfers", security(("bearer" = ["inventory.write"])), tag = "inventory", request_body = NewTransfer,
     responses((status = 201, body = Transfer), (status = "4XX", body = ErrorBody)))]
 async fn start_transfer(
     State(ordo): State<Ordo>,
@@ -157,7 +157,7 @@ async fn start_transfer(
     Ok((StatusCode::CREATED, Json(ordo.start_transfer(new, &auth.actor).await?)))
 }
 
-#[utoipa::path(get, path = "/api/v1/inventory/transfers", tag = "inventory",
+#[utoipa::path(get, path = "/api/v1/inventory/transfers", security(("bearer" = ["inventory.read"])), tag = "inventory",
     responses((status = 200, body = Vec<Transfer>, description = "transfers in transit"), (status = "4XX", body = ErrorBody)))]
 async fn transfers_in_transit(
     State(ordo): State<Ordo>,
@@ -167,7 +167,7 @@ async fn transfers_in_transit(
 }
 
 /// Receives a transfer at its destination.
-#[utoipa::path(post, path = "/api/v1/inventory/transfers/{id}/receive", tag = "inventory", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/inventory/transfers/{id}/receive", security(("bearer" = ["inventory.write"])), tag = "inventory", params(("id" = String, Path)),
     responses((status = 200, body = StockLevel, description = "stock at the destination after"), (status = "4XX", body = ErrorBody)))]
 async fn receive_transfer(
     State(ordo): State<Ordo>,

@@ -47,7 +47,7 @@ struct TrialBalance {
 }
 
 /// Every account's debits and credits in base currency; the totals are equal.
-#[utoipa::path(get, path = "/api/v1/ledger/trial-balance", tag = "ledger",
+#[utoipa::path(get, path = "/api/v1/ledger/trial-balance", security(("bearer" = ["ledger.read"])), tag = "ledger",
     responses((status = 200, body = TrialBalance), (status = "4XX", body = ErrorBody)))]
 async fn trial_balance(State(ordo): State<Ordo>, _: Authorized<need::LedgerRead>) -> Result<Json<TrialBalance>, ApiError> {
     let balance = ordo.trial_balance().await?;
@@ -77,7 +77,7 @@ struct ExchangeRate {
 
 /// Sets the rate into the base currency that entries in this currency are booked at from
 /// `valid_from` on.
-#[utoipa::path(put, path = "/api/v1/exchange-rates/{currency}", tag = "ledger", params(("currency" = String, Path)),
+#[utoipa::path(put, path = "/api/v1/exchange-rates/{currency}", security(("bearer" = ["master_data.write"])), tag = "ledger", params(("currency" = String, Path)),
     request_body = ExchangeRate,
     responses((status = 200, body = ExchangeRate), (status = "4XX", body = ErrorBody)))]
 async fn set_exchange_rate(
@@ -123,7 +123,7 @@ struct SettlementImported {
 /// does not agree raised as `reconciliation` exceptions. 201 when imported; 200 when the same
 /// report was imported before (nothing changes); 422 naming the line and column of a bad cell,
 /// or the difference when the lines do not sum to the total.
-#[utoipa::path(post, path = "/api/v1/channels/{channel}/settlements", tag = "ledger", params(("channel" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/channels/{channel}/settlements", security(("bearer" = ["ledger.write"])), tag = "ledger", params(("channel" = String, Path)),
     request_body(content = String, content_type = "text/tab-separated-values"),
     responses((status = 201, body = SettlementImported), (status = 200, body = SettlementImported), (status = "4XX", body = ErrorBody)))]
 async fn import_settlement(
@@ -172,7 +172,7 @@ struct SettlementStatus {
 }
 
 /// Every settlement imported, newest deposit first, with its reconciliation status.
-#[utoipa::path(get, path = "/api/v1/settlements", tag = "ledger",
+#[utoipa::path(get, path = "/api/v1/settlements", security(("bearer" = ["ledger.read"])), tag = "ledger",
     responses((status = 200, body = Vec<SettlementStatus>), (status = "4XX", body = ErrorBody)))]
 async fn settlements(State(ordo): State<Ordo>, _: Authorized<need::LedgerRead>) -> Result<Json<Vec<SettlementStatus>>, ApiError> {
     let list = ordo.settlements().await?;
@@ -210,7 +210,7 @@ struct NewAccount {
 }
 
 /// Opens an account in the chart of accounts.
-#[utoipa::path(post, path = "/api/v1/ledger/accounts", tag = "ledger", request_body = NewAccount,
+#[utoipa::path(post, path = "/api/v1/ledger/accounts", security(("bearer" = ["ledger.write"])), tag = "ledger", request_body = NewAccount,
     responses((status = 201, body = NewAccount), (status = "4XX", body = ErrorBody)))]
 async fn create_account(
     State(ordo): State<Ordo>,
@@ -252,7 +252,7 @@ struct Posted {
 /// Posts a journal entry written by a person: balanced, on accounts of the chart (not the
 /// inventory account, which stock movements keep). An entry that does not balance is 422 and
 /// posts nothing.
-#[utoipa::path(post, path = "/api/v1/ledger/entries", tag = "ledger", request_body = ManualEntry,
+#[utoipa::path(post, path = "/api/v1/ledger/entries", security(("bearer" = ["ledger.write"])), tag = "ledger", request_body = ManualEntry,
     responses((status = 201, body = Posted), (status = "4XX", body = ErrorBody)))]
 async fn post_entry(
     State(ordo): State<Ordo>,

@@ -34,7 +34,7 @@ pub fn routes() -> OpenApiRouter<Ordo> {
 
 type Created<T> = Result<(StatusCode, Json<T>), ApiError>;
 
-#[utoipa::path(post, path = "/api/v1/channels", tag = "master data", request_body = NewChannel,
+#[utoipa::path(post, path = "/api/v1/channels", security(("bearer" = ["master_data.write"])), tag = "master data", request_body = NewChannel,
     responses((status = 201, body = Channel), (status = "4XX", body = ErrorBody)))]
 async fn create_channel(
     State(ordo): State<Ordo>,
@@ -44,13 +44,13 @@ async fn create_channel(
     Ok((StatusCode::CREATED, Json(ordo.create_channel(new, &caller.actor).await?)))
 }
 
-#[utoipa::path(get, path = "/api/v1/channels", tag = "master data",
+#[utoipa::path(get, path = "/api/v1/channels", security(("bearer" = ["master_data.read"])), tag = "master data",
     responses((status = 200, body = Vec<Channel>), (status = "4XX", body = ErrorBody)))]
 async fn list_channels(State(ordo): State<Ordo>, _: Authorized<need::MasterDataRead>) -> Result<Json<Vec<Channel>>, ApiError> {
     Ok(Json(ordo.channels().await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/channels/{code}", tag = "master data", params(("code" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/channels/{code}", security(("bearer" = ["master_data.read"])), tag = "master data", params(("code" = String, Path)),
     responses((status = 200, body = Channel), (status = "4XX", body = ErrorBody)))]
 async fn get_channel(
     State(ordo): State<Ordo>,
@@ -60,7 +60,7 @@ async fn get_channel(
     Ok(Json(ordo.channel(&code).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/locations", tag = "master data", request_body = NewLocation,
+#[utoipa::path(post, path = "/api/v1/locations", security(("bearer" = ["master_data.write"])), tag = "master data", request_body = NewLocation,
     responses((status = 201, body = Location), (status = "4XX", body = ErrorBody)))]
 async fn create_location(
     State(ordo): State<Ordo>,
@@ -70,13 +70,13 @@ async fn create_location(
     Ok((StatusCode::CREATED, Json(ordo.create_location(new, &caller.actor).await?)))
 }
 
-#[utoipa::path(get, path = "/api/v1/locations", tag = "master data",
+#[utoipa::path(get, path = "/api/v1/locations", security(("bearer" = ["master_data.read"])), tag = "master data",
     responses((status = 200, body = Vec<Location>), (status = "4XX", body = ErrorBody)))]
 async fn list_locations(State(ordo): State<Ordo>, _: Authorized<need::MasterDataRead>) -> Result<Json<Vec<Location>>, ApiError> {
     Ok(Json(ordo.locations().await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/products", tag = "master data", request_body = NewProduct,
+#[utoipa::path(post, path = "/api/v1/products", security(("bearer" = ["master_data.write"])), tag = "master data", request_body = NewProduct,
     responses((status = 201, body = Product), (status = "4XX", body = ErrorBody)))]
 async fn create_product(
     State(ordo): State<Ordo>,
@@ -105,7 +105,7 @@ struct ProductList {
     offset: i64,
 }
 
-#[utoipa::path(get, path = "/api/v1/products", tag = "master data", params(ProductSearch),
+#[utoipa::path(get, path = "/api/v1/products", security(("bearer" = ["master_data.read"])), tag = "master data", params(ProductSearch),
     responses((status = 200, body = ProductList), (status = "4XX", body = ErrorBody)))]
 async fn list_products(
     State(ordo): State<Ordo>,
@@ -117,7 +117,7 @@ async fn list_products(
     Ok(Json(ProductList { products: page.products, total: page.total, limit, offset }))
 }
 
-#[utoipa::path(get, path = "/api/v1/products/{sku}", tag = "master data", params(("sku" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/products/{sku}", security(("bearer" = ["master_data.read"])), tag = "master data", params(("sku" = String, Path)),
     responses((status = 200, body = Product), (status = "4XX", body = ErrorBody)))]
 async fn get_product(
     State(ordo): State<Ordo>,
@@ -136,7 +136,7 @@ struct KitComponents {
 
 /// Makes the product a kit of these components. An order for a kit reserves its components
 /// from one location, all of them or none.
-#[utoipa::path(put, path = "/api/v1/products/{sku}/components", tag = "master data", params(("sku" = String, Path)),
+#[utoipa::path(put, path = "/api/v1/products/{sku}/components", security(("bearer" = ["master_data.write"])), tag = "master data", params(("sku" = String, Path)),
     request_body = KitComponents,
     responses((status = 200, body = KitComponents), (status = "4XX", body = ErrorBody)))]
 async fn set_kit_components(
@@ -148,7 +148,7 @@ async fn set_kit_components(
     Ok(Json(KitComponents { components: ordo.set_kit_components(&sku, body.components, &caller.actor).await? }))
 }
 
-#[utoipa::path(get, path = "/api/v1/products/{sku}/components", tag = "master data", params(("sku" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/products/{sku}/components", security(("bearer" = ["master_data.read"])), tag = "master data", params(("sku" = String, Path)),
     responses((status = 200, body = KitComponents), (status = "4XX", body = ErrorBody)))]
 async fn get_kit_components(
     State(ordo): State<Ordo>,
@@ -158,7 +158,7 @@ async fn get_kit_components(
     Ok(Json(KitComponents { components: ordo.kit_components(&sku).await? }))
 }
 
-#[utoipa::path(post, path = "/api/v1/listings", tag = "master data", request_body = NewListing,
+#[utoipa::path(post, path = "/api/v1/listings", security(("bearer" = ["master_data.write"])), tag = "master data", request_body = NewListing,
     responses((status = 201, body = Listing), (status = "4XX", body = ErrorBody)))]
 async fn create_listing(
     State(ordo): State<Ordo>,
@@ -175,7 +175,7 @@ struct ListingFilter {
     channel: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/listings", tag = "master data", params(ListingFilter),
+#[utoipa::path(get, path = "/api/v1/listings", security(("bearer" = ["master_data.read"])), tag = "master data", params(ListingFilter),
     responses((status = 200, body = Vec<Listing>), (status = "4XX", body = ErrorBody)))]
 async fn list_listings(
     State(ordo): State<Ordo>,
@@ -185,7 +185,7 @@ async fn list_listings(
     Ok(Json(ordo.listings(filter.channel.as_deref()).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/customers", tag = "master data", request_body = NewCustomer,
+#[utoipa::path(post, path = "/api/v1/customers", security(("bearer" = ["customers.write"])), tag = "master data", request_body = NewCustomer,
     responses((status = 201, body = Customer), (status = "4XX", body = ErrorBody)))]
 async fn create_customer(
     State(ordo): State<Ordo>,
@@ -203,7 +203,7 @@ struct Paging {
     offset: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/api/v1/customers", tag = "master data", params(Paging),
+#[utoipa::path(get, path = "/api/v1/customers", security(("bearer" = ["master_data.read"])), tag = "master data", params(Paging),
     responses((status = 200, body = Vec<Customer>), (status = "4XX", body = ErrorBody)))]
 async fn list_customers(
     State(ordo): State<Ordo>,
@@ -213,7 +213,7 @@ async fn list_customers(
     Ok(Json(ordo.customers(paging.limit.unwrap_or(50), paging.offset.unwrap_or(0)).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/suppliers", tag = "master data", request_body = NewSupplier,
+#[utoipa::path(post, path = "/api/v1/suppliers", security(("bearer" = ["suppliers.write"])), tag = "master data", request_body = NewSupplier,
     responses((status = 201, body = Supplier), (status = "4XX", body = ErrorBody)))]
 async fn create_supplier(
     State(ordo): State<Ordo>,
@@ -223,7 +223,7 @@ async fn create_supplier(
     Ok((StatusCode::CREATED, Json(ordo.create_supplier(new, &caller.actor).await?)))
 }
 
-#[utoipa::path(get, path = "/api/v1/suppliers", tag = "master data",
+#[utoipa::path(get, path = "/api/v1/suppliers", security(("bearer" = ["master_data.read"])), tag = "master data",
     responses((status = 200, body = Vec<Supplier>), (status = "4XX", body = ErrorBody)))]
 async fn list_suppliers(State(ordo): State<Ordo>, _: Authorized<need::MasterDataRead>) -> Result<Json<Vec<Supplier>>, ApiError> {
     Ok(Json(ordo.suppliers().await?))
@@ -245,7 +245,7 @@ struct TaxRateSet {
 
 /// Sets the tax rate for a ship-to country and product tax class; used for order lines a
 /// channel sends without tax.
-#[utoipa::path(put, path = "/api/v1/tax-rates/{country}/{tax_class}", tag = "master data",
+#[utoipa::path(put, path = "/api/v1/tax-rates/{country}/{tax_class}", security(("bearer" = ["master_data.write"])), tag = "master data",
     params(("country" = String, Path), ("tax_class" = String, Path)), request_body = TaxRate,
     responses((status = 200, body = TaxRateSet), (status = "4XX", body = ErrorBody)))]
 async fn set_tax_rate(
@@ -269,7 +269,7 @@ struct ChannelRouting {
 }
 
 /// Sets how the channel's orders are routed.
-#[utoipa::path(put, path = "/api/v1/channels/{code}/routing", tag = "master data",
+#[utoipa::path(put, path = "/api/v1/channels/{code}/routing", security(("bearer" = ["master_data.write"])), tag = "master data",
     params(("code" = String, Path)), request_body = ChannelRouting,
     responses((status = 200, body = ChannelRouting), (status = "4XX", body = ErrorBody)))]
 async fn set_channel_routing(
@@ -290,7 +290,7 @@ struct ShippingMethods {
 }
 
 /// Sets the shipping methods a location offers.
-#[utoipa::path(put, path = "/api/v1/locations/{code}/shipping-methods", tag = "master data",
+#[utoipa::path(put, path = "/api/v1/locations/{code}/shipping-methods", security(("bearer" = ["master_data.write"])), tag = "master data",
     params(("code" = String, Path)), request_body = ShippingMethods,
     responses((status = 200, body = ShippingMethods), (status = "4XX", body = ErrorBody)))]
 async fn set_shipping_methods(

@@ -27,7 +27,7 @@ pub fn routes() -> OpenApiRouter<Ordo> {
 
 /// Receives an order. The same (channel, external_id) again answers 200 with the order
 /// already made, and makes no second one.
-#[utoipa::path(post, path = "/api/v1/orders", tag = "orders", request_body = NewOrder,
+#[utoipa::path(post, path = "/api/v1/orders", security(("bearer" = ["orders.write"])), tag = "orders", request_body = NewOrder,
     responses((status = 201, body = Order, description = "a new order"),
               (status = 200, body = Order, description = "this order was received before"),
               (status = "4XX", body = ErrorBody)))]
@@ -46,7 +46,7 @@ pub(crate) fn path_id(id: &str) -> Result<Uuid, ApiError> {
     id.parse().map_err(|_| ApiError::new(crate::error::ErrorCode::NotFound))
 }
 
-#[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/orders/{id}", security(("bearer" = ["orders.read"])), tag = "orders", params(("id" = String, Path)),
     responses((status = 200, body = Order), (status = "4XX", body = ErrorBody)))]
 async fn get_order(
     State(ordo): State<Ordo>,
@@ -73,7 +73,7 @@ impl Cancellation {
 
 /// Cancels an order that has not shipped and releases its reservations; 409 with the
 /// current state when it has.
-#[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", tag = "orders", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", security(("bearer" = ["orders.write"])), tag = "orders", params(("id" = String, Path)),
     request_body(content = Cancellation, description = "optional"),
     responses((status = 200, body = Order), (status = "4XX", body = ErrorBody)))]
 async fn cancel_order(
@@ -89,7 +89,7 @@ async fn cancel_order(
 /// address, billing country, shipping method, payment status, shipping price or lines. New
 /// lines or a new shipping method route the order again. 409 with the current state once it
 /// has started shipping.
-#[utoipa::path(put, path = "/api/v1/channels/{channel}/orders/{external_id}", tag = "orders",
+#[utoipa::path(put, path = "/api/v1/channels/{channel}/orders/{external_id}", security(("bearer" = ["orders.write"])), tag = "orders",
     params(("channel" = String, Path), ("external_id" = String, Path)), request_body = NewOrder,
     responses((status = 200, body = Order), (status = "4XX", body = ErrorBody)))]
 async fn update_order_from_channel(
@@ -102,7 +102,7 @@ async fn update_order_from_channel(
 }
 
 /// Cancels an order named by the channel's own id and releases its reservations.
-#[utoipa::path(post, path = "/api/v1/channels/{channel}/orders/{external_id}/cancel", tag = "orders",
+#[utoipa::path(post, path = "/api/v1/channels/{channel}/orders/{external_id}/cancel", security(("bearer" = ["orders.write"])), tag = "orders",
     params(("channel" = String, Path), ("external_id" = String, Path)),
     request_body(content = Cancellation, description = "optional"),
     responses((status = 200, body = Order), (status = "4XX", body = ErrorBody)))]
@@ -125,7 +125,7 @@ struct Release {
 
 /// Releases an order held for review: it is routed and its stock reserved; 409 with the
 /// current state when it is not on hold.
-#[utoipa::path(post, path = "/api/v1/orders/{id}/release", tag = "orders", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/orders/{id}/release", security(("bearer" = ["orders.review"])), tag = "orders", params(("id" = String, Path)),
     request_body(content = Release, description = "optional"),
     responses((status = 200, body = Order), (status = "4XX", body = ErrorBody)))]
 async fn release_order(

@@ -55,7 +55,7 @@ fn decimal(minor: i64, currency: Currency) -> String {
 }
 
 /// Revenue and expense accounts over the period, with the net income.
-#[utoipa::path(get, path = "/api/v1/reports/profit-and-loss", tag = "ledger", params(PeriodQuery),
+#[utoipa::path(get, path = "/api/v1/reports/profit-and-loss", security(("bearer" = ["ledger.read"])), tag = "ledger", params(PeriodQuery),
     responses((status = 200, body = ProfitAndLoss), (status = "4XX", body = ErrorBody)))]
 async fn profit_and_loss(
     State(ordo): State<Ordo>,
@@ -100,7 +100,7 @@ struct Profitability {
 
 /// Contribution margin by channel or by SKU over the period: revenue less refunds, cost of
 /// goods, fees and shipping cost.
-#[utoipa::path(get, path = "/api/v1/reports/profitability", tag = "ledger", params(PeriodQuery),
+#[utoipa::path(get, path = "/api/v1/reports/profitability", security(("bearer" = ["ledger.read"])), tag = "ledger", params(PeriodQuery),
     responses((status = 200, body = Profitability), (status = "4XX", body = ErrorBody)))]
 async fn profitability(
     State(ordo): State<Ordo>,
@@ -169,7 +169,7 @@ struct GeneralLedger {
 
 /// One account's general ledger over the period: the opening balance, each line with its
 /// source and the running balance, and the closing balance.
-#[utoipa::path(get, path = "/api/v1/ledger/accounts/{code}", tag = "ledger", params(("code" = String, Path), LedgerQuery),
+#[utoipa::path(get, path = "/api/v1/ledger/accounts/{code}", security(("bearer" = ["ledger.read"])), tag = "ledger", params(("code" = String, Path), LedgerQuery),
     responses((status = 200, body = GeneralLedger), (status = "4XX", body = ErrorBody)))]
 async fn general_ledger(
     State(ordo): State<Ordo>,

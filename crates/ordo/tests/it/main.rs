@@ -15,4 +15,5 @@ mod import;
 mod invariants;
 mod kits;
 mod orders;
+mod permissions;
 mod settlements;
