@@ -14,6 +14,7 @@ pub mod master;
 pub mod money;
 pub mod order;
 pub mod risk;
+pub mod rules;
 pub mod routing;
 pub mod settlement;
 pub mod wave;
