@@ -52,6 +52,7 @@ fn api() -> (Router<Ordo>, OpenApiDoc) {
         .merge(routes::reports::routes())
         .merge(routes::exceptions::routes())
         .merge(routes::audit::routes())
+        .merge(routes::rules::routes())
         .split_for_parts()
 }
 

@@ -20,6 +20,8 @@ pub(crate) enum Key {
     Kit(String),
     Sites(String, String),
     ChannelStats(String),
+    /// The rules of one kind in force.
+    Rules(ordo_domain::rules::RuleKind),
 }
 
 #[derive(Debug, Clone)]
@@ -31,6 +33,7 @@ pub(crate) enum Value {
     Kit(Vec<(String, i64)>),
     Sites(RoutingSites),
     ChannelStats((i64, i64)),
+    Rules(std::sync::Arc<Vec<crate::rules::ActiveRule>>),
 }
 
 #[derive(Debug, Default)]

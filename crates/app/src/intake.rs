@@ -14,6 +14,8 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::cache::{cached, Key, MasterCache};
+use crate::rules::load_active;
+use ordo_domain::rules::RuleKind;
 use crate::reserving::{record_routing, route_and_reserve, route_and_reserve_many, RouteRequest, Routed, RoutedOrder};
 use crate::{Actor, AppError, AppResult, Ordo};
 
@@ -463,10 +465,11 @@ impl Ordo {
         let stats = cached!(self.cache, key, ChannelStats, reads.tx().await?.channel_order_stats(&channel.code).await?);
         let key = Key::Sites(channel.code.clone(), order.shipping_method.clone());
         let sites = cached!(self.cache, key, Sites, reads.tx().await?.routing_sites(&channel.code, &order.shipping_method).await?);
+        let risk_rules = cached!(self.cache, Key::Rules(RuleKind::RiskHold), Rules, load_active(reads.tx().await?, RuleKind::RiskHold).await?);
         drop(reads);
 
         // Risk review first: a held order reserves nothing until a person releases it.
-        let holds = self.risk_holds(&order, total, stats);
+        let holds = self.risk_holds(&channel, &order, &planned, total, stats, &risk_rules, now);
         let hold_reason = holds.join("; ");
         let lines = demand(&planned);
         let who = actor.to_string();

@@ -17,6 +17,7 @@ mod master;
 mod order_changes;
 mod orders;
 mod reserving;
+mod rules;
 mod settlements;
 
 use std::fmt;
@@ -30,6 +31,7 @@ use ordo_storage::Db;
 pub use access::{IssuedToken, LoggedIn};
 pub use audit::AuditVerdict;
 pub use clock::Clock;
+pub use rules::{Drafted, NewRule};
 pub use exceptions::{ExceptionAction, ExceptionDetail, ExceptionFilter, MAX_EXCEPTION_PAGE};
 pub use fulfilment::ShipByWatch;
 pub use ledger::{AccountLedger, LedgerCheck, LedgerLine, ManualLine, Period, TrialBalance};

@@ -231,7 +231,8 @@ impl Ordo {
         now: chrono::DateTime<chrono::Utc>,
     ) -> AppResult<()> {
         // Risk review first: a held order reserves nothing until a person releases it.
-        let holds = self.risk_holds(order, total, stats);
+        let rules = crate::rules::load_active(tx, ordo_domain::rules::RuleKind::RiskHold).await?;
+        let holds = self.risk_holds(channel, order, planned, total, stats, &rules, now);
         if holds.is_empty() {
             let when = (order.placed_at, channel.ship_by_sla_hours);
             Self::allocate(tx, id, &channel.code, &order.shipping_method, &demand(planned), when, who, now).await?;
@@ -249,7 +250,19 @@ impl Ordo {
     /// Why the order must wait for a person, if it must: unpaid, billed abroad, or far above
     /// the channel's usual value. `stats` is the channel's recent order count and average total
     /// in minor units.
-    pub(crate) fn risk_holds(&self, order: &ordo_domain::order::CheckedOrder, total: ordo_domain::Money, stats: (i64, i64)) -> Vec<String> {
+    /// Why an order waits for a person: the risk settings' reasons, then those of the risk
+    /// rules in force. Empty when it may go ahead.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn risk_holds(
+        &self,
+        channel: &ordo_domain::master::Channel,
+        order: &ordo_domain::order::CheckedOrder,
+        planned: &[PlannedLine],
+        total: ordo_domain::Money,
+        stats: (i64, i64),
+        rules: &[crate::rules::ActiveRule],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Vec<String> {
         let facts = RiskFacts {
             payment_status: order.payment_status,
             ship_country: &order.ship_to.country,
@@ -258,7 +271,12 @@ impl Ordo {
             channel_orders: stats.0,
             channel_average_minor: stats.1,
         };
-        hold_reasons(&self.settings.risk, &facts)
+        let mut holds = hold_reasons(&self.settings.risk, &facts);
+        if !rules.is_empty() {
+            let facts = crate::rules::order_facts(channel, order, planned, total, stats, now);
+            holds.extend(crate::rules::rule_holds(rules, &facts));
+        }
+        holds
     }
 
     /// Routes a validated order and reserves its stock; what cannot be reserved waits as

@@ -75,10 +75,13 @@ impl Role {
                     | OrdersReview
                     | ExceptionsRead
                     | ExceptionsWork
+                    | RulesRead
+                    | RulesWrite
+                    | RulesApprove
             ),
             Role::Warehouse => matches!(
                 permission,
-                MasterDataRead | InventoryRead | InventoryWrite | OrdersRead | ExceptionsRead | ExceptionsWork
+                MasterDataRead | InventoryRead | InventoryWrite | OrdersRead | ExceptionsRead | ExceptionsWork | RulesRead
             ),
             Role::Finance => matches!(
                 permission,
@@ -91,6 +94,9 @@ impl Role {
                     | LedgerRead
                     | LedgerWrite
                     | AuditRead
+                    | RulesRead
+                    | RulesWrite
+                    | RulesApprove
             ),
             Role::Service => matches!(
                 permission,
@@ -102,12 +108,16 @@ impl Role {
                     | OrdersReview
                     | ExceptionsRead
                     | ExceptionsWork
+                    | RulesRead
             ),
             Role::Procurement => {
-                matches!(permission, MasterDataRead | SuppliersWrite | InventoryRead | OrdersRead | ExceptionsRead | ExceptionsWork)
+                matches!(
+                    permission,
+                    MasterDataRead | SuppliersWrite | InventoryRead | OrdersRead | ExceptionsRead | ExceptionsWork | RulesRead
+                )
             }
             Role::Viewer => {
-                matches!(permission, MasterDataRead | InventoryRead | OrdersRead | ExceptionsRead | LedgerRead)
+                matches!(permission, MasterDataRead | InventoryRead | OrdersRead | ExceptionsRead | LedgerRead | RulesRead)
             }
             Role::Integration => matches!(
                 permission,
@@ -161,12 +171,18 @@ pub enum Permission {
     LedgerWrite,
     /// Read the audit log.
     AuditRead,
+    /// Read rules and their versions.
+    RulesRead,
+    /// Write and submit rules.
+    RulesWrite,
+    /// Approve, reject, activate and retire rules another person wrote (of a kind the role owns).
+    RulesApprove,
     /// Manage API tokens and users.
     AccessManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 15] = [
+    pub const ALL: [Permission; 18] = [
         Permission::MasterDataRead,
         Permission::MasterDataWrite,
         Permission::CustomersWrite,
@@ -181,6 +197,9 @@ impl Permission {
         Permission::LedgerRead,
         Permission::LedgerWrite,
         Permission::AuditRead,
+        Permission::RulesRead,
+        Permission::RulesWrite,
+        Permission::RulesApprove,
         Permission::AccessManage,
     ];
 
@@ -200,6 +219,9 @@ impl Permission {
             Permission::LedgerRead => "ledger.read",
             Permission::LedgerWrite => "ledger.write",
             Permission::AuditRead => "audit.read",
+            Permission::RulesRead => "rules.read",
+            Permission::RulesWrite => "rules.write",
+            Permission::RulesApprove => "rules.approve",
             Permission::AccessManage => "access.manage",
         }
     }

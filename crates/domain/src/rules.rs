@@ -27,7 +27,7 @@ pub const MAX_COMPREHENSION_DEPTH: usize = 2;
 pub const EVALUATION_BUDGET: Duration = Duration::from_millis(250);
 
 /// What a rule decides.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RuleKind {
     /// Which locations serve an order, in order of preference, and whether it may split.
@@ -60,6 +60,145 @@ impl RuleKind {
             crate::FieldError::new(field, "must be routing, risk_hold, tagging, notification or escalation")
         })
     }
+}
+
+impl RuleKind {
+    /// Who may approve a rule of this kind: the role that owns its decisions, or an admin.
+    pub fn approvers(self) -> &'static [crate::access::Role] {
+        use crate::access::Role;
+        match self {
+            RuleKind::RiskHold => &[Role::Finance, Role::Admin],
+            RuleKind::Routing | RuleKind::Tagging | RuleKind::Notification | RuleKind::Escalation => &[Role::Ops, Role::Admin],
+        }
+    }
+}
+
+/// What a rule does when its condition holds, by kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum RuleAction {
+    /// Serve from these locations, most preferred first; split the order across them or not.
+    Routing { locations: Vec<String>, allow_split: bool },
+    /// Hold the order for review, saying why.
+    RiskHold { reason: String },
+    Tagging { tag: String },
+    /// Tell `to` (`customer` or `role:NAME`) with the message template named.
+    Notification { to: String, template: String },
+    /// Move the exception to this role.
+    Escalation { to_role: String },
+}
+
+impl RuleAction {
+    /// The action of a rule of `kind`, from its JSON; the field names what is wrong.
+    pub fn parse(kind: RuleKind, json: &serde_json::Value) -> Result<RuleAction, crate::FieldError> {
+        use crate::FieldError;
+        let text = |name: &str| -> Result<String, FieldError> {
+            let field = format!("action.{name}");
+            let value = json.get(name).and_then(|v| v.as_str()).map(str::trim).unwrap_or_default();
+            if value.is_empty() || value.chars().count() > 200 {
+                return Err(FieldError::new(field, "must be 1 to 200 characters"));
+            }
+            Ok(value.to_owned())
+        };
+        if !json.is_object() {
+            return Err(FieldError::new("action", "must be an object"));
+        }
+        Ok(match kind {
+            RuleKind::Routing => {
+                let locations: Vec<String> = match json.get("locations").and_then(|v| v.as_array()) {
+                    Some(items) if !items.is_empty() && items.len() <= 50 => items
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| crate::field::code(&format!("action.locations[{i}]"), v.as_str().unwrap_or_default()))
+                        .collect::<Result<_, _>>()?,
+                    _ => return Err(FieldError::new("action.locations", "must list 1 to 50 location codes, most preferred first")),
+                };
+                let allow_split = match json.get("allow_split") {
+                    Some(v) => v.as_bool().ok_or_else(|| FieldError::new("action.allow_split", "must be true or false"))?,
+                    None => false,
+                };
+                RuleAction::Routing { locations, allow_split }
+            }
+            RuleKind::RiskHold => RuleAction::RiskHold { reason: text("reason")? },
+            RuleKind::Tagging => RuleAction::Tagging { tag: crate::field::code("action.tag", json.get("tag").and_then(|v| v.as_str()).unwrap_or_default())? },
+            RuleKind::Notification => {
+                let to = text("to")?;
+                if to != "customer" && !to.strip_prefix("role:").is_some_and(|r| crate::access::Role::parse("action.to", r).is_ok()) {
+                    return Err(FieldError::new("action.to", "must be customer or role:NAME"));
+                }
+                RuleAction::Notification { to, template: text("template")? }
+            }
+            RuleKind::Escalation => {
+                let role = crate::access::Role::parse("action.to_role", &text("to_role")?)?;
+                RuleAction::Escalation { to_role: role.as_str().to_owned() }
+            }
+        })
+    }
+}
+
+/// Where a version of a rule stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleStatus {
+    /// Being written; may not compile yet.
+    Draft,
+    /// Checked and waiting for another person to approve or reject it.
+    Submitted,
+    /// Approved; goes into force at its effective time.
+    Approved,
+    /// In force: decisions follow it.
+    Active,
+    /// Was in force; replaced by a later version or withdrawn. Still readable.
+    Retired,
+    Rejected,
+}
+
+impl RuleStatus {
+    pub const ALL: [RuleStatus; 6] =
+        [RuleStatus::Draft, RuleStatus::Submitted, RuleStatus::Approved, RuleStatus::Active, RuleStatus::Retired, RuleStatus::Rejected];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleStatus::Draft => "draft",
+            RuleStatus::Submitted => "submitted",
+            RuleStatus::Approved => "approved",
+            RuleStatus::Active => "active",
+            RuleStatus::Retired => "retired",
+            RuleStatus::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<RuleStatus> {
+        RuleStatus::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+
+    /// Whether a version may go from here to `next`.
+    pub fn may_become(self, next: RuleStatus) -> bool {
+        use RuleStatus::*;
+        matches!((self, next), (Draft, Submitted) | (Submitted, Approved | Rejected) | (Approved, Active) | (Active, Retired))
+    }
+}
+
+/// One version of a rule, as stored and shown.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RuleVersion {
+    pub id: uuid::Uuid,
+    pub name: String,
+    pub version: i64,
+    pub kind: String,
+    pub priority: i64,
+    pub description: String,
+    pub condition: String,
+    pub action: serde_json::Value,
+    pub status: String,
+    pub author: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub submitted_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub approver: Option<String>,
+    pub approved_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub effective_from: Option<chrono::DateTime<chrono::Utc>>,
+    pub activated_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub retired_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The type of a fact.
@@ -690,6 +829,33 @@ mod tests {
             ("channel".into(), serde_json::json!({"orders": 0})),
         ]);
         assert!(condition.evaluate(&facts).is_err());
+    }
+
+    #[test]
+    fn actions_are_checked_by_kind() {
+        let routing = serde_json::json!({"locations": ["central", "overflow"], "allow_split": true});
+        assert_eq!(
+            RuleAction::parse(RuleKind::Routing, &routing),
+            Ok(RuleAction::Routing { locations: vec!["central".into(), "overflow".into()], allow_split: true })
+        );
+        assert_eq!(RuleAction::parse(RuleKind::Routing, &serde_json::json!({"locations": []})).unwrap_err().field, "action.locations");
+        assert_eq!(RuleAction::parse(RuleKind::RiskHold, &serde_json::json!({"reason": " "})).unwrap_err().field, "action.reason");
+        assert_eq!(RuleAction::parse(RuleKind::Escalation, &serde_json::json!({"to_role": "boss"})).unwrap_err().field, "action.to_role");
+        assert_eq!(RuleAction::parse(RuleKind::Notification, &serde_json::json!({"to": "role:ops", "template": "late"})).map(|_| ()), Ok(()));
+        assert_eq!(RuleAction::parse(RuleKind::Tagging, &serde_json::json!([])).unwrap_err().field, "action");
+    }
+
+    #[test]
+    fn a_version_moves_only_forward() {
+        use RuleStatus::*;
+        assert!(Draft.may_become(Submitted) && Submitted.may_become(Approved) && Approved.may_become(Active) && Active.may_become(Retired));
+        assert!(!Draft.may_become(Active) && !Submitted.may_become(Active) && !Retired.may_become(Active) && !Rejected.may_become(Submitted));
+    }
+
+    #[test]
+    fn the_documented_facts_are_the_ones_in_force() {
+        let doc = include_str!("../../../docs/rules.md");
+        assert!(doc.contains(&facts_markdown()), "docs/rules.md is stale; paste this table into it:\n{}", facts_markdown());
     }
 
     #[test]

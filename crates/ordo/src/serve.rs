@@ -43,8 +43,9 @@ pub fn app(ordo: Ordo, options: &HttpOptions) -> Router {
         .layer(CatchPanicLayer::new())
 }
 
-/// Looks at the clock every minute: raises at-risk and late shipment exceptions, and
-/// escalates exceptions past their due time. With several `ordo serve` processes each looks;
+/// Looks at the clock every minute: raises at-risk and late shipment exceptions, puts
+/// approved rule versions in force at their effective time, and escalates exceptions past
+/// their due time. With several `ordo serve` processes each looks;
 /// an open exception is never raised twice, nor escalated twice for one lapse.
 pub async fn watch_the_clock(ordo: Ordo) {
     let mut every = tokio::time::interval(Duration::from_secs(60));
@@ -57,6 +58,11 @@ pub async fn watch_the_clock(ordo: Ordo) {
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "could not check ship-by times"),
+        }
+        match ordo.activate_due_rules().await {
+            Ok(0) => {}
+            Ok(activated) => tracing::info!(activated, "rule versions went into force"),
+            Err(e) => tracing::warn!(error = %e, "could not put due rule versions in force"),
         }
         match ordo.escalate_overdue().await {
             Ok(0) => {}

@@ -8,5 +8,6 @@ pub mod fulfilment;
 pub mod inventory;
 pub mod ledger;
 pub mod reports;
+pub mod rules;
 pub mod master;
 pub mod orders;

@@ -16,4 +16,5 @@ mod invariants;
 mod kits;
 mod orders;
 mod permissions;
+mod rules;
 mod settlements;

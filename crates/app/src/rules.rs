@@ -1,0 +1,328 @@
+//! Rules through their life cycle: a draft is written, submitted once its condition checks
+//! out, approved (or rejected) by another person of a role that owns the rule's kind, and put
+//! in force at its effective time, retiring the version before it in the same transaction.
+//! Every step is in the audit log.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use ordo_domain::audit::Change;
+use ordo_domain::rules::{Condition, Facts, RuleAction, RuleKind, RuleStatus, RuleVersion, MAX_CONDITION_LEN};
+use ordo_domain::FieldError;
+use ordo_storage::NewRuleVersion;
+use uuid::Uuid;
+
+use crate::audit::record;
+use crate::{Actor, AppError, AppResult, Ordo};
+
+/// A rule as its author writes it.
+#[derive(Debug, Clone)]
+pub struct NewRule {
+    pub name: String,
+    pub kind: String,
+    /// Lower runs first among rules of one kind; 100 when absent.
+    pub priority: Option<i64>,
+    pub description: Option<String>,
+    pub condition: String,
+    pub action: serde_json::Value,
+}
+
+/// A draft as saved, with what checking its condition found: a draft may be saved before it
+/// compiles, but not submitted.
+#[derive(Debug, Clone)]
+pub struct Drafted {
+    pub rule: RuleVersion,
+    pub problem: Option<ordo_domain::rules::ConditionError>,
+}
+
+/// A rule in force, compiled once and kept with the master data cache.
+#[derive(Debug, Clone)]
+pub(crate) struct ActiveRule {
+    pub(crate) name: String,
+    pub(crate) version: i64,
+    pub(crate) condition: Condition,
+    pub(crate) action: RuleAction,
+}
+
+impl ActiveRule {
+    /// How decisions name the rule: `name v3`.
+    pub(crate) fn label(&self) -> String {
+        format!("{} v{}", self.name, self.version)
+    }
+}
+
+/// The rules of `kind` in force, by priority. A stored rule that no longer compiles (facts
+/// renamed by an upgrade, say) decides nothing and is logged.
+pub(crate) async fn load_active(tx: &mut ordo_storage::Tx, kind: RuleKind) -> AppResult<Arc<Vec<ActiveRule>>> {
+    let mut rules = Vec::new();
+    for rule in tx.rule_versions(Some(RuleStatus::Active.as_str()), None).await? {
+        if rule.kind != kind.as_str() {
+            continue;
+        }
+        match (Condition::compile(&rule.condition), RuleAction::parse(kind, &rule.action)) {
+            (Ok(condition), Ok(action)) => rules.push(ActiveRule { name: rule.name, version: rule.version, condition, action }),
+            (Err(e), _) => tracing::error!(rule = %rule.name, version = rule.version, error = %e, "a rule in force no longer compiles"),
+            (_, Err(e)) => tracing::error!(rule = %rule.name, version = rule.version, error = %e, "a rule in force has a bad action"),
+        }
+    }
+    Ok(Arc::new(rules))
+}
+
+/// The facts risk and routing rules decide an order on.
+pub(crate) fn order_facts(
+    channel: &ordo_domain::master::Channel,
+    order: &ordo_domain::order::CheckedOrder,
+    planned: &[crate::intake::PlannedLine],
+    total: ordo_domain::Money,
+    stats: (i64, i64),
+    now: DateTime<Utc>,
+) -> Facts {
+    let lines: Vec<serde_json::Value> = planned
+        .iter()
+        .filter(|l| l.part_of.is_none())
+        .map(|l| serde_json::json!({"sku": l.sku, "quantity": l.quantity, "unit_price_minor": l.unit_price.minor(), "kit": l.kit}))
+        .collect();
+    let units: i64 = planned.iter().filter(|l| l.part_of.is_none()).map(|l| l.quantity).sum();
+    Facts::from_json(vec![
+        (
+            "order".into(),
+            serde_json::json!({
+                "channel": channel.code, "external_id": order.external_id, "currency": order.currency.code(),
+                "total_minor": total.minor(), "units": units, "line_count": order.lines.len(),
+                "shipping_method": order.shipping_method, "payment_status": order.payment_status.as_str(),
+                "ship_country": order.ship_to.country, "billing_country": order.billing_country.as_deref().unwrap_or_default(),
+                "placed_at": order.placed_at.to_rfc3339(), "lines": lines,
+            }),
+        ),
+        ("customer".into(), serde_json::json!({"email": order.customer_email, "name": order.customer_name})),
+        (
+            "channel".into(),
+            serde_json::json!({"code": channel.code, "kind": channel.kind.as_str(), "orders": stats.0, "average_order_minor": stats.1}),
+        ),
+        ("now".into(), serde_json::json!(now.to_rfc3339())),
+    ])
+}
+
+/// Why the risk rules in force hold an order: each holding rule's reason with its name and
+/// version. A rule that cannot decide holds the order too, saying so: a person looks.
+pub(crate) fn rule_holds(rules: &[ActiveRule], facts: &Facts) -> Vec<String> {
+    let mut reasons = Vec::new();
+    for rule in rules {
+        match (rule.condition.evaluate(facts), &rule.action) {
+            (Ok(true), RuleAction::RiskHold { reason }) => reasons.push(format!("{reason} (rule {})", rule.label())),
+            (Ok(_), _) => {}
+            (Err(e), _) => reasons.push(format!("rule {} could not decide: {e}", rule.label())),
+        }
+    }
+    reasons
+}
+
+fn not_found(id: Uuid) -> AppError {
+    AppError::NotFound { what: "rule version", key: id.to_string() }
+}
+
+fn refuse(rule: &RuleVersion, next: RuleStatus) -> AppError {
+    let current = RuleStatus::parse(&rule.status).map_or("unknown", RuleStatus::as_str);
+    AppError::InvalidTransition { current, message: format!("a rule version that is {} cannot become {}", rule.status, next.as_str()) }
+}
+
+/// The condition checked, its problem as the `condition` field's error.
+pub(crate) fn compile(source: &str) -> Result<Condition, FieldError> {
+    Condition::compile(source).map_err(|e| FieldError::new("condition", e.to_string()))
+}
+
+impl Ordo {
+    /// Saves a draft as the next version of the rule `name`.
+    pub async fn draft_rule(&self, new: NewRule, actor: &Actor) -> AppResult<Drafted> {
+        let name = ordo_domain::field::code("name", &new.name)?;
+        let kind = RuleKind::parse("kind", &new.kind)?;
+        let priority = ordo_domain::field::bounded("priority", new.priority.unwrap_or(100), 0, 1_000_000)?;
+        let description = new.description.as_deref().map(str::trim).unwrap_or_default().to_owned();
+        if description.chars().count() > 500 {
+            return Err(FieldError::new("description", "must be at most 500 characters").into());
+        }
+        if new.condition.chars().count() > MAX_CONDITION_LEN {
+            return Err(FieldError::new("condition", format!("is longer than {MAX_CONDITION_LEN} characters")).into());
+        }
+        RuleAction::parse(kind, &new.action)?;
+        let problem = Condition::compile(&new.condition).err();
+        let now = self.now();
+        let id = Uuid::now_v7();
+        let author = actor.to_string();
+        let mut tx = self.db.write().await?;
+        let row = NewRuleVersion {
+            id,
+            name: &name,
+            kind: kind.as_str(),
+            priority,
+            description: &description,
+            condition: new.condition.trim(),
+            action: &new.action,
+            author: &author,
+        };
+        let version = tx.insert_rule_version(&row, now).await?;
+        let rule = tx.rule_version(id).await?.ok_or_else(|| not_found(id))?;
+        let change = Change::new("rule.draft", format!("rule:{name}"))
+            .after(serde_json::json!({"version": version, "kind": kind.as_str(), "condition": rule.condition, "action": rule.action}));
+        record(&mut tx, actor, now, &[change]).await?;
+        tx.commit().await?;
+        Ok(Drafted { rule, problem })
+    }
+
+    /// Rule versions in `status` (or all) of the rule `name` (or all rules).
+    pub async fn rules(&self, status: Option<&str>, name: Option<&str>) -> AppResult<Vec<RuleVersion>> {
+        if let Some(s) = status.filter(|s| RuleStatus::parse(s).is_none()) {
+            return Err(FieldError::new("status", format!("{s:?} is not draft, submitted, approved, active, retired or rejected")).into());
+        }
+        Ok(self.db.read().await?.rule_versions(status, name).await?)
+    }
+
+    pub async fn rule(&self, id: Uuid) -> AppResult<RuleVersion> {
+        self.db.read().await?.rule_version(id).await?.ok_or_else(|| not_found(id))
+    }
+
+    /// Submits a draft for approval. Its condition must compile and use only known facts;
+    /// the error names the line and column.
+    pub async fn submit_rule(&self, id: Uuid, actor: &Actor) -> AppResult<RuleVersion> {
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        let rule = tx.rule_version(id).await?.ok_or_else(|| not_found(id))?;
+        if rule.status != RuleStatus::Draft.as_str() {
+            return Err(refuse(&rule, RuleStatus::Submitted));
+        }
+        let condition = compile(&rule.condition)?;
+        tx.submit_rule_version(id, now).await?;
+        let change = Change::new("rule.submit", format!("rule:{}", rule.name))
+            .before(serde_json::json!({"version": rule.version, "status": rule.status}))
+            .after(serde_json::json!({"version": rule.version, "status": "submitted", "facts": condition.facts_used}));
+        record(&mut tx, actor, now, &[change]).await?;
+        let rule = tx.rule_version(id).await?.ok_or_else(|| not_found(id))?;
+        tx.commit().await?;
+        Ok(rule)
+    }
+
+    /// Approves a submitted version, in force from `effective_from` (now when absent). The
+    /// approver is another person than the author, of a role that owns the rule's kind.
+    pub async fn approve_rule(&self, id: Uuid, effective_from: Option<DateTime<Utc>>, actor: &Actor) -> AppResult<RuleVersion> {
+        self.decide(id, Some(effective_from), "", actor).await
+    }
+
+    /// Rejects a submitted version, saying why; the same people may reject as may approve.
+    pub async fn reject_rule(&self, id: Uuid, reason: &str, actor: &Actor) -> AppResult<RuleVersion> {
+        let reason = ordo_domain::field::text("reason", reason)?;
+        self.decide(id, None, &reason, actor).await
+    }
+
+    /// Approves (`Some` effective time) or rejects (`None`).
+    async fn decide(&self, id: Uuid, approve: Option<Option<DateTime<Utc>>>, reason: &str, actor: &Actor) -> AppResult<RuleVersion> {
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        let rule = tx.rule_version(id).await?.ok_or_else(|| not_found(id))?;
+        let next = if approve.is_some() { RuleStatus::Approved } else { RuleStatus::Rejected };
+        if rule.status != RuleStatus::Submitted.as_str() {
+            return Err(refuse(&rule, next));
+        }
+        let who = actor.to_string();
+        if rule.author == who {
+            return Err(AppError::Forbidden(format!("{who} wrote this version; another person must approve or reject it")));
+        }
+        let kind = RuleKind::parse("kind", &rule.kind)?;
+        if !kind.approvers().contains(&actor.role) {
+            let roles: Vec<&str> = kind.approvers().iter().map(|r| r.as_str()).collect();
+            return Err(AppError::Forbidden(format!("a {} rule is approved by {}", kind.as_str(), roles.join(" or "))));
+        }
+        let change = match approve {
+            Some(effective_from) => {
+                let from = effective_from.unwrap_or(now);
+                tx.approve_rule_version(id, &who, from, now).await?;
+                Change::new("rule.approve", format!("rule:{}", rule.name))
+                    .before(serde_json::json!({"version": rule.version, "status": rule.status}))
+                    .after(serde_json::json!({"version": rule.version, "status": "approved", "effective_from": from}))
+            }
+            None => {
+                tx.reject_rule_version(id, &who, now).await?;
+                Change::new("rule.reject", format!("rule:{}", rule.name))
+                    .before(serde_json::json!({"version": rule.version, "status": rule.status}))
+                    .after(serde_json::json!({"version": rule.version, "status": "rejected"}))
+                    .reason(reason)
+            }
+        };
+        record(&mut tx, actor, now, &[change]).await?;
+        let rule = tx.rule_version(id).await?.ok_or_else(|| not_found(id))?;
+        tx.commit().await?;
+        Ok(rule)
+    }
+
+    /// Puts an approved version in force now that its effective time has come, retiring the
+    /// version of the same rule in force before it, in one transaction.
+    pub async fn activate_rule(&self, id: Uuid, actor: &Actor) -> AppResult<RuleVersion> {
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        let rule = tx.rule_version(id).await?.ok_or_else(|| not_found(id))?;
+        if rule.status != RuleStatus::Approved.as_str() {
+            return Err(refuse(&rule, RuleStatus::Active));
+        }
+        if let Some(from) = rule.effective_from.filter(|from| *from > now) {
+            let message = format!("this version is in force from {}, not before", from.format("%Y-%m-%d %H:%M UTC"));
+            return Err(AppError::InvalidTransition { current: "approved", message });
+        }
+        self.activate_in(&mut tx, &rule, actor, now).await?;
+        let rule = tx.rule_version(id).await?.ok_or_else(|| not_found(id))?;
+        tx.commit().await?;
+        self.cache.clear();
+        Ok(rule)
+    }
+
+    async fn activate_in(&self, tx: &mut ordo_storage::Tx, rule: &RuleVersion, actor: &Actor, now: DateTime<Utc>) -> AppResult<()> {
+        let Some(previous) = tx.activate_rule_version(rule.id, now).await? else {
+            return Err(refuse(rule, RuleStatus::Active));
+        };
+        let previous = match previous {
+            Some(id) => tx.rule_version(id).await?.map(|p| p.version),
+            None => None,
+        };
+        let change = Change::new("rule.activate", format!("rule:{}", rule.name))
+            .before(serde_json::json!({"active_version": previous}))
+            .after(serde_json::json!({"active_version": rule.version}));
+        record(tx, actor, now, &[change]).await
+    }
+
+    /// Takes an active version out of force, saying why; the rule then decides nothing.
+    pub async fn retire_rule(&self, id: Uuid, reason: &str, actor: &Actor) -> AppResult<RuleVersion> {
+        let reason = ordo_domain::field::text("reason", reason)?;
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        let rule = tx.rule_version(id).await?.ok_or_else(|| not_found(id))?;
+        if !tx.retire_rule_version(id, now).await? {
+            return Err(refuse(&rule, RuleStatus::Retired));
+        }
+        let change = Change::new("rule.retire", format!("rule:{}", rule.name))
+            .before(serde_json::json!({"active_version": rule.version}))
+            .after(serde_json::json!({"active_version": null}))
+            .reason(&reason);
+        record(&mut tx, actor, now, &[change]).await?;
+        let rule = tx.rule_version(id).await?.ok_or_else(|| not_found(id))?;
+        tx.commit().await?;
+        self.cache.clear();
+        Ok(rule)
+    }
+
+    /// Puts in force every approved version whose effective time has come; the clock watch
+    /// runs this every minute. Returns how many went into force.
+    pub async fn activate_due_rules(&self) -> AppResult<u64> {
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        let mut activated = 0;
+        for id in tx.due_rule_versions(now).await? {
+            if let Some(rule) = tx.rule_version(id).await? {
+                self.activate_in(&mut tx, &rule, &Actor::system(), now).await?;
+                activated += 1;
+            }
+        }
+        tx.commit().await?;
+        if activated > 0 {
+            self.cache.clear();
+        }
+        Ok(activated)
+    }
+}

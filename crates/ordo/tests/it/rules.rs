@@ -1,0 +1,147 @@
+//! Rules as versioned code: a condition that does not check out cannot be submitted (the
+//! error points at its position), nobody approves their own rule, an approved version goes
+//! into force at its time and retires the one before, and intake's risk review follows the
+//! rules in force, naming the rule and version that held an order.
+
+use chrono::{Duration, Utc};
+use ordo_app::domain::access::Role;
+use ordo_app::{Actor, Clock};
+use serde_json::{json, Value};
+
+use crate::common::{on_both_engines, Server};
+use crate::orders::{order, shop};
+
+fn rule(condition: &str) -> Value {
+    json!({
+        "name": "big-de", "kind": "risk_hold", "description": "large orders shipped to Germany",
+        "condition": condition, "action": {"reason": "large order to Germany"}
+    })
+}
+
+fn error(answer: &Value) -> (Option<&str>, &str) {
+    (answer["error"]["field"].as_str(), answer["error"]["message"].as_str().unwrap_or_default())
+}
+
+async fn status_of(server: &Server, external_id: &str, price: &str) -> (String, String) {
+    let body = order(external_id, json!([{"sku": "MUG-1", "quantity": 1, "unit_price": price}]));
+    let (status, placed) = server.post(&server.admin, "/api/v1/orders", body).await;
+    assert_eq!(status, 201, "{placed}");
+    let why = placed["timeline"].as_array().and_then(|t| t.last()).map(|e| e["reason"].as_str().unwrap_or_default().to_owned());
+    (placed["status"].as_str().unwrap().to_owned(), why.unwrap_or_default())
+}
+
+async fn a_rule_goes_from_draft_to_force_under_two_people(server: Server) {
+    shop(&server, 100).await;
+    let author = server.ordo.create_token(Role::Finance, "finance-ana", &Actor::system()).await.unwrap().token;
+    let checker = server.ordo.create_token(Role::Finance, "finance-ben", &Actor::system()).await.unwrap().token;
+    let ops = server.token(Role::Ops).await;
+    let warehouse = server.token(Role::Warehouse).await;
+
+    // A draft is saved even when its condition is wrong, but cannot be submitted.
+    let (status, draft) = server.post(&author, "/api/v1/rules", rule("order.total_minor >")).await;
+    assert_eq!((status, draft["version"].as_i64(), draft["status"].as_str()), (201, Some(1), Some("draft")), "{draft}");
+    assert_eq!((draft["problem"]["line"].as_i64(), draft["problem"]["column"].as_i64()), (Some(1), Some(20)), "{draft}");
+    let (status, refused) = server.post(&author, &format!("/api/v1/rules/{}/submit", draft["id"].as_str().unwrap()), json!({})).await;
+    assert_eq!(status, 422, "{refused}");
+    let (field, message) = error(&refused);
+    assert_eq!(field, Some("condition"));
+    assert!(message.contains("line 1, column 20: Syntax error"), "{message}");
+
+    let (_, unknown) = server.post(&author, "/api/v1/rules", rule("order.totl > 1")).await;
+    let (status, refused) = server.post(&author, &format!("/api/v1/rules/{}/submit", unknown["id"].as_str().unwrap()), json!({})).await;
+    assert_eq!(status, 422);
+    assert!(error(&refused).1.contains("line 1, column 6: unknown fact order.totl"), "{refused}");
+
+    let (_, good) = server.post(&author, "/api/v1/rules", rule("order.total_minor > 100000 && order.ship_country == 'DE'")).await;
+    let id = good["id"].as_str().unwrap().to_owned();
+    assert_eq!(good["version"], 3);
+    assert!(good.get("problem").is_none(), "{good}");
+    let at = |action: &str| format!("/api/v1/rules/{id}/{action}");
+    let (status, submitted) = server.post(&author, &at("submit"), json!({})).await;
+    assert_eq!((status, submitted["status"].as_str()), (200, Some("submitted")), "{submitted}");
+
+    // Nobody approves their own rule; approval needs rules.approve and a role owning the kind.
+    let (status, refused) = server.post(&author, &at("approve"), json!({})).await;
+    assert_eq!(status, 403, "{refused}");
+    assert!(error(&refused).1.contains("another person"), "{refused}");
+    assert_eq!(server.post(&warehouse, &at("approve"), json!({})).await.0, 403);
+    let (status, refused) = server.post(&ops, &at("approve"), json!({})).await;
+    assert_eq!(status, 403);
+    assert!(error(&refused).1.contains("finance or admin"), "{refused}");
+
+    let tomorrow = Utc::now() + Duration::days(1);
+    let (status, approved) = server.post(&checker, &at("approve"), json!({"effective_from": tomorrow})).await;
+    assert_eq!((status, approved["status"].as_str(), approved["approver"].as_str()), (200, Some("approved"), Some("token:finance-ben")));
+    let (status, early) = server.post(&checker, &at("activate"), json!({})).await;
+    assert_eq!((status, early["error"]["current_state"].as_str()), (409, Some("approved")), "{early}");
+
+    // Not yet in force: a large order to Germany goes ahead.
+    assert_eq!(status_of(&server, "R-1", "1500.00").await.0, "allocated");
+    let later = server.ordo.with_clock(Clock::simulated(tomorrow + Duration::minutes(1)));
+    assert_eq!(later.activate_due_rules().await.unwrap(), 1);
+    let (status, why) = status_of(&server, "R-2", "1500.00").await;
+    assert_eq!(status, "on_hold");
+    assert!(why.contains("large order to Germany (rule big-de v3)"), "{why}");
+    assert_eq!(status_of(&server, "R-3", "15.00").await.0, "allocated");
+
+    // The next version replaces it in one step; the earlier stays readable.
+    let (_, next) = server.post(&author, "/api/v1/rules", rule("order.total_minor > 200000 && order.ship_country == 'DE'")).await;
+    let next_id = next["id"].as_str().unwrap().to_owned();
+    assert_eq!(server.post(&author, &format!("/api/v1/rules/{next_id}/submit"), json!({})).await.0, 200);
+    assert_eq!(server.post(&checker, &format!("/api/v1/rules/{next_id}/approve"), json!({})).await.0, 200);
+    let (status, active) = server.post(&checker, &format!("/api/v1/rules/{next_id}/activate"), json!({})).await;
+    assert_eq!((status, active["status"].as_str(), active["version"].as_i64()), (200, Some("active"), Some(4)), "{active}");
+    let (_, versions) = server.get(&warehouse, "/api/v1/rules?name=big-de").await;
+    let statuses: Vec<(i64, &str)> =
+        versions.as_array().unwrap().iter().map(|v| (v["version"].as_i64().unwrap(), v["status"].as_str().unwrap())).collect();
+    assert_eq!(statuses, [(4, "active"), (3, "retired"), (2, "draft"), (1, "draft")]);
+    assert_eq!(status_of(&server, "R-4", "1500.00").await.0, "allocated", "v4 holds only above 2,000.00");
+
+    let (status, retired) = server.post(&checker, &format!("/api/v1/rules/{next_id}/retire"), json!({"reason": "season over"})).await;
+    assert_eq!((status, retired["status"].as_str()), (200, Some("retired")));
+    assert_eq!(status_of(&server, "R-5", "2500.00").await.0, "allocated", "no rule in force");
+
+    let (_, log) = server.get(&server.admin, "/api/v1/audit?subject=rule:big-de&limit=500").await;
+    let mut actions: Vec<&str> = log.as_array().unwrap().iter().filter_map(|r| r["action"].as_str()).collect();
+    actions.reverse();
+    assert_eq!(
+        actions,
+        ["rule.draft", "rule.draft", "rule.draft", "rule.submit", "rule.approve", "rule.activate", "rule.draft", "rule.submit", "rule.approve", "rule.activate", "rule.retire"]
+    );
+    let activated = log.as_array().unwrap().iter().find(|r| r["action"] == "rule.activate").unwrap();
+    assert_eq!((activated["before"].as_str(), activated["after"].as_str()), (Some(r#"{"active_version":3}"#), Some(r#"{"active_version":4}"#)));
+}
+
+on_both_engines!(a_rule_goes_from_draft_to_force_under_two_people, rule_life_cycle_on_sqlite, rule_life_cycle_on_postgres);
+
+#[tokio::test]
+async fn bad_rules_are_refused_naming_the_field_and_nothing_is_saved() {
+    let server = Server::start().await;
+    let t = &server.admin;
+    let long = format!("order.units > 0{}", " && order.units > 0".repeat(120));
+    for (body, field) in [
+        (json!({"name": "x", "kind": "magic", "condition": "true", "action": {}}), "kind"),
+        (json!({"name": "x", "kind": "risk_hold", "condition": "true", "action": {}}), "action.reason"),
+        (json!({"name": "x", "kind": "routing", "condition": "true", "action": {"locations": []}}), "action.locations"),
+        (json!({"name": "", "kind": "risk_hold", "condition": "true", "action": {"reason": "r"}}), "name"),
+        (json!({"name": "x", "kind": "risk_hold", "condition": long, "action": {"reason": "r"}}), "condition"),
+    ] {
+        let (status, answer) = server.post(t, "/api/v1/rules", body).await;
+        assert_eq!((status, answer["error"]["field"].as_str()), (422, Some(field)), "{answer}");
+    }
+    let (_, none) = server.get(t, "/api/v1/rules").await;
+    assert_eq!(none.as_array().map(Vec::len), Some(0), "{none}");
+
+    // Deep nesting and heavy list macros are stopped before they can run long.
+    for (condition, says) in [
+        (format!("{}true{}", "(".repeat(40), ")".repeat(40)), "nests deeper"),
+        ("order.lines.all(a, order.lines.all(b, order.lines.all(c, a.quantity > 0)))".to_owned(), "too many list macros"),
+        ("sleep(1000)".to_owned(), "unknown function sleep"),
+        ("order.total_minor > 'lots'".to_owned(), "compares a number with text"),
+    ] {
+        let (_, draft) = server.post(t, "/api/v1/rules", json!({"name": "y", "kind": "risk_hold", "condition": condition, "action": {"reason": "r"}})).await;
+        let (status, refused) = server.post(t, &format!("/api/v1/rules/{}/submit", draft["id"].as_str().unwrap()), json!({})).await;
+        assert_eq!(status, 422, "{refused}");
+        assert!(error(&refused).1.contains(says), "{condition}: {refused}");
+    }
+}
