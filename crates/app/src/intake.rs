@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::cache::{cached, Key, MasterCache};
-use crate::rules::load_active;
+use crate::rules::{load_active, order_facts, routing_choice};
 use ordo_domain::rules::RuleKind;
 use crate::reserving::{record_routing, route_and_reserve, route_and_reserve_many, RouteRequest, Routed, RoutedOrder};
 use crate::{Actor, AppError, AppResult, Ordo};
@@ -167,6 +167,8 @@ struct NewOrderWrite {
     planned: Vec<PlannedLine>,
     lines: Vec<LineDemand>,
     holds: Vec<String>,
+    /// The routing rule in force that chose this order, if one did.
+    preference: Option<ordo_domain::routing::Preference>,
     total: ordo_domain::Money,
     payload: String,
     actor: Actor,
@@ -290,7 +292,12 @@ async fn write_new_orders(tx: &mut ordo_storage::Tx, writes: &[NewOrderWrite]) -
     let requests: Vec<RouteRequest> = fresh
         .iter()
         .filter(|(_, w)| w.holds.is_empty())
-        .map(|(_, w)| RouteRequest { sites: &w.sites, lines: &w.lines, placed: (w.order.placed_at, w.channel.ship_by_sla_hours) })
+        .map(|(_, w)| RouteRequest {
+            sites: &w.sites,
+            lines: &w.lines,
+            placed: (w.order.placed_at, w.channel.ship_by_sla_hours),
+            preference: w.preference.as_ref(),
+        })
         .collect();
     let mut routed = match requests.len() {
         0 => Vec::new(),
@@ -466,10 +473,16 @@ impl Ordo {
         let key = Key::Sites(channel.code.clone(), order.shipping_method.clone());
         let sites = cached!(self.cache, key, Sites, reads.tx().await?.routing_sites(&channel.code, &order.shipping_method).await?);
         let risk_rules = cached!(self.cache, Key::Rules(RuleKind::RiskHold), Rules, load_active(reads.tx().await?, RuleKind::RiskHold).await?);
+        let routing_rules = cached!(self.cache, Key::Rules(RuleKind::Routing), Rules, load_active(reads.tx().await?, RuleKind::Routing).await?);
         drop(reads);
 
         // Risk review first: a held order reserves nothing until a person releases it.
         let holds = self.risk_holds(&channel, &order, &planned, total, stats, &risk_rules, now);
+        let preference = if holds.is_empty() && !routing_rules.is_empty() {
+            routing_choice(&routing_rules, &order_facts(&channel, &order, &planned, total, stats, now))
+        } else {
+            None
+        };
         let hold_reason = holds.join("; ");
         let lines = demand(&planned);
         let who = actor.to_string();
@@ -483,6 +496,7 @@ impl Ordo {
             planned: planned.clone(),
             lines,
             holds: holds.clone(),
+            preference,
             total,
             payload: payload.to_owned(),
             actor: actor.clone(),

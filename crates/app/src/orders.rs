@@ -45,9 +45,17 @@ impl Ordo {
             .filter(|l| !l.kit)
             .map(|l| LineDemand { line: l.line, sku: l.sku.clone(), quantity: l.quantity, kit: l.part_of })
             .collect();
-        let sla = tx.channel(&order.channel).await?.map_or(48, |c| c.ship_by_sla_hours);
-        let when = (order.placed_at, sla);
-        Self::allocate(&mut tx, id, &order.channel, &order.shipping_method, &lines, when, &who, now).await?;
+        let channel = tx.channel(&order.channel).await?.ok_or(AppError::NotFound { what: "channel", key: order.channel.clone() })?;
+        let when = (order.placed_at, channel.ship_by_sla_hours);
+        // Routed by the rules in force now, on the facts as they stand now.
+        let routing = crate::rules::load_active(&mut tx, ordo_domain::rules::RuleKind::Routing).await?;
+        let preference = if routing.is_empty() {
+            None
+        } else {
+            let stats = tx.channel_order_stats(&channel.code).await?;
+            crate::rules::routing_choice(&routing, &crate::rules::stored_order_facts(&order, &channel, stats, now))
+        };
+        Self::allocate(&mut tx, id, &order.channel, &order.shipping_method, &lines, when, preference.as_ref(), &who, now).await?;
         tx.resolve_exception(ExceptionKind::PaymentReview.as_str(), &format!("order:{id}"), &reason, now).await?;
         let released = tx.order(id).await?.ok_or(AppError::NotFound { what: "order", key: id.to_string() })?;
         let change = Change::new("order.release_hold", format!("order:{id}"))

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use ordo_domain::exception::ExceptionKind;
 use ordo_domain::order::OrderStatus;
 use ordo_domain::risk::{hold_reasons, RiskFacts};
-use ordo_domain::routing::{LineDemand, PreferWholeOrder, Routing, RoutingFacts, RoutingPlan};
+use ordo_domain::routing::{LineDemand, PreferWholeOrder, Preference, Routing, RoutingFacts, RoutingPlan};
 use ordo_storage::RoutingSites;
 use uuid::Uuid;
 
@@ -46,6 +46,8 @@ pub(crate) struct RouteRequest<'a> {
     pub(crate) sites: &'a RoutingSites,
     pub(crate) lines: &'a [LineDemand],
     pub(crate) placed: (chrono::DateTime<chrono::Utc>, i64),
+    /// The routing rule in force that chose this order; the default decision without one.
+    pub(crate) preference: Option<&'a Preference>,
 }
 
 /// The SKUs `lines` ask for, each once.
@@ -68,7 +70,11 @@ fn plan_route(request: &RouteRequest<'_>, stock: &Stock) -> RoutingPlan {
             }
         }
     }
-    PreferWholeOrder.route(&RoutingFacts { lines: request.lines.to_vec(), candidates, allow_split: request.sites.allow_split })
+    let facts = RoutingFacts { lines: request.lines.to_vec(), candidates, allow_split: request.sites.allow_split };
+    match request.preference {
+        Some(preference) => preference.route(&facts),
+        None => PreferWholeOrder.route(&facts),
+    }
 }
 
 /// One reservation per SKU and location, however many lines share it, in one global order
@@ -124,7 +130,8 @@ fn settle(request: &RouteRequest<'_>, plan: &RoutingPlan, refused: &[(&str, &str
         ship_by = ordo_domain::order::ship_by(placed_at, sla_hours, cutoff, zone);
         reasons.push(format!("ships by the {cutoff_time} cut-off at {} ({time_zone})", first.location));
     }
-    let routed = Routed { allocations, short, reasons, decider: PreferWholeOrder.name().to_owned(), ship_by };
+    let decider = request.preference.map_or_else(|| PreferWholeOrder.name().to_owned(), |p| p.name().to_owned());
+    let routed = Routed { allocations, short, reasons, decider, ship_by };
     (routed, give_back)
 }
 
@@ -235,7 +242,10 @@ impl Ordo {
         let holds = self.risk_holds(channel, order, planned, total, stats, &rules, now);
         if holds.is_empty() {
             let when = (order.placed_at, channel.ship_by_sla_hours);
-            Self::allocate(tx, id, &channel.code, &order.shipping_method, &demand(planned), when, who, now).await?;
+            let routing = crate::rules::load_active(tx, ordo_domain::rules::RuleKind::Routing).await?;
+            let facts = (!routing.is_empty()).then(|| crate::rules::order_facts(channel, order, planned, total, stats, now));
+            let preference = facts.and_then(|facts| crate::rules::routing_choice(&routing, &facts));
+            Self::allocate(tx, id, &channel.code, &order.shipping_method, &demand(planned), when, preference.as_ref(), who, now).await?;
         } else {
             let reason = holds.join("; ");
             tx.record_transition(id, Some(OrderStatus::Validated), OrderStatus::OnHold, who, &reason, now).await?;
@@ -290,11 +300,12 @@ impl Ordo {
         shipping_method: &str,
         lines: &[LineDemand],
         placed: (chrono::DateTime<chrono::Utc>, i64),
+        preference: Option<&Preference>,
         who: &str,
         now: chrono::DateTime<chrono::Utc>,
     ) -> AppResult<()> {
         let sites = tx.routing_sites(channel, shipping_method).await?;
-        let routed = route_and_reserve(tx, &RouteRequest { sites: &sites, lines, placed }).await?;
+        let routed = route_and_reserve(tx, &RouteRequest { sites: &sites, lines, placed, preference }).await?;
         tx.set_order_ship_by(id, routed.ship_by).await?;
         record_routing(tx, &[RoutedOrder { id, channel, lines, routed: &routed, at: now }]).await?;
         tx.record_transition(id, Some(OrderStatus::Validated), routed.status(), who, routed.why(), now).await?;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use ordo_domain::audit::Change;
+use ordo_domain::routing::Preference;
 use ordo_domain::rules::{Condition, Facts, RuleAction, RuleKind, RuleStatus, RuleVersion, MAX_CONDITION_LEN};
 use ordo_domain::FieldError;
 use ordo_storage::NewRuleVersion;
@@ -83,18 +84,46 @@ pub(crate) fn order_facts(
         .map(|l| serde_json::json!({"sku": l.sku, "quantity": l.quantity, "unit_price_minor": l.unit_price.minor(), "kit": l.kit}))
         .collect();
     let units: i64 = planned.iter().filter(|l| l.part_of.is_none()).map(|l| l.quantity).sum();
+    let order = serde_json::json!({
+        "channel": channel.code, "external_id": order.external_id, "currency": order.currency.code(),
+        "total_minor": total.minor(), "units": units, "line_count": order.lines.len(),
+        "shipping_method": order.shipping_method, "payment_status": order.payment_status.as_str(),
+        "ship_country": order.ship_to.country, "billing_country": order.billing_country.as_deref().unwrap_or_default(),
+        "placed_at": order.placed_at.to_rfc3339(), "lines": lines,
+        "customer": {"email": order.customer_email, "name": order.customer_name},
+    });
+    facts(order, channel, stats, now)
+}
+
+/// The same facts about an order Ordo keeps: for a held order released, and for replay.
+pub(crate) fn stored_order_facts(
+    order: &ordo_domain::order::Order,
+    channel: &ordo_domain::master::Channel,
+    stats: (i64, i64),
+    now: DateTime<Utc>,
+) -> Facts {
+    let sold = order.lines.iter().filter(|l| l.part_of.is_none());
+    let lines: Vec<serde_json::Value> = sold
+        .clone()
+        .map(|l| serde_json::json!({"sku": l.sku, "quantity": l.quantity, "unit_price_minor": l.unit_price.minor(), "kit": l.kit}))
+        .collect();
+    let order = serde_json::json!({
+        "channel": order.channel, "external_id": order.external_id, "currency": order.currency.code(),
+        "total_minor": order.total.minor(), "units": sold.map(|l| l.quantity).sum::<i64>(), "line_count": lines.len(),
+        "shipping_method": order.shipping_method, "payment_status": order.payment_status.as_str(),
+        "ship_country": order.ship_to.country, "billing_country": order.billing_country.as_deref().unwrap_or_default(),
+        "placed_at": order.placed_at.to_rfc3339(), "lines": lines,
+        "customer": {"email": order.customer.email, "name": order.customer.name},
+    });
+    facts(order, channel, stats, now)
+}
+
+/// The facts by top-level name, from the order's JSON (its `customer` taken out to stand alone).
+fn facts(mut order: serde_json::Value, channel: &ordo_domain::master::Channel, stats: (i64, i64), now: DateTime<Utc>) -> Facts {
+    let customer = order.as_object_mut().and_then(|o| o.remove("customer")).unwrap_or_default();
     Facts::from_json(vec![
-        (
-            "order".into(),
-            serde_json::json!({
-                "channel": channel.code, "external_id": order.external_id, "currency": order.currency.code(),
-                "total_minor": total.minor(), "units": units, "line_count": order.lines.len(),
-                "shipping_method": order.shipping_method, "payment_status": order.payment_status.as_str(),
-                "ship_country": order.ship_to.country, "billing_country": order.billing_country.as_deref().unwrap_or_default(),
-                "placed_at": order.placed_at.to_rfc3339(), "lines": lines,
-            }),
-        ),
-        ("customer".into(), serde_json::json!({"email": order.customer_email, "name": order.customer_name})),
+        ("order".into(), order),
+        ("customer".into(), customer),
         (
             "channel".into(),
             serde_json::json!({"code": channel.code, "kind": channel.kind.as_str(), "orders": stats.0, "average_order_minor": stats.1}),
@@ -115,6 +144,22 @@ pub(crate) fn rule_holds(rules: &[ActiveRule], facts: &Facts) -> Vec<String> {
         }
     }
     reasons
+}
+
+/// The location preference of the first routing rule in force (by priority) whose condition
+/// holds; none, and the default decision, when no rule's does. A rule that cannot decide is
+/// passed over and logged.
+pub(crate) fn routing_choice(rules: &[ActiveRule], facts: &Facts) -> Option<Preference> {
+    rules.iter().find_map(|rule| match (rule.condition.evaluate(facts), &rule.action) {
+        (Ok(true), RuleAction::Routing { locations, allow_split }) => {
+            Some(Preference { decider: format!("rule {}", rule.label()), locations: locations.clone(), allow_split: *allow_split })
+        }
+        (Ok(_), _) => None,
+        (Err(e), _) => {
+            tracing::warn!(rule = %rule.label(), error = %e, "a routing rule could not decide; passed over");
+            None
+        }
+    })
 }
 
 fn not_found(id: Uuid) -> AppError {

@@ -168,6 +168,44 @@ impl Routing for PreferWholeOrder {
     }
 }
 
+/// A routing rule's choice: serve from these locations in this order, split or not. The
+/// channel's own limits (allowed locations, shipping methods) still apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preference {
+    /// The rule and version, such as `rule fragile-local v2`: stored as the decider.
+    pub decider: String,
+    pub locations: Vec<String>,
+    pub allow_split: bool,
+}
+
+impl Routing for Preference {
+    fn name(&self) -> &str {
+        &self.decider
+    }
+
+    /// Only the rule's locations, ranked as it lists them, then the default decision.
+    fn route(&self, facts: &RoutingFacts) -> RoutingPlan {
+        let mut reasons = Vec::new();
+        let mut candidates = Vec::new();
+        for candidate in &facts.candidates {
+            match self.locations.iter().position(|l| *l == candidate.location) {
+                Some(rank) => candidates.push(Candidate { priority: rank as i64, ..candidate.clone() }),
+                None => reasons.push(format!("{} is not among the rule's locations", candidate.location)),
+            }
+        }
+        reasons.push(format!(
+            "{} prefers {}{}",
+            self.decider,
+            self.locations.join(", then "),
+            if self.allow_split { ", split allowed" } else { ", no split" }
+        ));
+        let mut plan = PreferWholeOrder.route(&RoutingFacts { lines: facts.lines.clone(), candidates, allow_split: self.allow_split });
+        reasons.append(&mut plan.reasons);
+        plan.reasons = reasons;
+        plan
+    }
+}
+
 /// Serves the component lines of kit line `kit` from the first source that has all of them,
 /// or leaves every one of them short: a kit is never half reserved.
 fn take_kit<'a>(
@@ -202,6 +240,32 @@ fn take_kit<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rule_preference_ranks_its_locations_and_decides_the_split() {
+        let stock = |location: &str, priority, units| Candidate {
+            location: location.into(),
+            priority,
+            allowed_for_channel: true,
+            offers_shipping_method: true,
+            available: [("MUG".to_owned(), units)].into(),
+        };
+        let facts = RoutingFacts {
+            lines: vec![LineDemand { line: 1, sku: "MUG".into(), quantity: 4, kit: None }],
+            candidates: vec![stock("central", 1, 10), stock("store", 2, 3), stock("overflow", 3, 3)],
+            allow_split: true,
+        };
+        let by_default = PreferWholeOrder.route(&facts);
+        assert_eq!(by_default.allocations[0].location, "central");
+        let rule = Preference { decider: "rule local v1".into(), locations: vec!["store".into(), "overflow".into()], allow_split: false };
+        let plan = rule.route(&facts);
+        assert_eq!(plan.allocations.iter().map(|a| (a.location.as_str(), a.quantity)).collect::<Vec<_>>(), [("store", 3)]);
+        assert_eq!(plan.shortfalls.len(), 1, "no split: what the first location lacks waits");
+        assert!(plan.reasons.iter().any(|r| r == "central is not among the rule's locations"), "{:?}", plan.reasons);
+        let split = Preference { allow_split: true, ..rule };
+        let plan = split.route(&facts);
+        assert_eq!(plan.allocations.iter().map(|a| (a.location.as_str(), a.quantity)).collect::<Vec<_>>(), [("store", 3), ("overflow", 1)]);
+    }
 
     fn candidate(location: &str, priority: i64, stock: &[(&str, i64)]) -> Candidate {
         Candidate {

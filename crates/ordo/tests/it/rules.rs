@@ -145,3 +145,35 @@ async fn bad_rules_are_refused_naming_the_field_and_nothing_is_saved() {
         assert!(error(&refused).1.contains(says), "{condition}: {refused}");
     }
 }
+
+async fn a_routing_rule_in_force_chooses_the_locations(server: Server) {
+    shop(&server, 20).await;
+    let receipt = json!({"sku": "MUG-1", "location": "overflow", "quantity": 20, "kind": "receipt", "reason": "stock"});
+    assert_eq!(server.post(&server.admin, "/api/v1/inventory/movements", receipt).await.0, 201);
+    let author = server.ordo.create_token(Role::Ops, "ops-ana", &Actor::system()).await.unwrap().token;
+    let checker = server.ordo.create_token(Role::Ops, "ops-ben", &Actor::system()).await.unwrap().token;
+    let draft = json!({
+        "name": "express-from-overflow", "kind": "routing",
+        "condition": "order.shipping_method == 'express'",
+        "action": {"locations": ["overflow"], "allow_split": false}
+    });
+    let (_, drafted) = server.post(&author, "/api/v1/rules", draft).await;
+    let at = |action: &str| format!("/api/v1/rules/{}/{action}", drafted["id"].as_str().unwrap());
+    assert_eq!(server.post(&author, &at("submit"), json!({})).await.0, 200);
+    assert_eq!(server.post(&checker, &at("approve"), json!({})).await.0, 200);
+    assert_eq!(server.post(&checker, &at("activate"), json!({})).await.0, 200);
+
+    let place = |id: &str, method: &str| {
+        let mut body = order(id, json!([{"sku": "MUG-1", "quantity": 2, "unit_price": "12.90"}]));
+        body["shipping_method"] = json!(method);
+        body
+    };
+    let (_, express) = server.post(&server.admin, "/api/v1/orders", place("X-1", "express")).await;
+    assert_eq!(express["lines"][0]["allocations"][0]["location"], "overflow", "{express}");
+    let (_, shown) = server.get(&server.admin, &format!("/api/v1/orders/{}", express["id"].as_str().unwrap())).await;
+    assert_eq!(shown["routing"][0]["decider"], "rule express-from-overflow v1", "{shown}");
+    let (_, standard) = server.post(&server.admin, "/api/v1/orders", place("S-1", "standard")).await;
+    assert_eq!(standard["lines"][0]["allocations"][0]["location"], "central", "{standard}");
+}
+
+on_both_engines!(a_routing_rule_in_force_chooses_the_locations, routing_rules_route_on_sqlite, routing_rules_route_on_postgres);
