@@ -18,6 +18,7 @@ mod order_changes;
 mod orders;
 mod reserving;
 mod rules;
+mod simulation;
 mod settlements;
 
 use std::fmt;
@@ -32,6 +33,7 @@ pub use access::{IssuedToken, LoggedIn};
 pub use audit::AuditVerdict;
 pub use clock::Clock;
 pub use rules::{Drafted, NewRule};
+pub use simulation::{ChangeCount, Example, Simulation};
 pub use exceptions::{ExceptionAction, ExceptionDetail, ExceptionFilter, MAX_EXCEPTION_PAGE};
 pub use fulfilment::ShipByWatch;
 pub use ledger::{AccountLedger, LedgerCheck, LedgerLine, ManualLine, Period, TrialBalance};

@@ -41,6 +41,7 @@ pub struct Drafted {
 pub(crate) struct ActiveRule {
     pub(crate) name: String,
     pub(crate) version: i64,
+    pub(crate) priority: i64,
     pub(crate) condition: Condition,
     pub(crate) action: RuleAction,
 }
@@ -61,7 +62,9 @@ pub(crate) async fn load_active(tx: &mut ordo_storage::Tx, kind: RuleKind) -> Ap
             continue;
         }
         match (Condition::compile(&rule.condition), RuleAction::parse(kind, &rule.action)) {
-            (Ok(condition), Ok(action)) => rules.push(ActiveRule { name: rule.name, version: rule.version, condition, action }),
+            (Ok(condition), Ok(action)) => {
+                rules.push(ActiveRule { name: rule.name, version: rule.version, priority: rule.priority, condition, action })
+            }
             (Err(e), _) => tracing::error!(rule = %rule.name, version = rule.version, error = %e, "a rule in force no longer compiles"),
             (_, Err(e)) => tracing::error!(rule = %rule.name, version = rule.version, error = %e, "a rule in force has a bad action"),
         }
@@ -119,7 +122,7 @@ pub(crate) fn stored_order_facts(
 }
 
 /// The facts by top-level name, from the order's JSON (its `customer` taken out to stand alone).
-fn facts(mut order: serde_json::Value, channel: &ordo_domain::master::Channel, stats: (i64, i64), now: DateTime<Utc>) -> Facts {
+pub(crate) fn facts(mut order: serde_json::Value, channel: &ordo_domain::master::Channel, stats: (i64, i64), now: DateTime<Utc>) -> Facts {
     let customer = order.as_object_mut().and_then(|o| o.remove("customer")).unwrap_or_default();
     Facts::from_json(vec![
         ("order".into(), order),

@@ -339,3 +339,68 @@ fn memory_mib(key: &str) -> f64 {
         .find_map(|l| l.strip_prefix(key)?.trim_start_matches(':').trim().strip_suffix("kB")?.trim().parse::<f64>().ok());
     kib.unwrap_or(0.0) / 1024.0
 }
+
+/// What `ordo bench replay` measured.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReplayReport {
+    pub engine: String,
+    pub orders: u64,
+    pub seconds: f64,
+    pub orders_per_second: f64,
+    pub newly_held: u64,
+    pub routed_elsewhere: u64,
+}
+
+/// Places `orders` orders (in-process, 32 at a time), drafts a risk rule and a routing rule,
+/// and times replaying the last day's orders under them.
+pub async fn replay(ordo: Ordo, orders: u64) -> Result<ReplayReport, String> {
+    seed(&ordo).await.map_err(|e| format!("seeding the bench data failed: {e}"))?;
+    let system = Actor::system();
+    let run = format!("replay-{}", chrono::Utc::now().timestamp_millis());
+    let next = Arc::new(AtomicU64::new(0));
+    let mut placers = Vec::new();
+    for _ in 0..32 {
+        let (ordo, run, next, system) = (ordo.clone(), run.clone(), next.clone(), system.clone());
+        placers.push(tokio::spawn(async move {
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= orders {
+                    return Ok::<(), String>(());
+                }
+                let body = order_body(&run, n);
+                let order: ordo_app::domain::order::NewOrder = serde_json::from_str(&body).map_err(|e| e.to_string())?;
+                ordo.receive_order(order, &body, &system).await.map_err(|e| e.to_string())?;
+            }
+        }));
+    }
+    for placer in placers {
+        placer.await.map_err(|e| e.to_string())??;
+    }
+    let rule = |name: &str, kind: &str, condition: &str, action: serde_json::Value| ordo_app::NewRule {
+        name: format!("{name}-{run}"),
+        kind: kind.to_owned(),
+        priority: None,
+        description: None,
+        condition: condition.to_owned(),
+        action,
+    };
+    let risk = ordo
+        .draft_rule(rule("bench-big", "risk_hold", "order.total_minor > 3000 && order.lines.exists(l, l.quantity >= 3)", serde_json::json!({"reason": "big"})), &system)
+        .await
+        .map_err(|e| e.to_string())?;
+    let routing = ordo
+        .draft_rule(rule("bench-route", "routing", "order.units >= 6", serde_json::json!({"locations": ["bench-b"], "allow_split": false})), &system)
+        .await
+        .map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let simulation = ordo.simulate_rules(&[risk.rule.id, routing.rule.id], 1).await.map_err(|e| e.to_string())?;
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(ReplayReport {
+        engine: format!("{:?}", ordo.engine()).to_lowercase(),
+        orders: simulation.orders,
+        seconds,
+        orders_per_second: simulation.orders as f64 / seconds.max(1e-9),
+        newly_held: simulation.newly_held.count,
+        routed_elsewhere: simulation.routed_elsewhere.count,
+    })
+}

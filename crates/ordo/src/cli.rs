@@ -59,6 +59,9 @@ enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Rules.
+    #[command(subcommand)]
+    Rules(RulesCommand),
     /// Financial reports in base currency, as CSV on standard output.
     #[command(subcommand)]
     Report(ReportCommand),
@@ -92,6 +95,22 @@ enum UserCommand {
         username: String,
         #[arg(long, value_parser = parse_role)]
         role: Role,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RulesCommand {
+    /// Replay the orders of the last DAYS days under the rules in force with the given
+    /// versions put in, and print what would change. Changes nothing.
+    Simulate {
+        /// A rule version id to try (draft, submitted or approved); give several to try them together.
+        #[arg(long = "version", required = true)]
+        versions: Vec<uuid::Uuid>,
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(i64).range(1..=366))]
+        days: i64,
+        /// Print the simulation as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -167,6 +186,15 @@ enum BenchCommand {
         #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=1024))]
         clients: u16,
         #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+        orders: u64,
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Place ORDERS orders, then replay the last day's under a proposed risk rule and routing
+    /// rule; print orders replayed per second.
+    Replay {
+        #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
         orders: u64,
         /// Print the figures as JSON.
         #[arg(long)]
@@ -377,6 +405,39 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
                 Ok(ExitCode::from(1))
             }
         },
+        Command::Rules(RulesCommand::Simulate { versions, days, json }) => {
+            let simulation = open(&config).await?.simulate_rules(&versions, days).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&simulation).map_err(|e| Failure::Failed(e.to_string()))?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!("replayed {} orders of the last {} days with {}", simulation.orders, days, simulation.proposed.join(", "));
+            for (what, change) in [
+                ("newly held", &simulation.newly_held),
+                ("no longer held", &simulation.no_longer_held),
+                ("routed elsewhere", &simulation.routed_elsewhere),
+                ("split changed", &simulation.split_changed),
+                ("could not decide", &simulation.errors),
+            ] {
+                println!("{what}: {}", change.count);
+                for e in &change.examples {
+                    println!("  {} {} ({}): {} -> {}", e.channel, e.external_id, e.order_id, e.before, e.after);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchCommand::Replay { orders, json }) => {
+            let report = crate::bench::replay(open(&config).await?, orders).await.map_err(Failure::Failed)?;
+            if json {
+                println!("{}", serde_json::to_string(&report).map_err(|e| Failure::Failed(e.to_string()))?);
+            } else {
+                println!(
+                    "replay on {}: {} orders in {:.2} s = {:.0} orders/s; newly held {}, routed elsewhere {}",
+                    report.engine, report.orders, report.seconds, report.orders_per_second, report.newly_held, report.routed_elsewhere
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Settlement(SettlementCommand::Import { channel, file }) => {
             let bytes = std::fs::read(&file).map_err(|e| Failure::CannotRun(format!("cannot read {}: {e}", file.display())))?;
             let content = ordo_app::domain::settlement::decode(&bytes);

@@ -26,6 +26,75 @@ pub fn routes() -> OpenApiRouter<Ordo> {
         .routes(routes!(reject_rule))
         .routes(routes!(activate_rule))
         .routes(routes!(retire_rule))
+        .routes(routes!(simulate))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Trial {
+    /// Rule versions to try in place of the versions of their rules in force (or beside them).
+    versions: Vec<uuid::Uuid>,
+    /// How many days of orders to replay (1–366, 30 when absent).
+    days: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct Example {
+    order_id: uuid::Uuid,
+    channel: String,
+    external_id: String,
+    /// What the rules in force decide.
+    before: String,
+    /// What the proposed rules would decide.
+    after: String,
+}
+
+#[derive(Serialize, ToSchema)]
+struct ChangeCount {
+    count: u64,
+    examples: Vec<Example>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct Simulation {
+    proposed: Vec<String>,
+    days: i64,
+    orders: u64,
+    newly_held: ChangeCount,
+    no_longer_held: ChangeCount,
+    routed_elsewhere: ChangeCount,
+    split_changed: ChangeCount,
+    errors: ChangeCount,
+}
+
+impl From<ordo_app::ChangeCount> for ChangeCount {
+    fn from(c: ordo_app::ChangeCount) -> Self {
+        let examples = c
+            .examples
+            .into_iter()
+            .map(|e| Example { order_id: e.order_id, channel: e.channel, external_id: e.external_id, before: e.before, after: e.after })
+            .collect();
+        ChangeCount { count: c.count, examples }
+    }
+}
+
+/// Replays the orders of the last days under the rules in force with the given versions put
+/// in, and tells how many orders would be held, released, routed elsewhere or split
+/// differently, with examples. Reads only; changes nothing.
+#[utoipa::path(post, path = "/api/v1/rules/simulate", security(("bearer" = ["rules.read"])), tag = "rules", request_body = Trial,
+    responses((status = 200, body = Simulation), (status = "4XX", body = ErrorBody)))]
+async fn simulate(State(ordo): State<Ordo>, _: Authorized<need::RulesRead>, ValidJson(trial): ValidJson<Trial>) -> Result<Json<Simulation>, ApiError> {
+    let s = ordo.simulate_rules(&trial.versions, trial.days.unwrap_or(30)).await?;
+    Ok(Json(Simulation {
+        proposed: s.proposed,
+        days: s.days,
+        orders: s.orders,
+        newly_held: s.newly_held.into(),
+        no_longer_held: s.no_longer_held.into(),
+        routed_elsewhere: s.routed_elsewhere.into(),
+        split_changed: s.split_changed.into(),
+        errors: s.errors.into(),
+    }))
 }
 
 #[derive(Deserialize, ToSchema)]

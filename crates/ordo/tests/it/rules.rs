@@ -177,3 +177,87 @@ async fn a_routing_rule_in_force_chooses_the_locations(server: Server) {
 }
 
 on_both_engines!(a_routing_rule_in_force_chooses_the_locations, routing_rules_route_on_sqlite, routing_rules_route_on_postgres);
+
+/// Every row of every table of the SQLite file behind `url`, hashed: equal before and after
+/// means nothing was written.
+async fn checksum(url: &str) -> String {
+    use sha2::Digest;
+    let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+    let tables: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").fetch_all(&pool).await.unwrap();
+    let mut hasher = sha2::Sha256::new();
+    for table in tables {
+        let columns: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT name FROM pragma_table_info('{table}')")))
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        let row = columns.iter().map(|c| format!("quote(\"{c}\")")).collect::<Vec<_>>().join(" || ',' || ");
+        let sql = format!("SELECT COALESCE(group_concat(r, char(10)), '') FROM (SELECT {row} AS r FROM \"{table}\" ORDER BY rowid)");
+        let rows: String = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(&pool).await.unwrap();
+        hasher.update(table.as_bytes());
+        hasher.update(rows.as_bytes());
+    }
+    pool.close().await;
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test]
+async fn a_replay_changes_nothing_and_foretells_what_activating_does() {
+    let server = Server::start().await;
+    shop(&server, 200).await;
+    let receipt = json!({"sku": "MUG-1", "location": "overflow", "quantity": 200, "kind": "receipt", "reason": "stock"});
+    assert_eq!(server.post(&server.admin, "/api/v1/inventory/movements", receipt).await.0, 201);
+    let yesterday = (Utc::now() - Duration::days(1)).to_rfc3339();
+    let body = |id: String, price: &str, method: &str| {
+        let mut body = order(&id, json!([{"sku": "MUG-1", "quantity": 1, "unit_price": price}]));
+        body["shipping_method"] = json!(method);
+        body["placed_at"] = json!(yesterday);
+        body
+    };
+    // Four large orders (one of them express), three small express ones, five small standard.
+    let mix = [("1500.00", "standard"), ("1500.00", "standard"), ("2500.00", "standard"), ("1800.00", "express")]
+        .into_iter()
+        .chain([("15.00", "express"); 3])
+        .chain([("15.00", "standard"); 5]);
+    let orders: Vec<(String, &str, &str)> = mix.enumerate().map(|(n, (price, method))| (format!("M-{n}"), price, method)).collect();
+    for (id, price, method) in &orders {
+        assert_eq!(server.post(&server.admin, "/api/v1/orders", body(id.clone(), price, method)).await.0, 201);
+    }
+
+    let author = server.ordo.create_token(Role::Admin, "admin-ana", &Actor::system()).await.unwrap().token;
+    let draft = |name: &str, kind: &str, condition: &str, action: Value| json!({"name": name, "kind": kind, "condition": condition, "action": action});
+    let (_, risk) = server.post(&author, "/api/v1/rules", draft("big-de", "risk_hold", "order.total_minor > 100000 && order.ship_country == 'DE'", json!({"reason": "large"}))).await;
+    let (_, route) = server.post(&author, "/api/v1/rules", draft("express-overflow", "routing", "order.shipping_method == 'express'", json!({"locations": ["overflow"]}))).await;
+    let versions = [risk["id"].as_str().unwrap().to_owned(), route["id"].as_str().unwrap().to_owned()];
+
+    let viewer = server.token(Role::Viewer).await;
+    let before = checksum(&server.ordo_url()).await;
+    let (status, simulation) = server.post(&viewer, "/api/v1/rules/simulate", json!({"versions": versions, "days": 7})).await;
+    assert_eq!(status, 200, "{simulation}");
+    assert_eq!(simulation["orders"], 12);
+    assert_eq!(simulation["newly_held"]["count"], 4, "{simulation}");
+    assert_eq!(simulation["routed_elsewhere"]["count"], 3, "{simulation}");
+    assert_eq!(simulation["routed_elsewhere"]["examples"][0]["after"], "overflow (rule express-overflow v1)", "{simulation}");
+    assert_eq!(simulation["no_longer_held"]["count"], 0);
+    let out = crate::cli::ordo(std::path::Path::new("."))
+        .args(["rules", "simulate", "--database", &server.ordo_url(), "--version", &versions[0], "--version", &versions[1], "--days", "7"])
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && printed.contains("newly held: 4\n") && printed.contains("routed elsewhere: 3\n"), "{printed}");
+    assert_eq!(checksum(&server.ordo_url()).await, before, "a replay writes nothing");
+
+    // Put both in force, send the same orders again: the replay's figures come true.
+    let checker = server.ordo.create_token(Role::Admin, "admin-ben", &Actor::system()).await.unwrap().token;
+    for id in &versions {
+        assert_eq!(server.post(&author, &format!("/api/v1/rules/{id}/submit"), json!({})).await.0, 200);
+        assert_eq!(server.post(&checker, &format!("/api/v1/rules/{id}/approve"), json!({})).await.0, 200);
+        assert_eq!(server.post(&checker, &format!("/api/v1/rules/{id}/activate"), json!({})).await.0, 200);
+    }
+    let (mut held, mut overflow) = (0, 0);
+    for (id, price, method) in &orders {
+        let (_, again) = server.post(&server.admin, "/api/v1/orders", body(format!("{id}-again"), price, method)).await;
+        held += i32::from(again["status"] == "on_hold");
+        overflow += i32::from(again["lines"][0]["allocations"][0]["location"] == "overflow");
+    }
+    assert_eq!((held, overflow), (4, 3));
+}

@@ -1,0 +1,224 @@
+//! Sandbox replay: a proposed rule set decided over the orders of the last days, from their
+//! stored facts, against what the rules in force decide over the same facts. It reads in one
+//! snapshot and writes nothing: not the orders, not the audit log.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use ordo_domain::master::Channel;
+use ordo_domain::routing::Preference;
+use ordo_domain::rules::{Condition, Facts, RuleAction, RuleKind, RuleStatus};
+use ordo_domain::FieldError;
+use ordo_storage::{ReplayOrder, RoutingSites};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::rules::{compile, load_active, routing_choice, rule_holds, ActiveRule};
+use crate::{AppError, AppResult, Ordo};
+
+/// Orders read per page while replaying.
+const PAGE: i64 = 5_000;
+/// Example orders kept per kind of change.
+const EXAMPLES: usize = 5;
+/// The longest look back.
+pub const MAX_DAYS: i64 = 366;
+
+/// What the proposed rules would have done differently.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Simulation {
+    /// The proposed versions, as `name vN`.
+    pub proposed: Vec<String>,
+    pub days: i64,
+    /// Orders replayed.
+    pub orders: u64,
+    /// Held by the proposed rules, not by those in force.
+    pub newly_held: ChangeCount,
+    /// Held by the rules in force, not by the proposed ones.
+    pub no_longer_held: ChangeCount,
+    /// Their first choice of location differs.
+    pub routed_elsewhere: ChangeCount,
+    /// May now split across locations where they could not, or the other way round.
+    pub split_changed: ChangeCount,
+    /// Orders a proposed rule could not decide.
+    pub errors: ChangeCount,
+}
+
+/// How many orders a change touches, and a few of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ChangeCount {
+    pub count: u64,
+    pub examples: Vec<Example>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Example {
+    pub order_id: Uuid,
+    pub channel: String,
+    pub external_id: String,
+    /// What the rules in force decide, then what the proposed ones would.
+    pub before: String,
+    pub after: String,
+}
+
+impl ChangeCount {
+    fn add(&mut self, order: &ReplayOrder, before: String, after: String) {
+        self.count += 1;
+        if self.examples.len() < EXAMPLES {
+            self.examples.push(Example { order_id: order.id, channel: order.channel.clone(), external_id: order.external_id.clone(), before, after });
+        }
+    }
+}
+
+/// What one rule set decides about one order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Outcome {
+    holds: Vec<String>,
+    /// The locations in order of preference, and whether the order may split.
+    route: (Vec<String>, bool),
+    decider: String,
+}
+
+/// A rule set: the risk and routing rules, by priority.
+struct RuleSet {
+    risk: Vec<ActiveRule>,
+    routing: Vec<ActiveRule>,
+}
+
+impl RuleSet {
+    fn decide(&self, facts: &Facts, default_route: &(Vec<String>, bool)) -> Outcome {
+        let holds = rule_holds(&self.risk, facts);
+        let (route, decider) = match routing_choice(&self.routing, facts) {
+            Some(Preference { decider, locations, allow_split }) => ((locations, allow_split), decider),
+            None => (default_route.clone(), "prefer-whole-order".to_owned()),
+        };
+        Outcome { holds, route, decider }
+    }
+}
+
+impl Ordo {
+    /// Replays the rules in force with `versions` put in (each replacing the version of its
+    /// rule in force, or added) over the orders placed in the last `days` days, and tells
+    /// what would change. The versions may be drafts, submitted or approved; each must compile.
+    pub async fn simulate_rules(&self, versions: &[Uuid], days: i64) -> AppResult<Simulation> {
+        let days = ordo_domain::field::bounded("days", days, 1, MAX_DAYS)?;
+        if versions.is_empty() || versions.len() > 50 {
+            return Err(FieldError::new("versions", "name 1 to 50 rule versions to try").into());
+        }
+        let now = self.now();
+        let since = now - chrono::Duration::days(days);
+        let mut tx = self.db.read().await?;
+        let current = RuleSet { risk: own(load_active(&mut tx, RuleKind::RiskHold).await?), routing: own(load_active(&mut tx, RuleKind::Routing).await?) };
+        let mut proposed = RuleSet { risk: current.risk.clone(), routing: current.routing.clone() };
+        let mut simulation = Simulation { days, ..Simulation::default() };
+        for (i, id) in versions.iter().enumerate() {
+            let field = format!("versions[{i}]");
+            let rule = tx.rule_version(*id).await?.ok_or_else(|| AppError::NotFound { what: "rule version", key: id.to_string() })?;
+            if !matches!(RuleStatus::parse(&rule.status), Some(RuleStatus::Draft | RuleStatus::Submitted | RuleStatus::Approved)) {
+                return Err(FieldError::new(field, format!("is {}; only a draft, submitted or approved version is tried", rule.status)).into());
+            }
+            let kind = RuleKind::parse(&field, &rule.kind)?;
+            let condition: Condition = compile(&rule.condition).map_err(|e| FieldError::new(field.clone(), e.message))?;
+            let action = RuleAction::parse(kind, &rule.action)?;
+            let active = ActiveRule { name: rule.name.clone(), version: rule.version, priority: rule.priority, condition, action };
+            simulation.proposed.push(active.label());
+            let set = match kind {
+                RuleKind::RiskHold => &mut proposed.risk,
+                RuleKind::Routing => &mut proposed.routing,
+                // Other kinds decide nothing replay can see yet.
+                _ => continue,
+            };
+            set.retain(|r| r.name != rule.name);
+            // Kept in priority order, as the rules in force are.
+            let position = set.iter().position(|r| r.priority > rule.priority).unwrap_or(set.len());
+            set.insert(position, active);
+        }
+
+        let mut channels: HashMap<String, (Channel, (i64, i64))> = HashMap::new();
+        let mut defaults: HashMap<(String, String), (Vec<String>, bool)> = HashMap::new();
+        let mut after = None;
+        loop {
+            let page = tx.replay_orders(since, after, PAGE).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.id);
+            for order in &page {
+                if !channels.contains_key(&order.channel) {
+                    let Some(channel) = tx.channel(&order.channel).await? else { continue };
+                    let stats = tx.channel_order_stats(&order.channel).await?;
+                    channels.insert(order.channel.clone(), (channel, stats));
+                }
+                let key = (order.channel.clone(), order.shipping_method.clone());
+                if !defaults.contains_key(&key) {
+                    let sites = tx.routing_sites(&order.channel, &order.shipping_method).await?;
+                    defaults.insert(key.clone(), default_route(&sites));
+                }
+                let (channel, stats) = &channels[&order.channel];
+                let facts = replay_facts(order, channel, *stats);
+                let default = &defaults[&key];
+                let before = current.decide(&facts, default);
+                let next = proposed.decide(&facts, default);
+                simulation.orders += 1;
+                compare(&mut simulation, order, &before, &next);
+            }
+        }
+        Ok(simulation)
+    }
+}
+
+fn own(rules: Arc<Vec<ActiveRule>>) -> Vec<ActiveRule> {
+    rules.as_ref().clone()
+}
+
+/// Where the default decision looks first: the locations that may serve the channel with the
+/// shipping method, by priority, and whether the channel splits.
+fn default_route(sites: &RoutingSites) -> (Vec<String>, bool) {
+    let mut usable: Vec<_> = sites.candidates.iter().filter(|c| c.allowed_for_channel && c.offers_shipping_method).collect();
+    usable.sort_by(|a, b| a.priority.cmp(&b.priority).then_with(|| a.location.cmp(&b.location)));
+    (usable.into_iter().map(|c| c.location.clone()).collect(), sites.allow_split)
+}
+
+fn compare(simulation: &mut Simulation, order: &ReplayOrder, before: &Outcome, after: &Outcome) {
+    let errors: Vec<&String> = after.holds.iter().filter(|h| h.contains("could not decide")).collect();
+    if !errors.is_empty() {
+        simulation.errors.add(order, String::new(), errors.iter().map(|e| e.as_str()).collect::<Vec<_>>().join("; "));
+    }
+    match (before.holds.is_empty(), after.holds.is_empty()) {
+        (true, false) => simulation.newly_held.add(order, "goes ahead".into(), after.holds.join("; ")),
+        (false, true) => simulation.no_longer_held.add(order, before.holds.join("; "), "goes ahead".into()),
+        _ => {}
+    }
+    // Only an order that goes ahead is routed.
+    if after.holds.is_empty() {
+        let first = |o: &Outcome| o.route.0.first().cloned().unwrap_or_else(|| "nowhere".to_owned());
+        if first(before) != first(after) {
+            simulation.routed_elsewhere.add(
+                order,
+                format!("{} ({})", first(before), before.decider),
+                format!("{} ({})", first(after), after.decider),
+            );
+        }
+        if before.route.1 != after.route.1 {
+            let split = |o: &Outcome| if o.route.1 { "may split" } else { "ships from one location" };
+            simulation.split_changed.add(order, split(before).into(), split(after).into());
+        }
+    }
+}
+
+/// The facts about a stored order as at the time it was placed.
+fn replay_facts(order: &ReplayOrder, channel: &Channel, stats: (i64, i64)) -> Facts {
+    let sold = order.lines.iter().filter(|l| l.part_of.is_none());
+    let lines: Vec<serde_json::Value> = sold
+        .clone()
+        .map(|l| serde_json::json!({"sku": l.sku, "quantity": l.quantity, "unit_price_minor": l.unit_price_minor, "kit": l.kit}))
+        .collect();
+    let at: DateTime<Utc> = order.placed_at;
+    let facts = serde_json::json!({
+        "channel": order.channel, "external_id": order.external_id, "currency": order.currency,
+        "total_minor": order.total_minor, "units": sold.map(|l| l.quantity).sum::<i64>(), "line_count": lines.len(),
+        "shipping_method": order.shipping_method, "payment_status": order.payment_status,
+        "ship_country": order.ship_country, "billing_country": order.billing_country.as_deref().unwrap_or_default(),
+        "placed_at": at.to_rfc3339(), "lines": lines,
+        "customer": {"email": order.customer_email, "name": order.customer_name},
+    });
+    crate::rules::facts(facts, channel, stats, at)
+}
