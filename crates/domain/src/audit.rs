@@ -124,22 +124,40 @@ impl AuditRecord {
 }
 
 /// JSON text with object keys sorted at every depth, so equal values hash equally whatever
-/// order their fields were built in.
+/// order their fields were built in. Written straight out, without copying the value.
 pub fn canonical_json(value: &Value) -> String {
-    fn sorted(value: &Value) -> Value {
+    fn write(value: &Value, out: &mut String) {
         match value {
             Value::Object(map) => {
                 let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-                entries.sort_by(|a, b| a.0.cmp(b.0));
-                Value::Object(entries.into_iter().map(|(k, v)| (k.clone(), sorted(v))).collect())
+                entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                out.push('{');
+                for (i, (key, value)) in entries.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&Value::String(key.clone()).to_string());
+                    out.push(':');
+                    write(value, out);
+                }
+                out.push('}');
             }
-            Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
-            other => other.clone(),
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write(item, out);
+                }
+                out.push(']');
+            }
+            scalar => out.push_str(&scalar.to_string()),
         }
     }
-    // Built from sorted entries; serialising keeps that order with or without serde_json's
-    // `preserve_order`.
-    sorted(value).to_string()
+    let mut out = String::with_capacity(128);
+    write(value, &mut out);
+    out
 }
 
 /// Why the chain does not hold at a record.

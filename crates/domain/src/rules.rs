@@ -8,11 +8,11 @@
 //! bounded by those limits, so evaluating an accepted rule on a real order is bounded too.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use cel::common::ast::{Expr, IdedExpr, LiteralValue};
-use cel::{Context, Program};
+use cel::{Context, Env, Program};
 use serde::Serialize;
 
 /// The longest condition accepted, in characters.
@@ -370,7 +370,10 @@ impl Condition {
     /// Whether the condition holds for `facts`. An error (a value the facts lacked, say) is
     /// reported, never taken for true or false.
     pub fn evaluate(&self, facts: &Facts) -> Result<bool, String> {
-        let mut context = Context::default();
+        // The standard library is built once: building it per evaluation cost more than the
+        // evaluation itself.
+        static STDLIB: OnceLock<Arc<Env>> = OnceLock::new();
+        let mut context = Context::with_env(STDLIB.get_or_init(|| Arc::new(Env::stdlib())).clone());
         for (name, value) in &facts.0 {
             context.add_variable_from_value(name.as_str(), value.clone());
         }

@@ -9,6 +9,7 @@ pub(crate) mod ledger;
 pub(crate) mod master;
 pub(crate) mod orders;
 pub(crate) mod overview;
+pub(crate) mod rules;
 
 use std::borrow::Cow;
 
@@ -33,6 +34,7 @@ pub(crate) enum Page {
     Inventory,
     Exceptions,
     Ledger,
+    Rules,
     Audit,
     Channels,
     Locations,
@@ -43,7 +45,7 @@ pub(crate) enum Page {
 
 impl Page {
     /// In navigation order.
-    const ALL: [Page; 13] = [
+    const ALL: [Page; 14] = [
         Page::Overview,
         Page::Orders,
         Page::Holds,
@@ -51,6 +53,7 @@ impl Page {
         Page::Inventory,
         Page::Exceptions,
         Page::Ledger,
+        Page::Rules,
         Page::Audit,
         Page::Channels,
         Page::Locations,
@@ -68,6 +71,7 @@ impl Page {
             Page::Inventory => "Inventory",
             Page::Exceptions => "Exceptions",
             Page::Ledger => "Ledger",
+            Page::Rules => "Rules",
             Page::Audit => "Audit log",
             Page::Channels => "Channels",
             Page::Locations => "Locations",
@@ -86,6 +90,7 @@ impl Page {
             Page::Inventory => "/dashboard/inventory",
             Page::Exceptions => "/dashboard/exceptions",
             Page::Ledger => "/dashboard/ledger",
+            Page::Rules => "/dashboard/rules",
             Page::Audit => "/dashboard/audit",
             Page::Channels => "/dashboard/channels",
             Page::Locations => "/dashboard/locations",
@@ -108,6 +113,7 @@ impl Page {
             Page::Fulfilment | Page::Inventory => Permission::InventoryRead,
             Page::Exceptions => Permission::ExceptionsRead,
             Page::Ledger => Permission::LedgerRead,
+            Page::Rules => Permission::RulesRead,
             Page::Audit => Permission::AuditRead,
         }
     }

@@ -350,3 +350,68 @@ async fn held_orders_are_decided_and_a_wave_is_picked_packed_and_shipped_in_the_
     assert!(settlements[0].contains("amazon") && settlements[0].contains("8801") && settlements[0].contains("exceptions"), "{settlements:?}");
     browser.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn finance_works_its_queue_in_bulk_and_a_rule_is_approved_from_its_replay_in_the_browser() {
+    let test = "finance_works_its_queue_in_bulk_and_a_rule_is_approved_from_its_replay_in_the_browser";
+    let Some((_driver, _profile, browser)) = open_browser(test).await else {
+        return;
+    };
+    let server = Server::start_demo().await;
+    let t = &server.admin;
+    let sku = server.ordo.products(None, 50, 0).await.unwrap().products.into_iter().find(|p| p.active).unwrap().sku;
+    let mut held = Vec::new();
+    for external_id in ["Q-1", "Q-2"] {
+        let (status, order) = server.post(t, "/api/v1/orders", web_order(external_id, &[(&sku, 1)], false)).await;
+        assert_eq!((status, order["status"].as_str()), (201, Some("on_hold")), "{order}");
+        let (_, open) = server.get(t, "/api/v1/exceptions?kind=payment_review&status=open").await;
+        let id = order["id"].as_str().unwrap();
+        let exception = open.as_array().unwrap().iter().find(|e| e["subject"] == format!("order:{id}")).unwrap();
+        held.push(exception["id"].as_str().unwrap().to_owned());
+    }
+
+    // Finance's queue opens on its own exceptions; two are ticked and resolved at once.
+    log_in(&browser, &server, "finance").await;
+    browser.find(Locator::LinkText("Exceptions")).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::Id("bulk")).await.unwrap();
+    for id in &held {
+        browser.find(Locator::Id(&format!("pick-{id}"))).await.unwrap().click().await.unwrap();
+    }
+    browser.find(Locator::Id("bulk-action")).await.unwrap().select_by_value("resolve").await.unwrap();
+    browser.find(Locator::Id("bulk-code")).await.unwrap().select_by_value("accepted").await.unwrap();
+    browser.find(Locator::Id("bulk-note")).await.unwrap().send_keys("customer paid by phone").await.unwrap();
+    browser.find(Locator::Id("bulk-submit")).await.unwrap().click().await.unwrap();
+    wait_gone(&browser, &format!("#pick-{}", held[0])).await;
+    for id in &held {
+        let (_, exception) = server.get(t, &format!("/api/v1/exceptions/{id}")).await;
+        assert_eq!((exception["status"].as_str(), exception["resolved_by"].as_str()), (Some("resolved"), Some("user:finance")));
+    }
+
+    // Finance drafts and submits a rule...
+    browser.find(Locator::LinkText("Rules")).await.unwrap().click().await.unwrap();
+    browser.find(Locator::Id("rule-name")).await.unwrap().send_keys("huge-orders").await.unwrap();
+    browser.find(Locator::Id("rule-kind")).await.unwrap().select_by_value("risk_hold").await.unwrap();
+    browser.find(Locator::Id("rule-condition")).await.unwrap().send_keys("order.total_minor > 1000000").await.unwrap();
+    browser.find(Locator::Id("rule-action")).await.unwrap().send_keys(r#"{"reason": "over 10,000"}"#).await.unwrap();
+    browser.find(Locator::Id("save-draft")).await.unwrap().click().await.unwrap();
+    browser.find(Locator::Id("submit-rule")).await.unwrap().click().await.unwrap();
+    wait_gone(&browser, "#submit-rule").await;
+    assert_eq!(browser.find(Locator::Id("rule-status")).await.unwrap().text().await.unwrap(), "submitted");
+    let rule_page = browser.current_url().await.unwrap();
+
+    // ...and another person approves it from its replay, then puts it in force.
+    browser.delete_all_cookies().await.unwrap();
+    log_in(&browser, &server, "admin").await;
+    browser.goto(rule_page.as_str()).await.unwrap();
+    assert!(browser.find_all(Locator::Id("approve-rule")).await.unwrap().is_empty(), "approval is on the replay page only");
+    browser.find(Locator::Id("simulate")).await.unwrap().click().await.unwrap();
+    let summary = browser.find(Locator::Id("replay-summary")).await.unwrap().text().await.unwrap();
+    assert!(summary.contains("huge-orders v1 in force. Nothing was changed."), "{summary}");
+    browser.find(Locator::Id("approve-rule")).await.unwrap().click().await.unwrap();
+    browser.find(Locator::Id("activate-rule")).await.unwrap().click().await.unwrap();
+    wait_gone(&browser, "#activate-rule").await;
+    assert_eq!(browser.find(Locator::Id("rule-status")).await.unwrap().text().await.unwrap(), "active");
+    let (_, rules) = server.get(t, "/api/v1/rules?name=huge-orders").await;
+    assert_eq!((rules[0]["author"].as_str(), rules[0]["approver"].as_str()), (Some("user:finance"), Some("user:admin")), "{rules}");
+    browser.close().await.unwrap();
+}

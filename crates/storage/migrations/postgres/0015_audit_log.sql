@@ -20,8 +20,9 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_subject ON audit_log (subject, seq);
 CREATE INDEX audit_log_at ON audit_log (at);
 
--- Where the chain ends. Appending takes this row first, which also puts concurrent appenders
--- (two servers on one PostgreSQL) in one line; a log cut short disagrees with it.
+-- Where the chain ends, kept by the trigger below. Appending reads (on PostgreSQL: locks) this
+-- row first, which puts concurrent appenders (two servers on one PostgreSQL) in one line; a log
+-- cut short disagrees with it.
 CREATE TABLE audit_head (
     id   INTEGER PRIMARY KEY CHECK (id = 1),
     seq  BIGINT NOT NULL,
@@ -41,3 +42,13 @@ END
 $$;
 CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
     FOR EACH ROW EXECUTE FUNCTION audit_log_is_append_only();
+
+-- The head follows every record appended, inside the database: no statement of its own.
+CREATE FUNCTION audit_log_move_head() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE audit_head SET seq = NEW.seq, hash = NEW.hash WHERE id = 1;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER audit_log_head AFTER INSERT ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION audit_log_move_head();

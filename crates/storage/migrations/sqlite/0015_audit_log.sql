@@ -20,8 +20,9 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_subject ON audit_log (subject, seq);
 CREATE INDEX audit_log_at ON audit_log (at);
 
--- Where the chain ends. Appending takes this row first, which also puts concurrent appenders
--- (two servers on one PostgreSQL) in one line; a log cut short disagrees with it.
+-- Where the chain ends, kept by the trigger below. Appending reads (on PostgreSQL: locks) this
+-- row first, which puts concurrent appenders (two servers on one PostgreSQL) in one line; a log
+-- cut short disagrees with it.
 CREATE TABLE audit_head (
     id   INTEGER PRIMARY KEY CHECK (id = 1),
     seq  BIGINT NOT NULL,
@@ -39,4 +40,10 @@ CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
 WHEN NOT EXISTS (SELECT 1 FROM meta WHERE key = 'rebuilding')
 BEGIN
     SELECT RAISE(ABORT, 'the audit log is append-only');
+END;
+
+-- The head follows every record appended, inside the database: no statement of its own.
+CREATE TRIGGER audit_log_head AFTER INSERT ON audit_log
+BEGIN
+    UPDATE audit_head SET seq = NEW.seq, hash = NEW.hash WHERE id = 1;
 END;

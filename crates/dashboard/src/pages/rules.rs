@@ -1,0 +1,243 @@
+//! Rules: every rule with its versions, one version with its condition and life cycle, a form
+//! for a new draft, and the replay of a version over recent orders, which is where it is
+//! approved or rejected: nobody approves from the dashboard without seeing what it would do.
+
+use askama::Template;
+use axum::extract::rejection::{FormRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Redirect, Response};
+use axum::Form;
+use ordo_app::{NewRule, Simulation};
+use ordo_domain::access::Permission;
+use ordo_domain::rules::{Condition, RuleKind, RuleStatus, RuleVersion};
+use ordo_domain::FieldError;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::{Layout, Page};
+use crate::Dashboard;
+use crate::error::{render, PageError, Problem};
+use crate::session::{same_origin, Session};
+
+fn rule_href(id: Uuid) -> String {
+    format!("{}/{id}", Page::Rules.href())
+}
+
+#[derive(Template)]
+#[template(path = "rules.html")]
+struct RulesPage {
+    layout: Layout,
+    rules: Vec<RuleVersion>,
+    may_write: bool,
+    kinds: Vec<&'static str>,
+}
+
+pub(crate) async fn rules(session: Session, State(dashboard): State<Dashboard>) -> Result<Response, PageError> {
+    let layout = session.open(Page::Rules)?;
+    let rules = dashboard.ordo.rules(None, None).await.map_err(|e| layout.fail(e))?;
+    let may_write = session.actor.can(Permission::RulesWrite);
+    let kinds = RuleKind::ALL.iter().map(|k| k.as_str()).collect();
+    Ok(render(StatusCode::OK, &RulesPage { layout, rules, may_write, kinds }))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct DraftForm {
+    name: String,
+    kind: String,
+    #[serde(default)]
+    priority: String,
+    #[serde(default)]
+    description: String,
+    condition: String,
+    action: String,
+}
+
+/// Saves a draft from the form, then shows it (with what checking its condition found).
+pub(crate) async fn draft(
+    session: Session,
+    State(dashboard): State<Dashboard>,
+    headers: HeaderMap,
+    form: Result<Form<DraftForm>, FormRejection>,
+) -> Result<Redirect, PageError> {
+    let layout = check(&session, &headers, Permission::RulesWrite)?;
+    let Form(form) = form.map_err(|rejection| layout.fail(FieldError::new("form", rejection.body_text())))?;
+    let action: serde_json::Value =
+        serde_json::from_str(&form.action).map_err(|e| layout.fail(FieldError::new("action", format!("is not JSON: {e}"))))?;
+    let priority = match form.priority.trim() {
+        "" => None,
+        p => Some(p.parse::<i64>().map_err(|_| layout.fail(FieldError::new("priority", "must be a whole number")))?),
+    };
+    let new = NewRule {
+        name: form.name,
+        kind: form.kind,
+        priority,
+        description: Some(form.description),
+        condition: form.condition,
+        action,
+    };
+    let drafted = dashboard.ordo.draft_rule(new, &session.actor).await.map_err(|e| layout.fail(e))?;
+    Ok(Redirect::to(&rule_href(drafted.rule.id)))
+}
+
+#[derive(Template)]
+#[template(path = "rule.html")]
+struct RulePage {
+    layout: Layout,
+    rule: RuleVersion,
+    action: String,
+    /// What checking the condition finds now: the facts it reads, or its problem.
+    facts_used: Vec<String>,
+    problem: Option<String>,
+    may_submit: bool,
+    may_decide: bool,
+    may_activate: bool,
+    may_retire: bool,
+    simulate_href: String,
+}
+
+fn rule_id(layout: &Layout, path: Result<Path<String>, PathRejection>) -> Result<Uuid, PageError> {
+    path.ok().and_then(|Path(id)| Uuid::try_parse(&id).ok()).ok_or_else(|| layout.fail(Problem::NotFound))
+}
+
+pub(crate) async fn rule(
+    session: Session,
+    State(dashboard): State<Dashboard>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Response, PageError> {
+    let layout = session.open(Page::Rules)?;
+    let id = rule_id(&layout, path)?;
+    let rule = dashboard.ordo.rule(id).await.map_err(|e| layout.fail(e))?;
+    let layout = layout.titled(format!("Rule {} v{}", rule.name, rule.version));
+    let (facts_used, problem) = match Condition::compile(&rule.condition) {
+        Ok(condition) => (condition.facts_used, None),
+        Err(e) => (Vec::new(), Some(e.to_string())),
+    };
+    let status = RuleStatus::parse(&rule.status);
+    let approves = session.actor.can(Permission::RulesApprove);
+    let simulate_href = format!("{}/simulate", rule_href(id));
+    Ok(render(
+        StatusCode::OK,
+        &RulePage {
+            action: serde_json::to_string_pretty(&rule.action).unwrap_or_default(),
+            may_submit: session.actor.can(Permission::RulesWrite) && status == Some(RuleStatus::Draft) && problem.is_none(),
+            may_decide: approves && status == Some(RuleStatus::Submitted),
+            may_activate: approves && status == Some(RuleStatus::Approved),
+            may_retire: approves && status == Some(RuleStatus::Active),
+            rule,
+            facts_used,
+            problem,
+            simulate_href,
+            layout,
+        },
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct SimulateQuery {
+    #[serde(default)]
+    days: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "rule_simulation.html")]
+struct SimulationPage {
+    layout: Layout,
+    rule: RuleVersion,
+    simulation: Simulation,
+    /// Each kind of change with its count and examples, in the order shown.
+    changes: Vec<(&'static str, ordo_app::ChangeCount)>,
+    days: i64,
+    rule_href: String,
+    /// The approve and reject forms: only here, under the replay.
+    may_decide: bool,
+}
+
+/// The replay of one version over the last days' orders; approving and rejecting happen here.
+pub(crate) async fn simulate(
+    session: Session,
+    State(dashboard): State<Dashboard>,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<SimulateQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
+    let layout = session.open(Page::Rules)?;
+    let id = rule_id(&layout, path)?;
+    let query = layout.query(query)?;
+    let days = match query.days.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+        None => 30,
+        Some(d) => d.parse().map_err(|_| layout.fail(FieldError::new("days", "must be a whole number of days")))?,
+    };
+    let rule = dashboard.ordo.rule(id).await.map_err(|e| layout.fail(e))?;
+    let simulation = dashboard.ordo.simulate_rules(&[id], days).await.map_err(|e| layout.fail(e))?;
+    let layout = layout.titled(format!("Replay of {} v{}", rule.name, rule.version));
+    let may_decide = session.actor.can(Permission::RulesApprove) && rule.status == RuleStatus::Submitted.as_str();
+    let changes = vec![
+        ("Newly held", simulation.newly_held.clone()),
+        ("No longer held", simulation.no_longer_held.clone()),
+        ("Routed elsewhere", simulation.routed_elsewhere.clone()),
+        ("Split changed", simulation.split_changed.clone()),
+        ("Could not decide", simulation.errors.clone()),
+    ];
+    Ok(render(StatusCode::OK, &SimulationPage { layout, rule_href: rule_href(id), rule, simulation, changes, days, may_decide }))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct StepForm {
+    /// submit, approve, reject, activate or retire.
+    step: String,
+    #[serde(default)]
+    reason: String,
+    /// For approve: `YYYY-MM-DDTHH:MM` in UTC; now when empty.
+    #[serde(default)]
+    effective_from: String,
+}
+
+/// Moves a version one step along its life cycle, then shows it.
+pub(crate) async fn step(
+    session: Session,
+    State(dashboard): State<Dashboard>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    form: Result<Form<StepForm>, FormRejection>,
+) -> Result<Redirect, PageError> {
+    let layout = check(&session, &headers, Permission::RulesRead)?;
+    let id = rule_id(&layout, path)?;
+    let Form(form) = form.map_err(|rejection| layout.fail(FieldError::new("form", rejection.body_text())))?;
+    let need = if form.step == "submit" { Permission::RulesWrite } else { Permission::RulesApprove };
+    if !session.actor.can(need) {
+        return Err(layout.fail(Problem::Forbidden));
+    }
+    let ordo = &dashboard.ordo;
+    let actor = &session.actor;
+    let done = match form.step.as_str() {
+        "submit" => ordo.submit_rule(id, actor).await,
+        "approve" => {
+            let from = match form.effective_from.trim() {
+                "" => None,
+                text => Some(
+                    chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M")
+                        .map_err(|_| layout.fail(FieldError::new("effective_from", "must be a date and time such as 2026-12-01T06:00")))?
+                        .and_utc(),
+                ),
+            };
+            ordo.approve_rule(id, from, actor).await
+        }
+        "reject" => ordo.reject_rule(id, &form.reason, actor).await,
+        "activate" => ordo.activate_rule(id, actor).await,
+        "retire" => ordo.retire_rule(id, &form.reason, actor).await,
+        _ => return Err(layout.fail(FieldError::new("step", "must be submit, approve, reject, activate or retire"))),
+    };
+    done.map_err(|e| layout.fail(e))?;
+    Ok(Redirect::to(&rule_href(id)))
+}
+
+fn check(session: &Session, headers: &HeaderMap, permission: Permission) -> Result<Layout, PageError> {
+    let layout = session.open(Page::Rules)?;
+    if !same_origin(headers) {
+        return Err(layout.fail(Problem::CrossSite));
+    }
+    if !session.actor.can(permission) {
+        return Err(layout.fail(Problem::Forbidden));
+    }
+    Ok(layout)
+}
