@@ -36,7 +36,7 @@ pub mod need {
     }
     needs!(
         MasterDataRead, MasterDataWrite, CustomersWrite, SuppliersWrite, InventoryRead, InventoryWrite, OrdersRead,
-        OrdersWrite, OrdersReview, ExceptionsRead, ExceptionsWork, LedgerRead, LedgerWrite, AuditRead, RulesRead, RulesWrite, RulesApprove, AccessManage
+        OrdersWrite, OrdersReview, ExceptionsRead, ExceptionsWork, LedgerRead, LedgerWrite, AuditRead, ChangesPropose, ChangesApprove, RulesRead, RulesWrite, RulesApprove, AccessManage
     );
 }
 

@@ -53,6 +53,7 @@ fn api() -> (Router<Ordo>, OpenApiDoc) {
         .merge(routes::exceptions::routes())
         .merge(routes::audit::routes())
         .merge(routes::rules::routes())
+        .merge(routes::changes::routes())
         .split_for_parts()
 }
 

@@ -4,6 +4,7 @@
 
 mod access;
 mod audit;
+mod changes;
 mod cache;
 mod clock;
 mod exceptions;

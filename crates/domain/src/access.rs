@@ -78,6 +78,8 @@ impl Role {
                     | RulesRead
                     | RulesWrite
                     | RulesApprove
+                    | ChangesPropose
+                    | ChangesApprove
             ),
             Role::Warehouse => matches!(
                 permission,
@@ -97,6 +99,8 @@ impl Role {
                     | RulesRead
                     | RulesWrite
                     | RulesApprove
+                    | ChangesPropose
+                    | ChangesApprove
             ),
             Role::Service => matches!(
                 permission,
@@ -171,6 +175,10 @@ pub enum Permission {
     LedgerWrite,
     /// Read the audit log.
     AuditRead,
+    /// Propose a change to master data that moves money or stock.
+    ChangesPropose,
+    /// Approve or reject another person's proposed change (of a kind the role owns).
+    ChangesApprove,
     /// Read rules and their versions.
     RulesRead,
     /// Write and submit rules.
@@ -182,7 +190,7 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 18] = [
+    pub const ALL: [Permission; 20] = [
         Permission::MasterDataRead,
         Permission::MasterDataWrite,
         Permission::CustomersWrite,
@@ -197,6 +205,8 @@ impl Permission {
         Permission::LedgerRead,
         Permission::LedgerWrite,
         Permission::AuditRead,
+        Permission::ChangesPropose,
+        Permission::ChangesApprove,
         Permission::RulesRead,
         Permission::RulesWrite,
         Permission::RulesApprove,
@@ -219,6 +229,8 @@ impl Permission {
             Permission::LedgerRead => "ledger.read",
             Permission::LedgerWrite => "ledger.write",
             Permission::AuditRead => "audit.read",
+            Permission::ChangesPropose => "changes.propose",
+            Permission::ChangesApprove => "changes.approve",
             Permission::RulesRead => "rules.read",
             Permission::RulesWrite => "rules.write",
             Permission::RulesApprove => "rules.approve",

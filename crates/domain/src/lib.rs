@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod change;
 pub mod exception;
 pub mod field;
 pub mod inventory;

@@ -7,6 +7,7 @@
 
 mod access;
 mod audit;
+mod changes;
 mod error;
 mod inventory;
 mod kits;

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod changes;
 pub mod exceptions;
 pub mod fulfilment;
 pub mod inventory;

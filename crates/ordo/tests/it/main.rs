@@ -7,6 +7,7 @@
 mod api;
 mod audit;
 mod browser;
+mod changes;
 mod cli;
 mod common;
 mod exceptions;

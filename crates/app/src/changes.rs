@@ -1,0 +1,202 @@
+//! Maker-checker change requests: master data that moves money or stock (a price, a tax
+//! class, a listing, whether a SKU sells, a location's priority) changes only when one person
+//! proposes and another of the owning role approves. Approving applies the change in the same
+//! transaction and records the state before and after; every step is in the audit log.
+
+use ordo_domain::audit::Change;
+use ordo_domain::change::{ChangeKind, ChangeRequest, Proposal, APPROVED, PENDING, REJECTED};
+use ordo_domain::{Currency, FieldError, Money};
+use ordo_storage::Tx;
+use uuid::Uuid;
+
+use crate::audit::record;
+use crate::{Actor, AppError, AppResult, Ordo};
+
+fn not_found(what: &'static str, key: String) -> AppError {
+    AppError::NotFound { what, key }
+}
+
+/// The subject's state now, which the proposal would change; checks the subject exists and
+/// the proposed values fit it (a price in the listing's currency, say).
+async fn current_state(tx: &mut Tx, proposal: &Proposal) -> AppResult<serde_json::Value> {
+    let unknown = |field: &str, what: &str, key: &str| -> AppError { FieldError::new(field, format!("unknown {what} {key:?}")).into() };
+    Ok(match proposal {
+        Proposal::Price { channel, channel_sku, price } => {
+            let listing = tx.listing(channel, channel_sku).await?.ok_or_else(|| unknown("change.channel_sku", "listing", channel_sku))?;
+            Money::parse_non_negative("change.price", price, listing.currency)?;
+            serde_json::json!({"price": listing.price.to_decimal_string(), "currency": listing.currency.code()})
+        }
+        Proposal::Listing { channel, channel_sku, sku, price } => {
+            let channel_row = tx.channel(channel).await?.ok_or_else(|| unknown("change.channel", "channel", channel))?;
+            if tx.product(sku).await?.is_none() {
+                return Err(unknown("change.sku", "SKU", sku));
+            }
+            Money::parse_non_negative("change.price", price, channel_row.currency)?;
+            match tx.listing(channel, channel_sku).await? {
+                Some(listing) => serde_json::json!({"sku": listing.sku, "price": listing.price.to_decimal_string()}),
+                None => serde_json::Value::Null,
+            }
+        }
+        Proposal::TaxClass { sku, .. } => {
+            let product = tx.product(sku).await?.ok_or_else(|| unknown("change.sku", "SKU", sku))?;
+            serde_json::json!({"tax_class": product.tax_class})
+        }
+        Proposal::SkuActivation { sku, .. } => {
+            let product = tx.product(sku).await?.ok_or_else(|| unknown("change.sku", "SKU", sku))?;
+            serde_json::json!({"active": product.active})
+        }
+        Proposal::LocationPriority { location, .. } => {
+            let site = tx.location(location).await?.ok_or_else(|| unknown("change.location", "location", location))?;
+            serde_json::json!({"priority": site.priority})
+        }
+    })
+}
+
+/// The state the proposal asks for, in the shape of [`current_state`].
+fn proposed_state(proposal: &Proposal, currency: Option<Currency>) -> AppResult<serde_json::Value> {
+    let price = |text: &str| -> AppResult<String> {
+        Ok(match currency {
+            Some(currency) => Money::parse_non_negative("change.price", text, currency)?.to_decimal_string(),
+            None => text.to_owned(),
+        })
+    };
+    Ok(match proposal {
+        Proposal::Price { price: p, .. } => serde_json::json!({"price": price(p)?, "currency": currency.map(|c| c.code())}),
+        Proposal::Listing { sku, price: p, .. } => serde_json::json!({"sku": sku, "price": price(p)?}),
+        Proposal::TaxClass { tax_class, .. } => serde_json::json!({"tax_class": tax_class}),
+        Proposal::SkuActivation { active, .. } => serde_json::json!({"active": active}),
+        Proposal::LocationPriority { priority, .. } => serde_json::json!({"priority": priority}),
+    })
+}
+
+/// The currency a proposal's price is in: its listing's, or its channel's.
+async fn price_currency(tx: &mut Tx, proposal: &Proposal) -> AppResult<Option<Currency>> {
+    Ok(match proposal {
+        Proposal::Price { channel, channel_sku, .. } => tx.listing(channel, channel_sku).await?.map(|l| l.currency),
+        Proposal::Listing { channel, .. } => tx.channel(channel).await?.map(|c| c.currency),
+        _ => None,
+    })
+}
+
+/// Applies an approved proposal; returns the state after.
+async fn apply(tx: &mut Tx, proposal: &Proposal, now: chrono::DateTime<chrono::Utc>) -> AppResult<serde_json::Value> {
+    let currency = price_currency(tx, proposal).await?;
+    let minor = |text: &str| -> AppResult<i64> {
+        let currency = currency.ok_or_else(|| FieldError::new("change.price", "has no currency to be read in"))?;
+        Ok(Money::parse_non_negative("change.price", text, currency)?.minor())
+    };
+    match proposal {
+        Proposal::Price { channel, channel_sku, price } => {
+            tx.set_listing_price(channel, channel_sku, minor(price)?).await?;
+        }
+        Proposal::Listing { channel, channel_sku, sku, price } => {
+            let code = currency.map_or("", |c| c.code());
+            tx.upsert_listing(channel, channel_sku, sku, minor(price)?, code, now).await?;
+        }
+        Proposal::TaxClass { sku, tax_class } => {
+            tx.set_product_tax_class(sku, tax_class).await?;
+        }
+        Proposal::SkuActivation { sku, active } => {
+            tx.set_product_active(sku, *active).await?;
+        }
+        Proposal::LocationPriority { location, priority } => {
+            tx.set_location_priority(location, *priority).await?;
+        }
+    }
+    current_state(tx, proposal).await
+}
+
+impl Ordo {
+    /// Proposes a change of `kind`; nothing changes until another person approves it.
+    pub async fn propose_change(&self, kind: &str, change: serde_json::Value, reason: &str, actor: &Actor) -> AppResult<ChangeRequest> {
+        let kind = ChangeKind::parse("kind", kind)?;
+        let proposal = Proposal::parse(kind, &change)?;
+        let reason = ordo_domain::field::text("reason", reason)?;
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        let before = current_state(&mut tx, &proposal).await?;
+        let currency = price_currency(&mut tx, &proposal).await?;
+        if proposed_state(&proposal, currency)? == before {
+            return Err(FieldError::new("change", "is what it is already: nothing would change").into());
+        }
+        let id = Uuid::now_v7();
+        let subject = proposal.subject();
+        tx.insert_change_request(id, kind.as_str(), &subject, &change, &before, &reason, &actor.to_string(), now).await?;
+        let audit = Change::new("change_request.propose", format!("change_request:{id}"))
+            .before(&before)
+            .after(serde_json::json!({"kind": kind.as_str(), "subject": subject, "change": change}))
+            .reason(&reason);
+        record(&mut tx, actor, now, &[audit]).await?;
+        let request = tx.change_request(id).await?.ok_or_else(|| not_found("change request", id.to_string()))?;
+        tx.commit().await?;
+        Ok(request)
+    }
+
+    pub async fn change_requests(&self, status: Option<&str>) -> AppResult<Vec<ChangeRequest>> {
+        if let Some(s) = status.filter(|s| ![PENDING, APPROVED, REJECTED].contains(s)) {
+            return Err(FieldError::new("status", format!("{s:?} is not pending, approved or rejected")).into());
+        }
+        Ok(self.db.read().await?.change_requests(status).await?)
+    }
+
+    pub async fn change_request(&self, id: Uuid) -> AppResult<ChangeRequest> {
+        self.db.read().await?.change_request(id).await?.ok_or_else(|| not_found("change request", id.to_string()))
+    }
+
+    /// Approves a pending request and applies it in the same transaction. The approver is
+    /// another person than the proposer, of a role that owns the kind.
+    pub async fn approve_change(&self, id: Uuid, actor: &Actor) -> AppResult<ChangeRequest> {
+        self.decide_change(id, true, "", actor).await
+    }
+
+    /// Rejects a pending request, saying why; nothing changes.
+    pub async fn reject_change(&self, id: Uuid, reason: &str, actor: &Actor) -> AppResult<ChangeRequest> {
+        let reason = ordo_domain::field::text("reason", reason)?;
+        self.decide_change(id, false, &reason, actor).await
+    }
+
+    async fn decide_change(&self, id: Uuid, approve: bool, reason: &str, actor: &Actor) -> AppResult<ChangeRequest> {
+        let now = self.now();
+        let who = actor.to_string();
+        let mut tx = self.db.write().await?;
+        let request = tx.change_request(id).await?.ok_or_else(|| not_found("change request", id.to_string()))?;
+        if request.status != PENDING {
+            let current = if request.status == APPROVED { APPROVED } else { REJECTED };
+            return Err(AppError::InvalidTransition { current, message: format!("this change request was {} already", request.status) });
+        }
+        if request.proposed_by == who {
+            return Err(AppError::Forbidden(format!("{who} proposed this change; another person must approve or reject it")));
+        }
+        let kind = ChangeKind::parse("kind", &request.kind)?;
+        if !kind.approvers().contains(&actor.role) {
+            let roles: Vec<&str> = kind.approvers().iter().map(|r| r.as_str()).collect();
+            return Err(AppError::Forbidden(format!("a {} change is approved by {}", kind.as_str(), roles.join(" or "))));
+        }
+        let proposal = Proposal::parse(kind, &request.change)?;
+        // What the subject is now, which may differ from when it was proposed.
+        let before = current_state(&mut tx, &proposal).await?;
+        let subject = format!("change_request:{id}");
+        let changes = if approve {
+            let after = apply(&mut tx, &proposal, now).await?;
+            tx.decide_change_request(id, APPROVED, &before, Some(&after), &who, reason, now).await?;
+            vec![
+                Change::new("change_request.approve", subject).before(serde_json::json!({"status": PENDING})).after(serde_json::json!({"status": APPROVED})),
+                Change::new(&format!("{}.change", kind.as_str()), proposal.subject())
+                    .before(&before)
+                    .after(&after)
+                    .reason(&format!("change request {id} by {}: {}", request.proposed_by, request.reason)),
+            ]
+        } else {
+            tx.decide_change_request(id, REJECTED, &before, None, &who, reason, now).await?;
+            vec![Change::new("change_request.reject", subject)
+                .before(serde_json::json!({"status": PENDING}))
+                .after(serde_json::json!({"status": REJECTED}))
+                .reason(reason)]
+        };
+        record(&mut tx, actor, now, &changes).await?;
+        let request = tx.change_request(id).await?.ok_or_else(|| not_found("change request", id.to_string()))?;
+        tx.commit().await?;
+        self.cache.clear();
+        Ok(request)
+    }
+}

@@ -1,0 +1,163 @@
+//! Maker-checker change requests for the master data that moves money or stock: one person
+//! proposes, another of the owning role approves (the change is applied then, atomically) or
+//! rejects. The request keeps the state before and after.
+
+use serde::Serialize;
+
+use crate::access::Role;
+use crate::FieldError;
+
+/// What a change request changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// A listing's price on its channel.
+    Price,
+    /// The tax class of a product.
+    TaxClass,
+    /// Which SKU a channel's listing sells (a new listing, or one pointed at another SKU).
+    Listing,
+    /// Whether a SKU may be sold.
+    SkuActivation,
+    /// A location's priority in routing.
+    LocationPriority,
+}
+
+impl ChangeKind {
+    pub const ALL: [ChangeKind; 5] =
+        [ChangeKind::Price, ChangeKind::TaxClass, ChangeKind::Listing, ChangeKind::SkuActivation, ChangeKind::LocationPriority];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Price => "price",
+            ChangeKind::TaxClass => "tax_class",
+            ChangeKind::Listing => "listing",
+            ChangeKind::SkuActivation => "sku_activation",
+            ChangeKind::LocationPriority => "location_priority",
+        }
+    }
+
+    pub fn parse(field: &str, value: &str) -> Result<ChangeKind, FieldError> {
+        ChangeKind::ALL.into_iter().find(|k| k.as_str() == value).ok_or_else(|| {
+            let names: Vec<&str> = ChangeKind::ALL.iter().map(|k| k.as_str()).collect();
+            FieldError::new(field, format!("must be one of {}", names.join(", ")))
+        })
+    }
+
+    /// Who may approve it: money and tax are finance's; what is sold and from where, ops's;
+    /// an admin may approve any.
+    pub fn approvers(self) -> &'static [Role] {
+        match self {
+            ChangeKind::Price | ChangeKind::TaxClass => &[Role::Finance, Role::Admin],
+            ChangeKind::Listing | ChangeKind::SkuActivation | ChangeKind::LocationPriority => &[Role::Ops, Role::Admin],
+        }
+    }
+}
+
+/// A proposed change, checked for shape; whether its subject exists is the application's to
+/// check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Proposal {
+    /// `price` is a decimal string in the listing's currency.
+    Price { channel: String, channel_sku: String, price: String },
+    TaxClass { sku: String, tax_class: String },
+    Listing { channel: String, channel_sku: String, sku: String, price: String },
+    SkuActivation { sku: String, active: bool },
+    LocationPriority { location: String, priority: i64 },
+}
+
+impl Proposal {
+    /// The proposal of `kind` from the request's `change` object; errors name `change.FIELD`.
+    pub fn parse(kind: ChangeKind, change: &serde_json::Value) -> Result<Proposal, FieldError> {
+        if !change.is_object() {
+            return Err(FieldError::new("change", "must be an object"));
+        }
+        let text = |name: &str| change.get(name).and_then(|v| v.as_str()).unwrap_or_default().trim().to_owned();
+        let code = |name: &str| crate::field::code(&format!("change.{name}"), &text(name));
+        let price = || {
+            let price = text("price");
+            if price.is_empty() {
+                return Err(FieldError::new("change.price", "a decimal string such as \"24.90\" is needed"));
+            }
+            Ok(price)
+        };
+        Ok(match kind {
+            ChangeKind::Price => Proposal::Price { channel: code("channel")?, channel_sku: code("channel_sku")?, price: price()? },
+            ChangeKind::TaxClass => Proposal::TaxClass { sku: code("sku")?, tax_class: code("tax_class")? },
+            ChangeKind::Listing => {
+                Proposal::Listing { channel: code("channel")?, channel_sku: code("channel_sku")?, sku: code("sku")?, price: price()? }
+            }
+            ChangeKind::SkuActivation => Proposal::SkuActivation {
+                sku: code("sku")?,
+                active: change.get("active").and_then(|v| v.as_bool()).ok_or_else(|| FieldError::new("change.active", "must be true or false"))?,
+            },
+            ChangeKind::LocationPriority => Proposal::LocationPriority {
+                location: code("location")?,
+                priority: crate::field::bounded(
+                    "change.priority",
+                    change.get("priority").and_then(|v| v.as_i64()).ok_or_else(|| FieldError::new("change.priority", "must be a whole number"))?,
+                    0,
+                    1_000_000,
+                )?,
+            },
+        })
+    }
+
+    /// What the change is about, `kind:key`, as the audit log names it.
+    pub fn subject(&self) -> String {
+        match self {
+            Proposal::Price { channel, channel_sku, .. } | Proposal::Listing { channel, channel_sku, .. } => {
+                format!("listing:{channel}/{channel_sku}")
+            }
+            Proposal::TaxClass { sku, .. } | Proposal::SkuActivation { sku, .. } => format!("product:{sku}"),
+            Proposal::LocationPriority { location, .. } => format!("location:{location}"),
+        }
+    }
+}
+
+/// Where a change request stands.
+pub const PENDING: &str = "pending";
+pub const APPROVED: &str = "approved";
+pub const REJECTED: &str = "rejected";
+
+/// A change request as stored and shown.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChangeRequest {
+    pub id: uuid::Uuid,
+    pub kind: String,
+    pub subject: String,
+    /// The proposed values, as proposed.
+    pub change: serde_json::Value,
+    /// The state when proposed, and once decided the state just before it was applied.
+    pub before: serde_json::Value,
+    /// The state after it was applied; none until approved.
+    pub after: Option<serde_json::Value>,
+    pub reason: String,
+    /// pending, approved (and applied) or rejected.
+    pub status: String,
+    pub proposed_by: String,
+    pub proposed_at: chrono::DateTime<chrono::Utc>,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub decision_reason: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proposals_are_checked_by_kind_and_name_their_subject() {
+        let price = Proposal::parse(ChangeKind::Price, &serde_json::json!({"channel": "web", "channel_sku": "W-MUG", "price": "13.50"})).unwrap();
+        assert_eq!(price.subject(), "listing:web/W-MUG");
+        assert_eq!(Proposal::parse(ChangeKind::Price, &serde_json::json!({"channel": "web", "channel_sku": "W-MUG"})).unwrap_err().field, "change.price");
+        let off = Proposal::parse(ChangeKind::SkuActivation, &serde_json::json!({"sku": "MUG-1", "active": false})).unwrap();
+        assert_eq!(off, Proposal::SkuActivation { sku: "MUG-1".into(), active: false });
+        assert_eq!(Proposal::parse(ChangeKind::SkuActivation, &serde_json::json!({"sku": "MUG-1"})).unwrap_err().field, "change.active");
+        assert_eq!(Proposal::parse(ChangeKind::LocationPriority, &serde_json::json!({"location": "x", "priority": -1})).unwrap_err().field, "change.priority");
+        assert_eq!(Proposal::parse(ChangeKind::TaxClass, &serde_json::json!([])).unwrap_err().field, "change");
+        assert_eq!(ChangeKind::parse("kind", "colour").unwrap_err().field, "kind");
+        assert!(ChangeKind::Price.approvers().contains(&Role::Finance) && !ChangeKind::Price.approvers().contains(&Role::Ops));
+    }
+}
