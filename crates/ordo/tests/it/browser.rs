@@ -389,12 +389,12 @@ async fn finance_works_its_queue_in_bulk_and_a_rule_is_approved_from_its_replay_
 
     // Finance drafts and submits a rule...
     browser.find(Locator::LinkText("Rules")).await.unwrap().click().await.unwrap();
-    browser.find(Locator::Id("rule-name")).await.unwrap().send_keys("huge-orders").await.unwrap();
+    browser.wait().for_element(Locator::Id("rule-name")).await.unwrap().send_keys("huge-orders").await.unwrap();
     browser.find(Locator::Id("rule-kind")).await.unwrap().select_by_value("risk_hold").await.unwrap();
     browser.find(Locator::Id("rule-condition")).await.unwrap().send_keys("order.total_minor > 1000000").await.unwrap();
     browser.find(Locator::Id("rule-action")).await.unwrap().send_keys(r#"{"reason": "over 10,000"}"#).await.unwrap();
     browser.find(Locator::Id("save-draft")).await.unwrap().click().await.unwrap();
-    browser.find(Locator::Id("submit-rule")).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::Id("submit-rule")).await.unwrap().click().await.unwrap();
     wait_gone(&browser, "#submit-rule").await;
     assert_eq!(browser.find(Locator::Id("rule-status")).await.unwrap().text().await.unwrap(), "submitted");
     let rule_page = browser.current_url().await.unwrap();
@@ -405,10 +405,10 @@ async fn finance_works_its_queue_in_bulk_and_a_rule_is_approved_from_its_replay_
     browser.goto(rule_page.as_str()).await.unwrap();
     assert!(browser.find_all(Locator::Id("approve-rule")).await.unwrap().is_empty(), "approval is on the replay page only");
     browser.find(Locator::Id("simulate")).await.unwrap().click().await.unwrap();
-    let summary = browser.find(Locator::Id("replay-summary")).await.unwrap().text().await.unwrap();
+    let summary = browser.wait().for_element(Locator::Id("replay-summary")).await.unwrap().text().await.unwrap();
     assert!(summary.contains("huge-orders v1 in force. Nothing was changed."), "{summary}");
     browser.find(Locator::Id("approve-rule")).await.unwrap().click().await.unwrap();
-    browser.find(Locator::Id("activate-rule")).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::Id("activate-rule")).await.unwrap().click().await.unwrap();
     wait_gone(&browser, "#activate-rule").await;
     assert_eq!(browser.find(Locator::Id("rule-status")).await.unwrap().text().await.unwrap(), "active");
     let (_, rules) = server.get(t, "/api/v1/rules?name=huge-orders").await;
