@@ -133,6 +133,7 @@ impl Ordo {
         tx.delete_everything().await?;
         tx.set_meta(DEMO_MARK, "true").await?;
         Self::open_default_chart(&mut tx, self.now()).await?;
+        crate::rules::seed_initial_rules(&mut tx, &self.settings.risk, self.now()).await?;
 
         let now = self.now();
         let mut seed = Seed(2026);

@@ -186,6 +186,7 @@ impl Ordo {
         let ordo = Ordo { db, settings, clock: Clock::System, cache: Default::default(), intake };
         let mut tx = ordo.db.write().await?;
         Self::open_default_chart(&mut tx, ordo.now()).await?;
+        rules::seed_initial_rules(&mut tx, &ordo.settings.risk, ordo.now()).await?;
         tx.commit().await?;
         Ok(ordo)
     }

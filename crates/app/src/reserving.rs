@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use ordo_domain::exception::ExceptionKind;
 use ordo_domain::order::OrderStatus;
-use ordo_domain::risk::{hold_reasons, RiskFacts};
 use ordo_domain::routing::{LineDemand, PreferWholeOrder, Preference, Routing, RoutingFacts, RoutingPlan};
 use ordo_storage::RoutingSites;
 use uuid::Uuid;
@@ -257,11 +256,8 @@ impl Ordo {
         Ok(())
     }
 
-    /// Why the order must wait for a person, if it must: unpaid, billed abroad, or far above
-    /// the channel's usual value. `stats` is the channel's recent order count and average total
-    /// in minor units.
-    /// Why an order waits for a person: the risk settings' reasons, then those of the risk
-    /// rules in force. Empty when it may go ahead.
+    /// Why an order waits for a person: the reasons of the risk-hold rules in force that
+    /// hold it. Empty when it may go ahead.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn risk_holds(
         &self,
@@ -273,20 +269,11 @@ impl Ordo {
         rules: &[crate::rules::ActiveRule],
         now: chrono::DateTime<chrono::Utc>,
     ) -> Vec<String> {
-        let facts = RiskFacts {
-            payment_status: order.payment_status,
-            ship_country: &order.ship_to.country,
-            billing_country: order.billing_country.as_deref(),
-            total_minor: total.minor(),
-            channel_orders: stats.0,
-            channel_average_minor: stats.1,
-        };
-        let mut holds = hold_reasons(&self.settings.risk, &facts);
-        if !rules.is_empty() {
-            let facts = crate::rules::order_facts(channel, order, planned, total, stats, now);
-            holds.extend(crate::rules::rule_holds(rules, &facts));
+        if rules.is_empty() {
+            return Vec::new();
         }
-        holds
+        let facts = crate::rules::order_facts(channel, order, planned, total, stats, now);
+        crate::rules::rule_holds(rules, &facts)
     }
 
     /// Routes a validated order and reserves its stock; what cannot be reserved waits as

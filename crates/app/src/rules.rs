@@ -141,7 +141,7 @@ pub(crate) fn rule_holds(rules: &[ActiveRule], facts: &Facts) -> Vec<String> {
     let mut reasons = Vec::new();
     for rule in rules {
         match (rule.condition.evaluate(facts), &rule.action) {
-            (Ok(true), RuleAction::RiskHold { reason }) => reasons.push(format!("{reason} (rule {})", rule.label())),
+            (Ok(true), RuleAction::RiskHold { reason }) => reasons.push(format!("{} (rule {})", facts.fill(reason), rule.label())),
             (Ok(_), _) => {}
             (Err(e), _) => reasons.push(format!("rule {} could not decide: {e}", rule.label())),
         }
@@ -163,6 +163,43 @@ pub(crate) fn routing_choice(rules: &[ActiveRule], facts: &Facts) -> Option<Pref
             None
         }
     })
+}
+
+/// Puts the initial rule set in force on a database that never had one: the risk-hold rules
+/// the risk settings describe ([`ordo_domain::risk::RiskPolicy::initial_rules`]), written and
+/// approved by `system`. Runs once per database.
+pub(crate) async fn seed_initial_rules(tx: &mut ordo_storage::Tx, policy: &ordo_domain::risk::RiskPolicy, now: DateTime<Utc>) -> AppResult<()> {
+    const MARK: &str = "initial_rules";
+    if tx.meta(MARK).await?.is_some() {
+        return Ok(());
+    }
+    let system = Actor::system();
+    let mut changes = Vec::new();
+    for rule in policy.initial_rules() {
+        let id = Uuid::now_v7();
+        let action = serde_json::json!({"reason": rule.reason});
+        let row = NewRuleVersion {
+            id,
+            name: rule.name,
+            kind: RuleKind::RiskHold.as_str(),
+            priority: 100,
+            description: rule.description,
+            condition: &rule.condition,
+            action: &action,
+            author: "system",
+        };
+        tx.insert_rule_version(&row, now).await?;
+        tx.submit_rule_version(id, now).await?;
+        tx.approve_rule_version(id, "system", now, now).await?;
+        tx.activate_rule_version(id, now).await?;
+        changes.push(
+            Change::new("rule.seed", format!("rule:{}", rule.name))
+                .after(serde_json::json!({"version": 1, "status": "active", "condition": rule.condition, "action": action}))
+                .reason("the initial rule set, from the risk settings"),
+        );
+    }
+    tx.set_meta(MARK, "true").await?;
+    record(tx, &system, now, &changes).await
 }
 
 fn not_found(id: Uuid) -> AppError {

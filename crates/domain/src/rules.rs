@@ -434,6 +434,50 @@ impl Facts {
         Facts(facts.into_iter().map(|(name, json)| (name, value(&json))).collect())
     }
 
+    /// `template` with each `{fact.path}` replaced by that fact's value (text as it is, other
+    /// values as CEL prints them); a path that names no fact stays as written.
+    pub fn fill(&self, template: &str) -> String {
+        let mut out = String::with_capacity(template.len());
+        let mut rest = template;
+        while let Some(open) = rest.find('{') {
+            out.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            match after.find('}').map(|close| (&after[..close], close)) {
+                Some((path, close)) if self.lookup(path).is_some() => {
+                    if let Some(value) = self.lookup(path) {
+                        match value {
+                            cel::Value::String(text) => out.push_str(text),
+                            cel::Value::Int(n) => out.push_str(&n.to_string()),
+                            cel::Value::Bool(b) => out.push_str(&b.to_string()),
+                            other => out.push_str(&format!("{other:?}")),
+                        }
+                    }
+                    rest = &after[close + 1..];
+                }
+                _ => {
+                    out.push('{');
+                    rest = after;
+                }
+            }
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// The value at a dotted path such as `order.payment_status`.
+    fn lookup(&self, path: &str) -> Option<&cel::Value> {
+        let mut parts = path.split('.');
+        let first = parts.next()?;
+        let mut value = self.0.iter().find(|(name, _)| name == first).map(|(_, v)| v)?;
+        for part in parts {
+            value = match value {
+                cel::Value::Map(map) => map.get(&cel::objects::KeyRef::String(part))?,
+                _ => return None,
+            };
+        }
+        Some(value)
+    }
+
     /// An order with every fact present: what a condition is tried on before it may be
     /// submitted. Its lists are as long as an order's may be, so a condition that is slow on
     /// a big order is slow here too.
@@ -832,6 +876,13 @@ mod tests {
             ("channel".into(), serde_json::json!({"orders": 0})),
         ]);
         assert!(condition.evaluate(&facts).is_err());
+    }
+
+    #[test]
+    fn reasons_are_filled_in_from_the_facts() {
+        let facts = Facts::sample();
+        assert_eq!(facts.fill("payment is {order.payment_status}; {order.units} units"), "payment is captured; 200 units");
+        assert_eq!(facts.fill("{order.nope} and {unclosed"), "{order.nope} and {unclosed");
     }
 
     #[test]

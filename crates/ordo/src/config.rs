@@ -47,13 +47,13 @@ pub struct Options {
     /// Mark the session cookie Secure: set when serving behind HTTPS [default: false]
     #[arg(long, env = "ORDO_SECURE_COOKIES", global = true, value_name = "BOOL")]
     pub secure_cookies: Option<bool>,
-    /// Hold orders whose payment is not captured for review [default: true]
+    /// A new database's initial risk rules: hold orders whose payment is not captured [default: true]
     #[arg(long, env = "ORDO_RISK_HOLD_UNCAPTURED", global = true, value_name = "BOOL")]
     pub risk_hold_uncaptured: Option<bool>,
-    /// Hold orders billed to another country than they ship to [default: true]
+    /// A new database's initial risk rules: hold orders billed abroad [default: true]
     #[arg(long, env = "ORDO_RISK_HOLD_COUNTRY_MISMATCH", global = true, value_name = "BOOL")]
     pub risk_hold_country_mismatch: Option<bool>,
-    /// Hold orders worth more than this many times the channel's average; 0 = never [default: 5]
+    /// A new database's initial risk rules: hold orders worth more than this many times the channel's average; 0 = never [default: 5]
     #[arg(long, env = "ORDO_RISK_VALUE_FACTOR", global = true, value_name = "N")]
     pub risk_value_factor: Option<u32>,
     /// An unshipped order this close to its ship-by time is a shipment at risk, in hours [default: 4]

@@ -156,8 +156,8 @@ async fn run_sql(database: &str, sql: &[&str]) {
 async fn audit_verify_names_the_first_record_edited_removed_swapped_or_cut_off() {
     let dir = tempfile::tempdir().unwrap();
     let clean = audited_database(dir.path());
-    // The bootstrap token and three channels.
-    assert_eq!(verify(dir.path(), &clean), (Some(0), "audit log intact: 4 records\n".into()));
+    // The three initial rules, the bootstrap token and three channels.
+    assert_eq!(verify(dir.path(), &clean), (Some(0), "audit log intact: 7 records\n".into()));
 
     let cases: [(&str, &[&str], &str); 4] = [
         (
@@ -175,7 +175,7 @@ async fn audit_verify_names_the_first_record_edited_removed_swapped_or_cut_off()
             ],
             "audit log broken at record 2: it does not link to the record before it",
         ),
-        ("cut off", &["DELETE FROM audit_log WHERE seq = 4"], "audit log broken at record 4: the log ends before record 4"),
+        ("cut off", &["DELETE FROM audit_log WHERE seq = 7"], "audit log broken at record 7: the log ends before record 7"),
     ];
     checkpoint(&clean).await;
     let pool = sqlx::SqlitePool::connect(&clean).await.unwrap();
