@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::cache::{cached, Key, MasterCache};
-use crate::rules::{load_active, order_facts, routing_choice};
+use crate::rules::{load_active, order_facts, read_lines, routing_choice};
 use ordo_domain::rules::RuleKind;
 use crate::reserving::{record_routing, route_and_reserve, route_and_reserve_many, RouteRequest, Routed, RoutedOrder};
 use crate::{Actor, AppError, AppResult, Ordo};
@@ -479,7 +479,7 @@ impl Ordo {
         // Risk review first: a held order reserves nothing until a person releases it.
         let holds = self.risk_holds(&channel, &order, &planned, total, stats, &risk_rules, now);
         let preference = if holds.is_empty() && !routing_rules.is_empty() {
-            routing_choice(&routing_rules, &order_facts(&channel, &order, &planned, total, stats, now))
+            routing_choice(&routing_rules, &order_facts(&channel, &order, &planned, total, stats, now, read_lines(&routing_rules)))
         } else {
             None
         };

@@ -242,7 +242,8 @@ impl Ordo {
         if holds.is_empty() {
             let when = (order.placed_at, channel.ship_by_sla_hours);
             let routing = crate::rules::load_active(tx, ordo_domain::rules::RuleKind::Routing).await?;
-            let facts = (!routing.is_empty()).then(|| crate::rules::order_facts(channel, order, planned, total, stats, now));
+            let lines = crate::rules::read_lines(&routing);
+            let facts = (!routing.is_empty()).then(|| crate::rules::order_facts(channel, order, planned, total, stats, now, lines));
             let preference = facts.and_then(|facts| crate::rules::routing_choice(&routing, &facts));
             Self::allocate(tx, id, &channel.code, &order.shipping_method, &demand(planned), when, preference.as_ref(), who, now).await?;
         } else {
@@ -272,7 +273,7 @@ impl Ordo {
         if rules.is_empty() {
             return Vec::new();
         }
-        let facts = crate::rules::order_facts(channel, order, planned, total, stats, now);
+        let facts = crate::rules::order_facts(channel, order, planned, total, stats, now, crate::rules::read_lines(rules));
         crate::rules::rule_holds(rules, &facts)
     }
 

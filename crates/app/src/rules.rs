@@ -72,7 +72,13 @@ pub(crate) async fn load_active(tx: &mut ordo_storage::Tx, kind: RuleKind) -> Ap
     Ok(Arc::new(rules))
 }
 
-/// The facts risk and routing rules decide an order on.
+/// Whether any of `rules` reads the order's lines: the facts leave them out otherwise, which
+/// spares intake most of the work of building them.
+pub(crate) fn read_lines(rules: &[ActiveRule]) -> bool {
+    rules.iter().any(|rule| rule.condition.facts_used.iter().any(|fact| fact == "order" || fact.starts_with("order.lines")))
+}
+
+/// The facts risk and routing rules decide an order on; its lines only when `lines`.
 pub(crate) fn order_facts(
     channel: &ordo_domain::master::Channel,
     order: &ordo_domain::order::CheckedOrder,
@@ -80,10 +86,11 @@ pub(crate) fn order_facts(
     total: ordo_domain::Money,
     stats: (i64, i64),
     now: DateTime<Utc>,
+    lines: bool,
 ) -> Facts {
     let lines: Vec<serde_json::Value> = planned
         .iter()
-        .filter(|l| l.part_of.is_none())
+        .filter(|l| lines && l.part_of.is_none())
         .map(|l| serde_json::json!({"sku": l.sku, "quantity": l.quantity, "unit_price_minor": l.unit_price.minor(), "kit": l.kit}))
         .collect();
     let units: i64 = planned.iter().filter(|l| l.part_of.is_none()).map(|l| l.quantity).sum();
@@ -138,9 +145,15 @@ pub(crate) fn facts(mut order: serde_json::Value, channel: &ordo_domain::master:
 /// Why the risk rules in force hold an order: each holding rule's reason with its name and
 /// version. A rule that cannot decide holds the order too, saying so: a person looks.
 pub(crate) fn rule_holds(rules: &[ActiveRule], facts: &Facts) -> Vec<String> {
+    rule_holds_by(rules, facts, &mut |rule| rule.condition.evaluate(facts))
+}
+
+/// [`rule_holds`], asking `holds` whether each rule's condition holds: a replay answers each
+/// rule once for both rule sets.
+pub(crate) fn rule_holds_by(rules: &[ActiveRule], facts: &Facts, holds: &mut dyn FnMut(&ActiveRule) -> Result<bool, String>) -> Vec<String> {
     let mut reasons = Vec::new();
     for rule in rules {
-        match (rule.condition.evaluate(facts), &rule.action) {
+        match (holds(rule), &rule.action) {
             (Ok(true), RuleAction::RiskHold { reason }) => reasons.push(format!("{} (rule {})", facts.fill(reason), rule.label())),
             (Ok(_), _) => {}
             (Err(e), _) => reasons.push(format!("rule {} could not decide: {e}", rule.label())),
@@ -153,7 +166,12 @@ pub(crate) fn rule_holds(rules: &[ActiveRule], facts: &Facts) -> Vec<String> {
 /// holds; none, and the default decision, when no rule's does. A rule that cannot decide is
 /// passed over and logged.
 pub(crate) fn routing_choice(rules: &[ActiveRule], facts: &Facts) -> Option<Preference> {
-    rules.iter().find_map(|rule| match (rule.condition.evaluate(facts), &rule.action) {
+    routing_choice_by(rules, &mut |rule| rule.condition.evaluate(facts))
+}
+
+/// [`routing_choice`], asking `holds` whether each rule's condition holds.
+pub(crate) fn routing_choice_by(rules: &[ActiveRule], holds: &mut dyn FnMut(&ActiveRule) -> Result<bool, String>) -> Option<Preference> {
+    rules.iter().find_map(|rule| match (holds(rule), &rule.action) {
         (Ok(true), RuleAction::Routing { locations, allow_split }) => {
             Some(Preference { decider: format!("rule {}", rule.label()), locations: locations.clone(), allow_split: *allow_split })
         }

@@ -14,7 +14,7 @@ use ordo_storage::{ReplayOrder, RoutingSites};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::rules::{compile, load_active, routing_choice, rule_holds, ActiveRule};
+use crate::rules::{compile, load_active, read_lines, routing_choice_by, rule_holds_by, ActiveRule};
 use crate::{AppError, AppResult, Ordo};
 
 /// Orders read per page while replaying.
@@ -86,9 +86,11 @@ struct RuleSet {
 }
 
 impl RuleSet {
-    fn decide(&self, facts: &Facts, default_route: &(Vec<String>, bool)) -> Outcome {
-        let holds = rule_holds(&self.risk, facts);
-        let (route, decider) = match routing_choice(&self.routing, facts) {
+    /// The set's decision on one order; `answers` keeps each rule's answer for the other set.
+    fn decide(&self, facts: &Facts, default_route: &(Vec<String>, bool), answers: &mut HashMap<String, Result<bool, String>>) -> Outcome {
+        let mut holds_for = |rule: &ActiveRule| answers.entry(rule.label()).or_insert_with(|| rule.condition.evaluate(facts)).clone();
+        let holds = rule_holds_by(&self.risk, facts, &mut holds_for);
+        let (route, decider) = match routing_choice_by(&self.routing, &mut holds_for) {
             Some(Preference { decider, locations, allow_split }) => ((locations, allow_split), decider),
             None => (default_route.clone(), "prefer-whole-order".to_owned()),
         };
@@ -134,6 +136,7 @@ impl Ordo {
             set.insert(position, active);
         }
 
+        let lines = [&current.risk, &current.routing, &proposed.risk, &proposed.routing].into_iter().any(|set| read_lines(set));
         let mut channels: HashMap<String, (Channel, (i64, i64))> = HashMap::new();
         let mut defaults: HashMap<(String, String), (Vec<String>, bool)> = HashMap::new();
         let mut after = None;
@@ -153,10 +156,11 @@ impl Ordo {
                     defaults.insert(key.clone(), default_route(&sites));
                 }
                 let (channel, stats) = &channels[&order.channel];
-                let facts = replay_facts(order, channel, *stats);
+                let facts = replay_facts(order, channel, *stats, lines);
                 let default = &defaults[&key];
-                let before = current.decide(&facts, default);
-                let next = proposed.decide(&facts, default);
+                let mut answers = HashMap::new();
+                let before = current.decide(&facts, default, &mut answers);
+                let next = proposed.decide(&facts, default, &mut answers);
                 simulation.orders += 1;
                 compare(&mut simulation, order, &before, &next);
             }
@@ -204,17 +208,19 @@ fn compare(simulation: &mut Simulation, order: &ReplayOrder, before: &Outcome, a
     }
 }
 
-/// The facts about a stored order as at the time it was placed.
-fn replay_facts(order: &ReplayOrder, channel: &Channel, stats: (i64, i64)) -> Facts {
+/// The facts about a stored order as at the time it was placed; its lines only when `lines`.
+fn replay_facts(order: &ReplayOrder, channel: &Channel, stats: (i64, i64), lines: bool) -> Facts {
     let sold = order.lines.iter().filter(|l| l.part_of.is_none());
+    let line_count = sold.clone().count();
     let lines: Vec<serde_json::Value> = sold
         .clone()
+        .filter(|_| lines)
         .map(|l| serde_json::json!({"sku": l.sku, "quantity": l.quantity, "unit_price_minor": l.unit_price_minor, "kit": l.kit}))
         .collect();
     let at: DateTime<Utc> = order.placed_at;
     let facts = serde_json::json!({
         "channel": order.channel, "external_id": order.external_id, "currency": order.currency,
-        "total_minor": order.total_minor, "units": sold.map(|l| l.quantity).sum::<i64>(), "line_count": lines.len(),
+        "total_minor": order.total_minor, "units": sold.map(|l| l.quantity).sum::<i64>(), "line_count": line_count,
         "shipping_method": order.shipping_method, "payment_status": order.payment_status,
         "ship_country": order.ship_country, "billing_country": order.billing_country.as_deref().unwrap_or_default(),
         "placed_at": at.to_rfc3339(), "lines": lines,
