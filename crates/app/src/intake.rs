@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::cache::{cached, Key, MasterCache};
-use crate::rules::{load_active, order_facts, read_lines, routing_choice};
+use crate::rules::{load_active, order_facts, read_lines, routing_choice, rule_tags};
 use ordo_domain::rules::RuleKind;
 use crate::reserving::{record_routing, route_and_reserve, route_and_reserve_many, RouteRequest, Routed, RoutedOrder};
 use crate::{Actor, AppError, AppResult, Ordo};
@@ -169,6 +169,8 @@ struct NewOrderWrite {
     holds: Vec<String>,
     /// The routing rule in force that chose this order, if one did.
     preference: Option<ordo_domain::routing::Preference>,
+    /// (tag, rule) the tagging rules in force put on it.
+    tags: Vec<(String, String)>,
     total: ordo_domain::Money,
     payload: String,
     actor: Actor,
@@ -390,6 +392,9 @@ async fn write_new_orders(tx: &mut ordo_storage::Tx, writes: &[NewOrderWrite]) -
         })
         .collect();
     tx.append_audit(&audit).await?;
+    let tags: Vec<(Uuid, &str, &str)> =
+        fresh.iter().flat_map(|(id, w)| w.tags.iter().map(move |(tag, rule)| (*id, tag.as_str(), rule.as_str()))).collect();
+    tx.insert_order_tags(&tags).await?;
 
     let mut new = routed.into_iter().zip(outcomes);
     let mut written = Vec::with_capacity(ids.len());
@@ -474,7 +479,13 @@ impl Ordo {
         let sites = cached!(self.cache, key, Sites, reads.tx().await?.routing_sites(&channel.code, &order.shipping_method).await?);
         let risk_rules = cached!(self.cache, Key::Rules(RuleKind::RiskHold), Rules, load_active(reads.tx().await?, RuleKind::RiskHold).await?);
         let routing_rules = cached!(self.cache, Key::Rules(RuleKind::Routing), Rules, load_active(reads.tx().await?, RuleKind::Routing).await?);
+        let tagging_rules = cached!(self.cache, Key::Rules(RuleKind::Tagging), Rules, load_active(reads.tx().await?, RuleKind::Tagging).await?);
         drop(reads);
+        let tags = if tagging_rules.is_empty() {
+            Vec::new()
+        } else {
+            rule_tags(&tagging_rules, &order_facts(&channel, &order, &planned, total, stats, now, read_lines(&tagging_rules)))
+        };
 
         // Risk review first: a held order reserves nothing until a person releases it.
         let holds = self.risk_holds(&channel, &order, &planned, total, stats, &risk_rules, now);
@@ -497,6 +508,7 @@ impl Ordo {
             lines,
             holds: holds.clone(),
             preference,
+            tags: tags.clone(),
             total,
             payload: payload.to_owned(),
             actor: actor.clone(),
@@ -575,6 +587,7 @@ impl Ordo {
             shipments: Vec::new(),
             timeline,
             routing,
+            tags: tags.into_iter().map(|(tag, rule)| ordo_domain::order::OrderTag { tag, rule }).collect(),
         };
         Ok(Intake { order, created: true })
     }

@@ -162,6 +162,22 @@ pub(crate) fn rule_holds_by(rules: &[ActiveRule], facts: &Facts, holds: &mut dyn
     reasons
 }
 
+/// The tags the tagging rules in force put on an order: (tag, `rule NAME vN`), each tag once.
+/// A rule that cannot decide puts none and is logged.
+pub(crate) fn rule_tags(rules: &[ActiveRule], facts: &Facts) -> Vec<(String, String)> {
+    let mut tags: Vec<(String, String)> = Vec::new();
+    for rule in rules {
+        match (rule.condition.evaluate(facts), &rule.action) {
+            (Ok(true), RuleAction::Tagging { tag }) if !tags.iter().any(|(t, _)| t == tag) => {
+                tags.push((tag.clone(), format!("rule {}", rule.label())));
+            }
+            (Ok(_), _) => {}
+            (Err(e), _) => tracing::warn!(rule = %rule.label(), error = %e, "a tagging rule could not decide; passed over"),
+        }
+    }
+    tags
+}
+
 /// The location preference of the first routing rule in force (by priority) whose condition
 /// holds; none, and the default decision, when no rule's does. A rule that cannot decide is
 /// passed over and logged.

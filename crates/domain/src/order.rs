@@ -526,6 +526,17 @@ pub struct Order {
     pub shipments: Vec<Shipment>,
     pub timeline: Vec<OrderEvent>,
     pub routing: Vec<RoutingRecord>,
+    /// What tagging rules said of the order at intake.
+    pub tags: Vec<OrderTag>,
+}
+
+/// A tag on an order, and the rule and version that put it there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OrderTag {
+    pub tag: String,
+    /// Such as `rule vip-customers v2`.
+    pub rule: String,
 }
 
 /// When an order must leave a location: the last cut-off at the location, in its time zone,

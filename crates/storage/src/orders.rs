@@ -1,7 +1,7 @@
 //! Orders: intake, reservations, backorders, the timeline, routing decisions, exceptions.
 
 use chrono::{DateTime, Utc};
-use ordo_domain::order::{
+use ordo_domain::order::{OrderTag, 
     Address, LineAllocation, NewCustomerRef, Order, OrderEvent, OrderLine, OrderStatus, PaymentStatus, RoutingRecord,
     Shipment, ShipmentLine,
 };
@@ -271,9 +271,12 @@ impl Tx {
             sqlx::query_as(events).bind(id).fetch_all(&mut *conn).await?,
             sqlx::query_as(decisions).bind(id).fetch_all(&mut *conn).await?,
         ));
-        let (shipment_rows, shipped_rows): (Vec<ShipmentRow>, Vec<(Uuid, i64, i64)>) = on_engine!(self, |conn| (
+        let tags = "SELECT tag, rule FROM order_tags WHERE order_id = $1 ORDER BY tag";
+        type Shipped = (Vec<ShipmentRow>, Vec<(Uuid, i64, i64)>, Vec<(String, String)>);
+        let (shipment_rows, shipped_rows, tag_rows): Shipped = on_engine!(self, |conn| (
             sqlx::query_as(shipments).bind(id).fetch_all(&mut *conn).await?,
             sqlx::query_as(shipped).bind(id).fetch_all(&mut *conn).await?,
+            sqlx::query_as(tags).bind(id).fetch_all(&mut *conn).await?,
         ));
         let currency = Currency::from_code(&row.currency).map_err(|e| corrupt(&e.to_string()))?;
         let money = |minor| Money::from_minor(minor, currency);
@@ -343,7 +346,24 @@ impl Tx {
                 .into_iter()
                 .map(|(decided_at, decider, Json(reasons))| RoutingRecord { decided_at, decider, reasons })
                 .collect(),
+            tags: tag_rows.into_iter().map(|(tag, rule)| OrderTag { tag, rule }).collect(),
         }))
+    }
+
+    /// Records tags on new orders: (order, tag, the rule that put it), each tag once per order.
+    pub async fn insert_order_tags(&mut self, tags: &[(Uuid, &str, &str)]) -> Result<(), StorageError> {
+        if tags.is_empty() {
+            return Ok(());
+        }
+        let sql = format!("INSERT INTO order_tags (order_id, tag, rule) {} ON CONFLICT DO NOTHING", crate::values(self.engine(), tags.len(), 3));
+        on_engine!(self, |conn| {
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for (order, tag, rule) in tags {
+                query = query.bind(*order).bind(*tag).bind(*rule);
+            }
+            query.execute(conn).await?.rows_affected()
+        });
+        Ok(())
     }
 
     pub async fn order_status(&mut self, order: Uuid) -> Result<Option<OrderStatus>, StorageError> {

@@ -261,3 +261,26 @@ async fn a_replay_changes_nothing_and_foretells_what_activating_does() {
     }
     assert_eq!((held, overflow), (4, 3));
 }
+
+#[tokio::test]
+async fn a_tagging_rule_in_force_tags_the_orders_it_holds_for() {
+    let server = Server::start().await;
+    shop(&server, 50).await;
+    let author = server.ordo.create_token(Role::Ops, "ops-ana", &Actor::system()).await.unwrap().token;
+    let draft = json!({
+        "name": "bulk-buyers", "kind": "tagging",
+        "condition": "order.lines.exists(l, l.quantity >= 3)", "action": {"tag": "bulk"}
+    });
+    let (_, drafted) = server.post(&author, "/api/v1/rules", draft).await;
+    let at = |action: &str| format!("/api/v1/rules/{}/{action}", drafted["id"].as_str().unwrap());
+    assert_eq!(server.post(&author, &at("submit"), json!({})).await.0, 200);
+    assert_eq!(server.post(&server.admin, &at("approve"), json!({})).await.0, 200);
+    assert_eq!(server.post(&server.admin, &at("activate"), json!({})).await.0, 200);
+
+    let (_, big) = server.post(&server.admin, "/api/v1/orders", order("T-1", json!([{"sku": "MUG-1", "quantity": 3, "unit_price": "12.90"}]))).await;
+    assert_eq!(big["tags"], json!([{"tag": "bulk", "rule": "rule bulk-buyers v1"}]), "{big}");
+    let (_, stored) = server.get(&server.admin, &format!("/api/v1/orders/{}", big["id"].as_str().unwrap())).await;
+    assert_eq!(stored["tags"], big["tags"]);
+    let (_, small) = server.post(&server.admin, "/api/v1/orders", order("T-2", json!([{"sku": "MUG-1", "quantity": 1, "unit_price": "12.90"}]))).await;
+    assert_eq!(small["tags"], json!([]), "{small}");
+}
