@@ -40,6 +40,8 @@ pub struct Simulation {
     pub routed_elsewhere: ChangeCount,
     /// May now split across locations where they could not, or the other way round.
     pub split_changed: ChangeCount,
+    /// Would get other tags.
+    pub tags_changed: ChangeCount,
     /// Orders a proposed rule could not decide.
     pub errors: ChangeCount,
 }
@@ -74,15 +76,17 @@ impl ChangeCount {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Outcome {
     holds: Vec<String>,
+    tags: Vec<String>,
     /// The locations in order of preference, and whether the order may split.
     route: (Vec<String>, bool),
     decider: String,
 }
 
-/// A rule set: the risk and routing rules, by priority.
+/// A rule set: the risk, routing and tagging rules, by priority.
 struct RuleSet {
     risk: Vec<ActiveRule>,
     routing: Vec<ActiveRule>,
+    tagging: Vec<ActiveRule>,
 }
 
 impl RuleSet {
@@ -90,11 +94,19 @@ impl RuleSet {
     fn decide(&self, facts: &Facts, default_route: &(Vec<String>, bool), answers: &mut HashMap<String, Result<bool, String>>) -> Outcome {
         let mut holds_for = |rule: &ActiveRule| answers.entry(rule.label()).or_insert_with(|| rule.condition.evaluate(facts)).clone();
         let holds = rule_holds_by(&self.risk, facts, &mut holds_for);
+        let mut tags: Vec<String> = Vec::new();
+        for rule in &self.tagging {
+            if let (Ok(true), RuleAction::Tagging { tag }) = (holds_for(rule), &rule.action)
+                && !tags.contains(tag)
+            {
+                tags.push(tag.clone());
+            }
+        }
         let (route, decider) = match routing_choice_by(&self.routing, &mut holds_for) {
             Some(Preference { decider, locations, allow_split }) => ((locations, allow_split), decider),
             None => (default_route.clone(), "prefer-whole-order".to_owned()),
         };
-        Outcome { holds, route, decider }
+        Outcome { holds, tags, route, decider }
     }
 }
 
@@ -110,8 +122,12 @@ impl Ordo {
         let now = self.now();
         let since = now - chrono::Duration::days(days);
         let mut tx = self.db.read().await?;
-        let current = RuleSet { risk: own(load_active(&mut tx, RuleKind::RiskHold).await?), routing: own(load_active(&mut tx, RuleKind::Routing).await?) };
-        let mut proposed = RuleSet { risk: current.risk.clone(), routing: current.routing.clone() };
+        let current = RuleSet {
+            risk: own(load_active(&mut tx, RuleKind::RiskHold).await?),
+            routing: own(load_active(&mut tx, RuleKind::Routing).await?),
+            tagging: own(load_active(&mut tx, RuleKind::Tagging).await?),
+        };
+        let mut proposed = RuleSet { risk: current.risk.clone(), routing: current.routing.clone(), tagging: current.tagging.clone() };
         let mut simulation = Simulation { days, ..Simulation::default() };
         for (i, id) in versions.iter().enumerate() {
             let field = format!("versions[{i}]");
@@ -127,6 +143,7 @@ impl Ordo {
             let set = match kind {
                 RuleKind::RiskHold => &mut proposed.risk,
                 RuleKind::Routing => &mut proposed.routing,
+                RuleKind::Tagging => &mut proposed.tagging,
                 // Other kinds decide nothing replay can see yet.
                 _ => continue,
             };
@@ -136,7 +153,9 @@ impl Ordo {
             set.insert(position, active);
         }
 
-        let lines = [&current.risk, &current.routing, &proposed.risk, &proposed.routing].into_iter().any(|set| read_lines(set));
+        let lines = [&current.risk, &current.routing, &current.tagging, &proposed.risk, &proposed.routing, &proposed.tagging]
+            .into_iter()
+            .any(|set| read_lines(set));
         let mut channels: HashMap<String, (Channel, (i64, i64))> = HashMap::new();
         let mut defaults: HashMap<(String, String), (Vec<String>, bool)> = HashMap::new();
         let mut after = None;
@@ -205,6 +224,10 @@ fn compare(simulation: &mut Simulation, order: &ReplayOrder, before: &Outcome, a
             let split = |o: &Outcome| if o.route.1 { "may split" } else { "ships from one location" };
             simulation.split_changed.add(order, split(before).into(), split(after).into());
         }
+    }
+    if before.tags != after.tags {
+        let tags = |o: &Outcome| if o.tags.is_empty() { "no tags".to_owned() } else { o.tags.join(", ") };
+        simulation.tags_changed.add(order, tags(before), tags(after));
     }
 }
 

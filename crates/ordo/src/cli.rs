@@ -417,6 +417,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
                 ("no longer held", &simulation.no_longer_held),
                 ("routed elsewhere", &simulation.routed_elsewhere),
                 ("split changed", &simulation.split_changed),
+                ("tags changed", &simulation.tags_changed),
                 ("could not decide", &simulation.errors),
             ] {
                 println!("{what}: {}", change.count);

@@ -64,6 +64,7 @@ struct Simulation {
     no_longer_held: ChangeCount,
     routed_elsewhere: ChangeCount,
     split_changed: ChangeCount,
+    tags_changed: ChangeCount,
     errors: ChangeCount,
 }
 
@@ -93,6 +94,7 @@ async fn simulate(State(ordo): State<Ordo>, _: Authorized<need::RulesRead>, Vali
         no_longer_held: s.no_longer_held.into(),
         routed_elsewhere: s.routed_elsewhere.into(),
         split_changed: s.split_changed.into(),
+        tags_changed: s.tags_changed.into(),
         errors: s.errors.into(),
     }))
 }

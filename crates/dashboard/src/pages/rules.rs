@@ -176,6 +176,7 @@ pub(crate) async fn simulate(
         ("No longer held", simulation.no_longer_held.clone()),
         ("Routed elsewhere", simulation.routed_elsewhere.clone()),
         ("Split changed", simulation.split_changed.clone()),
+        ("Tags changed", simulation.tags_changed.clone()),
         ("Could not decide", simulation.errors.clone()),
     ];
     Ok(render(StatusCode::OK, &SimulationPage { layout, rule_href: rule_href(id), rule, simulation, changes, days, may_decide }))

@@ -273,6 +273,15 @@ async fn a_tagging_rule_in_force_tags_the_orders_it_holds_for() {
     });
     let (_, drafted) = server.post(&author, "/api/v1/rules", draft).await;
     let at = |action: &str| format!("/api/v1/rules/{}/{action}", drafted["id"].as_str().unwrap());
+
+    // Before: a replay tells which of yesterday's orders it would tag.
+    let mut earlier = order("E-1", json!([{"sku": "MUG-1", "quantity": 4, "unit_price": "12.90"}]));
+    earlier["placed_at"] = json!((Utc::now() - Duration::days(1)).to_rfc3339());
+    assert_eq!(server.post(&server.admin, "/api/v1/orders", earlier).await.0, 201);
+    let (_, replay) = server.post(&author, "/api/v1/rules/simulate", json!({"versions": [drafted["id"]], "days": 3})).await;
+    assert_eq!(replay["tags_changed"]["count"], 1, "{replay}");
+    assert_eq!(replay["tags_changed"]["examples"][0]["after"], "bulk");
+
     assert_eq!(server.post(&author, &at("submit"), json!({})).await.0, 200);
     assert_eq!(server.post(&server.admin, &at("approve"), json!({})).await.0, 200);
     assert_eq!(server.post(&server.admin, &at("activate"), json!({})).await.0, 200);
