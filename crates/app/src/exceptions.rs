@@ -8,6 +8,7 @@ use ordo_domain::audit::Change;
 use ordo_domain::exception::{Exception, ExceptionComment, ExceptionKind, ExceptionStatus, Resolution};
 use ordo_domain::access::Role;
 use ordo_domain::FieldError;
+use ordo_domain::rules::{Facts, RuleAction, RuleKind};
 use ordo_storage::ExceptionQuery;
 use uuid::Uuid;
 
@@ -163,19 +164,23 @@ impl Ordo {
         let mut tx = self.db.write().await?;
         let query = ExceptionQuery { unresolved: true, due_before: Some(now), limit: MAX_EXCEPTION_PAGE, ..Default::default() };
         let (overdue, _) = tx.exceptions(&query).await?;
+        let rules = crate::rules::load_active(&mut tx, RuleKind::Escalation).await?;
         let mut changes = Vec::new();
         for exception in overdue {
             let (Ok(kind), Ok(owner)) = (ExceptionKind::parse("kind", &exception.kind), Role::parse("owner_role", &exception.owner_role))
             else {
                 continue;
             };
-            let Some(next) = kind.escalates_to(owner) else { continue };
+            // An escalation rule in force may send it elsewhere than the next role on its path.
+            let chosen = escalation_choice(&rules, &exception, now).filter(|(role, _)| *role != owner);
+            let Some(next) = chosen.as_ref().map(|(role, _)| *role).or_else(|| kind.escalates_to(owner)) else { continue };
+            let by = chosen.map(|(_, rule)| format!(" by {rule}")).unwrap_or_default();
             let due = now + kind.sla();
             if tx.escalate_exception(exception.id, owner.as_str(), next.as_str(), due, now).await? {
                 let change = Change::new("exception.escalate", format!("exception:{}", exception.id))
                     .before(serde_json::json!({"owner_role": owner.as_str(), "status": exception.status, "due_at": exception.due_at}))
                     .after(serde_json::json!({"owner_role": next.as_str(), "status": "escalated", "due_at": due}))
-                    .reason(&format!("{} past due since {}", kind.as_str(), exception.due_at.format("%Y-%m-%d %H:%M UTC")));
+                    .reason(&format!("{} past due since {}{by}", kind.as_str(), exception.due_at.format("%Y-%m-%d %H:%M UTC")));
                 changes.push(change);
             }
         }
@@ -183,6 +188,34 @@ impl Ordo {
         tx.commit().await?;
         Ok(changes.len() as u64)
     }
+}
+
+/// The role the first escalation rule in force whose condition holds for `exception` sends it
+/// to, with the rule's name and version.
+fn escalation_choice(rules: &[crate::rules::ActiveRule], exception: &Exception, now: chrono::DateTime<chrono::Utc>) -> Option<(Role, String)> {
+    if rules.is_empty() {
+        return None;
+    }
+    let facts = Facts::from_json(vec![
+        (
+            "exception".into(),
+            serde_json::json!({
+                "kind": exception.kind, "subject": exception.subject, "owner_role": exception.owner_role,
+                "status": exception.status, "escalations": exception.escalations,
+                "age_hours": (now - exception.created_at).num_hours().max(0),
+                "overdue_hours": (now - exception.due_at).num_hours().max(0),
+            }),
+        ),
+        ("now".into(), serde_json::json!(now.to_rfc3339())),
+    ]);
+    rules.iter().find_map(|rule| match (rule.condition.evaluate(&facts), &rule.action) {
+        (Ok(true), RuleAction::Escalation { to_role }) => Role::parse("to_role", to_role).ok().map(|role| (role, format!("rule {}", rule.label()))),
+        (Ok(_), _) => None,
+        (Err(e), _) => {
+            tracing::warn!(rule = %rule.label(), error = %e, "an escalation rule could not decide; passed over");
+            None
+        }
+    })
 }
 
 fn not_found(id: Uuid) -> AppError {

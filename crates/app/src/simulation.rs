@@ -136,7 +136,7 @@ impl Ordo {
                 return Err(FieldError::new(field, format!("is {}; only a draft, submitted or approved version is tried", rule.status)).into());
             }
             let kind = RuleKind::parse(&field, &rule.kind)?;
-            let condition: Condition = compile(&rule.condition).map_err(|e| FieldError::new(field.clone(), e.message))?;
+            let condition: Condition = compile(&rule.condition, kind).map_err(|e| FieldError::new(field.clone(), e.message))?;
             let action = RuleAction::parse(kind, &rule.action)?;
             let active = ActiveRule { name: rule.name.clone(), version: rule.version, priority: rule.priority, condition, action };
             simulation.proposed.push(active.label());

@@ -268,8 +268,40 @@ pub const FACTS: &[Fact] = &[
     fact("now", FactType::Timestamp, "the time of the decision"),
 ];
 
-/// The facts as a Markdown table, the form the rules documentation carries.
+const EXCEPTION: &[Fact] = &[
+    fact("kind", FactType::String, "stockout, payment_review, shipment_at_risk, late_shipment, reconciliation, return_overdue, procurement or sync_failure"),
+    fact("subject", FactType::String, "what it is about, such as sku:MUG-1 or order:…"),
+    fact("owner_role", FactType::String, "the role that owns it now"),
+    fact("status", FactType::String, "open, acknowledged or escalated"),
+    fact("escalations", FactType::Int, "how many times it went past due before"),
+    fact("age_hours", FactType::Int, "whole hours since it was raised"),
+    fact("overdue_hours", FactType::Int, "whole hours past its due time"),
+];
+
+/// The facts an escalation rule decides on: the exception past its due time.
+pub const EXCEPTION_FACTS: &[Fact] = &[
+    fact("exception", FactType::Record(EXCEPTION), "the exception past its due time"),
+    fact("now", FactType::Timestamp, "the time of the decision"),
+];
+
+impl RuleKind {
+    /// The facts a condition of this kind may use: an order's, or an exception's for
+    /// escalation rules.
+    pub fn facts(self) -> &'static [Fact] {
+        match self {
+            RuleKind::Escalation => EXCEPTION_FACTS,
+            _ => FACTS,
+        }
+    }
+}
+
+/// The order facts as a Markdown table, the form the rules documentation carries.
 pub fn facts_markdown() -> String {
+    facts_markdown_for(FACTS)
+}
+
+/// `facts` as a Markdown table.
+pub fn facts_markdown_for(facts: &'static [Fact]) -> String {
     fn rows(out: &mut String, prefix: &str, facts: &[Fact]) {
         for f in facts {
             let path = if prefix.is_empty() { f.name.to_owned() } else { format!("{prefix}.{}", f.name) };
@@ -290,7 +322,7 @@ pub fn facts_markdown() -> String {
         }
     }
     let mut out = String::from("| fact | type | meaning |\n| --- | --- | --- |\n");
-    rows(&mut out, "", FACTS);
+    rows(&mut out, "", facts);
     out
 }
 
@@ -333,6 +365,11 @@ pub struct Condition {
 impl Condition {
     /// Checks `source` as described in the module documentation.
     pub fn compile(source: &str) -> Result<Condition, ConditionError> {
+        Condition::compile_for(source, FACTS)
+    }
+
+    /// Checks `source` against `facts` (a kind's, see [`RuleKind::facts`]).
+    pub fn compile_for(source: &str, facts: &'static [Fact]) -> Result<Condition, ConditionError> {
         let source = source.trim();
         if source.is_empty() {
             return Err(ConditionError::new("a condition is needed, such as order.total_minor > 50000"));
@@ -348,9 +385,9 @@ impl Condition {
             ),
             None => ConditionError::new("does not parse"),
         })?;
-        let mut checker = Checker { source, program: &program, facts_used: Vec::new(), comprehensions: 0 };
+        let mut checker = Checker { source, program: &program, facts, facts_used: Vec::new(), comprehensions: 0 };
         let root = program.expression();
-        let scope = FACTS.iter().map(|f| (f.name.to_owned(), Ty::from(f.ty))).collect();
+        let scope = facts.iter().map(|f| (f.name.to_owned(), Ty::from(f.ty))).collect();
         let ty = checker.check(root, &scope, 0)?;
         if !matches!(ty, Ty::Bool | Ty::Dyn) {
             return Err(ConditionError::at(format!("must be true or false, not {}", ty.name()), checker.position(root.id)));
@@ -359,7 +396,7 @@ impl Condition {
         facts_used.sort();
         facts_used.dedup();
         let condition = Condition { source: source.to_owned(), program: Arc::new(program), facts_used };
-        condition.trial()?;
+        condition.trial(if std::ptr::eq(facts, EXCEPTION_FACTS) { Facts::sample_exception() } else { Facts::sample() })?;
         Ok(condition)
     }
 
@@ -387,13 +424,13 @@ impl Condition {
     /// Runs the condition on the sample order on another thread, within the budget: a
     /// condition that errs or runs long there is refused, and the thread is left to finish
     /// on its own.
-    fn trial(&self) -> Result<(), ConditionError> {
+    fn trial(&self, sample: Facts) -> Result<(), ConditionError> {
         let (answer, answered) = std::sync::mpsc::channel();
         let condition = self.clone();
         std::thread::Builder::new()
             .name("rule-trial".into())
             .spawn(move || {
-                let _ = answer.send(condition.evaluate(&Facts::sample()));
+                let _ = answer.send(condition.evaluate(&sample));
             })
             .map_err(|e| ConditionError::new(format!("could not be tried: {e}")))?;
         match answered.recv_timeout(EVALUATION_BUDGET) {
@@ -478,6 +515,18 @@ impl Facts {
         Some(value)
     }
 
+    /// An exception with every fact present, for trying escalation rules.
+    pub fn sample_exception() -> Facts {
+        Facts::from_json(vec![
+            (
+                "exception".into(),
+                serde_json::json!({"kind": "stockout", "subject": "sku:MUG-1", "owner_role": "ops", "status": "open",
+                    "escalations": 0, "age_hours": 30, "overdue_hours": 6}),
+            ),
+            ("now".into(), serde_json::json!("2026-11-27T10:00:05Z")),
+        ])
+    }
+
     /// An order with every fact present: what a condition is tried on before it may be
     /// submitted. Its lists are as long as an order's may be, so a condition that is slow on
     /// a big order is slow here too.
@@ -557,6 +606,7 @@ const FUNCTIONS: &[&str] =
 struct Checker<'a> {
     source: &'a str,
     program: &'a Program,
+    facts: &'static [Fact],
     facts_used: Vec<String>,
     comprehensions: usize,
 }
@@ -597,13 +647,13 @@ impl Checker<'_> {
             }),
             Expr::Ident(name) => match scope.get(name) {
                 Some(ty) => {
-                    if FACTS.iter().any(|f| f.name == name) {
+                    if self.facts.iter().any(|f| f.name == name) {
                         self.facts_used.push(name.clone());
                     }
                     Ok(ty.clone())
                 }
                 None => {
-                    let known: Vec<&str> = FACTS.iter().map(|f| f.name).collect();
+                    let known: Vec<&str> = self.facts.iter().map(|f| f.name).collect();
                     self.fail(node.id, format!("unknown fact {name}; the facts are {}", known.join(", ")))
                 }
             },
@@ -621,7 +671,7 @@ impl Checker<'_> {
                     Ty::Dyn => Ty::Dyn,
                     other => return self.fail(node.id, format!("{} has no field {}", other.name(), select.field)),
                 };
-                if let Some(path) = Self::path(&node.expr).filter(|p| FACTS.iter().any(|f| p.starts_with(&format!("{}.", f.name)))) {
+                if let Some(path) = Self::path(&node.expr).filter(|p| self.facts.iter().any(|f| p.starts_with(&format!("{}.", f.name)))) {
                     self.facts_used.retain(|used| !path.starts_with(&format!("{used}.")) && used != &path);
                     self.facts_used.push(path);
                 }
@@ -909,7 +959,18 @@ mod tests {
     #[test]
     fn the_documented_facts_are_the_ones_in_force() {
         let doc = include_str!("../../../docs/rules.md");
-        assert!(doc.contains(&facts_markdown()), "docs/rules.md is stale; paste this table into it:\n{}", facts_markdown());
+        for facts in [FACTS, EXCEPTION_FACTS] {
+            let table = facts_markdown_for(facts);
+            assert!(doc.contains(&table), "docs/rules.md is stale; paste this table into it:\n{table}");
+        }
+    }
+
+    #[test]
+    fn escalation_rules_read_the_exception_and_not_an_order() {
+        let rule = Condition::compile_for("exception.kind == 'stockout' && exception.overdue_hours >= 4", RuleKind::Escalation.facts()).unwrap();
+        assert_eq!(rule.evaluate(&Facts::sample_exception()), Ok(true));
+        let e = Condition::compile_for("order.total_minor > 1", RuleKind::Escalation.facts()).unwrap_err();
+        assert!(e.message.starts_with("unknown fact order"), "{e}");
     }
 
     #[test]

@@ -137,3 +137,37 @@ async fn past_due_exceptions_escalate_to_the_next_role(server: Server) {
 }
 
 on_both_engines!(past_due_exceptions_escalate_to_the_next_role, escalation_after_the_due_time_on_sqlite, escalation_after_the_due_time_on_postgres);
+
+#[tokio::test]
+async fn an_escalation_rule_in_force_chooses_where_a_late_exception_goes() {
+    let server = Server::start().await;
+    let (stockout, review) = two_exceptions(&server).await;
+    let author = server.ordo.create_token(Role::Ops, "ops-ana", &ordo_app::Actor::system()).await.unwrap().token;
+    let draft = json!({
+        "name": "stockouts-to-procurement", "kind": "escalation",
+        "condition": "exception.kind == 'stockout' && exception.overdue_hours >= 1",
+        "action": {"to_role": "procurement"}
+    });
+    let (status, drafted) = server.post(&author, "/api/v1/rules", draft).await;
+    assert_eq!(status, 201, "{drafted}");
+    let at = |action: &str| format!("/api/v1/rules/{}/{action}", drafted["id"].as_str().unwrap());
+    assert_eq!(server.post(&author, &at("submit"), json!({})).await.0, 200);
+    assert_eq!(server.post(&server.admin, &at("approve"), json!({})).await.0, 200);
+    assert_eq!(server.post(&server.admin, &at("activate"), json!({})).await.0, 200);
+
+    let later = server.ordo.with_clock(Clock::simulated(Utc::now() + Duration::hours(30)));
+    assert_eq!(later.escalate_overdue().await.unwrap(), 2);
+    let owner = |id: String| {
+        let server = &server;
+        async move { server.get(&server.admin, &format!("/api/v1/exceptions/{id}")).await.1["owner_role"].as_str().unwrap().to_owned() }
+    };
+    assert_eq!(owner(stockout.clone()).await, "procurement", "the rule chose");
+    assert_eq!(owner(review).await, "admin", "no rule matched: the kind's path");
+    let (_, log) = server.get(&server.admin, &format!("/api/v1/audit?subject=exception:{stockout}")).await;
+    assert!(log[0]["reason"].as_str().unwrap().ends_with("by rule stockouts-to-procurement v1"), "{log}");
+
+    // An escalation rule reads the exception, not an order.
+    let wrong = json!({"name": "bad", "kind": "escalation", "condition": "order.total_minor > 1", "action": {"to_role": "admin"}});
+    let (_, drafted) = server.post(&author, "/api/v1/rules", wrong).await;
+    assert!(drafted["problem"]["message"].as_str().unwrap().starts_with("unknown fact order"), "{drafted}");
+}
