@@ -41,7 +41,7 @@ pub use ledger::{AccountLedger, LedgerCheck, LedgerLine, ManualLine, Period, Tri
 pub use settlements::{SettlementImport, SettlementPolicy};
 pub use intake::Intake;
 pub use ordo_domain as domain;
-pub use ordo_storage::{AuditQuery, OrderSummary, SettlementSummary, redact as redact_url, Engine, StorageError, MasterDataCounts, ProductPage, ProductQuery, SqliteDurability, StorageOptions};
+pub use ordo_storage::{AuditQuery, OrderSummary, SettlementLine, SettlementSummary, redact as redact_url, Engine, StorageError, MasterDataCounts, ProductPage, ProductQuery, SqliteDurability, StorageOptions};
 
 /// Settings the use cases need; everything else about running Ordo belongs to the adapters.
 #[derive(Debug, Clone)]

@@ -170,6 +170,23 @@ impl Ordo {
         })
     }
 
+    /// A settlement with its lines in report order, `limit` from `offset`; only the lines that
+    /// name an order but matched none when `unmatched`.
+    pub async fn settlement_lines(
+        &self,
+        id: Uuid,
+        unmatched: bool,
+        limit: i64,
+        offset: i64,
+    ) -> AppResult<(SettlementSummary, Vec<ordo_storage::SettlementLine>)> {
+        let limit = ordo_domain::field::bounded("limit", limit, 1, 5_000)?;
+        let offset = ordo_domain::field::bounded("offset", offset, 0, i64::MAX)?;
+        let mut tx = self.db.read().await?;
+        let settlement = tx.settlement(id).await?.ok_or_else(|| AppError::NotFound { what: "settlement", key: id.to_string() })?;
+        let lines = tx.settlement_lines(id, unmatched, limit, offset).await?;
+        Ok((settlement, lines))
+    }
+
     /// Every settlement imported, with how much of it reconciled.
     pub async fn settlements(&self) -> AppResult<Vec<SettlementSummary>> {
         Ok(self.db.read().await?.settlements().await?)

@@ -43,7 +43,7 @@ pub use error::StorageError;
 pub use master::{MasterDataCounts, ProductPage, ProductQuery, ALL_TABLES};
 pub use orders::{NewEvent, NewLineRecord, NewOrderRecord, OrderAllocations, OrderChange, OrderQuery, OrderSummary, Timeline, UnshippedOrder};
 pub use reservations::{NewBackorder, RoutingSites, WaitingLine};
-pub use settlements::{SettledOrder, SettlementLineRecord, SettlementRecord, SettlementSummary};
+pub use settlements::{SettledOrder, SettlementLine, SettlementLineRecord, SettlementRecord, SettlementSummary};
 pub use waves::PickableLine;
 
 /// Runs `$body` with `$conn` bound to the engine's connection; the same text compiles once per

@@ -83,6 +83,22 @@ pub struct SettlementLineRecord<'a> {
     pub line_no: Option<i64>,
 }
 
+/// One line of a settlement as stored, with what it matched.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SettlementLine {
+    /// Where it stood in the report: the file's line, or the transaction's position.
+    pub row_no: i64,
+    pub kind: String,
+    pub order_ref: Option<String>,
+    pub item_ref: Option<String>,
+    pub sku: Option<String>,
+    pub quantity: Option<i64>,
+    pub description: String,
+    pub amount_minor: i64,
+    pub order_id: Option<Uuid>,
+    pub line_no: Option<i64>,
+}
+
 /// A settlement as the list of settlements shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SettlementSummary {
@@ -121,6 +137,13 @@ pub struct SettledOrder {
 const CHUNK: usize = 500;
 
 impl Tx {
+    /// A settlement's lines in report order, `limit` from `offset`; with `unmatched`, only the
+    /// lines that name an order but matched none.
+    pub async fn settlement_lines(&mut self, settlement: Uuid, unmatched: bool, limit: i64, offset: i64) -> Result<Vec<SettlementLine>, StorageError> {
+        let sql = "SELECT row_no, kind, order_ref, item_ref, sku, quantity, description, amount_minor, order_id, line_no                    FROM settlement_lines WHERE settlement_id = $1 AND ($2 = 0 OR (order_ref IS NOT NULL AND order_id IS NULL))                    ORDER BY seq LIMIT $3 OFFSET $4";
+        Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(settlement).bind(i64::from(unmatched)).bind(limit).bind(offset).fetch_all(conn).await?))
+    }
+
     /// The settlement the channel reported under `external_id`, with the digest of its content.
     pub async fn settlement_by_external_id(&mut self, channel: &str, external_id: &str) -> Result<Option<(Uuid, String)>, StorageError> {
         let sql = "SELECT id, content_sha256 FROM settlements WHERE channel = $1 AND external_id = $2";

@@ -5,12 +5,12 @@ use axum::http::StatusCode;
 use axum::Json;
 use ordo_app::Ordo;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{need, Authorized, ValidJson};
+use crate::extract::{need, Authorized, ValidJson, ValidQuery};
 
 pub fn routes() -> OpenApiRouter<Ordo> {
     OpenApiRouter::new()
@@ -21,6 +21,7 @@ pub fn routes() -> OpenApiRouter<Ordo> {
             OpenApiRouter::new().routes(routes!(import_settlement)).layer(axum::extract::DefaultBodyLimit::max(SETTLEMENT_LIMIT_BYTES)),
         )
         .routes(routes!(settlements))
+        .routes(routes!(settlement_lines))
         .routes(routes!(create_account))
         .routes(routes!(post_entry))
 }
@@ -195,6 +196,77 @@ async fn settlements(State(ordo): State<Ordo>, _: Authorized<need::LedgerRead>) 
             })
             .collect(),
     ))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+struct LineFilter {
+    /// Only the lines that name an order but matched none.
+    unmatched: Option<bool>,
+    /// At most this many lines (1–5,000, 500 when absent).
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+/// One line of a settlement, with the order and line it matched.
+#[derive(Serialize, ToSchema)]
+struct SettlementLineBody {
+    row: i64,
+    kind: String,
+    order_ref: Option<String>,
+    item_ref: Option<String>,
+    sku: Option<String>,
+    quantity: Option<i64>,
+    description: String,
+    /// Signed from the seller's side, in the settlement's currency.
+    amount: String,
+    order_id: Option<uuid::Uuid>,
+    line_no: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct SettlementLines {
+    settlement: uuid::Uuid,
+    external_id: String,
+    currency: String,
+    lines: Vec<SettlementLineBody>,
+}
+
+/// A settlement's lines in report order, with what each matched; `unmatched=true` for the
+/// ones that name an order Ordo could not find.
+#[utoipa::path(get, path = "/api/v1/settlements/{id}/lines", security(("bearer" = ["ledger.read"])), tag = "ledger",
+    params(("id" = String, Path), LineFilter),
+    responses((status = 200, body = SettlementLines), (status = "4XX", body = ErrorBody)))]
+async fn settlement_lines(
+    State(ordo): State<Ordo>,
+    _: Authorized<need::LedgerRead>,
+    Path(id): Path<String>,
+    ValidQuery(filter): ValidQuery<LineFilter>,
+) -> Result<Json<SettlementLines>, ApiError> {
+    let id = crate::routes::orders::path_id(&id)?;
+    let (settlement, lines) =
+        ordo.settlement_lines(id, filter.unmatched.unwrap_or(false), filter.limit.unwrap_or(500), filter.offset.unwrap_or(0)).await?;
+    let currency = settlement.total.currency();
+    Ok(Json(SettlementLines {
+        settlement: settlement.id,
+        external_id: settlement.external_id,
+        currency: currency.code().to_owned(),
+        lines: lines
+            .into_iter()
+            .map(|l| SettlementLineBody {
+                amount: ordo_domain::Money::from_minor(l.amount_minor, currency).to_decimal_string(),
+                row: l.row_no,
+                kind: l.kind,
+                order_ref: l.order_ref,
+                item_ref: l.item_ref,
+                sku: l.sku,
+                quantity: l.quantity,
+                description: l.description,
+                order_id: l.order_id,
+                line_no: l.line_no,
+            })
+            .collect(),
+    }))
 }
 
 #[derive(Deserialize, Serialize, ToSchema)]

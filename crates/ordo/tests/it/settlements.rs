@@ -135,6 +135,16 @@ async fn a_marketplace_settlement_is_matched_booked_and_its_disagreements_raised
     assert_eq!(list.as_array().unwrap().len(), 2, "the good reports only: {list}");
     let first = list.as_array().unwrap().iter().find(|s| s["external_id"] == "9001").unwrap();
     assert_eq!((&first["status"], &first["deposit_date"]), (&json!("exceptions"), &json!("2026-11-22")));
+    // Its lines, each with what it matched; the unmatched one alone on request.
+    let lines_path = format!("/api/v1/settlements/{}/lines", first["id"].as_str().unwrap());
+    let (status, lines) = server.get(&finance, &lines_path).await;
+    assert_eq!((status, lines["currency"].as_str()), (200, Some("EUR")), "{lines}");
+    assert_eq!(lines["lines"].as_array().map(Vec::len), first["lines"].as_u64().map(|n| n as usize), "{lines}");
+    let (_, unmatched) = server.get(&finance, &format!("{lines_path}?unmatched=true")).await;
+    let unmatched = unmatched["lines"].as_array().unwrap();
+    assert!(!unmatched.is_empty() && unmatched.iter().all(|l| l["order_ref"] == "999-9" && l["order_id"].is_null()), "{unmatched:?}");
+    let (status, refused) = server.get(&finance, &format!("{lines_path}?limit=0")).await;
+    assert_eq!((status, refused["error"]["field"].as_str()), (422, Some("limit")), "{refused}");
     let (_, after_storage_fee) = server.get(&finance, "/api/v1/ledger/trial-balance").await;
     assert_eq!(account(&after_storage_fee, "5100"), ("11.71".into(), "0.00".into()), "refused reports posted nothing; the Latin-1 one its fee");
 
