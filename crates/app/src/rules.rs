@@ -78,7 +78,54 @@ pub(crate) fn read_lines(rules: &[ActiveRule]) -> bool {
     rules.iter().any(|rule| rule.condition.facts_used.iter().any(|fact| fact == "order" || fact.starts_with("order.lines")))
 }
 
-/// The facts risk and routing rules decide an order on; its lines only when `lines`.
+/// What an order's facts are made of, however the order is held: as intake plans it, as Ordo
+/// keeps it, or as a replay reads it.
+pub(crate) struct OrderFacts<'a> {
+    pub(crate) external_id: &'a str,
+    pub(crate) currency: &'a str,
+    pub(crate) total_minor: i64,
+    pub(crate) shipping_method: &'a str,
+    pub(crate) payment_status: &'a str,
+    pub(crate) ship_country: &'a str,
+    pub(crate) billing_country: Option<&'a str>,
+    pub(crate) placed_at: DateTime<Utc>,
+    pub(crate) customer_email: &'a str,
+    pub(crate) customer_name: &'a str,
+    /// The lines the channel sent (not a kit's components): SKU, quantity, unit price in
+    /// minor units, whether a kit.
+    pub(crate) lines: Vec<(&'a str, i64, i64, bool)>,
+}
+
+impl OrderFacts<'_> {
+    /// The facts by top-level name; the order's lines only when `with_lines` (see [`read_lines`]).
+    pub(crate) fn facts(&self, channel: &ordo_domain::master::Channel, stats: (i64, i64), now: DateTime<Utc>, with_lines: bool) -> Facts {
+        let lines: Vec<serde_json::Value> = self
+            .lines
+            .iter()
+            .filter(|_| with_lines)
+            .map(|(sku, quantity, price, kit)| serde_json::json!({"sku": sku, "quantity": quantity, "unit_price_minor": price, "kit": kit}))
+            .collect();
+        let order = serde_json::json!({
+            "channel": channel.code, "external_id": self.external_id, "currency": self.currency,
+            "total_minor": self.total_minor, "units": self.lines.iter().map(|l| l.1).sum::<i64>(), "line_count": self.lines.len(),
+            "shipping_method": self.shipping_method, "payment_status": self.payment_status,
+            "ship_country": self.ship_country, "billing_country": self.billing_country.unwrap_or_default(),
+            "placed_at": self.placed_at.to_rfc3339(), "lines": lines,
+        });
+        Facts::from_json(vec![
+            ("order".into(), order),
+            ("customer".into(), serde_json::json!({"email": self.customer_email, "name": self.customer_name})),
+            (
+                "channel".into(),
+                serde_json::json!({"code": channel.code, "kind": channel.kind.as_str(), "orders": stats.0, "average_order_minor": stats.1}),
+            ),
+            ("now".into(), serde_json::json!(now.to_rfc3339())),
+        ])
+    }
+}
+
+/// The facts risk, routing and tagging rules decide an order on at intake; its lines only
+/// when `lines`.
 pub(crate) fn order_facts(
     channel: &ordo_domain::master::Channel,
     order: &ordo_domain::order::CheckedOrder,
@@ -88,59 +135,45 @@ pub(crate) fn order_facts(
     now: DateTime<Utc>,
     lines: bool,
 ) -> Facts {
-    let lines: Vec<serde_json::Value> = planned
-        .iter()
-        .filter(|l| lines && l.part_of.is_none())
-        .map(|l| serde_json::json!({"sku": l.sku, "quantity": l.quantity, "unit_price_minor": l.unit_price.minor(), "kit": l.kit}))
-        .collect();
-    let units: i64 = planned.iter().filter(|l| l.part_of.is_none()).map(|l| l.quantity).sum();
-    let order = serde_json::json!({
-        "channel": channel.code, "external_id": order.external_id, "currency": order.currency.code(),
-        "total_minor": total.minor(), "units": units, "line_count": order.lines.len(),
-        "shipping_method": order.shipping_method, "payment_status": order.payment_status.as_str(),
-        "ship_country": order.ship_to.country, "billing_country": order.billing_country.as_deref().unwrap_or_default(),
-        "placed_at": order.placed_at.to_rfc3339(), "lines": lines,
-        "customer": {"email": order.customer_email, "name": order.customer_name},
-    });
-    facts(order, channel, stats, now)
+    OrderFacts {
+        external_id: &order.external_id,
+        currency: order.currency.code(),
+        total_minor: total.minor(),
+        shipping_method: &order.shipping_method,
+        payment_status: order.payment_status.as_str(),
+        ship_country: &order.ship_to.country,
+        billing_country: order.billing_country.as_deref(),
+        placed_at: order.placed_at,
+        customer_email: &order.customer_email,
+        customer_name: &order.customer_name,
+        lines: planned.iter().filter(|l| l.part_of.is_none()).map(|l| (l.sku.as_str(), l.quantity, l.unit_price.minor(), l.kit)).collect(),
+    }
+    .facts(channel, stats, now, lines)
 }
 
-/// The same facts about an order Ordo keeps: for a held order released, and for replay.
+/// The same facts about an order Ordo keeps: for a held order released.
 pub(crate) fn stored_order_facts(
     order: &ordo_domain::order::Order,
     channel: &ordo_domain::master::Channel,
     stats: (i64, i64),
     now: DateTime<Utc>,
 ) -> Facts {
-    let sold = order.lines.iter().filter(|l| l.part_of.is_none());
-    let lines: Vec<serde_json::Value> = sold
-        .clone()
-        .map(|l| serde_json::json!({"sku": l.sku, "quantity": l.quantity, "unit_price_minor": l.unit_price.minor(), "kit": l.kit}))
-        .collect();
-    let order = serde_json::json!({
-        "channel": order.channel, "external_id": order.external_id, "currency": order.currency.code(),
-        "total_minor": order.total.minor(), "units": sold.map(|l| l.quantity).sum::<i64>(), "line_count": lines.len(),
-        "shipping_method": order.shipping_method, "payment_status": order.payment_status.as_str(),
-        "ship_country": order.ship_to.country, "billing_country": order.billing_country.as_deref().unwrap_or_default(),
-        "placed_at": order.placed_at.to_rfc3339(), "lines": lines,
-        "customer": {"email": order.customer.email, "name": order.customer.name},
-    });
-    facts(order, channel, stats, now)
+    OrderFacts {
+        external_id: &order.external_id,
+        currency: order.currency.code(),
+        total_minor: order.total.minor(),
+        shipping_method: &order.shipping_method,
+        payment_status: order.payment_status.as_str(),
+        ship_country: &order.ship_to.country,
+        billing_country: order.billing_country.as_deref(),
+        placed_at: order.placed_at,
+        customer_email: &order.customer.email,
+        customer_name: &order.customer.name,
+        lines: order.lines.iter().filter(|l| l.part_of.is_none()).map(|l| (l.sku.as_str(), l.quantity, l.unit_price.minor(), l.kit)).collect(),
+    }
+    .facts(channel, stats, now, true)
 }
 
-/// The facts by top-level name, from the order's JSON (its `customer` taken out to stand alone).
-pub(crate) fn facts(mut order: serde_json::Value, channel: &ordo_domain::master::Channel, stats: (i64, i64), now: DateTime<Utc>) -> Facts {
-    let customer = order.as_object_mut().and_then(|o| o.remove("customer")).unwrap_or_default();
-    Facts::from_json(vec![
-        ("order".into(), order),
-        ("customer".into(), customer),
-        (
-            "channel".into(),
-            serde_json::json!({"code": channel.code, "kind": channel.kind.as_str(), "orders": stats.0, "average_order_minor": stats.1}),
-        ),
-        ("now".into(), serde_json::json!(now.to_rfc3339())),
-    ])
-}
 
 /// Why the risk rules in force hold an order: each holding rule's reason with its name and
 /// version. A rule that cannot decide holds the order too, saying so: a person looks.

@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use ordo_domain::master::Channel;
 use ordo_domain::routing::Preference;
 use ordo_domain::rules::{Condition, Facts, RuleAction, RuleKind, RuleStatus};
@@ -233,21 +232,18 @@ fn compare(simulation: &mut Simulation, order: &ReplayOrder, before: &Outcome, a
 
 /// The facts about a stored order as at the time it was placed; its lines only when `lines`.
 fn replay_facts(order: &ReplayOrder, channel: &Channel, stats: (i64, i64), lines: bool) -> Facts {
-    let sold = order.lines.iter().filter(|l| l.part_of.is_none());
-    let line_count = sold.clone().count();
-    let lines: Vec<serde_json::Value> = sold
-        .clone()
-        .filter(|_| lines)
-        .map(|l| serde_json::json!({"sku": l.sku, "quantity": l.quantity, "unit_price_minor": l.unit_price_minor, "kit": l.kit}))
-        .collect();
-    let at: DateTime<Utc> = order.placed_at;
-    let facts = serde_json::json!({
-        "channel": order.channel, "external_id": order.external_id, "currency": order.currency,
-        "total_minor": order.total_minor, "units": sold.map(|l| l.quantity).sum::<i64>(), "line_count": line_count,
-        "shipping_method": order.shipping_method, "payment_status": order.payment_status,
-        "ship_country": order.ship_country, "billing_country": order.billing_country.as_deref().unwrap_or_default(),
-        "placed_at": at.to_rfc3339(), "lines": lines,
-        "customer": {"email": order.customer_email, "name": order.customer_name},
-    });
-    crate::rules::facts(facts, channel, stats, at)
+    crate::rules::OrderFacts {
+        external_id: &order.external_id,
+        currency: &order.currency,
+        total_minor: order.total_minor,
+        shipping_method: &order.shipping_method,
+        payment_status: &order.payment_status,
+        ship_country: &order.ship_country,
+        billing_country: order.billing_country.as_deref(),
+        placed_at: order.placed_at,
+        customer_email: &order.customer_email,
+        customer_name: &order.customer_name,
+        lines: order.lines.iter().filter(|l| l.part_of.is_none()).map(|l| (l.sku.as_str(), l.quantity, l.unit_price_minor, l.kit)).collect(),
+    }
+    .facts(channel, stats, order.placed_at, lines)
 }
