@@ -3,10 +3,13 @@
 //! reconciled.
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use ordo_domain::Money;
+use chrono::NaiveDate;
+use ordo_domain::{FieldError, Money};
+use serde::Deserialize;
 
 use super::{Layout, Page};
 use crate::Dashboard;
@@ -93,7 +96,11 @@ struct LedgerPage {
     valued_stock: String,
     settlements: Vec<SettlementRow>,
     margins: Vec<MarginRow>,
-    /// Profit and loss, all time: (code, name, amount) per revenue and expense account.
+    /// The period profit and loss and contribution cover, as the form shows it.
+    from: String,
+    to: String,
+    period: String,
+    /// Profit and loss over the period: (code, name, amount) per revenue and expense account.
     revenue: Vec<(String, String, String)>,
     expenses: Vec<(String, String, String)>,
     net_income: String,
@@ -106,13 +113,51 @@ fn amount(minor: i64, currency: ordo_domain::Currency) -> String {
     if minor == 0 { String::new() } else { Money::from_minor(minor, currency).to_decimal_string() }
 }
 
-pub(crate) async fn trial_balance(session: Session, State(dashboard): State<Dashboard>) -> Result<Response, PageError> {
+#[derive(Debug, Deserialize)]
+pub(crate) struct PeriodQuery {
+    #[serde(default)]
+    from: Option<String>,
+    #[serde(default)]
+    to: Option<String>,
+}
+
+/// The period from the form's dates (`YYYY-MM-DD`, either may be empty), and how to say it.
+fn period(from: &str, to: &str) -> Result<(ordo_app::Period, String), FieldError> {
+    let day = |field: &str, text: &str| -> Result<Option<NaiveDate>, FieldError> {
+        match text.trim() {
+            "" => Ok(None),
+            text => NaiveDate::parse_from_str(text, "%Y-%m-%d").map(Some).map_err(|_| FieldError::new(field, "must be a date such as 2026-11-01")),
+        }
+    };
+    let (from, to) = (day("from", from)?, day("to", to)?);
+    if let (Some(from), Some(to)) = (from, to)
+        && to < from
+    {
+        return Err(FieldError::new("to", "must not be before from"));
+    }
+    let said = match (from, to) {
+        (None, None) => "all time".to_owned(),
+        (Some(from), None) => format!("from {from}"),
+        (None, Some(to)) => format!("up to {to}"),
+        (Some(from), Some(to)) => format!("{from} to {to}"),
+    };
+    Ok((ordo_app::Period { from, to }, said))
+}
+
+pub(crate) async fn trial_balance(
+    session: Session,
+    State(dashboard): State<Dashboard>,
+    query: Result<Query<PeriodQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
     let layout = session.open(Page::Ledger)?;
+    let query = layout.query(query)?;
+    let (from, to) = (query.from.unwrap_or_default(), query.to.unwrap_or_default());
+    let (chosen, said) = period(&from, &to).map_err(|e| layout.fail(e))?;
     let balance = dashboard.ordo.trial_balance().await.map_err(|e| layout.fail(e))?;
     let check = dashboard.ordo.check_ledger().await.map_err(|e| layout.fail(e))?;
     let settlements = dashboard.ordo.settlements().await.map_err(|e| layout.fail(e))?;
-    let (_, margins) = dashboard.ordo.profitability_by_channel(ordo_app::Period::default()).await.map_err(|e| layout.fail(e))?;
-    let (_, pnl) = dashboard.ordo.profit_and_loss(ordo_app::Period::default()).await.map_err(|e| layout.fail(e))?;
+    let (_, margins) = dashboard.ordo.profitability_by_channel(chosen).await.map_err(|e| layout.fail(e))?;
+    let (_, pnl) = dashboard.ordo.profit_and_loss(chosen).await.map_err(|e| layout.fail(e))?;
     let currency = balance.total_debit.currency();
     let settlements = settlements
         .into_iter()
@@ -144,6 +189,9 @@ pub(crate) async fn trial_balance(session: Session, State(dashboard): State<Dash
         inventory_account: Money::from_minor(check.inventory_account, currency).to_decimal_string(),
         valued_stock: Money::from_minor(check.valued_stock, currency).to_decimal_string(),
         settlements,
+        from: from.trim().to_owned(),
+        to: to.trim().to_owned(),
+        period: said,
         revenue: pnl.revenue.iter().map(|(code, name, minor)| (code.clone(), name.clone(), Money::from_minor(*minor, currency).to_decimal_string())).collect(),
         // Expenses take from income: shown negative.
         expenses: pnl.expenses.iter().map(|(code, name, minor)| (code.clone(), name.clone(), Money::from_minor(-minor, currency).to_decimal_string())).collect(),
@@ -157,6 +205,16 @@ pub(crate) async fn trial_balance(session: Session, State(dashboard): State<Dash
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_period_is_read_from_the_forms_dates_and_said_in_words() {
+        let (all, said) = super::period("", " ").unwrap();
+        assert_eq!((all.from, all.to, said.as_str()), (None, None, "all time"));
+        let (november, said) = super::period("2026-11-01", "2026-11-30").unwrap();
+        assert_eq!((november.from.map(|d| d.to_string()), said.as_str()), (Some("2026-11-01".to_owned()), "2026-11-01 to 2026-11-30"));
+        assert_eq!(super::period("2026-13-01", "").unwrap_err().field, "from");
+        assert_eq!(super::period("2026-11-30", "2026-11-01").unwrap_err().field, "to");
+    }
+
     #[test]
     fn zero_amounts_are_left_blank() {
         assert_eq!(super::amount(0, ordo_domain::Currency::USD), "");

@@ -387,6 +387,11 @@ async fn finance_works_its_queue_in_bulk_and_a_rule_is_approved_from_its_replay_
         assert_eq!((exception["status"].as_str(), exception["resolved_by"].as_str()), (Some("resolved"), Some("user:finance")));
     }
 
+    // The ledger's profit and loss for a chosen period.
+    browser.goto(&format!("{}/dashboard/ledger?from=2000-01-01&to=2000-01-31", server.base)).await.unwrap();
+    let caption = browser.wait().for_element(Locator::Id("pnl-caption")).await.unwrap().text().await.unwrap();
+    assert!(caption.ends_with("2000-01-01 to 2000-01-31"), "{caption}");
+
     // Finance drafts and submits a rule...
     browser.find(Locator::LinkText("Rules")).await.unwrap().click().await.unwrap();
     browser.wait().for_element(Locator::Id("rule-name")).await.unwrap().send_keys("huge-orders").await.unwrap();
