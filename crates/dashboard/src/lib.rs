@@ -62,6 +62,7 @@ pub fn router(ordo: ordo_app::Ordo, secure_cookies: bool) -> Router {
         .route("/dashboard/exceptions/bulk", get(|| async { Redirect::to("/dashboard/exceptions") }).post(pages::exceptions::bulk))
         .route("/dashboard/exceptions/{id}", get(pages::exceptions::exception).post(pages::exceptions::act))
         .route("/dashboard/ledger", get(pages::ledger::trial_balance))
+        .route("/dashboard/ledger/accounts/{code}", get(pages::ledger::account))
         .route("/dashboard/audit", get(pages::audit::audit))
         .route("/dashboard/rules", get(pages::rules::rules).post(pages::rules::draft))
         .route("/dashboard/rules/{id}", get(pages::rules::rule).post(pages::rules::step))

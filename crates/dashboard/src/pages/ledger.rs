@@ -203,6 +203,89 @@ pub(crate) async fn trial_balance(
     Ok(render(StatusCode::OK, &page))
 }
 
+#[derive(Debug, Deserialize)]
+pub(crate) struct AccountQuery {
+    #[serde(default)]
+    from: Option<String>,
+    #[serde(default)]
+    to: Option<String>,
+    #[serde(default)]
+    page: Option<String>,
+}
+
+/// One line of an account's general ledger, formatted.
+struct GlRow {
+    posted_at: chrono::DateTime<chrono::Utc>,
+    source: String,
+    memo: String,
+    debit: String,
+    credit: String,
+    balance: String,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage {
+    layout: Layout,
+    code: String,
+    name: String,
+    currency: String,
+    period: String,
+    from: String,
+    to: String,
+    opening: String,
+    lines: Vec<GlRow>,
+    pager: super::Pager,
+}
+
+/// The general ledger of one account over a period: its opening balance and each line with
+/// the running balance, a page at a time.
+pub(crate) async fn account(
+    session: Session,
+    State(dashboard): State<Dashboard>,
+    path: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,
+    query: Result<Query<AccountQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
+    let layout = session.open(Page::Ledger)?;
+    let code = path.map(|axum::extract::Path(code)| code).map_err(|_| layout.fail(crate::error::Problem::NotFound))?;
+    let query = layout.query(query)?;
+    let (from, to) = (query.from.unwrap_or_default(), query.to.unwrap_or_default());
+    let (chosen, said) = period(&from, &to).map_err(|e| layout.fail(e))?;
+    let paging = super::Paging::parse(query.page.as_deref()).map_err(|e| layout.fail(e))?;
+    let ledger = dashboard.ordo.account_ledger(&code, chosen, super::PAGE_SIZE + 1, paging.offset).await.map_err(|e| layout.fail(e))?;
+    let currency = dashboard.ordo.settings().base_currency;
+    let more = ledger.lines.len() as i64 > super::PAGE_SIZE;
+    let lines: Vec<GlRow> = ledger
+        .lines
+        .into_iter()
+        .take(super::PAGE_SIZE as usize)
+        .map(|l| GlRow {
+            debit: amount(l.debit, currency),
+            credit: amount(l.credit, currency),
+            balance: Money::from_minor(l.balance, currency).to_decimal_string(),
+            posted_at: l.posted_at,
+            source: l.source,
+            memo: l.memo,
+        })
+        .collect();
+    let here = format!("/dashboard/ledger/accounts/{}", crate::href::query_escape(&code));
+    let pager = super::Pager::new(&here, &[("from", from.trim()), ("to", to.trim())], paging, lines.len(), super::Extent::More(more), "lines");
+    let layout = layout.titled(format!("Account {} {}", ledger.code, ledger.name));
+    let page = AccountPage {
+        layout,
+        opening: Money::from_minor(ledger.opening, currency).to_decimal_string(),
+        code: ledger.code,
+        name: ledger.name,
+        currency: currency.code().to_owned(),
+        period: said,
+        from: from.trim().to_owned(),
+        to: to.trim().to_owned(),
+        lines,
+        pager,
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

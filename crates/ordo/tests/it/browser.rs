@@ -391,6 +391,12 @@ async fn finance_works_its_queue_in_bulk_and_a_rule_is_approved_from_its_replay_
     browser.goto(&format!("{}/dashboard/ledger?from=2000-01-01&to=2000-01-31", server.base)).await.unwrap();
     let caption = browser.wait().for_element(Locator::Id("pnl-caption")).await.unwrap().text().await.unwrap();
     assert!(caption.ends_with("2000-01-01 to 2000-01-31"), "{caption}");
+    // An account's general ledger, from the trial balance: the demo's opening stock is there.
+    browser.goto(&format!("{}/dashboard/ledger", server.base)).await.unwrap();
+    browser.wait().for_element(Locator::Css("a[href='/dashboard/ledger/accounts/1200']")).await.unwrap().click().await.unwrap();
+    let caption = browser.wait().for_element(Locator::Id("gl-caption")).await.unwrap().text().await.unwrap();
+    assert!(caption.starts_with("General ledger in EUR, all time; opening balance 0.00"), "{caption}");
+    assert!(!texts(&browser, "#main tbody tr").await.is_empty(), "the inventory account has lines");
 
     // Finance drafts and submits a rule...
     browser.find(Locator::LinkText("Rules")).await.unwrap().click().await.unwrap();
