@@ -40,7 +40,8 @@ struct SettlementRow {
 
 /// One channel's contribution, formatted, with its bars in the chart.
 struct MarginRow {
-    channel: String,
+    /// The channel, SKU or customer segment.
+    key: String,
     revenue: String,
     refunds: String,
     cost_of_goods: String,
@@ -77,7 +78,7 @@ fn margin_rows(margins: Vec<ordo_domain::ledger::Margin>, currency: ordo_domain:
             revenue_bar: bar(m.revenue),
             contribution_bar: bar(m.contribution()),
             y: i as i64 * ROW_HEIGHT,
-            channel: m.key,
+            key: m.key,
         })
         .collect()
 }
@@ -96,6 +97,8 @@ struct LedgerPage {
     valued_stock: String,
     settlements: Vec<SettlementRow>,
     margins: Vec<MarginRow>,
+    /// What contribution is broken down by: channel, segment or sku.
+    by: String,
     /// The period profit and loss and contribution cover, as the form shows it.
     from: String,
     to: String,
@@ -119,7 +122,13 @@ pub(crate) struct PeriodQuery {
     from: Option<String>,
     #[serde(default)]
     to: Option<String>,
+    /// What contribution is broken down by: channel (the default), segment or sku.
+    #[serde(default)]
+    by: Option<String>,
 }
+
+/// The most SKUs the contribution chart shows: those with the most revenue.
+const TOP_SKUS: usize = 15;
 
 /// The period from the form's dates (`YYYY-MM-DD`, either may be empty), and how to say it.
 fn period(from: &str, to: &str) -> Result<(ordo_app::Period, String), FieldError> {
@@ -156,7 +165,18 @@ pub(crate) async fn trial_balance(
     let balance = dashboard.ordo.trial_balance().await.map_err(|e| layout.fail(e))?;
     let check = dashboard.ordo.check_ledger().await.map_err(|e| layout.fail(e))?;
     let settlements = dashboard.ordo.settlements().await.map_err(|e| layout.fail(e))?;
-    let (_, margins) = dashboard.ordo.profitability_by_channel(chosen).await.map_err(|e| layout.fail(e))?;
+    let by = query.by.as_deref().map(str::trim).filter(|b| !b.is_empty()).unwrap_or("channel").to_owned();
+    let (_, mut margins) = match by.as_str() {
+        "channel" => dashboard.ordo.profitability_by_channel(chosen).await,
+        "segment" => dashboard.ordo.profitability_by_segment(chosen).await,
+        "sku" => dashboard.ordo.profitability_by_sku(chosen).await,
+        _ => return Err(layout.fail(FieldError::new("by", "must be channel, segment or sku"))),
+    }
+    .map_err(|e| layout.fail(e))?;
+    if by == "sku" {
+        margins.sort_by(|a, b| b.revenue.cmp(&a.revenue).then_with(|| a.key.cmp(&b.key)));
+        margins.truncate(TOP_SKUS);
+    }
     let (_, pnl) = dashboard.ordo.profit_and_loss(chosen).await.map_err(|e| layout.fail(e))?;
     let currency = balance.total_debit.currency();
     let settlements = settlements
@@ -189,6 +209,7 @@ pub(crate) async fn trial_balance(
         inventory_account: Money::from_minor(check.inventory_account, currency).to_decimal_string(),
         valued_stock: Money::from_minor(check.valued_stock, currency).to_decimal_string(),
         settlements,
+        by,
         from: from.trim().to_owned(),
         to: to.trim().to_owned(),
         period: said,

@@ -391,6 +391,10 @@ async fn finance_works_its_queue_in_bulk_and_a_rule_is_approved_from_its_replay_
     browser.goto(&format!("{}/dashboard/ledger?from=2000-01-01&to=2000-01-31", server.base)).await.unwrap();
     let caption = browser.wait().for_element(Locator::Id("pnl-caption")).await.unwrap().text().await.unwrap();
     assert!(caption.ends_with("2000-01-01 to 2000-01-31"), "{caption}");
+    // Contribution by customer segment over all time.
+    browser.goto(&format!("{}/dashboard/ledger?by=segment", server.base)).await.unwrap();
+    let heading = browser.wait().for_element(Locator::Id("contribution")).await.unwrap().text().await.unwrap();
+    assert_eq!(heading, "Contribution by segment");
     // An account's general ledger, from the trial balance: the demo's opening stock is there.
     browser.goto(&format!("{}/dashboard/ledger", server.base)).await.unwrap();
     browser.wait().for_element(Locator::Css("a[href='/dashboard/ledger/accounts/1200']")).await.unwrap().click().await.unwrap();
