@@ -61,7 +61,7 @@ pub(crate) async fn load_active(tx: &mut ordo_storage::Tx, kind: RuleKind) -> Ap
         if rule.kind != kind.as_str() {
             continue;
         }
-        match (Condition::compile_for(&rule.condition, kind.facts()), RuleAction::parse(kind, &rule.action)) {
+        match (Condition::reload(&rule.condition, kind), RuleAction::parse(kind, &rule.action)) {
             (Ok(condition), Ok(action)) => {
                 rules.push(ActiveRule { name: rule.name, version: rule.version, priority: rule.priority, condition, action })
             }
@@ -280,7 +280,7 @@ fn refuse(rule: &RuleVersion, next: RuleStatus) -> AppError {
 
 /// The condition checked, its problem as the `condition` field's error.
 pub(crate) fn compile(source: &str, kind: RuleKind) -> Result<Condition, FieldError> {
-    Condition::compile_for(source, kind.facts()).map_err(|e| FieldError::new("condition", e.to_string()))
+    Condition::compile_for(source, kind).map_err(|e| FieldError::new("condition", e.to_string()))
 }
 
 impl Ordo {
@@ -297,7 +297,7 @@ impl Ordo {
             return Err(FieldError::new("condition", format!("is longer than {MAX_CONDITION_LEN} characters")).into());
         }
         RuleAction::parse(kind, &new.action)?;
-        let problem = Condition::compile_for(&new.condition, kind.facts()).err();
+        let problem = Condition::compile_for(&new.condition, kind).err();
         let now = self.now();
         let id = Uuid::now_v7();
         let author = actor.to_string();

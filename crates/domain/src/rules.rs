@@ -363,13 +363,28 @@ pub struct Condition {
 }
 
 impl Condition {
-    /// Checks `source` as described in the module documentation.
+    /// Checks `source` over an order's facts, as described in the module documentation.
     pub fn compile(source: &str) -> Result<Condition, ConditionError> {
-        Condition::compile_for(source, FACTS)
+        Condition::compile_for(source, RuleKind::RiskHold)
     }
 
-    /// Checks `source` against `facts` (a kind's, see [`RuleKind::facts`]).
-    pub fn compile_for(source: &str, facts: &'static [Fact]) -> Result<Condition, ConditionError> {
+    /// Checks `source` over the facts of `kind` ([`RuleKind::facts`]) and tries it on a sample
+    /// of them: what a condition must pass to be submitted.
+    pub fn compile_for(source: &str, kind: RuleKind) -> Result<Condition, ConditionError> {
+        let condition = Condition::check(source, kind.facts())?;
+        condition.trial(Facts::sample_for(kind))?;
+        Ok(condition)
+    }
+
+    /// A condition accepted before (a rule in force read back): checked again, but not tried,
+    /// since it was tried when it was submitted. Cheap enough to run whenever the rules in
+    /// force are read.
+    pub fn reload(source: &str, kind: RuleKind) -> Result<Condition, ConditionError> {
+        Condition::check(source, kind.facts())
+    }
+
+    /// Parses `source` and checks it against `facts`, without running it.
+    fn check(source: &str, facts: &'static [Fact]) -> Result<Condition, ConditionError> {
         let source = source.trim();
         if source.is_empty() {
             return Err(ConditionError::new("a condition is needed, such as order.total_minor > 50000"));
@@ -395,9 +410,7 @@ impl Condition {
         let mut facts_used = checker.facts_used;
         facts_used.sort();
         facts_used.dedup();
-        let condition = Condition { source: source.to_owned(), program: Arc::new(program), facts_used };
-        condition.trial(if std::ptr::eq(facts, EXCEPTION_FACTS) { Facts::sample_exception() } else { Facts::sample() })?;
-        Ok(condition)
+        Ok(Condition { source: source.to_owned(), program: Arc::new(program), facts_used })
     }
 
     pub fn source(&self) -> &str {
@@ -479,15 +492,14 @@ impl Facts {
         while let Some(open) = rest.find('{') {
             out.push_str(&rest[..open]);
             let after = &rest[open + 1..];
-            match after.find('}').map(|close| (&after[..close], close)) {
-                Some((path, close)) if self.lookup(path).is_some() => {
-                    if let Some(value) = self.lookup(path) {
-                        match value {
-                            cel::Value::String(text) => out.push_str(text),
-                            cel::Value::Int(n) => out.push_str(&n.to_string()),
-                            cel::Value::Bool(b) => out.push_str(&b.to_string()),
-                            other => out.push_str(&format!("{other:?}")),
-                        }
+            let found = after.find('}').and_then(|close| self.lookup(&after[..close]).map(|value| (value, close)));
+            match found {
+                Some((value, close)) => {
+                    match value {
+                        cel::Value::String(text) => out.push_str(text),
+                        cel::Value::Int(n) => out.push_str(&n.to_string()),
+                        cel::Value::Bool(b) => out.push_str(&b.to_string()),
+                        other => out.push_str(&format!("{other:?}")),
                     }
                     rest = &after[close + 1..];
                 }
@@ -513,6 +525,14 @@ impl Facts {
             };
         }
         Some(value)
+    }
+
+    /// A sample of the facts a rule of `kind` decides on.
+    pub fn sample_for(kind: RuleKind) -> Facts {
+        match kind {
+            RuleKind::Escalation => Facts::sample_exception(),
+            _ => Facts::sample(),
+        }
     }
 
     /// An exception with every fact present, for trying escalation rules.
@@ -967,9 +987,9 @@ mod tests {
 
     #[test]
     fn escalation_rules_read_the_exception_and_not_an_order() {
-        let rule = Condition::compile_for("exception.kind == 'stockout' && exception.overdue_hours >= 4", RuleKind::Escalation.facts()).unwrap();
+        let rule = Condition::compile_for("exception.kind == 'stockout' && exception.overdue_hours >= 4", RuleKind::Escalation).unwrap();
         assert_eq!(rule.evaluate(&Facts::sample_exception()), Ok(true));
-        let e = Condition::compile_for("order.total_minor > 1", RuleKind::Escalation.facts()).unwrap_err();
+        let e = Condition::compile_for("order.total_minor > 1", RuleKind::Escalation).unwrap_err();
         assert!(e.message.starts_with("unknown fact order"), "{e}");
     }
 

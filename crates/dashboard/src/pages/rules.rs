@@ -109,8 +109,9 @@ pub(crate) async fn rule(
     let id = rule_id(&layout, path)?;
     let rule = dashboard.ordo.rule(id).await.map_err(|e| layout.fail(e))?;
     let layout = layout.titled(format!("Rule {} v{}", rule.name, rule.version));
-    let facts = RuleKind::parse("kind", &rule.kind).map_or(ordo_domain::rules::FACTS, RuleKind::facts);
-    let (facts_used, problem) = match Condition::compile_for(&rule.condition, facts) {
+    // Checked, not tried: a page view runs nothing.
+    let kind = RuleKind::parse("kind", &rule.kind).unwrap_or(RuleKind::RiskHold);
+    let (facts_used, problem) = match Condition::reload(&rule.condition, kind) {
         Ok(condition) => (condition.facts_used, None),
         Err(e) => (Vec::new(), Some(e.to_string())),
     };
