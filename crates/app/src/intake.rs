@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::cache::{cached, Key, MasterCache};
-use crate::rules::{load_active, order_facts, read_lines, routing_choice, rule_tags};
+use crate::rules::{decide_order, load_active, order_facts, OrderDecisions};
 use ordo_domain::rules::RuleKind;
 use crate::reserving::{record_routing, route_and_reserve, route_and_reserve_many, RouteRequest, Routed, RoutedOrder};
 use crate::{Actor, AppError, AppResult, Ordo};
@@ -481,19 +481,11 @@ impl Ordo {
         let routing_rules = cached!(self.cache, Key::Rules(RuleKind::Routing), Rules, load_active(reads.tx().await?, RuleKind::Routing).await?);
         let tagging_rules = cached!(self.cache, Key::Rules(RuleKind::Tagging), Rules, load_active(reads.tx().await?, RuleKind::Tagging).await?);
         drop(reads);
-        let tags = if tagging_rules.is_empty() {
-            Vec::new()
-        } else {
-            rule_tags(&tagging_rules, &order_facts(&channel, &order, &planned, total, stats, now, read_lines(&tagging_rules)))
-        };
 
         // Risk review first: a held order reserves nothing until a person releases it.
-        let holds = self.risk_holds(&channel, &order, &planned, total, stats, &risk_rules, now);
-        let preference = if holds.is_empty() && !routing_rules.is_empty() {
-            routing_choice(&routing_rules, &order_facts(&channel, &order, &planned, total, stats, now, read_lines(&routing_rules)))
-        } else {
-            None
-        };
+        let OrderDecisions { holds, preference, tags } = decide_order(&risk_rules, &routing_rules, &tagging_rules, |lines| {
+            order_facts(&channel, &order, &planned, total, stats, now, lines)
+        });
         let hold_reason = holds.join("; ");
         let lines = demand(&planned);
         let who = actor.to_string();

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use ordo_domain::exception::ExceptionKind;
 use ordo_domain::order::OrderStatus;
+use ordo_domain::rules::RuleKind;
 use ordo_domain::routing::{LineDemand, PreferWholeOrder, Preference, Routing, RoutingFacts, RoutingPlan};
 use ordo_storage::RoutingSites;
 use uuid::Uuid;
@@ -237,15 +238,16 @@ impl Ordo {
         now: chrono::DateTime<chrono::Utc>,
     ) -> AppResult<()> {
         // Risk review first: a held order reserves nothing until a person releases it.
-        let rules = crate::rules::load_active(tx, ordo_domain::rules::RuleKind::RiskHold).await?;
-        let holds = self.risk_holds(channel, order, planned, total, stats, &rules, now);
+        let risk = crate::rules::load_active(tx, RuleKind::RiskHold).await?;
+        let routing = crate::rules::load_active(tx, RuleKind::Routing).await?;
+        let decided = crate::rules::decide_order(&risk, &routing, &[], |lines| {
+            crate::rules::order_facts(channel, order, planned, total, stats, now, lines)
+        });
+        let holds = decided.holds;
         if holds.is_empty() {
             let when = (order.placed_at, channel.ship_by_sla_hours);
-            let routing = crate::rules::load_active(tx, ordo_domain::rules::RuleKind::Routing).await?;
-            let lines = crate::rules::read_lines(&routing);
-            let facts = (!routing.is_empty()).then(|| crate::rules::order_facts(channel, order, planned, total, stats, now, lines));
-            let preference = facts.and_then(|facts| crate::rules::routing_choice(&routing, &facts));
-            Self::allocate(tx, id, &channel.code, &order.shipping_method, &demand(planned), when, preference.as_ref(), who, now).await?;
+            let lines = demand(planned);
+            Self::allocate(tx, id, &channel.code, &order.shipping_method, &lines, when, decided.preference.as_ref(), who, now).await?;
         } else {
             let reason = holds.join("; ");
             tx.record_transition(id, Some(OrderStatus::Validated), OrderStatus::OnHold, who, &reason, now).await?;
@@ -255,26 +257,6 @@ impl Ordo {
             tx.raise_exception(kind.as_str(), &subject, kind.owner_role().as_str(), now + kind.sla(), &details, now).await?;
         }
         Ok(())
-    }
-
-    /// Why an order waits for a person: the reasons of the risk-hold rules in force that
-    /// hold it. Empty when it may go ahead.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn risk_holds(
-        &self,
-        channel: &ordo_domain::master::Channel,
-        order: &ordo_domain::order::CheckedOrder,
-        planned: &[PlannedLine],
-        total: ordo_domain::Money,
-        stats: (i64, i64),
-        rules: &[crate::rules::ActiveRule],
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Vec<String> {
-        if rules.is_empty() {
-            return Vec::new();
-        }
-        let facts = crate::rules::order_facts(channel, order, planned, total, stats, now, crate::rules::read_lines(rules));
-        crate::rules::rule_holds(rules, &facts)
     }
 
     /// Routes a validated order and reserves its stock; what cannot be reserved waits as

@@ -211,6 +211,33 @@ pub(crate) fn rule_tags(rules: &[ActiveRule], facts: &Facts) -> Vec<(String, Str
     tags
 }
 
+/// What the rules in force decide about an order: why it waits for a person (empty when it
+/// may go ahead), which routing rule chose its locations (none for the default), its tags.
+#[derive(Debug, Default)]
+pub(crate) struct OrderDecisions {
+    pub(crate) holds: Vec<String>,
+    pub(crate) preference: Option<Preference>,
+    pub(crate) tags: Vec<(String, String)>,
+}
+
+/// Decides an order by the risk, routing and tagging rules given, building its facts once (by
+/// `facts`, lines included only when a rule reads them) and not at all when there is no rule.
+/// A held order is not routed: it reserves nothing until a person releases it.
+pub(crate) fn decide_order(
+    risk: &[ActiveRule],
+    routing: &[ActiveRule],
+    tagging: &[ActiveRule],
+    facts: impl FnOnce(bool) -> Facts,
+) -> OrderDecisions {
+    if risk.is_empty() && routing.is_empty() && tagging.is_empty() {
+        return OrderDecisions::default();
+    }
+    let facts = facts(read_lines(risk) || read_lines(routing) || read_lines(tagging));
+    let holds = rule_holds(risk, &facts);
+    let preference = if holds.is_empty() { routing_choice(routing, &facts) } else { None };
+    OrderDecisions { holds, preference, tags: rule_tags(tagging, &facts) }
+}
+
 /// The location preference of the first routing rule in force (by priority) whose condition
 /// holds; none, and the default decision, when no rule's does. A rule that cannot decide is
 /// passed over and logged.
