@@ -17,6 +17,11 @@ use crate::error::{ApiError, ErrorCode};
 /// The header the server's request-id layer sets on every request; audit records carry it.
 pub const REQUEST_ID: &str = "x-request-id";
 
+/// An id from the path; one that is not a UUID names nothing, so 404.
+pub(crate) fn path_id(id: &str) -> Result<uuid::Uuid, ApiError> {
+    id.parse().map_err(|_| ApiError::new(ErrorCode::NotFound))
+}
+
 /// A permission a route needs, as a type, so the handler's signature declares it.
 pub trait Need: Send + Sync {
     const PERMISSION: Permission;

@@ -11,8 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{need, Authorized, ValidJson, ValidQuery};
-use crate::routes::orders::path_id;
+use crate::extract::{need, path_id, Authorized, ValidJson, ValidQuery};
 
 pub fn routes() -> OpenApiRouter<Ordo> {
     OpenApiRouter::new()

@@ -12,9 +12,8 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::orders::path_id;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{need, Authorized, ValidJson, ValidQuery};
+use crate::extract::{need, path_id, Authorized, ValidJson, ValidQuery};
 
 pub fn routes() -> OpenApiRouter<Ordo> {
     OpenApiRouter::new()

@@ -243,7 +243,7 @@ async fn settlement_lines(
     Path(id): Path<String>,
     ValidQuery(filter): ValidQuery<LineFilter>,
 ) -> Result<Json<SettlementLines>, ApiError> {
-    let id = crate::routes::orders::path_id(&id)?;
+    let id = crate::extract::path_id(&id)?;
     let (settlement, lines) =
         ordo.settlement_lines(id, filter.unmatched.unwrap_or(false), filter.limit.unwrap_or(500), filter.offset.unwrap_or(0)).await?;
     let currency = settlement.total.currency();

@@ -10,10 +10,9 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{need, optional_json, Authorized, ValidJsonWithRaw};
+use crate::extract::{need, optional_json, path_id, Authorized, ValidJsonWithRaw};
 
 pub fn routes() -> OpenApiRouter<Ordo> {
     OpenApiRouter::new()
@@ -41,10 +40,6 @@ async fn receive_order(
     Ok((status, Json(intake.order)))
 }
 
-/// An id from the path; one that is not a UUID names nothing, so 404.
-pub(crate) fn path_id(id: &str) -> Result<Uuid, ApiError> {
-    id.parse().map_err(|_| ApiError::new(crate::error::ErrorCode::NotFound))
-}
 
 #[utoipa::path(get, path = "/api/v1/orders/{id}", security(("bearer" = ["orders.read"])), tag = "orders", params(("id" = String, Path)),
     responses((status = 200, body = Order), (status = "4XX", body = ErrorBody)))]

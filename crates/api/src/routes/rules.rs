@@ -14,8 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{need, optional_json, Authorized, ValidJson, ValidQuery};
-use crate::routes::orders::path_id;
+use crate::extract::{need, optional_json, path_id, Authorized, ValidJson, ValidQuery};
 
 pub fn routes() -> OpenApiRouter<Ordo> {
     OpenApiRouter::new()
