@@ -138,9 +138,7 @@ async fn past_due_exceptions_escalate_to_the_next_role(server: Server) {
 
 on_both_engines!(past_due_exceptions_escalate_to_the_next_role, escalation_after_the_due_time_on_sqlite, escalation_after_the_due_time_on_postgres);
 
-#[tokio::test]
-async fn an_escalation_rule_in_force_chooses_where_a_late_exception_goes() {
-    let server = Server::start().await;
+async fn an_escalation_rule_in_force_chooses_where_a_late_exception_goes(server: Server) {
     let (stockout, review) = two_exceptions(&server).await;
     let author = server.ordo.create_token(Role::Ops, "ops-ana", &ordo_app::Actor::system()).await.unwrap().token;
     let draft = json!({
@@ -171,3 +169,5 @@ async fn an_escalation_rule_in_force_chooses_where_a_late_exception_goes() {
     let (_, drafted) = server.post(&author, "/api/v1/rules", wrong).await;
     assert!(drafted["problem"]["message"].as_str().unwrap().starts_with("unknown fact order"), "{drafted}");
 }
+
+on_both_engines!(an_escalation_rule_in_force_chooses_where_a_late_exception_goes, escalation_rules_on_sqlite, escalation_rules_on_postgres);

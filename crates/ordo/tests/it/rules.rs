@@ -262,9 +262,8 @@ async fn a_replay_changes_nothing_and_foretells_what_activating_does() {
     assert_eq!((held, overflow), (4, 3));
 }
 
-#[tokio::test]
-async fn a_tagging_rule_in_force_tags_the_orders_it_holds_for() {
-    let server = Server::start().await;
+/// Also the replay's reads on each engine: the page of orders after an id, their lines.
+async fn a_tagging_rule_in_force_tags_the_orders_it_holds_for(server: Server) {
     shop(&server, 50).await;
     let author = server.ordo.create_token(Role::Ops, "ops-ana", &Actor::system()).await.unwrap().token;
     let draft = json!({
@@ -293,3 +292,5 @@ async fn a_tagging_rule_in_force_tags_the_orders_it_holds_for() {
     let (_, small) = server.post(&server.admin, "/api/v1/orders", order("T-2", json!([{"sku": "MUG-1", "quantity": 1, "unit_price": "12.90"}]))).await;
     assert_eq!(small["tags"], json!([]), "{small}");
 }
+
+on_both_engines!(a_tagging_rule_in_force_tags_the_orders_it_holds_for, tagging_rules_tag_on_sqlite, tagging_rules_tag_on_postgres);
