@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use ordo_domain::exception::ExceptionKind;
+use ordo_domain::notification::Topic;
 use ordo_domain::order::{NewShipment, Order, OrderStatus, Shipment, ShipmentLine};
 use ordo_domain::wave::{Dispatch, NewWave, Wave, WaveOrderStatus, WaveStatus, WaveSummary};
 use ordo_domain::FieldError;
@@ -294,6 +295,18 @@ async fn ship(
     let next = if complete { OrderStatus::Shipped } else { OrderStatus::PartiallyShipped };
     order.status.become_(next).map_err(|e| refuse(e.to_string()))?;
     tx.record_transition(order.id, Some(order.status), next, who, &reason, now).await?;
+    let parcel = serde_json::json!({
+        "order_id": order.id,
+        "channel": order.channel,
+        "external_id": order.external_id,
+        "customer_email": order.customer.email,
+        "shipment_id": shipment.id,
+        "carrier": shipment.carrier,
+        "tracking_number": shipment.tracking_number,
+        "lines": lines.iter().map(|l| serde_json::json!({"line": l.line, "quantity": l.quantity})).collect::<Vec<_>>(),
+        "complete": complete,
+    });
+    crate::outbox::notify(tx, Topic::OrderDispatched, &format!("order:{}", order.id), parcel, now).await?;
     if complete {
         let subject = format!("order:{}", order.id);
         for kind in [ExceptionKind::ShipmentAtRisk, ExceptionKind::LateShipment] {
@@ -404,6 +417,7 @@ impl Ordo {
                 if late {
                     raised.late += 1;
                     tx.resolve_exception(ExceptionKind::ShipmentAtRisk.as_str(), &subject, "now late", now).await?;
+                    crate::outbox::notify(&mut tx, Topic::OrderDelayed, &subject, details, now).await?;
                 } else {
                     raised.at_risk += 1;
                 }

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use ordo_domain::audit::{AuditEntry, Change};
 use ordo_domain::exception::ExceptionKind;
+use ordo_domain::notification::Topic;
 use ordo_domain::order::{LineAllocation, NewOrder, Order, OrderEvent, OrderLine, OrderStatus, RoutingRecord};
 use ordo_domain::routing::LineDemand;
 use ordo_domain::FieldError;
@@ -14,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::cache::{cached, Key, MasterCache};
-use crate::rules::{decide_order, load_active, order_facts, OrderDecisions};
+use crate::rules::{decide_order, load_active, order_facts, OrderDecisions, OrderRules};
 use ordo_domain::rules::RuleKind;
 use crate::reserving::{record_routing, route_and_reserve, route_and_reserve_many, RouteRequest, Routed, RoutedOrder};
 use crate::{Actor, AppError, AppResult, Ordo};
@@ -171,6 +172,8 @@ struct NewOrderWrite {
     preference: Option<ordo_domain::routing::Preference>,
     /// (tag, rule) the tagging rules in force put on it.
     tags: Vec<(String, String)>,
+    /// What the notification rules in force say about it.
+    notices: Vec<serde_json::Value>,
     total: ordo_domain::Money,
     payload: String,
     actor: Actor,
@@ -396,6 +399,18 @@ async fn write_new_orders(tx: &mut ordo_storage::Tx, writes: &[NewOrderWrite]) -
         fresh.iter().flat_map(|(id, w)| w.tags.iter().map(move |(tag, rule)| (*id, tag.as_str(), rule.as_str()))).collect();
     tx.insert_order_tags(&tags).await?;
 
+    if let Some(first) = fresh.first() {
+        let now = first.1.now;
+        crate::outbox::notify_all(tx, Topic::OrderConfirmed, now, || {
+            fresh.iter().zip(&outcomes).map(|((id, w), (status, ship_by))| (format!("order:{id}"), confirmation(*id, w, *status, *ship_by))).collect()
+        })
+        .await?;
+        crate::outbox::notify_all(tx, Topic::RuleTriggered, now, || {
+            fresh.iter().flat_map(|(id, w)| w.notices.iter().map(move |notice| (format!("order:{id}"), notice.clone()))).collect()
+        })
+        .await?;
+    }
+
     let mut new = routed.into_iter().zip(outcomes);
     let mut written = Vec::with_capacity(ids.len());
     for id in ids {
@@ -408,6 +423,20 @@ async fn write_new_orders(tx: &mut ordo_storage::Tx, writes: &[NewOrderWrite]) -
         });
     }
     Ok(Some(written))
+}
+
+/// What an `order_confirmed` message says.
+fn confirmation(id: Uuid, w: &NewOrderWrite, status: OrderStatus, ship_by: chrono::DateTime<chrono::Utc>) -> serde_json::Value {
+    serde_json::json!({
+        "order_id": id,
+        "channel": w.channel.code,
+        "external_id": w.order.external_id,
+        "status": status.as_str(),
+        "customer_email": w.order.customer_email,
+        "total": w.total.to_string(),
+        "currency": w.total.currency().code(),
+        "ship_by": ship_by,
+    })
 }
 
 /// The planned lines as the database keeps them.
@@ -480,10 +509,13 @@ impl Ordo {
         let risk_rules = cached!(self.cache, Key::Rules(RuleKind::RiskHold), Rules, load_active(reads.tx().await?, RuleKind::RiskHold).await?);
         let routing_rules = cached!(self.cache, Key::Rules(RuleKind::Routing), Rules, load_active(reads.tx().await?, RuleKind::Routing).await?);
         let tagging_rules = cached!(self.cache, Key::Rules(RuleKind::Tagging), Rules, load_active(reads.tx().await?, RuleKind::Tagging).await?);
+        let key = Key::Rules(RuleKind::Notification);
+        let notification_rules = cached!(self.cache, key, Rules, load_active(reads.tx().await?, RuleKind::Notification).await?);
         drop(reads);
 
         // Risk review first: a held order reserves nothing until a person releases it.
-        let OrderDecisions { holds, preference, tags } = decide_order(&risk_rules, &routing_rules, &tagging_rules, |lines| {
+        let rules = OrderRules { risk: &risk_rules, routing: &routing_rules, tagging: &tagging_rules, notification: &notification_rules };
+        let OrderDecisions { holds, preference, tags, notices } = decide_order(rules, |lines| {
             order_facts(&channel, &order, &planned, total, stats, now, lines)
         });
         let hold_reason = holds.join("; ");
@@ -501,6 +533,7 @@ impl Ordo {
             holds: holds.clone(),
             preference,
             tags: tags.clone(),
+            notices,
             total,
             payload: payload.to_owned(),
             actor: actor.clone(),

@@ -17,6 +17,7 @@ mod ledger;
 mod master;
 mod order_changes;
 mod orders;
+mod outbox;
 mod reserving;
 mod rules;
 mod simulation;
@@ -40,8 +41,9 @@ pub use fulfilment::ShipByWatch;
 pub use ledger::{AccountLedger, LedgerCheck, LedgerLine, ManualLine, Period, TrialBalance};
 pub use settlements::{SettlementImport, SettlementPolicy};
 pub use intake::Intake;
+pub use outbox::{Courier, CreatedEndpoint, DeliveryRound, MessageDetail, NewEndpoint, MAX_OUTBOX_PAGE};
 pub use ordo_domain as domain;
-pub use ordo_storage::{AuditQuery, OrderSummary, SettlementLine, SettlementSummary, redact as redact_url, Engine, StorageError, MasterDataCounts, ProductPage, ProductQuery, SqliteDurability, StorageOptions};
+pub use ordo_storage::{AuditQuery, DeliveryAttempt, OutboxMessage, OutboxQuery, OrderSummary, SettlementLine, SettlementSummary, redact as redact_url, Engine, StorageError, MasterDataCounts, ProductPage, ProductQuery, SqliteDurability, StorageOptions};
 
 /// Settings the use cases need; everything else about running Ordo belongs to the adapters.
 #[derive(Debug, Clone)]
@@ -56,6 +58,8 @@ pub struct Settings {
     pub at_risk_window: chrono::Duration,
     /// What settlement reconciliation accepts without a person.
     pub settlement: SettlementPolicy,
+    /// How the outbox retries a message its endpoint did not take.
+    pub outbox_retry: ordo_domain::notification::RetryPolicy,
 }
 
 impl Default for Settings {
@@ -66,6 +70,7 @@ impl Default for Settings {
             risk: ordo_domain::risk::RiskPolicy::default(),
             at_risk_window: chrono::Duration::hours(4),
             settlement: SettlementPolicy::default(),
+            outbox_retry: ordo_domain::notification::RetryPolicy::default(),
         }
     }
 }

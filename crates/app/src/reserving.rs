@@ -240,7 +240,8 @@ impl Ordo {
         // Risk review first: a held order reserves nothing until a person releases it.
         let risk = crate::rules::load_active(tx, RuleKind::RiskHold).await?;
         let routing = crate::rules::load_active(tx, RuleKind::Routing).await?;
-        let decided = crate::rules::decide_order(&risk, &routing, &[], |lines| {
+        let rules = crate::rules::OrderRules { risk: &risk, routing: &routing, tagging: &[], notification: &[] };
+        let decided = crate::rules::decide_order(rules, |lines| {
             crate::rules::order_facts(channel, order, planned, total, stats, now, lines)
         });
         let holds = decided.holds;

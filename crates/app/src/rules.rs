@@ -211,31 +211,66 @@ pub(crate) fn rule_tags(rules: &[ActiveRule], facts: &Facts) -> Vec<(String, Str
     tags
 }
 
+/// The notices the notification rules whose conditions hold give about an order: who is to
+/// hear, and the rule's template filled with the order's facts.
+pub(crate) fn rule_notices(rules: &[ActiveRule], facts: &Facts) -> Vec<serde_json::Value> {
+    let mut notices = Vec::new();
+    for rule in rules {
+        match (rule.condition.evaluate(facts), &rule.action) {
+            (Ok(true), RuleAction::Notification { to, template }) => notices.push(serde_json::json!({
+                "rule": rule.label(),
+                "to": to,
+                "text": facts.fill(template),
+            })),
+            (Ok(_), _) => {}
+            (Err(e), _) => tracing::warn!(rule = %rule.label(), error = %e, "a notification rule could not decide; passed over"),
+        }
+    }
+    notices
+}
+
+/// The rules in force that decide an order as it arrives, one list per kind.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OrderRules<'a> {
+    pub(crate) risk: &'a [ActiveRule],
+    pub(crate) routing: &'a [ActiveRule],
+    pub(crate) tagging: &'a [ActiveRule],
+    pub(crate) notification: &'a [ActiveRule],
+}
+
+impl OrderRules<'_> {
+    fn all(&self) -> [&[ActiveRule]; 4] {
+        [self.risk, self.routing, self.tagging, self.notification]
+    }
+}
+
 /// What the rules in force decide about an order: why it waits for a person (empty when it
-/// may go ahead), which routing rule chose its locations (none for the default), its tags.
+/// may go ahead), which routing rule chose its locations (none for the default), its tags,
+/// and the notices to send about it.
 #[derive(Debug, Default)]
 pub(crate) struct OrderDecisions {
     pub(crate) holds: Vec<String>,
     pub(crate) preference: Option<Preference>,
     pub(crate) tags: Vec<(String, String)>,
+    pub(crate) notices: Vec<serde_json::Value>,
 }
 
-/// Decides an order by the risk, routing and tagging rules given, building its facts once (by
-/// `facts`, lines included only when a rule reads them) and not at all when there is no rule.
-/// A held order is not routed: it reserves nothing until a person releases it.
-pub(crate) fn decide_order(
-    risk: &[ActiveRule],
-    routing: &[ActiveRule],
-    tagging: &[ActiveRule],
-    facts: impl FnOnce(bool) -> Facts,
-) -> OrderDecisions {
-    if risk.is_empty() && routing.is_empty() && tagging.is_empty() {
+/// Decides an order by the rules given, building its facts once (by `facts`, lines included
+/// only when a rule reads them) and not at all when there is no rule. A held order is not
+/// routed: it reserves nothing until a person releases it.
+pub(crate) fn decide_order(rules: OrderRules<'_>, facts: impl FnOnce(bool) -> Facts) -> OrderDecisions {
+    if rules.all().iter().all(|kind| kind.is_empty()) {
         return OrderDecisions::default();
     }
-    let facts = facts(read_lines(risk) || read_lines(routing) || read_lines(tagging));
-    let holds = rule_holds(risk, &facts);
-    let preference = if holds.is_empty() { routing_choice(routing, &facts) } else { None };
-    OrderDecisions { holds, preference, tags: rule_tags(tagging, &facts) }
+    let facts = facts(rules.all().iter().any(|kind| read_lines(kind)));
+    let holds = rule_holds(rules.risk, &facts);
+    let preference = if holds.is_empty() { routing_choice(rules.routing, &facts) } else { None };
+    OrderDecisions {
+        holds,
+        preference,
+        tags: rule_tags(rules.tagging, &facts),
+        notices: rule_notices(rules.notification, &facts),
+    }
 }
 
 /// The location preference of the first routing rule in force (by priority) whose condition

@@ -80,10 +80,21 @@ impl Role {
                     | RulesApprove
                     | ChangesPropose
                     | ChangesApprove
+                    | ReturnsWrite
+                    | TicketsWrite
+                    | NotificationsRead
+                    | NotificationsManage
             ),
             Role::Warehouse => matches!(
                 permission,
-                MasterDataRead | InventoryRead | InventoryWrite | OrdersRead | ExceptionsRead | ExceptionsWork | RulesRead
+                MasterDataRead
+                    | InventoryRead
+                    | InventoryWrite
+                    | OrdersRead
+                    | ReturnsWrite
+                    | ExceptionsRead
+                    | ExceptionsWork
+                    | RulesRead
             ),
             Role::Finance => matches!(
                 permission,
@@ -96,6 +107,7 @@ impl Role {
                     | LedgerRead
                     | LedgerWrite
                     | AuditRead
+                    | RefundsIssue
                     | RulesRead
                     | RulesWrite
                     | RulesApprove
@@ -110,8 +122,12 @@ impl Role {
                     | OrdersRead
                     | OrdersWrite
                     | OrdersReview
+                    | ReturnsWrite
+                    | RefundsIssue
+                    | TicketsWrite
                     | ExceptionsRead
                     | ExceptionsWork
+                    | NotificationsRead
                     | RulesRead
             ),
             Role::Procurement => {
@@ -121,11 +137,14 @@ impl Role {
                 )
             }
             Role::Viewer => {
-                matches!(permission, MasterDataRead | InventoryRead | OrdersRead | ExceptionsRead | LedgerRead | RulesRead)
+                matches!(
+                    permission,
+                    MasterDataRead | InventoryRead | OrdersRead | ExceptionsRead | LedgerRead | RulesRead | NotificationsRead
+                )
             }
             Role::Integration => matches!(
                 permission,
-                MasterDataRead | CustomersWrite | InventoryRead | InventoryWrite | OrdersRead | OrdersWrite
+                MasterDataRead | CustomersWrite | InventoryRead | InventoryWrite | OrdersRead | OrdersWrite | ReturnsWrite
             ),
         }
     }
@@ -185,12 +204,22 @@ pub enum Permission {
     RulesWrite,
     /// Approve, reject, activate and retire rules another person wrote (of a kind the role owns).
     RulesApprove,
+    /// Request, authorise, receive and inspect returns, and decide what becomes of each line.
+    ReturnsWrite,
+    /// Refund customers: money leaves, so it is finance's and service's alone.
+    RefundsIssue,
+    /// Open, work and close helpdesk tickets.
+    TicketsWrite,
+    /// Read notification endpoints and the outbox.
+    NotificationsRead,
+    /// Add and switch notification endpoints, replay dead messages.
+    NotificationsManage,
     /// Manage API tokens and users.
     AccessManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 20] = [
+    pub const ALL: [Permission; 25] = [
         Permission::MasterDataRead,
         Permission::MasterDataWrite,
         Permission::CustomersWrite,
@@ -210,6 +239,11 @@ impl Permission {
         Permission::RulesRead,
         Permission::RulesWrite,
         Permission::RulesApprove,
+        Permission::ReturnsWrite,
+        Permission::RefundsIssue,
+        Permission::TicketsWrite,
+        Permission::NotificationsRead,
+        Permission::NotificationsManage,
         Permission::AccessManage,
     ];
 
@@ -234,6 +268,11 @@ impl Permission {
             Permission::RulesRead => "rules.read",
             Permission::RulesWrite => "rules.write",
             Permission::RulesApprove => "rules.approve",
+            Permission::ReturnsWrite => "returns.write",
+            Permission::RefundsIssue => "refunds.issue",
+            Permission::TicketsWrite => "tickets.write",
+            Permission::NotificationsRead => "notifications.read",
+            Permission::NotificationsManage => "notifications.manage",
             Permission::AccessManage => "access.manage",
         }
     }

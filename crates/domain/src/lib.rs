@@ -13,6 +13,7 @@ pub mod inventory;
 pub mod ledger;
 pub mod master;
 pub mod money;
+pub mod notification;
 pub mod order;
 pub mod risk;
 pub mod rules;
