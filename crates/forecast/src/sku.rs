@@ -86,7 +86,7 @@ mod tests {
         assert!((result.uplift.factor - 3f64.powf(20.0 / 28.0)).abs() < 1e-9);
         let baseline = result.choice.fitted.forecast[0];
         // The shrunk uplift leaves a little of each promotion in the baseline.
-        assert!(baseline >= 10.0 && baseline < 11.0, "{result:?}");
+        assert!((10.0..11.0).contains(&baseline), "{result:?}");
         assert_eq!(result.forecast[0], baseline);
         assert!((result.forecast[1] - result.choice.fitted.forecast[1] * result.uplift.factor).abs() < 1e-9);
     }
