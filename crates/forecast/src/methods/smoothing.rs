@@ -13,12 +13,12 @@ pub(super) fn seasonal_naive(history: &[f64], season: usize, horizon: usize) -> 
 /// Runs simple exponential smoothing with the level started at the first observation.
 /// Returns the next-period forecast and the sum of squared one-step errors.
 pub(super) fn ses_pass(series: &[f64], alpha: f64) -> (f64, f64) {
-    let Some((&first, _)) = series.split_first() else {
+    let Some((&first, rest)) = series.split_first() else {
         return (0.0, 0.0);
     };
     let mut level = first;
     let mut sse = 0.0;
-    for &value in &series[1..] {
+    for &value in rest {
         let error = value - level;
         sse += error * error;
         level += alpha * error;
