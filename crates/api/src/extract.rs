@@ -41,7 +41,8 @@ pub mod need {
     }
     needs!(
         MasterDataRead, MasterDataWrite, CustomersWrite, SuppliersWrite, InventoryRead, InventoryWrite, OrdersRead,
-        OrdersWrite, OrdersReview, ExceptionsRead, ExceptionsWork, LedgerRead, LedgerWrite, AuditRead, ChangesPropose, ChangesApprove, RulesRead, RulesWrite, RulesApprove, AccessManage
+        OrdersWrite, OrdersReview, ExceptionsRead, ExceptionsWork, LedgerRead, LedgerWrite, AuditRead, ChangesPropose, ChangesApprove, RulesRead, RulesWrite, RulesApprove,
+        ReturnsWrite, RefundsIssue, TicketsWrite, NotificationsRead, NotificationsManage, AccessManage
     );
 }
 

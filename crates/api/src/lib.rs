@@ -54,6 +54,7 @@ fn api() -> (Router<Ordo>, OpenApiDoc) {
         .merge(routes::audit::routes())
         .merge(routes::rules::routes())
         .merge(routes::changes::routes())
+        .merge(routes::notifications::routes())
         .split_for_parts()
 }
 

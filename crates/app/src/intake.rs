@@ -433,7 +433,7 @@ fn confirmation(id: Uuid, w: &NewOrderWrite, status: OrderStatus, ship_by: chron
         "external_id": w.order.external_id,
         "status": status.as_str(),
         "customer_email": w.order.customer_email,
-        "total": w.total.to_string(),
+        "total": w.total.to_decimal_string(),
         "currency": w.total.currency().code(),
         "ship_by": ship_by,
     })

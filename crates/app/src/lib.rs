@@ -218,6 +218,11 @@ impl Ordo {
         Ordo { clock, ..self.clone() }
     }
 
+    /// The same Ordo, running its use cases under `settings`.
+    pub fn with_settings(&self, settings: Settings) -> Ordo {
+        Ordo { settings, ..self.clone() }
+    }
+
     fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }

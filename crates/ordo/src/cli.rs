@@ -550,10 +550,24 @@ async fn serve(config: &Config) -> Result<ExitCode, Failure> {
     println!("ordo listening on http://{address}");
     let _ = std::io::stdout().flush();
     let watcher = tokio::spawn(serve::watch_the_clock(ordo.clone()));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let couriers: Vec<_> = (0..config.outbox_workers)
+        .map(|n| {
+            let courier = ordo_app::Courier::new(format!("{address}/{n}"), config.notification_log.clone());
+            let ordo = ordo.clone();
+            let stopped = stopped.clone();
+            tokio::spawn(async move { ordo.run_courier(courier, std::time::Duration::from_secs(1), stopped).await })
+        })
+        .collect();
     serve::run(listener, serve::app(ordo.clone(), &options))
         .await
         .map_err(|e| Failure::Failed(format!("server stopped: {e}")))?;
     watcher.abort();
+    // A try in flight finishes and is recorded; what is still due waits in the outbox.
+    let _ = stop.send(true);
+    for courier in couriers {
+        let _ = courier.await;
+    }
     ordo.close().await;
     Ok(ExitCode::SUCCESS)
 }

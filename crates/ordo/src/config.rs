@@ -3,7 +3,7 @@
 //! a test keeps it complete.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
@@ -70,6 +70,20 @@ pub struct Options {
     /// Channels' own fee ranges, such as "amazon=8-20,wayfair=10-25" [default: none]
     #[arg(long, env = "ORDO_SETTLEMENT_FEE_RATES", global = true, value_name = "CHANNEL=LOW-HIGH,…")]
     pub settlement_fee_rates: Option<String>,
+    /// Delivery tasks each `ordo serve` runs for the outbox [default: 2]
+    #[arg(long, env = "ORDO_OUTBOX_WORKERS", global = true, value_name = "N")]
+    pub outbox_workers: Option<u32>,
+    /// Tries at delivering a notification before it is dead and needs a person [default: 10]
+    #[arg(long, env = "ORDO_OUTBOX_MAX_ATTEMPTS", global = true, value_name = "N")]
+    pub outbox_max_attempts: Option<u32>,
+    /// The wait after a notification's first failed try, doubling after each next one, in
+    /// milliseconds [default: 10000]
+    #[arg(long, env = "ORDO_OUTBOX_FIRST_RETRY_MS", global = true, value_name = "MS")]
+    pub outbox_first_retry_ms: Option<u64>,
+    /// Where `log` notification endpoints append their messages as JSON lines [default: the
+    /// server's own log]
+    #[arg(long, env = "ORDO_NOTIFICATION_LOG", global = true, value_name = "FILE")]
+    pub notification_log: Option<PathBuf>,
     /// Log format: text or json [default: text]
     #[arg(long, env = "ORDO_LOG_FORMAT", global = true, value_name = "text|json")]
     pub log_format: Option<String>,
@@ -90,7 +104,8 @@ impl Options {
         merge!(self, lower, database_url, listen, base_currency, sqlite_synchronous, busy_timeout_ms, max_connections,
             request_timeout_secs, body_limit_bytes, session_hours, secure_cookies, risk_hold_uncaptured,
             risk_hold_country_mismatch, risk_value_factor, at_risk_hours, settlement_tolerance_minor, settlement_fee_rate,
-            settlement_fee_rates, log_format, log_filter)
+            settlement_fee_rates, outbox_workers, outbox_max_attempts, outbox_first_retry_ms, notification_log, log_format,
+            log_filter)
     }
 }
 
@@ -113,6 +128,8 @@ pub struct Config {
     pub secure_cookies: bool,
     pub log_format: LogFormat,
     pub log_filter: String,
+    pub outbox_workers: u32,
+    pub notification_log: Option<PathBuf>,
 }
 
 /// A configuration value that cannot be used, named by its option.
@@ -161,6 +178,14 @@ impl Config {
         let at_risk_hours = positive("at_risk_hours", o.at_risk_hours.unwrap_or(4))?;
         let settlement = settlement_policy(&o)?;
         let max_connections = positive("max_connections", u64::from(o.max_connections.unwrap_or(10)))?;
+        let outbox_retry = ordo_app::domain::notification::RetryPolicy {
+            first_wait: chrono::Duration::milliseconds(
+                positive("outbox_first_retry_ms", o.outbox_first_retry_ms.unwrap_or(10_000))?.min(86_400_000) as i64,
+            ),
+            max_attempts: u32::try_from(positive("outbox_max_attempts", u64::from(o.outbox_max_attempts.unwrap_or(10)))?.min(100))
+                .unwrap_or(100),
+            ..ordo_app::domain::notification::RetryPolicy::default()
+        };
         Ok(Config {
             database_url: o.database_url.unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
             listen,
@@ -180,12 +205,15 @@ impl Config {
                 },
                 at_risk_window: chrono::Duration::hours(at_risk_hours.min(24 * 365) as i64),
                 settlement,
+                outbox_retry,
             },
             request_timeout: Duration::from_secs(positive("request_timeout_secs", o.request_timeout_secs.unwrap_or(30))?),
             body_limit_bytes: o.body_limit_bytes.unwrap_or(1024 * 1024).max(1024),
             secure_cookies: o.secure_cookies.unwrap_or(false),
             log_format,
             log_filter: o.log_filter.unwrap_or_else(|| "info".to_owned()),
+            outbox_workers: o.outbox_workers.unwrap_or(2).min(64),
+            notification_log: o.notification_log,
         })
     }
 }

@@ -11,4 +11,5 @@ pub mod ledger;
 pub mod reports;
 pub mod rules;
 pub mod master;
+pub mod notifications;
 pub mod orders;

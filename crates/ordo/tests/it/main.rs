@@ -15,6 +15,7 @@ mod fulfilment;
 mod import;
 mod invariants;
 mod kits;
+mod notifications;
 mod orders;
 mod permissions;
 mod rules;
