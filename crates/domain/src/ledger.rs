@@ -43,6 +43,7 @@ pub const DEFAULT_CHART: &[(&str, &str, AccountKind)] = &[
     (BANK, "Bank", AccountKind::Asset),
     (INVENTORY, "Inventory", AccountKind::Asset),
     (MARKETPLACE_RESERVE, "Reserve held by marketplaces", AccountKind::Asset),
+    (SUPPLIER_CLAIMS, "Claims on suppliers", AccountKind::Asset),
     (PAYABLE, "Accounts payable", AccountKind::Liability),
     (GOODS_RECEIVED_NOT_INVOICED, "Goods received not invoiced", AccountKind::Liability),
     (TAX_PAYABLE, "Sales tax payable", AccountKind::Liability),
@@ -60,6 +61,7 @@ pub const DEFAULT_CHART: &[(&str, &str, AccountKind)] = &[
 pub const BANK: &str = "1000";
 pub const INVENTORY: &str = "1200";
 pub const MARKETPLACE_RESERVE: &str = "1300";
+pub const SUPPLIER_CLAIMS: &str = "1400";
 pub const PAYABLE: &str = "2000";
 pub const GOODS_RECEIVED_NOT_INVOICED: &str = "2100";
 pub const TAX_PAYABLE: &str = "2200";
@@ -289,6 +291,62 @@ pub fn shipment_cost(
         .collect();
     lines.push(transfer_side(INVENTORY, cost.minor(), false));
     Entry::balanced(source, memo, cost.currency(), lines)
+}
+
+/// What one refund pays back, in the order's currency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundValue {
+    pub channel: String,
+    /// Net prices refunded, per SKU.
+    pub net_by_sku: Vec<(String, i64)>,
+    pub segment: Option<String>,
+    pub tax: Money,
+    pub shipping: Money,
+}
+
+/// A refund: sales returns, the tax and the shipping income given back, against the channel's
+/// receivable (the channel pays the customer and nets it from what it owes us).
+pub fn refund(source: String, memo: String, refunded: &RefundValue) -> Result<Entry, EntryError> {
+    let currency = refunded.tax.currency();
+    let net: i64 = refunded.net_by_sku.iter().map(|(_, n)| n).sum();
+    let owed = net
+        .checked_add(refunded.tax.minor())
+        .and_then(|v| v.checked_add(refunded.shipping.minor()))
+        .ok_or(EntryError::Overflow)?;
+    let mut lines: Vec<Posting> = refunded
+        .net_by_sku
+        .iter()
+        .map(|(sku, net)| Posting { sku: Some(sku.clone()), segment: refunded.segment.clone(), ..transfer_side(SALES_RETURNS, *net, true) })
+        .collect();
+    lines.push(debit(TAX_PAYABLE, refunded.tax.minor()));
+    lines.push(debit(SHIPPING_INCOME, refunded.shipping.minor()));
+    lines.push(credit(&receivable(&refunded.channel), owed));
+    Ok(Entry::balanced(source, memo, currency, lines)?.for_channel(&refunded.channel))
+}
+
+/// Returned units restocked: back into inventory at the average cost, out of cost of goods sold.
+pub fn return_restock(source: String, memo: String, sku: &str, value: Money) -> Result<Entry, EntryError> {
+    let lines = vec![debit(INVENTORY, value.minor()), Posting { sku: Some(sku.to_owned()), ..credit(COST_OF_GOODS_SOLD, value.minor()) }];
+    Entry::balanced(source, memo, value.currency(), lines)
+}
+
+/// Returned units that cannot be sold: their cost moves from cost of goods sold to write-offs.
+pub fn return_write_off(source: String, memo: String, sku: &str, value: Money) -> Result<Entry, EntryError> {
+    let sku = Some(sku.to_owned());
+    let lines = vec![Posting { sku: sku.clone(), ..debit(INVENTORY_WRITE_OFFS, value.minor()) }, Posting { sku, ..credit(COST_OF_GOODS_SOLD, value.minor()) }];
+    Entry::balanced(source, memo, value.currency(), lines)
+}
+
+/// Returned units the supplier is liable for: their cost becomes a claim on the supplier.
+pub fn supplier_claim(source: String, memo: String, sku: &str, value: Money) -> Result<Entry, EntryError> {
+    let lines = vec![debit(SUPPLIER_CLAIMS, value.minor()), Posting { sku: Some(sku.to_owned()), ..credit(COST_OF_GOODS_SOLD, value.minor()) }];
+    Entry::balanced(source, memo, value.currency(), lines)
+}
+
+/// A claim settled: credited by the supplier (less owed to them) or refused (written off).
+pub fn claim_settled(source: String, memo: String, credited: bool, value: Money) -> Result<Entry, EntryError> {
+    let to = if credited { PAYABLE } else { INVENTORY_WRITE_OFFS };
+    Entry::balanced(source, memo, value.currency(), transfer(to, SUPPLIER_CLAIMS, value.minor()))
 }
 
 /// `amount` on `account`: on the side given when it is positive, on the other when negative.

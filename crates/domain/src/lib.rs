@@ -15,6 +15,7 @@ pub mod master;
 pub mod money;
 pub mod notification;
 pub mod order;
+pub mod returns;
 pub mod risk;
 pub mod rules;
 pub mod routing;
