@@ -55,6 +55,7 @@ fn api() -> (Router<Ordo>, OpenApiDoc) {
         .merge(routes::rules::routes())
         .merge(routes::changes::routes())
         .merge(routes::notifications::routes())
+        .merge(routes::returns::routes())
         .split_for_parts()
 }
 

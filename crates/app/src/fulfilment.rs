@@ -306,7 +306,8 @@ async fn ship(
         "lines": lines.iter().map(|l| serde_json::json!({"line": l.line, "quantity": l.quantity})).collect::<Vec<_>>(),
         "complete": complete,
     });
-    crate::outbox::notify(tx, Topic::OrderDispatched, &format!("order:{}", order.id), parcel, now).await?;
+    let topic = if tx.replaces_return(order.id).await?.is_some() { Topic::ReplacementShipped } else { Topic::OrderDispatched };
+    crate::outbox::notify(tx, topic, &format!("order:{}", order.id), parcel, now).await?;
     if complete {
         let subject = format!("order:{}", order.id);
         for kind in [ExceptionKind::ShipmentAtRisk, ExceptionKind::LateShipment] {

@@ -61,6 +61,11 @@ pub fn text(field: &str, value: &str) -> Result<String, FieldError> {
     Ok(value.to_owned())
 }
 
+/// An id such as `0190e4d2-…`.
+pub fn uuid(field: &str, value: &str) -> Result<uuid::Uuid, FieldError> {
+    value.trim().parse().map_err(|_| FieldError::new(field, "must be an id such as 0190e4d2-6c1a-7b3e-9f00-3a5c7d2e1b44"))
+}
+
 /// An integer that must lie within `min..=max`.
 pub fn bounded(field: &str, value: i64, min: i64, max: i64) -> Result<i64, FieldError> {
     if value < min || value > max {

@@ -13,3 +13,4 @@ pub mod rules;
 pub mod master;
 pub mod notifications;
 pub mod orders;
+pub mod returns;

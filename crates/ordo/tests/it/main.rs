@@ -18,5 +18,6 @@ mod kits;
 mod notifications;
 mod orders;
 mod permissions;
+mod returns;
 mod rules;
 mod settlements;
