@@ -56,6 +56,7 @@ fn api() -> (Router<Ordo>, OpenApiDoc) {
         .merge(routes::changes::routes())
         .merge(routes::notifications::routes())
         .merge(routes::returns::routes())
+        .merge(routes::helpdesk::routes())
         .split_for_parts()
 }
 

@@ -9,6 +9,7 @@ mod cache;
 mod clock;
 mod exceptions;
 mod fulfilment;
+mod helpdesk;
 mod intake;
 pub mod demo;
 pub mod import;
@@ -41,11 +42,12 @@ pub use exceptions::{ExceptionAction, ExceptionDetail, ExceptionFilter, MAX_EXCE
 pub use fulfilment::ShipByWatch;
 pub use ledger::{AccountLedger, LedgerCheck, LedgerLine, ManualLine, Period, TrialBalance};
 pub use settlements::{SettlementImport, SettlementPolicy};
+pub use helpdesk::{AttachError, NewTicket, TicketDetail};
 pub use intake::Intake;
 pub use returns::{InspectedLine, NewRefund, NewReturn, NewReturnLine, ReceivedLine};
 pub use outbox::{Courier, CreatedEndpoint, DeliveryRound, MessageDetail, NewEndpoint, MAX_OUTBOX_PAGE};
 pub use ordo_domain as domain;
-pub use ordo_storage::{AuditQuery, DeliveryAttempt, OutboxMessage, OutboxQuery, OrderSummary, SettlementLine, SettlementSummary, redact as redact_url, Engine, StorageError, MasterDataCounts, ProductPage, ProductQuery, SqliteDurability, StorageOptions};
+pub use ordo_storage::{TicketQuery, AuditQuery, DeliveryAttempt, OutboxMessage, OutboxQuery, OrderSummary, SettlementLine, SettlementSummary, redact as redact_url, Engine, StorageError, MasterDataCounts, ProductPage, ProductQuery, SqliteDurability, StorageOptions};
 
 /// Settings the use cases need; everything else about running Ordo belongs to the adapters.
 #[derive(Debug, Clone)]

@@ -30,12 +30,15 @@ pub enum ExceptionKind {
     ReturnOverdue,
     /// A purchase order past its expected date, or a stockout projected before the next receipt.
     Procurement,
-    /// A channel connector that could not send or fetch.
+    /// A channel connector that could not send or fetch, or a notification that could not be
+    /// delivered.
     SyncFailure,
+    /// A helpdesk ticket not solved within its priority's time.
+    TicketOverdue,
 }
 
 impl ExceptionKind {
-    pub const ALL: [ExceptionKind; 8] = [
+    pub const ALL: [ExceptionKind; 9] = [
         ExceptionKind::Stockout,
         ExceptionKind::PaymentReview,
         ExceptionKind::ShipmentAtRisk,
@@ -44,6 +47,7 @@ impl ExceptionKind {
         ExceptionKind::ReturnOverdue,
         ExceptionKind::Procurement,
         ExceptionKind::SyncFailure,
+        ExceptionKind::TicketOverdue,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -56,6 +60,7 @@ impl ExceptionKind {
             ExceptionKind::ReturnOverdue => "return_overdue",
             ExceptionKind::Procurement => "procurement",
             ExceptionKind::SyncFailure => "sync_failure",
+            ExceptionKind::TicketOverdue => "ticket_overdue",
         }
     }
 
@@ -80,6 +85,7 @@ impl ExceptionKind {
             ExceptionKind::ReturnOverdue => &[Role::Service, Role::Ops, Role::Admin],
             ExceptionKind::Procurement => &[Role::Procurement, Role::Ops, Role::Admin],
             ExceptionKind::SyncFailure => &[Role::Ops, Role::Admin],
+            ExceptionKind::TicketOverdue => &[Role::Service, Role::Ops, Role::Admin],
         }
     }
 
@@ -94,7 +100,7 @@ impl ExceptionKind {
         match self {
             ExceptionKind::Stockout | ExceptionKind::Procurement => chrono::Duration::hours(24),
             ExceptionKind::PaymentReview => chrono::Duration::hours(4),
-            ExceptionKind::ShipmentAtRisk | ExceptionKind::SyncFailure => chrono::Duration::hours(2),
+            ExceptionKind::ShipmentAtRisk | ExceptionKind::SyncFailure | ExceptionKind::TicketOverdue => chrono::Duration::hours(2),
             ExceptionKind::LateShipment => chrono::Duration::hours(1),
             ExceptionKind::ReturnOverdue => chrono::Duration::hours(48),
             ExceptionKind::Reconciliation => chrono::Duration::hours(72),

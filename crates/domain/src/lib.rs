@@ -4,6 +4,27 @@
 //! these types, the application crate orchestrates them, and the adapters (HTTP, dashboard,
 //! CLI) only ever see them through the application crate's use cases.
 
+/// A closed set of names a caller may send: `ALL`, `as_str` and `parse`, which names the
+/// field and every allowed value when the text is none of them.
+macro_rules! named {
+    ($name:ident, $what:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            pub fn parse(field: &str, value: &str) -> Result<$name, $crate::FieldError> {
+                $name::ALL.iter().copied().find(|v| v.as_str() == value).ok_or_else(|| {
+                    let names: Vec<&str> = $name::ALL.iter().map(|v| v.as_str()).collect();
+                    $crate::FieldError::new(field, format!("{} must be one of {}", $what, names.join(", ")))
+                })
+            }
+        }
+    };
+}
+
 pub mod access;
 pub mod audit;
 pub mod change;
@@ -20,6 +41,7 @@ pub mod risk;
 pub mod rules;
 pub mod routing;
 pub mod settlement;
+pub mod ticket;
 pub mod wave;
 
 pub use field::FieldError;

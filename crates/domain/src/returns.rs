@@ -7,25 +7,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::FieldError;
 
-macro_rules! named {
-    ($name:ident, $what:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-
-            pub fn parse(field: &str, value: &str) -> Result<$name, FieldError> {
-                $name::ALL.iter().copied().find(|v| v.as_str() == value).ok_or_else(|| {
-                    let names: Vec<&str> = $name::ALL.iter().map(|v| v.as_str()).collect();
-                    FieldError::new(field, format!("{} must be one of {}", $what, names.join(", ")))
-                })
-            }
-        }
-    };
-}
-
 /// Why the customer sends it back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ReturnReason {

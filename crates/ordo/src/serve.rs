@@ -43,8 +43,8 @@ pub fn app(ordo: Ordo, options: &HttpOptions) -> Router {
         .layer(CatchPanicLayer::new())
 }
 
-/// Looks at the clock every minute: raises at-risk and late shipment exceptions and overdue
-/// returns, puts
+/// Looks at the clock every minute: raises at-risk and late shipment exceptions, overdue returns
+/// and tickets, puts
 /// approved rule versions in force at their effective time, and escalates exceptions past
 /// their due time. With several `ordo serve` processes each looks;
 /// an open exception is never raised twice, nor escalated twice for one lapse.
@@ -69,6 +69,11 @@ pub async fn watch_the_clock(ordo: Ordo) {
             Ok(0) => {}
             Ok(overdue) => tracing::info!(overdue, "returns overdue"),
             Err(e) => tracing::warn!(error = %e, "could not check returns due back"),
+        }
+        match ordo.watch_tickets().await {
+            Ok(0) => {}
+            Ok(overdue) => tracing::info!(overdue, "tickets past their time"),
+            Err(e) => tracing::warn!(error = %e, "could not check tickets' times"),
         }
         match ordo.escalate_overdue().await {
             Ok(0) => {}

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod changes;
 pub mod exceptions;
 pub mod fulfilment;
+pub mod helpdesk;
 pub mod inventory;
 pub mod ledger;
 pub mod reports;

@@ -12,6 +12,7 @@ mod cli;
 mod common;
 mod exceptions;
 mod fulfilment;
+mod helpdesk;
 mod import;
 mod invariants;
 mod kits;

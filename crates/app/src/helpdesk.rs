@@ -1,0 +1,270 @@
+//! The helpdesk: tickets by channel, reason and priority, linked to a customer, an order and a
+//! return, with internal comments and a time to solve them; and documents (dispute evidence,
+//! photos, policies) attached to tickets, returns, orders and suppliers.
+
+use ordo_domain::audit::Change;
+use ordo_domain::exception::ExceptionKind;
+use ordo_domain::ticket::{self, Attachment, DocumentRefusal, Priority, Ticket, TicketComment, TicketReason, TicketStatus};
+use ordo_domain::FieldError;
+use ordo_storage::TicketQuery;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::audit::record;
+use crate::{Actor, AppError, AppResult, Ordo};
+
+/// A ticket as someone opens it.
+#[derive(Debug, Clone, Default)]
+pub struct NewTicket {
+    pub channel: Option<String>,
+    pub reason: String,
+    pub priority: String,
+    pub subject: String,
+    pub customer_email: String,
+    pub order_id: Option<Uuid>,
+    pub return_id: Option<Uuid>,
+    /// The customer's first message.
+    pub body: String,
+}
+
+/// A ticket with its comments and attachments.
+#[derive(Debug, Clone)]
+pub struct TicketDetail {
+    pub ticket: Ticket,
+    pub comments: Vec<TicketComment>,
+    pub attachments: Vec<Attachment>,
+}
+
+/// Why a document was not attached; nothing was stored.
+#[derive(Debug, thiserror::Error)]
+pub enum AttachError {
+    #[error("the document is larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("{0}")]
+    Unsupported(String),
+    #[error(transparent)]
+    App(#[from] AppError),
+}
+
+fn ticket_not_found(id: Uuid) -> AppError {
+    AppError::NotFound { what: "ticket", key: id.to_string() }
+}
+
+fn body_text(field: &str, text: &str) -> AppResult<String> {
+    let text = text.trim();
+    if text.is_empty() || text.chars().count() > 10_000 {
+        return Err(FieldError::new(field, "must be 1 to 10000 characters").into());
+    }
+    Ok(text.to_owned())
+}
+
+impl Ordo {
+    pub async fn open_ticket(&self, new: NewTicket, actor: &Actor) -> AppResult<TicketDetail> {
+        let reason = TicketReason::parse("reason", &new.reason)?;
+        let priority = Priority::parse("priority", &new.priority)?;
+        let subject = ordo_domain::field::text("subject", &new.subject)?;
+        let email = new.customer_email.trim().to_ascii_lowercase();
+        if !email.contains('@') || email.len() > 254 || email.chars().any(char::is_whitespace) {
+            return Err(FieldError::new("customer_email", "must be an e-mail address").into());
+        }
+        let body = body_text("body", &new.body)?;
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        if let Some(channel) = &new.channel
+            && tx.channel(channel).await?.is_none()
+        {
+            return Err(FieldError::new("channel", format!("unknown channel {channel:?}")).into());
+        }
+        if let Some(order) = new.order_id
+            && tx.order_status(order).await?.is_none()
+        {
+            return Err(FieldError::new("order_id", format!("unknown order {order}")).into());
+        }
+        if let Some(id) = new.return_id {
+            match tx.return_record(id).await? {
+                None => return Err(FieldError::new("return_id", format!("unknown return {id}")).into()),
+                Some(r) if new.order_id.is_some_and(|o| o != r.order_id) => {
+                    return Err(FieldError::new("return_id", "the return belongs to another order").into());
+                }
+                Some(_) => {}
+            }
+        }
+        let ticket = Ticket {
+            id: Uuid::now_v7(),
+            channel: new.channel,
+            reason: reason.as_str().to_owned(),
+            priority: priority.as_str().to_owned(),
+            status: TicketStatus::Open.as_str().to_owned(),
+            subject,
+            customer_email: email,
+            order_id: new.order_id,
+            return_id: new.return_id,
+            assignee: None,
+            due_at: now + priority.sla(),
+            created_by: actor.to_string(),
+            created_at: now,
+            updated_at: now,
+            solved_at: None,
+        };
+        tx.insert_ticket(&ticket).await?;
+        tx.add_ticket_comment(ticket.id, &TicketComment { at: now, author: ticket.customer_email.clone(), body, internal: false }).await?;
+        let after = serde_json::json!({"reason": ticket.reason, "priority": ticket.priority, "order": ticket.order_id, "return": ticket.return_id});
+        record(&mut tx, actor, now, &[Change::new("ticket.open", format!("ticket:{}", ticket.id)).after(after)]).await?;
+        tx.commit().await?;
+        self.ticket(ticket.id).await
+    }
+
+    pub async fn ticket(&self, id: Uuid) -> AppResult<TicketDetail> {
+        let mut tx = self.db.read().await?;
+        let ticket = tx.ticket(id).await?.ok_or_else(|| ticket_not_found(id))?;
+        let comments = tx.ticket_comments(id).await?;
+        let attachments = tx.attachments(&format!("ticket:{id}")).await?;
+        Ok(TicketDetail { ticket, comments, attachments })
+    }
+
+    /// The queue: tickets in `statuses` (all when empty), earliest due first.
+    pub async fn tickets(&self, mut query: TicketQuery) -> AppResult<Vec<Ticket>> {
+        for (i, status) in query.statuses.iter().enumerate() {
+            TicketStatus::parse(&format!("status[{i}]"), status)?;
+        }
+        if let Some(priority) = &query.priority {
+            Priority::parse("priority", priority)?;
+        }
+        query.limit = ordo_domain::field::bounded("limit", query.limit, 1, 1000)?;
+        Ok(self.db.read().await?.tickets(&query).await?)
+    }
+
+    /// A comment: internal for colleagues, or a reply that goes to the customer (the ticket
+    /// then waits on them).
+    pub async fn comment_on_ticket(&self, id: Uuid, body: &str, internal: bool, actor: &Actor) -> AppResult<TicketDetail> {
+        let body = body_text("body", body)?;
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        let ticket = tx.ticket(id).await?.ok_or_else(|| ticket_not_found(id))?;
+        if ticket.status == TicketStatus::Closed.as_str() {
+            return Err(AppError::InvalidTransition { current: "closed", message: "a closed ticket takes no more comments".into() });
+        }
+        tx.add_ticket_comment(id, &TicketComment { at: now, author: actor.to_string(), body, internal }).await?;
+        record(&mut tx, actor, now, &[Change::new("ticket.comment", format!("ticket:{id}")).after(serde_json::json!({"internal": internal}))]).await?;
+        tx.commit().await?;
+        self.ticket(id).await
+    }
+
+    pub async fn set_ticket_status(&self, id: Uuid, status: &str, actor: &Actor) -> AppResult<TicketDetail> {
+        let next = TicketStatus::parse("status", status)?;
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        let ticket = tx.ticket(id).await?.ok_or_else(|| ticket_not_found(id))?;
+        let current = TicketStatus::parse("status", &ticket.status)?;
+        if !current.can_become(next) {
+            return Err(AppError::InvalidTransition {
+                current: current.as_str(),
+                message: format!("a ticket that is {} cannot become {}", current.as_str(), next.as_str()),
+            });
+        }
+        let solved_at = match next {
+            TicketStatus::Solved | TicketStatus::Closed => Some(ticket.solved_at.unwrap_or(now)),
+            TicketStatus::Open | TicketStatus::Pending => None,
+        };
+        if !tx.set_ticket_status(id, current.as_str(), next.as_str(), solved_at, now).await? {
+            return Err(AppError::InvalidTransition { current: current.as_str(), message: "the ticket changed meanwhile".into() });
+        }
+        if solved_at.is_some() {
+            tx.resolve_exception(ExceptionKind::TicketOverdue.as_str(), &format!("ticket:{id}"), next.as_str(), now).await?;
+        }
+        let change = Change::new("ticket.status", format!("ticket:{id}"))
+            .before(serde_json::json!({"status": current.as_str()}))
+            .after(serde_json::json!({"status": next.as_str()}));
+        record(&mut tx, actor, now, &[change]).await?;
+        tx.commit().await?;
+        self.ticket(id).await
+    }
+
+    pub async fn assign_ticket(&self, id: Uuid, assignee: Option<&str>, actor: &Actor) -> AppResult<TicketDetail> {
+        let assignee = assignee.map(|a| ordo_domain::field::text("assignee", a)).transpose()?;
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        let ticket = tx.ticket(id).await?.ok_or_else(|| ticket_not_found(id))?;
+        tx.assign_ticket(id, assignee.as_deref(), now).await?;
+        let change = Change::new("ticket.assign", format!("ticket:{id}")).before(&ticket.assignee).after(&assignee);
+        record(&mut tx, actor, now, &[change]).await?;
+        tx.commit().await?;
+        self.ticket(id).await
+    }
+
+    /// Raises a `ticket_overdue` exception for each open or pending ticket past its time.
+    pub async fn watch_tickets(&self) -> AppResult<u64> {
+        let now = self.now();
+        let kind = ExceptionKind::TicketOverdue;
+        let mut tx = self.db.write().await?;
+        let mut raised = 0;
+        for t in tx.overdue_tickets(now).await? {
+            let details = serde_json::json!({"priority": t.priority, "reason": t.reason, "due_at": t.due_at, "customer_email": t.customer_email});
+            if tx.raise_exception(kind.as_str(), &format!("ticket:{}", t.id), kind.owner_role().as_str(), now + kind.sla(), &details, now).await? {
+                raised += 1;
+            }
+        }
+        tx.commit().await?;
+        Ok(raised)
+    }
+
+    /// Attaches a document to `subject` (`ticket:ID`, `return:ID`, `order:ID`,
+    /// `supplier:CODE`), which must exist. The content is kept once under its SHA-256 however
+    /// often it is attached; its type is read from its bytes and must match `content_type`.
+    pub async fn attach(&self, subject: &str, file_name: &str, content_type: &str, content: &[u8], actor: &Actor) -> Result<Attachment, AttachError> {
+        let kind = match ticket::check_document(content_type, content) {
+            Ok(kind) => kind,
+            Err(DocumentRefusal::TooLarge { limit }) => return Err(AttachError::TooLarge { limit }),
+            Err(DocumentRefusal::Empty) => return Err(AppError::Invalid(FieldError::new("body", "the document is empty")).into()),
+            Err(DocumentRefusal::Unsupported(why)) => return Err(AttachError::Unsupported(why)),
+        };
+        let file_name = ticket::file_name("file_name", file_name).map_err(AppError::Invalid)?;
+        let now = self.now();
+        let mut tx = self.db.write().await.map_err(AppError::from)?;
+        let exists = match subject.split_once(':') {
+            Some(("ticket", id)) => match id.parse() {
+                Ok(id) => tx.ticket(id).await.map_err(AppError::from)?.is_some(),
+                Err(_) => false,
+            },
+            Some(("return", id)) => match id.parse() {
+                Ok(id) => tx.return_record(id).await.map_err(AppError::from)?.is_some(),
+                Err(_) => false,
+            },
+            Some(("order", id)) => match id.parse() {
+                Ok(id) => tx.order_status(id).await.map_err(AppError::from)?.is_some(),
+                Err(_) => false,
+            },
+            Some(("supplier", code)) => tx.suppliers().await.map_err(AppError::from)?.iter().any(|s| s.code == code),
+            _ => false,
+        };
+        if !exists {
+            return Err(AppError::NotFound { what: "attachment subject", key: subject.to_owned() }.into());
+        }
+        let sha256: String = Sha256::digest(content).iter().map(|b| format!("{b:02x}")).collect();
+        tx.put_document(&sha256, kind, content, now).await.map_err(AppError::from)?;
+        let attachment = Attachment {
+            id: Uuid::now_v7(),
+            subject: subject.to_owned(),
+            file_name,
+            content_type: kind.to_owned(),
+            size: i64::try_from(content.len()).unwrap_or(i64::MAX),
+            sha256,
+            uploaded_by: actor.to_string(),
+            uploaded_at: now,
+        };
+        tx.insert_attachment(&attachment).await.map_err(AppError::from)?;
+        let after = serde_json::json!({"attachment": attachment.id, "file_name": attachment.file_name, "sha256": attachment.sha256, "size": attachment.size});
+        record(&mut tx, actor, now, &[Change::new("document.attach", subject.to_owned()).after(after)]).await?;
+        tx.commit().await.map_err(AppError::from)?;
+        Ok(attachment)
+    }
+
+    pub async fn attachments(&self, subject: &str) -> AppResult<Vec<Attachment>> {
+        Ok(self.db.read().await?.attachments(subject).await?)
+    }
+
+    /// An attachment's file name, type and bytes.
+    pub async fn attachment_content(&self, id: Uuid) -> AppResult<(String, String, Vec<u8>)> {
+        self.db.read().await?.attachment_content(id).await?.ok_or(AppError::NotFound { what: "attachment", key: id.to_string() })
+    }
+}

@@ -1,0 +1,122 @@
+//! The helpdesk: a ticket's life with internal comments, its time running out into an
+//! exception, and documents attached with size and type checks, kept once per content.
+
+use chrono::Utc;
+use ordo_app::domain::access::Role;
+use serde_json::json;
+
+use crate::common::{on_both_engines, Server};
+use crate::orders::{order, shop};
+
+async fn upload(server: &Server, token: &str, path: &str, content_type: &str, body: Vec<u8>) -> (u16, serde_json::Value) {
+    let response = server
+        .client
+        .post(format!("{}{path}", server.base))
+        .bearer_auth(token)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+async fn a_ticket_from_open_to_solved(server: Server) {
+    shop(&server, 5).await;
+    let (_, placed) = server.post(&server.admin, "/api/v1/orders", order("T-1", json!([{"sku": "MUG-1", "quantity": 1, "unit_price": "12.90"}]))).await;
+    let order_id = placed["id"].as_str().unwrap();
+    let service = server.token(Role::Service).await;
+    let ticket = json!({
+        "channel": "web", "reason": "where_is_my_order", "priority": "high", "subject": "Where is my mug?",
+        "customer_email": "Ann@Example.com", "order_id": order_id, "body": "Ordered a week ago, nothing yet."
+    });
+    let (status, opened) = server.post(&service, "/api/v1/tickets", ticket).await;
+    assert_eq!(status, 201, "{opened}");
+    let id = opened["id"].as_str().unwrap().to_owned();
+    assert_eq!((opened["status"].as_str(), opened["customer_email"].as_str()), (Some("open"), Some("ann@example.com")));
+    assert_eq!(opened["comments"][0]["body"], "Ordered a week ago, nothing yet.");
+
+    let at = |what: &str| format!("/api/v1/tickets/{id}/{what}");
+    let (status, noted) = server.post(&service, &at("comments"), json!({"body": "Carrier says Tuesday"})).await;
+    assert_eq!((status, noted["comments"][1]["internal"].as_bool()), (200, Some(true)), "{noted}");
+    let (_, assigned) = server.post(&service, &at("assign"), json!({"assignee": "sam"})).await;
+    assert_eq!(assigned["assignee"], "sam");
+    let (_, queue) = server.get(&service, "/api/v1/tickets?status=open,pending&assignee=sam").await;
+    assert_eq!(queue.as_array().unwrap().len(), 1, "{queue}");
+
+    // Eight hours for a high-priority ticket: past them, an exception for service.
+    let later = server.ordo.with_clock(ordo_app::Clock::simulated(Utc::now() + chrono::Duration::hours(9)));
+    assert_eq!(later.watch_tickets().await.unwrap(), 1);
+    assert_eq!(later.watch_tickets().await.unwrap(), 0, "raised once");
+    let (_, overdue) = server.get(&service, "/api/v1/exceptions?kind=ticket_overdue&status=unresolved").await;
+    assert_eq!(overdue[0]["subject"], format!("ticket:{id}"), "{overdue}");
+    assert_eq!(overdue[0]["owner_role"], "service");
+
+    let (status, solved) = server.post(&service, &at("status"), json!({"status": "solved"})).await;
+    assert_eq!((status, solved["status"].as_str()), (200, Some("solved")), "{solved}");
+    let (_, overdue) = server.get(&service, "/api/v1/exceptions?kind=ticket_overdue&status=unresolved").await;
+    assert_eq!(overdue, json!([]), "solving resolves it");
+    assert_eq!(server.post(&service, &at("status"), json!({"status": "closed"})).await.0, 200);
+    let (status, refused) = server.post(&service, &at("status"), json!({"status": "open"})).await;
+    assert_eq!((status, refused["error"]["current_state"].as_str()), (409, Some("closed")), "{refused}");
+
+    let warehouse = server.token(Role::Warehouse).await;
+    assert_eq!(server.post(&warehouse, &at("comments"), json!({"body": "hi"})).await.0, 403);
+    let (status, refused) = server.post(&service, "/api/v1/tickets", json!({
+        "reason": "bored", "priority": "high", "subject": "x", "customer_email": "a@b.c", "body": "x"
+    })).await;
+    assert_eq!((status, refused["error"]["field"].as_str()), (422, Some("reason")), "{refused}");
+}
+on_both_engines!(a_ticket_from_open_to_solved, a_ticket_on_sqlite, a_ticket_on_postgres);
+
+async fn documents_are_checked_and_kept_once(server: Server) {
+    shop(&server, 5).await;
+    let service = server.token(Role::Service).await;
+    let ticket = json!({"reason": "dispute", "priority": "normal", "subject": "Chargeback", "customer_email": "bo@example.com", "body": "Card dispute"});
+    let (_, opened) = server.post(&service, "/api/v1/tickets", ticket).await;
+    let id = opened["id"].as_str().unwrap();
+    let path = format!("/api/v1/tickets/{id}/attachments?file_name=../evidence.pdf");
+    let pdf = b"%PDF-1.7\n1 0 obj <<>> endobj\n%%EOF\n".to_vec();
+
+    let (status, first) = upload(&server, &service, &path, "application/pdf", pdf.clone()).await;
+    assert_eq!(status, 201, "{first}");
+    assert_eq!((first["file_name"].as_str(), first["content_type"].as_str()), (Some("evidence.pdf"), Some("application/pdf")));
+    let (status, second) = upload(&server, &service, &path, "application/pdf", pdf.clone()).await;
+    assert_eq!(status, 201);
+    assert_eq!(first["sha256"], second["sha256"]);
+
+    // Too large: 413; a type Ordo does not keep, or bytes that are not what they claim: 415.
+    let (status, refused) = upload(&server, &service, &path, "text/plain", vec![b'a'; 10 * 1024 * 1024 + 1]).await;
+    assert_eq!((status, refused["error"]["code"].as_str()), (413, Some("payload_too_large")), "{refused}");
+    let (status, refused) = upload(&server, &service, &path, "application/x-msdownload", b"MZ\x90\x00\x03\x00".to_vec()).await;
+    assert_eq!((status, refused["error"]["code"].as_str()), (415, Some("unsupported_media_type")), "{refused}");
+    let (status, _) = upload(&server, &service, &path, "image/png", pdf.clone()).await;
+    assert_eq!(status, 415, "a PDF is not a PNG");
+    let (status, _) = upload(&server, &service, "/api/v1/tickets/01900000-0000-7000-8000-000000000000/attachments?file_name=a.pdf", "application/pdf", pdf.clone()).await;
+    assert_eq!(status, 404);
+
+    let (_, listed) = server.get(&service, &format!("/api/v1/attachments?subject=ticket:{id}")).await;
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+    assert_eq!(listed[0]["sha256"], listed[1]["sha256"], "two attachments, one content kept under its hash");
+
+    let response = server
+        .client
+        .get(format!("{}/api/v1/attachments/{}", server.base, first["id"].as_str().unwrap()))
+        .bearer_auth(&service)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/pdf");
+    assert!(response.headers()["content-disposition"].to_str().unwrap().starts_with("attachment"));
+    assert_eq!(response.bytes().await.unwrap().to_vec(), pdf);
+
+    // Suppliers take documents too, from those who manage them.
+    let supplier = json!({"code": "potter", "name": "The Potter", "currency": "EUR", "lead_time_days": 10});
+    assert_eq!(server.post(&server.admin, "/api/v1/suppliers", supplier).await.0, 201);
+    let (status, policy) = upload(&server, &server.admin, "/api/v1/suppliers/potter/attachments?file_name=terms.txt", "text/plain", b"Net 30 days".to_vec()).await;
+    assert_eq!(status, 201, "{policy}");
+    assert_eq!(upload(&server, &service, "/api/v1/suppliers/potter/attachments?file_name=t.txt", "text/plain", b"x".to_vec()).await.0, 403);
+}
+on_both_engines!(documents_are_checked_and_kept_once, documents_on_sqlite, documents_on_postgres);

@@ -1,0 +1,220 @@
+//! Helpdesk tickets and their comments; documents and what they are attached to.
+
+use chrono::{DateTime, Utc};
+use ordo_domain::ticket::{Attachment, Ticket, TicketComment};
+use sqlx::AssertSqlSafe;
+use uuid::Uuid;
+
+use crate::{on_engine, StorageError, Tx};
+
+const TICKET_COLUMNS: &str = "id, channel, reason, priority, status, subject, customer_email, order_id, return_id, assignee, due_at, \
+    created_by, created_at, updated_at, solved_at";
+
+#[derive(sqlx::FromRow)]
+struct TicketRow {
+    id: Uuid,
+    channel: Option<String>,
+    reason: String,
+    priority: String,
+    status: String,
+    subject: String,
+    customer_email: String,
+    order_id: Option<Uuid>,
+    return_id: Option<Uuid>,
+    assignee: Option<String>,
+    due_at: DateTime<Utc>,
+    created_by: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    solved_at: Option<DateTime<Utc>>,
+}
+
+impl From<TicketRow> for Ticket {
+    fn from(r: TicketRow) -> Ticket {
+        Ticket {
+            id: r.id,
+            channel: r.channel,
+            reason: r.reason,
+            priority: r.priority,
+            status: r.status,
+            subject: r.subject,
+            customer_email: r.customer_email,
+            order_id: r.order_id,
+            return_id: r.return_id,
+            assignee: r.assignee,
+            due_at: r.due_at,
+            created_by: r.created_by,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            solved_at: r.solved_at,
+        }
+    }
+}
+
+/// Which tickets a queue shows.
+#[derive(Debug, Clone, Default)]
+pub struct TicketQuery {
+    /// Only these statuses; all when empty.
+    pub statuses: Vec<String>,
+    pub priority: Option<String>,
+    pub assignee: Option<String>,
+    pub order_id: Option<Uuid>,
+    pub limit: i64,
+}
+
+impl Tx {
+    pub async fn insert_ticket(&mut self, t: &Ticket) -> Result<(), StorageError> {
+        let sql = format!("INSERT INTO tickets ({TICKET_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)");
+        on_engine!(self, |conn| sqlx::query(AssertSqlSafe(sql))
+            .bind(t.id)
+            .bind(&t.channel)
+            .bind(&t.reason)
+            .bind(&t.priority)
+            .bind(&t.status)
+            .bind(&t.subject)
+            .bind(&t.customer_email)
+            .bind(t.order_id)
+            .bind(t.return_id)
+            .bind(&t.assignee)
+            .bind(t.due_at)
+            .bind(&t.created_by)
+            .bind(t.created_at)
+            .bind(t.updated_at)
+            .bind(t.solved_at)
+            .execute(conn)
+            .await?
+            .rows_affected());
+        Ok(())
+    }
+
+    pub async fn ticket(&mut self, id: Uuid) -> Result<Option<Ticket>, StorageError> {
+        let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1");
+        let row: Option<TicketRow> = on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(id).fetch_optional(conn).await?);
+        Ok(row.map(Ticket::from))
+    }
+
+    /// Tickets `query` selects, the earliest due first.
+    pub async fn tickets(&mut self, query: &TicketQuery) -> Result<Vec<Ticket>, StorageError> {
+        let statuses = query.statuses.join(",");
+        let sql = format!(
+            "SELECT {TICKET_COLUMNS} FROM tickets WHERE ($1 = '' OR instr(',' || $1 || ',', ',' || status || ',') > 0) \
+             AND ($2 IS NULL OR priority = $2) AND ($3 IS NULL OR assignee = $3) AND ($4 IS NULL OR order_id = $4) \
+             ORDER BY due_at, id LIMIT $5"
+        );
+        let sql = match self.engine() {
+            crate::Engine::Sqlite => sql,
+            // PostgreSQL spells instr as strpos.
+            crate::Engine::Postgres => sql.replace("instr(", "strpos("),
+        };
+        let rows: Vec<TicketRow> = on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql))
+            .bind(&statuses)
+            .bind(&query.priority)
+            .bind(&query.assignee)
+            .bind(query.order_id)
+            .bind(query.limit)
+            .fetch_all(conn)
+            .await?);
+        Ok(rows.into_iter().map(Ticket::from).collect())
+    }
+
+    /// Moves a ticket from `from` to `to`; `false` when it was no longer `from`.
+    pub async fn set_ticket_status(
+        &mut self,
+        id: Uuid,
+        from: &str,
+        to: &str,
+        solved_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        let sql = "UPDATE tickets SET status = $3, solved_at = $4, updated_at = $5 WHERE id = $1 AND status = $2";
+        let changed =
+            on_engine!(self, |conn| sqlx::query(sql).bind(id).bind(from).bind(to).bind(solved_at).bind(now).execute(conn).await?.rows_affected());
+        Ok(changed == 1)
+    }
+
+    pub async fn assign_ticket(&mut self, id: Uuid, assignee: Option<&str>, now: DateTime<Utc>) -> Result<(), StorageError> {
+        let sql = "UPDATE tickets SET assignee = $2, updated_at = $3 WHERE id = $1";
+        on_engine!(self, |conn| sqlx::query(sql).bind(id).bind(assignee).bind(now).execute(conn).await?.rows_affected());
+        Ok(())
+    }
+
+    pub async fn add_ticket_comment(&mut self, id: Uuid, comment: &TicketComment) -> Result<(), StorageError> {
+        let sql = "INSERT INTO ticket_comments (id, ticket_id, at, author, body, internal) VALUES ($1, $2, $3, $4, $5, $6)";
+        on_engine!(self, |conn| sqlx::query(sql)
+            .bind(Uuid::now_v7())
+            .bind(id)
+            .bind(comment.at)
+            .bind(&comment.author)
+            .bind(&comment.body)
+            .bind(comment.internal)
+            .execute(conn)
+            .await?
+            .rows_affected());
+        let sql = "UPDATE tickets SET updated_at = $2 WHERE id = $1";
+        on_engine!(self, |conn| sqlx::query(sql).bind(id).bind(comment.at).execute(conn).await?.rows_affected());
+        Ok(())
+    }
+
+    pub async fn ticket_comments(&mut self, id: Uuid) -> Result<Vec<TicketComment>, StorageError> {
+        let sql = "SELECT at, author, body, internal FROM ticket_comments WHERE ticket_id = $1 ORDER BY at, id";
+        let rows: Vec<(DateTime<Utc>, String, String, bool)> = on_engine!(self, |conn| sqlx::query_as(sql).bind(id).fetch_all(conn).await?);
+        Ok(rows.into_iter().map(|(at, author, body, internal)| TicketComment { at, author, body, internal }).collect())
+    }
+
+    /// Open and pending tickets past their due time.
+    pub async fn overdue_tickets(&mut self, now: DateTime<Utc>) -> Result<Vec<Ticket>, StorageError> {
+        let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE status IN ('open', 'pending') AND due_at < $1");
+        let rows: Vec<TicketRow> = on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(now).fetch_all(conn).await?);
+        Ok(rows.into_iter().map(Ticket::from).collect())
+    }
+
+    /// Keeps `content` under its hash unless it is kept already.
+    pub async fn put_document(&mut self, sha256: &str, content_type: &str, content: &[u8], now: DateTime<Utc>) -> Result<(), StorageError> {
+        let sql = "INSERT INTO documents (sha256, content_type, size, content, created_at) VALUES ($1, $2, $3, $4, $5) \
+                   ON CONFLICT (sha256) DO NOTHING";
+        let size = i64::try_from(content.len()).unwrap_or(i64::MAX);
+        on_engine!(self, |conn| sqlx::query(sql).bind(sha256).bind(content_type).bind(size).bind(content).bind(now).execute(conn).await?.rows_affected());
+        Ok(())
+    }
+
+    pub async fn insert_attachment(&mut self, a: &Attachment) -> Result<(), StorageError> {
+        let sql = "INSERT INTO attachments (id, subject, sha256, file_name, uploaded_by, uploaded_at) VALUES ($1, $2, $3, $4, $5, $6)";
+        on_engine!(self, |conn| sqlx::query(sql)
+            .bind(a.id)
+            .bind(&a.subject)
+            .bind(&a.sha256)
+            .bind(&a.file_name)
+            .bind(&a.uploaded_by)
+            .bind(a.uploaded_at)
+            .execute(conn)
+            .await?
+            .rows_affected());
+        Ok(())
+    }
+
+    pub async fn attachments(&mut self, subject: &str) -> Result<Vec<Attachment>, StorageError> {
+        let sql = "SELECT a.id, a.subject, a.file_name, d.content_type, d.size, a.sha256, a.uploaded_by, a.uploaded_at \
+                   FROM attachments a JOIN documents d ON d.sha256 = a.sha256 WHERE a.subject = $1 ORDER BY a.uploaded_at, a.id";
+        let rows: Vec<(Uuid, String, String, String, i64, String, String, DateTime<Utc>)> =
+            on_engine!(self, |conn| sqlx::query_as(sql).bind(subject).fetch_all(conn).await?);
+        Ok(rows
+            .into_iter()
+            .map(|(id, subject, file_name, content_type, size, sha256, uploaded_by, uploaded_at)| Attachment {
+                id,
+                subject,
+                file_name,
+                content_type,
+                size,
+                sha256,
+                uploaded_by,
+                uploaded_at,
+            })
+            .collect())
+    }
+
+    /// An attachment's file name, type and content.
+    pub async fn attachment_content(&mut self, id: Uuid) -> Result<Option<(String, String, Vec<u8>)>, StorageError> {
+        let sql = "SELECT a.file_name, d.content_type, d.content FROM attachments a JOIN documents d ON d.sha256 = a.sha256 WHERE a.id = $1";
+        Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(id).fetch_optional(conn).await?))
+    }
+}
