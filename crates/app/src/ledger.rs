@@ -220,7 +220,7 @@ pub struct Period {
 
 impl Period {
     /// The period's bounds in UTC: from the start of `from` to the end of `to`.
-    fn bounds(self) -> AppResult<(DateTime<Utc>, DateTime<Utc>)> {
+    pub(crate) fn bounds(self) -> AppResult<(DateTime<Utc>, DateTime<Utc>)> {
         let start = |date: chrono::NaiveDate| date.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
         let from = match self.from {
             Some(date) => start(date).ok_or_else(|| FieldError::new("from", "is not a day"))?,

@@ -694,6 +694,16 @@ impl Ordo {
         Ok(tx.refunds(order).await?.iter().map(|(r, lines)| refund_view(r, lines)).collect())
     }
 
+    /// Return rates over a period: by channel, SKU, reason and week.
+    pub async fn return_report(&self, period: crate::Period) -> AppResult<ordo_domain::returns::ReturnReport> {
+        let (from, to) = period.bounds()?;
+        let mut tx = self.db.read().await?;
+        let shipped = tx.shipped_units(from, to).await?;
+        let returned: Vec<ordo_domain::returns::ReturnedDay> =
+            tx.returned_units(from, to).await?.into_iter().map(|r| (r.channel, r.sku, r.reason, r.day, r.units)).collect();
+        Ok(ordo_domain::returns::return_report(&shipped, &returned))
+    }
+
     /// Raises a `return_overdue` exception for each authorised return whose goods are past
     /// their due date. `ordo serve` runs this every minute.
     pub async fn watch_returns(&self) -> AppResult<u64> {

@@ -344,6 +344,86 @@ pub struct SupplierClaim {
     pub settled_by: Option<String>,
 }
 
+/// Units shipped and returned under one key (a channel, a SKU, a reason, a week), and the
+/// return rate in basis points of what shipped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReturnRate {
+    pub key: String,
+    pub shipped: i64,
+    pub returned: i64,
+    /// Returned per 10,000 shipped; none when nothing shipped.
+    pub rate_bp: Option<i64>,
+}
+
+/// Return rates over a period, by channel, by SKU, by reason and by week.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReturnReport {
+    pub shipped: i64,
+    pub returned: i64,
+    pub by_channel: Vec<ReturnRate>,
+    /// The SKUs with the most returned units first.
+    pub by_sku: Vec<ReturnRate>,
+    /// Units returned for each reason; `shipped` is the period's total.
+    pub by_reason: Vec<ReturnRate>,
+    /// Weeks from Monday, oldest first.
+    pub by_week: Vec<ReturnRate>,
+}
+
+/// Units shipped on a day: (channel, SKU, `YYYY-MM-DD`, units).
+pub type ShippedDay = (String, String, String, i64);
+/// Units returned on a day: (channel, SKU, reason, `YYYY-MM-DD`, units).
+pub type ReturnedDay = (String, String, String, String, i64);
+
+fn rate(key: String, shipped: i64, returned: i64) -> ReturnRate {
+    ReturnRate { key, shipped, returned, rate_bp: (shipped > 0).then(|| returned * 10_000 / shipped) }
+}
+
+/// The Monday of the week `day` (`YYYY-MM-DD`) falls in; the day itself when it is no date.
+fn week_of(day: &str) -> String {
+    use chrono::Datelike;
+    match chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d") {
+        Ok(date) => (date - chrono::Duration::days(i64::from(date.weekday().num_days_from_monday()))).to_string(),
+        Err(_) => day.to_owned(),
+    }
+}
+
+/// Return rates from what shipped and what came back in a period, a return counted in the
+/// week it was asked for.
+pub fn return_report(shipped: &[ShippedDay], returned: &[ReturnedDay]) -> ReturnReport {
+    use std::collections::BTreeMap;
+    let mut by_channel: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    let mut by_sku: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    let mut by_reason: BTreeMap<String, i64> = BTreeMap::new();
+    let mut by_week: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    for (channel, sku, day, units) in shipped {
+        by_channel.entry(channel.clone()).or_default().0 += units;
+        by_sku.entry(sku.clone()).or_default().0 += units;
+        by_week.entry(week_of(day)).or_default().0 += units;
+    }
+    for (channel, sku, reason, day, units) in returned {
+        by_channel.entry(channel.clone()).or_default().1 += units;
+        by_sku.entry(sku.clone()).or_default().1 += units;
+        *by_reason.entry(reason.clone()).or_default() += units;
+        by_week.entry(week_of(day)).or_default().1 += units;
+    }
+    let total_shipped: i64 = shipped.iter().map(|s| s.3).sum();
+    let total_returned: i64 = returned.iter().map(|r| r.4).sum();
+    let mut skus: Vec<ReturnRate> = by_sku.into_iter().map(|(k, (s, r))| rate(k, s, r)).collect();
+    skus.sort_by(|a, b| b.returned.cmp(&a.returned).then_with(|| a.key.cmp(&b.key)));
+    let mut reasons: Vec<ReturnRate> = by_reason.into_iter().map(|(k, r)| rate(k, total_shipped, r)).collect();
+    reasons.sort_by(|a, b| b.returned.cmp(&a.returned).then_with(|| a.key.cmp(&b.key)));
+    ReturnReport {
+        shipped: total_shipped,
+        returned: total_returned,
+        by_channel: by_channel.into_iter().map(|(k, (s, r))| rate(k, s, r)).collect(),
+        by_sku: skus,
+        by_reason: reasons,
+        by_week: by_week.into_iter().map(|(k, (s, r))| rate(k, s, r)).collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -371,6 +451,23 @@ mod tests {
         for (from, to) in [(Requested, Received), (Rejected, Authorized), (Closed, Received), (Inspected, Received)] {
             assert!(from.become_(to).is_err(), "{from:?} → {to:?}");
         }
+    }
+
+    #[test]
+    fn return_rates_add_up_by_every_key() {
+        let s = |c: &str, k: &str, d: &str, u: i64| (c.to_owned(), k.to_owned(), d.to_owned(), u);
+        let r = |c: &str, k: &str, why: &str, d: &str, u: i64| (c.to_owned(), k.to_owned(), why.to_owned(), d.to_owned(), u);
+        let shipped = [s("amazon", "MUG", "2026-11-23", 80), s("web", "MUG", "2026-11-24", 20), s("web", "VASE", "2026-11-30", 50)];
+        let returned = [r("amazon", "MUG", "damaged", "2026-11-25", 8), r("web", "VASE", "no_longer_wanted", "2026-12-01", 5)];
+        let report = return_report(&shipped, &returned);
+        assert_eq!((report.shipped, report.returned), (150, 13));
+        assert_eq!(report.by_channel[0], rate("amazon".into(), 80, 8));
+        assert_eq!(report.by_channel[0].rate_bp, Some(1000));
+        assert_eq!(report.by_sku[0].key, "MUG");
+        assert_eq!(report.by_reason[0], rate("damaged".into(), 150, 8));
+        let weeks: Vec<&str> = report.by_week.iter().map(|w| w.key.as_str()).collect();
+        assert_eq!(weeks, ["2026-11-23", "2026-11-30"]);
+        assert_eq!((report.by_week[1].shipped, report.by_week[1].returned), (50, 5));
     }
 
     fn line() -> PaidLine {

@@ -173,7 +173,7 @@ impl Tx {
 
     /// Units of each order line asked back in returns that were not rejected.
     pub async fn units_in_returns(&mut self, order: Uuid) -> Result<Vec<(i64, i64)>, StorageError> {
-        let sql = "SELECT l.line, SUM(l.quantity) FROM return_lines l JOIN returns r ON r.id = l.return_id \
+        let sql = "SELECT l.line, CAST(SUM(l.quantity) AS BIGINT) FROM return_lines l JOIN returns r ON r.id = l.return_id \
                    WHERE r.order_id = $1 AND r.status <> 'rejected' GROUP BY l.line";
         Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(order).fetch_all(conn).await?))
     }
@@ -349,7 +349,7 @@ impl Tx {
             crate::Engine::Postgres => "to_char(r.requested_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
         };
         let sql = format!(
-            "SELECT o.channel, l.sku, l.reason, {day} AS day, SUM(l.quantity) AS units \
+            "SELECT o.channel, l.sku, l.reason, {day} AS day, CAST(SUM(l.quantity) AS BIGINT) AS units \
              FROM return_lines l JOIN returns r ON r.id = l.return_id JOIN orders o ON o.id = r.order_id \
              WHERE r.status <> 'rejected' AND r.requested_at >= $1 AND r.requested_at < $2 \
              GROUP BY o.channel, l.sku, l.reason, {day} ORDER BY day"
@@ -357,12 +357,18 @@ impl Tx {
         Ok(on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(from).bind(to).fetch_all(conn).await?))
     }
 
-    /// Units shipped per channel and SKU from `from` to `to`: what return rates divide by.
-    pub async fn shipped_units(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<(String, String, i64)>, StorageError> {
-        let sql = "SELECT o.channel, ol.sku, SUM(sl.quantity) FROM shipment_lines sl JOIN shipments s ON s.id = sl.shipment_id \
-                   JOIN orders o ON o.id = s.order_id JOIN order_lines ol ON ol.order_id = s.order_id AND ol.line_no = sl.line_no \
-                   WHERE s.shipped_at >= $1 AND s.shipped_at < $2 GROUP BY o.channel, ol.sku";
-        Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(from).bind(to).fetch_all(conn).await?))
+    /// Units shipped per channel, SKU and day from `from` to `to`: what return rates divide by.
+    pub async fn shipped_units(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<(String, String, String, i64)>, StorageError> {
+        let day = match self.engine() {
+            crate::Engine::Sqlite => "substr(s.shipped_at, 1, 10)",
+            crate::Engine::Postgres => "to_char(s.shipped_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+        };
+        let sql = format!(
+            "SELECT o.channel, ol.sku, {day}, CAST(SUM(sl.quantity) AS BIGINT) FROM shipment_lines sl JOIN shipments s ON s.id = sl.shipment_id \
+             JOIN orders o ON o.id = s.order_id JOIN order_lines ol ON ol.order_id = s.order_id AND ol.line_no = sl.line_no \
+             WHERE s.shipped_at >= $1 AND s.shipped_at < $2 GROUP BY o.channel, ol.sku, {day}"
+        );
+        Ok(on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(from).bind(to).fetch_all(conn).await?))
     }
 }
 

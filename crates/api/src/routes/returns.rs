@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use ordo_app::{InspectedLine, NewRefund, NewReturn, NewReturnLine, Ordo, ReceivedLine};
-use ordo_domain::returns::{AskedRefund, Refund, ReturnPolicy, Rma, SupplierClaim};
+use ordo_domain::returns::{AskedRefund, Refund, ReturnPolicy, ReturnReport, Rma, SupplierClaim};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -26,6 +26,7 @@ pub fn routes() -> OpenApiRouter<Ordo> {
         .routes(routes!(refunds, refund))
         .routes(routes!(settle_claim))
         .routes(routes!(get_policy, set_policy))
+        .routes(routes!(report))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -305,4 +306,19 @@ async fn set_policy(
     ValidJson(body): ValidJson<ReturnPolicy>,
 ) -> Result<Json<ReturnPolicy>, ApiError> {
     Ok(Json(ordo.set_return_policy(&code, body, &caller.actor).await?))
+}
+
+/// Days of a report, both included; all time when absent.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+struct Days {
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+}
+
+/// Return rates (returned per 10,000 shipped) by channel, SKU, reason and week.
+#[utoipa::path(get, path = "/api/v1/reports/returns", security(("bearer" = ["orders.read"])), tag = "returns", params(Days),
+    responses((status = 200, body = ReturnReport), (status = "4XX", body = ErrorBody)))]
+async fn report(State(ordo): State<Ordo>, _: Authorized<need::OrdersRead>, ValidQuery(days): ValidQuery<Days>) -> Result<Json<ReturnReport>, ApiError> {
+    Ok(Json(ordo.return_report(ordo_app::Period { from: days.from, to: days.to }).await?))
 }

@@ -149,6 +149,13 @@ async fn the_rma_path_to_each_disposition(server: Server) {
     let check = server.ordo.check_ledger().await.unwrap();
     assert!(check.holds(), "{check:?}");
 
+    let (status, report) = server.get(&service, "/api/v1/reports/returns").await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!((report["shipped"].as_i64(), report["returned"].as_i64()), (Some(5), Some(4)), "{report}");
+    assert_eq!(report["by_channel"][0]["rate_bp"], 8000, "{report}");
+    let reasons: Vec<&str> = report["by_reason"].as_array().unwrap().iter().filter_map(|r| r["key"].as_str()).collect();
+    assert_eq!(reasons, ["damaged", "no_longer_wanted"]);
+
     let (_, log) = server.get(&server.admin, &format!("/api/v1/audit?subject=return:{id}")).await;
     let actions: Vec<&str> = log.as_array().unwrap().iter().filter_map(|r| r["action"].as_str()).collect();
     for action in ["return.request", "return.ship_back", "return.receive", "return.inspect", "return.close"] {
