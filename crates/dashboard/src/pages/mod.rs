@@ -3,12 +3,15 @@
 pub(crate) mod audit;
 pub(crate) mod exceptions;
 pub(crate) mod fulfilment;
+pub(crate) mod helpdesk;
 pub(crate) mod holds;
 pub(crate) mod inventory;
 pub(crate) mod ledger;
 pub(crate) mod master;
+pub(crate) mod notifications;
 pub(crate) mod orders;
 pub(crate) mod overview;
+pub(crate) mod returns;
 pub(crate) mod rules;
 
 use std::borrow::Cow;
@@ -33,6 +36,9 @@ pub(crate) enum Page {
     Fulfilment,
     Inventory,
     Exceptions,
+    Returns,
+    Helpdesk,
+    Notifications,
     Ledger,
     Rules,
     Audit,
@@ -45,13 +51,16 @@ pub(crate) enum Page {
 
 impl Page {
     /// In navigation order.
-    const ALL: [Page; 14] = [
+    const ALL: [Page; 17] = [
         Page::Overview,
         Page::Orders,
         Page::Holds,
         Page::Fulfilment,
         Page::Inventory,
         Page::Exceptions,
+        Page::Returns,
+        Page::Helpdesk,
+        Page::Notifications,
         Page::Ledger,
         Page::Rules,
         Page::Audit,
@@ -70,6 +79,9 @@ impl Page {
             Page::Fulfilment => "Fulfilment",
             Page::Inventory => "Inventory",
             Page::Exceptions => "Exceptions",
+            Page::Returns => "Returns",
+            Page::Helpdesk => "Helpdesk",
+            Page::Notifications => "Notifications",
             Page::Ledger => "Ledger",
             Page::Rules => "Rules",
             Page::Audit => "Audit log",
@@ -89,6 +101,9 @@ impl Page {
             Page::Fulfilment => "/dashboard/fulfilment",
             Page::Inventory => "/dashboard/inventory",
             Page::Exceptions => "/dashboard/exceptions",
+            Page::Returns => "/dashboard/returns",
+            Page::Helpdesk => "/dashboard/helpdesk",
+            Page::Notifications => "/dashboard/notifications",
             Page::Ledger => "/dashboard/ledger",
             Page::Rules => "/dashboard/rules",
             Page::Audit => "/dashboard/audit",
@@ -107,7 +122,8 @@ impl Page {
             Page::Overview | Page::Channels | Page::Locations | Page::Products | Page::Suppliers | Page::Customers => {
                 Permission::MasterDataRead
             }
-            Page::Orders => Permission::OrdersRead,
+            Page::Orders | Page::Returns | Page::Helpdesk => Permission::OrdersRead,
+            Page::Notifications => Permission::NotificationsRead,
             Page::Holds => Permission::OrdersReview,
             // Viewing; releasing, picking, packing and shipping also need `InventoryWrite`.
             Page::Fulfilment | Page::Inventory => Permission::InventoryRead,

@@ -1,0 +1,110 @@
+//! Notifications: the endpoints, the outbox by status, and the replay of dead messages.
+
+use askama::Template;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Redirect, Response};
+use ordo_app::OutboxQuery;
+use ordo_domain::access::Permission;
+use ordo_domain::notification::{DeliveryStatus, Endpoint};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::{Choice, Layout, Page, PAGE_SIZE};
+use crate::error::{render, PageError, Problem};
+use crate::session::{same_origin, Session};
+use crate::Dashboard;
+
+struct MessageRow {
+    id: Uuid,
+    endpoint: String,
+    topic: String,
+    subject: String,
+    status: String,
+    attempts: i64,
+    created: String,
+    next: String,
+    last_error: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct OutboxFilter {
+    #[serde(default)]
+    status: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "notifications.html")]
+struct OutboxPage {
+    layout: Layout,
+    endpoints: Vec<Endpoint>,
+    counts: Vec<(String, i64)>,
+    messages: Vec<MessageRow>,
+    total: i64,
+    statuses: Vec<Choice>,
+    may_replay: bool,
+}
+
+pub(crate) async fn outbox(
+    session: Session,
+    State(dashboard): State<Dashboard>,
+    query: Result<Query<OutboxFilter>, QueryRejection>,
+) -> Result<Response, PageError> {
+    let layout = session.open(Page::Notifications)?;
+    let filter = layout.query(query)?;
+    let status = filter.status.map(|s| s.trim().to_owned()).unwrap_or_default();
+    let parsed = Some(status.as_str()).filter(|s| !s.is_empty()).map(|s| DeliveryStatus::parse("status", s)).transpose().map_err(|e| layout.fail(e))?;
+    let (found, total) = dashboard
+        .ordo
+        .outbox(OutboxQuery { status: parsed, limit: PAGE_SIZE * 2, ..OutboxQuery::default() })
+        .await
+        .map_err(|e| layout.fail(e))?;
+    let messages = found
+        .into_iter()
+        .map(|m| MessageRow {
+            id: m.id,
+            endpoint: m.endpoint,
+            topic: m.topic.replace('_', " "),
+            subject: m.subject,
+            attempts: m.attempts,
+            created: super::timestamp(&m.created_at),
+            next: if m.status == "pending" { super::timestamp(&m.next_attempt_at) } else { String::new() },
+            last_error: m.last_error.unwrap_or_default(),
+            status: m.status,
+        })
+        .collect();
+    let statuses = ["", "pending", "delivered", "dead"]
+        .iter()
+        .map(|s| Choice { value: (*s).to_owned(), label: if s.is_empty() { "any".into() } else { (*s).to_owned() }, selected: *s == status })
+        .collect();
+    let page = OutboxPage {
+        endpoints: dashboard.ordo.endpoints().await.map_err(|e| layout.fail(e))?,
+        counts: dashboard.ordo.outbox_counts().await.map_err(|e| layout.fail(e))?,
+        messages,
+        total,
+        statuses,
+        may_replay: session.actor.can(Permission::NotificationsManage),
+        layout,
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+/// Replays a dead message, then the dead letters again (303).
+pub(crate) async fn replay(
+    session: Session,
+    State(dashboard): State<Dashboard>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+) -> Result<Redirect, PageError> {
+    let layout = session.open(Page::Notifications)?;
+    if !same_origin(&headers) {
+        return Err(layout.fail(Problem::CrossSite));
+    }
+    if !session.actor.can(Permission::NotificationsManage) {
+        return Err(layout.fail(Problem::Forbidden));
+    }
+    let id = path.ok().and_then(|Path(id)| Uuid::try_parse(&id).ok()).ok_or_else(|| layout.fail(Problem::NotFound))?;
+    dashboard.ordo.replay_message(&session.actor, id).await.map_err(|e| layout.fail(e))?;
+    Ok(Redirect::to("/dashboard/notifications?status=dead"))
+}

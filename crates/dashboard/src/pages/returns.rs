@@ -1,0 +1,301 @@
+//! Returns: the queue by status, a request form, return rates with their charts, and one
+//! return with the step its status allows (decide, receive, inspect, close).
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Redirect, Response};
+use chrono::{NaiveDate, Utc};
+use ordo_app::{InspectedLine, NewReturn, NewReturnLine, Period, ReceivedLine};
+use ordo_domain::access::Permission;
+use ordo_domain::returns::{Disposition, ReturnRate, ReturnReason, ReturnStatus, Rma};
+use ordo_domain::FieldError;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::orders::order_href;
+use super::{Choice, Layout, Page};
+use crate::error::{render, PageError, Problem};
+use crate::session::{same_origin, Session};
+use crate::Dashboard;
+
+/// The widest bar in a chart, in its units.
+const BAR_WIDTH: i64 = 360;
+const ROW_HEIGHT: i64 = 28;
+
+/// One bar of a rate chart: the key, its rate as text, and its bar.
+struct Bar {
+    key: String,
+    label: String,
+    width: i64,
+    y: i64,
+}
+
+/// Bars for `rates`, the longest the highest rate; rows without shipments are left out.
+fn bars(rates: &[ReturnRate], limit: usize) -> Vec<Bar> {
+    let shown: Vec<&ReturnRate> = rates.iter().filter(|r| r.rate_bp.is_some()).take(limit).collect();
+    let top = shown.iter().filter_map(|r| r.rate_bp).max().unwrap_or(0).max(1);
+    shown
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let bp = r.rate_bp.unwrap_or(0);
+            Bar {
+                key: r.key.replace('_', " "),
+                label: format!("{}% ({} of {})", ordo_domain::ledger::percent(bp), r.returned, r.shipped),
+                width: bp * BAR_WIDTH / top,
+                y: i as i64 * ROW_HEIGHT,
+            }
+        })
+        .collect()
+}
+
+struct Chart {
+    id: &'static str,
+    title: String,
+    bars: Vec<Bar>,
+    height: i64,
+}
+
+fn chart(id: &'static str, title: String, bars: Vec<Bar>) -> Chart {
+    let height = (bars.len() as i64 * ROW_HEIGHT).max(ROW_HEIGHT);
+    Chart { id, title, bars, height }
+}
+
+struct ReturnRow {
+    href: String,
+    order_href: String,
+    requested_at: String,
+    status: String,
+    lines: String,
+    due_back: String,
+}
+
+fn return_href(id: Uuid) -> String {
+    format!("{}/{id}", Page::Returns.href())
+}
+
+impl From<&Rma> for ReturnRow {
+    fn from(r: &Rma) -> ReturnRow {
+        ReturnRow {
+            href: return_href(r.id),
+            order_href: order_href(&r.order_id.to_string()),
+            requested_at: super::timestamp(&r.requested_at),
+            status: r.status.replace('_', " "),
+            lines: r.lines.iter().map(|l| format!("{} × {} ({})", l.quantity, l.sku, l.reason.replace('_', " "))).collect::<Vec<_>>().join(", "),
+            due_back: r.due_back_at.as_ref().map(super::timestamp).unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ReturnsQuery {
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    from: Option<String>,
+    #[serde(default)]
+    to: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "returns.html")]
+struct ReturnsPage {
+    layout: Layout,
+    returns: Vec<ReturnRow>,
+    statuses: Vec<Choice>,
+    reasons: Vec<Choice>,
+    may_request: bool,
+    from: String,
+    to: String,
+    shipped: i64,
+    returned: i64,
+    overall: String,
+    charts: Vec<Chart>,
+    bar_width: i64,
+}
+
+fn day(field: &str, text: &str) -> Result<Option<NaiveDate>, FieldError> {
+    match text.trim() {
+        "" => Ok(None),
+        text => NaiveDate::parse_from_str(text, "%Y-%m-%d").map(Some).map_err(|_| FieldError::new(field, "must be a date such as 2026-11-27")),
+    }
+}
+
+pub(crate) async fn returns(
+    session: Session,
+    State(dashboard): State<Dashboard>,
+    query: Result<Query<ReturnsQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
+    let layout = session.open(Page::Returns)?;
+    let query = layout.query(query)?;
+    let status = query.status.unwrap_or_default().trim().to_owned();
+    let today = Utc::now().date_naive();
+    let from = day("from", query.from.as_deref().unwrap_or_default()).map_err(|e| layout.fail(e))?.unwrap_or(today - chrono::Duration::days(90));
+    let to = day("to", query.to.as_deref().unwrap_or_default()).map_err(|e| layout.fail(e))?.unwrap_or(today);
+    let found = dashboard
+        .ordo
+        .returns(None, Some(status.as_str()).filter(|s| !s.is_empty()), 200)
+        .await
+        .map_err(|e| layout.fail(e))?;
+    let report = dashboard.ordo.return_report(Period { from: Some(from), to: Some(to) }).await.map_err(|e| layout.fail(e))?;
+    let overall = match report.shipped {
+        0 => "no shipments".to_owned(),
+        shipped => format!("{}%", ordo_domain::ledger::percent(report.returned * 10_000 / shipped)),
+    };
+    let charts = vec![
+        chart("by-channel", "Return rate by channel".to_owned(), bars(&report.by_channel, 20)),
+        chart("by-reason", "Returned units by reason, as a share of all shipped".to_owned(), bars(&report.by_reason, 20)),
+        chart("by-sku", "Return rate of the SKUs returned most".to_owned(), bars(&report.by_sku, 10)),
+        chart("by-week", "Return rate by week (from Monday)".to_owned(), bars(&report.by_week, 30)),
+    ];
+    let statuses = std::iter::once(Choice { value: String::new(), label: "any".into(), selected: status.is_empty() })
+        .chain(ReturnStatus::ALL.iter().map(|s| Choice { value: s.as_str().into(), label: s.as_str().replace('_', " "), selected: s.as_str() == status }))
+        .collect();
+    let reasons = ReturnReason::ALL.iter().map(|r| Choice { value: r.as_str().into(), label: r.as_str().replace('_', " "), selected: false }).collect();
+    let page = ReturnsPage {
+        may_request: session.actor.can(Permission::ReturnsWrite),
+        returns: found.iter().map(ReturnRow::from).collect(),
+        statuses,
+        reasons,
+        from: from.to_string(),
+        to: to.to_string(),
+        shipped: report.shipped,
+        returned: report.returned,
+        overall,
+        charts,
+        bar_width: BAR_WIDTH + 260,
+        layout,
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+fn form_fields(body: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(body).into_owned().collect()
+}
+
+fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
+    fields.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
+}
+
+fn number(fields: &[(String, String)], name: &str) -> Result<i64, FieldError> {
+    field(fields, name).trim().parse().map_err(|_| FieldError::new(name, "must be a whole number"))
+}
+
+fn check(session: &Session, headers: &HeaderMap) -> Result<Layout, PageError> {
+    let layout = session.open(Page::Returns)?;
+    if !same_origin(headers) {
+        return Err(layout.fail(Problem::CrossSite));
+    }
+    if !session.actor.can(Permission::ReturnsWrite) {
+        return Err(layout.fail(Problem::Forbidden));
+    }
+    Ok(layout)
+}
+
+/// Asks for a return of one order line, as a customer told service (303 to the return).
+pub(crate) async fn request(session: Session, State(dashboard): State<Dashboard>, headers: HeaderMap, body: Bytes) -> Result<Redirect, PageError> {
+    let layout = check(&session, &headers)?;
+    let fields = form_fields(&body);
+    let order_id = ordo_domain::field::uuid("order_id", field(&fields, "order_id")).map_err(|e| layout.fail(e))?;
+    let line = number(&fields, "line").map_err(|e| layout.fail(e))?;
+    let quantity = number(&fields, "quantity").map_err(|e| layout.fail(e))?;
+    let override_window = Some(field(&fields, "override_window").trim().to_owned()).filter(|o| !o.is_empty());
+    let new = NewReturn {
+        order_id,
+        lines: vec![NewReturnLine { line, quantity, reason: field(&fields, "reason").to_owned() }],
+        source: "dashboard".into(),
+        override_window,
+    };
+    let rma = dashboard.ordo.request_return(new, &session.actor).await.map_err(|e| layout.fail(e))?;
+    Ok(Redirect::to(&return_href(rma.id)))
+}
+
+#[derive(Template)]
+#[template(path = "return.html")]
+struct ReturnPage {
+    layout: Layout,
+    rma: Rma,
+    row: ReturnRow,
+    may_decide: bool,
+    may_receive: bool,
+    may_inspect: bool,
+    may_close: bool,
+    locations: Vec<Choice>,
+    dispositions: Vec<Choice>,
+}
+
+fn return_id(layout: &Layout, path: Result<Path<String>, PathRejection>) -> Result<Uuid, PageError> {
+    path.ok().and_then(|Path(id)| Uuid::try_parse(&id).ok()).ok_or_else(|| layout.fail(Problem::NotFound))
+}
+
+pub(crate) async fn return_page(
+    session: Session,
+    State(dashboard): State<Dashboard>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Response, PageError> {
+    let layout = session.open(Page::Returns)?;
+    let id = return_id(&layout, path)?;
+    let rma = dashboard.ordo.return_detail(id).await.map_err(|e| layout.fail(e))?;
+    let may = session.actor.can(Permission::ReturnsWrite);
+    let status = ReturnStatus::parse("status", &rma.status).ok();
+    let locations = dashboard.ordo.locations().await.map_err(|e| layout.fail(e))?;
+    let page = ReturnPage {
+        layout: layout.titled(format!("Return {}", &id.to_string()[..8])),
+        row: ReturnRow::from(&rma),
+        may_decide: may && status == Some(ReturnStatus::Requested),
+        may_receive: may && matches!(status, Some(ReturnStatus::Authorized | ReturnStatus::InTransit)),
+        may_inspect: may && status == Some(ReturnStatus::Received),
+        may_close: may && matches!(status, Some(ReturnStatus::Inspected | ReturnStatus::Authorized)),
+        locations: locations.into_iter().map(|l| Choice { value: l.code.clone(), label: l.name, selected: false }).collect(),
+        dispositions: Disposition::ALL.iter().map(|d| Choice { value: d.as_str().into(), label: d.as_str().replace('_', " "), selected: false }).collect(),
+        rma,
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+/// The step the form names: decide, receive, inspect or close; then the return again (303).
+pub(crate) async fn step(
+    session: Session,
+    State(dashboard): State<Dashboard>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Redirect, PageError> {
+    let layout = check(&session, &headers)?;
+    let id = return_id(&layout, path)?;
+    let fields = form_fields(&body);
+    let ordo = &dashboard.ordo;
+    let actor = &session.actor;
+    let lines = ordo.return_detail(id).await.map_err(|e| layout.fail(e))?.lines;
+    let done = match field(&fields, "action") {
+        "authorize" | "reject" => ordo.decide_return(id, field(&fields, "action") == "authorize", field(&fields, "note"), actor).await,
+        "receive" => {
+            let mut received = Vec::with_capacity(lines.len());
+            for l in &lines {
+                let quantity = number(&fields, &format!("received_{}", l.line)).map_err(|e| layout.fail(e))?;
+                received.push(ReceivedLine { line: l.line, quantity });
+            }
+            ordo.receive_return(id, field(&fields, "location"), &received, actor).await
+        }
+        "inspect" => {
+            let inspected: Vec<InspectedLine> = lines
+                .iter()
+                .filter(|l| l.received > 0)
+                .map(|l| InspectedLine {
+                    line: l.line,
+                    disposition: field(&fields, &format!("disposition_{}", l.line)).to_owned(),
+                    note: field(&fields, &format!("note_{}", l.line)).to_owned(),
+                    supplier: Some(field(&fields, &format!("supplier_{}", l.line)).trim().to_owned()).filter(|s| !s.is_empty()),
+                })
+                .collect();
+            ordo.inspect_return(id, &inspected, actor).await
+        }
+        "close" => ordo.close_return(id, field(&fields, "note"), actor).await,
+        _ => return Err(layout.fail(FieldError::new("action", "choose authorize, reject, receive, inspect or close"))),
+    };
+    done.map_err(|e| layout.fail(e))?;
+    Ok(Redirect::to(&return_href(id)))
+}
