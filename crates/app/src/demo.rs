@@ -17,9 +17,11 @@ use uuid::Uuid;
 
 use crate::{Actor, AppError, AppResult, Clock, Ordo, Progress};
 
+mod service;
 mod settling;
 mod trading;
 
+pub use service::ServiceSummary;
 pub use trading::TradingSummary;
 
 /// Every demo user's password; printed by `ordo demo`.
@@ -114,13 +116,17 @@ impl Ordo {
     ///
     /// The business opens `days` days ago and trades up to today on a simulated clock, so
     /// every order, wave and exception carries the time it would have had.
-    pub async fn build_demo(&self, days: u32, progress: &dyn Progress) -> AppResult<DemoSummary> {
+    ///
+    /// `receiver`, when given, is an `http://` address that takes the demo's customer
+    /// notifications (`ordo demo` runs one that fails now and then); the demo also keeps an
+    /// endpoint that is gone, so retries and dead letters show.
+    pub async fn build_demo(&self, days: u32, receiver: Option<&str>, progress: &dyn Progress) -> AppResult<DemoSummary> {
         let first_day = Utc::now().date_naive() - chrono::Duration::days(i64::from(days));
         let opening = Utc.from_utc_datetime(&first_day.and_hms_opt(6, 0, 0).unwrap_or_default());
-        self.with_clock(Clock::simulated(opening)).build_demo_from(first_day, days, progress).await
+        self.with_clock(Clock::simulated(opening)).build_demo_from(first_day, days, receiver, progress).await
     }
 
-    async fn build_demo_from(&self, first_day: NaiveDate, days: u32, progress: &dyn Progress) -> AppResult<DemoSummary> {
+    async fn build_demo_from(&self, first_day: NaiveDate, days: u32, receiver: Option<&str>, progress: &dyn Progress) -> AppResult<DemoSummary> {
         let mut tx = self.db.write().await?;
         let counts = tx.master_data_counts().await?;
         let empty = counts == ordo_storage::MasterDataCounts::default() && tx.api_token_count().await? == 0;
@@ -203,6 +209,7 @@ impl Ordo {
         summary.units_on_hand = units;
         summary.stock_value = value;
         summary.customers = demo_customers(&mut tx, &mut seed, now).await?;
+        demo_service_setup(&mut tx, receiver, now).await?;
         progress.advance();
         // Built in bulk, below the use cases: one record says what was made.
         let built = serde_json::json!({
@@ -394,4 +401,34 @@ async fn demo_customers(tx: &mut Tx, seed: &mut Seed, now: DateTime<Utc>) -> App
         }
     }
     Ok(count)
+}
+
+/// Each channel's return policy, and where notifications go: the customer system at
+/// `receiver`, and an old ERP that no longer answers, subscribed to replacements.
+async fn demo_service_setup(tx: &mut Tx, receiver: Option<&str>, now: DateTime<Utc>) -> AppResult<()> {
+    use ordo_domain::notification::{Endpoint, Topic, Transport};
+    use ordo_domain::returns::ReturnPolicy;
+    let b2b = ReturnPolicy {
+        window_days: 14,
+        auto_reasons: vec!["damaged".into(), "wrong_item".into()],
+        max_auto_value_minor: Some(150_000),
+        ..ReturnPolicy::default()
+    };
+    tx.set_return_policy("b2b", &b2b).await?;
+    tx.set_return_policy("web", &ReturnPolicy { max_auto_value_minor: Some(30_000), ..ReturnPolicy::default() }).await?;
+    let mut endpoints = vec![(
+        "legacy-erp",
+        service::GONE_ENDPOINT.to_owned(),
+        vec![Topic::ReplacementShipped],
+    )];
+    if let Some(url) = receiver {
+        let topics = Topic::ALL.iter().copied().filter(|t| *t != Topic::OrderConfirmed).collect();
+        endpoints.push(("crm", url.to_owned(), topics));
+    }
+    for (code, url, topics) in endpoints {
+        let endpoint = Endpoint { code: code.into(), transport: Transport::Webhook, url: Some(url), topics, active: true };
+        let record = ordo_storage::EndpointRecord { endpoint, secret: format!("{code}-demo-signing-secret"), created_at: now };
+        tx.insert_endpoint(&record).await?;
+    }
+    Ok(())
 }

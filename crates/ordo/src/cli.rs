@@ -631,11 +631,32 @@ async fn import(config: &Config, kind: ImportKind, file: &std::path::Path, skip_
     Ok(ExitCode::SUCCESS)
 }
 
+/// The demo's customer system: a webhook receiver on 127.0.0.1 that turns away every fifth
+/// message with a 503, as a busy service does, so the outbox's retries show.
+async fn flaky_receiver() -> Result<String, Failure> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| Failure::CannotRun(format!("cannot start the demo's webhook receiver: {e}")))?;
+    let address = listener.local_addr().map_err(|e| Failure::CannotRun(e.to_string()))?;
+    let seen = std::sync::Arc::new(AtomicU64::new(0));
+    let app = axum::Router::new().route(
+        "/hooks",
+        axum::routing::post(move || {
+            let n = seen.fetch_add(1, Ordering::Relaxed);
+            async move { if n % 5 == 4 { axum::http::StatusCode::SERVICE_UNAVAILABLE } else { axum::http::StatusCode::NO_CONTENT } }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(format!("http://{address}/hooks"))
+}
+
 async fn demo(config: &Config, days: u32) -> Result<ExitCode, Failure> {
     let ordo = open(config).await?;
+    let receiver = flaky_receiver().await?;
     let summary = {
         let bar = Bar::new("building");
-        ordo.build_demo(days, &bar).await?
+        ordo.build_demo(days, Some(&receiver), &bar).await?
     };
     let classes: Vec<String> = summary.products_by_class.iter().map(|(class, n)| format!("{n} {}", class.as_str())).collect();
     let products: usize = summary.products_by_class.iter().map(|(_, n)| n).sum();
@@ -695,6 +716,27 @@ async fn demo(config: &Config, days: u32) -> Result<ExitCode, Failure> {
     println!(
         "  settled    {} marketplace settlements, {} lines, {} matched to orders; {} reconciliation exceptions found",
         t.settlements, t.settlement_lines, t.settlement_matched, reconciliation
+    );
+    let service = &t.service;
+    let reasons: Vec<String> = service.by_reason.iter().map(|(reason, n)| format!("{} {n}", reason.replace('_', " "))).collect();
+    println!(
+        "  returns    {} asked ({} authorised by policy, {} rejected): {}",
+        service.returns,
+        service.authorized_by_policy,
+        service.rejected,
+        reasons.join(", ")
+    );
+    let dispositions: Vec<String> = service.dispositions.iter().map(|(d, n)| format!("{} {n}", d.replace('_', " "))).collect();
+    println!(
+        "  inspected  {}; {} refunds, {} replacements",
+        if dispositions.is_empty() { "none yet".to_owned() } else { dispositions.join(", ") },
+        service.refunds,
+        service.replacements
+    );
+    println!("  helpdesk   {} tickets, {} solved, {} photos attached", service.tickets, service.tickets_solved, service.attachments);
+    println!(
+        "  notices    {} delivered, {} tries failed and were retried, {} dead letters",
+        service.delivered, service.retried, service.dead
     );
     let exceptions: Vec<String> = t.exceptions.iter().map(|(kind, open, all)| format!("{kind} {all} ({open} open)")).collect();
     println!("  exceptions {}", if exceptions.is_empty() { "none".to_owned() } else { exceptions.join(", ") });

@@ -60,7 +60,7 @@ struct EndpointRequest {
     code: String,
     /// webhook (an HTTP POST signed with the secret) or log (a line in the server's log).
     transport: String,
-    /// A webhook's `http://` address.
+    /// A webhook's `http://` address (no TLS: an https endpoint needs a forwarding proxy).
     url: Option<String>,
     /// order_confirmed, order_dispatched, order_delayed, return_authorized, refund_issued,
     /// replacement_shipped, rule_triggered; all when absent or empty.

@@ -50,6 +50,8 @@ pub struct TradingSummary {
     pub margins: Vec<ordo_domain::ledger::Margin>,
     /// Every entry balances and the inventory account equals the stock at cost.
     pub books_hold: bool,
+    /// Returns, refunds, tickets and notifications.
+    pub service: super::service::ServiceSummary,
 }
 
 impl TradingSummary {
@@ -99,6 +101,8 @@ enum Event {
     Watch,
     /// The marketplaces send their settlement reports.
     Settle,
+    /// Customer service works returns and tickets; the outbox delivers.
+    Service,
 }
 
 impl Ordo {
@@ -123,7 +127,8 @@ impl Ordo {
         let buyer = actor("demo-procurement");
         let floor = actor("demo-warehouse");
         let mut held_yesterday: Vec<Uuid> = Vec::new();
-        let mut in_transit: Vec<(DateTime<Utc>, Uuid)> = Vec::new();
+        let mut in_transit: Vec<(DateTime<Utc>, Uuid, Uuid)> = Vec::new();
+        let mut desk = super::service::Desk::new();
         let mut number = 0u64;
         let mut settling = super::settling::Settling::default();
         progress.start(u64::from(days));
@@ -131,8 +136,13 @@ impl Ordo {
         for day in 0..i64::from(days) {
             let date = first_day + Duration::days(day);
             let at = |hour: u32, minute: u32| Utc.from_utc_datetime(&date.and_hms_opt(hour, minute, 0).unwrap_or_default());
-            let mut events: Vec<(DateTime<Utc>, Event)> =
-                vec![(at(7, 0), Event::Review), (at(9, 0), Event::Deliveries), (at(23, 0), Event::Watch)];
+            let mut events: Vec<(DateTime<Utc>, Event)> = vec![
+                (at(7, 0), Event::Review),
+                (at(9, 0), Event::Deliveries),
+                (at(10, 0), Event::Service),
+                (at(16, 0), Event::Service),
+                (at(23, 0), Event::Watch),
+            ];
             // Marketplaces settle weekly, and on the last day.
             if day % 7 == 6 || day + 1 == i64::from(days) {
                 events.push((at(6, 30), Event::Settle));
@@ -175,10 +185,11 @@ impl Ordo {
                         }
                     }
                     Event::Deliveries => {
-                        let (due, later): (Vec<_>, Vec<_>) = in_transit.drain(..).partition(|(at, _)| *at <= when);
+                        let (due, later): (Vec<_>, Vec<_>) = in_transit.drain(..).partition(|(at, ..)| *at <= when);
                         in_transit = later;
-                        for (_, shipment) in due {
-                            self.deliver_shipment(shipment, &floor).await?;
+                        for (_, shipment, _) in due {
+                            let order = self.deliver_shipment(shipment, &floor).await?;
+                            desk.delivered(order.id, &order.channel, when);
                             summary.delivered += 1;
                         }
                     }
@@ -208,15 +219,24 @@ impl Ordo {
                     }
                     Event::Wave(location) => {
                         let capacity = WAVE_CAPACITY.iter().find(|(code, _)| *code == location).map_or(20, |(_, n)| *n);
-                        for shipment in self.demo_wave(&mut seed, location, capacity, &floor).await? {
-                            in_transit.push((when + Duration::days(seed.between(2, 4)), shipment));
+                        for (shipment, order) in self.demo_wave(&mut seed, location, capacity, &floor).await? {
+                            in_transit.push((when + Duration::days(seed.between(2, 4)), shipment, order));
                             summary.shipments += 1;
                         }
                         summary.waves += 1;
                     }
                     Event::Watch => {
                         self.watch_ship_by().await?;
+                        self.watch_returns().await?;
+                        self.watch_tickets().await?;
                         self.escalate_overdue().await?;
+                        desk.deliver(self).await?;
+                    }
+                    Event::Service => {
+                        desk.work(self, when).await?;
+                        let travelling: Vec<Uuid> = in_transit.iter().map(|(_, _, order)| *order).collect();
+                        desk.customers_ask(self, &travelling).await?;
+                        desk.deliver(self).await?;
                     }
                     Event::Settle => {
                         for marketplace in super::settling::MARKETPLACES {
@@ -232,6 +252,8 @@ impl Ordo {
             }
             progress.advance();
         }
+        desk.deliver(self).await?;
+        summary.service = desk.summary;
         let counts = self.exception_counts().await?;
         summary.stockouts_raised = counts.iter().find(|(kind, _, _)| kind == "stockout").map_or(0, |(_, _, all)| *all as u64);
         summary.exceptions = counts;
@@ -244,8 +266,9 @@ impl Ordo {
     }
 
     /// One wave at `location` of at most `capacity` orders, walked, packed and handed to the
-    /// carrier half an hour later. Returns the shipments; none when nothing waits there.
-    async fn demo_wave(&self, seed: &mut Seed, location: &str, capacity: i64, floor: &Actor) -> AppResult<Vec<Uuid>> {
+    /// carrier half an hour later. Returns the shipments and their orders; none when nothing
+    /// waits there.
+    async fn demo_wave(&self, seed: &mut Seed, location: &str, capacity: i64, floor: &Actor) -> AppResult<Vec<(Uuid, Uuid)>> {
         let new = NewWave { location: location.to_owned(), shipping_method: None, max_orders: Some(capacity) };
         let wave = match self.release_wave(new, floor).await {
             Ok(wave) => wave,
@@ -261,7 +284,7 @@ impl Ordo {
             let dispatch = Dispatch { carrier: carrier.to_owned(), tracking_number: format!("1Z{:012}", seed.between(0, 999_999_999_999)) };
             let shipped = self.ship_wave_order(wave.id, order.order_id, dispatch, floor).await?;
             if let Some(shipment) = shipped.shipments.last() {
-                shipments.push(shipment.id);
+                shipments.push((shipment.id, order.order_id));
             }
         }
         Ok(shipments)

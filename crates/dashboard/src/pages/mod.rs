@@ -300,12 +300,18 @@ mod tests {
             layout.nav().into_iter().map(|link| link.label).collect()
         };
         let all = nav(Role::Admin);
-        assert_eq!(all[..7], ["Overview", "Orders", "Holds", "Fulfilment", "Inventory", "Exceptions", "Ledger"]);
+        assert_eq!(
+            all[..10],
+            ["Overview", "Orders", "Holds", "Fulfilment", "Inventory", "Exceptions", "Returns", "Helpdesk", "Notifications", "Ledger"]
+        );
         assert_eq!(all.len(), Page::ALL.len());
         assert!(nav(Role::Finance).contains(&"Holds"), "finance reviews held orders");
         let floor = nav(Role::Warehouse);
         assert!(!floor.contains(&"Holds") && floor.contains(&"Fulfilment") && floor.contains(&"Inventory"));
         assert!(nav(Role::Finance).contains(&"Ledger") && !floor.contains(&"Ledger"), "finance reads the books");
+        let service = nav(Role::Service);
+        assert!(service.contains(&"Returns") && service.contains(&"Helpdesk") && service.contains(&"Notifications"));
+        assert!(!floor.contains(&"Notifications"), "the warehouse has no business with the outbox");
         let hrefs: std::collections::HashSet<&str> = Page::ALL.iter().map(|page| page.href()).collect();
         assert_eq!(hrefs.len(), Page::ALL.len(), "no two pages share an address");
     }

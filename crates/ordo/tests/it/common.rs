@@ -49,7 +49,7 @@ impl Server {
         let ordo = Ordo::open(&url, &StorageOptions::default(), settings).await.unwrap();
         let url = url.clone();
         if demo {
-            ordo.build_demo(0, &ordo_app::NoProgress).await.unwrap();
+            ordo.build_demo(0, None, &ordo_app::NoProgress).await.unwrap();
         }
         let admin = ordo.create_bootstrap_token().await.unwrap().unwrap().token;
         let options = HttpOptions {
