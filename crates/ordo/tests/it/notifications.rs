@@ -287,3 +287,39 @@ async fn a_bad_endpoint_is_refused_naming_the_field() {
     let (_, endpoints) = server.get(&server.admin, "/api/v1/notification-endpoints").await;
     assert_eq!(endpoints, json!([]));
 }
+
+/// A notification rule in force sends its notice, filled with the order's facts, through the
+/// outbox for the orders its condition holds for, and for no other.
+#[tokio::test]
+async fn a_notification_rule_in_force_sends_its_notice() {
+    let server = Server::start().await;
+    shop(&server, 50).await;
+    let receiver = Receiver::start(200, Duration::ZERO).await;
+    endpoint(&server, &receiver, json!(["rule_triggered"])).await;
+    let author = server.ordo.create_token(ordo_app::domain::access::Role::Ops, "ops-ana", &ordo_app::Actor::system()).await.unwrap().token;
+    let draft = json!({
+        "name": "big-mug-orders", "kind": "notification",
+        "condition": "order.lines.exists(l, l.quantity >= 3)",
+        "action": {"to": "role:ops", "template": "order {order.external_id} wants many mugs"}
+    });
+    let (status, drafted) = server.post(&author, "/api/v1/rules", draft).await;
+    assert_eq!(status, 201, "{drafted}");
+    let at = |action: &str| format!("/api/v1/rules/{}/{action}", drafted["id"].as_str().unwrap());
+    for step in ["submit"] {
+        assert_eq!(server.post(&author, &at(step), json!({})).await.0, 200);
+    }
+    for step in ["approve", "activate"] {
+        assert_eq!(server.post(&server.admin, &at(step), json!({})).await.0, 200);
+    }
+    let body = |id: &str, quantity: i64| order(id, json!([{"sku": "MUG-1", "quantity": quantity, "unit_price": "12.90"}]));
+    assert_eq!(server.post(&server.admin, "/api/v1/orders", body("NR-1", 4)).await.0, 201);
+    assert_eq!(server.post(&server.admin, "/api/v1/orders", body("NR-2", 1)).await.0, 201);
+
+    let round = server.ordo.deliver_due(&Courier::new("w", None), 10).await.unwrap();
+    assert_eq!(round.delivered, 1);
+    let got = receiver.received();
+    let sent: Value = serde_json::from_slice(&got[0].body).unwrap();
+    assert_eq!(sent["topic"], "rule_triggered");
+    assert_eq!(sent["data"]["rule"], "big-mug-orders v1", "{sent}");
+    assert_eq!((sent["data"]["to"].as_str(), sent["data"]["text"].as_str()), (Some("role:ops"), Some("order NR-1 wants many mugs")));
+}
