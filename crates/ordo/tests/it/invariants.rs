@@ -1,8 +1,9 @@
-//! Random sequences of receipts, counts, adjustments, orders, cancellations, shipments and
-//! payouts (with fees and refunds) never break the stock invariants (on-hand equals the sum of
-//! movements, reserved equals the sum of allocations, 0 ≤ reserved ≤ on-hand) nor the books
-//! (every entry balances, so does the trial balance, the inventory account is the stock at
-//! cost) — after every step, on SQLite and on PostgreSQL.
+//! Random sequences of receipts, counts, adjustments, orders, cancellations, shipments,
+//! payouts (with fees and refunds), returns inspected into every disposition and refunds
+//! never break the stock invariants (on-hand equals the sum of movements, reserved equals the
+//! sum of allocations, 0 ≤ reserved ≤ on-hand) nor the books (every entry balances, so does
+//! the trial balance, the inventory account is the stock at cost), and no line is ever refunded
+//! more than was paid for it — after every step, on SQLite and on PostgreSQL.
 
 use chrono::Utc;
 use ordo_app::domain::inventory::{MovementKind, NewMovement};
@@ -25,7 +26,13 @@ enum Step {
     Ship { order: usize },
     /// The channel pays an order out, less a fee, and refunds part of it.
     Settle { order: usize, fee: i64, refund: i64 },
+    /// Units of an order's first line come back and are inspected into one disposition.
+    Return { order: usize, quantity: i64, disposition: usize },
+    /// Units of an order's first line refunded, or a goodwill amount of it.
+    Refund { order: usize, quantity: i64, goodwill: Option<i64> },
 }
+
+const DISPOSITIONS: [&str; 4] = ["restock", "refurbish", "dispose", "supplier_claim"];
 
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
@@ -37,6 +44,8 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (0..40usize).prop_map(|order| Step::Cancel { order }),
         2 => (0..40usize).prop_map(|order| Step::Ship { order }),
         1 => (0..40usize, 0..300i64, prop_oneof![Just(0i64), 1..500i64]).prop_map(|(order, fee, refund)| Step::Settle { order, fee, refund }),
+        1 => (0..40usize, 1..4i64, 0..4usize).prop_map(|(order, quantity, disposition)| Step::Return { order, quantity, disposition }),
+        1 => (0..40usize, 0..4i64, proptest::option::of(1..3000i64)).prop_map(|(order, quantity, goodwill)| Step::Refund { order, quantity, goodwill }),
     ]
 }
 
@@ -119,6 +128,26 @@ fn payout(i: usize, n: Option<usize>, total: i64, fee: i64, refund: i64) -> Stri
     )
 }
 
+fn minor(decimal: &str) -> i64 {
+    decimal.chars().filter(char::is_ascii_digit).collect::<String>().parse().unwrap()
+}
+
+/// Asks for `quantity` of the order's first line back, receives them at central and inspects
+/// them into `disposition`.
+async fn return_and_inspect(ordo: &Ordo, order: uuid::Uuid, quantity: i64, disposition: &str, actor: &Actor) -> Result<(), AppError> {
+    let line = ordo.order(order).await?.lines[0].line;
+    let new = ordo_app::NewReturn {
+        order_id: order,
+        lines: vec![ordo_app::NewReturnLine { line, quantity, reason: "damaged".into() }],
+        source: "api".into(),
+        override_window: None,
+    };
+    let rma = ordo.request_return(new, actor).await?;
+    ordo.receive_return(rma.id, "central", &[ordo_app::ReceivedLine { line, quantity }], actor).await?;
+    let inspected = ordo_app::InspectedLine { line, disposition: disposition.into(), note: "property test".into(), supplier: None };
+    ordo.inspect_return(rma.id, &[inspected], actor).await.map(drop)
+}
+
 async fn run(url: &str, steps: Vec<Step>) -> Result<(), TestCaseError> {
     let ordo = shop(url).await;
     let actor = Actor::system();
@@ -169,10 +198,26 @@ async fn run(url: &str, steps: Vec<Step>) -> Result<(), TestCaseError> {
                 }
                 None => Ok(()),
             },
+            Step::Return { order, quantity, disposition } => match orders.get(order) {
+                Some((id, _, _)) => return_and_inspect(&ordo, *id, quantity, DISPOSITIONS[disposition], &actor).await,
+                None => Ok(()),
+            },
+            Step::Refund { order, quantity, goodwill } => match orders.get(order) {
+                Some((id, _, _)) => {
+                    let line = ordo.order(*id).await.unwrap().lines[0].line;
+                    let lines = vec![ordo_app::domain::returns::AskedRefund { line, quantity, amount: goodwill }];
+                    let refund = ordo_app::NewRefund { lines, reason: "property test".into(), ..Default::default() };
+                    ordo.refund(*id, refund, &actor).await.map(drop)
+                }
+                None => Ok(()),
+            },
         };
-        // Refusals are fine (stock below what is reserved, cancelling twice); failures are not.
+        // Refusals are fine (stock below what is reserved, cancelling twice, more back than
+        // shipped, more refunded than paid); failures are not.
+        let refusable = matches!(step, Step::Return { .. } | Step::Refund { .. });
         match result {
             Ok(()) | Err(AppError::InsufficientStock(_) | AppError::InvalidTransition { .. }) => {}
+            Err(AppError::Invalid(_)) if refusable => {}
             Err(other) => prop_assert!(false, "step {i} {step:?} failed: {other}"),
         }
         let problems = ordo.stock_discrepancies().await.unwrap();
@@ -181,6 +226,18 @@ async fn run(url: &str, steps: Vec<Step>) -> Result<(), TestCaseError> {
         // account is the stock at cost.
         let books = ordo.check_ledger().await.unwrap();
         prop_assert!(books.holds(), "after step {i} {step:?}: {books:?}");
+        // No line ever gets back more than was paid for it.
+        for (id, _, _) in &orders {
+            let order = ordo.order(*id).await.unwrap();
+            for refund in ordo.refunds_of(*id).await.unwrap() {
+                prop_assert!(refund.lines.iter().all(|l| order.lines.iter().any(|o| o.line == l.line)));
+            }
+            for line in &order.lines {
+                let refunded: i64 = ordo.refunds_of(*id).await.unwrap().iter().flat_map(|r| r.lines.clone()).filter(|l| l.line == line.line).map(|l| minor(&l.net)).sum();
+                let paid = line.unit_price.minor() * line.quantity - line.discount.minor();
+                prop_assert!(refunded <= paid, "after step {i}: line {} refunded {refunded} of {paid}", line.line);
+            }
+        }
     }
     ordo.close().await;
     Ok(())
