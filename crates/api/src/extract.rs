@@ -42,7 +42,7 @@ pub mod need {
     needs!(
         MasterDataRead, MasterDataWrite, CustomersWrite, SuppliersWrite, InventoryRead, InventoryWrite, OrdersRead,
         OrdersWrite, OrdersReview, ExceptionsRead, ExceptionsWork, LedgerRead, LedgerWrite, AuditRead, ChangesPropose, ChangesApprove, RulesRead, RulesWrite, RulesApprove,
-        ReturnsWrite, RefundsIssue, TicketsWrite, NotificationsRead, NotificationsManage, AccessManage
+        ReturnsWrite, RefundsIssue, TicketsWrite, NotificationsRead, NotificationsManage, ProcurementWrite, AccessManage
     );
 }
 

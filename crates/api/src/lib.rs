@@ -57,6 +57,7 @@ fn api() -> (Router<Ordo>, OpenApiDoc) {
         .merge(routes::notifications::routes())
         .merge(routes::returns::routes())
         .merge(routes::helpdesk::routes())
+        .merge(routes::procurement::routes())
         .split_for_parts()
 }
 

@@ -49,6 +49,14 @@ async fn current_state(tx: &mut Tx, proposal: &Proposal) -> AppResult<serde_json
             let site = tx.location(location).await?.ok_or_else(|| unknown("change.location", "location", location))?;
             serde_json::json!({"priority": site.priority})
         }
+        Proposal::ReplenishmentPolicy { scope, .. } => {
+            if let Some(sku) = scope.strip_prefix("sku:")
+                && tx.product(sku).await?.is_none()
+            {
+                return Err(unknown("change.scope", "SKU", sku));
+            }
+            tx.policies().await?.into_iter().find(|(s, _)| s == scope).map(|(_, p)| p).unwrap_or(serde_json::Value::Null)
+        }
     })
 }
 
@@ -66,6 +74,7 @@ fn proposed_state(proposal: &Proposal, currency: Option<Currency>) -> AppResult<
         Proposal::TaxClass { tax_class, .. } => serde_json::json!({"tax_class": tax_class}),
         Proposal::SkuActivation { active, .. } => serde_json::json!({"active": active}),
         Proposal::LocationPriority { priority, .. } => serde_json::json!({"priority": priority}),
+        Proposal::ReplenishmentPolicy { policy, .. } => serde_json::to_value(policy).unwrap_or_default(),
     })
 }
 
@@ -101,6 +110,9 @@ async fn apply(tx: &mut Tx, proposal: &Proposal, now: chrono::DateTime<chrono::U
         }
         Proposal::LocationPriority { location, priority } => {
             tx.set_location_priority(location, *priority).await?;
+        }
+        Proposal::ReplenishmentPolicy { scope, policy } => {
+            tx.set_policy(scope, &serde_json::to_value(policy).unwrap_or_default(), "change request", now).await?;
         }
     }
     current_state(tx, proposal).await

@@ -84,6 +84,7 @@ impl Role {
                     | TicketsWrite
                     | NotificationsRead
                     | NotificationsManage
+                    | ProcurementWrite
             ),
             Role::Warehouse => matches!(
                 permission,
@@ -133,7 +134,16 @@ impl Role {
             Role::Procurement => {
                 matches!(
                     permission,
-                    MasterDataRead | SuppliersWrite | InventoryRead | OrdersRead | ExceptionsRead | ExceptionsWork | RulesRead
+                    MasterDataRead
+                        | SuppliersWrite
+                        | InventoryRead
+                        | OrdersRead
+                        | ExceptionsRead
+                        | ExceptionsWork
+                        | RulesRead
+                        | ProcurementWrite
+                        | ChangesPropose
+                        | ChangesApprove
                 )
             }
             Role::Viewer => {
@@ -214,12 +224,15 @@ pub enum Permission {
     NotificationsRead,
     /// Add and switch notification endpoints, replay dead messages.
     NotificationsManage,
+    /// Run replenishment, decide proposals, draft, approve (within the role's limit), send and
+    /// cancel purchase orders.
+    ProcurementWrite,
     /// Manage API tokens and users.
     AccessManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 25] = [
+    pub const ALL: [Permission; 26] = [
         Permission::MasterDataRead,
         Permission::MasterDataWrite,
         Permission::CustomersWrite,
@@ -244,6 +257,7 @@ impl Permission {
         Permission::TicketsWrite,
         Permission::NotificationsRead,
         Permission::NotificationsManage,
+        Permission::ProcurementWrite,
         Permission::AccessManage,
     ];
 
@@ -273,6 +287,7 @@ impl Permission {
             Permission::TicketsWrite => "tickets.write",
             Permission::NotificationsRead => "notifications.read",
             Permission::NotificationsManage => "notifications.manage",
+            Permission::ProcurementWrite => "procurement.write",
             Permission::AccessManage => "access.manage",
         }
     }

@@ -21,11 +21,19 @@ pub enum ChangeKind {
     SkuActivation,
     /// A location's priority in routing.
     LocationPriority,
+    /// How a SKU, or an ABC class of SKUs, is replenished.
+    ReplenishmentPolicy,
 }
 
 impl ChangeKind {
-    pub const ALL: [ChangeKind; 5] =
-        [ChangeKind::Price, ChangeKind::TaxClass, ChangeKind::Listing, ChangeKind::SkuActivation, ChangeKind::LocationPriority];
+    pub const ALL: [ChangeKind; 6] = [
+        ChangeKind::Price,
+        ChangeKind::TaxClass,
+        ChangeKind::Listing,
+        ChangeKind::SkuActivation,
+        ChangeKind::LocationPriority,
+        ChangeKind::ReplenishmentPolicy,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -34,6 +42,7 @@ impl ChangeKind {
             ChangeKind::Listing => "listing",
             ChangeKind::SkuActivation => "sku_activation",
             ChangeKind::LocationPriority => "location_priority",
+            ChangeKind::ReplenishmentPolicy => "replenishment_policy",
         }
     }
 
@@ -45,18 +54,19 @@ impl ChangeKind {
     }
 
     /// Who may approve it: money and tax are finance's; what is sold and from where, ops's;
-    /// an admin may approve any.
+    /// what is bought, procurement's; an admin may approve any.
     pub fn approvers(self) -> &'static [Role] {
         match self {
             ChangeKind::Price | ChangeKind::TaxClass => &[Role::Finance, Role::Admin],
             ChangeKind::Listing | ChangeKind::SkuActivation | ChangeKind::LocationPriority => &[Role::Ops, Role::Admin],
+            ChangeKind::ReplenishmentPolicy => &[Role::Procurement, Role::Admin],
         }
     }
 }
 
 /// A proposed change, checked for shape; whether its subject exists is the application's to
 /// check.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Proposal {
     /// `price` is a decimal string in the listing's currency.
     Price { channel: String, channel_sku: String, price: String },
@@ -64,6 +74,8 @@ pub enum Proposal {
     Listing { channel: String, channel_sku: String, sku: String, price: String },
     SkuActivation { sku: String, active: bool },
     LocationPriority { location: String, priority: i64 },
+    /// `scope` is `sku:CODE` or `class:A`, `B` or `C`.
+    ReplenishmentPolicy { scope: String, policy: crate::procurement::Policy },
 }
 
 impl Proposal {
@@ -100,6 +112,21 @@ impl Proposal {
                     1_000_000,
                 )?,
             },
+            ChangeKind::ReplenishmentPolicy => {
+                let scope = text("scope");
+                let valid = match scope.split_once(':') {
+                    Some(("sku", sku)) => crate::field::code("change.scope", sku).is_ok(),
+                    Some(("class", class)) => matches!(class, "A" | "B" | "C"),
+                    _ => false,
+                };
+                if !valid {
+                    return Err(FieldError::new("change.scope", "must be sku:CODE or class:A, class:B or class:C"));
+                }
+                let policy: crate::procurement::Policy = serde_json::from_value(change.get("policy").cloned().unwrap_or_default())
+                    .map_err(|e| FieldError::new("change.policy", format!("must be a policy (kind reorder_point, min_max or periodic_review): {e}")))?;
+                policy.validate().map_err(|e| FieldError::new(format!("change.policy.{}", e.field), e.message))?;
+                Proposal::ReplenishmentPolicy { scope, policy }
+            }
         })
     }
 
@@ -111,6 +138,7 @@ impl Proposal {
             }
             Proposal::TaxClass { sku, .. } | Proposal::SkuActivation { sku, .. } => format!("product:{sku}"),
             Proposal::LocationPriority { location, .. } => format!("location:{location}"),
+            Proposal::ReplenishmentPolicy { scope, .. } => format!("policy:{scope}"),
         }
     }
 }

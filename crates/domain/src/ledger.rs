@@ -56,6 +56,7 @@ pub const DEFAULT_CHART: &[(&str, &str, AccountKind)] = &[
     (PAYMENT_FEES, "Payment fees", AccountKind::Expense),
     (SHIPPING_COST, "Shipping cost", AccountKind::Expense),
     (INVENTORY_WRITE_OFFS, "Inventory write-offs and gains", AccountKind::Expense),
+    (PURCHASE_PRICE_VARIANCE, "Purchase price variance", AccountKind::Expense),
 ];
 
 pub const BANK: &str = "1000";
@@ -74,6 +75,7 @@ pub const MARKETPLACE_FEES: &str = "5100";
 pub const PAYMENT_FEES: &str = "5200";
 pub const SHIPPING_COST: &str = "5300";
 pub const INVENTORY_WRITE_OFFS: &str = "5400";
+pub const PURCHASE_PRICE_VARIANCE: &str = "5500";
 
 /// The receivable account of a channel: what it owes us for orders shipped.
 pub fn receivable(channel: &str) -> String {
@@ -347,6 +349,17 @@ pub fn supplier_claim(source: String, memo: String, sku: &str, value: Money) -> 
 pub fn claim_settled(source: String, memo: String, credited: bool, value: Money) -> Result<Entry, EntryError> {
     let to = if credited { PAYABLE } else { INVENTORY_WRITE_OFFS };
     Entry::balanced(source, memo, value.currency(), transfer(to, SUPPLIER_CLAIMS, value.minor()))
+}
+
+/// A supplier's bill: goods received not invoiced cleared at the order's price, the payable at
+/// the bill's, and the difference (dearer or cheaper than ordered) as purchase price variance.
+pub fn supplier_bill(source: String, memo: String, cleared: Money, owed: Money) -> Result<Entry, EntryError> {
+    let mut lines = vec![debit(GOODS_RECEIVED_NOT_INVOICED, cleared.minor()), credit(PAYABLE, owed.minor())];
+    let variance = owed.minor() - cleared.minor();
+    if variance != 0 {
+        lines.push(transfer_side(PURCHASE_PRICE_VARIANCE, variance, true));
+    }
+    Entry::balanced(source, memo, owed.currency(), lines)
 }
 
 /// `amount` on `account`: on the side given when it is positive, on the other when negative.

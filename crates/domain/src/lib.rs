@@ -36,6 +36,7 @@ pub mod master;
 pub mod money;
 pub mod notification;
 pub mod order;
+pub mod procurement;
 pub mod returns;
 pub mod risk;
 pub mod rules;

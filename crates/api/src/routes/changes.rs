@@ -24,10 +24,12 @@ pub fn routes() -> OpenApiRouter<Ordo> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Proposal {
-    /// price, tax_class, listing, sku_activation or location_priority.
+    /// price, tax_class, listing, sku_activation, location_priority or replenishment_policy.
     kind: String,
     /// By kind: `{channel, channel_sku, price}`, `{sku, tax_class}`,
-    /// `{channel, channel_sku, sku, price}`, `{sku, active}`, `{location, priority}`.
+    /// `{channel, channel_sku, sku, price}`, `{sku, active}`, `{location, priority}`,
+    /// `{scope: "sku:CODE" | "class:A", policy: {kind: "reorder_point", service_level, cover_days}
+    /// | {kind: "min_max", min, max} | {kind: "periodic_review", review_days, service_level}}`.
     #[schema(value_type = Object)]
     change: serde_json::Value,
     /// Why; the approver reads it.

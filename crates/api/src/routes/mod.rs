@@ -14,4 +14,5 @@ pub mod rules;
 pub mod master;
 pub mod notifications;
 pub mod orders;
+pub mod procurement;
 pub mod returns;

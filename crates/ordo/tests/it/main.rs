@@ -19,6 +19,7 @@ mod kits;
 mod notifications;
 mod orders;
 mod permissions;
+mod procurement;
 mod returns;
 mod rules;
 mod settlements;

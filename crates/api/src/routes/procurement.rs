@@ -1,0 +1,329 @@
+//! Procurement: suppliers' terms and prices, forecasts, replenishment proposals, purchase
+//! orders with their receipts and bills. Replenishment policies change through change requests
+//! (`replenishment_policy`), approved by procurement.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use ordo_app::{NewBill, NewPoLine, NewPurchaseOrder, NewSupplierSku, Ordo, ProposalView, PurchaseOrder, SkuForecastView};
+use ordo_domain::procurement::Policy;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{need, path_id, Authorized, ValidJson, ValidQuery};
+
+pub fn routes() -> OpenApiRouter<Ordo> {
+    OpenApiRouter::new()
+        .routes(routes!(set_terms))
+        .routes(routes!(set_supplier_sku))
+        .routes(routes!(supplier_skus))
+        .routes(routes!(policies))
+        .routes(routes!(forecast))
+        .routes(routes!(proposals, run_proposals))
+        .routes(routes!(approve_proposals))
+        .routes(routes!(reject_proposal))
+        .routes(routes!(purchase_orders, create_purchase_order))
+        .routes(routes!(purchase_order))
+        .routes(routes!(move_purchase_order))
+        .routes(routes!(receive))
+        .routes(routes!(bill))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Terms {
+    /// How far deliveries stray from the lead time, in days (a decimal string such as "1.5").
+    lead_time_sd_days: String,
+    payment_terms_days: i64,
+}
+
+#[utoipa::path(put, path = "/api/v1/suppliers/{code}/terms", security(("bearer" = ["suppliers.write"])), tag = "procurement",
+    params(("code" = String, Path)), request_body = Terms, responses((status = 204), (status = "4XX", body = ErrorBody)))]
+async fn set_terms(
+    State(ordo): State<Ordo>,
+    caller: Authorized<need::SuppliersWrite>,
+    Path(code): Path<String>,
+    ValidJson(body): ValidJson<Terms>,
+) -> Result<StatusCode, ApiError> {
+    ordo.set_supplier_terms(&code, &body.lead_time_sd_days, body.payment_terms_days, &caller.actor).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct SupplierSkuRequest {
+    /// In the supplier's currency.
+    unit_cost: String,
+    #[serde(default)]
+    moq: i64,
+    #[serde(default = "one")]
+    pack_size: i64,
+    #[serde(default)]
+    preferred: bool,
+}
+
+fn one() -> i64 {
+    1
+}
+
+/// What the supplier sells of the SKU: price, minimum order, pack; a preferred one is chosen
+/// first.
+#[utoipa::path(put, path = "/api/v1/suppliers/{code}/skus/{sku}", security(("bearer" = ["suppliers.write"])), tag = "procurement",
+    params(("code" = String, Path), ("sku" = String, Path)), request_body = SupplierSkuRequest, responses((status = 204), (status = "4XX", body = ErrorBody)))]
+async fn set_supplier_sku(
+    State(ordo): State<Ordo>,
+    caller: Authorized<need::SuppliersWrite>,
+    Path((code, sku)): Path<(String, String)>,
+    ValidJson(body): ValidJson<SupplierSkuRequest>,
+) -> Result<StatusCode, ApiError> {
+    let new = NewSupplierSku { supplier: code, sku, unit_cost: body.unit_cost, moq: body.moq, pack_size: body.pack_size, preferred: body.preferred };
+    ordo.set_supplier_sku(new, &caller.actor).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+struct SupplierSkuView {
+    supplier: String,
+    sku: String,
+    unit_cost: String,
+    currency: String,
+    moq: i64,
+    pack_size: i64,
+    preferred: bool,
+    lead_time_days: i64,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+struct SkuFilter {
+    sku: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/supplier-skus", security(("bearer" = ["master_data.read"])), tag = "procurement", params(SkuFilter),
+    responses((status = 200, body = Vec<SupplierSkuView>), (status = "4XX", body = ErrorBody)))]
+async fn supplier_skus(State(ordo): State<Ordo>, _: Authorized<need::MasterDataRead>, ValidQuery(q): ValidQuery<SkuFilter>) -> Result<Json<Vec<SupplierSkuView>>, ApiError> {
+    let rows = ordo.supplier_skus(q.sku.as_deref()).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let currency = ordo_domain::Currency::from_code(&r.currency).map_err(|e| ordo_domain::FieldError::new("currency", e.to_string()))?;
+        out.push(SupplierSkuView {
+            unit_cost: ordo_domain::Money::from_minor(r.unit_cost_minor, currency).to_decimal_string(),
+            supplier: r.supplier,
+            sku: r.sku,
+            currency: r.currency,
+            moq: r.moq,
+            pack_size: r.pack_size,
+            preferred: r.preferred,
+            lead_time_days: r.lead_time_days,
+        });
+    }
+    Ok(Json(out))
+}
+
+#[derive(Serialize, ToSchema)]
+struct PolicyView {
+    /// `sku:CODE` or `class:A`.
+    scope: String,
+    policy: Policy,
+}
+
+/// The policies in force; they change through `replenishment_policy` change requests.
+#[utoipa::path(get, path = "/api/v1/replenishment/policies", security(("bearer" = ["master_data.read"])), tag = "procurement",
+    responses((status = 200, body = Vec<PolicyView>), (status = "4XX", body = ErrorBody)))]
+async fn policies(State(ordo): State<Ordo>, _: Authorized<need::MasterDataRead>) -> Result<Json<Vec<PolicyView>>, ApiError> {
+    Ok(Json(ordo.replenishment_policies().await?.into_iter().map(|(scope, policy)| PolicyView { scope, policy }).collect()))
+}
+
+/// A SKU's forecast: the method its own back-test chose, its parameters and error, the
+/// recent sales and the next 56 days.
+#[utoipa::path(get, path = "/api/v1/forecasts/{sku}", security(("bearer" = ["inventory.read"])), tag = "procurement",
+    params(("sku" = String, Path)), responses((status = 200, body = SkuForecastView), (status = "4XX", body = ErrorBody)))]
+async fn forecast(State(ordo): State<Ordo>, _: Authorized<need::InventoryRead>, Path(sku): Path<String>) -> Result<Json<SkuForecastView>, ApiError> {
+    Ok(Json(ordo.forecast_sku(&sku).await?))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+struct ProposalFilter {
+    /// proposed, approved or rejected.
+    status: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/replenishment/proposals", security(("bearer" = ["inventory.read"])), tag = "procurement", params(ProposalFilter),
+    responses((status = 200, body = Vec<ProposalView>), (status = "4XX", body = ErrorBody)))]
+async fn proposals(State(ordo): State<Ordo>, _: Authorized<need::InventoryRead>, ValidQuery(q): ValidQuery<ProposalFilter>) -> Result<Json<Vec<ProposalView>>, ApiError> {
+    Ok(Json(ordo.proposals(q.status.as_deref()).await?))
+}
+
+/// Forecasts and proposes for every SKU with a supplier and a policy; replaces the open
+/// proposals.
+#[utoipa::path(post, path = "/api/v1/replenishment/proposals", security(("bearer" = ["procurement.write"])), tag = "procurement",
+    responses((status = 201, body = Vec<ProposalView>), (status = "4XX", body = ErrorBody)))]
+async fn run_proposals(State(ordo): State<Ordo>, caller: Authorized<need::ProcurementWrite>) -> Result<(StatusCode, Json<Vec<ProposalView>>), ApiError> {
+    Ok((StatusCode::CREATED, Json(ordo.propose_replenishment(&caller.actor).await?)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Approved {
+    id: String,
+    /// The quantity to order instead of the proposed one.
+    quantity: Option<i64>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Approval {
+    proposals: Vec<Approved>,
+}
+
+/// Approves proposals into draft purchase orders, one per supplier; all or none.
+#[utoipa::path(post, path = "/api/v1/replenishment/proposals/approve", security(("bearer" = ["procurement.write"])), tag = "procurement",
+    request_body = Approval, responses((status = 201, body = Vec<PurchaseOrder>), (status = "4XX", body = ErrorBody)))]
+async fn approve_proposals(
+    State(ordo): State<Ordo>,
+    caller: Authorized<need::ProcurementWrite>,
+    ValidJson(body): ValidJson<Approval>,
+) -> Result<(StatusCode, Json<Vec<PurchaseOrder>>), ApiError> {
+    let mut decided = Vec::with_capacity(body.proposals.len());
+    for (i, p) in body.proposals.iter().enumerate() {
+        decided.push((ordo_domain::field::uuid(&format!("proposals[{i}].id"), &p.id)?, p.quantity));
+    }
+    Ok((StatusCode::CREATED, Json(ordo.approve_proposals(&decided, &caller.actor).await?)))
+}
+
+#[utoipa::path(post, path = "/api/v1/replenishment/proposals/{id}/reject", security(("bearer" = ["procurement.write"])), tag = "procurement",
+    params(("id" = String, Path)), responses((status = 204), (status = "4XX", body = ErrorBody)))]
+async fn reject_proposal(State(ordo): State<Ordo>, caller: Authorized<need::ProcurementWrite>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    ordo.reject_proposal(path_id(&id)?, &caller.actor).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct PoLineRequest {
+    sku: String,
+    quantity: i64,
+    /// In the supplier's currency; its price for the SKU when absent.
+    unit_cost: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct PoRequest {
+    supplier: String,
+    location: Option<String>,
+    lines: Vec<PoLineRequest>,
+}
+
+#[utoipa::path(post, path = "/api/v1/purchase-orders", security(("bearer" = ["procurement.write"])), tag = "procurement",
+    request_body = PoRequest, responses((status = 201, body = PurchaseOrder), (status = "4XX", body = ErrorBody)))]
+async fn create_purchase_order(
+    State(ordo): State<Ordo>,
+    caller: Authorized<need::ProcurementWrite>,
+    ValidJson(body): ValidJson<PoRequest>,
+) -> Result<(StatusCode, Json<PurchaseOrder>), ApiError> {
+    let new = NewPurchaseOrder {
+        supplier: body.supplier,
+        location: body.location,
+        lines: body.lines.into_iter().map(|l| NewPoLine { sku: l.sku, quantity: l.quantity, unit_cost: l.unit_cost }).collect(),
+    };
+    Ok((StatusCode::CREATED, Json(ordo.create_purchase_order(new, &caller.actor).await?)))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+struct PoFilter {
+    status: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/purchase-orders", security(("bearer" = ["inventory.read"])), tag = "procurement", params(PoFilter),
+    responses((status = 200, body = Vec<PurchaseOrder>), (status = "4XX", body = ErrorBody)))]
+async fn purchase_orders(State(ordo): State<Ordo>, _: Authorized<need::InventoryRead>, ValidQuery(q): ValidQuery<PoFilter>) -> Result<Json<Vec<PurchaseOrder>>, ApiError> {
+    Ok(Json(ordo.purchase_orders(q.status.as_deref()).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/purchase-orders/{id}", security(("bearer" = ["inventory.read"])), tag = "procurement",
+    params(("id" = String, Path)), responses((status = 200, body = PurchaseOrder), (status = "4XX", body = ErrorBody)))]
+async fn purchase_order(State(ordo): State<Ordo>, _: Authorized<need::InventoryRead>, Path(id): Path<String>) -> Result<Json<PurchaseOrder>, ApiError> {
+    Ok(Json(ordo.purchase_order(path_id(&id)?).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Move {
+    /// approved (within the role's approval limit: 403 beyond), sent, cancelled or closed.
+    status: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/purchase-orders/{id}/status", security(("bearer" = ["procurement.write"])), tag = "procurement",
+    params(("id" = String, Path)), request_body = Move, responses((status = 200, body = PurchaseOrder), (status = "4XX", body = ErrorBody)))]
+async fn move_purchase_order(
+    State(ordo): State<Ordo>,
+    caller: Authorized<need::ProcurementWrite>,
+    Path(id): Path<String>,
+    ValidJson(body): ValidJson<Move>,
+) -> Result<Json<PurchaseOrder>, ApiError> {
+    Ok(Json(ordo.move_purchase_order(path_id(&id)?, &body.status, &caller.actor).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ReceivedLine {
+    line: i64,
+    quantity: i64,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Receipt {
+    lines: Vec<ReceivedLine>,
+}
+
+/// Goods arrived: into stock at the order's location, at its price, filling backorders. More
+/// than 5% over what was ordered is refused naming the line.
+#[utoipa::path(post, path = "/api/v1/purchase-orders/{id}/receipts", security(("bearer" = ["inventory.write"])), tag = "procurement",
+    params(("id" = String, Path)), request_body = Receipt, responses((status = 200, body = PurchaseOrder), (status = "4XX", body = ErrorBody)))]
+async fn receive(
+    State(ordo): State<Ordo>,
+    caller: Authorized<need::InventoryWrite>,
+    Path(id): Path<String>,
+    ValidJson(body): ValidJson<Receipt>,
+) -> Result<Json<PurchaseOrder>, ApiError> {
+    let lines: Vec<(i64, i64)> = body.lines.iter().map(|l| (l.line, l.quantity)).collect();
+    Ok(Json(ordo.receive_purchase_order(path_id(&id)?, &lines, &caller.actor).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct BilledLine {
+    line: i64,
+    quantity: i64,
+    /// In the order's currency.
+    unit_cost: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct BillRequest {
+    /// The supplier's invoice number; one per supplier.
+    invoice: String,
+    lines: Vec<BilledLine>,
+}
+
+/// The supplier's bill, matched against the receipts; differences beyond the tolerance
+/// dispute it (a `procurement` exception for finance).
+#[utoipa::path(post, path = "/api/v1/purchase-orders/{id}/bills", security(("bearer" = ["ledger.write"])), tag = "procurement",
+    params(("id" = String, Path)), request_body = BillRequest, responses((status = 200, body = PurchaseOrder), (status = "4XX", body = ErrorBody)))]
+async fn bill(
+    State(ordo): State<Ordo>,
+    caller: Authorized<need::LedgerWrite>,
+    Path(id): Path<String>,
+    ValidJson(body): ValidJson<BillRequest>,
+) -> Result<Json<PurchaseOrder>, ApiError> {
+    let new = NewBill { invoice: body.invoice, lines: body.lines.into_iter().map(|l| (l.line, l.quantity, l.unit_cost)).collect() };
+    Ok(Json(ordo.bill_purchase_order(path_id(&id)?, new, &caller.actor).await?))
+}

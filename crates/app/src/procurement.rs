@@ -1,0 +1,804 @@
+//! Procurement: what each supplier sells us, each SKU's demand history and forecast, the
+//! policies that turn forecasts into proposals, and purchase orders from draft through
+//! receipts (stock and inventory at cost) and the supplier's bill (payable, with any price
+//! difference) to closed.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use ordo_domain::audit::Change;
+use ordo_domain::exception::ExceptionKind;
+use ordo_domain::inventory::{MovementKind, MovementRequest};
+use ordo_domain::ledger;
+use ordo_domain::procurement::{self, approval_limit, PoStatus, Policy, Position, SupplyTerms};
+use ordo_domain::{Currency, FieldError, Money};
+use ordo_storage::{BillRecord, PoLineRecord, ProposalRecord, PurchaseOrderRecord, SupplierSku, Tx};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::audit::record;
+use crate::{Actor, AppError, AppResult, Ordo};
+
+/// Days of sales history a forecast reads.
+const HISTORY_DAYS: i64 = 730;
+/// Days a forecast looks ahead.
+const HORIZON_DAYS: usize = 56;
+/// How far a receipt may go over what was ordered, in percent, before it is refused.
+const OVER_RECEIPT_PERCENT: i64 = 5;
+/// How far a bill's unit price may differ from the order's, in percent, before it is disputed.
+const PRICE_TOLERANCE_PERCENT: i64 = 2;
+
+/// A SKU's forecast as people read it: the method chosen and why, its back-test error, and the
+/// demand it expects a day.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SkuForecastView {
+    pub sku: String,
+    /// smooth, erratic, intermittent or lumpy; none without enough sales to tell.
+    pub demand_class: Option<String>,
+    pub adi: Option<f64>,
+    pub cv2: Option<f64>,
+    pub method: String,
+    pub parameters: BTreeMap<String, f64>,
+    /// won, incumbent or untested.
+    pub chosen_because: String,
+    /// Each candidate's back-test RMSSE (lower is better); none when it could not be tested.
+    pub backtest: BTreeMap<String, Option<f64>>,
+    /// Days of history read, and how many were stockout days whose sales were imputed.
+    pub history_days: usize,
+    pub imputed_days: usize,
+    /// The last 56 days of sales, oldest first.
+    pub recent: Vec<i64>,
+    /// Expected units a day for the next 56 days (estimates, not whole units).
+    pub forecast: Vec<f64>,
+    pub daily_demand: f64,
+    /// Expected error of a day's forecast, in units.
+    pub daily_error: f64,
+}
+
+/// A proposal as the buyer sees it.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProposalView {
+    pub id: Uuid,
+    pub sku: String,
+    pub supplier: String,
+    pub quantity: i64,
+    /// proposed, approved or rejected.
+    pub status: String,
+    pub purchase_order: Option<Uuid>,
+    pub explanation: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A purchase order with its lines and bills.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PurchaseOrder {
+    pub id: Uuid,
+    pub number: String,
+    pub supplier: String,
+    pub location: String,
+    pub currency: String,
+    pub status: String,
+    pub total: String,
+    pub expected_at: DateTime<Utc>,
+    pub created_by: String,
+    pub approved_by: Option<String>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub lines: Vec<PoLine>,
+    pub bills: Vec<Bill>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PoLine {
+    pub line: i64,
+    pub sku: String,
+    pub quantity: i64,
+    pub unit_cost: String,
+    pub received: i64,
+    pub billed: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Bill {
+    pub id: Uuid,
+    pub invoice: String,
+    pub total: String,
+    pub due_at: DateTime<Utc>,
+    /// matched, or disputed (a `procurement` exception says why).
+    pub status: String,
+}
+
+/// A purchase order as a buyer drafts it.
+#[derive(Debug, Clone)]
+pub struct NewPurchaseOrder {
+    pub supplier: String,
+    /// Where it is delivered; the first location by priority when none.
+    pub location: Option<String>,
+    pub lines: Vec<NewPoLine>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewPoLine {
+    pub sku: String,
+    pub quantity: i64,
+    /// In the supplier's currency; the supplier's price for the SKU when none.
+    pub unit_cost: Option<String>,
+}
+
+/// A supplier's bill as it arrived.
+#[derive(Debug, Clone)]
+pub struct NewBill {
+    pub invoice: String,
+    /// (PO line, quantity, unit cost as a decimal string).
+    pub lines: Vec<(i64, i64, String)>,
+}
+
+/// What a supplier sells us, as a buyer records it.
+#[derive(Debug, Clone)]
+pub struct NewSupplierSku {
+    pub supplier: String,
+    pub sku: String,
+    pub unit_cost: String,
+    pub moq: i64,
+    pub pack_size: i64,
+    pub preferred: bool,
+}
+
+fn po_not_found(id: Uuid) -> AppError {
+    AppError::NotFound { what: "purchase order", key: id.to_string() }
+}
+
+fn status_of(po: &PurchaseOrderRecord) -> AppResult<PoStatus> {
+    PoStatus::parse("status", &po.status).map_err(|_| AppError::Storage(ordo_storage::StorageError::Corrupt("purchase_orders.status".into())))
+}
+
+fn currency(code: &str) -> AppResult<Currency> {
+    Ok(Currency::from_code(code).map_err(|e| FieldError::new("currency", e.to_string()))?)
+}
+
+/// Daily sales of one SKU over the history window, with the days it had no stock.
+struct History {
+    days: Vec<f64>,
+    stockout: Vec<bool>,
+}
+
+/// Per SKU, sales and stockouts for each of the `HISTORY_DAYS` days before `today`.
+async fn histories(tx: &mut Tx, today: NaiveDate) -> AppResult<BTreeMap<String, History>> {
+    let first = today - Duration::days(HISTORY_DAYS);
+    let index = |day: &str| NaiveDate::parse_from_str(day, "%Y-%m-%d").ok().map(|d| (d - first).num_days()).filter(|i| (0..HISTORY_DAYS).contains(i));
+    let start = first.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+    let mut out: BTreeMap<String, History> = BTreeMap::new();
+    let blank = || History { days: vec![0.0; HISTORY_DAYS as usize], stockout: vec![false; HISTORY_DAYS as usize] };
+    for (sku, day, units) in tx.daily_demand(start).await? {
+        if let Some(i) = index(&day) {
+            out.entry(sku).or_insert_with(blank).days[i as usize] += units as f64;
+        }
+    }
+    // On hand at each day's end is the running sum of movements; a day ending with none is a
+    // stockout day, and its sales do not show what customers wanted.
+    let mut on_hand: BTreeMap<String, (i64, Option<i64>)> = BTreeMap::new();
+    for (sku, day, change) in tx.daily_stock_changes().await? {
+        let Ok(date) = NaiveDate::parse_from_str(&day, "%Y-%m-%d") else { continue };
+        let entry = on_hand.entry(sku.clone()).or_insert((0, None));
+        let history = out.entry(sku).or_insert_with(blank);
+        // Days between the last change and this one keep the level the last one left.
+        let from = entry.1.map_or(0, |i| i + 1).max(0);
+        let this = (date - first).num_days();
+        for i in from..this.min(HISTORY_DAYS) {
+            history.stockout[i as usize] = entry.0 <= 0;
+        }
+        entry.0 += change;
+        if (0..HISTORY_DAYS).contains(&this) {
+            history.stockout[this as usize] = entry.0 <= 0;
+        }
+        entry.1 = Some(this);
+    }
+    for (sku, (level, last)) in on_hand {
+        if let Some(history) = out.get_mut(&sku) {
+            for i in last.map_or(0, |i| i + 1).max(0)..HISTORY_DAYS {
+                history.stockout[i as usize] = level <= 0;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The forecast of one SKU from its history.
+fn forecast_of(sku: &str, history: &History) -> AppResult<SkuForecastView> {
+    // A stockout day with sales still happened: only empty stockout days are imputed.
+    let stockout: Vec<bool> = history.stockout.iter().zip(&history.days).map(|(out, sold)| *out && *sold == 0.0).collect();
+    // Days before the first sale are not history: the SKU was not on sale yet.
+    let first = history.days.iter().position(|d| *d > 0.0).unwrap_or(history.days.len().saturating_sub(1));
+    let days = history.days[first..].to_vec();
+    let stockout = stockout[first..].to_vec();
+    let demand = ordo_forecast::DemandHistory::new(days.clone())
+        .and_then(|h| h.with_stockouts(stockout))
+        .map_err(|e| FieldError::new("history", e.to_string()))?;
+    let settings = ordo_forecast::Settings::daily(HORIZON_DAYS);
+    let result = ordo_forecast::forecast(&demand, &[], &settings).map_err(|e| FieldError::new("history", e.to_string()))?;
+    let daily_demand = result.forecast.iter().sum::<f64>() / result.forecast.len().max(1) as f64;
+    let scale = ordo_forecast::Scale::naive(&days).map_or(daily_demand.sqrt(), |s| s.squared.sqrt());
+    let daily_error = result.choice.rmsse().map_or(scale, |r| r * scale);
+    let profile = result.choice.profile;
+    Ok(SkuForecastView {
+        sku: sku.to_owned(),
+        demand_class: profile.map(|p| p.class.name().to_owned()),
+        adi: profile.map(|p| p.adi),
+        cv2: profile.map(|p| p.cv2),
+        method: result.choice.method().name().to_owned(),
+        parameters: result.choice.fitted.params.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
+        chosen_because: format!("{:?}", result.choice.reason).to_lowercase(),
+        backtest: result.choice.scores.iter().map(|s| (s.method.name().to_owned(), s.rmsse)).collect(),
+        history_days: days.len(),
+        imputed_days: result.imputed,
+        recent: history.days.iter().rev().take(HORIZON_DAYS).rev().map(|d| *d as i64).collect(),
+        forecast: result.forecast,
+        daily_demand,
+        daily_error,
+    })
+}
+
+impl Ordo {
+    /// Sets a supplier's lead-time spread (days, such as "1.5") and payment terms.
+    pub async fn set_supplier_terms(&self, supplier: &str, lead_time_sd_days: &str, payment_terms_days: i64, actor: &Actor) -> AppResult<()> {
+        let tenths = Money::parse_non_negative("lead_time_sd_days", lead_time_sd_days, Currency::USD)
+            .map_err(|_| FieldError::new("lead_time_sd_days", "must be a number of days such as 1.5, not negative"))?
+            .minor()
+            / 10;
+        let payment_terms_days = ordo_domain::field::bounded("payment_terms_days", payment_terms_days, 0, 365)?;
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        if !tx.set_supplier_terms(supplier, tenths, payment_terms_days).await? {
+            return Err(AppError::NotFound { what: "supplier", key: supplier.to_owned() });
+        }
+        let after = serde_json::json!({"lead_time_sd_days": lead_time_sd_days, "payment_terms_days": payment_terms_days});
+        record(&mut tx, actor, now, &[Change::new("supplier.terms", format!("supplier:{supplier}")).after(after)]).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records what a supplier sells of a SKU, its price (in the supplier's currency), minimum
+    /// order and pack.
+    pub async fn set_supplier_sku(&self, new: NewSupplierSku, actor: &Actor) -> AppResult<()> {
+        let moq = ordo_domain::field::bounded("moq", new.moq, 0, 10_000_000)?;
+        let pack_size = ordo_domain::field::bounded("pack_size", new.pack_size, 1, 100_000)?;
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        let Some(supplier) = tx.suppliers().await?.into_iter().find(|s| s.code == new.supplier) else {
+            return Err(FieldError::new("supplier", format!("unknown supplier {:?}", new.supplier)).into());
+        };
+        if tx.product(&new.sku).await?.is_none() {
+            return Err(FieldError::new("sku", format!("unknown SKU {:?}", new.sku)).into());
+        }
+        let cost = Money::parse_non_negative("unit_cost", &new.unit_cost, supplier.currency)?;
+        let row = SupplierSku {
+            supplier: new.supplier.clone(),
+            sku: new.sku.clone(),
+            unit_cost_minor: cost.minor(),
+            moq,
+            pack_size,
+            preferred: new.preferred,
+            currency: supplier.currency.code().to_owned(),
+            lead_time_days: supplier.lead_time_days,
+            lead_time_sd_tenths: 0,
+        };
+        tx.upsert_supplier_sku(&row).await?;
+        let after = serde_json::json!({"unit_cost": cost.to_decimal_string(), "moq": moq, "pack_size": pack_size, "preferred": new.preferred});
+        record(&mut tx, actor, now, &[Change::new("supplier_sku.set", format!("supplier_sku:{}/{}", new.supplier, new.sku)).after(after)]).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn supplier_skus(&self, sku: Option<&str>) -> AppResult<Vec<SupplierSku>> {
+        Ok(self.db.read().await?.supplier_skus(sku).await?)
+    }
+
+    /// The replenishment policy in force for each scope (`sku:CODE`, `class:A`).
+    pub async fn replenishment_policies(&self) -> AppResult<Vec<(String, Policy)>> {
+        let mut tx = self.db.read().await?;
+        let mut out = Vec::new();
+        for (scope, json) in tx.policies().await? {
+            let policy: Policy = serde_json::from_value(json).map_err(|_| AppError::Storage(ordo_storage::StorageError::Corrupt("policy".into())))?;
+            out.push((scope, policy));
+        }
+        Ok(out)
+    }
+
+    /// One SKU's forecast from its sales over the last two years, stockout days imputed.
+    pub async fn forecast_sku(&self, sku: &str) -> AppResult<SkuForecastView> {
+        let mut tx = self.db.read().await?;
+        if tx.product(sku).await?.is_none() {
+            return Err(AppError::NotFound { what: "product", key: sku.to_owned() });
+        }
+        let mut all = histories(&mut tx, self.now().date_naive()).await?;
+        let history = all.remove(sku).unwrap_or(History { days: vec![0.0; HISTORY_DAYS as usize], stockout: vec![false; HISTORY_DAYS as usize] });
+        forecast_of(sku, &history)
+    }
+
+    /// Forecasts every SKU that has a supplier and a policy, and proposes what to buy: the
+    /// open proposals are replaced by this run's. A SKU projected to run out before its next
+    /// receipt becomes a `procurement` exception.
+    pub async fn propose_replenishment(&self, actor: &Actor) -> AppResult<Vec<ProposalView>> {
+        let now = self.now();
+        let (histories, supply, positions, policies, classes) = {
+            let mut tx = self.db.read().await?;
+            let histories = histories(&mut tx, now.date_naive()).await?;
+            let supply = tx.supplier_skus(None).await?;
+            let positions = tx.positions().await?;
+            let policies = tx.policies().await?;
+            let classes: BTreeMap<String, String> =
+                tx.products(&ordo_storage::ProductQuery { search: None, limit: 100_000, offset: 0 })
+                    .await?
+                    .products
+                    .into_iter()
+                    .map(|p| (p.sku, p.abc_class.as_str().to_owned()))
+                    .collect();
+            (histories, supply, positions, policies, classes)
+        };
+        let policies: BTreeMap<String, Policy> = policies.into_iter().filter_map(|(scope, json)| serde_json::from_value(json).ok().map(|p| (scope, p))).collect();
+        let mut proposals = Vec::new();
+        let mut short = Vec::new();
+        let empty = History { days: vec![0.0; HISTORY_DAYS as usize], stockout: vec![false; HISTORY_DAYS as usize] };
+        for (sku, on_hand, reserved, backordered, on_order) in positions {
+            let Some(policy) = policies.get(&format!("sku:{sku}")).or_else(|| classes.get(&sku).and_then(|c| policies.get(&format!("class:{c}")))) else {
+                continue;
+            };
+            // The preferred supplier, else the cheapest.
+            let Some(source) = supply.iter().find(|s| s.sku == sku) else { continue };
+            let forecast = forecast_of(&sku, histories.get(&sku).unwrap_or(&empty))?;
+            let terms = SupplyTerms {
+                lead_time_days: source.lead_time_days,
+                lead_time_sd_days: source.lead_time_sd_tenths as f64 / 10.0,
+                moq: source.moq,
+                pack_size: source.pack_size,
+            };
+            let position = Position { on_hand, reserved, on_order, backordered };
+            let available = on_hand - reserved;
+            if on_order > 0 && forecast.daily_demand > 0.0 && (available as f64) < forecast.daily_demand * terms.lead_time_days as f64 {
+                short.push((sku.clone(), available, forecast.daily_demand));
+            }
+            let Some(explanation) = procurement::propose(policy, forecast.daily_demand, forecast.daily_error, terms, position) else { continue };
+            let explained = serde_json::json!({
+                "numbers": explanation,
+                "method": forecast.method,
+                "demand_class": forecast.demand_class,
+                "lead_time_days": terms.lead_time_days,
+                "policy": policy,
+                "supplier_unit_cost": Money::from_minor(source.unit_cost_minor, currency(&source.currency)?).to_decimal_string(),
+                "currency": source.currency,
+            });
+            proposals.push(ProposalRecord {
+                id: Uuid::now_v7(),
+                sku: sku.clone(),
+                supplier: source.supplier.clone(),
+                quantity: explanation.quantity,
+                explanation: explained.to_string(),
+                status: "proposed".into(),
+                po_id: None,
+                created_at: now,
+                decided_by: None,
+                decided_at: None,
+            });
+        }
+        let mut tx = self.db.write().await?;
+        tx.withdraw_open_proposals().await?;
+        for p in &proposals {
+            tx.insert_proposal(p).await?;
+        }
+        let kind = ExceptionKind::Procurement;
+        for (sku, available, daily) in &short {
+            let details = serde_json::json!({"reason": "projected to run out before the next receipt", "available": available, "daily_demand": daily});
+            tx.raise_exception(kind.as_str(), &format!("sku:{sku}"), kind.owner_role().as_str(), now + kind.sla(), &details, now).await?;
+        }
+        let after = serde_json::json!({"proposals": proposals.len(), "projected_stockouts": short.len()});
+        record(&mut tx, actor, now, &[Change::new("replenishment.propose", "replenishment").after(after)]).await?;
+        tx.commit().await?;
+        Ok(proposals.iter().map(proposal_view).collect())
+    }
+
+    pub async fn proposals(&self, status: Option<&str>) -> AppResult<Vec<ProposalView>> {
+        Ok(self.db.read().await?.proposals(status).await?.iter().map(proposal_view).collect())
+    }
+
+    /// Approves proposals (at the quantity given for each, else the proposed one) into draft
+    /// purchase orders, one per supplier; all or none.
+    pub async fn approve_proposals(&self, decided: &[(Uuid, Option<i64>)], actor: &Actor) -> AppResult<Vec<PurchaseOrder>> {
+        if decided.is_empty() || decided.len() > 1000 {
+            return Err(FieldError::new("proposals", "name 1 to 1000 proposals").into());
+        }
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        let open: BTreeMap<Uuid, ProposalRecord> = tx.proposals(Some("proposed")).await?.into_iter().map(|p| (p.id, p)).collect();
+        let mut by_supplier: BTreeMap<String, Vec<(Uuid, String, i64)>> = BTreeMap::new();
+        for (i, (id, quantity)) in decided.iter().enumerate() {
+            let Some(p) = open.get(id) else {
+                return Err(FieldError::new(format!("proposals[{i}]"), format!("proposal {id} is not open")).into());
+            };
+            let quantity = match quantity {
+                Some(q) => ordo_domain::field::bounded(&format!("proposals[{i}].quantity"), *q, 1, 10_000_000)?,
+                None => p.quantity,
+            };
+            by_supplier.entry(p.supplier.clone()).or_default().push((*id, p.sku.clone(), quantity));
+        }
+        let location = tx.locations().await?.into_iter().min_by_key(|l| l.priority).map(|l| l.code).unwrap_or_default();
+        let mut made = Vec::new();
+        for (supplier, lines) in by_supplier {
+            let new = NewPurchaseOrder {
+                supplier,
+                location: Some(location.clone()),
+                lines: lines.iter().map(|(_, sku, quantity)| NewPoLine { sku: sku.clone(), quantity: *quantity, unit_cost: None }).collect(),
+            };
+            let id = self.draft_purchase_order(&mut tx, new, actor, now).await?;
+            for (proposal, _, quantity) in &lines {
+                tx.decide_proposal(*proposal, "approved", *quantity, Some(id), &actor.to_string(), now).await?;
+            }
+            made.push(id);
+        }
+        tx.commit().await?;
+        let mut out = Vec::with_capacity(made.len());
+        for id in made {
+            out.push(self.purchase_order(id).await?);
+        }
+        Ok(out)
+    }
+
+    pub async fn reject_proposal(&self, id: Uuid, actor: &Actor) -> AppResult<()> {
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        if !tx.decide_proposal(id, "rejected", 1, None, &actor.to_string(), now).await? {
+            return Err(AppError::InvalidTransition { current: "decided", message: "only an open proposal can be rejected".into() });
+        }
+        record(&mut tx, actor, now, &[Change::new("proposal.reject", format!("proposal:{id}"))]).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn create_purchase_order(&self, new: NewPurchaseOrder, actor: &Actor) -> AppResult<PurchaseOrder> {
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        let id = self.draft_purchase_order(&mut tx, new, actor, now).await?;
+        tx.commit().await?;
+        self.purchase_order(id).await
+    }
+
+    async fn draft_purchase_order(&self, tx: &mut Tx, new: NewPurchaseOrder, actor: &Actor, now: DateTime<Utc>) -> AppResult<Uuid> {
+        if new.lines.is_empty() || new.lines.len() > 500 {
+            return Err(FieldError::new("lines", "must have 1 to 500 lines").into());
+        }
+        let Some(supplier) = tx.suppliers().await?.into_iter().find(|s| s.code == new.supplier) else {
+            return Err(FieldError::new("supplier", format!("unknown supplier {:?}", new.supplier)).into());
+        };
+        let locations = tx.locations().await?;
+        let location = match new.location {
+            Some(code) if locations.iter().any(|l| l.code == code) => code,
+            Some(code) => return Err(FieldError::new("location", format!("unknown location {code:?}")).into()),
+            None => locations.iter().min_by_key(|l| l.priority).map(|l| l.code.clone()).ok_or_else(|| FieldError::new("location", "there is no location"))?,
+        };
+        let prices = tx.supplier_skus(None).await?;
+        let mut lines = Vec::with_capacity(new.lines.len());
+        let mut total = 0i64;
+        for (i, l) in new.lines.iter().enumerate() {
+            if tx.product(&l.sku).await?.is_none() {
+                return Err(FieldError::new(format!("lines[{i}].sku"), format!("unknown SKU {:?}", l.sku)).into());
+            }
+            let quantity = ordo_domain::field::bounded(&format!("lines[{i}].quantity"), l.quantity, 1, 10_000_000)?;
+            let cost = match &l.unit_cost {
+                Some(text) => Money::parse_non_negative(&format!("lines[{i}].unit_cost"), text, supplier.currency)?.minor(),
+                None => prices.iter().find(|p| p.supplier == supplier.code && p.sku == l.sku).map(|p| p.unit_cost_minor).ok_or_else(|| {
+                    FieldError::new(format!("lines[{i}].unit_cost"), format!("{} has no price for {}: give one", supplier.code, l.sku))
+                })?,
+            };
+            total = total.saturating_add(cost.saturating_mul(quantity));
+            lines.push(PoLineRecord { line: i as i64 + 1, sku: l.sku.clone(), quantity, unit_cost_minor: cost, received: 0, billed: 0 });
+        }
+        let id = Uuid::now_v7();
+        let po = PurchaseOrderRecord {
+            id,
+            number: tx.next_po_number().await?,
+            supplier: supplier.code.clone(),
+            location,
+            currency: supplier.currency.code().to_owned(),
+            status: PoStatus::Draft.as_str().to_owned(),
+            total_minor: total,
+            expected_at: now + Duration::days(supplier.lead_time_days),
+            created_by: actor.to_string(),
+            created_at: now,
+            approved_by: None,
+            approved_at: None,
+            sent_at: None,
+            closed_at: None,
+        };
+        tx.insert_purchase_order(&po, &lines).await?;
+        let after = serde_json::json!({"number": po.number, "supplier": po.supplier, "total": Money::from_minor(total, supplier.currency).to_decimal_string()});
+        record(tx, actor, now, &[Change::new("purchase_order.draft", format!("purchase_order:{id}")).after(after)]).await?;
+        Ok(id)
+    }
+
+    pub async fn purchase_order(&self, id: Uuid) -> AppResult<PurchaseOrder> {
+        let mut tx = self.db.read().await?;
+        let (po, lines) = tx.purchase_order(id).await?.ok_or_else(|| po_not_found(id))?;
+        let bills = tx.bills(id).await?;
+        po_view(po, lines, bills)
+    }
+
+    pub async fn purchase_orders(&self, status: Option<&str>) -> AppResult<Vec<PurchaseOrder>> {
+        if let Some(status) = status {
+            PoStatus::parse("status", status)?;
+        }
+        let mut tx = self.db.read().await?;
+        let mut out = Vec::new();
+        for po in tx.purchase_orders(status, 500).await? {
+            let lines = tx.purchase_order(po.id).await?.map(|(_, l)| l).unwrap_or_default();
+            let bills = tx.bills(po.id).await?;
+            out.push(po_view(po, lines, bills)?);
+        }
+        Ok(out)
+    }
+
+    /// Approves, sends or cancels a purchase order. Approving needs a role whose approval
+    /// limit covers the order's value in the base currency.
+    pub async fn move_purchase_order(&self, id: Uuid, to: &str, actor: &Actor) -> AppResult<PurchaseOrder> {
+        let next = PoStatus::parse("status", to)?;
+        if !matches!(next, PoStatus::Approved | PoStatus::Sent | PoStatus::Cancelled | PoStatus::Closed) {
+            return Err(FieldError::new("status", "may be approved, sent, cancelled or closed; receipts and bills move the rest").into());
+        }
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        let (po, lines) = tx.purchase_order(id).await?.ok_or_else(|| po_not_found(id))?;
+        let current = status_of(&po)?;
+        if !current.can_become(next) || (next == PoStatus::Cancelled && lines.iter().any(|l| l.received > 0)) {
+            return Err(AppError::InvalidTransition {
+                current: current.as_str(),
+                message: format!("a purchase order that is {} cannot become {}", current.as_str(), next.as_str()),
+            });
+        }
+        if next == PoStatus::Approved {
+            let value = self.in_base(&mut tx, po.total_minor, &po.currency, now).await?;
+            match approval_limit(actor.role) {
+                Some(limit) if value <= limit => {}
+                limit => {
+                    let limit = limit.map_or_else(|| "none".to_owned(), |l| Money::from_minor(l, self.settings.base_currency).to_decimal_string());
+                    return Err(AppError::Forbidden(format!(
+                        "the order is worth {} {}; the {} role approves up to {limit}",
+                        Money::from_minor(value, self.settings.base_currency).to_decimal_string(),
+                        self.settings.base_currency,
+                        actor.role
+                    )));
+                }
+            }
+        }
+        if !tx.move_purchase_order(id, current.as_str(), next.as_str(), &actor.to_string(), now).await? {
+            return Err(AppError::InvalidTransition { current: current.as_str(), message: "the order changed meanwhile".into() });
+        }
+        if matches!(next, PoStatus::Closed | PoStatus::Cancelled) {
+            tx.resolve_exception(ExceptionKind::Procurement.as_str(), &format!("purchase_order:{id}"), next.as_str(), now).await?;
+        }
+        let change = Change::new(&format!("purchase_order.{}", next.as_str()), format!("purchase_order:{id}"))
+            .before(serde_json::json!({"status": current.as_str()}))
+            .after(serde_json::json!({"status": next.as_str()}));
+        record(&mut tx, actor, now, &[change]).await?;
+        tx.commit().await?;
+        self.purchase_order(id).await
+    }
+
+    /// `minor` of `code` in base currency minor units, at the rate in force.
+    async fn in_base(&self, tx: &mut Tx, minor: i64, code: &str, now: DateTime<Utc>) -> AppResult<i64> {
+        let base = self.settings.base_currency;
+        if code == base.code() {
+            return Ok(minor);
+        }
+        let Some(rate) = tx.exchange_rate(code, now).await? else {
+            return Err(FieldError::new("currency", format!("no exchange rate from {code} to {base}: set one with PUT /api/v1/exchange-rates/{code}")).into());
+        };
+        Ok(((i128::from(minor) * i128::from(rate) + 500_000) / 1_000_000) as i64)
+    }
+
+    /// Goods arrived against a purchase order: they go into stock at its location at the
+    /// order's price (in base currency), against goods received not invoiced, and fill what
+    /// waits for them.
+    pub async fn receive_purchase_order(&self, id: Uuid, received: &[(i64, i64)], actor: &Actor) -> AppResult<PurchaseOrder> {
+        if received.is_empty() {
+            return Err(FieldError::new("lines", "name at least one line received").into());
+        }
+        let now = self.now();
+        let who = actor.to_string();
+        let mut tx = self.db.write().await?;
+        let (po, lines) = tx.purchase_order(id).await?.ok_or_else(|| po_not_found(id))?;
+        let current = status_of(&po)?;
+        if !matches!(current, PoStatus::Sent | PoStatus::PartiallyReceived) {
+            return Err(AppError::InvalidTransition { current: current.as_str(), message: format!("goods are received against a sent order; this one is {}", current.as_str()) });
+        }
+        let mut arrived: Vec<(PoLineRecord, i64)> = Vec::new();
+        for (i, (line, quantity)) in received.iter().enumerate() {
+            let Some(l) = lines.iter().find(|l| l.line == *line) else {
+                return Err(FieldError::new(format!("lines[{i}].line"), format!("the order has no line {line}")).into());
+            };
+            let quantity = ordo_domain::field::bounded(&format!("lines[{i}].quantity"), *quantity, 1, 10_000_000)?;
+            let allowed = l.quantity + l.quantity * OVER_RECEIPT_PERCENT / 100;
+            if l.received + quantity > allowed {
+                let message = format!("line {line} ordered {}, received {} so far; at most {} more ({OVER_RECEIPT_PERCENT}% over)", l.quantity, l.received, allowed - l.received);
+                return Err(FieldError::new(format!("lines[{i}].quantity"), message).into());
+            }
+            arrived.push((l.clone(), quantity));
+        }
+        let base = self.settings.base_currency;
+        for (line, quantity) in &arrived {
+            let unit_cost = self.in_base(&mut tx, line.unit_cost_minor, &po.currency, now).await?;
+            let movement = MovementRequest {
+                sku: line.sku.clone(),
+                location: po.location.clone(),
+                quantity: *quantity,
+                kind: MovementKind::Receipt,
+                reason: format!("{} line {}", po.number, line.line),
+            };
+            tx.record_movement(&movement, &who, now).await?.ok_or_else(|| FieldError::new("lines", "the stock could not take the receipt"))?;
+            let held = tx.valuation(&line.sku).await?;
+            let (after, value) = held.purchase(*quantity, unit_cost).map_err(|e| FieldError::new("lines", e.to_string()))?;
+            tx.set_valuation(&line.sku, after).await?;
+            let entry = ledger::receipt(
+                format!("purchase_order:{id}:{}", line.line),
+                format!("{} {} × {} from {}", po.number, quantity, line.sku, po.supplier),
+                Money::from_minor(value, base),
+            )
+            .map_err(FieldError::from)?;
+            self.post(&mut tx, entry, &who, now).await?;
+            tx.add_received(id, line.line, *quantity).await?;
+        }
+        let (_, after) = tx.purchase_order(id).await?.ok_or_else(|| po_not_found(id))?;
+        let next = if after.iter().all(|l| l.received >= l.quantity) { PoStatus::Received } else { PoStatus::PartiallyReceived };
+        tx.move_purchase_order(id, current.as_str(), next.as_str(), &who, now).await?;
+        for (line, _) in &arrived {
+            Self::fill_backorders(&mut tx, &line.sku, &po.location, actor, now).await?;
+        }
+        if next == PoStatus::Received {
+            tx.resolve_exception(ExceptionKind::Procurement.as_str(), &format!("purchase_order:{id}"), "received", now).await?;
+        }
+        let after = serde_json::json!({"lines": arrived.iter().map(|(l, q)| serde_json::json!({"line": l.line, "quantity": q})).collect::<Vec<_>>(), "status": next.as_str()});
+        record(&mut tx, actor, now, &[Change::new("purchase_order.receive", format!("purchase_order:{id}")).after(after)]).await?;
+        tx.commit().await?;
+        self.purchase_order(id).await
+    }
+
+    /// The supplier's bill for a purchase order: matched against what was received. Goods
+    /// received not invoiced is cleared at the order's price, the payable is what the bill
+    /// says, and the difference is purchase price variance. A quantity beyond what was
+    /// received, or a price off by more than the tolerance, disputes the bill: a `procurement`
+    /// exception with the evidence.
+    pub async fn bill_purchase_order(&self, id: Uuid, new: NewBill, actor: &Actor) -> AppResult<PurchaseOrder> {
+        let invoice = ordo_domain::field::text("invoice", &new.invoice)?;
+        if new.lines.is_empty() {
+            return Err(FieldError::new("lines", "a bill has at least one line").into());
+        }
+        let now = self.now();
+        let who = actor.to_string();
+        let mut tx = self.db.write().await?;
+        let (po, lines) = tx.purchase_order(id).await?.ok_or_else(|| po_not_found(id))?;
+        let current = status_of(&po)?;
+        if !current.can_become(PoStatus::Billed) {
+            return Err(AppError::InvalidTransition { current: current.as_str(), message: format!("a purchase order that is {} cannot be billed", current.as_str()) });
+        }
+        let code = currency(&po.currency)?;
+        let mut problems = Vec::new();
+        let mut billed = Vec::with_capacity(new.lines.len());
+        let (mut total, mut at_order_price) = (0i64, 0i64);
+        for (i, (line, quantity, cost)) in new.lines.iter().enumerate() {
+            let Some(l) = lines.iter().find(|l| l.line == *line) else {
+                return Err(FieldError::new(format!("lines[{i}].line"), format!("the order has no line {line}")).into());
+            };
+            let quantity = ordo_domain::field::bounded(&format!("lines[{i}].quantity"), *quantity, 0, 10_000_000)?;
+            let cost = Money::parse_non_negative(&format!("lines[{i}].unit_cost"), cost, code)?.minor();
+            if l.billed + quantity > l.received {
+                problems.push(format!("line {line}: billed {} but {} received", l.billed + quantity, l.received));
+            }
+            let off = (cost - l.unit_cost_minor).abs();
+            if off * 100 > l.unit_cost_minor * PRICE_TOLERANCE_PERCENT {
+                problems.push(format!(
+                    "line {line}: billed at {} but ordered at {}",
+                    Money::from_minor(cost, code).to_decimal_string(),
+                    Money::from_minor(l.unit_cost_minor, code).to_decimal_string()
+                ));
+            }
+            total = total.saturating_add(cost.saturating_mul(quantity));
+            at_order_price = at_order_price.saturating_add(l.unit_cost_minor.saturating_mul(quantity));
+            billed.push((*line, quantity, cost));
+        }
+        let payment_days = tx.supplier_payment_days(&po.supplier).await?.unwrap_or(30);
+        let bill = BillRecord {
+            id: Uuid::now_v7(),
+            po_id: id,
+            supplier: po.supplier.clone(),
+            invoice: invoice.clone(),
+            currency: po.currency.clone(),
+            total_minor: total,
+            due_at: now + Duration::days(payment_days),
+            status: if problems.is_empty() { "matched" } else { "disputed" }.into(),
+            created_by: who.clone(),
+            created_at: now,
+        };
+        tx.insert_bill(&bill, &billed).await.map_err(|e| match e {
+            e if e.is_duplicate() => AppError::Duplicate(FieldError::new("invoice", format!("{} already sent invoice {invoice}", po.supplier))),
+            e => e.into(),
+        })?;
+        for (line, quantity, _) in &billed {
+            tx.add_billed(id, *line, *quantity).await?;
+        }
+        // In base currency: goods received not invoiced at the order's price, the payable at
+        // the bill's, the difference to purchase price variance.
+        let cleared = self.in_base(&mut tx, at_order_price, &po.currency, now).await?;
+        let owed = self.in_base(&mut tx, total, &po.currency, now).await?;
+        let entry = ledger::supplier_bill(
+            format!("bill:{}", bill.id),
+            format!("{} invoice {invoice} from {}", po.number, po.supplier),
+            Money::from_minor(cleared, self.settings.base_currency),
+            Money::from_minor(owed, self.settings.base_currency),
+        )
+        .map_err(FieldError::from)?;
+        self.post(&mut tx, entry, &who, now).await?;
+        tx.move_purchase_order(id, current.as_str(), PoStatus::Billed.as_str(), &who, now).await?;
+        if !problems.is_empty() {
+            let kind = ExceptionKind::Procurement;
+            let details = serde_json::json!({"reason": "the bill does not match the receipts", "invoice": invoice, "problems": problems});
+            tx.raise_exception(kind.as_str(), &format!("bill:{}", bill.id), ordo_domain::access::Role::Finance.as_str(), now + kind.sla(), &details, now).await?;
+        }
+        let after = serde_json::json!({"invoice": invoice, "total": Money::from_minor(total, code).to_decimal_string(), "status": bill.status});
+        record(&mut tx, actor, now, &[Change::new("purchase_order.bill", format!("purchase_order:{id}")).after(after)]).await?;
+        tx.commit().await?;
+        self.purchase_order(id).await
+    }
+
+    /// Raises a `procurement` exception for each sent order past its expected date.
+    pub async fn watch_purchase_orders(&self) -> AppResult<u64> {
+        let now = self.now();
+        let kind = ExceptionKind::Procurement;
+        let mut tx = self.db.write().await?;
+        let mut raised = 0;
+        for po in tx.overdue_purchase_orders(now).await? {
+            let details = serde_json::json!({"reason": "past its expected date", "number": po.number, "supplier": po.supplier, "expected_at": po.expected_at});
+            if tx.raise_exception(kind.as_str(), &format!("purchase_order:{}", po.id), kind.owner_role().as_str(), now + kind.sla(), &details, now).await? {
+                raised += 1;
+            }
+        }
+        tx.commit().await?;
+        Ok(raised)
+    }
+}
+
+fn proposal_view(p: &ProposalRecord) -> ProposalView {
+    ProposalView {
+        id: p.id,
+        sku: p.sku.clone(),
+        supplier: p.supplier.clone(),
+        quantity: p.quantity,
+        status: p.status.clone(),
+        purchase_order: p.po_id,
+        explanation: serde_json::from_str(&p.explanation).unwrap_or(serde_json::Value::Null),
+        created_at: p.created_at,
+    }
+}
+
+fn po_view(po: PurchaseOrderRecord, lines: Vec<PoLineRecord>, bills: Vec<BillRecord>) -> AppResult<PurchaseOrder> {
+    let code = currency(&po.currency)?;
+    let money = |minor: i64| Money::from_minor(minor, code).to_decimal_string();
+    Ok(PurchaseOrder {
+        id: po.id,
+        number: po.number,
+        supplier: po.supplier,
+        location: po.location,
+        currency: po.currency.clone(),
+        status: po.status,
+        total: money(po.total_minor),
+        expected_at: po.expected_at,
+        created_by: po.created_by,
+        approved_by: po.approved_by,
+        sent_at: po.sent_at,
+        lines: lines
+            .into_iter()
+            .map(|l| PoLine { line: l.line, sku: l.sku, quantity: l.quantity, unit_cost: money(l.unit_cost_minor), received: l.received, billed: l.billed })
+            .collect(),
+        bills: bills.into_iter().map(|b| Bill { id: b.id, invoice: b.invoice, total: money(b.total_minor), due_at: b.due_at, status: b.status }).collect(),
+    })
+}

@@ -1,0 +1,175 @@
+//! Procurement end to end: a policy approved through a change request, a proposal explained
+//! from the forecast, a purchase order approved within the role's limit, receipts that fill
+//! backorders and post inventory at the order's price, a bill matched (or disputed) against
+//! them, and the books holding throughout.
+
+use chrono::Utc;
+use ordo_app::domain::access::Role;
+use serde_json::json;
+
+use crate::common::{on_both_engines, Server};
+use crate::orders::{order, shop};
+
+fn minor(text: &str) -> i64 {
+    let negative = text.starts_with('-');
+    let value: i64 = text.chars().filter(char::is_ascii_digit).collect::<String>().parse().unwrap();
+    if negative { -value } else { value }
+}
+
+async fn balance(server: &Server, code: &str) -> i64 {
+    let (_, trial) = server.get(&server.admin, "/api/v1/ledger/trial-balance").await;
+    trial["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["code"] == code)
+        .map_or(0, |a| minor(a["debit"].as_str().unwrap()) - minor(a["credit"].as_str().unwrap()))
+}
+
+/// A supplier of mugs, its price, and a min/max policy put in force by two buyers.
+async fn supplier_and_policy(server: &Server, buyer: &str, checker: &str) {
+    let t = &server.admin;
+    let supplier = json!({"code": "potter", "name": "The Potter", "currency": "EUR", "lead_time_days": 7});
+    assert_eq!(server.post(t, "/api/v1/suppliers", supplier).await.0, 201);
+    let (status, _) = server.put(buyer, "/api/v1/suppliers/potter/terms", json!({"lead_time_sd_days": "1.5", "payment_terms_days": 30})).await;
+    assert_eq!(status, 204);
+    let price = json!({"unit_cost": "4.00", "moq": 24, "pack_size": 12, "preferred": true});
+    assert_eq!(server.put(buyer, "/api/v1/suppliers/potter/skus/MUG-1", price).await.0, 204);
+
+    let change = json!({"scope": "sku:MUG-1", "policy": {"kind": "min_max", "min": 10, "max": 60}});
+    let (status, proposed) = server.post(buyer, "/api/v1/change-requests", json!({"kind": "replenishment_policy", "change": change, "reason": "steady seller"})).await;
+    assert_eq!(status, 201, "{proposed}");
+    let approve = format!("/api/v1/change-requests/{}/approve", proposed["id"].as_str().unwrap());
+    assert_eq!(server.post(buyer, &approve, json!({})).await.0, 403, "nobody approves their own change");
+    let (status, approved) = server.post(checker, &approve, json!({})).await;
+    assert_eq!(status, 200, "{approved}");
+    let (_, policies) = server.get(buyer, "/api/v1/replenishment/policies").await;
+    assert_eq!(policies, json!([{"scope": "sku:MUG-1", "policy": {"kind": "min_max", "min": 10, "max": 60}}]));
+}
+
+async fn from_proposal_to_bill(server: Server) {
+    shop(&server, 0).await;
+    let buyer = server.token(Role::Procurement).await;
+    let checker = server.ordo.create_token(Role::Procurement, "second buyer", &ordo_app::Actor::system()).await.unwrap().token;
+    let warehouse = server.token(Role::Warehouse).await;
+    let finance = server.token(Role::Finance).await;
+    supplier_and_policy(&server, &buyer, &checker).await;
+    // Three mugs sold with none in stock: they wait.
+    for n in 0..3 {
+        let body = order(&format!("P-{n}"), json!([{"sku": "MUG-1", "quantity": 1, "unit_price": "12.90"}]));
+        assert_eq!(server.post(&server.admin, "/api/v1/orders", body).await.0, 201);
+    }
+
+    let (status, proposals) = server.post(&buyer, "/api/v1/replenishment/proposals", json!({})).await;
+    assert_eq!(status, 201, "{proposals}");
+    let proposal = &proposals[0];
+    // Position: nothing on hand or on order, three backordered: -3, below the minimum of 10;
+    // up to 60 is 63, rounded to whole packs of 12 above the minimum order of 24: 72.
+    let numbers = &proposal["explanation"]["numbers"];
+    assert_eq!((numbers["position"].as_i64(), numbers["raw_quantity"].as_i64(), proposal["quantity"].as_i64()), (Some(-3), Some(63), Some(72)), "{proposal}");
+    assert_eq!(proposal["supplier"], "potter");
+    assert!(proposal["explanation"]["method"].is_string(), "{proposal}");
+
+    let approve = json!({"proposals": [{"id": proposal["id"]}]});
+    assert_eq!(server.post(&warehouse, "/api/v1/replenishment/proposals/approve", approve.clone()).await.0, 403);
+    let (status, orders) = server.post(&buyer, "/api/v1/replenishment/proposals/approve", approve).await;
+    assert_eq!(status, 201, "{orders}");
+    let po = &orders[0];
+    assert_eq!((po["status"].as_str(), po["total"].as_str(), po["lines"][0]["quantity"].as_i64()), (Some("draft"), Some("288.00"), Some(72)), "{po}");
+    let id = po["id"].as_str().unwrap().to_owned();
+    let at = |what: &str| format!("/api/v1/purchase-orders/{id}/{what}");
+
+    let (status, refused) = server.post(&warehouse, &at("receipts"), json!({"lines": [{"line": 1, "quantity": 1}]})).await;
+    assert_eq!((status, refused["error"]["current_state"].as_str()), (409, Some("draft")), "a draft is not received against: {refused}");
+    for step in ["approved", "sent"] {
+        let (status, moved) = server.post(&buyer, &at("status"), json!({"status": step})).await;
+        assert_eq!((status, moved["status"].as_str()), (200, Some(step)), "{moved}");
+    }
+
+    let (inventory0, grni0) = (balance(&server, "1200").await, balance(&server, "2100").await);
+    let (status, partly) = server.post(&warehouse, &at("receipts"), json!({"lines": [{"line": 1, "quantity": 40}]})).await;
+    assert_eq!((status, partly["status"].as_str()), (200, Some("partially_received")), "{partly}");
+    assert_eq!(balance(&server, "1200").await - inventory0, 16_000, "inventory at the order's price");
+    assert_eq!(balance(&server, "2100").await - grni0, -16_000, "owed once the bill comes");
+    let (_, stock) = server.get(&server.admin, "/api/v1/inventory?sku=MUG-1").await;
+    let central = stock.as_array().unwrap().iter().find(|l| l["location"] == "central").unwrap().clone();
+    assert_eq!((central["on_hand"].as_i64(), central["reserved"].as_i64()), (Some(40), Some(3)), "the receipt filled the backorders: {stock}");
+
+    // 5% over the 72 ordered is the most: 75 in all.
+    let (status, refused) = server.post(&warehouse, &at("receipts"), json!({"lines": [{"line": 1, "quantity": 36}]})).await;
+    assert_eq!((status, refused["error"]["field"].as_str()), (422, Some("lines[0].quantity")), "{refused}");
+    let (status, received) = server.post(&warehouse, &at("receipts"), json!({"lines": [{"line": 1, "quantity": 32}]})).await;
+    assert_eq!((status, received["status"].as_str()), (200, Some("received")), "{received}");
+
+    // Billed 2.5% dearer than ordered: the payable is what the bill says, the difference is
+    // purchase price variance, and finance gets the dispute.
+    let (payable0, ppv0, grni1) = (balance(&server, "2000").await, balance(&server, "5500").await, balance(&server, "2100").await);
+    let bill = json!({"invoice": "INV-77", "lines": [{"line": 1, "quantity": 72, "unit_cost": "4.10"}]});
+    assert_eq!(server.post(&buyer, &at("bills"), bill.clone()).await.0, 403, "bills are finance's");
+    let (status, billed) = server.post(&finance, &at("bills"), bill).await;
+    assert_eq!(status, 200, "{billed}");
+    assert_eq!((billed["status"].as_str(), billed["bills"][0]["status"].as_str(), billed["bills"][0]["total"].as_str()), (Some("billed"), Some("disputed"), Some("295.20")));
+    assert_eq!(balance(&server, "2100").await - grni1, 28_800, "goods received not invoiced is cleared");
+    assert_eq!(balance(&server, "2000").await - payable0, -29_520);
+    assert_eq!(balance(&server, "5500").await - ppv0, 720);
+    let (_, disputes) = server.get(&finance, "/api/v1/exceptions?kind=procurement&status=open").await;
+    assert_eq!(disputes[0]["owner_role"], "finance", "{disputes}");
+    assert!(disputes[0]["details"]["problems"][0].as_str().unwrap().contains("billed at 4.10 but ordered at 4.00"), "{disputes}");
+
+    assert_eq!(server.post(&buyer, &at("status"), json!({"status": "closed"})).await.1["status"], "closed");
+    assert!(server.ordo.check_ledger().await.unwrap().holds());
+    assert!(server.ordo.stock_discrepancies().await.unwrap().is_empty());
+}
+on_both_engines!(from_proposal_to_bill, from_proposal_to_bill_on_sqlite, from_proposal_to_bill_on_postgres);
+
+/// A role approves only up to its limit; bad policies, receipts and bills are refused naming
+/// why; a late order and a SKU's forecast are there to see.
+#[tokio::test]
+async fn limits_bad_input_late_orders_and_forecasts() {
+    let server = Server::start().await;
+    shop(&server, 5).await;
+    let buyer = server.token(Role::Procurement).await;
+    let checker = server.ordo.create_token(Role::Procurement, "second buyer", &ordo_app::Actor::system()).await.unwrap().token;
+    supplier_and_policy(&server, &buyer, &checker).await;
+
+    let big = json!({"supplier": "potter", "lines": [{"sku": "MUG-1", "quantity": 10_000, "unit_cost": "4.00"}]});
+    let (status, po) = server.post(&buyer, "/api/v1/purchase-orders", big).await;
+    assert_eq!(status, 201, "{po}");
+    let id = po["id"].as_str().unwrap().to_owned();
+    let (status, refused) = server.post(&buyer, &format!("/api/v1/purchase-orders/{id}/status"), json!({"status": "approved"})).await;
+    assert_eq!((status, refused["error"]["code"].as_str()), (403, Some("forbidden")), "40,000.00 is over procurement's 25,000.00: {refused}");
+    let ops = server.token(Role::Ops).await;
+    assert_eq!(server.post(&ops, &format!("/api/v1/purchase-orders/{id}/status"), json!({"status": "approved"})).await.0, 200);
+    assert_eq!(server.post(&ops, &format!("/api/v1/purchase-orders/{id}/status"), json!({"status": "sent"})).await.0, 200);
+
+    // Past its expected date (seven days), the order is a procurement exception.
+    let later = server.ordo.with_clock(ordo_app::Clock::simulated(Utc::now() + chrono::Duration::days(8)));
+    assert_eq!(later.watch_purchase_orders().await.unwrap(), 1);
+    assert_eq!(later.watch_purchase_orders().await.unwrap(), 0, "raised once");
+
+    for (policy, field) in [
+        (json!({"kind": "reorder_point", "service_level": 1.5, "cover_days": 14}), "change.policy.service_level"),
+        (json!({"kind": "reorder_point", "service_level": 0.95, "cover_days": 0}), "change.policy.cover_days"),
+        (json!({"kind": "min_max", "min": 5, "max": 2}), "change.policy.max"),
+        (json!({"kind": "guess"}), "change.policy"),
+    ] {
+        let change = json!({"kind": "replenishment_policy", "change": {"scope": "class:A", "policy": policy}, "reason": "try"});
+        let (status, refused) = server.post(&buyer, "/api/v1/change-requests", change).await;
+        assert_eq!((status, refused["error"]["field"].as_str()), (422, Some(field)), "{refused}");
+    }
+    let unknown = "/api/v1/purchase-orders/01900000-0000-7000-8000-000000000000/bills";
+    let finance = server.token(Role::Finance).await;
+    let (status, _) = server.post(&finance, unknown, json!({"invoice": "X-1", "lines": [{"line": 1, "quantity": 1, "unit_cost": "1.00"}]})).await;
+    assert_eq!(status, 404);
+    let (status, refused) = server.put(&buyer, "/api/v1/suppliers/potter/skus/MUG-1", json!({"unit_cost": "4.00", "pack_size": 0})).await;
+    assert_eq!((status, refused["error"]["field"].as_str()), (422, Some("pack_size")), "{refused}");
+
+    let body = order("F-1", json!([{"sku": "MUG-1", "quantity": 2, "unit_price": "12.90"}]));
+    assert_eq!(server.post(&server.admin, "/api/v1/orders", body).await.0, 201);
+    let (status, forecast) = server.get(&buyer, "/api/v1/forecasts/MUG-1").await;
+    assert_eq!(status, 200, "{forecast}");
+    assert_eq!(forecast["forecast"].as_array().unwrap().len(), 56);
+    assert!(forecast["method"].is_string() && forecast["backtest"].is_object(), "{forecast}");
+    assert_eq!(forecast["recent"].as_array().unwrap().iter().map(|d| d.as_i64().unwrap()).sum::<i64>(), 2, "{forecast}");
+    assert_eq!(server.get(&buyer, "/api/v1/forecasts/NOPE").await.0, 404);
+}
