@@ -17,10 +17,12 @@ use uuid::Uuid;
 
 use crate::{Actor, AppError, AppResult, Clock, Ordo, Progress};
 
+mod buying;
 mod service;
 mod settling;
 mod trading;
 
+pub use buying::BuyingSummary;
 pub use service::ServiceSummary;
 pub use trading::TradingSummary;
 
@@ -186,10 +188,10 @@ impl Ordo {
             summary.locations.push(code.to_owned());
         }
         for (code, name, currency, lead_time_days) in [
-            ("nordic-textiles", "Nordic Textiles AB", "EUR", 35),
-            ("lumen-lighting", "Lumen Lighting Inc.", "USD", 21),
-            ("terra-ceramics", "Terra Ceramics Lda.", "EUR", 42),
-            ("oak-and-reed", "Oak & Reed Workshop", "USD", 28),
+            ("nordic-textiles", "Nordic Textiles AB", "EUR", 10),
+            ("lumen-lighting", "Lumen Lighting Inc.", "USD", 7),
+            ("terra-ceramics", "Terra Ceramics Lda.", "EUR", 12),
+            ("oak-and-reed", "Oak & Reed Workshop", "USD", 9),
         ] {
             let new = NewSupplier { code: code.into(), name: name.into(), currency: currency.into(), lead_time_days };
             tx.insert_supplier(&new.validate()?, now).await?;
@@ -210,6 +212,7 @@ impl Ordo {
         summary.stock_value = value;
         summary.customers = demo_customers(&mut tx, &mut seed, now).await?;
         demo_service_setup(&mut tx, receiver, now).await?;
+        buying::setup(&mut tx, &products, base, now).await?;
         progress.advance();
         // Built in bulk, below the use cases: one record says what was made.
         let built = serde_json::json!({

@@ -45,7 +45,7 @@ pub use ledger::{AccountLedger, LedgerCheck, LedgerLine, ManualLine, Period, Tri
 pub use settlements::{SettlementImport, SettlementPolicy};
 pub use helpdesk::{AttachError, NewTicket, TicketDetail};
 pub use intake::Intake;
-pub use procurement::{Bill, NewBill, NewPoLine, NewPurchaseOrder, NewSupplierSku, PoLine, ProposalView, PurchaseOrder, SkuForecastView};
+pub use procurement::{forecast_history, Bill, NewBill, NewPoLine, NewPurchaseOrder, NewSupplierSku, PoLine, ProposalView, PurchaseOrder, SkuForecastView};
 pub use returns::{InspectedLine, NewRefund, NewReturn, NewReturnLine, ReceivedLine};
 pub use outbox::{Courier, CreatedEndpoint, DeliveryRound, MessageDetail, NewEndpoint, MAX_OUTBOX_PAGE};
 pub use ordo_domain as domain;

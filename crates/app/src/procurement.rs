@@ -242,6 +242,15 @@ fn forecast_of(sku: &str, history: &History) -> AppResult<SkuForecastView> {
     })
 }
 
+/// The forecast of one SKU from its daily sales (oldest first) and the days it had no stock:
+/// what proposals are made from, for a benchmark or a caller with its own history.
+pub fn forecast_history(sku: &str, days: Vec<f64>, stockout: Vec<bool>) -> AppResult<SkuForecastView> {
+    if days.len() != stockout.len() {
+        return Err(FieldError::new("stockout", "must have a day for each day of sales").into());
+    }
+    forecast_of(sku, &History { days, stockout })
+}
+
 impl Ordo {
     /// Sets a supplier's lead-time spread (days, such as "1.5") and payment terms.
     pub async fn set_supplier_terms(&self, supplier: &str, lead_time_sd_days: &str, payment_terms_days: i64, actor: &Actor) -> AppResult<()> {
@@ -324,8 +333,9 @@ impl Ordo {
     /// receipt becomes a `procurement` exception.
     pub async fn propose_replenishment(&self, actor: &Actor) -> AppResult<Vec<ProposalView>> {
         let now = self.now();
-        let (histories, supply, positions, policies, classes) = {
+        let (histories, supply, positions, policies, classes, next_receipts) = {
             let mut tx = self.db.read().await?;
+            let next_receipts: BTreeMap<String, DateTime<Utc>> = tx.next_receipts().await?.into_iter().collect();
             let histories = histories(&mut tx, now.date_naive()).await?;
             let supply = tx.supplier_skus(None).await?;
             let positions = tx.positions().await?;
@@ -337,11 +347,12 @@ impl Ordo {
                     .into_iter()
                     .map(|p| (p.sku, p.abc_class.as_str().to_owned()))
                     .collect();
-            (histories, supply, positions, policies, classes)
+            (histories, supply, positions, policies, classes, next_receipts)
         };
         let policies: BTreeMap<String, Policy> = policies.into_iter().filter_map(|(scope, json)| serde_json::from_value(json).ok().map(|p| (scope, p))).collect();
         let mut proposals = Vec::new();
         let mut short = Vec::new();
+        let mut covered = Vec::new();
         let empty = History { days: vec![0.0; HISTORY_DAYS as usize], stockout: vec![false; HISTORY_DAYS as usize] };
         for (sku, on_hand, reserved, backordered, on_order) in positions {
             let Some(policy) = policies.get(&format!("sku:{sku}")).or_else(|| classes.get(&sku).and_then(|c| policies.get(&format!("class:{c}")))) else {
@@ -357,9 +368,19 @@ impl Ordo {
                 pack_size: source.pack_size,
             };
             let position = Position { on_hand, reserved, on_order, backordered };
+            // Projected to run out before the next receipt: what is free now does not last
+            // the days until the first open order is due.
             let available = on_hand - reserved;
-            if on_order > 0 && forecast.daily_demand > 0.0 && (available as f64) < forecast.daily_demand * terms.lead_time_days as f64 {
-                short.push((sku.clone(), available, forecast.daily_demand));
+            match next_receipts.get(&sku) {
+                Some(due) if forecast.daily_demand > 0.0 => {
+                    let days = (*due - now).num_hours().max(0) as f64 / 24.0;
+                    if (available as f64) < forecast.daily_demand * days {
+                        short.push((sku.clone(), available, forecast.daily_demand, *due));
+                    } else {
+                        covered.push(sku.clone());
+                    }
+                }
+                _ => covered.push(sku.clone()),
             }
             let Some(explanation) = procurement::propose(policy, forecast.daily_demand, forecast.daily_error, terms, position) else { continue };
             let explained = serde_json::json!({
@@ -390,9 +411,17 @@ impl Ordo {
             tx.insert_proposal(p).await?;
         }
         let kind = ExceptionKind::Procurement;
-        for (sku, available, daily) in &short {
-            let details = serde_json::json!({"reason": "projected to run out before the next receipt", "available": available, "daily_demand": daily});
+        for (sku, available, daily, due) in &short {
+            let details = serde_json::json!({
+                "reason": "projected to run out before the next receipt",
+                "available": available,
+                "daily_demand": daily,
+                "next_receipt": due,
+            });
             tx.raise_exception(kind.as_str(), &format!("sku:{sku}"), kind.owner_role().as_str(), now + kind.sla(), &details, now).await?;
+        }
+        for sku in &covered {
+            tx.resolve_exception(kind.as_str(), &format!("sku:{sku}"), "no longer projected to run out", now).await?;
         }
         let after = serde_json::json!({"proposals": proposals.len(), "projected_stockouts": short.len()});
         record(&mut tx, actor, now, &[Change::new("replenishment.propose", "replenishment").after(after)]).await?;

@@ -404,3 +404,114 @@ pub async fn replay(ordo: Ordo, orders: u64) -> Result<ReplayReport, String> {
         routed_elsewhere: simulation.routed_elsewhere.count,
     })
 }
+
+/// What `ordo bench replenish` measured.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReplenishReport {
+    pub skus: usize,
+    pub days: usize,
+    pub threads: usize,
+    pub seconds: f64,
+    pub skus_per_second: f64,
+    pub proposals: usize,
+    /// How many SKUs each method was chosen for.
+    pub methods: std::collections::BTreeMap<String, usize>,
+    pub peak_memory_mib: f64,
+}
+
+/// A small deterministic generator (SplitMix64) for the bench's made-up demand.
+struct Dice(u64);
+
+impl Dice {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// `days` of daily sales for SKU `n`: a quarter steady sellers with a weekly rhythm, the rest
+/// intermittent or lumpy, some with a stockout fortnight; whole units.
+fn made_up_history(n: usize, days: usize) -> (Vec<f64>, Vec<bool>) {
+    let mut dice = Dice(n as u64 * 7919 + 17);
+    let kind = n % 4;
+    let rate = 0.2 + dice.unit() * if kind == 0 { 12.0 } else { 1.5 };
+    let out_from = if n % 5 == 0 { (dice.unit() * days as f64) as usize } else { usize::MAX };
+    let mut sales = Vec::with_capacity(days);
+    let mut stockout = Vec::with_capacity(days);
+    for day in 0..days {
+        let out = (out_from..out_from.saturating_add(14)).contains(&day);
+        let weekly = if kind == 0 { [0.8, 0.9, 1.0, 1.0, 1.1, 1.4, 1.2][day % 7] } else { 1.0 };
+        let mean = rate * weekly;
+        // Sum of Bernoulli trials: near-Poisson, whole units, no floats leave as quantities.
+        let units = if out {
+            0
+        } else if kind == 3 {
+            if dice.unit() < 0.08 { 1 + (dice.unit() * 12.0) as i64 } else { 0 }
+        } else {
+            (0..((mean * 4.0).ceil() as i64)).filter(|_| dice.unit() < 0.25).count() as i64
+        };
+        sales.push(units as f64);
+        stockout.push(out);
+    }
+    (sales, stockout)
+}
+
+/// Forecasts and proposes for `skus` made-up SKUs with `days` of daily history each, on every
+/// core: the nightly replenishment run without the database around it.
+pub fn replenish(skus: usize, days: usize) -> Result<ReplenishReport, String> {
+    use ordo_app::domain::procurement::{propose, Policy, Position, SupplyTerms};
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let started = Instant::now();
+    let results: Vec<Result<Vec<(String, bool)>, String>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                scope.spawn(move || {
+                    let mut done = Vec::new();
+                    for n in (t..skus).step_by(threads) {
+                        let (sales, stockout) = made_up_history(n, days);
+                        let sku = format!("SKU-{n:05}");
+                        let forecast = ordo_app::forecast_history(&sku, sales, stockout).map_err(|e| e.to_string())?;
+                        let policy = match n % 3 {
+                            0 => Policy::ReorderPoint { service_level: 0.95, cover_days: 14 },
+                            1 => Policy::PeriodicReview { review_days: 7, service_level: 0.9 },
+                            _ => Policy::MinMax { min: 5, max: 40 },
+                        };
+                        let terms = SupplyTerms { lead_time_days: 7 + (n % 21) as i64, lead_time_sd_days: 1.5, moq: 12, pack_size: 6 };
+                        let position = Position { on_hand: (n % 60) as i64, reserved: 0, on_order: 0, backordered: 0 };
+                        let proposed = propose(&policy, forecast.daily_demand, forecast.daily_error, terms, position).is_some();
+                        done.push((forecast.method, proposed));
+                    }
+                    Ok(done)
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap_or_else(|_| Err("a worker panicked".into()))).collect()
+    });
+    let seconds = started.elapsed().as_secs_f64();
+    let mut methods = std::collections::BTreeMap::new();
+    let mut proposals = 0;
+    for result in results {
+        for (method, proposed) in result? {
+            *methods.entry(method).or_insert(0) += 1;
+            proposals += usize::from(proposed);
+        }
+    }
+    Ok(ReplenishReport {
+        skus,
+        days,
+        threads,
+        seconds,
+        skus_per_second: skus as f64 / seconds.max(1e-9),
+        proposals,
+        methods,
+        peak_memory_mib: memory_mib("VmHWM"),
+    })
+}

@@ -200,6 +200,17 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Forecast and propose replenishment for SKUS made-up SKUs with DAYS of daily history
+    /// each, on every core; print the time and peak memory. Needs no database.
+    Replenish {
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        skus: u64,
+        #[arg(long, default_value_t = 730, value_parser = clap::value_parser!(u64).range(28..=3650))]
+        days: u64,
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Reconcile a generated settlement report of LINES rows against its orders (placed
     /// first); print lines/s and peak memory.
     Settlement {
@@ -424,6 +435,19 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
                 for e in &change.examples {
                     println!("  {} {} ({}): {} -> {}", e.channel, e.external_id, e.order_id, e.before, e.after);
                 }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchCommand::Replenish { skus, days, json }) => {
+            let report = crate::bench::replenish(skus as usize, days as usize).map_err(Failure::Failed)?;
+            if json {
+                println!("{}", serde_json::to_string(&report).map_err(|e| Failure::Failed(e.to_string()))?);
+            } else {
+                let methods: Vec<String> = report.methods.iter().map(|(m, n)| format!("{m} {n}")).collect();
+                println!(
+                    "replenish: {} SKUs × {} days on {} threads in {:.2} s = {:.0} SKUs/s; {} proposals; peak memory {:.0} MiB; methods: {}",
+                    report.skus, report.days, report.threads, report.seconds, report.skus_per_second, report.proposals, report.peak_memory_mib, methods.join(", ")
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -738,6 +762,18 @@ async fn demo(config: &Config, days: u32) -> Result<ExitCode, Failure> {
         "  notices    {} delivered, {} tries failed and were retried, {} dead letters",
         service.delivered, service.retried, service.dead
     );
+    let buying = &t.buying;
+    println!(
+        "  buying     {} proposals into {} purchase orders; {} received, {} billed ({} disputed)",
+        buying.proposals, buying.purchase_orders, buying.received, buying.billed, buying.disputed
+    );
+    match buying.accuracy {
+        Some((skus, mase, rmsse, bias)) => println!(
+            "  forecasts  last week's, on {skus} A SKUs: MASE {mase:.3}, RMSSE {rmsse:.3}, bias {:+.1}%",
+            bias * 100.0
+        ),
+        None => println!("  forecasts  not scored: the demo needs at least 9 days"),
+    }
     let exceptions: Vec<String> = t.exceptions.iter().map(|(kind, open, all)| format!("{kind} {all} ({open} open)")).collect();
     println!("  exceptions {}", if exceptions.is_empty() { "none".to_owned() } else { exceptions.join(", ") });
     println!();

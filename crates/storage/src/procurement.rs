@@ -351,6 +351,13 @@ impl Tx {
         Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(po).fetch_all(conn).await?))
     }
 
+    /// Per SKU still to arrive on an open purchase order, when the first of it is expected.
+    pub async fn next_receipts(&mut self) -> Result<Vec<(String, DateTime<Utc>)>, StorageError> {
+        let sql = "SELECT l.sku, MIN(o.expected_at) FROM po_lines l JOIN purchase_orders o ON o.id = l.po_id \
+                   WHERE o.status IN ('draft', 'approved', 'sent', 'partially_received') AND l.received < l.quantity GROUP BY l.sku";
+        Ok(on_engine!(self, |conn| sqlx::query_as(sql).fetch_all(conn).await?))
+    }
+
     /// Sent or partly received POs expected before `now`.
     pub async fn overdue_purchase_orders(&mut self, now: DateTime<Utc>) -> Result<Vec<PurchaseOrderRecord>, StorageError> {
         let sql = format!("SELECT {PO_COLUMNS} FROM purchase_orders WHERE status IN ('sent', 'partially_received') AND expected_at < $1");

@@ -93,16 +93,6 @@ fn pick(seed: &mut Seed, mix: &[(&'static str, i64)]) -> &'static str {
     mix.first().map_or("other", |(v, _)| v)
 }
 
-/// The supplier liable for a SKU, by its category.
-fn supplier_of(sku: &str) -> &'static str {
-    match sku.get(..3) {
-        Some("CUS" | "THR" | "RUN" | "TWL" | "MAT") => "nordic-textiles",
-        Some("LMP" | "CLK" | "MIR") => "lumen-lighting",
-        Some("VAS" | "BWL" | "PLN" | "CND" | "CST") => "terra-ceramics",
-        _ => "oak-and-reed",
-    }
-}
-
 impl Desk {
     pub(crate) fn new() -> Desk {
         let actor = |name: &str, role| Actor { kind: crate::ActorKind::System, name: name.to_owned(), role, request_id: None };
@@ -275,7 +265,7 @@ impl Desk {
                 line: line.line,
                 disposition: disposition.into(),
                 note: format!("{} on inspection", line.reason.replace('_', " ")),
-                supplier: (disposition == "supplier_claim").then(|| supplier_of(&line.sku).to_owned()),
+                supplier: (disposition == "supplier_claim").then(|| super::buying::supplier_of(&line.sku).to_owned()),
             });
         }
         ordo.inspect_return(id, &inspected, &self.warehouse).await?;

@@ -52,6 +52,8 @@ pub struct TradingSummary {
     pub books_hold: bool,
     /// Returns, refunds, tickets and notifications.
     pub service: super::service::ServiceSummary,
+    /// Proposals, purchase orders, receipts and bills, and the forecasts' accuracy.
+    pub buying: super::buying::BuyingSummary,
 }
 
 impl TradingSummary {
@@ -103,6 +105,10 @@ enum Event {
     Settle,
     /// Customer service works returns and tickets; the outbox delivers.
     Service,
+    /// Replenishment is proposed, approved into purchase orders and sent.
+    Night,
+    /// Suppliers deliver what is due; bills arrive for what came.
+    Supplies,
 }
 
 impl Ordo {
@@ -129,6 +135,8 @@ impl Ordo {
         let mut held_yesterday: Vec<Uuid> = Vec::new();
         let mut in_transit: Vec<(DateTime<Utc>, Uuid, Uuid)> = Vec::new();
         let mut desk = super::service::Desk::new();
+        let mut buying = super::buying::BuyingDesk::new();
+        let a_skus: Vec<String> = class.iter().filter(|(_, c)| **c == AbcClass::A).map(|(sku, _)| sku.clone()).collect();
         let mut number = 0u64;
         let mut settling = super::settling::Settling::default();
         progress.start(u64::from(days));
@@ -141,6 +149,8 @@ impl Ordo {
                 (at(9, 0), Event::Deliveries),
                 (at(10, 0), Event::Service),
                 (at(16, 0), Event::Service),
+                (at(2, 0), Event::Night),
+                (at(8, 30), Event::Supplies),
                 (at(23, 0), Event::Watch),
             ];
             // Marketplaces settle weekly, and on the last day.
@@ -232,6 +242,17 @@ impl Ordo {
                         self.escalate_overdue().await?;
                         desk.deliver(self).await?;
                     }
+                    Event::Night => {
+                        // A week before the end, the coming week's forecasts are kept to score.
+                        if day + 8 == i64::from(days) {
+                            buying.take_snapshot(self, &a_skus).await?;
+                        }
+                        buying.night(self).await?;
+                    }
+                    Event::Supplies => {
+                        buying.morning(self).await?;
+                        self.watch_purchase_orders().await?;
+                    }
                     Event::Service => {
                         desk.work(self, when).await?;
                         let travelling: Vec<Uuid> = in_transit.iter().map(|(_, _, order)| *order).collect();
@@ -254,6 +275,8 @@ impl Ordo {
         }
         desk.deliver(self).await?;
         summary.service = desk.summary;
+        buying.score(self).await?;
+        summary.buying = buying.summary;
         let counts = self.exception_counts().await?;
         summary.stockouts_raised = counts.iter().find(|(kind, _, _)| kind == "stockout").map_or(0, |(_, _, all)| *all as u64);
         summary.exceptions = counts;

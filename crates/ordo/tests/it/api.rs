@@ -325,23 +325,23 @@ on_both_engines!(
 async fn finance_opens_accounts_and_posts_balanced_entries_by_hand(server: crate::common::Server) {
     let finance = server.token(ordo_app::domain::access::Role::Finance).await;
     let warehouse = server.token(ordo_app::domain::access::Role::Warehouse).await;
-    let account = serde_json::json!({"code": "5500", "name": "Advertising", "kind": "expense"});
+    let account = serde_json::json!({"code": "6100", "name": "Advertising", "kind": "expense"});
     assert_eq!(server.post(&warehouse, "/api/v1/ledger/accounts", account.clone()).await.0, 403);
     assert_eq!(server.post(&finance, "/api/v1/ledger/accounts", account.clone()).await.0, 201);
     let (status, again) = server.post(&finance, "/api/v1/ledger/accounts", account).await;
     assert_eq!((status, again["error"]["field"].as_str()), (409, Some("code")), "{again}");
-    let (status, bad) = server.post(&finance, "/api/v1/ledger/accounts", serde_json::json!({"code": "5600", "name": "X", "kind": "cost"})).await;
+    let (status, bad) = server.post(&finance, "/api/v1/ledger/accounts", serde_json::json!({"code": "6200", "name": "X", "kind": "cost"})).await;
     assert_eq!((status, bad["error"]["field"].as_str()), (422, Some("kind")), "{bad}");
 
     let (_, before) = server.get(&finance, "/api/v1/ledger/trial-balance").await;
     let entry = |lines: serde_json::Value| serde_json::json!({"memo": "October ads", "lines": lines});
     for (lines, field) in [
-        (serde_json::json!([{"account": "5500", "debit": "120.00"}, {"account": "1000", "credit": "119.99"}]), "lines"),
-        (serde_json::json!([{"account": "5500", "debit": "120.00"}, {"account": "1200", "credit": "120.00"}]), "lines[1].account"),
+        (serde_json::json!([{"account": "6100", "debit": "120.00"}, {"account": "1000", "credit": "119.99"}]), "lines"),
+        (serde_json::json!([{"account": "6100", "debit": "120.00"}, {"account": "1200", "credit": "120.00"}]), "lines[1].account"),
         (serde_json::json!([{"account": "5999", "debit": "120.00"}, {"account": "1000", "credit": "120.00"}]), "lines[0].account"),
-        (serde_json::json!([{"account": "5500", "debit": "1.00", "credit": "1.00"}, {"account": "1000", "credit": "1.00"}]), "lines[0].debit"),
-        (serde_json::json!([{"account": "5500", "debit": "1.001"}, {"account": "1000", "credit": "1.001"}]), "lines[0].debit"),
-        (serde_json::json!([{"account": "5500", "debit": "1.00"}]), "lines"),
+        (serde_json::json!([{"account": "6100", "debit": "1.00", "credit": "1.00"}, {"account": "1000", "credit": "1.00"}]), "lines[0].debit"),
+        (serde_json::json!([{"account": "6100", "debit": "1.001"}, {"account": "1000", "credit": "1.001"}]), "lines[0].debit"),
+        (serde_json::json!([{"account": "6100", "debit": "1.00"}]), "lines"),
     ] {
         let (status, refused) = server.post(&finance, "/api/v1/ledger/entries", entry(lines.clone())).await;
         assert_eq!((status, refused["error"]["field"].as_str()), (422, Some(field)), "{lines}: {refused}");
@@ -349,11 +349,11 @@ async fn finance_opens_accounts_and_posts_balanced_entries_by_hand(server: crate
     let (_, unchanged) = server.get(&finance, "/api/v1/ledger/trial-balance").await;
     assert_eq!(unchanged, before, "refused entries post nothing");
 
-    let lines = serde_json::json!([{"account": "5500", "debit": "120.00"}, {"account": "1000", "credit": "120.00"}]);
+    let lines = serde_json::json!([{"account": "6100", "debit": "120.00"}, {"account": "1000", "credit": "120.00"}]);
     let (status, posted) = server.post(&finance, "/api/v1/ledger/entries", entry(lines)).await;
     assert_eq!(status, 201, "{posted}");
     assert!(posted["source"].as_str().unwrap().starts_with("manual:"), "{posted}");
-    let (_, ads) = server.get(&finance, "/api/v1/ledger/accounts/5500").await;
+    let (_, ads) = server.get(&finance, "/api/v1/ledger/accounts/6100").await;
     assert_eq!((&ads["name"], &ads["closing"], &ads["lines"][0]["memo"]), (&serde_json::json!("Advertising"), &serde_json::json!("120.00"), &serde_json::json!("October ads")), "{ads}");
     assert!(server.ordo.check_ledger().await.unwrap().holds());
 }
