@@ -11,6 +11,7 @@ pub(crate) mod master;
 pub(crate) mod notifications;
 pub(crate) mod orders;
 pub(crate) mod overview;
+pub(crate) mod procurement;
 pub(crate) mod returns;
 pub(crate) mod rules;
 
@@ -39,6 +40,7 @@ pub(crate) enum Page {
     Returns,
     Helpdesk,
     Notifications,
+    Procurement,
     Ledger,
     Rules,
     Audit,
@@ -51,7 +53,7 @@ pub(crate) enum Page {
 
 impl Page {
     /// In navigation order.
-    const ALL: [Page; 17] = [
+    const ALL: [Page; 18] = [
         Page::Overview,
         Page::Orders,
         Page::Holds,
@@ -61,6 +63,7 @@ impl Page {
         Page::Returns,
         Page::Helpdesk,
         Page::Notifications,
+        Page::Procurement,
         Page::Ledger,
         Page::Rules,
         Page::Audit,
@@ -82,6 +85,7 @@ impl Page {
             Page::Returns => "Returns",
             Page::Helpdesk => "Helpdesk",
             Page::Notifications => "Notifications",
+            Page::Procurement => "Procurement",
             Page::Ledger => "Ledger",
             Page::Rules => "Rules",
             Page::Audit => "Audit log",
@@ -104,6 +108,7 @@ impl Page {
             Page::Returns => "/dashboard/returns",
             Page::Helpdesk => "/dashboard/helpdesk",
             Page::Notifications => "/dashboard/notifications",
+            Page::Procurement => "/dashboard/procurement",
             Page::Ledger => "/dashboard/ledger",
             Page::Rules => "/dashboard/rules",
             Page::Audit => "/dashboard/audit",
@@ -126,7 +131,7 @@ impl Page {
             Page::Notifications => Permission::NotificationsRead,
             Page::Holds => Permission::OrdersReview,
             // Viewing; releasing, picking, packing and shipping also need `InventoryWrite`.
-            Page::Fulfilment | Page::Inventory => Permission::InventoryRead,
+            Page::Fulfilment | Page::Inventory | Page::Procurement => Permission::InventoryRead,
             Page::Exceptions => Permission::ExceptionsRead,
             Page::Ledger => Permission::LedgerRead,
             Page::Rules => Permission::RulesRead,
@@ -302,7 +307,7 @@ mod tests {
         let all = nav(Role::Admin);
         assert_eq!(
             all[..10],
-            ["Overview", "Orders", "Holds", "Fulfilment", "Inventory", "Exceptions", "Returns", "Helpdesk", "Notifications", "Ledger"]
+            ["Overview", "Orders", "Holds", "Fulfilment", "Inventory", "Exceptions", "Returns", "Helpdesk", "Notifications", "Procurement"]
         );
         assert_eq!(all.len(), Page::ALL.len());
         assert!(nav(Role::Finance).contains(&"Holds"), "finance reviews held orders");

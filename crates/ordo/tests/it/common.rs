@@ -95,6 +95,38 @@ impl Server {
     }
 }
 
+/// A signed-in dashboard user's client: the session cookie on every request, redirects shown.
+pub struct Browserless {
+    client: reqwest::Client,
+    base: String,
+    cookie: String,
+}
+
+impl Browserless {
+    pub async fn log_in(server: &Server, username: &str, role: Role) -> Browserless {
+        let password = "a long enough password";
+        server.ordo.create_user(username, password, role, &ordo_app::Actor::system()).await.unwrap();
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let answer = client.post(format!("{}/login", server.base)).form(&[("username", username), ("password", password)]).send().await.unwrap();
+        assert_eq!(answer.status(), 303);
+        let cookie = answer.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+        Browserless { client, base: server.base.clone(), cookie }
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let answer = self.client.get(format!("{}{path}", self.base)).header("cookie", &self.cookie).send().await.unwrap();
+        (answer.status().as_u16(), answer.text().await.unwrap())
+    }
+
+    /// Posts a form; the status and where it sends the browser next.
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+        let answer = self.client.post(format!("{}{path}", self.base)).header("cookie", &self.cookie).form(form).send().await.unwrap();
+        let status = answer.status().as_u16();
+        let location = answer.headers().get("location").map(|l| l.to_str().unwrap().to_owned());
+        (status, location.unwrap_or(answer.text().await.unwrap()))
+    }
+}
+
 /// Runs `story` (an `async fn(Server)`) as two tests: on a fresh SQLite file, and on a fresh
 /// PostgreSQL database when `ORDO_TEST_POSTGRES_URL` is set (a SKIP line otherwise).
 macro_rules! on_both_engines {

@@ -173,3 +173,36 @@ async fn limits_bad_input_late_orders_and_forecasts() {
     assert_eq!(forecast["recent"].as_array().unwrap().iter().map(|d| d.as_i64().unwrap()).sum::<i64>(), 2, "{forecast}");
     assert_eq!(server.get(&buyer, "/api/v1/forecasts/NOPE").await.0, 404);
 }
+
+/// A buyer works the procurement page without JavaScript: approves a proposal at an edited
+/// quantity, moves the order on, and reads a SKU's forecast chart.
+#[tokio::test]
+async fn a_buyer_works_proposals_and_orders_from_the_dashboard() {
+    let server = Server::start().await;
+    shop(&server, 0).await;
+    let buyer = server.token(Role::Procurement).await;
+    let checker = server.ordo.create_token(Role::Procurement, "second buyer", &ordo_app::Actor::system()).await.unwrap().token;
+    supplier_and_policy(&server, &buyer, &checker).await;
+    let body = order("W-1", json!([{"sku": "MUG-1", "quantity": 2, "unit_price": "12.90"}]));
+    assert_eq!(server.post(&server.admin, "/api/v1/orders", body).await.0, 201);
+    let (_, proposals) = server.post(&buyer, "/api/v1/replenishment/proposals", json!({})).await;
+    let id = proposals[0]["id"].as_str().unwrap().to_owned();
+
+    let pia = crate::common::Browserless::log_in(&server, "pia", Role::Procurement).await;
+    let (status, page) = pia.get("/dashboard/procurement").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("id=\"proposals\"") && page.contains("position -2"), "{page}");
+    let quantity = format!("quantity_{id}");
+    let (status, at) = pia.post("/dashboard/procurement/proposals", &[("ids", &id), (&quantity, "96"), ("action", "approve")]).await;
+    assert_eq!((status, at.as_str()), (303, "/dashboard/procurement"));
+    let orders = server.ordo.purchase_orders(None).await.unwrap();
+    assert_eq!(orders[0].lines[0].quantity, 96, "the edited quantity");
+    let order_page = format!("/dashboard/procurement/orders/{}", orders[0].id);
+    assert_eq!(pia.post(&order_page, &[("action", "move"), ("status", "approved")]).await.0, 303);
+    let (_, page) = pia.get(&order_page).await;
+    assert!(page.contains("id=\"po-status\">approved<"), "{page}");
+
+    let (status, chart) = pia.get("/dashboard/procurement/forecast/MUG-1").await;
+    assert_eq!(status, 200);
+    assert!(chart.contains("<svg") && chart.contains("<polyline") && chart.contains("id=\"backtest\""), "{chart}");
+}

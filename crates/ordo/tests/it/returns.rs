@@ -304,38 +304,6 @@ fn order_body(external_id: &str) -> Value {
     order(external_id, json!([{"sku": "MUG-1", "quantity": 1, "unit_price": "12.90"}]))
 }
 
-/// A signed-in dashboard user's client: the session cookie on every request, redirects shown.
-struct Browserless {
-    client: reqwest::Client,
-    base: String,
-    cookie: String,
-}
-
-impl Browserless {
-    async fn log_in(server: &Server, username: &str, role: Role) -> Browserless {
-        let password = "a long enough password";
-        server.ordo.create_user(username, password, role, &ordo_app::Actor::system()).await.unwrap();
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        let answer = client.post(format!("{}/login", server.base)).form(&[("username", username), ("password", password)]).send().await.unwrap();
-        assert_eq!(answer.status(), 303);
-        let cookie = answer.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
-        Browserless { client, base: server.base.clone(), cookie }
-    }
-
-    async fn get(&self, path: &str) -> (u16, String) {
-        let answer = self.client.get(format!("{}{path}", self.base)).header("cookie", &self.cookie).send().await.unwrap();
-        (answer.status().as_u16(), answer.text().await.unwrap())
-    }
-
-    /// Posts a form; the status and where it sends the browser next.
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, String) {
-        let answer = self.client.post(format!("{}{path}", self.base)).header("cookie", &self.cookie).form(form).send().await.unwrap();
-        let status = answer.status().as_u16();
-        let location = answer.headers().get("location").map(|l| l.to_str().unwrap().to_owned());
-        (status, location.unwrap_or(answer.text().await.unwrap()))
-    }
-}
-
 /// Service works a return from the dashboard without JavaScript: asks for it, receives it,
 /// inspects it, and reads the return rates with their charts.
 #[tokio::test]
@@ -343,7 +311,7 @@ async fn service_works_a_return_from_the_dashboard() {
     let server = Server::start().await;
     shop(&server, 20).await;
     let order = shipped_order(&server, "D-1").await;
-    let sam = Browserless::log_in(&server, "sam", Role::Service).await;
+    let sam = crate::common::Browserless::log_in(&server, "sam", Role::Service).await;
 
     let (status, page) = sam.get("/dashboard/returns").await;
     assert_eq!(status, 200, "{page}");
@@ -369,6 +337,6 @@ async fn service_works_a_return_from_the_dashboard() {
     // The helpdesk and the outbox have their pages; the warehouse sees no returns to work.
     assert_eq!(sam.get("/dashboard/helpdesk").await.0, 200);
     assert_eq!(sam.get("/dashboard/notifications").await.0, 200);
-    let wanda = Browserless::log_in(&server, "wanda", Role::Procurement).await;
+    let wanda = crate::common::Browserless::log_in(&server, "wanda", Role::Procurement).await;
     assert_eq!(wanda.post("/dashboard/returns", &[("order_id", &order), ("line", "1"), ("quantity", "1"), ("reason", "damaged")]).await.0, 403);
 }

@@ -1,0 +1,274 @@
+//! Procurement: exposure (value on order, projected stockouts), the proposals to approve (with
+//! their quantities edited), reject, purchase orders with their receipts, and one SKU's
+//! forecast drawn beside its sales.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Redirect, Response};
+use ordo_app::{ExceptionFilter, ProposalView, PurchaseOrder, SkuForecastView};
+use ordo_domain::access::Permission;
+use ordo_domain::FieldError;
+use uuid::Uuid;
+
+use super::{Layout, Page};
+use crate::error::{render, PageError, Problem};
+use crate::session::{same_origin, Session};
+use crate::Dashboard;
+
+struct ProposalRow {
+    id: Uuid,
+    sku: String,
+    supplier: String,
+    quantity: i64,
+    why: String,
+}
+
+impl From<&ProposalView> for ProposalRow {
+    fn from(p: &ProposalView) -> ProposalRow {
+        let n = &p.explanation["numbers"];
+        let num = |k: &str| n[k].as_i64().unwrap_or_default();
+        let why = format!(
+            "{} by {}: position {}, reorder point {} (demand over the lead time {} + safety {}), up to {}; {} before rounding",
+            p.explanation["demand_class"].as_str().unwrap_or("new"),
+            p.explanation["method"].as_str().unwrap_or("?"),
+            num("position"),
+            num("reorder_point"),
+            num("demand_over_lead_time"),
+            num("safety_stock"),
+            num("order_up_to"),
+            num("raw_quantity"),
+        );
+        ProposalRow { id: p.id, sku: p.sku.clone(), supplier: p.supplier.clone(), quantity: p.quantity, why }
+    }
+}
+
+struct Exposure {
+    supplier: String,
+    open_orders: usize,
+    value: String,
+}
+
+#[derive(Template)]
+#[template(path = "procurement.html")]
+struct ProcurementPage {
+    layout: Layout,
+    exposure: Vec<Exposure>,
+    short: Vec<(String, String)>,
+    proposals: Vec<ProposalRow>,
+    orders: Vec<PurchaseOrder>,
+    may_buy: bool,
+}
+
+pub(crate) async fn procurement(session: Session, State(dashboard): State<Dashboard>) -> Result<Response, PageError> {
+    let layout = session.open(Page::Procurement)?;
+    let ordo = &dashboard.ordo;
+    let orders = ordo.purchase_orders(None).await.map_err(|e| layout.fail(e))?;
+    let mut exposure: Vec<Exposure> = Vec::new();
+    let mut by_supplier: std::collections::BTreeMap<(String, String), (usize, i64)> = std::collections::BTreeMap::new();
+    for po in orders.iter().filter(|po| matches!(po.status.as_str(), "draft" | "approved" | "sent" | "partially_received")) {
+        let entry = by_supplier.entry((po.supplier.clone(), po.currency.clone())).or_default();
+        entry.0 += 1;
+        for l in &po.lines {
+            let cents: i64 = l.unit_cost.chars().filter(char::is_ascii_digit).collect::<String>().parse().unwrap_or(0);
+            entry.1 += cents * (l.quantity - l.received).max(0);
+        }
+    }
+    for ((supplier, currency), (open_orders, minor)) in by_supplier {
+        let value = ordo_domain::Currency::from_code(&currency)
+            .map(|c| format!("{} {currency}", ordo_domain::Money::from_minor(minor, c).to_decimal_string()))
+            .unwrap_or_default();
+        exposure.push(Exposure { supplier, open_orders, value });
+    }
+    let filter = ExceptionFilter { status: Some("unresolved".into()), kind: Some("procurement".into()), limit: 200, ..ExceptionFilter::default() };
+    let short = ordo
+        .exceptions(filter)
+        .await
+        .map_err(|e| layout.fail(e))?
+        .0
+        .into_iter()
+        .filter_map(|e| e.subject.strip_prefix("sku:").map(|sku| (sku.to_owned(), e.details["next_receipt"].as_str().unwrap_or_default().get(..10).unwrap_or_default().to_owned())))
+        .collect();
+    let proposals = ordo.proposals(Some("proposed")).await.map_err(|e| layout.fail(e))?.iter().map(ProposalRow::from).collect();
+    let page = ProcurementPage { may_buy: session.actor.can(Permission::ProcurementWrite), exposure, short, proposals, orders, layout };
+    Ok(render(StatusCode::OK, &page))
+}
+
+fn check(session: &Session, headers: &HeaderMap, permission: Permission) -> Result<Layout, PageError> {
+    let layout = session.open(Page::Procurement)?;
+    if !same_origin(headers) {
+        return Err(layout.fail(Problem::CrossSite));
+    }
+    if !session.actor.can(permission) {
+        return Err(layout.fail(Problem::Forbidden));
+    }
+    Ok(layout)
+}
+
+/// Approves the ticked proposals (at the quantities in their boxes) into purchase orders, or
+/// rejects them; then the page again (303).
+pub(crate) async fn decide(session: Session, State(dashboard): State<Dashboard>, headers: HeaderMap, body: Bytes) -> Result<Redirect, PageError> {
+    let layout = check(&session, &headers, Permission::ProcurementWrite)?;
+    let fields: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+    let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let ids: Vec<Uuid> = fields.iter().filter(|(k, _)| k == "ids").filter_map(|(_, v)| Uuid::try_parse(v).ok()).collect();
+    if ids.is_empty() {
+        return Err(layout.fail(FieldError::new("ids", "tick at least one proposal")));
+    }
+    match field("action").as_deref() {
+        Some("approve") => {
+            let mut decided = Vec::with_capacity(ids.len());
+            for id in ids {
+                let quantity = match field(&format!("quantity_{id}")).map(|q| q.trim().to_owned()).filter(|q| !q.is_empty()) {
+                    Some(q) => Some(q.parse::<i64>().map_err(|_| layout.fail(FieldError::new("quantity", "must be a whole number")))?),
+                    None => None,
+                };
+                decided.push((id, quantity));
+            }
+            dashboard.ordo.approve_proposals(&decided, &session.actor).await.map_err(|e| layout.fail(e))?;
+        }
+        Some("reject") => {
+            for id in ids {
+                dashboard.ordo.reject_proposal(id, &session.actor).await.map_err(|e| layout.fail(e))?;
+            }
+        }
+        _ => return Err(layout.fail(FieldError::new("action", "choose approve or reject"))),
+    }
+    Ok(Redirect::to(Page::Procurement.href()))
+}
+
+#[derive(Template)]
+#[template(path = "purchase_order.html")]
+struct OrderPage {
+    layout: Layout,
+    po: PurchaseOrder,
+    next: Vec<&'static str>,
+    may_buy: bool,
+    may_receive: bool,
+}
+
+fn po_id(layout: &Layout, path: Result<Path<String>, PathRejection>) -> Result<Uuid, PageError> {
+    path.ok().and_then(|Path(id)| Uuid::try_parse(&id).ok()).ok_or_else(|| layout.fail(Problem::NotFound))
+}
+
+pub(crate) async fn order(session: Session, State(dashboard): State<Dashboard>, path: Result<Path<String>, PathRejection>) -> Result<Response, PageError> {
+    let layout = session.open(Page::Procurement)?;
+    let id = po_id(&layout, path)?;
+    let po = dashboard.ordo.purchase_order(id).await.map_err(|e| layout.fail(e))?;
+    let next = match po.status.as_str() {
+        "draft" => vec!["approved", "cancelled"],
+        "approved" => vec!["sent", "cancelled"],
+        "sent" => vec!["cancelled"],
+        "billed" => vec!["closed"],
+        _ => vec![],
+    };
+    let page = OrderPage {
+        layout: layout.titled(format!("Purchase order {}", po.number)),
+        may_buy: session.actor.can(Permission::ProcurementWrite),
+        may_receive: session.actor.can(Permission::InventoryWrite) && matches!(po.status.as_str(), "sent" | "partially_received"),
+        next,
+        po,
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+/// Moves a purchase order on, or receives goods against it; then the order again (303).
+pub(crate) async fn act(
+    session: Session,
+    State(dashboard): State<Dashboard>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Redirect, PageError> {
+    let fields: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+    let field = |name: &str| fields.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str());
+    let receiving = field("action") == "receive";
+    let layout = check(&session, &headers, if receiving { Permission::InventoryWrite } else { Permission::ProcurementWrite })?;
+    let id = po_id(&layout, path)?;
+    if receiving {
+        let po = dashboard.ordo.purchase_order(id).await.map_err(|e| layout.fail(e))?;
+        let mut lines = Vec::new();
+        for l in &po.lines {
+            let text = field(&format!("received_{}", l.line)).trim();
+            if text.is_empty() || text == "0" {
+                continue;
+            }
+            let quantity = text.parse::<i64>().map_err(|_| layout.fail(FieldError::new(format!("received_{}", l.line), "must be a whole number")))?;
+            lines.push((l.line, quantity));
+        }
+        dashboard.ordo.receive_purchase_order(id, &lines, &session.actor).await.map_err(|e| layout.fail(e))?;
+    } else {
+        dashboard.ordo.move_purchase_order(id, field("status"), &session.actor).await.map_err(|e| layout.fail(e))?;
+    }
+    Ok(Redirect::to(&format!("{}/orders/{id}", Page::Procurement.href())))
+}
+
+/// One point of the forecast chart.
+struct Bar {
+    x: i64,
+    y: i64,
+    height: i64,
+}
+
+#[derive(Template)]
+#[template(path = "forecast.html")]
+struct ForecastPage {
+    layout: Layout,
+    f: SkuForecastView,
+    sold: Vec<Bar>,
+    /// The forecast as an SVG polyline's points.
+    line: String,
+    width: i64,
+    height: i64,
+    top: String,
+    backtest: Vec<(String, String)>,
+    parameters: String,
+    daily: String,
+    error: String,
+}
+
+const CHART_HEIGHT: i64 = 160;
+const DAY_WIDTH: i64 = 6;
+
+pub(crate) async fn forecast(session: Session, State(dashboard): State<Dashboard>, path: Result<Path<String>, PathRejection>) -> Result<Response, PageError> {
+    let layout = session.open(Page::Procurement)?;
+    let Ok(Path(sku)) = path else { return Err(layout.fail(Problem::NotFound)) };
+    let f = dashboard.ordo.forecast_sku(&sku).await.map_err(|e| layout.fail(e))?;
+    let top = f.recent.iter().map(|d| *d as f64).chain(f.forecast.iter().copied()).fold(1.0_f64, f64::max);
+    let scale = |v: f64| ((v / top) * CHART_HEIGHT as f64).round() as i64;
+    let sold = f
+        .recent
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let h = scale(*d as f64);
+            Bar { x: i as i64 * DAY_WIDTH, y: CHART_HEIGHT - h, height: h }
+        })
+        .collect();
+    let offset = f.recent.len() as i64 * DAY_WIDTH;
+    let line = f
+        .forecast
+        .iter()
+        .enumerate()
+        .map(|(i, v)| format!("{},{}", offset + i as i64 * DAY_WIDTH + DAY_WIDTH / 2, CHART_HEIGHT - scale(*v)))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let backtest = f.backtest.iter().map(|(m, s)| (m.clone(), s.map_or_else(|| "not tested".to_owned(), |s| format!("{s:.3}")))).collect();
+    let parameters = f.parameters.iter().map(|(k, v)| format!("{k} {v:.3}")).collect::<Vec<_>>().join(", ");
+    let page = ForecastPage {
+        layout: layout.titled(format!("Forecast: {sku}")),
+        width: offset + f.forecast.len() as i64 * DAY_WIDTH,
+        height: CHART_HEIGHT,
+        top: format!("{top:.0}"),
+        sold,
+        line,
+        backtest,
+        parameters,
+        daily: format!("{:.2}", f.daily_demand),
+        error: format!("{:.2}", f.daily_error),
+        f,
+    };
+    Ok(render(StatusCode::OK, &page))
+}
