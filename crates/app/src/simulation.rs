@@ -155,7 +155,9 @@ impl Ordo {
         let lines = [&current.risk, &current.routing, &current.tagging, &proposed.risk, &proposed.routing, &proposed.tagging]
             .into_iter()
             .any(|set| read_lines(set));
-        let mut channels: HashMap<String, (Channel, (i64, i64))> = HashMap::new();
+        // Each channel's usual order value as it stood when each order came: the last 200
+        // orders before it, starting from those before the replayed days.
+        let mut channels: HashMap<String, (Channel, std::collections::VecDeque<i64>)> = HashMap::new();
         let mut defaults: HashMap<(String, String), (Vec<String>, bool)> = HashMap::new();
         let mut after = None;
         loop {
@@ -165,16 +167,25 @@ impl Ordo {
             for order in &page {
                 if !channels.contains_key(&order.channel) {
                     let Some(channel) = tx.channel(&order.channel).await? else { continue };
-                    let stats = tx.channel_order_stats(&order.channel).await?;
-                    channels.insert(order.channel.clone(), (channel, stats));
+                    let mut earlier = tx.order_totals_before(&order.channel, since, STATS_WINDOW as i64).await?;
+                    earlier.reverse();
+                    channels.insert(order.channel.clone(), (channel, earlier.into()));
                 }
                 let key = (order.channel.clone(), order.shipping_method.clone());
                 if !defaults.contains_key(&key) {
                     let sites = tx.routing_sites(&order.channel, &order.shipping_method).await?;
                     defaults.insert(key.clone(), default_route(&sites));
                 }
-                let (channel, stats) = &channels[&order.channel];
-                let facts = replay_facts(order, channel, *stats, lines);
+                let Some((channel, window)) = channels.get_mut(&order.channel) else { continue };
+                let count = window.len() as i64;
+                let stats = (count, if count == 0 { 0 } else { window.iter().sum::<i64>() / count });
+                let facts = replay_facts(order, channel, stats, lines);
+                if order.status != "cancelled" {
+                    window.push_back(order.total_minor);
+                    if window.len() > STATS_WINDOW {
+                        window.pop_front();
+                    }
+                }
                 let default = &defaults[&key];
                 let mut answers = HashMap::new();
                 let before = current.decide(&facts, default, &mut answers);
@@ -186,6 +197,9 @@ impl Ordo {
         Ok(simulation)
     }
 }
+
+/// How many recent orders make a channel's usual order value, as intake counts them.
+const STATS_WINDOW: usize = 200;
 
 fn own(rules: Arc<Vec<ActiveRule>>) -> Vec<ActiveRule> {
     rules.as_ref().clone()

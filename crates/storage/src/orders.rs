@@ -415,6 +415,14 @@ impl Tx {
         Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(channel).fetch_one(conn).await?))
     }
 
+    /// The totals of the channel's last `limit` orders placed before `before` (cancelled ones
+    /// aside), newest first: the channel's usual order value as it stood then.
+    pub async fn order_totals_before(&mut self, channel: &str, before: DateTime<Utc>, limit: i64) -> Result<Vec<i64>, StorageError> {
+        let sql = "SELECT total_minor FROM orders WHERE channel = $1 AND status <> 'cancelled' AND placed_at < $2 \
+                   ORDER BY placed_at DESC LIMIT $3";
+        Ok(on_engine!(self, |conn| sqlx::query_scalar(sql).bind(channel).bind(before).bind(limit).fetch_all(conn).await?))
+    }
+
     /// Sets when the order must leave its location.
     pub async fn set_order_ship_by(&mut self, order: Uuid, ship_by: DateTime<Utc>) -> Result<(), StorageError> {
         let sql = "UPDATE orders SET ship_by = $2 WHERE id = $1";
