@@ -56,6 +56,42 @@ pub struct SkuForecastView {
     pub daily_error: f64,
 }
 
+/// A day of a SKU's demand.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DemandDay {
+    pub day: NaiveDate,
+    pub units: i64,
+    /// It ended with none in stock: its sales do not show what customers wanted.
+    pub stockout: bool,
+    pub promoted: bool,
+}
+
+/// One SKU's forecast scored against days it had not seen.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SkuAccuracy {
+    pub sku: String,
+    pub method: String,
+    pub mase: f64,
+    pub rmsse: f64,
+    /// Forecast over actual, less one; none when nothing sold.
+    pub bias: Option<f64>,
+}
+
+/// The catalogue's forecast accuracy over a hold-out.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AccuracyReport {
+    pub holdout_days: usize,
+    /// SKUs scored (those whose history varies enough to scale an error by).
+    pub scored: usize,
+    pub mase: Option<f64>,
+    pub rmsse: Option<f64>,
+    pub bias: Option<f64>,
+    pub skus: Vec<SkuAccuracy>,
+}
+
 /// A proposal as the buyer sees it.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -160,10 +196,34 @@ fn currency(code: &str) -> AppResult<Currency> {
     Ok(Currency::from_code(code).map_err(|e| FieldError::new("currency", e.to_string()))?)
 }
 
-/// Daily sales of one SKU over the history window, with the days it had no stock.
+/// Daily sales of one SKU over the history window, with the days it had no stock and the
+/// days it was on promotion.
 struct History {
     days: Vec<f64>,
     stockout: Vec<bool>,
+    promoted: Vec<bool>,
+}
+
+impl History {
+    fn empty() -> History {
+        let n = HISTORY_DAYS as usize;
+        History { days: vec![0.0; n], stockout: vec![false; n], promoted: vec![false; n] }
+    }
+}
+
+/// The days from `first` on, `count` of them, on which a promotion covers `sku`.
+fn promoted_days(promotions: &[ordo_storage::PromotionRecord], sku: &str, first: NaiveDate, count: usize) -> Vec<bool> {
+    let mut days = vec![false; count];
+    for p in promotions.iter().filter(|p| p.sku.as_deref().is_none_or(|s| s == sku)) {
+        let (Ok(start), Ok(end)) = (NaiveDate::parse_from_str(&p.starts_on, "%Y-%m-%d"), NaiveDate::parse_from_str(&p.ends_on, "%Y-%m-%d")) else {
+            continue;
+        };
+        for (i, day) in days.iter_mut().enumerate() {
+            let date = first + Duration::days(i as i64);
+            *day |= start <= date && date <= end;
+        }
+    }
+    days
 }
 
 /// Per SKU, sales and stockouts for each of the `HISTORY_DAYS` days before `today`.
@@ -172,7 +232,7 @@ async fn histories(tx: &mut Tx, today: NaiveDate) -> AppResult<BTreeMap<String, 
     let index = |day: &str| NaiveDate::parse_from_str(day, "%Y-%m-%d").ok().map(|d| (d - first).num_days()).filter(|i| (0..HISTORY_DAYS).contains(i));
     let start = first.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
     let mut out: BTreeMap<String, History> = BTreeMap::new();
-    let blank = || History { days: vec![0.0; HISTORY_DAYS as usize], stockout: vec![false; HISTORY_DAYS as usize] };
+    let blank = History::empty;
     for (sku, day, units) in tx.daily_demand(start).await? {
         if let Some(i) = index(&day) {
             out.entry(sku).or_insert_with(blank).days[i as usize] += units as f64;
@@ -197,29 +257,43 @@ async fn histories(tx: &mut Tx, today: NaiveDate) -> AppResult<BTreeMap<String, 
         }
         entry.1 = Some(this);
     }
-    for (sku, (level, last)) in on_hand {
-        if let Some(history) = out.get_mut(&sku) {
-            for i in last.map_or(0, |i| i + 1).max(0)..HISTORY_DAYS {
-                history.stockout[i as usize] = level <= 0;
-            }
+    for (sku, history) in out.iter_mut() {
+        // A SKU that never moved has had none in stock all along.
+        let (level, last) = on_hand.get(sku).copied().unwrap_or((0, None));
+        for i in last.map_or(0, |i| i + 1).max(0)..HISTORY_DAYS {
+            history.stockout[i as usize] = level <= 0;
+        }
+    }
+    let promotions = tx.promotions().await?;
+    if !promotions.is_empty() {
+        for (sku, history) in out.iter_mut() {
+            history.promoted = promoted_days(&promotions, sku, first, HISTORY_DAYS as usize);
         }
     }
     Ok(out)
 }
 
-/// The forecast of one SKU from its history.
-fn forecast_of(sku: &str, history: &History) -> AppResult<SkuForecastView> {
+/// The next `HORIZON_DAYS` days from `today` on which a promotion covers `sku`.
+async fn upcoming(tx: &mut Tx, sku: &str, today: NaiveDate) -> AppResult<Vec<bool>> {
+    Ok(promoted_days(&tx.promotions().await?, sku, today, HORIZON_DAYS))
+}
+
+/// The forecast of one SKU from its history, with the promoted days to come.
+fn forecast_of(sku: &str, history: &History, upcoming: &[bool]) -> AppResult<SkuForecastView> {
     // A stockout day with sales still happened: only empty stockout days are imputed.
     let stockout: Vec<bool> = history.stockout.iter().zip(&history.days).map(|(out, sold)| *out && *sold == 0.0).collect();
     // Days before the first sale are not history: the SKU was not on sale yet.
     let first = history.days.iter().position(|d| *d > 0.0).unwrap_or(history.days.len().saturating_sub(1));
     let days = history.days[first..].to_vec();
     let stockout = stockout[first..].to_vec();
+    let promoted = history.promoted.get(first..).map_or_else(|| vec![false; days.len()], <[bool]>::to_vec);
     let demand = ordo_forecast::DemandHistory::new(days.clone())
         .and_then(|h| h.with_stockouts(stockout))
+        .and_then(|h| h.with_promotions(promoted))
         .map_err(|e| FieldError::new("history", e.to_string()))?;
     let settings = ordo_forecast::Settings::daily(HORIZON_DAYS);
-    let result = ordo_forecast::forecast(&demand, &[], &settings).map_err(|e| FieldError::new("history", e.to_string()))?;
+    let upcoming = if upcoming.len() == HORIZON_DAYS { upcoming.to_vec() } else { vec![false; HORIZON_DAYS] };
+    let result = ordo_forecast::forecast(&demand, &upcoming, &settings).map_err(|e| FieldError::new("history", e.to_string()))?;
     let daily_demand = result.forecast.iter().sum::<f64>() / result.forecast.len().max(1) as f64;
     let scale = ordo_forecast::Scale::naive(&days).map_or(daily_demand.sqrt(), |s| s.squared.sqrt());
     let daily_error = result.choice.rmsse().map_or(scale, |r| r * scale);
@@ -248,7 +322,8 @@ pub fn forecast_history(sku: &str, days: Vec<f64>, stockout: Vec<bool>) -> AppRe
     if days.len() != stockout.len() {
         return Err(FieldError::new("stockout", "must have a day for each day of sales").into());
     }
-    forecast_of(sku, &History { days, stockout })
+    let promoted = vec![false; days.len()];
+    forecast_of(sku, &History { days, stockout, promoted }, &[])
 }
 
 impl Ordo {
@@ -323,9 +398,125 @@ impl Ordo {
         if tx.product(sku).await?.is_none() {
             return Err(AppError::NotFound { what: "product", key: sku.to_owned() });
         }
-        let mut all = histories(&mut tx, self.now().date_naive()).await?;
-        let history = all.remove(sku).unwrap_or(History { days: vec![0.0; HISTORY_DAYS as usize], stockout: vec![false; HISTORY_DAYS as usize] });
-        forecast_of(sku, &history)
+        let today = self.now().date_naive();
+        let mut all = histories(&mut tx, today).await?;
+        let history = all.remove(sku).unwrap_or_else(History::empty);
+        let upcoming = upcoming(&mut tx, sku, today).await?;
+        forecast_of(sku, &history, &upcoming)
+    }
+
+    /// Puts a promotion on the calendar: `sku` (every SKU when none) on `channel` (every
+    /// channel when none) from `starts_on` to `ends_on`, both included.
+    pub async fn create_promotion(
+        &self,
+        name: &str,
+        channel: Option<&str>,
+        sku: Option<&str>,
+        starts_on: NaiveDate,
+        ends_on: NaiveDate,
+        actor: &Actor,
+    ) -> AppResult<ordo_storage::PromotionRecord> {
+        let name = ordo_domain::field::text("name", name)?;
+        if ends_on < starts_on {
+            return Err(FieldError::new("ends_on", "must not be before starts_on").into());
+        }
+        if (ends_on - starts_on).num_days() > 366 {
+            return Err(FieldError::new("ends_on", "a promotion lasts at most a year").into());
+        }
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        if let Some(code) = channel
+            && tx.channel(code).await?.is_none()
+        {
+            return Err(FieldError::new("channel", format!("unknown channel {code:?}")).into());
+        }
+        if let Some(code) = sku
+            && tx.product(code).await?.is_none()
+        {
+            return Err(FieldError::new("sku", format!("unknown SKU {code:?}")).into());
+        }
+        let promotion = ordo_storage::PromotionRecord {
+            id: Uuid::now_v7(),
+            name,
+            channel: channel.map(str::to_owned),
+            sku: sku.map(str::to_owned),
+            starts_on: starts_on.to_string(),
+            ends_on: ends_on.to_string(),
+            created_by: actor.to_string(),
+            created_at: now,
+        };
+        tx.insert_promotion(&promotion).await?;
+        let after = serde_json::json!({"name": promotion.name, "channel": promotion.channel, "sku": promotion.sku, "from": promotion.starts_on, "to": promotion.ends_on});
+        record(&mut tx, actor, now, &[Change::new("promotion.create", format!("promotion:{}", promotion.id)).after(after)]).await?;
+        tx.commit().await?;
+        Ok(promotion)
+    }
+
+    pub async fn promotions(&self) -> AppResult<Vec<ordo_storage::PromotionRecord>> {
+        Ok(self.db.read().await?.promotions().await?)
+    }
+
+    /// A SKU's sales by day over the last `days` days (on one channel, or all), each day marked
+    /// when it ended out of stock or was on promotion.
+    pub async fn demand_history(&self, sku: &str, channel: Option<&str>, days: i64) -> AppResult<Vec<DemandDay>> {
+        let days = ordo_domain::field::bounded("days", days, 1, HISTORY_DAYS)?;
+        let today = self.now().date_naive();
+        let first = today - Duration::days(days);
+        let mut tx = self.db.read().await?;
+        if tx.product(sku).await?.is_none() {
+            return Err(AppError::NotFound { what: "product", key: sku.to_owned() });
+        }
+        if let Some(code) = channel
+            && tx.channel(code).await?.is_none()
+        {
+            return Err(FieldError::new("channel", format!("unknown channel {code:?}")).into());
+        }
+        let start = first.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+        let sold: BTreeMap<String, i64> = tx.sku_daily_demand(sku, channel, start).await?.into_iter().collect();
+        let all = histories(&mut tx, today).await?;
+        let history = all.get(sku);
+        let offset = (HISTORY_DAYS - days) as usize;
+        Ok((0..days as usize)
+            .map(|i| {
+                let date = first + Duration::days(i as i64);
+                DemandDay {
+                    day: date,
+                    units: sold.get(&date.to_string()).copied().unwrap_or(0),
+                    stockout: history.is_some_and(|h| h.stockout.get(offset + i).copied().unwrap_or(false)),
+                    promoted: history.is_some_and(|h| h.promoted.get(offset + i).copied().unwrap_or(false)),
+                }
+            })
+            .collect())
+    }
+
+    /// How good the forecasts are: each SKU with sales is forecast from its history without
+    /// its last `holdout` days, and scored against them (MASE, RMSSE, bias), with the whole
+    /// catalogue's averages.
+    pub async fn forecast_accuracy(&self, holdout: i64) -> AppResult<AccuracyReport> {
+        let holdout = ordo_domain::field::bounded("holdout", holdout, 1, HORIZON_DAYS as i64)? as usize;
+        let today = self.now().date_naive();
+        let all = {
+            let mut tx = self.db.read().await?;
+            histories(&mut tx, today).await?
+        };
+        let mut card = ordo_forecast::Scorecard::default();
+        let mut skus = Vec::new();
+        let cut = HISTORY_DAYS as usize - holdout;
+        for (sku, history) in &all {
+            if history.days[..cut].iter().all(|d| *d == 0.0) {
+                continue;
+            }
+            let past = History { days: history.days[..cut].to_vec(), stockout: history.stockout[..cut].to_vec(), promoted: history.promoted[..cut].to_vec() };
+            let upcoming: Vec<bool> = history.promoted[cut..].iter().copied().chain(std::iter::repeat(false)).take(HORIZON_DAYS).collect();
+            let f = forecast_of(sku, &past, &upcoming)?;
+            let actual = &history.days[cut..];
+            let predicted = &f.forecast[..holdout];
+            let first = past.days.iter().position(|d| *d > 0.0).unwrap_or(0);
+            if let Some(a) = card.add(&past.days[first..], actual, predicted) {
+                skus.push(SkuAccuracy { sku: sku.clone(), method: f.method, mase: a.mase, rmsse: a.rmsse, bias: a.bias });
+            }
+        }
+        Ok(AccuracyReport { holdout_days: holdout, scored: card.scored, mase: card.mase(), rmsse: card.rmsse(), bias: card.bias(), skus })
     }
 
     /// Forecasts every SKU that has a supplier and a policy, and proposes what to buy: the
@@ -333,8 +524,9 @@ impl Ordo {
     /// receipt becomes a `procurement` exception.
     pub async fn propose_replenishment(&self, actor: &Actor) -> AppResult<Vec<ProposalView>> {
         let now = self.now();
-        let (histories, supply, positions, policies, classes, next_receipts) = {
+        let (histories, supply, positions, policies, classes, next_receipts, promotions) = {
             let mut tx = self.db.read().await?;
+            let promotions = tx.promotions().await?;
             let next_receipts: BTreeMap<String, DateTime<Utc>> = tx.next_receipts().await?.into_iter().collect();
             let histories = histories(&mut tx, now.date_naive()).await?;
             let supply = tx.supplier_skus(None).await?;
@@ -347,20 +539,21 @@ impl Ordo {
                     .into_iter()
                     .map(|p| (p.sku, p.abc_class.as_str().to_owned()))
                     .collect();
-            (histories, supply, positions, policies, classes, next_receipts)
+            (histories, supply, positions, policies, classes, next_receipts, promotions)
         };
         let policies: BTreeMap<String, Policy> = policies.into_iter().filter_map(|(scope, json)| serde_json::from_value(json).ok().map(|p| (scope, p))).collect();
         let mut proposals = Vec::new();
         let mut short = Vec::new();
         let mut covered = Vec::new();
-        let empty = History { days: vec![0.0; HISTORY_DAYS as usize], stockout: vec![false; HISTORY_DAYS as usize] };
+        let empty = History::empty();
         for (sku, on_hand, reserved, backordered, on_order) in positions {
             let Some(policy) = policies.get(&format!("sku:{sku}")).or_else(|| classes.get(&sku).and_then(|c| policies.get(&format!("class:{c}")))) else {
                 continue;
             };
             // The preferred supplier, else the cheapest.
             let Some(source) = supply.iter().find(|s| s.sku == sku) else { continue };
-            let forecast = forecast_of(&sku, histories.get(&sku).unwrap_or(&empty))?;
+            let upcoming = promoted_days(&promotions, &sku, now.date_naive(), HORIZON_DAYS);
+            let forecast = forecast_of(&sku, histories.get(&sku).unwrap_or(&empty), &upcoming)?;
             let terms = SupplyTerms {
                 lead_time_days: source.lead_time_days,
                 lead_time_sd_days: source.lead_time_sd_tenths as f64 / 10.0,

@@ -47,7 +47,7 @@ pub use rules::NewRuleVersion;
 pub use error::StorageError;
 pub use master::{MasterDataCounts, ProductPage, ProductQuery, ALL_TABLES};
 pub use outbox::{ClaimedMessage, DeliveryAttempt, EndpointRecord, NewMessage, OutboxMessage, OutboxQuery};
-pub use procurement::{BillRecord, PoLineRecord, ProposalRecord, PurchaseOrderRecord, SupplierSku};
+pub use procurement::{BillRecord, PoLineRecord, PromotionRecord, ProposalRecord, PurchaseOrderRecord, SupplierSku};
 pub use orders::{NewEvent, NewLineRecord, NewOrderRecord, OrderAllocations, OrderChange, OrderQuery, OrderSummary, Timeline, UnshippedOrder};
 pub use returns::{ClaimRecord, RefundLineRecord, RefundRecord, ReturnLineRecord, ReturnRecord, ReturnStep, ReturnedUnits};
 pub use reservations::{NewBackorder, RoutingSites, WaitingLine};

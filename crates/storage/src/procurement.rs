@@ -7,6 +7,20 @@ use uuid::Uuid;
 
 use crate::{on_engine, StorageError, Tx};
 
+/// A promotion on the calendar.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PromotionRecord {
+    pub id: Uuid,
+    pub name: String,
+    pub channel: Option<String>,
+    /// None for every SKU.
+    pub sku: Option<String>,
+    pub starts_on: String,
+    pub ends_on: String,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+}
+
 /// What a supplier sells us, on what terms.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SupplierSku {
@@ -84,6 +98,43 @@ const SUPPLIER_SKU: &str = "SELECT s.supplier, s.sku, s.unit_cost_minor, s.moq, 
     p.lead_time_sd_tenths FROM supplier_skus s JOIN suppliers p ON p.code = s.supplier";
 
 impl Tx {
+    pub async fn insert_promotion(&mut self, p: &PromotionRecord) -> Result<(), StorageError> {
+        let sql = "INSERT INTO promotions (id, name, channel, sku, starts_on, ends_on, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+        on_engine!(self, |conn| sqlx::query(sql)
+            .bind(p.id)
+            .bind(&p.name)
+            .bind(&p.channel)
+            .bind(&p.sku)
+            .bind(&p.starts_on)
+            .bind(&p.ends_on)
+            .bind(&p.created_by)
+            .bind(p.created_at)
+            .execute(conn)
+            .await?
+            .rows_affected());
+        Ok(())
+    }
+
+    /// Every promotion, the latest first.
+    pub async fn promotions(&mut self) -> Result<Vec<PromotionRecord>, StorageError> {
+        let sql = "SELECT id, name, channel, sku, starts_on, ends_on, created_by, created_at FROM promotions ORDER BY starts_on DESC, id";
+        Ok(on_engine!(self, |conn| sqlx::query_as(sql).fetch_all(conn).await?))
+    }
+
+    /// Units sold of `sku` per day (`YYYY-MM-DD`) from `from` on, on `channel` or all.
+    pub async fn sku_daily_demand(&mut self, sku: &str, channel: Option<&str>, from: DateTime<Utc>) -> Result<Vec<(String, i64)>, StorageError> {
+        let day = match self.engine() {
+            crate::Engine::Sqlite => "substr(o.placed_at, 1, 10)",
+            crate::Engine::Postgres => "to_char(o.placed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+        };
+        let sql = format!(
+            "SELECT {day} AS day, CAST(SUM(l.quantity) AS BIGINT) FROM order_lines l JOIN orders o ON o.id = l.order_id \
+             WHERE l.sku = $1 AND ($2 IS NULL OR o.channel = $2) AND o.placed_at >= $3 AND o.status <> 'cancelled' \
+             GROUP BY {day} ORDER BY day"
+        );
+        Ok(on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(sku).bind(channel).bind(from).fetch_all(conn).await?))
+    }
+
     pub async fn set_supplier_terms(&mut self, supplier: &str, lead_time_sd_tenths: i64, payment_terms_days: i64) -> Result<bool, StorageError> {
         let sql = "UPDATE suppliers SET lead_time_sd_tenths = $2, payment_terms_days = $3 WHERE code = $1";
         let changed = on_engine!(self, |conn| sqlx::query(sql)

@@ -5,7 +5,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use ordo_app::{NewBill, NewPoLine, NewPurchaseOrder, NewSupplierSku, Ordo, ProposalView, PurchaseOrder, SkuForecastView};
+use ordo_app::{AccuracyReport, DemandDay, NewBill, NewPoLine, NewPurchaseOrder, NewSupplierSku, Ordo, ProposalView, PurchaseOrder, SkuForecastView};
 use ordo_domain::procurement::Policy;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -22,6 +22,9 @@ pub fn routes() -> OpenApiRouter<Ordo> {
         .routes(routes!(supplier_skus))
         .routes(routes!(policies))
         .routes(routes!(forecast))
+        .routes(routes!(accuracy))
+        .routes(routes!(demand))
+        .routes(routes!(promotions, create_promotion))
         .routes(routes!(proposals, run_proposals))
         .routes(routes!(approve_proposals))
         .routes(routes!(reject_proposal))
@@ -326,4 +329,89 @@ async fn bill(
 ) -> Result<Json<PurchaseOrder>, ApiError> {
     let new = NewBill { invoice: body.invoice, lines: body.lines.into_iter().map(|l| (l.line, l.quantity, l.unit_cost)).collect() };
     Ok(Json(ordo.bill_purchase_order(path_id(&id)?, new, &caller.actor).await?))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+struct Holdout {
+    /// Days held out at the end of each SKU's history and forecast blind (1–56, 7 when absent).
+    holdout: Option<i64>,
+}
+
+/// The forecasts scored: each SKU forecast without its last days, against them (MASE, RMSSE,
+/// bias), and the catalogue's averages.
+#[utoipa::path(get, path = "/api/v1/forecasts/accuracy", security(("bearer" = ["inventory.read"])), tag = "procurement", params(Holdout),
+    responses((status = 200, body = AccuracyReport), (status = "4XX", body = ErrorBody)))]
+async fn accuracy(State(ordo): State<Ordo>, _: Authorized<need::InventoryRead>, ValidQuery(q): ValidQuery<Holdout>) -> Result<Json<AccuracyReport>, ApiError> {
+    Ok(Json(ordo.forecast_accuracy(q.holdout.unwrap_or(7)).await?))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+struct DemandQuery {
+    /// One channel's sales; every channel's when absent.
+    channel: Option<String>,
+    /// Days back from yesterday (1–730, 90 when absent).
+    days: Option<i64>,
+}
+
+/// A SKU's sales by day, each day marked when it ended out of stock or was on promotion.
+#[utoipa::path(get, path = "/api/v1/demand/{sku}", security(("bearer" = ["inventory.read"])), tag = "procurement",
+    params(("sku" = String, Path), DemandQuery), responses((status = 200, body = Vec<DemandDay>), (status = "4XX", body = ErrorBody)))]
+async fn demand(
+    State(ordo): State<Ordo>,
+    _: Authorized<need::InventoryRead>,
+    Path(sku): Path<String>,
+    ValidQuery(q): ValidQuery<DemandQuery>,
+) -> Result<Json<Vec<DemandDay>>, ApiError> {
+    Ok(Json(ordo.demand_history(&sku, q.channel.as_deref(), q.days.unwrap_or(90)).await?))
+}
+
+#[derive(Serialize, ToSchema)]
+struct PromotionView {
+    id: uuid::Uuid,
+    name: String,
+    channel: Option<String>,
+    /// None for every SKU.
+    sku: Option<String>,
+    starts_on: String,
+    ends_on: String,
+}
+
+impl From<ordo_app::PromotionRecord> for PromotionView {
+    fn from(p: ordo_app::PromotionRecord) -> Self {
+        PromotionView { id: p.id, name: p.name, channel: p.channel, sku: p.sku, starts_on: p.starts_on, ends_on: p.ends_on }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/promotions", security(("bearer" = ["master_data.read"])), tag = "procurement",
+    responses((status = 200, body = Vec<PromotionView>), (status = "4XX", body = ErrorBody)))]
+async fn promotions(State(ordo): State<Ordo>, _: Authorized<need::MasterDataRead>) -> Result<Json<Vec<PromotionView>>, ApiError> {
+    Ok(Json(ordo.promotions().await?.into_iter().map(PromotionView::from).collect()))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct PromotionRequest {
+    name: String,
+    channel: Option<String>,
+    /// Every SKU when absent.
+    sku: Option<String>,
+    starts_on: chrono::NaiveDate,
+    ends_on: chrono::NaiveDate,
+}
+
+/// Puts a promotion on the calendar: forecasts take its days out of the history and put the
+/// uplift back on its days to come.
+#[utoipa::path(post, path = "/api/v1/promotions", security(("bearer" = ["master_data.write"])), tag = "procurement",
+    request_body = PromotionRequest, responses((status = 201, body = PromotionView), (status = "4XX", body = ErrorBody)))]
+async fn create_promotion(
+    State(ordo): State<Ordo>,
+    caller: Authorized<need::MasterDataWrite>,
+    ValidJson(body): ValidJson<PromotionRequest>,
+) -> Result<(StatusCode, Json<PromotionView>), ApiError> {
+    let made = ordo
+        .create_promotion(&body.name, body.channel.as_deref(), body.sku.as_deref(), body.starts_on, body.ends_on, &caller.actor)
+        .await?;
+    Ok((StatusCode::CREATED, Json(made.into())))
 }

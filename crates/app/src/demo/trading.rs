@@ -128,6 +128,11 @@ impl Ordo {
         }
         let sites = self.locations().await?;
         let peak = i64::from(days) * 2 / 3;
+        // The promotion peak is on the calendar, so forecasts read its days as promoted.
+        if days > 0 {
+            let from = first_day + Duration::days(peak);
+            self.create_promotion("Autumn sale", None, None, from, from + Duration::days(1), &actor("demo-marketing")).await?;
+        }
         let channel_actor = actor("demo-channels");
         let reviewer = actor("demo-finance");
         let buyer = actor("demo-procurement");

@@ -206,3 +206,38 @@ async fn a_buyer_works_proposals_and_orders_from_the_dashboard() {
     assert_eq!(status, 200);
     assert!(chart.contains("<svg") && chart.contains("<polyline") && chart.contains("id=\"backtest\""), "{chart}");
 }
+
+/// The promotion calendar marks the days a forecast must read differently; demand by day shows
+/// sales, stockout days and promoted days, per channel or all; the accuracy report scores the
+/// forecasts against days they had not seen.
+#[tokio::test]
+async fn demand_history_promotions_and_forecast_accuracy() {
+    let server = Server::start().await;
+    shop(&server, 0).await;
+    let t = &server.admin;
+    for n in 0..3 {
+        let body = order(&format!("D-{n}"), json!([{"sku": "MUG-1", "quantity": 2, "unit_price": "12.90"}]));
+        assert_eq!(server.post(t, "/api/v1/orders", body).await.0, 201);
+    }
+    let promotion = json!({"name": "Black Friday", "sku": "MUG-1", "starts_on": "2026-11-20", "ends_on": "2026-11-21"});
+    let (status, made) = server.post(t, "/api/v1/promotions", promotion).await;
+    assert_eq!(status, 201, "{made}");
+    let (status, refused) = server.post(t, "/api/v1/promotions", json!({"name": "x", "starts_on": "2026-11-21", "ends_on": "2026-11-20"})).await;
+    assert_eq!((status, refused["error"]["field"].as_str()), (422, Some("ends_on")), "{refused}");
+    let (status, refused) = server.post(t, "/api/v1/promotions", json!({"name": "x", "sku": "NOPE", "starts_on": "2026-11-20", "ends_on": "2026-11-20"})).await;
+    assert_eq!((status, refused["error"]["field"].as_str()), (422, Some("sku")), "{refused}");
+
+    let (status, days) = server.get(t, "/api/v1/demand/MUG-1?days=30").await;
+    assert_eq!(status, 200, "{days}");
+    let sale = days.as_array().unwrap().iter().find(|d| d["day"] == "2026-11-20").unwrap().clone();
+    assert_eq!((sale["units"].as_i64(), sale["promoted"].as_bool(), sale["stockout"].as_bool()), (Some(6), Some(true), Some(true)), "sold while none was in stock: {sale}");
+    let (_, on_amazon) = server.get(t, "/api/v1/demand/MUG-1?days=30&channel=web").await;
+    assert_eq!(on_amazon.as_array().unwrap().iter().map(|d| d["units"].as_i64().unwrap()).sum::<i64>(), 6);
+    assert_eq!(server.get(t, "/api/v1/demand/MUG-1?days=30&channel=nope").await.0, 422);
+
+    let (status, report) = server.get(t, "/api/v1/forecasts/accuracy?holdout=7").await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["holdout_days"], 7);
+    assert!(report["skus"].is_array(), "{report}");
+    assert_eq!(server.get(t, "/api/v1/forecasts/accuracy?holdout=0").await.0, 422);
+}
