@@ -188,4 +188,27 @@ mod tests {
         assert_eq!(ChangeKind::parse("kind", "colour").unwrap_err().field, "kind");
         assert!(ChangeKind::Price.approvers().contains(&Role::Finance) && !ChangeKind::Price.approvers().contains(&Role::Ops));
     }
+
+    proptest::proptest! {
+        /// No change object, however odd, makes the parser panic; what it accepts names a
+        /// subject.
+        #[test]
+        fn no_change_makes_the_parser_panic(json in "\\PC{0,120}", kind in 0usize..6) {
+            if let Ok(value) = serde_json::from_str::<serde_json::Value>(&json) {
+                if let Ok(proposal) = Proposal::parse(ChangeKind::ALL[kind], &value) {
+                    proptest::prop_assert!(proposal.subject().contains(':'));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_replenishment_policy_names_its_scope_and_checks_its_numbers() {
+        let ok = serde_json::json!({"scope": "class:A", "policy": {"kind": "periodic_review", "review_days": 7, "service_level": 0.9}});
+        assert_eq!(Proposal::parse(ChangeKind::ReplenishmentPolicy, &ok).unwrap().subject(), "policy:class:A");
+        let bad_scope = serde_json::json!({"scope": "class:D", "policy": {"kind": "min_max", "min": 1, "max": 2}});
+        assert_eq!(Proposal::parse(ChangeKind::ReplenishmentPolicy, &bad_scope).unwrap_err().field, "change.scope");
+        let bad_level = serde_json::json!({"scope": "sku:MUG-1", "policy": {"kind": "reorder_point", "service_level": -0.5, "cover_days": 7}});
+        assert_eq!(Proposal::parse(ChangeKind::ReplenishmentPolicy, &bad_level).unwrap_err().field, "change.policy.service_level");
+    }
 }

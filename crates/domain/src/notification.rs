@@ -266,6 +266,14 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn no_address_makes_the_check_panic(url in "\\PC{0,80}") {
+            let _ = validate_url("url", &url);
+            let _ = validate_url("url", &format!("http://{url}"));
+        }
+    }
+
     #[test]
     fn topics_read_back_from_their_names() {
         for topic in Topic::ALL {

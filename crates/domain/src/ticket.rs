@@ -191,6 +191,24 @@ mod tests {
         assert!(file_name("f", "..").is_err());
     }
 
+    proptest::proptest! {
+        /// Whatever bytes and type a caller sends, the check answers without panicking, and
+        /// what it accepts is one of the kept types.
+        #[test]
+        fn no_document_makes_the_check_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..64), declared in "\\PC{0,30}") {
+            if let Ok(kind) = check_document(&declared, &bytes) {
+                proptest::prop_assert!(DOCUMENT_TYPES.contains(&kind));
+            }
+        }
+
+        #[test]
+        fn a_kept_file_name_has_no_path(name in "\\PC{0,60}") {
+            if let Ok(kept) = file_name("f", &name) {
+                proptest::prop_assert!(!kept.contains('/') && !kept.contains('\\') && !kept.is_empty());
+            }
+        }
+    }
+
     #[test]
     fn urgent_tickets_are_due_first_and_solved_ones_reopen() {
         assert!(Priority::Urgent.sla() < Priority::High.sla() && Priority::Normal.sla() < Priority::Low.sla());
