@@ -64,6 +64,19 @@ impl Session {
         }
     }
 
+    /// What every form posted to `page` checks first: the caller may open the page, the form
+    /// came from this site, and the role has `permission`. Returns the layout for errors.
+    pub(crate) fn posting(&self, page: Page, headers: &HeaderMap, permission: ordo_domain::access::Permission) -> Result<Layout, PageError> {
+        let layout = self.open(page)?;
+        if !same_origin(headers) {
+            return Err(layout.fail(Problem::CrossSite));
+        }
+        if !self.actor.can(permission) {
+            return Err(layout.fail(Problem::Forbidden));
+        }
+        Ok(layout)
+    }
+
     /// A layout for a page that is not in the navigation, such as "Not found".
     pub(crate) fn layout(&self, title: &'static str) -> Layout {
         Layout::new(&self.actor, title, None)

@@ -113,6 +113,7 @@ pub struct Explanation {
 
 /// The standard normal quantile of `p` (Acklam's rational approximation, relative error below
 /// 1.2e-9): how many standard deviations of safety a service level needs.
+#[allow(clippy::excessive_precision)] // Acklam's published coefficients, as published.
 pub fn normal_quantile(p: f64) -> f64 {
     const A: [f64; 6] = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.383577518672690e2, -3.066479806614716e1, 2.506628277459239];
     const B: [f64; 5] = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];

@@ -123,7 +123,7 @@ impl RuleAction {
             RuleKind::Tagging => RuleAction::Tagging { tag: crate::field::code("action.tag", json.get("tag").and_then(|v| v.as_str()).unwrap_or_default())? },
             RuleKind::Notification => {
                 let to = text("to")?;
-                if to != "customer" && !to.strip_prefix("role:").is_some_and(|r| crate::access::Role::parse("action.to", r).is_ok()) {
+                if to != "customer" && to.strip_prefix("role:").is_none_or(|r| crate::access::Role::parse("action.to", r).is_err()) {
                     return Err(FieldError::new("action.to", "must be customer or role:NAME"));
                 }
                 RuleAction::Notification { to, template: text("template")? }

@@ -443,7 +443,7 @@ fn made_up_history(n: usize, days: usize) -> (Vec<f64>, Vec<bool>) {
     let mut dice = Dice(n as u64 * 7919 + 17);
     let kind = n % 4;
     let rate = 0.2 + dice.unit() * if kind == 0 { 12.0 } else { 1.5 };
-    let out_from = if n % 5 == 0 { (dice.unit() * days as f64) as usize } else { usize::MAX };
+    let out_from = if n.is_multiple_of(5) { (dice.unit() * days as f64) as usize } else { usize::MAX };
     let mut sales = Vec::with_capacity(days);
     let mut stockout = Vec::with_capacity(days);
     for day in 0..days {

@@ -51,6 +51,18 @@ impl From<TicketRow> for Ticket {
     }
 }
 
+#[derive(sqlx::FromRow)]
+struct AttachmentRow {
+    id: Uuid,
+    subject: String,
+    file_name: String,
+    content_type: String,
+    size: i64,
+    sha256: String,
+    uploaded_by: String,
+    uploaded_at: DateTime<Utc>,
+}
+
 /// Which tickets a queue shows.
 #[derive(Debug, Clone, Default)]
 pub struct TicketQuery {
@@ -195,19 +207,18 @@ impl Tx {
     pub async fn attachments(&mut self, subject: &str) -> Result<Vec<Attachment>, StorageError> {
         let sql = "SELECT a.id, a.subject, a.file_name, d.content_type, d.size, a.sha256, a.uploaded_by, a.uploaded_at \
                    FROM attachments a JOIN documents d ON d.sha256 = a.sha256 WHERE a.subject = $1 ORDER BY a.uploaded_at, a.id";
-        let rows: Vec<(Uuid, String, String, String, i64, String, String, DateTime<Utc>)> =
-            on_engine!(self, |conn| sqlx::query_as(sql).bind(subject).fetch_all(conn).await?);
+        let rows: Vec<AttachmentRow> = on_engine!(self, |conn| sqlx::query_as(sql).bind(subject).fetch_all(conn).await?);
         Ok(rows
             .into_iter()
-            .map(|(id, subject, file_name, content_type, size, sha256, uploaded_by, uploaded_at)| Attachment {
-                id,
-                subject,
-                file_name,
-                content_type,
-                size,
-                sha256,
-                uploaded_by,
-                uploaded_at,
+            .map(|r| Attachment {
+                id: r.id,
+                subject: r.subject,
+                file_name: r.file_name,
+                content_type: r.content_type,
+                size: r.size,
+                sha256: r.sha256,
+                uploaded_by: r.uploaded_by,
+                uploaded_at: r.uploaded_at,
             })
             .collect())
     }

@@ -164,7 +164,7 @@ impl BuyingDesk {
             let po = ordo.purchase_order(id).await?;
             self.bills += 1;
             // One bill in seven comes in dearer than ordered.
-            let dearer = self.bills % 7 == 0;
+            let dearer = self.bills.is_multiple_of(7);
             let lines = po
                 .lines
                 .iter()

@@ -19,7 +19,7 @@ use super::orders::order_href;
 use super::{Choice, Extent, Layout, Page, Pager, Paging, PAGE_SIZE};
 use crate::Dashboard;
 use crate::error::{render, PageError, Problem};
-use crate::session::{same_origin, Session};
+use crate::session::Session;
 
 /// An order an exception points at, as a link.
 struct OrderLink {
@@ -240,10 +240,6 @@ pub(crate) async fn exception(
     ))
 }
 
-/// A posted form's fields, repeated names kept (the queue's check boxes are all `ids`).
-fn form_fields(body: &[u8]) -> Vec<(String, String)> {
-    form_urlencoded::parse(body).into_owned().collect()
-}
 
 fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
     fields.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
@@ -262,18 +258,6 @@ fn action(fields: &[(String, String)]) -> Result<ExceptionAction, FieldError> {
     }
 }
 
-/// What every exception action checks first: the form came from this site and the role may
-/// work the queue.
-fn check(session: &Session, headers: &HeaderMap) -> Result<Layout, PageError> {
-    let layout = session.open(Page::Exceptions)?;
-    if !same_origin(headers) {
-        return Err(layout.fail(Problem::CrossSite));
-    }
-    if !session.actor.can(Permission::ExceptionsWork) {
-        return Err(layout.fail(Problem::Forbidden));
-    }
-    Ok(layout)
-}
 
 /// Acknowledges, comments on or resolves one exception, then shows it again (303).
 pub(crate) async fn act(
@@ -283,9 +267,9 @@ pub(crate) async fn act(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Redirect, PageError> {
-    let layout = check(&session, &headers)?;
+    let layout = session.posting(Page::Exceptions, &headers, Permission::ExceptionsWork)?;
     let id = exception_id(&layout, path)?;
-    let fields = form_fields(&body);
+    let fields = super::form_fields(&body);
     let action = action(&fields).map_err(|e| layout.fail(e))?;
     dashboard.ordo.act_on_exceptions(&[id], &action, &session.actor).await.map_err(|e| layout.fail(e))?;
     Ok(Redirect::to(&exception_href(id)))
@@ -294,8 +278,8 @@ pub(crate) async fn act(
 /// Acknowledges or resolves the exceptions ticked in the queue, all or none, then shows the
 /// queue again (303).
 pub(crate) async fn bulk(session: Session, State(dashboard): State<Dashboard>, headers: HeaderMap, body: Bytes) -> Result<Redirect, PageError> {
-    let layout = check(&session, &headers)?;
-    let fields = form_fields(&body);
+    let layout = session.posting(Page::Exceptions, &headers, Permission::ExceptionsWork)?;
+    let fields = super::form_fields(&body);
     let ids: Vec<Uuid> = fields.iter().filter(|(k, _)| k == "ids").filter_map(|(_, v)| Uuid::try_parse(v).ok()).collect();
     if ids.is_empty() {
         return Err(layout.fail(FieldError::new("ids", "tick at least one exception")));
@@ -312,6 +296,7 @@ pub(crate) async fn bulk(session: Session, State(dashboard): State<Dashboard>, h
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pages::form_fields;
 
     fn exception(subject: &str, details: serde_json::Value, due: &str, created: &str) -> Exception {
         let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);

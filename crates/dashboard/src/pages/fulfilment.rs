@@ -18,7 +18,7 @@ use super::orders::order_href;
 use super::{Choice, Layout, Page};
 use crate::Dashboard;
 use crate::error::{render, PageError, Problem};
-use crate::session::{same_origin, Session};
+use crate::session::Session;
 
 /// Where new waves are released.
 const RELEASE_HREF: &str = "/dashboard/fulfilment/waves";
@@ -126,18 +126,6 @@ pub(crate) struct ReleaseForm {
     max_orders: String,
 }
 
-/// What every fulfilment action checks first: the form came from this site and the role
-/// may change stock. Returns the layout for errors.
-fn fulfilment_action(session: &Session, headers: &HeaderMap) -> Result<Layout, PageError> {
-    let layout = session.open(Page::Fulfilment)?;
-    if !same_origin(headers) {
-        return Err(layout.fail(Problem::CrossSite));
-    }
-    if !session.actor.can(Permission::InventoryWrite) {
-        return Err(layout.fail(Problem::Forbidden));
-    }
-    Ok(layout)
-}
 
 /// Releases a wave at the chosen location, then shows it (303).
 pub(crate) async fn release(
@@ -146,7 +134,7 @@ pub(crate) async fn release(
     headers: HeaderMap,
     form: Result<Form<ReleaseForm>, FormRejection>,
 ) -> Result<Redirect, PageError> {
-    let layout = fulfilment_action(&session, &headers)?;
+    let layout = session.posting(Page::Fulfilment, &headers, Permission::InventoryWrite)?;
     let Form(form) = form.map_err(|rejection| layout.fail(FieldError::new("form", rejection.body_text())))?;
     let new = NewWave {
         location: form.location.trim().to_owned(),
@@ -259,7 +247,7 @@ pub(crate) async fn pick(
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
 ) -> Result<Redirect, PageError> {
-    let layout = fulfilment_action(&session, &headers)?;
+    let layout = session.posting(Page::Fulfilment, &headers, Permission::InventoryWrite)?;
     let id = wave_id(&layout, path)?;
     let wave = dashboard.ordo.pick_wave(id, &session.actor).await.map_err(|e| layout.fail(e))?;
     tracing::info!(wave = %wave.id, actor = %session.actor, "dashboard: wave picked");
@@ -273,7 +261,7 @@ pub(crate) async fn pack(
     path: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
 ) -> Result<Redirect, PageError> {
-    let layout = fulfilment_action(&session, &headers)?;
+    let layout = session.posting(Page::Fulfilment, &headers, Permission::InventoryWrite)?;
     let (id, order) = wave_order_ids(&layout, path)?;
     let wave = dashboard.ordo.pack_wave_order(id, order, &session.actor).await.map_err(|e| layout.fail(e))?;
     tracing::info!(wave = %wave.id, order = %order, actor = %session.actor, "dashboard: order packed");
@@ -297,7 +285,7 @@ pub(crate) async fn ship(
     headers: HeaderMap,
     form: Result<Form<ShipForm>, FormRejection>,
 ) -> Result<Redirect, PageError> {
-    let layout = fulfilment_action(&session, &headers)?;
+    let layout = session.posting(Page::Fulfilment, &headers, Permission::InventoryWrite)?;
     let (id, order) = wave_order_ids(&layout, path)?;
     let Form(form) = form.map_err(|rejection| layout.fail(FieldError::new("form", rejection.body_text())))?;
     let dispatch = Dispatch { carrier: form.carrier, tracking_number: form.tracking_number.trim().to_owned() };

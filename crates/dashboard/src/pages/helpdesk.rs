@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::{Choice, Layout, Page};
 use crate::error::{render, PageError, Problem};
-use crate::session::{same_origin, Session};
+use crate::session::Session;
 use crate::Dashboard;
 
 struct TicketRow {
@@ -138,15 +138,9 @@ pub(crate) async fn act(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Redirect, PageError> {
-    let layout = session.open(Page::Helpdesk)?;
-    if !same_origin(&headers) {
-        return Err(layout.fail(Problem::CrossSite));
-    }
-    if !session.actor.can(Permission::TicketsWrite) {
-        return Err(layout.fail(Problem::Forbidden));
-    }
+    let layout = session.posting(Page::Helpdesk, &headers, Permission::TicketsWrite)?;
     let id = ticket_id(&layout, path)?;
-    let fields: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+    let fields = super::form_fields(&body);
     let field = |name: &str| fields.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str());
     let done = match field("action") {
         "comment" => dashboard.ordo.comment_on_ticket(id, field("body"), field("reply").is_empty(), &session.actor).await,

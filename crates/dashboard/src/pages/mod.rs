@@ -199,6 +199,11 @@ pub(crate) async fn not_found(session: Session) -> PageError {
     session.layout("Not found").fail(Problem::NotFound)
 }
 
+/// A posted form's fields, repeated names kept (a queue's check boxes all share one).
+pub(crate) fn form_fields(body: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(body).into_owned().collect()
+}
+
 /// A moment as the dashboard shows it: to the minute, in UTC, the same for every reader.
 pub(crate) fn timestamp(at: &DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()

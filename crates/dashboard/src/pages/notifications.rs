@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::{Choice, Layout, Page, PAGE_SIZE};
 use crate::error::{render, PageError, Problem};
-use crate::session::{same_origin, Session};
+use crate::session::Session;
 use crate::Dashboard;
 
 struct MessageRow {
@@ -97,13 +97,7 @@ pub(crate) async fn replay(
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
 ) -> Result<Redirect, PageError> {
-    let layout = session.open(Page::Notifications)?;
-    if !same_origin(&headers) {
-        return Err(layout.fail(Problem::CrossSite));
-    }
-    if !session.actor.can(Permission::NotificationsManage) {
-        return Err(layout.fail(Problem::Forbidden));
-    }
+    let layout = session.posting(Page::Notifications, &headers, Permission::NotificationsManage)?;
     let id = path.ok().and_then(|Path(id)| Uuid::try_parse(&id).ok()).ok_or_else(|| layout.fail(Problem::NotFound))?;
     dashboard.ordo.replay_message(&session.actor, id).await.map_err(|e| layout.fail(e))?;
     Ok(Redirect::to("/dashboard/notifications?status=dead"))

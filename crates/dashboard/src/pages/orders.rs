@@ -19,7 +19,7 @@ use super::{Choice, Extent, Layout, Page, Pager, Paging, PAGE_SIZE};
 use crate::Dashboard;
 use crate::error::{render, PageError, Problem};
 use crate::href::query_escape;
-use crate::session::{same_origin, Session};
+use crate::session::Session;
 
 /// The detail page of the order with this id.
 pub(crate) fn order_href(id: &str) -> String {
@@ -206,13 +206,7 @@ fn order_action(
     headers: &HeaderMap,
     form: Result<Form<ReasonForm>, FormRejection>,
 ) -> Result<(Layout, Uuid, ReasonForm), PageError> {
-    let layout = session.open(Page::Orders)?;
-    if !same_origin(headers) {
-        return Err(layout.fail(Problem::CrossSite));
-    }
-    if !session.actor.can(permission) {
-        return Err(layout.fail(Problem::Forbidden));
-    }
+    let layout = session.posting(Page::Orders, headers, permission)?;
     let id = order_id(&layout, path)?;
     let Form(form) = form.map_err(|rejection| layout.fail(FieldError::new("form", rejection.body_text())))?;
     Ok((layout, id, form))

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::{Layout, Page};
 use crate::error::{render, PageError, Problem};
-use crate::session::{same_origin, Session};
+use crate::session::Session;
 use crate::Dashboard;
 
 struct ProposalRow {
@@ -96,22 +96,12 @@ pub(crate) async fn procurement(session: Session, State(dashboard): State<Dashbo
     Ok(render(StatusCode::OK, &page))
 }
 
-fn check(session: &Session, headers: &HeaderMap, permission: Permission) -> Result<Layout, PageError> {
-    let layout = session.open(Page::Procurement)?;
-    if !same_origin(headers) {
-        return Err(layout.fail(Problem::CrossSite));
-    }
-    if !session.actor.can(permission) {
-        return Err(layout.fail(Problem::Forbidden));
-    }
-    Ok(layout)
-}
 
 /// Approves the ticked proposals (at the quantities in their boxes) into purchase orders, or
 /// rejects them; then the page again (303).
 pub(crate) async fn decide(session: Session, State(dashboard): State<Dashboard>, headers: HeaderMap, body: Bytes) -> Result<Redirect, PageError> {
-    let layout = check(&session, &headers, Permission::ProcurementWrite)?;
-    let fields: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+    let layout = session.posting(Page::Procurement, &headers, Permission::ProcurementWrite)?;
+    let fields = super::form_fields(&body);
     let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     let ids: Vec<Uuid> = fields.iter().filter(|(k, _)| k == "ids").filter_map(|(_, v)| Uuid::try_parse(v).ok()).collect();
     if ids.is_empty() {
@@ -182,10 +172,10 @@ pub(crate) async fn act(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Redirect, PageError> {
-    let fields: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+    let fields = super::form_fields(&body);
     let field = |name: &str| fields.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str());
     let receiving = field("action") == "receive";
-    let layout = check(&session, &headers, if receiving { Permission::InventoryWrite } else { Permission::ProcurementWrite })?;
+    let layout = session.posting(Page::Procurement, &headers, if receiving { Permission::InventoryWrite } else { Permission::ProcurementWrite })?;
     let id = po_id(&layout, path)?;
     if receiving {
         let po = dashboard.ordo.purchase_order(id).await.map_err(|e| layout.fail(e))?;

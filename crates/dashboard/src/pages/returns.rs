@@ -18,7 +18,7 @@ use uuid::Uuid;
 use super::orders::order_href;
 use super::{Choice, Layout, Page};
 use crate::error::{render, PageError, Problem};
-use crate::session::{same_origin, Session};
+use crate::session::Session;
 use crate::Dashboard;
 
 /// The widest bar in a chart, in its units.
@@ -172,9 +172,6 @@ pub(crate) async fn returns(
     Ok(render(StatusCode::OK, &page))
 }
 
-fn form_fields(body: &[u8]) -> Vec<(String, String)> {
-    form_urlencoded::parse(body).into_owned().collect()
-}
 
 fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
     fields.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
@@ -184,21 +181,11 @@ fn number(fields: &[(String, String)], name: &str) -> Result<i64, FieldError> {
     field(fields, name).trim().parse().map_err(|_| FieldError::new(name, "must be a whole number"))
 }
 
-fn check(session: &Session, headers: &HeaderMap) -> Result<Layout, PageError> {
-    let layout = session.open(Page::Returns)?;
-    if !same_origin(headers) {
-        return Err(layout.fail(Problem::CrossSite));
-    }
-    if !session.actor.can(Permission::ReturnsWrite) {
-        return Err(layout.fail(Problem::Forbidden));
-    }
-    Ok(layout)
-}
 
 /// Asks for a return of one order line, as a customer told service (303 to the return).
 pub(crate) async fn request(session: Session, State(dashboard): State<Dashboard>, headers: HeaderMap, body: Bytes) -> Result<Redirect, PageError> {
-    let layout = check(&session, &headers)?;
-    let fields = form_fields(&body);
+    let layout = session.posting(Page::Returns, &headers, Permission::ReturnsWrite)?;
+    let fields = super::form_fields(&body);
     let order_id = ordo_domain::field::uuid("order_id", field(&fields, "order_id")).map_err(|e| layout.fail(e))?;
     let line = number(&fields, "line").map_err(|e| layout.fail(e))?;
     let quantity = number(&fields, "quantity").map_err(|e| layout.fail(e))?;
@@ -264,9 +251,9 @@ pub(crate) async fn step(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Redirect, PageError> {
-    let layout = check(&session, &headers)?;
+    let layout = session.posting(Page::Returns, &headers, Permission::ReturnsWrite)?;
     let id = return_id(&layout, path)?;
-    let fields = form_fields(&body);
+    let fields = super::form_fields(&body);
     let ordo = &dashboard.ordo;
     let actor = &session.actor;
     let lines = ordo.return_detail(id).await.map_err(|e| layout.fail(e))?.lines;

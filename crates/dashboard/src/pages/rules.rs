@@ -18,7 +18,7 @@ use uuid::Uuid;
 use super::{Layout, Page};
 use crate::Dashboard;
 use crate::error::{render, PageError, Problem};
-use crate::session::{same_origin, Session};
+use crate::session::Session;
 
 fn rule_href(id: Uuid) -> String {
     format!("{}/{id}", Page::Rules.href())
@@ -60,7 +60,7 @@ pub(crate) async fn draft(
     headers: HeaderMap,
     form: Result<Form<DraftForm>, FormRejection>,
 ) -> Result<Redirect, PageError> {
-    let layout = check(&session, &headers, Permission::RulesWrite)?;
+    let layout = session.posting(Page::Rules, &headers, Permission::RulesWrite)?;
     let Form(form) = form.map_err(|rejection| layout.fail(FieldError::new("form", rejection.body_text())))?;
     let action: serde_json::Value =
         serde_json::from_str(&form.action).map_err(|e| layout.fail(FieldError::new("action", format!("is not JSON: {e}"))))?;
@@ -203,7 +203,7 @@ pub(crate) async fn step(
     headers: HeaderMap,
     form: Result<Form<StepForm>, FormRejection>,
 ) -> Result<Redirect, PageError> {
-    let layout = check(&session, &headers, Permission::RulesRead)?;
+    let layout = session.posting(Page::Rules, &headers, Permission::RulesRead)?;
     let id = rule_id(&layout, path)?;
     let Form(form) = form.map_err(|rejection| layout.fail(FieldError::new("form", rejection.body_text())))?;
     let need = if form.step == "submit" { Permission::RulesWrite } else { Permission::RulesApprove };
@@ -234,13 +234,3 @@ pub(crate) async fn step(
     Ok(Redirect::to(&rule_href(id)))
 }
 
-fn check(session: &Session, headers: &HeaderMap, permission: Permission) -> Result<Layout, PageError> {
-    let layout = session.open(Page::Rules)?;
-    if !same_origin(headers) {
-        return Err(layout.fail(Problem::CrossSite));
-    }
-    if !session.actor.can(permission) {
-        return Err(layout.fail(Problem::Forbidden));
-    }
-    Ok(layout)
-}

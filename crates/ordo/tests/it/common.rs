@@ -127,6 +127,25 @@ impl Browserless {
     }
 }
 
+/// Minor units of a decimal string such as "12.90" or "-3.00".
+pub fn minor(text: &str) -> i64 {
+    let negative = text.starts_with('-');
+    let value: i64 = text.chars().filter(char::is_ascii_digit).collect::<String>().parse().unwrap();
+    if negative { -value } else { value }
+}
+
+/// An account's balance (debit less credit) in minor units, from the trial balance.
+pub async fn balance(server: &Server, code: &str) -> i64 {
+    let (status, trial) = server.get(&server.admin, "/api/v1/ledger/trial-balance").await;
+    assert_eq!(status, 200, "{trial}");
+    trial["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["code"] == code)
+        .map_or(0, |a| minor(a["debit"].as_str().unwrap()) - minor(a["credit"].as_str().unwrap()))
+}
+
 /// Runs `story` (an `async fn(Server)`) as two tests: on a fresh SQLite file, and on a fresh
 /// PostgreSQL database when `ORDO_TEST_POSTGRES_URL` is set (a SKIP line otherwise).
 macro_rules! on_both_engines {

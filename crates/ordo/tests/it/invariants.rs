@@ -128,9 +128,6 @@ fn payout(i: usize, n: Option<usize>, total: i64, fee: i64, refund: i64) -> Stri
     )
 }
 
-fn minor(decimal: &str) -> i64 {
-    decimal.chars().filter(char::is_ascii_digit).collect::<String>().parse().unwrap()
-}
 
 /// Asks for `quantity` of the order's first line back, receives them at central and inspects
 /// them into `disposition`.
@@ -233,7 +230,7 @@ async fn run(url: &str, steps: Vec<Step>) -> Result<(), TestCaseError> {
                 prop_assert!(refund.lines.iter().all(|l| order.lines.iter().any(|o| o.line == l.line)));
             }
             for line in &order.lines {
-                let refunded: i64 = ordo.refunds_of(*id).await.unwrap().iter().flat_map(|r| r.lines.clone()).filter(|l| l.line == line.line).map(|l| minor(&l.net)).sum();
+                let refunded: i64 = ordo.refunds_of(*id).await.unwrap().iter().flat_map(|r| r.lines.clone()).filter(|l| l.line == line.line).map(|l| crate::common::minor(&l.net)).sum();
                 let paid = line.unit_price.minor() * line.quantity - line.discount.minor();
                 prop_assert!(refunded <= paid, "after step {i}: line {} refunded {refunded} of {paid}", line.line);
             }

@@ -7,24 +7,10 @@ use chrono::Utc;
 use ordo_app::domain::access::Role;
 use serde_json::json;
 
-use crate::common::{on_both_engines, Server};
+use crate::common::{balance, on_both_engines, Server};
 use crate::orders::{order, shop};
 
-fn minor(text: &str) -> i64 {
-    let negative = text.starts_with('-');
-    let value: i64 = text.chars().filter(char::is_ascii_digit).collect::<String>().parse().unwrap();
-    if negative { -value } else { value }
-}
 
-async fn balance(server: &Server, code: &str) -> i64 {
-    let (_, trial) = server.get(&server.admin, "/api/v1/ledger/trial-balance").await;
-    trial["accounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["code"] == code)
-        .map_or(0, |a| minor(a["debit"].as_str().unwrap()) - minor(a["credit"].as_str().unwrap()))
-}
 
 /// A supplier of mugs, its price, and a min/max policy put in force by two buyers.
 async fn supplier_and_policy(server: &Server, buyer: &str, checker: &str) {

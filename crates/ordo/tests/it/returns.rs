@@ -5,28 +5,10 @@ use chrono::Utc;
 use ordo_app::domain::access::Role;
 use serde_json::{json, Value};
 
-use crate::common::{on_both_engines, Server};
+use crate::common::{balance, on_both_engines, Server};
 use crate::orders::{order, shop};
 
-/// Minor units of a decimal string such as "12.90" or "-3.00".
-fn minor(text: &str) -> i64 {
-    let negative = text.starts_with('-');
-    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
-    let value: i64 = digits.parse().unwrap();
-    if negative { -value } else { value }
-}
 
-/// An account's balance (debit less credit) in minor units.
-async fn balance(server: &Server, code: &str) -> i64 {
-    let (status, trial) = server.get(&server.admin, "/api/v1/ledger/trial-balance").await;
-    assert_eq!(status, 200, "{trial}");
-    trial["accounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["code"] == code)
-        .map_or(0, |a| minor(a["debit"].as_str().unwrap()) - minor(a["credit"].as_str().unwrap()))
-}
 
 async fn on_hand(server: &Server, sku: &str, location: &str) -> i64 {
     let (_, stock) = server.get(&server.admin, &format!("/api/v1/inventory?sku={sku}")).await;
