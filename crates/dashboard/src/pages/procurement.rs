@@ -214,6 +214,9 @@ struct ForecastPage {
     height: i64,
     top: String,
     backtest: Vec<(String, String)>,
+    /// The back-test as bars: (method, y, width), the chosen method marked.
+    backtest_bars: Vec<(String, i64, i64, bool)>,
+    backtest_height: i64,
     parameters: String,
     daily: String,
     error: String,
@@ -246,6 +249,14 @@ pub(crate) async fn forecast(session: Session, State(dashboard): State<Dashboard
         .collect::<Vec<_>>()
         .join(" ");
     let backtest = f.backtest.iter().map(|(m, s)| (m.clone(), s.map_or_else(|| "not tested".to_owned(), |s| format!("{s:.3}")))).collect();
+    let tested: Vec<(&String, f64)> = f.backtest.iter().filter_map(|(m, s)| s.map(|s| (m, s))).collect();
+    let worst = tested.iter().map(|(_, s)| *s).fold(0.0_f64, f64::max).max(1e-9);
+    let backtest_bars: Vec<(String, i64, i64, bool)> = tested
+        .iter()
+        .enumerate()
+        .map(|(i, (m, s))| ((*m).clone(), i as i64 * 22, ((s / worst) * 300.0).round() as i64, **m == f.method))
+        .collect();
+    let backtest_height = (backtest_bars.len() as i64 * 22).max(22);
     let parameters = f.parameters.iter().map(|(k, v)| format!("{k} {v:.3}")).collect::<Vec<_>>().join(", ");
     let page = ForecastPage {
         layout: layout.titled(format!("Forecast: {sku}")),
@@ -255,6 +266,8 @@ pub(crate) async fn forecast(session: Session, State(dashboard): State<Dashboard
         sold,
         line,
         backtest,
+        backtest_bars,
+        backtest_height,
         parameters,
         daily: format!("{:.2}", f.daily_demand),
         error: format!("{:.2}", f.daily_error),

@@ -143,6 +143,11 @@ async fn limits_bad_input_late_orders_and_forecasts() {
         let (status, refused) = server.post(&buyer, "/api/v1/change-requests", change).await;
         assert_eq!((status, refused["error"]["field"].as_str()), (422, Some(field)), "{refused}");
     }
+    let late = json!({"code": "slow", "name": "Slow Ltd", "currency": "EUR", "lead_time_days": -3});
+    let (status, refused) = server.post(&server.admin, "/api/v1/suppliers", late).await;
+    assert_eq!((status, refused["error"]["field"].as_str()), (422, Some("lead_time_days")), "{refused}");
+    let (status, refused) = server.put(&buyer, "/api/v1/suppliers/potter/terms", json!({"lead_time_sd_days": "-1", "payment_terms_days": 30})).await;
+    assert_eq!((status, refused["error"]["field"].as_str()), (422, Some("lead_time_sd_days")), "{refused}");
     let unknown = "/api/v1/purchase-orders/01900000-0000-7000-8000-000000000000/bills";
     let finance = server.token(Role::Finance).await;
     let (status, _) = server.post(&finance, unknown, json!({"invoice": "X-1", "lines": [{"line": 1, "quantity": 1, "unit_cost": "1.00"}]})).await;
