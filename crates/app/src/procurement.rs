@@ -198,6 +198,7 @@ fn currency(code: &str) -> AppResult<Currency> {
 
 /// Daily sales of one SKU over the history window, with the days it had no stock and the
 /// days it was on promotion.
+#[derive(Debug, Clone)]
 struct History {
     days: Vec<f64>,
     stockout: Vec<bool>,
@@ -276,6 +277,32 @@ async fn histories(tx: &mut Tx, today: NaiveDate) -> AppResult<BTreeMap<String, 
 /// The next `HORIZON_DAYS` days from `today` on which a promotion covers `sku`.
 async fn upcoming(tx: &mut Tx, sku: &str, today: NaiveDate) -> AppResult<Vec<bool>> {
     Ok(promoted_days(&tx.promotions().await?, sku, today, HORIZON_DAYS))
+}
+
+/// Forecasts many SKUs off the async runtime and on every core: a catalogue's forecasts take
+/// seconds of CPU that must not hold up the server's requests.
+async fn forecast_many(work: Vec<(String, History, Vec<bool>)>) -> AppResult<BTreeMap<String, SkuForecastView>> {
+    let joined = tokio::task::spawn_blocking(move || {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, work.len().max(1));
+        let mut shares: Vec<Vec<(String, History, Vec<bool>)>> = (0..threads).map(|_| Vec::new()).collect();
+        for (i, item) in work.into_iter().enumerate() {
+            shares[i % threads].push(item);
+        }
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = shares
+                .into_iter()
+                .map(|share| scope.spawn(move || share.iter().map(|(sku, h, up)| forecast_of(sku, h, up).map(|f| (sku.clone(), f))).collect::<AppResult<Vec<_>>>()))
+                .collect();
+            let mut all = BTreeMap::new();
+            for worker in workers {
+                let done = worker.join().map_err(|_| FieldError::new("forecast", "a forecasting thread stopped"))??;
+                all.extend(done);
+            }
+            Ok::<_, AppError>(all)
+        })
+    })
+    .await;
+    joined.map_err(|e| AppError::Invalid(FieldError::new("forecast", format!("the forecasts could not run: {e}"))))?
 }
 
 /// The forecast of one SKU from its history, with the promoted days to come.
@@ -499,21 +526,25 @@ impl Ordo {
             let mut tx = self.db.read().await?;
             histories(&mut tx, today).await?
         };
+        let cut = HISTORY_DAYS as usize - holdout;
+        let work: Vec<(String, History, Vec<bool>)> = all
+            .iter()
+            .filter(|(_, h)| h.days[..cut].iter().any(|d| *d > 0.0))
+            .map(|(sku, h)| {
+                let past = History { days: h.days[..cut].to_vec(), stockout: h.stockout[..cut].to_vec(), promoted: h.promoted[..cut].to_vec() };
+                let upcoming: Vec<bool> = h.promoted[cut..].iter().copied().chain(std::iter::repeat(false)).take(HORIZON_DAYS).collect();
+                (sku.clone(), past, upcoming)
+            })
+            .collect();
+        let forecasts = forecast_many(work).await?;
         let mut card = ordo_forecast::Scorecard::default();
         let mut skus = Vec::new();
-        let cut = HISTORY_DAYS as usize - holdout;
-        for (sku, history) in &all {
-            if history.days[..cut].iter().all(|d| *d == 0.0) {
-                continue;
-            }
-            let past = History { days: history.days[..cut].to_vec(), stockout: history.stockout[..cut].to_vec(), promoted: history.promoted[..cut].to_vec() };
-            let upcoming: Vec<bool> = history.promoted[cut..].iter().copied().chain(std::iter::repeat(false)).take(HORIZON_DAYS).collect();
-            let f = forecast_of(sku, &past, &upcoming)?;
-            let actual = &history.days[cut..];
-            let predicted = &f.forecast[..holdout];
-            let first = past.days.iter().position(|d| *d > 0.0).unwrap_or(0);
-            if let Some(a) = card.add(&past.days[first..], actual, predicted) {
-                skus.push(SkuAccuracy { sku: sku.clone(), method: f.method, mase: a.mase, rmsse: a.rmsse, bias: a.bias });
+        for (sku, f) in forecasts {
+            let Some(history) = all.get(&sku) else { continue };
+            let past = &history.days[..cut];
+            let first = past.iter().position(|d| *d > 0.0).unwrap_or(0);
+            if let Some(a) = card.add(&past[first..], &history.days[cut..], &f.forecast[..holdout]) {
+                skus.push(SkuAccuracy { sku, method: f.method, mase: a.mase, rmsse: a.rmsse, bias: a.bias });
             }
         }
         Ok(AccuracyReport { holdout_days: holdout, scored: card.scored, mase: card.mase(), rmsse: card.rmsse(), bias: card.bias(), skus })
@@ -545,15 +576,22 @@ impl Ordo {
         let mut proposals = Vec::new();
         let mut short = Vec::new();
         let mut covered = Vec::new();
-        let empty = History::empty();
+        let policy_of = |sku: &str| policies.get(&format!("sku:{sku}")).or_else(|| classes.get(sku).and_then(|c| policies.get(&format!("class:{c}"))));
+        let mut histories = histories;
+        let work: Vec<(String, History, Vec<bool>)> = positions
+            .iter()
+            .filter(|(sku, ..)| policy_of(sku).is_some() && supply.iter().any(|s| &s.sku == sku))
+            .map(|(sku, ..)| {
+                let upcoming = promoted_days(&promotions, sku, now.date_naive(), HORIZON_DAYS);
+                (sku.clone(), histories.remove(sku).unwrap_or_else(History::empty), upcoming)
+            })
+            .collect();
+        let mut forecasts = forecast_many(work).await?;
         for (sku, on_hand, reserved, backordered, on_order) in positions {
-            let Some(policy) = policies.get(&format!("sku:{sku}")).or_else(|| classes.get(&sku).and_then(|c| policies.get(&format!("class:{c}")))) else {
-                continue;
-            };
+            let Some(policy) = policy_of(&sku) else { continue };
             // The preferred supplier, else the cheapest.
             let Some(source) = supply.iter().find(|s| s.sku == sku) else { continue };
-            let upcoming = promoted_days(&promotions, &sku, now.date_naive(), HORIZON_DAYS);
-            let forecast = forecast_of(&sku, histories.get(&sku).unwrap_or(&empty), &upcoming)?;
+            let Some(forecast) = forecasts.remove(&sku) else { continue };
             let terms = SupplyTerms {
                 lead_time_days: source.lead_time_days,
                 lead_time_sd_days: source.lead_time_sd_tenths as f64 / 10.0,
