@@ -148,6 +148,17 @@ pub struct Bill {
     pub status: String,
 }
 
+/// What is on order from one supplier and still to arrive.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Exposure {
+    pub supplier: String,
+    pub open_orders: i64,
+    /// In the orders' currency, a decimal string.
+    pub value: String,
+    pub currency: String,
+}
+
 /// A purchase order as a buyer drafts it.
 #[derive(Debug, Clone)]
 pub struct NewPurchaseOrder {
@@ -783,6 +794,17 @@ impl Ordo {
         let (po, lines) = tx.purchase_order(id).await?.ok_or_else(|| po_not_found(id))?;
         let bills = tx.bills(id).await?;
         po_view(po, lines, bills)
+    }
+
+    /// The value on order, still to arrive, per supplier.
+    pub async fn procurement_exposure(&self) -> AppResult<Vec<Exposure>> {
+        let rows = self.db.read().await?.open_order_value().await?;
+        rows.into_iter()
+            .map(|(supplier, code, open_orders, minor)| {
+                let value = Money::from_minor(minor, currency(&code)?).to_decimal_string();
+                Ok(Exposure { supplier, open_orders, value, currency: code })
+            })
+            .collect()
     }
 
     pub async fn purchase_orders(&self, status: Option<&str>) -> AppResult<Vec<PurchaseOrder>> {

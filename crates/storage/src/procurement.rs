@@ -409,6 +409,17 @@ impl Tx {
         Ok(on_engine!(self, |conn| sqlx::query_as(sql).fetch_all(conn).await?))
     }
 
+    /// Per supplier and currency: open purchase orders and the value still to arrive on them,
+    /// in minor units of the orders' currency.
+    pub async fn open_order_value(&mut self) -> Result<Vec<(String, String, i64, i64)>, StorageError> {
+        let sql = "SELECT o.supplier, o.currency, CAST(COUNT(DISTINCT o.id) AS BIGINT), \
+                   CAST(COALESCE(SUM((l.quantity - l.received) * l.unit_cost_minor), 0) AS BIGINT) \
+                   FROM purchase_orders o JOIN po_lines l ON l.po_id = o.id \
+                   WHERE o.status IN ('draft', 'approved', 'sent', 'partially_received') AND l.received < l.quantity \
+                   GROUP BY o.supplier, o.currency ORDER BY o.supplier";
+        Ok(on_engine!(self, |conn| sqlx::query_as(sql).fetch_all(conn).await?))
+    }
+
     /// Sent or partly received POs expected before `now`.
     pub async fn overdue_purchase_orders(&mut self, now: DateTime<Utc>) -> Result<Vec<PurchaseOrderRecord>, StorageError> {
         let sql = format!("SELECT {PO_COLUMNS} FROM purchase_orders WHERE status IN ('sent', 'partially_received') AND expected_at < $1");

@@ -64,6 +64,8 @@ async fn from_proposal_to_bill(server: Server) {
     assert_eq!((po["status"].as_str(), po["total"].as_str(), po["lines"][0]["quantity"].as_i64()), (Some("draft"), Some("288.00"), Some(72)), "{po}");
     let id = po["id"].as_str().unwrap().to_owned();
     let at = |what: &str| format!("/api/v1/purchase-orders/{id}/{what}");
+    let exposure = server.ordo.procurement_exposure().await.unwrap();
+    assert_eq!((exposure[0].open_orders, exposure[0].value.as_str(), exposure[0].currency.as_str()), (1, "288.00", "EUR"));
 
     let (status, refused) = server.post(&warehouse, &at("receipts"), json!({"lines": [{"line": 1, "quantity": 1}]})).await;
     assert_eq!((status, refused["error"]["current_state"].as_str()), (409, Some("draft")), "a draft is not received against: {refused}");
@@ -192,6 +194,8 @@ async fn a_buyer_works_proposals_and_orders_from_the_dashboard() {
     assert_eq!(pia.post(&order_page, &[("action", "move"), ("status", "approved")]).await.0, 303);
     let (_, page) = pia.get(&order_page).await;
     assert!(page.contains("id=\"po-status\">approved<"), "{page}");
+    let (_, page) = pia.get("/dashboard/procurement").await;
+    assert!(page.contains("<td class=\"num\">384.00 EUR</td>"), "96 mugs at 4.00 still to arrive: {page}");
 
     let (status, chart) = pia.get("/dashboard/procurement/forecast/MUG-1").await;
     assert_eq!(status, 200);
