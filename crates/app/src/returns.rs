@@ -59,11 +59,20 @@ pub struct InspectedLine {
     pub supplier: Option<String>,
 }
 
+/// A line of a refund as asked for: units of the line, or a goodwill amount of its net price.
+#[derive(Debug, Clone, Default)]
+pub struct NewRefundLine {
+    pub line: i64,
+    pub quantity: i64,
+    /// A decimal string in the order's currency.
+    pub amount: Option<String>,
+}
+
 /// A refund as asked for.
 #[derive(Debug, Clone, Default)]
 pub struct NewRefund {
     pub return_id: Option<Uuid>,
-    pub lines: Vec<AskedRefund>,
+    pub lines: Vec<NewRefundLine>,
     /// Shipping charge refunded, a decimal string in the order's currency.
     pub shipping: Option<String>,
     pub reason: String,
@@ -529,7 +538,12 @@ impl Ordo {
                 }
             })
             .collect();
-        let lines = refund_lines(&paid, &new.lines)?;
+        let mut asked = Vec::with_capacity(new.lines.len());
+        for (i, l) in new.lines.iter().enumerate() {
+            let amount = l.amount.as_deref().map(|a| Money::parse_non_negative(&format!("lines[{i}].amount"), a, currency)).transpose()?;
+            asked.push(AskedRefund { line: l.line, quantity: l.quantity, amount: amount.map(Money::minor) });
+        }
+        let lines = refund_lines(&paid, &asked)?;
         let shipping_refunded: i64 = earlier.iter().map(|(r, _)| r.shipping).sum();
         if shipping > order.shipping_price.minor() - shipping_refunded {
             let left = Money::from_minor(order.shipping_price.minor() - shipping_refunded, currency);

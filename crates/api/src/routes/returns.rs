@@ -3,8 +3,8 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use ordo_app::{InspectedLine, NewRefund, NewReturn, NewReturnLine, Ordo, ReceivedLine};
-use ordo_domain::returns::{AskedRefund, Refund, ReturnPolicy, ReturnReport, Rma, SupplierClaim};
+use ordo_app::{InspectedLine, NewRefund, NewRefundLine, NewReturn, NewReturnLine, Ordo, ReceivedLine};
+use ordo_domain::returns::{Refund, ReturnPolicy, ReturnReport, Rma, SupplierClaim};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -250,16 +250,7 @@ async fn refund(
     ValidJson(body): ValidJson<RefundRequest>,
 ) -> Result<(StatusCode, Json<Refund>), ApiError> {
     let order_id = path_id(&id)?;
-    let currency = ordo.order(order_id).await?.currency;
-    let mut lines = Vec::with_capacity(body.lines.len());
-    for (i, l) in body.lines.iter().enumerate() {
-        let amount = l
-            .amount
-            .as_deref()
-            .map(|a| ordo_domain::Money::parse_non_negative(&format!("lines[{i}].amount"), a, currency).map(|m| m.minor()))
-            .transpose()?;
-        lines.push(AskedRefund { line: l.line, quantity: l.quantity, amount });
-    }
+    let lines = body.lines.into_iter().map(|l| NewRefundLine { line: l.line, quantity: l.quantity, amount: l.amount }).collect();
     let return_id = body.return_id.as_deref().map(|id| ordo_domain::field::uuid("return_id", id)).transpose()?;
     let new = NewRefund { return_id, lines, shipping: body.shipping, reason: body.reason };
     Ok((StatusCode::CREATED, Json(ordo.refund(order_id, new, &caller.actor).await?)))

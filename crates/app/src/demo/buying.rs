@@ -165,14 +165,13 @@ impl BuyingDesk {
             self.bills += 1;
             // One bill in seven comes in dearer than ordered.
             let dearer = self.bills.is_multiple_of(7);
-            let lines = po
-                .lines
-                .iter()
-                .map(|l| {
-                    let cost = if dearer { bump(&l.unit_cost) } else { l.unit_cost.clone() };
-                    (l.line, l.received, cost)
-                })
-                .collect();
+            let currency = ordo_domain::Currency::from_code(&po.currency).map_err(|e| ordo_domain::FieldError::new("currency", e.to_string()))?;
+            let mut lines = Vec::with_capacity(po.lines.len());
+            for l in &po.lines {
+                let cost = ordo_domain::Money::parse_non_negative("unit_cost", &l.unit_cost, currency)?;
+                let cost = if dearer { dearer_by_three_percent(cost) } else { cost };
+                lines.push((l.line, l.received, cost.to_decimal_string()));
+            }
             let billed = ordo.bill_purchase_order(id, NewBill { invoice: format!("INV-{}-{}", po.supplier, po.number), lines }, &self.finance).await?;
             self.summary.billed += 1;
             if billed.bills.iter().any(|b| b.status == "disputed") {
@@ -209,9 +208,8 @@ impl BuyingDesk {
     }
 }
 
-/// A decimal price 3% dearer, to the cent.
-fn bump(price: &str) -> String {
-    let cents: i64 = price.chars().filter(char::is_ascii_digit).collect::<String>().parse().unwrap_or(0);
-    let dearer = cents + (cents * 3).div_euclid(100).max(1);
-    format!("{}.{:02}", dearer / 100, dearer % 100)
+/// A price 3% dearer, at least one minor unit more.
+fn dearer_by_three_percent(price: ordo_domain::Money) -> ordo_domain::Money {
+    let minor = price.minor();
+    ordo_domain::Money::from_minor(minor + (minor * 3 / 100).max(1), price.currency())
 }

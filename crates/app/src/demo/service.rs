@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
-use ordo_domain::returns::AskedRefund;
 use uuid::Uuid;
 
 use super::Seed;
@@ -273,7 +272,7 @@ impl Desk {
             ordo.send_replacement(id, &self.service).await?;
             self.summary.replacements += 1;
         } else {
-            let lines = rma.lines.iter().map(|l| AskedRefund { line: l.line, quantity: l.received, amount: None }).collect();
+            let lines = rma.lines.iter().map(|l| crate::NewRefundLine { line: l.line, quantity: l.received, amount: None }).collect();
             let refund = NewRefund { return_id: Some(id), lines, shipping: None, reason: "returned goods".into() };
             if ordo.refund(rma.order_id, refund, &self.finance).await.is_ok() {
                 self.summary.refunds += 1;

@@ -8,7 +8,7 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Redirect, Response};
-use ordo_app::{ExceptionFilter, ProposalView, PurchaseOrder, SkuForecastView};
+use ordo_app::{ExceptionFilter, Exposure, ProposalView, PurchaseOrder, SkuForecastView};
 use ordo_domain::access::Permission;
 use ordo_domain::FieldError;
 use uuid::Uuid;
@@ -45,11 +45,6 @@ impl From<&ProposalView> for ProposalRow {
     }
 }
 
-struct Exposure {
-    supplier: String,
-    open_orders: usize,
-    value: String,
-}
 
 #[derive(Template)]
 #[template(path = "procurement.html")]
@@ -66,22 +61,7 @@ pub(crate) async fn procurement(session: Session, State(dashboard): State<Dashbo
     let layout = session.open(Page::Procurement)?;
     let ordo = &dashboard.ordo;
     let orders = ordo.purchase_orders(None).await.map_err(|e| layout.fail(e))?;
-    let mut exposure: Vec<Exposure> = Vec::new();
-    let mut by_supplier: std::collections::BTreeMap<(String, String), (usize, i64)> = std::collections::BTreeMap::new();
-    for po in orders.iter().filter(|po| matches!(po.status.as_str(), "draft" | "approved" | "sent" | "partially_received")) {
-        let entry = by_supplier.entry((po.supplier.clone(), po.currency.clone())).or_default();
-        entry.0 += 1;
-        for l in &po.lines {
-            let cents: i64 = l.unit_cost.chars().filter(char::is_ascii_digit).collect::<String>().parse().unwrap_or(0);
-            entry.1 += cents * (l.quantity - l.received).max(0);
-        }
-    }
-    for ((supplier, currency), (open_orders, minor)) in by_supplier {
-        let value = ordo_domain::Currency::from_code(&currency)
-            .map(|c| format!("{} {currency}", ordo_domain::Money::from_minor(minor, c).to_decimal_string()))
-            .unwrap_or_default();
-        exposure.push(Exposure { supplier, open_orders, value });
-    }
+    let exposure = ordo.procurement_exposure().await.map_err(|e| layout.fail(e))?;
     let filter = ExceptionFilter { status: Some("unresolved".into()), kind: Some("procurement".into()), limit: 200, ..ExceptionFilter::default() };
     let short = ordo
         .exceptions(filter)
@@ -139,13 +119,9 @@ struct OrderPage {
     may_receive: bool,
 }
 
-fn po_id(layout: &Layout, path: Result<Path<String>, PathRejection>) -> Result<Uuid, PageError> {
-    path.ok().and_then(|Path(id)| Uuid::try_parse(&id).ok()).ok_or_else(|| layout.fail(Problem::NotFound))
-}
-
 pub(crate) async fn order(session: Session, State(dashboard): State<Dashboard>, path: Result<Path<String>, PathRejection>) -> Result<Response, PageError> {
     let layout = session.open(Page::Procurement)?;
-    let id = po_id(&layout, path)?;
+    let id = layout.path_id(path)?;
     let po = dashboard.ordo.purchase_order(id).await.map_err(|e| layout.fail(e))?;
     let next = match po.status.as_str() {
         "draft" => vec!["approved", "cancelled"],
@@ -176,7 +152,7 @@ pub(crate) async fn act(
     let field = |name: &str| fields.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str());
     let receiving = field("action") == "receive";
     let layout = session.posting(Page::Procurement, &headers, if receiving { Permission::InventoryWrite } else { Permission::ProcurementWrite })?;
-    let id = po_id(&layout, path)?;
+    let id = layout.path_id(path)?;
     if receiving {
         let po = dashboard.ordo.purchase_order(id).await.map_err(|e| layout.fail(e))?;
         let mut lines = Vec::new();

@@ -202,7 +202,8 @@ async fn run(url: &str, steps: Vec<Step>) -> Result<(), TestCaseError> {
             Step::Refund { order, quantity, goodwill } => match orders.get(order) {
                 Some((id, _, _)) => {
                     let line = ordo.order(*id).await.unwrap().lines[0].line;
-                    let lines = vec![ordo_app::domain::returns::AskedRefund { line, quantity, amount: goodwill }];
+                    let amount = goodwill.map(|minor| format!("{}.{:02}", minor / 100, minor % 100));
+                    let lines = vec![ordo_app::NewRefundLine { line, quantity, amount }];
                     let refund = ordo_app::NewRefund { lines, reason: "property test".into(), ..Default::default() };
                     ordo.refund(*id, refund, &actor).await.map(drop)
                 }
