@@ -18,7 +18,7 @@ use uuid::Uuid;
 use super::orders::order_href;
 use super::{Choice, Extent, Layout, Page, Pager, Paging, PAGE_SIZE};
 use crate::Dashboard;
-use crate::error::{render, PageError, Problem};
+use crate::error::{render, PageError};
 use crate::session::Session;
 
 /// An order an exception points at, as a link.
@@ -201,17 +201,13 @@ struct ExceptionPage {
     resolutions: Vec<Choice>,
 }
 
-fn exception_id(layout: &Layout, path: Result<Path<String>, PathRejection>) -> Result<Uuid, PageError> {
-    path.ok().and_then(|Path(id)| Uuid::try_parse(&id).ok()).ok_or_else(|| layout.fail(Problem::NotFound))
-}
-
 pub(crate) async fn exception(
     session: Session,
     State(dashboard): State<Dashboard>,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, PageError> {
     let layout = session.open(Page::Exceptions)?;
-    let id = exception_id(&layout, path)?;
+    let id = layout.path_id(path)?;
     let detail = dashboard.ordo.exception(id).await.map_err(|e| layout.fail(e))?;
     let e = &detail.exception;
     let layout = layout.titled(format!("Exception: {} {}", e.kind.replace('_', " "), e.subject));
@@ -268,7 +264,7 @@ pub(crate) async fn act(
     body: Bytes,
 ) -> Result<Redirect, PageError> {
     let layout = session.posting(Page::Exceptions, &headers, Permission::ExceptionsWork)?;
-    let id = exception_id(&layout, path)?;
+    let id = layout.path_id(path)?;
     let fields = super::form_fields(&body);
     let action = action(&fields).map_err(|e| layout.fail(e))?;
     dashboard.ordo.act_on_exceptions(&[id], &action, &session.actor).await.map_err(|e| layout.fail(e))?;

@@ -147,10 +147,6 @@ pub(crate) async fn release(
 }
 
 /// The wave id in the path; anything that is not a UUID names no wave.
-fn wave_id(layout: &Layout, path: Result<Path<String>, PathRejection>) -> Result<Uuid, PageError> {
-    path.ok().and_then(|Path(id)| Uuid::try_parse(&id).ok()).ok_or_else(|| layout.fail(Problem::NotFound))
-}
-
 /// The wave and order ids in the path.
 fn wave_order_ids(
     layout: &Layout,
@@ -212,7 +208,7 @@ pub(crate) async fn wave(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, PageError> {
     let layout = session.open(Page::Fulfilment)?;
-    let id = wave_id(&layout, path)?;
+    let id = layout.path_id(path)?;
     let wave = dashboard.ordo.wave(id).await.map_err(|e| layout.fail(e))?;
     let layout = layout.titled(format!("Wave at {}", wave.location));
     let page = WavePage::new(layout, wave, session.actor.can(Permission::InventoryWrite));
@@ -234,7 +230,7 @@ pub(crate) async fn pick_list(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, PageError> {
     let layout = session.open(Page::Fulfilment)?;
-    let id = wave_id(&layout, path)?;
+    let id = layout.path_id(path)?;
     let wave = dashboard.ordo.wave(id).await.map_err(|e| layout.fail(e))?;
     let layout = layout.titled(format!("Pick list, wave at {}", wave.location));
     Ok(render(StatusCode::OK, &PickListPage { layout, back_href: wave_href(wave.id), wave }))
@@ -248,7 +244,7 @@ pub(crate) async fn pick(
     headers: HeaderMap,
 ) -> Result<Redirect, PageError> {
     let layout = session.posting(Page::Fulfilment, &headers, Permission::InventoryWrite)?;
-    let id = wave_id(&layout, path)?;
+    let id = layout.path_id(path)?;
     let wave = dashboard.ordo.pick_wave(id, &session.actor).await.map_err(|e| layout.fail(e))?;
     tracing::info!(wave = %wave.id, actor = %session.actor, "dashboard: wave picked");
     Ok(Redirect::to(&wave_href(wave.id)))

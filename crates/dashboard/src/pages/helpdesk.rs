@@ -13,10 +13,9 @@ use ordo_domain::access::Permission;
 use ordo_domain::ticket::{Priority, Ticket, TicketStatus};
 use ordo_domain::FieldError;
 use serde::Deserialize;
-use uuid::Uuid;
 
 use super::{Choice, Layout, Page};
-use crate::error::{render, PageError, Problem};
+use crate::error::{render, PageError};
 use crate::session::Session;
 use crate::Dashboard;
 
@@ -102,17 +101,13 @@ struct TicketPage {
     next: Vec<Choice>,
 }
 
-fn ticket_id(layout: &Layout, path: Result<Path<String>, PathRejection>) -> Result<Uuid, PageError> {
-    path.ok().and_then(|Path(id)| Uuid::try_parse(&id).ok()).ok_or_else(|| layout.fail(Problem::NotFound))
-}
-
 pub(crate) async fn ticket(
     session: Session,
     State(dashboard): State<Dashboard>,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, PageError> {
     let layout = session.open(Page::Helpdesk)?;
-    let id = ticket_id(&layout, path)?;
+    let id = layout.path_id(path)?;
     let detail = dashboard.ordo.ticket(id).await.map_err(|e| layout.fail(e))?;
     let current = TicketStatus::parse("status", &detail.ticket.status).ok();
     let next = TicketStatus::ALL
@@ -139,7 +134,7 @@ pub(crate) async fn act(
     body: Bytes,
 ) -> Result<Redirect, PageError> {
     let layout = session.posting(Page::Helpdesk, &headers, Permission::TicketsWrite)?;
-    let id = ticket_id(&layout, path)?;
+    let id = layout.path_id(path)?;
     let fields = super::form_fields(&body);
     let field = |name: &str| fields.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str());
     let done = match field("action") {

@@ -189,6 +189,13 @@ impl Layout {
         PageError::in_layout(self, problem)
     }
 
+    /// The record id in the path, or a 404 page in this layout when it is no id.
+    pub(crate) fn path_id(&self, path: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>) -> Result<uuid::Uuid, PageError> {
+        path.ok()
+            .and_then(|axum::extract::Path(id)| uuid::Uuid::try_parse(&id).ok())
+            .ok_or_else(|| self.fail(Problem::NotFound))
+    }
+
     /// The query parameters, or a 400 page in this layout when they do not parse.
     pub(crate) fn query<T>(&self, query: Result<Query<T>, QueryRejection>) -> Result<T, PageError> {
         query.map(|Query(query)| query).map_err(|rejection| self.fail(FieldError::new("query", rejection.body_text())))

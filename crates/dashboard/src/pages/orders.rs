@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::{Choice, Extent, Layout, Page, Pager, Paging, PAGE_SIZE};
 use crate::Dashboard;
-use crate::error::{render, PageError, Problem};
+use crate::error::{render, PageError};
 use crate::href::query_escape;
 use crate::session::Session;
 
@@ -157,17 +157,13 @@ struct OrderPage {
 }
 
 /// The order id in the path; anything that is not a UUID names no order.
-fn order_id(layout: &Layout, path: Result<Path<String>, PathRejection>) -> Result<Uuid, PageError> {
-    path.ok().and_then(|Path(id)| Uuid::try_parse(&id).ok()).ok_or_else(|| layout.fail(Problem::NotFound))
-}
-
 pub(crate) async fn order(
     session: Session,
     State(dashboard): State<Dashboard>,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, PageError> {
     let layout = session.open(Page::Orders)?;
-    let id = order_id(&layout, path)?;
+    let id = layout.path_id(path)?;
     let order = dashboard.ordo.order(id).await.map_err(|e| layout.fail(e))?;
     let layout = layout.titled(format!("Order {}", order.external_id));
     let may_cancel = session.actor.can(Permission::OrdersWrite) && order.status.is_open();
@@ -207,7 +203,7 @@ fn order_action(
     form: Result<Form<ReasonForm>, FormRejection>,
 ) -> Result<(Layout, Uuid, ReasonForm), PageError> {
     let layout = session.posting(Page::Orders, headers, permission)?;
-    let id = order_id(&layout, path)?;
+    let id = layout.path_id(path)?;
     let Form(form) = form.map_err(|rejection| layout.fail(FieldError::new("form", rejection.body_text())))?;
     Ok((layout, id, form))
 }

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::orders::order_href;
 use super::{Choice, Layout, Page};
-use crate::error::{render, PageError, Problem};
+use crate::error::{render, PageError};
 use crate::session::Session;
 use crate::Dashboard;
 
@@ -214,17 +214,13 @@ struct ReturnPage {
     dispositions: Vec<Choice>,
 }
 
-fn return_id(layout: &Layout, path: Result<Path<String>, PathRejection>) -> Result<Uuid, PageError> {
-    path.ok().and_then(|Path(id)| Uuid::try_parse(&id).ok()).ok_or_else(|| layout.fail(Problem::NotFound))
-}
-
 pub(crate) async fn return_page(
     session: Session,
     State(dashboard): State<Dashboard>,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, PageError> {
     let layout = session.open(Page::Returns)?;
-    let id = return_id(&layout, path)?;
+    let id = layout.path_id(path)?;
     let rma = dashboard.ordo.return_detail(id).await.map_err(|e| layout.fail(e))?;
     let may = session.actor.can(Permission::ReturnsWrite);
     let status = ReturnStatus::parse("status", &rma.status).ok();
@@ -252,7 +248,7 @@ pub(crate) async fn step(
     body: Bytes,
 ) -> Result<Redirect, PageError> {
     let layout = session.posting(Page::Returns, &headers, Permission::ReturnsWrite)?;
-    let id = return_id(&layout, path)?;
+    let id = layout.path_id(path)?;
     let fields = super::form_fields(&body);
     let ordo = &dashboard.ordo;
     let actor = &session.actor;

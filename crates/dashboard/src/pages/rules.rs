@@ -96,17 +96,13 @@ struct RulePage {
     simulate_href: String,
 }
 
-fn rule_id(layout: &Layout, path: Result<Path<String>, PathRejection>) -> Result<Uuid, PageError> {
-    path.ok().and_then(|Path(id)| Uuid::try_parse(&id).ok()).ok_or_else(|| layout.fail(Problem::NotFound))
-}
-
 pub(crate) async fn rule(
     session: Session,
     State(dashboard): State<Dashboard>,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, PageError> {
     let layout = session.open(Page::Rules)?;
-    let id = rule_id(&layout, path)?;
+    let id = layout.path_id(path)?;
     let rule = dashboard.ordo.rule(id).await.map_err(|e| layout.fail(e))?;
     let layout = layout.titled(format!("Rule {} v{}", rule.name, rule.version));
     // Checked, not tried: a page view runs nothing.
@@ -163,7 +159,7 @@ pub(crate) async fn simulate(
     query: Result<Query<SimulateQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
     let layout = session.open(Page::Rules)?;
-    let id = rule_id(&layout, path)?;
+    let id = layout.path_id(path)?;
     let query = layout.query(query)?;
     let days = match query.days.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
         None => 30,
@@ -204,7 +200,7 @@ pub(crate) async fn step(
     form: Result<Form<StepForm>, FormRejection>,
 ) -> Result<Redirect, PageError> {
     let layout = session.posting(Page::Rules, &headers, Permission::RulesRead)?;
-    let id = rule_id(&layout, path)?;
+    let id = layout.path_id(path)?;
     let Form(form) = form.map_err(|rejection| layout.fail(FieldError::new("form", rejection.body_text())))?;
     let need = if form.step == "submit" { Permission::RulesWrite } else { Permission::RulesApprove };
     if !session.actor.can(need) {
