@@ -12,6 +12,10 @@ use uuid::Uuid;
 use crate::audit::record;
 use crate::{Actor, AppError, AppResult, Ordo};
 
+fn decided_meanwhile() -> AppError {
+    AppError::InvalidTransition { current: "decided", message: "another person decided this change request meanwhile".into() }
+}
+
 fn not_found(what: &'static str, key: String) -> AppError {
     AppError::NotFound { what, key }
 }
@@ -190,7 +194,10 @@ impl Ordo {
         let subject = format!("change_request:{id}");
         let changes = if approve {
             let after = apply(&mut tx, &proposal, now).await?;
-            tx.decide_change_request(id, APPROVED, &before, Some(&after), &who, reason, now).await?;
+            // Decided meanwhile by someone else: dropping the transaction undoes the apply.
+            if !tx.decide_change_request(id, APPROVED, &before, Some(&after), &who, reason, now).await? {
+                return Err(decided_meanwhile());
+            }
             vec![
                 Change::new("change_request.approve", subject).before(serde_json::json!({"status": PENDING})).after(serde_json::json!({"status": APPROVED})),
                 Change::new(&format!("{}.change", kind.as_str()), proposal.subject())
@@ -199,7 +206,9 @@ impl Ordo {
                     .reason(&format!("change request {id} by {}: {}", request.proposed_by, request.reason)),
             ]
         } else {
-            tx.decide_change_request(id, REJECTED, &before, None, &who, reason, now).await?;
+            if !tx.decide_change_request(id, REJECTED, &before, None, &who, reason, now).await? {
+                return Err(decided_meanwhile());
+            }
             vec![Change::new("change_request.reject", subject)
                 .before(serde_json::json!({"status": PENDING}))
                 .after(serde_json::json!({"status": REJECTED}))

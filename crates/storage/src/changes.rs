@@ -133,7 +133,7 @@ impl Tx {
         now: DateTime<Utc>,
     ) -> Result<(), StorageError> {
         let sql = "INSERT INTO listings (channel, channel_sku, sku, price_minor, currency, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
-                   ON CONFLICT (channel, channel_sku) DO UPDATE SET sku = excluded.sku, price_minor = excluded.price_minor";
+                   ON CONFLICT (channel, channel_sku) DO UPDATE SET sku = excluded.sku, price_minor = excluded.price_minor, currency = excluded.currency";
         on_engine!(self, |conn| sqlx::query(sql)
             .bind(channel)
             .bind(channel_sku)
