@@ -162,26 +162,42 @@ impl Ordo {
     pub async fn escalate_overdue(&self) -> AppResult<u64> {
         let now = self.now();
         let mut tx = self.db.write().await?;
-        let query = ExceptionQuery { unresolved: true, due_before: Some(now), limit: MAX_EXCEPTION_PAGE, ..Default::default() };
-        let (overdue, _) = tx.exceptions(&query).await?;
         let rules = crate::rules::load_active(&mut tx, RuleKind::Escalation).await?;
         let mut changes = Vec::new();
-        for exception in overdue {
-            let (Ok(kind), Ok(owner)) = (ExceptionKind::parse("kind", &exception.kind), Role::parse("owner_role", &exception.owner_role))
-            else {
-                continue;
-            };
-            // An escalation rule in force may send it elsewhere than the next role on its path.
-            let chosen = escalation_choice(&rules, &exception, now).filter(|(role, _)| *role != owner);
-            let Some(next) = chosen.as_ref().map(|(role, _)| *role).or_else(|| kind.escalates_to(owner)) else { continue };
-            let by = chosen.map(|(_, rule)| format!(" by {rule}")).unwrap_or_default();
-            let due = now + kind.sla();
-            if tx.escalate_exception(exception.id, owner.as_str(), next.as_str(), due, now).await? {
-                let change = Change::new("exception.escalate", format!("exception:{}", exception.id))
-                    .before(serde_json::json!({"owner_role": owner.as_str(), "status": exception.status, "due_at": exception.due_at}))
-                    .after(serde_json::json!({"owner_role": next.as_str(), "status": "escalated", "due_at": due}))
-                    .reason(&format!("{} past due since {}{by}", kind.as_str(), exception.due_at.format("%Y-%m-%d %H:%M UTC")));
-                changes.push(change);
+        // Page through everything overdue: those that escalate leave the list (their new due
+        // time is ahead), those with nowhere to go stay, and the next page starts after them,
+        // so a pile of the last role's exceptions never hides newer ones.
+        let mut offset = 0;
+        loop {
+            let query = ExceptionQuery { unresolved: true, due_before: Some(now), limit: MAX_EXCEPTION_PAGE, offset, ..Default::default() };
+            let (overdue, _) = tx.exceptions(&query).await?;
+            let read = overdue.len() as i64;
+            for exception in overdue {
+                let (Ok(kind), Ok(owner)) = (ExceptionKind::parse("kind", &exception.kind), Role::parse("owner_role", &exception.owner_role))
+                else {
+                    offset += 1;
+                    continue;
+                };
+                // An escalation rule in force may send it elsewhere than the next role on its path.
+                let chosen = escalation_choice(&rules, &exception, now).filter(|(role, _)| *role != owner);
+                let Some(next) = chosen.as_ref().map(|(role, _)| *role).or_else(|| kind.escalates_to(owner)) else {
+                    offset += 1;
+                    continue;
+                };
+                let by = chosen.map(|(_, rule)| format!(" by {rule}")).unwrap_or_default();
+                let due = now + kind.sla();
+                if tx.escalate_exception(exception.id, owner.as_str(), next.as_str(), due, now).await? {
+                    let change = Change::new("exception.escalate", format!("exception:{}", exception.id))
+                        .before(serde_json::json!({"owner_role": owner.as_str(), "status": exception.status, "due_at": exception.due_at}))
+                        .after(serde_json::json!({"owner_role": next.as_str(), "status": "escalated", "due_at": due}))
+                        .reason(&format!("{} past due since {}{by}", kind.as_str(), exception.due_at.format("%Y-%m-%d %H:%M UTC")));
+                    changes.push(change);
+                } else {
+                    offset += 1;
+                }
+            }
+            if read < MAX_EXCEPTION_PAGE {
+                break;
             }
         }
         record(&mut tx, &Actor::system(), now, &changes).await?;
