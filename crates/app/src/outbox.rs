@@ -31,6 +31,10 @@ const LEASE: chrono::Duration = chrono::Duration::seconds(60);
 /// How long a webhook has to answer.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The most messages one round claims: sent one after another, they all finish within the
+/// lease even if every endpoint takes its whole time to answer.
+const MAX_CLAIM: i64 = (LEASE.num_seconds() / SEND_TIMEOUT.as_secs() as i64) - 1;
+
 /// Writes a message about `subject` for every endpoint that hears `topic`, inside `tx`.
 pub(crate) async fn notify(tx: &mut Tx, topic: Topic, subject: &str, data: serde_json::Value, now: DateTime<Utc>) -> AppResult<()> {
     notify_all(tx, topic, now, || vec![(subject.to_owned(), data)]).await
@@ -268,13 +272,13 @@ impl Ordo {
         Ok(())
     }
 
-    /// Claims up to `limit` due messages, sends them and records how each went. Safe to run
-    /// in many workers at once.
+    /// Claims up to `limit` due messages (at most [`MAX_CLAIM`] a round), sends them and
+    /// records how each went. Safe to run in many workers at once.
     pub async fn deliver_due(&self, courier: &Courier, limit: i64) -> AppResult<DeliveryRound> {
         let now = self.now();
         let claimed = {
             let mut tx = self.db.write().await?;
-            let claimed = tx.claim_messages(now, now + LEASE, limit).await?;
+            let claimed = tx.claim_messages(now, now + LEASE, limit.clamp(1, MAX_CLAIM)).await?;
             tx.commit().await?;
             claimed
         };
@@ -309,7 +313,7 @@ impl Ordo {
                 }
             };
             let mut tx = self.db.write().await?;
-            let moved = tx.finish_attempt(message.id, &record, status, next).await?;
+            let moved = tx.finish_attempt(message.id, &record, status, next, message.lease_until).await?;
             match status {
                 DeliveryStatus::Delivered => {
                     round.delivered += 1;

@@ -40,6 +40,8 @@ pub struct ClaimedMessage {
     /// Tries that ended before this one.
     pub attempts: i64,
     pub created_at: DateTime<Utc>,
+    /// Until when this worker holds it: its try counts only while it still does.
+    pub lease_until: DateTime<Utc>,
 }
 
 /// A message as the outbox pages show it.
@@ -220,27 +222,28 @@ impl Tx {
                 body: row.6,
                 attempts: row.7,
                 created_at: row.8,
+                lease_until,
             });
         }
         Ok(claimed)
     }
 
     /// Records a try and where the message goes from it: delivered, due again at
-    /// `next_attempt_at`, or dead. `false` when the message was no longer pending (a person
-    /// replayed or it was delivered meanwhile): only the try is kept then.
-    #[allow(clippy::too_many_arguments)]
+    /// `next_attempt_at`, or dead. Tries are numbered on from the last one kept, replays
+    /// included. `false` when the message is no longer this worker's (a person replayed it,
+    /// or its lease `lease_until` ran out and another worker took it): only the try is kept.
     pub async fn finish_attempt(
         &mut self,
         id: Uuid,
         attempt: &DeliveryAttempt,
         status: DeliveryStatus,
         next_attempt_at: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
     ) -> Result<bool, StorageError> {
         let sql = "INSERT INTO outbox_attempts (message, attempt, started_at, finished_at, worker, status_code, error) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING";
+                   SELECT $1, COALESCE(MAX(attempt), 0) + 1, $2, $3, $4, $5, $6 FROM outbox_attempts WHERE message = $1";
         on_engine!(self, |conn| sqlx::query(sql)
             .bind(id)
-            .bind(attempt.attempt)
             .bind(attempt.started_at)
             .bind(attempt.finished_at)
             .bind(&attempt.worker)
@@ -251,7 +254,7 @@ impl Tx {
             .rows_affected());
         let delivered_at = (status == DeliveryStatus::Delivered).then_some(attempt.finished_at);
         let sql = "UPDATE outbox SET status = $1, attempts = $2, next_attempt_at = $3, delivered_at = $4, last_error = $5 \
-                   WHERE id = $6 AND status = 'pending'";
+                   WHERE id = $6 AND status = 'pending' AND next_attempt_at = $7";
         let changed = on_engine!(self, |conn| sqlx::query(sql)
             .bind(status.as_str())
             .bind(attempt.attempt)
@@ -259,14 +262,15 @@ impl Tx {
             .bind(delivered_at)
             .bind(&attempt.error)
             .bind(id)
+            .bind(lease_until)
             .execute(conn)
             .await?
             .rows_affected());
         Ok(changed == 1)
     }
 
-    /// Puts a dead message back in the queue, due at `now`, with its tries counted afresh;
-    /// `false` when it is not dead.
+    /// Puts a dead message back in the queue, due at `now`, with a fresh set of tries (the
+    /// ones made stay on record); `false` when it is not dead.
     pub async fn replay_message(&mut self, id: Uuid, now: DateTime<Utc>) -> Result<bool, StorageError> {
         let sql = "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $1 WHERE id = $2 AND status = 'dead'";
         let changed = on_engine!(self, |conn| sqlx::query(sql).bind(now).bind(id).execute(conn).await?.rows_affected());

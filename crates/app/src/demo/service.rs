@@ -284,7 +284,7 @@ impl Desk {
 
     /// Delivers what the outbox holds due, round after round until nothing is due.
     pub(crate) async fn deliver(&mut self, ordo: &Ordo) -> AppResult<()> {
-        for _ in 0..50 {
+        for _ in 0..10_000 {
             let round = ordo.deliver_due(&self.courier, 200).await?;
             self.summary.delivered += round.delivered as u64;
             self.summary.retried += round.failed as u64;

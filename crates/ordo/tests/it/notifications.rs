@@ -222,6 +222,10 @@ async fn a_failing_endpoint_sees_growing_waits_then_a_dead_letter(server: Server
     until(&server, Duration::from_secs(5), |m| m.iter().all(|m| m["status"] == "delivered")).await;
     let got = receiver.received();
     assert_eq!(got.last().unwrap().delivery_id, id);
+    // The tries before the replay stay on record, and the one after it numbers on from them.
+    let (_, detail) = server.get(&server.admin, &format!("/api/v1/outbox/{id}")).await;
+    let tries: Vec<i64> = detail["attempts_made"].as_array().unwrap().iter().map(|a| a["attempt"].as_i64().unwrap()).collect();
+    assert_eq!(tries, [1, 2, 3, 4, 5, 6], "{detail}");
     let (_, open) = server.get(&server.admin, "/api/v1/exceptions?kind=sync_failure&status=unresolved").await;
     assert_eq!(open.as_array().unwrap().len(), 0, "the replay resolved it: {open}");
     let (_, log) = server.get(&server.admin, &format!("/api/v1/audit?subject=message:{id}")).await;
