@@ -195,6 +195,20 @@ pub struct NewSupplierSku {
     pub preferred: bool,
 }
 
+/// Days such as "1.5" as tenths of a day: not negative, at most one decimal, at most a year.
+fn tenths_of_a_day(text: &str) -> AppResult<i64> {
+    let bad = || FieldError::new("lead_time_sd_days", "must be days with at most one decimal, such as 1.5, from 0 to 365");
+    let (whole, tenth) = text.trim().split_once('.').unwrap_or((text.trim(), "0"));
+    if whole.is_empty() || tenth.len() != 1 || !whole.bytes().chain(tenth.bytes()).all(|b| b.is_ascii_digit()) || whole.len() > 3 {
+        return Err(bad().into());
+    }
+    let tenths = whole.parse::<i64>().map_err(|_| bad())? * 10 + tenth.parse::<i64>().map_err(|_| bad())?;
+    if tenths > 3650 {
+        return Err(bad().into());
+    }
+    Ok(tenths)
+}
+
 fn po_not_found(id: Uuid) -> AppError {
     AppError::NotFound { what: "purchase order", key: id.to_string() }
 }
@@ -367,10 +381,7 @@ pub fn forecast_history(sku: &str, days: Vec<f64>, stockout: Vec<bool>) -> AppRe
 impl Ordo {
     /// Sets a supplier's lead-time spread (days, such as "1.5") and payment terms.
     pub async fn set_supplier_terms(&self, supplier: &str, lead_time_sd_days: &str, payment_terms_days: i64, actor: &Actor) -> AppResult<()> {
-        let tenths = Money::parse_non_negative("lead_time_sd_days", lead_time_sd_days, Currency::USD)
-            .map_err(|_| FieldError::new("lead_time_sd_days", "must be a number of days such as 1.5, not negative"))?
-            .minor()
-            / 10;
+        let tenths = tenths_of_a_day(lead_time_sd_days)?;
         let payment_terms_days = ordo_domain::field::bounded("payment_terms_days", payment_terms_days, 0, 365)?;
         let now = self.now();
         let mut tx = self.db.write().await?;
@@ -686,6 +697,9 @@ impl Ordo {
         let open: BTreeMap<Uuid, ProposalRecord> = tx.proposals(Some("proposed")).await?.into_iter().map(|p| (p.id, p)).collect();
         let mut by_supplier: BTreeMap<String, Vec<(Uuid, String, i64)>> = BTreeMap::new();
         for (i, (id, quantity)) in decided.iter().enumerate() {
+            if decided[..i].iter().any(|(earlier, _)| earlier == id) {
+                return Err(FieldError::new(format!("proposals[{i}]"), format!("proposal {id} is named twice")).into());
+            }
             let Some(p) = open.get(id) else {
                 return Err(FieldError::new(format!("proposals[{i}]"), format!("proposal {id} is not open")).into());
             };
@@ -705,7 +719,10 @@ impl Ordo {
             };
             let id = self.draft_purchase_order(&mut tx, new, actor, now).await?;
             for (proposal, _, quantity) in &lines {
-                tx.decide_proposal(*proposal, "approved", *quantity, Some(id), &actor.to_string(), now).await?;
+                // Decided meanwhile by someone else: the whole approval rolls back.
+                if !tx.decide_proposal(*proposal, "approved", *quantity, Some(id), &actor.to_string(), now).await? {
+                    return Err(AppError::InvalidTransition { current: "decided", message: format!("proposal {proposal} was decided meanwhile") });
+                }
             }
             made.push(id);
         }
@@ -889,6 +906,7 @@ impl Ordo {
         let now = self.now();
         let who = actor.to_string();
         let mut tx = self.db.write().await?;
+        tx.lock_purchase_order(id).await?;
         let (po, lines) = tx.purchase_order(id).await?.ok_or_else(|| po_not_found(id))?;
         let current = status_of(&po)?;
         if !matches!(current, PoStatus::Sent | PoStatus::PartiallyReceived) {
@@ -896,6 +914,9 @@ impl Ordo {
         }
         let mut arrived: Vec<(PoLineRecord, i64)> = Vec::new();
         for (i, (line, quantity)) in received.iter().enumerate() {
+            if received[..i].iter().any(|(earlier, _)| earlier == line) {
+                return Err(FieldError::new(format!("lines[{i}].line"), format!("line {line} is named twice")).into());
+            }
             let Some(l) = lines.iter().find(|l| l.line == *line) else {
                 return Err(FieldError::new(format!("lines[{i}].line"), format!("the order has no line {line}")).into());
             };
@@ -932,7 +953,9 @@ impl Ordo {
         }
         let (_, after) = tx.purchase_order(id).await?.ok_or_else(|| po_not_found(id))?;
         let next = if after.iter().all(|l| l.received >= l.quantity) { PoStatus::Received } else { PoStatus::PartiallyReceived };
-        tx.move_purchase_order(id, current.as_str(), next.as_str(), &who, now).await?;
+        if current != next && !tx.move_purchase_order(id, current.as_str(), next.as_str(), &who, now).await? {
+            return Err(AppError::InvalidTransition { current: current.as_str(), message: "the order changed meanwhile".into() });
+        }
         for (line, _) in &arrived {
             Self::fill_backorders(&mut tx, &line.sku, &po.location, actor, now).await?;
         }
@@ -958,6 +981,7 @@ impl Ordo {
         let now = self.now();
         let who = actor.to_string();
         let mut tx = self.db.write().await?;
+        tx.lock_purchase_order(id).await?;
         let (po, lines) = tx.purchase_order(id).await?.ok_or_else(|| po_not_found(id))?;
         let current = status_of(&po)?;
         if !current.can_become(PoStatus::Billed) {
@@ -968,6 +992,9 @@ impl Ordo {
         let mut billed = Vec::with_capacity(new.lines.len());
         let (mut total, mut at_order_price) = (0i64, 0i64);
         for (i, (line, quantity, cost)) in new.lines.iter().enumerate() {
+            if new.lines[..i].iter().any(|(earlier, ..)| earlier == line) {
+                return Err(FieldError::new(format!("lines[{i}].line"), format!("line {line} is named twice")).into());
+            }
             let Some(l) = lines.iter().find(|l| l.line == *line) else {
                 return Err(FieldError::new(format!("lines[{i}].line"), format!("the order has no line {line}")).into());
             };
@@ -1020,7 +1047,9 @@ impl Ordo {
         )
         .map_err(FieldError::from)?;
         self.post(&mut tx, entry, &who, now).await?;
-        tx.move_purchase_order(id, current.as_str(), PoStatus::Billed.as_str(), &who, now).await?;
+        if !tx.move_purchase_order(id, current.as_str(), PoStatus::Billed.as_str(), &who, now).await? {
+            return Err(AppError::InvalidTransition { current: current.as_str(), message: "the order changed meanwhile".into() });
+        }
         if !problems.is_empty() {
             let kind = ExceptionKind::Procurement;
             let details = serde_json::json!({"reason": "the bill does not match the receipts", "invoice": invoice, "problems": problems});

@@ -166,6 +166,7 @@ impl Ordo {
         }
         let now = self.now();
         let mut tx = self.db.write().await?;
+        tx.lock_order(new.order_id).await?;
         let order = tx.order(new.order_id).await?.ok_or(AppError::NotFound { what: "order", key: new.order_id.to_string() })?;
         let Some(reached) = reached_customer(&order) else {
             return Err(AppError::InvalidTransition {
@@ -354,6 +355,9 @@ impl Ordo {
         }
         let lines = tx.return_lines(id).await?;
         for (i, r) in received.iter().enumerate() {
+            if received[..i].iter().any(|earlier| earlier.line == r.line) {
+                return Err(FieldError::new(format!("lines[{i}].line"), format!("line {} is named twice", r.line)).into());
+            }
             let Some(line) = lines.iter().find(|l| l.line == r.line) else {
                 return Err(FieldError::new(format!("lines[{i}].line"), format!("the return has no line {}", r.line)).into());
             };
@@ -389,6 +393,9 @@ impl Ordo {
         let lines = tx.return_lines(id).await?;
         let mut decided = Vec::with_capacity(inspected.len());
         for (i, d) in inspected.iter().enumerate() {
+            if inspected[..i].iter().any(|earlier| earlier.line == d.line) {
+                return Err(FieldError::new(format!("lines[{i}].line"), format!("line {} is named twice", d.line)).into());
+            }
             let Some(line) = lines.iter().find(|l| l.line == d.line) else {
                 return Err(FieldError::new(format!("lines[{i}].line"), format!("the return has no line {}", d.line)).into());
             };
@@ -502,6 +509,7 @@ impl Ordo {
         let now = self.now();
         let who = actor.to_string();
         let mut tx = self.db.write().await?;
+        tx.lock_order(order_id).await?;
         let order = tx.order(order_id).await?.ok_or(AppError::NotFound { what: "order", key: order_id.to_string() })?;
         if let Some(return_id) = new.return_id {
             let row = tx.return_record(return_id).await?.ok_or_else(|| return_not_found(return_id))?;
@@ -745,8 +753,11 @@ fn at_average(held: ledger::Valuation, units: i64, fallback: i64) -> i64 {
 }
 
 fn refund_view(r: &RefundRecord, lines: &[RefundLineRecord]) -> Refund {
-    let currency = ordo_domain::Currency::from_code(&r.currency).unwrap_or(ordo_domain::Currency::USD);
-    let money = |minor: i64| Money::from_minor(minor, currency).to_decimal_string();
+    // A stored code Ordo cannot read shows as the bare minor units, never as another currency.
+    let money = |minor: i64| match ordo_domain::Currency::from_code(&r.currency) {
+        Ok(currency) => Money::from_minor(minor, currency).to_decimal_string(),
+        Err(_) => minor.to_string(),
+    };
     Refund {
         id: r.id,
         order_id: r.order_id,

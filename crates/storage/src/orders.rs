@@ -415,6 +415,16 @@ impl Tx {
         Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(channel).fetch_one(conn).await?))
     }
 
+    /// Holds the order's row until the transaction ends, so that checks against what was
+    /// refunded or returned of it and the writes that follow are not raced by another
+    /// transaction. SQLite's single writer already holds the whole database.
+    pub async fn lock_order(&mut self, id: Uuid) -> Result<(), StorageError> {
+        if let crate::TxInner::Postgres(tx) = &mut self.inner {
+            sqlx::query("SELECT id FROM orders WHERE id = $1 FOR UPDATE").bind(id).fetch_optional(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
     /// The totals of the channel's last `limit` orders placed before `before` (cancelled ones
     /// aside), newest first: the channel's usual order value as it stood then.
     pub async fn order_totals_before(&mut self, channel: &str, before: DateTime<Utc>, limit: i64) -> Result<Vec<i64>, StorageError> {

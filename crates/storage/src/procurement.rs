@@ -224,21 +224,14 @@ impl Tx {
     /// Per SKU: on hand, reserved and backordered across locations, and on order from open POs.
     pub async fn positions(&mut self) -> Result<Vec<(String, i64, i64, i64, i64)>, StorageError> {
         let sql = "SELECT p.sku, \
-                   COALESCE((SELECT SUM(on_hand) FROM stock_levels s WHERE s.sku = p.sku), 0), \
-                   COALESCE((SELECT SUM(reserved) FROM stock_levels s WHERE s.sku = p.sku), 0), \
-                   COALESCE((SELECT SUM(quantity) FROM backorders b WHERE b.sku = p.sku), 0), \
-                   COALESCE((SELECT SUM(l.quantity - l.received) FROM po_lines l JOIN purchase_orders o ON o.id = l.po_id \
-                             WHERE l.sku = p.sku AND o.status IN ('draft', 'approved', 'sent', 'partially_received')), 0) \
+                   CAST(COALESCE((SELECT SUM(on_hand) FROM stock_levels s WHERE s.sku = p.sku), 0) AS BIGINT), \
+                   CAST(COALESCE((SELECT SUM(reserved) FROM stock_levels s WHERE s.sku = p.sku), 0) AS BIGINT), \
+                   CAST(COALESCE((SELECT SUM(quantity) FROM backorders b WHERE b.sku = p.sku), 0) AS BIGINT), \
+                   CAST(COALESCE((SELECT SUM(l.quantity - l.received) FROM po_lines l JOIN purchase_orders o ON o.id = l.po_id \
+                             WHERE l.sku = p.sku AND l.received < l.quantity \
+                             AND o.status IN ('draft', 'approved', 'sent', 'partially_received')), 0) AS BIGINT) \
                    FROM products p WHERE p.active ORDER BY p.sku";
-        let rows: Vec<(String, i64, i64, i64, i64)> = match &mut self.inner {
-            crate::TxInner::Sqlite(tx) => sqlx::query_as(sql).fetch_all(&mut **tx).await?,
-            crate::TxInner::Postgres(tx) => {
-                // PostgreSQL sums BIGINT into NUMERIC: cast back.
-                let sql = sql.replace("COALESCE((", "CAST(COALESCE((").replace("), 0)", "), 0) AS BIGINT)");
-                sqlx::query_as(AssertSqlSafe(sql)).fetch_all(&mut **tx).await?
-            }
-        };
-        Ok(rows)
+        Ok(on_engine!(self, |conn| sqlx::query_as(sql).fetch_all(conn).await?))
     }
 
     pub async fn insert_proposal(&mut self, p: &ProposalRecord) -> Result<(), StorageError> {
@@ -328,6 +321,16 @@ impl Tx {
                 .execute(conn)
                 .await?
                 .rows_affected());
+        }
+        Ok(())
+    }
+
+    /// Holds the purchase order's row until the transaction ends: receipts and bills check
+    /// what was received and billed before they add to it. SQLite's single writer already
+    /// holds the whole database.
+    pub async fn lock_purchase_order(&mut self, id: Uuid) -> Result<(), StorageError> {
+        if let crate::TxInner::Postgres(tx) = &mut self.inner {
+            sqlx::query("SELECT id FROM purchase_orders WHERE id = $1 FOR UPDATE").bind(id).fetch_optional(&mut **tx).await?;
         }
         Ok(())
     }

@@ -83,6 +83,9 @@ async fn from_proposal_to_bill(server: Server) {
     let central = stock.as_array().unwrap().iter().find(|l| l["location"] == "central").unwrap().clone();
     assert_eq!((central["on_hand"].as_i64(), central["reserved"].as_i64()), (Some(40), Some(3)), "the receipt filled the backorders: {stock}");
 
+    // A line named twice cannot slip past the limit.
+    let (status, refused) = server.post(&warehouse, &at("receipts"), json!({"lines": [{"line": 1, "quantity": 30}, {"line": 1, "quantity": 30}]})).await;
+    assert_eq!((status, refused["error"]["field"].as_str()), (422, Some("lines[1].line")), "{refused}");
     // 5% over the 72 ordered is the most: 75 in all.
     let (status, refused) = server.post(&warehouse, &at("receipts"), json!({"lines": [{"line": 1, "quantity": 36}]})).await;
     assert_eq!((status, refused["error"]["field"].as_str()), (422, Some("lines[0].quantity")), "{refused}");
@@ -148,8 +151,10 @@ async fn limits_bad_input_late_orders_and_forecasts() {
     let late = json!({"code": "slow", "name": "Slow Ltd", "currency": "EUR", "lead_time_days": -3});
     let (status, refused) = server.post(&server.admin, "/api/v1/suppliers", late).await;
     assert_eq!((status, refused["error"]["field"].as_str()), (422, Some("lead_time_days")), "{refused}");
-    let (status, refused) = server.put(&buyer, "/api/v1/suppliers/potter/terms", json!({"lead_time_sd_days": "-1", "payment_terms_days": 30})).await;
-    assert_eq!((status, refused["error"]["field"].as_str()), (422, Some("lead_time_sd_days")), "{refused}");
+    for spread in ["-1", "1.55", "x", ""] {
+        let (status, refused) = server.put(&buyer, "/api/v1/suppliers/potter/terms", json!({"lead_time_sd_days": spread, "payment_terms_days": 30})).await;
+        assert_eq!((status, refused["error"]["field"].as_str()), (422, Some("lead_time_sd_days")), "{spread}: {refused}");
+    }
     let unknown = "/api/v1/purchase-orders/01900000-0000-7000-8000-000000000000/bills";
     let finance = server.token(Role::Finance).await;
     let (status, _) = server.post(&finance, unknown, json!({"invoice": "X-1", "lines": [{"line": 1, "quantity": 1, "unit_cost": "1.00"}]})).await;
