@@ -178,3 +178,180 @@ async fn concurrent_refunds_pay_once(server: Server) {
     assert_eq!(refunds.len(), 1);
 }
 on_both_engines!(concurrent_refunds_pay_once, concurrent_refunds_on_sqlite, concurrent_refunds_on_postgres);
+
+async fn refurbish_and_supplier_claims(server: Server) {
+    shop(&server, 20).await;
+    let t = &server.admin;
+    let supplier = json!({"code": "potter", "name": "The Potter", "currency": "EUR", "lead_time_days": 10});
+    assert_eq!(server.post(t, "/api/v1/suppliers", supplier).await.0, 201);
+    let order = shipped_order(&server, "R-2").await;
+    let lines = json!([{"line": 1, "quantity": 2, "reason": "defective"}, {"line": 2, "quantity": 1, "reason": "not_as_described"}]);
+    let (_, rma) = request(&server, t, &order, lines).await;
+    let id = rma["id"].as_str().unwrap().to_owned();
+    let receipt = json!({"location": "central", "lines": [{"line": 1, "quantity": 2}, {"line": 2, "quantity": 1}]});
+    assert_eq!(server.post(t, &format!("/api/v1/returns/{id}/receive"), receipt).await.0, 200);
+    let (inventory0, cogs0, claims0) = (balance(&server, "1200").await, balance(&server, "5000").await, balance(&server, "1400").await);
+    let mugs = on_hand(&server, "MUG-1", "central").await;
+
+    // Every received line needs a disposition; a claim names a known supplier.
+    let partial = json!({"lines": [{"line": 1, "disposition": "refurbish", "note": "chipped glaze"}]});
+    let (status, refused) = server.post(t, &format!("/api/v1/returns/{id}/inspect"), partial).await;
+    assert_eq!((status, refused["error"]["field"].as_str()), (422, Some("lines")), "{refused}");
+    let unknown = json!({"lines": [
+        {"line": 1, "disposition": "refurbish", "note": "chipped glaze"},
+        {"line": 2, "disposition": "supplier_claim", "note": "cracked at the base", "supplier": "nobody"},
+    ]});
+    let (status, refused) = server.post(t, &format!("/api/v1/returns/{id}/inspect"), unknown).await;
+    assert_eq!((status, refused["error"]["field"].as_str()), (422, Some("lines[1].supplier")), "{refused}");
+
+    let inspection = json!({"lines": [
+        {"line": 1, "disposition": "refurbish", "note": "chipped glaze"},
+        {"line": 2, "disposition": "supplier_claim", "note": "cracked at the base", "supplier": "potter"},
+    ]});
+    let (status, inspected) = server.post(t, &format!("/api/v1/returns/{id}/inspect"), inspection).await;
+    assert_eq!(status, 200, "{inspected}");
+    // Refurbished mugs are not available to sell and stay out of inventory.
+    assert_eq!(on_hand(&server, "MUG-1", "central").await, mugs);
+    assert_eq!(balance(&server, "1200").await, inventory0);
+    // The vase's cost becomes a claim on the supplier.
+    let claim = &inspected["claims"][0];
+    assert_eq!((claim["supplier"].as_str(), claim["value"].as_str(), claim["status"].as_str()), (Some("potter"), Some("9.00"), Some("open")));
+    assert_eq!(balance(&server, "1400").await - claims0, 900);
+    assert_eq!(balance(&server, "5000").await - cogs0, -900);
+
+    let finance = server.token(Role::Finance).await;
+    let path = format!("/api/v1/supplier-claims/{}/settle", claim["id"].as_str().unwrap());
+    let payable0 = balance(&server, "2000").await;
+    let (status, settled) = server.post(&finance, &path, json!({"credited": true})).await;
+    assert_eq!((status, settled["status"].as_str()), (200, Some("credited")), "{settled}");
+    assert_eq!(balance(&server, "1400").await, claims0, "the claim is cleared");
+    assert_eq!(balance(&server, "2000").await - payable0, 900, "we owe the supplier less");
+    assert_eq!(server.post(&finance, &path, json!({"credited": false})).await.0, 409);
+    assert!(server.ordo.check_ledger().await.unwrap().holds());
+}
+on_both_engines!(refurbish_and_supplier_claims, refurbish_and_claims_on_sqlite, refurbish_and_claims_on_postgres);
+
+/// A reason the policy does not cover waits for service; a replacement is a new order,
+/// reserved like any other and linked to the return.
+#[tokio::test]
+async fn service_decides_what_the_policy_does_not_and_sends_a_replacement() {
+    let server = Server::start().await;
+    shop(&server, 20).await;
+    let order = shipped_order(&server, "R-3").await;
+    let service = server.token(Role::Service).await;
+    let (status, rma) = request(&server, &service, &order, json!([{"line": 1, "quantity": 1, "reason": "other"}])).await;
+    assert_eq!((status, rma["status"].as_str()), (201, Some("requested")), "{rma}");
+    assert_eq!(rma["review_reason"], "the reason other needs a person");
+    let id = rma["id"].as_str().unwrap().to_owned();
+    let (status, refused) = server.post(&service, &format!("/api/v1/returns/{id}/replacement"), json!({})).await;
+    assert_eq!((status, refused["error"]["current_state"].as_str()), (409, Some("requested")), "{refused}");
+
+    let (status, authorized) = server.post(&service, &format!("/api/v1/returns/{id}/decide"), json!({"authorize": true, "note": "regular customer"})).await;
+    assert_eq!((status, authorized["status"].as_str(), authorized["decided_by"].as_str()), (200, Some("authorized"), Some("token:test service")));
+    let reserved_before = server.ordo.stock_levels(Some("MUG-1")).await.unwrap().iter().map(|l| l.reserved).sum::<i64>();
+    let (status, replaced) = server.post(&service, &format!("/api/v1/returns/{id}/replacement"), json!({})).await;
+    assert_eq!(status, 201, "{replaced}");
+    let replacement = replaced["replacement_order"].as_str().unwrap();
+    let (_, new_order) = server.get(&service, &format!("/api/v1/orders/{replacement}")).await;
+    assert_eq!((new_order["status"].as_str(), new_order["total"].as_str()), (Some("allocated"), Some("0.00")), "{new_order}");
+    let reserved_after = server.ordo.stock_levels(Some("MUG-1")).await.unwrap().iter().map(|l| l.reserved).sum::<i64>();
+    assert_eq!(reserved_after - reserved_before, 1, "the replacement reserves like any order");
+    let (status, _) = server.post(&service, &format!("/api/v1/returns/{id}/replacement"), json!({})).await;
+    assert_eq!(status, 409, "one replacement per return");
+}
+
+/// Bad requests: more than shipped, an unknown line, outside the window without an override,
+/// nothing shipped yet. A 4xx naming why, nothing stored.
+#[tokio::test]
+async fn a_bad_return_is_refused_naming_why() {
+    let server = Server::start().await;
+    shop(&server, 20).await;
+    let t = &server.admin;
+    let order = shipped_order(&server, "R-4").await;
+    for (lines, field) in [
+        (json!([{"line": 1, "quantity": 5, "reason": "damaged"}]), "lines[0].quantity"),
+        (json!([{"line": 9, "quantity": 1, "reason": "damaged"}]), "lines[0].line"),
+        (json!([{"line": 1, "quantity": 1, "reason": "bored"}]), "lines[0].reason"),
+        (json!([{"line": 1, "quantity": 0, "reason": "damaged"}]), "lines[0].quantity"),
+        (json!([]), "lines"),
+    ] {
+        let (status, refused) = request(&server, t, &order, lines.clone()).await;
+        assert_eq!((status, refused["error"]["field"].as_str()), (422, Some(field)), "{lines} → {refused}");
+    }
+    // Two returns together may not take back more than shipped.
+    assert_eq!(request(&server, t, &order, json!([{"line": 1, "quantity": 3, "reason": "damaged"}])).await.0, 201);
+    let (status, refused) = request(&server, t, &order, json!([{"line": 1, "quantity": 2, "reason": "damaged"}])).await;
+    assert_eq!((status, refused["error"]["field"].as_str()), (422, Some("lines[0].quantity")), "{refused}");
+
+    // A week's window, asked a month later: only a person's override lets it in.
+    let policy = json!({"window_days": 7, "auto_reasons": ["damaged"], "max_auto_value_minor": null, "ship_back_days": 14});
+    let (status, set) = server.put(t, "/api/v1/channels/web/return-policy", policy).await;
+    assert_eq!(status, 200, "{set}");
+    let later = server.ordo.with_clock(ordo_app::Clock::simulated(Utc::now() + chrono::Duration::days(30)));
+    let lines = vec![ordo_app::NewReturnLine { line: 2, quantity: 1, reason: "damaged".into() }];
+    let new = |override_window: Option<&str>| ordo_app::NewReturn {
+        order_id: order.parse().unwrap(),
+        lines: lines.clone(),
+        source: "api".into(),
+        override_window: override_window.map(str::to_owned),
+    };
+    let integration = ordo_app::Actor { kind: ordo_app::ActorKind::Token, name: "shop".into(), role: Role::Integration, request_id: None };
+    match later.request_return(new(None), &integration).await {
+        Err(ordo_app::AppError::Invalid(e)) => assert_eq!(e.field, "override_window", "{e}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(later.request_return(new(Some("kind customer")), &integration).await, Err(ordo_app::AppError::Forbidden(_))));
+    let service = ordo_app::Actor { role: Role::Service, name: "sam".into(), ..integration };
+    let rma = later.request_return(new(Some("long-standing customer")), &service).await.unwrap();
+    assert_eq!(rma.status, "authorized");
+    assert_eq!(rma.decided_by.as_deref(), Some("token:sam"));
+    assert!(rma.review_reason.as_deref().unwrap().ends_with("long-standing customer"), "{rma:?}");
+
+    // An order that never shipped has nothing to return.
+    let (_, unshipped) = server.post(t, "/api/v1/orders", order_body("R-5")).await;
+    let (status, refused) = request(&server, t, unshipped["id"].as_str().unwrap(), json!([{"line": 1, "quantity": 1, "reason": "damaged"}])).await;
+    assert_eq!(status, 409, "{refused}");
+    let (_, all) = server.get(t, &format!("/api/v1/returns?order_id={}", unshipped["id"].as_str().unwrap())).await;
+    assert_eq!(all, json!([]));
+}
+
+fn order_body(external_id: &str) -> Value {
+    order(external_id, json!([{"sku": "MUG-1", "quantity": 1, "unit_price": "12.90"}]))
+}
+
+/// Service works a return from the dashboard without JavaScript: asks for it, receives it,
+/// inspects it, and reads the return rates with their charts.
+#[tokio::test]
+async fn service_works_a_return_from_the_dashboard() {
+    let server = Server::start().await;
+    shop(&server, 20).await;
+    let order = shipped_order(&server, "D-1").await;
+    let sam = crate::common::Browserless::log_in(&server, "sam", Role::Service).await;
+
+    let (status, page) = sam.get("/dashboard/returns").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Ask for a return") && page.contains("<svg"), "{page}");
+    let (status, at) = sam.post("/dashboard/returns", &[("order_id", &order), ("line", "1"), ("quantity", "2"), ("reason", "wrong_item")]).await;
+    assert_eq!(status, 303, "{at}");
+    assert!(at.starts_with("/dashboard/returns/"), "{at}");
+    let (status, page) = sam.get(&at).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("id=\"return-status\">authorized<") && page.contains("id=\"receive\""), "{page}");
+
+    assert_eq!(sam.post(&at, &[("action", "receive"), ("location", "central"), ("received_1", "2")]).await.0, 303);
+    let (_, page) = sam.get(&at).await;
+    assert!(page.contains("id=\"inspect\""), "{page}");
+    assert_eq!(sam.post(&at, &[("action", "inspect"), ("disposition_1", "restock"), ("note_1", "sealed")]).await.0, 303);
+    let (_, page) = sam.get(&at).await;
+    assert!(page.contains("id=\"return-status\">inspected<") && page.contains("restock"), "{page}");
+
+    let (_, page) = sam.get("/dashboard/returns").await;
+    assert!(page.contains("2 units returned of 5 shipped: 40.00%"), "{page}");
+    assert!(page.contains("wrong item"), "{page}");
+
+    // The helpdesk and the outbox have their pages; the warehouse sees no returns to work.
+    assert_eq!(sam.get("/dashboard/helpdesk").await.0, 200);
+    assert_eq!(sam.get("/dashboard/notifications").await.0, 200);
+    let wanda = crate::common::Browserless::log_in(&server, "wanda", Role::Procurement).await;
+    assert_eq!(wanda.post("/dashboard/returns", &[("order_id", &order), ("line", "1"), ("quantity", "1"), ("reason", "damaged")]).await.0, 403);
+}
