@@ -572,6 +572,22 @@ impl Ordo {
         Ok(AccuracyReport { holdout_days: holdout, scored: card.scored, mase: card.mase(), rmsse: card.rmsse(), bias: card.bias(), skus })
     }
 
+    /// The nightly run: proposes replenishment once per day (UTC) however many processes ask,
+    /// from two in the morning on. `None` when it is too early or the day's run was made.
+    pub async fn nightly_replenishment(&self, actor: &Actor) -> AppResult<Option<Vec<ProposalView>>> {
+        let now = self.now();
+        if now.time() < chrono::NaiveTime::from_hms_opt(2, 0, 0).unwrap_or_default() {
+            return Ok(None);
+        }
+        let mut tx = self.db.write().await?;
+        let claimed = tx.claim_meta("replenishment_proposed_on", &now.date_naive().to_string()).await?;
+        tx.commit().await?;
+        if !claimed {
+            return Ok(None);
+        }
+        self.propose_replenishment(actor).await.map(Some)
+    }
+
     /// Forecasts every SKU that has a supplier and a policy, and proposes what to buy: the
     /// open proposals are replaced by this run's. A SKU projected to run out before its next
     /// receipt becomes a `procurement` exception.

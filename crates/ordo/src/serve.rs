@@ -44,24 +44,20 @@ pub fn app(ordo: Ordo, options: &HttpOptions) -> Router {
 }
 
 /// Looks at the clock every minute: raises at-risk and late shipment exceptions, overdue returns
-/// and tickets and purchase orders, proposes replenishment nightly, puts
+/// and tickets and purchase orders, proposes replenishment once a night, puts
 /// approved rule versions in force at their effective time, and escalates exceptions past
 /// their due time. With several `ordo serve` processes each looks;
 /// an open exception is never raised twice, nor escalated twice for one lapse.
 pub async fn watch_the_clock(ordo: Ordo) {
     let mut every = tokio::time::interval(Duration::from_secs(60));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut proposed_on = None;
     loop {
         every.tick().await;
-        // Replenishment is proposed nightly, after two in the morning (UTC).
-        let now = chrono::Utc::now();
-        if proposed_on != Some(now.date_naive()) && now.time() >= chrono::NaiveTime::from_hms_opt(2, 0, 0).unwrap_or_default() {
-            proposed_on = Some(now.date_naive());
-            match ordo.propose_replenishment(&ordo_app::Actor::system()).await {
-                Ok(proposals) => tracing::info!(proposals = proposals.len(), "replenishment proposed"),
-                Err(e) => tracing::warn!(error = %e, "could not propose replenishment"),
-            }
+        // Once a day across every process, after two in the morning (UTC).
+        match ordo.nightly_replenishment(&ordo_app::Actor::system()).await {
+            Ok(Some(proposals)) => tracing::info!(proposals = proposals.len(), "replenishment proposed"),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "could not propose replenishment"),
         }
         match ordo.watch_purchase_orders().await {
             Ok(0) => {}

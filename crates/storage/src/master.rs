@@ -435,6 +435,14 @@ impl Tx {
         Ok(on_engine!(self, |conn| sqlx::query_scalar(sql).bind(key).fetch_optional(conn).await?))
     }
 
+    /// Sets `key` to `value` unless it holds that value already; `true` when this call set it.
+    /// Several processes asking at once: exactly one gets `true`.
+    pub async fn claim_meta(&mut self, key: &str, value: &str) -> Result<bool, StorageError> {
+        let sql = "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2 WHERE meta.value <> $2";
+        let changed = on_engine!(self, |conn| sqlx::query(sql).bind(key).bind(value).execute(conn).await?.rows_affected());
+        Ok(changed == 1)
+    }
+
     pub async fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StorageError> {
         let sql = "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2";
         on_engine!(self, |conn| sqlx::query(sql).bind(key).bind(value).execute(conn).await?.rows_affected());

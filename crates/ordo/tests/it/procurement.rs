@@ -241,3 +241,18 @@ async fn demand_history_promotions_and_forecast_accuracy() {
     assert!(report["skus"].is_array(), "{report}");
     assert_eq!(server.get(t, "/api/v1/forecasts/accuracy?holdout=0").await.0, 422);
 }
+
+/// However many servers look at the clock, the night's proposals are made once a day, and not
+/// before two in the morning.
+async fn the_nightly_run_happens_once_a_day(server: Server) {
+    let today = Utc::now().date_naive();
+    let at = |day: chrono::NaiveDate, hour: u32| server.ordo.with_clock(ordo_app::Clock::simulated(day.and_hms_opt(hour, 0, 0).unwrap().and_utc()));
+    let system = ordo_app::Actor::system();
+    assert!(at(today, 1).nightly_replenishment(&system).await.unwrap().is_none(), "too early");
+    let (one, other) = (at(today, 3), at(today, 3));
+    let (first, second) = tokio::join!(one.nightly_replenishment(&system), other.nightly_replenishment(&system));
+    assert_eq!([first.unwrap().is_some(), second.unwrap().is_some()].iter().filter(|ran| **ran).count(), 1);
+    assert!(at(today, 4).nightly_replenishment(&system).await.unwrap().is_none(), "once a day");
+    assert!(at(today.succ_opt().unwrap(), 2).nightly_replenishment(&system).await.unwrap().is_some(), "and again the next night");
+}
+on_both_engines!(the_nightly_run_happens_once_a_day, nightly_once_on_sqlite, nightly_once_on_postgres);
