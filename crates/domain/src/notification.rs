@@ -112,7 +112,7 @@ pub fn validate_url(field: &str, url: &str) -> Result<(), FieldError> {
     }
     match host {
         Some(host) if !host.is_empty() && !host.starts_with(':') => Ok(()),
-        _ => Err(FieldError::new(field, "must be an http:// or https:// address with a host")),
+        _ => Err(FieldError::new(field, "must be an http:// address with a host")),
     }
 }
 

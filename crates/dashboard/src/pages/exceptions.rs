@@ -250,7 +250,7 @@ fn action(fields: &[(String, String)]) -> Result<ExceptionAction, FieldError> {
             let code = Resolution::parse("code", field(fields, "code"))?;
             Ok(ExceptionAction::Resolve { code, note: field(fields, "note").to_owned() })
         }
-        _ => Err(FieldError::new("action", "choose acknowledge or resolve")),
+        _ => Err(FieldError::new("action", "choose acknowledge, comment or resolve")),
     }
 }
 
