@@ -2,7 +2,7 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
@@ -196,7 +196,7 @@ async fn attach(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Attachment>), ApiError> {
     let too_large = || ApiError::with_message(ErrorCode::PayloadTooLarge, format!("a document may be at most {MAX_DOCUMENT_BYTES} bytes"));
-    let body = body.map_err(|e| if e.status() == StatusCode::PAYLOAD_TOO_LARGE { too_large() } else { ApiError::new(ErrorCode::MalformedJson) })?;
+    let body = body.map_err(|e| if e.status() == StatusCode::PAYLOAD_TOO_LARGE { too_large() } else { ApiError::with_message(ErrorCode::MalformedJson, format!("the body could not be read: {e}")) })?;
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     match ordo.attach(&subject, file_name, content_type, &body, actor).await {
         Ok(attachment) => Ok((StatusCode::CREATED, Json(attachment))),
@@ -207,13 +207,13 @@ async fn attach(
 }
 
 #[utoipa::path(post, path = "/api/v1/tickets/{id}/attachments", security(("bearer" = ["tickets.write"])), tag = "helpdesk",
-    params(("id" = String, Path), Upload), request_body(content = Vec<u8>, content_type = "application/pdf"),
+    params(("id" = String, Path), Upload), request_body(content = Vec<u8>, content_type = "application/pdf", description = "The file: a PDF, PNG, JPEG, WebP or plain text, at most 10 MiB, sent with the Content-Type its bytes bear out"),
     responses((status = 201, body = Attachment), (status = "4XX", body = ErrorBody)))]
 async fn attach_to_ticket(
     State(ordo): State<Ordo>,
     caller: Authorized<need::TicketsWrite>,
     Path(id): Path<String>,
-    Query(upload): Query<Upload>,
+    ValidQuery(upload): ValidQuery<Upload>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Attachment>), ApiError> {
@@ -221,13 +221,13 @@ async fn attach_to_ticket(
 }
 
 #[utoipa::path(post, path = "/api/v1/returns/{id}/attachments", security(("bearer" = ["returns.write"])), tag = "helpdesk",
-    params(("id" = String, Path), Upload), request_body(content = Vec<u8>, content_type = "image/jpeg"),
+    params(("id" = String, Path), Upload), request_body(content = Vec<u8>, content_type = "application/pdf", description = "The file: a PDF, PNG, JPEG, WebP or plain text, at most 10 MiB, sent with the Content-Type its bytes bear out"),
     responses((status = 201, body = Attachment), (status = "4XX", body = ErrorBody)))]
 async fn attach_to_return(
     State(ordo): State<Ordo>,
     caller: Authorized<need::ReturnsWrite>,
     Path(id): Path<String>,
-    Query(upload): Query<Upload>,
+    ValidQuery(upload): ValidQuery<Upload>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Attachment>), ApiError> {
@@ -235,13 +235,13 @@ async fn attach_to_return(
 }
 
 #[utoipa::path(post, path = "/api/v1/orders/{id}/attachments", security(("bearer" = ["orders.write"])), tag = "helpdesk",
-    params(("id" = String, Path), Upload), request_body(content = Vec<u8>, content_type = "application/pdf"),
+    params(("id" = String, Path), Upload), request_body(content = Vec<u8>, content_type = "application/pdf", description = "The file: a PDF, PNG, JPEG, WebP or plain text, at most 10 MiB, sent with the Content-Type its bytes bear out"),
     responses((status = 201, body = Attachment), (status = "4XX", body = ErrorBody)))]
 async fn attach_to_order(
     State(ordo): State<Ordo>,
     caller: Authorized<need::OrdersWrite>,
     Path(id): Path<String>,
-    Query(upload): Query<Upload>,
+    ValidQuery(upload): ValidQuery<Upload>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Attachment>), ApiError> {
@@ -249,13 +249,13 @@ async fn attach_to_order(
 }
 
 #[utoipa::path(post, path = "/api/v1/suppliers/{code}/attachments", security(("bearer" = ["suppliers.write"])), tag = "helpdesk",
-    params(("code" = String, Path), Upload), request_body(content = Vec<u8>, content_type = "application/pdf"),
+    params(("code" = String, Path), Upload), request_body(content = Vec<u8>, content_type = "application/pdf", description = "The file: a PDF, PNG, JPEG, WebP or plain text, at most 10 MiB, sent with the Content-Type its bytes bear out"),
     responses((status = 201, body = Attachment), (status = "4XX", body = ErrorBody)))]
 async fn attach_to_supplier(
     State(ordo): State<Ordo>,
     caller: Authorized<need::SuppliersWrite>,
     Path(code): Path<String>,
-    Query(upload): Query<Upload>,
+    ValidQuery(upload): ValidQuery<Upload>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Attachment>), ApiError> {

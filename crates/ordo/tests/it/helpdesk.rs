@@ -93,6 +93,8 @@ async fn documents_are_checked_and_kept_once(server: Server) {
     assert_eq!((status, refused["error"]["code"].as_str()), (415, Some("unsupported_media_type")), "{refused}");
     let (status, _) = upload(&server, &service, &path, "image/png", pdf.clone()).await;
     assert_eq!(status, 415, "a PDF is not a PNG");
+    let (status, refused) = upload(&server, &service, &format!("/api/v1/tickets/{id}/attachments"), "application/pdf", pdf.clone()).await;
+    assert_eq!((status, refused["error"]["code"].as_str()), (422, Some("validation_failed")), "no file name: {refused}");
     let (status, _) = upload(&server, &service, "/api/v1/tickets/01900000-0000-7000-8000-000000000000/attachments?file_name=a.pdf", "application/pdf", pdf.clone()).await;
     assert_eq!(status, 404);
 
