@@ -68,6 +68,41 @@ pub struct NewRefundLine {
     pub amount: Option<String>,
 }
 
+/// A channel's return policy as a person sets it.
+#[derive(Debug, Clone, Default)]
+pub struct NewReturnPolicy {
+    pub window_days: i64,
+    pub auto_reasons: Vec<String>,
+    /// A decimal string in the channel's currency; none for any value.
+    pub max_auto_value: Option<String>,
+    pub ship_back_days: i64,
+}
+
+/// A channel's return policy as people read it.
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReturnPolicyView {
+    /// Days after delivery (or shipment) a return may be asked for.
+    pub window_days: i64,
+    /// Reasons authorised without a person.
+    pub auto_reasons: Vec<String>,
+    /// Orders worth more than this go to service; none for any value.
+    pub max_auto_value: Option<String>,
+    pub currency: String,
+    /// Days an authorised return has to arrive before it is overdue.
+    pub ship_back_days: i64,
+}
+
+fn policy_view(policy: ReturnPolicy, currency: ordo_domain::Currency) -> ReturnPolicyView {
+    ReturnPolicyView {
+        window_days: policy.window_days,
+        auto_reasons: policy.auto_reasons,
+        max_auto_value: policy.max_auto_value_minor.map(|m| Money::from_minor(m, currency).to_decimal_string()),
+        currency: currency.code().to_owned(),
+        ship_back_days: policy.ship_back_days,
+    }
+}
+
 /// A refund as asked for.
 #[derive(Debug, Clone, Default)]
 pub struct NewRefund {
@@ -121,27 +156,35 @@ fn reason_text(field: &str, text: &str) -> AppResult<String> {
 
 impl Ordo {
     /// A channel's return policy: its own, or the default.
-    pub async fn return_policy(&self, channel: &str) -> AppResult<ReturnPolicy> {
+    pub async fn return_policy(&self, channel: &str) -> AppResult<ReturnPolicyView> {
         let mut tx = self.db.read().await?;
-        if tx.channel(channel).await?.is_none() {
+        let Some(found) = tx.channel(channel).await? else {
             return Err(AppError::NotFound { what: "channel", key: channel.to_owned() });
-        }
-        Ok(tx.return_policy(channel).await?.unwrap_or_default())
+        };
+        Ok(policy_view(tx.return_policy(channel).await?.unwrap_or_default(), found.currency))
     }
 
-    pub async fn set_return_policy(&self, channel: &str, policy: ReturnPolicy, actor: &Actor) -> AppResult<ReturnPolicy> {
-        policy.validate()?;
+    /// Sets a channel's return policy; the order value it authorises alone is a decimal string
+    /// in the channel's currency.
+    pub async fn set_return_policy(&self, channel: &str, new: NewReturnPolicy, actor: &Actor) -> AppResult<ReturnPolicyView> {
         let now = self.now();
         let mut tx = self.db.write().await?;
-        if tx.channel(channel).await?.is_none() {
+        let Some(found) = tx.channel(channel).await? else {
             return Err(AppError::NotFound { what: "channel", key: channel.to_owned() });
-        }
+        };
+        let max_auto_value_minor = new
+            .max_auto_value
+            .as_deref()
+            .map(|v| Money::parse_non_negative("max_auto_value", v, found.currency).map(Money::minor))
+            .transpose()?;
+        let policy = ReturnPolicy { window_days: new.window_days, auto_reasons: new.auto_reasons, max_auto_value_minor, ship_back_days: new.ship_back_days };
+        policy.validate()?;
         let before = tx.return_policy(channel).await?.unwrap_or_default();
         tx.set_return_policy(channel, &policy).await?;
         let change = Change::new("return_policy.set", format!("channel:{channel}")).before(&before).after(&policy);
         record(&mut tx, actor, now, &[change]).await?;
         tx.commit().await?;
-        Ok(policy)
+        Ok(policy_view(policy, found.currency))
     }
 
     /// Asks for a return of shipped order lines. The channel's policy authorises it at once, or

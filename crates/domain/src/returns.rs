@@ -3,7 +3,7 @@
 //! exceed what was paid.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::FieldError;
 
@@ -87,8 +87,7 @@ named!(Disposition, "a disposition", {
 });
 
 /// A channel's return policy: what is authorised without a person.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReturnPolicy {
     /// Days after delivery (or shipment, when delivery is not known) a return may be asked for.
     pub window_days: i64,

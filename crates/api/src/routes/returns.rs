@@ -3,8 +3,8 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use ordo_app::{InspectedLine, NewRefund, NewRefundLine, NewReturn, NewReturnLine, Ordo, ReceivedLine};
-use ordo_domain::returns::{Refund, ReturnPolicy, ReturnReport, Rma, SupplierClaim};
+use ordo_app::{InspectedLine, NewRefund, NewRefundLine, NewReturn, NewReturnPolicy, ReturnPolicyView, NewReturnLine, Ordo, ReceivedLine};
+use ordo_domain::returns::{Refund, ReturnReport, Rma, SupplierClaim};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -282,21 +282,41 @@ async fn settle_claim(
 }
 
 #[utoipa::path(get, path = "/api/v1/channels/{code}/return-policy", security(("bearer" = ["master_data.read"])), tag = "returns",
-    params(("code" = String, Path)), responses((status = 200, body = ReturnPolicy), (status = "4XX", body = ErrorBody)))]
-async fn get_policy(State(ordo): State<Ordo>, _: Authorized<need::MasterDataRead>, Path(code): Path<String>) -> Result<Json<ReturnPolicy>, ApiError> {
+    params(("code" = String, Path)), responses((status = 200, body = ReturnPolicyView), (status = "4XX", body = ErrorBody)))]
+async fn get_policy(State(ordo): State<Ordo>, _: Authorized<need::MasterDataRead>, Path(code): Path<String>) -> Result<Json<ReturnPolicyView>, ApiError> {
     Ok(Json(ordo.return_policy(&code).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct PolicyRequest {
+    /// Days after delivery (or shipment) a return may be asked for (0–3650).
+    window_days: i64,
+    /// Reasons authorised without a person.
+    auto_reasons: Vec<String>,
+    /// Orders worth more than this, a decimal string in the channel's currency, go to service;
+    /// any value when absent.
+    max_auto_value: Option<String>,
+    /// Days an authorised return has to arrive before it is overdue (1–365).
+    ship_back_days: i64,
 }
 
 /// Sets a channel's return policy: window, reasons and order value authorised without a person.
 #[utoipa::path(put, path = "/api/v1/channels/{code}/return-policy", security(("bearer" = ["master_data.write"])), tag = "returns",
-    params(("code" = String, Path)), request_body = ReturnPolicy, responses((status = 200, body = ReturnPolicy), (status = "4XX", body = ErrorBody)))]
+    params(("code" = String, Path)), request_body = PolicyRequest, responses((status = 200, body = ReturnPolicyView), (status = "4XX", body = ErrorBody)))]
 async fn set_policy(
     State(ordo): State<Ordo>,
     caller: Authorized<need::MasterDataWrite>,
     Path(code): Path<String>,
-    ValidJson(body): ValidJson<ReturnPolicy>,
-) -> Result<Json<ReturnPolicy>, ApiError> {
-    Ok(Json(ordo.set_return_policy(&code, body, &caller.actor).await?))
+    ValidJson(body): ValidJson<PolicyRequest>,
+) -> Result<Json<ReturnPolicyView>, ApiError> {
+    let new = NewReturnPolicy {
+        window_days: body.window_days,
+        auto_reasons: body.auto_reasons,
+        max_auto_value: body.max_auto_value,
+        ship_back_days: body.ship_back_days,
+    };
+    Ok(Json(ordo.set_return_policy(&code, new, &caller.actor).await?))
 }
 
 /// Days of a report, both included; all time when absent.

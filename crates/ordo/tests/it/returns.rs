@@ -284,9 +284,25 @@ async fn a_bad_return_is_refused_naming_why() {
     assert_eq!((status, refused["error"]["field"].as_str()), (422, Some("lines[0].quantity")), "{refused}");
 
     // A week's window, asked a month later: only a person's override lets it in.
-    let policy = json!({"window_days": 7, "auto_reasons": ["damaged"], "max_auto_value_minor": null, "ship_back_days": 14});
+    let policy = json!({"window_days": 7, "auto_reasons": ["damaged"], "max_auto_value": null, "ship_back_days": 14});
     let (status, set) = server.put(t, "/api/v1/channels/web/return-policy", policy).await;
     assert_eq!(status, 200, "{set}");
+    for (bad, field) in [
+        (json!({"window_days": 7, "auto_reasons": [], "max_auto_value": "12.345", "ship_back_days": 14}), Some("max_auto_value")),
+        (json!({"window_days": 7, "auto_reasons": ["bored"], "ship_back_days": 14}), Some("auto_reasons[0]")),
+        (json!({"window_days": 7, "auto_reasons": [], "max_auto_value_minor": 100, "ship_back_days": 14}), None),
+    ] {
+        let (status, refused) = server.put(t, "/api/v1/channels/web/return-policy", bad.clone()).await;
+        assert_eq!(status, 422, "{bad} → {refused}");
+        if field.is_some() {
+            assert_eq!(refused["error"]["field"].as_str(), field, "{refused}");
+        }
+    }
+    let (_, kept) = server.get(t, "/api/v1/channels/web/return-policy").await;
+    assert_eq!((kept["window_days"].as_i64(), kept["max_auto_value"].clone()), (Some(7), Value::Null), "nothing changed: {kept}");
+    let cap = json!({"window_days": 7, "auto_reasons": ["damaged"], "max_auto_value": "500.00", "ship_back_days": 14});
+    let (_, capped) = server.put(t, "/api/v1/channels/web/return-policy", cap).await;
+    assert_eq!((capped["max_auto_value"].as_str(), capped["currency"].as_str()), (Some("500.00"), Some("EUR")), "{capped}");
     let later = server.ordo.with_clock(ordo_app::Clock::simulated(Utc::now() + chrono::Duration::days(30)));
     let lines = vec![ordo_app::NewReturnLine { line: 2, quantity: 1, reason: "damaged".into() }];
     let new = |override_window: Option<&str>| ordo_app::NewReturn {
