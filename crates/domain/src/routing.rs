@@ -169,7 +169,8 @@ impl Routing for PreferWholeOrder {
 }
 
 /// A routing rule's choice: serve from these locations in this order, split or not. The
-/// channel's own limits (allowed locations, shipping methods) still apply.
+/// channel's own limits (allowed locations, shipping methods, whether it splits) still apply:
+/// a rule may forbid a split the channel allows, never allow one it forbids.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Preference {
     /// The rule and version, such as `rule fragile-local v2`: stored as the decider.
@@ -193,13 +194,18 @@ impl Routing for Preference {
                 None => reasons.push(format!("{} is not among the rule's locations", candidate.location)),
             }
         }
+        let allow_split = self.allow_split && facts.allow_split;
         reasons.push(format!(
             "{} prefers {}{}",
             self.decider,
             self.locations.join(", then "),
-            if self.allow_split { ", split allowed" } else { ", no split" }
+            match (self.allow_split, facts.allow_split) {
+                (true, true) => ", split allowed",
+                (true, false) => ", no split: the channel does not split",
+                (false, _) => ", no split",
+            }
         ));
-        let mut plan = PreferWholeOrder.route(&RoutingFacts { lines: facts.lines.clone(), candidates, allow_split: self.allow_split });
+        let mut plan = PreferWholeOrder.route(&RoutingFacts { lines: facts.lines.clone(), candidates, allow_split });
         reasons.append(&mut plan.reasons);
         plan.reasons = reasons;
         plan
@@ -265,6 +271,9 @@ mod tests {
         let split = Preference { allow_split: true, ..rule };
         let plan = split.route(&facts);
         assert_eq!(plan.allocations.iter().map(|a| (a.location.as_str(), a.quantity)).collect::<Vec<_>>(), [("store", 3), ("overflow", 1)]);
+        let whole_only = RoutingFacts { allow_split: false, ..facts };
+        let plan = split.route(&whole_only);
+        assert_eq!(plan.allocations.iter().map(|a| (a.location.as_str(), a.quantity)).collect::<Vec<_>>(), [("store", 3)], "the channel does not split");
     }
 
     fn candidate(location: &str, priority: i64, stock: &[(&str, i64)]) -> Candidate {
