@@ -178,14 +178,16 @@ impl Config {
         let at_risk_hours = positive("at_risk_hours", o.at_risk_hours.unwrap_or(4))?;
         let settlement = settlement_policy(&o)?;
         let max_connections = positive("max_connections", u64::from(o.max_connections.unwrap_or(10)))?;
+        let within = |option: &str, value: u64, max: u64| {
+            if (1..=max).contains(&value) { Ok(value) } else { Err(bad(option, format!("must be 1 to {max}"))) }
+        };
         let outbox_retry = ordo_app::domain::notification::RetryPolicy {
-            first_wait: chrono::Duration::milliseconds(
-                positive("outbox_first_retry_ms", o.outbox_first_retry_ms.unwrap_or(10_000))?.min(86_400_000) as i64,
-            ),
-            max_attempts: u32::try_from(positive("outbox_max_attempts", u64::from(o.outbox_max_attempts.unwrap_or(10)))?.min(100))
-                .unwrap_or(100),
+            first_wait: chrono::Duration::milliseconds(within("outbox_first_retry_ms", o.outbox_first_retry_ms.unwrap_or(10_000), 86_400_000)? as i64),
+            max_attempts: within("outbox_max_attempts", u64::from(o.outbox_max_attempts.unwrap_or(10)), 100)? as u32,
             ..ordo_app::domain::notification::RetryPolicy::default()
         };
+        // No worker at all would leave every notification waiting for ever.
+        let outbox_workers = within("outbox_workers", u64::from(o.outbox_workers.unwrap_or(2)), 64)? as u32;
         Ok(Config {
             database_url: o.database_url.unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
             listen,
@@ -212,7 +214,7 @@ impl Config {
             secure_cookies: o.secure_cookies.unwrap_or(false),
             log_format,
             log_filter: o.log_filter.unwrap_or_else(|| "info".to_owned()),
-            outbox_workers: o.outbox_workers.unwrap_or(2).min(64),
+            outbox_workers,
             notification_log: o.notification_log,
         })
     }
@@ -320,11 +322,25 @@ mod tests {
             Options { settlement_fee_rate: Some("25-8".into()), ..Options::default() },
             Options { settlement_fee_rates: Some("amazon:8-20".into()), ..Options::default() },
             Options { settlement_fee_rates: Some("amazon=8-200".into()), ..Options::default() },
+            Options { outbox_workers: Some(0), ..Options::default() },
+            Options { outbox_max_attempts: Some(1000), ..Options::default() },
+            Options { outbox_first_retry_ms: Some(0), ..Options::default() },
         ];
         let names: Vec<String> = cases.into_iter().map(|o| Config::resolve(o, None).unwrap_err().option).collect();
         assert_eq!(
             names,
-            ["listen", "sqlite_synchronous", "base_currency", "session_hours", "settlement_fee_rate", "settlement_fee_rates", "settlement_fee_rates"]
+            [
+                "listen",
+                "sqlite_synchronous",
+                "base_currency",
+                "session_hours",
+                "settlement_fee_rate",
+                "settlement_fee_rates",
+                "settlement_fee_rates",
+                "outbox_workers",
+                "outbox_max_attempts",
+                "outbox_first_retry_ms"
+            ]
         );
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ordo.toml");
