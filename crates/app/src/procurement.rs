@@ -736,7 +736,7 @@ impl Ordo {
             let id = self.draft_purchase_order(&mut tx, new, actor, now).await?;
             for (proposal, _, quantity) in &lines {
                 // Decided meanwhile by someone else: the whole approval rolls back.
-                if !tx.decide_proposal(*proposal, "approved", *quantity, Some(id), &actor.to_string(), now).await? {
+                if !tx.decide_proposal(*proposal, "approved", Some(*quantity), Some(id), &actor.to_string(), now).await? {
                     return Err(AppError::InvalidTransition { current: "decided", message: format!("proposal {proposal} was decided meanwhile") });
                 }
             }
@@ -751,12 +751,21 @@ impl Ordo {
     }
 
     pub async fn reject_proposal(&self, id: Uuid, actor: &Actor) -> AppResult<()> {
+        self.reject_proposals(&[id], actor).await
+    }
+
+    /// Rejects open proposals, all or none.
+    pub async fn reject_proposals(&self, ids: &[Uuid], actor: &Actor) -> AppResult<()> {
         let now = self.now();
         let mut tx = self.db.write().await?;
-        if !tx.decide_proposal(id, "rejected", 1, None, &actor.to_string(), now).await? {
-            return Err(AppError::InvalidTransition { current: "decided", message: "only an open proposal can be rejected".into() });
+        let mut changes = Vec::with_capacity(ids.len());
+        for id in ids {
+            if !tx.decide_proposal(*id, "rejected", None, None, &actor.to_string(), now).await? {
+                return Err(AppError::InvalidTransition { current: "decided", message: format!("proposal {id} is not open") });
+            }
+            changes.push(Change::new("proposal.reject", format!("proposal:{id}")));
         }
-        record(&mut tx, actor, now, &[Change::new("proposal.reject", format!("proposal:{id}"))]).await?;
+        record(&mut tx, actor, now, &changes).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -260,17 +260,18 @@ impl Tx {
         Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(status).fetch_all(conn).await?))
     }
 
-    /// Decides an open proposal, with the quantity decided on; `false` when it was not open.
+    /// Decides an open proposal, with the quantity decided on (the proposed one stays when
+    /// none); `false` when it was not open.
     pub async fn decide_proposal(
         &mut self,
         id: Uuid,
         status: &str,
-        quantity: i64,
+        quantity: Option<i64>,
         po: Option<Uuid>,
         who: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StorageError> {
-        let sql = "UPDATE proposals SET status = $2, quantity = $3, po_id = $4, decided_by = $5, decided_at = $6 WHERE id = $1 AND status = 'proposed'";
+        let sql = "UPDATE proposals SET status = $2, quantity = COALESCE($3, quantity), po_id = $4, decided_by = $5, decided_at = $6 WHERE id = $1 AND status = 'proposed'";
         let changed = on_engine!(self, |conn| sqlx::query(sql)
             .bind(id)
             .bind(status)

@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Redirect, Response};
 use ordo_app::{ExceptionFilter, Exposure, ProposalView, PurchaseOrder, SkuForecastView};
 use ordo_domain::access::Permission;
+use ordo_domain::procurement::PoStatus;
 use ordo_domain::FieldError;
 use uuid::Uuid;
 
@@ -99,11 +100,7 @@ pub(crate) async fn decide(session: Session, State(dashboard): State<Dashboard>,
             }
             dashboard.ordo.approve_proposals(&decided, &session.actor).await.map_err(|e| layout.fail(e))?;
         }
-        Some("reject") => {
-            for id in ids {
-                dashboard.ordo.reject_proposal(id, &session.actor).await.map_err(|e| layout.fail(e))?;
-            }
-        }
+        Some("reject") => dashboard.ordo.reject_proposals(&ids, &session.actor).await.map_err(|e| layout.fail(e))?,
         _ => return Err(layout.fail(FieldError::new("action", "choose approve or reject"))),
     }
     Ok(Redirect::to(Page::Procurement.href()))
@@ -123,12 +120,14 @@ pub(crate) async fn order(session: Session, State(dashboard): State<Dashboard>, 
     let layout = session.open(Page::Procurement)?;
     let id = layout.path_id(path)?;
     let po = dashboard.ordo.purchase_order(id).await.map_err(|e| layout.fail(e))?;
-    let next = match po.status.as_str() {
-        "draft" => vec!["approved", "cancelled"],
-        "approved" => vec!["sent", "cancelled"],
-        "sent" => vec!["cancelled"],
-        "billed" => vec!["closed"],
-        _ => vec![],
+    // The moves a person makes; receipts and bills make the others.
+    let next: Vec<&'static str> = match PoStatus::parse("status", &po.status) {
+        Ok(current) => [PoStatus::Approved, PoStatus::Sent, PoStatus::Cancelled, PoStatus::Closed]
+            .into_iter()
+            .filter(|next| current.can_become(*next))
+            .map(PoStatus::as_str)
+            .collect(),
+        Err(_) => Vec::new(),
     };
     let page = OrderPage {
         layout: layout.titled(format!("Purchase order {}", po.number)),

@@ -256,3 +256,26 @@ async fn the_nightly_run_happens_once_a_day(server: Server) {
     assert!(at(today.succ_opt().unwrap(), 2).nightly_replenishment(&system).await.unwrap().is_some(), "and again the next night");
 }
 on_both_engines!(the_nightly_run_happens_once_a_day, nightly_once_on_sqlite, nightly_once_on_postgres);
+
+/// Rejecting from the dashboard rejects every ticked proposal at once and keeps what each
+/// proposed; a proposal already decided cannot be rejected again.
+#[tokio::test]
+async fn rejected_proposals_keep_their_numbers() {
+    let server = Server::start().await;
+    shop(&server, 0).await;
+    let buyer = server.token(Role::Procurement).await;
+    let checker = server.ordo.create_token(Role::Procurement, "second buyer", &ordo_app::Actor::system()).await.unwrap().token;
+    supplier_and_policy(&server, &buyer, &checker).await;
+    let body = order("X-1", json!([{"sku": "MUG-1", "quantity": 3, "unit_price": "12.90"}]));
+    assert_eq!(server.post(&server.admin, "/api/v1/orders", body).await.0, 201);
+    let (_, proposals) = server.post(&buyer, "/api/v1/replenishment/proposals", json!({})).await;
+    let id = proposals[0]["id"].as_str().unwrap().to_owned();
+    let quantity = proposals[0]["quantity"].as_i64().unwrap();
+
+    let pia = crate::common::Browserless::log_in(&server, "pia", Role::Procurement).await;
+    assert_eq!(pia.post("/dashboard/procurement/proposals", &[("ids", &id), ("action", "reject")]).await.0, 303);
+    let (_, rejected) = server.get(&buyer, "/api/v1/replenishment/proposals?status=rejected").await;
+    assert_eq!((rejected[0]["id"].as_str(), rejected[0]["quantity"].as_i64()), (Some(id.as_str()), Some(quantity)), "{rejected}");
+    let (status, refused) = server.post(&buyer, &format!("/api/v1/replenishment/proposals/{id}/reject"), json!({})).await;
+    assert_eq!((status, refused["error"]["current_state"].as_str()), (409, Some("decided")), "{refused}");
+}
