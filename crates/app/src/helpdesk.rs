@@ -145,6 +145,10 @@ impl Ordo {
             return Err(AppError::InvalidTransition { current: "closed", message: "a closed ticket takes no more comments".into() });
         }
         tx.add_ticket_comment(id, &TicketComment { at: now, author: actor.to_string(), body, internal }).await?;
+        // A reply leaves the next step with the customer.
+        if !internal && ticket.status == TicketStatus::Open.as_str() {
+            tx.set_ticket_status(id, TicketStatus::Open.as_str(), TicketStatus::Pending.as_str(), None, now).await?;
+        }
         record(&mut tx, actor, now, &[Change::new("ticket.comment", format!("ticket:{id}")).after(serde_json::json!({"internal": internal}))]).await?;
         tx.commit().await?;
         self.ticket(id).await

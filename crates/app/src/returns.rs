@@ -323,6 +323,9 @@ impl Ordo {
     /// Service's decision on a return the policy left to a person.
     pub async fn decide_return(&self, id: Uuid, authorize: bool, note: &str, actor: &Actor) -> AppResult<Rma> {
         let note = reason_text("note", note)?;
+        if !matches!(actor.role, Role::Service | Role::Ops | Role::Admin) {
+            return Err(AppError::Forbidden("returns the policy leaves to a person are decided by service, ops or admin".into()));
+        }
         let now = self.now();
         let mut tx = self.db.write().await?;
         let row = tx.return_record(id).await?.ok_or_else(|| return_not_found(id))?;

@@ -100,7 +100,7 @@ struct Decision {
     note: String,
 }
 
-/// Service authorises or rejects a requested return.
+/// Service authorises or rejects a requested return (service, ops or admin: 403 for others).
 #[utoipa::path(post, path = "/api/v1/returns/{id}/decide", security(("bearer" = ["returns.write"])), tag = "returns",
     params(("id" = String, Path)), request_body = Decision, responses((status = 200, body = Rma), (status = "4XX", body = ErrorBody)))]
 async fn decide(
@@ -210,10 +210,11 @@ async fn close(
     Ok(Json(ordo.close_return(path_id(&id)?, &body.note, &caller.actor).await?))
 }
 
-/// Sends the returned goods again as a free order on the same channel, linked to the return.
-#[utoipa::path(post, path = "/api/v1/returns/{id}/replacement", security(("bearer" = ["returns.write"])), tag = "returns",
+/// Sends the returned goods again as a free order on the same channel, linked to the return:
+/// goods given away, so it needs the same permission as a refund.
+#[utoipa::path(post, path = "/api/v1/returns/{id}/replacement", security(("bearer" = ["refunds.issue"])), tag = "returns",
     params(("id" = String, Path)), responses((status = 201, body = Rma), (status = "4XX", body = ErrorBody)))]
-async fn replacement(State(ordo): State<Ordo>, caller: Authorized<need::ReturnsWrite>, Path(id): Path<String>) -> Result<(StatusCode, Json<Rma>), ApiError> {
+async fn replacement(State(ordo): State<Ordo>, caller: Authorized<need::RefundsIssue>, Path(id): Path<String>) -> Result<(StatusCode, Json<Rma>), ApiError> {
     Ok((StatusCode::CREATED, Json(ordo.send_replacement(path_id(&id)?, &caller.actor).await?)))
 }
 

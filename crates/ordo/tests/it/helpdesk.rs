@@ -40,6 +40,8 @@ async fn a_ticket_from_open_to_solved(server: Server) {
     let at = |what: &str| format!("/api/v1/tickets/{id}/{what}");
     let (status, noted) = server.post(&service, &at("comments"), json!({"body": "Carrier says Tuesday"})).await;
     assert_eq!((status, noted["comments"][1]["internal"].as_bool()), (200, Some(true)), "{noted}");
+    let (status, replied) = server.post(&service, &at("comments"), json!({"body": "It left on Monday", "internal": false})).await;
+    assert_eq!((status, replied["status"].as_str()), (200, Some("pending")), "a reply waits on the customer: {replied}");
     let (_, assigned) = server.post(&service, &at("assign"), json!({"assignee": "sam"})).await;
     assert_eq!(assigned["assignee"], "sam");
     let (_, queue) = server.get(&service, "/api/v1/tickets?status=open,pending&assignee=sam").await;

@@ -246,6 +246,10 @@ async fn service_decides_what_the_policy_does_not_and_sends_a_replacement() {
     let (status, refused) = server.post(&service, &format!("/api/v1/returns/{id}/replacement"), json!({})).await;
     assert_eq!((status, refused["error"]["current_state"].as_str()), (409, Some("requested")), "{refused}");
 
+    let warehouse = server.token(Role::Warehouse).await;
+    let (status, refused) = server.post(&warehouse, &format!("/api/v1/returns/{id}/decide"), json!({"authorize": true, "note": "why not"})).await;
+    assert_eq!(status, 403, "the floor does not decide returns: {refused}");
+    assert_eq!(server.post(&warehouse, &format!("/api/v1/returns/{id}/replacement"), json!({})).await.0, 403, "nor gives goods away");
     let (status, authorized) = server.post(&service, &format!("/api/v1/returns/{id}/decide"), json!({"authorize": true, "note": "regular customer"})).await;
     assert_eq!((status, authorized["status"].as_str(), authorized["decided_by"].as_str()), (200, Some("authorized"), Some("token:test service")));
     let reserved_before = server.ordo.stock_levels(Some("MUG-1")).await.unwrap().iter().map(|l| l.reserved).sum::<i64>();
