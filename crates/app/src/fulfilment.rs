@@ -295,19 +295,26 @@ async fn ship(
     let next = if complete { OrderStatus::Shipped } else { OrderStatus::PartiallyShipped };
     order.status.become_(next).map_err(|e| refuse(e.to_string()))?;
     tx.record_transition(order.id, Some(order.status), next, who, &reason, now).await?;
-    let parcel = serde_json::json!({
-        "order_id": order.id,
-        "channel": order.channel,
-        "external_id": order.external_id,
-        "customer_email": order.customer.email,
-        "shipment_id": shipment.id,
-        "carrier": shipment.carrier,
-        "tracking_number": shipment.tracking_number,
-        "lines": lines.iter().map(|l| serde_json::json!({"line": l.line, "quantity": l.quantity})).collect::<Vec<_>>(),
-        "complete": complete,
-    });
-    let topic = if tx.replaces_return(order.id).await?.is_some() { Topic::ReplacementShipped } else { Topic::OrderDispatched };
-    crate::outbox::notify(tx, topic, &format!("order:{}", order.id), parcel, now).await?;
+    let listeners = crate::outbox::Listeners::read(tx).await?;
+    if listeners.hear(Topic::OrderDispatched) || listeners.hear(Topic::ReplacementShipped) {
+        let topic = if tx.replaces_return(order.id).await?.is_some() { Topic::ReplacementShipped } else { Topic::OrderDispatched };
+        let subject = format!("order:{}", order.id);
+        listeners
+            .notify_all(tx, topic, now, || {
+                vec![(subject, serde_json::json!({
+                    "order_id": order.id,
+                    "channel": order.channel,
+                    "external_id": order.external_id,
+                    "customer_email": order.customer.email,
+                    "shipment_id": shipment.id,
+                    "carrier": shipment.carrier,
+                    "tracking_number": shipment.tracking_number,
+                    "lines": lines.iter().map(|l| serde_json::json!({"line": l.line, "quantity": l.quantity})).collect::<Vec<_>>(),
+                    "complete": complete,
+                }))]
+            })
+            .await?;
+    }
     if complete {
         let subject = format!("order:{}", order.id);
         for kind in [ExceptionKind::ShipmentAtRisk, ExceptionKind::LateShipment] {
@@ -403,6 +410,7 @@ impl Ordo {
         let now = self.now();
         let mut tx = self.db.write().await?;
         let mut raised = ShipByWatch::default();
+        let listeners = crate::outbox::Listeners::read(&mut tx).await?;
         for order in tx.unshipped_due_before(now + self.settings.at_risk_window).await? {
             let subject = format!("order:{}", order.id);
             let late = order.ship_by <= now;
@@ -418,7 +426,7 @@ impl Ordo {
                 if late {
                     raised.late += 1;
                     tx.resolve_exception(ExceptionKind::ShipmentAtRisk.as_str(), &subject, "now late", now).await?;
-                    crate::outbox::notify(&mut tx, Topic::OrderDelayed, &subject, details, now).await?;
+                    listeners.notify_all(&mut tx, Topic::OrderDelayed, now, || vec![(subject.clone(), details)]).await?;
                 } else {
                     raised.at_risk += 1;
                 }

@@ -401,11 +401,12 @@ async fn write_new_orders(tx: &mut ordo_storage::Tx, writes: &[NewOrderWrite]) -
 
     if let Some(first) = fresh.first() {
         let now = first.1.now;
-        crate::outbox::notify_all(tx, Topic::OrderConfirmed, now, || {
+        let listeners = crate::outbox::Listeners::read(tx).await?;
+        listeners.notify_all(tx, Topic::OrderConfirmed, now, || {
             fresh.iter().zip(&outcomes).map(|((id, w), (status, ship_by))| (format!("order:{id}"), confirmation(*id, w, *status, *ship_by))).collect()
         })
         .await?;
-        crate::outbox::notify_all(tx, Topic::RuleTriggered, now, || {
+        listeners.notify_all(tx, Topic::RuleTriggered, now, || {
             fresh.iter().flat_map(|(id, w)| w.notices.iter().map(move |notice| (format!("order:{id}"), notice.clone()))).collect()
         })
         .await?;

@@ -35,34 +35,49 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// lease even if every endpoint takes its whole time to answer.
 const MAX_CLAIM: i64 = (LEASE.num_seconds() / SEND_TIMEOUT.as_secs() as i64) - 1;
 
-/// Writes a message about `subject` for every endpoint that hears `topic`, inside `tx`.
-pub(crate) async fn notify(tx: &mut Tx, topic: Topic, subject: &str, data: serde_json::Value, now: DateTime<Utc>) -> AppResult<()> {
-    notify_all(tx, topic, now, || vec![(subject.to_owned(), data)]).await
+/// The endpoints switched on, read once per transaction that may notify: which topics each
+/// hears decides what is written.
+pub(crate) struct Listeners(Vec<Endpoint>);
+
+impl Listeners {
+    pub(crate) async fn read(tx: &mut Tx) -> AppResult<Listeners> {
+        Ok(Listeners(tx.active_endpoints().await?))
+    }
+
+    pub(crate) fn hear(&self, topic: Topic) -> bool {
+        self.0.iter().any(|e| e.hears(topic))
+    }
+
+    /// Writes a message of `topic` for each of `events` (subject, data) to every endpoint that
+    /// hears it; `events` is asked for only when one does.
+    pub(crate) async fn notify_all(
+        &self,
+        tx: &mut Tx,
+        topic: Topic,
+        now: DateTime<Utc>,
+        events: impl FnOnce() -> Vec<(String, serde_json::Value)>,
+    ) -> AppResult<()> {
+        let endpoints: Vec<&str> = self.0.iter().filter(|e| e.hears(topic)).map(|e| e.code.as_str()).collect();
+        if endpoints.is_empty() {
+            return Ok(());
+        }
+        let events = events();
+        let mut messages = Vec::with_capacity(events.len() * endpoints.len());
+        for endpoint in endpoints {
+            for (subject, data) in &events {
+                let id = Uuid::now_v7();
+                let body = notification::message_body(id, topic, subject, now, data);
+                messages.push(NewMessage { id, endpoint, topic, subject, body });
+            }
+        }
+        tx.enqueue_messages(&messages, now).await?;
+        Ok(())
+    }
 }
 
-/// [`notify`] for many events of one topic, with one look at the endpoints; `events` (subject,
-/// data) is asked for only when some endpoint hears the topic.
-pub(crate) async fn notify_all(
-    tx: &mut Tx,
-    topic: Topic,
-    now: DateTime<Utc>,
-    events: impl FnOnce() -> Vec<(String, serde_json::Value)>,
-) -> AppResult<()> {
-    let endpoints = tx.endpoints_hearing(topic).await?;
-    if endpoints.is_empty() {
-        return Ok(());
-    }
-    let events = events();
-    let mut messages = Vec::with_capacity(events.len() * endpoints.len());
-    for endpoint in &endpoints {
-        for (subject, data) in &events {
-            let id = Uuid::now_v7();
-            let body = notification::message_body(id, topic, subject, now, data);
-            messages.push(NewMessage { id, endpoint, topic, subject, body });
-        }
-    }
-    tx.enqueue_messages(&messages, now).await?;
-    Ok(())
+/// Writes a message about `subject` for every endpoint that hears `topic`, inside `tx`.
+pub(crate) async fn notify(tx: &mut Tx, topic: Topic, subject: &str, data: serde_json::Value, now: DateTime<Utc>) -> AppResult<()> {
+    Listeners::read(tx).await?.notify_all(tx, topic, now, || vec![(subject.to_owned(), data)]).await
 }
 
 /// A new endpoint as a person asks for it.

@@ -145,18 +145,11 @@ impl Tx {
         rows.into_iter().map(endpoint).collect()
     }
 
-    /// The codes of the active endpoints that hear `topic`.
-    pub async fn endpoints_hearing(&mut self, topic: Topic) -> Result<Vec<String>, StorageError> {
+    /// The endpoints switched on, without their secrets.
+    pub async fn active_endpoints(&mut self) -> Result<Vec<Endpoint>, StorageError> {
         let sql = "SELECT code, transport, url, secret, topics, active, created_at FROM notification_endpoints WHERE active";
         let rows: Vec<EndpointRow> = on_engine!(self, |conn| sqlx::query_as(sql).fetch_all(conn).await?);
-        let mut codes = Vec::new();
-        for row in rows {
-            let record = endpoint(row)?;
-            if record.endpoint.hears(topic) {
-                codes.push(record.endpoint.code);
-            }
-        }
-        Ok(codes)
+        rows.into_iter().map(|row| endpoint(row).map(|record| record.endpoint)).collect()
     }
 
     /// Writes `messages`, each due at once.

@@ -327,3 +327,51 @@ async fn a_notification_rule_in_force_sends_its_notice() {
     assert_eq!(sent["data"]["rule"], "big-mug-orders v1", "{sent}");
     assert_eq!((sent["data"]["to"].as_str(), sent["data"]["text"].as_str()), (Some("role:ops"), Some("order NR-1 wants many mugs")));
 }
+
+/// Each event writes its topic: an order confirmed, delayed and dispatched, a return
+/// authorised, a refund issued, a replacement shipped; an endpoint hears only its topics.
+#[tokio::test]
+async fn every_event_writes_its_topic() {
+    let server = Server::start().await;
+    shop(&server, 20).await;
+    let t = &server.admin;
+    let everything = json!({"code": "all", "transport": "log"});
+    assert_eq!(server.post(t, "/api/v1/notification-endpoints", everything).await.0, 201);
+    let refunds_only = json!({"code": "books", "transport": "log", "topics": ["refund_issued"]});
+    assert_eq!(server.post(t, "/api/v1/notification-endpoints", refunds_only).await.0, 201);
+
+    let (_, placed) = server.post(t, "/api/v1/orders", order("E-1", json!([{"sku": "MUG-1", "quantity": 2, "unit_price": "12.90"}]))).await;
+    let id = placed["id"].as_str().unwrap().to_owned();
+    // Its ship-by time passes unshipped.
+    let later = server.ordo.with_clock(ordo_app::Clock::simulated(chrono::Utc::now() + chrono::Duration::days(30)));
+    assert_eq!(later.watch_ship_by().await.unwrap().late, 1);
+    let ship = json!({"location": "central", "carrier": "DHL", "tracking_number": "T-E1"});
+    assert_eq!(server.post(t, &format!("/api/v1/orders/{id}/shipments"), ship).await.0, 201);
+    let (_, rma) = server.post(t, "/api/v1/returns", json!({"order_id": id, "lines": [{"line": 1, "quantity": 1, "reason": "wrong_item"}]})).await;
+    let rma_id = rma["id"].as_str().unwrap().to_owned();
+    let refund = json!({"lines": [{"line": 1, "amount": "1.00"}], "reason": "goodwill"});
+    assert_eq!(server.post(t, &format!("/api/v1/orders/{id}/refunds"), refund).await.0, 201);
+    let (_, replaced) = server.post(t, &format!("/api/v1/returns/{rma_id}/replacement"), json!({})).await;
+    let replacement = replaced["replacement_order"].as_str().unwrap().to_owned();
+    let ship = json!({"location": "central", "carrier": "DHL", "tracking_number": "T-E1-R"});
+    assert_eq!(server.post(t, &format!("/api/v1/orders/{replacement}/shipments"), ship).await.0, 201);
+
+    let ordo = &server.ordo;
+    let topics = |endpoint: &str, subject: &str| {
+        let subject = subject.to_owned();
+        let endpoint = endpoint.to_owned();
+        async move {
+            let (messages, _) = ordo
+                .outbox(OutboxQuery { endpoint: Some(endpoint), subject: Some(subject), limit: 100, ..OutboxQuery::default() })
+                .await
+                .unwrap();
+            let mut topics: Vec<String> = messages.into_iter().map(|m| m.topic).collect();
+            topics.sort();
+            topics
+        }
+    };
+    assert_eq!(topics("all", &format!("order:{id}")).await, ["order_confirmed", "order_delayed", "order_dispatched", "refund_issued"]);
+    assert_eq!(topics("all", &format!("return:{rma_id}")).await, ["return_authorized"]);
+    assert_eq!(topics("all", &format!("order:{replacement}")).await, ["order_confirmed", "replacement_shipped"]);
+    assert_eq!(topics("books", &format!("order:{id}")).await, ["refund_issued"], "an endpoint hears only its topics");
+}
