@@ -188,36 +188,42 @@ impl Tx {
         limit: i64,
     ) -> Result<Vec<ClaimedMessage>, StorageError> {
         let pick = "SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT $3";
-        let ids: Vec<(Uuid,)> = match &mut self.inner {
+        let returning = "RETURNING id, endpoint, topic, body, attempts, created_at";
+        let rows: Vec<(Uuid, String, String, String, i64, DateTime<Utc>)> = match &mut self.inner {
             TxInner::Sqlite(tx) => {
-                let sql = format!("UPDATE outbox SET next_attempt_at = $1 WHERE id IN ({pick}) RETURNING id");
+                let sql = format!("UPDATE outbox SET next_attempt_at = $1 WHERE id IN ({pick}) {returning}");
                 sqlx::query_as(AssertSqlSafe(sql)).bind(lease_until).bind(now).bind(limit).fetch_all(&mut **tx).await?
             }
             TxInner::Postgres(tx) => {
-                let sql = format!("UPDATE outbox SET next_attempt_at = $1 WHERE id IN ({pick} FOR UPDATE SKIP LOCKED) RETURNING id");
+                let sql = format!("UPDATE outbox SET next_attempt_at = $1 WHERE id IN ({pick} FOR UPDATE SKIP LOCKED) {returning}");
                 sqlx::query_as(AssertSqlSafe(sql)).bind(lease_until).bind(now).bind(limit).fetch_all(&mut **tx).await?
             }
         };
-        let mut claimed = Vec::with_capacity(ids.len());
-        let sql = "SELECT o.id, o.endpoint, e.transport, e.url, e.secret, o.topic, o.body, o.attempts, o.created_at \
-                   FROM outbox o JOIN notification_endpoints e ON e.code = o.endpoint WHERE o.id = $1";
-        for (id,) in ids {
-            let row: (Uuid, String, String, Option<String>, String, String, String, i64, DateTime<Utc>) =
-                on_engine!(self, |conn| sqlx::query_as(sql).bind(id).fetch_one(conn).await?);
-            let transport = Transport::parse("transport", &row.2).map_err(|_| crate::error::corrupt("notification_endpoints.transport"))?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Where each goes, read once for the round.
+        let endpoints = self.endpoints().await?;
+        let mut claimed = Vec::with_capacity(rows.len());
+        for (id, endpoint, topic, body, attempts, created_at) in rows {
+            let Some(to) = endpoints.iter().find(|e| e.endpoint.code == endpoint) else {
+                return Err(crate::error::corrupt("outbox.endpoint"));
+            };
             claimed.push(ClaimedMessage {
-                id: row.0,
-                endpoint: row.1,
-                transport,
-                url: row.3,
-                secret: row.4,
-                topic: row.5,
-                body: row.6,
-                attempts: row.7,
-                created_at: row.8,
+                id,
+                transport: to.endpoint.transport,
+                url: to.endpoint.url.clone(),
+                secret: to.secret.clone(),
+                endpoint,
+                topic,
+                body,
+                attempts,
+                created_at,
                 lease_until,
             });
         }
+        // Oldest first: ids follow the order the messages were written in.
+        claimed.sort_by_key(|m| m.id);
         Ok(claimed)
     }
 
