@@ -148,6 +148,21 @@ pub struct Bill {
     pub status: String,
 }
 
+/// What a supplier sells of a SKU, as buyers read it.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SupplierPrice {
+    pub supplier: String,
+    pub sku: String,
+    /// In the supplier's currency, a decimal string.
+    pub unit_cost: String,
+    pub currency: String,
+    pub moq: i64,
+    pub pack_size: i64,
+    pub preferred: bool,
+    pub lead_time_days: i64,
+}
+
 /// What is on order from one supplier and still to arrive.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -426,8 +441,23 @@ impl Ordo {
         Ok(())
     }
 
-    pub async fn supplier_skus(&self, sku: Option<&str>) -> AppResult<Vec<SupplierSku>> {
-        Ok(self.db.read().await?.supplier_skus(sku).await?)
+    /// Who sells `sku` (every SKU when none), the preferred first, at what price and terms.
+    pub async fn supplier_skus(&self, sku: Option<&str>) -> AppResult<Vec<SupplierPrice>> {
+        let rows = self.db.read().await?.supplier_skus(sku).await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(SupplierPrice {
+                    unit_cost: Money::from_minor(r.unit_cost_minor, currency(&r.currency)?).to_decimal_string(),
+                    supplier: r.supplier,
+                    sku: r.sku,
+                    currency: r.currency,
+                    moq: r.moq,
+                    pack_size: r.pack_size,
+                    preferred: r.preferred,
+                    lead_time_days: r.lead_time_days,
+                })
+            })
+            .collect()
     }
 
     /// The replenishment policy in force for each scope (`sku:CODE`, `class:A`).

@@ -318,6 +318,15 @@ impl Tx {
             TxInner::Postgres(_) => Engine::Postgres,
         }
     }
+
+    /// SQL for the UTC day (`YYYY-MM-DD`) of a timestamp column, to group by day. SQLite keeps
+    /// times as RFC 3339 text in UTC, so the day is its first ten characters.
+    pub(crate) fn utc_day(&self, column: &str) -> String {
+        match self.engine() {
+            Engine::Sqlite => format!("substr({column}, 1, 10)"),
+            Engine::Postgres => format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"),
+        }
+    }
 }
 
 /// `VALUES (…), (…), …` with `rows` rows of `width` parameters, bound in order: one statement

@@ -123,10 +123,7 @@ impl Tx {
 
     /// Units sold of `sku` per day (`YYYY-MM-DD`) from `from` on, on `channel` or all.
     pub async fn sku_daily_demand(&mut self, sku: &str, channel: Option<&str>, from: DateTime<Utc>) -> Result<Vec<(String, i64)>, StorageError> {
-        let day = match self.engine() {
-            crate::Engine::Sqlite => "substr(o.placed_at, 1, 10)",
-            crate::Engine::Postgres => "to_char(o.placed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
-        };
+        let day = self.utc_day("o.placed_at");
         let sql = format!(
             "SELECT {day} AS day, CAST(SUM(l.quantity) AS BIGINT) FROM order_lines l JOIN orders o ON o.id = l.order_id \
              WHERE l.sku = $1 AND ($2 IS NULL OR o.channel = $2) AND o.placed_at >= $3 AND o.status <> 'cancelled' \
@@ -198,10 +195,7 @@ impl Tx {
     /// Units sold per SKU and day (`YYYY-MM-DD`) from orders placed from `from` on, cancelled
     /// ones left out; kits' own lines left out, their components counted.
     pub async fn daily_demand(&mut self, from: DateTime<Utc>) -> Result<Vec<(String, String, i64)>, StorageError> {
-        let day = match self.engine() {
-            crate::Engine::Sqlite => "substr(o.placed_at, 1, 10)",
-            crate::Engine::Postgres => "to_char(o.placed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
-        };
+        let day = self.utc_day("o.placed_at");
         let sql = format!(
             "SELECT l.sku, {day} AS day, CAST(SUM(l.quantity) AS BIGINT) FROM order_lines l JOIN orders o ON o.id = l.order_id \
              WHERE o.placed_at >= $1 AND o.status <> 'cancelled' AND l.is_kit = FALSE GROUP BY l.sku, {day} ORDER BY l.sku, day"
@@ -213,10 +207,7 @@ impl Tx {
     /// at the end of each day is their running sum, and a day that ends with none is a
     /// stockout day, whose sales do not show what customers wanted.
     pub async fn daily_stock_changes(&mut self) -> Result<Vec<(String, String, i64)>, StorageError> {
-        let day = match self.engine() {
-            crate::Engine::Sqlite => "substr(created_at, 1, 10)",
-            crate::Engine::Postgres => "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
-        };
+        let day = self.utc_day("created_at");
         let sql = format!("SELECT sku, {day} AS day, CAST(SUM(quantity) AS BIGINT) FROM stock_movements GROUP BY sku, {day} ORDER BY sku, day");
         Ok(on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).fetch_all(conn).await?))
     }

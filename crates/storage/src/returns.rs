@@ -344,10 +344,7 @@ impl Tx {
 
     /// Units returned per channel, SKU, reason and day requested, from `from` to `to`.
     pub async fn returned_units(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<ReturnedUnits>, StorageError> {
-        let day = match self.engine() {
-            crate::Engine::Sqlite => "substr(r.requested_at, 1, 10)",
-            crate::Engine::Postgres => "to_char(r.requested_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
-        };
+        let day = self.utc_day("r.requested_at");
         let sql = format!(
             "SELECT o.channel, l.sku, l.reason, {day} AS day, CAST(SUM(l.quantity) AS BIGINT) AS units \
              FROM return_lines l JOIN returns r ON r.id = l.return_id JOIN orders o ON o.id = r.order_id \
@@ -359,10 +356,7 @@ impl Tx {
 
     /// Units shipped per channel, SKU and day from `from` to `to`: what return rates divide by.
     pub async fn shipped_units(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<(String, String, String, i64)>, StorageError> {
-        let day = match self.engine() {
-            crate::Engine::Sqlite => "substr(s.shipped_at, 1, 10)",
-            crate::Engine::Postgres => "to_char(s.shipped_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
-        };
+        let day = self.utc_day("s.shipped_at");
         let sql = format!(
             "SELECT o.channel, ol.sku, {day}, CAST(SUM(sl.quantity) AS BIGINT) FROM shipment_lines sl JOIN shipments s ON s.id = sl.shipment_id \
              JOIN orders o ON o.id = s.order_id JOIN order_lines ol ON ol.order_id = s.order_id AND ol.line_no = sl.line_no \

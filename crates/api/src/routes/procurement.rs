@@ -5,7 +5,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use ordo_app::{AccuracyReport, DemandDay, NewBill, NewPoLine, NewPurchaseOrder, NewSupplierSku, Ordo, ProposalView, PurchaseOrder, SkuForecastView};
+use ordo_app::{AccuracyReport, DemandDay, NewBill, SupplierPrice, NewPoLine, NewPurchaseOrder, NewSupplierSku, Ordo, ProposalView, PurchaseOrder, SkuForecastView};
 use ordo_domain::procurement::Policy;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -87,18 +87,6 @@ async fn set_supplier_sku(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Serialize, ToSchema)]
-struct SupplierSkuView {
-    supplier: String,
-    sku: String,
-    unit_cost: String,
-    currency: String,
-    moq: i64,
-    pack_size: i64,
-    preferred: bool,
-    lead_time_days: i64,
-}
-
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 struct SkuFilter {
@@ -106,24 +94,9 @@ struct SkuFilter {
 }
 
 #[utoipa::path(get, path = "/api/v1/supplier-skus", security(("bearer" = ["master_data.read"])), tag = "procurement", params(SkuFilter),
-    responses((status = 200, body = Vec<SupplierSkuView>), (status = "4XX", body = ErrorBody)))]
-async fn supplier_skus(State(ordo): State<Ordo>, _: Authorized<need::MasterDataRead>, ValidQuery(q): ValidQuery<SkuFilter>) -> Result<Json<Vec<SupplierSkuView>>, ApiError> {
-    let rows = ordo.supplier_skus(q.sku.as_deref()).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        let currency = ordo_domain::Currency::from_code(&r.currency).map_err(|e| ordo_domain::FieldError::new("currency", e.to_string()))?;
-        out.push(SupplierSkuView {
-            unit_cost: ordo_domain::Money::from_minor(r.unit_cost_minor, currency).to_decimal_string(),
-            supplier: r.supplier,
-            sku: r.sku,
-            currency: r.currency,
-            moq: r.moq,
-            pack_size: r.pack_size,
-            preferred: r.preferred,
-            lead_time_days: r.lead_time_days,
-        });
-    }
-    Ok(Json(out))
+    responses((status = 200, body = Vec<SupplierPrice>), (status = "4XX", body = ErrorBody)))]
+async fn supplier_skus(State(ordo): State<Ordo>, _: Authorized<need::MasterDataRead>, ValidQuery(q): ValidQuery<SkuFilter>) -> Result<Json<Vec<SupplierPrice>>, ApiError> {
+    Ok(Json(ordo.supplier_skus(q.sku.as_deref()).await?))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -29,6 +29,8 @@ async fn supplier_and_policy(server: &Server, buyer: &str, checker: &str) {
     assert_eq!(server.post(buyer, &approve, json!({})).await.0, 403, "nobody approves their own change");
     let (status, approved) = server.post(checker, &approve, json!({})).await;
     assert_eq!(status, 200, "{approved}");
+    let (_, prices) = server.get(buyer, "/api/v1/supplier-skus?sku=MUG-1").await;
+    assert_eq!(prices, json!([{"supplier": "potter", "sku": "MUG-1", "unit_cost": "4.00", "currency": "EUR", "moq": 24, "pack_size": 12, "preferred": true, "lead_time_days": 7}]));
     let (_, policies) = server.get(buyer, "/api/v1/replenishment/policies").await;
     assert_eq!(policies, json!([{"scope": "sku:MUG-1", "policy": {"kind": "min_max", "min": 10, "max": 60}}]));
 }
