@@ -267,14 +267,15 @@ fn promoted_days(promotions: &[ordo_storage::PromotionRecord], sku: &str, first:
     days
 }
 
-/// Per SKU, sales and stockouts for each of the `HISTORY_DAYS` days before `today`.
-async fn histories(tx: &mut Tx, today: NaiveDate) -> AppResult<BTreeMap<String, History>> {
+/// Per SKU (one, or every one when `sku` is none), sales and stockouts for each of the
+/// `HISTORY_DAYS` days before `today`.
+async fn histories(tx: &mut Tx, today: NaiveDate, sku: Option<&str>) -> AppResult<BTreeMap<String, History>> {
     let first = today - Duration::days(HISTORY_DAYS);
     let index = |day: &str| NaiveDate::parse_from_str(day, "%Y-%m-%d").ok().map(|d| (d - first).num_days()).filter(|i| (0..HISTORY_DAYS).contains(i));
     let start = first.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
     let mut out: BTreeMap<String, History> = BTreeMap::new();
     let blank = History::empty;
-    for (sku, day, units) in tx.daily_demand(start).await? {
+    for (sku, day, units) in tx.daily_demand(start, sku).await? {
         if let Some(i) = index(&day) {
             out.entry(sku).or_insert_with(blank).days[i as usize] += units as f64;
         }
@@ -282,7 +283,7 @@ async fn histories(tx: &mut Tx, today: NaiveDate) -> AppResult<BTreeMap<String, 
     // On hand at each day's end is the running sum of movements; a day ending with none is a
     // stockout day, and its sales do not show what customers wanted.
     let mut on_hand: BTreeMap<String, (i64, Option<i64>)> = BTreeMap::new();
-    for (sku, day, change) in tx.daily_stock_changes().await? {
+    for (sku, day, change) in tx.daily_stock_changes(sku).await? {
         let Ok(date) = NaiveDate::parse_from_str(&day, "%Y-%m-%d") else { continue };
         let entry = on_hand.entry(sku.clone()).or_insert((0, None));
         let history = out.entry(sku).or_insert_with(blank);
@@ -478,7 +479,7 @@ impl Ordo {
             return Err(AppError::NotFound { what: "product", key: sku.to_owned() });
         }
         let today = self.now().date_naive();
-        let mut all = histories(&mut tx, today).await?;
+        let mut all = histories(&mut tx, today, Some(sku)).await?;
         let history = all.remove(sku).unwrap_or_else(History::empty);
         let upcoming = upcoming(&mut tx, sku, today).await?;
         forecast_of(sku, &history, &upcoming)
@@ -552,7 +553,7 @@ impl Ordo {
         }
         let start = first.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
         let sold: BTreeMap<String, i64> = tx.sku_daily_demand(sku, channel, start).await?.into_iter().collect();
-        let all = histories(&mut tx, today).await?;
+        let all = histories(&mut tx, today, Some(sku)).await?;
         let history = all.get(sku);
         let offset = (HISTORY_DAYS - days) as usize;
         Ok((0..days as usize)
@@ -576,7 +577,7 @@ impl Ordo {
         let today = self.now().date_naive();
         let all = {
             let mut tx = self.db.read().await?;
-            histories(&mut tx, today).await?
+            histories(&mut tx, today, None).await?
         };
         let cut = HISTORY_DAYS as usize - holdout;
         let work: Vec<(String, History, Vec<bool>)> = all
@@ -627,7 +628,7 @@ impl Ordo {
             let mut tx = self.db.read().await?;
             let promotions = tx.promotions().await?;
             let next_receipts: BTreeMap<String, DateTime<Utc>> = tx.next_receipts().await?.into_iter().collect();
-            let histories = histories(&mut tx, now.date_naive()).await?;
+            let histories = histories(&mut tx, now.date_naive(), None).await?;
             let supply = tx.supplier_skus(None).await?;
             let positions = tx.positions().await?;
             let policies = tx.policies().await?;

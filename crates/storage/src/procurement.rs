@@ -194,22 +194,26 @@ impl Tx {
 
     /// Units sold per SKU and day (`YYYY-MM-DD`) from orders placed from `from` on, cancelled
     /// ones left out; kits' own lines left out, their components counted.
-    pub async fn daily_demand(&mut self, from: DateTime<Utc>) -> Result<Vec<(String, String, i64)>, StorageError> {
+    pub async fn daily_demand(&mut self, from: DateTime<Utc>, sku: Option<&str>) -> Result<Vec<(String, String, i64)>, StorageError> {
         let day = self.utc_day("o.placed_at");
         let sql = format!(
             "SELECT l.sku, {day} AS day, CAST(SUM(l.quantity) AS BIGINT) FROM order_lines l JOIN orders o ON o.id = l.order_id \
-             WHERE o.placed_at >= $1 AND o.status <> 'cancelled' AND l.is_kit = FALSE GROUP BY l.sku, {day} ORDER BY l.sku, day"
+             WHERE o.placed_at >= $1 AND o.status <> 'cancelled' AND l.is_kit = FALSE AND ($2 IS NULL OR l.sku = $2) \
+             GROUP BY l.sku, {day} ORDER BY l.sku, day"
         );
-        Ok(on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(from).fetch_all(conn).await?))
+        Ok(on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(from).bind(sku).fetch_all(conn).await?))
     }
 
     /// Net stock movement per SKU and day, all locations together, from the first: on-hand
     /// at the end of each day is their running sum, and a day that ends with none is a
     /// stockout day, whose sales do not show what customers wanted.
-    pub async fn daily_stock_changes(&mut self) -> Result<Vec<(String, String, i64)>, StorageError> {
+    pub async fn daily_stock_changes(&mut self, sku: Option<&str>) -> Result<Vec<(String, String, i64)>, StorageError> {
         let day = self.utc_day("created_at");
-        let sql = format!("SELECT sku, {day} AS day, CAST(SUM(quantity) AS BIGINT) FROM stock_movements GROUP BY sku, {day} ORDER BY sku, day");
-        Ok(on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).fetch_all(conn).await?))
+        let sql = format!(
+            "SELECT sku, {day} AS day, CAST(SUM(quantity) AS BIGINT) FROM stock_movements WHERE ($1 IS NULL OR sku = $1) \
+             GROUP BY sku, {day} ORDER BY sku, day"
+        );
+        Ok(on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(sku).fetch_all(conn).await?))
     }
 
     /// Per SKU: on hand, reserved and backordered across locations, and on order from open POs.
