@@ -39,16 +39,17 @@ pub struct LoggedIn {
     pub actor: Actor,
 }
 
-fn random_secret() -> AppResult<String> {
+/// 32 random bytes as hex: a token or a signing secret.
+pub(crate) fn random_secret() -> AppResult<String> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| AppError::Storage(ordo_storage::StorageError::Unavailable(format!(
         "no randomness from the operating system: {e}"
     ))))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(ordo_domain::hex(&bytes))
 }
 
-pub(crate) fn sha256_hex(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    ordo_domain::hex(&Sha256::digest(bytes))
 }
 
 impl Ordo {
@@ -58,7 +59,7 @@ impl Ordo {
         let token = format!("{TOKEN_PREFIX}{}", random_secret()?);
         let issued = ApiTokenRecord { id: Uuid::now_v7(), name: name.clone(), role, created_at: self.now() };
         let mut tx = self.db.write().await?;
-        tx.insert_api_token(&issued, &sha256_hex(&token)).await?;
+        tx.insert_api_token(&issued, &sha256_hex(token.as_bytes())).await?;
         let change = Change::new("token.create", format!("token:{}", issued.id)).after(serde_json::json!({"name": name, "role": role}));
         record(&mut tx, actor, issued.created_at, &[change]).await?;
         tx.commit().await?;
@@ -78,7 +79,7 @@ impl Ordo {
         if !token.starts_with(TOKEN_PREFIX) || token.len() > 128 {
             return Err(AppError::Unauthenticated);
         }
-        let record = self.db.reader().await?.api_token_by_hash(&sha256_hex(token)).await?;
+        let record = self.db.reader().await?.api_token_by_hash(&sha256_hex(token.as_bytes())).await?;
         let record = record.ok_or(AppError::Unauthenticated)?;
         Ok(Actor { kind: ActorKind::Token, name: record.name, role: record.role, request_id: None })
     }
@@ -117,7 +118,7 @@ impl Ordo {
         let ttl = chrono::Duration::from_std(self.settings.session_ttl).unwrap_or(chrono::Duration::hours(12));
         let expires_at = now + ttl;
         let mut tx = self.db.write().await?;
-        tx.insert_session(&sha256_hex(&session_key), user.id, now, expires_at).await?;
+        tx.insert_session(&sha256_hex(session_key.as_bytes()), user.id, now, expires_at).await?;
         tx.commit().await?;
         Ok(LoggedIn {
             session_key,
@@ -131,14 +132,14 @@ impl Ordo {
         if session_key.len() != 64 {
             return Err(AppError::Unauthenticated);
         }
-        let user = self.db.read().await?.session_user(&sha256_hex(session_key), self.now()).await?;
+        let user = self.db.read().await?.session_user(&sha256_hex(session_key.as_bytes()), self.now()).await?;
         let user = user.ok_or(AppError::Unauthenticated)?;
         Ok(Actor { kind: ActorKind::User, name: user.username, role: user.role, request_id: None })
     }
 
     pub async fn log_out(&self, session_key: &str) -> AppResult<()> {
         let mut tx = self.db.write().await?;
-        tx.delete_session(&sha256_hex(session_key), self.now()).await?;
+        tx.delete_session(&sha256_hex(session_key.as_bytes()), self.now()).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -178,6 +179,6 @@ mod tests {
         let (a, b) = (random_secret().unwrap(), random_secret().unwrap());
         assert_eq!(a.len(), 64);
         assert_ne!(a, b);
-        assert_eq!(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(sha256_hex("abc".as_bytes()), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 }

@@ -7,7 +7,6 @@ use ordo_domain::exception::ExceptionKind;
 use ordo_domain::ticket::{self, Attachment, DocumentRefusal, Priority, Ticket, TicketComment, TicketReason, TicketStatus};
 use ordo_domain::FieldError;
 use ordo_storage::TicketQuery;
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::audit::record;
@@ -244,7 +243,7 @@ impl Ordo {
         if !exists {
             return Err(AppError::NotFound { what: "attachment subject", key: subject.to_owned() }.into());
         }
-        let sha256: String = Sha256::digest(content).iter().map(|b| format!("{b:02x}")).collect();
+        let sha256 = crate::access::sha256_hex(content);
         tx.put_document(&sha256, kind, content, now).await.map_err(AppError::from)?;
         let attachment = Attachment {
             id: Uuid::now_v7(),

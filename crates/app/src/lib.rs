@@ -115,6 +115,11 @@ impl Actor {
         Actor { kind: ActorKind::System, name: "system".to_owned(), role: Role::Admin, request_id: None }
     }
 
+    /// Ordo itself acting in a role under a name of its own, as the demo's people do.
+    pub fn system_as(name: &str, role: Role) -> Actor {
+        Actor { kind: ActorKind::System, name: name.to_owned(), role, request_id: None }
+    }
+
     /// The same actor, serving the request `id` (an id longer than a UUID's few dozen
     /// characters is a caller's invention and is not kept).
     pub fn on_request(self, id: Option<&str>) -> Actor {

@@ -178,11 +178,6 @@ fn random_u64() -> u64 {
     u64::from_le_bytes(bytes)
 }
 
-fn new_secret() -> AppResult<String> {
-    let mut bytes = [0u8; 24];
-    getrandom::fill(&mut bytes).map_err(|e| AppError::Invalid(FieldError::new("secret", format!("no randomness to make one: {e}"))))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
 
 fn validate_endpoint(new: &NewEndpoint) -> AppResult<(Transport, Vec<Topic>)> {
     ordo_domain::field::code("code", &new.code)?;
@@ -214,7 +209,7 @@ impl Ordo {
         let (transport, topics) = validate_endpoint(&new)?;
         let secret = match new.secret {
             Some(secret) => secret,
-            None => new_secret()?,
+            None => crate::access::random_secret()?,
         };
         let endpoint = Endpoint { code: new.code, transport, url: new.url, topics, active: true };
         let now = self.now();

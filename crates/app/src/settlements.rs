@@ -62,7 +62,7 @@ impl Ordo {
     /// again changes nothing; another report under the same settlement id is refused.
     pub async fn import_settlement(&self, channel: &str, content: &str, actor: &Actor) -> AppResult<SettlementImport> {
         let report = settlement::parse(content).map_err(|e| FieldError::new(e.field(), e.detail()))?;
-        let digest = crate::access::sha256_hex(content);
+        let digest = crate::access::sha256_hex(content.as_bytes());
         let now = self.now();
         let mut tx = self.db.write().await?;
         let channel = tx.channel(channel).await?.ok_or_else(|| FieldError::new("channel", format!("unknown channel {channel:?}")))?;

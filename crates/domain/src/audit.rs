@@ -119,7 +119,7 @@ impl AuditRecord {
         hasher.update(self.prev_hash.as_bytes());
         hasher.update(b"\n");
         hasher.update(content.to_string().as_bytes());
-        hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+        crate::hex(&hasher.finalize())
     }
 }
 

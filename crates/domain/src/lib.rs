@@ -46,4 +46,9 @@ pub mod ticket;
 pub mod wave;
 
 pub use field::FieldError;
+
+/// Bytes as lower-case hex: how hashes, signatures and secrets are written.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
 pub use money::{Currency, Money, MoneyError};

@@ -220,9 +220,7 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
         return String::from("sha256=");
     };
     mac.update(body);
-    let digest = mac.finalize().into_bytes();
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256={hex}")
+    format!("sha256={}", crate::hex(&mac.finalize().into_bytes()))
 }
 
 #[cfg(test)]

@@ -102,7 +102,7 @@ pub(crate) struct BuyingDesk {
 
 impl BuyingDesk {
     pub(crate) fn new() -> BuyingDesk {
-        let actor = |name: &str, role| Actor { kind: crate::ActorKind::System, name: name.to_owned(), role, request_id: None };
+        let actor = Actor::system_as;
         BuyingDesk {
             buyer: actor("demo-procurement", ordo_domain::access::Role::Procurement),
             manager: actor("demo-ops", ordo_domain::access::Role::Ops),

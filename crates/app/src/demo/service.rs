@@ -40,8 +40,7 @@ enum Step {
     Solve(Uuid),
 }
 
-/// Where the demo's messages go when `ordo demo` runs a local receiver; without one the
-/// customer endpoint is left out.
+/// The old ERP's address: nothing listens there any more, so its messages end as dead letters.
 pub(crate) const GONE_ENDPOINT: &str = "http://127.0.0.1:9/ordo";
 
 /// A PNG's signature and header: enough for a photo of a damaged parcel to pass the checks.
@@ -94,7 +93,7 @@ fn pick(seed: &mut Seed, mix: &[(&'static str, i64)]) -> &'static str {
 
 impl Desk {
     pub(crate) fn new() -> Desk {
-        let actor = |name: &str, role| Actor { kind: crate::ActorKind::System, name: name.to_owned(), role, request_id: None };
+        let actor = Actor::system_as;
         Desk {
             seed: Seed(6_2026),
             steps: Vec::new(),

@@ -15,7 +15,7 @@ use ordo_domain::wave::{Dispatch, NewWave};
 use uuid::Uuid;
 
 use super::Seed;
-use crate::{Actor, ActorKind, AppError, AppResult, Ordo, Progress};
+use crate::{Actor, AppError, AppResult, Ordo, Progress};
 
 /// What the simulated days did.
 #[derive(Debug, Clone, Default)]
@@ -85,7 +85,7 @@ const CITIES: &[(&str, &str, &str)] = &[
 const WAVE_CAPACITY: [(&str, i64); 2] = [("central", 80), ("overflow", 30)];
 
 fn actor(name: &str) -> Actor {
-    Actor { kind: ActorKind::System, name: name.to_owned(), role: ordo_domain::access::Role::Admin, request_id: None }
+    Actor::system_as(name, ordo_domain::access::Role::Admin)
 }
 
 /// What happens in a simulated day, in time order.

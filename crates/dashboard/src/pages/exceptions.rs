@@ -16,7 +16,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::orders::order_href;
-use super::{Choice, Extent, Layout, Page, Pager, Paging, PAGE_SIZE};
+use super::{field, Choice, Extent, Layout, Page, Pager, Paging, PAGE_SIZE};
 use crate::Dashboard;
 use crate::error::{render, PageError};
 use crate::session::Session;
@@ -236,10 +236,6 @@ pub(crate) async fn exception(
     ))
 }
 
-
-fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
-    fields.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
-}
 
 /// What a posted action names: acknowledge, comment or resolve with its code and note.
 fn action(fields: &[(String, String)]) -> Result<ExceptionAction, FieldError> {

@@ -136,7 +136,7 @@ pub(crate) async fn act(
     let layout = session.posting(Page::Helpdesk, &headers, Permission::TicketsWrite)?;
     let id = layout.path_id(path)?;
     let fields = super::form_fields(&body);
-    let field = |name: &str| fields.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str());
+    let field = |name: &str| super::field(&fields, name);
     let done = match field("action") {
         "comment" => dashboard.ordo.comment_on_ticket(id, field("body"), field("reply").is_empty(), &session.actor).await,
         "status" => dashboard.ordo.set_ticket_status(id, field("status"), &session.actor).await,

@@ -211,6 +211,11 @@ pub(crate) fn form_fields(body: &[u8]) -> Vec<(String, String)> {
     form_urlencoded::parse(body).into_owned().collect()
 }
 
+/// The first value of a posted field, empty when it was not sent.
+pub(crate) fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
+    fields.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
+}
+
 /// A moment as the dashboard shows it: to the minute, in UTC, the same for every reader.
 pub(crate) fn timestamp(at: &DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()

@@ -148,7 +148,7 @@ pub(crate) async fn act(
     body: Bytes,
 ) -> Result<Redirect, PageError> {
     let fields = super::form_fields(&body);
-    let field = |name: &str| fields.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str());
+    let field = |name: &str| super::field(&fields, name);
     let receiving = field("action") == "receive";
     let layout = session.posting(Page::Procurement, &headers, if receiving { Permission::InventoryWrite } else { Permission::ProcurementWrite })?;
     let id = layout.path_id(path)?;

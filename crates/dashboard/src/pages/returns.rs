@@ -16,7 +16,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::orders::order_href;
-use super::{Choice, Layout, Page};
+use super::{field, Choice, Layout, Page};
 use crate::error::{render, PageError};
 use crate::session::Session;
 use crate::Dashboard;
@@ -173,10 +173,6 @@ pub(crate) async fn returns(
 }
 
 
-fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
-    fields.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
-}
-
 fn number(fields: &[(String, String)], name: &str) -> Result<i64, FieldError> {
     field(fields, name).trim().parse().map_err(|_| FieldError::new(name, "must be a whole number"))
 }
@@ -228,10 +224,10 @@ pub(crate) async fn return_page(
     let page = ReturnPage {
         layout: layout.titled(format!("Return {}", &id.to_string()[..8])),
         row: ReturnRow::from(&rma),
-        may_decide: may && status == Some(ReturnStatus::Requested),
-        may_receive: may && matches!(status, Some(ReturnStatus::Authorized | ReturnStatus::InTransit)),
-        may_inspect: may && status == Some(ReturnStatus::Received),
-        may_close: may && matches!(status, Some(ReturnStatus::Inspected | ReturnStatus::Authorized)),
+        may_decide: may && status.is_some_and(|s| s.can_become(ReturnStatus::Authorized)),
+        may_receive: may && status.is_some_and(|s| s.can_become(ReturnStatus::Received)),
+        may_inspect: may && status.is_some_and(|s| s.can_become(ReturnStatus::Inspected)),
+        may_close: may && status.is_some_and(|s| s.can_become(ReturnStatus::Closed)),
         locations: locations.into_iter().map(|l| Choice { value: l.code.clone(), label: l.name, selected: false }).collect(),
         dispositions: Disposition::ALL.iter().map(|d| Choice { value: d.as_str().into(), label: d.as_str().replace('_', " "), selected: false }).collect(),
         rma,
