@@ -38,6 +38,7 @@ macro_rules! error_codes {
 
 error_codes! {
     Unauthorized => (UNAUTHORIZED, "unauthorized", "a valid API token is required: Authorization: Bearer TOKEN"),
+    InvalidSignature => (UNAUTHORIZED, "invalid_signature", "the webhook's signature matches none of the channel's secrets"),
     Forbidden => (FORBIDDEN, "forbidden", "the token's role lacks the permission this needs"),
     NotFound => (NOT_FOUND, "not_found", "no such resource"),
     MethodNotAllowed => (METHOD_NOT_ALLOWED, "method_not_allowed", "this path does not take that method"),
@@ -121,6 +122,7 @@ impl From<AppError> for ApiError {
             },
             AppError::NotFound { what, key } => ApiError::with_message(ErrorCode::NotFound, format!("{what} {key:?} not found")),
             AppError::Unauthenticated => ApiError::new(ErrorCode::Unauthorized),
+            AppError::BadSignature => ApiError::new(ErrorCode::InvalidSignature),
             AppError::Forbidden(message) => ApiError::with_message(ErrorCode::Forbidden, message),
             AppError::Storage(e) => {
                 // The trace layer's span carries the request id into this event.

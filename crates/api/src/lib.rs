@@ -6,6 +6,7 @@ pub mod error;
 pub mod extract;
 mod metrics;
 mod routes;
+mod webhooks;
 
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
@@ -54,6 +55,7 @@ fn api() -> (Router<Ordo>, OpenApiDoc) {
         .merge(routes::audit::routes())
         .merge(routes::rules::routes())
         .merge(routes::changes::routes())
+        .merge(routes::channels::routes())
         .merge(routes::notifications::routes())
         .merge(routes::returns::routes())
         .merge(routes::helpdesk::routes())
@@ -67,6 +69,7 @@ pub fn router(ordo: Ordo) -> Router {
     let (api, doc) = api();
     let doc = std::sync::Arc::new(doc);
     api.route("/api/openapi.json", get(move || openapi_json(doc.clone())))
+        .merge(webhooks::routes())
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::render))
         .route_layer(axum::middleware::from_fn(metrics::track))

@@ -61,6 +61,10 @@ async fn current_state(tx: &mut Tx, proposal: &Proposal) -> AppResult<serde_json
             }
             tx.policies().await?.into_iter().find(|(s, _)| s == scope).map(|(_, p)| p).unwrap_or(serde_json::Value::Null)
         }
+        Proposal::Connector { channel, .. } => {
+            tx.channel(channel).await?.ok_or_else(|| unknown("change.channel", "channel", channel))?;
+            crate::connectors::state(tx, channel).await?
+        }
     })
 }
 
@@ -79,6 +83,7 @@ fn proposed_state(proposal: &Proposal, currency: Option<Currency>) -> AppResult<
         Proposal::SkuActivation { active, .. } => serde_json::json!({"active": active}),
         Proposal::LocationPriority { priority, .. } => serde_json::json!({"priority": priority}),
         Proposal::ReplenishmentPolicy { policy, .. } => serde_json::to_value(policy).unwrap_or_default(),
+        Proposal::Connector { settings, .. } => settings.shown(),
     })
 }
 
@@ -118,15 +123,44 @@ async fn apply(tx: &mut Tx, proposal: &Proposal, now: chrono::DateTime<chrono::U
         Proposal::ReplenishmentPolicy { scope, policy } => {
             tx.set_policy(scope, &serde_json::to_value(policy).unwrap_or_default(), "change request", now).await?;
         }
+        Proposal::Connector { channel, settings } => {
+            crate::connectors::apply(tx, channel, settings, now).await?;
+        }
     }
     current_state(tx, proposal).await
+}
+
+/// A change request as it may be shown: a connector's sealed secrets only as changed or not.
+fn shown(mut request: ChangeRequest) -> ChangeRequest {
+    if let Ok(kind) = ChangeKind::parse("kind", &request.kind)
+        && let Ok(proposal) = Proposal::parse(kind, &request.change)
+    {
+        request.change = proposal.shown(&request.change);
+    }
+    request
 }
 
 impl Ordo {
     /// Proposes a change of `kind`; nothing changes until another person approves it.
     pub async fn propose_change(&self, kind: &str, change: serde_json::Value, reason: &str, actor: &Actor) -> AppResult<ChangeRequest> {
         let kind = ChangeKind::parse("kind", kind)?;
+        if kind == ChangeKind::Connector {
+            // Its secrets must be sealed on the way in, which only the connector's own route does.
+            return Err(FieldError::new("kind", "a connector is changed with PUT /api/v1/channels/{code}/connector").into());
+        }
         let proposal = Proposal::parse(kind, &change)?;
+        self.propose(kind, proposal, change, reason, actor).await
+    }
+
+    /// Proposes a checked change; `change` is stored as it is (a connector's secrets sealed).
+    pub(crate) async fn propose(
+        &self,
+        kind: ChangeKind,
+        proposal: Proposal,
+        change: serde_json::Value,
+        reason: &str,
+        actor: &Actor,
+    ) -> AppResult<ChangeRequest> {
         let reason = ordo_domain::field::text("reason", reason)?;
         let now = self.now();
         let mut tx = self.db.write().await?;
@@ -140,23 +174,23 @@ impl Ordo {
         tx.insert_change_request(id, kind.as_str(), &subject, &change, &before, &reason, &actor.to_string(), now).await?;
         let audit = Change::new("change_request.propose", format!("change_request:{id}"))
             .before(&before)
-            .after(serde_json::json!({"kind": kind.as_str(), "subject": subject, "change": change}))
+            .after(serde_json::json!({"kind": kind.as_str(), "subject": subject, "change": proposal.shown(&change)}))
             .reason(&reason);
         record(&mut tx, actor, now, &[audit]).await?;
         let request = tx.change_request(id).await?.ok_or_else(|| not_found("change request", id.to_string()))?;
         tx.commit().await?;
-        Ok(request)
+        Ok(shown(request))
     }
 
     pub async fn change_requests(&self, status: Option<&str>) -> AppResult<Vec<ChangeRequest>> {
         if let Some(s) = status.filter(|s| ![PENDING, APPROVED, REJECTED].contains(s)) {
             return Err(FieldError::new("status", format!("{s:?} is not pending, approved or rejected")).into());
         }
-        Ok(self.db.read().await?.change_requests(status).await?)
+        Ok(self.db.read().await?.change_requests(status).await?.into_iter().map(shown).collect())
     }
 
     pub async fn change_request(&self, id: Uuid) -> AppResult<ChangeRequest> {
-        self.db.read().await?.change_request(id).await?.ok_or_else(|| not_found("change request", id.to_string()))
+        self.db.read().await?.change_request(id).await?.map(shown).ok_or_else(|| not_found("change request", id.to_string()))
     }
 
     /// Approves a pending request and applies it in the same transaction. The approver is
@@ -218,6 +252,6 @@ impl Ordo {
         let request = tx.change_request(id).await?.ok_or_else(|| not_found("change request", id.to_string()))?;
         tx.commit().await?;
         self.cache.clear();
-        Ok(request)
+        Ok(shown(request))
     }
 }

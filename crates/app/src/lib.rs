@@ -6,6 +6,9 @@ mod access;
 mod audit;
 mod changes;
 mod cache;
+mod connectors;
+mod inbox;
+mod secrets;
 mod clock;
 mod exceptions;
 mod fulfilment;
@@ -37,6 +40,9 @@ use ordo_storage::Db;
 pub use access::{IssuedToken, LoggedIn};
 pub use audit::AuditVerdict;
 pub use clock::Clock;
+pub use connectors::{ConnectorChange, ConnectorView};
+pub use inbox::{MAX_CLAIM as MAX_INBOX_CLAIM, DeliveryView, InboxRound, InboundHealth, OutboundHealth, Receipt, SyncHealth};
+pub use secrets::{SecretError, SecretKey, MIN_KEY_LEN as MIN_SECRET_KEY_LEN};
 pub use rules::{Drafted, NewRule};
 pub use simulation::{ChangeCount, Example, Simulation};
 pub use exceptions::{ExceptionAction, ExceptionDetail, ExceptionFilter, MAX_EXCEPTION_PAGE};
@@ -66,6 +72,8 @@ pub struct Settings {
     pub settlement: SettlementPolicy,
     /// How the outbox retries a message its endpoint did not take.
     pub outbox_retry: ordo_domain::notification::RetryPolicy,
+    /// Seals connector secrets at rest; without it Ordo refuses to store one.
+    pub secret_key: Option<SecretKey>,
 }
 
 impl Default for Settings {
@@ -77,6 +85,7 @@ impl Default for Settings {
             at_risk_window: chrono::Duration::hours(4),
             settlement: SettlementPolicy::default(),
             outbox_retry: ordo_domain::notification::RetryPolicy::default(),
+            secret_key: None,
         }
     }
 }
@@ -89,6 +98,8 @@ pub struct Ordo {
     clock: Clock,
     cache: std::sync::Arc<cache::MasterCache>,
     intake: intake::IntakeQueue,
+    /// Wakes the inbox processors when a delivery arrives.
+    inbox_wake: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// Who is acting: a user of the dashboard, an API token, or Ordo itself, and on which request.
@@ -163,6 +174,9 @@ pub enum AppError {
     /// No valid credentials were given.
     #[error("not authenticated")]
     Unauthenticated,
+    /// A webhook's signature matches none of the channel's secrets (or is missing).
+    #[error("the signature matches none of the channel's webhook secrets")]
+    BadSignature,
     /// The caller's role may use this kind of action, but not on this thing: an exception
     /// another role owns, a change the caller proposed themselves.
     #[error("{0}")]
@@ -199,7 +213,7 @@ impl Ordo {
         let db = Db::open(url, storage).await?;
         db.migrate().await?;
         let intake = intake::IntakeQueue::start(db.clone());
-        let ordo = Ordo { db, settings, clock: Clock::System, cache: Default::default(), intake };
+        let ordo = Ordo { db, settings, clock: Clock::System, cache: Default::default(), intake, inbox_wake: Default::default() };
         let mut tx = ordo.db.write().await?;
         Self::open_default_chart(&mut tx, ordo.now()).await?;
         rules::seed_initial_rules(&mut tx, &ordo.settings.risk, ordo.now()).await?;

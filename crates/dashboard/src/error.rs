@@ -38,7 +38,7 @@ impl From<AppError> for Problem {
             AppError::InvalidTransition { message, .. } => Problem::Conflict(FieldError::new("status", message)),
             AppError::NotFound { .. } => Problem::NotFound,
             AppError::Unauthenticated => Problem::SignIn { next: None },
-            AppError::Forbidden(_) => Problem::Forbidden,
+            AppError::Forbidden(_) | AppError::BadSignature => Problem::Forbidden,
             AppError::Storage(error) => {
                 tracing::error!(error = %error, "dashboard: storage failed");
                 Problem::Internal

@@ -154,7 +154,16 @@ impl Role {
             }
             Role::Integration => matches!(
                 permission,
-                MasterDataRead | CustomersWrite | InventoryRead | InventoryWrite | OrdersRead | OrdersWrite | ReturnsWrite
+                MasterDataRead
+                    | CustomersWrite
+                    | InventoryRead
+                    | InventoryWrite
+                    | OrdersRead
+                    | OrdersWrite
+                    | ReturnsWrite
+                    // The channels' mapping failures are the integrator's to work.
+                    | ExceptionsRead
+                    | ExceptionsWork
             ),
         }
     }

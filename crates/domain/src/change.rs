@@ -23,16 +23,19 @@ pub enum ChangeKind {
     LocationPriority,
     /// How a SKU, or an ABC class of SKUs, is replenished.
     ReplenishmentPolicy,
+    /// How Ordo reaches a channel: its connector, webhook secrets and credentials.
+    Connector,
 }
 
 impl ChangeKind {
-    pub const ALL: [ChangeKind; 6] = [
+    pub const ALL: [ChangeKind; 7] = [
         ChangeKind::Price,
         ChangeKind::TaxClass,
         ChangeKind::Listing,
         ChangeKind::SkuActivation,
         ChangeKind::LocationPriority,
         ChangeKind::ReplenishmentPolicy,
+        ChangeKind::Connector,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -43,6 +46,7 @@ impl ChangeKind {
             ChangeKind::SkuActivation => "sku_activation",
             ChangeKind::LocationPriority => "location_priority",
             ChangeKind::ReplenishmentPolicy => "replenishment_policy",
+            ChangeKind::Connector => "connector",
         }
     }
 
@@ -58,7 +62,9 @@ impl ChangeKind {
     pub fn approvers(self) -> &'static [Role] {
         match self {
             ChangeKind::Price | ChangeKind::TaxClass => &[Role::Finance, Role::Admin],
-            ChangeKind::Listing | ChangeKind::SkuActivation | ChangeKind::LocationPriority => &[Role::Ops, Role::Admin],
+            ChangeKind::Listing | ChangeKind::SkuActivation | ChangeKind::LocationPriority | ChangeKind::Connector => {
+                &[Role::Ops, Role::Admin]
+            }
             ChangeKind::ReplenishmentPolicy => &[Role::Procurement, Role::Admin],
         }
     }
@@ -76,6 +82,8 @@ pub enum Proposal {
     LocationPriority { location: String, priority: i64 },
     /// `scope` is `sku:CODE` or `class:A`, `B` or `C`.
     ReplenishmentPolicy { scope: String, policy: crate::procurement::Policy },
+    /// A channel's connector, its secrets already sealed by the application.
+    Connector { channel: String, settings: crate::connector::ConnectorSettings },
 }
 
 impl Proposal {
@@ -127,6 +135,11 @@ impl Proposal {
                 policy.validate().map_err(|e| FieldError::new(format!("change.policy.{}", e.field), e.message))?;
                 Proposal::ReplenishmentPolicy { scope, policy }
             }
+            ChangeKind::Connector => Proposal::Connector {
+                channel: code("channel")?,
+                settings: serde_json::from_value(change.get("connector").cloned().unwrap_or_default())
+                    .map_err(|e| FieldError::new("change.connector", format!("must be a connector's settings: {e}")))?,
+            },
         })
     }
 
@@ -139,6 +152,15 @@ impl Proposal {
             Proposal::TaxClass { sku, .. } | Proposal::SkuActivation { sku, .. } => format!("product:{sku}"),
             Proposal::LocationPriority { location, .. } => format!("location:{location}"),
             Proposal::ReplenishmentPolicy { scope, .. } => format!("policy:{scope}"),
+            Proposal::Connector { channel, .. } => format!("connector:{channel}"),
+        }
+    }
+
+    /// The change as it may be shown: a connector's secrets only as changed or not.
+    pub fn shown(&self, change: &serde_json::Value) -> serde_json::Value {
+        match self {
+            Proposal::Connector { channel, settings } => serde_json::json!({"channel": channel, "connector": settings.shown()}),
+            _ => change.clone(),
         }
     }
 }

@@ -35,10 +35,13 @@ pub enum ExceptionKind {
     SyncFailure,
     /// A helpdesk ticket not solved within its priority's time.
     TicketOverdue,
+    /// A channel's delivery that could not be made into an order (an unknown SKU, no
+    /// shipping address): kept in the inbox until the data is fixed and it is replayed.
+    ChannelMapping,
 }
 
 impl ExceptionKind {
-    pub const ALL: [ExceptionKind; 9] = [
+    pub const ALL: [ExceptionKind; 10] = [
         ExceptionKind::Stockout,
         ExceptionKind::PaymentReview,
         ExceptionKind::ShipmentAtRisk,
@@ -48,6 +51,7 @@ impl ExceptionKind {
         ExceptionKind::Procurement,
         ExceptionKind::SyncFailure,
         ExceptionKind::TicketOverdue,
+        ExceptionKind::ChannelMapping,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -61,6 +65,7 @@ impl ExceptionKind {
             ExceptionKind::Procurement => "procurement",
             ExceptionKind::SyncFailure => "sync_failure",
             ExceptionKind::TicketOverdue => "ticket_overdue",
+            ExceptionKind::ChannelMapping => "channel_mapping",
         }
     }
 
@@ -86,6 +91,7 @@ impl ExceptionKind {
             ExceptionKind::Procurement => &[Role::Procurement, Role::Ops, Role::Admin],
             ExceptionKind::SyncFailure => &[Role::Ops, Role::Admin],
             ExceptionKind::TicketOverdue => &[Role::Service, Role::Ops, Role::Admin],
+            ExceptionKind::ChannelMapping => &[Role::Integration, Role::Ops, Role::Admin],
         }
     }
 
@@ -100,7 +106,9 @@ impl ExceptionKind {
         match self {
             ExceptionKind::Stockout | ExceptionKind::Procurement => chrono::Duration::hours(24),
             ExceptionKind::PaymentReview => chrono::Duration::hours(4),
-            ExceptionKind::ShipmentAtRisk | ExceptionKind::SyncFailure | ExceptionKind::TicketOverdue => chrono::Duration::hours(2),
+            ExceptionKind::ShipmentAtRisk | ExceptionKind::SyncFailure | ExceptionKind::TicketOverdue | ExceptionKind::ChannelMapping => {
+                chrono::Duration::hours(2)
+            }
             ExceptionKind::LateShipment => chrono::Duration::hours(1),
             ExceptionKind::ReturnOverdue => chrono::Duration::hours(48),
             ExceptionKind::Reconciliation => chrono::Duration::hours(72),

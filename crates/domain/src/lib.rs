@@ -28,6 +28,7 @@ macro_rules! named {
 pub mod access;
 pub mod audit;
 pub mod change;
+pub mod connector;
 pub mod exception;
 pub mod field;
 pub mod inventory;

@@ -56,6 +56,9 @@ enum Command {
     /// Marketplace settlements.
     #[command(subcommand)]
     Settlement(SettlementCommand),
+    /// Channel connectors and their inbox.
+    #[command(subcommand)]
+    Channel(ChannelCommand),
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -130,6 +133,19 @@ enum SettlementCommand {
         #[arg(long)]
         channel: String,
         file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ChannelCommand {
+    /// Process again the channel's deliveries that could not be mapped (after the listing or
+    /// data was fixed), or the one named by --delivery; then process the inbox once.
+    Replay {
+        /// The channel's code.
+        code: String,
+        /// One delivery's id, as the inbox and its exception name it.
+        #[arg(long)]
+        delivery: Option<uuid::Uuid>,
     },
 }
 
@@ -463,6 +479,32 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Channel(ChannelCommand::Replay { code, delivery }) => {
+            let ordo = open(&config).await?;
+            let actor = ordo_app::Actor::system();
+            let replayed = match delivery {
+                Some(id) => ordo.replay_delivery(&code, id, &actor).await.map(|_| 1)?,
+                None => ordo.replay_failed(&code, &actor).await?,
+            };
+            let mut total = ordo_app::InboxRound::default();
+            loop {
+                let round = ordo.process_inbox(ordo_app::MAX_INBOX_CLAIM).await?;
+                if round.claimed == 0 {
+                    break;
+                }
+                total.processed += round.processed;
+                total.ignored += round.ignored;
+                total.failed += round.failed;
+            }
+            println!(
+                "{code}: {replayed} deliver{} replayed; processed {}, ignored {}, failed again {}",
+                if replayed == 1 { "y" } else { "ies" },
+                total.processed,
+                total.ignored,
+                total.failed
+            );
+            Ok(if total.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
         Command::Settlement(SettlementCommand::Import { channel, file }) => {
             let bytes = std::fs::read(&file).map_err(|e| Failure::CannotRun(format!("cannot read {}: {e}", file.display())))?;
             let content = ordo_app::domain::settlement::decode(&bytes);
@@ -575,6 +617,11 @@ async fn serve(config: &Config) -> Result<ExitCode, Failure> {
     let _ = std::io::stdout().flush();
     let watcher = tokio::spawn(serve::watch_the_clock(ordo.clone()));
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    let inbox = {
+        let ordo = ordo.clone();
+        let stopped = stopped.clone();
+        tokio::spawn(async move { ordo.run_inbox(stopped).await })
+    };
     let couriers: Vec<_> = (0..config.outbox_workers)
         .map(|n| {
             let courier = ordo_app::Courier::new(format!("{address}/{n}"), config.notification_log.clone());
@@ -592,6 +639,7 @@ async fn serve(config: &Config) -> Result<ExitCode, Failure> {
     for courier in couriers {
         let _ = courier.await;
     }
+    let _ = inbox.await;
     ordo.close().await;
     Ok(ExitCode::SUCCESS)
 }

@@ -84,6 +84,10 @@ pub struct Options {
     /// server's own log]
     #[arg(long, env = "ORDO_NOTIFICATION_LOG", global = true, value_name = "FILE")]
     pub notification_log: Option<PathBuf>,
+    /// The key connector secrets are sealed with at rest, at least 32 characters; without it
+    /// Ordo refuses to store a connector's webhook secrets or credentials [default: none]
+    #[arg(long, env = "ORDO_SECRET_KEY", global = true, value_name = "TEXT", hide_env_values = true)]
+    pub secret_key: Option<String>,
     /// Log format: text or json [default: text]
     #[arg(long, env = "ORDO_LOG_FORMAT", global = true, value_name = "text|json")]
     pub log_format: Option<String>,
@@ -104,8 +108,8 @@ impl Options {
         merge!(self, lower, database_url, listen, base_currency, sqlite_synchronous, busy_timeout_ms, max_connections,
             request_timeout_secs, body_limit_bytes, session_hours, secure_cookies, risk_hold_uncaptured,
             risk_hold_country_mismatch, risk_value_factor, at_risk_hours, settlement_tolerance_minor, settlement_fee_rate,
-            settlement_fee_rates, outbox_workers, outbox_max_attempts, outbox_first_retry_ms, notification_log, log_format,
-            log_filter)
+            settlement_fee_rates, outbox_workers, outbox_max_attempts, outbox_first_retry_ms, notification_log, secret_key,
+            log_format, log_filter)
     }
 }
 
@@ -208,6 +212,11 @@ impl Config {
                 at_risk_window: chrono::Duration::hours(at_risk_hours.min(24 * 365) as i64),
                 settlement,
                 outbox_retry,
+                secret_key: o
+                    .secret_key
+                    .as_deref()
+                    .map(|k| ordo_app::SecretKey::from_text(k).map_err(|e| bad("secret_key", e.to_string())))
+                    .transpose()?,
             },
             request_timeout: Duration::from_secs(positive("request_timeout_secs", o.request_timeout_secs.unwrap_or(30))?),
             body_limit_bytes: o.body_limit_bytes.unwrap_or(1024 * 1024).max(1024),

@@ -8,6 +8,7 @@
 mod access;
 mod audit;
 mod changes;
+mod channels;
 mod error;
 mod inventory;
 mod kits;
@@ -40,6 +41,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use access::{ApiTokenRecord, SessionUser, UserRecord};
 pub use audit::AuditQuery;
+pub use channels::{ConnectorRecord, Delivery, DeliveryEnd, InboxStats, NewDelivery};
 pub use exceptions::ExceptionQuery;
 pub use helpdesk::TicketQuery;
 pub use replay::{ReplayLine, ReplayOrder};

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod audit;
 pub mod changes;
+pub mod channels;
 pub mod exceptions;
 pub mod fulfilment;
 pub mod helpdesk;

@@ -19,7 +19,7 @@ pub fn routes() -> OpenApiRouter<Ordo> {
         .routes(routes!(receive_order))
         .routes(routes!(get_order))
         .routes(routes!(cancel_order))
-        .routes(routes!(update_order_from_channel))
+        .routes(routes!(get_order_from_channel, update_order_from_channel))
         .routes(routes!(cancel_order_from_channel))
         .routes(routes!(release_order))
 }
@@ -78,6 +78,18 @@ async fn cancel_order(
     body: Bytes,
 ) -> Result<Json<Order>, ApiError> {
     Ok(Json(ordo.cancel_order(path_id(&id)?, &Cancellation::reason(&body)?, &auth.actor).await?))
+}
+
+/// The order a channel knows by its own order id.
+#[utoipa::path(get, path = "/api/v1/channels/{channel}/orders/{external_id}", security(("bearer" = ["orders.read"])), tag = "orders",
+    params(("channel" = String, Path), ("external_id" = String, Path)),
+    responses((status = 200, body = Order), (status = "4XX", body = ErrorBody)))]
+async fn get_order_from_channel(
+    State(ordo): State<Ordo>,
+    _: Authorized<need::OrdersRead>,
+    Path((channel, external_id)): Path<(String, String)>,
+) -> Result<Json<Order>, ApiError> {
+    Ok(Json(ordo.order_by_external_id(&channel, &external_id).await?))
 }
 
 /// The channel's new version of an order it sent before, named by the channel's own id: a new

@@ -15,7 +15,11 @@ pub struct Server {
     pub admin: String,
     pub client: reqwest::Client,
     _dir: TempDir,
+    _stop_inbox: tokio::sync::watch::Sender<bool>,
 }
+
+/// The key test servers seal connector secrets with.
+pub const TEST_SECRET_KEY: &str = "a test key of at least thirty-two characters";
 
 pub fn postgres_url() -> Option<String> {
     std::env::var("ORDO_TEST_POSTGRES_URL").ok().filter(|url| !url.is_empty())
@@ -45,7 +49,11 @@ impl Server {
             None => format!("sqlite://{}", dir.path().join("ordo.db").display()),
             Some(base) => ordo_storage::testing::create_postgres_database(base).await.unwrap(),
         };
-        let settings = Settings { base_currency: ordo_app::domain::Currency::EUR, ..Settings::default() };
+        let settings = Settings {
+            base_currency: ordo_app::domain::Currency::EUR,
+            secret_key: Some(ordo_app::SecretKey::from_text(TEST_SECRET_KEY).unwrap()),
+            ..Settings::default()
+        };
         let ordo = Ordo::open(&url, &StorageOptions::default(), settings).await.unwrap();
         let url = url.clone();
         if demo {
@@ -61,7 +69,11 @@ impl Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Server { base, url, ordo, admin, client: reqwest::Client::new(), _dir: dir }
+        // The channels' inbox is processed as `ordo serve` does it.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let processor = ordo.clone();
+        tokio::spawn(async move { processor.run_inbox(stopped).await });
+        Server { base, url, ordo, admin, client: reqwest::Client::new(), _dir: dir, _stop_inbox: stop }
     }
 
     /// The database the server runs on, for a second process to open.

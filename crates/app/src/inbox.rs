@@ -1,0 +1,539 @@
+//! The channels' inbox: signed webhook deliveries (and, later, polled records) are kept as
+//! received in one short transaction and answered at once; processors then make each into an
+//! order, a change, a cancellation or a refund. A delivery that cannot be mapped stays in the
+//! inbox, raises a `channel_mapping` exception naming the field, and is replayed once the data
+//! is fixed; one that fails for a passing reason (the database busy) is tried again later.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use ordo_channels::{shopify, signature, woocommerce, ChannelRefund, Context, Inbound};
+use ordo_domain::access::Role;
+use ordo_domain::audit::Change;
+use ordo_domain::connector::ConnectorKind;
+use ordo_domain::exception::ExceptionKind;
+use ordo_domain::order::OrderStatus;
+use ordo_domain::{Currency, FieldError};
+use ordo_storage::{Delivery, DeliveryEnd, NewDelivery};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::returns::{NewRefund, NewRefundLine};
+use crate::{Actor, AppError, AppResult, Ordo};
+
+/// How long a processor holds the deliveries it claimed before another may take them.
+const LEASE: chrono::Duration = chrono::Duration::seconds(60);
+/// The most deliveries one round claims.
+pub const MAX_CLAIM: i64 = 64;
+/// Tries for a delivery that keeps failing for a passing reason before a person is told.
+const MAX_ATTEMPTS: i64 = 10;
+
+/// What became of a webhook delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Receipt {
+    /// Kept in the inbox, to be processed.
+    Stored(Uuid),
+    /// The channel sent this delivery before: nothing changed.
+    Duplicate,
+    /// Nothing for Ordo (WooCommerce's ping when a webhook is saved).
+    Ignored,
+}
+
+/// How a processing round went.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct InboxRound {
+    pub claimed: usize,
+    pub processed: usize,
+    pub ignored: usize,
+    pub failed: usize,
+    pub retried: usize,
+}
+
+/// A delivery as the inbox pages show it.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeliveryView {
+    pub id: Uuid,
+    pub channel: String,
+    pub source: String,
+    pub delivery_id: String,
+    pub topic: String,
+    pub received_at: DateTime<Utc>,
+    /// pending, processed, ignored or failed.
+    pub status: String,
+    pub attempts: i64,
+    pub external_id: Option<String>,
+    pub outcome: Option<String>,
+    pub error_field: Option<String>,
+    pub error: Option<String>,
+    pub processed_at: Option<DateTime<Utc>>,
+    /// The body exactly as received, as text (lossy where it was not UTF-8).
+    pub body: String,
+}
+
+impl From<Delivery> for DeliveryView {
+    fn from(d: Delivery) -> Self {
+        DeliveryView {
+            id: d.id,
+            channel: d.channel,
+            source: d.source,
+            delivery_id: d.delivery_id,
+            topic: d.topic,
+            received_at: d.received_at,
+            status: d.status,
+            attempts: d.attempts,
+            external_id: d.external_id,
+            outcome: d.outcome,
+            error_field: d.error_field,
+            error: d.error,
+            processed_at: d.processed_at,
+            body: String::from_utf8_lossy(&d.body).into_owned(),
+        }
+    }
+}
+
+/// A channel's connection health, as `GET /api/v1/channels/{code}/sync` shows it.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SyncHealth {
+    pub channel: String,
+    pub inbound: InboundHealth,
+    pub outbound: OutboundHealth,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InboundHealth {
+    pub last_received_at: Option<DateTime<Utc>>,
+    /// Deliveries waiting to be processed.
+    pub pending: i64,
+    /// Deliveries that could not be mapped, waiting for a fix and a replay.
+    pub failed: i64,
+    /// Deliveries received in the last 24 hours.
+    pub received_last_day: i64,
+}
+
+/// What Ordo sends to the channel. Ordo pushes nothing to channels yet, so nothing waits.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OutboundHealth {
+    pub pending: i64,
+    pub oldest_pending_age_s: Option<i64>,
+    pub p95_latency_ms: Option<i64>,
+    pub failed: i64,
+}
+
+/// Why processing a delivery did not end in Ordo.
+enum Failure {
+    /// The payload cannot be made into what it asks for: a person must fix the data.
+    Mapping(FieldError),
+    /// Something passing (the database busy): tried again later.
+    Transient(String),
+}
+
+impl From<AppError> for Failure {
+    fn from(error: AppError) -> Self {
+        match error {
+            AppError::Storage(e) => Failure::Transient(e.to_string()),
+            AppError::Invalid(e) | AppError::Duplicate(e) | AppError::InsufficientStock(e) => Failure::Mapping(e),
+            other => Failure::Mapping(FieldError::new("body", other.to_string())),
+        }
+    }
+}
+
+impl From<FieldError> for Failure {
+    fn from(error: FieldError) -> Self {
+        Failure::Mapping(error)
+    }
+}
+
+/// What a processed delivery came to.
+struct Done {
+    end: DeliveryEnd,
+    external_id: Option<String>,
+    outcome: String,
+}
+
+fn done(end: DeliveryEnd, external_id: Option<&str>, outcome: impl Into<String>) -> Result<Done, Failure> {
+    Ok(Done { end, external_id: external_id.map(str::to_owned), outcome: outcome.into() })
+}
+
+/// What processing needs to know of a channel, read once a round.
+struct ChannelFacts {
+    currency: Currency,
+    listed: HashSet<String>,
+    paused: bool,
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+}
+
+fn channel_actor(channel: &str) -> Actor {
+    Actor::system_as(&format!("channel:{channel}"), Role::Integration)
+}
+
+impl Ordo {
+    /// Takes a webhook delivery from `source` for `channel`: its signature is checked over the
+    /// exact bytes against each secret in force before anything is read, then it is kept in
+    /// the inbox. A bad or missing signature is [`AppError::BadSignature`] and keeps nothing.
+    pub async fn receive_webhook(&self, source: ConnectorKind, channel: &str, headers: &[(String, String)], body: &[u8]) -> AppResult<Receipt> {
+        let (signature_header, topic_header, id_header, prefix) = match source {
+            ConnectorKind::Shopify => ("x-shopify-hmac-sha256", "x-shopify-topic", "x-shopify-webhook-id", "x-shopify-"),
+            ConnectorKind::WooCommerce => ("x-wc-webhook-signature", "x-wc-webhook-topic", "x-wc-webhook-delivery-id", "x-wc-"),
+            ConnectorKind::Amazon | ConnectorKind::Ebay => return Err(AppError::BadSignature),
+        };
+        // WooCommerce pings a webhook when it is saved; the ping is no order and changes nothing.
+        if source == ConnectorKind::WooCommerce && woocommerce::is_ping(body) {
+            return Ok(Receipt::Ignored);
+        }
+        let connector = {
+            let mut tx = self.db.read().await?;
+            self.open_connector(&mut tx, channel).await?
+        };
+        let Some(connector) = connector.filter(|c| c.kind == source) else {
+            return Err(AppError::BadSignature);
+        };
+        let signed = header(headers, signature_header).is_some_and(|s| signature::base64_hmac_matches(body, s, &connector.webhook_secrets));
+        if !signed {
+            metrics::counter!("ordo_channel_webhooks_refused_total", "channel" => channel.to_owned()).increment(1);
+            return Err(AppError::BadSignature);
+        }
+        let topic = header(headers, topic_header).unwrap_or_default().trim();
+        let delivery_id = match header(headers, id_header).map(str::trim).filter(|id| !id.is_empty() && id.len() <= 200) {
+            Some(id) => id.to_owned(),
+            // No id: the same bytes are the same delivery.
+            None => format!("sha256:{}", crate::access::sha256_hex(body)),
+        };
+        let kept: serde_json::Map<String, serde_json::Value> = headers
+            .iter()
+            .filter(|(n, _)| n.to_ascii_lowercase().starts_with(prefix) || n.eq_ignore_ascii_case("content-type"))
+            .map(|(n, v)| (n.to_ascii_lowercase(), serde_json::Value::from(v.as_str())))
+            .collect();
+        let headers = serde_json::Value::Object(kept).to_string();
+        let id = Uuid::now_v7();
+        let delivery = NewDelivery {
+            id,
+            channel: &connector.channel,
+            source: source.as_str(),
+            delivery_id: &delivery_id,
+            topic,
+            headers: &headers,
+            body,
+            received_at: self.now(),
+        };
+        let mut tx = self.db.write().await?;
+        let stored = tx.insert_delivery(&delivery).await?;
+        tx.commit().await?;
+        let labels = [("channel", connector.channel.clone())];
+        if !stored {
+            metrics::counter!("ordo_channel_webhook_duplicates_total", &labels).increment(1);
+            return Ok(Receipt::Duplicate);
+        }
+        metrics::counter!("ordo_channel_webhooks_received_total", &labels).increment(1);
+        self.inbox_wake.notify_one();
+        Ok(Receipt::Stored(id))
+    }
+
+    /// Claims up to `limit` due deliveries and processes each. Safe to run in many processes.
+    pub async fn process_inbox(&self, limit: i64) -> AppResult<InboxRound> {
+        let now = self.now();
+        let claimed = {
+            let mut tx = self.db.write().await?;
+            let claimed = tx.claim_deliveries(now, now + LEASE, limit.clamp(1, MAX_CLAIM)).await?;
+            tx.commit().await?;
+            claimed
+        };
+        let mut round = InboxRound { claimed: claimed.len(), ..InboxRound::default() };
+        if claimed.is_empty() {
+            return Ok(round);
+        }
+        let mut facts: HashMap<String, Option<ChannelFacts>> = HashMap::new();
+        for delivery in claimed {
+            if !facts.contains_key(&delivery.channel) {
+                let read = self.channel_facts(&delivery.channel).await?;
+                facts.insert(delivery.channel.clone(), read);
+            }
+            let channel = facts.get(&delivery.channel).and_then(Option::as_ref);
+            if channel.is_some_and(|c| c.paused) {
+                // Kept, not processed, while the connector is paused.
+                let mut tx = self.db.write().await?;
+                tx.retry_delivery(delivery.id, self.now() + chrono::Duration::seconds(60), "the connector is paused").await?;
+                tx.commit().await?;
+                round.retried += 1;
+                continue;
+            }
+            let result = match channel {
+                Some(channel) => self.apply_delivery(&delivery, channel).await,
+                None => Err(Failure::Mapping(FieldError::new("channel", format!("the channel {:?} no longer exists", delivery.channel)))),
+            };
+            self.record_outcome(&delivery, result, &mut round).await?;
+        }
+        Ok(round)
+    }
+
+    async fn channel_facts(&self, code: &str) -> AppResult<Option<ChannelFacts>> {
+        let mut tx = self.db.read().await?;
+        let Some(channel) = tx.channel(code).await? else { return Ok(None) };
+        let listed = tx.listings(Some(code)).await?.into_iter().map(|l| l.channel_sku).collect();
+        let paused = tx.connector(code).await?.is_some_and(|c| c.paused);
+        Ok(Some(ChannelFacts { currency: channel.currency, listed, paused }))
+    }
+
+    async fn record_outcome(&self, delivery: &Delivery, result: Result<Done, Failure>, round: &mut InboxRound) -> AppResult<()> {
+        let now = self.now();
+        let subject = format!("delivery:{}", delivery.id);
+        let mut tx = self.db.write().await?;
+        match result {
+            Ok(done) => {
+                match done.end {
+                    DeliveryEnd::Ignored => round.ignored += 1,
+                    _ => round.processed += 1,
+                }
+                tx.finish_delivery(delivery.id, done.end, done.external_id.as_deref(), &done.outcome, None, now).await?;
+                // A delivery that failed before and now went through needs nobody any more.
+                tx.resolve_exception(ExceptionKind::ChannelMapping.as_str(), &subject, "processed after a replay", now).await?;
+                let latency = (now - delivery.received_at).to_std().unwrap_or_default();
+                metrics::histogram!("ordo_channel_delivery_latency_seconds").record(latency.as_secs_f64());
+            }
+            Err(Failure::Mapping(error)) => {
+                round.failed += 1;
+                tx.finish_delivery(delivery.id, DeliveryEnd::Failed, None, "could not be mapped", Some((&error.field, &error.message)), now).await?;
+                let kind = ExceptionKind::ChannelMapping;
+                let details = serde_json::json!({
+                    "channel": delivery.channel,
+                    "source": delivery.source,
+                    "topic": delivery.topic,
+                    "delivery": delivery.id,
+                    "delivery_id": delivery.delivery_id,
+                    "field": error.field,
+                    "message": error.message,
+                    "payload": format!("/api/v1/channels/{}/inbox/{}", delivery.channel, delivery.id),
+                });
+                tx.raise_exception(kind.as_str(), &subject, kind.owner_role().as_str(), now + kind.sla(), &details, now).await?;
+                metrics::counter!("ordo_channel_mapping_failures_total", "channel" => delivery.channel.clone()).increment(1);
+            }
+            Err(Failure::Transient(error)) if delivery.attempts < MAX_ATTEMPTS => {
+                round.retried += 1;
+                let wait = chrono::Duration::seconds(1i64 << delivery.attempts.clamp(0, 8));
+                tx.retry_delivery(delivery.id, now + wait, &error).await?;
+            }
+            Err(Failure::Transient(error)) => {
+                round.failed += 1;
+                tx.finish_delivery(delivery.id, DeliveryEnd::Failed, None, "kept failing", Some(("body", &error)), now).await?;
+                let kind = ExceptionKind::SyncFailure;
+                let details = serde_json::json!({"channel": delivery.channel, "delivery": delivery.id, "attempts": delivery.attempts, "last_error": error});
+                tx.raise_exception(kind.as_str(), &subject, kind.owner_role().as_str(), now + kind.sla(), &details, now).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Makes one delivery into what it asks of Ordo.
+    async fn apply_delivery(&self, delivery: &Delivery, facts: &ChannelFacts) -> Result<Done, Failure> {
+        let listed = |sku: &str| facts.listed.contains(sku);
+        let context = Context { channel: &delivery.channel, currency: facts.currency, listed: &listed };
+        let inbound = match delivery.source.as_str() {
+            "shopify" => shopify::read(&delivery.topic, &delivery.body, &context)?,
+            "woocommerce" => woocommerce::read(&delivery.topic, &delivery.body, &context)?,
+            other => return Err(Failure::Mapping(FieldError::new("source", format!("Ordo cannot read deliveries from {other:?}")))),
+        };
+        let actor = channel_actor(&delivery.channel);
+        let channel = delivery.channel.as_str();
+        let payload = String::from_utf8_lossy(&delivery.body);
+        match inbound {
+            Inbound::Ignored(reason) => done(DeliveryEnd::Ignored, None, reason),
+            Inbound::Uninstalled => {
+                self.pause_connector(channel, true, &actor).await?;
+                done(DeliveryEnd::Processed, None, "the shop removed Ordo's app: the connector is paused")
+            }
+            Inbound::Cancelled { external_id, updated_at, reason } => {
+                if let Some(at) = updated_at
+                    && self.is_stale(channel, &external_id, at).await?
+                {
+                    return done(DeliveryEnd::Ignored, Some(&external_id), "older than the version Ordo has");
+                }
+                let outcome = self.cancel_from_channel(channel, &external_id, &reason, &actor).await?;
+                if let Some(at) = updated_at {
+                    self.record_version(channel, &external_id, at).await?;
+                }
+                done(DeliveryEnd::Processed, Some(&external_id), outcome)
+            }
+            Inbound::Order(mapped) => {
+                let external_id = mapped.order.external_id.clone();
+                if self.is_stale(channel, &external_id, mapped.updated_at).await? {
+                    return done(DeliveryEnd::Ignored, Some(&external_id), "older than the version Ordo has, or the same");
+                }
+                let existing = self.db.read().await.map_err(AppError::from)?.order_id_by_external_id(channel, &external_id).await.map_err(AppError::from)?;
+                let outcome = match (existing, mapped.cancelled) {
+                    (Some(_), true) => self.cancel_from_channel(channel, &external_id, "cancelled by the channel", &actor).await?,
+                    (None, true) => "cancelled on the channel before Ordo received it: no order made".to_owned(),
+                    (Some(_), false) => match self.update_order_from_channel(channel, &external_id, mapped.order, &payload, &actor).await {
+                        Ok(order) => format!("order {} is {}", order.id, order.status),
+                        // Shipping has started: the channel's change is too late, and is kept here.
+                        Err(AppError::InvalidTransition { message, .. }) => format!("not changed: {message}"),
+                        Err(e) => return Err(e.into()),
+                    },
+                    (None, false) => {
+                        let intake = self.receive_order(mapped.order, &payload, &actor).await?;
+                        format!("order {} is {}", intake.order.id, intake.order.status)
+                    }
+                };
+                self.record_version(channel, &external_id, mapped.updated_at).await?;
+                done(DeliveryEnd::Processed, Some(&external_id), outcome)
+            }
+            Inbound::Refund(refund) => {
+                let external_id = refund.external_id.clone();
+                let outcome = self.refund_from_channel(channel, refund, &actor).await?;
+                done(DeliveryEnd::Processed, Some(&external_id), outcome)
+            }
+        }
+    }
+
+    async fn is_stale(&self, channel: &str, external_id: &str, updated_at: DateTime<Utc>) -> AppResult<bool> {
+        let known = self.db.read().await?.channel_order_version(channel, external_id).await?;
+        Ok(known.is_some_and(|known| updated_at <= known))
+    }
+
+    async fn record_version(&self, channel: &str, external_id: &str, updated_at: DateTime<Utc>) -> AppResult<()> {
+        let mut tx = self.db.write().await?;
+        tx.set_channel_order_version(channel, external_id, updated_at).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn cancel_from_channel(&self, channel: &str, external_id: &str, reason: &str, actor: &Actor) -> AppResult<String> {
+        let id = self.db.read().await?.order_id_by_external_id(channel, external_id).await?;
+        let Some(id) = id else {
+            return Ok("no such order in Ordo: nothing to cancel".to_owned());
+        };
+        let order = self.order(id).await?;
+        if order.status == OrderStatus::Cancelled {
+            return Ok("cancelled already".to_owned());
+        }
+        if !order.status.is_open() {
+            return Ok(format!("not cancelled: the order is {} already", order.status));
+        }
+        self.cancel_order(id, reason, actor).await?;
+        Ok(format!("order {id} cancelled"))
+    }
+
+    /// Books a channel's refund against the order's lines, once per refund id.
+    async fn refund_from_channel(&self, channel: &str, refund: ChannelRefund, actor: &Actor) -> Result<String, Failure> {
+        let marker = format!("refund/{}", refund.refund_id);
+        if self.db.read().await.map_err(AppError::from)?.channel_order_version(channel, &marker).await.map_err(AppError::from)?.is_some() {
+            return Ok(format!("refund {} was booked before", refund.refund_id));
+        }
+        let id = self.db.read().await.map_err(AppError::from)?.order_id_by_external_id(channel, &refund.external_id).await.map_err(AppError::from)?;
+        let id = id.ok_or_else(|| FieldError::new("order_id", format!("no order {:?} from {channel} in Ordo", refund.external_id)))?;
+        let order = self.order(id).await?;
+        let mut lines = Vec::new();
+        for (i, refunded) in refund.lines.iter().enumerate() {
+            let line = order.lines.iter().find(|l| l.item_id.as_deref() == Some(refunded.item_id.as_str()) && l.part_of.is_none());
+            let line = line.ok_or_else(|| FieldError::new(format!("refund_line_items[{i}].line_item_id"), format!("no line {:?} on the order", refunded.item_id)))?;
+            lines.push(NewRefundLine { line: line.line, quantity: refunded.quantity, amount: None });
+        }
+        let shipping = (refund.shipping.minor() != 0).then(|| refund.shipping.to_decimal_string());
+        if lines.is_empty() && shipping.is_none() {
+            return Ok("nothing refunded by line or shipping: nothing booked".to_owned());
+        }
+        let booked = self.refund(id, NewRefund { return_id: None, lines, shipping, reason: refund.reason.clone() }, actor).await?;
+        let mut tx = self.db.write().await.map_err(AppError::from)?;
+        tx.set_channel_order_version(channel, &marker, self.now()).await.map_err(AppError::from)?;
+        tx.commit().await.map_err(AppError::from)?;
+        Ok(format!("refund {} booked as {}", refund.refund_id, booked.id))
+    }
+
+    /// Processes the inbox until `stopped` turns true: woken by each new delivery, and every
+    /// second for deliveries due again or left by a process that died.
+    pub async fn run_inbox(&self, mut stopped: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            if *stopped.borrow() {
+                return;
+            }
+            let busy = match self.process_inbox(MAX_CLAIM).await {
+                Ok(round) => round.claimed > 0,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not process the channels' inbox");
+                    false
+                }
+            };
+            if busy {
+                continue;
+            }
+            tokio::select! {
+                () = self.inbox_wake.notified() => {}
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = stopped.changed() => {}
+            }
+        }
+    }
+
+    /// A channel's inbox, newest first.
+    pub async fn inbox(&self, channel: &str, status: Option<&str>, limit: i64) -> AppResult<Vec<DeliveryView>> {
+        if let Some(s) = status.filter(|s| !["pending", "processed", "ignored", "failed"].contains(s)) {
+            return Err(FieldError::new("status", format!("{s:?} is not pending, processed, ignored or failed")).into());
+        }
+        let limit = ordo_domain::field::bounded("limit", limit, 1, 500)?;
+        let rows = self.db.read().await?.deliveries(channel, status, limit).await?;
+        Ok(rows.into_iter().map(DeliveryView::from).collect())
+    }
+
+    pub async fn delivery(&self, channel: &str, id: Uuid) -> AppResult<DeliveryView> {
+        let found = self.db.read().await?.delivery(id).await?.filter(|d| d.channel == channel);
+        found.map(DeliveryView::from).ok_or_else(|| AppError::NotFound { what: "delivery", key: id.to_string() })
+    }
+
+    /// Puts a delivery back in the queue, to be processed again now (after its listing or
+    /// data was fixed). Failed and processed ones alike; a processed order is not made twice.
+    pub async fn replay_delivery(&self, channel: &str, id: Uuid, actor: &Actor) -> AppResult<DeliveryView> {
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        let delivery = tx.delivery(id).await?.filter(|d| d.channel == channel);
+        let delivery = delivery.ok_or_else(|| AppError::NotFound { what: "delivery", key: id.to_string() })?;
+        tx.replay_delivery(id, now).await?;
+        let change = Change::new("delivery.replay", format!("delivery:{id}"))
+            .before(serde_json::json!({"status": delivery.status}))
+            .after(serde_json::json!({"status": "pending"}));
+        crate::audit::record(&mut tx, actor, now, &[change]).await?;
+        let replayed = tx.delivery(id).await?.ok_or_else(|| AppError::NotFound { what: "delivery", key: id.to_string() })?;
+        tx.commit().await?;
+        self.inbox_wake.notify_one();
+        Ok(replayed.into())
+    }
+
+    /// Replays every failed delivery of a channel; how many.
+    pub async fn replay_failed(&self, channel: &str, actor: &Actor) -> AppResult<usize> {
+        let failed = self.db.read().await?.deliveries(channel, Some("failed"), 500).await?;
+        for delivery in &failed {
+            self.replay_delivery(channel, delivery.id, actor).await?;
+        }
+        Ok(failed.len())
+    }
+
+    /// How the channel's connection is doing.
+    pub async fn channel_sync(&self, channel: &str) -> AppResult<SyncHealth> {
+        let mut tx = self.db.read().await?;
+        tx.channel(channel).await?.ok_or_else(|| AppError::NotFound { what: "channel", key: channel.to_owned() })?;
+        let stats = tx.inbox_stats(channel, self.now() - chrono::Duration::hours(24)).await?;
+        Ok(SyncHealth {
+            channel: channel.to_owned(),
+            inbound: InboundHealth {
+                last_received_at: stats.last_received_at,
+                pending: stats.pending,
+                failed: stats.failed,
+                received_last_day: stats.received_since,
+            },
+            outbound: OutboundHealth { pending: 0, oldest_pending_age_s: None, p95_latency_ms: None, failed: 0 },
+        })
+    }
+
+    /// The order a channel knows by its own id.
+    pub async fn order_by_external_id(&self, channel: &str, external_id: &str) -> AppResult<ordo_domain::order::Order> {
+        let id = self.db.read().await?.order_id_by_external_id(channel, external_id).await?;
+        let id = id.ok_or_else(|| AppError::NotFound { what: "order", key: format!("{channel}/{external_id}") })?;
+        self.order(id).await
+    }
+}

@@ -1,0 +1,200 @@
+//! Channel connectors: which kind of channel Ordo talks to, where, and with what. Secrets and
+//! credentials are write-only: what is kept is sealed by the application, and what is shown
+//! (the API, change requests, the audit log) only says whether one is set or changed.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::field::{self, FieldError};
+
+/// The channels Ordo has a connector for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum ConnectorKind {
+    Shopify,
+    WooCommerce,
+    Amazon,
+    Ebay,
+}
+
+impl ConnectorKind {
+    pub const ALL: [ConnectorKind; 4] = [ConnectorKind::Shopify, ConnectorKind::WooCommerce, ConnectorKind::Amazon, ConnectorKind::Ebay];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectorKind::Shopify => "shopify",
+            ConnectorKind::WooCommerce => "woocommerce",
+            ConnectorKind::Amazon => "amazon",
+            ConnectorKind::Ebay => "ebay",
+        }
+    }
+
+    pub fn parse(field: &str, value: &str) -> Result<ConnectorKind, FieldError> {
+        ConnectorKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == value)
+            .ok_or_else(|| FieldError::new(field, "must be one of shopify, woocommerce, amazon, ebay"))
+    }
+
+    /// Whether the channel pushes its orders by signed webhooks.
+    pub fn pushes(self) -> bool {
+        matches!(self, ConnectorKind::Shopify | ConnectorKind::WooCommerce)
+    }
+}
+
+/// The most webhook secrets in force at once: the current one and the one being retired.
+pub const MAX_WEBHOOK_SECRETS: usize = 2;
+/// How often a poller may ask, at most and at least, in seconds.
+pub const POLL_INTERVAL_S: (i64, i64) = (10, 86_400);
+
+/// A connector as someone asks for it, secrets in the clear, not yet checked.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewConnector {
+    pub kind: String,
+    /// Where the channel's API is; the channel's own address when absent.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// The secrets webhooks are signed with (two while rotating); absent keeps the current ones.
+    #[serde(default)]
+    pub webhook_secrets: Option<Vec<String>>,
+    /// The channel's API credentials (tokens, client id and secret); absent keeps the current ones.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub credentials: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(default)]
+    pub poll_interval_s: Option<i64>,
+    /// The channel's location ids to Ordo's location codes.
+    #[serde(default)]
+    pub location_map: Option<BTreeMap<String, String>>,
+}
+
+/// A checked connector, secrets still in the clear: the application seals them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckedConnector {
+    pub kind: ConnectorKind,
+    pub base_url: Option<String>,
+    pub webhook_secrets: Option<Vec<String>>,
+    pub credentials: Option<serde_json::Map<String, serde_json::Value>>,
+    pub poll_interval_s: i64,
+    pub location_map: BTreeMap<String, String>,
+}
+
+impl NewConnector {
+    pub fn check(self) -> Result<CheckedConnector, FieldError> {
+        let kind = ConnectorKind::parse("kind", self.kind.trim())?;
+        let base_url = match self.base_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+            None => None,
+            Some(url) => {
+                let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+                let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or_default()).unwrap_or_default();
+                if host.is_empty() || url.len() > 500 || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                    return Err(FieldError::new("base_url", "must be an http:// or https:// address such as https://shop.example.com"));
+                }
+                Some(url.trim_end_matches('/').to_owned())
+            }
+        };
+        if let Some(secrets) = &self.webhook_secrets {
+            if secrets.is_empty() || secrets.len() > MAX_WEBHOOK_SECRETS {
+                return Err(FieldError::new("webhook_secrets", format!("must hold one secret, or {MAX_WEBHOOK_SECRETS} while rotating")));
+            }
+            for (i, secret) in secrets.iter().enumerate() {
+                if secret.trim().len() < 8 || secret.len() > 500 || secret.chars().any(char::is_control) {
+                    return Err(FieldError::new(format!("webhook_secrets[{i}]"), "must be 8 to 500 characters, none of them control characters"));
+                }
+            }
+        }
+        if let Some(credentials) = &self.credentials
+            && serde_json::to_string(credentials).map_or(0, |t| t.len()) > 10_000
+        {
+            return Err(FieldError::new("credentials", "must be at most 10,000 characters of JSON"));
+        }
+        let poll_interval_s = field::bounded("poll_interval_s", self.poll_interval_s.unwrap_or(60), POLL_INTERVAL_S.0, POLL_INTERVAL_S.1)?;
+        let mut location_map = BTreeMap::new();
+        for (theirs, ours) in self.location_map.unwrap_or_default() {
+            let key = theirs.trim();
+            if key.is_empty() || key.len() > 100 || key.chars().any(char::is_control) {
+                return Err(FieldError::new("location_map", "a channel location id must be 1 to 100 characters"));
+            }
+            location_map.insert(key.to_owned(), field::code(&format!("location_map.{key}"), &ours)?);
+        }
+        Ok(CheckedConnector {
+            kind,
+            base_url,
+            webhook_secrets: self.webhook_secrets.map(|s| s.into_iter().map(|s| s.trim().to_owned()).collect()),
+            credentials: self.credentials,
+            poll_interval_s,
+            location_map,
+        })
+    }
+}
+
+/// A connector's settings as a change request carries them: secrets and credentials sealed
+/// (`None` keeps what the connector has).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectorSettings {
+    pub kind: ConnectorKind,
+    pub base_url: Option<String>,
+    pub webhook_secrets: Option<String>,
+    pub credentials: Option<String>,
+    pub poll_interval_s: i64,
+    pub location_map: BTreeMap<String, String>,
+}
+
+impl ConnectorSettings {
+    /// What may be shown of a change to these settings: never a secret, only that it changes.
+    pub fn shown(&self) -> serde_json::Value {
+        let secret = |s: &Option<String>| if s.is_some() { "secret changed" } else { "unchanged" };
+        serde_json::json!({
+            "kind": self.kind.as_str(),
+            "base_url": self.base_url,
+            "webhook_secrets": secret(&self.webhook_secrets),
+            "credentials": secret(&self.credentials),
+            "poll_interval_s": self.poll_interval_s,
+            "location_map": self.location_map,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new(kind: &str) -> NewConnector {
+        NewConnector { kind: kind.into(), base_url: None, webhook_secrets: None, credentials: None, poll_interval_s: None, location_map: None }
+    }
+
+    #[test]
+    fn a_connector_is_checked_field_by_field() {
+        assert_eq!(new("magento").check().unwrap_err().field, "kind");
+        let c = NewConnector { base_url: Some("https://shop.example.com/".into()), ..new("shopify") }.check().unwrap();
+        assert_eq!(c.base_url.as_deref(), Some("https://shop.example.com"));
+        assert_eq!(c.poll_interval_s, 60);
+        assert_eq!(NewConnector { base_url: Some("ftp://x".into()), ..new("ebay") }.check().unwrap_err().field, "base_url");
+        assert_eq!(NewConnector { webhook_secrets: Some(vec![]), ..new("shopify") }.check().unwrap_err().field, "webhook_secrets");
+        let three = Some(vec!["aaaaaaaa".into(), "bbbbbbbb".into(), "cccccccc".into()]);
+        assert_eq!(NewConnector { webhook_secrets: three, ..new("shopify") }.check().unwrap_err().field, "webhook_secrets");
+        assert_eq!(NewConnector { webhook_secrets: Some(vec!["short".into()]), ..new("shopify") }.check().unwrap_err().field, "webhook_secrets[0]");
+        assert_eq!(NewConnector { poll_interval_s: Some(1), ..new("amazon") }.check().unwrap_err().field, "poll_interval_s");
+        let map = Some(BTreeMap::from([("655441491".to_owned(), "bad code!".to_owned())]));
+        assert_eq!(NewConnector { location_map: map, ..new("shopify") }.check().unwrap_err().field, "location_map.655441491");
+    }
+
+    #[test]
+    fn shown_settings_never_carry_a_secret() {
+        let settings = ConnectorSettings {
+            kind: ConnectorKind::Shopify,
+            base_url: None,
+            webhook_secrets: Some("sealed-bytes".into()),
+            credentials: None,
+            poll_interval_s: 60,
+            location_map: BTreeMap::new(),
+        };
+        let shown = settings.shown().to_string();
+        assert!(!shown.contains("sealed-bytes"));
+        assert!(shown.contains("secret changed"));
+    }
+}

@@ -1,0 +1,253 @@
+//! Channel connectors and their inbox: how Ordo reaches each channel, every delivery and
+//! polled record as it was received, and the newest version of each channel order applied.
+//! Processors claim due deliveries; on PostgreSQL several share the inbox without taking the
+//! same row (`FOR UPDATE SKIP LOCKED`), on SQLite the one writer claims in turn.
+
+use chrono::{DateTime, Utc};
+use sqlx::AssertSqlSafe;
+use uuid::Uuid;
+
+use crate::{on_engine, StorageError, Tx};
+
+/// A connector as stored: its secrets and credentials sealed, never in the clear.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ConnectorRecord {
+    pub channel: String,
+    pub kind: String,
+    pub base_url: Option<String>,
+    pub webhook_secrets: Option<String>,
+    pub credentials: Option<String>,
+    pub poll_interval_s: i64,
+    /// JSON object: the channel's location ids to Ordo's location codes.
+    pub location_map: String,
+    pub paused: bool,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A delivery to keep: the exact bytes and headers received.
+#[derive(Debug, Clone)]
+pub struct NewDelivery<'a> {
+    pub id: Uuid,
+    pub channel: &'a str,
+    pub source: &'a str,
+    pub delivery_id: &'a str,
+    pub topic: &'a str,
+    /// JSON object of the headers kept (never the signature's secret, which is not sent).
+    pub headers: &'a str,
+    pub body: &'a [u8],
+    pub received_at: DateTime<Utc>,
+}
+
+/// A delivery in the inbox.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Delivery {
+    pub id: Uuid,
+    pub channel: String,
+    pub source: String,
+    pub delivery_id: String,
+    pub topic: String,
+    pub headers: String,
+    pub body: Vec<u8>,
+    pub received_at: DateTime<Utc>,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: DateTime<Utc>,
+    pub external_id: Option<String>,
+    pub outcome: Option<String>,
+    pub error_field: Option<String>,
+    pub error: Option<String>,
+    pub processed_at: Option<DateTime<Utc>>,
+}
+
+/// Where a delivery ends: processed into Ordo, ignored (nothing to do), or failed (it could
+/// not be mapped; it waits for a fix and a replay).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryEnd {
+    Processed,
+    Ignored,
+    Failed,
+}
+
+impl DeliveryEnd {
+    fn as_str(self) -> &'static str {
+        match self {
+            DeliveryEnd::Processed => "processed",
+            DeliveryEnd::Ignored => "ignored",
+            DeliveryEnd::Failed => "failed",
+        }
+    }
+}
+
+/// A channel's inbox at a glance.
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+pub struct InboxStats {
+    pub last_received_at: Option<DateTime<Utc>>,
+    pub pending: i64,
+    pub failed: i64,
+    pub received_since: i64,
+}
+
+const DELIVERY_COLUMNS: &str = "id, channel, source, delivery_id, topic, headers, body, received_at, status, attempts, \
+                                next_attempt_at, external_id, outcome, error_field, error, processed_at";
+
+impl Tx {
+    pub async fn upsert_connector(&mut self, c: &ConnectorRecord) -> Result<(), StorageError> {
+        let sql = "INSERT INTO channel_connectors (channel, kind, base_url, webhook_secrets, credentials, poll_interval_s, location_map, paused, updated_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                   ON CONFLICT (channel) DO UPDATE SET kind = excluded.kind, base_url = excluded.base_url, \
+                   webhook_secrets = excluded.webhook_secrets, credentials = excluded.credentials, \
+                   poll_interval_s = excluded.poll_interval_s, location_map = excluded.location_map, \
+                   paused = excluded.paused, updated_at = excluded.updated_at";
+        on_engine!(self, |conn| sqlx::query(sql)
+            .bind(&c.channel)
+            .bind(&c.kind)
+            .bind(&c.base_url)
+            .bind(&c.webhook_secrets)
+            .bind(&c.credentials)
+            .bind(c.poll_interval_s)
+            .bind(&c.location_map)
+            .bind(c.paused)
+            .bind(c.updated_at)
+            .execute(conn)
+            .await?
+            .rows_affected());
+        Ok(())
+    }
+
+    pub async fn connector(&mut self, channel: &str) -> Result<Option<ConnectorRecord>, StorageError> {
+        let sql = "SELECT channel, kind, base_url, webhook_secrets, credentials, poll_interval_s, location_map, paused, updated_at \
+                   FROM channel_connectors WHERE channel = $1";
+        Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(channel).fetch_optional(conn).await?))
+    }
+
+    pub async fn connectors(&mut self) -> Result<Vec<ConnectorRecord>, StorageError> {
+        let sql = "SELECT channel, kind, base_url, webhook_secrets, credentials, poll_interval_s, location_map, paused, updated_at \
+                   FROM channel_connectors ORDER BY channel";
+        Ok(on_engine!(self, |conn| sqlx::query_as(sql).fetch_all(conn).await?))
+    }
+
+    /// Pauses or resumes a connector; `false` when the channel has none.
+    pub async fn set_connector_paused(&mut self, channel: &str, paused: bool, now: DateTime<Utc>) -> Result<bool, StorageError> {
+        let sql = "UPDATE channel_connectors SET paused = $1, updated_at = $2 WHERE channel = $3";
+        let changed = on_engine!(self, |conn| sqlx::query(sql).bind(paused).bind(now).bind(channel).execute(conn).await?.rows_affected());
+        Ok(changed == 1)
+    }
+
+    /// Keeps a delivery; `false` when the channel sent this delivery before (nothing changes).
+    pub async fn insert_delivery(&mut self, d: &NewDelivery<'_>) -> Result<bool, StorageError> {
+        let sql = "INSERT INTO channel_inbox (id, channel, source, delivery_id, topic, headers, body, received_at, status, next_attempt_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $8) \
+                   ON CONFLICT (channel, source, delivery_id) DO NOTHING";
+        let inserted = on_engine!(self, |conn| sqlx::query(sql)
+            .bind(d.id)
+            .bind(d.channel)
+            .bind(d.source)
+            .bind(d.delivery_id)
+            .bind(d.topic)
+            .bind(d.headers)
+            .bind(d.body)
+            .bind(d.received_at)
+            .execute(conn)
+            .await?
+            .rows_affected());
+        Ok(inserted == 1)
+    }
+
+    /// Claims up to `limit` due deliveries until `lease_until`: a processor that dies
+    /// mid-way leaves them to be claimed again then, never lost. Oldest first.
+    pub async fn claim_deliveries(&mut self, now: DateTime<Utc>, lease_until: DateTime<Utc>, limit: i64) -> Result<Vec<Delivery>, StorageError> {
+        let pick = "SELECT id FROM channel_inbox WHERE status = 'pending' AND next_attempt_at <= $2 ORDER BY next_attempt_at, received_at LIMIT $3";
+        let lock = match self.engine() {
+            crate::Engine::Sqlite => "",
+            crate::Engine::Postgres => " FOR UPDATE SKIP LOCKED",
+        };
+        let sql = format!(
+            "UPDATE channel_inbox SET next_attempt_at = $1, attempts = attempts + 1 WHERE id IN ({pick}{lock}) RETURNING {DELIVERY_COLUMNS}"
+        );
+        let mut rows: Vec<Delivery> =
+            on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(lease_until).bind(now).bind(limit).fetch_all(conn).await?);
+        rows.sort_by_key(|d| (d.received_at, d.id));
+        Ok(rows)
+    }
+
+    /// Records where a delivery ended.
+    pub async fn finish_delivery(
+        &mut self,
+        id: Uuid,
+        end: DeliveryEnd,
+        external_id: Option<&str>,
+        outcome: &str,
+        error: Option<(&str, &str)>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
+        let sql = "UPDATE channel_inbox SET status = $1, external_id = COALESCE($2, external_id), outcome = $3, \
+                   error_field = $4, error = $5, processed_at = $6 WHERE id = $7";
+        on_engine!(self, |conn| sqlx::query(sql)
+            .bind(end.as_str())
+            .bind(external_id)
+            .bind(outcome)
+            .bind(error.map(|e| e.0))
+            .bind(error.map(|e| e.1))
+            .bind(now)
+            .bind(id)
+            .execute(conn)
+            .await?
+            .rows_affected());
+        Ok(())
+    }
+
+    /// Leaves a delivery pending, to be tried again at `next_attempt_at`, with why it failed.
+    pub async fn retry_delivery(&mut self, id: Uuid, next_attempt_at: DateTime<Utc>, error: &str) -> Result<(), StorageError> {
+        let sql = "UPDATE channel_inbox SET next_attempt_at = $1, error = $2 WHERE id = $3 AND status = 'pending'";
+        on_engine!(self, |conn| sqlx::query(sql).bind(next_attempt_at).bind(error).bind(id).execute(conn).await?.rows_affected());
+        Ok(())
+    }
+
+    /// Puts a delivery back in the queue, due now; `false` when there is no such delivery.
+    pub async fn replay_delivery(&mut self, id: Uuid, now: DateTime<Utc>) -> Result<bool, StorageError> {
+        let sql = "UPDATE channel_inbox SET status = 'pending', next_attempt_at = $1, error_field = NULL, error = NULL, \
+                   outcome = NULL, processed_at = NULL WHERE id = $2";
+        let changed = on_engine!(self, |conn| sqlx::query(sql).bind(now).bind(id).execute(conn).await?.rows_affected());
+        Ok(changed == 1)
+    }
+
+    pub async fn delivery(&mut self, id: Uuid) -> Result<Option<Delivery>, StorageError> {
+        let sql = format!("SELECT {DELIVERY_COLUMNS} FROM channel_inbox WHERE id = $1");
+        Ok(on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(id).fetch_optional(conn).await?))
+    }
+
+    /// The newest deliveries of a channel, optionally in one status.
+    pub async fn deliveries(&mut self, channel: &str, status: Option<&str>, limit: i64) -> Result<Vec<Delivery>, StorageError> {
+        let sql = format!(
+            "SELECT {DELIVERY_COLUMNS} FROM channel_inbox WHERE channel = $1 AND ($2 IS NULL OR status = $2) \
+             ORDER BY received_at DESC, id DESC LIMIT $3"
+        );
+        Ok(on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(channel).bind(status).bind(limit).fetch_all(conn).await?))
+    }
+
+    /// The inbox of a channel at a glance; `since` bounds the count of deliveries received.
+    pub async fn inbox_stats(&mut self, channel: &str, since: DateTime<Utc>) -> Result<InboxStats, StorageError> {
+        let sql = "SELECT MAX(received_at) AS last_received_at, \
+                   COALESCE(SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0) AS pending, \
+                   COALESCE(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0) AS failed, \
+                   COALESCE(SUM(CASE WHEN received_at >= $2 THEN 1 ELSE 0 END), 0) AS received_since \
+                   FROM channel_inbox WHERE channel = $1";
+        Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(channel).bind(since).fetch_one(conn).await?))
+    }
+
+    /// When Ordo last applied a version of the channel's order, as the channel dated it.
+    pub async fn channel_order_version(&mut self, channel: &str, external_id: &str) -> Result<Option<DateTime<Utc>>, StorageError> {
+        let sql = "SELECT updated_at FROM channel_order_versions WHERE channel = $1 AND external_id = $2";
+        let row: Option<(DateTime<Utc>,)> = on_engine!(self, |conn| sqlx::query_as(sql).bind(channel).bind(external_id).fetch_optional(conn).await?);
+        Ok(row.map(|r| r.0))
+    }
+
+    /// Records the version applied; an older one never replaces a newer.
+    pub async fn set_channel_order_version(&mut self, channel: &str, external_id: &str, updated_at: DateTime<Utc>) -> Result<(), StorageError> {
+        let sql = "INSERT INTO channel_order_versions (channel, external_id, updated_at) VALUES ($1, $2, $3) \
+                   ON CONFLICT (channel, external_id) DO UPDATE SET updated_at = excluded.updated_at \
+                   WHERE channel_order_versions.updated_at < excluded.updated_at";
+        on_engine!(self, |conn| sqlx::query(sql).bind(channel).bind(external_id).bind(updated_at).execute(conn).await?.rows_affected());
+        Ok(())
+    }
+}
