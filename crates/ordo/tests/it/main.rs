@@ -10,6 +10,7 @@ mod browser;
 mod changes;
 mod cli;
 mod common;
+mod connectors;
 mod exceptions;
 mod fulfilment;
 mod helpdesk;

@@ -1,0 +1,245 @@
+//! Channel connectors: signed Shopify and WooCommerce webhooks over HTTP into the inbox and on
+//! to orders, once; secrets that are never shown; deliveries that cannot be mapped kept,
+//! raised and replayed.
+
+use std::time::Duration;
+
+use ordo_app::domain::access::Role;
+use ordo_channels::signature::base64_hmac;
+use serde_json::{json, Value};
+
+use crate::common::{on_both_engines, Server};
+use crate::orders::shop;
+
+const SHOPIFY_ORDER: &[u8] = include_bytes!("../../../channels/tests/fixtures/shopify-orders-create.json");
+const WOO_ORDER: &[u8] = include_bytes!("../../../channels/tests/fixtures/woocommerce-order-created.json");
+const SECRET: &str = "shpss_first-secret-of-the-shop";
+const NEXT_SECRET: &str = "shpss_second-secret-of-the-shop";
+
+impl Server {
+    /// Posts a webhook delivery as the channel sends it; the status and the answer.
+    async fn deliver(&self, path: &str, headers: &[(&str, String)], body: &[u8]) -> (u16, Value) {
+        let mut request = self.client.post(format!("{}{path}", self.base)).header("content-type", "application/json").body(body.to_vec());
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn shopify(&self, topic: &str, webhook_id: &str, body: &[u8], secret: &str) -> (u16, Value) {
+        let headers = [
+            ("x-shopify-topic", topic.to_owned()),
+            ("x-shopify-hmac-sha256", base64_hmac(body, secret)),
+            ("x-shopify-webhook-id", webhook_id.to_owned()),
+            ("x-shopify-shop-domain", "ordo-test.myshopify.com".to_owned()),
+        ];
+        self.deliver("/webhooks/shopify/web", &headers, body).await
+    }
+
+    /// Waits until `path` answers 200 (the inbox is processed in the background).
+    async fn eventually(&self, path: &str) -> Value {
+        for _ in 0..200 {
+            let (status, answer) = self.get(&self.admin, path).await;
+            if status == 200 {
+                return answer;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{path} never answered 200");
+    }
+
+    /// Waits until the channel's inbox has nothing pending; its deliveries, newest first.
+    async fn settled_inbox(&self, channel: &str) -> Vec<Value> {
+        for _ in 0..200 {
+            let (status, inbox) = self.get(&self.admin, &format!("/api/v1/channels/{channel}/inbox")).await;
+            assert_eq!(status, 200, "{inbox}");
+            let inbox = inbox.as_array().unwrap().clone();
+            if inbox.iter().all(|d| d["status"] != "pending") {
+                return inbox;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the inbox of {channel} never settled");
+    }
+}
+
+fn shopify_order(edit: impl FnOnce(&mut Value)) -> Vec<u8> {
+    let mut order: Value = serde_json::from_slice(SHOPIFY_ORDER).unwrap();
+    edit(&mut order);
+    order.to_string().into_bytes()
+}
+
+/// The web shop of the order tests, its listings for the Shopify fixture, and a connector.
+async fn shopify_shop(server: &Server) {
+    shop(server, 10).await;
+    let t = &server.admin;
+    for body in [
+        json!({"channel": "web", "channel_sku": "SHOP-MUG-BLUE", "sku": "MUG-1", "price": "14.90"}),
+        json!({"channel": "web", "channel_sku": "49148385", "sku": "VASE-1", "price": "25.00"}),
+    ] {
+        let (status, answer) = server.post(t, "/api/v1/listings", body).await;
+        assert_eq!(status, 201, "{answer}");
+    }
+    let receipt = json!({"sku": "VASE-1", "location": "central", "quantity": 5, "kind": "receipt", "reason": "opening"});
+    assert_eq!(server.post(t, "/api/v1/inventory/movements", receipt).await.0, 201);
+    let connector = json!({"kind": "shopify", "base_url": "https://ordo-test.myshopify.com", "webhook_secrets": [SECRET]});
+    let (status, answer) = server.put(t, "/api/v1/channels/web/connector", connector).await;
+    assert_eq!(status, 200, "an admin's connector applies at once: {answer}");
+    assert_eq!(answer["webhook_secrets"], 1);
+    assert!(!answer.to_string().contains(SECRET), "secrets are never returned: {answer}");
+}
+
+async fn shopify_webhooks_make_orders_once(server: Server) {
+    shopify_shop(&server).await;
+    let path = "/api/v1/channels/web/orders/820982911946154508";
+
+    // A wrong or missing signature: 401, and nothing kept.
+    let (status, answer) = server.shopify("orders/create", "w-0", SHOPIFY_ORDER, "not-the-secret").await;
+    assert_eq!((status, answer["error"]["code"].as_str()), (401, Some("invalid_signature")), "{answer}");
+    let (status, _) = server.deliver("/webhooks/shopify/web", &[("x-shopify-topic", "orders/create".into())], SHOPIFY_ORDER).await;
+    assert_eq!(status, 401);
+    assert!(server.settled_inbox("web").await.is_empty(), "a refused delivery keeps nothing");
+
+    // Signed: kept, answered at once, and made into one order.
+    let (status, answer) = server.shopify("orders/create", "w-1", SHOPIFY_ORDER, SECRET).await;
+    assert_eq!((status, answer["status"].as_str()), (200, Some("stored")), "{answer}");
+    let order = server.eventually(path).await;
+    assert_eq!(order["external_id"], "820982911946154508");
+    let skus: Vec<&str> = order["lines"].as_array().unwrap().iter().map(|l| l["sku"].as_str().unwrap()).collect();
+    assert_eq!(skus, ["MUG-1", "VASE-1"], "by the listing of its SKU, then of its variant id");
+    assert_eq!(order["total"], "63.75", "{order}");
+
+    // The same delivery again changes nothing.
+    let (status, answer) = server.shopify("orders/create", "w-1", SHOPIFY_ORDER, SECRET).await;
+    assert_eq!((status, answer["status"].as_str()), (200, Some("duplicate")));
+    let inbox = server.settled_inbox("web").await;
+    assert_eq!(inbox.len(), 1);
+    assert_eq!(inbox[0]["status"], "processed", "{}", inbox[0]);
+
+    // An update older than what Ordo has changes nothing; a cancellation cancels.
+    let older = shopify_order(|o| {
+        o["updated_at"] = "2026-11-30T10:15:01-05:00".into();
+        o["shipping_address"]["city"] = "Potsdam".into();
+    });
+    assert_eq!(server.shopify("orders/updated", "w-2", &older, SECRET).await.0, 200);
+    let inbox = server.settled_inbox("web").await;
+    assert_eq!(inbox[0]["status"], "ignored", "{}", inbox[0]);
+    assert_eq!(server.get(&server.admin, path).await.1["ship_to"]["city"], "Berlin");
+
+    // A rotation: while two secrets are in force, either signs.
+    let rotation = json!({"kind": "shopify", "webhook_secrets": [NEXT_SECRET, SECRET]});
+    assert_eq!(server.put(&server.admin, "/api/v1/channels/web/connector", rotation).await.0, 200);
+    let cancelled = shopify_order(|o| {
+        o["updated_at"] = "2026-11-30T11:00:00-05:00".into();
+        o["cancelled_at"] = "2026-11-30T11:00:00-05:00".into();
+    });
+    assert_eq!(server.shopify("orders/cancelled", "w-3", &cancelled, SECRET).await.0, 200);
+    server.settled_inbox("web").await;
+    assert_eq!(server.get(&server.admin, path).await.1["status"], "cancelled");
+
+    // A body without a shipping address is kept and raises an exception, never a 5xx.
+    let no_address = shopify_order(|o| {
+        o["id"] = 820982911946154509u64.into();
+        o["shipping_address"] = Value::Null;
+    });
+    let (status, _) = server.shopify("orders/create", "w-4", &no_address, NEXT_SECRET).await;
+    assert_eq!(status, 200);
+    let inbox = server.settled_inbox("web").await;
+    assert_eq!((inbox[0]["status"].as_str(), inbox[0]["error_field"].as_str()), (Some("failed"), Some("shipping_address")), "{}", inbox[0]);
+    assert_eq!(server.get(&server.admin, "/api/v1/channels/web/orders/820982911946154509").await.0, 404);
+    let (_, open) = server.get(&server.admin, "/api/v1/exceptions?status=open&kind=channel_mapping").await;
+    let raised: Vec<&Value> = open.as_array().unwrap().iter().filter(|e| e["kind"] == "channel_mapping").collect();
+    assert_eq!(raised.len(), 1, "{open}");
+    assert_eq!(raised[0]["owner_role"], "integration");
+
+    // An unknown SKU waits for its listing; replayed then, it becomes the order.
+    let unknown = shopify_order(|o| {
+        o["id"] = 820982911946154510u64.into();
+        o["line_items"][0]["sku"] = "SHOP-NEW".into();
+        o["line_items"][0]["variant_id"] = 1.into();
+        o["line_items"][0]["product_id"] = 2.into();
+    });
+    server.shopify("orders/create", "w-5", &unknown, NEXT_SECRET).await;
+    let inbox = server.settled_inbox("web").await;
+    assert_eq!(inbox[0]["error_field"], "line_items[0].sku", "{}", inbox[0]);
+    let listing = json!({"channel": "web", "channel_sku": "SHOP-NEW", "sku": "MUG-1", "price": "14.90"});
+    assert_eq!(server.post(&server.admin, "/api/v1/listings", listing).await.0, 201);
+    let id = inbox[0]["id"].as_str().unwrap();
+    let (status, replayed) = server.post(&server.admin, &format!("/api/v1/channels/web/inbox/{id}/replay"), json!({})).await;
+    assert_eq!(status, 200, "{replayed}");
+    let order = server.eventually("/api/v1/channels/web/orders/820982911946154510").await;
+    assert_eq!(order["lines"][0]["sku"], "MUG-1");
+    let (_, health) = server.get(&server.admin, "/api/v1/channels/web/sync").await;
+    assert_eq!((health["inbound"]["pending"].as_i64(), health["inbound"]["failed"].as_i64()), (Some(0), Some(1)), "{health}");
+    assert!(health["inbound"]["last_received_at"].is_string());
+    assert_eq!(health["outbound"]["pending"], 0);
+}
+
+on_both_engines!(shopify_webhooks_make_orders_once, shopify_webhooks_make_orders_once_on_sqlite, shopify_webhooks_make_orders_once_on_postgres);
+
+#[tokio::test]
+async fn a_connector_change_by_ops_waits_for_another_person_and_its_secrets_never_show() {
+    let server = Server::start().await;
+    shop(&server, 0).await;
+    let ops = server.token(Role::Ops).await;
+    let connector = json!({"kind": "woocommerce", "base_url": "https://portal.example.com", "webhook_secrets": [SECRET], "credentials": {"consumer_secret": "cs_very-secret"}});
+    let (status, request) = server.put(&ops, "/api/v1/channels/web/connector", connector).await;
+    assert_eq!(status, 202, "{request}");
+    assert!(!request.to_string().contains(SECRET) && !request.to_string().contains("cs_very"), "{request}");
+    assert_eq!(request["change"]["connector"]["webhook_secrets"], "secret changed");
+    assert_eq!(server.get(&server.admin, "/api/v1/channels/web/connector").await.0, 404, "not before it is approved");
+    let id = request["id"].as_str().unwrap();
+    let (status, _) = server.post(&ops, &format!("/api/v1/change-requests/{id}/approve"), json!({})).await;
+    assert_eq!(status, 403, "the proposer cannot approve");
+    let (status, approved) = server.post(&server.admin, &format!("/api/v1/change-requests/{id}/approve"), json!({})).await;
+    assert_eq!(status, 200, "{approved}");
+    let (_, connector) = server.get(&ops, "/api/v1/channels/web/connector").await;
+    assert_eq!((connector["kind"].as_str(), connector["webhook_secrets"].as_i64(), connector["credentials_set"].as_bool()), (Some("woocommerce"), Some(1), Some(true)));
+    let (_, audit) = server.get(&server.admin, "/api/v1/audit?limit=500").await;
+    let audit = audit.to_string();
+    assert!(!audit.contains(SECRET) && !audit.contains("cs_very"), "the audit log says a secret changed, never what it is");
+    assert!(audit.contains("secret changed"));
+
+    // The ping WooCommerce sends when a webhook is saved: 200, nothing kept.
+    let (status, _) = server.deliver("/webhooks/woocommerce/web", &[], b"webhook_id=14").await;
+    assert_eq!(status, 200);
+
+    // Without a secret key, Ordo refuses to store a secret.
+    let keyless = server.ordo.with_settings(ordo_app::Settings { secret_key: None, ..server.ordo.settings().clone() });
+    let new = serde_json::from_value(json!({"kind": "shopify", "webhook_secrets": [SECRET]})).unwrap();
+    match keyless.put_connector("web", new, &ordo_app::Actor::system()).await {
+        Err(ordo_app::AppError::Invalid(e)) => assert_eq!(e.field, "webhook_secrets"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_woocommerce_order_maps_its_product_ids_and_numeric_prices() {
+    let server = Server::start().await;
+    shop(&server, 10).await;
+    let t = &server.admin;
+    for (channel_sku, sku) in [("93", "MUG-1"), ("23", "VASE-1")] {
+        let listing = json!({"channel": "web", "channel_sku": channel_sku, "sku": sku, "price": "3.00"});
+        assert_eq!(server.post(t, "/api/v1/listings", listing).await.0, 201);
+    }
+    let connector = json!({"kind": "woocommerce", "webhook_secrets": [SECRET]});
+    assert_eq!(server.put(t, "/api/v1/channels/web/connector", connector).await.0, 200);
+    let headers = [
+        ("x-wc-webhook-topic", "order.created".to_owned()),
+        ("x-wc-webhook-signature", base64_hmac(WOO_ORDER, SECRET)),
+        ("x-wc-webhook-delivery-id", "9f1c".to_owned()),
+        ("x-wc-webhook-source", "https://portal.example.com/".to_owned()),
+    ];
+    let (status, answer) = server.deliver("/webhooks/woocommerce/web", &headers, WOO_ORDER).await;
+    assert_eq!(status, 200, "{answer}");
+    let order = server.eventually("/api/v1/channels/web/orders/727").await;
+    let lines = order["lines"].as_array().unwrap();
+    assert_eq!((lines[0]["sku"].as_str(), lines[0]["unit_price"].as_str()), (Some("MUG-1"), Some("3.00")), "{order}");
+    assert_eq!(lines[1]["sku"], "VASE-1", "the variation's listing");
+    assert_eq!(order["placed_at"], "2026-11-30T16:28:02Z", "date_created_gmt, as UTC");
+    assert_eq!(order["total"], "29.35");
+    let (status, _) = server.deliver("/webhooks/woocommerce/web", &headers[..2], b"{\"id\": 727}").await;
+    assert_eq!(status, 401, "a body the signature was not made for");
+}
