@@ -249,26 +249,54 @@ impl Ordo {
         if claimed.is_empty() {
             return Ok(round);
         }
-        let mut facts: HashMap<String, Option<ChannelFacts>> = HashMap::new();
-        for delivery in claimed {
+        let mut facts: HashMap<String, Option<std::sync::Arc<ChannelFacts>>> = HashMap::new();
+        for delivery in &claimed {
             if !facts.contains_key(&delivery.channel) {
-                let read = self.channel_facts(&delivery.channel).await?;
+                let read = self.channel_facts(&delivery.channel).await?.map(std::sync::Arc::new);
                 facts.insert(delivery.channel.clone(), read);
             }
-            let channel = facts.get(&delivery.channel).and_then(Option::as_ref);
-            if channel.is_some_and(|c| c.paused) {
-                // Kept, not processed, while the connector is paused.
-                let mut tx = self.db.write().await?;
-                tx.retry_delivery(delivery.id, self.now() + chrono::Duration::seconds(60), "the connector is paused").await?;
-                tx.commit().await?;
-                round.retried += 1;
-                continue;
+        }
+        // Deliveries about one order are processed in turn, in the order received; those
+        // about different orders at once, so intake can write them in one group.
+        let mut groups: Vec<((String, Option<String>), Vec<Delivery>)> = Vec::new();
+        for delivery in claimed {
+            let key = (delivery.channel.clone(), ordo_channels::order_key(&delivery.body));
+            match groups.iter_mut().find(|(k, _)| k.1.is_some() && *k == key) {
+                Some((_, group)) => group.push(delivery),
+                None => groups.push((key, vec![delivery])),
             }
-            let result = match channel {
-                Some(channel) => self.apply_delivery(&delivery, channel).await,
-                None => Err(Failure::Mapping(FieldError::new("channel", format!("the channel {:?} no longer exists", delivery.channel)))),
-            };
-            self.record_outcome(&delivery, result, &mut round).await?;
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        for (_, group) in groups {
+            let ordo = self.clone();
+            let facts = facts.clone();
+            tasks.spawn(async move {
+                let mut round = InboxRound::default();
+                for delivery in group {
+                    let channel = facts.get(&delivery.channel).and_then(Option::as_ref);
+                    if channel.is_some_and(|c| c.paused) {
+                        // Kept, not processed, while the connector is paused.
+                        let mut tx = ordo.db.write().await?;
+                        tx.retry_delivery(delivery.id, ordo.now() + chrono::Duration::seconds(60), "the connector is paused").await?;
+                        tx.commit().await?;
+                        round.retried += 1;
+                        continue;
+                    }
+                    let result = match channel {
+                        Some(channel) => ordo.apply_delivery(&delivery, channel).await,
+                        None => Err(Failure::Mapping(FieldError::new("channel", format!("the channel {:?} no longer exists", delivery.channel)))),
+                    };
+                    ordo.record_outcome(&delivery, result, &mut round).await?;
+                }
+                Ok::<InboxRound, AppError>(round)
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            let part = done.map_err(|e| AppError::Storage(ordo_storage::StorageError::Unavailable(format!("an inbox task stopped: {e}"))))??;
+            round.processed += part.processed;
+            round.ignored += part.ignored;
+            round.failed += part.failed;
+            round.retried += part.retried;
         }
         Ok(round)
     }
@@ -528,6 +556,11 @@ impl Ordo {
             },
             outbound: OutboundHealth { pending: 0, oldest_pending_age_s: None, p95_latency_ms: None, failed: 0 },
         })
+    }
+
+    /// Milliseconds from receipt to processing of every processed delivery of a channel.
+    pub async fn delivery_times_ms(&self, channel: &str) -> AppResult<Vec<i64>> {
+        Ok(self.db.read().await?.delivery_times_ms(channel).await?)
     }
 
     /// The order a channel knows by its own id.

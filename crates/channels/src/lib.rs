@@ -77,6 +77,18 @@ pub struct RefundedLine {
     pub returned: bool,
 }
 
+/// The channel's id of the order a payload is about (a refund's `order_id`, else `id`), read
+/// without mapping anything: deliveries about one order are processed in turn, others at once.
+pub fn order_key(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Key {
+        order_id: Option<wire::Id>,
+        id: Option<wire::Id>,
+    }
+    let key: Key = serde_json::from_slice(body).ok()?;
+    key.order_id.or(key.id).map(|id| id.0)
+}
+
 /// The channel SKU a line sells: its SKU where the channel has a listing for it, else its
 /// variant id, else its product id. `None`s and zeros (WooCommerce's `variation_id: 0`) are
 /// skipped.

@@ -216,6 +216,180 @@ pub async fn ingest(ordo: Ordo, clients: usize, orders: u64) -> Result<IngestRep
     })
 }
 
+/// What one webhook run measured.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WebhookReport {
+    pub engine: String,
+    pub clients: usize,
+    pub deliveries: u64,
+    pub failed: u64,
+    pub seconds: f64,
+    pub deliveries_per_second: f64,
+    /// The channel's wait for its 200.
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    /// From receipt to the order existing.
+    pub to_order_p50_ms: f64,
+    pub to_order_p99_ms: f64,
+    pub to_order_max_ms: f64,
+    pub orders_made: usize,
+    pub oversells: usize,
+}
+
+/// A Shopify `orders/create` body for order `n` of the run, in the bench channel's currency.
+fn shopify_body(run: u64, n: u64, currency: &str) -> String {
+    let mut x = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x5A5A;
+    let mut next = |m: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % m
+    };
+    let lines: Vec<String> = (0..1 + next(3))
+        .map(|i| {
+            let sku = next(SKUS as u64);
+            format!(
+                r#"{{"id":{},"variant_id":{},"product_id":{},"sku":"B-BENCH-{sku:04}","quantity":{},"price":"9.90","total_discount":"0.00","discount_allocations":[],"tax_lines":[{{"title":"Tax","price":"0.99","rate":0.1}}]}}"#,
+                n * 10 + i,
+                40_000_000 + sku,
+                30_000_000 + sku,
+                1 + next(2)
+            )
+        })
+        .collect();
+    let now = chrono::Utc::now().to_rfc3339();
+    format!(
+        r#"{{"id":{},"email":"c{}@example.com","created_at":"{now}","updated_at":"{now}","currency":"{currency}","financial_status":"paid","taxes_included":false,"line_items":[{}],"shipping_lines":[{{"code":"standard","title":"Standard","price":"4.90"}}],"shipping_address":{{"name":"Bench Customer","address1":"1 Loop Rd","city":"Localhost","zip":"12345","country_code":"US"}},"customer":{{"email":"c{}@example.com","first_name":"Bench","last_name":"Customer"}}}}"#,
+        run + n,
+        n % 5000,
+        lines.join(","),
+        n % 5000
+    )
+}
+
+/// Sends `deliveries` signed Shopify `orders/create` webhooks from `clients` concurrent
+/// clients into the inbox of the bench channel, then waits until each is an order.
+pub async fn webhooks(ordo: Ordo, clients: usize, deliveries: u64) -> Result<WebhookReport, String> {
+    seed(&ordo).await.map_err(|e| format!("seeding the bench data failed: {e}"))?;
+    let ordo = match ordo.settings().secret_key {
+        Some(_) => ordo,
+        // The bench seals its own connector's secret when no key is configured.
+        None => {
+            let key = ordo_app::SecretKey::from_text(&format!("bench key {}", uuid::Uuid::now_v7())).map_err(|e| e.to_string())?;
+            ordo.with_settings(ordo_app::Settings { secret_key: Some(key), ..ordo.settings().clone() })
+        }
+    };
+    let secret = format!("bench-secret-{}", uuid::Uuid::now_v7().simple());
+    let connector: ordo_app::domain::connector::NewConnector =
+        serde_json::from_value(serde_json::json!({"kind": "shopify", "webhook_secrets": [secret]})).map_err(|e| e.to_string())?;
+    ordo.put_connector("bench", connector, &Actor::system()).await.map_err(|e| e.to_string())?;
+    let currency = ordo.settings().base_currency.code().to_owned();
+    let options = HttpOptions { request_timeout: Duration::from_secs(30), body_limit_bytes: 1 << 20, secure_cookies: false };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let app = serve::app(ordo.clone(), &options);
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let processor = {
+        let ordo = ordo.clone();
+        tokio::spawn(async move { ordo.run_inbox(stopped).await })
+    };
+    let before = ordo.channel_sync("bench").await.map_err(|e| e.to_string())?;
+
+    let client: Client<_, Full<axum::body::Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let url: axum::http::Uri = format!("http://{address}/webhooks/shopify/bench").parse().map_err(|e| format!("{e}"))?;
+    // Order ids above 2^53, as Shopify's are, distinct per run.
+    let run = 10_000_000_000_000_000u64 + (chrono::Utc::now().timestamp_micros().unsigned_abs() % 1_000_000_000_000) * 1_000;
+    let next = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..clients.max(1))
+        .map(|_| {
+            let (client, url, secret, currency, next, failed) =
+                (client.clone(), url.clone(), secret.clone(), currency.clone(), next.clone(), failed.clone());
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= deliveries {
+                        break;
+                    }
+                    let body = shopify_body(run, n, &currency);
+                    let signature = ordo_channels::signature::base64_hmac(body.as_bytes(), &secret);
+                    let request = axum::http::Request::post(url.clone())
+                        .header("content-type", "application/json")
+                        .header("x-shopify-topic", "orders/create")
+                        .header("x-shopify-hmac-sha256", signature)
+                        .header("x-shopify-webhook-id", format!("{run}-{n}"))
+                        .body(Full::from(body));
+                    let Ok(request) = request else {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    };
+                    let sent = Instant::now();
+                    let ok = match client.request(request).await {
+                        Ok(response) => {
+                            let ok = response.status() == axum::http::StatusCode::OK;
+                            let _ = response.into_body().collect().await;
+                            ok
+                        }
+                        Err(_) => false,
+                    };
+                    latencies.push(u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX));
+                    if !ok {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Vec::with_capacity(deliveries as usize);
+    for worker in workers {
+        latencies.extend(worker.await.map_err(|e| e.to_string())?);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    server.abort();
+    // Every delivery becomes an order: wait for the inbox to empty (at most a minute).
+    let waiting = Instant::now();
+    loop {
+        let health = ordo.channel_sync("bench").await.map_err(|e| e.to_string())?;
+        if health.inbound.pending == 0 || waiting.elapsed() > Duration::from_secs(60) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = stop.send(true);
+    let _ = processor.await;
+    latencies.sort_unstable();
+    let mut to_order: Vec<u32> =
+        ordo.delivery_times_ms("bench").await.map_err(|e| e.to_string())?.into_iter().map(|ms| u32::try_from(ms.max(0) * 1000).unwrap_or(u32::MAX)).collect();
+    to_order.sort_unstable();
+    let after = ordo.channel_sync("bench").await.map_err(|e| e.to_string())?;
+    let oversells = ordo.stock_discrepancies().await.map_err(|e| e.to_string())?.len();
+    let engine = match ordo.engine() {
+        ordo_app::Engine::Sqlite => "sqlite",
+        ordo_app::Engine::Postgres => "postgres",
+    };
+    Ok(WebhookReport {
+        engine: engine.to_owned(),
+        clients,
+        deliveries,
+        failed: failed.load(Ordering::Relaxed) + u64::try_from(after.inbound.failed - before.inbound.failed).unwrap_or(0),
+        seconds,
+        deliveries_per_second: deliveries as f64 / seconds.max(f64::EPSILON),
+        p50_ms: percentile(&latencies, 0.50),
+        p95_ms: percentile(&latencies, 0.95),
+        p99_ms: percentile(&latencies, 0.99),
+        to_order_p50_ms: percentile(&to_order, 0.50),
+        to_order_p99_ms: percentile(&to_order, 0.99),
+        to_order_max_ms: percentile(&to_order, 1.0),
+        orders_made: to_order.len(),
+        oversells,
+    })
+}
+
 /// What one settlement run measured.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct SettlementReport {

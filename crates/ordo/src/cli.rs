@@ -207,6 +207,18 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Send signed Shopify webhooks with concurrent clients over loopback into the inbox and on
+    /// to orders; print deliveries/s, the answer's latency percentiles and the time from
+    /// receipt to the order.
+    Webhooks {
+        #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=1024))]
+        clients: u16,
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+        deliveries: u64,
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Place ORDERS orders, then replay the last day's under a proposed risk rule and routing
     /// rule; print orders replayed per second.
     Replay {
@@ -525,6 +537,22 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
                 imported.exceptions
             );
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchCommand::Webhooks { clients, deliveries, json }) => {
+            let ordo = open(&config).await?;
+            let report = crate::bench::webhooks(ordo, usize::from(clients), deliveries).await.map_err(Failure::Failed)?;
+            if json {
+                println!("{}", serde_json::to_string(&report).map_err(|e| Failure::Failed(e.to_string()))?);
+            } else {
+                println!(
+                    "webhooks on {}: {} deliveries from {} clients in {:.2} s = {:.0} deliveries/s; answer p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms; \
+                     receipt to order p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms; orders made {}; failed {}; oversells {}",
+                    report.engine, report.deliveries, report.clients, report.seconds, report.deliveries_per_second,
+                    report.p50_ms, report.p95_ms, report.p99_ms, report.to_order_p50_ms, report.to_order_p99_ms,
+                    report.to_order_max_ms, report.orders_made, report.failed, report.oversells
+                );
+            }
+            Ok(if report.oversells == 0 && report.failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Command::Bench(BenchCommand::Ingest { clients, orders, json }) => {
             let ordo = open(&config).await?;

@@ -235,6 +235,13 @@ impl Tx {
         Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(channel).bind(since).fetch_one(conn).await?))
     }
 
+    /// Milliseconds from receipt to processing of every processed delivery of a channel.
+    pub async fn delivery_times_ms(&mut self, channel: &str) -> Result<Vec<i64>, StorageError> {
+        let sql = "SELECT received_at, processed_at FROM channel_inbox WHERE channel = $1 AND processed_at IS NOT NULL";
+        let rows: Vec<(DateTime<Utc>, DateTime<Utc>)> = on_engine!(self, |conn| sqlx::query_as(sql).bind(channel).fetch_all(conn).await?);
+        Ok(rows.into_iter().map(|(received, processed)| (processed - received).num_milliseconds()).collect())
+    }
+
     /// When Ordo last applied a version of the channel's order, as the channel dated it.
     pub async fn channel_order_version(&mut self, channel: &str, external_id: &str) -> Result<Option<DateTime<Utc>>, StorageError> {
         let sql = "SELECT updated_at FROM channel_order_versions WHERE channel = $1 AND external_id = $2";
