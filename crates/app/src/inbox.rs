@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use ordo_channels::{shopify, signature, woocommerce, ChannelRefund, Context, Inbound};
+use ordo_channels::{amazon, ebay, shopify, signature, woocommerce, ChannelRefund, Context, Inbound};
 use ordo_domain::access::Role;
 use ordo_domain::audit::Change;
 use ordo_domain::connector::ConnectorKind;
@@ -366,6 +366,8 @@ impl Ordo {
         let inbound = match delivery.source.as_str() {
             "shopify" => shopify::read(&delivery.topic, &delivery.body, &context)?,
             "woocommerce" => woocommerce::read(&delivery.topic, &delivery.body, &context)?,
+            "amazon" => amazon::read(&delivery.body, &context)?,
+            "ebay" => ebay::read(&delivery.body, &context)?,
             other => return Err(Failure::Mapping(FieldError::new("source", format!("Ordo cannot read deliveries from {other:?}")))),
         };
         let actor = channel_actor(&delivery.channel);

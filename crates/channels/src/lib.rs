@@ -7,6 +7,8 @@
 //! function from values to values; fetching, storing and deciding what to do with the result
 //! belong to the application. A payload that cannot be mapped is an error naming its field.
 
+pub mod amazon;
+pub mod ebay;
 pub mod signature;
 pub mod shopify;
 pub mod woocommerce;
@@ -49,9 +51,6 @@ pub struct ChannelOrder {
     pub updated_at: DateTime<Utc>,
     /// The channel cancelled it.
     pub cancelled: bool,
-    /// The channel fulfils it from its own stock (Amazon FBA): recorded, never routed to
-    /// Ordo's warehouses.
-    pub channel_fulfilled: bool,
 }
 
 /// Money the channel gave back, and the units it took back, by the channel's line ids.

@@ -278,7 +278,7 @@ pub fn order(body: &[u8], context: &Context<'_>) -> Result<ChannelOrder, FieldEr
         lines,
     };
     let cancelled = o.cancelled_at.as_deref().is_some_and(|c| !c.trim().is_empty());
-    Ok(ChannelOrder { order, updated_at, cancelled, channel_fulfilled: false })
+    Ok(ChannelOrder { order, updated_at, cancelled })
 }
 
 /// Shopify's `financial_status` in Ordo's terms: only money taken counts as captured.

@@ -175,7 +175,7 @@ pub fn order(body: &[u8], context: &Context<'_>) -> Result<ChannelOrder, FieldEr
         lines,
     };
     let cancelled = matches!(status, "cancelled" | "refunded" | "trash");
-    Ok(ChannelOrder { order, updated_at, cancelled, channel_fulfilled: false })
+    Ok(ChannelOrder { order, updated_at, cancelled })
 }
 
 /// The unit price before discounts and the line's discount. The subtotal divided by the

@@ -2,16 +2,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use ordo_channels::{shopify, signature, woocommerce, Context, Inbound};
+use ordo_channels::{amazon, ebay, shopify, signature, woocommerce, Context, Inbound};
 use ordo_domain::order::PaymentStatus;
 use ordo_domain::{Currency, Money};
 use proptest::prelude::*;
 
 const SHOPIFY_ORDER: &[u8] = include_bytes!("fixtures/shopify-orders-create.json");
 const WOO_ORDER: &[u8] = include_bytes!("fixtures/woocommerce-order-created.json");
+const AMAZON_ORDER: &[u8] = include_bytes!("fixtures/amazon-polled-order.json");
+const EBAY_ORDER: &[u8] = include_bytes!("fixtures/ebay-order.json");
 
 fn listed(sku: &str) -> bool {
-    ["SHOP-MUG-BLUE", "49148385", "93", "23", "IPOD2008GREEN", "IPOD2008RED", "IPOD2008BLACK"].contains(&sku)
+    ["SHOP-MUG-BLUE", "49148385", "93", "23", "IPOD2008GREEN", "IPOD2008RED", "IPOD2008BLACK", "AMZ-MUG", "B0CASIN001", "410014855123"].contains(&sku)
 }
 
 fn context(currency: Currency) -> Context<'static> {
@@ -134,6 +136,47 @@ fn woocommerce_pings_deletions_and_cancellations() {
 }
 
 #[test]
+fn an_amazon_order_maps_seller_skus_then_asins_and_item_prices_for_all_units() {
+    let Inbound::Order(mapped) = amazon::read(AMAZON_ORDER, &context(Currency::EUR)).unwrap() else { panic!() };
+    let order = &mapped.order;
+    assert_eq!(order.external_id, "902-1845936-5435065");
+    assert_eq!((order.lines[0].sku.as_str(), order.lines[0].unit_price.as_str(), order.lines[0].quantity), ("AMZ-MUG", "10.00", 2), "ItemPrice is for both units");
+    assert_eq!(order.lines[1].sku, "B0CASIN001", "no SellerSKU: the ASIN's listing");
+    assert_eq!(order.lines[1].discount.as_deref(), Some("2.35"));
+    assert_eq!(order.shipping_price.as_deref(), Some("2.99"));
+    assert_eq!(total(order), 3543, "OrderTotal");
+    assert_eq!(amazon::order_version(br#"{"AmazonOrderId": "1", "LastUpdateDate": "2026-01-01T00:00:00Z"}"#).unwrap().0, "1");
+    let mut doc: serde_json::Value = serde_json::from_slice(AMAZON_ORDER).unwrap();
+    doc["order"]["OrderStatus"] = "Canceled".into();
+    assert!(matches!(amazon::read(doc.to_string().as_bytes(), &context(Currency::EUR)).unwrap(), Inbound::Cancelled { .. }));
+    doc["order"]["OrderStatus"] = "Unshipped".into();
+    doc["order"]["FulfillmentChannel"] = "AFN".into();
+    assert!(matches!(amazon::read(doc.to_string().as_bytes(), &context(Currency::EUR)).unwrap(), Inbound::Ignored(_)), "FBA orders are Amazon's to ship");
+    doc["order"]["FulfillmentChannel"] = "MFN".into();
+    doc["order"].as_object_mut().unwrap().remove("ShippingAddress");
+    assert_eq!(amazon::read(doc.to_string().as_bytes(), &context(Currency::EUR)).unwrap_err().field, "order.ShippingAddress");
+    assert_eq!(amazon::read(AMAZON_ORDER, &context(Currency::USD)).unwrap_err().field, "order.OrderTotal.CurrencyCode");
+}
+
+#[test]
+fn an_ebay_order_maps_its_variation_and_line_cost_for_all_units() {
+    let Inbound::Order(mapped) = ebay::read(EBAY_ORDER, &context(Currency::EUR)).unwrap() else { panic!() };
+    let order = &mapped.order;
+    assert_eq!(order.external_id, "12-10412-52187");
+    assert_eq!((order.lines[0].sku.as_str(), order.lines[0].unit_price.as_str()), ("410014855123", "9.90"));
+    assert_eq!(order.customer.email, "erika@example.com");
+    assert_eq!(order.shipping_method, "de_dhlpaket");
+    assert_eq!(order.payment_status, PaymentStatus::Captured);
+    assert_eq!(mapped.updated_at.to_rfc3339(), "2026-11-30T08:27:10.102+00:00");
+    assert_eq!(total(order), 3420, "pricingSummary.total");
+    let mut doc: serde_json::Value = serde_json::from_slice(EBAY_ORDER).unwrap();
+    doc["lineItems"][0]["lineItemCost"]["value"] = 29.7.into();
+    assert!(ebay::read(doc.to_string().as_bytes(), &context(Currency::EUR)).is_ok(), "a number is read too");
+    doc["cancelStatus"]["cancelState"] = "CANCELED".into();
+    assert!(matches!(ebay::read(doc.to_string().as_bytes(), &context(Currency::EUR)).unwrap(), Inbound::Cancelled { .. }));
+}
+
+#[test]
 fn signed_fixtures_verify() {
     let header = signature::base64_hmac(SHOPIFY_ORDER, "shpss_secret");
     assert!(signature::base64_hmac_matches(SHOPIFY_ORDER, &header, &["shpss_secret".into()]));
@@ -152,6 +195,11 @@ fn read_all(body: &[u8]) {
             assert!(!e.field.is_empty() && !e.message.is_empty());
         }
     }
+    for result in [amazon::read(body, &c).map(|_| ()), ebay::read(body, &c).map(|_| ()), amazon::order_version(body).map(|_| ()), ebay::order_version(body).map(|_| ())] {
+        if let Err(e) = result {
+            assert!(!e.field.is_empty() && !e.message.is_empty());
+        }
+    }
 }
 
 proptest! {
@@ -164,11 +212,11 @@ proptest! {
 
     #[test]
     fn mutated_real_payloads_never_panic(
-        which in 0usize..2,
+        which in 0usize..4,
         cuts in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
         truncate in proptest::option::of(any::<prop::sample::Index>()),
     ) {
-        let mut body = [SHOPIFY_ORDER, WOO_ORDER][which].to_vec();
+        let mut body = [SHOPIFY_ORDER, WOO_ORDER, AMAZON_ORDER, EBAY_ORDER][which].to_vec();
         for (at, byte) in cuts {
             let i = at.index(body.len());
             body[i] = byte;
