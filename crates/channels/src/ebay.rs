@@ -114,7 +114,6 @@ pub struct OrdersPage {
     #[serde(default)]
     pub orders: Vec<Box<serde_json::value::RawValue>>,
     pub next: Option<String>,
-    pub total: Option<i64>,
 }
 
 /// An order's id and last change, from one raw order of a page: the poller's delivery id.

@@ -650,6 +650,12 @@ async fn serve(config: &Config) -> Result<ExitCode, Failure> {
         let stopped = stopped.clone();
         tokio::spawn(async move { ordo.run_inbox(stopped).await })
     };
+    let pollers = {
+        // This machine and address: another process's lease is told apart from this one's,
+        // and this one restarted at the same address takes its own lease back at once.
+        let holder = format!("{}/{address}", serve::host_name());
+        tokio::spawn(serve::poll_channels(ordo.clone(), holder, stopped.clone()))
+    };
     let couriers: Vec<_> = (0..config.outbox_workers)
         .map(|n| {
             let courier = ordo_app::Courier::new(format!("{address}/{n}"), config.notification_log.clone());
@@ -668,6 +674,7 @@ async fn serve(config: &Config) -> Result<ExitCode, Failure> {
         let _ = courier.await;
     }
     let _ = inbox.await;
+    let _ = pollers.await;
     ordo.close().await;
     Ok(ExitCode::SUCCESS)
 }

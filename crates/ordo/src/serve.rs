@@ -94,6 +94,75 @@ pub async fn watch_the_clock(ordo: Ordo) {
     }
 }
 
+/// Polls the channels that do not push (Amazon, eBay), each at its connector's interval, as
+/// `holder`. Several processes may run this: one polls a channel at a time (a lease on its
+/// cursor), and when it stops, it lets go of its leases for another to take over at once.
+pub async fn poll_channels(ordo: Ordo, holder: String, mut stopped: tokio::sync::watch::Receiver<bool>) {
+    let http = match ordo_connectors::Http::new() {
+        Ok(http) => http,
+        Err(error) => {
+            tracing::error!(%error, "the pollers cannot start");
+            return;
+        }
+    };
+    let mut feeds: std::collections::HashMap<String, (ordo_app::PollTarget, ordo_connectors::Feed)> = Default::default();
+    let mut polled: std::collections::HashMap<String, std::time::Instant> = Default::default();
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = stopped.changed() => {}
+        }
+        if *stopped.borrow() {
+            for channel in feeds.keys() {
+                let _ = ordo.release_poller(channel, &holder).await;
+            }
+            return;
+        }
+        let targets = match ordo.poll_targets().await {
+            Ok(targets) => targets,
+            Err(error) => {
+                tracing::warn!(%error, "could not read the connectors to poll");
+                continue;
+            }
+        };
+        for target in targets {
+            if polled.get(&target.channel).is_some_and(|at| at.elapsed() < target.poll_interval) {
+                continue;
+            }
+            polled.insert(target.channel.clone(), std::time::Instant::now());
+            if feeds.get(&target.channel).is_none_or(|(known, _)| *known != target) {
+                match ordo_connectors::Feed::for_target(&http, &target) {
+                    Ok(feed) => {
+                        feeds.insert(target.channel.clone(), (target.clone(), feed));
+                    }
+                    Err(error) => {
+                        tracing::warn!(channel = %target.channel, %error, "cannot poll the channel");
+                        continue;
+                    }
+                }
+            }
+            let Some((_, feed)) = feeds.get(&target.channel) else { continue };
+            match ordo.poll_channel(&target, feed, &holder).await {
+                Ok(round) if round.stored > 0 => tracing::info!(channel = %target.channel, pages = round.pages, stored = round.stored, "polled"),
+                Ok(_) => {}
+                Err(error) => tracing::warn!(channel = %target.channel, %error, "polling failed"),
+            }
+        }
+    }
+}
+
+/// This machine's name, for telling one `ordo serve` from another.
+pub fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "ordo".to_owned())
+}
+
 /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
 pub async fn run(listener: TcpListener, app: Router) -> std::io::Result<()> {
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await

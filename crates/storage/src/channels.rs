@@ -258,3 +258,79 @@ impl Tx {
         Ok(())
     }
 }
+
+/// Where a poller got to on one of a channel's streams.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CursorRecord {
+    pub stream: String,
+    pub position: Option<String>,
+    pub lease_holder: Option<String>,
+    pub lease_until: Option<DateTime<Utc>>,
+    pub polled_at: Option<DateTime<Utc>>,
+}
+
+impl Tx {
+    /// Takes (or keeps) the lease on a channel's stream until `lease_until`, unless another
+    /// poller holds it still: `Some(position)` when this `holder` may poll now.
+    pub async fn claim_cursor(
+        &mut self,
+        channel: &str,
+        stream: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Option<Option<String>>, StorageError> {
+        let insert = "INSERT INTO channel_cursors (channel, stream) VALUES ($1, $2) ON CONFLICT (channel, stream) DO NOTHING";
+        on_engine!(self, |conn| sqlx::query(insert).bind(channel).bind(stream).execute(conn).await?.rows_affected());
+        let claim = "UPDATE channel_cursors SET lease_holder = $3, lease_until = $4 \
+                     WHERE channel = $1 AND stream = $2 AND (lease_holder IS NULL OR lease_holder = $3 OR lease_until < $5) \
+                     RETURNING position";
+        let row: Option<(Option<String>,)> = on_engine!(self, |conn| sqlx::query_as(claim)
+            .bind(channel)
+            .bind(stream)
+            .bind(holder)
+            .bind(lease_until)
+            .bind(now)
+            .fetch_optional(conn)
+            .await?);
+        Ok(row.map(|r| r.0))
+    }
+
+    /// Moves the stream's position on, and its lease, if `holder` still holds it: `false` when
+    /// another poller took over meanwhile (the caller then rolls back what it wrote).
+    pub async fn advance_cursor(
+        &mut self,
+        channel: &str,
+        stream: &str,
+        holder: &str,
+        position: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        let sql = "UPDATE channel_cursors SET position = $4, polled_at = $5, lease_until = $6 \
+                   WHERE channel = $1 AND stream = $2 AND lease_holder = $3";
+        let changed = on_engine!(self, |conn| sqlx::query(sql)
+            .bind(channel)
+            .bind(stream)
+            .bind(holder)
+            .bind(position)
+            .bind(now)
+            .bind(lease_until)
+            .execute(conn)
+            .await?
+            .rows_affected());
+        Ok(changed == 1)
+    }
+
+    /// Lets go of the stream's lease, so another poller need not wait for it to run out.
+    pub async fn release_cursor(&mut self, channel: &str, stream: &str, holder: &str) -> Result<(), StorageError> {
+        let sql = "UPDATE channel_cursors SET lease_holder = NULL, lease_until = NULL WHERE channel = $1 AND stream = $2 AND lease_holder = $3";
+        on_engine!(self, |conn| sqlx::query(sql).bind(channel).bind(stream).bind(holder).execute(conn).await?.rows_affected());
+        Ok(())
+    }
+
+    pub async fn cursors(&mut self, channel: &str) -> Result<Vec<CursorRecord>, StorageError> {
+        let sql = "SELECT stream, position, lease_holder, lease_until, polled_at FROM channel_cursors WHERE channel = $1 ORDER BY stream";
+        Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(channel).fetch_all(conn).await?))
+    }
+}

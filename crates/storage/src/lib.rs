@@ -41,7 +41,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use access::{ApiTokenRecord, SessionUser, UserRecord};
 pub use audit::AuditQuery;
-pub use channels::{ConnectorRecord, Delivery, DeliveryEnd, InboxStats, NewDelivery};
+pub use channels::{ConnectorRecord, CursorRecord, Delivery, DeliveryEnd, InboxStats, NewDelivery};
 pub use exceptions::ExceptionQuery;
 pub use helpdesk::TicketQuery;
 pub use replay::{ReplayLine, ReplayOrder};

@@ -20,6 +20,7 @@ mod kits;
 mod notifications;
 mod orders;
 mod permissions;
+mod pollers;
 mod procurement;
 mod returns;
 mod rules;

@@ -1,0 +1,99 @@
+//! The HTTP client every feed shares: rustls, timeouts, and the channels' rate limits.
+
+use std::time::Duration;
+
+use ordo_app::FeedError;
+use reqwest::{RequestBuilder, StatusCode};
+
+/// How long one call may take, all of it.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Tries of one call before the page is given up until the next poll.
+const TRIES: u32 = 6;
+/// The longest a rate limit is waited out within one call.
+const MAX_WAIT: Duration = Duration::from_secs(60);
+
+#[derive(Clone)]
+pub struct Http {
+    client: reqwest::Client,
+}
+
+/// A channel's answer: its status, headers and body.
+pub(crate) struct Answer {
+    pub status: StatusCode,
+    pub body: Vec<u8>,
+}
+
+impl Http {
+    pub fn new() -> Result<Http, String> {
+        let client = reqwest::Client::builder()
+            .timeout(CALL_TIMEOUT)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .user_agent(concat!("Ordo/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot build the HTTPS client: {e}"))?;
+        Ok(Http { client })
+    }
+
+    /// Sends the request `build` makes, again after a 429 (waiting as the channel asks) or a
+    /// 5xx or a failed connection (waiting longer each time). Any other answer is returned.
+    pub(crate) async fn send(&self, what: &str, build: impl Fn(&reqwest::Client) -> RequestBuilder) -> Result<Answer, FeedError> {
+        let mut wait = Duration::from_millis(200);
+        let mut last = String::new();
+        for _ in 0..TRIES {
+            match build(&self.client).send().await {
+                Ok(response) => {
+                    let status = response.status();
+                    let headers = response.headers().clone();
+                    let body = response.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
+                    if status == StatusCode::TOO_MANY_REQUESTS {
+                        let pause = rate_limit_wait(&headers).unwrap_or(wait).min(MAX_WAIT);
+                        tracing::debug!(what, ?pause, "rate limited");
+                        last = format!("{what}: 429 Too Many Requests");
+                        tokio::time::sleep(pause).await;
+                        wait = (wait * 2).min(MAX_WAIT);
+                        continue;
+                    }
+                    if status.is_server_error() {
+                        last = format!("{what}: {status}");
+                        tokio::time::sleep(wait).await;
+                        wait = (wait * 2).min(MAX_WAIT);
+                        continue;
+                    }
+                    return Ok(Answer { status, body });
+                }
+                Err(e) => {
+                    last = format!("{what}: {e}");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(MAX_WAIT);
+                }
+            }
+        }
+        Err(FeedError::Failed(last))
+    }
+}
+
+/// How long a 429 asks to wait: `Retry-After` in seconds, else one request's share of
+/// Amazon's `x-amzn-RateLimit-Limit` (requests a second).
+fn rate_limit_wait(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    if let Some(seconds) = headers.get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok()) {
+        return Some(Duration::from_secs(seconds));
+    }
+    let rate: f64 = headers.get("x-amzn-ratelimit-limit")?.to_str().ok()?.trim().parse().ok()?;
+    (rate > 0.0 && rate.is_finite()).then(|| Duration::from_secs_f64((1.0 / rate).min(MAX_WAIT.as_secs_f64())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_follow_the_channel_headers() {
+        let mut headers = reqwest::header::HeaderMap::new();
+        assert_eq!(rate_limit_wait(&headers), None);
+        headers.insert("x-amzn-ratelimit-limit", reqwest::header::HeaderValue::from_static("0.5"));
+        assert_eq!(rate_limit_wait(&headers), Some(Duration::from_secs(2)));
+        headers.insert("retry-after", reqwest::header::HeaderValue::from_static("3"));
+        assert_eq!(rate_limit_wait(&headers), Some(Duration::from_secs(3)));
+    }
+}

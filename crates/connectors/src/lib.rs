@@ -1,0 +1,63 @@
+//! Ordo's clients of the channels' own APIs, for the channels that do not push their orders:
+//! Amazon's Selling Partner API (Orders v0) and eBay's Sell Fulfillment API. Each is an
+//! [`OrderFeed`] the application polls through; this crate only speaks HTTP.
+//!
+//! Every call goes over HTTPS with rustls (plain HTTP only where a connector's `base_url`
+//! says so, as tests' local stand-ins do) and has a timeout. A 429 waits as the channel says
+//! (`Retry-After`, or one over `x-amzn-RateLimit-Limit` requests a second) and tries again; a
+//! 5xx or a failed connection tries again after a growing wait; an expired token is renewed
+//! once.
+
+mod amazon;
+mod ebay;
+mod http;
+
+use chrono::{DateTime, Utc};
+use ordo_app::domain::connector::ConnectorKind;
+use ordo_app::{FeedError, OrderFeed, PollTarget, PolledPage};
+
+pub use amazon::AmazonFeed;
+pub use ebay::EbayFeed;
+pub use http::Http;
+
+/// The feed for a connector a poller works for.
+pub enum Feed {
+    Amazon(AmazonFeed),
+    Ebay(EbayFeed),
+}
+
+impl Feed {
+    /// The feed `target`'s connector describes; an error names what its credentials lack.
+    pub fn for_target(http: &Http, target: &PollTarget) -> Result<Feed, String> {
+        match target.kind {
+            ConnectorKind::Amazon => AmazonFeed::new(http.clone(), target).map(Feed::Amazon),
+            ConnectorKind::Ebay => EbayFeed::new(http.clone(), target).map(Feed::Ebay),
+            other => Err(format!("{} pushes its orders; it has no poller", other.as_str())),
+        }
+    }
+}
+
+impl OrderFeed for Feed {
+    async fn page(&self, since: DateTime<Utc>, until: DateTime<Utc>, token: Option<&str>) -> Result<PolledPage, FeedError> {
+        match self {
+            Feed::Amazon(feed) => feed.page(since, until, token).await,
+            Feed::Ebay(feed) => feed.page(since, until, token).await,
+        }
+    }
+}
+
+/// A credential by name, as text.
+pub(crate) fn credential(target: &PollTarget, name: &str) -> Option<String> {
+    match target.credentials.get(name)? {
+        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        serde_json::Value::Array(items) => {
+            let joined: Vec<String> = items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect();
+            (!joined.is_empty()).then(|| joined.join(","))
+        }
+        _ => None,
+    }
+}
+
+pub(crate) fn required(target: &PollTarget, name: &str) -> Result<String, String> {
+    credential(target, name).ok_or_else(|| format!("the {} connector of {} needs credentials.{name}", target.kind.as_str(), target.channel))
+}

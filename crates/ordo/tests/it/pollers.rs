@@ -1,0 +1,366 @@
+//! Pollers against local stand-ins of Amazon's SP-API and eBay's Sell Fulfillment API that
+//! behave as the channels document: pages, rate limits and 429s, 5xx bursts, expiring tokens.
+//! Every order arrives once, across pages and failures, and a SIGKILL mid-poll loses none.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use crate::common::{Server, TEST_SECRET_KEY};
+use crate::orders::shop;
+
+/// What the Amazon stand-in has and how it misbehaves.
+#[derive(Default)]
+struct Amazon {
+    orders: Vec<Value>,
+    page_size: usize,
+    /// Windows of the pages handed out, by their NextToken.
+    tokens: HashMap<String, (Vec<Value>, usize)>,
+    /// Access tokens granted; each stops working after `token_life` calls.
+    grants: usize,
+    token_life: usize,
+    calls_on_token: usize,
+    /// Every getOrders call, and the pages actually answered.
+    calls: usize,
+    pages_served: usize,
+    rate_limited: usize,
+    server_errors: usize,
+    /// A wait before each getOrders page, so a poll can be caught mid-way.
+    page_delay: Duration,
+}
+
+type Shared = Arc<Mutex<Amazon>>;
+
+fn amazon_order(n: usize, at: DateTime<Utc>) -> Value {
+    let stamp = at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    json!({
+        "AmazonOrderId": format!("028-{n:07}-0000001"),
+        "PurchaseDate": stamp,
+        "LastUpdateDate": stamp,
+        "OrderStatus": "Unshipped",
+        "FulfillmentChannel": "MFN",
+        "OrderTotal": {"CurrencyCode": "EUR", "Amount": "12.90"},
+        "ShipmentServiceLevelCategory": "Standard",
+        "IsPrime": "false",
+        "ShippingAddress": {"Name": "Erika Mustermann", "AddressLine1": "Heidestrasse 17", "City": "Koeln", "PostalCode": "51147", "CountryCode": "DE"},
+        "BuyerInfo": {"BuyerEmail": format!("buyer{n}@marketplace.amazon.de")}
+    })
+}
+
+async fn lwa_token(State(s): State<Shared>) -> Json<Value> {
+    let mut s = s.lock().unwrap();
+    s.grants += 1;
+    s.calls_on_token = 0;
+    Json(json!({"access_token": format!("Atza|token-{}", s.grants), "token_type": "bearer", "expires_in": 3600}))
+}
+
+/// The access token is the latest granted, and not worn out.
+fn authorised(s: &mut Amazon, headers: &HeaderMap) -> bool {
+    let current = format!("Atza|token-{}", s.grants);
+    let given = headers.get("x-amz-access-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    s.calls_on_token += 1;
+    given == current && s.calls_on_token <= s.token_life
+}
+
+fn expired() -> Response {
+    let body = json!({"errors": [{"code": "Unauthorized", "message": "Access to requested resource is denied.", "details": "The access token you provided has expired."}]});
+    (StatusCode::FORBIDDEN, Json(body)).into_response()
+}
+
+async fn get_orders(State(shared): State<Shared>, headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {
+    let delay = shared.lock().unwrap().page_delay;
+    tokio::time::sleep(delay).await;
+    let mut s = shared.lock().unwrap();
+    s.calls += 1;
+    // Every fourth call is over the rate (0.0167/s documented; the stand-in asks for 50 ms),
+    // and the third ever is a server error.
+    if s.calls % 4 == 0 {
+        s.rate_limited += 1;
+        let mut answer = (StatusCode::TOO_MANY_REQUESTS, Json(json!({"errors": [{"code": "QuotaExceeded", "message": "You exceeded your quota for the requested resource."}]}))).into_response();
+        answer.headers_mut().insert("x-amzn-RateLimit-Limit", "20".parse().unwrap());
+        return answer;
+    }
+    if s.calls == 3 {
+        s.server_errors += 1;
+        return (StatusCode::SERVICE_UNAVAILABLE, "busy").into_response();
+    }
+    if !authorised(&mut s, &headers) {
+        return expired();
+    }
+    if query.get("MarketplaceIds").map(String::as_str) != Some("A1PA6795UKMFR9") {
+        return (StatusCode::BAD_REQUEST, Json(json!({"errors": [{"code": "InvalidInput", "message": "MarketplaceIds is required"}]}))).into_response();
+    }
+    let (window, offset) = match query.get("NextToken") {
+        Some(token) => match s.tokens.get(token) {
+            Some(found) => found.clone(),
+            None => return (StatusCode::BAD_REQUEST, "bad NextToken").into_response(),
+        },
+        None => {
+            let parse = |name: &str| query.get(name).and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc));
+            let (Some(after), before) = (parse("LastUpdatedAfter"), parse("LastUpdatedBefore")) else {
+                return (StatusCode::BAD_REQUEST, "LastUpdatedAfter is required").into_response();
+            };
+            let window: Vec<Value> = s
+                .orders
+                .iter()
+                .filter(|o| {
+                    let at = DateTime::parse_from_rfc3339(o["LastUpdateDate"].as_str().unwrap()).unwrap().with_timezone(&Utc);
+                    at >= after && before.is_none_or(|b| at < b)
+                })
+                .cloned()
+                .collect();
+            (window, 0)
+        }
+    };
+    let end = (offset + s.page_size).min(window.len());
+    let page = window[offset..end].to_vec();
+    let next = (end < window.len()).then(|| {
+        let token = format!("token-{}-{end}", s.tokens.len());
+        s.tokens.insert(token.clone(), (window.clone(), end));
+        token
+    });
+    s.pages_served += 1;
+    let mut payload = json!({"Orders": page});
+    if let Some(next) = next {
+        payload["NextToken"] = next.into();
+    }
+    Json(json!({"payload": payload})).into_response()
+}
+
+async fn get_order_items(State(shared): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    let mut s = shared.lock().unwrap();
+    if !authorised(&mut s, &headers) {
+        return expired();
+    }
+    let items = json!([{"ASIN": "B0MUG00001", "OrderItemId": format!("{id}-1"), "SellerSKU": "AMZ-MUG", "QuantityOrdered": 1,
+        "ItemPrice": {"CurrencyCode": "EUR", "Amount": "12.90"}, "ItemTax": {"CurrencyCode": "EUR", "Amount": "0.00"}}]);
+    Json(json!({"payload": {"AmazonOrderId": id, "OrderItems": items}})).into_response()
+}
+
+/// The Amazon stand-in on 127.0.0.1, with `orders` orders changed over the last hour.
+async fn amazon_stand_in(orders: usize, page_size: usize, token_life: usize, page_delay: Duration) -> (String, Shared) {
+    let start = Utc::now() - chrono::Duration::hours(1);
+    let state = Amazon {
+        orders: (0..orders).map(|n| amazon_order(n, start + chrono::Duration::seconds(n as i64 * 10))).collect(),
+        page_size,
+        token_life,
+        page_delay,
+        ..Amazon::default()
+    };
+    let shared = Arc::new(Mutex::new(state));
+    let app = Router::new()
+        .route("/auth/o2/token", post(lwa_token))
+        .route("/orders/v0/orders", get(get_orders))
+        .route("/orders/v0/orders/{id}/orderItems", get(get_order_items))
+        .with_state(shared.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (base, shared)
+}
+
+/// A marketplace channel `amz` with the mug listed as `AMZ-MUG`, and its Amazon connector.
+async fn amazon_channel(server: &Server, base: &str) {
+    shop(server, 1000).await;
+    let t = &server.admin;
+    let channel = json!({"code": "amz", "name": "Amazon DE", "kind": "marketplace", "currency": "EUR"});
+    assert_eq!(server.post(t, "/api/v1/channels", channel).await.0, 201);
+    let listing = json!({"channel": "amz", "channel_sku": "AMZ-MUG", "sku": "MUG-1", "price": "12.90"});
+    assert_eq!(server.post(t, "/api/v1/listings", listing).await.0, 201);
+    let connector = json!({"kind": "amazon", "base_url": base, "poll_interval_s": 10, "credentials": {
+        "client_id": "amzn1.application-oa2-client.ordo", "client_secret": "lwa-secret", "refresh_token": "Atzr|refresh",
+        "marketplace_ids": ["A1PA6795UKMFR9"], "token_url": format!("{base}/auth/o2/token")}});
+    let (status, answer) = server.put(t, "/api/v1/channels/amz/connector", connector).await;
+    assert_eq!(status, 200, "{answer}");
+}
+
+async fn poll_once(server: &Server, channel: &str) -> ordo_app::PollRound {
+    let http = ordo_connectors::Http::new().unwrap();
+    let target = server.ordo.poll_targets().await.unwrap().into_iter().find(|t| t.channel == channel).unwrap();
+    let feed = ordo_connectors::Feed::for_target(&http, &target).unwrap();
+    server.ordo.poll_channel(&target, &feed, "test-poller").await.unwrap()
+}
+
+/// Waits until `count` orders of `channel` exist; their external ids.
+async fn orders_of(server: &Server, channel: &str, count: usize) -> Vec<String> {
+    for _ in 0..1200 {
+        let (orders, _) = server.ordo.orders(Some(channel), None, None, 500, 0).await.unwrap();
+        if orders.len() >= count {
+            return orders.into_iter().map(|o| o.external_id).collect();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{channel} never had {count} orders");
+}
+
+#[tokio::test]
+async fn amazon_orders_arrive_by_polling_across_pages_429s_5xx_and_an_expired_token() {
+    let (base, stand_in) = amazon_stand_in(7, 2, 5, Duration::ZERO).await;
+    let server = Server::start().await;
+    amazon_channel(&server, &base).await;
+
+    let round = poll_once(&server, "amz").await;
+    assert_eq!((round.pages, round.stored, round.duplicates), (4, 7, 0), "{round:?}");
+    let mut ids = orders_of(&server, "amz", 7).await;
+    ids.sort();
+    let expected: Vec<String> = (0..7).map(|n| format!("028-{n:07}-0000001")).collect();
+    assert_eq!(ids, expected, "every order once");
+    {
+        let s = stand_in.lock().unwrap();
+        assert!(s.rate_limited >= 1 && s.server_errors == 1, "the stand-in misbehaved: 429s {}, 5xx {}", s.rate_limited, s.server_errors);
+        assert!(s.grants >= 2, "the expired token was renewed ({} grants)", s.grants);
+    }
+    let order = server.ordo.order_by_external_id("amz", "028-0000003-0000001").await.unwrap();
+    assert_eq!(order.lines[0].sku, "MUG-1");
+    assert_eq!(order.lines[0].item_id.as_deref(), Some("028-0000003-0000001-1"));
+
+    // The next poll reads only what changed since, less the overlap: nothing new.
+    let again = poll_once(&server, "amz").await;
+    assert_eq!(again.stored, 0, "{again:?}");
+    assert_eq!(server.ordo.orders(Some("amz"), None, None, 500, 0).await.unwrap().0.len(), 7);
+
+    // Another process cannot poll the channel while this one's lease runs.
+    let http = ordo_connectors::Http::new().unwrap();
+    let target = server.ordo.poll_targets().await.unwrap().into_iter().find(|t| t.channel == "amz").unwrap();
+    let feed = ordo_connectors::Feed::for_target(&http, &target).unwrap();
+    assert!(server.ordo.poll_channel(&target, &feed, "another-process").await.unwrap().skipped);
+}
+
+/// The eBay stand-in: `getOrders` by lastmodifieddate, pages of one, `next` as an address.
+async fn ebay_stand_in(orders: Vec<Value>) -> (String, Arc<Mutex<usize>>) {
+    let served = Arc::new(Mutex::new(0usize));
+    let state = (Arc::new(orders), served.clone());
+    async fn list(
+        State((orders, served)): State<(Arc<Vec<Value>>, Arc<Mutex<usize>>)>,
+        headers: HeaderMap,
+        Query(query): Query<HashMap<String, String>>,
+    ) -> Response {
+        if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer v^1.1#ebay-token") {
+            return (StatusCode::UNAUTHORIZED, Json(json!({"errors": [{"errorId": 1001, "message": "Invalid access token"}]}))).into_response();
+        }
+        let Some(filter) = query.get("filter").and_then(|f| f.strip_prefix("lastmodifieddate:[")) else {
+            return (StatusCode::BAD_REQUEST, "filter is required").into_response();
+        };
+        let (from, to) = filter.trim_end_matches(']').split_once("..").unwrap();
+        let (from, to) = (DateTime::parse_from_rfc3339(from).unwrap(), DateTime::parse_from_rfc3339(to).unwrap());
+        let window: Vec<&Value> = orders
+            .iter()
+            .filter(|o| {
+                let at = DateTime::parse_from_rfc3339(o["lastModifiedDate"].as_str().unwrap()).unwrap();
+                at >= from && at <= to
+            })
+            .collect();
+        let offset: usize = query.get("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
+        let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or_default().to_owned();
+        *served.lock().unwrap() += 1;
+        let page: Vec<&Value> = window.iter().skip(offset).take(1).copied().collect();
+        let mut answer = json!({"total": window.len(), "limit": 1, "offset": offset, "orders": page});
+        if offset + 1 < window.len() {
+            let filter = query["filter"].replace('[', "%5B").replace(']', "%5D").replace(':', "%3A");
+            answer["next"] = format!("http://{host}/sell/fulfillment/v1/order?filter={filter}&limit=1&offset={}", offset + 1).into();
+        }
+        Json(answer).into_response()
+    }
+    let app = Router::new().route("/sell/fulfillment/v1/order", get(list)).with_state(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (base, served)
+}
+
+#[tokio::test]
+async fn ebay_orders_arrive_by_polling_its_next_pages() {
+    let fixture: Value = serde_json::from_slice(include_bytes!("../../../channels/tests/fixtures/ebay-order.json")).unwrap();
+    let orders: Vec<Value> = (0..3)
+        .map(|n| {
+            let mut order = fixture.clone();
+            let at = (Utc::now() - chrono::Duration::minutes(30 - n)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            order["orderId"] = format!("12-0000{n}-52187").into();
+            order["lastModifiedDate"] = at.clone().into();
+            order["creationDate"] = at.into();
+            order
+        })
+        .collect();
+    let (base, served) = ebay_stand_in(orders).await;
+    let server = Server::start().await;
+    shop(&server, 100).await;
+    let t = &server.admin;
+    assert_eq!(server.post(t, "/api/v1/channels", json!({"code": "ebay", "name": "eBay DE", "kind": "marketplace", "currency": "EUR"})).await.0, 201);
+    assert_eq!(server.post(t, "/api/v1/listings", json!({"channel": "ebay", "channel_sku": "410014855123", "sku": "MUG-1", "price": "9.90"})).await.0, 201);
+    let connector = json!({"kind": "ebay", "base_url": base, "credentials": {"access_token": "v^1.1#ebay-token"}});
+    assert_eq!(server.put(t, "/api/v1/channels/ebay/connector", connector).await.0, 200);
+    let round = poll_once(&server, "ebay").await;
+    assert_eq!((round.pages, round.stored), (3, 3), "{round:?}");
+    assert_eq!(*served.lock().unwrap(), 3);
+    let ids = orders_of(&server, "ebay", 3).await;
+    assert_eq!(ids.len(), 3);
+    let order = server.ordo.order_by_external_id("ebay", "12-00001-52187").await.unwrap();
+    assert_eq!((order.lines[0].sku.as_str(), order.lines[0].quantity), ("MUG-1", 3));
+}
+
+/// A free port on 127.0.0.1, for a server that must come back at the same address.
+fn free_port() -> SocketAddr {
+    let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    socket.local_addr().unwrap()
+}
+
+fn serve(dir: &std::path::Path, database: &str, address: SocketAddr) -> std::process::Child {
+    use std::io::BufRead;
+    let mut child = crate::cli::ordo(dir)
+        .args(["serve", "--database", database, "--listen", &address.to_string()])
+        .env("ORDO_SECRET_KEY", TEST_SECRET_KEY)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert!(line.contains("listening"), "{line}");
+    child
+}
+
+#[tokio::test]
+async fn a_sigkill_mid_poll_loses_and_duplicates_nothing() {
+    // Thirty orders in pages of three, each page a little slow: the poll is caught mid-way.
+    let (base, stand_in) = amazon_stand_in(30, 3, 1000, Duration::from_millis(250)).await;
+    let server = Server::start().await;
+    amazon_channel(&server, &base).await;
+    let dir = tempfile::tempdir().unwrap();
+    let address = free_port();
+    let mut first = serve(dir.path(), &server.ordo_url(), address);
+    for _ in 0..3000 {
+        if stand_in.lock().unwrap().pages_served >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let served_before = stand_in.lock().unwrap().pages_served;
+    assert!((3..10).contains(&served_before), "killed mid-poll, after {served_before} pages");
+
+    let mut second = serve(dir.path(), &server.ordo_url(), address);
+    let mut ids = orders_of(&server, "amz", 30).await;
+    second.kill().unwrap();
+    second.wait().unwrap();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 30, "every order, once");
+    let (orders, _) = server.ordo.orders(Some("amz"), None, None, 500, 0).await.unwrap();
+    assert_eq!(orders.len(), 30, "none twice");
+    let kept = server.ordo.inbox("amz", None, 500).await.unwrap();
+    let mut delivered: Vec<&str> = kept.iter().filter_map(|d| d.external_id.as_deref()).collect();
+    delivered.sort();
+    delivered.dedup();
+    assert_eq!(delivered.len(), 30);
+    assert!(kept.iter().all(|d| d.status == "processed"), "{:?}", kept.iter().map(|d| &d.status).collect::<Vec<_>>());
+}
