@@ -76,6 +76,24 @@ impl Server {
         Server { base, url, ordo, admin, client: reqwest::Client::new(), _dir: dir, _stop_inbox: stop }
     }
 
+    /// A second Ordo on the same database, with its own HTTP server and inbox processor, as
+    /// another `ordo serve` would be.
+    pub async fn another_instance(&self) -> Server {
+        let settings = self.ordo.settings().clone();
+        let ordo = Ordo::open(&self.url, &StorageOptions::default(), settings).await.unwrap();
+        let admin = ordo.create_token(Role::Admin, "second instance", &ordo_app::Actor::system()).await.unwrap().token;
+        let options = HttpOptions { request_timeout: Duration::from_secs(30), body_limit_bytes: 64 * 1024, secure_cookies: false };
+        let app = serve::app(ordo.clone(), &options);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let processor = ordo.clone();
+        tokio::spawn(async move { processor.run_inbox(stopped).await });
+        let dir = tempfile::tempdir().unwrap();
+        Server { base, url: self.url.clone(), ordo, admin, client: reqwest::Client::new(), _dir: dir, _stop_inbox: stop }
+    }
+
     /// The database the server runs on, for a second process to open.
     pub fn ordo_url(&self) -> String {
         self.url.clone()

@@ -364,3 +364,93 @@ async fn a_sigkill_mid_poll_loses_and_duplicates_nothing() {
     assert_eq!(delivered.len(), 30);
     assert!(kept.iter().all(|d| d.status == "processed"), "{:?}", kept.iter().map(|d| &d.status).collect::<Vec<_>>());
 }
+
+/// A Shopify order of one mug, signed for the `web` connector's secret.
+fn one_mug_on_shopify(n: u64) -> (Vec<u8>, String) {
+    let body = json!({
+        "id": 7_000_000_000_000_000u64 + n,
+        "email": format!("shopper{n}@example.com"),
+        "created_at": "2026-11-30T10:15:00-05:00",
+        "updated_at": "2026-11-30T10:15:00-05:00",
+        "currency": "EUR",
+        "financial_status": "paid",
+        "line_items": [{"id": 1, "variant_id": 2, "product_id": 3, "sku": "W-MUG", "quantity": 1, "price": "12.90", "tax_lines": []}],
+        "shipping_lines": [{"code": "standard", "price": "0.00"}],
+        "shipping_address": {"name": "Ann Berg", "address1": "Hauptstr. 1", "city": "Berlin", "zip": "10115", "country_code": "DE"},
+    })
+    .to_string()
+    .into_bytes();
+    let signature = ordo_channels::signature::base64_hmac(&body, "shopify-secret-of-the-web-shop");
+    (body, signature)
+}
+
+/// Twenty mugs; thirty sold at once on Shopify by webhook, thirty on Amazon by the poller and
+/// thirty through the API, to one or two Ordo instances: twenty are reserved, never more.
+async fn one_sku_sold_everywhere_at_once(first: Server, second: Server) {
+    let (base, _stand_in) = amazon_stand_in(30, 5, 1000, Duration::ZERO).await;
+    amazon_channel(&first, &base).await;
+    // amazon_channel received 1000 mugs: count them down to twenty.
+    let count = json!({"sku": "MUG-1", "location": "central", "quantity": 20, "kind": "count", "reason": "cycle count"});
+    assert_eq!(first.post(&first.admin, "/api/v1/inventory/movements", count).await.0, 201);
+    let connector = json!({"kind": "shopify", "webhook_secrets": ["shopify-secret-of-the-web-shop"]});
+    assert_eq!(first.put(&first.admin, "/api/v1/channels/web/connector", connector).await.0, 200);
+
+    // Everything at once: each sale its own task, against either instance.
+    let mut sales = tokio::task::JoinSet::new();
+    for n in 0..30u64 {
+        let (client, base) = if n % 2 == 0 { (first.client.clone(), first.base.clone()) } else { (second.client.clone(), second.base.clone()) };
+        sales.spawn(async move {
+            let (body, signature) = one_mug_on_shopify(n);
+            let answer = client
+                .post(format!("{base}/webhooks/shopify/web"))
+                .header("x-shopify-topic", "orders/create")
+                .header("x-shopify-hmac-sha256", signature)
+                .header("x-shopify-webhook-id", format!("mug-{n}"))
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(answer.status(), 200);
+        });
+        let (client, base, token) =
+            if n % 2 == 0 { (second.client.clone(), second.base.clone(), second.admin.clone()) } else { (first.client.clone(), first.base.clone(), first.admin.clone()) };
+        sales.spawn(async move {
+            let order = crate::orders::order(&format!("api-{n}"), json!([{"sku": "W-MUG", "quantity": 1, "unit_price": "12.90"}]));
+            let answer = client.post(format!("{base}/api/v1/orders")).bearer_auth(token).json(&order).send().await.unwrap();
+            assert_eq!(answer.status(), 201);
+        });
+    }
+    let round = poll_once(&second, "amz").await;
+    assert_eq!(round.stored, 30);
+    while let Some(sale) = sales.join_next().await {
+        sale.unwrap();
+    }
+
+    orders_of(&first, "amz", 30).await;
+    let web = orders_of(&first, "web", 60).await;
+    assert_eq!(web.len(), 60);
+    let (_, stock) = first.get(&first.admin, "/api/v1/inventory?sku=MUG-1").await;
+    let reserved: i64 = stock.as_array().unwrap().iter().map(|l| l["reserved"].as_i64().unwrap()).sum();
+    let on_hand: i64 = stock.as_array().unwrap().iter().map(|l| l["on_hand"].as_i64().unwrap()).sum();
+    assert_eq!((on_hand, reserved), (20, 20), "every mug sold once, none twice: {stock}");
+    assert!(first.ordo.stock_discrepancies().await.unwrap().is_empty());
+    assert_eq!(first.ordo.oversold_levels().await.unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_sku_sold_everywhere_at_once_on_sqlite() {
+    let server = Server::start().await;
+    let same = server.another_instance().await;
+    one_sku_sold_everywhere_at_once(server, same).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_sku_sold_everywhere_at_once_on_two_instances_over_postgres() {
+    let Some(url) = crate::common::postgres_url() else {
+        println!("SKIP one_sku_sold_everywhere_at_once_on_two_instances_over_postgres: ORDO_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let first = Server::start_on(Some(&url)).await;
+    let second = first.another_instance().await;
+    one_sku_sold_everywhere_at_once(first, second).await;
+}
