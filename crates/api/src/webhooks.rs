@@ -9,7 +9,7 @@ use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::{Json, Router};
 use ordo_app::domain::connector::ConnectorKind;
-use ordo_app::{Ordo, Receipt};
+use ordo_app::{Ordo, Receipt, TrackingReceipt};
 
 use crate::error::ApiError;
 
@@ -20,6 +20,7 @@ pub fn routes() -> Router<Ordo> {
     Router::new()
         .route("/webhooks/shopify/{channel}", post(shopify))
         .route("/webhooks/woocommerce/{channel}", post(woocommerce))
+        .route("/webhooks/easypost", post(easypost))
         .layer(DefaultBodyLimit::max(MAX_DELIVERY_BYTES))
 }
 
@@ -31,12 +32,21 @@ async fn woocommerce(State(ordo): State<Ordo>, Path(channel): Path<String>, head
     receive(&ordo, ConnectorKind::WooCommerce, &channel, &headers, &body).await
 }
 
+async fn easypost(State(ordo): State<Ordo>, headers: HeaderMap, body: Bytes) -> Result<Json<serde_json::Value>, ApiError> {
+    let answer = match ordo.receive_tracking(&header_list(&headers), &body).await? {
+        TrackingReceipt::Recorded => serde_json::json!({"status": "recorded"}),
+        TrackingReceipt::Duplicate => serde_json::json!({"status": "duplicate"}),
+        TrackingReceipt::Ignored(why) => serde_json::json!({"status": "ignored", "reason": why}),
+    };
+    Ok(Json(answer))
+}
+
+fn header_list(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers.iter().filter_map(|(name, value)| value.to_str().ok().map(|v| (name.as_str().to_owned(), v.to_owned()))).collect()
+}
+
 async fn receive(ordo: &Ordo, source: ConnectorKind, channel: &str, headers: &HeaderMap, body: &[u8]) -> Result<Json<serde_json::Value>, ApiError> {
-    let headers: Vec<(String, String)> = headers
-        .iter()
-        .filter_map(|(name, value)| value.to_str().ok().map(|v| (name.as_str().to_owned(), v.to_owned())))
-        .collect();
-    let answer = match ordo.receive_webhook(source, channel, &headers, body).await? {
+    let answer = match ordo.receive_webhook(source, channel, &header_list(headers), body).await? {
         Receipt::Stored(id) => serde_json::json!({"status": "stored", "id": id}),
         Receipt::Duplicate => serde_json::json!({"status": "duplicate"}),
         Receipt::Ignored => serde_json::json!({"status": "ignored"}),

@@ -282,6 +282,7 @@ async fn ship(
         shipped_at: now,
         delivered_at: None,
         lines: lines.clone(),
+        tracking: Vec::new(),
     };
     tx.insert_shipment(&shipment, order.id).await?;
     post_shipment(ordo, tx, order, &shipment, who, now).await?;

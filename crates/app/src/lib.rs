@@ -28,6 +28,7 @@ mod reserving;
 mod returns;
 mod rules;
 mod simulation;
+mod tracking;
 mod settlements;
 
 use std::fmt;
@@ -44,6 +45,7 @@ pub use clock::Clock;
 pub use connectors::{ConnectorChange, ConnectorView};
 pub use inbox::{MAX_CLAIM as MAX_INBOX_CLAIM, DeliveryView, InboxRound, InboundHealth, OutboundHealth, Receipt, SyncHealth};
 pub use pollers::{FeedError, OrderFeed, PollRound, PollTarget, PolledOrder, PolledPage, POLL_LEASE};
+pub use tracking::TrackingReceipt;
 pub use secrets::{SecretError, SecretKey, MIN_KEY_LEN as MIN_SECRET_KEY_LEN};
 pub use rules::{Drafted, NewRule};
 pub use simulation::{ChangeCount, Example, Simulation};
@@ -76,6 +78,8 @@ pub struct Settings {
     pub outbox_retry: ordo_domain::notification::RetryPolicy,
     /// Seals connector secrets at rest; without it Ordo refuses to store one.
     pub secret_key: Option<SecretKey>,
+    /// The secrets carriers' tracking webhooks (EasyPost) are signed with; none refuses them all.
+    pub carrier_webhook_secrets: Vec<String>,
 }
 
 impl Default for Settings {
@@ -88,6 +92,7 @@ impl Default for Settings {
             settlement: SettlementPolicy::default(),
             outbox_retry: ordo_domain::notification::RetryPolicy::default(),
             secret_key: None,
+            carrier_webhook_secrets: Vec::new(),
         }
     }
 }

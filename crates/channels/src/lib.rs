@@ -8,6 +8,7 @@
 //! belong to the application. A payload that cannot be mapped is an error naming its field.
 
 pub mod amazon;
+pub mod carrier;
 pub mod ebay;
 pub mod signature;
 pub mod shopify;

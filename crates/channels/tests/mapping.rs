@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use ordo_channels::{amazon, ebay, shopify, signature, woocommerce, Context, Inbound};
+use ordo_channels::{amazon, carrier, ebay, shopify, signature, woocommerce, Context, Inbound};
 use ordo_domain::order::PaymentStatus;
 use ordo_domain::{Currency, Money};
 use proptest::prelude::*;
@@ -177,6 +177,18 @@ fn an_ebay_order_maps_its_variation_and_line_cost_for_all_units() {
 }
 
 #[test]
+fn an_easypost_tracker_event_names_its_parcel_status_and_time() {
+    let body = br#"{"id": "evt_1", "object": "Event", "description": "tracker.updated", "result": {"object": "Tracker", "tracking_code": "EZ1000000001",
+        "status": "out_for_delivery", "carrier": "USPS", "tracking_details": [{"datetime": "2026-12-01T08:00:00Z", "message": "Out for delivery", "status": "out_for_delivery"}]}}"#;
+    let update = carrier::easypost(body).unwrap().unwrap();
+    assert_eq!((update.tracking_code.as_str(), update.status.as_str()), ("EZ1000000001", "out_for_delivery"));
+    assert_eq!(update.message.as_deref(), Some("Out for delivery"));
+    assert!(carrier::easypost(br#"{"description": "batch.updated", "result": {}}"#).unwrap().is_none());
+    let e = carrier::easypost(br#"{"description": "tracker.updated", "result": {"tracking_code": "X", "status": "lost_in_space"}}"#).unwrap_err();
+    assert_eq!(e.field, "result.status");
+}
+
+#[test]
 fn signed_fixtures_verify() {
     let header = signature::base64_hmac(SHOPIFY_ORDER, "shpss_secret");
     assert!(signature::base64_hmac_matches(SHOPIFY_ORDER, &header, &["shpss_secret".into()]));
@@ -195,7 +207,7 @@ fn read_all(body: &[u8]) {
             assert!(!e.field.is_empty() && !e.message.is_empty());
         }
     }
-    for result in [amazon::read(body, &c).map(|_| ()), ebay::read(body, &c).map(|_| ()), amazon::order_version(body).map(|_| ()), ebay::order_version(body).map(|_| ())] {
+    for result in [carrier::easypost(body).map(|_| ()), amazon::read(body, &c).map(|_| ()), ebay::read(body, &c).map(|_| ()), amazon::order_version(body).map(|_| ()), ebay::order_version(body).map(|_| ())] {
         if let Err(e) = result {
             assert!(!e.field.is_empty() && !e.message.is_empty());
         }

@@ -38,10 +38,12 @@ pub enum ExceptionKind {
     /// A channel's delivery that could not be made into an order (an unknown SKU, no
     /// shipping address): kept in the inbox until the data is fixed and it is replayed.
     ChannelMapping,
+    /// A parcel the carrier could not deliver, or is sending back.
+    DeliveryProblem,
 }
 
 impl ExceptionKind {
-    pub const ALL: [ExceptionKind; 10] = [
+    pub const ALL: [ExceptionKind; 11] = [
         ExceptionKind::Stockout,
         ExceptionKind::PaymentReview,
         ExceptionKind::ShipmentAtRisk,
@@ -52,6 +54,7 @@ impl ExceptionKind {
         ExceptionKind::SyncFailure,
         ExceptionKind::TicketOverdue,
         ExceptionKind::ChannelMapping,
+        ExceptionKind::DeliveryProblem,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -66,6 +69,7 @@ impl ExceptionKind {
             ExceptionKind::SyncFailure => "sync_failure",
             ExceptionKind::TicketOverdue => "ticket_overdue",
             ExceptionKind::ChannelMapping => "channel_mapping",
+            ExceptionKind::DeliveryProblem => "delivery_problem",
         }
     }
 
@@ -92,6 +96,7 @@ impl ExceptionKind {
             ExceptionKind::SyncFailure => &[Role::Ops, Role::Admin],
             ExceptionKind::TicketOverdue => &[Role::Service, Role::Ops, Role::Admin],
             ExceptionKind::ChannelMapping => &[Role::Integration, Role::Ops, Role::Admin],
+            ExceptionKind::DeliveryProblem => &[Role::Service, Role::Ops, Role::Admin],
         }
     }
 
@@ -111,6 +116,7 @@ impl ExceptionKind {
             }
             ExceptionKind::LateShipment => chrono::Duration::hours(1),
             ExceptionKind::ReturnOverdue => chrono::Duration::hours(48),
+            ExceptionKind::DeliveryProblem => chrono::Duration::hours(8),
             ExceptionKind::Reconciliation => chrono::Duration::hours(72),
         }
     }

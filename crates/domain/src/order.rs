@@ -449,6 +449,75 @@ pub struct Shipment {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delivered_at: Option<DateTime<Utc>>,
     pub lines: Vec<ShipmentLine>,
+    /// What the carrier reported of the parcel, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tracking: Vec<TrackingEvent>,
+}
+
+/// Where a parcel is, as the carrier (through EasyPost) says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum TrackingStatus {
+    Unknown,
+    PreTransit,
+    InTransit,
+    OutForDelivery,
+    Delivered,
+    AvailableForPickup,
+    ReturnToSender,
+    Failure,
+    Cancelled,
+    Error,
+}
+
+impl TrackingStatus {
+    pub const ALL: [TrackingStatus; 10] = [
+        TrackingStatus::Unknown,
+        TrackingStatus::PreTransit,
+        TrackingStatus::InTransit,
+        TrackingStatus::OutForDelivery,
+        TrackingStatus::Delivered,
+        TrackingStatus::AvailableForPickup,
+        TrackingStatus::ReturnToSender,
+        TrackingStatus::Failure,
+        TrackingStatus::Cancelled,
+        TrackingStatus::Error,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrackingStatus::Unknown => "unknown",
+            TrackingStatus::PreTransit => "pre_transit",
+            TrackingStatus::InTransit => "in_transit",
+            TrackingStatus::OutForDelivery => "out_for_delivery",
+            TrackingStatus::Delivered => "delivered",
+            TrackingStatus::AvailableForPickup => "available_for_pickup",
+            TrackingStatus::ReturnToSender => "return_to_sender",
+            TrackingStatus::Failure => "failure",
+            TrackingStatus::Cancelled => "cancelled",
+            TrackingStatus::Error => "error",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<TrackingStatus> {
+        TrackingStatus::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+
+    /// The parcel will not reach the customer as sent: someone must act.
+    pub fn is_problem(self) -> bool {
+        matches!(self, TrackingStatus::Failure | TrackingStatus::ReturnToSender)
+    }
+}
+
+/// One report of the carrier's on a parcel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TrackingEvent {
+    pub status: TrackingStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

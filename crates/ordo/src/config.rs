@@ -88,6 +88,10 @@ pub struct Options {
     /// Ordo refuses to store a connector's webhook secrets or credentials [default: none]
     #[arg(long, env = "ORDO_SECRET_KEY", global = true, value_name = "TEXT", hide_env_values = true)]
     pub secret_key: Option<String>,
+    /// The secret EasyPost signs its tracking webhooks with (`POST /webhooks/easypost`);
+    /// without it every tracking webhook is refused [default: none]
+    #[arg(long, env = "ORDO_EASYPOST_WEBHOOK_SECRET", global = true, value_name = "TEXT", hide_env_values = true)]
+    pub easypost_webhook_secret: Option<String>,
     /// Log format: text or json [default: text]
     #[arg(long, env = "ORDO_LOG_FORMAT", global = true, value_name = "text|json")]
     pub log_format: Option<String>,
@@ -109,7 +113,7 @@ impl Options {
             request_timeout_secs, body_limit_bytes, session_hours, secure_cookies, risk_hold_uncaptured,
             risk_hold_country_mismatch, risk_value_factor, at_risk_hours, settlement_tolerance_minor, settlement_fee_rate,
             settlement_fee_rates, outbox_workers, outbox_max_attempts, outbox_first_retry_ms, notification_log, secret_key,
-            log_format, log_filter)
+            easypost_webhook_secret, log_format, log_filter)
     }
 }
 
@@ -217,6 +221,7 @@ impl Config {
                     .as_deref()
                     .map(|k| ordo_app::SecretKey::from_text(k).map_err(|e| bad("secret_key", e.to_string())))
                     .transpose()?,
+                carrier_webhook_secrets: o.easypost_webhook_secret.iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
             },
             request_timeout: Duration::from_secs(positive("request_timeout_secs", o.request_timeout_secs.unwrap_or(30))?),
             body_limit_bytes: o.body_limit_bytes.unwrap_or(1024 * 1024).max(1024),

@@ -272,11 +272,15 @@ impl Tx {
             sqlx::query_as(decisions).bind(id).fetch_all(&mut *conn).await?,
         ));
         let tags = "SELECT tag, rule FROM order_tags WHERE order_id = $1 ORDER BY tag";
-        type Shipped = (Vec<ShipmentRow>, Vec<(Uuid, i64, i64)>, Vec<(String, String)>);
-        let (shipment_rows, shipped_rows, tag_rows): Shipped = on_engine!(self, |conn| (
+        let tracking = "SELECT e.shipment_id, e.status, e.message, e.occurred_at FROM shipment_events e \
+                        JOIN shipments s ON s.id = e.shipment_id WHERE s.order_id = $1 ORDER BY e.occurred_at, e.status";
+        type TrackingRow = (Uuid, String, Option<String>, DateTime<Utc>);
+        type Shipped = (Vec<ShipmentRow>, Vec<(Uuid, i64, i64)>, Vec<(String, String)>, Vec<TrackingRow>);
+        let (shipment_rows, shipped_rows, tag_rows, tracking_rows): Shipped = on_engine!(self, |conn| (
             sqlx::query_as(shipments).bind(id).fetch_all(&mut *conn).await?,
             sqlx::query_as(shipped).bind(id).fetch_all(&mut *conn).await?,
             sqlx::query_as(tags).bind(id).fetch_all(&mut *conn).await?,
+            sqlx::query_as(tracking).bind(id).fetch_all(&mut *conn).await?,
         ));
         let currency = Currency::from_code(&row.currency).map_err(|e| corrupt(&e.to_string()))?;
         let money = |minor| Money::from_minor(minor, currency);
@@ -331,6 +335,14 @@ impl Tx {
                         .iter()
                         .filter(|s| s.0 == sid)
                         .map(|s| ShipmentLine { line: s.1, quantity: s.2 })
+                        .collect(),
+                    tracking: tracking_rows
+                        .iter()
+                        .filter(|t| t.0 == sid)
+                        .filter_map(|t| {
+                            let status = ordo_domain::order::TrackingStatus::parse(&t.1)?;
+                            Some(ordo_domain::order::TrackingEvent { status, message: t.2.clone(), at: t.3 })
+                        })
                         .collect(),
                     id: sid,
                     location,

@@ -120,3 +120,34 @@ impl Tx {
         Ok(on_engine!(self, |conn| sqlx::query_as(sql).fetch_one(conn).await?))
     }
 }
+
+impl Tx {
+    /// The latest shipment with this tracking number, and its order.
+    pub async fn shipment_by_tracking(&mut self, tracking_number: &str) -> Result<Option<(Uuid, Uuid)>, StorageError> {
+        let sql = "SELECT id, order_id FROM shipments WHERE tracking_number = $1 ORDER BY shipped_at DESC LIMIT 1";
+        Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(tracking_number).fetch_optional(conn).await?))
+    }
+
+    /// Records that a shipment reached `status`; `false` when it had reached it before.
+    pub async fn insert_tracking_event(
+        &mut self,
+        shipment: Uuid,
+        status: &str,
+        message: Option<&str>,
+        occurred_at: DateTime<Utc>,
+        received_at: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        let sql = "INSERT INTO shipment_events (shipment_id, status, message, occurred_at, received_at) VALUES ($1, $2, $3, $4, $5) \
+                   ON CONFLICT (shipment_id, status) DO NOTHING";
+        let inserted = on_engine!(self, |conn| sqlx::query(sql)
+            .bind(shipment)
+            .bind(status)
+            .bind(message)
+            .bind(occurred_at)
+            .bind(received_at)
+            .execute(conn)
+            .await?
+            .rows_affected());
+        Ok(inserted == 1)
+    }
+}

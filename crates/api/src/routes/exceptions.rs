@@ -30,7 +30,7 @@ struct Filter {
     /// open, acknowledged, escalated, resolved, or unresolved (the first three); all when absent.
     status: Option<String>,
     /// stockout, payment_review, shipment_at_risk, late_shipment, reconciliation,
-    /// return_overdue, procurement, sync_failure, ticket_overdue or channel_mapping.
+    /// return_overdue, procurement, sync_failure, ticket_overdue, channel_mapping or delivery_problem.
     kind: Option<String>,
     /// The role that owns them now.
     owner_role: Option<String>,

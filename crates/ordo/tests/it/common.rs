@@ -18,6 +18,10 @@ pub struct Server {
     _stop_inbox: tokio::sync::watch::Sender<bool>,
 }
 
+/// The secret test servers take EasyPost's tracking webhooks signed with (NFKD-normalised
+/// before use: "ﬁ" signs as "fi").
+pub const TEST_EASYPOST_SECRET: &str = "whsec_easypost-ﬁrst";
+
 /// The key test servers seal connector secrets with.
 pub const TEST_SECRET_KEY: &str = "a test key of at least thirty-two characters";
 
@@ -52,6 +56,7 @@ impl Server {
         let settings = Settings {
             base_currency: ordo_app::domain::Currency::EUR,
             secret_key: Some(ordo_app::SecretKey::from_text(TEST_SECRET_KEY).unwrap()),
+            carrier_webhook_secrets: vec![TEST_EASYPOST_SECRET.to_owned()],
             ..Settings::default()
         };
         let ordo = Ordo::open(&url, &StorageOptions::default(), settings).await.unwrap();

@@ -243,3 +243,73 @@ async fn a_woocommerce_order_maps_its_product_ids_and_numeric_prices() {
     let (status, _) = server.deliver("/webhooks/woocommerce/web", &headers[..2], b"{\"id\": 727}").await;
     assert_eq!(status, 401, "a body the signature was not made for");
 }
+
+/// An EasyPost tracker event for `tracking` in `status`.
+fn tracker_event(tracking: &str, status: &str, at: &str) -> Vec<u8> {
+    json!({
+        "id": format!("evt_{status}_{tracking}"),
+        "object": "Event",
+        "mode": "production",
+        "description": "tracker.updated",
+        "previous_attributes": {"status": "pre_transit"},
+        "result": {
+            "id": format!("trk_{tracking}"),
+            "object": "Tracker",
+            "tracking_code": tracking,
+            "status": status,
+            "status_detail": "arrived_at_facility",
+            "carrier": "DHL",
+            "tracking_details": [{"object": "TrackingDetail", "datetime": at, "message": format!("{status} at the hub"), "status": status}],
+            "updated_at": at
+        },
+        "created_at": at,
+        "updated_at": at
+    })
+    .to_string()
+    .into_bytes()
+}
+
+impl Server {
+    async fn easypost(&self, body: &[u8], secret: &str) -> (u16, Value) {
+        let signature = ordo_channels::signature::easypost_signature(body, secret);
+        self.deliver("/webhooks/easypost", &[("x-hmac-signature", signature)], body).await
+    }
+}
+
+#[tokio::test]
+async fn carrier_tracking_lands_on_the_shipment_and_problems_raise_exceptions() {
+    let server = Server::start().await;
+    shop(&server, 10).await;
+    let t = &server.admin;
+    let mut ids = Vec::new();
+    for (n, tracking) in [(1, "JD0140000001"), (2, "JD0140000002")] {
+        let order = crate::orders::order(&format!("track-{n}"), json!([{"sku": "W-MUG", "quantity": 1, "unit_price": "12.90"}]));
+        let (_, order) = server.post(t, "/api/v1/orders", order).await;
+        let id = order["id"].as_str().unwrap().to_owned();
+        let (status, shipped) = server.post(t, &format!("/api/v1/orders/{id}/shipments"), json!({"location": "central", "carrier": "DHL", "tracking_number": tracking})).await;
+        assert_eq!(status, 201, "{shipped}");
+        ids.push(id);
+    }
+    let secret = crate::common::TEST_EASYPOST_SECRET;
+    let in_transit = tracker_event("JD0140000001", "in_transit", "2026-12-01T08:00:00Z");
+    assert_eq!(server.easypost(&in_transit, "not the secret").await.0, 401);
+    assert_eq!(server.easypost(&in_transit, "whsec_easypost-first").await.1["status"], "recorded", "the secret NFKD-normalised");
+    assert_eq!(server.easypost(&in_transit, secret).await.1["status"], "duplicate");
+    server.easypost(&tracker_event("JD0140000001", "out_for_delivery", "2026-12-01T09:00:00Z"), secret).await;
+    server.easypost(&tracker_event("JD0140000001", "delivered", "2026-12-01T11:30:00Z"), secret).await;
+    let (_, order) = server.get(t, &format!("/api/v1/orders/{}", ids[0])).await;
+    assert_eq!(order["status"], "delivered", "{order}");
+    let timeline: Vec<&str> = order["shipments"][0]["tracking"].as_array().unwrap().iter().map(|e| e["status"].as_str().unwrap()).collect();
+    assert_eq!(timeline, ["in_transit", "out_for_delivery", "delivered"]);
+
+    let (_, answer) = server.easypost(&tracker_event("JD0140000002", "return_to_sender", "2026-12-02T10:00:00Z"), secret).await;
+    assert_eq!(answer["status"], "recorded");
+    let (_, open) = server.get(t, "/api/v1/exceptions?status=open").await;
+    let problem: Vec<&Value> = open.as_array().unwrap().iter().filter(|e| e["kind"] == "delivery_problem").collect();
+    assert_eq!(problem.len(), 1, "{open}");
+    assert_eq!(problem[0]["owner_role"], "service");
+    let (_, unknown) = server.easypost(&tracker_event("NOT-OURS", "in_transit", "2026-12-02T10:00:00Z"), secret).await;
+    assert_eq!(unknown["status"], "ignored");
+    let (status, _) = server.easypost(b"{\"description\": \"tracker.updated\"", secret).await;
+    assert_eq!(status, 422, "a signed body that is not JSON is the sender's mistake, named");
+}

@@ -1,0 +1,13 @@
+-- What carriers report of each parcel (through EasyPost's tracking webhooks): one row per
+-- status a shipment reached, so a repeated event changes nothing. Kept logically identical to
+-- ../sqlite/0027_shipment_tracking.sql.
+CREATE TABLE shipment_events (
+    shipment_id UUID NOT NULL REFERENCES shipments (id),
+    status      TEXT NOT NULL,
+    message     TEXT,
+    occurred_at TIMESTAMPTZ NOT NULL,
+    received_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (shipment_id, status)
+);
+-- Tracking events name the parcel by its tracking number.
+CREATE INDEX shipments_tracking ON shipments (tracking_number);
