@@ -29,6 +29,8 @@ pub struct ConnectorView {
     pub location_map: std::collections::BTreeMap<String, String>,
     pub paused: bool,
     pub updated_at: DateTime<Utc>,
+    /// Deliveries the channel sent again, dropped.
+    pub duplicates_dropped: i64,
 }
 
 /// What setting a connector did: applied at once, or proposed for another person to approve.
@@ -74,6 +76,7 @@ pub(crate) fn view(record: ConnectorRecord, key: Option<&SecretKey>) -> AppResul
         poll_interval_s: record.poll_interval_s,
         paused: record.paused,
         updated_at: record.updated_at,
+        duplicates_dropped: record.duplicates_dropped,
     })
 }
 
@@ -104,8 +107,9 @@ pub(crate) async fn apply(tx: &mut Tx, channel: &str, settings: &ConnectorSettin
         credentials: settings.credentials.clone().or_else(|| current.as_ref().and_then(|c| c.credentials.clone())),
         poll_interval_s: settings.poll_interval_s,
         location_map: serde_json::to_string(&settings.location_map).unwrap_or_else(|_| "{}".to_owned()),
-        paused: current.is_some_and(|c| c.paused),
+        paused: current.as_ref().is_some_and(|c| c.paused),
         updated_at: now,
+        duplicates_dropped: current.map_or(0, |c| c.duplicates_dropped),
     };
     tx.upsert_connector(&record).await?;
     Ok(())
@@ -216,5 +220,49 @@ impl Ordo {
             channel: record.channel,
             webhook_secrets,
         }))
+    }
+}
+
+/// A channel's connection at a glance, as the Channels page shows it.
+#[derive(Debug, Clone)]
+pub struct ChannelConnection {
+    pub channel: ordo_domain::master::Channel,
+    pub connector: Option<ConnectorView>,
+    /// active, paused, failing (deliveries wait for a fix) or not connected.
+    pub state: &'static str,
+    pub last_received_at: Option<DateTime<Utc>>,
+    pub last_polled_at: Option<DateTime<Utc>>,
+    pub received_last_day: i64,
+    pub failed: i64,
+}
+
+impl Ordo {
+    /// Every channel with its connector and how its connection is doing.
+    pub async fn channel_connections(&self) -> AppResult<Vec<ChannelConnection>> {
+        let since = self.now() - chrono::Duration::hours(24);
+        let mut tx = self.db.read().await?;
+        let channels = tx.channels().await?;
+        let mut connections = Vec::with_capacity(channels.len());
+        for channel in channels {
+            let connector = tx.connector(&channel.code).await?.map(|c| view(c, self.settings.secret_key.as_ref())).transpose()?;
+            let stats = tx.inbox_stats(&channel.code, since).await?;
+            let last_polled_at = tx.cursors(&channel.code).await?.into_iter().filter_map(|c| c.polled_at).max();
+            let state = match &connector {
+                None => "not connected",
+                Some(c) if c.paused => "paused",
+                Some(_) if stats.failed > 0 => "failing",
+                Some(_) => "active",
+            };
+            connections.push(ChannelConnection {
+                channel,
+                connector,
+                state,
+                last_received_at: stats.last_received_at,
+                last_polled_at,
+                received_last_day: stats.received_since,
+                failed: stats.failed,
+            });
+        }
+        Ok(connections)
     }
 }

@@ -42,7 +42,7 @@ use ordo_storage::Db;
 pub use access::{IssuedToken, LoggedIn};
 pub use audit::AuditVerdict;
 pub use clock::Clock;
-pub use connectors::{ConnectorChange, ConnectorView};
+pub use connectors::{ChannelConnection, ConnectorChange, ConnectorView};
 pub use inbox::{MAX_CLAIM as MAX_INBOX_CLAIM, DeliveryView, InboxRound, InboundHealth, OutboundHealth, Receipt, SyncHealth};
 pub use pollers::{FeedError, OrderFeed, PollRound, PollTarget, PolledOrder, PolledPage, POLL_LEASE};
 pub use tracking::TrackingReceipt;

@@ -11,6 +11,7 @@ mod pages;
 mod session;
 
 use axum::Router;
+use axum::extract::Path;
 use axum::http::header::{self, HeaderValue};
 use axum::middleware;
 use axum::response::{Redirect, Response};
@@ -77,7 +78,12 @@ pub fn router(ordo: ordo_app::Ordo, secure_cookies: bool) -> Router {
         .route("/dashboard/rules", get(pages::rules::rules).post(pages::rules::draft))
         .route("/dashboard/rules/{id}", get(pages::rules::rule).post(pages::rules::step))
         .route("/dashboard/rules/{id}/simulate", get(pages::rules::simulate))
-        .route("/dashboard/channels", get(pages::master::channels))
+        .route("/dashboard/channels", get(pages::channels::channels))
+        .route("/dashboard/channels/{code}", get(pages::channels::channel))
+        .route(
+            "/dashboard/channels/{code}/inbox/{id}/replay",
+            get(|Path((code, _)): Path<(String, String)>| async move { Redirect::to(&format!("/dashboard/channels/{code}")) }).post(pages::channels::replay),
+        )
         .route("/dashboard/locations", get(pages::master::locations))
         .route("/dashboard/products", get(pages::master::products))
         .route("/dashboard/suppliers", get(pages::master::suppliers))

@@ -22,6 +22,8 @@ pub struct ConnectorRecord {
     pub location_map: String,
     pub paused: bool,
     pub updated_at: DateTime<Utc>,
+    /// Deliveries the channel sent again, dropped.
+    pub duplicates_dropped: i64,
 }
 
 /// A delivery to keep: the exact bytes and headers received.
@@ -115,14 +117,14 @@ impl Tx {
     }
 
     pub async fn connector(&mut self, channel: &str) -> Result<Option<ConnectorRecord>, StorageError> {
-        let sql = "SELECT channel, kind, base_url, webhook_secrets, credentials, poll_interval_s, location_map, paused, updated_at \
-                   FROM channel_connectors WHERE channel = $1";
+        let sql = "SELECT channel, kind, base_url, webhook_secrets, credentials, poll_interval_s, location_map, paused, updated_at, \
+                   duplicates_dropped FROM channel_connectors WHERE channel = $1";
         Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(channel).fetch_optional(conn).await?))
     }
 
     pub async fn connectors(&mut self) -> Result<Vec<ConnectorRecord>, StorageError> {
-        let sql = "SELECT channel, kind, base_url, webhook_secrets, credentials, poll_interval_s, location_map, paused, updated_at \
-                   FROM channel_connectors ORDER BY channel";
+        let sql = "SELECT channel, kind, base_url, webhook_secrets, credentials, poll_interval_s, location_map, paused, updated_at, \
+                   duplicates_dropped FROM channel_connectors ORDER BY channel";
         Ok(on_engine!(self, |conn| sqlx::query_as(sql).fetch_all(conn).await?))
     }
 
@@ -150,6 +152,10 @@ impl Tx {
             .execute(conn)
             .await?
             .rows_affected());
+        if inserted == 0 {
+            let count = "UPDATE channel_connectors SET duplicates_dropped = duplicates_dropped + 1 WHERE channel = $1";
+            on_engine!(self, |conn| sqlx::query(count).bind(d.channel).execute(conn).await?.rows_affected());
+        }
         Ok(inserted == 1)
     }
 

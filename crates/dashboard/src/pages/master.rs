@@ -1,30 +1,17 @@
-//! Master data pages: channels, locations, products, suppliers and customers as tables.
+//! Master data pages: locations, products, suppliers and customers as tables.
 
 use askama::Template;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use ordo_domain::master::{Channel, Customer, Location, Product, Supplier};
+use ordo_domain::master::{Customer, Location, Product, Supplier};
 use serde::Deserialize;
 
 use super::{Extent, Layout, Page, Pager, Paging, PAGE_SIZE};
 use crate::Dashboard;
 use crate::error::{render, PageError};
 use crate::session::Session;
-
-#[derive(Template)]
-#[template(path = "channels.html")]
-struct ChannelsPage {
-    layout: Layout,
-    channels: Vec<Channel>,
-}
-
-pub(crate) async fn channels(session: Session, State(dashboard): State<Dashboard>) -> Result<Response, PageError> {
-    let layout = session.open(Page::Channels)?;
-    let channels = dashboard.ordo.channels().await.map_err(|e| layout.fail(e))?;
-    Ok(render(StatusCode::OK, &ChannelsPage { layout, channels }))
-}
 
 #[derive(Template)]
 #[template(path = "locations.html")]

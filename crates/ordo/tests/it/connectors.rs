@@ -313,3 +313,40 @@ async fn carrier_tracking_lands_on_the_shipment_and_problems_raise_exceptions() 
     let (status, _) = server.easypost(b"{\"description\": \"tracker.updated\"", secret).await;
     assert_eq!(status, 422, "a signed body that is not JSON is the sender's mistake, named");
 }
+
+#[tokio::test]
+async fn the_channels_page_shows_each_connection_and_replays_its_inbox() {
+    let server = Server::start().await;
+    shopify_shop(&server).await;
+    let unknown = shopify_order(|o| {
+        o["id"] = 42u64.into();
+        o["line_items"][0]["sku"] = "SHOP-LATER".into();
+        o["line_items"][0]["variant_id"] = 1.into();
+        o["line_items"][0]["product_id"] = 2.into();
+    });
+    server.shopify("orders/create", "d-1", &unknown, SECRET).await;
+    server.shopify("orders/create", "d-1", &unknown, SECRET).await;
+    server.settled_inbox("web").await;
+
+    let ops = crate::common::Browserless::log_in(&server, "olga", Role::Ops).await;
+    let (status, page) = ops.get("/dashboard/channels").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("shopify") && page.contains("failing"), "{page}");
+    assert!(page.contains(r#"<td class="num">1</td>"#), "one duplicate dropped: {page}");
+    let (status, inbox) = ops.get("/dashboard/channels/web?status=failed").await;
+    assert_eq!(status, 200);
+    assert!(inbox.contains("line_items[0].sku") && inbox.contains("SHOP-LATER"), "{inbox}");
+    let delivery = server.get(&server.admin, "/api/v1/channels/web/inbox?status=failed").await.1[0]["id"].as_str().unwrap().to_owned();
+    assert!(inbox.contains(&format!("/dashboard/channels/web/inbox/{delivery}/replay")));
+
+    let listing = json!({"channel": "web", "channel_sku": "SHOP-LATER", "sku": "MUG-1", "price": "14.90"});
+    assert_eq!(server.post(&server.admin, "/api/v1/listings", listing).await.0, 201);
+    let (status, to) = ops.post(&format!("/dashboard/channels/web/inbox/{delivery}/replay"), &[]).await;
+    assert_eq!((status, to.as_str()), (303, "/dashboard/channels/web"));
+    server.eventually("/api/v1/channels/web/orders/42").await;
+    let (_, page) = ops.get("/dashboard/channels").await;
+    assert!(page.contains("active"), "{page}");
+    let viewer = crate::common::Browserless::log_in(&server, "vera", Role::Viewer).await;
+    let (_, inbox) = viewer.get("/dashboard/channels/web").await;
+    assert!(!inbox.contains("<button type=\"submit\">Replay"), "a viewer sees no replay");
+}

@@ -12,6 +12,8 @@ CREATE TABLE channel_connectors (
     -- JSON: the channel's location ids to Ordo's location codes.
     location_map     TEXT NOT NULL,
     paused           BOOLEAN NOT NULL,
+    -- Deliveries the channel sent again, dropped: a measure of its retries.
+    duplicates_dropped INTEGER NOT NULL DEFAULT 0,
     updated_at       TEXT NOT NULL
 );
 

@@ -1,0 +1,167 @@
+//! Channels and their connections: each channel's connector, its state, its last delivery and
+//! poll, and one channel's inbox with the replay of deliveries that could not be mapped.
+
+use askama::Template;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Redirect, Response};
+use ordo_app::{ChannelConnection, DeliveryView};
+use ordo_domain::access::Permission;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::{Choice, Layout, Page};
+use crate::error::{render, PageError, Problem};
+use crate::session::Session;
+use crate::Dashboard;
+
+struct ChannelRow {
+    code: String,
+    name: String,
+    kind: &'static str,
+    currency: String,
+    sla: String,
+    connector: String,
+    state: &'static str,
+    last_delivery: String,
+    last_poll: String,
+    today: i64,
+    duplicates: i64,
+    failed: i64,
+}
+
+fn when(at: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    at.map(|t| super::timestamp(&t)).unwrap_or_else(|| "never".to_owned())
+}
+
+impl From<ChannelConnection> for ChannelRow {
+    fn from(c: ChannelConnection) -> Self {
+        ChannelRow {
+            code: c.channel.code,
+            name: c.channel.name,
+            kind: c.channel.kind.as_str(),
+            currency: c.channel.currency.code().to_owned(),
+            sla: c.channel.ship_by_sla_hours.to_string(),
+            connector: c.connector.as_ref().map_or_else(|| "none".to_owned(), |k| k.kind.as_str().to_owned()),
+            duplicates: c.connector.as_ref().map_or(0, |k| k.duplicates_dropped),
+            state: c.state,
+            last_delivery: when(c.last_received_at),
+            last_poll: when(c.last_polled_at),
+            today: c.received_last_day,
+            failed: c.failed,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "channels.html")]
+struct ChannelsPage {
+    layout: Layout,
+    channels: Vec<ChannelRow>,
+}
+
+pub(crate) async fn channels(session: Session, State(dashboard): State<Dashboard>) -> Result<Response, PageError> {
+    let layout = session.open(Page::Channels)?;
+    let connections = dashboard.ordo.channel_connections().await.map_err(|e| layout.fail(e))?;
+    Ok(render(StatusCode::OK, &ChannelsPage { layout, channels: connections.into_iter().map(ChannelRow::from).collect() }))
+}
+
+struct DeliveryRow {
+    id: Uuid,
+    received: String,
+    source: String,
+    topic: String,
+    external_id: String,
+    status: String,
+    attempts: i64,
+    outcome: String,
+    error_field: String,
+    error: String,
+}
+
+impl From<DeliveryView> for DeliveryRow {
+    fn from(d: DeliveryView) -> Self {
+        DeliveryRow {
+            id: d.id,
+            received: super::timestamp(&d.received_at),
+            source: d.source,
+            topic: d.topic,
+            external_id: d.external_id.unwrap_or_default(),
+            status: d.status,
+            attempts: d.attempts,
+            outcome: d.outcome.unwrap_or_default(),
+            error_field: d.error_field.unwrap_or_default(),
+            error: d.error.unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct InboxFilter {
+    #[serde(default)]
+    status: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "channel.html")]
+struct ChannelPage {
+    layout: Layout,
+    channel: ChannelRow,
+    base_url: String,
+    poll_interval: String,
+    deliveries: Vec<DeliveryRow>,
+    statuses: Vec<Choice>,
+    may_replay: bool,
+}
+
+pub(crate) async fn channel(
+    session: Session,
+    State(dashboard): State<Dashboard>,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<InboxFilter>, QueryRejection>,
+) -> Result<Response, PageError> {
+    let layout = session.open(Page::Channels)?;
+    let filter = layout.query(query)?;
+    let code = path.map(|Path(code)| code).map_err(|_| layout.fail(Problem::NotFound))?;
+    let connections = dashboard.ordo.channel_connections().await.map_err(|e| layout.fail(e))?;
+    let connection = connections.into_iter().find(|c| c.channel.code == code).ok_or_else(|| layout.fail(Problem::NotFound))?;
+    let base_url = connection.connector.as_ref().and_then(|c| c.base_url.clone()).unwrap_or_default();
+    let poll_interval = connection.connector.as_ref().filter(|c| !c.kind.pushes()).map(|c| format!("every {} s", c.poll_interval_s)).unwrap_or_default();
+    let status = filter.status.map(|s| s.trim().to_owned()).unwrap_or_default();
+    let deliveries = dashboard
+        .ordo
+        .inbox(&code, Some(status.as_str()).filter(|s| !s.is_empty()), 100)
+        .await
+        .map_err(|e| layout.fail(e))?
+        .into_iter()
+        .map(DeliveryRow::from)
+        .collect();
+    let statuses = ["", "pending", "processed", "ignored", "failed"]
+        .iter()
+        .map(|s| Choice { value: (*s).to_owned(), label: if s.is_empty() { "any".into() } else { (*s).to_owned() }, selected: *s == status })
+        .collect();
+    let page = ChannelPage {
+        channel: connection.into(),
+        base_url,
+        poll_interval,
+        deliveries,
+        statuses,
+        may_replay: session.actor.can(Permission::OrdersWrite),
+        layout,
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+/// Processes a delivery again (after its listing or data was fixed), then back to the inbox.
+pub(crate) async fn replay(
+    session: Session,
+    State(dashboard): State<Dashboard>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    headers: HeaderMap,
+) -> Result<Redirect, PageError> {
+    let layout = session.posting(Page::Channels, &headers, Permission::OrdersWrite)?;
+    let (code, id) = path.ok().and_then(|Path((code, id))| Uuid::try_parse(&id).ok().map(|id| (code, id))).ok_or_else(|| layout.fail(Problem::NotFound))?;
+    dashboard.ordo.replay_delivery(&code, id, &session.actor).await.map_err(|e| layout.fail(e))?;
+    Ok(Redirect::to(&format!("/dashboard/channels/{code}")))
+}
