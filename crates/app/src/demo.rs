@@ -18,11 +18,13 @@ use uuid::Uuid;
 use crate::{Actor, AppError, AppResult, Clock, Ordo, Progress};
 
 mod buying;
+mod channels;
 mod service;
 mod settling;
 mod trading;
 
 pub use buying::BuyingSummary;
+pub use channels::ChannelsSummary;
 pub use service::ServiceSummary;
 pub use trading::TradingSummary;
 
@@ -111,6 +113,10 @@ const BUSINESSES: &[&str] = &[
     "Willow Lane Gifts", "Northlight Living", "Stone & Stem", "Bayside Decor", "Little House Co",
 ];
 
+/// The key the demo seals its connectors' secrets with when none is configured: serve the
+/// demo with `ORDO_SECRET_KEY` set to it for its connectors to take webhooks. Never for real use.
+pub const DEMO_SECRET_KEY: &str = "ordo-demo-key-for-the-demo-database-only";
+
 impl Ordo {
     /// Builds the reference business on an empty database, or rebuilds it on one the demo
     /// built before. A database holding anything else is refused, so the demo can never wipe
@@ -125,7 +131,15 @@ impl Ordo {
     pub async fn build_demo(&self, days: u32, receiver: Option<&str>, progress: &dyn Progress) -> AppResult<DemoSummary> {
         let first_day = Utc::now().date_naive() - chrono::Duration::days(i64::from(days));
         let opening = Utc.from_utc_datetime(&first_day.and_hms_opt(6, 0, 0).unwrap_or_default());
-        self.with_clock(Clock::simulated(opening)).build_demo_from(first_day, days, receiver, progress).await
+        // The demo's connectors keep webhook secrets: without a configured key, the demo's own.
+        let ordo = match self.settings.secret_key {
+            Some(_) => self.clone(),
+            None => {
+                let key = crate::SecretKey::from_text(DEMO_SECRET_KEY).map_err(|e| FieldError::new("secret_key", e.to_string()))?;
+                self.with_settings(crate::Settings { secret_key: Some(key), ..self.settings.clone() })
+            }
+        };
+        ordo.with_clock(Clock::simulated(opening)).build_demo_from(first_day, days, receiver, progress).await
     }
 
     async fn build_demo_from(&self, first_day: NaiveDate, days: u32, receiver: Option<&str>, progress: &dyn Progress) -> AppResult<DemoSummary> {

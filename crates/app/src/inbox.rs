@@ -22,8 +22,9 @@ use uuid::Uuid;
 use crate::returns::{NewRefund, NewRefundLine};
 use crate::{Actor, AppError, AppResult, Ordo};
 
-/// How long a processor holds the deliveries it claimed before another may take them.
-const LEASE: chrono::Duration = chrono::Duration::seconds(60);
+/// How long a processor holds the deliveries it claimed before another may take them: a
+/// round takes well under a second, and what a process that died had claimed waits this long.
+const LEASE: chrono::Duration = chrono::Duration::seconds(15);
 /// The most deliveries one round claims.
 pub const MAX_CLAIM: i64 = 64;
 /// Tries for a delivery that keeps failing for a passing reason before a person is told.

@@ -106,13 +106,16 @@ pub struct PollRound {
 }
 
 impl Ordo {
-    /// The connectors pollers work for (Amazon and eBay), not paused, credentials opened.
+    /// The connectors pollers work for (Amazon and eBay, and Shopify and WooCommerce given API
+    /// credentials), not paused, credentials opened.
     pub async fn poll_targets(&self) -> AppResult<Vec<PollTarget>> {
         let records = self.db.read().await?.connectors().await?;
         let mut targets = Vec::new();
         for record in records.into_iter().filter(|r| !r.paused) {
             let kind = ConnectorKind::parse("kind", &record.kind).map_err(|e| AppError::Storage(ordo_storage::StorageError::Corrupt(e.message)))?;
-            if kind.pushes() {
+            // A channel that pushes is polled too, to catch what its webhooks missed, once it
+            // has API credentials.
+            if kind.pushes() && record.credentials.is_none() {
                 continue;
             }
             let credentials = match (&record.credentials, &self.settings.secret_key) {
@@ -153,6 +156,12 @@ impl Ordo {
             .unwrap_or(Position { since: now - FIRST_LOOKBACK, until: None, token: None });
         let mut round = PollRound::default();
         let source = target.kind.as_str();
+        // A polled order is the order as it stands: for the channels that push, an update.
+        let topic = match target.kind {
+            ConnectorKind::Shopify => "orders/updated",
+            ConnectorKind::WooCommerce => "order.updated",
+            ConnectorKind::Amazon | ConnectorKind::Ebay => "order",
+        };
         while round.pages < MAX_PAGES {
             let until = position.until.unwrap_or_else(|| self.now() - SETTLE);
             if until <= position.since && position.token.is_none() {
@@ -181,7 +190,7 @@ impl Ordo {
                     channel,
                     source,
                     delivery_id: &delivery_id,
-                    topic: "order",
+                    topic,
                     headers: "{}",
                     body: &order.body,
                     received_at,

@@ -158,7 +158,8 @@ pub fn read(body: &[u8], context: &Context<'_>) -> Result<Inbound, FieldError> {
         let unit = Money::from_minor(price.minor().div_euclid(quantity) + i64::from(price.minor().rem_euclid(quantity) != 0), currency);
         let rounding = unit.minor() * quantity - price.minor();
         let promotion = money(&f("PromotionDiscount"), item.promotion_discount.as_ref(), currency)?;
-        let tax = money(&f("ItemTax"), item.item_tax.as_ref(), currency)?;
+        // No tax said for the item: Ordo's own tax rates apply.
+        let tax = item.item_tax.as_ref().map(|t| money(&f("ItemTax"), Some(t), currency)).transpose()?;
         let item_shipping = money(&f("ShippingPrice"), item.shipping_price.as_ref(), currency)?.minor()
             - money(&f("ShippingDiscount"), item.shipping_discount.as_ref(), currency)?.minor();
         shipping = Money::from_minor(shipping.minor() + item_shipping.max(0), currency);
@@ -166,7 +167,7 @@ pub fn read(body: &[u8], context: &Context<'_>) -> Result<Inbound, FieldError> {
             sku,
             quantity,
             unit_price: unit.to_decimal_string(),
-            tax: Some(tax.to_decimal_string()),
+            tax: tax.map(|t| t.to_decimal_string()),
             discount: Some(Money::from_minor(rounding + promotion.minor().abs(), currency).to_decimal_string()),
             item_id: Some(item.order_item_id.clone()),
         });

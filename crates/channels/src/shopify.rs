@@ -216,13 +216,19 @@ pub fn order(body: &[u8], context: &Context<'_>) -> Result<ChannelOrder, FieldEr
         discounts = spread(total, &gross);
         values = gross.iter().zip(&discounts).map(|(v, d)| v.checked_sub(*d).unwrap_or(*v)).collect();
     }
+    // No tax said at all (neither on the lines nor for the order): Ordo's own tax rates apply.
+    let tax_said = has_line_tax || o.total_tax.is_some() || o.total_tax_set.is_some();
     if !has_line_tax {
         let total = shop("total_tax", o.total_tax.as_ref(), o.total_tax_set.as_ref(), currency)?;
         taxes = spread(total, &values);
     }
     for ((line, tax), discount) in lines.iter_mut().zip(&taxes).zip(&discounts) {
         // Prices that include tax already carry it: the line adds none on top.
-        line.tax = Some(if o.taxes_included.0 { Money::zero(currency) } else { *tax }.to_decimal_string());
+        line.tax = match (tax_said, o.taxes_included.0) {
+            (false, _) => None,
+            (true, true) => Some(Money::zero(currency).to_decimal_string()),
+            (true, false) => Some(tax.to_decimal_string()),
+        };
         line.discount = Some(discount.to_decimal_string());
     }
 

@@ -112,12 +112,13 @@ pub fn order(body: &[u8], context: &Context<'_>) -> Result<ChannelOrder, FieldEr
         let product = item.product_id.as_ref().filter(|p| !p.is_none()).map(|p| p.0.as_str());
         let sku = listed_sku(&f("sku"), context, &[("sku", item.sku.as_deref()), ("variation_id", variation), ("product_id", product)])?;
         let (unit_price, discount) = unit_and_discount(i, item, currency)?;
-        let tax = item.total_tax.as_ref().map(|t| t.money(&f("total_tax"), currency)).transpose()?.unwrap_or(Money::zero(currency));
+        // No tax said for the line: Ordo's own tax rates apply.
+        let tax = item.total_tax.as_ref().map(|t| t.money(&f("total_tax"), currency)).transpose()?;
         lines.push(NewOrderLine {
             sku,
             quantity,
             unit_price: unit_price.to_decimal_string(),
-            tax: Some(tax.to_decimal_string()),
+            tax: tax.map(|t| t.to_decimal_string()),
             discount: Some(discount.to_decimal_string()),
             item_id: Some(item.id.0.clone()),
         });

@@ -77,7 +77,7 @@ impl AmazonFeed {
                     self.renew().await?
                 }
             };
-            let Answer { status, body } =
+            let Answer { status, body, .. } =
                 self.http.send(what, |c| c.get(url).query(query).header("x-amz-access-token", &token).header("accept", "application/json")).await?;
             if (status == StatusCode::FORBIDDEN || status == StatusCode::UNAUTHORIZED) && !renewed {
                 // An expired access token: renew it once and ask again.

@@ -89,7 +89,7 @@ impl EbayFeed {
                     self.renew().await?
                 }
             };
-            let Answer { status, body } = self.http.send("getOrders", |c| c.get(&url).query(&query).bearer_auth(&access)).await?;
+            let Answer { status, body, .. } = self.http.send("getOrders", |c| c.get(&url).query(&query).bearer_auth(&access)).await?;
             if status == StatusCode::UNAUTHORIZED && !renewed {
                 *self.token.lock().await = None;
                 renewed = true;

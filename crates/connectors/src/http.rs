@@ -21,6 +21,7 @@ pub struct Http {
 /// A channel's answer: its status, headers and body.
 pub(crate) struct Answer {
     pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
     pub body: Vec<u8>,
 }
 
@@ -33,6 +34,23 @@ impl Http {
             .build()
             .map_err(|e| format!("cannot build the HTTPS client: {e}"))?;
         Ok(Http { client })
+    }
+
+    /// [`Http::send`], with Shopify's `Link` header of the answer.
+    pub(crate) async fn send_with_link(&self, what: &str, build: impl Fn(&reqwest::Client) -> RequestBuilder) -> Result<(Answer, Option<String>), FeedError> {
+        self.send_with_header(what, "link", build).await
+    }
+
+    /// [`Http::send`], with one header of the answer.
+    pub(crate) async fn send_with_header(
+        &self,
+        what: &str,
+        header: &str,
+        build: impl Fn(&reqwest::Client) -> RequestBuilder,
+    ) -> Result<(Answer, Option<String>), FeedError> {
+        let answer = self.send(what, build).await?;
+        let value = answer.headers.get(header).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        Ok((answer, value))
     }
 
     /// Sends the request `build` makes, again after a 429 (waiting as the channel asks) or a
@@ -60,7 +78,7 @@ impl Http {
                         wait = (wait * 2).min(MAX_WAIT);
                         continue;
                     }
-                    return Ok(Answer { status, body });
+                    return Ok(Answer { status, headers, body });
                 }
                 Err(e) => {
                     last = format!("{what}: {e}");

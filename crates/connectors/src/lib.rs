@@ -1,6 +1,7 @@
-//! Ordo's clients of the channels' own APIs, for the channels that do not push their orders:
-//! Amazon's Selling Partner API (Orders v0) and eBay's Sell Fulfillment API. Each is an
-//! [`OrderFeed`] the application polls through; this crate only speaks HTTP.
+//! Ordo's clients of the channels' own APIs: Amazon's Selling Partner API (Orders v0) and
+//! eBay's Sell Fulfillment API, which do not push their orders, and the catch-up poll of
+//! Shopify and WooCommerce for what their webhooks missed. Each is an [`OrderFeed`] the
+//! application polls through; this crate only speaks HTTP.
 //!
 //! Every call goes over HTTPS with rustls (plain HTTP only where a connector's `base_url`
 //! says so, as tests' local stand-ins do) and has a timeout. A 429 waits as the channel says
@@ -11,6 +12,8 @@
 mod amazon;
 mod ebay;
 mod http;
+mod shopify;
+mod woocommerce;
 
 use chrono::{DateTime, Utc};
 use ordo_app::domain::connector::ConnectorKind;
@@ -19,11 +22,16 @@ use ordo_app::{FeedError, OrderFeed, PollTarget, PolledPage};
 pub use amazon::AmazonFeed;
 pub use ebay::EbayFeed;
 pub use http::Http;
+pub use shopify::ShopifyFeed;
+pub use woocommerce::WooCommerceFeed;
 
 /// The feed for a connector a poller works for.
 pub enum Feed {
     Amazon(AmazonFeed),
     Ebay(EbayFeed),
+    /// The catch-up poll of a channel that also pushes its orders by webhook.
+    Shopify(ShopifyFeed),
+    WooCommerce(WooCommerceFeed),
 }
 
 impl Feed {
@@ -32,7 +40,8 @@ impl Feed {
         match target.kind {
             ConnectorKind::Amazon => AmazonFeed::new(http.clone(), target).map(Feed::Amazon),
             ConnectorKind::Ebay => EbayFeed::new(http.clone(), target).map(Feed::Ebay),
-            other => Err(format!("{} pushes its orders; it has no poller", other.as_str())),
+            ConnectorKind::Shopify => ShopifyFeed::new(http.clone(), target).map(Feed::Shopify),
+            ConnectorKind::WooCommerce => WooCommerceFeed::new(http.clone(), target).map(Feed::WooCommerce),
         }
     }
 }
@@ -42,6 +51,8 @@ impl OrderFeed for Feed {
         match self {
             Feed::Amazon(feed) => feed.page(since, until, token).await,
             Feed::Ebay(feed) => feed.page(since, until, token).await,
+            Feed::Shopify(feed) => feed.page(since, until, token).await,
+            Feed::WooCommerce(feed) => feed.page(since, until, token).await,
         }
     }
 }

@@ -769,6 +769,12 @@ async fn demo(config: &Config, days: u32) -> Result<ExitCode, Failure> {
     let products: usize = summary.products_by_class.iter().map(|(_, n)| n).sum();
     println!("Ordo demo: a home-accessories retailer, built in {}", redacted(config));
     println!("  channels   {}", summary.channels.join(", "));
+    if config.settings.secret_key.is_none() {
+        println!(
+            "             (connector secrets sealed with the demo's own key: serve with ORDO_SECRET_KEY={} to take their webhooks)",
+            ordo_app::demo::DEMO_SECRET_KEY
+        );
+    }
     println!("  locations  {}", summary.locations.join(", "));
     println!("  products   {products} SKUs ({})", classes.join(", "));
     println!("  listings   {}", summary.listings);
@@ -785,6 +791,11 @@ async fn demo(config: &Config, days: u32) -> Result<ExitCode, Failure> {
     let by_channel: Vec<String> = t.orders_by_channel.iter().map(|(channel, n)| format!("{channel} {n}")).collect();
     let fill = t.fill_rate_per_mille();
     println!("  trading    {} days, {} orders ({})", t.days, t.orders(), by_channel.join(", "));
+    let c = &t.channels;
+    println!(
+        "  channels   {} signed webhook deliveries (Shopify, WooCommerce), {} duplicates dropped; {} Amazon orders in {} SP-API pages; {} mapped, {} waiting as channel_mapping exceptions",
+        c.deliveries, c.duplicates, c.polled, c.pages, c.mapped, c.exceptions
+    );
     println!("  fill rate  {}.{}% of orders fully reserved on arrival", fill / 10, fill % 10);
     println!("  reviews    {} held for review, {} released; {} cancelled by customers", t.held, t.released, t.cancelled);
     println!("  supply     {} deliveries cleared backorders; {} stockouts raised", t.receipts, t.stockouts_raised);

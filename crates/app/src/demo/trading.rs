@@ -54,6 +54,8 @@ pub struct TradingSummary {
     pub service: super::service::ServiceSummary,
     /// Proposals, purchase orders, receipts and bills, and the forecasts' accuracy.
     pub buying: super::buying::BuyingSummary,
+    /// Webhook deliveries and polled pages from the channels.
+    pub channels: super::channels::ChannelsSummary,
 }
 
 impl TradingSummary {
@@ -109,9 +111,43 @@ enum Event {
     Night,
     /// Suppliers deliver what is due; bills arrive for what came.
     Supplies,
+    /// The poller asks the marketplace for its new orders.
+    Poll,
+}
+
+/// The demo order's running number, from its external id (`WEB-000123`).
+fn number_of(body: &serde_json::Value) -> u64 {
+    body["external_id"].as_str().and_then(|id| id.rsplit('-').next()).and_then(|n| n.parse().ok()).unwrap_or(0)
 }
 
 impl Ordo {
+    /// Counts an order that arrived, and lets a few customers change their minds the same day.
+    async fn demo_intake(
+        &self,
+        order: ordo_domain::order::Order,
+        summary: &mut TradingSummary,
+        held_yesterday: &mut Vec<Uuid>,
+        seed: &mut Seed,
+        channel_actor: &Actor,
+    ) -> AppResult<()> {
+        *summary.orders_by_channel.entry(order.channel.clone()).or_default() += 1;
+        match order.status {
+            OrderStatus::OnHold => {
+                summary.held += 1;
+                held_yesterday.push(order.id);
+            }
+            status => {
+                summary.routed += 1;
+                summary.filled_on_arrival += u64::from(status == OrderStatus::Allocated);
+            }
+        }
+        if seed.between(1, 100) <= 2 && order.status.is_open() {
+            self.cancel_order(order.id, "customer cancelled on the channel", channel_actor).await?;
+            summary.cancelled += 1;
+        }
+        Ok(())
+    }
+
     /// Trades the demo business through `days` days from `first_day`, moving this
     /// application's simulated clock through each day's events.
     pub(crate) async fn trade_demo(&self, first_day: NaiveDate, days: u32, progress: &dyn Progress) -> AppResult<TradingSummary> {
@@ -144,6 +180,7 @@ impl Ordo {
         let a_skus: Vec<String> = class.iter().filter(|(_, c)| **c == AbcClass::A).map(|(sku, _)| sku.clone()).collect();
         let mut number = 0u64;
         let mut settling = super::settling::Settling::default();
+        let mut channels = super::channels::Channels::connect(self, &actor("demo-admin")).await?;
         progress.start(u64::from(days));
 
         for day in 0..i64::from(days) {
@@ -158,6 +195,10 @@ impl Ordo {
                 (at(8, 30), Event::Supplies),
                 (at(23, 0), Event::Watch),
             ];
+            // The marketplace's orders are polled every hour of the selling day.
+            for hour in 8..=22 {
+                events.push((at(hour, 5), Event::Poll));
+            }
             // Marketplaces settle weekly, and on the last day.
             if day % 7 == 6 || day + 1 == i64::from(days) {
                 events.push((at(6, 30), Event::Settle));
@@ -211,25 +252,27 @@ impl Ordo {
                     Event::Receipts => summary.receipts += self.demo_deliveries(&mut seed, &buyer).await?,
                     Event::Order(body) => {
                         let channel = body["channel"].as_str().unwrap_or_default().to_owned();
-                        let payload = body.to_string();
-                        let new: NewOrder = serde_json::from_value(body)
-                            .map_err(|e| AppError::Invalid(ordo_domain::FieldError::new("demo order", e.to_string())))?;
-                        let intake = self.receive_order(new, &payload, &channel_actor).await?;
-                        *summary.orders_by_channel.entry(channel).or_default() += 1;
-                        match intake.order.status {
-                            OrderStatus::OnHold => {
-                                summary.held += 1;
-                                held_yesterday.push(intake.order.id);
+                        let order = match channel.as_str() {
+                            "web" => channels.shopify(self, &body, number_of(&body), &mut seed).await?,
+                            "b2b" => channels.woocommerce(self, &body, number_of(&body), &mut seed).await?,
+                            "amazon" => {
+                                channels.list_on_amazon(&body);
+                                None
                             }
-                            status => {
-                                summary.routed += 1;
-                                summary.filled_on_arrival += u64::from(status == OrderStatus::Allocated);
+                            _ => {
+                                let payload = body.to_string();
+                                let new: NewOrder = serde_json::from_value(body)
+                                    .map_err(|e| AppError::Invalid(ordo_domain::FieldError::new("demo order", e.to_string())))?;
+                                Some(self.receive_order(new, &payload, &channel_actor).await?.order)
                             }
+                        };
+                        if let Some(order) = order {
+                            self.demo_intake(order, &mut summary, &mut held_yesterday, &mut seed, &channel_actor).await?;
                         }
-                        // A few customers change their minds the same day.
-                        if seed.between(1, 100) <= 2 && intake.order.status.is_open() {
-                            self.cancel_order(intake.order.id, "customer cancelled on the channel", &channel_actor).await?;
-                            summary.cancelled += 1;
+                    }
+                    Event::Poll => {
+                        for order in channels.poll_amazon(self).await? {
+                            self.demo_intake(order, &mut summary, &mut held_yesterday, &mut seed, &channel_actor).await?;
                         }
                     }
                     Event::Wave(location) => {
@@ -282,6 +325,7 @@ impl Ordo {
         summary.service = desk.summary;
         buying.score(self).await?;
         summary.buying = buying.summary;
+        summary.channels = channels.summary;
         let counts = self.exception_counts().await?;
         summary.stockouts_raised = counts.iter().find(|(kind, _, _)| kind == "stockout").map_or(0, |(_, _, all)| *all as u64);
         summary.exceptions = counts;

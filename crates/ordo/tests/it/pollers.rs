@@ -454,3 +454,89 @@ async fn one_sku_sold_everywhere_at_once_on_two_instances_over_postgres() {
     let second = first.another_instance().await;
     one_sku_sold_everywhere_at_once(first, second).await;
 }
+
+/// The Shopify stand-in: `orders.json` by updated_at, pages of two linked by `page_info`.
+async fn shopify_stand_in(orders: Vec<Value>) -> String {
+    async fn list(State(orders): State<Arc<Vec<Value>>>, headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {
+        if headers.get("x-shopify-access-token").and_then(|v| v.to_str().ok()) != Some("shpat_catch_up") {
+            return (StatusCode::UNAUTHORIZED, Json(json!({"errors": "[API] Invalid API key or access token"}))).into_response();
+        }
+        let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or_default().to_owned();
+        let offset: usize = match query.get("page_info") {
+            Some(info) => {
+                if query.contains_key("updated_at_min") {
+                    return (StatusCode::BAD_REQUEST, "page_info takes no other filters").into_response();
+                }
+                info.trim_start_matches("p").parse().unwrap_or(0)
+            }
+            None => 0,
+        };
+        let page: Vec<&Value> = orders.iter().skip(offset).take(2).collect();
+        let mut answer = Json(json!({"orders": page})).into_response();
+        if offset + 2 < orders.len() {
+            let link = format!("<http://{host}/admin/api/2025-07/orders.json?limit=250&page_info=p{}>; rel=\"next\"", offset + 2);
+            answer.headers_mut().insert("link", link.parse().unwrap());
+        }
+        answer
+    }
+    let app = Router::new().route("/admin/api/2025-07/orders.json", get(list)).with_state(Arc::new(orders));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
+#[tokio::test]
+async fn shopify_is_polled_for_what_its_webhooks_missed() {
+    let fixture: Value = serde_json::from_slice(include_bytes!("../../../channels/tests/fixtures/shopify-orders-create.json")).unwrap();
+    let orders: Vec<Value> = (0..3u64)
+        .map(|n| {
+            let mut order = fixture.clone();
+            let at = (Utc::now() - chrono::Duration::minutes(40 - n as i64)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            order["id"] = (820_982_911_946_154_600u64 + n).into();
+            order["created_at"] = at.clone().into();
+            order["updated_at"] = at.into();
+            order
+        })
+        .collect();
+    let server = Server::start().await;
+    shop(&server, 100).await;
+    let t = &server.admin;
+    for (channel_sku, sku) in [("SHOP-MUG-BLUE", "MUG-1"), ("49148385", "VASE-1")] {
+        let listing = json!({"channel": "web", "channel_sku": channel_sku, "sku": sku, "price": "14.90"});
+        assert_eq!(server.post(t, "/api/v1/listings", listing).await.0, 201);
+    }
+    let vases = json!({"sku": "VASE-1", "location": "central", "quantity": 10, "kind": "receipt", "reason": "opening"});
+    assert_eq!(server.post(t, "/api/v1/inventory/movements", vases).await.0, 201);
+    // The first order came by webhook as well.
+    let body = orders[0].to_string().into_bytes();
+    let signature = ordo_channels::signature::base64_hmac(&body, "shopify-webhook-secret");
+    let base = shopify_stand_in(orders).await;
+    let connector = json!({"kind": "shopify", "base_url": base, "webhook_secrets": ["shopify-webhook-secret"], "credentials": {"access_token": "shpat_catch_up"}});
+    assert_eq!(server.put(t, "/api/v1/channels/web/connector", connector).await.0, 200);
+    let answer = server
+        .client
+        .post(format!("{}/webhooks/shopify/web", server.base))
+        .header("x-shopify-topic", "orders/create")
+        .header("x-shopify-hmac-sha256", signature)
+        .header("x-shopify-webhook-id", "hook-1")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    orders_of(&server, "web", 1).await;
+
+    let round = poll_once(&server, "web").await;
+    assert_eq!((round.pages, round.stored), (2, 3), "{round:?}");
+    let ids = orders_of(&server, "web", 3).await;
+    assert_eq!(ids.len(), 3, "the one the webhook brought is not made twice");
+    for _ in 0..200 {
+        if server.ordo.inbox("web", Some("pending"), 10).await.unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let inbox = server.ordo.inbox("web", Some("ignored"), 10).await.unwrap();
+    assert_eq!(inbox.len(), 1, "the poll's copy of the webhook's order changed nothing");
+}
