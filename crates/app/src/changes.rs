@@ -252,6 +252,7 @@ impl Ordo {
         let request = tx.change_request(id).await?.ok_or_else(|| not_found("change request", id.to_string()))?;
         tx.commit().await?;
         self.cache.clear();
+        self.inbox.forget_connectors();
         Ok(shown(request))
     }
 }

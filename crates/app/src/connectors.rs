@@ -166,6 +166,7 @@ impl Ordo {
         record(&mut tx, actor, now, &[change]).await?;
         let saved = tx.connector(&channel).await?.ok_or_else(|| AppError::NotFound { what: "connector", key: channel.clone() })?;
         tx.commit().await?;
+        self.inbox.forget_connectors();
         Ok(ConnectorChange::Applied(view(saved, self.settings.secret_key.as_ref())?))
     }
 
@@ -196,6 +197,7 @@ impl Ordo {
         record(&mut tx, actor, now, &[change]).await?;
         let saved = tx.connector(channel).await?.ok_or_else(|| AppError::NotFound { what: "connector", key: channel.to_owned() })?;
         tx.commit().await?;
+        self.inbox.forget_connectors();
         view(saved, self.settings.secret_key.as_ref())
     }
 

@@ -15,7 +15,7 @@ use ordo_domain::connector::ConnectorKind;
 use ordo_domain::exception::ExceptionKind;
 use ordo_domain::order::OrderStatus;
 use ordo_domain::{Currency, FieldError};
-use ordo_storage::{Delivery, DeliveryEnd, NewDelivery};
+use ordo_storage::{Delivery, DeliveryEnd, NewDelivery, Tx};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -29,6 +29,105 @@ const LEASE: chrono::Duration = chrono::Duration::seconds(15);
 pub const MAX_CLAIM: i64 = 64;
 /// Tries for a delivery that keeps failing for a passing reason before a person is told.
 const MAX_ATTEMPTS: i64 = 10;
+
+/// The most deliveries one group commit keeps.
+const GROUP_LIMIT: usize = 256;
+/// How long a connector's opened secrets are kept in memory for checking signatures.
+const CONNECTOR_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A delivery to keep, owned, on its way to the group writer.
+struct Keep {
+    id: Uuid,
+    channel: String,
+    source: &'static str,
+    delivery_id: String,
+    topic: String,
+    headers: String,
+    body: Vec<u8>,
+    received_at: DateTime<Utc>,
+}
+
+type Queued = (Keep, tokio::sync::oneshot::Sender<AppResult<bool>>);
+
+/// The inbox's side of the application: one writer per process that keeps deliveries in
+/// groups (whatever arrives while one group commits joins the next, so a burst of webhooks
+/// costs a few commits, not one each), the connectors' secrets kept opened for a second, and
+/// the call that wakes the processors.
+#[derive(Debug, Clone)]
+pub(crate) struct Inbox {
+    queue: tokio::sync::mpsc::UnboundedSender<Queued>,
+    connectors: std::sync::Arc<std::sync::Mutex<HashMap<String, (std::time::Instant, Option<crate::connectors::OpenConnector>)>>>,
+    pub(crate) wake: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl Inbox {
+    pub(crate) fn start(db: ordo_storage::Db) -> Inbox {
+        let (queue, received) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(keep_groups(db, received));
+        Inbox { queue, connectors: Default::default(), wake: Default::default() }
+    }
+
+    /// Forgets the opened connectors, when one changed.
+    pub(crate) fn forget_connectors(&self) {
+        if let Ok(mut cached) = self.connectors.lock() {
+            cached.clear();
+        }
+    }
+
+    async fn keep(&self, delivery: Keep) -> AppResult<bool> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let closed = || AppError::Storage(ordo_storage::StorageError::Unavailable("Ordo is shutting down".into()));
+        self.queue.send((delivery, answer)).map_err(|_| closed())?;
+        answered.await.map_err(|_| closed())?
+    }
+}
+
+async fn keep_group(db: &ordo_storage::Db, group: &[Keep]) -> AppResult<Vec<bool>> {
+    let mut tx = db.write().await?;
+    let mut stored = Vec::with_capacity(group.len());
+    for d in group {
+        let delivery = NewDelivery {
+            id: d.id,
+            channel: &d.channel,
+            source: d.source,
+            delivery_id: &d.delivery_id,
+            topic: &d.topic,
+            headers: &d.headers,
+            body: &d.body,
+            received_at: d.received_at,
+        };
+        stored.push(tx.insert_delivery(&delivery).await?);
+    }
+    tx.commit().await?;
+    Ok(stored)
+}
+
+async fn keep_groups(db: ordo_storage::Db, mut queue: tokio::sync::mpsc::UnboundedReceiver<Queued>) {
+    while let Some(first) = queue.recv().await {
+        let mut group = vec![first];
+        while group.len() < GROUP_LIMIT
+            && let Ok(next) = queue.try_recv()
+        {
+            group.push(next);
+        }
+        let (deliveries, answers): (Vec<Keep>, Vec<_>) = group.into_iter().unzip();
+        match keep_group(&db, &deliveries).await {
+            Ok(stored) => {
+                for (answer, stored) in answers.into_iter().zip(stored) {
+                    let _ = answer.send(Ok(stored));
+                }
+            }
+            // The group rolled back: each is kept on its own, so one cannot fail the others.
+            Err(error) => {
+                tracing::debug!(%error, deliveries = deliveries.len(), "a group of deliveries rolled back; keeping them one by one");
+                for (delivery, answer) in deliveries.iter().zip(answers) {
+                    let kept = keep_group(&db, std::slice::from_ref(delivery)).await.map(|s| s.first().copied().unwrap_or(false));
+                    let _ = answer.send(kept);
+                }
+            }
+        }
+    }
+}
 
 /// What became of a webhook delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,11 +253,27 @@ struct Done {
     end: DeliveryEnd,
     external_id: Option<String>,
     outcome: String,
+    /// The version of the channel's order now applied.
+    version: Option<DateTime<Utc>>,
 }
 
 fn done(end: DeliveryEnd, external_id: Option<&str>, outcome: impl Into<String>) -> Result<Done, Failure> {
-    Ok(Done { end, external_id: external_id.map(str::to_owned), outcome: outcome.into() })
+    Ok(Done { end, external_id: external_id.map(str::to_owned), outcome: outcome.into(), version: None })
 }
+
+fn applied(external_id: &str, version: DateTime<Utc>, outcome: impl Into<String>) -> Result<Done, Failure> {
+    Ok(Done { end: DeliveryEnd::Processed, external_id: Some(external_id.to_owned()), outcome: outcome.into(), version: Some(version) })
+}
+
+/// Where a claimed delivery got to in a round.
+enum Step {
+    /// Its connector is paused: kept, and looked at again later.
+    Paused,
+    Tried(Result<Done, Failure>),
+}
+
+/// The versions of the channels' orders applied in this round, not yet written.
+type Applied = HashMap<(String, String), DateTime<Utc>>;
 
 /// What processing needs to know of a channel, read once a round.
 struct ChannelFacts {
@@ -189,10 +304,7 @@ impl Ordo {
         if source == ConnectorKind::WooCommerce && woocommerce::is_ping(body) {
             return Ok(Receipt::Ignored);
         }
-        let connector = {
-            let mut tx = self.db.read().await?;
-            self.open_connector(&mut tx, channel).await?
-        };
+        let connector = self.cached_connector(channel).await?;
         let Some(connector) = connector.filter(|c| c.kind == source) else {
             return Err(AppError::BadSignature);
         };
@@ -212,29 +324,44 @@ impl Ordo {
             .filter(|(n, _)| n.to_ascii_lowercase().starts_with(prefix) || n.eq_ignore_ascii_case("content-type"))
             .map(|(n, v)| (n.to_ascii_lowercase(), serde_json::Value::from(v.as_str())))
             .collect();
-        let headers = serde_json::Value::Object(kept).to_string();
         let id = Uuid::now_v7();
-        let delivery = NewDelivery {
+        let delivery = Keep {
             id,
-            channel: &connector.channel,
+            channel: connector.channel.clone(),
             source: source.as_str(),
-            delivery_id: &delivery_id,
-            topic,
-            headers: &headers,
-            body,
+            delivery_id,
+            topic: topic.to_owned(),
+            headers: serde_json::Value::Object(kept).to_string(),
+            body: body.to_vec(),
             received_at: self.now(),
         };
-        let mut tx = self.db.write().await?;
-        let stored = tx.insert_delivery(&delivery).await?;
-        tx.commit().await?;
+        let stored = self.inbox.keep(delivery).await?;
         let labels = [("channel", connector.channel.clone())];
         if !stored {
             metrics::counter!("ordo_channel_webhook_duplicates_total", &labels).increment(1);
             return Ok(Receipt::Duplicate);
         }
         metrics::counter!("ordo_channel_webhooks_received_total", &labels).increment(1);
-        self.inbox_wake.notify_one();
+        self.inbox.wake.notify_one();
         Ok(Receipt::Stored(id))
+    }
+
+    /// The channel's connector with its webhook secrets opened, kept for a second.
+    async fn cached_connector(&self, channel: &str) -> AppResult<Option<crate::connectors::OpenConnector>> {
+        if let Ok(cached) = self.inbox.connectors.lock()
+            && let Some((at, connector)) = cached.get(channel)
+            && at.elapsed() < CONNECTOR_TTL
+        {
+            return Ok(connector.clone());
+        }
+        let connector = {
+            let mut tx = self.db.read().await?;
+            self.open_connector(&mut tx, channel).await?
+        };
+        if let Ok(mut cached) = self.inbox.connectors.lock() {
+            cached.insert(channel.to_owned(), (std::time::Instant::now(), connector.clone()));
+        }
+        Ok(connector)
     }
 
     /// Claims up to `limit` due deliveries and processes each. Safe to run in many processes.
@@ -272,32 +399,42 @@ impl Ordo {
             let ordo = self.clone();
             let facts = facts.clone();
             tasks.spawn(async move {
-                let mut round = InboxRound::default();
+                let mut steps = Vec::with_capacity(group.len());
+                let mut versions = Applied::new();
                 for delivery in group {
                     let channel = facts.get(&delivery.channel).and_then(Option::as_ref);
-                    if channel.is_some_and(|c| c.paused) {
-                        // Kept, not processed, while the connector is paused.
-                        let mut tx = ordo.db.write().await?;
-                        tx.retry_delivery(delivery.id, ordo.now() + chrono::Duration::seconds(60), "the connector is paused").await?;
-                        tx.commit().await?;
-                        round.retried += 1;
-                        continue;
-                    }
-                    let result = match channel {
-                        Some(channel) => ordo.apply_delivery(&delivery, channel).await,
-                        None => Err(Failure::Mapping(FieldError::new("channel", format!("the channel {:?} no longer exists", delivery.channel)))),
+                    let step = match channel {
+                        Some(channel) if channel.paused => Step::Paused,
+                        Some(channel) => Step::Tried(ordo.apply_delivery(&delivery, channel, &mut versions).await),
+                        None => Step::Tried(Err(Failure::Mapping(FieldError::new("channel", format!("the channel {:?} no longer exists", delivery.channel))))),
                     };
-                    ordo.record_outcome(&delivery, result, &mut round).await?;
+                    steps.push((delivery, step));
                 }
-                Ok::<InboxRound, AppError>(round)
+                steps
             });
         }
+        let mut steps = Vec::new();
         while let Some(done) = tasks.join_next().await {
-            let part = done.map_err(|e| AppError::Storage(ordo_storage::StorageError::Unavailable(format!("an inbox task stopped: {e}"))))??;
-            round.processed += part.processed;
-            round.ignored += part.ignored;
-            round.failed += part.failed;
-            round.retried += part.retried;
+            steps.extend(done.map_err(|e| AppError::Storage(ordo_storage::StorageError::Unavailable(format!("an inbox task stopped: {e}"))))?);
+        }
+        // What the round came to, in one transaction.
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        for (delivery, step) in &steps {
+            match step {
+                Step::Paused => {
+                    tx.retry_delivery(delivery.id, now + chrono::Duration::seconds(60), "the connector is paused").await?;
+                    round.retried += 1;
+                }
+                Step::Tried(result) => record_outcome(&mut tx, delivery, result, &mut round, now).await?,
+            }
+        }
+        tx.commit().await?;
+        for (delivery, step) in &steps {
+            if let Step::Tried(Ok(_)) = step {
+                let latency = (now - delivery.received_at).to_std().unwrap_or_default();
+                metrics::histogram!("ordo_channel_delivery_latency_seconds").record(latency.as_secs_f64());
+            }
         }
         Ok(round)
     }
@@ -310,58 +447,8 @@ impl Ordo {
         Ok(Some(ChannelFacts { currency: channel.currency, listed, paused }))
     }
 
-    async fn record_outcome(&self, delivery: &Delivery, result: Result<Done, Failure>, round: &mut InboxRound) -> AppResult<()> {
-        let now = self.now();
-        let subject = format!("delivery:{}", delivery.id);
-        let mut tx = self.db.write().await?;
-        match result {
-            Ok(done) => {
-                match done.end {
-                    DeliveryEnd::Ignored => round.ignored += 1,
-                    _ => round.processed += 1,
-                }
-                tx.finish_delivery(delivery.id, done.end, done.external_id.as_deref(), &done.outcome, None, now).await?;
-                // A delivery that failed before and now went through needs nobody any more.
-                tx.resolve_exception(ExceptionKind::ChannelMapping.as_str(), &subject, "processed after a replay", now).await?;
-                let latency = (now - delivery.received_at).to_std().unwrap_or_default();
-                metrics::histogram!("ordo_channel_delivery_latency_seconds").record(latency.as_secs_f64());
-            }
-            Err(Failure::Mapping(error)) => {
-                round.failed += 1;
-                tx.finish_delivery(delivery.id, DeliveryEnd::Failed, None, "could not be mapped", Some((&error.field, &error.message)), now).await?;
-                let kind = ExceptionKind::ChannelMapping;
-                let details = serde_json::json!({
-                    "channel": delivery.channel,
-                    "source": delivery.source,
-                    "topic": delivery.topic,
-                    "delivery": delivery.id,
-                    "delivery_id": delivery.delivery_id,
-                    "field": error.field,
-                    "message": error.message,
-                    "payload": format!("/api/v1/channels/{}/inbox/{}", delivery.channel, delivery.id),
-                });
-                tx.raise_exception(kind.as_str(), &subject, kind.owner_role().as_str(), now + kind.sla(), &details, now).await?;
-                metrics::counter!("ordo_channel_mapping_failures_total", "channel" => delivery.channel.clone()).increment(1);
-            }
-            Err(Failure::Transient(error)) if delivery.attempts < MAX_ATTEMPTS => {
-                round.retried += 1;
-                let wait = chrono::Duration::seconds(1i64 << delivery.attempts.clamp(0, 8));
-                tx.retry_delivery(delivery.id, now + wait, &error).await?;
-            }
-            Err(Failure::Transient(error)) => {
-                round.failed += 1;
-                tx.finish_delivery(delivery.id, DeliveryEnd::Failed, None, "kept failing", Some(("body", &error)), now).await?;
-                let kind = ExceptionKind::SyncFailure;
-                let details = serde_json::json!({"channel": delivery.channel, "delivery": delivery.id, "attempts": delivery.attempts, "last_error": error});
-                tx.raise_exception(kind.as_str(), &subject, kind.owner_role().as_str(), now + kind.sla(), &details, now).await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// Makes one delivery into what it asks of Ordo.
-    async fn apply_delivery(&self, delivery: &Delivery, facts: &ChannelFacts) -> Result<Done, Failure> {
+    async fn apply_delivery(&self, delivery: &Delivery, facts: &ChannelFacts, versions: &mut Applied) -> Result<Done, Failure> {
         let listed = |sku: &str| facts.listed.contains(sku);
         let context = Context { channel: &delivery.channel, currency: facts.currency, listed: &listed };
         let inbound = match delivery.source.as_str() {
@@ -382,19 +469,22 @@ impl Ordo {
             }
             Inbound::Cancelled { external_id, updated_at, reason } => {
                 if let Some(at) = updated_at
-                    && self.is_stale(channel, &external_id, at).await?
+                    && self.is_stale(versions, channel, &external_id, at).await?
                 {
                     return done(DeliveryEnd::Ignored, Some(&external_id), "older than the version Ordo has");
                 }
                 let outcome = self.cancel_from_channel(channel, &external_id, &reason, &actor).await?;
-                if let Some(at) = updated_at {
-                    self.record_version(channel, &external_id, at).await?;
+                match updated_at {
+                    Some(at) => {
+                        versions.insert((channel.to_owned(), external_id.clone()), at);
+                        applied(&external_id, at, outcome)
+                    }
+                    None => done(DeliveryEnd::Processed, Some(&external_id), outcome),
                 }
-                done(DeliveryEnd::Processed, Some(&external_id), outcome)
             }
             Inbound::Order(mapped) => {
                 let external_id = mapped.order.external_id.clone();
-                if self.is_stale(channel, &external_id, mapped.updated_at).await? {
+                if self.is_stale(versions, channel, &external_id, mapped.updated_at).await? {
                     return done(DeliveryEnd::Ignored, Some(&external_id), "older than the version Ordo has, or the same");
                 }
                 let existing = self.db.read().await.map_err(AppError::from)?.order_id_by_external_id(channel, &external_id).await.map_err(AppError::from)?;
@@ -412,8 +502,8 @@ impl Ordo {
                         format!("order {} is {}", intake.order.id, intake.order.status)
                     }
                 };
-                self.record_version(channel, &external_id, mapped.updated_at).await?;
-                done(DeliveryEnd::Processed, Some(&external_id), outcome)
+                versions.insert((channel.to_owned(), external_id.clone()), mapped.updated_at);
+                applied(&external_id, mapped.updated_at, outcome)
             }
             Inbound::Refund(refund) => {
                 let external_id = refund.external_id.clone();
@@ -423,16 +513,14 @@ impl Ordo {
         }
     }
 
-    async fn is_stale(&self, channel: &str, external_id: &str, updated_at: DateTime<Utc>) -> AppResult<bool> {
-        let known = self.db.read().await?.channel_order_version(channel, external_id).await?;
+    /// Whether Ordo applied this version of the order, or a newer one, already (in this round
+    /// or before).
+    async fn is_stale(&self, versions: &Applied, channel: &str, external_id: &str, updated_at: DateTime<Utc>) -> AppResult<bool> {
+        let known = match versions.get(&(channel.to_owned(), external_id.to_owned())) {
+            Some(at) => Some(*at),
+            None => self.db.read().await?.channel_order_version(channel, external_id).await?,
+        };
         Ok(known.is_some_and(|known| updated_at <= known))
-    }
-
-    async fn record_version(&self, channel: &str, external_id: &str, updated_at: DateTime<Utc>) -> AppResult<()> {
-        let mut tx = self.db.write().await?;
-        tx.set_channel_order_version(channel, external_id, updated_at).await?;
-        tx.commit().await?;
-        Ok(())
     }
 
     async fn cancel_from_channel(&self, channel: &str, external_id: &str, reason: &str, actor: &Actor) -> AppResult<String> {
@@ -495,7 +583,7 @@ impl Ordo {
                 continue;
             }
             tokio::select! {
-                () = self.inbox_wake.notified() => {}
+                () = self.inbox.wake.notified() => {}
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
                 _ = stopped.changed() => {}
             }
@@ -531,7 +619,7 @@ impl Ordo {
         crate::audit::record(&mut tx, actor, now, &[change]).await?;
         let replayed = tx.delivery(id).await?.ok_or_else(|| AppError::NotFound { what: "delivery", key: id.to_string() })?;
         tx.commit().await?;
-        self.inbox_wake.notify_one();
+        self.inbox.wake.notify_one();
         Ok(replayed.into())
     }
 
@@ -572,4 +660,55 @@ impl Ordo {
         let id = id.ok_or_else(|| AppError::NotFound { what: "order", key: format!("{channel}/{external_id}") })?;
         self.order(id).await
     }
+}
+
+/// Records where a delivery ended, raising the exception a failure asks for.
+async fn record_outcome(tx: &mut Tx, delivery: &Delivery, result: &Result<Done, Failure>, round: &mut InboxRound, now: DateTime<Utc>) -> AppResult<()> {
+    let subject = format!("delivery:{}", delivery.id);
+    match result {
+        Ok(done) => {
+            match done.end {
+                DeliveryEnd::Ignored => round.ignored += 1,
+                _ => round.processed += 1,
+            }
+            tx.finish_delivery(delivery.id, done.end, done.external_id.as_deref(), &done.outcome, None, now).await?;
+            if let (Some(external_id), Some(version)) = (&done.external_id, done.version) {
+                tx.set_channel_order_version(&delivery.channel, external_id, version).await?;
+            }
+            // A delivery that failed before and now went through needs nobody any more.
+            if delivery.attempts > 1 {
+                tx.resolve_exception(ExceptionKind::ChannelMapping.as_str(), &subject, "processed after a replay", now).await?;
+            }
+        }
+        Err(Failure::Mapping(error)) => {
+            round.failed += 1;
+            tx.finish_delivery(delivery.id, DeliveryEnd::Failed, None, "could not be mapped", Some((&error.field, &error.message)), now).await?;
+            let kind = ExceptionKind::ChannelMapping;
+            let details = serde_json::json!({
+                "channel": delivery.channel,
+                "source": delivery.source,
+                "topic": delivery.topic,
+                "delivery": delivery.id,
+                "delivery_id": delivery.delivery_id,
+                "field": error.field,
+                "message": error.message,
+                "payload": format!("/api/v1/channels/{}/inbox/{}", delivery.channel, delivery.id),
+            });
+            tx.raise_exception(kind.as_str(), &subject, kind.owner_role().as_str(), now + kind.sla(), &details, now).await?;
+            metrics::counter!("ordo_channel_mapping_failures_total", "channel" => delivery.channel.clone()).increment(1);
+        }
+        Err(Failure::Transient(error)) if delivery.attempts < MAX_ATTEMPTS => {
+            round.retried += 1;
+            let wait = chrono::Duration::seconds(1i64 << delivery.attempts.clamp(0, 8));
+            tx.retry_delivery(delivery.id, now + wait, error).await?;
+        }
+        Err(Failure::Transient(error)) => {
+            round.failed += 1;
+            tx.finish_delivery(delivery.id, DeliveryEnd::Failed, None, "kept failing", Some(("body", error)), now).await?;
+            let kind = ExceptionKind::SyncFailure;
+            let details = serde_json::json!({"channel": delivery.channel, "delivery": delivery.id, "attempts": delivery.attempts, "last_error": error});
+            tx.raise_exception(kind.as_str(), &subject, kind.owner_role().as_str(), now + kind.sla(), &details, now).await?;
+        }
+    }
+    Ok(())
 }

@@ -105,8 +105,8 @@ pub struct Ordo {
     clock: Clock,
     cache: std::sync::Arc<cache::MasterCache>,
     intake: intake::IntakeQueue,
-    /// Wakes the inbox processors when a delivery arrives.
-    inbox_wake: std::sync::Arc<tokio::sync::Notify>,
+    /// The channels' deliveries, kept in groups, and the processors' wake-up call.
+    inbox: inbox::Inbox,
 }
 
 /// Who is acting: a user of the dashboard, an API token, or Ordo itself, and on which request.
@@ -220,7 +220,8 @@ impl Ordo {
         let db = Db::open(url, storage).await?;
         db.migrate().await?;
         let intake = intake::IntakeQueue::start(db.clone());
-        let ordo = Ordo { db, settings, clock: Clock::System, cache: Default::default(), intake, inbox_wake: Default::default() };
+        let inbox = inbox::Inbox::start(db.clone());
+        let ordo = Ordo { db, settings, clock: Clock::System, cache: Default::default(), intake, inbox };
         let mut tx = ordo.db.write().await?;
         Self::open_default_chart(&mut tx, ordo.now()).await?;
         rules::seed_initial_rules(&mut tx, &ordo.settings.risk, ordo.now()).await?;

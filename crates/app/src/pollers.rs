@@ -207,7 +207,7 @@ impl Ordo {
                 return Ok(PollRound { skipped: true, ..round });
             }
             tx.commit().await?;
-            self.inbox_wake.notify_one();
+            self.inbox.wake.notify_one();
             metrics::counter!("ordo_channel_polled_orders_total", "channel" => channel.to_owned()).increment(page.orders.len() as u64);
             position = next;
             if last {
