@@ -291,10 +291,7 @@ pub async fn webhooks(ordo: Ordo, clients: usize, deliveries: u64) -> Result<Web
     let app = serve::app(ordo.clone(), &options);
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let processor = {
-        let ordo = ordo.clone();
-        tokio::spawn(async move { ordo.run_inbox(stopped).await })
-    };
+    let processors = serve::process_inbox(&ordo, &stopped);
     let before = ordo.channel_sync("bench").await.map_err(|e| e.to_string())?;
 
     let client: Client<_, Full<axum::body::Bytes>> = Client::builder(TokioExecutor::new()).build_http();
@@ -361,7 +358,9 @@ pub async fn webhooks(ordo: Ordo, clients: usize, deliveries: u64) -> Result<Web
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let _ = stop.send(true);
-    let _ = processor.await;
+    for processor in processors {
+        let _ = processor.await;
+    }
     latencies.sort_unstable();
     let mut to_order: Vec<u32> =
         ordo.delivery_times_ms("bench").await.map_err(|e| e.to_string())?.into_iter().map(|ms| u32::try_from(ms.max(0) * 1000).unwrap_or(u32::MAX)).collect();

@@ -645,11 +645,7 @@ async fn serve(config: &Config) -> Result<ExitCode, Failure> {
     let _ = std::io::stdout().flush();
     let watcher = tokio::spawn(serve::watch_the_clock(ordo.clone()));
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let inbox = {
-        let ordo = ordo.clone();
-        let stopped = stopped.clone();
-        tokio::spawn(async move { ordo.run_inbox(stopped).await })
-    };
+    let inbox = serve::process_inbox(&ordo, &stopped);
     let pollers = {
         // This machine and address: another process's lease is told apart from this one's,
         // and this one restarted at the same address takes its own lease back at once.
@@ -673,7 +669,9 @@ async fn serve(config: &Config) -> Result<ExitCode, Failure> {
     for courier in couriers {
         let _ = courier.await;
     }
-    let _ = inbox.await;
+    for processor in inbox {
+        let _ = processor.await;
+    }
     let _ = pollers.await;
     ordo.close().await;
     Ok(ExitCode::SUCCESS)

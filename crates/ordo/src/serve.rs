@@ -153,6 +153,20 @@ pub async fn poll_channels(ordo: Ordo, holder: String, mut stopped: tokio::sync:
     }
 }
 
+/// Inbox processors each `ordo serve` runs: rounds of different orders go on side by side
+/// (on PostgreSQL without taking each other's deliveries), so intake fills its groups.
+pub const INBOX_PROCESSORS: usize = 4;
+
+/// Runs the inbox processors until `stopped` turns true.
+pub fn process_inbox(ordo: &Ordo, stopped: &tokio::sync::watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..INBOX_PROCESSORS)
+        .map(|_| {
+            let (ordo, stopped) = (ordo.clone(), stopped.clone());
+            tokio::spawn(async move { ordo.run_inbox(stopped).await })
+        })
+        .collect()
+}
+
 /// This machine's name, for telling one `ordo serve` from another.
 pub fn host_name() -> String {
     std::env::var("HOSTNAME")
