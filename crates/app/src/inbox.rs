@@ -48,6 +48,10 @@ struct Keep {
 }
 
 type Queued = (Keep, tokio::sync::oneshot::Sender<AppResult<bool>>);
+/// Each channel's connector as last opened, and when.
+type OpenedConnectors = HashMap<String, (std::time::Instant, Option<crate::connectors::OpenConnector>)>;
+/// Deliveries about one order of a channel (none when the payload names no order).
+type OrderKey = (String, Option<String>);
 
 /// The inbox's side of the application: one writer per process that keeps deliveries in
 /// groups (whatever arrives while one group commits joins the next, so a burst of webhooks
@@ -56,7 +60,7 @@ type Queued = (Keep, tokio::sync::oneshot::Sender<AppResult<bool>>);
 #[derive(Debug, Clone)]
 pub(crate) struct Inbox {
     queue: tokio::sync::mpsc::UnboundedSender<Queued>,
-    connectors: std::sync::Arc<std::sync::Mutex<HashMap<String, (std::time::Instant, Option<crate::connectors::OpenConnector>)>>>,
+    connectors: std::sync::Arc<std::sync::Mutex<OpenedConnectors>>,
     pub(crate) wake: std::sync::Arc<tokio::sync::Notify>,
 }
 
@@ -386,7 +390,7 @@ impl Ordo {
         }
         // Deliveries about one order are processed in turn, in the order received; those
         // about different orders at once, so intake can write them in one group.
-        let mut groups: Vec<((String, Option<String>), Vec<Delivery>)> = Vec::new();
+        let mut groups: Vec<(OrderKey, Vec<Delivery>)> = Vec::new();
         for delivery in claimed {
             let key = (delivery.channel.clone(), ordo_channels::order_key(&delivery.body));
             match groups.iter_mut().find(|(k, _)| k.1.is_some() && *k == key) {

@@ -137,47 +137,38 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
     f64::from(sorted[index.min(sorted.len() - 1)]) / 1000.0
 }
 
-/// Runs the bench: `clients` concurrent clients send `orders` orders in all.
-pub async fn ingest(ordo: Ordo, clients: usize, orders: u64) -> Result<IngestReport, String> {
-    seed(&ordo).await.map_err(|e| format!("seeding the bench data failed: {e}"))?;
-    let token = ordo.create_token(Role::Integration, "bench", &Actor::system()).await.map_err(|e| e.to_string())?.token;
-    let options = HttpOptions { request_timeout: Duration::from_secs(30), body_limit_bytes: 1 << 20, secure_cookies: false };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
-    let address = listener.local_addr().map_err(|e| e.to_string())?;
-    let app = serve::app(ordo.clone(), &options);
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
-
+/// `clients` concurrent clients send the `count` requests `request(n)` makes over loopback;
+/// each request's latency in microseconds, and how many did not answer `expected`.
+async fn drive(
+    clients: usize,
+    count: u64,
+    expected: axum::http::StatusCode,
+    request: impl Fn(u64) -> Result<axum::http::Request<Full<axum::body::Bytes>>, axum::http::Error> + Send + Sync + 'static,
+) -> Result<(Vec<u32>, u64), String> {
     let client: Client<_, Full<axum::body::Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let url: axum::http::Uri = format!("http://{address}/api/v1/orders").parse().map_err(|e| format!("{e}"))?;
-    let run = uuid::Uuid::now_v7().simple().to_string();
+    let request = Arc::new(request);
     let next = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
     let workers: Vec<_> = (0..clients.max(1))
         .map(|_| {
-            let (client, url, token, run, next, failed) =
-                (client.clone(), url.clone(), token.clone(), run.clone(), next.clone(), failed.clone());
+            let (client, request, next, failed) = (client.clone(), request.clone(), next.clone(), failed.clone());
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 loop {
                     let n = next.fetch_add(1, Ordering::Relaxed);
-                    if n >= orders {
+                    if n >= count {
                         break;
                     }
-                    let request = axum::http::Request::post(url.clone())
-                        .header("content-type", "application/json")
-                        .header("authorization", format!("Bearer {token}"))
-                        .body(Full::from(order_body(&run, n)));
-                    let Ok(request) = request else {
+                    let Ok(request) = request(n) else {
                         failed.fetch_add(1, Ordering::Relaxed);
                         continue;
                     };
                     let sent = Instant::now();
                     let ok = match client.request(request).await {
                         Ok(response) => {
-                            let created = response.status() == axum::http::StatusCode::CREATED;
+                            let ok = response.status() == expected;
                             let _ = response.into_body().collect().await;
-                            created
+                            ok
                         }
                         Err(_) => false,
                     };
@@ -190,10 +181,33 @@ pub async fn ingest(ordo: Ordo, clients: usize, orders: u64) -> Result<IngestRep
             })
         })
         .collect();
-    let mut latencies = Vec::with_capacity(orders as usize);
+    let mut latencies = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
     for worker in workers {
         latencies.extend(worker.await.map_err(|e| e.to_string())?);
     }
+    Ok((latencies, failed.load(Ordering::Relaxed)))
+}
+
+/// Runs the bench: `clients` concurrent clients send `orders` orders in all.
+pub async fn ingest(ordo: Ordo, clients: usize, orders: u64) -> Result<IngestReport, String> {
+    seed(&ordo).await.map_err(|e| format!("seeding the bench data failed: {e}"))?;
+    let token = ordo.create_token(Role::Integration, "bench", &Actor::system()).await.map_err(|e| e.to_string())?.token;
+    let options = HttpOptions { request_timeout: Duration::from_secs(30), body_limit_bytes: 1 << 20, secure_cookies: false };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let app = serve::app(ordo.clone(), &options);
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let url: axum::http::Uri = format!("http://{address}/api/v1/orders").parse().map_err(|e| format!("{e}"))?;
+    let run = uuid::Uuid::now_v7().simple().to_string();
+    let started = Instant::now();
+    let (mut latencies, failed) = drive(clients, orders, axum::http::StatusCode::CREATED, move |n| {
+        axum::http::Request::post(url.clone())
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {token}"))
+            .body(Full::from(order_body(&run, n)))
+    })
+    .await?;
     let seconds = started.elapsed().as_secs_f64();
     server.abort();
     latencies.sort_unstable();
@@ -206,7 +220,7 @@ pub async fn ingest(ordo: Ordo, clients: usize, orders: u64) -> Result<IngestRep
         engine: engine.to_owned(),
         clients,
         orders,
-        failed: failed.load(Ordering::Relaxed),
+        failed,
         seconds,
         orders_per_second: orders as f64 / seconds.max(f64::EPSILON),
         p50_ms: percentile(&latencies, 0.50),
@@ -294,58 +308,21 @@ pub async fn webhooks(ordo: Ordo, clients: usize, deliveries: u64) -> Result<Web
     let processors = serve::process_inbox(&ordo, &stopped);
     let before = ordo.channel_sync("bench").await.map_err(|e| e.to_string())?;
 
-    let client: Client<_, Full<axum::body::Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let url: axum::http::Uri = format!("http://{address}/webhooks/shopify/bench").parse().map_err(|e| format!("{e}"))?;
     // Order ids above 2^53, as Shopify's are, distinct per run.
     let run = 10_000_000_000_000_000u64 + (chrono::Utc::now().timestamp_micros().unsigned_abs() % 1_000_000_000_000) * 1_000;
-    let next = Arc::new(AtomicU64::new(0));
-    let failed = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
-    let workers: Vec<_> = (0..clients.max(1))
-        .map(|_| {
-            let (client, url, secret, currency, next, failed) =
-                (client.clone(), url.clone(), secret.clone(), currency.clone(), next.clone(), failed.clone());
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                loop {
-                    let n = next.fetch_add(1, Ordering::Relaxed);
-                    if n >= deliveries {
-                        break;
-                    }
-                    let body = shopify_body(run, n, &currency);
-                    let signature = ordo_channels::signature::base64_hmac(body.as_bytes(), &secret);
-                    let request = axum::http::Request::post(url.clone())
-                        .header("content-type", "application/json")
-                        .header("x-shopify-topic", "orders/create")
-                        .header("x-shopify-hmac-sha256", signature)
-                        .header("x-shopify-webhook-id", format!("{run}-{n}"))
-                        .body(Full::from(body));
-                    let Ok(request) = request else {
-                        failed.fetch_add(1, Ordering::Relaxed);
-                        continue;
-                    };
-                    let sent = Instant::now();
-                    let ok = match client.request(request).await {
-                        Ok(response) => {
-                            let ok = response.status() == axum::http::StatusCode::OK;
-                            let _ = response.into_body().collect().await;
-                            ok
-                        }
-                        Err(_) => false,
-                    };
-                    latencies.push(u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX));
-                    if !ok {
-                        failed.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-                latencies
-            })
-        })
-        .collect();
-    let mut latencies = Vec::with_capacity(deliveries as usize);
-    for worker in workers {
-        latencies.extend(worker.await.map_err(|e| e.to_string())?);
-    }
+    let (mut latencies, failed) = drive(clients, deliveries, axum::http::StatusCode::OK, move |n| {
+        let body = shopify_body(run, n, &currency);
+        let signature = ordo_channels::signature::base64_hmac(body.as_bytes(), &secret);
+        axum::http::Request::post(url.clone())
+            .header("content-type", "application/json")
+            .header("x-shopify-topic", "orders/create")
+            .header("x-shopify-hmac-sha256", signature)
+            .header("x-shopify-webhook-id", format!("{run}-{n}"))
+            .body(Full::from(body))
+    })
+    .await?;
     let seconds = started.elapsed().as_secs_f64();
     server.abort();
     // Every delivery becomes an order: wait for the inbox to empty (at most a minute).
@@ -375,7 +352,7 @@ pub async fn webhooks(ordo: Ordo, clients: usize, deliveries: u64) -> Result<Web
         engine: engine.to_owned(),
         clients,
         deliveries,
-        failed: failed.load(Ordering::Relaxed) + u64::try_from(after.inbound.failed - before.inbound.failed).unwrap_or(0),
+        failed: failed + u64::try_from(after.inbound.failed - before.inbound.failed).unwrap_or(0),
         seconds,
         deliveries_per_second: deliveries as f64 / seconds.max(f64::EPSILON),
         p50_ms: percentile(&latencies, 0.50),

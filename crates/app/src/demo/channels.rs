@@ -70,6 +70,19 @@ fn money(text: &Value) -> &str {
     text.as_str().unwrap_or("0.00")
 }
 
+/// The order's lines, each made into the channel's shape by `line(i, line)`.
+fn lines_of(order: &Value, line: impl Fn(usize, &Value) -> Value) -> Vec<Value> {
+    order["lines"].as_array().map(|lines| lines.iter().enumerate().map(|(i, l)| line(i, l)).collect()).unwrap_or_default()
+}
+
+/// A line's unit price as written, its quantity, and its price for all the units.
+fn priced(line: &Value) -> (&str, i64, String) {
+    let price = money(&line["unit_price"]);
+    let quantity = line["quantity"].as_i64().unwrap_or(1);
+    let minor: i64 = price.replace('.', "").parse::<i64>().unwrap_or(0) * quantity;
+    (price, quantity, format!("{}.{:02}", minor / 100, minor % 100))
+}
+
 fn first_and_last(name: &str) -> (&str, &str) {
     name.split_once(' ').unwrap_or((name, ""))
 }
@@ -222,19 +235,10 @@ fn shopify_order(order: &Value, number: u64) -> Value {
     let placed = order["placed_at"].clone();
     let name = order["customer"]["name"].as_str().unwrap_or_default();
     let (first, last) = first_and_last(name);
-    let lines: Vec<Value> = order["lines"]
-        .as_array()
-        .map(|lines| {
-            lines
-                .iter()
-                .enumerate()
-                .map(|(i, l)| {
-                    json!({"id": id * 10 + i as u64, "variant_id": 40_000_000 + number * 10 + i as u64, "product_id": 30_000_000 + i as u64,
-                           "sku": l["sku"], "quantity": l["quantity"], "price": money(&l["unit_price"]), "total_discount": "0.00", "discount_allocations": []})
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let lines = lines_of(order, |i, l| {
+        json!({"id": id * 10 + i as u64, "variant_id": 40_000_000 + number * 10 + i as u64, "product_id": 30_000_000 + i as u64,
+               "sku": l["sku"], "quantity": l["quantity"], "price": money(&l["unit_price"]), "total_discount": "0.00", "discount_allocations": []})
+    });
     let financial = match order["payment_status"].as_str() {
         Some("captured") => "paid",
         Some("authorized") => "authorized",
@@ -268,24 +272,12 @@ fn woocommerce_order(order: &Value, number: u64) -> Value {
     let placed = placed.split('.').next().unwrap_or_default().to_owned();
     let name = order["customer"]["name"].as_str().unwrap_or_default();
     let (first, last) = first_and_last(name);
-    let lines: Vec<Value> = order["lines"]
-        .as_array()
-        .map(|lines| {
-            lines
-                .iter()
-                .enumerate()
-                .map(|(i, l)| {
-                    let price = money(&l["unit_price"]);
-                    let quantity = l["quantity"].as_i64().unwrap_or(1);
-                    let minor: i64 = price.replace('.', "").parse().unwrap_or(0) * quantity;
-                    let total = format!("{}.{:02}", minor / 100, minor % 100);
-                    let numeric: Value = serde_json::from_str(price).unwrap_or(Value::Null);
-                    json!({"id": number * 10 + i as u64, "product_id": 900 + i as u64, "variation_id": 0, "sku": l["sku"], "quantity": quantity,
-                           "subtotal": total, "total": total, "price": numeric})
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let lines = lines_of(order, |i, l| {
+        let (price, quantity, total) = priced(l);
+        let numeric: Value = serde_json::from_str(price).unwrap_or(Value::Null);
+        json!({"id": number * 10 + i as u64, "product_id": 900 + i as u64, "variation_id": 0, "sku": l["sku"], "quantity": quantity,
+               "subtotal": total, "total": total, "price": numeric})
+    });
     let to = &order["ship_to"];
     json!({
         "id": 70_000 + number,
@@ -304,22 +296,11 @@ fn woocommerce_order(order: &Value, number: u64) -> Value {
 fn amazon_order(order: &Value, at: DateTime<Utc>) -> Value {
     let stamp = at.to_rfc3339_opts(SecondsFormat::Secs, true);
     let currency = order["currency"].clone();
-    let items: Vec<Value> = order["lines"]
-        .as_array()
-        .map(|lines| {
-            lines
-                .iter()
-                .enumerate()
-                .map(|(i, l)| {
-                    let price = money(&l["unit_price"]);
-                    let quantity = l["quantity"].as_i64().unwrap_or(1);
-                    let minor: i64 = price.replace('.', "").parse().unwrap_or(0) * quantity;
-                    json!({"OrderItemId": format!("{}{i:02}", order["external_id"].as_str().unwrap_or_default().replace('-', "")), "SellerSKU": l["sku"],
-                           "QuantityOrdered": quantity, "ItemPrice": {"CurrencyCode": currency, "Amount": format!("{}.{:02}", minor / 100, minor % 100)}})
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let items = lines_of(order, |i, l| {
+        let (_, quantity, total) = priced(l);
+        json!({"OrderItemId": format!("{}{i:02}", order["external_id"].as_str().unwrap_or_default().replace('-', "")), "SellerSKU": l["sku"],
+               "QuantityOrdered": quantity, "ItemPrice": {"CurrencyCode": currency, "Amount": total}})
+    });
     let to = &order["ship_to"];
     json!({
         "order": {

@@ -236,11 +236,14 @@ async fn amazon_orders_arrive_by_polling_across_pages_429s_5xx_and_an_expired_to
 }
 
 /// The eBay stand-in: `getOrders` by lastmodifieddate, pages of one, `next` as an address.
+/// The eBay stand-in's orders, and how many pages it served.
+type EbayState = (Arc<Vec<Value>>, Arc<Mutex<usize>>);
+
 async fn ebay_stand_in(orders: Vec<Value>) -> (String, Arc<Mutex<usize>>) {
     let served = Arc::new(Mutex::new(0usize));
     let state = (Arc::new(orders), served.clone());
     async fn list(
-        State((orders, served)): State<(Arc<Vec<Value>>, Arc<Mutex<usize>>)>,
+        State((orders, served)): State<EbayState>,
         headers: HeaderMap,
         Query(query): Query<HashMap<String, String>>,
     ) -> Response {
