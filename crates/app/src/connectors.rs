@@ -208,7 +208,10 @@ impl Ordo {
             match sealed {
                 None => Ok(None),
                 Some(sealed) => {
-                    let key = self.settings.secret_key.as_ref().ok_or_else(|| corrupt(&format!("{what} (no secret key is configured to open it)")))?;
+                    let key = self.settings.secret_key.as_ref().ok_or_else(|| {
+                        let message = format!("the {channel} connector's {what} cannot be opened: no secret key (ORDO_SECRET_KEY) is configured");
+                        AppError::Storage(ordo_storage::StorageError::Unavailable(message))
+                    })?;
                     key.open(sealed).map(Some).map_err(|_| corrupt(what))
                 }
             }

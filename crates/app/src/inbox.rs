@@ -210,6 +210,8 @@ pub struct SyncHealth {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InboundHealth {
     pub last_received_at: Option<DateTime<Utc>>,
+    /// When a poller last fetched a page from the channel.
+    pub last_polled_at: Option<DateTime<Utc>>,
     /// Deliveries waiting to be processed.
     pub pending: i64,
     /// Deliveries that could not be mapped, waiting for a fix and a replay.
@@ -641,10 +643,12 @@ impl Ordo {
         let mut tx = self.db.read().await?;
         tx.channel(channel).await?.ok_or_else(|| AppError::NotFound { what: "channel", key: channel.to_owned() })?;
         let stats = tx.inbox_stats(channel, self.now() - chrono::Duration::hours(24)).await?;
+        let last_polled_at = tx.cursors(channel).await?.into_iter().filter_map(|c| c.polled_at).max();
         Ok(SyncHealth {
             channel: channel.to_owned(),
             inbound: InboundHealth {
                 last_received_at: stats.last_received_at,
+                last_polled_at,
                 pending: stats.pending,
                 failed: stats.failed,
                 received_last_day: stats.received_since,

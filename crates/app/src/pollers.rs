@@ -238,10 +238,4 @@ impl Ordo {
         }
         Ok(())
     }
-
-    /// When a channel was last polled, if ever.
-    pub async fn last_polled(&self, channel: &str) -> AppResult<Option<DateTime<Utc>>> {
-        let cursors = self.db.read().await?.cursors(channel).await?;
-        Ok(cursors.into_iter().filter_map(|c| c.polled_at).max())
-    }
 }

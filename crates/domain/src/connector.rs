@@ -183,6 +183,20 @@ mod tests {
         assert_eq!(NewConnector { location_map: map, ..new("shopify") }.check().unwrap_err().field, "location_map.655441491");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_connector_is_checked_or_refused_naming_its_field(
+            kind in ".{0,12}", url in proptest::option::of(".{0,40}"), secrets in proptest::option::of(proptest::collection::vec(".{0,20}", 0..4)),
+            interval in proptest::option::of(proptest::num::i64::ANY), map in proptest::option::of(proptest::collection::btree_map(".{0,8}", ".{0,8}", 0..3)),
+        ) {
+            let new = NewConnector { kind, base_url: url, webhook_secrets: secrets, credentials: None, poll_interval_s: interval, location_map: map };
+            match new.check() {
+                Ok(c) => proptest::prop_assert!((POLL_INTERVAL_S.0..=POLL_INTERVAL_S.1).contains(&c.poll_interval_s)),
+                Err(e) => proptest::prop_assert!(!e.field.is_empty() && !e.message.is_empty()),
+            }
+        }
+    }
+
     #[test]
     fn shown_settings_never_carry_a_secret() {
         let settings = ConnectorSettings {
