@@ -19,7 +19,7 @@ use ordo_storage::{Delivery, DeliveryEnd, NewDelivery, Tx};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::returns::{NewRefund, NewRefundLine};
+use crate::returns::{NewRefund, NewRefundLine, NewReturn, NewReturnLine};
 use crate::{Actor, AppError, AppResult, Ordo};
 
 /// How long a processor holds the deliveries it claimed before another may take them: a
@@ -564,11 +564,28 @@ impl Ordo {
         if lines.is_empty() && shipping.is_none() {
             return Ok("nothing refunded by line or shipping: nothing booked".to_owned());
         }
+        // Lines Shopify restocked as returned come back to a warehouse: a return to receive.
+        let returned: Vec<NewReturnLine> = lines
+            .iter()
+            .zip(&refund.lines)
+            .filter(|(_, refunded)| refunded.returned)
+            .map(|(line, refunded)| NewReturnLine { line: line.line, quantity: refunded.quantity, reason: "other".to_owned() })
+            .collect();
         let booked = self.refund(id, NewRefund { return_id: None, lines, shipping, reason: refund.reason.clone() }, actor).await?;
         let mut tx = self.db.write().await.map_err(AppError::from)?;
         tx.set_channel_order_version(channel, &marker, self.now()).await.map_err(AppError::from)?;
         tx.commit().await.map_err(AppError::from)?;
-        Ok(format!("refund {} booked as {}", refund.refund_id, booked.id))
+        let mut outcome = format!("refund {} booked as {}", refund.refund_id, booked.id);
+        if !returned.is_empty() {
+            let why = format!("returned through the channel with refund {}", refund.refund_id);
+            let new = NewReturn { order_id: id, lines: returned, source: "channel".to_owned(), override_window: Some(why) };
+            match self.request_return(new, actor).await {
+                Ok(rma) => outcome.push_str(&format!("; return {} to receive", rma.id)),
+                // The refund stands; the goods are for a person to follow up.
+                Err(e) => outcome.push_str(&format!("; no return made: {e}")),
+            }
+        }
+        Ok(outcome)
     }
 
     /// Processes the inbox until `stopped` turns true: woken by each new delivery, and every

@@ -350,3 +350,30 @@ async fn the_channels_page_shows_each_connection_and_replays_its_inbox() {
     let (_, inbox) = viewer.get("/dashboard/channels/web").await;
     assert!(!inbox.contains("<button type=\"submit\">Replay"), "a viewer sees no replay");
 }
+
+#[tokio::test]
+async fn a_shopify_refund_is_booked_once_and_returned_goods_await_receipt() {
+    let server = Server::start().await;
+    shopify_shop(&server).await;
+    server.shopify("orders/create", "r-1", SHOPIFY_ORDER, SECRET).await;
+    let order = server.eventually("/api/v1/channels/web/orders/820982911946154508").await;
+    let id = order["id"].as_str().unwrap();
+    let ship = json!({"location": "central", "carrier": "DHL", "tracking_number": "JD0140009999"});
+    assert_eq!(server.post(&server.admin, &format!("/api/v1/orders/{id}/shipments"), ship).await.0, 201);
+
+    let refund = br#"{"id": 509562969, "order_id": 820982911946154508, "note": "arrived broken", "restock": true,
+        "refund_line_items": [{"id": 1, "line_item_id": 866550311766439020, "quantity": 1, "restock_type": "return", "subtotal": 12.4, "total_tax": 2.36}],
+        "transactions": [{"kind": "refund", "status": "success", "amount": "14.76", "gateway": "shopify_payments"}],
+        "order_adjustments": []}"#;
+    for webhook_id in ["r-2", "r-3"] {
+        assert_eq!(server.shopify("refunds/create", webhook_id, refund, SECRET).await.0, 200);
+    }
+    let inbox = server.settled_inbox("web").await;
+    assert_eq!(inbox[1]["status"], "processed", "{}", inbox[1]);
+    assert!(inbox[1]["outcome"].as_str().unwrap().contains("return"), "{}", inbox[1]);
+    let (_, refunds) = server.get(&server.admin, &format!("/api/v1/orders/{id}/refunds")).await;
+    assert_eq!(refunds.as_array().unwrap().len(), 1, "the same refund, sent again, is booked once: {refunds}");
+    let (_, returns) = server.get(&server.admin, &format!("/api/v1/returns?order_id={id}")).await;
+    assert_eq!(returns.as_array().unwrap().len(), 1, "{returns}");
+    assert_eq!(returns[0]["lines"][0]["quantity"], 1);
+}
