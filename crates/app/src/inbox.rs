@@ -42,6 +42,7 @@ struct Keep {
     source: &'static str,
     delivery_id: String,
     topic: String,
+    order_key: Option<String>,
     headers: String,
     body: Vec<u8>,
     received_at: DateTime<Utc>,
@@ -96,6 +97,7 @@ async fn keep_group(db: &ordo_storage::Db, group: &[Keep]) -> AppResult<Vec<bool
             source: d.source,
             delivery_id: &d.delivery_id,
             topic: &d.topic,
+            order_key: d.order_key.as_deref(),
             headers: &d.headers,
             body: &d.body,
             received_at: d.received_at,
@@ -337,6 +339,7 @@ impl Ordo {
             source: source.as_str(),
             delivery_id,
             topic: topic.to_owned(),
+            order_key: ordo_channels::order_key(body),
             headers: serde_json::Value::Object(kept).to_string(),
             body: body.to_vec(),
             received_at: self.now(),
@@ -491,12 +494,16 @@ impl Ordo {
             Inbound::Order(mapped) => {
                 let external_id = mapped.order.external_id.clone();
                 if self.is_stale(versions, channel, &external_id, mapped.updated_at).await? {
-                    return done(DeliveryEnd::Ignored, Some(&external_id), "older than the version Ordo has, or the same");
+                    return done(DeliveryEnd::Ignored, Some(&external_id), "older than the version Ordo has");
                 }
                 let existing = self.db.read().await.map_err(AppError::from)?.order_id_by_external_id(channel, &external_id).await.map_err(AppError::from)?;
                 let outcome = match (existing, mapped.cancelled) {
                     (Some(_), true) => self.cancel_from_channel(channel, &external_id, "cancelled by the channel", &actor).await?,
                     (None, true) => "cancelled on the channel before Ordo received it: no order made".to_owned(),
+                    // Shipped on the channel before Ordo knew of it: not Ordo's to ship again.
+                    (None, false) if mapped.fulfilled => {
+                        return done(DeliveryEnd::Ignored, Some(&external_id), "fulfilled on the channel before Ordo received it: no order made");
+                    }
                     (Some(_), false) => match self.update_order_from_channel(channel, &external_id, mapped.order, &payload, &actor).await {
                         Ok(order) => format!("order {} is {}", order.id, order.status),
                         // Shipping has started: the channel's change is too late, and is kept here.
@@ -519,14 +526,15 @@ impl Ordo {
         }
     }
 
-    /// Whether Ordo applied this version of the order, or a newer one, already (in this round
-    /// or before).
+    /// Whether Ordo applied a newer version of the order already (in this round or before).
     async fn is_stale(&self, versions: &Applied, channel: &str, external_id: &str, updated_at: DateTime<Utc>) -> AppResult<bool> {
         let known = match versions.get(&(channel.to_owned(), external_id.to_owned())) {
             Some(at) => Some(*at),
             None => self.db.read().await?.channel_order_version(channel, external_id).await?,
         };
-        Ok(known.is_some_and(|known| updated_at <= known))
+        // Only strictly older: channels date changes to the second, and two changes may share
+        // one; the same version again changes nothing when applied.
+        Ok(known.is_some_and(|known| updated_at < known))
     }
 
     async fn cancel_from_channel(&self, channel: &str, external_id: &str, reason: &str, actor: &Actor) -> AppResult<String> {

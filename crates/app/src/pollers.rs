@@ -18,8 +18,9 @@ use uuid::Uuid;
 
 use crate::{AppError, AppResult, Ordo};
 
-/// How long a poller holds a channel's cursor without renewing it (each page renews it).
-pub const POLL_LEASE: chrono::Duration = chrono::Duration::seconds(120);
+/// How long a poller holds a channel's cursor without renewing it (each page renews it): a page
+/// of Amazon's, with an item call for each of its orders at Amazon's rate, fits inside it.
+pub const POLL_LEASE: chrono::Duration = chrono::Duration::minutes(5);
 /// The stretch before the end of each window that the next poll reads again, for orders the
 /// channel recorded late.
 const OVERLAP: chrono::Duration = chrono::Duration::minutes(5);
@@ -191,6 +192,7 @@ impl Ordo {
                     source,
                     delivery_id: &delivery_id,
                     topic,
+                    order_key: Some(&order.external_id),
                     headers: "{}",
                     body: &order.body,
                     received_at,

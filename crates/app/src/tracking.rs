@@ -39,10 +39,11 @@ impl Ordo {
         let Some((shipment, order)) = tx.shipment_by_tracking(&update.tracking_code).await? else {
             return Ok(TrackingReceipt::Ignored(format!("no shipment has the tracking number {:?}", update.tracking_code)));
         };
-        if !tx.insert_tracking_event(shipment, update.status.as_str(), update.message.as_deref(), update.at, now).await? {
+        let fresh = tx.insert_tracking_event(shipment, update.status.as_str(), update.message.as_deref(), update.at, now).await?;
+        if !fresh && update.status != TrackingStatus::Delivered {
             return Ok(TrackingReceipt::Duplicate);
         }
-        if update.status.is_problem() {
+        if fresh && update.status.is_problem() {
             let kind = ExceptionKind::DeliveryProblem;
             let details = serde_json::json!({
                 "order": order,
@@ -55,6 +56,8 @@ impl Ordo {
             tx.raise_exception(kind.as_str(), &format!("shipment:{shipment}"), kind.owner_role().as_str(), now + kind.sla(), &details, now).await?;
         }
         tx.commit().await?;
+        // A repeated "delivered" confirms again: the first may have been recorded and then
+        // failed to confirm; confirming twice changes nothing.
         if update.status == TrackingStatus::Delivered {
             let carrier = Actor::system_as("carrier:easypost", Role::Warehouse);
             match self.deliver_shipment(shipment, &carrier).await {
@@ -62,6 +65,9 @@ impl Ordo {
                 Ok(_) | Err(AppError::InvalidTransition { .. }) => {}
                 Err(e) => return Err(e),
             }
+        }
+        if !fresh {
+            return Ok(TrackingReceipt::Duplicate);
         }
         metrics::counter!("ordo_tracking_events_total", "status" => update.status.as_str()).increment(1);
         Ok(TrackingReceipt::Recorded)

@@ -8,7 +8,7 @@ use ordo_domain::{Currency, FieldError, Money};
 use serde::Deserialize;
 
 use crate::wire::{self, Amount, Quantity};
-use crate::{listed_sku, AddressParts, ChannelOrder, Context, Inbound};
+use crate::{add, listed_sku, times, AddressParts, ChannelOrder, Context, Inbound};
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -156,19 +156,22 @@ pub fn read(body: &[u8], context: &Context<'_>) -> Result<Inbound, FieldError> {
         let price = money(&f("ItemPrice"), item.item_price.as_ref(), currency)?;
         // ItemPrice is for all the units: the unit price, rounded up, the rest a discount.
         let unit = Money::from_minor(price.minor().div_euclid(quantity) + i64::from(price.minor().rem_euclid(quantity) != 0), currency);
-        let rounding = unit.minor() * quantity - price.minor();
+        let rounding = add(&f("ItemPrice"), times(&f("QuantityOrdered"), unit.minor(), quantity)?, -price.minor())?;
         let promotion = money(&f("PromotionDiscount"), item.promotion_discount.as_ref(), currency)?;
         // No tax said for the item: Ordo's own tax rates apply.
         let tax = item.item_tax.as_ref().map(|t| money(&f("ItemTax"), Some(t), currency)).transpose()?;
-        let item_shipping = money(&f("ShippingPrice"), item.shipping_price.as_ref(), currency)?.minor()
-            - money(&f("ShippingDiscount"), item.shipping_discount.as_ref(), currency)?.minor();
-        shipping = Money::from_minor(shipping.minor() + item_shipping.max(0), currency);
+        let item_shipping = add(
+            &f("ShippingDiscount"),
+            money(&f("ShippingPrice"), item.shipping_price.as_ref(), currency)?.minor(),
+            -money(&f("ShippingDiscount"), item.shipping_discount.as_ref(), currency)?.minor(),
+        )?;
+        shipping = Money::from_minor(add(&f("ShippingPrice"), shipping.minor(), item_shipping.max(0))?, currency);
         lines.push(NewOrderLine {
             sku,
             quantity,
             unit_price: unit.to_decimal_string(),
             tax: tax.map(|t| t.to_decimal_string()),
-            discount: Some(Money::from_minor(rounding + promotion.minor().abs(), currency).to_decimal_string()),
+            discount: Some(Money::from_minor(add(&f("PromotionDiscount"), rounding, promotion.minor().saturating_abs())?, currency).to_decimal_string()),
             item_id: Some(item.order_item_id.clone()),
         });
     }
@@ -212,5 +215,6 @@ pub fn read(body: &[u8], context: &Context<'_>) -> Result<Inbound, FieldError> {
         shipping_price: Some(shipping.to_decimal_string()),
         lines,
     };
-    Ok(Inbound::Order(Box::new(ChannelOrder { order, updated_at, cancelled: false })))
+    let fulfilled = matches!(o.order_status.as_str(), "Shipped" | "InvoiceUnconfirmed");
+    Ok(Inbound::Order(Box::new(ChannelOrder { order, updated_at, cancelled: false, fulfilled })))
 }

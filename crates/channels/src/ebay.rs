@@ -7,7 +7,7 @@ use ordo_domain::{Currency, FieldError, Money};
 use serde::Deserialize;
 
 use crate::wire::{self, Amount, Quantity};
-use crate::{listed_sku, AddressParts, ChannelOrder, Context, Inbound};
+use crate::{add, listed_sku, times, AddressParts, ChannelOrder, Context, Inbound};
 
 #[derive(Debug, Deserialize)]
 struct EbayMoney {
@@ -100,6 +100,7 @@ struct Order {
     creation_date: String,
     last_modified_date: Option<String>,
     order_payment_status: Option<String>,
+    order_fulfillment_status: Option<String>,
     cancel_status: Option<CancelStatus>,
     buyer: Option<Buyer>,
     #[serde(default)]
@@ -160,18 +161,21 @@ pub fn read(body: &[u8], context: &Context<'_>) -> Result<Inbound, FieldError> {
         let cost = money(&f("lineItemCost"), &item.line_item_cost, currency)?;
         // lineItemCost is for all the units: the unit price, rounded up, the rest a discount.
         let unit = cost.minor().div_euclid(quantity) + i64::from(cost.minor().rem_euclid(quantity) != 0);
-        let mut discount = unit * quantity - cost.minor();
+        let mut discount = add(&f("lineItemCost"), times(&f("quantity"), unit, quantity)?, -cost.minor())?;
         for (p, promotion) in item.applied_promotions.iter().enumerate() {
             if let Some(amount) = &promotion.discount_amount {
-                discount += money(&format!("lineItems[{i}].appliedPromotions[{p}].discountAmount"), amount, currency)?.minor().abs();
+                let field = format!("lineItems[{i}].appliedPromotions[{p}].discountAmount");
+                discount = add(&field, discount, money(&field, amount, currency)?.minor().saturating_abs())?;
             }
         }
         let mut tax = 0;
         for (t, line) in item.taxes.iter().enumerate() {
-            tax += money(&format!("lineItems[{i}].taxes[{t}].amount"), &line.amount, currency)?.minor();
+            let field = format!("lineItems[{i}].taxes[{t}].amount");
+            tax = add(&field, tax, money(&field, &line.amount, currency)?.minor())?;
         }
         if let Some(cost) = item.delivery_cost.as_ref().and_then(|d| d.shipping_cost.as_ref()) {
-            shipping = Money::from_minor(shipping.minor() + money(&f("deliveryCost.shippingCost"), cost, currency)?.minor(), currency);
+            let field = f("deliveryCost.shippingCost");
+            shipping = Money::from_minor(add(&field, shipping.minor(), money(&field, cost, currency)?.minor())?, currency);
         }
         lines.push(NewOrderLine {
             sku,
@@ -222,5 +226,6 @@ pub fn read(body: &[u8], context: &Context<'_>) -> Result<Inbound, FieldError> {
         shipping_price: Some(shipping.to_decimal_string()),
         lines,
     };
-    Ok(Inbound::Order(Box::new(ChannelOrder { order, updated_at, cancelled: false })))
+    let fulfilled = o.order_fulfillment_status.as_deref() == Some("FULFILLED");
+    Ok(Inbound::Order(Box::new(ChannelOrder { order, updated_at, cancelled: false, fulfilled })))
 }

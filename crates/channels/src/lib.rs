@@ -52,6 +52,8 @@ pub struct ChannelOrder {
     pub updated_at: DateTime<Utc>,
     /// The channel cancelled it.
     pub cancelled: bool,
+    /// The channel says it has shipped already (fulfilled outside Ordo, or before Ordo knew).
+    pub fulfilled: bool,
 }
 
 /// Money the channel gave back, and the units it took back, by the channel's line ids.
@@ -77,16 +79,25 @@ pub struct RefundedLine {
     pub returned: bool,
 }
 
-/// The channel's id of the order a payload is about (a refund's `order_id`, else `id`), read
-/// without mapping anything: deliveries about one order are processed in turn, others at once.
+/// The channel's id of the order a payload is about (a Shopify refund's `order_id`, else `id`,
+/// eBay's `orderId`, Amazon's `order.AmazonOrderId`), read without mapping anything: deliveries
+/// about one order are processed in turn, others at once.
 pub fn order_key(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct AmazonOrder {
+        amazon_order_id: String,
+    }
     #[derive(serde::Deserialize)]
     struct Key {
         order_id: Option<wire::Id>,
         id: Option<wire::Id>,
+        #[serde(rename = "orderId")]
+        ebay_order_id: Option<String>,
+        order: Option<AmazonOrder>,
     }
     let key: Key = serde_json::from_slice(body).ok()?;
-    key.order_id.or(key.id).map(|id| id.0)
+    key.order_id.or(key.id).map(|id| id.0).or(key.ebay_order_id).or(key.order.map(|o| o.amazon_order_id))
 }
 
 /// The channel SKU a line sells: its SKU where the channel has a listing for it, else its
@@ -107,6 +118,16 @@ pub fn listed_sku(field: &str, context: &Context<'_>, candidates: &[(&str, Optio
         format!("no listing on {} for {}", context.channel, tried.join(", "))
     };
     Err(FieldError::new(field, message))
+}
+
+/// Minor units added or taken, refusing what would overflow: amounts come from outside.
+pub(crate) fn add(field: &str, a: i64, b: i64) -> Result<i64, FieldError> {
+    a.checked_add(b).ok_or_else(|| FieldError::new(field, "is too large"))
+}
+
+/// `a` times `b` in minor units, refusing what would overflow.
+pub(crate) fn times(field: &str, a: i64, b: i64) -> Result<i64, FieldError> {
+    a.checked_mul(b).ok_or_else(|| FieldError::new(field, "is too large"))
 }
 
 /// Splits an order-level amount over lines in proportion to their value, so the parts sum

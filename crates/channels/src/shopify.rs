@@ -101,6 +101,7 @@ struct Order {
     cancelled_at: Option<String>,
     currency: String,
     financial_status: Option<String>,
+    fulfillment_status: Option<String>,
     #[serde(default)]
     taxes_included: Flag,
     total_tax: Option<Amount>,
@@ -284,7 +285,8 @@ pub fn order(body: &[u8], context: &Context<'_>) -> Result<ChannelOrder, FieldEr
         lines,
     };
     let cancelled = o.cancelled_at.as_deref().is_some_and(|c| !c.trim().is_empty());
-    Ok(ChannelOrder { order, updated_at, cancelled })
+    let fulfilled = o.fulfillment_status.as_deref() == Some("fulfilled");
+    Ok(ChannelOrder { order, updated_at, cancelled, fulfilled })
 }
 
 /// Shopify's `financial_status` in Ordo's terms: only money taken counts as captured.

@@ -176,7 +176,7 @@ pub fn order(body: &[u8], context: &Context<'_>) -> Result<ChannelOrder, FieldEr
         lines,
     };
     let cancelled = matches!(status, "cancelled" | "refunded" | "trash");
-    Ok(ChannelOrder { order, updated_at, cancelled })
+    Ok(ChannelOrder { order, updated_at, cancelled, fulfilled: status == "completed" })
 }
 
 /// The unit price before discounts and the line's discount. The subtotal divided by the
@@ -189,13 +189,13 @@ fn unit_and_discount(i: usize, item: &LineItem, currency: Currency) -> Result<(M
     let subtotal = item.subtotal.as_ref().map(|t| t.money(&f("subtotal"), currency)).transpose()?;
     if let Some(subtotal) = subtotal.filter(|s| s.minor() % quantity == 0) {
         let unit = Money::from_minor(subtotal.minor() / quantity, currency);
-        let discount = Money::from_minor((subtotal.minor() - total.unwrap_or(subtotal).minor()).max(0), currency);
+        let discount = Money::from_minor(crate::add(&f("total"), subtotal.minor(), -total.unwrap_or(subtotal).minor())?.max(0), currency);
         return Ok((unit, discount));
     }
     let price = item.price.as_ref().ok_or_else(|| FieldError::new(f("price"), "is missing"))?;
     let unit = price.money(&f("price"), currency)?;
     let gross = unit.checked_times(quantity).map_err(|e| FieldError::new(f("price"), e.to_string()))?;
-    let discount = Money::from_minor((gross.minor() - total.unwrap_or(gross).minor()).max(0), currency);
+    let discount = Money::from_minor(crate::add(&f("total"), gross.minor(), -total.unwrap_or(gross).minor())?.max(0), currency);
     Ok((unit, discount))
 }
 

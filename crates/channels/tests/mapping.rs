@@ -264,3 +264,12 @@ proptest! {
         read_all(doc.to_string().as_bytes());
     }
 }
+
+#[test]
+fn every_channel_names_its_order_for_processing_in_turn() {
+    assert_eq!(ordo_channels::order_key(SHOPIFY_ORDER).as_deref(), Some("820982911946154508"));
+    assert_eq!(ordo_channels::order_key(br#"{"id": 1, "order_id": 820982911946154508}"#).as_deref(), Some("820982911946154508"), "a refund");
+    assert_eq!(ordo_channels::order_key(WOO_ORDER).as_deref(), Some("727"));
+    assert_eq!(ordo_channels::order_key(AMAZON_ORDER).as_deref(), Some("902-1845936-5435065"));
+    assert_eq!(ordo_channels::order_key(EBAY_ORDER).as_deref(), Some("12-10412-52187"));
+}

@@ -34,6 +34,8 @@ pub struct NewDelivery<'a> {
     pub source: &'a str,
     pub delivery_id: &'a str,
     pub topic: &'a str,
+    /// The channel's id of the order the delivery is about, where the payload names one.
+    pub order_key: Option<&'a str>,
     /// JSON object of the headers kept (never the signature's secret, which is not sent).
     pub headers: &'a str,
     pub body: &'a [u8],
@@ -137,8 +139,8 @@ impl Tx {
 
     /// Keeps a delivery; `false` when the channel sent this delivery before (nothing changes).
     pub async fn insert_delivery(&mut self, d: &NewDelivery<'_>) -> Result<bool, StorageError> {
-        let sql = "INSERT INTO channel_inbox (id, channel, source, delivery_id, topic, headers, body, received_at, status, next_attempt_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $8) \
+        let sql = "INSERT INTO channel_inbox (id, channel, source, delivery_id, topic, headers, body, received_at, status, next_attempt_at, order_key) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $8, $9) \
                    ON CONFLICT (channel, source, delivery_id) DO NOTHING";
         let inserted = on_engine!(self, |conn| sqlx::query(sql)
             .bind(d.id)
@@ -149,6 +151,7 @@ impl Tx {
             .bind(d.headers)
             .bind(d.body)
             .bind(d.received_at)
+            .bind(d.order_key)
             .execute(conn)
             .await?
             .rows_affected());
@@ -162,11 +165,21 @@ impl Tx {
     /// Claims up to `limit` due deliveries until `lease_until`: a processor that dies
     /// mid-way leaves them to be claimed again then, never lost. Oldest first.
     pub async fn claim_deliveries(&mut self, now: DateTime<Utc>, lease_until: DateTime<Utc>, limit: i64) -> Result<Vec<Delivery>, StorageError> {
-        let pick = "SELECT id FROM channel_inbox WHERE status = 'pending' AND next_attempt_at <= $2 ORDER BY next_attempt_at, received_at LIMIT $3";
+        // Not a delivery about an order another processor holds a delivery of (or one waiting
+        // to be tried again): one order's deliveries go one at a time, in the order received.
+        let pick = "SELECT id FROM channel_inbox c WHERE status = 'pending' AND next_attempt_at <= $2 \
+                    AND (order_key IS NULL OR NOT EXISTS (SELECT 1 FROM channel_inbox o WHERE o.channel = c.channel \
+                         AND o.order_key = c.order_key AND o.status = 'pending' AND o.next_attempt_at > $2)) \
+                    ORDER BY next_attempt_at, received_at LIMIT $3";
         let lock = match self.engine() {
             crate::Engine::Sqlite => "",
             crate::Engine::Postgres => " FOR UPDATE SKIP LOCKED",
         };
+        // SQLite's one writer claims in turn already; on PostgreSQL claims take turns too, so
+        // two processors never each take a delivery about the same order.
+        if self.engine() == crate::Engine::Postgres {
+            on_engine!(self, |conn| sqlx::query("SELECT pg_advisory_xact_lock(72010015)").execute(conn).await?.rows_affected());
+        }
         let sql = format!(
             "UPDATE channel_inbox SET next_attempt_at = $1, attempts = attempts + 1 WHERE id IN ({pick}{lock}) RETURNING {DELIVERY_COLUMNS}"
         );

@@ -332,3 +332,47 @@ async fn reserving_many_takes_each_only_if_available() {
     })
     .await;
 }
+
+/// Deliveries about one order are claimed one at a time, in the order received, whichever
+/// processor asks; those about other orders go meanwhile.
+#[tokio::test]
+async fn one_orders_deliveries_are_claimed_in_turn() {
+    on_both("one_orders_deliveries_are_claimed_in_turn", |db| async move {
+        let now = Utc::now();
+        let mut tx = db.write().await.unwrap();
+        tx.insert_channel(&channel("web"), now).await.unwrap();
+        for (n, key) in [(1, "A"), (2, "A"), (3, "B")] {
+            let delivery = ordo_storage::NewDelivery {
+                id: Uuid::now_v7(),
+                channel: "web",
+                source: "shopify",
+                delivery_id: &format!("d-{n}"),
+                topic: "orders/updated",
+                order_key: Some(key),
+                headers: "{}",
+                body: b"{}",
+                received_at: now + Duration::milliseconds(n),
+            };
+            assert!(tx.insert_delivery(&delivery).await.unwrap());
+        }
+        tx.commit().await.unwrap();
+        let claim = |limit: i64| {
+            let db = db.clone();
+            async move {
+                let at = Utc::now() + Duration::seconds(1);
+                let mut tx = db.write().await.unwrap();
+                let claimed = tx.claim_deliveries(at, at + Duration::seconds(15), limit).await.unwrap();
+                tx.commit().await.unwrap();
+                claimed.into_iter().map(|d| d.delivery_id).collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(claim(1).await, ["d-1"], "the oldest first");
+        assert_eq!(claim(5).await, ["d-3"], "A's second waits while its first is held; B goes");
+        let mut tx = db.write().await.unwrap();
+        let first = tx.deliveries("web", None, 10).await.unwrap().into_iter().find(|d| d.delivery_id == "d-1").unwrap();
+        tx.finish_delivery(first.id, ordo_storage::DeliveryEnd::Processed, Some("A"), "done", None, Utc::now()).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(claim(5).await, ["d-2"], "then A's second");
+    })
+    .await;
+}

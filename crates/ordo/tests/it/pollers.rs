@@ -540,6 +540,8 @@ async fn shopify_is_polled_for_what_its_webhooks_missed() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let inbox = server.ordo.inbox("web", Some("ignored"), 10).await.unwrap();
-    assert_eq!(inbox.len(), 1, "the poll's copy of the webhook's order changed nothing");
+    let inbox = server.ordo.inbox("web", None, 10).await.unwrap();
+    assert_eq!(inbox.len(), 4, "the webhook's delivery and the poll's three");
+    assert!(inbox.iter().all(|d| d.status == "processed"), "the poll's copy of the webhook's order changed nothing");
+    assert_eq!(server.ordo.orders(Some("web"), None, None, 10, 0).await.unwrap().0.len(), 3);
 }

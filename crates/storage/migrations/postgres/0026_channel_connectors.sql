@@ -34,6 +34,9 @@ CREATE TABLE channel_inbox (
     status          TEXT NOT NULL CHECK (status IN ('pending', 'processed', 'ignored', 'failed')),
     attempts        BIGINT NOT NULL DEFAULT 0,
     next_attempt_at TIMESTAMPTZ NOT NULL,
+    -- The channel's id of the order the delivery is about, as received: deliveries about one
+    -- order are processed one at a time, across processors, in the order received.
+    order_key       TEXT,
     -- The channel's order id, once read.
     external_id     TEXT,
     outcome         TEXT,
@@ -45,6 +48,7 @@ CREATE TABLE channel_inbox (
 -- What the processors claim next: pending deliveries, earliest due first.
 CREATE INDEX channel_inbox_due ON channel_inbox (next_attempt_at) WHERE status = 'pending';
 CREATE INDEX channel_inbox_recent ON channel_inbox (channel, received_at);
+CREATE INDEX channel_inbox_order ON channel_inbox (channel, order_key) WHERE status = 'pending';
 
 -- The newest version of each channel order Ordo applied: an older one changes nothing.
 CREATE TABLE channel_order_versions (
