@@ -566,11 +566,17 @@ impl Ordo {
         for (i, refunded) in refund.lines.iter().enumerate() {
             let line = order.lines.iter().find(|l| l.item_id.as_deref() == Some(refunded.item_id.as_str()) && l.part_of.is_none());
             let line = line.ok_or_else(|| FieldError::new(format!("refund_line_items[{i}].line_item_id"), format!("no line {:?} on the order", refunded.item_id)))?;
-            lines.push(NewRefundLine { line: line.line, quantity: refunded.quantity, amount: None });
+            // What the channel gave back for the line, not Ordo's price: a partial refund stays partial.
+            lines.push(NewRefundLine { line: line.line, quantity: refunded.quantity, amount: refunded.amount.map(|a| a.to_decimal_string()) });
         }
         let shipping = (refund.shipping.minor() != 0).then(|| refund.shipping.to_decimal_string());
         if lines.is_empty() && shipping.is_none() {
-            return Ok("nothing refunded by line or shipping: nothing booked".to_owned());
+            if refund.amount.minor() == 0 {
+                return Ok("nothing refunded by line or shipping: nothing booked".to_owned());
+            }
+            // Money given back for no line (goodwill): a person books it against what it was for.
+            let message = format!("{} was refunded without naming a line or shipping: book it by hand", refund.amount);
+            return Err(Failure::Mapping(FieldError::new("transactions", message)));
         }
         // Lines Shopify restocked as returned come back to a warehouse: a return to receive.
         let returned: Vec<NewReturnLine> = lines

@@ -77,6 +77,8 @@ pub struct RefundedLine {
     pub quantity: i64,
     /// The goods come back to stock (Shopify `restock_type: return`).
     pub returned: bool,
+    /// What the channel gave back for the line, tax included, where it says.
+    pub amount: Option<Money>,
 }
 
 /// The channel's id of the order a payload is about (a Shopify refund's `order_id`, else `id`,

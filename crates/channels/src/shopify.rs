@@ -317,6 +317,10 @@ struct RefundLineItem {
     line_item_id: Id,
     quantity: Quantity,
     restock_type: Option<String>,
+    subtotal: Option<Amount>,
+    subtotal_set: Option<MoneySet>,
+    total_tax: Option<Amount>,
+    total_tax_set: Option<MoneySet>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -367,11 +371,24 @@ pub fn refund(body: &[u8], context: &Context<'_>) -> Result<ChannelRefund, Field
             shipping = shipping.checked_add(abs(a.amount.money(&field, currency)?)).map_err(|e| FieldError::new(field, e.to_string()))?;
         }
     }
-    let lines = r
-        .refund_line_items
-        .iter()
-        .map(|l| RefundedLine { item_id: l.line_item_id.0.clone(), quantity: l.quantity.0, returned: l.restock_type.as_deref() == Some("return") })
-        .collect();
+    let mut lines = Vec::with_capacity(r.refund_line_items.len());
+    for (i, l) in r.refund_line_items.iter().enumerate() {
+        let field = |name: &str| format!("refund_line_items[{i}].{name}");
+        let amount = match (l.subtotal.is_some() || l.subtotal_set.is_some(), l.total_tax.is_some() || l.total_tax_set.is_some()) {
+            (false, false) => None,
+            _ => {
+                let subtotal = shop(&field("subtotal"), l.subtotal.as_ref(), l.subtotal_set.as_ref(), currency)?;
+                let tax = shop(&field("total_tax"), l.total_tax.as_ref(), l.total_tax_set.as_ref(), currency)?;
+                Some(subtotal.checked_add(tax).map_err(|e| FieldError::new(field("subtotal"), e.to_string()))?)
+            }
+        };
+        lines.push(RefundedLine {
+            item_id: l.line_item_id.0.clone(),
+            quantity: l.quantity.0,
+            returned: l.restock_type.as_deref() == Some("return"),
+            amount: amount.map(abs),
+        });
+    }
     let reason = r.note.clone().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| "refunded on Shopify".to_owned());
     Ok(ChannelRefund { external_id: r.order_id.0, refund_id: r.id.0, lines, shipping, amount, reason })
 }
