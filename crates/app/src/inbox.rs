@@ -555,10 +555,6 @@ impl Ordo {
 
     /// Books a channel's refund against the order's lines, once per refund id.
     async fn refund_from_channel(&self, channel: &str, refund: ChannelRefund, actor: &Actor) -> Result<String, Failure> {
-        let marker = format!("refund/{}", refund.refund_id);
-        if self.db.read().await.map_err(AppError::from)?.channel_order_version(channel, &marker).await.map_err(AppError::from)?.is_some() {
-            return Ok(format!("refund {} was booked before", refund.refund_id));
-        }
         let id = self.db.read().await.map_err(AppError::from)?.order_id_by_external_id(channel, &refund.external_id).await.map_err(AppError::from)?;
         let id = id.ok_or_else(|| FieldError::new("order_id", format!("no order {:?} from {channel} in Ordo", refund.external_id)))?;
         let order = self.order(id).await?;
@@ -566,7 +562,8 @@ impl Ordo {
         for (i, refunded) in refund.lines.iter().enumerate() {
             let line = order.lines.iter().find(|l| l.item_id.as_deref() == Some(refunded.item_id.as_str()) && l.part_of.is_none());
             let line = line.ok_or_else(|| FieldError::new(format!("refund_line_items[{i}].line_item_id"), format!("no line {:?} on the order", refunded.item_id)))?;
-            // What the channel gave back for the line, not Ordo's price: a partial refund stays partial.
+            // What the channel gave back for the line before tax, not Ordo's price: a partial
+            // refund stays partial (Ordo takes the tax on it in proportion).
             lines.push(NewRefundLine { line: line.line, quantity: refunded.quantity, amount: refunded.amount.map(|a| a.to_decimal_string()) });
         }
         let shipping = (refund.shipping.minor() != 0).then(|| refund.shipping.to_decimal_string());
@@ -585,10 +582,14 @@ impl Ordo {
             .filter(|(_, refunded)| refunded.returned)
             .map(|(line, refunded)| NewReturnLine { line: line.line, quantity: refunded.quantity, reason: "other".to_owned() })
             .collect();
-        let booked = self.refund(id, NewRefund { return_id: None, lines, shipping, reason: refund.reason.clone() }, actor).await?;
-        let mut tx = self.db.write().await.map_err(AppError::from)?;
-        tx.set_channel_order_version(channel, &marker, self.now()).await.map_err(AppError::from)?;
-        tx.commit().await.map_err(AppError::from)?;
+        // Booked once per refund id, in the refund's own transaction.
+        let channel_refund = Some((channel.to_owned(), refund.refund_id.clone()));
+        let new = NewRefund { return_id: None, lines, shipping, reason: refund.reason.clone(), channel_refund };
+        let booked = match self.refund(id, new, actor).await {
+            Ok(booked) => booked,
+            Err(AppError::Duplicate(_)) => return Ok(format!("refund {} was booked before", refund.refund_id)),
+            Err(e) => return Err(e.into()),
+        };
         let mut outcome = format!("refund {} booked as {}", refund.refund_id, booked.id);
         if !returned.is_empty() {
             let why = format!("returned through the channel with refund {}", refund.refund_id);

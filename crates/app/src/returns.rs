@@ -111,6 +111,8 @@ pub struct NewRefund {
     /// Shipping charge refunded, a decimal string in the order's currency.
     pub shipping: Option<String>,
     pub reason: String,
+    /// The channel and its id of a refund the channel made: booked once, whatever retries.
+    pub channel_refund: Option<(String, String)>,
 }
 
 fn return_not_found(id: Uuid) -> AppError {
@@ -557,6 +559,12 @@ impl Ordo {
         let mut tx = self.db.write().await?;
         tx.lock_order(order_id).await?;
         let order = tx.order(order_id).await?.ok_or(AppError::NotFound { what: "order", key: order_id.to_string() })?;
+        let marker = new.channel_refund.as_ref().map(|(channel, id)| (channel.clone(), format!("refund/{id}")));
+        if let Some((channel, marker)) = &marker
+            && tx.channel_order_version(channel, marker).await?.is_some()
+        {
+            return Err(AppError::Duplicate(FieldError::new("refund_id", "this refund of the channel's was booked before")));
+        }
         if let Some(return_id) = new.return_id {
             let row = tx.return_record(return_id).await?.ok_or_else(|| return_not_found(return_id))?;
             if row.order_id != order.id {
@@ -625,6 +633,9 @@ impl Ordo {
         let line_rows: Vec<RefundLineRecord> =
             lines.iter().map(|l| RefundLineRecord { line: l.line, quantity: l.quantity, net: l.net, tax: l.tax }).collect();
         tx.insert_refund(&refund_row, &line_rows).await?;
+        if let Some((channel, marker)) = &marker {
+            tx.set_channel_order_version(channel, marker, now).await?;
+        }
 
         let mut net_by_sku: Vec<(String, i64)> = Vec::new();
         for l in &lines {

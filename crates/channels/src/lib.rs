@@ -77,7 +77,7 @@ pub struct RefundedLine {
     pub quantity: i64,
     /// The goods come back to stock (Shopify `restock_type: return`).
     pub returned: bool,
-    /// What the channel gave back for the line, tax included, where it says.
+    /// What the channel gave back for the line before tax, where it says.
     pub amount: Option<Money>,
 }
 

@@ -319,8 +319,6 @@ struct RefundLineItem {
     restock_type: Option<String>,
     subtotal: Option<Amount>,
     subtotal_set: Option<MoneySet>,
-    total_tax: Option<Amount>,
-    total_tax_set: Option<MoneySet>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -374,13 +372,9 @@ pub fn refund(body: &[u8], context: &Context<'_>) -> Result<ChannelRefund, Field
     let mut lines = Vec::with_capacity(r.refund_line_items.len());
     for (i, l) in r.refund_line_items.iter().enumerate() {
         let field = |name: &str| format!("refund_line_items[{i}].{name}");
-        let amount = match (l.subtotal.is_some() || l.subtotal_set.is_some(), l.total_tax.is_some() || l.total_tax_set.is_some()) {
-            (false, false) => None,
-            _ => {
-                let subtotal = shop(&field("subtotal"), l.subtotal.as_ref(), l.subtotal_set.as_ref(), currency)?;
-                let tax = shop(&field("total_tax"), l.total_tax.as_ref(), l.total_tax_set.as_ref(), currency)?;
-                Some(subtotal.checked_add(tax).map_err(|e| FieldError::new(field("subtotal"), e.to_string()))?)
-            }
+        let amount = match l.subtotal.is_some() || l.subtotal_set.is_some() {
+            false => None,
+            true => Some(shop(&field("subtotal"), l.subtotal.as_ref(), l.subtotal_set.as_ref(), currency)?),
         };
         lines.push(RefundedLine {
             item_id: l.line_item_id.0.clone(),

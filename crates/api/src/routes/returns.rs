@@ -253,7 +253,7 @@ async fn refund(
     let order_id = path_id(&id)?;
     let lines = body.lines.into_iter().map(|l| NewRefundLine { line: l.line, quantity: l.quantity, amount: l.amount }).collect();
     let return_id = body.return_id.as_deref().map(|id| ordo_domain::field::uuid("return_id", id)).transpose()?;
-    let new = NewRefund { return_id, lines, shipping: body.shipping, reason: body.reason };
+    let new = NewRefund { return_id, lines, shipping: body.shipping, reason: body.reason, channel_refund: None };
     Ok((StatusCode::CREATED, Json(ordo.refund(order_id, new, &caller.actor).await?)))
 }
 

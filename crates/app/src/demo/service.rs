@@ -272,7 +272,7 @@ impl Desk {
             self.summary.replacements += 1;
         } else {
             let lines = rma.lines.iter().map(|l| crate::NewRefundLine { line: l.line, quantity: l.received, amount: None }).collect();
-            let refund = NewRefund { return_id: Some(id), lines, shipping: None, reason: "returned goods".into() };
+            let refund = NewRefund { return_id: Some(id), lines, shipping: None, reason: "returned goods".into(), channel_refund: None };
             if ordo.refund(rma.order_id, refund, &self.finance).await.is_ok() {
                 self.summary.refunds += 1;
             }
