@@ -25,6 +25,20 @@ pub const TEST_EASYPOST_SECRET: &str = "whsec_easypost-ﬁrst";
 /// The key test servers seal connector secrets with.
 pub const TEST_SECRET_KEY: &str = "a test key of at least thirty-two characters";
 
+/// `ordo`'s HTTP server on a free port of 127.0.0.1 and its inbox processor, as `ordo serve`
+/// runs them; the address, and what stops the processor when dropped.
+async fn serve_in_process(ordo: &Ordo) -> (String, tokio::sync::watch::Sender<bool>) {
+    let options = HttpOptions { request_timeout: Duration::from_secs(30), body_limit_bytes: 64 * 1024, secure_cookies: false };
+    let app = serve::app(ordo.clone(), &options);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let processor = ordo.clone();
+    tokio::spawn(async move { processor.run_inbox(stopped).await });
+    (base, stop)
+}
+
 pub fn postgres_url() -> Option<String> {
     std::env::var("ORDO_TEST_POSTGRES_URL").ok().filter(|url| !url.is_empty())
 }
@@ -65,19 +79,7 @@ impl Server {
             ordo.build_demo(0, None, &ordo_app::NoProgress).await.unwrap();
         }
         let admin = ordo.create_bootstrap_token().await.unwrap().unwrap().token;
-        let options = HttpOptions {
-            request_timeout: Duration::from_secs(30),
-            body_limit_bytes: 64 * 1024,
-            secure_cookies: false,
-        };
-        let app = serve::app(ordo.clone(), &options);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        // The channels' inbox is processed as `ordo serve` does it.
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let processor = ordo.clone();
-        tokio::spawn(async move { processor.run_inbox(stopped).await });
+        let (base, stop) = serve_in_process(&ordo).await;
         Server { base, url, ordo, admin, client: reqwest::Client::new(), _dir: dir, _stop_inbox: stop }
     }
 
@@ -87,14 +89,7 @@ impl Server {
         let settings = self.ordo.settings().clone();
         let ordo = Ordo::open(&self.url, &StorageOptions::default(), settings).await.unwrap();
         let admin = ordo.create_token(Role::Admin, "second instance", &ordo_app::Actor::system()).await.unwrap().token;
-        let options = HttpOptions { request_timeout: Duration::from_secs(30), body_limit_bytes: 64 * 1024, secure_cookies: false };
-        let app = serve::app(ordo.clone(), &options);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let processor = ordo.clone();
-        tokio::spawn(async move { processor.run_inbox(stopped).await });
+        let (base, stop) = serve_in_process(&ordo).await;
         let dir = tempfile::tempdir().unwrap();
         Server { base, url: self.url.clone(), ordo, admin, client: reqwest::Client::new(), _dir: dir, _stop_inbox: stop }
     }

@@ -296,7 +296,9 @@ async fn carrier_tracking_lands_on_the_shipment_and_problems_raise_exceptions() 
     assert_eq!(server.easypost(&in_transit, "whsec_easypost-first").await.1["status"], "recorded", "the secret NFKD-normalised");
     assert_eq!(server.easypost(&in_transit, secret).await.1["status"], "duplicate");
     server.easypost(&tracker_event("JD0140000001", "out_for_delivery", "2026-12-01T09:00:00Z"), secret).await;
-    server.easypost(&tracker_event("JD0140000001", "delivered", "2026-12-01T11:30:00Z"), secret).await;
+    let delivered = tracker_event("JD0140000001", "delivered", "2026-12-01T11:30:00Z");
+    assert_eq!(server.easypost(&delivered, secret).await.1["status"], "recorded");
+    assert_eq!(server.easypost(&delivered, secret).await.1["status"], "duplicate", "a repeated delivered confirms again, quietly");
     let (_, order) = server.get(t, &format!("/api/v1/orders/{}", ids[0])).await;
     assert_eq!(order["status"], "delivered", "{order}");
     let timeline: Vec<&str> = order["shipments"][0]["tracking"].as_array().unwrap().iter().map(|e| e["status"].as_str().unwrap()).collect();
@@ -376,4 +378,28 @@ async fn a_shopify_refund_is_booked_once_and_returned_goods_await_receipt() {
     let (_, returns) = server.get(&server.admin, &format!("/api/v1/returns?order_id={id}")).await;
     assert_eq!(returns.as_array().unwrap().len(), 1, "{returns}");
     assert_eq!(returns[0]["lines"][0]["quantity"], 1);
+}
+
+#[tokio::test]
+async fn same_second_changes_apply_and_orders_shipped_elsewhere_are_not_made() {
+    let server = Server::start().await;
+    shopify_shop(&server).await;
+    let path = "/api/v1/channels/web/orders/820982911946154508";
+    server.shopify("orders/create", "s-1", SHOPIFY_ORDER, SECRET).await;
+    server.eventually(path).await;
+    // The same second as the order Ordo has, with a new address: applied, not taken for stale.
+    let moved = shopify_order(|o| o["shipping_address"]["city"] = "Potsdam".into());
+    server.shopify("orders/updated", "s-2", &moved, SECRET).await;
+    server.settled_inbox("web").await;
+    assert_eq!(server.get(&server.admin, path).await.1["ship_to"]["city"], "Potsdam");
+
+    // Fulfilled on Shopify before Ordo ever heard of it: kept, not made to ship again.
+    let shipped = shopify_order(|o| {
+        o["id"] = 820982911946154599u64.into();
+        o["fulfillment_status"] = "fulfilled".into();
+    });
+    server.shopify("orders/create", "s-3", &shipped, SECRET).await;
+    let inbox = server.settled_inbox("web").await;
+    assert_eq!(inbox[0]["status"], "ignored", "{}", inbox[0]);
+    assert_eq!(server.get(&server.admin, "/api/v1/channels/web/orders/820982911946154599").await.0, 404);
 }
