@@ -157,6 +157,9 @@ pub(crate) async fn plan(
         }
     }
 
+    let total = total
+        .within(ordo_domain::Money::MAX_MINOR)
+        .map_err(|e| FieldError::new("lines", format!("add up, with tax and shipping, to an order total that {e}")))?;
     Ok((channel, planned, total))
 }
 

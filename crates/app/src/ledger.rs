@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use ordo_domain::ledger::{self, AccountBalance, AccountKind, Entry};
+use ordo_domain::money::Total;
 use ordo_domain::{FieldError, Money};
 use ordo_storage::Tx;
 
@@ -11,12 +12,13 @@ use ordo_domain::audit::Change;
 use crate::audit::record;
 use crate::{Actor, AppError, AppResult, Ordo};
 
-/// The trial balance in base currency.
+/// The trial balance in base currency minor units.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrialBalance {
+    pub currency: ordo_domain::Currency,
     pub accounts: Vec<AccountBalance>,
-    pub total_debit: Money,
-    pub total_credit: Money,
+    pub total_debit: Total,
+    pub total_credit: Total,
 }
 
 /// What the books must always say: every entry balances, and the inventory account equals the
@@ -26,9 +28,9 @@ pub struct LedgerCheck {
     pub unbalanced_entries: usize,
     /// SKUs whose valued units differ from their units on hand and in transit.
     pub valuation_mismatches: usize,
-    pub trial_balance_difference: i64,
-    pub inventory_account: i64,
-    pub valued_stock: i64,
+    pub trial_balance_difference: Total,
+    pub inventory_account: Total,
+    pub valued_stock: Total,
 }
 
 impl LedgerCheck {
@@ -68,7 +70,9 @@ impl Ordo {
                 );
                 return Err(FieldError::new("currency", message).into());
             };
-            ledger::base_amounts(&entry, base, rate)
+            ledger::base_amounts(&entry, base, rate).map_err(|_| {
+                FieldError::new("currency", format!("in the base currency {base}, an amount is beyond {}", ordo_domain::Money::max(base)))
+            })?
         };
         let receivables: Vec<(String, String, AccountKind)> = entry
             .lines
@@ -177,13 +181,9 @@ impl Ordo {
     /// Every account's debits and credits in base currency, and their totals.
     pub async fn trial_balance(&self) -> AppResult<TrialBalance> {
         let accounts = self.db.read().await?.trial_balance().await?;
-        let base = self.settings.base_currency;
-        let sum = |side: fn(&AccountBalance) -> i64| -> AppResult<Money> {
-            let total = accounts.iter().try_fold(0i64, |t, a| t.checked_add(side(a)));
-            let total = total.ok_or_else(|| AppError::Invalid(FieldError::new("ledger", "totals overflow")))?;
-            Ok(Money::from_minor(total, base))
-        };
-        Ok(TrialBalance { total_debit: sum(|a| a.debit)?, total_credit: sum(|a| a.credit)?, accounts })
+        let total_debit = accounts.iter().map(|a| a.debit).sum();
+        let total_credit = accounts.iter().map(|a| a.credit).sum();
+        Ok(TrialBalance { currency: self.settings.base_currency, total_debit, total_credit, accounts })
     }
 
     /// Checks the books against themselves and against stock.
@@ -193,7 +193,7 @@ impl Ordo {
         let balances = tx.trial_balance().await?;
         let valued_stock = tx.valued_stock().await?;
         let valuation_mismatches = tx.valuation_mismatches().await?.len();
-        let trial_balance_difference = balances.iter().map(|a| i128::from(a.debit) - i128::from(a.credit)).sum::<i128>() as i64;
+        let trial_balance_difference = balances.iter().map(|a| a.debit - a.credit).sum();
         let inventory_account =
             balances.iter().find(|a| a.code == ledger::INVENTORY).map_or(0, |a| a.debit - a.credit);
         Ok(LedgerCheck { unbalanced_entries, valuation_mismatches, trial_balance_difference, inventory_account, valued_stock })
@@ -244,7 +244,7 @@ pub struct AccountLedger {
     pub code: String,
     pub name: String,
     /// Debits less credits before the period (before the page, for a later page).
-    pub opening: i64,
+    pub opening: Total,
     pub lines: Vec<LedgerLine>,
 }
 
@@ -256,7 +256,7 @@ pub struct LedgerLine {
     pub memo: String,
     pub debit: i64,
     pub credit: i64,
-    pub balance: i64,
+    pub balance: Total,
 }
 
 impl Ordo {
@@ -271,12 +271,12 @@ impl Ordo {
         // A later page opens where the one before it ended.
         if offset > 0 {
             for (_, _, _, debit, credit) in tx.account_lines(code, (from, to), offset, 0).await? {
-                balance += debit - credit;
+                balance += Total::from(debit) - Total::from(credit);
             }
         }
         let opening = balance;
         for (posted_at, source, memo, debit, credit) in tx.account_lines(code, (from, to), limit, offset).await? {
-            balance += debit - credit;
+            balance += Total::from(debit) - Total::from(credit);
             lines.push(LedgerLine { posted_at, source, memo, debit, credit, balance });
         }
         Ok(AccountLedger { code: code.to_owned(), name, opening, lines })

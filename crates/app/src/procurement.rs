@@ -949,7 +949,9 @@ impl Ordo {
         let Some(rate) = tx.exchange_rate(code, now).await? else {
             return Err(FieldError::new("currency", format!("no exchange rate from {code} to {base}: set one with PUT /api/v1/exchange-rates/{code}")).into());
         };
-        Ok(((i128::from(minor) * i128::from(rate) + 500_000) / 1_000_000) as i64)
+        let from = ordo_domain::Currency::parse("currency", code)?;
+        ordo_domain::ledger::to_base(minor, from, base, rate)
+            .map_err(|_| FieldError::new("currency", format!("in the base currency {base}, the amount is beyond {}", ordo_domain::Money::max(base))).into())
     }
 
     /// Goods arrived against a purchase order: they go into stock at its location at the

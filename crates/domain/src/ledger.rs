@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::money::{Currency, Money};
+use crate::money::{Currency, Money, Total};
 use crate::FieldError;
 
 /// What an account holds, which decides on which side it grows.
@@ -193,7 +193,7 @@ impl Valuation {
     pub fn found(self, units: i64, fallback: i64) -> Result<(Valuation, i64), EntryError> {
         let added = match self.units {
             0 => units.checked_mul(fallback).ok_or(EntryError::Overflow)?,
-            held => (i128::from(self.value) * i128::from(units) / i128::from(held)) as i64,
+            held => i64::try_from(i128::from(self.value) * i128::from(units) / i128::from(held)).map_err(|_| EntryError::Overflow)?,
         };
         self.add(units, added)
     }
@@ -367,10 +367,13 @@ pub fn transfer_side(account: &str, amount: i64, debit_side: bool) -> Posting {
     if (amount >= 0) == debit_side { debit(account, amount.abs()) } else { credit(account, amount.abs()) }
 }
 
+/// The largest exchange rate Ordo takes: one unit buys at most 1,000,000 units of the base.
+pub const MAX_RATE_MICROS: i64 = 1_000_000_000_000;
+
 /// Parses an exchange rate such as "1.085" (units of the base currency one unit buys) into
-/// millionths; above zero, at most six decimals.
+/// millionths; above zero, at most six decimals, at most 1,000,000.
 pub fn parse_rate(field: &str, value: &str) -> Result<i64, FieldError> {
-    let bad = || FieldError::new(field, "must be a decimal number above zero with at most six decimals, such as 1.085");
+    let bad = || FieldError::new(field, "must be a decimal number above zero and at most 1000000, with at most six decimals, such as 1.085");
     let (whole, fraction) = value.trim().split_once('.').unwrap_or((value.trim(), ""));
     let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
     if whole.is_empty() || !digits(whole) || !digits(fraction) || fraction.len() > 6 {
@@ -379,35 +382,44 @@ pub fn parse_rate(field: &str, value: &str) -> Result<i64, FieldError> {
     let whole: i64 = whole.parse().map_err(|_| bad())?;
     let fraction: i64 = if fraction.is_empty() { 0 } else { fraction.parse::<i64>().map_err(|_| bad())? * 10i64.pow(6 - fraction.len() as u32) };
     let micros = whole.checked_mul(1_000_000).and_then(|w| w.checked_add(fraction)).ok_or_else(bad)?;
-    if micros <= 0 {
+    if micros <= 0 || micros > MAX_RATE_MICROS {
         return Err(bad());
     }
     Ok(micros)
 }
 
+/// `minor` units of `from` in minor units of `base` at `rate_micros` base units per unit,
+/// rounded half away from zero; refused when the result is beyond what one amount may be.
+pub fn to_base(minor: i64, from: Currency, base: Currency, rate_micros: i64) -> Result<i64, EntryError> {
+    let scale = |currency: Currency| 10i128.pow(currency.decimals());
+    let numerator = i128::from(minor) * i128::from(rate_micros) * scale(base);
+    let denominator = 1_000_000 * scale(from);
+    let rounded = (numerator.abs() + denominator / 2) / denominator * numerator.signum();
+    i64::try_from(rounded).ok().filter(|m| m.unsigned_abs() <= Money::MAX_MINOR.unsigned_abs()).ok_or(EntryError::Overflow)
+}
+
 /// Each line of `entry` as (debit, credit) in minor units of `base`, at `rate_micros` base
 /// units per unit of the entry's currency, rounded to the nearest minor unit. Rounding can
 /// leave the converted sides a minor unit or so apart; the largest line of the lighter side
-/// takes the difference, so the entry balances in base currency too.
-pub fn base_amounts(entry: &Entry, base: Currency, rate_micros: i64) -> Vec<(i64, i64)> {
-    let scale = |currency: Currency| 10i128.pow(currency.decimals());
-    let convert = |minor: i64| -> i64 {
-        let numerator = i128::from(minor) * i128::from(rate_micros) * scale(base);
-        let denominator = 1_000_000 * scale(entry.currency);
-        ((numerator + denominator / 2) / denominator) as i64
-    };
-    let mut lines: Vec<(i64, i64)> = entry.lines.iter().map(|l| (convert(l.debit), convert(l.credit))).collect();
-    let debit: i64 = lines.iter().map(|l| l.0).sum();
-    let credit: i64 = lines.iter().map(|l| l.1).sum();
-    let gap = debit - credit;
+/// takes the difference, so the entry balances in base currency too. Refused when an amount
+/// in base currency would be beyond the bound on one amount.
+pub fn base_amounts(entry: &Entry, base: Currency, rate_micros: i64) -> Result<Vec<(i64, i64)>, EntryError> {
+    let convert = |minor: i64| to_base(minor, entry.currency, base, rate_micros);
+    let mut lines = Vec::with_capacity(entry.lines.len());
+    for line in &entry.lines {
+        lines.push((convert(line.debit)?, convert(line.credit)?));
+    }
+    let sum = |side: fn(&(i64, i64)) -> i64| lines.iter().map(|l| i128::from(side(l))).sum::<i128>();
+    let gap = i64::try_from(sum(|l| l.0) - sum(|l| l.1)).map_err(|_| EntryError::Overflow)?;
     if gap != 0 {
         // Debits heavier: the largest credit grows; credits heavier: the largest debit grows.
         let side = |l: &(i64, i64)| if gap > 0 { l.1 } else { l.0 };
         if let Some(largest) = (0..lines.len()).max_by_key(|i| side(&lines[*i])) {
-            if gap > 0 { lines[largest].1 += gap } else { lines[largest].0 -= gap }
+            let grown = if gap > 0 { &mut lines[largest].1 } else { &mut lines[largest].0 };
+            *grown = grown.checked_add(gap.abs()).ok_or(EntryError::Overflow)?;
         }
     }
-    lines
+    Ok(lines)
 }
 
 /// One account's totals in the trial balance, in base currency minor units.
@@ -415,8 +427,8 @@ pub fn base_amounts(entry: &Entry, base: Currency, rate_micros: i64) -> Vec<(i64
 pub struct AccountBalance {
     pub code: String,
     pub name: String,
-    pub debit: i64,
-    pub credit: i64,
+    pub debit: Total,
+    pub credit: Total,
 }
 
 /// A channel's or a SKU's contribution over a period, in base currency minor units: what it
@@ -426,22 +438,23 @@ pub struct Margin {
     /// The channel or the SKU.
     pub key: String,
     /// Sales and shipping income.
-    pub revenue: i64,
-    pub refunds: i64,
-    pub cost_of_goods: i64,
+    pub revenue: Total,
+    pub refunds: Total,
+    pub cost_of_goods: Total,
     /// Marketplace and payment fees.
-    pub fees: i64,
-    pub shipping_cost: i64,
+    pub fees: Total,
+    pub shipping_cost: Total,
 }
 
 impl Margin {
-    pub fn contribution(&self) -> i64 {
+    pub fn contribution(&self) -> Total {
         self.revenue - self.refunds - self.cost_of_goods - self.fees - self.shipping_cost
     }
 
-    /// Contribution as basis points of revenue; none without revenue.
+    /// Contribution as basis points of revenue; none without revenue. Clamped to ±10^15 %, far
+    /// beyond any margin a business has.
     pub fn margin_bp(&self) -> Option<i64> {
-        (self.revenue != 0).then(|| (i128::from(self.contribution()) * 10_000 / i128::from(self.revenue)) as i64)
+        (self.revenue != 0).then(|| (self.contribution().saturating_mul(10_000) / self.revenue).clamp(-(10i128.pow(17)), 10i128.pow(17)) as i64)
     }
 }
 
@@ -453,7 +466,7 @@ pub fn percent(bp: i64) -> String {
 
 /// Contribution by channel or SKU from account totals per (key, account, debit, credit); lines
 /// that belong to none are left out. Keys in name order.
-pub fn margins(totals: &[(String, String, i64, i64)]) -> Vec<Margin> {
+pub fn margins(totals: &[(String, String, Total, Total)]) -> Vec<Margin> {
     let mut by_key: std::collections::BTreeMap<&str, Margin> = std::collections::BTreeMap::new();
     for (key, account, debit, credit) in totals {
         let margin = by_key.entry(key).or_insert_with(|| Margin { key: key.clone(), ..Margin::default() });
@@ -475,13 +488,13 @@ pub fn margins(totals: &[(String, String, i64, i64)]) -> Vec<Margin> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProfitAndLoss {
     /// (code, name, amount).
-    pub revenue: Vec<(String, String, i64)>,
-    pub expenses: Vec<(String, String, i64)>,
+    pub revenue: Vec<(String, String, Total)>,
+    pub expenses: Vec<(String, String, Total)>,
 }
 
 impl ProfitAndLoss {
     /// From totals per (code, name, kind, debit, credit) of the period.
-    pub fn from_totals(totals: &[(String, String, AccountKind, i64, i64)]) -> ProfitAndLoss {
+    pub fn from_totals(totals: &[(String, String, AccountKind, Total, Total)]) -> ProfitAndLoss {
         let mut report = ProfitAndLoss::default();
         for (code, name, kind, debit, credit) in totals {
             match kind {
@@ -493,15 +506,15 @@ impl ProfitAndLoss {
         report
     }
 
-    pub fn total_revenue(&self) -> i64 {
+    pub fn total_revenue(&self) -> Total {
         self.revenue.iter().map(|r| r.2).sum()
     }
 
-    pub fn total_expenses(&self) -> i64 {
+    pub fn total_expenses(&self) -> Total {
         self.expenses.iter().map(|e| e.2).sum()
     }
 
-    pub fn net_income(&self) -> i64 {
+    pub fn net_income(&self) -> Total {
         self.total_revenue() - self.total_expenses()
     }
 }
@@ -531,7 +544,7 @@ mod tests {
 
     #[test]
     fn a_channels_contribution_is_what_it_sold_less_what_selling_there_cost() {
-        let row = |account: &str, debit: i64, credit: i64| ("amazon".to_owned(), account.to_owned(), debit, credit);
+        let row = |account: &str, debit: Total, credit: Total| ("amazon".to_owned(), account.to_owned(), debit, credit);
         let totals = [row(SALES, 0, 10_000), row(SHIPPING_INCOME, 0, 500), row(SALES_RETURNS, 1_000, 0), row(COST_OF_GOODS_SOLD, 4_000, 0),
             row(MARKETPLACE_FEES, 1_575, 0), row(MARKETPLACE_FEES, 0, 75), row("1100-amazon", 10_500, 0)];
         let margins = margins(&totals);
@@ -578,20 +591,24 @@ mod tests {
     #[test]
     fn entries_in_another_currency_balance_in_base_too() {
         assert_eq!(parse_rate("rate", "1.085").unwrap(), 1_085_000);
-        for bad in ["0", "-1", "1.0000001", "abc", ""] {
+        for bad in ["0", "-1", "1.0000001", "abc", "", "1000000.000001"] {
             assert!(parse_rate("rate", bad).is_err(), "{bad}");
         }
         // Three equal thirds of 1.00 EUR at 1.085: each rounds to 0.36 USD, the total 1.09.
         let lines = vec![debit("1100-web", 100), credit(SALES, 33), credit(SALES, 33), credit(TAX_PAYABLE, 34)];
         let eur = Currency::from_code("EUR").unwrap();
         let entry = Entry::balanced("s".into(), "m".into(), eur, lines).unwrap();
-        let base = base_amounts(&entry, Currency::USD, 1_085_000);
+        let base = base_amounts(&entry, Currency::USD, 1_085_000).unwrap();
         assert_eq!(base.iter().map(|l| l.0).sum::<i64>(), base.iter().map(|l| l.1).sum::<i64>());
         assert_eq!(base[0], (109, 0));
         // Yen have no decimals: 1,000 JPY at 0.0067 is 6.70 USD.
         let jpy = Currency::from_code("JPY").unwrap();
         let entry = Entry::balanced("s".into(), "m".into(), jpy, vec![debit(BANK, 1000), credit(SALES, 1000)]).unwrap();
-        assert_eq!(base_amounts(&entry, Currency::USD, 6_700), [(670, 0), (0, 670)]);
+        assert_eq!(base_amounts(&entry, Currency::USD, 6_700).unwrap(), [(670, 0), (0, 670)]);
+        // An amount near the bound at a high rate would leave the bound in base currency.
+        let big = Entry::balanced("s".into(), "m".into(), eur, vec![debit(BANK, Money::MAX_MINOR), credit(SALES, Money::MAX_MINOR)]).unwrap();
+        assert_eq!(base_amounts(&big, Currency::USD, 2_000_000), Err(EntryError::Overflow));
+        assert_eq!(to_base(-100, eur, Currency::USD, 1_085_000), Ok(-109), "rounded half away from zero");
     }
 
     #[test]

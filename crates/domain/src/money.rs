@@ -1,8 +1,13 @@
 //! Money: integer minor units with the ISO 4217 currency inside. No floating point, ever.
 //!
-//! Amounts cross the boundary as decimal strings ("19.99"); [`Money::parse`] rejects a value
-//! with more decimals than its currency has, and [`Money::allocate`] splits a total into parts
-//! that always sum back to it.
+//! Amounts cross the boundary as decimal strings ("19.99"); [`Money::parse_decimal`] rejects a
+//! value with more decimals than its currency has, or beyond [`Money::MAX_MINOR`], and
+//! [`Money::allocate`] splits a total into parts that always sum back to it.
+//!
+//! The bounds keep every sum Ordo makes far from `i64`'s limit: one amount (a price, a cost,
+//! a fee, a line, a whole order) is at most [`Money::MAX_MINOR`] minor units, a unit price at
+//! most [`Money::MAX_UNIT_PRICE_MINOR`]. Reports that add up many amounts do so in `i128`
+//! ([`Total`]), which no sequence of bounded amounts can overflow.
 
 use std::fmt;
 
@@ -71,6 +76,8 @@ pub enum MoneyError {
     TooManyDecimals(u32),
     #[error("is too large")]
     Overflow,
+    #[error("is beyond the largest amount Ordo accepts, {0}")]
+    OutOfBounds(String),
     #[error("must not be negative")]
     Negative,
     #[error("currencies differ: {0} and {1}")]
@@ -85,6 +92,25 @@ pub struct Money {
 }
 
 impl Money {
+    /// The largest amount, in minor units, that one price, cost, fee, line or order may carry:
+    /// 10^13, so 100,000,000,000.00 in a currency with two decimals.
+    pub const MAX_MINOR: i64 = 10_000_000_000_000;
+    /// The largest unit price, in minor units: 10^11, so 1,000,000,000.00 with two decimals.
+    pub const MAX_UNIT_PRICE_MINOR: i64 = 100_000_000_000;
+
+    /// The bound as money in `currency`, for messages.
+    pub fn max(currency: Currency) -> Money {
+        Money { minor: Self::MAX_MINOR, currency }
+    }
+
+    /// Refuses an amount whose size is beyond `bound` minor units, naming the bound.
+    pub fn within(self, bound: i64) -> Result<Money, MoneyError> {
+        if self.minor.unsigned_abs() > bound.unsigned_abs() {
+            return Err(MoneyError::OutOfBounds(Money { minor: bound, ..self }.to_string()));
+        }
+        Ok(self)
+    }
+
     pub fn from_minor(minor: i64, currency: Currency) -> Money {
         Money { minor, currency }
     }
@@ -93,7 +119,8 @@ impl Money {
         Money { minor: 0, currency }
     }
 
-    /// Reads a decimal string such as "19.99", "-3.5" or "100" in `currency`.
+    /// Reads a decimal string such as "19.99", "-3.5" or "100" in `currency`, at most
+    /// [`Money::MAX_MINOR`] either way.
     pub fn parse_decimal(value: &str, currency: Currency) -> Result<Money, MoneyError> {
         let (negative, digits) = match value.strip_prefix('-') {
             Some(rest) => (true, rest),
@@ -117,7 +144,7 @@ impl Money {
         let mut frac: i64 = if fraction.is_empty() { 0 } else { fraction.parse().map_err(|_| MoneyError::Overflow)? };
         frac *= 10i64.pow(decimals - fraction.len() as u32);
         let minor = whole.checked_mul(scale).and_then(|w| w.checked_add(frac)).ok_or(MoneyError::Overflow)?;
-        Ok(Money { minor: if negative { -minor } else { minor }, currency })
+        Money { minor: if negative { -minor } else { minor }, currency }.within(Self::MAX_MINOR)
     }
 
     /// Reads a decimal string for `field` that must not be negative (a price, a cost).
@@ -226,6 +253,22 @@ impl Money {
     }
 }
 
+/// A sum of many amounts in minor units, as reports make them: wide enough that no sequence of
+/// bounded amounts overflows it.
+pub type Total = i128;
+
+/// A total as a decimal string with the currency's decimals: 1999 in EUR is "19.99".
+pub fn total_decimal(total: Total, currency: Currency) -> String {
+    let decimals = currency.decimals();
+    let sign = if total < 0 { "-" } else { "" };
+    let abs = total.unsigned_abs();
+    if decimals == 0 {
+        return format!("{sign}{abs}");
+    }
+    let scale = 10u128.pow(decimals);
+    format!("{sign}{}.{:0width$}", abs / scale, abs % scale, width = decimals as usize)
+}
+
 /// Serialises money as its decimal string, for `#[serde(serialize_with)]`; the document
 /// carries the currency once, beside it.
 pub fn serde_decimal<S: serde::Serializer>(money: &Money, serializer: S) -> Result<S::Ok, S::Error> {
@@ -268,6 +311,9 @@ mod tests {
             assert_eq!(Money::parse_decimal(bad, Currency::EUR), Err(MoneyError::NotDecimal), "{bad:?}");
         }
         assert_eq!(Money::parse_decimal("99999999999999999999", Currency::EUR), Err(MoneyError::Overflow));
+        assert_eq!(Money::parse_decimal("92233720368547758.07", Currency::EUR), Err(MoneyError::OutOfBounds("100000000000.00 EUR".into())));
+        assert_eq!(eur("100000000000.00").minor(), Money::MAX_MINOR, "the bound itself is accepted");
+        assert!(Money::parse_decimal("-100000000000.01", Currency::EUR).is_err());
         assert_eq!(Money::parse_non_negative("unit_cost", "-1", Currency::EUR).unwrap_err().field, "unit_cost");
         assert!(Currency::from_code("XXX").is_err());
         assert!(Currency::from_code("eur").is_err());
@@ -315,7 +361,7 @@ mod tests {
 
         proptest! {
             #[test]
-            fn printing_then_parsing_gives_the_same_amount(minor in any::<i64>().prop_filter("", |m| *m != i64::MIN), currency in currency()) {
+            fn printing_then_parsing_gives_the_same_amount(minor in -Money::MAX_MINOR..=Money::MAX_MINOR, currency in currency()) {
                 let money = Money::from_minor(minor, currency);
                 prop_assert_eq!(Money::parse_decimal(&money.to_decimal_string(), currency), Ok(money));
             }
@@ -341,6 +387,7 @@ mod tests {
                     Err(MoneyError::TooManyDecimals(2)) => prop_assert!(fraction.len() > 2),
                     Err(MoneyError::NotDecimal) => prop_assert!(fraction.is_empty() && text.ends_with('.')),
                     Err(MoneyError::Overflow) => prop_assert!(exact.abs() > i128::from(i64::MAX) - 1),
+                    Err(MoneyError::OutOfBounds(_)) => prop_assert!(exact.abs() > i128::from(Money::MAX_MINOR)),
                     Err(other) => prop_assert!(false, "unexpected {other:?}"),
                 }
             }

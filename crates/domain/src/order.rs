@@ -274,11 +274,19 @@ impl NewOrder {
             if item_id.as_ref().is_some_and(|id| id.len() > 100 || id.chars().any(char::is_control)) {
                 return Err(FieldError::new(f("item_id"), "must be at most 100 characters, none of them control characters"));
             }
+            let quantity = field::bounded(&f("quantity"), line.quantity, 1, 1_000_000)?;
+            let unit_price = money(&f("unit_price"), &line.unit_price)?;
+            let unit_price = unit_price.within(Money::MAX_UNIT_PRICE_MINOR).map_err(|e| FieldError::new(f("unit_price"), e.to_string()))?;
+            // A line's price is bounded like any amount: quantity times price stays far from overflow.
+            unit_price
+                .checked_times(quantity)
+                .and_then(|gross| gross.within(Money::MAX_MINOR))
+                .map_err(|e| FieldError::new(f("quantity"), format!("times the unit price {e}")))?;
             lines.push(CheckedLine {
                 item_id,
                 sku: field::code(&f("sku"), &line.sku)?,
-                quantity: field::bounded(&f("quantity"), line.quantity, 1, 1_000_000)?,
-                unit_price: money(&f("unit_price"), &line.unit_price)?,
+                quantity,
+                unit_price,
                 tax: line.tax.as_deref().map(|t| money(&f("tax"), t)).transpose()?,
                 discount: line.discount.as_deref().map(|d| money(&f("discount"), d)).transpose()?.unwrap_or(Money::zero(currency)),
             });
@@ -360,7 +368,14 @@ mod tests {
         assert_eq!(o.check().unwrap_err().field, "lines[0].quantity");
         let mut o = order();
         o.lines[0].unit_price = "9.999".into();
-        assert_eq!(o.check().unwrap_err().field, "lines[0].unit_price");
+        assert_eq!(o.clone().check().unwrap_err().field, "lines[0].unit_price");
+        o.lines[0].unit_price = "1000000000.01".into();
+        assert_eq!(o.clone().check().unwrap_err().field, "lines[0].unit_price", "above the unit price bound");
+        o.lines[0].unit_price = "1000000000.00".into();
+        o.lines[0].quantity = 101;
+        let refused = o.check().unwrap_err();
+        assert_eq!(refused.field, "lines[0].quantity", "the line is above the amount bound: {refused}");
+        assert!(refused.message.contains("100000000000.00"), "{refused}");
         let mut o = order();
         o.ship_to.country = "".into();
         assert_eq!(o.check().unwrap_err().field, "ship_to.country");

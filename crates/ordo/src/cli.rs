@@ -367,7 +367,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
             match report {
                 ReportCommand::Pnl { period } => {
                     let (currency, pnl) = ordo.profit_and_loss(ordo_app::Period { from: period.from, to: period.to }).await?;
-                    let amount = |minor: i64| ordo_app::domain::Money::from_minor(minor, currency).to_decimal_string();
+                    let amount = |minor: ordo_app::domain::money::Total| ordo_app::domain::money::total_decimal(minor, currency);
                     out.write_record(["section", "code", "name", "amount", "currency"]).map_err(failed)?;
                     for (section, rows) in [("revenue", &pnl.revenue), ("expense", &pnl.expenses)] {
                         for (code, name, minor) in rows {
@@ -379,7 +379,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
                 ReportCommand::Gl { account, period } => {
                     let period = ordo_app::Period { from: period.from, to: period.to };
                     let currency = ordo.settings().base_currency;
-                    let amount = |minor: i64| ordo_app::domain::Money::from_minor(minor, currency).to_decimal_string();
+                    let amount = |minor: ordo_app::domain::money::Total| ordo_app::domain::money::total_decimal(minor, currency);
                     out.write_record(["posted_at", "source", "memo", "debit", "credit", "balance", "currency"]).map_err(failed)?;
                     let mut offset = 0;
                     loop {
@@ -389,7 +389,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
                         }
                         for l in &page.lines {
                             let at = l.posted_at.to_rfc3339();
-                            out.write_record([&at, &l.source, &l.memo, &amount(l.debit), &amount(l.credit), &amount(l.balance), currency.code()])
+                            out.write_record([&at, &l.source, &l.memo, &amount(l.debit.into()), &amount(l.credit.into()), &amount(l.balance), currency.code()])
                                 .map_err(failed)?;
                         }
                         if page.lines.len() < 5_000 {
@@ -405,7 +405,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
                         Breakdown::Sku => (ordo.profitability_by_sku(period).await?, "sku"),
                         Breakdown::Segment => (ordo.profitability_by_segment(period).await?, "segment"),
                     };
-                    let amount = |minor: i64| ordo_app::domain::Money::from_minor(minor, currency).to_decimal_string();
+                    let amount = |minor: ordo_app::domain::money::Total| ordo_app::domain::money::total_decimal(minor, currency);
                     out.write_record([key, "revenue", "refunds", "cost_of_goods", "fees", "shipping_cost", "contribution", "margin_percent", "currency"])
                         .map_err(failed)?;
                     for m in margins {
@@ -809,19 +809,19 @@ async fn demo(config: &Config, days: u32) -> Result<ExitCode, Failure> {
     if let Some(balance) = &t.trial_balance {
         println!(
             "  ledger     trial balance {} debit = {} credit {}; inventory account equals stock at cost: {}",
-            balance.total_debit.to_decimal_string(),
-            balance.total_credit.to_decimal_string(),
-            balance.total_debit.currency(),
+            ordo_app::domain::money::total_decimal(balance.total_debit, balance.currency),
+            ordo_app::domain::money::total_decimal(balance.total_credit, balance.currency),
+            balance.currency,
             if t.books_hold { "yes" } else { "NO" }
         );
     }
     if let Some(balance) = &t.trial_balance {
-        let currency = balance.total_debit.currency();
+        let currency = balance.currency;
         let margins: Vec<String> = t
             .margins
             .iter()
             .map(|m| {
-                let contribution = ordo_app::domain::Money::from_minor(m.contribution(), currency).to_decimal_string();
+                let contribution = ordo_app::domain::money::total_decimal(m.contribution(), currency);
                 let percent = m.margin_bp().map_or_else(String::new, |bp| format!(" ({} %)", ordo_app::domain::ledger::percent(bp)));
                 format!("{} {contribution}{percent}", m.key)
             })

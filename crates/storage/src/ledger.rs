@@ -8,6 +8,27 @@ use uuid::Uuid;
 
 use crate::{on_engine, StorageError, Tx};
 
+/// Report totals are [`Total`]s (`i128`): a sum of many `i64` amounts can pass `i64`'s limit,
+/// and SQLite's `SUM` fails when it does. Both engines sum the high and the low part of each
+/// amount apart (each far inside `i64` for a billion rows), and the two are joined here.
+pub use ordo_domain::money::Total;
+
+const SPLIT: i64 = 1_000_000_000;
+
+/// Two result columns, the sums of `expression`'s high and low parts, both `BIGINT`.
+/// `expression` is SQL the code writes, never input.
+fn wide_sum(expression: &str) -> String {
+    format!("CAST(COALESCE(SUM(({expression}) / {SPLIT}), 0) AS BIGINT), CAST(COALESCE(SUM(({expression}) % {SPLIT}), 0) AS BIGINT)")
+}
+
+/// The total of the two parts [`wide_sum`] gives.
+fn wide(high: i64, low: i64) -> Total {
+    Total::from(high) * Total::from(SPLIT) + Total::from(low)
+}
+
+/// Totals per (key, account): base-currency debits and credits.
+pub type KeyedTotals = (String, String, Total, Total);
+
 impl Tx {
     /// Opens each account that does not exist yet; existing ones are left as they are.
     pub async fn ensure_accounts(&mut self, accounts: &[(String, String, AccountKind)], now: DateTime<Utc>) -> Result<(), StorageError> {
@@ -82,44 +103,58 @@ impl Tx {
 
     /// Every account with its debits and credits in base currency, by code.
     pub async fn trial_balance(&mut self) -> Result<Vec<AccountBalance>, StorageError> {
-        let sql = "SELECT a.code, a.name, CAST(COALESCE(SUM(l.base_debit_minor), 0) AS BIGINT), \
-                   CAST(COALESCE(SUM(l.base_credit_minor), 0) AS BIGINT) \
-                   FROM accounts a LEFT JOIN journal_lines l ON l.account = a.code GROUP BY a.code, a.name ORDER BY a.code";
-        let rows: Vec<(String, String, i64, i64)> = on_engine!(self, |conn| sqlx::query_as(sql).fetch_all(conn).await?);
-        Ok(rows.into_iter().map(|(code, name, debit, credit)| AccountBalance { code, name, debit, credit }).collect())
+        let sql = format!(
+            "SELECT a.code, a.name, {}, {} FROM accounts a LEFT JOIN journal_lines l ON l.account = a.code \
+             GROUP BY a.code, a.name ORDER BY a.code",
+            wide_sum("l.base_debit_minor"),
+            wide_sum("l.base_credit_minor")
+        );
+        let rows: Vec<(String, String, i64, i64, i64, i64)> = on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).fetch_all(conn).await?);
+        Ok(rows
+            .into_iter()
+            .map(|(code, name, dh, dl, ch, cl)| AccountBalance { code, name, debit: wide(dh, dl), credit: wide(ch, cl) })
+            .collect())
     }
 
     /// Base-currency totals per (channel, account) of the entries posted in `[from, to)` that
     /// belong to a channel.
-    pub async fn channel_account_totals(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<(String, String, i64, i64)>, StorageError> {
-        let sql = "SELECT e.channel, l.account, CAST(SUM(l.base_debit_minor) AS BIGINT), CAST(SUM(l.base_credit_minor) AS BIGINT) \
-                   FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id \
-                   WHERE e.channel IS NOT NULL AND e.posted_at >= $1 AND e.posted_at < $2 \
-                   GROUP BY e.channel, l.account ORDER BY e.channel, l.account";
-        Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(from).bind(to).fetch_all(conn).await?))
+    pub async fn channel_account_totals(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<KeyedTotals>, StorageError> {
+        let sql = format!(
+            "SELECT e.channel, l.account, {}, {} FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id \
+             WHERE e.channel IS NOT NULL AND e.posted_at >= $1 AND e.posted_at < $2 \
+             GROUP BY e.channel, l.account ORDER BY e.channel, l.account",
+            wide_sum("l.base_debit_minor"),
+            wide_sum("l.base_credit_minor")
+        );
+        let rows: Vec<(String, String, i64, i64, i64, i64)> =
+            on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(from).bind(to).fetch_all(conn).await?);
+        Ok(rows.into_iter().map(|(key, account, dh, dl, ch, cl)| (key, account, wide(dh, dl), wide(ch, cl))).collect())
     }
 
     /// Base-currency totals per (SKU, account) of the lines posted in `[from, to)` that belong
     /// to a SKU.
-    pub async fn sku_account_totals(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<(String, String, i64, i64)>, StorageError> {
+    pub async fn sku_account_totals(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<KeyedTotals>, StorageError> {
         self.line_dimension_totals("sku", from, to).await
     }
 
     /// Base-currency totals per (customer segment, account) of the lines posted in `[from,
     /// to)` that belong to an order's customer.
-    pub async fn segment_account_totals(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<(String, String, i64, i64)>, StorageError> {
+    pub async fn segment_account_totals(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<KeyedTotals>, StorageError> {
         self.line_dimension_totals("segment", from, to).await
     }
 
     /// `column` is one of journal_lines' dimensions, named by the code above, never by input.
-    async fn line_dimension_totals(&mut self, column: &'static str, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<(String, String, i64, i64)>, StorageError> {
+    async fn line_dimension_totals(&mut self, column: &'static str, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<KeyedTotals>, StorageError> {
         let sql = format!(
-            "SELECT l.{column}, l.account, CAST(SUM(l.base_debit_minor) AS BIGINT), CAST(SUM(l.base_credit_minor) AS BIGINT) \
-             FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id \
+            "SELECT l.{column}, l.account, {}, {} FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id \
              WHERE l.{column} IS NOT NULL AND e.posted_at >= $1 AND e.posted_at < $2 \
-             GROUP BY l.{column}, l.account ORDER BY l.{column}, l.account"
+             GROUP BY l.{column}, l.account ORDER BY l.{column}, l.account",
+            wide_sum("l.base_debit_minor"),
+            wide_sum("l.base_credit_minor")
         );
-        Ok(on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(from).bind(to).fetch_all(conn).await?))
+        let rows: Vec<(String, String, i64, i64, i64, i64)> =
+            on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(from).bind(to).fetch_all(conn).await?);
+        Ok(rows.into_iter().map(|(key, account, dh, dl, ch, cl)| (key, account, wide(dh, dl), wide(ch, cl))).collect())
     }
 
     /// The segment of the customer with this e-mail address, if Ordo knows the customer.
@@ -134,15 +169,20 @@ impl Tx {
         &mut self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> Result<Vec<(String, String, AccountKind, i64, i64)>, StorageError> {
-        let sql = "SELECT a.code, a.name, a.kind, CAST(SUM(l.base_debit_minor) AS BIGINT), CAST(SUM(l.base_credit_minor) AS BIGINT) \
-                   FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id JOIN accounts a ON a.code = l.account \
-                   WHERE e.posted_at >= $1 AND e.posted_at < $2 GROUP BY a.code, a.name, a.kind ORDER BY a.code";
-        let rows: Vec<(String, String, String, i64, i64)> = on_engine!(self, |conn| sqlx::query_as(sql).bind(from).bind(to).fetch_all(conn).await?);
+    ) -> Result<Vec<(String, String, AccountKind, Total, Total)>, StorageError> {
+        let sql = format!(
+            "SELECT a.code, a.name, a.kind, {}, {} \
+             FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id JOIN accounts a ON a.code = l.account \
+             WHERE e.posted_at >= $1 AND e.posted_at < $2 GROUP BY a.code, a.name, a.kind ORDER BY a.code",
+            wide_sum("l.base_debit_minor"),
+            wide_sum("l.base_credit_minor")
+        );
+        let rows: Vec<(String, String, String, i64, i64, i64, i64)> =
+            on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(from).bind(to).fetch_all(conn).await?);
         rows.into_iter()
-            .map(|(code, name, kind, debit, credit)| {
+            .map(|(code, name, kind, dh, dl, ch, cl)| {
                 let kind = AccountKind::parse(&kind).ok_or_else(|| crate::error::corrupt(&format!("unknown account kind {kind:?}")))?;
-                Ok((code, name, kind, debit, credit))
+                Ok((code, name, kind, wide(dh, dl), wide(ch, cl)))
             })
             .collect()
     }
@@ -154,10 +194,13 @@ impl Tx {
     }
 
     /// An account's base-currency balance (debits less credits) of the entries posted before `at`.
-    pub async fn account_balance_before(&mut self, code: &str, at: DateTime<Utc>) -> Result<i64, StorageError> {
-        let sql = "SELECT CAST(COALESCE(SUM(l.base_debit_minor - l.base_credit_minor), 0) AS BIGINT) \
-                   FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id WHERE l.account = $1 AND e.posted_at < $2";
-        Ok(on_engine!(self, |conn| sqlx::query_scalar(sql).bind(code).bind(at).fetch_one(conn).await?))
+    pub async fn account_balance_before(&mut self, code: &str, at: DateTime<Utc>) -> Result<Total, StorageError> {
+        let sql = format!(
+            "SELECT {} FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id WHERE l.account = $1 AND e.posted_at < $2",
+            wide_sum("l.base_debit_minor - l.base_credit_minor")
+        );
+        let (high, low): (i64, i64) = on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(code).bind(at).fetch_one(conn).await?);
+        Ok(wide(high, low))
     }
 
     /// An account's lines posted in `[from, to)`, oldest first: (posted at, source, memo, base
@@ -183,9 +226,10 @@ impl Tx {
     }
 
     /// What the stock is worth at moving-average cost, in minor units of the base currency.
-    pub async fn valued_stock(&mut self) -> Result<i64, StorageError> {
-        let sql = "SELECT CAST(COALESCE(SUM(value_minor), 0) AS BIGINT) FROM sku_costs";
-        Ok(on_engine!(self, |conn| sqlx::query_scalar(sql).fetch_one(conn).await?))
+    pub async fn valued_stock(&mut self) -> Result<Total, StorageError> {
+        let sql = format!("SELECT {} FROM sku_costs", wide_sum("value_minor"));
+        let (high, low): (i64, i64) = on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).fetch_one(conn).await?);
+        Ok(wide(high, low))
     }
 
     /// SKUs whose valued units differ from the units on hand and in transit: always none.

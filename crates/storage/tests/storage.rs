@@ -376,3 +376,34 @@ async fn one_orders_deliveries_are_claimed_in_turn() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn report_totals_pass_i64_without_failing() {
+    use ordo_domain::ledger::{AccountKind, Entry, Posting};
+    on_both("report_totals_pass_i64", |db| async move {
+        let now = Utc::now();
+        let mut tx = db.write().await.unwrap();
+        let accounts = [("1000".to_owned(), "Bank".to_owned(), AccountKind::Asset), ("4000".to_owned(), "Sales".to_owned(), AccountKind::Revenue)];
+        tx.ensure_accounts(&accounts, now).await.unwrap();
+        // Three entries of 4 * 10^18 each: the sums are beyond i64, which SQLite's SUM refuses.
+        let big = 4_000_000_000_000_000_000_i64;
+        for i in 0..3 {
+            let posting = |account: &str, debit: i64, credit: i64| Posting { account: account.into(), debit, credit, sku: None, segment: None };
+            let lines = vec![posting("1000", big, 0), posting("4000", 0, big - 7)];
+            let mut lines = lines;
+            lines.push(posting("4000", 0, 7));
+            let entry = Entry::balanced(format!("test:{i}"), "big".into(), Currency::EUR, lines).unwrap();
+            tx.insert_entry(&entry, &[(big, 0), (0, big - 7), (0, 7)], "test", now).await.unwrap();
+        }
+        let balance = tx.trial_balance().await.unwrap();
+        let bank = balance.iter().find(|a| a.code == "1000").unwrap();
+        let sales = balance.iter().find(|a| a.code == "4000").unwrap();
+        assert_eq!((bank.debit, bank.credit), (3 * i128::from(big), 0));
+        assert_eq!((sales.debit, sales.credit), (0, 3 * i128::from(big)));
+        let totals = tx.account_totals(now - Duration::days(1), now + Duration::days(1)).await.unwrap();
+        assert_eq!(totals.iter().map(|t| t.3 - t.4).sum::<i128>(), 0, "debits equal credits");
+        assert_eq!(tx.account_balance_before("1000", now + Duration::days(1)).await.unwrap(), 3 * i128::from(big));
+        tx.commit().await.unwrap();
+    })
+    .await;
+}

@@ -52,8 +52,8 @@ struct TrialBalance {
     responses((status = 200, body = TrialBalance), (status = "4XX", body = ErrorBody)))]
 async fn trial_balance(State(ordo): State<Ordo>, _: Authorized<need::LedgerRead>) -> Result<Json<TrialBalance>, ApiError> {
     let balance = ordo.trial_balance().await?;
-    let currency = balance.total_debit.currency();
-    let decimal = |minor: i64| ordo_domain::Money::from_minor(minor, currency).to_decimal_string();
+    let currency = balance.currency;
+    let decimal = |minor| ordo_domain::money::total_decimal(minor, currency);
     Ok(Json(TrialBalance {
         currency: currency.code().to_owned(),
         accounts: balance
@@ -61,8 +61,8 @@ async fn trial_balance(State(ordo): State<Ordo>, _: Authorized<need::LedgerRead>
             .into_iter()
             .map(|a| AccountTotals { debit: decimal(a.debit), credit: decimal(a.credit), code: a.code, name: a.name })
             .collect(),
-        total_debit: balance.total_debit.to_decimal_string(),
-        total_credit: balance.total_credit.to_decimal_string(),
+        total_debit: decimal(balance.total_debit),
+        total_credit: decimal(balance.total_credit),
     }))
 }
 

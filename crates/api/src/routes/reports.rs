@@ -3,7 +3,7 @@
 use axum::extract::{Path, State};
 use axum::Json;
 use ordo_app::{Ordo, Period};
-use ordo_domain::{Currency, Money};
+use ordo_domain::Currency;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -50,8 +50,8 @@ struct ProfitAndLoss {
     net_income: String,
 }
 
-fn decimal(minor: i64, currency: Currency) -> String {
-    Money::from_minor(minor, currency).to_decimal_string()
+fn decimal(minor: impl Into<ordo_domain::money::Total>, currency: Currency) -> String {
+    ordo_domain::money::total_decimal(minor.into(), currency)
 }
 
 /// Revenue and expense accounts over the period, with the net income.
@@ -63,7 +63,7 @@ async fn profit_and_loss(
     ValidQuery(query): ValidQuery<PeriodQuery>,
 ) -> Result<Json<ProfitAndLoss>, ApiError> {
     let (currency, report) = ordo.profit_and_loss(query.period()).await?;
-    let rows = |rows: &[(String, String, i64)]| {
+    let rows = |rows: &[(String, String, ordo_domain::money::Total)]| {
         rows.iter().map(|(code, name, amount)| AccountAmount { code: code.clone(), name: name.clone(), amount: decimal(*amount, currency) }).collect()
     };
     Ok(Json(ProfitAndLoss {

@@ -8,7 +8,8 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::NaiveDate;
-use ordo_domain::{FieldError, Money};
+use ordo_domain::money::{total_decimal, Total};
+use ordo_domain::FieldError;
 use serde::Deserialize;
 
 use super::{Layout, Page};
@@ -63,8 +64,8 @@ const ROW_HEIGHT: i64 = 34;
 /// as no bar (its figure still says it).
 fn margin_rows(margins: Vec<ordo_domain::ledger::Margin>, currency: ordo_domain::Currency) -> Vec<MarginRow> {
     let widest = margins.iter().map(|m| m.revenue.max(0)).max().unwrap_or(0).max(1);
-    let bar = |minor: i64| (i128::from(minor.max(0)) * i128::from(CHART_WIDTH) / i128::from(widest)) as i64;
-    let decimal = |minor: i64| Money::from_minor(minor, currency).to_decimal_string();
+    let bar = |minor: Total| (minor.max(0) * Total::from(CHART_WIDTH) / widest) as i64;
+    let decimal = |minor: Total| total_decimal(minor, currency);
     margins
         .into_iter()
         .enumerate()
@@ -112,8 +113,9 @@ struct LedgerPage {
 }
 
 /// An amount in the base currency, blank when zero so the table reads like a ledger.
-fn amount(minor: i64, currency: ordo_domain::Currency) -> String {
-    if minor == 0 { String::new() } else { Money::from_minor(minor, currency).to_decimal_string() }
+fn amount(minor: impl Into<Total>, currency: ordo_domain::Currency) -> String {
+    let minor = minor.into();
+    if minor == 0 { String::new() } else { total_decimal(minor, currency) }
 }
 
 #[derive(Debug, Deserialize)]
@@ -178,7 +180,7 @@ pub(crate) async fn trial_balance(
         margins.truncate(TOP_SKUS);
     }
     let (_, pnl) = dashboard.ordo.profit_and_loss(chosen).await.map_err(|e| layout.fail(e))?;
-    let currency = balance.total_debit.currency();
+    let currency = balance.currency;
     let settlements = settlements
         .into_iter()
         .map(|s| SettlementRow {
@@ -203,20 +205,20 @@ pub(crate) async fn trial_balance(
         layout,
         currency: currency.code().to_owned(),
         accounts,
-        total_debit: balance.total_debit.to_decimal_string(),
-        total_credit: balance.total_credit.to_decimal_string(),
+        total_debit: total_decimal(balance.total_debit, currency),
+        total_credit: total_decimal(balance.total_credit, currency),
         holds: check.holds(),
-        inventory_account: Money::from_minor(check.inventory_account, currency).to_decimal_string(),
-        valued_stock: Money::from_minor(check.valued_stock, currency).to_decimal_string(),
+        inventory_account: total_decimal(check.inventory_account, currency),
+        valued_stock: total_decimal(check.valued_stock, currency),
         settlements,
         by,
         from: from.trim().to_owned(),
         to: to.trim().to_owned(),
         period: said,
-        revenue: pnl.revenue.iter().map(|(code, name, minor)| (code.clone(), name.clone(), Money::from_minor(*minor, currency).to_decimal_string())).collect(),
+        revenue: pnl.revenue.iter().map(|(code, name, minor)| (code.clone(), name.clone(), total_decimal(*minor, currency))).collect(),
         // Expenses take from income: shown negative.
-        expenses: pnl.expenses.iter().map(|(code, name, minor)| (code.clone(), name.clone(), Money::from_minor(-minor, currency).to_decimal_string())).collect(),
-        net_income: Money::from_minor(pnl.net_income(), currency).to_decimal_string(),
+        expenses: pnl.expenses.iter().map(|(code, name, minor)| (code.clone(), name.clone(), total_decimal(-minor, currency))).collect(),
+        net_income: total_decimal(pnl.net_income(), currency),
         chart_width: CHART_WIDTH + 140,
         chart_height: margins.len() as i64 * ROW_HEIGHT,
         margins: margin_rows(margins, currency),
@@ -283,7 +285,7 @@ pub(crate) async fn account(
         .map(|l| GlRow {
             debit: amount(l.debit, currency),
             credit: amount(l.credit, currency),
-            balance: Money::from_minor(l.balance, currency).to_decimal_string(),
+            balance: total_decimal(l.balance, currency),
             posted_at: l.posted_at,
             source: l.source,
             memo: l.memo,
@@ -294,7 +296,7 @@ pub(crate) async fn account(
     let layout = layout.titled(format!("Account {} {}", ledger.code, ledger.name));
     let page = AccountPage {
         layout,
-        opening: Money::from_minor(ledger.opening, currency).to_decimal_string(),
+        opening: total_decimal(ledger.opening, currency),
         code: ledger.code,
         name: ledger.name,
         currency: currency.code().to_owned(),

@@ -6,6 +6,7 @@
 
 mod api;
 mod audit;
+mod bounds;
 mod browser;
 mod changes;
 mod cli;
