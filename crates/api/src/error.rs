@@ -49,6 +49,7 @@ error_codes! {
     Duplicate => (CONFLICT, "duplicate", "a record with this key already exists"),
     InsufficientStock => (CONFLICT, "insufficient_stock", "not enough stock for this change"),
     InvalidTransition => (CONFLICT, "invalid_transition", "not allowed from the current state"),
+    TooManyRequests => (TOO_MANY_REQUESTS, "too_many_requests", "too many attempts: wait as Retry-After says"),
     Internal => (INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side; it has been logged"),
 }
 
@@ -60,6 +61,8 @@ pub struct ApiError {
     pub field: Option<String>,
     /// For a refused state change: the state the thing is in now.
     pub current_state: Option<&'static str>,
+    /// For `too_many_requests`: the seconds to wait, sent as `Retry-After`.
+    pub retry_after_s: Option<i64>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -82,16 +85,16 @@ pub struct ErrorDetail {
 
 impl ApiError {
     pub fn new(code: ErrorCode) -> Self {
-        Self { code, message: code.default_message().to_owned(), field: None, current_state: None }
+        Self { code, message: code.default_message().to_owned(), field: None, current_state: None, retry_after_s: None }
     }
 
     pub fn with_message(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), field: None, current_state: None }
+        Self { code, message: message.into(), field: None, current_state: None, retry_after_s: None }
     }
 
     pub fn field(code: ErrorCode, error: FieldError) -> Self {
         let message = format!("{}: {}", error.field, error.message);
-        Self { code, message, field: Some(error.field), current_state: None }
+        Self { code, message, field: Some(error.field), current_state: None, retry_after_s: None }
     }
 }
 
@@ -119,6 +122,11 @@ impl From<AppError> for ApiError {
                 message,
                 field: None,
                 current_state: Some(current),
+                retry_after_s: None,
+            },
+            AppError::TooManyAttempts { retry_after_s } => ApiError {
+                retry_after_s: Some(retry_after_s),
+                ..ApiError::with_message(ErrorCode::TooManyRequests, format!("too many failed attempts: try again in {retry_after_s} seconds"))
             },
             AppError::NotFound { what, key } => ApiError::with_message(ErrorCode::NotFound, format!("{what} {key:?} not found")),
             AppError::Unauthenticated => ApiError::new(ErrorCode::Unauthorized),
@@ -138,7 +146,15 @@ impl IntoResponse for ApiError {
         let body = ErrorBody {
             error: ErrorDetail { code: self.code.code(), message: self.message, field: self.field, current_state: self.current_state },
         };
-        (self.code.status(), Json(body)).into_response()
+        let mut response = (self.code.status(), Json(body)).into_response();
+        let headers = response.headers_mut();
+        if let Some(seconds) = self.retry_after_s {
+            headers.insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(seconds.max(0)));
+        }
+        if self.code == ErrorCode::Unauthorized {
+            headers.insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer realm=\"ordo\""));
+        }
+        response
     }
 }
 

@@ -18,6 +18,13 @@ use crate::error::{ApiError, ErrorCode};
 pub const REQUEST_ID: &str = "x-request-id";
 
 /// An id from the path; one that is not a UUID names nothing, so 404.
+/// The token of an `Authorization: Bearer TOKEN` header; the scheme's case does not matter
+/// (RFC 9110 §11.1).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|token| !token.is_empty())
+}
+
 pub(crate) fn path_id(id: &str) -> Result<uuid::Uuid, ApiError> {
     id.parse().map_err(|_| ApiError::new(ErrorCode::NotFound))
 }
@@ -64,8 +71,7 @@ where
             .headers
             .get(AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(str::trim)
+            .and_then(bearer_token)
             .ok_or(ErrorCode::Unauthorized)?;
         let request_id = parts.headers.get(REQUEST_ID).and_then(|value| value.to_str().ok());
         let actor = Ordo::from_ref(state).authenticate_token(token).await?.on_request(request_id);
@@ -190,6 +196,16 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ValidQuery<T> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bearer_scheme_is_read_in_any_case() {
+        for header in ["Bearer ordo_x", "bearer ordo_x", "BEARER  ordo_x ", " Bearer ordo_x"] {
+            assert_eq!(bearer_token(header), Some("ordo_x"), "{header:?}");
+        }
+        for header in ["Basic ordo_x", "Bearer", "Bearer ", "Bearerordo_x", ""] {
+            assert_eq!(bearer_token(header), None, "{header:?}");
+        }
+    }
 
     #[derive(Debug, serde::Deserialize)]
     #[serde(deny_unknown_fields)]

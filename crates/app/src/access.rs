@@ -9,7 +9,8 @@ use argon2::Argon2;
 use chrono::{DateTime, Utc};
 use ordo_domain::access::Role;
 use ordo_domain::{field, FieldError};
-use ordo_storage::{ApiTokenRecord, UserRecord};
+use ordo_domain::access::Throttle;
+use ordo_storage::{ApiTokenRecord, LoginFailures, TokenListing, UserRecord};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -55,12 +56,22 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
 impl Ordo {
     /// Makes a new API token for `role`. The returned secret is never stored.
     pub async fn create_token(&self, role: Role, name: &str, actor: &Actor) -> AppResult<IssuedToken> {
+        self.create_expiring_token(role, name, None, actor).await
+    }
+
+    /// Makes a new API token for `role` that stops working at `expires_at` (never when none).
+    pub async fn create_expiring_token(&self, role: Role, name: &str, expires_at: Option<DateTime<Utc>>, actor: &Actor) -> AppResult<IssuedToken> {
         let name = field::text("name", name)?;
+        let now = self.now();
+        if expires_at.is_some_and(|at| at <= now) {
+            return Err(FieldError::new("expires_at", "must be in the future").into());
+        }
         let token = format!("{TOKEN_PREFIX}{}", random_secret()?);
-        let issued = ApiTokenRecord { id: Uuid::now_v7(), name: name.clone(), role, created_at: self.now() };
+        let issued = ApiTokenRecord { id: Uuid::now_v7(), name: name.clone(), role, created_at: now, expires_at };
         let mut tx = self.db.write().await?;
         tx.insert_api_token(&issued, &sha256_hex(token.as_bytes())).await?;
-        let change = Change::new("token.create", format!("token:{}", issued.id)).after(serde_json::json!({"name": name, "role": role}));
+        let after = serde_json::json!({"name": name, "role": role, "expires_at": expires_at});
+        let change = Change::new("token.create", format!("token:{}", issued.id)).after(after);
         record(&mut tx, actor, issued.created_at, &[change]).await?;
         tx.commit().await?;
         Ok(IssuedToken { token, id: issued.id, name, role })
@@ -79,9 +90,53 @@ impl Ordo {
         if !token.starts_with(TOKEN_PREFIX) || token.len() > 128 {
             return Err(AppError::Unauthenticated);
         }
-        let record = self.db.reader().await?.api_token_by_hash(&sha256_hex(token.as_bytes())).await?;
-        let record = record.ok_or(AppError::Unauthenticated)?;
+        let now = self.now();
+        let found = self.db.reader().await?.api_token_by_hash(&sha256_hex(token.as_bytes()), now).await?;
+        let (record, last_used_at) = found.ok_or(AppError::Unauthenticated)?;
+        // The last use is kept to the minute, written aside so no request waits for it.
+        if last_used_at.is_none_or(|at| now - at >= chrono::Duration::minutes(1)) {
+            let db = self.db.clone();
+            tokio::spawn(async move {
+                let touched = async {
+                    let mut tx = db.write().await?;
+                    tx.touch_api_token(record.id, now).await?;
+                    tx.commit().await
+                };
+                if let Err(error) = touched.await {
+                    tracing::warn!(error = %error, "could not note a token's last use");
+                }
+            });
+        }
         Ok(Actor { kind: ActorKind::Token, name: record.name, role: record.role, request_id: None })
+    }
+
+    /// Every API token, newest first, with when each was last used and whether it is revoked.
+    pub async fn tokens(&self) -> AppResult<Vec<TokenListing>> {
+        Ok(self.db.read().await?.api_tokens().await?)
+    }
+
+    /// Revokes a token: it answers 401 from the next request on, on every instance.
+    pub async fn revoke_token(&self, id: Uuid, actor: &Actor) -> AppResult<()> {
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        if !tx.revoke_api_token(id, now).await? {
+            return Err(AppError::NotFound { what: "live token", key: id.to_string() });
+        }
+        record(&mut tx, actor, now, &[Change::new("token.revoke", format!("token:{id}"))]).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Revokes the live tokens called `name`; how many there were.
+    pub async fn revoke_tokens_named(&self, name: &str, actor: &Actor) -> AppResult<usize> {
+        let live: Vec<Uuid> = self.tokens().await?.into_iter().filter(|t| t.token.name == name && t.revoked_at.is_none()).map(|t| t.token.id).collect();
+        if live.is_empty() {
+            return Err(AppError::NotFound { what: "live token named", key: name.to_owned() });
+        }
+        for id in &live {
+            self.revoke_token(*id, actor).await?;
+        }
+        Ok(live.len())
     }
 
     /// Creates a dashboard user with a password.
@@ -103,21 +158,58 @@ impl Ordo {
         Ok(())
     }
 
-    /// Checks a user's password and opens a session.
-    pub async fn log_in(&self, username: &str, password: &str) -> AppResult<LoggedIn> {
-        let user = self.db.read().await?.user_by_username(username.trim()).await?;
+    /// Checks a user's password and opens a session. Failures are counted per account and per
+    /// `address` ([`Throttle`]): past a few, attempts must wait ([`AppError::TooManyAttempts`],
+    /// the password not even checked), and many in a row lock the account or address, which
+    /// the audit log records.
+    pub async fn log_in(&self, username: &str, password: &str, address: Option<std::net::IpAddr>) -> AppResult<LoggedIn> {
+        let username = username.trim();
+        let now = self.now();
+        let mut keys = vec![(format!("user:{}", username.to_lowercase()), Throttle::ACCOUNT)];
+        if let Some(address) = address {
+            keys.push((format!("address:{address}"), Throttle::ADDRESS));
+        }
+        let mut before = Vec::with_capacity(keys.len());
+        {
+            let mut tx = self.db.read().await?;
+            for (key, _) in &keys {
+                let failures = tx.login_failures(key).await?;
+                if let Some(until) = failures.and_then(|f| f.locked_until).filter(|until| *until > now) {
+                    return Err(AppError::TooManyAttempts { retry_after_s: (until - now).num_seconds().max(1) });
+                }
+                before.push(failures);
+            }
+        }
+        let user = self.db.read().await?.user_by_username(username).await?;
         // Verify against a dummy hash when the user is unknown, so timing does not tell
         // which usernames exist.
         let hash = user.as_ref().map_or(DUMMY_HASH, |u| u.password_hash.as_str());
         let verified = verify_password(password, hash);
+        let mut tx = self.db.write().await?;
         let Some(user) = user.filter(|_| verified) else {
+            let mut locked = Vec::new();
+            for ((key, throttle), before) in keys.iter().zip(before) {
+                let failures = throttle.count(before.map(|f| (f.failures, f.last_at)), now);
+                let wait = throttle.wait_after(failures);
+                let locked_until = (wait > chrono::Duration::zero()).then(|| now + wait);
+                tx.set_login_failures(key, LoginFailures { failures, last_at: now, locked_until }).await?;
+                if failures == throttle.lock_after {
+                    let after = serde_json::json!({"failures": failures, "locked_until": locked_until});
+                    locked.push(Change::new("login.lock", key.clone()).after(after).reason("too many failed log-ins in a row"));
+                }
+            }
+            if !locked.is_empty() {
+                record(&mut tx, &Actor::system(), now, &locked).await?;
+            }
+            tx.commit().await?;
             return Err(AppError::Unauthenticated);
         };
+        for (key, _) in &keys {
+            tx.clear_login_failures(key).await?;
+        }
         let session_key = random_secret()?;
-        let now = self.now();
         let ttl = chrono::Duration::from_std(self.settings.session_ttl).unwrap_or(chrono::Duration::hours(12));
         let expires_at = now + ttl;
-        let mut tx = self.db.write().await?;
         tx.insert_session(&sha256_hex(session_key.as_bytes()), user.id, now, expires_at).await?;
         tx.commit().await?;
         Ok(LoggedIn {
@@ -135,6 +227,48 @@ impl Ordo {
         let user = self.db.read().await?.session_user(&sha256_hex(session_key.as_bytes()), self.now()).await?;
         let user = user.ok_or(AppError::Unauthenticated)?;
         Ok(Actor { kind: ActorKind::User, name: user.username, role: user.role, request_id: None })
+    }
+
+    /// Lifts a lockout of `username`'s account before it runs out.
+    pub async fn unlock_user(&self, username: &str, actor: &Actor) -> AppResult<()> {
+        let key = format!("user:{}", username.trim().to_lowercase());
+        let mut tx = self.db.write().await?;
+        if !tx.clear_login_failures(&key).await? {
+            return Err(AppError::NotFound { what: "failed log-ins of", key: username.to_owned() });
+        }
+        record(&mut tx, actor, self.now(), &[Change::new("login.unlock", key)]).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Disables a user (who can no longer log in, and whose sessions end at once), or enables
+    /// one again.
+    pub async fn set_user_disabled(&self, username: &str, disabled: bool, actor: &Actor) -> AppResult<()> {
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        if !tx.set_user_disabled(username.trim(), disabled, now).await? {
+            return Err(AppError::NotFound { what: "user", key: username.to_owned() });
+        }
+        let action = if disabled { "user.disable" } else { "user.enable" };
+        record(&mut tx, actor, now, &[Change::new(action, format!("user:{}", username.trim()))]).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Sets a new password for a user and ends their sessions.
+    pub async fn reset_password(&self, username: &str, password: &str, actor: &Actor) -> AppResult<()> {
+        if password.chars().count() < MIN_PASSWORD_LEN {
+            return Err(FieldError::new("password", format!("must be at least {MIN_PASSWORD_LEN} characters")).into());
+        }
+        let hash = hash_password(password)?;
+        let mut tx = self.db.write().await?;
+        if !tx.set_password(username.trim(), &hash).await? {
+            return Err(AppError::NotFound { what: "user", key: username.to_owned() });
+        }
+        let change = Change::new("user.password_reset", format!("user:{}", username.trim())).after(serde_json::json!({"password": "changed"}));
+        record(&mut tx, actor, self.now(), &[change]).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn log_out(&self, session_key: &str) -> AppResult<()> {

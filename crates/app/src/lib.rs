@@ -181,6 +181,9 @@ pub enum AppError {
     /// No valid credentials were given.
     #[error("not authenticated")]
     Unauthenticated,
+    /// Too many failed log-ins for this account or address: the next attempt must wait.
+    #[error("too many failed log-ins: try again in {retry_after_s} seconds")]
+    TooManyAttempts { retry_after_s: i64 },
     /// A webhook's signature matches none of the channel's secrets (or is missing).
     #[error("the signature matches none of the channel's webhook secrets")]
     BadSignature,

@@ -26,6 +26,8 @@ pub(crate) enum Problem {
     /// A form was sent from a page on another site.
     CrossSite,
     NotFound,
+    /// Too many failed log-ins: the next attempt must wait this many seconds.
+    TooManyAttempts(i64),
     /// Our fault; the details went to the log.
     Internal,
 }
@@ -38,6 +40,7 @@ impl From<AppError> for Problem {
             AppError::InvalidTransition { message, .. } => Problem::Conflict(FieldError::new("status", message)),
             AppError::NotFound { .. } => Problem::NotFound,
             AppError::Unauthenticated => Problem::SignIn { next: None },
+            AppError::TooManyAttempts { retry_after_s } => Problem::TooManyAttempts(retry_after_s),
             AppError::Forbidden(_) | AppError::BadSignature => Problem::Forbidden,
             AppError::Storage(error) => {
                 tracing::error!(error = %error, "dashboard: storage failed");
@@ -61,6 +64,7 @@ impl Problem {
             Problem::Conflict(_) => StatusCode::CONFLICT,
             Problem::Forbidden | Problem::CrossSite => StatusCode::FORBIDDEN,
             Problem::NotFound => StatusCode::NOT_FOUND,
+            Problem::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
             Problem::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -72,6 +76,7 @@ impl Problem {
             Problem::Conflict(_) => "Conflict",
             Problem::Forbidden | Problem::CrossSite => "Not allowed",
             Problem::NotFound => "Not found",
+            Problem::TooManyAttempts(_) => "Too many attempts",
             Problem::Internal => "Something went wrong",
         }
     }
@@ -87,9 +92,16 @@ impl Problem {
                 "The form was sent from another site, so it was not accepted. Please use the form on this site.".to_owned()
             }
             Problem::NotFound => "There is no such page.".to_owned(),
+            Problem::TooManyAttempts(seconds) => too_many_attempts(*seconds),
             Problem::Internal => "Something went wrong on our side. Please try again in a moment.".to_owned(),
         }
     }
+}
+
+/// What the log-in page says while failed log-ins make the next attempt wait.
+pub(crate) fn too_many_attempts(seconds: i64) -> String {
+    let wait = if seconds >= 120 { format!("{} minutes", (seconds + 59) / 60) } else { format!("{seconds} seconds") };
+    format!("Too many failed log-ins for this account or from this address. Please try again in {wait}, or ask an administrator to lift the lock.")
 }
 
 /// A [`Problem`], with the layout to show it in when someone is signed in.

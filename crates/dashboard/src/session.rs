@@ -24,6 +24,19 @@ pub(crate) const SESSION_COOKIE: &str = "ordo_session";
 /// Where to go after logging in when nothing (or nothing safe) was asked for.
 const HOME: &str = "/dashboard";
 
+/// The address the request came from, when the server was started to tell it (it is not
+/// read from forwarding headers, which anyone can write).
+pub(crate) struct ClientAddress(pub(crate) Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let connected = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
+        Ok(ClientAddress(connected.map(|info| info.0.ip())))
+    }
+}
+
 /// Someone signed in with a live session. Taking this as an argument makes a handler
 /// redirect to the log-in page when nobody is.
 pub(crate) struct Session {
@@ -142,7 +155,7 @@ pub(crate) fn login_href(next: Option<&str>) -> String {
 struct LoginPage<'a> {
     next: Option<&'a str>,
     username: &'a str,
-    error: Option<&'static str>,
+    error: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -169,10 +182,11 @@ pub(crate) struct LoginForm {
 pub(crate) async fn log_in(
     State(dashboard): State<Dashboard>,
     jar: CookieJar,
+    address: ClientAddress,
     Form(form): Form<LoginForm>,
 ) -> Result<(CookieJar, Redirect), Response> {
     let next = form.next.as_deref().and_then(safe_next);
-    match dashboard.ordo.log_in(&form.username, &form.password).await {
+    match dashboard.ordo.log_in(&form.username, &form.password, address.0).await {
         Ok(logged_in) => {
             let cookie = session_cookie(logged_in.session_key, logged_in.expires_at, dashboard.secure_cookies);
             Ok((jar.add(cookie), Redirect::to(next.unwrap_or(HOME))))
@@ -181,8 +195,16 @@ pub(crate) async fn log_in(
         // which usernames exist.
         Err(AppError::Unauthenticated) => Err(render(
             StatusCode::UNAUTHORIZED,
-            &LoginPage { next, username: form.username.trim(), error: Some("Wrong username or password.") },
+            &LoginPage { next, username: form.username.trim(), error: Some("Wrong username or password.".to_owned()) },
         )),
+        Err(AppError::TooManyAttempts { retry_after_s }) => {
+            let page = LoginPage { next, username: form.username.trim(), error: Some(crate::error::too_many_attempts(retry_after_s)) };
+            let mut response = render(StatusCode::TOO_MANY_REQUESTS, &page);
+            if let Ok(value) = retry_after_s.to_string().parse() {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            Err(response)
+        }
         Err(other) => Err(PageError::from(other).into_response()),
     }
 }

@@ -327,6 +327,61 @@ pub fn permission_matrix_markdown() -> String {
     out
 }
 
+/// How failed log-ins slow down, then lock, an account or an address: a few attempts are
+/// free, each failure after them makes the next attempt wait twice as long, and at
+/// `lock_after` failures in a row the account or address is locked for `lockout` (an admin can
+/// lift it sooner). Failures older than `window` are forgotten.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttle {
+    pub free: i64,
+    pub lock_after: i64,
+    pub lockout: chrono::Duration,
+    pub window: chrono::Duration,
+}
+
+impl Throttle {
+    /// One account: three free attempts, locked at the tenth failure in a row for an hour.
+    pub const ACCOUNT: Throttle = Throttle {
+        free: 3,
+        lock_after: 10,
+        lockout: chrono::Duration::hours(1),
+        window: chrono::Duration::hours(1),
+    };
+    /// One address, which many people may share: ten free, locked at fifty for an hour.
+    pub const ADDRESS: Throttle = Throttle {
+        free: 10,
+        lock_after: 50,
+        lockout: chrono::Duration::hours(1),
+        window: chrono::Duration::hours(1),
+    };
+
+    /// The failures in a row after one more, given those before and when the last was.
+    pub fn count(&self, before: Option<(i64, chrono::DateTime<chrono::Utc>)>, now: chrono::DateTime<chrono::Utc>) -> i64 {
+        match before {
+            Some((failures, last_at)) if now - last_at < self.window => failures.saturating_add(1),
+            _ => 1,
+        }
+    }
+
+    /// How long the next attempt must wait after `failures` failures in a row: nothing while
+    /// free, then 1, 2, 4 … seconds (at most a minute), and the lockout from `lock_after` on.
+    pub fn wait_after(&self, failures: i64) -> chrono::Duration {
+        if failures >= self.lock_after {
+            return self.lockout;
+        }
+        if failures <= self.free {
+            return chrono::Duration::zero();
+        }
+        let doublings = (failures - self.free - 1).min(6);
+        chrono::Duration::seconds(1_i64 << doublings)
+    }
+
+    /// Whether `failures` in a row lock.
+    pub fn locks(&self, failures: i64) -> bool {
+        failures >= self.lock_after
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -359,5 +414,20 @@ mod tests {
                 permission_matrix_markdown()
             );
         }
+    }
+
+    #[test]
+    fn failed_log_ins_slow_down_then_lock() {
+        let throttle = Throttle::ACCOUNT;
+        let waits: Vec<i64> = (1..=11).map(|n| throttle.wait_after(n).num_seconds()).collect();
+        assert_eq!(waits, [0, 0, 0, 1, 2, 4, 8, 16, 32, 3600, 3600]);
+        assert!(!throttle.locks(9) && throttle.locks(10));
+        let now = chrono::Utc::now();
+        assert_eq!(throttle.count(None, now), 1);
+        assert_eq!(throttle.count(Some((4, now - chrono::Duration::minutes(5))), now), 5);
+        assert_eq!(throttle.count(Some((9, now - chrono::Duration::hours(2))), now), 1, "old failures are forgotten");
+        assert_eq!(Throttle::ADDRESS.wait_after(10).num_seconds(), 0);
+        assert_eq!(Throttle::ADDRESS.wait_after(30).num_seconds(), 64, "the delay stops growing at a minute or so");
+        assert!(Throttle::ADDRESS.locks(50));
     }
 }

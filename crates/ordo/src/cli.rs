@@ -87,6 +87,18 @@ enum TokenCommand {
         /// Who or what will use the token.
         #[arg(long, default_value = "cli")]
         name: String,
+        /// Days until the token stops working; never when left out.
+        #[arg(long, value_parser = clap::value_parser!(i64).range(1..=3650))]
+        expires_in_days: Option<i64>,
+    },
+    /// List the tokens: id, name, role, created, expires, last used (to the minute), revoked.
+    List,
+    /// Revoke the live tokens called NAME (or the one with --id): they answer 401 from then on.
+    Revoke {
+        #[arg(long, required_unless_present = "id", conflicts_with = "id")]
+        name: Option<String>,
+        #[arg(long)]
+        id: Option<uuid::Uuid>,
     },
 }
 
@@ -99,6 +111,14 @@ enum UserCommand {
         #[arg(long, value_parser = parse_role)]
         role: Role,
     },
+    /// Lift the lockout that failed log-ins put on USERNAME.
+    Unlock { username: String },
+    /// Stop USERNAME from logging in; their sessions end at once.
+    Disable { username: String },
+    /// Let a disabled USERNAME log in again.
+    Enable { username: String },
+    /// Set USERNAME's password, read from the first line of standard input; their sessions end.
+    Password { username: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -346,9 +366,60 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
         Command::Init { token_file } => init(&config, token_file).await,
         Command::Serve => serve(&config).await,
         Command::Demo { days } => demo(&config, days).await,
-        Command::Token(TokenCommand::Create { role, name }) => {
-            let issued = open(&config).await?.create_token(role, &name, &Actor::system()).await?;
+        Command::Token(TokenCommand::Create { role, name, expires_in_days }) => {
+            let expires_at = expires_in_days.map(|days| chrono::Utc::now() + chrono::Duration::days(days));
+            let issued = open(&config).await?.create_expiring_token(role, &name, expires_at, &Actor::system()).await?;
             println!("{}", issued.token);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token(TokenCommand::List) => {
+            let tokens = open(&config).await?.tokens().await?;
+            let at = |t: Option<chrono::DateTime<chrono::Utc>>| t.map_or_else(|| "-".to_owned(), |t| t.format("%Y-%m-%d %H:%M").to_string());
+            println!("{:<36}  {:<24}  {:<11}  {:<16}  {:<16}  {:<16}  revoked", "id", "name", "role", "created", "expires", "last used");
+            for t in tokens {
+                let name: String = t.token.name.chars().take(24).collect();
+                println!(
+                    "{:<36}  {:<24}  {:<11}  {:<16}  {:<16}  {:<16}  {}",
+                    t.token.id,
+                    name,
+                    t.token.role.as_str(),
+                    at(Some(t.token.created_at)),
+                    at(t.token.expires_at),
+                    at(t.last_used_at),
+                    at(t.revoked_at)
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token(TokenCommand::Revoke { name, id }) => {
+            let ordo = open(&config).await?;
+            let revoked = match (id, name) {
+                (Some(id), _) => ordo.revoke_token(id, &Actor::system()).await.map(|()| 1)?,
+                (None, Some(name)) => ordo.revoke_tokens_named(&name, &Actor::system()).await?,
+                (None, None) => return Err(Failure::Failed("name a token with --name or --id".into())),
+            };
+            eprintln!("revoked {revoked} token{}", if revoked == 1 { "" } else { "s" });
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::User(UserCommand::Unlock { username }) => {
+            open(&config).await?.unlock_user(&username, &Actor::system()).await?;
+            eprintln!("{username} may log in again");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::User(UserCommand::Disable { username }) => {
+            open(&config).await?.set_user_disabled(&username, true, &Actor::system()).await?;
+            eprintln!("{username} is disabled; their sessions have ended");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::User(UserCommand::Enable { username }) => {
+            open(&config).await?.set_user_disabled(&username, false, &Actor::system()).await?;
+            eprintln!("{username} is enabled");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::User(UserCommand::Password { username }) => {
+            let password = read_password()?;
+            open(&config).await?.reset_password(&username, &password, &Actor::system()).await?;
+            eprintln!("{username} has a new password; their sessions have ended");
             Ok(ExitCode::SUCCESS)
         }
         Command::User(UserCommand::Create { username, role }) => {

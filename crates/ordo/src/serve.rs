@@ -177,8 +177,10 @@ pub fn host_name() -> String {
         .unwrap_or_else(|| "ordo".to_owned())
 }
 
-/// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
+/// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight. Handlers learn the
+/// peer's address (log-in throttling counts failures per address).
 pub async fn run(listener: TcpListener, app: Router) -> std::io::Result<()> {
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await
 }
 

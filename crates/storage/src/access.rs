@@ -6,6 +6,8 @@ use uuid::Uuid;
 
 use crate::{on_engine, StorageError, Tx};
 
+type TokenRow = (Uuid, String, String, DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
 fn role(text: &str) -> Result<Role, StorageError> {
     text.parse().map_err(|()| StorageError::Corrupt(format!("unknown role {text:?}")))
 }
@@ -16,6 +18,25 @@ pub struct ApiTokenRecord {
     pub name: String,
     pub role: Role,
     pub created_at: DateTime<Utc>,
+    /// After this the token answers 401; never when none.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A token as the list of tokens shows it.
+#[derive(Debug, Clone)]
+pub struct TokenListing {
+    pub token: ApiTokenRecord,
+    /// To the minute: the use that finds it older than a minute moves it.
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Failed log-ins of one account or address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginFailures {
+    pub failures: i64,
+    pub last_at: DateTime<Utc>,
+    pub locked_until: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone)]
@@ -36,26 +57,108 @@ pub struct SessionUser {
 
 impl Tx {
     pub async fn insert_api_token(&mut self, token: &ApiTokenRecord, token_hash: &str) -> Result<(), StorageError> {
-        let sql = "INSERT INTO api_tokens (id, name, role, token_hash, created_at) VALUES ($1, $2, $3, $4, $5)";
+        let sql = "INSERT INTO api_tokens (id, name, role, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)";
         on_engine!(self, |conn| sqlx::query(sql)
             .bind(token.id)
             .bind(&token.name)
             .bind(token.role.as_str())
             .bind(token_hash)
             .bind(token.created_at)
+            .bind(token.expires_at)
             .execute(conn)
             .await?
             .rows_affected());
         Ok(())
     }
 
-    /// The live (not revoked) token with this hash.
-    pub async fn api_token_by_hash(&mut self, token_hash: &str) -> Result<Option<ApiTokenRecord>, StorageError> {
-        let sql = "SELECT id, name, role, created_at FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL";
-        let row: Option<(Uuid, String, String, DateTime<Utc>)> =
-            on_engine!(self, |conn| sqlx::query_as(sql).bind(token_hash).fetch_optional(conn).await?);
-        row.map(|(id, name, r, created_at)| Ok(ApiTokenRecord { id, name, role: role(&r)?, created_at }))
-            .transpose()
+    /// The live token with this hash: neither revoked nor expired at `now`, with when it was
+    /// last used.
+    pub async fn api_token_by_hash(&mut self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<(ApiTokenRecord, Option<DateTime<Utc>>)>, StorageError> {
+        let sql = "SELECT id, name, role, created_at, expires_at, last_used_at FROM api_tokens \
+                   WHERE token_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)";
+        let row: Option<TokenRow> = on_engine!(self, |conn| sqlx::query_as(sql).bind(token_hash).bind(now).fetch_optional(conn).await?);
+        row.map(|(id, name, r, created_at, expires_at, last_used_at)| {
+            Ok((ApiTokenRecord { id, name, role: role(&r)?, created_at, expires_at }, last_used_at))
+        })
+        .transpose()
+    }
+
+    /// Notes a token's use at `now` unless a use less than a minute ago was noted.
+    pub async fn touch_api_token(&mut self, id: Uuid, now: DateTime<Utc>) -> Result<(), StorageError> {
+        let sql = "UPDATE api_tokens SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $3)";
+        let before = now - chrono::Duration::minutes(1);
+        on_engine!(self, |conn| sqlx::query(sql).bind(id).bind(now).bind(before).execute(conn).await?.rows_affected());
+        Ok(())
+    }
+
+    /// Every token, newest first, revoked ones too.
+    pub async fn api_tokens(&mut self) -> Result<Vec<TokenListing>, StorageError> {
+        let sql = "SELECT id, name, role, created_at, expires_at, last_used_at, revoked_at FROM api_tokens ORDER BY created_at DESC, id";
+        type Row = (Uuid, String, String, DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+        let rows: Vec<Row> = on_engine!(self, |conn| sqlx::query_as(sql).fetch_all(conn).await?);
+        rows.into_iter()
+            .map(|(id, name, r, created_at, expires_at, last_used_at, revoked_at)| {
+                Ok(TokenListing { token: ApiTokenRecord { id, name, role: role(&r)?, created_at, expires_at }, last_used_at, revoked_at })
+            })
+            .collect()
+    }
+
+    /// Revokes a live token; `false` when there is no such token or it was revoked before.
+    pub async fn revoke_api_token(&mut self, id: Uuid, now: DateTime<Utc>) -> Result<bool, StorageError> {
+        let sql = "UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL";
+        Ok(on_engine!(self, |conn| sqlx::query(sql).bind(id).bind(now).execute(conn).await?.rows_affected()) == 1)
+    }
+
+    /// Failed log-ins recorded under `key` (`user:NAME` or `address:IP`).
+    pub async fn login_failures(&mut self, key: &str) -> Result<Option<LoginFailures>, StorageError> {
+        let sql = "SELECT failures, last_at, locked_until FROM login_failures WHERE key = $1";
+        let row: Option<(i64, DateTime<Utc>, Option<DateTime<Utc>>)> =
+            on_engine!(self, |conn| sqlx::query_as(sql).bind(key).fetch_optional(conn).await?);
+        Ok(row.map(|(failures, last_at, locked_until)| LoginFailures { failures, last_at, locked_until }))
+    }
+
+    pub async fn set_login_failures(&mut self, key: &str, failures: LoginFailures) -> Result<(), StorageError> {
+        let sql = "INSERT INTO login_failures (key, failures, last_at, locked_until) VALUES ($1, $2, $3, $4) \
+                   ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, last_at = excluded.last_at, locked_until = excluded.locked_until";
+        on_engine!(self, |conn| sqlx::query(sql)
+            .bind(key)
+            .bind(failures.failures)
+            .bind(failures.last_at)
+            .bind(failures.locked_until)
+            .execute(conn)
+            .await?
+            .rows_affected());
+        Ok(())
+    }
+
+    /// Forgets the failures under `key`: a good log-in, or an admin lifting a lockout. `false`
+    /// when there were none.
+    pub async fn clear_login_failures(&mut self, key: &str) -> Result<bool, StorageError> {
+        let sql = "DELETE FROM login_failures WHERE key = $1";
+        Ok(on_engine!(self, |conn| sqlx::query(sql).bind(key).execute(conn).await?.rows_affected()) > 0)
+    }
+
+    /// Disables a user (or enables one again) and ends every session they have; `false` when
+    /// there is no such user.
+    pub async fn set_user_disabled(&mut self, username: &str, disabled: bool, now: DateTime<Utc>) -> Result<bool, StorageError> {
+        let sql = "UPDATE users SET disabled_at = CASE WHEN $2 THEN $3 ELSE NULL END WHERE username = $1";
+        let found = on_engine!(self, |conn| sqlx::query(sql).bind(username).bind(disabled).bind(now).execute(conn).await?.rows_affected()) == 1;
+        self.end_sessions(username).await?;
+        Ok(found)
+    }
+
+    /// Sets a user's password and ends every session they have; `false` when there is no such user.
+    pub async fn set_password(&mut self, username: &str, password_hash: &str) -> Result<bool, StorageError> {
+        let sql = "UPDATE users SET password_hash = $2 WHERE username = $1";
+        let found = on_engine!(self, |conn| sqlx::query(sql).bind(username).bind(password_hash).execute(conn).await?.rows_affected()) == 1;
+        self.end_sessions(username).await?;
+        Ok(found)
+    }
+
+    async fn end_sessions(&mut self, username: &str) -> Result<(), StorageError> {
+        let sql = "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE username = $1)";
+        on_engine!(self, |conn| sqlx::query(sql).bind(username).execute(conn).await?.rows_affected());
+        Ok(())
     }
 
     pub async fn api_token_count(&mut self) -> Result<i64, StorageError> {
@@ -77,8 +180,9 @@ impl Tx {
         Ok(())
     }
 
+    /// The user with this name, unless disabled.
     pub async fn user_by_username(&mut self, username: &str) -> Result<Option<UserRecord>, StorageError> {
-        let sql = "SELECT id, username, role, password_hash FROM users WHERE username = $1";
+        let sql = "SELECT id, username, role, password_hash FROM users WHERE username = $1 AND disabled_at IS NULL";
         let row: Option<(Uuid, String, String, String)> =
             on_engine!(self, |conn| sqlx::query_as(sql).bind(username).fetch_optional(conn).await?);
         row.map(|(id, username, r, password_hash)| Ok(UserRecord { id, username, role: role(&r)?, password_hash }))
@@ -107,7 +211,7 @@ impl Tx {
     /// The user of an unexpired session.
     pub async fn session_user(&mut self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<SessionUser>, StorageError> {
         let sql = "SELECT u.id, u.username, u.role FROM sessions s JOIN users u ON u.id = s.user_id \
-                   WHERE s.token_hash = $1 AND s.expires_at > $2";
+                   WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL";
         let row: Option<(Uuid, String, String)> =
             on_engine!(self, |conn| sqlx::query_as(sql).bind(token_hash).bind(now).fetch_optional(conn).await?);
         row.map(|(user_id, username, r)| Ok(SessionUser { user_id, username, role: role(&r)? })).transpose()

@@ -39,7 +39,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Postgres, Sqlite, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-pub use access::{ApiTokenRecord, SessionUser, UserRecord};
+pub use access::{ApiTokenRecord, LoginFailures, SessionUser, TokenListing, UserRecord};
 pub use audit::AuditQuery;
 pub use channels::{ConnectorRecord, CursorRecord, Delivery, DeliveryEnd, InboxStats, NewDelivery};
 pub use exceptions::ExceptionQuery;

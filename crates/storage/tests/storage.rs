@@ -233,8 +233,10 @@ async fn tokens_and_sessions_are_found_by_hash_until_they_end() {
     on_both("tokens_and_sessions", |db| async move {
         let now = Utc::now();
         let mut tx = db.write().await.unwrap();
-        let token = ApiTokenRecord { id: Uuid::now_v7(), name: "shop".into(), role: Role::Integration, created_at: now };
+        let token = ApiTokenRecord { id: Uuid::now_v7(), name: "shop".into(), role: Role::Integration, created_at: now, expires_at: None };
         tx.insert_api_token(&token, "hash-1").await.unwrap();
+        let brief = ApiTokenRecord { id: Uuid::now_v7(), name: "brief".into(), expires_at: Some(now + Duration::minutes(5)), ..token.clone() };
+        tx.insert_api_token(&brief, "hash-3").await.unwrap();
         let user = UserRecord { id: Uuid::now_v7(), username: "ann".into(), role: Role::Finance, password_hash: "x".into() };
         tx.insert_user(&user, now).await.unwrap();
         tx.insert_session("s-live", user.id, now, now + Duration::hours(1)).await.unwrap();
@@ -242,12 +244,26 @@ async fn tokens_and_sessions_are_found_by_hash_until_they_end() {
         tx.commit().await.unwrap();
 
         let mut tx = db.write().await.unwrap();
-        assert_eq!(tx.api_token_by_hash("hash-1").await.unwrap().unwrap().role, Role::Integration);
-        assert!(tx.api_token_by_hash("hash-2").await.unwrap().is_none());
+        assert_eq!(tx.api_token_by_hash("hash-1", now).await.unwrap().unwrap().0.role, Role::Integration);
+        assert!(tx.api_token_by_hash("hash-2", now).await.unwrap().is_none());
+        assert!(tx.api_token_by_hash("hash-3", now).await.unwrap().is_some());
+        assert!(tx.api_token_by_hash("hash-3", now + Duration::minutes(6)).await.unwrap().is_none(), "expired");
+        tx.touch_api_token(token.id, now).await.unwrap();
+        assert_eq!(tx.api_token_by_hash("hash-1", now).await.unwrap().unwrap().1.map(|t| t.timestamp()), Some(now.timestamp()));
+        assert!(tx.revoke_api_token(token.id, now).await.unwrap());
+        assert!(!tx.revoke_api_token(token.id, now).await.unwrap(), "revoked once");
+        assert!(tx.api_token_by_hash("hash-1", now).await.unwrap().is_none(), "revoked");
+        let listed = tx.api_tokens().await.unwrap();
+        assert_eq!(listed.len(), 2);
+        assert!(listed.iter().any(|t| t.token.id == token.id && t.revoked_at.is_some() && t.last_used_at.is_some()));
         assert_eq!(tx.session_user("s-live", now).await.unwrap().unwrap().username, "ann");
         assert!(tx.session_user("s-old", now).await.unwrap().is_none(), "expired");
         tx.delete_session("s-live", now).await.unwrap();
         assert!(tx.session_user("s-live", now).await.unwrap().is_none(), "logged out");
+        tx.insert_session("s-again", user.id, now, now + Duration::hours(1)).await.unwrap();
+        assert!(tx.set_user_disabled("ann", true, now).await.unwrap());
+        assert!(tx.session_user("s-again", now).await.unwrap().is_none(), "a disabled user's sessions end");
+        assert!(tx.user_by_username("ann").await.unwrap().is_none(), "and they cannot log in");
     })
     .await;
 }

@@ -207,3 +207,29 @@ fn a_settlement_file_is_imported_once_at_the_command_line() {
     assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stdout));
     assert!(text(&refused.stderr).contains("a difference of -1.00"), "{}", text(&refused.stderr));
 }
+
+#[tokio::test]
+async fn tokens_are_listed_and_revoked_at_the_command_line_while_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("ordo.db").display());
+    assert!(run(dir.path(), &["init", "--database", &database]).status.success());
+    let out = run(dir.path(), &["token", "create", "--database", &database, "--role", "integration", "--name", "shop", "--expires-in-days", "30"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let token = text(&out.stdout).trim().to_owned();
+    let server = Serving::start(dir.path(), &database);
+    let client = reqwest::Client::new();
+    let products = || client.get(format!("{}/api/v1/products", server.1)).bearer_auth(&token).send();
+    assert_eq!(products().await.unwrap().status(), 200);
+
+    let listed = text(&run(dir.path(), &["token", "list", "--database", &database]).stdout);
+    let shop = listed.lines().find(|l| l.contains("shop")).unwrap_or_else(|| panic!("{listed}"));
+    assert!(shop.contains("integration") && !shop.contains(&token), "{listed}");
+    let out = run(dir.path(), &["token", "revoke", "--database", &database, "--name", "shop"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(products().await.unwrap().status(), 401, "the running server refuses it at once");
+    let out = run(dir.path(), &["token", "revoke", "--database", &database, "--name", "shop"]);
+    assert!(!out.status.success(), "nothing left to revoke");
+    let listed = text(&run(dir.path(), &["token", "list", "--database", &database]).stdout);
+    let shop = listed.lines().find(|l| l.contains("shop")).unwrap();
+    assert!(!shop.trim_end().ends_with('-'), "revoked shows its time: {shop}");
+}

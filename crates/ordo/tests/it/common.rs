@@ -32,6 +32,7 @@ async fn serve_in_process(ordo: &Ordo) -> (String, tokio::sync::watch::Sender<bo
     let app = serve::app(ordo.clone(), &options);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, app).await });
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let processor = ordo.clone();
@@ -136,6 +137,11 @@ impl Browserless {
     pub async fn log_in(server: &Server, username: &str, role: Role) -> Browserless {
         let password = "a long enough password";
         server.ordo.create_user(username, password, role, &ordo_app::Actor::system()).await.unwrap();
+        Self::log_in_as(server, username, password).await
+    }
+
+    /// Logs in as a user who exists already.
+    pub async fn log_in_as(server: &Server, username: &str, password: &str) -> Browserless {
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         let answer = client.post(format!("{}/login", server.base)).form(&[("username", username), ("password", password)]).send().await.unwrap();
         assert_eq!(answer.status(), 303);

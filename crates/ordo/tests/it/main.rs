@@ -12,6 +12,7 @@ mod changes;
 mod cli;
 mod common;
 mod connectors;
+mod credentials;
 mod exceptions;
 mod fulfilment;
 mod helpdesk;

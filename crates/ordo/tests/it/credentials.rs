@@ -1,0 +1,162 @@
+//! Credentials with a life cycle: tokens are listed, expire and are revoked; failed log-ins slow
+//! down and then lock an account or an address until the lock runs out or an admin lifts it;
+//! disabled users and new passwords end sessions.
+
+use std::net::IpAddr;
+
+use ordo_app::domain::access::Role;
+use ordo_app::{Actor, AppError, Clock};
+use serde_json::{json, Value};
+
+use crate::common::Server;
+
+#[tokio::test]
+async fn tokens_are_listed_and_a_revoked_one_is_refused_at_once() {
+    let server = Server::start().await;
+    let t = &server.admin;
+    let (status, created) = server.post(t, "/api/v1/tokens", json!({"role": "integration", "name": "shop connector"})).await;
+    assert_eq!(status, 201, "{created}");
+    let (token, id) = (created["token"].as_str().unwrap().to_owned(), created["id"].as_str().unwrap().to_owned());
+    assert_eq!(server.get(&token, "/api/v1/products").await.0, 200);
+
+    let (status, past) = server.post(t, "/api/v1/tokens", json!({"role": "viewer", "name": "late", "expires_at": "2020-01-01T00:00:00Z"})).await;
+    assert_eq!((status, past["error"]["field"].as_str()), (422, Some("expires_at")), "{past}");
+    let soon = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
+    let (_, brief) = server.post(t, "/api/v1/tokens", json!({"role": "viewer", "name": "brief", "expires_at": soon})).await;
+    let brief = brief["token"].as_str().unwrap().to_owned();
+    assert_eq!(server.get(&brief, "/api/v1/products").await.0, 200);
+
+    // The last use is noted beside the request, to the minute.
+    let listed = loop {
+        let (status, listed) = server.get(t, "/api/v1/tokens").await;
+        assert_eq!(status, 200, "{listed}");
+        let shop = listed.as_array().unwrap().iter().find(|l| l["id"] == id.as_str()).unwrap().clone();
+        if !shop["last_used_at"].is_null() {
+            break listed;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert!(!listed.to_string().contains(&token), "the secret is never listed");
+    let names: Vec<&str> = listed.as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"bootstrap admin") && names.contains(&"shop connector"), "{names:?}");
+
+    let integration = server.token(Role::Integration).await;
+    assert_eq!(server.get(&integration, "/api/v1/tokens").await.0, 403, "only access.manage sees tokens");
+    let revoke = |token: String, id: String| {
+        let client = server.client.clone();
+        let url = format!("{}/api/v1/tokens/{id}", server.base);
+        async move { client.delete(url).bearer_auth(token).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(revoke(t.clone(), id.clone()).await, 204);
+    let refused = server.client.get(format!("{}/api/v1/products", server.base)).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(refused.status(), 401, "revoked: refused from the next request on");
+    assert_eq!(refused.headers()["www-authenticate"], "Bearer realm=\"ordo\"");
+    assert_eq!(revoke(t.clone(), id.clone()).await, 404, "revoked once");
+    let (_, listed) = server.get(t, "/api/v1/tokens").await;
+    let shop = listed.as_array().unwrap().iter().find(|l| l["id"] == id.as_str()).unwrap();
+    assert!(!shop["revoked_at"].is_null(), "{shop}");
+
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+    assert_eq!(server.get(&brief, "/api/v1/products").await.0, 401, "expired");
+    let (_, audit) = server.get(t, "/api/v1/audit?limit=50").await;
+    assert!(audit.to_string().contains("token.revoke"), "{audit}");
+}
+
+async fn log_in_form(server: &Server, username: &str, password: &str) -> reqwest::Response {
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    client.post(format!("{}/login", server.base)).form(&[("username", username), ("password", password)]).send().await.unwrap()
+}
+
+#[tokio::test]
+async fn fifty_wrong_passwords_slow_down_and_lock_until_an_admin_lifts_it() {
+    let server = Server::start().await;
+    let password = "the right password";
+    server.ordo.create_user("fran", password, Role::Finance, &Actor::system()).await.unwrap();
+
+    // Fifty wrong passwords as fast as a script sends them: a few are checked, then each
+    // attempt is told to wait, without the password being looked at.
+    let mut statuses = Vec::new();
+    for _ in 0..50 {
+        let answer = log_in_form(&server, "fran", "guess").await;
+        let status = answer.status().as_u16();
+        if status == 429 {
+            let wait: i64 = answer.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+            assert!((1..=3600).contains(&wait), "{wait}");
+            assert!(answer.text().await.unwrap().contains("Too many failed log-ins"));
+        }
+        statuses.push(status);
+    }
+    assert_eq!(&statuses[..4], [401, 401, 401, 401], "{statuses:?}");
+    assert!(statuses[4..].iter().all(|s| *s == 429), "slowed down: {statuses:?}");
+
+    // An attacker who waits out each delay reaches the lockout at the tenth failure in a row:
+    // the clock is moved instead of waiting.
+    let clock = Clock::simulated(chrono::Utc::now());
+    let ordo = server.ordo.with_clock(clock.clone());
+    let mut failures = 4;
+    let mut locked = false;
+    for _ in 0..30 {
+        match ordo.log_in("fran", "guess", None).await {
+            Err(AppError::Unauthenticated) => failures += 1,
+            Err(AppError::TooManyAttempts { retry_after_s }) if failures >= 10 => {
+                assert!(retry_after_s > 3_000, "locked for about an hour: {retry_after_s}");
+                locked = true;
+                break;
+            }
+            Err(AppError::TooManyAttempts { retry_after_s }) => clock.set(clock.now() + chrono::Duration::seconds(retry_after_s)),
+            other => panic!("{:?}", other.map(|_| ())),
+        }
+    }
+    assert!(locked && failures == 10, "failures {failures}");
+    let right = log_in_form(&server, "fran", password).await;
+    assert_eq!(right.status(), 429, "locked: even the right password waits");
+
+    let (_, audit) = server.get(&server.admin, "/api/v1/audit?limit=50").await;
+    assert!(audit.to_string().contains("login.lock"), "each lockout is audited: {audit}");
+    let unlock = server.post(&server.admin, "/api/v1/users/fran/unlock", Value::Null).await;
+    assert_eq!(unlock.0, 204, "{unlock:?}");
+    let right = log_in_form(&server, "fran", password).await;
+    assert_eq!(right.status(), 303, "the admin lifted the lock");
+    let (_, audit) = server.get(&server.admin, "/api/v1/audit?limit=50").await;
+    assert!(audit.to_string().contains("login.unlock"), "{audit}");
+}
+
+#[tokio::test]
+async fn one_address_guessing_many_accounts_is_locked_too() {
+    let server = Server::start().await;
+    let clock = Clock::simulated(chrono::Utc::now());
+    let ordo = server.ordo.with_clock(clock.clone());
+    let address: IpAddr = "203.0.113.7".parse().unwrap();
+    let mut failures = 0;
+    for n in 0..200 {
+        match ordo.log_in(&format!("user{n}"), "guess", Some(address)).await {
+            Err(AppError::Unauthenticated) => failures += 1,
+            Err(AppError::TooManyAttempts { retry_after_s }) if retry_after_s > 3_000 => break,
+            Err(AppError::TooManyAttempts { retry_after_s }) => clock.set(clock.now() + chrono::Duration::seconds(retry_after_s)),
+            other => panic!("{:?}", other.map(|_| ())),
+        }
+    }
+    assert_eq!(failures, 50, "the address locks at its fiftieth failure");
+    let elsewhere: IpAddr = "198.51.100.1".parse().unwrap();
+    assert!(matches!(ordo.log_in("someone", "guess", Some(elsewhere)).await, Err(AppError::Unauthenticated)), "other addresses are not locked");
+}
+
+#[tokio::test]
+async fn a_disabled_user_or_a_new_password_ends_the_sessions() {
+    let server = Server::start().await;
+    let ops = crate::common::Browserless::log_in(&server, "olga", Role::Ops).await;
+    assert_eq!(ops.get("/dashboard").await.0, 200);
+    assert_eq!(server.post(&server.admin, "/api/v1/users/olga/disable", Value::Null).await.0, 204);
+    assert_eq!(ops.get("/dashboard").await.0, 303, "the session ended");
+    assert_eq!(log_in_form(&server, "olga", "a long enough password").await.status(), 401, "disabled");
+    assert_eq!(server.post(&server.admin, "/api/v1/users/olga/enable", Value::Null).await.0, 204);
+    let ops = crate::common::Browserless::log_in_as(&server, "olga", "a long enough password").await;
+    assert_eq!(ops.get("/dashboard").await.0, 200);
+    let (status, short) = server.put(&server.admin, "/api/v1/users/olga/password", json!({"password": "short"})).await;
+    assert_eq!((status, short["error"]["field"].as_str()), (422, Some("password")));
+    assert_eq!(server.put(&server.admin, "/api/v1/users/olga/password", json!({"password": "a brand new password"})).await.0, 204);
+    assert_eq!(ops.get("/dashboard").await.0, 303, "a new password ends the sessions");
+    assert_eq!(log_in_form(&server, "olga", "a long enough password").await.status(), 401);
+    assert_eq!(log_in_form(&server, "olga", "a brand new password").await.status(), 303);
+    assert_eq!(server.post(&server.admin, "/api/v1/users/nobody/disable", Value::Null).await.0, 404);
+}
