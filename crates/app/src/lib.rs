@@ -220,7 +220,16 @@ impl Progress for NoProgress {
 impl Ordo {
     /// Opens the database at `url` and brings its schema up to date.
     pub async fn open(url: &str, storage: &StorageOptions, settings: Settings) -> AppResult<Ordo> {
-        let db = Db::open(url, storage).await?;
+        Self::start(Db::open(url, storage).await?, settings).await
+    }
+
+    /// Opens a database `ordo init` made before, bringing its schema up to date; one that was
+    /// never initialised (a mistyped path, an empty PostgreSQL database) is refused.
+    pub async fn open_initialised(url: &str, storage: &StorageOptions, settings: Settings) -> AppResult<Ordo> {
+        Self::start(Db::open_initialised(url, storage).await?, settings).await
+    }
+
+    async fn start(db: Db, settings: Settings) -> AppResult<Ordo> {
         db.migrate().await?;
         let intake = intake::IntakeQueue::start(db.clone());
         let inbox = inbox::Inbox::start(db.clone());

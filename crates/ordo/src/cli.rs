@@ -311,7 +311,9 @@ enum Failure {
 impl From<AppError> for Failure {
     fn from(error: AppError) -> Self {
         match error {
-            AppError::Storage(e @ ordo_app::StorageError::Unavailable(_)) => Failure::CannotRun(e.to_string()),
+            AppError::Storage(e @ (ordo_app::StorageError::Unavailable(_) | ordo_app::StorageError::Uninitialised(_))) => {
+                Failure::CannotRun(e.to_string())
+            }
             AppError::Invalid(e) => Failure::CannotRun(e.to_string()),
             other => Failure::Failed(other.to_string()),
         }
@@ -357,7 +359,14 @@ fn init_logging(config: &Config) {
     };
 }
 
+/// The database `ordo init` made: one never initialised is refused, naming `ordo init`.
 async fn open(config: &Config) -> Result<Ordo, Failure> {
+    Ok(Ordo::open_initialised(&config.database_url, &config.storage, config.settings.clone()).await?)
+}
+
+/// The database, made or brought up to date: for `init`, `demo` and the benchmarks that build
+/// their own.
+async fn create(config: &Config) -> Result<Ordo, Failure> {
     Ok(Ordo::open(&config.database_url, &config.storage, config.settings.clone()).await?)
 }
 
@@ -610,7 +619,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(BenchCommand::Webhooks { clients, deliveries, json }) => {
-            let ordo = open(&config).await?;
+            let ordo = create(&config).await?;
             let report = crate::bench::webhooks(ordo, usize::from(clients), deliveries).await.map_err(Failure::Failed)?;
             if json {
                 println!("{}", serde_json::to_string(&report).map_err(|e| Failure::Failed(e.to_string()))?);
@@ -626,7 +635,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
             Ok(if report.oversells == 0 && report.failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Command::Bench(BenchCommand::Ingest { clients, orders, json }) => {
-            let ordo = open(&config).await?;
+            let ordo = create(&config).await?;
             let report = crate::bench::ingest(ordo, usize::from(clients), orders).await.map_err(Failure::Failed)?;
             if json {
                 println!("{}", serde_json::to_string(&report).map_err(|e| Failure::Failed(e.to_string()))?);
@@ -658,7 +667,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
 }
 
 async fn init(config: &Config, token_file: Option<PathBuf>) -> Result<ExitCode, Failure> {
-    let ordo = open(config).await?;
+    let ordo = create(config).await?;
     let Some(issued) = ordo.create_bootstrap_token().await? else {
         eprintln!("database {} is up to date; its bootstrap token was issued before", redacted(config));
         return Ok(ExitCode::SUCCESS);
@@ -828,7 +837,7 @@ async fn flaky_receiver() -> Result<String, Failure> {
 }
 
 async fn demo(config: &Config, days: u32) -> Result<ExitCode, Failure> {
-    let ordo = open(config).await?;
+    let ordo = create(config).await?;
     let receiver = flaky_receiver().await?;
     let summary = {
         let bar = Bar::new("building");

@@ -7,6 +7,9 @@ pub enum StorageError {
     /// The database could not be opened or reached.
     #[error("{0}")]
     Unavailable(String),
+    /// The database exists (or was named) but Ordo never initialised it.
+    #[error("{0}")]
+    Uninitialised(String),
     /// A unique key already holds this value; `constraint` names the table and column(s).
     #[error("duplicate value violates {constraint}")]
     Duplicate { constraint: String },

@@ -191,11 +191,43 @@ impl Db {
     /// Opens `url` (`sqlite://PATH` or `postgres://…`), creating a missing SQLite file.
     /// Migrations are not run here: call [`Db::migrate`].
     pub async fn open(url: &str, options: &StorageOptions) -> Result<Db, StorageError> {
+        Self::open_with(url, options, true).await
+    }
+
+    /// Opens a database that was initialised before: a missing SQLite file, or a database
+    /// without Ordo's schema, is refused rather than created (a mistyped path must not
+    /// become an empty shop).
+    pub async fn open_initialised(url: &str, options: &StorageOptions) -> Result<Db, StorageError> {
+        let never = || {
+            StorageError::Uninitialised(format!(
+                "the database {} was never initialised: run `ordo init --database URL` first",
+                redact(url)
+            ))
+        };
+        let db = Self::open_with(url, options, false).await.map_err(|e| match e {
+            StorageError::Unavailable(message) if message.contains("unable to open database file") => never(),
+            other => other,
+        })?;
+        let sql = "SELECT COUNT(*) FROM _sqlx_migrations";
+        let migrated = match &db {
+            Db::Sqlite(pool, _) => sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await,
+            Db::Postgres(pool) => sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await,
+        };
+        match migrated {
+            Ok(n) if n > 0 => Ok(db),
+            _ => {
+                db.close().await;
+                Err(never())
+            }
+        }
+    }
+
+    async fn open_with(url: &str, options: &StorageOptions, create: bool) -> Result<Db, StorageError> {
         let unavailable = |e: sqlx::Error| StorageError::Unavailable(format!("cannot open {}: {e}", redact(url)));
         if url.starts_with("sqlite:") {
             let connect = SqliteConnectOptions::from_str(url)
                 .map_err(unavailable)?
-                .create_if_missing(true)
+                .create_if_missing(create)
                 .journal_mode(SqliteJournalMode::Wal)
                 .foreign_keys(true)
                 .busy_timeout(options.busy_timeout)

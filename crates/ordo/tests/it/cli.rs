@@ -233,3 +233,26 @@ async fn tokens_are_listed_and_revoked_at_the_command_line_while_serving() {
     let shop = listed.lines().find(|l| l.contains("shop")).unwrap();
     assert!(!shop.trim_end().ends_with('-'), "revoked shows its time: {shop}");
 }
+
+#[tokio::test]
+async fn a_database_never_initialised_is_refused_not_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = format!("sqlite://{}", dir.path().join("shpo.db").display());
+    for args in [
+        vec!["serve", "--database", &typo, "--listen", "127.0.0.1:0"],
+        vec!["audit", "verify", "--database", &typo],
+        vec!["token", "list", "--database", &typo],
+    ] {
+        let out = run(dir.path(), &args);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(text(&out.stderr).contains("ordo init"), "{args:?}: {}", text(&out.stderr));
+    }
+    assert!(!dir.path().join("shpo.db").exists(), "no empty database was made");
+    if let Some(base) = crate::common::postgres_url() {
+        let empty = ordo_storage::testing::create_postgres_database(&base).await.unwrap();
+        let out = run(dir.path(), &["token", "list", "--database", &empty]);
+        assert!(!out.status.success() && text(&out.stderr).contains("ordo init"), "{}", text(&out.stderr));
+        assert!(run(dir.path(), &["init", "--database", &empty]).status.success());
+        assert!(run(dir.path(), &["token", "list", "--database", &empty]).status.success(), "initialised now");
+    }
+}
