@@ -47,6 +47,7 @@ error_codes! {
     PayloadTooLarge => (PAYLOAD_TOO_LARGE, "payload_too_large", "the body is larger than this server accepts"),
     ValidationFailed => (UNPROCESSABLE_ENTITY, "validation_failed", "a field is missing or invalid"),
     Duplicate => (CONFLICT, "duplicate", "a record with this key already exists"),
+    IdempotencyConflict => (CONFLICT, "idempotency_conflict", "this key was used before for a different request"),
     InsufficientStock => (CONFLICT, "insufficient_stock", "not enough stock for this change"),
     InvalidTransition => (CONFLICT, "invalid_transition", "not allowed from the current state"),
     TooManyRequests => (TOO_MANY_REQUESTS, "too_many_requests", "too many attempts: wait as Retry-After says"),
@@ -116,6 +117,7 @@ impl From<AppError> for ApiError {
         match error {
             AppError::Invalid(e) => ApiError::field(ErrorCode::ValidationFailed, e),
             AppError::Duplicate(e) => ApiError::field(ErrorCode::Duplicate, e),
+            AppError::IdempotencyConflict(e) => ApiError::field(ErrorCode::IdempotencyConflict, e),
             AppError::InsufficientStock(e) => ApiError::field(ErrorCode::InsufficientStock, e),
             AppError::InvalidTransition { current, message } => ApiError {
                 code: ErrorCode::InvalidTransition,

@@ -179,6 +179,8 @@ struct NewOrderWrite {
     notices: Vec<serde_json::Value>,
     total: ordo_domain::Money,
     payload: String,
+    /// The checked request as canonical JSON ([`CheckedOrder::terms`]).
+    terms: String,
     actor: Actor,
     who: String,
     now: chrono::DateTime<chrono::Utc>,
@@ -353,6 +355,7 @@ async fn write_new_orders(tx: &mut ordo_storage::Tx, writes: &[NewOrderWrite]) -
                 shipping_price: order.shipping_price,
                 total: w.total,
                 payload: &w.payload,
+                terms: &w.terms,
                 received_at: w.now,
             }
         })
@@ -497,8 +500,25 @@ fn money_field(field: &str) -> impl FnOnce(ordo_domain::MoneyError) -> AppError 
 }
 
 impl Ordo {
-    /// Receives an order from a channel. Sending the same (channel, external id) again returns
-    /// the order already made, unchanged. `payload` is the body as the channel sent it.
+    /// The answer to an order sent again under an external id the channel used before: the
+    /// order already made when it is the same request, else [`AppError::IdempotencyConflict`]
+    /// naming the first field that differs (a change goes through an order change instead).
+    async fn sent_again(&self, existing: Uuid, sent: &ordo_domain::order::CheckedOrder) -> AppResult<Intake> {
+        let kept = self.db.read().await?.order_terms(existing).await?;
+        let kept = kept.and_then(|terms| serde_json::from_str::<serde_json::Value>(&terms).ok());
+        if let Some(field) = kept.and_then(|kept| ordo_domain::order::first_difference(&kept, &sent.terms())) {
+            let message = format!(
+                "differs from order {existing}, made before under the external id {:?}: change it with PUT /api/v1/channels/{}/orders/{}, or use a new external id",
+                sent.external_id, sent.channel, sent.external_id
+            );
+            return Err(AppError::IdempotencyConflict(FieldError::new(field, message)));
+        }
+        Ok(Intake { order: self.order(existing).await?, created: false })
+    }
+
+    /// Receives an order from a channel. Sending the same order under the same (channel,
+    /// external id) again returns the order already made, unchanged; another order under it is
+    /// refused. `payload` is the body as the channel sent it.
     pub async fn receive_order(&self, new: NewOrder, payload: &str, actor: &Actor) -> AppResult<Intake> {
         let order = new.check()?;
         let now = self.now();
@@ -540,18 +560,19 @@ impl Ordo {
             notices,
             total,
             payload: payload.to_owned(),
+            terms: order.terms().to_string(),
             actor: actor.clone(),
             who: who.clone(),
             now,
         };
         let (id, status, ship_by, routed) = match self.intake.write(write).await {
             Ok(Written::New { id, status, ship_by, routed }) => (id, status, ship_by, routed),
-            Ok(Written::Existing(existing)) => return Ok(Intake { order: self.order(existing).await?, created: false }),
+            Ok(Written::Existing(existing)) => return self.sent_again(existing, &order).await,
             // The channel sent it again meanwhile, through another process.
             Err(AppError::Storage(e)) if e.is_duplicate() => {
                 let existing = self.db.read().await?.order_id_by_external_id(&channel.code, &order.external_id).await?;
                 let existing = existing.ok_or_else(|| AppError::NotFound { what: "order", key: order.external_id.clone() })?;
-                return Ok(Intake { order: self.order(existing).await?, created: false });
+                return self.sent_again(existing, &order).await;
             }
             Err(e) => return Err(e),
         };

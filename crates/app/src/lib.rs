@@ -168,6 +168,10 @@ pub enum AppError {
     /// The key the input names is already taken.
     #[error("{0}")]
     Duplicate(FieldError),
+    /// The same idempotency key (an order's channel and external id) came with another
+    /// request; the field names the first difference.
+    #[error("{0}")]
+    IdempotencyConflict(FieldError),
     /// The thing asked for does not exist.
     #[error("{what} {key:?} not found")]
     NotFound { what: &'static str, key: String },

@@ -36,7 +36,7 @@ impl From<AppError> for Problem {
     fn from(error: AppError) -> Self {
         match error {
             AppError::Invalid(field) => Problem::BadInput(field),
-            AppError::Duplicate(field) | AppError::InsufficientStock(field) => Problem::Conflict(field),
+            AppError::Duplicate(field) | AppError::InsufficientStock(field) | AppError::IdempotencyConflict(field) => Problem::Conflict(field),
             AppError::InvalidTransition { message, .. } => Problem::Conflict(FieldError::new("status", message)),
             AppError::NotFound { .. } => Problem::NotFound,
             AppError::Unauthenticated => Problem::SignIn { next: None },

@@ -314,6 +314,57 @@ impl NewOrder {
     }
 }
 
+impl CheckedOrder {
+    /// What the sender asked for, as canonical JSON: kept with the order so a re-send of the
+    /// same `(channel, external_id)` can be told apart from a different order under a used id.
+    pub fn terms(&self) -> serde_json::Value {
+        let money = |m: Money| m.to_decimal_string();
+        serde_json::json!({
+            "placed_at": self.placed_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "currency": self.currency.code(),
+            "customer": {"email": self.customer_email, "name": self.customer_name},
+            "ship_to": self.ship_to,
+            "billing_country": self.billing_country,
+            "shipping_method": self.shipping_method,
+            "payment_status": self.payment_status.as_str(),
+            "shipping_price": money(self.shipping_price),
+            "lines": self.lines.iter().map(|l| serde_json::json!({
+                "sku": l.sku,
+                "quantity": l.quantity,
+                "unit_price": money(l.unit_price),
+                "tax": l.tax.map(money),
+                "discount": money(l.discount),
+                "item_id": l.item_id,
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// The first field in which `sent` differs from `kept`, both [`CheckedOrder::terms`], as a path
+/// such as `lines[0].quantity`; none when they are the same order.
+pub fn first_difference(kept: &serde_json::Value, sent: &serde_json::Value) -> Option<String> {
+    use serde_json::Value;
+    fn walk(path: &str, kept: &Value, sent: &Value) -> Option<String> {
+        match (kept, sent) {
+            (Value::Object(a), Value::Object(b)) => {
+                let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+                keys.sort();
+                keys.dedup();
+                keys.into_iter().find_map(|key| {
+                    let inner = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+                    walk(&inner, a.get(key).unwrap_or(&Value::Null), b.get(key).unwrap_or(&Value::Null))
+                })
+            }
+            (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
+                a.iter().zip(b).enumerate().find_map(|(i, (x, y))| walk(&format!("{path}[{i}]"), x, y))
+            }
+            _ if kept == sent => None,
+            _ => Some(path.to_owned()),
+        }
+    }
+    walk("", kept, sent)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,6 +409,24 @@ mod tests {
             shipping_price: None,
             lines: vec![NewOrderLine { sku: "MUG".into(), quantity: 2, unit_price: "9.99".into(), tax: None, discount: None, item_id: None }],
         }
+    }
+
+    #[test]
+    fn a_re_sent_order_names_what_differs() {
+        let kept = order().check().unwrap().terms();
+        assert_eq!(first_difference(&kept, &order().check().unwrap().terms()), None, "the same order");
+        let mut other = order();
+        other.lines[0].quantity = 3;
+        assert_eq!(first_difference(&kept, &other.check().unwrap().terms()).as_deref(), Some("lines[0].quantity"));
+        let mut other = order();
+        other.lines.push(other.lines[0].clone());
+        assert_eq!(first_difference(&kept, &other.check().unwrap().terms()).as_deref(), Some("lines"));
+        let mut other = order();
+        other.ship_to.city = "Hamburg".into();
+        assert_eq!(first_difference(&kept, &other.check().unwrap().terms()).as_deref(), Some("ship_to.city"));
+        let mut other = order();
+        other.ship_to.country = "DE".into();
+        assert_eq!(first_difference(&kept, &other.check().unwrap().terms()), None, "the same once checked");
     }
 
     #[test]

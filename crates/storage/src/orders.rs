@@ -32,6 +32,8 @@ pub struct NewOrderRecord<'a> {
     pub shipping_price: Money,
     pub total: Money,
     pub payload: &'a str,
+    /// The checked request as canonical JSON, for telling a re-send from another order.
+    pub terms: &'a str,
     pub received_at: DateTime<Utc>,
 }
 
@@ -122,8 +124,8 @@ impl Tx {
         let sql = format!(
             "INSERT INTO orders (id, channel, external_id, status, placed_at, ship_by, currency, customer_email, \
              customer_name, ship_to, billing_country, shipping_method, payment_status, shipping_minor, total_minor, \
-             payload, created_at, updated_at) {} ON CONFLICT (channel, external_id) DO NOTHING",
-            crate::values(self.engine(), orders.len(), 18)
+             payload, terms, created_at, updated_at) {} ON CONFLICT (channel, external_id) DO NOTHING",
+            crate::values(self.engine(), orders.len(), 19)
         );
         let inserted = on_engine!(self, |conn| {
             let mut query = sqlx::query(AssertSqlSafe(sql));
@@ -145,12 +147,21 @@ impl Tx {
                     .bind(o.shipping_price.minor())
                     .bind(o.total.minor())
                     .bind(o.payload)
+                    .bind(o.terms)
                     .bind(o.received_at)
                     .bind(o.received_at);
             }
             query.execute(conn).await?.rows_affected()
         });
         Ok(inserted as usize)
+    }
+
+    /// What the sender asked for when the order was made ([`NewOrderRecord::terms`]); none for
+    /// orders made before Ordo kept it.
+    pub async fn order_terms(&mut self, id: Uuid) -> Result<Option<String>, StorageError> {
+        let sql = "SELECT terms FROM orders WHERE id = $1";
+        let terms: Option<Option<String>> = on_engine!(self, |conn| sqlx::query_scalar(sql).bind(id).fetch_optional(conn).await?);
+        Ok(terms.flatten())
     }
 
     pub async fn order_id_by_external_id(&mut self, channel: &str, external_id: &str) -> Result<Option<Uuid>, StorageError> {

@@ -62,8 +62,22 @@ async fn an_order_is_received_once_reserved_and_released_on_cancel() {
     // Placed 2026-11-20 10:00 UTC with the default 48 h SLA; central's cut-off is 16:00 UTC.
     assert_eq!(first["ship_by"], "2026-11-21T16:00:00Z", "the last cut-off that meets the SLA");
 
-    let (status, again) = server.post(&integration, "/api/v1/orders", body).await;
+    let (status, again) = server.post(&integration, "/api/v1/orders", body.clone()).await;
     assert_eq!((status, &again["id"]), (200, &first["id"]), "a re-send returns the same order");
+    let mut reordered = body.clone();
+    reordered["ship_to"]["country"] = json!("de");
+    let (status, again) = server.post(&integration, "/api/v1/orders", reordered).await;
+    assert_eq!((status, &again["id"]), (200, &first["id"]), "the same order once checked: {again}");
+    let mut changed = body.clone();
+    changed["lines"][1]["quantity"] = json!(2);
+    let (status, refused) = server.post(&integration, "/api/v1/orders", changed).await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str(), refused["error"]["field"].as_str()),
+        (409, Some("idempotency_conflict"), Some("lines[1].quantity")),
+        "another order under a used external id: {refused}"
+    );
+    let (_, vases) = server.get(&integration, "/api/v1/inventory?sku=VASE-1").await;
+    assert_eq!(vases, json!([]), "the refused re-send changed nothing");
 
     let id = first["id"].as_str().unwrap();
     let (status, fetched) = server.get(&integration, &format!("/api/v1/orders/{id}")).await;
