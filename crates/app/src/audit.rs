@@ -2,7 +2,7 @@
 //! [`record`]; people read the log with filters, and `ordo audit verify` walks the chain.
 
 use chrono::{DateTime, Utc};
-use ordo_domain::audit::{AuditEntry, AuditRecord, Break, Change, Verifier};
+use ordo_domain::audit::{AuditEntry, AuditRecord, Break, Change, Checkpoint, Verifier};
 use ordo_domain::FieldError;
 use ordo_storage::{AuditQuery, Tx};
 
@@ -11,8 +11,9 @@ use crate::{Actor, AppResult, Ordo};
 /// What walking the chain found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuditVerdict {
-    /// Every record holds; this many were checked.
-    Intact { records: u64 },
+    /// Every record holds; this many were checked, `keyed` of them hashed with the audit key,
+    /// and every checkpoint given was found unchanged.
+    Intact { records: u64, keyed: u64, checkpoints: usize },
     /// The first record that does not hold, and why.
     Broken { seq: i64, problem: Break },
 }
@@ -42,9 +43,22 @@ impl Ordo {
     /// Walks the whole chain in order and reports the first record that was edited, removed
     /// or moved, or that records were cut off the end.
     pub async fn verify_audit(&self) -> AppResult<AuditVerdict> {
+        self.verify_audit_against(&[]).await
+    }
+
+    /// As [`Ordo::verify_audit`], and proves the log still holds each of `checkpoints`' records
+    /// unchanged (so every record before them): a cut, a rewind or a rewrite since a checkpoint
+    /// was taken is found. Each checkpoint must carry this configuration's signature.
+    pub async fn verify_audit_against(&self, checkpoints: &[Checkpoint]) -> AppResult<AuditVerdict> {
+        if !checkpoints.is_empty() {
+            let key = self.settings.audit_key.as_ref().ok_or_else(|| FieldError::new("audit_key", "checkpoints are verified with the audit key: set ORDO_AUDIT_KEY"))?;
+            for checkpoint in checkpoints {
+                checkpoint.verify(key).map_err(|e| FieldError::new("checkpoints", format!("the checkpoint of record {}: {e}", checkpoint.seq)))?;
+            }
+        }
         let mut tx = self.db.read().await?;
         let (head_seq, head_hash) = tx.audit_head().await?;
-        let mut verifier = Verifier::default();
+        let mut verifier = Verifier::new(self.settings.audit_key.clone());
         let mut after = 0;
         loop {
             let page = tx.audit_records_after(after, PAGE).await?;
@@ -56,10 +70,23 @@ impl Ordo {
                 }
             }
         }
-        Ok(match verifier.finish(head_seq, &head_hash) {
-            Ok(records) => AuditVerdict::Intact { records },
-            Err(problem) => AuditVerdict::Broken { seq: verifier.next_seq(), problem },
-        })
+        let records = match verifier.finish(head_seq, &head_hash) {
+            Ok(records) => records,
+            Err(problem) => return Ok(AuditVerdict::Broken { seq: verifier.next_seq(), problem }),
+        };
+        for checkpoint in checkpoints {
+            if let Err(problem) = checkpoint.holds(tx.audit_hash(checkpoint.seq).await?.as_deref()) {
+                return Ok(AuditVerdict::Broken { seq: checkpoint.seq, problem });
+            }
+        }
+        Ok(AuditVerdict::Intact { records, keyed: verifier.keyed(), checkpoints: checkpoints.len() })
+    }
+
+    /// The head of the chain now, signed with the audit key: to keep outside the database.
+    pub async fn audit_checkpoint(&self) -> AppResult<Checkpoint> {
+        let key = self.settings.audit_key.as_ref().ok_or_else(|| FieldError::new("audit_key", "checkpoints are signed with the audit key: set ORDO_AUDIT_KEY"))?;
+        let (seq, hash) = self.db.read().await?.audit_head().await?;
+        Ok(Checkpoint::sign(seq, &hash, self.now(), key))
     }
 
     /// The records `query` selects, newest first.

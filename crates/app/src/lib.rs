@@ -80,6 +80,9 @@ pub struct Settings {
     pub secret_key: Option<SecretKey>,
     /// The secrets carriers' tracking webhooks (EasyPost) are signed with; none refuses them all.
     pub carrier_webhook_secrets: Vec<String>,
+    /// Hashes the audit chain (HMAC) and signs its checkpoints; kept out of the database. Without
+    /// it the chain is plain SHA-256, which anyone who can write to the database can recompute.
+    pub audit_key: Option<ordo_domain::audit::ChainKey>,
 }
 
 impl Default for Settings {
@@ -93,6 +96,7 @@ impl Default for Settings {
             outbox_retry: ordo_domain::notification::RetryPolicy::default(),
             secret_key: None,
             carrier_webhook_secrets: Vec::new(),
+            audit_key: None,
         }
     }
 }
@@ -234,6 +238,7 @@ impl Ordo {
     }
 
     async fn start(db: Db, settings: Settings) -> AppResult<Ordo> {
+        let db = db.with_audit_key(settings.audit_key.clone().map(std::sync::Arc::new));
         db.migrate().await?;
         let intake = intake::IntakeQueue::start(db.clone());
         let inbox = inbox::Inbox::start(db.clone());

@@ -141,7 +141,19 @@ enum RulesCommand {
 enum AuditCommand {
     /// Walk the audit chain: exit 0 with the count when every record holds, exit 1 naming the
     /// first record that was edited, removed or moved.
-    Verify,
+    Verify {
+        /// A folder of signed checkpoints (`ordo audit checkpoint`): each checkpointed record
+        /// must still be in the log unchanged, which finds cut tails, rewound heads and
+        /// rewritten chains.
+        #[arg(long, value_name = "DIR")]
+        checkpoints: Option<PathBuf>,
+    },
+    /// Write the chain's head (sequence, hash, time), signed with the audit key, as a new file
+    /// in DIR: keep DIR outside the database's reach.
+    Checkpoint {
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -514,16 +526,35 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Audit(AuditCommand::Verify) => match open(&config).await?.verify_audit().await? {
-            AuditVerdict::Intact { records } => {
+        Command::Audit(AuditCommand::Checkpoint { dir }) => {
+            let checkpoint = open(&config).await?.audit_checkpoint().await?;
+            let path = crate::checkpoints::write(&dir, &checkpoint).map_err(Failure::CannotRun)?;
+            println!("checkpoint of record {} written to {}", checkpoint.seq, path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit(AuditCommand::Verify { checkpoints }) => {
+            let ordo = open(&config).await?;
+            let checkpoints = match checkpoints {
+                Some(dir) => crate::checkpoints::read(&dir).map_err(Failure::CannotRun)?,
+                None => Vec::new(),
+            };
+            match ordo.verify_audit_against(&checkpoints).await? {
+            AuditVerdict::Intact { records, keyed, checkpoints } => {
                 println!("audit log intact: {records} record{}", if records == 1 { "" } else { "s" });
+                if keyed < records {
+                    println!("  {} record{} hashed without the audit key: anyone who can write to the database could recompute {}", records - keyed, if records - keyed == 1 { " is" } else { "s are" }, if records - keyed == 1 { "it" } else { "them" });
+                }
+                if checkpoints > 0 {
+                    println!("  every one of {checkpoints} signed checkpoint{} found unchanged", if checkpoints == 1 { "" } else { "s" });
+                }
                 Ok(ExitCode::SUCCESS)
             }
             AuditVerdict::Broken { seq, problem } => {
                 println!("audit log broken at record {seq}: {problem}");
                 Ok(ExitCode::from(1))
             }
-        },
+            }
+        }
         Command::Rules(RulesCommand::Simulate { versions, days, json }) => {
             let simulation = open(&config).await?.simulate_rules(&versions, days).await?;
             if json {
@@ -732,6 +763,7 @@ async fn serve(config: &Config) -> Result<ExitCode, Failure> {
         let holder = format!("{}/{address}", serve::host_name());
         tokio::spawn(serve::poll_channels(ordo.clone(), holder, stopped.clone()))
     };
+    let checkpoints = config.audit_checkpoints.clone().map(|(dir, every)| tokio::spawn(serve::checkpoint_audit(ordo.clone(), dir, every, stopped.clone())));
     let couriers: Vec<_> = (0..config.outbox_workers)
         .map(|n| {
             let courier = ordo_app::Courier::new(format!("{address}/{n}"), config.notification_log.clone());
@@ -753,6 +785,9 @@ async fn serve(config: &Config) -> Result<ExitCode, Failure> {
         let _ = processor.await;
     }
     let _ = pollers.await;
+    if let Some(checkpoints) = checkpoints {
+        let _ = checkpoints.await;
+    }
     ordo.close().await;
     Ok(ExitCode::SUCCESS)
 }

@@ -92,6 +92,18 @@ pub struct Options {
     /// without it every tracking webhook is refused [default: none]
     #[arg(long, env = "ORDO_EASYPOST_WEBHOOK_SECRET", global = true, value_name = "TEXT", hide_env_values = true)]
     pub easypost_webhook_secret: Option<String>,
+    /// The key the audit chain is hashed with (HMAC-SHA256) and its checkpoints signed with
+    /// (Ed25519), at least 32 characters; kept out of the database. Without it the chain is
+    /// plain SHA-256 [default: none]
+    #[arg(long, env = "ORDO_AUDIT_KEY", global = true, value_name = "TEXT", hide_env_values = true)]
+    pub audit_key: Option<String>,
+    /// Where `ordo serve` writes a signed checkpoint of the audit chain's head, every
+    /// `audit_checkpoint_minutes` [default: none, no scheduled checkpoints]
+    #[arg(long, env = "ORDO_AUDIT_CHECKPOINT_DIR", global = true, value_name = "DIR")]
+    pub audit_checkpoint_dir: Option<PathBuf>,
+    /// Minutes between scheduled audit checkpoints [default: 60]
+    #[arg(long, env = "ORDO_AUDIT_CHECKPOINT_MINUTES", global = true, value_name = "MINUTES")]
+    pub audit_checkpoint_minutes: Option<u64>,
     /// Log format: text or json [default: text]
     #[arg(long, env = "ORDO_LOG_FORMAT", global = true, value_name = "text|json")]
     pub log_format: Option<String>,
@@ -113,7 +125,7 @@ impl Options {
             request_timeout_secs, body_limit_bytes, session_hours, secure_cookies, risk_hold_uncaptured,
             risk_hold_country_mismatch, risk_value_factor, at_risk_hours, settlement_tolerance_minor, settlement_fee_rate,
             settlement_fee_rates, outbox_workers, outbox_max_attempts, outbox_first_retry_ms, notification_log, secret_key,
-            easypost_webhook_secret, log_format, log_filter)
+            easypost_webhook_secret, audit_key, audit_checkpoint_dir, audit_checkpoint_minutes, log_format, log_filter)
     }
 }
 
@@ -127,6 +139,8 @@ pub enum LogFormat {
 /// The resolved configuration every command runs with.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// Where and how often `ordo serve` writes signed audit checkpoints.
+    pub audit_checkpoints: Option<(PathBuf, Duration)>,
     pub database_url: String,
     pub listen: SocketAddr,
     pub storage: StorageOptions,
@@ -222,6 +236,15 @@ impl Config {
                     .map(|k| ordo_app::SecretKey::from_text(k).map_err(|e| bad("secret_key", e.to_string())))
                     .transpose()?,
                 carrier_webhook_secrets: o.easypost_webhook_secret.iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
+                audit_key: o
+                    .audit_key
+                    .as_deref()
+                    .map(|k| ordo_app::domain::audit::ChainKey::from_text(k).map_err(|e| bad("audit_key", e)))
+                    .transpose()?,
+            },
+            audit_checkpoints: match o.audit_checkpoint_dir {
+                Some(dir) => Some((dir, Duration::from_secs(60 * positive("audit_checkpoint_minutes", o.audit_checkpoint_minutes.unwrap_or(60))?))),
+                None => None,
             },
             request_timeout: Duration::from_secs(positive("request_timeout_secs", o.request_timeout_secs.unwrap_or(30))?),
             body_limit_bytes: o.body_limit_bytes.unwrap_or(1024 * 1024).max(1024),

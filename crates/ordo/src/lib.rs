@@ -3,6 +3,7 @@
 //! cross-cutting layers (request ids, tracing, time-outs, body limits) in [`serve`].
 
 pub mod bench;
+pub mod checkpoints;
 pub mod cli;
 pub mod config;
 pub mod serve;

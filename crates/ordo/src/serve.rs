@@ -177,6 +177,30 @@ pub fn host_name() -> String {
         .unwrap_or_else(|| "ordo".to_owned())
 }
 
+/// Writes a signed checkpoint of the audit chain's head into `dir` every `every`, and once more
+/// on the way out, until `stopped`. A failure is logged and tried again at the next turn.
+pub async fn checkpoint_audit(ordo: Ordo, dir: std::path::PathBuf, every: Duration, mut stopped: tokio::sync::watch::Receiver<bool>) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stopped.changed() => {}
+        }
+        let written = match ordo.audit_checkpoint().await {
+            Ok(checkpoint) => crate::checkpoints::write(&dir, &checkpoint).map(|path| (checkpoint.seq, path)),
+            Err(error) => Err(error.to_string()),
+        };
+        match written {
+            Ok((seq, path)) => tracing::info!(seq, path = %path.display(), "audit checkpoint written"),
+            Err(error) => tracing::error!(%error, "could not write an audit checkpoint"),
+        }
+        if *stopped.borrow() {
+            return;
+        }
+    }
+}
+
 /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight. Handlers learn the
 /// peer's address (log-in throttling counts failures per address).
 pub async fn run(listener: TcpListener, app: Router) -> std::io::Result<()> {

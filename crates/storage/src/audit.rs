@@ -50,7 +50,7 @@ impl Tx {
         let mut records = Vec::with_capacity(entries.len());
         for entry in entries {
             seq += 1;
-            let record = AuditRecord::chain(&hash, seq, entry);
+            let record = AuditRecord::chain(&hash, seq, entry, self.audit_key.as_deref());
             hash.clone_from(&record.hash);
             records.push(record);
         }
@@ -77,6 +77,12 @@ impl Tx {
         }
         // The head moved with each row (a trigger).
         Ok(())
+    }
+
+    /// The hash of record `seq`, if the log holds it.
+    pub async fn audit_hash(&mut self, seq: i64) -> Result<Option<String>, StorageError> {
+        let sql = "SELECT hash FROM audit_log WHERE seq = $1";
+        Ok(on_engine!(self, |conn| sqlx::query_scalar(sql).bind(seq).fetch_optional(conn).await?))
     }
 
     /// Where the chain ends: the last record's number and hash.

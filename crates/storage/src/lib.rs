@@ -118,10 +118,13 @@ const STATEMENT_CACHE: usize = 1024;
 /// An open database on either engine.
 #[derive(Debug, Clone)]
 pub enum Db {
-    /// The pool readers share, and the writer.
-    Sqlite(SqlitePool, SqliteWriter),
-    Postgres(PgPool),
+    /// The pool readers share, the writer, and the audit chain's key.
+    Sqlite(SqlitePool, SqliteWriter, AuditKey),
+    Postgres(PgPool, AuditKey),
 }
+
+/// The key audit records are hashed with, from the configuration; none for a plain chain.
+pub type AuditKey = Option<Arc<ordo_domain::audit::ChainKey>>;
 
 /// SQLite admits one writer at a time. Its own connection means a writer never waits for
 /// readers to hand back a pooled one; the turn every writer of this process waits for queues
@@ -133,10 +136,10 @@ pub struct SqliteWriter {
 }
 
 impl SqliteWriter {
-    async fn begin(&self) -> Result<Tx, StorageError> {
+    async fn begin(&self, audit_key: AuditKey) -> Result<Tx, StorageError> {
         let turn = self.turn.clone().lock_owned().await;
         let tx = self.connection.begin_with("BEGIN IMMEDIATE").await?;
-        Ok(Tx { inner: TxInner::Sqlite(Conn::Transaction(tx)), _writer_turn: Some(turn) })
+        Ok(Tx { inner: TxInner::Sqlite(Conn::Transaction(tx)), _writer_turn: Some(turn), audit_key })
     }
 }
 
@@ -145,6 +148,8 @@ pub struct Tx {
     pub(crate) inner: TxInner,
     /// Held by a SQLite write transaction until it ends.
     _writer_turn: Option<OwnedMutexGuard<()>>,
+    /// What new audit records are hashed with.
+    pub(crate) audit_key: AuditKey,
 }
 
 pub(crate) enum TxInner {
@@ -210,8 +215,8 @@ impl Db {
         })?;
         let sql = "SELECT COUNT(*) FROM _sqlx_migrations";
         let migrated = match &db {
-            Db::Sqlite(pool, _) => sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await,
-            Db::Postgres(pool) => sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await,
+            Db::Sqlite(pool, ..) => sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await,
+            Db::Postgres(pool, _) => sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await,
         };
         match migrated {
             Ok(n) if n > 0 => Ok(db),
@@ -252,7 +257,7 @@ impl Db {
                 .connect_with(connect)
                 .await
                 .map_err(unavailable)?;
-            Ok(Db::Sqlite(pool, SqliteWriter { connection, turn: Arc::new(Mutex::new(())) }))
+            Ok(Db::Sqlite(pool, SqliteWriter { connection, turn: Arc::new(Mutex::new(())) }, None))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let connect = PgConnectOptions::from_str(url).map_err(unavailable)?.statement_cache_capacity(STATEMENT_CACHE);
             let pool = PgPoolOptions::new()
@@ -262,7 +267,7 @@ impl Db {
                 .connect_with(connect)
                 .await
                 .map_err(unavailable)?;
-            Ok(Db::Postgres(pool))
+            Ok(Db::Postgres(pool, None))
         } else {
             Err(StorageError::Unavailable(format!(
                 "unsupported database URL {:?}: use sqlite://PATH or postgres://…",
@@ -271,18 +276,32 @@ impl Db {
         }
     }
 
+    /// The same database, hashing new audit records with `key`.
+    pub fn with_audit_key(self, key: AuditKey) -> Db {
+        match self {
+            Db::Sqlite(pool, writer, _) => Db::Sqlite(pool, writer, key),
+            Db::Postgres(pool, _) => Db::Postgres(pool, key),
+        }
+    }
+
+    pub fn audit_key(&self) -> AuditKey {
+        match self {
+            Db::Sqlite(_, _, key) | Db::Postgres(_, key) => key.clone(),
+        }
+    }
+
     pub fn engine(&self) -> Engine {
         match self {
             Db::Sqlite(..) => Engine::Sqlite,
-            Db::Postgres(_) => Engine::Postgres,
+            Db::Postgres(..) => Engine::Postgres,
         }
     }
 
     /// Brings the schema up to date. Safe to run on every start.
     pub async fn migrate(&self) -> Result<(), StorageError> {
         match self {
-            Db::Sqlite(pool, _) => SQLITE_MIGRATIONS.run(pool).await?,
-            Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+            Db::Sqlite(pool, ..) => SQLITE_MIGRATIONS.run(pool).await?,
+            Db::Postgres(pool, _) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
         Ok(())
     }
@@ -292,18 +311,20 @@ impl Db {
     /// with "database is locked" halfway through.
     pub async fn write(&self) -> Result<Tx, StorageError> {
         Ok(match self {
-            Db::Sqlite(_, writer) => writer.begin().await?,
-            Db::Postgres(pool) => Tx { inner: TxInner::Postgres(Conn::Transaction(pool.begin().await?)), _writer_turn: None },
+            Db::Sqlite(_, writer, key) => writer.begin(key.clone()).await?,
+            Db::Postgres(pool, key) => {
+                Tx { inner: TxInner::Postgres(Conn::Transaction(pool.begin().await?)), _writer_turn: None, audit_key: key.clone() }
+            }
         })
     }
 
     /// Starts a transaction that only reads: a consistent snapshot, no write lock.
     pub async fn read(&self) -> Result<Tx, StorageError> {
         let inner = match self {
-            Db::Sqlite(pool, _) => TxInner::Sqlite(Conn::Transaction(pool.begin().await?)),
-            Db::Postgres(pool) => TxInner::Postgres(Conn::Transaction(pool.begin().await?)),
+            Db::Sqlite(pool, ..) => TxInner::Sqlite(Conn::Transaction(pool.begin().await?)),
+            Db::Postgres(pool, _) => TxInner::Postgres(Conn::Transaction(pool.begin().await?)),
         };
-        Ok(Tx { inner, _writer_turn: None })
+        Ok(Tx { inner, _writer_turn: None, audit_key: self.audit_key() })
     }
 
     /// A connection for reads that need no common snapshot: each statement sees what is
@@ -311,28 +332,28 @@ impl Db {
     /// ROLLBACK. Only for reading; [`Tx::commit`] on it does nothing.
     pub async fn reader(&self) -> Result<Tx, StorageError> {
         let inner = match self {
-            Db::Sqlite(pool, _) => TxInner::Sqlite(Conn::Plain(pool.acquire().await?)),
-            Db::Postgres(pool) => TxInner::Postgres(Conn::Plain(pool.acquire().await?)),
+            Db::Sqlite(pool, ..) => TxInner::Sqlite(Conn::Plain(pool.acquire().await?)),
+            Db::Postgres(pool, _) => TxInner::Postgres(Conn::Plain(pool.acquire().await?)),
         };
-        Ok(Tx { inner, _writer_turn: None })
+        Ok(Tx { inner, _writer_turn: None, audit_key: self.audit_key() })
     }
 
     /// Whether the database answers: for `/healthz`.
     pub async fn ping(&self) -> Result<(), StorageError> {
         match self {
-            Db::Sqlite(pool, _) => sqlx::query("SELECT 1").execute(pool).await?.rows_affected(),
-            Db::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await?.rows_affected(),
+            Db::Sqlite(pool, ..) => sqlx::query("SELECT 1").execute(pool).await?.rows_affected(),
+            Db::Postgres(pool, _) => sqlx::query("SELECT 1").execute(pool).await?.rows_affected(),
         };
         Ok(())
     }
 
     pub async fn close(&self) {
         match self {
-            Db::Sqlite(pool, writer) => {
+            Db::Sqlite(pool, writer, _) => {
                 writer.connection.close().await;
                 pool.close().await;
             }
-            Db::Postgres(pool) => pool.close().await,
+            Db::Postgres(pool, _) => pool.close().await,
         }
     }
 }

@@ -19,7 +19,7 @@ pub async fn fresh_database(dir: &std::path::Path, postgres_url: Option<&str>) -
 pub async fn create_postgres_database(base: &str) -> Result<String, StorageError> {
     let admin = Db::open(base, &StorageOptions { max_connections: 1, ..StorageOptions::default() }).await?;
     let name = format!("ordo_test_{}", uuid::Uuid::now_v7().simple());
-    if let Db::Postgres(pool) = &admin {
+    if let Db::Postgres(pool, _) = &admin {
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(pool).await?;
     }
     admin.close().await;

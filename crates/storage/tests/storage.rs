@@ -275,8 +275,8 @@ async fn both_engines_have_the_same_schema() {
     let dir = tempfile::tempdir().unwrap();
     let (sqlite, _) = fresh_database(dir.path(), None).await.unwrap();
     let (postgres, _) = fresh_database(dir.path(), Some(&url)).await.unwrap();
-    let Db::Sqlite(sqlite, _) = sqlite else { panic!("expected SQLite") };
-    let Db::Postgres(postgres) = postgres else { panic!("expected PostgreSQL") };
+    let Db::Sqlite(sqlite, ..) = sqlite else { panic!("expected SQLite") };
+    let Db::Postgres(postgres, _) = postgres else { panic!("expected PostgreSQL") };
     let mut from_sqlite: Vec<(String, String)> = sqlx::query_as(
         "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p \
          WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_sqlx%'",
@@ -301,7 +301,7 @@ async fn both_engines_have_the_same_schema() {
 async fn every_table_is_known_to_the_rebuild() {
     let dir = tempfile::tempdir().unwrap();
     let (db, _) = fresh_database(dir.path(), None).await.unwrap();
-    let Db::Sqlite(sqlite, _) = db else { panic!("expected SQLite") };
+    let Db::Sqlite(sqlite, ..) = db else { panic!("expected SQLite") };
     let mut tables: Vec<String> = sqlx::query_scalar(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%'",
     )

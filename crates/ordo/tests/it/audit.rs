@@ -100,7 +100,7 @@ async fn concurrent_writers_keep_one_unbroken_chain(server: Server) {
     match server.ordo.verify_audit().await.unwrap() {
         // The bootstrap token, three master records, 60 writes, the finance token, and a
         // backorder filled by a receipt for some of the orders.
-        AuditVerdict::Intact { records } => assert!(records >= 65, "{records}"),
+        AuditVerdict::Intact { records, .. } => assert!(records >= 65, "{records}"),
         broken => panic!("{broken:?}"),
     }
 }
@@ -157,7 +157,9 @@ async fn audit_verify_names_the_first_record_edited_removed_swapped_or_cut_off()
     let dir = tempfile::tempdir().unwrap();
     let clean = audited_database(dir.path());
     // The three initial rules, the bootstrap token and three channels.
-    assert_eq!(verify(dir.path(), &clean), (Some(0), "audit log intact: 7 records\n".into()));
+    let (code, printed) = verify(dir.path(), &clean);
+    assert_eq!(code, Some(0), "{printed}");
+    assert!(printed.starts_with("audit log intact: 7 records\n  7 records are hashed without the audit key"), "{printed}");
 
     let cases: [(&str, &[&str], &str); 4] = [
         (
@@ -195,4 +197,131 @@ async fn audit_verify_names_the_first_record_edited_removed_swapped_or_cut_off()
         assert!(printed.starts_with(expected), "{how}: {printed}");
     }
     assert_eq!(verify(dir.path(), &clean).0, Some(0), "the original is untouched");
+}
+
+/// The audit key the keyed tests configure, as an operator would in the environment.
+const AUDIT_KEY: &str = "an audit key of at least thirty-two characters";
+
+fn keyed(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let out = ordo(dir).env("ORDO_AUDIT_KEY", AUDIT_KEY).args(args).output().unwrap();
+    (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+/// Every record, in chain order, as the file holds it.
+async fn records(database: &str) -> Vec<ordo_app::domain::audit::AuditRecord> {
+    let pool = sqlx::SqlitePool::connect(database).await.unwrap();
+    type Row = (i64, chrono::DateTime<chrono::Utc>, String, String, String, Option<String>, Option<String>, Option<String>, Option<String>, String, String);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT seq, at, actor, action, subject, before_state, after_state, reason, request_id, prev_hash, hash FROM audit_log ORDER BY seq",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    rows.into_iter()
+        .map(|(seq, at, actor, action, subject, before, after, reason, request_id, prev_hash, hash)| ordo_app::domain::audit::AuditRecord {
+            seq, at, actor, action, subject, before, after, reason, request_id, prev_hash, hash,
+        })
+        .collect()
+}
+
+/// Rewrites the whole log as `records`, with the head at its end, as someone with the file
+/// and the (public) hashing rules would.
+async fn rewrite(database: &str, records: &[ordo_app::domain::audit::AuditRecord]) {
+    let pool = sqlx::SqlitePool::connect(database).await.unwrap();
+    for statement in ["DROP TRIGGER IF EXISTS audit_log_no_update", "DROP TRIGGER IF EXISTS audit_log_no_delete", "DROP TRIGGER IF EXISTS audit_log_head", "DELETE FROM audit_log"] {
+        sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&pool).await.unwrap();
+    }
+    for r in records {
+        sqlx::query("INSERT INTO audit_log (seq, at, actor, action, subject, before_state, after_state, reason, request_id, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
+            .bind(r.seq).bind(r.at).bind(&r.actor).bind(&r.action).bind(&r.subject).bind(&r.before).bind(&r.after).bind(&r.reason).bind(&r.request_id).bind(&r.prev_hash).bind(&r.hash)
+            .execute(&pool).await.unwrap();
+    }
+    let last = records.last().unwrap();
+    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2").bind(last.seq).bind(&last.hash).execute(&pool).await.unwrap();
+    pool.close().await;
+}
+
+/// Links `records` again from the first on and hashes each as anyone can: plain SHA-256.
+fn rehash(records: &mut [ordo_app::domain::audit::AuditRecord]) {
+    let mut prev = ordo_app::domain::audit::GENESIS.to_owned();
+    for (i, record) in records.iter_mut().enumerate() {
+        record.seq = i as i64 + 1;
+        record.prev_hash = prev.clone();
+        record.hash = record.expected_hash();
+        prev.clone_from(&record.hash);
+    }
+}
+
+#[tokio::test]
+async fn signed_checkpoints_find_cut_tails_rewound_heads_rehashing_and_renumbering() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("ordo.db").display());
+    assert!(keyed(dir.path(), &["init", "--database", &database]).0 == Some(0));
+    std::fs::write(dir.path().join("channels.csv"), "code,name,kind,currency\nweb,Web shop,web,EUR\namz,Amazon,marketplace,EUR\nb2b,B2B portal,b2b,EUR\n").unwrap();
+    assert_eq!(keyed(dir.path(), &["import", "channels", "channels.csv", "--database", &database]).0, Some(0));
+    let (code, printed) = keyed(dir.path(), &["audit", "checkpoint", "--database", &database, "--dir", "checkpoints"]);
+    assert_eq!(code, Some(0), "{printed}");
+    assert!(printed.contains("checkpoint of record 7"), "{printed}");
+    // More happens after the checkpoint.
+    std::fs::write(dir.path().join("more.csv"), "code,name,kind,currency\nsoc,Social,social,EUR\n").unwrap();
+    assert_eq!(keyed(dir.path(), &["import", "channels", "more.csv", "--database", &database]).0, Some(0));
+    let (code, printed) = keyed(dir.path(), &["audit", "verify", "--database", &database, "--checkpoints", "checkpoints"]);
+    assert_eq!(code, Some(0), "{printed}");
+    assert!(printed.contains("intact: 8 records") && printed.contains("1 signed checkpoint found unchanged") && !printed.contains("without the audit key"), "{printed}");
+    checkpoint(&database).await;
+    let clean = records(&database).await;
+    assert!(clean.iter().all(|r| r.hash.starts_with("hmac:")), "keyed when a key is configured");
+
+    let source = dir.path().join("ordo.db");
+    let tamper = |how: &str| {
+        let copy = dir.path().join(format!("{how}.db"));
+        std::fs::copy(&source, &copy).unwrap();
+        format!("sqlite://{}", copy.display())
+    };
+    // 1. The tail cut off and the head moved back with it: the chain alone looks whole.
+    let cut = tamper("cut");
+    rewrite(&cut, &clean[..5]).await;
+    let (code, printed) = keyed(dir.path(), &["audit", "verify", "--database", &cut]);
+    assert_eq!(code, Some(0), "without checkpoints a consistent cut passes: {printed}");
+    let (code, printed) = keyed(dir.path(), &["audit", "verify", "--database", &cut, "--checkpoints", "checkpoints"]);
+    assert_eq!(code, Some(1), "{printed}");
+    assert!(printed.contains("broken at record 7") && printed.contains("checkpoint"), "{printed}");
+
+    // 2. A record edited and every later hash recomputed the way anyone can.
+    let edited = tamper("edited");
+    let mut forged = clean.clone();
+    forged[2].after = Some(r#"{"code":"web","name":"Someone else"}"#.to_owned());
+    rehash(&mut forged);
+    rewrite(&edited, &forged).await;
+    let (code, printed) = keyed(dir.path(), &["audit", "verify", "--database", &edited, "--checkpoints", "checkpoints"]);
+    assert_eq!(code, Some(1), "{printed}");
+    // Unkeyed rehashing of a keyed chain is plain to see; the checkpoint would find it too.
+    let (code, printed) = verify(dir.path(), &edited);
+    assert_eq!(code, Some(0), "without the key the rewritten chain looks whole: {printed}");
+
+    // 3. A record removed and the rest renumbered and rehashed.
+    let renumbered = tamper("renumbered");
+    let mut forged = clean.clone();
+    forged.remove(3);
+    rehash(&mut forged);
+    rewrite(&renumbered, &forged).await;
+    let (code, printed) = keyed(dir.path(), &["audit", "verify", "--database", &renumbered, "--checkpoints", "checkpoints"]);
+    assert_eq!(code, Some(1), "{printed}");
+
+    // A forged checkpoint is refused, and so is one signed with another key.
+    let forged_dir = dir.path().join("forged");
+    std::fs::create_dir(&forged_dir).unwrap();
+    let mut fake = ordo_app::domain::audit::Checkpoint::sign(7, &forged[6].hash, chrono::Utc::now(), &ordo_app::domain::audit::ChainKey::from_text("a key the attacker made up, thirty-two chars").unwrap());
+    std::fs::write(forged_dir.join("c.json"), serde_json::to_string(&fake).unwrap()).unwrap();
+    let (code, printed) = keyed(dir.path(), &["audit", "verify", "--database", &renumbered, "--checkpoints", "forged"]);
+    assert_ne!(code, Some(0), "{printed}");
+    assert!(printed.contains("another key"), "{printed}");
+    fake.public_key = ordo_app::domain::audit::ChainKey::from_text(AUDIT_KEY).unwrap().public_key();
+    std::fs::write(forged_dir.join("c.json"), serde_json::to_string(&fake).unwrap()).unwrap();
+    let (code, printed) = keyed(dir.path(), &["audit", "verify", "--database", &renumbered, "--checkpoints", "forged"]);
+    assert_ne!(code, Some(0), "{printed}");
+    assert!(printed.contains("signature"), "{printed}");
+    let (code, _) = keyed(dir.path(), &["audit", "verify", "--database", &database, "--checkpoints", "checkpoints"]);
+    assert_eq!(code, Some(0), "the original is untouched");
 }

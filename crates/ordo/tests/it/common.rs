@@ -72,6 +72,7 @@ impl Server {
             base_currency: ordo_app::domain::Currency::EUR,
             secret_key: Some(ordo_app::SecretKey::from_text(TEST_SECRET_KEY).unwrap()),
             carrier_webhook_secrets: vec![TEST_EASYPOST_SECRET.to_owned()],
+            audit_key: Some(ordo_app::domain::audit::ChainKey::from_text("the test servers' audit key, thirty-two characters").unwrap()),
             ..Settings::default()
         };
         let ordo = Ordo::open(&url, &StorageOptions::default(), settings).await.unwrap();
