@@ -7,6 +7,7 @@
 
 mod access;
 mod audit;
+mod backup;
 mod changes;
 mod channels;
 mod error;
@@ -39,6 +40,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Postgres, Sqlite, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+pub use backup::Inventory;
 pub use access::{ApiTokenRecord, LoginFailures, SessionUser, TokenListing, UserRecord};
 pub use audit::AuditQuery;
 pub use channels::{ConnectorRecord, CursorRecord, Delivery, DeliveryEnd, InboxStats, NewDelivery};

@@ -6,6 +6,7 @@
 
 mod api;
 mod audit;
+mod backup;
 mod bounds;
 mod browser;
 mod changes;
