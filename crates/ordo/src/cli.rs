@@ -810,6 +810,7 @@ async fn serve(config: &Config) -> Result<ExitCode, Failure> {
         let holder = format!("{}/{address}", serve::host_name());
         tokio::spawn(serve::poll_channels(ordo.clone(), holder, stopped.clone()))
     };
+    let backups = config.backups.clone().map(|plan| tokio::spawn(serve::back_up(config.database_url.clone(), config.storage.clone(), plan, stopped.clone())));
     let checkpoints = config.audit_checkpoints.clone().map(|(dir, every)| tokio::spawn(serve::checkpoint_audit(ordo.clone(), dir, every, stopped.clone())));
     let couriers: Vec<_> = (0..config.outbox_workers)
         .map(|n| {
@@ -834,6 +835,9 @@ async fn serve(config: &Config) -> Result<ExitCode, Failure> {
     let _ = pollers.await;
     if let Some(checkpoints) = checkpoints {
         let _ = checkpoints.await;
+    }
+    if let Some(backups) = backups {
+        backups.abort();
     }
     ordo.close().await;
     Ok(ExitCode::SUCCESS)

@@ -104,6 +104,16 @@ pub struct Options {
     /// Minutes between scheduled audit checkpoints [default: 60]
     #[arg(long, env = "ORDO_AUDIT_CHECKPOINT_MINUTES", global = true, value_name = "MINUTES")]
     pub audit_checkpoint_minutes: Option<u64>,
+    /// How often `ordo serve` backs the database up into `backup_dir`: a number and a unit,
+    /// such as 30m, 6h or 1d [default: none, no scheduled backups]
+    #[arg(long, env = "ORDO_BACKUP_EVERY", global = true, value_name = "DURATION")]
+    pub backup_every: Option<String>,
+    /// Where scheduled backups go [default: backups, beside the current folder]
+    #[arg(long, env = "ORDO_BACKUP_DIR", global = true, value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
+    /// How many scheduled backups to keep; older ones are deleted [default: 7]
+    #[arg(long, env = "ORDO_BACKUP_KEEP", global = true, value_name = "N")]
+    pub keep: Option<u64>,
     /// Log format: text or json [default: text]
     #[arg(long, env = "ORDO_LOG_FORMAT", global = true, value_name = "text|json")]
     pub log_format: Option<String>,
@@ -125,7 +135,7 @@ impl Options {
             request_timeout_secs, body_limit_bytes, session_hours, secure_cookies, risk_hold_uncaptured,
             risk_hold_country_mismatch, risk_value_factor, at_risk_hours, settlement_tolerance_minor, settlement_fee_rate,
             settlement_fee_rates, outbox_workers, outbox_max_attempts, outbox_first_retry_ms, notification_log, secret_key,
-            easypost_webhook_secret, audit_key, audit_checkpoint_dir, audit_checkpoint_minutes, log_format, log_filter)
+            easypost_webhook_secret, audit_key, audit_checkpoint_dir, audit_checkpoint_minutes, backup_every, backup_dir, keep, log_format, log_filter)
     }
 }
 
@@ -136,9 +146,39 @@ pub enum LogFormat {
     Json,
 }
 
+/// Backups `ordo serve` takes by itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduledBackups {
+    pub every: Duration,
+    pub dir: PathBuf,
+    /// The newest this many are kept.
+    pub keep: usize,
+}
+
+/// `30m`, `6h`, `1d` or `90s` as a duration of at least a second.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration such as 30m, 6h or 1d"))?;
+    let seconds = match unit {
+        "s" => number,
+        "m" => number.saturating_mul(60),
+        "h" => number.saturating_mul(3600),
+        "d" => number.saturating_mul(86_400),
+        _ => return Err(format!("{text:?} is not a duration such as 30m, 6h or 1d")),
+    };
+    if seconds == 0 {
+        return Err(format!("{text:?} is no time at all"));
+    }
+    Ok(Duration::from_secs(seconds))
+}
+
 /// The resolved configuration every command runs with.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// Backups `ordo serve` takes by itself.
+    pub backups: Option<ScheduledBackups>,
     /// Where and how often `ordo serve` writes signed audit checkpoints.
     pub audit_checkpoints: Option<(PathBuf, Duration)>,
     pub database_url: String,
@@ -241,6 +281,14 @@ impl Config {
                     .as_deref()
                     .map(|k| ordo_app::domain::audit::ChainKey::from_text(k).map_err(|e| bad("audit_key", e)))
                     .transpose()?,
+            },
+            backups: match o.backup_every.as_deref() {
+                Some(every) => Some(ScheduledBackups {
+                    every: parse_duration(every).map_err(|e| bad("backup_every", e))?,
+                    dir: o.backup_dir.unwrap_or_else(|| PathBuf::from("backups")),
+                    keep: usize::try_from(positive("keep", o.keep.unwrap_or(7))?).unwrap_or(usize::MAX),
+                }),
+                None => None,
             },
             audit_checkpoints: match o.audit_checkpoint_dir {
                 Some(dir) => Some((dir, Duration::from_secs(60 * positive("audit_checkpoint_minutes", o.audit_checkpoint_minutes.unwrap_or(60))?))),
@@ -347,6 +395,16 @@ mod tests {
         assert_eq!(config.listen.port(), 9000);
         assert_eq!(config.settings.base_currency.code(), "GBP");
         assert_eq!(config.database_url, DEFAULT_DATABASE_URL);
+    }
+
+    #[test]
+    fn durations_read_like_people_write_them() {
+        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("6h"), Ok(Duration::from_secs(21_600)));
+        assert_eq!(parse_duration(" 1d "), Ok(Duration::from_secs(86_400)));
+        for bad in ["", "h", "5", "0s", "1w", "-1h", "1.5h"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

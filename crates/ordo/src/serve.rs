@@ -177,6 +177,46 @@ pub fn host_name() -> String {
         .unwrap_or_else(|| "ordo".to_owned())
 }
 
+/// Backs the database up into `plan.dir` every `plan.every` until `stopped`, keeping the newest
+/// `plan.keep` (with their manifests). A failure is logged and tried again at the next turn.
+pub async fn back_up(url: String, storage: ordo_app::StorageOptions, plan: crate::config::ScheduledBackups, mut stopped: tokio::sync::watch::Receiver<bool>) {
+    let mut ticks = tokio::time::interval(plan.every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first tick is at once: the first backup waits a whole period.
+    ticks.tick().await;
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stopped.changed() => return,
+        }
+        if let Err(error) = std::fs::create_dir_all(&plan.dir) {
+            tracing::error!(%error, dir = %plan.dir.display(), "cannot make the backup folder");
+            continue;
+        }
+        let file = plan.dir.join(format!("ordo-{}.backup", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")));
+        match crate::backup::backup(&url, &storage, &file).await {
+            Ok(backup) => tracing::info!(file = %backup.file.display(), audit_seq = backup.inventory.audit_seq, "backup written"),
+            Err(error) => {
+                tracing::error!(%error, "scheduled backup failed");
+                continue;
+            }
+        }
+        // Names sort by time: the oldest beyond `keep` go.
+        let mut taken: Vec<std::path::PathBuf> = std::fs::read_dir(&plan.dir)
+            .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        taken.retain(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("ordo-") && n.ends_with(".backup")));
+        taken.sort();
+        let excess = taken.len().saturating_sub(plan.keep);
+        for old in taken.into_iter().take(excess) {
+            let _ = std::fs::remove_file(crate::backup::manifest_path(&old));
+            if let Err(error) = std::fs::remove_file(&old) {
+                tracing::warn!(%error, file = %old.display(), "cannot delete an old backup");
+            }
+        }
+    }
+}
+
 /// Writes a signed checkpoint of the audit chain's head into `dir` every `every`, and once more
 /// on the way out, until `stopped`. A failure is logged and tried again at the next turn.
 pub async fn checkpoint_audit(ordo: Ordo, dir: std::path::PathBuf, every: Duration, mut stopped: tokio::sync::watch::Receiver<bool>) {

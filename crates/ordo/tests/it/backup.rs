@@ -111,3 +111,31 @@ async fn a_postgres_backup_under_load_restores_every_acknowledged_order() {
     let target = ordo_storage::testing::create_postgres_database(&base).await.unwrap();
     backup_under_load_restores_every_acknowledged_order(source, target).await;
 }
+
+#[tokio::test]
+async fn serve_backs_up_on_a_schedule_and_keeps_the_newest() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("shop.db").display());
+    assert!(ordo(dir.path()).args(["init", "--database", &database]).output().unwrap().status.success());
+    let mut child = ordo(dir.path())
+        .args(["serve", "--database", &database, "--listen", "127.0.0.1:0", "--backup-every", "1s", "--backup-dir", "nightly", "--keep", "2"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let folder = dir.path().join("nightly");
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let taken: Vec<String> = std::fs::read_dir(&folder).map(|e| e.filter_map(|e| e.ok()).map(|e| e.file_name().into_string().unwrap()).collect()).unwrap_or_default();
+        if taken.iter().filter(|n| n.ends_with(".backup")).count() >= 2 {
+            // A few more turns, so the oldest must have been deleted.
+            tokio::time::sleep(Duration::from_millis(2_500)).await;
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let backups: Vec<String> = std::fs::read_dir(&folder).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name().into_string().unwrap()).collect();
+    let files = backups.iter().filter(|n| n.ends_with(".backup")).count();
+    let manifests = backups.iter().filter(|n| n.ends_with(".manifest.json")).count();
+    assert!(files == 2 && manifests == 2, "the newest two are kept, each with its manifest: {backups:?}");
+}
