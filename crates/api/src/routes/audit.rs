@@ -19,6 +19,7 @@ pub fn routes() -> OpenApiRouter<Ordo> {
 
 /// Which records to show; every filter is optional.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct AuditFilter {
     /// `user:NAME`, `token:NAME` or `system`.

@@ -49,6 +49,7 @@ async fn propose(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct Filter {
     /// pending, approved or rejected.
@@ -77,18 +78,18 @@ async fn approve(State(ordo): State<Ordo>, caller: Authorized<need::ChangesAppro
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Reason {
+struct ChangeReason {
     reason: String,
 }
 
 #[utoipa::path(post, path = "/api/v1/change-requests/{id}/reject", security(("bearer" = ["changes.approve"])), tag = "change requests",
-    params(("id" = String, Path)), request_body = Reason,
+    params(("id" = String, Path)), request_body = ChangeReason,
     responses((status = 200, body = ChangeRequest), (status = "4XX", body = ErrorBody)))]
 async fn reject(
     State(ordo): State<Ordo>,
     caller: Authorized<need::ChangesApprove>,
     Path(id): Path<String>,
-    ValidJson(body): ValidJson<Reason>,
+    ValidJson(body): ValidJson<ChangeReason>,
 ) -> Result<Json<ChangeRequest>, ApiError> {
     Ok(Json(ordo.reject_change(path_id(&id)?, &body.reason, &caller.actor).await?))
 }

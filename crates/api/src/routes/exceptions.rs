@@ -19,12 +19,13 @@ pub fn routes() -> OpenApiRouter<Ordo> {
         .routes(routes!(list_exceptions))
         .routes(routes!(get_exception))
         .routes(routes!(acknowledge))
-        .routes(routes!(comment))
+        .routes(routes!(comment_on_exception))
         .routes(routes!(resolve))
         .routes(routes!(bulk))
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct Filter {
     /// open, acknowledged, escalated, resolved, or unresolved (the first three); all when absent.
@@ -104,7 +105,7 @@ struct NewComment {
 /// Adds a comment; anyone who works the queue may.
 #[utoipa::path(post, path = "/api/v1/exceptions/{id}/comments", security(("bearer" = ["exceptions.work"])), tag = "exceptions", params(("id" = String, Path)),
     request_body = NewComment, responses((status = 200, body = Exception), (status = "4XX", body = ErrorBody)))]
-async fn comment(
+async fn comment_on_exception(
     State(ordo): State<Ordo>,
     caller: Authorized<need::ExceptionsWork>,
     Path(id): Path<String>,

@@ -52,6 +52,7 @@ async fn release_wave(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct WaveFilter {
     location: Option<String>,

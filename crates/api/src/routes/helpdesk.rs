@@ -27,7 +27,7 @@ pub fn routes() -> OpenApiRouter<Ordo> {
     OpenApiRouter::new()
         .routes(routes!(list_tickets, open_ticket))
         .routes(routes!(get_ticket))
-        .routes(routes!(comment))
+        .routes(routes!(comment_on_ticket))
         .routes(routes!(set_status))
         .routes(routes!(assign))
         .routes(routes!(list_attachments))
@@ -87,6 +87,7 @@ async fn open_ticket(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct Filter {
     /// Comma-separated statuses, such as `open,pending`; all when absent.
@@ -133,7 +134,7 @@ fn yes() -> bool {
 
 #[utoipa::path(post, path = "/api/v1/tickets/{id}/comments", security(("bearer" = ["tickets.write"])), tag = "helpdesk",
     params(("id" = String, Path)), request_body = CommentRequest, responses((status = 200, body = TicketView), (status = "4XX", body = ErrorBody)))]
-async fn comment(
+async fn comment_on_ticket(
     State(ordo): State<Ordo>,
     caller: Authorized<need::TicketsWrite>,
     Path(id): Path<String>,
@@ -179,6 +180,7 @@ async fn assign(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct Upload {
     /// The file's name, as shown to people.
@@ -263,6 +265,7 @@ async fn attach_to_supplier(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct Subject {
     /// `ticket:ID`, `return:ID`, `order:ID` or `supplier:CODE`.

@@ -37,6 +37,7 @@ async fn record_movement(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct StockFilter {
     /// Only this SKU's stock.
@@ -71,6 +72,7 @@ struct Availability {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct SkuList {
     /// Comma-separated SKUs.
@@ -94,6 +96,7 @@ async fn available_to_sell(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct Since {
     /// The cursor from the last answer; 0 for everything.

@@ -199,6 +199,7 @@ async fn settlements(State(ordo): State<Ordo>, _: Authorized<need::LedgerRead>) 
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct LineFilter {
     /// Only the lines that name an order but matched none.

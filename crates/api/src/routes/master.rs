@@ -87,6 +87,7 @@ async fn create_product(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ProductSearch {
     /// Text to find in the SKU or the name.
@@ -169,6 +170,7 @@ async fn create_listing(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListingFilter {
     /// Only this channel's listings.
@@ -196,6 +198,7 @@ async fn create_customer(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct Paging {
     /// At most 500; 50 when absent.

@@ -149,6 +149,7 @@ impl From<OutboxMessage> for MessageView {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct Filter {
     /// pending, delivered or dead.

@@ -31,7 +31,7 @@ pub fn routes() -> OpenApiRouter<Ordo> {
         .routes(routes!(purchase_orders, create_purchase_order))
         .routes(routes!(purchase_order))
         .routes(routes!(move_purchase_order))
-        .routes(routes!(receive))
+        .routes(routes!(receive_purchase_order))
         .routes(routes!(bill))
 }
 
@@ -88,6 +88,7 @@ async fn set_supplier_sku(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct SkuFilter {
     sku: Option<String>,
@@ -122,6 +123,7 @@ async fn forecast(State(ordo): State<Ordo>, _: Authorized<need::InventoryRead>, 
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ProposalFilter {
     /// proposed, approved or rejected.
@@ -152,17 +154,17 @@ struct Approved {
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Approval {
+struct ProposalApproval {
     proposals: Vec<Approved>,
 }
 
 /// Approves proposals into draft purchase orders, one per supplier; all or none.
 #[utoipa::path(post, path = "/api/v1/replenishment/proposals/approve", security(("bearer" = ["procurement.write"])), tag = "procurement",
-    request_body = Approval, responses((status = 201, body = Vec<PurchaseOrder>), (status = "4XX", body = ErrorBody)))]
+    request_body = ProposalApproval, responses((status = 201, body = Vec<PurchaseOrder>), (status = "4XX", body = ErrorBody)))]
 async fn approve_proposals(
     State(ordo): State<Ordo>,
     caller: Authorized<need::ProcurementWrite>,
-    ValidJson(body): ValidJson<Approval>,
+    ValidJson(body): ValidJson<ProposalApproval>,
 ) -> Result<(StatusCode, Json<Vec<PurchaseOrder>>), ApiError> {
     let mut decided = Vec::with_capacity(body.proposals.len());
     for (i, p) in body.proposals.iter().enumerate() {
@@ -211,6 +213,7 @@ async fn create_purchase_order(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct PoFilter {
     status: Option<String>,
@@ -255,19 +258,19 @@ struct ReceivedLine {
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Receipt {
+struct PurchaseOrderReceipt {
     lines: Vec<ReceivedLine>,
 }
 
 /// Goods arrived: into stock at the order's location, at its price, filling backorders. More
 /// than 5% over what was ordered is refused naming the line.
 #[utoipa::path(post, path = "/api/v1/purchase-orders/{id}/receipts", security(("bearer" = ["inventory.write"])), tag = "procurement",
-    params(("id" = String, Path)), request_body = Receipt, responses((status = 200, body = PurchaseOrder), (status = "4XX", body = ErrorBody)))]
-async fn receive(
+    params(("id" = String, Path)), request_body = PurchaseOrderReceipt, responses((status = 200, body = PurchaseOrder), (status = "4XX", body = ErrorBody)))]
+async fn receive_purchase_order(
     State(ordo): State<Ordo>,
     caller: Authorized<need::InventoryWrite>,
     Path(id): Path<String>,
-    ValidJson(body): ValidJson<Receipt>,
+    ValidJson(body): ValidJson<PurchaseOrderReceipt>,
 ) -> Result<Json<PurchaseOrder>, ApiError> {
     let lines: Vec<(i64, i64)> = body.lines.iter().map(|l| (l.line, l.quantity)).collect();
     Ok(Json(ordo.receive_purchase_order(path_id(&id)?, &lines, &caller.actor).await?))
@@ -305,6 +308,7 @@ async fn bill(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct Holdout {
     /// Days held out at the end of each SKU's history and forecast blind (1–56, 7 when absent).
@@ -320,6 +324,7 @@ async fn accuracy(State(ordo): State<Ordo>, _: Authorized<need::InventoryRead>, 
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct DemandQuery {
     /// One channel's sales; every channel's when absent.

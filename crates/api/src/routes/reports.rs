@@ -18,6 +18,7 @@ pub fn routes() -> OpenApiRouter<Ordo> {
 
 /// A period of the books, both days included; all time when absent.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct PeriodQuery {
     from: Option<chrono::NaiveDate>,
@@ -135,6 +136,7 @@ async fn profitability(
 
 /// A period and a page of an account's lines.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct LedgerQuery {
     from: Option<chrono::NaiveDate>,

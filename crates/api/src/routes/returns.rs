@@ -19,7 +19,7 @@ pub fn routes() -> OpenApiRouter<Ordo> {
         .routes(routes!(get_return))
         .routes(routes!(decide))
         .routes(routes!(ship_back))
-        .routes(routes!(receive))
+        .routes(routes!(receive_return))
         .routes(routes!(inspect))
         .routes(routes!(close))
         .routes(routes!(replacement))
@@ -70,6 +70,7 @@ async fn request_return(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct Filter {
     order_id: Option<String>,
@@ -140,19 +141,19 @@ struct UnitsOfLine {
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Receipt {
+struct ReturnReceipt {
     location: String,
     lines: Vec<UnitsOfLine>,
 }
 
 /// The goods arrived at a location; they wait for inspection, not yet in stock.
 #[utoipa::path(post, path = "/api/v1/returns/{id}/receive", security(("bearer" = ["returns.write"])), tag = "returns",
-    params(("id" = String, Path)), request_body = Receipt, responses((status = 200, body = Rma), (status = "4XX", body = ErrorBody)))]
-async fn receive(
+    params(("id" = String, Path)), request_body = ReturnReceipt, responses((status = 200, body = Rma), (status = "4XX", body = ErrorBody)))]
+async fn receive_return(
     State(ordo): State<Ordo>,
     caller: Authorized<need::ReturnsWrite>,
     Path(id): Path<String>,
-    ValidJson(body): ValidJson<Receipt>,
+    ValidJson(body): ValidJson<ReturnReceipt>,
 ) -> Result<Json<Rma>, ApiError> {
     let lines: Vec<ReceivedLine> = body.lines.iter().map(|l| ReceivedLine { line: l.line, quantity: l.quantity }).collect();
     Ok(Json(ordo.receive_return(path_id(&id)?, &body.location, &lines, &caller.actor).await?))
@@ -322,6 +323,7 @@ async fn set_policy(
 
 /// Days of a report, both included; all time when absent.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct Days {
     from: Option<chrono::NaiveDate>,

@@ -148,6 +148,7 @@ async fn draft_rule(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct Filter {
     /// draft, submitted, approved, active, retired or rejected.
@@ -183,7 +184,7 @@ async fn submit_rule(State(ordo): State<Ordo>, caller: Authorized<need::RulesWri
 
 #[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Approval {
+struct RuleApproval {
     /// When the version goes into force; now when absent.
     effective_from: Option<DateTime<Utc>>,
 }
@@ -191,7 +192,7 @@ struct Approval {
 /// Approves a submitted version. The approver must be another person than its author, of a
 /// role that owns the rule's kind (403 otherwise).
 #[utoipa::path(post, path = "/api/v1/rules/{id}/approve", security(("bearer" = ["rules.approve"])), tag = "rules",
-    params(("id" = String, Path)), request_body(content = Approval, description = "optional"),
+    params(("id" = String, Path)), request_body(content = RuleApproval, description = "optional"),
     responses((status = 200, body = RuleVersion), (status = "4XX", body = ErrorBody)))]
 async fn approve_rule(
     State(ordo): State<Ordo>,
@@ -199,24 +200,24 @@ async fn approve_rule(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<RuleVersion>, ApiError> {
-    let approval: Approval = optional_json(&body)?;
+    let approval: RuleApproval = optional_json(&body)?;
     Ok(Json(ordo.approve_rule(path_id(&id)?, approval.effective_from, &caller.actor).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Reason {
+struct RuleReason {
     reason: String,
 }
 
 #[utoipa::path(post, path = "/api/v1/rules/{id}/reject", security(("bearer" = ["rules.approve"])), tag = "rules",
-    params(("id" = String, Path)), request_body = Reason,
+    params(("id" = String, Path)), request_body = RuleReason,
     responses((status = 200, body = RuleVersion), (status = "4XX", body = ErrorBody)))]
 async fn reject_rule(
     State(ordo): State<Ordo>,
     caller: Authorized<need::RulesApprove>,
     Path(id): Path<String>,
-    ValidJson(body): ValidJson<Reason>,
+    ValidJson(body): ValidJson<RuleReason>,
 ) -> Result<Json<RuleVersion>, ApiError> {
     Ok(Json(ordo.reject_rule(path_id(&id)?, &body.reason, &caller.actor).await?))
 }
@@ -230,13 +231,13 @@ async fn activate_rule(State(ordo): State<Ordo>, caller: Authorized<need::RulesA
 }
 
 #[utoipa::path(post, path = "/api/v1/rules/{id}/retire", security(("bearer" = ["rules.approve"])), tag = "rules",
-    params(("id" = String, Path)), request_body = Reason,
+    params(("id" = String, Path)), request_body = RuleReason,
     responses((status = 200, body = RuleVersion), (status = "4XX", body = ErrorBody)))]
 async fn retire_rule(
     State(ordo): State<Ordo>,
     caller: Authorized<need::RulesApprove>,
     Path(id): Path<String>,
-    ValidJson(body): ValidJson<Reason>,
+    ValidJson(body): ValidJson<RuleReason>,
 ) -> Result<Json<RuleVersion>, ApiError> {
     Ok(Json(ordo.retire_rule(path_id(&id)?, &body.reason, &caller.actor).await?))
 }

@@ -70,6 +70,39 @@ async fn every_documented_route_needs_a_token() {
     assert_eq!(health.status(), 200);
 }
 
+/// The served document is one a generated client can use: every path parameter is in its
+/// path and every placeholder declared, query parameters are declared in the query, operation
+/// ids are unique, and every schema a route names exists. (CI also runs
+/// openapi-spec-validator on it.)
+#[tokio::test]
+async fn the_openapi_document_declares_its_parameters_where_they_go() {
+    let server = Server::start().await;
+    let doc: Value = server.client.get(format!("{}/api/openapi.json", server.base)).send().await.unwrap().json().await.unwrap();
+    let mut operation_ids = std::collections::HashSet::new();
+    let text = doc.to_string();
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        let placeholders: std::collections::BTreeSet<&str> =
+            path.split('{').skip(1).filter_map(|rest| rest.split_once('}').map(|(name, _)| name)).collect();
+        for (method, operation) in operations.as_object().unwrap() {
+            let declared: std::collections::BTreeSet<&str> = operation["parameters"]
+                .as_array()
+                .map(|ps| ps.iter().filter(|p| p["in"] == "path").map(|p| p["name"].as_str().unwrap()).collect())
+                .unwrap_or_default();
+            assert_eq!(declared, placeholders, "{method} {path}: path parameters");
+            let id = operation["operationId"].as_str().unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+            assert!(operation_ids.insert(id.to_owned()), "{method} {path}: operationId {id} twice");
+        }
+    }
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for reference in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+        let name = reference.split('"').next().unwrap();
+        assert!(schemas.contains_key(name), "{name} is named but not described");
+    }
+    for name in ["PurchaseOrderReceipt", "ReturnReceipt", "ProposalApproval", "RuleApproval"] {
+        assert!(schemas.contains_key(name), "each body has its own schema: {name}");
+    }
+}
+
 #[tokio::test]
 async fn bad_input_names_the_field_and_changes_nothing() {
     let server = Server::start().await;
