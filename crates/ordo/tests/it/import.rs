@@ -6,6 +6,9 @@ use std::process::{Command, Output};
 fn import(dir: &Path, database: &str, kind: &str, csv: &str, extra: &[&str]) -> Output {
     let file = dir.join(format!("{kind}.csv"));
     std::fs::write(&file, csv).unwrap();
+    // Imports go into a database `ordo init` made.
+    let init = Command::new(env!("CARGO_BIN_EXE_ordo")).current_dir(dir).args(["init", "--database", database]).output().unwrap();
+    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
     Command::new(env!("CARGO_BIN_EXE_ordo"))
         .current_dir(dir)
         .args(["import", kind, file.to_str().unwrap(), "--database", database])

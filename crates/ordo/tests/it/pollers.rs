@@ -360,7 +360,15 @@ async fn a_sigkill_mid_poll_loses_and_duplicates_nothing() {
     assert_eq!(ids.len(), 30, "every order, once");
     let (orders, _) = server.ordo.orders(Some("amz"), None, None, 500, 0).await.unwrap();
     assert_eq!(orders.len(), 30, "none twice");
-    let kept = server.ordo.inbox("amz", None, 500).await.unwrap();
+    // An order is made a moment before its delivery is marked processed: wait for the inbox.
+    let mut kept = server.ordo.inbox("amz", None, 500).await.unwrap();
+    for _ in 0..200 {
+        if kept.iter().all(|d| d.status == "processed") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        kept = server.ordo.inbox("amz", None, 500).await.unwrap();
+    }
     let mut delivered: Vec<&str> = kept.iter().filter_map(|d| d.external_id.as_deref()).collect();
     delivered.sort();
     delivered.dedup();
