@@ -74,7 +74,21 @@ pub fn router(ordo: Ordo) -> Router {
         .route("/metrics", get(metrics::render))
         .route_layer(axum::middleware::from_fn(metrics::track))
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::map_response(security_headers))
         .with_state(ordo)
+}
+
+/// API answers are data for one caller: never cached by a shared cache, never framed, never
+/// sniffed as another type, and no referrer sent on.
+async fn security_headers(mut response: axum::response::Response) -> axum::response::Response {
+    use axum::http::header::{self, HeaderValue};
+    let headers = response.headers_mut();
+    headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
 }
 
 /// The OpenAPI document, as `GET /api/openapi.json` serves it.

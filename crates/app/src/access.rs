@@ -53,6 +53,18 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     ordo_domain::hex(&Sha256::digest(bytes))
 }
 
+/// The token every dashboard form of a session carries: derived from the session's key, which
+/// only the browser holding the cookie knows, so another site cannot forge a form.
+pub fn form_token(session_key: &str) -> String {
+    sha256_hex(format!("ordo form token\n{session_key}").as_bytes())
+}
+
+/// A fresh random token for the log-in form, which has no session yet (kept in a cookie and
+/// sent back with the form).
+pub fn new_form_token() -> AppResult<String> {
+    random_secret()
+}
+
 impl Ordo {
     /// Makes a new API token for `role`. The returned secret is never stored.
     pub async fn create_token(&self, role: Role, name: &str, actor: &Actor) -> AppResult<IssuedToken> {

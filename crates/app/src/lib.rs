@@ -39,7 +39,7 @@ use ordo_domain::access::{Permission, Role};
 use ordo_domain::{Currency, FieldError};
 use ordo_storage::Db;
 
-pub use access::{IssuedToken, LoggedIn};
+pub use access::{form_token, new_form_token, IssuedToken, LoggedIn};
 pub use audit::AuditVerdict;
 pub use clock::Clock;
 pub use connectors::{ChannelConnection, ConnectorChange, ConnectorView};

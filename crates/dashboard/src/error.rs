@@ -25,6 +25,9 @@ pub(crate) enum Problem {
     Forbidden,
     /// A form was sent from a page on another site.
     CrossSite,
+    /// A form came without the token of the page it was shown on: another site's, or one
+    /// shown before the session it belonged to ended.
+    StaleForm,
     NotFound,
     /// Too many failed log-ins: the next attempt must wait this many seconds.
     TooManyAttempts(i64),
@@ -62,7 +65,7 @@ impl Problem {
             Problem::SignIn { .. } => StatusCode::SEE_OTHER,
             Problem::BadInput(_) => StatusCode::BAD_REQUEST,
             Problem::Conflict(_) => StatusCode::CONFLICT,
-            Problem::Forbidden | Problem::CrossSite => StatusCode::FORBIDDEN,
+            Problem::Forbidden | Problem::CrossSite | Problem::StaleForm => StatusCode::FORBIDDEN,
             Problem::NotFound => StatusCode::NOT_FOUND,
             Problem::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
             Problem::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -75,6 +78,7 @@ impl Problem {
             Problem::BadInput(_) => "Bad request",
             Problem::Conflict(_) => "Conflict",
             Problem::Forbidden | Problem::CrossSite => "Not allowed",
+            Problem::StaleForm => "Form expired",
             Problem::NotFound => "Not found",
             Problem::TooManyAttempts(_) => "Too many attempts",
             Problem::Internal => "Something went wrong",
@@ -92,6 +96,9 @@ impl Problem {
                 "The form was sent from another site, so it was not accepted. Please use the form on this site.".to_owned()
             }
             Problem::NotFound => "There is no such page.".to_owned(),
+            Problem::StaleForm => {
+                "This form was not sent from a page Ordo showed you in this session, so nothing was done. Go back, reload the page and send it again.".to_owned()
+            }
             Problem::TooManyAttempts(seconds) => too_many_attempts(*seconds),
             Problem::Internal => "Something went wrong on our side. Please try again in a moment.".to_owned(),
         }

@@ -89,6 +89,7 @@ pub fn router(ordo: ordo_app::Ordo, secure_cookies: bool) -> Router {
         .route("/dashboard/suppliers", get(pages::master::suppliers))
         .route("/dashboard/customers", get(pages::master::customers))
         .route("/dashboard/{*rest}", get(pages::not_found))
+        .layer(middleware::from_fn(session::guard_forms))
         .layer(middleware::map_response(page_headers))
         .with_state(state);
     pages.merge(assets::router())

@@ -41,6 +41,8 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
 /// redirect to the log-in page when nobody is.
 pub(crate) struct Session {
     pub(crate) actor: Actor,
+    /// What the session's forms carry back.
+    pub(crate) form_token: String,
 }
 
 impl FromRequestParts<Dashboard> for Session {
@@ -57,7 +59,7 @@ impl FromRequestParts<Dashboard> for Session {
             Ok(actor) => {
                 // The server's request-id layer sets this on every request.
                 let request_id = parts.headers.get("x-request-id").and_then(|value| value.to_str().ok());
-                Ok(Session { actor: actor.on_request(request_id) })
+                Ok(Session { actor: actor.on_request(request_id), form_token: ordo_app::form_token(&key) })
             }
             Err(AppError::Unauthenticated) => Err(sign_in()),
             Err(other) => Err(other.into()),
@@ -69,7 +71,7 @@ impl Session {
     /// The layout for `page` when the actor's role grants the page's permission
     /// ([`Page::permission`]); a 403 page otherwise.
     pub(crate) fn open(&self, page: Page) -> Result<Layout, PageError> {
-        let layout = Layout::new(&self.actor, page.label(), Some(page));
+        let layout = Layout::new(&self.actor, &self.form_token, page.label(), Some(page));
         if self.actor.can(page.permission()) {
             Ok(layout)
         } else {
@@ -92,7 +94,7 @@ impl Session {
 
     /// A layout for a page that is not in the navigation, such as "Not found".
     pub(crate) fn layout(&self, title: &'static str) -> Layout {
-        Layout::new(&self.actor, title, None)
+        Layout::new(&self.actor, &self.form_token, title, None)
     }
 }
 
@@ -130,6 +132,47 @@ fn split_port(authority: &str) -> (&str, Option<&str>) {
     }
 }
 
+/// The most a dashboard form's body may be: forms carry a few fields, never files.
+const FORM_LIMIT: usize = 256 * 1024;
+
+/// What every form post (log-in and log-out included) passes before its handler: when the
+/// browser says where the form came from (`Origin`), it is this site; and the form carries the
+/// token of the session it was shown in ([`ordo_app::form_token`]), or, for the log-in form,
+/// the token in its cookie. Another site can make a browser post a form, but cannot read the
+/// token to put in it.
+pub(crate) async fn guard_forms(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if request.method() != axum::http::Method::POST {
+        return next.run(request).await;
+    }
+    if !same_origin(request.headers()) {
+        return PageError::from(Problem::CrossSite).into_response();
+    }
+    let jar = CookieJar::from_headers(request.headers());
+    let login = request.uri().path() == "/login";
+    let expected = if login {
+        jar.get(LOGIN_COOKIE).map(|c| c.value().to_owned())
+    } else {
+        jar.get(SESSION_COOKIE).map(|c| ordo_app::form_token(c.value()))
+    };
+    // Without a session the page's own check sends the browser to log in; nothing is done.
+    if expected.is_none() && !login {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, FORM_LIMIT).await else {
+        return PageError::from(Problem::BadInput(ordo_domain::FieldError::new("form", "is too large"))).into_response();
+    };
+    let sent = form_urlencoded::parse(&bytes).find(|(name, _)| name == "form_token").map(|(_, value)| value.into_owned());
+    let matches = match (&expected, &sent) {
+        (Some(expected), Some(sent)) => expected.len() == sent.len() && expected.bytes().zip(sent.bytes()).fold(0u8, |d, (a, b)| d | (a ^ b)) == 0,
+        _ => false,
+    };
+    if !matches {
+        return PageError::from(Problem::StaleForm).into_response();
+    }
+    next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes))).await
+}
+
 /// `next` if it is a dashboard path we may send the browser to after logging in. Anything
 /// else (another site, `//host`, odd characters) is dropped, so the log-in page cannot be
 /// used to redirect people elsewhere.
@@ -156,7 +199,12 @@ struct LoginPage<'a> {
     next: Option<&'a str>,
     username: &'a str,
     error: Option<String>,
+    /// Also in the [`LOGIN_COOKIE`]: the form must carry it back.
+    form_token: &'a str,
 }
+
+/// The cookie that holds the log-in form's token until the form comes back.
+pub(crate) const LOGIN_COOKIE: &str = "ordo_login";
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct LoginQuery {
@@ -164,9 +212,24 @@ pub(crate) struct LoginQuery {
     next: Option<String>,
 }
 
-pub(crate) async fn login_form(query: Result<Query<LoginQuery>, QueryRejection>) -> Response {
+pub(crate) async fn login_form(State(dashboard): State<Dashboard>, jar: CookieJar, query: Result<Query<LoginQuery>, QueryRejection>) -> Response {
     let next = query.ok().and_then(|Query(query)| query.next);
-    render(StatusCode::OK, &LoginPage { next: next.as_deref().and_then(safe_next), username: "", error: None })
+    let (jar, token) = login_token(jar, dashboard.secure_cookies);
+    let Some(token) = token else {
+        return PageError::from(Problem::Internal).into_response();
+    };
+    (jar, render(StatusCode::OK, &LoginPage { next: next.as_deref().and_then(safe_next), username: "", error: None, form_token: &token }))
+        .into_response()
+}
+
+/// The log-in form's token: the one the browser holds, or a new one set in the jar.
+fn login_token(jar: CookieJar, secure: bool) -> (CookieJar, Option<String>) {
+    if let Some(token) = jar.get(LOGIN_COOKIE).map(|c| c.value().to_owned()).filter(|t| t.len() == 64) {
+        return (jar, Some(token));
+    }
+    let Ok(token) = ordo_app::new_form_token() else { return (jar, None) };
+    let cookie = Cookie::build((LOGIN_COOKIE, token.clone())).http_only(true).same_site(SameSite::Strict).path("/login").secure(secure).build();
+    (jar.add(cookie), Some(token))
 }
 
 #[derive(Debug, Deserialize)]
@@ -186,6 +249,7 @@ pub(crate) async fn log_in(
     Form(form): Form<LoginForm>,
 ) -> Result<(CookieJar, Redirect), Response> {
     let next = form.next.as_deref().and_then(safe_next);
+    let token = jar.get(LOGIN_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
     match dashboard.ordo.log_in(&form.username, &form.password, address.0).await {
         Ok(logged_in) => {
             let cookie = session_cookie(logged_in.session_key, logged_in.expires_at, dashboard.secure_cookies);
@@ -195,10 +259,10 @@ pub(crate) async fn log_in(
         // which usernames exist.
         Err(AppError::Unauthenticated) => Err(render(
             StatusCode::UNAUTHORIZED,
-            &LoginPage { next, username: form.username.trim(), error: Some("Wrong username or password.".to_owned()) },
+            &LoginPage { next, username: form.username.trim(), error: Some("Wrong username or password.".to_owned()), form_token: &token },
         )),
         Err(AppError::TooManyAttempts { retry_after_s }) => {
-            let page = LoginPage { next, username: form.username.trim(), error: Some(crate::error::too_many_attempts(retry_after_s)) };
+            let page = LoginPage { next, username: form.username.trim(), error: Some(crate::error::too_many_attempts(retry_after_s)), form_token: &token };
             let mut response = render(StatusCode::TOO_MANY_REQUESTS, &page);
             if let Ok(value) = retry_after_s.to_string().parse() {
                 response.headers_mut().insert(header::RETRY_AFTER, value);

@@ -44,7 +44,8 @@ pub struct Options {
     /// How long a dashboard log-in lasts, in hours [default: 12]
     #[arg(long, env = "ORDO_SESSION_HOURS", global = true, value_name = "HOURS")]
     pub session_hours: Option<u64>,
-    /// Mark the session cookie Secure: set when serving behind HTTPS [default: false]
+    /// Mark the session cookie Secure, so browsers send it over HTTPS only; turn off only to
+    /// serve plain HTTP on a private network [default: true, false when listening on loopback]
     #[arg(long, env = "ORDO_SECURE_COOKIES", global = true, value_name = "BOOL")]
     pub secure_cookies: Option<bool>,
     /// A new database's initial risk rules: hold orders whose payment is not captured [default: true]
@@ -296,7 +297,8 @@ impl Config {
             },
             request_timeout: Duration::from_secs(positive("request_timeout_secs", o.request_timeout_secs.unwrap_or(30))?),
             body_limit_bytes: o.body_limit_bytes.unwrap_or(1024 * 1024).max(1024),
-            secure_cookies: o.secure_cookies.unwrap_or(false),
+            // Secure unless told otherwise, or served on loopback (where plain HTTP is usual).
+            secure_cookies: o.secure_cookies.unwrap_or(!listen.ip().is_loopback()),
             log_format,
             log_filter: o.log_filter.unwrap_or_else(|| "info".to_owned()),
             outbox_workers,

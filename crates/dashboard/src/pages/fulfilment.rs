@@ -363,6 +363,7 @@ mod tests {
             username: role.as_str().to_owned(),
             role,
             current: Some(Page::Fulfilment),
+            form_token: "t".into(),
         };
         WavePage::new(layout, wave, role.can(Permission::InventoryWrite)).render().unwrap()
     }

@@ -163,7 +163,7 @@ mod tests {
             customer_name: "Ann Berg".into(),
         };
         let mut reasons = HashMap::from([(Uuid::nil().to_string(), vec!["billed to DE but shipped to US".to_owned()])]);
-        let layout = Layout { title: "Holds".into(), username: "u".into(), role, current: Some(Page::Holds) };
+        let layout = Layout { title: "Holds".into(), username: "u".into(), role, current: Some(Page::Holds), form_token: "t".into() };
         let paging = Paging::parse(None).unwrap();
         let page = HoldsPage {
             layout,

@@ -149,6 +149,8 @@ pub(crate) struct Layout {
     pub(crate) username: String,
     pub(crate) role: Role,
     pub(crate) current: Option<Page>,
+    /// What every form on the page carries back ([`ordo_app::form_token`]).
+    pub(crate) form_token: String,
 }
 
 /// One choice in a drop-down.
@@ -166,8 +168,8 @@ pub(crate) struct NavLink {
 }
 
 impl Layout {
-    pub(crate) fn new(actor: &Actor, title: &'static str, current: Option<Page>) -> Layout {
-        Layout { title: Cow::Borrowed(title), username: actor.name.clone(), role: actor.role, current }
+    pub(crate) fn new(actor: &Actor, form_token: &str, title: &'static str, current: Option<Page>) -> Layout {
+        Layout { title: Cow::Borrowed(title), username: actor.name.clone(), role: actor.role, current, form_token: form_token.to_owned() }
     }
 
     /// The same layout under a title made for one record, such as "Order 1001".
@@ -319,7 +321,7 @@ mod tests {
     #[test]
     fn each_role_sees_the_pages_it_may_open() {
         let nav = |role: Role| -> Vec<&'static str> {
-            let layout = Layout { title: "t".into(), username: "u".into(), role, current: Some(Page::Holds) };
+            let layout = Layout { title: "t".into(), username: "u".into(), role, current: Some(Page::Holds), form_token: "t".into() };
             layout.nav().into_iter().map(|link| link.label).collect()
         };
         let all = nav(Role::Admin);

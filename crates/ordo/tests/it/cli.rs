@@ -165,13 +165,11 @@ async fn users_created_at_the_command_line_can_log_in() {
 
     let server = Serving::start(dir.path(), &database);
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let login = |password: &'static str| {
-        client.post(format!("{}/login", server.1)).form(&[("username", "fiona"), ("password", password)]).send()
-    };
-    let ok = login("a long enough password").await.unwrap();
+    let login = |password: &'static str| crate::common::post_login(&client, &server.1, "fiona", password);
+    let ok = login("a long enough password").await;
     assert_eq!(ok.status(), 303);
     assert!(ok.headers()["set-cookie"].to_str().unwrap().contains("HttpOnly"));
-    assert_eq!(login("wrong password!!").await.unwrap().status(), 401);
+    assert_eq!(login("wrong password!!").await.status(), 401);
 }
 
 #[test]

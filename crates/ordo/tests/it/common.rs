@@ -144,10 +144,15 @@ impl Browserless {
     /// Logs in as a user who exists already.
     pub async fn log_in_as(server: &Server, username: &str, password: &str) -> Browserless {
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        let answer = client.post(format!("{}/login", server.base)).form(&[("username", username), ("password", password)]).send().await.unwrap();
+        let answer = post_login(&client, &server.base, username, password).await;
         assert_eq!(answer.status(), 303);
         let cookie = answer.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
         Browserless { client, base: server.base.clone(), cookie }
+    }
+
+    /// The session cookie, `name=value`.
+    pub fn cookie(&self) -> &str {
+        &self.cookie
     }
 
     pub async fn get(&self, path: &str) -> (u16, String) {
@@ -155,13 +160,32 @@ impl Browserless {
         (answer.status().as_u16(), answer.text().await.unwrap())
     }
 
-    /// Posts a form; the status and where it sends the browser next.
+    /// Posts a form as the page would, with the session's form token; the status and where it
+    /// sends the browser next.
     pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, String) {
-        let answer = self.client.post(format!("{}{path}", self.base)).header("cookie", &self.cookie).form(form).send().await.unwrap();
+        let token = ordo_app::form_token(self.cookie.split_once('=').map_or("", |(_, key)| key));
+        let mut form = form.to_vec();
+        form.push(("form_token", &token));
+        let answer = self.client.post(format!("{}{path}", self.base)).header("cookie", &self.cookie).form(&form).send().await.unwrap();
         let status = answer.status().as_u16();
         let location = answer.headers().get("location").map(|l| l.to_str().unwrap().to_owned());
         (status, location.unwrap_or(answer.text().await.unwrap()))
     }
+}
+
+/// Logs in through the form as a browser does: the log-in page first, for its token and cookie.
+pub async fn post_login(client: &reqwest::Client, base: &str, username: &str, password: &str) -> reqwest::Response {
+    let page = client.get(format!("{base}/login")).send().await.unwrap();
+    let cookie = page.headers().get("set-cookie").map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned()).unwrap_or_default();
+    let html = page.text().await.unwrap();
+    let token = html.split("name=\"form_token\" value=\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap_or_default().to_owned();
+    client
+        .post(format!("{base}/login"))
+        .header("cookie", cookie)
+        .form(&[("username", username), ("password", password), ("form_token", &token)])
+        .send()
+        .await
+        .unwrap()
 }
 
 /// Minor units of a decimal string such as "12.90" or "-3.00".

@@ -64,7 +64,7 @@ async fn tokens_are_listed_and_a_revoked_one_is_refused_at_once() {
 
 async fn log_in_form(server: &Server, username: &str, password: &str) -> reqwest::Response {
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    client.post(format!("{}/login", server.base)).form(&[("username", username), ("password", password)]).send().await.unwrap()
+    crate::common::post_login(&client, &server.base, username, password).await
 }
 
 #[tokio::test]
@@ -159,4 +159,61 @@ async fn a_disabled_user_or_a_new_password_ends_the_sessions() {
     assert_eq!(log_in_form(&server, "olga", "a long enough password").await.status(), 401);
     assert_eq!(log_in_form(&server, "olga", "a brand new password").await.status(), 303);
     assert_eq!(server.post(&server.admin, "/api/v1/users/nobody/disable", Value::Null).await.0, 404);
+}
+
+#[tokio::test]
+async fn forms_need_their_token_and_this_sites_origin_and_api_answers_carry_security_headers() {
+    let server = Server::start().await;
+    let password = "a long enough password";
+    server.ordo.create_user("rita", password, Role::Ops, &Actor::system()).await.unwrap();
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let login = |form: Vec<(&'static str, String)>, origin: Option<&'static str>| {
+        let mut request = client.post(format!("{}/login", server.base)).form(&form);
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        request.send()
+    };
+    let bare = vec![("username", "rita".to_owned()), ("password", password.to_owned())];
+    assert_eq!(login(bare.clone(), None).await.unwrap().status(), 403, "a log-in form without its token");
+    let page = client.get(format!("{}/login", server.base)).send().await.unwrap();
+    let cookie = page.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let token = cookie.split_once('=').unwrap().1.to_owned();
+    let mut with_token = bare.clone();
+    with_token.push(("form_token", token.clone()));
+    let foreign = client
+        .post(format!("{}/login", server.base))
+        .header("cookie", &cookie)
+        .header("origin", "https://evil.example")
+        .form(&with_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 403, "a log-in posted from another site");
+    let wrong = client.post(format!("{}/login", server.base)).header("cookie", "ordo_login=".to_owned() + &"0".repeat(64)).form(&with_token).send().await.unwrap();
+    assert_eq!(wrong.status(), 403, "a token that is not the cookie's");
+
+    let rita = crate::common::Browserless::log_in_as(&server, "rita", password).await;
+    let session = rita.cookie().to_owned();
+    // A cancel posted without the page's token, as another site would make a browser do.
+    let (_, order) = {
+        crate::orders::shop(&server, 5).await;
+        server.post(&server.admin, "/api/v1/orders", crate::orders::order("CS1", json!([{"sku": "MUG-1", "quantity": 1, "unit_price": "9.90"}]))).await
+    };
+    let cancel = format!("{}/dashboard/orders/{}/cancel", server.base, order["id"].as_str().unwrap());
+    let forged = client.post(&cancel).header("cookie", &session).form(&[("reason", "forged")]).send().await.unwrap();
+    assert_eq!(forged.status(), 403);
+    assert!(forged.text().await.unwrap().contains("nothing was done"));
+    let (_, still) = server.get(&server.admin, &format!("/api/v1/orders/{}", order["id"].as_str().unwrap())).await;
+    assert_eq!(still["status"], "allocated", "the forged form changed nothing");
+    let logout = client.post(format!("{}/logout", server.base)).header("cookie", &session).send().await.unwrap();
+    assert_eq!(logout.status(), 403, "log-out needs the token too");
+    assert_eq!(rita.get("/dashboard").await.0, 200, "so the session goes on");
+    let (status, _) = rita.post(&format!("/dashboard/orders/{}/cancel", order["id"].as_str().unwrap()), &[("reason", "customer asked")]).await;
+    assert_eq!(status, 303, "the page's own form works");
+
+    let answer = server.client.get(format!("{}/api/v1/products", server.base)).bearer_auth(&server.admin).send().await.unwrap();
+    for (header, value) in [("x-content-type-options", "nosniff"), ("x-frame-options", "DENY"), ("cache-control", "no-store"), ("referrer-policy", "no-referrer")] {
+        assert_eq!(answer.headers().get(header).map(|v| v.to_str().unwrap()), Some(value), "{header}");
+    }
 }
