@@ -522,6 +522,9 @@ impl Ordo {
     pub async fn receive_order(&self, new: NewOrder, payload: &str, actor: &Actor) -> AppResult<Intake> {
         let order = new.check()?;
         let now = self.now();
+        if order.placed_at > now + ordo_domain::order::CLOCK_SKEW {
+            return Err(FieldError::new("placed_at", "is in the future: an order is placed before it is sent").into());
+        }
         // Everything that only reads happens before the write, and mostly from the cache: the
         // database is asked only for what the cache lacks.
         let mut reads = Reads::Lazy(&self.db, None);

@@ -178,6 +178,24 @@ impl Ordo {
         Ok(micros)
     }
 
+    /// Imports the ECB's reference-rate XML: every day's rate of every currency Ordo keeps, in
+    /// base currency, in one transaction. Returns how many rates were set and what was left out.
+    pub async fn import_ecb_rates(&self, xml: &str, actor: &Actor) -> AppResult<(usize, Vec<String>)> {
+        let days = ordo_domain::rates::parse_ecb(xml)?;
+        let (rates, skipped) = ordo_domain::rates::base_rates(&days, self.settings.base_currency)?;
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        for rate in &rates {
+            tx.set_exchange_rate(rate.currency.code(), rate.valid_from, rate.micros).await?;
+        }
+        let dates: Vec<String> = days.iter().map(|d| d.date.to_string()).collect();
+        let change = Change::new("exchange_rate.import", "exchange_rate:ecb")
+            .after(serde_json::json!({"source": "ECB reference rates", "days": dates, "rates": rates.len()}));
+        record(&mut tx, actor, now, &[change]).await?;
+        tx.commit().await?;
+        Ok((rates.len(), skipped))
+    }
+
     /// Every account's debits and credits in base currency, and their totals.
     pub async fn trial_balance(&self) -> AppResult<TrialBalance> {
         let accounts = self.db.read().await?.trial_balance().await?;

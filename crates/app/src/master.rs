@@ -34,6 +34,19 @@ impl Ordo {
         Ok(channel)
     }
 
+    /// What is missing for a channel to trade in full: a rate for its currency, without which
+    /// its orders are taken but their shipments and settlements cannot be booked.
+    pub async fn channel_warnings(&self, channel: &Channel) -> AppResult<Vec<String>> {
+        let base = self.settings.base_currency;
+        if channel.currency == base || self.db.read().await?.exchange_rate(channel.currency.code(), self.now()).await?.is_some() {
+            return Ok(Vec::new());
+        }
+        let code = channel.currency.code();
+        Ok(vec![format!(
+            "no exchange rate from {code} to the base currency {base} yet: the channel's orders are taken, but their shipments, refunds and settlements cannot be booked until one is set with PUT /api/v1/exchange-rates/{code} or ordo rates import"
+        )])
+    }
+
     pub async fn channels(&self) -> AppResult<Vec<Channel>> {
         Ok(self.db.read().await?.channels().await?)
     }
@@ -204,10 +217,7 @@ impl Ordo {
 
     /// Sets the tax rate for goods of `tax_class` shipped to `country`, as a percentage.
     pub async fn set_tax_rate(&self, country: &str, tax_class: &str, percent: &str, actor: &Actor) -> AppResult<i64> {
-        let country = country.trim().to_ascii_uppercase();
-        if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(FieldError::new("country", "must be an ISO 3166 two-letter country code such as DE").into());
-        }
+        let country = ordo_domain::field::country("country", country)?;
         let tax_class = ordo_domain::field::code("tax_class", tax_class)?;
         let rate = ordo_domain::field::percent_basis_points("rate", percent)?;
         let mut tx = self.db.write().await?;

@@ -38,6 +38,7 @@ pub mod money;
 pub mod notification;
 pub mod order;
 pub mod procurement;
+pub mod rates;
 pub mod returns;
 pub mod risk;
 pub mod rules;

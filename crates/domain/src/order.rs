@@ -167,10 +167,7 @@ impl Address {
         let optional = |name: &str, value: Option<String>| -> Result<Option<String>, FieldError> {
             value.filter(|v| !v.trim().is_empty()).map(|v| field::text(&f(name), &v)).transpose()
         };
-        let country = self.country.trim().to_ascii_uppercase();
-        if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(FieldError::new(f("country"), "must be an ISO 3166 two-letter country code such as DE"));
-        }
+        let country = field::country(&f("country"), &self.country)?;
         Ok(Address {
             name: field::text(&f("name"), &self.name)?,
             line1: field::text(&f("line1"), &self.line1)?,
@@ -225,6 +222,14 @@ pub struct NewOrder {
     pub shipping_price: Option<String>,
     pub lines: Vec<NewOrderLine>,
 }
+
+/// The years an order may be placed in: anything else is a typo or a placeholder (0000, 9999).
+pub const MIN_YEAR: i32 = 2000;
+pub const MAX_YEAR: i32 = 2100;
+
+/// How far ahead of Ordo's clock a channel's clock may run: an order placed later than this is
+/// refused as placed in the future.
+pub const CLOCK_SKEW: chrono::Duration = chrono::Duration::hours(24);
 
 /// The most lines one order may have.
 pub const MAX_LINES: usize = 500;
@@ -291,11 +296,10 @@ impl NewOrder {
                 discount: line.discount.as_deref().map(|d| money(&f("discount"), d)).transpose()?.unwrap_or(Money::zero(currency)),
             });
         }
-        let billing_country = match self.billing_country.map(|c| c.trim().to_ascii_uppercase()) {
-            Some(c) if c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()) => Some(c),
-            Some(_) => return Err(FieldError::new("billing_country", "must be an ISO 3166 two-letter country code")),
-            None => None,
-        };
+        let billing_country = self.billing_country.as_deref().map(|c| field::country("billing_country", c)).transpose()?;
+        if !(MIN_YEAR..=MAX_YEAR).contains(&chrono::Datelike::year(&self.placed_at)) {
+            return Err(FieldError::new("placed_at", format!("must be a time between the years {MIN_YEAR} and {MAX_YEAR}")));
+        }
         Ok(CheckedOrder {
             channel: field::code("channel", &self.channel)?,
             external_id: field::code("external_id", &self.external_id)?,
@@ -437,6 +441,16 @@ mod tests {
         let mut o = order();
         o.lines[0].quantity = 0;
         assert_eq!(o.check().unwrap_err().field, "lines[0].quantity");
+        for year in ["0001-01-01T00:00:00Z", "1999-12-31T23:59:59Z", "9999-12-31T00:00:00Z"] {
+            let mut o = order();
+            o.placed_at = year.parse().unwrap();
+            assert_eq!(o.check().unwrap_err().field, "placed_at", "{year}");
+        }
+        for country in ["XX", "UK"] {
+            let mut o = order();
+            o.ship_to.country = country.into();
+            assert_eq!(o.check().unwrap_err().field, "ship_to.country", "{country}");
+        }
         let mut o = order();
         o.lines[0].unit_price = "9.999".into();
         assert_eq!(o.clone().check().unwrap_err().field, "lines[0].unit_price");

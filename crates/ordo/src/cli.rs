@@ -57,6 +57,9 @@ enum Command {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+    /// Exchange rates.
+    #[command(subcommand)]
+    Rates(RatesCommand),
     /// API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -88,6 +91,16 @@ enum Command {
         /// Import the good rows of a file that has bad ones (the bad ones are still listed).
         #[arg(long)]
         skip_invalid: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RatesCommand {
+    /// Read the European Central Bank's reference-rate XML (eurofxref-daily.xml, or the 90-day
+    /// or historical file) and set each day's rate of every currency into the base currency.
+    Import {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
     },
 }
 
@@ -438,6 +451,16 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
             let expires_at = expires_in_days.map(|days| chrono::Utc::now() + chrono::Duration::days(days));
             let issued = open(&config).await?.create_expiring_token(role, &name, expires_at, &Actor::system()).await?;
             println!("{}", issued.token);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rates(RatesCommand::Import { file }) => {
+            let xml = std::fs::read_to_string(&file).map_err(|e| Failure::CannotRun(format!("cannot read {}: {e}", file.display())))?;
+            let ordo = open(&config).await?;
+            let (set, skipped) = ordo.import_ecb_rates(&xml, &Actor::system()).await?;
+            println!("{set} exchange rate{} set into {} from {}", if set == 1 { "" } else { "s" }, ordo.settings().base_currency, file.display());
+            for note in skipped {
+                println!("  left out: {note}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Token(TokenCommand::List) => {

@@ -208,6 +208,10 @@ pub const ALL_TABLES: &[&str] = &[
 impl Tx {
     /// Inserts a channel; `false` when its code is taken (nothing written).
     pub async fn insert_channel(&mut self, channel: &Channel, now: DateTime<Utc>) -> Result<bool, StorageError> {
+        // Codes are one namespace whatever their case: "WEB" is taken once "web" is.
+        if self.code_taken_ignoring_case("channels", &channel.code).await? {
+            return Ok(false);
+        }
         let sql = "INSERT INTO channels (code, name, kind, currency, ship_by_sla_hours, created_at) \
                    VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING";
         let result = on_engine!(self, |conn| sqlx::query(sql)
@@ -221,6 +225,14 @@ impl Tx {
             .await?
             .rows_affected());
         Ok(result == 1)
+    }
+
+    /// Whether `table` has a `code` equal to this one but for case. `table` is named by the
+    /// code, never by input.
+    async fn code_taken_ignoring_case(&mut self, table: &'static str, code: &str) -> Result<bool, StorageError> {
+        let sql = format!("SELECT COUNT(*) FROM {table} WHERE lower(code) = lower($1)");
+        let count: i64 = on_engine!(self, |conn| sqlx::query_scalar(AssertSqlSafe(sql)).bind(code).fetch_one(conn).await?);
+        Ok(count > 0)
     }
 
     pub async fn channel(&mut self, code: &str) -> Result<Option<Channel>, StorageError> {
@@ -238,6 +250,10 @@ impl Tx {
 
     /// Inserts; `false` when the key is taken (nothing written).
     pub async fn insert_location(&mut self, location: &Location, now: DateTime<Utc>) -> Result<bool, StorageError> {
+        // Codes are one namespace whatever their case: "WEB" is taken once "web" is.
+        if self.code_taken_ignoring_case("locations", &location.code).await? {
+            return Ok(false);
+        }
         let sql = "INSERT INTO locations (code, name, kind, priority, time_zone, cutoff_time, created_at) \
                    VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING";
         let result = on_engine!(self, |conn| sqlx::query(sql)
@@ -379,6 +395,10 @@ impl Tx {
 
     /// Inserts; `false` when the key is taken (nothing written).
     pub async fn insert_supplier(&mut self, supplier: &Supplier, now: DateTime<Utc>) -> Result<bool, StorageError> {
+        // Codes are one namespace whatever their case: "WEB" is taken once "web" is.
+        if self.code_taken_ignoring_case("suppliers", &supplier.code).await? {
+            return Ok(false);
+        }
         let sql = "INSERT INTO suppliers (code, name, currency, lead_time_days, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING";
         let result = on_engine!(self, |conn| sqlx::query(sql)
             .bind(&supplier.code)

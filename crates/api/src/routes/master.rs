@@ -34,14 +34,28 @@ pub fn routes() -> OpenApiRouter<Ordo> {
 
 type Created<T> = Result<(StatusCode, Json<T>), ApiError>;
 
+/// A channel just made, with what it still lacks to trade in full.
+#[derive(Serialize, ToSchema)]
+struct CreatedChannel {
+    #[serde(flatten)]
+    channel: Channel,
+    /// Such as a missing exchange rate for its currency; empty when nothing is missing.
+    warnings: Vec<String>,
+}
+
 #[utoipa::path(post, path = "/api/v1/channels", security(("bearer" = ["master_data.write"])), tag = "master data", request_body = NewChannel,
-    responses((status = 201, body = Channel), (status = "4XX", body = ErrorBody)))]
+    responses((status = 201, body = CreatedChannel), (status = "4XX", body = ErrorBody)))]
 async fn create_channel(
     State(ordo): State<Ordo>,
     caller: Authorized<need::MasterDataWrite>,
     ValidJson(new): ValidJson<NewChannel>,
-) -> Created<Channel> {
-    Ok((StatusCode::CREATED, Json(ordo.create_channel(new, &caller.actor).await?)))
+) -> Created<CreatedChannel> {
+    let channel = ordo.create_channel(new, &caller.actor).await?;
+    let warnings = ordo.channel_warnings(&channel).await?;
+    for warning in &warnings {
+        tracing::warn!(channel = %channel.code, "{warning}");
+    }
+    Ok((StatusCode::CREATED, Json(CreatedChannel { channel, warnings })))
 }
 
 #[utoipa::path(get, path = "/api/v1/channels", security(("bearer" = ["master_data.read"])), tag = "master data",

@@ -28,3 +28,4 @@ mod procurement;
 mod returns;
 mod rules;
 mod settlements;
+mod values;
