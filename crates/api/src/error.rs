@@ -6,7 +6,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use ordo_app::AppError;
+use ordo_app::{AppError, StorageError};
 use ordo_domain::FieldError;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -51,6 +51,8 @@ error_codes! {
     InsufficientStock => (CONFLICT, "insufficient_stock", "not enough stock for this change"),
     InvalidTransition => (CONFLICT, "invalid_transition", "not allowed from the current state"),
     TooManyRequests => (TOO_MANY_REQUESTS, "too_many_requests", "too many attempts: wait as Retry-After says"),
+    Unavailable => (SERVICE_UNAVAILABLE, "unavailable", "the database cannot be reached right now: try again as Retry-After says"),
+    StorageFull => (INSUFFICIENT_STORAGE, "storage_full", "the database's disk is full: nothing was written"),
     Internal => (INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side; it has been logged"),
 }
 
@@ -134,6 +136,14 @@ impl From<AppError> for ApiError {
             AppError::Unauthenticated => ApiError::new(ErrorCode::Unauthorized),
             AppError::BadSignature => ApiError::new(ErrorCode::InvalidSignature),
             AppError::Forbidden(message) => ApiError::with_message(ErrorCode::Forbidden, message),
+            AppError::Storage(e @ StorageError::Unavailable(_)) => {
+                tracing::warn!(error = %e, "the database is unavailable");
+                ApiError { retry_after_s: Some(5), ..ApiError::new(ErrorCode::Unavailable) }
+            }
+            AppError::Storage(e @ StorageError::Full(_)) => {
+                tracing::error!(error = %e, "the database's disk is full");
+                ApiError::new(ErrorCode::StorageFull)
+            }
             AppError::Storage(e) => {
                 // The trace layer's span carries the request id into this event.
                 tracing::error!(error = %e, "storage failure");

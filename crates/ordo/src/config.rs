@@ -258,6 +258,7 @@ impl Config {
                 sqlite_durability,
                 busy_timeout: Duration::from_millis(o.busy_timeout_ms.unwrap_or(5000)),
                 max_connections: u32::try_from(max_connections).unwrap_or(u32::MAX),
+                sqlite_max_pages: None,
             },
             settings: Settings {
                 base_currency,

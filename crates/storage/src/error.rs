@@ -7,6 +7,9 @@ pub enum StorageError {
     /// The database could not be opened or reached.
     #[error("{0}")]
     Unavailable(String),
+    /// The disk under the database is full: the write was refused whole.
+    #[error("the database's disk is full: {0}")]
+    Full(String),
     /// The database exists (or was named) but Ordo never initialised it.
     #[error("{0}")]
     Uninitialised(String),
@@ -31,8 +34,22 @@ pub enum StorageError {
 impl From<sqlx::Error> for StorageError {
     fn from(error: sqlx::Error) -> Self {
         let Some(db) = error.as_database_error() else {
-            return StorageError::Database(error);
+            // The database went away (a restart, the network): the caller may try again soon.
+            return match error {
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) => {
+                    StorageError::Unavailable(format!("the database cannot be reached: {error}"))
+                }
+                other => StorageError::Database(other),
+            };
         };
+        // SQLITE_FULL (13); PostgreSQL's disk_full (53100).
+        if db.code().is_some_and(|code| code == "13" || code == "53100") {
+            return StorageError::Full(db.message().to_owned());
+        }
+        // PostgreSQL shutting down or starting up (57P01 admin_shutdown, 57P03 cannot_connect_now).
+        if db.code().is_some_and(|code| code.starts_with("57P") || code.starts_with("08")) {
+            return StorageError::Unavailable(format!("the database cannot be reached: {}", db.message()));
+        }
         // PostgreSQL names the constraint; SQLite puts "table.column" in the message.
         let constraint = db.constraint().map(str::to_owned).unwrap_or_else(|| {
             db.message().rsplit(": ").next().unwrap_or_default().to_owned()
@@ -49,6 +66,11 @@ impl From<sqlx::Error> for StorageError {
 impl StorageError {
     pub fn is_duplicate(&self) -> bool {
         matches!(self, StorageError::Duplicate { .. })
+    }
+
+    /// Whether trying again later may succeed: the database was away or its disk full.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StorageError::Unavailable(_) | StorageError::Full(_))
     }
 }
 

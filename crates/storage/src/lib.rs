@@ -104,11 +104,14 @@ pub struct StorageOptions {
     /// How long a SQLite writer waits for the write lock before giving up.
     pub busy_timeout: Duration,
     pub max_connections: u32,
+    /// The most pages a SQLite file may grow to: what a full disk looks like to SQLite, for
+    /// tests of that case. None in production.
+    pub sqlite_max_pages: Option<u32>,
 }
 
 impl Default for StorageOptions {
     fn default() -> Self {
-        Self { sqlite_durability: SqliteDurability::Full, busy_timeout: Duration::from_secs(5), max_connections: 10 }
+        Self { sqlite_durability: SqliteDurability::Full, busy_timeout: Duration::from_secs(5), max_connections: 10, sqlite_max_pages: None }
     }
 }
 
@@ -140,7 +143,19 @@ pub struct SqliteWriter {
 impl SqliteWriter {
     async fn begin(&self, audit_key: AuditKey) -> Result<Tx, StorageError> {
         let turn = self.turn.clone().lock_owned().await;
-        let tx = self.connection.begin_with("BEGIN IMMEDIATE").await?;
+        let tx = match self.connection.begin_with("BEGIN IMMEDIATE").await {
+            Ok(tx) => tx,
+            // SQLite ends a transaction by itself on some errors (a full disk); the driver then
+            // still counts it open and will not begin another. A fresh connection starts clean.
+            Err(error) if error.to_string().contains("transaction depth") => {
+                tracing::warn!(%error, "the SQLite writer's connection is replaced");
+                let mut stale = self.connection.acquire().await?;
+                stale.close_on_drop();
+                drop(stale);
+                self.connection.begin_with("BEGIN IMMEDIATE").await?
+            }
+            Err(error) => return Err(error.into()),
+        };
         Ok(Tx { inner: TxInner::Sqlite(Conn::Transaction(tx)), _writer_turn: Some(turn), audit_key })
     }
 }
@@ -243,6 +258,10 @@ impl Db {
                     SqliteDurability::Full => SqliteSynchronous::Full,
                     SqliteDurability::Normal => SqliteSynchronous::Normal,
                 });
+            let connect = match options.sqlite_max_pages {
+                Some(pages) => connect.pragma("max_page_count", pages.to_string()),
+                None => connect,
+            };
             // A pooled connection is not pinged before each use: that round trip cost as much
             // as the statement it preceded. A broken connection fails its statement instead,
             // and the pool drops it.

@@ -61,13 +61,19 @@ impl Server {
     }
 
     async fn start_with(postgres: Option<&str>, demo: bool) -> Server {
-        // Server errors show in the failing test's output.
-        let _ = tracing_subscriber::fmt().with_env_filter("warn").with_test_writer().try_init();
         let dir = tempfile::tempdir().unwrap();
         let url = match postgres {
             None => format!("sqlite://{}", dir.path().join("ordo.db").display()),
             Some(base) => ordo_storage::testing::create_postgres_database(base).await.unwrap(),
         };
+        Self::start_at(dir, url, StorageOptions::default(), demo).await
+    }
+
+    /// A server on the database at `url` (its folder `dir`, kept while the server lives),
+    /// opened with `storage`.
+    pub async fn start_at(dir: TempDir, url: String, storage: StorageOptions, demo: bool) -> Server {
+        // Server errors show in the failing test's output.
+        let _ = tracing_subscriber::fmt().with_env_filter("warn").with_test_writer().try_init();
         let settings = Settings {
             base_currency: ordo_app::domain::Currency::EUR,
             secret_key: Some(ordo_app::SecretKey::from_text(TEST_SECRET_KEY).unwrap()),
@@ -75,7 +81,7 @@ impl Server {
             audit_key: Some(ordo_app::domain::audit::ChainKey::from_text("the test servers' audit key, thirty-two characters").unwrap()),
             ..Settings::default()
         };
-        let ordo = Ordo::open(&url, &StorageOptions::default(), settings).await.unwrap();
+        let ordo = Ordo::open(&url, &storage, settings).await.unwrap();
         let url = url.clone();
         if demo {
             ordo.build_demo(0, None, &ordo_app::NoProgress).await.unwrap();

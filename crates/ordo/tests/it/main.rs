@@ -15,6 +15,7 @@ mod common;
 mod connectors;
 mod credentials;
 mod exceptions;
+mod faults;
 mod fulfilment;
 mod helpdesk;
 mod import;
