@@ -21,7 +21,7 @@ fn text(bytes: &[u8]) -> String {
 }
 
 /// `ordo serve` on a free port; stopped when dropped.
-pub(crate) struct Serving(Child, pub(crate) String);
+pub(crate) struct Serving(pub(crate) Child, pub(crate) String);
 
 impl Serving {
     pub(crate) fn start(dir: &Path, database: &str) -> Serving {

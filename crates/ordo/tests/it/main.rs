@@ -29,4 +29,5 @@ mod procurement;
 mod returns;
 mod rules;
 mod settlements;
+mod sigkill;
 mod values;

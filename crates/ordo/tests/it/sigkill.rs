@@ -1,0 +1,151 @@
+//! `ordo serve` killed with SIGKILL while it takes orders and ships them: after a restart no
+//! acknowledged order or shipment is missing, stock and books agree, and the outbox delivers
+//! the confirmations it still owed.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::cli::{ordo, Serving};
+
+/// A webhook receiver that keeps every body it is sent.
+async fn receiver() -> (String, Arc<Mutex<Vec<String>>>) {
+    let got: Arc<Mutex<Vec<String>>> = Arc::default();
+    let kept = got.clone();
+    let app = axum::Router::new().route(
+        "/hooks",
+        axum::routing::post(move |body: String| {
+            let kept = kept.clone();
+            async move {
+                kept.lock().unwrap().push(body);
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, got)
+}
+
+fn sigkill(server: &mut Serving) {
+    // Child::kill sends SIGKILL on Unix: no shutdown, no flush.
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
+}
+
+#[tokio::test]
+async fn sigkill_under_orders_and_shipments_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("shop.db").display());
+    let out = ordo(dir.path()).args(["init", "--database", &database, "--token-file", "admin.token"]).output().unwrap();
+    assert!(out.status.success());
+    let admin = std::fs::read_to_string(dir.path().join("admin.token")).unwrap().trim().to_owned();
+    let (hooks, received) = receiver().await;
+    let mut server = Serving::start(dir.path(), &database);
+    let client = reqwest::Client::new();
+    for (path, body) in [
+        ("/api/v1/channels", json!({"code": "web", "name": "Web shop", "kind": "web", "currency": "USD"})),
+        ("/api/v1/locations", json!({"code": "central", "name": "Central", "kind": "warehouse", "priority": 1})),
+        ("/api/v1/products", json!({"sku": "MUG-1", "name": "Mug", "unit_cost": "4.20"})),
+        ("/api/v1/inventory/movements", json!({"sku": "MUG-1", "location": "central", "quantity": 1_000_000, "kind": "receipt", "reason": "opening"})),
+        ("/api/v1/notification-endpoints", json!({"code": "crm", "transport": "webhook", "url": hooks, "topics": ["order_confirmed"]})),
+    ] {
+        let answer = client.post(format!("{}{path}", server.1)).bearer_auth(&admin).json(&body).send().await.unwrap();
+        assert_eq!(answer.status(), 201, "{path}: {}", answer.text().await.unwrap());
+    }
+
+    let orders: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let shipped: Arc<Mutex<Vec<String>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let base = server.1.clone();
+    let mut load: Vec<_> = (0..3)
+        .map(|c| {
+            let (client, base, admin, orders, stop) = (client.clone(), base.clone(), admin.clone(), orders.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    n += 1;
+                    let id = format!("K-{c}-{n}");
+                    let order = json!({
+                        "channel": "web", "external_id": id, "placed_at": "2026-12-01T10:00:00Z", "currency": "USD",
+                        "customer": {"email": "ann@example.com", "name": "Ann"},
+                        "ship_to": {"name": "Ann", "line1": "Main St 1", "city": "Austin", "postal_code": "78701", "country": "US"},
+                        "shipping_method": "standard", "payment_status": "captured",
+                        "lines": [{"sku": "MUG-1", "quantity": 1, "unit_price": "12.90"}]
+                    });
+                    let Ok(answer) = client.post(format!("{base}/api/v1/orders")).bearer_auth(&admin).json(&order).send().await else { return };
+                    if answer.status() == 201 {
+                        let body: Value = answer.json().await.unwrap_or_default();
+                        if let Some(uuid) = body["id"].as_str() {
+                            orders.lock().unwrap().push((id, uuid.to_owned()));
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    // One client ships what was ordered, oldest first.
+    load.push({
+        let (client, base, admin, orders, shipped, stop) = (client.clone(), base.clone(), admin.clone(), orders.clone(), shipped.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut next = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let Some((_, uuid)) = orders.lock().unwrap().get(next).cloned() else {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    continue;
+                };
+                next += 1;
+                let parcel = json!({"location": "central", "carrier": "UPS", "tracking_number": format!("T{next}")});
+                let Ok(answer) = client.post(format!("{base}/api/v1/orders/{uuid}/shipments")).bearer_auth(&admin).json(&parcel).send().await else { return };
+                if answer.status() == 201 {
+                    shipped.lock().unwrap().push(uuid);
+                }
+            }
+        })
+    });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    sigkill(&mut server);
+    stop.store(true, Ordering::Relaxed);
+    for task in load {
+        let _ = task.await;
+    }
+    let orders = orders.lock().unwrap().clone();
+    let shipped = shipped.lock().unwrap().clone();
+    assert!(orders.len() >= 20 && !shipped.is_empty(), "load before the kill: {} orders, {} shipped", orders.len(), shipped.len());
+
+    // Restarted on the same file: everything acknowledged is there, and the books agree.
+    let restarted = Serving::start(dir.path(), &database);
+    let ordo = ordo_app::Ordo::open_initialised(&database, &Default::default(), Default::default()).await.unwrap();
+    for (external_id, _) in &orders {
+        assert!(ordo.order_by_external_id("web", external_id).await.is_ok(), "acknowledged order {external_id} survived");
+    }
+    for uuid in &shipped {
+        let order = ordo.order(uuid.parse().unwrap()).await.unwrap();
+        assert!(!order.shipments.is_empty(), "acknowledged shipment of {uuid} survived");
+    }
+    assert!(ordo.check_ledger().await.unwrap().holds(), "the books hold");
+    let level = ordo.stock_levels(Some("MUG-1")).await.unwrap();
+    let shipped_units: i64 = {
+        let (_, total) = ordo.orders(Some("web"), Some("shipped"), None, 1, 0).await.unwrap();
+        total
+    };
+    assert_eq!(level[0].on_hand, 1_000_000 - shipped_units, "on hand is what came in less what left");
+
+    // The outbox resumes: every acknowledged order's confirmation reaches the receiver, those
+    // the killed server had claimed once their 60-second lease runs out.
+    let mut missing = orders.len();
+    for _ in 0..900 {
+        let bodies = received.lock().unwrap().join("\n");
+        missing = orders.iter().filter(|(external_id, _)| !bodies.contains(&format!("\"{external_id}\""))).count();
+        if missing == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(missing, 0, "every acknowledged order's confirmation was delivered after the restart");
+    drop(restarted);
+    ordo.close().await;
+}
