@@ -255,6 +255,9 @@ async fn ship(
     now: chrono::DateTime<chrono::Utc>,
 ) -> AppResult<Uuid> {
     let refuse = |message: String| AppError::InvalidTransition { current: order.status.as_str(), message };
+    if let Some(why) = &order.waiting_for {
+        return Err(refuse(format!("the channel holds this order back: {why}")));
+    }
     if !matches!(order.status, OrderStatus::Allocated | OrderStatus::Backordered | OrderStatus::PartiallyShipped) {
         return Err(refuse(format!("an order that is {} cannot ship", order.status)));
     }

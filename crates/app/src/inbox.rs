@@ -504,14 +504,18 @@ impl Ordo {
                     (None, false) if mapped.fulfilled => {
                         return done(DeliveryEnd::Ignored, Some(&external_id), "fulfilled on the channel before Ordo received it: no order made");
                     }
-                    (Some(_), false) => match self.update_order_from_channel(channel, &external_id, mapped.order, &payload, &actor).await {
-                        Ok(order) => format!("order {} is {}", order.id, order.status),
-                        // Shipping has started: the channel's change is too late, and is kept here.
-                        Err(AppError::InvalidTransition { message, .. }) => format!("not changed: {message}"),
-                        Err(e) => return Err(e.into()),
-                    },
+                    (Some(id), false) => {
+                        let let_go = mapped.waiting_for.is_none() && self.let_go_by_channel(id, &actor).await?;
+                        let changed = match self.update_order_from_channel(channel, &external_id, mapped.order, &payload, &actor).await {
+                            Ok(order) => format!("order {} is {}", order.id, order.status),
+                            // Shipping has started: the channel's change is too late, and is kept here.
+                            Err(AppError::InvalidTransition { message, .. }) => format!("not changed: {message}"),
+                            Err(e) => return Err(e.into()),
+                        };
+                        if let_go { format!("{changed}; the channel let it go to be shipped") } else { changed }
+                    }
                     (None, false) => {
-                        let intake = self.receive_order(mapped.order, &payload, &actor).await?;
+                        let intake = self.receive_order_held(mapped.order, mapped.waiting_for, &payload, &actor).await?;
                         format!("order {} is {}", intake.order.id, intake.order.status)
                     }
                 };
@@ -524,6 +528,20 @@ impl Ordo {
                 done(DeliveryEnd::Processed, Some(&external_id), outcome)
             }
         }
+    }
+
+    /// The channel no longer holds order `id` back: it may be picked and shipped. `false` when
+    /// it was not held.
+    async fn let_go_by_channel(&self, id: Uuid, actor: &Actor) -> AppResult<bool> {
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        if !tx.set_order_waiting(id, None).await? {
+            return Ok(false);
+        }
+        let change = Change::new("order.channel_released", format!("order:{id}")).reason("the channel confirmed the order: it may ship");
+        crate::audit::record(&mut tx, actor, now, &[change]).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Whether Ordo applied a newer version of the order already (in this round or before).

@@ -181,6 +181,8 @@ struct NewOrderWrite {
     payload: String,
     /// The checked request as canonical JSON ([`CheckedOrder::terms`]).
     terms: String,
+    /// Why the channel holds the order back, if it does.
+    waiting_for: Option<String>,
     actor: Actor,
     who: String,
     now: chrono::DateTime<chrono::Utc>,
@@ -356,6 +358,7 @@ async fn write_new_orders(tx: &mut ordo_storage::Tx, writes: &[NewOrderWrite]) -
                 total: w.total,
                 payload: &w.payload,
                 terms: &w.terms,
+                waiting_for: w.waiting_for.as_deref(),
                 received_at: w.now,
             }
         })
@@ -520,6 +523,12 @@ impl Ordo {
     /// external id) again returns the order already made, unchanged; another order under it is
     /// refused. `payload` is the body as the channel sent it.
     pub async fn receive_order(&self, new: NewOrder, payload: &str, actor: &Actor) -> AppResult<Intake> {
+        self.receive_order_held(new, None, payload, actor).await
+    }
+
+    /// As [`Ordo::receive_order`], for an order its channel holds back for now (`waiting_for`
+    /// says why): reserved and routed, but not picked or shipped until the channel lets it go.
+    pub(crate) async fn receive_order_held(&self, new: NewOrder, waiting_for: Option<String>, payload: &str, actor: &Actor) -> AppResult<Intake> {
         let order = new.check()?;
         let now = self.now();
         if order.placed_at > now + ordo_domain::order::CLOCK_SKEW {
@@ -564,6 +573,7 @@ impl Ordo {
             total,
             payload: payload.to_owned(),
             terms: order.terms().to_string(),
+            waiting_for: waiting_for.clone(),
             actor: actor.clone(),
             who: who.clone(),
             now,
@@ -636,6 +646,7 @@ impl Ordo {
             payment_status: order.payment_status,
             shipping_price: order.shipping_price,
             total,
+            waiting_for,
             lines,
             shipments: Vec::new(),
             timeline,

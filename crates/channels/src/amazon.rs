@@ -216,5 +216,7 @@ pub fn read(body: &[u8], context: &Context<'_>) -> Result<Inbound, FieldError> {
         lines,
     };
     let fulfilled = matches!(o.order_status.as_str(), "Shipped" | "InvoiceUnconfirmed");
-    Ok(Inbound::Order(Box::new(ChannelOrder { order, updated_at, cancelled: false, fulfilled })))
+    // Pending: Amazon has not confirmed the payment and tells the seller not to ship yet.
+    let waiting_for = (o.order_status == "Pending").then(|| "Amazon has not confirmed the order yet (Pending): do not ship".to_owned());
+    Ok(Inbound::Order(Box::new(ChannelOrder { order, updated_at, cancelled: false, fulfilled, waiting_for })))
 }

@@ -54,6 +54,9 @@ pub struct ChannelOrder {
     pub cancelled: bool,
     /// The channel says it has shipped already (fulfilled outside Ordo, or before Ordo knew).
     pub fulfilled: bool,
+    /// Why the channel holds the order back for now (Amazon's `Pending`): Ordo reserves its
+    /// stock but does not pick or ship it until a later version comes without this.
+    pub waiting_for: Option<String>,
 }
 
 /// Money the channel gave back, and the units it took back, by the channel's line ids.

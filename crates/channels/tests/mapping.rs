@@ -149,6 +149,10 @@ fn an_amazon_order_maps_seller_skus_then_asins_and_item_prices_for_all_units() {
     let mut doc: serde_json::Value = serde_json::from_slice(AMAZON_ORDER).unwrap();
     doc["order"]["OrderStatus"] = "Canceled".into();
     assert!(matches!(amazon::read(doc.to_string().as_bytes(), &context(Currency::EUR)).unwrap(), Inbound::Cancelled { .. }));
+    assert_eq!(mapped.waiting_for, None, "Unshipped: free to ship");
+    doc["order"]["OrderStatus"] = "Pending".into();
+    let Inbound::Order(pending) = amazon::read(doc.to_string().as_bytes(), &context(Currency::EUR)).unwrap() else { panic!() };
+    assert!(pending.waiting_for.as_deref().is_some_and(|w| w.contains("Pending")), "Pending is reserved and waits");
     doc["order"]["OrderStatus"] = "Unshipped".into();
     doc["order"]["FulfillmentChannel"] = "AFN".into();
     assert!(matches!(amazon::read(doc.to_string().as_bytes(), &context(Currency::EUR)).unwrap(), Inbound::Ignored(_)), "FBA orders are Amazon's to ship");

@@ -691,6 +691,10 @@ pub struct Order {
     #[serde(serialize_with = "crate::money::serde_decimal")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "44.87"))]
     pub total: Money,
+    /// Why the channel holds the order back (Amazon's `Pending`: the payment is not confirmed):
+    /// its stock is reserved, but it is not picked or shipped until the channel lets it go.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting_for: Option<String>,
     pub lines: Vec<OrderLine>,
     pub shipments: Vec<Shipment>,
     pub timeline: Vec<OrderEvent>,

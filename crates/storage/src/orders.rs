@@ -34,6 +34,8 @@ pub struct NewOrderRecord<'a> {
     pub payload: &'a str,
     /// The checked request as canonical JSON, for telling a re-send from another order.
     pub terms: &'a str,
+    /// Why the channel holds the order back, if it does.
+    pub waiting_for: Option<&'a str>,
     pub received_at: DateTime<Utc>,
 }
 
@@ -73,6 +75,7 @@ struct OrderRow {
     payment_status: String,
     shipping_minor: i64,
     total_minor: i64,
+    waiting_for: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -124,8 +127,8 @@ impl Tx {
         let sql = format!(
             "INSERT INTO orders (id, channel, external_id, status, placed_at, ship_by, currency, customer_email, \
              customer_name, ship_to, billing_country, shipping_method, payment_status, shipping_minor, total_minor, \
-             payload, terms, created_at, updated_at) {} ON CONFLICT (channel, external_id) DO NOTHING",
-            crate::values(self.engine(), orders.len(), 19)
+             payload, terms, waiting_for, created_at, updated_at) {} ON CONFLICT (channel, external_id) DO NOTHING",
+            crate::values(self.engine(), orders.len(), 20)
         );
         let inserted = on_engine!(self, |conn| {
             let mut query = sqlx::query(AssertSqlSafe(sql));
@@ -148,12 +151,20 @@ impl Tx {
                     .bind(o.total.minor())
                     .bind(o.payload)
                     .bind(o.terms)
+                    .bind(o.waiting_for)
                     .bind(o.received_at)
                     .bind(o.received_at);
             }
             query.execute(conn).await?.rows_affected()
         });
         Ok(inserted as usize)
+    }
+
+    /// Lets an order the channel held back go (or holds it, with why); `false` when it was
+    /// already so.
+    pub async fn set_order_waiting(&mut self, id: Uuid, waiting_for: Option<&str>) -> Result<bool, StorageError> {
+        let sql = "UPDATE orders SET waiting_for = $2 WHERE id = $1 AND waiting_for IS DISTINCT FROM $2";
+        Ok(on_engine!(self, |conn| sqlx::query(sql).bind(id).bind(waiting_for).execute(conn).await?.rows_affected()) == 1)
     }
 
     /// What the sender asked for when the order was made ([`NewOrderRecord::terms`]); none for
@@ -255,7 +266,7 @@ impl Tx {
     /// An order with its lines, allocations, backorders, timeline and routing decisions.
     pub async fn order(&mut self, id: Uuid) -> Result<Option<Order>, StorageError> {
         let head = "SELECT id, channel, external_id, status, placed_at, ship_by, currency, customer_email, customer_name, \
-                    ship_to, billing_country, shipping_method, payment_status, shipping_minor, total_minor \
+                    ship_to, billing_country, shipping_method, payment_status, shipping_minor, total_minor, waiting_for \
                     FROM orders WHERE id = $1";
         let Some(row): Option<OrderRow> = on_engine!(self, |conn| sqlx::query_as(head).bind(id).fetch_optional(conn).await?)
         else {
@@ -338,6 +349,7 @@ impl Tx {
             payment_status: PaymentStatus::parse(&row.payment_status).ok_or_else(|| corrupt("payment status"))?,
             shipping_price: money(row.shipping_minor),
             total: money(row.total_minor),
+            waiting_for: row.waiting_for,
             lines,
             shipments: shipment_rows
                 .into_iter()

@@ -53,6 +53,7 @@ impl Tx {
                    LEFT JOIN bins b ON b.location = a.location AND b.sku = l.sku \
                    WHERE a.location = $1 AND ($2 IS NULL OR o.shipping_method = $2) \
                      AND (o.status IN ('allocated', 'partially_shipped') OR (o.status = 'backordered' AND c.allow_split)) \
+                     AND o.waiting_for IS NULL \
                      AND NOT EXISTS (SELECT 1 FROM wave_orders w WHERE w.order_id = a.order_id \
                                      AND w.location = a.location AND w.status IN ('to_pick', 'picked', 'packed')) \
                    ORDER BY o.ship_by, a.order_id, a.line_no";

@@ -553,3 +553,48 @@ async fn shopify_is_polled_for_what_its_webhooks_missed() {
     assert!(inbox.iter().all(|d| d.status == "processed"), "the poll's copy of the webhook's order changed nothing");
     assert_eq!(server.ordo.orders(Some("web"), None, None, 10, 0).await.unwrap().0.len(), 3);
 }
+
+/// An Amazon order still `Pending` (payment not confirmed) is reserved but waits: no wave picks
+/// it and it cannot ship, until a later version says `Unshipped`.
+#[tokio::test]
+async fn a_pending_amazon_order_is_reserved_and_waits_until_amazon_confirms_it() {
+    let (base, stand_in) = amazon_stand_in(1, 10, 100, Duration::ZERO).await;
+    stand_in.lock().unwrap().orders[0]["OrderStatus"] = json!("Pending");
+    let server = Server::start().await;
+    amazon_channel(&server, &base).await;
+    poll_once(&server, "amz").await;
+    let id = orders_of(&server, "amz", 1).await.remove(0);
+    let held = server.ordo.order_by_external_id("amz", &id).await.unwrap();
+    assert_eq!(held.status.as_str(), "allocated", "its stock is reserved");
+    assert!(held.waiting_for.as_deref().is_some_and(|w| w.contains("Pending")), "{:?}", held.waiting_for);
+    let t = &server.admin;
+    let (_, shown) = server.get(t, &format!("/api/v1/orders/{}", held.id)).await;
+    assert!(shown["waiting_for"].as_str().is_some(), "{shown}");
+    let ship = json!({"location": "central", "carrier": "DHL", "tracking_number": "P1"});
+    let (status, refused) = server.post(t, &format!("/api/v1/orders/{}/shipments", held.id), ship.clone()).await;
+    assert_eq!((status, refused["error"]["code"].as_str()), (409, Some("invalid_transition")), "{refused}");
+    let (status, wave) = server.post(t, "/api/v1/waves", json!({"location": "central"})).await;
+    assert!(status == 409 || status == 422 || wave["orders"].as_array().is_some_and(|o| o.is_empty()), "no wave picks it: {status} {wave}");
+
+    // Amazon confirms it: the next poll lets it go.
+    {
+        let mut s = stand_in.lock().unwrap();
+        s.orders[0]["OrderStatus"] = json!("Unshipped");
+        // Changed before the poller's settling time, after its last window began.
+        let changed = Utc::now() - chrono::Duration::seconds(150);
+        s.orders[0]["LastUpdateDate"] = json!(changed.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    }
+    poll_once(&server, "amz").await;
+    let mut released = None;
+    for _ in 0..200 {
+        let order = server.ordo.order_by_external_id("amz", &id).await.unwrap();
+        if order.waiting_for.is_none() {
+            released = Some(order);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let released = released.expect("Amazon's confirmation let the order go");
+    let (status, shipped) = server.post(t, &format!("/api/v1/orders/{}/shipments", released.id), ship).await;
+    assert_eq!(status, 201, "{shipped}");
+}
