@@ -56,6 +56,7 @@ pub(crate) async fn plan(
     reads: &mut Reads<'_>,
     cache: &MasterCache,
     order: &ordo_domain::order::CheckedOrder,
+    (base, now): (ordo_domain::Currency, chrono::DateTime<chrono::Utc>),
 ) -> AppResult<(ordo_domain::master::Channel, Vec<PlannedLine>, ordo_domain::Money)> {
     let channel = cached!(cache, Key::Channel(order.channel.clone()), Channel, reads.tx().await?.channel(&order.channel).await?);
     // What the cache does not know is asked of the database before it is refused.
@@ -68,6 +69,13 @@ pub(crate) async fn plan(
     };
     if channel.currency != order.currency {
         let message = format!("must be the channel's currency, {}", channel.currency);
+        return Err(FieldError::new("currency", message).into());
+    }
+    // An order is booked when it ships, in base currency; one in a currency without a rate is
+    // refused now, as its settlement would be, rather than taken and then stuck.
+    if base != order.currency && reads.tx().await?.exchange_rate(order.currency.code(), now).await?.is_none() {
+        let code = order.currency.code();
+        let message = format!("{code} has no exchange rate to the base currency {base} yet: set one with PUT /api/v1/exchange-rates/{code} or ordo rates import");
         return Err(FieldError::new("currency", message).into());
     }
 
@@ -89,7 +97,7 @@ pub(crate) async fn plan(
                     || reads.tx().await?.product(&line.sku).await?.is_some() =>
             {
                 cache.clear();
-                return Box::pin(plan(reads, cache, order)).await;
+                return Box::pin(plan(reads, cache, order, (base, now))).await;
             }
             (None, None) => {
                 let message = format!("unknown SKU {:?}: neither ours nor listed on {}", line.sku, channel.code);
@@ -537,7 +545,7 @@ impl Ordo {
         // Everything that only reads happens before the write, and mostly from the cache: the
         // database is asked only for what the cache lacks.
         let mut reads = Reads::Lazy(&self.db, None);
-        let (channel, planned, total) = plan(&mut reads, &self.cache, &order).await?;
+        let (channel, planned, total) = plan(&mut reads, &self.cache, &order, (self.settings.base_currency, now)).await?;
         let key = Key::ChannelStats(channel.code.clone());
         let stats = cached!(self.cache, key, ChannelStats, reads.tx().await?.channel_order_stats(&channel.code).await?);
         let key = Key::Sites(channel.code.clone(), order.shipping_method.clone());

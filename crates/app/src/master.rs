@@ -35,7 +35,7 @@ impl Ordo {
     }
 
     /// What is missing for a channel to trade in full: a rate for its currency, without which
-    /// its orders are taken but their shipments and settlements cannot be booked.
+    /// its orders and settlements are refused alike.
     pub async fn channel_warnings(&self, channel: &Channel) -> AppResult<Vec<String>> {
         let base = self.settings.base_currency;
         if channel.currency == base || self.db.read().await?.exchange_rate(channel.currency.code(), self.now()).await?.is_some() {
@@ -43,7 +43,7 @@ impl Ordo {
         }
         let code = channel.currency.code();
         Ok(vec![format!(
-            "no exchange rate from {code} to the base currency {base} yet: the channel's orders are taken, but their shipments, refunds and settlements cannot be booked until one is set with PUT /api/v1/exchange-rates/{code} or ordo rates import"
+            "no exchange rate from {code} to the base currency {base} yet: the channel's orders and settlements are refused until one is set with PUT /api/v1/exchange-rates/{code} or ordo rates import"
         )])
     }
 

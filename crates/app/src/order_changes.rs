@@ -32,7 +32,7 @@ impl Ordo {
         let now = self.now();
         let who = actor.to_string();
         let mut tx = self.db.write().await?;
-        let (channel, planned, total) = plan(&mut Reads::In(&mut tx), &self.cache, &order).await?;
+        let (channel, planned, total) = plan(&mut Reads::In(&mut tx), &self.cache, &order, (self.settings.base_currency, self.now())).await?;
         let not_found = || AppError::NotFound { what: "order", key: format!("{}/{external_id}", channel.code) };
         let id = tx.order_id_by_external_id(&channel.code, external_id).await?.ok_or_else(not_found)?;
         let current = tx.order(id).await?.ok_or_else(not_found)?;

@@ -209,7 +209,7 @@ impl Tx {
     /// Inserts a channel; `false` when its code is taken (nothing written).
     pub async fn insert_channel(&mut self, channel: &Channel, now: DateTime<Utc>) -> Result<bool, StorageError> {
         // Codes are one namespace whatever their case: "WEB" is taken once "web" is.
-        if self.code_taken_ignoring_case("channels", &channel.code).await? {
+        if self.code_taken_ignoring_case("channels", "code", &channel.code).await? {
             return Ok(false);
         }
         let sql = "INSERT INTO channels (code, name, kind, currency, ship_by_sla_hours, created_at) \
@@ -227,10 +227,17 @@ impl Tx {
         Ok(result == 1)
     }
 
-    /// Whether `table` has a `code` equal to this one but for case. `table` is named by the
-    /// code, never by input.
-    async fn code_taken_ignoring_case(&mut self, table: &'static str, code: &str) -> Result<bool, StorageError> {
-        let sql = format!("SELECT COUNT(*) FROM {table} WHERE lower(code) = lower($1)");
+    /// Whether `table` has a `column` value equal to `code` but for case. On PostgreSQL new
+    /// codes of one table take turns (one lock per table, held to the end of the transaction,
+    /// so even a large import takes one), and two servers making "WEB" and "web" at once cannot
+    /// both pass; SQLite has one writer anyway. `table` and `column` are named by the code,
+    /// never by input.
+    async fn code_taken_ignoring_case(&mut self, table: &'static str, column: &'static str, code: &str) -> Result<bool, StorageError> {
+        if self.engine() == crate::Engine::Postgres {
+            let key = format!("ordo new code in {table}");
+            on_engine!(self, |conn| sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(&key).execute(conn).await?.rows_affected());
+        }
+        let sql = format!("SELECT COUNT(*) FROM {table} WHERE lower({column}) = lower($1)");
         let count: i64 = on_engine!(self, |conn| sqlx::query_scalar(AssertSqlSafe(sql)).bind(code).fetch_one(conn).await?);
         Ok(count > 0)
     }
@@ -251,7 +258,7 @@ impl Tx {
     /// Inserts; `false` when the key is taken (nothing written).
     pub async fn insert_location(&mut self, location: &Location, now: DateTime<Utc>) -> Result<bool, StorageError> {
         // Codes are one namespace whatever their case: "WEB" is taken once "web" is.
-        if self.code_taken_ignoring_case("locations", &location.code).await? {
+        if self.code_taken_ignoring_case("locations", "code", &location.code).await? {
             return Ok(false);
         }
         let sql = "INSERT INTO locations (code, name, kind, priority, time_zone, cutoff_time, created_at) \
@@ -286,6 +293,9 @@ impl Tx {
 
     /// Inserts; `false` when the key is taken (nothing written).
     pub async fn insert_product(&mut self, product: &Product, now: DateTime<Utc>) -> Result<bool, StorageError> {
+        if self.code_taken_ignoring_case("products", "sku", &product.sku).await? {
+            return Ok(false);
+        }
         let sql = "INSERT INTO products \
                    (sku, name, unit_cost_minor, currency, weight_grams, tax_class, abc_class, active, created_at) \
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING";
@@ -396,7 +406,7 @@ impl Tx {
     /// Inserts; `false` when the key is taken (nothing written).
     pub async fn insert_supplier(&mut self, supplier: &Supplier, now: DateTime<Utc>) -> Result<bool, StorageError> {
         // Codes are one namespace whatever their case: "WEB" is taken once "web" is.
-        if self.code_taken_ignoring_case("suppliers", &supplier.code).await? {
+        if self.code_taken_ignoring_case("suppliers", "code", &supplier.code).await? {
             return Ok(false);
         }
         let sql = "INSERT INTO suppliers (code, name, currency, lead_time_days, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING";

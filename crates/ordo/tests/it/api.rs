@@ -319,14 +319,12 @@ async fn a_sale_in_another_currency_is_booked_in_base_at_the_rate_in_force(serve
     let mut body = crate::orders::order("FX1", serde_json::json!([{"sku": "MUG-1", "quantity": 1, "unit_price": "10.00"}]));
     body["channel"] = serde_json::json!("us-web");
     body["currency"] = serde_json::json!("USD");
-    let (status, placed) = server.post(t, "/api/v1/orders", body).await;
-    assert_eq!(status, 201, "{placed}");
-    let ship = format!("/api/v1/orders/{}/shipments", placed["id"].as_str().unwrap());
-    let parcel = serde_json::json!({"location": "central", "carrier": "UPS", "tracking_number": "FX1"});
-    let (status, refused) = server.post(t, &ship, parcel.clone()).await;
+    // Without a rate the order is refused, as its settlement would be: nothing is taken that
+    // cannot be booked.
+    let (status, refused) = server.post(t, "/api/v1/orders", body.clone()).await;
     assert_eq!((status, refused["error"]["field"].as_str()), (422, Some("currency")), "no rate yet: {refused}");
     let (_, mugs) = server.get(t, "/api/v1/inventory?sku=MUG-1").await;
-    assert_eq!(mugs[0]["on_hand"], 10, "the refused shipment moved nothing");
+    assert_eq!(mugs[0]["reserved"], 0, "the refused order reserved nothing");
 
     for (rate, field) in [("0", "rate"), ("1.2345678", "rate"), ("abc", "rate")] {
         let (status, answer) = server.put(t, "/api/v1/exchange-rates/USD", serde_json::json!({"rate": rate})).await;
@@ -334,6 +332,10 @@ async fn a_sale_in_another_currency_is_booked_in_base_at_the_rate_in_force(serve
     }
     let (status, set) = server.put(t, "/api/v1/exchange-rates/USD", serde_json::json!({"rate": "0.92"})).await;
     assert_eq!((status, set["rate"].as_str()), (200, Some("0.920000")), "{set}");
+    let (status, placed) = server.post(t, "/api/v1/orders", body).await;
+    assert_eq!(status, 201, "{placed}");
+    let ship = format!("/api/v1/orders/{}/shipments", placed["id"].as_str().unwrap());
+    let parcel = serde_json::json!({"location": "central", "carrier": "UPS", "tracking_number": "FX1"});
     let (status, _) = server.post(t, &ship, parcel).await;
     assert_eq!(status, 201);
     let (_, balance) = server.get(t, "/api/v1/ledger/trial-balance").await;

@@ -39,6 +39,7 @@ async fn implausible_values_are_refused_naming_the_field() {
     for (path, body) in [
         ("/api/v1/channels", json!({"code": "WEB", "name": "Web again", "kind": "web", "currency": "EUR"})),
         ("/api/v1/locations", json!({"code": "CENTRAL", "name": "Central again", "kind": "warehouse", "priority": 3})),
+        ("/api/v1/products", json!({"sku": "mug-1", "name": "Mug again", "unit_cost": "1.00"})),
     ] {
         let (status, refused) = server.post(t, path, body).await;
         assert_eq!((status, refused["error"]["code"].as_str()), (409, Some("duplicate")), "{path}: codes are one whatever their case: {refused}");
