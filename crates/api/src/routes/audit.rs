@@ -33,6 +33,7 @@ struct AuditFilter {
     /// Records older than this sequence number: the next page.
     before: Option<i64>,
     /// At most this many records (1–500, 100 when absent).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
 }
 

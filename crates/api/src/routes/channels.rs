@@ -84,6 +84,7 @@ struct InboxFilter {
     /// pending, processed, ignored or failed.
     status: Option<String>,
     /// At most this many (1–500, 100 when absent).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
 }
 

@@ -38,7 +38,9 @@ struct Filter {
     /// Only those past their due time.
     overdue: Option<bool>,
     /// At most this many (1–1000, 1000 when absent).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
+    #[param(minimum = 0)]
     offset: Option<i64>,
 }
 

@@ -96,6 +96,7 @@ struct Filter {
     assignee: Option<String>,
     order_id: Option<String>,
     /// At most this many (1–1000, 200 when absent).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
 }
 

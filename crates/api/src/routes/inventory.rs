@@ -102,6 +102,7 @@ struct Since {
     /// The cursor from the last answer; 0 for everything.
     since: Option<i64>,
     /// At most 5000 changes; 500 when absent.
+    #[param(minimum = 1, maximum = 5000)]
     limit: Option<i64>,
 }
 

@@ -205,7 +205,9 @@ struct LineFilter {
     /// Only the lines that name an order but matched none.
     unmatched: Option<bool>,
     /// At most this many lines (1–5,000, 500 when absent).
+    #[param(minimum = 1, maximum = 5000)]
     limit: Option<i64>,
+    #[param(minimum = 0)]
     offset: Option<i64>,
 }
 

@@ -107,7 +107,9 @@ struct ProductSearch {
     /// Text to find in the SKU or the name.
     q: Option<String>,
     /// At most 500; 50 when absent.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
+    #[param(minimum = 0)]
     offset: Option<i64>,
 }
 
@@ -216,7 +218,9 @@ async fn create_customer(
 #[serde(deny_unknown_fields)]
 struct Paging {
     /// At most 500; 50 when absent.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
+    #[param(minimum = 0)]
     offset: Option<i64>,
 }
 

@@ -158,7 +158,9 @@ struct Filter {
     /// `order:ID` and the like.
     subject: Option<String>,
     /// At most this many (1–500, 100 when absent).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
+    #[param(minimum = 0)]
     offset: Option<i64>,
 }
 

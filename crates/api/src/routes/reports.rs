@@ -142,7 +142,9 @@ struct LedgerQuery {
     from: Option<chrono::NaiveDate>,
     to: Option<chrono::NaiveDate>,
     /// At most 5000; 500 when absent.
+    #[param(minimum = 1, maximum = 5000)]
     limit: Option<i64>,
+    #[param(minimum = 0)]
     offset: Option<i64>,
 }
 

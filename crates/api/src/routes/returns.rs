@@ -77,6 +77,7 @@ struct Filter {
     /// requested, authorized, rejected, in_transit, received, inspected or closed.
     status: Option<String>,
     /// At most this many (1–500, 100 when absent).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
 }
 

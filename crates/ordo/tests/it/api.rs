@@ -89,6 +89,11 @@ async fn the_openapi_document_declares_its_parameters_where_they_go() {
                 .map(|ps| ps.iter().filter(|p| p["in"] == "path").map(|p| p["name"].as_str().unwrap()).collect())
                 .unwrap_or_default();
             assert_eq!(declared, placeholders, "{method} {path}: path parameters");
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                if parameter["name"] == "limit" {
+                    assert!(parameter["schema"]["maximum"].is_number(), "{method} {path}: limit states its bound");
+                }
+            }
             let id = operation["operationId"].as_str().unwrap_or_else(|| panic!("{method} {path} has no operationId"));
             assert!(operation_ids.insert(id.to_owned()), "{method} {path}: operationId {id} twice");
         }
