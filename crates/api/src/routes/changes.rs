@@ -53,6 +53,7 @@ async fn propose(
 #[serde(deny_unknown_fields)]
 struct Filter {
     /// pending, approved or rejected.
+    #[param(inline, value_type = Option<super::choices::ChangeStatusFilter>)]
     status: Option<String>,
 }
 

@@ -82,6 +82,7 @@ async fn sync_health(State(ordo): State<Ordo>, _: Authorized<need::MasterDataRea
 #[serde(deny_unknown_fields)]
 struct InboxFilter {
     /// pending, processed, ignored or failed.
+    #[param(inline, value_type = Option<super::choices::DeliveryStatusFilter>)]
     status: Option<String>,
     /// At most this many (1–500, 100 when absent).
     #[param(minimum = 1, maximum = 500)]

@@ -29,6 +29,7 @@ pub fn routes() -> OpenApiRouter<Ordo> {
 #[serde(deny_unknown_fields)]
 struct Filter {
     /// open, acknowledged, escalated, resolved, or unresolved (the first three); all when absent.
+    #[param(inline, value_type = Option<super::choices::ExceptionStatusFilter>)]
     status: Option<String>,
     /// stockout, payment_review, shipment_at_risk, late_shipment, reconciliation,
     /// return_overdue, procurement, sync_failure, ticket_overdue, channel_mapping or delivery_problem.

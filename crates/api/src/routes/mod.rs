@@ -4,6 +4,7 @@
 pub mod access;
 pub mod audit;
 pub mod changes;
+mod choices;
 pub mod channels;
 pub mod exceptions;
 pub mod fulfilment;

@@ -153,6 +153,7 @@ impl From<OutboxMessage> for MessageView {
 #[serde(deny_unknown_fields)]
 struct Filter {
     /// pending, delivered or dead.
+    #[param(inline, value_type = Option<super::choices::MessageStatusFilter>)]
     status: Option<String>,
     endpoint: Option<String>,
     /// `order:ID` and the like.

@@ -127,6 +127,7 @@ async fn forecast(State(ordo): State<Ordo>, _: Authorized<need::InventoryRead>, 
 #[serde(deny_unknown_fields)]
 struct ProposalFilter {
     /// proposed, approved or rejected.
+    #[param(inline, value_type = Option<super::choices::ProposalStatusFilter>)]
     status: Option<String>,
 }
 

@@ -25,6 +25,7 @@ struct PeriodQuery {
     to: Option<chrono::NaiveDate>,
     /// What to break profitability down by: `channel` (the default), `sku` or `segment` (the
     /// customer's).
+    #[param(inline, value_type = Option<super::choices::ProfitabilityBy>)]
     by: Option<String>,
 }
 

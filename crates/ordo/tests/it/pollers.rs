@@ -321,6 +321,8 @@ fn serve(dir: &std::path::Path, database: &str, address: SocketAddr) -> std::pro
     let mut child = crate::cli::ordo(dir)
         .args(["serve", "--database", database, "--listen", &address.to_string()])
         .env("ORDO_SECRET_KEY", TEST_SECRET_KEY)
+        // The business the test server made keeps its books in euros.
+        .env("ORDO_BASE_CURRENCY", "EUR")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
