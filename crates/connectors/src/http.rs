@@ -36,6 +36,16 @@ impl Http {
         Ok(Http { client })
     }
 
+    /// Posts `body` as JSON to `url` (an audit checkpoint to the place that keeps them, say),
+    /// tried again like any call; an error unless the answer is 2xx.
+    pub async fn post_json(&self, url: &str, body: &serde_json::Value) -> Result<(), String> {
+        let answer = self.send(url, |client| client.post(url).json(body)).await.map_err(|e| e.to_string())?;
+        if !answer.status.is_success() {
+            return Err(format!("{url} answered {}", answer.status));
+        }
+        Ok(())
+    }
+
     /// [`Http::send`], with Shopify's `Link` header of the answer.
     pub(crate) async fn send_with_link(&self, what: &str, build: impl Fn(&reqwest::Client) -> RequestBuilder) -> Result<(Answer, Option<String>), FeedError> {
         self.send_with_header(what, "link", build).await

@@ -27,6 +27,13 @@ pub fn write(dir: &Path, checkpoint: &Checkpoint) -> Result<PathBuf, String> {
     Ok(path)
 }
 
+/// Posts `checkpoint` as JSON to `url` (over HTTPS in earnest: another system that keeps it).
+pub async fn send(url: &str, checkpoint: &Checkpoint) -> Result<(), String> {
+    let http = ordo_connectors::Http::new()?;
+    let body = serde_json::to_value(checkpoint).map_err(|e| e.to_string())?;
+    http.post_json(url, &body).await
+}
+
 /// Every checkpoint in `dir`, oldest record first. A file that is not a checkpoint is an
 /// error naming it: a checkpoint nobody can read proves nothing.
 pub fn read(dir: &Path) -> Result<Vec<Checkpoint>, String> {

@@ -175,10 +175,12 @@ enum AuditCommand {
         checkpoints: Option<PathBuf>,
     },
     /// Write the chain's head (sequence, hash, time), signed with the audit key, as a new file
-    /// in DIR: keep DIR outside the database's reach.
+    /// in DIR, or post it as JSON to URL (or both): keep it outside the database's reach.
     Checkpoint {
-        #[arg(long, value_name = "DIR")]
-        dir: PathBuf,
+        #[arg(long, value_name = "DIR", required_unless_present = "url")]
+        dir: Option<PathBuf>,
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
     },
 }
 
@@ -596,10 +598,16 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Audit(AuditCommand::Checkpoint { dir }) => {
+        Command::Audit(AuditCommand::Checkpoint { dir, url }) => {
             let checkpoint = open(&config).await?.audit_checkpoint().await?;
-            let path = crate::checkpoints::write(&dir, &checkpoint).map_err(Failure::CannotRun)?;
-            println!("checkpoint of record {} written to {}", checkpoint.seq, path.display());
+            if let Some(dir) = dir {
+                let path = crate::checkpoints::write(&dir, &checkpoint).map_err(Failure::CannotRun)?;
+                println!("checkpoint of record {} written to {}", checkpoint.seq, path.display());
+            }
+            if let Some(url) = url {
+                crate::checkpoints::send(&url, &checkpoint).await.map_err(Failure::CannotRun)?;
+                println!("checkpoint of record {} sent to {url}", checkpoint.seq);
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit(AuditCommand::Verify { checkpoints }) => {
@@ -834,7 +842,7 @@ async fn serve(config: &Config) -> Result<ExitCode, Failure> {
         tokio::spawn(serve::poll_channels(ordo.clone(), holder, stopped.clone()))
     };
     let backups = config.backups.clone().map(|plan| tokio::spawn(serve::back_up(config.database_url.clone(), config.storage.clone(), plan, stopped.clone())));
-    let checkpoints = config.audit_checkpoints.clone().map(|(dir, every)| tokio::spawn(serve::checkpoint_audit(ordo.clone(), dir, every, stopped.clone())));
+    let checkpoints = config.audit_checkpoints.clone().map(|plan| tokio::spawn(serve::checkpoint_audit(ordo.clone(), plan, stopped.clone())));
     let couriers: Vec<_> = (0..config.outbox_workers)
         .map(|n| {
             let courier = ordo_app::Courier::new(format!("{address}/{n}"), config.notification_log.clone());

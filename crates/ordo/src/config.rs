@@ -102,6 +102,10 @@ pub struct Options {
     /// `audit_checkpoint_minutes` [default: none, no scheduled checkpoints]
     #[arg(long, env = "ORDO_AUDIT_CHECKPOINT_DIR", global = true, value_name = "DIR")]
     pub audit_checkpoint_dir: Option<PathBuf>,
+    /// Where `ordo serve` posts each scheduled checkpoint as JSON (another system that keeps
+    /// them), besides or instead of the folder [default: none]
+    #[arg(long, env = "ORDO_AUDIT_CHECKPOINT_URL", global = true, value_name = "URL")]
+    pub audit_checkpoint_url: Option<String>,
     /// Minutes between scheduled audit checkpoints [default: 60]
     #[arg(long, env = "ORDO_AUDIT_CHECKPOINT_MINUTES", global = true, value_name = "MINUTES")]
     pub audit_checkpoint_minutes: Option<u64>,
@@ -136,7 +140,7 @@ impl Options {
             request_timeout_secs, body_limit_bytes, session_hours, secure_cookies, risk_hold_uncaptured,
             risk_hold_country_mismatch, risk_value_factor, at_risk_hours, settlement_tolerance_minor, settlement_fee_rate,
             settlement_fee_rates, outbox_workers, outbox_max_attempts, outbox_first_retry_ms, notification_log, secret_key,
-            easypost_webhook_secret, audit_key, audit_checkpoint_dir, audit_checkpoint_minutes, backup_every, backup_dir, keep, log_format, log_filter)
+            easypost_webhook_secret, audit_key, audit_checkpoint_dir, audit_checkpoint_url, audit_checkpoint_minutes, backup_every, backup_dir, keep, log_format, log_filter)
     }
 }
 
@@ -145,6 +149,14 @@ impl Options {
 pub enum LogFormat {
     Text,
     Json,
+}
+
+/// Audit checkpoints `ordo serve` writes by itself: into a folder, to a URL, or both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduledCheckpoints {
+    pub dir: Option<PathBuf>,
+    pub url: Option<String>,
+    pub every: Duration,
 }
 
 /// Backups `ordo serve` takes by itself.
@@ -181,7 +193,7 @@ pub struct Config {
     /// Backups `ordo serve` takes by itself.
     pub backups: Option<ScheduledBackups>,
     /// Where and how often `ordo serve` writes signed audit checkpoints.
-    pub audit_checkpoints: Option<(PathBuf, Duration)>,
+    pub audit_checkpoints: Option<ScheduledCheckpoints>,
     pub database_url: String,
     pub listen: SocketAddr,
     pub storage: StorageOptions,
@@ -292,9 +304,13 @@ impl Config {
                 }),
                 None => None,
             },
-            audit_checkpoints: match o.audit_checkpoint_dir {
-                Some(dir) => Some((dir, Duration::from_secs(60 * positive("audit_checkpoint_minutes", o.audit_checkpoint_minutes.unwrap_or(60))?))),
-                None => None,
+            audit_checkpoints: match (o.audit_checkpoint_dir, o.audit_checkpoint_url) {
+                (None, None) => None,
+                (dir, url) => Some(ScheduledCheckpoints {
+                    dir,
+                    url,
+                    every: Duration::from_secs(60 * positive("audit_checkpoint_minutes", o.audit_checkpoint_minutes.unwrap_or(60))?),
+                }),
             },
             request_timeout: Duration::from_secs(positive("request_timeout_secs", o.request_timeout_secs.unwrap_or(30))?),
             body_limit_bytes: o.body_limit_bytes.unwrap_or(1024 * 1024).max(1024),

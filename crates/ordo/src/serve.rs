@@ -217,23 +217,33 @@ pub async fn back_up(url: String, storage: ordo_app::StorageOptions, plan: crate
     }
 }
 
-/// Writes a signed checkpoint of the audit chain's head into `dir` every `every`, and once more
-/// on the way out, until `stopped`. A failure is logged and tried again at the next turn.
-pub async fn checkpoint_audit(ordo: Ordo, dir: std::path::PathBuf, every: Duration, mut stopped: tokio::sync::watch::Receiver<bool>) {
-    let mut ticks = tokio::time::interval(every);
+/// Writes a signed checkpoint of the audit chain's head into `plan.dir` and posts it to
+/// `plan.url` every `plan.every`, and once more on the way out, until `stopped`. A failure is
+/// logged and tried again at the next turn.
+pub async fn checkpoint_audit(ordo: Ordo, plan: crate::config::ScheduledCheckpoints, mut stopped: tokio::sync::watch::Receiver<bool>) {
+    let mut ticks = tokio::time::interval(plan.every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = ticks.tick() => {}
             _ = stopped.changed() => {}
         }
-        let written = match ordo.audit_checkpoint().await {
-            Ok(checkpoint) => crate::checkpoints::write(&dir, &checkpoint).map(|path| (checkpoint.seq, path)),
-            Err(error) => Err(error.to_string()),
-        };
-        match written {
-            Ok((seq, path)) => tracing::info!(seq, path = %path.display(), "audit checkpoint written"),
-            Err(error) => tracing::error!(%error, "could not write an audit checkpoint"),
+        match ordo.audit_checkpoint().await {
+            Ok(checkpoint) => {
+                if let Some(dir) = &plan.dir {
+                    match crate::checkpoints::write(dir, &checkpoint) {
+                        Ok(path) => tracing::info!(seq = checkpoint.seq, path = %path.display(), "audit checkpoint written"),
+                        Err(error) => tracing::error!(%error, "could not write an audit checkpoint"),
+                    }
+                }
+                if let Some(url) = &plan.url {
+                    match crate::checkpoints::send(url, &checkpoint).await {
+                        Ok(()) => tracing::info!(seq = checkpoint.seq, url, "audit checkpoint sent"),
+                        Err(error) => tracing::error!(%error, "could not send an audit checkpoint"),
+                    }
+                }
+            }
+            Err(error) => tracing::error!(%error, "could not take an audit checkpoint"),
         }
         if *stopped.borrow() {
             return;

@@ -325,3 +325,39 @@ async fn signed_checkpoints_find_cut_tails_rewound_heads_rehashing_and_renumberi
     let (code, _) = keyed(dir.path(), &["audit", "verify", "--database", &database, "--checkpoints", "checkpoints"]);
     assert_eq!(code, Some(0), "the original is untouched");
 }
+
+#[tokio::test]
+async fn a_checkpoint_can_be_sent_to_another_system() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("ordo.db").display());
+    assert_eq!(keyed(dir.path(), &["init", "--database", &database]).0, Some(0));
+    let got: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+    let kept = got.clone();
+    let app = axum::Router::new().route(
+        "/anchors",
+        axum::routing::post(move |body: String| {
+            let kept = kept.clone();
+            async move {
+                kept.lock().unwrap().push(body);
+                axum::http::StatusCode::CREATED
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/anchors", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let (code, printed) = {
+        let (dir, database, url) = (dir.path().to_owned(), database.clone(), url.clone());
+        tokio::task::spawn_blocking(move || keyed(&dir, &["audit", "checkpoint", "--database", &database, "--url", &url])).await.unwrap()
+    };
+    assert_eq!(code, Some(0), "{printed}");
+    let body = got.lock().unwrap().first().cloned().expect("the checkpoint was posted");
+    let checkpoint: ordo_app::domain::audit::Checkpoint = serde_json::from_str(&body).unwrap();
+    assert_eq!(checkpoint.verify(&ordo_app::domain::audit::ChainKey::from_text(AUDIT_KEY).unwrap()), Ok(()), "signed");
+    // What the other system kept proves the log later, like a file does.
+    std::fs::create_dir(dir.path().join("kept")).unwrap();
+    std::fs::write(dir.path().join("kept/c.json"), &body).unwrap();
+    assert_eq!(keyed(dir.path(), &["audit", "verify", "--database", &database, "--checkpoints", "kept"]).0, Some(0));
+    let (code, _) = keyed(dir.path(), &["audit", "checkpoint", "--database", &database]);
+    assert_ne!(code, Some(0), "a place to put it is needed");
+}
