@@ -5,6 +5,8 @@
 //! SQLite is copied with `VACUUM INTO` (the database as of one read snapshot; writers go on).
 //! PostgreSQL is dumped with `pg_dump` in the custom format, on a snapshot exported from a
 //! transaction that also counts the rows, so the manifest and the dump describe one moment.
+//! Where `pg_dump` is not installed (or `ORDO_BACKUP_FORMAT=export` asks for it), the same
+//! transaction writes Ordo's own export instead: every table's rows as JSON, parents first.
 
 use std::path::{Path, PathBuf};
 
@@ -43,6 +45,28 @@ pub async fn backup(url: &str, storage: &StorageOptions, to: &Path) -> Result<Ba
             copy.close().await;
             inventory
         }
+        ordo_storage::Engine::Postgres if !use_pg_dump() => {
+            let (mut snapshot, _) = db.exported_snapshot().await.map_err(|e| e.to_string())?;
+            let inventory = snapshot.inventory().await.map_err(|e| e.to_string())?;
+            let version = db.schema_version().await.map_err(|e| e.to_string())?;
+            let mut out = std::io::BufWriter::new(std::fs::File::create(&partial).map_err(|e| format!("cannot write {}: {e}", partial.display()))?);
+            let mut write = |line: &str| -> Result<(), String> {
+                use std::io::Write;
+                out.write_all(line.as_bytes()).and_then(|()| out.write_all(b"\n")).map_err(|e| format!("cannot write {}: {e}", partial.display()))
+            };
+            write(ordo_storage::EXPORT_HEADER)?;
+            write(&serde_json::json!({"schema_version": version}).to_string())?;
+            for table in ordo_storage::ALL_TABLES.iter().rev() {
+                let rows = snapshot.export_table(table).await.map_err(|e| e.to_string())?;
+                write(&serde_json::json!({"table": table, "rows": rows.len()}).to_string())?;
+                for row in rows {
+                    write(&row)?;
+                }
+            }
+            drop(write);
+            std::io::Write::flush(&mut out).map_err(|e| format!("cannot write {}: {e}", partial.display()))?;
+            inventory
+        }
         ordo_storage::Engine::Postgres => {
             let (mut snapshot, name) = db.exported_snapshot().await.map_err(|e| e.to_string())?;
             let inventory = snapshot.inventory().await.map_err(|e| e.to_string())?;
@@ -72,6 +96,39 @@ pub async fn backup(url: &str, storage: &StorageOptions, to: &Path) -> Result<Ba
     std::fs::write(&manifest, text).map_err(|e| format!("cannot write {}: {e}", manifest.display()))?;
     sync(&manifest)?;
     Ok(Backup { file: to.to_owned(), manifest, inventory })
+}
+
+/// Whether PostgreSQL is backed up with `pg_dump` (installed, and not told otherwise).
+fn use_pg_dump() -> bool {
+    if std::env::var("ORDO_BACKUP_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("export")) {
+        return false;
+    }
+    std::process::Command::new("pg_dump").arg("--version").output().is_ok_and(|o| o.status.success())
+}
+
+/// Reads Ordo's own export: the schema version it was made at, and each table's rows.
+fn read_export(file: &Path) -> Result<(i64, Vec<(String, Vec<String>)>), String> {
+    use std::io::BufRead;
+    let bad = |what: &str| format!("{} is not a whole Ordo export: {what}", file.display());
+    let reader = std::io::BufReader::new(std::fs::File::open(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?);
+    let mut lines = reader.lines();
+    let mut next = || lines.next().transpose().map_err(|e| format!("cannot read {}: {e}", file.display()));
+    if next()?.as_deref() != Some(ordo_storage::EXPORT_HEADER) {
+        return Err(bad("no header"));
+    }
+    let head: serde_json::Value = serde_json::from_str(&next()?.ok_or_else(|| bad("no schema version"))?).map_err(|_| bad("schema version"))?;
+    let version = head["schema_version"].as_i64().ok_or_else(|| bad("schema version"))?;
+    let mut tables = Vec::new();
+    while let Some(line) = next()? {
+        let table: serde_json::Value = serde_json::from_str(&line).map_err(|_| bad("a table's heading"))?;
+        let (Some(name), Some(count)) = (table["table"].as_str(), table["rows"].as_u64()) else { return Err(bad("a table's heading")) };
+        let mut rows = Vec::with_capacity(usize::try_from(count).unwrap_or(0).min(1_000_000));
+        for _ in 0..count {
+            rows.push(next()?.ok_or_else(|| bad("it ends inside a table"))?);
+        }
+        tables.push((name.to_owned(), rows));
+    }
+    Ok((version, tables))
 }
 
 fn sync(path: &Path) -> Result<(), String> {
@@ -110,6 +167,7 @@ pub async fn restore(file: &Path, url: &str, storage: &StorageOptions, settings:
     }
     let sqlite_file = head.starts_with(b"SQLite format 3\0");
     let pg_dump = head.starts_with(b"PGDMP");
+    let export = head.starts_with(ordo_storage::EXPORT_HEADER.as_bytes());
     let manifest: Option<Inventory> = match std::fs::read_to_string(manifest_path(file)) {
         Ok(text) => Some(serde_json::from_str(&text).map_err(|e| format!("{} is not a backup manifest: {e}", manifest_path(file).display()))?),
         Err(_) => None,
@@ -127,28 +185,44 @@ pub async fn restore(file: &Path, url: &str, storage: &StorageOptions, settings:
         sync(&partial)?;
         std::fs::rename(&partial, &path).map_err(|e| format!("cannot name {}: {e}", path.display()))?;
     } else {
-        if !pg_dump {
+        if !pg_dump && !export {
             return Err(format!("{} is not a PostgreSQL backup; restore it into SQLite", file.display()));
         }
         let target = Db::open(url, storage).await.map_err(|e| e.to_string())?;
         let empty = target.is_empty().await.map_err(|e| e.to_string())?;
-        target.close().await;
         if !empty {
+            target.close().await;
             return Err("the database is not empty: restore into a new, empty database".to_owned());
         }
-        let (file, url) = (file.to_owned(), url.to_owned());
-        let restored = tokio::task::spawn_blocking(move || {
-            std::process::Command::new("pg_restore")
-                .args(["--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction", "--dbname"])
-                .arg(&url)
-                .arg(&file)
-                .output()
-        })
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| format!("cannot run pg_restore (install the PostgreSQL client tools): {e}"))?;
-        if !restored.status.success() {
-            return Err(format!("pg_restore failed: {}", String::from_utf8_lossy(&restored.stderr).trim()));
+        if export {
+            let (version, tables) = read_export(file)?;
+            target.migrate().await.map_err(|e| e.to_string())?;
+            let made = target.schema_version().await.map_err(|e| e.to_string())?;
+            if made != version {
+                target.close().await;
+                return Err(format!(
+                    "the export was made at schema version {version} and this Ordo makes {made}: restore it with the Ordo that made it, then upgrade"
+                ));
+            }
+            let imported = target.import_tables(&tables).await.map_err(|e| format!("cannot load the export: {e}"));
+            target.close().await;
+            imported?;
+        } else {
+            target.close().await;
+            let (file, url) = (file.to_owned(), url.to_owned());
+            let restored = tokio::task::spawn_blocking(move || {
+                std::process::Command::new("pg_restore")
+                    .args(["--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction", "--dbname"])
+                    .arg(&url)
+                    .arg(&file)
+                    .output()
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("cannot run pg_restore (install the PostgreSQL client tools): {e}"))?;
+            if !restored.status.success() {
+                return Err(format!("pg_restore failed: {}", String::from_utf8_lossy(&restored.stderr).trim()));
+            }
         }
     }
     // Counted before Ordo opens it (and perhaps brings its schema up to date).

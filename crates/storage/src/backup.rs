@@ -66,3 +66,82 @@ impl Tx {
         Ok(Inventory { tables, audit_seq, audit_hash })
     }
 }
+
+/// The first line of Ordo's own PostgreSQL export, which names it and the schema it fits.
+pub const EXPORT_HEADER: &str = "ordo export v1";
+
+impl Db {
+    /// The number of the last migration the database has run.
+    pub async fn schema_version(&self) -> Result<i64, StorageError> {
+        let sql = "SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations";
+        Ok(match self {
+            Db::Sqlite(pool, ..) => sqlx::query_scalar(sql).fetch_one(pool).await?,
+            Db::Postgres(pool, _) => sqlx::query_scalar(sql).fetch_one(pool).await?,
+        })
+    }
+
+    /// Loads Ordo's own export (what [`Tx::export_table`] gave, table by table, parents first)
+    /// into this PostgreSQL database, whose schema is already made: in one transaction, the
+    /// rows the schema seeded replaced, identity counters moved past the rows loaded.
+    pub async fn import_tables(&self, tables: &[(String, Vec<String>)]) -> Result<(), StorageError> {
+        let Db::Postgres(pool, _) = self else {
+            return Err(StorageError::Unavailable("Ordo's own export is restored into PostgreSQL".into()));
+        };
+        let mut tx = pool.begin().await?;
+        // The rows are loaded as they were: the triggers that derive rows (the change feed, the
+        // audit head) stay off until the end, and the seeded rows go first.
+        for (table, _) in tables {
+            known_table(table)?;
+            sqlx::query(sqlx::AssertSqlSafe(format!("ALTER TABLE {table} DISABLE TRIGGER USER"))).execute(&mut *tx).await?;
+        }
+        for (table, _) in tables.iter().rev() {
+            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}"))).execute(&mut *tx).await?;
+        }
+        for (table, rows) in tables {
+            for chunk in rows.chunks(1000) {
+                let array = format!("[{}]", chunk.join(","));
+                let sql = format!("INSERT INTO {table} OVERRIDING SYSTEM VALUE SELECT * FROM json_populate_recordset(NULL::{table}, $1::json)");
+                sqlx::query(sqlx::AssertSqlSafe(sql)).bind(array).execute(&mut *tx).await?;
+            }
+            let identities: Vec<String> = sqlx::query_scalar(
+                "SELECT column_name::text FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 AND is_identity = 'YES'",
+            )
+            .bind(table)
+            .fetch_all(&mut *tx)
+            .await?;
+            for column in identities {
+                let sql = format!(
+                    "SELECT setval(pg_get_serial_sequence('{table}', '{column}'), COALESCE((SELECT MAX({column}) FROM {table}), 0) + 1, false)"
+                );
+                sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *tx).await?;
+            }
+        }
+        for (table, _) in tables {
+            sqlx::query(sqlx::AssertSqlSafe(format!("ALTER TABLE {table} ENABLE TRIGGER USER"))).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// A table Ordo knows, so its name may go into SQL.
+fn known_table(table: &str) -> Result<(), StorageError> {
+    if ALL_TABLES.contains(&table) {
+        Ok(())
+    } else {
+        Err(StorageError::Corrupt(format!("the export names a table Ordo does not have: {table:?}")))
+    }
+}
+
+impl Tx {
+    /// Every row of `table` as JSON text, on PostgreSQL: Ordo's own export when `pg_dump` is
+    /// not at hand.
+    pub async fn export_table(&mut self, table: &str) -> Result<Vec<String>, StorageError> {
+        known_table(table)?;
+        let TxInner::Postgres(conn) = &mut self.inner else {
+            return Err(StorageError::Unavailable("Ordo's own export is of PostgreSQL; SQLite is copied whole".into()));
+        };
+        let sql = format!("SELECT row_to_json(t)::text FROM {table} t");
+        Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_all(&mut **conn).await?)
+    }
+}

@@ -40,7 +40,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Postgres, Sqlite, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-pub use backup::Inventory;
+pub use backup::{Inventory, EXPORT_HEADER};
 pub use access::{ApiTokenRecord, LoginFailures, SessionUser, TokenListing, UserRecord};
 pub use audit::AuditQuery;
 pub use channels::{ConnectorRecord, CursorRecord, Delivery, DeliveryEnd, InboxStats, NewDelivery};

@@ -14,6 +14,11 @@ fn text(bytes: &[u8]) -> String {
 }
 
 async fn backup_under_load_restores_every_acknowledged_order(source: String, target: String) {
+    backup_under_load_restores_in(source, target, None).await;
+}
+
+/// As above, with `format` for ORDO_BACKUP_FORMAT (`export`: Ordo's own, without pg_dump).
+async fn backup_under_load_restores_in(source: String, target: String, format: Option<&'static str>) {
     let dir = tempfile::tempdir().unwrap();
     let out = ordo(dir.path()).args(["init", "--database", &source, "--token-file", "admin.token"]).output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -62,7 +67,15 @@ async fn backup_under_load_restores_every_acknowledged_order(source: String, tar
     let file = dir.path().join("shop.backup");
     let out = {
         let (dir, source, file) = (dir.path().to_owned(), source.clone(), file.clone());
-        tokio::task::spawn_blocking(move || ordo(&dir).args(["backup", "--database", &source, "--to"]).arg(&file).output().unwrap()).await.unwrap()
+        tokio::task::spawn_blocking(move || {
+            let mut command = ordo(&dir);
+            if let Some(format) = format {
+                command.env("ORDO_BACKUP_FORMAT", format);
+            }
+            command.args(["backup", "--database", &source, "--to"]).arg(&file).output().unwrap()
+        })
+        .await
+        .unwrap()
     };
     assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
     assert!(text(&out.stdout).contains("backup of"), "{}", text(&out.stdout));
@@ -138,4 +151,15 @@ async fn serve_backs_up_on_a_schedule_and_keeps_the_newest() {
     let files = backups.iter().filter(|n| n.ends_with(".backup")).count();
     let manifests = backups.iter().filter(|n| n.ends_with(".manifest.json")).count();
     assert!(files == 2 && manifests == 2, "the newest two are kept, each with its manifest: {backups:?}");
+}
+
+#[tokio::test]
+async fn a_postgres_backup_without_pg_dump_is_ordos_own_export_and_restores_the_same() {
+    let Some(base) = crate::common::postgres_url() else {
+        eprintln!("skipped: set ORDO_TEST_POSTGRES_URL to export and restore PostgreSQL");
+        return;
+    };
+    let source = ordo_storage::testing::create_postgres_database(&base).await.unwrap();
+    let target = ordo_storage::testing::create_postgres_database(&base).await.unwrap();
+    backup_under_load_restores_in(source, target, Some("export")).await;
 }
