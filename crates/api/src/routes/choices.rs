@@ -75,3 +75,12 @@ pub(crate) enum ProfitabilityBy {
     Sku,
     Segment,
 }
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub(crate) enum WaveStatusFilter {
+    Open,
+    Picked,
+    Closed,
+}

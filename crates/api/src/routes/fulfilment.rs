@@ -57,6 +57,7 @@ async fn release_wave(
 struct WaveFilter {
     location: Option<String>,
     /// open, picked or closed; all when absent.
+    #[param(inline, value_type = Option<super::choices::WaveStatusFilter>)]
     status: Option<String>,
 }
 
