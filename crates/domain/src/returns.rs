@@ -24,7 +24,9 @@ named!(ReturnReason, "a reason", {
 });
 
 /// Where a return stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
 pub enum ReturnStatus {
     /// Waiting for service to authorise or reject it.
     Requested,

@@ -1,5 +1,6 @@
-//! The values query parameters take where the server accepts only a few, so the OpenAPI
-//! document states them (the handlers read the text and check it themselves).
+//! The values query parameters take where the server accepts only a few and no domain type
+//! says them (a filter that adds `unresolved`, a queue's statuses, a report's breakdown), so the
+//! OpenAPI document states them; the handlers read the text and check it themselves.
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -53,18 +54,6 @@ pub(crate) enum ProposalStatusFilter {
     Rejected,
 }
 
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[allow(dead_code)]
-pub(crate) enum ReturnStatusFilter {
-    Requested,
-    Authorized,
-    Rejected,
-    InTransit,
-    Received,
-    Inspected,
-    Closed,
-}
 
 /// What profitability is broken down by.
 #[derive(Serialize, ToSchema)]
@@ -76,11 +65,3 @@ pub(crate) enum ProfitabilityBy {
     Segment,
 }
 
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[allow(dead_code)]
-pub(crate) enum WaveStatusFilter {
-    Open,
-    Picked,
-    Closed,
-}

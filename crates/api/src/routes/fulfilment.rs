@@ -57,7 +57,7 @@ async fn release_wave(
 struct WaveFilter {
     location: Option<String>,
     /// open, picked or closed; all when absent.
-    #[param(inline, value_type = Option<super::choices::WaveStatusFilter>)]
+    #[param(inline, value_type = Option<ordo_domain::wave::WaveStatus>)]
     status: Option<String>,
 }
 

@@ -75,7 +75,7 @@ async fn request_return(
 struct Filter {
     order_id: Option<String>,
     /// requested, authorized, rejected, in_transit, received, inspected or closed.
-    #[param(inline, value_type = Option<super::choices::ReturnStatusFilter>)]
+    #[param(inline, value_type = Option<ordo_domain::returns::ReturnStatus>)]
     status: Option<String>,
     /// At most this many (1–500, 100 when absent).
     #[param(minimum = 1, maximum = 500)]
