@@ -105,8 +105,18 @@ impl Ordo {
         let now = self.now();
         let found = self.db.reader().await?.api_token_by_hash(&sha256_hex(token.as_bytes()), now).await?;
         let (record, last_used_at) = found.ok_or(AppError::Unauthenticated)?;
-        // The last use is kept to the minute, written aside so no request waits for it.
-        if last_used_at.is_none_or(|at| now - at >= chrono::Duration::minutes(1)) {
+        // The last use is kept to the minute, written aside so no request waits for it, and
+        // once per minute per token in this process, not once per request in flight.
+        let minute = chrono::Duration::minutes(1);
+        let due = last_used_at.is_none_or(|at| now - at >= minute) && {
+            let mut noted = self.token_uses.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let fresh = noted.get(&record.id).is_some_and(|at| now - *at < minute);
+            if !fresh {
+                noted.insert(record.id, now);
+            }
+            !fresh
+        };
+        if due {
             let db = self.db.clone();
             tokio::spawn(async move {
                 let touched = async {

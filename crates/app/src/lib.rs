@@ -111,6 +111,9 @@ pub struct Ordo {
     intake: intake::IntakeQueue,
     /// The channels' deliveries, kept in groups, and the processors' wake-up call.
     inbox: inbox::Inbox,
+    /// When this process last noted each token's use: at most one write a minute per token,
+    /// however many requests carry it at once.
+    token_uses: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<uuid::Uuid, DateTime<Utc>>>>,
 }
 
 /// Who is acting: a user of the dashboard, an API token, or Ordo itself, and on which request.
@@ -242,7 +245,7 @@ impl Ordo {
         db.migrate().await?;
         let intake = intake::IntakeQueue::start(db.clone());
         let inbox = inbox::Inbox::start(db.clone());
-        let ordo = Ordo { db, settings, clock: Clock::System, cache: Default::default(), intake, inbox };
+        let ordo = Ordo { db, settings, clock: Clock::System, cache: Default::default(), intake, inbox, token_uses: Default::default() };
         let mut tx = ordo.db.write().await?;
         Self::open_default_chart(&mut tx, ordo.now()).await?;
         rules::seed_initial_rules(&mut tx, &ordo.settings.risk, ordo.now()).await?;
