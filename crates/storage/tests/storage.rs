@@ -264,6 +264,13 @@ async fn tokens_and_sessions_are_found_by_hash_until_they_end() {
         assert!(tx.set_user_disabled("ann", true, now).await.unwrap());
         assert!(tx.session_user("s-again", now).await.unwrap().is_none(), "a disabled user's sessions end");
         assert!(tx.user_by_username("ann").await.unwrap().is_none(), "and they cannot log in");
+        let failures = ordo_storage::LoginFailures { failures: 3, last_at: now, locked_until: Some(now + Duration::seconds(1)) };
+        tx.set_login_failures("user:ann", failures).await.unwrap();
+        tx.set_login_failures("user:ann", ordo_storage::LoginFailures { failures: 4, ..failures }).await.unwrap();
+        assert_eq!(tx.login_failures("user:ann").await.unwrap().map(|f| f.failures), Some(4), "one row a key, counted on");
+        assert!(tx.clear_login_failures("user:ann").await.unwrap());
+        assert!(!tx.clear_login_failures("user:ann").await.unwrap(), "cleared once");
+        assert_eq!(tx.login_failures("user:ann").await.unwrap(), None);
     })
     .await;
 }

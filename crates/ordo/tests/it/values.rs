@@ -3,11 +3,9 @@
 
 use serde_json::json;
 
-use crate::common::Server;
+use crate::common::{on_both_engines, Server};
 
-#[tokio::test]
-async fn implausible_values_are_refused_naming_the_field() {
-    let server = Server::start().await;
+async fn implausible_values_are_refused_naming_the_field(server: Server) {
     crate::orders::shop(&server, 10).await;
     let t = &server.admin;
     let line = json!([{"sku": "MUG-1", "quantity": 1, "unit_price": "9.90"}]);
@@ -51,7 +49,22 @@ async fn implausible_values_are_refused_naming_the_field() {
     assert!(made["warnings"][0].as_str().unwrap().contains("no exchange rate from USD"), "{made}");
     let (_, plain) = server.post(t, "/api/v1/channels", json!({"code": "de-web", "name": "DE", "kind": "web", "currency": "EUR"})).await;
     assert_eq!(plain["warnings"], json!([]), "{plain}");
+
+    // A re-send under a used external id with another body is refused, naming what differs.
+    let body = crate::orders::order("V2", json!([{"sku": "MUG-1", "quantity": 1, "unit_price": "9.90"}]));
+    assert_eq!(server.post(t, "/api/v1/orders", body.clone()).await.0, 201);
+    assert_eq!(server.post(t, "/api/v1/orders", body.clone()).await.0, 200, "the same order again");
+    let mut other = body;
+    other["lines"][0]["unit_price"] = json!("9.91");
+    let (status, refused) = server.post(t, "/api/v1/orders", other).await;
+    assert_eq!((status, refused["error"]["field"].as_str()), (409, Some("lines[0].unit_price")), "{refused}");
 }
+
+on_both_engines!(
+    implausible_values_are_refused_naming_the_field,
+    implausible_values_are_refused_on_sqlite,
+    implausible_values_are_refused_on_postgres
+);
 
 #[tokio::test]
 async fn the_ecbs_reference_rates_are_imported_into_the_base_currency() {
