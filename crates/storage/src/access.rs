@@ -111,7 +111,7 @@ impl Tx {
 
     /// Failed log-ins recorded under `key` (`user:NAME` or `address:IP`).
     pub async fn login_failures(&mut self, key: &str) -> Result<Option<LoginFailures>, StorageError> {
-        let sql = "SELECT failures, last_at, locked_until FROM login_failures WHERE key = $1";
+        let sql = "SELECT CAST(failures AS BIGINT), last_at, locked_until FROM login_failures WHERE key = $1";
         let row: Option<(i64, DateTime<Utc>, Option<DateTime<Utc>>)> =
             on_engine!(self, |conn| sqlx::query_as(sql).bind(key).fetch_optional(conn).await?);
         Ok(row.map(|(failures, last_at, locked_until)| LoginFailures { failures, last_at, locked_until }))
