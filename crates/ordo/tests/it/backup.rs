@@ -5,7 +5,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::json;
 
 use crate::cli::{ordo, Serving};
 
@@ -25,12 +24,7 @@ async fn backup_under_load_restores_in(source: String, target: String, format: O
     let admin = std::fs::read_to_string(dir.path().join("admin.token")).unwrap().trim().to_owned();
     let server = Serving::start(dir.path(), &source);
     let client = reqwest::Client::new();
-    for (path, body) in [
-        ("/api/v1/channels", json!({"code": "web", "name": "Web shop", "kind": "web", "currency": "USD"})),
-        ("/api/v1/locations", json!({"code": "central", "name": "Central", "kind": "warehouse", "priority": 1})),
-        ("/api/v1/products", json!({"sku": "MUG-1", "name": "Mug", "unit_cost": "4.20"})),
-        ("/api/v1/inventory/movements", json!({"sku": "MUG-1", "location": "central", "quantity": 1_000_000, "kind": "receipt", "reason": "opening"})),
-    ] {
+    for (path, body) in crate::cli::mug_shop() {
         let answer = client.post(format!("{}{path}", server.1)).bearer_auth(&admin).json(&body).send().await.unwrap();
         assert_eq!(answer.status(), 201, "{path}: {}", answer.text().await.unwrap());
     }
@@ -46,13 +40,7 @@ async fn backup_under_load_restores_in(source: String, target: String, format: O
                 while !stop.load(Ordering::Relaxed) {
                     n += 1;
                     let id = format!("B-{c}-{n}");
-                    let order = json!({
-                        "channel": "web", "external_id": id, "placed_at": "2026-12-01T10:00:00Z", "currency": "USD",
-                        "customer": {"email": "ann@example.com", "name": "Ann"},
-                        "ship_to": {"name": "Ann", "line1": "Main St 1", "city": "Austin", "postal_code": "78701", "country": "US"},
-                        "shipping_method": "standard", "payment_status": "captured",
-                        "lines": [{"sku": "MUG-1", "quantity": 1, "unit_price": "12.90"}]
-                    });
+                    let order = crate::cli::one_mug_order(&id);
                     let answer = client.post(format!("{base}/api/v1/orders")).bearer_auth(&admin).json(&order).send().await.unwrap();
                     if answer.status() == 201 {
                         acknowledged.lock().unwrap().push((id, std::time::Instant::now()));

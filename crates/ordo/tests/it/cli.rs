@@ -20,6 +20,28 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// What a served shop needs to take the mug orders of [`one_mug_order`]: a US web shop, a
+/// warehouse and a million mugs, as (path, body) to post.
+pub(crate) fn mug_shop() -> Vec<(&'static str, Value)> {
+    vec![
+        ("/api/v1/channels", json!({"code": "web", "name": "Web shop", "kind": "web", "currency": "USD"})),
+        ("/api/v1/locations", json!({"code": "central", "name": "Central", "kind": "warehouse", "priority": 1})),
+        ("/api/v1/products", json!({"sku": "MUG-1", "name": "Mug", "unit_cost": "4.20"})),
+        ("/api/v1/inventory/movements", json!({"sku": "MUG-1", "location": "central", "quantity": 1_000_000, "kind": "receipt", "reason": "opening"})),
+    ]
+}
+
+/// An order for one mug from the web shop of [`mug_shop`], known there as `id`.
+pub(crate) fn one_mug_order(id: &str) -> Value {
+    json!({
+        "channel": "web", "external_id": id, "placed_at": "2026-12-01T10:00:00Z", "currency": "USD",
+        "customer": {"email": "ann@example.com", "name": "Ann"},
+        "ship_to": {"name": "Ann", "line1": "Main St 1", "city": "Austin", "postal_code": "78701", "country": "US"},
+        "shipping_method": "standard", "payment_status": "captured",
+        "lines": [{"sku": "MUG-1", "quantity": 1, "unit_price": "12.90"}]
+    })
+}
+
 /// `ordo serve` on a free port; stopped when dropped.
 pub(crate) struct Serving(pub(crate) Child, pub(crate) String);
 

@@ -46,13 +46,9 @@ async fn sigkill_under_orders_and_shipments_loses_nothing_acknowledged() {
     let (hooks, received) = receiver().await;
     let mut server = Serving::start(dir.path(), &database);
     let client = reqwest::Client::new();
-    for (path, body) in [
-        ("/api/v1/channels", json!({"code": "web", "name": "Web shop", "kind": "web", "currency": "USD"})),
-        ("/api/v1/locations", json!({"code": "central", "name": "Central", "kind": "warehouse", "priority": 1})),
-        ("/api/v1/products", json!({"sku": "MUG-1", "name": "Mug", "unit_cost": "4.20"})),
-        ("/api/v1/inventory/movements", json!({"sku": "MUG-1", "location": "central", "quantity": 1_000_000, "kind": "receipt", "reason": "opening"})),
-        ("/api/v1/notification-endpoints", json!({"code": "crm", "transport": "webhook", "url": hooks, "topics": ["order_confirmed"]})),
-    ] {
+    let mut setup = crate::cli::mug_shop();
+    setup.push(("/api/v1/notification-endpoints", json!({"code": "crm", "transport": "webhook", "url": hooks, "topics": ["order_confirmed"]})));
+    for (path, body) in setup {
         let answer = client.post(format!("{}{path}", server.1)).bearer_auth(&admin).json(&body).send().await.unwrap();
         assert_eq!(answer.status(), 201, "{path}: {}", answer.text().await.unwrap());
     }
@@ -69,13 +65,7 @@ async fn sigkill_under_orders_and_shipments_loses_nothing_acknowledged() {
                 while !stop.load(Ordering::Relaxed) {
                     n += 1;
                     let id = format!("K-{c}-{n}");
-                    let order = json!({
-                        "channel": "web", "external_id": id, "placed_at": "2026-12-01T10:00:00Z", "currency": "USD",
-                        "customer": {"email": "ann@example.com", "name": "Ann"},
-                        "ship_to": {"name": "Ann", "line1": "Main St 1", "city": "Austin", "postal_code": "78701", "country": "US"},
-                        "shipping_method": "standard", "payment_status": "captured",
-                        "lines": [{"sku": "MUG-1", "quantity": 1, "unit_price": "12.90"}]
-                    });
+                    let order = crate::cli::one_mug_order(&id);
                     let Ok(answer) = client.post(format!("{base}/api/v1/orders")).bearer_auth(&admin).json(&order).send().await else { return };
                     if answer.status() == 201 {
                         let body: Value = answer.json().await.unwrap_or_default();
