@@ -18,7 +18,8 @@ pub(crate) enum Key {
     Product(String),
     TaxRate(String, String),
     Kit(String),
-    Sites(String, String),
+    /// Channel, shipping method, and whether the channel ships the order itself.
+    Sites(String, String, bool),
     ChannelStats(String),
     /// The rules of one kind in force.
     Rules(ordo_domain::rules::RuleKind),

@@ -197,6 +197,7 @@ impl Ordo {
                 priority,
                 time_zone: Some(zone.into()),
                 cutoff_time: Some(cutoff.into()),
+                managed_by: None,
             };
             tx.insert_location(&new.validate()?, now).await?;
             summary.locations.push(code.to_owned());

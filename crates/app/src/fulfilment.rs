@@ -33,6 +33,7 @@ impl Ordo {
         let now = self.now();
         let mut tx = self.db.write().await?;
         let order = tx.order(id).await?.ok_or_else(|| order_not_found(id))?;
+        ours_to_ship(&order)?;
         let lines: Vec<ShipmentLine> = match &new.lines {
             Some(lines) => lines.clone(),
             None => order
@@ -48,6 +49,41 @@ impl Ordo {
         record(&mut tx, actor, now, &[shipped(&order, &saved, shipment, &new.location, &dispatch)]).await?;
         tx.commit().await?;
         Ok(saved)
+    }
+
+    /// The channel shipped an order it fulfils itself (Amazon FBA): what is reserved for it at
+    /// the locations the channel manages leaves there, booked like any shipment. Says what it
+    /// did.
+    pub(crate) async fn ship_by_channel(&self, id: Uuid, carrier: &str, actor: &Actor) -> AppResult<String> {
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        let mut order = tx.order(id).await?.ok_or_else(|| order_not_found(id))?;
+        if !order.fulfilled_by_channel {
+            let message = "Ordo ships this order, not its channel".to_owned();
+            return Err(AppError::InvalidTransition { current: order.status.as_str(), message });
+        }
+        if !matches!(order.status, OrderStatus::Allocated | OrderStatus::Backordered | OrderStatus::PartiallyShipped) {
+            return Ok(format!("order {id} is {} already", order.status));
+        }
+        let mut reserved: BTreeMap<String, Vec<ShipmentLine>> = BTreeMap::new();
+        for line in &order.lines {
+            for a in &line.allocations {
+                reserved.entry(a.location.clone()).or_default().push(ShipmentLine { line: line.line, quantity: a.quantity });
+            }
+        }
+        if reserved.is_empty() {
+            return Ok(format!("order {id} is {}: nothing of it is in the channel's stock in Ordo", order.status));
+        }
+        let dispatch = Dispatch { carrier: carrier.to_owned(), tracking_number: order.external_id.clone() };
+        let who = actor.to_string();
+        for (location, lines) in reserved {
+            let shipment = ship(self, &mut tx, &order, &location, lines, &dispatch, &who, now).await?;
+            let saved = tx.order(id).await?.ok_or_else(|| order_not_found(id))?;
+            record(&mut tx, actor, now, &[shipped(&order, &saved, shipment, &location, &dispatch)]).await?;
+            order = saved;
+        }
+        tx.commit().await?;
+        Ok(format!("order {id} is {}: the channel shipped it", order.status))
     }
 
     /// Confirms a shipment's delivery; the order is delivered when all of it is shipped and
@@ -183,6 +219,7 @@ impl Ordo {
             return Err(AppError::InvalidTransition { current: wave.status.as_str(), message });
         }
         let order = tx.order(order_id).await?.ok_or_else(|| order_not_found(order_id))?;
+        ours_to_ship(&order)?;
         let lines = wave
             .orders
             .iter()
@@ -233,6 +270,17 @@ fn wave_order_status(wave: &Wave, order: Uuid) -> AppResult<WaveOrderStatus> {
         .ok_or_else(|| AppError::NotFound { what: "order in wave", key: order.to_string() })
 }
 
+/// Ordo may ship an order unless its channel holds it back or ships it itself.
+fn ours_to_ship(order: &Order) -> AppResult<()> {
+    match &order.waiting_for {
+        Some(why) => Err(AppError::InvalidTransition {
+            current: order.status.as_str(),
+            message: format!("the channel holds this order back: {why}"),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Units of an order line reserved at a location.
 fn reserved_at(order: &Order, line: i64, location: &str) -> i64 {
     order.lines.iter().find(|l| l.line == line).map_or(0, |l| {
@@ -255,9 +303,6 @@ async fn ship(
     now: chrono::DateTime<chrono::Utc>,
 ) -> AppResult<Uuid> {
     let refuse = |message: String| AppError::InvalidTransition { current: order.status.as_str(), message };
-    if let Some(why) = &order.waiting_for {
-        return Err(refuse(format!("the channel holds this order back: {why}")));
-    }
     if !matches!(order.status, OrderStatus::Allocated | OrderStatus::Backordered | OrderStatus::PartiallyShipped) {
         return Err(refuse(format!("an order that is {} cannot ship", order.status)));
     }

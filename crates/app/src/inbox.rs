@@ -19,6 +19,7 @@ use ordo_storage::{Delivery, DeliveryEnd, NewDelivery, Tx};
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::intake::Custody;
 use crate::returns::{NewRefund, NewRefundLine, NewReturn, NewReturnLine};
 use crate::{Actor, AppError, AppResult, Ordo};
 
@@ -294,6 +295,11 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
 }
 
+/// The carrier a shipment the channel made itself is recorded under.
+fn channel_carrier(channel: &str) -> String {
+    format!("{channel} (the channel's own fulfilment)")
+}
+
 fn channel_actor(channel: &str) -> Actor {
     Actor::system_as(&format!("channel:{channel}"), Role::Integration)
 }
@@ -497,11 +503,15 @@ impl Ordo {
                     return done(DeliveryEnd::Ignored, Some(&external_id), "older than the version Ordo has");
                 }
                 let existing = self.db.read().await.map_err(AppError::from)?.order_id_by_external_id(channel, &external_id).await.map_err(AppError::from)?;
+                let by_channel = mapped.fulfilled_by_channel;
+                if by_channel && existing.is_none() && !mapped.cancelled {
+                    self.channel_keeps_stock(channel).await?;
+                }
                 let outcome = match (existing, mapped.cancelled) {
                     (Some(_), true) => self.cancel_from_channel(channel, &external_id, "cancelled by the channel", &actor).await?,
                     (None, true) => "cancelled on the channel before Ordo received it: no order made".to_owned(),
                     // Shipped on the channel before Ordo knew of it: not Ordo's to ship again.
-                    (None, false) if mapped.fulfilled => {
+                    (None, false) if mapped.fulfilled && !by_channel => {
                         return done(DeliveryEnd::Ignored, Some(&external_id), "fulfilled on the channel before Ordo received it: no order made");
                     }
                     (Some(id), false) => {
@@ -512,11 +522,23 @@ impl Ordo {
                             Err(AppError::InvalidTransition { message, .. }) => format!("not changed: {message}"),
                             Err(e) => return Err(e.into()),
                         };
-                        if let_go { format!("{changed}; the channel let it go to be shipped") } else { changed }
+                        if by_channel && mapped.fulfilled {
+                            self.ship_by_channel(id, &channel_carrier(channel), &actor).await?
+                        } else if let_go {
+                            format!("{changed}; the channel let it go to be shipped")
+                        } else {
+                            changed
+                        }
                     }
                     (None, false) => {
-                        let intake = self.receive_order_held(mapped.order, mapped.waiting_for, &payload, &actor).await?;
-                        format!("order {} is {}", intake.order.id, intake.order.status)
+                        let custody = Custody { waiting_for: mapped.waiting_for, by_channel };
+                        let intake = self.receive_order_held(mapped.order, custody, &payload, &actor).await?;
+                        let made = format!("order {} is {}", intake.order.id, intake.order.status);
+                        if by_channel && mapped.fulfilled {
+                            format!("{made}; {}", self.ship_by_channel(intake.order.id, &channel_carrier(channel), &actor).await?)
+                        } else {
+                            made
+                        }
                     }
                 };
                 versions.insert((channel.to_owned(), external_id.clone()), mapped.updated_at);
@@ -528,6 +550,20 @@ impl Ordo {
                 done(DeliveryEnd::Processed, Some(&external_id), outcome)
             }
         }
+    }
+
+    /// A channel that ships orders from its own stock needs a location that stands for that
+    /// stock; without one its orders stay in the inbox until one is made.
+    async fn channel_keeps_stock(&self, channel: &str) -> Result<(), Failure> {
+        let locations = self.db.read().await.map_err(AppError::from)?.locations().await.map_err(AppError::from)?;
+        if locations.iter().any(|l| l.managed_by.as_deref() == Some(channel)) {
+            return Ok(());
+        }
+        let message = format!(
+            "the channel ships this order from its own stock, and no location is managed by {channel}: \
+             create one with managed_by {channel:?} (POST /api/v1/locations), then replay"
+        );
+        Err(Failure::Mapping(FieldError::new("FulfillmentChannel", message)))
     }
 
     /// The channel no longer holds order `id` back: it may be picked and shipped. `false` when

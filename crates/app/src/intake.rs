@@ -191,6 +191,8 @@ struct NewOrderWrite {
     terms: String,
     /// Why the channel holds the order back, if it does.
     waiting_for: Option<String>,
+    /// The channel ships it from stock it keeps (Amazon FBA).
+    fulfilled_by_channel: bool,
     actor: Actor,
     who: String,
     now: chrono::DateTime<chrono::Utc>,
@@ -201,6 +203,16 @@ enum Written {
     New { id: Uuid, status: OrderStatus, ship_by: chrono::DateTime<chrono::Utc>, routed: Option<Routed> },
     /// The channel's order was already here.
     Existing(Uuid),
+}
+
+/// Who ships an order a channel sent, and whether it may ship yet.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Custody {
+    /// Why the channel holds the order back (Amazon's `Pending`), if it does.
+    pub waiting_for: Option<String>,
+    /// The channel ships it from stock it keeps (Amazon FBA): routed only to the location the
+    /// channel manages.
+    pub by_channel: bool,
 }
 
 /// The most orders one group commit takes.
@@ -367,6 +379,7 @@ async fn write_new_orders(tx: &mut ordo_storage::Tx, writes: &[NewOrderWrite]) -
                 payload: &w.payload,
                 terms: &w.terms,
                 waiting_for: w.waiting_for.as_deref(),
+                fulfilled_by_channel: w.fulfilled_by_channel,
                 received_at: w.now,
             }
         })
@@ -531,12 +544,14 @@ impl Ordo {
     /// external id) again returns the order already made, unchanged; another order under it is
     /// refused. `payload` is the body as the channel sent it.
     pub async fn receive_order(&self, new: NewOrder, payload: &str, actor: &Actor) -> AppResult<Intake> {
-        self.receive_order_held(new, None, payload, actor).await
+        self.receive_order_held(new, Custody::default(), payload, actor).await
     }
 
-    /// As [`Ordo::receive_order`], for an order its channel holds back for now (`waiting_for`
-    /// says why): reserved and routed, but not picked or shipped until the channel lets it go.
-    pub(crate) async fn receive_order_held(&self, new: NewOrder, waiting_for: Option<String>, payload: &str, actor: &Actor) -> AppResult<Intake> {
+    /// As [`Ordo::receive_order`], for an order its channel holds back for now or ships itself
+    /// ([`Custody`]): reserved and routed, but not picked or shipped by Ordo until the channel
+    /// lets it go.
+    pub(crate) async fn receive_order_held(&self, new: NewOrder, custody: Custody, payload: &str, actor: &Actor) -> AppResult<Intake> {
+        let Custody { waiting_for, by_channel } = custody;
         let order = new.check()?;
         let now = self.now();
         if order.placed_at > now + ordo_domain::order::CLOCK_SKEW {
@@ -548,8 +563,9 @@ impl Ordo {
         let (channel, planned, total) = plan(&mut reads, &self.cache, &order, (self.settings.base_currency, now)).await?;
         let key = Key::ChannelStats(channel.code.clone());
         let stats = cached!(self.cache, key, ChannelStats, reads.tx().await?.channel_order_stats(&channel.code).await?);
-        let key = Key::Sites(channel.code.clone(), order.shipping_method.clone());
-        let sites = cached!(self.cache, key, Sites, reads.tx().await?.routing_sites(&channel.code, &order.shipping_method).await?);
+        let key = Key::Sites(channel.code.clone(), order.shipping_method.clone(), by_channel);
+        let sites =
+            cached!(self.cache, key, Sites, reads.tx().await?.routing_sites(&channel.code, &order.shipping_method, by_channel).await?);
         let risk_rules = cached!(self.cache, Key::Rules(RuleKind::RiskHold), Rules, load_active(reads.tx().await?, RuleKind::RiskHold).await?);
         let routing_rules = cached!(self.cache, Key::Rules(RuleKind::Routing), Rules, load_active(reads.tx().await?, RuleKind::Routing).await?);
         let tagging_rules = cached!(self.cache, Key::Rules(RuleKind::Tagging), Rules, load_active(reads.tx().await?, RuleKind::Tagging).await?);
@@ -582,6 +598,7 @@ impl Ordo {
             payload: payload.to_owned(),
             terms: order.terms().to_string(),
             waiting_for: waiting_for.clone(),
+            fulfilled_by_channel: by_channel,
             actor: actor.clone(),
             who: who.clone(),
             now,
@@ -655,6 +672,7 @@ impl Ordo {
             shipping_price: order.shipping_price,
             total,
             waiting_for,
+            fulfilled_by_channel: by_channel,
             lines,
             shipments: Vec::new(),
             timeline,

@@ -58,6 +58,11 @@ impl Ordo {
     pub async fn create_location(&self, new: NewLocation, actor: &Actor) -> AppResult<Location> {
         let location = new.validate()?;
         let mut tx = self.db.write().await?;
+        if let Some(channel) = &location.managed_by
+            && tx.channel(channel).await?.is_none()
+        {
+            return Err(FieldError::new("managed_by", format!("unknown channel {channel:?}")).into());
+        }
         if !tx.insert_location(&location, self.now()).await? {
             return Err(duplicate("code", &location.code));
         }

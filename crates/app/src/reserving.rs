@@ -275,7 +275,8 @@ impl Ordo {
         who: &str,
         now: chrono::DateTime<chrono::Utc>,
     ) -> AppResult<()> {
-        let sites = tx.routing_sites(channel, shipping_method).await?;
+        let by_channel = tx.order_fulfilled_by_channel(id).await?;
+        let sites = tx.routing_sites(channel, shipping_method, by_channel).await?;
         let routed = route_and_reserve(tx, &RouteRequest { sites: &sites, lines, placed, preference }).await?;
         tx.set_order_ship_by(id, routed.ship_by).await?;
         record_routing(tx, &[RoutedOrder { id, channel, lines, routed: &routed, at: now }]).await?;
@@ -295,7 +296,7 @@ impl Ordo {
         now: chrono::DateTime<chrono::Utc>,
     ) -> AppResult<()> {
         for waiting in tx.waiting_lines(sku).await? {
-            if !tx.may_ship_from(&waiting.channel, location, &waiting.shipping_method).await? {
+            if !tx.may_ship_from(&waiting, location).await? {
                 continue;
             }
             if let Some(kit) = waiting.part_of {

@@ -158,7 +158,7 @@ impl Ordo {
         // Each channel's usual order value as it stood when each order came: the last 200
         // orders before it, starting from those before the replayed days.
         let mut channels: HashMap<String, (Channel, std::collections::VecDeque<i64>)> = HashMap::new();
-        let mut defaults: HashMap<(String, String), (Vec<String>, bool)> = HashMap::new();
+        let mut defaults: HashMap<(String, String, bool), (Vec<String>, bool)> = HashMap::new();
         let mut after = None;
         loop {
             let page = tx.replay_orders(since, after, PAGE).await?;
@@ -171,9 +171,9 @@ impl Ordo {
                     earlier.reverse();
                     channels.insert(order.channel.clone(), (channel, earlier.into()));
                 }
-                let key = (order.channel.clone(), order.shipping_method.clone());
+                let key = (order.channel.clone(), order.shipping_method.clone(), order.fulfilled_by_channel);
                 if !defaults.contains_key(&key) {
-                    let sites = tx.routing_sites(&order.channel, &order.shipping_method).await?;
+                    let sites = tx.routing_sites(&order.channel, &order.shipping_method, order.fulfilled_by_channel).await?;
                     defaults.insert(key.clone(), default_route(&sites));
                 }
                 let Some((channel, window)) = channels.get_mut(&order.channel) else { continue };

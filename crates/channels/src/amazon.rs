@@ -141,9 +141,8 @@ pub fn read(body: &[u8], context: &Context<'_>) -> Result<Inbound, FieldError> {
     if matches!(o.order_status.as_str(), "Canceled" | "Cancelled") {
         return Ok(Inbound::Cancelled { external_id: o.amazon_order_id.clone(), updated_at: Some(updated_at), reason: "cancelled on Amazon".to_owned() });
     }
-    if o.fulfillment_channel.as_deref() == Some("AFN") {
-        return Ok(Inbound::Ignored("fulfilled by Amazon (FBA) from Amazon's stock: not routed to Ordo's locations".to_owned()));
-    }
+    // Fulfilled by Amazon (FBA): Amazon ships from the stock it keeps for the seller.
+    let by_amazon = o.fulfillment_channel.as_deref() == Some("AFN");
     let mut lines = Vec::with_capacity(polled.items.len());
     let mut shipping = Money::zero(currency);
     for (i, item) in polled.items.iter().enumerate() {
@@ -181,9 +180,17 @@ pub fn read(body: &[u8], context: &Context<'_>) -> Result<Inbound, FieldError> {
     let a = o.shipping_address.as_ref().ok_or_else(|| {
         FieldError::new("order.ShippingAddress", "is missing: the connector needs the Restricted Data Token's address to ship the order")
     })?;
+    // Amazon delivers an FBA order itself and shows the seller no more than the town: enough
+    // for tax, and Ordo never ships it.
+    let unseen = |part: &Option<String>, stand_in: &'static str| match part.as_deref() {
+        Some(p) if !p.trim().is_empty() => Some(p.to_owned()),
+        _ if by_amazon => Some(stand_in.to_owned()),
+        _ => None,
+    };
+    let (name, line1) = (unseen(&a.name, "Amazon customer"), unseen(&a.address_line1, "delivered by Amazon (FBA)"));
     let ship_to = AddressParts {
-        name: a.name.as_deref(),
-        line1: a.address_line1.as_deref(),
+        name: name.as_deref(),
+        line1: line1.as_deref(),
         line2: a.address_line2.as_deref(),
         city: a.city.as_deref(),
         region: a.state_or_region.as_deref(),
@@ -217,6 +224,11 @@ pub fn read(body: &[u8], context: &Context<'_>) -> Result<Inbound, FieldError> {
     };
     let fulfilled = matches!(o.order_status.as_str(), "Shipped" | "InvoiceUnconfirmed");
     // Pending: Amazon has not confirmed the payment and tells the seller not to ship yet.
-    let waiting_for = (o.order_status == "Pending").then(|| "Amazon has not confirmed the order yet (Pending): do not ship".to_owned());
-    Ok(Inbound::Order(Box::new(ChannelOrder { order, updated_at, cancelled: false, fulfilled, waiting_for })))
+    let waiting_for = if by_amazon {
+        Some("fulfilled by Amazon (FBA): Amazon ships it from the stock it keeps".to_owned())
+    } else {
+        (o.order_status == "Pending").then(|| "Amazon has not confirmed the order yet (Pending): do not ship".to_owned())
+    };
+    let order = ChannelOrder { order, updated_at, cancelled: false, fulfilled, waiting_for, fulfilled_by_channel: by_amazon };
+    Ok(Inbound::Order(Box::new(order)))
 }

@@ -227,5 +227,5 @@ pub fn read(body: &[u8], context: &Context<'_>) -> Result<Inbound, FieldError> {
         lines,
     };
     let fulfilled = o.order_fulfillment_status.as_deref() == Some("FULFILLED");
-    Ok(Inbound::Order(Box::new(ChannelOrder { order, updated_at, cancelled: false, fulfilled, waiting_for: None })))
+    Ok(Inbound::Order(Box::new(ChannelOrder { order, updated_at, cancelled: false, fulfilled, waiting_for: None, fulfilled_by_channel: false })))
 }

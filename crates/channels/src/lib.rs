@@ -57,6 +57,9 @@ pub struct ChannelOrder {
     /// Why the channel holds the order back for now (Amazon's `Pending`): Ordo reserves its
     /// stock but does not pick or ship it until a later version comes without this.
     pub waiting_for: Option<String>,
+    /// The channel ships it from stock it keeps (Amazon FBA): Ordo records it against the
+    /// location the channel manages and never picks it.
+    pub fulfilled_by_channel: bool,
 }
 
 /// Money the channel gave back, and the units it took back, by the channel's line ids.

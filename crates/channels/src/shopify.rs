@@ -286,7 +286,7 @@ pub fn order(body: &[u8], context: &Context<'_>) -> Result<ChannelOrder, FieldEr
     };
     let cancelled = o.cancelled_at.as_deref().is_some_and(|c| !c.trim().is_empty());
     let fulfilled = o.fulfillment_status.as_deref() == Some("fulfilled");
-    Ok(ChannelOrder { order, updated_at, cancelled, fulfilled, waiting_for: None })
+    Ok(ChannelOrder { order, updated_at, cancelled, fulfilled, waiting_for: None, fulfilled_by_channel: false })
 }
 
 /// Shopify's `financial_status` in Ordo's terms: only money taken counts as captured.

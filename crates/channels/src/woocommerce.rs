@@ -176,7 +176,7 @@ pub fn order(body: &[u8], context: &Context<'_>) -> Result<ChannelOrder, FieldEr
         lines,
     };
     let cancelled = matches!(status, "cancelled" | "refunded" | "trash");
-    Ok(ChannelOrder { order, updated_at, cancelled, fulfilled: status == "completed", waiting_for: None })
+    Ok(ChannelOrder { order, updated_at, cancelled, fulfilled: status == "completed", waiting_for: None, fulfilled_by_channel: false })
 }
 
 /// The unit price before discounts and the line's discount. The subtotal divided by the

@@ -125,6 +125,10 @@ pub struct Location {
     pub time_zone: String,
     /// Local time after which an order ships the next working day, as `HH:MM`.
     pub cutoff_time: String,
+    /// The channel that keeps this stock and ships from it itself (Amazon FBA), if any: Ordo
+    /// routes none of its orders here, only that channel's fulfilled-by-channel orders.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub managed_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -141,6 +145,9 @@ pub struct NewLocation {
     /// Defaults to `16:00`.
     #[serde(default)]
     pub cutoff_time: Option<String>,
+    /// The code of the channel that keeps this stock and ships from it itself (Amazon FBA).
+    #[serde(default)]
+    pub managed_by: Option<String>,
 }
 
 impl NewLocation {
@@ -159,6 +166,7 @@ impl NewLocation {
             priority: field::bounded("priority", self.priority, 0, 10_000)?,
             time_zone,
             cutoff_time: cutoff.format("%H:%M").to_string(),
+            managed_by: self.managed_by.map(|c| field::code("managed_by", &c)).transpose()?,
         })
     }
 }
@@ -392,6 +400,7 @@ mod tests {
             priority: 1,
             time_zone: Some(tz.into()),
             cutoff_time: Some(cutoff.into()),
+            managed_by: None,
         };
         assert_eq!(new("Europe/Berlin", "9:05").validate().unwrap().cutoff_time, "09:05");
         assert_eq!(new("Mars/Olympus", "15:00").validate().unwrap_err().field, "time_zone");

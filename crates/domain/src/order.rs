@@ -695,6 +695,10 @@ pub struct Order {
     /// its stock is reserved, but it is not picked or shipped until the channel lets it go.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waiting_for: Option<String>,
+    /// The channel ships the order from stock it keeps itself (Amazon FBA): it is reserved at
+    /// the location the channel manages, never picked by Ordo, and ships when the channel says.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub fulfilled_by_channel: bool,
     pub lines: Vec<OrderLine>,
     pub shipments: Vec<Shipment>,
     pub timeline: Vec<OrderEvent>,

@@ -66,6 +66,7 @@ async fn seed(ordo: &Ordo) -> Result<(), AppError> {
             priority,
             time_zone: None,
             cutoff_time: None,
+            managed_by: None,
         };
         ignore_duplicate(ordo.create_location(location, &system).await)?;
     }

@@ -269,10 +269,13 @@ impl Tx {
     }
 
     /// Available-to-sell on a channel for some SKUs: what the channel's locations have
-    /// available, less the channel's buffer for the SKU's ABC class, never below zero.
+    /// available, less the channel's buffer for the SKU's ABC class, never below zero. Stock a
+    /// channel keeps and ships itself (Amazon FBA) is that channel's to offer, not Ordo's.
     pub async fn available_to_sell(&mut self, channel: &str, skus: &[String]) -> Result<Vec<(String, i64)>, StorageError> {
         let sql = "SELECT p.sku, CAST(COALESCE((SELECT SUM(s.on_hand - s.reserved) FROM stock_levels s \
-                       WHERE s.sku = p.sku AND (NOT EXISTS (SELECT 1 FROM channel_locations c WHERE c.channel = $1) \
+                       WHERE s.sku = p.sku \
+                         AND NOT EXISTS (SELECT 1 FROM locations l WHERE l.code = s.location AND l.managed_by IS NOT NULL) \
+                         AND (NOT EXISTS (SELECT 1 FROM channel_locations c WHERE c.channel = $1) \
                          OR s.location IN (SELECT c.location FROM channel_locations c WHERE c.channel = $1))), 0) \
                      - COALESCE((SELECT b.units FROM channel_buffers b WHERE b.channel = $1 AND b.abc_class = p.abc_class), 0) \
                      AS BIGINT) \

@@ -49,6 +49,7 @@ struct LocationRow {
     priority: i64,
     time_zone: String,
     cutoff_time: String,
+    managed_by: Option<String>,
 }
 
 impl TryFrom<LocationRow> for Location {
@@ -61,6 +62,7 @@ impl TryFrom<LocationRow> for Location {
             priority: row.priority,
             time_zone: row.time_zone,
             cutoff_time: row.cutoff_time,
+            managed_by: row.managed_by,
         })
     }
 }
@@ -187,7 +189,7 @@ pub struct MasterDataCounts {
 }
 
 const CHANNEL_COLUMNS: &str = "code, name, kind, currency, ship_by_sla_hours";
-const LOCATION_COLUMNS: &str = "code, name, kind, priority, time_zone, cutoff_time";
+const LOCATION_COLUMNS: &str = "code, name, kind, priority, time_zone, cutoff_time, managed_by";
 const PRODUCT_COLUMNS: &str = "sku, name, unit_cost_minor, currency, weight_grams, tax_class, abc_class, active";
 const LISTING_COLUMNS: &str = "channel, channel_sku, sku, price_minor, currency";
 const CUSTOMER_COLUMNS: &str = "id, email, name, segment, created_at";
@@ -261,8 +263,8 @@ impl Tx {
         if self.code_taken_ignoring_case("locations", "code", &location.code).await? {
             return Ok(false);
         }
-        let sql = "INSERT INTO locations (code, name, kind, priority, time_zone, cutoff_time, created_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING";
+        let sql = "INSERT INTO locations (code, name, kind, priority, time_zone, cutoff_time, managed_by, created_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING";
         let result = on_engine!(self, |conn| sqlx::query(sql)
             .bind(&location.code)
             .bind(&location.name)
@@ -270,6 +272,7 @@ impl Tx {
             .bind(location.priority)
             .bind(&location.time_zone)
             .bind(&location.cutoff_time)
+            .bind(&location.managed_by)
             .bind(now)
             .execute(conn)
             .await?

@@ -36,6 +36,8 @@ pub struct NewOrderRecord<'a> {
     pub terms: &'a str,
     /// Why the channel holds the order back, if it does.
     pub waiting_for: Option<&'a str>,
+    /// The channel ships it from stock it keeps (Amazon FBA).
+    pub fulfilled_by_channel: bool,
     pub received_at: DateTime<Utc>,
 }
 
@@ -76,6 +78,7 @@ struct OrderRow {
     shipping_minor: i64,
     total_minor: i64,
     waiting_for: Option<String>,
+    fulfilled_by_channel: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -127,8 +130,9 @@ impl Tx {
         let sql = format!(
             "INSERT INTO orders (id, channel, external_id, status, placed_at, ship_by, currency, customer_email, \
              customer_name, ship_to, billing_country, shipping_method, payment_status, shipping_minor, total_minor, \
-             payload, terms, waiting_for, created_at, updated_at) {} ON CONFLICT (channel, external_id) DO NOTHING",
-            crate::values(self.engine(), orders.len(), 20)
+             payload, terms, waiting_for, fulfilled_by_channel, created_at, updated_at) {} \
+             ON CONFLICT (channel, external_id) DO NOTHING",
+            crate::values(self.engine(), orders.len(), 21)
         );
         let inserted = on_engine!(self, |conn| {
             let mut query = sqlx::query(AssertSqlSafe(sql));
@@ -152,6 +156,7 @@ impl Tx {
                     .bind(o.payload)
                     .bind(o.terms)
                     .bind(o.waiting_for)
+                    .bind(o.fulfilled_by_channel)
                     .bind(o.received_at)
                     .bind(o.received_at);
             }
@@ -266,7 +271,7 @@ impl Tx {
     /// An order with its lines, allocations, backorders, timeline and routing decisions.
     pub async fn order(&mut self, id: Uuid) -> Result<Option<Order>, StorageError> {
         let head = "SELECT id, channel, external_id, status, placed_at, ship_by, currency, customer_email, customer_name, \
-                    ship_to, billing_country, shipping_method, payment_status, shipping_minor, total_minor, waiting_for \
+                    ship_to, billing_country, shipping_method, payment_status, shipping_minor, total_minor, waiting_for, fulfilled_by_channel \
                     FROM orders WHERE id = $1";
         let Some(row): Option<OrderRow> = on_engine!(self, |conn| sqlx::query_as(head).bind(id).fetch_optional(conn).await?)
         else {
@@ -350,6 +355,7 @@ impl Tx {
             shipping_price: money(row.shipping_minor),
             total: money(row.total_minor),
             waiting_for: row.waiting_for,
+            fulfilled_by_channel: row.fulfilled_by_channel,
             lines,
             shipments: shipment_rows
                 .into_iter()

@@ -24,6 +24,8 @@ pub struct ReplayOrder {
     pub shipping_method: String,
     pub payment_status: String,
     pub total_minor: i64,
+    /// The channel ships it from stock it keeps (Amazon FBA).
+    pub fulfilled_by_channel: bool,
     pub lines: Vec<ReplayLine>,
 }
 
@@ -52,6 +54,7 @@ struct OrderRow {
     shipping_method: String,
     payment_status: String,
     total_minor: i64,
+    fulfilled_by_channel: bool,
 }
 
 impl Tx {
@@ -61,7 +64,7 @@ impl Tx {
         let page = "SELECT id FROM orders WHERE placed_at >= $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3";
         let sql = format!(
             "SELECT id, channel, external_id, status, placed_at, currency, customer_email, customer_name, ship_to, billing_country, \
-             shipping_method, payment_status, total_minor FROM orders WHERE id IN ({page}) ORDER BY id"
+             shipping_method, payment_status, total_minor, fulfilled_by_channel FROM orders WHERE id IN ({page}) ORDER BY id"
         );
         let rows: Vec<OrderRow> =
             on_engine!(self, |conn| sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(since).bind(after).bind(limit).fetch_all(conn).await?);
@@ -93,6 +96,7 @@ impl Tx {
                 shipping_method: row.shipping_method,
                 payment_status: row.payment_status,
                 total_minor: row.total_minor,
+                fulfilled_by_channel: row.fulfilled_by_channel,
                 lines: order_lines,
             });
         }

@@ -31,6 +31,8 @@ pub struct WaitingLine {
     pub shipping_method: String,
     /// The kit line this component belongs to: the kit's components are reserved together.
     pub part_of: Option<i64>,
+    /// The channel ships the order from stock it keeps: only its own locations fill it.
+    pub fulfilled_by_channel: bool,
 }
 
 /// Units of an order's line waiting for stock: (order, line, SKU, units, ship-by, since).
@@ -40,30 +42,41 @@ impl Tx {
     /// The locations routing may choose from for a channel and a shipping method, best
     /// priority first, with whether the channel splits orders: master data, read before the
     /// write so the write holds the lock for less. Candidates come without stock.
-    pub async fn routing_sites(&mut self, channel: &str, shipping_method: &str) -> Result<RoutingSites, StorageError> {
+    pub async fn routing_sites(&mut self, channel: &str, shipping_method: &str, by_channel: bool) -> Result<RoutingSites, StorageError> {
         let settings = "SELECT allow_split, \
                         (SELECT COUNT(*) FROM channel_locations WHERE channel = $1) FROM channels WHERE code = $1";
+        // An order the channel ships itself goes only to the locations it manages; every other
+        // order only to Ordo's own.
         let sites = "SELECT l.code, l.priority, l.cutoff_time, l.time_zone, \
                      EXISTS (SELECT 1 FROM channel_locations c WHERE c.channel = $1 AND c.location = l.code), \
                      NOT EXISTS (SELECT 1 FROM location_shipping_methods m WHERE m.location = l.code) \
                      OR EXISTS (SELECT 1 FROM location_shipping_methods m WHERE m.location = l.code AND m.method = $2) \
-                     FROM locations l ORDER BY l.priority, l.code";
+                     FROM locations l WHERE CASE WHEN $3 THEN l.managed_by = $1 ELSE l.managed_by IS NULL END \
+                     ORDER BY l.priority, l.code";
         let (allow_split, restricted): (bool, i64) =
             on_engine!(self, |conn| sqlx::query_as(settings).bind(channel).fetch_one(conn).await?);
         let rows: Vec<(String, i64, String, String, bool, bool)> =
-            on_engine!(self, |conn| sqlx::query_as(sites).bind(channel).bind(shipping_method).fetch_all(conn).await?);
+            on_engine!(self, |conn| sqlx::query_as(sites).bind(channel).bind(shipping_method).bind(by_channel).fetch_all(conn).await?);
         let mut routing = RoutingSites { allow_split, candidates: Vec::new(), cutoffs: BTreeMap::new() };
         for (location, priority, cutoff, zone, listed, offers) in rows {
             routing.cutoffs.insert(location.clone(), (cutoff, zone));
             routing.candidates.push(Candidate {
                 location,
                 priority,
-                allowed_for_channel: restricted == 0 || listed,
-                offers_shipping_method: offers,
+                allowed_for_channel: by_channel || restricted == 0 || listed,
+                // The channel's own shipping methods are its business.
+                offers_shipping_method: by_channel || offers,
                 available: BTreeMap::new(),
             });
         }
         Ok(routing)
+    }
+
+    /// Whether the channel ships the order itself, from stock it keeps (Amazon FBA).
+    pub async fn order_fulfilled_by_channel(&mut self, order: Uuid) -> Result<bool, StorageError> {
+        let sql = "SELECT fulfilled_by_channel FROM orders WHERE id = $1";
+        let found: Option<bool> = on_engine!(self, |conn| sqlx::query_scalar(sql).bind(order).fetch_optional(conn).await?);
+        found.ok_or_else(|| corrupt(&format!("no order {order}")))
     }
 
     /// Units available (on hand less reserved) of `skus`, per SKU and location.
@@ -204,7 +217,7 @@ impl Tx {
 
     /// Backorders of a SKU, oldest ship-by first, locked for this transaction.
     pub async fn waiting_lines(&mut self, sku: &str) -> Result<Vec<WaitingLine>, StorageError> {
-        let select = "SELECT b.order_id, b.line_no, b.quantity, o.channel, o.shipping_method, l.part_of \
+        let select = "SELECT b.order_id, b.line_no, b.quantity, o.channel, o.shipping_method, l.part_of, o.fulfilled_by_channel \
                       FROM backorders b JOIN orders o ON o.id = b.order_id \
                       JOIN order_lines l ON l.order_id = b.order_id AND l.line_no = b.line_no \
                       WHERE b.sku = $1 AND o.status <> 'on_hold' ORDER BY b.ship_by, b.created_at, b.order_id, b.line_no";
@@ -219,13 +232,22 @@ impl Tx {
         })
     }
 
-    /// Whether the channel may ship from the location with this shipping method.
-    pub async fn may_ship_from(&mut self, channel: &str, location: &str, method: &str) -> Result<bool, StorageError> {
-        let sql = "SELECT (NOT EXISTS (SELECT 1 FROM channel_locations WHERE channel = $1) \
+    /// Whether an order of the channel may ship from the location with this shipping method:
+    /// one the channel ships itself only from a location it manages, any other only from
+    /// Ordo's own.
+    pub async fn may_ship_from(&mut self, line: &WaitingLine, location: &str) -> Result<bool, StorageError> {
+        let sql = "SELECT COALESCE((SELECT CASE WHEN $4 THEN managed_by = $1 ELSE managed_by IS NULL END FROM locations WHERE code = $2), FALSE) \
+                      AND ($4 OR NOT EXISTS (SELECT 1 FROM channel_locations WHERE channel = $1) \
                           OR EXISTS (SELECT 1 FROM channel_locations WHERE channel = $1 AND location = $2)) \
-                      AND (NOT EXISTS (SELECT 1 FROM location_shipping_methods WHERE location = $2) \
+                      AND ($4 OR NOT EXISTS (SELECT 1 FROM location_shipping_methods WHERE location = $2) \
                           OR EXISTS (SELECT 1 FROM location_shipping_methods WHERE location = $2 AND method = $3))";
-        Ok(on_engine!(self, |conn| sqlx::query_scalar(sql).bind(channel).bind(location).bind(method).fetch_one(conn).await?))
+        Ok(on_engine!(self, |conn| sqlx::query_scalar(sql)
+            .bind(&line.channel)
+            .bind(location)
+            .bind(&line.shipping_method)
+            .bind(line.fulfilled_by_channel)
+            .fetch_one(conn)
+            .await?))
     }
 
     /// Takes `quantity` off a backorder line, deleting it when nothing is left.

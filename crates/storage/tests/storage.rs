@@ -46,6 +46,7 @@ fn location(code: &str, priority: i64) -> Location {
         priority,
         time_zone: "Europe/Berlin".into(),
         cutoff_time: "15:00".into(),
+        managed_by: None,
     }
 }
 

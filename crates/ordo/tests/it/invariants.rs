@@ -62,6 +62,7 @@ async fn shop(url: &str) -> Ordo {
             priority: priority as i64,
             time_zone: None,
             cutoff_time: None,
+            managed_by: None,
         };
         ordo.create_location(location, &Actor::system()).await.unwrap();
     }

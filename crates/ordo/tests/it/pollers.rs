@@ -600,3 +600,98 @@ async fn a_pending_amazon_order_is_reserved_and_waits_until_amazon_confirms_it()
     let (status, shipped) = server.post(t, &format!("/api/v1/orders/{}/shipments", released.id), ship).await;
     assert_eq!(status, 201, "{shipped}");
 }
+
+/// An Amazon FBA order (`AFN`) is Amazon's to ship from the stock it keeps: Ordo records it
+/// against the location Amazon manages, reserves nothing in its own warehouses, never picks
+/// it, and ships it there when Amazon says it shipped. Without such a location the delivery
+/// waits in the inbox with an exception, and is replayed once the location exists.
+#[tokio::test]
+async fn an_amazon_fba_order_is_recorded_against_the_location_amazon_manages_and_ships_when_amazon_ships_it() {
+    let (base, stand_in) = amazon_stand_in(1, 10, 100, Duration::ZERO).await;
+    {
+        let mut s = stand_in.lock().unwrap();
+        s.orders[0]["FulfillmentChannel"] = json!("AFN");
+        // Amazon shows the seller only the town of an FBA buyer.
+        s.orders[0]["ShippingAddress"] = json!({"City": "Koeln", "PostalCode": "51147", "CountryCode": "DE"});
+    }
+    let server = Server::start().await;
+    amazon_channel(&server, &base).await;
+    let t = &server.admin;
+
+    // No location stands for Amazon's stock yet: the order waits in the inbox, named.
+    poll_once(&server, "amz").await;
+    let mut failed = Vec::new();
+    for _ in 0..200 {
+        failed = server.ordo.inbox("amz", Some("failed"), 10).await.unwrap();
+        if !failed.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(failed.len(), 1, "kept, not lost");
+    assert_eq!(failed[0].error_field.as_deref(), Some("FulfillmentChannel"), "{:?}", failed[0].error);
+    let (_, open) = server.get(t, "/api/v1/exceptions?status=open&kind=channel_mapping").await;
+    assert_eq!(open.as_array().map(Vec::len), Some(1), "{open}");
+
+    // Amazon's warehouse, with the two mugs the seller sent there.
+    let fba = json!({"code": "amz-fba", "name": "Amazon FBA DE", "kind": "3pl", "priority": 0, "managed_by": "amz"});
+    let (status, made) = server.post(t, "/api/v1/locations", fba).await;
+    assert_eq!((status, made["managed_by"].as_str()), (201, Some("amz")), "{made}");
+    let sent = json!({"sku": "MUG-1", "location": "amz-fba", "quantity": 2, "kind": "receipt", "reason": "FBA inbound shipment"});
+    assert_eq!(server.post(t, "/api/v1/inventory/movements", sent).await.0, 201);
+    let (_, ats) = server.get(t, "/api/v1/channels/web/availability?sku=MUG-1").await;
+    assert_eq!(ats, json!([{"sku": "MUG-1", "available": 1000}]), "Amazon's stock is Amazon's to offer, not the web shop's");
+    let unknown = json!({"code": "x-fba", "name": "X", "kind": "3pl", "priority": 0, "managed_by": "nope"});
+    let (status, refused) = server.post(t, "/api/v1/locations", unknown).await;
+    assert_eq!((status, refused["error"]["field"].as_str()), (422, Some("managed_by")), "{refused}");
+
+    server.ordo.replay_failed("amz", &ordo_app::Actor::system()).await.unwrap();
+    let id = orders_of(&server, "amz", 1).await.remove(0);
+    let order = server.ordo.order_by_external_id("amz", &id).await.unwrap();
+    assert!(order.fulfilled_by_channel);
+    assert_eq!(order.status.as_str(), "allocated", "{order:?}");
+    let (_, open) = server.get(t, "/api/v1/exceptions?status=open&kind=channel_mapping").await;
+    assert_eq!(open.as_array().map(Vec::len), Some(0), "the replay settled it: {open}");
+    let at: Vec<&str> = order.lines.iter().flat_map(|l| l.allocations.iter().map(|a| a.location.as_str())).collect();
+    assert_eq!(at, ["amz-fba"], "reserved only where Amazon keeps the stock");
+    let central = |levels: &[ordo_domain::inventory::StockLevel], location: &str| {
+        levels.iter().find(|l| l.location == location).map(|l| (l.on_hand, l.reserved)).unwrap_or_default()
+    };
+    let levels = server.ordo.stock_levels(Some("MUG-1")).await.unwrap();
+    assert_eq!(central(&levels, "central"), (1000, 0), "Ordo's own warehouse is untouched");
+    assert_eq!(central(&levels, "amz-fba"), (2, 1));
+
+    // Ordo neither picks nor ships it; an order of the web shop never routes to Amazon's stock.
+    let ship = json!({"location": "amz-fba", "carrier": "DHL", "tracking_number": "F1"});
+    let (status, refused) = server.post(t, &format!("/api/v1/orders/{}/shipments", order.id), ship).await;
+    assert_eq!(status, 409, "{refused}");
+    let (status, wave) = server.post(t, "/api/v1/waves", json!({"location": "amz-fba"})).await;
+    assert!(status == 409 || status == 422 || wave["orders"].as_array().is_some_and(|o| o.is_empty()), "no wave picks it: {status} {wave}");
+    let web = crate::orders::order("W-FBA", json!([{"sku": "W-MUG", "quantity": 1, "unit_price": "12.90"}]));
+    let (status, made) = server.post(t, "/api/v1/orders", web).await;
+    assert_eq!(status, 201, "{made}");
+    assert_eq!(made["lines"][0]["allocations"][0]["location"].as_str(), Some("central"), "{made}");
+
+    // Amazon ships it: Ordo records the shipment from Amazon's stock.
+    {
+        let mut s = stand_in.lock().unwrap();
+        s.orders[0]["OrderStatus"] = json!("Shipped");
+        let changed = Utc::now() - chrono::Duration::seconds(150);
+        s.orders[0]["LastUpdateDate"] = json!(changed.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    }
+    poll_once(&server, "amz").await;
+    let mut shipped = None;
+    for _ in 0..200 {
+        let order = server.ordo.order_by_external_id("amz", &id).await.unwrap();
+        if order.status.as_str() == "shipped" {
+            shipped = Some(order);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let shipped = shipped.expect("Amazon's shipment is recorded");
+    assert_eq!(shipped.shipments.len(), 1);
+    assert_eq!(shipped.shipments[0].location, "amz-fba");
+    let levels = server.ordo.stock_levels(Some("MUG-1")).await.unwrap();
+    assert_eq!(central(&levels, "amz-fba"), (1, 0), "the unit left Amazon's stock");
+}
