@@ -222,6 +222,7 @@ impl Ordo {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn import<N: DeserializeOwned, K: Fn(&N) -> String>(
         &self,
         kind: ImportKind,

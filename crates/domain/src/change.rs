@@ -216,10 +216,10 @@ mod tests {
         /// subject.
         #[test]
         fn no_change_makes_the_parser_panic(json in "\\PC{0,120}", kind in 0usize..6) {
-            if let Ok(value) = serde_json::from_str::<serde_json::Value>(&json) {
-                if let Ok(proposal) = Proposal::parse(ChangeKind::ALL[kind], &value) {
-                    proptest::prop_assert!(proposal.subject().contains(':'));
-                }
+            if let Ok(value) = serde_json::from_str::<serde_json::Value>(&json)
+                && let Ok(proposal) = Proposal::parse(ChangeKind::ALL[kind], &value)
+            {
+                proptest::prop_assert!(proposal.subject().contains(':'));
             }
         }
     }

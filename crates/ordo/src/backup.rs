@@ -63,7 +63,6 @@ pub async fn backup(url: &str, storage: &StorageOptions, to: &Path) -> Result<Ba
                     write(&row)?;
                 }
             }
-            drop(write);
             std::io::Write::flush(&mut out).map_err(|e| format!("cannot write {}: {e}", partial.display()))?;
             inventory
         }
@@ -106,8 +105,11 @@ fn use_pg_dump() -> bool {
     std::process::Command::new("pg_dump").arg("--version").output().is_ok_and(|o| o.status.success())
 }
 
+/// Each table of an export with its rows, as JSON lines.
+type ExportedTables = Vec<(String, Vec<String>)>;
+
 /// Reads Ordo's own export: the schema version it was made at, and each table's rows.
-fn read_export(file: &Path) -> Result<(i64, Vec<(String, Vec<String>)>), String> {
+fn read_export(file: &Path) -> Result<(i64, ExportedTables), String> {
     use std::io::BufRead;
     let bad = |what: &str| format!("{} is not a whole Ordo export: {what}", file.display());
     let reader = std::io::BufReader::new(std::fs::File::open(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?);

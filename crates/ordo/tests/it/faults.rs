@@ -130,7 +130,8 @@ async fn postgres_going_away_under_load_answers_503_and_recovers_by_itself() {
     assert!(during > 0, "while PostgreSQL was away the API said 503");
     assert!(recovered, "orders flowed again after PostgreSQL came back");
     assert!(other_errors.lock().unwrap().is_empty(), "only 503s while it was away: {:?}", other_errors.lock().unwrap());
-    for id in acknowledged.lock().unwrap().iter() {
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    for id in &acknowledged {
         assert!(server.ordo.order_by_external_id("web", id).await.is_ok(), "acknowledged order {id} is kept");
     }
     assert!(server.ordo.check_ledger().await.unwrap().holds());
