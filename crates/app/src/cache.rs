@@ -33,8 +33,8 @@ pub(crate) enum Value {
     TaxRate(Option<i64>),
     Kit(Vec<(String, i64)>),
     Sites(RoutingSites),
-    ChannelStats((i64, i64)),
-    Rules(std::sync::Arc<Vec<crate::rules::ActiveRule>>),
+    ChannelStats(ordo_domain::decide::ChannelStats),
+    Rules(std::sync::Arc<Vec<ordo_domain::decide::CompiledRule>>),
 }
 
 #[derive(Debug, Default)]

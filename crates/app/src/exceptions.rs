@@ -8,7 +8,7 @@ use ordo_domain::audit::Change;
 use ordo_domain::exception::{Exception, ExceptionComment, ExceptionKind, ExceptionStatus, Resolution};
 use ordo_domain::access::Role;
 use ordo_domain::FieldError;
-use ordo_domain::rules::{Facts, RuleAction, RuleKind};
+use ordo_domain::rules::RuleKind;
 use ordo_storage::ExceptionQuery;
 use uuid::Uuid;
 
@@ -179,7 +179,9 @@ impl Ordo {
                     continue;
                 };
                 // An escalation rule in force may send it elsewhere than the next role on its path.
-                let chosen = escalation_choice(&rules, &exception, now).filter(|(role, _)| *role != owner);
+                let (chosen, passed_over) = ordo_domain::decide::escalation_target(&rules, &exception, now);
+                crate::rules::log_passed_over(&passed_over);
+                let chosen = chosen.filter(|(role, _)| *role != owner);
                 let Some(next) = chosen.as_ref().map(|(role, _)| *role).or_else(|| kind.escalates_to(owner)) else {
                     offset += 1;
                     continue;
@@ -204,34 +206,6 @@ impl Ordo {
         tx.commit().await?;
         Ok(changes.len() as u64)
     }
-}
-
-/// The role the first escalation rule in force whose condition holds for `exception` sends it
-/// to, with the rule's name and version.
-fn escalation_choice(rules: &[crate::rules::ActiveRule], exception: &Exception, now: chrono::DateTime<chrono::Utc>) -> Option<(Role, String)> {
-    if rules.is_empty() {
-        return None;
-    }
-    let facts = Facts::from_json(vec![
-        (
-            "exception".into(),
-            serde_json::json!({
-                "kind": exception.kind, "subject": exception.subject, "owner_role": exception.owner_role,
-                "status": exception.status, "escalations": exception.escalations,
-                "age_hours": (now - exception.created_at).num_hours().max(0),
-                "overdue_hours": (now - exception.due_at).num_hours().max(0),
-            }),
-        ),
-        ("now".into(), serde_json::json!(now.to_rfc3339())),
-    ]);
-    rules.iter().find_map(|rule| match (rule.condition.evaluate(&facts), &rule.action) {
-        (Ok(true), RuleAction::Escalation { to_role }) => Role::parse("to_role", to_role).ok().map(|role| (role, format!("rule {}", rule.label()))),
-        (Ok(_), _) => None,
-        (Err(e), _) => {
-            tracing::warn!(rule = %rule.label(), error = %e, "an escalation rule could not decide; passed over");
-            None
-        }
-    })
 }
 
 fn not_found(id: Uuid) -> AppError {

@@ -8,6 +8,7 @@ use ordo_domain::audit::{AuditEntry, Change};
 use ordo_domain::exception::ExceptionKind;
 use ordo_domain::notification::Topic;
 use ordo_domain::order::{LineAllocation, NewOrder, Order, OrderEvent, OrderLine, OrderStatus, RoutingRecord};
+use ordo_domain::planning::{demand, plan_lines, LineMaster, LineSku, PlannedLine};
 use ordo_domain::routing::LineDemand;
 use ordo_domain::FieldError;
 use ordo_storage::{Db, NewEvent, NewLineRecord, NewOrderRecord, RoutingSites, StorageError, Timeline};
@@ -15,7 +16,8 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::cache::{cached, Key, MasterCache};
-use crate::rules::{decide_order, load_active, order_facts, OrderDecisions, OrderRules};
+use crate::rules::{load_active, log_passed_over, order_facts};
+use ordo_domain::decide::{decide_order, OrderDecisions, OrderRules};
 use ordo_domain::rules::RuleKind;
 use crate::reserving::{record_routing, route_and_reserve, route_and_reserve_many, RouteRequest, Routed, RoutedOrder};
 use crate::{Actor, AppError, AppResult, Ordo};
@@ -80,7 +82,7 @@ pub(crate) async fn plan(
     }
 
     // Each line names our SKU or the channel's listing SKU; the listing wins.
-    let mut skus = Vec::with_capacity(order.lines.len());
+    let mut master = LineMaster::default();
     for (i, line) in order.lines.iter().enumerate() {
         let listing = cached!(cache, Key::Listing(channel.code.clone(), line.sku.clone()), Listing, {
             reads.tx().await?.listing(&channel.code, &line.sku).await?
@@ -90,8 +92,8 @@ pub(crate) async fn plan(
             None => cached!(cache, Key::Product(line.sku.clone()), Product, reads.tx().await?.product(&line.sku).await?),
         };
         let sku = match (listing, product) {
-            (Some(listing), _) => (listing.sku, Some(line.sku.as_str())),
-            (None, Some(_)) => (line.sku.clone(), None),
+            (Some(listing), _) => LineSku { sku: listing.sku, channel_sku: Some(line.sku.clone()) },
+            (None, Some(_)) => LineSku { sku: line.sku.clone(), channel_sku: None },
             (None, None)
                 if reads.tx().await?.listing(&channel.code, &line.sku).await?.is_some()
                     || reads.tx().await?.product(&line.sku).await?.is_some() =>
@@ -104,70 +106,24 @@ pub(crate) async fn plan(
                 return Err(FieldError::new(format!("lines[{i}].sku"), message).into());
             }
         };
-        skus.push(sku);
-    }
-
-    // Tax as the channel sent it; where it sent none, from the product's tax class and the
-    // rate for the ship-to country (none set: no tax). A kit's line carries the price and
-    // tax; its components follow as lines of their own that carry the stock.
-    let mut total = order.shipping_price;
-    let mut planned: Vec<PlannedLine> = Vec::with_capacity(order.lines.len());
-    for (i, (line, (sku, channel_sku))) in order.lines.iter().zip(&skus).enumerate() {
-        let field = format!("lines[{i}]");
-        let gross = line.unit_price.checked_times(line.quantity).map_err(money_field(&field))?;
-        let net = gross.checked_sub(line.discount).map_err(money_field(&field))?;
-        if net.is_negative() {
-            return Err(FieldError::new(format!("{field}.discount"), "is more than the line's price").into());
+        // Tax as the channel sent it; where it sent none, from the product's tax class and the
+        // rate for the ship-to country (none set: no tax).
+        if line.tax.is_none() && !master.tax_rates.contains_key(&sku.sku) {
+            let product = cached!(cache, Key::Product(sku.sku.clone()), Product, reads.tx().await?.product(&sku.sku).await?);
+            let class = product.map(|p| p.tax_class).unwrap_or_default();
+            let key = Key::TaxRate(order.ship_to.country.clone(), class.clone());
+            let rate = cached!(cache, key, TaxRate, reads.tx().await?.tax_rate(&order.ship_to.country, &class).await?).unwrap_or(0);
+            master.tax_rates.insert(sku.sku.clone(), rate);
         }
-        let tax = match line.tax {
-            Some(tax) => tax,
-            None => {
-                let product = cached!(cache, Key::Product(sku.clone()), Product, reads.tx().await?.product(sku).await?);
-                let class = product.map(|p| p.tax_class).unwrap_or_default();
-                let key = Key::TaxRate(order.ship_to.country.clone(), class.clone());
-                let rate = cached!(cache, key, TaxRate, reads.tx().await?.tax_rate(&order.ship_to.country, &class).await?).unwrap_or(0);
-                net.scaled(rate, 10_000).map_err(money_field(&field))?
+        if !master.kits.contains_key(&sku.sku) {
+            let components = cached!(cache, Key::Kit(sku.sku.clone()), Kit, reads.tx().await?.kit_components(&sku.sku).await?);
+            if !components.is_empty() {
+                master.kits.insert(sku.sku.clone(), components);
             }
-        };
-        total = total.checked_add(net).and_then(|t| t.checked_add(tax)).map_err(money_field(&field))?;
-        let components = cached!(cache, Key::Kit(sku.clone()), Kit, reads.tx().await?.kit_components(sku).await?);
-        let number = planned.len() as i64 + 1;
-        planned.push(PlannedLine {
-            line: number,
-            sku: sku.clone(),
-            channel_sku: channel_sku.map(str::to_owned),
-            item_id: line.item_id.clone(),
-            quantity: line.quantity,
-            unit_price: line.unit_price,
-            tax,
-            discount: line.discount,
-            kit: !components.is_empty(),
-            part_of: None,
-        });
-        let zero = ordo_domain::Money::zero(order.currency);
-        for (component, per_kit) in components {
-            let quantity = per_kit.checked_mul(line.quantity).filter(|q| *q <= 1_000_000).ok_or_else(|| {
-                FieldError::new(format!("{field}.quantity"), "is too many kits: their components exceed 1000000 units")
-            })?;
-            let line = planned.len() as i64 + 1;
-            planned.push(PlannedLine {
-                line,
-                sku: component,
-                channel_sku: None,
-                item_id: None,
-                quantity,
-                unit_price: zero,
-                tax: zero,
-                discount: zero,
-                kit: false,
-                part_of: Some(number),
-            });
         }
+        master.skus.push(sku);
     }
-
-    let total = total
-        .within(ordo_domain::Money::MAX_MINOR)
-        .map_err(|e| FieldError::new("lines", format!("add up, with tax and shipping, to an order total that {e}")))?;
+    let (planned, total) = plan_lines(order, &master)?;
     Ok((channel, planned, total))
 }
 
@@ -494,35 +450,6 @@ pub(crate) async fn insert_lines(tx: &mut ordo_storage::Tx, id: Uuid, planned: &
     Ok(tx.insert_order_lines(&[(id, &line_records(planned))]).await?)
 }
 
-/// What the planned lines ask of stock: every line but a kit's own, which holds none.
-pub(crate) fn demand(planned: &[PlannedLine]) -> Vec<LineDemand> {
-    planned
-        .iter()
-        .filter(|l| !l.kit)
-        .map(|l| LineDemand { line: l.line, sku: l.sku.clone(), quantity: l.quantity, kit: l.part_of })
-        .collect()
-}
-
-/// An order line as intake plans it, before it is written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct PlannedLine {
-    pub(crate) line: i64,
-    pub(crate) sku: String,
-    pub(crate) channel_sku: Option<String>,
-    /// The channel's own id of the line.
-    pub(crate) item_id: Option<String>,
-    pub(crate) quantity: i64,
-    pub(crate) unit_price: ordo_domain::Money,
-    pub(crate) tax: ordo_domain::Money,
-    pub(crate) discount: ordo_domain::Money,
-    pub(crate) kit: bool,
-    pub(crate) part_of: Option<i64>,
-}
-
-fn money_field(field: &str) -> impl FnOnce(ordo_domain::MoneyError) -> AppError + '_ {
-    move |e| FieldError::new(field, e.to_string()).into()
-}
-
 impl Ordo {
     /// The answer to an order sent again under an external id the channel used before: the
     /// order already made when it is the same request, else [`AppError::IdempotencyConflict`]
@@ -575,9 +502,10 @@ impl Ordo {
 
         // Risk review first: a held order reserves nothing until a person releases it.
         let rules = OrderRules { risk: &risk_rules, routing: &routing_rules, tagging: &tagging_rules, notification: &notification_rules };
-        let OrderDecisions { holds, preference, tags, notices } = decide_order(rules, |lines| {
+        let OrderDecisions { holds, preference, tags, notices, passed_over } = decide_order(rules, |lines| {
             order_facts(&channel, &order, &planned, total, stats, now, lines)
         });
+        log_passed_over(&passed_over);
         let hold_reason = holds.join("; ");
         let lines = demand(&planned);
         let who = actor.to_string();

@@ -4,7 +4,8 @@ use ordo_domain::order::{NewOrder, Order, OrderStatus};
 use ordo_domain::FieldError;
 use ordo_storage::OrderChange;
 
-use crate::intake::{insert_lines, plan, PlannedLine, Reads};
+use crate::intake::{insert_lines, plan, Reads};
+use ordo_domain::planning::PlannedLine;
 use crate::{Actor, AppError, AppResult, Ordo};
 
 impl Ordo {

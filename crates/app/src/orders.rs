@@ -53,7 +53,11 @@ impl Ordo {
             None
         } else {
             let stats = tx.channel_order_stats(&channel.code).await?;
-            crate::rules::routing_choice(&routing, &crate::rules::stored_order_facts(&order, &channel, stats, now))
+            let facts = crate::rules::stored_order_facts(&order, &channel, stats, now);
+            let rules = ordo_domain::decide::OrderRules { routing: &routing, ..Default::default() };
+            let decided = ordo_domain::decide::decide_order(rules, |_| facts);
+            crate::rules::log_passed_over(&decided.passed_over);
+            decided.preference
         };
         Self::allocate(&mut tx, id, &order.channel, &order.shipping_method, &lines, when, preference.as_ref(), &who, now).await?;
         tx.resolve_exception(ExceptionKind::PaymentReview.as_str(), &format!("order:{id}"), &reason, now).await?;

@@ -11,7 +11,7 @@ use ordo_domain::routing::{LineDemand, PreferWholeOrder, Preference, Routing, Ro
 use ordo_storage::RoutingSites;
 use uuid::Uuid;
 
-use crate::intake::{demand, PlannedLine};
+use ordo_domain::planning::{demand, PlannedLine};
 use crate::{Actor, AppResult, Ordo};
 
 /// What routing and reservation did for an order's lines: reserved stock, nothing yet
@@ -233,17 +233,18 @@ impl Ordo {
         order: &ordo_domain::order::CheckedOrder,
         planned: &[PlannedLine],
         total: ordo_domain::Money,
-        stats: (i64, i64),
+        stats: ordo_domain::decide::ChannelStats,
         who: &str,
         now: chrono::DateTime<chrono::Utc>,
     ) -> AppResult<()> {
         // Risk review first: a held order reserves nothing until a person releases it.
         let risk = crate::rules::load_active(tx, RuleKind::RiskHold).await?;
         let routing = crate::rules::load_active(tx, RuleKind::Routing).await?;
-        let rules = crate::rules::OrderRules { risk: &risk, routing: &routing, tagging: &[], notification: &[] };
-        let decided = crate::rules::decide_order(rules, |lines| {
+        let rules = ordo_domain::decide::OrderRules { risk: &risk, routing: &routing, ..Default::default() };
+        let decided = ordo_domain::decide::decide_order(rules, |lines| {
             crate::rules::order_facts(channel, order, planned, total, stats, now, lines)
         });
+        crate::rules::log_passed_over(&decided.passed_over);
         let holds = decided.holds;
         if holds.is_empty() {
             let when = (order.placed_at, channel.ship_by_sla_hours);

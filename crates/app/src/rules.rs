@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use ordo_domain::audit::Change;
-use ordo_domain::routing::Preference;
+use ordo_domain::decide::{ChannelStats, CompiledRule, FactLine, OrderFacts, PassedOver};
+use ordo_domain::planning::{fact_lines, PlannedLine};
 use ordo_domain::rules::{Condition, Facts, RuleAction, RuleKind, RuleStatus, RuleVersion, MAX_CONDITION_LEN};
 use ordo_domain::FieldError;
 use ordo_storage::NewRuleVersion;
@@ -36,26 +37,9 @@ pub struct Drafted {
     pub problem: Option<ordo_domain::rules::ConditionError>,
 }
 
-/// A rule in force, compiled once and kept with the master data cache.
-#[derive(Debug, Clone)]
-pub(crate) struct ActiveRule {
-    pub(crate) name: String,
-    pub(crate) version: i64,
-    pub(crate) priority: i64,
-    pub(crate) condition: Condition,
-    pub(crate) action: RuleAction,
-}
-
-impl ActiveRule {
-    /// How decisions name the rule: `name v3`.
-    pub(crate) fn label(&self) -> String {
-        format!("{} v{}", self.name, self.version)
-    }
-}
-
 /// The rules of `kind` in force, by priority. A stored rule that no longer compiles (facts
 /// renamed by an upgrade, say) decides nothing and is logged.
-pub(crate) async fn load_active(tx: &mut ordo_storage::Tx, kind: RuleKind) -> AppResult<Arc<Vec<ActiveRule>>> {
+pub(crate) async fn load_active(tx: &mut ordo_storage::Tx, kind: RuleKind) -> AppResult<Arc<Vec<CompiledRule>>> {
     let mut rules = Vec::new();
     for rule in tx.rule_versions(Some(RuleStatus::Active.as_str()), None).await? {
         if rule.kind != kind.as_str() {
@@ -63,7 +47,7 @@ pub(crate) async fn load_active(tx: &mut ordo_storage::Tx, kind: RuleKind) -> Ap
         }
         match (Condition::reload(&rule.condition, kind), RuleAction::parse(kind, &rule.action)) {
             (Ok(condition), Ok(action)) => {
-                rules.push(ActiveRule { name: rule.name, version: rule.version, priority: rule.priority, condition, action })
+                rules.push(CompiledRule { name: rule.name, version: rule.version, priority: rule.priority, condition, action })
             }
             (Err(e), _) => tracing::error!(rule = %rule.name, version = rule.version, error = %e, "a rule in force no longer compiles"),
             (_, Err(e)) => tracing::error!(rule = %rule.name, version = rule.version, error = %e, "a rule in force has a bad action"),
@@ -72,66 +56,20 @@ pub(crate) async fn load_active(tx: &mut ordo_storage::Tx, kind: RuleKind) -> Ap
     Ok(Arc::new(rules))
 }
 
-/// Whether any of `rules` reads the order's lines: the facts leave them out otherwise, which
-/// spares intake most of the work of building them.
-pub(crate) fn read_lines(rules: &[ActiveRule]) -> bool {
-    rules.iter().any(|rule| rule.condition.facts_used.iter().any(|fact| fact == "order" || fact.starts_with("order.lines")))
-}
-
-/// What an order's facts are made of, however the order is held: as intake plans it, as Ordo
-/// keeps it, or as a replay reads it.
-pub(crate) struct OrderFacts<'a> {
-    pub(crate) external_id: &'a str,
-    pub(crate) currency: &'a str,
-    pub(crate) total_minor: i64,
-    pub(crate) shipping_method: &'a str,
-    pub(crate) payment_status: &'a str,
-    pub(crate) ship_country: &'a str,
-    pub(crate) billing_country: Option<&'a str>,
-    pub(crate) placed_at: DateTime<Utc>,
-    pub(crate) customer_email: &'a str,
-    pub(crate) customer_name: &'a str,
-    /// The lines the channel sent (not a kit's components): SKU, quantity, unit price in
-    /// minor units, whether a kit.
-    pub(crate) lines: Vec<(&'a str, i64, i64, bool)>,
-}
-
-impl OrderFacts<'_> {
-    /// The facts by top-level name; the order's lines only when `with_lines` (see [`read_lines`]).
-    pub(crate) fn facts(&self, channel: &ordo_domain::master::Channel, stats: (i64, i64), now: DateTime<Utc>, with_lines: bool) -> Facts {
-        let lines: Vec<serde_json::Value> = self
-            .lines
-            .iter()
-            .filter(|_| with_lines)
-            .map(|(sku, quantity, price, kit)| serde_json::json!({"sku": sku, "quantity": quantity, "unit_price_minor": price, "kit": kit}))
-            .collect();
-        let order = serde_json::json!({
-            "channel": channel.code, "external_id": self.external_id, "currency": self.currency,
-            "total_minor": self.total_minor, "units": self.lines.iter().map(|l| l.1).sum::<i64>(), "line_count": self.lines.len(),
-            "shipping_method": self.shipping_method, "payment_status": self.payment_status,
-            "ship_country": self.ship_country, "billing_country": self.billing_country.unwrap_or_default(),
-            "placed_at": self.placed_at.to_rfc3339(), "lines": lines,
-        });
-        Facts::from_json(vec![
-            ("order".into(), order),
-            ("customer".into(), serde_json::json!({"email": self.customer_email, "name": self.customer_name})),
-            (
-                "channel".into(),
-                serde_json::json!({"code": channel.code, "kind": channel.kind.as_str(), "orders": stats.0, "average_order_minor": stats.1}),
-            ),
-            ("now".into(), serde_json::json!(now.to_rfc3339())),
-        ])
+/// Logs the rules that could not decide and were passed over.
+pub(crate) fn log_passed_over(passed_over: &[PassedOver]) {
+    for p in passed_over {
+        tracing::warn!(rule = %p.rule, error = %p.error, "a rule could not decide; passed over");
     }
 }
 
-/// The facts risk, routing and tagging rules decide an order on at intake; its lines only
-/// when `lines`.
+/// The facts rules decide an order on at intake; its lines only when `lines`.
 pub(crate) fn order_facts(
     channel: &ordo_domain::master::Channel,
     order: &ordo_domain::order::CheckedOrder,
-    planned: &[crate::intake::PlannedLine],
+    planned: &[PlannedLine],
     total: ordo_domain::Money,
-    stats: (i64, i64),
+    stats: ChannelStats,
     now: DateTime<Utc>,
     lines: bool,
 ) -> Facts {
@@ -146,18 +84,19 @@ pub(crate) fn order_facts(
         placed_at: order.placed_at,
         customer_email: &order.customer_email,
         customer_name: &order.customer_name,
-        lines: planned.iter().filter(|l| l.part_of.is_none()).map(|l| (l.sku.as_str(), l.quantity, l.unit_price.minor(), l.kit)).collect(),
+        lines: fact_lines(planned),
     }
     .facts(channel, stats, now, lines)
 }
 
 /// The same facts about an order Ordo keeps: for a held order released.
-pub(crate) fn stored_order_facts(
-    order: &ordo_domain::order::Order,
-    channel: &ordo_domain::master::Channel,
-    stats: (i64, i64),
-    now: DateTime<Utc>,
-) -> Facts {
+pub(crate) fn stored_order_facts(order: &ordo_domain::order::Order, channel: &ordo_domain::master::Channel, stats: ChannelStats, now: DateTime<Utc>) -> Facts {
+    let lines = order
+        .lines
+        .iter()
+        .filter(|l| l.part_of.is_none())
+        .map(|l| FactLine { sku: &l.sku, quantity: l.quantity, unit_price_minor: l.unit_price.minor(), kit: l.kit })
+        .collect();
     OrderFacts {
         external_id: &order.external_id,
         currency: order.currency.code(),
@@ -169,129 +108,9 @@ pub(crate) fn stored_order_facts(
         placed_at: order.placed_at,
         customer_email: &order.customer.email,
         customer_name: &order.customer.name,
-        lines: order.lines.iter().filter(|l| l.part_of.is_none()).map(|l| (l.sku.as_str(), l.quantity, l.unit_price.minor(), l.kit)).collect(),
+        lines,
     }
     .facts(channel, stats, now, true)
-}
-
-
-/// Why the risk rules in force hold an order: each holding rule's reason with its name and
-/// version. A rule that cannot decide holds the order too, saying so: a person looks.
-pub(crate) fn rule_holds(rules: &[ActiveRule], facts: &Facts) -> Vec<String> {
-    rule_holds_by(rules, facts, &mut |rule| rule.condition.evaluate(facts))
-}
-
-/// [`rule_holds`], asking `holds` whether each rule's condition holds: a replay answers each
-/// rule once for both rule sets.
-pub(crate) fn rule_holds_by(rules: &[ActiveRule], facts: &Facts, holds: &mut dyn FnMut(&ActiveRule) -> Result<bool, String>) -> Vec<String> {
-    let mut reasons = Vec::new();
-    for rule in rules {
-        match (holds(rule), &rule.action) {
-            (Ok(true), RuleAction::RiskHold { reason }) => reasons.push(format!("{} (rule {})", facts.fill(reason), rule.label())),
-            (Ok(_), _) => {}
-            (Err(e), _) => reasons.push(format!("rule {} could not decide: {e}", rule.label())),
-        }
-    }
-    reasons
-}
-
-/// The tags the tagging rules in force put on an order: (tag, `rule NAME vN`), each tag once.
-/// A rule that cannot decide puts none and is logged.
-pub(crate) fn rule_tags(rules: &[ActiveRule], facts: &Facts) -> Vec<(String, String)> {
-    let mut tags: Vec<(String, String)> = Vec::new();
-    for rule in rules {
-        match (rule.condition.evaluate(facts), &rule.action) {
-            (Ok(true), RuleAction::Tagging { tag }) if !tags.iter().any(|(t, _)| t == tag) => {
-                tags.push((tag.clone(), format!("rule {}", rule.label())));
-            }
-            (Ok(_), _) => {}
-            (Err(e), _) => tracing::warn!(rule = %rule.label(), error = %e, "a tagging rule could not decide; passed over"),
-        }
-    }
-    tags
-}
-
-/// The notices the notification rules whose conditions hold give about an order: who is to
-/// hear, and the rule's template filled with the order's facts.
-pub(crate) fn rule_notices(rules: &[ActiveRule], facts: &Facts) -> Vec<serde_json::Value> {
-    let mut notices = Vec::new();
-    for rule in rules {
-        match (rule.condition.evaluate(facts), &rule.action) {
-            (Ok(true), RuleAction::Notification { to, template }) => notices.push(serde_json::json!({
-                "rule": rule.label(),
-                "to": to,
-                "text": facts.fill(template),
-            })),
-            (Ok(_), _) => {}
-            (Err(e), _) => tracing::warn!(rule = %rule.label(), error = %e, "a notification rule could not decide; passed over"),
-        }
-    }
-    notices
-}
-
-/// The rules in force that decide an order as it arrives, one list per kind.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct OrderRules<'a> {
-    pub(crate) risk: &'a [ActiveRule],
-    pub(crate) routing: &'a [ActiveRule],
-    pub(crate) tagging: &'a [ActiveRule],
-    pub(crate) notification: &'a [ActiveRule],
-}
-
-impl OrderRules<'_> {
-    fn all(&self) -> [&[ActiveRule]; 4] {
-        [self.risk, self.routing, self.tagging, self.notification]
-    }
-}
-
-/// What the rules in force decide about an order: why it waits for a person (empty when it
-/// may go ahead), which routing rule chose its locations (none for the default), its tags,
-/// and the notices to send about it.
-#[derive(Debug, Default)]
-pub(crate) struct OrderDecisions {
-    pub(crate) holds: Vec<String>,
-    pub(crate) preference: Option<Preference>,
-    pub(crate) tags: Vec<(String, String)>,
-    pub(crate) notices: Vec<serde_json::Value>,
-}
-
-/// Decides an order by the rules given, building its facts once (by `facts`, lines included
-/// only when a rule reads them) and not at all when there is no rule. A held order is not
-/// routed: it reserves nothing until a person releases it.
-pub(crate) fn decide_order(rules: OrderRules<'_>, facts: impl FnOnce(bool) -> Facts) -> OrderDecisions {
-    if rules.all().iter().all(|kind| kind.is_empty()) {
-        return OrderDecisions::default();
-    }
-    let facts = facts(rules.all().iter().any(|kind| read_lines(kind)));
-    let holds = rule_holds(rules.risk, &facts);
-    let preference = if holds.is_empty() { routing_choice(rules.routing, &facts) } else { None };
-    OrderDecisions {
-        holds,
-        preference,
-        tags: rule_tags(rules.tagging, &facts),
-        notices: rule_notices(rules.notification, &facts),
-    }
-}
-
-/// The location preference of the first routing rule in force (by priority) whose condition
-/// holds; none, and the default decision, when no rule's does. A rule that cannot decide is
-/// passed over and logged.
-pub(crate) fn routing_choice(rules: &[ActiveRule], facts: &Facts) -> Option<Preference> {
-    routing_choice_by(rules, &mut |rule| rule.condition.evaluate(facts))
-}
-
-/// [`routing_choice`], asking `holds` whether each rule's condition holds.
-pub(crate) fn routing_choice_by(rules: &[ActiveRule], holds: &mut dyn FnMut(&ActiveRule) -> Result<bool, String>) -> Option<Preference> {
-    rules.iter().find_map(|rule| match (holds(rule), &rule.action) {
-        (Ok(true), RuleAction::Routing { locations, allow_split }) => {
-            Some(Preference { decider: format!("rule {}", rule.label()), locations: locations.clone(), allow_split: *allow_split })
-        }
-        (Ok(_), _) => None,
-        (Err(e), _) => {
-            tracing::warn!(rule = %rule.label(), error = %e, "a routing rule could not decide; passed over");
-            None
-        }
-    })
 }
 
 /// Puts the initial rule set in force on a database that never had one: the risk-hold rules

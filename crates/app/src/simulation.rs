@@ -5,15 +5,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use ordo_domain::decide::{decide_order_by, reads_lines, ChannelStats, CompiledRule, FactLine, OrderFacts, OrderRules};
 use ordo_domain::master::Channel;
-use ordo_domain::routing::Preference;
 use ordo_domain::rules::{Condition, Facts, RuleAction, RuleKind, RuleStatus};
 use ordo_domain::FieldError;
 use ordo_storage::{ReplayOrder, RoutingSites};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::rules::{compile, load_active, read_lines, routing_choice_by, rule_holds_by, ActiveRule};
+use crate::rules::{compile, load_active};
 use crate::{AppError, AppResult, Ordo};
 
 /// Orders read per page while replaying.
@@ -83,29 +83,23 @@ struct Outcome {
 
 /// A rule set: the risk, routing and tagging rules, by priority.
 struct RuleSet {
-    risk: Vec<ActiveRule>,
-    routing: Vec<ActiveRule>,
-    tagging: Vec<ActiveRule>,
+    risk: Vec<CompiledRule>,
+    routing: Vec<CompiledRule>,
+    tagging: Vec<CompiledRule>,
 }
 
 impl RuleSet {
-    /// The set's decision on one order; `answers` keeps each rule's answer for the other set.
+    /// The set's decision on one order, as intake makes it; `answers` keeps each rule's
+    /// answer for the other set.
     fn decide(&self, facts: &Facts, default_route: &(Vec<String>, bool), answers: &mut HashMap<String, Result<bool, String>>) -> Outcome {
-        let mut holds_for = |rule: &ActiveRule| answers.entry(rule.label()).or_insert_with(|| rule.condition.evaluate(facts)).clone();
-        let holds = rule_holds_by(&self.risk, facts, &mut holds_for);
-        let mut tags: Vec<String> = Vec::new();
-        for rule in &self.tagging {
-            if let (Ok(true), RuleAction::Tagging { tag }) = (holds_for(rule), &rule.action)
-                && !tags.contains(tag)
-            {
-                tags.push(tag.clone());
-            }
-        }
-        let (route, decider) = match routing_choice_by(&self.routing, &mut holds_for) {
-            Some(Preference { decider, locations, allow_split }) => ((locations, allow_split), decider),
+        let mut holds_for = |rule: &CompiledRule| answers.entry(rule.label()).or_insert_with(|| rule.condition.evaluate(facts)).clone();
+        let rules = OrderRules { risk: &self.risk, routing: &self.routing, tagging: &self.tagging, notification: &[] };
+        let decided = decide_order_by(rules, facts, &mut holds_for);
+        let (route, decider) = match decided.preference {
+            Some(p) => ((p.locations, p.allow_split), p.decider),
             None => (default_route.clone(), "prefer-whole-order".to_owned()),
         };
-        Outcome { holds, tags, route, decider }
+        Outcome { holds: decided.holds, tags: decided.tags.into_iter().map(|(tag, _)| tag).collect(), route, decider }
     }
 }
 
@@ -137,7 +131,7 @@ impl Ordo {
             let kind = RuleKind::parse(&field, &rule.kind)?;
             let condition: Condition = compile(&rule.condition, kind).map_err(|e| FieldError::new(field.clone(), e.message))?;
             let action = RuleAction::parse(kind, &rule.action)?;
-            let active = ActiveRule { name: rule.name.clone(), version: rule.version, priority: rule.priority, condition, action };
+            let active = CompiledRule { name: rule.name.clone(), version: rule.version, priority: rule.priority, condition, action };
             simulation.proposed.push(active.label());
             let set = match kind {
                 RuleKind::RiskHold => &mut proposed.risk,
@@ -154,7 +148,7 @@ impl Ordo {
 
         let lines = [&current.risk, &current.routing, &current.tagging, &proposed.risk, &proposed.routing, &proposed.tagging]
             .into_iter()
-            .any(|set| read_lines(set));
+            .any(|set| reads_lines(set));
         // Each channel's usual order value as it stood when each order came: the last 200
         // orders before it, starting from those before the replayed days.
         let mut channels: HashMap<String, (Channel, std::collections::VecDeque<i64>)> = HashMap::new();
@@ -178,7 +172,7 @@ impl Ordo {
                 }
                 let Some((channel, window)) = channels.get_mut(&order.channel) else { continue };
                 let count = window.len() as i64;
-                let stats = (count, if count == 0 { 0 } else { window.iter().sum::<i64>() / count });
+                let stats = ChannelStats { orders: count, average_order_minor: if count == 0 { 0 } else { window.iter().sum::<i64>() / count } };
                 let facts = replay_facts(order, channel, stats, lines);
                 if order.status != "cancelled" {
                     window.push_back(order.total_minor);
@@ -201,7 +195,7 @@ impl Ordo {
 /// How many recent orders make a channel's usual order value, as intake counts them.
 const STATS_WINDOW: usize = 200;
 
-fn own(rules: Arc<Vec<ActiveRule>>) -> Vec<ActiveRule> {
+fn own(rules: Arc<Vec<CompiledRule>>) -> Vec<CompiledRule> {
     rules.as_ref().clone()
 }
 
@@ -245,8 +239,8 @@ fn compare(simulation: &mut Simulation, order: &ReplayOrder, before: &Outcome, a
 }
 
 /// The facts about a stored order as at the time it was placed; its lines only when `lines`.
-fn replay_facts(order: &ReplayOrder, channel: &Channel, stats: (i64, i64), lines: bool) -> Facts {
-    crate::rules::OrderFacts {
+fn replay_facts(order: &ReplayOrder, channel: &Channel, stats: ChannelStats, lines: bool) -> Facts {
+    OrderFacts {
         external_id: &order.external_id,
         currency: &order.currency,
         total_minor: order.total_minor,
@@ -257,7 +251,12 @@ fn replay_facts(order: &ReplayOrder, channel: &Channel, stats: (i64, i64), lines
         placed_at: order.placed_at,
         customer_email: &order.customer_email,
         customer_name: &order.customer_name,
-        lines: order.lines.iter().filter(|l| l.part_of.is_none()).map(|l| (l.sku.as_str(), l.quantity, l.unit_price_minor, l.kit)).collect(),
+        lines: order
+            .lines
+            .iter()
+            .filter(|l| l.part_of.is_none())
+            .map(|l| FactLine { sku: &l.sku, quantity: l.quantity, unit_price_minor: l.unit_price_minor, kit: l.kit })
+            .collect(),
     }
     .facts(channel, stats, order.placed_at, lines)
 }

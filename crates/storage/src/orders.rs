@@ -5,6 +5,7 @@ use ordo_domain::order::{OrderTag,
     Address, LineAllocation, NewCustomerRef, Order, OrderEvent, OrderLine, OrderStatus, PaymentStatus, RoutingRecord,
     Shipment, ShipmentLine,
 };
+use ordo_domain::decide::ChannelStats;
 use ordo_domain::{Currency, Money};
 use sqlx::types::Json;
 use uuid::Uuid;
@@ -449,11 +450,12 @@ impl Tx {
 
     /// How many orders the channel had lately (up to 200, cancelled ones aside) and their
     /// average total in minor units: the channel's usual order value.
-    pub async fn channel_order_stats(&mut self, channel: &str) -> Result<(i64, i64), StorageError> {
+    pub async fn channel_order_stats(&mut self, channel: &str) -> Result<ChannelStats, StorageError> {
         let sql = "SELECT COUNT(*), CAST(COALESCE(AVG(total_minor), 0) AS BIGINT) FROM \
                    (SELECT total_minor FROM orders WHERE channel = $1 AND status <> 'cancelled' \
                     ORDER BY placed_at DESC LIMIT 200) recent";
-        Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(channel).fetch_one(conn).await?))
+        let (orders, average_order_minor): (i64, i64) = on_engine!(self, |conn| sqlx::query_as(sql).bind(channel).fetch_one(conn).await?);
+        Ok(ChannelStats { orders, average_order_minor })
     }
 
     /// Holds the order's row until the transaction ends, so that checks against what was
