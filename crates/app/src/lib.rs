@@ -280,7 +280,8 @@ impl Ordo {
         Ordo { settings, ..self.clone() }
     }
 
-    fn now(&self) -> DateTime<Utc> {
+    /// The time by Ordo's clock: what every use case and page reads as now.
+    pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
 }

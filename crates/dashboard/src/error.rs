@@ -4,13 +4,15 @@
 //! Details of server-side failures are logged, never shown.
 
 use askama::Template;
+use axum::extract::Query;
+use axum::extract::rejection::QueryRejection;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use ordo_app::AppError;
 use ordo_domain::FieldError;
 
-use crate::pages::Layout;
-use crate::session;
+use crate::href::login_href;
+use crate::layout::Layout;
 
 /// What went wrong, in the terms the person looking at the page needs.
 #[derive(Debug)]
@@ -160,7 +162,7 @@ impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let problem = self.problem;
         if let Problem::SignIn { next } = &problem {
-            return Redirect::to(&session::login_href(next.as_deref())).into_response();
+            return Redirect::to(&login_href(next.as_deref())).into_response();
         }
         let (status, title, message) = (problem.status(), problem.title(), problem.message());
         match self.layout {
@@ -178,5 +180,25 @@ pub(crate) fn render(status: StatusCode, page: &impl Template) -> Response {
             tracing::error!(error = %error, "dashboard: a template failed to render");
             (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side.").into_response()
         }
+    }
+}
+
+/// A page's failures shown in its own layout.
+impl Layout {
+    /// `problem` shown in this layout.
+    pub(crate) fn fail(&self, problem: impl Into<Problem>) -> PageError {
+        PageError::in_layout(self, problem)
+    }
+
+    /// The record id in the path, or a 404 page in this layout when it is no id.
+    pub(crate) fn path_id(&self, path: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>) -> Result<uuid::Uuid, PageError> {
+        path.ok()
+            .and_then(|axum::extract::Path(id)| uuid::Uuid::try_parse(&id).ok())
+            .ok_or_else(|| self.fail(Problem::NotFound))
+    }
+
+    /// The query parameters, or a 400 page in this layout when they do not parse.
+    pub(crate) fn query<T>(&self, query: Result<Query<T>, QueryRejection>) -> Result<T, PageError> {
+        query.map(|Query(query)| query).map_err(|rejection| self.fail(FieldError::new("query", rejection.body_text())))
     }
 }

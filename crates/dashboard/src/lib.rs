@@ -7,6 +7,7 @@
 mod assets;
 mod error;
 mod href;
+mod layout;
 mod pages;
 mod session;
 

@@ -144,7 +144,7 @@ pub(crate) async fn exceptions(
         offset: paging.offset,
     };
     let (found, total) = dashboard.ordo.exceptions(filter).await.map_err(|e| layout.fail(e))?;
-    let now = Utc::now();
+    let now = dashboard.ordo.now();
     let exceptions: Vec<ExceptionRow> = found.into_iter().map(|exception| ExceptionRow::new(exception, now)).collect();
     let overdue = exceptions.iter().filter(|row| row.overdue).count();
 
@@ -224,7 +224,7 @@ pub(crate) async fn exception(
         &ExceptionPage {
             may_acknowledge: owns && status.is_some_and(ExceptionStatus::may_acknowledge),
             may_resolve: owns && status.is_some_and(|s| s != ExceptionStatus::Resolved),
-            exception: ExceptionRow::new(detail.exception, Utc::now()),
+            exception: ExceptionRow::new(detail.exception, dashboard.ordo.now()),
             details,
             acknowledged,
             resolved,

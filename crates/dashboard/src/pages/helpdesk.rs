@@ -78,7 +78,7 @@ pub(crate) async fn queue(
     let priority = query.priority.map(|p| p.trim().to_owned()).unwrap_or_default();
     let statuses: Vec<String> = if status == "any" { Vec::new() } else { status.split(',').map(str::to_owned).collect() };
     let filter = TicketQuery { statuses, priority: Some(priority.clone()).filter(|p| !p.is_empty()), limit: 500, ..TicketQuery::default() };
-    let now = Utc::now();
+    let now = dashboard.ordo.now();
     let tickets: Vec<TicketRow> = dashboard.ordo.tickets(filter).await.map_err(|e| layout.fail(e))?.iter().map(|t| TicketRow::new(t, now)).collect();
     let overdue = tickets.iter().filter(|t| t.overdue).count();
     let status_choices = ["open,pending", "open", "pending", "solved", "closed", "any"]
@@ -117,7 +117,7 @@ pub(crate) async fn ticket(
         .collect();
     let page = TicketPage {
         layout: layout.titled(format!("Ticket: {}", detail.ticket.subject)),
-        row: TicketRow::new(&detail.ticket, Utc::now()),
+        row: TicketRow::new(&detail.ticket, dashboard.ordo.now()),
         may_work: session.actor.can(Permission::TicketsWrite),
         next,
         detail,

@@ -7,7 +7,7 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Redirect, Response};
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use ordo_app::{InspectedLine, NewReturn, NewReturnLine, Period, ReceivedLine};
 use ordo_domain::access::Permission;
 use ordo_domain::returns::{Disposition, ReturnRate, ReturnReason, ReturnStatus, Rma};
@@ -132,7 +132,7 @@ pub(crate) async fn returns(
     let layout = session.open(Page::Returns)?;
     let query = layout.query(query)?;
     let status = query.status.unwrap_or_default().trim().to_owned();
-    let today = Utc::now().date_naive();
+    let today = dashboard.ordo.now().date_naive();
     let from = day("from", query.from.as_deref().unwrap_or_default()).map_err(|e| layout.fail(e))?.unwrap_or(today - chrono::Duration::days(90));
     let to = day("to", query.to.as_deref().unwrap_or_default()).map_err(|e| layout.fail(e))?.unwrap_or(today);
     let found = dashboard
