@@ -2,34 +2,16 @@
 //! line to our orders, booked (fees, refunds, reserves and the deposit), and what does not
 //! agree is put in front of finance as `reconciliation` exceptions with the evidence.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use ordo_domain::exception::ExceptionKind;
-use ordo_domain::ledger::percent;
-use ordo_domain::settlement::{self, LineKind, Settlement};
+use ordo_domain::reconcile::{match_line, reconcile, LineMatch};
+use ordo_domain::settlement::{self, Settlement};
 use ordo_domain::{FieldError, Money};
-use ordo_storage::{SettledOrder, SettlementLineRecord, SettlementRecord, SettlementSummary};
+use ordo_storage::{SettlementLineRecord, SettlementRecord, SettlementSummary};
 use uuid::Uuid;
 
 use crate::{Actor, AppError, AppResult, Ordo};
-
-/// What reconciliation accepts without a person: settings for now.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SettlementPolicy {
-    /// How far what a settlement pays for an order may differ from the order's total, in
-    /// minor units, before it is an exception.
-    pub amount_tolerance_minor: i64,
-    /// The fee rate a channel is expected to charge, as (lowest, highest) in basis points of
-    /// what the order sold for; a channel without its own range gets `default_fee_rate_bp`.
-    pub default_fee_rate_bp: (i64, i64),
-    pub fee_rate_bp: BTreeMap<String, (i64, i64)>,
-}
-
-impl Default for SettlementPolicy {
-    fn default() -> Self {
-        Self { amount_tolerance_minor: 5, default_fee_rate_bp: (0, 2_500), fee_rate_bp: BTreeMap::new() }
-    }
-}
 
 /// What importing a settlement did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,12 +29,6 @@ pub struct SettlementImport {
     pub exceptions: usize,
     /// The same report was imported before: nothing changed.
     pub already_imported: bool,
-}
-
-/// A disagreement found while reconciling: the exception's subject and its evidence.
-struct Finding {
-    subject: String,
-    details: serde_json::Value,
 }
 
 impl Ordo {
@@ -81,9 +57,9 @@ impl Ordo {
 
         let refs: BTreeSet<&str> = report.lines.iter().filter_map(|l| l.order_ref.as_deref()).collect();
         let orders = tx.settled_orders(&channel.code, &refs.into_iter().collect::<Vec<_>>()).await?;
-        let matches: Vec<Option<(Uuid, Option<i64>)>> = report.lines.iter().map(|line| match_line(line, &orders)).collect();
+        let matches: Vec<Option<LineMatch>> = report.lines.iter().map(|line| match_line(line, &orders)).collect();
         let id = Uuid::now_v7();
-        let findings = self.reconcile(&channel.code, &report, &orders, &matches, id);
+        let findings = reconcile(&channel.code, &report, &orders, &matches, &self.settings.settlement, id);
 
         let kind = ExceptionKind::Reconciliation;
         let mut raised = 0;
@@ -102,8 +78,8 @@ impl Ordo {
             .zip(&matches)
             .map(|(line, matched)| {
                 let Some(order) = matched.and(line.order_ref.as_deref()).and_then(|r| orders.get(r)) else { return (None, None) };
-                let line_no = matched.and_then(|m| m.1);
-                let sku = order.lines.iter().find(|l| Some(l.0) == line_no).map(|l| l.1.clone());
+                let line_no = matched.and_then(|m| m.line);
+                let sku = order.lines.iter().find(|l| Some(l.line) == line_no).map(|l| l.sku.clone());
                 (sku, Some(order.segment.clone()))
             })
             .collect();
@@ -144,8 +120,8 @@ impl Ordo {
                 quantity: l.quantity,
                 description: &l.description,
                 amount_minor: l.amount.minor(),
-                order_id: m.map(|m| m.0),
-                line_no: m.and_then(|m| m.1),
+                order_id: m.map(|m| m.order),
+                line_no: m.and_then(|m| m.line),
             })
             .collect();
         tx.insert_settlement_lines(id, &lines).await?;
@@ -191,98 +167,6 @@ impl Ordo {
     pub async fn settlements(&self) -> AppResult<Vec<SettlementSummary>> {
         Ok(self.db.read().await?.settlements().await?)
     }
-
-    /// What does not agree: lines naming orders we do not have, orders paid more or less than
-    /// their total beyond the tolerance, fees outside the channel's expected range, and lines
-    /// of a kind Ordo does not know.
-    fn reconcile(
-        &self,
-        channel: &str,
-        report: &Settlement,
-        orders: &std::collections::HashMap<String, SettledOrder>,
-        matches: &[Option<(Uuid, Option<i64>)>],
-        id: Uuid,
-    ) -> Vec<Finding> {
-        let policy = &self.settings.settlement;
-        let subject = |what: &str| format!("settlement:{channel}:{}:{what}", report.id);
-        let money = |minor: i64| Money::from_minor(minor, report.currency).to_decimal_string();
-        let mut findings = Vec::new();
-
-        // Per order referred to: its rows, what it was paid for sales and what it was charged.
-        #[derive(Default)]
-        struct PerOrder {
-            rows: Vec<usize>,
-            sales: i64,
-            fees: i64,
-            matched: bool,
-        }
-        let mut per_order: BTreeMap<&str, PerOrder> = BTreeMap::new();
-        for (line, matched) in report.lines.iter().zip(matches) {
-            if line.kind == LineKind::Unclassified {
-                findings.push(Finding {
-                    subject: subject(&format!("row:{}", line.row)),
-                    details: serde_json::json!({"settlement": id, "reason": "a line of a kind Ordo does not know, booked as a marketplace fee",
-                        "row": line.row, "description": line.description, "amount": money(line.amount.minor())}),
-                });
-            }
-            let Some(order_ref) = line.order_ref.as_deref() else { continue };
-            let entry = per_order.entry(order_ref).or_default();
-            entry.rows.push(line.row);
-            entry.matched = matched.is_some();
-            match line.kind {
-                LineKind::Sale => entry.sales += line.amount.minor(),
-                kind if kind.is_fee() => entry.fees -= line.amount.minor(),
-                _ => {}
-            }
-        }
-        let (low, high) = policy.fee_rate_bp.get(channel).copied().unwrap_or(policy.default_fee_rate_bp);
-        for (order_ref, seen) in per_order {
-            let Some(order) = orders.get(order_ref).filter(|_| seen.matched) else {
-                findings.push(Finding {
-                    subject: subject(&format!("order:{order_ref}")),
-                    details: serde_json::json!({"settlement": id, "reason": "no order of this channel has this id",
-                        "order_ref": order_ref, "rows": seen.rows}),
-                });
-                continue;
-            };
-            if seen.sales != 0 && (seen.sales - order.total_minor).abs() > policy.amount_tolerance_minor {
-                findings.push(Finding {
-                    subject: subject(&format!("amount:{order_ref}")),
-                    details: serde_json::json!({"settlement": id, "reason": "paid a different amount than the order's total",
-                        "order": order.id, "order_ref": order_ref, "expected": money(order.total_minor), "settled": money(seen.sales),
-                        "difference": money(seen.sales - order.total_minor), "rows": seen.rows}),
-                });
-            }
-            if seen.sales > 0 {
-                let rate_bp = i128::from(seen.fees) * 10_000 / i128::from(seen.sales);
-                if rate_bp < i128::from(low) || rate_bp > i128::from(high) {
-                    findings.push(Finding {
-                        subject: subject(&format!("fee:{order_ref}")),
-                        details: serde_json::json!({"settlement": id, "reason": "fees outside the channel's expected range",
-                            "order": order.id, "order_ref": order_ref, "fees": money(seen.fees), "sales": money(seen.sales),
-                            "rate_percent": percent(rate_bp as i64), "expected_percent": [percent(low), percent(high)],
-                            "rows": seen.rows}),
-                    });
-                }
-            }
-        }
-        findings
-    }
-}
-
-/// The order and line a settlement line settles: the order by the channel's id, the line by
-/// the channel's id of the line (Amazon's order-item-code) or else by the SKU it names (ours
-/// or its listing's). Lines without an order are the account's own (fees, reserves) and match
-/// nothing.
-fn match_line(
-    line: &settlement::SettlementLine,
-    orders: &std::collections::HashMap<String, SettledOrder>,
-) -> Option<(Uuid, Option<i64>)> {
-    let order = orders.get(line.order_ref.as_deref()?)?;
-    let by_item = line.item_ref.as_deref().and_then(|item| order.lines.iter().find(|l| l.3.as_deref() == Some(item)));
-    let by_sku = || line.sku.as_deref().and_then(|sku| order.lines.iter().find(|l| l.1 == sku || l.2.as_deref() == Some(sku)));
-    let line_no = by_item.or_else(by_sku).map(|l| l.0);
-    Some((order.id, line_no))
 }
 
 fn already_imported(id: Uuid, report: &Settlement, summary: Option<SettlementSummary>) -> SettlementImport {
@@ -297,40 +181,5 @@ fn already_imported(id: Uuid, report: &Settlement, summary: Option<SettlementSum
         unmatched: count(|s| s.unmatched),
         exceptions: count(|s| s.exceptions),
         already_imported: true,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use ordo_domain::Currency;
-
-    fn line(item_ref: Option<&str>, sku: Option<&str>) -> settlement::SettlementLine {
-        settlement::SettlementLine {
-            row: 3,
-            kind: LineKind::Sale,
-            order_ref: Some("302-1".into()),
-            item_ref: item_ref.map(str::to_owned),
-            sku: sku.map(str::to_owned),
-            quantity: Some(1),
-            description: "Order/ItemPrice/Principal".into(),
-            amount: Money::from_minor(990, Currency::USD),
-        }
-    }
-
-    #[test]
-    fn a_line_is_matched_by_the_channels_item_id_before_its_sku() {
-        let id = Uuid::now_v7();
-        let lines = vec![
-            (1, "MUG-1".to_owned(), Some("W-MUG".to_owned()), Some("555".to_owned())),
-            (2, "MUG-1".to_owned(), None, Some("556".to_owned())),
-        ];
-        let orders = std::collections::HashMap::from([("302-1".to_owned(), SettledOrder { id, total_minor: 1980, segment: "consumer".into(), lines })]);
-        assert_eq!(match_line(&line(Some("556"), Some("MUG-1")), &orders), Some((id, Some(2))), "the item id decides");
-        assert_eq!(match_line(&line(None, Some("W-MUG")), &orders), Some((id, Some(1))), "else the listing's SKU");
-        assert_eq!(match_line(&line(Some("999"), Some("LAMP")), &orders), Some((id, None)), "the order, but no line");
-        let mut stray = line(None, None);
-        stray.order_ref = Some("999-9".into());
-        assert_eq!(match_line(&stray, &orders), None);
     }
 }

@@ -41,6 +41,7 @@ pub mod order;
 pub mod planning;
 pub mod procurement;
 pub mod rates;
+pub mod reconcile;
 pub mod returns;
 pub mod risk;
 pub mod rules;

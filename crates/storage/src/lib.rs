@@ -55,7 +55,7 @@ pub use procurement::{BillRecord, PoLineRecord, PromotionRecord, ProposalRecord,
 pub use orders::{NewEvent, NewLineRecord, NewOrderRecord, OrderAllocations, OrderChange, OrderQuery, OrderSummary, Timeline, UnshippedOrder};
 pub use returns::{ClaimRecord, RefundLineRecord, RefundRecord, ReturnLineRecord, ReturnRecord, ReturnStep, ReturnedUnits};
 pub use reservations::{NewBackorder, RoutingSites, WaitingLine};
-pub use settlements::{SettledOrder, SettlementLine, SettlementLineRecord, SettlementRecord, SettlementSummary};
+pub use settlements::{SettlementLine, SettlementLineRecord, SettlementRecord, SettlementSummary};
 pub use waves::PickableLine;
 
 /// Runs `$body` with `$conn` bound to the engine's connection; the same text compiles once per

@@ -4,6 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
+use ordo_domain::reconcile::{SettledLine, SettledOrder};
 use ordo_domain::{Currency, Money};
 
 use crate::error::corrupt;
@@ -122,17 +123,6 @@ impl SettlementSummary {
     }
 }
 
-/// An order a settlement line may settle: its id, what the buyer owes in total, its customer's
-/// segment (consumer when Ordo does not know the customer), and its lines as (line, SKU, the
-/// channel's SKU, the channel's id of the line).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SettledOrder {
-    pub id: Uuid,
-    pub total_minor: i64,
-    pub segment: String,
-    pub lines: Vec<(i64, String, Option<String>, Option<String>)>,
-}
-
 /// How many rows one multi-row statement writes or looks up.
 const CHUNK: usize = 500;
 
@@ -233,7 +223,7 @@ impl Tx {
             });
             for (external_id, id, total_minor, segment, line, sku, channel_sku, item_id) in rows {
                 let order = orders.entry(external_id).or_insert_with(|| SettledOrder { id, total_minor, segment, lines: Vec::new() });
-                order.lines.push((line, sku, channel_sku, item_id));
+                order.lines.push(SettledLine { line, sku, channel_sku, item_id });
             }
         }
         Ok(orders)
