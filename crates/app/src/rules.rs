@@ -155,8 +155,7 @@ fn not_found(id: Uuid) -> AppError {
 }
 
 fn refuse(rule: &RuleVersion, next: RuleStatus) -> AppError {
-    let current = RuleStatus::parse(&rule.status).map_or("unknown", RuleStatus::as_str);
-    AppError::InvalidTransition { current, message: format!("a rule version that is {} cannot become {}", rule.status, next.as_str()) }
+    AppError::InvalidTransition { current: rule.status.as_str(), message: format!("a rule version that is {} cannot become {next}", rule.status) }
 }
 
 /// The condition checked, its problem as the `condition` field's error.
@@ -220,7 +219,7 @@ impl Ordo {
         let now = self.now();
         let mut tx = self.db.write().await?;
         let rule = tx.rule_version(id).await?.ok_or_else(|| not_found(id))?;
-        if rule.status != RuleStatus::Draft.as_str() {
+        if !rule.status.can_become(RuleStatus::Submitted) {
             return Err(refuse(&rule, RuleStatus::Submitted));
         }
         let condition = compile(&rule.condition, RuleKind::parse("kind", &rule.kind)?)?;
@@ -252,7 +251,7 @@ impl Ordo {
         let mut tx = self.db.write().await?;
         let rule = tx.rule_version(id).await?.ok_or_else(|| not_found(id))?;
         let next = if approve.is_some() { RuleStatus::Approved } else { RuleStatus::Rejected };
-        if rule.status != RuleStatus::Submitted.as_str() {
+        if !rule.status.can_become(next) {
             return Err(refuse(&rule, next));
         }
         let who = actor.to_string();
@@ -292,7 +291,7 @@ impl Ordo {
         let now = self.now();
         let mut tx = self.db.write().await?;
         let rule = tx.rule_version(id).await?.ok_or_else(|| not_found(id))?;
-        if rule.status != RuleStatus::Approved.as_str() {
+        if !rule.status.can_become(RuleStatus::Active) {
             return Err(refuse(&rule, RuleStatus::Active));
         }
         if let Some(from) = rule.effective_from.filter(|from| *from > now) {

@@ -125,7 +125,7 @@ impl Ordo {
         for (i, id) in versions.iter().enumerate() {
             let field = format!("versions[{i}]");
             let rule = tx.rule_version(*id).await?.ok_or_else(|| AppError::NotFound { what: "rule version", key: id.to_string() })?;
-            if !matches!(RuleStatus::parse(&rule.status), Some(RuleStatus::Draft | RuleStatus::Submitted | RuleStatus::Approved)) {
+            if !matches!(rule.status, RuleStatus::Draft | RuleStatus::Submitted | RuleStatus::Approved) {
                 return Err(FieldError::new(field, format!("is {}; only a draft, submitted or approved version is tried", rule.status)).into());
             }
             let kind = RuleKind::parse(&field, &rule.kind)?;

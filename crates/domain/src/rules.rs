@@ -136,8 +136,17 @@ impl RuleAction {
     }
 }
 
-/// Where a version of a rule stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a version of a rule stands. Its moves:
+///
+/// | from | to |
+/// |---|---|
+/// | draft | submitted |
+/// | submitted | approved, rejected |
+/// | approved | active |
+/// | active | retired |
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
 pub enum RuleStatus {
     /// Being written; may not compile yet.
     Draft,
@@ -150,6 +159,12 @@ pub enum RuleStatus {
     /// Was in force; replaced by a later version or withdrawn. Still readable.
     Retired,
     Rejected,
+}
+
+impl std::fmt::Display for RuleStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl RuleStatus {
@@ -172,7 +187,7 @@ impl RuleStatus {
     }
 
     /// Whether a version may go from here to `next`.
-    pub fn may_become(self, next: RuleStatus) -> bool {
+    pub fn can_become(self, next: RuleStatus) -> bool {
         use RuleStatus::*;
         matches!((self, next), (Draft, Submitted) | (Submitted, Approved | Rejected) | (Approved, Active) | (Active, Retired))
     }
@@ -190,7 +205,7 @@ pub struct RuleVersion {
     pub description: String,
     pub condition: String,
     pub action: serde_json::Value,
-    pub status: String,
+    pub status: RuleStatus,
     pub author: String,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub submitted_at: Option<chrono::DateTime<chrono::Utc>>,
@@ -972,8 +987,8 @@ mod tests {
     #[test]
     fn a_version_moves_only_forward() {
         use RuleStatus::*;
-        assert!(Draft.may_become(Submitted) && Submitted.may_become(Approved) && Approved.may_become(Active) && Active.may_become(Retired));
-        assert!(!Draft.may_become(Active) && !Submitted.may_become(Active) && !Retired.may_become(Active) && !Rejected.may_become(Submitted));
+        assert!(Draft.can_become(Submitted) && Submitted.can_become(Approved) && Approved.can_become(Active) && Active.can_become(Retired));
+        assert!(!Draft.can_become(Active) && !Submitted.can_become(Active) && !Retired.can_become(Active) && !Rejected.can_become(Submitted));
     }
 
     #[test]

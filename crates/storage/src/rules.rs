@@ -42,7 +42,7 @@ fn version(row: Row) -> Result<RuleVersion, StorageError> {
         description: row.description,
         condition: row.condition,
         action,
-        status: row.status,
+        status: ordo_domain::rules::RuleStatus::parse(&row.status).ok_or_else(|| crate::error::corrupt("rule_versions.status"))?,
         author: row.author,
         created_at: row.created_at,
         submitted_at: row.submitted_at,
@@ -136,7 +136,7 @@ impl Tx {
     /// before it; returns that one's id. `None` when it was not approved or not yet due.
     pub async fn activate_rule_version(&mut self, id: Uuid, now: DateTime<Utc>) -> Result<Option<Option<Uuid>>, StorageError> {
         let Some(rule) = self.rule_version(id).await? else { return Ok(None) };
-        if rule.status != "approved" || rule.effective_from.is_some_and(|from| from > now) {
+        if rule.status != ordo_domain::rules::RuleStatus::Approved || rule.effective_from.is_some_and(|from| from > now) {
             return Ok(None);
         }
         let previous = "SELECT id FROM rule_versions WHERE name = $1 AND status = 'active'";

@@ -111,17 +111,17 @@ pub(crate) async fn rule(
         Ok(condition) => (condition.facts_used, None),
         Err(e) => (Vec::new(), Some(e.to_string())),
     };
-    let status = RuleStatus::parse(&rule.status);
+    let status = rule.status;
     let approves = session.actor.can(Permission::RulesApprove);
     let simulate_href = format!("{}/simulate", rule_href(id));
     Ok(render(
         StatusCode::OK,
         &RulePage {
             action: serde_json::to_string_pretty(&rule.action).unwrap_or_default(),
-            may_submit: session.actor.can(Permission::RulesWrite) && status == Some(RuleStatus::Draft) && problem.is_none(),
-            may_decide: approves && status == Some(RuleStatus::Submitted),
-            may_activate: approves && status == Some(RuleStatus::Approved),
-            may_retire: approves && status == Some(RuleStatus::Active),
+            may_submit: session.actor.can(Permission::RulesWrite) && status == RuleStatus::Draft && problem.is_none(),
+            may_decide: approves && status == RuleStatus::Submitted,
+            may_activate: approves && status == RuleStatus::Approved,
+            may_retire: approves && status == RuleStatus::Active,
             rule,
             facts_used,
             problem,
@@ -168,7 +168,7 @@ pub(crate) async fn simulate(
     let rule = dashboard.ordo.rule(id).await.map_err(|e| layout.fail(e))?;
     let simulation = dashboard.ordo.simulate_rules(&[id], days).await.map_err(|e| layout.fail(e))?;
     let layout = layout.titled(format!("Replay of {} v{}", rule.name, rule.version));
-    let may_decide = session.actor.can(Permission::RulesApprove) && rule.status == RuleStatus::Submitted.as_str();
+    let may_decide = session.actor.can(Permission::RulesApprove) && rule.status == RuleStatus::Submitted;
     let changes = vec![
         ("Newly held", simulation.newly_held.clone()),
         ("No longer held", simulation.no_longer_held.clone()),
