@@ -116,7 +116,7 @@ impl Ordo {
         let mut after = Vec::with_capacity(ids.len());
         for id in ids {
             let exception = tx.exception(*id).await?.ok_or_else(|| not_found(*id))?;
-            let status = ExceptionStatus::parse("status", &exception.status)?;
+            let status = exception.status;
             let owns = actor.role == Role::Admin || actor.role.as_str() == exception.owner_role;
             let subject = format!("exception:{id}");
             let change = match &action {

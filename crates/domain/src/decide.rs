@@ -510,7 +510,7 @@ mod tests {
             subject: "settlement:1".into(),
             owner_role: "admin".into(),
             due_at: now - chrono::Duration::hours(2),
-            status: "open".into(),
+            status: crate::exception::ExceptionStatus::Open,
             details: serde_json::json!({}),
             created_at: now - chrono::Duration::hours(30),
             escalations: 1,

@@ -122,8 +122,17 @@ impl ExceptionKind {
     }
 }
 
-/// Where an exception stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where an exception stands. Its moves:
+///
+/// | from | to |
+/// |---|---|
+/// | open | acknowledged, escalated, resolved |
+/// | acknowledged | escalated, resolved |
+/// | escalated | acknowledged, escalated (again, to the next role), resolved |
+/// | resolved | nothing: a new one is raised if the cause returns |
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
 pub enum ExceptionStatus {
     Open,
     /// Its owner has seen it and is on it.
@@ -155,7 +164,19 @@ impl ExceptionStatus {
 
     /// Whether a person may acknowledge it from here.
     pub fn may_acknowledge(self) -> bool {
-        matches!(self, ExceptionStatus::Open | ExceptionStatus::Escalated)
+        self.can_become(ExceptionStatus::Acknowledged)
+    }
+
+    /// Whether an exception may go from here to `next`.
+    pub fn can_become(self, next: ExceptionStatus) -> bool {
+        use ExceptionStatus::*;
+        matches!((self, next), (Open, Acknowledged | Escalated | Resolved) | (Acknowledged, Escalated | Resolved) | (Escalated, Acknowledged | Escalated | Resolved))
+    }
+}
+
+impl std::fmt::Display for ExceptionStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -211,7 +232,7 @@ pub struct Exception {
     pub subject: String,
     pub owner_role: String,
     pub due_at: DateTime<Utc>,
-    pub status: String,
+    pub status: ExceptionStatus,
     pub details: serde_json::Value,
     pub created_at: DateTime<Utc>,
     /// How many times it went past due and moved to the next role.

@@ -2,11 +2,12 @@
 //! commented on, escalated past due, and resolved with a code.
 
 use chrono::{DateTime, Utc};
-use ordo_domain::exception::{Exception, ExceptionComment};
+use ordo_domain::exception::{Exception, ExceptionComment, ExceptionStatus};
 use sqlx::types::Json;
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
+use crate::error::corrupt;
 use crate::{on_engine, StorageError, Tx};
 
 /// Which exceptions to list, most urgent first.
@@ -27,44 +28,43 @@ pub struct ExceptionQuery {
 const COLUMNS: &str = "id, kind, subject, owner_role, due_at, status, details, created_at, escalations, \
                        acknowledged_by, acknowledged_at, resolved_by, resolved_at, resolution_code, resolution";
 
-type Row = (
-    Uuid,
-    String,
-    String,
-    String,
-    DateTime<Utc>,
-    String,
-    Json<serde_json::Value>,
-    DateTime<Utc>,
-    i64,
-    Option<String>,
-    Option<DateTime<Utc>>,
-    Option<String>,
-    Option<DateTime<Utc>>,
-    Option<String>,
-    Option<String>,
-);
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: Uuid,
+    kind: String,
+    subject: String,
+    owner_role: String,
+    due_at: DateTime<Utc>,
+    status: String,
+    details: Json<serde_json::Value>,
+    created_at: DateTime<Utc>,
+    escalations: i64,
+    acknowledged_by: Option<String>,
+    acknowledged_at: Option<DateTime<Utc>>,
+    resolved_by: Option<String>,
+    resolved_at: Option<DateTime<Utc>>,
+    resolution_code: Option<String>,
+    resolution: Option<String>,
+}
 
-fn exception(row: Row) -> Exception {
-    let (id, kind, subject, owner_role, due_at, status, Json(details), created_at, escalations) =
-        (row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8);
-    Exception {
-        id,
-        kind,
-        subject,
-        owner_role,
-        due_at,
-        status,
-        details,
-        created_at,
-        escalations,
-        acknowledged_by: row.9,
-        acknowledged_at: row.10,
-        resolved_by: row.11,
-        resolved_at: row.12,
-        resolution_code: row.13,
-        resolution: row.14,
-    }
+fn exception(row: Row) -> Result<Exception, StorageError> {
+    Ok(Exception {
+        status: ExceptionStatus::parse("status", &row.status).map_err(|_| corrupt("exceptions.status"))?,
+        id: row.id,
+        kind: row.kind,
+        subject: row.subject,
+        owner_role: row.owner_role,
+        due_at: row.due_at,
+        details: row.details.0,
+        created_at: row.created_at,
+        escalations: row.escalations,
+        acknowledged_by: row.acknowledged_by,
+        acknowledged_at: row.acknowledged_at,
+        resolved_by: row.resolved_by,
+        resolved_at: row.resolved_at,
+        resolution_code: row.resolution_code,
+        resolution: row.resolution,
+    })
 }
 
 impl Tx {
@@ -121,13 +121,13 @@ impl Tx {
             .bind(query.due_before)
             .fetch_one(conn)
             .await?);
-        Ok((rows.into_iter().map(exception).collect(), total))
+        Ok((rows.into_iter().map(exception).collect::<Result<_, _>>()?, total))
     }
 
     pub async fn exception(&mut self, id: Uuid) -> Result<Option<Exception>, StorageError> {
         let sql = format!("SELECT {COLUMNS} FROM exceptions WHERE id = $1");
         let row: Option<Row> = on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(id).fetch_optional(conn).await?);
-        Ok(row.map(exception))
+        row.map(exception).transpose()
     }
 
     /// The comments on an exception, oldest first.

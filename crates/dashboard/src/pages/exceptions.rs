@@ -38,7 +38,7 @@ struct ExceptionRow {
     due_at: DateTime<Utc>,
     /// Whole hours since it was raised.
     age_hours: i64,
-    status: String,
+    status: ExceptionStatus,
     escalations: i64,
     overdue: bool,
     order: Option<OrderLink>,
@@ -56,7 +56,7 @@ impl ExceptionRow {
         ExceptionRow {
             id: exception.id,
             href: exception_href(exception.id),
-            overdue: exception.status != "resolved" && exception.due_at < now,
+            overdue: exception.status != ExceptionStatus::Resolved && exception.due_at < now,
             age_hours: (now - exception.created_at).num_hours().max(0),
             kind: exception.kind,
             subject: exception.subject,
@@ -213,7 +213,7 @@ pub(crate) async fn exception(
     let layout = layout.titled(format!("Exception: {} {}", e.kind.replace('_', " "), e.subject));
     let may_work = session.actor.can(Permission::ExceptionsWork);
     let owns = may_work && (session.actor.role == Role::Admin || session.actor.role.as_str() == e.owner_role);
-    let status = ExceptionStatus::parse("status", &e.status).ok();
+    let status = e.status;
     let acknowledged = e.acknowledged_by.clone().zip(e.acknowledged_at);
     let resolved = e.resolved_by.clone().map(|by| {
         (by, e.resolution_code.clone().unwrap_or_default(), e.resolution.clone().unwrap_or_default())
@@ -222,8 +222,8 @@ pub(crate) async fn exception(
     Ok(render(
         StatusCode::OK,
         &ExceptionPage {
-            may_acknowledge: owns && status.is_some_and(ExceptionStatus::may_acknowledge),
-            may_resolve: owns && status.is_some_and(|s| s != ExceptionStatus::Resolved),
+            may_acknowledge: owns && status.may_acknowledge(),
+            may_resolve: owns && status.can_become(ExceptionStatus::Resolved),
             exception: ExceptionRow::new(detail.exception, dashboard.ordo.now()),
             details,
             acknowledged,
@@ -298,7 +298,7 @@ mod tests {
             subject: subject.into(),
             owner_role: "ops".into(),
             due_at: at(due),
-            status: "open".into(),
+            status: ExceptionStatus::Open,
             details,
             created_at: at(created),
             escalations: 0,

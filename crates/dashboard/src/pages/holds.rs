@@ -124,7 +124,7 @@ mod tests {
             subject: subject.into(),
             owner_role: "finance".into(),
             due_at: at,
-            status: "open".into(),
+            status: ordo_domain::exception::ExceptionStatus::Open,
             details,
             created_at: at,
             escalations: 0,
