@@ -93,7 +93,7 @@ impl Ordo {
             channel: new.channel,
             reason: reason.as_str().to_owned(),
             priority: priority.as_str().to_owned(),
-            status: TicketStatus::Open.as_str().to_owned(),
+            status: TicketStatus::Open,
             subject,
             customer_email: email,
             order_id: new.order_id,
@@ -140,12 +140,12 @@ impl Ordo {
         let now = self.now();
         let mut tx = self.db.write().await?;
         let ticket = tx.ticket(id).await?.ok_or_else(|| ticket_not_found(id))?;
-        if ticket.status == TicketStatus::Closed.as_str() {
+        if ticket.status == TicketStatus::Closed {
             return Err(AppError::InvalidTransition { current: "closed", message: "a closed ticket takes no more comments".into() });
         }
         tx.add_ticket_comment(id, &TicketComment { at: now, author: actor.to_string(), body, internal }).await?;
         // A reply leaves the next step with the customer.
-        if !internal && ticket.status == TicketStatus::Open.as_str() {
+        if !internal && ticket.status == TicketStatus::Open {
             tx.set_ticket_status(id, TicketStatus::Open.as_str(), TicketStatus::Pending.as_str(), None, now).await?;
         }
         record(&mut tx, actor, now, &[Change::new("ticket.comment", format!("ticket:{id}")).after(serde_json::json!({"internal": internal}))]).await?;
@@ -158,7 +158,7 @@ impl Ordo {
         let now = self.now();
         let mut tx = self.db.write().await?;
         let ticket = tx.ticket(id).await?.ok_or_else(|| ticket_not_found(id))?;
-        let current = TicketStatus::parse("status", &ticket.status)?;
+        let current = ticket.status;
         if !current.can_become(next) {
             return Err(AppError::InvalidTransition {
                 current: current.as_str(),

@@ -45,8 +45,17 @@ named!(TicketReason, "a reason", {
     WrongItem => "wrong_item", Billing => "billing", ProductQuestion => "product_question", Dispute => "dispute", Other => "other",
 });
 
-/// Where a ticket stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a ticket stands. Its moves:
+///
+/// | from | to |
+/// |---|---|
+/// | open | pending, solved, closed |
+/// | pending | open, solved, closed |
+/// | solved | open (the customer wrote again), closed |
+/// | closed | nothing |
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
 pub enum TicketStatus {
     /// Service owes the next step.
     Open,
@@ -74,7 +83,7 @@ pub struct Ticket {
     pub channel: Option<String>,
     pub reason: String,
     pub priority: String,
-    pub status: String,
+    pub status: TicketStatus,
     pub subject: String,
     pub customer_email: String,
     pub order_id: Option<uuid::Uuid>,

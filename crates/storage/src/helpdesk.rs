@@ -1,10 +1,11 @@
 //! Helpdesk tickets and their comments; documents and what they are attached to.
 
 use chrono::{DateTime, Utc};
-use ordo_domain::ticket::{Attachment, Ticket, TicketComment};
+use ordo_domain::ticket::{Attachment, Ticket, TicketComment, TicketStatus};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
+use crate::error::corrupt;
 use crate::{on_engine, StorageError, Tx};
 
 const TICKET_COLUMNS: &str = "id, channel, reason, priority, status, subject, customer_email, order_id, return_id, assignee, due_at, \
@@ -29,14 +30,15 @@ struct TicketRow {
     solved_at: Option<DateTime<Utc>>,
 }
 
-impl From<TicketRow> for Ticket {
-    fn from(r: TicketRow) -> Ticket {
-        Ticket {
+impl TryFrom<TicketRow> for Ticket {
+    type Error = StorageError;
+    fn try_from(r: TicketRow) -> Result<Ticket, StorageError> {
+        Ok(Ticket {
             id: r.id,
             channel: r.channel,
             reason: r.reason,
             priority: r.priority,
-            status: r.status,
+            status: TicketStatus::parse("status", &r.status).map_err(|_| corrupt("tickets.status"))?,
             subject: r.subject,
             customer_email: r.customer_email,
             order_id: r.order_id,
@@ -47,7 +49,7 @@ impl From<TicketRow> for Ticket {
             created_at: r.created_at,
             updated_at: r.updated_at,
             solved_at: r.solved_at,
-        }
+        })
     }
 }
 
@@ -82,7 +84,7 @@ impl Tx {
             .bind(&t.channel)
             .bind(&t.reason)
             .bind(&t.priority)
-            .bind(&t.status)
+            .bind(t.status.as_str())
             .bind(&t.subject)
             .bind(&t.customer_email)
             .bind(t.order_id)
@@ -102,7 +104,7 @@ impl Tx {
     pub async fn ticket(&mut self, id: Uuid) -> Result<Option<Ticket>, StorageError> {
         let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1");
         let row: Option<TicketRow> = on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(id).fetch_optional(conn).await?);
-        Ok(row.map(Ticket::from))
+        row.map(Ticket::try_from).transpose()
     }
 
     /// Tickets `query` selects, the earliest due first.
@@ -129,7 +131,7 @@ impl Tx {
             }
             q.fetch_all(conn).await?
         });
-        Ok(rows.into_iter().map(Ticket::from).collect())
+        rows.into_iter().map(Ticket::try_from).collect()
     }
 
     /// Moves a ticket from `from` to `to`; `false` when it was no longer `from`.
@@ -180,7 +182,7 @@ impl Tx {
     pub async fn overdue_tickets(&mut self, now: DateTime<Utc>) -> Result<Vec<Ticket>, StorageError> {
         let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE status IN ('open', 'pending') AND due_at < $1");
         let rows: Vec<TicketRow> = on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(now).fetch_all(conn).await?);
-        Ok(rows.into_iter().map(Ticket::from).collect())
+        rows.into_iter().map(Ticket::try_from).collect()
     }
 
     /// Keeps `content` under its hash unless it is kept already.

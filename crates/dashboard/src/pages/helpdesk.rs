@@ -24,7 +24,7 @@ struct TicketRow {
     subject: String,
     reason: String,
     priority: String,
-    status: String,
+    status: TicketStatus,
     customer: String,
     assignee: String,
     age_hours: i64,
@@ -39,12 +39,12 @@ impl TicketRow {
             subject: t.subject.clone(),
             reason: t.reason.replace('_', " "),
             priority: t.priority.clone(),
-            status: t.status.clone(),
+            status: t.status,
             customer: t.customer_email.clone(),
             assignee: t.assignee.clone().unwrap_or_default(),
             age_hours: (now - t.created_at).num_hours().max(0),
             due: super::timestamp(&t.due_at),
-            overdue: matches!(t.status.as_str(), "open" | "pending") && t.due_at < now,
+            overdue: matches!(t.status, TicketStatus::Open | TicketStatus::Pending) && t.due_at < now,
         }
     }
 }
@@ -109,10 +109,10 @@ pub(crate) async fn ticket(
     let layout = session.open(Page::Helpdesk)?;
     let id = layout.path_id(path)?;
     let detail = dashboard.ordo.ticket(id).await.map_err(|e| layout.fail(e))?;
-    let current = TicketStatus::parse("status", &detail.ticket.status).ok();
+    let current = detail.ticket.status;
     let next = TicketStatus::ALL
         .iter()
-        .filter(|s| current.is_some_and(|c| c.can_become(**s)))
+        .filter(|s| current.can_become(**s))
         .map(|s| Choice { value: s.as_str().into(), label: s.as_str().into(), selected: false })
         .collect();
     let page = TicketPage {
