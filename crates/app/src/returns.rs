@@ -119,10 +119,6 @@ fn return_not_found(id: Uuid) -> AppError {
     AppError::NotFound { what: "return", key: id.to_string() }
 }
 
-fn status_of(record: &ReturnRecord) -> AppResult<ReturnStatus> {
-    ReturnStatus::parse("status", &record.status).map_err(|_| AppError::Storage(ordo_storage::StorageError::Corrupt("returns.status".into())))
-}
-
 fn refuse(current: ReturnStatus, message: String) -> AppError {
     AppError::InvalidTransition { current: current.as_str(), message }
 }
@@ -277,7 +273,7 @@ impl Ordo {
         let row = ReturnRecord {
             id,
             order_id: order.id,
-            status: status.as_str().to_owned(),
+            status,
             source,
             requested_by: who.clone(),
             requested_at: now,
@@ -331,7 +327,7 @@ impl Ordo {
         let now = self.now();
         let mut tx = self.db.write().await?;
         let row = tx.return_record(id).await?.ok_or_else(|| return_not_found(id))?;
-        let current = status_of(&row)?;
+        let current = row.status;
         let next = if authorize { ReturnStatus::Authorized } else { ReturnStatus::Rejected };
         current.become_(next).map_err(|m| refuse(current, m))?;
         let order = tx.order(row.order_id).await?.ok_or(AppError::NotFound { what: "order", key: row.order_id.to_string() })?;
@@ -375,7 +371,7 @@ impl Ordo {
         let now = self.now();
         let mut tx = self.db.write().await?;
         let row = tx.return_record(id).await?.ok_or_else(|| return_not_found(id))?;
-        let current = status_of(&row)?;
+        let current = row.status;
         current.become_(ReturnStatus::InTransit).map_err(|m| refuse(current, m))?;
         let step = ReturnStep { carrier: Some(&carrier), tracking: Some(&tracking), ..ReturnStep::default() };
         self.move_return(&mut tx, &row, current, ReturnStatus::InTransit, &step).await?;
@@ -396,7 +392,7 @@ impl Ordo {
         let now = self.now();
         let mut tx = self.db.write().await?;
         let row = tx.return_record(id).await?.ok_or_else(|| return_not_found(id))?;
-        let current = status_of(&row)?;
+        let current = row.status;
         current.become_(ReturnStatus::Received).map_err(|m| refuse(current, m))?;
         if tx.location(location).await?.is_none() {
             return Err(FieldError::new("location", format!("unknown location {location:?}")).into());
@@ -435,7 +431,7 @@ impl Ordo {
         let who = actor.to_string();
         let mut tx = self.db.write().await?;
         let row = tx.return_record(id).await?.ok_or_else(|| return_not_found(id))?;
-        let current = status_of(&row)?;
+        let current = row.status;
         current.become_(ReturnStatus::Inspected).map_err(|m| refuse(current, m))?;
         let location = row.location.clone().unwrap_or_default();
         let lines = tx.return_lines(id).await?;
@@ -534,7 +530,7 @@ impl Ordo {
         let now = self.now();
         let mut tx = self.db.write().await?;
         let row = tx.return_record(id).await?.ok_or_else(|| return_not_found(id))?;
-        let current = status_of(&row)?;
+        let current = row.status;
         current.become_(ReturnStatus::Closed).map_err(|m| refuse(current, m))?;
         let step = ReturnStep { closed_at: Some(now), decision_note: Some(&note), ..ReturnStep::default() };
         self.move_return(&mut tx, &row, current, ReturnStatus::Closed, &step).await?;
@@ -680,7 +676,7 @@ impl Ordo {
         let (order, lines) = {
             let mut tx = self.db.read().await?;
             let row = tx.return_record(id).await?.ok_or_else(|| return_not_found(id))?;
-            let current = status_of(&row)?;
+            let current = row.status;
             if !matches!(current, ReturnStatus::Authorized | ReturnStatus::InTransit | ReturnStatus::Received | ReturnStatus::Inspected) {
                 return Err(refuse(current, format!("a return that is {} gets no replacement", current.as_str())));
             }

@@ -28,6 +28,14 @@ macro_rules! named {
                 f.write_str(self.as_str())
             }
         }
+
+        /// As stored: storage reads the column once into the type.
+        impl TryFrom<String> for $name {
+            type Error = $crate::FieldError;
+            fn try_from(value: String) -> Result<$name, $crate::FieldError> {
+                $name::parse(stringify!($name), &value)
+            }
+        }
     };
 }
 

@@ -23,7 +23,15 @@ named!(ReturnReason, "a reason", {
     NoLongerWanted => "no_longer_wanted", LateDelivery => "late_delivery", Other => "other",
 });
 
-/// Where a return stands.
+/// Where a return stands. Its moves:
+///
+/// | from | to |
+/// |---|---|
+/// | requested | authorized, rejected |
+/// | authorized | in_transit, received, closed |
+/// | in_transit | received |
+/// | received | inspected |
+/// | inspected | closed |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
@@ -256,8 +264,7 @@ pub fn refund_lines(paid: &[PaidLine], asked: &[AskedRefund]) -> Result<Vec<Refu
 pub struct Rma {
     pub id: uuid::Uuid,
     pub order_id: uuid::Uuid,
-    /// requested, authorized, rejected, in_transit, received, inspected or closed.
-    pub status: String,
+    pub status: ReturnStatus,
     /// api, dashboard or channel.
     pub source: String,
     pub requested_by: String,

@@ -12,7 +12,8 @@ use crate::{on_engine, StorageError, Tx};
 pub struct ReturnRecord {
     pub id: Uuid,
     pub order_id: Uuid,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: ordo_domain::returns::ReturnStatus,
     pub source: String,
     pub requested_by: String,
     pub requested_at: DateTime<Utc>,
@@ -125,7 +126,7 @@ impl Tx {
         on_engine!(self, |conn| sqlx::query(sql)
             .bind(r.id)
             .bind(r.order_id)
-            .bind(&r.status)
+            .bind(r.status.as_str())
             .bind(&r.source)
             .bind(&r.requested_by)
             .bind(r.requested_at)

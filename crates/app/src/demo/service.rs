@@ -188,7 +188,7 @@ impl Desk {
                 let Ok(rma) = ordo.request_return(new, &self.service).await else { return Ok(()) };
                 self.summary.returns += 1;
                 *self.summary.by_reason.entry(reason.to_owned()).or_default() += 1;
-                if rma.status == "authorized" {
+                if rma.status == ordo_domain::returns::ReturnStatus::Authorized {
                     self.summary.authorized_by_policy += 1;
                     self.at(now + Duration::days(1), Step::ShipBack(rma.id));
                 } else {

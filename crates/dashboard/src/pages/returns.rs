@@ -83,7 +83,7 @@ impl From<&Rma> for ReturnRow {
             href: return_href(r.id),
             order_href: order_href(&r.order_id.to_string()),
             requested_at: super::timestamp(&r.requested_at),
-            status: r.status.replace('_', " "),
+            status: r.status.as_str().replace('_', " "),
             lines: r.lines.iter().map(|l| format!("{} × {} ({})", l.quantity, l.sku, l.reason.replace('_', " "))).collect::<Vec<_>>().join(", "),
             due_back: r.due_back_at.as_ref().map(super::timestamp).unwrap_or_default(),
         }
@@ -219,15 +219,15 @@ pub(crate) async fn return_page(
     let id = layout.path_id(path)?;
     let rma = dashboard.ordo.return_detail(id).await.map_err(|e| layout.fail(e))?;
     let may = session.actor.can(Permission::ReturnsWrite);
-    let status = ReturnStatus::parse("status", &rma.status).ok();
+    let status = rma.status;
     let locations = dashboard.ordo.locations().await.map_err(|e| layout.fail(e))?;
     let page = ReturnPage {
         layout: layout.titled(format!("Return {}", &id.to_string()[..8])),
         row: ReturnRow::from(&rma),
-        may_decide: may && status.is_some_and(|s| s.can_become(ReturnStatus::Authorized)),
-        may_receive: may && status.is_some_and(|s| s.can_become(ReturnStatus::Received)),
-        may_inspect: may && status.is_some_and(|s| s.can_become(ReturnStatus::Inspected)),
-        may_close: may && status.is_some_and(|s| s.can_become(ReturnStatus::Closed)),
+        may_decide: may && status.can_become(ReturnStatus::Authorized),
+        may_receive: may && status.can_become(ReturnStatus::Received),
+        may_inspect: may && status.can_become(ReturnStatus::Inspected),
+        may_close: may && status.can_become(ReturnStatus::Closed),
         locations: locations.into_iter().map(|l| Choice { value: l.code.clone(), label: l.name, selected: false }).collect(),
         dispositions: Disposition::ALL.iter().map(|d| Choice { value: d.as_str().into(), label: d.as_str().replace('_', " "), selected: false }).collect(),
         rma,

@@ -323,7 +323,7 @@ async fn a_bad_return_is_refused_naming_why() {
     assert!(matches!(later.request_return(new(Some("kind customer")), &integration).await, Err(ordo_app::AppError::Forbidden(_))));
     let service = ordo_app::Actor { role: Role::Service, name: "sam".into(), ..integration };
     let rma = later.request_return(new(Some("long-standing customer")), &service).await.unwrap();
-    assert_eq!(rma.status, "authorized");
+    assert_eq!(rma.status.as_str(), "authorized");
     assert_eq!(rma.decided_by.as_deref(), Some("token:sam"));
     assert!(rma.review_reason.as_deref().unwrap().ends_with("long-standing customer"), "{rma:?}");
 
