@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use ordo_domain::exception::ExceptionKind;
 use ordo_domain::notification::Topic;
-use ordo_domain::order::{NewShipment, Order, OrderStatus, Shipment, ShipmentLine};
+use ordo_domain::order::{NewShipment, Order, OrderStatus, Shipment, ShipmentLine, ShipmentStatus};
 use ordo_domain::wave::{Dispatch, NewWave, Wave, WaveOrderStatus, WaveStatus, WaveSummary};
 use ordo_domain::FieldError;
 use ordo_storage::{PickableLine, Tx};
@@ -99,7 +99,7 @@ impl Ordo {
             return Err(AppError::InvalidTransition { current, message: "this shipment was delivered before".into() });
         };
         let order = tx.order(order_id).await?.ok_or_else(|| order_not_found(order_id))?;
-        if order.status == OrderStatus::Shipped && order.shipments.iter().all(|s| s.status == "delivered") {
+        if order.status == OrderStatus::Shipped && order.shipments.iter().all(|s| s.status == ShipmentStatus::Delivered) {
             let reason = "every parcel delivered";
             tx.record_transition(order_id, Some(OrderStatus::Shipped), OrderStatus::Delivered, &actor.to_string(), reason, now)
                 .await?;
@@ -324,7 +324,7 @@ async fn ship(
     let shipment = Shipment {
         id: Uuid::now_v7(),
         location: location.to_owned(),
-        status: "shipped".to_owned(),
+        status: ShipmentStatus::Shipped,
         carrier: dispatch.carrier.clone(),
         tracking_number: dispatch.tracking_number.clone(),
         shipped_at: now,

@@ -541,8 +541,7 @@ pub struct RoutingRecord {
 pub struct Shipment {
     pub id: uuid::Uuid,
     pub location: String,
-    /// `shipped` or `delivered`.
-    pub status: String,
+    pub status: ShipmentStatus,
     pub carrier: String,
     pub tracking_number: String,
     pub shipped_at: DateTime<Utc>,
@@ -552,6 +551,23 @@ pub struct Shipment {
     /// What the carrier reported of the parcel, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tracking: Vec<TrackingEvent>,
+}
+
+/// Where a shipment stands: it left (`shipped`), then arrived (`delivered`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ShipmentStatus {
+    Shipped,
+    Delivered,
+}
+named!(ShipmentStatus, "a shipment status", { Shipped => "shipped", Delivered => "delivered" });
+
+impl ShipmentStatus {
+    /// A shipment is delivered once, after it shipped.
+    pub fn can_become(self, next: ShipmentStatus) -> bool {
+        matches!((self, next), (ShipmentStatus::Shipped, ShipmentStatus::Delivered))
+    }
 }
 
 /// Where a parcel is, as the carrier (through EasyPost) says.

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use ordo_domain::order::{OrderTag, 
     Address, LineAllocation, NewCustomerRef, Order, OrderEvent, OrderLine, OrderStatus, PaymentStatus, RoutingRecord,
-    Shipment, ShipmentLine,
+    Shipment, ShipmentLine, ShipmentStatus,
 };
 use ordo_domain::decide::ChannelStats;
 use ordo_domain::{Currency, Money};
@@ -360,7 +360,9 @@ impl Tx {
             lines,
             shipments: shipment_rows
                 .into_iter()
-                .map(|(sid, location, status, carrier, tracking_number, shipped_at, delivered_at)| Shipment {
+                .map(|(sid, location, status, carrier, tracking_number, shipped_at, delivered_at)| {
+                    let status = ShipmentStatus::parse("status", &status).map_err(|_| corrupt("shipments.status"))?;
+                    Ok(Shipment {
                     lines: shipped_rows
                         .iter()
                         .filter(|s| s.0 == sid)
@@ -381,8 +383,9 @@ impl Tx {
                     tracking_number,
                     shipped_at,
                     delivered_at,
+                    })
                 })
-                .collect(),
+                .collect::<Result<_, StorageError>>()?,
             timeline,
             routing: decision_rows
                 .into_iter()

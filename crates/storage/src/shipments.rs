@@ -81,7 +81,7 @@ impl Tx {
                 .bind(shipment.id)
                 .bind(order)
                 .bind(&shipment.location)
-                .bind(&shipment.status)
+                .bind(shipment.status.as_str())
                 .bind(&shipment.carrier)
                 .bind(&shipment.tracking_number)
                 .bind(shipment.shipped_at)
