@@ -4,7 +4,7 @@
 //! transaction and records the state before and after; every step is in the audit log.
 
 use ordo_domain::audit::Change;
-use ordo_domain::change::{ChangeKind, ChangeRequest, Proposal, APPROVED, PENDING, REJECTED};
+use ordo_domain::change::{ChangeKind, ChangeRequest, ChangeStatus, Proposal};
 use ordo_domain::{Currency, FieldError, Money};
 use ordo_storage::Tx;
 use uuid::Uuid;
@@ -183,8 +183,8 @@ impl Ordo {
     }
 
     pub async fn change_requests(&self, status: Option<&str>) -> AppResult<Vec<ChangeRequest>> {
-        if let Some(s) = status.filter(|s| ![PENDING, APPROVED, REJECTED].contains(s)) {
-            return Err(FieldError::new("status", format!("{s:?} is not pending, approved or rejected")).into());
+        if let Some(s) = status {
+            ChangeStatus::parse("status", s)?;
         }
         Ok(self.db.read().await?.change_requests(status).await?.into_iter().map(shown).collect())
     }
@@ -210,9 +210,10 @@ impl Ordo {
         let who = actor.to_string();
         let mut tx = self.db.write().await?;
         let request = tx.change_request(id).await?.ok_or_else(|| not_found("change request", id.to_string()))?;
-        if request.status != PENDING {
-            let current = if request.status == APPROVED { APPROVED } else { REJECTED };
-            return Err(AppError::InvalidTransition { current, message: format!("this change request was {} already", request.status) });
+        let next = if approve { ChangeStatus::Approved } else { ChangeStatus::Rejected };
+        if !request.status.can_become(next) {
+            let message = format!("this change request was {} already", request.status);
+            return Err(AppError::InvalidTransition { current: request.status.as_str(), message });
         }
         if request.proposed_by == who {
             return Err(AppError::Forbidden(format!("{who} proposed this change; another person must approve or reject it")));
@@ -229,23 +230,25 @@ impl Ordo {
         let changes = if approve {
             let after = apply(&mut tx, &proposal, now).await?;
             // Decided meanwhile by someone else: dropping the transaction undoes the apply.
-            if !tx.decide_change_request(id, APPROVED, &before, Some(&after), &who, reason, now).await? {
+            if !tx.decide_change_request(id, ChangeStatus::Approved, &before, Some(&after), &who, reason, now).await? {
                 return Err(decided_meanwhile());
             }
             vec![
-                Change::new("change_request.approve", subject).before(serde_json::json!({"status": PENDING})).after(serde_json::json!({"status": APPROVED})),
+                Change::new("change_request.approve", subject)
+                    .before(serde_json::json!({"status": ChangeStatus::Pending}))
+                    .after(serde_json::json!({"status": ChangeStatus::Approved})),
                 Change::new(&format!("{}.change", kind.as_str()), proposal.subject())
                     .before(&before)
                     .after(&after)
                     .reason(&format!("change request {id} by {}: {}", request.proposed_by, request.reason)),
             ]
         } else {
-            if !tx.decide_change_request(id, REJECTED, &before, None, &who, reason, now).await? {
+            if !tx.decide_change_request(id, ChangeStatus::Rejected, &before, None, &who, reason, now).await? {
                 return Err(decided_meanwhile());
             }
             vec![Change::new("change_request.reject", subject)
-                .before(serde_json::json!({"status": PENDING}))
-                .after(serde_json::json!({"status": REJECTED}))
+                .before(serde_json::json!({"status": ChangeStatus::Pending}))
+                .after(serde_json::json!({"status": ChangeStatus::Rejected}))
                 .reason(reason)]
         };
         record(&mut tx, actor, now, &changes).await?;

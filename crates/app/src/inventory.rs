@@ -174,7 +174,7 @@ impl Ordo {
             .reason(&t.reason);
         record(&mut tx, actor, self.now(), &[change]).await?;
         tx.commit().await?;
-        Ok(Transfer { id, sku: t.sku, from: t.from, to: t.to, quantity: t.quantity, status: "in_transit".into() })
+        Ok(Transfer { id, sku: t.sku, from: t.from, to: t.to, quantity: t.quantity, status: ordo_domain::inventory::TransferStatus::InTransit })
     }
 
     /// Receives a transfer at its destination; the stock is then available there and fills
@@ -194,10 +194,6 @@ impl Ordo {
 
     /// Transfers on their way, oldest first.
     pub async fn transfers_in_transit(&self) -> AppResult<Vec<Transfer>> {
-        let rows = self.db.read().await?.transfers_in_transit().await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, sku, from, to, quantity)| Transfer { id, sku, from, to, quantity, status: "in_transit".into() })
-            .collect())
+        Ok(self.db.read().await?.transfers_in_transit().await?)
     }
 }

@@ -11,7 +11,7 @@ use ordo_domain::ledger;
 use ordo_domain::notification::Topic;
 use ordo_domain::order::{NewCustomerRef, NewOrder, NewOrderLine, Order, PaymentStatus};
 use ordo_domain::returns::{
-    refund_lines, AskedRefund, Disposition, PaidLine, PolicyDecision, Refund, RefundedLine, ReturnPolicy, ReturnReason, ReturnStatus,
+    refund_lines, AskedRefund, ClaimStatus, Disposition, PaidLine, PolicyDecision, Refund, RefundedLine, ReturnPolicy, ReturnReason, ReturnStatus,
     Rma, RmaLine, SupplierClaim,
 };
 use ordo_domain::{FieldError, Money};
@@ -497,7 +497,7 @@ impl Ordo {
                             quantity: units,
                             value,
                             evidence: format!("{} ({}): {note}", line.reason, row.order_id),
-                            status: "open".into(),
+                            status: ClaimStatus::Open,
                             created_at: now,
                             settled_at: None,
                             settled_by: None,
@@ -729,9 +729,9 @@ impl Ordo {
         let now = self.now();
         let mut tx = self.db.write().await?;
         let claim = tx.claim(id).await?.ok_or(AppError::NotFound { what: "claim", key: id.to_string() })?;
-        let status = if credited { "credited" } else { "refused" };
-        if !tx.settle_claim(id, status, &actor.to_string(), now).await? {
-            return Err(AppError::InvalidTransition { current: "settled", message: format!("the claim is already {}", claim.status) });
+        let status = if credited { ClaimStatus::Credited } else { ClaimStatus::Refused };
+        if !claim.status.can_become(status) || !tx.settle_claim(id, status, &actor.to_string(), now).await? {
+            return Err(AppError::InvalidTransition { current: claim.status.as_str(), message: format!("the claim is already {}", claim.status) });
         }
         let money = Money::from_minor(claim.value, self.settings.base_currency);
         let entry = ledger::claim_settled(format!("claim:{id}:{status}"), format!("claim on {} × {} {status}", claim.quantity, claim.sku), credited, money)
@@ -835,7 +835,7 @@ fn claim_view(c: &ClaimRecord, base: ordo_domain::Currency) -> SupplierClaim {
         quantity: c.quantity,
         value: Money::from_minor(c.value, base).to_decimal_string(),
         evidence: c.evidence.clone(),
-        status: c.status.clone(),
+        status: c.status,
         created_at: c.created_at,
         settled_at: c.settled_at,
         settled_by: c.settled_by.clone(),

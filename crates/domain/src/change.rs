@@ -165,10 +165,23 @@ impl Proposal {
     }
 }
 
-/// Where a change request stands.
-pub const PENDING: &str = "pending";
-pub const APPROVED: &str = "approved";
-pub const REJECTED: &str = "rejected";
+/// Where a change request stands: pending until another person approves it (and it is
+/// applied) or rejects it, once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeStatus {
+    Pending,
+    Approved,
+    Rejected,
+}
+named!(ChangeStatus, "a status", { Pending => "pending", Approved => "approved", Rejected => "rejected" });
+
+impl ChangeStatus {
+    pub fn can_become(self, next: ChangeStatus) -> bool {
+        matches!((self, next), (ChangeStatus::Pending, ChangeStatus::Approved | ChangeStatus::Rejected))
+    }
+}
 
 /// A change request as stored and shown.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -184,8 +197,7 @@ pub struct ChangeRequest {
     /// The state after it was applied; none until approved.
     pub after: Option<serde_json::Value>,
     pub reason: String,
-    /// pending, approved (and applied) or rejected.
-    pub status: String,
+    pub status: ChangeStatus,
     pub proposed_by: String,
     pub proposed_at: chrono::DateTime<chrono::Utc>,
     pub decided_by: Option<String>,

@@ -160,6 +160,21 @@ pub struct Transfer {
     pub from: String,
     pub to: String,
     pub quantity: i64,
-    /// `in_transit` or `received`.
-    pub status: String,
+    pub status: TransferStatus,
+}
+
+/// Where a transfer stands: on its way, then received at its destination, once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum TransferStatus {
+    InTransit,
+    Received,
+}
+named!(TransferStatus, "a transfer status", { InTransit => "in_transit", Received => "received" });
+
+impl TransferStatus {
+    pub fn can_become(self, next: TransferStatus) -> bool {
+        matches!((self, next), (TransferStatus::InTransit, TransferStatus::Received))
+    }
 }

@@ -332,6 +332,23 @@ pub struct RefundedLine {
     pub tax: String,
 }
 
+/// Where a claim on a supplier stands: open until the supplier credits or refuses it, once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimStatus {
+    Open,
+    Credited,
+    Refused,
+}
+named!(ClaimStatus, "a claim status", { Open => "open", Credited => "credited", Refused => "refused" });
+
+impl ClaimStatus {
+    pub fn can_become(self, next: ClaimStatus) -> bool {
+        matches!((self, next), (ClaimStatus::Open, ClaimStatus::Credited | ClaimStatus::Refused))
+    }
+}
+
 /// A claim on a supplier for goods it is liable for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -345,8 +362,7 @@ pub struct SupplierClaim {
     /// Their cost, in the base currency, as a decimal string.
     pub value: String,
     pub evidence: String,
-    /// open, credited or refused.
-    pub status: String,
+    pub status: ClaimStatus,
     pub created_at: DateTime<Utc>,
     pub settled_at: Option<DateTime<Utc>>,
     pub settled_by: Option<String>,

@@ -1,7 +1,7 @@
 //! Change requests, and the master data updates approving one applies.
 
 use chrono::{DateTime, Utc};
-use ordo_domain::change::ChangeRequest;
+use ordo_domain::change::{ChangeRequest, ChangeStatus};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
@@ -37,7 +37,7 @@ fn request(row: Row) -> Result<ChangeRequest, StorageError> {
         before: json(&row.before_state)?,
         after: row.after_state.as_deref().map(json).transpose()?,
         reason: row.reason,
-        status: row.status,
+        status: ChangeStatus::parse("status", &row.status).map_err(|_| crate::error::corrupt("change_requests.status"))?,
         proposed_by: row.proposed_by,
         proposed_at: row.proposed_at,
         decided_by: row.decided_by,
@@ -94,7 +94,7 @@ impl Tx {
     pub async fn decide_change_request(
         &mut self,
         id: Uuid,
-        status: &str,
+        status: ChangeStatus,
         before: &serde_json::Value,
         after: Option<&serde_json::Value>,
         decided_by: &str,
@@ -105,7 +105,7 @@ impl Tx {
                    decided_at = $7 WHERE id = $1 AND status = 'pending'";
         let changed = on_engine!(self, |conn| sqlx::query(sql)
             .bind(id)
-            .bind(status)
+            .bind(status.as_str())
             .bind(before.to_string())
             .bind(after.map(|a| a.to_string()))
             .bind(decided_by)

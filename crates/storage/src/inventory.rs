@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
-use ordo_domain::inventory::{MovementKind, MovementRequest, StockLevel};
+use ordo_domain::inventory::{MovementKind, MovementRequest, StockLevel, Transfer, TransferStatus};
 
 use crate::{on_engine, StorageError, Tx, TxInner};
 
@@ -172,10 +172,16 @@ impl Tx {
     }
 
     /// Units of each SKU in transit between locations.
-    pub async fn transfers_in_transit(&mut self) -> Result<Vec<(Uuid, String, String, String, i64)>, StorageError> {
-        let sql = "SELECT id, sku, from_location, to_location, quantity FROM transfers \
+    pub async fn transfers_in_transit(&mut self) -> Result<Vec<Transfer>, StorageError> {
+        let sql = "SELECT id, sku, from_location, to_location, quantity, status FROM transfers \
                    WHERE status = 'in_transit' ORDER BY created_at, id";
-        Ok(on_engine!(self, |conn| sqlx::query_as(sql).fetch_all(conn).await?))
+        let rows: Vec<(Uuid, String, String, String, i64, String)> = on_engine!(self, |conn| sqlx::query_as(sql).fetch_all(conn).await?);
+        rows.into_iter()
+            .map(|(id, sku, from, to, quantity, status)| {
+                let status = TransferStatus::parse("status", &status).map_err(|_| crate::error::corrupt("transfers.status"))?;
+                Ok(Transfer { id, sku, from, to, quantity, status })
+            })
+            .collect()
     }
 
     /// Stock levels, of one SKU or of all, by SKU then location.

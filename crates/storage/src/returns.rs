@@ -73,7 +73,8 @@ pub struct ClaimRecord {
     pub quantity: i64,
     pub value: i64,
     pub evidence: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: ordo_domain::returns::ClaimStatus,
     pub created_at: DateTime<Utc>,
     pub settled_at: Option<DateTime<Utc>>,
     pub settled_by: Option<String>,
@@ -314,9 +315,9 @@ impl Tx {
     }
 
     /// Settles an open claim; `false` when it is not open.
-    pub async fn settle_claim(&mut self, id: Uuid, status: &str, who: &str, now: DateTime<Utc>) -> Result<bool, StorageError> {
+    pub async fn settle_claim(&mut self, id: Uuid, status: ordo_domain::returns::ClaimStatus, who: &str, now: DateTime<Utc>) -> Result<bool, StorageError> {
         let sql = "UPDATE supplier_claims SET status = $2, settled_by = $3, settled_at = $4 WHERE id = $1 AND status = 'open'";
-        let changed = on_engine!(self, |conn| sqlx::query(sql).bind(id).bind(status).bind(who).bind(now).execute(conn).await?.rows_affected());
+        let changed = on_engine!(self, |conn| sqlx::query(sql).bind(id).bind(status.as_str()).bind(who).bind(now).execute(conn).await?.rows_affected());
         Ok(changed == 1)
     }
 
