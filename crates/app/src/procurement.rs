@@ -10,7 +10,7 @@ use ordo_domain::audit::Change;
 use ordo_domain::exception::ExceptionKind;
 use ordo_domain::inventory::{MovementKind, MovementRequest};
 use ordo_domain::ledger;
-use ordo_domain::procurement::{self, approval_limit, PoStatus, Policy, Position, SupplyTerms};
+use ordo_domain::procurement::{self, approval_limit, BillStatus, PoStatus, Policy, Position, ProposalStatus, SupplyTerms};
 use ordo_domain::{Currency, FieldError, Money};
 use ordo_storage::{BillRecord, PoLineRecord, ProposalRecord, PurchaseOrderRecord, SupplierSku, Tx};
 use serde::Serialize;
@@ -100,8 +100,7 @@ pub struct ProposalView {
     pub sku: String,
     pub supplier: String,
     pub quantity: i64,
-    /// proposed, approved or rejected.
-    pub status: String,
+    pub status: ProposalStatus,
     pub purchase_order: Option<Uuid>,
     pub explanation: serde_json::Value,
     pub created_at: DateTime<Utc>,
@@ -116,7 +115,7 @@ pub struct PurchaseOrder {
     pub supplier: String,
     pub location: String,
     pub currency: String,
-    pub status: String,
+    pub status: PoStatus,
     pub total: String,
     pub expected_at: DateTime<Utc>,
     pub created_by: String,
@@ -144,8 +143,7 @@ pub struct Bill {
     pub invoice: String,
     pub total: String,
     pub due_at: DateTime<Utc>,
-    /// matched, or disputed (a `procurement` exception says why).
-    pub status: String,
+    pub status: BillStatus,
 }
 
 /// What a supplier sells of a SKU, as buyers read it.
@@ -228,9 +226,6 @@ fn po_not_found(id: Uuid) -> AppError {
     AppError::NotFound { what: "purchase order", key: id.to_string() }
 }
 
-fn status_of(po: &PurchaseOrderRecord) -> AppResult<PoStatus> {
-    PoStatus::parse("status", &po.status).map_err(|_| AppError::Storage(ordo_storage::StorageError::Corrupt("purchase_orders.status".into())))
-}
 
 fn currency(code: &str) -> AppResult<Currency> {
     Ok(Currency::from_code(code).map_err(|e| FieldError::new("currency", e.to_string()))?)
@@ -698,7 +693,7 @@ impl Ordo {
                 supplier: source.supplier.clone(),
                 quantity: explanation.quantity,
                 explanation: explained.to_string(),
-                status: "proposed".into(),
+                status: ProposalStatus::Proposed,
                 po_id: None,
                 created_at: now,
                 decided_by: None,
@@ -730,6 +725,9 @@ impl Ordo {
     }
 
     pub async fn proposals(&self, status: Option<&str>) -> AppResult<Vec<ProposalView>> {
+        if let Some(status) = status {
+            ProposalStatus::parse("status", status)?;
+        }
         Ok(self.db.read().await?.proposals(status).await?.iter().map(proposal_view).collect())
     }
 
@@ -846,7 +844,7 @@ impl Ordo {
             supplier: supplier.code.clone(),
             location,
             currency: supplier.currency.code().to_owned(),
-            status: PoStatus::Draft.as_str().to_owned(),
+            status: PoStatus::Draft,
             total_minor: total,
             expected_at: now + Duration::days(supplier.lead_time_days),
             created_by: actor.to_string(),
@@ -904,7 +902,7 @@ impl Ordo {
         let now = self.now();
         let mut tx = self.db.write().await?;
         let (po, lines) = tx.purchase_order(id).await?.ok_or_else(|| po_not_found(id))?;
-        let current = status_of(&po)?;
+        let current = po.status;
         if !current.can_become(next) || (next == PoStatus::Cancelled && lines.iter().any(|l| l.received > 0)) {
             return Err(AppError::InvalidTransition {
                 current: current.as_str(),
@@ -966,7 +964,7 @@ impl Ordo {
         let mut tx = self.db.write().await?;
         tx.lock_purchase_order(id).await?;
         let (po, lines) = tx.purchase_order(id).await?.ok_or_else(|| po_not_found(id))?;
-        let current = status_of(&po)?;
+        let current = po.status;
         if !matches!(current, PoStatus::Sent | PoStatus::PartiallyReceived) {
             return Err(AppError::InvalidTransition { current: current.as_str(), message: format!("goods are received against a sent order; this one is {}", current.as_str()) });
         }
@@ -1041,7 +1039,7 @@ impl Ordo {
         let mut tx = self.db.write().await?;
         tx.lock_purchase_order(id).await?;
         let (po, lines) = tx.purchase_order(id).await?.ok_or_else(|| po_not_found(id))?;
-        let current = status_of(&po)?;
+        let current = po.status;
         if !current.can_become(PoStatus::Billed) {
             return Err(AppError::InvalidTransition { current: current.as_str(), message: format!("a purchase order that is {} cannot be billed", current.as_str()) });
         }
@@ -1082,7 +1080,7 @@ impl Ordo {
             currency: po.currency.clone(),
             total_minor: total,
             due_at: now + Duration::days(payment_days),
-            status: if problems.is_empty() { "matched" } else { "disputed" }.into(),
+            status: if problems.is_empty() { BillStatus::Matched } else { BillStatus::Disputed },
             created_by: who.clone(),
             created_at: now,
         };
@@ -1142,7 +1140,7 @@ fn proposal_view(p: &ProposalRecord) -> ProposalView {
         sku: p.sku.clone(),
         supplier: p.supplier.clone(),
         quantity: p.quantity,
-        status: p.status.clone(),
+        status: p.status,
         purchase_order: p.po_id,
         explanation: serde_json::from_str(&p.explanation).unwrap_or(serde_json::Value::Null),
         created_at: p.created_at,

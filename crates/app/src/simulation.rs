@@ -174,7 +174,7 @@ impl Ordo {
                 let count = window.len() as i64;
                 let stats = ChannelStats { orders: count, average_order_minor: if count == 0 { 0 } else { window.iter().sum::<i64>() / count } };
                 let facts = replay_facts(order, channel, stats, lines);
-                if order.status != "cancelled" {
+                if order.status != ordo_domain::order::OrderStatus::Cancelled {
                     window.push_back(order.total_minor);
                     if window.len() > STATS_WINDOW {
                         window.pop_front();
@@ -245,7 +245,7 @@ fn replay_facts(order: &ReplayOrder, channel: &Channel, stats: ChannelStats, lin
         currency: &order.currency,
         total_minor: order.total_minor,
         shipping_method: &order.shipping_method,
-        payment_status: &order.payment_status,
+        payment_status: order.payment_status.as_str(),
         ship_country: &order.ship_country,
         billing_country: order.billing_country.as_deref(),
         placed_at: order.placed_at,

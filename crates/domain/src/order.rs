@@ -120,6 +120,22 @@ pub enum PaymentStatus {
     Captured,
 }
 
+/// As stored: storage reads the column once into the type.
+impl TryFrom<String> for OrderStatus {
+    type Error = FieldError;
+    fn try_from(value: String) -> Result<OrderStatus, FieldError> {
+        OrderStatus::parse(&value).ok_or_else(|| FieldError::new("status", format!("{value:?} is no order status")))
+    }
+}
+
+/// As stored: storage reads the column once into the type.
+impl TryFrom<String> for PaymentStatus {
+    type Error = FieldError;
+    fn try_from(value: String) -> Result<PaymentStatus, FieldError> {
+        PaymentStatus::parse(&value).ok_or_else(|| FieldError::new("payment_status", format!("{value:?} is no payment status")))
+    }
+}
+
 impl PaymentStatus {
     pub fn as_str(self) -> &'static str {
         match self {

@@ -195,8 +195,19 @@ pub fn propose(policy: &Policy, daily_demand: f64, daily_error: f64, terms: Supp
     })
 }
 
-/// Where a purchase order stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a purchase order stands. Its moves:
+///
+/// | from | to |
+/// |---|---|
+/// | draft | approved, cancelled |
+/// | approved | sent, cancelled |
+/// | sent | partially_received, received, cancelled |
+/// | partially_received | partially_received, received, billed |
+/// | received | billed |
+/// | billed | closed |
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
 pub enum PoStatus {
     Draft,
     /// Approved by someone whose limit covers its value.
@@ -231,6 +242,35 @@ impl PoStatus {
         )
     }
 }
+
+/// Where a replenishment proposal stands: proposed, then approved (onto a purchase order) or
+/// rejected, once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ProposalStatus {
+    Proposed,
+    Approved,
+    Rejected,
+}
+named!(ProposalStatus, "a status", { Proposed => "proposed", Approved => "approved", Rejected => "rejected" });
+
+impl ProposalStatus {
+    pub fn can_become(self, next: ProposalStatus) -> bool {
+        matches!((self, next), (ProposalStatus::Proposed, ProposalStatus::Approved | ProposalStatus::Rejected))
+    }
+}
+
+/// How a supplier's bill stands against its purchase order: matched, or disputed (a
+/// `procurement` exception says why).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum BillStatus {
+    Matched,
+    Disputed,
+}
+named!(BillStatus, "a status", { Matched => "matched", Disputed => "disputed" });
 
 /// The most a role may approve on one purchase order, in base currency minor units; none for a
 /// role that approves none.

@@ -102,7 +102,8 @@ pub struct OrderSummary {
     pub id: Uuid,
     pub channel: String,
     pub external_id: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: OrderStatus,
     pub placed_at: DateTime<Utc>,
     pub ship_by: DateTime<Utc>,
     pub currency: String,
@@ -493,7 +494,8 @@ pub struct UnshippedOrder {
     pub id: Uuid,
     pub channel: String,
     pub external_id: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: OrderStatus,
     pub ship_by: DateTime<Utc>,
 }
 

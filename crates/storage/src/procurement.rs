@@ -2,6 +2,7 @@
 //! with their lines and receipts, suppliers' bills; and the daily demand forecasts read from.
 
 use chrono::{DateTime, Utc};
+use ordo_domain::procurement::{BillStatus, PoStatus, ProposalStatus};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
@@ -43,7 +44,8 @@ pub struct PurchaseOrderRecord {
     pub supplier: String,
     pub location: String,
     pub currency: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: PoStatus,
     pub total_minor: i64,
     pub expected_at: DateTime<Utc>,
     pub created_by: String,
@@ -71,7 +73,8 @@ pub struct ProposalRecord {
     pub supplier: String,
     pub quantity: i64,
     pub explanation: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: ProposalStatus,
     pub po_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub decided_by: Option<String>,
@@ -87,7 +90,8 @@ pub struct BillRecord {
     pub currency: String,
     pub total_minor: i64,
     pub due_at: DateTime<Utc>,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: BillStatus,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
 }
@@ -294,7 +298,7 @@ impl Tx {
             .bind(&po.supplier)
             .bind(&po.location)
             .bind(&po.currency)
-            .bind(&po.status)
+            .bind(po.status.as_str())
             .bind(po.total_minor)
             .bind(po.expected_at)
             .bind(&po.created_by)
@@ -382,7 +386,7 @@ impl Tx {
             .bind(&b.currency)
             .bind(b.total_minor)
             .bind(b.due_at)
-            .bind(&b.status)
+            .bind(b.status.as_str())
             .bind(&b.created_by)
             .bind(b.created_at)
             .execute(conn)

@@ -2,7 +2,7 @@
 //! from, without the timeline, allocations and shipments an order page needs.
 
 use chrono::{DateTime, Utc};
-use ordo_domain::order::Address;
+use ordo_domain::order::{Address, OrderStatus, PaymentStatus};
 use sqlx::types::Json;
 use uuid::Uuid;
 
@@ -14,7 +14,7 @@ pub struct ReplayOrder {
     pub id: Uuid,
     pub channel: String,
     pub external_id: String,
-    pub status: String,
+    pub status: OrderStatus,
     pub placed_at: DateTime<Utc>,
     pub currency: String,
     pub customer_email: String,
@@ -22,7 +22,7 @@ pub struct ReplayOrder {
     pub ship_country: String,
     pub billing_country: Option<String>,
     pub shipping_method: String,
-    pub payment_status: String,
+    pub payment_status: PaymentStatus,
     pub total_minor: i64,
     /// The channel ships it from stock it keeps (Amazon FBA).
     pub fulfilled_by_channel: bool,
@@ -44,7 +44,8 @@ struct OrderRow {
     id: Uuid,
     channel: String,
     external_id: String,
-    status: String,
+    #[sqlx(try_from = "String")]
+    status: OrderStatus,
     placed_at: DateTime<Utc>,
     currency: String,
     customer_email: String,
@@ -52,7 +53,8 @@ struct OrderRow {
     ship_to: Json<Address>,
     billing_country: Option<String>,
     shipping_method: String,
-    payment_status: String,
+    #[sqlx(try_from = "String")]
+    payment_status: PaymentStatus,
     total_minor: i64,
     fulfilled_by_channel: bool,
 }

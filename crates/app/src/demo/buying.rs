@@ -174,7 +174,7 @@ impl BuyingDesk {
             }
             let billed = ordo.bill_purchase_order(id, NewBill { invoice: format!("INV-{}-{}", po.supplier, po.number), lines }, &self.finance).await?;
             self.summary.billed += 1;
-            if billed.bills.iter().any(|b| b.status == "disputed") {
+            if billed.bills.iter().any(|b| b.status == ordo_domain::procurement::BillStatus::Disputed) {
                 self.summary.disputed += 1;
             } else {
                 ordo.move_purchase_order(id, "closed", &self.buyer).await?;

@@ -155,7 +155,7 @@ mod tests {
             id: Uuid::nil(),
             channel: "web".into(),
             external_id: "WEB-1".into(),
-            status: "on_hold".into(),
+            status: ordo_domain::order::OrderStatus::OnHold,
             placed_at: at,
             ship_by: at,
             currency: "EUR".into(),

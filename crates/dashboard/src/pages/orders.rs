@@ -67,7 +67,7 @@ struct OrderRow {
     href: String,
     external_id: String,
     channel: String,
-    status: String,
+    status: ordo_domain::order::OrderStatus,
     customer: String,
     total: String,
     placed_at: DateTime<Utc>,
