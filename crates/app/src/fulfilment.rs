@@ -176,7 +176,7 @@ impl Ordo {
         let now = self.now();
         let mut tx = self.db.write().await?;
         let wave = tx.wave(id).await?.ok_or_else(|| wave_not_found(id))?;
-        if !tx.set_wave_status(id, WaveStatus::Open, WaveStatus::Picked, now).await? {
+        if !wave.status.can_become(WaveStatus::Picked) || !tx.set_wave_status(id, WaveStatus::Open, WaveStatus::Picked, now).await? {
             return Err(AppError::InvalidTransition { current: wave.status.as_str(), message: format!("a wave that is {} cannot be picked", wave.status.as_str()) });
         }
         tx.set_wave_orders_status(id, None, WaveOrderStatus::ToPick, WaveOrderStatus::Picked, None).await?;
@@ -214,7 +214,7 @@ impl Ordo {
         let mut tx = self.db.write().await?;
         let wave = tx.wave(id).await?.ok_or_else(|| wave_not_found(id))?;
         let current = wave_order_status(&wave, order_id)?;
-        if current != WaveOrderStatus::Packed {
+        if !current.can_become(WaveOrderStatus::Shipped) {
             let message = format!("an order that is {} in its wave cannot ship; pack it first", current.as_str());
             return Err(AppError::InvalidTransition { current: wave.status.as_str(), message });
         }

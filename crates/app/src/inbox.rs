@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use ordo_channels::{amazon, ebay, shopify, signature, woocommerce, ChannelRefund, Context, Inbound};
 use ordo_domain::access::Role;
 use ordo_domain::audit::Change;
-use ordo_domain::connector::ConnectorKind;
+use ordo_domain::connector::{ConnectorKind, InboxStatus};
 use ordo_domain::exception::ExceptionKind;
 use ordo_domain::order::OrderStatus;
 use ordo_domain::{Currency, FieldError};
@@ -167,8 +167,7 @@ pub struct DeliveryView {
     pub delivery_id: String,
     pub topic: String,
     pub received_at: DateTime<Utc>,
-    /// pending, processed, ignored or failed.
-    pub status: String,
+    pub status: InboxStatus,
     pub attempts: i64,
     pub external_id: Option<String>,
     pub outcome: Option<String>,
@@ -684,8 +683,8 @@ impl Ordo {
 
     /// A channel's inbox, newest first.
     pub async fn inbox(&self, channel: &str, status: Option<&str>, limit: i64) -> AppResult<Vec<DeliveryView>> {
-        if let Some(s) = status.filter(|s| !["pending", "processed", "ignored", "failed"].contains(s)) {
-            return Err(FieldError::new("status", format!("{s:?} is not pending, processed, ignored or failed")).into());
+        if let Some(s) = status {
+            InboxStatus::parse("status", s)?;
         }
         let limit = ordo_domain::field::bounded("limit", limit, 1, 500)?;
         let rows = self.db.read().await?.deliveries(channel, status, limit).await?;
@@ -707,7 +706,7 @@ impl Ordo {
         tx.replay_delivery(id, now).await?;
         let change = Change::new("delivery.replay", format!("delivery:{id}"))
             .before(serde_json::json!({"status": delivery.status}))
-            .after(serde_json::json!({"status": "pending"}));
+            .after(serde_json::json!({"status": InboxStatus::Pending}));
         crate::audit::record(&mut tx, actor, now, &[change]).await?;
         let replayed = tx.delivery(id).await?.ok_or_else(|| AppError::NotFound { what: "delivery", key: id.to_string() })?;
         tx.commit().await?;

@@ -268,8 +268,8 @@ impl Ordo {
         let now = self.now();
         let mut tx = self.db.write().await?;
         let message = tx.outbox_message(id).await?.ok_or(AppError::NotFound { what: "message", key: id.to_string() })?;
-        if !tx.replay_message(id, now).await? {
-            let current = DeliveryStatus::parse("status", &message.status).map(DeliveryStatus::as_str).unwrap_or("unknown");
+        if !message.status.can_become(DeliveryStatus::Pending) || !tx.replay_message(id, now).await? {
+            let current = message.status.as_str();
             return Err(AppError::InvalidTransition { current, message: format!("only a dead message can be replayed; this one is {current}") });
         }
         let subject = format!("message:{id}");

@@ -159,6 +159,27 @@ impl ConnectorSettings {
     }
 }
 
+/// Where a channel's delivery stands in the inbox: pending until processed into Ordo, ignored
+/// (nothing to do) or failed (it could not be mapped and waits for a fix); a replay makes any
+/// of them pending again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum InboxStatus {
+    Pending,
+    Processed,
+    Ignored,
+    Failed,
+}
+named!(InboxStatus, "a status", { Pending => "pending", Processed => "processed", Ignored => "ignored", Failed => "failed" });
+
+impl InboxStatus {
+    pub fn can_become(self, next: InboxStatus) -> bool {
+        use InboxStatus::*;
+        matches!((self, next), (Pending, Processed | Ignored | Failed | Pending) | (Processed | Ignored | Failed, Pending))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -71,3 +71,47 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 pub use money::{Currency, Money, MoneyError};
+
+#[cfg(test)]
+mod status_tests {
+    //! Every status reads back what it writes, and its end states allow no move.
+
+    use crate::change::ChangeStatus;
+    use crate::connector::InboxStatus;
+    use crate::exception::ExceptionStatus;
+    use crate::inventory::TransferStatus;
+    use crate::order::{OrderStatus, ShipmentStatus};
+    use crate::procurement::{PoStatus, ProposalStatus};
+    use crate::returns::{ClaimStatus, ReturnStatus};
+    use crate::rules::RuleStatus;
+    use crate::ticket::TicketStatus;
+    use crate::wave::{WaveOrderStatus, WaveStatus};
+
+    /// `all` round-trips through its stored name, and `ends` (and only they, among `all`) can
+    /// become nothing.
+    fn check<S: Copy + PartialEq + std::fmt::Debug>(all: &[S], name: fn(S) -> &'static str, read: fn(&str) -> Option<S>, can: fn(S, S) -> bool, ends: &[S]) {
+        for &s in all {
+            assert_eq!(read(name(s)), Some(s), "{s:?} reads back");
+            let moves = all.iter().filter(|&&n| can(s, n)).count();
+            assert_eq!(moves == 0, ends.contains(&s), "{s:?}: {moves} moves");
+        }
+    }
+
+    #[test]
+    fn statuses_read_back_and_end_where_they_should() {
+        check(&OrderStatus::ALL, OrderStatus::as_str, OrderStatus::parse, OrderStatus::can_become, &[OrderStatus::Delivered, OrderStatus::Cancelled]);
+        check(&[ShipmentStatus::Shipped, ShipmentStatus::Delivered], ShipmentStatus::as_str, |s| ShipmentStatus::parse("s", s).ok(), ShipmentStatus::can_become, &[ShipmentStatus::Delivered]);
+        check(&[WaveStatus::Open, WaveStatus::Picked, WaveStatus::Closed], WaveStatus::as_str, WaveStatus::parse, WaveStatus::can_become, &[WaveStatus::Closed]);
+        check(&WaveOrderStatus::ALL, WaveOrderStatus::as_str, WaveOrderStatus::parse, WaveOrderStatus::can_become, &[WaveOrderStatus::Shipped, WaveOrderStatus::Cancelled]);
+        check(ReturnStatus::ALL, ReturnStatus::as_str, |s| ReturnStatus::parse("s", s).ok(), ReturnStatus::can_become, &[ReturnStatus::Rejected, ReturnStatus::Closed]);
+        check(ClaimStatus::ALL, ClaimStatus::as_str, |s| ClaimStatus::parse("s", s).ok(), ClaimStatus::can_become, &[ClaimStatus::Credited, ClaimStatus::Refused]);
+        check(TransferStatus::ALL, TransferStatus::as_str, |s| TransferStatus::parse("s", s).ok(), TransferStatus::can_become, &[TransferStatus::Received]);
+        check(&RuleStatus::ALL, RuleStatus::as_str, RuleStatus::parse, RuleStatus::can_become, &[RuleStatus::Retired, RuleStatus::Rejected]);
+        check(ChangeStatus::ALL, ChangeStatus::as_str, |s| ChangeStatus::parse("s", s).ok(), ChangeStatus::can_become, &[ChangeStatus::Approved, ChangeStatus::Rejected]);
+        check(&ExceptionStatus::ALL, ExceptionStatus::as_str, |s| ExceptionStatus::parse("s", s).ok(), ExceptionStatus::can_become, &[ExceptionStatus::Resolved]);
+        check(TicketStatus::ALL, TicketStatus::as_str, |s| TicketStatus::parse("s", s).ok(), TicketStatus::can_become, &[TicketStatus::Closed]);
+        check(PoStatus::ALL, PoStatus::as_str, |s| PoStatus::parse("s", s).ok(), PoStatus::can_become, &[PoStatus::Closed, PoStatus::Cancelled]);
+        check(ProposalStatus::ALL, ProposalStatus::as_str, |s| ProposalStatus::parse("s", s).ok(), ProposalStatus::can_become, &[ProposalStatus::Approved, ProposalStatus::Rejected]);
+        check(InboxStatus::ALL, InboxStatus::as_str, |s| InboxStatus::parse("s", s).ok(), InboxStatus::can_become, &[]);
+    }
+}

@@ -116,8 +116,10 @@ pub fn validate_url(field: &str, url: &str) -> Result<(), FieldError> {
     }
 }
 
-/// Where a message stands.
+/// Where a message stands: pending until delivered, or dead after every try failed; a person
+/// may replay a dead one, which makes it pending again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryStatus {
     /// Waiting for its (next) try.
@@ -143,6 +145,25 @@ impl DeliveryStatus {
             "dead" => Ok(DeliveryStatus::Dead),
             _ => Err(FieldError::new(field, "must be pending, delivered or dead")),
         }
+    }
+
+    pub fn can_become(self, next: DeliveryStatus) -> bool {
+        use DeliveryStatus::*;
+        matches!((self, next), (Pending, Delivered | Dead) | (Dead, Pending))
+    }
+}
+
+impl std::fmt::Display for DeliveryStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// As stored: storage reads the column once into the type.
+impl TryFrom<String> for DeliveryStatus {
+    type Error = FieldError;
+    fn try_from(value: String) -> Result<DeliveryStatus, FieldError> {
+        DeliveryStatus::parse("status", &value)
     }
 }
 

@@ -32,6 +32,13 @@ impl WaveStatus {
     pub fn parse(value: &str) -> Option<WaveStatus> {
         [WaveStatus::Open, WaveStatus::Picked, WaveStatus::Closed].into_iter().find(|s| s.as_str() == value)
     }
+
+    /// open → picked → closed; a wave whose orders all shipped or were cancelled closes from
+    /// either.
+    pub fn can_become(self, next: WaveStatus) -> bool {
+        use WaveStatus::*;
+        matches!((self, next), (Open, Picked | Closed) | (Picked, Closed))
+    }
 }
 
 /// Where one order of a wave stands.
@@ -67,6 +74,12 @@ impl WaveOrderStatus {
 
     pub fn parse(value: &str) -> Option<WaveOrderStatus> {
         Self::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+
+    /// to_pick → picked → packed → shipped; cancelled from any of the first three.
+    pub fn can_become(self, next: WaveOrderStatus) -> bool {
+        use WaveOrderStatus::*;
+        matches!((self, next), (ToPick, Picked | Cancelled) | (Picked, Packed | Cancelled) | (Packed, Shipped | Cancelled))
     }
 
     /// Whether the order still has work in the wave.

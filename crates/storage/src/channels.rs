@@ -53,7 +53,8 @@ pub struct Delivery {
     pub headers: String,
     pub body: Vec<u8>,
     pub received_at: DateTime<Utc>,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: ordo_domain::connector::InboxStatus,
     pub attempts: i64,
     pub next_attempt_at: DateTime<Utc>,
     pub external_id: Option<String>,

@@ -52,7 +52,8 @@ pub struct OutboxMessage {
     pub topic: String,
     pub subject: String,
     pub body: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: ordo_domain::notification::DeliveryStatus,
     pub attempts: i64,
     pub next_attempt_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,

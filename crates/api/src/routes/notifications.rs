@@ -118,8 +118,7 @@ struct MessageView {
     endpoint: String,
     topic: String,
     subject: String,
-    /// pending, delivered or dead.
-    status: String,
+    status: ordo_domain::notification::DeliveryStatus,
     attempts: i64,
     next_attempt_at: DateTime<Utc>,
     created_at: DateTime<Utc>,

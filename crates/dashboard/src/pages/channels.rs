@@ -73,7 +73,7 @@ struct DeliveryRow {
     source: String,
     topic: String,
     external_id: String,
-    status: String,
+    status: ordo_domain::connector::InboxStatus,
     attempts: i64,
     outcome: String,
     error_field: String,

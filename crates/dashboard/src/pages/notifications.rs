@@ -21,7 +21,7 @@ struct MessageRow {
     endpoint: String,
     topic: String,
     subject: String,
-    status: String,
+    status: DeliveryStatus,
     attempts: i64,
     created: String,
     next: String,
@@ -69,7 +69,7 @@ pub(crate) async fn outbox(
             subject: m.subject,
             attempts: m.attempts,
             created: super::timestamp(&m.created_at),
-            next: if m.status == "pending" { super::timestamp(&m.next_attempt_at) } else { String::new() },
+            next: if m.status == DeliveryStatus::Pending { super::timestamp(&m.next_attempt_at) } else { String::new() },
             last_error: m.last_error.unwrap_or_default(),
             status: m.status,
         })

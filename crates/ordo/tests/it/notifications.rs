@@ -143,7 +143,7 @@ async fn a_message_outlives_a_stop_between_commit_and_delivery(server: Server) {
     // Delivered once: another round finds nothing.
     assert_eq!(restarted.deliver_due(&Courier::new("again", None), 10).await.unwrap().claimed, 0);
     let (messages, _) = restarted.outbox(OutboxQuery { limit: 10, ..OutboxQuery::default() }).await.unwrap();
-    assert_eq!(messages[0].status, "delivered");
+    assert_eq!(messages[0].status.as_str(), "delivered");
     restarted.close().await;
 }
 on_both_engines!(

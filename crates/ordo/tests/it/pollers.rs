@@ -365,7 +365,7 @@ async fn a_sigkill_mid_poll_loses_and_duplicates_nothing() {
     // An order is made a moment before its delivery is marked processed: wait for the inbox.
     let mut kept = server.ordo.inbox("amz", None, 500).await.unwrap();
     for _ in 0..200 {
-        if kept.iter().all(|d| d.status == "processed") {
+        if kept.iter().all(|d| d.status.as_str() == "processed") {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -375,7 +375,7 @@ async fn a_sigkill_mid_poll_loses_and_duplicates_nothing() {
     delivered.sort();
     delivered.dedup();
     assert_eq!(delivered.len(), 30);
-    assert!(kept.iter().all(|d| d.status == "processed"), "{:?}", kept.iter().map(|d| &d.status).collect::<Vec<_>>());
+    assert!(kept.iter().all(|d| d.status.as_str() == "processed"), "{:?}", kept.iter().map(|d| &d.status).collect::<Vec<_>>());
 }
 
 /// A Shopify order of one mug, signed for the `web` connector's secret.
@@ -552,7 +552,7 @@ async fn shopify_is_polled_for_what_its_webhooks_missed() {
     }
     let inbox = server.ordo.inbox("web", None, 10).await.unwrap();
     assert_eq!(inbox.len(), 4, "the webhook's delivery and the poll's three");
-    assert!(inbox.iter().all(|d| d.status == "processed"), "the poll's copy of the webhook's order changed nothing");
+    assert!(inbox.iter().all(|d| d.status.as_str() == "processed"), "the poll's copy of the webhook's order changed nothing");
     assert_eq!(server.ordo.orders(Some("web"), None, None, 10, 0).await.unwrap().0.len(), 3);
 }
 
