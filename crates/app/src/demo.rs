@@ -127,8 +127,14 @@ impl Ordo {
     ///
     /// `receiver`, when given, is an `http://` address that takes the demo's customer
     /// notifications (`ordo demo` runs one that fails now and then); the demo also keeps an
-    /// endpoint that is gone, so retries and dead letters show.
-    pub async fn build_demo(&self, days: u32, receiver: Option<&str>, progress: &dyn Progress) -> AppResult<DemoSummary> {
+    /// endpoint that is gone, so retries and dead letters show. `webhooks` sends them.
+    pub async fn build_demo(
+        &self,
+        days: u32,
+        receiver: Option<&str>,
+        webhooks: std::sync::Arc<dyn crate::WebhookClient>,
+        progress: &dyn Progress,
+    ) -> AppResult<DemoSummary> {
         let first_day = Utc::now().date_naive() - chrono::Duration::days(i64::from(days));
         let opening = Utc.from_utc_datetime(&first_day.and_hms_opt(6, 0, 0).unwrap_or_default());
         // The demo's connectors keep webhook secrets: without a configured key, the demo's own.
@@ -139,10 +145,17 @@ impl Ordo {
                 self.with_settings(crate::Settings { secret_key: Some(key), ..self.settings.clone() })
             }
         };
-        ordo.with_clock(Clock::simulated(opening)).build_demo_from(first_day, days, receiver, progress).await
+        ordo.with_clock(Clock::simulated(opening)).build_demo_from(first_day, days, receiver, webhooks, progress).await
     }
 
-    async fn build_demo_from(&self, first_day: NaiveDate, days: u32, receiver: Option<&str>, progress: &dyn Progress) -> AppResult<DemoSummary> {
+    async fn build_demo_from(
+        &self,
+        first_day: NaiveDate,
+        days: u32,
+        receiver: Option<&str>,
+        webhooks: std::sync::Arc<dyn crate::WebhookClient>,
+        progress: &dyn Progress,
+    ) -> AppResult<DemoSummary> {
         let mut tx = self.db.write().await?;
         let counts = tx.master_data_counts().await?;
         let empty = counts == ordo_storage::MasterDataCounts::default() && tx.api_token_count().await? == 0;
@@ -245,7 +258,7 @@ impl Ordo {
             summary.users.push((role.as_str().to_owned(), role));
             progress.advance();
         }
-        summary.trading = self.trade_demo(first_day, days, progress).await?;
+        summary.trading = self.trade_demo(first_day, days, webhooks, progress).await?;
         Ok(summary)
     }
 

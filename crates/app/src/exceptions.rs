@@ -92,8 +92,8 @@ impl Ordo {
         Ok(ExceptionDetail { exception, comments })
     }
 
-    /// How many exceptions there are of each kind: (kind, unresolved ones, all).
-    pub async fn exception_counts(&self) -> AppResult<Vec<(String, i64, i64)>> {
+    /// How many exceptions there are of each kind, by kind.
+    pub async fn exception_counts(&self) -> AppResult<Vec<ordo_domain::exception::ExceptionCount>> {
         Ok(self.db.read().await?.exception_counts().await?)
     }
 

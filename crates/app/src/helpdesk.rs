@@ -267,7 +267,7 @@ impl Ordo {
     }
 
     /// An attachment's file name, type and bytes.
-    pub async fn attachment_content(&self, id: Uuid) -> AppResult<(String, String, Vec<u8>)> {
+    pub async fn attachment_content(&self, id: Uuid) -> AppResult<ordo_storage::AttachmentContent> {
         self.db.read().await?.attachment_content(id).await?.ok_or(AppError::NotFound { what: "attachment", key: id.to_string() })
     }
 }

@@ -264,7 +264,7 @@ fn intake_events<'a>(routed: Option<&Routed>, hold_reason: &'a str) -> Vec<NewEv
 async fn write_new_orders(tx: &mut ordo_storage::Tx, writes: &[NewOrderWrite]) -> AppResult<Option<Vec<Written>>> {
     let keys: Vec<(&str, &str)> = writes.iter().map(|w| (w.channel.code.as_str(), w.order.external_id.as_str())).collect();
     let mut known: HashMap<(String, String), Uuid> =
-        tx.order_ids_by_external_ids(&keys).await?.into_iter().map(|(channel, external_id, id)| ((channel, external_id), id)).collect();
+        tx.order_ids_by_external_ids(&keys).await?.into_iter().map(|k| ((k.channel, k.external_id), k.id)).collect();
     // A new order gets its id; a second send of it in the same group is answered with it.
     let mut ids: Vec<Result<Uuid, Uuid>> = Vec::with_capacity(writes.len());
     for (channel, external_id) in &keys {

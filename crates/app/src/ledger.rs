@@ -288,12 +288,12 @@ impl Ordo {
         let mut lines = Vec::new();
         // A later page opens where the one before it ended.
         if offset > 0 {
-            for (_, _, _, debit, credit) in tx.account_lines(code, (from, to), offset, 0).await? {
-                balance += Total::from(debit) - Total::from(credit);
+            for line in tx.account_lines(code, (from, to), offset, 0).await? {
+                balance += Total::from(line.debit) - Total::from(line.credit);
             }
         }
         let opening = balance;
-        for (posted_at, source, memo, debit, credit) in tx.account_lines(code, (from, to), limit, offset).await? {
+        for ordo_domain::ledger::PostedLine { posted_at, source, memo, debit, credit } in tx.account_lines(code, (from, to), limit, offset).await? {
             balance += Total::from(debit) - Total::from(credit);
             lines.push(LedgerLine { posted_at, source, memo, debit, credit, balance });
         }

@@ -58,9 +58,9 @@ pub use helpdesk::{AttachError, NewTicket, TicketDetail};
 pub use intake::Intake;
 pub use procurement::{forecast_history, AccuracyReport, Bill, DemandDay, Exposure, SupplierPrice, SkuAccuracy, NewBill, NewPoLine, NewPurchaseOrder, NewSupplierSku, PoLine, ProposalView, PurchaseOrder, SkuForecastView};
 pub use returns::{InspectedLine, NewRefund, NewRefundLine, NewReturn, NewReturnPolicy, ReturnPolicyView, NewReturnLine, ReceivedLine};
-pub use outbox::{Courier, CreatedEndpoint, DeliveryRound, MessageDetail, NewEndpoint, MAX_OUTBOX_PAGE};
+pub use outbox::{Courier, WebhookAnswer, WebhookClient, CreatedEndpoint, DeliveryRound, MessageDetail, NewEndpoint, MAX_OUTBOX_PAGE};
 pub use ordo_domain as domain;
-pub use ordo_storage::{PromotionRecord, TicketQuery, AuditQuery, DeliveryAttempt, OutboxMessage, OutboxQuery, OrderSummary, SettlementLine, SettlementSummary, redact as redact_url, Engine, StorageError, MasterDataCounts, ProductPage, ProductQuery, SqliteDurability, StorageOptions};
+pub use ordo_storage::{AttachmentContent, PromotionRecord, TicketQuery, AuditQuery, DeliveryAttempt, OutboxMessage, OutboxQuery, OrderSummary, SettlementLine, SettlementSummary, redact as redact_url, Engine, StorageError, MasterDataCounts, ProductPage, ProductQuery, SqliteDurability, StorageOptions};
 
 /// Settings the use cases need; everything else about running Ordo belongs to the adapters.
 #[derive(Debug, Clone)]

@@ -7,11 +7,11 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
-use http_body_util::Full;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use ordo_domain::audit::Change;
 use ordo_domain::exception::ExceptionKind;
 use ordo_domain::notification::{self, AfterFailure, DeliveryStatus, Endpoint, Topic, Transport};
@@ -114,20 +114,45 @@ pub struct MessageDetail {
     pub attempts: Vec<DeliveryAttempt>,
 }
 
+/// How a webhook leaves Ordo: one HTTP POST, made by the adapter that speaks HTTP (the
+/// application itself does no network I/O). The outbox retries; the client tries once.
+pub trait WebhookClient: Send + Sync {
+    /// POSTs `body` with `headers` to `url`: what the endpoint answered, or why no answer came.
+    fn post<'a>(
+        &'a self,
+        url: &'a str,
+        headers: Vec<(&'static str, String)>,
+        body: Vec<u8>,
+    ) -> Pin<Box<dyn Future<Output = Result<WebhookAnswer, String>> + Send + 'a>>;
+}
+
+/// An endpoint's answer to a webhook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebhookAnswer {
+    pub status: u16,
+    /// The status's reason phrase, such as `Service Unavailable`.
+    pub reason: Option<&'static str>,
+}
+
 /// Sends claimed messages: webhooks over HTTP, log lines to a file. One per worker task; on
 /// PostgreSQL any number of them, in any number of processes, share the outbox.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Courier {
     /// Names the worker in each try it records.
     name: String,
-    client: Client<HttpConnector, Full<bytes::Bytes>>,
+    client: Arc<dyn WebhookClient>,
     /// Where `log` endpoints' messages are appended as JSON lines; the tracing log without it.
     log: Option<PathBuf>,
 }
 
+impl std::fmt::Debug for Courier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Courier").field("name", &self.name).field("log", &self.log).finish_non_exhaustive()
+    }
+}
+
 impl Courier {
-    pub fn new(name: impl Into<String>, log: Option<PathBuf>) -> Courier {
-        let client = Client::builder(TokioExecutor::new()).build_http();
+    pub fn new(name: impl Into<String>, log: Option<PathBuf>, client: Arc<dyn WebhookClient>) -> Courier {
         Courier { name: name.into(), client, log }
     }
 
@@ -138,19 +163,21 @@ impl Courier {
             Transport::Log => self.append_to_log(message).map(|()| None).map_err(|e| (None, e)),
             Transport::Webhook => {
                 let url = message.url.as_deref().unwrap_or_default();
-                let request = hyper::Request::post(url)
-                    .header("content-type", "application/json")
-                    .header("user-agent", "Ordo")
-                    .header("ordo-delivery-id", message.id.to_string())
-                    .header("ordo-topic", &message.topic)
-                    .header("ordo-signature", notification::signature(&message.secret, message.body.as_bytes()))
-                    .body(Full::new(bytes::Bytes::from(message.body.clone())))
-                    .map_err(|e| (None, format!("bad request: {e}")))?;
-                match tokio::time::timeout(SEND_TIMEOUT, self.client.request(request)).await {
+                let headers = vec![
+                    ("content-type", "application/json".to_owned()),
+                    ("user-agent", "Ordo".to_owned()),
+                    ("ordo-delivery-id", message.id.to_string()),
+                    ("ordo-topic", message.topic.clone()),
+                    ("ordo-signature", notification::signature(&message.secret, message.body.as_bytes())),
+                ];
+                match tokio::time::timeout(SEND_TIMEOUT, self.client.post(url, headers, message.body.clone().into_bytes())).await {
                     Err(_) => Err((None, format!("no answer within {} s", SEND_TIMEOUT.as_secs()))),
                     Ok(Err(e)) => Err((None, format!("could not reach the endpoint: {e}"))),
-                    Ok(Ok(response)) if response.status().is_success() => Ok(Some(response.status().as_u16())),
-                    Ok(Ok(response)) => Err((Some(response.status().as_u16()), format!("the endpoint answered {}", response.status()))),
+                    Ok(Ok(answer)) if (200..300).contains(&answer.status) => Ok(Some(answer.status)),
+                    Ok(Ok(WebhookAnswer { status, reason })) => {
+                        let reason = reason.map(|r| format!(" {r}")).unwrap_or_default();
+                        Err((Some(status), format!("the endpoint answered {status}{reason}")))
+                    }
                 }
             }
         }

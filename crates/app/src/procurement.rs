@@ -270,7 +270,7 @@ async fn histories(tx: &mut Tx, today: NaiveDate, sku: Option<&str>) -> AppResul
     let start = first.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
     let mut out: BTreeMap<String, History> = BTreeMap::new();
     let blank = History::empty;
-    for (sku, day, units) in tx.daily_demand(start, sku).await? {
+    for ordo_storage::SkuDay { sku, day, units } in tx.daily_demand(start, sku).await? {
         if let Some(i) = index(&day) {
             out.entry(sku).or_insert_with(blank).days[i as usize] += units as f64;
         }
@@ -278,7 +278,7 @@ async fn histories(tx: &mut Tx, today: NaiveDate, sku: Option<&str>) -> AppResul
     // On hand at each day's end is the running sum of movements; a day ending with none is a
     // stockout day, and its sales do not show what customers wanted.
     let mut on_hand: BTreeMap<String, (i64, Option<i64>)> = BTreeMap::new();
-    for (sku, day, change) in tx.daily_stock_changes(sku).await? {
+    for ordo_storage::SkuDay { sku, day, units: change } in tx.daily_stock_changes(sku).await? {
         let Ok(date) = NaiveDate::parse_from_str(&day, "%Y-%m-%d") else { continue };
         let entry = on_hand.entry(sku.clone()).or_insert((0, None));
         let history = out.entry(sku).or_insert_with(blank);
@@ -651,7 +651,7 @@ impl Ordo {
             })
             .collect();
         let mut forecasts = forecast_many(work).await?;
-        for (sku, on_hand, reserved, backordered, on_order) in positions {
+        for (sku, position) in positions {
             let Some(policy) = policy_of(&sku) else { continue };
             // The preferred supplier, else the cheapest.
             let Some(source) = supply.iter().find(|s| s.sku == sku) else { continue };
@@ -662,7 +662,7 @@ impl Ordo {
                 moq: source.moq,
                 pack_size: source.pack_size,
             };
-            let position = Position { on_hand, reserved, on_order, backordered };
+            let Position { on_hand, reserved, .. } = position;
             // Projected to run out before the next receipt: what is free now does not last
             // the days until the first open order is due.
             let available = on_hand - reserved;
@@ -871,9 +871,9 @@ impl Ordo {
     pub async fn procurement_exposure(&self) -> AppResult<Vec<Exposure>> {
         let rows = self.db.read().await?.open_order_value().await?;
         rows.into_iter()
-            .map(|(supplier, code, open_orders, minor)| {
-                let value = Money::from_minor(minor, currency(&code)?).to_decimal_string();
-                Ok(Exposure { supplier, open_orders, value, currency: code })
+            .map(|row| {
+                let value = Money::from_minor(row.value_minor, currency(&row.currency)?).to_decimal_string();
+                Ok(Exposure { supplier: row.supplier, open_orders: row.open_orders, value, currency: row.currency })
             })
             .collect()
     }

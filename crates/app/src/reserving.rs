@@ -56,8 +56,8 @@ fn skus<'a>(lines: impl Iterator<Item = &'a LineDemand>) -> Vec<&'a str> {
     distinct.into_iter().collect()
 }
 
-fn stock(levels: Vec<(String, String, i64)>) -> Stock {
-    levels.into_iter().map(|(sku, location, available)| ((sku, location), available)).collect()
+fn stock(levels: Vec<ordo_storage::StockUnits>) -> Stock {
+    levels.into_iter().map(|s| ((s.sku, s.location), s.units)).collect()
 }
 
 /// Decides where the order's units come from, given `stock`. Reads and changes nothing.
@@ -357,7 +357,8 @@ impl Ordo {
     async fn fill_kit(tx: &mut ordo_storage::Tx, order: Uuid, kit: i64, location: &str) -> AppResult<bool> {
         let parts = tx.kit_backorders(order, kit).await?;
         let mut taken: Vec<(&str, i64)> = Vec::with_capacity(parts.len());
-        for (_, sku, quantity) in &parts {
+        for part in &parts {
+            let (sku, quantity) = (&part.sku, &part.quantity);
             if !tx.reserve(sku, location, *quantity).await? {
                 for (sku, quantity) in taken {
                     tx.release(sku, location, quantity).await?;
@@ -366,9 +367,9 @@ impl Ordo {
             }
             taken.push((sku, *quantity));
         }
-        for (line, _, quantity) in &parts {
-            tx.insert_allocation(order, *line, location, *quantity).await?;
-            tx.reduce_backorder(order, *line, *quantity).await?;
+        for part in &parts {
+            tx.insert_allocation(order, part.line, location, part.quantity).await?;
+            tx.reduce_backorder(order, part.line, part.quantity).await?;
         }
         Ok(!parts.is_empty())
     }

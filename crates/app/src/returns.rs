@@ -775,7 +775,7 @@ impl Ordo {
         let mut tx = self.db.read().await?;
         let shipped = tx.shipped_units(from, to).await?;
         let returned: Vec<ordo_domain::returns::ReturnedDay> =
-            tx.returned_units(from, to).await?.into_iter().map(|r| (r.channel, r.sku, r.reason, r.day, r.units)).collect();
+            tx.returned_units(from, to).await?.into_iter().map(|r| ordo_domain::returns::ReturnedDay { channel: r.channel, sku: r.sku, reason: r.reason, day: r.day, units: r.units }).collect();
         Ok(ordo_domain::returns::return_report(&shipped, &returned))
     }
 

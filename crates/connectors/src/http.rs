@@ -111,6 +111,27 @@ fn rate_limit_wait(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     (rate > 0.0 && rate.is_finite()).then(|| Duration::from_secs_f64((1.0 / rate).min(MAX_WAIT.as_secs_f64())))
 }
 
+/// Webhooks out (the outbox's messages) over the same client: HTTPS with rustls, or plain
+/// HTTP where the endpoint says so; one try, the outbox retries.
+impl ordo_app::WebhookClient for Http {
+    fn post<'a>(
+        &'a self,
+        url: &'a str,
+        headers: Vec<(&'static str, String)>,
+        body: Vec<u8>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<ordo_app::WebhookAnswer, String>> + Send + 'a>> {
+        Box::pin(async move {
+            let mut request = self.client.post(url).body(body);
+            for (name, value) in headers {
+                request = request.header(name, value);
+            }
+            let answer = request.send().await.map_err(|e| e.to_string())?;
+            Ok(ordo_app::WebhookAnswer { status: answer.status().as_u16(), reason: answer.status().canonical_reason() })
+        })
+    }
+}
+
+
 #[cfg(test)]
 mod tests {
     use super::*;

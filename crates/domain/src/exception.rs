@@ -180,6 +180,15 @@ impl std::fmt::Display for ExceptionStatus {
     }
 }
 
+/// How many exceptions there are of one kind.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ExceptionCount {
+    pub kind: String,
+    /// Not yet resolved.
+    pub unresolved: i64,
+    pub all: i64,
+}
+
 /// How an exception was closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resolution {

@@ -431,6 +431,35 @@ pub struct AccountBalance {
     pub credit: Total,
 }
 
+/// One account's base-currency totals over a period, with what kind of account it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountTotal {
+    pub code: String,
+    pub name: String,
+    pub kind: AccountKind,
+    pub debit: Total,
+    pub credit: Total,
+}
+
+/// One account's base-currency totals over a period for one channel, SKU or segment (`key`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyedTotal {
+    pub key: String,
+    pub account: String,
+    pub debit: Total,
+    pub credit: Total,
+}
+
+/// A line of an account's ledger, in base currency minor units.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostedLine {
+    pub posted_at: chrono::DateTime<chrono::Utc>,
+    pub source: String,
+    pub memo: String,
+    pub debit: i64,
+    pub credit: i64,
+}
+
 /// A channel's or a SKU's contribution over a period, in base currency minor units: what it
 /// sold, less what was refunded, what the goods cost and what selling them cost.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -464,11 +493,11 @@ pub fn percent(bp: i64) -> String {
     format!("{sign}{}.{:02}", bp.unsigned_abs() / 100, bp.unsigned_abs() % 100)
 }
 
-/// Contribution by channel or SKU from account totals per (key, account, debit, credit); lines
-/// that belong to none are left out. Keys in name order.
-pub fn margins(totals: &[(String, String, Total, Total)]) -> Vec<Margin> {
+/// Contribution by channel or SKU from account totals per key; lines that belong to none are
+/// left out. Keys in name order.
+pub fn margins(totals: &[KeyedTotal]) -> Vec<Margin> {
     let mut by_key: std::collections::BTreeMap<&str, Margin> = std::collections::BTreeMap::new();
-    for (key, account, debit, credit) in totals {
+    for KeyedTotal { key, account, debit, credit } in totals {
         let margin = by_key.entry(key).or_insert_with(|| Margin { key: key.clone(), ..Margin::default() });
         let (earned, spent) = (credit - debit, debit - credit);
         match account.as_str() {
@@ -493,10 +522,10 @@ pub struct ProfitAndLoss {
 }
 
 impl ProfitAndLoss {
-    /// From totals per (code, name, kind, debit, credit) of the period.
-    pub fn from_totals(totals: &[(String, String, AccountKind, Total, Total)]) -> ProfitAndLoss {
+    /// From each account's totals over the period.
+    pub fn from_totals(totals: &[AccountTotal]) -> ProfitAndLoss {
         let mut report = ProfitAndLoss::default();
-        for (code, name, kind, debit, credit) in totals {
+        for AccountTotal { code, name, kind, debit, credit } in totals {
             match kind {
                 AccountKind::Revenue => report.revenue.push((code.clone(), name.clone(), credit - debit)),
                 AccountKind::Expense => report.expenses.push((code.clone(), name.clone(), debit - credit)),
@@ -544,7 +573,7 @@ mod tests {
 
     #[test]
     fn a_channels_contribution_is_what_it_sold_less_what_selling_there_cost() {
-        let row = |account: &str, debit: Total, credit: Total| ("amazon".to_owned(), account.to_owned(), debit, credit);
+        let row = |account: &str, debit: Total, credit: Total| KeyedTotal { key: "amazon".to_owned(), account: account.to_owned(), debit, credit };
         let totals = [row(SALES, 0, 10_000), row(SHIPPING_INCOME, 0, 500), row(SALES_RETURNS, 1_000, 0), row(COST_OF_GOODS_SOLD, 4_000, 0),
             row(MARKETPLACE_FEES, 1_575, 0), row(MARKETPLACE_FEES, 0, 75), row("1100-amazon", 10_500, 0)];
         let margins = margins(&totals);

@@ -99,20 +99,17 @@ impl Endpoint {
     }
 }
 
-/// Checks a webhook address: `http://`, a host, nothing that is not printable ASCII. Ordo
-/// sends without TLS, so an `https://` address is refused rather than failing on every try.
+/// Checks a webhook address: `https://` (or `http://`), a host, nothing that is not printable
+/// ASCII.
 pub fn validate_url(field: &str, url: &str) -> Result<(), FieldError> {
-    if url.starts_with("https://") {
-        return Err(FieldError::new(field, "must be http://: Ordo sends webhooks without TLS; put a forwarding proxy in front of an https endpoint"));
-    }
-    let rest = url.strip_prefix("http://");
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
     let host = rest.map(|rest| rest.split(['/', '?', '#']).next().unwrap_or_default());
     if url.len() > 2000 || !url.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(FieldError::new(field, "must be at most 2000 printable ASCII characters"));
     }
     match host {
         Some(host) if !host.is_empty() && !host.starts_with(':') => Ok(()),
-        _ => Err(FieldError::new(field, "must be an http:// address with a host")),
+        _ => Err(FieldError::new(field, "must be an https:// or http:// address with a host")),
     }
 }
 
@@ -280,7 +277,8 @@ mod tests {
     #[test]
     fn a_webhook_needs_a_web_address() {
         assert!(validate_url("url", "http://127.0.0.1:8080/hooks").is_ok());
-        for bad in ["https://example.com", "ftp://x", "http://", "http:///path", "http://:80/x", "https://exa mple.com", "example.com"] {
+        assert!(validate_url("url", "https://hooks.example.com/ordo").is_ok(), "sent over TLS");
+        for bad in ["ftp://x", "http://", "http:///path", "http://:80/x", "https://exa mple.com", "example.com"] {
             assert_eq!(validate_url("url", bad).map_err(|e| e.field), Err("url".to_owned()), "{bad}");
         }
     }

@@ -395,10 +395,24 @@ pub struct ReturnReport {
     pub by_week: Vec<ReturnRate>,
 }
 
-/// Units shipped on a day: (channel, SKU, `YYYY-MM-DD`, units).
-pub type ShippedDay = (String, String, String, i64);
-/// Units returned on a day: (channel, SKU, reason, `YYYY-MM-DD`, units).
-pub type ReturnedDay = (String, String, String, String, i64);
+/// Units of a SKU shipped through a channel on a day (`YYYY-MM-DD`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShippedDay {
+    pub channel: String,
+    pub sku: String,
+    pub day: String,
+    pub units: i64,
+}
+
+/// Units of a SKU asked back for one reason through a channel on a day (`YYYY-MM-DD`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReturnedDay {
+    pub channel: String,
+    pub sku: String,
+    pub reason: String,
+    pub day: String,
+    pub units: i64,
+}
 
 fn rate(key: String, shipped: i64, returned: i64) -> ReturnRate {
     ReturnRate { key, shipped, returned, rate_bp: (shipped > 0).then(|| returned * 10_000 / shipped) }
@@ -421,19 +435,19 @@ pub fn return_report(shipped: &[ShippedDay], returned: &[ReturnedDay]) -> Return
     let mut by_sku: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     let mut by_reason: BTreeMap<String, i64> = BTreeMap::new();
     let mut by_week: BTreeMap<String, (i64, i64)> = BTreeMap::new();
-    for (channel, sku, day, units) in shipped {
+    for ShippedDay { channel, sku, day, units } in shipped {
         by_channel.entry(channel.clone()).or_default().0 += units;
         by_sku.entry(sku.clone()).or_default().0 += units;
         by_week.entry(week_of(day)).or_default().0 += units;
     }
-    for (channel, sku, reason, day, units) in returned {
+    for ReturnedDay { channel, sku, reason, day, units } in returned {
         by_channel.entry(channel.clone()).or_default().1 += units;
         by_sku.entry(sku.clone()).or_default().1 += units;
         *by_reason.entry(reason.clone()).or_default() += units;
         by_week.entry(week_of(day)).or_default().1 += units;
     }
-    let total_shipped: i64 = shipped.iter().map(|s| s.3).sum();
-    let total_returned: i64 = returned.iter().map(|r| r.4).sum();
+    let total_shipped: i64 = shipped.iter().map(|s| s.units).sum();
+    let total_returned: i64 = returned.iter().map(|r| r.units).sum();
     let mut skus: Vec<ReturnRate> = by_sku.into_iter().map(|(k, (s, r))| rate(k, s, r)).collect();
     skus.sort_by(|a, b| b.returned.cmp(&a.returned).then_with(|| a.key.cmp(&b.key)));
     let mut reasons: Vec<ReturnRate> = by_reason.into_iter().map(|(k, r)| rate(k, total_shipped, r)).collect();
@@ -479,8 +493,14 @@ mod tests {
 
     #[test]
     fn return_rates_add_up_by_every_key() {
-        let s = |c: &str, k: &str, d: &str, u: i64| (c.to_owned(), k.to_owned(), d.to_owned(), u);
-        let r = |c: &str, k: &str, why: &str, d: &str, u: i64| (c.to_owned(), k.to_owned(), why.to_owned(), d.to_owned(), u);
+        let s = |c: &str, k: &str, d: &str, u: i64| ShippedDay { channel: c.to_owned(), sku: k.to_owned(), day: d.to_owned(), units: u };
+        let r = |c: &str, k: &str, why: &str, d: &str, u: i64| ReturnedDay {
+            channel: c.to_owned(),
+            sku: k.to_owned(),
+            reason: why.to_owned(),
+            day: d.to_owned(),
+            units: u,
+        };
         let shipped = [s("amazon", "MUG", "2026-11-23", 80), s("web", "MUG", "2026-11-24", 20), s("web", "VASE", "2026-11-30", 50)];
         let returned = [r("amazon", "MUG", "damaged", "2026-11-25", 8), r("web", "VASE", "no_longer_wanted", "2026-12-01", 5)];
         let report = return_report(&shipped, &returned);

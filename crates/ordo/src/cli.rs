@@ -843,9 +843,11 @@ async fn serve(config: &Config) -> Result<ExitCode, Failure> {
     };
     let backups = config.backups.clone().map(|plan| tokio::spawn(serve::back_up(config.database_url.clone(), config.storage.clone(), plan, stopped.clone())));
     let checkpoints = config.audit_checkpoints.clone().map(|plan| tokio::spawn(serve::checkpoint_audit(ordo.clone(), plan, stopped.clone())));
+    // Webhooks leave through the HTTPS client the connectors use.
+    let webhooks: std::sync::Arc<dyn ordo_app::WebhookClient> = std::sync::Arc::new(ordo_connectors::Http::new().map_err(Failure::CannotRun)?);
     let couriers: Vec<_> = (0..config.outbox_workers)
         .map(|n| {
-            let courier = ordo_app::Courier::new(format!("{address}/{n}"), config.notification_log.clone());
+            let courier = ordo_app::Courier::new(format!("{address}/{n}"), config.notification_log.clone(), webhooks.clone());
             let ordo = ordo.clone();
             let stopped = stopped.clone();
             tokio::spawn(async move { ordo.run_courier(courier, std::time::Duration::from_secs(1), stopped).await })
@@ -958,7 +960,7 @@ async fn demo(config: &Config, days: u32) -> Result<ExitCode, Failure> {
     let receiver = flaky_receiver().await?;
     let summary = {
         let bar = Bar::new("building");
-        ordo.build_demo(days, Some(&receiver), &bar).await?
+        ordo.build_demo(days, Some(&receiver), std::sync::Arc::new(ordo_connectors::Http::new().map_err(Failure::CannotRun)?), &bar).await?
     };
     let classes: Vec<String> = summary.products_by_class.iter().map(|(class, n)| format!("{n} {}", class.as_str())).collect();
     let products: usize = summary.products_by_class.iter().map(|(_, n)| n).sum();
@@ -1025,7 +1027,7 @@ async fn demo(config: &Config, days: u32) -> Result<ExitCode, Failure> {
             .collect();
         println!("  margin     contribution by channel in {currency}: {}", if margins.is_empty() { "none yet".to_owned() } else { margins.join(", ") });
     }
-    let reconciliation = t.exceptions.iter().find(|(kind, _, _)| kind == "reconciliation").map_or(0, |(_, _, all)| *all);
+    let reconciliation = t.exceptions.iter().find(|c| c.kind == "reconciliation").map_or(0, |c| c.all);
     println!(
         "  settled    {} marketplace settlements, {} lines, {} matched to orders; {} reconciliation exceptions found",
         t.settlements, t.settlement_lines, t.settlement_matched, reconciliation
@@ -1063,7 +1065,7 @@ async fn demo(config: &Config, days: u32) -> Result<ExitCode, Failure> {
         ),
         None => println!("  forecasts  not scored: the demo needs at least 9 days"),
     }
-    let exceptions: Vec<String> = t.exceptions.iter().map(|(kind, open, all)| format!("{kind} {all} ({open} open)")).collect();
+    let exceptions: Vec<String> = t.exceptions.iter().map(|c| format!("{} {} ({} open)", c.kind, c.all, c.unresolved)).collect();
     println!("  exceptions {}", if exceptions.is_empty() { "none".to_owned() } else { exceptions.join(", ") });
     println!();
     println!("Serve the dashboard on this data:");

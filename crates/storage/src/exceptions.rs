@@ -2,7 +2,7 @@
 //! commented on, escalated past due, and resolved with a code.
 
 use chrono::{DateTime, Utc};
-use ordo_domain::exception::{Exception, ExceptionComment, ExceptionStatus};
+use ordo_domain::exception::{Exception, ExceptionComment, ExceptionCount, ExceptionStatus};
 use sqlx::types::Json;
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
@@ -208,10 +208,11 @@ impl Tx {
         Ok(changed == 1)
     }
 
-    /// How many exceptions there are of each kind: (kind, unresolved ones, all).
-    pub async fn exception_counts(&mut self) -> Result<Vec<(String, i64, i64)>, StorageError> {
+    /// How many exceptions there are of each kind, by kind.
+    pub async fn exception_counts(&mut self) -> Result<Vec<ExceptionCount>, StorageError> {
         let sql = "SELECT kind, CAST(SUM(CASE WHEN status <> 'resolved' THEN 1 ELSE 0 END) AS BIGINT), COUNT(*) \
                    FROM exceptions GROUP BY kind ORDER BY kind";
-        Ok(on_engine!(self, |conn| sqlx::query_as(sql).fetch_all(conn).await?))
+        let rows: Vec<(String, i64, i64)> = on_engine!(self, |conn| sqlx::query_as(sql).fetch_all(conn).await?);
+        Ok(rows.into_iter().map(|(kind, unresolved, all)| ExceptionCount { kind, unresolved, all }).collect())
     }
 }

@@ -53,6 +53,14 @@ impl TryFrom<TicketRow> for Ticket {
     }
 }
 
+/// An attachment as it is downloaded.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AttachmentContent {
+    pub file_name: String,
+    pub content_type: String,
+    pub content: Vec<u8>,
+}
+
 #[derive(sqlx::FromRow)]
 struct AttachmentRow {
     id: Uuid,
@@ -229,7 +237,7 @@ impl Tx {
     }
 
     /// An attachment's file name, type and content.
-    pub async fn attachment_content(&mut self, id: Uuid) -> Result<Option<(String, String, Vec<u8>)>, StorageError> {
+    pub async fn attachment_content(&mut self, id: Uuid) -> Result<Option<AttachmentContent>, StorageError> {
         let sql = "SELECT a.file_name, d.content_type, d.content FROM attachments a JOIN documents d ON d.sha256 = a.sha256 WHERE a.id = $1";
         Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(id).fetch_optional(conn).await?))
     }

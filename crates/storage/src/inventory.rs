@@ -214,8 +214,8 @@ impl Tx {
     }
 
     /// On-hand as the sum of the movements, per SKU and location: the audit of `stock_levels`.
-    pub async fn on_hand_from_movements(&mut self) -> Result<Vec<(String, String, i64)>, StorageError> {
-        let sql = "SELECT sku, location, CAST(SUM(quantity) AS BIGINT) FROM stock_movements \
+    pub async fn on_hand_from_movements(&mut self) -> Result<Vec<crate::StockUnits>, StorageError> {
+        let sql = "SELECT sku, location, CAST(SUM(quantity) AS BIGINT) AS units FROM stock_movements \
                    GROUP BY sku, location ORDER BY sku, location";
         Ok(on_engine!(self, |conn| sqlx::query_as(sql).fetch_all(conn).await?))
     }

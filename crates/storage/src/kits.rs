@@ -31,11 +31,19 @@ impl Tx {
         Ok(on_engine!(self, |conn| sqlx::query_scalar(sql).bind(sku).fetch_all(conn).await?))
     }
 
-    /// The backordered component lines of one kit line of an order: (line, SKU, units).
-    pub async fn kit_backorders(&mut self, order: Uuid, kit_line: i64) -> Result<Vec<(i64, String, i64)>, StorageError> {
-        let sql = "SELECT b.line_no, b.sku, b.quantity FROM backorders b \
+    /// The backordered component lines of one kit line of an order.
+    pub async fn kit_backorders(&mut self, order: Uuid, kit_line: i64) -> Result<Vec<BackorderedLine>, StorageError> {
+        let sql = "SELECT b.line_no AS line, b.sku, b.quantity FROM backorders b \
                    JOIN order_lines l ON l.order_id = b.order_id AND l.line_no = b.line_no \
                    WHERE b.order_id = $1 AND l.part_of = $2 ORDER BY b.sku, b.line_no";
         Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(order).bind(kit_line).fetch_all(conn).await?))
     }
+}
+
+/// Units of an order's line waiting for stock.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct BackorderedLine {
+    pub line: i64,
+    pub sku: String,
+    pub quantity: i64,
 }

@@ -2,7 +2,7 @@
 //! balances reports read.
 
 use chrono::{DateTime, Utc};
-use ordo_domain::ledger::{AccountBalance, AccountKind, Entry};
+use ordo_domain::ledger::{AccountBalance, AccountKind, AccountTotal, Entry, KeyedTotal, PostedLine};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
@@ -25,9 +25,6 @@ fn wide_sum(expression: &str) -> String {
 fn wide(high: i64, low: i64) -> Total {
     Total::from(high) * Total::from(SPLIT) + Total::from(low)
 }
-
-/// Totals per (key, account): base-currency debits and credits.
-pub type KeyedTotals = (String, String, Total, Total);
 
 impl Tx {
     /// Opens each account that does not exist yet; existing ones are left as they are.
@@ -118,7 +115,7 @@ impl Tx {
 
     /// Base-currency totals per (channel, account) of the entries posted in `[from, to)` that
     /// belong to a channel.
-    pub async fn channel_account_totals(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<KeyedTotals>, StorageError> {
+    pub async fn channel_account_totals(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<KeyedTotal>, StorageError> {
         let sql = format!(
             "SELECT e.channel, l.account, {}, {} FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id \
              WHERE e.channel IS NOT NULL AND e.posted_at >= $1 AND e.posted_at < $2 \
@@ -128,23 +125,23 @@ impl Tx {
         );
         let rows: Vec<(String, String, i64, i64, i64, i64)> =
             on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(from).bind(to).fetch_all(conn).await?);
-        Ok(rows.into_iter().map(|(key, account, dh, dl, ch, cl)| (key, account, wide(dh, dl), wide(ch, cl))).collect())
+        Ok(rows.into_iter().map(|(key, account, dh, dl, ch, cl)| KeyedTotal { key, account, debit: wide(dh, dl), credit: wide(ch, cl) }).collect())
     }
 
     /// Base-currency totals per (SKU, account) of the lines posted in `[from, to)` that belong
     /// to a SKU.
-    pub async fn sku_account_totals(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<KeyedTotals>, StorageError> {
+    pub async fn sku_account_totals(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<KeyedTotal>, StorageError> {
         self.line_dimension_totals("sku", from, to).await
     }
 
     /// Base-currency totals per (customer segment, account) of the lines posted in `[from,
     /// to)` that belong to an order's customer.
-    pub async fn segment_account_totals(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<KeyedTotals>, StorageError> {
+    pub async fn segment_account_totals(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<KeyedTotal>, StorageError> {
         self.line_dimension_totals("segment", from, to).await
     }
 
     /// `column` is one of journal_lines' dimensions, named by the code above, never by input.
-    async fn line_dimension_totals(&mut self, column: &'static str, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<KeyedTotals>, StorageError> {
+    async fn line_dimension_totals(&mut self, column: &'static str, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<KeyedTotal>, StorageError> {
         let sql = format!(
             "SELECT l.{column}, l.account, {}, {} FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id \
              WHERE l.{column} IS NOT NULL AND e.posted_at >= $1 AND e.posted_at < $2 \
@@ -154,7 +151,7 @@ impl Tx {
         );
         let rows: Vec<(String, String, i64, i64, i64, i64)> =
             on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(from).bind(to).fetch_all(conn).await?);
-        Ok(rows.into_iter().map(|(key, account, dh, dl, ch, cl)| (key, account, wide(dh, dl), wide(ch, cl))).collect())
+        Ok(rows.into_iter().map(|(key, account, dh, dl, ch, cl)| KeyedTotal { key, account, debit: wide(dh, dl), credit: wide(ch, cl) }).collect())
     }
 
     /// The segment of the customer with this e-mail address, if Ordo knows the customer.
@@ -169,7 +166,7 @@ impl Tx {
         &mut self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> Result<Vec<(String, String, AccountKind, Total, Total)>, StorageError> {
+    ) -> Result<Vec<AccountTotal>, StorageError> {
         let sql = format!(
             "SELECT a.code, a.name, a.kind, {}, {} \
              FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id JOIN accounts a ON a.code = l.account \
@@ -182,7 +179,7 @@ impl Tx {
         rows.into_iter()
             .map(|(code, name, kind, dh, dl, ch, cl)| {
                 let kind = AccountKind::parse(&kind).ok_or_else(|| crate::error::corrupt(&format!("unknown account kind {kind:?}")))?;
-                Ok((code, name, kind, wide(dh, dl), wide(ch, cl)))
+                Ok(AccountTotal { code, name, kind, debit: wide(dh, dl), credit: wide(ch, cl) })
             })
             .collect()
     }
@@ -203,20 +200,21 @@ impl Tx {
         Ok(wide(high, low))
     }
 
-    /// An account's lines posted in `[from, to)`, oldest first: (posted at, source, memo, base
-    /// debit, base credit).
+    /// An account's lines posted in `[from, to)`, oldest first, in base currency.
     pub async fn account_lines(
         &mut self,
         code: &str,
         (from, to): (DateTime<Utc>, DateTime<Utc>),
         limit: i64,
         offset: i64,
-    ) -> Result<Vec<(DateTime<Utc>, String, String, i64, i64)>, StorageError> {
+    ) -> Result<Vec<PostedLine>, StorageError> {
         let sql = "SELECT e.posted_at, e.source, e.memo, l.base_debit_minor, l.base_credit_minor \
                    FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id \
                    WHERE l.account = $1 AND e.posted_at >= $2 AND e.posted_at < $3 \
                    ORDER BY e.posted_at, e.id, l.line_no LIMIT $4 OFFSET $5";
-        Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(code).bind(from).bind(to).bind(limit).bind(offset).fetch_all(conn).await?))
+        let rows: Vec<(DateTime<Utc>, String, String, i64, i64)> =
+            on_engine!(self, |conn| sqlx::query_as(sql).bind(code).bind(from).bind(to).bind(limit).bind(offset).fetch_all(conn).await?);
+        Ok(rows.into_iter().map(|(posted_at, source, memo, debit, credit)| PostedLine { posted_at, source, memo, debit, credit }).collect())
     }
 
     /// Entries whose lines do not balance, in their own currency: always none.

@@ -45,16 +45,17 @@ pub use access::{ApiTokenRecord, LoginFailures, SessionUser, TokenListing, UserR
 pub use audit::AuditQuery;
 pub use channels::{ConnectorRecord, CursorRecord, Delivery, DeliveryEnd, InboxStats, NewDelivery};
 pub use exceptions::ExceptionQuery;
-pub use helpdesk::TicketQuery;
+pub use helpdesk::{AttachmentContent, TicketQuery};
 pub use replay::{ReplayLine, ReplayOrder};
 pub use rules::NewRuleVersion;
+pub use kits::BackorderedLine;
 pub use error::StorageError;
 pub use master::{MasterDataCounts, ProductPage, ProductQuery, ALL_TABLES};
 pub use outbox::{ClaimedMessage, DeliveryAttempt, EndpointRecord, NewMessage, OutboxMessage, OutboxQuery};
-pub use procurement::{BillRecord, PoLineRecord, PromotionRecord, ProposalRecord, PurchaseOrderRecord, SupplierSku};
-pub use orders::{NewEvent, NewLineRecord, NewOrderRecord, OrderAllocations, OrderChange, OrderQuery, OrderSummary, Timeline, UnshippedOrder};
+pub use procurement::{BillRecord, OpenOrderValue, PoLineRecord, PromotionRecord, ProposalRecord, PurchaseOrderRecord, SkuDay, SupplierSku};
+pub use orders::{KnownOrder, NewEvent, NewLineRecord, NewOrderRecord, OrderAllocations, OrderChange, OrderQuery, OrderSummary, Timeline, UnshippedOrder};
 pub use returns::{ClaimRecord, RefundLineRecord, RefundRecord, ReturnLineRecord, ReturnRecord, ReturnStep, ReturnedUnits};
-pub use reservations::{NewBackorder, RoutingSites, WaitingLine};
+pub use reservations::{NewBackorder, RoutingSites, StockUnits, WaitingLine};
 pub use settlements::{SettlementLine, SettlementLineRecord, SettlementRecord, SettlementSummary};
 pub use waves::PickableLine;
 

@@ -96,6 +96,14 @@ struct LineRow {
     discount_minor: i64,
 }
 
+/// An order a channel sent before, by the channel's id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownOrder {
+    pub channel: String,
+    pub external_id: String,
+    pub id: Uuid,
+}
+
 /// One row of an order list.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OrderSummary {
@@ -188,14 +196,14 @@ impl Tx {
     }
 
     /// The orders the channels already sent, of these (channel, external id) pairs, in one
-    /// query: (channel, external id, order).
-    pub async fn order_ids_by_external_ids(&mut self, keys: &[(&str, &str)]) -> Result<Vec<(String, String, Uuid)>, StorageError> {
+    /// query.
+    pub async fn order_ids_by_external_ids(&mut self, keys: &[(&str, &str)]) -> Result<Vec<KnownOrder>, StorageError> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
         // The keys drive the join, so each is looked up by the unique index.
         let select = "SELECT o.channel, o.external_id, o.id FROM orders o JOIN";
-        Ok(match &mut self.inner {
+        let rows: Vec<(String, String, Uuid)> = match &mut self.inner {
             TxInner::Sqlite(tx) => {
                 let sql = format!(
                     "{select} (SELECT column1 AS channel, column2 AS external_id FROM ({})) AS k \
@@ -218,7 +226,8 @@ impl Tx {
                 let external_ids: Vec<&str> = keys.iter().map(|k| k.1).collect();
                 sqlx::query_as(AssertSqlSafe(sql)).bind(&channels).bind(&external_ids).fetch_all(&mut **tx).await?
             }
-        })
+        };
+        Ok(rows.into_iter().map(|(channel, external_id, id)| KnownOrder { channel, external_id, id }).collect())
     }
 
     /// Moves the order to `to` and records the step on its timeline.

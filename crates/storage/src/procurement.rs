@@ -2,7 +2,7 @@
 //! with their lines and receipts, suppliers' bills; and the daily demand forecasts read from.
 
 use chrono::{DateTime, Utc};
-use ordo_domain::procurement::{BillStatus, PoStatus, ProposalStatus};
+use ordo_domain::procurement::{BillStatus, PoStatus, Position, ProposalStatus};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
@@ -35,6 +35,24 @@ pub struct SupplierSku {
     pub currency: String,
     pub lead_time_days: i64,
     pub lead_time_sd_tenths: i64,
+}
+
+/// Units of a SKU on one day (`YYYY-MM-DD`, UTC): sold, or moved in and out.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SkuDay {
+    pub sku: String,
+    pub day: String,
+    pub units: i64,
+}
+
+/// A supplier's open purchase orders in one currency and the value still to arrive on them,
+/// in minor units of that currency.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct OpenOrderValue {
+    pub supplier: String,
+    pub currency: String,
+    pub open_orders: i64,
+    pub value_minor: i64,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -198,10 +216,10 @@ impl Tx {
 
     /// Units sold per SKU and day (`YYYY-MM-DD`) from orders placed from `from` on, cancelled
     /// ones left out; kits' own lines left out, their components counted.
-    pub async fn daily_demand(&mut self, from: DateTime<Utc>, sku: Option<&str>) -> Result<Vec<(String, String, i64)>, StorageError> {
+    pub async fn daily_demand(&mut self, from: DateTime<Utc>, sku: Option<&str>) -> Result<Vec<SkuDay>, StorageError> {
         let day = self.utc_day("o.placed_at");
         let sql = format!(
-            "SELECT l.sku, {day} AS day, CAST(SUM(l.quantity) AS BIGINT) FROM order_lines l JOIN orders o ON o.id = l.order_id \
+            "SELECT l.sku, {day} AS day, CAST(SUM(l.quantity) AS BIGINT) AS units FROM order_lines l JOIN orders o ON o.id = l.order_id \
              WHERE o.placed_at >= $1 AND o.status <> 'cancelled' AND l.is_kit = FALSE AND ($2 IS NULL OR l.sku = $2) \
              GROUP BY l.sku, {day} ORDER BY l.sku, day"
         );
@@ -211,17 +229,17 @@ impl Tx {
     /// Net stock movement per SKU and day, all locations together, from the first: on-hand
     /// at the end of each day is their running sum, and a day that ends with none is a
     /// stockout day, whose sales do not show what customers wanted.
-    pub async fn daily_stock_changes(&mut self, sku: Option<&str>) -> Result<Vec<(String, String, i64)>, StorageError> {
+    pub async fn daily_stock_changes(&mut self, sku: Option<&str>) -> Result<Vec<SkuDay>, StorageError> {
         let day = self.utc_day("created_at");
         let sql = format!(
-            "SELECT sku, {day} AS day, CAST(SUM(quantity) AS BIGINT) FROM stock_movements WHERE ($1 IS NULL OR sku = $1) \
+            "SELECT sku, {day} AS day, CAST(SUM(quantity) AS BIGINT) AS units FROM stock_movements WHERE ($1 IS NULL OR sku = $1) \
              GROUP BY sku, {day} ORDER BY sku, day"
         );
         Ok(on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(sku).fetch_all(conn).await?))
     }
 
     /// Per SKU: on hand, reserved and backordered across locations, and on order from open POs.
-    pub async fn positions(&mut self) -> Result<Vec<(String, i64, i64, i64, i64)>, StorageError> {
+    pub async fn positions(&mut self) -> Result<Vec<(String, Position)>, StorageError> {
         let sql = "SELECT p.sku, \
                    CAST(COALESCE((SELECT SUM(on_hand) FROM stock_levels s WHERE s.sku = p.sku), 0) AS BIGINT), \
                    CAST(COALESCE((SELECT SUM(reserved) FROM stock_levels s WHERE s.sku = p.sku), 0) AS BIGINT), \
@@ -230,7 +248,8 @@ impl Tx {
                              WHERE l.sku = p.sku AND l.received < l.quantity \
                              AND o.status IN ('draft', 'approved', 'sent', 'partially_received')), 0) AS BIGINT) \
                    FROM products p WHERE p.active ORDER BY p.sku";
-        Ok(on_engine!(self, |conn| sqlx::query_as(sql).fetch_all(conn).await?))
+        let rows: Vec<(String, i64, i64, i64, i64)> = on_engine!(self, |conn| sqlx::query_as(sql).fetch_all(conn).await?);
+        Ok(rows.into_iter().map(|(sku, on_hand, reserved, backordered, on_order)| (sku, Position { on_hand, reserved, on_order, backordered })).collect())
     }
 
     pub async fn insert_proposal(&mut self, p: &ProposalRecord) -> Result<(), StorageError> {
@@ -414,9 +433,9 @@ impl Tx {
 
     /// Per supplier and currency: open purchase orders and the value still to arrive on them,
     /// in minor units of the orders' currency.
-    pub async fn open_order_value(&mut self) -> Result<Vec<(String, String, i64, i64)>, StorageError> {
-        let sql = "SELECT o.supplier, o.currency, CAST(COUNT(DISTINCT o.id) AS BIGINT), \
-                   CAST(COALESCE(SUM((l.quantity - l.received) * l.unit_cost_minor), 0) AS BIGINT) \
+    pub async fn open_order_value(&mut self) -> Result<Vec<OpenOrderValue>, StorageError> {
+        let sql = "SELECT o.supplier, o.currency, CAST(COUNT(DISTINCT o.id) AS BIGINT) AS open_orders, \
+                   CAST(COALESCE(SUM((l.quantity - l.received) * l.unit_cost_minor), 0) AS BIGINT) AS value_minor \
                    FROM purchase_orders o JOIN po_lines l ON l.po_id = o.id \
                    WHERE o.status IN ('draft', 'approved', 'sent', 'partially_received') AND l.received < l.quantity \
                    GROUP BY o.supplier, o.currency ORDER BY o.supplier";

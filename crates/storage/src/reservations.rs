@@ -21,6 +21,14 @@ pub struct RoutingSites {
     pub cutoffs: BTreeMap<String, (String, String)>,
 }
 
+/// Units of a SKU at a location: available, on hand, or held, as the reader says.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StockUnits {
+    pub sku: String,
+    pub location: String,
+    pub units: i64,
+}
+
 /// A backorder line waiting for stock, with what routing needs to know about its order.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct WaitingLine {
@@ -80,14 +88,14 @@ impl Tx {
     }
 
     /// Units available (on hand less reserved) of `skus`, per SKU and location.
-    pub async fn available_stock(&mut self, skus: &[&str]) -> Result<Vec<(String, String, i64)>, StorageError> {
+    pub async fn available_stock(&mut self, skus: &[&str]) -> Result<Vec<StockUnits>, StorageError> {
         self.read_available(skus, "").await
     }
 
     /// [`Tx::available_stock`], holding those stock rows until the transaction ends so that
     /// no other writer changes them meanwhile. PostgreSQL locks them in one global order
     /// (SKU, then location), so two writers cannot deadlock; SQLite's writer holds them all.
-    pub async fn lock_available_stock(&mut self, skus: &[&str]) -> Result<Vec<(String, String, i64)>, StorageError> {
+    pub async fn lock_available_stock(&mut self, skus: &[&str]) -> Result<Vec<StockUnits>, StorageError> {
         let lock = match self.engine() {
             Engine::Sqlite => "",
             Engine::Postgres => " ORDER BY sku, location FOR UPDATE",
@@ -95,13 +103,13 @@ impl Tx {
         self.read_available(skus, lock).await
     }
 
-    async fn read_available(&mut self, skus: &[&str], lock: &str) -> Result<Vec<(String, String, i64)>, StorageError> {
+    async fn read_available(&mut self, skus: &[&str], lock: &str) -> Result<Vec<StockUnits>, StorageError> {
         if skus.is_empty() {
             return Ok(Vec::new());
         }
         let placeholders: Vec<String> = (1..=skus.len()).map(|n| format!("${n}")).collect();
         let stock = format!(
-            "SELECT sku, location, on_hand - reserved FROM stock_levels WHERE sku IN ({}){lock}",
+            "SELECT sku, location, on_hand - reserved AS units FROM stock_levels WHERE sku IN ({}){lock}",
             placeholders.join(", ")
         );
         Ok(on_engine!(self, |conn| {
@@ -201,8 +209,8 @@ impl Tx {
         Ok(())
     }
 
-    /// Releases every reservation of an order and drops its backorders; returns what it released.
-    pub async fn release_order(&mut self, order: Uuid) -> Result<Vec<(String, String, i64)>, StorageError> {
+    /// Releases every reservation of an order and drops its backorders.
+    pub async fn release_order(&mut self, order: Uuid) -> Result<(), StorageError> {
         let held = "SELECT l.sku, a.location, a.quantity FROM allocations a \
                     JOIN order_lines l ON l.order_id = a.order_id AND l.line_no = a.line_no WHERE a.order_id = $1";
         let rows: Vec<(String, String, i64)> = on_engine!(self, |conn| sqlx::query_as(held).bind(order).fetch_all(conn).await?);
@@ -212,7 +220,7 @@ impl Tx {
         for sql in ["DELETE FROM allocations WHERE order_id = $1", "DELETE FROM backorders WHERE order_id = $1"] {
             on_engine!(self, |conn| sqlx::query(sql).bind(order).execute(conn).await?.rows_affected());
         }
-        Ok(rows)
+        Ok(())
     }
 
     /// Backorders of a SKU, oldest ship-by first, locked for this transaction.

@@ -357,14 +357,16 @@ impl Tx {
     }
 
     /// Units shipped per channel, SKU and day from `from` to `to`: what return rates divide by.
-    pub async fn shipped_units(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<(String, String, String, i64)>, StorageError> {
+    pub async fn shipped_units(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<ordo_domain::returns::ShippedDay>, StorageError> {
         let day = self.utc_day("s.shipped_at");
         let sql = format!(
             "SELECT o.channel, ol.sku, {day}, CAST(SUM(sl.quantity) AS BIGINT) FROM shipment_lines sl JOIN shipments s ON s.id = sl.shipment_id \
              JOIN orders o ON o.id = s.order_id JOIN order_lines ol ON ol.order_id = s.order_id AND ol.line_no = sl.line_no \
              WHERE s.shipped_at >= $1 AND s.shipped_at < $2 GROUP BY o.channel, ol.sku, {day}"
         );
-        Ok(on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(from).bind(to).fetch_all(conn).await?))
+        let rows: Vec<(String, String, String, i64)> =
+            on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(from).bind(to).fetch_all(conn).await?);
+        Ok(rows.into_iter().map(|(channel, sku, day, units)| ordo_domain::returns::ShippedDay { channel, sku, day, units }).collect())
     }
 }
 

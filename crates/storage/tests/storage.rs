@@ -187,7 +187,8 @@ async fn movements_keep_on_hand_equal_to_their_sum() {
         let mut tx = db.read().await.unwrap();
         let levels = tx.stock_levels(Some("MUG")).await.unwrap();
         assert_eq!(levels.len(), 1);
-        assert_eq!(tx.on_hand_from_movements().await.unwrap(), vec![("MUG".into(), "central".into(), levels[0].on_hand)]);
+        let on_hand = ordo_storage::StockUnits { sku: "MUG".into(), location: "central".into(), units: levels[0].on_hand };
+        assert_eq!(tx.on_hand_from_movements().await.unwrap(), vec![on_hand]);
     })
     .await;
 }
@@ -224,7 +225,7 @@ async fn concurrent_withdrawals_never_overdraw() {
         assert_eq!(succeeded, 30);
         let mut tx = db.read().await.unwrap();
         assert_eq!(tx.stock_levels(Some("MUG")).await.unwrap()[0].on_hand, 0);
-        assert_eq!(tx.on_hand_from_movements().await.unwrap()[0].2, 0);
+        assert_eq!(tx.on_hand_from_movements().await.unwrap()[0].units, 0);
     })
     .await;
 }
@@ -425,7 +426,7 @@ async fn report_totals_pass_i64_without_failing() {
         assert_eq!((bank.debit, bank.credit), (3 * i128::from(big), 0));
         assert_eq!((sales.debit, sales.credit), (0, 3 * i128::from(big)));
         let totals = tx.account_totals(now - Duration::days(1), now + Duration::days(1)).await.unwrap();
-        assert_eq!(totals.iter().map(|t| t.3 - t.4).sum::<i128>(), 0, "debits equal credits");
+        assert_eq!(totals.iter().map(|t| t.debit - t.credit).sum::<i128>(), 0, "debits equal credits");
         assert_eq!(tx.account_balance_before("1000", now + Duration::days(1)).await.unwrap(), 3 * i128::from(big));
         tx.commit().await.unwrap();
     })

@@ -283,7 +283,7 @@ async fn list_attachments(State(ordo): State<Ordo>, _: Authorized<need::OrdersRe
 #[utoipa::path(get, path = "/api/v1/attachments/{id}", security(("bearer" = ["orders.read"])), tag = "helpdesk",
     params(("id" = String, Path)), responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = "4XX", body = ErrorBody)))]
 async fn download(State(ordo): State<Ordo>, _: Authorized<need::OrdersRead>, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
-    let (file_name, content_type, content) = ordo.attachment_content(path_id(&id)?).await?;
+    let ordo_app::AttachmentContent { file_name, content_type, content } = ordo.attachment_content(path_id(&id)?).await?;
     let disposition = format!("attachment; filename=\"{}\"", file_name.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' }).collect::<String>());
     Ok((
         [

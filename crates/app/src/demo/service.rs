@@ -92,12 +92,12 @@ fn pick(seed: &mut Seed, mix: &[(&'static str, i64)]) -> &'static str {
 }
 
 impl Desk {
-    pub(crate) fn new() -> Desk {
+    pub(crate) fn new(webhooks: std::sync::Arc<dyn crate::WebhookClient>) -> Desk {
         let actor = Actor::system_as;
         Desk {
             seed: Seed(6_2026),
             steps: Vec::new(),
-            courier: Courier::new("demo", None),
+            courier: Courier::new("demo", None, webhooks),
             service: actor("demo-service", ordo_domain::access::Role::Service),
             finance: actor("demo-finance", ordo_domain::access::Role::Finance),
             warehouse: actor("demo-warehouse", ordo_domain::access::Role::Warehouse),

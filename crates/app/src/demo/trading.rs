@@ -42,7 +42,7 @@ pub struct TradingSummary {
     pub settlement_lines: u64,
     pub settlement_matched: u64,
     /// Exceptions by kind: (kind, still open, raised in all).
-    pub exceptions: Vec<(String, i64, i64)>,
+    pub exceptions: Vec<ordo_domain::exception::ExceptionCount>,
     /// Places where reserved stock exceeds on-hand or disagrees with movements: must be 0.
     pub oversells: usize,
     pub trial_balance: Option<crate::TrialBalance>,
@@ -150,7 +150,13 @@ impl Ordo {
 
     /// Trades the demo business through `days` days from `first_day`, moving this
     /// application's simulated clock through each day's events.
-    pub(crate) async fn trade_demo(&self, first_day: NaiveDate, days: u32, progress: &dyn Progress) -> AppResult<TradingSummary> {
+    pub(crate) async fn trade_demo(
+        &self,
+        first_day: NaiveDate,
+        days: u32,
+        webhooks: std::sync::Arc<dyn crate::WebhookClient>,
+        progress: &dyn Progress,
+    ) -> AppResult<TradingSummary> {
         let mut summary = TradingSummary { days, ..TradingSummary::default() };
         let mut seed = Seed(7_2026);
         let products = self.products(None, 500, 0).await?.products;
@@ -175,7 +181,7 @@ impl Ordo {
         let floor = actor("demo-warehouse");
         let mut held_yesterday: Vec<Uuid> = Vec::new();
         let mut in_transit: Vec<(DateTime<Utc>, Uuid, Uuid)> = Vec::new();
-        let mut desk = super::service::Desk::new();
+        let mut desk = super::service::Desk::new(webhooks);
         let mut buying = super::buying::BuyingDesk::new();
         let a_skus: Vec<String> = class.iter().filter(|(_, c)| **c == AbcClass::A).map(|(sku, _)| sku.clone()).collect();
         let mut number = 0u64;
@@ -327,7 +333,7 @@ impl Ordo {
         summary.buying = buying.summary;
         summary.channels = channels.summary;
         let counts = self.exception_counts().await?;
-        summary.stockouts_raised = counts.iter().find(|(kind, _, _)| kind == "stockout").map_or(0, |(_, _, all)| *all as u64);
+        summary.stockouts_raised = counts.iter().find(|c| c.kind == "stockout").map_or(0, |c| c.all as u64);
         summary.exceptions = counts;
         (summary.shipped_on_time, summary.shipped_orders) = self.ship_by_adherence().await?;
         summary.oversells = self.stock_discrepancies().await?.len();
