@@ -106,7 +106,7 @@ async fn seed(ordo: &Ordo) -> Result<(), AppError> {
 }
 
 /// A realistic order: 1 to 4 lines, sometimes a scarce SKU, prices as a channel sends them.
-fn order_body(run: &str, n: u64) -> String {
+fn order_body(run: &str, n: u64, currency: &str) -> String {
     // A cheap deterministic mix; the bench needs variety, not randomness.
     let mut x = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xA5A5;
     let mut next = |m: u64| {
@@ -123,7 +123,7 @@ fn order_body(run: &str, n: u64) -> String {
         })
         .collect();
     format!(
-        r#"{{"channel":"bench","external_id":"{run}-{n}","placed_at":"{}","currency":"USD","customer":{{"email":"c{}@example.com","name":"Bench Customer"}},"ship_to":{{"name":"Bench Customer","line1":"1 Loop Rd","city":"Localhost","postal_code":"12345","country":"US"}},"shipping_method":"standard","payment_status":"captured","lines":[{}]}}"#,
+        r#"{{"channel":"bench","external_id":"{run}-{n}","placed_at":"{}","currency":"{currency}","customer":{{"email":"c{}@example.com","name":"Bench Customer"}},"ship_to":{{"name":"Bench Customer","line1":"1 Loop Rd","city":"Localhost","postal_code":"12345","country":"US"}},"shipping_method":"standard","payment_status":"captured","lines":[{}]}}"#,
         chrono::Utc::now().to_rfc3339(),
         n % 5000,
         items.join(",")
@@ -201,15 +201,21 @@ pub async fn ingest(ordo: Ordo, clients: usize, orders: u64) -> Result<IngestRep
 
     let url: axum::http::Uri = format!("http://{address}/api/v1/orders").parse().map_err(|e| format!("{e}"))?;
     let run = uuid::Uuid::now_v7().simple().to_string();
+    // The bench channel sells in the base currency.
+    let currency = ordo.settings().base_currency.code().to_owned();
     let started = Instant::now();
     let (mut latencies, failed) = drive(clients, orders, axum::http::StatusCode::CREATED, move |n| {
         axum::http::Request::post(url.clone())
             .header("content-type", "application/json")
             .header("authorization", format!("Bearer {token}"))
-            .body(Full::from(order_body(&run, n)))
+            .body(Full::from(order_body(&run, n, &currency)))
     })
     .await?;
     let seconds = started.elapsed().as_secs_f64();
+    if orders > 0 && failed == orders {
+        server.abort();
+        return Err(format!("every one of the {orders} orders was refused: no figure to report (is the database a bench database?)"));
+    }
     server.abort();
     latencies.sort_unstable();
     let oversells = ordo.stock_discrepancies().await.map_err(|e| e.to_string())?.len();
@@ -395,17 +401,19 @@ pub async fn settlement(ordo: Ordo, lines: usize) -> Result<SettlementReport, St
     let orders = lines.div_ceil(ROWS_PER_LINE * LINES_PER_ORDER) as u64;
     let run = uuid::Uuid::now_v7().simple().to_string();
     let next = Arc::new(AtomicU64::new(0));
+    let currency = ordo.settings().base_currency;
     let workers: Vec<_> = (0..32)
         .map(|_| {
             let (ordo, run, next) = (ordo.clone(), run.clone(), next.clone());
             tokio::spawn(async move {
                 let actor = Actor::system();
+                let currency = currency.code();
                 loop {
                     let n = next.fetch_add(1, Ordering::Relaxed);
                     if n >= orders {
                         return Ok::<(), String>(());
                     }
-                    let body = settled_order_body(&run, n);
+                    let body = settled_order_body(&run, n, currency);
                     let order = serde_json::from_str(&body).map_err(|e| e.to_string())?;
                     ordo.receive_order(order, &body, &actor).await.map_err(|e| e.to_string())?;
                 }
@@ -416,7 +424,7 @@ pub async fn settlement(ordo: Ordo, lines: usize) -> Result<SettlementReport, St
         worker.await.map_err(|e| e.to_string())??;
     }
 
-    let report = settlement_report(&run, orders, lines);
+    let report = settlement_report(&run, orders, lines, currency);
     // The peak counts from here: writing the report is the harness's, not the import's.
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let rss_before = memory_mib("VmRSS");
@@ -438,12 +446,12 @@ pub async fn settlement(ordo: Ordo, lines: usize) -> Result<SettlementReport, St
 }
 
 /// An order of two lines of one unit each at 9.90, as the bench channel sends it.
-fn settled_order_body(run: &str, n: u64) -> String {
+fn settled_order_body(run: &str, n: u64, currency: &str) -> String {
     let items: Vec<String> = (0..LINES_PER_ORDER as u64)
         .map(|i| format!(r#"{{"sku":"B-BENCH-{:04}","quantity":1,"unit_price":"9.90","tax":"0.00"}}"#, SCARCE as u64 + (n * 2 + i) % (SKUS - SCARCE) as u64))
         .collect();
     format!(
-        r#"{{"channel":"bench","external_id":"{run}-{n}","placed_at":"{}","currency":"USD","customer":{{"email":"c{}@example.com","name":"Bench Customer"}},"ship_to":{{"name":"Bench Customer","line1":"1 Loop Rd","city":"Localhost","postal_code":"12345","country":"US"}},"shipping_method":"standard","payment_status":"captured","lines":[{}]}}"#,
+        r#"{{"channel":"bench","external_id":"{run}-{n}","placed_at":"{}","currency":"{currency}","customer":{{"email":"c{}@example.com","name":"Bench Customer"}},"ship_to":{{"name":"Bench Customer","line1":"1 Loop Rd","city":"Localhost","postal_code":"12345","country":"US"}},"shipping_method":"standard","payment_status":"captured","lines":[{}]}}"#,
         chrono::Utc::now().to_rfc3339(),
         n % 5000,
         items.join(",")
@@ -451,9 +459,9 @@ fn settled_order_body(run: &str, n: u64) -> String {
 }
 
 /// The V2 flat file a marketplace would send for the bench orders, `lines` rows long.
-fn settlement_report(run: &str, orders: u64, lines: usize) -> String {
+fn settlement_report(run: &str, orders: u64, lines: usize, currency: ordo_app::domain::Currency) -> String {
     use ordo_app::domain::settlement::{write_amazon_v2, V2Row};
-    let usd = |minor: i64| ordo_app::domain::Money::from_minor(minor, ordo_app::domain::Currency::USD);
+    let money = |minor: i64| ordo_app::domain::Money::from_minor(minor, currency);
     let mut rows: Vec<V2Row> = Vec::with_capacity(lines);
     'orders: for n in 0..orders {
         for i in 0..LINES_PER_ORDER as u64 {
@@ -472,13 +480,13 @@ fn settlement_report(run: &str, orders: u64, lines: usize) -> String {
                     description,
                     item_code: format!("{n}{i}"),
                     sku: format!("B-BENCH-{sku:04}"),
-                    amount: usd(minor),
+                    amount: money(minor),
                 });
             }
         }
     }
     let day = |d| chrono::NaiveDate::from_ymd_opt(2026, 11, d).unwrap_or_default();
-    write_amazon_v2(run, (day(1), day(14)), day(16), ordo_app::domain::Currency::USD, &rows)
+    write_amazon_v2(run, (day(1), day(14)), day(16), currency, &rows)
 }
 
 /// A line of this process's /proc status in MiB (`VmRSS` now, `VmHWM` the peak since the
@@ -510,15 +518,17 @@ pub async fn replay(ordo: Ordo, orders: u64) -> Result<ReplayReport, String> {
     let run = format!("replay-{}", chrono::Utc::now().timestamp_millis());
     let next = Arc::new(AtomicU64::new(0));
     let mut placers = Vec::new();
+    let currency = ordo.settings().base_currency;
     for _ in 0..32 {
         let (ordo, run, next, system) = (ordo.clone(), run.clone(), next.clone(), system.clone());
         placers.push(tokio::spawn(async move {
+            let currency = currency.code();
             loop {
                 let n = next.fetch_add(1, Ordering::Relaxed);
                 if n >= orders {
                     return Ok::<(), String>(());
                 }
-                let body = order_body(&run, n);
+                let body = order_body(&run, n, currency);
                 let order: ordo_app::domain::order::NewOrder = serde_json::from_str(&body).map_err(|e| e.to_string())?;
                 ordo.receive_order(order, &body, &system).await.map_err(|e| e.to_string())?;
             }

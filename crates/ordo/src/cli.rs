@@ -669,7 +669,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(BenchCommand::Replay { orders, json }) => {
-            let report = crate::bench::replay(open(&config).await?, orders).await.map_err(Failure::Failed)?;
+            let report = crate::bench::replay(create(&config).await?, orders).await.map_err(Failure::Failed)?;
             if json {
                 println!("{}", serde_json::to_string(&report).map_err(|e| Failure::Failed(e.to_string()))?);
             } else {
@@ -758,7 +758,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
             Ok(if report.oversells == 0 && report.failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Command::Bench(BenchCommand::Settlement { lines, json }) => {
-            let ordo = open(&config).await?;
+            let ordo = create(&config).await?;
             let lines = usize::try_from(lines).map_err(|e| Failure::CannotRun(e.to_string()))?;
             let report = crate::bench::settlement(ordo, lines).await.map_err(Failure::Failed)?;
             if json {

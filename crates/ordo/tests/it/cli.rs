@@ -276,3 +276,24 @@ async fn a_database_never_initialised_is_refused_not_created() {
         assert!(run(dir.path(), &["token", "list", "--database", &empty]).status.success(), "initialised now");
     }
 }
+
+/// Every benchmark the README names runs on a fresh database, whatever the base currency, and
+/// reports a figure rather than a run of refusals.
+#[test]
+fn each_benchmark_runs_on_a_fresh_database_in_any_base_currency() {
+    let dir = tempfile::tempdir().unwrap();
+    for (n, args) in [
+        vec!["bench", "ingest", "--clients", "4", "--orders", "40"],
+        vec!["bench", "webhooks", "--clients", "4", "--deliveries", "40"],
+        vec!["bench", "settlement", "--lines", "200"],
+        vec!["bench", "replay", "--orders", "60"],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let database = format!("sqlite://{}", dir.path().join(format!("bench-{n}.db")).display());
+        let output = ordo(dir.path()).args(&args).args(["--database", &database]).env("ORDO_BASE_CURRENCY", "EUR").output().unwrap();
+        assert!(output.status.success(), "{args:?}: {}{}", text(&output.stdout), text(&output.stderr));
+        assert!(text(&output.stdout).contains(" on sqlite:"), "{args:?}: {}", text(&output.stdout));
+    }
+}
