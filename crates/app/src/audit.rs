@@ -26,7 +26,7 @@ pub const MAX_AUDIT_PAGE: i64 = 500;
 
 /// Appends `changes`, made by `actor` at `at`, to the audit log inside `tx`: the records
 /// commit with the change or not at all.
-pub(crate) async fn record(tx: &mut Tx, actor: &Actor, at: DateTime<Utc>, changes: &[Change]) -> AppResult<()> {
+pub async fn record(tx: &mut Tx, actor: &Actor, at: DateTime<Utc>, changes: &[Change]) -> AppResult<()> {
     let entries: Vec<AuditEntry> = changes.iter().map(|change| actor.entry(at, change.clone())).collect();
     tx.append_audit(&entries).await?;
     Ok(())

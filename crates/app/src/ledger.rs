@@ -44,7 +44,7 @@ impl LedgerCheck {
 
 impl Ordo {
     /// Opens the default chart of accounts where it is missing.
-    pub(crate) async fn open_default_chart(tx: &mut Tx, now: DateTime<Utc>) -> AppResult<()> {
+    pub async fn open_default_chart(tx: &mut Tx, now: DateTime<Utc>) -> AppResult<()> {
         let chart: Vec<(String, String, AccountKind)> =
             ledger::DEFAULT_CHART.iter().map(|(code, name, kind)| ((*code).to_owned(), (*name).to_owned(), *kind)).collect();
         Ok(tx.ensure_accounts(&chart, now).await?)
@@ -53,7 +53,7 @@ impl Ordo {
     /// Posts `entry` in the caller's transaction, opening a channel's receivable the first time
     /// it is used. An entry in another currency carries its base amounts at the rate in force;
     /// without one it is refused, naming the currency.
-    pub(crate) async fn post(&self, tx: &mut Tx, entry: Entry, actor: &str, now: DateTime<Utc>) -> AppResult<()> {
+    pub async fn post(&self, tx: &mut Tx, entry: Entry, actor: &str, now: DateTime<Utc>) -> AppResult<()> {
         if entry.is_empty() {
             return Ok(());
         }

@@ -15,7 +15,7 @@ mod exceptions;
 mod fulfilment;
 mod helpdesk;
 mod intake;
-pub mod demo;
+
 pub mod import;
 mod inventory;
 mod ledger;
@@ -43,6 +43,8 @@ pub use access::{form_token, new_form_token, IssuedToken, LoggedIn};
 pub use audit::AuditVerdict;
 pub use clock::Clock;
 pub use connectors::{ChannelConnection, ConnectorChange, ConnectorView};
+pub use audit::record as record_audit;
+pub use rules::seed_initial_rules;
 pub use inbox::{MAX_CLAIM as MAX_INBOX_CLAIM, DeliveryView, InboxRound, InboundHealth, OutboundHealth, Receipt, SyncHealth};
 pub use pollers::{FeedError, OrderFeed, PollRound, PollTarget, PolledOrder, PolledPage, POLL_LEASE};
 pub use tracking::TrackingReceipt;
@@ -284,5 +286,21 @@ impl Ordo {
     /// The time by Ordo's clock: what every use case and page reads as now.
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+
+    /// The database itself, for the one caller that seeds a whole business at once (the demo,
+    /// on a database it made); everything else goes through the use cases.
+    pub fn storage(&self) -> &Db {
+        &self.db
+    }
+
+    /// The clock the use cases read: simulated for the demo, which moves it along.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Forgets the master data kept in memory, after it was written behind the use cases' back.
+    pub fn clear_cache(&self) {
+        self.cache.clear();
     }
 }

@@ -116,7 +116,7 @@ pub(crate) fn stored_order_facts(order: &ordo_domain::order::Order, channel: &or
 /// Puts the initial rule set in force on a database that never had one: the risk-hold rules
 /// the risk settings describe ([`ordo_domain::risk::RiskPolicy::initial_rules`]), written and
 /// approved by `system`. Runs once per database.
-pub(crate) async fn seed_initial_rules(tx: &mut ordo_storage::Tx, policy: &ordo_domain::risk::RiskPolicy, now: DateTime<Utc>) -> AppResult<()> {
+pub async fn seed_initial_rules(tx: &mut ordo_storage::Tx, policy: &ordo_domain::risk::RiskPolicy, now: DateTime<Utc>) -> AppResult<()> {
     const MARK: &str = "initial_rules";
     if tx.meta(MARK).await?.is_some() {
         return Ok(());

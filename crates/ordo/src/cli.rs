@@ -960,7 +960,7 @@ async fn demo(config: &Config, days: u32) -> Result<ExitCode, Failure> {
     let receiver = flaky_receiver().await?;
     let summary = {
         let bar = Bar::new("building");
-        ordo.build_demo(days, Some(&receiver), std::sync::Arc::new(ordo_connectors::Http::new().map_err(Failure::CannotRun)?), &bar).await?
+        ordo_demo::build_demo(&ordo, days, Some(&receiver), std::sync::Arc::new(ordo_connectors::Http::new().map_err(Failure::CannotRun)?), &bar).await?
     };
     let classes: Vec<String> = summary.products_by_class.iter().map(|(class, n)| format!("{n} {}", class.as_str())).collect();
     let products: usize = summary.products_by_class.iter().map(|(_, n)| n).sum();
@@ -969,7 +969,7 @@ async fn demo(config: &Config, days: u32) -> Result<ExitCode, Failure> {
     if config.settings.secret_key.is_none() {
         println!(
             "             (connector secrets sealed with the demo's own key: serve with ORDO_SECRET_KEY={} to take their webhooks)",
-            ordo_app::demo::DEMO_SECRET_KEY
+            ordo_demo::DEMO_SECRET_KEY
         );
     }
     println!("  locations  {}", summary.locations.join(", "));
@@ -1070,6 +1070,6 @@ async fn demo(config: &Config, days: u32) -> Result<ExitCode, Failure> {
     println!();
     println!("Serve the dashboard on this data:");
     println!("  cargo run --release -- serve --database {} --listen 127.0.0.1:8080", config.database_url);
-    println!("then open http://127.0.0.1:8080/login as user \"ops\" (or any role name) with password \"{}\".", ordo_app::demo::DEMO_PASSWORD);
+    println!("then open http://127.0.0.1:8080/login as user \"ops\" (or any role name) with password \"{}\".", ordo_demo::DEMO_PASSWORD);
     Ok(ExitCode::SUCCESS)
 }

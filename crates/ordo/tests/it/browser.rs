@@ -79,7 +79,7 @@ async fn a_user_logs_in_and_sees_the_products_page() {
 
     browser.find(Locator::Id("username")).await.unwrap().clear().await.unwrap();
     browser.find(Locator::Id("username")).await.unwrap().send_keys("ops").await.unwrap();
-    browser.find(Locator::Id("password")).await.unwrap().send_keys(ordo_app::demo::DEMO_PASSWORD).await.unwrap();
+    browser.find(Locator::Id("password")).await.unwrap().send_keys(ordo_demo::DEMO_PASSWORD).await.unwrap();
     browser.find(Locator::Id("login-submit")).await.unwrap().click().await.unwrap();
     // The log-in form remembers where the user was going.
     browser.wait().for_url(&format!("{}/dashboard/products", server.base).parse().unwrap()).await.unwrap();
@@ -152,7 +152,7 @@ async fn a_user_logs_in_and_sees_the_products_page() {
 async fn log_in(browser: &Client, server: &Server, user: &str) {
     browser.goto(&format!("{}/login", server.base)).await.unwrap();
     browser.find(Locator::Id("username")).await.unwrap().send_keys(user).await.unwrap();
-    browser.find(Locator::Id("password")).await.unwrap().send_keys(ordo_app::demo::DEMO_PASSWORD).await.unwrap();
+    browser.find(Locator::Id("password")).await.unwrap().send_keys(ordo_demo::DEMO_PASSWORD).await.unwrap();
     browser.find(Locator::Id("login-submit")).await.unwrap().click().await.unwrap();
     browser.wait().for_url(&format!("{}/dashboard", server.base).parse().unwrap()).await.unwrap();
 }

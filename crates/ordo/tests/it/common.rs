@@ -84,7 +84,7 @@ impl Server {
         let ordo = Ordo::open(&url, &storage, settings).await.unwrap();
         let url = url.clone();
         if demo {
-            ordo.build_demo(0, None, std::sync::Arc::new(ordo_connectors::Http::new().unwrap()), &ordo_app::NoProgress).await.unwrap();
+            ordo_demo::build_demo(&ordo, 0, None, std::sync::Arc::new(ordo_connectors::Http::new().unwrap()), &ordo_app::NoProgress).await.unwrap();
         }
         let admin = ordo.create_bootstrap_token().await.unwrap().unwrap().token;
         let (base, stop) = serve_in_process(&ordo).await;

@@ -12,7 +12,8 @@ use ordo_domain::Money;
 use uuid::Uuid;
 
 use super::Seed;
-use crate::{Actor, AppResult, Ordo, SettlementImport};
+use crate::Shop;
+use ordo_app::{Actor, AppResult, SettlementImport};
 
 /// The marketplaces that settle, and the commission each charges in basis points.
 pub(crate) const MARKETPLACES: [(&str, i64); 2] = [("amazon", 1_500), ("wayfair", 1_800)];
@@ -26,7 +27,7 @@ pub(crate) struct Settling {
     reports: u64,
 }
 
-impl Ordo {
+impl Shop {
     /// `channel` settles what it shipped since its last settlement, deposited on `deposit`.
     pub(crate) async fn demo_settlement(
         &self,
@@ -53,7 +54,7 @@ impl Ordo {
             return Ok(None);
         }
         let first = !settling.reserves.contains_key(channel);
-        let currency = self.settings.base_currency;
+        let currency = self.settings().base_currency;
         let mut rows: Vec<V2Row> = Vec::new();
         let mut sales = 0i64;
         for (n, id) in shipped.iter().enumerate() {

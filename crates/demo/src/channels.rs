@@ -16,8 +16,8 @@ use ordo_domain::order::Order;
 use serde_json::{json, Value};
 
 use super::Seed;
-use crate::pollers::{FeedError, OrderFeed, PollTarget, PolledOrder, PolledPage};
-use crate::{Actor, AppResult, Ordo, Receipt};
+use ordo_app::{FeedError, OrderFeed, PollTarget, PolledOrder, PolledPage};
+use ordo_app::{Actor, AppResult, Ordo, Receipt};
 
 const SHOPIFY_SECRET: &str = "demo-shopify-webhook-secret";
 const WOO_SECRET: &str = "demo-woocommerce-webhook-secret";
@@ -186,7 +186,7 @@ impl Channels {
         self.summary.pages += round.pages as u64;
         self.summary.polled += round.stored as u64;
         let fresh: Vec<String> = {
-            let listed = self.marketplace.listed.lock().map_err(|_| crate::AppError::Storage(ordo_storage::StorageError::Unavailable("the stand-in's list is poisoned".into())))?;
+            let listed = self.marketplace.listed.lock().map_err(|_| ordo_app::AppError::Storage(ordo_storage::StorageError::Unavailable("the stand-in's list is poisoned".into())))?;
             listed.iter().map(|(_, o)| o.external_id.clone()).collect()
         };
         self.settle(ordo).await?;
@@ -211,7 +211,7 @@ impl Channels {
     /// Processes the inbox until nothing is due, counting what was mapped and what failed.
     async fn settle(&mut self, ordo: &Ordo) -> AppResult<()> {
         loop {
-            let round = ordo.process_inbox(crate::inbox::MAX_CLAIM).await?;
+            let round = ordo.process_inbox(ordo_app::MAX_INBOX_CLAIM).await?;
             self.summary.mapped += round.processed as u64;
             self.summary.exceptions += round.failed as u64;
             if round.claimed == 0 {
@@ -223,7 +223,7 @@ impl Channels {
     async fn made(&self, ordo: &Ordo, channel: &str, external_id: &str) -> AppResult<Option<Order>> {
         match ordo.order_by_external_id(channel, external_id).await {
             Ok(order) => Ok(Some(order)),
-            Err(crate::AppError::NotFound { .. }) => Ok(None),
+            Err(ordo_app::AppError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         }
     }

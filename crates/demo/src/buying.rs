@@ -8,7 +8,7 @@ use ordo_domain::procurement::Policy;
 use ordo_storage::{SupplierSku, Tx};
 use uuid::Uuid;
 
-use crate::{Actor, AppResult, NewBill, Ordo};
+use ordo_app::{Actor, AppResult, NewBill, Ordo};
 
 /// The supplier that delivers four days late.
 const LATE_SUPPLIER: &str = "oak-and-reed";
@@ -128,7 +128,7 @@ impl BuyingDesk {
             match ordo.move_purchase_order(po.id, "approved", &self.buyer).await {
                 Ok(_) => {}
                 // Over the buyer's limit: the manager approves.
-                Err(crate::AppError::Forbidden(_)) => {
+                Err(ordo_app::AppError::Forbidden(_)) => {
                     ordo.move_purchase_order(po.id, "approved", &self.manager).await?;
                 }
                 Err(e) => return Err(e),

@@ -15,7 +15,8 @@ use ordo_domain::wave::{Dispatch, NewWave};
 use uuid::Uuid;
 
 use super::Seed;
-use crate::{Actor, AppError, AppResult, Ordo, Progress};
+use crate::Shop;
+use ordo_app::{Actor, AppError, AppResult, Progress};
 
 /// What the simulated days did.
 #[derive(Debug, Clone, Default)]
@@ -45,7 +46,7 @@ pub struct TradingSummary {
     pub exceptions: Vec<ordo_domain::exception::ExceptionCount>,
     /// Places where reserved stock exceeds on-hand or disagrees with movements: must be 0.
     pub oversells: usize,
-    pub trial_balance: Option<crate::TrialBalance>,
+    pub trial_balance: Option<ordo_app::TrialBalance>,
     /// Contribution by channel over the days traded.
     pub margins: Vec<ordo_domain::ledger::Margin>,
     /// Every entry balances and the inventory account equals the stock at cost.
@@ -120,7 +121,7 @@ fn number_of(body: &serde_json::Value) -> u64 {
     body["external_id"].as_str().and_then(|id| id.rsplit('-').next()).and_then(|n| n.parse().ok()).unwrap_or(0)
 }
 
-impl Ordo {
+impl Shop {
     /// Counts an order that arrived, and lets a few customers change their minds the same day.
     async fn demo_intake(
         &self,
@@ -154,7 +155,7 @@ impl Ordo {
         &self,
         first_day: NaiveDate,
         days: u32,
-        webhooks: std::sync::Arc<dyn crate::WebhookClient>,
+        webhooks: std::sync::Arc<dyn ordo_app::WebhookClient>,
         progress: &dyn Progress,
     ) -> AppResult<TradingSummary> {
         let mut summary = TradingSummary { days, ..TradingSummary::default() };
@@ -237,7 +238,7 @@ impl Ordo {
             events.sort_by_key(|(when, _)| *when);
 
             for (when, event) in events {
-                self.clock.set(when);
+                self.clock().set(when);
                 match event {
                     Event::Review => {
                         for id in held_yesterday.drain(..) {
@@ -338,7 +339,7 @@ impl Ordo {
         (summary.shipped_on_time, summary.shipped_orders) = self.ship_by_adherence().await?;
         summary.oversells = self.stock_discrepancies().await?.len();
         summary.trial_balance = Some(self.trial_balance().await?);
-        summary.margins = self.profitability_by_channel(crate::Period::default()).await?.1;
+        summary.margins = self.profitability_by_channel(ordo_app::Period::default()).await?.1;
         summary.books_hold = self.check_ledger().await?.holds();
         Ok(summary)
     }
@@ -354,7 +355,7 @@ impl Ordo {
             Err(e) => return Err(e),
         };
         self.pick_wave(wave.id, floor).await?;
-        self.clock.set(self.now() + Duration::minutes(30));
+        self.clock().set(self.now() + Duration::minutes(30));
         let mut shipments = Vec::with_capacity(wave.orders.len());
         for order in &wave.orders {
             self.pack_wave_order(wave.id, order.order_id, floor).await?;
@@ -370,7 +371,7 @@ impl Ordo {
 
     /// Receives stock at the central warehouse for every SKU that orders wait for.
     async fn demo_deliveries(&self, seed: &mut Seed, buyer: &Actor) -> AppResult<u64> {
-        let waiting = self.db.read().await?.backordered_by_sku().await?;
+        let waiting = self.storage().read().await?.backordered_by_sku().await?;
         let mut receipts = 0;
         for (sku, quantity) in waiting {
             let receipt = NewMovement {

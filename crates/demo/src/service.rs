@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use super::Seed;
-use crate::{Actor, AppResult, Courier, InspectedLine, NewRefund, NewReturn, NewReturnLine, NewTicket, Ordo, ReceivedLine};
+use ordo_app::{Actor, AppResult, Courier, InspectedLine, NewRefund, NewReturn, NewReturnLine, NewTicket, Ordo, ReceivedLine};
 
 /// What the desk did over the demo.
 #[derive(Debug, Clone, Default)]
@@ -92,7 +92,7 @@ fn pick(seed: &mut Seed, mix: &[(&'static str, i64)]) -> &'static str {
 }
 
 impl Desk {
-    pub(crate) fn new(webhooks: std::sync::Arc<dyn crate::WebhookClient>) -> Desk {
+    pub(crate) fn new(webhooks: std::sync::Arc<dyn ordo_app::WebhookClient>) -> Desk {
         let actor = Actor::system_as;
         Desk {
             seed: Seed(6_2026),
@@ -159,10 +159,10 @@ impl Desk {
         let due = self.steps.iter().take_while(|(when, _)| *when <= now).count();
         let steps: Vec<(DateTime<Utc>, Step)> = self.steps.drain(..due).collect();
         for (when, step) in steps {
-            ordo.clock.set(when.max(ordo.now()));
+            ordo.clock().set(when.max(ordo.now()));
             self.take(ordo, step).await?;
         }
-        ordo.clock.set(now.max(ordo.now()));
+        ordo.clock().set(now.max(ordo.now()));
         Ok(())
     }
 
@@ -271,7 +271,7 @@ impl Desk {
             ordo.send_replacement(id, &self.service).await?;
             self.summary.replacements += 1;
         } else {
-            let lines = rma.lines.iter().map(|l| crate::NewRefundLine { line: l.line, quantity: l.received, amount: None }).collect();
+            let lines = rma.lines.iter().map(|l| ordo_app::NewRefundLine { line: l.line, quantity: l.received, amount: None }).collect();
             let refund = NewRefund { return_id: Some(id), lines, shipping: None, reason: "returned goods".into(), channel_refund: None };
             if ordo.refund(rma.order_id, refund, &self.finance).await.is_ok() {
                 self.summary.refunds += 1;

@@ -15,7 +15,7 @@ use ordo_domain::{FieldError, Money};
 use ordo_storage::Tx;
 use uuid::Uuid;
 
-use crate::{Actor, AppError, AppResult, Clock, Ordo, Progress};
+use ordo_app::{Actor, AppError, AppResult, Clock, Ordo, Progress};
 
 mod buying;
 mod channels;
@@ -117,46 +117,57 @@ const BUSINESSES: &[&str] = &[
 /// demo with `ORDO_SECRET_KEY` set to it for its connectors to take webhooks. Never for real use.
 pub const DEMO_SECRET_KEY: &str = "ordo-demo-key-for-the-demo-database-only";
 
-impl Ordo {
-    /// Builds the reference business on an empty database, or rebuilds it on one the demo
-    /// built before. A database holding anything else is refused, so the demo can never wipe
-    /// real data.
-    ///
-    /// The business opens `days` days ago and trades up to today on a simulated clock, so
-    /// every order, wave and exception carries the time it would have had.
-    ///
-    /// `receiver`, when given, is an `http://` address that takes the demo's customer
-    /// notifications (`ordo demo` runs one that fails now and then); the demo also keeps an
-    /// endpoint that is gone, so retries and dead letters show. `webhooks` sends them.
-    pub async fn build_demo(
-        &self,
-        days: u32,
-        receiver: Option<&str>,
-        webhooks: std::sync::Arc<dyn crate::WebhookClient>,
-        progress: &dyn Progress,
-    ) -> AppResult<DemoSummary> {
-        let first_day = Utc::now().date_naive() - chrono::Duration::days(i64::from(days));
-        let opening = Utc.from_utc_datetime(&first_day.and_hms_opt(6, 0, 0).unwrap_or_default());
-        // The demo's connectors keep webhook secrets: without a configured key, the demo's own.
-        let ordo = match self.settings.secret_key {
-            Some(_) => self.clone(),
-            None => {
-                let key = crate::SecretKey::from_text(DEMO_SECRET_KEY).map_err(|e| FieldError::new("secret_key", e.to_string()))?;
-                self.with_settings(crate::Settings { secret_key: Some(key), ..self.settings.clone() })
-            }
-        };
-        ordo.with_clock(Clock::simulated(opening)).build_demo_from(first_day, days, receiver, webhooks, progress).await
+/// Builds the reference business on an empty database, or rebuilds it on one the demo built
+/// before. A database holding anything else is refused, so the demo can never wipe real data.
+///
+/// The business opens `days` days ago and trades up to today on a simulated clock, so every
+/// order, wave and exception carries the time it would have had.
+///
+/// `receiver`, when given, is an `http://` address that takes the demo's customer
+/// notifications (`ordo demo` runs one that fails now and then); the demo also keeps an
+/// endpoint that is gone, so retries and dead letters show. `webhooks` sends them.
+pub async fn build_demo(
+    ordo: &Ordo,
+    days: u32,
+    receiver: Option<&str>,
+    webhooks: std::sync::Arc<dyn ordo_app::WebhookClient>,
+    progress: &dyn Progress,
+) -> AppResult<DemoSummary> {
+    let first_day = Utc::now().date_naive() - chrono::Duration::days(i64::from(days));
+    let opening = Utc.from_utc_datetime(&first_day.and_hms_opt(6, 0, 0).unwrap_or_default());
+    // The demo's connectors keep webhook secrets: without a configured key, the demo's own.
+    let ordo = match ordo.settings().secret_key {
+        Some(_) => ordo.clone(),
+        None => {
+            let key = ordo_app::SecretKey::from_text(DEMO_SECRET_KEY).map_err(|e| FieldError::new("secret_key", e.to_string()))?;
+            ordo.with_settings(ordo_app::Settings { secret_key: Some(key), ..ordo.settings().clone() })
+        }
+    };
+    Shop(ordo.with_clock(Clock::simulated(opening))).build_demo_from(first_day, days, receiver, webhooks, progress).await
+}
+
+/// Ordo as the demo drives it: every use case, plus the demo's own steps.
+#[derive(Clone)]
+pub(crate) struct Shop(Ordo);
+
+impl std::ops::Deref for Shop {
+    type Target = Ordo;
+    fn deref(&self) -> &Ordo {
+        &self.0
     }
+}
+
+impl Shop {
 
     async fn build_demo_from(
         &self,
         first_day: NaiveDate,
         days: u32,
         receiver: Option<&str>,
-        webhooks: std::sync::Arc<dyn crate::WebhookClient>,
+        webhooks: std::sync::Arc<dyn ordo_app::WebhookClient>,
         progress: &dyn Progress,
     ) -> AppResult<DemoSummary> {
-        let mut tx = self.db.write().await?;
+        let mut tx = self.storage().write().await?;
         let counts = tx.master_data_counts().await?;
         let empty = counts == ordo_storage::MasterDataCounts::default() && tx.api_token_count().await? == 0;
         if !empty && tx.meta(DEMO_MARK).await?.is_none() {
@@ -167,12 +178,12 @@ impl Ordo {
         }
         tx.delete_everything().await?;
         tx.set_meta(DEMO_MARK, "true").await?;
-        Self::open_default_chart(&mut tx, self.now()).await?;
-        crate::rules::seed_initial_rules(&mut tx, &self.settings.risk, self.now()).await?;
+        Ordo::open_default_chart(&mut tx, self.now()).await?;
+        ordo_app::seed_initial_rules(&mut tx, &self.settings().risk, self.now()).await?;
 
         let now = self.now();
         let mut seed = Seed(2026);
-        let base = self.settings.base_currency;
+        let base = self.settings().base_currency;
         let products = demo_products(&mut seed, base);
         let mut summary = DemoSummary {
             channels: Vec::new(),
@@ -194,7 +205,7 @@ impl Ordo {
             ("wayfair", "Wayfair marketplace", ChannelKind::Marketplace, 48),
             ("b2b", "Wholesale portal", ChannelKind::B2b, 72),
         ] {
-            let currency = self.settings.base_currency.code().to_owned();
+            let currency = self.settings().base_currency.code().to_owned();
             let new = NewChannel { code: code.into(), name: name.into(), kind, currency, ship_by_sla_hours: Some(sla) };
             tx.insert_channel(&new.validate()?, now).await?;
             summary.channels.push(code.to_owned());
@@ -248,9 +259,9 @@ impl Ordo {
             "units_on_hand": summary.units_on_hand,
         });
         let change = ordo_domain::audit::Change::new("demo.build", "demo").after(built).reason("ordo demo");
-        crate::audit::record(&mut tx, &Actor::system(), now, &[change]).await?;
+        ordo_app::record_audit(&mut tx, &Actor::system(), now, &[change]).await?;
         tx.commit().await?;
-        self.cache.clear();
+        self.clear_cache();
 
         // Password hashing is deliberately slow; users go in after the bulk of the data.
         for role in Role::ALL {
@@ -313,7 +324,7 @@ impl Ordo {
         progress: &dyn Progress,
     ) -> AppResult<(i64, Money)> {
         let mut units = 0;
-        let mut value = Money::zero(self.settings.base_currency);
+        let mut value = Money::zero(self.settings().base_currency);
         // Fast movers sit in aisle A by the packing benches, slow ones at the back.
         let mut shelved = [0usize; 3];
         for product in products.iter().filter(|p| p.active) {
