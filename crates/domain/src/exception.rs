@@ -142,26 +142,9 @@ pub enum ExceptionStatus {
     Resolved,
 }
 
+named!(ExceptionStatus, "a status", { Open => "open", Acknowledged => "acknowledged", Escalated => "escalated", Resolved => "resolved" });
+
 impl ExceptionStatus {
-    pub const ALL: [ExceptionStatus; 4] =
-        [ExceptionStatus::Open, ExceptionStatus::Acknowledged, ExceptionStatus::Escalated, ExceptionStatus::Resolved];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ExceptionStatus::Open => "open",
-            ExceptionStatus::Acknowledged => "acknowledged",
-            ExceptionStatus::Escalated => "escalated",
-            ExceptionStatus::Resolved => "resolved",
-        }
-    }
-
-    pub fn parse(field: &str, value: &str) -> Result<ExceptionStatus, FieldError> {
-        ExceptionStatus::ALL
-            .into_iter()
-            .find(|s| s.as_str() == value)
-            .ok_or_else(|| FieldError::new(field, "must be open, acknowledged, escalated or resolved"))
-    }
-
     /// Whether a person may acknowledge it from here.
     pub fn may_acknowledge(self) -> bool {
         self.can_become(ExceptionStatus::Acknowledged)
@@ -174,11 +157,6 @@ impl ExceptionStatus {
     }
 }
 
-impl std::fmt::Display for ExceptionStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// How many exceptions there are of one kind.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

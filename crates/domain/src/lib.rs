@@ -100,7 +100,7 @@ mod status_tests {
     #[test]
     fn statuses_read_back_and_end_where_they_should() {
         check(&OrderStatus::ALL, OrderStatus::as_str, OrderStatus::parse, OrderStatus::can_become, &[OrderStatus::Delivered, OrderStatus::Cancelled]);
-        check(&[ShipmentStatus::Shipped, ShipmentStatus::Delivered], ShipmentStatus::as_str, |s| ShipmentStatus::parse("s", s).ok(), ShipmentStatus::can_become, &[ShipmentStatus::Delivered]);
+        check(ShipmentStatus::ALL, ShipmentStatus::as_str, |s| ShipmentStatus::parse("s", s).ok(), ShipmentStatus::can_become, &[ShipmentStatus::Delivered]);
         check(&[WaveStatus::Open, WaveStatus::Picked, WaveStatus::Closed], WaveStatus::as_str, WaveStatus::parse, WaveStatus::can_become, &[WaveStatus::Closed]);
         check(&WaveOrderStatus::ALL, WaveOrderStatus::as_str, WaveOrderStatus::parse, WaveOrderStatus::can_become, &[WaveOrderStatus::Shipped, WaveOrderStatus::Cancelled]);
         check(ReturnStatus::ALL, ReturnStatus::as_str, |s| ReturnStatus::parse("s", s).ok(), ReturnStatus::can_become, &[ReturnStatus::Rejected, ReturnStatus::Closed]);
@@ -108,7 +108,7 @@ mod status_tests {
         check(TransferStatus::ALL, TransferStatus::as_str, |s| TransferStatus::parse("s", s).ok(), TransferStatus::can_become, &[TransferStatus::Received]);
         check(&RuleStatus::ALL, RuleStatus::as_str, RuleStatus::parse, RuleStatus::can_become, &[RuleStatus::Retired, RuleStatus::Rejected]);
         check(ChangeStatus::ALL, ChangeStatus::as_str, |s| ChangeStatus::parse("s", s).ok(), ChangeStatus::can_become, &[ChangeStatus::Approved, ChangeStatus::Rejected]);
-        check(&ExceptionStatus::ALL, ExceptionStatus::as_str, |s| ExceptionStatus::parse("s", s).ok(), ExceptionStatus::can_become, &[ExceptionStatus::Resolved]);
+        check(ExceptionStatus::ALL, ExceptionStatus::as_str, |s| ExceptionStatus::parse("s", s).ok(), ExceptionStatus::can_become, &[ExceptionStatus::Resolved]);
         check(TicketStatus::ALL, TicketStatus::as_str, |s| TicketStatus::parse("s", s).ok(), TicketStatus::can_become, &[TicketStatus::Closed]);
         check(PoStatus::ALL, PoStatus::as_str, |s| PoStatus::parse("s", s).ok(), PoStatus::can_become, &[PoStatus::Closed, PoStatus::Cancelled]);
         check(ProposalStatus::ALL, ProposalStatus::as_str, |s| ProposalStatus::parse("s", s).ok(), ProposalStatus::can_become, &[ProposalStatus::Approved, ProposalStatus::Rejected]);

@@ -126,41 +126,12 @@ pub enum DeliveryStatus {
     Dead,
 }
 
+named!(DeliveryStatus, "a status", { Pending => "pending", Delivered => "delivered", Dead => "dead" });
+
 impl DeliveryStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeliveryStatus::Pending => "pending",
-            DeliveryStatus::Delivered => "delivered",
-            DeliveryStatus::Dead => "dead",
-        }
-    }
-
-    pub fn parse(field: &str, value: &str) -> Result<DeliveryStatus, FieldError> {
-        match value {
-            "pending" => Ok(DeliveryStatus::Pending),
-            "delivered" => Ok(DeliveryStatus::Delivered),
-            "dead" => Ok(DeliveryStatus::Dead),
-            _ => Err(FieldError::new(field, "must be pending, delivered or dead")),
-        }
-    }
-
     pub fn can_become(self, next: DeliveryStatus) -> bool {
         use DeliveryStatus::*;
         matches!((self, next), (Pending, Delivered | Dead) | (Dead, Pending))
-    }
-}
-
-impl std::fmt::Display for DeliveryStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// As stored: storage reads the column once into the type.
-impl TryFrom<String> for DeliveryStatus {
-    type Error = FieldError;
-    fn try_from(value: String) -> Result<DeliveryStatus, FieldError> {
-        DeliveryStatus::parse("status", &value)
     }
 }
 

@@ -7,7 +7,6 @@ use sqlx::types::Json;
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
-use crate::error::corrupt;
 use crate::{on_engine, StorageError, Tx};
 
 /// Which exceptions to list, most urgent first.
@@ -35,7 +34,8 @@ struct Row {
     subject: String,
     owner_role: String,
     due_at: DateTime<Utc>,
-    status: String,
+    #[sqlx(try_from = "String")]
+    status: ExceptionStatus,
     details: Json<serde_json::Value>,
     created_at: DateTime<Utc>,
     escalations: i64,
@@ -47,9 +47,9 @@ struct Row {
     resolution: Option<String>,
 }
 
-fn exception(row: Row) -> Result<Exception, StorageError> {
-    Ok(Exception {
-        status: ExceptionStatus::parse("status", &row.status).map_err(|_| corrupt("exceptions.status"))?,
+fn exception(row: Row) -> Exception {
+    Exception {
+        status: row.status,
         id: row.id,
         kind: row.kind,
         subject: row.subject,
@@ -64,7 +64,7 @@ fn exception(row: Row) -> Result<Exception, StorageError> {
         resolved_at: row.resolved_at,
         resolution_code: row.resolution_code,
         resolution: row.resolution,
-    })
+    }
 }
 
 impl Tx {
@@ -121,13 +121,13 @@ impl Tx {
             .bind(query.due_before)
             .fetch_one(conn)
             .await?);
-        Ok((rows.into_iter().map(exception).collect::<Result<_, _>>()?, total))
+        Ok((rows.into_iter().map(exception).collect(), total))
     }
 
     pub async fn exception(&mut self, id: Uuid) -> Result<Option<Exception>, StorageError> {
         let sql = format!("SELECT {COLUMNS} FROM exceptions WHERE id = $1");
         let row: Option<Row> = on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(id).fetch_optional(conn).await?);
-        row.map(exception).transpose()
+        Ok(row.map(exception))
     }
 
     /// The comments on an exception, oldest first.

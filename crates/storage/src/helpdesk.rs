@@ -5,7 +5,6 @@ use ordo_domain::ticket::{Attachment, Ticket, TicketComment, TicketStatus};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
-use crate::error::corrupt;
 use crate::{on_engine, StorageError, Tx};
 
 const TICKET_COLUMNS: &str = "id, channel, reason, priority, status, subject, customer_email, order_id, return_id, assignee, due_at, \
@@ -17,7 +16,8 @@ struct TicketRow {
     channel: Option<String>,
     reason: String,
     priority: String,
-    status: String,
+    #[sqlx(try_from = "String")]
+    status: TicketStatus,
     subject: String,
     customer_email: String,
     order_id: Option<Uuid>,
@@ -30,15 +30,14 @@ struct TicketRow {
     solved_at: Option<DateTime<Utc>>,
 }
 
-impl TryFrom<TicketRow> for Ticket {
-    type Error = StorageError;
-    fn try_from(r: TicketRow) -> Result<Ticket, StorageError> {
-        Ok(Ticket {
+impl From<TicketRow> for Ticket {
+    fn from(r: TicketRow) -> Ticket {
+        Ticket {
             id: r.id,
             channel: r.channel,
             reason: r.reason,
             priority: r.priority,
-            status: TicketStatus::parse("status", &r.status).map_err(|_| corrupt("tickets.status"))?,
+            status: r.status,
             subject: r.subject,
             customer_email: r.customer_email,
             order_id: r.order_id,
@@ -49,7 +48,7 @@ impl TryFrom<TicketRow> for Ticket {
             created_at: r.created_at,
             updated_at: r.updated_at,
             solved_at: r.solved_at,
-        })
+        }
     }
 }
 
@@ -112,7 +111,7 @@ impl Tx {
     pub async fn ticket(&mut self, id: Uuid) -> Result<Option<Ticket>, StorageError> {
         let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1");
         let row: Option<TicketRow> = on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(id).fetch_optional(conn).await?);
-        row.map(Ticket::try_from).transpose()
+        Ok(row.map(Ticket::from))
     }
 
     /// Tickets `query` selects, the earliest due first.
@@ -139,7 +138,7 @@ impl Tx {
             }
             q.fetch_all(conn).await?
         });
-        rows.into_iter().map(Ticket::try_from).collect()
+        Ok(rows.into_iter().map(Ticket::from).collect())
     }
 
     /// Moves a ticket from `from` to `to`; `false` when it was no longer `from`.
@@ -190,7 +189,7 @@ impl Tx {
     pub async fn overdue_tickets(&mut self, now: DateTime<Utc>) -> Result<Vec<Ticket>, StorageError> {
         let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE status IN ('open', 'pending') AND due_at < $1");
         let rows: Vec<TicketRow> = on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(now).fetch_all(conn).await?);
-        rows.into_iter().map(Ticket::try_from).collect()
+        Ok(rows.into_iter().map(Ticket::from).collect())
     }
 
     /// Keeps `content` under its hash unless it is kept already.
