@@ -17,12 +17,7 @@ impl Ordo {
         let now = self.now();
         let who = actor.to_string();
         let mut tx = self.db.write().await?;
-        tx.lock_purchase_order(id).await?;
-        let (po, lines) = tx.purchase_order(id).await?.ok_or_else(|| po_not_found(id))?;
-        let current = po.status;
-        if !current.can_become(PoStatus::Billed) {
-            return Err(AppError::InvalidTransition { current: current.as_str(), message: format!("a purchase order that is {} cannot be billed", current.as_str()) });
-        }
+        let (po, lines) = po_to_move(&mut tx, id, PoStatus::Billed, |current| format!("a purchase order that is {current} cannot be billed")).await?;
         let code = currency(&po.currency)?;
         let mut problems = Vec::new();
         let mut billed = Vec::with_capacity(new.lines.len());
@@ -83,8 +78,8 @@ impl Ordo {
         )
         .map_err(FieldError::from)?;
         self.post(&mut tx, entry, &who, now).await?;
-        if !tx.move_purchase_order(id, current.as_str(), PoStatus::Billed.as_str(), &who, now).await? {
-            return Err(AppError::InvalidTransition { current: current.as_str(), message: "the order changed meanwhile".into() });
+        if !tx.move_purchase_order(id, po.status.as_str(), PoStatus::Billed.as_str(), &who, now).await? {
+            return Err(AppError::InvalidTransition { current: po.status.as_str(), message: "the order changed meanwhile".into() });
         }
         if !problems.is_empty() {
             let kind = ExceptionKind::Procurement;

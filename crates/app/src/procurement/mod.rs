@@ -235,6 +235,17 @@ fn po_not_found(id: Uuid) -> AppError {
     AppError::NotFound { what: "purchase order", key: id.to_string() }
 }
 
+/// A purchase order with its lines, held until the transaction ends, when it may become
+/// `next`; otherwise refused, `refusal` saying why from its status.
+async fn po_to_move(tx: &mut Tx, id: Uuid, next: PoStatus, refusal: impl FnOnce(PoStatus) -> String) -> AppResult<(PurchaseOrderRecord, Vec<PoLineRecord>)> {
+    tx.lock_purchase_order(id).await?;
+    let (po, lines) = tx.purchase_order(id).await?.ok_or_else(|| po_not_found(id))?;
+    if !po.status.can_become(next) {
+        return Err(AppError::InvalidTransition { current: po.status.as_str(), message: refusal(po.status) });
+    }
+    Ok((po, lines))
+}
+
 
 fn currency(code: &str) -> AppResult<Currency> {
     Ok(Currency::from_code(code).map_err(|e| FieldError::new("currency", e.to_string()))?)

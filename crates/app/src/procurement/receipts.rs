@@ -27,12 +27,10 @@ impl Ordo {
         let now = self.now();
         let who = actor.to_string();
         let mut tx = self.db.write().await?;
-        tx.lock_purchase_order(id).await?;
-        let (po, lines) = tx.purchase_order(id).await?.ok_or_else(|| po_not_found(id))?;
+        // Any receipt may leave the order partly received: the move every receipt may make.
+        let refusal = |current| format!("goods are received against a sent order; this one is {current}");
+        let (po, lines) = po_to_move(&mut tx, id, PoStatus::PartiallyReceived, refusal).await?;
         let current = po.status;
-        if !matches!(current, PoStatus::Sent | PoStatus::PartiallyReceived) {
-            return Err(AppError::InvalidTransition { current: current.as_str(), message: format!("goods are received against a sent order; this one is {}", current.as_str()) });
-        }
         let mut arrived: Vec<(PoLineRecord, i64)> = Vec::new();
         for (i, (line, quantity)) in received.iter().enumerate() {
             if received[..i].iter().any(|(earlier, _)| earlier == line) {
