@@ -432,3 +432,41 @@ async fn report_totals_pass_i64_without_failing() {
     })
     .await;
 }
+
+/// A location a channel manages (Amazon FBA) is routed to only for that channel's own
+/// fulfilment, and every other order only to Ordo's locations; backorders fill the same way.
+#[tokio::test]
+async fn a_location_a_channel_manages_serves_only_that_channels_own_fulfilment() {
+    on_both("channel_managed_locations", |db| async move {
+        let now = Utc::now();
+        let mut tx = db.write().await.unwrap();
+        for code in ["web", "amz"] {
+            assert!(tx.insert_channel(&channel(code), now).await.unwrap());
+        }
+        assert!(tx.insert_location(&location("central", 1), now).await.unwrap());
+        let fba = Location { managed_by: Some("amz".into()), ..location("amz-fba", 0) };
+        assert!(tx.insert_location(&fba, now).await.unwrap());
+        assert_eq!(tx.location("amz-fba").await.unwrap().unwrap().managed_by.as_deref(), Some("amz"), "read back");
+
+        let sites = |routing: ordo_storage::RoutingSites| routing.candidates.into_iter().map(|c| c.location).collect::<Vec<_>>();
+        assert_eq!(sites(tx.routing_sites("amz", "standard", false).await.unwrap()), ["central"], "Amazon's own orders ship from ours");
+        assert_eq!(sites(tx.routing_sites("amz", "standard", true).await.unwrap()), ["amz-fba"], "FBA orders from Amazon's stock only");
+        assert!(sites(tx.routing_sites("web", "standard", true).await.unwrap()).is_empty(), "another channel's stock is not the web shop's");
+
+        let waiting = |channel: &str, by_channel: bool| ordo_storage::WaitingLine {
+            order_id: Uuid::nil(),
+            line_no: 1,
+            quantity: 1,
+            channel: channel.into(),
+            shipping_method: "standard".into(),
+            part_of: None,
+            fulfilled_by_channel: by_channel,
+        };
+        assert!(tx.may_ship_from(&waiting("amz", true), "amz-fba").await.unwrap());
+        assert!(!tx.may_ship_from(&waiting("amz", true), "central").await.unwrap());
+        assert!(!tx.may_ship_from(&waiting("amz", false), "amz-fba").await.unwrap());
+        assert!(tx.may_ship_from(&waiting("amz", false), "central").await.unwrap());
+        assert!(!tx.may_ship_from(&waiting("web", false), "amz-fba").await.unwrap());
+    })
+    .await;
+}

@@ -48,6 +48,8 @@ async fn from_proposal_to_bill(server: Server) {
         assert_eq!(server.post(&server.admin, "/api/v1/orders", body).await.0, 201);
     }
 
+    let (status, refused) = server.get(&buyer, "/api/v1/replenishment/proposals?status=maybe").await;
+    assert_eq!((status, refused["error"]["field"].as_str()), (422, Some("status")), "a filter names a real status: {refused}");
     let (status, proposals) = server.post(&buyer, "/api/v1/replenishment/proposals", json!({})).await;
     assert_eq!(status, 201, "{proposals}");
     let proposal = &proposals[0];
