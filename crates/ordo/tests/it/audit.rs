@@ -331,21 +331,7 @@ async fn a_checkpoint_can_be_sent_to_another_system() {
     let dir = tempfile::tempdir().unwrap();
     let database = format!("sqlite://{}", dir.path().join("ordo.db").display());
     assert_eq!(keyed(dir.path(), &["init", "--database", &database]).0, Some(0));
-    let got: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
-    let kept = got.clone();
-    let app = axum::Router::new().route(
-        "/anchors",
-        axum::routing::post(move |body: String| {
-            let kept = kept.clone();
-            async move {
-                kept.lock().unwrap().push(body);
-                axum::http::StatusCode::CREATED
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/anchors", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let (url, got) = crate::common::receiver("/anchors").await;
     let (code, printed) = {
         let (dir, database, url) = (dir.path().to_owned(), database.clone(), url.clone());
         tokio::task::spawn_blocking(move || keyed(&dir, &["audit", "checkpoint", "--database", &database, "--url", &url])).await.unwrap()

@@ -233,3 +233,24 @@ macro_rules! on_both_engines {
     };
 }
 pub(crate) use on_both_engines;
+
+/// A receiver on 127.0.0.1 that keeps the body of every POST to `path` and answers 204: its
+/// URL, and what it kept.
+pub async fn receiver(path: &'static str) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let got: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+    let kept = got.clone();
+    let app = axum::Router::new().route(
+        path,
+        axum::routing::post(move |body: String| {
+            let kept = kept.clone();
+            async move {
+                kept.lock().unwrap().push(body);
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}{path}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, got)
+}

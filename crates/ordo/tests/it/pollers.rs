@@ -190,6 +190,27 @@ async fn poll_once(server: &Server, channel: &str) -> ordo_app::PollRound {
     server.ordo.poll_channel(&target, &feed, "test-poller").await.unwrap()
 }
 
+/// The stand-in's first order changes to `status`, dated before the poller's settling time and
+/// after its last window began, so the next poll brings it.
+fn amazon_changes(stand_in: &Shared, status: &str) {
+    let mut s = stand_in.lock().unwrap();
+    s.orders[0]["OrderStatus"] = json!(status);
+    let changed = Utc::now() - chrono::Duration::seconds(150);
+    s.orders[0]["LastUpdateDate"] = json!(changed.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+}
+
+/// Waits (up to ten seconds) until `channel`'s order `id` is as `wanted` says; the order.
+async fn order_when(server: &Server, channel: &str, id: &str, wanted: impl Fn(&ordo_domain::order::Order) -> bool) -> Option<ordo_domain::order::Order> {
+    for _ in 0..200 {
+        let order = server.ordo.order_by_external_id(channel, id).await.unwrap();
+        if wanted(&order) {
+            return Some(order);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
 /// Waits until `count` orders of `channel` exist; their external ids.
 async fn orders_of(server: &Server, channel: &str, count: usize) -> Vec<String> {
     for _ in 0..1200 {
@@ -579,24 +600,9 @@ async fn a_pending_amazon_order_is_reserved_and_waits_until_amazon_confirms_it()
     assert!(status == 409 || status == 422 || wave["orders"].as_array().is_some_and(|o| o.is_empty()), "no wave picks it: {status} {wave}");
 
     // Amazon confirms it: the next poll lets it go.
-    {
-        let mut s = stand_in.lock().unwrap();
-        s.orders[0]["OrderStatus"] = json!("Unshipped");
-        // Changed before the poller's settling time, after its last window began.
-        let changed = Utc::now() - chrono::Duration::seconds(150);
-        s.orders[0]["LastUpdateDate"] = json!(changed.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-    }
+    amazon_changes(&stand_in, "Unshipped");
     poll_once(&server, "amz").await;
-    let mut released = None;
-    for _ in 0..200 {
-        let order = server.ordo.order_by_external_id("amz", &id).await.unwrap();
-        if order.waiting_for.is_none() {
-            released = Some(order);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let released = released.expect("Amazon's confirmation let the order go");
+    let released = order_when(&server, "amz", &id, |o| o.waiting_for.is_none()).await.expect("Amazon's confirmation let the order go");
     let (status, shipped) = server.post(t, &format!("/api/v1/orders/{}/shipments", released.id), ship).await;
     assert_eq!(status, 201, "{shipped}");
 }
@@ -673,23 +679,9 @@ async fn an_amazon_fba_order_is_recorded_against_the_location_amazon_manages_and
     assert_eq!(made["lines"][0]["allocations"][0]["location"].as_str(), Some("central"), "{made}");
 
     // Amazon ships it: Ordo records the shipment from Amazon's stock.
-    {
-        let mut s = stand_in.lock().unwrap();
-        s.orders[0]["OrderStatus"] = json!("Shipped");
-        let changed = Utc::now() - chrono::Duration::seconds(150);
-        s.orders[0]["LastUpdateDate"] = json!(changed.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-    }
+    amazon_changes(&stand_in, "Shipped");
     poll_once(&server, "amz").await;
-    let mut shipped = None;
-    for _ in 0..200 {
-        let order = server.ordo.order_by_external_id("amz", &id).await.unwrap();
-        if order.status.as_str() == "shipped" {
-            shipped = Some(order);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let shipped = shipped.expect("Amazon's shipment is recorded");
+    let shipped = order_when(&server, "amz", &id, |o| o.status.as_str() == "shipped").await.expect("Amazon's shipment is recorded");
     assert_eq!(shipped.shipments.len(), 1);
     assert_eq!(shipped.shipments[0].location, "amz-fba");
     let levels = server.ordo.stock_levels(Some("MUG-1")).await.unwrap();

@@ -10,26 +10,6 @@ use serde_json::{json, Value};
 
 use crate::cli::{ordo, Serving};
 
-/// A webhook receiver that keeps every body it is sent.
-async fn receiver() -> (String, Arc<Mutex<Vec<String>>>) {
-    let got: Arc<Mutex<Vec<String>>> = Arc::default();
-    let kept = got.clone();
-    let app = axum::Router::new().route(
-        "/hooks",
-        axum::routing::post(move |body: String| {
-            let kept = kept.clone();
-            async move {
-                kept.lock().unwrap().push(body);
-                axum::http::StatusCode::NO_CONTENT
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hooks", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, got)
-}
-
 fn sigkill(server: &mut Serving) {
     // Child::kill sends SIGKILL on Unix: no shutdown, no flush.
     server.0.kill().unwrap();
@@ -43,7 +23,7 @@ async fn sigkill_under_orders_and_shipments_loses_nothing_acknowledged() {
     let out = ordo(dir.path()).args(["init", "--database", &database, "--token-file", "admin.token"]).output().unwrap();
     assert!(out.status.success());
     let admin = std::fs::read_to_string(dir.path().join("admin.token")).unwrap().trim().to_owned();
-    let (hooks, received) = receiver().await;
+    let (hooks, received) = crate::common::receiver("/hooks").await;
     let mut server = Serving::start(dir.path(), &database);
     let client = reqwest::Client::new();
     let mut setup = crate::cli::mug_shop();
