@@ -15,7 +15,7 @@ use ordo_domain::connector::{ConnectorKind, InboxStatus};
 use ordo_domain::exception::ExceptionKind;
 use ordo_domain::order::OrderStatus;
 use ordo_domain::{Currency, FieldError};
-use ordo_storage::{Delivery, DeliveryEnd, NewDelivery, Tx};
+use ordo_storage::{Delivery, DeliveryEnd, Finished, NewDelivery, OrderVersion, Tx};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -89,10 +89,9 @@ impl Inbox {
 }
 
 async fn keep_group(db: &ordo_storage::Db, group: &[Keep]) -> AppResult<Vec<bool>> {
-    let mut tx = db.write().await?;
-    let mut stored = Vec::with_capacity(group.len());
-    for d in group {
-        let delivery = NewDelivery {
+    let deliveries: Vec<NewDelivery> = group
+        .iter()
+        .map(|d| NewDelivery {
             id: d.id,
             channel: &d.channel,
             source: d.source,
@@ -102,9 +101,10 @@ async fn keep_group(db: &ordo_storage::Db, group: &[Keep]) -> AppResult<Vec<bool
             headers: &d.headers,
             body: &d.body,
             received_at: d.received_at,
-        };
-        stored.push(tx.insert_delivery(&delivery).await?);
-    }
+        })
+        .collect();
+    let mut tx = db.write_first().await?;
+    let stored = tx.insert_deliveries(&deliveries).await?;
     tx.commit().await?;
     Ok(stored)
 }
@@ -434,15 +434,34 @@ impl Ordo {
         // What the round came to, in one transaction.
         let now = self.now();
         let mut tx = self.db.write().await?;
+        let mut finished = Vec::with_capacity(steps.len());
+        let mut versions = Vec::with_capacity(steps.len());
         for (delivery, step) in &steps {
             match step {
                 Step::Paused => {
                     tx.retry_delivery(delivery.id, now + chrono::Duration::seconds(60), "the connector is paused").await?;
                     round.retried += 1;
                 }
-                Step::Tried(result) => record_outcome(&mut tx, delivery, result, &mut round, now).await?,
+                Step::Tried(Ok(done)) => {
+                    match done.end {
+                        DeliveryEnd::Ignored => round.ignored += 1,
+                        _ => round.processed += 1,
+                    }
+                    finished.push(Finished { id: delivery.id, end: done.end, external_id: done.external_id.as_deref(), outcome: &done.outcome, error: None });
+                    if let (Some(external_id), Some(updated_at)) = (&done.external_id, done.version) {
+                        versions.push(OrderVersion { channel: &delivery.channel, external_id, updated_at });
+                    }
+                    // A delivery that failed before and now went through needs nobody any more.
+                    if delivery.attempts > 1 {
+                        let subject = format!("delivery:{}", delivery.id);
+                        tx.resolve_exception(ExceptionKind::ChannelMapping.as_str(), &subject, "processed after a replay", now).await?;
+                    }
+                }
+                Step::Tried(Err(failure)) => record_failure(&mut tx, delivery, failure, &mut round, now).await?,
             }
         }
+        tx.finish_deliveries(&finished, now).await?;
+        tx.set_channel_order_versions(&versions).await?;
         tx.commit().await?;
         for (delivery, step) in &steps {
             if let Step::Tried(Ok(_)) = step {
@@ -756,24 +775,12 @@ impl Ordo {
 }
 
 /// Records where a delivery ended, raising the exception a failure asks for.
-async fn record_outcome(tx: &mut Tx, delivery: &Delivery, result: &Result<Done, Failure>, round: &mut InboxRound, now: DateTime<Utc>) -> AppResult<()> {
+/// Records a delivery that did not go through: one that cannot be mapped waits for a person,
+/// one that failed for a passing reason is tried again later, until it has failed too often.
+async fn record_failure(tx: &mut Tx, delivery: &Delivery, failure: &Failure, round: &mut InboxRound, now: DateTime<Utc>) -> AppResult<()> {
     let subject = format!("delivery:{}", delivery.id);
-    match result {
-        Ok(done) => {
-            match done.end {
-                DeliveryEnd::Ignored => round.ignored += 1,
-                _ => round.processed += 1,
-            }
-            tx.finish_delivery(delivery.id, done.end, done.external_id.as_deref(), &done.outcome, None, now).await?;
-            if let (Some(external_id), Some(version)) = (&done.external_id, done.version) {
-                tx.set_channel_order_version(&delivery.channel, external_id, version).await?;
-            }
-            // A delivery that failed before and now went through needs nobody any more.
-            if delivery.attempts > 1 {
-                tx.resolve_exception(ExceptionKind::ChannelMapping.as_str(), &subject, "processed after a replay", now).await?;
-            }
-        }
-        Err(Failure::Mapping(error)) => {
+    match failure {
+        Failure::Mapping(error) => {
             round.failed += 1;
             tx.finish_delivery(delivery.id, DeliveryEnd::Failed, None, "could not be mapped", Some((&error.field, &error.message)), now).await?;
             let kind = ExceptionKind::ChannelMapping;
@@ -790,12 +797,12 @@ async fn record_outcome(tx: &mut Tx, delivery: &Delivery, result: &Result<Done, 
             tx.raise_exception(kind.as_str(), &subject, kind.owner_role().as_str(), now + kind.sla(), &details, now).await?;
             metrics::counter!("ordo_channel_mapping_failures_total", "channel" => delivery.channel.clone()).increment(1);
         }
-        Err(Failure::Transient(error)) if delivery.attempts < MAX_ATTEMPTS => {
+        Failure::Transient(error) if delivery.attempts < MAX_ATTEMPTS => {
             round.retried += 1;
             let wait = chrono::Duration::seconds(1i64 << delivery.attempts.clamp(0, 8));
             tx.retry_delivery(delivery.id, now + wait, error).await?;
         }
-        Err(Failure::Transient(error)) => {
+        Failure::Transient(error) => {
             round.failed += 1;
             tx.finish_delivery(delivery.id, DeliveryEnd::Failed, None, "kept failing", Some(("body", error)), now).await?;
             let kind = ExceptionKind::SyncFailure;

@@ -11,7 +11,7 @@ use ordo_domain::order::{LineAllocation, NewOrder, Order, OrderEvent, OrderLine,
 use ordo_domain::planning::{demand, plan_lines, LineMaster, LineSku, PlannedLine};
 use ordo_domain::routing::LineDemand;
 use ordo_domain::FieldError;
-use ordo_storage::{Db, NewEvent, NewLineRecord, NewOrderRecord, RoutingSites, StorageError, Timeline};
+use ordo_storage::{Db, Engine, NewEvent, NewLineRecord, NewOrderRecord, RoutingSites, StorageError, Timeline};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
@@ -171,13 +171,20 @@ pub(crate) struct Custody {
     pub by_channel: bool,
 }
 
-/// The most orders one group commit takes.
-const GROUP_LIMIT: usize = 64;
+/// The most orders one group commit takes. On SQLite a group of 32 holds the one writer about
+/// 5 ms, which a webhook waiting to be kept may have to wait out (64 doubled the webhooks'
+/// p99); PostgreSQL has no one writer, and its round trips make larger groups pay.
+fn group_limit(engine: Engine) -> usize {
+    match engine {
+        Engine::Sqlite => 32,
+        Engine::Postgres => 64,
+    }
+}
 
 type Queued = (NewOrderWrite, oneshot::Sender<AppResult<Written>>);
 
 /// Orders waiting to be written. A writer task takes them in groups: whatever arrives while a
-/// group is being written goes into the next, up to [`GROUP_LIMIT`] orders in one transaction,
+/// group is being written goes into the next, up to [`group_limit`] orders in one transaction,
 /// with one statement per table and one commit, so round trips and the disk flush are paid per
 /// group rather than per order. Each caller hears only after its group has committed.
 #[derive(Debug, Clone)]
@@ -201,9 +208,10 @@ impl IntakeQueue {
 }
 
 async fn write_groups(db: Db, mut queue: mpsc::UnboundedReceiver<Queued>) {
+    let limit = group_limit(db.engine());
     while let Some(first) = queue.recv().await {
         let mut group = vec![first];
-        while group.len() < GROUP_LIMIT
+        while group.len() < limit
             && let Ok(next) = queue.try_recv()
         {
             group.push(next);

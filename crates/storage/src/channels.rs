@@ -3,6 +3,8 @@
 //! Processors claim due deliveries; on PostgreSQL several share the inbox without taking the
 //! same row (`FOR UPDATE SKIP LOCKED`), on SQLite the one writer claims in turn.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
@@ -40,6 +42,25 @@ pub struct NewDelivery<'a> {
     pub headers: &'a str,
     pub body: &'a [u8],
     pub received_at: DateTime<Utc>,
+}
+
+/// Where a delivery ended, to record.
+#[derive(Debug, Clone, Copy)]
+pub struct Finished<'a> {
+    pub id: Uuid,
+    pub end: DeliveryEnd,
+    pub external_id: Option<&'a str>,
+    pub outcome: &'a str,
+    /// The field and the message, when it could not be mapped.
+    pub error: Option<(&'a str, &'a str)>,
+}
+
+/// The version (the channel's `updated_at`) of a channel's order that Ordo applied.
+#[derive(Debug, Clone, Copy)]
+pub struct OrderVersion<'a> {
+    pub channel: &'a str,
+    pub external_id: &'a str,
+    pub updated_at: DateTime<Utc>,
 }
 
 /// A delivery in the inbox.
@@ -140,27 +161,46 @@ impl Tx {
 
     /// Keeps a delivery; `false` when the channel sent this delivery before (nothing changes).
     pub async fn insert_delivery(&mut self, d: &NewDelivery<'_>) -> Result<bool, StorageError> {
-        let sql = "INSERT INTO channel_inbox (id, channel, source, delivery_id, topic, headers, body, received_at, status, next_attempt_at, order_key) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $8, $9) \
-                   ON CONFLICT (channel, source, delivery_id) DO NOTHING";
-        let inserted = on_engine!(self, |conn| sqlx::query(sql)
-            .bind(d.id)
-            .bind(d.channel)
-            .bind(d.source)
-            .bind(d.delivery_id)
-            .bind(d.topic)
-            .bind(d.headers)
-            .bind(d.body)
-            .bind(d.received_at)
-            .bind(d.order_key)
-            .execute(conn)
-            .await?
-            .rows_affected());
-        if inserted == 0 {
+        Ok(self.insert_deliveries(std::slice::from_ref(d)).await?.first().copied().unwrap_or(false))
+    }
+
+    /// Keeps deliveries in one statement per hundred; for each, `false` when the channel sent
+    /// it before (that one changes nothing).
+    pub async fn insert_deliveries(&mut self, deliveries: &[NewDelivery<'_>]) -> Result<Vec<bool>, StorageError> {
+        const CHUNK: usize = 100;
+        let mut kept: HashSet<Uuid> = HashSet::with_capacity(deliveries.len());
+        for chunk in deliveries.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO channel_inbox (id, channel, source, delivery_id, topic, headers, body, received_at, next_attempt_at, order_key, status) \
+                 {} ON CONFLICT (channel, source, delivery_id) DO NOTHING RETURNING id",
+                crate::values(self.engine(), chunk.len(), 11)
+            );
+            let ids: Vec<Uuid> = on_engine!(self, |conn| {
+                let mut query = sqlx::query_scalar(AssertSqlSafe(sql));
+                for d in chunk {
+                    query = query
+                        .bind(d.id)
+                        .bind(d.channel)
+                        .bind(d.source)
+                        .bind(d.delivery_id)
+                        .bind(d.topic)
+                        .bind(d.headers)
+                        .bind(d.body)
+                        .bind(d.received_at)
+                        .bind(d.received_at)
+                        .bind(d.order_key)
+                        .bind("pending");
+                }
+                query.fetch_all(conn).await?
+            });
+            kept.extend(ids);
+        }
+        let stored: Vec<bool> = deliveries.iter().map(|d| kept.contains(&d.id)).collect();
+        for (d, _) in deliveries.iter().zip(&stored).filter(|(_, stored)| !**stored) {
             let count = "UPDATE channel_connectors SET duplicates_dropped = duplicates_dropped + 1 WHERE channel = $1";
             on_engine!(self, |conn| sqlx::query(count).bind(d.channel).execute(conn).await?.rows_affected());
         }
-        Ok(inserted == 1)
+        Ok(stored)
     }
 
     /// Claims up to `limit` due deliveries until `lease_until`: a processor that dies
@@ -200,19 +240,34 @@ impl Tx {
         error: Option<(&str, &str)>,
         now: DateTime<Utc>,
     ) -> Result<(), StorageError> {
-        let sql = "UPDATE channel_inbox SET status = $1, external_id = COALESCE($2, external_id), outcome = $3, \
-                   error_field = $4, error = $5, processed_at = $6 WHERE id = $7";
-        on_engine!(self, |conn| sqlx::query(sql)
-            .bind(end.as_str())
-            .bind(external_id)
-            .bind(outcome)
-            .bind(error.map(|e| e.0))
-            .bind(error.map(|e| e.1))
-            .bind(now)
-            .bind(id)
-            .execute(conn)
-            .await?
-            .rows_affected());
+        self.finish_deliveries(&[Finished { id, end, external_id, outcome, error }], now).await
+    }
+
+    /// Records where each delivery ended, in one statement per hundred.
+    pub async fn finish_deliveries(&mut self, finished: &[Finished<'_>], now: DateTime<Utc>) -> Result<(), StorageError> {
+        const CHUNK: usize = 100;
+        for chunk in finished.chunks(CHUNK) {
+            let sql = format!(
+                "UPDATE channel_inbox SET status = v.column2, external_id = COALESCE(v.column3, channel_inbox.external_id), \
+                 outcome = v.column4, error_field = v.column5, error = v.column6, processed_at = v.column7 \
+                 FROM ({}) AS v WHERE channel_inbox.id = v.column1",
+                crate::values(self.engine(), chunk.len(), 7)
+            );
+            on_engine!(self, |conn| {
+                let mut query = sqlx::query(AssertSqlSafe(sql));
+                for f in chunk {
+                    query = query
+                        .bind(f.id)
+                        .bind(f.end.as_str())
+                        .bind(f.external_id)
+                        .bind(f.outcome)
+                        .bind(f.error.map(|e| e.0))
+                        .bind(f.error.map(|e| e.1))
+                        .bind(now);
+                }
+                query.execute(conn).await?.rows_affected()
+            });
+        }
         Ok(())
     }
 
@@ -271,10 +326,36 @@ impl Tx {
 
     /// Records the version applied; an older one never replaces a newer.
     pub async fn set_channel_order_version(&mut self, channel: &str, external_id: &str, updated_at: DateTime<Utc>) -> Result<(), StorageError> {
-        let sql = "INSERT INTO channel_order_versions (channel, external_id, updated_at) VALUES ($1, $2, $3) \
-                   ON CONFLICT (channel, external_id) DO UPDATE SET updated_at = excluded.updated_at \
-                   WHERE channel_order_versions.updated_at < excluded.updated_at";
-        on_engine!(self, |conn| sqlx::query(sql).bind(channel).bind(external_id).bind(updated_at).execute(conn).await?.rows_affected());
+        self.set_channel_order_versions(&[OrderVersion { channel, external_id, updated_at }]).await
+    }
+
+    /// Records the versions of the channels' orders now applied, each only where it is newer
+    /// than the one recorded; of one order named twice the newer counts.
+    pub async fn set_channel_order_versions(&mut self, versions: &[OrderVersion<'_>]) -> Result<(), StorageError> {
+        const CHUNK: usize = 100;
+        let mut newest: Vec<&OrderVersion> = Vec::with_capacity(versions.len());
+        for v in versions {
+            match newest.iter_mut().find(|n| n.channel == v.channel && n.external_id == v.external_id) {
+                Some(n) if n.updated_at < v.updated_at => *n = v,
+                Some(_) => {}
+                None => newest.push(v),
+            }
+        }
+        for chunk in newest.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO channel_order_versions (channel, external_id, updated_at) {} \
+                 ON CONFLICT (channel, external_id) DO UPDATE SET updated_at = excluded.updated_at \
+                 WHERE channel_order_versions.updated_at < excluded.updated_at",
+                crate::values(self.engine(), chunk.len(), 3)
+            );
+            on_engine!(self, |conn| {
+                let mut query = sqlx::query(AssertSqlSafe(sql));
+                for v in chunk {
+                    query = query.bind(v.channel).bind(v.external_id).bind(v.updated_at);
+                }
+                query.execute(conn).await?.rows_affected()
+            });
+        }
         Ok(())
     }
 }

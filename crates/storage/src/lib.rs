@@ -43,7 +43,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 pub use backup::{Inventory, EXPORT_HEADER};
 pub use access::{ApiTokenRecord, LoginFailures, SessionUser, TokenListing, UserRecord};
 pub use audit::AuditQuery;
-pub use channels::{ConnectorRecord, CursorRecord, Delivery, DeliveryEnd, InboxStats, NewDelivery};
+pub use channels::{ConnectorRecord, CursorRecord, Delivery, DeliveryEnd, Finished, InboxStats, NewDelivery, OrderVersion};
 pub use exceptions::ExceptionQuery;
 pub use helpdesk::{AttachmentContent, TicketQuery};
 pub use replay::{ReplayLine, ReplayOrder};
@@ -135,15 +135,21 @@ pub type AuditKey = Option<Arc<ordo_domain::audit::ChainKey>>;
 /// SQLite admits one writer at a time. Its own connection means a writer never waits for
 /// readers to hand back a pooled one; the turn every writer of this process waits for queues
 /// them in order, far kinder to latency than SQLite's busy handler polling with sleeps.
+/// Writers that can wait queue in a line before the turn, one of them at the turn at a time,
+/// so one that cannot wait ([`Db::write_first`]) finds at most the writer in progress ahead.
 #[derive(Debug, Clone)]
 pub struct SqliteWriter {
     connection: SqlitePool,
     turn: Arc<Mutex<()>>,
+    line: Arc<Mutex<()>>,
 }
 
 impl SqliteWriter {
-    async fn begin(&self, audit_key: AuditKey) -> Result<Tx, StorageError> {
-        let turn = self.turn.clone().lock_owned().await;
+    async fn begin(&self, audit_key: AuditKey, first: bool) -> Result<Tx, StorageError> {
+        // The place in the line is held until the transaction ends: the next in line waits
+        // there, not at the turn.
+        let line = if first { None } else { Some(self.line.clone().lock_owned().await) };
+        let turn = WriterTurn { _turn: self.turn.clone().lock_owned().await, _line: line };
         let tx = match self.connection.begin_with("BEGIN IMMEDIATE").await {
             Ok(tx) => tx,
             // SQLite ends a transaction by itself on some errors (a full disk); the driver then
@@ -161,11 +167,17 @@ impl SqliteWriter {
     }
 }
 
+/// A SQLite write transaction's turn, and its place in the line when it had to queue there.
+struct WriterTurn {
+    _turn: OwnedMutexGuard<()>,
+    _line: Option<OwnedMutexGuard<()>>,
+}
+
 /// A transaction on either engine. Dropped without [`Tx::commit`], it rolls back.
 pub struct Tx {
     pub(crate) inner: TxInner,
     /// Held by a SQLite write transaction until it ends.
-    _writer_turn: Option<OwnedMutexGuard<()>>,
+    _writer_turn: Option<WriterTurn>,
     /// What new audit records are hashed with.
     pub(crate) audit_key: AuditKey,
 }
@@ -279,7 +291,7 @@ impl Db {
                 .connect_with(connect)
                 .await
                 .map_err(unavailable)?;
-            Ok(Db::Sqlite(pool, SqliteWriter { connection, turn: Arc::new(Mutex::new(())) }, None))
+            Ok(Db::Sqlite(pool, SqliteWriter { connection, turn: Arc::new(Mutex::new(())), line: Arc::new(Mutex::new(())) }, None))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let connect = PgConnectOptions::from_str(url).map_err(unavailable)?.statement_cache_capacity(STATEMENT_CACHE);
             let pool = PgPoolOptions::new()
@@ -332,8 +344,18 @@ impl Db {
     /// (`BEGIN IMMEDIATE`), so two writers queue on the busy timeout instead of failing
     /// with "database is locked" halfway through.
     pub async fn write(&self) -> Result<Tx, StorageError> {
+        self.begin_write(false).await
+    }
+
+    /// [`Db::write`] for a short write someone waits on with a deadline (a channel's webhook,
+    /// answered only once it is kept): on SQLite it goes ahead of the writers queued.
+    pub async fn write_first(&self) -> Result<Tx, StorageError> {
+        self.begin_write(true).await
+    }
+
+    async fn begin_write(&self, first: bool) -> Result<Tx, StorageError> {
         Ok(match self {
-            Db::Sqlite(_, writer, key) => writer.begin(key.clone()).await?,
+            Db::Sqlite(_, writer, key) => writer.begin(key.clone(), first).await?,
             Db::Postgres(pool, key) => {
                 Tx { inner: TxInner::Postgres(Conn::Transaction(pool.begin().await?)), _writer_turn: None, audit_key: key.clone() }
             }

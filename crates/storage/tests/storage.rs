@@ -402,6 +402,89 @@ async fn one_orders_deliveries_are_claimed_in_turn() {
     .await;
 }
 
+/// On SQLite a write someone waits on with a deadline goes ahead of the writers queued for
+/// their turn, behind only the one writing; those queued keep their order.
+#[tokio::test]
+async fn a_write_first_goes_ahead_of_the_queued_writers_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _) = fresh_database(dir.path(), None).await.unwrap();
+    let writing = db.write().await.unwrap();
+    let (began, mut order) = tokio::sync::mpsc::unbounded_channel();
+    let mut writers = Vec::new();
+    for (name, first) in [("queued 1", false), ("queued 2", false), ("first", true)] {
+        let (db, began) = (db.clone(), began.clone());
+        writers.push(tokio::spawn(async move {
+            let tx = if first { db.write_first().await } else { db.write().await }.unwrap();
+            began.send(name).unwrap();
+            tx.commit().await.unwrap();
+        }));
+        // Each is queued before the next asks.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    writing.commit().await.unwrap();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    drop(began);
+    let mut turns = Vec::new();
+    while let Some(name) = order.recv().await {
+        turns.push(name);
+    }
+    assert_eq!(turns, ["first", "queued 1", "queued 2"]);
+    db.close().await;
+}
+
+/// Deliveries kept in one statement say which were new: one sent before, or twice in the
+/// group, is kept once. Their ends and their orders' versions are written in one statement
+/// each, and of one order's versions the newest stands, never an older one.
+#[tokio::test]
+async fn deliveries_are_kept_and_finished_in_groups() {
+    on_both("deliveries_are_kept_and_finished_in_groups", |db| async move {
+        let now = Utc::now();
+        let delivery = |delivery_id: &'static str| ordo_storage::NewDelivery {
+            id: Uuid::now_v7(),
+            channel: "web",
+            source: "shopify",
+            delivery_id,
+            topic: "orders/create",
+            order_key: Some(delivery_id),
+            headers: "{}",
+            body: b"{}",
+            received_at: now,
+        };
+        let mut tx = db.write().await.unwrap();
+        tx.insert_channel(&channel("web"), now).await.unwrap();
+        assert!(tx.insert_delivery(&delivery("d-1")).await.unwrap());
+        let group = [delivery("d-1"), delivery("d-2"), delivery("d-3"), delivery("d-2")];
+        assert_eq!(tx.insert_deliveries(&group).await.unwrap(), [false, true, true, false]);
+        tx.commit().await.unwrap();
+
+        let mut tx = db.write().await.unwrap();
+        let kept = tx.deliveries("web", None, 10).await.unwrap();
+        assert_eq!(kept.len(), 3);
+        let id = |delivery_id: &str| kept.iter().find(|d| d.delivery_id == delivery_id).unwrap().id;
+        let finished = [
+            ordo_storage::Finished { id: id("d-2"), end: ordo_storage::DeliveryEnd::Processed, external_id: Some("1002"), outcome: "order made", error: None },
+            ordo_storage::Finished { id: id("d-3"), end: ordo_storage::DeliveryEnd::Failed, external_id: None, outcome: "could not be mapped", error: Some(("line_items[0].sku", "no listing")) },
+        ];
+        tx.finish_deliveries(&finished, now).await.unwrap();
+        let version = |external_id: &'static str, minutes: i64| ordo_storage::OrderVersion { channel: "web", external_id, updated_at: now + Duration::minutes(minutes) };
+        tx.set_channel_order_versions(&[version("1002", 2), version("1002", 5), version("1002", 3), version("1003", 1)]).await.unwrap();
+        tx.set_channel_order_versions(&[version("1003", -1)]).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let mut tx = db.read().await.unwrap();
+        let two = tx.delivery(id("d-2")).await.unwrap().unwrap();
+        assert_eq!((two.status.as_str(), two.external_id.as_deref(), two.outcome.as_deref(), two.error.as_deref()), ("processed", Some("1002"), Some("order made"), None));
+        let three = tx.delivery(id("d-3")).await.unwrap().unwrap();
+        assert_eq!((three.status.as_str(), three.error_field.as_deref(), three.error.as_deref()), ("failed", Some("line_items[0].sku"), Some("no listing")));
+        assert_eq!(tx.delivery(id("d-1")).await.unwrap().unwrap().status.as_str(), "pending");
+        assert_eq!(tx.channel_order_version("web", "1002").await.unwrap().map(|t| t.timestamp()), Some((now + Duration::minutes(5)).timestamp()));
+        assert_eq!(tx.channel_order_version("web", "1003").await.unwrap().map(|t| t.timestamp()), Some((now + Duration::minutes(1)).timestamp()));
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn report_totals_pass_i64_without_failing() {
     use ordo_domain::ledger::{AccountKind, Entry, Posting};
