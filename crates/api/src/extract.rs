@@ -74,7 +74,7 @@ where
             .and_then(bearer_token)
             .ok_or(ErrorCode::Unauthorized)?;
         let request_id = parts.headers.get(REQUEST_ID).and_then(|value| value.to_str().ok());
-        let actor = Ordo::from_ref(state).authenticate_token(token).await?.on_request(request_id);
+        let actor = Ordo::from_ref(state).access().authenticate_token(token).await?.on_request(request_id);
         if !actor.can(P::PERMISSION) {
             return Err(ApiError::with_message(
                 ErrorCode::Forbidden,

@@ -33,7 +33,7 @@ async fn woocommerce(State(ordo): State<Ordo>, Path(channel): Path<String>, head
 }
 
 async fn easypost(State(ordo): State<Ordo>, headers: HeaderMap, body: Bytes) -> Result<Json<serde_json::Value>, ApiError> {
-    let answer = match ordo.receive_tracking(&header_list(&headers), &body).await? {
+    let answer = match ordo.fulfilment().receive_tracking(&header_list(&headers), &body).await? {
         TrackingReceipt::Recorded => serde_json::json!({"status": "recorded"}),
         TrackingReceipt::Duplicate => serde_json::json!({"status": "duplicate"}),
         TrackingReceipt::Ignored(why) => serde_json::json!({"status": "ignored", "reason": why}),
@@ -46,7 +46,7 @@ fn header_list(headers: &HeaderMap) -> Vec<(String, String)> {
 }
 
 async fn receive(ordo: &Ordo, source: ConnectorKind, channel: &str, headers: &HeaderMap, body: &[u8]) -> Result<Json<serde_json::Value>, ApiError> {
-    let answer = match ordo.receive_webhook(source, channel, &header_list(headers), body).await? {
+    let answer = match ordo.channels().receive_webhook(source, channel, &header_list(headers), body).await? {
         Receipt::Stored(id) => serde_json::json!({"status": "stored", "id": id}),
         Receipt::Duplicate => serde_json::json!({"status": "duplicate"}),
         Receipt::Ignored => serde_json::json!({"status": "ignored"}),

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use ordo_domain::audit::Change;
 
 use crate::audit::record;
-use crate::{Actor, ActorKind, AppError, AppResult, Ordo};
+use crate::{Access, Actor, ActorKind, AppError, AppResult};
 
 /// Every API token starts with this, so a leaked one is easy to recognise and search for.
 const TOKEN_PREFIX: &str = "ordo_";
@@ -65,14 +65,14 @@ pub fn new_form_token() -> AppResult<String> {
     random_secret()
 }
 
-impl Ordo {
+impl Access<'_> {
     /// Makes a new API token for `role`. The returned secret is never stored.
-    pub async fn create_token(&self, role: Role, name: &str, actor: &Actor) -> AppResult<IssuedToken> {
+    pub async fn create_token(self, role: Role, name: &str, actor: &Actor) -> AppResult<IssuedToken> {
         self.create_expiring_token(role, name, None, actor).await
     }
 
     /// Makes a new API token for `role` that stops working at `expires_at` (never when none).
-    pub async fn create_expiring_token(&self, role: Role, name: &str, expires_at: Option<DateTime<Utc>>, actor: &Actor) -> AppResult<IssuedToken> {
+    pub async fn create_expiring_token(self, role: Role, name: &str, expires_at: Option<DateTime<Utc>>, actor: &Actor) -> AppResult<IssuedToken> {
         let name = field::text("name", name)?;
         let now = self.now();
         if expires_at.is_some_and(|at| at <= now) {
@@ -90,7 +90,7 @@ impl Ordo {
     }
 
     /// Makes the bootstrap admin token when the database has no token yet; `None` otherwise.
-    pub async fn create_bootstrap_token(&self) -> AppResult<Option<IssuedToken>> {
+    pub async fn create_bootstrap_token(self) -> AppResult<Option<IssuedToken>> {
         if self.db.read().await?.api_token_count().await? > 0 {
             return Ok(None);
         }
@@ -98,7 +98,7 @@ impl Ordo {
     }
 
     /// The actor behind a bearer token, or [`AppError::Unauthenticated`].
-    pub async fn authenticate_token(&self, token: &str) -> AppResult<Actor> {
+    pub async fn authenticate_token(self, token: &str) -> AppResult<Actor> {
         if !token.starts_with(TOKEN_PREFIX) || token.len() > 128 {
             return Err(AppError::Unauthenticated);
         }
@@ -133,12 +133,12 @@ impl Ordo {
     }
 
     /// Every API token, newest first, with when each was last used and whether it is revoked.
-    pub async fn tokens(&self) -> AppResult<Vec<TokenListing>> {
+    pub async fn tokens(self) -> AppResult<Vec<TokenListing>> {
         Ok(self.db.read().await?.api_tokens().await?)
     }
 
     /// Revokes a token: it answers 401 from the next request on, on every instance.
-    pub async fn revoke_token(&self, id: Uuid, actor: &Actor) -> AppResult<()> {
+    pub async fn revoke_token(self, id: Uuid, actor: &Actor) -> AppResult<()> {
         let now = self.now();
         let mut tx = self.db.write().await?;
         if !tx.revoke_api_token(id, now).await? {
@@ -150,7 +150,7 @@ impl Ordo {
     }
 
     /// Revokes the live tokens called `name`; how many there were.
-    pub async fn revoke_tokens_named(&self, name: &str, actor: &Actor) -> AppResult<usize> {
+    pub async fn revoke_tokens_named(self, name: &str, actor: &Actor) -> AppResult<usize> {
         let live: Vec<Uuid> = self.tokens().await?.into_iter().filter(|t| t.token.name == name && t.revoked_at.is_none()).map(|t| t.token.id).collect();
         if live.is_empty() {
             return Err(AppError::NotFound { what: "live token named", key: name.to_owned() });
@@ -162,7 +162,7 @@ impl Ordo {
     }
 
     /// Creates a dashboard user with a password.
-    pub async fn create_user(&self, username: &str, password: &str, role: Role, actor: &Actor) -> AppResult<()> {
+    pub async fn create_user(self, username: &str, password: &str, role: Role, actor: &Actor) -> AppResult<()> {
         let username = field::code("username", username)?;
         if password.chars().count() < MIN_PASSWORD_LEN {
             return Err(FieldError::new("password", format!("must be at least {MIN_PASSWORD_LEN} characters")).into());
@@ -184,7 +184,7 @@ impl Ordo {
     /// `address` ([`Throttle`]): past a few, attempts must wait ([`AppError::TooManyAttempts`],
     /// the password not even checked), and many in a row lock the account or address, which
     /// the audit log records.
-    pub async fn log_in(&self, username: &str, password: &str, address: Option<std::net::IpAddr>) -> AppResult<LoggedIn> {
+    pub async fn log_in(self, username: &str, password: &str, address: Option<std::net::IpAddr>) -> AppResult<LoggedIn> {
         let username = username.trim();
         let now = self.now();
         let mut keys = vec![(format!("user:{}", username.to_lowercase()), Throttle::ACCOUNT)];
@@ -242,7 +242,7 @@ impl Ordo {
     }
 
     /// The actor behind a session cookie, or [`AppError::Unauthenticated`].
-    pub async fn authenticate_session(&self, session_key: &str) -> AppResult<Actor> {
+    pub async fn authenticate_session(self, session_key: &str) -> AppResult<Actor> {
         if session_key.len() != 64 {
             return Err(AppError::Unauthenticated);
         }
@@ -252,7 +252,7 @@ impl Ordo {
     }
 
     /// Lifts a lockout of `username`'s account before it runs out.
-    pub async fn unlock_user(&self, username: &str, actor: &Actor) -> AppResult<()> {
+    pub async fn unlock_user(self, username: &str, actor: &Actor) -> AppResult<()> {
         let key = format!("user:{}", username.trim().to_lowercase());
         let mut tx = self.db.write().await?;
         if !tx.clear_login_failures(&key).await? {
@@ -265,7 +265,7 @@ impl Ordo {
 
     /// Disables a user (who can no longer log in, and whose sessions end at once), or enables
     /// one again.
-    pub async fn set_user_disabled(&self, username: &str, disabled: bool, actor: &Actor) -> AppResult<()> {
+    pub async fn set_user_disabled(self, username: &str, disabled: bool, actor: &Actor) -> AppResult<()> {
         let now = self.now();
         let mut tx = self.db.write().await?;
         if !tx.set_user_disabled(username.trim(), disabled, now).await? {
@@ -278,7 +278,7 @@ impl Ordo {
     }
 
     /// Sets a new password for a user and ends their sessions.
-    pub async fn reset_password(&self, username: &str, password: &str, actor: &Actor) -> AppResult<()> {
+    pub async fn reset_password(self, username: &str, password: &str, actor: &Actor) -> AppResult<()> {
         if password.chars().count() < MIN_PASSWORD_LEN {
             return Err(FieldError::new("password", format!("must be at least {MIN_PASSWORD_LEN} characters")).into());
         }
@@ -293,7 +293,7 @@ impl Ordo {
         Ok(())
     }
 
-    pub async fn log_out(&self, session_key: &str) -> AppResult<()> {
+    pub async fn log_out(self, session_key: &str) -> AppResult<()> {
         let mut tx = self.db.write().await?;
         tx.delete_session(&sha256_hex(session_key.as_bytes()), self.now()).await?;
         tx.commit().await?;

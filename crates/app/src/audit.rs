@@ -6,7 +6,7 @@ use ordo_domain::audit::{AuditEntry, AuditRecord, Break, Change, Checkpoint, Ver
 use ordo_domain::FieldError;
 use ordo_storage::{AuditQuery, Tx};
 
-use crate::{Actor, AppResult, Ordo};
+use crate::{Actor, AppResult, Audit};
 
 /// What walking the chain found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,17 +39,17 @@ impl Actor {
     }
 }
 
-impl Ordo {
+impl Audit<'_> {
     /// Walks the whole chain in order and reports the first record that was edited, removed
     /// or moved, or that records were cut off the end.
-    pub async fn verify_audit(&self) -> AppResult<AuditVerdict> {
+    pub async fn verify_audit(self) -> AppResult<AuditVerdict> {
         self.verify_audit_against(&[]).await
     }
 
     /// As [`Ordo::verify_audit`], and proves the log still holds each of `checkpoints`' records
     /// unchanged (so every record before them): a cut, a rewind or a rewrite since a checkpoint
     /// was taken is found. Each checkpoint must carry this configuration's signature.
-    pub async fn verify_audit_against(&self, checkpoints: &[Checkpoint]) -> AppResult<AuditVerdict> {
+    pub async fn verify_audit_against(self, checkpoints: &[Checkpoint]) -> AppResult<AuditVerdict> {
         if !checkpoints.is_empty() {
             let key = self.settings.audit_key.as_ref().ok_or_else(|| FieldError::new("audit_key", "checkpoints are verified with the audit key: set ORDO_AUDIT_KEY"))?;
             for checkpoint in checkpoints {
@@ -83,14 +83,14 @@ impl Ordo {
     }
 
     /// The head of the chain now, signed with the audit key: to keep outside the database.
-    pub async fn audit_checkpoint(&self) -> AppResult<Checkpoint> {
+    pub async fn audit_checkpoint(self) -> AppResult<Checkpoint> {
         let key = self.settings.audit_key.as_ref().ok_or_else(|| FieldError::new("audit_key", "checkpoints are signed with the audit key: set ORDO_AUDIT_KEY"))?;
         let (seq, hash) = self.db.read().await?.audit_head().await?;
         Ok(Checkpoint::sign(seq, &hash, self.now(), key))
     }
 
     /// The records `query` selects, newest first.
-    pub async fn audit_log(&self, mut query: AuditQuery) -> AppResult<Vec<AuditRecord>> {
+    pub async fn audit_log(self, mut query: AuditQuery) -> AppResult<Vec<AuditRecord>> {
         query.limit = ordo_domain::field::bounded("limit", query.limit, 1, MAX_AUDIT_PAGE)?;
         for (field, value) in [("actor", &query.actor), ("action", &query.action), ("subject", &query.subject)] {
             if value.as_ref().is_some_and(|v| v.chars().count() > ordo_domain::field::MAX_TEXT_LEN) {

@@ -10,7 +10,7 @@ use ordo_storage::Tx;
 use uuid::Uuid;
 
 use crate::audit::record;
-use crate::{Actor, AppError, AppResult, Ordo};
+use crate::{Actor, AppError, AppResult, Changes};
 
 fn decided_meanwhile() -> AppError {
     AppError::InvalidTransition { current: "decided", message: "another person decided this change request meanwhile".into() }
@@ -140,9 +140,9 @@ fn shown(mut request: ChangeRequest) -> ChangeRequest {
     request
 }
 
-impl Ordo {
+impl Changes<'_> {
     /// Proposes a change of `kind`; nothing changes until another person approves it.
-    pub async fn propose_change(&self, kind: &str, change: serde_json::Value, reason: &str, actor: &Actor) -> AppResult<ChangeRequest> {
+    pub async fn propose_change(self, kind: &str, change: serde_json::Value, reason: &str, actor: &Actor) -> AppResult<ChangeRequest> {
         let kind = ChangeKind::parse("kind", kind)?;
         if kind == ChangeKind::Connector {
             // Its secrets must be sealed on the way in, which only the connector's own route does.
@@ -182,30 +182,30 @@ impl Ordo {
         Ok(shown(request))
     }
 
-    pub async fn change_requests(&self, status: Option<&str>) -> AppResult<Vec<ChangeRequest>> {
+    pub async fn change_requests(self, status: Option<&str>) -> AppResult<Vec<ChangeRequest>> {
         if let Some(s) = status {
             ChangeStatus::parse("status", s)?;
         }
         Ok(self.db.read().await?.change_requests(status).await?.into_iter().map(shown).collect())
     }
 
-    pub async fn change_request(&self, id: Uuid) -> AppResult<ChangeRequest> {
+    pub async fn change_request(self, id: Uuid) -> AppResult<ChangeRequest> {
         self.db.read().await?.change_request(id).await?.map(shown).ok_or_else(|| not_found("change request", id.to_string()))
     }
 
     /// Approves a pending request and applies it in the same transaction. The approver is
     /// another person than the proposer, of a role that owns the kind.
-    pub async fn approve_change(&self, id: Uuid, actor: &Actor) -> AppResult<ChangeRequest> {
+    pub async fn approve_change(self, id: Uuid, actor: &Actor) -> AppResult<ChangeRequest> {
         self.decide_change(id, true, "", actor).await
     }
 
     /// Rejects a pending request, saying why; nothing changes.
-    pub async fn reject_change(&self, id: Uuid, reason: &str, actor: &Actor) -> AppResult<ChangeRequest> {
+    pub async fn reject_change(self, id: Uuid, reason: &str, actor: &Actor) -> AppResult<ChangeRequest> {
         let reason = ordo_domain::field::text("reason", reason)?;
         self.decide_change(id, false, &reason, actor).await
     }
 
-    async fn decide_change(&self, id: Uuid, approve: bool, reason: &str, actor: &Actor) -> AppResult<ChangeRequest> {
+    async fn decide_change(self, id: Uuid, approve: bool, reason: &str, actor: &Actor) -> AppResult<ChangeRequest> {
         let now = self.now();
         let who = actor.to_string();
         let mut tx = self.db.write().await?;

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::audit::record;
 use crate::secrets::SecretKey;
-use crate::{Actor, AppError, AppResult, Ordo};
+use crate::{Actor, AppError, AppResult, Channels};
 
 /// A connector as it may be shown: whether secrets are set, never what they are.
 #[derive(Debug, Clone, Serialize)]
@@ -115,7 +115,7 @@ pub(crate) async fn apply(tx: &mut Tx, channel: &str, settings: &ConnectorSettin
     Ok(())
 }
 
-impl Ordo {
+impl Channels<'_> {
     fn secret_key(&self, field: &str) -> AppResult<&SecretKey> {
         self.settings.secret_key.as_ref().ok_or_else(|| {
             FieldError::new(field, "cannot be stored: Ordo has no secret key to seal it with (set ORDO_SECRET_KEY, at least 32 characters)").into()
@@ -124,7 +124,7 @@ impl Ordo {
 
     /// Sets up or changes a channel's connector. An admin's change applies at once; anyone
     /// else's becomes a change request that another person of ops or admin approves.
-    pub async fn put_connector(&self, channel: &str, new: NewConnector, actor: &Actor) -> AppResult<ConnectorChange> {
+    pub async fn put_connector(self, channel: &str, new: NewConnector, actor: &Actor) -> AppResult<ConnectorChange> {
         let checked = new.check()?;
         let seal = |field: &str, plain: String| -> AppResult<String> {
             self.secret_key(field)?.seal(&plain).map_err(|e| AppError::Storage(ordo_storage::StorageError::Unavailable(e.to_string())))
@@ -147,7 +147,7 @@ impl Ordo {
             let change = serde_json::json!({"channel": channel, "connector": settings});
             let proposal = Proposal::Connector { channel: channel.clone(), settings };
             let reason = format!("connect {channel} to {}", checked.kind.as_str());
-            return Ok(ConnectorChange::Proposed(self.propose(ChangeKind::Connector, proposal, change, &reason, actor).await?));
+            return Ok(ConnectorChange::Proposed(self.changes().propose(ChangeKind::Connector, proposal, change, &reason, actor).await?));
         }
         let now = self.now();
         let mut tx = self.db.write().await?;
@@ -170,20 +170,20 @@ impl Ordo {
         Ok(ConnectorChange::Applied(view(saved, self.settings.secret_key.as_ref())?))
     }
 
-    pub async fn connector(&self, channel: &str) -> AppResult<ConnectorView> {
+    pub async fn connector(self, channel: &str) -> AppResult<ConnectorView> {
         let record = self.db.read().await?.connector(channel).await?;
         let record = record.ok_or_else(|| AppError::NotFound { what: "connector", key: channel.to_owned() })?;
         view(record, self.settings.secret_key.as_ref())
     }
 
-    pub async fn connectors(&self) -> AppResult<Vec<ConnectorView>> {
+    pub async fn connectors(self) -> AppResult<Vec<ConnectorView>> {
         let records = self.db.read().await?.connectors().await?;
         records.into_iter().map(|r| view(r, self.settings.secret_key.as_ref())).collect()
     }
 
     /// Pauses a connector (its webhooks are still kept, but not processed; its pollers stop),
     /// or resumes it.
-    pub async fn pause_connector(&self, channel: &str, paused: bool, actor: &Actor) -> AppResult<ConnectorView> {
+    pub async fn pause_connector(self, channel: &str, paused: bool, actor: &Actor) -> AppResult<ConnectorView> {
         let now = self.now();
         let mut tx = self.db.write().await?;
         let before = state(&mut tx, channel).await?;
@@ -202,7 +202,7 @@ impl Ordo {
     }
 
     /// The connector with its webhook secrets opened, for checking signatures.
-    pub(crate) async fn open_connector(&self, tx: &mut Tx, channel: &str) -> AppResult<Option<OpenConnector>> {
+    pub(crate) async fn open_connector(self, tx: &mut Tx, channel: &str) -> AppResult<Option<OpenConnector>> {
         let Some(record) = tx.connector(channel).await? else { return Ok(None) };
         let open = |sealed: &Option<String>, what: &str| -> AppResult<Option<String>> {
             match sealed {
@@ -241,9 +241,9 @@ pub struct ChannelConnection {
     pub failed: i64,
 }
 
-impl Ordo {
+impl Channels<'_> {
     /// Every channel with its connector and how its connection is doing.
-    pub async fn channel_connections(&self) -> AppResult<Vec<ChannelConnection>> {
+    pub async fn channel_connections(self) -> AppResult<Vec<ChannelConnection>> {
         let since = self.now() - chrono::Duration::hours(24);
         let mut tx = self.db.read().await?;
         let channels = tx.channels().await?;

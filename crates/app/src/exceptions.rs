@@ -13,7 +13,7 @@ use ordo_storage::ExceptionQuery;
 use uuid::Uuid;
 
 use crate::audit::record;
-use crate::{Actor, AppError, AppResult, Ordo};
+use crate::{Actor, AppError, AppResult, Exceptions};
 
 /// Which exceptions to list; every part optional.
 #[derive(Debug, Clone, Default)]
@@ -49,9 +49,9 @@ pub const MAX_BATCH: usize = 500;
 /// The most exceptions one page lists.
 pub const MAX_EXCEPTION_PAGE: i64 = 1000;
 
-impl Ordo {
+impl Exceptions<'_> {
     /// The exceptions `filter` selects, earliest due first, with how many it selects in all.
-    pub async fn exceptions(&self, filter: ExceptionFilter) -> AppResult<(Vec<Exception>, i64)> {
+    pub async fn list(self, filter: ExceptionFilter) -> AppResult<(Vec<Exception>, i64)> {
         let clean = |v: Option<String>| v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         let status = clean(filter.status);
         let unresolved = status.as_deref() == Some("unresolved");
@@ -80,12 +80,12 @@ impl Ordo {
 
     /// Unresolved exceptions by status: what the contract's `?status=open` and the overview
     /// ask for.
-    pub async fn exceptions_in(&self, status: &str) -> AppResult<Vec<Exception>> {
+    pub async fn exceptions_in(self, status: &str) -> AppResult<Vec<Exception>> {
         let filter = ExceptionFilter { status: Some(status.to_owned()), limit: MAX_EXCEPTION_PAGE, ..Default::default() };
-        Ok(self.exceptions(filter).await?.0)
+        Ok(self.list(filter).await?.0)
     }
 
-    pub async fn exception(&self, id: Uuid) -> AppResult<ExceptionDetail> {
+    pub async fn exception(self, id: Uuid) -> AppResult<ExceptionDetail> {
         let mut tx = self.db.read().await?;
         let exception = tx.exception(id).await?.ok_or_else(|| not_found(id))?;
         let comments = tx.exception_comments(id).await?;
@@ -93,14 +93,14 @@ impl Ordo {
     }
 
     /// How many exceptions there are of each kind, by kind.
-    pub async fn exception_counts(&self) -> AppResult<Vec<ordo_domain::exception::ExceptionCount>> {
+    pub async fn exception_counts(self) -> AppResult<Vec<ordo_domain::exception::ExceptionCount>> {
         Ok(self.db.read().await?.exception_counts().await?)
     }
 
     /// Does `action` to every exception in `ids`, or to none: an id that does not exist, an
     /// exception another role owns, or one whose state does not allow the action refuses the
     /// whole batch. Returns the exceptions as they are after.
-    pub async fn act_on_exceptions(&self, ids: &[Uuid], action: &ExceptionAction, actor: &Actor) -> AppResult<Vec<Exception>> {
+    pub async fn act_on_exceptions(self, ids: &[Uuid], action: &ExceptionAction, actor: &Actor) -> AppResult<Vec<Exception>> {
         if ids.is_empty() || ids.len() > MAX_BATCH {
             return Err(FieldError::new("ids", format!("give 1 to {MAX_BATCH} exception ids")).into());
         }
@@ -159,7 +159,7 @@ impl Ordo {
     /// Moves every unresolved exception past its due time to the next role on its kind's
     /// escalation path, marked escalated and due again one SLA later. Those already with the
     /// last role stay. Safe to run from several processes at once; returns how many moved.
-    pub async fn escalate_overdue(&self) -> AppResult<u64> {
+    pub async fn escalate_overdue(self) -> AppResult<u64> {
         let now = self.now();
         let mut tx = self.db.write().await?;
         let rules = crate::rules::load_active(&mut tx, RuleKind::Escalation).await?;

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use ordo_domain::audit::Change;
 
 use crate::audit::record;
-use crate::{Actor, AppError, AppResult, Ordo};
+use crate::{Actor, AppError, AppResult, Fulfilment, Ordo};
 
 fn order_not_found(id: Uuid) -> AppError {
     AppError::NotFound { what: "order", key: id.to_string() }
@@ -24,11 +24,11 @@ fn wave_not_found(id: Uuid) -> AppError {
     AppError::NotFound { what: "wave", key: id.to_string() }
 }
 
-impl Ordo {
+impl Fulfilment<'_> {
     /// Records a parcel leaving a location: its units leave on-hand and reserved, and the order
     /// becomes partially shipped or shipped. Shipping more than is reserved there is refused
     /// with the order's current state.
-    pub async fn ship_order(&self, id: Uuid, new: NewShipment, actor: &Actor) -> AppResult<Order> {
+    pub async fn ship_order(self, id: Uuid, new: NewShipment, actor: &Actor) -> AppResult<Order> {
         let new = new.check()?;
         let now = self.now();
         let mut tx = self.db.write().await?;
@@ -44,7 +44,7 @@ impl Ordo {
                 .collect(),
         };
         let dispatch = Dispatch { carrier: new.carrier, tracking_number: new.tracking_number };
-        let shipment = ship(self, &mut tx, &order, &new.location, lines, &dispatch, &actor.to_string(), now).await?;
+        let shipment = ship(self.0, &mut tx, &order, &new.location, lines, &dispatch, &actor.to_string(), now).await?;
         let saved = tx.order(id).await?.ok_or_else(|| order_not_found(id))?;
         record(&mut tx, actor, now, &[shipped(&order, &saved, shipment, &new.location, &dispatch)]).await?;
         tx.commit().await?;
@@ -54,7 +54,7 @@ impl Ordo {
     /// The channel shipped an order it fulfils itself (Amazon FBA): what is reserved for it at
     /// the locations the channel manages leaves there, booked like any shipment. Says what it
     /// did.
-    pub(crate) async fn ship_by_channel(&self, id: Uuid, carrier: &str, actor: &Actor) -> AppResult<String> {
+    pub(crate) async fn ship_by_channel(self, id: Uuid, carrier: &str, actor: &Actor) -> AppResult<String> {
         let now = self.now();
         let mut tx = self.db.write().await?;
         let mut order = tx.order(id).await?.ok_or_else(|| order_not_found(id))?;
@@ -77,7 +77,7 @@ impl Ordo {
         let dispatch = Dispatch { carrier: carrier.to_owned(), tracking_number: order.external_id.clone() };
         let who = actor.to_string();
         for (location, lines) in reserved {
-            let shipment = ship(self, &mut tx, &order, &location, lines, &dispatch, &who, now).await?;
+            let shipment = ship(self.0, &mut tx, &order, &location, lines, &dispatch, &who, now).await?;
             let saved = tx.order(id).await?.ok_or_else(|| order_not_found(id))?;
             record(&mut tx, actor, now, &[shipped(&order, &saved, shipment, &location, &dispatch)]).await?;
             order = saved;
@@ -88,7 +88,7 @@ impl Ordo {
 
     /// Confirms a shipment's delivery; the order is delivered when all of it is shipped and
     /// every shipment delivered.
-    pub async fn deliver_shipment(&self, shipment: Uuid, actor: &Actor) -> AppResult<Order> {
+    pub async fn deliver_shipment(self, shipment: Uuid, actor: &Actor) -> AppResult<Order> {
         let now = self.now();
         let mut tx = self.db.write().await?;
         let Some(order_id) = tx.deliver_shipment(shipment, now).await? else {
@@ -117,7 +117,7 @@ impl Ordo {
     /// Releases a wave at a location: the orders with stock reserved there that are in no
     /// other unfinished wave, due first (the next carrier cut-off's), up to `max_orders`,
     /// with a pick list ordered by bin. Nothing to pick is refused, naming the location.
-    pub async fn release_wave(&self, new: NewWave, actor: &Actor) -> AppResult<Wave> {
+    pub async fn release_wave(self, new: NewWave, actor: &Actor) -> AppResult<Wave> {
         let new = new.check()?;
         let now = self.now();
         let mut tx = self.db.write().await?;
@@ -158,12 +158,12 @@ impl Ordo {
         Ok(wave)
     }
 
-    pub async fn wave(&self, id: Uuid) -> AppResult<Wave> {
+    pub async fn wave(self, id: Uuid) -> AppResult<Wave> {
         self.db.read().await?.wave(id).await?.ok_or_else(|| wave_not_found(id))
     }
 
     /// Waves, newest first, of one location and status or all.
-    pub async fn waves(&self, location: Option<&str>, status: Option<&str>) -> AppResult<Vec<WaveSummary>> {
+    pub async fn waves(self, location: Option<&str>, status: Option<&str>) -> AppResult<Vec<WaveSummary>> {
         if let Some(s) = status.filter(|s| WaveStatus::parse(s).is_none()) {
             return Err(FieldError::new("status", format!("{s:?} is not open, picked or closed")).into());
         }
@@ -172,7 +172,7 @@ impl Ordo {
 
     /// Confirms the pick list was walked: every order still to pick is picked and goes to
     /// packing. 409 when the wave is not open.
-    pub async fn pick_wave(&self, id: Uuid, actor: &Actor) -> AppResult<Wave> {
+    pub async fn pick_wave(self, id: Uuid, actor: &Actor) -> AppResult<Wave> {
         let now = self.now();
         let mut tx = self.db.write().await?;
         let wave = tx.wave(id).await?.ok_or_else(|| wave_not_found(id))?;
@@ -188,7 +188,7 @@ impl Ordo {
     }
 
     /// Packs one picked order of the wave into its parcel.
-    pub async fn pack_wave_order(&self, id: Uuid, order: Uuid, actor: &Actor) -> AppResult<Wave> {
+    pub async fn pack_wave_order(self, id: Uuid, order: Uuid, actor: &Actor) -> AppResult<Wave> {
         let mut tx = self.db.write().await?;
         let wave = tx.wave(id).await?.ok_or_else(|| wave_not_found(id))?;
         let current = wave_order_status(&wave, order)?;
@@ -208,7 +208,7 @@ impl Ordo {
 
     /// Ships one packed order of the wave with carrier and tracking: what its pick list held
     /// leaves on-hand and reserved. The wave closes with its last order.
-    pub async fn ship_wave_order(&self, id: Uuid, order_id: Uuid, dispatch: Dispatch, actor: &Actor) -> AppResult<Order> {
+    pub async fn ship_wave_order(self, id: Uuid, order_id: Uuid, dispatch: Dispatch, actor: &Actor) -> AppResult<Order> {
         let dispatch = dispatch.check()?;
         let now = self.now();
         let mut tx = self.db.write().await?;
@@ -226,7 +226,7 @@ impl Ordo {
             .filter(|o| o.order_id == order_id)
             .flat_map(|o| o.lines.iter().map(|l| ShipmentLine { line: l.line, quantity: l.quantity }))
             .collect();
-        let shipment = ship(self, &mut tx, &order, &wave.location, lines, &dispatch, &actor.to_string(), now).await?;
+        let shipment = ship(self.0, &mut tx, &order, &wave.location, lines, &dispatch, &actor.to_string(), now).await?;
         tx.set_wave_orders_status(id, Some(order_id), WaveOrderStatus::Packed, WaveOrderStatus::Shipped, Some(shipment))
             .await?;
         tx.close_wave_if_done(id, now).await?;
@@ -237,7 +237,7 @@ impl Ordo {
     }
 
     /// Sets the bin a SKU is picked from at a location.
-    pub async fn set_bin(&self, assignment: ordo_domain::wave::BinAssignment, actor: &Actor) -> AppResult<()> {
+    pub async fn set_bin(self, assignment: ordo_domain::wave::BinAssignment, actor: &Actor) -> AppResult<()> {
         let a = assignment.check()?;
         let mut tx = self.db.write().await?;
         if tx.location(&a.location).await?.is_none() {
@@ -436,10 +436,10 @@ async fn post_shipment(
         shipping: money(shipping),
     };
     let revenue = ledger::shipment_revenue(source.clone(), memo.clone(), &sold).map_err(FieldError::from)?;
-    ordo.post(tx, revenue, who, now).await?;
+    ordo.ledger().post(tx, revenue, who, now).await?;
     let base = ordo_domain::Money::from_minor(cost, ordo.settings.base_currency);
     let cost = ledger::shipment_cost(source, memo, base, &cost_by_sku, Some(&segment)).map_err(FieldError::from)?.for_channel(&order.channel);
-    ordo.post(tx, cost, who, now).await?;
+    ordo.ledger().post(tx, cost, who, now).await?;
     Ok(())
 }
 
@@ -450,12 +450,12 @@ pub struct ShipByWatch {
     pub late: u64,
 }
 
-impl Ordo {
+impl Fulfilment<'_> {
     /// Raises a `shipment_at_risk` exception for each unshipped order whose ship-by time is
     /// within the at-risk window, and a `late_shipment` one (resolving the at-risk one) for each
     /// whose ship-by time has passed. Raising is idempotent: an open exception is not raised
     /// twice. `ordo serve` runs this every minute; the demo at each simulated hour it looks.
-    pub async fn watch_ship_by(&self) -> AppResult<ShipByWatch> {
+    pub async fn watch_ship_by(self) -> AppResult<ShipByWatch> {
         let now = self.now();
         let mut tx = self.db.write().await?;
         let mut raised = ShipByWatch::default();

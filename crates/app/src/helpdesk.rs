@@ -10,7 +10,7 @@ use ordo_storage::TicketQuery;
 use uuid::Uuid;
 
 use crate::audit::record;
-use crate::{Actor, AppError, AppResult, Ordo};
+use crate::{Actor, AppError, AppResult, Helpdesk};
 
 /// A ticket as someone opens it.
 #[derive(Debug, Clone, Default)]
@@ -57,8 +57,8 @@ fn body_text(field: &str, text: &str) -> AppResult<String> {
     Ok(text.to_owned())
 }
 
-impl Ordo {
-    pub async fn open_ticket(&self, new: NewTicket, actor: &Actor) -> AppResult<TicketDetail> {
+impl Helpdesk<'_> {
+    pub async fn open_ticket(self, new: NewTicket, actor: &Actor) -> AppResult<TicketDetail> {
         let reason = TicketReason::parse("reason", &new.reason)?;
         let priority = Priority::parse("priority", &new.priority)?;
         let subject = ordo_domain::field::text("subject", &new.subject)?;
@@ -113,7 +113,7 @@ impl Ordo {
         self.ticket(ticket.id).await
     }
 
-    pub async fn ticket(&self, id: Uuid) -> AppResult<TicketDetail> {
+    pub async fn ticket(self, id: Uuid) -> AppResult<TicketDetail> {
         let mut tx = self.db.read().await?;
         let ticket = tx.ticket(id).await?.ok_or_else(|| ticket_not_found(id))?;
         let comments = tx.ticket_comments(id).await?;
@@ -122,7 +122,7 @@ impl Ordo {
     }
 
     /// The queue: tickets in `statuses` (all when empty), earliest due first.
-    pub async fn tickets(&self, mut query: TicketQuery) -> AppResult<Vec<Ticket>> {
+    pub async fn tickets(self, mut query: TicketQuery) -> AppResult<Vec<Ticket>> {
         for (i, status) in query.statuses.iter().enumerate() {
             TicketStatus::parse(&format!("status[{i}]"), status)?;
         }
@@ -135,7 +135,7 @@ impl Ordo {
 
     /// A comment: internal for colleagues, or a reply that goes to the customer (the ticket
     /// then waits on them).
-    pub async fn comment_on_ticket(&self, id: Uuid, body: &str, internal: bool, actor: &Actor) -> AppResult<TicketDetail> {
+    pub async fn comment_on_ticket(self, id: Uuid, body: &str, internal: bool, actor: &Actor) -> AppResult<TicketDetail> {
         let body = body_text("body", body)?;
         let now = self.now();
         let mut tx = self.db.write().await?;
@@ -153,7 +153,7 @@ impl Ordo {
         self.ticket(id).await
     }
 
-    pub async fn set_ticket_status(&self, id: Uuid, status: &str, actor: &Actor) -> AppResult<TicketDetail> {
+    pub async fn set_ticket_status(self, id: Uuid, status: &str, actor: &Actor) -> AppResult<TicketDetail> {
         let next = TicketStatus::parse("status", status)?;
         let now = self.now();
         let mut tx = self.db.write().await?;
@@ -183,7 +183,7 @@ impl Ordo {
         self.ticket(id).await
     }
 
-    pub async fn assign_ticket(&self, id: Uuid, assignee: Option<&str>, actor: &Actor) -> AppResult<TicketDetail> {
+    pub async fn assign_ticket(self, id: Uuid, assignee: Option<&str>, actor: &Actor) -> AppResult<TicketDetail> {
         let assignee = assignee.map(|a| ordo_domain::field::text("assignee", a)).transpose()?;
         let now = self.now();
         let mut tx = self.db.write().await?;
@@ -196,7 +196,7 @@ impl Ordo {
     }
 
     /// Raises a `ticket_overdue` exception for each open or pending ticket past its time.
-    pub async fn watch_tickets(&self) -> AppResult<u64> {
+    pub async fn watch_tickets(self) -> AppResult<u64> {
         let now = self.now();
         let kind = ExceptionKind::TicketOverdue;
         let mut tx = self.db.write().await?;
@@ -214,7 +214,7 @@ impl Ordo {
     /// Attaches a document to `subject` (`ticket:ID`, `return:ID`, `order:ID`,
     /// `supplier:CODE`), which must exist. The content is kept once under its SHA-256 however
     /// often it is attached; its type is read from its bytes and must match `content_type`.
-    pub async fn attach(&self, subject: &str, file_name: &str, content_type: &str, content: &[u8], actor: &Actor) -> Result<Attachment, AttachError> {
+    pub async fn attach(self, subject: &str, file_name: &str, content_type: &str, content: &[u8], actor: &Actor) -> Result<Attachment, AttachError> {
         let kind = match ticket::check_document(content_type, content) {
             Ok(kind) => kind,
             Err(DocumentRefusal::TooLarge { limit }) => return Err(AttachError::TooLarge { limit }),
@@ -262,12 +262,12 @@ impl Ordo {
         Ok(attachment)
     }
 
-    pub async fn attachments(&self, subject: &str) -> AppResult<Vec<Attachment>> {
+    pub async fn attachments(self, subject: &str) -> AppResult<Vec<Attachment>> {
         Ok(self.db.read().await?.attachments(subject).await?)
     }
 
     /// An attachment's file name, type and bytes.
-    pub async fn attachment_content(&self, id: Uuid) -> AppResult<ordo_storage::AttachmentContent> {
+    pub async fn attachment_content(self, id: Uuid) -> AppResult<ordo_storage::AttachmentContent> {
         self.db.read().await?.attachment_content(id).await?.ok_or(AppError::NotFound { what: "attachment", key: id.to_string() })
     }
 }

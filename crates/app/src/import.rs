@@ -13,7 +13,7 @@ use ordo_storage::Tx;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use crate::{Actor, AppError, AppResult, Ordo, Progress};
+use crate::{Actor, AppError, AppResult, MasterData, Progress};
 
 /// What a CSV file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,7 +156,7 @@ fn csv_field_error(line: u64, error: &csv::Error, headers: &csv::StringRecord) -
     RowError { line, field, message }
 }
 
-impl Ordo {
+impl MasterData<'_> {
     /// Imports a CSV file of `kind`; see the module documentation for what happens to bad rows.
     pub async fn import_csv(
         &self,

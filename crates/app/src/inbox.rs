@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::intake::Custody;
 use crate::returns::{NewRefund, NewRefundLine, NewReturn, NewReturnLine};
-use crate::{Actor, AppError, AppResult, Ordo};
+use crate::{Actor, AppError, AppResult, Channels};
 
 /// How long a processor holds the deliveries it claimed before another may take them: a
 /// round takes well under a second, and what a process that died had claimed waits this long.
@@ -303,11 +303,11 @@ fn channel_actor(channel: &str) -> Actor {
     Actor::system_as(&format!("channel:{channel}"), Role::Integration)
 }
 
-impl Ordo {
+impl Channels<'_> {
     /// Takes a webhook delivery from `source` for `channel`: its signature is checked over the
     /// exact bytes against each secret in force before anything is read, then it is kept in
     /// the inbox. A bad or missing signature is [`AppError::BadSignature`] and keeps nothing.
-    pub async fn receive_webhook(&self, source: ConnectorKind, channel: &str, headers: &[(String, String)], body: &[u8]) -> AppResult<Receipt> {
+    pub async fn receive_webhook(self, source: ConnectorKind, channel: &str, headers: &[(String, String)], body: &[u8]) -> AppResult<Receipt> {
         let (signature_header, topic_header, id_header, prefix) = match source {
             ConnectorKind::Shopify => ("x-shopify-hmac-sha256", "x-shopify-topic", "x-shopify-webhook-id", "x-shopify-"),
             ConnectorKind::WooCommerce => ("x-wc-webhook-signature", "x-wc-webhook-topic", "x-wc-webhook-delivery-id", "x-wc-"),
@@ -361,7 +361,7 @@ impl Ordo {
     }
 
     /// The channel's connector with its webhook secrets opened, kept for a second.
-    async fn cached_connector(&self, channel: &str) -> AppResult<Option<crate::connectors::OpenConnector>> {
+    async fn cached_connector(self, channel: &str) -> AppResult<Option<crate::connectors::OpenConnector>> {
         if let Ok(cached) = self.inbox.connectors.lock()
             && let Some((at, connector)) = cached.get(channel)
             && at.elapsed() < CONNECTOR_TTL
@@ -379,7 +379,7 @@ impl Ordo {
     }
 
     /// Claims up to `limit` due deliveries and processes each. Safe to run in many processes.
-    pub async fn process_inbox(&self, limit: i64) -> AppResult<InboxRound> {
+    pub async fn process_inbox(self, limit: i64) -> AppResult<InboxRound> {
         let now = self.now();
         let claimed = {
             let mut tx = self.db.write().await?;
@@ -410,7 +410,7 @@ impl Ordo {
         }
         let mut tasks = tokio::task::JoinSet::new();
         for (_, group) in groups {
-            let ordo = self.clone();
+            let ordo = self.0.clone();
             let facts = facts.clone();
             tasks.spawn(async move {
                 let mut steps = Vec::with_capacity(group.len());
@@ -419,7 +419,7 @@ impl Ordo {
                     let channel = facts.get(&delivery.channel).and_then(Option::as_ref);
                     let step = match channel {
                         Some(channel) if channel.paused => Step::Paused,
-                        Some(channel) => Step::Tried(ordo.apply_delivery(&delivery, channel, &mut versions).await),
+                        Some(channel) => Step::Tried(ordo.channels().apply_delivery(&delivery, channel, &mut versions).await),
                         None => Step::Tried(Err(Failure::Mapping(FieldError::new("channel", format!("the channel {:?} no longer exists", delivery.channel))))),
                     };
                     steps.push((delivery, step));
@@ -472,7 +472,7 @@ impl Ordo {
         Ok(round)
     }
 
-    async fn channel_facts(&self, code: &str) -> AppResult<Option<ChannelFacts>> {
+    async fn channel_facts(self, code: &str) -> AppResult<Option<ChannelFacts>> {
         let mut tx = self.db.read().await?;
         let Some(channel) = tx.channel(code).await? else { return Ok(None) };
         let listed = tx.listings(Some(code)).await?.into_iter().map(|l| l.channel_sku).collect();
@@ -481,7 +481,7 @@ impl Ordo {
     }
 
     /// Makes one delivery into what it asks of Ordo.
-    async fn apply_delivery(&self, delivery: &Delivery, facts: &ChannelFacts, versions: &mut Applied) -> Result<Done, Failure> {
+    async fn apply_delivery(self, delivery: &Delivery, facts: &ChannelFacts, versions: &mut Applied) -> Result<Done, Failure> {
         let listed = |sku: &str| facts.listed.contains(sku);
         let context = Context { channel: &delivery.channel, currency: facts.currency, listed: &listed };
         let inbound = match delivery.source.as_str() {
@@ -534,14 +534,14 @@ impl Ordo {
                     }
                     (Some(id), false) => {
                         let let_go = mapped.waiting_for.is_none() && self.let_go_by_channel(id, &actor).await?;
-                        let changed = match self.update_order_from_channel(channel, &external_id, mapped.order, &payload, &actor).await {
+                        let changed = match self.orders().update_order_from_channel(channel, &external_id, mapped.order, &payload, &actor).await {
                             Ok(order) => format!("order {} is {}", order.id, order.status),
                             // Shipping has started: the channel's change is too late, and is kept here.
                             Err(AppError::InvalidTransition { message, .. }) => format!("not changed: {message}"),
                             Err(e) => return Err(e.into()),
                         };
                         if by_channel && mapped.fulfilled {
-                            self.ship_by_channel(id, &channel_carrier(channel), &actor).await?
+                            self.fulfilment().ship_by_channel(id, &channel_carrier(channel), &actor).await?
                         } else if let_go {
                             format!("{changed}; the channel let it go to be shipped")
                         } else {
@@ -550,10 +550,10 @@ impl Ordo {
                     }
                     (None, false) => {
                         let custody = Custody { waiting_for: mapped.waiting_for, by_channel };
-                        let intake = self.receive_order_held(mapped.order, custody, &payload, &actor).await?;
+                        let intake = self.orders().receive_order_held(mapped.order, custody, &payload, &actor).await?;
                         let made = format!("order {} is {}", intake.order.id, intake.order.status);
                         if by_channel && mapped.fulfilled {
-                            format!("{made}; {}", self.ship_by_channel(intake.order.id, &channel_carrier(channel), &actor).await?)
+                            format!("{made}; {}", self.fulfilment().ship_by_channel(intake.order.id, &channel_carrier(channel), &actor).await?)
                         } else {
                             made
                         }
@@ -572,7 +572,7 @@ impl Ordo {
 
     /// A channel that ships orders from its own stock needs a location that stands for that
     /// stock; without one its orders stay in the inbox until one is made.
-    async fn channel_keeps_stock(&self, channel: &str) -> Result<(), Failure> {
+    async fn channel_keeps_stock(self, channel: &str) -> Result<(), Failure> {
         let locations = self.db.read().await.map_err(AppError::from)?.locations().await.map_err(AppError::from)?;
         if locations.iter().any(|l| l.managed_by.as_deref() == Some(channel)) {
             return Ok(());
@@ -586,7 +586,7 @@ impl Ordo {
 
     /// The channel no longer holds order `id` back: it may be picked and shipped. `false` when
     /// it was not held.
-    async fn let_go_by_channel(&self, id: Uuid, actor: &Actor) -> AppResult<bool> {
+    async fn let_go_by_channel(self, id: Uuid, actor: &Actor) -> AppResult<bool> {
         let now = self.now();
         let mut tx = self.db.write().await?;
         if !tx.set_order_waiting(id, None).await? {
@@ -599,7 +599,7 @@ impl Ordo {
     }
 
     /// Whether Ordo applied a newer version of the order already (in this round or before).
-    async fn is_stale(&self, versions: &Applied, channel: &str, external_id: &str, updated_at: DateTime<Utc>) -> AppResult<bool> {
+    async fn is_stale(self, versions: &Applied, channel: &str, external_id: &str, updated_at: DateTime<Utc>) -> AppResult<bool> {
         let known = match versions.get(&(channel.to_owned(), external_id.to_owned())) {
             Some(at) => Some(*at),
             None => self.db.read().await?.channel_order_version(channel, external_id).await?,
@@ -609,27 +609,27 @@ impl Ordo {
         Ok(known.is_some_and(|known| updated_at < known))
     }
 
-    async fn cancel_from_channel(&self, channel: &str, external_id: &str, reason: &str, actor: &Actor) -> AppResult<String> {
+    async fn cancel_from_channel(self, channel: &str, external_id: &str, reason: &str, actor: &Actor) -> AppResult<String> {
         let id = self.db.read().await?.order_id_by_external_id(channel, external_id).await?;
         let Some(id) = id else {
             return Ok("no such order in Ordo: nothing to cancel".to_owned());
         };
-        let order = self.order(id).await?;
+        let order = self.orders().order(id).await?;
         if order.status == OrderStatus::Cancelled {
             return Ok("cancelled already".to_owned());
         }
         if !order.status.is_open() {
             return Ok(format!("not cancelled: the order is {} already", order.status));
         }
-        self.cancel_order(id, reason, actor).await?;
+        self.orders().cancel_order(id, reason, actor).await?;
         Ok(format!("order {id} cancelled"))
     }
 
     /// Books a channel's refund against the order's lines, once per refund id.
-    async fn refund_from_channel(&self, channel: &str, refund: ChannelRefund, actor: &Actor) -> Result<String, Failure> {
+    async fn refund_from_channel(self, channel: &str, refund: ChannelRefund, actor: &Actor) -> Result<String, Failure> {
         let id = self.db.read().await.map_err(AppError::from)?.order_id_by_external_id(channel, &refund.external_id).await.map_err(AppError::from)?;
         let id = id.ok_or_else(|| FieldError::new("order_id", format!("no order {:?} from {channel} in Ordo", refund.external_id)))?;
-        let order = self.order(id).await?;
+        let order = self.orders().order(id).await?;
         let mut lines = Vec::new();
         for (i, refunded) in refund.lines.iter().enumerate() {
             let line = order.lines.iter().find(|l| l.item_id.as_deref() == Some(refunded.item_id.as_str()) && l.part_of.is_none());
@@ -657,7 +657,7 @@ impl Ordo {
         // Booked once per refund id, in the refund's own transaction.
         let channel_refund = Some((channel.to_owned(), refund.refund_id.clone()));
         let new = NewRefund { return_id: None, lines, shipping, reason: refund.reason.clone(), channel_refund };
-        let booked = match self.refund(id, new, actor).await {
+        let booked = match self.returns().refund(id, new, actor).await {
             Ok(booked) => booked,
             Err(AppError::Duplicate(_)) => return Ok(format!("refund {} was booked before", refund.refund_id)),
             Err(e) => return Err(e.into()),
@@ -666,7 +666,7 @@ impl Ordo {
         if !returned.is_empty() {
             let why = format!("returned through the channel with refund {}", refund.refund_id);
             let new = NewReturn { order_id: id, lines: returned, source: "channel".to_owned(), override_window: Some(why) };
-            match self.request_return(new, actor).await {
+            match self.returns().request_return(new, actor).await {
                 Ok(rma) => outcome.push_str(&format!("; return {} to receive", rma.id)),
                 // The refund stands; the goods are for a person to follow up.
                 Err(e) => outcome.push_str(&format!("; no return made: {e}")),
@@ -677,7 +677,7 @@ impl Ordo {
 
     /// Processes the inbox until `stopped` turns true: woken by each new delivery, and every
     /// second for deliveries due again or left by a process that died.
-    pub async fn run_inbox(&self, mut stopped: tokio::sync::watch::Receiver<bool>) {
+    pub async fn run_inbox(self, mut stopped: tokio::sync::watch::Receiver<bool>) {
         loop {
             if *stopped.borrow() {
                 return;
@@ -701,7 +701,7 @@ impl Ordo {
     }
 
     /// A channel's inbox, newest first.
-    pub async fn inbox(&self, channel: &str, status: Option<&str>, limit: i64) -> AppResult<Vec<DeliveryView>> {
+    pub async fn inbox(self, channel: &str, status: Option<&str>, limit: i64) -> AppResult<Vec<DeliveryView>> {
         if let Some(s) = status {
             InboxStatus::parse("status", s)?;
         }
@@ -710,14 +710,14 @@ impl Ordo {
         Ok(rows.into_iter().map(DeliveryView::from).collect())
     }
 
-    pub async fn delivery(&self, channel: &str, id: Uuid) -> AppResult<DeliveryView> {
+    pub async fn delivery(self, channel: &str, id: Uuid) -> AppResult<DeliveryView> {
         let found = self.db.read().await?.delivery(id).await?.filter(|d| d.channel == channel);
         found.map(DeliveryView::from).ok_or_else(|| AppError::NotFound { what: "delivery", key: id.to_string() })
     }
 
     /// Puts a delivery back in the queue, to be processed again now (after its listing or
     /// data was fixed). Failed and processed ones alike; a processed order is not made twice.
-    pub async fn replay_delivery(&self, channel: &str, id: Uuid, actor: &Actor) -> AppResult<DeliveryView> {
+    pub async fn replay_delivery(self, channel: &str, id: Uuid, actor: &Actor) -> AppResult<DeliveryView> {
         let now = self.now();
         let mut tx = self.db.write().await?;
         let delivery = tx.delivery(id).await?.filter(|d| d.channel == channel);
@@ -734,7 +734,7 @@ impl Ordo {
     }
 
     /// Replays every failed delivery of a channel; how many.
-    pub async fn replay_failed(&self, channel: &str, actor: &Actor) -> AppResult<usize> {
+    pub async fn replay_failed(self, channel: &str, actor: &Actor) -> AppResult<usize> {
         let failed = self.db.read().await?.deliveries(channel, Some("failed"), 500).await?;
         for delivery in &failed {
             self.replay_delivery(channel, delivery.id, actor).await?;
@@ -743,7 +743,7 @@ impl Ordo {
     }
 
     /// How the channel's connection is doing.
-    pub async fn channel_sync(&self, channel: &str) -> AppResult<SyncHealth> {
+    pub async fn channel_sync(self, channel: &str) -> AppResult<SyncHealth> {
         let mut tx = self.db.read().await?;
         tx.channel(channel).await?.ok_or_else(|| AppError::NotFound { what: "channel", key: channel.to_owned() })?;
         let stats = tx.inbox_stats(channel, self.now() - chrono::Duration::hours(24)).await?;
@@ -762,19 +762,11 @@ impl Ordo {
     }
 
     /// Milliseconds from receipt to processing of every processed delivery of a channel.
-    pub async fn delivery_times_ms(&self, channel: &str) -> AppResult<Vec<i64>> {
+    pub async fn delivery_times_ms(self, channel: &str) -> AppResult<Vec<i64>> {
         Ok(self.db.read().await?.delivery_times_ms(channel).await?)
-    }
-
-    /// The order a channel knows by its own id.
-    pub async fn order_by_external_id(&self, channel: &str, external_id: &str) -> AppResult<ordo_domain::order::Order> {
-        let id = self.db.read().await?.order_id_by_external_id(channel, external_id).await?;
-        let id = id.ok_or_else(|| AppError::NotFound { what: "order", key: format!("{channel}/{external_id}") })?;
-        self.order(id).await
     }
 }
 
-/// Records where a delivery ended, raising the exception a failure asks for.
 /// Records a delivery that did not go through: one that cannot be mapped waits for a person,
 /// one that failed for a passing reason is tried again later, until it has failed too often.
 async fn record_failure(tx: &mut Tx, delivery: &Delivery, failure: &Failure, round: &mut InboxRound, now: DateTime<Utc>) -> AppResult<()> {

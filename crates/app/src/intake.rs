@@ -20,7 +20,7 @@ use crate::rules::{load_active, log_passed_over, order_facts};
 use ordo_domain::decide::{decide_order, OrderDecisions, OrderRules};
 use ordo_domain::rules::RuleKind;
 use crate::reserving::{record_routing, route_and_reserve, route_and_reserve_many, RouteRequest, Routed, RoutedOrder};
-use crate::{Actor, AppError, AppResult, Ordo};
+use crate::{Actor, AppError, AppResult, Orders};
 
 /// The outcome of receiving an order: the order, and whether this call created it.
 #[derive(Debug, Clone)]
@@ -458,11 +458,11 @@ pub(crate) async fn insert_lines(tx: &mut ordo_storage::Tx, id: Uuid, planned: &
     Ok(tx.insert_order_lines(&[(id, &line_records(planned))]).await?)
 }
 
-impl Ordo {
+impl Orders<'_> {
     /// The answer to an order sent again under an external id the channel used before: the
     /// order already made when it is the same request, else [`AppError::IdempotencyConflict`]
     /// naming the first field that differs (a change goes through an order change instead).
-    async fn sent_again(&self, existing: Uuid, sent: &ordo_domain::order::CheckedOrder) -> AppResult<Intake> {
+    async fn sent_again(self, existing: Uuid, sent: &ordo_domain::order::CheckedOrder) -> AppResult<Intake> {
         let kept = self.db.read().await?.order_terms(existing).await?;
         let kept = kept.and_then(|terms| serde_json::from_str::<serde_json::Value>(&terms).ok());
         if let Some(field) = kept.and_then(|kept| ordo_domain::order::first_difference(&kept, &sent.terms())) {
@@ -478,14 +478,14 @@ impl Ordo {
     /// Receives an order from a channel. Sending the same order under the same (channel,
     /// external id) again returns the order already made, unchanged; another order under it is
     /// refused. `payload` is the body as the channel sent it.
-    pub async fn receive_order(&self, new: NewOrder, payload: &str, actor: &Actor) -> AppResult<Intake> {
+    pub async fn receive_order(self, new: NewOrder, payload: &str, actor: &Actor) -> AppResult<Intake> {
         self.receive_order_held(new, Custody::default(), payload, actor).await
     }
 
     /// As [`Ordo::receive_order`], for an order its channel holds back for now or ships itself
     /// ([`Custody`]): reserved and routed, but not picked or shipped by Ordo until the channel
     /// lets it go.
-    pub(crate) async fn receive_order_held(&self, new: NewOrder, custody: Custody, payload: &str, actor: &Actor) -> AppResult<Intake> {
+    pub(crate) async fn receive_order_held(self, new: NewOrder, custody: Custody, payload: &str, actor: &Actor) -> AppResult<Intake> {
         let Custody { waiting_for, by_channel } = custody;
         let order = new.check()?;
         let now = self.now();

@@ -7,11 +7,11 @@ use ordo_domain::FieldError;
 use ordo_domain::audit::Change;
 
 use crate::audit::record;
-use crate::{Actor, AppError, AppResult, Ordo};
+use crate::{Actor, AppError, AppResult, Inventory, Ordo};
 
-impl Ordo {
+impl Inventory<'_> {
     /// Records a stock movement and returns the stock level after it.
-    pub async fn record_movement(&self, new: NewMovement, actor: &Actor) -> AppResult<StockLevel> {
+    pub async fn record_movement(self, new: NewMovement, actor: &Actor) -> AppResult<StockLevel> {
         let base = self.settings.base_currency;
         let unit_cost = match new.unit_cost.as_deref() {
             Some(_) if new.kind != MovementKind::Receipt => {
@@ -57,14 +57,14 @@ impl Ordo {
             MovementKind::Adjustment | MovementKind::Count => ledger::stock_correction(source, memo, value),
         }
         .map_err(FieldError::from)?;
-        self.post(&mut tx, entry, &actor.to_string(), now).await?;
+        self.ledger().post(&mut tx, entry, &actor.to_string(), now).await?;
         let change = Change::new("stock.move", format!("stock:{}/{}", movement.sku, movement.location))
             .before(serde_json::json!({"on_hand": level.on_hand - delta}))
             .after(serde_json::json!({"on_hand": level.on_hand, "kind": movement.kind.as_str(), "quantity": movement.quantity}))
             .reason(&movement.reason);
         record(&mut tx, actor, now, &[change]).await?;
         if level.available > 0 {
-            Self::fill_backorders(&mut tx, &movement.sku, &movement.location, actor, now).await?;
+            Ordo::fill_backorders(&mut tx, &movement.sku, &movement.location, actor, now).await?;
             let after = tx.stock_levels(Some(&movement.sku)).await?;
             if let Some(current) = after.into_iter().find(|l| l.location == movement.location) {
                 level = current;
@@ -75,29 +75,29 @@ impl Ordo {
     }
 
     /// Stock levels of one SKU, or of all when `sku` is `None`.
-    pub async fn stock_levels(&self, sku: Option<&str>) -> AppResult<Vec<StockLevel>> {
+    pub async fn stock_levels(self, sku: Option<&str>) -> AppResult<Vec<StockLevel>> {
         Ok(self.db.read().await?.stock_levels(sku).await?)
     }
 
     /// The latest `limit` movements of a SKU, newest first.
-    pub async fn movements(&self, sku: &str, limit: i64) -> AppResult<Vec<ordo_domain::inventory::StockMovement>> {
+    pub async fn movements(self, sku: &str, limit: i64) -> AppResult<Vec<ordo_domain::inventory::StockMovement>> {
         let sku = ordo_domain::field::code("sku", sku)?;
         let limit = ordo_domain::field::bounded("limit", limit, 1, crate::master::MAX_PAGE_SIZE)?;
         Ok(self.db.read().await?.movements(&sku, limit).await?)
     }
 
     /// The bins of a location's SKUs, by SKU.
-    pub async fn bins(&self, location: &str) -> AppResult<Vec<(String, String)>> {
+    pub async fn bins(self, location: &str) -> AppResult<Vec<(String, String)>> {
         Ok(self.db.read().await?.bins(location).await?)
     }
 
     /// Every way stock disagrees with its movements and reservations; empty when all is well.
-    pub async fn stock_discrepancies(&self) -> AppResult<Vec<String>> {
+    pub async fn stock_discrepancies(self) -> AppResult<Vec<String>> {
         Ok(self.db.read().await?.stock_discrepancies().await?)
     }
 
     /// On-hand of `sku` per location as it stood at `at`, read back from the movements.
-    pub async fn on_hand_as_of(&self, sku: &str, at: chrono::DateTime<chrono::Utc>) -> AppResult<Vec<StockLevel>> {
+    pub async fn on_hand_as_of(self, sku: &str, at: chrono::DateTime<chrono::Utc>) -> AppResult<Vec<StockLevel>> {
         let sku = ordo_domain::field::code("sku", sku)?;
         let rows = self.db.read().await?.on_hand_as_of(&sku, at).await?;
         // Reservations are not kept as history; as of a past time only on-hand is known.
@@ -108,7 +108,7 @@ impl Ordo {
     }
 
     /// Available-to-sell of `skus` on `channel`; see [`ordo_storage::Tx::available_to_sell`].
-    pub async fn available_to_sell(&self, channel: &str, skus: &[String]) -> AppResult<Vec<(String, i64)>> {
+    pub async fn available_to_sell(self, channel: &str, skus: &[String]) -> AppResult<Vec<(String, i64)>> {
         if skus.len() > crate::master::MAX_PAGE_SIZE as usize {
             return Err(FieldError::new("sku", format!("at most {} SKUs at once", crate::master::MAX_PAGE_SIZE)).into());
         }
@@ -121,7 +121,7 @@ impl Ordo {
 
     /// What changed on `channel` after `cursor`: the SKUs whose availability may have moved,
     /// with their available-to-sell now, and the cursor to ask from next.
-    pub async fn availability_changes(&self, channel: &str, cursor: i64, limit: i64) -> AppResult<(Vec<(String, i64)>, i64)> {
+    pub async fn availability_changes(self, channel: &str, cursor: i64, limit: i64) -> AppResult<(Vec<(String, i64)>, i64)> {
         let limit = ordo_domain::field::bounded("limit", limit, 1, 5000)?;
         let cursor = ordo_domain::field::bounded("since", cursor, 0, i64::MAX)?;
         let mut tx = self.db.read().await?;
@@ -133,7 +133,7 @@ impl Ordo {
     }
 
     /// Sets how many units of each SKU in an ABC class a channel keeps back.
-    pub async fn set_channel_buffer(&self, channel: &str, abc_class: &str, units: i64, actor: &Actor) -> AppResult<()> {
+    pub async fn set_channel_buffer(self, channel: &str, abc_class: &str, units: i64, actor: &Actor) -> AppResult<()> {
         let class = ordo_domain::master::AbcClass::parse("abc_class", abc_class)?;
         let units = ordo_domain::field::bounded("units", units, 0, 1_000_000)?;
         let mut tx = self.db.write().await?;
@@ -150,7 +150,7 @@ impl Ordo {
 
     /// Sends stock from one location to another: it leaves the source now and is in transit
     /// until received.
-    pub async fn start_transfer(&self, new: NewTransfer, actor: &Actor) -> AppResult<Transfer> {
+    pub async fn start_transfer(self, new: NewTransfer, actor: &Actor) -> AppResult<Transfer> {
         let t = new.validate()?;
         let mut tx = self.db.write().await?;
         if tx.product(&t.sku).await?.is_none() {
@@ -179,13 +179,13 @@ impl Ordo {
 
     /// Receives a transfer at its destination; the stock is then available there and fills
     /// backorders waiting for it.
-    pub async fn receive_transfer(&self, id: uuid::Uuid, actor: &Actor) -> AppResult<StockLevel> {
+    pub async fn receive_transfer(self, id: uuid::Uuid, actor: &Actor) -> AppResult<StockLevel> {
         let now = self.now();
         let mut tx = self.db.write().await?;
         let Some(level) = tx.receive_transfer(id, &actor.to_string(), now).await? else {
             return Err(AppError::NotFound { what: "transfer in transit", key: id.to_string() });
         };
-        Self::fill_backorders(&mut tx, &level.sku, &level.location, actor, now).await?;
+        Ordo::fill_backorders(&mut tx, &level.sku, &level.location, actor, now).await?;
         record(&mut tx, actor, now, &[Change::new("transfer.receive", format!("transfer:{id}"))]).await?;
         let level = tx.stock_levels(Some(&level.sku)).await?.into_iter().find(|l| l.location == level.location).unwrap_or(level);
         tx.commit().await?;
@@ -193,7 +193,7 @@ impl Ordo {
     }
 
     /// Transfers on their way, oldest first.
-    pub async fn transfers_in_transit(&self) -> AppResult<Vec<Transfer>> {
+    pub async fn transfers_in_transit(self) -> AppResult<Vec<Transfer>> {
         Ok(self.db.read().await?.transfers_in_transit().await?)
     }
 }

@@ -10,7 +10,7 @@ use ordo_storage::Tx;
 use ordo_domain::audit::Change;
 
 use crate::audit::record;
-use crate::{Actor, AppError, AppResult, Ordo};
+use crate::{Actor, AppError, AppResult, Ledger};
 
 /// The trial balance in base currency minor units.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,18 +42,18 @@ impl LedgerCheck {
     }
 }
 
-impl Ordo {
-    /// Opens the default chart of accounts where it is missing.
-    pub async fn open_default_chart(tx: &mut Tx, now: DateTime<Utc>) -> AppResult<()> {
-        let chart: Vec<(String, String, AccountKind)> =
-            ledger::DEFAULT_CHART.iter().map(|(code, name, kind)| ((*code).to_owned(), (*name).to_owned(), *kind)).collect();
-        Ok(tx.ensure_accounts(&chart, now).await?)
-    }
+/// Opens the default chart of accounts where it is missing.
+pub async fn open_default_chart(tx: &mut Tx, now: DateTime<Utc>) -> AppResult<()> {
+    let chart: Vec<(String, String, AccountKind)> =
+        ledger::DEFAULT_CHART.iter().map(|(code, name, kind)| ((*code).to_owned(), (*name).to_owned(), *kind)).collect();
+    Ok(tx.ensure_accounts(&chart, now).await?)
+}
 
+impl Ledger<'_> {
     /// Posts `entry` in the caller's transaction, opening a channel's receivable the first time
     /// it is used. An entry in another currency carries its base amounts at the rate in force;
     /// without one it is refused, naming the currency.
-    pub async fn post(&self, tx: &mut Tx, entry: Entry, actor: &str, now: DateTime<Utc>) -> AppResult<()> {
+    pub async fn post(self, tx: &mut Tx, entry: Entry, actor: &str, now: DateTime<Utc>) -> AppResult<()> {
         if entry.is_empty() {
             return Ok(());
         }
@@ -86,7 +86,7 @@ impl Ordo {
     }
 
     /// Opens an account in the chart: finance extends the default one.
-    pub async fn create_account(&self, code: &str, name: &str, kind: &str, actor: &Actor) -> AppResult<()> {
+    pub async fn create_account(self, code: &str, name: &str, kind: &str, actor: &Actor) -> AppResult<()> {
         let code = ordo_domain::field::code("code", code)?;
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 200 {
@@ -109,7 +109,7 @@ impl Ordo {
     /// of the chart, in `currency` (the base currency when absent). The inventory account is
     /// kept by stock movements alone, so it cannot be posted to by hand. Returns the entry's
     /// source, `manual:…`.
-    pub async fn post_manual_entry(&self, memo: &str, currency: Option<&str>, lines: &[ManualLine], actor: &Actor) -> AppResult<String> {
+    pub async fn post_manual_entry(self, memo: &str, currency: Option<&str>, lines: &[ManualLine], actor: &Actor) -> AppResult<String> {
         let memo = memo.trim();
         if memo.is_empty() || memo.chars().count() > 500 {
             return Err(FieldError::new("memo", "must say why, in 1 to 500 characters").into());
@@ -180,7 +180,7 @@ impl Ordo {
 
     /// Imports the ECB's reference-rate XML: every day's rate of every currency Ordo keeps, in
     /// base currency, in one transaction. Returns how many rates were set and what was left out.
-    pub async fn import_ecb_rates(&self, xml: &str, actor: &Actor) -> AppResult<(usize, Vec<String>)> {
+    pub async fn import_ecb_rates(self, xml: &str, actor: &Actor) -> AppResult<(usize, Vec<String>)> {
         let days = ordo_domain::rates::parse_ecb(xml)?;
         let (rates, skipped) = ordo_domain::rates::base_rates(&days, self.settings.base_currency)?;
         let now = self.now();
@@ -197,7 +197,7 @@ impl Ordo {
     }
 
     /// Every account's debits and credits in base currency, and their totals.
-    pub async fn trial_balance(&self) -> AppResult<TrialBalance> {
+    pub async fn trial_balance(self) -> AppResult<TrialBalance> {
         let accounts = self.db.read().await?.trial_balance().await?;
         let total_debit = accounts.iter().map(|a| a.debit).sum();
         let total_credit = accounts.iter().map(|a| a.credit).sum();
@@ -205,7 +205,7 @@ impl Ordo {
     }
 
     /// Checks the books against themselves and against stock.
-    pub async fn check_ledger(&self) -> AppResult<LedgerCheck> {
+    pub async fn check_ledger(self) -> AppResult<LedgerCheck> {
         let mut tx = self.db.read().await?;
         let unbalanced_entries = tx.unbalanced_entries().await?.len();
         let balances = tx.trial_balance().await?;
@@ -277,10 +277,10 @@ pub struct LedgerLine {
     pub balance: Total,
 }
 
-impl Ordo {
+impl Ledger<'_> {
     /// The general ledger of account `code` over `period`: its opening balance and each line
     /// with the running balance, `limit` lines from `offset`.
-    pub async fn account_ledger(&self, code: &str, period: Period, limit: i64, offset: i64) -> AppResult<AccountLedger> {
+    pub async fn account_ledger(self, code: &str, period: Period, limit: i64, offset: i64) -> AppResult<AccountLedger> {
         let (from, to) = period.bounds()?;
         let mut tx = self.db.read().await?;
         let name = tx.account_name(code).await?.ok_or_else(|| AppError::NotFound { what: "account", key: code.to_owned() })?;
@@ -301,7 +301,7 @@ impl Ordo {
     }
 
     /// Contribution by channel over `period`, in base currency.
-    pub async fn profitability_by_channel(&self, period: Period) -> AppResult<(ordo_domain::Currency, Vec<ledger::Margin>)> {
+    pub async fn profitability_by_channel(self, period: Period) -> AppResult<(ordo_domain::Currency, Vec<ledger::Margin>)> {
         let (from, to) = period.bounds()?;
         let totals = self.db.read().await?.channel_account_totals(from, to).await?;
         Ok((self.settings.base_currency, ledger::margins(&totals)))
@@ -309,7 +309,7 @@ impl Ordo {
 
     /// Contribution by customer segment over `period`, in base currency: what its customers'
     /// orders sold for, their cost, and the refunds and fees settlements charged against them.
-    pub async fn profitability_by_segment(&self, period: Period) -> AppResult<(ordo_domain::Currency, Vec<ledger::Margin>)> {
+    pub async fn profitability_by_segment(self, period: Period) -> AppResult<(ordo_domain::Currency, Vec<ledger::Margin>)> {
         let (from, to) = period.bounds()?;
         let totals = self.db.read().await?.segment_account_totals(from, to).await?;
         Ok((self.settings.base_currency, ledger::margins(&totals)))
@@ -317,14 +317,14 @@ impl Ordo {
 
     /// Contribution by SKU over `period`, in base currency: what its units sold for, their
     /// cost, and the refunds and fees settlements charged against it.
-    pub async fn profitability_by_sku(&self, period: Period) -> AppResult<(ordo_domain::Currency, Vec<ledger::Margin>)> {
+    pub async fn profitability_by_sku(self, period: Period) -> AppResult<(ordo_domain::Currency, Vec<ledger::Margin>)> {
         let (from, to) = period.bounds()?;
         let totals = self.db.read().await?.sku_account_totals(from, to).await?;
         Ok((self.settings.base_currency, ledger::margins(&totals)))
     }
 
     /// Profit and loss over `period`, in base currency.
-    pub async fn profit_and_loss(&self, period: Period) -> AppResult<(ordo_domain::Currency, ledger::ProfitAndLoss)> {
+    pub async fn profit_and_loss(self, period: Period) -> AppResult<(ordo_domain::Currency, ledger::ProfitAndLoss)> {
         let (from, to) = period.bounds()?;
         let totals = self.db.read().await?.account_totals(from, to).await?;
         Ok((self.settings.base_currency, ledger::ProfitAndLoss::from_totals(&totals)))

@@ -1,6 +1,8 @@
-//! Ordo's use cases. Each public method of [`Ordo`] is one thing a person or a channel does;
-//! it validates its input, opens the transaction it needs, and commits or changes nothing.
-//! The HTTP API, the dashboard and the command line call these and nothing below them.
+//! Ordo's use cases, grouped by capability: `ordo.orders()`, `ordo.returns()`, … each hand
+//! out a small named handle (all declared together in this file) whose public methods are the
+//! things a person or a channel does there. Each validates its input, opens the
+//! transaction it needs, and commits or changes nothing. The HTTP API, the dashboard and the
+//! command line call these and nothing below them.
 
 mod access;
 mod audit;
@@ -53,7 +55,7 @@ pub use rules::{Drafted, NewRule};
 pub use simulation::{ChangeCount, Example, Simulation};
 pub use exceptions::{ExceptionAction, ExceptionDetail, ExceptionFilter, MAX_EXCEPTION_PAGE};
 pub use fulfilment::ShipByWatch;
-pub use ledger::{AccountLedger, LedgerCheck, LedgerLine, ManualLine, Period, TrialBalance};
+pub use ledger::{open_default_chart, AccountLedger, LedgerCheck, LedgerLine, ManualLine, Period, TrialBalance};
 pub use ordo_domain::reconcile::SettlementPolicy;
 pub use settlements::SettlementImport;
 pub use helpdesk::{AttachError, NewTicket, TicketDetail};
@@ -231,6 +233,77 @@ impl Progress for NoProgress {
     fn advance(&self) {}
 }
 
+/// Declares a capability: a handle on [`Ordo`] named for what it does, and the method of
+/// `Ordo` that hands it out. The handle's methods (in the capability's module) reach the
+/// shared parts (storage, clock, cache) through the `Ordo` it borrows.
+macro_rules! capabilities {
+    ($($(#[$doc:meta])* $accessor:ident -> $handle:ident;)*) => {
+        $(
+            $(#[$doc])*
+            #[derive(Debug, Clone, Copy)]
+            pub struct $handle<'a>(&'a Ordo);
+
+            impl std::ops::Deref for $handle<'_> {
+                type Target = Ordo;
+
+                fn deref(&self) -> &Ordo {
+                    self.0
+                }
+            }
+        )*
+
+        impl Ordo {
+            $(
+                $(#[$doc])*
+                pub fn $accessor(&self) -> $handle<'_> {
+                    $handle(self)
+                }
+            )*
+        }
+    };
+}
+
+// The capabilities, each with the module its use cases are in.
+capabilities! {
+    /// Orders: intake from every channel, holds, cancellations, the list and timelines
+    /// (`intake.rs`, `orders.rs`, `order_changes.rs`).
+    orders -> Orders;
+    /// Stock: movements, levels, transfers, available-to-sell (`inventory.rs`).
+    inventory -> Inventory;
+    /// Waves, picking, packing, shipments and their tracking (`fulfilment.rs`, `tracking.rs`).
+    fulfilment -> Fulfilment;
+    /// Returns, refunds, replacements and carrier claims (`returns.rs`).
+    returns -> Returns;
+    /// Channels, locations, products, listings, kits, customers, suppliers, taxes, and the
+    /// CSV import (`master.rs`, `import.rs`).
+    master_data -> MasterData;
+    /// The channels' connectors, their webhook inbox and pollers (`connectors.rs`,
+    /// `inbox.rs`, `pollers.rs`).
+    channels -> Channels;
+    /// The double-entry ledger, exchange rates and profitability (`ledger.rs`).
+    ledger -> Ledger;
+    /// Marketplace settlements and their reconciliation (`settlements.rs`).
+    settlements -> Settlements;
+    /// Suppliers' terms, forecasts, replenishment proposals, purchase orders, receipts and
+    /// bills (`procurement/`).
+    procurement -> Procurement;
+    /// Rules: drafted, approved, activated, replayed against history (`rules.rs`,
+    /// `simulation.rs`).
+    rules -> Rules;
+    /// Change requests: proposed by one person, decided by another (`changes.rs`).
+    changes -> Changes;
+    /// Exceptions, each in front of its owner, and their escalation (`exceptions.rs`).
+    exceptions -> Exceptions;
+    /// Tickets of the helpdesk and their attachments (`helpdesk.rs`).
+    helpdesk -> Helpdesk;
+    /// Notifications out: endpoints and the outbox that delivers to them (`outbox.rs`).
+    outbox -> Outbox;
+    /// Users, sessions and API tokens (`access.rs`).
+    access -> Access;
+    /// The audit log and its verification (`audit.rs`).
+    audit -> Audit;
+}
+
 impl Ordo {
     /// Opens the database at `url` and brings its schema up to date.
     pub async fn open(url: &str, storage: &StorageOptions, settings: Settings) -> AppResult<Ordo> {
@@ -250,7 +323,7 @@ impl Ordo {
         let inbox = inbox::Inbox::start(db.clone());
         let ordo = Ordo { db, settings, clock: Clock::System, cache: Default::default(), intake, inbox, token_uses: Default::default() };
         let mut tx = ordo.db.write().await?;
-        Self::open_default_chart(&mut tx, ordo.now()).await?;
+        ledger::open_default_chart(&mut tx, ordo.now()).await?;
         rules::seed_initial_rules(&mut tx, &ordo.settings.risk, ordo.now()).await?;
         tx.commit().await?;
         Ok(ordo)

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use ordo_domain::audit::Change;
 
 use crate::audit::record;
-use crate::{Actor, AppError, AppResult, Ordo};
+use crate::{Actor, AppError, AppResult, MasterData};
 
 /// The most rows one page of a list returns.
 pub const MAX_PAGE_SIZE: i64 = 500;
@@ -21,8 +21,8 @@ fn duplicate(field: &str, value: &str) -> AppError {
     AppError::Duplicate(FieldError::new(field, format!("{value:?} already exists")))
 }
 
-impl Ordo {
-    pub async fn create_channel(&self, new: NewChannel, actor: &Actor) -> AppResult<Channel> {
+impl MasterData<'_> {
+    pub async fn create_channel(self, new: NewChannel, actor: &Actor) -> AppResult<Channel> {
         let channel = new.validate()?;
         let mut tx = self.db.write().await?;
         if !tx.insert_channel(&channel, self.now()).await? {
@@ -36,7 +36,7 @@ impl Ordo {
 
     /// What is missing for a channel to trade in full: a rate for its currency, without which
     /// its orders and settlements are refused alike.
-    pub async fn channel_warnings(&self, channel: &Channel) -> AppResult<Vec<String>> {
+    pub async fn channel_warnings(self, channel: &Channel) -> AppResult<Vec<String>> {
         let base = self.settings.base_currency;
         if channel.currency == base || self.db.read().await?.exchange_rate(channel.currency.code(), self.now()).await?.is_some() {
             return Ok(Vec::new());
@@ -47,15 +47,15 @@ impl Ordo {
         )])
     }
 
-    pub async fn channels(&self) -> AppResult<Vec<Channel>> {
+    pub async fn channels(self) -> AppResult<Vec<Channel>> {
         Ok(self.db.read().await?.channels().await?)
     }
 
-    pub async fn channel(&self, code: &str) -> AppResult<Channel> {
+    pub async fn channel(self, code: &str) -> AppResult<Channel> {
         self.db.read().await?.channel(code).await?.ok_or_else(|| AppError::NotFound { what: "channel", key: code.into() })
     }
 
-    pub async fn create_location(&self, new: NewLocation, actor: &Actor) -> AppResult<Location> {
+    pub async fn create_location(self, new: NewLocation, actor: &Actor) -> AppResult<Location> {
         let location = new.validate()?;
         let mut tx = self.db.write().await?;
         if let Some(channel) = &location.managed_by
@@ -72,11 +72,11 @@ impl Ordo {
         Ok(location)
     }
 
-    pub async fn locations(&self) -> AppResult<Vec<Location>> {
+    pub async fn locations(self) -> AppResult<Vec<Location>> {
         Ok(self.db.read().await?.locations().await?)
     }
 
-    pub async fn create_product(&self, new: NewProduct, actor: &Actor) -> AppResult<Product> {
+    pub async fn create_product(self, new: NewProduct, actor: &Actor) -> AppResult<Product> {
         let product = new.validate(self.settings.base_currency)?;
         let mut tx = self.db.write().await?;
         if !tx.insert_product(&product, self.now()).await? {
@@ -88,7 +88,7 @@ impl Ordo {
         Ok(product)
     }
 
-    pub async fn product(&self, sku: &str) -> AppResult<Product> {
+    pub async fn product(self, sku: &str) -> AppResult<Product> {
         self.db.read().await?.product(sku).await?.ok_or_else(|| AppError::NotFound { what: "product", key: sku.into() })
     }
 
@@ -129,7 +129,7 @@ impl Ordo {
     }
 
     /// A kit's components; empty for a product that is not a kit.
-    pub async fn kit_components(&self, kit: &str) -> AppResult<Vec<ordo_domain::master::KitComponent>> {
+    pub async fn kit_components(self, kit: &str) -> AppResult<Vec<ordo_domain::master::KitComponent>> {
         let mut tx = self.db.read().await?;
         if tx.product(kit).await?.is_none() {
             return Err(AppError::NotFound { what: "product", key: kit.into() });
@@ -139,7 +139,7 @@ impl Ordo {
     }
 
     /// Products matching `search` (SKU or name), `limit` at a time from `offset`.
-    pub async fn products(&self, search: Option<&str>, limit: i64, offset: i64) -> AppResult<ProductPage> {
+    pub async fn products(self, search: Option<&str>, limit: i64, offset: i64) -> AppResult<ProductPage> {
         let search = search.map(str::trim).filter(|s| !s.is_empty());
         if search.is_some_and(|s| s.chars().count() > ordo_domain::field::MAX_TEXT_LEN) {
             return Err(FieldError::new("q", "is too long").into());
@@ -152,7 +152,7 @@ impl Ordo {
         Ok(self.db.read().await?.products(&query).await?)
     }
 
-    pub async fn create_listing(&self, new: NewListing, actor: &Actor) -> AppResult<Listing> {
+    pub async fn create_listing(self, new: NewListing, actor: &Actor) -> AppResult<Listing> {
         let mut tx = self.db.write().await?;
         let listing = self.validate_listing(&mut tx, new).await?;
         if !tx.insert_listing(&listing, self.now()).await? {
@@ -166,7 +166,7 @@ impl Ordo {
     }
 
     /// A listing's price is in its channel's currency, and both ends must exist.
-    pub(crate) async fn validate_listing(&self, tx: &mut Tx, new: NewListing) -> AppResult<Listing> {
+    pub(crate) async fn validate_listing(self, tx: &mut Tx, new: NewListing) -> AppResult<Listing> {
         let channel = ordo_domain::field::code("channel", &new.channel)?;
         let Some(channel) = tx.channel(&channel).await? else {
             return Err(FieldError::new("channel", format!("unknown channel {channel:?}")).into());
@@ -178,11 +178,11 @@ impl Ordo {
         Ok(listing)
     }
 
-    pub async fn listings(&self, channel: Option<&str>) -> AppResult<Vec<Listing>> {
+    pub async fn listings(self, channel: Option<&str>) -> AppResult<Vec<Listing>> {
         Ok(self.db.read().await?.listings(channel).await?)
     }
 
-    pub async fn create_customer(&self, new: NewCustomer, actor: &Actor) -> AppResult<Customer> {
+    pub async fn create_customer(self, new: NewCustomer, actor: &Actor) -> AppResult<Customer> {
         let customer = new.validate(Uuid::now_v7(), self.now())?;
         let mut tx = self.db.write().await?;
         if !tx.insert_customer(&customer).await? {
@@ -194,13 +194,13 @@ impl Ordo {
         Ok(customer)
     }
 
-    pub async fn customers(&self, limit: i64, offset: i64) -> AppResult<Vec<Customer>> {
+    pub async fn customers(self, limit: i64, offset: i64) -> AppResult<Vec<Customer>> {
         let limit = ordo_domain::field::bounded("limit", limit, 1, MAX_PAGE_SIZE)?;
         let offset = ordo_domain::field::bounded("offset", offset, 0, i64::MAX)?;
         Ok(self.db.read().await?.customers(limit, offset).await?)
     }
 
-    pub async fn create_supplier(&self, new: NewSupplier, actor: &Actor) -> AppResult<Supplier> {
+    pub async fn create_supplier(self, new: NewSupplier, actor: &Actor) -> AppResult<Supplier> {
         let supplier = new.validate()?;
         let mut tx = self.db.write().await?;
         if !tx.insert_supplier(&supplier, self.now()).await? {
@@ -212,16 +212,16 @@ impl Ordo {
         Ok(supplier)
     }
 
-    pub async fn suppliers(&self) -> AppResult<Vec<Supplier>> {
+    pub async fn suppliers(self) -> AppResult<Vec<Supplier>> {
         Ok(self.db.read().await?.suppliers().await?)
     }
 
-    pub async fn master_data_counts(&self) -> AppResult<MasterDataCounts> {
+    pub async fn master_data_counts(self) -> AppResult<MasterDataCounts> {
         Ok(self.db.read().await?.master_data_counts().await?)
     }
 
     /// Sets the tax rate for goods of `tax_class` shipped to `country`, as a percentage.
-    pub async fn set_tax_rate(&self, country: &str, tax_class: &str, percent: &str, actor: &Actor) -> AppResult<i64> {
+    pub async fn set_tax_rate(self, country: &str, tax_class: &str, percent: &str, actor: &Actor) -> AppResult<i64> {
         let country = ordo_domain::field::country("country", country)?;
         let tax_class = ordo_domain::field::code("tax_class", tax_class)?;
         let rate = ordo_domain::field::percent_basis_points("rate", percent)?;
@@ -271,7 +271,7 @@ impl Ordo {
     }
 
     /// Sets the shipping methods a location offers (none: every method).
-    pub async fn set_shipping_methods(&self, location: &str, methods: &[String], actor: &Actor) -> AppResult<Vec<String>> {
+    pub async fn set_shipping_methods(self, location: &str, methods: &[String], actor: &Actor) -> AppResult<Vec<String>> {
         let mut codes = Vec::with_capacity(methods.len());
         for (i, method) in methods.iter().enumerate() {
             let code = ordo_domain::field::code(&format!("methods[{i}]"), method)?;

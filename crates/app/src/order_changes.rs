@@ -6,9 +6,9 @@ use ordo_storage::OrderChange;
 
 use crate::intake::{insert_lines, plan, Reads};
 use ordo_domain::planning::PlannedLine;
-use crate::{Actor, AppError, AppResult, Ordo};
+use crate::{Actor, AppError, AppResult, Orders};
 
-impl Ordo {
+impl Orders<'_> {
     /// Takes the channel's new version of an order it sent before: a new address, billing
     /// country, shipping method, payment status, shipping price or lines. New lines or a new
     /// shipping method release what the order held and route it again (through risk review).

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use ordo_domain::audit::Change;
 
 use crate::audit::record;
-use crate::{Actor, AppError, AppResult, Ordo};
+use crate::{Actor, AppError, AppResult, Orders, Ordo};
 
 /// What the audit log keeps of an order's state: its status and, per line, what it holds.
 pub(crate) fn order_state(order: &Order) -> serde_json::Value {
@@ -26,9 +26,9 @@ pub(crate) fn order_state(order: &Order) -> serde_json::Value {
     serde_json::json!({"status": order.status.as_str(), "lines": lines})
 }
 
-impl Ordo {
+impl Orders<'_> {
     /// Releases an order held for review: it is routed and reserved as if it had just come.
-    pub async fn release_hold(&self, id: Uuid, reason: &str, actor: &Actor) -> AppResult<Order> {
+    pub async fn release_hold(self, id: Uuid, reason: &str, actor: &Actor) -> AppResult<Order> {
         let reason = ordo_domain::field::text("reason", reason)?;
         let now = self.now();
         let who = actor.to_string();
@@ -59,7 +59,7 @@ impl Ordo {
             crate::rules::log_passed_over(&decided.passed_over);
             decided.preference
         };
-        Self::allocate(&mut tx, id, &order.channel, &order.shipping_method, &lines, when, preference.as_ref(), &who, now).await?;
+        Ordo::allocate(&mut tx, id, &order.channel, &order.shipping_method, &lines, when, preference.as_ref(), &who, now).await?;
         tx.resolve_exception(ExceptionKind::PaymentReview.as_str(), &format!("order:{id}"), &reason, now).await?;
         let released = tx.order(id).await?.ok_or(AppError::NotFound { what: "order", key: id.to_string() })?;
         let change = Change::new("order.release_hold", format!("order:{id}"))
@@ -74,7 +74,7 @@ impl Ordo {
 
     /// Orders by channel, status and the start of the channel's order id, newest first;
     /// with how many match in all.
-    pub async fn orders(
+    pub async fn list(
         &self,
         channel: Option<&str>,
         status: Option<&str>,
@@ -100,12 +100,19 @@ impl Ordo {
         Ok(self.db.read().await?.orders(&query).await?)
     }
 
-    pub async fn order(&self, id: Uuid) -> AppResult<Order> {
+    pub async fn order(self, id: Uuid) -> AppResult<Order> {
         self.db.read().await?.order(id).await?.ok_or(AppError::NotFound { what: "order", key: id.to_string() })
     }
 
+    /// The order a channel knows by its own id.
+    pub async fn order_by_external_id(self, channel: &str, external_id: &str) -> AppResult<Order> {
+        let id = self.db.read().await?.order_id_by_external_id(channel, external_id).await?;
+        let id = id.ok_or_else(|| AppError::NotFound { what: "order", key: format!("{channel}/{external_id}") })?;
+        self.order(id).await
+    }
+
     /// Cancels an order that has not shipped, releasing its reservations.
-    pub async fn cancel_order(&self, id: Uuid, reason: &str, actor: &Actor) -> AppResult<Order> {
+    pub async fn cancel_order(self, id: Uuid, reason: &str, actor: &Actor) -> AppResult<Order> {
         let reason = ordo_domain::field::text("reason", reason)?;
         let now = self.now();
         let mut tx = self.db.write().await?;
@@ -132,12 +139,12 @@ impl Ordo {
     }
 
     /// Of the orders shipped in full, how many left by their ship-by time, and how many there are.
-    pub async fn ship_by_adherence(&self) -> AppResult<(i64, i64)> {
+    pub async fn ship_by_adherence(self) -> AppResult<(i64, i64)> {
         Ok(self.db.read().await?.ship_by_adherence().await?)
     }
 
     /// Whether reserved stock exceeds on-hand anywhere; always 0 unless something is broken.
-    pub async fn oversold_levels(&self) -> AppResult<i64> {
+    pub async fn oversold_levels(self) -> AppResult<i64> {
         Ok(self.db.read().await?.oversold_levels().await?)
     }
 }

@@ -19,7 +19,7 @@ use ordo_domain::FieldError;
 use ordo_storage::{ClaimedMessage, DeliveryAttempt, EndpointRecord, NewMessage, OutboxMessage, OutboxQuery, Tx};
 use uuid::Uuid;
 
-use crate::{audit, Actor, AppError, AppResult, Ordo};
+use crate::{Actor, AppError, AppResult, Outbox, audit};
 
 /// The most messages one page of the outbox shows.
 pub const MAX_OUTBOX_PAGE: i64 = 500;
@@ -230,9 +230,9 @@ fn validate_endpoint(new: &NewEndpoint) -> AppResult<(Transport, Vec<Topic>)> {
     Ok((transport, topics))
 }
 
-impl Ordo {
+impl Outbox<'_> {
     /// Adds an endpoint; it hears the topics it names (all when none) from now on.
-    pub async fn create_endpoint(&self, actor: &Actor, new: NewEndpoint) -> AppResult<CreatedEndpoint> {
+    pub async fn create_endpoint(self, actor: &Actor, new: NewEndpoint) -> AppResult<CreatedEndpoint> {
         let (transport, topics) = validate_endpoint(&new)?;
         let secret = match new.secret {
             Some(secret) => secret,
@@ -254,7 +254,7 @@ impl Ordo {
 
     /// Switches an endpoint on or off: one switched off gets no new messages; those already
     /// written for it are still delivered.
-    pub async fn set_endpoint_active(&self, actor: &Actor, code: &str, active: bool) -> AppResult<()> {
+    pub async fn set_endpoint_active(self, actor: &Actor, code: &str, active: bool) -> AppResult<()> {
         let now = self.now();
         let mut tx = self.db.write().await?;
         if !tx.set_endpoint_active(code, active).await? {
@@ -266,24 +266,24 @@ impl Ordo {
         Ok(())
     }
 
-    pub async fn endpoints(&self) -> AppResult<Vec<Endpoint>> {
+    pub async fn endpoints(self) -> AppResult<Vec<Endpoint>> {
         let mut tx = self.db.read().await?;
         Ok(tx.endpoints().await?.into_iter().map(|r| r.endpoint).collect())
     }
 
-    pub async fn outbox(&self, mut query: OutboxQuery) -> AppResult<(Vec<OutboxMessage>, i64)> {
+    pub async fn list(self, mut query: OutboxQuery) -> AppResult<(Vec<OutboxMessage>, i64)> {
         query.limit = query.limit.clamp(1, MAX_OUTBOX_PAGE);
         query.offset = query.offset.max(0);
         let mut tx = self.db.read().await?;
         Ok(tx.outbox_messages(&query).await?)
     }
 
-    pub async fn outbox_counts(&self) -> AppResult<Vec<(String, i64)>> {
+    pub async fn outbox_counts(self) -> AppResult<Vec<(String, i64)>> {
         let mut tx = self.db.read().await?;
         Ok(tx.outbox_counts().await?)
     }
 
-    pub async fn outbox_message(&self, id: Uuid) -> AppResult<MessageDetail> {
+    pub async fn outbox_message(self, id: Uuid) -> AppResult<MessageDetail> {
         let mut tx = self.db.read().await?;
         let message = tx.outbox_message(id).await?.ok_or(AppError::NotFound { what: "message", key: id.to_string() })?;
         let attempts = tx.delivery_attempts(id).await?;
@@ -291,7 +291,7 @@ impl Ordo {
     }
 
     /// Puts a dead message back in the queue for a fresh set of tries.
-    pub async fn replay_message(&self, actor: &Actor, id: Uuid) -> AppResult<()> {
+    pub async fn replay_message(self, actor: &Actor, id: Uuid) -> AppResult<()> {
         let now = self.now();
         let mut tx = self.db.write().await?;
         let message = tx.outbox_message(id).await?.ok_or(AppError::NotFound { what: "message", key: id.to_string() })?;
@@ -311,7 +311,7 @@ impl Ordo {
 
     /// Claims up to `limit` due messages (at most [`MAX_CLAIM`] a round), sends them and
     /// records how each went. Safe to run in many workers at once.
-    pub async fn deliver_due(&self, courier: &Courier, limit: i64) -> AppResult<DeliveryRound> {
+    pub async fn deliver_due(self, courier: &Courier, limit: i64) -> AppResult<DeliveryRound> {
         let now = self.now();
         let claimed = {
             let mut tx = self.db.write().await?;
@@ -387,14 +387,14 @@ impl Ordo {
 
     /// When the next message falls due, if any is waiting: a worker with nothing to do sleeps
     /// until then.
-    pub async fn next_delivery_due(&self) -> AppResult<Option<DateTime<Utc>>> {
+    pub async fn next_delivery_due(self) -> AppResult<Option<DateTime<Utc>>> {
         let mut tx = self.db.read().await?;
         Ok(tx.next_message_due().await?)
     }
 
     /// Delivers until `stop` turns true: claims what is due, and between rounds sleeps until
     /// the next message falls due, at most `idle` at a time so new messages are seen soon.
-    pub async fn run_courier(&self, courier: Courier, idle: Duration, stop: tokio::sync::watch::Receiver<bool>) {
+    pub async fn run_courier(self, courier: Courier, idle: Duration, stop: tokio::sync::watch::Receiver<bool>) {
         let mut stop = stop;
         while !*stop.borrow() {
             let wait = match self.deliver_due(&courier, 32).await {

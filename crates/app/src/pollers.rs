@@ -16,7 +16,7 @@ use ordo_storage::NewDelivery;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{AppError, AppResult, Ordo};
+use crate::{AppError, AppResult, Channels};
 
 /// How long a poller holds a channel's cursor without renewing it (each page renews it): a page
 /// of Amazon's, with an item call for each of its orders at Amazon's rate, fits inside it.
@@ -106,10 +106,10 @@ pub struct PollRound {
     pub duplicates: usize,
 }
 
-impl Ordo {
+impl Channels<'_> {
     /// The connectors pollers work for (Amazon and eBay, and Shopify and WooCommerce given API
     /// credentials), not paused, credentials opened.
-    pub async fn poll_targets(&self) -> AppResult<Vec<PollTarget>> {
+    pub async fn poll_targets(self) -> AppResult<Vec<PollTarget>> {
         let records = self.db.read().await?.connectors().await?;
         let mut targets = Vec::new();
         for record in records.into_iter().filter(|r| !r.paused) {
@@ -139,7 +139,7 @@ impl Ordo {
 
     /// Polls `target`'s orders through `feed` as `holder` (a name unique to this process):
     /// page by page from the cursor, each page into the inbox with the cursor moved on.
-    pub async fn poll_channel<F: OrderFeed>(&self, target: &PollTarget, feed: &F, holder: &str) -> AppResult<PollRound> {
+    pub async fn poll_channel<F: OrderFeed>(self, target: &PollTarget, feed: &F, holder: &str) -> AppResult<PollRound> {
         let stream = "orders";
         let channel = target.channel.as_str();
         let now = self.now();
@@ -220,14 +220,14 @@ impl Ordo {
     }
 
     /// Lets go of a channel's cursor, for a process that stops.
-    pub async fn release_poller(&self, channel: &str, holder: &str) -> AppResult<()> {
+    pub async fn release_poller(self, channel: &str, holder: &str) -> AppResult<()> {
         let mut tx = self.db.write().await?;
         tx.release_cursor(channel, "orders", holder).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn poll_failed(&self, channel: &str, error: &FeedError) -> AppResult<()> {
+    async fn poll_failed(self, channel: &str, error: &FeedError) -> AppResult<()> {
         metrics::counter!("ordo_channel_poll_failures_total", "channel" => channel.to_owned()).increment(1);
         tracing::warn!(channel, %error, "polling the channel failed");
         if let FeedError::Unauthorized(message) = error {

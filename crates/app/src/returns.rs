@@ -19,7 +19,7 @@ use ordo_storage::{ClaimRecord, RefundLineRecord, RefundRecord, ReturnLineRecord
 use uuid::Uuid;
 
 use crate::audit::record;
-use crate::{Actor, AppError, AppResult, Ordo};
+use crate::{Actor, AppError, AppResult, Ordo, Returns};
 
 /// The most lines one return or refund takes.
 const MAX_LINES: usize = 200;
@@ -152,9 +152,9 @@ fn reason_text(field: &str, text: &str) -> AppResult<String> {
     Ok(text.to_owned())
 }
 
-impl Ordo {
+impl Returns<'_> {
     /// A channel's return policy: its own, or the default.
-    pub async fn return_policy(&self, channel: &str) -> AppResult<ReturnPolicyView> {
+    pub async fn return_policy(self, channel: &str) -> AppResult<ReturnPolicyView> {
         let mut tx = self.db.read().await?;
         let Some(found) = tx.channel(channel).await? else {
             return Err(AppError::NotFound { what: "channel", key: channel.to_owned() });
@@ -164,7 +164,7 @@ impl Ordo {
 
     /// Sets a channel's return policy; the order value it authorises alone is a decimal string
     /// in the channel's currency.
-    pub async fn set_return_policy(&self, channel: &str, new: NewReturnPolicy, actor: &Actor) -> AppResult<ReturnPolicyView> {
+    pub async fn set_return_policy(self, channel: &str, new: NewReturnPolicy, actor: &Actor) -> AppResult<ReturnPolicyView> {
         let now = self.now();
         let mut tx = self.db.write().await?;
         let Some(found) = tx.channel(channel).await? else {
@@ -187,7 +187,7 @@ impl Ordo {
 
     /// Asks for a return of shipped order lines. The channel's policy authorises it at once, or
     /// it waits for service; outside the policy's window only a person's override lets it in.
-    pub async fn request_return(&self, new: NewReturn, actor: &Actor) -> AppResult<Rma> {
+    pub async fn request_return(self, new: NewReturn, actor: &Actor) -> AppResult<Rma> {
         if new.lines.is_empty() || new.lines.len() > MAX_LINES {
             return Err(FieldError::new("lines", format!("must name 1 to {MAX_LINES} order lines")).into());
         }
@@ -305,7 +305,7 @@ impl Ordo {
         Ok(rma)
     }
 
-    async fn notify_authorized(&self, tx: &mut Tx, row: &ReturnRecord, order: &Order, lines: &[ReturnLineRecord], now: DateTime<Utc>) -> AppResult<()> {
+    async fn notify_authorized(self, tx: &mut Tx, row: &ReturnRecord, order: &Order, lines: &[ReturnLineRecord], now: DateTime<Utc>) -> AppResult<()> {
         let data = serde_json::json!({
             "return_id": row.id,
             "order_id": order.id,
@@ -319,7 +319,7 @@ impl Ordo {
     }
 
     /// Service's decision on a return the policy left to a person.
-    pub async fn decide_return(&self, id: Uuid, authorize: bool, note: &str, actor: &Actor) -> AppResult<Rma> {
+    pub async fn decide_return(self, id: Uuid, authorize: bool, note: &str, actor: &Actor) -> AppResult<Rma> {
         let note = reason_text("note", note)?;
         if !matches!(actor.role, Role::Service | Role::Ops | Role::Admin) {
             return Err(AppError::Forbidden("returns the policy leaves to a person are decided by service, ops or admin".into()));
@@ -357,7 +357,7 @@ impl Ordo {
         Ok(rma)
     }
 
-    async fn move_return(&self, tx: &mut Tx, row: &ReturnRecord, from: ReturnStatus, to: ReturnStatus, step: &ReturnStep<'_>) -> AppResult<()> {
+    async fn move_return(self, tx: &mut Tx, row: &ReturnRecord, from: ReturnStatus, to: ReturnStatus, step: &ReturnStep<'_>) -> AppResult<()> {
         if !tx.move_return(row.id, from.as_str(), to.as_str(), step).await? {
             return Err(refuse(from, format!("the return moved on meanwhile; it is no longer {}", from.as_str())));
         }
@@ -365,7 +365,7 @@ impl Ordo {
     }
 
     /// The customer sent the goods back with a carrier.
-    pub async fn return_in_transit(&self, id: Uuid, carrier: &str, tracking: &str, actor: &Actor) -> AppResult<Rma> {
+    pub async fn return_in_transit(self, id: Uuid, carrier: &str, tracking: &str, actor: &Actor) -> AppResult<Rma> {
         let carrier = ordo_domain::field::text("carrier", carrier)?;
         let tracking = ordo_domain::field::text("tracking", tracking)?;
         let now = self.now();
@@ -385,7 +385,7 @@ impl Ordo {
 
     /// The goods arrived at `location`: how many of each line. Nothing is in stock yet; that
     /// waits for inspection.
-    pub async fn receive_return(&self, id: Uuid, location: &str, received: &[ReceivedLine], actor: &Actor) -> AppResult<Rma> {
+    pub async fn receive_return(self, id: Uuid, location: &str, received: &[ReceivedLine], actor: &Actor) -> AppResult<Rma> {
         if received.is_empty() || received.len() > MAX_LINES {
             return Err(FieldError::new("lines", format!("must name 1 to {MAX_LINES} lines")).into());
         }
@@ -425,7 +425,7 @@ impl Ordo {
 
     /// Inspection: a disposition for every line received, applied with its stock and ledger
     /// effects in the same transaction.
-    pub async fn inspect_return(&self, id: Uuid, inspected: &[InspectedLine], actor: &Actor) -> AppResult<Rma> {
+    pub async fn inspect_return(self, id: Uuid, inspected: &[InspectedLine], actor: &Actor) -> AppResult<Rma> {
         let now = self.now();
         let base = self.settings.base_currency;
         let who = actor.to_string();
@@ -476,7 +476,7 @@ impl Ordo {
                     tx.set_valuation(&line.sku, after).await?;
                     let memo = format!("return restock {} × {} at {location}", units, line.sku);
                     let entry = ledger::return_restock(source, memo, &line.sku, Money::from_minor(value, base)).map_err(FieldError::from)?;
-                    self.post(&mut tx, entry, &who, now).await?;
+                    self.ledger().post(&mut tx, entry, &who, now).await?;
                     restocked.push(line.sku.clone());
                 }
                 Disposition::Refurbish => {}
@@ -506,14 +506,14 @@ impl Ordo {
                         ledger::supplier_claim(format!("claim:{}", claim.id), format!("claim on {} × {}: {note}", units, line.sku), &line.sku, money)
                     }
                     .map_err(FieldError::from)?;
-                    self.post(&mut tx, entry, &who, now).await?;
+                    self.ledger().post(&mut tx, entry, &who, now).await?;
                 }
             }
         }
         let step = ReturnStep { inspected_at: Some(now), ..ReturnStep::default() };
         self.move_return(&mut tx, &row, current, ReturnStatus::Inspected, &step).await?;
         for sku in restocked {
-            Self::fill_backorders(&mut tx, &sku, &location, actor, now).await?;
+            Ordo::fill_backorders(&mut tx, &sku, &location, actor, now).await?;
         }
         let after: Vec<serde_json::Value> =
             decided.iter().map(|(l, d, note, _)| serde_json::json!({"line": l.line, "units": l.received, "disposition": d.as_str(), "note": note})).collect();
@@ -525,7 +525,7 @@ impl Ordo {
     }
 
     /// Closes a return: inspected and settled, or authorised and never sent.
-    pub async fn close_return(&self, id: Uuid, note: &str, actor: &Actor) -> AppResult<Rma> {
+    pub async fn close_return(self, id: Uuid, note: &str, actor: &Actor) -> AppResult<Rma> {
         let note = reason_text("note", note)?;
         let now = self.now();
         let mut tx = self.db.write().await?;
@@ -545,7 +545,7 @@ impl Ordo {
     /// Pays money back on an order: units of its lines, amounts for goodwill, its shipping.
     /// Never more than was paid for a line less what was refunded already; booked against the
     /// channel's receivable.
-    pub async fn refund(&self, order_id: Uuid, new: NewRefund, actor: &Actor) -> AppResult<Refund> {
+    pub async fn refund(self, order_id: Uuid, new: NewRefund, actor: &Actor) -> AppResult<Refund> {
         let reason = reason_text("reason", &new.reason)?;
         if new.lines.len() > MAX_LINES {
             return Err(FieldError::new("lines", format!("at most {MAX_LINES} lines")).into());
@@ -652,7 +652,7 @@ impl Ordo {
         };
         let entry = ledger::refund(format!("refund:{id}"), format!("refund on order {} on {}: {reason}", order.external_id, order.channel), &value)
             .map_err(FieldError::from)?;
-        self.post(&mut tx, entry, &who, now).await?;
+        self.ledger().post(&mut tx, entry, &who, now).await?;
         let data = serde_json::json!({
             "refund_id": id,
             "order_id": order.id,
@@ -672,7 +672,7 @@ impl Ordo {
 
     /// Sends the customer new goods for a return: a new order on the same channel, free of
     /// charge, reserved and routed like any other, linked to the return.
-    pub async fn send_replacement(&self, id: Uuid, actor: &Actor) -> AppResult<Rma> {
+    pub async fn send_replacement(self, id: Uuid, actor: &Actor) -> AppResult<Rma> {
         let (order, lines) = {
             let mut tx = self.db.read().await?;
             let row = tx.return_record(id).await?.ok_or_else(|| return_not_found(id))?;
@@ -712,7 +712,7 @@ impl Ordo {
                 .collect(),
         };
         let payload = serde_json::json!({"replacement_for_return": id, "order": order.id}).to_string();
-        let made = self.receive_order(new, &payload, actor).await?;
+        let made = self.orders().receive_order(new, &payload, actor).await?;
         let now = self.now();
         let mut tx = self.db.write().await?;
         tx.set_replacement(id, made.order.id).await?;
@@ -725,7 +725,7 @@ impl Ordo {
     }
 
     /// The supplier credited the claim, or refused it.
-    pub async fn settle_claim(&self, id: Uuid, credited: bool, actor: &Actor) -> AppResult<SupplierClaim> {
+    pub async fn settle_claim(self, id: Uuid, credited: bool, actor: &Actor) -> AppResult<SupplierClaim> {
         let now = self.now();
         let mut tx = self.db.write().await?;
         let claim = tx.claim(id).await?.ok_or(AppError::NotFound { what: "claim", key: id.to_string() })?;
@@ -736,21 +736,21 @@ impl Ordo {
         let money = Money::from_minor(claim.value, self.settings.base_currency);
         let entry = ledger::claim_settled(format!("claim:{id}:{status}"), format!("claim on {} × {} {status}", claim.quantity, claim.sku), credited, money)
             .map_err(FieldError::from)?;
-        self.post(&mut tx, entry, &actor.to_string(), now).await?;
+        self.ledger().post(&mut tx, entry, &actor.to_string(), now).await?;
         record(&mut tx, actor, now, &[Change::new("claim.settle", format!("claim:{id}")).after(serde_json::json!({"status": status}))]).await?;
         let claim = tx.claim(id).await?.ok_or(AppError::NotFound { what: "claim", key: id.to_string() })?;
         tx.commit().await?;
         Ok(claim_view(&claim, self.settings.base_currency))
     }
 
-    pub async fn return_detail(&self, id: Uuid) -> AppResult<Rma> {
+    pub async fn return_detail(self, id: Uuid) -> AppResult<Rma> {
         let mut tx = self.db.read().await?;
         let row = tx.return_record(id).await?.ok_or_else(|| return_not_found(id))?;
         rma(&mut tx, row, self.settings.base_currency).await
     }
 
     /// Returns of one order, or in one status, newest first.
-    pub async fn returns(&self, order: Option<Uuid>, status: Option<&str>, limit: i64) -> AppResult<Vec<Rma>> {
+    pub async fn list(self, order: Option<Uuid>, status: Option<&str>, limit: i64) -> AppResult<Vec<Rma>> {
         if let Some(status) = status {
             ReturnStatus::parse("status", status)?;
         }
@@ -764,13 +764,13 @@ impl Ordo {
         Ok(out)
     }
 
-    pub async fn refunds_of(&self, order: Uuid) -> AppResult<Vec<Refund>> {
+    pub async fn refunds_of(self, order: Uuid) -> AppResult<Vec<Refund>> {
         let mut tx = self.db.read().await?;
         Ok(tx.refunds(order).await?.iter().map(|(r, lines)| refund_view(r, lines)).collect())
     }
 
     /// Return rates over a period: by channel, SKU, reason and week.
-    pub async fn return_report(&self, period: crate::Period) -> AppResult<ordo_domain::returns::ReturnReport> {
+    pub async fn return_report(self, period: crate::Period) -> AppResult<ordo_domain::returns::ReturnReport> {
         let (from, to) = period.bounds()?;
         let mut tx = self.db.read().await?;
         let shipped = tx.shipped_units(from, to).await?;
@@ -781,7 +781,7 @@ impl Ordo {
 
     /// Raises a `return_overdue` exception for each authorised return whose goods are past
     /// their due date. `ordo serve` runs this every minute.
-    pub async fn watch_returns(&self) -> AppResult<u64> {
+    pub async fn watch_returns(self) -> AppResult<u64> {
         let now = self.now();
         let mut tx = self.db.write().await?;
         let kind = ExceptionKind::ReturnOverdue;

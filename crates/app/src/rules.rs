@@ -15,7 +15,7 @@ use ordo_storage::NewRuleVersion;
 use uuid::Uuid;
 
 use crate::audit::record;
-use crate::{Actor, AppError, AppResult, Ordo};
+use crate::{Actor, AppError, AppResult, Rules};
 
 /// A rule as its author writes it.
 #[derive(Debug, Clone)]
@@ -163,9 +163,9 @@ pub(crate) fn compile(source: &str, kind: RuleKind) -> Result<Condition, FieldEr
     Condition::compile_for(source, kind).map_err(|e| FieldError::new("condition", e.to_string()))
 }
 
-impl Ordo {
+impl Rules<'_> {
     /// Saves a draft as the next version of the rule `name`.
-    pub async fn draft_rule(&self, new: NewRule, actor: &Actor) -> AppResult<Drafted> {
+    pub async fn draft_rule(self, new: NewRule, actor: &Actor) -> AppResult<Drafted> {
         let name = ordo_domain::field::code("name", &new.name)?;
         let kind = RuleKind::parse("kind", &new.kind)?;
         let priority = ordo_domain::field::bounded("priority", new.priority.unwrap_or(100), 0, 1_000_000)?;
@@ -202,20 +202,20 @@ impl Ordo {
     }
 
     /// Rule versions in `status` (or all) of the rule `name` (or all rules).
-    pub async fn rules(&self, status: Option<&str>, name: Option<&str>) -> AppResult<Vec<RuleVersion>> {
+    pub async fn list(self, status: Option<&str>, name: Option<&str>) -> AppResult<Vec<RuleVersion>> {
         if let Some(s) = status.filter(|s| RuleStatus::parse(s).is_none()) {
             return Err(FieldError::new("status", format!("{s:?} is not draft, submitted, approved, active, retired or rejected")).into());
         }
         Ok(self.db.read().await?.rule_versions(status, name).await?)
     }
 
-    pub async fn rule(&self, id: Uuid) -> AppResult<RuleVersion> {
+    pub async fn rule(self, id: Uuid) -> AppResult<RuleVersion> {
         self.db.read().await?.rule_version(id).await?.ok_or_else(|| not_found(id))
     }
 
     /// Submits a draft for approval. Its condition must compile and use only known facts;
     /// the error names the line and column.
-    pub async fn submit_rule(&self, id: Uuid, actor: &Actor) -> AppResult<RuleVersion> {
+    pub async fn submit_rule(self, id: Uuid, actor: &Actor) -> AppResult<RuleVersion> {
         let now = self.now();
         let mut tx = self.db.write().await?;
         let rule = tx.rule_version(id).await?.ok_or_else(|| not_found(id))?;
@@ -235,18 +235,18 @@ impl Ordo {
 
     /// Approves a submitted version, in force from `effective_from` (now when absent). The
     /// approver is another person than the author, of a role that owns the rule's kind.
-    pub async fn approve_rule(&self, id: Uuid, effective_from: Option<DateTime<Utc>>, actor: &Actor) -> AppResult<RuleVersion> {
+    pub async fn approve_rule(self, id: Uuid, effective_from: Option<DateTime<Utc>>, actor: &Actor) -> AppResult<RuleVersion> {
         self.decide(id, Some(effective_from), "", actor).await
     }
 
     /// Rejects a submitted version, saying why; the same people may reject as may approve.
-    pub async fn reject_rule(&self, id: Uuid, reason: &str, actor: &Actor) -> AppResult<RuleVersion> {
+    pub async fn reject_rule(self, id: Uuid, reason: &str, actor: &Actor) -> AppResult<RuleVersion> {
         let reason = ordo_domain::field::text("reason", reason)?;
         self.decide(id, None, &reason, actor).await
     }
 
     /// Approves (`Some` effective time) or rejects (`None`).
-    async fn decide(&self, id: Uuid, approve: Option<Option<DateTime<Utc>>>, reason: &str, actor: &Actor) -> AppResult<RuleVersion> {
+    async fn decide(self, id: Uuid, approve: Option<Option<DateTime<Utc>>>, reason: &str, actor: &Actor) -> AppResult<RuleVersion> {
         let now = self.now();
         let mut tx = self.db.write().await?;
         let rule = tx.rule_version(id).await?.ok_or_else(|| not_found(id))?;
@@ -287,7 +287,7 @@ impl Ordo {
 
     /// Puts an approved version in force now that its effective time has come, retiring the
     /// version of the same rule in force before it, in one transaction.
-    pub async fn activate_rule(&self, id: Uuid, actor: &Actor) -> AppResult<RuleVersion> {
+    pub async fn activate_rule(self, id: Uuid, actor: &Actor) -> AppResult<RuleVersion> {
         let now = self.now();
         let mut tx = self.db.write().await?;
         let rule = tx.rule_version(id).await?.ok_or_else(|| not_found(id))?;
@@ -305,7 +305,7 @@ impl Ordo {
         Ok(rule)
     }
 
-    async fn activate_in(&self, tx: &mut ordo_storage::Tx, rule: &RuleVersion, actor: &Actor, now: DateTime<Utc>) -> AppResult<()> {
+    async fn activate_in(self, tx: &mut ordo_storage::Tx, rule: &RuleVersion, actor: &Actor, now: DateTime<Utc>) -> AppResult<()> {
         let Some(previous) = tx.activate_rule_version(rule.id, now).await? else {
             return Err(refuse(rule, RuleStatus::Active));
         };
@@ -320,7 +320,7 @@ impl Ordo {
     }
 
     /// Takes an active version out of force, saying why; the rule then decides nothing.
-    pub async fn retire_rule(&self, id: Uuid, reason: &str, actor: &Actor) -> AppResult<RuleVersion> {
+    pub async fn retire_rule(self, id: Uuid, reason: &str, actor: &Actor) -> AppResult<RuleVersion> {
         let reason = ordo_domain::field::text("reason", reason)?;
         let now = self.now();
         let mut tx = self.db.write().await?;
@@ -341,7 +341,7 @@ impl Ordo {
 
     /// Puts in force every approved version whose effective time has come; the clock watch
     /// runs this every minute. Returns how many went into force.
-    pub async fn activate_due_rules(&self) -> AppResult<u64> {
+    pub async fn activate_due_rules(self) -> AppResult<u64> {
         let now = self.now();
         let mut tx = self.db.write().await?;
         let mut activated = 0;

@@ -11,7 +11,7 @@ use ordo_domain::{FieldError, Money};
 use ordo_storage::{SettlementLineRecord, SettlementRecord, SettlementSummary};
 use uuid::Uuid;
 
-use crate::{Actor, AppError, AppResult, Ordo};
+use crate::{Actor, AppError, AppResult, Settlements};
 
 /// What importing a settlement did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,12 +31,12 @@ pub struct SettlementImport {
     pub already_imported: bool,
 }
 
-impl Ordo {
+impl Settlements<'_> {
     /// Imports a settlement report of `channel`: the Amazon-style V2 flat file or a
     /// Shopify-style payout, told apart by content. Matches its lines to orders, posts its
     /// entry and raises what does not agree, all in one transaction. Importing the same report
     /// again changes nothing; another report under the same settlement id is refused.
-    pub async fn import_settlement(&self, channel: &str, content: &str, actor: &Actor) -> AppResult<SettlementImport> {
+    pub async fn import_settlement(self, channel: &str, content: &str, actor: &Actor) -> AppResult<SettlementImport> {
         let report = settlement::parse(content).map_err(|e| FieldError::new(e.field(), e.detail()))?;
         let digest = crate::access::sha256_hex(content.as_bytes());
         let now = self.now();
@@ -86,7 +86,7 @@ impl Ordo {
         let entry = settlement::entry(format!("settlement:{id}"), memo, &channel.code, &report, &dims)
             .map_err(|e| FieldError::new("lines", e.to_string()))?;
         let who = actor.to_string();
-        self.post(&mut tx, entry, &who, now).await?;
+        self.ledger().post(&mut tx, entry, &who, now).await?;
 
         let matched = matches.iter().filter(|m| m.is_some()).count();
         let unmatched = report.lines.iter().zip(&matches).filter(|(l, m)| l.order_ref.is_some() && m.is_none()).count();
@@ -164,7 +164,7 @@ impl Ordo {
     }
 
     /// Every settlement imported, with how much of it reconciled.
-    pub async fn settlements(&self) -> AppResult<Vec<SettlementSummary>> {
+    pub async fn list(self) -> AppResult<Vec<SettlementSummary>> {
         Ok(self.db.read().await?.settlements().await?)
     }
 }

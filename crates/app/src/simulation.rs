@@ -14,7 +14,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::rules::{compile, load_active};
-use crate::{AppError, AppResult, Ordo};
+use crate::{AppError, AppResult, Rules};
 
 /// Orders read per page while replaying.
 const PAGE: i64 = 5_000;
@@ -103,11 +103,11 @@ impl RuleSet {
     }
 }
 
-impl Ordo {
+impl Rules<'_> {
     /// Replays the rules in force with `versions` put in (each replacing the version of its
     /// rule in force, or added) over the orders placed in the last `days` days, and tells
     /// what would change. The versions may be drafts, submitted or approved; each must compile.
-    pub async fn simulate_rules(&self, versions: &[Uuid], days: i64) -> AppResult<Simulation> {
+    pub async fn simulate_rules(self, versions: &[Uuid], days: i64) -> AppResult<Simulation> {
         let days = ordo_domain::field::bounded("days", days, 1, MAX_DAYS)?;
         if versions.is_empty() || versions.len() > 50 {
             return Err(FieldError::new("versions", "name 1 to 50 rule versions to try").into());

@@ -7,7 +7,7 @@ use ordo_domain::access::Role;
 use ordo_domain::exception::ExceptionKind;
 use ordo_domain::order::TrackingStatus;
 
-use crate::{Actor, AppError, AppResult, Ordo};
+use crate::{Actor, AppError, AppResult, Fulfilment};
 
 /// What became of a tracking event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,10 +20,10 @@ pub enum TrackingReceipt {
     Ignored(String),
 }
 
-impl Ordo {
+impl Fulfilment<'_> {
     /// Takes an EasyPost webhook: the signature over the raw body first (against each of the
     /// configured secrets), then the tracker's status onto its shipment.
-    pub async fn receive_tracking(&self, headers: &[(String, String)], body: &[u8]) -> AppResult<TrackingReceipt> {
+    pub async fn receive_tracking(self, headers: &[(String, String)], body: &[u8]) -> AppResult<TrackingReceipt> {
         let signed = headers
             .iter()
             .find(|(name, _)| name.eq_ignore_ascii_case("x-hmac-signature"))

@@ -52,7 +52,7 @@ impl FromRequestParts<Dashboard> for Session {
         let Some(key) = jar.get(SESSION_COOKIE).map(|cookie| cookie.value().to_owned()) else {
             return Err(sign_in());
         };
-        match state.ordo.authenticate_session(&key).await {
+        match state.ordo.access().authenticate_session(&key).await {
             Ok(actor) => {
                 // The server's request-id layer sets this on every request.
                 let request_id = parts.headers.get("x-request-id").and_then(|value| value.to_str().ok());
@@ -227,7 +227,7 @@ pub(crate) async fn log_in(
 ) -> Result<(CookieJar, Redirect), Response> {
     let next = form.next.as_deref().and_then(safe_next);
     let token = jar.get(LOGIN_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
-    match dashboard.ordo.log_in(&form.username, &form.password, address.0).await {
+    match dashboard.ordo.access().log_in(&form.username, &form.password, address.0).await {
         Ok(logged_in) => {
             let cookie = session_cookie(logged_in.session_key, logged_in.expires_at, dashboard.secure_cookies);
             Ok((jar.add(cookie), Redirect::to(next.unwrap_or(HOME))))
@@ -254,7 +254,7 @@ pub(crate) async fn log_out(State(dashboard): State<Dashboard>, jar: CookieJar) 
     if let Some(key) = jar.get(SESSION_COOKIE).map(|cookie| cookie.value().to_owned()) {
         // The browser forgets the cookie either way; a session we failed to delete still
         // runs out at its expiry time.
-        if let Err(error) = dashboard.ordo.log_out(&key).await {
+        if let Err(error) = dashboard.ordo.access().log_out(&key).await {
             tracing::error!(error = %error, "dashboard: could not delete a session at log-out");
         }
     }

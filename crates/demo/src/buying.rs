@@ -118,22 +118,22 @@ impl BuyingDesk {
     /// The nightly run: propose, approve everything into purchase orders, approve each within
     /// the buyer's limit (the manager above it) and send.
     pub(crate) async fn night(&mut self, ordo: &Ordo) -> AppResult<()> {
-        let proposals = ordo.propose_replenishment(&self.buyer).await?;
+        let proposals = ordo.procurement().propose_replenishment(&self.buyer).await?;
         self.summary.proposals += proposals.len() as u64;
         if proposals.is_empty() {
             return Ok(());
         }
         let decided: Vec<(Uuid, Option<i64>)> = proposals.iter().map(|p| (p.id, None)).collect();
-        for po in ordo.approve_proposals(&decided, &self.buyer).await? {
-            match ordo.move_purchase_order(po.id, "approved", &self.buyer).await {
+        for po in ordo.procurement().approve_proposals(&decided, &self.buyer).await? {
+            match ordo.procurement().move_purchase_order(po.id, "approved", &self.buyer).await {
                 Ok(_) => {}
                 // Over the buyer's limit: the manager approves.
                 Err(ordo_app::AppError::Forbidden(_)) => {
-                    ordo.move_purchase_order(po.id, "approved", &self.manager).await?;
+                    ordo.procurement().move_purchase_order(po.id, "approved", &self.manager).await?;
                 }
                 Err(e) => return Err(e),
             }
-            ordo.move_purchase_order(po.id, "sent", &self.buyer).await?;
+            ordo.procurement().move_purchase_order(po.id, "sent", &self.buyer).await?;
             self.summary.purchase_orders += 1;
         }
         Ok(())
@@ -144,7 +144,7 @@ impl BuyingDesk {
     pub(crate) async fn morning(&mut self, ordo: &Ordo) -> AppResult<()> {
         let now = ordo.now();
         for status in ["sent", "partially_received"] {
-            for po in ordo.purchase_orders(Some(status)).await? {
+            for po in ordo.procurement().purchase_orders(Some(status)).await? {
                 let due = if po.supplier == LATE_SUPPLIER { po.expected_at + Duration::days(4) } else { po.expected_at };
                 if due > now {
                     continue;
@@ -153,7 +153,7 @@ impl BuyingDesk {
                 if lines.is_empty() {
                     continue;
                 }
-                ordo.receive_purchase_order(po.id, &lines, &self.floor).await?;
+                ordo.procurement().receive_purchase_order(po.id, &lines, &self.floor).await?;
                 self.summary.received += 1;
                 self.to_bill.push((now + Duration::days(2), po.id));
             }
@@ -161,7 +161,7 @@ impl BuyingDesk {
         let (due, later): (Vec<_>, Vec<_>) = self.to_bill.drain(..).partition(|(at, _)| *at <= now);
         self.to_bill = later;
         for (_, id) in due {
-            let po = ordo.purchase_order(id).await?;
+            let po = ordo.procurement().purchase_order(id).await?;
             self.bills += 1;
             // One bill in seven comes in dearer than ordered.
             let dearer = self.bills.is_multiple_of(7);
@@ -172,12 +172,12 @@ impl BuyingDesk {
                 let cost = if dearer { dearer_by_three_percent(cost) } else { cost };
                 lines.push((l.line, l.received, cost.to_decimal_string()));
             }
-            let billed = ordo.bill_purchase_order(id, NewBill { invoice: format!("INV-{}-{}", po.supplier, po.number), lines }, &self.finance).await?;
+            let billed = ordo.procurement().bill_purchase_order(id, NewBill { invoice: format!("INV-{}-{}", po.supplier, po.number), lines }, &self.finance).await?;
             self.summary.billed += 1;
             if billed.bills.iter().any(|b| b.status == ordo_domain::procurement::BillStatus::Disputed) {
                 self.summary.disputed += 1;
             } else {
-                ordo.move_purchase_order(id, "closed", &self.buyer).await?;
+                ordo.procurement().move_purchase_order(id, "closed", &self.buyer).await?;
             }
         }
         Ok(())
@@ -186,7 +186,7 @@ impl BuyingDesk {
     /// Keeps the A SKUs' forecasts of the coming week, to score at the end.
     pub(crate) async fn take_snapshot(&mut self, ordo: &Ordo, a_skus: &[String]) -> AppResult<()> {
         for sku in a_skus {
-            let f = ordo.forecast_sku(sku).await?;
+            let f = ordo.procurement().forecast_sku(sku).await?;
             let history: Vec<f64> = f.recent.iter().map(|d| *d as f64).collect();
             self.snapshot.push((sku.clone(), history, f.forecast.iter().take(7).copied().collect()));
         }
@@ -197,7 +197,7 @@ impl BuyingDesk {
     pub(crate) async fn score(&mut self, ordo: &Ordo) -> AppResult<()> {
         let mut card = ordo_forecast::Scorecard::default();
         for (sku, history, forecast) in &self.snapshot {
-            let f = ordo.forecast_sku(sku).await?;
+            let f = ordo.procurement().forecast_sku(sku).await?;
             let actual: Vec<f64> = f.recent.iter().rev().take(7).rev().map(|d| *d as f64).collect();
             card.add(history, &actual, forecast);
         }

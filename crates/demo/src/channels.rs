@@ -100,7 +100,7 @@ impl Channels {
                 poll_interval_s: Some(3600),
                 location_map: None,
             };
-            ordo.put_connector(channel, new, admin).await?;
+            ordo.channels().put_connector(channel, new, admin).await?;
         }
         let target = PollTarget {
             channel: "amazon".to_owned(),
@@ -160,7 +160,7 @@ impl Channels {
     ) -> AppResult<Option<Order>> {
         for _ in 0..(1 + u8::from(twice)) {
             self.summary.deliveries += 1;
-            if ordo.receive_webhook(source, channel, headers, body).await? == Receipt::Duplicate {
+            if ordo.channels().receive_webhook(source, channel, headers, body).await? == Receipt::Duplicate {
                 self.summary.duplicates += 1;
             }
         }
@@ -182,7 +182,7 @@ impl Channels {
 
     /// Polls the Amazon stand-in as the poller does; the orders made of what it brought.
     pub(super) async fn poll_amazon(&mut self, ordo: &Ordo) -> AppResult<Vec<Order>> {
-        let round = ordo.poll_channel(&self.target, &self.marketplace, "demo-poller").await?;
+        let round = ordo.channels().poll_channel(&self.target, &self.marketplace, "demo-poller").await?;
         self.summary.pages += round.pages as u64;
         self.summary.polled += round.stored as u64;
         let fresh: Vec<String> = {
@@ -211,7 +211,7 @@ impl Channels {
     /// Processes the inbox until nothing is due, counting what was mapped and what failed.
     async fn settle(&mut self, ordo: &Ordo) -> AppResult<()> {
         loop {
-            let round = ordo.process_inbox(ordo_app::MAX_INBOX_CLAIM).await?;
+            let round = ordo.channels().process_inbox(ordo_app::MAX_INBOX_CLAIM).await?;
             self.summary.mapped += round.processed as u64;
             self.summary.exceptions += round.failed as u64;
             if round.claimed == 0 {
@@ -221,7 +221,7 @@ impl Channels {
     }
 
     async fn made(&self, ordo: &Ordo, channel: &str, external_id: &str) -> AppResult<Option<Order>> {
-        match ordo.order_by_external_id(channel, external_id).await {
+        match ordo.orders().order_by_external_id(channel, external_id).await {
             Ok(order) => Ok(Some(order)),
             Err(ordo_app::AppError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),

@@ -178,7 +178,7 @@ impl Shop {
         }
         tx.delete_everything().await?;
         tx.set_meta(DEMO_MARK, "true").await?;
-        Ordo::open_default_chart(&mut tx, self.now()).await?;
+        ordo_app::open_default_chart(&mut tx, self.now()).await?;
         ordo_app::seed_initial_rules(&mut tx, &self.settings().risk, self.now()).await?;
 
         let now = self.now();
@@ -265,7 +265,7 @@ impl Shop {
 
         // Password hashing is deliberately slow; users go in after the bulk of the data.
         for role in Role::ALL {
-            self.create_user(role.as_str(), DEMO_PASSWORD, role, &Actor::system()).await?;
+            self.access().create_user(role.as_str(), DEMO_PASSWORD, role, &Actor::system()).await?;
             summary.users.push((role.as_str().to_owned(), role));
             progress.advance();
         }
@@ -366,7 +366,7 @@ impl Shop {
         }
         let entry = ordo_domain::ledger::opening_stock("demo:opening-stock".into(), "opening stock at cost".into(), value)
             .map_err(|e| AppError::Invalid(FieldError::from(e)))?;
-        self.post(tx, entry, "system:demo", now).await?;
+        self.ledger().post(tx, entry, "system:demo", now).await?;
         Ok((units, value))
     }
 }

@@ -132,7 +132,7 @@ impl Desk {
     }
 
     async fn where_is_my_order(&mut self, ordo: &Ordo, order: Uuid, now: DateTime<Utc>) -> AppResult<()> {
-        let placed = ordo.order(order).await?;
+        let placed = ordo.orders().order(order).await?;
         let new = NewTicket {
             channel: Some(placed.channel.clone()),
             reason: "where_is_my_order".into(),
@@ -143,7 +143,7 @@ impl Desk {
             return_id: None,
             body: "It has been a few days; can you tell me when it arrives?".into(),
         };
-        let ticket = ordo.open_ticket(new, &self.service).await?;
+        let ticket = ordo.helpdesk().open_ticket(new, &self.service).await?;
         self.summary.tickets += 1;
         // Most are answered within the day; a few wait too long.
         if self.seed.between(1, 100) <= 85 {
@@ -170,7 +170,7 @@ impl Desk {
         let now = ordo.now();
         match step {
             Step::Ask { order, channel } => {
-                let placed = ordo.order(order).await?;
+                let placed = ordo.orders().order(order).await?;
                 let (_, reasons) = channel_mix(&channel);
                 let returnable: Vec<_> = placed.lines.iter().filter(|l| !l.kit && l.shipped > 0).collect();
                 if returnable.is_empty() {
@@ -185,7 +185,7 @@ impl Desk {
                     source: if channel == "web" { "dashboard" } else { "channel" }.into(),
                     override_window: None,
                 };
-                let Ok(rma) = ordo.request_return(new, &self.service).await else { return Ok(()) };
+                let Ok(rma) = ordo.returns().request_return(new, &self.service).await else { return Ok(()) };
                 self.summary.returns += 1;
                 *self.summary.by_reason.entry(reason.to_owned()).or_default() += 1;
                 if rma.status == ordo_domain::returns::ReturnStatus::Authorized {
@@ -206,10 +206,10 @@ impl Desk {
                         return_id: Some(rma.id),
                         body: "The box was crushed and the item is broken. Photo attached.".into(),
                     };
-                    let ticket = ordo.open_ticket(new, &self.service).await?;
+                    let ticket = ordo.helpdesk().open_ticket(new, &self.service).await?;
                     self.summary.tickets += 1;
                     let subject = format!("ticket:{}", ticket.ticket.id);
-                    if ordo.attach(&subject, "parcel.png", "image/png", PHOTO, &self.service).await.is_ok() {
+                    if ordo.helpdesk().attach(&subject, "parcel.png", "image/png", PHOTO, &self.service).await.is_ok() {
                         self.summary.attachments += 1;
                     }
                     let wait = Duration::hours(self.seed.between(1, 30));
@@ -219,7 +219,7 @@ impl Desk {
             Step::Decide(id) => {
                 let authorize = self.seed.between(1, 100) <= 80;
                 let note = if authorize { "goodwill for a returning customer" } else { "used and outside what we take back" };
-                ordo.decide_return(id, authorize, note, &self.service).await?;
+                ordo.returns().decide_return(id, authorize, note, &self.service).await?;
                 if authorize {
                     self.at(now + Duration::days(1), Step::ShipBack(id));
                 } else {
@@ -230,22 +230,22 @@ impl Desk {
                 // One in ten never sends it: it turns overdue.
                 if self.seed.between(1, 10) > 1 {
                     self.tracking += 1;
-                    ordo.return_in_transit(id, "DHL", &format!("RT{:07}", self.tracking), &self.service).await?;
+                    ordo.returns().return_in_transit(id, "DHL", &format!("RT{:07}", self.tracking), &self.service).await?;
                     let wait = Duration::days(self.seed.between(2, 4));
                     self.at(now + wait, Step::Receive(id));
                 }
             }
             Step::Receive(id) => {
-                let rma = ordo.return_detail(id).await?;
+                let rma = ordo.returns().return_detail(id).await?;
                 let received: Vec<ReceivedLine> = rma.lines.iter().map(|l| ReceivedLine { line: l.line, quantity: l.quantity }).collect();
-                ordo.receive_return(id, "central", &received, &self.warehouse).await?;
+                ordo.returns().receive_return(id, "central", &received, &self.warehouse).await?;
                 let wait = Duration::hours(self.seed.between(2, 24));
                 self.at(now + wait, Step::Inspect(id));
             }
             Step::Inspect(id) => self.inspect_and_settle(ordo, id).await?,
             Step::Solve(ticket) => {
-                ordo.comment_on_ticket(ticket, "Sorted: see the tracking link we sent.", false, &self.service).await?;
-                ordo.set_ticket_status(ticket, "solved", &self.service).await?;
+                ordo.helpdesk().comment_on_ticket(ticket, "Sorted: see the tracking link we sent.", false, &self.service).await?;
+                ordo.helpdesk().set_ticket_status(ticket, "solved", &self.service).await?;
                 self.summary.tickets_solved += 1;
             }
         }
@@ -254,7 +254,7 @@ impl Desk {
 
     /// Inspects a received return, then refunds it or, for a wrong item, sends the right one.
     async fn inspect_and_settle(&mut self, ordo: &Ordo, id: Uuid) -> AppResult<()> {
-        let rma = ordo.return_detail(id).await?;
+        let rma = ordo.returns().return_detail(id).await?;
         let mut inspected = Vec::new();
         for line in &rma.lines {
             let disposition = pick(&mut self.seed, disposition_mix(&line.reason));
@@ -266,25 +266,25 @@ impl Desk {
                 supplier: (disposition == "supplier_claim").then(|| super::buying::supplier_of(&line.sku).to_owned()),
             });
         }
-        ordo.inspect_return(id, &inspected, &self.warehouse).await?;
+        ordo.returns().inspect_return(id, &inspected, &self.warehouse).await?;
         if rma.lines.iter().any(|l| l.reason == "wrong_item") {
-            ordo.send_replacement(id, &self.service).await?;
+            ordo.returns().send_replacement(id, &self.service).await?;
             self.summary.replacements += 1;
         } else {
             let lines = rma.lines.iter().map(|l| ordo_app::NewRefundLine { line: l.line, quantity: l.received, amount: None }).collect();
             let refund = NewRefund { return_id: Some(id), lines, shipping: None, reason: "returned goods".into(), channel_refund: None };
-            if ordo.refund(rma.order_id, refund, &self.finance).await.is_ok() {
+            if ordo.returns().refund(rma.order_id, refund, &self.finance).await.is_ok() {
                 self.summary.refunds += 1;
             }
         }
-        ordo.close_return(id, "settled", &self.service).await?;
+        ordo.returns().close_return(id, "settled", &self.service).await?;
         Ok(())
     }
 
     /// Delivers what the outbox holds due, round after round until nothing is due.
     pub(crate) async fn deliver(&mut self, ordo: &Ordo) -> AppResult<()> {
         for _ in 0..10_000 {
-            let round = ordo.deliver_due(&self.courier, 200).await?;
+            let round = ordo.outbox().deliver_due(&self.courier, 200).await?;
             self.summary.delivered += round.delivered as u64;
             self.summary.retried += round.failed as u64;
             self.summary.dead += round.dead as u64;

@@ -41,7 +41,7 @@ impl Shop {
         for status in ["shipped", "delivered"] {
             let mut offset = 0;
             loop {
-                let (page, _) = self.orders(Some(channel), Some(status), None, 500, offset).await?;
+                let (page, _) = self.orders().list(Some(channel), Some(status), None, 500, offset).await?;
                 offset += 500;
                 let done = page.len() < 500;
                 shipped.extend(page.into_iter().map(|o| o.id).filter(|id| !settling.settled.contains(id)));
@@ -58,7 +58,7 @@ impl Shop {
         let mut rows: Vec<V2Row> = Vec::new();
         let mut sales = 0i64;
         for (n, id) in shipped.iter().enumerate() {
-            let order = self.order(*id).await?;
+            let order = self.orders().order(*id).await?;
             settling.settled.insert(*id);
             let mut shipping = order.shipping_price.minor();
             let short = first && n == 0;
@@ -124,6 +124,6 @@ impl Shop {
         let id = format!("{}", 20_000 + settling.reports);
         let period = (deposit - chrono::Duration::days(9), deposit - chrono::Duration::days(2));
         let report = write_amazon_v2(&id, period, deposit, currency, &rows);
-        Ok(Some(self.import_settlement(channel, &report, finance).await?))
+        Ok(Some(self.settlements().import_settlement(channel, &report, finance).await?))
     }
 }

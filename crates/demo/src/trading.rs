@@ -143,7 +143,7 @@ impl Shop {
             }
         }
         if seed.between(1, 100) <= 2 && order.status.is_open() {
-            self.cancel_order(order.id, "customer cancelled on the channel", channel_actor).await?;
+            self.orders().cancel_order(order.id, "customer cancelled on the channel", channel_actor).await?;
             summary.cancelled += 1;
         }
         Ok(())
@@ -160,21 +160,21 @@ impl Shop {
     ) -> AppResult<TradingSummary> {
         let mut summary = TradingSummary { days, ..TradingSummary::default() };
         let mut seed = Seed(7_2026);
-        let products = self.products(None, 500, 0).await?.products;
+        let products = self.master_data().products(None, 500, 0).await?.products;
         let class: BTreeMap<String, AbcClass> = products.iter().map(|p| (p.sku.clone(), p.abc_class)).collect();
-        let customers = self.customers(500, 0).await?;
+        let customers = self.master_data().customers(500, 0).await?;
         let mut listings: BTreeMap<String, Vec<Listing>> = BTreeMap::new();
-        for listing in self.listings(None).await? {
+        for listing in self.master_data().listings(None).await? {
             if products.iter().any(|p| p.sku == listing.sku && p.active) {
                 listings.entry(listing.channel.clone()).or_default().push(listing);
             }
         }
-        let sites = self.locations().await?;
+        let sites = self.master_data().locations().await?;
         let peak = i64::from(days) * 2 / 3;
         // The promotion peak is on the calendar, so forecasts read its days as promoted.
         if days > 0 {
             let from = first_day + Duration::days(peak);
-            self.create_promotion("Autumn sale", None, None, from, from + Duration::days(1), &actor("demo-marketing")).await?;
+            self.procurement().create_promotion("Autumn sale", None, None, from, from + Duration::days(1), &actor("demo-marketing")).await?;
         }
         let channel_actor = actor("demo-channels");
         let reviewer = actor("demo-finance");
@@ -242,7 +242,7 @@ impl Shop {
                 match event {
                     Event::Review => {
                         for id in held_yesterday.drain(..) {
-                            if self.release_hold(id, "payment confirmed at review", &reviewer).await.is_ok() {
+                            if self.orders().release_hold(id, "payment confirmed at review", &reviewer).await.is_ok() {
                                 summary.released += 1;
                             }
                         }
@@ -251,7 +251,7 @@ impl Shop {
                         let (due, later): (Vec<_>, Vec<_>) = in_transit.drain(..).partition(|(at, ..)| *at <= when);
                         in_transit = later;
                         for (_, shipment, _) in due {
-                            let order = self.deliver_shipment(shipment, &floor).await?;
+                            let order = self.fulfilment().deliver_shipment(shipment, &floor).await?;
                             desk.delivered(order.id, &order.channel, when);
                             summary.delivered += 1;
                         }
@@ -270,7 +270,7 @@ impl Shop {
                                 let payload = body.to_string();
                                 let new: NewOrder = serde_json::from_value(body)
                                     .map_err(|e| AppError::Invalid(ordo_domain::FieldError::new("demo order", e.to_string())))?;
-                                Some(self.receive_order(new, &payload, &channel_actor).await?.order)
+                                Some(self.orders().receive_order(new, &payload, &channel_actor).await?.order)
                             }
                         };
                         if let Some(order) = order {
@@ -291,10 +291,10 @@ impl Shop {
                         summary.waves += 1;
                     }
                     Event::Watch => {
-                        self.watch_ship_by().await?;
-                        self.watch_returns().await?;
-                        self.watch_tickets().await?;
-                        self.escalate_overdue().await?;
+                        self.fulfilment().watch_ship_by().await?;
+                        self.returns().watch_returns().await?;
+                        self.helpdesk().watch_tickets().await?;
+                        self.exceptions().escalate_overdue().await?;
                         desk.deliver(self).await?;
                     }
                     Event::Night => {
@@ -306,7 +306,7 @@ impl Shop {
                     }
                     Event::Supplies => {
                         buying.morning(self).await?;
-                        self.watch_purchase_orders().await?;
+                        self.procurement().watch_purchase_orders().await?;
                     }
                     Event::Service => {
                         desk.work(self, when).await?;
@@ -333,14 +333,14 @@ impl Shop {
         buying.score(self).await?;
         summary.buying = buying.summary;
         summary.channels = channels.summary;
-        let counts = self.exception_counts().await?;
+        let counts = self.exceptions().exception_counts().await?;
         summary.stockouts_raised = counts.iter().find(|c| c.kind == "stockout").map_or(0, |c| c.all as u64);
         summary.exceptions = counts;
-        (summary.shipped_on_time, summary.shipped_orders) = self.ship_by_adherence().await?;
-        summary.oversells = self.stock_discrepancies().await?.len();
-        summary.trial_balance = Some(self.trial_balance().await?);
-        summary.margins = self.profitability_by_channel(ordo_app::Period::default()).await?.1;
-        summary.books_hold = self.check_ledger().await?.holds();
+        (summary.shipped_on_time, summary.shipped_orders) = self.orders().ship_by_adherence().await?;
+        summary.oversells = self.inventory().stock_discrepancies().await?.len();
+        summary.trial_balance = Some(self.ledger().trial_balance().await?);
+        summary.margins = self.ledger().profitability_by_channel(ordo_app::Period::default()).await?.1;
+        summary.books_hold = self.ledger().check_ledger().await?.holds();
         Ok(summary)
     }
 
@@ -349,19 +349,19 @@ impl Shop {
     /// waits there.
     async fn demo_wave(&self, seed: &mut Seed, location: &str, capacity: i64, floor: &Actor) -> AppResult<Vec<(Uuid, Uuid)>> {
         let new = NewWave { location: location.to_owned(), shipping_method: None, max_orders: Some(capacity) };
-        let wave = match self.release_wave(new, floor).await {
+        let wave = match self.fulfilment().release_wave(new, floor).await {
             Ok(wave) => wave,
             Err(AppError::Invalid(_)) => return Ok(Vec::new()),
             Err(e) => return Err(e),
         };
-        self.pick_wave(wave.id, floor).await?;
+        self.fulfilment().pick_wave(wave.id, floor).await?;
         self.clock().set(self.now() + Duration::minutes(30));
         let mut shipments = Vec::with_capacity(wave.orders.len());
         for order in &wave.orders {
-            self.pack_wave_order(wave.id, order.order_id, floor).await?;
+            self.fulfilment().pack_wave_order(wave.id, order.order_id, floor).await?;
             let carrier = if order.channel == "b2b" { "Freightline" } else { ["UPS", "FedEx", "USPS"][seed.between(0, 2) as usize] };
             let dispatch = Dispatch { carrier: carrier.to_owned(), tracking_number: format!("1Z{:012}", seed.between(0, 999_999_999_999)) };
-            let shipped = self.ship_wave_order(wave.id, order.order_id, dispatch, floor).await?;
+            let shipped = self.fulfilment().ship_wave_order(wave.id, order.order_id, dispatch, floor).await?;
             if let Some(shipment) = shipped.shipments.last() {
                 shipments.push((shipment.id, order.order_id));
             }
@@ -382,7 +382,7 @@ impl Shop {
                 reason: "supplier delivery".into(),
                 unit_cost: None,
             };
-            self.record_movement(receipt, buyer).await?;
+            self.inventory().record_movement(receipt, buyer).await?;
             receipts += 1;
         }
         Ok(receipts)

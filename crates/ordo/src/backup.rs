@@ -243,8 +243,8 @@ pub async fn restore(file: &Path, url: &str, storage: &StorageOptions, settings:
         None => Vec::new(),
     };
     let ordo = Ordo::open_initialised(url, storage, settings).await.map_err(|e| e.to_string())?;
-    let audit = ordo.verify_audit().await.map_err(|e| e.to_string())?;
-    let books_balance = ordo.check_ledger().await.map_err(|e| e.to_string())?.holds();
+    let audit = ordo.audit().verify_audit().await.map_err(|e| e.to_string())?;
+    let books_balance = ordo.ledger().check_ledger().await.map_err(|e| e.to_string())?.holds();
     ordo.close().await;
     Ok(Restored {
         count_mismatches,

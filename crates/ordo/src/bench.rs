@@ -57,7 +57,7 @@ async fn seed(ordo: &Ordo) -> Result<(), AppError> {
         ship_by_sla_hours: Some(48),
     };
     let system = Actor::system();
-    ignore_duplicate(ordo.create_channel(channel, &system).await)?;
+    ignore_duplicate(ordo.master_data().create_channel(channel, &system).await)?;
     for (code, priority) in [("bench-a", 1), ("bench-b", 2)] {
         let location = NewLocation {
             code: code.into(),
@@ -68,7 +68,7 @@ async fn seed(ordo: &Ordo) -> Result<(), AppError> {
             cutoff_time: None,
             managed_by: None,
         };
-        ignore_duplicate(ordo.create_location(location, &system).await)?;
+        ignore_duplicate(ordo.master_data().create_location(location, &system).await)?;
     }
     let mut products = Vec::new();
     for n in 0..SKUS {
@@ -82,13 +82,13 @@ async fn seed(ordo: &Ordo) -> Result<(), AppError> {
             abc_class: None,
             active: None,
         };
-        if ordo.create_product(product, &system).await.is_ok() {
+        if ordo.master_data().create_product(product, &system).await.is_ok() {
             products.push((n, sku));
         }
     }
     for (n, sku) in products {
         let listing = NewListing { channel: "bench".into(), channel_sku: format!("B-{sku}"), sku: sku.clone(), price: "9.90".into() };
-        ignore_duplicate(ordo.create_listing(listing, &system).await)?;
+        ignore_duplicate(ordo.master_data().create_listing(listing, &system).await)?;
         let stock = if n < SCARCE { 100 } else { 1_000_000 };
         for location in ["bench-a", "bench-b"] {
             let receipt = NewMovement {
@@ -99,7 +99,7 @@ async fn seed(ordo: &Ordo) -> Result<(), AppError> {
                 reason: "bench stock".into(),
                 unit_cost: None,
             };
-            ordo.record_movement(receipt, &system).await?;
+            ordo.inventory().record_movement(receipt, &system).await?;
         }
     }
     Ok(())
@@ -192,7 +192,7 @@ async fn drive(
 /// Runs the bench: `clients` concurrent clients send `orders` orders in all.
 pub async fn ingest(ordo: Ordo, clients: usize, orders: u64) -> Result<IngestReport, String> {
     seed(&ordo).await.map_err(|e| format!("seeding the bench data failed: {e}"))?;
-    let token = ordo.create_token(Role::Integration, "bench", &Actor::system()).await.map_err(|e| e.to_string())?.token;
+    let token = ordo.access().create_token(Role::Integration, "bench", &Actor::system()).await.map_err(|e| e.to_string())?.token;
     let options = HttpOptions { request_timeout: Duration::from_secs(30), body_limit_bytes: 1 << 20, secure_cookies: false };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
@@ -218,7 +218,7 @@ pub async fn ingest(ordo: Ordo, clients: usize, orders: u64) -> Result<IngestRep
     }
     server.abort();
     latencies.sort_unstable();
-    let oversells = ordo.stock_discrepancies().await.map_err(|e| e.to_string())?.len();
+    let oversells = ordo.inventory().stock_discrepancies().await.map_err(|e| e.to_string())?.len();
     let engine = match ordo.engine() {
         ordo_app::Engine::Sqlite => "sqlite",
         ordo_app::Engine::Postgres => "postgres",
@@ -304,7 +304,7 @@ pub async fn webhooks(ordo: Ordo, clients: usize, deliveries: u64) -> Result<Web
     let secret = format!("bench-secret-{}", uuid::Uuid::now_v7().simple());
     let connector: ordo_app::domain::connector::NewConnector =
         serde_json::from_value(serde_json::json!({"kind": "shopify", "webhook_secrets": [secret]})).map_err(|e| e.to_string())?;
-    ordo.put_connector("bench", connector, &Actor::system()).await.map_err(|e| e.to_string())?;
+    ordo.channels().put_connector("bench", connector, &Actor::system()).await.map_err(|e| e.to_string())?;
     let currency = ordo.settings().base_currency.code().to_owned();
     let options = HttpOptions { request_timeout: Duration::from_secs(30), body_limit_bytes: 1 << 20, secure_cookies: false };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
@@ -313,7 +313,7 @@ pub async fn webhooks(ordo: Ordo, clients: usize, deliveries: u64) -> Result<Web
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let processors = serve::process_inbox(&ordo, &stopped);
-    let before = ordo.channel_sync("bench").await.map_err(|e| e.to_string())?;
+    let before = ordo.channels().channel_sync("bench").await.map_err(|e| e.to_string())?;
 
     let url: axum::http::Uri = format!("http://{address}/webhooks/shopify/bench").parse().map_err(|e| format!("{e}"))?;
     // Order ids above 2^53, as Shopify's are, distinct per run.
@@ -335,7 +335,7 @@ pub async fn webhooks(ordo: Ordo, clients: usize, deliveries: u64) -> Result<Web
     // Every delivery becomes an order: wait for the inbox to empty (at most a minute).
     let waiting = Instant::now();
     loop {
-        let health = ordo.channel_sync("bench").await.map_err(|e| e.to_string())?;
+        let health = ordo.channels().channel_sync("bench").await.map_err(|e| e.to_string())?;
         if health.inbound.pending == 0 || waiting.elapsed() > Duration::from_secs(60) {
             break;
         }
@@ -347,10 +347,10 @@ pub async fn webhooks(ordo: Ordo, clients: usize, deliveries: u64) -> Result<Web
     }
     latencies.sort_unstable();
     let mut to_order: Vec<u32> =
-        ordo.delivery_times_ms("bench").await.map_err(|e| e.to_string())?.into_iter().map(|ms| u32::try_from(ms.max(0) * 1000).unwrap_or(u32::MAX)).collect();
+        ordo.channels().delivery_times_ms("bench").await.map_err(|e| e.to_string())?.into_iter().map(|ms| u32::try_from(ms.max(0) * 1000).unwrap_or(u32::MAX)).collect();
     to_order.sort_unstable();
-    let after = ordo.channel_sync("bench").await.map_err(|e| e.to_string())?;
-    let oversells = ordo.stock_discrepancies().await.map_err(|e| e.to_string())?.len();
+    let after = ordo.channels().channel_sync("bench").await.map_err(|e| e.to_string())?;
+    let oversells = ordo.inventory().stock_discrepancies().await.map_err(|e| e.to_string())?.len();
     let engine = match ordo.engine() {
         ordo_app::Engine::Sqlite => "sqlite",
         ordo_app::Engine::Postgres => "postgres",
@@ -415,7 +415,7 @@ pub async fn settlement(ordo: Ordo, lines: usize) -> Result<SettlementReport, St
                     }
                     let body = settled_order_body(&run, n, currency);
                     let order = serde_json::from_str(&body).map_err(|e| e.to_string())?;
-                    ordo.receive_order(order, &body, &actor).await.map_err(|e| e.to_string())?;
+                    ordo.orders().receive_order(order, &body, &actor).await.map_err(|e| e.to_string())?;
                 }
             })
         })
@@ -429,7 +429,7 @@ pub async fn settlement(ordo: Ordo, lines: usize) -> Result<SettlementReport, St
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let rss_before = memory_mib("VmRSS");
     let started = Instant::now();
-    let imported = ordo.import_settlement("bench", &report, &Actor::system()).await.map_err(|e| e.to_string())?;
+    let imported = ordo.settlements().import_settlement("bench", &report, &Actor::system()).await.map_err(|e| e.to_string())?;
     let seconds = started.elapsed().as_secs_f64();
     Ok(SettlementReport {
         engine: format!("{:?}", ordo.engine()).to_lowercase(),
@@ -530,7 +530,7 @@ pub async fn replay(ordo: Ordo, orders: u64) -> Result<ReplayReport, String> {
                 }
                 let body = order_body(&run, n, currency);
                 let order: ordo_app::domain::order::NewOrder = serde_json::from_str(&body).map_err(|e| e.to_string())?;
-                ordo.receive_order(order, &body, &system).await.map_err(|e| e.to_string())?;
+                ordo.orders().receive_order(order, &body, &system).await.map_err(|e| e.to_string())?;
             }
         }));
     }
@@ -546,15 +546,15 @@ pub async fn replay(ordo: Ordo, orders: u64) -> Result<ReplayReport, String> {
         action,
     };
     let risk = ordo
-        .draft_rule(rule("bench-big", "risk_hold", "order.total_minor > 3000 && order.lines.exists(l, l.quantity >= 3)", serde_json::json!({"reason": "big"})), &system)
+        .rules().draft_rule(rule("bench-big", "risk_hold", "order.total_minor > 3000 && order.lines.exists(l, l.quantity >= 3)", serde_json::json!({"reason": "big"})), &system)
         .await
         .map_err(|e| e.to_string())?;
     let routing = ordo
-        .draft_rule(rule("bench-route", "routing", "order.units >= 6", serde_json::json!({"locations": ["bench-b"], "allow_split": false})), &system)
+        .rules().draft_rule(rule("bench-route", "routing", "order.units >= 6", serde_json::json!({"locations": ["bench-b"], "allow_split": false})), &system)
         .await
         .map_err(|e| e.to_string())?;
     let started = Instant::now();
-    let simulation = ordo.simulate_rules(&[risk.rule.id, routing.rule.id], 1).await.map_err(|e| e.to_string())?;
+    let simulation = ordo.rules().simulate_rules(&[risk.rule.id, routing.rule.id], 1).await.map_err(|e| e.to_string())?;
     let seconds = started.elapsed().as_secs_f64();
     Ok(ReplayReport {
         engine: format!("{:?}", ordo.engine()).to_lowercase(),

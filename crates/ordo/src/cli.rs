@@ -451,14 +451,14 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
         }
         Command::Token(TokenCommand::Create { role, name, expires_in_days }) => {
             let expires_at = expires_in_days.map(|days| chrono::Utc::now() + chrono::Duration::days(days));
-            let issued = open(&config).await?.create_expiring_token(role, &name, expires_at, &Actor::system()).await?;
+            let issued = open(&config).await?.access().create_expiring_token(role, &name, expires_at, &Actor::system()).await?;
             println!("{}", issued.token);
             Ok(ExitCode::SUCCESS)
         }
         Command::Rates(RatesCommand::Import { file }) => {
             let xml = std::fs::read_to_string(&file).map_err(|e| Failure::CannotRun(format!("cannot read {}: {e}", file.display())))?;
             let ordo = open(&config).await?;
-            let (set, skipped) = ordo.import_ecb_rates(&xml, &Actor::system()).await?;
+            let (set, skipped) = ordo.ledger().import_ecb_rates(&xml, &Actor::system()).await?;
             println!("{set} exchange rate{} set into {} from {}", if set == 1 { "" } else { "s" }, ordo.settings().base_currency, file.display());
             for note in skipped {
                 println!("  left out: {note}");
@@ -466,7 +466,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Token(TokenCommand::List) => {
-            let tokens = open(&config).await?.tokens().await?;
+            let tokens = open(&config).await?.access().tokens().await?;
             let at = |t: Option<chrono::DateTime<chrono::Utc>>| t.map_or_else(|| "-".to_owned(), |t| t.format("%Y-%m-%d %H:%M").to_string());
             println!("{:<36}  {:<24}  {:<11}  {:<16}  {:<16}  {:<16}  revoked", "id", "name", "role", "created", "expires", "last used");
             for t in tokens {
@@ -487,37 +487,37 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
         Command::Token(TokenCommand::Revoke { name, id }) => {
             let ordo = open(&config).await?;
             let revoked = match (id, name) {
-                (Some(id), _) => ordo.revoke_token(id, &Actor::system()).await.map(|()| 1)?,
-                (None, Some(name)) => ordo.revoke_tokens_named(&name, &Actor::system()).await?,
+                (Some(id), _) => ordo.access().revoke_token(id, &Actor::system()).await.map(|()| 1)?,
+                (None, Some(name)) => ordo.access().revoke_tokens_named(&name, &Actor::system()).await?,
                 (None, None) => return Err(Failure::Failed("name a token with --name or --id".into())),
             };
             eprintln!("revoked {revoked} token{}", if revoked == 1 { "" } else { "s" });
             Ok(ExitCode::SUCCESS)
         }
         Command::User(UserCommand::Unlock { username }) => {
-            open(&config).await?.unlock_user(&username, &Actor::system()).await?;
+            open(&config).await?.access().unlock_user(&username, &Actor::system()).await?;
             eprintln!("{username} may log in again");
             Ok(ExitCode::SUCCESS)
         }
         Command::User(UserCommand::Disable { username }) => {
-            open(&config).await?.set_user_disabled(&username, true, &Actor::system()).await?;
+            open(&config).await?.access().set_user_disabled(&username, true, &Actor::system()).await?;
             eprintln!("{username} is disabled; their sessions have ended");
             Ok(ExitCode::SUCCESS)
         }
         Command::User(UserCommand::Enable { username }) => {
-            open(&config).await?.set_user_disabled(&username, false, &Actor::system()).await?;
+            open(&config).await?.access().set_user_disabled(&username, false, &Actor::system()).await?;
             eprintln!("{username} is enabled");
             Ok(ExitCode::SUCCESS)
         }
         Command::User(UserCommand::Password { username }) => {
             let password = read_password()?;
-            open(&config).await?.reset_password(&username, &password, &Actor::system()).await?;
+            open(&config).await?.access().reset_password(&username, &password, &Actor::system()).await?;
             eprintln!("{username} has a new password; their sessions have ended");
             Ok(ExitCode::SUCCESS)
         }
         Command::User(UserCommand::Create { username, role }) => {
             let password = read_password()?;
-            open(&config).await?.create_user(&username, &password, role, &Actor::system()).await?;
+            open(&config).await?.access().create_user(&username, &password, role, &Actor::system()).await?;
             eprintln!("created user {username} with role {role}");
             Ok(ExitCode::SUCCESS)
         }
@@ -530,7 +530,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
             let failed = |e: csv::Error| Failure::Failed(format!("cannot write the report: {e}"));
             match report {
                 ReportCommand::Pnl { period } => {
-                    let (currency, pnl) = ordo.profit_and_loss(ordo_app::Period { from: period.from, to: period.to }).await?;
+                    let (currency, pnl) = ordo.ledger().profit_and_loss(ordo_app::Period { from: period.from, to: period.to }).await?;
                     let amount = |minor: ordo_app::domain::money::Total| ordo_app::domain::money::total_decimal(minor, currency);
                     out.write_record(["section", "code", "name", "amount", "currency"]).map_err(failed)?;
                     for (section, rows) in [("revenue", &pnl.revenue), ("expense", &pnl.expenses)] {
@@ -547,7 +547,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
                     out.write_record(["posted_at", "source", "memo", "debit", "credit", "balance", "currency"]).map_err(failed)?;
                     let mut offset = 0;
                     loop {
-                        let page = ordo.account_ledger(&account, period, 5_000, offset).await?;
+                        let page = ordo.ledger().account_ledger(&account, period, 5_000, offset).await?;
                         if offset == 0 {
                             out.write_record(["", "opening balance", "", "", "", &amount(page.opening), currency.code()]).map_err(failed)?;
                         }
@@ -565,9 +565,9 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
                 ReportCommand::Profitability { by, period } => {
                     let period = ordo_app::Period { from: period.from, to: period.to };
                     let ((currency, margins), key) = match by {
-                        Breakdown::Channel => (ordo.profitability_by_channel(period).await?, "channel"),
-                        Breakdown::Sku => (ordo.profitability_by_sku(period).await?, "sku"),
-                        Breakdown::Segment => (ordo.profitability_by_segment(period).await?, "segment"),
+                        Breakdown::Channel => (ordo.ledger().profitability_by_channel(period).await?, "channel"),
+                        Breakdown::Sku => (ordo.ledger().profitability_by_sku(period).await?, "sku"),
+                        Breakdown::Segment => (ordo.ledger().profitability_by_segment(period).await?, "segment"),
                     };
                     let amount = |minor: ordo_app::domain::money::Total| ordo_app::domain::money::total_decimal(minor, currency);
                     out.write_record([key, "revenue", "refunds", "cost_of_goods", "fees", "shipping_cost", "contribution", "margin_percent", "currency"])
@@ -599,7 +599,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit(AuditCommand::Checkpoint { dir, url }) => {
-            let checkpoint = open(&config).await?.audit_checkpoint().await?;
+            let checkpoint = open(&config).await?.audit().audit_checkpoint().await?;
             if let Some(dir) = dir {
                 let path = crate::checkpoints::write(&dir, &checkpoint).map_err(Failure::CannotRun)?;
                 println!("checkpoint of record {} written to {}", checkpoint.seq, path.display());
@@ -616,7 +616,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
                 Some(dir) => crate::checkpoints::read(&dir).map_err(Failure::CannotRun)?,
                 None => Vec::new(),
             };
-            match ordo.verify_audit_against(&checkpoints).await? {
+            match ordo.audit().verify_audit_against(&checkpoints).await? {
             AuditVerdict::Intact { records, keyed, checkpoints } => {
                 println!("audit log intact: {records} record{}", if records == 1 { "" } else { "s" });
                 if keyed < records {
@@ -634,7 +634,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
             }
         }
         Command::Rules(RulesCommand::Simulate { versions, days, json }) => {
-            let simulation = open(&config).await?.simulate_rules(&versions, days).await?;
+            let simulation = open(&config).await?.rules().simulate_rules(&versions, days).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&simulation).map_err(|e| Failure::Failed(e.to_string()))?);
                 return Ok(ExitCode::SUCCESS);
@@ -684,12 +684,12 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
             let ordo = open(&config).await?;
             let actor = ordo_app::Actor::system();
             let replayed = match delivery {
-                Some(id) => ordo.replay_delivery(&code, id, &actor).await.map(|_| 1)?,
-                None => ordo.replay_failed(&code, &actor).await?,
+                Some(id) => ordo.channels().replay_delivery(&code, id, &actor).await.map(|_| 1)?,
+                None => ordo.channels().replay_failed(&code, &actor).await?,
             };
             let mut total = ordo_app::InboxRound::default();
             loop {
-                let round = ordo.process_inbox(ordo_app::MAX_INBOX_CLAIM).await?;
+                let round = ordo.channels().process_inbox(ordo_app::MAX_INBOX_CLAIM).await?;
                 if round.claimed == 0 {
                     break;
                 }
@@ -709,7 +709,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
         Command::Settlement(SettlementCommand::Import { channel, file }) => {
             let bytes = std::fs::read(&file).map_err(|e| Failure::CannotRun(format!("cannot read {}: {e}", file.display())))?;
             let content = ordo_app::domain::settlement::decode(&bytes);
-            let imported = open(&config).await?.import_settlement(&channel, &content, &ordo_app::Actor::system()).await?;
+            let imported = open(&config).await?.settlements().import_settlement(&channel, &content, &ordo_app::Actor::system()).await?;
             if imported.already_imported {
                 println!("settlement {} of {channel} was imported before: nothing changed", imported.external_id);
             }
@@ -777,7 +777,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
 
 async fn init(config: &Config, token_file: Option<PathBuf>) -> Result<ExitCode, Failure> {
     let ordo = create(config).await?;
-    let Some(issued) = ordo.create_bootstrap_token().await? else {
+    let Some(issued) = ordo.access().create_bootstrap_token().await? else {
         eprintln!("database {} is up to date; its bootstrap token was issued before", redacted(config));
         return Ok(ExitCode::SUCCESS);
     };
@@ -850,7 +850,7 @@ async fn serve(config: &Config) -> Result<ExitCode, Failure> {
             let courier = ordo_app::Courier::new(format!("{address}/{n}"), config.notification_log.clone(), webhooks.clone());
             let ordo = ordo.clone();
             let stopped = stopped.clone();
-            tokio::spawn(async move { ordo.run_courier(courier, std::time::Duration::from_secs(1), stopped).await })
+            tokio::spawn(async move { ordo.outbox().run_courier(courier, std::time::Duration::from_secs(1), stopped).await })
         })
         .collect();
     serve::run(listener, serve::app(ordo.clone(), &options))
@@ -918,7 +918,7 @@ async fn import(config: &Config, kind: ImportKind, file: &std::path::Path, skip_
     let ordo = open(config).await?;
     let report = {
         let bar = Bar::new("importing");
-        ordo.import_csv(kind, &data, ImportOptions { skip_invalid }, &bar, &Actor::system()).await?
+        ordo.master_data().import_csv(kind, &data, ImportOptions { skip_invalid }, &bar, &Actor::system()).await?
     };
     for error in &report.errors {
         eprintln!("{}: {error}", file.display());

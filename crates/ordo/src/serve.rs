@@ -54,39 +54,39 @@ pub async fn watch_the_clock(ordo: Ordo) {
     loop {
         every.tick().await;
         // Once a day across every process, after two in the morning (UTC).
-        match ordo.nightly_replenishment(&ordo_app::Actor::system()).await {
+        match ordo.procurement().nightly_replenishment(&ordo_app::Actor::system()).await {
             Ok(Some(proposals)) => tracing::info!(proposals = proposals.len(), "replenishment proposed"),
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "could not propose replenishment"),
         }
-        match ordo.watch_purchase_orders().await {
+        match ordo.procurement().watch_purchase_orders().await {
             Ok(0) => {}
             Ok(late) => tracing::info!(late, "purchase orders past their expected date"),
             Err(e) => tracing::warn!(error = %e, "could not check purchase orders"),
         }
-        match ordo.watch_ship_by().await {
+        match ordo.fulfilment().watch_ship_by().await {
             Ok(raised) if raised.at_risk + raised.late > 0 => {
                 tracing::info!(at_risk = raised.at_risk, late = raised.late, "ship-by exceptions raised");
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "could not check ship-by times"),
         }
-        match ordo.activate_due_rules().await {
+        match ordo.rules().activate_due_rules().await {
             Ok(0) => {}
             Ok(activated) => tracing::info!(activated, "rule versions went into force"),
             Err(e) => tracing::warn!(error = %e, "could not put due rule versions in force"),
         }
-        match ordo.watch_returns().await {
+        match ordo.returns().watch_returns().await {
             Ok(0) => {}
             Ok(overdue) => tracing::info!(overdue, "returns overdue"),
             Err(e) => tracing::warn!(error = %e, "could not check returns due back"),
         }
-        match ordo.watch_tickets().await {
+        match ordo.helpdesk().watch_tickets().await {
             Ok(0) => {}
             Ok(overdue) => tracing::info!(overdue, "tickets past their time"),
             Err(e) => tracing::warn!(error = %e, "could not check tickets' times"),
         }
-        match ordo.escalate_overdue().await {
+        match ordo.exceptions().escalate_overdue().await {
             Ok(0) => {}
             Ok(escalated) => tracing::info!(escalated, "exceptions past due escalated"),
             Err(e) => tracing::warn!(error = %e, "could not escalate exceptions past due"),
@@ -116,11 +116,11 @@ pub async fn poll_channels(ordo: Ordo, holder: String, mut stopped: tokio::sync:
         }
         if *stopped.borrow() {
             for channel in feeds.keys() {
-                let _ = ordo.release_poller(channel, &holder).await;
+                let _ = ordo.channels().release_poller(channel, &holder).await;
             }
             return;
         }
-        let targets = match ordo.poll_targets().await {
+        let targets = match ordo.channels().poll_targets().await {
             Ok(targets) => targets,
             Err(error) => {
                 tracing::warn!(%error, "could not read the connectors to poll");
@@ -144,7 +144,7 @@ pub async fn poll_channels(ordo: Ordo, holder: String, mut stopped: tokio::sync:
                 }
             }
             let Some((_, feed)) = feeds.get(&target.channel) else { continue };
-            match ordo.poll_channel(&target, feed, &holder).await {
+            match ordo.channels().poll_channel(&target, feed, &holder).await {
                 Ok(round) if round.stored > 0 => tracing::info!(channel = %target.channel, pages = round.pages, stored = round.stored, "polled"),
                 Ok(_) => {}
                 Err(error) => tracing::warn!(channel = %target.channel, %error, "polling failed"),
@@ -162,7 +162,7 @@ pub fn process_inbox(ordo: &Ordo, stopped: &tokio::sync::watch::Receiver<bool>) 
     (0..INBOX_PROCESSORS)
         .map(|_| {
             let (ordo, stopped) = (ordo.clone(), stopped.clone());
-            tokio::spawn(async move { ordo.run_inbox(stopped).await })
+            tokio::spawn(async move { ordo.channels().run_inbox(stopped).await })
         })
         .collect()
 }
@@ -228,7 +228,7 @@ pub async fn checkpoint_audit(ordo: Ordo, plan: crate::config::ScheduledCheckpoi
             _ = ticks.tick() => {}
             _ = stopped.changed() => {}
         }
-        match ordo.audit_checkpoint().await {
+        match ordo.audit().audit_checkpoint().await {
             Ok(checkpoint) => {
                 if let Some(dir) = &plan.dir {
                     match crate::checkpoints::write(dir, &checkpoint) {

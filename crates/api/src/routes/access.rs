@@ -53,7 +53,7 @@ async fn create_token(
     caller: Authorized<need::AccessManage>,
     ValidJson(new): ValidJson<NewToken>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
-    let issued = ordo.create_expiring_token(new.role, &new.name, new.expires_at, &caller.actor).await?;
+    let issued = ordo.access().create_expiring_token(new.role, &new.name, new.expires_at, &caller.actor).await?;
     Ok((StatusCode::CREATED, Json(CreatedToken { token: issued.token, id: issued.id, name: issued.name, role: issued.role })))
 }
 
@@ -74,7 +74,7 @@ struct TokenView {
 #[utoipa::path(get, path = "/api/v1/tokens", security(("bearer" = ["access.manage"])), tag = "access",
     responses((status = 200, body = Vec<TokenView>), (status = "4XX", body = ErrorBody)))]
 async fn list_tokens(State(ordo): State<Ordo>, _: Authorized<need::AccessManage>) -> Result<Json<Vec<TokenView>>, ApiError> {
-    let tokens = ordo.tokens().await?;
+    let tokens = ordo.access().tokens().await?;
     Ok(Json(
         tokens
             .into_iter()
@@ -95,7 +95,7 @@ async fn list_tokens(State(ordo): State<Ordo>, _: Authorized<need::AccessManage>
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", security(("bearer" = ["access.manage"])), tag = "access",
     params(("id" = Uuid, Path)), responses((status = 204), (status = "4XX", body = ErrorBody)))]
 async fn revoke_token(State(ordo): State<Ordo>, caller: Authorized<need::AccessManage>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    ordo.revoke_token(crate::extract::path_id(&id)?, &caller.actor).await?;
+    ordo.access().revoke_token(crate::extract::path_id(&id)?, &caller.actor).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -103,7 +103,7 @@ async fn revoke_token(State(ordo): State<Ordo>, caller: Authorized<need::AccessM
 #[utoipa::path(post, path = "/api/v1/users/{username}/unlock", security(("bearer" = ["access.manage"])), tag = "access",
     params(("username" = String, Path)), responses((status = 204), (status = "4XX", body = ErrorBody)))]
 async fn unlock_user(State(ordo): State<Ordo>, caller: Authorized<need::AccessManage>, Path(username): Path<String>) -> Result<StatusCode, ApiError> {
-    ordo.unlock_user(&username, &caller.actor).await?;
+    ordo.access().unlock_user(&username, &caller.actor).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -111,7 +111,7 @@ async fn unlock_user(State(ordo): State<Ordo>, caller: Authorized<need::AccessMa
 #[utoipa::path(post, path = "/api/v1/users/{username}/disable", security(("bearer" = ["access.manage"])), tag = "access",
     params(("username" = String, Path)), responses((status = 204), (status = "4XX", body = ErrorBody)))]
 async fn disable_user(State(ordo): State<Ordo>, caller: Authorized<need::AccessManage>, Path(username): Path<String>) -> Result<StatusCode, ApiError> {
-    ordo.set_user_disabled(&username, true, &caller.actor).await?;
+    ordo.access().set_user_disabled(&username, true, &caller.actor).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -119,7 +119,7 @@ async fn disable_user(State(ordo): State<Ordo>, caller: Authorized<need::AccessM
 #[utoipa::path(post, path = "/api/v1/users/{username}/enable", security(("bearer" = ["access.manage"])), tag = "access",
     params(("username" = String, Path)), responses((status = 204), (status = "4XX", body = ErrorBody)))]
 async fn enable_user(State(ordo): State<Ordo>, caller: Authorized<need::AccessManage>, Path(username): Path<String>) -> Result<StatusCode, ApiError> {
-    ordo.set_user_disabled(&username, false, &caller.actor).await?;
+    ordo.access().set_user_disabled(&username, false, &caller.actor).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -140,6 +140,6 @@ async fn reset_password(
     Path(username): Path<String>,
     ValidJson(new): ValidJson<NewPassword>,
 ) -> Result<StatusCode, ApiError> {
-    ordo.reset_password(&username, &new.password, &caller.actor).await?;
+    ordo.access().reset_password(&username, &new.password, &caller.actor).await?;
     Ok(StatusCode::NO_CONTENT)
 }

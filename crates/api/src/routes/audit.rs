@@ -55,5 +55,5 @@ async fn audit_log(
         before_seq: filter.before,
         limit: filter.limit.unwrap_or(100),
     };
-    Ok(Json(ordo.audit_log(query).await?))
+    Ok(Json(ordo.audit().audit_log(query).await?))
 }

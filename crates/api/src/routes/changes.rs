@@ -44,7 +44,7 @@ async fn propose(
     caller: Authorized<need::ChangesPropose>,
     ValidJson(body): ValidJson<Proposal>,
 ) -> Result<(StatusCode, Json<ChangeRequest>), ApiError> {
-    let request = ordo.propose_change(&body.kind, body.change, &body.reason, &caller.actor).await?;
+    let request = ordo.changes().propose_change(&body.kind, body.change, &body.reason, &caller.actor).await?;
     Ok((StatusCode::CREATED, Json(request)))
 }
 
@@ -60,13 +60,13 @@ struct Filter {
 #[utoipa::path(get, path = "/api/v1/change-requests", security(("bearer" = ["master_data.read"])), tag = "change requests",
     params(Filter), responses((status = 200, body = Vec<ChangeRequest>), (status = "4XX", body = ErrorBody)))]
 async fn list(State(ordo): State<Ordo>, _: Authorized<need::MasterDataRead>, ValidQuery(filter): ValidQuery<Filter>) -> Result<Json<Vec<ChangeRequest>>, ApiError> {
-    Ok(Json(ordo.change_requests(filter.status.as_deref()).await?))
+    Ok(Json(ordo.changes().change_requests(filter.status.as_deref()).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/change-requests/{id}", security(("bearer" = ["master_data.read"])), tag = "change requests",
     params(("id" = String, Path)), responses((status = 200, body = ChangeRequest), (status = "4XX", body = ErrorBody)))]
 async fn get_one(State(ordo): State<Ordo>, _: Authorized<need::MasterDataRead>, Path(id): Path<String>) -> Result<Json<ChangeRequest>, ApiError> {
-    Ok(Json(ordo.change_request(path_id(&id)?).await?))
+    Ok(Json(ordo.changes().change_request(path_id(&id)?).await?))
 }
 
 /// Approves a pending request and applies it atomically, recording before and after. The
@@ -74,7 +74,7 @@ async fn get_one(State(ordo): State<Ordo>, _: Authorized<need::MasterDataRead>, 
 #[utoipa::path(post, path = "/api/v1/change-requests/{id}/approve", security(("bearer" = ["changes.approve"])), tag = "change requests",
     params(("id" = String, Path)), responses((status = 200, body = ChangeRequest), (status = "4XX", body = ErrorBody)))]
 async fn approve(State(ordo): State<Ordo>, caller: Authorized<need::ChangesApprove>, Path(id): Path<String>) -> Result<Json<ChangeRequest>, ApiError> {
-    Ok(Json(ordo.approve_change(path_id(&id)?, &caller.actor).await?))
+    Ok(Json(ordo.changes().approve_change(path_id(&id)?, &caller.actor).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -92,5 +92,5 @@ async fn reject(
     Path(id): Path<String>,
     ValidJson(body): ValidJson<ChangeReason>,
 ) -> Result<Json<ChangeRequest>, ApiError> {
-    Ok(Json(ordo.reject_change(path_id(&id)?, &body.reason, &caller.actor).await?))
+    Ok(Json(ordo.changes().reject_change(path_id(&id)?, &body.reason, &caller.actor).await?))
 }

@@ -43,7 +43,7 @@ async fn put_connector(
     Path(code): Path<String>,
     ValidJson(body): ValidJson<NewConnector>,
 ) -> Result<Response, ApiError> {
-    Ok(match ordo.put_connector(&code, body, &auth.actor).await? {
+    Ok(match ordo.channels().put_connector(&code, body, &auth.actor).await? {
         ConnectorChange::Applied(view) => (StatusCode::OK, Json(view)).into_response(),
         ConnectorChange::Proposed(request) => (StatusCode::ACCEPTED, Json(request)).into_response(),
     })
@@ -53,28 +53,28 @@ async fn put_connector(
 #[utoipa::path(get, path = "/api/v1/channels/{code}/connector", security(("bearer" = ["master_data.read"])), tag = "channels",
     params(("code" = String, Path)), responses((status = 200, body = ConnectorView), (status = "4XX", body = ErrorBody)))]
 async fn get_connector(State(ordo): State<Ordo>, _: Authorized<need::MasterDataRead>, Path(code): Path<String>) -> Result<Json<ConnectorView>, ApiError> {
-    Ok(Json(ordo.connector(&code).await?))
+    Ok(Json(ordo.channels().connector(&code).await?))
 }
 
 /// Pauses the connector: deliveries are still kept, but not processed until it resumes.
 #[utoipa::path(post, path = "/api/v1/channels/{code}/connector/pause", security(("bearer" = ["master_data.write"])), tag = "channels",
     params(("code" = String, Path)), responses((status = 200, body = ConnectorView), (status = "4XX", body = ErrorBody)))]
 async fn pause_connector(State(ordo): State<Ordo>, auth: Authorized<need::MasterDataWrite>, Path(code): Path<String>) -> Result<Json<ConnectorView>, ApiError> {
-    Ok(Json(ordo.pause_connector(&code, true, &auth.actor).await?))
+    Ok(Json(ordo.channels().pause_connector(&code, true, &auth.actor).await?))
 }
 
 /// Resumes a paused connector; what it kept meanwhile is processed.
 #[utoipa::path(post, path = "/api/v1/channels/{code}/connector/resume", security(("bearer" = ["master_data.write"])), tag = "channels",
     params(("code" = String, Path)), responses((status = 200, body = ConnectorView), (status = "4XX", body = ErrorBody)))]
 async fn resume_connector(State(ordo): State<Ordo>, auth: Authorized<need::MasterDataWrite>, Path(code): Path<String>) -> Result<Json<ConnectorView>, ApiError> {
-    Ok(Json(ordo.pause_connector(&code, false, &auth.actor).await?))
+    Ok(Json(ordo.channels().pause_connector(&code, false, &auth.actor).await?))
 }
 
 /// How the channel's connection is doing: what arrived, what waits, what failed.
 #[utoipa::path(get, path = "/api/v1/channels/{code}/sync", security(("bearer" = ["master_data.read"])), tag = "channels",
     params(("code" = String, Path)), responses((status = 200, body = SyncHealth), (status = "4XX", body = ErrorBody)))]
 async fn sync_health(State(ordo): State<Ordo>, _: Authorized<need::MasterDataRead>, Path(code): Path<String>) -> Result<Json<SyncHealth>, ApiError> {
-    Ok(Json(ordo.channel_sync(&code).await?))
+    Ok(Json(ordo.channels().channel_sync(&code).await?))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -98,7 +98,7 @@ async fn inbox(
     Path(code): Path<String>,
     ValidQuery(filter): ValidQuery<InboxFilter>,
 ) -> Result<Json<Vec<DeliveryView>>, ApiError> {
-    Ok(Json(ordo.inbox(&code, filter.status.as_deref(), filter.limit.unwrap_or(100)).await?))
+    Ok(Json(ordo.channels().inbox(&code, filter.status.as_deref(), filter.limit.unwrap_or(100)).await?))
 }
 
 /// One delivery as received, and what became of it.
@@ -109,7 +109,7 @@ async fn delivery(
     _: Authorized<need::OrdersRead>,
     Path((code, id)): Path<(String, String)>,
 ) -> Result<Json<DeliveryView>, ApiError> {
-    Ok(Json(ordo.delivery(&code, path_id(&id)?).await?))
+    Ok(Json(ordo.channels().delivery(&code, path_id(&id)?).await?))
 }
 
 /// Processes a delivery again, after its listing or data was fixed.
@@ -120,5 +120,5 @@ async fn replay_delivery(
     auth: Authorized<need::OrdersWrite>,
     Path((code, id)): Path<(String, String)>,
 ) -> Result<Json<DeliveryView>, ApiError> {
-    Ok(Json(ordo.replay_delivery(&code, path_id(&id)?, &auth.actor).await?))
+    Ok(Json(ordo.channels().replay_delivery(&code, path_id(&id)?, &auth.actor).await?))
 }

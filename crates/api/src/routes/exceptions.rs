@@ -61,7 +61,7 @@ async fn list_exceptions(
         limit: filter.limit.unwrap_or(ordo_app::MAX_EXCEPTION_PAGE),
         offset: filter.offset.unwrap_or(0),
     };
-    Ok(Json(ordo.exceptions(filter).await?.0))
+    Ok(Json(ordo.exceptions().list(filter).await?.0))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -78,12 +78,12 @@ async fn get_exception(
     _: Authorized<need::ExceptionsRead>,
     Path(id): Path<String>,
 ) -> Result<Json<ExceptionWithComments>, ApiError> {
-    let detail = ordo.exception(path_id(&id)?).await?;
+    let detail = ordo.exceptions().exception(path_id(&id)?).await?;
     Ok(Json(ExceptionWithComments { exception: detail.exception, comments: detail.comments }))
 }
 
 async fn act(ordo: &Ordo, id: &str, action: ExceptionAction, actor: &ordo_app::Actor) -> Result<Json<Exception>, ApiError> {
-    let mut after = ordo.act_on_exceptions(&[path_id(id)?], &action, actor).await?;
+    let mut after = ordo.exceptions().act_on_exceptions(&[path_id(id)?], &action, actor).await?;
     after.pop().map(Json).ok_or_else(|| ApiError::new(crate::error::ErrorCode::NotFound))
 }
 
@@ -168,5 +168,5 @@ async fn bulk(
         }
         _ => return Err(ordo_domain::FieldError::new("action", "must be acknowledge or resolve").into()),
     };
-    Ok(Json(ordo.act_on_exceptions(&body.ids, &action, &caller.actor).await?))
+    Ok(Json(ordo.exceptions().act_on_exceptions(&body.ids, &action, &caller.actor).await?))
 }

@@ -35,7 +35,7 @@ async fn set_bin(
     caller: Authorized<need::InventoryWrite>,
     ValidJson(assignment): ValidJson<BinAssignment>,
 ) -> Result<StatusCode, ApiError> {
-    ordo.set_bin(assignment, &caller.actor).await?;
+    ordo.fulfilment().set_bin(assignment, &caller.actor).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -48,7 +48,7 @@ async fn release_wave(
     auth: Authorized<need::InventoryWrite>,
     ValidJson(new): ValidJson<NewWave>,
 ) -> Result<(StatusCode, Json<Wave>), ApiError> {
-    Ok((StatusCode::CREATED, Json(ordo.release_wave(new, &auth.actor).await?)))
+    Ok((StatusCode::CREATED, Json(ordo.fulfilment().release_wave(new, &auth.actor).await?)))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -69,7 +69,7 @@ async fn list_waves(
     _: Authorized<need::InventoryRead>,
     ValidQuery(filter): ValidQuery<WaveFilter>,
 ) -> Result<Json<Vec<WaveSummary>>, ApiError> {
-    Ok(Json(ordo.waves(filter.location.as_deref(), filter.status.as_deref()).await?))
+    Ok(Json(ordo.fulfilment().waves(filter.location.as_deref(), filter.status.as_deref()).await?))
 }
 
 /// A wave with its orders and its pick list.
@@ -80,7 +80,7 @@ async fn get_wave(
     _: Authorized<need::InventoryRead>,
     Path(id): Path<String>,
 ) -> Result<Json<Wave>, ApiError> {
-    Ok(Json(ordo.wave(path_id(&id)?).await?))
+    Ok(Json(ordo.fulfilment().wave(path_id(&id)?).await?))
 }
 
 /// Confirms the wave's pick list was walked; its orders go to packing. 409 with the wave's
@@ -92,7 +92,7 @@ async fn pick_wave(
     auth: Authorized<need::InventoryWrite>,
     Path(id): Path<String>,
 ) -> Result<Json<Wave>, ApiError> {
-    Ok(Json(ordo.pick_wave(path_id(&id)?, &auth.actor).await?))
+    Ok(Json(ordo.fulfilment().pick_wave(path_id(&id)?, &auth.actor).await?))
 }
 
 /// Packs one picked order of the wave.
@@ -104,7 +104,7 @@ async fn pack_wave_order(
     auth: Authorized<need::InventoryWrite>,
     Path((id, order)): Path<(String, String)>,
 ) -> Result<Json<Wave>, ApiError> {
-    Ok(Json(ordo.pack_wave_order(path_id(&id)?, path_id(&order)?, &auth.actor).await?))
+    Ok(Json(ordo.fulfilment().pack_wave_order(path_id(&id)?, path_id(&order)?, &auth.actor).await?))
 }
 
 /// Ships one packed order of the wave with carrier and tracking number; its picked units
@@ -118,7 +118,7 @@ async fn ship_wave_order(
     Path((id, order)): Path<(String, String)>,
     ValidJson(dispatch): ValidJson<Dispatch>,
 ) -> Result<(StatusCode, Json<Order>), ApiError> {
-    let order = ordo.ship_wave_order(path_id(&id)?, path_id(&order)?, dispatch, &auth.actor).await?;
+    let order = ordo.fulfilment().ship_wave_order(path_id(&id)?, path_id(&order)?, dispatch, &auth.actor).await?;
     Ok((StatusCode::CREATED, Json(order)))
 }
 
@@ -133,7 +133,7 @@ async fn ship_order(
     Path(id): Path<String>,
     ValidJson(new): ValidJson<NewShipment>,
 ) -> Result<(StatusCode, Json<Order>), ApiError> {
-    Ok((StatusCode::CREATED, Json(ordo.ship_order(path_id(&id)?, new, &auth.actor).await?)))
+    Ok((StatusCode::CREATED, Json(ordo.fulfilment().ship_order(path_id(&id)?, new, &auth.actor).await?)))
 }
 
 /// Confirms a shipment arrived; the order is delivered when every parcel is.
@@ -144,6 +144,6 @@ async fn deliver_shipment(
     auth: Authorized<need::InventoryWrite>,
     Path(id): Path<String>,
 ) -> Result<Json<Order>, ApiError> {
-    Ok(Json(ordo.deliver_shipment(path_id(&id)?, &auth.actor).await?))
+    Ok(Json(ordo.fulfilment().deliver_shipment(path_id(&id)?, &auth.actor).await?))
 }
 

@@ -83,7 +83,7 @@ async fn open_ticket(
         return_id: body.return_id.as_deref().map(|id| ordo_domain::field::uuid("return_id", id)).transpose()?,
         body: body.body,
     };
-    Ok((StatusCode::CREATED, Json(ordo.open_ticket(new, &caller.actor).await?.into())))
+    Ok((StatusCode::CREATED, Json(ordo.helpdesk().open_ticket(new, &caller.actor).await?.into())))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -111,13 +111,13 @@ async fn list_tickets(State(ordo): State<Ordo>, _: Authorized<need::OrdersRead>,
         order_id: filter.order_id.as_deref().map(|id| ordo_domain::field::uuid("order_id", id)).transpose()?,
         limit: filter.limit.unwrap_or(200),
     };
-    Ok(Json(ordo.tickets(query).await?))
+    Ok(Json(ordo.helpdesk().tickets(query).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/tickets/{id}", security(("bearer" = ["orders.read"])), tag = "helpdesk",
     params(("id" = String, Path)), responses((status = 200, body = TicketView), (status = "4XX", body = ErrorBody)))]
 async fn get_ticket(State(ordo): State<Ordo>, _: Authorized<need::OrdersRead>, Path(id): Path<String>) -> Result<Json<TicketView>, ApiError> {
-    Ok(Json(ordo.ticket(path_id(&id)?).await?.into()))
+    Ok(Json(ordo.helpdesk().ticket(path_id(&id)?).await?.into()))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -141,7 +141,7 @@ async fn comment_on_ticket(
     Path(id): Path<String>,
     ValidJson(body): ValidJson<CommentRequest>,
 ) -> Result<Json<TicketView>, ApiError> {
-    Ok(Json(ordo.comment_on_ticket(path_id(&id)?, &body.body, body.internal, &caller.actor).await?.into()))
+    Ok(Json(ordo.helpdesk().comment_on_ticket(path_id(&id)?, &body.body, body.internal, &caller.actor).await?.into()))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -159,7 +159,7 @@ async fn set_status(
     Path(id): Path<String>,
     ValidJson(body): ValidJson<StatusRequest>,
 ) -> Result<Json<TicketView>, ApiError> {
-    Ok(Json(ordo.set_ticket_status(path_id(&id)?, &body.status, &caller.actor).await?.into()))
+    Ok(Json(ordo.helpdesk().set_ticket_status(path_id(&id)?, &body.status, &caller.actor).await?.into()))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -177,7 +177,7 @@ async fn assign(
     Path(id): Path<String>,
     ValidJson(body): ValidJson<AssignRequest>,
 ) -> Result<Json<TicketView>, ApiError> {
-    Ok(Json(ordo.assign_ticket(path_id(&id)?, body.assignee.as_deref(), &caller.actor).await?.into()))
+    Ok(Json(ordo.helpdesk().assign_ticket(path_id(&id)?, body.assignee.as_deref(), &caller.actor).await?.into()))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -201,7 +201,7 @@ async fn attach(
     let too_large = || ApiError::with_message(ErrorCode::PayloadTooLarge, format!("a document may be at most {MAX_DOCUMENT_BYTES} bytes"));
     let body = body.map_err(|e| if e.status() == StatusCode::PAYLOAD_TOO_LARGE { too_large() } else { ApiError::with_message(ErrorCode::MalformedJson, format!("the body could not be read: {e}")) })?;
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    match ordo.attach(&subject, file_name, content_type, &body, actor).await {
+    match ordo.helpdesk().attach(&subject, file_name, content_type, &body, actor).await {
         Ok(attachment) => Ok((StatusCode::CREATED, Json(attachment))),
         Err(AttachError::TooLarge { .. }) => Err(too_large()),
         Err(AttachError::Unsupported(why)) => Err(ApiError::with_message(ErrorCode::UnsupportedMediaType, why)),
@@ -276,14 +276,14 @@ struct Subject {
 #[utoipa::path(get, path = "/api/v1/attachments", security(("bearer" = ["orders.read"])), tag = "helpdesk", params(Subject),
     responses((status = 200, body = Vec<Attachment>), (status = "4XX", body = ErrorBody)))]
 async fn list_attachments(State(ordo): State<Ordo>, _: Authorized<need::OrdersRead>, ValidQuery(q): ValidQuery<Subject>) -> Result<Json<Vec<Attachment>>, ApiError> {
-    Ok(Json(ordo.attachments(&q.subject).await?))
+    Ok(Json(ordo.helpdesk().attachments(&q.subject).await?))
 }
 
 /// The document itself, with its type; always as a download, never rendered in place.
 #[utoipa::path(get, path = "/api/v1/attachments/{id}", security(("bearer" = ["orders.read"])), tag = "helpdesk",
     params(("id" = String, Path)), responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = "4XX", body = ErrorBody)))]
 async fn download(State(ordo): State<Ordo>, _: Authorized<need::OrdersRead>, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
-    let ordo_app::AttachmentContent { file_name, content_type, content } = ordo.attachment_content(path_id(&id)?).await?;
+    let ordo_app::AttachmentContent { file_name, content_type, content } = ordo.helpdesk().attachment_content(path_id(&id)?).await?;
     let disposition = format!("attachment; filename=\"{}\"", file_name.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' }).collect::<String>());
     Ok((
         [

@@ -33,7 +33,7 @@ async fn record_movement(
     auth: Authorized<need::InventoryWrite>,
     ValidJson(new): ValidJson<NewMovement>,
 ) -> Result<(StatusCode, Json<StockLevel>), ApiError> {
-    Ok((StatusCode::CREATED, Json(ordo.record_movement(new, &auth.actor).await?)))
+    Ok((StatusCode::CREATED, Json(ordo.inventory().record_movement(new, &auth.actor).await?)))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -55,12 +55,12 @@ async fn stock_levels(
     ValidQuery(filter): ValidQuery<StockFilter>,
 ) -> Result<Json<Vec<StockLevel>>, ApiError> {
     match (filter.as_of, filter.sku) {
-        (Some(at), Some(sku)) => Ok(Json(ordo.on_hand_as_of(&sku, at).await?)),
+        (Some(at), Some(sku)) => Ok(Json(ordo.inventory().on_hand_as_of(&sku, at).await?)),
         (Some(_), None) => Err(ApiError::field(
             crate::error::ErrorCode::ValidationFailed,
             ordo_domain::FieldError::new("sku", "is needed with as_of"),
         )),
-        (None, sku) => Ok(Json(ordo.stock_levels(sku.as_deref()).await?)),
+        (None, sku) => Ok(Json(ordo.inventory().stock_levels(sku.as_deref()).await?)),
     }
 }
 
@@ -91,7 +91,7 @@ async fn available_to_sell(
     ValidQuery(list): ValidQuery<SkuList>,
 ) -> Result<Json<Vec<Availability>>, ApiError> {
     let skus: Vec<String> = list.sku.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
-    let rows = ordo.available_to_sell(&code, &skus).await?;
+    let rows = ordo.inventory().available_to_sell(&code, &skus).await?;
     Ok(Json(rows.into_iter().map(|(sku, available)| Availability { sku, available }).collect()))
 }
 
@@ -124,7 +124,7 @@ async fn availability_changes(
     Path(code): Path<String>,
     ValidQuery(since): ValidQuery<Since>,
 ) -> Result<Json<AvailabilityChanges>, ApiError> {
-    let (rows, cursor) = ordo.availability_changes(&code, since.since.unwrap_or(0), since.limit.unwrap_or(500)).await?;
+    let (rows, cursor) = ordo.inventory().availability_changes(&code, since.since.unwrap_or(0), since.limit.unwrap_or(500)).await?;
     let changes = rows.into_iter().map(|(sku, available)| Availability { sku, available }).collect();
     Ok(Json(AvailabilityChanges { changes, cursor }))
 }
@@ -146,7 +146,7 @@ async fn set_buffer(
     Path((code, class)): Path<(String, String)>,
     ValidJson(buffer): ValidJson<Buffer>,
 ) -> Result<StatusCode, ApiError> {
-    ordo.set_channel_buffer(&code, &class, buffer.units, &caller.actor).await?;
+    ordo.inventory().set_channel_buffer(&code, &class, buffer.units, &caller.actor).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -158,7 +158,7 @@ async fn start_transfer(
     auth: Authorized<need::InventoryWrite>,
     ValidJson(new): ValidJson<NewTransfer>,
 ) -> Result<(StatusCode, Json<Transfer>), ApiError> {
-    Ok((StatusCode::CREATED, Json(ordo.start_transfer(new, &auth.actor).await?)))
+    Ok((StatusCode::CREATED, Json(ordo.inventory().start_transfer(new, &auth.actor).await?)))
 }
 
 #[utoipa::path(get, path = "/api/v1/inventory/transfers", security(("bearer" = ["inventory.read"])), tag = "inventory",
@@ -167,7 +167,7 @@ async fn transfers_in_transit(
     State(ordo): State<Ordo>,
     _: Authorized<need::InventoryRead>,
 ) -> Result<Json<Vec<Transfer>>, ApiError> {
-    Ok(Json(ordo.transfers_in_transit().await?))
+    Ok(Json(ordo.inventory().transfers_in_transit().await?))
 }
 
 /// Receives a transfer at its destination.
@@ -179,5 +179,5 @@ async fn receive_transfer(
     Path(id): Path<String>,
 ) -> Result<Json<StockLevel>, ApiError> {
     let id = id.parse().map_err(|_| ApiError::new(crate::error::ErrorCode::NotFound))?;
-    Ok(Json(ordo.receive_transfer(id, &auth.actor).await?))
+    Ok(Json(ordo.inventory().receive_transfer(id, &auth.actor).await?))
 }

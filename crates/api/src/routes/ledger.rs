@@ -51,7 +51,7 @@ struct TrialBalance {
 #[utoipa::path(get, path = "/api/v1/ledger/trial-balance", security(("bearer" = ["ledger.read"])), tag = "ledger",
     responses((status = 200, body = TrialBalance), (status = "4XX", body = ErrorBody)))]
 async fn trial_balance(State(ordo): State<Ordo>, _: Authorized<need::LedgerRead>) -> Result<Json<TrialBalance>, ApiError> {
-    let balance = ordo.trial_balance().await?;
+    let balance = ordo.ledger().trial_balance().await?;
     let currency = balance.currency;
     let decimal = |minor| ordo_domain::money::total_decimal(minor, currency);
     Ok(Json(TrialBalance {
@@ -87,7 +87,7 @@ async fn set_exchange_rate(
     Path(currency): Path<String>,
     ValidJson(body): ValidJson<ExchangeRate>,
 ) -> Result<Json<ExchangeRate>, ApiError> {
-    let micros = ordo.set_exchange_rate(&currency, &body.rate, body.valid_from, &caller.actor).await?;
+    let micros = ordo.ledger().set_exchange_rate(&currency, &body.rate, body.valid_from, &caller.actor).await?;
     let rate = format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000);
     Ok(Json(ExchangeRate { rate, valid_from: body.valid_from }))
 }
@@ -134,7 +134,7 @@ async fn import_settlement(
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<SettlementImported>), ApiError> {
     let report = ordo_domain::settlement::decode(&body);
-    let imported = ordo.import_settlement(&channel, &report, &auth.actor).await?;
+    let imported = ordo.settlements().import_settlement(&channel, &report, &auth.actor).await?;
     let status = if imported.already_imported { StatusCode::OK } else { StatusCode::CREATED };
     Ok((
         status,
@@ -176,7 +176,7 @@ struct SettlementStatus {
 #[utoipa::path(get, path = "/api/v1/settlements", security(("bearer" = ["ledger.read"])), tag = "ledger",
     responses((status = 200, body = Vec<SettlementStatus>), (status = "4XX", body = ErrorBody)))]
 async fn settlements(State(ordo): State<Ordo>, _: Authorized<need::LedgerRead>) -> Result<Json<Vec<SettlementStatus>>, ApiError> {
-    let list = ordo.settlements().await?;
+    let list = ordo.settlements().list().await?;
     Ok(Json(
         list.into_iter()
             .map(|s| SettlementStatus {
@@ -248,7 +248,7 @@ async fn settlement_lines(
 ) -> Result<Json<SettlementLines>, ApiError> {
     let id = crate::extract::path_id(&id)?;
     let (settlement, lines) =
-        ordo.settlement_lines(id, filter.unmatched.unwrap_or(false), filter.limit.unwrap_or(500), filter.offset.unwrap_or(0)).await?;
+        ordo.settlements().settlement_lines(id, filter.unmatched.unwrap_or(false), filter.limit.unwrap_or(500), filter.offset.unwrap_or(0)).await?;
     let currency = settlement.total.currency();
     Ok(Json(SettlementLines {
         settlement: settlement.id,
@@ -292,7 +292,7 @@ async fn create_account(
     caller: Authorized<need::LedgerWrite>,
     ValidJson(body): ValidJson<NewAccount>,
 ) -> Result<(StatusCode, Json<NewAccount>), ApiError> {
-    ordo.create_account(&body.code, &body.name, &body.kind, &caller.actor).await?;
+    ordo.ledger().create_account(&body.code, &body.name, &body.kind, &caller.actor).await?;
     Ok((StatusCode::CREATED, Json(body)))
 }
 
@@ -336,6 +336,6 @@ async fn post_entry(
 ) -> Result<(StatusCode, Json<Posted>), ApiError> {
     let lines: Vec<ordo_app::ManualLine> =
         body.lines.into_iter().map(|l| ordo_app::ManualLine { account: l.account, debit: l.debit, credit: l.credit }).collect();
-    let source = ordo.post_manual_entry(&body.memo, body.currency.as_deref(), &lines, &auth.actor).await?;
+    let source = ordo.ledger().post_manual_entry(&body.memo, body.currency.as_deref(), &lines, &auth.actor).await?;
     Ok((StatusCode::CREATED, Json(Posted { source })))
 }

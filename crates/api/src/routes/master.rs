@@ -50,8 +50,8 @@ async fn create_channel(
     caller: Authorized<need::MasterDataWrite>,
     ValidJson(new): ValidJson<NewChannel>,
 ) -> Created<CreatedChannel> {
-    let channel = ordo.create_channel(new, &caller.actor).await?;
-    let warnings = ordo.channel_warnings(&channel).await?;
+    let channel = ordo.master_data().create_channel(new, &caller.actor).await?;
+    let warnings = ordo.master_data().channel_warnings(&channel).await?;
     for warning in &warnings {
         tracing::warn!(channel = %channel.code, "{warning}");
     }
@@ -61,7 +61,7 @@ async fn create_channel(
 #[utoipa::path(get, path = "/api/v1/channels", security(("bearer" = ["master_data.read"])), tag = "master data",
     responses((status = 200, body = Vec<Channel>), (status = "4XX", body = ErrorBody)))]
 async fn list_channels(State(ordo): State<Ordo>, _: Authorized<need::MasterDataRead>) -> Result<Json<Vec<Channel>>, ApiError> {
-    Ok(Json(ordo.channels().await?))
+    Ok(Json(ordo.master_data().channels().await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/channels/{code}", security(("bearer" = ["master_data.read"])), tag = "master data", params(("code" = String, Path)),
@@ -71,7 +71,7 @@ async fn get_channel(
     _: Authorized<need::MasterDataRead>,
     Path(code): Path<String>,
 ) -> Result<Json<Channel>, ApiError> {
-    Ok(Json(ordo.channel(&code).await?))
+    Ok(Json(ordo.master_data().channel(&code).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/locations", security(("bearer" = ["master_data.write"])), tag = "master data", request_body = NewLocation,
@@ -81,13 +81,13 @@ async fn create_location(
     caller: Authorized<need::MasterDataWrite>,
     ValidJson(new): ValidJson<NewLocation>,
 ) -> Created<Location> {
-    Ok((StatusCode::CREATED, Json(ordo.create_location(new, &caller.actor).await?)))
+    Ok((StatusCode::CREATED, Json(ordo.master_data().create_location(new, &caller.actor).await?)))
 }
 
 #[utoipa::path(get, path = "/api/v1/locations", security(("bearer" = ["master_data.read"])), tag = "master data",
     responses((status = 200, body = Vec<Location>), (status = "4XX", body = ErrorBody)))]
 async fn list_locations(State(ordo): State<Ordo>, _: Authorized<need::MasterDataRead>) -> Result<Json<Vec<Location>>, ApiError> {
-    Ok(Json(ordo.locations().await?))
+    Ok(Json(ordo.master_data().locations().await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/products", security(("bearer" = ["master_data.write"])), tag = "master data", request_body = NewProduct,
@@ -97,7 +97,7 @@ async fn create_product(
     caller: Authorized<need::MasterDataWrite>,
     ValidJson(new): ValidJson<NewProduct>,
 ) -> Created<Product> {
-    Ok((StatusCode::CREATED, Json(ordo.create_product(new, &caller.actor).await?)))
+    Ok((StatusCode::CREATED, Json(ordo.master_data().create_product(new, &caller.actor).await?)))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -130,7 +130,7 @@ async fn list_products(
     ValidQuery(search): ValidQuery<ProductSearch>,
 ) -> Result<Json<ProductList>, ApiError> {
     let (limit, offset) = (search.limit.unwrap_or(50), search.offset.unwrap_or(0));
-    let page = ordo.products(search.q.as_deref(), limit, offset).await?;
+    let page = ordo.master_data().products(search.q.as_deref(), limit, offset).await?;
     Ok(Json(ProductList { products: page.products, total: page.total, limit, offset }))
 }
 
@@ -141,7 +141,7 @@ async fn get_product(
     _: Authorized<need::MasterDataRead>,
     Path(sku): Path<String>,
 ) -> Result<Json<Product>, ApiError> {
-    Ok(Json(ordo.product(&sku).await?))
+    Ok(Json(ordo.master_data().product(&sku).await?))
 }
 
 #[derive(Deserialize, Serialize, ToSchema)]
@@ -162,7 +162,7 @@ async fn set_kit_components(
     Path(sku): Path<String>,
     ValidJson(body): ValidJson<KitComponents>,
 ) -> Result<Json<KitComponents>, ApiError> {
-    Ok(Json(KitComponents { components: ordo.set_kit_components(&sku, body.components, &caller.actor).await? }))
+    Ok(Json(KitComponents { components: ordo.master_data().set_kit_components(&sku, body.components, &caller.actor).await? }))
 }
 
 #[utoipa::path(get, path = "/api/v1/products/{sku}/components", security(("bearer" = ["master_data.read"])), tag = "master data", params(("sku" = String, Path)),
@@ -172,7 +172,7 @@ async fn get_kit_components(
     _: Authorized<need::MasterDataRead>,
     Path(sku): Path<String>,
 ) -> Result<Json<KitComponents>, ApiError> {
-    Ok(Json(KitComponents { components: ordo.kit_components(&sku).await? }))
+    Ok(Json(KitComponents { components: ordo.master_data().kit_components(&sku).await? }))
 }
 
 #[utoipa::path(post, path = "/api/v1/listings", security(("bearer" = ["master_data.write"])), tag = "master data", request_body = NewListing,
@@ -182,7 +182,7 @@ async fn create_listing(
     caller: Authorized<need::MasterDataWrite>,
     ValidJson(new): ValidJson<NewListing>,
 ) -> Created<Listing> {
-    Ok((StatusCode::CREATED, Json(ordo.create_listing(new, &caller.actor).await?)))
+    Ok((StatusCode::CREATED, Json(ordo.master_data().create_listing(new, &caller.actor).await?)))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -200,7 +200,7 @@ async fn list_listings(
     _: Authorized<need::MasterDataRead>,
     ValidQuery(filter): ValidQuery<ListingFilter>,
 ) -> Result<Json<Vec<Listing>>, ApiError> {
-    Ok(Json(ordo.listings(filter.channel.as_deref()).await?))
+    Ok(Json(ordo.master_data().listings(filter.channel.as_deref()).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/customers", security(("bearer" = ["customers.write"])), tag = "master data", request_body = NewCustomer,
@@ -210,7 +210,7 @@ async fn create_customer(
     caller: Authorized<need::CustomersWrite>,
     ValidJson(new): ValidJson<NewCustomer>,
 ) -> Created<Customer> {
-    Ok((StatusCode::CREATED, Json(ordo.create_customer(new, &caller.actor).await?)))
+    Ok((StatusCode::CREATED, Json(ordo.master_data().create_customer(new, &caller.actor).await?)))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -231,7 +231,7 @@ async fn list_customers(
     _: Authorized<need::MasterDataRead>,
     ValidQuery(paging): ValidQuery<Paging>,
 ) -> Result<Json<Vec<Customer>>, ApiError> {
-    Ok(Json(ordo.customers(paging.limit.unwrap_or(50), paging.offset.unwrap_or(0)).await?))
+    Ok(Json(ordo.master_data().customers(paging.limit.unwrap_or(50), paging.offset.unwrap_or(0)).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/suppliers", security(("bearer" = ["suppliers.write"])), tag = "master data", request_body = NewSupplier,
@@ -241,13 +241,13 @@ async fn create_supplier(
     caller: Authorized<need::SuppliersWrite>,
     ValidJson(new): ValidJson<NewSupplier>,
 ) -> Created<Supplier> {
-    Ok((StatusCode::CREATED, Json(ordo.create_supplier(new, &caller.actor).await?)))
+    Ok((StatusCode::CREATED, Json(ordo.master_data().create_supplier(new, &caller.actor).await?)))
 }
 
 #[utoipa::path(get, path = "/api/v1/suppliers", security(("bearer" = ["master_data.read"])), tag = "master data",
     responses((status = 200, body = Vec<Supplier>), (status = "4XX", body = ErrorBody)))]
 async fn list_suppliers(State(ordo): State<Ordo>, _: Authorized<need::MasterDataRead>) -> Result<Json<Vec<Supplier>>, ApiError> {
-    Ok(Json(ordo.suppliers().await?))
+    Ok(Json(ordo.master_data().suppliers().await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -275,7 +275,7 @@ async fn set_tax_rate(
     Path((country, tax_class)): Path<(String, String)>,
     ValidJson(body): ValidJson<TaxRate>,
 ) -> Result<Json<TaxRateSet>, ApiError> {
-    let basis_points = ordo.set_tax_rate(&country, &tax_class, &body.rate, &caller.actor).await?;
+    let basis_points = ordo.master_data().set_tax_rate(&country, &tax_class, &body.rate, &caller.actor).await?;
     let rate = format!("{}.{:02}", basis_points / 100, basis_points % 100);
     Ok(Json(TaxRateSet { country: country.trim().to_ascii_uppercase(), tax_class, rate }))
 }
@@ -299,7 +299,7 @@ async fn set_channel_routing(
     Path(code): Path<String>,
     ValidJson(body): ValidJson<ChannelRouting>,
 ) -> Result<Json<ChannelRouting>, ApiError> {
-    let (allow_split, locations) = ordo.set_channel_routing(&code, body.allow_split, &body.locations, &caller.actor).await?;
+    let (allow_split, locations) = ordo.master_data().set_channel_routing(&code, body.allow_split, &body.locations, &caller.actor).await?;
     Ok(Json(ChannelRouting { allow_split, locations }))
 }
 
@@ -320,5 +320,5 @@ async fn set_shipping_methods(
     Path(code): Path<String>,
     ValidJson(body): ValidJson<ShippingMethods>,
 ) -> Result<Json<ShippingMethods>, ApiError> {
-    Ok(Json(ShippingMethods { methods: ordo.set_shipping_methods(&code, &body.methods, &caller.actor).await? }))
+    Ok(Json(ShippingMethods { methods: ordo.master_data().set_shipping_methods(&code, &body.methods, &caller.actor).await? }))
 }

@@ -51,7 +51,7 @@ impl From<Endpoint> for EndpointView {
 #[utoipa::path(get, path = "/api/v1/notification-endpoints", security(("bearer" = ["notifications.read"])), tag = "notifications",
     responses((status = 200, body = Vec<EndpointView>), (status = "4XX", body = ErrorBody)))]
 async fn list_endpoints(State(ordo): State<Ordo>, _: Authorized<need::NotificationsRead>) -> Result<Json<Vec<EndpointView>>, ApiError> {
-    Ok(Json(ordo.endpoints().await?.into_iter().map(EndpointView::from).collect()))
+    Ok(Json(ordo.outbox().endpoints().await?.into_iter().map(EndpointView::from).collect()))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -88,7 +88,7 @@ async fn create_endpoint(
     ValidJson(body): ValidJson<EndpointRequest>,
 ) -> Result<(StatusCode, Json<CreatedEndpoint>), ApiError> {
     let new = NewEndpoint { code: body.code, transport: body.transport, url: body.url, topics: body.topics, secret: body.secret };
-    let created = ordo.create_endpoint(&caller.actor, new).await?;
+    let created = ordo.outbox().create_endpoint(&caller.actor, new).await?;
     Ok((StatusCode::CREATED, Json(CreatedEndpoint { endpoint: created.endpoint.into(), secret: created.secret })))
 }
 
@@ -107,7 +107,7 @@ async fn switch_endpoint(
     Path(code): Path<String>,
     ValidJson(body): ValidJson<Switch>,
 ) -> Result<StatusCode, ApiError> {
-    ordo.set_endpoint_active(&caller.actor, &code, body.active).await?;
+    ordo.outbox().set_endpoint_active(&caller.actor, &code, body.active).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -180,7 +180,7 @@ async fn list_messages(
         limit: filter.limit.unwrap_or(100),
         offset: filter.offset.unwrap_or(0),
     };
-    Ok(Json(ordo.outbox(query).await?.0.into_iter().map(MessageView::from).collect()))
+    Ok(Json(ordo.outbox().list(query).await?.0.into_iter().map(MessageView::from).collect()))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -221,7 +221,7 @@ async fn get_message(
     _: Authorized<need::NotificationsRead>,
     Path(id): Path<String>,
 ) -> Result<Json<MessageWithAttempts>, ApiError> {
-    let detail = ordo.outbox_message(path_id(&id)?).await?;
+    let detail = ordo.outbox().outbox_message(path_id(&id)?).await?;
     let attempts_made = detail.attempts.into_iter().map(AttemptView::from).collect();
     Ok(Json(MessageWithAttempts { message: detail.message.into(), attempts_made }))
 }
@@ -230,6 +230,6 @@ async fn get_message(
 #[utoipa::path(post, path = "/api/v1/outbox/{id}/replay", security(("bearer" = ["notifications.manage"])), tag = "notifications",
     params(("id" = String, Path)), responses((status = 204), (status = "4XX", body = ErrorBody)))]
 async fn replay(State(ordo): State<Ordo>, caller: Authorized<need::NotificationsManage>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    ordo.replay_message(&caller.actor, path_id(&id)?).await?;
+    ordo.outbox().replay_message(&caller.actor, path_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -35,7 +35,7 @@ async fn receive_order(
     auth: Authorized<need::OrdersWrite>,
     body: ValidJsonWithRaw<NewOrder>,
 ) -> Result<(StatusCode, Json<Order>), ApiError> {
-    let intake = ordo.receive_order(body.value, &body.raw, &auth.actor).await?;
+    let intake = ordo.orders().receive_order(body.value, &body.raw, &auth.actor).await?;
     let status = if intake.created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(intake.order)))
 }
@@ -48,7 +48,7 @@ async fn get_order(
     _: Authorized<need::OrdersRead>,
     Path(id): Path<String>,
 ) -> Result<Json<Order>, ApiError> {
-    Ok(Json(ordo.order(path_id(&id)?).await?))
+    Ok(Json(ordo.orders().order(path_id(&id)?).await?))
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -77,7 +77,7 @@ async fn cancel_order(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Order>, ApiError> {
-    Ok(Json(ordo.cancel_order(path_id(&id)?, &Cancellation::reason(&body)?, &auth.actor).await?))
+    Ok(Json(ordo.orders().cancel_order(path_id(&id)?, &Cancellation::reason(&body)?, &auth.actor).await?))
 }
 
 /// The order a channel knows by its own order id.
@@ -89,7 +89,7 @@ async fn get_order_from_channel(
     _: Authorized<need::OrdersRead>,
     Path((channel, external_id)): Path<(String, String)>,
 ) -> Result<Json<Order>, ApiError> {
-    Ok(Json(ordo.order_by_external_id(&channel, &external_id).await?))
+    Ok(Json(ordo.orders().order_by_external_id(&channel, &external_id).await?))
 }
 
 /// The channel's new version of an order it sent before, named by the channel's own id: a new
@@ -105,7 +105,7 @@ async fn update_order_from_channel(
     Path((channel, external_id)): Path<(String, String)>,
     body: ValidJsonWithRaw<NewOrder>,
 ) -> Result<Json<Order>, ApiError> {
-    Ok(Json(ordo.update_order_from_channel(&channel, &external_id, body.value, &body.raw, &auth.actor).await?))
+    Ok(Json(ordo.orders().update_order_from_channel(&channel, &external_id, body.value, &body.raw, &auth.actor).await?))
 }
 
 /// Cancels an order named by the channel's own id and releases its reservations.
@@ -120,7 +120,7 @@ async fn cancel_order_from_channel(
     body: Bytes,
 ) -> Result<Json<Order>, ApiError> {
     let reason = Cancellation::reason(&body)?;
-    Ok(Json(ordo.cancel_order_from_channel(&channel, &external_id, &reason, &auth.actor).await?))
+    Ok(Json(ordo.orders().cancel_order_from_channel(&channel, &external_id, &reason, &auth.actor).await?))
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -143,5 +143,5 @@ async fn release_order(
 ) -> Result<Json<Order>, ApiError> {
     let release: Release = optional_json(&body)?;
     let reason = release.reason.unwrap_or_else(|| "reviewed".to_owned());
-    Ok(Json(ordo.release_hold(path_id(&id)?, &reason, &auth.actor).await?))
+    Ok(Json(ordo.orders().release_hold(path_id(&id)?, &reason, &auth.actor).await?))
 }

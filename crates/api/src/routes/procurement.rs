@@ -51,7 +51,7 @@ async fn set_terms(
     Path(code): Path<String>,
     ValidJson(body): ValidJson<Terms>,
 ) -> Result<StatusCode, ApiError> {
-    ordo.set_supplier_terms(&code, &body.lead_time_sd_days, body.payment_terms_days, &caller.actor).await?;
+    ordo.procurement().set_supplier_terms(&code, &body.lead_time_sd_days, body.payment_terms_days, &caller.actor).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -83,7 +83,7 @@ async fn set_supplier_sku(
     ValidJson(body): ValidJson<SupplierSkuRequest>,
 ) -> Result<StatusCode, ApiError> {
     let new = NewSupplierSku { supplier: code, sku, unit_cost: body.unit_cost, moq: body.moq, pack_size: body.pack_size, preferred: body.preferred };
-    ordo.set_supplier_sku(new, &caller.actor).await?;
+    ordo.procurement().set_supplier_sku(new, &caller.actor).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -97,7 +97,7 @@ struct SkuFilter {
 #[utoipa::path(get, path = "/api/v1/supplier-skus", security(("bearer" = ["master_data.read"])), tag = "procurement", params(SkuFilter),
     responses((status = 200, body = Vec<SupplierPrice>), (status = "4XX", body = ErrorBody)))]
 async fn supplier_skus(State(ordo): State<Ordo>, _: Authorized<need::MasterDataRead>, ValidQuery(q): ValidQuery<SkuFilter>) -> Result<Json<Vec<SupplierPrice>>, ApiError> {
-    Ok(Json(ordo.supplier_skus(q.sku.as_deref()).await?))
+    Ok(Json(ordo.procurement().supplier_skus(q.sku.as_deref()).await?))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -111,7 +111,7 @@ struct PolicyView {
 #[utoipa::path(get, path = "/api/v1/replenishment/policies", security(("bearer" = ["master_data.read"])), tag = "procurement",
     responses((status = 200, body = Vec<PolicyView>), (status = "4XX", body = ErrorBody)))]
 async fn policies(State(ordo): State<Ordo>, _: Authorized<need::MasterDataRead>) -> Result<Json<Vec<PolicyView>>, ApiError> {
-    Ok(Json(ordo.replenishment_policies().await?.into_iter().map(|(scope, policy)| PolicyView { scope, policy }).collect()))
+    Ok(Json(ordo.procurement().replenishment_policies().await?.into_iter().map(|(scope, policy)| PolicyView { scope, policy }).collect()))
 }
 
 /// A SKU's forecast: the method its own back-test chose, its parameters and error, the
@@ -119,7 +119,7 @@ async fn policies(State(ordo): State<Ordo>, _: Authorized<need::MasterDataRead>)
 #[utoipa::path(get, path = "/api/v1/forecasts/{sku}", security(("bearer" = ["inventory.read"])), tag = "procurement",
     params(("sku" = String, Path)), responses((status = 200, body = SkuForecastView), (status = "4XX", body = ErrorBody)))]
 async fn forecast(State(ordo): State<Ordo>, _: Authorized<need::InventoryRead>, Path(sku): Path<String>) -> Result<Json<SkuForecastView>, ApiError> {
-    Ok(Json(ordo.forecast_sku(&sku).await?))
+    Ok(Json(ordo.procurement().forecast_sku(&sku).await?))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -134,7 +134,7 @@ struct ProposalFilter {
 #[utoipa::path(get, path = "/api/v1/replenishment/proposals", security(("bearer" = ["inventory.read"])), tag = "procurement", params(ProposalFilter),
     responses((status = 200, body = Vec<ProposalView>), (status = "4XX", body = ErrorBody)))]
 async fn proposals(State(ordo): State<Ordo>, _: Authorized<need::InventoryRead>, ValidQuery(q): ValidQuery<ProposalFilter>) -> Result<Json<Vec<ProposalView>>, ApiError> {
-    Ok(Json(ordo.proposals(q.status.as_deref()).await?))
+    Ok(Json(ordo.procurement().proposals(q.status.as_deref()).await?))
 }
 
 /// Forecasts and proposes for every SKU with a supplier and a policy; replaces the open
@@ -142,7 +142,7 @@ async fn proposals(State(ordo): State<Ordo>, _: Authorized<need::InventoryRead>,
 #[utoipa::path(post, path = "/api/v1/replenishment/proposals", security(("bearer" = ["procurement.write"])), tag = "procurement",
     responses((status = 201, body = Vec<ProposalView>), (status = "4XX", body = ErrorBody)))]
 async fn run_proposals(State(ordo): State<Ordo>, caller: Authorized<need::ProcurementWrite>) -> Result<(StatusCode, Json<Vec<ProposalView>>), ApiError> {
-    Ok((StatusCode::CREATED, Json(ordo.propose_replenishment(&caller.actor).await?)))
+    Ok((StatusCode::CREATED, Json(ordo.procurement().propose_replenishment(&caller.actor).await?)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -171,13 +171,13 @@ async fn approve_proposals(
     for (i, p) in body.proposals.iter().enumerate() {
         decided.push((ordo_domain::field::uuid(&format!("proposals[{i}].id"), &p.id)?, p.quantity));
     }
-    Ok((StatusCode::CREATED, Json(ordo.approve_proposals(&decided, &caller.actor).await?)))
+    Ok((StatusCode::CREATED, Json(ordo.procurement().approve_proposals(&decided, &caller.actor).await?)))
 }
 
 #[utoipa::path(post, path = "/api/v1/replenishment/proposals/{id}/reject", security(("bearer" = ["procurement.write"])), tag = "procurement",
     params(("id" = String, Path)), responses((status = 204), (status = "4XX", body = ErrorBody)))]
 async fn reject_proposal(State(ordo): State<Ordo>, caller: Authorized<need::ProcurementWrite>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    ordo.reject_proposal(path_id(&id)?, &caller.actor).await?;
+    ordo.procurement().reject_proposal(path_id(&id)?, &caller.actor).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -210,7 +210,7 @@ async fn create_purchase_order(
         location: body.location,
         lines: body.lines.into_iter().map(|l| NewPoLine { sku: l.sku, quantity: l.quantity, unit_cost: l.unit_cost }).collect(),
     };
-    Ok((StatusCode::CREATED, Json(ordo.create_purchase_order(new, &caller.actor).await?)))
+    Ok((StatusCode::CREATED, Json(ordo.procurement().create_purchase_order(new, &caller.actor).await?)))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -223,13 +223,13 @@ struct PoFilter {
 #[utoipa::path(get, path = "/api/v1/purchase-orders", security(("bearer" = ["inventory.read"])), tag = "procurement", params(PoFilter),
     responses((status = 200, body = Vec<PurchaseOrder>), (status = "4XX", body = ErrorBody)))]
 async fn purchase_orders(State(ordo): State<Ordo>, _: Authorized<need::InventoryRead>, ValidQuery(q): ValidQuery<PoFilter>) -> Result<Json<Vec<PurchaseOrder>>, ApiError> {
-    Ok(Json(ordo.purchase_orders(q.status.as_deref()).await?))
+    Ok(Json(ordo.procurement().purchase_orders(q.status.as_deref()).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/purchase-orders/{id}", security(("bearer" = ["inventory.read"])), tag = "procurement",
     params(("id" = String, Path)), responses((status = 200, body = PurchaseOrder), (status = "4XX", body = ErrorBody)))]
 async fn purchase_order(State(ordo): State<Ordo>, _: Authorized<need::InventoryRead>, Path(id): Path<String>) -> Result<Json<PurchaseOrder>, ApiError> {
-    Ok(Json(ordo.purchase_order(path_id(&id)?).await?))
+    Ok(Json(ordo.procurement().purchase_order(path_id(&id)?).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -247,7 +247,7 @@ async fn move_purchase_order(
     Path(id): Path<String>,
     ValidJson(body): ValidJson<Move>,
 ) -> Result<Json<PurchaseOrder>, ApiError> {
-    Ok(Json(ordo.move_purchase_order(path_id(&id)?, &body.status, &caller.actor).await?))
+    Ok(Json(ordo.procurement().move_purchase_order(path_id(&id)?, &body.status, &caller.actor).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -274,7 +274,7 @@ async fn receive_purchase_order(
     ValidJson(body): ValidJson<PurchaseOrderReceipt>,
 ) -> Result<Json<PurchaseOrder>, ApiError> {
     let lines: Vec<(i64, i64)> = body.lines.iter().map(|l| (l.line, l.quantity)).collect();
-    Ok(Json(ordo.receive_purchase_order(path_id(&id)?, &lines, &caller.actor).await?))
+    Ok(Json(ordo.procurement().receive_purchase_order(path_id(&id)?, &lines, &caller.actor).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -305,7 +305,7 @@ async fn bill(
     ValidJson(body): ValidJson<BillRequest>,
 ) -> Result<Json<PurchaseOrder>, ApiError> {
     let new = NewBill { invoice: body.invoice, lines: body.lines.into_iter().map(|l| (l.line, l.quantity, l.unit_cost)).collect() };
-    Ok(Json(ordo.bill_purchase_order(path_id(&id)?, new, &caller.actor).await?))
+    Ok(Json(ordo.procurement().bill_purchase_order(path_id(&id)?, new, &caller.actor).await?))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -321,7 +321,7 @@ struct Holdout {
 #[utoipa::path(get, path = "/api/v1/forecasts/accuracy", security(("bearer" = ["inventory.read"])), tag = "procurement", params(Holdout),
     responses((status = 200, body = AccuracyReport), (status = "4XX", body = ErrorBody)))]
 async fn accuracy(State(ordo): State<Ordo>, _: Authorized<need::InventoryRead>, ValidQuery(q): ValidQuery<Holdout>) -> Result<Json<AccuracyReport>, ApiError> {
-    Ok(Json(ordo.forecast_accuracy(q.holdout.unwrap_or(7)).await?))
+    Ok(Json(ordo.procurement().forecast_accuracy(q.holdout.unwrap_or(7)).await?))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -343,7 +343,7 @@ async fn demand(
     Path(sku): Path<String>,
     ValidQuery(q): ValidQuery<DemandQuery>,
 ) -> Result<Json<Vec<DemandDay>>, ApiError> {
-    Ok(Json(ordo.demand_history(&sku, q.channel.as_deref(), q.days.unwrap_or(90)).await?))
+    Ok(Json(ordo.procurement().demand_history(&sku, q.channel.as_deref(), q.days.unwrap_or(90)).await?))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -366,7 +366,7 @@ impl From<ordo_app::PromotionRecord> for PromotionView {
 #[utoipa::path(get, path = "/api/v1/promotions", security(("bearer" = ["master_data.read"])), tag = "procurement",
     responses((status = 200, body = Vec<PromotionView>), (status = "4XX", body = ErrorBody)))]
 async fn promotions(State(ordo): State<Ordo>, _: Authorized<need::MasterDataRead>) -> Result<Json<Vec<PromotionView>>, ApiError> {
-    Ok(Json(ordo.promotions().await?.into_iter().map(PromotionView::from).collect()))
+    Ok(Json(ordo.procurement().promotions().await?.into_iter().map(PromotionView::from).collect()))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -390,7 +390,7 @@ async fn create_promotion(
     ValidJson(body): ValidJson<PromotionRequest>,
 ) -> Result<(StatusCode, Json<PromotionView>), ApiError> {
     let made = ordo
-        .create_promotion(&body.name, body.channel.as_deref(), body.sku.as_deref(), body.starts_on, body.ends_on, &caller.actor)
+        .procurement().create_promotion(&body.name, body.channel.as_deref(), body.sku.as_deref(), body.starts_on, body.ends_on, &caller.actor)
         .await?;
     Ok((StatusCode::CREATED, Json(made.into())))
 }

@@ -64,7 +64,7 @@ async fn profit_and_loss(
     _: Authorized<need::LedgerRead>,
     ValidQuery(query): ValidQuery<PeriodQuery>,
 ) -> Result<Json<ProfitAndLoss>, ApiError> {
-    let (currency, report) = ordo.profit_and_loss(query.period()).await?;
+    let (currency, report) = ordo.ledger().profit_and_loss(query.period()).await?;
     let rows = |rows: &[(String, String, ordo_domain::money::Total)]| {
         rows.iter().map(|(code, name, amount)| AccountAmount { code: code.clone(), name: name.clone(), amount: decimal(*amount, currency) }).collect()
     };
@@ -111,9 +111,9 @@ async fn profitability(
 ) -> Result<Json<Profitability>, ApiError> {
     let by = query.by.clone().unwrap_or_else(|| "channel".to_owned());
     let (currency, margins) = match by.as_str() {
-        "channel" => ordo.profitability_by_channel(query.period()).await?,
-        "sku" => ordo.profitability_by_sku(query.period()).await?,
-        "segment" => ordo.profitability_by_segment(query.period()).await?,
+        "channel" => ordo.ledger().profitability_by_channel(query.period()).await?,
+        "sku" => ordo.ledger().profitability_by_sku(query.period()).await?,
+        "segment" => ordo.ledger().profitability_by_segment(query.period()).await?,
         other => {
             let error = ordo_domain::FieldError::new("by", format!("{other:?} is not a breakdown Ordo offers: use channel, sku or segment"));
             return Err(ordo_app::AppError::Invalid(error).into());
@@ -184,7 +184,7 @@ async fn general_ledger(
 ) -> Result<Json<GeneralLedger>, ApiError> {
     let limit = ordo_domain::field::bounded("limit", query.limit.unwrap_or(500), 1, 5_000).map_err(ordo_app::AppError::Invalid)?;
     let offset = ordo_domain::field::bounded("offset", query.offset.unwrap_or(0), 0, i64::MAX).map_err(ordo_app::AppError::Invalid)?;
-    let ledger = ordo.account_ledger(&code, Period { from: query.from, to: query.to }, limit, offset).await?;
+    let ledger = ordo.ledger().account_ledger(&code, Period { from: query.from, to: query.to }, limit, offset).await?;
     let currency = ordo.settings().base_currency;
     let closing = ledger.lines.last().map_or(ledger.opening, |l| l.balance);
     Ok(Json(GeneralLedger {

@@ -66,7 +66,7 @@ async fn request_return(
         source: body.source.unwrap_or_else(|| "api".to_owned()),
         override_window: body.override_window,
     };
-    Ok((StatusCode::CREATED, Json(ordo.request_return(new, &caller.actor).await?)))
+    Ok((StatusCode::CREATED, Json(ordo.returns().request_return(new, &caller.actor).await?)))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -87,13 +87,13 @@ struct Filter {
     responses((status = 200, body = Vec<Rma>), (status = "4XX", body = ErrorBody)))]
 async fn list_returns(State(ordo): State<Ordo>, _: Authorized<need::OrdersRead>, ValidQuery(filter): ValidQuery<Filter>) -> Result<Json<Vec<Rma>>, ApiError> {
     let order = filter.order_id.as_deref().map(|id| ordo_domain::field::uuid("order_id", id)).transpose()?;
-    Ok(Json(ordo.returns(order, filter.status.as_deref(), filter.limit.unwrap_or(100)).await?))
+    Ok(Json(ordo.returns().list(order, filter.status.as_deref(), filter.limit.unwrap_or(100)).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/returns/{id}", security(("bearer" = ["orders.read"])), tag = "returns",
     params(("id" = String, Path)), responses((status = 200, body = Rma), (status = "4XX", body = ErrorBody)))]
 async fn get_return(State(ordo): State<Ordo>, _: Authorized<need::OrdersRead>, Path(id): Path<String>) -> Result<Json<Rma>, ApiError> {
-    Ok(Json(ordo.return_detail(path_id(&id)?).await?))
+    Ok(Json(ordo.returns().return_detail(path_id(&id)?).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -112,7 +112,7 @@ async fn decide(
     Path(id): Path<String>,
     ValidJson(body): ValidJson<Decision>,
 ) -> Result<Json<Rma>, ApiError> {
-    Ok(Json(ordo.decide_return(path_id(&id)?, body.authorize, &body.note, &caller.actor).await?))
+    Ok(Json(ordo.returns().decide_return(path_id(&id)?, body.authorize, &body.note, &caller.actor).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -131,7 +131,7 @@ async fn ship_back(
     Path(id): Path<String>,
     ValidJson(body): ValidJson<ShipBack>,
 ) -> Result<Json<Rma>, ApiError> {
-    Ok(Json(ordo.return_in_transit(path_id(&id)?, &body.carrier, &body.tracking, &caller.actor).await?))
+    Ok(Json(ordo.returns().return_in_transit(path_id(&id)?, &body.carrier, &body.tracking, &caller.actor).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -158,7 +158,7 @@ async fn receive_return(
     ValidJson(body): ValidJson<ReturnReceipt>,
 ) -> Result<Json<Rma>, ApiError> {
     let lines: Vec<ReceivedLine> = body.lines.iter().map(|l| ReceivedLine { line: l.line, quantity: l.quantity }).collect();
-    Ok(Json(ordo.receive_return(path_id(&id)?, &body.location, &lines, &caller.actor).await?))
+    Ok(Json(ordo.returns().receive_return(path_id(&id)?, &body.location, &lines, &caller.actor).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -193,7 +193,7 @@ async fn inspect(
         .into_iter()
         .map(|l| InspectedLine { line: l.line, disposition: l.disposition, note: l.note, supplier: l.supplier })
         .collect();
-    Ok(Json(ordo.inspect_return(path_id(&id)?, &lines, &caller.actor).await?))
+    Ok(Json(ordo.returns().inspect_return(path_id(&id)?, &lines, &caller.actor).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -210,7 +210,7 @@ async fn close(
     Path(id): Path<String>,
     ValidJson(body): ValidJson<Note>,
 ) -> Result<Json<Rma>, ApiError> {
-    Ok(Json(ordo.close_return(path_id(&id)?, &body.note, &caller.actor).await?))
+    Ok(Json(ordo.returns().close_return(path_id(&id)?, &body.note, &caller.actor).await?))
 }
 
 /// Sends the returned goods again as a free order on the same channel, linked to the return:
@@ -218,7 +218,7 @@ async fn close(
 #[utoipa::path(post, path = "/api/v1/returns/{id}/replacement", security(("bearer" = ["refunds.issue"])), tag = "returns",
     params(("id" = String, Path)), responses((status = 201, body = Rma), (status = "4XX", body = ErrorBody)))]
 async fn replacement(State(ordo): State<Ordo>, caller: Authorized<need::RefundsIssue>, Path(id): Path<String>) -> Result<(StatusCode, Json<Rma>), ApiError> {
-    Ok((StatusCode::CREATED, Json(ordo.send_replacement(path_id(&id)?, &caller.actor).await?)))
+    Ok((StatusCode::CREATED, Json(ordo.returns().send_replacement(path_id(&id)?, &caller.actor).await?)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -257,13 +257,13 @@ async fn refund(
     let lines = body.lines.into_iter().map(|l| NewRefundLine { line: l.line, quantity: l.quantity, amount: l.amount }).collect();
     let return_id = body.return_id.as_deref().map(|id| ordo_domain::field::uuid("return_id", id)).transpose()?;
     let new = NewRefund { return_id, lines, shipping: body.shipping, reason: body.reason, channel_refund: None };
-    Ok((StatusCode::CREATED, Json(ordo.refund(order_id, new, &caller.actor).await?)))
+    Ok((StatusCode::CREATED, Json(ordo.returns().refund(order_id, new, &caller.actor).await?)))
 }
 
 #[utoipa::path(get, path = "/api/v1/orders/{id}/refunds", security(("bearer" = ["orders.read"])), tag = "returns",
     params(("id" = String, Path)), responses((status = 200, body = Vec<Refund>), (status = "4XX", body = ErrorBody)))]
 async fn refunds(State(ordo): State<Ordo>, _: Authorized<need::OrdersRead>, Path(id): Path<String>) -> Result<Json<Vec<Refund>>, ApiError> {
-    Ok(Json(ordo.refunds_of(path_id(&id)?).await?))
+    Ok(Json(ordo.returns().refunds_of(path_id(&id)?).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -282,13 +282,13 @@ async fn settle_claim(
     Path(id): Path<String>,
     ValidJson(body): ValidJson<Settlement>,
 ) -> Result<Json<SupplierClaim>, ApiError> {
-    Ok(Json(ordo.settle_claim(path_id(&id)?, body.credited, &caller.actor).await?))
+    Ok(Json(ordo.returns().settle_claim(path_id(&id)?, body.credited, &caller.actor).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/channels/{code}/return-policy", security(("bearer" = ["master_data.read"])), tag = "returns",
     params(("code" = String, Path)), responses((status = 200, body = ReturnPolicyView), (status = "4XX", body = ErrorBody)))]
 async fn get_policy(State(ordo): State<Ordo>, _: Authorized<need::MasterDataRead>, Path(code): Path<String>) -> Result<Json<ReturnPolicyView>, ApiError> {
-    Ok(Json(ordo.return_policy(&code).await?))
+    Ok(Json(ordo.returns().return_policy(&code).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -320,7 +320,7 @@ async fn set_policy(
         max_auto_value: body.max_auto_value,
         ship_back_days: body.ship_back_days,
     };
-    Ok(Json(ordo.set_return_policy(&code, new, &caller.actor).await?))
+    Ok(Json(ordo.returns().set_return_policy(&code, new, &caller.actor).await?))
 }
 
 /// Days of a report, both included; all time when absent.
@@ -336,5 +336,5 @@ struct Days {
 #[utoipa::path(get, path = "/api/v1/reports/returns", security(("bearer" = ["orders.read"])), tag = "returns", params(Days),
     responses((status = 200, body = ReturnReport), (status = "4XX", body = ErrorBody)))]
 async fn report(State(ordo): State<Ordo>, _: Authorized<need::OrdersRead>, ValidQuery(days): ValidQuery<Days>) -> Result<Json<ReturnReport>, ApiError> {
-    Ok(Json(ordo.return_report(ordo_app::Period { from: days.from, to: days.to }).await?))
+    Ok(Json(ordo.returns().return_report(ordo_app::Period { from: days.from, to: days.to }).await?))
 }

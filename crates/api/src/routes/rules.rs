@@ -84,7 +84,7 @@ impl From<ordo_app::ChangeCount> for ChangeCount {
 #[utoipa::path(post, path = "/api/v1/rules/simulate", security(("bearer" = ["rules.read"])), tag = "rules", request_body = Trial,
     responses((status = 200, body = Simulation), (status = "4XX", body = ErrorBody)))]
 async fn simulate(State(ordo): State<Ordo>, _: Authorized<need::RulesRead>, ValidJson(trial): ValidJson<Trial>) -> Result<Json<Simulation>, ApiError> {
-    let s = ordo.simulate_rules(&trial.versions, trial.days.unwrap_or(30)).await?;
+    let s = ordo.rules().simulate_rules(&trial.versions, trial.days.unwrap_or(30)).await?;
     Ok(Json(Simulation {
         proposed: s.proposed,
         days: s.days,
@@ -143,7 +143,7 @@ async fn draft_rule(
         condition: draft.condition,
         action: draft.action,
     };
-    let drafted = ordo.draft_rule(new, &caller.actor).await?;
+    let drafted = ordo.rules().draft_rule(new, &caller.actor).await?;
     Ok((StatusCode::CREATED, Json(Drafted { rule: drafted.rule, problem: drafted.problem })))
 }
 
@@ -165,13 +165,13 @@ async fn list_rules(
     _: Authorized<need::RulesRead>,
     ValidQuery(filter): ValidQuery<Filter>,
 ) -> Result<Json<Vec<RuleVersion>>, ApiError> {
-    Ok(Json(ordo.rules(filter.status.as_deref(), filter.name.as_deref()).await?))
+    Ok(Json(ordo.rules().list(filter.status.as_deref(), filter.name.as_deref()).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/rules/{id}", security(("bearer" = ["rules.read"])), tag = "rules", params(("id" = String, Path)),
     responses((status = 200, body = RuleVersion), (status = "4XX", body = ErrorBody)))]
 async fn get_rule(State(ordo): State<Ordo>, _: Authorized<need::RulesRead>, Path(id): Path<String>) -> Result<Json<RuleVersion>, ApiError> {
-    Ok(Json(ordo.rule(path_id(&id)?).await?))
+    Ok(Json(ordo.rules().rule(path_id(&id)?).await?))
 }
 
 /// Submits a draft for approval. A condition that does not compile, or that names an unknown
@@ -179,7 +179,7 @@ async fn get_rule(State(ordo): State<Ordo>, _: Authorized<need::RulesRead>, Path
 #[utoipa::path(post, path = "/api/v1/rules/{id}/submit", security(("bearer" = ["rules.write"])), tag = "rules",
     params(("id" = String, Path)), responses((status = 200, body = RuleVersion), (status = "4XX", body = ErrorBody)))]
 async fn submit_rule(State(ordo): State<Ordo>, caller: Authorized<need::RulesWrite>, Path(id): Path<String>) -> Result<Json<RuleVersion>, ApiError> {
-    Ok(Json(ordo.submit_rule(path_id(&id)?, &caller.actor).await?))
+    Ok(Json(ordo.rules().submit_rule(path_id(&id)?, &caller.actor).await?))
 }
 
 #[derive(Deserialize, Default, ToSchema)]
@@ -201,7 +201,7 @@ async fn approve_rule(
     body: Bytes,
 ) -> Result<Json<RuleVersion>, ApiError> {
     let approval: RuleApproval = optional_json(&body)?;
-    Ok(Json(ordo.approve_rule(path_id(&id)?, approval.effective_from, &caller.actor).await?))
+    Ok(Json(ordo.rules().approve_rule(path_id(&id)?, approval.effective_from, &caller.actor).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -219,7 +219,7 @@ async fn reject_rule(
     Path(id): Path<String>,
     ValidJson(body): ValidJson<RuleReason>,
 ) -> Result<Json<RuleVersion>, ApiError> {
-    Ok(Json(ordo.reject_rule(path_id(&id)?, &body.reason, &caller.actor).await?))
+    Ok(Json(ordo.rules().reject_rule(path_id(&id)?, &body.reason, &caller.actor).await?))
 }
 
 /// Puts an approved version in force once its effective time has come, retiring the version
@@ -227,7 +227,7 @@ async fn reject_rule(
 #[utoipa::path(post, path = "/api/v1/rules/{id}/activate", security(("bearer" = ["rules.approve"])), tag = "rules",
     params(("id" = String, Path)), responses((status = 200, body = RuleVersion), (status = "4XX", body = ErrorBody)))]
 async fn activate_rule(State(ordo): State<Ordo>, caller: Authorized<need::RulesApprove>, Path(id): Path<String>) -> Result<Json<RuleVersion>, ApiError> {
-    Ok(Json(ordo.activate_rule(path_id(&id)?, &caller.actor).await?))
+    Ok(Json(ordo.rules().activate_rule(path_id(&id)?, &caller.actor).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/rules/{id}/retire", security(("bearer" = ["rules.approve"])), tag = "rules",
@@ -239,5 +239,5 @@ async fn retire_rule(
     Path(id): Path<String>,
     ValidJson(body): ValidJson<RuleReason>,
 ) -> Result<Json<RuleVersion>, ApiError> {
-    Ok(Json(ordo.retire_rule(path_id(&id)?, &body.reason, &caller.actor).await?))
+    Ok(Json(ordo.rules().retire_rule(path_id(&id)?, &body.reason, &caller.actor).await?))
 }

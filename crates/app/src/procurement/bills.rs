@@ -2,14 +2,15 @@
 //! exception that says why; the payable is booked either way.
 
 use super::*;
+use crate::Procurement;
 
-impl Ordo {
+impl Procurement<'_> {
     /// The supplier's bill for a purchase order: matched against what was received. Goods
     /// received not invoiced is cleared at the order's price, the payable is what the bill
     /// says, and the difference is purchase price variance. A quantity beyond what was
     /// received, or a price off by more than the tolerance, disputes the bill: a `procurement`
     /// exception with the evidence.
-    pub async fn bill_purchase_order(&self, id: Uuid, new: NewBill, actor: &Actor) -> AppResult<PurchaseOrder> {
+    pub async fn bill_purchase_order(self, id: Uuid, new: NewBill, actor: &Actor) -> AppResult<PurchaseOrder> {
         let invoice = ordo_domain::field::text("invoice", &new.invoice)?;
         if new.lines.is_empty() {
             return Err(FieldError::new("lines", "a bill has at least one line").into());
@@ -77,7 +78,7 @@ impl Ordo {
             Money::from_minor(owed, self.settings.base_currency),
         )
         .map_err(FieldError::from)?;
-        self.post(&mut tx, entry, &who, now).await?;
+        self.ledger().post(&mut tx, entry, &who, now).await?;
         if !tx.move_purchase_order(id, po.status.as_str(), PoStatus::Billed.as_str(), &who, now).await? {
             return Err(AppError::InvalidTransition { current: po.status.as_str(), message: "the order changed meanwhile".into() });
         }

@@ -2,6 +2,7 @@
 //! made off the async runtime, and their accuracy on days they had not seen.
 
 use super::*;
+use crate::Procurement;
 
 /// Daily sales of one SKU over the history window, with the days it had no stock and the
 /// days it was on promotion.
@@ -161,9 +162,9 @@ pub fn forecast_history(sku: &str, days: Vec<f64>, stockout: Vec<bool>) -> AppRe
     forecast_of(sku, &History { days, stockout, promoted }, &[])
 }
 
-impl Ordo {
+impl Procurement<'_> {
     /// One SKU's forecast from its sales over the last two years, stockout days imputed.
-    pub async fn forecast_sku(&self, sku: &str) -> AppResult<SkuForecastView> {
+    pub async fn forecast_sku(self, sku: &str) -> AppResult<SkuForecastView> {
         let mut tx = self.db.read().await?;
         if tx.product(sku).await?.is_none() {
             return Err(AppError::NotFound { what: "product", key: sku.to_owned() });
@@ -177,7 +178,7 @@ impl Ordo {
 
     /// A SKU's sales by day over the last `days` days (on one channel, or all), each day marked
     /// when it ended out of stock or was on promotion.
-    pub async fn demand_history(&self, sku: &str, channel: Option<&str>, days: i64) -> AppResult<Vec<DemandDay>> {
+    pub async fn demand_history(self, sku: &str, channel: Option<&str>, days: i64) -> AppResult<Vec<DemandDay>> {
         let days = ordo_domain::field::bounded("days", days, 1, HISTORY_DAYS)?;
         let today = self.now().date_naive();
         let first = today - Duration::days(days);
@@ -211,7 +212,7 @@ impl Ordo {
     /// How good the forecasts are: each SKU with sales is forecast from its history without
     /// its last `holdout` days, and scored against them (MASE, RMSSE, bias), with the whole
     /// catalogue's averages.
-    pub async fn forecast_accuracy(&self, holdout: i64) -> AppResult<AccuracyReport> {
+    pub async fn forecast_accuracy(self, holdout: i64) -> AppResult<AccuracyReport> {
         let holdout = ordo_domain::field::bounded("holdout", holdout, 1, HORIZON_DAYS as i64)? as usize;
         let today = self.now().date_naive();
         let all = {

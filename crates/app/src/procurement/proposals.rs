@@ -3,10 +3,11 @@
 
 use super::forecasting::{forecast_many, histories, promoted_days, History};
 use super::*;
+use crate::Procurement;
 
-impl Ordo {
+impl Procurement<'_> {
     /// The replenishment policy in force for each scope (`sku:CODE`, `class:A`).
-    pub async fn replenishment_policies(&self) -> AppResult<Vec<(String, Policy)>> {
+    pub async fn replenishment_policies(self) -> AppResult<Vec<(String, Policy)>> {
         let mut tx = self.db.read().await?;
         let mut out = Vec::new();
         for (scope, json) in tx.policies().await? {
@@ -18,7 +19,7 @@ impl Ordo {
 
     /// The nightly run: proposes replenishment once per day (UTC) however many processes ask,
     /// from two in the morning on. `None` when it is too early or the day's run was made.
-    pub async fn nightly_replenishment(&self, actor: &Actor) -> AppResult<Option<Vec<ProposalView>>> {
+    pub async fn nightly_replenishment(self, actor: &Actor) -> AppResult<Option<Vec<ProposalView>>> {
         let now = self.now();
         if now.time() < chrono::NaiveTime::from_hms_opt(2, 0, 0).unwrap_or_default() {
             return Ok(None);
@@ -35,7 +36,7 @@ impl Ordo {
     /// Forecasts every SKU that has a supplier and a policy, and proposes what to buy: the
     /// open proposals are replaced by this run's. A SKU projected to run out before its next
     /// receipt becomes a `procurement` exception.
-    pub async fn propose_replenishment(&self, actor: &Actor) -> AppResult<Vec<ProposalView>> {
+    pub async fn propose_replenishment(self, actor: &Actor) -> AppResult<Vec<ProposalView>> {
         let now = self.now();
         let (histories, supply, positions, policies, classes, next_receipts, promotions) = {
             let mut tx = self.db.read().await?;
@@ -142,7 +143,7 @@ impl Ordo {
         Ok(proposals.iter().map(proposal_view).collect())
     }
 
-    pub async fn proposals(&self, status: Option<&str>) -> AppResult<Vec<ProposalView>> {
+    pub async fn proposals(self, status: Option<&str>) -> AppResult<Vec<ProposalView>> {
         if let Some(status) = status {
             ProposalStatus::parse("status", status)?;
         }
@@ -151,7 +152,7 @@ impl Ordo {
 
     /// Approves proposals (at the quantity given for each, else the proposed one) into draft
     /// purchase orders, one per supplier; all or none.
-    pub async fn approve_proposals(&self, decided: &[(Uuid, Option<i64>)], actor: &Actor) -> AppResult<Vec<PurchaseOrder>> {
+    pub async fn approve_proposals(self, decided: &[(Uuid, Option<i64>)], actor: &Actor) -> AppResult<Vec<PurchaseOrder>> {
         if decided.is_empty() || decided.len() > 1000 {
             return Err(FieldError::new("proposals", "name 1 to 1000 proposals").into());
         }
@@ -197,12 +198,12 @@ impl Ordo {
         Ok(out)
     }
 
-    pub async fn reject_proposal(&self, id: Uuid, actor: &Actor) -> AppResult<()> {
+    pub async fn reject_proposal(self, id: Uuid, actor: &Actor) -> AppResult<()> {
         self.reject_proposals(&[id], actor).await
     }
 
     /// Rejects open proposals, all or none.
-    pub async fn reject_proposals(&self, ids: &[Uuid], actor: &Actor) -> AppResult<()> {
+    pub async fn reject_proposals(self, ids: &[Uuid], actor: &Actor) -> AppResult<()> {
         let now = self.now();
         let mut tx = self.db.write().await?;
         let mut changes = Vec::with_capacity(ids.len());

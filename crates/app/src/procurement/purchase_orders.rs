@@ -2,9 +2,10 @@
 //! watch on orders past their expected date.
 
 use super::*;
+use crate::Procurement;
 
-impl Ordo {
-    pub async fn create_purchase_order(&self, new: NewPurchaseOrder, actor: &Actor) -> AppResult<PurchaseOrder> {
+impl Procurement<'_> {
+    pub async fn create_purchase_order(self, new: NewPurchaseOrder, actor: &Actor) -> AppResult<PurchaseOrder> {
         let now = self.now();
         let mut tx = self.db.write().await?;
         let id = self.draft_purchase_order(&mut tx, new, actor, now).await?;
@@ -12,7 +13,7 @@ impl Ordo {
         self.purchase_order(id).await
     }
 
-    pub(super) async fn draft_purchase_order(&self, tx: &mut Tx, new: NewPurchaseOrder, actor: &Actor, now: DateTime<Utc>) -> AppResult<Uuid> {
+    pub(super) async fn draft_purchase_order(self, tx: &mut Tx, new: NewPurchaseOrder, actor: &Actor, now: DateTime<Utc>) -> AppResult<Uuid> {
         if new.lines.is_empty() || new.lines.len() > 500 {
             return Err(FieldError::new("lines", "must have 1 to 500 lines").into());
         }
@@ -65,7 +66,7 @@ impl Ordo {
         Ok(id)
     }
 
-    pub async fn purchase_order(&self, id: Uuid) -> AppResult<PurchaseOrder> {
+    pub async fn purchase_order(self, id: Uuid) -> AppResult<PurchaseOrder> {
         let mut tx = self.db.read().await?;
         let (po, lines) = tx.purchase_order(id).await?.ok_or_else(|| po_not_found(id))?;
         let bills = tx.bills(id).await?;
@@ -73,7 +74,7 @@ impl Ordo {
     }
 
     /// The value on order, still to arrive, per supplier.
-    pub async fn procurement_exposure(&self) -> AppResult<Vec<Exposure>> {
+    pub async fn procurement_exposure(self) -> AppResult<Vec<Exposure>> {
         let rows = self.db.read().await?.open_order_value().await?;
         rows.into_iter()
             .map(|row| {
@@ -83,7 +84,7 @@ impl Ordo {
             .collect()
     }
 
-    pub async fn purchase_orders(&self, status: Option<&str>) -> AppResult<Vec<PurchaseOrder>> {
+    pub async fn purchase_orders(self, status: Option<&str>) -> AppResult<Vec<PurchaseOrder>> {
         if let Some(status) = status {
             PoStatus::parse("status", status)?;
         }
@@ -99,7 +100,7 @@ impl Ordo {
 
     /// Approves, sends or cancels a purchase order. Approving needs a role whose approval
     /// limit covers the order's value in the base currency.
-    pub async fn move_purchase_order(&self, id: Uuid, to: &str, actor: &Actor) -> AppResult<PurchaseOrder> {
+    pub async fn move_purchase_order(self, id: Uuid, to: &str, actor: &Actor) -> AppResult<PurchaseOrder> {
         let next = PoStatus::parse("status", to)?;
         if !matches!(next, PoStatus::Approved | PoStatus::Sent | PoStatus::Cancelled | PoStatus::Closed) {
             return Err(FieldError::new("status", "may be approved, sent, cancelled or closed; receipts and bills move the rest").into());
@@ -144,7 +145,7 @@ impl Ordo {
     }
 
     /// Raises a `procurement` exception for each sent order past its expected date.
-    pub async fn watch_purchase_orders(&self) -> AppResult<u64> {
+    pub async fn watch_purchase_orders(self) -> AppResult<u64> {
         let now = self.now();
         let kind = ExceptionKind::Procurement;
         let mut tx = self.db.write().await?;

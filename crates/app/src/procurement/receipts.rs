@@ -1,10 +1,11 @@
 //! Receipts against a purchase order: stock in, valued at the order's cost in base currency.
 
 use super::*;
+use crate::Procurement;
 
-impl Ordo {
+impl Procurement<'_> {
     /// `minor` of `code` in base currency minor units, at the rate in force.
-    pub(super) async fn in_base(&self, tx: &mut Tx, minor: i64, code: &str, now: DateTime<Utc>) -> AppResult<i64> {
+    pub(super) async fn in_base(self, tx: &mut Tx, minor: i64, code: &str, now: DateTime<Utc>) -> AppResult<i64> {
         let base = self.settings.base_currency;
         if code == base.code() {
             return Ok(minor);
@@ -20,7 +21,7 @@ impl Ordo {
     /// Goods arrived against a purchase order: they go into stock at its location at the
     /// order's price (in base currency), against goods received not invoiced, and fill what
     /// waits for them.
-    pub async fn receive_purchase_order(&self, id: Uuid, received: &[(i64, i64)], actor: &Actor) -> AppResult<PurchaseOrder> {
+    pub async fn receive_purchase_order(self, id: Uuid, received: &[(i64, i64)], actor: &Actor) -> AppResult<PurchaseOrder> {
         if received.is_empty() {
             return Err(FieldError::new("lines", "name at least one line received").into());
         }
@@ -67,7 +68,7 @@ impl Ordo {
                 Money::from_minor(value, base),
             )
             .map_err(FieldError::from)?;
-            self.post(&mut tx, entry, &who, now).await?;
+            self.ledger().post(&mut tx, entry, &who, now).await?;
             tx.add_received(id, line.line, *quantity).await?;
         }
         let (_, after) = tx.purchase_order(id).await?.ok_or_else(|| po_not_found(id))?;
@@ -76,7 +77,7 @@ impl Ordo {
             return Err(AppError::InvalidTransition { current: current.as_str(), message: "the order changed meanwhile".into() });
         }
         for (line, _) in &arrived {
-            Self::fill_backorders(&mut tx, &line.sku, &po.location, actor, now).await?;
+            Ordo::fill_backorders(&mut tx, &line.sku, &po.location, actor, now).await?;
         }
         if next == PoStatus::Received {
             tx.resolve_exception(ExceptionKind::Procurement.as_str(), &format!("purchase_order:{id}"), "received", now).await?;

@@ -1,10 +1,11 @@
 //! What each supplier sells us and on what terms, and the promotions that move demand.
 
 use super::*;
+use crate::Procurement;
 
-impl Ordo {
+impl Procurement<'_> {
     /// Sets a supplier's lead-time spread (days, such as "1.5") and payment terms.
-    pub async fn set_supplier_terms(&self, supplier: &str, lead_time_sd_days: &str, payment_terms_days: i64, actor: &Actor) -> AppResult<()> {
+    pub async fn set_supplier_terms(self, supplier: &str, lead_time_sd_days: &str, payment_terms_days: i64, actor: &Actor) -> AppResult<()> {
         let tenths = tenths_of_a_day(lead_time_sd_days)?;
         let payment_terms_days = ordo_domain::field::bounded("payment_terms_days", payment_terms_days, 0, 365)?;
         let now = self.now();
@@ -20,7 +21,7 @@ impl Ordo {
 
     /// Records what a supplier sells of a SKU, its price (in the supplier's currency), minimum
     /// order and pack.
-    pub async fn set_supplier_sku(&self, new: NewSupplierSku, actor: &Actor) -> AppResult<()> {
+    pub async fn set_supplier_sku(self, new: NewSupplierSku, actor: &Actor) -> AppResult<()> {
         let moq = ordo_domain::field::bounded("moq", new.moq, 0, 10_000_000)?;
         let pack_size = ordo_domain::field::bounded("pack_size", new.pack_size, 1, 100_000)?;
         let now = self.now();
@@ -51,7 +52,7 @@ impl Ordo {
     }
 
     /// Who sells `sku` (every SKU when none), the preferred first, at what price and terms.
-    pub async fn supplier_skus(&self, sku: Option<&str>) -> AppResult<Vec<SupplierPrice>> {
+    pub async fn supplier_skus(self, sku: Option<&str>) -> AppResult<Vec<SupplierPrice>> {
         let rows = self.db.read().await?.supplier_skus(sku).await?;
         rows.into_iter()
             .map(|r| {
@@ -116,7 +117,7 @@ impl Ordo {
         Ok(promotion)
     }
 
-    pub async fn promotions(&self) -> AppResult<Vec<ordo_storage::PromotionRecord>> {
+    pub async fn promotions(self) -> AppResult<Vec<ordo_storage::PromotionRecord>> {
         Ok(self.db.read().await?.promotions().await?)
     }
 }

@@ -113,7 +113,7 @@ pub(crate) async fn audit(
         before_seq,
         limit: PAGE_SIZE,
     };
-    let records: Vec<AuditRow> = dashboard.ordo.audit_log(query).await.map_err(|e| layout.fail(e))?.into_iter().map(AuditRow::from).collect();
+    let records: Vec<AuditRow> = dashboard.ordo.audit().audit_log(query).await.map_err(|e| layout.fail(e))?.into_iter().map(AuditRow::from).collect();
     let older = match records.last() {
         Some(last) if records.len() as i64 == PAGE_SIZE && last.seq > 1 => {
             let before = last.seq.to_string();

@@ -63,7 +63,7 @@ struct ChannelsPage {
 
 pub(crate) async fn channels(session: Session, State(dashboard): State<Dashboard>) -> Result<Response, PageError> {
     let layout = session.open(Page::Channels)?;
-    let connections = dashboard.ordo.channel_connections().await.map_err(|e| layout.fail(e))?;
+    let connections = dashboard.ordo.channels().channel_connections().await.map_err(|e| layout.fail(e))?;
     Ok(render(StatusCode::OK, &ChannelsPage { layout, channels: connections.into_iter().map(ChannelRow::from).collect() }))
 }
 
@@ -124,14 +124,14 @@ pub(crate) async fn channel(
     let layout = session.open(Page::Channels)?;
     let filter = layout.query(query)?;
     let code = path.map(|Path(code)| code).map_err(|_| layout.fail(Problem::NotFound))?;
-    let connections = dashboard.ordo.channel_connections().await.map_err(|e| layout.fail(e))?;
+    let connections = dashboard.ordo.channels().channel_connections().await.map_err(|e| layout.fail(e))?;
     let connection = connections.into_iter().find(|c| c.channel.code == code).ok_or_else(|| layout.fail(Problem::NotFound))?;
     let base_url = connection.connector.as_ref().and_then(|c| c.base_url.clone()).unwrap_or_default();
     let poll_interval = connection.connector.as_ref().filter(|c| !c.kind.pushes()).map(|c| format!("every {} s", c.poll_interval_s)).unwrap_or_default();
     let status = filter.status.map(|s| s.trim().to_owned()).unwrap_or_default();
     let deliveries = dashboard
         .ordo
-        .inbox(&code, Some(status.as_str()).filter(|s| !s.is_empty()), 100)
+        .channels().inbox(&code, Some(status.as_str()).filter(|s| !s.is_empty()), 100)
         .await
         .map_err(|e| layout.fail(e))?
         .into_iter()
@@ -162,6 +162,6 @@ pub(crate) async fn replay(
 ) -> Result<Redirect, PageError> {
     let layout = session.posting(Page::Channels, &headers, Permission::OrdersWrite)?;
     let (code, id) = path.ok().and_then(|Path((code, id))| Uuid::try_parse(&id).ok().map(|id| (code, id))).ok_or_else(|| layout.fail(Problem::NotFound))?;
-    dashboard.ordo.replay_delivery(&code, id, &session.actor).await.map_err(|e| layout.fail(e))?;
+    dashboard.ordo.channels().replay_delivery(&code, id, &session.actor).await.map_err(|e| layout.fail(e))?;
     Ok(Redirect::to(&format!("/dashboard/channels/{code}")))
 }

@@ -143,7 +143,7 @@ pub(crate) async fn exceptions(
         limit: PAGE_SIZE,
         offset: paging.offset,
     };
-    let (found, total) = dashboard.ordo.exceptions(filter).await.map_err(|e| layout.fail(e))?;
+    let (found, total) = dashboard.ordo.exceptions().list(filter).await.map_err(|e| layout.fail(e))?;
     let now = dashboard.ordo.now();
     let exceptions: Vec<ExceptionRow> = found.into_iter().map(|exception| ExceptionRow::new(exception, now)).collect();
     let overdue = exceptions.iter().filter(|row| row.overdue).count();
@@ -208,7 +208,7 @@ pub(crate) async fn exception(
 ) -> Result<Response, PageError> {
     let layout = session.open(Page::Exceptions)?;
     let id = layout.path_id(path)?;
-    let detail = dashboard.ordo.exception(id).await.map_err(|e| layout.fail(e))?;
+    let detail = dashboard.ordo.exceptions().exception(id).await.map_err(|e| layout.fail(e))?;
     let e = &detail.exception;
     let layout = layout.titled(format!("Exception: {} {}", e.kind.replace('_', " "), e.subject));
     let may_work = session.actor.can(Permission::ExceptionsWork);
@@ -263,7 +263,7 @@ pub(crate) async fn act(
     let id = layout.path_id(path)?;
     let fields = super::form_fields(&body);
     let action = action(&fields).map_err(|e| layout.fail(e))?;
-    dashboard.ordo.act_on_exceptions(&[id], &action, &session.actor).await.map_err(|e| layout.fail(e))?;
+    dashboard.ordo.exceptions().act_on_exceptions(&[id], &action, &session.actor).await.map_err(|e| layout.fail(e))?;
     Ok(Redirect::to(&exception_href(id)))
 }
 
@@ -277,7 +277,7 @@ pub(crate) async fn bulk(session: Session, State(dashboard): State<Dashboard>, h
         return Err(layout.fail(FieldError::new("ids", "tick at least one exception")));
     }
     let action = action(&fields).map_err(|e| layout.fail(e))?;
-    dashboard.ordo.act_on_exceptions(&ids, &action, &session.actor).await.map_err(|e| layout.fail(e))?;
+    dashboard.ordo.exceptions().act_on_exceptions(&ids, &action, &session.actor).await.map_err(|e| layout.fail(e))?;
     // Back to the queue as it was filtered; only the queue's own address is honoured.
     let back = field(&fields, "back");
     let queue = Page::Exceptions.href();

@@ -93,10 +93,10 @@ pub(crate) async fn fulfilment(
 
     let found = dashboard
         .ordo
-        .waves(location_filter.as_deref(), status_filter.as_deref())
+        .fulfilment().waves(location_filter.as_deref(), status_filter.as_deref())
         .await
         .map_err(|e| layout.fail(e))?;
-    let known = dashboard.ordo.locations().await.map_err(|e| layout.fail(e))?;
+    let known = dashboard.ordo.master_data().locations().await.map_err(|e| layout.fail(e))?;
     let locations = known
         .into_iter()
         .map(|l| Choice { selected: l.code == location, label: format!("{} ({})", l.name, l.code), value: l.code })
@@ -141,7 +141,7 @@ pub(crate) async fn release(
         shipping_method: optional_text(form.shipping_method),
         max_orders: optional_count("max_orders", &form.max_orders).map_err(|e| layout.fail(e))?,
     };
-    let wave = dashboard.ordo.release_wave(new, &session.actor).await.map_err(|e| layout.fail(e))?;
+    let wave = dashboard.ordo.fulfilment().release_wave(new, &session.actor).await.map_err(|e| layout.fail(e))?;
     tracing::info!(wave = %wave.id, location = %wave.location, actor = %session.actor, "dashboard: wave released");
     Ok(Redirect::to(&wave_href(wave.id)))
 }
@@ -209,7 +209,7 @@ pub(crate) async fn wave(
 ) -> Result<Response, PageError> {
     let layout = session.open(Page::Fulfilment)?;
     let id = layout.path_id(path)?;
-    let wave = dashboard.ordo.wave(id).await.map_err(|e| layout.fail(e))?;
+    let wave = dashboard.ordo.fulfilment().wave(id).await.map_err(|e| layout.fail(e))?;
     let layout = layout.titled(format!("Wave at {}", wave.location));
     let page = WavePage::new(layout, wave, session.actor.can(Permission::InventoryWrite));
     Ok(render(StatusCode::OK, &page))
@@ -231,7 +231,7 @@ pub(crate) async fn pick_list(
 ) -> Result<Response, PageError> {
     let layout = session.open(Page::Fulfilment)?;
     let id = layout.path_id(path)?;
-    let wave = dashboard.ordo.wave(id).await.map_err(|e| layout.fail(e))?;
+    let wave = dashboard.ordo.fulfilment().wave(id).await.map_err(|e| layout.fail(e))?;
     let layout = layout.titled(format!("Pick list, wave at {}", wave.location));
     Ok(render(StatusCode::OK, &PickListPage { layout, back_href: wave_href(wave.id), wave }))
 }
@@ -245,7 +245,7 @@ pub(crate) async fn pick(
 ) -> Result<Redirect, PageError> {
     let layout = session.posting(Page::Fulfilment, &headers, Permission::InventoryWrite)?;
     let id = layout.path_id(path)?;
-    let wave = dashboard.ordo.pick_wave(id, &session.actor).await.map_err(|e| layout.fail(e))?;
+    let wave = dashboard.ordo.fulfilment().pick_wave(id, &session.actor).await.map_err(|e| layout.fail(e))?;
     tracing::info!(wave = %wave.id, actor = %session.actor, "dashboard: wave picked");
     Ok(Redirect::to(&wave_href(wave.id)))
 }
@@ -259,7 +259,7 @@ pub(crate) async fn pack(
 ) -> Result<Redirect, PageError> {
     let layout = session.posting(Page::Fulfilment, &headers, Permission::InventoryWrite)?;
     let (id, order) = wave_order_ids(&layout, path)?;
-    let wave = dashboard.ordo.pack_wave_order(id, order, &session.actor).await.map_err(|e| layout.fail(e))?;
+    let wave = dashboard.ordo.fulfilment().pack_wave_order(id, order, &session.actor).await.map_err(|e| layout.fail(e))?;
     tracing::info!(wave = %wave.id, order = %order, actor = %session.actor, "dashboard: order packed");
     Ok(Redirect::to(&wave_href(wave.id)))
 }
@@ -285,7 +285,7 @@ pub(crate) async fn ship(
     let (id, order) = wave_order_ids(&layout, path)?;
     let Form(form) = form.map_err(|rejection| layout.fail(FieldError::new("form", rejection.body_text())))?;
     let dispatch = Dispatch { carrier: form.carrier, tracking_number: form.tracking_number.trim().to_owned() };
-    let shipped = dashboard.ordo.ship_wave_order(id, order, dispatch, &session.actor).await.map_err(|e| layout.fail(e))?;
+    let shipped = dashboard.ordo.fulfilment().ship_wave_order(id, order, dispatch, &session.actor).await.map_err(|e| layout.fail(e))?;
     tracing::info!(wave = %id, order = %shipped.id, actor = %session.actor, "dashboard: order shipped");
     Ok(Redirect::to(&wave_href(id)))
 }

@@ -79,7 +79,7 @@ pub(crate) async fn queue(
     let statuses: Vec<String> = if status == "any" { Vec::new() } else { status.split(',').map(str::to_owned).collect() };
     let filter = TicketQuery { statuses, priority: Some(priority.clone()).filter(|p| !p.is_empty()), limit: 500, ..TicketQuery::default() };
     let now = dashboard.ordo.now();
-    let tickets: Vec<TicketRow> = dashboard.ordo.tickets(filter).await.map_err(|e| layout.fail(e))?.iter().map(|t| TicketRow::new(t, now)).collect();
+    let tickets: Vec<TicketRow> = dashboard.ordo.helpdesk().tickets(filter).await.map_err(|e| layout.fail(e))?.iter().map(|t| TicketRow::new(t, now)).collect();
     let overdue = tickets.iter().filter(|t| t.overdue).count();
     let status_choices = ["open,pending", "open", "pending", "solved", "closed", "any"]
         .iter()
@@ -108,7 +108,7 @@ pub(crate) async fn ticket(
 ) -> Result<Response, PageError> {
     let layout = session.open(Page::Helpdesk)?;
     let id = layout.path_id(path)?;
-    let detail = dashboard.ordo.ticket(id).await.map_err(|e| layout.fail(e))?;
+    let detail = dashboard.ordo.helpdesk().ticket(id).await.map_err(|e| layout.fail(e))?;
     let current = detail.ticket.status;
     let next = TicketStatus::ALL
         .iter()
@@ -138,9 +138,9 @@ pub(crate) async fn act(
     let fields = super::form_fields(&body);
     let field = |name: &str| super::field(&fields, name);
     let done = match field("action") {
-        "comment" => dashboard.ordo.comment_on_ticket(id, field("body"), field("reply").is_empty(), &session.actor).await,
-        "status" => dashboard.ordo.set_ticket_status(id, field("status"), &session.actor).await,
-        "assign" => dashboard.ordo.assign_ticket(id, Some(field("assignee")).filter(|a| !a.trim().is_empty()), &session.actor).await,
+        "comment" => dashboard.ordo.helpdesk().comment_on_ticket(id, field("body"), field("reply").is_empty(), &session.actor).await,
+        "status" => dashboard.ordo.helpdesk().set_ticket_status(id, field("status"), &session.actor).await,
+        "assign" => dashboard.ordo.helpdesk().assign_ticket(id, Some(field("assignee")).filter(|a| !a.trim().is_empty()), &session.actor).await,
         _ => return Err(layout.fail(FieldError::new("action", "choose comment, status or assign"))),
     };
     done.map_err(|e| layout.fail(e))?;

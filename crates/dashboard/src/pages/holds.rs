@@ -95,14 +95,14 @@ pub(crate) async fn holds(
     let paging = Paging::parse(query.page.as_deref()).map_err(|e| layout.fail(e))?;
     let on_hold = Some(OrderStatus::OnHold.as_str());
     let (found, total) =
-        dashboard.ordo.orders(None, on_hold, None, PAGE_SIZE, paging.offset).await.map_err(|e| layout.fail(e))?;
+        dashboard.ordo.orders().list(None, on_hold, None, PAGE_SIZE, paging.offset).await.map_err(|e| layout.fail(e))?;
     let reviews = ordo_app::ExceptionFilter {
         status: Some("unresolved".into()),
         kind: Some(ExceptionKind::PaymentReview.as_str().into()),
         limit: ordo_app::MAX_EXCEPTION_PAGE,
         ..Default::default()
     };
-    let (open, _) = dashboard.ordo.exceptions(reviews).await.map_err(|e| layout.fail(e))?;
+    let (open, _) = dashboard.ordo.exceptions().list(reviews).await.map_err(|e| layout.fail(e))?;
     let mut reasons = why_held(open);
     let pager = Pager::new(Page::Holds.href(), &[], paging, found.len(), Extent::Total(total), "orders on hold");
     let held = found.into_iter().map(|order| HeldRow::new(order, &mut reasons)).collect();

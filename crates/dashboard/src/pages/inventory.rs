@@ -45,7 +45,7 @@ async fn bins_at(
 ) -> Result<HashMap<(String, String), String>, PageError> {
     let mut bins = HashMap::new();
     for location in locations {
-        let found = dashboard.ordo.bins(&location).await.map_err(|e| layout.fail(e))?;
+        let found = dashboard.ordo.inventory().bins(&location).await.map_err(|e| layout.fail(e))?;
         bins.extend(found.into_iter().map(|(sku, bin)| ((location.clone(), sku), bin)));
     }
     Ok(bins)
@@ -93,7 +93,7 @@ pub(crate) async fn inventory(
     let q = query.q.map(|q| q.trim().to_owned()).unwrap_or_default();
 
     // Stock levels are one row per SKU and location: few enough to search and page here.
-    let all = dashboard.ordo.stock_levels(None).await.map_err(|e| layout.fail(e))?;
+    let all = dashboard.ordo.inventory().stock_levels(None).await.map_err(|e| layout.fail(e))?;
     let matching: Vec<StockLevel> = all.into_iter().filter(|level| sku_matches(&level.sku, &q)).collect();
     let total = i64::try_from(matching.len()).unwrap_or(i64::MAX);
     let offset = usize::try_from(paging.offset).unwrap_or(usize::MAX);
@@ -125,9 +125,9 @@ pub(crate) async fn sku(
     let layout = session.open(Page::Inventory)?;
     let Path(sku) = path.map_err(|_| layout.fail(Problem::NotFound))?;
     let sku = ordo_domain::field::code("sku", &sku).map_err(|e| layout.fail(e))?;
-    let product = dashboard.ordo.product(&sku).await.map_err(|e| layout.fail(e))?;
-    let levels = dashboard.ordo.stock_levels(Some(&sku)).await.map_err(|e| layout.fail(e))?;
-    let movements = dashboard.ordo.movements(&sku, MOVEMENTS_SHOWN).await.map_err(|e| layout.fail(e))?;
+    let product = dashboard.ordo.master_data().product(&sku).await.map_err(|e| layout.fail(e))?;
+    let levels = dashboard.ordo.inventory().stock_levels(Some(&sku)).await.map_err(|e| layout.fail(e))?;
+    let movements = dashboard.ordo.inventory().movements(&sku, MOVEMENTS_SHOWN).await.map_err(|e| layout.fail(e))?;
     let bins = bins_at(&dashboard, &layout, levels.iter().map(|level| level.location.clone()).collect()).await?;
     let levels = levels.into_iter().map(|level| LevelRow::new(level, &bins)).collect();
     let layout = layout.titled(format!("Stock of {sku}"));

@@ -164,14 +164,14 @@ pub(crate) async fn trial_balance(
     let query = layout.query(query)?;
     let (from, to) = (query.from.unwrap_or_default(), query.to.unwrap_or_default());
     let (chosen, said) = period(&from, &to).map_err(|e| layout.fail(e))?;
-    let balance = dashboard.ordo.trial_balance().await.map_err(|e| layout.fail(e))?;
-    let check = dashboard.ordo.check_ledger().await.map_err(|e| layout.fail(e))?;
-    let settlements = dashboard.ordo.settlements().await.map_err(|e| layout.fail(e))?;
+    let balance = dashboard.ordo.ledger().trial_balance().await.map_err(|e| layout.fail(e))?;
+    let check = dashboard.ordo.ledger().check_ledger().await.map_err(|e| layout.fail(e))?;
+    let settlements = dashboard.ordo.settlements().list().await.map_err(|e| layout.fail(e))?;
     let by = query.by.as_deref().map(str::trim).filter(|b| !b.is_empty()).unwrap_or("channel").to_owned();
     let (_, mut margins) = match by.as_str() {
-        "channel" => dashboard.ordo.profitability_by_channel(chosen).await,
-        "segment" => dashboard.ordo.profitability_by_segment(chosen).await,
-        "sku" => dashboard.ordo.profitability_by_sku(chosen).await,
+        "channel" => dashboard.ordo.ledger().profitability_by_channel(chosen).await,
+        "segment" => dashboard.ordo.ledger().profitability_by_segment(chosen).await,
+        "sku" => dashboard.ordo.ledger().profitability_by_sku(chosen).await,
         _ => return Err(layout.fail(FieldError::new("by", "must be channel, segment or sku"))),
     }
     .map_err(|e| layout.fail(e))?;
@@ -179,7 +179,7 @@ pub(crate) async fn trial_balance(
         margins.sort_by(|a, b| b.revenue.cmp(&a.revenue).then_with(|| a.key.cmp(&b.key)));
         margins.truncate(TOP_SKUS);
     }
-    let (_, pnl) = dashboard.ordo.profit_and_loss(chosen).await.map_err(|e| layout.fail(e))?;
+    let (_, pnl) = dashboard.ordo.ledger().profit_and_loss(chosen).await.map_err(|e| layout.fail(e))?;
     let currency = balance.currency;
     let settlements = settlements
         .into_iter()
@@ -275,7 +275,7 @@ pub(crate) async fn account(
     let (from, to) = (query.from.unwrap_or_default(), query.to.unwrap_or_default());
     let (chosen, said) = period(&from, &to).map_err(|e| layout.fail(e))?;
     let paging = super::Paging::parse(query.page.as_deref()).map_err(|e| layout.fail(e))?;
-    let ledger = dashboard.ordo.account_ledger(&code, chosen, super::PAGE_SIZE + 1, paging.offset).await.map_err(|e| layout.fail(e))?;
+    let ledger = dashboard.ordo.ledger().account_ledger(&code, chosen, super::PAGE_SIZE + 1, paging.offset).await.map_err(|e| layout.fail(e))?;
     let currency = dashboard.ordo.settings().base_currency;
     let more = ledger.lines.len() as i64 > super::PAGE_SIZE;
     let lines: Vec<GlRow> = ledger

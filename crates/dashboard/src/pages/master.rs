@@ -22,7 +22,7 @@ struct LocationsPage {
 
 pub(crate) async fn locations(session: Session, State(dashboard): State<Dashboard>) -> Result<Response, PageError> {
     let layout = session.open(Page::Locations)?;
-    let locations = dashboard.ordo.locations().await.map_err(|e| layout.fail(e))?;
+    let locations = dashboard.ordo.master_data().locations().await.map_err(|e| layout.fail(e))?;
     Ok(render(StatusCode::OK, &LocationsPage { layout, locations }))
 }
 
@@ -35,7 +35,7 @@ struct SuppliersPage {
 
 pub(crate) async fn suppliers(session: Session, State(dashboard): State<Dashboard>) -> Result<Response, PageError> {
     let layout = session.open(Page::Suppliers)?;
-    let suppliers = dashboard.ordo.suppliers().await.map_err(|e| layout.fail(e))?;
+    let suppliers = dashboard.ordo.master_data().suppliers().await.map_err(|e| layout.fail(e))?;
     Ok(render(StatusCode::OK, &SuppliersPage { layout, suppliers }))
 }
 
@@ -65,7 +65,7 @@ pub(crate) async fn products(
     let query = layout.query(query)?;
     let paging = Paging::parse(query.page.as_deref()).map_err(|e| layout.fail(e))?;
     let q = query.q.unwrap_or_default();
-    let found = dashboard.ordo.products(Some(&q), PAGE_SIZE, paging.offset).await.map_err(|e| layout.fail(e))?;
+    let found = dashboard.ordo.master_data().products(Some(&q), PAGE_SIZE, paging.offset).await.map_err(|e| layout.fail(e))?;
     let what = if q.trim().is_empty() { "products" } else { "matching products" };
     let extent = Extent::Total(found.total);
     let pager = Pager::new(Page::Products.href(), &[("q", q.trim())], paging, found.products.len(), extent, what);
@@ -95,7 +95,7 @@ pub(crate) async fn customers(
     let query = layout.query(query)?;
     let paging = Paging::parse(query.page.as_deref()).map_err(|e| layout.fail(e))?;
     // One row past the page tells whether there is a next page without counting them all.
-    let mut customers = dashboard.ordo.customers(PAGE_SIZE + 1, paging.offset).await.map_err(|e| layout.fail(e))?;
+    let mut customers = dashboard.ordo.master_data().customers(PAGE_SIZE + 1, paging.offset).await.map_err(|e| layout.fail(e))?;
     let page_size = usize::try_from(PAGE_SIZE).unwrap_or(usize::MAX);
     let more = customers.len() > page_size;
     customers.truncate(page_size);

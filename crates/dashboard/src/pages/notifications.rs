@@ -57,7 +57,8 @@ pub(crate) async fn outbox(
     let parsed = Some(status.as_str()).filter(|s| !s.is_empty()).map(|s| DeliveryStatus::parse("status", s)).transpose().map_err(|e| layout.fail(e))?;
     let (found, total) = dashboard
         .ordo
-        .outbox(OutboxQuery { status: parsed, limit: PAGE_SIZE * 2, ..OutboxQuery::default() })
+        .outbox()
+        .list(OutboxQuery { status: parsed, limit: PAGE_SIZE * 2, ..OutboxQuery::default() })
         .await
         .map_err(|e| layout.fail(e))?;
     let messages = found
@@ -79,8 +80,8 @@ pub(crate) async fn outbox(
         .map(|s| Choice { value: (*s).to_owned(), label: if s.is_empty() { "any".into() } else { (*s).to_owned() }, selected: *s == status })
         .collect();
     let page = OutboxPage {
-        endpoints: dashboard.ordo.endpoints().await.map_err(|e| layout.fail(e))?,
-        counts: dashboard.ordo.outbox_counts().await.map_err(|e| layout.fail(e))?,
+        endpoints: dashboard.ordo.outbox().endpoints().await.map_err(|e| layout.fail(e))?,
+        counts: dashboard.ordo.outbox().outbox_counts().await.map_err(|e| layout.fail(e))?,
         messages,
         total,
         statuses,
@@ -99,6 +100,6 @@ pub(crate) async fn replay(
 ) -> Result<Redirect, PageError> {
     let layout = session.posting(Page::Notifications, &headers, Permission::NotificationsManage)?;
     let id = path.ok().and_then(|Path(id)| Uuid::try_parse(&id).ok()).ok_or_else(|| layout.fail(Problem::NotFound))?;
-    dashboard.ordo.replay_message(&session.actor, id).await.map_err(|e| layout.fail(e))?;
+    dashboard.ordo.outbox().replay_message(&session.actor, id).await.map_err(|e| layout.fail(e))?;
     Ok(Redirect::to("/dashboard/notifications?status=dead"))
 }

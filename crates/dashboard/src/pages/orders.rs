@@ -117,10 +117,11 @@ pub(crate) async fn orders(
 
     let (found, total) = dashboard
         .ordo
-        .orders(Some(&channel), Some(&status), Some(&q), PAGE_SIZE, paging.offset)
+        .orders()
+        .list(Some(&channel), Some(&status), Some(&q), PAGE_SIZE, paging.offset)
         .await
         .map_err(|e| layout.fail(e))?;
-    let known = dashboard.ordo.channels().await.map_err(|e| layout.fail(e))?;
+    let known = dashboard.ordo.master_data().channels().await.map_err(|e| layout.fail(e))?;
 
     let mut channels: Vec<Choice> = known
         .into_iter()
@@ -164,7 +165,7 @@ pub(crate) async fn order(
 ) -> Result<Response, PageError> {
     let layout = session.open(Page::Orders)?;
     let id = layout.path_id(path)?;
-    let order = dashboard.ordo.order(id).await.map_err(|e| layout.fail(e))?;
+    let order = dashboard.ordo.orders().order(id).await.map_err(|e| layout.fail(e))?;
     let layout = layout.titled(format!("Order {}", order.external_id));
     let may_cancel = session.actor.can(Permission::OrdersWrite) && order.status.is_open();
     let cancel_href = format!("{}/cancel", order_href(&order.id.to_string()));
@@ -218,7 +219,7 @@ pub(crate) async fn cancel(
     form: Result<Form<ReasonForm>, FormRejection>,
 ) -> Result<Redirect, PageError> {
     let (layout, id, form) = order_action(&session, Permission::OrdersWrite, path, &headers, form)?;
-    let order = dashboard.ordo.cancel_order(id, &form.reason, &session.actor).await.map_err(|e| layout.fail(e))?;
+    let order = dashboard.ordo.orders().cancel_order(id, &form.reason, &session.actor).await.map_err(|e| layout.fail(e))?;
     tracing::info!(order = %order.id, actor = %session.actor, "dashboard: order cancelled");
     Ok(Redirect::to(&after_action(form.back.as_deref(), &order.id.to_string())))
 }
@@ -233,7 +234,7 @@ pub(crate) async fn release(
     form: Result<Form<ReasonForm>, FormRejection>,
 ) -> Result<Redirect, PageError> {
     let (layout, id, form) = order_action(&session, Permission::OrdersReview, path, &headers, form)?;
-    let order = dashboard.ordo.release_hold(id, &form.reason, &session.actor).await.map_err(|e| layout.fail(e))?;
+    let order = dashboard.ordo.orders().release_hold(id, &form.reason, &session.actor).await.map_err(|e| layout.fail(e))?;
     tracing::info!(order = %order.id, actor = %session.actor, "dashboard: order released");
     Ok(Redirect::to(&after_action(form.back.as_deref(), &order.id.to_string())))
 }

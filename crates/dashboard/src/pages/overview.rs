@@ -28,7 +28,7 @@ struct OverviewPage {
 
 pub(crate) async fn overview(session: Session, State(dashboard): State<Dashboard>) -> Result<Response, PageError> {
     let layout = session.open(Page::Overview)?;
-    let counts = dashboard.ordo.master_data_counts().await.map_err(|e| layout.fail(e))?;
+    let counts = dashboard.ordo.master_data().master_data_counts().await.map_err(|e| layout.fail(e))?;
     let actor = &session.actor;
     let page_tile = |page: Page, count: i64| Tile {
         label: page.label(),
@@ -37,12 +37,12 @@ pub(crate) async fn overview(session: Session, State(dashboard): State<Dashboard
     };
     let mut tiles = Vec::new();
     if actor.can(Page::Orders.permission()) {
-        let (_, orders) = dashboard.ordo.orders(None, None, None, 1, 0).await.map_err(|e| layout.fail(e))?;
+        let (_, orders) = dashboard.ordo.orders().list(None, None, None, 1, 0).await.map_err(|e| layout.fail(e))?;
         tiles.push(page_tile(Page::Orders, orders));
     }
     if actor.can(Page::Exceptions.permission()) {
         let unresolved = ordo_app::ExceptionFilter { status: Some("unresolved".into()), limit: 1, ..Default::default() };
-        let (_, open) = dashboard.ordo.exceptions(unresolved).await.map_err(|e| layout.fail(e))?;
+        let (_, open) = dashboard.ordo.exceptions().list(unresolved).await.map_err(|e| layout.fail(e))?;
         tiles.push(Tile { label: "Open exceptions", ..page_tile(Page::Exceptions, open) });
     }
     tiles.extend([

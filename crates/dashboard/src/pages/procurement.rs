@@ -61,18 +61,19 @@ struct ProcurementPage {
 pub(crate) async fn procurement(session: Session, State(dashboard): State<Dashboard>) -> Result<Response, PageError> {
     let layout = session.open(Page::Procurement)?;
     let ordo = &dashboard.ordo;
-    let orders = ordo.purchase_orders(None).await.map_err(|e| layout.fail(e))?;
-    let exposure = ordo.procurement_exposure().await.map_err(|e| layout.fail(e))?;
+    let orders = ordo.procurement().purchase_orders(None).await.map_err(|e| layout.fail(e))?;
+    let exposure = ordo.procurement().procurement_exposure().await.map_err(|e| layout.fail(e))?;
     let filter = ExceptionFilter { status: Some("unresolved".into()), kind: Some("procurement".into()), limit: 200, ..ExceptionFilter::default() };
     let short = ordo
-        .exceptions(filter)
+        .exceptions()
+        .list(filter)
         .await
         .map_err(|e| layout.fail(e))?
         .0
         .into_iter()
         .filter_map(|e| e.subject.strip_prefix("sku:").map(|sku| (sku.to_owned(), e.details["next_receipt"].as_str().unwrap_or_default().get(..10).unwrap_or_default().to_owned())))
         .collect();
-    let proposals = ordo.proposals(Some("proposed")).await.map_err(|e| layout.fail(e))?.iter().map(ProposalRow::from).collect();
+    let proposals = ordo.procurement().proposals(Some("proposed")).await.map_err(|e| layout.fail(e))?.iter().map(ProposalRow::from).collect();
     let page = ProcurementPage { may_buy: session.actor.can(Permission::ProcurementWrite), exposure, short, proposals, orders, layout };
     Ok(render(StatusCode::OK, &page))
 }
@@ -98,9 +99,9 @@ pub(crate) async fn decide(session: Session, State(dashboard): State<Dashboard>,
                 };
                 decided.push((id, quantity));
             }
-            dashboard.ordo.approve_proposals(&decided, &session.actor).await.map_err(|e| layout.fail(e))?;
+            dashboard.ordo.procurement().approve_proposals(&decided, &session.actor).await.map_err(|e| layout.fail(e))?;
         }
-        Some("reject") => dashboard.ordo.reject_proposals(&ids, &session.actor).await.map_err(|e| layout.fail(e))?,
+        Some("reject") => dashboard.ordo.procurement().reject_proposals(&ids, &session.actor).await.map_err(|e| layout.fail(e))?,
         _ => return Err(layout.fail(FieldError::new("action", "choose approve or reject"))),
     }
     Ok(Redirect::to(Page::Procurement.href()))
@@ -119,7 +120,7 @@ struct OrderPage {
 pub(crate) async fn order(session: Session, State(dashboard): State<Dashboard>, path: Result<Path<String>, PathRejection>) -> Result<Response, PageError> {
     let layout = session.open(Page::Procurement)?;
     let id = layout.path_id(path)?;
-    let po = dashboard.ordo.purchase_order(id).await.map_err(|e| layout.fail(e))?;
+    let po = dashboard.ordo.procurement().purchase_order(id).await.map_err(|e| layout.fail(e))?;
     // The moves a person makes; receipts and bills make the others.
     let next: Vec<&'static str> = [PoStatus::Approved, PoStatus::Sent, PoStatus::Cancelled, PoStatus::Closed]
         .into_iter()
@@ -150,7 +151,7 @@ pub(crate) async fn act(
     let layout = session.posting(Page::Procurement, &headers, if receiving { Permission::InventoryWrite } else { Permission::ProcurementWrite })?;
     let id = layout.path_id(path)?;
     if receiving {
-        let po = dashboard.ordo.purchase_order(id).await.map_err(|e| layout.fail(e))?;
+        let po = dashboard.ordo.procurement().purchase_order(id).await.map_err(|e| layout.fail(e))?;
         let mut lines = Vec::new();
         for l in &po.lines {
             let text = field(&format!("received_{}", l.line)).trim();
@@ -160,9 +161,9 @@ pub(crate) async fn act(
             let quantity = text.parse::<i64>().map_err(|_| layout.fail(FieldError::new(format!("received_{}", l.line), "must be a whole number")))?;
             lines.push((l.line, quantity));
         }
-        dashboard.ordo.receive_purchase_order(id, &lines, &session.actor).await.map_err(|e| layout.fail(e))?;
+        dashboard.ordo.procurement().receive_purchase_order(id, &lines, &session.actor).await.map_err(|e| layout.fail(e))?;
     } else {
-        dashboard.ordo.move_purchase_order(id, field("status"), &session.actor).await.map_err(|e| layout.fail(e))?;
+        dashboard.ordo.procurement().move_purchase_order(id, field("status"), &session.actor).await.map_err(|e| layout.fail(e))?;
     }
     Ok(Redirect::to(&format!("{}/orders/{id}", Page::Procurement.href())))
 }
@@ -200,7 +201,7 @@ const DAY_WIDTH: i64 = 6;
 pub(crate) async fn forecast(session: Session, State(dashboard): State<Dashboard>, path: Result<Path<String>, PathRejection>) -> Result<Response, PageError> {
     let layout = session.open(Page::Procurement)?;
     let Ok(Path(sku)) = path else { return Err(layout.fail(Problem::NotFound)) };
-    let f = dashboard.ordo.forecast_sku(&sku).await.map_err(|e| layout.fail(e))?;
+    let f = dashboard.ordo.procurement().forecast_sku(&sku).await.map_err(|e| layout.fail(e))?;
     let top = f.recent.iter().map(|d| *d as f64).chain(f.forecast.iter().copied()).fold(1.0_f64, f64::max);
     let scale = |v: f64| ((v / top) * CHART_HEIGHT as f64).round() as i64;
     let sold = f

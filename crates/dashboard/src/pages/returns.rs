@@ -137,10 +137,11 @@ pub(crate) async fn returns(
     let to = day("to", query.to.as_deref().unwrap_or_default()).map_err(|e| layout.fail(e))?.unwrap_or(today);
     let found = dashboard
         .ordo
-        .returns(None, Some(status.as_str()).filter(|s| !s.is_empty()), 200)
+        .returns()
+        .list(None, Some(status.as_str()).filter(|s| !s.is_empty()), 200)
         .await
         .map_err(|e| layout.fail(e))?;
-    let report = dashboard.ordo.return_report(Period { from: Some(from), to: Some(to) }).await.map_err(|e| layout.fail(e))?;
+    let report = dashboard.ordo.returns().return_report(Period { from: Some(from), to: Some(to) }).await.map_err(|e| layout.fail(e))?;
     let overall = match report.shipped {
         0 => "no shipments".to_owned(),
         shipped => format!("{}%", ordo_domain::ledger::percent(report.returned * 10_000 / shipped)),
@@ -192,7 +193,7 @@ pub(crate) async fn request(session: Session, State(dashboard): State<Dashboard>
         source: "dashboard".into(),
         override_window,
     };
-    let rma = dashboard.ordo.request_return(new, &session.actor).await.map_err(|e| layout.fail(e))?;
+    let rma = dashboard.ordo.returns().request_return(new, &session.actor).await.map_err(|e| layout.fail(e))?;
     Ok(Redirect::to(&return_href(rma.id)))
 }
 
@@ -217,10 +218,10 @@ pub(crate) async fn return_page(
 ) -> Result<Response, PageError> {
     let layout = session.open(Page::Returns)?;
     let id = layout.path_id(path)?;
-    let rma = dashboard.ordo.return_detail(id).await.map_err(|e| layout.fail(e))?;
+    let rma = dashboard.ordo.returns().return_detail(id).await.map_err(|e| layout.fail(e))?;
     let may = session.actor.can(Permission::ReturnsWrite);
     let status = rma.status;
-    let locations = dashboard.ordo.locations().await.map_err(|e| layout.fail(e))?;
+    let locations = dashboard.ordo.master_data().locations().await.map_err(|e| layout.fail(e))?;
     let page = ReturnPage {
         layout: layout.titled(format!("Return {}", &id.to_string()[..8])),
         row: ReturnRow::from(&rma),
@@ -248,16 +249,16 @@ pub(crate) async fn step(
     let fields = super::form_fields(&body);
     let ordo = &dashboard.ordo;
     let actor = &session.actor;
-    let lines = ordo.return_detail(id).await.map_err(|e| layout.fail(e))?.lines;
+    let lines = ordo.returns().return_detail(id).await.map_err(|e| layout.fail(e))?.lines;
     let done = match field(&fields, "action") {
-        "authorize" | "reject" => ordo.decide_return(id, field(&fields, "action") == "authorize", field(&fields, "note"), actor).await,
+        "authorize" | "reject" => ordo.returns().decide_return(id, field(&fields, "action") == "authorize", field(&fields, "note"), actor).await,
         "receive" => {
             let mut received = Vec::with_capacity(lines.len());
             for l in &lines {
                 let quantity = number(&fields, &format!("received_{}", l.line)).map_err(|e| layout.fail(e))?;
                 received.push(ReceivedLine { line: l.line, quantity });
             }
-            ordo.receive_return(id, field(&fields, "location"), &received, actor).await
+            ordo.returns().receive_return(id, field(&fields, "location"), &received, actor).await
         }
         "inspect" => {
             let inspected: Vec<InspectedLine> = lines
@@ -270,9 +271,9 @@ pub(crate) async fn step(
                     supplier: Some(field(&fields, &format!("supplier_{}", l.line)).trim().to_owned()).filter(|s| !s.is_empty()),
                 })
                 .collect();
-            ordo.inspect_return(id, &inspected, actor).await
+            ordo.returns().inspect_return(id, &inspected, actor).await
         }
-        "close" => ordo.close_return(id, field(&fields, "note"), actor).await,
+        "close" => ordo.returns().close_return(id, field(&fields, "note"), actor).await,
         _ => return Err(layout.fail(FieldError::new("action", "choose authorize, reject, receive, inspect or close"))),
     };
     done.map_err(|e| layout.fail(e))?;

@@ -35,7 +35,7 @@ struct RulesPage {
 
 pub(crate) async fn rules(session: Session, State(dashboard): State<Dashboard>) -> Result<Response, PageError> {
     let layout = session.open(Page::Rules)?;
-    let rules = dashboard.ordo.rules(None, None).await.map_err(|e| layout.fail(e))?;
+    let rules = dashboard.ordo.rules().list(None, None).await.map_err(|e| layout.fail(e))?;
     let may_write = session.actor.can(Permission::RulesWrite);
     let kinds = RuleKind::ALL.iter().map(|k| k.as_str()).collect();
     Ok(render(StatusCode::OK, &RulesPage { layout, rules, may_write, kinds }))
@@ -76,7 +76,7 @@ pub(crate) async fn draft(
         condition: form.condition,
         action,
     };
-    let drafted = dashboard.ordo.draft_rule(new, &session.actor).await.map_err(|e| layout.fail(e))?;
+    let drafted = dashboard.ordo.rules().draft_rule(new, &session.actor).await.map_err(|e| layout.fail(e))?;
     Ok(Redirect::to(&rule_href(drafted.rule.id)))
 }
 
@@ -103,7 +103,7 @@ pub(crate) async fn rule(
 ) -> Result<Response, PageError> {
     let layout = session.open(Page::Rules)?;
     let id = layout.path_id(path)?;
-    let rule = dashboard.ordo.rule(id).await.map_err(|e| layout.fail(e))?;
+    let rule = dashboard.ordo.rules().rule(id).await.map_err(|e| layout.fail(e))?;
     let layout = layout.titled(format!("Rule {} v{}", rule.name, rule.version));
     // Checked, not tried: a page view runs nothing.
     let kind = RuleKind::parse("kind", &rule.kind).unwrap_or(RuleKind::RiskHold);
@@ -165,8 +165,8 @@ pub(crate) async fn simulate(
         None => 30,
         Some(d) => d.parse().map_err(|_| layout.fail(FieldError::new("days", "must be a whole number of days")))?,
     };
-    let rule = dashboard.ordo.rule(id).await.map_err(|e| layout.fail(e))?;
-    let simulation = dashboard.ordo.simulate_rules(&[id], days).await.map_err(|e| layout.fail(e))?;
+    let rule = dashboard.ordo.rules().rule(id).await.map_err(|e| layout.fail(e))?;
+    let simulation = dashboard.ordo.rules().simulate_rules(&[id], days).await.map_err(|e| layout.fail(e))?;
     let layout = layout.titled(format!("Replay of {} v{}", rule.name, rule.version));
     let may_decide = session.actor.can(Permission::RulesApprove) && rule.status == RuleStatus::Submitted;
     let changes = vec![
@@ -209,7 +209,7 @@ pub(crate) async fn step(
     let ordo = &dashboard.ordo;
     let actor = &session.actor;
     let done = match form.step.as_str() {
-        "submit" => ordo.submit_rule(id, actor).await,
+        "submit" => ordo.rules().submit_rule(id, actor).await,
         "approve" => {
             let from = match form.effective_from.trim() {
                 "" => None,
@@ -219,11 +219,11 @@ pub(crate) async fn step(
                         .and_utc(),
                 ),
             };
-            ordo.approve_rule(id, from, actor).await
+            ordo.rules().approve_rule(id, from, actor).await
         }
-        "reject" => ordo.reject_rule(id, &form.reason, actor).await,
-        "activate" => ordo.activate_rule(id, actor).await,
-        "retire" => ordo.retire_rule(id, &form.reason, actor).await,
+        "reject" => ordo.rules().reject_rule(id, &form.reason, actor).await,
+        "activate" => ordo.rules().activate_rule(id, actor).await,
+        "retire" => ordo.rules().retire_rule(id, &form.reason, actor).await,
         _ => return Err(layout.fail(FieldError::new("step", "must be submit, approve, reject, activate or retire"))),
     };
     done.map_err(|e| layout.fail(e))?;

@@ -139,15 +139,15 @@ async fn bad_input_names_the_field_and_changes_nothing() {
         ("/api/v1/inventory/movements", json!({"sku": "MUG-1", "location": "central", "quantity": -5, "kind": "adjustment", "reason": "x"}), 409, "quantity"),
         ("/api/v1/inventory/movements", json!({"sku": "MUG-1", "location": "mars", "quantity": 5, "kind": "receipt", "reason": "x"}), 422, "location"),
     ];
-    let before = server.ordo.master_data_counts().await.unwrap();
+    let before = server.ordo.master_data().master_data_counts().await.unwrap();
     for (path, body, status, field) in cases {
         let (got, answer) = server.post(t, path, body.clone()).await;
         assert_eq!(got, status, "{path} {body}: {answer}");
         assert_eq!(answer["error"]["field"], field, "{path} {body}: {answer}");
         assert!(answer["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
-    assert_eq!(server.ordo.master_data_counts().await.unwrap(), before);
-    assert_eq!(server.ordo.stock_levels(None).await.unwrap(), vec![], "no movement was recorded");
+    assert_eq!(server.ordo.master_data().master_data_counts().await.unwrap(), before);
+    assert_eq!(server.ordo.inventory().stock_levels(None).await.unwrap(), vec![], "no movement was recorded");
 
     let url = format!("{}/api/v1/products", server.base);
     let malformed = server.client.post(&url).bearer_auth(t).header("content-type", "application/json").body("{\"sku\":").send().await.unwrap();
@@ -162,7 +162,7 @@ async fn bad_input_names_the_field_and_changes_nothing() {
     assert_eq!((status, answer["error"]["field"].as_str()), (422, Some("limit")));
     let (status, answer) = server.get(t, "/api/v1/products?limit=100000").await;
     assert_eq!((status, answer["error"]["field"].as_str()), (422, Some("limit")));
-    assert_eq!(server.ordo.master_data_counts().await.unwrap(), before);
+    assert_eq!(server.ordo.master_data().master_data_counts().await.unwrap(), before);
 }
 
 async fn round_trip(server: &Server) {
@@ -279,7 +279,7 @@ async fn the_trial_balance_follows_receipts_and_shipments(server: crate::common:
     assert_eq!(account("5000"), ("8.40".to_owned(), "0.00".to_owned()), "cost of goods sold");
     let viewer = server.token(ordo_app::domain::access::Role::Warehouse).await;
     assert_eq!(server.get(&viewer, "/api/v1/ledger/trial-balance").await.0, 403, "the warehouse does not read the books");
-    assert!(server.ordo.check_ledger().await.unwrap().holds());
+    assert!(server.ordo.ledger().check_ledger().await.unwrap().holds());
 }
 
 async fn goods_leave_at_their_moving_average_cost(server: crate::common::Server) {
@@ -305,7 +305,7 @@ async fn goods_leave_at_their_moving_average_cost(server: crate::common::Server)
     assert_eq!(account("5000"), ("10.40".to_owned(), "0.00".to_owned()), "two mugs at the 5.20 average");
     assert_eq!(account("5400"), ("15.60".to_owned(), "0.00".to_owned()), "three broken at the average");
     assert_eq!(account("1200"), ("104.00".to_owned(), "26.00".to_owned()), "fifteen left, worth 78.00");
-    let check = server.ordo.check_ledger().await.unwrap();
+    let check = server.ordo.ledger().check_ledger().await.unwrap();
     assert!(check.holds(), "{check:?}");
     assert_eq!(check.valued_stock, 7_800);
     // The sale and its cost are the mug's, and its buyer's segment's.
@@ -348,7 +348,7 @@ async fn a_sale_in_another_currency_is_booked_in_base_at_the_rate_in_force(serve
     assert_eq!(balance["total_debit"], balance["total_credit"]);
     let receivable = balance["accounts"].as_array().unwrap().iter().find(|a| a["code"] == "1100-us-web").unwrap();
     assert_eq!(receivable["debit"], "9.20", "10.00 USD at 0.92");
-    assert!(server.ordo.check_ledger().await.unwrap().holds());
+    assert!(server.ordo.ledger().check_ledger().await.unwrap().holds());
 }
 
 on_both_engines!(goods_leave_at_their_moving_average_cost, goods_leave_at_their_moving_average_cost_on_sqlite, goods_leave_at_their_moving_average_cost_on_postgres);
@@ -395,5 +395,5 @@ async fn finance_opens_accounts_and_posts_balanced_entries_by_hand(server: crate
     assert!(posted["source"].as_str().unwrap().starts_with("manual:"), "{posted}");
     let (_, ads) = server.get(&finance, "/api/v1/ledger/accounts/6100").await;
     assert_eq!((&ads["name"], &ads["closing"], &ads["lines"][0]["memo"]), (&serde_json::json!("Advertising"), &serde_json::json!("120.00"), &serde_json::json!("October ads")), "{ads}");
-    assert!(server.ordo.check_ledger().await.unwrap().holds());
+    assert!(server.ordo.ledger().check_ledger().await.unwrap().holds());
 }

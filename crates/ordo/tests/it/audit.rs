@@ -47,7 +47,7 @@ async fn changes_through_the_api_are_recorded_with_before_and_after(server: Serv
     assert_eq!(server.get(&warehouse, "/api/v1/audit").await.0, 403);
     let (status, refused) = server.get(&finance, "/api/v1/audit?limit=0").await;
     assert_eq!((status, refused["error"]["field"].as_str()), (422, Some("limit")), "{refused}");
-    assert!(matches!(server.ordo.verify_audit().await.unwrap(), AuditVerdict::Intact { .. }));
+    assert!(matches!(server.ordo.audit().verify_audit().await.unwrap(), AuditVerdict::Intact { .. }));
 }
 
 on_both_engines!(
@@ -97,7 +97,7 @@ async fn concurrent_writers_keep_one_unbroken_chain(server: Server) {
     assert_eq!(received.as_array().unwrap().len(), 40, "one record per order");
     let (_, moved) = server.get(&finance, "/api/v1/audit?action=stock.move&limit=500").await;
     assert_eq!(moved.as_array().unwrap().len(), 20, "one record per receipt");
-    match server.ordo.verify_audit().await.unwrap() {
+    match server.ordo.audit().verify_audit().await.unwrap() {
         // The bootstrap token, three master records, 60 writes, the finance token, and a
         // backorder filled by a receipt for some of the orders.
         AuditVerdict::Intact { records, .. } => assert!(records >= 65, "{records}"),

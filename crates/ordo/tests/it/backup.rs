@@ -88,9 +88,9 @@ async fn backup_under_load_restores_in(source: String, target: String, format: O
 
     let restored = ordo_app::Ordo::open_initialised(&target, &ordo_app::StorageOptions::default(), ordo_app::Settings::default()).await.unwrap();
     for id in &before {
-        assert!(restored.order_by_external_id("web", id).await.is_ok(), "order {id}, acknowledged before the backup began, is in the restored database");
+        assert!(restored.orders().order_by_external_id("web", id).await.is_ok(), "order {id}, acknowledged before the backup began, is in the restored database");
     }
-    assert!(restored.check_ledger().await.unwrap().holds());
+    assert!(restored.ledger().check_ledger().await.unwrap().holds());
     restored.close().await;
 }
 

@@ -125,7 +125,7 @@ async fn amounts_beyond_the_bounds_are_refused_and_near_them_the_books_hold(serv
     }
     let (_, balance) = server.get(t, "/api/v1/ledger/trial-balance").await;
     assert_eq!(balance["total_debit"], balance["total_credit"], "{balance}");
-    let check = server.ordo.check_ledger().await.unwrap();
+    let check = server.ordo.ledger().check_ledger().await.unwrap();
     assert!(check.holds(), "{check:?}");
 }
 

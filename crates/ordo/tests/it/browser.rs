@@ -200,7 +200,7 @@ async fn held_orders_are_decided_and_a_wave_is_picked_packed_and_shipped_in_the_
     let t = &server.admin;
 
     // Two SKUs with stock at central, binned so that walking order and text order differ.
-    let products = server.ordo.products(None, 50, 0).await.unwrap().products;
+    let products = server.ordo.master_data().products(None, 50, 0).await.unwrap().products;
     let skus: Vec<String> = products.into_iter().filter(|p| p.active).map(|p| p.sku).take(2).collect();
     let (far, near) = (skus[0].as_str(), skus[1].as_str());
     for (sku, bin) in [(far, "A-10"), (near, "A-2")] {
@@ -208,7 +208,7 @@ async fn held_orders_are_decided_and_a_wave_is_picked_packed_and_shipped_in_the_
         let (status, answer) = server.post(t, "/api/v1/inventory/movements", receipt).await;
         assert_eq!(status, 201, "{answer}");
         let bin = ordo_app::domain::wave::BinAssignment { sku: sku.into(), location: "central".into(), bin: bin.into() };
-        server.ordo.set_bin(bin, &ordo_app::Actor::system()).await.unwrap();
+        server.ordo.fulfilment().set_bin(bin, &ordo_app::Actor::system()).await.unwrap();
     }
     let mut ids = std::collections::HashMap::new();
     for (external_id, lines, paid) in [
@@ -324,7 +324,7 @@ async fn held_orders_are_decided_and_a_wave_is_picked_packed_and_shipped_in_the_
     assert!(!links.iter().any(|l| l == "Ledger"), "{links:?}");
     browser.find(Locator::Css("form[action='/logout'] button")).await.unwrap().click().await.unwrap();
     let report = crate::settlements::v2_report("8801", "5,00", &[("Order", "no-such-order", "ItemPrice", "Principal", "5,00")]);
-    server.ordo.import_settlement("amazon", &report, &ordo_app::Actor::system()).await.unwrap();
+    server.ordo.settlements().import_settlement("amazon", &report, &ordo_app::Actor::system()).await.unwrap();
     log_in(&browser, &server, "finance").await;
     browser.find(Locator::LinkText("Ledger")).await.unwrap().click().await.unwrap();
     let verdict = browser.find(Locator::Css("main p")).await.unwrap().text().await.unwrap();
@@ -359,7 +359,7 @@ async fn finance_works_its_queue_in_bulk_and_a_rule_is_approved_from_its_replay_
     };
     let server = Server::start_demo().await;
     let t = &server.admin;
-    let sku = server.ordo.products(None, 50, 0).await.unwrap().products.into_iter().find(|p| p.active).unwrap().sku;
+    let sku = server.ordo.master_data().products(None, 50, 0).await.unwrap().products.into_iter().find(|p| p.active).unwrap().sku;
     let mut held = Vec::new();
     for external_id in ["Q-1", "Q-2"] {
         let (status, order) = server.post(t, "/api/v1/orders", web_order(external_id, &[(&sku, 1)], false)).await;

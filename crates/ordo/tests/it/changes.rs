@@ -21,7 +21,7 @@ async fn one_proposes_another_approves(server: Server) {
     shop(&server, 10).await;
     let token = |role, name: &'static str| {
         let ordo = server.ordo.clone();
-        async move { ordo.create_token(role, name, &Actor::system()).await.unwrap().token }
+        async move { ordo.access().create_token(role, name, &Actor::system()).await.unwrap().token }
     };
     let (finance, ops_ana, ops_ben, warehouse) =
         (token(Role::Finance, "finance-cy").await, token(Role::Ops, "ops-ana").await, token(Role::Ops, "ops-ben").await, token(Role::Warehouse, "wh").await);

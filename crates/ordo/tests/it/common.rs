@@ -36,7 +36,7 @@ async fn serve_in_process(ordo: &Ordo) -> (String, tokio::sync::watch::Sender<bo
     tokio::spawn(async move { axum::serve(listener, app).await });
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let processor = ordo.clone();
-    tokio::spawn(async move { processor.run_inbox(stopped).await });
+    tokio::spawn(async move { processor.channels().run_inbox(stopped).await });
     (base, stop)
 }
 
@@ -86,7 +86,7 @@ impl Server {
         if demo {
             ordo_demo::build_demo(&ordo, 0, None, std::sync::Arc::new(ordo_connectors::Http::new().unwrap()), &ordo_app::NoProgress).await.unwrap();
         }
-        let admin = ordo.create_bootstrap_token().await.unwrap().unwrap().token;
+        let admin = ordo.access().create_bootstrap_token().await.unwrap().unwrap().token;
         let (base, stop) = serve_in_process(&ordo).await;
         Server { base, url, ordo, admin, client: reqwest::Client::new(), _dir: dir, _stop_inbox: stop }
     }
@@ -96,7 +96,7 @@ impl Server {
     pub async fn another_instance(&self) -> Server {
         let settings = self.ordo.settings().clone();
         let ordo = Ordo::open(&self.url, &StorageOptions::default(), settings).await.unwrap();
-        let admin = ordo.create_token(Role::Admin, "second instance", &ordo_app::Actor::system()).await.unwrap().token;
+        let admin = ordo.access().create_token(Role::Admin, "second instance", &ordo_app::Actor::system()).await.unwrap().token;
         let (base, stop) = serve_in_process(&ordo).await;
         let dir = tempfile::tempdir().unwrap();
         Server { base, url: self.url.clone(), ordo, admin, client: reqwest::Client::new(), _dir: dir, _stop_inbox: stop }
@@ -108,7 +108,7 @@ impl Server {
     }
 
     pub async fn token(&self, role: Role) -> String {
-        self.ordo.create_token(role, &format!("test {role}"), &ordo_app::Actor::system()).await.unwrap().token
+        self.ordo.access().create_token(role, &format!("test {role}"), &ordo_app::Actor::system()).await.unwrap().token
     }
 
     /// POSTs JSON with a token; returns the status and the body.
@@ -143,7 +143,7 @@ pub struct Browserless {
 impl Browserless {
     pub async fn log_in(server: &Server, username: &str, role: Role) -> Browserless {
         let password = "a long enough password";
-        server.ordo.create_user(username, password, role, &ordo_app::Actor::system()).await.unwrap();
+        server.ordo.access().create_user(username, password, role, &ordo_app::Actor::system()).await.unwrap();
         Self::log_in_as(server, username, password).await
     }
 

@@ -209,7 +209,7 @@ async fn a_connector_change_by_ops_waits_for_another_person_and_its_secrets_neve
     // Without a secret key, Ordo refuses to store a secret.
     let keyless = server.ordo.with_settings(ordo_app::Settings { secret_key: None, ..server.ordo.settings().clone() });
     let new = serde_json::from_value(json!({"kind": "shopify", "webhook_secrets": [SECRET]})).unwrap();
-    match keyless.put_connector("web", new, &ordo_app::Actor::system()).await {
+    match keyless.channels().put_connector("web", new, &ordo_app::Actor::system()).await {
         Err(ordo_app::AppError::Invalid(e)) => assert_eq!(e.field, "webhook_secrets"),
         other => panic!("{other:?}"),
     }

@@ -71,7 +71,7 @@ async fn log_in_form(server: &Server, username: &str, password: &str) -> reqwest
 async fn fifty_wrong_passwords_slow_down_and_lock_until_an_admin_lifts_it() {
     let server = Server::start().await;
     let password = "the right password";
-    server.ordo.create_user("fran", password, Role::Finance, &Actor::system()).await.unwrap();
+    server.ordo.access().create_user("fran", password, Role::Finance, &Actor::system()).await.unwrap();
 
     // Fifty wrong passwords as fast as a script sends them: a few are checked, then each
     // attempt is told to wait, without the password being looked at.
@@ -96,7 +96,7 @@ async fn fifty_wrong_passwords_slow_down_and_lock_until_an_admin_lifts_it() {
     let mut failures = 4;
     let mut locked = false;
     for _ in 0..30 {
-        match ordo.log_in("fran", "guess", None).await {
+        match ordo.access().log_in("fran", "guess", None).await {
             Err(AppError::Unauthenticated) => failures += 1,
             Err(AppError::TooManyAttempts { retry_after_s }) if failures >= 10 => {
                 assert!(retry_after_s > 3_000, "locked for about an hour: {retry_after_s}");
@@ -129,7 +129,7 @@ async fn one_address_guessing_many_accounts_is_locked_too() {
     let address: IpAddr = "203.0.113.7".parse().unwrap();
     let mut failures = 0;
     for n in 0..200 {
-        match ordo.log_in(&format!("user{n}"), "guess", Some(address)).await {
+        match ordo.access().log_in(&format!("user{n}"), "guess", Some(address)).await {
             Err(AppError::Unauthenticated) => failures += 1,
             Err(AppError::TooManyAttempts { retry_after_s }) if retry_after_s > 3_000 => break,
             Err(AppError::TooManyAttempts { retry_after_s }) => clock.set(clock.now() + chrono::Duration::seconds(retry_after_s)),
@@ -138,7 +138,7 @@ async fn one_address_guessing_many_accounts_is_locked_too() {
     }
     assert_eq!(failures, 50, "the address locks at its fiftieth failure");
     let elsewhere: IpAddr = "198.51.100.1".parse().unwrap();
-    assert!(matches!(ordo.log_in("someone", "guess", Some(elsewhere)).await, Err(AppError::Unauthenticated)), "other addresses are not locked");
+    assert!(matches!(ordo.access().log_in("someone", "guess", Some(elsewhere)).await, Err(AppError::Unauthenticated)), "other addresses are not locked");
 }
 
 #[tokio::test]
@@ -165,7 +165,7 @@ async fn a_disabled_user_or_a_new_password_ends_the_sessions() {
 async fn forms_need_their_token_and_this_sites_origin_and_api_answers_carry_security_headers() {
     let server = Server::start().await;
     let password = "a long enough password";
-    server.ordo.create_user("rita", password, Role::Ops, &Actor::system()).await.unwrap();
+    server.ordo.access().create_user("rita", password, Role::Ops, &Actor::system()).await.unwrap();
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let login = |form: Vec<(&'static str, String)>, origin: Option<&'static str>| {
         let mut request = client.post(format!("{}/login", server.base)).form(&form);

@@ -109,24 +109,24 @@ async fn past_due_exceptions_escalate_to_the_next_role(server: Server) {
     let later = |hours: i64| server.ordo.with_clock(Clock::simulated(Utc::now() + Duration::hours(hours)));
 
     // A payment review is due in 4 hours, a stock-out in 24.
-    assert_eq!(later(1).escalate_overdue().await.unwrap(), 0, "nothing is past due yet");
-    assert_eq!(later(5).escalate_overdue().await.unwrap(), 1);
+    assert_eq!(later(1).exceptions().escalate_overdue().await.unwrap(), 0, "nothing is past due yet");
+    assert_eq!(later(5).exceptions().escalate_overdue().await.unwrap(), 1);
     let (_, escalated) = server.get(&server.admin, &format!("/api/v1/exceptions/{review}")).await;
     assert_eq!(
         (escalated["status"].as_str(), escalated["owner_role"].as_str(), escalated["escalations"].as_i64()),
         (Some("escalated"), Some("admin"), Some(1)),
         "{escalated}"
     );
-    assert_eq!(later(5).escalate_overdue().await.unwrap(), 0, "one lapse escalates once");
+    assert_eq!(later(5).exceptions().escalate_overdue().await.unwrap(), 0, "one lapse escalates once");
 
     // Finance no longer owns it; admin, the last on its path, does and stays owner.
     let finance = server.token(Role::Finance).await;
     let path = format!("/api/v1/exceptions/{review}/acknowledge");
     assert_eq!(server.post(&finance, &path, json!({})).await.0, 403);
-    assert_eq!(later(30).escalate_overdue().await.unwrap(), 1, "the stock-out goes from ops to admin");
+    assert_eq!(later(30).exceptions().escalate_overdue().await.unwrap(), 1, "the stock-out goes from ops to admin");
     let (_, stockout) = server.get(&server.admin, &format!("/api/v1/exceptions/{stockout}")).await;
     assert_eq!(stockout["owner_role"], "admin", "{stockout}");
-    assert_eq!(later(60).escalate_overdue().await.unwrap(), 0, "admin is the end of every path");
+    assert_eq!(later(60).exceptions().escalate_overdue().await.unwrap(), 0, "admin is the end of every path");
     let (status, acknowledged) = server.post(&server.admin, &path, json!({})).await;
     assert_eq!((status, acknowledged["status"].as_str()), (200, Some("acknowledged")), "{acknowledged}");
 
@@ -140,7 +140,7 @@ on_both_engines!(past_due_exceptions_escalate_to_the_next_role, escalation_after
 
 async fn an_escalation_rule_in_force_chooses_where_a_late_exception_goes(server: Server) {
     let (stockout, review) = two_exceptions(&server).await;
-    let author = server.ordo.create_token(Role::Ops, "ops-ana", &ordo_app::Actor::system()).await.unwrap().token;
+    let author = server.ordo.access().create_token(Role::Ops, "ops-ana", &ordo_app::Actor::system()).await.unwrap().token;
     let draft = json!({
         "name": "stockouts-to-procurement", "kind": "escalation",
         "condition": "exception.kind == 'stockout' && exception.overdue_hours >= 1",
@@ -154,7 +154,7 @@ async fn an_escalation_rule_in_force_chooses_where_a_late_exception_goes(server:
     assert_eq!(server.post(&server.admin, &at("activate"), json!({})).await.0, 200);
 
     let later = server.ordo.with_clock(Clock::simulated(Utc::now() + Duration::hours(30)));
-    assert_eq!(later.escalate_overdue().await.unwrap(), 2);
+    assert_eq!(later.exceptions().escalate_overdue().await.unwrap(), 2);
     let owner = |id: String| {
         let server = &server;
         async move { server.get(&server.admin, &format!("/api/v1/exceptions/{id}")).await.1["owner_role"].as_str().unwrap().to_owned() }

@@ -132,9 +132,9 @@ async fn postgres_going_away_under_load_answers_503_and_recovers_by_itself() {
     assert!(other_errors.lock().unwrap().is_empty(), "only 503s while it was away: {:?}", other_errors.lock().unwrap());
     let acknowledged = acknowledged.lock().unwrap().clone();
     for id in &acknowledged {
-        assert!(server.ordo.order_by_external_id("web", id).await.is_ok(), "acknowledged order {id} is kept");
+        assert!(server.ordo.orders().order_by_external_id("web", id).await.is_ok(), "acknowledged order {id} is kept");
     }
-    assert!(server.ordo.check_ledger().await.unwrap().holds());
+    assert!(server.ordo.ledger().check_ledger().await.unwrap().holds());
 }
 
 #[tokio::test]
@@ -174,10 +174,10 @@ async fn a_full_sqlite_disk_is_a_clear_error_and_nothing_half_written() {
     assert_eq!(answer["error"]["code"], "storage_full", "{answer}");
     assert_eq!(server.get(&server.admin, &format!("/api/v1/channels/web/orders/{refused}")).await.0, 404, "the refused order left no trace");
     let (_, stock) = server.get(&server.admin, "/api/v1/inventory?sku=MUG-1").await;
-    let (orders, total) = server.ordo.orders(Some("web"), None, None, 1, 0).await.unwrap();
+    let (orders, total) = server.ordo.orders().list(Some("web"), None, None, 1, 0).await.unwrap();
     assert!(!orders.is_empty());
     assert_eq!(stock[0]["reserved"], total, "every order kept holds its one unit, and no other");
-    assert!(server.ordo.check_ledger().await.unwrap().holds());
+    assert!(server.ordo.ledger().check_ledger().await.unwrap().holds());
     let (status, _) = server.get(&server.admin, "/api/v1/products").await;
     assert_eq!(status, 200, "reads go on");
 }

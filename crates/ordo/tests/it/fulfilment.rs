@@ -98,7 +98,7 @@ async fn a_wave_is_picked_by_bin_packed_and_shipped_order_by_order(server: Serve
     assert_eq!((status, waves[0]["orders"].as_i64(), waves[0]["units"].as_i64()), (200, Some(2), Some(4)));
     let (status, express) = server.post(&floor, "/api/v1/waves", json!({"location": "central"})).await;
     assert_eq!((status, express["orders"][0]["external_id"].as_str()), (201, Some("C")));
-    assert_eq!(server.ordo.oversold_levels().await.unwrap(), 0);
+    assert_eq!(server.ordo.orders().oversold_levels().await.unwrap(), 0);
 }
 
 #[tokio::test]
@@ -146,9 +146,9 @@ async fn unshipped_orders_near_their_ship_by_time_are_at_risk_then_late(server: 
     };
     let subject = |i: usize| format!("order:{}", ids[i]);
 
-    let morning = server.ordo.with_clock(at("08:00")).watch_ship_by().await.unwrap();
+    let morning = server.ordo.with_clock(at("08:00")).fulfilment().watch_ship_by().await.unwrap();
     assert_eq!((morning.at_risk, morning.late), (0, 0), "eight hours ahead is not yet at risk");
-    let noon = server.ordo.with_clock(at("13:00")).watch_ship_by().await.unwrap();
+    let noon = server.ordo.with_clock(at("13:00")).fulfilment().watch_ship_by().await.unwrap();
     assert_eq!((noon.at_risk, noon.late), (3, 0));
     let (_, open) = server.get(&server.admin, "/api/v1/exceptions?status=open").await;
     assert_eq!(open[0]["owner_role"], "warehouse");
@@ -158,9 +158,9 @@ async fn unshipped_orders_near_their_ship_by_time_are_at_risk_then_late(server: 
     let ship = json!({"location": "central", "carrier": "DHL", "tracking_number": "T1"});
     assert_eq!(server.post(&server.admin, &format!("/api/v1/orders/{}/shipments", ids[0]), ship).await.0, 201);
     let evening = server.ordo.with_clock(at("17:00"));
-    let late = evening.watch_ship_by().await.unwrap();
+    let late = evening.fulfilment().watch_ship_by().await.unwrap();
     assert_eq!((late.at_risk, late.late), (0, 2));
-    assert_eq!(evening.watch_ship_by().await.unwrap(), ordo_app::ShipByWatch::default(), "raised once");
+    assert_eq!(evening.fulfilment().watch_ship_by().await.unwrap(), ordo_app::ShipByWatch::default(), "raised once");
     let (_, open) = server.get(&server.admin, "/api/v1/exceptions?status=open").await;
     let late_kind = |i: usize| ("late_shipment".to_owned(), subject(i));
     assert_eq!(kinds(&open), [late_kind(1), late_kind(2)], "A's shipment resolved its own; at-risk became late");

@@ -49,8 +49,8 @@ async fn a_ticket_from_open_to_solved(server: Server) {
 
     // Eight hours for a high-priority ticket: past them, an exception for service.
     let later = server.ordo.with_clock(ordo_app::Clock::simulated(Utc::now() + chrono::Duration::hours(9)));
-    assert_eq!(later.watch_tickets().await.unwrap(), 1);
-    assert_eq!(later.watch_tickets().await.unwrap(), 0, "raised once");
+    assert_eq!(later.helpdesk().watch_tickets().await.unwrap(), 1);
+    assert_eq!(later.helpdesk().watch_tickets().await.unwrap(), 0, "raised once");
     let (_, overdue) = server.get(&service, "/api/v1/exceptions?kind=ticket_overdue&status=unresolved").await;
     assert_eq!(overdue[0]["subject"], format!("ticket:{id}"), "{overdue}");
     assert_eq!(overdue[0]["owner_role"], "service");

@@ -23,7 +23,7 @@ fn text(bytes: &[u8]) -> String {
 
 async fn product_count(database: &str) -> i64 {
     let ordo = ordo_app::Ordo::open(database, &Default::default(), Default::default()).await.unwrap();
-    let count = ordo.master_data_counts().await.unwrap().products;
+    let count = ordo.master_data().master_data_counts().await.unwrap().products;
     ordo.close().await;
     count
 }
@@ -75,7 +75,7 @@ async fn every_master_data_kind_imports() {
         assert!(out.status.success(), "{kind}: {}", text(&out.stderr));
     }
     let ordo = ordo_app::Ordo::open(&database, &Default::default(), Default::default()).await.unwrap();
-    let counts = ordo.master_data_counts().await.unwrap();
+    let counts = ordo.master_data().master_data_counts().await.unwrap();
     assert_eq!((counts.channels, counts.locations, counts.listings, counts.customers, counts.suppliers), (2, 2, 2, 2, 1));
 
     let out = import(dir.path(), &database, "listings", "channel,channel_sku,sku,price,colour\nweb,W-2,MUG-1,1.00,red\n", &[]);

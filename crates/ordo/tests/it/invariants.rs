@@ -53,7 +53,7 @@ async fn shop(url: &str) -> Ordo {
     let ordo = Ordo::open(url, &Default::default(), Default::default()).await.unwrap();
     let currency = ordo.settings().base_currency.code().to_owned();
     let channel = NewChannel { code: "web".into(), name: "Web".into(), kind: ChannelKind::Web, currency, ship_by_sla_hours: None };
-    ordo.create_channel(channel, &Actor::system()).await.unwrap();
+    ordo.master_data().create_channel(channel, &Actor::system()).await.unwrap();
     for (priority, code) in LOCATIONS.iter().enumerate() {
         let location = NewLocation {
             code: (*code).into(),
@@ -64,7 +64,7 @@ async fn shop(url: &str) -> Ordo {
             cutoff_time: None,
             managed_by: None,
         };
-        ordo.create_location(location, &Actor::system()).await.unwrap();
+        ordo.master_data().create_location(location, &Actor::system()).await.unwrap();
     }
     for sku in SKUS {
         let product = NewProduct {
@@ -76,7 +76,7 @@ async fn shop(url: &str) -> Ordo {
             abc_class: None,
             active: None,
         };
-        ordo.create_product(product, &Actor::system()).await.unwrap();
+        ordo.master_data().create_product(product, &Actor::system()).await.unwrap();
     }
     ordo
 }
@@ -133,17 +133,17 @@ fn payout(i: usize, n: Option<usize>, total: i64, fee: i64, refund: i64) -> Stri
 /// Asks for `quantity` of the order's first line back, receives them at central and inspects
 /// them into `disposition`.
 async fn return_and_inspect(ordo: &Ordo, order: uuid::Uuid, quantity: i64, disposition: &str, actor: &Actor) -> Result<(), AppError> {
-    let line = ordo.order(order).await?.lines[0].line;
+    let line = ordo.orders().order(order).await?.lines[0].line;
     let new = ordo_app::NewReturn {
         order_id: order,
         lines: vec![ordo_app::NewReturnLine { line, quantity, reason: "damaged".into() }],
         source: "api".into(),
         override_window: None,
     };
-    let rma = ordo.request_return(new, actor).await?;
-    ordo.receive_return(rma.id, "central", &[ordo_app::ReceivedLine { line, quantity }], actor).await?;
+    let rma = ordo.returns().request_return(new, actor).await?;
+    ordo.returns().receive_return(rma.id, "central", &[ordo_app::ReceivedLine { line, quantity }], actor).await?;
     let inspected = ordo_app::InspectedLine { line, disposition: disposition.into(), note: "property test".into(), supplier: None };
-    ordo.inspect_return(rma.id, &[inspected], actor).await.map(drop)
+    ordo.returns().inspect_return(rma.id, &[inspected], actor).await.map(drop)
 }
 
 async fn run(url: &str, steps: Vec<Step>) -> Result<(), TestCaseError> {
@@ -162,34 +162,34 @@ async fn run(url: &str, steps: Vec<Step>) -> Result<(), TestCaseError> {
         let result = match step.clone() {
             Step::Receive { sku, location, quantity, cost } => {
                 let bought = NewMovement { unit_cost: Some(format!("{}.{:02}", cost / 100, cost % 100)), ..movement(sku, location, quantity, MovementKind::Receipt) };
-                ordo.record_movement(bought, &actor).await.map(drop)
+                ordo.inventory().record_movement(bought, &actor).await.map(drop)
             }
             Step::Count { sku, location, quantity } => {
-                ordo.record_movement(movement(sku, location, quantity, MovementKind::Count), &actor).await.map(drop)
+                ordo.inventory().record_movement(movement(sku, location, quantity, MovementKind::Count), &actor).await.map(drop)
             }
             Step::Adjust { sku, location, quantity } => {
-                ordo.record_movement(movement(sku, location, quantity, MovementKind::Adjustment), &actor).await.map(drop)
+                ordo.inventory().record_movement(movement(sku, location, quantity, MovementKind::Adjustment), &actor).await.map(drop)
             }
-            Step::Order { lines } => ordo.receive_order(new_order(i, &lines), "{}", &actor).await.map(|intake| {
+            Step::Order { lines } => ordo.orders().receive_order(new_order(i, &lines), "{}", &actor).await.map(|intake| {
                 orders.push((intake.order.id, i, intake.order.total.minor()));
             }),
             Step::Cancel { order } => match orders.get(order) {
-                Some((id, _, _)) => ordo.cancel_order(*id, "property test", &actor).await.map(drop),
+                Some((id, _, _)) => ordo.orders().cancel_order(*id, "property test", &actor).await.map(drop),
                 None => Ok(()),
             },
             Step::Settle { order, fee, refund } => {
                 let (n, total) = orders.get(order).map_or((None, 1_000), |(_, n, total)| (Some(*n), *total));
-                ordo.import_settlement("web", &payout(i, n, total, fee, refund), &actor).await.map(drop)
+                ordo.settlements().import_settlement("web", &payout(i, n, total, fee, refund), &actor).await.map(drop)
             }
             // Ship whatever the order has reserved at the first location holding any of it.
             Step::Ship { order } => match orders.get(order) {
                 Some((id, _, _)) => {
-                    let current = ordo.order(*id).await.unwrap();
+                    let current = ordo.orders().order(*id).await.unwrap();
                     let location = current.lines.iter().flat_map(|l| &l.allocations).map(|a| a.location.clone()).next();
                     match location {
                         Some(location) => {
                             let parcel = NewShipment { location, carrier: "UPS".into(), tracking_number: format!("T{i}"), lines: None };
-                            ordo.ship_order(*id, parcel, &actor).await.map(drop)
+                            ordo.fulfilment().ship_order(*id, parcel, &actor).await.map(drop)
                         }
                         None => Ok(()),
                     }
@@ -202,11 +202,11 @@ async fn run(url: &str, steps: Vec<Step>) -> Result<(), TestCaseError> {
             },
             Step::Refund { order, quantity, goodwill } => match orders.get(order) {
                 Some((id, _, _)) => {
-                    let line = ordo.order(*id).await.unwrap().lines[0].line;
+                    let line = ordo.orders().order(*id).await.unwrap().lines[0].line;
                     let amount = goodwill.map(|minor| format!("{}.{:02}", minor / 100, minor % 100));
                     let lines = vec![ordo_app::NewRefundLine { line, quantity, amount }];
                     let refund = ordo_app::NewRefund { lines, reason: "property test".into(), ..Default::default() };
-                    ordo.refund(*id, refund, &actor).await.map(drop)
+                    ordo.returns().refund(*id, refund, &actor).await.map(drop)
                 }
                 None => Ok(()),
             },
@@ -219,20 +219,20 @@ async fn run(url: &str, steps: Vec<Step>) -> Result<(), TestCaseError> {
             Err(AppError::Invalid(_)) if refusable => {}
             Err(other) => prop_assert!(false, "step {i} {step:?} failed: {other}"),
         }
-        let problems = ordo.stock_discrepancies().await.unwrap();
+        let problems = ordo.inventory().stock_discrepancies().await.unwrap();
         prop_assert!(problems.is_empty(), "after step {i} {step:?}: {problems:?}");
         // The books follow: every entry balances, so does the trial balance, and the inventory
         // account is the stock at cost.
-        let books = ordo.check_ledger().await.unwrap();
+        let books = ordo.ledger().check_ledger().await.unwrap();
         prop_assert!(books.holds(), "after step {i} {step:?}: {books:?}");
         // No line ever gets back more than was paid for it.
         for (id, _, _) in &orders {
-            let order = ordo.order(*id).await.unwrap();
-            for refund in ordo.refunds_of(*id).await.unwrap() {
+            let order = ordo.orders().order(*id).await.unwrap();
+            for refund in ordo.returns().refunds_of(*id).await.unwrap() {
                 prop_assert!(refund.lines.iter().all(|l| order.lines.iter().any(|o| o.line == l.line)));
             }
             for line in &order.lines {
-                let refunded: i64 = ordo.refunds_of(*id).await.unwrap().iter().flat_map(|r| r.lines.clone()).filter(|l| l.line == line.line).map(|l| crate::common::minor(&l.net)).sum();
+                let refunded: i64 = ordo.returns().refunds_of(*id).await.unwrap().iter().flat_map(|r| r.lines.clone()).filter(|l| l.line == line.line).map(|l| crate::common::minor(&l.net)).sum();
                 let paid = line.unit_price.minor() * line.quantity - line.discount.minor();
                 prop_assert!(refunded <= paid, "after step {i}: line {} refunded {refunded} of {paid}", line.line);
             }

@@ -68,7 +68,7 @@ async fn a_kit_reserves_its_components_all_or_none(server: Server) {
     assert_eq!((status, shipped["status"].as_str()), (201, Some("shipped")), "{shipped}");
     let (_, saucers) = server.get(t, "/api/v1/inventory?sku=SAUCER-1").await;
     assert_eq!((saucers[0]["on_hand"].as_i64(), saucers[0]["reserved"].as_i64()), (Some(6), Some(0)));
-    assert_eq!(server.ordo.stock_discrepancies().await.unwrap(), Vec::<String>::new());
+    assert_eq!(server.ordo.inventory().stock_discrepancies().await.unwrap(), Vec::<String>::new());
 }
 
 on_both_engines!(a_kit_reserves_its_components_all_or_none, a_kit_reserves_its_components_all_or_none_on_sqlite, a_kit_reserves_its_components_all_or_none_on_postgres);

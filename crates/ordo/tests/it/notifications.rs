@@ -133,7 +133,7 @@ async fn a_message_outlives_a_stop_between_commit_and_delivery(server: Server) {
     let url = server.ordo_url();
     server.ordo.close().await;
     let restarted = Ordo::open(&url, &StorageOptions::default(), Settings::default()).await.unwrap();
-    let round = restarted.deliver_due(&Courier::new("after-restart", None, webhooks()), 10).await.unwrap();
+    let round = restarted.outbox().deliver_due(&Courier::new("after-restart", None, webhooks()), 10).await.unwrap();
     assert_eq!((round.claimed, round.delivered), (1, 1));
 
     let got = receiver.received();
@@ -146,8 +146,8 @@ async fn a_message_outlives_a_stop_between_commit_and_delivery(server: Server) {
     assert_eq!(sent["delivery_id"], waiting[0]["id"]);
 
     // Delivered once: another round finds nothing.
-    assert_eq!(restarted.deliver_due(&Courier::new("again", None, webhooks()), 10).await.unwrap().claimed, 0);
-    let (messages, _) = restarted.outbox(OutboxQuery { limit: 10, ..OutboxQuery::default() }).await.unwrap();
+    assert_eq!(restarted.outbox().deliver_due(&Courier::new("again", None, webhooks()), 10).await.unwrap().claimed, 0);
+    let (messages, _) = restarted.outbox().list(OutboxQuery { limit: 10, ..OutboxQuery::default() }).await.unwrap();
     assert_eq!(messages[0].status.as_str(), "delivered");
     restarted.close().await;
 }
@@ -167,15 +167,15 @@ async fn a_worker_that_dies_mid_try_leaves_the_message_to_another() {
     endpoint(&server, &receiver, json!([])).await;
     server.post(&server.admin, "/api/v1/orders", order("N-2", json!([{"sku": "MUG-1", "quantity": 1, "unit_price": "12.90"}]))).await;
 
-    let dying = tokio::time::timeout(Duration::from_millis(300), server.ordo.deliver_due(&Courier::new("dies", None, webhooks()), 10)).await;
+    let dying = tokio::time::timeout(Duration::from_millis(300), server.ordo.outbox().deliver_due(&Courier::new("dies", None, webhooks()), 10)).await;
     assert!(dying.is_err(), "the first worker was stopped mid-try");
     assert_eq!(receiver.received().len(), 1);
     // Within its lease nobody else takes it.
-    assert_eq!(server.ordo.deliver_due(&Courier::new("second", None, webhooks()), 10).await.unwrap().claimed, 0);
+    assert_eq!(server.ordo.outbox().deliver_due(&Courier::new("second", None, webhooks()), 10).await.unwrap().claimed, 0);
 
     receiver.delay_ms.store(0, Ordering::SeqCst);
     let later = server.ordo.with_clock(ordo_app::Clock::simulated(chrono::Utc::now() + chrono::Duration::seconds(61)));
-    let round = later.deliver_due(&Courier::new("second", None, webhooks()), 10).await.unwrap();
+    let round = later.outbox().deliver_due(&Courier::new("second", None, webhooks()), 10).await.unwrap();
     assert_eq!((round.claimed, round.delivered), (1, 1));
     let got = receiver.received();
     assert_eq!(got.len(), 2);
@@ -193,7 +193,7 @@ async fn a_failing_endpoint_sees_growing_waits_then_a_dead_letter(server: Server
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn({
         let ordo = ordo.clone();
-        async move { ordo.run_courier(Courier::new("w1", None, webhooks()), Duration::from_millis(50), stopped).await }
+        async move { ordo.outbox().run_courier(Courier::new("w1", None, webhooks()), Duration::from_millis(50), stopped).await }
     });
     let dead = until(&server, Duration::from_secs(10), |m| m.iter().any(|m| m["status"] == "dead")).await;
     let id = dead[0]["id"].as_str().unwrap().to_owned();
@@ -260,7 +260,7 @@ async fn two_workers_deliver_each_message_once(server: Server) {
     let mut workers = Vec::new();
     for (n, ordo) in [server.ordo.clone(), server.ordo.clone(), second.clone(), second.clone()].into_iter().enumerate() {
         let stopped = stopped.clone();
-        workers.push(tokio::spawn(async move { ordo.run_courier(Courier::new(format!("w{n}"), None, webhooks()), Duration::from_millis(20), stopped).await }));
+        workers.push(tokio::spawn(async move { ordo.outbox().run_courier(Courier::new(format!("w{n}"), None, webhooks()), Duration::from_millis(20), stopped).await }));
     }
     until(&server, Duration::from_secs(30), |m| m.len() == orders && m.iter().all(|m| m["status"] == "delivered")).await;
     stop.send(true).unwrap();
@@ -305,7 +305,7 @@ async fn a_notification_rule_in_force_sends_its_notice() {
     shop(&server, 50).await;
     let receiver = Receiver::start(200, Duration::ZERO).await;
     endpoint(&server, &receiver, json!(["rule_triggered"])).await;
-    let author = server.ordo.create_token(ordo_app::domain::access::Role::Ops, "ops-ana", &ordo_app::Actor::system()).await.unwrap().token;
+    let author = server.ordo.access().create_token(ordo_app::domain::access::Role::Ops, "ops-ana", &ordo_app::Actor::system()).await.unwrap().token;
     let draft = json!({
         "name": "big-mug-orders", "kind": "notification",
         "condition": "order.lines.exists(l, l.quantity >= 3)",
@@ -324,7 +324,7 @@ async fn a_notification_rule_in_force_sends_its_notice() {
     assert_eq!(server.post(&server.admin, "/api/v1/orders", body("NR-1", 4)).await.0, 201);
     assert_eq!(server.post(&server.admin, "/api/v1/orders", body("NR-2", 1)).await.0, 201);
 
-    let round = server.ordo.deliver_due(&Courier::new("w", None, webhooks()), 10).await.unwrap();
+    let round = server.ordo.outbox().deliver_due(&Courier::new("w", None, webhooks()), 10).await.unwrap();
     assert_eq!(round.delivered, 1);
     let got = receiver.received();
     let sent: Value = serde_json::from_slice(&got[0].body).unwrap();
@@ -349,7 +349,7 @@ async fn every_event_writes_its_topic() {
     let id = placed["id"].as_str().unwrap().to_owned();
     // Its ship-by time passes unshipped.
     let later = server.ordo.with_clock(ordo_app::Clock::simulated(chrono::Utc::now() + chrono::Duration::days(30)));
-    assert_eq!(later.watch_ship_by().await.unwrap().late, 1);
+    assert_eq!(later.fulfilment().watch_ship_by().await.unwrap().late, 1);
     let ship = json!({"location": "central", "carrier": "DHL", "tracking_number": "T-E1"});
     assert_eq!(server.post(t, &format!("/api/v1/orders/{id}/shipments"), ship).await.0, 201);
     let (_, rma) = server.post(t, "/api/v1/returns", json!({"order_id": id, "lines": [{"line": 1, "quantity": 1, "reason": "wrong_item"}]})).await;
@@ -367,7 +367,8 @@ async fn every_event_writes_its_topic() {
         let endpoint = endpoint.to_owned();
         async move {
             let (messages, _) = ordo
-                .outbox(OutboxQuery { endpoint: Some(endpoint), subject: Some(subject), limit: 100, ..OutboxQuery::default() })
+                .outbox()
+                .list(OutboxQuery { endpoint: Some(endpoint), subject: Some(subject), limit: 100, ..OutboxQuery::default() })
                 .await
                 .unwrap();
             let mut topics: Vec<String> = messages.into_iter().map(|m| m.topic).collect();

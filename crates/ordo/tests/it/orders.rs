@@ -161,7 +161,7 @@ async fn two_hundred_orders_for_fifty_units(server: Server) {
     assert_eq!(allocated, 50);
     let (_, stock) = server.get(&server.admin, "/api/v1/inventory?sku=MUG-1").await;
     assert_eq!((stock[0]["on_hand"].as_i64(), stock[0]["reserved"].as_i64()), (Some(50), Some(50)));
-    assert_eq!(server.ordo.oversold_levels().await.unwrap(), 0);
+    assert_eq!(server.ordo.orders().oversold_levels().await.unwrap(), 0);
     let (_, exceptions) = server.get(&server.admin, "/api/v1/exceptions?status=open").await;
     assert_eq!(exceptions.as_array().unwrap().len(), 1, "one open stockout for the SKU, not 150");
 }
@@ -253,7 +253,7 @@ async fn arriving_stock_fills_backorders_oldest_ship_by_first() {
     assert_eq!(open, json!([]), "the stockout closes when nothing waits");
     let (_, resolved) = server.get(t, "/api/v1/exceptions?status=resolved").await;
     assert_eq!(resolved[0]["subject"], "sku:VASE-1");
-    assert_eq!(server.ordo.oversold_levels().await.unwrap(), 0);
+    assert_eq!(server.ordo.orders().oversold_levels().await.unwrap(), 0);
 }
 
 /// Two `ordo serve` processes on one PostgreSQL database share the stock without overselling.
@@ -306,7 +306,7 @@ async fn two_servers_on_one_postgres_database_never_oversell() {
         allocated += i32::from(answer["status"] == "allocated");
     }
     assert_eq!(allocated, 50);
-    assert_eq!(ordo.stock_discrepancies().await.unwrap(), Vec::<String>::new());
+    assert_eq!(ordo.inventory().stock_discrepancies().await.unwrap(), Vec::<String>::new());
     ordo.close().await;
 }
 
@@ -378,7 +378,7 @@ async fn parcels_ship_what_is_reserved_and_deliveries_close_the_order() {
     let first = shipped["shipments"][0]["id"].as_str().unwrap();
     let (status, _) = server.post(&warehouse, &format!("/api/v1/shipments/{first}/deliver"), json!({})).await;
     assert_eq!(status, 409, "delivered once");
-    assert_eq!(server.ordo.stock_discrepancies().await.unwrap(), Vec::<String>::new());
+    assert_eq!(server.ordo.inventory().stock_discrepancies().await.unwrap(), Vec::<String>::new());
 }
 
 #[tokio::test]
@@ -495,7 +495,7 @@ async fn transfers_leave_the_source_travel_and_fill_backorders_on_arrival() {
     assert_eq!(status, 404, "received once");
     let (_, bad) = server.post(t, "/api/v1/inventory/transfers", json!({"sku": "MUG-1", "from": "central", "to": "central", "quantity": 1, "reason": "x"})).await;
     assert_eq!(bad["error"]["field"], "to");
-    assert_eq!(server.ordo.stock_discrepancies().await.unwrap(), Vec::<String>::new());
+    assert_eq!(server.ordo.inventory().stock_discrepancies().await.unwrap(), Vec::<String>::new());
 }
 
 async fn put_web_channel_on(server: &Server, locations: &[&str]) {
@@ -620,7 +620,7 @@ async fn a_product_made_by_another_process_is_sold_at_once() {
         abc_class: None,
         active: None,
     };
-    other.create_product(lamp, &ordo_app::Actor::system()).await.unwrap();
+    other.master_data().create_product(lamp, &ordo_app::Actor::system()).await.unwrap();
     let (status, placed) = server.post(&server.admin, "/api/v1/orders", order("P1", line)).await;
     assert_eq!(status, 201, "{placed}");
 }

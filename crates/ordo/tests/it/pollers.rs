@@ -185,9 +185,9 @@ async fn amazon_channel(server: &Server, base: &str) {
 
 async fn poll_once(server: &Server, channel: &str) -> ordo_app::PollRound {
     let http = ordo_connectors::Http::new().unwrap();
-    let target = server.ordo.poll_targets().await.unwrap().into_iter().find(|t| t.channel == channel).unwrap();
+    let target = server.ordo.channels().poll_targets().await.unwrap().into_iter().find(|t| t.channel == channel).unwrap();
     let feed = ordo_connectors::Feed::for_target(&http, &target).unwrap();
-    server.ordo.poll_channel(&target, &feed, "test-poller").await.unwrap()
+    server.ordo.channels().poll_channel(&target, &feed, "test-poller").await.unwrap()
 }
 
 /// The stand-in's first order changes to `status`, dated before the poller's settling time and
@@ -202,7 +202,7 @@ fn amazon_changes(stand_in: &Shared, status: &str) {
 /// Waits (up to ten seconds) until `channel`'s order `id` is as `wanted` says; the order.
 async fn order_when(server: &Server, channel: &str, id: &str, wanted: impl Fn(&ordo_domain::order::Order) -> bool) -> Option<ordo_domain::order::Order> {
     for _ in 0..200 {
-        let order = server.ordo.order_by_external_id(channel, id).await.unwrap();
+        let order = server.ordo.orders().order_by_external_id(channel, id).await.unwrap();
         if wanted(&order) {
             return Some(order);
         }
@@ -214,7 +214,7 @@ async fn order_when(server: &Server, channel: &str, id: &str, wanted: impl Fn(&o
 /// Waits until `count` orders of `channel` exist; their external ids.
 async fn orders_of(server: &Server, channel: &str, count: usize) -> Vec<String> {
     for _ in 0..1200 {
-        let (orders, _) = server.ordo.orders(Some(channel), None, None, 500, 0).await.unwrap();
+        let (orders, _) = server.ordo.orders().list(Some(channel), None, None, 500, 0).await.unwrap();
         if orders.len() >= count {
             return orders.into_iter().map(|o| o.external_id).collect();
         }
@@ -240,20 +240,20 @@ async fn amazon_orders_arrive_by_polling_across_pages_429s_5xx_and_an_expired_to
         assert!(s.rate_limited >= 1 && s.server_errors == 1, "the stand-in misbehaved: 429s {}, 5xx {}", s.rate_limited, s.server_errors);
         assert!(s.grants >= 2, "the expired token was renewed ({} grants)", s.grants);
     }
-    let order = server.ordo.order_by_external_id("amz", "028-0000003-0000001").await.unwrap();
+    let order = server.ordo.orders().order_by_external_id("amz", "028-0000003-0000001").await.unwrap();
     assert_eq!(order.lines[0].sku, "MUG-1");
     assert_eq!(order.lines[0].item_id.as_deref(), Some("028-0000003-0000001-1"));
 
     // The next poll reads only what changed since, less the overlap: nothing new.
     let again = poll_once(&server, "amz").await;
     assert_eq!(again.stored, 0, "{again:?}");
-    assert_eq!(server.ordo.orders(Some("amz"), None, None, 500, 0).await.unwrap().0.len(), 7);
+    assert_eq!(server.ordo.orders().list(Some("amz"), None, None, 500, 0).await.unwrap().0.len(), 7);
 
     // Another process cannot poll the channel while this one's lease runs.
     let http = ordo_connectors::Http::new().unwrap();
-    let target = server.ordo.poll_targets().await.unwrap().into_iter().find(|t| t.channel == "amz").unwrap();
+    let target = server.ordo.channels().poll_targets().await.unwrap().into_iter().find(|t| t.channel == "amz").unwrap();
     let feed = ordo_connectors::Feed::for_target(&http, &target).unwrap();
-    assert!(server.ordo.poll_channel(&target, &feed, "another-process").await.unwrap().skipped);
+    assert!(server.ordo.channels().poll_channel(&target, &feed, "another-process").await.unwrap().skipped);
 }
 
 /// The eBay stand-in: `getOrders` by lastmodifieddate, pages of one, `next` as an address.
@@ -327,7 +327,7 @@ async fn ebay_orders_arrive_by_polling_its_next_pages() {
     assert_eq!(*served.lock().unwrap(), 3);
     let ids = orders_of(&server, "ebay", 3).await;
     assert_eq!(ids.len(), 3);
-    let order = server.ordo.order_by_external_id("ebay", "12-00001-52187").await.unwrap();
+    let order = server.ordo.orders().order_by_external_id("ebay", "12-00001-52187").await.unwrap();
     assert_eq!((order.lines[0].sku.as_str(), order.lines[0].quantity), ("MUG-1", 3));
 }
 
@@ -381,16 +381,16 @@ async fn a_sigkill_mid_poll_loses_and_duplicates_nothing() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 30, "every order, once");
-    let (orders, _) = server.ordo.orders(Some("amz"), None, None, 500, 0).await.unwrap();
+    let (orders, _) = server.ordo.orders().list(Some("amz"), None, None, 500, 0).await.unwrap();
     assert_eq!(orders.len(), 30, "none twice");
     // An order is made a moment before its delivery is marked processed: wait for the inbox.
-    let mut kept = server.ordo.inbox("amz", None, 500).await.unwrap();
+    let mut kept = server.ordo.channels().inbox("amz", None, 500).await.unwrap();
     for _ in 0..200 {
         if kept.iter().all(|d| d.status.as_str() == "processed") {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
-        kept = server.ordo.inbox("amz", None, 500).await.unwrap();
+        kept = server.ordo.channels().inbox("amz", None, 500).await.unwrap();
     }
     let mut delivered: Vec<&str> = kept.iter().filter_map(|d| d.external_id.as_deref()).collect();
     delivered.sort();
@@ -467,8 +467,8 @@ async fn one_sku_sold_everywhere_at_once(first: Server, second: Server) {
     let reserved: i64 = stock.as_array().unwrap().iter().map(|l| l["reserved"].as_i64().unwrap()).sum();
     let on_hand: i64 = stock.as_array().unwrap().iter().map(|l| l["on_hand"].as_i64().unwrap()).sum();
     assert_eq!((on_hand, reserved), (20, 20), "every mug sold once, none twice: {stock}");
-    assert!(first.ordo.stock_discrepancies().await.unwrap().is_empty());
-    assert_eq!(first.ordo.oversold_levels().await.unwrap(), 0);
+    assert!(first.ordo.inventory().stock_discrepancies().await.unwrap().is_empty());
+    assert_eq!(first.ordo.orders().oversold_levels().await.unwrap(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -566,15 +566,15 @@ async fn shopify_is_polled_for_what_its_webhooks_missed() {
     let ids = orders_of(&server, "web", 3).await;
     assert_eq!(ids.len(), 3, "the one the webhook brought is not made twice");
     for _ in 0..200 {
-        if server.ordo.inbox("web", Some("pending"), 10).await.unwrap().is_empty() {
+        if server.ordo.channels().inbox("web", Some("pending"), 10).await.unwrap().is_empty() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let inbox = server.ordo.inbox("web", None, 10).await.unwrap();
+    let inbox = server.ordo.channels().inbox("web", None, 10).await.unwrap();
     assert_eq!(inbox.len(), 4, "the webhook's delivery and the poll's three");
     assert!(inbox.iter().all(|d| d.status.as_str() == "processed"), "the poll's copy of the webhook's order changed nothing");
-    assert_eq!(server.ordo.orders(Some("web"), None, None, 10, 0).await.unwrap().0.len(), 3);
+    assert_eq!(server.ordo.orders().list(Some("web"), None, None, 10, 0).await.unwrap().0.len(), 3);
 }
 
 /// An Amazon order still `Pending` (payment not confirmed) is reserved but waits: no wave picks
@@ -587,7 +587,7 @@ async fn a_pending_amazon_order_is_reserved_and_waits_until_amazon_confirms_it()
     amazon_channel(&server, &base).await;
     poll_once(&server, "amz").await;
     let id = orders_of(&server, "amz", 1).await.remove(0);
-    let held = server.ordo.order_by_external_id("amz", &id).await.unwrap();
+    let held = server.ordo.orders().order_by_external_id("amz", &id).await.unwrap();
     assert_eq!(held.status.as_str(), "allocated", "its stock is reserved");
     assert!(held.waiting_for.as_deref().is_some_and(|w| w.contains("Pending")), "{:?}", held.waiting_for);
     let t = &server.admin;
@@ -628,7 +628,7 @@ async fn an_amazon_fba_order_is_recorded_against_the_location_amazon_manages_and
     poll_once(&server, "amz").await;
     let mut failed = Vec::new();
     for _ in 0..200 {
-        failed = server.ordo.inbox("amz", Some("failed"), 10).await.unwrap();
+        failed = server.ordo.channels().inbox("amz", Some("failed"), 10).await.unwrap();
         if !failed.is_empty() {
             break;
         }
@@ -651,9 +651,9 @@ async fn an_amazon_fba_order_is_recorded_against_the_location_amazon_manages_and
     let (status, refused) = server.post(t, "/api/v1/locations", unknown).await;
     assert_eq!((status, refused["error"]["field"].as_str()), (422, Some("managed_by")), "{refused}");
 
-    server.ordo.replay_failed("amz", &ordo_app::Actor::system()).await.unwrap();
+    server.ordo.channels().replay_failed("amz", &ordo_app::Actor::system()).await.unwrap();
     let id = orders_of(&server, "amz", 1).await.remove(0);
-    let order = server.ordo.order_by_external_id("amz", &id).await.unwrap();
+    let order = server.ordo.orders().order_by_external_id("amz", &id).await.unwrap();
     assert!(order.fulfilled_by_channel);
     assert_eq!(order.status.as_str(), "allocated", "{order:?}");
     let (_, open) = server.get(t, "/api/v1/exceptions?status=open&kind=channel_mapping").await;
@@ -663,7 +663,7 @@ async fn an_amazon_fba_order_is_recorded_against_the_location_amazon_manages_and
     let central = |levels: &[ordo_domain::inventory::StockLevel], location: &str| {
         levels.iter().find(|l| l.location == location).map(|l| (l.on_hand, l.reserved)).unwrap_or_default()
     };
-    let levels = server.ordo.stock_levels(Some("MUG-1")).await.unwrap();
+    let levels = server.ordo.inventory().stock_levels(Some("MUG-1")).await.unwrap();
     assert_eq!(central(&levels, "central"), (1000, 0), "Ordo's own warehouse is untouched");
     assert_eq!(central(&levels, "amz-fba"), (2, 1));
 
@@ -684,6 +684,6 @@ async fn an_amazon_fba_order_is_recorded_against_the_location_amazon_manages_and
     let shipped = order_when(&server, "amz", &id, |o| o.status.as_str() == "shipped").await.expect("Amazon's shipment is recorded");
     assert_eq!(shipped.shipments.len(), 1);
     assert_eq!(shipped.shipments[0].location, "amz-fba");
-    let levels = server.ordo.stock_levels(Some("MUG-1")).await.unwrap();
+    let levels = server.ordo.inventory().stock_levels(Some("MUG-1")).await.unwrap();
     assert_eq!(central(&levels, "amz-fba"), (1, 0), "the unit left Amazon's stock");
 }

@@ -38,7 +38,7 @@ async fn supplier_and_policy(server: &Server, buyer: &str, checker: &str) {
 async fn from_proposal_to_bill(server: Server) {
     shop(&server, 0).await;
     let buyer = server.token(Role::Procurement).await;
-    let checker = server.ordo.create_token(Role::Procurement, "second buyer", &ordo_app::Actor::system()).await.unwrap().token;
+    let checker = server.ordo.access().create_token(Role::Procurement, "second buyer", &ordo_app::Actor::system()).await.unwrap().token;
     let warehouse = server.token(Role::Warehouse).await;
     let finance = server.token(Role::Finance).await;
     supplier_and_policy(&server, &buyer, &checker).await;
@@ -68,7 +68,7 @@ async fn from_proposal_to_bill(server: Server) {
     assert_eq!((po["status"].as_str(), po["total"].as_str(), po["lines"][0]["quantity"].as_i64()), (Some("draft"), Some("288.00"), Some(72)), "{po}");
     let id = po["id"].as_str().unwrap().to_owned();
     let at = |what: &str| format!("/api/v1/purchase-orders/{id}/{what}");
-    let exposure = server.ordo.procurement_exposure().await.unwrap();
+    let exposure = server.ordo.procurement().procurement_exposure().await.unwrap();
     assert_eq!((exposure[0].open_orders, exposure[0].value.as_str(), exposure[0].currency.as_str()), (1, "288.00", "EUR"));
 
     let (status, refused) = server.post(&warehouse, &at("receipts"), json!({"lines": [{"line": 1, "quantity": 1}]})).await;
@@ -112,8 +112,8 @@ async fn from_proposal_to_bill(server: Server) {
     assert!(disputes[0]["details"]["problems"][0].as_str().unwrap().contains("billed at 4.10 but ordered at 4.00"), "{disputes}");
 
     assert_eq!(server.post(&buyer, &at("status"), json!({"status": "closed"})).await.1["status"], "closed");
-    assert!(server.ordo.check_ledger().await.unwrap().holds());
-    assert!(server.ordo.stock_discrepancies().await.unwrap().is_empty());
+    assert!(server.ordo.ledger().check_ledger().await.unwrap().holds());
+    assert!(server.ordo.inventory().stock_discrepancies().await.unwrap().is_empty());
 }
 on_both_engines!(from_proposal_to_bill, from_proposal_to_bill_on_sqlite, from_proposal_to_bill_on_postgres);
 
@@ -124,7 +124,7 @@ async fn limits_bad_input_late_orders_and_forecasts() {
     let server = Server::start().await;
     shop(&server, 5).await;
     let buyer = server.token(Role::Procurement).await;
-    let checker = server.ordo.create_token(Role::Procurement, "second buyer", &ordo_app::Actor::system()).await.unwrap().token;
+    let checker = server.ordo.access().create_token(Role::Procurement, "second buyer", &ordo_app::Actor::system()).await.unwrap().token;
     supplier_and_policy(&server, &buyer, &checker).await;
 
     let big = json!({"supplier": "potter", "lines": [{"sku": "MUG-1", "quantity": 10_000, "unit_cost": "4.00"}]});
@@ -139,8 +139,8 @@ async fn limits_bad_input_late_orders_and_forecasts() {
 
     // Past its expected date (seven days), the order is a procurement exception.
     let later = server.ordo.with_clock(ordo_app::Clock::simulated(Utc::now() + chrono::Duration::days(8)));
-    assert_eq!(later.watch_purchase_orders().await.unwrap(), 1);
-    assert_eq!(later.watch_purchase_orders().await.unwrap(), 0, "raised once");
+    assert_eq!(later.procurement().watch_purchase_orders().await.unwrap(), 1);
+    assert_eq!(later.procurement().watch_purchase_orders().await.unwrap(), 0, "raised once");
 
     for (policy, field) in [
         (json!({"kind": "reorder_point", "service_level": 1.5, "cover_days": 14}), "change.policy.service_level"),
@@ -183,7 +183,7 @@ async fn a_buyer_works_proposals_and_orders_from_the_dashboard() {
     let server = Server::start().await;
     shop(&server, 0).await;
     let buyer = server.token(Role::Procurement).await;
-    let checker = server.ordo.create_token(Role::Procurement, "second buyer", &ordo_app::Actor::system()).await.unwrap().token;
+    let checker = server.ordo.access().create_token(Role::Procurement, "second buyer", &ordo_app::Actor::system()).await.unwrap().token;
     supplier_and_policy(&server, &buyer, &checker).await;
     let body = order("W-1", json!([{"sku": "MUG-1", "quantity": 2, "unit_price": "12.90"}]));
     assert_eq!(server.post(&server.admin, "/api/v1/orders", body).await.0, 201);
@@ -197,7 +197,7 @@ async fn a_buyer_works_proposals_and_orders_from_the_dashboard() {
     let quantity = format!("quantity_{id}");
     let (status, at) = pia.post("/dashboard/procurement/proposals", &[("ids", &id), (&quantity, "96"), ("action", "approve")]).await;
     assert_eq!((status, at.as_str()), (303, "/dashboard/procurement"));
-    let orders = server.ordo.purchase_orders(None).await.unwrap();
+    let orders = server.ordo.procurement().purchase_orders(None).await.unwrap();
     assert_eq!(orders[0].lines[0].quantity, 96, "the edited quantity");
     let order_page = format!("/dashboard/procurement/orders/{}", orders[0].id);
     assert_eq!(pia.post(&order_page, &[("action", "move"), ("status", "approved")]).await.0, 303);
@@ -252,12 +252,12 @@ async fn the_nightly_run_happens_once_a_day(server: Server) {
     let today = Utc::now().date_naive();
     let at = |day: chrono::NaiveDate, hour: u32| server.ordo.with_clock(ordo_app::Clock::simulated(day.and_hms_opt(hour, 0, 0).unwrap().and_utc()));
     let system = ordo_app::Actor::system();
-    assert!(at(today, 1).nightly_replenishment(&system).await.unwrap().is_none(), "too early");
+    assert!(at(today, 1).procurement().nightly_replenishment(&system).await.unwrap().is_none(), "too early");
     let (one, other) = (at(today, 3), at(today, 3));
-    let (first, second) = tokio::join!(one.nightly_replenishment(&system), other.nightly_replenishment(&system));
+    let (first, second) = tokio::join!(one.procurement().nightly_replenishment(&system), other.procurement().nightly_replenishment(&system));
     assert_eq!([first.unwrap().is_some(), second.unwrap().is_some()].iter().filter(|ran| **ran).count(), 1);
-    assert!(at(today, 4).nightly_replenishment(&system).await.unwrap().is_none(), "once a day");
-    assert!(at(today.succ_opt().unwrap(), 2).nightly_replenishment(&system).await.unwrap().is_some(), "and again the next night");
+    assert!(at(today, 4).procurement().nightly_replenishment(&system).await.unwrap().is_none(), "once a day");
+    assert!(at(today.succ_opt().unwrap(), 2).procurement().nightly_replenishment(&system).await.unwrap().is_some(), "and again the next night");
 }
 on_both_engines!(the_nightly_run_happens_once_a_day, nightly_once_on_sqlite, nightly_once_on_postgres);
 
@@ -268,7 +268,7 @@ async fn rejected_proposals_keep_their_numbers() {
     let server = Server::start().await;
     shop(&server, 0).await;
     let buyer = server.token(Role::Procurement).await;
-    let checker = server.ordo.create_token(Role::Procurement, "second buyer", &ordo_app::Actor::system()).await.unwrap().token;
+    let checker = server.ordo.access().create_token(Role::Procurement, "second buyer", &ordo_app::Actor::system()).await.unwrap().token;
     supplier_and_policy(&server, &buyer, &checker).await;
     let body = order("X-1", json!([{"sku": "MUG-1", "quantity": 3, "unit_price": "12.90"}]));
     assert_eq!(server.post(&server.admin, "/api/v1/orders", body).await.0, 201);

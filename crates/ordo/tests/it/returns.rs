@@ -46,7 +46,7 @@ async fn the_rma_path_to_each_disposition(server: Server) {
     let order = shipped_order(&server, "R-1").await;
     let service = server.token(Role::Service).await;
     let warehouse = server.token(Role::Warehouse).await;
-    let check = server.ordo.check_ledger().await.unwrap();
+    let check = server.ordo.ledger().check_ledger().await.unwrap();
     assert!(check.holds(), "{check:?}");
     let (inventory0, cogs0, writeoffs0, claims0) =
         (balance(&server, "1200").await, balance(&server, "5000").await, balance(&server, "5400").await, balance(&server, "1400").await);
@@ -97,9 +97,9 @@ async fn the_rma_path_to_each_disposition(server: Server) {
     assert_eq!(balance(&server, "5000").await - cogs0, -1260 - 900);
     assert_eq!(balance(&server, "5400").await - writeoffs0, 900);
     assert_eq!(balance(&server, "1400").await, claims0);
-    let check = server.ordo.check_ledger().await.unwrap();
+    let check = server.ordo.ledger().check_ledger().await.unwrap();
     assert!(check.holds(), "the inventory account equals the valued stock: {check:?}");
-    let discrepancies = server.ordo.stock_discrepancies().await.unwrap();
+    let discrepancies = server.ordo.inventory().stock_discrepancies().await.unwrap();
     assert!(discrepancies.is_empty(), "{discrepancies:?}");
 
     // The refund for what came back: three mugs' share of price and tax, and shipping.
@@ -135,7 +135,7 @@ async fn the_rma_path_to_each_disposition(server: Server) {
     let (status, closed) = server.post(&service, &at("close"), json!({"note": "refunded"})).await;
     assert_eq!((status, closed["status"].as_str()), (200, Some("closed")), "{closed}");
     assert_eq!(closed["refunds"].as_array().unwrap().len(), 1, "{closed}");
-    let check = server.ordo.check_ledger().await.unwrap();
+    let check = server.ordo.ledger().check_ledger().await.unwrap();
     assert!(check.holds(), "{check:?}");
 
     let (status, report) = server.get(&service, "/api/v1/reports/returns").await;
@@ -174,7 +174,7 @@ async fn concurrent_refunds_pay_once(server: Server) {
     }
     assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
     assert!(statuses.iter().all(|s| *s == 201 || *s == 422), "{statuses:?}");
-    let refunds = server.ordo.refunds_of(order.parse().unwrap()).await.unwrap();
+    let refunds = server.ordo.returns().refunds_of(order.parse().unwrap()).await.unwrap();
     assert_eq!(refunds.len(), 1);
 }
 on_both_engines!(concurrent_refunds_pay_once, concurrent_refunds_on_sqlite, concurrent_refunds_on_postgres);
@@ -227,7 +227,7 @@ async fn refurbish_and_supplier_claims(server: Server) {
     assert_eq!(balance(&server, "1400").await, claims0, "the claim is cleared");
     assert_eq!(balance(&server, "2000").await - payable0, 900, "we owe the supplier less");
     assert_eq!(server.post(&finance, &path, json!({"credited": false})).await.0, 409);
-    assert!(server.ordo.check_ledger().await.unwrap().holds());
+    assert!(server.ordo.ledger().check_ledger().await.unwrap().holds());
 }
 on_both_engines!(refurbish_and_supplier_claims, refurbish_and_claims_on_sqlite, refurbish_and_claims_on_postgres);
 
@@ -252,13 +252,13 @@ async fn service_decides_what_the_policy_does_not_and_sends_a_replacement() {
     assert_eq!(server.post(&warehouse, &format!("/api/v1/returns/{id}/replacement"), json!({})).await.0, 403, "nor gives goods away");
     let (status, authorized) = server.post(&service, &format!("/api/v1/returns/{id}/decide"), json!({"authorize": true, "note": "regular customer"})).await;
     assert_eq!((status, authorized["status"].as_str(), authorized["decided_by"].as_str()), (200, Some("authorized"), Some("token:test service")));
-    let reserved_before = server.ordo.stock_levels(Some("MUG-1")).await.unwrap().iter().map(|l| l.reserved).sum::<i64>();
+    let reserved_before = server.ordo.inventory().stock_levels(Some("MUG-1")).await.unwrap().iter().map(|l| l.reserved).sum::<i64>();
     let (status, replaced) = server.post(&service, &format!("/api/v1/returns/{id}/replacement"), json!({})).await;
     assert_eq!(status, 201, "{replaced}");
     let replacement = replaced["replacement_order"].as_str().unwrap();
     let (_, new_order) = server.get(&service, &format!("/api/v1/orders/{replacement}")).await;
     assert_eq!((new_order["status"].as_str(), new_order["total"].as_str()), (Some("allocated"), Some("0.00")), "{new_order}");
-    let reserved_after = server.ordo.stock_levels(Some("MUG-1")).await.unwrap().iter().map(|l| l.reserved).sum::<i64>();
+    let reserved_after = server.ordo.inventory().stock_levels(Some("MUG-1")).await.unwrap().iter().map(|l| l.reserved).sum::<i64>();
     assert_eq!(reserved_after - reserved_before, 1, "the replacement reserves like any order");
     let (status, _) = server.post(&service, &format!("/api/v1/returns/{id}/replacement"), json!({})).await;
     assert_eq!(status, 409, "one replacement per return");
@@ -316,13 +316,13 @@ async fn a_bad_return_is_refused_naming_why() {
         override_window: override_window.map(str::to_owned),
     };
     let integration = ordo_app::Actor { kind: ordo_app::ActorKind::Token, name: "shop".into(), role: Role::Integration, request_id: None };
-    match later.request_return(new(None), &integration).await {
+    match later.returns().request_return(new(None), &integration).await {
         Err(ordo_app::AppError::Invalid(e)) => assert_eq!(e.field, "override_window", "{e}"),
         other => panic!("{other:?}"),
     }
-    assert!(matches!(later.request_return(new(Some("kind customer")), &integration).await, Err(ordo_app::AppError::Forbidden(_))));
+    assert!(matches!(later.returns().request_return(new(Some("kind customer")), &integration).await, Err(ordo_app::AppError::Forbidden(_))));
     let service = ordo_app::Actor { role: Role::Service, name: "sam".into(), ..integration };
-    let rma = later.request_return(new(Some("long-standing customer")), &service).await.unwrap();
+    let rma = later.returns().request_return(new(Some("long-standing customer")), &service).await.unwrap();
     assert_eq!(rma.status.as_str(), "authorized");
     assert_eq!(rma.decided_by.as_deref(), Some("token:sam"));
     assert!(rma.review_reason.as_deref().unwrap().ends_with("long-standing customer"), "{rma:?}");

@@ -32,8 +32,8 @@ async fn status_of(server: &Server, external_id: &str, price: &str) -> (String, 
 
 async fn a_rule_goes_from_draft_to_force_under_two_people(server: Server) {
     shop(&server, 100).await;
-    let author = server.ordo.create_token(Role::Finance, "finance-ana", &Actor::system()).await.unwrap().token;
-    let checker = server.ordo.create_token(Role::Finance, "finance-ben", &Actor::system()).await.unwrap().token;
+    let author = server.ordo.access().create_token(Role::Finance, "finance-ana", &Actor::system()).await.unwrap().token;
+    let checker = server.ordo.access().create_token(Role::Finance, "finance-ben", &Actor::system()).await.unwrap().token;
     let ops = server.token(Role::Ops).await;
     let warehouse = server.token(Role::Warehouse).await;
 
@@ -78,7 +78,7 @@ async fn a_rule_goes_from_draft_to_force_under_two_people(server: Server) {
     // Not yet in force: a large order to Germany goes ahead.
     assert_eq!(status_of(&server, "R-1", "1500.00").await.0, "allocated");
     let later = server.ordo.with_clock(Clock::simulated(tomorrow + Duration::minutes(1)));
-    assert_eq!(later.activate_due_rules().await.unwrap(), 1);
+    assert_eq!(later.rules().activate_due_rules().await.unwrap(), 1);
     let (status, why) = status_of(&server, "R-2", "1500.00").await;
     assert_eq!(status, "on_hold");
     assert!(why.contains("large order to Germany (rule big-de v3)"), "{why}");
@@ -150,8 +150,8 @@ async fn a_routing_rule_in_force_chooses_the_locations(server: Server) {
     shop(&server, 20).await;
     let receipt = json!({"sku": "MUG-1", "location": "overflow", "quantity": 20, "kind": "receipt", "reason": "stock"});
     assert_eq!(server.post(&server.admin, "/api/v1/inventory/movements", receipt).await.0, 201);
-    let author = server.ordo.create_token(Role::Ops, "ops-ana", &Actor::system()).await.unwrap().token;
-    let checker = server.ordo.create_token(Role::Ops, "ops-ben", &Actor::system()).await.unwrap().token;
+    let author = server.ordo.access().create_token(Role::Ops, "ops-ana", &Actor::system()).await.unwrap().token;
+    let checker = server.ordo.access().create_token(Role::Ops, "ops-ben", &Actor::system()).await.unwrap().token;
     let draft = json!({
         "name": "express-from-overflow", "kind": "routing",
         "condition": "order.shipping_method == 'express'",
@@ -227,7 +227,7 @@ async fn a_replay_changes_nothing_and_foretells_what_activating_does() {
         assert_eq!(server.post(&server.admin, "/api/v1/orders", body(id.clone(), price, method)).await.0, 201);
     }
 
-    let author = server.ordo.create_token(Role::Admin, "admin-ana", &Actor::system()).await.unwrap().token;
+    let author = server.ordo.access().create_token(Role::Admin, "admin-ana", &Actor::system()).await.unwrap().token;
     let draft = |name: &str, kind: &str, condition: &str, action: Value| json!({"name": name, "kind": kind, "condition": condition, "action": action});
     let (_, risk) = server.post(&author, "/api/v1/rules", draft("big-de", "risk_hold", "order.total_minor > 100000 && order.ship_country == 'DE'", json!({"reason": "large"}))).await;
     let (_, route) = server.post(&author, "/api/v1/rules", draft("express-overflow", "routing", "order.shipping_method == 'express'", json!({"locations": ["overflow"]}))).await;
@@ -251,7 +251,7 @@ async fn a_replay_changes_nothing_and_foretells_what_activating_does() {
     assert_eq!(checksum(&server.ordo_url()).await, before, "a replay writes nothing");
 
     // Put both in force, send the same orders again: the replay's figures come true.
-    let checker = server.ordo.create_token(Role::Admin, "admin-ben", &Actor::system()).await.unwrap().token;
+    let checker = server.ordo.access().create_token(Role::Admin, "admin-ben", &Actor::system()).await.unwrap().token;
     for id in &versions {
         assert_eq!(server.post(&author, &format!("/api/v1/rules/{id}/submit"), json!({})).await.0, 200);
         assert_eq!(server.post(&checker, &format!("/api/v1/rules/{id}/approve"), json!({})).await.0, 200);
@@ -269,7 +269,7 @@ async fn a_replay_changes_nothing_and_foretells_what_activating_does() {
 /// Also the replay's reads on each engine: the page of orders after an id, their lines.
 async fn a_tagging_rule_in_force_tags_the_orders_it_holds_for(server: Server) {
     shop(&server, 50).await;
-    let author = server.ordo.create_token(Role::Ops, "ops-ana", &Actor::system()).await.unwrap().token;
+    let author = server.ordo.access().create_token(Role::Ops, "ops-ana", &Actor::system()).await.unwrap().token;
     let draft = json!({
         "name": "bulk-buyers", "kind": "tagging",
         "condition": "order.lines.exists(l, l.quantity >= 3)", "action": {"tag": "bulk"}

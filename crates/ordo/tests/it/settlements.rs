@@ -83,7 +83,7 @@ async fn a_marketplace_settlement_is_matched_booked_and_its_disagreements_raised
     assert_eq!(account(&balance, "1100-amazon-de"), ("0.00".into(), "54.04".into()), "what the buyers paid settles the receivable");
     assert_eq!(account(&balance, "5100"), ("10.71".into(), "0.00".into()), "commissions and the storage fee");
     assert_eq!(account(&balance, "1300"), ("10.00".into(), "0.00".into()), "the reserve held back");
-    assert!(server.ordo.check_ledger().await.unwrap().holds());
+    assert!(server.ordo.ledger().check_ledger().await.unwrap().holds());
 
     let (_, open) = server.get(&finance, "/api/v1/exceptions?status=open").await;
     let mut found: Vec<String> = open
@@ -216,5 +216,5 @@ async fn a_shopify_payout_books_charges_fees_refunds_and_the_deposit(server: Ser
     assert_eq!(account("4200"), ("3.45".into(), "0.00".into()), "the refund");
     assert_eq!(account("5200"), ("1.00".into(), "0.00".into()), "the charge's fee and the adjustment");
     assert_eq!(account("1100-web"), ("0.00".into(), "10.00".into()));
-    assert!(server.ordo.check_ledger().await.unwrap().holds());
+    assert!(server.ordo.ledger().check_ledger().await.unwrap().holds());
 }

@@ -90,16 +90,16 @@ async fn sigkill_under_orders_and_shipments_loses_nothing_acknowledged() {
     let restarted = Serving::start(dir.path(), &database);
     let ordo = ordo_app::Ordo::open_initialised(&database, &Default::default(), Default::default()).await.unwrap();
     for (external_id, _) in &orders {
-        assert!(ordo.order_by_external_id("web", external_id).await.is_ok(), "acknowledged order {external_id} survived");
+        assert!(ordo.orders().order_by_external_id("web", external_id).await.is_ok(), "acknowledged order {external_id} survived");
     }
     for uuid in &shipped {
-        let order = ordo.order(uuid.parse().unwrap()).await.unwrap();
+        let order = ordo.orders().order(uuid.parse().unwrap()).await.unwrap();
         assert!(!order.shipments.is_empty(), "acknowledged shipment of {uuid} survived");
     }
-    assert!(ordo.check_ledger().await.unwrap().holds(), "the books hold");
-    let level = ordo.stock_levels(Some("MUG-1")).await.unwrap();
+    assert!(ordo.ledger().check_ledger().await.unwrap().holds(), "the books hold");
+    let level = ordo.inventory().stock_levels(Some("MUG-1")).await.unwrap();
     let shipped_units: i64 = {
-        let (_, total) = ordo.orders(Some("web"), Some("shipped"), None, 1, 0).await.unwrap();
+        let (_, total) = ordo.orders().list(Some("web"), Some("shipped"), None, 1, 0).await.unwrap();
         total
     };
     assert_eq!(level[0].on_hand, 1_000_000 - shipped_units, "on hand is what came in less what left");

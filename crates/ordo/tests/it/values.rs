@@ -104,5 +104,5 @@ async fn the_ecbs_reference_rates_are_imported_into_the_base_currency() {
         currency: ordo_app::domain::Currency::USD,
         ship_by_sla_hours: 24,
     };
-    assert!(server_ordo.channel_warnings(&channel).await.unwrap().is_empty(), "the imported rate is in force");
+    assert!(server_ordo.master_data().channel_warnings(&channel).await.unwrap().is_empty(), "the imported rate is in force");
 }
