@@ -26,6 +26,7 @@ mod returns;
 mod rules;
 mod settlements;
 mod shipments;
+mod stock_sync;
 mod waves;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -45,6 +46,7 @@ pub use access::{ApiTokenRecord, LoginFailures, SessionUser, TokenListing, UserR
 pub use audit::AuditQuery;
 pub use channels::{ConnectorRecord, CursorRecord, Delivery, DeliveryEnd, Finished, InboxStats, NewDelivery, OrderVersion};
 pub use exceptions::ExceptionQuery;
+pub use stock_sync::{StockMark, StockPushed, StockSyncStats};
 pub use helpdesk::{AttachmentContent, TicketQuery};
 pub use replay::{ReplayLine, ReplayOrder};
 pub use rules::NewRuleVersion;

@@ -485,6 +485,88 @@ async fn deliveries_are_kept_and_finished_in_groups() {
     .await;
 }
 
+/// A connected channel's listings are marked by the database whenever their SKU's stock
+/// changes: once for a new connector, again at a receipt or a reservation. A claimed mark is
+/// not claimed twice while leased; a change during the push keeps the listing marked; a
+/// channel without a connector is never marked.
+#[tokio::test]
+async fn stock_changes_mark_the_connected_channels_listings() {
+    on_both("stock_changes_mark_listings", |db| async move {
+        let now = Utc::now();
+        let mut tx = db.write().await.unwrap();
+        tx.insert_location(&location("central", 1), now).await.unwrap();
+        tx.insert_product(&product("CUP", "Cup"), now).await.unwrap();
+        for code in ["ebay", "shop"] {
+            tx.insert_channel(&channel(code), now).await.unwrap();
+            let listing = Listing { channel: code.into(), channel_sku: format!("{code}-cup"), sku: "CUP".into(), price: Money::from_minor(990, Currency::EUR), currency: Currency::EUR };
+            tx.insert_listing(&listing, now).await.unwrap();
+        }
+        let connector = ordo_storage::ConnectorRecord {
+            channel: "ebay".into(),
+            kind: "ebay".into(),
+            base_url: None,
+            webhook_secrets: None,
+            credentials: None,
+            poll_interval_s: 60,
+            location_map: "{}".into(),
+            paused: false,
+            updated_at: now,
+            duplicates_dropped: 0,
+        };
+        tx.upsert_connector(&connector).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let claim = |at: chrono::DateTime<Utc>| {
+            let db = db.clone();
+            async move {
+                let mut tx = db.write().await.unwrap();
+                let marks = tx.claim_stock_marks("ebay", at, at + Duration::seconds(60), 10).await.unwrap();
+                tx.commit().await.unwrap();
+                marks
+            }
+        };
+        let first = claim(now).await;
+        assert_eq!(first.iter().map(|m| (m.channel_sku.as_str(), m.sku.as_str())).collect::<Vec<_>>(), [("ebay-cup", "CUP")], "the new connector's listing, never the unconnected channel's");
+        assert!(claim(now).await.is_empty(), "leased");
+
+        // Stock arrives while the first push is under way: the listing stays marked.
+        let mut tx = db.write().await.unwrap();
+        tx.record_movement(&movement("CUP", "central", MovementKind::Receipt, 5), "test", now).await.unwrap();
+        let pushed = ordo_storage::StockPushed { channel_sku: "ebay-cup", wanted: first[0].wanted, quantity: 0, latency_ms: Some(40) };
+        tx.record_stock_pushed("ebay", &[pushed], now).await.unwrap();
+        tx.commit().await.unwrap();
+        let second = claim(now + Duration::seconds(1)).await;
+        assert_eq!(second.len(), 1);
+        assert!(second[0].wanted > first[0].wanted);
+        assert_eq!(second[0].pushed_quantity, Some(0));
+
+        // A failed try waits until it is due, and counts.
+        let mut tx = db.write().await.unwrap();
+        tx.release_stock_marks("ebay", &["ebay-cup"], now + Duration::seconds(30), "eBay answered 503", true).await.unwrap();
+        let stats = tx.stock_sync_stats("ebay", 1, now - Duration::days(1)).await.unwrap();
+        assert_eq!((stats.pending, stats.failing, stats.latencies_ms.clone()), (1, 1, vec![40]));
+        assert!(stats.oldest_pending_since.is_some());
+        tx.commit().await.unwrap();
+        assert!(claim(now + Duration::seconds(2)).await.is_empty(), "not due yet");
+        let third = claim(now + Duration::seconds(31)).await;
+        assert_eq!(third.len(), 1);
+        assert_eq!(third[0].attempts, 1);
+
+        let mut tx = db.write().await.unwrap();
+        let pushed = ordo_storage::StockPushed { channel_sku: "ebay-cup", wanted: third[0].wanted, quantity: 5, latency_ms: Some(12) };
+        tx.record_stock_pushed("ebay", &[pushed], now).await.unwrap();
+        let stats = tx.stock_sync_stats("ebay", 1, now - Duration::days(1)).await.unwrap();
+        assert_eq!((stats.pending, stats.failing, stats.oldest_pending_since), (0, 0, None));
+        assert_eq!(tx.stock_sync_stats("shop", 1, now - Duration::days(1)).await.unwrap(), ordo_storage::StockSyncStats::default());
+        // A resync marks every listing of the channel again.
+        assert_eq!(tx.mark_channel_stock("ebay", now).await.unwrap(), 1);
+        assert_eq!(tx.mark_channel_stock("shop", now).await.unwrap(), 0, "not connected");
+        tx.commit().await.unwrap();
+        assert_eq!(claim(now + Duration::seconds(32)).await.len(), 1);
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn report_totals_pass_i64_without_failing() {
     use ordo_domain::ledger::{AccountKind, Entry, Posting};
