@@ -222,7 +222,10 @@ pub struct InboundHealth {
     pub received_last_day: i64,
 }
 
-/// What Ordo sends to the channel. Ordo pushes nothing to channels yet, so nothing waits.
+/// What Ordo tells the channel of its listings' stock: listings with a change the channel has
+/// not been told of, how long the oldest has waited, the 95th percentile of the latency from
+/// a change to the channel's answer over the last day (each listing's last push), and
+/// listings whose pushes keep failing.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OutboundHealth {
@@ -748,6 +751,12 @@ impl Channels<'_> {
         tx.channel(channel).await?.ok_or_else(|| AppError::NotFound { what: "channel", key: channel.to_owned() })?;
         let stats = tx.inbox_stats(channel, self.now() - chrono::Duration::hours(24)).await?;
         let last_polled_at = tx.cursors(channel).await?.into_iter().filter_map(|c| c.polled_at).max();
+        // Sync times are the wall clock's (see `stock_sync.rs`).
+        let wall = Utc::now();
+        let out = tx.stock_sync_stats(channel, crate::STOCK_FAILING_AFTER, wall - chrono::Duration::hours(24)).await?;
+        let mut latencies = out.latencies_ms;
+        latencies.sort_unstable();
+        let p95_latency_ms = (!latencies.is_empty()).then(|| latencies[(latencies.len() * 95).div_ceil(100).saturating_sub(1)]);
         Ok(SyncHealth {
             channel: channel.to_owned(),
             inbound: InboundHealth {
@@ -757,7 +766,12 @@ impl Channels<'_> {
                 failed: stats.failed,
                 received_last_day: stats.received_since,
             },
-            outbound: OutboundHealth { pending: 0, oldest_pending_age_s: None, p95_latency_ms: None, failed: 0 },
+            outbound: OutboundHealth {
+                pending: out.pending,
+                oldest_pending_age_s: out.oldest_pending_since.map(|since| (wall - since).num_seconds().max(0)),
+                p95_latency_ms,
+                failed: out.failing,
+            },
         })
     }
 

@@ -30,6 +30,7 @@ mod reserving;
 mod returns;
 mod rules;
 mod simulation;
+mod stock_sync;
 mod tracking;
 mod settlements;
 
@@ -49,6 +50,7 @@ pub use audit::record as record_audit;
 pub use rules::seed_initial_rules;
 pub use inbox::{MAX_CLAIM as MAX_INBOX_CLAIM, DeliveryView, InboxRound, InboundHealth, OutboundHealth, Receipt, SyncHealth};
 pub use pollers::{FeedError, OrderFeed, PollRound, PollTarget, PolledOrder, PolledPage, POLL_LEASE};
+pub use stock_sync::{ListingLevel, PushError, PushRound, StockPusher, FAILING_AFTER as STOCK_FAILING_AFTER, PUSH_LEASE};
 pub use tracking::TrackingReceipt;
 pub use secrets::{SecretError, SecretKey, MIN_KEY_LEN as MIN_SECRET_KEY_LEN};
 pub use rules::{Drafted, NewRule};
@@ -277,8 +279,8 @@ capabilities! {
     /// Channels, locations, products, listings, kits, customers, suppliers, taxes, and the
     /// CSV import (`master.rs`, `import.rs`).
     master_data -> MasterData;
-    /// The channels' connectors, their webhook inbox and pollers (`connectors.rs`,
-    /// `inbox.rs`, `pollers.rs`).
+    /// The channels' connectors, their webhook inbox and pollers, and the stock Ordo tells
+    /// them (`connectors.rs`, `inbox.rs`, `pollers.rs`, `stock_sync.rs`).
     channels -> Channels;
     /// The double-entry ledger, exchange rates and profitability (`ledger.rs`).
     ledger -> Ledger;

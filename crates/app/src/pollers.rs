@@ -110,15 +110,18 @@ impl Channels<'_> {
     /// The connectors pollers work for (Amazon and eBay, and Shopify and WooCommerce given API
     /// credentials), not paused, credentials opened.
     pub async fn poll_targets(self) -> AppResult<Vec<PollTarget>> {
+        let targets = self.connector_targets().await?;
+        // A channel that pushes is polled too, to catch what its webhooks missed, once it has
+        // API credentials.
+        Ok(targets.into_iter().filter(|t| !t.kind.pushes() || !t.credentials.is_empty()).collect())
+    }
+
+    /// Every connector not paused, its credentials opened.
+    pub(crate) async fn connector_targets(self) -> AppResult<Vec<PollTarget>> {
         let records = self.db.read().await?.connectors().await?;
         let mut targets = Vec::new();
         for record in records.into_iter().filter(|r| !r.paused) {
             let kind = ConnectorKind::parse("kind", &record.kind).map_err(|e| AppError::Storage(ordo_storage::StorageError::Corrupt(e.message)))?;
-            // A channel that pushes is polled too, to catch what its webhooks missed, once it
-            // has API credentials.
-            if kind.pushes() && record.credentials.is_none() {
-                continue;
-            }
             let credentials = match (&record.credentials, &self.settings.secret_key) {
                 (Some(sealed), Some(key)) => {
                     let text = key.open(sealed).map_err(|e| AppError::Storage(ordo_storage::StorageError::Unavailable(e.to_string())))?;

@@ -1,10 +1,11 @@
-//! Amazon's Selling Partner API, Orders v0: `getOrders` by `LastUpdatedAfter` and
+//! Amazon's Selling Partner API. Orders v0: `getOrders` by `LastUpdatedAfter` and
 //! `LastUpdatedBefore`, paged by `NextToken` (follow-up pages send only the token and the
-//! marketplaces), then `getOrderItems` for each order. Access tokens come from Login with
+//! marketplaces), then `getOrderItems` for each order. Listings Items 2021-08-01: each
+//! listing's quantity, as Ordo can sell it. Access tokens come from Login with
 //! Amazon's refresh-token exchange and are renewed when the API says one expired.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use ordo_app::{FeedError, PollTarget, PolledOrder, PolledPage};
+use ordo_app::{FeedError, ListingLevel, PollTarget, PolledOrder, PolledPage, PushError, StockPusher};
 use ordo_channels::amazon::{order_version, ItemsPage, OrdersPage};
 use reqwest::StatusCode;
 use serde_json::value::RawValue;
@@ -135,5 +136,156 @@ impl AmazonFeed {
             }
         }
         Ok(items)
+    }
+}
+
+/// Tells Amazon a listing's quantity with the Listings Items API (`patchListingsItem`, one
+/// SKU a call, replacing `fulfillment_availability` for the merchant's own fulfilment), paced
+/// to the operation's documented rate of five calls a second.
+pub struct AmazonStock {
+    feed: AmazonFeed,
+    seller_id: String,
+    marketplace: String,
+    last_call: Mutex<Option<std::time::Instant>>,
+}
+
+/// The least time between two `patchListingsItem` calls: five a second.
+const PATCH_PACE: std::time::Duration = std::time::Duration::from_millis(200);
+
+impl AmazonStock {
+    pub fn new(http: Http, target: &PollTarget) -> Result<AmazonStock, String> {
+        let feed = AmazonFeed::new(http, target)?;
+        let marketplace = feed.marketplaces.split(',').next().unwrap_or_default().trim().to_owned();
+        Ok(AmazonStock { seller_id: required(target, "seller_id")?, marketplace, feed, last_call: Mutex::new(None) })
+    }
+
+    async fn pace(&self) {
+        let mut last = self.last_call.lock().await;
+        if let Some(at) = *last {
+            let since = at.elapsed();
+            if since < PATCH_PACE {
+                tokio::time::sleep(PATCH_PACE - since).await;
+            }
+        }
+        *last = Some(std::time::Instant::now());
+    }
+
+    /// Sets one SKU's quantity: `Ok(Err(why))` when Amazon refused this listing.
+    pub async fn set_quantity(&self, sku: &str, quantity: i64) -> Result<Result<(), String>, PushError> {
+        let mut url = reqwest::Url::parse(&self.feed.base).map_err(|e| PushError::Failed(format!("the connector's base_url: {e}")))?;
+        url.path_segments_mut()
+            .map_err(|()| PushError::Failed("the connector's base_url cannot take a path".to_owned()))?
+            .extend(["listings", "2021-08-01", "items", self.seller_id.as_str(), sku]);
+        url.query_pairs_mut().append_pair("marketplaceIds", &self.marketplace);
+        let body = serde_json::json!({
+            "productType": "PRODUCT",
+            "patches": [{
+                "op": "replace",
+                "path": "/attributes/fulfillment_availability",
+                "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": quantity}],
+            }],
+        });
+        let mut renewed = false;
+        loop {
+            let current = self.feed.token.lock().await.clone();
+            let token = match current {
+                Some(token) => token,
+                None => {
+                    renewed = true;
+                    self.feed.renew().await.map_err(feed_to_push)?
+                }
+            };
+            self.pace().await;
+            let answer = self
+                .feed
+                .http
+                .send_once("patchListingsItem", |c| c.patch(url.clone()).header("x-amz-access-token", &token).json(&body))
+                .await
+                .map_err(PushError::Failed)?;
+            let status = answer.status;
+            if (status == StatusCode::FORBIDDEN || status == StatusCode::UNAUTHORIZED) && !renewed {
+                *self.feed.token.lock().await = None;
+                renewed = true;
+                self.feed.renew().await.map_err(feed_to_push)?;
+                continue;
+            }
+            if status == StatusCode::FORBIDDEN || status == StatusCode::UNAUTHORIZED {
+                return Err(PushError::Unauthorized(format!("patchListingsItem answered {status}")));
+            }
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                let wait = crate::http::rate_limit_wait(&answer.headers).unwrap_or(std::time::Duration::from_secs(1));
+                return Err(PushError::Throttled(wait));
+            }
+            if status.is_server_error() {
+                return Err(PushError::Failed(format!("patchListingsItem answered {status}")));
+            }
+            return Ok(listing_answer(status, &answer.body));
+        }
+    }
+}
+
+/// What Amazon said of one listing: `ACCEPTED`, or why not (its issues, or the error).
+fn listing_answer(status: StatusCode, body: &[u8]) -> Result<(), String> {
+    #[derive(serde::Deserialize)]
+    struct Issue {
+        #[serde(default)]
+        code: String,
+        #[serde(default)]
+        message: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        #[serde(default)]
+        status: String,
+        #[serde(default)]
+        issues: Vec<Issue>,
+        #[serde(default)]
+        errors: Vec<Issue>,
+    }
+    let answer: Option<Answer> = serde_json::from_slice(body).ok();
+    if status.is_success() && answer.as_ref().is_some_and(|a| a.status == "ACCEPTED") {
+        return Ok(());
+    }
+    let reasons: Vec<String> = answer
+        .map(|a| a.issues.into_iter().chain(a.errors).map(|i| format!("{}: {}", i.code, i.message)).collect())
+        .unwrap_or_default();
+    match reasons.is_empty() {
+        true => Err(format!("patchListingsItem answered {status}: {}", String::from_utf8_lossy(body).chars().take(300).collect::<String>())),
+        false => Err(format!("patchListingsItem answered {status}: {}", reasons.join("; "))),
+    }
+}
+
+fn feed_to_push(error: FeedError) -> PushError {
+    match error {
+        FeedError::Unauthorized(why) => PushError::Unauthorized(why),
+        FeedError::Failed(why) => PushError::Failed(why),
+    }
+}
+
+impl StockPusher for AmazonStock {
+    fn batch_size(&self) -> usize {
+        1
+    }
+
+    async fn push(&self, levels: &[ListingLevel]) -> Result<Vec<Result<(), String>>, PushError> {
+        let mut answers = Vec::with_capacity(levels.len());
+        for level in levels {
+            answers.push(self.set_quantity(&level.channel_sku, level.quantity).await?);
+        }
+        Ok(answers)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amazons_answer_names_why_a_listing_was_refused() {
+        assert_eq!(listing_answer(StatusCode::OK, br#"{"sku":"MUG-1","status":"ACCEPTED","submissionId":"f1","issues":[]}"#), Ok(()));
+        let invalid = br#"{"sku":"MUG-1","status":"INVALID","issues":[{"code":"90220","message":"'quantity' is required","severity":"ERROR"}]}"#;
+        assert_eq!(listing_answer(StatusCode::OK, invalid), Err("patchListingsItem answered 200 OK: 90220: 'quantity' is required".to_owned()));
+        let unknown = br#"{"errors":[{"code":"NOT_FOUND","message":"SKU not found"}]}"#;
+        assert_eq!(listing_answer(StatusCode::NOT_FOUND, unknown), Err("patchListingsItem answered 404 Not Found: NOT_FOUND: SKU not found".to_owned()));
     }
 }

@@ -101,9 +101,21 @@ impl Http {
     }
 }
 
+impl Http {
+    /// Sends the request `build` makes once, whatever the answer: for pushes, whose caller
+    /// decides when to try again (a retry here could outlive the caller's lease).
+    pub(crate) async fn send_once(&self, what: &str, build: impl Fn(&reqwest::Client) -> RequestBuilder) -> Result<Answer, String> {
+        let response = build(&self.client).send().await.map_err(|e| format!("{what}: {e}"))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.map_err(|e| format!("{what}: {e}"))?.to_vec();
+        Ok(Answer { status, headers, body })
+    }
+}
+
 /// How long a 429 asks to wait: `Retry-After` in seconds, else one request's share of
 /// Amazon's `x-amzn-RateLimit-Limit` (requests a second).
-fn rate_limit_wait(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+pub(crate) fn rate_limit_wait(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     if let Some(seconds) = headers.get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok()) {
         return Some(Duration::from_secs(seconds));
     }

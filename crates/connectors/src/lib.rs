@@ -17,9 +17,9 @@ mod woocommerce;
 
 use chrono::{DateTime, Utc};
 use ordo_app::domain::connector::ConnectorKind;
-use ordo_app::{FeedError, OrderFeed, PollTarget, PolledPage};
+use ordo_app::{FeedError, ListingLevel, OrderFeed, PollTarget, PolledPage, PushError, StockPusher};
 
-pub use amazon::AmazonFeed;
+pub use amazon::{AmazonFeed, AmazonStock};
 pub use ebay::EbayFeed;
 pub use http::Http;
 pub use shopify::ShopifyFeed;
@@ -53,6 +53,35 @@ impl OrderFeed for Feed {
             Feed::Ebay(feed) => feed.page(since, until, token).await,
             Feed::Shopify(feed) => feed.page(since, until, token).await,
             Feed::WooCommerce(feed) => feed.page(since, until, token).await,
+        }
+    }
+}
+
+/// The stock pusher for a connector whose channel Ordo tells its available-to-sell.
+pub enum Pusher {
+    Amazon(AmazonStock),
+}
+
+impl Pusher {
+    /// The pusher `target`'s connector describes; an error names what it lacks.
+    pub fn for_target(http: &Http, target: &PollTarget) -> Result<Pusher, String> {
+        match target.kind {
+            ConnectorKind::Amazon => AmazonStock::new(http.clone(), target).map(Pusher::Amazon),
+            other => Err(format!("Ordo does not tell {} channels their stock yet", other.as_str())),
+        }
+    }
+}
+
+impl StockPusher for Pusher {
+    fn batch_size(&self) -> usize {
+        match self {
+            Pusher::Amazon(pusher) => pusher.batch_size(),
+        }
+    }
+
+    async fn push(&self, levels: &[ListingLevel]) -> Result<Vec<Result<(), String>>, PushError> {
+        match self {
+            Pusher::Amazon(pusher) => pusher.push(levels).await,
         }
     }
 }

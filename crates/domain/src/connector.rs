@@ -42,6 +42,12 @@ impl ConnectorKind {
     pub fn pushes(self) -> bool {
         matches!(self, ConnectorKind::Shopify | ConnectorKind::WooCommerce)
     }
+
+    /// Whether Ordo tells this kind of channel its available-to-sell: Amazon (Listings Items
+    /// API) so far; the others are still to come.
+    pub fn pushes_stock(self) -> bool {
+        matches!(self, ConnectorKind::Amazon)
+    }
 }
 
 /// The most webhook secrets in force at once: the current one and the one being retired.

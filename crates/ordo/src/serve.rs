@@ -153,6 +153,66 @@ pub async fn poll_channels(ordo: Ordo, holder: String, mut stopped: tokio::sync:
     }
 }
 
+/// Tells each connected channel Ordo can push to the available-to-sell of its listings whose
+/// stock moved, round after round. Several processes may run this: a listing is claimed by
+/// one at a time.
+pub async fn push_stock(ordo: Ordo, mut stopped: tokio::sync::watch::Receiver<bool>) {
+    let http = match ordo_connectors::Http::new() {
+        Ok(http) => http,
+        Err(error) => {
+            tracing::error!(%error, "the stock pushers cannot start");
+            return;
+        }
+    };
+    let mut pushers: std::collections::HashMap<String, (ordo_app::PollTarget, ordo_connectors::Pusher)> = Default::default();
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = stopped.changed() => {}
+        }
+        if *stopped.borrow() {
+            return;
+        }
+        let targets = match ordo.channels().push_targets().await {
+            Ok(targets) => targets,
+            Err(error) => {
+                tracing::warn!(%error, "could not read the connectors to push stock to");
+                continue;
+            }
+        };
+        for target in targets {
+            if pushers.get(&target.channel).is_none_or(|(known, _)| *known != target) {
+                match ordo_connectors::Pusher::for_target(&http, &target) {
+                    Ok(pusher) => {
+                        pushers.insert(target.channel.clone(), (target.clone(), pusher));
+                    }
+                    Err(error) => {
+                        tracing::warn!(channel = %target.channel, %error, "cannot push stock to the channel");
+                        continue;
+                    }
+                }
+            }
+            let Some((_, pusher)) = pushers.get(&target.channel) else { continue };
+            // Rounds follow each other while there is work and the channel keeps up.
+            for _ in 0..10 {
+                match ordo.channels().push_stock(&target.channel, pusher).await {
+                    Ok(round) if round.claimed == 0 || round.throttled => break,
+                    Ok(round) => tracing::debug!(channel = %target.channel, pushed = round.pushed, unchanged = round.unchanged, failed = round.failed, "stock pushed"),
+                    Err(error) => {
+                        tracing::warn!(channel = %target.channel, %error, "pushing stock failed");
+                        break;
+                    }
+                }
+                if *stopped.borrow() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
 /// Inbox processors each `ordo serve` runs: rounds of different orders go on side by side
 /// (on PostgreSQL without taking each other's deliveries), so intake fills its groups.
 pub const INBOX_PROCESSORS: usize = 4;

@@ -117,6 +117,13 @@ impl Tx {
         Ok(on_engine!(self, |conn| sqlx::query(sql).bind(channel).bind(now).execute(conn).await?.rows_affected()))
     }
 
+    /// Forgets what `channel` was told, so the next push tells it every listing whether its
+    /// stock moved or not. Returns the listings it has.
+    pub async fn forget_pushed_stock(&mut self, channel: &str) -> Result<u64, StorageError> {
+        let sql = "UPDATE channel_stock_sync SET pushed_quantity = NULL WHERE channel = $1";
+        Ok(on_engine!(self, |conn| sqlx::query(sql).bind(channel).execute(conn).await?.rows_affected()))
+    }
+
     /// `channel`'s outbound stock figures: what waits, since when, what keeps failing, and
     /// the latency of the pushes since `since`.
     pub async fn stock_sync_stats(&mut self, channel: &str, failing_after: i64, since: DateTime<Utc>) -> Result<StockSyncStats, StorageError> {

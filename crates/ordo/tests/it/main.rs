@@ -30,4 +30,5 @@ mod returns;
 mod rules;
 mod settlements;
 mod sigkill;
+mod stock_sync;
 mod values;

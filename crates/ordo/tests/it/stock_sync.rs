@@ -1,0 +1,146 @@
+//! Available-to-sell out: Ordo tells the channel its stock, against a stand-in of Amazon's
+//! Listings Items API that rate-limits and refuses a listing it does not know.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{patch, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use crate::common::Server;
+use crate::orders::{order, shop};
+
+/// What the stand-in was told, and how it is to answer.
+#[derive(Default)]
+struct Listings {
+    /// Every quantity set, in order: (seller SKU, quantity).
+    calls: Vec<(String, i64)>,
+    /// The next calls answered 429.
+    throttle: usize,
+}
+
+type Shared = Arc<Mutex<Listings>>;
+
+async fn token() -> Json<Value> {
+    Json(json!({"access_token": "Atza|listings", "token_type": "bearer", "expires_in": 3600}))
+}
+
+async fn patch_listing(State(shared): State<Shared>, Path((seller, sku)): Path<(String, String)>, Query(query): Query<std::collections::HashMap<String, String>>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+    if headers.get("x-amz-access-token").and_then(|v| v.to_str().ok()) != Some("Atza|listings") {
+        return (StatusCode::FORBIDDEN, Json(json!({"errors": [{"code": "Unauthorized", "message": "denied"}]}))).into_response();
+    }
+    assert_eq!(seller, "A2SELLER");
+    assert_eq!(query.get("marketplaceIds").map(String::as_str), Some("A1PA6795UKMFR9"));
+    let mut s = shared.lock().unwrap();
+    if s.throttle > 0 {
+        s.throttle -= 1;
+        return (StatusCode::TOO_MANY_REQUESTS, [("x-amzn-ratelimit-limit", "5.0")], Json(json!({"errors": [{"code": "QuotaExceeded", "message": "You exceeded your quota"}]}))).into_response();
+    }
+    if sku == "AMZ-GONE" {
+        return (StatusCode::NOT_FOUND, Json(json!({"errors": [{"code": "NOT_FOUND", "message": "SKU AMZ-GONE not found"}]}))).into_response();
+    }
+    assert_eq!(body["patches"][0]["path"], "/attributes/fulfillment_availability", "{body}");
+    let quantity = body["patches"][0]["value"][0]["quantity"].as_i64().unwrap();
+    s.calls.push((sku.clone(), quantity));
+    Json(json!({"sku": sku, "status": "ACCEPTED", "submissionId": format!("sub-{}", s.calls.len()), "issues": []})).into_response()
+}
+
+async fn listings_stand_in() -> (String, Shared) {
+    let shared: Shared = Arc::default();
+    let app = Router::new()
+        .route("/auth/o2/token", post(token))
+        .route("/listings/2021-08-01/items/{seller}/{sku}", patch(patch_listing))
+        .with_state(shared.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (base, shared)
+}
+
+async fn push(server: &Server) -> ordo_app::PushRound {
+    let http = ordo_connectors::Http::new().unwrap();
+    let target = server.ordo.channels().push_targets().await.unwrap().into_iter().find(|t| t.channel == "amz").expect("amz is pushed to");
+    let pusher = ordo_connectors::Pusher::for_target(&http, &target).unwrap();
+    server.ordo.channels().push_stock("amz", &pusher).await.unwrap()
+}
+
+fn told(stand_in: &Shared) -> Vec<(String, i64)> {
+    stand_in.lock().unwrap().calls.clone()
+}
+
+#[tokio::test]
+async fn amazon_is_told_the_stock_ordo_can_sell_once_per_burst_and_never_an_older_value() {
+    let server = Server::start().await;
+    let (base, stand_in) = listings_stand_in().await;
+    shop(&server, 10).await;
+    let t = &server.admin;
+    let channel = json!({"code": "amz", "name": "Amazon DE", "kind": "marketplace", "currency": "EUR"});
+    assert_eq!(server.post(t, "/api/v1/channels", channel).await.0, 201);
+    assert_eq!(server.post(t, "/api/v1/products", json!({"sku": "GONE-1", "name": "Retired mug", "unit_cost": "1.00"})).await.0, 201);
+    for (channel_sku, sku) in [("AMZ-MUG", "MUG-1"), ("AMZ-VASE", "VASE-1"), ("AMZ-GONE", "GONE-1")] {
+        let listing = json!({"channel": "amz", "channel_sku": channel_sku, "sku": sku, "price": "12.90"});
+        assert_eq!(server.post(t, "/api/v1/listings", listing).await.0, 201);
+    }
+    let connector = json!({"kind": "amazon", "base_url": base, "credentials": {
+        "client_id": "amzn1.application-oa2-client.ordo", "client_secret": "lwa-secret", "refresh_token": "Atzr|refresh",
+        "marketplace_ids": ["A1PA6795UKMFR9"], "seller_id": "A2SELLER", "token_url": format!("{base}/auth/o2/token")}});
+    let (status, answer) = server.put(t, "/api/v1/channels/amz/connector", connector).await;
+    assert_eq!(status, 200, "{answer}");
+
+    // Connected: every listing is told once; the one Amazon does not know is refused.
+    let first = push(&server).await;
+    assert_eq!((first.claimed, first.pushed, first.failed), (3, 2, 1), "{first:?}");
+    let mut calls = told(&stand_in);
+    calls.sort();
+    assert_eq!(calls, [("AMZ-MUG".to_owned(), 10), ("AMZ-VASE".to_owned(), 0)]);
+
+    // Three orders reserve six mugs: one call carries the latest, nothing else moved.
+    for (n, quantity) in [(1, 1), (2, 2), (3, 3)] {
+        let body = order(&format!("S-{n}"), json!([{"sku": "W-MUG", "quantity": quantity, "unit_price": "12.90"}]));
+        assert_eq!(server.post(t, "/api/v1/orders", body).await.0, 201);
+    }
+    let (_, health) = server.get(t, "/api/v1/channels/amz/sync").await;
+    assert_eq!(health["outbound"]["pending"], 2, "the mug, and the refused listing waiting to be tried again: {health}");
+    assert!(health["outbound"]["oldest_pending_age_s"].as_i64().is_some(), "{health}");
+    let before = told(&stand_in).len();
+    let burst = push(&server).await;
+    assert_eq!((burst.pushed, burst.calls), (1, 1), "{burst:?}");
+    assert_eq!(told(&stand_in)[before..], [("AMZ-MUG".to_owned(), 4)]);
+
+    // Amazon asks Ordo to slow down: nothing is lost, and the next try carries the newest value.
+    stand_in.lock().unwrap().throttle = 1;
+    let body = order("S-4", json!([{"sku": "W-MUG", "quantity": 1, "unit_price": "12.90"}]));
+    assert_eq!(server.post(t, "/api/v1/orders", body).await.0, 201);
+    let throttled = push(&server).await;
+    assert!(throttled.throttled && throttled.pushed == 0 && throttled.failed == 0, "{throttled:?}");
+    let body = order("S-5", json!([{"sku": "W-MUG", "quantity": 1, "unit_price": "12.90"}]));
+    assert_eq!(server.post(t, "/api/v1/orders", body).await.0, 201);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let caught_up = push(&server).await;
+    assert_eq!(caught_up.pushed, 1, "{caught_up:?}");
+    assert_eq!(told(&stand_in).last(), Some(&("AMZ-MUG".to_owned(), 2)), "ten less eight reserved");
+    assert!(told(&stand_in).iter().all(|(sku, quantity)| sku != "AMZ-MUG" || *quantity != 3), "the value the throttled call had was never sent after a newer one");
+
+    // Nothing moved: no call for the mug or the vase (the refused listing waits out its backoff).
+    let before = told(&stand_in).len();
+    let idle = push(&server).await;
+    assert_eq!(idle.pushed, 0, "{idle:?}");
+    assert_eq!(told(&stand_in).len(), before);
+    let (_, health) = server.get(t, "/api/v1/channels/amz/sync").await;
+    assert_eq!(health["outbound"]["pending"], 1, "only the refused listing waits: {health}");
+    assert!(health["outbound"]["p95_latency_ms"].as_i64().is_some(), "{health}");
+
+    // A resync tells every listing again, moved or not.
+    let marked = server.ordo.channels().resync_stock("amz", &ordo_app::Actor::system()).await.unwrap();
+    assert_eq!(marked, 3);
+    let before = told(&stand_in).len();
+    let again = push(&server).await;
+    assert_eq!(again.pushed, 2, "{again:?}");
+    let mut resent = told(&stand_in)[before..].to_vec();
+    resent.sort();
+    assert_eq!(resent, [("AMZ-MUG".to_owned(), 2), ("AMZ-VASE".to_owned(), 0)]);
+}
