@@ -211,6 +211,42 @@ impl Channels<'_> {
     }
 }
 
+impl Channels<'_> {
+    /// Raises a `sync_lag` exception for `channel` when a stock change has waited longer than
+    /// `threshold` to be told to it, and resolves it once the channel has caught up. Returns
+    /// how long the oldest waiting change has waited.
+    pub async fn watch_stock_lag(self, channel: &str, threshold: Duration) -> AppResult<Option<Duration>> {
+        let wall = Utc::now();
+        let at = self.now();
+        let mut tx = self.db.write().await?;
+        let stats = tx.stock_sync_stats(channel, FAILING_AFTER, wall).await?;
+        let lag = stats.oldest_pending_since.map(|since| (wall - since).to_std().unwrap_or_default());
+        let labels = [("channel", channel.to_owned())];
+        metrics::gauge!("ordo_channel_stock_pending", &labels).set(stats.pending as f64);
+        metrics::gauge!("ordo_channel_stock_lag_seconds", &labels).set(lag.unwrap_or_default().as_secs_f64());
+        let kind = ExceptionKind::SyncLag;
+        let subject = format!("channel:{channel}");
+        match lag {
+            Some(lag) if lag > threshold => {
+                let details = serde_json::json!({
+                    "channel": channel,
+                    "direction": "stock out",
+                    "oldest_pending_s": lag.as_secs(),
+                    "threshold_s": threshold.as_secs(),
+                    "pending": stats.pending,
+                    "failing": stats.failing,
+                });
+                tx.raise_exception(kind.as_str(), &subject, kind.owner_role().as_str(), at + kind.sla(), &details, at).await?;
+            }
+            _ => {
+                tx.resolve_exception(kind.as_str(), &subject, "the channel caught up", at).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(lag)
+    }
+}
+
 fn listing_subject(channel: &str, channel_sku: &str) -> String {
     format!("listing:{channel}/{channel_sku}")
 }

@@ -40,10 +40,13 @@ pub enum ExceptionKind {
     ChannelMapping,
     /// A parcel the carrier could not deliver, or is sending back.
     DeliveryProblem,
+    /// A channel that has not been told of a stock change for longer than its threshold;
+    /// resolved by itself once the channel has caught up.
+    SyncLag,
 }
 
 impl ExceptionKind {
-    pub const ALL: [ExceptionKind; 11] = [
+    pub const ALL: [ExceptionKind; 12] = [
         ExceptionKind::Stockout,
         ExceptionKind::PaymentReview,
         ExceptionKind::ShipmentAtRisk,
@@ -55,6 +58,7 @@ impl ExceptionKind {
         ExceptionKind::TicketOverdue,
         ExceptionKind::ChannelMapping,
         ExceptionKind::DeliveryProblem,
+        ExceptionKind::SyncLag,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -70,6 +74,7 @@ impl ExceptionKind {
             ExceptionKind::TicketOverdue => "ticket_overdue",
             ExceptionKind::ChannelMapping => "channel_mapping",
             ExceptionKind::DeliveryProblem => "delivery_problem",
+            ExceptionKind::SyncLag => "sync_lag",
         }
     }
 
@@ -97,6 +102,7 @@ impl ExceptionKind {
             ExceptionKind::TicketOverdue => &[Role::Service, Role::Ops, Role::Admin],
             ExceptionKind::ChannelMapping => &[Role::Integration, Role::Ops, Role::Admin],
             ExceptionKind::DeliveryProblem => &[Role::Service, Role::Ops, Role::Admin],
+            ExceptionKind::SyncLag => &[Role::Integration, Role::Ops, Role::Admin],
         }
     }
 
@@ -111,7 +117,11 @@ impl ExceptionKind {
         match self {
             ExceptionKind::Stockout | ExceptionKind::Procurement => chrono::Duration::hours(24),
             ExceptionKind::PaymentReview => chrono::Duration::hours(4),
-            ExceptionKind::ShipmentAtRisk | ExceptionKind::SyncFailure | ExceptionKind::TicketOverdue | ExceptionKind::ChannelMapping => {
+            ExceptionKind::ShipmentAtRisk
+            | ExceptionKind::SyncFailure
+            | ExceptionKind::TicketOverdue
+            | ExceptionKind::ChannelMapping
+            | ExceptionKind::SyncLag => {
                 chrono::Duration::hours(2)
             }
             ExceptionKind::LateShipment => chrono::Duration::hours(1),

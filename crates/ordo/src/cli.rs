@@ -207,6 +207,12 @@ enum ChannelCommand {
         #[arg(long)]
         delivery: Option<uuid::Uuid>,
     },
+    /// Tell the channel the available-to-sell of every one of its listings again, moved or
+    /// not, now (after its stock was changed by hand on the channel, say).
+    Resync {
+        /// The channel's code.
+        code: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -679,6 +685,32 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
                 );
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Channel(ChannelCommand::Resync { code }) => {
+            let ordo = open(&config).await?;
+            let marked = ordo.channels().resync_stock(&code, &ordo_app::Actor::system()).await?;
+            let target = ordo.channels().push_targets().await?.into_iter().find(|t| t.channel == code).ok_or_else(|| {
+                Failure::Failed(format!("{code}: Ordo cannot tell this channel its stock (a paused connector, no credentials, or a kind it does not push to yet)"))
+            })?;
+            let http = ordo_connectors::Http::new().map_err(Failure::CannotRun)?;
+            let pusher = ordo_connectors::Pusher::for_target(&http, &target).map_err(Failure::Failed)?;
+            let mut total = ordo_app::PushRound::default();
+            // Rounds until nothing is left, or an hour's worth of a channel that keeps throttling.
+            for _ in 0..3600 {
+                let round = ordo.channels().push_stock(&code, &pusher).await?;
+                total.pushed += round.pushed;
+                total.unchanged += round.unchanged;
+                total.failed += round.failed;
+                total.calls += round.calls;
+                if round.claimed == 0 || round.failed == round.claimed {
+                    break;
+                }
+                if round.throttled {
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+            println!("{code}: {marked} listings; told {} in {} calls, {} refused", total.pushed, total.calls, total.failed);
+            Ok(if total.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Channel(ChannelCommand::Replay { code, delivery }) => {
             let ordo = open(&config).await?;

@@ -209,9 +209,15 @@ pub async fn push_stock(ordo: Ordo, mut stopped: tokio::sync::watch::Receiver<bo
                     return;
                 }
             }
+            if let Err(error) = ordo.channels().watch_stock_lag(&target.channel, SYNC_LAG_THRESHOLD).await {
+                tracing::warn!(channel = %target.channel, %error, "could not watch the channel's stock lag");
+            }
         }
     }
 }
+
+/// How long a stock change may wait to be told to its channel before integration is told.
+const SYNC_LAG_THRESHOLD: Duration = Duration::from_secs(300);
 
 /// Inbox processors each `ordo serve` runs: rounds of different orders go on side by side
 /// (on PostgreSQL without taking each other's deliveries), so intake fills its groups.

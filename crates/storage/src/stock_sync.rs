@@ -117,10 +117,11 @@ impl Tx {
         Ok(on_engine!(self, |conn| sqlx::query(sql).bind(channel).bind(now).execute(conn).await?.rows_affected()))
     }
 
-    /// Forgets what `channel` was told, so the next push tells it every listing whether its
-    /// stock moved or not. Returns the listings it has.
+    /// Forgets what `channel` was told, so the next push tells it every listing at once,
+    /// whether its stock moved or not and however long a failing one was to wait. Returns the
+    /// listings it has.
     pub async fn forget_pushed_stock(&mut self, channel: &str) -> Result<u64, StorageError> {
-        let sql = "UPDATE channel_stock_sync SET pushed_quantity = NULL WHERE channel = $1";
+        let sql = "UPDATE channel_stock_sync SET pushed_quantity = NULL, next_attempt_at = NULL WHERE channel = $1";
         Ok(on_engine!(self, |conn| sqlx::query(sql).bind(channel).execute(conn).await?.rows_affected()))
     }
 

@@ -21,6 +21,8 @@ struct Listings {
     calls: Vec<(String, i64)>,
     /// The next calls answered 429.
     throttle: usize,
+    /// The seller has made the listing `AMZ-GONE` on Amazon after all.
+    gone_listed: bool,
 }
 
 type Shared = Arc<Mutex<Listings>>;
@@ -40,7 +42,7 @@ async fn patch_listing(State(shared): State<Shared>, Path((seller, sku)): Path<(
         s.throttle -= 1;
         return (StatusCode::TOO_MANY_REQUESTS, [("x-amzn-ratelimit-limit", "5.0")], Json(json!({"errors": [{"code": "QuotaExceeded", "message": "You exceeded your quota"}]}))).into_response();
     }
-    if sku == "AMZ-GONE" {
+    if sku == "AMZ-GONE" && !s.gone_listed {
         return (StatusCode::NOT_FOUND, Json(json!({"errors": [{"code": "NOT_FOUND", "message": "SKU AMZ-GONE not found"}]}))).into_response();
     }
     assert_eq!(body["patches"][0]["path"], "/attributes/fulfillment_availability", "{body}");
@@ -134,13 +136,28 @@ async fn amazon_is_told_the_stock_ordo_can_sell_once_per_burst_and_never_an_olde
     assert_eq!(health["outbound"]["pending"], 1, "only the refused listing waits: {health}");
     assert!(health["outbound"]["p95_latency_ms"].as_i64().is_some(), "{health}");
 
-    // A resync tells every listing again, moved or not.
+    // The refused listing keeps the channel behind: past the threshold, integration is told.
+    let lag = server.ordo.channels().watch_stock_lag("amz", Duration::ZERO).await.unwrap();
+    assert!(lag.is_some());
+    let (_, lagging) = server.get(t, "/api/v1/exceptions?kind=sync_lag&status=unresolved").await;
+    assert_eq!(lagging.as_array().map(Vec::len), Some(1), "{lagging}");
+    assert_eq!(lagging[0]["subject"], "channel:amz");
+    assert_eq!(lagging[0]["owner_role"], "integration");
+
+    // The seller lists it on Amazon and asks for a resync: every listing is told again at once,
+    // moved or not, and the lag resolves by itself.
+    stand_in.lock().unwrap().gone_listed = true;
     let marked = server.ordo.channels().resync_stock("amz", &ordo_app::Actor::system()).await.unwrap();
     assert_eq!(marked, 3);
     let before = told(&stand_in).len();
     let again = push(&server).await;
-    assert_eq!(again.pushed, 2, "{again:?}");
+    assert_eq!((again.pushed, again.failed), (3, 0), "{again:?}");
     let mut resent = told(&stand_in)[before..].to_vec();
     resent.sort();
-    assert_eq!(resent, [("AMZ-MUG".to_owned(), 2), ("AMZ-VASE".to_owned(), 0)]);
+    assert_eq!(resent, [("AMZ-GONE".to_owned(), 0), ("AMZ-MUG".to_owned(), 2), ("AMZ-VASE".to_owned(), 0)]);
+    assert_eq!(server.ordo.channels().watch_stock_lag("amz", Duration::ZERO).await.unwrap(), None);
+    let (_, lagging) = server.get(t, "/api/v1/exceptions?kind=sync_lag&status=unresolved").await;
+    assert_eq!(lagging.as_array().map(Vec::len), Some(0), "{lagging}");
+    let (_, health) = server.get(t, "/api/v1/channels/amz/sync").await;
+    assert_eq!((health["outbound"]["pending"].as_i64(), health["outbound"]["failed"].as_i64()), (Some(0), Some(0)), "{health}");
 }
