@@ -751,9 +751,14 @@ impl Channels<'_> {
         tx.channel(channel).await?.ok_or_else(|| AppError::NotFound { what: "channel", key: channel.to_owned() })?;
         let stats = tx.inbox_stats(channel, self.now() - chrono::Duration::hours(24)).await?;
         let last_polled_at = tx.cursors(channel).await?.into_iter().filter_map(|c| c.polled_at).max();
-        // Sync times are the wall clock's (see `stock_sync.rs`).
+        // Sync times are the wall clock's (see `stock_sync.rs`). A channel Ordo does not tell
+        // its stock has nothing outbound, whatever its listings' marks.
         let wall = Utc::now();
-        let out = tx.stock_sync_stats(channel, crate::STOCK_FAILING_AFTER, wall - chrono::Duration::hours(24)).await?;
+        let pushed_to = tx.connector(channel).await?.and_then(|c| ConnectorKind::parse("kind", &c.kind).ok()).is_some_and(ConnectorKind::pushes_stock);
+        let out = match pushed_to {
+            true => tx.stock_sync_stats(channel, crate::STOCK_FAILING_AFTER, wall - chrono::Duration::hours(24)).await?,
+            false => ordo_storage::StockSyncStats::default(),
+        };
         let mut latencies = out.latencies_ms;
         latencies.sort_unstable();
         let p95_latency_ms = (!latencies.is_empty()).then(|| latencies[(latencies.len() * 95).div_ceil(100).saturating_sub(1)]);

@@ -1,9 +1,11 @@
 //! eBay's Sell Fulfillment API: `getOrders` filtered by `lastmodifieddate`, paged by the
-//! `next` address eBay gives. The user access token comes from the OAuth refresh-token grant
-//! (or is given as it is) and is renewed once when eBay refuses it.
+//! `next` address eBay gives. Its Sell Inventory API: `bulkUpdatePriceQuantity`, each
+//! listing's quantity by its seller SKU, 25 a call. The user access token comes from the
+//! OAuth refresh-token grant (or is given as it is), one per scope, and is renewed once when
+//! eBay refuses it.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use ordo_app::{FeedError, PollTarget, PolledOrder, PolledPage};
+use ordo_app::{FeedError, ListingLevel, PollTarget, PolledOrder, PolledPage, PushError, StockPusher};
 use ordo_channels::ebay::{order_version, OrdersPage};
 use reqwest::StatusCode;
 use tokio::sync::Mutex;
@@ -14,17 +16,23 @@ use crate::{credential, required};
 const DEFAULT_BASE: &str = "https://api.ebay.com";
 const DEFAULT_TOKEN_URL: &str = "https://api.ebay.com/identity/v1/oauth2/token";
 const SCOPE: &str = "https://api.ebay.com/oauth/api_scope/sell.fulfillment.readonly";
+const INVENTORY_SCOPE: &str = "https://api.ebay.com/oauth/api_scope/sell.inventory";
 
 pub struct EbayFeed {
     http: Http,
     base: String,
     token_url: String,
     client: Option<(String, String, String)>,
+    scope: &'static str,
     token: Mutex<Option<String>>,
 }
 
 impl EbayFeed {
     pub fn new(http: Http, target: &PollTarget) -> Result<EbayFeed, String> {
+        EbayFeed::with_scope(http, target, SCOPE)
+    }
+
+    fn with_scope(http: Http, target: &PollTarget, scope: &'static str) -> Result<EbayFeed, String> {
         let client = match credential(target, "refresh_token") {
             Some(refresh) => Some((required(target, "client_id")?, required(target, "client_secret")?, refresh)),
             None => None,
@@ -38,6 +46,7 @@ impl EbayFeed {
             base: target.base_url.clone().unwrap_or_else(|| DEFAULT_BASE.to_owned()),
             token_url: credential(target, "token_url").unwrap_or_else(|| DEFAULT_TOKEN_URL.to_owned()),
             client,
+            scope,
             token: Mutex::new(token),
         })
     }
@@ -46,7 +55,7 @@ impl EbayFeed {
         let Some((id, secret, refresh)) = &self.client else {
             return Err(FeedError::Unauthorized("eBay refused the access token and there is no refresh token to renew it".to_owned()));
         };
-        let form = [("grant_type", "refresh_token"), ("refresh_token", refresh.as_str()), ("scope", SCOPE)];
+        let form = [("grant_type", "refresh_token"), ("refresh_token", refresh.as_str()), ("scope", self.scope)];
         let answer = self.http.send("eBay OAuth", |c| c.post(&self.token_url).basic_auth(id, Some(secret)).form(&form)).await?;
         if !answer.status.is_success() {
             return Err(FeedError::Unauthorized(format!("eBay OAuth answered {}", answer.status)));
@@ -111,5 +120,121 @@ impl EbayFeed {
             orders.push(PolledOrder { external_id, version, body: raw.get().as_bytes().to_vec() });
         }
         Ok(PolledPage { orders, next: page.next.filter(|n| !n.is_empty()) })
+    }
+}
+
+/// Tells eBay its listings' quantities through the Sell Inventory API, by seller SKU, with a
+/// token of its own for the inventory scope.
+pub struct EbayStock {
+    auth: EbayFeed,
+}
+
+/// The most SKUs one `bulkUpdatePriceQuantity` call takes.
+const EBAY_BATCH: usize = 25;
+
+impl EbayStock {
+    pub fn new(http: Http, target: &PollTarget) -> Result<EbayStock, String> {
+        Ok(EbayStock { auth: EbayFeed::with_scope(http, target, INVENTORY_SCOPE)? })
+    }
+
+    async fn token(&self, renew: bool) -> Result<String, PushError> {
+        if !renew && let Some(token) = self.auth.token.lock().await.clone() {
+            return Ok(token);
+        }
+        self.auth.renew().await.map_err(|e| match e {
+            FeedError::Unauthorized(why) => PushError::Unauthorized(why),
+            FeedError::Failed(why) => PushError::Failed(why),
+        })
+    }
+}
+
+impl StockPusher for EbayStock {
+    fn batch_size(&self) -> usize {
+        EBAY_BATCH
+    }
+
+    async fn push(&self, levels: &[ListingLevel]) -> Result<Vec<Result<(), String>>, PushError> {
+        let url = format!("{}/sell/inventory/v1/bulk_update_price_quantity", self.auth.base);
+        let requests: Vec<serde_json::Value> =
+            levels.iter().map(|l| serde_json::json!({"sku": l.channel_sku, "shipToLocationAvailability": {"quantity": l.quantity}})).collect();
+        let body = serde_json::json!({"requests": requests});
+        let mut renewed = false;
+        let mut token = self.token(false).await?;
+        loop {
+            let answer = self.auth.http.send_once("bulkUpdatePriceQuantity", |c| c.post(&url).bearer_auth(&token).json(&body)).await.map_err(PushError::Failed)?;
+            let status = answer.status;
+            if status == StatusCode::UNAUTHORIZED && !renewed {
+                renewed = true;
+                token = self.token(true).await?;
+                continue;
+            }
+            if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+                return Err(PushError::Unauthorized(format!("bulkUpdatePriceQuantity answered {status}")));
+            }
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                return Err(PushError::Throttled(crate::http::rate_limit_wait(&answer.headers).unwrap_or(std::time::Duration::from_secs(5))));
+            }
+            if !status.is_success() {
+                return Err(PushError::Failed(format!(
+                    "bulkUpdatePriceQuantity answered {status}: {}",
+                    String::from_utf8_lossy(&answer.body).chars().take(300).collect::<String>()
+                )));
+            }
+            return Ok(ebay_answers(levels, &answer.body));
+        }
+    }
+}
+
+/// Per level, what eBay's `responses` say of its SKU: taken (2xx), or refused with eBay's
+/// errors; a SKU the answer leaves out was not taken.
+fn ebay_answers(levels: &[ListingLevel], body: &[u8]) -> Vec<Result<(), String>> {
+    #[derive(serde::Deserialize)]
+    struct Error {
+        #[serde(rename = "errorId", default)]
+        id: i64,
+        #[serde(default)]
+        message: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct Response {
+        #[serde(default)]
+        sku: String,
+        #[serde(rename = "statusCode", default)]
+        status: u16,
+        #[serde(default)]
+        errors: Vec<Error>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        #[serde(default)]
+        responses: Vec<Response>,
+    }
+    let answer: Answer = serde_json::from_slice(body).unwrap_or(Answer { responses: Vec::new() });
+    levels
+        .iter()
+        .map(|level| match answer.responses.iter().find(|r| r.sku == level.channel_sku) {
+            Some(r) if (200..300).contains(&r.status) => Ok(()),
+            Some(r) => {
+                let errors: Vec<String> = r.errors.iter().map(|e| format!("{}: {}", e.id, e.message)).collect();
+                Err(format!("eBay answered {} for this SKU: {}", r.status, errors.join("; ")))
+            }
+            None => Err("eBay's answer left this SKU out".to_owned()),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ebays_multi_status_answer_is_read_per_sku() {
+        let levels: Vec<ListingLevel> = ["MUG-1", "GONE-1", "VASE-1"].iter().map(|s| ListingLevel { channel_sku: (*s).to_owned(), quantity: 3 }).collect();
+        let body = br#"{"responses":[{"statusCode":200,"sku":"MUG-1","offerId":"1"},
+            {"statusCode":404,"sku":"GONE-1","errors":[{"errorId":25702,"domain":"API_INVENTORY","message":"SKU GONE-1 is not available in the system"}]}]}"#;
+        let answers = ebay_answers(&levels, body);
+        assert_eq!(answers[0], Ok(()));
+        assert_eq!(answers[1], Err("eBay answered 404 for this SKU: 25702: SKU GONE-1 is not available in the system".to_owned()));
+        assert_eq!(answers[2], Err("eBay's answer left this SKU out".to_owned()));
     }
 }

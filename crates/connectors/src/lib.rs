@@ -20,7 +20,7 @@ use ordo_app::domain::connector::ConnectorKind;
 use ordo_app::{FeedError, ListingLevel, OrderFeed, PollTarget, PolledPage, PushError, StockPusher};
 
 pub use amazon::{AmazonFeed, AmazonStock};
-pub use ebay::EbayFeed;
+pub use ebay::{EbayFeed, EbayStock};
 pub use http::Http;
 pub use shopify::ShopifyFeed;
 pub use woocommerce::WooCommerceFeed;
@@ -60,6 +60,7 @@ impl OrderFeed for Feed {
 /// The stock pusher for a connector whose channel Ordo tells its available-to-sell.
 pub enum Pusher {
     Amazon(AmazonStock),
+    Ebay(EbayStock),
 }
 
 impl Pusher {
@@ -67,6 +68,7 @@ impl Pusher {
     pub fn for_target(http: &Http, target: &PollTarget) -> Result<Pusher, String> {
         match target.kind {
             ConnectorKind::Amazon => AmazonStock::new(http.clone(), target).map(Pusher::Amazon),
+            ConnectorKind::Ebay => EbayStock::new(http.clone(), target).map(Pusher::Ebay),
             other => Err(format!("Ordo does not tell {} channels their stock yet", other.as_str())),
         }
     }
@@ -76,12 +78,14 @@ impl StockPusher for Pusher {
     fn batch_size(&self) -> usize {
         match self {
             Pusher::Amazon(pusher) => pusher.batch_size(),
+            Pusher::Ebay(pusher) => pusher.batch_size(),
         }
     }
 
     async fn push(&self, levels: &[ListingLevel]) -> Result<Vec<Result<(), String>>, PushError> {
         match self {
             Pusher::Amazon(pusher) => pusher.push(levels).await,
+            Pusher::Ebay(pusher) => pusher.push(levels).await,
         }
     }
 }

@@ -44,9 +44,9 @@ impl ConnectorKind {
     }
 
     /// Whether Ordo tells this kind of channel its available-to-sell: Amazon (Listings Items
-    /// API) so far; the others are still to come.
+    /// API) and eBay (Inventory API) so far; Shopify and WooCommerce are still to come.
     pub fn pushes_stock(self) -> bool {
-        matches!(self, ConnectorKind::Amazon)
+        matches!(self, ConnectorKind::Amazon | ConnectorKind::Ebay)
     }
 }
 

@@ -164,7 +164,8 @@ pub async fn push_stock(ordo: Ordo, mut stopped: tokio::sync::watch::Receiver<bo
             return;
         }
     };
-    let mut pushers: std::collections::HashMap<String, (ordo_app::PollTarget, ordo_connectors::Pusher)> = Default::default();
+    // Each channel's pusher, or why its connector cannot have one (said once, not every second).
+    let mut pushers: std::collections::HashMap<String, (ordo_app::PollTarget, Result<ordo_connectors::Pusher, String>)> = Default::default();
     let mut every = tokio::time::interval(Duration::from_secs(1));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -184,17 +185,13 @@ pub async fn push_stock(ordo: Ordo, mut stopped: tokio::sync::watch::Receiver<bo
         };
         for target in targets {
             if pushers.get(&target.channel).is_none_or(|(known, _)| *known != target) {
-                match ordo_connectors::Pusher::for_target(&http, &target) {
-                    Ok(pusher) => {
-                        pushers.insert(target.channel.clone(), (target.clone(), pusher));
-                    }
-                    Err(error) => {
-                        tracing::warn!(channel = %target.channel, %error, "cannot push stock to the channel");
-                        continue;
-                    }
+                let pusher = ordo_connectors::Pusher::for_target(&http, &target);
+                if let Err(error) = &pusher {
+                    tracing::warn!(channel = %target.channel, %error, "cannot push stock to the channel");
                 }
+                pushers.insert(target.channel.clone(), (target.clone(), pusher));
             }
-            let Some((_, pusher)) = pushers.get(&target.channel) else { continue };
+            let Some((_, Ok(pusher))) = pushers.get(&target.channel) else { continue };
             // Rounds follow each other while there is work and the channel keeps up.
             for _ in 0..10 {
                 match ordo.channels().push_stock(&target.channel, pusher).await {

@@ -161,3 +161,67 @@ async fn amazon_is_told_the_stock_ordo_can_sell_once_per_burst_and_never_an_olde
     let (_, health) = server.get(t, "/api/v1/channels/amz/sync").await;
     assert_eq!((health["outbound"]["pending"].as_i64(), health["outbound"]["failed"].as_i64()), (Some(0), Some(0)), "{health}");
 }
+
+/// What the eBay stand-in was told: each call's SKUs and quantities.
+type EbayCalls = Arc<Mutex<Vec<Vec<(String, i64)>>>>;
+
+async fn bulk_update(State(calls): State<EbayCalls>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer v^1.1#inventory") {
+        return (StatusCode::UNAUTHORIZED, Json(json!({"errors": [{"errorId": 1001, "message": "Invalid access token"}]}))).into_response();
+    }
+    let requests = body["requests"].as_array().unwrap();
+    assert!(requests.len() <= 25, "eBay takes 25 SKUs a call");
+    let mut call = Vec::new();
+    let mut responses = Vec::new();
+    for request in requests {
+        let sku = request["sku"].as_str().unwrap().to_owned();
+        let quantity = request["shipToLocationAvailability"]["quantity"].as_i64().unwrap();
+        if sku == "EB-GONE" {
+            responses.push(json!({"statusCode": 404, "sku": sku, "errors": [{"errorId": 25702, "message": "SKU EB-GONE is not available in the system"}]}));
+        } else {
+            responses.push(json!({"statusCode": 200, "sku": sku}));
+            call.push((sku, quantity));
+        }
+    }
+    calls.lock().unwrap().push(call);
+    (StatusCode::MULTI_STATUS, Json(json!({"responses": responses}))).into_response()
+}
+
+#[tokio::test]
+async fn ebay_is_told_its_listings_stock_twenty_five_skus_a_call() {
+    let server = Server::start().await;
+    let calls: EbayCalls = Arc::default();
+    let app = Router::new().route("/sell/inventory/v1/bulk_update_price_quantity", post(bulk_update)).with_state(calls.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    shop(&server, 10).await;
+    let t = &server.admin;
+    assert_eq!(server.post(t, "/api/v1/channels", json!({"code": "ebay", "name": "eBay DE", "kind": "marketplace", "currency": "EUR"})).await.0, 201);
+    assert_eq!(server.post(t, "/api/v1/listings", json!({"channel": "ebay", "channel_sku": "EB-MUG", "sku": "MUG-1", "price": "12.90"})).await.0, 201);
+    assert_eq!(server.post(t, "/api/v1/listings", json!({"channel": "ebay", "channel_sku": "EB-GONE", "sku": "VASE-1", "price": "25.00"})).await.0, 201);
+    for n in 0..28 {
+        let sku = format!("CUP-{n:02}");
+        assert_eq!(server.post(t, "/api/v1/products", json!({"sku": sku, "name": "Cup", "unit_cost": "1.00"})).await.0, 201);
+        assert_eq!(server.post(t, "/api/v1/listings", json!({"channel": "ebay", "channel_sku": format!("EB-{sku}"), "sku": sku, "price": "3.00"})).await.0, 201);
+    }
+    let connector = json!({"kind": "ebay", "base_url": base, "credentials": {"access_token": "v^1.1#inventory"}});
+    assert_eq!(server.put(t, "/api/v1/channels/ebay/connector", connector).await.0, 200);
+
+    let http = ordo_connectors::Http::new().unwrap();
+    let target = server.ordo.channels().push_targets().await.unwrap().into_iter().find(|t| t.channel == "ebay").unwrap();
+    let pusher = ordo_connectors::Pusher::for_target(&http, &target).unwrap();
+    let round = server.ordo.channels().push_stock("ebay", &pusher).await.unwrap();
+    assert_eq!((round.claimed, round.calls, round.pushed, round.failed), (30, 2, 29, 1), "{round:?}");
+    let sent: Vec<usize> = calls.lock().unwrap().iter().map(Vec::len).collect();
+    assert_eq!(sent.iter().sum::<usize>(), 29, "{sent:?}");
+    assert!(calls.lock().unwrap().iter().flatten().any(|(sku, quantity)| sku == "EB-MUG" && *quantity == 10));
+
+    // A reservation: one call, one SKU.
+    let body = order("E-1", json!([{"sku": "W-MUG", "quantity": 4, "unit_price": "12.90"}]));
+    assert_eq!(server.post(t, "/api/v1/orders", body).await.0, 201);
+    let round = server.ordo.channels().push_stock("ebay", &pusher).await.unwrap();
+    assert_eq!((round.calls, round.pushed), (1, 1), "{round:?}");
+    assert_eq!(calls.lock().unwrap().last().unwrap(), &[("EB-MUG".to_owned(), 6)]);
+}
