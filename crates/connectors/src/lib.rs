@@ -23,7 +23,7 @@ pub use amazon::{AmazonFeed, AmazonStock};
 pub use ebay::{EbayFeed, EbayStock};
 pub use http::Http;
 pub use shopify::ShopifyFeed;
-pub use woocommerce::WooCommerceFeed;
+pub use woocommerce::{WooCommerceFeed, WooCommerceStock};
 
 /// The feed for a connector a poller works for.
 pub enum Feed {
@@ -61,6 +61,7 @@ impl OrderFeed for Feed {
 pub enum Pusher {
     Amazon(AmazonStock),
     Ebay(EbayStock),
+    WooCommerce(WooCommerceStock),
 }
 
 impl Pusher {
@@ -69,6 +70,7 @@ impl Pusher {
         match target.kind {
             ConnectorKind::Amazon => AmazonStock::new(http.clone(), target).map(Pusher::Amazon),
             ConnectorKind::Ebay => EbayStock::new(http.clone(), target).map(Pusher::Ebay),
+            ConnectorKind::WooCommerce => WooCommerceStock::new(http.clone(), target).map(Pusher::WooCommerce),
             other => Err(format!("Ordo does not tell {} channels their stock yet", other.as_str())),
         }
     }
@@ -79,6 +81,7 @@ impl StockPusher for Pusher {
         match self {
             Pusher::Amazon(pusher) => pusher.batch_size(),
             Pusher::Ebay(pusher) => pusher.batch_size(),
+            Pusher::WooCommerce(pusher) => pusher.batch_size(),
         }
     }
 
@@ -86,6 +89,7 @@ impl StockPusher for Pusher {
         match self {
             Pusher::Amazon(pusher) => pusher.push(levels).await,
             Pusher::Ebay(pusher) => pusher.push(levels).await,
+            Pusher::WooCommerce(pusher) => pusher.push(levels).await,
         }
     }
 }

@@ -1,10 +1,13 @@
 //! WooCommerce's REST API v3, for the catch-up poll that finds what webhooks missed:
 //! `/wp-json/wc/v3/orders` by `modified_after` and `modified_before` (GMT), oldest change
-//! first, paged by `page` up to the `X-WP-TotalPages` it reports. Authenticated with the REST
-//! API key's consumer key and secret over HTTPS.
+//! first, paged by `page` up to the `X-WP-TotalPages` it reports; and for each listing's
+//! stock, `products/batch`, a hundred products a call. Authenticated with the REST API key's
+//! consumer key and secret over HTTPS.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use ordo_app::{FeedError, PollTarget, PolledOrder, PolledPage};
+use std::collections::HashMap;
+
+use ordo_app::{FeedError, ListingLevel, PollTarget, PolledOrder, PolledPage, PushError, StockPusher};
 use reqwest::StatusCode;
 use serde_json::value::RawValue;
 
@@ -57,5 +60,149 @@ impl WooCommerceFeed {
         }
         let total: u32 = pages.and_then(|p| p.trim().parse().ok()).unwrap_or(page);
         Ok(PolledPage { orders, next: (page < total).then(|| (page + 1).to_string()) })
+    }
+}
+
+/// Tells WooCommerce its products' stock (`stock_quantity`, with stock managed) through
+/// `products/batch`. A listing names its product by id, or by SKU, looked up once.
+pub struct WooCommerceStock {
+    feed: WooCommerceFeed,
+    /// Product ids found by SKU.
+    ids: tokio::sync::Mutex<HashMap<String, i64>>,
+}
+
+/// The most products one `products/batch` call updates.
+const WOO_BATCH: usize = 100;
+
+impl WooCommerceStock {
+    pub fn new(http: Http, target: &PollTarget) -> Result<WooCommerceStock, String> {
+        Ok(WooCommerceStock { feed: WooCommerceFeed::new(http, target)?, ids: Default::default() })
+    }
+
+    /// The product a listing names: its id, or the product with that SKU; `Ok(None)` when the
+    /// shop has none.
+    async fn product_id(&self, channel_sku: &str) -> Result<Option<i64>, PushError> {
+        if let Ok(id) = channel_sku.parse::<i64>() {
+            return Ok(Some(id));
+        }
+        if let Some(id) = self.ids.lock().await.get(channel_sku) {
+            return Ok(Some(*id));
+        }
+        let url = format!("{}/wp-json/wc/v3/products", self.feed.base);
+        let answer = self
+            .feed
+            .http
+            .send_once("products", |c| c.get(&url).query(&[("sku", channel_sku)]).basic_auth(&self.feed.key, Some(&self.feed.secret)))
+            .await
+            .map_err(PushError::Failed)?;
+        woo_trouble("products", &answer)?;
+        #[derive(serde::Deserialize)]
+        struct Product {
+            id: i64,
+        }
+        let found: Vec<Product> = serde_json::from_slice(&answer.body).map_err(|e| PushError::Failed(format!("products' answer: {e}")))?;
+        let id = found.first().map(|p| p.id);
+        if let Some(id) = id {
+            self.ids.lock().await.insert(channel_sku.to_owned(), id);
+        }
+        Ok(id)
+    }
+}
+
+/// A refusal of the key, a request to slow down, or a failure, as a push error.
+fn woo_trouble(what: &str, answer: &Answer) -> Result<(), PushError> {
+    let status = answer.status;
+    if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+        return Err(PushError::Unauthorized(format!("{what} answered {status}")));
+    }
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        return Err(PushError::Throttled(crate::http::rate_limit_wait(&answer.headers).unwrap_or(std::time::Duration::from_secs(5))));
+    }
+    if !status.is_success() {
+        return Err(PushError::Failed(format!("{what} answered {status}")));
+    }
+    Ok(())
+}
+
+impl StockPusher for WooCommerceStock {
+    fn batch_size(&self) -> usize {
+        WOO_BATCH
+    }
+
+    async fn push(&self, levels: &[ListingLevel]) -> Result<Vec<Result<(), String>>, PushError> {
+        let mut answers: Vec<Result<(), String>> = Vec::with_capacity(levels.len());
+        let mut update = Vec::new();
+        let mut sent: Vec<(usize, i64)> = Vec::new();
+        for (i, level) in levels.iter().enumerate() {
+            match self.product_id(&level.channel_sku).await? {
+                Some(id) => {
+                    update.push(serde_json::json!({"id": id, "manage_stock": true, "stock_quantity": level.quantity}));
+                    sent.push((i, id));
+                    answers.push(Ok(()));
+                }
+                None => answers.push(Err(format!("the shop has no product with SKU {:?}", level.channel_sku))),
+            }
+        }
+        if update.is_empty() {
+            return Ok(answers);
+        }
+        let url = format!("{}/wp-json/wc/v3/products/batch", self.feed.base);
+        let body = serde_json::json!({"update": update});
+        let answer = self
+            .feed
+            .http
+            .send_once("products/batch", |c| c.post(&url).basic_auth(&self.feed.key, Some(&self.feed.secret)).json(&body))
+            .await
+            .map_err(PushError::Failed)?;
+        woo_trouble("products/batch", &answer)?;
+        for (i, why) in woo_refusals(&sent, &answer.body) {
+            answers[i] = Err(why);
+        }
+        Ok(answers)
+    }
+}
+
+/// The levels (by index) whose product the batch's answer refused, and why; a product the
+/// answer leaves out was not updated.
+fn woo_refusals(sent: &[(usize, i64)], body: &[u8]) -> Vec<(usize, String)> {
+    #[derive(serde::Deserialize)]
+    struct Error {
+        #[serde(default)]
+        code: String,
+        #[serde(default)]
+        message: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct Updated {
+        id: i64,
+        #[serde(default)]
+        error: Option<Error>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        #[serde(default)]
+        update: Vec<Updated>,
+    }
+    let answer: Answer = serde_json::from_slice(body).unwrap_or(Answer { update: Vec::new() });
+    sent.iter()
+        .filter_map(|(i, id)| match answer.update.iter().find(|u| u.id == *id) {
+            Some(Updated { error: None, .. }) => None,
+            Some(Updated { error: Some(e), .. }) => Some((*i, format!("WooCommerce refused product {id}: {}: {}", e.code, e.message))),
+            None => Some((*i, format!("WooCommerce's answer left product {id} out"))),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_answer_names_the_products_refused() {
+        let body = br#"{"update":[{"id":101,"stock_quantity":4},{"id":0,"error":{"code":"woocommerce_rest_product_invalid_id","message":"Invalid ID.","data":{"status":400}}}]}"#;
+        let refused = woo_refusals(&[(0, 101), (1, 102)], body);
+        assert_eq!(refused, [(1, "WooCommerce's answer left product 102 out".to_owned())]);
+        let body = br#"{"update":[{"id":102,"error":{"code":"woocommerce_rest_product_invalid_id","message":"Invalid ID."}}]}"#;
+        assert_eq!(woo_refusals(&[(3, 102)], body), [(3, "WooCommerce refused product 102: woocommerce_rest_product_invalid_id: Invalid ID.".to_owned())]);
     }
 }

@@ -44,9 +44,10 @@ impl ConnectorKind {
     }
 
     /// Whether Ordo tells this kind of channel its available-to-sell: Amazon (Listings Items
-    /// API) and eBay (Inventory API) so far; Shopify and WooCommerce are still to come.
+    /// API), eBay (Inventory API) and WooCommerce (products batch) so far; Shopify is still to
+    /// come.
     pub fn pushes_stock(self) -> bool {
-        matches!(self, ConnectorKind::Amazon | ConnectorKind::Ebay)
+        matches!(self, ConnectorKind::Amazon | ConnectorKind::Ebay | ConnectorKind::WooCommerce)
     }
 }
 

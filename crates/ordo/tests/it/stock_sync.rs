@@ -225,3 +225,75 @@ async fn ebay_is_told_its_listings_stock_twenty_five_skus_a_call() {
     assert_eq!((round.calls, round.pushed), (1, 1), "{round:?}");
     assert_eq!(calls.lock().unwrap().last().unwrap(), &[("EB-MUG".to_owned(), 6)]);
 }
+
+/// What the WooCommerce stand-in was told: each batch's (product id, quantity).
+type WooCalls = Arc<Mutex<Vec<Vec<(i64, i64)>>>>;
+
+async fn woo_products(Query(query): Query<std::collections::HashMap<String, String>>) -> Json<Value> {
+    match query.get("sku").map(String::as_str) {
+        Some("WOO-MUG") => Json(json!([{"id": 501, "sku": "WOO-MUG", "stock_quantity": 0}])),
+        _ => Json(json!([])),
+    }
+}
+
+async fn woo_batch(State(calls): State<WooCalls>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+    // "ck_ordo:cs_ordo", as HTTP basic authentication sends it.
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Basic Y2tfb3Jkbzpjc19vcmRv") {
+        return (StatusCode::UNAUTHORIZED, Json(json!({"code": "woocommerce_rest_cannot_view", "message": "Sorry, you cannot list resources."}))).into_response();
+    }
+    let update = body["update"].as_array().unwrap();
+    assert!(update.len() <= 100);
+    let mut call = Vec::new();
+    let mut answers = Vec::new();
+    for product in update {
+        assert_eq!(product["manage_stock"], true);
+        let id = product["id"].as_i64().unwrap();
+        if id == 777 {
+            answers.push(json!({"id": 0, "error": {"code": "woocommerce_rest_product_invalid_id", "message": "Invalid ID.", "data": {"status": 400}}}));
+            continue;
+        }
+        call.push((id, product["stock_quantity"].as_i64().unwrap()));
+        answers.push(json!({"id": id, "stock_quantity": product["stock_quantity"]}));
+    }
+    calls.lock().unwrap().push(call);
+    Json(json!({"update": answers})).into_response()
+}
+
+#[tokio::test]
+async fn woocommerce_is_told_its_products_stock_by_id_or_by_the_sku_it_looks_up_once() {
+    let server = Server::start().await;
+    let calls: WooCalls = Arc::default();
+    let app = Router::new()
+        .route("/wp-json/wc/v3/products", axum::routing::get(woo_products))
+        .route("/wp-json/wc/v3/products/batch", post(woo_batch))
+        .with_state(calls.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    shop(&server, 10).await;
+    let t = &server.admin;
+    assert_eq!(server.post(t, "/api/v1/channels", json!({"code": "b2b", "name": "Trade portal", "kind": "b2b", "currency": "EUR"})).await.0, 201);
+    for (channel_sku, sku) in [("WOO-MUG", "MUG-1"), ("502", "VASE-1"), ("777", "VASE-1"), ("WOO-NONE", "VASE-1")] {
+        let listing = json!({"channel": "b2b", "channel_sku": channel_sku, "sku": sku, "price": "9.00"});
+        assert_eq!(server.post(t, "/api/v1/listings", listing).await.0, 201);
+    }
+    let connector = json!({"kind": "woocommerce", "base_url": base, "credentials": {"consumer_key": "ck_ordo", "consumer_secret": "cs_ordo"}});
+    let (status, answer) = server.put(t, "/api/v1/channels/b2b/connector", connector).await;
+    assert_eq!(status, 200, "{answer}");
+
+    let http = ordo_connectors::Http::new().unwrap();
+    let target = server.ordo.channels().push_targets().await.unwrap().into_iter().find(|t| t.channel == "b2b").unwrap();
+    let pusher = ordo_connectors::Pusher::for_target(&http, &target).unwrap();
+    let round = server.ordo.channels().push_stock("b2b", &pusher).await.unwrap();
+    assert_eq!((round.claimed, round.calls, round.pushed, round.failed), (4, 1, 2, 2), "{round:?}");
+    let mut first = calls.lock().unwrap()[0].clone();
+    first.sort();
+    assert_eq!(first, [(501, 10), (502, 0)], "the mug's product found by its SKU, the vase's by its id");
+
+    let body = order("B-1", json!([{"sku": "W-MUG", "quantity": 3, "unit_price": "12.90"}]));
+    assert_eq!(server.post(t, "/api/v1/orders", body).await.0, 201);
+    let round = server.ordo.channels().push_stock("b2b", &pusher).await.unwrap();
+    assert_eq!((round.calls, round.pushed), (1, 1), "{round:?}");
+    assert_eq!(calls.lock().unwrap().last().unwrap(), &[(501, 7)]);
+}
