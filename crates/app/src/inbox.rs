@@ -752,9 +752,13 @@ impl Channels<'_> {
         let stats = tx.inbox_stats(channel, self.now() - chrono::Duration::hours(24)).await?;
         let last_polled_at = tx.cursors(channel).await?.into_iter().filter_map(|c| c.polled_at).max();
         // Sync times are the wall clock's (see `stock_sync.rs`). A channel Ordo does not tell
-        // its stock has nothing outbound, whatever its listings' marks.
+        // its stock (its connector has no API credentials) has nothing outbound, whatever its
+        // listings' marks.
         let wall = Utc::now();
-        let pushed_to = tx.connector(channel).await?.and_then(|c| ConnectorKind::parse("kind", &c.kind).ok()).is_some_and(ConnectorKind::pushes_stock);
+        let pushed_to = tx
+            .connector(channel)
+            .await?
+            .is_some_and(|c| c.credentials.is_some() && ConnectorKind::parse("kind", &c.kind).is_ok_and(ConnectorKind::pushes_stock));
         let out = match pushed_to {
             true => tx.stock_sync_stats(channel, crate::STOCK_FAILING_AFTER, wall - chrono::Duration::hours(24)).await?,
             false => ordo_storage::StockSyncStats::default(),

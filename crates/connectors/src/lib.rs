@@ -22,7 +22,7 @@ use ordo_app::{FeedError, ListingLevel, OrderFeed, PollTarget, PolledPage, PushE
 pub use amazon::{AmazonFeed, AmazonStock};
 pub use ebay::{EbayFeed, EbayStock};
 pub use http::Http;
-pub use shopify::ShopifyFeed;
+pub use shopify::{ShopifyFeed, ShopifyStock};
 pub use woocommerce::{WooCommerceFeed, WooCommerceStock};
 
 /// The feed for a connector a poller works for.
@@ -62,6 +62,7 @@ pub enum Pusher {
     Amazon(AmazonStock),
     Ebay(EbayStock),
     WooCommerce(WooCommerceStock),
+    Shopify(ShopifyStock),
 }
 
 impl Pusher {
@@ -71,7 +72,7 @@ impl Pusher {
             ConnectorKind::Amazon => AmazonStock::new(http.clone(), target).map(Pusher::Amazon),
             ConnectorKind::Ebay => EbayStock::new(http.clone(), target).map(Pusher::Ebay),
             ConnectorKind::WooCommerce => WooCommerceStock::new(http.clone(), target).map(Pusher::WooCommerce),
-            other => Err(format!("Ordo does not tell {} channels their stock yet", other.as_str())),
+            ConnectorKind::Shopify => ShopifyStock::new(http.clone(), target).map(Pusher::Shopify),
         }
     }
 }
@@ -82,6 +83,7 @@ impl StockPusher for Pusher {
             Pusher::Amazon(pusher) => pusher.batch_size(),
             Pusher::Ebay(pusher) => pusher.batch_size(),
             Pusher::WooCommerce(pusher) => pusher.batch_size(),
+            Pusher::Shopify(pusher) => pusher.batch_size(),
         }
     }
 
@@ -90,6 +92,7 @@ impl StockPusher for Pusher {
             Pusher::Amazon(pusher) => pusher.push(levels).await,
             Pusher::Ebay(pusher) => pusher.push(levels).await,
             Pusher::WooCommerce(pusher) => pusher.push(levels).await,
+            Pusher::Shopify(pusher) => pusher.push(levels).await,
         }
     }
 }

@@ -43,11 +43,9 @@ impl ConnectorKind {
         matches!(self, ConnectorKind::Shopify | ConnectorKind::WooCommerce)
     }
 
-    /// Whether Ordo tells this kind of channel its available-to-sell: Amazon (Listings Items
-    /// API), eBay (Inventory API) and WooCommerce (products batch) so far; Shopify is still to
-    /// come.
+    /// Whether Ordo tells this kind of channel its available-to-sell: every kind it connects.
     pub fn pushes_stock(self) -> bool {
-        matches!(self, ConnectorKind::Amazon | ConnectorKind::Ebay | ConnectorKind::WooCommerce)
+        matches!(self, ConnectorKind::Amazon | ConnectorKind::Ebay | ConnectorKind::WooCommerce | ConnectorKind::Shopify)
     }
 }
 

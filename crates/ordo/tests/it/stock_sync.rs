@@ -297,3 +297,69 @@ async fn woocommerce_is_told_its_products_stock_by_id_or_by_the_sku_it_looks_up_
     assert_eq!((round.calls, round.pushed), (1, 1), "{round:?}");
     assert_eq!(calls.lock().unwrap().last().unwrap(), &[(501, 7)]);
 }
+
+/// What the Shopify stand-in was told: each mutation's (inventory item, location, quantity).
+type ShopifyCalls = Arc<Mutex<Vec<Vec<(String, String, i64)>>>>;
+
+async fn shopify_graphql(State(calls): State<ShopifyCalls>, headers: HeaderMap, Json(body): Json<Value>) -> Json<Value> {
+    assert_eq!(headers.get("x-shopify-access-token").and_then(|v| v.to_str().ok()), Some("shpat_ordo"));
+    let query = body["query"].as_str().unwrap();
+    if query.contains("productVariants") {
+        let search = body["variables"]["q"].as_str().unwrap();
+        let mut nodes = Vec::new();
+        for (sku, item) in [("SHOP-MUG", "gid://shopify/InventoryItem/9001"), ("SHOP-VASE", "gid://shopify/InventoryItem/9002")] {
+            if search.contains(&format!("sku:\"{sku}\"")) {
+                nodes.push(json!({"sku": sku, "inventoryItem": {"id": item}}));
+            }
+        }
+        return Json(json!({"data": {"productVariants": {"nodes": nodes}}}));
+    }
+    assert!(query.contains("inventorySetQuantities"), "{query}");
+    let input = &body["variables"]["input"];
+    assert_eq!((input["name"].as_str(), input["reason"].as_str()), (Some("available"), Some("correction")));
+    let call: Vec<(String, String, i64)> = input["quantities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| (q["inventoryItemId"].as_str().unwrap().to_owned(), q["locationId"].as_str().unwrap().to_owned(), q["quantity"].as_i64().unwrap()))
+        .collect();
+    calls.lock().unwrap().push(call);
+    Json(json!({"data": {"inventorySetQuantities": {"userErrors": []}}}))
+}
+
+#[tokio::test]
+async fn shopify_is_told_available_at_its_location_by_inventory_item() {
+    let server = Server::start().await;
+    let calls: ShopifyCalls = Arc::default();
+    let app = Router::new().route("/admin/api/2025-07/graphql.json", post(shopify_graphql)).with_state(calls.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    shop(&server, 10).await;
+    let t = &server.admin;
+    assert_eq!(server.post(t, "/api/v1/channels", json!({"code": "store", "name": "Web store", "kind": "web", "currency": "EUR"})).await.0, 201);
+    for (channel_sku, sku) in [("SHOP-MUG", "MUG-1"), ("SHOP-VASE", "VASE-1"), ("SHOP-NONE", "VASE-1")] {
+        let listing = json!({"channel": "store", "channel_sku": channel_sku, "sku": sku, "price": "14.90"});
+        assert_eq!(server.post(t, "/api/v1/listings", listing).await.0, 201);
+    }
+    let connector = json!({"kind": "shopify", "base_url": base, "webhook_secrets": ["shpss_store"], "credentials": {"access_token": "shpat_ordo", "location_id": "655441491"}});
+    let (status, answer) = server.put(t, "/api/v1/channels/store/connector", connector).await;
+    assert_eq!(status, 200, "{answer}");
+
+    let http = ordo_connectors::Http::new().unwrap();
+    let target = server.ordo.channels().push_targets().await.unwrap().into_iter().find(|t| t.channel == "store").unwrap();
+    let pusher = ordo_connectors::Pusher::for_target(&http, &target).unwrap();
+    let round = server.ordo.channels().push_stock("store", &pusher).await.unwrap();
+    assert_eq!((round.claimed, round.calls, round.pushed, round.failed), (3, 1, 2, 1), "{round:?}");
+    let mut first = calls.lock().unwrap()[0].clone();
+    first.sort();
+    let location = "gid://shopify/Location/655441491".to_owned();
+    assert_eq!(first, [("gid://shopify/InventoryItem/9001".to_owned(), location.clone(), 10), ("gid://shopify/InventoryItem/9002".to_owned(), location.clone(), 0)]);
+
+    let body = order("P-1", json!([{"sku": "W-MUG", "quantity": 2, "unit_price": "12.90"}]));
+    assert_eq!(server.post(t, "/api/v1/orders", body).await.0, 201);
+    let round = server.ordo.channels().push_stock("store", &pusher).await.unwrap();
+    assert_eq!((round.calls, round.pushed), (1, 1), "{round:?}");
+    assert_eq!(calls.lock().unwrap().last().unwrap(), &[("gid://shopify/InventoryItem/9001".to_owned(), location, 8)]);
+}
