@@ -239,6 +239,8 @@ pub struct ChannelConnection {
     pub last_polled_at: Option<DateTime<Utc>>,
     pub received_last_day: i64,
     pub failed: i64,
+    /// The stock Ordo has still to tell the channel, and how its pushes went.
+    pub outbound: crate::OutboundHealth,
 }
 
 impl Channels<'_> {
@@ -252,6 +254,7 @@ impl Channels<'_> {
             let connector = tx.connector(&channel.code).await?.map(|c| view(c, self.settings.secret_key.as_ref())).transpose()?;
             let stats = tx.inbox_stats(&channel.code, since).await?;
             let last_polled_at = tx.cursors(&channel.code).await?.into_iter().filter_map(|c| c.polled_at).max();
+            let outbound = crate::stock_sync::outbound_health(&mut tx, &channel.code).await?;
             let state = match &connector {
                 None => "not connected",
                 Some(c) if c.paused => "paused",
@@ -266,6 +269,7 @@ impl Channels<'_> {
                 last_polled_at,
                 received_last_day: stats.received_since,
                 failed: stats.failed,
+                outbound,
             });
         }
         Ok(connections)

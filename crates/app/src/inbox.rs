@@ -751,21 +751,7 @@ impl Channels<'_> {
         tx.channel(channel).await?.ok_or_else(|| AppError::NotFound { what: "channel", key: channel.to_owned() })?;
         let stats = tx.inbox_stats(channel, self.now() - chrono::Duration::hours(24)).await?;
         let last_polled_at = tx.cursors(channel).await?.into_iter().filter_map(|c| c.polled_at).max();
-        // Sync times are the wall clock's (see `stock_sync.rs`). A channel Ordo does not tell
-        // its stock (its connector has no API credentials) has nothing outbound, whatever its
-        // listings' marks.
-        let wall = Utc::now();
-        let pushed_to = tx
-            .connector(channel)
-            .await?
-            .is_some_and(|c| c.credentials.is_some() && ConnectorKind::parse("kind", &c.kind).is_ok_and(ConnectorKind::pushes_stock));
-        let out = match pushed_to {
-            true => tx.stock_sync_stats(channel, crate::STOCK_FAILING_AFTER, wall - chrono::Duration::hours(24)).await?,
-            false => ordo_storage::StockSyncStats::default(),
-        };
-        let mut latencies = out.latencies_ms;
-        latencies.sort_unstable();
-        let p95_latency_ms = (!latencies.is_empty()).then(|| latencies[(latencies.len() * 95).div_ceil(100).saturating_sub(1)]);
+        let outbound = crate::stock_sync::outbound_health(&mut tx, channel).await?;
         Ok(SyncHealth {
             channel: channel.to_owned(),
             inbound: InboundHealth {
@@ -775,12 +761,7 @@ impl Channels<'_> {
                 failed: stats.failed,
                 received_last_day: stats.received_since,
             },
-            outbound: OutboundHealth {
-                pending: out.pending,
-                oldest_pending_age_s: out.oldest_pending_since.map(|since| (wall - since).num_seconds().max(0)),
-                p95_latency_ms,
-                failed: out.failing,
-            },
+            outbound,
         })
     }
 

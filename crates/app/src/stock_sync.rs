@@ -15,11 +15,13 @@ use std::time::Duration;
 
 use chrono::Utc;
 use ordo_domain::audit::Change;
+use ordo_domain::connector::ConnectorKind;
 use ordo_domain::exception::ExceptionKind;
 use ordo_storage::StockPushed;
 use serde::Serialize;
 
 use crate::pollers::PollTarget;
+use crate::inbox::OutboundHealth;
 use crate::{Actor, AppError, AppResult, Channels};
 
 /// How long a round holds the listings it claimed: longer than one call to a channel may
@@ -245,6 +247,30 @@ impl Channels<'_> {
         tx.commit().await?;
         Ok(lag)
     }
+}
+
+/// What waits to be told to `channel` of its stock, and how its pushes went over the last
+/// day. A channel Ordo does not tell its stock (its connector has no API credentials) has
+/// nothing outbound, whatever its listings' marks.
+pub(crate) async fn outbound_health(tx: &mut ordo_storage::Tx, channel: &str) -> AppResult<OutboundHealth> {
+    let pushed_to = tx
+        .connector(channel)
+        .await?
+        .is_some_and(|c| c.credentials.is_some() && ConnectorKind::parse("kind", &c.kind).is_ok_and(ConnectorKind::pushes_stock));
+    if !pushed_to {
+        return Ok(OutboundHealth { pending: 0, oldest_pending_age_s: None, p95_latency_ms: None, failed: 0 });
+    }
+    let wall = Utc::now();
+    let stats = tx.stock_sync_stats(channel, FAILING_AFTER, wall - chrono::Duration::hours(24)).await?;
+    let mut latencies = stats.latencies_ms;
+    latencies.sort_unstable();
+    let p95_latency_ms = (!latencies.is_empty()).then(|| latencies[(latencies.len() * 95).div_ceil(100).saturating_sub(1)]);
+    Ok(OutboundHealth {
+        pending: stats.pending,
+        oldest_pending_age_s: stats.oldest_pending_since.map(|since| (wall - since).num_seconds().max(0)),
+        p95_latency_ms,
+        failed: stats.failing,
+    })
 }
 
 fn listing_subject(channel: &str, channel_sku: &str) -> String {

@@ -29,6 +29,10 @@ struct ChannelRow {
     today: i64,
     duplicates: i64,
     failed: i64,
+    stock_waiting: i64,
+    stock_lag: String,
+    push_p95: String,
+    stock_failing: i64,
 }
 
 fn when(at: Option<chrono::DateTime<chrono::Utc>>) -> String {
@@ -50,6 +54,10 @@ impl From<ChannelConnection> for ChannelRow {
             last_poll: when(c.last_polled_at),
             today: c.received_last_day,
             failed: c.failed,
+            stock_waiting: c.outbound.pending,
+            stock_lag: c.outbound.oldest_pending_age_s.map_or_else(|| "none".to_owned(), |s| format!("{s} s")),
+            push_p95: c.outbound.p95_latency_ms.map_or_else(|| "none".to_owned(), |ms| format!("{ms} ms")),
+            stock_failing: c.outbound.failed,
         }
     }
 }

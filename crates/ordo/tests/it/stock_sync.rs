@@ -160,6 +160,18 @@ async fn amazon_is_told_the_stock_ordo_can_sell_once_per_burst_and_never_an_olde
     assert_eq!(lagging.as_array().map(Vec::len), Some(0), "{lagging}");
     let (_, health) = server.get(t, "/api/v1/channels/amz/sync").await;
     assert_eq!((health["outbound"]["pending"].as_i64(), health["outbound"]["failed"].as_i64()), (Some(0), Some(0)), "{health}");
+
+    // The Channels page shows the same at a glance.
+    let ops = crate::common::Browserless::log_in(&server, "olga", ordo_app::domain::access::Role::Ops).await;
+    let (status, page) = ops.get("/dashboard/channels").await;
+    assert_eq!(status, 200);
+    let row = page.split("<code>amz</code>").nth(1).and_then(|rest| rest.split("</tr>").next()).expect("the amz row");
+    let cells: Vec<&str> = row.split("<td class=\"num\">").skip(1).map(|c| c.split("</td>").next().unwrap_or_default()).collect();
+    let stock = &cells[cells.len() - 4..];
+    assert_eq!(stock[0], "0", "nothing waits: {row}");
+    assert_eq!(stock[1], "none");
+    assert!(stock[2].ends_with(" ms"), "{row}");
+    assert_eq!(stock[3], "0");
 }
 
 /// What the eBay stand-in was told: each call's SKUs and quantities.
