@@ -375,3 +375,68 @@ async fn shopify_is_told_available_at_its_location_by_inventory_item() {
     assert_eq!((round.calls, round.pushed), (1, 1), "{round:?}");
     assert_eq!(calls.lock().unwrap().last().unwrap(), &[("gid://shopify/InventoryItem/9001".to_owned(), location, 8)]);
 }
+
+/// Two instances on one PostgreSQL push side by side: each listing's change reaches eBay once.
+#[tokio::test]
+async fn two_instances_on_one_postgresql_push_each_change_once() {
+    let Some(url) = crate::common::postgres_url() else {
+        println!("SKIP two_instances_on_one_postgresql_push_each_change_once: ORDO_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let server = Server::start_on(Some(&url)).await;
+    let other = ordo_app::Ordo::open(&server.ordo_url(), &Default::default(), server.ordo.settings().clone()).await.unwrap();
+    let calls: EbayCalls = Arc::default();
+    let app = Router::new().route("/sell/inventory/v1/bulk_update_price_quantity", post(bulk_update)).with_state(calls.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    shop(&server, 100).await;
+    let t = &server.admin;
+    assert_eq!(server.post(t, "/api/v1/channels", json!({"code": "ebay", "name": "eBay DE", "kind": "marketplace", "currency": "EUR"})).await.0, 201);
+    assert_eq!(server.post(t, "/api/v1/listings", json!({"channel": "ebay", "channel_sku": "EB-MUG", "sku": "MUG-1", "price": "12.90"})).await.0, 201);
+    for n in 0..59 {
+        let sku = format!("PLATE-{n:02}");
+        assert_eq!(server.post(t, "/api/v1/products", json!({"sku": sku, "name": "Plate", "unit_cost": "1.00"})).await.0, 201);
+        assert_eq!(server.post(t, "/api/v1/listings", json!({"channel": "ebay", "channel_sku": format!("EB-{sku}"), "sku": sku, "price": "3.00"})).await.0, 201);
+    }
+    let connector = json!({"kind": "ebay", "base_url": base, "credentials": {"access_token": "v^1.1#inventory"}});
+    assert_eq!(server.put(t, "/api/v1/channels/ebay/connector", connector).await.0, 200);
+
+    let http = ordo_connectors::Http::new().unwrap();
+    let target = server.ordo.channels().push_targets().await.unwrap().into_iter().find(|t| t.channel == "ebay").unwrap();
+    let pusher = ordo_connectors::Pusher::for_target(&http, &target).unwrap();
+    let rounds = |ordo: ordo_app::Ordo, pusher: &'static ordo_connectors::Pusher| async move {
+        let mut pushed = 0;
+        for _ in 0..5 {
+            pushed += ordo.channels().push_stock("ebay", pusher).await.unwrap().pushed;
+        }
+        pushed
+    };
+    let pusher: &'static ordo_connectors::Pusher = Box::leak(Box::new(pusher));
+    let told_per_sku = || {
+        let mut counts = std::collections::BTreeMap::new();
+        for (sku, _) in calls.lock().unwrap().iter().flatten() {
+            *counts.entry(sku.clone()).or_insert(0) += 1;
+        }
+        counts
+    };
+
+    let (a, b) = tokio::join!(rounds(server.ordo.clone(), pusher), rounds(other.clone(), pusher));
+    assert_eq!(a + b, 60, "every listing once: {a} + {b}");
+    let counts = told_per_sku();
+    assert_eq!(counts.len(), 60);
+    assert!(counts.values().all(|n| *n == 1), "{counts:?}");
+
+    // Orders arrive while both push: the mug's latest value reaches eBay, and no listing twice
+    // for one change.
+    for n in 0..5 {
+        let body = order(&format!("T-{n}"), json!([{"sku": "W-MUG", "quantity": 2, "unit_price": "12.90"}]));
+        assert_eq!(server.post(t, "/api/v1/orders", body).await.0, 201);
+        tokio::join!(rounds(server.ordo.clone(), pusher), rounds(other.clone(), pusher));
+    }
+    let mug: Vec<i64> = calls.lock().unwrap().iter().flatten().filter(|(sku, _)| sku == "EB-MUG").map(|(_, q)| *q).collect();
+    assert_eq!(mug.last(), Some(&90), "{mug:?}");
+    assert!(mug.windows(2).all(|w| w[0] > w[1]), "each value told once, newest last: {mug:?}");
+    other.close().await;
+}
