@@ -383,9 +383,11 @@ async fn a_sigkill_mid_poll_loses_and_duplicates_nothing() {
     assert_eq!(ids.len(), 30, "every order, once");
     let (orders, _) = server.ordo.orders().list(Some("amz"), None, None, 500, 0).await.unwrap();
     assert_eq!(orders.len(), 30, "none twice");
-    // An order is made a moment before its delivery is marked processed: wait for the inbox.
+    // An order is made a moment before its delivery is marked processed, and the second
+    // process may have been killed in between: this server's processors then finish those
+    // deliveries once their lease (15 s) runs out. Wait for the inbox that long.
     let mut kept = server.ordo.channels().inbox("amz", None, 500).await.unwrap();
-    for _ in 0..200 {
+    for _ in 0..600 {
         if kept.iter().all(|d| d.status.as_str() == "processed") {
             break;
         }
