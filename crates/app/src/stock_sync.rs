@@ -161,7 +161,9 @@ impl Channels<'_> {
         let at = self.now();
         let mut tx = self.db.write().await?;
         tx.record_stock_pushed(channel, &done, now).await?;
-        for pushed in &done {
+        // Only a listing that failed before can have a failure to resolve.
+        let failed_before: std::collections::HashSet<&str> = marks.iter().filter(|m| m.attempts > 0).map(|m| m.channel_sku.as_str()).collect();
+        for pushed in done.iter().filter(|p| failed_before.contains(p.channel_sku)) {
             tx.resolve_exception(ExceptionKind::SyncFailure.as_str(), &listing_subject(channel, pushed.channel_sku), "the channel took the stock", at).await?;
         }
         for (channel_sku, why, attempts) in &refused {

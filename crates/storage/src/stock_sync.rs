@@ -65,24 +65,25 @@ impl Tx {
         Ok(marks)
     }
 
-    /// Records what the channel now has. A change that came after the claim keeps the
-    /// listing marked, pending since `now`.
+    /// Records what the channel now has, a hundred listings a statement. A change that came
+    /// after the claim keeps the listing marked, pending since `now`.
     pub async fn record_stock_pushed(&mut self, channel: &str, pushed: &[StockPushed<'_>], now: DateTime<Utc>) -> Result<(), StorageError> {
-        let sql = "UPDATE channel_stock_sync SET pushed = $1, pushed_quantity = $2, pushed_at = $3, latency_ms = $4, attempts = 0, \
-                   next_attempt_at = NULL, lease_until = NULL, last_error = NULL, \
-                   pending_since = CASE WHEN wanted > $1 THEN $3 ELSE NULL END \
-                   WHERE channel = $5 AND channel_sku = $6";
-        for p in pushed {
-            on_engine!(self, |conn| sqlx::query(sql)
-                .bind(p.wanted)
-                .bind(p.quantity)
-                .bind(now)
-                .bind(p.latency_ms)
-                .bind(channel)
-                .bind(p.channel_sku)
-                .execute(conn)
-                .await?
-                .rows_affected());
+        const CHUNK: usize = 100;
+        for chunk in pushed.chunks(CHUNK) {
+            let sql = format!(
+                "UPDATE channel_stock_sync SET pushed = v.column2, pushed_quantity = v.column3, pushed_at = v.column4, latency_ms = v.column5, \
+                 attempts = 0, next_attempt_at = NULL, lease_until = NULL, last_error = NULL, \
+                 pending_since = CASE WHEN channel_stock_sync.wanted > v.column2 THEN v.column4 ELSE NULL END \
+                 FROM ({}) AS v WHERE channel_stock_sync.channel = v.column6 AND channel_stock_sync.channel_sku = v.column1",
+                crate::values(self.engine(), chunk.len(), 6)
+            );
+            on_engine!(self, |conn| {
+                let mut query = sqlx::query(AssertSqlSafe(sql));
+                for p in chunk {
+                    query = query.bind(p.channel_sku).bind(p.wanted).bind(p.quantity).bind(now).bind(p.latency_ms).bind(channel);
+                }
+                query.execute(conn).await?.rows_affected()
+            });
         }
         Ok(())
     }
