@@ -94,27 +94,38 @@ pub async fn watch_the_clock(ordo: Ordo) {
     }
 }
 
+/// A one-second tick for the channel loops, which skips ticks missed while a round ran.
+fn every_second() -> tokio::time::Interval {
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    every
+}
+
+/// Waits for the next tick; `false` once `stopped` turns true.
+async fn tick_unless_stopped(every: &mut tokio::time::Interval, stopped: &mut tokio::sync::watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        _ = every.tick() => {}
+        _ = stopped.changed() => {}
+    }
+    !*stopped.borrow()
+}
+
+/// The HTTPS client the channel loops call the channels with; `None`, logged, when it cannot
+/// be built (`who` cannot start).
+fn channels_client(who: &str) -> Option<ordo_connectors::Http> {
+    ordo_connectors::Http::new().map_err(|error| tracing::error!(%error, "{who} cannot start")).ok()
+}
+
 /// Polls the channels that do not push (Amazon, eBay), each at its connector's interval, as
 /// `holder`. Several processes may run this: one polls a channel at a time (a lease on its
 /// cursor), and when it stops, it lets go of its leases for another to take over at once.
 pub async fn poll_channels(ordo: Ordo, holder: String, mut stopped: tokio::sync::watch::Receiver<bool>) {
-    let http = match ordo_connectors::Http::new() {
-        Ok(http) => http,
-        Err(error) => {
-            tracing::error!(%error, "the pollers cannot start");
-            return;
-        }
-    };
+    let Some(http) = channels_client("the pollers") else { return };
     let mut feeds: std::collections::HashMap<String, (ordo_app::PollTarget, ordo_connectors::Feed)> = Default::default();
     let mut polled: std::collections::HashMap<String, std::time::Instant> = Default::default();
-    let mut every = tokio::time::interval(Duration::from_secs(1));
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut every = every_second();
     loop {
-        tokio::select! {
-            _ = every.tick() => {}
-            _ = stopped.changed() => {}
-        }
-        if *stopped.borrow() {
+        if !tick_unless_stopped(&mut every, &mut stopped).await {
             for channel in feeds.keys() {
                 let _ = ordo.channels().release_poller(channel, &holder).await;
             }
@@ -157,23 +168,12 @@ pub async fn poll_channels(ordo: Ordo, holder: String, mut stopped: tokio::sync:
 /// stock moved, round after round. Several processes may run this: a listing is claimed by
 /// one at a time.
 pub async fn push_stock(ordo: Ordo, mut stopped: tokio::sync::watch::Receiver<bool>) {
-    let http = match ordo_connectors::Http::new() {
-        Ok(http) => http,
-        Err(error) => {
-            tracing::error!(%error, "the stock pushers cannot start");
-            return;
-        }
-    };
+    let Some(http) = channels_client("the stock pushers") else { return };
     // Each channel's pusher, or why its connector cannot have one (said once, not every second).
     let mut pushers: std::collections::HashMap<String, (ordo_app::PollTarget, Result<ordo_connectors::Pusher, String>)> = Default::default();
-    let mut every = tokio::time::interval(Duration::from_secs(1));
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut every = every_second();
     loop {
-        tokio::select! {
-            _ = every.tick() => {}
-            _ = stopped.changed() => {}
-        }
-        if *stopped.borrow() {
+        if !tick_unless_stopped(&mut every, &mut stopped).await {
             return;
         }
         let targets = match ordo.channels().push_targets().await {

@@ -57,17 +57,27 @@ async fn listings_stand_in() -> (String, Shared) {
         .route("/auth/o2/token", post(token))
         .route("/listings/2021-08-01/items/{seller}/{sku}", patch(patch_listing))
         .with_state(shared.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let base = serve_stand_in(app).await;
     (base, shared)
 }
 
-async fn push(server: &Server) -> ordo_app::PushRound {
+/// A stand-in channel API serving `app` on 127.0.0.1: its base address.
+async fn serve_stand_in(app: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
+/// The pusher `ordo serve` would use for `channel`'s connector.
+async fn pusher_for(server: &Server, channel: &str) -> ordo_connectors::Pusher {
     let http = ordo_connectors::Http::new().unwrap();
-    let target = server.ordo.channels().push_targets().await.unwrap().into_iter().find(|t| t.channel == "amz").expect("amz is pushed to");
-    let pusher = ordo_connectors::Pusher::for_target(&http, &target).unwrap();
-    server.ordo.channels().push_stock("amz", &pusher).await.unwrap()
+    let target = server.ordo.channels().push_targets().await.unwrap().into_iter().find(|t| t.channel == channel).expect("the channel is pushed to");
+    ordo_connectors::Pusher::for_target(&http, &target).unwrap()
+}
+
+async fn push(server: &Server) -> ordo_app::PushRound {
+    server.ordo.channels().push_stock("amz", &pusher_for(server, "amz").await).await.unwrap()
 }
 
 fn told(stand_in: &Shared) -> Vec<(String, i64)> {
@@ -204,9 +214,7 @@ async fn ebay_is_told_its_listings_stock_twenty_five_skus_a_call() {
     let server = Server::start().await;
     let calls: EbayCalls = Arc::default();
     let app = Router::new().route("/sell/inventory/v1/bulk_update_price_quantity", post(bulk_update)).with_state(calls.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let base = serve_stand_in(app).await;
 
     shop(&server, 10).await;
     let t = &server.admin;
@@ -221,9 +229,7 @@ async fn ebay_is_told_its_listings_stock_twenty_five_skus_a_call() {
     let connector = json!({"kind": "ebay", "base_url": base, "credentials": {"access_token": "v^1.1#inventory"}});
     assert_eq!(server.put(t, "/api/v1/channels/ebay/connector", connector).await.0, 200);
 
-    let http = ordo_connectors::Http::new().unwrap();
-    let target = server.ordo.channels().push_targets().await.unwrap().into_iter().find(|t| t.channel == "ebay").unwrap();
-    let pusher = ordo_connectors::Pusher::for_target(&http, &target).unwrap();
+    let pusher = pusher_for(&server, "ebay").await;
     let round = server.ordo.channels().push_stock("ebay", &pusher).await.unwrap();
     assert_eq!((round.claimed, round.calls, round.pushed, round.failed), (30, 2, 29, 1), "{round:?}");
     let sent: Vec<usize> = calls.lock().unwrap().iter().map(Vec::len).collect();
@@ -279,9 +285,7 @@ async fn woocommerce_is_told_its_products_stock_by_id_or_by_the_sku_it_looks_up_
         .route("/wp-json/wc/v3/products", axum::routing::get(woo_products))
         .route("/wp-json/wc/v3/products/batch", post(woo_batch))
         .with_state(calls.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let base = serve_stand_in(app).await;
 
     shop(&server, 10).await;
     let t = &server.admin;
@@ -294,9 +298,7 @@ async fn woocommerce_is_told_its_products_stock_by_id_or_by_the_sku_it_looks_up_
     let (status, answer) = server.put(t, "/api/v1/channels/b2b/connector", connector).await;
     assert_eq!(status, 200, "{answer}");
 
-    let http = ordo_connectors::Http::new().unwrap();
-    let target = server.ordo.channels().push_targets().await.unwrap().into_iter().find(|t| t.channel == "b2b").unwrap();
-    let pusher = ordo_connectors::Pusher::for_target(&http, &target).unwrap();
+    let pusher = pusher_for(&server, "b2b").await;
     let round = server.ordo.channels().push_stock("b2b", &pusher).await.unwrap();
     assert_eq!((round.claimed, round.calls, round.pushed, round.failed), (4, 1, 2, 2), "{round:?}");
     let mut first = calls.lock().unwrap()[0].clone();
@@ -344,9 +346,7 @@ async fn shopify_is_told_available_at_its_location_by_inventory_item() {
     let server = Server::start().await;
     let calls: ShopifyCalls = Arc::default();
     let app = Router::new().route("/admin/api/2025-07/graphql.json", post(shopify_graphql)).with_state(calls.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let base = serve_stand_in(app).await;
 
     shop(&server, 10).await;
     let t = &server.admin;
@@ -359,9 +359,7 @@ async fn shopify_is_told_available_at_its_location_by_inventory_item() {
     let (status, answer) = server.put(t, "/api/v1/channels/store/connector", connector).await;
     assert_eq!(status, 200, "{answer}");
 
-    let http = ordo_connectors::Http::new().unwrap();
-    let target = server.ordo.channels().push_targets().await.unwrap().into_iter().find(|t| t.channel == "store").unwrap();
-    let pusher = ordo_connectors::Pusher::for_target(&http, &target).unwrap();
+    let pusher = pusher_for(&server, "store").await;
     let round = server.ordo.channels().push_stock("store", &pusher).await.unwrap();
     assert_eq!((round.claimed, round.calls, round.pushed, round.failed), (3, 1, 2, 1), "{round:?}");
     let mut first = calls.lock().unwrap()[0].clone();
@@ -387,9 +385,7 @@ async fn two_instances_on_one_postgresql_push_each_change_once() {
     let other = ordo_app::Ordo::open(&server.ordo_url(), &Default::default(), server.ordo.settings().clone()).await.unwrap();
     let calls: EbayCalls = Arc::default();
     let app = Router::new().route("/sell/inventory/v1/bulk_update_price_quantity", post(bulk_update)).with_state(calls.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let base = serve_stand_in(app).await;
 
     shop(&server, 100).await;
     let t = &server.admin;
@@ -403,9 +399,7 @@ async fn two_instances_on_one_postgresql_push_each_change_once() {
     let connector = json!({"kind": "ebay", "base_url": base, "credentials": {"access_token": "v^1.1#inventory"}});
     assert_eq!(server.put(t, "/api/v1/channels/ebay/connector", connector).await.0, 200);
 
-    let http = ordo_connectors::Http::new().unwrap();
-    let target = server.ordo.channels().push_targets().await.unwrap().into_iter().find(|t| t.channel == "ebay").unwrap();
-    let pusher = ordo_connectors::Pusher::for_target(&http, &target).unwrap();
+    let pusher = pusher_for(&server, "ebay").await;
     let rounds = |ordo: ordo_app::Ordo, pusher: &'static ordo_connectors::Pusher| async move {
         let mut pushed = 0;
         for _ in 0..5 {
