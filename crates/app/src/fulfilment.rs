@@ -8,7 +8,7 @@ use ordo_domain::notification::Topic;
 use ordo_domain::order::{NewShipment, Order, OrderStatus, Shipment, ShipmentLine, ShipmentStatus};
 use ordo_domain::wave::{Dispatch, NewWave, Wave, WaveOrderStatus, WaveStatus, WaveSummary};
 use ordo_domain::FieldError;
-use ordo_storage::{PickableLine, Tx};
+use ordo_storage::{ConfirmationKind, PickableLine, Tx};
 use uuid::Uuid;
 
 use ordo_domain::audit::Change;
@@ -333,6 +333,7 @@ async fn ship(
         tracking: Vec::new(),
     };
     tx.insert_shipment(&shipment, order.id).await?;
+    crate::confirmations::confirm_to_channel(tx, order, ConfirmationKind::Shipment(shipment.id), &reason, now).await?;
     post_shipment(ordo, tx, order, &shipment, who, now).await?;
     let shipped = |line: i64| order.lines.iter().find(|l| l.line == line).map_or(0, |l| l.shipped);
     // A kit's own line carries no stock: it is complete when its components are.

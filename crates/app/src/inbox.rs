@@ -226,9 +226,29 @@ pub struct InboundHealth {
 /// not been told of, how long the oldest has waited, the 95th percentile of the latency from
 /// a change to the channel's answer over the last day (each listing's last push), and
 /// listings whose pushes keep failing.
-#[derive(Debug, Clone, Serialize)]
+/// What waits to be told to a channel, and how telling it went over the last day: its
+/// stock and its orders' confirmations together, and each apart.
+#[derive(Debug, Clone, Default, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OutboundHealth {
+    /// Stock changes and confirmations the channel has not taken yet.
+    pub pending: i64,
+    pub oldest_pending_age_s: Option<i64>,
+    /// From the commit of a change to the channel's 2xx.
+    pub p50_latency_ms: Option<i64>,
+    pub p95_latency_ms: Option<i64>,
+    pub p99_latency_ms: Option<i64>,
+    /// Changes the channel failed to take five times in a row and still waiting, and
+    /// confirmations it refused.
+    pub failed: i64,
+    pub stock: OutboundFigures,
+    pub confirmations: OutboundFigures,
+}
+
+/// One kind of thing told to a channel: pending, oldest, latency and failures.
+#[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OutboundFigures {
     pub pending: i64,
     pub oldest_pending_age_s: Option<i64>,
     pub p95_latency_ms: Option<i64>,
@@ -624,7 +644,7 @@ impl Channels<'_> {
         if !order.status.is_open() {
             return Ok(format!("not cancelled: the order is {} already", order.status));
         }
-        self.orders().cancel_order(id, reason, actor).await?;
+        self.orders().cancel(id, reason, actor, crate::orders::CancelledBy::Channel).await?;
         Ok(format!("order {id} cancelled"))
     }
 

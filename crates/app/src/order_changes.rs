@@ -123,7 +123,8 @@ impl Orders<'_> {
         Ok(saved)
     }
 
-    /// Cancels an order named by the channel's own id; see [`Ordo::cancel_order`].
+    /// Cancels an order the channel cancelled, named by the channel's own id; see
+    /// [`Self::cancel_order`].
     pub async fn cancel_order_from_channel(
         &self,
         channel: &str,
@@ -133,6 +134,6 @@ impl Orders<'_> {
     ) -> AppResult<Order> {
         let id = self.db.read().await?.order_id_by_external_id(channel, external_id).await?;
         let id = id.ok_or_else(|| AppError::NotFound { what: "order", key: format!("{channel}/{external_id}") })?;
-        self.cancel_order(id, reason, actor).await
+        self.cancel(id, reason, actor, crate::orders::CancelledBy::Channel).await
     }
 }

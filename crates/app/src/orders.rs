@@ -111,8 +111,14 @@ impl Orders<'_> {
         self.order(id).await
     }
 
-    /// Cancels an order that has not shipped, releasing its reservations.
+    /// Cancels an order that has not shipped, releasing its reservations; its channel is
+    /// told (or, where its API cannot cancel, a person is).
     pub async fn cancel_order(self, id: Uuid, reason: &str, actor: &Actor) -> AppResult<Order> {
+        self.cancel(id, reason, actor, CancelledBy::Ordo).await
+    }
+
+    /// Cancels an order as [`Self::cancel_order`] does, where `by` decided it.
+    pub(crate) async fn cancel(self, id: Uuid, reason: &str, actor: &Actor, by: CancelledBy) -> AppResult<Order> {
         let reason = ordo_domain::field::text("reason", reason)?;
         let now = self.now();
         let mut tx = self.db.write().await?;
@@ -127,6 +133,9 @@ impl Orders<'_> {
             tx.resolve_exception(kind.as_str(), &subject, "order cancelled", now).await?;
         }
         tx.record_transition(id, Some(order.status), OrderStatus::Cancelled, &actor.to_string(), &reason, now).await?;
+        if by == CancelledBy::Ordo {
+            crate::confirmations::confirm_to_channel(&mut tx, &order, ordo_storage::ConfirmationKind::Cancellation, &reason, now).await?;
+        }
         let cancelled = tx.order(id).await?.ok_or(AppError::NotFound { what: "order", key: id.to_string() })?;
         let change = Change::new("order.cancel", format!("order:{id}"))
             .before(order_state(&order))
@@ -147,4 +156,11 @@ impl Orders<'_> {
     pub async fn oversold_levels(self) -> AppResult<i64> {
         Ok(self.db.read().await?.oversold_levels().await?)
     }
+}
+
+/// Who decided an order is cancelled: the channel need not be told what it said itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CancelledBy {
+    Ordo,
+    Channel,
 }

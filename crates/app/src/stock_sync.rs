@@ -21,7 +21,7 @@ use ordo_storage::StockPushed;
 use serde::Serialize;
 
 use crate::pollers::PollTarget;
-use crate::inbox::OutboundHealth;
+use crate::inbox::{OutboundFigures, OutboundHealth};
 use crate::{Actor, AppError, AppResult, Channels};
 
 /// How long a round holds the listings it claimed: longer than one call to a channel may
@@ -251,28 +251,43 @@ impl Channels<'_> {
     }
 }
 
-/// What waits to be told to `channel` of its stock, and how its pushes went over the last
-/// day. A channel Ordo does not tell its stock (its connector has no API credentials) has
-/// nothing outbound, whatever its listings' marks.
+/// What waits to be told to `channel` (its stock, its orders' confirmations), and how
+/// telling it went over the last day. A channel Ordo does not call (its connector has no API
+/// credentials) has nothing outbound, whatever its listings' marks.
 pub(crate) async fn outbound_health(tx: &mut ordo_storage::Tx, channel: &str) -> AppResult<OutboundHealth> {
     let pushed_to = tx
         .connector(channel)
         .await?
         .is_some_and(|c| c.credentials.is_some() && ConnectorKind::parse("kind", &c.kind).is_ok_and(ConnectorKind::pushes_stock));
     if !pushed_to {
-        return Ok(OutboundHealth { pending: 0, oldest_pending_age_s: None, p95_latency_ms: None, failed: 0 });
+        return Ok(OutboundHealth::default());
     }
     let wall = Utc::now();
-    let stats = tx.stock_sync_stats(channel, FAILING_AFTER, wall - chrono::Duration::hours(24)).await?;
-    let mut latencies = stats.latencies_ms;
-    latencies.sort_unstable();
-    let p95_latency_ms = (!latencies.is_empty()).then(|| latencies[(latencies.len() * 95).div_ceil(100).saturating_sub(1)]);
+    let day_ago = wall - chrono::Duration::hours(24);
+    let stock = tx.stock_sync_stats(channel, FAILING_AFTER, day_ago).await?;
+    let confirmations = tx.confirmation_stats(channel, FAILING_AFTER, day_ago).await?;
+    let age = |since: Option<chrono::DateTime<Utc>>| since.map(|since| (wall - since).num_seconds().max(0));
+    let mut all: Vec<i64> = stock.latencies_ms.iter().chain(&confirmations.latencies_ms).copied().collect();
+    all.sort_unstable();
+    let figures = |pending, oldest, mut latencies: Vec<i64>, failed| {
+        latencies.sort_unstable();
+        OutboundFigures { pending, oldest_pending_age_s: age(oldest), p95_latency_ms: percentile(&latencies, 95), failed }
+    };
     Ok(OutboundHealth {
-        pending: stats.pending,
-        oldest_pending_age_s: stats.oldest_pending_since.map(|since| (wall - since).num_seconds().max(0)),
-        p95_latency_ms,
-        failed: stats.failing,
+        pending: stock.pending + confirmations.pending,
+        oldest_pending_age_s: age(stock.oldest_pending_since.into_iter().chain(confirmations.oldest_pending_since).min()),
+        p50_latency_ms: percentile(&all, 50),
+        p95_latency_ms: percentile(&all, 95),
+        p99_latency_ms: percentile(&all, 99),
+        failed: stock.failing + confirmations.failing + confirmations.refused,
+        stock: figures(stock.pending, stock.oldest_pending_since, stock.latencies_ms, stock.failing),
+        confirmations: figures(confirmations.pending, confirmations.oldest_pending_since, confirmations.latencies_ms, confirmations.failing + confirmations.refused),
     })
+}
+
+/// The `p`th percentile of sorted `values` (nearest rank).
+fn percentile(sorted: &[i64], p: usize) -> Option<i64> {
+    (!sorted.is_empty()).then(|| sorted[(sorted.len() * p).div_ceil(100).saturating_sub(1)])
 }
 
 fn listing_subject(channel: &str, channel_sku: &str) -> String {
@@ -281,7 +296,7 @@ fn listing_subject(channel: &str, channel_sku: &str) -> String {
 
 /// The wait before trying a listing again after `attempts` failures: doubling from two
 /// seconds, at most five minutes.
-fn backoff(attempts: i64) -> chrono::Duration {
+pub(crate) fn backoff(attempts: i64) -> chrono::Duration {
     let wait = Duration::from_secs(2u64.saturating_pow(u32::try_from(attempts.clamp(0, 16)).unwrap_or(16) + 1)).min(MAX_BACKOFF);
     chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::seconds(300))
 }

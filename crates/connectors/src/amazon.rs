@@ -20,14 +20,14 @@ const DEFAULT_TOKEN_URL: &str = "https://api.amazon.com/auth/o2/token";
 const MAX_ITEM_PAGES: usize = 50;
 
 pub struct AmazonFeed {
-    http: Http,
-    base: String,
+    pub(crate) http: Http,
+    pub(crate) base: String,
     token_url: String,
     client_id: String,
     client_secret: String,
     refresh_token: String,
-    marketplaces: String,
-    token: Mutex<Option<String>>,
+    pub(crate) marketplaces: String,
+    pub(crate) token: Mutex<Option<String>>,
 }
 
 impl AmazonFeed {
@@ -45,7 +45,7 @@ impl AmazonFeed {
     }
 
     /// A fresh access token from the refresh token.
-    async fn renew(&self) -> Result<String, FeedError> {
+    pub(crate) async fn renew(&self) -> Result<String, FeedError> {
         let form = [
             ("grant_type", "refresh_token"),
             ("refresh_token", self.refresh_token.as_str()),

@@ -17,14 +17,16 @@ const DEFAULT_BASE: &str = "https://api.ebay.com";
 const DEFAULT_TOKEN_URL: &str = "https://api.ebay.com/identity/v1/oauth2/token";
 const SCOPE: &str = "https://api.ebay.com/oauth/api_scope/sell.fulfillment.readonly";
 const INVENTORY_SCOPE: &str = "https://api.ebay.com/oauth/api_scope/sell.inventory";
+/// Shipping fulfillments are written with this scope.
+pub(crate) const FULFILLMENT_SCOPE: &str = "https://api.ebay.com/oauth/api_scope/sell.fulfillment";
 
 pub struct EbayFeed {
-    http: Http,
-    base: String,
+    pub(crate) http: Http,
+    pub(crate) base: String,
     token_url: String,
     client: Option<(String, String, String)>,
     scope: &'static str,
-    token: Mutex<Option<String>>,
+    pub(crate) token: Mutex<Option<String>>,
 }
 
 impl EbayFeed {
@@ -32,7 +34,7 @@ impl EbayFeed {
         EbayFeed::with_scope(http, target, SCOPE)
     }
 
-    fn with_scope(http: Http, target: &PollTarget, scope: &'static str) -> Result<EbayFeed, String> {
+    pub(crate) fn with_scope(http: Http, target: &PollTarget, scope: &'static str) -> Result<EbayFeed, String> {
         let client = match credential(target, "refresh_token") {
             Some(refresh) => Some((required(target, "client_id")?, required(target, "client_secret")?, refresh)),
             None => None,
@@ -51,7 +53,7 @@ impl EbayFeed {
         })
     }
 
-    async fn renew(&self) -> Result<String, FeedError> {
+    pub(crate) async fn renew(&self) -> Result<String, FeedError> {
         let Some((id, secret, refresh)) = &self.client else {
             return Err(FeedError::Unauthorized("eBay refused the access token and there is no refresh token to renew it".to_owned()));
         };

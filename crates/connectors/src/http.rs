@@ -113,6 +113,29 @@ impl Http {
     }
 }
 
+/// A one-try call's answer as a push sees it: the channel's own answer to the request (a
+/// 2xx, or a 4xx about the request), or why to try later: refused credentials, a 429 (as
+/// long as it asks, else `default_wait`), a 5xx.
+pub(crate) fn outbound(what: &str, answer: Answer, default_wait: Duration) -> Result<Answer, ordo_app::PushError> {
+    use ordo_app::PushError;
+    let status = answer.status;
+    if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+        return Err(PushError::Unauthorized(format!("{what} answered {status}")));
+    }
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        return Err(PushError::Throttled(rate_limit_wait(&answer.headers).unwrap_or(default_wait)));
+    }
+    if status.is_server_error() {
+        return Err(PushError::Failed(format!("{what} answered {status}: {}", excerpt(&answer.body))));
+    }
+    Ok(answer)
+}
+
+/// The start of a channel's answer, for a message.
+pub(crate) fn excerpt(body: &[u8]) -> String {
+    String::from_utf8_lossy(body).chars().take(300).collect()
+}
+
 /// How long a 429 asks to wait: `Retry-After` in seconds, else one request's share of
 /// Amazon's `x-amzn-RateLimit-Limit` (requests a second).
 pub(crate) fn rate_limit_wait(headers: &reqwest::header::HeaderMap) -> Option<Duration> {

@@ -10,6 +10,7 @@
 //! once.
 
 mod amazon;
+mod confirm;
 mod ebay;
 mod http;
 mod shopify;
@@ -20,6 +21,7 @@ use ordo_app::domain::connector::ConnectorKind;
 use ordo_app::{FeedError, ListingLevel, OrderFeed, PollTarget, PolledPage, PushError, StockPusher};
 
 pub use amazon::{AmazonFeed, AmazonStock};
+pub use confirm::Confirmer;
 pub use ebay::{EbayFeed, EbayStock};
 pub use http::Http;
 pub use shopify::{ShopifyFeed, ShopifyStock};

@@ -19,7 +19,7 @@ use crate::required;
 const API_VERSION: &str = "2025-07";
 
 pub struct ShopifyFeed {
-    http: Http,
+    pub(crate) http: Http,
     base: String,
     token: String,
 }
@@ -28,6 +28,29 @@ impl ShopifyFeed {
     pub fn new(http: Http, target: &PollTarget) -> Result<ShopifyFeed, String> {
         let base = target.base_url.clone().ok_or_else(|| format!("the shopify connector of {} needs its shop's base_url", target.channel))?;
         Ok(ShopifyFeed { http, base, token: required(target, "access_token")? })
+    }
+
+    /// One GraphQL call: its `data`, or why not.
+    pub(crate) async fn graphql(&self, what: &str, query: &str, variables: serde_json::Value) -> Result<serde_json::Value, PushError> {
+        let url = format!("{}/admin/api/{API_VERSION}/graphql.json", self.base);
+        let body = serde_json::json!({"query": query, "variables": variables});
+        let answer = self
+            .http
+            .send_once(what, |c| c.post(&url).header("x-shopify-access-token", &self.token).json(&body))
+            .await
+            .map_err(PushError::Failed)?;
+        let answer = crate::http::outbound(what, answer, std::time::Duration::from_secs(2))?;
+        if !answer.status.is_success() {
+            return Err(PushError::Failed(format!("{what} answered {}: {}", answer.status, crate::http::excerpt(&answer.body))));
+        }
+        let reply: serde_json::Value = serde_json::from_slice(&answer.body).map_err(|e| PushError::Failed(format!("{what}'s answer: {e}")))?;
+        if let Some(wait) = throttled(&reply) {
+            return Err(PushError::Throttled(wait));
+        }
+        if let Some(errors) = reply.get("errors").filter(|e| !e.is_null()) {
+            return Err(PushError::Failed(format!("{what} answered {errors}")));
+        }
+        Ok(reply["data"].clone())
     }
 
     pub async fn page(&self, since: DateTime<Utc>, until: DateTime<Utc>, token: Option<&str>) -> Result<PolledPage, FeedError> {
@@ -91,36 +114,6 @@ impl ShopifyStock {
         Ok(ShopifyStock { feed: ShopifyFeed::new(http, target)?, location, items: Default::default() })
     }
 
-    /// One GraphQL call: its `data`, or why not.
-    async fn graphql(&self, what: &str, query: &str, variables: serde_json::Value) -> Result<serde_json::Value, PushError> {
-        let url = format!("{}/admin/api/{API_VERSION}/graphql.json", self.feed.base);
-        let body = serde_json::json!({"query": query, "variables": variables});
-        let answer = self
-            .feed
-            .http
-            .send_once(what, |c| c.post(&url).header("x-shopify-access-token", &self.feed.token).json(&body))
-            .await
-            .map_err(PushError::Failed)?;
-        let status = answer.status;
-        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-            return Err(PushError::Unauthorized(format!("{what} answered {status}")));
-        }
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            return Err(PushError::Throttled(crate::http::rate_limit_wait(&answer.headers).unwrap_or(std::time::Duration::from_secs(2))));
-        }
-        if !status.is_success() {
-            return Err(PushError::Failed(format!("{what} answered {status}")));
-        }
-        let reply: serde_json::Value = serde_json::from_slice(&answer.body).map_err(|e| PushError::Failed(format!("{what}'s answer: {e}")))?;
-        if let Some(wait) = throttled(&reply) {
-            return Err(PushError::Throttled(wait));
-        }
-        if let Some(errors) = reply.get("errors").filter(|e| !e.is_null()) {
-            return Err(PushError::Failed(format!("{what} answered {errors}")));
-        }
-        Ok(reply["data"].clone())
-    }
-
     /// The inventory items of `skus` the shop has, looked up in one call for those not known.
     async fn inventory_items(&self, skus: &[&str]) -> Result<HashMap<String, String>, PushError> {
         let mut known = self.items.lock().await.clone();
@@ -128,7 +121,7 @@ impl ShopifyStock {
         for chunk in missing.chunks(50) {
             let search = chunk.iter().map(|s| format!("sku:\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))).collect::<Vec<_>>().join(" OR ");
             let query = "query($q: String!) { productVariants(first: 250, query: $q) { nodes { sku inventoryItem { id } } } }";
-            let data = self.graphql("productVariants", query, serde_json::json!({"q": search})).await?;
+            let data = self.feed.graphql("productVariants", query, serde_json::json!({"q": search})).await?;
             for node in data["productVariants"]["nodes"].as_array().into_iter().flatten() {
                 if let (Some(sku), Some(item)) = (node["sku"].as_str(), node["inventoryItem"]["id"].as_str()) {
                     known.insert(sku.to_owned(), item.to_owned());
@@ -195,7 +188,7 @@ impl StockPusher for ShopifyStock {
         }
         let mutation = "mutation($input: InventorySetQuantitiesInput!) { inventorySetQuantities(input: $input) { userErrors { field message code } } }";
         let input = serde_json::json!({"input": {"name": "available", "reason": "correction", "ignoreCompareQuantity": true, "quantities": quantities}});
-        let data = self.graphql("inventorySetQuantities", mutation, input).await?;
+        let data = self.feed.graphql("inventorySetQuantities", mutation, input).await?;
         for (n, refused) in user_errors(&data, sent.len()).into_iter().enumerate() {
             if let Some(why) = refused {
                 answers[sent[n]] = Err(why);

@@ -15,10 +15,10 @@ use crate::http::{Answer, Http};
 use crate::required;
 
 pub struct WooCommerceFeed {
-    http: Http,
-    base: String,
-    key: String,
-    secret: String,
+    pub(crate) http: Http,
+    pub(crate) base: String,
+    pub(crate) key: String,
+    pub(crate) secret: String,
 }
 
 impl WooCommerceFeed {

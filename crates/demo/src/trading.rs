@@ -143,7 +143,7 @@ impl Shop {
             }
         }
         if seed.between(1, 100) <= 2 && order.status.is_open() {
-            self.orders().cancel_order(order.id, "customer cancelled on the channel", channel_actor).await?;
+            self.orders().cancel_order_from_channel(&order.channel, &order.external_id, "customer cancelled on the channel", channel_actor).await?;
             summary.cancelled += 1;
         }
         Ok(())

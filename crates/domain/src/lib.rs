@@ -42,6 +42,7 @@ macro_rules! named {
 pub mod access;
 pub mod audit;
 pub mod change;
+pub mod confirmation;
 pub mod connector;
 pub mod decide;
 pub mod exception;

@@ -873,7 +873,7 @@ async fn serve(config: &Config) -> Result<ExitCode, Failure> {
         let holder = format!("{}/{address}", serve::host_name());
         tokio::spawn(serve::poll_channels(ordo.clone(), holder, stopped.clone()))
     };
-    let stock = tokio::spawn(serve::push_stock(ordo.clone(), stopped.clone()));
+    let pushers = tokio::spawn(serve::push_to_channels(ordo.clone(), stopped.clone()));
     let backups = config.backups.clone().map(|plan| tokio::spawn(serve::back_up(config.database_url.clone(), config.storage.clone(), plan, stopped.clone())));
     let checkpoints = config.audit_checkpoints.clone().map(|plan| tokio::spawn(serve::checkpoint_audit(ordo.clone(), plan, stopped.clone())));
     // Webhooks leave through the HTTPS client the connectors use.
@@ -899,7 +899,7 @@ async fn serve(config: &Config) -> Result<ExitCode, Failure> {
         let _ = processor.await;
     }
     let _ = pollers.await;
-    let _ = stock.await;
+    let _ = pushers.await;
     if let Some(checkpoints) = checkpoints {
         let _ = checkpoints.await;
     }

@@ -164,13 +164,13 @@ pub async fn poll_channels(ordo: Ordo, holder: String, mut stopped: tokio::sync:
     }
 }
 
-/// Tells each connected channel Ordo can push to the available-to-sell of its listings whose
-/// stock moved, round after round. Several processes may run this: a listing is claimed by
-/// one at a time.
-pub async fn push_stock(ordo: Ordo, mut stopped: tokio::sync::watch::Receiver<bool>) {
-    let Some(http) = channels_client("the stock pushers") else { return };
-    // Each channel's pusher, or why its connector cannot have one (said once, not every second).
-    let mut pushers: std::collections::HashMap<String, (ordo_app::PollTarget, Result<ordo_connectors::Pusher, String>)> = Default::default();
+/// Tells each connected channel Ordo can call the available-to-sell of its listings whose
+/// stock moved, and what Ordo shipped and cancelled of its orders, round after round. Several
+/// processes may run this: a listing or a confirmation is claimed by one at a time.
+pub async fn push_to_channels(ordo: Ordo, mut stopped: tokio::sync::watch::Receiver<bool>) {
+    let Some(http) = channels_client("the channel pushers") else { return };
+    // Each channel's clients, or why its connector cannot have them (said once, not every second).
+    let mut clients: std::collections::HashMap<String, ChannelClients> = Default::default();
     let mut every = every_second();
     loop {
         if !tick_unless_stopped(&mut every, &mut stopped).await {
@@ -179,37 +179,66 @@ pub async fn push_stock(ordo: Ordo, mut stopped: tokio::sync::watch::Receiver<bo
         let targets = match ordo.channels().push_targets().await {
             Ok(targets) => targets,
             Err(error) => {
-                tracing::warn!(%error, "could not read the connectors to push stock to");
+                tracing::warn!(%error, "could not read the connectors to push to");
                 continue;
             }
         };
         for target in targets {
-            if pushers.get(&target.channel).is_none_or(|(known, _)| *known != target) {
-                let pusher = ordo_connectors::Pusher::for_target(&http, &target);
-                if let Err(error) = &pusher {
-                    tracing::warn!(channel = %target.channel, %error, "cannot push stock to the channel");
-                }
-                pushers.insert(target.channel.clone(), (target.clone(), pusher));
+            if clients.get(&target.channel).is_none_or(|known| known.target != target) {
+                clients.insert(target.channel.clone(), ChannelClients::for_target(&http, target.clone()));
             }
-            let Some((_, Ok(pusher))) = pushers.get(&target.channel) else { continue };
-            // Rounds follow each other while there is work and the channel keeps up.
-            for _ in 0..10 {
-                match ordo.channels().push_stock(&target.channel, pusher).await {
-                    Ok(round) if round.claimed == 0 || round.throttled => break,
-                    Ok(round) => tracing::debug!(channel = %target.channel, pushed = round.pushed, unchanged = round.unchanged, failed = round.failed, "stock pushed"),
-                    Err(error) => {
-                        tracing::warn!(channel = %target.channel, %error, "pushing stock failed");
-                        break;
+            let Some(channel) = clients.get(&target.channel) else { continue };
+            if let Ok(pusher) = &channel.stock {
+                // Rounds follow each other while there is work and the channel keeps up.
+                for _ in 0..10 {
+                    match ordo.channels().push_stock(&target.channel, pusher).await {
+                        Ok(round) if round.claimed == 0 || round.throttled => break,
+                        Ok(round) => tracing::debug!(channel = %target.channel, pushed = round.pushed, unchanged = round.unchanged, failed = round.failed, "stock pushed"),
+                        Err(error) => {
+                            tracing::warn!(channel = %target.channel, %error, "pushing stock failed");
+                            break;
+                        }
+                    }
+                    if *stopped.borrow() {
+                        return;
                     }
                 }
-                if *stopped.borrow() {
-                    return;
+                if let Err(error) = ordo.channels().watch_stock_lag(&target.channel, SYNC_LAG_THRESHOLD).await {
+                    tracing::warn!(channel = %target.channel, %error, "could not watch the channel's stock lag");
                 }
             }
-            if let Err(error) = ordo.channels().watch_stock_lag(&target.channel, SYNC_LAG_THRESHOLD).await {
-                tracing::warn!(channel = %target.channel, %error, "could not watch the channel's stock lag");
+            if let Ok(confirmer) = &channel.confirmations {
+                match ordo.channels().confirm_orders(&target.channel, confirmer).await {
+                    Ok(round) if round.claimed > 0 => {
+                        tracing::debug!(channel = %target.channel, confirmed = round.confirmed, refused = round.refused, failed = round.failed, "orders confirmed")
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(channel = %target.channel, %error, "confirming orders failed"),
+                }
             }
         }
+    }
+}
+
+/// What `ordo serve` tells one channel with: its stock pusher and its order confirmer, each
+/// or why its connector cannot have it.
+struct ChannelClients {
+    target: ordo_app::PollTarget,
+    stock: Result<ordo_connectors::Pusher, String>,
+    confirmations: Result<ordo_connectors::Confirmer, String>,
+}
+
+impl ChannelClients {
+    fn for_target(http: &ordo_connectors::Http, target: ordo_app::PollTarget) -> ChannelClients {
+        let stock = ordo_connectors::Pusher::for_target(http, &target);
+        if let Err(error) = &stock {
+            tracing::warn!(channel = %target.channel, %error, "cannot push stock to the channel");
+        }
+        let confirmations = ordo_connectors::Confirmer::for_target(http, &target);
+        if let Err(error) = &confirmations {
+            tracing::warn!(channel = %target.channel, %error, "cannot confirm orders to the channel");
+        }
+        ChannelClients { target, stock, confirmations }
     }
 }
 

@@ -54,10 +54,10 @@ impl From<ChannelConnection> for ChannelRow {
             last_poll: when(c.last_polled_at),
             today: c.received_last_day,
             failed: c.failed,
-            stock_waiting: c.outbound.pending,
-            stock_lag: c.outbound.oldest_pending_age_s.map_or_else(|| "none".to_owned(), |s| format!("{s} s")),
-            push_p95: c.outbound.p95_latency_ms.map_or_else(|| "none".to_owned(), |ms| format!("{ms} ms")),
-            stock_failing: c.outbound.failed,
+            stock_waiting: c.outbound.stock.pending,
+            stock_lag: c.outbound.stock.oldest_pending_age_s.map_or_else(|| "none".to_owned(), |s| format!("{s} s")),
+            push_p95: c.outbound.stock.p95_latency_ms.map_or_else(|| "none".to_owned(), |ms| format!("{ms} ms")),
+            stock_failing: c.outbound.stock.failed,
         }
     }
 }

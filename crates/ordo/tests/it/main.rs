@@ -12,6 +12,7 @@ mod browser;
 mod changes;
 mod cli;
 mod common;
+mod confirmations;
 mod connectors;
 mod credentials;
 mod exceptions;

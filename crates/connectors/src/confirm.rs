@@ -1,0 +1,311 @@
+//! Shipments and cancellations out, in each channel's own API:
+//!
+//! - Shopify (GraphQL Admin API): a parcel becomes a `fulfillmentCreate` over the order's
+//!   open fulfillment orders, with the tracking company and number; a cancellation is
+//!   `orderCancel`, refunding to the original payment method.
+//! - WooCommerce (REST v3): a parcel becomes an order note the customer sees, naming carrier,
+//!   tracking number and items, and the order turns `completed` with its last parcel; a
+//!   cancellation sets `cancelled`.
+//! - Amazon (Orders v0): `confirmShipment` with the package's order items.
+//! - eBay (Sell Fulfillment): `createShippingFulfillment` with the line items.
+//!
+//! Amazon and eBay cannot take a seller's cancellation through these APIs; the application
+//! never sends them one. Each call is tried once; a 4xx about the request is the channel's
+//! refusal, for a person to look at.
+
+use chrono::SecondsFormat;
+use ordo_app::domain::confirmation::ChannelLine;
+use ordo_app::{Answer, Confirm, Confirmation, FeedError, OrderConfirmer, PollTarget, PushError};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::amazon::AmazonFeed;
+use crate::ebay::EbayFeed;
+use crate::http::{excerpt, outbound, Http};
+use crate::shopify::ShopifyFeed;
+use crate::woocommerce::WooCommerceFeed;
+
+/// The confirmer for a connector whose channel Ordo tells what it shipped and cancelled.
+pub enum Confirmer {
+    Shopify(ShopifyFeed),
+    WooCommerce(WooCommerceFeed),
+    Amazon { feed: AmazonFeed, marketplace: String },
+    Ebay(EbayFeed),
+}
+
+impl Confirmer {
+    /// The confirmer `target`'s connector describes; an error names what its credentials lack.
+    pub fn for_target(http: &Http, target: &PollTarget) -> Result<Confirmer, String> {
+        use ordo_app::domain::connector::ConnectorKind;
+        Ok(match target.kind {
+            ConnectorKind::Shopify => Confirmer::Shopify(ShopifyFeed::new(http.clone(), target)?),
+            ConnectorKind::WooCommerce => Confirmer::WooCommerce(WooCommerceFeed::new(http.clone(), target)?),
+            ConnectorKind::Amazon => {
+                let feed = AmazonFeed::new(http.clone(), target)?;
+                let marketplace = feed.marketplaces.split(',').next().unwrap_or_default().trim().to_owned();
+                Confirmer::Amazon { feed, marketplace }
+            }
+            ConnectorKind::Ebay => Confirmer::Ebay(EbayFeed::with_scope(http.clone(), target, crate::ebay::FULFILLMENT_SCOPE)?),
+        })
+    }
+}
+
+impl OrderConfirmer for Confirmer {
+    async fn confirm(&self, confirmation: &Confirmation) -> Result<Answer, PushError> {
+        match self {
+            Confirmer::Shopify(shop) => shopify(shop, confirmation).await,
+            Confirmer::WooCommerce(site) => woocommerce(site, confirmation).await,
+            Confirmer::Amazon { feed, marketplace } => amazon(feed, marketplace, confirmation).await,
+            Confirmer::Ebay(feed) => ebay(feed, confirmation).await,
+        }
+    }
+}
+
+/// A 2xx is taken; any other answer that reached here (a 4xx about the request) refused.
+fn answered(what: &str, answer: &crate::http::Answer) -> Answer {
+    if answer.status.is_success() {
+        Answer::Took
+    } else {
+        Answer::Refused(format!("{what} answered {}: {}", answer.status, excerpt(&answer.body)))
+    }
+}
+
+fn feed_to_push(error: FeedError) -> PushError {
+    match error {
+        FeedError::Unauthorized(why) => PushError::Unauthorized(why),
+        FeedError::Failed(why) => PushError::Failed(why),
+    }
+}
+
+async fn shopify(shop: &ShopifyFeed, confirmation: &Confirmation) -> Result<Answer, PushError> {
+    let order = format!("gid://shopify/Order/{}", confirmation.external_id);
+    match &confirmation.what {
+        Confirm::Shipment { carrier, tracking_number, lines, .. } => {
+            let query = "query($id: ID!) { order(id: $id) { fulfillmentOrders(first: 20) { nodes { id status \
+                         lineItems(first: 250) { nodes { id remainingQuantity lineItem { id } } } } } } }";
+            let data = shop.graphql("fulfillmentOrders", query, json!({"id": order})).await?;
+            if data["order"].is_null() {
+                return Ok(Answer::Refused(format!("Shopify has no order {}", confirmation.external_id)));
+            }
+            let by_order = match fulfillment_lines(&data["order"]["fulfillmentOrders"]["nodes"], lines) {
+                Ok(by_order) => by_order,
+                Err(why) => return Ok(Answer::Refused(why)),
+            };
+            let mutation = "mutation($f: FulfillmentInput!) { fulfillmentCreate(fulfillment: $f) { fulfillment { id } userErrors { field message } } }";
+            let fulfillment = json!({
+                "lineItemsByFulfillmentOrder": by_order,
+                "trackingInfo": {"company": carrier, "number": tracking_number},
+                "notifyCustomer": true,
+            });
+            let data = shop.graphql("fulfillmentCreate", mutation, json!({"f": fulfillment})).await?;
+            Ok(user_errors("fulfillmentCreate", &data["fulfillmentCreate"]["userErrors"]))
+        }
+        Confirm::Cancellation { reason } => {
+            let mutation = "mutation($id: ID!, $note: String) { orderCancel(orderId: $id, reason: OTHER, staffNote: $note, restock: false, \
+                            notifyCustomer: true, refundMethod: {originalPaymentMethodsRefund: true}) { job { id } orderCancelUserErrors { field message code } } }";
+            let data = shop.graphql("orderCancel", mutation, json!({"id": order, "note": reason})).await?;
+            Ok(user_errors("orderCancel", &data["orderCancel"]["orderCancelUserErrors"]))
+        }
+    }
+}
+
+/// Shopify's user errors: none is taken, any is a refusal naming them.
+fn user_errors(what: &str, errors: &Value) -> Answer {
+    let messages: Vec<String> = errors.as_array().into_iter().flatten().map(|e| e["message"].as_str().unwrap_or("error").to_owned()).collect();
+    if messages.is_empty() {
+        Answer::Took
+    } else {
+        Answer::Refused(format!("{what}: {}", messages.join("; ")))
+    }
+}
+
+/// The parcel's lines over the order's open fulfillment orders, as `fulfillmentCreate` takes
+/// them: each line's units from the fulfillment order lines of its line item that still have
+/// units to fulfil, in Shopify's order. An error when Shopify has fewer left than the parcel
+/// carries (fulfilled there already, or removed).
+fn fulfillment_lines(fulfillment_orders: &Value, lines: &[ChannelLine]) -> Result<Vec<Value>, String> {
+    let mut by_order: Vec<(String, Vec<Value>)> = Vec::new();
+    let mut taken: std::collections::HashMap<String, i64> = Default::default();
+    for line in lines {
+        let line_item = format!("gid://shopify/LineItem/{}", line.item_id);
+        let mut left = line.quantity;
+        let open = fulfillment_orders.as_array().into_iter().flatten().filter(|fo| matches!(fo["status"].as_str(), Some("OPEN" | "IN_PROGRESS")));
+        for fo in open {
+            let fo_id = fo["id"].as_str().unwrap_or_default().to_owned();
+            for item in fo["lineItems"]["nodes"].as_array().into_iter().flatten().filter(|i| i["lineItem"]["id"] == line_item.as_str()) {
+                let id = item["id"].as_str().unwrap_or_default().to_owned();
+                let remaining = item["remainingQuantity"].as_i64().unwrap_or(0) - taken.get(&id).copied().unwrap_or(0);
+                let take = left.min(remaining);
+                if take <= 0 {
+                    continue;
+                }
+                left -= take;
+                *taken.entry(id.clone()).or_default() += take;
+                let entry = match by_order.iter().position(|(f, _)| *f == fo_id) {
+                    Some(i) => &mut by_order[i].1,
+                    None => {
+                        by_order.push((fo_id.clone(), Vec::new()));
+                        &mut by_order.last_mut().expect("just pushed").1
+                    }
+                };
+                entry.push(json!({"id": id, "quantity": take}));
+            }
+        }
+        if left > 0 {
+            return Err(format!("Shopify has {} of line item {} fewer left to fulfil than the parcel carries", left, line.item_id));
+        }
+    }
+    Ok(by_order.into_iter().map(|(fo, items)| json!({"fulfillmentOrderId": fo, "fulfillmentOrderLineItems": items})).collect())
+}
+
+async fn woocommerce(site: &WooCommerceFeed, confirmation: &Confirmation) -> Result<Answer, PushError> {
+    let order_url = format!("{}/wp-json/wc/v3/orders/{}", site.base, confirmation.external_id);
+    let wait = std::time::Duration::from_secs(5);
+    let put_status = |status: &'static str| {
+        let body = json!({"status": status});
+        let url = order_url.clone();
+        async move {
+            let answer = site.http.send_once("orders", |c| c.put(&url).basic_auth(&site.key, Some(&site.secret)).json(&body)).await.map_err(PushError::Failed)?;
+            outbound("orders", answer, wait)
+        }
+    };
+    match &confirmation.what {
+        Confirm::Shipment { carrier, tracking_number, lines, complete, .. } => {
+            let note = json!({"note": shipment_note(carrier, tracking_number, lines), "customer_note": true});
+            let url = format!("{order_url}/notes");
+            let answer = site.http.send_once("order notes", |c| c.post(&url).basic_auth(&site.key, Some(&site.secret)).json(&note)).await.map_err(PushError::Failed)?;
+            let noted = answered("order notes", &outbound("order notes", answer, wait)?);
+            if noted != Answer::Took || !complete {
+                return Ok(noted);
+            }
+            Ok(answered("orders", &put_status("completed").await?))
+        }
+        Confirm::Cancellation { .. } => Ok(answered("orders", &put_status("cancelled").await?)),
+    }
+}
+
+/// The note a WooCommerce customer reads about a parcel.
+fn shipment_note(carrier: &str, tracking_number: &str, lines: &[ChannelLine]) -> String {
+    let items: Vec<String> = lines.iter().map(|l| format!("{} × item {}", l.quantity, l.item_id)).collect();
+    format!("Shipped with {carrier}, tracking number {tracking_number}: {}.", items.join(", "))
+}
+
+async fn amazon(feed: &AmazonFeed, marketplace: &str, confirmation: &Confirmation) -> Result<Answer, PushError> {
+    let Confirm::Shipment { carrier, tracking_number, shipped_at, lines, .. } = &confirmation.what else {
+        return Ok(Answer::Refused("Amazon's Orders API cannot cancel an order".to_owned()));
+    };
+    let url = format!("{}/orders/v0/orders/{}/shipmentConfirmation", feed.base, confirmation.external_id);
+    let (code, name) = amazon_carrier(carrier);
+    let mut package = json!({
+        "packageReferenceId": tracking_number,
+        "carrierCode": code,
+        "trackingNumber": tracking_number,
+        "shipDate": shipped_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+        "orderItems": lines.iter().map(|l| json!({"orderItemId": l.item_id, "quantity": l.quantity})).collect::<Vec<_>>(),
+    });
+    if let Some(name) = name {
+        package["carrierName"] = json!(name);
+    }
+    let body = json!({"packageDetail": package, "marketplaceId": marketplace});
+    let mut renewed = false;
+    loop {
+        let current = feed.token.lock().await.clone();
+        let token = match current {
+            Some(token) => token,
+            None => {
+                renewed = true;
+                feed.renew().await.map_err(feed_to_push)?
+            }
+        };
+        let answer = feed
+            .http
+            .send_once("confirmShipment", |c| c.post(&url).header("x-amz-access-token", &token).json(&body))
+            .await
+            .map_err(PushError::Failed)?;
+        if matches!(answer.status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) && !renewed {
+            *feed.token.lock().await = None;
+            continue;
+        }
+        return Ok(answered("confirmShipment", &outbound("confirmShipment", answer, std::time::Duration::from_secs(2))?));
+    }
+}
+
+/// Amazon's carrier code for a carrier it knows by name, else `Other` with the name.
+fn amazon_carrier(carrier: &str) -> (&'static str, Option<&str>) {
+    const KNOWN: [&str; 10] = ["DHL", "UPS", "FedEx", "USPS", "DPD", "GLS", "Hermes", "Royal Mail", "Deutsche Post", "Amazon Shipping"];
+    match KNOWN.iter().find(|k| k.eq_ignore_ascii_case(carrier.trim())) {
+        Some(code) => (code, None),
+        None => ("Other", Some(carrier)),
+    }
+}
+
+async fn ebay(feed: &EbayFeed, confirmation: &Confirmation) -> Result<Answer, PushError> {
+    let Confirm::Shipment { carrier, tracking_number, shipped_at, lines, .. } = &confirmation.what else {
+        return Ok(Answer::Refused("eBay's Fulfillment API cannot cancel an order".to_owned()));
+    };
+    let url = format!("{}/sell/fulfillment/v1/order/{}/shipping_fulfillment", feed.base, confirmation.external_id);
+    let body = json!({
+        "lineItems": lines.iter().map(|l| json!({"lineItemId": l.item_id, "quantity": l.quantity})).collect::<Vec<_>>(),
+        "shippedDate": shipped_at.to_rfc3339_opts(SecondsFormat::Millis, true),
+        "shippingCarrierCode": carrier,
+        "trackingNumber": tracking_number,
+    });
+    let mut renewed = false;
+    let mut token = match feed.token.lock().await.clone() {
+        Some(token) => token,
+        None => {
+            renewed = true;
+            feed.renew().await.map_err(feed_to_push)?
+        }
+    };
+    loop {
+        let answer = feed.http.send_once("createShippingFulfillment", |c| c.post(&url).bearer_auth(&token).json(&body)).await.map_err(PushError::Failed)?;
+        if answer.status == StatusCode::UNAUTHORIZED && !renewed {
+            renewed = true;
+            token = feed.renew().await.map_err(feed_to_push)?;
+            continue;
+        }
+        return Ok(answered("createShippingFulfillment", &outbound("createShippingFulfillment", answer, std::time::Duration::from_secs(5))?));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(item_id: &str, quantity: i64) -> ChannelLine {
+        ChannelLine { item_id: item_id.to_owned(), quantity }
+    }
+
+    #[test]
+    fn a_parcel_takes_its_units_from_the_open_fulfillment_orders_of_its_line_items() {
+        let fos = json!([
+            {"id": "gid://shopify/FulfillmentOrder/1", "status": "CLOSED", "lineItems": {"nodes": [
+                {"id": "gid://shopify/FulfillmentOrderLineItem/10", "remainingQuantity": 5, "lineItem": {"id": "gid://shopify/LineItem/111"}}]}},
+            {"id": "gid://shopify/FulfillmentOrder/2", "status": "OPEN", "lineItems": {"nodes": [
+                {"id": "gid://shopify/FulfillmentOrderLineItem/20", "remainingQuantity": 1, "lineItem": {"id": "gid://shopify/LineItem/111"}},
+                {"id": "gid://shopify/FulfillmentOrderLineItem/21", "remainingQuantity": 2, "lineItem": {"id": "gid://shopify/LineItem/222"}}]}},
+            {"id": "gid://shopify/FulfillmentOrder/3", "status": "IN_PROGRESS", "lineItems": {"nodes": [
+                {"id": "gid://shopify/FulfillmentOrderLineItem/30", "remainingQuantity": 4, "lineItem": {"id": "gid://shopify/LineItem/111"}}]}},
+        ]);
+        let planned = fulfillment_lines(&fos, &[line("111", 3), line("222", 2)]).unwrap();
+        assert_eq!(
+            planned,
+            [
+                json!({"fulfillmentOrderId": "gid://shopify/FulfillmentOrder/2", "fulfillmentOrderLineItems": [
+                    {"id": "gid://shopify/FulfillmentOrderLineItem/20", "quantity": 1},
+                    {"id": "gid://shopify/FulfillmentOrderLineItem/21", "quantity": 2}]}),
+                json!({"fulfillmentOrderId": "gid://shopify/FulfillmentOrder/3", "fulfillmentOrderLineItems": [
+                    {"id": "gid://shopify/FulfillmentOrderLineItem/30", "quantity": 2}]}),
+            ]
+        );
+        let too_many = fulfillment_lines(&fos, &[line("222", 3)]).unwrap_err();
+        assert!(too_many.contains("1 of line item 222 fewer"), "{too_many}");
+    }
+
+    #[test]
+    fn amazon_knows_some_carriers_by_code_and_the_rest_by_name() {
+        assert_eq!(amazon_carrier("dhl"), ("DHL", None));
+        assert_eq!(amazon_carrier("Österreichische Post"), ("Other", Some("Österreichische Post")));
+    }
+}
