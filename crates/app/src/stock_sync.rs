@@ -66,7 +66,7 @@ pub trait StockPusher: Send + Sync {
 }
 
 /// How one round of pushes went.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct PushRound {
     pub claimed: usize,
     /// Listings the channel now has the latest available-to-sell of.
@@ -78,6 +78,9 @@ pub struct PushRound {
     pub calls: usize,
     /// The channel asked to slow down.
     pub throttled: bool,
+    /// For each listing the channel took, from the first change it had not been told of to
+    /// the channel's answer.
+    pub latencies_ms: Vec<i64>,
 }
 
 impl Channels<'_> {
@@ -139,6 +142,7 @@ impl Channels<'_> {
                             Ok(()) => {
                                 let latency_ms = m.pending_since.map(|since| (answered - since).num_milliseconds().max(0));
                                 if let Some(ms) = latency_ms {
+                                    round.latencies_ms.push(ms);
                                     metrics::histogram!("ordo_channel_push_latency_seconds", "channel" => channel.to_owned()).record(ms as f64 / 1000.0);
                                 }
                                 done.push(StockPushed { channel_sku: &m.channel_sku, wanted: m.wanted, quantity: levels[i].quantity, latency_ms });

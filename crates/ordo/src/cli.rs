@@ -305,6 +305,24 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Change stock at CHANGES_PER_S a second for SECONDS on LISTINGS SKUs listed on each of
+    /// CHANNELS channels (Shopify, WooCommerce, Amazon, eBay, in that order), pushed to local
+    /// stand-ins that enforce each channel's documented limits, while orders come in; print
+    /// push latency per channel, calls per change, the largest lag, the drift at the end and
+    /// the order intake rate without and with the sync.
+    Sync {
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        listings: u64,
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u8).range(1..=4))]
+        channels: u8,
+        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        changes_per_s: u32,
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        seconds: u64,
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Reconcile a generated settlement report of LINES rows against its orders (placed
     /// first); print lines/s and peak memory.
     Settlement {
@@ -775,6 +793,28 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
             }
             Ok(if report.oversells == 0 && report.failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
+        Command::Bench(BenchCommand::Sync { listings, channels, changes_per_s, seconds, json }) => {
+            let ordo = create(&config).await?;
+            let listings = usize::try_from(listings).map_err(|e| Failure::CannotRun(e.to_string()))?;
+            let report = crate::bench::sync(ordo, listings, usize::from(channels), changes_per_s, seconds).await.map_err(Failure::Failed)?;
+            if json {
+                println!("{}", serde_json::to_string(&report).map_err(|e| Failure::Failed(e.to_string()))?);
+            } else {
+                println!(
+                    "sync on {}: {} SKUs on {} channels, {} stock changes in {} s ({}/s asked); orders/s over the API {:.0} alone, {:.0} during the sync ({:+.1} %)",
+                    report.engine, report.listings, report.channels.len(), report.changes, report.seconds, report.changes_per_s,
+                    report.intake_alone_per_s, report.intake_during_sync_per_s,
+                    (report.intake_during_sync_per_s / report.intake_alone_per_s.max(f64::EPSILON) - 1.0) * 100.0
+                );
+                for c in &report.channels {
+                    println!(
+                        "  {:<12} {:<11} latency p50 {:.0} ms, p95 {:.0} ms, p99 {:.0} ms; {} listings told in {} calls ({:.3} calls per change, {} throttled); largest lag {:.0} s; drift at the end {} ({} still waiting)",
+                        c.channel, c.kind, c.p50_ms, c.p95_ms, c.p99_ms, c.pushed, c.calls, c.calls_per_change, c.throttled, c.largest_lag_s, c.drift, c.pending_at_end
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench(BenchCommand::Ingest { clients, orders, json }) => {
             let ordo = create(&config).await?;
             let report = crate::bench::ingest(ordo, usize::from(clients), orders).await.map_err(Failure::Failed)?;
@@ -873,7 +913,7 @@ async fn serve(config: &Config) -> Result<ExitCode, Failure> {
         let holder = format!("{}/{address}", serve::host_name());
         tokio::spawn(serve::poll_channels(ordo.clone(), holder, stopped.clone()))
     };
-    let pushers = tokio::spawn(serve::push_to_channels(ordo.clone(), stopped.clone()));
+    let pushers = tokio::spawn(serve::push_to_channels(ordo.clone(), stopped.clone(), None));
     let backups = config.backups.clone().map(|plan| tokio::spawn(serve::back_up(config.database_url.clone(), config.storage.clone(), plan, stopped.clone())));
     let checkpoints = config.audit_checkpoints.clone().map(|plan| tokio::spawn(serve::checkpoint_audit(ordo.clone(), plan, stopped.clone())));
     // Webhooks leave through the HTTPS client the connectors use.

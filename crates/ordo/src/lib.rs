@@ -8,3 +8,4 @@ pub mod checkpoints;
 pub mod cli;
 pub mod config;
 pub mod serve;
+pub mod stand_ins;

@@ -164,16 +164,25 @@ pub async fn poll_channels(ordo: Ordo, holder: String, mut stopped: tokio::sync:
     }
 }
 
+/// Called with each channel's stock rounds as they end: a benchmark's eye on the pushes.
+pub type RoundObserver = std::sync::Arc<dyn Fn(&str, &ordo_app::PushRound) + Send + Sync>;
+
 /// Tells each connected channel Ordo can call the available-to-sell of its listings whose
-/// stock moved, and what Ordo shipped and cancelled of its orders, round after round. Several
-/// processes may run this: a listing or a confirmation is claimed by one at a time.
-pub async fn push_to_channels(ordo: Ordo, mut stopped: tokio::sync::watch::Receiver<bool>) {
+/// stock moved, and what Ordo shipped and cancelled of its orders. Each channel is told by a
+/// task of its own, so a slow channel (Amazon's five listings a second) never holds up
+/// another. Several processes may run this: a listing or a confirmation is claimed by one
+/// at a time.
+pub async fn push_to_channels(ordo: Ordo, mut stopped: tokio::sync::watch::Receiver<bool>, observe: Option<RoundObserver>) {
     let Some(http) = channels_client("the channel pushers") else { return };
     // Each channel's clients, or why its connector cannot have them (said once, not every second).
-    let mut clients: std::collections::HashMap<String, ChannelClients> = Default::default();
+    let mut clients: std::collections::HashMap<String, std::sync::Arc<ChannelClients>> = Default::default();
+    let mut running: std::collections::HashMap<String, tokio::task::JoinHandle<()>> = Default::default();
     let mut every = every_second();
     loop {
         if !tick_unless_stopped(&mut every, &mut stopped).await {
+            for (_, task) in running.drain() {
+                let _ = task.await;
+            }
             return;
         }
         let targets = match ordo.channels().push_targets().await {
@@ -184,38 +193,51 @@ pub async fn push_to_channels(ordo: Ordo, mut stopped: tokio::sync::watch::Recei
             }
         };
         for target in targets {
+            if running.get(&target.channel).is_some_and(|task| !task.is_finished()) {
+                continue;
+            }
             if clients.get(&target.channel).is_none_or(|known| known.target != target) {
-                clients.insert(target.channel.clone(), ChannelClients::for_target(&http, target.clone()));
+                clients.insert(target.channel.clone(), std::sync::Arc::new(ChannelClients::for_target(&http, target.clone())));
             }
-            let Some(channel) = clients.get(&target.channel) else { continue };
-            if let Ok(pusher) = &channel.stock {
-                // Rounds follow each other while there is work and the channel keeps up.
-                for _ in 0..10 {
-                    match ordo.channels().push_stock(&target.channel, pusher).await {
-                        Ok(round) if round.claimed == 0 || round.throttled => break,
-                        Ok(round) => tracing::debug!(channel = %target.channel, pushed = round.pushed, unchanged = round.unchanged, failed = round.failed, "stock pushed"),
-                        Err(error) => {
-                            tracing::warn!(channel = %target.channel, %error, "pushing stock failed");
-                            break;
-                        }
+            let Some(channel) = clients.get(&target.channel).cloned() else { continue };
+            let task = push_to_channel(ordo.clone(), channel, stopped.clone(), observe.clone());
+            running.insert(target.channel.clone(), tokio::spawn(task));
+        }
+    }
+}
+
+/// One channel's turn: its orders confirmed, then stock rounds while there is work and it
+/// keeps up (a minute at most, so a changed connector is picked up), then its lag watched.
+async fn push_to_channel(ordo: Ordo, clients: std::sync::Arc<ChannelClients>, stopped: tokio::sync::watch::Receiver<bool>, observe: Option<RoundObserver>) {
+    let channel = clients.target.channel.as_str();
+    if let Ok(confirmer) = &clients.confirmations {
+        match ordo.channels().confirm_orders(channel, confirmer).await {
+            Ok(round) if round.claimed > 0 => tracing::debug!(channel, confirmed = round.confirmed, refused = round.refused, failed = round.failed, "orders confirmed"),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(channel, %error, "confirming orders failed"),
+        }
+    }
+    if let Ok(pusher) = &clients.stock {
+        let started = std::time::Instant::now();
+        while started.elapsed() < Duration::from_secs(60) && !*stopped.borrow() {
+            match ordo.channels().push_stock(channel, pusher).await {
+                Ok(round) => {
+                    if let Some(observe) = &observe {
+                        observe(channel, &round);
                     }
-                    if *stopped.borrow() {
-                        return;
+                    if round.claimed == 0 || round.throttled {
+                        break;
                     }
+                    tracing::debug!(channel, pushed = round.pushed, unchanged = round.unchanged, failed = round.failed, "stock pushed");
                 }
-                if let Err(error) = ordo.channels().watch_stock_lag(&target.channel, SYNC_LAG_THRESHOLD).await {
-                    tracing::warn!(channel = %target.channel, %error, "could not watch the channel's stock lag");
+                Err(error) => {
+                    tracing::warn!(channel, %error, "pushing stock failed");
+                    break;
                 }
             }
-            if let Ok(confirmer) = &channel.confirmations {
-                match ordo.channels().confirm_orders(&target.channel, confirmer).await {
-                    Ok(round) if round.claimed > 0 => {
-                        tracing::debug!(channel = %target.channel, confirmed = round.confirmed, refused = round.refused, failed = round.failed, "orders confirmed")
-                    }
-                    Ok(_) => {}
-                    Err(error) => tracing::warn!(channel = %target.channel, %error, "confirming orders failed"),
-                }
-            }
+        }
+        if let Err(error) = ordo.channels().watch_stock_lag(channel, SYNC_LAG_THRESHOLD).await {
+            tracing::warn!(channel, %error, "could not watch the channel's stock lag");
         }
     }
 }

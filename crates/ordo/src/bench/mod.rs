@@ -20,6 +20,9 @@ use ordo_app::{Actor, AppError, Ordo};
 
 use crate::serve::{self, HttpOptions};
 
+mod sync;
+pub use sync::{sync, ChannelFigures, SyncReport};
+
 const SKUS: i64 = 200;
 /// The first few SKUs have little stock, so many orders fight over them.
 const SCARCE: i64 = 5;
