@@ -125,6 +125,14 @@ impl Channels<'_> {
         let now = Utc::now();
         let at = self.now();
         let mut tx = self.db.write().await?;
+        let took: Vec<i64> = ends
+            .iter()
+            .filter_map(|(c, end)| match end {
+                End::Took(answered) => Some((*answered - c.created_at).num_milliseconds().max(0)),
+                _ => None,
+            })
+            .collect();
+        tx.add_push_hour(channel, now, &took).await?;
         for (confirmation, end) in ends {
             match end {
                 End::Took(answered) => {

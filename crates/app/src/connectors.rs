@@ -241,12 +241,20 @@ pub struct ChannelConnection {
     pub failed: i64,
     /// The stock Ordo has still to tell the channel, and how its pushes went.
     pub outbound: crate::OutboundHealth,
+    /// The last day's pushes and confirmations, hour by hour.
+    pub push_hours: Vec<ordo_storage::PushHour>,
 }
 
 impl Channels<'_> {
     /// Every channel with its connector and how its connection is doing.
     pub async fn channel_connections(self) -> AppResult<Vec<ChannelConnection>> {
         let since = self.now() - chrono::Duration::hours(24);
+        // Sync times are the wall clock's; the hour the day began in is drawn whole.
+        let day_ago = {
+            use chrono::DurationRound;
+            let ago = Utc::now() - chrono::Duration::hours(23);
+            ago.duration_trunc(chrono::TimeDelta::hours(1)).unwrap_or(ago)
+        };
         let mut tx = self.db.read().await?;
         let channels = tx.channels().await?;
         let mut connections = Vec::with_capacity(channels.len());
@@ -255,6 +263,7 @@ impl Channels<'_> {
             let stats = tx.inbox_stats(&channel.code, since).await?;
             let last_polled_at = tx.cursors(&channel.code).await?.into_iter().filter_map(|c| c.polled_at).max();
             let outbound = crate::stock_sync::outbound_health(&mut tx, &channel.code).await?;
+            let push_hours = tx.push_hours(&channel.code, day_ago).await?;
             let state = match &connector {
                 None => "not connected",
                 Some(c) if c.paused => "paused",
@@ -270,6 +279,7 @@ impl Channels<'_> {
                 received_last_day: stats.received_since,
                 failed: stats.failed,
                 outbound,
+                push_hours,
             });
         }
         Ok(connections)

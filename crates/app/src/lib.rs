@@ -31,6 +31,7 @@ mod reserving;
 mod returns;
 mod rules;
 mod simulation;
+mod stock_drift;
 mod stock_sync;
 mod tracking;
 mod settlements;
@@ -52,6 +53,7 @@ pub use audit::record as record_audit;
 pub use rules::seed_initial_rules;
 pub use inbox::{MAX_CLAIM as MAX_INBOX_CLAIM, DeliveryView, InboxRound, InboundHealth, OutboundFigures, OutboundHealth, Receipt, SyncHealth};
 pub use pollers::{FeedError, OrderFeed, PollRound, PollTarget, PolledOrder, PolledPage, POLL_LEASE};
+pub use stock_drift::{Drift, DriftedListing, ReconcileError, StockReader};
 pub use stock_sync::{ListingLevel, PushError, PushRound, StockPusher, FAILING_AFTER as STOCK_FAILING_AFTER, PUSH_LEASE};
 pub use tracking::TrackingReceipt;
 pub use secrets::{SecretError, SecretKey, MIN_KEY_LEN as MIN_SECRET_KEY_LEN};
@@ -68,7 +70,7 @@ pub use procurement::{forecast_history, AccuracyReport, Bill, DemandDay, Exposur
 pub use returns::{InspectedLine, NewRefund, NewRefundLine, NewReturn, NewReturnPolicy, ReturnPolicyView, NewReturnLine, ReceivedLine};
 pub use outbox::{Courier, WebhookAnswer, WebhookClient, CreatedEndpoint, DeliveryRound, MessageDetail, NewEndpoint, MAX_OUTBOX_PAGE};
 pub use ordo_domain as domain;
-pub use ordo_storage::{AttachmentContent, PromotionRecord, TicketQuery, AuditQuery, DeliveryAttempt, OutboxMessage, OutboxQuery, OrderSummary, SettlementLine, SettlementSummary, redact as redact_url, Engine, StorageError, MasterDataCounts, ProductPage, ProductQuery, SqliteDurability, StorageOptions};
+pub use ordo_storage::{AttachmentContent, PushHour, PromotionRecord, TicketQuery, AuditQuery, DeliveryAttempt, OutboxMessage, OutboxQuery, OrderSummary, SettlementLine, SettlementSummary, redact as redact_url, Engine, StorageError, MasterDataCounts, ProductPage, ProductQuery, SqliteDurability, StorageOptions};
 
 /// Settings the use cases need; everything else about running Ordo belongs to the adapters.
 #[derive(Debug, Clone)]

@@ -165,6 +165,7 @@ impl Channels<'_> {
         let at = self.now();
         let mut tx = self.db.write().await?;
         tx.record_stock_pushed(channel, &done, now).await?;
+        tx.add_push_hour(channel, now, &round.latencies_ms).await?;
         // Only a listing that failed before can have a failure to resolve.
         let failed_before: std::collections::HashSet<&str> = marks.iter().filter(|m| m.attempts > 0).map(|m| m.channel_sku.as_str()).collect();
         for pushed in done.iter().filter(|p| failed_before.contains(p.channel_sku)) {
@@ -220,6 +221,20 @@ impl Channels<'_> {
 }
 
 impl Channels<'_> {
+    /// Each listing of `channel` (its channel SKU) with the stock Ordo can sell of it now.
+    pub async fn listings_available(self, channel: &str) -> AppResult<Vec<(String, i64)>> {
+        let mut tx = self.db.read().await?;
+        let listings = tx.listings(Some(channel)).await?;
+        let skus: Vec<String> = listings.iter().map(|l| l.sku.clone()).collect();
+        let available: std::collections::HashMap<String, i64> = tx.available_to_sell(channel, &skus).await?.into_iter().collect();
+        Ok(listings.into_iter().map(|l| (l.channel_sku, available.get(&l.sku).copied().unwrap_or(0))).collect())
+    }
+
+    /// `channel`'s stock figures as they stand: what waits, since when, and the changes marked.
+    pub async fn stock_figures(self, channel: &str) -> AppResult<ordo_storage::StockSyncStats> {
+        Ok(self.db.read().await?.stock_sync_stats(channel, FAILING_AFTER, Utc::now() - chrono::Duration::hours(24)).await?)
+    }
+
     /// Raises a `sync_lag` exception for `channel` when a stock change has waited longer than
     /// `threshold` to be told to it, and resolves it once the channel has caught up. Returns
     /// how long the oldest waiting change has waited.

@@ -5,7 +5,7 @@
 //! Amazon's refresh-token exchange and are renewed when the API says one expired.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use ordo_app::{FeedError, ListingLevel, PollTarget, PolledOrder, PolledPage, PushError, StockPusher};
+use ordo_app::{FeedError, ListingLevel, PollTarget, PolledOrder, PolledPage, PushError, StockPusher, StockReader};
 use ordo_channels::amazon::{order_version, ItemsPage, OrdersPage};
 use reqwest::StatusCode;
 use serde_json::value::RawValue;
@@ -172,11 +172,7 @@ impl AmazonStock {
 
     /// Sets one SKU's quantity: `Ok(Err(why))` when Amazon refused this listing.
     pub async fn set_quantity(&self, sku: &str, quantity: i64) -> Result<Result<(), String>, PushError> {
-        let mut url = reqwest::Url::parse(&self.feed.base).map_err(|e| PushError::Failed(format!("the connector's base_url: {e}")))?;
-        url.path_segments_mut()
-            .map_err(|()| PushError::Failed("the connector's base_url cannot take a path".to_owned()))?
-            .extend(["listings", "2021-08-01", "items", self.seller_id.as_str(), sku]);
-        url.query_pairs_mut().append_pair("marketplaceIds", &self.marketplace);
+        let url = self.listing_url(sku)?;
         let body = serde_json::json!({
             "productType": "PRODUCT",
             "patches": [{
@@ -185,42 +181,77 @@ impl AmazonStock {
                 "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": quantity}],
             }],
         });
+        self.pace().await;
+        let answer = self.feed.call_once("patchListingsItem", |c, token| c.patch(url.clone()).header("x-amz-access-token", token).json(&body)).await?;
+        Ok(listing_answer(answer.status, &answer.body))
+    }
+
+    /// What the listing of `sku` shows as available (merchant-fulfilled); none when Amazon
+    /// has no such listing.
+    pub async fn quantity(&self, sku: &str) -> Result<Option<i64>, PushError> {
+        let mut url = self.listing_url(sku)?;
+        url.query_pairs_mut().append_pair("includedData", "fulfillmentAvailability");
+        self.pace().await;
+        let answer = self.feed.call_once("getListingsItem", |c, token| c.get(url.clone()).header("x-amz-access-token", token)).await?;
+        if answer.status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !answer.status.is_success() {
+            return Err(PushError::Failed(format!("getListingsItem answered {}: {}", answer.status, crate::http::excerpt(&answer.body))));
+        }
+        let item: serde_json::Value = serde_json::from_slice(&answer.body).map_err(|e| PushError::Failed(format!("getListingsItem's answer: {e}")))?;
+        Ok(item["fulfillmentAvailability"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|a| a["fulfillmentChannelCode"] == "DEFAULT")
+            .map(|a| a["quantity"].as_i64().unwrap_or(0)))
+    }
+
+    /// The Listings Items address of `sku`, in the connector's marketplace.
+    fn listing_url(&self, sku: &str) -> Result<reqwest::Url, PushError> {
+        let mut url = reqwest::Url::parse(&self.feed.base).map_err(|e| PushError::Failed(format!("the connector's base_url: {e}")))?;
+        url.path_segments_mut()
+            .map_err(|()| PushError::Failed("the connector's base_url cannot take a path".to_owned()))?
+            .extend(["listings", "2021-08-01", "items", self.seller_id.as_str(), sku]);
+        url.query_pairs_mut().append_pair("marketplaceIds", &self.marketplace);
+        Ok(url)
+    }
+}
+
+impl AmazonFeed {
+    /// Sends what `build` makes with the access token, once (renewed once when Amazon refuses
+    /// it): Amazon's answer to the request, or why to try later.
+    pub(crate) async fn call_once(&self, what: &str, build: impl Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder) -> Result<Answer, PushError> {
         let mut renewed = false;
         loop {
-            let current = self.feed.token.lock().await.clone();
+            let current = self.token.lock().await.clone();
             let token = match current {
                 Some(token) => token,
                 None => {
                     renewed = true;
-                    self.feed.renew().await.map_err(feed_to_push)?
+                    self.renew().await.map_err(feed_to_push)?
                 }
             };
-            self.pace().await;
-            let answer = self
-                .feed
-                .http
-                .send_once("patchListingsItem", |c| c.patch(url.clone()).header("x-amz-access-token", &token).json(&body))
-                .await
-                .map_err(PushError::Failed)?;
-            let status = answer.status;
-            if (status == StatusCode::FORBIDDEN || status == StatusCode::UNAUTHORIZED) && !renewed {
-                *self.feed.token.lock().await = None;
-                renewed = true;
-                self.feed.renew().await.map_err(feed_to_push)?;
+            let answer = self.http.send_once(what, |c| build(c, &token)).await.map_err(PushError::Failed)?;
+            if matches!(answer.status, StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED) && !renewed {
+                *self.token.lock().await = None;
                 continue;
             }
-            if status == StatusCode::FORBIDDEN || status == StatusCode::UNAUTHORIZED {
-                return Err(PushError::Unauthorized(format!("patchListingsItem answered {status}")));
-            }
-            if status == StatusCode::TOO_MANY_REQUESTS {
-                let wait = crate::http::rate_limit_wait(&answer.headers).unwrap_or(std::time::Duration::from_secs(1));
-                return Err(PushError::Throttled(wait));
-            }
-            if status.is_server_error() {
-                return Err(PushError::Failed(format!("patchListingsItem answered {status}")));
-            }
-            return Ok(listing_answer(status, &answer.body));
+            return crate::http::outbound(what, answer, std::time::Duration::from_secs(1));
         }
+    }
+}
+
+impl StockReader for AmazonStock {
+    async fn read(&self, channel_skus: &[String]) -> Result<std::collections::HashMap<String, i64>, PushError> {
+        let mut shows = std::collections::HashMap::new();
+        for sku in channel_skus {
+            if let Some(quantity) = self.quantity(sku).await? {
+                shows.insert(sku.clone(), quantity);
+            }
+        }
+        Ok(shows)
     }
 }
 

@@ -207,27 +207,8 @@ async fn amazon(feed: &AmazonFeed, marketplace: &str, confirmation: &Confirmatio
         package["carrierName"] = json!(name);
     }
     let body = json!({"packageDetail": package, "marketplaceId": marketplace});
-    let mut renewed = false;
-    loop {
-        let current = feed.token.lock().await.clone();
-        let token = match current {
-            Some(token) => token,
-            None => {
-                renewed = true;
-                feed.renew().await.map_err(feed_to_push)?
-            }
-        };
-        let answer = feed
-            .http
-            .send_once("confirmShipment", |c| c.post(&url).header("x-amz-access-token", &token).json(&body))
-            .await
-            .map_err(PushError::Failed)?;
-        if matches!(answer.status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) && !renewed {
-            *feed.token.lock().await = None;
-            continue;
-        }
-        return Ok(answered("confirmShipment", &outbound("confirmShipment", answer, std::time::Duration::from_secs(2))?));
-    }
+    let answer = feed.call_once("confirmShipment", |c, token| c.post(&url).header("x-amz-access-token", token).json(&body)).await?;
+    Ok(answered("confirmShipment", &answer))
 }
 
 /// Amazon's carrier code for a carrier it knows by name, else `Other` with the name.

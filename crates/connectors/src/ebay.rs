@@ -5,7 +5,7 @@
 //! eBay refuses it.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use ordo_app::{FeedError, ListingLevel, PollTarget, PolledOrder, PolledPage, PushError, StockPusher};
+use ordo_app::{FeedError, ListingLevel, PollTarget, PolledOrder, PolledPage, PushError, StockPusher, StockReader};
 use ordo_channels::ebay::{order_version, OrdersPage};
 use reqwest::StatusCode;
 use tokio::sync::Mutex;
@@ -147,6 +147,47 @@ impl EbayStock {
             FeedError::Unauthorized(why) => PushError::Unauthorized(why),
             FeedError::Failed(why) => PushError::Failed(why),
         })
+    }
+}
+
+/// The most inventory items one `getInventoryItems` page holds.
+const EBAY_PAGE: usize = 200;
+
+impl StockReader for EbayStock {
+    /// Pages through the seller's inventory items (`getInventoryItems`), keeping the
+    /// ship-to-location quantity of the SKUs asked for.
+    async fn read(&self, channel_skus: &[String]) -> Result<std::collections::HashMap<String, i64>, PushError> {
+        let wanted: std::collections::HashSet<&str> = channel_skus.iter().map(String::as_str).collect();
+        let url = format!("{}/sell/inventory/v1/inventory_item", self.auth.base);
+        let mut shows = std::collections::HashMap::new();
+        let mut token = self.token(false).await?;
+        let mut renewed = false;
+        let mut offset = 0usize;
+        loop {
+            let query = [("limit", EBAY_PAGE.to_string()), ("offset", offset.to_string())];
+            let answer = self.auth.http.send_once("getInventoryItems", |c| c.get(&url).query(&query).bearer_auth(&token)).await.map_err(PushError::Failed)?;
+            if answer.status == StatusCode::UNAUTHORIZED && !renewed {
+                renewed = true;
+                token = self.token(true).await?;
+                continue;
+            }
+            let answer = crate::http::outbound("getInventoryItems", answer, std::time::Duration::from_secs(5))?;
+            if !answer.status.is_success() {
+                return Err(PushError::Failed(format!("getInventoryItems answered {}: {}", answer.status, crate::http::excerpt(&answer.body))));
+            }
+            let page: serde_json::Value = serde_json::from_slice(&answer.body).map_err(|e| PushError::Failed(format!("getInventoryItems' answer: {e}")))?;
+            let items = page["inventoryItems"].as_array().cloned().unwrap_or_default();
+            for item in &items {
+                if let Some(sku) = item["sku"].as_str().filter(|sku| wanted.contains(sku)) {
+                    shows.insert(sku.to_owned(), item["availability"]["shipToLocationAvailability"]["quantity"].as_i64().unwrap_or(0));
+                }
+            }
+            offset += items.len();
+            let total = page["total"].as_u64().unwrap_or(0) as usize;
+            if items.is_empty() || offset >= total {
+                return Ok(shows);
+            }
+        }
     }
 }
 

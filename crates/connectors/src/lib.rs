@@ -18,7 +18,7 @@ mod woocommerce;
 
 use chrono::{DateTime, Utc};
 use ordo_app::domain::connector::ConnectorKind;
-use ordo_app::{FeedError, ListingLevel, OrderFeed, PollTarget, PolledPage, PushError, StockPusher};
+use ordo_app::{FeedError, ListingLevel, OrderFeed, PollTarget, PolledPage, PushError, StockPusher, StockReader};
 
 pub use amazon::{AmazonFeed, AmazonStock};
 pub use confirm::Confirmer;
@@ -95,6 +95,17 @@ impl StockPusher for Pusher {
             Pusher::Ebay(pusher) => pusher.push(levels).await,
             Pusher::WooCommerce(pusher) => pusher.push(levels).await,
             Pusher::Shopify(pusher) => pusher.push(levels).await,
+        }
+    }
+}
+
+impl StockReader for Pusher {
+    async fn read(&self, channel_skus: &[String]) -> Result<std::collections::HashMap<String, i64>, PushError> {
+        match self {
+            Pusher::Amazon(pusher) => pusher.read(channel_skus).await,
+            Pusher::Ebay(pusher) => pusher.read(channel_skus).await,
+            Pusher::WooCommerce(pusher) => pusher.read(channel_skus).await,
+            Pusher::Shopify(pusher) => pusher.read(channel_skus).await,
         }
     }
 }

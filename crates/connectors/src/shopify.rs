@@ -8,7 +8,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::collections::HashMap;
 
-use ordo_app::{FeedError, ListingLevel, PollTarget, PolledOrder, PolledPage, PushError, StockPusher};
+use ordo_app::{FeedError, ListingLevel, PollTarget, PolledOrder, PolledPage, PushError, StockPusher, StockReader};
 use reqwest::StatusCode;
 use serde_json::value::RawValue;
 
@@ -160,6 +160,45 @@ fn user_errors(data: &serde_json::Value, count: usize) -> Vec<Option<String>> {
         }
     }
     refused
+}
+
+impl StockReader for ShopifyStock {
+    /// Pages through the shop's inventory items (a hundred a query), keeping what is
+    /// `available` at the connector's location of the SKUs asked for; a throttled query
+    /// waits what Shopify asks and goes on.
+    async fn read(&self, channel_skus: &[String]) -> Result<HashMap<String, i64>, PushError> {
+        let wanted: std::collections::HashSet<&str> = channel_skus.iter().map(String::as_str).collect();
+        let query = "query($after: String, $location: ID!) { inventoryItems(first: 100, after: $after) { \
+                     nodes { sku inventoryLevel(locationId: $location) { quantities(names: [\"available\"]) { name quantity } } } \
+                     pageInfo { hasNextPage endCursor } } }";
+        let mut shows = HashMap::new();
+        let mut after: Option<String> = None;
+        let mut waits = 0;
+        loop {
+            let variables = serde_json::json!({"after": after, "location": self.location});
+            let data = match self.feed.graphql("inventoryItems", query, variables).await {
+                Err(PushError::Throttled(wait)) if waits < 20 => {
+                    waits += 1;
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+                other => other?,
+            };
+            let items = &data["inventoryItems"];
+            for node in items["nodes"].as_array().into_iter().flatten() {
+                let Some(sku) = node["sku"].as_str().filter(|sku| wanted.contains(sku)) else { continue };
+                // An item not stocked at the location shows nothing there.
+                let available = node["inventoryLevel"]["quantities"].as_array().into_iter().flatten().find(|q| q["name"] == "available");
+                if let Some(quantity) = available.and_then(|q| q["quantity"].as_i64()) {
+                    shows.insert(sku.to_owned(), quantity);
+                }
+            }
+            if items["pageInfo"]["hasNextPage"] != true {
+                return Ok(shows);
+            }
+            after = items["pageInfo"]["endCursor"].as_str().map(str::to_owned);
+        }
+    }
 }
 
 impl StockPusher for ShopifyStock {

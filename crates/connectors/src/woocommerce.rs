@@ -7,7 +7,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::collections::HashMap;
 
-use ordo_app::{FeedError, ListingLevel, PollTarget, PolledOrder, PolledPage, PushError, StockPusher};
+use ordo_app::{FeedError, ListingLevel, PollTarget, PolledOrder, PolledPage, PushError, StockPusher, StockReader};
 use reqwest::StatusCode;
 use serde_json::value::RawValue;
 
@@ -122,6 +122,37 @@ fn woo_trouble(what: &str, answer: &Answer) -> Result<(), PushError> {
         return Err(PushError::Failed(format!("{what} answered {status}")));
     }
     Ok(())
+}
+
+impl StockReader for WooCommerceStock {
+    /// Pages through the shop's products (a hundred a page), keeping the stock quantity of
+    /// those asked for, by product id or by SKU as the listing names them.
+    async fn read(&self, channel_skus: &[String]) -> Result<HashMap<String, i64>, PushError> {
+        let wanted: std::collections::HashSet<&str> = channel_skus.iter().map(String::as_str).collect();
+        let url = format!("{}/wp-json/wc/v3/products", self.feed.base);
+        let mut shows = HashMap::new();
+        let mut page = 1u64;
+        loop {
+            let query = [("per_page", "100".to_owned()), ("page", page.to_string())];
+            let answer = self.feed.http.send_once("products", |c| c.get(&url).query(&query).basic_auth(&self.feed.key, Some(&self.feed.secret))).await.map_err(PushError::Failed)?;
+            woo_trouble("products", &answer)?;
+            let products: Vec<serde_json::Value> = serde_json::from_slice(&answer.body).map_err(|e| PushError::Failed(format!("products' answer: {e}")))?;
+            for product in &products {
+                let quantity = product["stock_quantity"].as_i64().unwrap_or(0);
+                let id = product["id"].as_i64().map(|id| id.to_string());
+                for key in [id.as_deref(), product["sku"].as_str()].into_iter().flatten() {
+                    if wanted.contains(key) {
+                        shows.insert(key.to_owned(), quantity);
+                    }
+                }
+            }
+            let pages: u64 = answer.headers.get("x-wp-totalpages").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(page);
+            if products.is_empty() || page >= pages {
+                return Ok(shows);
+            }
+            page += 1;
+        }
+    }
 }
 
 impl StockPusher for WooCommerceStock {

@@ -21,6 +21,8 @@ mod buying;
 mod channels;
 mod service;
 mod settling;
+mod stock_out;
+pub use stock_out::StockOutSummary;
 mod trading;
 
 pub use buying::BuyingSummary;

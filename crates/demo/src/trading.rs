@@ -57,6 +57,8 @@ pub struct TradingSummary {
     pub buying: super::buying::BuyingSummary,
     /// Webhook deliveries and polled pages from the channels.
     pub channels: super::channels::ChannelsSummary,
+    /// What each connected channel was told of its stock.
+    pub stock_out: Vec<super::stock_out::StockOutSummary>,
 }
 
 impl TradingSummary {
@@ -112,6 +114,8 @@ enum Event {
     Night,
     /// Suppliers deliver what is due; bills arrive for what came.
     Supplies,
+    /// Each connected channel is told its stock.
+    Push,
     /// The poller asks the marketplace for its new orders.
     Poll,
 }
@@ -188,6 +192,7 @@ impl Shop {
         let mut number = 0u64;
         let mut settling = super::settling::Settling::default();
         let mut channels = super::channels::Channels::connect(self, &actor("demo-admin")).await?;
+        let mut stock_out = super::stock_out::StockOut::new();
         progress.start(u64::from(days));
 
         for day in 0..i64::from(days) {
@@ -202,9 +207,11 @@ impl Shop {
                 (at(8, 30), Event::Supplies),
                 (at(23, 0), Event::Watch),
             ];
-            // The marketplace's orders are polled every hour of the selling day.
+            // The marketplace's orders are polled every hour of the selling day, and every
+            // channel is told its stock.
             for hour in 8..=22 {
                 events.push((at(hour, 5), Event::Poll));
+                events.push((at(hour, 35), Event::Push));
             }
             // Marketplaces settle weekly, and on the last day.
             if day % 7 == 6 || day + 1 == i64::from(days) {
@@ -282,6 +289,7 @@ impl Shop {
                             self.demo_intake(order, &mut summary, &mut held_yesterday, &mut seed, &channel_actor).await?;
                         }
                     }
+                    Event::Push => stock_out.push(self).await?,
                     Event::Wave(location) => {
                         let capacity = WAVE_CAPACITY.iter().find(|(code, _)| *code == location).map_or(20, |(_, n)| *n);
                         for (shipment, order) in self.demo_wave(&mut seed, location, capacity, &floor).await? {
@@ -333,6 +341,7 @@ impl Shop {
         buying.score(self).await?;
         summary.buying = buying.summary;
         summary.channels = channels.summary;
+        summary.stock_out = stock_out.finish(self).await?;
         let counts = self.exceptions().exception_counts().await?;
         summary.stockouts_raised = counts.iter().find(|c| c.kind == "stockout").map_or(0, |c| c.all as u64);
         summary.exceptions = counts;

@@ -213,6 +213,12 @@ enum ChannelCommand {
         /// The channel's code.
         code: String,
     },
+    /// Read back through the channel's API what it shows of each listing's stock, compare it
+    /// with what Ordo can sell, tell it the listings that differ, and list them.
+    Reconcile {
+        /// The channel's code.
+        code: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -430,6 +436,35 @@ async fn open(config: &Config) -> Result<Ordo, Failure> {
 
 /// The database, made or brought up to date: for `init`, `demo` and the benchmarks that build
 /// their own.
+/// The stock client of `code`'s connector, as `ordo serve` would use it.
+async fn pusher_for(ordo: &Ordo, code: &str) -> Result<ordo_connectors::Pusher, Failure> {
+    let target = ordo.channels().push_targets().await?.into_iter().find(|t| t.channel == code).ok_or_else(|| {
+        Failure::Failed(format!("{code}: Ordo cannot tell this channel its stock (a paused connector, no credentials, or a kind it does not push to yet)"))
+    })?;
+    let http = ordo_connectors::Http::new().map_err(Failure::CannotRun)?;
+    ordo_connectors::Pusher::for_target(&http, &target).map_err(Failure::Failed)
+}
+
+/// Push rounds for `code` until nothing is left, or an hour's worth of a channel that keeps
+/// throttling.
+async fn push_until_done(ordo: &Ordo, code: &str, pusher: &ordo_connectors::Pusher) -> Result<ordo_app::PushRound, Failure> {
+    let mut total = ordo_app::PushRound::default();
+    for _ in 0..3600 {
+        let round = ordo.channels().push_stock(code, pusher).await?;
+        total.pushed += round.pushed;
+        total.unchanged += round.unchanged;
+        total.failed += round.failed;
+        total.calls += round.calls;
+        if round.claimed == 0 || round.failed == round.claimed {
+            break;
+        }
+        if round.throttled {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    }
+    Ok(total)
+}
+
 async fn create(config: &Config) -> Result<Ordo, Failure> {
     Ok(Ordo::open(&config.database_url, &config.storage, config.settings.clone()).await?)
 }
@@ -707,27 +742,28 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
         Command::Channel(ChannelCommand::Resync { code }) => {
             let ordo = open(&config).await?;
             let marked = ordo.channels().resync_stock(&code, &ordo_app::Actor::system()).await?;
-            let target = ordo.channels().push_targets().await?.into_iter().find(|t| t.channel == code).ok_or_else(|| {
-                Failure::Failed(format!("{code}: Ordo cannot tell this channel its stock (a paused connector, no credentials, or a kind it does not push to yet)"))
-            })?;
-            let http = ordo_connectors::Http::new().map_err(Failure::CannotRun)?;
-            let pusher = ordo_connectors::Pusher::for_target(&http, &target).map_err(Failure::Failed)?;
-            let mut total = ordo_app::PushRound::default();
-            // Rounds until nothing is left, or an hour's worth of a channel that keeps throttling.
-            for _ in 0..3600 {
-                let round = ordo.channels().push_stock(&code, &pusher).await?;
-                total.pushed += round.pushed;
-                total.unchanged += round.unchanged;
-                total.failed += round.failed;
-                total.calls += round.calls;
-                if round.claimed == 0 || round.failed == round.claimed {
-                    break;
-                }
-                if round.throttled {
-                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                }
-            }
+            let pusher = pusher_for(&ordo, &code).await?;
+            let total = push_until_done(&ordo, &code, &pusher).await?;
             println!("{code}: {marked} listings; told {} in {} calls, {} refused", total.pushed, total.calls, total.failed);
+            Ok(if total.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Channel(ChannelCommand::Reconcile { code }) => {
+            let ordo = open(&config).await?;
+            let pusher = pusher_for(&ordo, &code).await?;
+            let drift = ordo.channels().reconcile_stock(&code, &pusher, &ordo_app::Actor::system()).await.map_err(|e| Failure::Failed(e.to_string()))?;
+            for d in &drift.differing {
+                let shows = d.channel_shows.map_or_else(|| "nothing (not listed there)".to_owned(), |n| n.to_string());
+                println!("  {:<24} the channel shows {shows}, Ordo can sell {}", d.channel_sku, d.ordo_can_sell);
+            }
+            let total = push_until_done(&ordo, &code, &pusher).await?;
+            println!(
+                "{code}: {} listings compared, {} differed; told {} in {} calls, {} refused",
+                drift.checked,
+                drift.differing.len(),
+                total.pushed,
+                total.calls,
+                total.failed
+            );
             Ok(if total.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Channel(ChannelCommand::Replay { code, delivery }) => {
@@ -801,10 +837,10 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
                 println!("{}", serde_json::to_string(&report).map_err(|e| Failure::Failed(e.to_string()))?);
             } else {
                 println!(
-                    "sync on {}: {} SKUs on {} channels, {} stock changes in {} s ({}/s asked); orders/s over the API {:.0} alone, {:.0} during the sync ({:+.1} %)",
+                    "sync on {}: {} SKUs on {} channels, {} stock changes in {} s ({}/s asked); orders/s over the API {:.0} alone, {:.0} with the stock changes, {:.0} with the changes and the sync ({:+.1} % for the sync)",
                     report.engine, report.listings, report.channels.len(), report.changes, report.seconds, report.changes_per_s,
-                    report.intake_alone_per_s, report.intake_during_sync_per_s,
-                    (report.intake_during_sync_per_s / report.intake_alone_per_s.max(f64::EPSILON) - 1.0) * 100.0
+                    report.intake_alone_per_s, report.intake_with_changes_per_s, report.intake_during_sync_per_s,
+                    (report.intake_during_sync_per_s / report.intake_with_changes_per_s.max(f64::EPSILON) - 1.0) * 100.0
                 );
                 for c in &report.channels {
                     println!(
@@ -1067,6 +1103,21 @@ async fn demo(config: &Config, days: u32) -> Result<ExitCode, Failure> {
         "  channels   {} signed webhook deliveries (Shopify, WooCommerce), {} duplicates dropped; {} Amazon orders in {} SP-API pages; {} mapped, {} waiting as channel_mapping exceptions",
         c.deliveries, c.duplicates, c.polled, c.pages, c.mapped, c.exceptions
     );
+    for s in &t.stock_out {
+        println!(
+            "  stock out  {:<7} {} listings told in {} calls for {} stock changes ({} calls saved by coalescing, {} refused for the rate limit); p95 {}; {} waiting, {} differing{}",
+            s.channel,
+            s.pushed,
+            s.calls,
+            s.changes,
+            (s.changes - s.calls as i64).max(0),
+            s.throttled,
+            s.p95_ms.map_or_else(|| "none".to_owned(), |ms| format!("{ms} ms")),
+            s.pending,
+            s.differing,
+            if s.lagging { "; sync_lag open" } else { "" }
+        );
+    }
     println!("  fill rate  {}.{}% of orders fully reserved on arrival", fill / 10, fill % 10);
     println!("  reviews    {} held for review, {} released; {} cancelled by customers", t.held, t.released, t.cancelled);
     println!("  supply     {} deliveries cleared backorders; {} stockouts raised", t.receipts, t.stockouts_raised);

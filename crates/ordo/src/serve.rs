@@ -177,6 +177,8 @@ pub async fn push_to_channels(ordo: Ordo, mut stopped: tokio::sync::watch::Recei
     // Each channel's clients, or why its connector cannot have them (said once, not every second).
     let mut clients: std::collections::HashMap<String, std::sync::Arc<ChannelClients>> = Default::default();
     let mut running: std::collections::HashMap<String, tokio::task::JoinHandle<()>> = Default::default();
+    // The night each channel's stock was last read back and compared.
+    let mut reconciled: std::collections::HashMap<String, chrono::NaiveDate> = Default::default();
     let mut every = every_second();
     loop {
         if !tick_unless_stopped(&mut every, &mut stopped).await {
@@ -200,16 +202,31 @@ pub async fn push_to_channels(ordo: Ordo, mut stopped: tokio::sync::watch::Recei
                 clients.insert(target.channel.clone(), std::sync::Arc::new(ChannelClients::for_target(&http, target.clone())));
             }
             let Some(channel) = clients.get(&target.channel).cloned() else { continue };
-            let task = push_to_channel(ordo.clone(), channel, stopped.clone(), observe.clone());
+            let now = chrono::Utc::now();
+            let nightly = chrono::Timelike::hour(&now) == RECONCILE_HOUR && reconciled.get(&target.channel) != Some(&now.date_naive());
+            if nightly {
+                reconciled.insert(target.channel.clone(), now.date_naive());
+            }
+            let task = push_to_channel(ordo.clone(), channel, stopped.clone(), observe.clone(), nightly);
             running.insert(target.channel.clone(), tokio::spawn(task));
         }
     }
 }
 
-/// One channel's turn: its orders confirmed, then stock rounds while there is work and it
-/// keeps up (a minute at most, so a changed connector is picked up), then its lag watched.
-async fn push_to_channel(ordo: Ordo, clients: std::sync::Arc<ChannelClients>, stopped: tokio::sync::watch::Receiver<bool>, observe: Option<RoundObserver>) {
+/// The hour (UTC) each night at which every channel's stock is read back and compared.
+const RECONCILE_HOUR: u32 = 3;
+
+/// One channel's turn: its orders confirmed, its stock read back and compared when it is the
+/// `nightly` turn, then stock rounds while there is work and it keeps up (a minute at most,
+/// so a changed connector is picked up), then its lag watched.
+async fn push_to_channel(ordo: Ordo, clients: std::sync::Arc<ChannelClients>, stopped: tokio::sync::watch::Receiver<bool>, observe: Option<RoundObserver>, nightly: bool) {
     let channel = clients.target.channel.as_str();
+    if let (true, Ok(pusher)) = (nightly, &clients.stock) {
+        match ordo.channels().reconcile_stock(channel, pusher, &ordo_app::Actor::system_as("nightly-reconcile", ordo_app::domain::access::Role::Integration)).await {
+            Ok(drift) => tracing::info!(channel, checked = drift.checked, differing = drift.differing.len(), "stock reconciled with the channel"),
+            Err(error) => tracing::warn!(channel, %error, "could not reconcile the channel's stock"),
+        }
+    }
     if let Ok(confirmer) = &clients.confirmations {
         match ordo.channels().confirm_orders(channel, confirmer).await {
             Ok(round) if round.claimed > 0 => tracing::debug!(channel, confirmed = round.confirmed, refused = round.refused, failed = round.failed, "orders confirmed"),

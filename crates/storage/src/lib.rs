@@ -48,7 +48,7 @@ pub use audit::AuditQuery;
 pub use confirmations::{ClaimedConfirmation, ConfirmationKind, ConfirmationStats};
 pub use channels::{ConnectorRecord, CursorRecord, Delivery, DeliveryEnd, Finished, InboxStats, NewDelivery, OrderVersion};
 pub use exceptions::ExceptionQuery;
-pub use stock_sync::{StockMark, StockPushed, StockSyncStats};
+pub use stock_sync::{PushHour, StockMark, StockPushed, StockSyncStats};
 pub use helpdesk::{AttachmentContent, TicketQuery};
 pub use replay::{ReplayLine, ReplayOrder};
 pub use rules::NewRuleVersion;

@@ -42,6 +42,9 @@ pub struct StockSyncStats {
     pub failing: i64,
     /// The latency of each listing's last push in the window asked for, in milliseconds.
     pub latencies_ms: Vec<i64>,
+    /// Stock changes marked on the channel's listings since they were first marked: what
+    /// one call per change would have cost.
+    pub changes: i64,
 }
 
 impl Tx {
@@ -118,6 +121,18 @@ impl Tx {
         Ok(on_engine!(self, |conn| sqlx::query(sql).bind(channel).bind(now).execute(conn).await?.rows_affected()))
     }
 
+    /// Marks these listings of `channel` to be told again, whatever Ordo thinks the channel
+    /// has: the channel was found to show something else. Returns the listings marked.
+    pub async fn mark_listings_drifted(&mut self, channel: &str, channel_skus: &[&str], now: DateTime<Utc>) -> Result<u64, StorageError> {
+        let sql = "UPDATE channel_stock_sync SET wanted = wanted + 1, pushed_quantity = NULL, next_attempt_at = NULL, \
+                   pending_since = COALESCE(pending_since, $3) WHERE channel = $1 AND channel_sku = $2";
+        let mut marked = 0;
+        for channel_sku in channel_skus {
+            marked += on_engine!(self, |conn| sqlx::query(sql).bind(channel).bind(*channel_sku).bind(now).execute(conn).await?.rows_affected());
+        }
+        Ok(marked)
+    }
+
     /// Forgets what `channel` was told, so the next push tells it every listing at once,
     /// whether its stock moved or not and however long a failing one was to wait. Returns the
     /// listings it has.
@@ -144,6 +159,47 @@ impl Tx {
             .map_err(|e| StorageError::Corrupt(format!("a pending stock change's time: {e}")))?;
         let latencies = "SELECT latency_ms FROM channel_stock_sync WHERE channel = $1 AND pushed_at >= $2 AND latency_ms IS NOT NULL";
         let latencies_ms: Vec<i64> = on_engine!(self, |conn| sqlx::query_scalar(latencies).bind(channel).bind(since).fetch_all(conn).await?);
-        Ok(StockSyncStats { pending, oldest_pending_since, failing, latencies_ms })
+        let changes = "SELECT CAST(COALESCE(SUM(wanted), 0) AS BIGINT) FROM channel_stock_sync WHERE channel = $1";
+        let changes: i64 = on_engine!(self, |conn| sqlx::query_scalar(changes).bind(channel).fetch_one(conn).await?);
+        Ok(StockSyncStats { pending, oldest_pending_since, failing, latencies_ms, changes })
+    }
+}
+
+/// One hour of pushes to a channel.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PushHour {
+    pub hour: DateTime<Utc>,
+    pub pushes: i64,
+    pub latency_ms_sum: i64,
+    pub latency_ms_max: i64,
+    /// Pushes that took longer than two seconds.
+    pub slow: i64,
+}
+
+impl Tx {
+    /// Adds a round's pushes to `channel`'s hour of `at`: each one's latency in milliseconds.
+    pub async fn add_push_hour(&mut self, channel: &str, at: DateTime<Utc>, latencies_ms: &[i64]) -> Result<(), StorageError> {
+        if latencies_ms.is_empty() {
+            return Ok(());
+        }
+        use chrono::DurationRound;
+        let hour = at.duration_trunc(chrono::TimeDelta::hours(1)).unwrap_or(at);
+        let sql = "INSERT INTO channel_push_hours (channel, hour, pushes, latency_ms_sum, latency_ms_max, slow) VALUES ($1, $2, $3, $4, $5, $6) \
+                   ON CONFLICT (channel, hour) DO UPDATE SET pushes = channel_push_hours.pushes + excluded.pushes, \
+                   latency_ms_sum = channel_push_hours.latency_ms_sum + excluded.latency_ms_sum, \
+                   latency_ms_max = CASE WHEN excluded.latency_ms_max > channel_push_hours.latency_ms_max THEN excluded.latency_ms_max ELSE channel_push_hours.latency_ms_max END, \
+                   slow = channel_push_hours.slow + excluded.slow";
+        let pushes = latencies_ms.len() as i64;
+        let sum: i64 = latencies_ms.iter().sum();
+        let max = latencies_ms.iter().copied().max().unwrap_or(0);
+        let slow = latencies_ms.iter().filter(|ms| **ms > 2000).count() as i64;
+        on_engine!(self, |conn| sqlx::query(sql).bind(channel).bind(hour).bind(pushes).bind(sum).bind(max).bind(slow).execute(conn).await?.rows_affected());
+        Ok(())
+    }
+
+    /// `channel`'s hours of pushes since `since`, oldest first.
+    pub async fn push_hours(&mut self, channel: &str, since: DateTime<Utc>) -> Result<Vec<PushHour>, StorageError> {
+        let sql = "SELECT hour, pushes, latency_ms_sum, latency_ms_max, slow FROM channel_push_hours WHERE channel = $1 AND hour >= $2 ORDER BY hour";
+        Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(channel).bind(since).fetch_all(conn).await?))
     }
 }

@@ -33,6 +33,45 @@ struct ChannelRow {
     stock_lag: String,
     push_p95: String,
     stock_failing: i64,
+    confirmations_waiting: i64,
+    /// The last day's latency, hour by hour, as bars of a small chart.
+    latency: Vec<HourBar>,
+}
+
+/// One hour of a channel's latency chart: the bar's place, its height, and what it says.
+struct HourBar {
+    x: i64,
+    y: i64,
+    height: i64,
+    slow: bool,
+    title: String,
+}
+
+const SPARK_HEIGHT: i64 = 24;
+const SPARK_BAR: i64 = 4;
+
+/// The hours' mean latency as bars over the last day, each titled with its figures; an hour
+/// with a push over two seconds is marked.
+fn latency_bars(hours: &[ordo_app::PushHour]) -> Vec<HourBar> {
+    let now = chrono::Utc::now();
+    let top = hours.iter().map(|h| h.latency_ms_sum / h.pushes.max(1)).max().unwrap_or(0).max(1);
+    hours
+        .iter()
+        .filter_map(|h| {
+            let slot = 23 - (now - h.hour).num_hours();
+            (0..24).contains(&slot).then(|| {
+                let mean = h.latency_ms_sum / h.pushes.max(1);
+                let height = ((mean * SPARK_HEIGHT) / top).max(1);
+                HourBar {
+                    x: slot * SPARK_BAR,
+                    y: SPARK_HEIGHT - height,
+                    height,
+                    slow: h.slow > 0,
+                    title: format!("{}: {} pushes, mean {mean} ms, worst {} ms, {} over 2 s", h.hour.format("%H:00 UTC"), h.pushes, h.latency_ms_max, h.slow),
+                }
+            })
+        })
+        .collect()
 }
 
 fn when(at: Option<chrono::DateTime<chrono::Utc>>) -> String {
@@ -58,6 +97,8 @@ impl From<ChannelConnection> for ChannelRow {
             stock_lag: c.outbound.stock.oldest_pending_age_s.map_or_else(|| "none".to_owned(), |s| format!("{s} s")),
             push_p95: c.outbound.stock.p95_latency_ms.map_or_else(|| "none".to_owned(), |ms| format!("{ms} ms")),
             stock_failing: c.outbound.stock.failed,
+            confirmations_waiting: c.outbound.confirmations.pending,
+            latency: latency_bars(&c.push_hours),
         }
     }
 }

@@ -43,8 +43,11 @@ pub struct SyncReport {
     /// Stock changes made (each moves one listing on every channel).
     pub changes: u64,
     pub channels: Vec<ChannelFigures>,
-    /// Orders a second over the API, before the sync ran and while it ran.
+    /// Orders a second over the API: alone; while stock changes at the rate with nothing
+    /// pushed; and while it changes and the sync runs. The sync's own cost is the last
+    /// against the second.
     pub intake_alone_per_s: f64,
+    pub intake_with_changes_per_s: f64,
     pub intake_during_sync_per_s: f64,
 }
 
@@ -136,15 +139,26 @@ pub async fn sync(ordo: Ordo, listings: usize, channels: usize, changes_per_s: u
     sampling.abort();
     let _ = stop.send(true);
     let _ = pushers.await;
+    let drifts = {
+        let mut drifts = Vec::new();
+        for (code, kind) in channels {
+            drifts.push(drift(&ordo, code, kind, &stand_ins, &skus).await?);
+        }
+        drifts
+    };
+    // The same changes again with nothing pushed: what intake loses to them alone.
+    let changing = tokio::spawn(change_stock(ordo.clone(), skus.clone(), changes_per_s, Duration::from_secs(3600)));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let intake_with_changes_per_s = intake("changes").await?;
+    changing.abort();
     server.abort();
 
     let mut figures = Vec::new();
-    for ((code, kind), (calls_then, throttled_then)) in channels.iter().zip(calls_before) {
+    for (((code, kind), (calls_then, throttled_then)), (drift, pending_at_end)) in channels.iter().zip(calls_before).zip(drifts) {
         let (calls_now, throttled_now) = counters(&stand_ins, kind);
         let mut waits = latencies.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(*code).unwrap_or_default();
         waits.sort_unstable();
         let calls = calls_now - calls_then;
-        let (drift, pending_at_end) = drift(&ordo, code, kind, &stand_ins, &skus).await?;
         figures.push(ChannelFigures {
             channel: (*code).to_owned(),
             kind: (*kind).to_owned(),
@@ -164,7 +178,17 @@ pub async fn sync(ordo: Ordo, listings: usize, channels: usize, changes_per_s: u
         ordo_app::Engine::Sqlite => "sqlite",
         ordo_app::Engine::Postgres => "postgres",
     };
-    Ok(SyncReport { engine: engine.to_owned(), listings: skus.len(), changes_per_s, seconds, changes, channels: figures, intake_alone_per_s, intake_during_sync_per_s })
+    Ok(SyncReport {
+        engine: engine.to_owned(),
+        listings: skus.len(),
+        changes_per_s,
+        seconds,
+        changes,
+        channels: figures,
+        intake_alone_per_s,
+        intake_with_changes_per_s,
+        intake_during_sync_per_s,
+    })
 }
 
 fn percentile_ms(sorted: &[i64], p: f64) -> f64 {
@@ -300,29 +324,43 @@ async fn sample_lag(ordo: Ordo, codes: Vec<String>, largest: Arc<Mutex<HashMap<S
     }
 }
 
-/// Stock adjustments at `per_s` a second on SKUs picked in turn by a fixed stride (every SKU
-/// moves, some more often than others), for `run`; how many were made.
+/// Stock adjustments at `per_s` a second from a few writers side by side, on SKUs picked by
+/// a fixed stride (half the changes fall on a tenth of the SKUs, as demand does), for `run`;
+/// how many were made.
 async fn change_stock(ordo: Ordo, skus: Vec<String>, per_s: u32, run: Duration) -> Result<u64, String> {
-    let system = Actor::system_as("stock-counter", Role::Warehouse);
-    let tick = Duration::from_millis(20);
-    let per_tick = (f64::from(per_s) * tick.as_secs_f64()).max(1.0) as u64;
-    let mut every = tokio::time::interval(tick);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    const WRITERS: u64 = 4;
+    let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let started = Instant::now();
-    let mut made = 0u64;
-    while started.elapsed() < run {
-        every.tick().await;
-        for _ in 0..per_tick {
-            // Skewed like real demand: half the changes fall on a tenth of the SKUs.
-            let n = made.wrapping_mul(2_654_435_761) as usize;
-            let index = if made % 2 == 0 { n % skus.len().div_ceil(10) } else { n % skus.len() };
-            let quantity = if made % 3 == 0 { 2 } else { -1 };
-            let movement = NewMovement { sku: skus[index].clone(), location: LOCATION.into(), quantity, kind: MovementKind::Adjustment, reason: "cycle count".into(), unit_cost: None };
-            ordo.inventory().record_movement(movement, &system).await.map_err(|e| e.to_string())?;
-            made += 1;
-        }
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|_| {
+            let (ordo, skus, next) = (ordo.clone(), skus.clone(), next.clone());
+            tokio::spawn(async move {
+                let system = Actor::system_as("stock-counter", Role::Warehouse);
+                while started.elapsed() < run {
+                    // The change due now, or a wait until it is.
+                    let made = next.load(Ordering::Relaxed);
+                    let due = started + Duration::from_secs_f64(made as f64 / f64::from(per_s.max(1)));
+                    if due > Instant::now() {
+                        tokio::time::sleep_until(due.into()).await;
+                        continue;
+                    }
+                    if next.compare_exchange(made, made + 1, Ordering::Relaxed, Ordering::Relaxed).is_err() {
+                        continue;
+                    }
+                    let n = made.wrapping_mul(2_654_435_761) as usize;
+                    let index = if made % 2 == 0 { n % skus.len().div_ceil(10) } else { n % skus.len() };
+                    let quantity = if made % 3 == 0 { 2 } else { -1 };
+                    let movement = NewMovement { sku: skus[index].clone(), location: LOCATION.into(), quantity, kind: MovementKind::Adjustment, reason: "cycle count".into(), unit_cost: None };
+                    ordo.inventory().record_movement(movement, &system).await.map_err(|e| e.to_string())?;
+                }
+                Ok::<(), String>(())
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.map_err(|e| e.to_string())??;
     }
-    Ok(made)
+    Ok(next.load(Ordering::Relaxed))
 }
 
 /// Orders a second for `INTAKE_ORDERS` orders over the API.

@@ -47,7 +47,13 @@ pub(crate) struct Serving(pub(crate) Child, pub(crate) String);
 
 impl Serving {
     pub(crate) fn start(dir: &Path, database: &str) -> Serving {
+        Serving::start_with(dir, database, &[])
+    }
+
+    /// As [`Serving::start`], with these environment variables besides.
+    pub(crate) fn start_with(dir: &Path, database: &str, env: &[(&str, &str)]) -> Serving {
         let mut child = ordo(dir)
+            .envs(env.iter().copied())
             .args(["serve", "--database", database, "--listen", "127.0.0.1:0"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -434,3 +434,84 @@ async fn two_instances_on_one_postgresql_push_each_change_once() {
     assert!(mug.windows(2).all(|w| w[0] > w[1]), "each value told once, newest last: {mug:?}");
     other.close().await;
 }
+
+/// A WooCommerce shop's products as the stand-in keeps them: id to (SKU, stock).
+type WooShop = Arc<Mutex<std::collections::BTreeMap<i64, (String, i64)>>>;
+
+async fn shop_products(State(shop): State<WooShop>, Query(query): Query<std::collections::HashMap<String, String>>) -> Response {
+    let shop = shop.lock().unwrap();
+    let product = |(id, (sku, stock)): (&i64, &(String, i64))| json!({"id": id, "sku": sku, "stock_quantity": stock});
+    if let Some(sku) = query.get("sku") {
+        return Json(shop.iter().filter(|(_, (s, _))| s == sku).map(product).collect::<Vec<_>>()).into_response();
+    }
+    let per_page: usize = query.get("per_page").and_then(|p| p.parse().ok()).unwrap_or(10);
+    let page: usize = query.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+    let pages = shop.len().div_ceil(per_page).to_string();
+    let products: Vec<Value> = shop.iter().skip((page - 1) * per_page).take(per_page).map(product).collect();
+    ([("x-wp-totalpages", pages)], Json(products)).into_response()
+}
+
+async fn shop_batch(State(shop): State<WooShop>, Json(body): Json<Value>) -> Json<Value> {
+    let mut shop = shop.lock().unwrap();
+    let mut answers = Vec::new();
+    for update in body["update"].as_array().unwrap() {
+        let id = update["id"].as_i64().unwrap();
+        match shop.get_mut(&id) {
+            Some((_, stock)) => {
+                *stock = update["stock_quantity"].as_i64().unwrap();
+                answers.push(json!({"id": id, "stock_quantity": stock}));
+            }
+            None => answers.push(json!({"id": 0, "error": {"code": "woocommerce_rest_product_invalid_id", "message": "Invalid ID."}})),
+        }
+    }
+    Json(json!({"update": answers}))
+}
+
+#[tokio::test]
+async fn reconcile_reads_the_channels_stock_back_and_tells_it_the_listings_that_drifted() {
+    let server = Server::start().await;
+    let woo: WooShop = Arc::default();
+    {
+        // The shop's two products of Ordo's, among 150 others, so its product list pages.
+        let mut shop = woo.lock().unwrap();
+        shop.insert(501, ("WOO-MUG".to_owned(), 0));
+        shop.insert(502, ("WOO-VASE".to_owned(), 0));
+        for id in 1000..1150 {
+            shop.insert(id, (format!("OTHER-{id}"), 5));
+        }
+    }
+    let app = Router::new()
+        .route("/wp-json/wc/v3/products", axum::routing::get(shop_products))
+        .route("/wp-json/wc/v3/products/batch", post(shop_batch))
+        .with_state(woo.clone());
+    let base = serve_stand_in(app).await;
+    shop(&server, 10).await;
+    let t = &server.admin;
+    assert_eq!(server.post(t, "/api/v1/channels", json!({"code": "b2b", "name": "Trade portal", "kind": "b2b", "currency": "EUR"})).await.0, 201);
+    for (channel_sku, sku) in [("WOO-MUG", "MUG-1"), ("502", "VASE-1"), ("503", "VASE-1")] {
+        let listing = json!({"channel": "b2b", "channel_sku": channel_sku, "sku": sku, "price": "9.00"});
+        assert_eq!(server.post(t, "/api/v1/listings", listing).await.0, 201);
+    }
+    let connector = json!({"kind": "woocommerce", "base_url": base, "credentials": {"consumer_key": "ck_ordo", "consumer_secret": "cs_ordo"}});
+    assert_eq!(server.put(t, "/api/v1/channels/b2b/connector", connector).await.0, 200);
+    let pusher = pusher_for(&server, "b2b").await;
+    server.ordo.channels().push_stock("b2b", &pusher).await.unwrap();
+    assert_eq!(woo.lock().unwrap()[&501].1, 10);
+
+    // Someone sets the mug's stock by hand in the shop; Ordo thinks the shop still shows 10.
+    woo.lock().unwrap().get_mut(&501).unwrap().1 = 3;
+    assert_eq!(server.ordo.channels().push_stock("b2b", &pusher).await.unwrap().claimed, 0, "nothing moved in Ordo");
+    let drift = server.ordo.channels().reconcile_stock("b2b", &pusher, &ordo_app::Actor::system()).await.unwrap();
+    assert_eq!(drift.checked, 3);
+    let differing: Vec<(&str, Option<i64>, i64)> = drift.differing.iter().map(|d| (d.channel_sku.as_str(), d.channel_shows, d.ordo_can_sell)).collect();
+    assert_eq!(differing, [("503", None, 0), ("WOO-MUG", Some(3), 10)], "the product the shop lacks, and the one changed by hand");
+    let round = server.ordo.channels().push_stock("b2b", &pusher).await.unwrap();
+    assert_eq!((round.pushed, round.failed), (1, 1), "{round:?}");
+    assert_eq!(woo.lock().unwrap()[&501].1, 10, "the shop shows what Ordo can sell again");
+
+    // Read again: only the listing the shop does not have still differs; the audit log says so.
+    let again = server.ordo.channels().reconcile_stock("b2b", &pusher, &ordo_app::Actor::system()).await.unwrap();
+    assert_eq!(again.differing.iter().map(|d| d.channel_sku.as_str()).collect::<Vec<_>>(), ["503"]);
+    let (_, audit) = server.get(t, "/api/v1/audit?action=channel.stock_reconcile").await;
+    assert!(audit.to_string().contains("\"differing\":2"), "{audit}");
+}
