@@ -311,11 +311,11 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Change stock at CHANGES_PER_S a second for SECONDS on LISTINGS SKUs listed on each of
-    /// CHANNELS channels (Shopify, WooCommerce, Amazon, eBay, in that order), pushed to local
-    /// stand-ins that enforce each channel's documented limits, while orders come in; print
-    /// push latency per channel, calls per change, the largest lag, the drift at the end and
-    /// the order intake rate without and with the sync.
+    /// Place CHANGES_PER_S orders a second for SECONDS over the API, each reserving a unit of
+    /// one of LISTINGS SKUs listed on each of CHANNELS channels (Shopify, WooCommerce, Amazon,
+    /// eBay, in that order), pushed to local stand-ins that enforce each channel's documented
+    /// limits; print push latency per channel, calls per change, the largest lag, the drift at
+    /// the end and the most orders a second the API takes without and with the sync.
     Sync {
         #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
         listings: u64,
@@ -837,7 +837,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
                 println!("{}", serde_json::to_string(&report).map_err(|e| Failure::Failed(e.to_string()))?);
             } else {
                 println!(
-                    "sync on {}: {} SKUs on {} channels, {} stock changes in {} s ({}/s asked); orders/s over the API {:.0} alone, {:.0} with the stock changes, {:.0} with the changes and the sync ({:+.1} % for the sync)",
+                    "sync on {}: {} SKUs on {} channels, {} orders (stock changes) in {} s ({}/s asked); most orders/s the API takes: {:.0} alone, {:.0} beside the stream, {:.0} beside the stream and the sync ({:+.1} % for the sync)",
                     report.engine, report.listings, report.channels.len(), report.changes, report.seconds, report.changes_per_s,
                     report.intake_alone_per_s, report.intake_with_changes_per_s, report.intake_during_sync_per_s,
                     (report.intake_during_sync_per_s / report.intake_with_changes_per_s.max(f64::EPSILON) - 1.0) * 100.0

@@ -213,6 +213,10 @@ pub async fn push_to_channels(ordo: Ordo, mut stopped: tokio::sync::watch::Recei
     }
 }
 
+/// A stock round that claimed fewer listings than this waits [`COALESCE_WAIT`] before the next.
+const COALESCE_BELOW: usize = 100;
+const COALESCE_WAIT: Duration = Duration::from_millis(250);
+
 /// The hour (UTC) each night at which every channel's stock is read back and compared.
 const RECONCILE_HOUR: u32 = 3;
 
@@ -246,6 +250,11 @@ async fn push_to_channel(ordo: Ordo, clients: std::sync::Arc<ChannelClients>, st
                         break;
                     }
                     tracing::debug!(channel, pushed = round.pushed, unchanged = round.unchanged, failed = round.failed, "stock pushed");
+                    // A small round waits a moment, so the changes meanwhile share the next
+                    // round's calls and transactions.
+                    if round.claimed < COALESCE_BELOW {
+                        tokio::time::sleep(COALESCE_WAIT).await;
+                    }
                 }
                 Err(error) => {
                     tracing::warn!(channel, %error, "pushing stock failed");

@@ -1,6 +1,7 @@
 //! Stock levels and the append-only movements behind them.
 
 use chrono::{DateTime, Utc};
+use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 use ordo_domain::inventory::{MovementKind, MovementRequest, StockLevel, Transfer, TransferStatus};
 
@@ -285,14 +286,20 @@ impl Tx {
                          OR s.location IN (SELECT c.location FROM channel_locations c WHERE c.channel = $1))), 0) \
                      - COALESCE((SELECT b.units FROM channel_buffers b WHERE b.channel = $1 AND b.abc_class = p.abc_class), 0) \
                      AS BIGINT) \
-                   FROM products p WHERE p.sku = $2";
+                   FROM products p WHERE p.sku IN ";
+        // A hundred SKUs a statement: a push round reads its listings in two.
         let mut out = Vec::with_capacity(skus.len());
-        for sku in skus {
-            let row: Option<(String, i64)> =
-                on_engine!(self, |conn| sqlx::query_as(sql).bind(channel).bind(sku).fetch_optional(conn).await?);
-            if let Some((sku, units)) = row {
-                out.push((sku, units.max(0)));
-            }
+        for chunk in skus.chunks(100) {
+            let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!("{sql}({})", placeholders.join(", "));
+            let rows: Vec<(String, i64)> = on_engine!(self, |conn| {
+                let mut query = sqlx::query_as(AssertSqlSafe(sql)).bind(channel);
+                for sku in chunk {
+                    query = query.bind(sku);
+                }
+                query.fetch_all(conn).await?
+            });
+            out.extend(rows.into_iter().map(|(sku, units)| (sku, units.max(0))));
         }
         Ok(out)
     }

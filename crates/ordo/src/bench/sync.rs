@@ -1,9 +1,10 @@
-//! `ordo bench sync`: stock changes at a steady rate on SKUs listed on every channel, pushed
-//! by `ordo serve`'s own channel loop to stand-ins that enforce each channel's documented
-//! limits (see [`crate::stand_ins`]), while orders come in over the API. Prints, per channel,
-//! the push latency from a change's commit to the channel's answer, calls per change, the
-//! largest lag seen and the drift left at the end; and the order intake rate without and with
-//! the sync running.
+//! `ordo bench sync`: orders at a steady rate over the API, each reserving a unit of a SKU
+//! listed on every channel (so each is a stock change there), pushed by `ordo serve`'s own
+//! channel loop to stand-ins that enforce each channel's documented limits (see
+//! [`crate::stand_ins`]). Prints, per channel, the push latency from a change's commit to the
+//! channel's answer, calls per change, the largest lag seen and the drift left at the end;
+//! and the most orders a second the API takes alone, beside the order stream, and beside the
+//! stream with the sync running.
 //!
 //! Set-up, not measured: SKUs with stock, listed on each channel (WooCommerce by product id),
 //! and each channel starting in step with Ordo (as after a resync). Shopify's pusher looks up
@@ -21,6 +22,10 @@ use ordo_app::domain::inventory::{MovementKind, NewMovement};
 use ordo_app::import::{ImportKind, ImportOptions};
 use ordo_app::{Actor, NoProgress, Ordo};
 use ordo_storage::StockPushed;
+
+use http_body_util::Full;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
 
 use crate::serve::{self, HttpOptions};
 use crate::stand_ins::{shopify_item, StandIns};
@@ -40,11 +45,11 @@ pub struct SyncReport {
     pub listings: usize,
     pub changes_per_s: u32,
     pub seconds: u64,
-    /// Stock changes made (each moves one listing on every channel).
+    /// Orders of the stream taken: each a stock change on every channel.
     pub changes: u64,
     pub channels: Vec<ChannelFigures>,
-    /// Orders a second over the API: alone; while stock changes at the rate with nothing
-    /// pushed; and while it changes and the sync runs. The sync's own cost is the last
+    /// The most orders a second the API takes: alone; beside the order stream with nothing
+    /// pushed; and beside the stream with the sync running. The sync's own cost is the last
     /// against the second.
     pub intake_alone_per_s: f64,
     pub intake_with_changes_per_s: f64,
@@ -87,7 +92,7 @@ pub async fn sync(ordo: Ordo, listings: usize, channels: usize, changes_per_s: u
     let channels = &CHANNELS[..channels.clamp(1, CHANNELS.len())];
     super::seed(&ordo).await.map_err(fail("seeding the bench data"))?;
     let stand_ins = StandIns::start().await?;
-    let skus = catalogue(&ordo, listings, channels).await?;
+    let skus = Arc::new(catalogue(&ordo, listings, channels).await?);
     for (code, kind) in channels {
         connect(&ordo, code, kind, &stand_ins.base).await?;
         in_step(&ordo, code, kind, &stand_ins).await?;
@@ -119,7 +124,8 @@ pub async fn sync(ordo: Ordo, listings: usize, channels: usize, changes_per_s: u
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     let app = serve::app(ordo.clone(), &options);
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
-    let intake = |run: &'static str| intake(address, token.clone(), run, ordo.settings().base_currency.code().to_owned());
+    let currency = ordo.settings().base_currency.code().to_owned();
+    let intake = |run: &'static str| intake(address, token.clone(), run, currency.clone());
     let intake_alone_per_s = intake("alone").await?;
 
     // The measured run: limits on, changes at the rate asked, orders meanwhile.
@@ -130,7 +136,8 @@ pub async fn sync(ordo: Ordo, listings: usize, channels: usize, changes_per_s: u
     let codes: Vec<&str> = channels.iter().map(|(code, _)| *code).collect();
     let largest_lag: Arc<Mutex<HashMap<String, f64>>> = Arc::default();
     let sampling = tokio::spawn(sample_lag(ordo.clone(), codes.iter().map(|c| (*c).to_owned()).collect(), largest_lag.clone()));
-    let changing = tokio::spawn(change_stock(ordo.clone(), skus.clone(), changes_per_s, Duration::from_secs(seconds)));
+    let stream = |run: Duration| tokio::spawn(order_stream(address, token.clone(), skus.clone(), currency.clone(), changes_per_s, run));
+    let changing = stream(Duration::from_secs(seconds));
     tokio::time::sleep(Duration::from_secs(seconds / 4)).await;
     let intake_during_sync_per_s = intake("during").await?;
     let changes = changing.await.map_err(|e| e.to_string())??;
@@ -147,7 +154,7 @@ pub async fn sync(ordo: Ordo, listings: usize, channels: usize, changes_per_s: u
         drifts
     };
     // The same changes again with nothing pushed: what intake loses to them alone.
-    let changing = tokio::spawn(change_stock(ordo.clone(), skus.clone(), changes_per_s, Duration::from_secs(3600)));
+    let changing = stream(Duration::from_secs(3600));
     tokio::time::sleep(Duration::from_secs(2)).await;
     let intake_with_changes_per_s = intake("changes").await?;
     changing.abort();
@@ -218,7 +225,11 @@ async fn catalogue(ordo: &Ordo, listings: usize, channels: &[(&str, &str)]) -> R
         channel_rows.push_str(&format!("{code},{code},marketplace,{currency}\n"));
     }
     import(ImportKind::Channels, channel_rows).await?;
+    // The bench channel sells them too, unconnected: its orders are the stock changes.
     let mut listing_rows = String::from("channel,channel_sku,sku,price\n");
+    for sku in &skus {
+        listing_rows.push_str(&format!("bench,B-{sku},{sku},9.90\n"));
+    }
     for (code, kind) in channels {
         for (n, sku) in skus.iter().enumerate() {
             listing_rows.push_str(&format!("{code},{},{sku},9.90\n", channel_sku(kind, n, sku)));
@@ -324,43 +335,48 @@ async fn sample_lag(ordo: Ordo, codes: Vec<String>, largest: Arc<Mutex<HashMap<S
     }
 }
 
-/// Stock adjustments at `per_s` a second from a few writers side by side, on SKUs picked by
-/// a fixed stride (half the changes fall on a tenth of the SKUs, as demand does), for `run`;
-/// how many were made.
-async fn change_stock(ordo: Ordo, skus: Vec<String>, per_s: u32, run: Duration) -> Result<u64, String> {
-    const WRITERS: u64 = 4;
-    let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
+/// Orders from the bench channel at `per_s` a second over the API, each for one unit of a
+/// synced SKU (half of them on a tenth of the SKUs, as demand falls), for `run`: each one
+/// reserves stock, so each is a change on every channel. How many were taken.
+async fn order_stream(address: std::net::SocketAddr, token: String, skus: Arc<Vec<String>>, currency: String, per_s: u32, run: Duration) -> Result<u64, String> {
+    let client: Client<_, Full<axum::body::Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let url: axum::http::Uri = format!("http://{address}/api/v1/orders").parse().map_err(|e| format!("{e}"))?;
+    let tag = uuid::Uuid::now_v7().simple().to_string();
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(64));
+    let taken = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut sent = tokio::task::JoinSet::new();
     let started = Instant::now();
-    let writers: Vec<_> = (0..WRITERS)
-        .map(|_| {
-            let (ordo, skus, next) = (ordo.clone(), skus.clone(), next.clone());
-            tokio::spawn(async move {
-                let system = Actor::system_as("stock-counter", Role::Warehouse);
-                while started.elapsed() < run {
-                    // The change due now, or a wait until it is.
-                    let made = next.load(Ordering::Relaxed);
-                    let due = started + Duration::from_secs_f64(made as f64 / f64::from(per_s.max(1)));
-                    if due > Instant::now() {
-                        tokio::time::sleep_until(due.into()).await;
-                        continue;
-                    }
-                    if next.compare_exchange(made, made + 1, Ordering::Relaxed, Ordering::Relaxed).is_err() {
-                        continue;
-                    }
-                    let n = made.wrapping_mul(2_654_435_761) as usize;
-                    let index = if made % 2 == 0 { n % skus.len().div_ceil(10) } else { n % skus.len() };
-                    let quantity = if made % 3 == 0 { 2 } else { -1 };
-                    let movement = NewMovement { sku: skus[index].clone(), location: LOCATION.into(), quantity, kind: MovementKind::Adjustment, reason: "cycle count".into(), unit_cost: None };
-                    ordo.inventory().record_movement(movement, &system).await.map_err(|e| e.to_string())?;
+    let mut n = 0u64;
+    while started.elapsed() < run {
+        let due = started + Duration::from_secs_f64(n as f64 / f64::from(per_s.max(1)));
+        tokio::time::sleep_until(due.into()).await;
+        let permit = in_flight.clone().acquire_owned().await.map_err(|e| e.to_string())?;
+        let stride = n.wrapping_mul(2_654_435_761) as usize;
+        let sku = if n % 2 == 0 { &skus[stride % skus.len().div_ceil(10)] } else { &skus[stride % skus.len()] };
+        let body = format!(
+            r#"{{"channel":"bench","external_id":"{tag}-{n}","placed_at":"{}","currency":"{currency}","customer":{{"email":"s{}@example.com","name":"Sync Customer"}},"ship_to":{{"name":"Sync Customer","line1":"1 Loop Rd","city":"Localhost","postal_code":"12345","country":"US"}},"shipping_method":"standard","payment_status":"captured","lines":[{{"sku":"B-{sku}","quantity":1,"unit_price":"9.90"}}]}}"#,
+            Utc::now().to_rfc3339(),
+            n % 5000
+        );
+        let request = axum::http::Request::post(url.clone())
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {token}"))
+            .body(Full::from(body))
+            .map_err(|e| e.to_string())?;
+        let (client, taken) = (client.clone(), taken.clone());
+        sent.spawn(async move {
+            if let Ok(answer) = client.request(request).await {
+                if answer.status() == axum::http::StatusCode::CREATED {
+                    taken.fetch_add(1, Ordering::Relaxed);
                 }
-                Ok::<(), String>(())
-            })
-        })
-        .collect();
-    for writer in writers {
-        writer.await.map_err(|e| e.to_string())??;
+                let _ = http_body_util::BodyExt::collect(answer.into_body()).await;
+            }
+            drop(permit);
+        });
+        n += 1;
     }
-    Ok(next.load(Ordering::Relaxed))
+    while sent.join_next().await.is_some() {}
+    Ok(taken.load(Ordering::Relaxed))
 }
 
 /// Orders a second for `INTAKE_ORDERS` orders over the API.
