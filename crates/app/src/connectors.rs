@@ -26,6 +26,7 @@ pub struct ConnectorView {
     pub webhook_secrets: usize,
     pub credentials_set: bool,
     pub poll_interval_s: i64,
+    pub sync_lag_threshold_s: i64,
     pub location_map: std::collections::BTreeMap<String, String>,
     pub paused: bool,
     pub updated_at: DateTime<Utc>,
@@ -74,6 +75,7 @@ pub(crate) fn view(record: ConnectorRecord, key: Option<&SecretKey>) -> AppResul
         webhook_secrets: secrets,
         credentials_set: record.credentials.is_some(),
         poll_interval_s: record.poll_interval_s,
+        sync_lag_threshold_s: record.sync_lag_threshold_s,
         paused: record.paused,
         updated_at: record.updated_at,
         duplicates_dropped: record.duplicates_dropped,
@@ -90,6 +92,7 @@ pub(crate) async fn state(tx: &mut Tx, channel: &str) -> AppResult<serde_json::V
             "webhook_secrets": if c.webhook_secrets.is_some() { "set" } else { "none" },
             "credentials": if c.credentials.is_some() { "set" } else { "none" },
             "poll_interval_s": c.poll_interval_s,
+            "sync_lag_threshold_s": c.sync_lag_threshold_s,
             "location_map": serde_json::from_str::<serde_json::Value>(&c.location_map).unwrap_or_default(),
             "paused": c.paused,
         }),
@@ -106,6 +109,7 @@ pub(crate) async fn apply(tx: &mut Tx, channel: &str, settings: &ConnectorSettin
         webhook_secrets: settings.webhook_secrets.clone().or_else(|| current.as_ref().and_then(|c| c.webhook_secrets.clone())),
         credentials: settings.credentials.clone().or_else(|| current.as_ref().and_then(|c| c.credentials.clone())),
         poll_interval_s: settings.poll_interval_s,
+        sync_lag_threshold_s: settings.sync_lag_threshold_s,
         location_map: serde_json::to_string(&settings.location_map).unwrap_or_else(|_| "{}".to_owned()),
         paused: current.as_ref().is_some_and(|c| c.paused),
         updated_at: now,
@@ -141,6 +145,7 @@ impl Channels<'_> {
             credentials,
             poll_interval_s: checked.poll_interval_s,
             location_map: checked.location_map,
+            sync_lag_threshold_s: checked.sync_lag_threshold_s,
         };
         let channel = ordo_domain::field::code("channel", channel)?;
         if actor.role != Role::Admin {

@@ -88,6 +88,8 @@ pub struct PollTarget {
     pub base_url: Option<String>,
     pub credentials: serde_json::Map<String, serde_json::Value>,
     pub poll_interval: Duration,
+    /// How long a change may wait to be told to the channel before `sync_lag` is raised.
+    pub sync_lag_threshold: Duration,
 }
 
 impl std::fmt::Debug for PollTarget {
@@ -135,6 +137,7 @@ impl Channels<'_> {
                 base_url: record.base_url,
                 credentials,
                 poll_interval: Duration::from_secs(record.poll_interval_s.unsigned_abs()),
+                sync_lag_threshold: Duration::from_secs(record.sync_lag_threshold_s.unsigned_abs()),
             });
         }
         Ok(targets)

@@ -99,6 +99,7 @@ impl Channels {
                 credentials: None,
                 poll_interval_s: Some(3600),
                 location_map: None,
+                sync_lag_threshold_s: None,
             };
             ordo.channels().put_connector(channel, new, admin).await?;
         }
@@ -108,6 +109,7 @@ impl Channels {
             base_url: None,
             credentials: serde_json::Map::new(),
             poll_interval: std::time::Duration::from_secs(3600),
+            sync_lag_threshold: std::time::Duration::from_secs(300),
         };
         Ok(Channels { summary: ChannelsSummary::default(), marketplace: Marketplace::default(), target, sent: 0, seen: HashSet::new() })
     }

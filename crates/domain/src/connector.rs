@@ -51,6 +51,10 @@ impl ConnectorKind {
 
 /// The most webhook secrets in force at once: the current one and the one being retired.
 pub const MAX_WEBHOOK_SECRETS: usize = 2;
+/// How long a change may wait to be told to a channel before a `sync_lag` exception, unless
+/// the connector says, and the least and most it may say, in seconds.
+pub const DEFAULT_SYNC_LAG_THRESHOLD_S: i64 = 300;
+pub const SYNC_LAG_THRESHOLD_S: (i64, i64) = (30, 86_400);
 /// How often a poller may ask, at most and at least, in seconds.
 pub const POLL_INTERVAL_S: (i64, i64) = (10, 86_400);
 
@@ -75,6 +79,10 @@ pub struct NewConnector {
     /// The channel's location ids to Ordo's location codes.
     #[serde(default)]
     pub location_map: Option<BTreeMap<String, String>>,
+    /// How long a change may wait to be told to the channel before the integration role is
+    /// told (a `sync_lag` exception); five minutes when absent.
+    #[serde(default)]
+    pub sync_lag_threshold_s: Option<i64>,
 }
 
 /// A checked connector, secrets still in the clear: the application seals them.
@@ -86,6 +94,7 @@ pub struct CheckedConnector {
     pub credentials: Option<serde_json::Map<String, serde_json::Value>>,
     pub poll_interval_s: i64,
     pub location_map: BTreeMap<String, String>,
+    pub sync_lag_threshold_s: i64,
 }
 
 impl NewConnector {
@@ -118,6 +127,8 @@ impl NewConnector {
             return Err(FieldError::new("credentials", "must be at most 10,000 characters of JSON"));
         }
         let poll_interval_s = field::bounded("poll_interval_s", self.poll_interval_s.unwrap_or(60), POLL_INTERVAL_S.0, POLL_INTERVAL_S.1)?;
+        let (least, most) = SYNC_LAG_THRESHOLD_S;
+        let sync_lag_threshold_s = field::bounded("sync_lag_threshold_s", self.sync_lag_threshold_s.unwrap_or(DEFAULT_SYNC_LAG_THRESHOLD_S), least, most)?;
         let mut location_map = BTreeMap::new();
         for (theirs, ours) in self.location_map.unwrap_or_default() {
             let key = theirs.trim();
@@ -133,6 +144,7 @@ impl NewConnector {
             credentials: self.credentials,
             poll_interval_s,
             location_map,
+            sync_lag_threshold_s,
         })
     }
 }
@@ -147,6 +159,12 @@ pub struct ConnectorSettings {
     pub credentials: Option<String>,
     pub poll_interval_s: i64,
     pub location_map: BTreeMap<String, String>,
+    #[serde(default = "default_sync_lag_threshold_s")]
+    pub sync_lag_threshold_s: i64,
+}
+
+fn default_sync_lag_threshold_s() -> i64 {
+    DEFAULT_SYNC_LAG_THRESHOLD_S
 }
 
 impl ConnectorSettings {
@@ -160,6 +178,7 @@ impl ConnectorSettings {
             "credentials": secret(&self.credentials),
             "poll_interval_s": self.poll_interval_s,
             "location_map": self.location_map,
+            "sync_lag_threshold_s": self.sync_lag_threshold_s,
         })
     }
 }
@@ -190,7 +209,7 @@ mod tests {
     use super::*;
 
     fn new(kind: &str) -> NewConnector {
-        NewConnector { kind: kind.into(), base_url: None, webhook_secrets: None, credentials: None, poll_interval_s: None, location_map: None }
+        NewConnector { kind: kind.into(), base_url: None, webhook_secrets: None, credentials: None, poll_interval_s: None, location_map: None, sync_lag_threshold_s: None }
     }
 
     #[test]
@@ -215,7 +234,7 @@ mod tests {
             kind in ".{0,12}", url in proptest::option::of(".{0,40}"), secrets in proptest::option::of(proptest::collection::vec(".{0,20}", 0..4)),
             interval in proptest::option::of(proptest::num::i64::ANY), map in proptest::option::of(proptest::collection::btree_map(".{0,8}", ".{0,8}", 0..3)),
         ) {
-            let new = NewConnector { kind, base_url: url, webhook_secrets: secrets, credentials: None, poll_interval_s: interval, location_map: map };
+            let new = NewConnector { kind, base_url: url, webhook_secrets: secrets, credentials: None, poll_interval_s: interval, location_map: map, sync_lag_threshold_s: None };
             match new.check() {
                 Ok(c) => proptest::prop_assert!((POLL_INTERVAL_S.0..=POLL_INTERVAL_S.1).contains(&c.poll_interval_s)),
                 Err(e) => proptest::prop_assert!(!e.field.is_empty() && !e.message.is_empty()),
@@ -232,6 +251,7 @@ mod tests {
             credentials: None,
             poll_interval_s: 60,
             location_map: BTreeMap::new(),
+            sync_lag_threshold_s: 300,
         };
         let shown = settings.shown().to_string();
         assert!(!shown.contains("sealed-bytes"));

@@ -262,7 +262,7 @@ async fn push_to_channel(ordo: Ordo, clients: std::sync::Arc<ChannelClients>, st
                 }
             }
         }
-        if let Err(error) = ordo.channels().watch_stock_lag(channel, SYNC_LAG_THRESHOLD).await {
+        if let Err(error) = ordo.channels().watch_stock_lag(channel, clients.target.sync_lag_threshold).await {
             tracing::warn!(channel, %error, "could not watch the channel's stock lag");
         }
     }
@@ -289,9 +289,6 @@ impl ChannelClients {
         ChannelClients { target, stock, confirmations }
     }
 }
-
-/// How long a stock change may wait to be told to its channel before integration is told.
-const SYNC_LAG_THRESHOLD: Duration = Duration::from_secs(300);
 
 /// Inbox processors each `ordo serve` runs: rounds of different orders go on side by side
 /// (on PostgreSQL without taking each other's deliveries), so intake fills its groups.

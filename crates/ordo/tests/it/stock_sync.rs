@@ -521,3 +521,21 @@ async fn reconcile_reads_the_channels_stock_back_and_tells_it_the_listings_that_
         .collect();
     assert_eq!(counts, [1, 2], "newest first: {audit}");
 }
+
+#[tokio::test]
+async fn each_connector_has_its_own_sync_lag_threshold() {
+    let server = Server::start().await;
+    shop(&server, 10).await;
+    let t = &server.admin;
+    assert_eq!(server.post(t, "/api/v1/channels", json!({"code": "b2b", "name": "Trade portal", "kind": "b2b", "currency": "EUR"})).await.0, 201);
+    let connector = |threshold: i64| json!({"kind": "woocommerce", "base_url": "https://trade.example.com", "sync_lag_threshold_s": threshold,
+        "credentials": {"consumer_key": "ck_ordo", "consumer_secret": "cs_ordo"}});
+    let (status, refused) = server.put(t, "/api/v1/channels/b2b/connector", connector(5)).await;
+    assert_eq!((status, refused["error"]["field"].as_str()), (422, Some("sync_lag_threshold_s")), "{refused}");
+    let (status, answer) = server.put(t, "/api/v1/channels/b2b/connector", connector(45)).await;
+    assert_eq!(status, 200, "{answer}");
+    let (_, shown) = server.get(t, "/api/v1/channels/b2b/connector").await;
+    assert_eq!(shown["sync_lag_threshold_s"], 45, "{shown}");
+    let target = server.ordo.channels().push_targets().await.unwrap().into_iter().find(|t| t.channel == "b2b").unwrap();
+    assert_eq!(target.sync_lag_threshold, Duration::from_secs(45));
+}
