@@ -1,19 +1,20 @@
-//! Shipments and cancellations out: what Ordo decided about a channel's order goes back to
-//! the channel. The transaction that ships a parcel or cancels an order also writes a
-//! confirmation for the order's channel (when Ordo can call that channel's API); a round
+//! Shipments, cancellations and refunds out: what Ordo decided about a channel's order goes
+//! back to the channel. The transaction that ships a parcel, cancels an order or refunds
+//! money also writes a confirmation for the order's channel (when Ordo can call that channel's API); a round
 //! claims a channel's due confirmations under a lease, tells the channel through its
 //! [`OrderConfirmer`], and closes each with the channel's answer. A channel that says no,
-//! and a cancellation its API cannot take, become a `sync_failure` exception for a person;
+//! and a cancellation or refund its API cannot take, become a `sync_failure` exception for a
+//! person;
 //! a call that fails is tried again with growing waits.
 
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
-use ordo_domain::confirmation::{cancels_on_channel, parcel_lines, ChannelLine};
+use ordo_domain::confirmation::{cancels_on_channel, parcel_lines, refunds_on_channel, ChannelLine};
 use ordo_domain::connector::ConnectorKind;
 use ordo_domain::exception::ExceptionKind;
 use ordo_domain::order::{Order, OrderStatus};
-use ordo_storage::{ClaimedConfirmation, ConfirmationKind, Tx};
+use ordo_storage::{ClaimedConfirmation, ConfirmationKind, RefundLineRecord, RefundRecord, Tx};
 use serde::Serialize;
 
 use crate::stock_sync::{backoff, PushError, FAILING_AFTER, PUSH_LEASE};
@@ -43,6 +44,18 @@ pub enum Confirm {
     },
     /// Ordo cancelled the order.
     Cancellation { reason: String },
+    /// Ordo gave money back: for these lines (the channel's ids, units, and the amount with
+    /// tax, decimal strings in `currency`) and shipping; `total` in all.
+    Refund { lines: Vec<RefundedItem>, shipping: String, total: String, currency: String, reason: String },
+}
+
+/// A line of a refund as the channel knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundedItem {
+    pub item_id: String,
+    pub quantity: i64,
+    /// What was given back for it, tax included, as a decimal string.
+    pub amount: String,
 }
 
 /// The channel's answer to a call that went through.
@@ -82,6 +95,10 @@ pub(crate) async fn confirm_to_channel(tx: &mut Tx, order: &Order, kind: Confirm
         let why = format!("{}'s API cannot cancel an order: cancel order {} there by hand", channel_kind.as_str(), order.external_id);
         return raise(tx, order, "cancellation out", &why, 0, at).await;
     }
+    if matches!(kind, ConfirmationKind::Refund(_)) && !refunds_on_channel(channel_kind) {
+        let why = format!("{}'s API cannot refund an order: refund order {} there by hand ({reason})", channel_kind.as_str(), order.external_id);
+        return raise(tx, order, "refund out", &why, 0, at).await;
+    }
     tx.insert_confirmation(&order.channel, order.id, kind, reason, Utc::now()).await?;
     Ok(())
 }
@@ -107,7 +124,11 @@ impl Channels<'_> {
                 continue;
             }
             let order = self.orders().order(confirmation.order_id).await?;
-            let Some(told) = what_to_tell(&order, confirmation) else {
+            let refund = match confirmation.refund_id {
+                Some(id) => self.db.read().await?.refunds(order.id).await?.into_iter().find(|(r, _)| r.id == id),
+                None => None,
+            };
+            let Some(told) = what_to_tell(&order, confirmation, refund.as_ref()) else {
                 ends.push((confirmation, End::Nothing));
                 continue;
             };
@@ -186,11 +207,32 @@ enum End {
     Later(Option<PushError>),
 }
 
-/// What the channel is told of `confirmation`, from the order as it stands; `None` when a
-/// parcel carries nothing the channel knows.
-fn what_to_tell(order: &Order, confirmation: &ClaimedConfirmation) -> Option<Confirmation> {
-    let what = match confirmation.shipment_id {
-        Some(shipment_id) => {
+/// What the channel is told of `confirmation`, from the order as it stands (and the refund,
+/// for one); `None` when a parcel or a refund carries nothing the channel knows.
+fn what_to_tell(order: &Order, confirmation: &ClaimedConfirmation, refund: Option<&(RefundRecord, Vec<RefundLineRecord>)>) -> Option<Confirmation> {
+    let money = |minor: i64| ordo_domain::Money::from_minor(minor, order.currency).to_decimal_string();
+    let what = match (confirmation.shipment_id, confirmation.refund_id) {
+        (None, Some(_)) => {
+            let (record, lines) = refund?;
+            let lines: Vec<RefundedItem> = lines
+                .iter()
+                .filter_map(|l| {
+                    let item_id = order.lines.iter().find(|o| o.line == l.line)?.item_id.clone()?;
+                    Some(RefundedItem { item_id, quantity: l.quantity, amount: money(l.net + l.tax) })
+                })
+                .collect();
+            if lines.is_empty() && record.shipping == 0 {
+                return None;
+            }
+            Confirm::Refund {
+                lines,
+                shipping: money(record.shipping),
+                total: money(record.total),
+                currency: order.currency.code().to_owned(),
+                reason: record.reason.clone(),
+            }
+        }
+        (Some(shipment_id), _) => {
             let shipment = order.shipments.iter().find(|s| s.id == shipment_id)?;
             let lines = parcel_lines(&order.lines, &order.shipments, shipment);
             let upto = order.shipments.iter().position(|s| s.id == shipment_id).map_or(0, |i| i + 1);
@@ -206,16 +248,16 @@ fn what_to_tell(order: &Order, confirmation: &ClaimedConfirmation) -> Option<Con
                 complete,
             }
         }
-        None => Confirm::Cancellation { reason: confirmation.reason.clone() },
+        (None, None) => Confirm::Cancellation { reason: confirmation.reason.clone() },
     };
     Some(Confirmation { external_id: order.external_id.clone(), what })
 }
 
 fn direction(confirmation: &ClaimedConfirmation) -> &'static str {
-    if confirmation.shipment_id.is_some() {
-        "shipment out"
-    } else {
-        "cancellation out"
+    match (confirmation.shipment_id, confirmation.refund_id) {
+        (Some(_), _) => "shipment out",
+        (None, Some(_)) => "refund out",
+        (None, None) => "cancellation out",
     }
 }
 

@@ -629,8 +629,10 @@ impl Returns<'_> {
         let line_rows: Vec<RefundLineRecord> =
             lines.iter().map(|l| RefundLineRecord { line: l.line, quantity: l.quantity, net: l.net, tax: l.tax }).collect();
         tx.insert_refund(&refund_row, &line_rows).await?;
-        if let Some((channel, marker)) = &marker {
-            tx.set_channel_order_version(channel, marker, now).await?;
+        match &marker {
+            Some((channel, marker)) => tx.set_channel_order_version(channel, marker, now).await?,
+            // Decided in Ordo: the channel is told, where it can be.
+            None => crate::confirmations::confirm_to_channel(&mut tx, &order, ordo_storage::ConfirmationKind::Refund(id), &reason, now).await?,
         }
 
         let mut net_by_sku: Vec<(String, i64)> = Vec::new();

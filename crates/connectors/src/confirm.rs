@@ -1,21 +1,23 @@
-//! Shipments and cancellations out, in each channel's own API:
+//! Shipments, cancellations and refunds out, in each channel's own API:
 //!
 //! - Shopify (GraphQL Admin API): a parcel becomes a `fulfillmentCreate` over the order's
 //!   open fulfillment orders, with the tracking company and number; a cancellation is
-//!   `orderCancel`, refunding to the original payment method.
+//!   `orderCancel`, refunding to the original payment method; a refund is `refundCreate`
+//!   against the order's payment, its line items not restocked (Ordo's stock is the truth).
 //! - WooCommerce (REST v3): a parcel becomes an order note the customer sees, naming carrier,
 //!   tracking number and items, and the order turns `completed` with its last parcel; a
-//!   cancellation sets `cancelled`.
+//!   cancellation sets `cancelled`; a refund is an order refund through the payment gateway.
 //! - Amazon (Orders v0): `confirmShipment` with the package's order items.
-//! - eBay (Sell Fulfillment): `createShippingFulfillment` with the line items.
+//! - eBay (Sell Fulfillment): `createShippingFulfillment` with the line items; a refund is
+//!   `issueRefund`, by line item, or for the order when shipping is given back too.
 //!
-//! Amazon and eBay cannot take a seller's cancellation through these APIs; the application
-//! never sends them one. Each call is tried once; a 4xx about the request is the channel's
+//! Amazon cannot take a seller's cancellation or refund through these APIs, nor eBay a
+//! cancellation; the application never sends them one. Each call is tried once; a 4xx about the request is the channel's
 //! refusal, for a person to look at.
 
 use chrono::SecondsFormat;
 use ordo_app::domain::confirmation::ChannelLine;
-use ordo_app::{Answer, Confirm, Confirmation, FeedError, OrderConfirmer, PollTarget, PushError};
+use ordo_app::{Answer, Confirm, Confirmation, FeedError, OrderConfirmer, PollTarget, PushError, RefundedItem};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -106,7 +108,34 @@ async fn shopify(shop: &ShopifyFeed, confirmation: &Confirmation) -> Result<Answ
             let data = shop.graphql("orderCancel", mutation, json!({"id": order, "note": reason})).await?;
             Ok(user_errors("orderCancel", &data["orderCancel"]["orderCancelUserErrors"]))
         }
+        Confirm::Refund { lines, shipping, total, reason, .. } => {
+            // The money goes back against the payment the order was charged with.
+            let query = "query($id: ID!) { order(id: $id) { transactions(first: 20) { id gateway kind status } } }";
+            let data = shop.graphql("transactions", query, json!({"id": order})).await?;
+            let paid = data["order"]["transactions"].as_array().into_iter().flatten().find(|t| matches!(t["kind"].as_str(), Some("SALE" | "CAPTURE")) && t["status"] == "SUCCESS");
+            let Some(paid) = paid else {
+                return Ok(Answer::Refused(format!("Shopify shows no payment of order {} to refund", confirmation.external_id)));
+            };
+            let mut input = json!({
+                "orderId": order,
+                "note": reason,
+                "notify": true,
+                "refundLineItems": lines.iter().map(|l| json!({"lineItemId": format!("gid://shopify/LineItem/{}", l.item_id), "quantity": l.quantity, "restockType": "NO_RESTOCK"})).collect::<Vec<_>>(),
+                "transactions": [{"orderId": order, "parentId": paid["id"], "gateway": paid["gateway"], "kind": "REFUND", "amount": total}],
+            });
+            if !is_zero(shipping) {
+                input["shipping"] = json!({"amount": shipping});
+            }
+            let mutation = "mutation($input: RefundInput!) { refundCreate(input: $input) { refund { id } userErrors { field message } } }";
+            let data = shop.graphql("refundCreate", mutation, json!({"input": input})).await?;
+            Ok(user_errors("refundCreate", &data["refundCreate"]["userErrors"]))
+        }
     }
+}
+
+/// Whether a decimal string is zero.
+fn is_zero(amount: &str) -> bool {
+    amount.chars().all(|c| c == '0' || c == '.')
 }
 
 /// Shopify's user errors: none is taken, any is a refusal naming them.
@@ -181,6 +210,17 @@ async fn woocommerce(site: &WooCommerceFeed, confirmation: &Confirmation) -> Res
             Ok(answered("orders", &put_status("completed").await?))
         }
         Confirm::Cancellation { .. } => Ok(answered("orders", &put_status("cancelled").await?)),
+        Confirm::Refund { lines, total, reason, .. } => {
+            let url = format!("{order_url}/refunds");
+            let body = json!({
+                "amount": total,
+                "reason": reason,
+                "api_refund": true,
+                "line_items": lines.iter().map(|l| json!({"id": l.item_id, "quantity": l.quantity, "refund_total": l.amount})).collect::<Vec<_>>(),
+            });
+            let answer = site.http.send_once("order refunds", |c| c.post(&url).basic_auth(&site.key, Some(&site.secret)).json(&body)).await.map_err(PushError::Failed)?;
+            Ok(answered("order refunds", &outbound("order refunds", answer, wait)?))
+        }
     }
 }
 
@@ -192,7 +232,7 @@ fn shipment_note(carrier: &str, tracking_number: &str, lines: &[ChannelLine]) ->
 
 async fn amazon(feed: &AmazonFeed, marketplace: &str, confirmation: &Confirmation) -> Result<Answer, PushError> {
     let Confirm::Shipment { carrier, tracking_number, shipped_at, lines, .. } = &confirmation.what else {
-        return Ok(Answer::Refused("Amazon's Orders API cannot cancel an order".to_owned()));
+        return Ok(Answer::Refused("Amazon's Orders API cannot cancel or refund an order".to_owned()));
     };
     let url = format!("{}/orders/v0/orders/{}/shipmentConfirmation", feed.base, confirmation.external_id);
     let (code, name) = amazon_carrier(carrier);
@@ -221,16 +261,24 @@ fn amazon_carrier(carrier: &str) -> (&'static str, Option<&str>) {
 }
 
 async fn ebay(feed: &EbayFeed, confirmation: &Confirmation) -> Result<Answer, PushError> {
-    let Confirm::Shipment { carrier, tracking_number, shipped_at, lines, .. } = &confirmation.what else {
-        return Ok(Answer::Refused("eBay's Fulfillment API cannot cancel an order".to_owned()));
+    let (what, url, body) = match &confirmation.what {
+        Confirm::Shipment { carrier, tracking_number, shipped_at, lines, .. } => (
+            "createShippingFulfillment",
+            format!("{}/sell/fulfillment/v1/order/{}/shipping_fulfillment", feed.base, confirmation.external_id),
+            json!({
+                "lineItems": lines.iter().map(|l| json!({"lineItemId": l.item_id, "quantity": l.quantity})).collect::<Vec<_>>(),
+                "shippedDate": shipped_at.to_rfc3339_opts(SecondsFormat::Millis, true),
+                "shippingCarrierCode": carrier,
+                "trackingNumber": tracking_number,
+            }),
+        ),
+        Confirm::Refund { lines, shipping, total, currency, reason } => (
+            "issueRefund",
+            format!("{}/sell/fulfillment/v1/order/{}/issue_refund", feed.base, confirmation.external_id),
+            ebay_refund(lines, shipping, total, currency, reason),
+        ),
+        Confirm::Cancellation { .. } => return Ok(Answer::Refused("eBay's Fulfillment API cannot cancel an order".to_owned())),
     };
-    let url = format!("{}/sell/fulfillment/v1/order/{}/shipping_fulfillment", feed.base, confirmation.external_id);
-    let body = json!({
-        "lineItems": lines.iter().map(|l| json!({"lineItemId": l.item_id, "quantity": l.quantity})).collect::<Vec<_>>(),
-        "shippedDate": shipped_at.to_rfc3339_opts(SecondsFormat::Millis, true),
-        "shippingCarrierCode": carrier,
-        "trackingNumber": tracking_number,
-    });
     let mut renewed = false;
     let mut token = match feed.token.lock().await.clone() {
         Some(token) => token,
@@ -240,13 +288,26 @@ async fn ebay(feed: &EbayFeed, confirmation: &Confirmation) -> Result<Answer, Pu
         }
     };
     loop {
-        let answer = feed.http.send_once("createShippingFulfillment", |c| c.post(&url).bearer_auth(&token).json(&body)).await.map_err(PushError::Failed)?;
+        let answer = feed.http.send_once(what, |c| c.post(&url).bearer_auth(&token).json(&body)).await.map_err(PushError::Failed)?;
         if answer.status == StatusCode::UNAUTHORIZED && !renewed {
             renewed = true;
             token = feed.renew().await.map_err(feed_to_push)?;
             continue;
         }
-        return Ok(answered("createShippingFulfillment", &outbound("createShippingFulfillment", answer, std::time::Duration::from_secs(5))?));
+        return Ok(answered(what, &outbound(what, answer, std::time::Duration::from_secs(5))?));
+    }
+}
+
+/// eBay's `issueRefund` body: by line item, or, when shipping is given back too (which eBay
+/// takes only as an order-level amount), the whole amount for the order.
+fn ebay_refund(lines: &[RefundedItem], shipping: &str, total: &str, currency: &str, reason: &str) -> serde_json::Value {
+    let comment: String = reason.chars().take(100).collect();
+    let amount = |value: &str| json!({"value": value, "currency": currency});
+    if is_zero(shipping) && !lines.is_empty() {
+        let items: Vec<serde_json::Value> = lines.iter().map(|l| json!({"lineItemId": l.item_id, "refundAmount": amount(&l.amount)})).collect();
+        json!({"reasonForRefund": "OTHER_ADJUSTMENT", "comment": comment, "refundItems": items})
+    } else {
+        json!({"reasonForRefund": "OTHER_ADJUSTMENT", "comment": comment, "orderLevelRefundAmount": amount(total)})
     }
 }
 

@@ -1,5 +1,5 @@
 //! What Ordo tells a channel about an order it decided itself: which of the channel's own
-//! lines a parcel carries, and whether the channel's API lets Ordo cancel there at all.
+//! lines a parcel carries, and whether the channel's API lets Ordo cancel or refund there.
 
 use crate::connector::ConnectorKind;
 use crate::order::{OrderLine, Shipment};
@@ -46,6 +46,12 @@ pub fn parcel_lines(lines: &[OrderLine], shipments: &[Shipment], shipment: &Ship
             (quantity > 0).then_some(ChannelLine { item_id, quantity })
         })
         .collect()
+}
+
+/// Whether Ordo can refund money on this kind of channel through its API: Amazon refunds a
+/// seller's order only through a feed or Seller Central.
+pub fn refunds_on_channel(kind: ConnectorKind) -> bool {
+    matches!(kind, ConnectorKind::Shopify | ConnectorKind::WooCommerce | ConnectorKind::Ebay)
 }
 
 /// Whether Ordo can cancel an order on this kind of channel through its API. Amazon cancels
@@ -135,5 +141,6 @@ mod tests {
     fn only_shopify_and_woocommerce_cancel_through_their_apis() {
         let kinds = [ConnectorKind::Shopify, ConnectorKind::WooCommerce, ConnectorKind::Amazon, ConnectorKind::Ebay];
         assert_eq!(kinds.map(cancels_on_channel), [true, true, false, false]);
+        assert_eq!(kinds.map(refunds_on_channel), [true, true, false, true]);
     }
 }

@@ -1,5 +1,5 @@
 //! What Ordo must tell the channels about orders it decided: parcels that left, orders it
-//! cancelled. Written in the transaction that ships or cancels; a pusher claims a channel's
+//! cancelled, money it gave back. Written in the transaction that ships or cancels; a pusher claims a channel's
 //! due confirmations for a while, tells the channel, and closes each with its answer or
 //! lets it go to be tried again later.
 
@@ -14,6 +14,7 @@ use crate::{on_engine, Engine, StorageError, Tx};
 pub enum ConfirmationKind {
     Shipment(Uuid),
     Cancellation,
+    Refund(Uuid),
 }
 
 /// A confirmation a pusher claimed.
@@ -23,6 +24,7 @@ pub struct ClaimedConfirmation {
     pub order_id: Uuid,
     pub kind: String,
     pub shipment_id: Option<Uuid>,
+    pub refund_id: Option<Uuid>,
     pub reason: String,
     pub created_at: DateTime<Utc>,
     /// Failed tries before this one.
@@ -47,13 +49,25 @@ impl Tx {
     /// Writes a confirmation for `channel` about `order`, due at once.
     pub async fn insert_confirmation(&mut self, channel: &str, order: Uuid, kind: ConfirmationKind, reason: &str, now: DateTime<Utc>) -> Result<Uuid, StorageError> {
         let id = Uuid::now_v7();
-        let (kind, shipment) = match kind {
-            ConfirmationKind::Shipment(shipment) => ("shipment", Some(shipment)),
-            ConfirmationKind::Cancellation => ("cancellation", None),
+        let (kind, shipment, refund) = match kind {
+            ConfirmationKind::Shipment(shipment) => ("shipment", Some(shipment), None),
+            ConfirmationKind::Cancellation => ("cancellation", None, None),
+            ConfirmationKind::Refund(refund) => ("refund", None, Some(refund)),
         };
-        let sql = "INSERT INTO channel_confirmations (id, channel, order_id, kind, shipment_id, reason, created_at, due_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $7)";
-        on_engine!(self, |conn| sqlx::query(sql).bind(id).bind(channel).bind(order).bind(kind).bind(shipment).bind(reason).bind(now).execute(conn).await?.rows_affected());
+        let sql = "INSERT INTO channel_confirmations (id, channel, order_id, kind, shipment_id, refund_id, reason, created_at, due_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)";
+        on_engine!(self, |conn| sqlx::query(sql)
+            .bind(id)
+            .bind(channel)
+            .bind(order)
+            .bind(kind)
+            .bind(shipment)
+            .bind(refund)
+            .bind(reason)
+            .bind(now)
+            .execute(conn)
+            .await?
+            .rows_affected());
         Ok(id)
     }
 
@@ -68,7 +82,7 @@ impl Tx {
             "UPDATE channel_confirmations SET lease_until = $1 WHERE id IN \
              (SELECT id FROM channel_confirmations WHERE channel = $2 AND done_at IS NULL AND due_at <= $3 \
               AND (lease_until IS NULL OR lease_until < $3) ORDER BY due_at LIMIT $4{lock}) \
-             RETURNING id, order_id, kind, shipment_id, reason, created_at, attempts"
+             RETURNING id, order_id, kind, shipment_id, refund_id, reason, created_at, attempts"
         );
         let mut claimed: Vec<ClaimedConfirmation> =
             on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(lease_until).bind(channel).bind(now).bind(limit).fetch_all(conn).await?);

@@ -1,6 +1,6 @@
-//! Shipments and cancellations out: what Ordo ships and cancels goes back to each channel,
-//! per parcel with carrier and tracking, against one stand-in that speaks Shopify's
-//! GraphQL, WooCommerce's REST, Amazon's Orders v0 and eBay's Fulfillment API.
+//! Shipments, cancellations and refunds out: what Ordo ships, cancels and refunds goes back to
+//! each channel, per parcel with carrier and tracking, against one stand-in that speaks
+//! Shopify's GraphQL, WooCommerce's REST, Amazon's Orders v0 and eBay's Fulfillment API.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -65,6 +65,14 @@ async fn shopify(State(told): State<Shared>, headers: HeaderMap, Json(body): Jso
         told.record("fulfillmentCreate", "5001", f.clone());
         return Json(json!({"data": {"fulfillmentCreate": {"fulfillment": {"id": "gid://shopify/Fulfillment/1"}, "userErrors": []}}}));
     }
+    if query.contains("transactions") {
+        let payments = json!([{"id": "gid://shopify/OrderTransaction/9", "gateway": "shopify_payments", "kind": "SALE", "status": "SUCCESS"}]);
+        return Json(json!({"data": {"order": {"transactions": payments}}}));
+    }
+    if query.contains("refundCreate") {
+        told.record("refundCreate", "5001", vars["input"].clone());
+        return Json(json!({"data": {"refundCreate": {"refund": {"id": "gid://shopify/Refund/1"}, "userErrors": []}}}));
+    }
     assert!(query.contains("orderCancel"), "{query}");
     let order = vars["id"].as_str().unwrap().trim_start_matches("gid://shopify/Order/").to_owned();
     told.record("orderCancel", &order, vars.clone());
@@ -87,6 +95,15 @@ async fn woo_note(State(told): State<Shared>, Path(order): Path<String>, Json(bo
 
 async fn woo_status(State(told): State<Shared>, Path(order): Path<String>, Json(body): Json<Value>) -> Response {
     woo(&told, "status", order, body).await
+}
+
+async fn woo_refund(State(told): State<Shared>, Path(order): Path<String>, Json(body): Json<Value>) -> Response {
+    woo(&told, "refund", order, body).await
+}
+
+async fn ebay_refund(State(told): State<Shared>, Path(order): Path<String>, Json(body): Json<Value>) -> Response {
+    told.lock().unwrap().record("issue_refund", &order, body);
+    Json(json!({"refundId": "5000012345", "refundStatus": "PENDING"})).into_response()
 }
 
 async fn token() -> Json<Value> {
@@ -114,6 +131,8 @@ async fn stand_in() -> (String, Shared) {
         .route("/admin/api/2025-07/graphql.json", post(shopify))
         .route("/wp-json/wc/v3/orders/{order}/notes", post(woo_note))
         .route("/wp-json/wc/v3/orders/{order}", put(woo_status))
+        .route("/wp-json/wc/v3/orders/{order}/refunds", post(woo_refund))
+        .route("/sell/fulfillment/v1/order/{order}/issue_refund", post(ebay_refund))
         .route("/auth/o2/token", post(token))
         .route("/orders/v0/orders/{order}/shipmentConfirmation", post(amazon_confirm))
         .route("/sell/fulfillment/v1/order/{order}/shipping_fulfillment", post(ebay_fulfil))
@@ -307,4 +326,38 @@ async fn refusals_and_cancellations_a_channel_cannot_take_go_to_a_person() {
     assert_eq!(confirm(&server, "woo").await.confirmed, 1);
     let status = calls(&told).into_iter().find(|c| c.0 == "status").unwrap();
     assert_eq!((status.1.as_str(), &status.2), ("813", &json!({"status": "cancelled"})));
+}
+
+#[tokio::test]
+async fn refunds_decided_in_ordo_go_back_to_the_channels_that_take_them() {
+    let server = Server::start().await;
+    let (base, told) = stand_in().await;
+    channels(&server, &base).await;
+    let t = &server.admin;
+    // One mug of the three is given back on each channel, after the order shipped.
+    for (channel, external_id, mugs, vase) in [("shop", "5001", "111", "222"), ("woo", "814", "9001", "9002"), ("ebay", "12-34567-00001", "10001", "10002"), ("amz", "303-REFUND", "1", "2")] {
+        let order = place(&server, channel, external_id, mugs, vase).await;
+        ship(&server, &order, "JD-R", None).await;
+        let body = json!({"lines": [{"line": 1, "quantity": 1}], "reason": "chipped on arrival"});
+        let (status, answer) = server.post(t, &format!("/api/v1/orders/{order}/refunds"), body).await;
+        assert_eq!(status, 201, "{answer}");
+    }
+    let amazon = server.get(t, "/api/v1/channels/amz/orders/303-REFUND").await.1["id"].as_str().unwrap().to_owned();
+    for channel in ["shop", "woo", "ebay", "amz"] {
+        confirm(&server, channel).await;
+    }
+    let calls = calls(&told);
+    let shopify = &calls.iter().find(|c| c.0 == "refundCreate").expect("Shopify was told").2;
+    assert_eq!(shopify["refundLineItems"], json!([{"lineItemId": "gid://shopify/LineItem/111", "quantity": 1, "restockType": "NO_RESTOCK"}]));
+    assert_eq!(shopify["transactions"][0]["parentId"], "gid://shopify/OrderTransaction/9");
+    assert_eq!(shopify["transactions"][0]["amount"], "12.90");
+    let woo = &calls.iter().find(|c| c.0 == "refund").expect("WooCommerce was told");
+    assert_eq!((woo.1.as_str(), woo.2["amount"].as_str(), woo.2["api_refund"].as_bool()), ("814", Some("12.90"), Some(true)));
+    assert_eq!(woo.2["line_items"], json!([{"id": "9001", "quantity": 1, "refund_total": "12.90"}]));
+    let ebay = &calls.iter().find(|c| c.0 == "issue_refund").expect("eBay was told");
+    assert_eq!(ebay.2["refundItems"], json!([{"lineItemId": "10001", "refundAmount": {"value": "12.90", "currency": "EUR"}}]));
+    // Amazon's API cannot refund: ops is told to, and nothing was sent.
+    assert!(!calls.iter().any(|c| c.1 == "303-REFUND" && c.0 != "confirmShipment"));
+    let open = open_failures(&server).await;
+    assert!(open.iter().any(|e| e["subject"] == format!("order:{amazon}")), "{open:?}");
 }
