@@ -196,6 +196,24 @@ impl Channels<'_> {
     }
 }
 
+impl Channels<'_> {
+    /// Sends `channel` again what it refused (of `order` only, when given), once someone fixed
+    /// what it refused; its `sync_failure` exception resolves when the channel takes it.
+    /// Returns how many confirmations will be sent.
+    pub async fn resend_confirmations(self, channel: &str, order: Option<uuid::Uuid>, actor: &crate::Actor) -> AppResult<u64> {
+        let mut tx = self.db.write().await?;
+        if tx.connector(channel).await?.is_none() {
+            return Err(crate::AppError::NotFound { what: "connector", key: channel.to_owned() });
+        }
+        let resent = tx.resend_refused_confirmations(channel, order, Utc::now()).await?;
+        let change = ordo_domain::audit::Change::new("channel.confirmations_resend", format!("channel:{channel}"))
+            .after(serde_json::json!({"confirmations": resent, "order": order}));
+        crate::audit::record(&mut tx, actor, self.now(), &[change]).await?;
+        tx.commit().await?;
+        Ok(resent)
+    }
+}
+
 /// How a claimed confirmation ended this round.
 enum End {
     Took(DateTime<Utc>),

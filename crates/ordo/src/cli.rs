@@ -213,6 +213,15 @@ enum ChannelCommand {
         /// The channel's code.
         code: String,
     },
+    /// Send the channel again the shipments, cancellations and refunds it refused (after what
+    /// it refused was fixed), or only those of one order; then one round of confirmations.
+    Resend {
+        /// The channel's code.
+        code: String,
+        /// One order's id.
+        #[arg(long)]
+        order: Option<uuid::Uuid>,
+    },
     /// Read back through the channel's API what it shows of each listing's stock, compare it
     /// with what Ordo can sell, tell it the listings that differ, and list them.
     Reconcile {
@@ -746,6 +755,18 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
             let total = push_until_done(&ordo, &code, &pusher).await?;
             println!("{code}: {marked} listings; told {} in {} calls, {} refused", total.pushed, total.calls, total.failed);
             Ok(if total.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Channel(ChannelCommand::Resend { code, order }) => {
+            let ordo = open(&config).await?;
+            let resent = ordo.channels().resend_confirmations(&code, order, &ordo_app::Actor::system()).await?;
+            let target = ordo.channels().push_targets().await?.into_iter().find(|t| t.channel == code).ok_or_else(|| {
+                Failure::Failed(format!("{code}: Ordo cannot call this channel (a paused connector, or no credentials)"))
+            })?;
+            let http = ordo_connectors::Http::new().map_err(Failure::CannotRun)?;
+            let confirmer = ordo_connectors::Confirmer::for_target(&http, &target).map_err(Failure::Failed)?;
+            let round = ordo.channels().confirm_orders(&code, &confirmer).await?;
+            println!("{code}: {resent} confirmations sent again; {} taken, {} refused, {} failed", round.confirmed, round.refused, round.failed);
+            Ok(if round.refused == 0 && round.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Channel(ChannelCommand::Reconcile { code }) => {
             let ordo = open(&config).await?;

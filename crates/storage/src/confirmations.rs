@@ -107,6 +107,15 @@ impl Tx {
         Ok(())
     }
 
+    /// Makes `channel`'s refused confirmations (of `order` only, when given) due again, once
+    /// someone fixed what the channel refused; the refusal counts as a failed try. Returns how
+    /// many.
+    pub async fn resend_refused_confirmations(&mut self, channel: &str, order: Option<Uuid>, now: DateTime<Utc>) -> Result<u64, StorageError> {
+        let sql = "UPDATE channel_confirmations SET outcome = NULL, done_at = NULL, lease_until = NULL, due_at = $3, attempts = attempts + 1 \
+                   WHERE channel = $1 AND outcome = 'refused' AND ($2 IS NULL OR order_id = $2)";
+        Ok(on_engine!(self, |conn| sqlx::query(sql).bind(channel).bind(order).bind(now).execute(conn).await?.rows_affected()))
+    }
+
     /// `channel`'s outbound confirmation figures: what waits, since when, what keeps failing,
     /// and what the channel answered since `since`.
     pub async fn confirmation_stats(&mut self, channel: &str, failing_after: i64, since: DateTime<Utc>) -> Result<ConfirmationStats, StorageError> {

@@ -23,6 +23,8 @@ struct Told {
     fulfilled: std::collections::HashMap<String, i64>,
     /// The next WooCommerce calls answered 503.
     woo_down: usize,
+    /// Amazon takes even the order it refused before.
+    amazon_takes_all: bool,
 }
 
 type Shared = Arc<Mutex<Told>>;
@@ -112,7 +114,7 @@ async fn token() -> Json<Value> {
 
 async fn amazon_confirm(State(told): State<Shared>, Path(order): Path<String>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
     assert_eq!(headers.get("x-amz-access-token").and_then(|v| v.to_str().ok()), Some("Atza|orders"));
-    if order == "303-REFUSE" {
+    if order == "303-REFUSE" && !told.lock().unwrap().amazon_takes_all {
         let refused = json!({"errors": [{"code": "InvalidInput", "message": "The order has shipped already"}]});
         return (StatusCode::BAD_REQUEST, Json(refused)).into_response();
     }
@@ -293,6 +295,12 @@ async fn refusals_and_cancellations_a_channel_cannot_take_go_to_a_person() {
     let (_, detail) = server.get(t, &format!("/api/v1/exceptions/{}", open[0]["id"].as_str().unwrap())).await;
     assert!(detail.to_string().contains("The order has shipped already"), "{detail}");
     assert_eq!(confirm(&server, "amz").await.claimed, 0, "a refusal is not tried again");
+    // Someone fixes it on Amazon's side and sends it again: taken, and the exception resolves.
+    told.lock().unwrap().amazon_takes_all = true;
+    let resent = server.ordo.channels().resend_confirmations("amz", None, &ordo_app::Actor::system()).await.unwrap();
+    assert_eq!(resent, 1);
+    assert_eq!(confirm(&server, "amz").await.confirmed, 1);
+    assert!(open_failures(&server).await.is_empty(), "resolved once Amazon took it");
 
     // Amazon's API cannot cancel: a person is told at once, and nothing is sent.
     let cancelled = place(&server, "amz", "303-CANCEL", "3", "4").await;
