@@ -6,17 +6,17 @@ use axum::http::StatusCode;
 use axum::Json;
 use ordo_app::Ordo;
 use ordo_domain::order::{NewOrder, Order};
-use serde::Deserialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{need, optional_json, path_id, Authorized, ValidJsonWithRaw};
+use crate::extract::{need, optional_json, path_id, Authorized, ValidJsonWithRaw, ValidQuery};
 
 pub fn routes() -> OpenApiRouter<Ordo> {
     OpenApiRouter::new()
-        .routes(routes!(receive_order))
+        .routes(routes!(receive_order, list_orders))
         .routes(routes!(get_order))
         .routes(routes!(cancel_order))
         .routes(routes!(get_order_from_channel, update_order_from_channel))
@@ -40,6 +40,82 @@ async fn receive_order(
     Ok((status, Json(intake.order)))
 }
 
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct OrderSearch {
+    /// Only this channel's orders.
+    channel: Option<String>,
+    /// Only orders in this status, such as `allocated`.
+    status: Option<String>,
+    /// Only orders whose channel id starts with this.
+    external_id: Option<String>,
+    /// At most 500; 50 when absent.
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<i64>,
+    #[param(minimum = 0)]
+    offset: Option<i64>,
+}
+
+/// One order of a list: enough to find it; `GET /api/v1/orders/{id}` has the rest.
+#[derive(Serialize, ToSchema)]
+struct OrderListItem {
+    id: uuid::Uuid,
+    channel: String,
+    external_id: String,
+    #[schema(value_type = String, example = "allocated")]
+    status: ordo_domain::order::OrderStatus,
+    placed_at: chrono::DateTime<chrono::Utc>,
+    ship_by: chrono::DateTime<chrono::Utc>,
+    currency: String,
+    /// A decimal string in the order's currency.
+    #[schema(example = "44.87")]
+    total: String,
+    customer_name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+struct OrderList {
+    orders: Vec<OrderListItem>,
+    /// How many orders match in all.
+    total: i64,
+    limit: i64,
+    offset: i64,
+}
+
+/// Orders, newest first, by channel, status and the start of the channel's order id, a page
+/// at a time.
+#[utoipa::path(get, path = "/api/v1/orders", security(("bearer" = ["orders.read"])), tag = "orders", params(OrderSearch),
+    responses((status = 200, body = OrderList), (status = "4XX", body = ErrorBody)))]
+async fn list_orders(
+    State(ordo): State<Ordo>,
+    _: Authorized<need::OrdersRead>,
+    ValidQuery(search): ValidQuery<OrderSearch>,
+) -> Result<Json<OrderList>, ApiError> {
+    let (limit, offset) = (search.limit.unwrap_or(50), search.offset.unwrap_or(0));
+    let (orders, total) = ordo.orders().list(search.channel.as_deref(), search.status.as_deref(), search.external_id.as_deref(), limit, offset).await?;
+    let orders = orders
+        .into_iter()
+        .map(|o| {
+            let total = ordo_domain::Currency::parse("currency", &o.currency)
+                .map(|c| ordo_domain::Money::from_minor(o.total_minor, c).to_decimal_string())
+                .unwrap_or_else(|_| o.total_minor.to_string());
+            OrderListItem {
+                id: o.id,
+                channel: o.channel,
+                external_id: o.external_id,
+                status: o.status,
+                placed_at: o.placed_at,
+                ship_by: o.ship_by,
+                currency: o.currency,
+                total,
+                customer_name: o.customer_name,
+            }
+        })
+        .collect();
+    Ok(Json(OrderList { orders, total, limit, offset }))
+}
 
 #[utoipa::path(get, path = "/api/v1/orders/{id}", security(("bearer" = ["orders.read"])), tag = "orders", params(("id" = String, Path)),
     responses((status = 200, body = Order), (status = "4XX", body = ErrorBody)))]

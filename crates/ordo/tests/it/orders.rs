@@ -626,3 +626,31 @@ async fn a_product_made_by_another_process_is_sold_at_once() {
 }
 
 on_both_engines!(the_channel_changes_and_cancels_an_order_by_its_own_id, the_channel_changes_and_cancels_an_order_by_its_own_id_on_sqlite, the_channel_changes_and_cancels_an_order_by_its_own_id_on_postgres);
+
+#[tokio::test]
+async fn orders_are_listed_newest_first_a_page_at_a_time_and_filtered() {
+    let server = Server::start().await;
+    shop(&server, 2).await;
+    let t = &server.admin;
+    for n in 1..=3 {
+        let body = order(&format!("L-{n}"), json!([{"sku": "W-MUG", "quantity": 1, "unit_price": "12.90"}]));
+        assert_eq!(server.post(t, "/api/v1/orders", body).await.0, 201);
+    }
+    let (status, page) = server.get(t, "/api/v1/orders?limit=2").await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!((page["total"].as_i64(), page["limit"].as_i64(), page["offset"].as_i64()), (Some(3), Some(2), Some(0)));
+    let ids: Vec<&str> = page["orders"].as_array().unwrap().iter().map(|o| o["external_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["L-3", "L-2"], "newest first");
+    assert_eq!(page["orders"][0]["total"], "12.90");
+    let (_, rest) = server.get(t, "/api/v1/orders?limit=2&offset=2").await;
+    assert_eq!(rest["orders"][0]["external_id"], "L-1");
+    // Two mugs in stock: the third order waits for one.
+    let (_, waiting) = server.get(t, "/api/v1/orders?status=backordered").await;
+    assert_eq!((waiting["total"].as_i64(), waiting["orders"][0]["external_id"].as_str()), (Some(1), Some("L-3")), "{waiting}");
+    let (status, refused) = server.get(t, "/api/v1/orders?status=lost").await;
+    assert_eq!((status, refused["error"]["field"].as_str()), (422, Some("status")), "{refused}");
+    let (status, _) = server.get(t, "/api/v1/orders?colour=red").await;
+    assert!((400..500).contains(&status));
+    let viewer = server.token(Role::Viewer).await;
+    assert_eq!(server.get(&viewer, "/api/v1/orders").await.0, 200, "reading orders is a viewer's right");
+}
