@@ -210,9 +210,7 @@ fn calls(told: &Shared) -> Vec<(String, String, Value)> {
     told.lock().unwrap().calls.clone()
 }
 
-#[tokio::test]
-async fn each_parcel_confirms_back_to_its_channel_with_carrier_tracking_and_its_lines() {
-    let server = Server::start().await;
+async fn each_parcel_confirms_back_to_its_channel_with_carrier_tracking_and_its_lines(server: Server) {
     let (base, told) = stand_in().await;
     channels(&server, &base).await;
 
@@ -277,9 +275,7 @@ async fn each_parcel_confirms_back_to_its_channel_with_carrier_tracking_and_its_
     assert_eq!(calls(&told).len(), before);
 }
 
-#[tokio::test]
-async fn refusals_and_cancellations_a_channel_cannot_take_go_to_a_person() {
-    let server = Server::start().await;
+async fn refusals_and_cancellations_a_channel_cannot_take_go_to_a_person(server: Server) {
     let (base, told) = stand_in().await;
     channels(&server, &base).await;
     let t = &server.admin;
@@ -336,9 +332,7 @@ async fn refusals_and_cancellations_a_channel_cannot_take_go_to_a_person() {
     assert_eq!((status.1.as_str(), &status.2), ("813", &json!({"status": "cancelled"})));
 }
 
-#[tokio::test]
-async fn refunds_decided_in_ordo_go_back_to_the_channels_that_take_them() {
-    let server = Server::start().await;
+async fn refunds_decided_in_ordo_go_back_to_the_channels_that_take_them(server: Server) {
     let (base, told) = stand_in().await;
     channels(&server, &base).await;
     let t = &server.admin;
@@ -369,3 +363,9 @@ async fn refunds_decided_in_ordo_go_back_to_the_channels_that_take_them() {
     let open = open_failures(&server).await;
     assert!(open.iter().any(|e| e["subject"] == format!("order:{amazon}")), "{open:?}");
 }
+
+crate::common::on_both_engines!(each_parcel_confirms_back_to_its_channel_with_carrier_tracking_and_its_lines, each_parcel_confirms_back_to_its_channel_with_carrier_tracking_and_its_lines_on_sqlite, each_parcel_confirms_back_to_its_channel_with_carrier_tracking_and_its_lines_on_postgres);
+
+crate::common::on_both_engines!(refusals_and_cancellations_a_channel_cannot_take_go_to_a_person, refusals_and_cancellations_a_channel_cannot_take_go_to_a_person_on_sqlite, refusals_and_cancellations_a_channel_cannot_take_go_to_a_person_on_postgres);
+
+crate::common::on_both_engines!(refunds_decided_in_ordo_go_back_to_the_channels_that_take_them, refunds_decided_in_ordo_go_back_to_the_channels_that_take_them_on_sqlite, refunds_decided_in_ordo_go_back_to_the_channels_that_take_them_on_postgres);

@@ -467,9 +467,7 @@ async fn shop_batch(State(shop): State<WooShop>, Json(body): Json<Value>) -> Jso
     Json(json!({"update": answers}))
 }
 
-#[tokio::test]
-async fn reconcile_reads_the_channels_stock_back_and_tells_it_the_listings_that_drifted() {
-    let server = Server::start().await;
+async fn reconcile_reads_the_channels_stock_back_and_tells_it_the_listings_that_drifted(server: Server) {
     let woo: WooShop = Arc::default();
     {
         // The shop's two products of Ordo's, among 150 others, so its product list pages.
@@ -522,9 +520,7 @@ async fn reconcile_reads_the_channels_stock_back_and_tells_it_the_listings_that_
     assert_eq!(counts, [1, 2], "newest first: {audit}");
 }
 
-#[tokio::test]
-async fn each_connector_has_its_own_sync_lag_threshold() {
-    let server = Server::start().await;
+async fn each_connector_has_its_own_sync_lag_threshold(server: Server) {
     shop(&server, 10).await;
     let t = &server.admin;
     assert_eq!(server.post(t, "/api/v1/channels", json!({"code": "b2b", "name": "Trade portal", "kind": "b2b", "currency": "EUR"})).await.0, 201);
@@ -539,3 +535,7 @@ async fn each_connector_has_its_own_sync_lag_threshold() {
     let target = server.ordo.channels().push_targets().await.unwrap().into_iter().find(|t| t.channel == "b2b").unwrap();
     assert_eq!(target.sync_lag_threshold, Duration::from_secs(45));
 }
+
+crate::common::on_both_engines!(reconcile_reads_the_channels_stock_back_and_tells_it_the_listings_that_drifted, reconcile_reads_the_channels_stock_back_and_tells_it_the_listings_that_drifted_on_sqlite, reconcile_reads_the_channels_stock_back_and_tells_it_the_listings_that_drifted_on_postgres);
+
+crate::common::on_both_engines!(each_connector_has_its_own_sync_lag_threshold, each_connector_has_its_own_sync_lag_threshold_on_sqlite, each_connector_has_its_own_sync_lag_threshold_on_postgres);
