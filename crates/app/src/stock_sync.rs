@@ -230,9 +230,14 @@ impl Channels<'_> {
         Ok(listings.into_iter().map(|l| (l.channel_sku, available.get(&l.sku).copied().unwrap_or(0))).collect())
     }
 
-    /// `channel`'s stock figures as they stand: what waits, since when, and the changes marked.
+    /// `channel`'s stock figures as they stand: what waits, since when, what keeps failing.
     pub async fn stock_figures(self, channel: &str) -> AppResult<ordo_storage::StockSyncStats> {
         Ok(self.db.read().await?.stock_sync_stats(channel, FAILING_AFTER, Utc::now() - chrono::Duration::hours(24)).await?)
+    }
+
+    /// Stock changes marked on `channel`'s listings: what one call per change would have cost.
+    pub async fn stock_changes_marked(self, channel: &str) -> AppResult<i64> {
+        Ok(self.db.read().await?.stock_changes_marked(channel).await?)
     }
 
     /// Raises a `sync_lag` exception for `channel` when a stock change has waited longer than

@@ -171,10 +171,7 @@ impl StockReader for EbayStock {
                 token = self.token(true).await?;
                 continue;
             }
-            let answer = crate::http::outbound("getInventoryItems", answer, std::time::Duration::from_secs(5))?;
-            if !answer.status.is_success() {
-                return Err(PushError::Failed(format!("getInventoryItems answered {}: {}", answer.status, crate::http::excerpt(&answer.body))));
-            }
+            let answer = crate::http::success("getInventoryItems", answer, std::time::Duration::from_secs(5))?;
             let page: serde_json::Value = serde_json::from_slice(&answer.body).map_err(|e| PushError::Failed(format!("getInventoryItems' answer: {e}")))?;
             let items = page["inventoryItems"].as_array().cloned().unwrap_or_default();
             for item in &items {

@@ -131,6 +131,16 @@ pub(crate) fn outbound(what: &str, answer: Answer, default_wait: Duration) -> Re
     Ok(answer)
 }
 
+/// [`outbound`], and a failure unless the answer is a 2xx: for calls whose every refusal is
+/// one (a page of products, a GraphQL query).
+pub(crate) fn success(what: &str, answer: Answer, default_wait: Duration) -> Result<Answer, ordo_app::PushError> {
+    let answer = outbound(what, answer, default_wait)?;
+    if !answer.status.is_success() {
+        return Err(ordo_app::PushError::Failed(format!("{what} answered {}: {}", answer.status, excerpt(&answer.body))));
+    }
+    Ok(answer)
+}
+
 /// The start of a channel's answer, for a message.
 pub(crate) fn excerpt(body: &[u8]) -> String {
     String::from_utf8_lossy(body).chars().take(300).collect()

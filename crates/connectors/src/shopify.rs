@@ -39,10 +39,7 @@ impl ShopifyFeed {
             .send_once(what, |c| c.post(&url).header("x-shopify-access-token", &self.token).json(&body))
             .await
             .map_err(PushError::Failed)?;
-        let answer = crate::http::outbound(what, answer, std::time::Duration::from_secs(2))?;
-        if !answer.status.is_success() {
-            return Err(PushError::Failed(format!("{what} answered {}: {}", answer.status, crate::http::excerpt(&answer.body))));
-        }
+        let answer = crate::http::success(what, answer, std::time::Duration::from_secs(2))?;
         let reply: serde_json::Value = serde_json::from_slice(&answer.body).map_err(|e| PushError::Failed(format!("{what}'s answer: {e}")))?;
         if let Some(wait) = throttled(&reply) {
             return Err(PushError::Throttled(wait));

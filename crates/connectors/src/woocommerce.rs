@@ -95,7 +95,7 @@ impl WooCommerceStock {
             .send_once("products", |c| c.get(&url).query(&[("sku", channel_sku)]).basic_auth(&self.feed.key, Some(&self.feed.secret)))
             .await
             .map_err(PushError::Failed)?;
-        woo_trouble("products", &answer)?;
+        let answer = woo_answer("products", answer)?;
         #[derive(serde::Deserialize)]
         struct Product {
             id: i64,
@@ -109,19 +109,10 @@ impl WooCommerceStock {
     }
 }
 
-/// A refusal of the key, a request to slow down, or a failure, as a push error.
-fn woo_trouble(what: &str, answer: &Answer) -> Result<(), PushError> {
-    let status = answer.status;
-    if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-        return Err(PushError::Unauthorized(format!("{what} answered {status}")));
-    }
-    if status == StatusCode::TOO_MANY_REQUESTS {
-        return Err(PushError::Throttled(crate::http::rate_limit_wait(&answer.headers).unwrap_or(std::time::Duration::from_secs(5))));
-    }
-    if !status.is_success() {
-        return Err(PushError::Failed(format!("{what} answered {status}")));
-    }
-    Ok(())
+/// A refusal of the key, a request to slow down, or a failure, as a push error; WooCommerce
+/// names no wait of its own.
+fn woo_answer(what: &str, answer: Answer) -> Result<Answer, PushError> {
+    crate::http::success(what, answer, std::time::Duration::from_secs(5))
 }
 
 impl StockReader for WooCommerceStock {
@@ -135,7 +126,7 @@ impl StockReader for WooCommerceStock {
         loop {
             let query = [("per_page", "100".to_owned()), ("page", page.to_string())];
             let answer = self.feed.http.send_once("products", |c| c.get(&url).query(&query).basic_auth(&self.feed.key, Some(&self.feed.secret))).await.map_err(PushError::Failed)?;
-            woo_trouble("products", &answer)?;
+            let answer = woo_answer("products", answer)?;
             let products: Vec<serde_json::Value> = serde_json::from_slice(&answer.body).map_err(|e| PushError::Failed(format!("products' answer: {e}")))?;
             for product in &products {
                 let quantity = product["stock_quantity"].as_i64().unwrap_or(0);
@@ -185,7 +176,7 @@ impl StockPusher for WooCommerceStock {
             .send_once("products/batch", |c| c.post(&url).basic_auth(&self.feed.key, Some(&self.feed.secret)).json(&body))
             .await
             .map_err(PushError::Failed)?;
-        woo_trouble("products/batch", &answer)?;
+        let answer = woo_answer("products/batch", answer)?;
         for (i, why) in woo_refusals(&sent, &answer.body) {
             answers[i] = Err(why);
         }

@@ -120,7 +120,7 @@ impl StockOut {
             latencies.sort_unstable();
             summaries.push(StockOutSummary {
                 channel: (*channel).to_owned(),
-                changes: figures.changes,
+                changes: ordo.channels().stock_changes_marked(channel).await?,
                 pushed: self.pushed.get(channel).copied().unwrap_or(0),
                 calls: stand_in.calls.load(Ordering::Relaxed),
                 throttled: stand_in.throttled.load(Ordering::Relaxed),

@@ -445,11 +445,16 @@ async fn open(config: &Config) -> Result<Ordo, Failure> {
 
 /// The database, made or brought up to date: for `init`, `demo` and the benchmarks that build
 /// their own.
+/// `code`'s connector, when Ordo can call its channel.
+async fn push_target(ordo: &Ordo, code: &str) -> Result<ordo_app::PollTarget, Failure> {
+    ordo.channels().push_targets().await?.into_iter().find(|t| t.channel == code).ok_or_else(|| {
+        Failure::Failed(format!("{code}: Ordo cannot call this channel (no connector, a paused one, or one without API credentials)"))
+    })
+}
+
 /// The stock client of `code`'s connector, as `ordo serve` would use it.
 async fn pusher_for(ordo: &Ordo, code: &str) -> Result<ordo_connectors::Pusher, Failure> {
-    let target = ordo.channels().push_targets().await?.into_iter().find(|t| t.channel == code).ok_or_else(|| {
-        Failure::Failed(format!("{code}: Ordo cannot tell this channel its stock (a paused connector, no credentials, or a kind it does not push to yet)"))
-    })?;
+    let target = push_target(ordo, code).await?;
     let http = ordo_connectors::Http::new().map_err(Failure::CannotRun)?;
     ordo_connectors::Pusher::for_target(&http, &target).map_err(Failure::Failed)
 }
@@ -759,11 +764,8 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
         Command::Channel(ChannelCommand::Resend { code, order }) => {
             let ordo = open(&config).await?;
             let resent = ordo.channels().resend_confirmations(&code, order, &ordo_app::Actor::system()).await?;
-            let target = ordo.channels().push_targets().await?.into_iter().find(|t| t.channel == code).ok_or_else(|| {
-                Failure::Failed(format!("{code}: Ordo cannot call this channel (a paused connector, or no credentials)"))
-            })?;
             let http = ordo_connectors::Http::new().map_err(Failure::CannotRun)?;
-            let confirmer = ordo_connectors::Confirmer::for_target(&http, &target).map_err(Failure::Failed)?;
+            let confirmer = ordo_connectors::Confirmer::for_target(&http, &push_target(&ordo, &code).await?).map_err(Failure::Failed)?;
             let round = ordo.channels().confirm_orders(&code, &confirmer).await?;
             println!("{code}: {resent} confirmations sent again; {} taken, {} refused, {} failed", round.confirmed, round.refused, round.failed);
             Ok(if round.refused == 0 && round.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })

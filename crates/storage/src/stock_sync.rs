@@ -42,9 +42,6 @@ pub struct StockSyncStats {
     pub failing: i64,
     /// The latency of each listing's last push in the window asked for, in milliseconds.
     pub latencies_ms: Vec<i64>,
-    /// Stock changes marked on the channel's listings since they were first marked: what
-    /// one call per change would have cost.
-    pub changes: i64,
 }
 
 impl Tx {
@@ -159,9 +156,14 @@ impl Tx {
             .map_err(|e| StorageError::Corrupt(format!("a pending stock change's time: {e}")))?;
         let latencies = "SELECT latency_ms FROM channel_stock_sync WHERE channel = $1 AND pushed_at >= $2 AND latency_ms IS NOT NULL";
         let latencies_ms: Vec<i64> = on_engine!(self, |conn| sqlx::query_scalar(latencies).bind(channel).bind(since).fetch_all(conn).await?);
-        let changes = "SELECT CAST(COALESCE(SUM(wanted), 0) AS BIGINT) FROM channel_stock_sync WHERE channel = $1";
-        let changes: i64 = on_engine!(self, |conn| sqlx::query_scalar(changes).bind(channel).fetch_one(conn).await?);
-        Ok(StockSyncStats { pending, oldest_pending_since, failing, latencies_ms, changes })
+        Ok(StockSyncStats { pending, oldest_pending_since, failing, latencies_ms })
+    }
+
+    /// Stock changes marked on `channel`'s listings since they were first marked: what one
+    /// call per change would have cost.
+    pub async fn stock_changes_marked(&mut self, channel: &str) -> Result<i64, StorageError> {
+        let sql = "SELECT CAST(COALESCE(SUM(wanted), 0) AS BIGINT) FROM channel_stock_sync WHERE channel = $1";
+        Ok(on_engine!(self, |conn| sqlx::query_scalar(sql).bind(channel).fetch_one(conn).await?))
     }
 }
 

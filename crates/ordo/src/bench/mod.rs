@@ -133,6 +133,15 @@ fn order_body(run: &str, n: u64, currency: &str) -> String {
     )
 }
 
+/// The engine a report names: `sqlite` or `postgres`.
+fn engine_name(ordo: &Ordo) -> String {
+    match ordo.engine() {
+        ordo_app::Engine::Sqlite => "sqlite",
+        ordo_app::Engine::Postgres => "postgres",
+    }
+    .to_owned()
+}
+
 fn percentile(sorted: &[u32], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -222,12 +231,8 @@ pub async fn ingest(ordo: Ordo, clients: usize, orders: u64) -> Result<IngestRep
     server.abort();
     latencies.sort_unstable();
     let oversells = ordo.inventory().stock_discrepancies().await.map_err(|e| e.to_string())?.len();
-    let engine = match ordo.engine() {
-        ordo_app::Engine::Sqlite => "sqlite",
-        ordo_app::Engine::Postgres => "postgres",
-    };
     Ok(IngestReport {
-        engine: engine.to_owned(),
+        engine: engine_name(&ordo),
         clients,
         orders,
         failed,
@@ -354,12 +359,8 @@ pub async fn webhooks(ordo: Ordo, clients: usize, deliveries: u64) -> Result<Web
     to_order.sort_unstable();
     let after = ordo.channels().channel_sync("bench").await.map_err(|e| e.to_string())?;
     let oversells = ordo.inventory().stock_discrepancies().await.map_err(|e| e.to_string())?.len();
-    let engine = match ordo.engine() {
-        ordo_app::Engine::Sqlite => "sqlite",
-        ordo_app::Engine::Postgres => "postgres",
-    };
     Ok(WebhookReport {
-        engine: engine.to_owned(),
+        engine: engine_name(&ordo),
         clients,
         deliveries,
         failed: failed + u64::try_from(after.inbound.failed - before.inbound.failed).unwrap_or(0),
@@ -435,7 +436,7 @@ pub async fn settlement(ordo: Ordo, lines: usize) -> Result<SettlementReport, St
     let imported = ordo.settlements().import_settlement("bench", &report, &Actor::system()).await.map_err(|e| e.to_string())?;
     let seconds = started.elapsed().as_secs_f64();
     Ok(SettlementReport {
-        engine: format!("{:?}", ordo.engine()).to_lowercase(),
+        engine: engine_name(&ordo),
         lines: imported.lines,
         orders,
         report_bytes: report.len(),
@@ -560,7 +561,7 @@ pub async fn replay(ordo: Ordo, orders: u64) -> Result<ReplayReport, String> {
     let simulation = ordo.rules().simulate_rules(&[risk.rule.id, routing.rule.id], 1).await.map_err(|e| e.to_string())?;
     let seconds = started.elapsed().as_secs_f64();
     Ok(ReplayReport {
-        engine: format!("{:?}", ordo.engine()).to_lowercase(),
+        engine: engine_name(&ordo),
         orders: simulation.orders,
         seconds,
         orders_per_second: simulation.orders as f64 / seconds.max(1e-9),

@@ -181,12 +181,8 @@ pub async fn sync(ordo: Ordo, listings: usize, channels: usize, changes_per_s: u
             pending_at_end,
         });
     }
-    let engine = match ordo.engine() {
-        ordo_app::Engine::Sqlite => "sqlite",
-        ordo_app::Engine::Postgres => "postgres",
-    };
     Ok(SyncReport {
-        engine: engine.to_owned(),
+        engine: super::engine_name(&ordo),
         listings: skus.len(),
         changes_per_s,
         seconds,
