@@ -27,6 +27,7 @@ mod order_changes;
 mod orders;
 mod procurement;
 mod outbox;
+mod reports;
 mod reserving;
 mod returns;
 mod rules;
@@ -56,6 +57,7 @@ pub use pollers::{FeedError, OrderFeed, PollRound, PollTarget, PolledOrder, Poll
 pub use stock_drift::{Drift, DriftedListing, ReconcileError, StockReader};
 pub use stock_sync::{ListingLevel, PushError, PushRound, StockPusher, FAILING_AFTER as STOCK_FAILING_AFTER, PUSH_LEASE};
 pub use tracking::TrackingReceipt;
+pub use reports::{ChannelDays, Kpis, Level, OwnerQueue, Rate};
 pub use secrets::{SecretError, SecretKey, MIN_KEY_LEN as MIN_SECRET_KEY_LEN};
 pub use rules::{Drafted, NewRule};
 pub use simulation::{ChangeCount, Example, Simulation};
@@ -304,6 +306,8 @@ capabilities! {
     helpdesk -> Helpdesk;
     /// Notifications out: endpoints and the outbox that delivers to them (`outbox.rs`).
     outbox -> Outbox;
+    /// The operating figures and their trends (`reports.rs`).
+    reports -> Reports;
     /// Users, sessions and API tokens (`access.rs`).
     access -> Access;
     /// The audit log and its verification (`audit.rs`).

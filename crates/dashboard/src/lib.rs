@@ -5,6 +5,7 @@
 //! calls [`ordo_app::Ordo`] and nothing below it. Every page works without JavaScript.
 
 mod assets;
+mod chart;
 mod error;
 mod href;
 mod layout;

@@ -48,6 +48,7 @@ pub mod decide;
 pub mod exception;
 pub mod field;
 pub mod inventory;
+pub mod kpi;
 pub mod ledger;
 pub mod master;
 pub mod money;

@@ -44,10 +44,10 @@ pub fn app(ordo: Ordo, options: &HttpOptions) -> Router {
 }
 
 /// Looks at the clock every minute: raises at-risk and late shipment exceptions, overdue returns
-/// and tickets and purchase orders, proposes replenishment once a night, puts
-/// approved rule versions in force at their effective time, and escalates exceptions past
-/// their due time. With several `ordo serve` processes each looks;
-/// an open exception is never raised twice, nor escalated twice for one lapse.
+/// and tickets and purchase orders, proposes replenishment once a night, puts approved rule
+/// versions in force at their effective time, escalates exceptions past their due time, and
+/// refreshes the operating figures' gauges. With several `ordo serve` processes each looks; an
+/// open exception is never raised twice, nor escalated twice for one lapse.
 pub async fn watch_the_clock(ordo: Ordo) {
     let mut every = tokio::time::interval(Duration::from_secs(60));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -85,6 +85,10 @@ pub async fn watch_the_clock(ordo: Ordo) {
             Ok(0) => {}
             Ok(overdue) => tracing::info!(overdue, "tickets past their time"),
             Err(e) => tracing::warn!(error = %e, "could not check tickets' times"),
+        }
+        // Keeps the operating figures' gauges current for Prometheus.
+        if let Err(e) = ordo.reports().kpis().await {
+            tracing::warn!(error = %e, "could not work out the operating figures");
         }
         match ordo.exceptions().escalate_overdue().await {
             Ok(0) => {}

@@ -1,7 +1,7 @@
 //! The ledger: accounts, journal entries written beside the events that cause them, and the
 //! balances reports read.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use ordo_domain::ledger::{AccountBalance, AccountKind, AccountTotal, Entry, KeyedTotal, PostedLine};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
@@ -126,6 +126,24 @@ impl Tx {
         let rows: Vec<(String, String, i64, i64, i64, i64)> =
             on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(from).bind(to).fetch_all(conn).await?);
         Ok(rows.into_iter().map(|(key, account, dh, dl, ch, cl)| KeyedTotal { key, account, debit: wide(dh, dl), credit: wide(ch, cl) }).collect())
+    }
+
+    /// [`Tx::channel_account_totals`] per UTC day as well: what each channel earned and spent day
+    /// by day, for trends.
+    pub async fn channel_day_account_totals(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<(NaiveDate, KeyedTotal)>, StorageError> {
+        let day = self.utc_day("e.posted_at");
+        let sql = format!(
+            "SELECT {day}, e.channel, l.account, {}, {} FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id \
+             WHERE e.channel IS NOT NULL AND e.posted_at >= $1 AND e.posted_at < $2 \
+             GROUP BY {day}, e.channel, l.account",
+            wide_sum("l.base_debit_minor"),
+            wide_sum("l.base_credit_minor")
+        );
+        let rows: Vec<(String, String, String, i64, i64, i64, i64)> =
+            on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(from).bind(to).fetch_all(conn).await?);
+        rows.into_iter()
+            .map(|(day, key, account, dh, dl, ch, cl)| Ok((crate::kpis::parse_day(&day)?, KeyedTotal { key, account, debit: wide(dh, dl), credit: wide(ch, cl) })))
+            .collect()
     }
 
     /// Base-currency totals per (SKU, account) of the lines posted in `[from, to)` that belong

@@ -1,4 +1,5 @@
-//! Financial reports in base currency: profit and loss, and contribution by channel.
+//! Reports: the operating figures with their trends, and the financial reports in base
+//! currency (profit and loss, contribution by channel, an account's ledger).
 
 use axum::extract::{Path, State};
 use axum::Json;
@@ -13,7 +14,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{need, Authorized, ValidQuery};
 
 pub fn routes() -> OpenApiRouter<Ordo> {
-    OpenApiRouter::new().routes(routes!(profit_and_loss)).routes(routes!(profitability)).routes(routes!(general_ledger))
+    OpenApiRouter::new().routes(routes!(kpis)).routes(routes!(profit_and_loss)).routes(routes!(profitability)).routes(routes!(general_ledger))
 }
 
 /// A period of the books, both days included; all time when absent.
@@ -205,5 +206,129 @@ async fn general_ledger(
             .collect(),
         code: ledger.code,
         name: ledger.name,
+    }))
+}
+
+/// A share as a percentage with two decimals, now (over the whole window) and per day.
+#[derive(Serialize, ToSchema)]
+struct RateFigure {
+    /// Over the last 30 days; none when there was nothing to measure.
+    percent: Option<String>,
+    /// Per day, oldest first, as `days`; none on a day with nothing to measure.
+    trend: Vec<Option<String>>,
+}
+
+impl From<ordo_app::Rate> for RateFigure {
+    fn from(rate: ordo_app::Rate) -> RateFigure {
+        let percent = |bp: Option<i64>| bp.map(ordo_domain::ledger::percent);
+        RateFigure { percent: percent(rate.value_bp), trend: rate.trend_bp.into_iter().map(percent).collect() }
+    }
+}
+
+/// A count of things waiting: now and at the end of each day.
+#[derive(Serialize, ToSchema)]
+struct LevelFigure {
+    now: i64,
+    /// At the end of each day, oldest first, as `days`.
+    trend: Vec<i64>,
+}
+
+impl From<ordo_app::Level> for LevelFigure {
+    fn from(level: ordo_app::Level) -> LevelFigure {
+        LevelFigure { now: level.value, trend: level.trend }
+    }
+}
+
+/// Unresolved exceptions of the kinds one role owns.
+#[derive(Serialize, ToSchema)]
+struct OwnerQueue {
+    role: ordo_domain::access::Role,
+    unresolved: i64,
+    /// Past their due time.
+    overdue: i64,
+}
+
+/// Contribution margin: revenue less refunds, cost of goods, fees and shipping cost.
+#[derive(Serialize, ToSchema)]
+struct MarginFigure {
+    revenue: String,
+    contribution: String,
+    percent: Option<String>,
+    trend: Vec<Option<String>>,
+}
+
+/// One channel per day.
+#[derive(Serialize, ToSchema)]
+struct ChannelDays {
+    channel: String,
+    /// Orders received per day, as `days`.
+    orders: Vec<i64>,
+    /// Sales and shipping income booked per day, in `currency`; absent without `ledger.read`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revenue: Option<Vec<String>>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct Kpis {
+    as_of: chrono::DateTime<chrono::Utc>,
+    currency: String,
+    /// The UTC days of every trend, oldest first; the last is today.
+    days: Vec<chrono::NaiveDate>,
+    /// Orders with every unit reserved when first routed (held orders when released).
+    fill_rate: RateFigure,
+    /// Orders fully shipped by their ship-by time.
+    sla_adherence: RateFigure,
+    /// Orders not yet shipped or cancelled.
+    backlog: LevelFigure,
+    /// Orders held for review or waiting for stock.
+    blocked_orders: LevelFigure,
+    /// Unresolved exceptions.
+    exceptions: LevelFigure,
+    /// Unresolved exceptions by the role that owns their kind.
+    exceptions_by_owner: Vec<OwnerQueue>,
+    /// Unresolved sync_failure, sync_lag and channel_mapping exceptions.
+    sync_problems: LevelFigure,
+    /// Absent without `ledger.read`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    margin: Option<MarginFigure>,
+    channels: Vec<ChannelDays>,
+}
+
+/// The operating figures now and per day over the last 30 days: fill rate, shipping on time,
+/// backlog, blocked orders, exceptions by owner, channel sync problems, margin, and orders and
+/// revenue by channel. Margin and revenue need `ledger.read`.
+#[utoipa::path(get, path = "/api/v1/reports/kpis", security(("bearer" = ["orders.read"])), tag = "reports",
+    responses((status = 200, body = Kpis), (status = "4XX", body = ErrorBody)))]
+async fn kpis(State(ordo): State<Ordo>, who: Authorized<need::OrdersRead>) -> Result<Json<Kpis>, ApiError> {
+    let figures = ordo.reports().kpis().await?;
+    let currency = figures.currency;
+    let books = who.actor.can(ordo_domain::access::Permission::LedgerRead);
+    let margin = books.then(|| MarginFigure {
+        revenue: decimal(figures.margin.revenue, currency),
+        contribution: decimal(figures.margin.contribution(), currency),
+        percent: figures.margin_bp.value_bp.map(ordo_domain::ledger::percent),
+        trend: figures.margin_bp.trend_bp.iter().map(|bp| bp.map(ordo_domain::ledger::percent)).collect(),
+    });
+    Ok(Json(Kpis {
+        as_of: figures.as_of,
+        currency: currency.code().to_owned(),
+        days: figures.days,
+        fill_rate: figures.fill_rate.into(),
+        sla_adherence: figures.sla_adherence.into(),
+        backlog: figures.backlog.into(),
+        blocked_orders: figures.blocked.into(),
+        exceptions: figures.exceptions.into(),
+        exceptions_by_owner: figures.exceptions_by_owner.into_iter().map(|q| OwnerQueue { role: q.role, unresolved: q.unresolved, overdue: q.overdue }).collect(),
+        sync_problems: figures.sync_problems.into(),
+        margin,
+        channels: figures
+            .channels
+            .into_iter()
+            .map(|c| ChannelDays {
+                revenue: books.then(|| c.revenue.iter().map(|r| decimal(*r, currency)).collect()),
+                channel: c.channel,
+                orders: c.orders,
+            })
+            .collect(),
     }))
 }

@@ -1,13 +1,15 @@
-//! The overview: how many orders and open exceptions there are and how much master data,
-//! each count linking to its page.
+//! The overview: the operating figures with their 30-day trends, each a click from the queue
+//! behind it, orders and revenue by channel per day, and the counts of master data.
 
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use ordo_domain::access::Permission;
+use ordo_domain::ledger::percent;
 
-use super::{grouped, Layout, Page};
+use super::{grouped, timestamp, Layout, Page};
+use crate::chart::{self, DayBar, Key, Spark};
 use crate::Dashboard;
 use crate::error::{render, PageError};
 use crate::session::Session;
@@ -19,11 +21,55 @@ struct Tile {
     href: Option<&'static str>,
 }
 
+/// One operating figure: its value now, what it means, its trend, and the queue behind it.
+struct Figure {
+    /// The element's id, `kpi-…`.
+    id: &'static str,
+    label: &'static str,
+    value: String,
+    about: String,
+    spark: Spark,
+    queue: Option<(&'static str, &'static str)>,
+}
+
+/// One role's queue of unresolved exceptions.
+struct OwnerRow {
+    role: String,
+    unresolved: String,
+    overdue: String,
+    href: String,
+}
+
+/// Bars per day stacked by channel.
+struct DayChart {
+    caption: String,
+    bars: Vec<DayBar>,
+    keys: Vec<Key>,
+}
+
 #[derive(Template)]
 #[template(path = "overview.html")]
 struct OverviewPage {
     layout: Layout,
+    as_of: String,
+    figures: Vec<Figure>,
+    owners: Vec<OwnerRow>,
+    charts: Vec<DayChart>,
     tiles: Vec<Tile>,
+}
+
+impl OverviewPage {
+    fn spark_size(&self) -> (i64, i64) {
+        (chart::SPARK_WIDTH, chart::SPARK_HEIGHT)
+    }
+
+    fn bars_size(&self) -> (i64, i64) {
+        (chart::BARS_WIDTH, chart::BARS_HEIGHT)
+    }
+}
+
+fn percent_or_none(bp: Option<i64>) -> String {
+    bp.map_or_else(|| "none".to_owned(), |bp| format!("{} %", percent(bp)))
 }
 
 pub(crate) async fn overview(session: Session, State(dashboard): State<Dashboard>) -> Result<Response, PageError> {
@@ -35,26 +81,111 @@ pub(crate) async fn overview(session: Session, State(dashboard): State<Dashboard
         count: grouped(count),
         href: actor.can(page.permission()).then(|| page.href()),
     };
-    let mut tiles = Vec::new();
-    if actor.can(Page::Orders.permission()) {
-        let (_, orders) = dashboard.ordo.orders().list(None, None, None, 1, 0).await.map_err(|e| layout.fail(e))?;
-        tiles.push(page_tile(Page::Orders, orders));
+    let (mut figures, mut owners, mut charts, mut as_of) = (Vec::new(), Vec::new(), Vec::new(), String::new());
+    if actor.can(Permission::OrdersRead) {
+        let kpis = dashboard.ordo.reports().kpis().await.map_err(|e| layout.fail(e))?;
+        as_of = timestamp(&kpis.as_of);
+        let show_percent = |bp: i64| format!("{} %", percent(bp));
+        let show_count = |n: i64| grouped(n);
+        let level = |trend: &[i64]| chart::spark(&trend.iter().copied().map(Some).collect::<Vec<_>>(), show_count);
+        figures.push(Figure {
+            id: "kpi-fill-rate",
+            label: "Fill rate",
+            value: percent_or_none(kpis.fill_rate.value_bp),
+            about: "of orders had every unit reserved when first routed".to_owned(),
+            spark: chart::spark(&kpis.fill_rate.trend_bp, show_percent),
+            queue: Some(("/dashboard/orders?status=backordered", "Backordered orders")),
+        });
+        figures.push(Figure {
+            id: "kpi-sla",
+            label: "Shipped on time",
+            value: percent_or_none(kpis.sla_adherence.value_bp),
+            about: "of fully shipped orders left by their ship-by time".to_owned(),
+            spark: chart::spark(&kpis.sla_adherence.trend_bp, show_percent),
+            queue: Some(("/dashboard/exceptions?kind=late_shipment&owner=any", "Late shipments")),
+        });
+        figures.push(Figure {
+            id: "kpi-backlog",
+            label: "Backlog to ship",
+            value: grouped(kpis.backlog.value),
+            about: "orders not yet shipped or cancelled".to_owned(),
+            spark: level(&kpis.backlog.trend),
+            queue: actor.can(Permission::InventoryRead).then_some(("/dashboard/fulfilment", "Fulfilment")),
+        });
+        figures.push(Figure {
+            id: "kpi-blocked",
+            label: "Blocked orders",
+            value: grouped(kpis.blocked.value),
+            about: "held for review or waiting for stock".to_owned(),
+            spark: level(&kpis.blocked.trend),
+            queue: actor.can(Permission::OrdersReview).then_some(("/dashboard/holds", "Holds")),
+        });
+        figures.push(Figure {
+            id: "kpi-exceptions",
+            label: "Open exceptions",
+            value: grouped(kpis.exceptions.value),
+            about: "not yet resolved, by owner below".to_owned(),
+            spark: level(&kpis.exceptions.trend),
+            queue: actor.can(Permission::ExceptionsRead).then_some(("/dashboard/exceptions?owner=any", "All exceptions")),
+        });
+        figures.push(Figure {
+            id: "kpi-sync",
+            label: "Sync problems",
+            value: grouped(kpis.sync_problems.value),
+            about: "channel deliveries, pushes or mappings that need a person".to_owned(),
+            spark: level(&kpis.sync_problems.trend),
+            queue: Some(("/dashboard/channels", "Channels")),
+        });
+        let books = actor.can(Permission::LedgerRead);
+        if books {
+            let currency = kpis.currency;
+            figures.push(Figure {
+                id: "kpi-margin",
+                label: "Contribution margin",
+                value: percent_or_none(kpis.margin_bp.value_bp),
+                about: format!(
+                    "{} {currency} on {} {currency} of revenue: less refunds, cost of goods, fees and shipping",
+                    ordo_domain::money::total_decimal(kpis.margin.contribution(), currency),
+                    ordo_domain::money::total_decimal(kpis.margin.revenue, currency)
+                ),
+                spark: chart::spark(&kpis.margin_bp.trend_bp, show_percent),
+                queue: Some(("/dashboard/ledger", "Ledger")),
+            });
+        }
+        let queues = actor.can(Permission::ExceptionsRead);
+        owners = kpis
+            .exceptions_by_owner
+            .iter()
+            .map(|q| OwnerRow {
+                role: q.role.to_string(),
+                unresolved: grouped(q.unresolved),
+                overdue: grouped(q.overdue),
+                href: if queues { format!("/dashboard/exceptions?owner={}", q.role) } else { String::new() },
+            })
+            .collect();
+        let orders: Vec<(String, Vec<i64>)> = kpis.channels.iter().map(|c| (c.channel.clone(), c.orders.clone())).collect();
+        let (bars, keys) = chart::stacked_bars(&kpis.days, &orders, |n| format!("{} orders", grouped(n)));
+        let total: i64 = orders.iter().flat_map(|(_, days)| days).sum();
+        charts.push(DayChart { caption: format!("Orders received per day by channel: {} in 30 days", grouped(total)), bars, keys });
+        if books {
+            let currency = kpis.currency;
+            let clamp = |t: ordo_domain::money::Total| i64::try_from(t).unwrap_or(i64::MAX);
+            let revenue: Vec<(String, Vec<i64>)> = kpis.channels.iter().map(|c| (c.channel.clone(), c.revenue.iter().copied().map(clamp).collect())).collect();
+            let (bars, keys) = chart::stacked_bars(&kpis.days, &revenue, |minor| format!("{} {currency}", ordo_domain::money::total_decimal(minor.into(), currency)));
+            let caption = format!("Revenue booked per day by channel, in {currency}: {} in 30 days", ordo_domain::money::total_decimal(kpis.margin.revenue, currency));
+            charts.push(DayChart { caption, bars, keys });
+        }
     }
-    if actor.can(Page::Exceptions.permission()) {
-        let unresolved = ordo_app::ExceptionFilter { status: Some("unresolved".into()), limit: 1, ..Default::default() };
-        let (_, open) = dashboard.ordo.exceptions().list(unresolved).await.map_err(|e| layout.fail(e))?;
-        tiles.push(Tile { label: "Open exceptions", ..page_tile(Page::Exceptions, open) });
-    }
-    tiles.extend([
+    let mut tiles = vec![
         page_tile(Page::Channels, counts.channels),
         page_tile(Page::Locations, counts.locations),
         page_tile(Page::Products, counts.products),
         Tile { label: "Listings", count: grouped(counts.listings), href: None },
         page_tile(Page::Suppliers, counts.suppliers),
         page_tile(Page::Customers, counts.customers),
-    ]);
+    ];
     if actor.can(Permission::AccessManage) {
         tiles.push(Tile { label: "Users", count: grouped(counts.users), href: None });
     }
-    Ok(render(StatusCode::OK, &OverviewPage { layout, tiles }))
+    Ok(render(StatusCode::OK, &OverviewPage { layout, as_of, figures, owners, charts, tiles }))
 }

@@ -22,6 +22,7 @@ mod helpdesk;
 mod import;
 mod invariants;
 mod kits;
+mod kpis;
 mod notifications;
 mod orders;
 mod permissions;

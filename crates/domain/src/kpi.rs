@@ -1,0 +1,181 @@
+//! The operating figures a manager reads first (fill rate, shipping on time, backlog, blocked
+//! orders, open exceptions, channel sync, margin) and their trend day by day: pure arithmetic
+//! over daily counts that storage gathers.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+
+use crate::ledger::{margins, KeyedTotal, Margin};
+use crate::money::Total;
+
+/// How many days a trend covers, today included.
+pub const TREND_DAYS: u32 = 30;
+
+/// The `n` UTC days that end with `today`, oldest first.
+pub fn trend_days(today: NaiveDate, n: u32) -> Vec<NaiveDate> {
+    (0..i64::from(n)).rev().filter_map(|back| today.checked_sub_signed(chrono::Duration::days(back))).collect()
+}
+
+/// `part` of `whole` in basis points (10,000 is all); none when there is no whole.
+pub fn share_bp(part: i64, whole: i64) -> Option<i64> {
+    (whole > 0).then(|| (i128::from(part) * 10_000 / i128::from(whole)) as i64)
+}
+
+/// What happened on one day to a set of things: how many came in and how many went out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Flow {
+    pub entered: i64,
+    pub left: i64,
+}
+
+/// The level at the end of each of `days` (oldest first, the last being today), worked back
+/// from the level `now`: yesterday's end was today's end less what entered today plus what
+/// left it. Never below zero, whatever flows a partial history holds.
+pub fn levels(days: &[NaiveDate], now: i64, flows: &BTreeMap<NaiveDate, Flow>) -> Vec<i64> {
+    let mut level = now;
+    let mut out: Vec<i64> = days
+        .iter()
+        .rev()
+        .map(|day| {
+            let at_end = level.max(0);
+            let flow = flows.get(day).copied().unwrap_or_default();
+            level = level - flow.entered + flow.left;
+            at_end
+        })
+        .collect();
+    out.reverse();
+    out
+}
+
+/// A share per day from (part, whole) counts by day, and the share over all of `days`.
+pub fn daily_shares(days: &[NaiveDate], counts: &BTreeMap<NaiveDate, (i64, i64)>) -> (Option<i64>, Vec<Option<i64>>) {
+    let (mut part, mut whole) = (0, 0);
+    let trend = days
+        .iter()
+        .map(|day| {
+            let (p, w) = counts.get(day).copied().unwrap_or_default();
+            part += p;
+            whole += w;
+            share_bp(p, w)
+        })
+        .collect();
+    (share_bp(part, whole), trend)
+}
+
+/// Contribution per day and over all of `days`, from account totals by (day, channel), and
+/// each channel's revenue per day.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DailyMargins {
+    /// Over the whole window.
+    pub total: Margin,
+    /// Contribution margin in basis points of revenue, per day; none on a day without revenue.
+    pub trend_bp: Vec<Option<i64>>,
+    /// Each channel's sales and shipping income per day, channels in name order.
+    pub revenue_by_channel: BTreeMap<String, Vec<Total>>,
+}
+
+pub fn daily_margins(days: &[NaiveDate], totals: &[(NaiveDate, KeyedTotal)]) -> DailyMargins {
+    let index: BTreeMap<NaiveDate, usize> = days.iter().enumerate().map(|(i, day)| (*day, i)).collect();
+    let mut by_day: Vec<Vec<KeyedTotal>> = vec![Vec::new(); days.len()];
+    for (day, total) in totals {
+        if let Some(i) = index.get(day) {
+            by_day[*i].push(total.clone());
+        }
+    }
+    let mut out = DailyMargins::default();
+    for (i, day_totals) in by_day.iter().enumerate() {
+        let by_channel = margins(day_totals);
+        let mut day = Margin::default();
+        for channel in &by_channel {
+            out.revenue_by_channel.entry(channel.key.clone()).or_insert_with(|| vec![0; days.len()])[i] = channel.revenue;
+            add(&mut day, channel);
+        }
+        add(&mut out.total, &day);
+        out.trend_bp.push(day.margin_bp());
+    }
+    out
+}
+
+fn add(sum: &mut Margin, m: &Margin) {
+    sum.revenue += m.revenue;
+    sum.refunds += m.refunds;
+    sum.cost_of_goods += m.cost_of_goods;
+    sum.fees += m.fees;
+    sum.shipping_cost += m.shipping_cost;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
+    }
+
+    #[test]
+    fn a_trend_ends_today_and_goes_back_day_by_day() {
+        let days = trend_days(day(30), 30);
+        assert_eq!((days.len(), days[0], days[29]), (30, day(1), day(30)));
+    }
+
+    #[test]
+    fn shares_are_basis_points_of_a_whole_that_exists() {
+        assert_eq!(share_bp(1, 3), Some(3333));
+        assert_eq!(share_bp(5, 5), Some(10_000));
+        assert_eq!(share_bp(0, 0), None);
+        let counts = BTreeMap::from([(day(2), (9, 10)), (day(3), (1, 10))]);
+        let (all, trend) = daily_shares(&[day(1), day(2), day(3)], &counts);
+        assert_eq!((all, trend), (Some(5000), vec![None, Some(9000), Some(1000)]));
+    }
+
+    #[test]
+    fn levels_are_worked_back_from_now() {
+        // Today 4 open: 3 came in and 1 went out today, so 2 were open at yesterday's end.
+        let flows = BTreeMap::from([(day(3), Flow { entered: 3, left: 1 }), (day(2), Flow { entered: 2, left: 0 })]);
+        assert_eq!(levels(&[day(1), day(2), day(3)], 4, &flows), vec![0, 2, 4]);
+    }
+
+    #[test]
+    fn margins_are_summed_per_day_and_revenue_kept_per_channel() {
+        let total = |key: &str, account: &str, debit: Total, credit: Total| KeyedTotal { key: key.into(), account: account.into(), debit, credit };
+        let totals = vec![
+            (day(1), total("web", crate::ledger::SALES, 0, 10_000)),
+            (day(1), total("web", crate::ledger::COST_OF_GOODS_SOLD, 6_000, 0)),
+            (day(2), total("amazon", crate::ledger::SALES, 0, 5_000)),
+            (day(2), total("amazon", crate::ledger::MARKETPLACE_FEES, 1_000, 0)),
+            (day(9), total("web", crate::ledger::SALES, 0, 99_999)),
+        ];
+        let m = daily_margins(&[day(1), day(2), day(3)], &totals);
+        assert_eq!(m.trend_bp, vec![Some(4000), Some(8000), None]);
+        assert_eq!((m.total.revenue, m.total.contribution()), (15_000, 8_000), "days outside the window are left out");
+        assert_eq!(m.revenue_by_channel["web"], vec![10_000, 0, 0]);
+        assert_eq!(m.revenue_by_channel["amazon"], vec![0, 5_000, 0]);
+    }
+
+    proptest! {
+        /// Replaying the flows forward from the first day's level gives back every level, as
+        /// long as none went below zero.
+        #[test]
+        fn levels_replay_their_flows(start in 0i64..50, moves in proptest::collection::vec((0i64..20, 0i64..20), 1..40)) {
+            let days = trend_days(day(30), moves.len() as u32);
+            let mut level = start;
+            let mut flows = BTreeMap::new();
+            let mut expected = Vec::new();
+            for (d, (entered, left)) in days.iter().zip(&moves) {
+                let left = (*left).min(level + entered);
+                level = level + entered - left;
+                flows.insert(*d, Flow { entered: *entered, left });
+                expected.push(level);
+            }
+            prop_assert_eq!(levels(&days, level, &flows), expected);
+        }
+
+        #[test]
+        fn a_share_is_between_none_and_all(part in 0i64..1_000_000, extra in 0i64..1_000_000) {
+            let bp = share_bp(part, part + extra);
+            prop_assert!(bp.is_none_or(|bp| (0..=10_000).contains(&bp)));
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! The operating figures: what the overview and `GET /api/v1/reports/kpis` say follows from
+//! the orders, shipments, exceptions and books underneath, today and day by day.
+
+use ordo_app::domain::access::Role;
+use serde_json::{json, Value};
+
+use crate::common::{on_both_engines, Browserless, Server};
+
+/// An order for `quantity` mugs placed now, paid or only authorised: its answer.
+async fn place(server: &Server, external_id: &str, quantity: i64, paid: bool) -> Value {
+    let mut body = crate::orders::order(external_id, json!([{"sku": "W-MUG", "quantity": quantity, "unit_price": "12.90"}]));
+    body["placed_at"] = json!(chrono::Utc::now().to_rfc3339());
+    if !paid {
+        body["payment_status"] = json!("authorized");
+    }
+    let (status, order) = server.post(&server.admin, "/api/v1/orders", body).await;
+    assert_eq!(status, 201, "{order}");
+    order
+}
+
+async fn the_figures_follow_the_orders_shipments_exceptions_and_books(server: Server) {
+    crate::orders::shop(&server, 2).await;
+    let shipped = place(&server, "K-1", 1, true).await;
+    assert_eq!(shipped["status"], "allocated");
+    assert_eq!(place(&server, "K-2", 2, true).await["status"], "backordered");
+    assert_eq!(place(&server, "K-3", 1, false).await["status"], "on_hold");
+    let parcel = json!({"location": "central", "carrier": "DHL", "tracking_number": "KPI1"});
+    let (status, answer) = server.post(&server.admin, &format!("/api/v1/orders/{}/shipments", shipped["id"].as_str().unwrap()), parcel).await;
+    assert_eq!(status, 201, "{answer}");
+
+    let (status, kpis) = server.get(&server.token(Role::Finance).await, "/api/v1/reports/kpis").await;
+    assert_eq!(status, 200, "{kpis}");
+    let days = kpis["days"].as_array().unwrap();
+    assert_eq!(days.len(), 30);
+    assert_eq!(days[29], json!(chrono::Utc::now().date_naive()), "the last day is today");
+    let today = |figure: &str| kpis[figure]["trend"][29].clone();
+    // K-1 was reserved whole, K-2 was not; K-3 waits for review and is not routed yet.
+    assert_eq!((kpis["fill_rate"]["percent"].clone(), today("fill_rate")), (json!("50.00"), json!("50.00")), "{kpis}");
+    assert_eq!(kpis["fill_rate"]["trend"][0], Value::Null, "nothing to measure a month ago");
+    assert_eq!(kpis["sla_adherence"]["percent"], "100.00", "K-1 left before its ship-by time");
+    for level in ["backlog", "blocked_orders"] {
+        assert_eq!((kpis[level]["now"].clone(), today(level)), (json!(2), json!(2)), "{level}: K-2 and K-3");
+        assert_eq!(kpis[level]["trend"][0], 0, "{level} a month ago");
+    }
+    let owners = kpis["exceptions_by_owner"].as_array().unwrap();
+    let queue = |role: &str| owners.iter().find(|q| q["role"] == role).map_or(0, |q| q["unresolved"].as_i64().unwrap());
+    assert_eq!((queue("ops"), queue("finance")), (1, 1), "K-2's stockout for ops, K-3's payment review for finance: {owners:?}");
+    let unresolved: i64 = owners.iter().map(|q| q["unresolved"].as_i64().unwrap()).sum();
+    assert_eq!((kpis["exceptions"]["now"].as_i64(), today("exceptions").as_i64()), (Some(unresolved), Some(unresolved)));
+    assert_eq!(kpis["sync_problems"]["now"], 0);
+    let web = kpis["channels"].as_array().unwrap().iter().find(|c| c["channel"] == "web").unwrap().clone();
+    assert_eq!(web["orders"][29], 3);
+    let revenue = web["revenue"][29].as_str().unwrap();
+    assert_eq!(kpis["margin"]["revenue"], revenue, "only web has sold");
+    assert!(crate::common::minor(revenue) >= 1290, "K-1's mug is booked: {revenue}");
+    assert!(kpis["margin"]["percent"].is_string(), "{kpis}");
+
+    // The warehouse reads the operations figures but not the books.
+    let (_, floor) = server.get(&server.token(Role::Warehouse).await, "/api/v1/reports/kpis").await;
+    assert_eq!(floor["backlog"]["now"], 2);
+    assert!(floor.get("margin").is_none() && floor["channels"][0].get("revenue").is_none(), "{floor}");
+
+    // The overview shows the same figures, with the queue behind each a click away.
+    let page = Browserless::log_in(&server, "fiona", Role::Finance).await.get("/dashboard").await.1;
+    for shown in ["id=\"kpi-fill-rate\"", "50.00 %", "100.00 %", "id=\"kpi-margin\"", "href=\"/dashboard/holds\"", "/dashboard/exceptions?owner=finance"] {
+        assert!(page.contains(shown), "the overview shows {shown}");
+    }
+    let floor_page = Browserless::log_in(&server, "walt", Role::Warehouse).await.get("/dashboard").await.1;
+    assert!(floor_page.contains("id=\"kpi-backlog\"") && !floor_page.contains("kpi-margin"), "no margin for the warehouse");
+
+    // The levels are Prometheus gauges too.
+    let metrics = reqwest::get(format!("{}/metrics", server.base)).await.unwrap().text().await.unwrap();
+    for gauge in ["ordo_orders_backlog", "ordo_orders_blocked", "ordo_exceptions_unresolved{owner=\"finance\"}", "ordo_channel_sync_problems"] {
+        assert!(metrics.contains(gauge), "/metrics has {gauge}");
+    }
+}
+on_both_engines!(
+    the_figures_follow_the_orders_shipments_exceptions_and_books,
+    the_figures_follow_the_orders_shipments_exceptions_and_books_on_sqlite,
+    the_figures_follow_the_orders_shipments_exceptions_and_books_on_postgres
+);

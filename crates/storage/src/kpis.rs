@@ -1,0 +1,131 @@
+//! Daily counts behind the operating figures: orders by status and how they moved, the first
+//! reservation of each order, orders shipped on time, exceptions raised and resolved. Every
+//! count is by UTC day, read from order events and exceptions over an indexed time range.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use ordo_domain::order::OrderStatus;
+use sqlx::AssertSqlSafe;
+
+use crate::error::corrupt;
+use crate::{on_engine, StorageError, Tx};
+
+/// `YYYY-MM-DD` as [`Tx::utc_day`] writes it.
+pub(crate) fn parse_day(day: &str) -> Result<NaiveDate, StorageError> {
+    NaiveDate::parse_from_str(day, "%Y-%m-%d").map_err(|_| corrupt("a day that is not YYYY-MM-DD"))
+}
+
+/// `'a', 'b'` for an SQL `IN (…)`: statuses are the domain's own names, never input.
+fn status_list(statuses: &[OrderStatus]) -> String {
+    statuses.iter().map(|s| format!("'{}'", s.as_str())).collect::<Vec<_>>().join(", ")
+}
+
+/// Orders that came into a set of statuses and went out of it on one day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayFlow {
+    pub day: NaiveDate,
+    pub entered: i64,
+    pub left: i64,
+}
+
+/// Exceptions of one kind raised and resolved on one day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExceptionDay {
+    pub day: NaiveDate,
+    pub kind: String,
+    pub raised: i64,
+    pub resolved: i64,
+}
+
+/// Unresolved exceptions of one kind now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnresolvedKind {
+    pub kind: String,
+    pub unresolved: i64,
+    /// Past their due time.
+    pub overdue: i64,
+}
+
+impl Tx {
+    /// How many orders are in each status now.
+    pub async fn order_status_counts(&mut self) -> Result<Vec<(OrderStatus, i64)>, StorageError> {
+        let sql = "SELECT status, COUNT(*) FROM orders GROUP BY status";
+        let rows: Vec<(String, i64)> = on_engine!(self, |conn| sqlx::query_as(sql).fetch_all(conn).await?);
+        rows.into_iter().map(|(status, n)| Ok((OrderStatus::try_from(status).map_err(|_| corrupt("an order status"))?, n))).collect()
+    }
+
+    /// Per day since `from`: orders whose status came into `statuses` from outside them (or
+    /// from nothing: a new order), and orders whose status left them.
+    pub async fn order_status_flows(&mut self, statuses: &[OrderStatus], from: DateTime<Utc>) -> Result<Vec<DayFlow>, StorageError> {
+        let day = self.utc_day("at");
+        let set = status_list(statuses);
+        let sql = format!(
+            "SELECT {day}, \
+             CAST(SUM(CASE WHEN to_status IN ({set}) AND (from_status IS NULL OR from_status NOT IN ({set})) THEN 1 ELSE 0 END) AS BIGINT), \
+             CAST(SUM(CASE WHEN from_status IN ({set}) AND to_status NOT IN ({set}) THEN 1 ELSE 0 END) AS BIGINT) \
+             FROM order_events WHERE at >= $1 GROUP BY {day}"
+        );
+        let rows: Vec<(String, i64, i64)> = on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(from).fetch_all(conn).await?);
+        rows.into_iter().map(|(day, entered, left)| Ok(DayFlow { day: parse_day(&day)?, entered, left })).collect()
+    }
+
+    /// Per day since `from`: orders routed for the first time, and how many of them had every
+    /// unit reserved then (allocated, not backordered). Orders held for review count on the
+    /// day they are released.
+    pub async fn first_reservations(&mut self, from: DateTime<Utc>) -> Result<Vec<(NaiveDate, i64, i64)>, StorageError> {
+        let day = self.utc_day("e.at");
+        let routed = status_list(&[OrderStatus::Allocated, OrderStatus::Backordered]);
+        let sql = format!(
+            "SELECT {day}, CAST(SUM(CASE WHEN e.to_status = 'allocated' THEN 1 ELSE 0 END) AS BIGINT), COUNT(*) \
+             FROM order_events e WHERE e.at >= $1 AND e.to_status IN ({routed}) \
+             AND NOT EXISTS (SELECT 1 FROM order_events f WHERE f.order_id = e.order_id AND f.id < e.id AND f.to_status IN ({routed})) \
+             GROUP BY {day}"
+        );
+        let rows: Vec<(String, i64, i64)> = on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(from).fetch_all(conn).await?);
+        rows.into_iter().map(|(day, filled, all)| Ok((parse_day(&day)?, filled, all))).collect()
+    }
+
+    /// Per day since `from`: orders that became fully shipped, and how many of them by their
+    /// ship-by time.
+    pub async fn shipped_on_time(&mut self, from: DateTime<Utc>) -> Result<Vec<(NaiveDate, i64, i64)>, StorageError> {
+        let day = self.utc_day("e.at");
+        let sql = format!(
+            "SELECT {day}, CAST(SUM(CASE WHEN e.at <= o.ship_by THEN 1 ELSE 0 END) AS BIGINT), COUNT(*) \
+             FROM order_events e JOIN orders o ON o.id = e.order_id \
+             WHERE e.at >= $1 AND e.to_status = 'shipped' GROUP BY {day}"
+        );
+        let rows: Vec<(String, i64, i64)> = on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(from).fetch_all(conn).await?);
+        rows.into_iter().map(|(day, on_time, all)| Ok((parse_day(&day)?, on_time, all))).collect()
+    }
+
+    /// Per day since `from` and channel: orders received.
+    pub async fn orders_received(&mut self, from: DateTime<Utc>) -> Result<Vec<(NaiveDate, String, i64)>, StorageError> {
+        let day = self.utc_day("e.at");
+        let sql = format!(
+            "SELECT {day}, o.channel, COUNT(*) FROM order_events e JOIN orders o ON o.id = e.order_id \
+             WHERE e.at >= $1 AND e.from_status IS NULL GROUP BY {day}, o.channel"
+        );
+        let rows: Vec<(String, String, i64)> = on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(from).fetch_all(conn).await?);
+        rows.into_iter().map(|(day, channel, n)| Ok((parse_day(&day)?, channel, n))).collect()
+    }
+
+    /// Per day since `from` and kind: exceptions raised and exceptions resolved.
+    pub async fn exception_days(&mut self, from: DateTime<Utc>) -> Result<Vec<ExceptionDay>, StorageError> {
+        let raised_day = self.utc_day("created_at");
+        let resolved_day = self.utc_day("resolved_at");
+        let sql = format!(
+            "SELECT {raised_day}, kind, COUNT(*), 0 FROM exceptions WHERE created_at >= $1 GROUP BY {raised_day}, kind \
+             UNION ALL \
+             SELECT {resolved_day}, kind, 0, COUNT(*) FROM exceptions WHERE resolved_at >= $1 GROUP BY {resolved_day}, kind"
+        );
+        let rows: Vec<(String, String, i64, i64)> = on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(from).fetch_all(conn).await?);
+        rows.into_iter().map(|(day, kind, raised, resolved)| Ok(ExceptionDay { day: parse_day(&day)?, kind, raised, resolved })).collect()
+    }
+
+    /// Unresolved exceptions by kind, and how many of them are past due at `now`.
+    pub async fn unresolved_by_kind(&mut self, now: DateTime<Utc>) -> Result<Vec<UnresolvedKind>, StorageError> {
+        let sql = "SELECT kind, COUNT(*), CAST(SUM(CASE WHEN due_at < $1 THEN 1 ELSE 0 END) AS BIGINT) \
+                   FROM exceptions WHERE status <> 'resolved' GROUP BY kind ORDER BY kind";
+        let rows: Vec<(String, i64, i64)> = on_engine!(self, |conn| sqlx::query_as(sql).bind(now).fetch_all(conn).await?);
+        Ok(rows.into_iter().map(|(kind, unresolved, overdue)| UnresolvedKind { kind, unresolved, overdue }).collect())
+    }
+}
