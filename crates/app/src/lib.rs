@@ -227,8 +227,9 @@ impl From<FieldError> for AppError {
 
 pub type AppResult<T> = Result<T, AppError>;
 
-/// Told how far a long use case (an import, the demo) has come, to draw a progress bar.
-pub trait Progress {
+/// Told how far a long use case (an import, the demo) has come, to draw a progress bar. `Sync`
+/// so a use case that reports progress can run on a server's threads.
+pub trait Progress: Sync {
     fn start(&self, steps: u64);
     fn advance(&self);
 }

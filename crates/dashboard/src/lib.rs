@@ -6,6 +6,7 @@
 
 mod assets;
 mod chart;
+mod forms;
 mod error;
 mod href;
 mod layout;
@@ -13,7 +14,7 @@ mod pages;
 mod session;
 
 use axum::Router;
-use axum::extract::Path;
+use axum::extract::{DefaultBodyLimit, Path};
 use axum::http::header::{self, HeaderValue};
 use axum::middleware;
 use axum::response::{Redirect, Response};
@@ -80,14 +81,15 @@ pub fn router(ordo: ordo_app::Ordo, secure_cookies: bool) -> Router {
         .route("/dashboard/rules", get(pages::rules::rules).post(pages::rules::draft))
         .route("/dashboard/rules/{id}", get(pages::rules::rule).post(pages::rules::step))
         .route("/dashboard/rules/{id}/simulate", get(pages::rules::simulate))
-        .route("/dashboard/channels", get(pages::channels::channels))
+        .route("/dashboard/channels", get(pages::channels::channels).post(pages::channels::create_channel))
         .route("/dashboard/channels/{code}", get(pages::channels::channel))
         .route(
             "/dashboard/channels/{code}/inbox/{id}/replay",
             get(|Path((code, _)): Path<(String, String)>| async move { Redirect::to(&format!("/dashboard/channels/{code}")) }).post(pages::channels::replay),
         )
-        .route("/dashboard/locations", get(pages::master::locations))
-        .route("/dashboard/products", get(pages::master::products))
+        .route("/dashboard/locations", get(pages::master::locations).post(pages::master::create_location))
+        .route("/dashboard/products", get(pages::master::products).post(pages::master::create_product))
+        .route("/dashboard/products/import", get(|| async { Redirect::to("/dashboard/products") }).post(pages::master::import_products).layer(DefaultBodyLimit::max(pages::master::UPLOAD_LIMIT)))
         .route("/dashboard/suppliers", get(pages::master::suppliers))
         .route("/dashboard/customers", get(pages::master::customers))
         .route("/dashboard/{*rest}", get(pages::not_found))

@@ -129,7 +129,7 @@ fn split_port(authority: &str) -> (&str, Option<&str>) {
     }
 }
 
-/// The most a dashboard form's body may be: forms carry a few fields, never files.
+/// The most a dashboard form's body may be, unless it sends a file: a few fields.
 const FORM_LIMIT: usize = 256 * 1024;
 
 /// What every form post (log-in and log-out included) passes before its handler: when the
@@ -155,11 +155,21 @@ pub(crate) async fn guard_forms(request: axum::extract::Request, next: axum::mid
     if expected.is_none() && !login {
         return next.run(request).await;
     }
+    let upload = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.to_ascii_lowercase().starts_with("multipart/form-data"));
+    let limit = if upload { crate::pages::master::UPLOAD_LIMIT } else { FORM_LIMIT };
     let (parts, body) = request.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, FORM_LIMIT).await else {
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
         return PageError::from(Problem::BadInput(ordo_domain::FieldError::new("form", "is too large"))).into_response();
     };
-    let sent = form_urlencoded::parse(&bytes).find(|(name, _)| name == "form_token").map(|(_, value)| value.into_owned());
+    let sent = if upload {
+        multipart_token(&parts, bytes.clone()).await
+    } else {
+        form_urlencoded::parse(&bytes).find(|(name, _)| name == "form_token").map(|(_, value)| value.into_owned())
+    };
     let matches = match (&expected, &sent) {
         (Some(expected), Some(sent)) => expected.len() == sent.len() && expected.bytes().zip(sent.bytes()).fold(0u8, |d, (a, b)| d | (a ^ b)) == 0,
         _ => false,
@@ -168,6 +178,20 @@ pub(crate) async fn guard_forms(request: axum::extract::Request, next: axum::mid
         return PageError::from(Problem::StaleForm).into_response();
     }
     next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes))).await
+}
+
+/// The `form_token` field of a form that sends a file; the page puts it first.
+async fn multipart_token(parts: &axum::http::request::Parts, bytes: axum::body::Bytes) -> Option<String> {
+    use axum::extract::FromRequest;
+    let mut request = axum::extract::Request::new(axum::body::Body::from(bytes));
+    *request.headers_mut() = parts.headers.clone();
+    let mut form = axum::extract::Multipart::from_request(request, &()).await.ok()?;
+    while let Ok(Some(field)) = form.next_field().await {
+        if field.name() == Some("form_token") {
+            return field.text().await.ok();
+        }
+    }
+    None
 }
 
 #[derive(Template)]

@@ -5,14 +5,18 @@ use askama::Template;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Redirect, Response};
+use axum::body::Bytes;
+use axum::response::{IntoResponse, Redirect, Response};
 use ordo_app::{ChannelConnection, DeliveryView};
 use ordo_domain::access::Permission;
+use ordo_domain::master::{ChannelKind, NewChannel};
+use ordo_domain::FieldError;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{Choice, Layout, Page};
+use super::{field, Choice, Layout, Page};
 use crate::error::{render, PageError, Problem};
+use crate::forms::{refusal, Control, Entered, EntryForm, Input};
 use crate::session::Session;
 use crate::Dashboard;
 
@@ -108,12 +112,60 @@ impl From<ChannelConnection> for ChannelRow {
 struct ChannelsPage {
     layout: Layout,
     channels: Vec<ChannelRow>,
+    forms: Vec<EntryForm>,
+}
+
+fn channel_form(entered: Option<&Entered>, base_currency: &str) -> EntryForm {
+    EntryForm::new("new-channel", "New channel", Page::Channels.href(), "Add the channel", vec![
+        Input::text("code", "Code").hint("short and lower case, such as web or amazon-de"),
+        Input::text("name", "Name"),
+        Input::text("kind", "Kind").select(&[("web", "Web shop"), ("marketplace", "Marketplace"), ("social", "Social"), ("b2b", "B2B portal")]),
+        Input::text("currency", "Currency").value(base_currency).hint("ISO 4217, such as EUR; its orders are in it"),
+        Input::text("ship_by_sla_hours", "Hours to ship").of(Control::Number).optional().hint("from the order to its ship-by time; 48 when empty"),
+    ])
+    .about("Where orders come from. Connect it to Shopify, WooCommerce, Amazon or eBay on its page once it exists.")
+    .entered(entered)
+    .mark_choices()
 }
 
 pub(crate) async fn channels(session: Session, State(dashboard): State<Dashboard>) -> Result<Response, PageError> {
+    channels_page(&session, &dashboard, None).await
+}
+
+async fn channels_page(session: &Session, dashboard: &Dashboard, entered: Option<Entered>) -> Result<Response, PageError> {
     let layout = session.open(Page::Channels)?;
     let connections = dashboard.ordo.channels().channel_connections().await.map_err(|e| layout.fail(e))?;
-    Ok(render(StatusCode::OK, &ChannelsPage { layout, channels: connections.into_iter().map(ChannelRow::from).collect() }))
+    let base = dashboard.ordo.settings().base_currency;
+    let forms = if session.actor.can(Permission::MasterDataWrite) { vec![channel_form(entered.as_ref(), base.code())] } else { Vec::new() };
+    let status = if entered.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    Ok(render(status, &ChannelsPage { layout, channels: connections.into_iter().map(ChannelRow::from).collect(), forms }))
+}
+
+pub(crate) async fn create_channel(session: Session, State(dashboard): State<Dashboard>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+    let layout = session.posting(Page::Channels, &headers, Permission::MasterDataWrite)?;
+    let fields = super::form_fields(&body);
+    let new = (|| {
+        Ok::<_, FieldError>(NewChannel {
+            code: field(&fields, "code").to_owned(),
+            name: field(&fields, "name").to_owned(),
+            kind: ChannelKind::parse("kind", field(&fields, "kind"))?,
+            currency: field(&fields, "currency").trim().to_owned(),
+            ship_by_sla_hours: super::master::optional(&fields, "ship_by_sla_hours")
+                .map(|hours| hours.parse().map_err(|_| FieldError::new("ship_by_sla_hours", "must be a whole number")))
+                .transpose()?,
+        })
+    })();
+    let created = match new {
+        Ok(new) => dashboard.ordo.master_data().create_channel(new, &session.actor).await.map(drop),
+        Err(error) => Err(error.into()),
+    };
+    match created {
+        Ok(()) => Ok(Redirect::to(Page::Channels.href()).into_response()),
+        Err(error) => {
+            let refused = refusal(error).map_err(|e| layout.fail(e))?;
+            channels_page(&session, &dashboard, Some(Entered::new(fields, refused))).await
+        }
+    }
 }
 
 struct DeliveryRow {

@@ -1,16 +1,22 @@
-//! Master data pages: locations, products, suppliers and customers as tables.
+//! Master data pages: locations, products, suppliers and customers as tables, with the forms
+//! that add locations and products (one at a time or from a CSV file).
 
 use askama::Template;
+use axum::body::Bytes;
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::response::Response;
-use ordo_domain::master::{Customer, Location, Product, Supplier};
+use axum::extract::{Multipart, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use ordo_domain::access::Permission;
+use ordo_domain::master::{Customer, Location, LocationKind, NewLocation, NewProduct, Product, Supplier};
+use ordo_domain::FieldError;
 use serde::Deserialize;
 
-use super::{Extent, Layout, Page, Pager, Paging, PAGE_SIZE};
+use super::{field, form_fields, Extent, Layout, Page, Pager, Paging, PAGE_SIZE};
 use crate::Dashboard;
-use crate::error::{render, PageError};
+use crate::error::{render, PageError, Problem};
+use crate::forms::{refusal, Control, Entered, EntryForm, Input};
 use crate::session::Session;
 
 #[derive(Template)]
@@ -18,12 +24,71 @@ use crate::session::Session;
 struct LocationsPage {
     layout: Layout,
     locations: Vec<Location>,
+    forms: Vec<EntryForm>,
+}
+
+fn location_form(entered: Option<&Entered>) -> EntryForm {
+    EntryForm::new("new-location", "New location", Page::Locations.href(), "Add the location", vec![
+        Input::text("code", "Code").hint("short and lower case, such as central or east-3pl"),
+        Input::text("name", "Name"),
+        Input::text("kind", "Kind").select(&[("warehouse", "Warehouse"), ("3pl", "Third-party logistics (3PL)"), ("store", "Store")]),
+        Input::text("priority", "Priority").of(Control::Number).value("1").hint("lower numbers are preferred when routing"),
+        Input::text("time_zone", "Time zone").optional().hint("an IANA name such as Europe/Berlin; UTC when empty"),
+        Input::text("cutoff_time", "Same-day cut-off").optional().hint("HH:MM in its time zone; 16:00 when empty"),
+    ])
+    .about("Where stock is kept and shipped from. Orders are routed to the preferred location that has the stock.")
+    .entered(entered)
+    .mark_choices()
 }
 
 pub(crate) async fn locations(session: Session, State(dashboard): State<Dashboard>) -> Result<Response, PageError> {
+    locations_page(&session, &dashboard, None).await
+}
+
+/// The page, with the form as it was refused when `entered` is set (422).
+async fn locations_page(session: &Session, dashboard: &Dashboard, entered: Option<Entered>) -> Result<Response, PageError> {
     let layout = session.open(Page::Locations)?;
     let locations = dashboard.ordo.master_data().locations().await.map_err(|e| layout.fail(e))?;
-    Ok(render(StatusCode::OK, &LocationsPage { layout, locations }))
+    let forms = if session.actor.can(Permission::MasterDataWrite) { vec![location_form(entered.as_ref())] } else { Vec::new() };
+    let status = if entered.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    Ok(render(status, &LocationsPage { layout, locations, forms }))
+}
+
+/// A whole number typed into `name`.
+pub(crate) fn whole_number(fields: &[(String, String)], name: &str) -> Result<i64, FieldError> {
+    field(fields, name).trim().parse().map_err(|_| FieldError::new(name, "must be a whole number"))
+}
+
+/// A text typed into `name`, none when left empty.
+pub(crate) fn optional(fields: &[(String, String)], name: &str) -> Option<String> {
+    Some(field(fields, name).trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+pub(crate) async fn create_location(session: Session, State(dashboard): State<Dashboard>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+    let layout = session.posting(Page::Locations, &headers, Permission::MasterDataWrite)?;
+    let fields = form_fields(&body);
+    let new = (|| {
+        Ok::<_, FieldError>(NewLocation {
+            code: field(&fields, "code").to_owned(),
+            name: field(&fields, "name").to_owned(),
+            kind: LocationKind::parse("kind", field(&fields, "kind"))?,
+            priority: whole_number(&fields, "priority")?,
+            time_zone: optional(&fields, "time_zone"),
+            cutoff_time: optional(&fields, "cutoff_time"),
+            managed_by: None,
+        })
+    })();
+    let created = match new {
+        Ok(new) => dashboard.ordo.master_data().create_location(new, &session.actor).await.map(drop),
+        Err(error) => Err(error.into()),
+    };
+    match created {
+        Ok(()) => Ok(Redirect::to(Page::Locations.href()).into_response()),
+        Err(error) => {
+            let refused = refusal(error).map_err(|e| layout.fail(e))?;
+            locations_page(&session, &dashboard, Some(Entered::new(fields, refused))).await
+        }
+    }
 }
 
 #[derive(Template)]
@@ -54,22 +119,140 @@ struct ProductsPage {
     q: String,
     products: Vec<Product>,
     pager: Pager,
+    forms: Vec<EntryForm>,
 }
 
-pub(crate) async fn products(
-    session: Session,
-    State(dashboard): State<Dashboard>,
-    query: Result<Query<ProductsQuery>, QueryRejection>,
-) -> Result<Response, PageError> {
+fn product_form(entered: Option<&Entered>, base_currency: &str) -> EntryForm {
+    EntryForm::new("new-product", "New product", Page::Products.href(), "Add the product", vec![
+        Input::text("sku", "SKU"),
+        Input::text("name", "Name"),
+        Input::text("unit_cost", "Unit cost").hint(if base_currency.is_empty() { "" } else { "in the base currency, such as 12.50" }),
+        Input::text("weight_grams", "Weight in grams").of(Control::Number).optional(),
+    ])
+    .about(format!("A SKU Ordo keeps stock of, with what one unit costs in {base_currency}."))
+    .entered(entered)
+}
+
+fn import_form(entered: Option<&Entered>) -> EntryForm {
+    EntryForm::new("import-products", "Import products from a CSV file", "/dashboard/products/import", "Import the file", vec![
+        Input::text("file", "CSV file").of(Control::File).hint("columns sku, name, unit_cost and optionally weight_grams, tax_class, abc_class, active"),
+    ])
+    .about("Every row is checked first; if any row is wrong, nothing is imported and each wrong row is named.")
+    .upload()
+    .entered(entered)
+}
+
+#[derive(Default)]
+struct ProductForms {
+    new: Option<Entered>,
+    import: Option<Entered>,
+}
+
+pub(crate) async fn products(session: Session, State(dashboard): State<Dashboard>, query: Result<Query<ProductsQuery>, QueryRejection>) -> Result<Response, PageError> {
     let layout = session.open(Page::Products)?;
     let query = layout.query(query)?;
+    products_page(&session, &dashboard, query, ProductForms::default()).await
+}
+
+async fn products_page(session: &Session, dashboard: &Dashboard, query: ProductsQuery, entered: ProductForms) -> Result<Response, PageError> {
+    let layout = session.open(Page::Products)?;
     let paging = Paging::parse(query.page.as_deref()).map_err(|e| layout.fail(e))?;
     let q = query.q.unwrap_or_default();
     let found = dashboard.ordo.master_data().products(Some(&q), PAGE_SIZE, paging.offset).await.map_err(|e| layout.fail(e))?;
     let what = if q.trim().is_empty() { "products" } else { "matching products" };
     let extent = Extent::Total(found.total);
     let pager = Pager::new(Page::Products.href(), &[("q", q.trim())], paging, found.products.len(), extent, what);
-    Ok(render(StatusCode::OK, &ProductsPage { layout, q, products: found.products, pager }))
+    let status = if entered.new.is_some() || entered.import.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let forms = if session.actor.can(Permission::MasterDataWrite) {
+        let base = dashboard.ordo.settings().base_currency;
+        vec![product_form(entered.new.as_ref(), base.code()), import_form(entered.import.as_ref())]
+    } else {
+        Vec::new()
+    };
+    Ok(render(status, &ProductsPage { layout, q, products: found.products, pager, forms }))
+}
+
+pub(crate) async fn create_product(session: Session, State(dashboard): State<Dashboard>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+    let layout = session.posting(Page::Products, &headers, Permission::MasterDataWrite)?;
+    let fields = form_fields(&body);
+    let weight = optional(&fields, "weight_grams").map(|w| w.parse::<i64>().map_err(|_| FieldError::new("weight_grams", "must be a whole number"))).transpose();
+    let created = match weight {
+        Ok(weight_grams) => {
+            let new = NewProduct {
+                sku: field(&fields, "sku").to_owned(),
+                name: field(&fields, "name").to_owned(),
+                unit_cost: field(&fields, "unit_cost").trim().to_owned(),
+                weight_grams,
+                tax_class: None,
+                abc_class: None,
+                active: None,
+            };
+            dashboard.ordo.master_data().create_product(new, &session.actor).await.map(drop)
+        }
+        Err(error) => Err(error.into()),
+    };
+    match created {
+        Ok(()) => Ok(Redirect::to(Page::Products.href()).into_response()),
+        Err(error) => {
+            let refused = refusal(error).map_err(|e| layout.fail(e))?;
+            let forms = ProductForms { new: Some(Entered::new(fields, refused)), import: None };
+            products_page(&session, &dashboard, ProductsQuery { q: None, page: None }, forms).await
+        }
+    }
+}
+
+/// The most a CSV file sent from the dashboard may be.
+pub(crate) const UPLOAD_LIMIT: usize = 16 * 1024 * 1024;
+
+/// Imports a products file. The import's future cannot be shown to be `Send` (a compiler
+/// limit with async closures over borrowed rows), so it runs to completion on a blocking
+/// thread of its own, which an import, rare and long, may well take.
+async fn import(dashboard: &Dashboard, data: Bytes, actor: &ordo_app::Actor) -> Result<ordo_app::AppResult<ordo_app::import::ImportReport>, Problem> {
+    let (ordo, actor) = (dashboard.ordo.clone(), actor.clone());
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let options = ordo_app::import::ImportOptions { skip_invalid: false };
+        handle.block_on(ordo.master_data().import_csv(ordo_app::import::ImportKind::Products, &data, options, &ordo_app::NoProgress, &actor))
+    })
+    .await
+    .map_err(|error| {
+        tracing::error!(%error, "dashboard: a products import did not finish");
+        Problem::Internal
+    })
+}
+
+pub(crate) async fn import_products(session: Session, State(dashboard): State<Dashboard>, headers: HeaderMap, multipart: Result<Multipart, MultipartRejection>) -> Result<Response, PageError> {
+    let layout = session.posting(Page::Products, &headers, Permission::MasterDataWrite)?;
+    let mut multipart = multipart.map_err(|rejection| layout.fail(FieldError::new("file", rejection.body_text())))?;
+    let mut file = None;
+    while let Some(part) = multipart.next_field().await.map_err(|e| layout.fail(FieldError::new("file", e.body_text())))? {
+        if part.name() == Some("file") {
+            file = Some(part.bytes().await.map_err(|e| layout.fail(FieldError::new("file", e.body_text())))?);
+        }
+    }
+    let data = file.filter(|bytes| !bytes.is_empty());
+    let imported = match data {
+        None => Err(FieldError::new("file", "choose a CSV file to import")),
+        Some(data) => {
+            match import(&dashboard, data, &session.actor).await.map_err(|e| layout.fail(e))? {
+                Ok(report) if report.errors.is_empty() => Ok(()),
+                Ok(report) => {
+                    let shown: Vec<String> = report.errors.iter().take(10).map(ToString::to_string).collect();
+                    let more = report.errors.len().saturating_sub(shown.len());
+                    let tail = if more > 0 { format!("; and {more} more") } else { String::new() };
+                    Err(FieldError::new("file", format!("{} of {} rows are wrong, so none was imported: {}{tail}", report.errors.len(), report.rows, shown.join("; "))))
+                }
+                Err(error) => Err(refusal(error).map_err(|e| layout.fail(e))?),
+            }
+        }
+    };
+    match imported {
+        Ok(()) => Ok(Redirect::to(Page::Products.href()).into_response()),
+        Err(refused) => {
+            let forms = ProductForms { new: None, import: Some(Entered::new(Vec::new(), refused)) };
+            products_page(&session, &dashboard, ProductsQuery { q: None, page: None }, forms).await
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
