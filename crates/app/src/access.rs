@@ -161,6 +161,30 @@ impl Access<'_> {
         Ok(live.len())
     }
 
+    /// Every dashboard user, by username.
+    pub async fn users(self) -> AppResult<Vec<ordo_storage::UserListing>> {
+        Ok(self.db.read().await?.users().await?)
+    }
+
+    /// Whether anyone can log in to the dashboard yet: on a new database nobody can, until the
+    /// first administrator is set up with the bootstrap token ([`Access::set_up_first_admin`]).
+    pub async fn has_users(self) -> AppResult<bool> {
+        Ok(!self.users().await?.is_empty())
+    }
+
+    /// The first dashboard user, an administrator, made by whoever holds an admin API token
+    /// (the one `ordo init` printed); refused once any user exists.
+    pub async fn set_up_first_admin(self, admin_token: &str, username: &str, password: &str) -> AppResult<()> {
+        let holder = self.authenticate_token(admin_token.trim()).await.map_err(|_| FieldError::new("token", "is not a live admin API token"))?;
+        if holder.role != Role::Admin {
+            return Err(FieldError::new("token", "is not a live admin API token").into());
+        }
+        if self.has_users().await? {
+            return Err(AppError::InvalidTransition { current: "set up", message: "Ordo is set up already: log in instead".into() });
+        }
+        self.create_user(username, password, Role::Admin, &holder).await
+    }
+
     /// Creates a dashboard user with a password.
     pub async fn create_user(self, username: &str, password: &str, role: Role, actor: &Actor) -> AppResult<()> {
         let username = field::code("username", username)?;

@@ -72,7 +72,7 @@ pub use procurement::{forecast_history, AccuracyReport, Bill, DemandDay, Exposur
 pub use returns::{InspectedLine, NewRefund, NewRefundLine, NewReturn, NewReturnPolicy, ReturnPolicyView, NewReturnLine, ReceivedLine};
 pub use outbox::{Courier, WebhookAnswer, WebhookClient, CreatedEndpoint, DeliveryRound, MessageDetail, NewEndpoint, MAX_OUTBOX_PAGE};
 pub use ordo_domain as domain;
-pub use ordo_storage::{AttachmentContent, PushHour, PromotionRecord, TicketQuery, AuditQuery, DeliveryAttempt, OutboxMessage, OutboxQuery, OrderSummary, SettlementLine, SettlementSummary, redact as redact_url, Engine, StorageError, MasterDataCounts, ProductPage, ProductQuery, SqliteDurability, StorageOptions};
+pub use ordo_storage::{AttachmentContent, PushHour, PromotionRecord, TicketQuery, AuditQuery, DeliveryAttempt, OutboxMessage, OutboxQuery, OrderSummary, SettlementLine, SettlementSummary, redact as redact_url, Engine, StorageError, MasterDataCounts, ProductPage, ProductQuery, SqliteDurability, StorageOptions, TokenListing, UserListing};
 
 /// Settings the use cases need; everything else about running Ordo belongs to the adapters.
 #[derive(Debug, Clone)]

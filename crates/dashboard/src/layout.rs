@@ -27,11 +27,12 @@ pub(crate) enum Page {
     Products,
     Suppliers,
     Customers,
+    Users,
 }
 
 impl Page {
     /// In navigation order.
-    const ALL: [Page; 18] = [
+    const ALL: [Page; 19] = [
         Page::Overview,
         Page::Orders,
         Page::Holds,
@@ -50,6 +51,7 @@ impl Page {
         Page::Products,
         Page::Suppliers,
         Page::Customers,
+        Page::Users,
     ];
 
     pub(crate) fn label(self) -> &'static str {
@@ -72,6 +74,7 @@ impl Page {
             Page::Products => "Products",
             Page::Suppliers => "Suppliers",
             Page::Customers => "Customers",
+            Page::Users => "Users",
         }
     }
 
@@ -95,6 +98,7 @@ impl Page {
             Page::Products => "/dashboard/products",
             Page::Suppliers => "/dashboard/suppliers",
             Page::Customers => "/dashboard/customers",
+            Page::Users => "/dashboard/users",
         }
     }
 
@@ -114,6 +118,7 @@ impl Page {
             Page::Ledger => Permission::LedgerRead,
             Page::Rules => Permission::RulesRead,
             Page::Audit => Permission::AuditRead,
+            Page::Users => Permission::AccessManage,
         }
     }
 }
@@ -181,6 +186,7 @@ mod tests {
         let service = nav(Role::Service);
         assert!(service.contains(&"Returns") && service.contains(&"Helpdesk") && service.contains(&"Notifications"));
         assert!(!floor.contains(&"Notifications"), "the warehouse has no business with the outbox");
+        assert!(all.contains(&"Users") && !nav(Role::Ops).contains(&"Users"), "only admins manage users and tokens");
         let hrefs: std::collections::HashSet<&str> = Page::ALL.iter().map(|page| page.href()).collect();
         assert_eq!(hrefs.len(), Page::ALL.len(), "no two pages share an address");
     }

@@ -145,7 +145,8 @@ pub(crate) async fn guard_forms(request: axum::extract::Request, next: axum::mid
         return PageError::from(Problem::CrossSite).into_response();
     }
     let jar = CookieJar::from_headers(request.headers());
-    let login = request.uri().path() == "/login";
+    // The log-in form and the first administrator's set-up come before any session.
+    let login = matches!(request.uri().path(), "/login" | SETUP);
     let expected = if login {
         jar.get(LOGIN_COOKIE).map(|c| c.value().to_owned())
     } else {
@@ -197,6 +198,8 @@ async fn multipart_token(parts: &axum::http::request::Parts, bytes: axum::body::
 #[derive(Template)]
 #[template(path = "login.html")]
 struct LoginPage<'a> {
+    /// Nobody can log in yet: the page points to the first administrator's set-up.
+    first_run: bool,
     next: Option<&'a str>,
     username: &'a str,
     error: Option<String>,
@@ -219,8 +222,9 @@ pub(crate) async fn login_form(State(dashboard): State<Dashboard>, jar: CookieJa
     let Some(token) = token else {
         return PageError::from(Problem::Internal).into_response();
     };
-    (jar, render(StatusCode::OK, &LoginPage { next: next.as_deref().and_then(safe_next), username: "", error: None, form_token: &token }))
-        .into_response()
+    let first_run = !dashboard.ordo.access().has_users().await.unwrap_or(true);
+    let page = LoginPage { first_run, next: next.as_deref().and_then(safe_next), username: "", error: None, form_token: &token };
+    (jar, render(StatusCode::OK, &page)).into_response()
 }
 
 /// The log-in form's token: the one the browser holds, or a new one set in the jar.
@@ -260,10 +264,10 @@ pub(crate) async fn log_in(
         // which usernames exist.
         Err(AppError::Unauthenticated) => Err(render(
             StatusCode::UNAUTHORIZED,
-            &LoginPage { next, username: form.username.trim(), error: Some("Wrong username or password.".to_owned()), form_token: &token },
+            &LoginPage { first_run: false, next, username: form.username.trim(), error: Some("Wrong username or password.".to_owned()), form_token: &token },
         )),
         Err(AppError::TooManyAttempts { retry_after_s }) => {
-            let page = LoginPage { next, username: form.username.trim(), error: Some(crate::error::too_many_attempts(retry_after_s)), form_token: &token };
+            let page = LoginPage { first_run: false, next, username: form.username.trim(), error: Some(crate::error::too_many_attempts(retry_after_s)), form_token: &token };
             let mut response = render(StatusCode::TOO_MANY_REQUESTS, &page);
             if let Ok(value) = retry_after_s.to_string().parse() {
                 response.headers_mut().insert(header::RETRY_AFTER, value);
@@ -272,6 +276,60 @@ pub(crate) async fn log_in(
         }
         Err(other) => Err(PageError::from(other).into_response()),
     }
+}
+
+/// Where the first administrator is set up, under `/login` so the log-in form's cookie and
+/// token guard it too.
+pub(crate) const SETUP: &str = "/login/setup";
+
+#[derive(Template)]
+#[template(path = "setup.html")]
+struct SetupPage<'a> {
+    username: &'a str,
+    /// Why the last attempt was refused, naming the field.
+    error: Option<(String, String)>,
+    form_token: &'a str,
+}
+
+/// The first administrator's form, while nobody can log in; the log-in form afterwards.
+pub(crate) async fn setup_form(State(dashboard): State<Dashboard>, jar: CookieJar) -> Response {
+    if dashboard.ordo.access().has_users().await.unwrap_or(true) {
+        return Redirect::to("/login").into_response();
+    }
+    let (jar, token) = login_token(jar, dashboard.secure_cookies);
+    let Some(token) = token else {
+        return PageError::from(Problem::Internal).into_response();
+    };
+    (jar, render(StatusCode::OK, &SetupPage { username: "", error: None, form_token: &token })).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct SetupForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// Makes the first administrator with the bootstrap token `ordo init` printed, and logs them in.
+pub(crate) async fn set_up(State(dashboard): State<Dashboard>, jar: CookieJar, address: ClientAddress, Form(form): Form<SetupForm>) -> Result<(CookieJar, Redirect), Response> {
+    let access = dashboard.ordo.access();
+    let token = jar.get(LOGIN_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
+    let refuse = |field: String, message: String| {
+        let page = SetupPage { username: form.username.trim(), error: Some((field, message)), form_token: &token };
+        render(StatusCode::UNPROCESSABLE_ENTITY, &page)
+    };
+    match access.set_up_first_admin(&form.token, &form.username, &form.password).await {
+        Ok(()) => {}
+        Err(AppError::Invalid(error) | AppError::Duplicate(error)) => return Err(refuse(error.field, error.message)),
+        Err(AppError::InvalidTransition { .. }) => return Ok((jar, Redirect::to("/login"))),
+        Err(other) => return Err(PageError::from(other).into_response()),
+    }
+    let logged_in = access.log_in(form.username.trim(), &form.password, address.0).await.map_err(|e| PageError::from(e).into_response())?;
+    let cookie = session_cookie(logged_in.session_key, logged_in.expires_at, dashboard.secure_cookies);
+    Ok((jar.add(cookie), Redirect::to(HOME)))
 }
 
 pub(crate) async fn log_out(State(dashboard): State<Dashboard>, jar: CookieJar) -> (CookieJar, Redirect) {

@@ -47,6 +47,15 @@ pub struct UserRecord {
     pub password_hash: String,
 }
 
+/// A dashboard user as the list of users shows them: never the password hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserListing {
+    pub username: String,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+    pub disabled_at: Option<DateTime<Utc>>,
+}
+
 /// The user behind a live dashboard session.
 #[derive(Debug, Clone)]
 pub struct SessionUser {
@@ -56,6 +65,18 @@ pub struct SessionUser {
 }
 
 impl Tx {
+    /// Every dashboard user, by username.
+    pub async fn users(&mut self) -> Result<Vec<UserListing>, StorageError> {
+        let sql = "SELECT username, role, created_at, disabled_at FROM users ORDER BY username";
+        let rows: Vec<(String, String, DateTime<Utc>, Option<DateTime<Utc>>)> = on_engine!(self, |conn| sqlx::query_as(sql).fetch_all(conn).await?);
+        rows.into_iter()
+            .map(|(username, role, created_at, disabled_at)| {
+                let role = role.parse().map_err(|()| crate::error::corrupt("a user's role"))?;
+                Ok(UserListing { username, role, created_at, disabled_at })
+            })
+            .collect()
+    }
+
     pub async fn insert_api_token(&mut self, token: &ApiTokenRecord, token_hash: &str) -> Result<(), StorageError> {
         let sql = "INSERT INTO api_tokens (id, name, role, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)";
         on_engine!(self, |conn| sqlx::query(sql)

@@ -44,7 +44,7 @@ use sqlx::{Postgres, Sqlite, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use backup::{Inventory, EXPORT_HEADER};
-pub use access::{ApiTokenRecord, LoginFailures, SessionUser, TokenListing, UserRecord};
+pub use access::{ApiTokenRecord, LoginFailures, SessionUser, TokenListing, UserListing, UserRecord};
 pub use audit::AuditQuery;
 pub use confirmations::{ClaimedConfirmation, ConfirmationKind, ConfirmationStats};
 pub use channels::{ConnectorRecord, CursorRecord, Delivery, DeliveryEnd, Finished, InboxStats, NewDelivery, OrderVersion};

@@ -6,15 +6,19 @@ use std::collections::{BTreeSet, HashMap};
 use askama::Template;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::Response;
-use ordo_domain::inventory::{StockLevel, StockMovement};
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use ordo_domain::access::Permission;
+use ordo_domain::inventory::{MovementKind, NewMovement, StockLevel, StockMovement};
+use ordo_domain::FieldError;
 use ordo_domain::master::Product;
 use serde::Deserialize;
 
-use super::{grouped, Extent, Layout, Page, Pager, Paging, PAGE_SIZE};
+use super::{field, grouped, Extent, Layout, Page, Pager, Paging, PAGE_SIZE};
 use crate::Dashboard;
 use crate::error::{render, PageError, Problem};
+use crate::forms::{refusal, Control, Entered, EntryForm, Input};
 use crate::href::query_escape;
 use crate::session::Session;
 
@@ -80,6 +84,26 @@ struct InventoryPage {
     q: String,
     levels: Vec<LevelRow>,
     pager: Pager,
+    forms: Vec<EntryForm>,
+}
+
+fn movement_form(entered: Option<&Entered>, locations: &[(String, String)]) -> EntryForm {
+    let locations: Vec<(&str, &str)> = locations.iter().map(|(code, name)| (code.as_str(), name.as_str())).collect();
+    EntryForm::new("stock-movement", "Record stock", Page::Inventory.href(), "Record it", vec![
+        Input::text("kind", "What happened").select(&[
+            ("receipt", "Goods received: add the quantity"),
+            ("adjustment", "Correction: add the quantity (negative removes)"),
+            ("count", "Counted: on hand becomes the quantity"),
+        ]),
+        Input::text("sku", "SKU"),
+        Input::text("location", "Location").select(&locations),
+        Input::text("quantity", "Quantity").of(Control::Number),
+        Input::text("reason", "Reason").hint("kept in the stock history and the audit log, such as a delivery note number"),
+        Input::text("unit_cost", "Unit cost").optional().hint("of a receipt, in the base currency; the product's unit cost when empty"),
+    ])
+    .about("Orders waiting for stock are served as soon as a receipt makes it available.")
+    .entered(entered)
+    .mark_choices()
 }
 
 pub(crate) async fn inventory(
@@ -89,6 +113,11 @@ pub(crate) async fn inventory(
 ) -> Result<Response, PageError> {
     let layout = session.open(Page::Inventory)?;
     let query = layout.query(query)?;
+    inventory_page(&session, &dashboard, query, None).await
+}
+
+async fn inventory_page(session: &Session, dashboard: &Dashboard, query: InventoryQuery, entered: Option<Entered>) -> Result<Response, PageError> {
+    let layout = session.open(Page::Inventory)?;
     let paging = Paging::parse(query.page.as_deref()).map_err(|e| layout.fail(e))?;
     let q = query.q.map(|q| q.trim().to_owned()).unwrap_or_default();
 
@@ -101,11 +130,51 @@ pub(crate) async fn inventory(
     let shown: Vec<StockLevel> = matching.into_iter().skip(offset).take(page_size).collect();
 
     let locations = shown.iter().map(|level| level.location.clone()).collect();
-    let bins = bins_at(&dashboard, &layout, locations).await?;
+    let bins = bins_at(dashboard, &layout, locations).await?;
     let what = if q.is_empty() { "stock levels" } else { "matching stock levels" };
     let pager = Pager::new(Page::Inventory.href(), &[("q", &q)], paging, shown.len(), Extent::Total(total), what);
     let levels = shown.into_iter().map(|level| LevelRow::new(level, &bins)).collect();
-    Ok(render(StatusCode::OK, &InventoryPage { layout, q, levels, pager }))
+    let forms = if session.actor.can(Permission::InventoryWrite) {
+        let sites = dashboard.ordo.master_data().locations().await.map_err(|e| layout.fail(e))?;
+        let sites: Vec<(String, String)> = sites.into_iter().map(|l| (l.code.clone(), format!("{} ({})", l.name, l.code))).collect();
+        vec![movement_form(entered.as_ref(), &sites)]
+    } else {
+        Vec::new()
+    };
+    let status = if entered.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    Ok(render(status, &InventoryPage { layout, q, levels, pager, forms }))
+}
+
+pub(crate) async fn record(session: Session, State(dashboard): State<Dashboard>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+    let layout = session.posting(Page::Inventory, &headers, Permission::InventoryWrite)?;
+    let fields = super::form_fields(&body);
+    let kind = match field(&fields, "kind") {
+        "receipt" => Ok(MovementKind::Receipt),
+        "adjustment" => Ok(MovementKind::Adjustment),
+        "count" => Ok(MovementKind::Count),
+        _ => Err(FieldError::new("kind", "must be one of receipt, adjustment, count")),
+    };
+    let new = kind.and_then(|kind| {
+        Ok(NewMovement {
+            sku: field(&fields, "sku").trim().to_owned(),
+            location: field(&fields, "location").to_owned(),
+            quantity: super::master::whole_number(&fields, "quantity")?,
+            kind,
+            reason: field(&fields, "reason").to_owned(),
+            unit_cost: super::master::optional(&fields, "unit_cost"),
+        })
+    });
+    let recorded = match new {
+        Ok(new) => dashboard.ordo.inventory().record_movement(new, &session.actor).await.map(drop),
+        Err(error) => Err(error.into()),
+    };
+    match recorded {
+        Ok(()) => Ok(Redirect::to(Page::Inventory.href()).into_response()),
+        Err(error) => {
+            let refused = refusal(error).map_err(|e| layout.fail(e))?;
+            inventory_page(&session, &dashboard, InventoryQuery { q: None, page: None }, Some(Entered::new(fields, refused))).await
+        }
+    }
 }
 
 #[derive(Template)]

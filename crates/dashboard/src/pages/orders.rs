@@ -2,22 +2,24 @@
 //! cancelling an order that has not shipped.
 
 use askama::Template;
+use axum::body::Bytes;
 use axum::extract::rejection::{FormRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use chrono::{DateTime, Utc};
 use ordo_app::OrderSummary;
 use ordo_domain::access::Permission;
-use ordo_domain::order::{Order, OrderLine, OrderStatus};
+use ordo_domain::order::{Address, NewCustomerRef, NewOrder, NewOrderLine, Order, OrderLine, OrderStatus, PaymentStatus};
 use ordo_domain::{Currency, FieldError, Money};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{Choice, Extent, Layout, Page, Pager, Paging, PAGE_SIZE};
+use super::{field, Choice, Extent, Layout, Page, Pager, Paging, PAGE_SIZE};
 use crate::Dashboard;
 use crate::error::{render, PageError};
+use crate::forms::{refusal, Control, Entered, EntryForm, Input};
 use crate::href::query_escape;
 use crate::session::Session;
 
@@ -99,6 +101,129 @@ struct OrdersPage {
     filtered: bool,
     orders: Vec<OrderRow>,
     pager: Pager,
+    forms: Vec<EntryForm>,
+}
+
+/// Lines a hand-entered order may have; more come through the API or a channel.
+const FORM_LINES: usize = 3;
+
+fn order_form(entered: Option<&Entered>, channels: &[(String, String)]) -> EntryForm {
+    let channels: Vec<(&str, &str)> = channels.iter().map(|(code, label)| (code.as_str(), label.as_str())).collect();
+    let mut inputs = vec![
+        Input::text("channel", "Channel").select(&channels),
+        Input::text("external_id", "Order number").optional().hint("the customer's reference; made up when empty"),
+        Input::text("customer_name", "Customer"),
+        Input::text("email", "E-mail").of(Control::Email),
+        Input::text("line1", "Street and number"),
+        Input::text("postal_code", "Postal code"),
+        Input::text("city", "City"),
+        Input::text("country", "Country").hint("two letters, such as DE or US"),
+        Input::text("shipping_method", "Shipping method").value("standard"),
+        Input::text("shipping_price", "Shipping charged").optional().hint("in the channel's currency"),
+        Input::text("payment_status", "Payment").select(&[("captured", "Paid"), ("authorized", "Authorised, not captured"), ("pending", "Not paid yet")]),
+    ];
+    for (sku, quantity, price) in [("sku_1", "quantity_1", "unit_price_1"), ("sku_2", "quantity_2", "unit_price_2"), ("sku_3", "quantity_3", "unit_price_3")] {
+        let first = sku == "sku_1";
+        let optional = |input: Input| if first { input } else { input.optional() };
+        inputs.push(optional(Input::text(sku, "SKU")));
+        inputs.push(optional(Input::text(quantity, "Quantity").of(Control::Number)));
+        inputs.push(optional(Input::text(price, "Unit price").hint(if first { "in the channel's currency, such as 19.99" } else { "" })));
+    }
+    EntryForm::new("new-order", "New order", Page::Orders.href(), "Take the order", inputs)
+        .about(format!("An order taken by phone, e-mail or in person, up to {FORM_LINES} lines. It is reserved, routed and checked like any channel's."))
+        .entered(entered)
+        .mark_choices()
+}
+
+/// The form's input that an intake field error names: `lines[1].sku` is `sku_2`.
+fn order_input(field: &str) -> String {
+    if let Some(rest) = field.strip_prefix("lines[")
+        && let Some((index, name)) = rest.split_once("].")
+        && let Ok(index) = index.parse::<usize>()
+    {
+        return format!("{name}_{}", index + 1);
+    }
+    match field {
+        "customer.name" | "ship_to.name" => "customer_name".to_owned(),
+        "customer.email" => "email".to_owned(),
+        "lines" => "sku_1".to_owned(),
+        other => other.rsplit('.').next().unwrap_or(other).to_owned(),
+    }
+}
+
+/// The order the form describes.
+fn new_order(fields: &[(String, String)], currency: &str, now: chrono::DateTime<chrono::Utc>) -> Result<NewOrder, FieldError> {
+    let text = |name: &str| field(fields, name).trim().to_owned();
+    let mut lines = Vec::new();
+    for n in 1..=FORM_LINES {
+        let (sku, quantity, price) = (text(&format!("sku_{n}")), text(&format!("quantity_{n}")), text(&format!("unit_price_{n}")));
+        if sku.is_empty() && quantity.is_empty() && price.is_empty() {
+            continue;
+        }
+        let quantity = quantity.parse().map_err(|_| FieldError::new(format!("quantity_{n}"), "must be a whole number"))?;
+        lines.push(NewOrderLine { sku, quantity, unit_price: price, tax: None, discount: None, item_id: None });
+    }
+    if lines.is_empty() {
+        return Err(FieldError::new("sku_1", "an order needs at least one line"));
+    }
+    let external_id = match text("external_id") {
+        id if id.is_empty() => format!("D-{}-{}", now.format("%y%m%d%H%M%S"), &uuid::Uuid::now_v7().simple().to_string()[26..]),
+        id => id,
+    };
+    let payment_status = match field(fields, "payment_status") {
+        "captured" => PaymentStatus::Captured,
+        "authorized" => PaymentStatus::Authorized,
+        "pending" => PaymentStatus::Pending,
+        _ => return Err(FieldError::new("payment_status", "must be captured, authorized or pending")),
+    };
+    Ok(NewOrder {
+        channel: text("channel"),
+        external_id,
+        placed_at: now,
+        currency: currency.to_owned(),
+        customer: NewCustomerRef { email: text("email"), name: text("customer_name") },
+        ship_to: Address {
+            name: text("customer_name"),
+            line1: text("line1"),
+            line2: None,
+            city: text("city"),
+            region: None,
+            postal_code: text("postal_code"),
+            country: text("country").to_ascii_uppercase(),
+        },
+        billing_country: None,
+        shipping_method: text("shipping_method"),
+        payment_status,
+        shipping_price: Some(text("shipping_price")).filter(|p| !p.is_empty()),
+        lines,
+    })
+}
+
+pub(crate) async fn take_order(session: Session, State(dashboard): State<Dashboard>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+    let layout = session.posting(Page::Orders, &headers, Permission::OrdersWrite)?;
+    let fields = super::form_fields(&body);
+    let channel = dashboard.ordo.master_data().channel(field(&fields, "channel")).await;
+    let taken = match channel {
+        Ok(channel) => match new_order(&fields, channel.currency.code(), dashboard.ordo.now()) {
+            Ok(new) => {
+                // What the order was made from, kept as a channel's payload is.
+                let payload = serde_json::json!({"source": "dashboard", "form": fields.iter().filter(|(k, _)| k != "form_token").collect::<Vec<_>>()});
+                dashboard.ordo.orders().receive_order(new, &payload.to_string(), &session.actor).await.map(|intake| intake.order.id)
+            }
+            Err(error) => Err(error.into()),
+        },
+        Err(ordo_app::AppError::NotFound { .. }) => Err(FieldError::new("channel", "choose a channel; add one on the Channels page first").into()),
+        Err(error) => Err(error),
+    };
+    match taken {
+        Ok(id) => Ok(Redirect::to(&order_href(&id.to_string())).into_response()),
+        Err(error) => {
+            let mut refused = refusal(error).map_err(|e| layout.fail(e))?;
+            refused.field = order_input(&refused.field);
+            let query = OrdersQuery { channel: None, status: None, q: None, page: None };
+            orders_page(&session, &dashboard, query, Some(Entered::new(fields, refused))).await
+        }
+    }
 }
 
 pub(crate) async fn orders(
@@ -108,6 +233,11 @@ pub(crate) async fn orders(
 ) -> Result<Response, PageError> {
     let layout = session.open(Page::Orders)?;
     let query = layout.query(query)?;
+    orders_page(&session, &dashboard, query, None).await
+}
+
+async fn orders_page(session: &Session, dashboard: &Dashboard, query: OrdersQuery, entered: Option<Entered>) -> Result<Response, PageError> {
+    let layout = session.open(Page::Orders)?;
     let paging = Paging::parse(query.page.as_deref()).map_err(|e| layout.fail(e))?;
     let trimmed = |value: Option<String>| value.map(|v| v.trim().to_owned()).unwrap_or_default();
     let channel = trimmed(query.channel);
@@ -123,10 +253,9 @@ pub(crate) async fn orders(
         .map_err(|e| layout.fail(e))?;
     let known = dashboard.ordo.master_data().channels().await.map_err(|e| layout.fail(e))?;
 
-    let mut channels: Vec<Choice> = known
-        .into_iter()
-        .map(|c| Choice { selected: c.code == channel, label: format!("{} ({})", c.name, c.code), value: c.code })
-        .collect();
+    let known: Vec<(String, String)> = known.into_iter().map(|c| (c.code.clone(), format!("{} ({})", c.name, c.code))).collect();
+    let mut channels: Vec<Choice> =
+        known.iter().map(|(code, label)| Choice { selected: *code == channel, label: label.clone(), value: code.clone() }).collect();
     // A channel that no longer exists (or never did) still shows as the current filter.
     if !channel.is_empty() && !channels.iter().any(|c| c.selected) {
         channels.push(Choice { value: channel.clone(), label: channel.clone(), selected: true });
@@ -141,7 +270,13 @@ pub(crate) async fn orders(
     let params = [("channel", channel.as_str()), ("status", status.as_str()), ("q", q.as_str())];
     let pager = Pager::new(Page::Orders.href(), &params, paging, found.len(), Extent::Total(total), what);
     let orders = found.into_iter().map(OrderRow::from).collect();
-    Ok(render(StatusCode::OK, &OrdersPage { layout, statuses, channels, q, filtered, orders, pager }))
+    let forms = if session.actor.can(Permission::OrdersWrite) {
+        vec![order_form(entered.as_ref(), &known)]
+    } else {
+        Vec::new()
+    };
+    let status = if entered.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    Ok(render(status, &OrdersPage { layout, statuses, channels, q, filtered, orders, pager, forms }))
 }
 
 #[derive(Template)]

@@ -40,6 +40,15 @@ struct OwnerRow {
     href: String,
 }
 
+/// A step of setting up a new business, with the form that does it.
+struct Step {
+    id: &'static str,
+    title: String,
+    done: bool,
+    href: Option<&'static str>,
+    action: &'static str,
+}
+
 /// Bars per day stacked by channel.
 struct DayChart {
     caption: String,
@@ -56,6 +65,8 @@ struct OverviewPage {
     owners: Vec<OwnerRow>,
     charts: Vec<DayChart>,
     tiles: Vec<Tile>,
+    /// Until the first order: what is set up and what is still to do.
+    checklist: Vec<Step>,
 }
 
 impl OverviewPage {
@@ -187,5 +198,79 @@ pub(crate) async fn overview(session: Session, State(dashboard): State<Dashboard
     if actor.can(Permission::AccessManage) {
         tiles.push(Tile { label: "Users", count: grouped(counts.users), href: None });
     }
-    Ok(render(StatusCode::OK, &OverviewPage { layout, as_of, figures, owners, charts, tiles }))
+    let checklist = if actor.can(Permission::OrdersRead) && figures_show_no_order(&dashboard).await.map_err(|e| layout.fail(e))? {
+        first_run(&dashboard, &counts, actor).await.map_err(|e| layout.fail(e))?
+    } else {
+        Vec::new()
+    };
+    Ok(render(StatusCode::OK, &OverviewPage { layout, as_of, figures, owners, charts, tiles, checklist }))
+}
+
+async fn figures_show_no_order(dashboard: &Dashboard) -> ordo_app::AppResult<bool> {
+    let (_, orders) = dashboard.ordo.orders().list(None, None, None, 1, 0).await?;
+    Ok(orders == 0)
+}
+
+/// The steps from an empty database to the first order, each done or a link to its form
+/// (for a role that may fill it in).
+async fn first_run(dashboard: &Dashboard, counts: &ordo_app::MasterDataCounts, actor: &ordo_app::Actor) -> ordo_app::AppResult<Vec<Step>> {
+    let base = dashboard.ordo.settings().base_currency;
+    let stocked = dashboard.ordo.inventory().stock_levels(None).await?.iter().any(|level| level.on_hand > 0);
+    let may = |permission: Permission, href: &'static str| actor.can(permission).then_some(href);
+    let count = |n: i64, one: &str, many: &str| if n == 1 { format!("1 {one}") } else { format!("{} {many}", grouped(n)) };
+    Ok(vec![
+        Step {
+            id: "step-currency",
+            title: format!("Books are kept in {base}: set with ORDO_BASE_CURRENCY when Ordo starts; product costs are in it"),
+            done: true,
+            href: None,
+            action: "",
+        },
+        Step {
+            id: "step-location",
+            title: if counts.locations > 0 { count(counts.locations, "location", "locations") } else { "A location to keep stock in and ship from".to_owned() },
+            done: counts.locations > 0,
+            href: may(Permission::MasterDataWrite, "/dashboard/locations#new-location-title"),
+            action: "Add a location",
+        },
+        Step {
+            id: "step-channel",
+            title: if counts.channels > 0 {
+                format!("{}; connect Shopify, WooCommerce, Amazon or eBay on a channel's page", count(counts.channels, "channel", "channels"))
+            } else {
+                "A channel orders come from: your web shop, a marketplace".to_owned()
+            },
+            done: counts.channels > 0,
+            href: may(Permission::MasterDataWrite, "/dashboard/channels#new-channel-title"),
+            action: "Add a channel",
+        },
+        Step {
+            id: "step-products",
+            title: if counts.products > 0 { count(counts.products, "product", "products") } else { "Products, one by one or from a CSV file".to_owned() },
+            done: counts.products > 0,
+            href: may(Permission::MasterDataWrite, "/dashboard/products#new-product-title"),
+            action: "Add products",
+        },
+        Step {
+            id: "step-stock",
+            title: if stocked { "Stock on hand".to_owned() } else { "Stock: receive or count what is on the shelves".to_owned() },
+            done: stocked,
+            href: may(Permission::InventoryWrite, "/dashboard/inventory#stock-movement-title"),
+            action: "Record stock",
+        },
+        Step {
+            id: "step-users",
+            title: if counts.users > 1 { count(counts.users, "user", "users") } else { "The people who work in Ordo, each with a role".to_owned() },
+            done: counts.users > 1,
+            href: may(Permission::AccessManage, "/dashboard/users#new-user-title"),
+            action: "Add users",
+        },
+        Step {
+            id: "step-order",
+            title: "The first order: from a connected channel, the API, or entered here (a phone or e-mail order)".to_owned(),
+            done: false,
+            href: may(Permission::OrdersWrite, "/dashboard/orders#new-order-title"),
+            action: "Enter an order",
+        },
+    ])
 }

@@ -430,3 +430,157 @@ async fn finance_works_its_queue_in_bulk_and_a_rule_is_approved_from_its_replay_
     assert_eq!((rules[0]["author"].as_str(), rules[0]["approver"].as_str()), (Some("user:finance"), Some("user:admin")), "{rules}");
     browser.close().await.unwrap();
 }
+
+/// Types `values` into the inputs of form `form` (`{form}-{name}`): a drop-down is chosen by
+/// value, a text input cleared first.
+async fn fill(browser: &Client, form: &str, values: &[(&str, &str)]) {
+    for (name, value) in values {
+        let input = browser.find(Locator::Id(&format!("{form}-{name}"))).await.unwrap();
+        if input.tag_name().await.unwrap() == "select" {
+            input.select_by_value(value).await.unwrap();
+        } else {
+            if input.attr("type").await.unwrap().as_deref() != Some("file") {
+                input.clear().await.unwrap();
+            }
+            input.send_keys(value).await.unwrap();
+        }
+    }
+}
+
+/// Submits form `form` and waits for the page it leads to.
+async fn submit(browser: &Client, form: &str) {
+    let before = browser.find(Locator::Css("html")).await.unwrap();
+    browser.find(Locator::Id(&format!("{form}-submit"))).await.unwrap().click().await.unwrap();
+    for _ in 0..100 {
+        // The old page's element goes stale once the next page has loaded.
+        if before.tag_name().await.is_err() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{form} led nowhere");
+}
+
+/// Submits form `form` with input that is refused: the form comes back with the field named
+/// and marked, and the refusal's text.
+async fn refused(browser: &Client, form: &str, field: &str) -> String {
+    submit(browser, form).await;
+    let error = browser.find(Locator::Id(&format!("{form}-error"))).await.unwrap_or_else(|_| panic!("{form} refused nothing")).text().await.unwrap();
+    assert!(error.contains(field), "{form}: {error} names {field}");
+    let marked = browser.find(Locator::Css(&format!("#{form} [aria-invalid=true]"))).await.unwrap();
+    assert!(marked.attr("name").await.unwrap().unwrap().starts_with(field.split('.').next_back().unwrap()), "{form}: {field} is marked");
+    error
+}
+
+#[tokio::test]
+async fn a_new_database_is_set_up_to_its_first_order_entirely_in_the_browser() {
+    let test = "a_new_database_is_set_up_to_its_first_order_entirely_in_the_browser";
+    let Some((_driver, _profile, browser)) = open_browser(test).await else {
+        return;
+    };
+    // As `ordo init` leaves it: no users, one admin API token.
+    let server = Server::start().await;
+    let t = &server.admin;
+    let count = async |path: &str| server.get(t, path).await.1.as_array().map_or(0, Vec::len);
+
+    // Nobody can log in yet: the log-in page leads to the first administrator's set-up, which
+    // takes the admin token.
+    browser.goto(&format!("{}/dashboard", server.base)).await.unwrap();
+    browser.wait().for_element(Locator::Css("#first-run a")).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::Id("setup-token")).await.unwrap().send_keys("ordo_not-the-token").await.unwrap();
+    browser.find(Locator::Id("setup-username")).await.unwrap().send_keys("alex").await.unwrap();
+    browser.find(Locator::Id("setup-password")).await.unwrap().send_keys("a long enough password").await.unwrap();
+    browser.find(Locator::Id("setup-submit")).await.unwrap().click().await.unwrap();
+    let error = browser.wait().for_element(Locator::Id("setup-error")).await.unwrap().text().await.unwrap();
+    assert!(error.contains("token"), "{error}");
+    assert!(!server.ordo.access().has_users().await.unwrap(), "a wrong token makes nobody");
+    browser.find(Locator::Id("setup-token")).await.unwrap().send_keys(t).await.unwrap();
+    browser.find(Locator::Id("setup-password")).await.unwrap().send_keys("a long enough password").await.unwrap();
+    browser.find(Locator::Id("setup-submit")).await.unwrap().click().await.unwrap();
+    browser.wait().for_url(&format!("{}/dashboard", server.base).parse().unwrap()).await.unwrap();
+
+    // The overview is a checklist until the first order; each step leads to its form.
+    let todo = texts(&browser, "#first-run li.todo").await;
+    assert_eq!(todo.len(), 6, "location, channel, products, stock, users, order: {todo:?}");
+    browser.find(Locator::Css("#step-location a")).await.unwrap().click().await.unwrap();
+
+    // A location: a code that is no code is refused and nothing is made; then it is made.
+    fill(&browser, "new-location", &[("code", "Central Warehouse!"), ("name", "Central"), ("kind", "warehouse"), ("priority", "1")]).await;
+    refused(&browser, "new-location", "code").await;
+    assert_eq!(count("/api/v1/locations").await, 0);
+    assert_eq!(browser.find(Locator::Id("new-location-name")).await.unwrap().prop("value").await.unwrap().as_deref(), Some("Central"), "what was typed is kept");
+    fill(&browser, "new-location", &[("code", "central")]).await;
+    submit(&browser, "new-location").await;
+    assert!(texts(&browser, "main table tbody tr").await.iter().any(|row| row.contains("central")));
+
+    // A channel: a currency that does not exist is refused.
+    browser.goto(&format!("{}/dashboard/channels", server.base)).await.unwrap();
+    fill(&browser, "new-channel", &[("code", "web"), ("name", "Web shop"), ("kind", "web"), ("currency", "EURO")]).await;
+    refused(&browser, "new-channel", "currency").await;
+    assert_eq!(count("/api/v1/channels").await, 0);
+    fill(&browser, "new-channel", &[("currency", "EUR")]).await;
+    submit(&browser, "new-channel").await;
+    assert!(texts(&browser, "main table tbody tr").await.iter().any(|row| row.contains("Web shop")));
+
+    // Products from a CSV file: a file with a wrong row imports nothing and names the row.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "sku,name,unit_cost\nMUG-1,Stoneware mug,4.20\nVASE-1,Glass vase,nine\n").unwrap();
+    browser.goto(&format!("{}/dashboard/products", server.base)).await.unwrap();
+    fill(&browser, "import-products", &[("file", bad.to_str().unwrap())]).await;
+    let error = refused(&browser, "import-products", "file").await;
+    assert!(error.contains("line 3") && error.contains("unit_cost"), "{error}");
+    assert_eq!(server.ordo.master_data().products(None, 10, 0).await.unwrap().total, 0, "nothing imported");
+    let good = dir.path().join("products.csv");
+    std::fs::write(&good, "sku,name,unit_cost\nMUG-1,Stoneware mug,4.20\nVASE-1,Glass vase,9.00\n").unwrap();
+    fill(&browser, "import-products", &[("file", good.to_str().unwrap())]).await;
+    submit(&browser, "import-products").await;
+    assert_eq!(texts(&browser, "main table tbody tr").await.len(), 2);
+    // And one by one: a cost with more decimals than the currency has is refused.
+    fill(&browser, "new-product", &[("sku", "BOWL-1"), ("name", "Salad bowl"), ("unit_cost", "6.505")]).await;
+    refused(&browser, "new-product", "unit_cost").await;
+    fill(&browser, "new-product", &[("unit_cost", "6.50")]).await;
+    submit(&browser, "new-product").await;
+    assert_eq!(server.ordo.master_data().products(None, 10, 0).await.unwrap().total, 3);
+
+    // Stock: a receipt of a SKU that does not exist is refused; then ten mugs arrive.
+    browser.goto(&format!("{}/dashboard/inventory", server.base)).await.unwrap();
+    fill(&browser, "stock-movement", &[("kind", "receipt"), ("sku", "MUG-9"), ("location", "central"), ("quantity", "10"), ("reason", "delivery note 4711")]).await;
+    refused(&browser, "stock-movement", "sku").await;
+    fill(&browser, "stock-movement", &[("sku", "MUG-1")]).await;
+    submit(&browser, "stock-movement").await;
+    let (_, levels) = server.get(t, "/api/v1/inventory?sku=MUG-1").await;
+    assert_eq!(levels[0]["on_hand"], 10, "{levels}");
+
+    // A user for the warehouse: a short password is refused.
+    browser.goto(&format!("{}/dashboard/users", server.base)).await.unwrap();
+    fill(&browser, "new-user", &[("username", "walt"), ("role", "warehouse"), ("password", "short")]).await;
+    refused(&browser, "new-user", "password").await;
+    fill(&browser, "new-user", &[("password", "a long enough password")]).await;
+    submit(&browser, "new-user").await;
+    assert!(texts(&browser, "#users tbody tr").await.iter().any(|row| row.contains("walt") && row.contains("warehouse")));
+
+    // The first order, taken by phone: an unknown SKU is refused, then the order is taken,
+    // reserved at central, and its page opens.
+    browser.goto(&format!("{}/dashboard/orders", server.base)).await.unwrap();
+    let order = [
+        ("channel", "web"), ("external_id", "PHONE-1"), ("customer_name", "Ann Berg"), ("email", "ann@example.com"), ("line1", "Hauptstr. 1"),
+        ("postal_code", "10115"), ("city", "Berlin"), ("country", "DE"), ("payment_status", "captured"), ("sku_1", "MUG-9"), ("quantity_1", "2"),
+        ("unit_price_1", "12.90"),
+    ];
+    fill(&browser, "new-order", &order).await;
+    refused(&browser, "new-order", "sku_1").await;
+    assert_eq!(server.get(t, "/api/v1/orders").await.1["total"], 0, "no order from a refused form");
+    fill(&browser, "new-order", &[("sku_1", "MUG-1")]).await;
+    submit(&browser, "new-order").await;
+    assert_eq!(browser.find(Locator::Id("order-status")).await.unwrap().text().await.unwrap(), "allocated");
+    let (_, taken) = server.get(t, "/api/v1/channels/web/orders/PHONE-1").await;
+    assert_eq!(taken["lines"][0]["allocations"][0]["location"], "central", "{taken}");
+
+    // With an order in, the overview shows the figures instead of the checklist.
+    browser.goto(&format!("{}/dashboard", server.base)).await.unwrap();
+    assert!(browser.find_all(Locator::Id("first-run")).await.unwrap().is_empty());
+    let fill_rate = browser.find(Locator::Css("#kpi-fill-rate .value")).await.unwrap().text().await.unwrap();
+    assert_eq!(fill_rate, "100.00 %");
+    browser.close().await.unwrap();
+}

@@ -1,0 +1,182 @@
+//! Users and API tokens, for admins: who may log in and with which role, new users, disabling
+//! and enabling them; tokens issued (shown once), when each was last used, and revoking them.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use ordo_domain::access::{Permission, Role};
+use ordo_domain::FieldError;
+
+use super::{field, form_fields, timestamp, Layout, Page};
+use crate::Dashboard;
+use crate::error::{render, PageError};
+use crate::forms::{refusal, Control, Entered, EntryForm, Input};
+use crate::session::Session;
+
+struct UserRow {
+    username: String,
+    role: Role,
+    created: String,
+    disabled: bool,
+    action_href: String,
+}
+
+struct TokenRow {
+    name: String,
+    role: Role,
+    created: String,
+    last_used: String,
+    revoked: Option<String>,
+    revoke_href: String,
+}
+
+#[derive(Template)]
+#[template(path = "users.html")]
+struct UsersPage {
+    layout: Layout,
+    users: Vec<UserRow>,
+    tokens: Vec<TokenRow>,
+    forms: Vec<EntryForm>,
+    /// A token just issued: shown this once.
+    issued: Option<ordo_app::IssuedToken>,
+}
+
+fn roles() -> Vec<(&'static str, &'static str)> {
+    Role::ALL.iter().map(|role| (role.as_str(), role.as_str())).collect()
+}
+
+fn user_form(entered: Option<&Entered>) -> EntryForm {
+    EntryForm::new("new-user", "New user", "/dashboard/users", "Add the user", vec![
+        Input::text("username", "Username").hint("lower case, such as anna or j.smith"),
+        Input::text("role", "Role").select(&roles()).value("ops"),
+        Input::text("password", "Password").of(Control::Password).hint("at least 12 characters; tell it to them another way"),
+    ])
+    .about("A person who logs in to this dashboard. The role decides what they see and may do (docs/permissions.md).")
+    .entered(entered)
+    .mark_choices()
+}
+
+fn token_form(entered: Option<&Entered>) -> EntryForm {
+    EntryForm::new("new-token", "New API token", "/dashboard/tokens", "Issue the token", vec![
+        Input::text("name", "Name").hint("what uses it, such as erp-sync"),
+        Input::text("role", "Role").select(&roles()).value("integration"),
+    ])
+    .about("For a program that calls the API. The token is shown once; Ordo keeps only its hash.")
+    .entered(entered)
+    .mark_choices()
+}
+
+#[derive(Default)]
+struct Forms {
+    user: Option<Entered>,
+    token: Option<Entered>,
+    issued: Option<ordo_app::IssuedToken>,
+}
+
+pub(crate) async fn users(session: Session, State(dashboard): State<Dashboard>) -> Result<Response, PageError> {
+    users_page(&session, &dashboard, Forms::default()).await
+}
+
+async fn users_page(session: &Session, dashboard: &Dashboard, forms: Forms) -> Result<Response, PageError> {
+    let layout = session.open(Page::Users)?;
+    let access = dashboard.ordo.access();
+    let users = access.users().await.map_err(|e| layout.fail(e))?;
+    let tokens = access.tokens().await.map_err(|e| layout.fail(e))?;
+    let users = users
+        .into_iter()
+        .map(|u| UserRow {
+            action_href: format!("/dashboard/users/{}", crate::href::query_escape(&u.username)),
+            username: u.username,
+            role: u.role,
+            created: timestamp(&u.created_at),
+            disabled: u.disabled_at.is_some(),
+        })
+        .collect();
+    let tokens = tokens
+        .into_iter()
+        .map(|t| TokenRow {
+            revoke_href: format!("/dashboard/tokens/{}/revoke", t.token.id),
+            name: t.token.name,
+            role: t.token.role,
+            created: timestamp(&t.token.created_at),
+            last_used: t.last_used_at.map_or_else(|| "never".to_owned(), |at| timestamp(&at)),
+            revoked: t.revoked_at.map(|at| timestamp(&at)),
+        })
+        .collect();
+    let status = if forms.user.is_some() || forms.token.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let page = UsersPage {
+        layout,
+        users,
+        tokens,
+        forms: vec![user_form(forms.user.as_ref()), token_form(forms.token.as_ref())],
+        issued: forms.issued,
+    };
+    Ok(render(status, &page))
+}
+
+fn role(fields: &[(String, String)]) -> Result<Role, FieldError> {
+    Role::parse("role", field(fields, "role"))
+}
+
+pub(crate) async fn create_user(session: Session, State(dashboard): State<Dashboard>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+    let layout = session.posting(Page::Users, &headers, Permission::AccessManage)?;
+    let fields = form_fields(&body);
+    let created = match role(&fields) {
+        Ok(role) => dashboard.ordo.access().create_user(field(&fields, "username"), field(&fields, "password"), role, &session.actor).await,
+        Err(error) => Err(error.into()),
+    };
+    match created {
+        Ok(()) => Ok(Redirect::to(Page::Users.href()).into_response()),
+        Err(error) => {
+            let refused = refusal(error).map_err(|e| layout.fail(e))?;
+            users_page(&session, &dashboard, Forms { user: Some(Entered::new(fields, refused)), ..Forms::default() }).await
+        }
+    }
+}
+
+/// Disables or enables a user (`action`).
+pub(crate) async fn user_action(
+    session: Session,
+    State(dashboard): State<Dashboard>,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+    body: Bytes,
+) -> Result<Redirect, PageError> {
+    let layout = session.posting(Page::Users, &headers, Permission::AccessManage)?;
+    let Path(username) = path.map_err(|_| layout.fail(FieldError::new("username", "is not a username")))?;
+    let fields = form_fields(&body);
+    let disable = match field(&fields, "action") {
+        "disable" => true,
+        "enable" => false,
+        _ => return Err(layout.fail(FieldError::new("action", "must be disable or enable"))),
+    };
+    dashboard.ordo.access().set_user_disabled(&username, disable, &session.actor).await.map_err(|e| layout.fail(e))?;
+    Ok(Redirect::to(Page::Users.href()))
+}
+
+pub(crate) async fn issue_token(session: Session, State(dashboard): State<Dashboard>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+    let layout = session.posting(Page::Users, &headers, Permission::AccessManage)?;
+    let fields = form_fields(&body);
+    let issued = match role(&fields) {
+        Ok(role) => dashboard.ordo.access().create_token(role, field(&fields, "name").trim(), &session.actor).await,
+        Err(error) => Err(error.into()),
+    };
+    match issued {
+        // Shown on the answer to this post and never again; the page is not cached.
+        Ok(issued) => users_page(&session, &dashboard, Forms { issued: Some(issued), ..Forms::default() }).await,
+        Err(error) => {
+            let refused = refusal(error).map_err(|e| layout.fail(e))?;
+            users_page(&session, &dashboard, Forms { token: Some(Entered::new(fields, refused)), ..Forms::default() }).await
+        }
+    }
+}
+
+pub(crate) async fn revoke_token(session: Session, State(dashboard): State<Dashboard>, headers: HeaderMap, path: Result<Path<String>, PathRejection>) -> Result<Redirect, PageError> {
+    let layout = session.posting(Page::Users, &headers, Permission::AccessManage)?;
+    let id = layout.path_id(path)?;
+    dashboard.ordo.access().revoke_token(id, &session.actor).await.map_err(|e| layout.fail(e))?;
+    Ok(Redirect::to(Page::Users.href()))
+}
