@@ -32,6 +32,8 @@ pub(crate) enum Control {
     Password,
     Select,
     File,
+    /// Sent with the form, not shown: which kind of thing it proposes, say.
+    Hidden,
 }
 
 impl Control {
@@ -43,6 +45,7 @@ impl Control {
             Control::Email => "email",
             Control::Password => "password",
             Control::File => "file",
+            Control::Hidden => "hidden",
         }
     }
 }
@@ -125,7 +128,7 @@ impl EntryForm {
         let Some(entered) = entered else { return self };
         let refused = &entered.error.field;
         for input in &mut self.inputs {
-            if !matches!(input.control, Control::Password | Control::File) {
+            if !matches!(input.control, Control::Password | Control::File | Control::Hidden) {
                 input.value = crate::pages::field(&entered.fields, input.name).to_owned();
             }
             // `lines[0].sku` is the form's `sku` input; the whole name wins when it is one.

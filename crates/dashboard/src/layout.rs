@@ -21,6 +21,7 @@ pub(crate) enum Page {
     Procurement,
     Ledger,
     Rules,
+    Changes,
     Audit,
     Channels,
     Locations,
@@ -32,7 +33,7 @@ pub(crate) enum Page {
 
 impl Page {
     /// In navigation order.
-    const ALL: [Page; 19] = [
+    const ALL: [Page; 20] = [
         Page::Overview,
         Page::Orders,
         Page::Holds,
@@ -45,6 +46,7 @@ impl Page {
         Page::Procurement,
         Page::Ledger,
         Page::Rules,
+        Page::Changes,
         Page::Audit,
         Page::Channels,
         Page::Locations,
@@ -68,6 +70,7 @@ impl Page {
             Page::Procurement => "Procurement",
             Page::Ledger => "Ledger",
             Page::Rules => "Rules",
+            Page::Changes => "Change requests",
             Page::Audit => "Audit log",
             Page::Channels => "Channels",
             Page::Locations => "Locations",
@@ -92,6 +95,7 @@ impl Page {
             Page::Procurement => "/dashboard/procurement",
             Page::Ledger => "/dashboard/ledger",
             Page::Rules => "/dashboard/rules",
+            Page::Changes => "/dashboard/changes",
             Page::Audit => "/dashboard/audit",
             Page::Channels => "/dashboard/channels",
             Page::Locations => "/dashboard/locations",
@@ -118,6 +122,7 @@ impl Page {
             Page::Ledger => Permission::LedgerRead,
             Page::Rules => Permission::RulesRead,
             Page::Audit => Permission::AuditRead,
+            Page::Changes => Permission::ChangesPropose,
             Page::Users => Permission::AccessManage,
         }
     }

@@ -93,6 +93,8 @@ pub fn router(ordo: ordo_app::Ordo, secure_cookies: bool) -> Router {
         .route("/dashboard/products/import", get(|| async { Redirect::to("/dashboard/products") }).post(pages::master::import_products).layer(DefaultBodyLimit::max(pages::master::UPLOAD_LIMIT)))
         .route("/dashboard/suppliers", get(pages::master::suppliers))
         .route("/dashboard/customers", get(pages::master::customers))
+        .route("/dashboard/changes", get(pages::changes::changes).post(pages::changes::propose))
+        .route("/dashboard/changes/{id}", get(pages::changes::change).post(pages::changes::decide))
         .route("/dashboard/users", get(pages::users::users).post(pages::users::create_user))
         .route("/dashboard/users/{username}", get(|| async { Redirect::to("/dashboard/users") }).post(pages::users::user_action))
         .route("/dashboard/tokens", get(|| async { Redirect::to("/dashboard/users") }).post(pages::users::issue_token))

@@ -1,6 +1,7 @@
 //! The dashboard's pages: which exist, who may see each, the layout they share, and paging.
 
 pub(crate) mod audit;
+pub(crate) mod changes;
 pub(crate) mod channels;
 pub(crate) mod exceptions;
 pub(crate) mod fulfilment;

@@ -584,3 +584,49 @@ async fn a_new_database_is_set_up_to_its_first_order_entirely_in_the_browser() {
     assert_eq!(fill_rate, "100.00 %");
     browser.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_price_change_is_proposed_and_applies_only_when_another_person_approves_it_in_the_browser() {
+    let test = "a_price_change_is_proposed_and_applies_only_when_another_person_approves_it_in_the_browser";
+    let Some((_driver, _profile, browser)) = open_browser(test).await else {
+        return;
+    };
+    let server = Server::start().await;
+    crate::orders::shop(&server, 5).await;
+    for (name, role) in [("olga", ordo_app::domain::access::Role::Ops), ("fiona", ordo_app::domain::access::Role::Finance)] {
+        server.ordo.access().create_user(name, ordo_demo::DEMO_PASSWORD, role, &ordo_app::Actor::system()).await.unwrap();
+    }
+    let price = async || server.get(&server.admin, "/api/v1/listings?channel=web").await.1[0]["price"].as_str().unwrap().to_owned();
+    assert_eq!(price().await, "12.90");
+
+    // Ops proposes; a price with too many decimals is refused, naming the price.
+    log_in(&browser, &server, "olga").await;
+    browser.find(Locator::LinkText("Change requests")).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::Id("no-changes")).await.unwrap();
+    let proposal = [("channel", "web"), ("channel_sku", "W-MUG"), ("price", "13.505"), ("reason", "supplier raised the cost")];
+    fill(&browser, "propose-price", &proposal).await;
+    refused(&browser, "propose-price", "price").await;
+    fill(&browser, "propose-price", &[("price", "13.50")]).await;
+    submit(&browser, "propose-price").await;
+    assert_eq!(browser.find(Locator::Id("change-status")).await.unwrap().text().await.unwrap(), "pending");
+    let changed = texts(&browser, "#diff tr.changed").await;
+    assert_eq!(changed, ["price 12.90 13.50"], "before and after, side by side");
+    assert_eq!(price().await, "12.90", "nothing applies before approval");
+    let page = browser.current_url().await.unwrap();
+
+    // The proposer cannot decide it: Ordo refuses and says why.
+    browser.find(Locator::Id("approve-change")).await.unwrap().click().await.unwrap();
+    let error = browser.wait().for_element(Locator::Id("decision-error")).await.unwrap().text().await.unwrap();
+    assert!(error.contains("another person"), "{error}");
+    assert_eq!(price().await, "12.90");
+
+    // Finance approves, and the price is the new one.
+    browser.delete_all_cookies().await.unwrap();
+    log_in(&browser, &server, "fiona").await;
+    browser.goto(page.as_str()).await.unwrap();
+    browser.find(Locator::Id("approve-change")).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::XPath("//*[@id='change-status'][normalize-space()='approved']")).await.unwrap();
+    assert_eq!(price().await, "13.50");
+    assert_eq!(texts(&browser, "#diff thead th").await.last().map(String::as_str), Some("After"));
+    browser.close().await.unwrap();
+}
