@@ -107,6 +107,8 @@ impl Rules<'_> {
     /// Replays the rules in force with `versions` put in (each replacing the version of its
     /// rule in force, or added) over the orders placed in the last `days` days, and tells
     /// what would change. The versions may be drafts, submitted or approved; each must compile.
+    /// A version in force is replayed the other way round: the rules without it, then with it,
+    /// which tells what it does.
     pub async fn simulate_rules(self, versions: &[Uuid], days: i64) -> AppResult<Simulation> {
         let days = ordo_domain::field::bounded("days", days, 1, MAX_DAYS)?;
         if versions.is_empty() || versions.len() > 50 {
@@ -115,7 +117,7 @@ impl Rules<'_> {
         let now = self.now();
         let since = now - chrono::Duration::days(days);
         let mut tx = self.db.read().await?;
-        let current = RuleSet {
+        let mut current = RuleSet {
             risk: own(load_active(&mut tx, RuleKind::RiskHold).await?),
             routing: own(load_active(&mut tx, RuleKind::Routing).await?),
             tagging: own(load_active(&mut tx, RuleKind::Tagging).await?),
@@ -125,10 +127,22 @@ impl Rules<'_> {
         for (i, id) in versions.iter().enumerate() {
             let field = format!("versions[{i}]");
             let rule = tx.rule_version(*id).await?.ok_or_else(|| AppError::NotFound { what: "rule version", key: id.to_string() })?;
-            if !matches!(rule.status, RuleStatus::Draft | RuleStatus::Submitted | RuleStatus::Approved) {
-                return Err(FieldError::new(field, format!("is {}; only a draft, submitted or approved version is tried", rule.status)).into());
+            if !matches!(rule.status, RuleStatus::Draft | RuleStatus::Submitted | RuleStatus::Approved | RuleStatus::Active) {
+                return Err(FieldError::new(field, format!("is {}; only a version in force or one that may come into force is tried", rule.status)).into());
             }
             let kind = RuleKind::parse(&field, &rule.kind)?;
+            if rule.status == RuleStatus::Active {
+                // What the version in force does: the rules without it against the rules as they are.
+                let without = match kind {
+                    RuleKind::RiskHold => &mut current.risk,
+                    RuleKind::Routing => &mut current.routing,
+                    RuleKind::Tagging => &mut current.tagging,
+                    _ => continue,
+                };
+                without.retain(|r| !(r.name == rule.name && r.version == rule.version));
+                simulation.proposed.push(format!("{} v{}", rule.name, rule.version));
+                continue;
+            }
             let condition: Condition = compile(&rule.condition, kind).map_err(|e| FieldError::new(field.clone(), e.message))?;
             let action = RuleAction::parse(kind, &rule.action)?;
             let active = CompiledRule { name: rule.name.clone(), version: rule.version, priority: rule.priority, condition, action };

@@ -32,6 +32,8 @@ pub(crate) enum Control {
     Password,
     Select,
     File,
+    /// Several lines of text.
+    TextArea,
     /// Sent with the form, not shown: which kind of thing it proposes, say.
     Hidden,
 }
@@ -40,7 +42,7 @@ impl Control {
     /// The `type` of an `<input>`.
     pub(crate) fn input_type(self) -> &'static str {
         match self {
-            Control::Text | Control::Select => "text",
+            Control::Text | Control::Select | Control::TextArea => "text",
             Control::Number => "number",
             Control::Email => "email",
             Control::Password => "password",

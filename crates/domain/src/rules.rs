@@ -410,7 +410,7 @@ impl Condition {
         check_nesting(source)?;
         let program = Program::compile(source).map_err(|errors| match errors.errors.first() {
             Some(e) => ConditionError::at(
-                first_line(&e.msg),
+                plain_syntax(&e.msg),
                 (u32::try_from(e.pos.0).unwrap_or(1).max(1), u32::try_from(e.pos.1).unwrap_or(1).max(1)),
             ),
             None => ConditionError::new("does not parse"),
@@ -689,7 +689,7 @@ impl Checker<'_> {
                 }
                 None => {
                     let known: Vec<&str> = self.facts.iter().map(|f| f.name).collect();
-                    self.fail(node.id, format!("unknown fact {name}; the facts are {}", known.join(", ")))
+                    self.fail(node.id, format!("unknown fact {name}; the facts are {} (text goes in quotes: '{name}')", known.join(", ")))
                 }
             },
             Expr::Select(select) => {
@@ -853,8 +853,45 @@ fn operator(name: &str) -> String {
 }
 
 /// The message's first line: the parser adds a picture of the source below it.
-fn first_line(message: &str) -> String {
-    message.lines().next().unwrap_or(message).to_owned()
+/// The parser's complaint in the words of someone writing a rule: what is wrong and what to
+/// write instead, not the grammar's token names.
+fn plain_syntax(message: &str) -> String {
+    let line = message.lines().next().unwrap_or(message);
+    let line = line.strip_prefix("Syntax error: ").unwrap_or(line);
+    let quoted = |text: &str| text.split_once('\'').and_then(|(_, rest)| rest.rsplit_once('\'')).map(|(inner, _)| inner.to_owned());
+    let word_hint = |word: &str| match word {
+        "and" | "AND" => Some("write && for and"),
+        "or" | "OR" => Some("write || for or"),
+        "not" | "NOT" => Some("write ! for not"),
+        _ => None,
+    };
+    if let Some(rest) = line.strip_prefix("mismatched input ").or_else(|| line.strip_prefix("extraneous input ")) {
+        let (found, expecting) = rest.split_once(" expecting ").unwrap_or((rest, ""));
+        let found = quoted(found).unwrap_or_else(|| found.to_owned());
+        let wants_value = expecting.contains("IDENTIFIER");
+        return match (found.as_str(), word_hint(&found)) {
+            ("<EOF>", _) => "the condition stops too early: a fact, a number or a text in quotes should follow".to_owned(),
+            (_, Some(hint)) => format!("{found:?} is not understood here: {hint}"),
+            _ if wants_value => format!("{found:?} is not expected here: a fact, a number or a text in quotes should come here"),
+            _ => format!("{found:?} is not expected here: after a comparison come &&, || or the end"),
+        };
+    }
+    if let Some(rest) = line.strip_prefix("missing ") {
+        let missing = quoted(rest.split(" at ").next().unwrap_or(rest)).unwrap_or_else(|| rest.to_owned());
+        return format!("a {missing:?} is missing");
+    }
+    if let Some(rest) = line.strip_prefix("token recognition error at: ") {
+        let text = quoted(rest).unwrap_or_else(|| rest.to_owned());
+        let text = text.trim();
+        return match text.chars().next() {
+            Some('\'' | '"') => "a text is not closed: end it with the quote it starts with".to_owned(),
+            Some('=') => "\"=\" is not understood: compare with == (or !=, <, <=, >, >=)".to_owned(),
+            Some('&') => "\"&\" is not understood: write && for and".to_owned(),
+            Some('|') => "\"|\" is not understood: write || for or".to_owned(),
+            _ => format!("{text:?} is not understood"),
+        };
+    }
+    line.to_owned()
 }
 
 /// Refuses brackets nested deeper than [`MAX_NESTING`] before the parser recurses into them.
@@ -918,7 +955,7 @@ mod tests {
     fn a_syntax_error_names_its_line_and_column() {
         let e = refused("order.total_minor >");
         assert_eq!((e.line, e.column), (Some(1), Some(20)), "{e}");
-        assert!(e.message.starts_with("Syntax error"), "{e}");
+        assert!(e.message.starts_with("the condition stops too early"), "{e}");
         let e = refused("order.payment_status == 'captured' &&\n  order.units >> 2");
         assert_eq!(e.line, Some(2), "{e}");
     }
@@ -929,6 +966,18 @@ mod tests {
         assert!(e.message.starts_with("unknown fact order.totl"), "{e}");
         assert_eq!((e.line, e.column), (Some(1), Some(6)));
         assert!(refused("stock.available > 0").message.starts_with("unknown fact stock"));
+        let words = |source: &str| refused(source).message;
+        assert_eq!(words("order.total_minor >"), "the condition stops too early: a fact, a number or a text in quotes should follow");
+        assert_eq!(words("order.total_minor > 5 and true"), "\"and\" is not understood here: write && for and");
+        assert_eq!(words("order.total_minor >> 5"), "\">\" is not expected here: a fact, a number or a text in quotes should come here");
+        assert_eq!(words("(order.total_minor > 5"), "a \")\" is missing");
+        assert_eq!(words("order.total_minor = 5"), "\"=\" is not understood: compare with == (or !=, <, <=, >, >=)");
+        assert_eq!(words("order.channel == 'web"), "a text is not closed: end it with the quote it starts with");
+        assert!(words("order.channel == web").ends_with("(text goes in quotes: 'web')"));
+        for source in ["order.total_minor >", "order.total_minor = 5", "order.total_minor > 5 or true", "a b"] {
+            let message = words(source);
+            assert!(!message.contains("IDENTIFIER") && !message.contains("Syntax error") && !message.contains("<EOF>"), "{source}: {message}");
+        }
         assert!(refused("order.lines.exists(l, l.colour == 'red')").message.starts_with("unknown fact l.colour"));
         assert!(refused("sleep(10)").message.starts_with("unknown function sleep"));
     }

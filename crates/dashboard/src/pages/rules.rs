@@ -3,10 +3,11 @@
 //! approved or rejected: nobody approves from the dashboard without seeing what it would do.
 
 use askama::Template;
+use axum::body::Bytes;
 use axum::extract::rejection::{FormRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use ordo_app::{NewRule, Simulation};
 use ordo_domain::access::Permission;
@@ -15,9 +16,10 @@ use ordo_domain::FieldError;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{Layout, Page};
+use super::{field, Layout, Page};
 use crate::Dashboard;
 use crate::error::{render, PageError, Problem};
+use crate::forms::{refusal, Control, Entered, EntryForm, Input};
 use crate::session::Session;
 
 fn rule_href(id: Uuid) -> String {
@@ -29,55 +31,83 @@ fn rule_href(id: Uuid) -> String {
 struct RulesPage {
     layout: Layout,
     rules: Vec<RuleVersion>,
-    may_write: bool,
-    kinds: Vec<&'static str>,
+    forms: Vec<EntryForm>,
+}
+
+/// The draft form. Its first kind, a risk hold, is the one its example action is for; each
+/// kind's action is shown beside it.
+fn draft_form(entered: Option<&Entered>) -> EntryForm {
+    let kinds: Vec<(&str, &str)> = [RuleKind::RiskHold, RuleKind::Routing, RuleKind::Tagging, RuleKind::Notification, RuleKind::Escalation]
+        .into_iter()
+        .filter(|k| RuleKind::ALL.contains(k))
+        .map(|k| (k.as_str(), k.as_str()))
+        .collect();
+    EntryForm::new("new-rule", "New draft", Page::Rules.href(), "Save draft", vec![
+        Input::text("name", "Name").hint("a new version when a rule of that name exists"),
+        Input::text("kind", "Kind").select(&kinds),
+        Input::text("priority", "Priority").optional().hint("lower runs first; 100 when empty"),
+        Input::text("description", "Description").optional(),
+        Input::text("condition", "Condition (CEL)").of(Control::TextArea).hint("such as order.total_minor > 5 * channel.average_order_minor; text in quotes, && for and, || for or"),
+        Input::text("action", "Action (JSON)").of(Control::TextArea).value(r#"{"reason": "unusually large"}"#).hint(
+            r#"risk_hold: {"reason": "…"}; routing: {"locations": ["central"], "allow_split": false}; tagging: {"tag": "vip"}"#,
+        ),
+    ])
+    .about("A draft changes nothing: it is submitted, replayed against the last orders, approved by another person and then put in force.")
+    .entered(entered)
+    .mark_choices()
 }
 
 pub(crate) async fn rules(session: Session, State(dashboard): State<Dashboard>) -> Result<Response, PageError> {
+    rules_page(&session, &dashboard, None).await
+}
+
+async fn rules_page(session: &Session, dashboard: &Dashboard, entered: Option<Entered>) -> Result<Response, PageError> {
     let layout = session.open(Page::Rules)?;
     let rules = dashboard.ordo.rules().list(None, None).await.map_err(|e| layout.fail(e))?;
-    let may_write = session.actor.can(Permission::RulesWrite);
-    let kinds = RuleKind::ALL.iter().map(|k| k.as_str()).collect();
-    Ok(render(StatusCode::OK, &RulesPage { layout, rules, may_write, kinds }))
+    let forms = if session.actor.can(Permission::RulesWrite) { vec![draft_form(entered.as_ref())] } else { Vec::new() };
+    let status = if entered.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    Ok(render(status, &RulesPage { layout, rules, forms }))
 }
 
-#[derive(Debug, Deserialize)]
-pub(crate) struct DraftForm {
-    name: String,
-    kind: String,
-    #[serde(default)]
-    priority: String,
-    #[serde(default)]
-    description: String,
-    condition: String,
-    action: String,
-}
-
-/// Saves a draft from the form, then shows it (with what checking its condition found).
-pub(crate) async fn draft(
-    session: Session,
-    State(dashboard): State<Dashboard>,
-    headers: HeaderMap,
-    form: Result<Form<DraftForm>, FormRejection>,
-) -> Result<Redirect, PageError> {
-    let layout = session.posting(Page::Rules, &headers, Permission::RulesWrite)?;
-    let Form(form) = form.map_err(|rejection| layout.fail(FieldError::new("form", rejection.body_text())))?;
-    let action: serde_json::Value =
-        serde_json::from_str(&form.action).map_err(|e| layout.fail(FieldError::new("action", format!("is not JSON: {e}"))))?;
-    let priority = match form.priority.trim() {
+/// The draft the form describes.
+fn new_rule(fields: &[(String, String)]) -> Result<NewRule, FieldError> {
+    let action: serde_json::Value = serde_json::from_str(field(fields, "action"))
+        .map_err(|_| FieldError::new("action", r#"is not JSON: write it as {"name": "value"}, text in double quotes"#))?;
+    let priority = match field(fields, "priority").trim() {
         "" => None,
-        p => Some(p.parse::<i64>().map_err(|_| layout.fail(FieldError::new("priority", "must be a whole number")))?),
+        p => Some(p.parse::<i64>().map_err(|_| FieldError::new("priority", "must be a whole number"))?),
     };
-    let new = NewRule {
-        name: form.name,
-        kind: form.kind,
+    Ok(NewRule {
+        name: field(fields, "name").to_owned(),
+        kind: field(fields, "kind").to_owned(),
         priority,
-        description: Some(form.description),
-        condition: form.condition,
+        description: Some(field(fields, "description").to_owned()),
+        condition: field(fields, "condition").to_owned(),
         action,
+    })
+}
+
+/// Saves a draft from the form, then shows it (with what checking its condition found); a
+/// refused draft comes back in the form, the field named.
+pub(crate) async fn draft(session: Session, State(dashboard): State<Dashboard>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+    let layout = session.posting(Page::Rules, &headers, Permission::RulesWrite)?;
+    let fields = super::form_fields(&body);
+    let drafted = match new_rule(&fields) {
+        Ok(new) => dashboard.ordo.rules().draft_rule(new, &session.actor).await,
+        Err(error) => Err(error.into()),
     };
-    let drafted = dashboard.ordo.rules().draft_rule(new, &session.actor).await.map_err(|e| layout.fail(e))?;
-    Ok(Redirect::to(&rule_href(drafted.rule.id)))
+    match drafted {
+        Ok(drafted) => Ok(Redirect::to(&rule_href(drafted.rule.id)).into_response()),
+        Err(error) => {
+            let mut refused = refusal(error).map_err(|e| layout.fail(e))?;
+            // `action.locations` is the action's.
+            if refused.field.starts_with("action.") {
+                refused.message = format!("{}: {}", refused.field.trim_start_matches("action."), refused.message);
+                refused.field = "action".to_owned();
+            }
+            rules_page(&session, &dashboard, Some(Entered::new(fields, refused))).await
+        }
+    }
 }
 
 #[derive(Template)]

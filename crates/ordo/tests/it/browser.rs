@@ -404,11 +404,17 @@ async fn finance_works_its_queue_in_bulk_and_a_rule_is_approved_from_its_replay_
 
     // Finance drafts and submits a rule...
     browser.find(Locator::LinkText("Rules")).await.unwrap().click().await.unwrap();
-    browser.wait().for_element(Locator::Id("rule-name")).await.unwrap().send_keys("huge-orders").await.unwrap();
-    browser.find(Locator::Id("rule-kind")).await.unwrap().select_by_value("risk_hold").await.unwrap();
-    browser.find(Locator::Id("rule-condition")).await.unwrap().send_keys("order.total_minor > 1000000").await.unwrap();
-    browser.find(Locator::Id("rule-action")).await.unwrap().send_keys(r#"{"reason": "over 10,000"}"#).await.unwrap();
-    browser.find(Locator::Id("save-draft")).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::Id("new-rule-name")).await.unwrap();
+    // The form starts on a risk hold, the kind its example action is for; an action that is
+    // not JSON is refused in words, the draft kept in the form.
+    let kind = browser.find(Locator::Id("new-rule-kind")).await.unwrap().prop("value").await.unwrap();
+    assert_eq!(kind.as_deref(), Some("risk_hold"));
+    let draft = [("name", "huge-orders"), ("kind", "risk_hold"), ("condition", "order.total_minor > 1000000"), ("action", "{reason: over 10,000}")];
+    fill(&browser, "new-rule", &draft).await;
+    let error = refused(&browser, "new-rule", "action").await;
+    assert!(error.contains("double quotes"), "{error}");
+    fill(&browser, "new-rule", &[("action", r#"{"reason": "over 10,000"}"#)]).await;
+    submit(&browser, "new-rule").await;
     browser.wait().for_element(Locator::Id("submit-rule")).await.unwrap().click().await.unwrap();
     wait_gone(&browser, "#submit-rule").await;
     assert_eq!(browser.find(Locator::Id("rule-status")).await.unwrap().text().await.unwrap(), "submitted");
@@ -426,6 +432,10 @@ async fn finance_works_its_queue_in_bulk_and_a_rule_is_approved_from_its_replay_
     browser.wait().for_element(Locator::Id("activate-rule")).await.unwrap().click().await.unwrap();
     wait_gone(&browser, "#activate-rule").await;
     assert_eq!(browser.find(Locator::Id("rule-status")).await.unwrap().text().await.unwrap(), "active");
+    // The rule in force replays too: the orders without it, then with it.
+    browser.find(Locator::Id("simulate")).await.unwrap().click().await.unwrap();
+    let summary = browser.wait().for_element(Locator::Id("replay-summary")).await.unwrap().text().await.unwrap();
+    assert!(summary.contains("without huge-orders v1") && summary.contains("what it does"), "{summary}");
     let (_, rules) = server.get(t, "/api/v1/rules?name=huge-orders").await;
     assert_eq!((rules[0]["author"].as_str(), rules[0]["approver"].as_str()), (Some("user:finance"), Some("user:admin")), "{rules}");
     browser.close().await.unwrap();

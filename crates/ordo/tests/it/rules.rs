@@ -45,7 +45,7 @@ async fn a_rule_goes_from_draft_to_force_under_two_people(server: Server) {
     assert_eq!(status, 422, "{refused}");
     let (field, message) = error(&refused);
     assert_eq!(field, Some("condition"));
-    assert!(message.contains("line 1, column 20: Syntax error"), "{message}");
+    assert!(message.contains("line 1, column 20: the condition stops too early"), "{message}");
 
     let (_, unknown) = server.post(&author, "/api/v1/rules", rule("order.totl > 1")).await;
     let (status, refused) = server.post(&author, &format!("/api/v1/rules/{}/submit", unknown["id"].as_str().unwrap()), json!({})).await;
