@@ -427,8 +427,18 @@ pub fn base_amounts(entry: &Entry, base: Currency, rate_micros: i64) -> Result<V
 pub struct AccountBalance {
     pub code: String,
     pub name: String,
+    /// Every debit posted to it: its turnover on that side.
     pub debit: Total,
     pub credit: Total,
+}
+
+impl AccountBalance {
+    /// The balance as a trial balance lists it: (debit, credit), one of them zero. An account
+    /// whose debits exceed its credits has a debit balance of the difference, and so on.
+    pub fn balance_sides(&self) -> (Total, Total) {
+        let net = self.debit - self.credit;
+        if net >= 0 { (net, 0) } else { (0, -net) }
+    }
 }
 
 /// One account's base-currency totals over a period, with what kind of account it is.
@@ -551,6 +561,14 @@ impl ProfitAndLoss {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_trial_balance_lists_each_accounts_balance_on_its_side() {
+        let account = |debit: Total, credit: Total| AccountBalance { code: "1000".into(), name: "Bank".into(), debit, credit };
+        assert_eq!(account(500, 200).balance_sides(), (300, 0));
+        assert_eq!(account(200, 500).balance_sides(), (0, 300));
+        assert_eq!(account(70, 70).balance_sides(), (0, 0));
+    }
 
     #[test]
     fn purchases_move_the_average_and_issues_take_their_share() {

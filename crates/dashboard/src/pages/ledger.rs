@@ -196,17 +196,24 @@ pub(crate) async fn trial_balance(
             exceptions: s.exceptions,
         })
         .collect();
+    // Each account's balance on its side, not its turnover: the sides' totals still agree.
+    let (mut total_debit, mut total_credit) = (0, 0);
     let accounts = balance
         .accounts
         .into_iter()
-        .map(|a| AccountRow { debit: amount(a.debit, currency), credit: amount(a.credit, currency), code: a.code, name: a.name })
+        .map(|a| {
+            let (debit, credit) = a.balance_sides();
+            total_debit += debit;
+            total_credit += credit;
+            AccountRow { debit: amount(debit, currency), credit: amount(credit, currency), code: a.code, name: a.name }
+        })
         .collect();
     let page = LedgerPage {
         layout,
         currency: currency.code().to_owned(),
         accounts,
-        total_debit: total_decimal(balance.total_debit, currency),
-        total_credit: total_decimal(balance.total_credit, currency),
+        total_debit: total_decimal(total_debit, currency),
+        total_credit: total_decimal(total_credit, currency),
         holds: check.holds(),
         inventory_account: total_decimal(check.inventory_account, currency),
         valued_stock: total_decimal(check.valued_stock, currency),

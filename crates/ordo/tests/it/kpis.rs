@@ -65,6 +65,18 @@ async fn the_figures_follow_the_orders_shipments_exceptions_and_books(server: Se
     for shown in ["id=\"kpi-fill-rate\"", "50.00 %", "100.00 %", "id=\"kpi-margin\"", "href=\"/dashboard/holds\"", "/dashboard/exceptions?owner=finance"] {
         assert!(page.contains(shown), "the overview shows {shown}");
     }
+    // The trial balance lists each account's balance on its side, not its turnover: stock
+    // came into inventory (debits) and a mug left it (a credit), and only the debit balance
+    // shows; sales are all credit.
+    let finance = Browserless::log_in(&server, "fred", Role::Finance).await;
+    let ledger = finance.get("/dashboard/ledger").await.1;
+    let cells = |code: &str| -> Vec<String> {
+        let row = ledger.split(&format!("<code>{code}</code>")).nth(1).unwrap().split("</tr>").next().unwrap();
+        row.split("<td class=\"num\">").skip(1).map(|cell| cell.split("</td>").next().unwrap().to_owned()).collect()
+    };
+    use ordo_app::domain::ledger::{INVENTORY, SALES};
+    assert_eq!(cells(INVENTORY), ["4.20", ""], "received 2 mugs at 4.20, shipped 1");
+    assert!(cells(SALES)[0].is_empty() && !cells(SALES)[1].is_empty(), "{:?}", cells(SALES));
     let floor_page = Browserless::log_in(&server, "walt", Role::Warehouse).await.get("/dashboard").await.1;
     assert!(floor_page.contains("id=\"kpi-backlog\"") && !floor_page.contains("kpi-margin"), "no margin for the warehouse");
 
