@@ -266,6 +266,24 @@ impl Outbox<'_> {
         Ok(())
     }
 
+    /// Retires an endpoint whose receiver is gone for good: switched off, and the messages
+    /// still waiting for it given up (dead, saying `reason`) rather than retried into dead
+    /// letters one by one. A decision, not a failure: no exception is raised. How many were
+    /// given up.
+    pub async fn retire_endpoint(self, actor: &Actor, code: &str, reason: &str) -> AppResult<u64> {
+        let reason = ordo_domain::field::text("reason", reason)?;
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        if !tx.set_endpoint_active(code, false).await? {
+            return Err(AppError::NotFound { what: "endpoint", key: code.to_owned() });
+        }
+        let given_up = tx.give_up_pending(code, &reason).await?;
+        let after = serde_json::json!({"active": false, "pending_given_up": given_up});
+        audit::record(&mut tx, actor, now, &[Change::new("endpoint.retire", format!("endpoint:{code}")).after(after).reason(&reason)]).await?;
+        tx.commit().await?;
+        Ok(given_up)
+    }
+
     pub async fn endpoints(self) -> AppResult<Vec<Endpoint>> {
         let mut tx = self.db.read().await?;
         Ok(tx.endpoints().await?.into_iter().map(|r| r.endpoint).collect())

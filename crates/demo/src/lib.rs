@@ -119,6 +119,9 @@ const BUSINESSES: &[&str] = &[
 /// demo with `ORDO_SECRET_KEY` set to it for its connectors to take webhooks. Never for real use.
 pub const DEMO_SECRET_KEY: &str = "ordo-demo-key-for-the-demo-database-only";
 
+/// The endpoint of the receiver `ordo demo` runs while it trades; switched off at the end.
+pub const RECEIVER_ENDPOINT: &str = "crm";
+
 /// Builds the reference business on an empty database, or rebuilds it on one the demo built
 /// before. A database holding anything else is refused, so the demo can never wipe real data.
 ///
@@ -272,6 +275,11 @@ impl Shop {
             progress.advance();
         }
         summary.trading = self.trade_demo(first_day, days, webhooks, progress).await?;
+        if receiver.is_some() {
+            // The receiver lives only as long as `ordo demo`: a server on this database must
+            // not go on writing to it, nor raise a dead letter for every message after it.
+            self.outbox().retire_endpoint(&Actor::system(), RECEIVER_ENDPOINT, "the demo's receiver stopped with the demo").await?;
+        }
         Ok(summary)
     }
 
@@ -467,7 +475,7 @@ async fn demo_service_setup(tx: &mut Tx, receiver: Option<&str>, now: DateTime<U
     )];
     if let Some(url) = receiver {
         let topics = Topic::ALL.iter().copied().filter(|t| *t != Topic::OrderConfirmed).collect();
-        endpoints.push(("crm", url.to_owned(), topics));
+        endpoints.push((RECEIVER_ENDPOINT, url.to_owned(), topics));
     }
     for (code, url, topics) in endpoints {
         let endpoint = Endpoint { code: code.into(), transport: Transport::Webhook, url: Some(url), topics, active: true };

@@ -292,11 +292,14 @@ impl Shop {
                     Event::Push => stock_out.push(self).await?,
                     Event::Wave(location) => {
                         let capacity = WAVE_CAPACITY.iter().find(|(code, _)| *code == location).map_or(20, |(_, n)| *n);
-                        for (shipment, order) in self.demo_wave(&mut seed, location, capacity, &floor).await? {
-                            in_transit.push((when + Duration::days(seed.between(2, 4)), shipment, order));
-                            summary.shipments += 1;
+                        // A site with nothing to pick releases no wave, and none is counted.
+                        if let Some(shipped) = self.demo_wave(&mut seed, location, capacity, &floor).await? {
+                            for (shipment, order) in shipped {
+                                in_transit.push((when + Duration::days(seed.between(2, 4)), shipment, order));
+                                summary.shipments += 1;
+                            }
+                            summary.waves += 1;
                         }
-                        summary.waves += 1;
                     }
                     Event::Watch => {
                         self.fulfilment().watch_ship_by().await?;
@@ -356,11 +359,11 @@ impl Shop {
     /// One wave at `location` of at most `capacity` orders, walked, packed and handed to the
     /// carrier half an hour later. Returns the shipments and their orders; none when nothing
     /// waits there.
-    async fn demo_wave(&self, seed: &mut Seed, location: &str, capacity: i64, floor: &Actor) -> AppResult<Vec<(Uuid, Uuid)>> {
+    async fn demo_wave(&self, seed: &mut Seed, location: &str, capacity: i64, floor: &Actor) -> AppResult<Option<Vec<(Uuid, Uuid)>>> {
         let new = NewWave { location: location.to_owned(), shipping_method: None, max_orders: Some(capacity) };
         let wave = match self.fulfilment().release_wave(new, floor).await {
             Ok(wave) => wave,
-            Err(AppError::Invalid(_)) => return Ok(Vec::new()),
+            Err(AppError::Invalid(_)) => return Ok(None),
             Err(e) => return Err(e),
         };
         self.fulfilment().pick_wave(wave.id, floor).await?;
@@ -375,7 +378,7 @@ impl Shop {
                 shipments.push((shipment.id, order.order_id));
             }
         }
-        Ok(shipments)
+        Ok(Some(shipments))
     }
 
     /// Receives stock at the central warehouse for every SKU that orders wait for.

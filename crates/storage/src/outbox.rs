@@ -133,6 +133,13 @@ impl Tx {
         Ok(())
     }
 
+    /// Gives up the pending messages for `endpoint`: dead, with `reason` as their last error;
+    /// how many there were.
+    pub async fn give_up_pending(&mut self, endpoint: &str, reason: &str) -> Result<u64, StorageError> {
+        let sql = "UPDATE outbox SET status = 'dead', last_error = $2 WHERE endpoint = $1 AND status = 'pending'";
+        Ok(on_engine!(self, |conn| sqlx::query(sql).bind(endpoint).bind(reason).execute(conn).await?.rows_affected()))
+    }
+
     /// Turns an endpoint on or off; `false` when there is no such endpoint.
     pub async fn set_endpoint_active(&mut self, code: &str, active: bool) -> Result<bool, StorageError> {
         let sql = "UPDATE notification_endpoints SET active = $1 WHERE code = $2";

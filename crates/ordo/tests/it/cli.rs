@@ -154,6 +154,27 @@ fn the_demo_builds_the_reference_business_and_can_be_rebuilt() {
         assert!(summary.contains(expected), "{expected:?} missing from:\n{summary}");
     }
     assert!(dir.path().join("ordo.db").exists(), "the default database is ordo.db in the current folder");
+    // The summary counts the waves that were released, no more.
+    let said: usize = summary.split(" waves,").next().unwrap().rsplit(' ').next().unwrap().parse().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("ordo.db").display());
+    let (released, receiver, waiting) = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let ordo = ordo_app::Ordo::open(&url, &ordo_app::StorageOptions::default(), ordo_app::Settings::default()).await.unwrap();
+        let endpoints = ordo.outbox().endpoints().await.unwrap();
+        let receiver = endpoints.into_iter().find(|e| e.code == ordo_demo::RECEIVER_ENDPOINT).unwrap();
+        let pending = ordo_app::OutboxQuery {
+            status: Some(ordo_app::domain::notification::DeliveryStatus::Pending),
+            endpoint: Some(receiver.code.clone()),
+            subject: None,
+            limit: 1000,
+            offset: 0,
+        };
+        let (_, waiting) = ordo.outbox().list(pending).await.unwrap();
+        (ordo.fulfilment().waves(None, None).await.unwrap().len(), receiver, waiting)
+    });
+    assert_eq!(said, released, "{summary}");
+    // The demo's receiver stops with it: a server on the database does not write to it.
+    assert!(!receiver.active, "{receiver:?}");
+    assert_eq!(waiting, 0, "nothing is left to retry into dead letters");
     let again = run(dir.path(), &["demo", "--days", "2"]);
     assert!(again.status.success(), "{}", text(&again.stderr));
     assert!(text(&again.stdout).contains("trading    2 days"), "{}", text(&again.stdout));
