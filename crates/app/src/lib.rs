@@ -58,6 +58,7 @@ pub use stock_drift::{Drift, DriftedListing, ReconcileError, StockReader};
 pub use stock_sync::{ListingLevel, PushError, PushRound, StockPusher, FAILING_AFTER as STOCK_FAILING_AFTER, PUSH_LEASE};
 pub use tracking::TrackingReceipt;
 pub use reports::{ChannelDays, Kpis, Level, OwnerQueue, Rate};
+pub use orders::{OrderFilter, OrderPage};
 pub use secrets::{SecretError, SecretKey, MIN_KEY_LEN as MIN_SECRET_KEY_LEN};
 pub use rules::{Drafted, NewRule};
 pub use simulation::{ChangeCount, Example, Simulation};

@@ -176,3 +176,46 @@ mod tests {
         }
     }
 }
+
+/// Where a page of a list ends, for the next page to start after: the time and id of its last
+/// row, as `MICROSECONDS-UUID`. Opaque to callers; a cursor that does not read is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageCursor {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub id: uuid::Uuid,
+}
+
+impl PageCursor {
+    pub fn encode(&self) -> String {
+        format!("{}-{}", self.at.timestamp_micros(), self.id.simple())
+    }
+
+    pub fn parse(field: &str, text: &str) -> Result<PageCursor, FieldError> {
+        let bad = || FieldError::new(field, "is not a cursor this list gave out");
+        let (micros, id) = text.trim().split_once('-').ok_or_else(bad)?;
+        let at = micros.parse::<i64>().ok().and_then(chrono::DateTime::from_timestamp_micros).ok_or_else(bad)?;
+        let id = uuid::Uuid::try_parse(id).map_err(|_| bad())?;
+        Ok(PageCursor { at, id })
+    }
+}
+
+#[cfg(test)]
+mod cursor_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn a_cursor_reads_back_as_it_was_written(micros in 0i64..4_102_444_800_000_000, id in any::<u128>()) {
+            let cursor = PageCursor { at: chrono::DateTime::from_timestamp_micros(micros).unwrap(), id: uuid::Uuid::from_u128(id) };
+            prop_assert_eq!(PageCursor::parse("cursor", &cursor.encode()), Ok(cursor));
+        }
+
+        #[test]
+        fn any_text_is_a_cursor_or_refused_naming_the_field(text in ".{0,60}") {
+            if let Err(error) = PageCursor::parse("cursor", &text) {
+                prop_assert_eq!(error.field, "cursor");
+            }
+        }
+    }
+}

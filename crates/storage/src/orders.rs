@@ -117,17 +117,39 @@ pub struct OrderSummary {
     pub currency: String,
     pub total_minor: i64,
     pub customer_name: String,
+    pub customer_email: String,
+    /// When its status or content last changed.
+    pub updated_at: DateTime<Utc>,
 }
 
-/// Which orders to list.
+/// Which orders to list. Newest placed first; with `updated_since`, the change feed: oldest
+/// change first.
 #[derive(Debug, Clone, Default)]
 pub struct OrderQuery {
     pub channel: Option<String>,
     pub status: Option<String>,
     /// Matches the channel's order id from its start.
     pub external_id: Option<String>,
+    /// Part of the customer's name or e-mail address, any case.
+    pub customer: Option<String>,
+    /// Orders with a line of this SKU.
+    pub sku: Option<String>,
+    /// Placed at or after.
+    pub placed_from: Option<DateTime<Utc>>,
+    /// Placed before.
+    pub placed_to: Option<DateTime<Utc>>,
+    /// Changed after: the change feed.
+    pub updated_since: Option<DateTime<Utc>>,
+    /// The (time, id) of the last order of the page before: placed time for the list, change
+    /// time for the feed.
+    pub after: Option<(DateTime<Utc>, Uuid)>,
     pub limit: i64,
     pub offset: i64,
+}
+
+/// `%text%` for LIKE, lower case, its own wildcards escaped.
+fn containing(text: &str) -> String {
+    format!("%{}%", text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
 }
 
 impl Tx {
@@ -433,20 +455,38 @@ impl Tx {
     /// Orders matching the query, newest first, and how many match in all.
     pub async fn orders(&mut self, query: &OrderQuery) -> Result<(Vec<OrderSummary>, i64), StorageError> {
         let filter = "($1 IS NULL OR channel = $1) AND ($2 IS NULL OR status = $2) \
-                      AND ($3 IS NULL OR external_id LIKE $3 ESCAPE '\\')";
+                      AND ($3 IS NULL OR external_id LIKE $3 ESCAPE '\\') \
+                      AND ($4 IS NULL OR LOWER(customer_name) LIKE $4 ESCAPE '\\' OR LOWER(customer_email) LIKE $4 ESCAPE '\\') \
+                      AND ($5 IS NULL OR EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = orders.id AND l.sku = $5)) \
+                      AND ($6 IS NULL OR placed_at >= $6) AND ($7 IS NULL OR placed_at < $7) AND ($8 IS NULL OR updated_at > $8)";
+        let feed = query.updated_since.is_some();
+        let (page, order) = if feed {
+            ("($9 IS NULL OR (updated_at, id) > ($9, $10))", "updated_at, id")
+        } else {
+            ("($9 IS NULL OR (placed_at, id) < ($9, $10))", "placed_at DESC, id DESC")
+        };
         let list = format!(
-            "SELECT id, channel, external_id, status, placed_at, ship_by, currency, total_minor, customer_name \
-             FROM orders WHERE {filter} ORDER BY placed_at DESC, id DESC LIMIT $4 OFFSET $5"
+            "SELECT id, channel, external_id, status, placed_at, ship_by, currency, total_minor, customer_name, customer_email, updated_at \
+             FROM orders WHERE {filter} AND {page} ORDER BY {order} LIMIT $11 OFFSET $12"
         );
         let count = format!("SELECT COUNT(*) FROM orders WHERE {filter}");
         let prefix = query.external_id.as_deref().map(|s| {
             format!("{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
         });
+        let customer = query.customer.as_deref().map(containing);
+        let (after_at, after_id) = (query.after.map(|(at, _)| at), query.after.map(|(_, id)| id));
         Ok(on_engine!(self, |conn| {
             let rows = sqlx::query_as(AssertSqlSafe(list))
                 .bind(&query.channel)
                 .bind(&query.status)
                 .bind(&prefix)
+                .bind(&customer)
+                .bind(&query.sku)
+                .bind(query.placed_from)
+                .bind(query.placed_to)
+                .bind(query.updated_since)
+                .bind(after_at)
+                .bind(after_id)
                 .bind(query.limit)
                 .bind(query.offset)
                 .fetch_all(&mut *conn)
@@ -455,6 +495,11 @@ impl Tx {
                 .bind(&query.channel)
                 .bind(&query.status)
                 .bind(&prefix)
+                .bind(&customer)
+                .bind(&query.sku)
+                .bind(query.placed_from)
+                .bind(query.placed_to)
+                .bind(query.updated_since)
                 .fetch_one(&mut *conn)
                 .await?;
             (rows, total)

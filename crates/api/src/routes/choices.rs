@@ -65,3 +65,12 @@ pub(crate) enum ProfitabilityBy {
     Segment,
 }
 
+
+/// How a list answers: JSON a page at a time, or CSV with every matching row.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub(crate) enum ListFormat {
+    Json,
+    Csv,
+}

@@ -51,11 +51,27 @@ struct OrderSearch {
     status: Option<String>,
     /// Only orders whose channel id starts with this.
     external_id: Option<String>,
+    /// Only orders whose customer's name or e-mail address contains this, in any case.
+    customer: Option<String>,
+    /// Only orders with a line of this SKU.
+    sku: Option<String>,
+    /// Only orders placed on or after this day (UTC).
+    placed_from: Option<chrono::NaiveDate>,
+    /// Only orders placed on or before this day (UTC).
+    placed_to: Option<chrono::NaiveDate>,
+    /// The change feed: orders whose status or content changed after this time, oldest change
+    /// first; follow `next_cursor` to the end, then ask again from the last change seen.
+    updated_since: Option<chrono::DateTime<chrono::Utc>>,
+    /// The `next_cursor` of the page before.
+    cursor: Option<String>,
     /// At most 500; 50 when absent.
     #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
     #[param(minimum = 0)]
     offset: Option<i64>,
+    /// `json` (the default) or `csv`: every matching order (up to 100,000), paging aside.
+    #[param(inline, value_type = Option<super::choices::ListFormat>)]
+    format: Option<String>,
 }
 
 /// One order of a list: enough to find it; `GET /api/v1/orders/{id}` has the rest.
@@ -68,11 +84,14 @@ struct OrderListItem {
     status: ordo_domain::order::OrderStatus,
     placed_at: chrono::DateTime<chrono::Utc>,
     ship_by: chrono::DateTime<chrono::Utc>,
+    /// When its status or content last changed.
+    updated_at: chrono::DateTime<chrono::Utc>,
     currency: String,
     /// A decimal string in the order's currency.
     #[schema(example = "44.87")]
     total: String,
     customer_name: String,
+    customer_email: String,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -82,20 +101,46 @@ struct OrderList {
     total: i64,
     limit: i64,
     offset: i64,
+    /// Pass as `cursor` for the next page; none when this page is the last.
+    next_cursor: Option<String>,
 }
 
-/// Orders, newest first, by channel, status and the start of the channel's order id, a page
-/// at a time.
+/// Orders newest first (or, with `updated_since`, the change feed: oldest change first), by
+/// channel, status, order number, customer, SKU and day placed, a page at a time by `cursor`
+/// (or `offset`); as CSV with `format=csv`.
 #[utoipa::path(get, path = "/api/v1/orders", security(("bearer" = ["orders.read"])), tag = "orders", params(OrderSearch),
-    responses((status = 200, body = OrderList), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, content((OrderList = "application/json"), (String = "text/csv"))), (status = "4XX", body = ErrorBody)))]
 async fn list_orders(
     State(ordo): State<Ordo>,
     _: Authorized<need::OrdersRead>,
     ValidQuery(search): ValidQuery<OrderSearch>,
-) -> Result<Json<OrderList>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
     let (limit, offset) = (search.limit.unwrap_or(50), search.offset.unwrap_or(0));
-    let (orders, total) = ordo.orders().list(search.channel.as_deref(), search.status.as_deref(), search.external_id.as_deref(), limit, offset).await?;
-    let orders = orders
+    let filter = ordo_app::OrderFilter {
+        channel: search.channel,
+        status: search.status,
+        external_id: search.external_id,
+        customer: search.customer,
+        sku: search.sku,
+        placed_from: search.placed_from,
+        placed_to: search.placed_to,
+        updated_since: search.updated_since,
+        cursor: search.cursor,
+        limit,
+        offset,
+    };
+    match search.format.as_deref().unwrap_or("json") {
+        "json" => {}
+        "csv" => {
+            let csv = ordo.orders().export_csv(filter).await?;
+            return Ok(([(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response());
+        }
+        _ => return Err(ordo_app::AppError::Invalid(ordo_domain::FieldError::new("format", "must be json or csv")).into()),
+    }
+    let page = ordo.orders().search(filter).await?;
+    let orders = page
+        .orders
         .into_iter()
         .map(|o| {
             let total = ordo_domain::Currency::parse("currency", &o.currency)
@@ -108,13 +153,15 @@ async fn list_orders(
                 status: o.status,
                 placed_at: o.placed_at,
                 ship_by: o.ship_by,
+                updated_at: o.updated_at,
                 currency: o.currency,
                 total,
                 customer_name: o.customer_name,
+                customer_email: o.customer_email,
             }
         })
         .collect();
-    Ok(Json(OrderList { orders, total, limit, offset }))
+    Ok(Json(OrderList { orders, total: page.total, limit, offset, next_cursor: page.next_cursor }).into_response())
 }
 
 #[utoipa::path(get, path = "/api/v1/orders/{id}", security(("bearer" = ["orders.read"])), tag = "orders", params(("id" = String, Path)),

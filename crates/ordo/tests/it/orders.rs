@@ -654,3 +654,72 @@ async fn orders_are_listed_newest_first_a_page_at_a_time_and_filtered() {
     let viewer = server.token(Role::Viewer).await;
     assert_eq!(server.get(&viewer, "/api/v1/orders").await.0, 200, "reading orders is a viewer's right");
 }
+
+async fn orders_are_searched_paged_by_cursor_followed_as_a_change_feed_and_exported(server: Server) {
+    shop(&server, 10).await;
+    let t = &server.admin;
+    let customers = [("Ann Berg", "ann@example.com"), ("Bob Stone", "bob@shop.example"), ("Cleo Berger", "cleo@example.com"), ("Dan Oak", "dan@example.com"), ("Eve Lind", "eve@example.com")];
+    let mut ids = Vec::new();
+    for (n, (name, email)) in customers.iter().enumerate() {
+        let mut lines = vec![json!({"sku": "W-MUG", "quantity": 1, "unit_price": "12.90"})];
+        if n % 2 == 0 {
+            lines.push(json!({"sku": "VASE-1", "quantity": 1, "unit_price": "25.00"}));
+        }
+        let mut body = order(&format!("S-{n}"), json!(lines));
+        body["placed_at"] = json!(format!("2026-11-{:02}T10:00:00Z", 20 + n));
+        body["customer"] = json!({"name": name, "email": email});
+        let (status, placed) = server.post(t, "/api/v1/orders", body).await;
+        assert_eq!(status, 201, "{placed}");
+        ids.push(placed["id"].as_str().unwrap().to_owned());
+    }
+    let numbers = |page: &Value| -> Vec<String> { page["orders"].as_array().unwrap().iter().map(|o| o["external_id"].as_str().unwrap().to_owned()).collect() };
+
+    // Customer by part of the name or e-mail, any case; SKU; the days placed, both included.
+    assert_eq!(numbers(&server.get(t, "/api/v1/orders?customer=BERG").await.1), ["S-2", "S-0"]);
+    assert_eq!(numbers(&server.get(t, "/api/v1/orders?customer=shop.example").await.1), ["S-1"]);
+    assert_eq!(numbers(&server.get(t, "/api/v1/orders?sku=VASE-1").await.1), ["S-4", "S-2", "S-0"]);
+    assert_eq!(numbers(&server.get(t, "/api/v1/orders?placed_from=2026-11-21&placed_to=2026-11-23").await.1), ["S-3", "S-2", "S-1"]);
+    let (status, refused) = server.get(t, "/api/v1/orders?placed_from=2026-11-23&placed_to=2026-11-21").await;
+    assert_eq!((status, refused["error"]["field"].as_str()), (422, Some("placed_to")));
+
+    // Page by cursor: every order once, newest first, and the last page says it is the last.
+    let (mut seen, mut cursor) = (Vec::new(), None::<String>);
+    loop {
+        let path = match &cursor { Some(c) => format!("/api/v1/orders?limit=2&cursor={c}"), None => "/api/v1/orders?limit=2".to_owned() };
+        let (status, page) = server.get(t, &path).await;
+        assert_eq!(status, 200, "{page}");
+        seen.extend(numbers(&page));
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["S-4", "S-3", "S-2", "S-1", "S-0"]);
+    let (status, refused) = server.get(t, "/api/v1/orders?cursor=yesterday").await;
+    assert_eq!((status, refused["error"]["field"].as_str()), (422, Some("cursor")));
+
+    // The change feed: only what changed after the time asked for, oldest change first.
+    let since = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    for id in [&ids[3], &ids[1]] {
+        let (status, _) = server.post(t, &format!("/api/v1/orders/{id}/cancel"), json!({"reason": "customer asked"})).await;
+        assert_eq!(status, 200);
+    }
+    let (_, feed) = server.get(t, &format!("/api/v1/orders?updated_since={since}")).await;
+    assert_eq!(numbers(&feed), ["S-3", "S-1"], "{feed}");
+    assert!(feed["orders"].as_array().unwrap().iter().all(|o| o["status"] == "cancelled"));
+
+    // The same filters as CSV, every row.
+    let csv = server.client.get(format!("{}/api/v1/orders?format=csv&customer=berg", server.base)).bearer_auth(t).send().await.unwrap();
+    assert!(csv.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    let csv = csv.text().await.unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows.len(), 3, "{csv}");
+    assert!(rows[0].starts_with("id,channel,external_id,status"), "{csv}");
+    assert!(rows[1].contains("S-2") && rows[1].contains("Cleo Berger") && rows[1].contains("37.90"), "{csv}");
+}
+on_both_engines!(
+    orders_are_searched_paged_by_cursor_followed_as_a_change_feed_and_exported,
+    orders_are_searched_paged_by_cursor_followed_as_a_change_feed_and_exported_on_sqlite,
+    orders_are_searched_paged_by_cursor_followed_as_a_change_feed_and_exported_on_postgres
+);
