@@ -6,6 +6,7 @@
 
 use ordo_domain::audit::Change;
 use ordo_domain::exception::{Exception, ExceptionComment, ExceptionKind, ExceptionStatus, Resolution};
+use ordo_domain::notification::Topic;
 use ordo_domain::access::Role;
 use ordo_domain::FieldError;
 use ordo_domain::rules::RuleKind;
@@ -65,12 +66,14 @@ impl Exceptions<'_> {
             None => None,
         };
         let kind = clean(filter.kind).map(|k| ExceptionKind::parse("kind", &k).map(|k| k.as_str().to_owned())).transpose()?;
-        let owner_role = clean(filter.owner_role).map(|r| Role::parse("owner_role", &r).map(|r| r.as_str().to_owned())).transpose()?;
+        let owner = clean(filter.owner_role).map(|r| Role::parse("owner_role", &r)).transpose()?;
         let query = ExceptionQuery {
             status,
             unresolved,
             kind,
-            owner_role,
+            owner_role: owner.map(|r| r.as_str().to_owned()),
+            // A role's queue keeps the kinds it owns after they escalate past it.
+            owned_kinds: owner.map(|r| ExceptionKind::owned_by(r).into_iter().map(ExceptionKind::as_str).collect()).unwrap_or_default(),
             due_before: filter.overdue.then(|| self.now()),
             limit: ordo_domain::field::bounded("limit", filter.limit, 1, MAX_EXCEPTION_PAGE)?,
             offset: ordo_domain::field::bounded("offset", filter.offset, 0, i64::MAX)?,
@@ -117,7 +120,10 @@ impl Exceptions<'_> {
         for id in ids {
             let exception = tx.exception(*id).await?.ok_or_else(|| not_found(*id))?;
             let status = exception.status;
-            let owns = actor.role == Role::Admin || actor.role.as_str() == exception.owner_role;
+            let owns = match (ExceptionKind::parse("kind", &exception.kind), Role::parse("owner_role", &exception.owner_role)) {
+                (Ok(kind), Ok(owner)) => kind.may_act(actor.role, owner),
+                _ => actor.role == Role::Admin || actor.role.as_str() == exception.owner_role,
+            };
             let subject = format!("exception:{id}");
             let change = match &action {
                 ExceptionAction::Comment { body } => {
@@ -163,6 +169,7 @@ impl Exceptions<'_> {
         let now = self.now();
         let mut tx = self.db.write().await?;
         let rules = crate::rules::load_active(&mut tx, RuleKind::Escalation).await?;
+        let listeners = crate::outbox::Listeners::read(&mut tx).await?;
         let mut changes = Vec::new();
         // Page through everything overdue: those that escalate leave the list (their new due
         // time is ahead), those with nowhere to go stay, and the next page starts after them,
@@ -194,6 +201,12 @@ impl Exceptions<'_> {
                         .after(serde_json::json!({"owner_role": next.as_str(), "status": "escalated", "due_at": due}))
                         .reason(&format!("{} past due since {}{by}", kind.as_str(), exception.due_at.format("%Y-%m-%d %H:%M UTC")));
                     changes.push(change);
+                    let subject = format!("exception:{}", exception.id);
+                    let details = serde_json::json!({
+                        "kind": kind.as_str(), "subject": exception.subject, "from": owner.as_str(), "to": next.as_str(),
+                        "due_at": due, "escalations": exception.escalations + 1,
+                    });
+                    listeners.notify_all(&mut tx, Topic::ExceptionEscalated, now, || vec![(subject, details)]).await?;
                 } else {
                     offset += 1;
                 }

@@ -462,6 +462,9 @@ impl Fulfilment<'_> {
         let mut raised = ShipByWatch::default();
         let listeners = crate::outbox::Listeners::read(&mut tx).await?;
         for order in tx.unshipped_due_before(now + self.settings.at_risk_window).await? {
+            if ordo_domain::exception::ship_by_waits(order.status) {
+                continue;
+            }
             let subject = format!("order:{}", order.id);
             let late = order.ship_by <= now;
             let kind = if late { ExceptionKind::LateShipment } else { ExceptionKind::ShipmentAtRisk };

@@ -112,6 +112,19 @@ impl ExceptionKind {
         path.iter().position(|r| *r == owner).and_then(|i| path.get(i + 1)).copied()
     }
 
+    /// Whether `role` may act on an exception of this kind now owned by `owner`: an admin, the
+    /// owner, and every role it passed through on the way up. Escalation adds hands; it does
+    /// not take the exception from the role that owns its kind.
+    pub fn may_act(self, role: Role, owner: Role) -> bool {
+        let path = self.escalation_path();
+        role == Role::Admin || role == owner || path.iter().position(|r| *r == role).is_some_and(|mine| path.iter().position(|r| *r == owner).is_some_and(|now| mine <= now))
+    }
+
+    /// The kinds `role` owns when they are raised: its own queue, escalated or not.
+    pub fn owned_by(role: Role) -> Vec<ExceptionKind> {
+        ExceptionKind::ALL.into_iter().filter(|kind| kind.owner_role() == role).collect()
+    }
+
     /// How long the owner has to act, from raising and again from each escalation.
     pub fn sla(self) -> chrono::Duration {
         match self {
@@ -175,6 +188,13 @@ pub struct ExceptionCount {
     /// Not yet resolved.
     pub unresolved: i64,
     pub all: i64,
+}
+
+/// Whether an order's ship-by alarm (at risk, late) waits: an order on hold cannot be picked
+/// until its review is decided, so its lateness is that review's, whose owner can act, not the
+/// warehouse's. Once released, a late order raises its alarm at the next look.
+pub fn ship_by_waits(status: crate::order::OrderStatus) -> bool {
+    status == crate::order::OrderStatus::OnHold
 }
 
 /// How an exception was closed.
@@ -256,6 +276,26 @@ pub struct ExceptionComment {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escalation_adds_hands_and_the_owning_role_keeps_its_queue() {
+        let kind = ExceptionKind::Reconciliation;
+        assert!(kind.may_act(Role::Finance, Role::Admin), "finance still works its escalated break");
+        assert!(kind.may_act(Role::Admin, Role::Finance));
+        assert!(!kind.may_act(Role::Ops, Role::Finance) && !kind.may_act(Role::Ops, Role::Admin), "ops is not on finance's path");
+        let late = ExceptionKind::LateShipment;
+        assert!(late.may_act(Role::Warehouse, Role::Ops) && late.may_act(Role::Ops, Role::Ops));
+        assert!(!late.may_act(Role::Ops, Role::Warehouse), "not before it gets there");
+        assert!(ExceptionKind::owned_by(Role::Finance).contains(&ExceptionKind::Reconciliation));
+        assert!(!ExceptionKind::owned_by(Role::Finance).contains(&ExceptionKind::Stockout));
+    }
+
+    #[test]
+    fn a_held_orders_lateness_waits_for_its_review() {
+        use crate::order::OrderStatus;
+        assert!(ship_by_waits(OrderStatus::OnHold));
+        assert!(!ship_by_waits(OrderStatus::Allocated) && !ship_by_waits(OrderStatus::Backordered));
+    }
 
     #[test]
     fn every_kind_starts_with_its_owner_and_ends_with_admin() {

@@ -22,10 +22,13 @@ pub enum Topic {
     ReplacementShipped,
     /// A notification rule's condition held for an order.
     RuleTriggered,
+    /// An exception went past its due time and moved to the next role on its path: for the
+    /// team's chat or pager.
+    ExceptionEscalated,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 7] = [
+    pub const ALL: [Topic; 8] = [
         Topic::OrderConfirmed,
         Topic::OrderDispatched,
         Topic::OrderDelayed,
@@ -33,6 +36,7 @@ impl Topic {
         Topic::RefundIssued,
         Topic::ReplacementShipped,
         Topic::RuleTriggered,
+        Topic::ExceptionEscalated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -44,6 +48,7 @@ impl Topic {
             Topic::RefundIssued => "refund_issued",
             Topic::ReplacementShipped => "replacement_shipped",
             Topic::RuleTriggered => "rule_triggered",
+            Topic::ExceptionEscalated => "exception_escalated",
         }
     }
 

@@ -18,6 +18,9 @@ pub struct ExceptionQuery {
     pub unresolved: bool,
     pub kind: Option<String>,
     pub owner_role: Option<String>,
+    /// With `owner_role`: also the exceptions of these kinds, whoever owns them now (the
+    /// kinds the role owns, escalated past it).
+    pub owned_kinds: Vec<&'static str>,
     /// Only those due before this time.
     pub due_before: Option<DateTime<Utc>>,
     pub limit: i64,
@@ -98,8 +101,16 @@ impl Tx {
 
     /// The exceptions `query` selects, earliest due first, and how many it selects in all.
     pub async fn exceptions(&mut self, query: &ExceptionQuery) -> Result<(Vec<Exception>, i64), StorageError> {
-        let filter = "WHERE ($1 IS NULL OR status = $1) AND ($2 = 0 OR status <> 'resolved') \
-                        AND ($3 IS NULL OR kind = $3) AND ($4 IS NULL OR owner_role = $4) AND ($5 IS NULL OR due_at < $5)";
+        // The kinds are the domain's own names, never input.
+        let owned = if query.owned_kinds.is_empty() {
+            String::new()
+        } else {
+            format!(" OR kind IN ({})", query.owned_kinds.iter().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", "))
+        };
+        let filter = format!(
+            "WHERE ($1 IS NULL OR status = $1) AND ($2 = 0 OR status <> 'resolved') \
+             AND ($3 IS NULL OR kind = $3) AND ($4 IS NULL OR owner_role = $4{owned}) AND ($5 IS NULL OR due_at < $5)"
+        );
         let unresolved = i64::from(query.unresolved && query.status.is_none());
         let sql = format!("SELECT {COLUMNS} FROM exceptions {filter} ORDER BY due_at, created_at LIMIT $6 OFFSET $7");
         let rows: Vec<Row> = on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql))

@@ -106,6 +106,10 @@ on_both_engines!(each_role_works_its_own_exceptions, exceptions_are_worked_by_th
 
 async fn past_due_exceptions_escalate_to_the_next_role(server: Server) {
     let (stockout, review) = two_exceptions(&server).await;
+    // The team's chat hears escalations.
+    let chat = json!({"code": "chat", "transport": "log", "topics": ["exception_escalated"]});
+    let (status, made) = server.post(&server.admin, "/api/v1/notification-endpoints", chat).await;
+    assert_eq!(status, 201, "{made}");
     let later = |hours: i64| server.ordo.with_clock(Clock::simulated(Utc::now() + Duration::hours(hours)));
 
     // A payment review is due in 4 hours, a stock-out in 24.
@@ -119,16 +123,23 @@ async fn past_due_exceptions_escalate_to_the_next_role(server: Server) {
     );
     assert_eq!(later(5).exceptions().escalate_overdue().await.unwrap(), 0, "one lapse escalates once");
 
-    // Finance no longer owns it; admin, the last on its path, does and stays owner.
+    // Admin owns it now, and finance keeps it: its queue still shows its own kind, and it may
+    // still act on it. Ops, not on finance's path, may not.
     let finance = server.token(Role::Finance).await;
+    let (_, queue) = server.get(&finance, "/api/v1/exceptions?owner_role=finance&status=unresolved").await;
+    assert!(queue.as_array().unwrap().iter().any(|e| e["id"] == review.as_str()), "finance's queue keeps it: {queue}");
     let path = format!("/api/v1/exceptions/{review}/acknowledge");
-    assert_eq!(server.post(&finance, &path, json!({})).await.0, 403);
+    assert_eq!(server.post(&server.token(Role::Ops).await, &path, json!({})).await.0, 403);
+    let (_, told) = server.get(&server.admin, "/api/v1/outbox?endpoint=chat").await;
+    let told = told["messages"].as_array().or(told.as_array()).cloned().unwrap_or_default();
+    assert_eq!(told.len(), 1, "the escalation was told: {told:?}");
+    assert_eq!(told[0]["topic"], "exception_escalated");
     assert_eq!(later(30).exceptions().escalate_overdue().await.unwrap(), 1, "the stock-out goes from ops to admin");
     let (_, stockout) = server.get(&server.admin, &format!("/api/v1/exceptions/{stockout}")).await;
     assert_eq!(stockout["owner_role"], "admin", "{stockout}");
     assert_eq!(later(60).exceptions().escalate_overdue().await.unwrap(), 0, "admin is the end of every path");
-    let (status, acknowledged) = server.post(&server.admin, &path, json!({})).await;
-    assert_eq!((status, acknowledged["status"].as_str()), (200, Some("acknowledged")), "{acknowledged}");
+    let (status, acknowledged) = server.post(&finance, &path, json!({})).await;
+    assert_eq!((status, acknowledged["status"].as_str()), (200, Some("acknowledged")), "finance acts on its escalated review: {acknowledged}");
 
     let (_, log) = server.get(&server.admin, "/api/v1/audit?action=exception.escalate").await;
     let record = &log.as_array().unwrap().last().unwrap();
@@ -171,3 +182,22 @@ async fn an_escalation_rule_in_force_chooses_where_a_late_exception_goes(server:
 }
 
 on_both_engines!(an_escalation_rule_in_force_chooses_where_a_late_exception_goes, escalation_rules_on_sqlite, escalation_rules_on_postgres);
+
+async fn a_held_orders_lateness_waits_for_its_review(server: Server) {
+    let (_, review) = two_exceptions(&server).await;
+    // Both orders were placed days ago: both are past their ship-by time.
+    server.ordo.fulfilment().watch_ship_by().await.unwrap();
+    let (_, late) = server.get(&server.admin, "/api/v1/exceptions?kind=late_shipment&status=unresolved").await;
+    let late: Vec<String> = late.as_array().unwrap().iter().map(|e| e["details"]["external_id"].as_str().unwrap_or_default().to_owned()).collect();
+    assert_eq!(late, ["S-1"], "the held order's lateness is its review's, not the warehouse's");
+    let (_, held) = server.get(&server.admin, &format!("/api/v1/exceptions/{review}")).await;
+    let order = held["subject"].as_str().unwrap().trim_start_matches("order:").to_owned();
+    // Released, it is late like any other.
+    let (status, _) = server.post(&server.admin, &format!("/api/v1/orders/{order}/release"), json!({"reason": "paid by transfer"})).await;
+    assert_eq!(status, 200);
+    server.ordo.fulfilment().watch_ship_by().await.unwrap();
+    let (_, late) = server.get(&server.admin, "/api/v1/exceptions?kind=late_shipment&status=unresolved").await;
+    assert_eq!(late.as_array().unwrap().len(), 2, "{late}");
+}
+
+on_both_engines!(a_held_orders_lateness_waits_for_its_review, held_lateness_waits_on_sqlite, held_lateness_waits_on_postgres);
