@@ -254,12 +254,15 @@ impl Fulfilment<'_> {
     }
 }
 
-/// The audit record of a parcel leaving: the order before and after, and what left how.
+/// The audit record of a parcel leaving: the order before and after (with the parcel's id),
+/// and in words what left how, as people know a parcel: its carrier and tracking number.
 fn shipped(before: &Order, after: &Order, shipment: Uuid, location: &str, dispatch: &Dispatch) -> Change {
+    let mut state = crate::orders::order_state(after);
+    state["shipment"] = serde_json::json!(shipment);
     Change::new("shipment.ship", format!("order:{}", before.id))
         .before(crate::orders::order_state(before))
-        .after(crate::orders::order_state(after))
-        .reason(&format!("shipment {shipment} from {location} by {} {}", dispatch.carrier, dispatch.tracking_number))
+        .after(state)
+        .reason(&format!("parcel from {location} by {} {}", dispatch.carrier, dispatch.tracking_number))
 }
 
 fn wave_order_status(wave: &Wave, order: Uuid) -> AppResult<WaveOrderStatus> {

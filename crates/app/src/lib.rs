@@ -23,6 +23,7 @@ pub mod import;
 mod inventory;
 mod ledger;
 mod master;
+mod names;
 mod order_changes;
 mod orders;
 mod procurement;

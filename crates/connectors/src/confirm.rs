@@ -170,14 +170,11 @@ fn fulfillment_lines(fulfillment_orders: &Value, lines: &[ChannelLine]) -> Resul
                 }
                 left -= take;
                 *taken.entry(id.clone()).or_default() += take;
-                let entry = match by_order.iter().position(|(f, _)| *f == fo_id) {
-                    Some(i) => &mut by_order[i].1,
-                    None => {
-                        by_order.push((fo_id.clone(), Vec::new()));
-                        &mut by_order.last_mut().expect("just pushed").1
-                    }
-                };
-                entry.push(json!({"id": id, "quantity": take}));
+                let at = by_order.iter().position(|(f, _)| *f == fo_id).unwrap_or_else(|| {
+                    by_order.push((fo_id.clone(), Vec::new()));
+                    by_order.len() - 1
+                });
+                by_order[at].1.push(json!({"id": id, "quantity": take}));
             }
         }
         if left > 0 {

@@ -12,6 +12,7 @@ mod href;
 mod layout;
 mod pages;
 mod session;
+mod subjects;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Path};

@@ -120,7 +120,7 @@ mod tests {
     fn lines_the_channel_has_no_id_for_are_left_out() {
         let only = parcel(&[(1, 1), (2, 1)]);
         let lines = [line(1, None, 1, false, None), line(2, Some("222"), 1, false, None)];
-        assert_eq!(parcel_lines(&lines, &[only.clone()], &only), [item("222", 1)]);
+        assert_eq!(parcel_lines(&lines, std::slice::from_ref(&only), &only), [item("222", 1)]);
     }
 
     #[test]

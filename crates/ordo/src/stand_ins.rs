@@ -116,14 +116,14 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 async fn shopify(State(s): Shared, Json(body): Json<Value>) -> Json<Value> {
     let query = body["query"].as_str().unwrap_or_default();
     let cost = if query.contains("productVariants") { 252.0 } else { 10.0 };
-    if s.metered() {
-        if let Err(available) = lock(&s.shopify_bucket).take(cost) {
-            s.shopify.throttled.fetch_add(1, Ordering::Relaxed);
-            return Json(json!({
-                "errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}],
-                "extensions": {"cost": {"requestedQueryCost": cost, "throttleStatus": {"maximumAvailable": 1000.0, "currentlyAvailable": available, "restoreRate": 100.0}}},
-            }));
-        }
+    if s.metered()
+        && let Err(available) = lock(&s.shopify_bucket).take(cost)
+    {
+        s.shopify.throttled.fetch_add(1, Ordering::Relaxed);
+        return Json(json!({
+            "errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}],
+            "extensions": {"cost": {"requestedQueryCost": cost, "throttleStatus": {"maximumAvailable": 1000.0, "currentlyAvailable": available, "restoreRate": 100.0}}},
+        }));
     }
     s.shopify.calls.fetch_add(1, Ordering::Relaxed);
     if query.contains("productVariants") {

@@ -68,7 +68,8 @@ impl Tx {
     /// Every dashboard user, by username.
     pub async fn users(&mut self) -> Result<Vec<UserListing>, StorageError> {
         let sql = "SELECT username, role, created_at, disabled_at FROM users ORDER BY username";
-        let rows: Vec<(String, String, DateTime<Utc>, Option<DateTime<Utc>>)> = on_engine!(self, |conn| sqlx::query_as(sql).fetch_all(conn).await?);
+        type Row = (String, String, DateTime<Utc>, Option<DateTime<Utc>>);
+        let rows: Vec<Row> = on_engine!(self, |conn| sqlx::query_as(sql).fetch_all(conn).await?);
         rows.into_iter()
             .map(|(username, role, created_at, disabled_at)| {
                 let role = role.parse().map_err(|()| crate::error::corrupt("a user's role"))?;

@@ -17,6 +17,7 @@ use crate::Dashboard;
 use crate::error::{render, PageError};
 use crate::href::with_query;
 use crate::session::Session;
+use crate::subjects::SubjectLink;
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct AuditFilter {
@@ -41,6 +42,8 @@ struct AuditRow {
     actor: String,
     action: String,
     subject: String,
+    /// The subject as people read it, linked to its page.
+    shown: SubjectLink,
     before: Option<String>,
     after: Option<String>,
     reason: Option<String>,
@@ -56,6 +59,7 @@ impl From<AuditRecord> for AuditRow {
             at: r.at,
             actor: r.actor,
             action: r.action,
+            shown: crate::subjects::link(&r.subject, &std::collections::HashMap::new()),
             subject: r.subject,
             before: r.before,
             after: r.after,
@@ -113,7 +117,13 @@ pub(crate) async fn audit(
         before_seq,
         limit: PAGE_SIZE,
     };
-    let records: Vec<AuditRow> = dashboard.ordo.audit().audit_log(query).await.map_err(|e| layout.fail(e))?.into_iter().map(AuditRow::from).collect();
+    let mut records: Vec<AuditRow> = dashboard.ordo.audit().audit_log(query).await.map_err(|e| layout.fail(e))?.into_iter().map(AuditRow::from).collect();
+    let names = crate::subjects::links(&dashboard, records.iter().map(|r| r.subject.as_str())).await.map_err(|e| layout.fail(e))?;
+    for record in &mut records {
+        if let Some(shown) = names.get(&record.subject) {
+            record.shown = shown.clone();
+        }
+    }
     let older = match records.last() {
         Some(last) if records.len() as i64 == PAGE_SIZE && last.seq > 1 => {
             let before = last.seq.to_string();

@@ -20,6 +20,7 @@ use super::{field, Choice, Extent, Layout, Page, Pager, Paging, PAGE_SIZE};
 use crate::Dashboard;
 use crate::error::{render, PageError};
 use crate::session::Session;
+use crate::subjects::{Evidence, SubjectLink};
 
 /// An order an exception points at, as a link.
 struct OrderLink {
@@ -34,6 +35,8 @@ struct ExceptionRow {
     href: String,
     kind: String,
     subject: String,
+    /// The subject as people read it: "Order web WEB-1001", linked.
+    shown: SubjectLink,
     owner_role: String,
     due_at: DateTime<Utc>,
     /// Whole hours since it was raised.
@@ -59,6 +62,7 @@ impl ExceptionRow {
             overdue: exception.status != ExceptionStatus::Resolved && exception.due_at < now,
             age_hours: (now - exception.created_at).num_hours().max(0),
             kind: exception.kind,
+            shown: crate::subjects::link(&exception.subject, &std::collections::HashMap::new()),
             subject: exception.subject,
             owner_role: exception.owner_role,
             due_at: exception.due_at,
@@ -145,7 +149,13 @@ pub(crate) async fn exceptions(
     };
     let (found, total) = dashboard.ordo.exceptions().list(filter).await.map_err(|e| layout.fail(e))?;
     let now = dashboard.ordo.now();
-    let exceptions: Vec<ExceptionRow> = found.into_iter().map(|exception| ExceptionRow::new(exception, now)).collect();
+    let mut exceptions: Vec<ExceptionRow> = found.into_iter().map(|exception| ExceptionRow::new(exception, now)).collect();
+    let names = crate::subjects::links(&dashboard, exceptions.iter().map(|row| row.subject.as_str())).await.map_err(|e| layout.fail(e))?;
+    for row in &mut exceptions {
+        if let Some(shown) = names.get(&row.subject) {
+            row.shown = shown.clone();
+        }
+    }
     let overdue = exceptions.iter().filter(|row| row.overdue).count();
 
     let statuses = choices(
@@ -189,7 +199,7 @@ pub(crate) async fn exceptions(
 struct ExceptionPage {
     layout: Layout,
     exception: ExceptionRow,
-    details: String,
+    evidence: Vec<Evidence>,
     acknowledged: Option<(String, DateTime<Utc>)>,
     resolved: Option<(String, String, String)>,
     comments: Vec<ExceptionComment>,
@@ -210,22 +220,30 @@ pub(crate) async fn exception(
     let id = layout.path_id(path)?;
     let detail = dashboard.ordo.exceptions().exception(id).await.map_err(|e| layout.fail(e))?;
     let e = &detail.exception;
-    let layout = layout.titled(format!("Exception: {} {}", e.kind.replace('_', " "), e.subject));
+    let mut subjects = crate::subjects::evidence_subjects(&e.details);
+    subjects.push(e.subject.clone());
+    let names = dashboard.ordo.subject_names(subjects.iter().map(String::as_str)).await.map_err(|err| layout.fail(err))?;
+    let shown = crate::subjects::link(&e.subject, &names);
+    let evidence = crate::subjects::evidence(&e.details, &names);
+    let layout = layout.titled(format!("Exception: {} of {}", e.kind.replace('_', " "), shown.label));
     let may_work = session.actor.can(Permission::ExceptionsWork);
-    let owns = may_work && (session.actor.role == Role::Admin || session.actor.role.as_str() == e.owner_role);
+    let may_act = match (ExceptionKind::parse("kind", &e.kind), Role::parse("owner_role", &e.owner_role)) {
+        (Ok(kind), Ok(owner)) => kind.may_act(session.actor.role, owner),
+        _ => session.actor.role == Role::Admin,
+    };
+    let owns = may_work && may_act;
     let status = e.status;
     let acknowledged = e.acknowledged_by.clone().zip(e.acknowledged_at);
     let resolved = e.resolved_by.clone().map(|by| {
         (by, e.resolution_code.clone().unwrap_or_default(), e.resolution.clone().unwrap_or_default())
     });
-    let details = serde_json::to_string_pretty(&e.details).unwrap_or_default();
     Ok(render(
         StatusCode::OK,
         &ExceptionPage {
             may_acknowledge: owns && status.may_acknowledge(),
             may_resolve: owns && status.can_become(ExceptionStatus::Resolved),
-            exception: ExceptionRow::new(detail.exception, dashboard.ordo.now()),
-            details,
+            exception: ExceptionRow { shown, ..ExceptionRow::new(detail.exception, dashboard.ordo.now()) },
+            evidence,
             acknowledged,
             resolved,
             comments: detail.comments,

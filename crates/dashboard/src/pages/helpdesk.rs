@@ -97,6 +97,8 @@ struct TicketPage {
     layout: Layout,
     row: TicketRow,
     detail: TicketDetail,
+    /// The order the ticket is about: where it stands and where its parcels are.
+    order: Option<ordo_domain::order::Order>,
     may_work: bool,
     next: Vec<Choice>,
 }
@@ -115,7 +117,12 @@ pub(crate) async fn ticket(
         .filter(|s| current.can_become(**s))
         .map(|s| Choice { value: s.as_str().into(), label: s.as_str().into(), selected: false })
         .collect();
+    let order = match detail.ticket.order_id {
+        Some(order) => Some(dashboard.ordo.orders().order(order).await.map_err(|e| layout.fail(e))?),
+        None => None,
+    };
     let page = TicketPage {
+        order,
         layout: layout.titled(format!("Ticket: {}", detail.ticket.subject)),
         row: TicketRow::new(&detail.ticket, dashboard.ordo.now()),
         may_work: session.actor.can(Permission::TicketsWrite),

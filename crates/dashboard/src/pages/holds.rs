@@ -161,6 +161,8 @@ mod tests {
             currency: "EUR".into(),
             total_minor: 1999,
             customer_name: "Ann Berg".into(),
+            customer_email: "ann@example.com".into(),
+            updated_at: at,
         };
         let mut reasons = HashMap::from([(Uuid::nil().to_string(), vec!["billed to DE but shipped to US".to_owned()])]);
         let layout = Layout { title: "Holds".into(), username: "u".into(), role, current: Some(Page::Holds), form_token: "t".into() };

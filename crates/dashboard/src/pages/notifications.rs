@@ -20,7 +20,7 @@ struct MessageRow {
     id: Uuid,
     endpoint: String,
     topic: String,
-    subject: String,
+    subject: crate::subjects::SubjectLink,
     status: DeliveryStatus,
     attempts: i64,
     created: String,
@@ -61,13 +61,14 @@ pub(crate) async fn outbox(
         .list(OutboxQuery { status: parsed, limit: PAGE_SIZE * 2, ..OutboxQuery::default() })
         .await
         .map_err(|e| layout.fail(e))?;
+    let names = dashboard.ordo.subject_names(found.iter().map(|m| m.subject.as_str())).await.map_err(|e| layout.fail(e))?;
     let messages = found
         .into_iter()
         .map(|m| MessageRow {
             id: m.id,
             endpoint: m.endpoint,
             topic: m.topic.replace('_', " "),
-            subject: m.subject,
+            subject: crate::subjects::link(&m.subject, &names),
             attempts: m.attempts,
             created: super::timestamp(&m.created_at),
             next: if m.status == DeliveryStatus::Pending { super::timestamp(&m.next_attempt_at) } else { String::new() },

@@ -67,6 +67,8 @@ fn chart(id: &'static str, title: String, bars: Vec<Bar>) -> Chart {
 struct ReturnRow {
     href: String,
     order_href: String,
+    /// The order's channel and number.
+    order: String,
     requested_at: String,
     status: String,
     lines: String,
@@ -82,6 +84,7 @@ impl From<&Rma> for ReturnRow {
         ReturnRow {
             href: return_href(r.id),
             order_href: order_href(&r.order_id.to_string()),
+            order: String::new(),
             requested_at: super::timestamp(&r.requested_at),
             status: r.status.as_str().replace('_', " "),
             lines: r.lines.iter().map(|l| format!("{} × {} ({})", l.quantity, l.sku, l.reason.replace('_', " "))).collect::<Vec<_>>().join(", "),
@@ -158,7 +161,15 @@ pub(crate) async fn returns(
     let reasons = ReturnReason::ALL.iter().map(|r| Choice { value: r.as_str().into(), label: r.as_str().replace('_', " "), selected: false }).collect();
     let page = ReturnsPage {
         may_request: session.actor.can(Permission::ReturnsWrite),
-        returns: found.iter().map(ReturnRow::from).collect(),
+        returns: {
+            let orders: Vec<String> = found.iter().map(|r| format!("order:{}", r.order_id)).collect();
+            let names = dashboard.ordo.subject_names(orders.iter().map(String::as_str)).await.map_err(|e| layout.fail(e))?;
+            found
+                .iter()
+                .zip(&orders)
+                .map(|(r, subject)| ReturnRow { order: names.get(subject).cloned().unwrap_or_else(|| r.order_id.to_string()[..8].to_owned()), ..ReturnRow::from(r) })
+                .collect()
+        },
         statuses,
         reasons,
         from: from.to_string(),
@@ -209,6 +220,8 @@ struct ReturnPage {
     may_close: bool,
     locations: Vec<Choice>,
     dispositions: Vec<Choice>,
+    /// The replacement order's name.
+    replacement: Option<String>,
 }
 
 pub(crate) async fn return_page(
@@ -222,9 +235,14 @@ pub(crate) async fn return_page(
     let may = session.actor.can(Permission::ReturnsWrite);
     let status = rma.status;
     let locations = dashboard.ordo.master_data().locations().await.map_err(|e| layout.fail(e))?;
+    let order = format!("order:{}", rma.order_id);
+    let replacement = rma.replacement_order.map(|o| format!("order:{o}"));
+    let names = dashboard.ordo.subject_names([order.as_str()].into_iter().chain(replacement.as_deref())).await.map_err(|e| layout.fail(e))?;
+    let named = |subject: &str| crate::subjects::link(subject, &names).label;
     let page = ReturnPage {
-        layout: layout.titled(format!("Return {}", &id.to_string()[..8])),
-        row: ReturnRow::from(&rma),
+        layout: layout.titled(format!("Return of {}", named(&order))),
+        row: ReturnRow { order: names.get(&order).cloned().unwrap_or_else(|| "the order".to_owned()), ..ReturnRow::from(&rma) },
+        replacement: replacement.as_deref().map(named),
         may_decide: may && status.can_become(ReturnStatus::Authorized),
         may_receive: may && status.can_become(ReturnStatus::Received),
         may_inspect: may && status.can_become(ReturnStatus::Inspected),

@@ -348,7 +348,7 @@ async fn order_stream(address: std::net::SocketAddr, token: String, skus: Arc<Ve
         tokio::time::sleep_until(due.into()).await;
         let permit = in_flight.clone().acquire_owned().await.map_err(|e| e.to_string())?;
         let stride = n.wrapping_mul(2_654_435_761) as usize;
-        let sku = if n % 2 == 0 { &skus[stride % skus.len().div_ceil(10)] } else { &skus[stride % skus.len()] };
+        let sku = if n.is_multiple_of(2) { &skus[stride % skus.len().div_ceil(10)] } else { &skus[stride % skus.len()] };
         let body = format!(
             r#"{{"channel":"bench","external_id":"{tag}-{n}","placed_at":"{}","currency":"{currency}","customer":{{"email":"s{}@example.com","name":"Sync Customer"}},"ship_to":{{"name":"Sync Customer","line1":"1 Loop Rd","city":"Localhost","postal_code":"12345","country":"US"}},"shipping_method":"standard","payment_status":"captured","lines":[{{"sku":"B-{sku}","quantity":1,"unit_price":"9.90"}}]}}"#,
             Utc::now().to_rfc3339(),

@@ -91,3 +91,80 @@ on_both_engines!(
     the_figures_follow_the_orders_shipments_exceptions_and_books_on_sqlite,
     the_figures_follow_the_orders_shipments_exceptions_and_books_on_postgres
 );
+
+/// The text a person reads on a page: tags (and their attributes, where links keep ids) and
+/// what `<code>` and `<details>` hold (record contents shown on purpose) taken out.
+fn visible_text(html: &str) -> String {
+    let mut text = String::new();
+    let mut rest = html;
+    while let Some(open) = rest.find('<') {
+        text.push_str(&rest[..open]);
+        let tag = &rest[open..];
+        let skip_to = ["<code", "<details", "<title", "<script", "<style"].iter().find(|t| tag.starts_with(*t)).map(|t| format!("</{}>", &t[1..]));
+        rest = match skip_to {
+            Some(close) => tag.find(&close).map_or("", |end| &tag[end + close.len()..]),
+            None => tag.find('>').map_or("", |end| &tag[end + 1..]),
+        };
+    }
+    text.push_str(rest);
+    text
+}
+
+/// The first UUID in `text`, if any.
+fn a_uuid(text: &str) -> Option<String> {
+    let shape = [8, 4, 4, 4, 12];
+    let chars: Vec<char> = text.chars().collect();
+    (0..chars.len().saturating_sub(35)).find_map(|start| {
+        let candidate: String = chars[start..start + 36].iter().collect();
+        let groups: Vec<&str> = candidate.split('-').collect();
+        let fits = groups.len() == 5 && groups.iter().zip(shape).all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()));
+        fits.then_some(candidate)
+    })
+}
+
+async fn no_page_shows_a_bare_uuid_as_a_subject(server: Server) {
+    crate::orders::shop(&server, 1).await;
+    let t = &server.admin;
+    let shipped = place(&server, "N-1", 1, true).await;
+    let id = shipped["id"].as_str().unwrap().to_owned();
+    place(&server, "N-2", 1, true).await;
+    place(&server, "N-3", 1, false).await;
+    let parcel = json!({"location": "central", "carrier": "DHL", "tracking_number": "JD0001"});
+    assert_eq!(server.post(t, &format!("/api/v1/orders/{id}/shipments"), parcel).await.0, 201);
+    let rma = json!({"order_id": id, "lines": [{"line": 1, "quantity": 1, "reason": "damaged"}]});
+    let (status, rma) = server.post(t, "/api/v1/returns", rma).await;
+    assert_eq!(status, 201, "{rma}");
+    let ticket = json!({"channel": "web", "reason": "where_is_my_order", "priority": "high", "subject": "Where is my mug?",
+        "customer_email": "ann@example.com", "order_id": id, "body": "Nothing yet."});
+    let (status, ticket) = server.post(t, "/api/v1/tickets", ticket).await;
+    assert_eq!(status, 201, "{ticket}");
+    let (_, open) = server.get(t, "/api/v1/exceptions?status=unresolved").await;
+    let exception = open.as_array().unwrap().iter().find(|e| e["kind"] == "stockout").unwrap()["id"].as_str().unwrap().to_owned();
+
+    let admin = Browserless::log_in(&server, "ada", Role::Admin).await;
+    let pages = [
+        "/dashboard/exceptions?owner=any".to_owned(),
+        format!("/dashboard/exceptions/{exception}"),
+        "/dashboard/audit".to_owned(),
+        "/dashboard/notifications".to_owned(),
+        "/dashboard/returns".to_owned(),
+        format!("/dashboard/returns/{}", rma["id"].as_str().unwrap()),
+        "/dashboard/helpdesk".to_owned(),
+        format!("/dashboard/helpdesk/{}", ticket["id"].as_str().unwrap()),
+        "/dashboard/holds".to_owned(),
+        "/dashboard/orders".to_owned(),
+    ];
+    for page in pages {
+        let (status, html) = admin.get(&page).await;
+        assert_eq!(status, 200, "{page}");
+        let text = visible_text(&html);
+        assert_eq!(a_uuid(&text), None, "{page} shows a bare id: {text}");
+    }
+    // The evidence reads as a table, the order it names by its number and linked.
+    let (_, page) = admin.get(&format!("/dashboard/exceptions/{exception}")).await;
+    assert!(page.contains("id=\"evidence\"") && page.contains("Order web N-2"), "{page}");
+    // A "where is my order" ticket shows the order's status and its parcel's tracking.
+    let (_, page) = admin.get(&format!("/dashboard/helpdesk/{}", ticket["id"].as_str().unwrap())).await;
+    assert!(page.contains("ticket-order-status") && page.contains("JD0001"), "{page}");
+}
+on_both_engines!(no_page_shows_a_bare_uuid_as_a_subject, no_bare_uuid_on_sqlite, no_bare_uuid_on_postgres);
