@@ -164,10 +164,17 @@ impl Fulfilment<'_> {
 
     /// Waves, newest first, of one location and status or all.
     pub async fn waves(self, location: Option<&str>, status: Option<&str>) -> AppResult<Vec<WaveSummary>> {
+        self.wave_page(location, status, 200, 0).await
+    }
+
+    /// Waves newest first, `limit` from `offset`.
+    pub async fn wave_page(self, location: Option<&str>, status: Option<&str>, limit: i64, offset: i64) -> AppResult<Vec<WaveSummary>> {
         if let Some(s) = status.filter(|s| WaveStatus::parse(s).is_none()) {
             return Err(FieldError::new("status", format!("{s:?} is not open, picked or closed")).into());
         }
-        Ok(self.db.read().await?.waves(location, status, 200).await?)
+        let limit = ordo_domain::field::bounded("limit", limit, 1, crate::master::MAX_PAGE_SIZE)?;
+        let offset = ordo_domain::field::bounded("offset", offset, 0, i64::MAX)?;
+        Ok(self.db.read().await?.waves(location, status, limit, offset).await?)
     }
 
     /// Confirms the pick list was walked: every order still to pick is picked and goes to

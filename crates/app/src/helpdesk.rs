@@ -130,6 +130,7 @@ impl Helpdesk<'_> {
             Priority::parse("priority", priority)?;
         }
         query.limit = ordo_domain::field::bounded("limit", query.limit, 1, 1000)?;
+        query.offset = ordo_domain::field::bounded("offset", query.offset, 0, i64::MAX)?;
         Ok(self.db.read().await?.tickets(&query).await?)
     }
 

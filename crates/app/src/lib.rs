@@ -47,7 +47,7 @@ use ordo_domain::{Currency, FieldError};
 use ordo_storage::Db;
 
 pub use access::{form_token, new_form_token, IssuedToken, LoggedIn};
-pub use audit::AuditVerdict;
+pub use audit::{AuditVerdict, MAX_AUDIT_PAGE};
 pub use clock::Clock;
 pub use confirmations::{Answer, Confirm, ConfirmRound, Confirmation, OrderConfirmer, RefundedItem};
 pub use connectors::{ChannelConnection, ConnectorChange, ConnectorView};

@@ -69,7 +69,7 @@ pub fn router(ordo: ordo_app::Ordo, secure_cookies: bool) -> Router {
         .route("/dashboard/exceptions/{id}", get(pages::exceptions::exception).post(pages::exceptions::act))
         .route("/dashboard/returns", get(pages::returns::returns).post(pages::returns::request))
         .route("/dashboard/returns/{id}", get(pages::returns::return_page).post(pages::returns::step))
-        .route("/dashboard/helpdesk", get(pages::helpdesk::queue))
+        .route("/dashboard/helpdesk", get(pages::helpdesk::queue).post(pages::helpdesk::open_ticket))
         .route("/dashboard/helpdesk/{id}", get(pages::helpdesk::ticket).post(pages::helpdesk::act))
         .route("/dashboard/notifications", get(pages::notifications::outbox))
         .route("/dashboard/notifications/{id}/replay", get(|| async { Redirect::to("/dashboard/notifications?status=dead") }).post(pages::notifications::replay))

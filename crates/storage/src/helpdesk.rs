@@ -81,6 +81,7 @@ pub struct TicketQuery {
     pub assignee: Option<String>,
     pub order_id: Option<Uuid>,
     pub limit: i64,
+    pub offset: i64,
 }
 
 impl Tx {
@@ -120,19 +121,20 @@ impl Tx {
         // serves the common case.
         let status_filter = match query.statuses.len() {
             0 => "TRUE".to_owned(),
-            n => format!("status IN ({})", (0..n).map(|k| format!("${}", k + 5)).collect::<Vec<_>>().join(", ")),
+            n => format!("status IN ({})", (0..n).map(|k| format!("${}", k + 6)).collect::<Vec<_>>().join(", ")),
         };
         let sql = format!(
             "SELECT {TICKET_COLUMNS} FROM tickets WHERE {status_filter} \
              AND ($1 IS NULL OR priority = $1) AND ($2 IS NULL OR assignee = $2) AND ($3 IS NULL OR order_id = $3) \
-             ORDER BY due_at, id LIMIT $4"
+             ORDER BY due_at, id LIMIT $4 OFFSET $5"
         );
         let rows: Vec<TicketRow> = on_engine!(self, |conn| {
             let mut q = sqlx::query_as(AssertSqlSafe(sql.as_str()))
                 .bind(&query.priority)
                 .bind(&query.assignee)
                 .bind(query.order_id)
-                .bind(query.limit);
+                .bind(query.limit)
+                .bind(query.offset);
             for status in &query.statuses {
                 q = q.bind(status);
             }

@@ -165,12 +165,12 @@ impl Tx {
     }
 
     /// Returns of one order, or those in `status`, newest first.
-    pub async fn returns(&mut self, order: Option<Uuid>, status: Option<&str>, limit: i64) -> Result<Vec<ReturnRecord>, StorageError> {
+    pub async fn returns(&mut self, order: Option<Uuid>, status: Option<&str>, limit: i64, offset: i64) -> Result<Vec<ReturnRecord>, StorageError> {
         let sql = format!(
             "SELECT {RETURN_COLUMNS} FROM returns WHERE ($1 IS NULL OR order_id = $1) AND ($2 IS NULL OR status = $2) \
-             ORDER BY requested_at DESC, id DESC LIMIT $3"
+             ORDER BY requested_at DESC, id DESC LIMIT $3 OFFSET $4"
         );
-        Ok(on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(order).bind(status).bind(limit).fetch_all(conn).await?))
+        Ok(on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(order).bind(status).bind(limit).bind(offset).fetch_all(conn).await?))
     }
 
     /// Units of each order line asked back in returns that were not rejected.

@@ -158,16 +158,16 @@ impl Tx {
     }
 
     /// Waves, newest first, optionally of one location or status.
-    pub async fn waves(&mut self, location: Option<&str>, status: Option<&str>, limit: i64) -> Result<Vec<WaveSummary>, StorageError> {
+    pub async fn waves(&mut self, location: Option<&str>, status: Option<&str>, limit: i64, offset: i64) -> Result<Vec<WaveSummary>, StorageError> {
         let sql = "SELECT w.id, w.location, w.shipping_method, w.cutoff_at, w.status, w.created_at, \
                    (SELECT COUNT(*) FROM wave_orders o WHERE o.wave_id = w.id), \
                    (SELECT COUNT(*) FROM wave_orders o WHERE o.wave_id = w.id AND o.status IN ('to_pick', 'picked', 'packed')), \
                    (SELECT CAST(COALESCE(SUM(l.quantity), 0) AS BIGINT) FROM wave_lines l WHERE l.wave_id = w.id) \
                    FROM waves w WHERE ($1 IS NULL OR w.location = $1) AND ($2 IS NULL OR w.status = $2) \
-                   ORDER BY w.created_at DESC, w.id DESC LIMIT $3";
+                   ORDER BY w.created_at DESC, w.id DESC LIMIT $3 OFFSET $4";
         type Row = (Uuid, String, Option<String>, DateTime<Utc>, String, DateTime<Utc>, i64, i64, i64);
         let rows: Vec<Row> =
-            on_engine!(self, |conn| sqlx::query_as(sql).bind(location).bind(status).bind(limit).fetch_all(conn).await?);
+            on_engine!(self, |conn| sqlx::query_as(sql).bind(location).bind(status).bind(limit).bind(offset).fetch_all(conn).await?);
         rows.into_iter()
             .map(|(id, location, shipping_method, cutoff_at, status, created_at, orders, open_orders, units)| {
                 Ok(WaveSummary {

@@ -110,6 +110,7 @@ async fn list_tickets(State(ordo): State<Ordo>, _: Authorized<need::OrdersRead>,
         assignee: filter.assignee,
         order_id: filter.order_id.as_deref().map(|id| ordo_domain::field::uuid("order_id", id)).transpose()?,
         limit: filter.limit.unwrap_or(200),
+        offset: 0,
     };
     Ok(Json(ordo.helpdesk().tickets(query).await?))
 }

@@ -33,6 +33,9 @@ pub(crate) struct AuditFilter {
     /// Records older than this one: the next page.
     #[serde(default)]
     before: Option<String>,
+    /// `csv` for every matching record as a file.
+    #[serde(default)]
+    format: Option<String>,
 }
 
 /// One record, formatted.
@@ -82,6 +85,7 @@ struct AuditPage {
     filtered: bool,
     /// The link to older records, when there are more.
     older: Option<String>,
+    csv_href: String,
 }
 
 pub(crate) async fn audit(
@@ -117,6 +121,23 @@ pub(crate) async fn audit(
         before_seq,
         limit: PAGE_SIZE,
     };
+    if filter.format.as_deref() == Some("csv") {
+        let mut rows: Vec<Vec<String>> = Vec::new();
+        let mut page = AuditQuery { limit: ordo_app::MAX_AUDIT_PAGE, ..query.clone() };
+        loop {
+            let found = dashboard.ordo.audit().audit_log(page.clone()).await.map_err(|e| layout.fail(e))?;
+            let more = found.len() as i64 == ordo_app::MAX_AUDIT_PAGE && rows.len() < super::MAX_CSV_ROWS;
+            page.before_seq = found.last().map(|r| r.seq);
+            rows.extend(found.into_iter().map(|r| {
+                vec![r.seq.to_string(), r.at.to_rfc3339(), r.actor, r.action, r.subject, r.before.unwrap_or_default(), r.after.unwrap_or_default(), r.reason.unwrap_or_default(), r.request_id.unwrap_or_default(), r.hash]
+            }));
+            if !more {
+                break;
+            }
+        }
+        let header = ["seq", "at", "actor", "action", "subject", "before", "after", "reason", "request_id", "hash"];
+        return Ok(super::csv_file("audit.csv", super::csv_rows(&header, rows)));
+    }
     let mut records: Vec<AuditRow> = dashboard.ordo.audit().audit_log(query).await.map_err(|e| layout.fail(e))?.into_iter().map(AuditRow::from).collect();
     let names = crate::subjects::links(&dashboard, records.iter().map(|r| r.subject.as_str())).await.map_err(|e| layout.fail(e))?;
     for record in &mut records {
@@ -133,5 +154,6 @@ pub(crate) async fn audit(
         _ => None,
     };
     let filtered = [&actor, &action, &subject, &day].iter().any(|v| !v.is_empty()) || before_seq.is_some();
-    Ok(render(StatusCode::OK, &AuditPage { layout, records, actor, action, subject, day, filtered, older }))
+    let csv_href = with_query("/dashboard/audit", &[("actor", actor.as_str()), ("action", &action), ("subject", &subject), ("day", &day), ("format", "csv")]);
+    Ok(render(StatusCode::OK, &AuditPage { layout, records, actor, action, subject, day, filtered, older, csv_href }))
 }

@@ -90,6 +90,9 @@ pub(crate) struct QueueQuery {
     overdue: Option<String>,
     #[serde(default)]
     page: Option<String>,
+    /// `csv` for every matching exception as a file.
+    #[serde(default)]
+    format: Option<String>,
 }
 
 #[derive(Template)]
@@ -109,6 +112,7 @@ struct QueuePage {
     resolutions: Vec<Choice>,
     /// The queue as filtered now, to come back to after a bulk action.
     back: String,
+    csv_href: String,
 }
 
 fn choices(values: impl IntoIterator<Item = (String, String)>, selected: &str) -> Vec<Choice> {
@@ -147,8 +151,34 @@ pub(crate) async fn exceptions(
         limit: PAGE_SIZE,
         offset: paging.offset,
     };
-    let (found, total) = dashboard.ordo.exceptions().list(filter).await.map_err(|e| layout.fail(e))?;
     let now = dashboard.ordo.now();
+    if query.format.as_deref() == Some("csv") {
+        let mut all = Vec::new();
+        loop {
+            let page = ExceptionFilter { limit: 1000, offset: all.len() as i64, ..filter.clone() };
+            let (found, _) = dashboard.ordo.exceptions().list(page).await.map_err(|e| layout.fail(e))?;
+            let more = found.len() == 1000 && all.len() < super::MAX_CSV_ROWS;
+            all.extend(found);
+            if !more {
+                break;
+            }
+        }
+        let names = dashboard.ordo.subject_names(all.iter().map(|e| e.subject.as_str())).await.map_err(|e| layout.fail(e))?;
+        let rows = all.iter().map(|e| {
+            vec![
+                e.kind.clone(),
+                crate::subjects::link(&e.subject, &names).label,
+                e.owner_role.clone(),
+                e.status.as_str().to_owned(),
+                e.due_at.to_rfc3339(),
+                e.created_at.to_rfc3339(),
+                e.escalations.to_string(),
+            ]
+        });
+        let header = ["kind", "subject", "owner", "status", "due_at", "raised_at", "escalations"];
+        return Ok(super::csv_file("exceptions.csv", super::csv_rows(&header, rows)));
+    }
+    let (found, total) = dashboard.ordo.exceptions().list(filter).await.map_err(|e| layout.fail(e))?;
     let mut exceptions: Vec<ExceptionRow> = found.into_iter().map(|exception| ExceptionRow::new(exception, now)).collect();
     let names = crate::subjects::links(&dashboard, exceptions.iter().map(|row| row.subject.as_str())).await.map_err(|e| layout.fail(e))?;
     for row in &mut exceptions {
@@ -173,6 +203,9 @@ pub(crate) async fn exceptions(
     let params = [("status", status.as_str()), ("kind", &kind), ("owner", &owner), ("overdue", overdue_param)];
     let pager = Pager::new(Page::Exceptions.href(), &params, paging, exceptions.len(), Extent::Total(total), "exceptions");
     let back = crate::href::with_query(Page::Exceptions.href(), &params);
+    let mut export = params.to_vec();
+    export.push(("format", "csv"));
+    let csv_href = crate::href::with_query(Page::Exceptions.href(), &export);
     let filtered = status != "unresolved" || !kind.is_empty() || owner != default_owner || overdue_only;
     let may_work = session.actor.can(Permission::ExceptionsWork);
     Ok(render(
@@ -190,6 +223,7 @@ pub(crate) async fn exceptions(
             may_work,
             resolutions: resolutions(),
             back,
+            csv_href,
         },
     ))
 }

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::orders::order_href;
-use super::{Choice, Layout, Page};
+use super::{Choice, Extent, Layout, Page, Pager, Paging, PAGE_SIZE};
 use crate::Dashboard;
 use crate::error::{render, PageError, Problem};
 use crate::session::Session;
@@ -62,6 +62,11 @@ pub(crate) struct WavesQuery {
     location: Option<String>,
     #[serde(default)]
     status: Option<String>,
+    #[serde(default)]
+    page: Option<String>,
+    /// `csv` for every matching wave as a file.
+    #[serde(default)]
+    format: Option<String>,
 }
 
 #[derive(Template)]
@@ -73,6 +78,8 @@ struct FulfilmentPage {
     statuses: Vec<Choice>,
     filtered: bool,
     waves: Vec<WaveRow>,
+    pager: Pager,
+    csv_href: String,
     /// Whether to offer the release form: the role may change stock.
     may_release: bool,
     release_href: &'static str,
@@ -91,11 +98,41 @@ pub(crate) async fn fulfilment(
     let optional = |value: &str| Some(value).filter(|value| !value.is_empty()).map(str::to_owned);
     let (location_filter, status_filter) = (optional(&location), optional(&status));
 
-    let found = dashboard
-        .ordo
-        .fulfilment().waves(location_filter.as_deref(), status_filter.as_deref())
-        .await
-        .map_err(|e| layout.fail(e))?;
+    let paging = Paging::parse(query.page.as_deref()).map_err(|e| layout.fail(e))?;
+    let fulfilment = dashboard.ordo.fulfilment();
+    if query.format.as_deref() == Some("csv") {
+        let mut rows = Vec::new();
+        loop {
+            let page = fulfilment.wave_page(location_filter.as_deref(), status_filter.as_deref(), 500, rows.len() as i64).await.map_err(|e| layout.fail(e))?;
+            let more = page.len() == 500 && rows.len() < super::MAX_CSV_ROWS;
+            rows.extend(page.into_iter().map(|w| {
+                vec![
+                    w.created_at.to_rfc3339(),
+                    w.location,
+                    w.shipping_method.unwrap_or_default(),
+                    w.cutoff_at.to_rfc3339(),
+                    w.status.as_str().to_owned(),
+                    w.orders.to_string(),
+                    w.open_orders.to_string(),
+                    w.units.to_string(),
+                ]
+            }));
+            if !more {
+                break;
+            }
+        }
+        let header = ["released_at", "location", "shipping_method", "cutoff_at", "status", "orders", "open_orders", "units"];
+        return Ok(super::csv_file("waves.csv", super::csv_rows(&header, rows)));
+    }
+    // One row past the page tells whether there is a next page without counting them all.
+    let mut found = fulfilment.wave_page(location_filter.as_deref(), status_filter.as_deref(), PAGE_SIZE + 1, paging.offset).await.map_err(|e| layout.fail(e))?;
+    let more = found.len() as i64 > PAGE_SIZE;
+    found.truncate(PAGE_SIZE as usize);
+    let params = [("location", location.as_str()), ("status", status.as_str())];
+    let pager = Pager::new(Page::Fulfilment.href(), &params, paging, found.len(), Extent::More(more), "waves");
+    let mut export = params.to_vec();
+    export.push(("format", "csv"));
+    let csv_href = crate::href::with_query(Page::Fulfilment.href(), &export);
     let known = dashboard.ordo.master_data().locations().await.map_err(|e| layout.fail(e))?;
     let locations = known
         .into_iter()
@@ -110,6 +147,8 @@ pub(crate) async fn fulfilment(
             statuses: status_choices(&status),
             filtered: location_filter.is_some() || status_filter.is_some(),
             waves,
+            pager,
+            csv_href,
             may_release: session.actor.can(Permission::InventoryWrite),
             release_href: RELEASE_HREF,
         },

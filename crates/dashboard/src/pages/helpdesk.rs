@@ -6,16 +6,17 @@ use axum::body::Bytes;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use ordo_app::{TicketDetail, TicketQuery};
 use ordo_domain::access::Permission;
-use ordo_domain::ticket::{Priority, Ticket, TicketStatus};
+use ordo_domain::ticket::{Priority, Ticket, TicketReason, TicketStatus};
 use ordo_domain::FieldError;
 use serde::Deserialize;
 
-use super::{Choice, Layout, Page};
+use super::{Choice, Extent, Layout, Page, Pager, Paging, PAGE_SIZE};
 use crate::error::{render, PageError};
+use crate::forms::{refusal, Control, Entered, EntryForm, Input};
 use crate::session::Session;
 use crate::Dashboard;
 
@@ -55,6 +56,71 @@ pub(crate) struct QueueQuery {
     status: Option<String>,
     #[serde(default)]
     priority: Option<String>,
+    #[serde(default)]
+    page: Option<String>,
+    /// `csv` for every matching ticket as a file.
+    #[serde(default)]
+    format: Option<String>,
+}
+
+fn ticket_form(entered: Option<&Entered>, channels: &[(String, String)]) -> EntryForm {
+    let reasons: Vec<(&str, String)> = TicketReason::ALL.iter().map(|r| (r.as_str(), r.as_str().replace('_', " "))).collect();
+    let reasons: Vec<(&str, &str)> = reasons.iter().map(|(v, l)| (*v, l.as_str())).collect();
+    let priorities: Vec<(&str, &str)> = Priority::ALL.iter().rev().map(|p| (p.as_str(), p.as_str())).collect();
+    let mut channel_choices: Vec<(&str, &str)> = vec![("", "none")];
+    channel_choices.extend(channels.iter().map(|(code, label)| (code.as_str(), label.as_str())));
+    EntryForm::new("new-ticket", "New ticket", Page::Helpdesk.href(), "Open the ticket", vec![
+        Input::text("customer_email", "Customer's e-mail").of(Control::Email),
+        Input::text("subject", "Subject"),
+        Input::text("reason", "About").select(&reasons),
+        Input::text("priority", "Priority").select(&priorities).value("normal"),
+        Input::text("channel", "Channel").select(&channel_choices).optional(),
+        Input::text("order", "Order number").optional().hint("the channel's order number, to link the ticket to it"),
+        Input::text("body", "What the customer said").of(Control::TextArea),
+    ])
+    .about("A customer's question by phone or e-mail. Linked to an order, the ticket shows where it stands and where its parcels are.")
+    .entered(entered)
+    .mark_choices()
+}
+
+pub(crate) async fn open_ticket(session: Session, State(dashboard): State<Dashboard>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+    let layout = session.posting(Page::Helpdesk, &headers, Permission::TicketsWrite)?;
+    let fields = super::form_fields(&body);
+    let text = |name: &str| super::field(&fields, name).trim().to_owned();
+    let channel = Some(text("channel")).filter(|c| !c.is_empty());
+    let order = match (text("order"), &channel) {
+        (number, _) if number.is_empty() => Ok(None),
+        (_, None) => Err(FieldError::new("channel", "choose the order's channel").into()),
+        (number, Some(channel)) => match dashboard.ordo.orders().order_by_external_id(channel, &number).await {
+            Ok(order) => Ok(Some(order.id)),
+            Err(ordo_app::AppError::NotFound { .. }) => Err(FieldError::new("order", format!("{channel} has no order {number:?}")).into()),
+            Err(other) => Err(other),
+        },
+    };
+    let opened = match order {
+        Ok(order_id) => {
+            let new = ordo_app::NewTicket {
+                channel,
+                reason: text("reason"),
+                priority: text("priority"),
+                subject: text("subject"),
+                customer_email: text("customer_email"),
+                order_id,
+                return_id: None,
+                body: super::field(&fields, "body").to_owned(),
+            };
+            dashboard.ordo.helpdesk().open_ticket(new, &session.actor).await.map(|t| t.ticket.id)
+        }
+        Err(error) => Err(error),
+    };
+    match opened {
+        Ok(id) => Ok(Redirect::to(&format!("{}/{id}", Page::Helpdesk.href())).into_response()),
+        Err(error) => {
+            let refused = refusal(error).map_err(|e| layout.fail(e))?;
+            let query = QueueQuery { status: None, priority: None, page: None, format: None };
+            queue_page(&session, &dashboard, query, Some(Entered::new(fields, refused))).await
+        }
+    }
 }
 
 #[derive(Template)]
@@ -65,21 +131,45 @@ struct QueuePage {
     overdue: usize,
     statuses: Vec<Choice>,
     priorities: Vec<Choice>,
+    pager: Pager,
+    csv_href: String,
+    forms: Vec<EntryForm>,
 }
 
-pub(crate) async fn queue(
-    session: Session,
-    State(dashboard): State<Dashboard>,
-    query: Result<Query<QueueQuery>, QueryRejection>,
-) -> Result<Response, PageError> {
+pub(crate) async fn queue(session: Session, State(dashboard): State<Dashboard>, query: Result<Query<QueueQuery>, QueryRejection>) -> Result<Response, PageError> {
     let layout = session.open(Page::Helpdesk)?;
     let query = layout.query(query)?;
+    queue_page(&session, &dashboard, query, None).await
+}
+
+async fn queue_page(session: &Session, dashboard: &Dashboard, query: QueueQuery, entered: Option<Entered>) -> Result<Response, PageError> {
+    let layout = session.open(Page::Helpdesk)?;
+    let paging = Paging::parse(query.page.as_deref()).map_err(|e| layout.fail(e))?;
     let status = query.status.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).unwrap_or_else(|| "open,pending".to_owned());
     let priority = query.priority.map(|p| p.trim().to_owned()).unwrap_or_default();
     let statuses: Vec<String> = if status == "any" { Vec::new() } else { status.split(',').map(str::to_owned).collect() };
-    let filter = TicketQuery { statuses, priority: Some(priority.clone()).filter(|p| !p.is_empty()), limit: 500, ..TicketQuery::default() };
+    let filter = TicketQuery { statuses, priority: Some(priority.clone()).filter(|p| !p.is_empty()), limit: PAGE_SIZE + 1, offset: paging.offset, ..TicketQuery::default() };
     let now = dashboard.ordo.now();
-    let tickets: Vec<TicketRow> = dashboard.ordo.helpdesk().tickets(filter).await.map_err(|e| layout.fail(e))?.iter().map(|t| TicketRow::new(t, now)).collect();
+    let helpdesk = dashboard.ordo.helpdesk();
+    if query.format.as_deref() == Some("csv") {
+        let mut rows = Vec::new();
+        loop {
+            let page = helpdesk.tickets(TicketQuery { limit: 1000, offset: rows.len() as i64, ..filter.clone() }).await.map_err(|e| layout.fail(e))?;
+            let more = page.len() == 1000 && rows.len() < super::MAX_CSV_ROWS;
+            rows.extend(page.iter().map(|t| {
+                let row = TicketRow::new(t, now);
+                vec![t.created_at.to_rfc3339(), row.subject, row.reason, row.priority, t.status.as_str().to_owned(), row.customer, row.assignee, t.due_at.to_rfc3339()]
+            }));
+            if !more {
+                break;
+            }
+        }
+        let header = ["created_at", "subject", "reason", "priority", "status", "customer", "assignee", "due_at"];
+        return Ok(super::csv_file("tickets.csv", super::csv_rows(&header, rows)));
+    }
+    let mut tickets: Vec<TicketRow> = helpdesk.tickets(filter).await.map_err(|e| layout.fail(e))?.iter().map(|t| TicketRow::new(t, now)).collect();
+    let more = tickets.len() as i64 > PAGE_SIZE;
+    tickets.truncate(PAGE_SIZE as usize);
     let overdue = tickets.iter().filter(|t| t.overdue).count();
     let status_choices = ["open,pending", "open", "pending", "solved", "closed", "any"]
         .iter()
@@ -88,7 +178,20 @@ pub(crate) async fn queue(
     let priorities = std::iter::once(Choice { value: String::new(), label: "any".into(), selected: priority.is_empty() })
         .chain(Priority::ALL.iter().rev().map(|p| Choice { value: p.as_str().into(), label: p.as_str().into(), selected: p.as_str() == priority }))
         .collect();
-    Ok(render(StatusCode::OK, &QueuePage { layout, tickets, overdue, statuses: status_choices, priorities }))
+    let params = [("status", status.as_str()), ("priority", priority.as_str())];
+    let pager = Pager::new(Page::Helpdesk.href(), &params, paging, tickets.len(), Extent::More(more), "tickets");
+    let mut export = params.to_vec();
+    export.push(("format", "csv"));
+    let csv_href = crate::href::with_query(Page::Helpdesk.href(), &export);
+    let forms = if session.actor.can(Permission::TicketsWrite) {
+        let channels = dashboard.ordo.master_data().channels().await.map_err(|e| layout.fail(e))?;
+        let channels: Vec<(String, String)> = channels.into_iter().map(|c| (c.code.clone(), format!("{} ({})", c.name, c.code))).collect();
+        vec![ticket_form(entered.as_ref(), &channels)]
+    } else {
+        Vec::new()
+    };
+    let http = if entered.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    Ok(render(http, &QueuePage { layout, tickets, overdue, statuses: status_choices, priorities, pager, csv_href, forms }))
 }
 
 #[derive(Template)]

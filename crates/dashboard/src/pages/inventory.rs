@@ -75,6 +75,9 @@ pub(crate) struct InventoryQuery {
     q: Option<String>,
     #[serde(default)]
     page: Option<String>,
+    /// `csv` for every matching level as a file.
+    #[serde(default)]
+    format: Option<String>,
 }
 
 #[derive(Template)]
@@ -124,6 +127,10 @@ async fn inventory_page(session: &Session, dashboard: &Dashboard, query: Invento
     // Stock levels are one row per SKU and location: few enough to search and page here.
     let all = dashboard.ordo.inventory().stock_levels(None).await.map_err(|e| layout.fail(e))?;
     let matching: Vec<StockLevel> = all.into_iter().filter(|level| sku_matches(&level.sku, &q)).collect();
+    if query.format.as_deref() == Some("csv") {
+        let rows = matching.into_iter().map(|l| vec![l.sku, l.location, l.on_hand.to_string(), l.reserved.to_string(), l.available.to_string()]);
+        return Ok(super::csv_file("stock.csv", super::csv_rows(&["sku", "location", "on_hand", "reserved", "available"], rows)));
+    }
     let total = i64::try_from(matching.len()).unwrap_or(i64::MAX);
     let offset = usize::try_from(paging.offset).unwrap_or(usize::MAX);
     let page_size = usize::try_from(PAGE_SIZE).unwrap_or(usize::MAX);
@@ -172,7 +179,7 @@ pub(crate) async fn record(session: Session, State(dashboard): State<Dashboard>,
         Ok(()) => Ok(Redirect::to(Page::Inventory.href()).into_response()),
         Err(error) => {
             let refused = refusal(error).map_err(|e| layout.fail(e))?;
-            inventory_page(&session, &dashboard, InventoryQuery { q: None, page: None }, Some(Entered::new(fields, refused))).await
+            inventory_page(&session, &dashboard, InventoryQuery { q: None, page: None, format: None }, Some(Entered::new(fields, refused))).await
         }
     }
 }

@@ -110,6 +110,9 @@ pub(crate) struct ProductsQuery {
     q: Option<String>,
     #[serde(default)]
     page: Option<String>,
+    /// `csv` for every matching product as a file, in the columns the import reads.
+    #[serde(default)]
+    format: Option<String>,
 }
 
 #[derive(Template)]
@@ -158,6 +161,22 @@ async fn products_page(session: &Session, dashboard: &Dashboard, query: Products
     let layout = session.open(Page::Products)?;
     let paging = Paging::parse(query.page.as_deref()).map_err(|e| layout.fail(e))?;
     let q = query.q.unwrap_or_default();
+    if query.format.as_deref() == Some("csv") {
+        let mut rows: Vec<Vec<String>> = Vec::new();
+        loop {
+            let found = dashboard.ordo.master_data().products(Some(&q), 500, rows.len() as i64).await.map_err(|e| layout.fail(e))?;
+            let more = found.products.len() == 500 && rows.len() < super::MAX_CSV_ROWS;
+            rows.extend(found.products.into_iter().map(|p| {
+                vec![p.sku, p.name, p.unit_cost.to_decimal_string(), p.weight_grams.to_string(), p.tax_class, p.abc_class.as_str().to_owned(), p.active.to_string()]
+            }));
+            if !more {
+                break;
+            }
+        }
+        // The columns the products import reads: a file exported here imports elsewhere.
+        let header = ["sku", "name", "unit_cost", "weight_grams", "tax_class", "abc_class", "active"];
+        return Ok(super::csv_file("products.csv", super::csv_rows(&header, rows)));
+    }
     let found = dashboard.ordo.master_data().products(Some(&q), PAGE_SIZE, paging.offset).await.map_err(|e| layout.fail(e))?;
     let what = if q.trim().is_empty() { "products" } else { "matching products" };
     let extent = Extent::Total(found.total);
@@ -196,7 +215,7 @@ pub(crate) async fn create_product(session: Session, State(dashboard): State<Das
         Err(error) => {
             let refused = refusal(error).map_err(|e| layout.fail(e))?;
             let forms = ProductForms { new: Some(Entered::new(fields, refused)), import: None };
-            products_page(&session, &dashboard, ProductsQuery { q: None, page: None }, forms).await
+            products_page(&session, &dashboard, ProductsQuery { q: None, page: None, format: None }, forms).await
         }
     }
 }
@@ -250,7 +269,7 @@ pub(crate) async fn import_products(session: Session, State(dashboard): State<Da
         Ok(()) => Ok(Redirect::to(Page::Products.href()).into_response()),
         Err(refused) => {
             let forms = ProductForms { new: None, import: Some(Entered::new(Vec::new(), refused)) };
-            products_page(&session, &dashboard, ProductsQuery { q: None, page: None }, forms).await
+            products_page(&session, &dashboard, ProductsQuery { q: None, page: None, format: None }, forms).await
         }
     }
 }
@@ -259,6 +278,9 @@ pub(crate) async fn import_products(session: Session, State(dashboard): State<Da
 pub(crate) struct CustomersQuery {
     #[serde(default)]
     page: Option<String>,
+    /// `csv` for every customer as a file.
+    #[serde(default)]
+    format: Option<String>,
 }
 
 #[derive(Template)]
@@ -277,6 +299,18 @@ pub(crate) async fn customers(
     let layout = session.open(Page::Customers)?;
     let query = layout.query(query)?;
     let paging = Paging::parse(query.page.as_deref()).map_err(|e| layout.fail(e))?;
+    if query.format.as_deref() == Some("csv") {
+        let mut rows: Vec<Vec<String>> = Vec::new();
+        loop {
+            let found = dashboard.ordo.master_data().customers(500, rows.len() as i64).await.map_err(|e| layout.fail(e))?;
+            let more = found.len() == 500 && rows.len() < super::MAX_CSV_ROWS;
+            rows.extend(found.into_iter().map(|c| vec![c.email, c.name, c.segment.as_str().to_owned(), c.created_at.to_rfc3339()]));
+            if !more {
+                break;
+            }
+        }
+        return Ok(super::csv_file("customers.csv", super::csv_rows(&["email", "name", "segment", "created_at"], rows)));
+    }
     // One row past the page tells whether there is a next page without counting them all.
     let mut customers = dashboard.ordo.master_data().customers(PAGE_SIZE + 1, paging.offset).await.map_err(|e| layout.fail(e))?;
     let page_size = usize::try_from(PAGE_SIZE).unwrap_or(usize::MAX);

@@ -47,6 +47,36 @@ pub(crate) fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
     fields.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
 }
 
+/// A day typed into a filter (`YYYY-MM-DD`), none when left empty.
+pub(crate) fn day(field: &str, text: &str) -> Result<Option<chrono::NaiveDate>, FieldError> {
+    match text.trim() {
+        "" => Ok(None),
+        text => chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map(Some).map_err(|_| FieldError::new(field, "must be a date such as 2026-11-27")),
+    }
+}
+
+/// The most rows a list's CSV file holds; narrow the filter for more.
+pub(crate) const MAX_CSV_ROWS: usize = 100_000;
+
+/// A list as a file to download, as every list offers (`?format=csv`).
+pub(crate) fn csv_file(name: &str, body: Vec<u8>) -> axum::response::Response {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let disposition = format!("attachment; filename=\"{name}\"");
+    ([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, disposition)], body).into_response()
+}
+
+/// Rows as CSV: a header, then each row's cells.
+pub(crate) fn csv_rows<'a>(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> Vec<u8> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    // Writing to memory fails only when out of memory.
+    let _ = out.write_record(header);
+    for row in rows {
+        let _ = out.write_record(&row);
+    }
+    out.into_inner().unwrap_or_default()
+}
+
 /// A moment as the dashboard shows it: to the minute, in UTC, the same for every reader.
 pub(crate) fn timestamp(at: &DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()

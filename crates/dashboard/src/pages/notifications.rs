@@ -32,6 +32,11 @@ struct MessageRow {
 pub(crate) struct OutboxFilter {
     #[serde(default)]
     status: Option<String>,
+    #[serde(default)]
+    page: Option<String>,
+    /// `csv` for every matching message as a file.
+    #[serde(default)]
+    format: Option<String>,
 }
 
 #[derive(Template)]
@@ -42,6 +47,8 @@ struct OutboxPage {
     counts: Vec<(String, i64)>,
     messages: Vec<MessageRow>,
     total: i64,
+    pager: super::Pager,
+    csv_href: String,
     statuses: Vec<Choice>,
     may_replay: bool,
 }
@@ -55,12 +62,43 @@ pub(crate) async fn outbox(
     let filter = layout.query(query)?;
     let status = filter.status.map(|s| s.trim().to_owned()).unwrap_or_default();
     let parsed = Some(status.as_str()).filter(|s| !s.is_empty()).map(|s| DeliveryStatus::parse("status", s)).transpose().map_err(|e| layout.fail(e))?;
+    let paging = super::Paging::parse(filter.page.as_deref()).map_err(|e| layout.fail(e))?;
+    if filter.format.as_deref() == Some("csv") {
+        let mut all = Vec::new();
+        loop {
+            let query = OutboxQuery { status: parsed, limit: 500, offset: all.len() as i64, ..OutboxQuery::default() };
+            let (found, _) = dashboard.ordo.outbox().list(query).await.map_err(|e| layout.fail(e))?;
+            let more = found.len() == 500 && all.len() < super::MAX_CSV_ROWS;
+            all.extend(found);
+            if !more {
+                break;
+            }
+        }
+        let names = dashboard.ordo.subject_names(all.iter().map(|m| m.subject.as_str())).await.map_err(|e| layout.fail(e))?;
+        let rows = all.iter().map(|m| {
+            vec![
+                m.created_at.to_rfc3339(),
+                m.topic.clone(),
+                crate::subjects::link(&m.subject, &names).label,
+                m.endpoint.clone(),
+                m.status.as_str().to_owned(),
+                m.attempts.to_string(),
+                m.delivered_at.map(|d| d.to_rfc3339()).unwrap_or_default(),
+                m.last_error.clone().unwrap_or_default(),
+            ]
+        });
+        let header = ["created_at", "topic", "subject", "endpoint", "status", "attempts", "delivered_at", "last_error"];
+        return Ok(super::csv_file("notifications.csv", super::csv_rows(&header, rows)));
+    }
     let (found, total) = dashboard
         .ordo
         .outbox()
-        .list(OutboxQuery { status: parsed, limit: PAGE_SIZE * 2, ..OutboxQuery::default() })
+        .list(OutboxQuery { status: parsed, limit: PAGE_SIZE, offset: paging.offset, ..OutboxQuery::default() })
         .await
         .map_err(|e| layout.fail(e))?;
+    let params = [("status", status.as_str())];
+    let pager = super::Pager::new(Page::Notifications.href(), &params, paging, found.len(), super::Extent::Total(total), "messages");
+    let csv_href = crate::href::with_query(Page::Notifications.href(), &[("status", status.as_str()), ("format", "csv")]);
     let names = dashboard.ordo.subject_names(found.iter().map(|m| m.subject.as_str())).await.map_err(|e| layout.fail(e))?;
     let messages = found
         .into_iter()
@@ -85,6 +123,8 @@ pub(crate) async fn outbox(
         counts: dashboard.ordo.outbox().outbox_counts().await.map_err(|e| layout.fail(e))?,
         messages,
         total,
+        pager,
+        csv_href,
         statuses,
         may_replay: session.actor.can(Permission::NotificationsManage),
         layout,

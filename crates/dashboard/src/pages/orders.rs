@@ -60,8 +60,22 @@ pub(crate) struct OrdersQuery {
     status: Option<String>,
     #[serde(default)]
     q: Option<String>,
+    /// Part of the customer's name or e-mail.
+    #[serde(default)]
+    customer: Option<String>,
+    #[serde(default)]
+    sku: Option<String>,
+    /// Placed from this day, included.
+    #[serde(default)]
+    from: Option<String>,
+    /// Placed up to this day, included.
+    #[serde(default)]
+    to: Option<String>,
     #[serde(default)]
     page: Option<String>,
+    /// `csv` for every matching order as a file.
+    #[serde(default)]
+    format: Option<String>,
 }
 
 /// One row of the orders table, formatted.
@@ -98,10 +112,16 @@ struct OrdersPage {
     statuses: Vec<Choice>,
     channels: Vec<Choice>,
     q: String,
+    customer: String,
+    sku: String,
+    from: String,
+    to: String,
     filtered: bool,
     orders: Vec<OrderRow>,
     pager: Pager,
     forms: Vec<EntryForm>,
+    /// The same orders as a CSV file.
+    csv_href: String,
 }
 
 /// Lines a hand-entered order may have; more come through the API or a channel.
@@ -220,7 +240,7 @@ pub(crate) async fn take_order(session: Session, State(dashboard): State<Dashboa
         Err(error) => {
             let mut refused = refusal(error).map_err(|e| layout.fail(e))?;
             refused.field = order_input(&refused.field);
-            let query = OrdersQuery { channel: None, status: None, q: None, page: None };
+            let query = OrdersQuery { channel: None, status: None, q: None, customer: None, sku: None, from: None, to: None, page: None, format: None };
             orders_page(&session, &dashboard, query, Some(Entered::new(fields, refused))).await
         }
     }
@@ -245,12 +265,25 @@ async fn orders_page(session: &Session, dashboard: &Dashboard, query: OrdersQuer
     // "any" is how the form says "no filter"; an empty value means the same.
     let status = Some(trimmed(query.status)).filter(|status| status != "any").unwrap_or_default();
 
-    let (found, total) = dashboard
-        .ordo
-        .orders()
-        .list(Some(&channel), Some(&status), Some(&q), PAGE_SIZE, paging.offset)
-        .await
-        .map_err(|e| layout.fail(e))?;
+    let (customer, sku, from, to) = (trimmed(query.customer), trimmed(query.sku), trimmed(query.from), trimmed(query.to));
+    let filter = ordo_app::OrderFilter {
+        channel: Some(channel.clone()),
+        status: Some(status.clone()),
+        external_id: Some(q.clone()),
+        customer: Some(customer.clone()),
+        sku: Some(sku.clone()),
+        placed_from: super::day("from", &from).map_err(|e| layout.fail(e))?,
+        placed_to: super::day("to", &to).map_err(|e| layout.fail(e))?,
+        limit: PAGE_SIZE,
+        offset: paging.offset,
+        ..ordo_app::OrderFilter::default()
+    };
+    if query.format.as_deref() == Some("csv") {
+        let csv = dashboard.ordo.orders().export_csv(filter).await.map_err(|e| layout.fail(e))?;
+        return Ok(super::csv_file("orders.csv", csv));
+    }
+    let page = dashboard.ordo.orders().search(filter).await.map_err(|e| layout.fail(e))?;
+    let (found, total) = (page.orders, page.total);
     let known = dashboard.ordo.master_data().channels().await.map_err(|e| layout.fail(e))?;
 
     let known: Vec<(String, String)> = known.into_iter().map(|c| (c.code.clone(), format!("{} ({})", c.name, c.code))).collect();
@@ -265,10 +298,13 @@ async fn orders_page(session: &Session, dashboard: &Dashboard, query: OrdersQuer
         .map(|s| Choice { value: s.as_str().to_owned(), label: s.as_str().replace('_', " "), selected: s.as_str() == status })
         .collect();
 
-    let filtered = !(channel.is_empty() && status.is_empty() && q.is_empty());
+    let params = [("channel", channel.as_str()), ("status", status.as_str()), ("q", q.as_str()), ("customer", &customer), ("sku", &sku), ("from", &from), ("to", &to)];
+    let filtered = params.iter().any(|(_, value)| !value.is_empty());
     let what = if filtered { "matching orders" } else { "orders" };
-    let params = [("channel", channel.as_str()), ("status", status.as_str()), ("q", q.as_str())];
     let pager = Pager::new(Page::Orders.href(), &params, paging, found.len(), Extent::Total(total), what);
+    let mut export = params.to_vec();
+    export.push(("format", "csv"));
+    let csv_href = crate::href::with_query(Page::Orders.href(), &export);
     let orders = found.into_iter().map(OrderRow::from).collect();
     let forms = if session.actor.can(Permission::OrdersWrite) {
         vec![order_form(entered.as_ref(), &known)]
@@ -276,7 +312,7 @@ async fn orders_page(session: &Session, dashboard: &Dashboard, query: OrdersQuer
         Vec::new()
     };
     let status = if entered.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
-    Ok(render(status, &OrdersPage { layout, statuses, channels, q, filtered, orders, pager, forms }))
+    Ok(render(status, &OrdersPage { layout, statuses, channels, q, customer, sku, from, to, filtered, orders, pager, forms, csv_href }))
 }
 
 #[derive(Template)]

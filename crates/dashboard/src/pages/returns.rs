@@ -7,7 +7,6 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Redirect, Response};
-use chrono::NaiveDate;
 use ordo_app::{InspectedLine, NewReturn, NewReturnLine, Period, ReceivedLine};
 use ordo_domain::access::Permission;
 use ordo_domain::returns::{Disposition, ReturnRate, ReturnReason, ReturnStatus, Rma};
@@ -16,7 +15,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::orders::order_href;
-use super::{field, Choice, Layout, Page};
+use super::{day, field, Choice, Extent, Layout, Page, Pager, Paging, PAGE_SIZE};
 use crate::error::{render, PageError};
 use crate::session::Session;
 use crate::Dashboard;
@@ -98,6 +97,11 @@ pub(crate) struct ReturnsQuery {
     #[serde(default)]
     status: Option<String>,
     #[serde(default)]
+    page: Option<String>,
+    /// `csv` for every matching return as a file.
+    #[serde(default)]
+    format: Option<String>,
+    #[serde(default)]
     from: Option<String>,
     #[serde(default)]
     to: Option<String>,
@@ -108,6 +112,8 @@ pub(crate) struct ReturnsQuery {
 struct ReturnsPage {
     layout: Layout,
     returns: Vec<ReturnRow>,
+    pager: Pager,
+    csv_href: String,
     statuses: Vec<Choice>,
     reasons: Vec<Choice>,
     may_request: bool,
@@ -120,12 +126,6 @@ struct ReturnsPage {
     bar_width: i64,
 }
 
-fn day(field: &str, text: &str) -> Result<Option<NaiveDate>, FieldError> {
-    match text.trim() {
-        "" => Ok(None),
-        text => NaiveDate::parse_from_str(text, "%Y-%m-%d").map(Some).map_err(|_| FieldError::new(field, "must be a date such as 2026-11-27")),
-    }
-}
 
 pub(crate) async fn returns(
     session: Session,
@@ -138,12 +138,36 @@ pub(crate) async fn returns(
     let today = dashboard.ordo.now().date_naive();
     let from = day("from", query.from.as_deref().unwrap_or_default()).map_err(|e| layout.fail(e))?.unwrap_or(today - chrono::Duration::days(90));
     let to = day("to", query.to.as_deref().unwrap_or_default()).map_err(|e| layout.fail(e))?.unwrap_or(today);
-    let found = dashboard
-        .ordo
-        .returns()
-        .list(None, Some(status.as_str()).filter(|s| !s.is_empty()), 200)
-        .await
-        .map_err(|e| layout.fail(e))?;
+    let paging = Paging::parse(query.page.as_deref()).map_err(|e| layout.fail(e))?;
+    let wanted = Some(status.as_str()).filter(|s| !s.is_empty());
+    if query.format.as_deref() == Some("csv") {
+        let mut all = Vec::new();
+        loop {
+            let page = dashboard.ordo.returns().page(None, wanted, 500, all.len() as i64).await.map_err(|e| layout.fail(e))?;
+            let more = page.len() == 500 && all.len() < super::MAX_CSV_ROWS;
+            all.extend(page);
+            if !more {
+                break;
+            }
+        }
+        let orders: Vec<String> = all.iter().map(|r| format!("order:{}", r.order_id)).collect();
+        let names = dashboard.ordo.subject_names(orders.iter().map(String::as_str)).await.map_err(|e| layout.fail(e))?;
+        let rows = all.iter().zip(&orders).map(|(r, order)| {
+            let row = ReturnRow::from(r);
+            vec![r.requested_at.to_rfc3339(), row.status, names.get(order).cloned().unwrap_or_default(), row.lines, r.due_back_at.map(|d| d.to_rfc3339()).unwrap_or_default()]
+        });
+        return Ok(super::csv_file("returns.csv", super::csv_rows(&["requested_at", "status", "order", "lines", "due_back_at"], rows)));
+    }
+    // One row past the page tells whether there is a next page without counting them all.
+    let mut found = dashboard.ordo.returns().page(None, wanted, PAGE_SIZE + 1, paging.offset).await.map_err(|e| layout.fail(e))?;
+    let more = found.len() as i64 > PAGE_SIZE;
+    found.truncate(PAGE_SIZE as usize);
+    let (from_text, to_text) = (query.from.clone().unwrap_or_default(), query.to.clone().unwrap_or_default());
+    let params = [("status", status.as_str()), ("from", from_text.trim()), ("to", to_text.trim())];
+    let pager = Pager::new(Page::Returns.href(), &params, paging, found.len(), Extent::More(more), "returns");
+    let mut export = params.to_vec();
+    export.push(("format", "csv"));
+    let csv_href = crate::href::with_query(Page::Returns.href(), &export);
     let report = dashboard.ordo.returns().return_report(Period { from: Some(from), to: Some(to) }).await.map_err(|e| layout.fail(e))?;
     let overall = match report.shipped {
         0 => "no shipments".to_owned(),
@@ -161,6 +185,8 @@ pub(crate) async fn returns(
     let reasons = ReturnReason::ALL.iter().map(|r| Choice { value: r.as_str().into(), label: r.as_str().replace('_', " "), selected: false }).collect();
     let page = ReturnsPage {
         may_request: session.actor.can(Permission::ReturnsWrite),
+        pager,
+        csv_href,
         returns: {
             let orders: Vec<String> = found.iter().map(|r| format!("order:{}", r.order_id)).collect();
             let names = dashboard.ordo.subject_names(orders.iter().map(String::as_str)).await.map_err(|e| layout.fail(e))?;

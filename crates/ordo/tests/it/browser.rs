@@ -587,6 +587,15 @@ async fn a_new_database_is_set_up_to_its_first_order_entirely_in_the_browser() {
     let (_, taken) = server.get(t, "/api/v1/channels/web/orders/PHONE-1").await;
     assert_eq!(taken["lines"][0]["allocations"][0]["location"], "central", "{taken}");
 
+    // The customer calls: a ticket linked to the order by its number shows where it stands.
+    browser.goto(&format!("{}/dashboard/helpdesk", server.base)).await.unwrap();
+    let call = [("customer_email", "ann@example.com"), ("subject", "Where is my mug?"), ("reason", "where_is_my_order"), ("channel", "web"), ("order", "PHONE-9"), ("body", "Ordered today")];
+    fill(&browser, "new-ticket", &call).await;
+    refused(&browser, "new-ticket", "order").await;
+    fill(&browser, "new-ticket", &[("order", "PHONE-1")]).await;
+    submit(&browser, "new-ticket").await;
+    assert_eq!(browser.find(Locator::Id("ticket-order-status")).await.unwrap().text().await.unwrap(), "allocated");
+
     // With an order in, the overview shows the figures instead of the checklist.
     browser.goto(&format!("{}/dashboard", server.base)).await.unwrap();
     assert!(browser.find_all(Locator::Id("first-run")).await.unwrap().is_empty());

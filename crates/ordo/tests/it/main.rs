@@ -23,6 +23,7 @@ mod import;
 mod invariants;
 mod kits;
 mod kpis;
+mod lists;
 mod notifications;
 mod orders;
 mod permissions;

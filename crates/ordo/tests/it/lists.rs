@@ -1,0 +1,75 @@
+//! The dashboard's lists for real volumes: each searches, pages, and exports what it shows as
+//! CSV with the same filters.
+
+use ordo_app::domain::access::Role;
+use serde_json::json;
+
+use crate::common::{on_both_engines, Browserless, Server};
+
+/// GETs `path` with the session: the status, the Content-Type and the body.
+async fn fetch(session: &Browserless, server: &Server, path: &str) -> (u16, String, String) {
+    let answer = reqwest::Client::new().get(format!("{}{path}", server.base)).header("cookie", session.cookie()).send().await.unwrap();
+    let status = answer.status().as_u16();
+    let kind = answer.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    (status, kind, answer.text().await.unwrap())
+}
+
+async fn every_list_pages_and_exports_csv(server: Server) {
+    // Two mugs for three orders: the last waits for stock, a stockout for ops.
+    crate::orders::shop(&server, 2).await;
+    let t = &server.admin;
+    let mut ids = Vec::new();
+    for (n, name) in ["Ann Berg", "Bob Stone", "Cleo Lind"].iter().enumerate() {
+        let mut body = crate::orders::order(&format!("E-{n}"), json!([{"sku": "W-MUG", "quantity": 1, "unit_price": "12.90"}]));
+        body["customer"] = json!({"name": name, "email": format!("{}@example.com", name.split(' ').next().unwrap().to_lowercase())});
+        let (status, placed) = server.post(t, "/api/v1/orders", body).await;
+        assert_eq!(status, 201, "{placed}");
+        ids.push(placed["id"].as_str().unwrap().to_owned());
+    }
+    let parcel = json!({"location": "central", "carrier": "DHL", "tracking_number": "L1"});
+    assert_eq!(server.post(t, &format!("/api/v1/orders/{}/shipments", ids[0]), parcel).await.0, 201);
+    let rma = json!({"order_id": ids[0], "lines": [{"line": 1, "quantity": 1, "reason": "damaged"}]});
+    assert_eq!(server.post(t, "/api/v1/returns", rma).await.0, 201);
+    let wave = json!({"location": "central"});
+    assert_eq!(server.post(t, "/api/v1/waves", wave).await.0, 201);
+    let ticket = json!({"reason": "billing", "priority": "normal", "subject": "Invoice", "customer_email": "bob@example.com", "body": "Send it again"});
+    assert_eq!(server.post(t, "/api/v1/tickets", ticket).await.0, 201);
+    let big = json!({"sku": "NOPE", "location": "central", "quantity": 1, "kind": "receipt", "reason": "x"});
+    server.post(t, "/api/v1/inventory/movements", big).await;
+
+    let admin = Browserless::log_in(&server, "ada", Role::Admin).await;
+    // Search orders by customer: the page and its file say the same.
+    let (_, _, page) = fetch(&admin, &server, "/dashboard/orders?customer=stone").await;
+    assert!(page.contains(">E-1<") && !page.contains(">E-0<") && !page.contains(">E-2<"), "only Bob's order");
+    let (status, kind, csv) = fetch(&admin, &server, "/dashboard/orders?customer=stone&format=csv").await;
+    assert_eq!((status, kind.starts_with("text/csv")), (200, true));
+    assert_eq!(csv.lines().count(), 2, "a header and Bob's order: {csv}");
+
+    for (list, first_column, at_least) in [
+        ("/dashboard/orders", "id", 3),
+        ("/dashboard/exceptions?owner=any&status=any", "kind", 1),
+        ("/dashboard/returns", "requested_at", 1),
+        ("/dashboard/fulfilment", "released_at", 1),
+        ("/dashboard/helpdesk?status=any", "created_at", 1),
+        ("/dashboard/audit", "seq", 5),
+        ("/dashboard/notifications", "created_at", 0),
+        ("/dashboard/products", "sku", 2),
+        ("/dashboard/customers", "email", 0),
+        ("/dashboard/inventory", "sku", 1),
+    ] {
+        let join = if list.contains('?') { '&' } else { '?' };
+        let (status, _, page) = fetch(&admin, &server, list).await;
+        assert_eq!(status, 200, "{list}");
+        assert!(page.contains("format=csv"), "{list} offers its CSV");
+        let (status, kind, csv) = fetch(&admin, &server, &format!("{list}{join}format=csv")).await;
+        assert_eq!(status, 200, "{list}: {csv}");
+        assert!(kind.starts_with("text/csv"), "{list}: {kind}");
+        let mut lines = csv.lines();
+        assert!(lines.next().unwrap().starts_with(first_column), "{list}: {csv}");
+        assert!(lines.count() >= at_least, "{list}: {csv}");
+        // A page past the end is an empty page, not an error.
+        let (status, _, _) = fetch(&admin, &server, &format!("{list}{join}page=9")).await;
+        assert_eq!(status, 200, "{list} page 9");
+    }
+}
+on_both_engines!(every_list_pages_and_exports_csv, every_list_pages_and_exports_csv_on_sqlite, every_list_pages_and_exports_csv_on_postgres);
