@@ -315,11 +315,21 @@ async fn orders_page(session: &Session, dashboard: &Dashboard, query: OrdersQuer
     Ok(render(status, &OrdersPage { layout, statuses, channels, q, customer, sku, from, to, filtered, orders, pager, forms, csv_href }))
 }
 
+/// A shipped line that can be asked back.
+struct ReturnableLine {
+    line: i64,
+    sku: String,
+    shipped: i64,
+}
+
 #[derive(Template)]
 #[template(path = "order.html")]
 struct OrderPage {
     layout: Layout,
     order: Order,
+    /// Lines with units shipped, for the return form (empty when the role may not start one).
+    returnable: Vec<ReturnableLine>,
+    reasons: Vec<Choice>,
     /// Whether to offer the cancel form: the role may and the order has not shipped.
     may_cancel: bool,
     cancel_href: String,
@@ -342,7 +352,16 @@ pub(crate) async fn order(
     let cancel_href = format!("{}/cancel", order_href(&order.id.to_string()));
     let may_release = session.actor.can(Permission::OrdersReview) && order.status == OrderStatus::OnHold;
     let release_href = format!("{}/release", order_href(&order.id.to_string()));
-    Ok(render(StatusCode::OK, &OrderPage { layout, order, may_cancel, cancel_href, may_release, release_href }))
+    let returnable = if session.actor.can(Permission::ReturnsWrite) {
+        order.lines.iter().filter(|l| !l.kit && l.shipped > 0).map(|l| ReturnableLine { line: l.line, sku: l.sku.clone(), shipped: l.shipped }).collect()
+    } else {
+        Vec::new()
+    };
+    let reasons = ordo_domain::returns::ReturnReason::ALL
+        .iter()
+        .map(|r| Choice { value: r.as_str().into(), label: r.as_str().replace('_', " "), selected: false })
+        .collect();
+    Ok(render(StatusCode::OK, &OrderPage { layout, order, returnable, reasons, may_cancel, cancel_href, may_release, release_href }))
 }
 
 #[derive(Debug, Deserialize)]

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Redirect, Response};
 use ordo_app::{InspectedLine, NewReturn, NewReturnLine, Period, ReceivedLine};
 use ordo_domain::access::Permission;
-use ordo_domain::returns::{Disposition, ReturnRate, ReturnReason, ReturnStatus, Rma};
+use ordo_domain::returns::{Disposition, ReturnRate, ReturnStatus, Rma};
 use ordo_domain::FieldError;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -115,7 +115,6 @@ struct ReturnsPage {
     pager: Pager,
     csv_href: String,
     statuses: Vec<Choice>,
-    reasons: Vec<Choice>,
     may_request: bool,
     from: String,
     to: String,
@@ -182,7 +181,6 @@ pub(crate) async fn returns(
     let statuses = std::iter::once(Choice { value: String::new(), label: "any".into(), selected: status.is_empty() })
         .chain(ReturnStatus::ALL.iter().map(|s| Choice { value: s.as_str().into(), label: s.as_str().replace('_', " "), selected: s.as_str() == status }))
         .collect();
-    let reasons = ReturnReason::ALL.iter().map(|r| Choice { value: r.as_str().into(), label: r.as_str().replace('_', " "), selected: false }).collect();
     let page = ReturnsPage {
         may_request: session.actor.can(Permission::ReturnsWrite),
         pager,
@@ -197,7 +195,6 @@ pub(crate) async fn returns(
                 .collect()
         },
         statuses,
-        reasons,
         from: from.to_string(),
         to: to.to_string(),
         shipped: report.shipped,
@@ -216,20 +213,27 @@ fn number(fields: &[(String, String)], name: &str) -> Result<i64, FieldError> {
 }
 
 
-/// Asks for a return of one order line, as a customer told service (303 to the return).
+/// Asks for a return of an order's lines, from the order's page, as a customer told service
+/// (303 to the return).
 pub(crate) async fn request(session: Session, State(dashboard): State<Dashboard>, headers: HeaderMap, body: Bytes) -> Result<Redirect, PageError> {
     let layout = session.posting(Page::Returns, &headers, Permission::ReturnsWrite)?;
     let fields = super::form_fields(&body);
     let order_id = ordo_domain::field::uuid("order_id", field(&fields, "order_id")).map_err(|e| layout.fail(e))?;
-    let line = number(&fields, "line").map_err(|e| layout.fail(e))?;
-    let quantity = number(&fields, "quantity").map_err(|e| layout.fail(e))?;
+    let reason = field(&fields, "reason").to_owned();
+    // The order page sends `quantity_N` for each shipped line N; lines left at 0 stay.
+    let mut lines = Vec::new();
+    for (name, _) in fields.iter().filter(|(name, _)| name.starts_with("quantity_")) {
+        let line = name["quantity_".len()..].parse::<i64>().map_err(|_| layout.fail(FieldError::new(name.clone(), "is not an order line")))?;
+        let quantity = number(&fields, name).map_err(|e| layout.fail(e))?;
+        if quantity > 0 {
+            lines.push(NewReturnLine { line, quantity, reason: reason.clone() });
+        }
+    }
+    if lines.is_empty() {
+        return Err(layout.fail(FieldError::new("quantity", "say how many units of at least one line come back")));
+    }
     let override_window = Some(field(&fields, "override_window").trim().to_owned()).filter(|o| !o.is_empty());
-    let new = NewReturn {
-        order_id,
-        lines: vec![NewReturnLine { line, quantity, reason: field(&fields, "reason").to_owned() }],
-        source: "dashboard".into(),
-        override_window,
-    };
+    let new = NewReturn { order_id, lines, source: "dashboard".into(), override_window };
     let rma = dashboard.ordo.returns().request_return(new, &session.actor).await.map_err(|e| layout.fail(e))?;
     Ok(Redirect::to(&return_href(rma.id)))
 }

@@ -319,6 +319,18 @@ async fn held_orders_are_decided_and_a_wave_is_picked_packed_and_shipped_in_the_
     assert!(movements[0].contains("shipment") && movements[0].contains("-1"), "newest first: {movements:?}");
     assert!(movements[0].contains("JD014600003SE"), "{movements:?}");
 
+    // The customer sends one unit of the shipped order back: the return starts from the
+    // order's page by picking the line, and the return's page names the order.
+    browser.goto(&format!("{}/dashboard/orders/{}", server.base, ids["WAVE-1"])).await.unwrap();
+    fill(&browser, "return", &[("line-1", "1"), ("reason", "damaged")]).await;
+    browser.find(Locator::Id("start-return-submit")).await.unwrap().click().await.unwrap();
+    let status = browser.wait().for_element(Locator::Id("return-status")).await.unwrap().text().await.unwrap();
+    assert!(!status.is_empty());
+    let heading = browser.find(Locator::Css("h1")).await.unwrap().text().await.unwrap();
+    assert_eq!(heading, "Return of order web WAVE-1");
+    let (_, returns) = server.get(t, &format!("/api/v1/returns?order_id={}", ids["WAVE-1"])).await;
+    assert_eq!(returns[0]["lines"][0]["quantity"], 1, "{returns}");
+
     // Ops does not read the books; finance sees the shipment in a trial balance that holds.
     let links = texts(&browser, "nav a").await;
     assert!(!links.iter().any(|l| l == "Ledger"), "{links:?}");
