@@ -189,3 +189,211 @@ fn set_gauges(kpis: &Kpis) {
         metrics::gauge!("ordo_exceptions_overdue", &labels).set(queue.map_or(0, |q| q.overdue) as f64);
     }
 }
+
+/// The span an operating review covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReviewPeriod {
+    /// The last 7 days: backlog, stock exceptions, return reasons, supplier delays,
+    /// reconciliation issues.
+    Week,
+    /// The last 30 days: profitability by channel, forecast accuracy, service performance,
+    /// process compliance.
+    Month,
+}
+
+impl ReviewPeriod {
+    pub fn parse(field: &str, text: &str) -> Result<ReviewPeriod, ordo_domain::FieldError> {
+        match text {
+            "week" => Ok(ReviewPeriod::Week),
+            "month" => Ok(ReviewPeriod::Month),
+            _ => Err(ordo_domain::FieldError::new(field, "must be week or month")),
+        }
+    }
+
+    pub fn days(self) -> u32 {
+        match self {
+            ReviewPeriod::Week => 7,
+            ReviewPeriod::Month => 30,
+        }
+    }
+}
+
+/// Exceptions of some kinds over a period: raised in it, and unresolved at its end.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RaisedAndOpen {
+    pub raised: i64,
+    pub unresolved: i64,
+}
+
+/// The operating review: what the business looks at once a week and once a month.
+#[derive(Debug, Clone)]
+pub struct Review {
+    pub period: ReviewPeriod,
+    /// Both days included; `to` is today.
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub currency: Currency,
+    // Weekly.
+    pub backlog_at_start: i64,
+    pub backlog_now: i64,
+    pub blocked_now: i64,
+    pub stock_exceptions: RaisedAndOpen,
+    pub supplier_delays: RaisedAndOpen,
+    pub reconciliation: RaisedAndOpen,
+    pub returns: ordo_domain::returns::ReturnReport,
+    // Monthly.
+    pub profitability: Vec<Margin>,
+    /// None when no SKU had history enough to score.
+    pub forecast: Option<crate::procurement::AccuracyReport>,
+    pub fill_rate_bp: Option<i64>,
+    pub sla_bp: Option<i64>,
+    /// Changes approved by a second person, and made by one.
+    pub compliance: (i64, i64),
+    /// Exceptions resolved in the period, and of them within their first SLA.
+    pub exceptions_in_time: (i64, i64),
+}
+
+impl Reports<'_> {
+    /// The operating review for the `period` that ends today.
+    pub async fn review(self, period: ReviewPeriod) -> AppResult<Review> {
+        let now = self.now();
+        let to = now.date_naive();
+        let from = to - chrono::Duration::days(i64::from(period.days()) - 1);
+        let start = Utc.from_utc_datetime(&from.and_time(chrono::NaiveTime::MIN));
+        let kpis = self.kpis().await?;
+        let before_start = kpis.backlog.trend.len().saturating_sub(period.days() as usize + 1);
+        let (days, unresolved, actions, in_time, filled, on_time) = {
+            let mut tx = self.db.read().await?;
+            (
+                tx.exception_days(start).await?,
+                tx.unresolved_by_kind(now).await?,
+                tx.audit_actions_since(start).await?,
+                tx.exceptions_resolved_in_time(start).await?,
+                tx.first_reservations(start).await?,
+                tx.shipped_on_time(start).await?,
+            )
+        };
+        // A share over the whole period: every day's parts over every day's wholes.
+        let share = |rows: &[(NaiveDate, i64, i64)]| kpi::share_bp(rows.iter().map(|r| r.1).sum(), rows.iter().map(|r| r.2).sum());
+        let of = |kinds: &[ExceptionKind]| {
+            let wanted = |kind: &str| kinds.iter().any(|k| k.as_str() == kind);
+            RaisedAndOpen {
+                raised: days.iter().filter(|d| wanted(&d.kind)).map(|d| d.raised).sum(),
+                unresolved: unresolved.iter().filter(|u| wanted(&u.kind)).map(|u| u.unresolved).sum(),
+            }
+        };
+        let books = crate::Period { from: Some(from), to: Some(to) };
+        let returns = self.returns().return_report(books).await?;
+        let (profitability, forecast) = match period {
+            ReviewPeriod::Week => (Vec::new(), None),
+            ReviewPeriod::Month => {
+                let (_, margins) = self.ledger().profitability_by_channel(books).await?;
+                let forecast = self.procurement().forecast_accuracy(28).await.ok().filter(|report| report.scored > 0);
+                (margins, forecast)
+            }
+        };
+        Ok(Review {
+            period,
+            from,
+            to,
+            currency: self.settings.base_currency,
+            backlog_at_start: kpis.backlog.trend.get(before_start).copied().unwrap_or(0),
+            backlog_now: kpis.backlog.value,
+            blocked_now: kpis.blocked.value,
+            stock_exceptions: of(&[ExceptionKind::Stockout]),
+            supplier_delays: of(&[ExceptionKind::Procurement]),
+            reconciliation: of(&[ExceptionKind::Reconciliation]),
+            returns,
+            profitability,
+            forecast,
+            fill_rate_bp: share(&filled),
+            sla_bp: share(&on_time),
+            compliance: kpi::compliance(&actions),
+            exceptions_in_time: in_time,
+        })
+    }
+}
+
+/// A part of the review as people read it: a title and its figures, each a label and a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewSection {
+    pub title: &'static str,
+    pub lines: Vec<(String, String)>,
+}
+
+fn percent_or(bp: Option<i64>, none: &str) -> String {
+    bp.map_or_else(|| none.to_owned(), |bp| format!("{} %", ordo_domain::ledger::percent(bp)))
+}
+
+impl Review {
+    /// The review's sections in the order they are read, the period's own ones only.
+    pub fn sections(&self) -> Vec<ReviewSection> {
+        let raised = |r: RaisedAndOpen| format!("{} raised, {} unresolved", r.raised, r.unresolved);
+        match self.period {
+            ReviewPeriod::Week => {
+                let mut reasons: Vec<&ordo_domain::returns::ReturnRate> = self.returns.by_reason.iter().filter(|r| r.returned > 0).collect();
+                reasons.sort_by(|a, b| b.returned.cmp(&a.returned).then_with(|| a.key.cmp(&b.key)));
+                let mut return_lines = vec![(
+                    "Units returned".to_owned(),
+                    format!("{} of {} shipped ({})", self.returns.returned, self.returns.shipped, percent_or(kpi::share_bp(self.returns.returned, self.returns.shipped), "nothing shipped")),
+                )];
+                return_lines.extend(reasons.iter().map(|r| (r.key.replace('_', " "), format!("{} units", r.returned))));
+                vec![
+                    ReviewSection {
+                        title: "Order backlog",
+                        lines: vec![
+                            ("Orders to ship".to_owned(), format!("{} now, {} a week ago", self.backlog_now, self.backlog_at_start)),
+                            ("Blocked".to_owned(), format!("{} held for review or waiting for stock", self.blocked_now)),
+                        ],
+                    },
+                    ReviewSection { title: "Stock exceptions", lines: vec![("Stockouts".to_owned(), raised(self.stock_exceptions))] },
+                    ReviewSection { title: "Return reasons", lines: return_lines },
+                    ReviewSection { title: "Supplier delays", lines: vec![("Purchase orders late or stock running out first".to_owned(), raised(self.supplier_delays))] },
+                    ReviewSection { title: "Reconciliation issues", lines: vec![("Settlement breaks".to_owned(), raised(self.reconciliation))] },
+                ]
+            }
+            ReviewPeriod::Month => {
+                let money = |t: Total| ordo_domain::money::total_decimal(t, self.currency);
+                let mut profit: Vec<(String, String)> = self
+                    .profitability
+                    .iter()
+                    .map(|m| (m.key.clone(), format!("{} {} contribution on {} revenue ({})", money(m.contribution()), self.currency, money(m.revenue), percent_or(m.margin_bp(), "no revenue"))))
+                    .collect();
+                if profit.is_empty() {
+                    profit.push(("Channels".to_owned(), "nothing booked".to_owned()));
+                }
+                let forecast = match &self.forecast {
+                    Some(f) => {
+                        let metric = |v: Option<f64>| v.map_or_else(|| "none".to_owned(), |v| format!("{v:.3}"));
+                        let bias = f.bias.map_or_else(|| "none".to_owned(), |b| format!("{:+.1} %", b * 100.0));
+                        vec![(format!("{} SKUs, last {} days held out", f.scored, f.holdout_days), format!("MASE {}, RMSSE {}, bias {bias}", metric(f.mase), metric(f.rmsse)))]
+                    }
+                    None => vec![("Forecasts".to_owned(), "not scored: no SKU has history enough".to_owned())],
+                };
+                let (approved, direct) = self.compliance;
+                let (resolved, in_time) = self.exceptions_in_time;
+                vec![
+                    ReviewSection { title: "Profitability by channel", lines: profit },
+                    ReviewSection { title: "Forecast accuracy", lines: forecast },
+                    ReviewSection {
+                        title: "Service performance",
+                        lines: vec![
+                            ("Fill rate".to_owned(), percent_or(self.fill_rate_bp, "no orders routed")),
+                            ("Shipped on time".to_owned(), percent_or(self.sla_bp, "nothing shipped")),
+                        ],
+                    },
+                    ReviewSection {
+                        title: "Process compliance",
+                        lines: vec![
+                            (
+                                "Changes approved by a second person".to_owned(),
+                                format!("{approved} of {} ({})", approved + direct, percent_or(kpi::share_bp(approved, approved + direct), "no changes")),
+                            ),
+                            ("Exceptions solved within their SLA".to_owned(), format!("{in_time} of {resolved} ({})", percent_or(kpi::share_bp(in_time, resolved), "none solved"))),
+                        ],
+                    },
+                ]
+            }
+        }
+    }
+}

@@ -10,6 +10,7 @@ use ordo_domain::access::{Permission, Role};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Page {
     Overview,
+    Review,
     Orders,
     Holds,
     Fulfilment,
@@ -33,8 +34,9 @@ pub(crate) enum Page {
 
 impl Page {
     /// In navigation order.
-    const ALL: [Page; 20] = [
+    const ALL: [Page; 21] = [
         Page::Overview,
+        Page::Review,
         Page::Orders,
         Page::Holds,
         Page::Fulfilment,
@@ -59,6 +61,7 @@ impl Page {
     pub(crate) fn label(self) -> &'static str {
         match self {
             Page::Overview => "Overview",
+            Page::Review => "Review",
             Page::Orders => "Orders",
             Page::Holds => "Holds",
             Page::Fulfilment => "Fulfilment",
@@ -84,6 +87,7 @@ impl Page {
     pub(crate) fn href(self) -> &'static str {
         match self {
             Page::Overview => "/dashboard",
+            Page::Review => "/dashboard/review",
             Page::Orders => "/dashboard/orders",
             Page::Holds => "/dashboard/holds",
             Page::Fulfilment => "/dashboard/fulfilment",
@@ -113,7 +117,7 @@ impl Page {
             Page::Overview | Page::Channels | Page::Locations | Page::Products | Page::Suppliers | Page::Customers => {
                 Permission::MasterDataRead
             }
-            Page::Orders | Page::Returns | Page::Helpdesk => Permission::OrdersRead,
+            Page::Orders | Page::Returns | Page::Helpdesk | Page::Review => Permission::OrdersRead,
             Page::Notifications => Permission::NotificationsRead,
             Page::Holds => Permission::OrdersReview,
             // Viewing; releasing, picking, packing and shipping also need `InventoryWrite`.
@@ -181,7 +185,7 @@ mod tests {
         let all = nav(Role::Admin);
         assert_eq!(
             all[..10],
-            ["Overview", "Orders", "Holds", "Fulfilment", "Inventory", "Exceptions", "Returns", "Helpdesk", "Notifications", "Procurement"]
+            ["Overview", "Review", "Orders", "Holds", "Fulfilment", "Inventory", "Exceptions", "Returns", "Helpdesk", "Notifications"]
         );
         assert_eq!(all.len(), Page::ALL.len());
         assert!(nav(Role::Finance).contains(&"Holds"), "finance reviews held orders");

@@ -41,6 +41,7 @@ pub fn router(ordo: ordo_app::Ordo, secure_cookies: bool) -> Router {
         .route(session::SETUP, get(session::setup_form).post(session::set_up))
         .route("/dashboard", get(pages::overview::overview))
         .route("/dashboard/", get(|| async { Redirect::to("/dashboard") }))
+        .route("/dashboard/review", get(pages::review::review))
         .route("/dashboard/orders", get(pages::orders::orders).post(pages::orders::take_order))
         .route("/dashboard/orders/{id}", get(pages::orders::order))
         .route("/dashboard/orders/{id}/cancel", get(pages::orders::cancel_page).post(pages::orders::cancel))

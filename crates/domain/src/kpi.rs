@@ -105,6 +105,33 @@ fn add(sum: &mut Margin, m: &Margin) {
     sum.shipping_cost += m.shipping_cost;
 }
 
+/// Audit actions that change what moves money or stock after a second person said yes.
+pub const APPROVED_BY_A_SECOND_PERSON: [&str; 2] = ["change_request.approve", "rule.approve"];
+
+/// Audit actions that change what moves money or stock on one person's word: routing, buffers,
+/// rates, taxes, policies, supplier terms, kits, promotions, new listings.
+pub const CHANGED_BY_ONE_PERSON: [&str; 12] = [
+    "channel.set_buffer",
+    "channel.set_routing",
+    "exchange_rate.import",
+    "exchange_rate.set",
+    "listing.create",
+    "location.set_shipping_methods",
+    "product.set_kit",
+    "promotion.create",
+    "return_policy.set",
+    "supplier.terms",
+    "supplier_sku.set",
+    "tax_rate.set",
+];
+
+/// Process compliance from a period's audit actions and their counts: the changes approved by
+/// a second person, and those made by one.
+pub fn compliance(actions: &[(String, i64)]) -> (i64, i64) {
+    let count = |names: &[&str]| actions.iter().filter(|(action, _)| names.contains(&action.as_str())).map(|(_, n)| n).sum::<i64>();
+    (count(&APPROVED_BY_A_SECOND_PERSON), count(&CHANGED_BY_ONE_PERSON))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +155,18 @@ mod tests {
         let counts = BTreeMap::from([(day(2), (9, 10)), (day(3), (1, 10))]);
         let (all, trend) = daily_shares(&[day(1), day(2), day(3)], &counts);
         assert_eq!((all, trend), (Some(5000), vec![None, Some(9000), Some(1000)]));
+    }
+
+    #[test]
+    fn compliance_counts_second_person_approvals_against_one_person_changes() {
+        let actions = vec![
+            ("change_request.approve".to_owned(), 3),
+            ("rule.approve".to_owned(), 1),
+            ("tax_rate.set".to_owned(), 2),
+            ("order.receive".to_owned(), 500),
+        ];
+        assert_eq!(compliance(&actions), (4, 2));
+        assert_eq!(share_bp(4, 4 + 2), Some(6666));
     }
 
     #[test]

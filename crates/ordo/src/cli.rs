@@ -253,6 +253,19 @@ enum ReportCommand {
         #[command(flatten)]
         period: PeriodArgs,
     },
+    /// The operating review, up to today: weekly (order backlog, stock exceptions, return
+    /// reasons, supplier delays, reconciliation issues) or monthly (profitability by channel,
+    /// forecast accuracy, service performance, process compliance).
+    Review {
+        #[arg(long, value_enum, default_value = "week")]
+        period: ReviewPeriodArg,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ReviewPeriodArg {
+    Week,
+    Month,
 }
 
 /// What profitability is broken down by.
@@ -661,6 +674,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
                         .map_err(failed)?;
                     }
                 }
+                ReportCommand::Review { period } => return print_review(&ordo, period).await,
             }
             let report = out.into_inner().map_err(|e| Failure::Failed(format!("cannot write the report: {e}")))?;
             match std::io::stdout().lock().write_all(&report) {
@@ -1006,6 +1020,25 @@ async fn serve(config: &Config) -> Result<ExitCode, Failure> {
         backups.abort();
     }
     ordo.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the operating review as text, section by section.
+async fn print_review(ordo: &ordo_app::Ordo, period: ReviewPeriodArg) -> Result<ExitCode, Failure> {
+    let (period, name) = match period {
+        ReviewPeriodArg::Week => (ordo_app::ReviewPeriod::Week, "Weekly"),
+        ReviewPeriodArg::Month => (ordo_app::ReviewPeriod::Month, "Monthly"),
+    };
+    let review = ordo.reports().review(period).await?;
+    let mut text = format!("{name} review, {} to {}\n", review.from, review.to);
+    for section in review.sections() {
+        text.push_str(&format!("\n{}\n", section.title));
+        for (label, value) in section.lines {
+            text.push_str(&format!("  {label}: {value}\n"));
+        }
+    }
+    // Written whole, so a reader that stops early (`| head`) ends it quietly.
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
     Ok(ExitCode::SUCCESS)
 }
 

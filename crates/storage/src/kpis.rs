@@ -128,4 +128,18 @@ impl Tx {
         let rows: Vec<(String, i64, i64)> = on_engine!(self, |conn| sqlx::query_as(sql).bind(now).fetch_all(conn).await?);
         Ok(rows.into_iter().map(|(kind, unresolved, overdue)| UnresolvedKind { kind, unresolved, overdue }).collect())
     }
+
+    /// Exceptions resolved since `from`, and how many of them within their first SLA (resolved
+    /// by their due time without ever escalating).
+    pub async fn exceptions_resolved_in_time(&mut self, from: DateTime<Utc>) -> Result<(i64, i64), StorageError> {
+        let sql = "SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN escalations = 0 AND resolved_at <= due_at THEN 1 ELSE 0 END), 0) AS BIGINT) \
+                   FROM exceptions WHERE resolved_at >= $1";
+        Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(from).fetch_one(conn).await?))
+    }
+
+    /// How many audit records of each action were written since `from`.
+    pub async fn audit_actions_since(&mut self, from: DateTime<Utc>) -> Result<Vec<(String, i64)>, StorageError> {
+        let sql = "SELECT action, COUNT(*) FROM audit_log WHERE at >= $1 GROUP BY action ORDER BY action";
+        Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(from).fetch_all(conn).await?))
+    }
 }

@@ -15,6 +15,7 @@ pub(crate) mod orders;
 pub(crate) mod overview;
 pub(crate) mod procurement;
 pub(crate) mod returns;
+pub(crate) mod review;
 pub(crate) mod rules;
 pub(crate) mod users;
 

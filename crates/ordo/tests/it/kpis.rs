@@ -80,6 +80,27 @@ async fn the_figures_follow_the_orders_shipments_exceptions_and_books(server: Se
     let floor_page = Browserless::log_in(&server, "walt", Role::Warehouse).await.get("/dashboard").await.1;
     assert!(floor_page.contains("id=\"kpi-backlog\"") && !floor_page.contains("kpi-margin"), "no margin for the warehouse");
 
+    // The operating review: weekly and monthly, the same in the dashboard and from the
+    // command line's use case. A price change approved by a second person counts as such.
+    let proposal = json!({"kind": "price", "change": {"channel": "web", "channel_sku": "W-MUG", "price": "13.50"}, "reason": "cost went up"});
+    let (status, proposed) = server.post(&server.admin, "/api/v1/change-requests", proposal).await;
+    assert_eq!(status, 201, "{proposed}");
+    let approve = format!("/api/v1/change-requests/{}/approve", proposed["id"].as_str().unwrap());
+    assert_eq!(server.post(&server.token(Role::Finance).await, &approve, json!({})).await.0, 200);
+    let weekly = server.ordo.reports().review(ordo_app::ReviewPeriod::Week).await.unwrap();
+    let titles: Vec<&str> = weekly.sections().iter().map(|s| s.title).collect();
+    assert_eq!(titles, ["Order backlog", "Stock exceptions", "Return reasons", "Supplier delays", "Reconciliation issues"]);
+    assert_eq!((weekly.backlog_now, weekly.stock_exceptions.raised), (2, 1));
+    let monthly = server.ordo.reports().review(ordo_app::ReviewPeriod::Month).await.unwrap();
+    assert_eq!(monthly.compliance, (1, 1), "the price approved by a second person; the shop's listing made by one");
+    assert_eq!((monthly.fill_rate_bp, monthly.sla_bp), (Some(5000), Some(10_000)));
+    let review = finance.get("/dashboard/review?period=month").await.1;
+    for shown in ["Monthly review", "Profitability by channel", "Process compliance", "1 of 2 (50.00 %)"] {
+        assert!(review.contains(shown), "the monthly review shows {shown}");
+    }
+    let floor_review = Browserless::log_in(&server, "wendy", Role::Warehouse).await.get("/dashboard/review?period=month").await.1;
+    assert!(floor_review.contains("Process compliance") && !floor_review.contains("Profitability by channel"), "the books are finance's");
+
     // The levels are Prometheus gauges too.
     let metrics = reqwest::get(format!("{}/metrics", server.base)).await.unwrap().text().await.unwrap();
     for gauge in ["ordo_orders_backlog", "ordo_orders_blocked", "ordo_exceptions_unresolved{owner=\"finance\"}", "ordo_channel_sync_problems"] {
