@@ -350,8 +350,11 @@ async fn service_works_a_return_from_the_dashboard() {
 
     let (status, page) = sam.get("/dashboard/returns").await;
     assert_eq!(status, 200, "{page}");
-    assert!(page.contains("Ask for a return") && page.contains("<svg"), "{page}");
-    let (status, at) = sam.post("/dashboard/returns", &[("order_id", &order), ("line", "1"), ("quantity", "2"), ("reason", "wrong_item")]).await;
+    assert!(page.contains("Start a return") && page.contains("<svg"), "{page}");
+    // The return starts from the order's page, by the units of each shipped line.
+    let (_, page) = sam.get(&format!("/dashboard/orders/{order}")).await;
+    assert!(page.contains("name=\"quantity_1\""), "{page}");
+    let (status, at) = sam.post("/dashboard/returns", &[("order_id", &order), ("quantity_1", "2"), ("reason", "wrong_item")]).await;
     assert_eq!(status, 303, "{at}");
     assert!(at.starts_with("/dashboard/returns/"), "{at}");
     let (status, page) = sam.get(&at).await;
