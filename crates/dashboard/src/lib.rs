@@ -85,6 +85,7 @@ pub fn router(ordo: ordo_app::Ordo, secure_cookies: bool) -> Router {
         .route("/dashboard/rules/{id}", get(pages::rules::rule).post(pages::rules::step))
         .route("/dashboard/rules/{id}/simulate", get(pages::rules::simulate))
         .route("/dashboard/channels", get(pages::channels::channels).post(pages::channels::create_channel))
+        .route("/dashboard/channels/rates", get(|| async { Redirect::to("/dashboard/channels") }).post(pages::channels::set_rate))
         .route("/dashboard/channels/{code}", get(pages::channels::channel))
         .route(
             "/dashboard/channels/{code}/inbox/{id}/replay",
@@ -92,9 +93,10 @@ pub fn router(ordo: ordo_app::Ordo, secure_cookies: bool) -> Router {
         )
         .route("/dashboard/locations", get(pages::master::locations).post(pages::master::create_location))
         .route("/dashboard/products", get(pages::master::products).post(pages::master::create_product))
+        .route("/dashboard/products/tax-rates", get(|| async { Redirect::to("/dashboard/products") }).post(pages::master::set_tax_rate))
         .route("/dashboard/products/import", get(|| async { Redirect::to("/dashboard/products") }).post(pages::master::import_products).layer(DefaultBodyLimit::max(pages::master::UPLOAD_LIMIT)))
-        .route("/dashboard/suppliers", get(pages::master::suppliers))
-        .route("/dashboard/customers", get(pages::master::customers))
+        .route("/dashboard/suppliers", get(pages::master::suppliers).post(pages::master::create_supplier))
+        .route("/dashboard/customers", get(pages::master::customers).post(pages::master::create_customer))
         .route("/dashboard/changes", get(pages::changes::changes).post(pages::changes::propose))
         .route("/dashboard/changes/{id}", get(pages::changes::change).post(pages::changes::decide))
         .route("/dashboard/users", get(pages::users::users).post(pages::users::create_user))

@@ -128,15 +128,31 @@ fn channel_form(entered: Option<&Entered>, base_currency: &str) -> EntryForm {
     .mark_choices()
 }
 
+fn rate_form(entered: Option<&Entered>, base_currency: &str) -> EntryForm {
+    EntryForm::new("exchange-rate", "Exchange rate", "/dashboard/channels/rates", "Set the rate", vec![
+        Input::text("currency", "Currency").hint("a channel's or a supplier's, such as GBP"),
+        Input::text("rate", "Rate").hint("what one unit is worth in the base currency, such as 1.1650"),
+    ])
+    .about(format!("From now on, amounts in this currency are booked in {base_currency} at this rate. A channel selling in a currency without one cannot take orders."))
+    .entered(entered)
+}
+
 pub(crate) async fn channels(session: Session, State(dashboard): State<Dashboard>) -> Result<Response, PageError> {
     channels_page(&session, &dashboard, None).await
 }
 
-async fn channels_page(session: &Session, dashboard: &Dashboard, entered: Option<Entered>) -> Result<Response, PageError> {
+/// The page; with `refused`, the form of that id shown again as it was sent (422).
+async fn channels_page(session: &Session, dashboard: &Dashboard, refused: Option<(&str, Entered)>) -> Result<Response, PageError> {
     let layout = session.open(Page::Channels)?;
     let connections = dashboard.ordo.channels().channel_connections().await.map_err(|e| layout.fail(e))?;
     let base = dashboard.ordo.settings().base_currency;
-    let forms = if session.actor.can(Permission::MasterDataWrite) { vec![channel_form(entered.as_ref(), base.code())] } else { Vec::new() };
+    let entered = |id: &str| refused.as_ref().filter(|(form, _)| *form == id).map(|(_, entered)| entered);
+    let forms = if session.actor.can(Permission::MasterDataWrite) {
+        vec![channel_form(entered("new-channel"), base.code()), rate_form(entered("exchange-rate"), base.code())]
+    } else {
+        Vec::new()
+    };
+    let entered = refused.as_ref().map(|(_, e)| e);
     let status = if entered.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     Ok(render(status, &ChannelsPage { layout, channels: connections.into_iter().map(ChannelRow::from).collect(), forms }))
 }
@@ -163,7 +179,20 @@ pub(crate) async fn create_channel(session: Session, State(dashboard): State<Das
         Ok(()) => Ok(Redirect::to(Page::Channels.href()).into_response()),
         Err(error) => {
             let refused = refusal(error).map_err(|e| layout.fail(e))?;
-            channels_page(&session, &dashboard, Some(Entered::new(fields, refused))).await
+            channels_page(&session, &dashboard, Some(("new-channel", Entered::new(fields, refused)))).await
+        }
+    }
+}
+
+pub(crate) async fn set_rate(session: Session, State(dashboard): State<Dashboard>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+    let layout = session.posting(Page::Channels, &headers, Permission::MasterDataWrite)?;
+    let fields = super::form_fields(&body);
+    let set = dashboard.ordo.ledger().set_exchange_rate(field(&fields, "currency").trim(), field(&fields, "rate"), None, &session.actor).await;
+    match set {
+        Ok(_) => Ok(Redirect::to(Page::Channels.href()).into_response()),
+        Err(error) => {
+            let refused = refusal(error).map_err(|e| layout.fail(e))?;
+            channels_page(&session, &dashboard, Some(("exchange-rate", Entered::new(fields, refused)))).await
         }
     }
 }

@@ -9,7 +9,7 @@ use axum::extract::{Multipart, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use ordo_domain::access::Permission;
-use ordo_domain::master::{Customer, Location, LocationKind, NewLocation, NewProduct, Product, Supplier};
+use ordo_domain::master::{Customer, CustomerSegment, Location, LocationKind, NewCustomer, NewLocation, NewProduct, NewSupplier, Product, Supplier};
 use ordo_domain::FieldError;
 use serde::Deserialize;
 
@@ -96,12 +96,55 @@ pub(crate) async fn create_location(session: Session, State(dashboard): State<Da
 struct SuppliersPage {
     layout: Layout,
     suppliers: Vec<Supplier>,
+    forms: Vec<EntryForm>,
+}
+
+fn supplier_form(entered: Option<&Entered>, base_currency: &str) -> EntryForm {
+    EntryForm::new("new-supplier", "New supplier", Page::Suppliers.href(), "Add the supplier", vec![
+        Input::text("code", "Code").hint("short and lower case, such as nordic-ceramics"),
+        Input::text("name", "Name"),
+        Input::text("currency", "Currency").value(base_currency).hint("what it bills in, such as EUR"),
+        Input::text("lead_time_days", "Lead time in days").of(Control::Number).value("14").hint("from the order to the goods arriving"),
+    ])
+    .about("Who stock is bought from. Its prices per SKU and terms are set through the API or procurement.")
+    .entered(entered)
 }
 
 pub(crate) async fn suppliers(session: Session, State(dashboard): State<Dashboard>) -> Result<Response, PageError> {
+    suppliers_page(&session, &dashboard, None).await
+}
+
+async fn suppliers_page(session: &Session, dashboard: &Dashboard, entered: Option<Entered>) -> Result<Response, PageError> {
     let layout = session.open(Page::Suppliers)?;
     let suppliers = dashboard.ordo.master_data().suppliers().await.map_err(|e| layout.fail(e))?;
-    Ok(render(StatusCode::OK, &SuppliersPage { layout, suppliers }))
+    let base = dashboard.ordo.settings().base_currency;
+    let forms = if session.actor.can(Permission::SuppliersWrite) { vec![supplier_form(entered.as_ref(), base.code())] } else { Vec::new() };
+    let status = if entered.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    Ok(render(status, &SuppliersPage { layout, suppliers, forms }))
+}
+
+pub(crate) async fn create_supplier(session: Session, State(dashboard): State<Dashboard>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+    let layout = session.posting(Page::Suppliers, &headers, Permission::SuppliersWrite)?;
+    let fields = form_fields(&body);
+    let created = match whole_number(&fields, "lead_time_days") {
+        Ok(lead_time_days) => {
+            let new = NewSupplier {
+                code: field(&fields, "code").to_owned(),
+                name: field(&fields, "name").to_owned(),
+                currency: field(&fields, "currency").trim().to_owned(),
+                lead_time_days,
+            };
+            dashboard.ordo.master_data().create_supplier(new, &session.actor).await.map(drop)
+        }
+        Err(error) => Err(error.into()),
+    };
+    match created {
+        Ok(()) => Ok(Redirect::to(Page::Suppliers.href()).into_response()),
+        Err(error) => {
+            let refused = refusal(error).map_err(|e| layout.fail(e))?;
+            suppliers_page(&session, &dashboard, Some(Entered::new(fields, refused))).await
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -145,10 +188,21 @@ fn import_form(entered: Option<&Entered>) -> EntryForm {
     .entered(entered)
 }
 
+fn tax_form(entered: Option<&Entered>) -> EntryForm {
+    EntryForm::new("tax-rate", "Tax rate", "/dashboard/products/tax-rates", "Set the rate", vec![
+        Input::text("country", "Country").hint("two letters, such as DE"),
+        Input::text("tax_class", "Tax class").value("standard").hint("the class products carry, such as standard or reduced"),
+        Input::text("percent", "Rate in percent").hint("such as 19 or 7.5"),
+    ])
+    .about("What a product of this class is taxed at when shipped to this country, for orders whose channel sends no tax.")
+    .entered(entered)
+}
+
 #[derive(Default)]
 struct ProductForms {
     new: Option<Entered>,
     import: Option<Entered>,
+    tax: Option<Entered>,
 }
 
 pub(crate) async fn products(session: Session, State(dashboard): State<Dashboard>, query: Result<Query<ProductsQuery>, QueryRejection>) -> Result<Response, PageError> {
@@ -181,10 +235,10 @@ async fn products_page(session: &Session, dashboard: &Dashboard, query: Products
     let what = if q.trim().is_empty() { "products" } else { "matching products" };
     let extent = Extent::Total(found.total);
     let pager = Pager::new(Page::Products.href(), &[("q", q.trim())], paging, found.products.len(), extent, what);
-    let status = if entered.new.is_some() || entered.import.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let status = if entered.new.is_some() || entered.import.is_some() || entered.tax.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let forms = if session.actor.can(Permission::MasterDataWrite) {
         let base = dashboard.ordo.settings().base_currency;
-        vec![product_form(entered.new.as_ref(), base.code()), import_form(entered.import.as_ref())]
+        vec![product_form(entered.new.as_ref(), base.code()), import_form(entered.import.as_ref()), tax_form(entered.tax.as_ref())]
     } else {
         Vec::new()
     };
@@ -214,7 +268,25 @@ pub(crate) async fn create_product(session: Session, State(dashboard): State<Das
         Ok(()) => Ok(Redirect::to(Page::Products.href()).into_response()),
         Err(error) => {
             let refused = refusal(error).map_err(|e| layout.fail(e))?;
-            let forms = ProductForms { new: Some(Entered::new(fields, refused)), import: None };
+            let forms = ProductForms { new: Some(Entered::new(fields, refused)), ..ProductForms::default() };
+            products_page(&session, &dashboard, ProductsQuery { q: None, page: None, format: None }, forms).await
+        }
+    }
+}
+
+pub(crate) async fn set_tax_rate(session: Session, State(dashboard): State<Dashboard>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+    let layout = session.posting(Page::Products, &headers, Permission::MasterDataWrite)?;
+    let fields = form_fields(&body);
+    let set = dashboard.ordo.master_data().set_tax_rate(field(&fields, "country").trim(), field(&fields, "tax_class").trim(), field(&fields, "percent").trim(), &session.actor).await;
+    match set {
+        Ok(_) => Ok(Redirect::to(Page::Products.href()).into_response()),
+        Err(error) => {
+            let mut refused = refusal(error).map_err(|e| layout.fail(e))?;
+            // The use case names the rate `rate`; the form asks for it in percent.
+            if refused.field == "rate" {
+                refused.field = "percent".to_owned();
+            }
+            let forms = ProductForms { tax: Some(Entered::new(fields, refused)), ..ProductForms::default() };
             products_page(&session, &dashboard, ProductsQuery { q: None, page: None, format: None }, forms).await
         }
     }
@@ -268,7 +340,7 @@ pub(crate) async fn import_products(session: Session, State(dashboard): State<Da
     match imported {
         Ok(()) => Ok(Redirect::to(Page::Products.href()).into_response()),
         Err(refused) => {
-            let forms = ProductForms { new: None, import: Some(Entered::new(Vec::new(), refused)) };
+            let forms = ProductForms { import: Some(Entered::new(Vec::new(), refused)), ..ProductForms::default() };
             products_page(&session, &dashboard, ProductsQuery { q: None, page: None, format: None }, forms).await
         }
     }
@@ -289,6 +361,37 @@ struct CustomersPage {
     layout: Layout,
     customers: Vec<Customer>,
     pager: Pager,
+    forms: Vec<EntryForm>,
+}
+
+fn customer_form(entered: Option<&Entered>) -> EntryForm {
+    EntryForm::new("new-customer", "New customer", Page::Customers.href(), "Add the customer", vec![
+        Input::text("email", "E-mail").of(Control::Email),
+        Input::text("name", "Name"),
+        Input::text("segment", "Segment").select(&[("consumer", "Consumer"), ("business", "Business"), ("vip", "VIP")]),
+    ])
+    .about("A customer known before their first order, such as a B2B account. Orders from the channels add theirs.")
+    .entered(entered)
+    .mark_choices()
+}
+
+pub(crate) async fn create_customer(session: Session, State(dashboard): State<Dashboard>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+    let layout = session.posting(Page::Customers, &headers, Permission::CustomersWrite)?;
+    let fields = form_fields(&body);
+    let created = match CustomerSegment::parse("segment", field(&fields, "segment")) {
+        Ok(segment) => {
+            let new = NewCustomer { email: field(&fields, "email").to_owned(), name: field(&fields, "name").to_owned(), segment: Some(segment) };
+            dashboard.ordo.master_data().create_customer(new, &session.actor).await.map(drop)
+        }
+        Err(error) => Err(error.into()),
+    };
+    match created {
+        Ok(()) => Ok(Redirect::to(Page::Customers.href()).into_response()),
+        Err(error) => {
+            let refused = refusal(error).map_err(|e| layout.fail(e))?;
+            customers_page(&session, &dashboard, CustomersQuery { page: None, format: None }, Some(Entered::new(fields, refused))).await
+        }
+    }
 }
 
 pub(crate) async fn customers(
@@ -298,6 +401,11 @@ pub(crate) async fn customers(
 ) -> Result<Response, PageError> {
     let layout = session.open(Page::Customers)?;
     let query = layout.query(query)?;
+    customers_page(&session, &dashboard, query, None).await
+}
+
+async fn customers_page(session: &Session, dashboard: &Dashboard, query: CustomersQuery, entered: Option<Entered>) -> Result<Response, PageError> {
+    let layout = session.open(Page::Customers)?;
     let paging = Paging::parse(query.page.as_deref()).map_err(|e| layout.fail(e))?;
     if query.format.as_deref() == Some("csv") {
         let mut rows: Vec<Vec<String>> = Vec::new();
@@ -317,6 +425,8 @@ pub(crate) async fn customers(
     let more = customers.len() > page_size;
     customers.truncate(page_size);
     let pager = Pager::new(Page::Customers.href(), &[], paging, customers.len(), Extent::More(more), "customers");
-    Ok(render(StatusCode::OK, &CustomersPage { layout, customers, pager }))
+    let forms = if session.actor.can(Permission::CustomersWrite) { vec![customer_form(entered.as_ref())] } else { Vec::new() };
+    let status = if entered.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    Ok(render(status, &CustomersPage { layout, customers, pager, forms }))
 }
 

@@ -73,3 +73,40 @@ async fn every_list_pages_and_exports_csv(server: Server) {
     }
 }
 on_both_engines!(every_list_pages_and_exports_csv, every_list_pages_and_exports_csv_on_sqlite, every_list_pages_and_exports_csv_on_postgres);
+
+/// Posts a dashboard form: refused first (422, the field named in the page, nothing changed),
+/// then accepted (303).
+async fn refused_then_saved(session: &Browserless, path: &str, bad: &[(&str, &str)], field: &str, good: &[(&str, &str)]) {
+    let (status, page) = session.post(path, bad).await;
+    assert_eq!(status, 422, "{path}: {page}");
+    assert!(page.contains(&format!("{field}: ")) && page.contains("aria-invalid=\"true\""), "{path} names {field}: {page}");
+    let (status, at) = session.post(path, good).await;
+    assert_eq!(status, 303, "{path}: {at}");
+}
+
+async fn master_data_forms_refuse_naming_the_field_and_change_nothing(server: Server) {
+    let t = &server.admin;
+    let admin = Browserless::log_in(&server, "ada", Role::Admin).await;
+
+    let supplier = |lead: &'static str| vec![("code", "nordic"), ("name", "Nordic Ceramics"), ("currency", "EUR"), ("lead_time_days", lead)];
+    refused_then_saved(&admin, "/dashboard/suppliers", &supplier("two weeks"), "lead_time_days", &supplier("14")).await;
+    let (_, suppliers) = server.get(t, "/api/v1/suppliers").await;
+    assert_eq!(suppliers.as_array().unwrap().len(), 1, "one supplier, from the second post: {suppliers}");
+
+    let customer = |email: &'static str| vec![("email", email), ("name", "Acme GmbH"), ("segment", "business")];
+    refused_then_saved(&admin, "/dashboard/customers", &customer("not an address"), "email", &customer("buyer@acme.example")).await;
+    let (_, customers) = server.get(t, "/api/v1/customers").await;
+    assert_eq!(customers.as_array().map_or(0, Vec::len), 1, "{customers}");
+
+    let rate = |value: &'static str| vec![("currency", "GBP"), ("rate", value)];
+    refused_then_saved(&admin, "/dashboard/channels/rates", &rate("-1"), "rate", &rate("1.1650")).await;
+    let tax = |percent: &'static str| vec![("country", "DE"), ("tax_class", "standard"), ("percent", percent)];
+    refused_then_saved(&admin, "/dashboard/products/tax-rates", &tax("nineteen"), "percent", &tax("19")).await;
+    let (_, log) = server.get(t, "/api/v1/audit?action=tax_rate.set").await;
+    assert_eq!(log.as_array().unwrap().len(), 1, "one rate set, by the second post: {log}");
+}
+on_both_engines!(
+    master_data_forms_refuse_naming_the_field_and_change_nothing,
+    master_data_forms_on_sqlite,
+    master_data_forms_on_postgres
+);
