@@ -275,6 +275,41 @@ impl Access<'_> {
         Ok(Actor { kind: ActorKind::User, name: user.username, role: user.role, request_id: None })
     }
 
+    /// The time zone the user of a live session reads times in; none (UTC) when they chose
+    /// none, or the session is not live.
+    pub async fn session_time_zone(self, session_key: &str) -> AppResult<Option<chrono_tz::Tz>> {
+        if session_key.len() != 64 {
+            return Ok(None);
+        }
+        let user = self.db.read().await?.session_user(&sha256_hex(session_key.as_bytes()), self.now()).await?;
+        Ok(user.and_then(|u| u.time_zone).and_then(|zone| zone.parse().ok()))
+    }
+
+    /// Sets the time zone `username` reads times in: an IANA name such as Europe/Berlin, or
+    /// empty for UTC. A user sets their own; an admin anyone's.
+    pub async fn set_time_zone(self, username: &str, time_zone: &str, actor: &Actor) -> AppResult<()> {
+        if actor.name != username && actor.role != Role::Admin {
+            return Err(AppError::Forbidden(format!("{} may set only their own time zone", actor.name)));
+        }
+        let zone = time_zone.trim();
+        let zone = match zone {
+            "" => None,
+            zone => Some(
+                zone.parse::<chrono_tz::Tz>()
+                    .map_err(|_| FieldError::new("time_zone", format!("{zone:?} is not a time zone: use an IANA name such as Europe/Berlin")))?
+                    .name(),
+            ),
+        };
+        let mut tx = self.db.write().await?;
+        if !tx.set_user_time_zone(username, zone).await? {
+            return Err(AppError::NotFound { what: "user", key: username.to_owned() });
+        }
+        let change = Change::new("user.time_zone", format!("user:{username}")).after(serde_json::json!({"time_zone": zone.unwrap_or("UTC")}));
+        record(&mut tx, actor, self.now(), &[change]).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Lifts a lockout of `username`'s account before it runs out.
     pub async fn unlock_user(self, username: &str, actor: &Actor) -> AppResult<()> {
         let key = format!("user:{}", username.trim().to_lowercase());

@@ -129,6 +129,17 @@ fn split_port(authority: &str) -> (&str, Option<&str>) {
     }
 }
 
+/// Runs the request in the time zone its reader chose ([`crate::pages::VIEWER_ZONE`]): UTC for
+/// anyone who chose none or is not signed in.
+pub(crate) async fn viewer_zone(State(dashboard): State<Dashboard>, request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let key = CookieJar::from_headers(request.headers()).get(SESSION_COOKIE).map(|c| c.value().to_owned());
+    let zone = match key {
+        Some(key) => dashboard.ordo.access().session_time_zone(&key).await.ok().flatten().unwrap_or(chrono_tz::UTC),
+        None => chrono_tz::UTC,
+    };
+    crate::pages::VIEWER_ZONE.scope(zone, next.run(request)).await
+}
+
 /// The most a dashboard form's body may be, unless it sends a file: a few fields.
 const FORM_LIMIT: usize = 256 * 1024;
 

@@ -62,9 +62,17 @@ pub struct SessionUser {
     pub user_id: Uuid,
     pub username: String,
     pub role: Role,
+    /// The time zone they read times in; UTC when none.
+    pub time_zone: Option<String>,
 }
 
 impl Tx {
+    /// Sets the time zone `username` reads times in (none: UTC); whether the user exists.
+    pub async fn set_user_time_zone(&mut self, username: &str, time_zone: Option<&str>) -> Result<bool, StorageError> {
+        let sql = "UPDATE users SET time_zone = $2 WHERE username = $1";
+        Ok(on_engine!(self, |conn| sqlx::query(sql).bind(username).bind(time_zone).execute(conn).await?.rows_affected()) == 1)
+    }
+
     /// Every dashboard user, by username.
     pub async fn users(&mut self) -> Result<Vec<UserListing>, StorageError> {
         let sql = "SELECT username, role, created_at, disabled_at FROM users ORDER BY username";
@@ -232,11 +240,11 @@ impl Tx {
 
     /// The user of an unexpired session.
     pub async fn session_user(&mut self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<SessionUser>, StorageError> {
-        let sql = "SELECT u.id, u.username, u.role FROM sessions s JOIN users u ON u.id = s.user_id \
+        let sql = "SELECT u.id, u.username, u.role, u.time_zone FROM sessions s JOIN users u ON u.id = s.user_id \
                    WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL";
-        let row: Option<(Uuid, String, String)> =
+        let row: Option<(Uuid, String, String, Option<String>)> =
             on_engine!(self, |conn| sqlx::query_as(sql).bind(token_hash).bind(now).fetch_optional(conn).await?);
-        row.map(|(user_id, username, r)| Ok(SessionUser { user_id, username, role: role(&r)? })).transpose()
+        row.map(|(user_id, username, r, time_zone)| Ok(SessionUser { user_id, username, role: role(&r)?, time_zone })).transpose()
     }
 
     /// Ends a session; expired sessions of anyone are swept on the way.

@@ -17,6 +17,7 @@ pub(crate) mod procurement;
 pub(crate) mod returns;
 pub(crate) mod review;
 pub(crate) mod rules;
+pub(crate) mod settings;
 pub(crate) mod users;
 
 use chrono::{DateTime, Utc};
@@ -78,8 +79,23 @@ pub(crate) fn csv_rows<'a>(header: &[&str], rows: impl IntoIterator<Item = Vec<S
     out.into_inner().unwrap_or_default()
 }
 
-/// A moment as the dashboard shows it: to the minute, in UTC, the same for every reader.
+tokio::task_local! {
+    /// The time zone of the person the page is for, set around each request by
+    /// [`crate::session::viewer_zone`].
+    pub(crate) static VIEWER_ZONE: chrono_tz::Tz;
+}
+
+/// A moment as the dashboard shows it: to the minute, in the reader's time zone (UTC unless
+/// they chose one), named.
 pub(crate) fn timestamp(at: &DateTime<Utc>) -> String {
+    match VIEWER_ZONE.try_with(|zone| *zone) {
+        Ok(zone) if zone != chrono_tz::UTC => at.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z").to_string(),
+        _ => utc(at),
+    }
+}
+
+/// The same moment in UTC, for the hover text beside a local time.
+pub(crate) fn utc(at: &DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
@@ -205,9 +221,14 @@ mod tests {
     }
 
     #[test]
-    fn times_are_shown_to_the_minute_in_utc() {
+    fn times_are_shown_to_the_minute_in_the_readers_zone() {
         let at = DateTime::parse_from_rfc3339("2030-01-02T03:04:59+02:00").unwrap().with_timezone(&Utc);
-        assert_eq!(timestamp(&at), "2030-01-02 01:04 UTC");
+        assert_eq!(timestamp(&at), "2030-01-02 01:04 UTC", "UTC unless the reader chose a zone");
+        let berlin = VIEWER_ZONE.sync_scope(chrono_tz::Europe::Berlin, || timestamp(&at));
+        assert_eq!(berlin, "2030-01-02 02:04 CET");
+        let summer = DateTime::parse_from_rfc3339("2030-07-02T01:04:00Z").unwrap().with_timezone(&Utc);
+        assert_eq!(VIEWER_ZONE.sync_scope(chrono_tz::America::New_York, || timestamp(&summer)), "2030-07-01 21:04 EDT");
+        assert_eq!(utc(&at), "2030-01-02 01:04 UTC");
     }
 
     #[test]

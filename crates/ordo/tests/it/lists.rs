@@ -110,3 +110,21 @@ on_both_engines!(
     master_data_forms_on_sqlite,
     master_data_forms_on_postgres
 );
+
+async fn each_reader_sees_times_in_their_own_time_zone(server: Server) {
+    crate::orders::shop(&server, 1).await;
+    let body = crate::orders::order("TZ-1", json!([{"sku": "W-MUG", "quantity": 1, "unit_price": "12.90"}]));
+    let (_, placed) = server.post(&server.admin, "/api/v1/orders", body).await;
+    let page = format!("/dashboard/orders/{}", placed["id"].as_str().unwrap());
+    let ops = Browserless::log_in(&server, "olga", Role::Ops).await;
+    assert!(ops.get(&page).await.1.contains("2026-11-20 10:00 UTC"), "UTC until a zone is chosen");
+
+    refused_then_saved(&ops, "/dashboard/settings", &[("time_zone", "Mars/Olympus")], "time_zone", &[("time_zone", "Europe/Berlin")]).await;
+    let (_, shown) = ops.get(&page).await;
+    assert!(shown.contains(">2026-11-20 11:00 CET<"), "placed at 10:00 UTC is 11:00 in Berlin: {shown}");
+    assert!(shown.contains("title=\"2026-11-20 10:00 UTC\""), "UTC on hover");
+    // Another reader keeps theirs.
+    let other = Browserless::log_in(&server, "otto", Role::Ops).await;
+    assert!(other.get(&page).await.1.contains(">2026-11-20 10:00 UTC<"));
+}
+on_both_engines!(each_reader_sees_times_in_their_own_time_zone, time_zones_on_sqlite, time_zones_on_postgres);
