@@ -69,7 +69,7 @@ pub(crate) fn csv_file(name: &str, body: Vec<u8>) -> axum::response::Response {
 }
 
 /// Rows as CSV: a header, then each row's cells.
-pub(crate) fn csv_rows<'a>(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> Vec<u8> {
+pub(crate) fn csv_rows(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> Vec<u8> {
     let mut out = csv::Writer::from_writer(Vec::new());
     // Writing to memory fails only when out of memory.
     let _ = out.write_record(header);
