@@ -64,6 +64,7 @@ pub fn router(ordo: ordo_app::Ordo, secure_cookies: bool) -> Router {
             get(pages::fulfilment::wave_order_action_page).post(pages::fulfilment::ship),
         )
         .route("/dashboard/inventory", get(pages::inventory::inventory).post(pages::inventory::record))
+        .route("/dashboard/inventory/count", get(pages::counting::sheet).post(pages::counting::record))
         .route("/dashboard/inventory/{sku}", get(pages::inventory::sku))
         .route("/dashboard/exceptions", get(pages::exceptions::exceptions))
         .route("/dashboard/exceptions/bulk", get(|| async { Redirect::to("/dashboard/exceptions") }).post(pages::exceptions::bulk))

@@ -3,6 +3,7 @@
 pub(crate) mod audit;
 pub(crate) mod changes;
 pub(crate) mod channels;
+pub(crate) mod counting;
 pub(crate) mod exceptions;
 pub(crate) mod fulfilment;
 pub(crate) mod helpdesk;

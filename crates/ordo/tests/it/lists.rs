@@ -128,3 +128,23 @@ async fn each_reader_sees_times_in_their_own_time_zone(server: Server) {
     assert!(other.get(&page).await.1.contains(">2026-11-20 10:00 UTC<"));
 }
 on_both_engines!(each_reader_sees_times_in_their_own_time_zone, time_zones_on_sqlite, time_zones_on_postgres);
+
+async fn a_location_is_counted_from_its_count_sheet(server: Server) {
+    crate::orders::shop(&server, 5).await;
+    let bin = ordo_app::domain::wave::BinAssignment { sku: "MUG-1".into(), location: "central".into(), bin: "A-2".into() };
+    server.ordo.fulfilment().set_bin(bin, &ordo_app::Actor::system()).await.unwrap();
+    let floor = Browserless::log_in(&server, "wes", Role::Warehouse).await;
+    let (status, sheet) = floor.get("/dashboard/inventory/count?location=central").await;
+    assert_eq!(status, 200);
+    assert!(sheet.contains("A-2") && sheet.contains("name=\"count_MUG-1\""), "{sheet}");
+    let on_hand = async || server.get(&server.admin, "/api/v1/inventory?sku=MUG-1").await.1[0]["on_hand"].as_i64().unwrap();
+
+    let (status, page) = floor.post("/dashboard/inventory/count", &[("location", "central"), ("count_MUG-1", "three")]).await;
+    assert_eq!(status, 422);
+    assert!(page.contains("count_MUG-1: must be a whole number"), "{page}");
+    assert_eq!(on_hand().await, 5, "nothing recorded");
+    let (status, _) = floor.post("/dashboard/inventory/count", &[("location", "central"), ("count_MUG-1", "3")]).await;
+    assert_eq!(status, 303);
+    assert_eq!(on_hand().await, 3, "the count sets what is on hand");
+}
+on_both_engines!(a_location_is_counted_from_its_count_sheet, count_sheet_on_sqlite, count_sheet_on_postgres);
