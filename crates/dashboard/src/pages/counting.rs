@@ -105,6 +105,14 @@ pub(crate) async fn record(session: Session, State(dashboard): State<Dashboard>,
     if counted.is_empty() {
         return sheet_page(&session, &dashboard, &location, Some(FieldError::new("count", "write the quantity counted on at least one line"))).await;
     }
+    // Only the sheet's own lines: a SKU not kept here is refused before anything is recorded,
+    // so a sheet is recorded whole or not at all.
+    let kept: std::collections::HashSet<String> =
+        dashboard.ordo.inventory().stock_levels(None).await.map_err(|e| layout.fail(e))?.into_iter().filter(|l| l.location == location).map(|l| l.sku).collect();
+    if let Some((sku, _)) = counted.iter().find(|(sku, _)| !kept.contains(sku)) {
+        let error = FieldError::new(format!("count_{sku}"), format!("{sku} is not on the count sheet of {location:?}"));
+        return sheet_page(&session, &dashboard, &location, Some(error)).await;
+    }
     let reason = format!("count sheet {location}");
     for (sku, quantity) in counted {
         let count = NewMovement { sku, location: location.clone(), quantity, kind: MovementKind::Count, reason: reason.clone(), unit_cost: None };

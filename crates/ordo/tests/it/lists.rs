@@ -143,6 +143,11 @@ async fn a_location_is_counted_from_its_count_sheet(server: Server) {
     assert_eq!(status, 422);
     assert!(page.contains("count_MUG-1: must be a whole number"), "{page}");
     assert_eq!(on_hand().await, 5, "nothing recorded");
+    let stray = [("location", "central"), ("count_MUG-1", "4"), ("count_VASE-1", "2")];
+    let (status, page) = floor.post("/dashboard/inventory/count", &stray).await;
+    assert_eq!(status, 422, "VASE-1 is not kept at central");
+    assert!(page.contains("count_VASE-1: VASE-1 is not on the count sheet"), "{page}");
+    assert_eq!(on_hand().await, 5, "a sheet with a stray line records none of it");
     let (status, _) = floor.post("/dashboard/inventory/count", &[("location", "central"), ("count_MUG-1", "3")]).await;
     assert_eq!(status, 303);
     assert_eq!(on_hand().await, 3, "the count sets what is on hand");
