@@ -153,16 +153,13 @@ pub(crate) async fn exceptions(
     };
     let now = dashboard.ordo.now();
     if query.format.as_deref() == Some("csv") {
-        let mut all = Vec::new();
-        loop {
-            let page = ExceptionFilter { limit: 1000, offset: all.len() as i64, ..filter.clone() };
-            let (found, _) = dashboard.ordo.exceptions().list(page).await.map_err(|e| layout.fail(e))?;
-            let more = found.len() == 1000 && all.len() < super::MAX_CSV_ROWS;
-            all.extend(found);
-            if !more {
-                break;
-            }
-        }
+        let ordo = &dashboard.ordo;
+        let all = super::every_page(1000, |offset| {
+            let page = ExceptionFilter { limit: 1000, offset, ..filter.clone() };
+            async move { ordo.exceptions().list(page).await.map(|(found, _)| found) }
+        })
+        .await
+        .map_err(|e| layout.fail(e))?;
         let names = dashboard.ordo.subject_names(all.iter().map(|e| e.subject.as_str())).await.map_err(|e| layout.fail(e))?;
         let rows = all.iter().map(|e| {
             vec![

@@ -101,26 +101,20 @@ pub(crate) async fn fulfilment(
     let paging = Paging::parse(query.page.as_deref()).map_err(|e| layout.fail(e))?;
     let fulfilment = dashboard.ordo.fulfilment();
     if query.format.as_deref() == Some("csv") {
-        let mut rows = Vec::new();
-        loop {
-            let page = fulfilment.wave_page(location_filter.as_deref(), status_filter.as_deref(), 500, rows.len() as i64).await.map_err(|e| layout.fail(e))?;
-            let more = page.len() == 500 && rows.len() < super::MAX_CSV_ROWS;
-            rows.extend(page.into_iter().map(|w| {
-                vec![
-                    w.created_at.to_rfc3339(),
-                    w.location,
-                    w.shipping_method.unwrap_or_default(),
-                    w.cutoff_at.to_rfc3339(),
-                    w.status.as_str().to_owned(),
-                    w.orders.to_string(),
-                    w.open_orders.to_string(),
-                    w.units.to_string(),
-                ]
-            }));
-            if !more {
-                break;
-            }
-        }
+        let (location, status) = (location_filter.as_deref(), status_filter.as_deref());
+        let waves = super::every_page(500, |offset| fulfilment.wave_page(location, status, 500, offset)).await.map_err(|e| layout.fail(e))?;
+        let rows = waves.into_iter().map(|w| {
+            vec![
+                w.created_at.to_rfc3339(),
+                w.location,
+                w.shipping_method.unwrap_or_default(),
+                w.cutoff_at.to_rfc3339(),
+                w.status.as_str().to_owned(),
+                w.orders.to_string(),
+                w.open_orders.to_string(),
+                w.units.to_string(),
+            ]
+        });
         let header = ["released_at", "location", "shipping_method", "cutoff_at", "status", "orders", "open_orders", "units"];
         return Ok(super::csv_file("waves.csv", super::csv_rows(&header, rows)));
     }

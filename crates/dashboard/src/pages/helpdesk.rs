@@ -152,18 +152,11 @@ async fn queue_page(session: &Session, dashboard: &Dashboard, query: QueueQuery,
     let now = dashboard.ordo.now();
     let helpdesk = dashboard.ordo.helpdesk();
     if query.format.as_deref() == Some("csv") {
-        let mut rows = Vec::new();
-        loop {
-            let page = helpdesk.tickets(TicketQuery { limit: 1000, offset: rows.len() as i64, ..filter.clone() }).await.map_err(|e| layout.fail(e))?;
-            let more = page.len() == 1000 && rows.len() < super::MAX_CSV_ROWS;
-            rows.extend(page.iter().map(|t| {
-                let row = TicketRow::new(t, now);
-                vec![t.created_at.to_rfc3339(), row.subject, row.reason, row.priority, t.status.as_str().to_owned(), row.customer, row.assignee, t.due_at.to_rfc3339()]
-            }));
-            if !more {
-                break;
-            }
-        }
+        let tickets = super::every_page(1000, |offset| helpdesk.tickets(TicketQuery { limit: 1000, offset, ..filter.clone() })).await.map_err(|e| layout.fail(e))?;
+        let rows = tickets.iter().map(|t| {
+            let row = TicketRow::new(t, now);
+            vec![t.created_at.to_rfc3339(), row.subject, row.reason, row.priority, t.status.as_str().to_owned(), row.customer, row.assignee, t.due_at.to_rfc3339()]
+        });
         let header = ["created_at", "subject", "reason", "priority", "status", "customer", "assignee", "due_at"];
         return Ok(super::csv_file("tickets.csv", super::csv_rows(&header, rows)));
     }

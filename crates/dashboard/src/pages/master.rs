@@ -216,17 +216,14 @@ async fn products_page(session: &Session, dashboard: &Dashboard, query: Products
     let paging = Paging::parse(query.page.as_deref()).map_err(|e| layout.fail(e))?;
     let q = query.q.unwrap_or_default();
     if query.format.as_deref() == Some("csv") {
-        let mut rows: Vec<Vec<String>> = Vec::new();
-        loop {
-            let found = dashboard.ordo.master_data().products(Some(&q), 500, rows.len() as i64).await.map_err(|e| layout.fail(e))?;
-            let more = found.products.len() == 500 && rows.len() < super::MAX_CSV_ROWS;
-            rows.extend(found.products.into_iter().map(|p| {
-                vec![p.sku, p.name, p.unit_cost.to_decimal_string(), p.weight_grams.to_string(), p.tax_class, p.abc_class.as_str().to_owned(), p.active.to_string()]
-            }));
-            if !more {
-                break;
-            }
-        }
+        let ordo = &dashboard.ordo;
+        let q = q.as_str();
+        let products = super::every_page(500, |offset| async move { ordo.master_data().products(Some(q), 500, offset).await.map(|found| found.products) })
+            .await
+            .map_err(|e| layout.fail(e))?;
+        let rows = products.into_iter().map(|p| {
+            vec![p.sku, p.name, p.unit_cost.to_decimal_string(), p.weight_grams.to_string(), p.tax_class, p.abc_class.as_str().to_owned(), p.active.to_string()]
+        });
         // The columns the products import reads: a file exported here imports elsewhere.
         let header = ["sku", "name", "unit_cost", "weight_grams", "tax_class", "abc_class", "active"];
         return Ok(super::csv_file("products.csv", super::csv_rows(&header, rows)));
@@ -408,15 +405,9 @@ async fn customers_page(session: &Session, dashboard: &Dashboard, query: Custome
     let layout = session.open(Page::Customers)?;
     let paging = Paging::parse(query.page.as_deref()).map_err(|e| layout.fail(e))?;
     if query.format.as_deref() == Some("csv") {
-        let mut rows: Vec<Vec<String>> = Vec::new();
-        loop {
-            let found = dashboard.ordo.master_data().customers(500, rows.len() as i64).await.map_err(|e| layout.fail(e))?;
-            let more = found.len() == 500 && rows.len() < super::MAX_CSV_ROWS;
-            rows.extend(found.into_iter().map(|c| vec![c.email, c.name, c.segment.as_str().to_owned(), c.created_at.to_rfc3339()]));
-            if !more {
-                break;
-            }
-        }
+        let master = dashboard.ordo.master_data();
+        let customers = super::every_page(500, |offset| master.customers(500, offset)).await.map_err(|e| layout.fail(e))?;
+        let rows = customers.into_iter().map(|c| vec![c.email, c.name, c.segment.as_str().to_owned(), c.created_at.to_rfc3339()]);
         return Ok(super::csv_file("customers.csv", super::csv_rows(&["email", "name", "segment", "created_at"], rows)));
     }
     // One row past the page tells whether there is a next page without counting them all.

@@ -61,6 +61,23 @@ pub(crate) fn day(field: &str, text: &str) -> Result<Option<chrono::NaiveDate>, 
 /// The most rows a list's CSV file holds; narrow the filter for more.
 pub(crate) const MAX_CSV_ROWS: usize = 100_000;
 
+/// Every row of a list, for its CSV file: pages of `size` from the first, until one comes
+/// back short or there are [`MAX_CSV_ROWS`].
+pub(crate) async fn every_page<T, Fut>(size: usize, mut page: impl FnMut(i64) -> Fut) -> ordo_app::AppResult<Vec<T>>
+where
+    Fut: std::future::Future<Output = ordo_app::AppResult<Vec<T>>>,
+{
+    let mut all = Vec::new();
+    loop {
+        let found = page(i64::try_from(all.len()).unwrap_or(i64::MAX)).await?;
+        let full = found.len() == size;
+        all.extend(found);
+        if !full || all.len() >= MAX_CSV_ROWS {
+            return Ok(all);
+        }
+    }
+}
+
 /// A list as a file to download, as every list offers (`?format=csv`).
 pub(crate) fn csv_file(name: &str, body: Vec<u8>) -> axum::response::Response {
     use axum::http::header;

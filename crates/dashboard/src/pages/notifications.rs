@@ -64,16 +64,13 @@ pub(crate) async fn outbox(
     let parsed = Some(status.as_str()).filter(|s| !s.is_empty()).map(|s| DeliveryStatus::parse("status", s)).transpose().map_err(|e| layout.fail(e))?;
     let paging = super::Paging::parse(filter.page.as_deref()).map_err(|e| layout.fail(e))?;
     if filter.format.as_deref() == Some("csv") {
-        let mut all = Vec::new();
-        loop {
-            let query = OutboxQuery { status: parsed, limit: 500, offset: all.len() as i64, ..OutboxQuery::default() };
-            let (found, _) = dashboard.ordo.outbox().list(query).await.map_err(|e| layout.fail(e))?;
-            let more = found.len() == 500 && all.len() < super::MAX_CSV_ROWS;
-            all.extend(found);
-            if !more {
-                break;
-            }
-        }
+        let outbox = dashboard.ordo.outbox();
+        let all = super::every_page(500, |offset| async move {
+            let query = OutboxQuery { status: parsed, limit: 500, offset, ..OutboxQuery::default() };
+            outbox.list(query).await.map(|(found, _)| found)
+        })
+        .await
+        .map_err(|e| layout.fail(e))?;
         let names = dashboard.ordo.subject_names(all.iter().map(|m| m.subject.as_str())).await.map_err(|e| layout.fail(e))?;
         let rows = all.iter().map(|m| {
             vec![

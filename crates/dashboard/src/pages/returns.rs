@@ -140,15 +140,8 @@ pub(crate) async fn returns(
     let paging = Paging::parse(query.page.as_deref()).map_err(|e| layout.fail(e))?;
     let wanted = Some(status.as_str()).filter(|s| !s.is_empty());
     if query.format.as_deref() == Some("csv") {
-        let mut all = Vec::new();
-        loop {
-            let page = dashboard.ordo.returns().page(None, wanted, 500, all.len() as i64).await.map_err(|e| layout.fail(e))?;
-            let more = page.len() == 500 && all.len() < super::MAX_CSV_ROWS;
-            all.extend(page);
-            if !more {
-                break;
-            }
-        }
+        let returns = dashboard.ordo.returns();
+        let all = super::every_page(500, |offset| returns.page(None, wanted, 500, offset)).await.map_err(|e| layout.fail(e))?;
         let orders: Vec<String> = all.iter().map(|r| format!("order:{}", r.order_id)).collect();
         let names = dashboard.ordo.subject_names(orders.iter().map(String::as_str)).await.map_err(|e| layout.fail(e))?;
         let rows = all.iter().zip(&orders).map(|(r, order)| {
