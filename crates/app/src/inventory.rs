@@ -148,6 +148,12 @@ impl Inventory<'_> {
         Ok(())
     }
 
+    /// The units a channel keeps back of each SKU, by ABC class; classes without a buffer keep
+    /// none back.
+    pub async fn channel_buffers(self, channel: &str) -> AppResult<Vec<(String, i64)>> {
+        Ok(self.db.read().await?.channel_buffers(channel).await?)
+    }
+
     /// Sends stock from one location to another: it leaves the source now and is in transit
     /// until received.
     pub async fn start_transfer(self, new: NewTransfer, actor: &Actor) -> AppResult<Transfer> {

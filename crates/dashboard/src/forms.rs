@@ -59,14 +59,16 @@ pub(crate) struct Input {
     pub(crate) value: String,
     pub(crate) choices: Vec<Choice>,
     pub(crate) required: bool,
-    pub(crate) hint: &'static str,
+    pub(crate) hint: String,
     /// Set when the last attempt was refused for this field.
     pub(crate) error: Option<String>,
+    /// Never shown again once sent, like a password: a credential typed into a text area.
+    pub(crate) secret: bool,
 }
 
 impl Input {
     pub(crate) fn text(name: &'static str, label: &'static str) -> Input {
-        Input { name, label, control: Control::Text, value: String::new(), choices: Vec::new(), required: true, hint: "", error: None }
+        Input { name, label, control: Control::Text, value: String::new(), choices: Vec::new(), required: true, hint: String::new(), error: None, secret: false }
     }
 
     pub(crate) fn of(mut self, control: Control) -> Input {
@@ -79,8 +81,14 @@ impl Input {
         self
     }
 
-    pub(crate) fn hint(mut self, hint: &'static str) -> Input {
-        self.hint = hint;
+    /// Never sent back to the browser after a refusal.
+    pub(crate) fn secret(mut self) -> Input {
+        self.secret = true;
+        self
+    }
+
+    pub(crate) fn hint(mut self, hint: impl Into<String>) -> Input {
+        self.hint = hint.into();
         self
     }
 
@@ -130,7 +138,7 @@ impl EntryForm {
         let Some(entered) = entered else { return self };
         let refused = &entered.error.field;
         for input in &mut self.inputs {
-            if !matches!(input.control, Control::Password | Control::File | Control::Hidden) {
+            if !input.secret && !matches!(input.control, Control::Password | Control::File | Control::Hidden) {
                 input.value = crate::pages::field(&entered.fields, input.name).to_owned();
             }
             // `lines[0].sku` is the form's `sku` input; the whole name wins when it is one.

@@ -88,6 +88,10 @@ pub fn router(ordo: ordo_app::Ordo, secure_cookies: bool) -> Router {
         .route("/dashboard/channels", get(pages::channels::channels).post(pages::channels::create_channel))
         .route("/dashboard/channels/rates", get(|| async { Redirect::to("/dashboard/channels") }).post(pages::channels::set_rate))
         .route("/dashboard/channels/{code}", get(pages::channels::channel))
+        .route("/dashboard/channels/{code}/connector", get(back_to_channel).post(pages::channels::put_connector))
+        .route("/dashboard/channels/{code}/connector/state", get(back_to_channel).post(pages::channels::pause_connector))
+        .route("/dashboard/channels/{code}/return-policy", get(back_to_channel).post(pages::channels::set_policy))
+        .route("/dashboard/channels/{code}/buffers", get(back_to_channel).post(pages::channels::set_buffer))
         .route(
             "/dashboard/channels/{code}/inbox/{id}/replay",
             get(|Path((code, _)): Path<(String, String)>| async move { Redirect::to(&format!("/dashboard/channels/{code}")) }).post(pages::channels::replay),
@@ -111,6 +115,11 @@ pub fn router(ordo: ordo_app::Ordo, secure_cookies: bool) -> Router {
         .layer(middleware::map_response(page_headers))
         .with_state(state);
     pages.merge(assets::router())
+}
+
+/// A channel's form sent by GET (a reload after posting, a bookmark): its page instead.
+async fn back_to_channel(Path(code): Path<String>) -> Redirect {
+    Redirect::to(&format!("/dashboard/channels/{}", crate::href::query_escape(&code)))
 }
 
 /// Pages show business data to one signed-in person: no caching by the browser or proxies,

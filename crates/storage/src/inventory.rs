@@ -304,6 +304,12 @@ impl Tx {
         Ok(out)
     }
 
+    /// The units a channel keeps back, by ABC class (A, B, C), for the classes that have one.
+    pub async fn channel_buffers(&mut self, channel: &str) -> Result<Vec<(String, i64)>, StorageError> {
+        let sql = "SELECT abc_class, units FROM channel_buffers WHERE channel = $1 ORDER BY abc_class";
+        Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(channel).fetch_all(conn).await?))
+    }
+
     /// Sets the units a channel keeps back for one ABC class.
     pub async fn set_channel_buffer(&mut self, channel: &str, abc_class: &str, units: i64) -> Result<(), StorageError> {
         let sql = "INSERT INTO channel_buffers (channel, abc_class, units) VALUES ($1, $2, $3) \

@@ -7,7 +7,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::body::Bytes;
 use axum::response::{IntoResponse, Redirect, Response};
-use ordo_app::{ChannelConnection, DeliveryView};
+use ordo_app::{ChannelConnection, ConnectorChange, DeliveryView};
+use ordo_domain::connector::NewConnector;
 use ordo_domain::access::Permission;
 use ordo_domain::master::{ChannelKind, NewChannel};
 use ordo_domain::FieldError;
@@ -240,9 +241,95 @@ struct ChannelPage {
     channel: ChannelRow,
     base_url: String,
     poll_interval: String,
+    /// Whether the connector is paused, when there is one and the viewer may pause or resume it.
+    pausable: Option<bool>,
+    policy: String,
+    buffers: String,
     deliveries: Vec<DeliveryRow>,
     statuses: Vec<Choice>,
     may_replay: bool,
+    forms: Vec<EntryForm>,
+}
+
+/// `name = value` lines, in order: a connector's credentials or its location map.
+fn pairs(field_name: &str, text: &str) -> Result<Vec<(String, String)>, FieldError> {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            let (name, value) = line.split_once('=').ok_or_else(|| FieldError::new(field_name, "must be lines of the form name = value"))?;
+            Ok((name.trim().to_owned(), value.trim().to_owned()))
+        })
+        .collect()
+}
+
+/// The connector as typed: empty secrets and credentials keep the ones in force.
+fn typed_connector(fields: &[(String, String)]) -> Result<NewConnector, FieldError> {
+    let whole = |name: &str| super::master::optional(fields, name).map(|v| v.parse().map_err(|_| FieldError::new(name, "must be a whole number"))).transpose();
+    let secrets: Vec<String> = ["webhook_secret", "previous_webhook_secret"].iter().filter_map(|name| super::master::optional(fields, name)).collect();
+    let credentials = pairs("credentials", field(fields, "credentials"))?;
+    Ok(NewConnector {
+        kind: field(fields, "kind").to_owned(),
+        base_url: super::master::optional(fields, "base_url"),
+        webhook_secrets: (!secrets.is_empty()).then_some(secrets),
+        credentials: (!credentials.is_empty()).then(|| credentials.into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect()),
+        poll_interval_s: whole("poll_interval_s")?,
+        location_map: Some(pairs("location_map", field(fields, "location_map"))?.into_iter().collect()),
+        sync_lag_threshold_s: whole("sync_lag_threshold_s")?,
+    })
+}
+
+fn connector_form(code: &str, current: Option<&ordo_app::ConnectorView>, entered: Option<&Entered>) -> EntryForm {
+    let kept = |what: &str, set: bool| if set { format!("{what} in force; empty keeps it") } else { format!("none yet; {what}") };
+    let secrets = current.map_or(0, |c| c.webhook_secrets);
+    EntryForm::new("connector", "Connector", format!("/dashboard/channels/{code}/connector"), "Save the connector", vec![
+        Input::text("kind", "Kind").select(&[("shopify", "Shopify"), ("woocommerce", "WooCommerce"), ("amazon", "Amazon SP-API"), ("ebay", "eBay")])
+            .value(current.map_or("shopify", |c| c.kind.as_str())),
+        Input::text("base_url", "Address").optional().value(current.and_then(|c| c.base_url.clone()).unwrap_or_default())
+            .hint("the shop's or API's https:// address, such as https://my-shop.myshopify.com"),
+        Input::text("webhook_secret", "Webhook secret").of(Control::Password).optional()
+            .hint(if secrets > 0 { format!("{secrets} in force; empty keeps them") } else { "what the shop signs its webhooks with (Shopify, WooCommerce)".to_owned() }),
+        Input::text("previous_webhook_secret", "Previous webhook secret").of(Control::Password).optional()
+            .hint("while rotating: the old one, still accepted until the shop uses the new one"),
+        Input::text("credentials", "API credentials").of(Control::TextArea).optional().secret()
+            .hint(kept("one name = value per line, such as access_token = …", current.is_some_and(|c| c.credentials_set))),
+        Input::text("poll_interval_s", "Seconds between polls").of(Control::Number).optional().value(current.map(|c| c.poll_interval_s.to_string()).unwrap_or_default())
+            .hint("how often orders are fetched; 60 when empty"),
+        Input::text("location_map", "Locations").of(Control::TextArea).optional()
+            .value(current.map(|c| c.location_map.iter().map(|(theirs, ours)| format!("{theirs} = {ours}\n")).collect::<String>()).unwrap_or_default())
+            .hint("one channel location id = Ordo location code per line"),
+        Input::text("sync_lag_threshold_s", "Seconds a stock change may wait").of(Control::Number).optional()
+            .value(current.map(|c| c.sync_lag_threshold_s.to_string()).unwrap_or_default())
+            .hint("before the integration role is told; 300 when empty"),
+    ])
+    .about("How Ordo reaches the channel. Secrets are sealed and never shown again. An admin's change applies at once; anyone else's is a change request another person approves.")
+    .entered(entered)
+    .mark_choices()
+}
+
+fn policy_form(code: &str, policy: Option<&ordo_app::ReturnPolicyView>, entered: Option<&Entered>) -> EntryForm {
+    EntryForm::new("return-policy", "Return policy", format!("/dashboard/channels/{code}/return-policy"), "Save the policy", vec![
+        Input::text("window_days", "Days to ask").of(Control::Number).value(policy.map(|p| p.window_days.to_string()).unwrap_or_default())
+            .hint("after delivery, or shipment when delivery is unknown"),
+        Input::text("auto_reasons", "Reasons authorised alone").optional().value(policy.map(|p| p.auto_reasons.join(", ")).unwrap_or_default())
+            .hint("comma separated, from damaged, wrong_item, not_as_described, defective, no_longer_wanted, late_delivery"),
+        Input::text("max_auto_value", "Most an order may be worth").optional().value(policy.and_then(|p| p.max_auto_value.clone()).unwrap_or_default())
+            .hint("to be authorised alone, in the channel's currency; any value when empty"),
+        Input::text("ship_back_days", "Days to send it back").of(Control::Number).value(policy.map(|p| p.ship_back_days.to_string()).unwrap_or_default())
+            .hint("before an authorised return is overdue"),
+    ])
+    .about("Which returns Ordo authorises without a person; the rest wait for service.")
+    .entered(entered)
+}
+
+fn buffer_form(code: &str, entered: Option<&Entered>) -> EntryForm {
+    EntryForm::new("buffer", "Safety buffer", format!("/dashboard/channels/{code}/buffers"), "Set the buffer", vec![
+        Input::text("abc_class", "Class").select(&[("A", "A (fast movers)"), ("B", "B"), ("C", "C (slow movers)")]),
+        Input::text("units", "Units kept back").of(Control::Number).value("0").hint("of each SKU in the class; the channel is told that many fewer"),
+    ])
+    .about("Units of each SKU the channel is not offered, so a late stock update cannot oversell.")
+    .entered(entered)
+    .mark_choices()
 }
 
 pub(crate) async fn channel(
@@ -254,14 +341,20 @@ pub(crate) async fn channel(
     let layout = session.open(Page::Channels)?;
     let filter = layout.query(query)?;
     let code = path.map(|Path(code)| code).map_err(|_| layout.fail(Problem::NotFound))?;
+    channel_page(&session, &dashboard, &code, filter.status.as_deref().unwrap_or_default(), None).await
+}
+
+/// The channel's page; with `refused`, the form of that id shown again as it was sent (422).
+async fn channel_page(session: &Session, dashboard: &Dashboard, code: &str, status: &str, refused: Option<(&str, Entered)>) -> Result<Response, PageError> {
+    let layout = session.open(Page::Channels)?;
     let connections = dashboard.ordo.channels().channel_connections().await.map_err(|e| layout.fail(e))?;
     let connection = connections.into_iter().find(|c| c.channel.code == code).ok_or_else(|| layout.fail(Problem::NotFound))?;
     let base_url = connection.connector.as_ref().and_then(|c| c.base_url.clone()).unwrap_or_default();
     let poll_interval = connection.connector.as_ref().filter(|c| !c.kind.pushes()).map(|c| format!("every {} s", c.poll_interval_s)).unwrap_or_default();
-    let status = filter.status.map(|s| s.trim().to_owned()).unwrap_or_default();
+    let status = status.trim();
     let deliveries = dashboard
         .ordo
-        .channels().inbox(&code, Some(status.as_str()).filter(|s| !s.is_empty()), 100)
+        .channels().inbox(code, Some(status).filter(|s| !s.is_empty()), 100)
         .await
         .map_err(|e| layout.fail(e))?
         .into_iter()
@@ -271,16 +364,142 @@ pub(crate) async fn channel(
         .iter()
         .map(|s| Choice { value: (*s).to_owned(), label: if s.is_empty() { "any".into() } else { (*s).to_owned() }, selected: *s == status })
         .collect();
+    let policy = dashboard.ordo.returns().return_policy(code).await.map_err(|e| layout.fail(e))?;
+    let buffers = dashboard.ordo.inventory().channel_buffers(code).await.map_err(|e| layout.fail(e))?;
+    let may_write = session.actor.can(Permission::MasterDataWrite);
+    let entered = |id: &str| refused.as_ref().filter(|(form, _)| *form == id).map(|(_, entered)| entered);
+    let forms = if may_write {
+        vec![connector_form(code, connection.connector.as_ref(), entered("connector")), policy_form(code, Some(&policy), entered("return-policy")), buffer_form(code, entered("buffer"))]
+    } else {
+        Vec::new()
+    };
     let page = ChannelPage {
+        pausable: connection.connector.as_ref().filter(|_| may_write).map(|c| c.paused),
+        policy: describe_policy(&policy),
+        buffers: if buffers.is_empty() { "none".to_owned() } else { buffers.iter().map(|(class, units)| format!("class {class}: {units} units")).collect::<Vec<_>>().join(", ") },
         channel: connection.into(),
         base_url,
         poll_interval,
         deliveries,
         statuses,
         may_replay: session.actor.can(Permission::OrdersWrite),
+        forms,
         layout,
     };
-    Ok(render(StatusCode::OK, &page))
+    let status = if refused.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    Ok(render(status, &page))
+}
+
+/// The policy in a sentence.
+fn describe_policy(p: &ordo_app::ReturnPolicyView) -> String {
+    let reasons = if p.auto_reasons.is_empty() { "no reason".to_owned() } else { p.auto_reasons.join(", ").replace('_', " ") };
+    let value = p.max_auto_value.as_ref().map_or_else(String::new, |v| format!(" on orders up to {v} {}", p.currency));
+    format!("{} days to ask; {reasons} authorised without a person{value}; {} days to send it back", p.window_days, p.ship_back_days)
+}
+
+/// The channel code of a posted form's path.
+fn posted_code(layout: &Layout, path: Result<Path<String>, PathRejection>) -> Result<String, PageError> {
+    path.map(|Path(code)| code).map_err(|_| layout.fail(Problem::NotFound))
+}
+
+/// Sets up or changes the connector: applied (back to the channel) or proposed (to the request).
+pub(crate) async fn put_connector(
+    session: Session,
+    State(dashboard): State<Dashboard>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let layout = session.posting(Page::Channels, &headers, Permission::MasterDataWrite)?;
+    let code = posted_code(&layout, path)?;
+    let fields = super::form_fields(&body);
+    let changed = match typed_connector(&fields) {
+        Ok(new) => dashboard.ordo.channels().put_connector(&code, new, &session.actor).await,
+        Err(error) => Err(error.into()),
+    };
+    match changed {
+        Ok(ConnectorChange::Applied(_)) => Ok(Redirect::to(&format!("/dashboard/channels/{code}")).into_response()),
+        Ok(ConnectorChange::Proposed(request)) => Ok(Redirect::to(&format!("/dashboard/changes/{}", request.id)).into_response()),
+        Err(error) => {
+            let refused = refusal(error).map_err(|e| layout.fail(e))?;
+            channel_page(&session, &dashboard, &code, "", Some(("connector", Entered::new(fields, refused)))).await
+        }
+    }
+}
+
+/// Pauses or resumes the connector (`action` = pause or resume).
+pub(crate) async fn pause_connector(
+    session: Session,
+    State(dashboard): State<Dashboard>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let layout = session.posting(Page::Channels, &headers, Permission::MasterDataWrite)?;
+    let code = posted_code(&layout, path)?;
+    let fields = super::form_fields(&body);
+    let pause = match field(&fields, "action") {
+        "pause" => true,
+        "resume" => false,
+        _ => return Err(layout.fail(FieldError::new("action", "choose pause or resume"))),
+    };
+    dashboard.ordo.channels().pause_connector(&code, pause, &session.actor).await.map_err(|e| layout.fail(e))?;
+    Ok(Redirect::to(&format!("/dashboard/channels/{code}")).into_response())
+}
+
+pub(crate) async fn set_policy(
+    session: Session,
+    State(dashboard): State<Dashboard>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let layout = session.posting(Page::Channels, &headers, Permission::MasterDataWrite)?;
+    let code = posted_code(&layout, path)?;
+    let fields = super::form_fields(&body);
+    let whole = |name: &str| super::master::whole_number(&fields, name);
+    let set = match (whole("window_days"), whole("ship_back_days")) {
+        (Ok(window_days), Ok(ship_back_days)) => {
+            let new = ordo_app::NewReturnPolicy {
+                window_days,
+                auto_reasons: field(&fields, "auto_reasons").split(',').map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned).collect(),
+                max_auto_value: super::master::optional(&fields, "max_auto_value"),
+                ship_back_days,
+            };
+            dashboard.ordo.returns().set_return_policy(&code, new, &session.actor).await.map(drop)
+        }
+        (Err(error), _) | (_, Err(error)) => Err(error.into()),
+    };
+    match set {
+        Ok(()) => Ok(Redirect::to(&format!("/dashboard/channels/{code}")).into_response()),
+        Err(error) => {
+            let refused = refusal(error).map_err(|e| layout.fail(e))?;
+            channel_page(&session, &dashboard, &code, "", Some(("return-policy", Entered::new(fields, refused)))).await
+        }
+    }
+}
+
+pub(crate) async fn set_buffer(
+    session: Session,
+    State(dashboard): State<Dashboard>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let layout = session.posting(Page::Channels, &headers, Permission::MasterDataWrite)?;
+    let code = posted_code(&layout, path)?;
+    let fields = super::form_fields(&body);
+    let set = match super::master::whole_number(&fields, "units") {
+        Ok(units) => dashboard.ordo.inventory().set_channel_buffer(&code, field(&fields, "abc_class"), units, &session.actor).await,
+        Err(error) => Err(error.into()),
+    };
+    match set {
+        Ok(()) => Ok(Redirect::to(&format!("/dashboard/channels/{code}")).into_response()),
+        Err(error) => {
+            let refused = refusal(error).map_err(|e| layout.fail(e))?;
+            channel_page(&session, &dashboard, &code, "", Some(("buffer", Entered::new(fields, refused)))).await
+        }
+    }
 }
 
 /// Processes a delivery again (after its listing or data was fixed), then back to the inbox.

@@ -403,3 +403,77 @@ async fn same_second_changes_apply_and_orders_shipped_elsewhere_are_not_made() {
     assert_eq!(inbox[0]["status"], "ignored", "{}", inbox[0]);
     assert_eq!(server.get(&server.admin, "/api/v1/channels/web/orders/820982911946154599").await.0, 404);
 }
+
+#[tokio::test]
+async fn a_channel_is_connected_paused_and_given_its_policies_from_its_page() {
+    let server = Server::start().await;
+    shop(&server, 10).await;
+    let olga = crate::common::Browserless::log_in(&server, "olga", Role::Ops).await;
+    let oscar = crate::common::Browserless::log_in(&server, "oscar", Role::Ops).await;
+    let connector = |base_url: &'static str| {
+        [
+            ("kind", "shopify"),
+            ("base_url", base_url),
+            ("webhook_secret", SECRET),
+            ("credentials", "access_token = shpat_kept-out-of-every-page"),
+            ("location_map", "gid-7 = central"),
+            ("poll_interval_s", "120"),
+        ]
+    };
+
+    let (status, page) = olga.post("/dashboard/channels/web/connector", &connector("ftp://shop.example.com")).await;
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains(r#"id="connector-base_url" name="base_url" type="text" value="ftp://shop.example.com" aria-invalid="true""#), "{page}");
+    assert!(!page.contains(SECRET) && !page.contains("shpat_"), "secrets typed are not sent back");
+    assert_eq!(server.get(&server.admin, "/api/v1/channels/web/connector").await.0, 404, "nothing changed");
+
+    let (status, to) = olga.post("/dashboard/channels/web/connector", &connector("https://ordo-test.myshopify.com")).await;
+    assert_eq!(status, 303, "{to}");
+    assert!(to.starts_with("/dashboard/changes/"), "an ops change is a change request: {to}");
+    assert_eq!(server.get(&server.admin, "/api/v1/channels/web/connector").await.0, 404, "not before it is approved");
+    let (_, request) = oscar.get(&to).await;
+    assert!(!request.contains(SECRET) && !request.contains("shpat_"), "the request shows no secret: {request}");
+    assert_eq!(olga.post(&to, &[("decision", "approve")]).await.0, 422, "the proposer cannot approve");
+    assert_eq!(oscar.post(&to, &[("decision", "approve")]).await.0, 303);
+    let (status, view) = server.get(&server.admin, "/api/v1/channels/web/connector").await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!((view["webhook_secrets"].as_u64(), view["credentials_set"].as_bool()), (Some(1), Some(true)), "{view}");
+    assert_eq!((view["location_map"]["gid-7"].as_str(), view["poll_interval_s"].as_i64()), (Some("central"), Some(120)));
+
+    let (_, page) = olga.get("/dashboard/channels/web").await;
+    assert!(page.contains("1 in force; empty keeps them") && !page.contains("shpat_"), "{page}");
+    assert_eq!(olga.post("/dashboard/channels/web/connector/state", &[("action", "pause")]).await.0, 303);
+    assert_eq!(server.get(&server.admin, "/api/v1/channels/web/connector").await.1["paused"], true);
+    let (_, page) = olga.get("/dashboard/channels/web").await;
+    assert!(page.contains(r#"value="resume">Resume"#), "{page}");
+    assert_eq!(olga.post("/dashboard/channels/web/connector/state", &[("action", "resume")]).await.0, 303);
+    assert_eq!(server.get(&server.admin, "/api/v1/channels/web/connector").await.1["paused"], false);
+
+    let policy = |window: &'static str, reasons: &'static str| {
+        [("window_days", window), ("auto_reasons", reasons), ("max_auto_value", "150.00"), ("ship_back_days", "14")]
+    };
+    for (sent, field) in [(policy("a month", "damaged"), "window_days"), (policy("45", "damaged, changed_mind"), "auto_reasons")] {
+        let (status, page) = olga.post("/dashboard/channels/web/return-policy", &sent).await;
+        assert_eq!(status, 422, "{page}");
+        assert!(page.contains(&format!("Not saved. {field}")), "{field}: {page}");
+    }
+    let before = server.get(&server.admin, "/api/v1/channels/web/return-policy").await.1;
+    assert_eq!((before["window_days"].as_i64(), &before["max_auto_value"]), (Some(30), &Value::Null), "nothing changed: {before}");
+    assert_eq!(olga.post("/dashboard/channels/web/return-policy", &policy("45", "damaged, defective")).await.0, 303);
+    let (_, after) = server.get(&server.admin, "/api/v1/channels/web/return-policy").await;
+    assert_eq!((after["window_days"].as_i64(), after["max_auto_value"].as_str()), (Some(45), Some("150.00")), "{after}");
+    assert_eq!(after["auto_reasons"], json!(["damaged", "defective"]));
+
+    let (status, page) = olga.post("/dashboard/channels/web/buffers", &[("abc_class", "D"), ("units", "2")]).await;
+    assert_eq!((status, page.contains("Not saved. abc_class")), (422, true), "{page}");
+    let (status, page) = olga.post("/dashboard/channels/web/buffers", &[("abc_class", "A"), ("units", "-1")]).await;
+    assert_eq!((status, page.contains("Not saved. units")), (422, true), "{page}");
+    assert_eq!(olga.post("/dashboard/channels/web/buffers", &[("abc_class", "A"), ("units", "2")]).await.0, 303);
+    let (_, page) = olga.get("/dashboard/channels/web").await;
+    assert!(page.contains("class A: 2 units") && page.contains("45 days to ask; damaged, defective authorised"), "{page}");
+
+    let viewer = crate::common::Browserless::log_in(&server, "vera", Role::Viewer).await;
+    let (_, page) = viewer.get("/dashboard/channels/web").await;
+    assert!(!page.contains(r#"id="connector""#) && !page.contains("Pause the connector"), "a viewer sees no forms");
+    assert_eq!(viewer.post("/dashboard/channels/web/buffers", &[("abc_class", "A"), ("units", "5")]).await.0, 403);
+}
