@@ -65,7 +65,13 @@ pub fn router(ordo: ordo_app::Ordo, secure_cookies: bool) -> Router {
         )
         .route("/dashboard/inventory", get(pages::inventory::inventory).post(pages::inventory::record))
         .route("/dashboard/inventory/count", get(pages::counting::sheet).post(pages::counting::record))
+        .route("/dashboard/inventory/transfers", get(|| async { Redirect::to("/dashboard/inventory#transfers") }).post(pages::inventory::start_transfer))
+        .route(
+            "/dashboard/inventory/transfers/{id}/receive",
+            get(|| async { Redirect::to("/dashboard/inventory#transfers") }).post(pages::inventory::receive_transfer),
+        )
         .route("/dashboard/inventory/{sku}", get(pages::inventory::sku))
+        .route("/dashboard/inventory/{sku}/kit", get(back_to_sku).post(pages::inventory::set_kit))
         .route("/dashboard/exceptions", get(pages::exceptions::exceptions))
         .route("/dashboard/exceptions/bulk", get(|| async { Redirect::to("/dashboard/exceptions") }).post(pages::exceptions::bulk))
         .route("/dashboard/exceptions/{id}", get(pages::exceptions::exception).post(pages::exceptions::act))
@@ -101,6 +107,8 @@ pub fn router(ordo: ordo_app::Ordo, secure_cookies: bool) -> Router {
         .route("/dashboard/products/tax-rates", get(|| async { Redirect::to("/dashboard/products") }).post(pages::master::set_tax_rate))
         .route("/dashboard/products/import", get(|| async { Redirect::to("/dashboard/products") }).post(pages::master::import_products).layer(DefaultBodyLimit::max(pages::master::UPLOAD_LIMIT)))
         .route("/dashboard/suppliers", get(pages::master::suppliers).post(pages::master::create_supplier))
+        .route("/dashboard/suppliers/terms", get(|| async { Redirect::to("/dashboard/suppliers") }).post(pages::master::set_terms))
+        .route("/dashboard/suppliers/skus", get(|| async { Redirect::to("/dashboard/suppliers") }).post(pages::master::set_supplier_sku))
         .route("/dashboard/customers", get(pages::master::customers).post(pages::master::create_customer))
         .route("/dashboard/changes", get(pages::changes::changes).post(pages::changes::propose))
         .route("/dashboard/changes/{id}", get(pages::changes::change).post(pages::changes::decide))
@@ -120,6 +128,11 @@ pub fn router(ordo: ordo_app::Ordo, secure_cookies: bool) -> Router {
 /// A channel's form sent by GET (a reload after posting, a bookmark): its page instead.
 async fn back_to_channel(Path(code): Path<String>) -> Redirect {
     Redirect::to(&format!("/dashboard/channels/{}", crate::href::query_escape(&code)))
+}
+
+/// A SKU's form sent by GET: its page instead.
+async fn back_to_sku(Path(sku): Path<String>) -> Redirect {
+    Redirect::to(&pages::inventory::sku_href(&sku))
 }
 
 /// Pages show business data to one signed-in person: no caching by the browser or proxies,

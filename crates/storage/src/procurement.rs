@@ -154,6 +154,12 @@ impl Tx {
         Ok(on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(sku).bind(channel).bind(from).fetch_all(conn).await?))
     }
 
+    /// Each supplier's terms, by code: lead-time spread in tenths of a day, days to pay.
+    pub async fn supplier_terms(&mut self) -> Result<Vec<(String, i64, i64)>, StorageError> {
+        let sql = "SELECT code, lead_time_sd_tenths, payment_terms_days FROM suppliers ORDER BY code";
+        Ok(on_engine!(self, |conn| sqlx::query_as(sql).fetch_all(conn).await?))
+    }
+
     pub async fn set_supplier_terms(&mut self, supplier: &str, lead_time_sd_tenths: i64, payment_terms_days: i64) -> Result<bool, StorageError> {
         let sql = "UPDATE suppliers SET lead_time_sd_tenths = $2, payment_terms_days = $3 WHERE code = $1";
         let changed = on_engine!(self, |conn| sqlx::query(sql)

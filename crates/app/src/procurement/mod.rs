@@ -170,6 +170,15 @@ pub struct SupplierPrice {
     pub lead_time_days: i64,
 }
 
+/// How reliably a supplier delivers and when its bills are due.
+#[derive(Debug, Clone, Serialize)]
+pub struct SupplierTerms {
+    pub supplier: String,
+    /// How far deliveries stray from the lead time, in days ("1.5").
+    pub lead_time_sd_days: String,
+    pub payment_terms_days: i64,
+}
+
 /// What is on order from one supplier and still to arrive.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -19,6 +19,15 @@ impl Procurement<'_> {
         Ok(())
     }
 
+    /// Each supplier's terms, by code.
+    pub async fn supplier_terms(self) -> AppResult<Vec<SupplierTerms>> {
+        let rows = self.db.read().await?.supplier_terms().await?;
+        Ok(rows
+            .into_iter()
+            .map(|(supplier, tenths, payment_terms_days)| SupplierTerms { supplier, lead_time_sd_days: format!("{}.{}", tenths / 10, tenths % 10), payment_terms_days })
+            .collect())
+    }
+
     /// Records what a supplier sells of a SKU, its price (in the supplier's currency), minimum
     /// order and pack.
     pub async fn set_supplier_sku(self, new: NewSupplierSku, actor: &Actor) -> AppResult<()> {

@@ -95,8 +95,16 @@ pub(crate) async fn create_location(session: Session, State(dashboard): State<Da
 #[template(path = "suppliers.html")]
 struct SuppliersPage {
     layout: Layout,
-    suppliers: Vec<Supplier>,
+    suppliers: Vec<SupplierRow>,
     forms: Vec<EntryForm>,
+}
+
+/// A supplier with its terms and how many SKUs it sells us.
+struct SupplierRow {
+    supplier: Supplier,
+    lead_time_sd_days: String,
+    payment_terms_days: i64,
+    skus: usize,
 }
 
 fn supplier_form(entered: Option<&Entered>, base_currency: &str) -> EntryForm {
@@ -106,21 +114,84 @@ fn supplier_form(entered: Option<&Entered>, base_currency: &str) -> EntryForm {
         Input::text("currency", "Currency").value(base_currency).hint("what it bills in, such as EUR"),
         Input::text("lead_time_days", "Lead time in days").of(Control::Number).value("14").hint("from the order to the goods arriving"),
     ])
-    .about("Who stock is bought from. Its prices per SKU and terms are set through the API or procurement.")
+    .about("Who stock is bought from. Its terms and its price for each SKU are set below once it exists.")
     .entered(entered)
+}
+
+fn terms_form(entered: Option<&Entered>, suppliers: &[(&str, &str)]) -> EntryForm {
+    EntryForm::new("supplier-terms", "Supplier terms", "/dashboard/suppliers/terms", "Set the terms", vec![
+        Input::text("supplier", "Supplier").select(suppliers),
+        Input::text("lead_time_sd_days", "Lead time spread in days").value("0").hint("how far deliveries stray from the lead time, such as 1.5; safety stock covers it"),
+        Input::text("payment_terms_days", "Days to pay").of(Control::Number).value("30").hint("from the bill to its payment"),
+    ])
+    .about("How reliably the supplier delivers and when its bills are due.")
+    .entered(entered)
+    .mark_choices()
+}
+
+fn supplier_sku_form(entered: Option<&Entered>, suppliers: &[(&str, &str)]) -> EntryForm {
+    EntryForm::new("supplier-sku", "What a supplier sells", "/dashboard/suppliers/skus", "Save the price", vec![
+        Input::text("supplier", "Supplier").select(suppliers),
+        Input::text("sku", "SKU"),
+        Input::text("unit_cost", "Unit cost").hint("in the supplier's currency, such as 3.80"),
+        Input::text("moq", "Minimum order").of(Control::Number).value("0").hint("units; purchase orders are at least this"),
+        Input::text("pack_size", "Pack size").of(Control::Number).value("1").hint("units per pack; orders are whole packs"),
+        Input::text("preferred", "Preferred").select(&[("no", "No"), ("yes", "Yes: replenishment buys it here first")]),
+    ])
+    .about("The supplier's price, minimum and pack for one SKU; replenishment proposals use them.")
+    .entered(entered)
+    .mark_choices()
 }
 
 pub(crate) async fn suppliers(session: Session, State(dashboard): State<Dashboard>) -> Result<Response, PageError> {
     suppliers_page(&session, &dashboard, None).await
 }
 
-async fn suppliers_page(session: &Session, dashboard: &Dashboard, entered: Option<Entered>) -> Result<Response, PageError> {
+/// The page; with `refused`, the form of that id shown again as it was sent (422).
+async fn suppliers_page(session: &Session, dashboard: &Dashboard, refused: Option<(&str, Entered)>) -> Result<Response, PageError> {
     let layout = session.open(Page::Suppliers)?;
     let suppliers = dashboard.ordo.master_data().suppliers().await.map_err(|e| layout.fail(e))?;
     let base = dashboard.ordo.settings().base_currency;
-    let forms = if session.actor.can(Permission::SuppliersWrite) { vec![supplier_form(entered.as_ref(), base.code())] } else { Vec::new() };
-    let status = if entered.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let entered = |id: &str| refused.as_ref().filter(|(form, _)| *form == id).map(|(_, entered)| entered);
+    let forms = if session.actor.can(Permission::SuppliersWrite) {
+        let mut forms = vec![supplier_form(entered("new-supplier"), base.code())];
+        if !suppliers.is_empty() {
+            let names: Vec<(String, String)> = suppliers.iter().map(|s| (s.code.clone(), format!("{} ({})", s.name, s.code))).collect();
+            let names: Vec<(&str, &str)> = names.iter().map(|(code, name)| (code.as_str(), name.as_str())).collect();
+            forms.push(terms_form(entered("supplier-terms"), &names));
+            forms.push(supplier_sku_form(entered("supplier-sku"), &names));
+        }
+        forms
+    } else {
+        Vec::new()
+    };
+    let terms = dashboard.ordo.procurement().supplier_terms().await.map_err(|e| layout.fail(e))?;
+    let offered = dashboard.ordo.procurement().supplier_skus(None).await.map_err(|e| layout.fail(e))?;
+    let suppliers = suppliers
+        .into_iter()
+        .map(|supplier| {
+            let terms = terms.iter().find(|t| t.supplier == supplier.code);
+            SupplierRow {
+                lead_time_sd_days: terms.map(|t| t.lead_time_sd_days.clone()).unwrap_or_default(),
+                payment_terms_days: terms.map_or(0, |t| t.payment_terms_days),
+                skus: offered.iter().filter(|o| o.supplier == supplier.code).count(),
+                supplier,
+            }
+        })
+        .collect();
+    let status = if refused.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     Ok(render(status, &SuppliersPage { layout, suppliers, forms }))
+}
+
+/// After a supplier form: the page again, or the form refused with what was typed.
+async fn after_supplier_form(session: &Session, dashboard: &Dashboard, layout: &Layout, form: &str, fields: Vec<(String, String)>, done: ordo_app::AppResult<()>) -> Result<Response, PageError> {
+    match done {
+        Ok(()) => Ok(Redirect::to(Page::Suppliers.href()).into_response()),
+        Err(error) => {
+            let refused = refusal(error).map_err(|e| layout.fail(e))?;
+            suppliers_page(session, dashboard, Some((form, Entered::new(fields, refused)))).await
+        }
+    }
 }
 
 pub(crate) async fn create_supplier(session: Session, State(dashboard): State<Dashboard>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
@@ -138,13 +209,41 @@ pub(crate) async fn create_supplier(session: Session, State(dashboard): State<Da
         }
         Err(error) => Err(error.into()),
     };
-    match created {
-        Ok(()) => Ok(Redirect::to(Page::Suppliers.href()).into_response()),
-        Err(error) => {
-            let refused = refusal(error).map_err(|e| layout.fail(e))?;
-            suppliers_page(&session, &dashboard, Some(Entered::new(fields, refused))).await
-        }
-    }
+    after_supplier_form(&session, &dashboard, &layout, "new-supplier", fields, created).await
+}
+
+pub(crate) async fn set_terms(session: Session, State(dashboard): State<Dashboard>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+    let layout = session.posting(Page::Suppliers, &headers, Permission::SuppliersWrite)?;
+    let fields = form_fields(&body);
+    let set = match whole_number(&fields, "payment_terms_days") {
+        Ok(days) => dashboard.ordo.procurement().set_supplier_terms(field(&fields, "supplier"), field(&fields, "lead_time_sd_days").trim(), days, &session.actor).await,
+        Err(error) => Err(error.into()),
+    };
+    after_supplier_form(&session, &dashboard, &layout, "supplier-terms", fields, set).await
+}
+
+pub(crate) async fn set_supplier_sku(session: Session, State(dashboard): State<Dashboard>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+    let layout = session.posting(Page::Suppliers, &headers, Permission::SuppliersWrite)?;
+    let fields = form_fields(&body);
+    let new = (|| {
+        Ok::<_, FieldError>(ordo_app::NewSupplierSku {
+            supplier: field(&fields, "supplier").to_owned(),
+            sku: field(&fields, "sku").trim().to_owned(),
+            unit_cost: field(&fields, "unit_cost").trim().to_owned(),
+            moq: whole_number(&fields, "moq")?,
+            pack_size: whole_number(&fields, "pack_size")?,
+            preferred: match field(&fields, "preferred") {
+                "yes" => true,
+                "no" | "" => false,
+                _ => return Err(FieldError::new("preferred", "must be yes or no")),
+            },
+        })
+    })();
+    let set = match new {
+        Ok(new) => dashboard.ordo.procurement().set_supplier_sku(new, &session.actor).await,
+        Err(error) => Err(error.into()),
+    };
+    after_supplier_form(&session, &dashboard, &layout, "supplier-sku", fields, set).await
 }
 
 #[derive(Debug, Deserialize)]

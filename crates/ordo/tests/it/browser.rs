@@ -661,3 +661,72 @@ async fn a_price_change_is_proposed_and_applies_only_when_another_person_approve
     assert_eq!(texts(&browser, "#diff thead th").await.last().map(String::as_str), Some("After"));
     browser.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn stock_is_sent_between_locations_a_kit_is_made_and_a_supplier_priced_in_the_browser() {
+    let test = "stock_is_sent_between_locations_a_kit_is_made_and_a_supplier_priced_in_the_browser";
+    let Some((_driver, _profile, browser)) = open_browser(test).await else {
+        return;
+    };
+    let server = Server::start().await;
+    let t = &server.admin;
+    crate::orders::shop(&server, 10).await;
+    for (path, body) in [
+        ("/api/v1/products", serde_json::json!({"sku": "GIFT-1", "name": "Gift set", "unit_cost": "13.00"})),
+        ("/api/v1/suppliers", serde_json::json!({"code": "nordic", "name": "Nordic Ceramics", "currency": "EUR", "lead_time_days": 14})),
+    ] {
+        assert_eq!(server.post(t, path, body).await.0, 201, "{path}");
+    }
+    for (name, role) in [("olga", ordo_app::domain::access::Role::Ops), ("pia", ordo_app::domain::access::Role::Procurement)] {
+        server.ordo.access().create_user(name, ordo_demo::DEMO_PASSWORD, role, &ordo_app::Actor::system()).await.unwrap();
+    }
+    let on_hand = async |location: &str| {
+        let (_, levels) = server.get(t, "/api/v1/inventory?sku=MUG-1").await;
+        levels.as_array().unwrap().iter().find(|l| l["location"] == location).map_or(0, |l| l["on_hand"].as_i64().unwrap())
+    };
+
+    // Ops sends four mugs to the overflow site: more than central has is refused.
+    log_in(&browser, &server, "olga").await;
+    browser.goto(&format!("{}/dashboard/inventory", server.base)).await.unwrap();
+    fill(&browser, "transfer", &[("sku", "MUG-1"), ("from", "central"), ("to", "overflow"), ("quantity", "11"), ("reason", "rebalancing")]).await;
+    refused(&browser, "transfer", "quantity").await;
+    assert_eq!(on_hand("central").await, 10, "nothing moved");
+    fill(&browser, "transfer", &[("quantity", "4")]).await;
+    submit(&browser, "transfer").await;
+    assert_eq!(on_hand("central").await, 6);
+    let rows = texts(&browser, "#transfers-table tbody tr").await;
+    assert!(rows.len() == 1 && rows[0].contains("MUG-1") && rows[0].contains("overflow"), "{rows:?}");
+    browser.find(Locator::Css("#transfers-table button")).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::XPath("//section[@id='transfers']/p[contains(., 'No stock is on its way')]")).await.unwrap();
+    assert_eq!(on_hand("overflow").await, 4);
+
+    // The gift set becomes a kit of two mugs and a vase: an unknown component is refused.
+    browser.goto(&format!("{}/dashboard/inventory/GIFT-1", server.base)).await.unwrap();
+    fill(&browser, "kit", &[("components", "MUG-1 = 2\nCUP-9 = 1")]).await;
+    refused(&browser, "kit", "components").await;
+    assert_eq!(server.get(t, "/api/v1/products/GIFT-1/components").await.1["components"], serde_json::json!([]));
+    fill(&browser, "kit", &[("components", "MUG-1 = 2\nVASE-1 = 1")]).await;
+    submit(&browser, "kit").await;
+    assert_eq!(texts(&browser, "#kit-components li").await, ["2 × MUG-1", "1 × VASE-1"]);
+    assert_eq!(server.get(t, "/api/v1/products/GIFT-1/components").await.1["components"][0]["quantity"], 2);
+
+    // Procurement sets the supplier's terms and its price for mugs.
+    browser.delete_all_cookies().await.unwrap();
+    log_in(&browser, &server, "pia").await;
+    browser.goto(&format!("{}/dashboard/suppliers", server.base)).await.unwrap();
+    fill(&browser, "supplier-terms", &[("supplier", "nordic"), ("lead_time_sd_days", "1.55"), ("payment_terms_days", "45")]).await;
+    refused(&browser, "supplier-terms", "lead_time_sd_days").await;
+    fill(&browser, "supplier-terms", &[("lead_time_sd_days", "1.5")]).await;
+    submit(&browser, "supplier-terms").await;
+    let price = [("supplier", "nordic"), ("sku", "MUG-1"), ("unit_cost", "3.805"), ("moq", "24"), ("pack_size", "6"), ("preferred", "yes")];
+    fill(&browser, "supplier-sku", &price).await;
+    refused(&browser, "supplier-sku", "unit_cost").await;
+    assert_eq!(server.get(t, "/api/v1/supplier-skus?sku=MUG-1").await.1, serde_json::json!([]), "nothing saved");
+    fill(&browser, "supplier-sku", &[("unit_cost", "3.80")]).await;
+    submit(&browser, "supplier-sku").await;
+    let row = texts(&browser, "#suppliers tbody tr").await;
+    assert_eq!(row, ["nordic Nordic Ceramics EUR 14 1.5 45 1"]);
+    let (_, offered) = server.get(t, "/api/v1/supplier-skus?sku=MUG-1").await;
+    assert_eq!((offered[0]["unit_cost"].as_str(), offered[0]["moq"].as_i64(), offered[0]["preferred"].as_bool()), (Some("3.80"), Some(24), Some(true)), "{offered}");
+    browser.close().await.unwrap();
+}
