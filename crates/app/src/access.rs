@@ -310,6 +310,41 @@ impl Access<'_> {
         Ok(())
     }
 
+    /// Makes `username` the lead of `role`: an overdue exception of the role goes to them before
+    /// it moves on to the next role. The lead works in that role (or is an admin) and can log
+    /// in. An empty `username` leaves the role without a lead.
+    pub async fn set_role_lead(self, role: &str, username: &str, actor: &Actor) -> AppResult<()> {
+        let role: Role = role.trim().parse().map_err(|()| FieldError::new("role", format!("{:?} is not a role", role.trim())))?;
+        let username = username.trim();
+        let mut tx = self.db.write().await?;
+        let lead = if username.is_empty() {
+            None
+        } else {
+            let user = tx.users().await?.into_iter().find(|u| u.username == username);
+            match user {
+                None => return Err(FieldError::new("username", format!("no user is called {username:?}")).into()),
+                Some(u) if u.disabled_at.is_some() => return Err(FieldError::new("username", format!("{username} is disabled")).into()),
+                Some(u) if u.role != role && u.role != Role::Admin => {
+                    return Err(FieldError::new("username", format!("{username} works as {}, not {}", u.role.as_str(), role.as_str())).into());
+                }
+                Some(_) => Some(username),
+            }
+        };
+        let before = tx.role_leads().await?.into_iter().find(|(r, _)| r == role.as_str()).map(|(_, user)| user);
+        tx.set_role_lead(role.as_str(), lead).await?;
+        let change = Change::new("role.lead", format!("role:{}", role.as_str()))
+            .before(serde_json::json!({"lead": before}))
+            .after(serde_json::json!({"lead": lead}));
+        record(&mut tx, actor, self.now(), &[change]).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The lead of each role that has one, by role.
+    pub async fn role_leads(self) -> AppResult<Vec<(String, String)>> {
+        Ok(self.db.read().await?.role_leads().await?)
+    }
+
     /// Lifts a lockout of `username`'s account before it runs out.
     pub async fn unlock_user(self, username: &str, actor: &Actor) -> AppResult<()> {
         let key = format!("user:{}", username.trim().to_lowercase());

@@ -5,7 +5,7 @@
 //! and resolves. Every action is in the audit log.
 
 use ordo_domain::audit::Change;
-use ordo_domain::exception::{Exception, ExceptionComment, ExceptionKind, ExceptionStatus, Resolution};
+use ordo_domain::exception::{EscalationStep, Exception, ExceptionComment, ExceptionKind, ExceptionStatus, Resolution};
 use ordo_domain::notification::Topic;
 use ordo_domain::access::Role;
 use ordo_domain::FieldError;
@@ -162,14 +162,15 @@ impl Exceptions<'_> {
         Ok(after)
     }
 
-    /// Moves every unresolved exception past its due time to the next role on its kind's
-    /// escalation path, marked escalated and due again one SLA later. Those already with the
-    /// last role stay. Safe to run from several processes at once; returns how many moved.
+    /// Moves every unresolved exception past its due time one step up its kind's escalation
+    /// path (to its role's lead when the role has one, then to the next role), marked
+    /// escalated and due again one SLA later. Those already at the top stay. Safe to run from several processes at once; returns how many moved.
     pub async fn escalate_overdue(self) -> AppResult<u64> {
         let now = self.now();
         let mut tx = self.db.write().await?;
         let rules = crate::rules::load_active(&mut tx, RuleKind::Escalation).await?;
         let listeners = crate::outbox::Listeners::read(&mut tx).await?;
+        let leads = tx.role_leads().await?;
         let mut changes = Vec::new();
         // Page through everything overdue: those that escalate leave the list (their new due
         // time is ahead), those with nowhere to go stay, and the next page starts after them,
@@ -189,21 +190,30 @@ impl Exceptions<'_> {
                 let (chosen, passed_over) = ordo_domain::decide::escalation_target(&rules, &exception, now);
                 crate::rules::log_passed_over(&passed_over);
                 let chosen = chosen.filter(|(role, _)| *role != owner);
-                let Some(next) = chosen.as_ref().map(|(role, _)| *role).or_else(|| kind.escalates_to(owner)) else {
-                    offset += 1;
-                    continue;
+                let lead = leads.iter().find(|(role, _)| *role == owner.as_str()).map(|(_, user)| user.as_str());
+                let step = match &chosen {
+                    Some((role, _)) => Some(EscalationStep::Role(*role)),
+                    None => kind.next_step(owner, exception.assigned_to.is_some(), lead),
+                };
+                let (next, assigned_to) = match step {
+                    Some(EscalationStep::Lead(user)) => (owner, Some(user)),
+                    Some(EscalationStep::Role(role)) => (role, None),
+                    None => {
+                        offset += 1;
+                        continue;
+                    }
                 };
                 let by = chosen.map(|(_, rule)| format!(" by {rule}")).unwrap_or_default();
                 let due = now + kind.sla();
-                if tx.escalate_exception(exception.id, owner.as_str(), next.as_str(), due, now).await? {
+                if tx.escalate_exception(exception.id, owner.as_str(), next.as_str(), assigned_to.as_deref(), due, now).await? {
                     let change = Change::new("exception.escalate", format!("exception:{}", exception.id))
-                        .before(serde_json::json!({"owner_role": owner.as_str(), "status": exception.status, "due_at": exception.due_at}))
-                        .after(serde_json::json!({"owner_role": next.as_str(), "status": "escalated", "due_at": due}))
+                        .before(serde_json::json!({"owner_role": owner.as_str(), "assigned_to": exception.assigned_to, "status": exception.status, "due_at": exception.due_at}))
+                        .after(serde_json::json!({"owner_role": next.as_str(), "assigned_to": assigned_to, "status": "escalated", "due_at": due}))
                         .reason(&format!("{} past due since {}{by}", kind.as_str(), exception.due_at.format("%Y-%m-%d %H:%M UTC")));
                     changes.push(change);
                     let subject = format!("exception:{}", exception.id);
                     let details = serde_json::json!({
-                        "kind": kind.as_str(), "subject": exception.subject, "from": owner.as_str(), "to": next.as_str(),
+                        "kind": kind.as_str(), "subject": exception.subject, "from": owner.as_str(), "to": next.as_str(), "lead": assigned_to,
                         "due_at": due, "escalations": exception.escalations + 1,
                     });
                     listeners.notify_all(&mut tx, Topic::ExceptionEscalated, now, || vec![(subject, details)]).await?;

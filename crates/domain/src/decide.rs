@@ -514,6 +514,7 @@ mod tests {
             details: serde_json::json!({}),
             created_at: now - chrono::Duration::hours(30),
             escalations: 1,
+            assigned_to: None,
             acknowledged_by: None,
             acknowledged_at: None,
             resolved_by: None,

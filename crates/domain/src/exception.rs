@@ -112,6 +112,17 @@ impl ExceptionKind {
         path.iter().position(|r| *r == owner).and_then(|i| path.get(i + 1)).copied()
     }
 
+    /// Where an exception owned by `owner` goes when it is past due: to the lead of `owner`
+    /// when the role has one (`lead`) and the exception is not with them yet (`with_lead`),
+    /// else to the next role on the path, whose lead it reaches on the step after. None when
+    /// it is with the last role and, if it has one, its lead.
+    pub fn next_step(self, owner: Role, with_lead: bool, lead: Option<&str>) -> Option<EscalationStep> {
+        match lead {
+            Some(lead) if !with_lead => Some(EscalationStep::Lead(lead.to_owned())),
+            _ => self.escalates_to(owner).map(EscalationStep::Role),
+        }
+    }
+
     /// Whether `role` may act on an exception of this kind now owned by `owner`: an admin, the
     /// owner, and every role it passed through on the way up. Escalation adds hands; it does
     /// not take the exception from the role that owns its kind.
@@ -143,6 +154,14 @@ impl ExceptionKind {
             ExceptionKind::Reconciliation => chrono::Duration::hours(72),
         }
     }
+}
+
+/// One step up an escalation path: to a person who leads the owning role (the exception stays
+/// in that role's queue, assigned to them), or on to the next role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EscalationStep {
+    Lead(String),
+    Role(Role),
 }
 
 /// Where an exception stands. Its moves:
@@ -254,6 +273,9 @@ pub struct Exception {
     pub created_at: DateTime<Utc>,
     /// How many times it went past due and moved to the next role.
     pub escalations: i64,
+    /// The person it was escalated to: the lead of its owning role; none while it is with the
+    /// role as a whole.
+    pub assigned_to: Option<String>,
     pub acknowledged_by: Option<String>,
     pub acknowledged_at: Option<DateTime<Utc>>,
     pub resolved_by: Option<String>,
@@ -288,6 +310,18 @@ mod tests {
         assert!(!late.may_act(Role::Ops, Role::Warehouse), "not before it gets there");
         assert!(ExceptionKind::owned_by(Role::Finance).contains(&ExceptionKind::Reconciliation));
         assert!(!ExceptionKind::owned_by(Role::Finance).contains(&ExceptionKind::Stockout));
+    }
+
+    #[test]
+    fn a_role_with_a_lead_escalates_to_the_lead_before_the_next_role() {
+        let kind = ExceptionKind::Reconciliation;
+        let lead = EscalationStep::Lead("fiona".into());
+        assert_eq!(kind.next_step(Role::Finance, false, Some("fiona")), Some(lead), "finance, then the finance lead");
+        assert_eq!(kind.next_step(Role::Finance, true, Some("fiona")), Some(EscalationStep::Role(Role::Admin)), "then admin");
+        assert_eq!(kind.next_step(Role::Finance, false, None), Some(EscalationStep::Role(Role::Admin)), "no lead: straight on");
+        assert_eq!(kind.next_step(Role::Admin, false, Some("alex")), Some(EscalationStep::Lead("alex".into())));
+        assert_eq!(kind.next_step(Role::Admin, true, Some("alex")), None, "nowhere further");
+        assert_eq!(kind.next_step(Role::Admin, false, None), None);
     }
 
     #[test]

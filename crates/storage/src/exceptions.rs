@@ -27,7 +27,7 @@ pub struct ExceptionQuery {
     pub offset: i64,
 }
 
-const COLUMNS: &str = "id, kind, subject, owner_role, due_at, status, details, created_at, escalations, \
+const COLUMNS: &str = "id, kind, subject, owner_role, due_at, status, details, created_at, escalations, assigned_to, \
                        acknowledged_by, acknowledged_at, resolved_by, resolved_at, resolution_code, resolution";
 
 #[derive(sqlx::FromRow)]
@@ -42,6 +42,7 @@ struct Row {
     details: Json<serde_json::Value>,
     created_at: DateTime<Utc>,
     escalations: i64,
+    assigned_to: Option<String>,
     acknowledged_by: Option<String>,
     acknowledged_at: Option<DateTime<Utc>>,
     resolved_by: Option<String>,
@@ -61,6 +62,7 @@ fn exception(row: Row) -> Exception {
         details: row.details.0,
         created_at: row.created_at,
         escalations: row.escalations,
+        assigned_to: row.assigned_to,
         acknowledged_by: row.acknowledged_by,
         acknowledged_at: row.acknowledged_at,
         resolved_by: row.resolved_by,
@@ -209,14 +211,44 @@ impl Tx {
         id: Uuid,
         from: &str,
         to: &str,
+        assigned_to: Option<&str>,
         due_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<bool, StorageError> {
-        let sql = "UPDATE exceptions SET owner_role = $3, status = 'escalated', escalations = escalations + 1, due_at = $4 \
+        let sql = "UPDATE exceptions SET owner_role = $3, assigned_to = $6, status = 'escalated', escalations = escalations + 1, due_at = $4 \
                    WHERE id = $1 AND owner_role = $2 AND status <> 'resolved' AND due_at <= $5";
-        let changed =
-            on_engine!(self, |conn| sqlx::query(sql).bind(id).bind(from).bind(to).bind(due_at).bind(now).execute(conn).await?.rows_affected());
+        let changed = on_engine!(self, |conn| sqlx::query(sql)
+            .bind(id)
+            .bind(from)
+            .bind(to)
+            .bind(due_at)
+            .bind(now)
+            .bind(assigned_to)
+            .execute(conn)
+            .await?
+            .rows_affected());
         Ok(changed == 1)
+    }
+
+    /// The lead of each role that has one and whose account is not disabled, by role.
+    pub async fn role_leads(&mut self) -> Result<Vec<(String, String)>, StorageError> {
+        let sql = "SELECT l.role, l.username FROM role_leads l JOIN users u ON u.username = l.username \
+                   WHERE u.disabled_at IS NULL ORDER BY l.role";
+        Ok(on_engine!(self, |conn| sqlx::query_as(sql).fetch_all(conn).await?))
+    }
+
+    /// Makes `username` the lead of `role`, or leaves the role without one.
+    pub async fn set_role_lead(&mut self, role: &str, username: Option<&str>) -> Result<(), StorageError> {
+        match username {
+            Some(username) => {
+                let sql = "INSERT INTO role_leads (role, username) VALUES ($1, $2) ON CONFLICT (role) DO UPDATE SET username = $2";
+                on_engine!(self, |conn| sqlx::query(sql).bind(role).bind(username).execute(conn).await?.rows_affected());
+            }
+            None => {
+                on_engine!(self, |conn| sqlx::query("DELETE FROM role_leads WHERE role = $1").bind(role).execute(conn).await?.rows_affected());
+            }
+        }
+        Ok(())
     }
 
     /// How many exceptions there are of each kind, by kind.

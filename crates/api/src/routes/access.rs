@@ -24,6 +24,44 @@ pub fn routes() -> OpenApiRouter<Ordo> {
         .routes(routes!(disable_user))
         .routes(routes!(enable_user))
         .routes(routes!(reset_password))
+        .routes(routes!(set_role_lead))
+        .routes(routes!(role_leads))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Lead {
+    /// A user of the role (or an admin) who can log in; null leaves the role without a lead.
+    username: Option<String>,
+}
+
+/// A role and the person its overdue exceptions go to before the next role.
+#[derive(Serialize, ToSchema)]
+struct RoleLead {
+    role: String,
+    username: String,
+}
+
+/// Sets the lead of a role: an exception the role leaves past due goes to them (assigned,
+/// still in the role's queue) before it moves on to the next role.
+#[utoipa::path(put, path = "/api/v1/roles/{role}/lead", security(("bearer" = ["access.manage"])), tag = "access",
+    params(("role" = String, Path)), request_body = Lead, responses((status = 204), (status = "4XX", body = ErrorBody)))]
+async fn set_role_lead(
+    State(ordo): State<Ordo>,
+    caller: Authorized<need::AccessManage>,
+    Path(role): Path<String>,
+    ValidJson(lead): ValidJson<Lead>,
+) -> Result<StatusCode, ApiError> {
+    ordo.access().set_role_lead(&role, lead.username.as_deref().unwrap_or_default(), &caller.actor).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The roles that have a lead, with their lead.
+#[utoipa::path(get, path = "/api/v1/roles/leads", security(("bearer" = ["access.manage"])), tag = "access",
+    responses((status = 200, body = Vec<RoleLead>), (status = "4XX", body = ErrorBody)))]
+async fn role_leads(State(ordo): State<Ordo>, _: Authorized<need::AccessManage>) -> Result<Json<Vec<RoleLead>>, ApiError> {
+    let leads = ordo.access().role_leads().await?;
+    Ok(Json(leads.into_iter().map(|(role, username)| RoleLead { role, username }).collect()))
 }
 
 #[derive(Deserialize, ToSchema)]

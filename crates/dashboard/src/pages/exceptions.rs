@@ -38,6 +38,8 @@ struct ExceptionRow {
     /// The subject as people read it: "Order web WEB-1001", linked.
     shown: SubjectLink,
     owner_role: String,
+    /// The lead of the owning role it was escalated to.
+    lead: Option<String>,
     due_at: DateTime<Utc>,
     /// Whole hours since it was raised.
     age_hours: i64,
@@ -65,6 +67,7 @@ impl ExceptionRow {
             shown: crate::subjects::link(&exception.subject, &std::collections::HashMap::new()),
             subject: exception.subject,
             owner_role: exception.owner_role,
+            lead: exception.assigned_to,
             due_at: exception.due_at,
             status: exception.status,
             escalations: exception.escalations,
@@ -170,9 +173,10 @@ pub(crate) async fn exceptions(
                 e.due_at.to_rfc3339(),
                 e.created_at.to_rfc3339(),
                 e.escalations.to_string(),
+                e.assigned_to.clone().unwrap_or_default(),
             ]
         });
-        let header = ["kind", "subject", "owner", "status", "due_at", "raised_at", "escalations"];
+        let header = ["kind", "subject", "owner", "status", "due_at", "raised_at", "escalations", "lead"];
         return Ok(super::csv_file("exceptions.csv", super::csv_rows(&header, rows)));
     }
     let (found, total) = dashboard.ordo.exceptions().list(filter).await.map_err(|e| layout.fail(e))?;
@@ -351,6 +355,7 @@ mod tests {
             details,
             created_at: at(created),
             escalations: 0,
+            assigned_to: None,
             acknowledged_by: None,
             acknowledged_at: None,
             resolved_by: None,

@@ -128,6 +128,7 @@ mod tests {
             details,
             created_at: at,
             escalations: 0,
+            assigned_to: None,
             acknowledged_by: None,
             acknowledged_at: None,
             resolved_by: None,

@@ -39,6 +39,8 @@ struct UsersPage {
     layout: Layout,
     users: Vec<UserRow>,
     tokens: Vec<TokenRow>,
+    /// Each role with its lead, if it has one.
+    leads: Vec<(Role, String)>,
     forms: Vec<EntryForm>,
     /// A token just issued: shown this once.
     issued: Option<ordo_app::IssuedToken>,
@@ -69,10 +71,21 @@ fn token_form(entered: Option<&Entered>) -> EntryForm {
     .mark_choices()
 }
 
+fn lead_form(entered: Option<&Entered>) -> EntryForm {
+    EntryForm::new("role-lead", "Lead of a role", "/dashboard/leads", "Set the lead", vec![
+        Input::text("role", "Role").select(&roles()).value("finance"),
+        Input::text("username", "Lead").optional().hint("a user of that role (or an admin); empty leaves the role without a lead"),
+    ])
+    .about("An exception its role leaves past due goes to the role's lead first, who is told, and only then to the next role: finance, then the finance lead, then admin.")
+    .entered(entered)
+    .mark_choices()
+}
+
 #[derive(Default)]
 struct Forms {
     user: Option<Entered>,
     token: Option<Entered>,
+    lead: Option<Entered>,
     issued: Option<ordo_app::IssuedToken>,
 }
 
@@ -85,6 +98,11 @@ async fn users_page(session: &Session, dashboard: &Dashboard, forms: Forms) -> R
     let access = dashboard.ordo.access();
     let users = access.users().await.map_err(|e| layout.fail(e))?;
     let tokens = access.tokens().await.map_err(|e| layout.fail(e))?;
+    let set_leads = access.role_leads().await.map_err(|e| layout.fail(e))?;
+    let leads = Role::ALL
+        .into_iter()
+        .map(|role| (role, set_leads.iter().find(|(r, _)| r == role.as_str()).map(|(_, user)| user.clone()).unwrap_or_default()))
+        .collect();
     let users = users
         .into_iter()
         .map(|u| UserRow {
@@ -106,12 +124,14 @@ async fn users_page(session: &Session, dashboard: &Dashboard, forms: Forms) -> R
             revoked: t.revoked_at.map(|at| timestamp(&at)),
         })
         .collect();
-    let status = if forms.user.is_some() || forms.token.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let refused = forms.user.is_some() || forms.token.is_some() || forms.lead.is_some();
+    let status = if refused { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let page = UsersPage {
         layout,
         users,
         tokens,
-        forms: vec![user_form(forms.user.as_ref()), token_form(forms.token.as_ref())],
+        leads,
+        forms: vec![user_form(forms.user.as_ref()), token_form(forms.token.as_ref()), lead_form(forms.lead.as_ref())],
         issued: forms.issued,
     };
     Ok(render(status, &page))
@@ -179,4 +199,16 @@ pub(crate) async fn revoke_token(session: Session, State(dashboard): State<Dashb
     let id = layout.path_id(path)?;
     dashboard.ordo.access().revoke_token(id, &session.actor).await.map_err(|e| layout.fail(e))?;
     Ok(Redirect::to(Page::Users.href()))
+}
+
+pub(crate) async fn set_lead(session: Session, State(dashboard): State<Dashboard>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+    let layout = session.posting(Page::Users, &headers, Permission::AccessManage)?;
+    let fields = form_fields(&body);
+    match dashboard.ordo.access().set_role_lead(field(&fields, "role"), field(&fields, "username"), &session.actor).await {
+        Ok(()) => Ok(Redirect::to(&format!("{}#leads", Page::Users.href())).into_response()),
+        Err(error) => {
+            let refused = refusal(error).map_err(|e| layout.fail(e))?;
+            users_page(&session, &dashboard, Forms { lead: Some(Entered::new(fields, refused)), ..Forms::default() }).await
+        }
+    }
 }

@@ -149,6 +149,53 @@ async fn past_due_exceptions_escalate_to_the_next_role(server: Server) {
 
 on_both_engines!(past_due_exceptions_escalate_to_the_next_role, escalation_after_the_due_time_on_sqlite, escalation_after_the_due_time_on_postgres);
 
+async fn a_roles_lead_gets_its_overdue_exception_before_the_next_role(server: Server) {
+    let (_, review) = two_exceptions(&server).await;
+    let admin = crate::common::Browserless::log_in(&server, "alex", Role::Admin).await;
+    let _fiona = crate::common::Browserless::log_in(&server, "fiona", Role::Finance).await;
+    let _olga = crate::common::Browserless::log_in(&server, "olga", Role::Ops).await;
+    let chat = json!({"code": "chat", "transport": "log", "topics": ["exception_escalated"]});
+    assert_eq!(server.post(&server.admin, "/api/v1/notification-endpoints", chat).await.0, 201);
+
+    // The lead works in the role, and exists.
+    for (username, why) in [("olga", "works as ops"), ("nobody", "no user")] {
+        let (status, answer) = server.put(&server.admin, "/api/v1/roles/finance/lead", json!({"username": username})).await;
+        assert_eq!((status, answer["error"]["field"].as_str()), (422, Some("username")), "{answer}");
+        assert!(answer.to_string().contains(why), "{answer}");
+    }
+    let (status, page) = admin.post("/dashboard/leads", &[("role", "finance"), ("username", "olga")]).await;
+    assert_eq!((status, page.contains("Not saved. username")), (422, true), "{page}");
+    assert_eq!(server.get(&server.admin, "/api/v1/roles/leads").await.1, json!([]), "nothing changed");
+    assert_eq!(admin.post("/dashboard/leads", &[("role", "finance"), ("username", "fiona")]).await.0, 303);
+    assert_eq!(server.get(&server.admin, "/api/v1/roles/leads").await.1, json!([{"role": "finance", "username": "fiona"}]));
+
+    // Past due, the payment review goes to the finance lead first, still in finance's queue.
+    let later = |hours: i64| server.ordo.with_clock(Clock::simulated(Utc::now() + Duration::hours(hours)));
+    assert_eq!(later(5).exceptions().escalate_overdue().await.unwrap(), 1);
+    assert_eq!(later(5).exceptions().escalate_overdue().await.unwrap(), 0, "one lapse, one step");
+    let (_, escalated) = server.get(&server.admin, &format!("/api/v1/exceptions/{review}")).await;
+    let step = |e: &Value| (e["owner_role"].as_str().map(str::to_owned), e["assigned_to"].as_str().map(str::to_owned), e["escalations"].as_i64());
+    assert_eq!(step(&escalated), (Some("finance".into()), Some("fiona".into()), Some(1)), "{escalated}");
+    let (_, page) = admin.get(&format!("/dashboard/exceptions/{review}")).await;
+    assert!(page.contains("finance, with its lead fiona"), "{page}");
+
+    // Past due again, on to admin.
+    assert_eq!(later(10).exceptions().escalate_overdue().await.unwrap(), 1);
+    let (_, escalated) = server.get(&server.admin, &format!("/api/v1/exceptions/{review}")).await;
+    assert_eq!(step(&escalated), (Some("admin".into()), None, Some(2)), "{escalated}");
+    let (_, told) = server.get(&server.admin, "/api/v1/outbox?endpoint=chat").await;
+    let told = told["messages"].as_array().or(told.as_array()).cloned().unwrap_or_default();
+    let leads: Vec<&Value> = told.iter().map(|m| &m["body"]["data"]["lead"]).collect();
+    assert_eq!(told.len(), 2, "{told:?}");
+    assert!(leads.contains(&&json!("fiona")), "the lead was told it is theirs: {told:?}");
+
+    // A role without a lead escalates straight on; clearing the lead does that again.
+    assert_eq!(server.put(&server.admin, "/api/v1/roles/finance/lead", json!({"username": null})).await.0, 204);
+    assert_eq!(server.get(&server.admin, "/api/v1/roles/leads").await.1, json!([]));
+}
+
+on_both_engines!(a_roles_lead_gets_its_overdue_exception_before_the_next_role, a_lead_comes_before_the_next_role_on_sqlite, a_lead_comes_before_the_next_role_on_postgres);
+
 async fn an_escalation_rule_in_force_chooses_where_a_late_exception_goes(server: Server) {
     let (stockout, review) = two_exceptions(&server).await;
     let author = server.ordo.access().create_token(Role::Ops, "ops-ana", &ordo_app::Actor::system()).await.unwrap().token;
