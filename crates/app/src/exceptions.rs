@@ -27,6 +27,8 @@ pub struct ExceptionFilter {
     pub overdue: bool,
     pub limit: i64,
     pub offset: i64,
+    /// After the exception this names, for the next page.
+    pub after: Option<ordo_domain::field::PageCursor>,
 }
 
 /// What a person does to exceptions.
@@ -77,6 +79,7 @@ impl Exceptions<'_> {
             due_before: filter.overdue.then(|| self.now()),
             limit: ordo_domain::field::bounded("limit", filter.limit, 1, MAX_EXCEPTION_PAGE)?,
             offset: ordo_domain::field::bounded("offset", filter.offset, 0, i64::MAX)?,
+            after: filter.after,
         };
         Ok(self.db.read().await?.exceptions(&query).await?)
     }

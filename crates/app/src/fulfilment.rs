@@ -164,17 +164,16 @@ impl Fulfilment<'_> {
 
     /// Waves, newest first, of one location and status or all.
     pub async fn waves(self, location: Option<&str>, status: Option<&str>) -> AppResult<Vec<WaveSummary>> {
-        self.wave_page(location, status, 200, 0).await
+        self.wave_page(location, status, 200, None).await
     }
 
-    /// Waves newest first, `limit` from `offset`.
-    pub async fn wave_page(self, location: Option<&str>, status: Option<&str>, limit: i64, offset: i64) -> AppResult<Vec<WaveSummary>> {
+    /// Waves newest first, `limit` of them, after the one `after` names when given.
+    pub async fn wave_page(self, location: Option<&str>, status: Option<&str>, limit: i64, after: Option<ordo_domain::field::PageCursor>) -> AppResult<Vec<WaveSummary>> {
         if let Some(s) = status.filter(|s| WaveStatus::parse(s).is_none()) {
             return Err(FieldError::new("status", format!("{s:?} is not open, picked or closed")).into());
         }
         let limit = ordo_domain::field::bounded("limit", limit, 1, crate::master::MAX_PAGE_SIZE)?;
-        let offset = ordo_domain::field::bounded("offset", offset, 0, i64::MAX)?;
-        Ok(self.db.read().await?.waves(location, status, limit, offset).await?)
+        Ok(self.db.read().await?.waves(location, status, limit, after).await?)
     }
 
     /// Confirms the pick list was walked: every order still to pick is picked and goes to

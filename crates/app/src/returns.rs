@@ -753,18 +753,17 @@ impl Returns<'_> {
 
     /// Returns of one order, or in one status, newest first.
     pub async fn list(self, order: Option<Uuid>, status: Option<&str>, limit: i64) -> AppResult<Vec<Rma>> {
-        self.page(order, status, limit, 0).await
+        self.page(order, status, limit, None).await
     }
 
-    /// Returns newest first, `limit` from `offset`.
-    pub async fn page(self, order: Option<Uuid>, status: Option<&str>, limit: i64, offset: i64) -> AppResult<Vec<Rma>> {
+    /// Returns newest first, `limit` of them, after the one `after` names when given.
+    pub async fn page(self, order: Option<Uuid>, status: Option<&str>, limit: i64, after: Option<ordo_domain::field::PageCursor>) -> AppResult<Vec<Rma>> {
         if let Some(status) = status {
             ReturnStatus::parse("status", status)?;
         }
         let limit = ordo_domain::field::bounded("limit", limit, 1, 500)?;
-        let offset = ordo_domain::field::bounded("offset", offset, 0, i64::MAX)?;
         let mut tx = self.db.read().await?;
-        let rows = tx.returns(order, status, limit, offset).await?;
+        let rows = tx.returns(order, status, limit, after).await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             out.push(rma(&mut tx, row, self.settings.base_currency).await?);

@@ -25,6 +25,8 @@ pub struct ExceptionQuery {
     pub due_before: Option<DateTime<Utc>>,
     pub limit: i64,
     pub offset: i64,
+    /// After the exception this names (its due time and id), for the next page.
+    pub after: Option<ordo_domain::field::PageCursor>,
 }
 
 const COLUMNS: &str = "id, kind, subject, owner_role, due_at, status, details, created_at, escalations, assigned_to, \
@@ -114,7 +116,7 @@ impl Tx {
              AND ($3 IS NULL OR kind = $3) AND ($4 IS NULL OR owner_role = $4{owned}) AND ($5 IS NULL OR due_at < $5)"
         );
         let unresolved = i64::from(query.unresolved && query.status.is_none());
-        let sql = format!("SELECT {COLUMNS} FROM exceptions {filter} ORDER BY due_at, created_at LIMIT $6 OFFSET $7");
+        let sql = format!("SELECT {COLUMNS} FROM exceptions {filter} AND ($8 IS NULL OR (due_at, id) > ($8, $9)) ORDER BY due_at, id LIMIT $6 OFFSET $7");
         let rows: Vec<Row> = on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql))
             .bind(&query.status)
             .bind(unresolved)
@@ -123,6 +125,8 @@ impl Tx {
             .bind(query.due_before)
             .bind(query.limit)
             .bind(query.offset)
+            .bind(query.after.map(|c| c.at))
+            .bind(query.after.map(|c| c.id))
             .fetch_all(conn)
             .await?);
         let count = format!("SELECT COUNT(*) FROM exceptions {filter}");

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use ordo_domain::ticket::{Attachment, Ticket, TicketComment, TicketStatus};
 use sqlx::AssertSqlSafe;
+use ordo_domain::field::PageCursor;
 use uuid::Uuid;
 
 use crate::{on_engine, StorageError, Tx};
@@ -82,6 +83,8 @@ pub struct TicketQuery {
     pub order_id: Option<Uuid>,
     pub limit: i64,
     pub offset: i64,
+    /// After the ticket this names (its due time and id), for the next page.
+    pub after: Option<PageCursor>,
 }
 
 impl Tx {
@@ -121,12 +124,12 @@ impl Tx {
         // serves the common case.
         let status_filter = match query.statuses.len() {
             0 => "TRUE".to_owned(),
-            n => format!("status IN ({})", (0..n).map(|k| format!("${}", k + 6)).collect::<Vec<_>>().join(", ")),
+            n => format!("status IN ({})", (0..n).map(|k| format!("${}", k + 8)).collect::<Vec<_>>().join(", ")),
         };
         let sql = format!(
             "SELECT {TICKET_COLUMNS} FROM tickets WHERE {status_filter} \
              AND ($1 IS NULL OR priority = $1) AND ($2 IS NULL OR assignee = $2) AND ($3 IS NULL OR order_id = $3) \
-             ORDER BY due_at, id LIMIT $4 OFFSET $5"
+             AND ($6 IS NULL OR (due_at, id) > ($6, $7)) ORDER BY due_at, id LIMIT $4 OFFSET $5"
         );
         let rows: Vec<TicketRow> = on_engine!(self, |conn| {
             let mut q = sqlx::query_as(AssertSqlSafe(sql.as_str()))
@@ -134,7 +137,9 @@ impl Tx {
                 .bind(&query.assignee)
                 .bind(query.order_id)
                 .bind(query.limit)
-                .bind(query.offset);
+                .bind(query.offset)
+                .bind(query.after.map(|c| c.at))
+                .bind(query.after.map(|c| c.id));
             for status in &query.statuses {
                 q = q.bind(status);
             }

@@ -80,6 +80,8 @@ pub struct OutboxQuery {
     pub subject: Option<String>,
     pub limit: i64,
     pub offset: i64,
+    /// After the message this names (its creation time and id), for the next page.
+    pub after: Option<ordo_domain::field::PageCursor>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -301,13 +303,18 @@ impl Tx {
     pub async fn outbox_messages(&mut self, query: &OutboxQuery) -> Result<(Vec<OutboxMessage>, i64), StorageError> {
         let filter = "($1 IS NULL OR status = $1) AND ($2 IS NULL OR endpoint = $2) AND ($3 IS NULL OR subject = $3)";
         let status = query.status.map(DeliveryStatus::as_str);
-        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM outbox WHERE {filter} ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5");
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM outbox WHERE {filter} AND ($6 IS NULL OR (created_at, id) < ($6, $7)) \
+             ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5"
+        );
         let rows: Vec<OutboxMessage> = on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql))
             .bind(status)
             .bind(&query.endpoint)
             .bind(&query.subject)
             .bind(query.limit)
             .bind(query.offset)
+            .bind(query.after.map(|c| c.at))
+            .bind(query.after.map(|c| c.id))
             .fetch_all(conn)
             .await?);
         let sql = format!("SELECT COUNT(*) FROM outbox WHERE {filter}");

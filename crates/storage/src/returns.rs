@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use ordo_domain::returns::ReturnPolicy;
 use sqlx::AssertSqlSafe;
+use ordo_domain::field::PageCursor;
 use uuid::Uuid;
 
 use crate::{on_engine, StorageError, Tx};
@@ -164,13 +165,15 @@ impl Tx {
         Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(id).fetch_all(conn).await?))
     }
 
-    /// Returns of one order, or those in `status`, newest first.
-    pub async fn returns(&mut self, order: Option<Uuid>, status: Option<&str>, limit: i64, offset: i64) -> Result<Vec<ReturnRecord>, StorageError> {
+    /// Returns of one order, or those in `status`, newest first; after the return `after`
+    /// names (its request time and id) when given.
+    pub async fn returns(&mut self, order: Option<Uuid>, status: Option<&str>, limit: i64, after: Option<PageCursor>) -> Result<Vec<ReturnRecord>, StorageError> {
         let sql = format!(
             "SELECT {RETURN_COLUMNS} FROM returns WHERE ($1 IS NULL OR order_id = $1) AND ($2 IS NULL OR status = $2) \
-             ORDER BY requested_at DESC, id DESC LIMIT $3 OFFSET $4"
+             AND ($3 IS NULL OR (requested_at, id) < ($3, $4)) ORDER BY requested_at DESC, id DESC LIMIT $5"
         );
-        Ok(on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(order).bind(status).bind(limit).bind(offset).fetch_all(conn).await?))
+        let (at, id) = (after.map(|c| c.at), after.map(|c| c.id));
+        Ok(on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(order).bind(status).bind(at).bind(id).bind(limit).fetch_all(conn).await?))
     }
 
     /// Units of each order line asked back in returns that were not rejected.

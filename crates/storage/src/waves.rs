@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use ordo_domain::wave::{pick_list, Wave, WaveLine, WaveOrder, WaveOrderStatus, WaveStatus, WaveSummary};
+use ordo_domain::field::PageCursor;
 use uuid::Uuid;
 
 use crate::error::corrupt;
@@ -157,17 +158,18 @@ impl Tx {
         }))
     }
 
-    /// Waves, newest first, optionally of one location or status.
-    pub async fn waves(&mut self, location: Option<&str>, status: Option<&str>, limit: i64, offset: i64) -> Result<Vec<WaveSummary>, StorageError> {
+    /// Waves, newest first, optionally of one location or status; after the wave `after` names
+    /// (its creation time and id) when given.
+    pub async fn waves(&mut self, location: Option<&str>, status: Option<&str>, limit: i64, after: Option<PageCursor>) -> Result<Vec<WaveSummary>, StorageError> {
         let sql = "SELECT w.id, w.location, w.shipping_method, w.cutoff_at, w.status, w.created_at, \
                    (SELECT COUNT(*) FROM wave_orders o WHERE o.wave_id = w.id), \
                    (SELECT COUNT(*) FROM wave_orders o WHERE o.wave_id = w.id AND o.status IN ('to_pick', 'picked', 'packed')), \
                    (SELECT CAST(COALESCE(SUM(l.quantity), 0) AS BIGINT) FROM wave_lines l WHERE l.wave_id = w.id) \
                    FROM waves w WHERE ($1 IS NULL OR w.location = $1) AND ($2 IS NULL OR w.status = $2) \
-                   ORDER BY w.created_at DESC, w.id DESC LIMIT $3 OFFSET $4";
+                   AND ($3 IS NULL OR (w.created_at, w.id) < ($3, $4)) ORDER BY w.created_at DESC, w.id DESC LIMIT $5";
         type Row = (Uuid, String, Option<String>, DateTime<Utc>, String, DateTime<Utc>, i64, i64, i64);
         let rows: Vec<Row> =
-            on_engine!(self, |conn| sqlx::query_as(sql).bind(location).bind(status).bind(limit).bind(offset).fetch_all(conn).await?);
+            on_engine!(self, |conn| sqlx::query_as(sql).bind(location).bind(status).bind(after.map(|c| c.at)).bind(after.map(|c| c.id)).bind(limit).fetch_all(conn).await?);
         rows.into_iter()
             .map(|(id, location, shipping_method, cutoff_at, status, created_at, orders, open_orders, units)| {
                 Ok(WaveSummary {

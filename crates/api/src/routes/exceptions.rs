@@ -60,6 +60,7 @@ async fn list_exceptions(
         overdue: filter.overdue.unwrap_or(false),
         limit: filter.limit.unwrap_or(ordo_app::MAX_EXCEPTION_PAGE),
         offset: filter.offset.unwrap_or(0),
+        after: None,
     };
     Ok(Json(ordo.exceptions().list(filter).await?.0))
 }

@@ -179,6 +179,7 @@ async fn list_messages(
         subject: filter.subject,
         limit: filter.limit.unwrap_or(100),
         offset: filter.offset.unwrap_or(0),
+        after: None,
     };
     Ok(Json(ordo.outbox().list(query).await?.0.into_iter().map(MessageView::from).collect()))
 }

@@ -12,11 +12,12 @@ use ordo_app::{ExceptionAction, ExceptionFilter};
 use ordo_domain::access::{Permission, Role};
 use ordo_domain::exception::{Exception, ExceptionComment, ExceptionKind, ExceptionStatus, Resolution};
 use ordo_domain::FieldError;
+use ordo_domain::field::PageCursor;
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::orders::order_href;
-use super::{field, Choice, Extent, Layout, Page, Pager, Paging, PAGE_SIZE};
+use super::{field, Choice, Layout, Page, Pager, PAGE_SIZE};
 use crate::Dashboard;
 use crate::error::{render, PageError};
 use crate::session::Session;
@@ -91,8 +92,9 @@ pub(crate) struct QueueQuery {
     owner: Option<String>,
     #[serde(default)]
     overdue: Option<String>,
+    /// Where the page starts: after the exception this names (given by the page before).
     #[serde(default)]
-    page: Option<String>,
+    cursor: Option<String>,
     /// `csv` for every matching exception as a file.
     #[serde(default)]
     format: Option<String>,
@@ -133,7 +135,7 @@ pub(crate) async fn exceptions(
 ) -> Result<Response, PageError> {
     let layout = session.open(Page::Exceptions)?;
     let query = layout.query(query)?;
-    let paging = Paging::parse(query.page.as_deref()).map_err(|e| layout.fail(e))?;
+    let after = super::cursor(&layout, query.cursor.as_deref())?;
     let trimmed = |value: Option<String>| value.map(|v| v.trim().to_owned()).unwrap_or_default();
     let status = Some(trimmed(query.status)).filter(|s| !s.is_empty()).unwrap_or_else(|| "unresolved".to_owned());
     let kind = trimmed(query.kind);
@@ -151,14 +153,17 @@ pub(crate) async fn exceptions(
         kind: Some(kind.clone()).filter(|k| !k.is_empty()),
         owner_role,
         overdue: overdue_only,
-        limit: PAGE_SIZE,
-        offset: paging.offset,
+        // One row past the page tells whether a page follows.
+        limit: PAGE_SIZE + 1,
+        offset: 0,
+        after,
     };
+    let key = |e: &Exception| PageCursor { at: e.due_at, id: e.id };
     let now = dashboard.ordo.now();
     if query.format.as_deref() == Some("csv") {
         let ordo = &dashboard.ordo;
-        let all = super::every_page(1000, |offset| {
-            let page = ExceptionFilter { limit: 1000, offset, ..filter.clone() };
+        let all = super::every_page_after(1000, key, |after| {
+            let page = ExceptionFilter { limit: 1000, after, ..filter.clone() };
             async move { ordo.exceptions().list(page).await.map(|(found, _)| found) }
         })
         .await
@@ -180,6 +185,7 @@ pub(crate) async fn exceptions(
         return Ok(super::csv_file("exceptions.csv", super::csv_rows(&header, rows)));
     }
     let (found, total) = dashboard.ordo.exceptions().list(filter).await.map_err(|e| layout.fail(e))?;
+    let (found, next) = super::one_page(found, key);
     let mut exceptions: Vec<ExceptionRow> = found.into_iter().map(|exception| ExceptionRow::new(exception, now)).collect();
     let names = crate::subjects::links(&dashboard, exceptions.iter().map(|row| row.subject.as_str())).await.map_err(|e| layout.fail(e))?;
     for row in &mut exceptions {
@@ -202,7 +208,7 @@ pub(crate) async fn exceptions(
     );
     let overdue_param = if overdue_only { "1" } else { "" };
     let params = [("status", status.as_str()), ("kind", &kind), ("owner", &owner), ("overdue", overdue_param)];
-    let pager = Pager::new(Page::Exceptions.href(), &params, paging, exceptions.len(), Extent::Total(total), "exceptions");
+    let pager = Pager::by_cursor(Page::Exceptions.href(), &params, after.is_some(), exceptions.len(), Some(total), next.as_deref(), "exceptions");
     let back = crate::href::with_query(Page::Exceptions.href(), &params);
     let mut export = params.to_vec();
     export.push(("format", "csv"));

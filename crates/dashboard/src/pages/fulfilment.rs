@@ -9,13 +9,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Redirect, Response};
 use ordo_domain::FieldError;
+use ordo_domain::field::PageCursor;
 use ordo_domain::access::Permission;
 use ordo_domain::wave::{Dispatch, NewWave, Wave, WaveOrder, WaveOrderStatus, WaveStatus, WaveSummary};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::orders::order_href;
-use super::{Choice, Extent, Layout, Page, Pager, Paging, PAGE_SIZE};
+use super::{Choice, Layout, Page, Pager, PAGE_SIZE};
 use crate::Dashboard;
 use crate::error::{render, PageError, Problem};
 use crate::session::Session;
@@ -62,8 +63,9 @@ pub(crate) struct WavesQuery {
     location: Option<String>,
     #[serde(default)]
     status: Option<String>,
+    /// Where the page starts: after the wave this names (given by the page before).
     #[serde(default)]
-    page: Option<String>,
+    cursor: Option<String>,
     /// `csv` for every matching wave as a file.
     #[serde(default)]
     format: Option<String>,
@@ -98,11 +100,12 @@ pub(crate) async fn fulfilment(
     let optional = |value: &str| Some(value).filter(|value| !value.is_empty()).map(str::to_owned);
     let (location_filter, status_filter) = (optional(&location), optional(&status));
 
-    let paging = Paging::parse(query.page.as_deref()).map_err(|e| layout.fail(e))?;
+    let after = super::cursor(&layout, query.cursor.as_deref())?;
     let fulfilment = dashboard.ordo.fulfilment();
+    let key = |w: &WaveSummary| PageCursor { at: w.created_at, id: w.id };
     if query.format.as_deref() == Some("csv") {
         let (location, status) = (location_filter.as_deref(), status_filter.as_deref());
-        let waves = super::every_page(500, |offset| fulfilment.wave_page(location, status, 500, offset)).await.map_err(|e| layout.fail(e))?;
+        let waves = super::every_page_after(500, key, |after| fulfilment.wave_page(location, status, 500, after)).await.map_err(|e| layout.fail(e))?;
         let rows = waves.into_iter().map(|w| {
             vec![
                 w.created_at.to_rfc3339(),
@@ -119,11 +122,10 @@ pub(crate) async fn fulfilment(
         return Ok(super::csv_file("waves.csv", super::csv_rows(&header, rows)));
     }
     // One row past the page tells whether there is a next page without counting them all.
-    let mut found = fulfilment.wave_page(location_filter.as_deref(), status_filter.as_deref(), PAGE_SIZE + 1, paging.offset).await.map_err(|e| layout.fail(e))?;
-    let more = found.len() as i64 > PAGE_SIZE;
-    found.truncate(PAGE_SIZE as usize);
+    let found = fulfilment.wave_page(location_filter.as_deref(), status_filter.as_deref(), PAGE_SIZE + 1, after).await.map_err(|e| layout.fail(e))?;
+    let (found, next) = super::one_page(found, key);
     let params = [("location", location.as_str()), ("status", status.as_str())];
-    let pager = Pager::new(Page::Fulfilment.href(), &params, paging, found.len(), Extent::More(more), "waves");
+    let pager = Pager::by_cursor(Page::Fulfilment.href(), &params, after.is_some(), found.len(), None, next.as_deref(), "waves");
     let mut export = params.to_vec();
     export.push(("format", "csv"));
     let csv_href = crate::href::with_query(Page::Fulfilment.href(), &export);

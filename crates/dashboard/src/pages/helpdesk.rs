@@ -12,9 +12,10 @@ use ordo_app::{TicketDetail, TicketQuery};
 use ordo_domain::access::Permission;
 use ordo_domain::ticket::{Priority, Ticket, TicketReason, TicketStatus};
 use ordo_domain::FieldError;
+use ordo_domain::field::PageCursor;
 use serde::Deserialize;
 
-use super::{Choice, Extent, Layout, Page, Pager, Paging, PAGE_SIZE};
+use super::{Choice, Layout, Page, Pager, PAGE_SIZE};
 use crate::error::{render, PageError};
 use crate::forms::{refusal, Control, Entered, EntryForm, Input};
 use crate::session::Session;
@@ -56,8 +57,9 @@ pub(crate) struct QueueQuery {
     status: Option<String>,
     #[serde(default)]
     priority: Option<String>,
+    /// Where the page starts: after the ticket this names (given by the page before).
     #[serde(default)]
-    page: Option<String>,
+    cursor: Option<String>,
     /// `csv` for every matching ticket as a file.
     #[serde(default)]
     format: Option<String>,
@@ -117,7 +119,7 @@ pub(crate) async fn open_ticket(session: Session, State(dashboard): State<Dashbo
         Ok(id) => Ok(Redirect::to(&format!("{}/{id}", Page::Helpdesk.href())).into_response()),
         Err(error) => {
             let refused = refusal(error).map_err(|e| layout.fail(e))?;
-            let query = QueueQuery { status: None, priority: None, page: None, format: None };
+            let query = QueueQuery { status: None, priority: None, cursor: None, format: None };
             queue_page(&session, &dashboard, query, Some(Entered::new(fields, refused))).await
         }
     }
@@ -144,15 +146,16 @@ pub(crate) async fn queue(session: Session, State(dashboard): State<Dashboard>, 
 
 async fn queue_page(session: &Session, dashboard: &Dashboard, query: QueueQuery, entered: Option<Entered>) -> Result<Response, PageError> {
     let layout = session.open(Page::Helpdesk)?;
-    let paging = Paging::parse(query.page.as_deref()).map_err(|e| layout.fail(e))?;
+    let after = super::cursor(&layout, query.cursor.as_deref())?;
     let status = query.status.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).unwrap_or_else(|| "open,pending".to_owned());
     let priority = query.priority.map(|p| p.trim().to_owned()).unwrap_or_default();
     let statuses: Vec<String> = if status == "any" { Vec::new() } else { status.split(',').map(str::to_owned).collect() };
-    let filter = TicketQuery { statuses, priority: Some(priority.clone()).filter(|p| !p.is_empty()), limit: PAGE_SIZE + 1, offset: paging.offset, ..TicketQuery::default() };
+    let filter = TicketQuery { statuses, priority: Some(priority.clone()).filter(|p| !p.is_empty()), limit: PAGE_SIZE + 1, after, ..TicketQuery::default() };
+    let key = |t: &Ticket| PageCursor { at: t.due_at, id: t.id };
     let now = dashboard.ordo.now();
     let helpdesk = dashboard.ordo.helpdesk();
     if query.format.as_deref() == Some("csv") {
-        let tickets = super::every_page(1000, |offset| helpdesk.tickets(TicketQuery { limit: 1000, offset, ..filter.clone() })).await.map_err(|e| layout.fail(e))?;
+        let tickets = super::every_page_after(1000, key, |after| helpdesk.tickets(TicketQuery { limit: 1000, after, ..filter.clone() })).await.map_err(|e| layout.fail(e))?;
         let rows = tickets.iter().map(|t| {
             let row = TicketRow::new(t, now);
             vec![t.created_at.to_rfc3339(), row.subject, row.reason, row.priority, t.status.as_str().to_owned(), row.customer, row.assignee, t.due_at.to_rfc3339()]
@@ -160,9 +163,8 @@ async fn queue_page(session: &Session, dashboard: &Dashboard, query: QueueQuery,
         let header = ["created_at", "subject", "reason", "priority", "status", "customer", "assignee", "due_at"];
         return Ok(super::csv_file("tickets.csv", super::csv_rows(&header, rows)));
     }
-    let mut tickets: Vec<TicketRow> = helpdesk.tickets(filter).await.map_err(|e| layout.fail(e))?.iter().map(|t| TicketRow::new(t, now)).collect();
-    let more = tickets.len() as i64 > PAGE_SIZE;
-    tickets.truncate(PAGE_SIZE as usize);
+    let (found, next) = super::one_page(helpdesk.tickets(filter).await.map_err(|e| layout.fail(e))?, key);
+    let tickets: Vec<TicketRow> = found.iter().map(|t| TicketRow::new(t, now)).collect();
     let overdue = tickets.iter().filter(|t| t.overdue).count();
     let status_choices = ["open,pending", "open", "pending", "solved", "closed", "any"]
         .iter()
@@ -172,7 +174,7 @@ async fn queue_page(session: &Session, dashboard: &Dashboard, query: QueueQuery,
         .chain(Priority::ALL.iter().rev().map(|p| Choice { value: p.as_str().into(), label: p.as_str().into(), selected: p.as_str() == priority }))
         .collect();
     let params = [("status", status.as_str()), ("priority", priority.as_str())];
-    let pager = Pager::new(Page::Helpdesk.href(), &params, paging, tickets.len(), Extent::More(more), "tickets");
+    let pager = Pager::by_cursor(Page::Helpdesk.href(), &params, after.is_some(), tickets.len(), None, next.as_deref(), "tickets");
     let mut export = params.to_vec();
     export.push(("format", "csv"));
     let csv_href = crate::href::with_query(Page::Helpdesk.href(), &export);

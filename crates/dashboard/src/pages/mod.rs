@@ -151,11 +151,57 @@ pub(crate) enum Extent {
     More(bool),
 }
 
+/// Every row of a list paged by cursor, for its CSV file: pages of `size` from the start, each
+/// after the last row (`key`) of the one before, until one comes back short or there are
+/// [`MAX_CSV_ROWS`].
+pub(crate) async fn every_page_after<T, Fut>(
+    size: usize,
+    key: impl Fn(&T) -> ordo_domain::field::PageCursor,
+    mut page: impl FnMut(Option<ordo_domain::field::PageCursor>) -> Fut,
+) -> ordo_app::AppResult<Vec<T>>
+where
+    Fut: std::future::Future<Output = ordo_app::AppResult<Vec<T>>>,
+{
+    let mut all: Vec<T> = Vec::new();
+    loop {
+        let found = page(all.last().map(&key)).await?;
+        let full = found.len() == size;
+        all.extend(found);
+        if !full || all.len() >= MAX_CSV_ROWS {
+            return Ok(all);
+        }
+    }
+}
+
 /// "Showing 51–100 of 1,234" and the links either side, keeping the other parameters.
 pub(crate) struct Pager {
     pub(crate) summary: String,
     pub(crate) previous: Option<String>,
+    /// What the link back says: "Previous", or "First page" for a list paged by cursor.
+    pub(crate) previous_label: &'static str,
     pub(crate) next: Option<String>,
+}
+
+/// Where a list paged by cursor starts: after the row a `?cursor=` names, or at its start.
+/// A cursor is the sort time and id of the last row of the page before, so rows written
+/// meanwhile neither repeat nor go missing, and a far page costs what the first does.
+pub(crate) fn cursor(layout: &Layout, text: Option<&str>) -> Result<Option<ordo_domain::field::PageCursor>, PageError> {
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(text) => ordo_domain::field::PageCursor::parse("cursor", text).map(Some).map_err(|e| layout.fail(e)),
+    }
+}
+
+/// The rows of one page out of `found` (fetched one longer than a page), and the cursor of the
+/// page after, when there is one: the last shown row's `key`.
+pub(crate) fn one_page<T>(mut found: Vec<T>, key: impl Fn(&T) -> ordo_domain::field::PageCursor) -> (Vec<T>, Option<String>) {
+    let size = usize::try_from(PAGE_SIZE).unwrap_or(usize::MAX);
+    if found.len() <= size {
+        return (found, None);
+    }
+    found.truncate(size);
+    let next = found.last().map(|row| key(row).encode());
+    (found, next)
 }
 
 impl Pager {
@@ -186,8 +232,29 @@ impl Pager {
         Pager {
             summary,
             previous: (previous >= 1).then(|| link(previous)),
+            previous_label: "Previous",
             next: more.then(|| link(paging.number.saturating_add(1))),
         }
+    }
+
+    /// For `shown` rows of `what` of a list paged by cursor at `path?params`: from its start
+    /// unless `continued`, `total` rows in all when counted, the page after at `next`.
+    pub(crate) fn by_cursor(path: &str, params: &[(&str, &str)], continued: bool, shown: usize, total: Option<i64>, next: Option<&str>, what: &str) -> Pager {
+        let shown = i64::try_from(shown).unwrap_or(i64::MAX);
+        let summary = match (shown, total, continued) {
+            (0, _, false) => format!("No {what}."),
+            (0, _, true) => format!("No more {what}."),
+            (_, Some(total), false) => format!("Showing the first {} of {}", grouped(shown), grouped(total)),
+            (_, Some(total), true) => format!("Showing {} more of {}", grouped(shown), grouped(total)),
+            (_, None, false) => format!("Showing the first {}", grouped(shown)),
+            (_, None, true) => format!("Showing {} more", grouped(shown)),
+        };
+        let next = next.map(|cursor| {
+            let mut all = params.to_vec();
+            all.push(("cursor", cursor));
+            with_query(path, &all)
+        });
+        Pager { summary, previous: continued.then(|| with_query(path, params)), previous_label: "First page", next }
     }
 }
 
@@ -236,6 +303,23 @@ mod tests {
         assert_eq!((empty.summary.as_str(), empty.previous, empty.next), ("No products.", None, None));
         let uncounted = Pager::new("/p", &[], Paging::parse(Some("2")).unwrap(), 50, Extent::More(true), "customers");
         assert_eq!((uncounted.summary.as_str(), uncounted.next.as_deref()), ("Showing 51–100", Some("/p?page=3")));
+    }
+
+    #[test]
+    fn a_cursor_pager_goes_on_after_the_last_row_and_back_to_the_start() {
+        let at = |n: i64| ordo_domain::field::PageCursor { at: DateTime::from_timestamp(n, 0).unwrap(), id: uuid::Uuid::from_u128(n as u128) };
+        let rows: Vec<i64> = (1..=PAGE_SIZE + 1).collect();
+        let (page, next) = one_page(rows, |n| at(*n));
+        assert_eq!((page.len() as i64, next), (PAGE_SIZE, Some(at(PAGE_SIZE).encode())), "one row more than a page means a page follows");
+        let (page, next) = one_page((1..=3).collect::<Vec<i64>>(), |n| at(*n));
+        assert_eq!((page.len(), next), (3, None));
+
+        let first = Pager::by_cursor("/p", &[("status", "open")], false, 50, Some(120), Some("c1"), "returns");
+        assert_eq!(first.summary, "Showing the first 50 of 120");
+        assert_eq!((first.previous, first.next.as_deref()), (None, Some("/p?status=open&cursor=c1")));
+        let later = Pager::by_cursor("/p", &[("status", "open")], true, 20, None, None, "returns");
+        assert_eq!((later.summary.as_str(), later.previous.as_deref(), later.previous_label), ("Showing 20 more", Some("/p?status=open"), "First page"));
+        assert_eq!(Pager::by_cursor("/p", &[], true, 0, None, None, "returns").summary, "No more returns.");
     }
 
     #[test]

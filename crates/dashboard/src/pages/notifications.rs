@@ -32,8 +32,9 @@ struct MessageRow {
 pub(crate) struct OutboxFilter {
     #[serde(default)]
     status: Option<String>,
+    /// Where the page starts: after the message this names (given by the page before).
     #[serde(default)]
-    page: Option<String>,
+    cursor: Option<String>,
     /// `csv` for every matching message as a file.
     #[serde(default)]
     format: Option<String>,
@@ -62,11 +63,12 @@ pub(crate) async fn outbox(
     let filter = layout.query(query)?;
     let status = filter.status.map(|s| s.trim().to_owned()).unwrap_or_default();
     let parsed = Some(status.as_str()).filter(|s| !s.is_empty()).map(|s| DeliveryStatus::parse("status", s)).transpose().map_err(|e| layout.fail(e))?;
-    let paging = super::Paging::parse(filter.page.as_deref()).map_err(|e| layout.fail(e))?;
+    let after = super::cursor(&layout, filter.cursor.as_deref())?;
+    let key = |m: &ordo_app::OutboxMessage| ordo_domain::field::PageCursor { at: m.created_at, id: m.id };
     if filter.format.as_deref() == Some("csv") {
         let outbox = dashboard.ordo.outbox();
-        let all = super::every_page(500, |offset| async move {
-            let query = OutboxQuery { status: parsed, limit: 500, offset, ..OutboxQuery::default() };
+        let all = super::every_page_after(500, key, |after| async move {
+            let query = OutboxQuery { status: parsed, limit: 500, after, ..OutboxQuery::default() };
             outbox.list(query).await.map(|(found, _)| found)
         })
         .await
@@ -90,11 +92,12 @@ pub(crate) async fn outbox(
     let (found, total) = dashboard
         .ordo
         .outbox()
-        .list(OutboxQuery { status: parsed, limit: PAGE_SIZE, offset: paging.offset, ..OutboxQuery::default() })
+        .list(OutboxQuery { status: parsed, limit: PAGE_SIZE + 1, after, ..OutboxQuery::default() })
         .await
         .map_err(|e| layout.fail(e))?;
+    let (found, next) = super::one_page(found, key);
     let params = [("status", status.as_str())];
-    let pager = super::Pager::new(Page::Notifications.href(), &params, paging, found.len(), super::Extent::Total(total), "messages");
+    let pager = super::Pager::by_cursor(Page::Notifications.href(), &params, after.is_some(), found.len(), Some(total), next.as_deref(), "messages");
     let csv_href = crate::href::with_query(Page::Notifications.href(), &[("status", status.as_str()), ("format", "csv")]);
     let names = dashboard.ordo.subject_names(found.iter().map(|m| m.subject.as_str())).await.map_err(|e| layout.fail(e))?;
     let messages = found

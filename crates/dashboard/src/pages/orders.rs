@@ -16,7 +16,7 @@ use ordo_domain::{Currency, FieldError, Money};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{field, Choice, Extent, Layout, Page, Pager, Paging, PAGE_SIZE};
+use super::{field, Choice, Layout, Page, Pager, PAGE_SIZE};
 use crate::Dashboard;
 use crate::error::{render, PageError};
 use crate::forms::{refusal, Control, Entered, EntryForm, Input};
@@ -71,8 +71,9 @@ pub(crate) struct OrdersQuery {
     /// Placed up to this day, included.
     #[serde(default)]
     to: Option<String>,
+    /// Where the page starts: after the order this names (given by the page before).
     #[serde(default)]
-    page: Option<String>,
+    cursor: Option<String>,
     /// `csv` for every matching order as a file.
     #[serde(default)]
     format: Option<String>,
@@ -240,7 +241,7 @@ pub(crate) async fn take_order(session: Session, State(dashboard): State<Dashboa
         Err(error) => {
             let mut refused = refusal(error).map_err(|e| layout.fail(e))?;
             refused.field = order_input(&refused.field);
-            let query = OrdersQuery { channel: None, status: None, q: None, customer: None, sku: None, from: None, to: None, page: None, format: None };
+            let query = OrdersQuery { channel: None, status: None, q: None, customer: None, sku: None, from: None, to: None, cursor: None, format: None };
             orders_page(&session, &dashboard, query, Some(Entered::new(fields, refused))).await
         }
     }
@@ -258,7 +259,7 @@ pub(crate) async fn orders(
 
 async fn orders_page(session: &Session, dashboard: &Dashboard, query: OrdersQuery, entered: Option<Entered>) -> Result<Response, PageError> {
     let layout = session.open(Page::Orders)?;
-    let paging = Paging::parse(query.page.as_deref()).map_err(|e| layout.fail(e))?;
+    let after = super::cursor(&layout, query.cursor.as_deref())?;
     let trimmed = |value: Option<String>| value.map(|v| v.trim().to_owned()).unwrap_or_default();
     let channel = trimmed(query.channel);
     let q = trimmed(query.q);
@@ -274,8 +275,9 @@ async fn orders_page(session: &Session, dashboard: &Dashboard, query: OrdersQuer
         sku: Some(sku.clone()),
         placed_from: super::day("from", &from).map_err(|e| layout.fail(e))?,
         placed_to: super::day("to", &to).map_err(|e| layout.fail(e))?,
-        limit: PAGE_SIZE,
-        offset: paging.offset,
+        // One row past the page tells whether a page follows.
+        limit: PAGE_SIZE + 1,
+        cursor: after.map(|c| c.encode()),
         ..ordo_app::OrderFilter::default()
     };
     if query.format.as_deref() == Some("csv") {
@@ -283,7 +285,8 @@ async fn orders_page(session: &Session, dashboard: &Dashboard, query: OrdersQuer
         return Ok(super::csv_file("orders.csv", csv));
     }
     let page = dashboard.ordo.orders().search(filter).await.map_err(|e| layout.fail(e))?;
-    let (found, total) = (page.orders, page.total);
+    let total = page.total;
+    let (found, next) = super::one_page(page.orders, |o| ordo_domain::field::PageCursor { at: o.placed_at, id: o.id });
     let known = dashboard.ordo.master_data().channels().await.map_err(|e| layout.fail(e))?;
 
     let known: Vec<(String, String)> = known.into_iter().map(|c| (c.code.clone(), format!("{} ({})", c.name, c.code))).collect();
@@ -301,7 +304,7 @@ async fn orders_page(session: &Session, dashboard: &Dashboard, query: OrdersQuer
     let params = [("channel", channel.as_str()), ("status", status.as_str()), ("q", q.as_str()), ("customer", &customer), ("sku", &sku), ("from", &from), ("to", &to)];
     let filtered = params.iter().any(|(_, value)| !value.is_empty());
     let what = if filtered { "matching orders" } else { "orders" };
-    let pager = Pager::new(Page::Orders.href(), &params, paging, found.len(), Extent::Total(total), what);
+    let pager = Pager::by_cursor(Page::Orders.href(), &params, after.is_some(), found.len(), Some(total), next.as_deref(), what);
     let mut export = params.to_vec();
     export.push(("format", "csv"));
     let csv_href = crate::href::with_query(Page::Orders.href(), &export);

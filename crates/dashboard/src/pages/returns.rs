@@ -11,11 +11,12 @@ use ordo_app::{InspectedLine, NewReturn, NewReturnLine, Period, ReceivedLine};
 use ordo_domain::access::Permission;
 use ordo_domain::returns::{Disposition, ReturnRate, ReturnStatus, Rma};
 use ordo_domain::FieldError;
+use ordo_domain::field::PageCursor;
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::orders::order_href;
-use super::{day, field, Choice, Extent, Layout, Page, Pager, Paging, PAGE_SIZE};
+use super::{day, field, Choice, Layout, Page, Pager, PAGE_SIZE};
 use crate::error::{render, PageError};
 use crate::session::Session;
 use crate::Dashboard;
@@ -96,8 +97,9 @@ impl From<&Rma> for ReturnRow {
 pub(crate) struct ReturnsQuery {
     #[serde(default)]
     status: Option<String>,
+    /// Where the page starts: after the return this names (given by the page before).
     #[serde(default)]
-    page: Option<String>,
+    cursor: Option<String>,
     /// `csv` for every matching return as a file.
     #[serde(default)]
     format: Option<String>,
@@ -137,11 +139,12 @@ pub(crate) async fn returns(
     let today = dashboard.ordo.now().date_naive();
     let from = day("from", query.from.as_deref().unwrap_or_default()).map_err(|e| layout.fail(e))?.unwrap_or(today - chrono::Duration::days(90));
     let to = day("to", query.to.as_deref().unwrap_or_default()).map_err(|e| layout.fail(e))?.unwrap_or(today);
-    let paging = Paging::parse(query.page.as_deref()).map_err(|e| layout.fail(e))?;
+    let after = super::cursor(&layout, query.cursor.as_deref())?;
     let wanted = Some(status.as_str()).filter(|s| !s.is_empty());
+    let key = |r: &Rma| PageCursor { at: r.requested_at, id: r.id };
     if query.format.as_deref() == Some("csv") {
         let returns = dashboard.ordo.returns();
-        let all = super::every_page(500, |offset| returns.page(None, wanted, 500, offset)).await.map_err(|e| layout.fail(e))?;
+        let all = super::every_page_after(500, key, |after| returns.page(None, wanted, 500, after)).await.map_err(|e| layout.fail(e))?;
         let orders: Vec<String> = all.iter().map(|r| format!("order:{}", r.order_id)).collect();
         let names = dashboard.ordo.subject_names(orders.iter().map(String::as_str)).await.map_err(|e| layout.fail(e))?;
         let rows = all.iter().zip(&orders).map(|(r, order)| {
@@ -151,12 +154,11 @@ pub(crate) async fn returns(
         return Ok(super::csv_file("returns.csv", super::csv_rows(&["requested_at", "status", "order", "lines", "due_back_at"], rows)));
     }
     // One row past the page tells whether there is a next page without counting them all.
-    let mut found = dashboard.ordo.returns().page(None, wanted, PAGE_SIZE + 1, paging.offset).await.map_err(|e| layout.fail(e))?;
-    let more = found.len() as i64 > PAGE_SIZE;
-    found.truncate(PAGE_SIZE as usize);
+    let found = dashboard.ordo.returns().page(None, wanted, PAGE_SIZE + 1, after).await.map_err(|e| layout.fail(e))?;
+    let (found, next) = super::one_page(found, key);
     let (from_text, to_text) = (query.from.clone().unwrap_or_default(), query.to.clone().unwrap_or_default());
     let params = [("status", status.as_str()), ("from", from_text.trim()), ("to", to_text.trim())];
-    let pager = Pager::new(Page::Returns.href(), &params, paging, found.len(), Extent::More(more), "returns");
+    let pager = Pager::by_cursor(Page::Returns.href(), &params, after.is_some(), found.len(), None, next.as_deref(), "returns");
     let mut export = params.to_vec();
     export.push(("format", "csv"));
     let csv_href = crate::href::with_query(Page::Returns.href(), &export);

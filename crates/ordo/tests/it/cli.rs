@@ -164,9 +164,8 @@ fn the_demo_builds_the_reference_business_and_can_be_rebuilt() {
         let pending = ordo_app::OutboxQuery {
             status: Some(ordo_app::domain::notification::DeliveryStatus::Pending),
             endpoint: Some(receiver.code.clone()),
-            subject: None,
             limit: 1000,
-            offset: 0,
+            ..Default::default()
         };
         let (_, waiting) = ordo.outbox().list(pending).await.unwrap();
         (ordo.fulfilment().waves(None, None).await.unwrap().len(), receiver, waiting)

@@ -57,6 +57,7 @@ async fn every_list_pages_and_exports_csv(server: Server) {
         ("/dashboard/customers", "email", 0),
         ("/dashboard/inventory", "sku", 1),
     ] {
+        let by_cursor = !["/dashboard/audit", "/dashboard/products", "/dashboard/customers", "/dashboard/inventory"].contains(&list);
         let join = if list.contains('?') { '&' } else { '?' };
         let (status, _, page) = fetch(&admin, &server, list).await;
         assert_eq!(status, 200, "{list}");
@@ -67,12 +68,67 @@ async fn every_list_pages_and_exports_csv(server: Server) {
         let mut lines = csv.lines();
         assert!(lines.next().unwrap().starts_with(first_column), "{list}: {csv}");
         assert!(lines.count() >= at_least, "{list}: {csv}");
-        // A page past the end is an empty page, not an error.
-        let (status, _, _) = fetch(&admin, &server, &format!("{list}{join}page=9")).await;
-        assert_eq!(status, 200, "{list} page 9");
+        // A page past the end is an empty page, not an error; a cursor this list did not give
+        // out is refused, naming it.
+        let past = if by_cursor { "cursor=1-00000000000000000000000000000000" } else { "page=9" };
+        let (status, _, _) = fetch(&admin, &server, &format!("{list}{join}{past}")).await;
+        assert_eq!(status, 200, "{list} {past}");
+        if by_cursor {
+            let (status, _, page) = fetch(&admin, &server, &format!("{list}{join}cursor=page-2")).await;
+            assert_eq!((status, page.contains("cursor")), (400, true), "{list}: {page}");
+        }
     }
 }
 on_both_engines!(every_list_pages_and_exports_csv, every_list_pages_and_exports_csv_on_sqlite, every_list_pages_and_exports_csv_on_postgres);
+
+/// The link a page's pager gives to the page after, unescaped.
+fn next_link(page: &str) -> Option<String> {
+    let end = page.find(r#"rel="next""#)?;
+    let start = page[..end].rfind("href=\"")? + "href=\"".len();
+    Some(page[start..end].trim_end().trim_end_matches('"').replace("&#38;", "&").replace("&amp;", "&"))
+}
+
+async fn long_lists_page_by_cursor_without_repeats_or_gaps(server: Server) {
+    crate::orders::shop(&server, 100).await;
+    let t = &server.admin;
+    for n in 0..57 {
+        let body = crate::orders::order(&format!("P-{n:03}"), json!([{"sku": "W-MUG", "quantity": 1, "unit_price": "12.90"}]));
+        assert_eq!(server.post(t, "/api/v1/orders", body).await.0, 201);
+        let ticket = json!({"reason": "billing", "priority": "normal", "subject": format!("Ticket {n:03}"), "customer_email": "bob@example.com", "body": "?"});
+        assert_eq!(server.post(t, "/api/v1/tickets", ticket).await.0, 201);
+    }
+    let admin = Browserless::log_in(&server, "ada", Role::Admin).await;
+    for (list, row) in [("/dashboard/orders?q=P-", ">P-"), ("/dashboard/helpdesk", ">Ticket ")] {
+        let (mut seen, mut pages, mut at) = (Vec::new(), 0, Some(list.to_owned()));
+        while let Some(path) = at {
+            let (status, _, page) = fetch(&admin, &server, &path).await;
+            assert_eq!(status, 200, "{path}");
+            let rows: Vec<String> = page.match_indices(row).map(|(i, _)| page[i + 1..i + 1 + row.len() + 2].to_owned()).collect();
+            assert!(rows.len() <= 50, "{path}: {} rows", rows.len());
+            if pages > 0 {
+                assert!(page.contains(r#"rel="prev">← First page"#), "{path} leads back to the start");
+            }
+            seen.extend(rows);
+            pages += 1;
+            at = next_link(&page);
+            // A row written between pages, before where the next page starts, moves no row
+            // onto the next page again (as counting rows from the start would).
+            if pages == 1 {
+                let (path, body) = if row == ">P-" {
+                    ("/api/v1/orders", crate::orders::order("P-999", json!([{"sku": "W-MUG", "quantity": 1, "unit_price": "12.90"}])))
+                } else {
+                    ("/api/v1/tickets", json!({"reason": "billing", "priority": "urgent", "subject": "Ticket 999", "customer_email": "eve@example.com", "body": "!"}))
+                };
+                assert_eq!(server.post(t, path, body).await.0, 201);
+            }
+        }
+        let mut unique = seen.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!((pages, seen.len(), unique.len()), (2, 57, 57), "{list}: {seen:?}");
+    }
+}
+on_both_engines!(long_lists_page_by_cursor_without_repeats_or_gaps, lists_page_by_cursor_on_sqlite, lists_page_by_cursor_on_postgres);
 
 /// Posts a dashboard form: refused first (422, the field named in the page, nothing changed),
 /// then accepted (303).
