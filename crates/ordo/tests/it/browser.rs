@@ -730,3 +730,52 @@ async fn stock_is_sent_between_locations_a_kit_is_made_and_a_supplier_priced_in_
     assert_eq!((offered[0]["unit_cost"].as_str(), offered[0]["moq"].as_i64(), offered[0]["preferred"].as_bool()), (Some("3.80"), Some(24), Some(true)), "{offered}");
     browser.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn every_table_fits_a_laptop_screen_on_the_demo() {
+    let test = "every_table_fits_a_laptop_screen_on_the_demo";
+    let Some((_driver, _profile, browser)) = open_browser(test).await else {
+        return;
+    };
+    let server = Server::start_demo().await;
+    let http = std::sync::Arc::new(ordo_connectors::Http::new().unwrap());
+    ordo_demo::build_demo(&server.ordo, 3, None, http, &ordo_app::NoProgress).await.unwrap();
+    server.ordo.access().create_user("ada", ordo_demo::DEMO_PASSWORD, ordo_app::domain::access::Role::Admin, &ordo_app::Actor::system()).await.unwrap();
+    log_in(&browser, &server, "ada").await;
+    let (_, ticket) = server.get(&server.admin, "/api/v1/tickets?status=open&limit=1").await;
+    let (_, order) = server.get(&server.admin, "/api/v1/orders?limit=1").await;
+    let mut pages: Vec<String> = [
+        "/dashboard", "/dashboard/review", "/dashboard/orders", "/dashboard/holds", "/dashboard/fulfilment", "/dashboard/inventory",
+        "/dashboard/exceptions?owner=any", "/dashboard/returns", "/dashboard/helpdesk", "/dashboard/notifications", "/dashboard/procurement",
+        "/dashboard/ledger", "/dashboard/ledger/accounts/1200", "/dashboard/audit", "/dashboard/rules", "/dashboard/channels", "/dashboard/channels/web",
+        "/dashboard/locations", "/dashboard/products", "/dashboard/suppliers", "/dashboard/customers", "/dashboard/changes", "/dashboard/users",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    if let Some(id) = ticket[0]["id"].as_str() {
+        pages.push(format!("/dashboard/helpdesk/{id}"));
+    }
+    if let Some(id) = order["orders"][0]["id"].as_str() {
+        pages.push(format!("/dashboard/orders/{id}"));
+    }
+    let measure = "return [document.documentElement.scrollWidth, document.documentElement.clientWidth, \
+                   Array.from(document.querySelectorAll('.table-wrap')).map(w => [w.getAttribute('aria-labelledby') || '', w.scrollWidth, w.clientWidth, \
+                   Array.from(w.querySelectorAll('thead th')).map(th => th.textContent.trim() + ' ' + Math.round(th.getBoundingClientRect().width)).join(', ')])]";
+    let mut too_wide = Vec::new();
+    for page in &pages {
+        browser.goto(&format!("{}{page}", server.base)).await.unwrap();
+        let found = browser.execute(measure, vec![]).await.unwrap();
+        let (page_width, screen) = (found[0].as_i64().unwrap(), found[1].as_i64().unwrap());
+        if page_width > screen {
+            too_wide.push(format!("{page}: the page is {page_width} px in {screen} px"));
+        }
+        for table in found[2].as_array().unwrap() {
+            let (name, wide, room) = (table[0].as_str().unwrap(), table[1].as_i64().unwrap(), table[2].as_i64().unwrap());
+            if wide > room + 1 {
+                too_wide.push(format!("{page} {name}: {wide} px in {room} px; columns {}", table[3].as_str().unwrap()));
+            }
+        }
+    }
+    assert!(too_wide.is_empty(), "tables wider than the screen at 1280 px:\n{}", too_wide.join("\n"));
+    browser.close().await.unwrap();
+}
