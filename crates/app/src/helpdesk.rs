@@ -196,6 +196,32 @@ impl Helpdesk<'_> {
         self.ticket(id).await
     }
 
+    /// Links the ticket to the order it is about (found by its channel and number), so the
+    /// ticket shows where the order stands and its parcels. A ticket about a return stays
+    /// with that return's order.
+    pub async fn link_order(self, id: Uuid, channel: &str, external_id: &str, actor: &Actor) -> AppResult<TicketDetail> {
+        let (channel, external_id) = (channel.trim(), external_id.trim());
+        if channel.is_empty() {
+            return Err(FieldError::new("channel", "choose the order's channel").into());
+        }
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        let ticket = tx.ticket(id).await?.ok_or_else(|| ticket_not_found(id))?;
+        let Some(order) = tx.order_id_by_external_id(channel, external_id).await? else {
+            return Err(FieldError::new("order", format!("{channel} has no order {external_id:?}")).into());
+        };
+        if let Some(ret) = ticket.return_id
+            && tx.return_record(ret).await?.is_some_and(|r| r.order_id != order)
+        {
+            return Err(FieldError::new("order", "the ticket is about a return of another order").into());
+        }
+        tx.link_ticket_order(id, order, channel, now).await?;
+        let change = Change::new("ticket.link_order", format!("ticket:{id}")).before(&ticket.order_id).after(order);
+        record(&mut tx, actor, now, &[change]).await?;
+        tx.commit().await?;
+        self.ticket(id).await
+    }
+
     /// Raises a `ticket_overdue` exception for each open or pending ticket past its time.
     pub async fn watch_tickets(self) -> AppResult<u64> {
         let now = self.now();

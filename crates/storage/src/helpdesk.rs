@@ -169,6 +169,13 @@ impl Tx {
         Ok(())
     }
 
+    /// Links a ticket to the order it is about, and to the order's channel when it had none.
+    pub async fn link_ticket_order(&mut self, id: Uuid, order: Uuid, channel: &str, now: DateTime<Utc>) -> Result<(), StorageError> {
+        let sql = "UPDATE tickets SET order_id = $2, channel = COALESCE(channel, $3), updated_at = $4 WHERE id = $1";
+        on_engine!(self, |conn| sqlx::query(sql).bind(id).bind(order).bind(channel).bind(now).execute(conn).await?.rows_affected());
+        Ok(())
+    }
+
     pub async fn add_ticket_comment(&mut self, id: Uuid, comment: &TicketComment) -> Result<(), StorageError> {
         let sql = "INSERT INTO ticket_comments (id, ticket_id, at, author, body, internal) VALUES ($1, $2, $3, $4, $5, $6)";
         on_engine!(self, |conn| sqlx::query(sql)

@@ -30,6 +30,7 @@ pub fn routes() -> OpenApiRouter<Ordo> {
         .routes(routes!(comment_on_ticket))
         .routes(routes!(set_status))
         .routes(routes!(assign))
+        .routes(routes!(link_order))
         .routes(routes!(list_attachments))
         .routes(routes!(download))
         .merge(uploads)
@@ -180,6 +181,28 @@ async fn assign(
     ValidJson(body): ValidJson<AssignRequest>,
 ) -> Result<Json<TicketView>, ApiError> {
     Ok(Json(ordo.helpdesk().assign_ticket(path_id(&id)?, body.assignee.as_deref(), &caller.actor).await?.into()))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct OrderLink {
+    /// The order's channel.
+    channel: String,
+    /// The order's number on that channel.
+    external_id: String,
+}
+
+/// Links the ticket to the order it is about, found by its channel and number: the ticket then
+/// shows where the order stands and its parcels.
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/order", security(("bearer" = ["tickets.write"])), tag = "helpdesk",
+    params(("id" = String, Path)), request_body = OrderLink, responses((status = 200, body = TicketView), (status = "4XX", body = ErrorBody)))]
+async fn link_order(
+    State(ordo): State<Ordo>,
+    caller: Authorized<need::TicketsWrite>,
+    Path(id): Path<String>,
+    ValidJson(body): ValidJson<OrderLink>,
+) -> Result<Json<TicketView>, ApiError> {
+    Ok(Json(ordo.helpdesk().link_order(path_id(&id)?, &body.channel, &body.external_id, &caller.actor).await?.into()))
 }
 
 #[derive(Deserialize, IntoParams)]

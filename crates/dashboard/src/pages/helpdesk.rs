@@ -199,6 +199,10 @@ struct TicketPage {
     order: Option<ordo_domain::order::Order>,
     may_work: bool,
     next: Vec<Choice>,
+    /// The channels an order may be linked from.
+    channels: Vec<Choice>,
+    /// Why the last action on the ticket was refused, naming the field.
+    refused: Option<String>,
 }
 
 pub(crate) async fn ticket(
@@ -208,6 +212,12 @@ pub(crate) async fn ticket(
 ) -> Result<Response, PageError> {
     let layout = session.open(Page::Helpdesk)?;
     let id = layout.path_id(path)?;
+    ticket_page(&session, &dashboard, id, None).await
+}
+
+/// The ticket's page; with `refused`, why the last action was refused (422).
+async fn ticket_page(session: &Session, dashboard: &Dashboard, id: uuid::Uuid, refused: Option<FieldError>) -> Result<Response, PageError> {
+    let layout = session.open(Page::Helpdesk)?;
     let detail = dashboard.ordo.helpdesk().ticket(id).await.map_err(|e| layout.fail(e))?;
     let current = detail.ticket.status;
     let next = TicketStatus::ALL
@@ -219,7 +229,13 @@ pub(crate) async fn ticket(
         Some(order) => Some(dashboard.ordo.orders().order(order).await.map_err(|e| layout.fail(e))?),
         None => None,
     };
+    let channels = dashboard.ordo.master_data().channels().await.map_err(|e| layout.fail(e))?;
+    let own = detail.ticket.channel.clone().unwrap_or_default();
+    let channels = channels.into_iter().map(|c| Choice { selected: c.code == own, label: format!("{} ({})", c.name, c.code), value: c.code }).collect();
+    let status = if refused.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let page = TicketPage {
+        refused: refused.map(|e| format!("{}: {}", e.field, e.message)),
+        channels,
         order,
         layout: layout.titled(format!("Ticket: {}", detail.ticket.subject)),
         row: TicketRow::new(&detail.ticket, dashboard.ordo.now()),
@@ -227,17 +243,18 @@ pub(crate) async fn ticket(
         next,
         detail,
     };
-    Ok(render(StatusCode::OK, &page))
+    Ok(render(status, &page))
 }
 
-/// A comment or a status change, then the ticket again (303).
+/// A comment, a status change, an assignee or an order linked, then the ticket again (303);
+/// refused, the ticket with the field named (422).
 pub(crate) async fn act(
     session: Session,
     State(dashboard): State<Dashboard>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Redirect, PageError> {
+) -> Result<Response, PageError> {
     let layout = session.posting(Page::Helpdesk, &headers, Permission::TicketsWrite)?;
     let id = layout.path_id(path)?;
     let fields = super::form_fields(&body);
@@ -246,8 +263,14 @@ pub(crate) async fn act(
         "comment" => dashboard.ordo.helpdesk().comment_on_ticket(id, field("body"), field("reply").is_empty(), &session.actor).await,
         "status" => dashboard.ordo.helpdesk().set_ticket_status(id, field("status"), &session.actor).await,
         "assign" => dashboard.ordo.helpdesk().assign_ticket(id, Some(field("assignee")).filter(|a| !a.trim().is_empty()), &session.actor).await,
-        _ => return Err(layout.fail(FieldError::new("action", "choose comment, status or assign"))),
+        "link" => dashboard.ordo.helpdesk().link_order(id, field("channel"), field("order"), &session.actor).await,
+        _ => return Err(layout.fail(FieldError::new("action", "choose comment, status, assign or link"))),
     };
-    done.map_err(|e| layout.fail(e))?;
-    Ok(Redirect::to(&format!("{}/{id}", Page::Helpdesk.href())))
+    match done {
+        Ok(_) => Ok(Redirect::to(&format!("{}/{id}", Page::Helpdesk.href())).into_response()),
+        Err(error) => {
+            let refused = refusal(error).map_err(|e| layout.fail(e))?;
+            ticket_page(&session, &dashboard, id, Some(refused)).await
+        }
+    }
 }

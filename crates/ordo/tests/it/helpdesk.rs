@@ -124,3 +124,31 @@ async fn documents_are_checked_and_kept_once(server: Server) {
     assert_eq!(upload(&server, &service, "/api/v1/suppliers/potter/attachments?file_name=t.txt", "text/plain", b"x".to_vec()).await.0, 403);
 }
 on_both_engines!(documents_are_checked_and_kept_once, documents_on_sqlite, documents_on_postgres);
+
+async fn a_ticket_is_linked_to_its_order_after_it_was_opened(server: Server) {
+    shop(&server, 5).await;
+    assert_eq!(server.post(&server.admin, "/api/v1/orders", order("L-1", json!([{"sku": "MUG-1", "quantity": 1, "unit_price": "12.90"}]))).await.0, 201);
+    let call = json!({"reason": "where_is_my_order", "priority": "normal", "subject": "My mug?", "customer_email": "ann@example.com", "body": "By phone"});
+    let (_, opened) = server.post(&server.admin, "/api/v1/tickets", call).await;
+    let id = opened["id"].as_str().unwrap().to_owned();
+    let sam = crate::common::Browserless::log_in(&server, "sam", Role::Service).await;
+    let page = format!("/dashboard/helpdesk/{id}");
+    assert!(sam.get(&page).await.1.contains("Link to the order it is about"));
+
+    // A number the channel does not have is refused, naming the order, and links nothing.
+    let (status, refused) = sam.post(&page, &[("action", "link"), ("channel", "web"), ("order", "L-9")]).await;
+    assert_eq!(status, 422, "{refused}");
+    assert!(refused.contains("web has no order"), "{refused}");
+    let (status, answer) = server.post(&server.admin, &format!("/api/v1/tickets/{id}/order"), json!({"channel": "", "external_id": "L-1"})).await;
+    assert_eq!((status, answer["error"]["field"].as_str()), (422, Some("channel")), "{answer}");
+    assert_eq!(server.get(&server.admin, &format!("/api/v1/tickets/{id}")).await.1["order_id"], serde_json::Value::Null);
+
+    assert_eq!(sam.post(&page, &[("action", "link"), ("channel", "web"), ("order", "L-1")]).await.0, 303);
+    let (_, shown) = sam.get(&page).await;
+    assert!(shown.contains(r#"<strong id="ticket-order-status">allocated</strong>"#), "the ticket shows where its order stands: {shown}");
+    let (_, ticket) = server.get(&server.admin, &format!("/api/v1/tickets/{id}")).await;
+    assert_eq!((ticket["channel"].as_str(), ticket["order_id"].is_string()), (Some("web"), true), "{ticket}");
+    let (_, log) = server.get(&server.admin, "/api/v1/audit?action=ticket.link_order").await;
+    assert_eq!(log.as_array().unwrap().len(), 1, "{log}");
+}
+on_both_engines!(a_ticket_is_linked_to_its_order_after_it_was_opened, a_ticket_is_linked_on_sqlite, a_ticket_is_linked_on_postgres);
