@@ -216,7 +216,7 @@ impl Helpdesk<'_> {
             return Err(FieldError::new("order", "the ticket is about a return of another order").into());
         }
         tx.link_ticket_order(id, order, channel, now).await?;
-        let change = Change::new("ticket.link_order", format!("ticket:{id}")).before(&ticket.order_id).after(order);
+        let change = Change::new("ticket.link_order", format!("ticket:{id}")).before(ticket.order_id).after(order);
         record(&mut tx, actor, now, &[change]).await?;
         tx.commit().await?;
         self.ticket(id).await
