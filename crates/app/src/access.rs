@@ -371,6 +371,39 @@ impl Access<'_> {
         Ok(())
     }
 
+    /// Gives a user another role. The last administrator who can log in keeps theirs, so
+    /// Ordo is never left without one; a lead of the old role stops being its lead.
+    pub async fn set_user_role(self, username: &str, role: Role, actor: &Actor) -> AppResult<()> {
+        let username = username.trim();
+        let mut tx = self.db.write().await?;
+        let users = tx.users().await?;
+        let Some(user) = users.iter().find(|u| u.username == username) else {
+            return Err(FieldError::new("username", format!("no user is called {username:?}")).into());
+        };
+        let admins = users.iter().filter(|u| u.role == Role::Admin && u.disabled_at.is_none()).count();
+        if user.role == Role::Admin && role != Role::Admin && user.disabled_at.is_none() && admins == 1 {
+            return Err(FieldError::new("role", format!("{username} is the last administrator; make another one first")).into());
+        }
+        if user.role == role {
+            return Ok(());
+        }
+        tx.set_user_role(username, role.as_str()).await?;
+        let mut changes = vec![Change::new("user.role", format!("user:{username}"))
+            .before(serde_json::json!({"role": user.role.as_str()}))
+            .after(serde_json::json!({"role": role.as_str()}))];
+        if role != Role::Admin {
+            for (led, lead) in tx.role_leads().await? {
+                if lead == username && led != role.as_str() {
+                    tx.set_role_lead(&led, None).await?;
+                    changes.push(Change::new("role.lead", format!("role:{led}")).before(serde_json::json!({"lead": lead})).after(serde_json::json!({"lead": null})));
+                }
+            }
+        }
+        record(&mut tx, actor, self.now(), &changes).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Sets a new password for a user and ends their sessions.
     pub async fn reset_password(self, username: &str, password: &str, actor: &Actor) -> AppResult<()> {
         if password.chars().count() < MIN_PASSWORD_LEN {

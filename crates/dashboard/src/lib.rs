@@ -113,6 +113,8 @@ pub fn router(ordo: ordo_app::Ordo, secure_cookies: bool) -> Router {
         .route("/dashboard/changes", get(pages::changes::changes).post(pages::changes::propose))
         .route("/dashboard/changes/{id}", get(pages::changes::change).post(pages::changes::decide))
         .route("/dashboard/users", get(pages::users::users).post(pages::users::create_user))
+        .route("/dashboard/access/role", get(|| async { Redirect::to("/dashboard/users") }).post(pages::users::set_role))
+        .route("/dashboard/access/password", get(|| async { Redirect::to("/dashboard/users") }).post(pages::users::set_password))
         .route("/dashboard/leads", get(|| async { Redirect::to("/dashboard/users#leads") }).post(pages::users::set_lead))
         .route("/dashboard/users/{username}", get(|| async { Redirect::to("/dashboard/users") }).post(pages::users::user_action))
         .route("/dashboard/tokens", get(|| async { Redirect::to("/dashboard/users") }).post(pages::users::issue_token))

@@ -177,6 +177,13 @@ impl Tx {
         Ok(found)
     }
 
+    /// Gives a user another role; `false` when there is no such user. Their sessions carry on
+    /// with the new role, which each request reads afresh.
+    pub async fn set_user_role(&mut self, username: &str, role: &str) -> Result<bool, StorageError> {
+        let sql = "UPDATE users SET role = $2 WHERE username = $1";
+        Ok(on_engine!(self, |conn| sqlx::query(sql).bind(username).bind(role).execute(conn).await?.rows_affected()) == 1)
+    }
+
     /// Sets a user's password and ends every session they have; `false` when there is no such user.
     pub async fn set_password(&mut self, username: &str, password_hash: &str) -> Result<bool, StorageError> {
         let sql = "UPDATE users SET password_hash = $2 WHERE username = $1";

@@ -25,6 +25,7 @@ pub fn routes() -> OpenApiRouter<Ordo> {
         .routes(routes!(enable_user))
         .routes(routes!(reset_password))
         .routes(routes!(set_role_lead))
+        .routes(routes!(set_user_role))
         .routes(routes!(role_leads))
 }
 
@@ -40,6 +41,25 @@ struct Lead {
 struct RoleLead {
     role: String,
     username: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct NewRole {
+    role: Role,
+}
+
+/// Gives a user another role, from their next request on. The last administrator keeps theirs.
+#[utoipa::path(put, path = "/api/v1/users/{username}/role", security(("bearer" = ["access.manage"])), tag = "access",
+    params(("username" = String, Path)), request_body = NewRole, responses((status = 204), (status = "4XX", body = ErrorBody)))]
+async fn set_user_role(
+    State(ordo): State<Ordo>,
+    caller: Authorized<need::AccessManage>,
+    Path(username): Path<String>,
+    ValidJson(body): ValidJson<NewRole>,
+) -> Result<StatusCode, ApiError> {
+    ordo.access().set_user_role(&username, body.role, &caller.actor).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Sets the lead of a role: an exception the role leaves past due goes to them (assigned,

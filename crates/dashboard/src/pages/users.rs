@@ -71,6 +71,26 @@ fn token_form(entered: Option<&Entered>) -> EntryForm {
     .mark_choices()
 }
 
+fn role_form(entered: Option<&Entered>, usernames: &[(&str, &str)]) -> EntryForm {
+    EntryForm::new("user-role", "Another role", "/dashboard/access/role", "Change the role", vec![
+        Input::text("username", "User").select(usernames),
+        Input::text("role", "Role").select(&roles()).value("ops"),
+    ])
+    .about("What the person may see and do from their next page on. The last administrator keeps the role.")
+    .entered(entered)
+    .mark_choices()
+}
+
+fn password_form(entered: Option<&Entered>, usernames: &[(&str, &str)]) -> EntryForm {
+    EntryForm::new("user-password", "A new password", "/dashboard/access/password", "Set the password", vec![
+        Input::text("username", "User").select(usernames),
+        Input::text("password", "New password").of(Control::Password).hint("at least 12 characters; their sessions end, tell it to them another way"),
+    ])
+    .about("For someone who forgot theirs or whose password may be known to others.")
+    .entered(entered)
+    .mark_choices()
+}
+
 fn lead_form(entered: Option<&Entered>) -> EntryForm {
     EntryForm::new("role-lead", "Lead of a role", "/dashboard/leads", "Set the lead", vec![
         Input::text("role", "Role").select(&roles()).value("finance"),
@@ -86,6 +106,8 @@ struct Forms {
     user: Option<Entered>,
     token: Option<Entered>,
     lead: Option<Entered>,
+    role: Option<Entered>,
+    password: Option<Entered>,
     issued: Option<ordo_app::IssuedToken>,
 }
 
@@ -103,7 +125,7 @@ async fn users_page(session: &Session, dashboard: &Dashboard, forms: Forms) -> R
         .into_iter()
         .map(|role| (role, set_leads.iter().find(|(r, _)| r == role.as_str()).map(|(_, user)| user.clone()).unwrap_or_default()))
         .collect();
-    let users = users
+    let users: Vec<UserRow> = users
         .into_iter()
         .map(|u| UserRow {
             action_href: format!("/dashboard/users/{}", crate::href::query_escape(&u.username)),
@@ -124,14 +146,22 @@ async fn users_page(session: &Session, dashboard: &Dashboard, forms: Forms) -> R
             revoked: t.revoked_at.map(|at| timestamp(&at)),
         })
         .collect();
-    let refused = forms.user.is_some() || forms.token.is_some() || forms.lead.is_some();
+    let refused = forms.user.is_some() || forms.token.is_some() || forms.lead.is_some() || forms.role.is_some() || forms.password.is_some();
+    let usernames: Vec<(String, String)> = users.iter().map(|u: &UserRow| (u.username.clone(), format!("{} ({})", u.username, u.role))).collect();
+    let usernames: Vec<(&str, &str)> = usernames.iter().map(|(name, label)| (name.as_str(), label.as_str())).collect();
     let status = if refused { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let page = UsersPage {
         layout,
         users,
         tokens,
         leads,
-        forms: vec![user_form(forms.user.as_ref()), token_form(forms.token.as_ref()), lead_form(forms.lead.as_ref())],
+        forms: vec![
+            user_form(forms.user.as_ref()),
+            role_form(forms.role.as_ref(), &usernames),
+            password_form(forms.password.as_ref(), &usernames),
+            lead_form(forms.lead.as_ref()),
+            token_form(forms.token.as_ref()),
+        ],
         issued: forms.issued,
     };
     Ok(render(status, &page))
@@ -209,6 +239,38 @@ pub(crate) async fn set_lead(session: Session, State(dashboard): State<Dashboard
         Err(error) => {
             let refused = refusal(error).map_err(|e| layout.fail(e))?;
             users_page(&session, &dashboard, Forms { lead: Some(Entered::new(fields, refused)), ..Forms::default() }).await
+        }
+    }
+}
+
+pub(crate) async fn set_role(session: Session, State(dashboard): State<Dashboard>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+    let layout = session.posting(Page::Users, &headers, Permission::AccessManage)?;
+    let fields = form_fields(&body);
+    let set = match role(&fields) {
+        Ok(role) => dashboard.ordo.access().set_user_role(field(&fields, "username"), role, &session.actor).await,
+        Err(error) => Err(error.into()),
+    };
+    match set {
+        Ok(()) => Ok(Redirect::to(Page::Users.href()).into_response()),
+        Err(error) => {
+            let refused = refusal(error).map_err(|e| layout.fail(e))?;
+            users_page(&session, &dashboard, Forms { role: Some(Entered::new(fields, refused)), ..Forms::default() }).await
+        }
+    }
+}
+
+pub(crate) async fn set_password(session: Session, State(dashboard): State<Dashboard>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+    let layout = session.posting(Page::Users, &headers, Permission::AccessManage)?;
+    let fields = form_fields(&body);
+    match dashboard.ordo.access().reset_password(field(&fields, "username"), field(&fields, "password"), &session.actor).await {
+        Ok(()) => Ok(Redirect::to(Page::Users.href()).into_response()),
+        Err(ordo_app::AppError::NotFound { .. }) => {
+            let refused = FieldError::new("username", "no such user");
+            users_page(&session, &dashboard, Forms { password: Some(Entered::new(fields, refused)), ..Forms::default() }).await
+        }
+        Err(error) => {
+            let refused = refusal(error).map_err(|e| layout.fail(e))?;
+            users_page(&session, &dashboard, Forms { password: Some(Entered::new(fields, refused)), ..Forms::default() }).await
         }
     }
 }

@@ -779,3 +779,80 @@ async fn every_table_fits_a_laptop_screen_on_the_demo() {
     assert!(too_wide.is_empty(), "tables wider than the screen at 1280 px:\n{}", too_wide.join("\n"));
     browser.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_channel_is_connected_and_people_given_roles_and_leads_in_the_browser() {
+    let test = "a_channel_is_connected_and_people_given_roles_and_leads_in_the_browser";
+    let Some((_driver, _profile, browser)) = open_browser(test).await else {
+        return;
+    };
+    use ordo_app::domain::access::Role;
+    let server = Server::start().await;
+    let t = &server.admin;
+    crate::orders::shop(&server, 5).await;
+    for (name, role) in [("ada", Role::Admin), ("fiona", Role::Finance), ("olga", Role::Ops)] {
+        server.ordo.access().create_user(name, ordo_demo::DEMO_PASSWORD, role, &ordo_app::Actor::system()).await.unwrap();
+    }
+    log_in(&browser, &server, "ada").await;
+
+    // The web shop's connector: an address without https:// is refused; an admin's applies.
+    browser.goto(&format!("{}/dashboard/channels/web", server.base)).await.unwrap();
+    let connector = [("kind", "shopify"), ("base_url", "ordo-test.myshopify.com"), ("webhook_secret", "shpss_the-shops-signing-secret"), ("location_map", "gid-7 = central")];
+    fill(&browser, "connector", &connector).await;
+    refused(&browser, "connector", "base_url").await;
+    assert_eq!(server.get(t, "/api/v1/channels/web/connector").await.0, 404, "nothing saved");
+    fill(&browser, "connector", &[("base_url", "https://ordo-test.myshopify.com"), ("webhook_secret", "shpss_the-shops-signing-secret")]).await;
+    submit(&browser, "connector").await;
+    let (status, view) = server.get(t, "/api/v1/channels/web/connector").await;
+    assert_eq!((status, view["webhook_secrets"].as_u64(), view["paused"].as_bool()), (200, Some(1), Some(false)), "{view}");
+    browser.find(Locator::Css("#connector-state button")).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::XPath("//form[@id='connector-state']//button[@value='resume']")).await.unwrap();
+    assert_eq!(server.get(t, "/api/v1/channels/web/connector").await.1["paused"], true);
+
+    // Its return policy and safety buffer.
+    fill(&browser, "return-policy", &[("window_days", "30"), ("auto_reasons", "damaged"), ("ship_back_days", "0")]).await;
+    refused(&browser, "return-policy", "ship_back_days").await;
+    fill(&browser, "return-policy", &[("ship_back_days", "21")]).await;
+    submit(&browser, "return-policy").await;
+    assert_eq!(server.get(t, "/api/v1/channels/web/return-policy").await.1["ship_back_days"], 21);
+    fill(&browser, "buffer", &[("abc_class", "A"), ("units", "-3")]).await;
+    refused(&browser, "buffer", "units").await;
+    fill(&browser, "buffer", &[("units", "2")]).await;
+    submit(&browser, "buffer").await;
+    assert!(browser.find(Locator::Css("dl.facts")).await.unwrap().text().await.unwrap().contains("class A: 2 units"));
+
+    // People: the finance lead, another role, a new password.
+    browser.goto(&format!("{}/dashboard/users", server.base)).await.unwrap();
+    fill(&browser, "role-lead", &[("role", "finance"), ("username", "olga")]).await;
+    refused(&browser, "role-lead", "username").await;
+    fill(&browser, "role-lead", &[("username", "fiona")]).await;
+    submit(&browser, "role-lead").await;
+    assert!(browser.find(Locator::Id("role-leads")).await.unwrap().text().await.unwrap().contains("finance\nfiona"));
+    fill(&browser, "user-role", &[("username", "ada"), ("role", "ops")]).await;
+    let error = refused(&browser, "user-role", "role").await;
+    assert!(error.contains("last administrator"), "{error}");
+    fill(&browser, "user-role", &[("username", "olga"), ("role", "warehouse")]).await;
+    submit(&browser, "user-role").await;
+    assert!(texts(&browser, "#users tbody tr").await.iter().any(|row| row.contains("olga") && row.contains("warehouse")));
+    fill(&browser, "user-password", &[("username", "olga"), ("password", "short")]).await;
+    refused(&browser, "user-password", "password").await;
+    fill(&browser, "user-password", &[("password", "another long password")]).await;
+    submit(&browser, "user-password").await;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    assert_eq!(crate::common::post_login(&client, &server.base, "olga", "another long password").await.status(), 303, "the new password works");
+
+    // A ticket opened without its order is linked to it by the order's number.
+    let placed = crate::orders::order("L-1", json!([{"sku": "W-MUG", "quantity": 1, "unit_price": "12.90"}]));
+    assert_eq!(server.post(t, "/api/v1/orders", placed).await.0, 201);
+    let call = json!({"reason": "where_is_my_order", "priority": "normal", "subject": "My mug?", "customer_email": "ann@example.com", "body": "By phone"});
+    let ticket = server.post(t, "/api/v1/tickets", call).await.1["id"].as_str().unwrap().to_owned();
+    browser.goto(&format!("{}/dashboard/helpdesk/{ticket}", server.base)).await.unwrap();
+    fill(&browser, "ticket-link", &[("channel", "web"), ("order", "L-9")]).await;
+    submit(&browser, "ticket-link").await;
+    let error = browser.find(Locator::Id("ticket-error")).await.unwrap().text().await.unwrap();
+    assert!(error.contains("order") && error.contains("L-9"), "{error}");
+    fill(&browser, "ticket-link", &[("order", "L-1")]).await;
+    submit(&browser, "ticket-link").await;
+    assert_eq!(browser.find(Locator::Id("ticket-order-status")).await.unwrap().text().await.unwrap(), "allocated");
+    browser.close().await.unwrap();
+}
