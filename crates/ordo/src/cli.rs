@@ -84,6 +84,9 @@ enum Command {
     /// Financial reports in base currency, as CSV on standard output.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Helpdesk tickets.
+    #[command(subcommand)]
+    Tickets(TicketsCommand),
     /// Import master data from a CSV file whose columns are the API's field names.
     Import {
         kind: ImportKindArg,
@@ -91,6 +94,21 @@ enum Command {
         /// Import the good rows of a file that has bad ones (the bad ones are still listed).
         #[arg(long)]
         skip_invalid: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TicketsCommand {
+    /// Score ticket triage on every row of FILE (columns instruction, intent, category):
+    /// accuracy and macro-F1 by intent and by category.
+    Evaluate {
+        #[arg(long, value_name = "FILE")]
+        csv: PathBuf,
+        /// Train on these labelled tickets instead of Ordo's own training set.
+        #[arg(long, value_name = "FILE")]
+        train: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -500,6 +518,15 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
     match command {
         Command::Init { token_file } => init(&config, token_file).await,
         Command::Serve => serve(&config).await,
+        Command::Tickets(TicketsCommand::Evaluate { csv, train, json }) => {
+            let evaluation = crate::triage::evaluate(&csv, train.as_deref()).map_err(Failure::CannotRun)?;
+            if json {
+                println!("{}", serde_json::to_string(&evaluation).map_err(|e| Failure::Failed(e.to_string()))?);
+            } else {
+                crate::triage::print(&evaluation);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Demo { days } => demo(&config, days).await,
         Command::Backup { to } => {
             let started = std::time::Instant::now();

@@ -9,3 +9,4 @@ pub mod cli;
 pub mod config;
 pub mod serve;
 pub mod stand_ins;
+pub mod triage;

@@ -323,3 +323,27 @@ fn each_benchmark_runs_on_a_fresh_database_in_any_base_currency() {
         assert!(text(&output.stdout).contains(" on sqlite:"), "{args:?}: {}", text(&output.stdout));
     }
 }
+
+#[test]
+fn ticket_triage_is_scored_on_the_held_out_tickets() {
+    let dir = tempfile::tempdir().unwrap();
+    let holdout = concat!(env!("CARGO_MANIFEST_DIR"), "/../triage/data/holdout.csv");
+    let out = run(dir.path(), &["tickets", "evaluate", "--csv", holdout, "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let scores: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((scores["tickets"].as_u64(), scores["trained_on"].as_str()), (Some(902), Some("shipped")));
+    assert_eq!(scores["intent"]["labels"].as_array().map(Vec::len), Some(27));
+    assert_eq!(scores["category"]["labels"].as_array().map(Vec::len), Some(11));
+    let category_f1 = scores["category"]["macro_f1"].as_f64().unwrap();
+    assert!(category_f1 >= 0.90, "macro-F1 by category on tickets it never learned from: {category_f1}");
+
+    // Trained on another file, read as people read it; a file without the columns is refused.
+    let train = concat!(env!("CARGO_MANIFEST_DIR"), "/../triage/data/train.csv");
+    let out = run(dir.path(), &["tickets", "evaluate", "--csv", holdout, "--train", train]);
+    let report = text(&out.stdout);
+    assert!(report.contains("by category") && report.contains("macro-F1") && report.contains("cancel_order"), "{report}");
+    std::fs::write(dir.path().join("bad.csv"), "instruction,intent\nwhere is it,track_order\n").unwrap();
+    let out = run(dir.path(), &["tickets", "evaluate", "--csv", "bad.csv"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("no column category"), "{}", text(&out.stderr));
+}
