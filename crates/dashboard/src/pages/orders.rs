@@ -339,6 +339,8 @@ struct OrderPage {
     /// Whether to offer the release form: the role reviews orders and this one is on hold.
     may_release: bool,
     release_href: String,
+    /// Why the return asked for on this page was refused, naming the field.
+    return_refused: Option<String>,
 }
 
 /// The order id in the path; anything that is not a UUID names no order.
@@ -349,6 +351,12 @@ pub(crate) async fn order(
 ) -> Result<Response, PageError> {
     let layout = session.open(Page::Orders)?;
     let id = layout.path_id(path)?;
+    order_page(&session, &dashboard, id, None).await
+}
+
+/// The order's page; with `return_refused`, why the return asked for on it was refused (422).
+pub(crate) async fn order_page(session: &Session, dashboard: &Dashboard, id: uuid::Uuid, return_refused: Option<FieldError>) -> Result<Response, PageError> {
+    let layout = session.open(Page::Orders)?;
     let order = dashboard.ordo.orders().order(id).await.map_err(|e| layout.fail(e))?;
     let layout = layout.titled(format!("Order {}", order.external_id));
     let may_cancel = session.actor.can(Permission::OrdersWrite) && order.status.is_open();
@@ -364,7 +372,9 @@ pub(crate) async fn order(
         .iter()
         .map(|r| Choice { value: r.as_str().into(), label: r.as_str().replace('_', " "), selected: false })
         .collect();
-    Ok(render(StatusCode::OK, &OrderPage { layout, order, returnable, reasons, may_cancel, cancel_href, may_release, release_href }))
+    let status = if return_refused.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let return_refused = return_refused.map(|e| format!("{}: {}", e.field, e.message));
+    Ok(render(status, &OrderPage { layout, order, returnable, reasons, may_cancel, cancel_href, may_release, release_href, return_refused }))
 }
 
 #[derive(Debug, Deserialize)]

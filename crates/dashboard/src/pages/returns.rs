@@ -6,7 +6,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use ordo_app::{InspectedLine, NewReturn, NewReturnLine, Period, ReceivedLine};
 use ordo_domain::access::Permission;
 use ordo_domain::returns::{Disposition, ReturnRate, ReturnStatus, Rma};
@@ -210,27 +210,40 @@ fn number(fields: &[(String, String)], name: &str) -> Result<i64, FieldError> {
 
 /// Asks for a return of an order's lines, from the order's page, as a customer told service
 /// (303 to the return).
-pub(crate) async fn request(session: Session, State(dashboard): State<Dashboard>, headers: HeaderMap, body: Bytes) -> Result<Redirect, PageError> {
+/// Asks for a return from the order's page; refused, the order's page again with the field
+/// named (422).
+pub(crate) async fn request(session: Session, State(dashboard): State<Dashboard>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
     let layout = session.posting(Page::Returns, &headers, Permission::ReturnsWrite)?;
     let fields = super::form_fields(&body);
     let order_id = ordo_domain::field::uuid("order_id", field(&fields, "order_id")).map_err(|e| layout.fail(e))?;
     let reason = field(&fields, "reason").to_owned();
-    // The order page sends `quantity_N` for each shipped line N; lines left at 0 stay.
-    let mut lines = Vec::new();
-    for (name, _) in fields.iter().filter(|(name, _)| name.starts_with("quantity_")) {
-        let line = name["quantity_".len()..].parse::<i64>().map_err(|_| layout.fail(FieldError::new(name.clone(), "is not an order line")))?;
-        let quantity = number(&fields, name).map_err(|e| layout.fail(e))?;
-        if quantity > 0 {
-            lines.push(NewReturnLine { line, quantity, reason: reason.clone() });
+    let asked = (|| {
+        // The order page sends `quantity_N` for each shipped line N; lines left at 0 stay.
+        let mut lines = Vec::new();
+        for (name, _) in fields.iter().filter(|(name, _)| name.starts_with("quantity_")) {
+            let line = name["quantity_".len()..].parse::<i64>().map_err(|_| FieldError::new(name.clone(), "is not an order line"))?;
+            let quantity = number(&fields, name)?;
+            if quantity > 0 {
+                lines.push(NewReturnLine { line, quantity, reason: reason.clone() });
+            }
+        }
+        if lines.is_empty() {
+            return Err(FieldError::new("quantity", "say how many units of at least one line come back"));
+        }
+        let override_window = Some(field(&fields, "override_window").trim().to_owned()).filter(|o| !o.is_empty());
+        Ok(NewReturn { order_id, lines, source: "dashboard".into(), override_window })
+    })();
+    let requested = match asked {
+        Ok(new) => dashboard.ordo.returns().request_return(new, &session.actor).await,
+        Err(error) => Err(error.into()),
+    };
+    match requested {
+        Ok(rma) => Ok(Redirect::to(&return_href(rma.id)).into_response()),
+        Err(error) => {
+            let refused = crate::forms::refusal(error).map_err(|e| layout.fail(e))?;
+            super::orders::order_page(&session, &dashboard, order_id, Some(refused)).await
         }
     }
-    if lines.is_empty() {
-        return Err(layout.fail(FieldError::new("quantity", "say how many units of at least one line come back")));
-    }
-    let override_window = Some(field(&fields, "override_window").trim().to_owned()).filter(|o| !o.is_empty());
-    let new = NewReturn { order_id, lines, source: "dashboard".into(), override_window };
-    let rma = dashboard.ordo.returns().request_return(new, &session.actor).await.map_err(|e| layout.fail(e))?;
-    Ok(Redirect::to(&return_href(rma.id)))
 }
 
 #[derive(Template)]

@@ -856,3 +856,105 @@ async fn a_channel_is_connected_and_people_given_roles_and_leads_in_the_browser(
     assert_eq!(browser.find(Locator::Id("ticket-order-status")).await.unwrap().text().await.unwrap(), "allocated");
     browser.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn master_data_tokens_rules_counts_returns_and_settings_are_kept_from_the_browser() {
+    let test = "master_data_tokens_rules_counts_returns_and_settings_are_kept_from_the_browser";
+    let Some((_driver, _profile, browser)) = open_browser(test).await else {
+        return;
+    };
+    let server = Server::start().await;
+    let t = &server.admin;
+    crate::orders::shop(&server, 5).await;
+    server.ordo.access().create_user("ada", ordo_demo::DEMO_PASSWORD, ordo_app::domain::access::Role::Admin, &ordo_app::Actor::system()).await.unwrap();
+    assert_eq!(server.post(t, "/api/v1/customers", json!({"email": "buyer@acme.example", "name": "Acme", "segment": "business"})).await.0, 201);
+    let (_, placed) = server.post(t, "/api/v1/orders", crate::orders::order("R-1", json!([{"sku": "W-MUG", "quantity": 2, "unit_price": "12.90"}]))).await;
+    let order = placed["id"].as_str().unwrap().to_owned();
+    let parcel = json!({"location": "central", "carrier": "DHL", "tracking_number": "R1"});
+    assert_eq!(server.post(t, &format!("/api/v1/orders/{order}/shipments"), parcel).await.0, 201);
+    log_in(&browser, &server, "ada").await;
+    let open = async |path: &str| browser.goto(&format!("{}{path}", server.base)).await.unwrap();
+
+    // A customer whose e-mail is taken is refused; another is added.
+    open("/dashboard/customers").await;
+    fill(&browser, "new-customer", &[("email", "buyer@acme.example"), ("name", "Acme again"), ("segment", "business")]).await;
+    refused(&browser, "new-customer", "email").await;
+    fill(&browser, "new-customer", &[("email", "desk@nordic.example"), ("name", "Nordic Desk")]).await;
+    submit(&browser, "new-customer").await;
+    assert_eq!(server.get(t, "/api/v1/customers").await.1.as_array().map(Vec::len), Some(2));
+
+    // A supplier, a tax rate and an exchange rate, each refused once.
+    open("/dashboard/suppliers").await;
+    fill(&browser, "new-supplier", &[("code", "nordic"), ("name", "Nordic Ceramics"), ("currency", "EUR"), ("lead_time_days", "-5")]).await;
+    refused(&browser, "new-supplier", "lead_time_days").await;
+    fill(&browser, "new-supplier", &[("lead_time_days", "14")]).await;
+    submit(&browser, "new-supplier").await;
+    assert_eq!(server.get(t, "/api/v1/suppliers").await.1[0]["lead_time_days"], 14);
+    open("/dashboard/products").await;
+    fill(&browser, "tax-rate", &[("country", "DE"), ("tax_class", "standard"), ("percent", "nineteen")]).await;
+    refused(&browser, "tax-rate", "percent").await;
+    fill(&browser, "tax-rate", &[("percent", "19")]).await;
+    submit(&browser, "tax-rate").await;
+    open("/dashboard/channels").await;
+    fill(&browser, "exchange-rate", &[("currency", "GBP"), ("rate", "-1")]).await;
+    refused(&browser, "exchange-rate", "rate").await;
+    fill(&browser, "exchange-rate", &[("rate", "1.1650")]).await;
+    submit(&browser, "exchange-rate").await;
+    let (_, log) = server.get(t, "/api/v1/audit?action=tax_rate.set").await;
+    assert_eq!(log.as_array().map(Vec::len), Some(1), "{log}");
+
+    // An API token, shown once, then revoked.
+    open("/dashboard/users").await;
+    fill(&browser, "new-token", &[("name", "erp-sync"), ("role", "integration")]).await;
+    submit(&browser, "new-token").await;
+    let token = browser.find(Locator::Id("issued-token-value")).await.unwrap().text().await.unwrap();
+    assert_eq!(server.get(&token, "/api/v1/orders?limit=1").await.0, 200, "the token works");
+    browser.find(Locator::Css("#tokens form button")).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::XPath("//table[@id='tokens']//td[contains(., 'revoked')]")).await.unwrap();
+    assert_eq!(server.get(&token, "/api/v1/orders?limit=1").await.0, 401, "revoked");
+
+    // A rule draft: a bad action is refused, naming it; a draft whose condition does not
+    // parse yet is kept as work in progress, and says it cannot be submitted.
+    open("/dashboard/rules").await;
+    let rule = [("name", "big-orders"), ("kind", "risk_hold"), ("condition", "order.total_minor >"), ("action", r#"{"why": "big"}"#)];
+    fill(&browser, "new-rule", &rule).await;
+    refused(&browser, "new-rule", "action").await;
+    assert_eq!(server.get(t, "/api/v1/rules?name=big-orders").await.1, json!([]), "nothing drafted");
+    fill(&browser, "new-rule", &[("action", r#"{"reason": "big"}"#)]).await;
+    submit(&browser, "new-rule").await;
+    let problem = browser.find(Locator::Id("rule-problem")).await.unwrap().text().await.unwrap();
+    assert!(problem.contains("Cannot be submitted"), "{problem}");
+    assert_eq!(server.get(t, "/api/v1/rules?name=big-orders").await.1[0]["status"], "draft");
+
+    // The count sheet records what the shelf holds.
+    open("/dashboard/inventory/count?location=central").await;
+    browser.find(Locator::Id("count-MUG-1")).await.unwrap().send_keys("7").await.unwrap();
+    browser.find(Locator::Id("count-submit")).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::Id("count-sheet")).await.unwrap();
+    let (_, levels) = server.get(t, "/api/v1/inventory?sku=MUG-1").await;
+    assert_eq!(levels[0]["on_hand"], 7, "{levels}");
+
+    // A return started from the order's page by picking its line.
+    open(&format!("/dashboard/orders/{order}")).await;
+    submit(&browser, "start-return").await;
+    let error = browser.find(Locator::Id("start-return-error")).await.unwrap().text().await.unwrap();
+    assert!(error.contains("quantity") || error.contains("line"), "nothing picked is refused: {error}");
+    assert_eq!(server.get(t, &format!("/api/v1/returns?order_id={order}")).await.1, json!([]));
+    open(&format!("/dashboard/orders/{order}")).await;
+    let line = browser.find(Locator::Id("return-line-1")).await.unwrap();
+    line.clear().await.unwrap();
+    line.send_keys("1").await.unwrap();
+    submit(&browser, "start-return").await;
+    assert_eq!(server.get(t, &format!("/api/v1/returns?order_id={order}")).await.1[0]["lines"][0]["quantity"], 1);
+
+    // Times in the reader's own zone.
+    open("/dashboard/settings").await;
+    fill(&browser, "time-zone", &[("time_zone", "Mars/Olympus")]).await;
+    refused(&browser, "time-zone", "time_zone").await;
+    fill(&browser, "time-zone", &[("time_zone", "Europe/Berlin")]).await;
+    submit(&browser, "time-zone").await;
+    open(&format!("/dashboard/orders/{order}")).await;
+    let placed_at = browser.find(Locator::Css("time")).await.unwrap().text().await.unwrap();
+    assert!(placed_at.ends_with("CET"), "{placed_at}");
+    browser.close().await.unwrap();
+}
