@@ -4,7 +4,10 @@
 
 use ordo_domain::audit::Change;
 use ordo_domain::exception::ExceptionKind;
-use ordo_domain::ticket::{self, Attachment, DocumentRefusal, Priority, Ticket, TicketComment, TicketReason, TicketStatus};
+use std::sync::Arc;
+
+use ordo_domain::ticket::{self, Attachment, DocumentRefusal, Priority, Ticket, TicketComment, TicketReason, TicketStatus, TicketTriage};
+use ordo_triage::{Classifier, Labelled};
 use ordo_domain::FieldError;
 use ordo_storage::TicketQuery;
 use uuid::Uuid;
@@ -32,6 +35,49 @@ pub struct TicketDetail {
     pub ticket: Ticket,
     pub comments: Vec<TicketComment>,
     pub attachments: Vec<Attachment>,
+    /// What triage suggested, and the label a person gave it.
+    pub triage: Option<TicketTriage>,
+}
+
+/// What retraining the ticket classifier learned from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Retrained {
+    /// Labelled tickets Ordo ships with.
+    pub shipped_tickets: usize,
+    /// Tickets the business's people labelled.
+    pub labelled_tickets: usize,
+}
+
+/// What triage suggests for a ticket, as kept with it.
+fn suggestion(model: &Classifier, text: &str) -> TicketTriage {
+    let s = model.classify(text);
+    TicketTriage {
+        intent: s.intent,
+        category: s.category,
+        urgency: s.urgency.as_str().to_owned(),
+        confidence_permille: i64::from(s.confidence_permille),
+        words: s.words,
+        urgency_words: s.urgency_words,
+        label_intent: None,
+        label_category: None,
+        labelled_by: None,
+        labelled_at: None,
+    }
+}
+
+impl crate::Ordo {
+    /// The ticket classifier in use: Ordo's own until retrained with the business's labels.
+    fn classifier(&self) -> Arc<Classifier> {
+        if let Some(model) = self.triage.read().ok().and_then(|held| held.clone()) {
+            return model;
+        }
+        let trained = Arc::new(Classifier::shipped());
+        match self.triage.write() {
+            Ok(mut held) => held.get_or_insert(trained).clone(),
+            Err(_) => trained,
+        }
+    }
 }
 
 /// Why a document was not attached; nothing was stored.
@@ -106,6 +152,8 @@ impl Helpdesk<'_> {
             solved_at: None,
         };
         tx.insert_ticket(&ticket).await?;
+        let triage = suggestion(&self.classifier(), &format!("{} {body}", ticket.subject));
+        tx.insert_ticket_triage(ticket.id, &triage).await?;
         tx.add_ticket_comment(ticket.id, &TicketComment { at: now, author: ticket.customer_email.clone(), body, internal: false }).await?;
         let after = serde_json::json!({"reason": ticket.reason, "priority": ticket.priority, "order": ticket.order_id, "return": ticket.return_id});
         record(&mut tx, actor, now, &[Change::new("ticket.open", format!("ticket:{}", ticket.id)).after(after)]).await?;
@@ -118,7 +166,63 @@ impl Helpdesk<'_> {
         let ticket = tx.ticket(id).await?.ok_or_else(|| ticket_not_found(id))?;
         let comments = tx.ticket_comments(id).await?;
         let attachments = tx.attachments(&format!("ticket:{id}")).await?;
-        Ok(TicketDetail { ticket, comments, attachments })
+        let triage = tx.ticket_triage(id).await?;
+        Ok(TicketDetail { ticket, comments, attachments, triage })
+    }
+
+    /// The intents triage knows, each with its category, for a person labelling a ticket.
+    pub fn intents(self) -> Vec<(String, String)> {
+        self.classifier().intents().map(|(intent, category)| (intent.to_owned(), category.to_owned())).collect()
+    }
+
+    /// Labels a ticket with the intent a person says it has: the suggestion accepted, or
+    /// changed. Labels are what the classifier learns from when retrained.
+    pub async fn label_ticket(self, id: Uuid, intent: &str, actor: &Actor) -> AppResult<TicketDetail> {
+        let model = self.classifier();
+        let intent = intent.trim();
+        let Some(category) = model.intents().find(|(known, _)| *known == intent).map(|(_, category)| category.to_owned()) else {
+            let known: Vec<&str> = model.intents().map(|(known, _)| known).collect();
+            return Err(FieldError::new("intent", format!("must be one of {}", known.join(", "))).into());
+        };
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        let ticket = tx.ticket(id).await?.ok_or_else(|| ticket_not_found(id))?;
+        let before = match tx.ticket_triage(id).await? {
+            Some(kept) => kept,
+            // A ticket opened before triage: what it would have suggested, kept now.
+            None => {
+                let first = tx.ticket_comments(id).await?.into_iter().next().map(|c| c.body).unwrap_or_default();
+                let made = suggestion(&model, &format!("{} {first}", ticket.subject));
+                tx.insert_ticket_triage(id, &made).await?;
+                made
+            }
+        };
+        tx.label_ticket(id, intent, &category, &actor.to_string(), now).await?;
+        let change = Change::new("ticket.label", format!("ticket:{id}"))
+            .before(serde_json::json!({"suggested": before.intent, "label": before.label_intent}))
+            .after(serde_json::json!({"label": intent, "category": category}));
+        record(&mut tx, actor, now, &[change]).await?;
+        tx.commit().await?;
+        self.ticket(id).await
+    }
+
+    /// Retrains the ticket classifier on Ordo's own labelled tickets and every ticket the
+    /// business's people labelled; this process classifies with it from now on.
+    pub async fn retrain_triage(self, actor: &Actor) -> AppResult<Retrained> {
+        let shipped = ordo_triage::read_labelled(ordo_triage::TRAINING_SET).map_err(|e| AppError::Storage(ordo_storage::StorageError::Unavailable(e.to_string())))?;
+        let labelled = self.db.read().await?.labelled_tickets().await?;
+        let counts = Retrained { shipped_tickets: shipped.len(), labelled_tickets: labelled.len() };
+        let mut set = shipped;
+        set.extend(labelled.into_iter().map(|(text, intent, category)| Labelled { text, intent, category }));
+        let model = Classifier::train(&set).map_err(|e| FieldError::new("labels", e.to_string()))?;
+        if let Ok(mut held) = self.triage.write() {
+            *held = Some(Arc::new(model));
+        }
+        let mut tx = self.db.write().await?;
+        let change = Change::new("triage.retrain", "triage").after(serde_json::json!({"shipped_tickets": counts.shipped_tickets, "labelled_tickets": counts.labelled_tickets}));
+        record(&mut tx, actor, self.now(), &[change]).await?;
+        tx.commit().await?;
+        Ok(counts)
     }
 
     /// The queue: tickets in `statuses` (all when empty), earliest due first.

@@ -68,7 +68,7 @@ pub use fulfilment::ShipByWatch;
 pub use ledger::{open_default_chart, AccountLedger, LedgerCheck, LedgerLine, ManualLine, Period, TrialBalance};
 pub use ordo_domain::reconcile::SettlementPolicy;
 pub use settlements::SettlementImport;
-pub use helpdesk::{AttachError, NewTicket, TicketDetail};
+pub use helpdesk::{AttachError, NewTicket, Retrained, TicketDetail};
 pub use intake::Intake;
 pub use procurement::{forecast_history, AccuracyReport, Bill, DemandDay, Exposure, SupplierPrice, SupplierTerms, SkuAccuracy, NewBill, NewPoLine, NewPurchaseOrder, NewSupplierSku, PoLine, ProposalView, PurchaseOrder, SkuForecastView};
 pub use returns::{InspectedLine, NewRefund, NewRefundLine, NewReturn, NewReturnPolicy, ReturnPolicyView, NewReturnLine, ReceivedLine};
@@ -129,6 +129,9 @@ pub struct Ordo {
     /// When this process last noted each token's use: at most one write a minute per token,
     /// however many requests carry it at once.
     token_uses: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<uuid::Uuid, DateTime<Utc>>>>,
+    /// The ticket classifier: Ordo's own, learned on first use; retrained with the business's
+    /// labels on demand (`helpdesk.rs`).
+    triage: std::sync::Arc<std::sync::RwLock<Option<std::sync::Arc<ordo_triage::Classifier>>>>,
 }
 
 /// Who is acting: a user of the dashboard, an API token, or Ordo itself, and on which request.
@@ -334,7 +337,7 @@ impl Ordo {
         db.migrate().await?;
         let intake = intake::IntakeQueue::start(db.clone());
         let inbox = inbox::Inbox::start(db.clone());
-        let ordo = Ordo { db, settings, clock: Clock::System, cache: Default::default(), intake, inbox, token_uses: Default::default() };
+        let ordo = Ordo { db, settings, clock: Clock::System, cache: Default::default(), intake, inbox, token_uses: Default::default(), triage: Default::default() };
         let mut tx = ordo.db.write().await?;
         ledger::open_default_chart(&mut tx, ordo.now()).await?;
         rules::seed_initial_rules(&mut tx, &ordo.settings.risk, ordo.now()).await?;

@@ -97,6 +97,29 @@ pub struct Ticket {
     pub solved_at: Option<DateTime<Utc>>,
 }
 
+/// What triage suggested for a ticket when it was opened, and the label a person gave it
+/// (accepted or changed), which the classifier learns from when retrained.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TicketTriage {
+    /// The suggested intent, such as `cancel_order`, and its category, such as `ORDER`.
+    pub intent: String,
+    pub category: String,
+    /// The suggested urgency: low, normal, high or urgent.
+    pub urgency: String,
+    /// How sure triage was of the intent, 0 to 1000.
+    pub confidence_permille: i64,
+    /// The words that weighed most for the intent.
+    pub words: Vec<String>,
+    /// The words that raised the urgency.
+    pub urgency_words: Vec<String>,
+    /// The intent a person gave it, and its category; none until someone does.
+    pub label_intent: Option<String>,
+    pub label_category: Option<String>,
+    pub labelled_by: Option<String>,
+    pub labelled_at: Option<DateTime<Utc>>,
+}
+
 /// A note on a ticket: internal ones are for colleagues, never sent to the customer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -1,7 +1,7 @@
 //! Helpdesk tickets and their comments; documents and what they are attached to.
 
 use chrono::{DateTime, Utc};
-use ordo_domain::ticket::{Attachment, Ticket, TicketComment, TicketStatus};
+use ordo_domain::ticket::{Attachment, Ticket, TicketComment, TicketStatus, TicketTriage};
 use sqlx::AssertSqlSafe;
 use ordo_domain::field::PageCursor;
 use uuid::Uuid;
@@ -167,6 +167,65 @@ impl Tx {
         let sql = "UPDATE tickets SET assignee = $2, updated_at = $3 WHERE id = $1";
         on_engine!(self, |conn| sqlx::query(sql).bind(id).bind(assignee).bind(now).execute(conn).await?.rows_affected());
         Ok(())
+    }
+
+    /// Keeps what triage suggested for a new ticket.
+    pub async fn insert_ticket_triage(&mut self, ticket: Uuid, t: &TicketTriage) -> Result<(), StorageError> {
+        let sql = "INSERT INTO ticket_triage (ticket_id, intent, category, urgency, confidence_permille, words, urgency_words) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7)";
+        let words = serde_json::to_string(&t.words).unwrap_or_default();
+        let urgency_words = serde_json::to_string(&t.urgency_words).unwrap_or_default();
+        on_engine!(self, |conn| sqlx::query(sql)
+            .bind(ticket)
+            .bind(&t.intent)
+            .bind(&t.category)
+            .bind(&t.urgency)
+            .bind(t.confidence_permille)
+            .bind(&words)
+            .bind(&urgency_words)
+            .execute(conn)
+            .await?
+            .rows_affected());
+        Ok(())
+    }
+
+    /// What triage suggested for a ticket, and its label; none for a ticket opened before.
+    pub async fn ticket_triage(&mut self, ticket: Uuid) -> Result<Option<TicketTriage>, StorageError> {
+        let sql = "SELECT intent, category, urgency, confidence_permille, words, urgency_words, label_intent, label_category, labelled_by, labelled_at \
+                   FROM ticket_triage WHERE ticket_id = $1";
+        type Row = (String, String, String, i64, String, String, Option<String>, Option<String>, Option<String>, Option<DateTime<Utc>>);
+        let row: Option<Row> = on_engine!(self, |conn| sqlx::query_as(sql).bind(ticket).fetch_optional(conn).await?);
+        Ok(row.map(|(intent, category, urgency, confidence_permille, words, urgency_words, label_intent, label_category, labelled_by, labelled_at)| {
+            let list = |text: &str| serde_json::from_str::<Vec<String>>(text).unwrap_or_default();
+            TicketTriage {
+                intent,
+                category,
+                urgency,
+                confidence_permille,
+                words: list(&words),
+                urgency_words: list(&urgency_words),
+                label_intent,
+                label_category,
+                labelled_by,
+                labelled_at,
+            }
+        }))
+    }
+
+    /// Records the intent a person gave a ticket; `false` when triage kept nothing for it.
+    pub async fn label_ticket(&mut self, ticket: Uuid, intent: &str, category: &str, by: &str, at: DateTime<Utc>) -> Result<bool, StorageError> {
+        let sql = "UPDATE ticket_triage SET label_intent = $2, label_category = $3, labelled_by = $4, labelled_at = $5 WHERE ticket_id = $1";
+        let changed = on_engine!(self, |conn| sqlx::query(sql).bind(ticket).bind(intent).bind(category).bind(by).bind(at).execute(conn).await?.rows_affected());
+        Ok(changed == 1)
+    }
+
+    /// Every ticket a person labelled: its subject and first message, its intent and category.
+    pub async fn labelled_tickets(&mut self) -> Result<Vec<(String, String, String)>, StorageError> {
+        let sql = "SELECT t.subject || ' ' || COALESCE((SELECT c.body FROM ticket_comments c WHERE c.ticket_id = t.id ORDER BY c.at, c.id LIMIT 1), ''), \
+                          r.label_intent, r.label_category \
+                   FROM ticket_triage r JOIN tickets t ON t.id = r.ticket_id \
+                   WHERE r.label_intent IS NOT NULL AND r.label_category IS NOT NULL ORDER BY r.labelled_at, r.ticket_id";
+        Ok(on_engine!(self, |conn| sqlx::query_as(sql).fetch_all(conn).await?))
     }
 
     /// Links a ticket to the order it is about, and to the order's channel when it had none.

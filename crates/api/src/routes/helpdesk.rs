@@ -31,6 +31,8 @@ pub fn routes() -> OpenApiRouter<Ordo> {
         .routes(routes!(set_status))
         .routes(routes!(assign))
         .routes(routes!(link_order))
+        .routes(routes!(label))
+        .routes(routes!(retrain))
         .routes(routes!(list_attachments))
         .routes(routes!(download))
         .merge(uploads)
@@ -59,11 +61,13 @@ struct TicketView {
     ticket: Ticket,
     comments: Vec<TicketComment>,
     attachments: Vec<Attachment>,
+    /// What triage suggested when the ticket was opened, and the label a person gave it.
+    triage: Option<ordo_domain::ticket::TicketTriage>,
 }
 
 impl From<TicketDetail> for TicketView {
     fn from(d: TicketDetail) -> Self {
-        TicketView { ticket: d.ticket, comments: d.comments, attachments: d.attachments }
+        TicketView { ticket: d.ticket, comments: d.comments, attachments: d.attachments, triage: d.triage }
     }
 }
 
@@ -181,6 +185,34 @@ async fn assign(
     ValidJson(body): ValidJson<AssignRequest>,
 ) -> Result<Json<TicketView>, ApiError> {
     Ok(Json(ordo.helpdesk().assign_ticket(path_id(&id)?, body.assignee.as_deref(), &caller.actor).await?.into()))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Label {
+    /// The intent the ticket has, such as `cancel_order`: the suggestion accepted, or another.
+    intent: String,
+}
+
+/// Labels the ticket with its intent (its category follows). Labels are what triage learns
+/// from when retrained.
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/label", security(("bearer" = ["tickets.write"])), tag = "helpdesk",
+    params(("id" = String, Path)), request_body = Label, responses((status = 200, body = TicketView), (status = "4XX", body = ErrorBody)))]
+async fn label(
+    State(ordo): State<Ordo>,
+    caller: Authorized<need::TicketsWrite>,
+    Path(id): Path<String>,
+    ValidJson(body): ValidJson<Label>,
+) -> Result<Json<TicketView>, ApiError> {
+    Ok(Json(ordo.helpdesk().label_ticket(path_id(&id)?, &body.intent, &caller.actor).await?.into()))
+}
+
+/// Retrains ticket triage on Ordo's own labelled tickets and every ticket labelled here; the
+/// serving process suggests with it from now on.
+#[utoipa::path(post, path = "/api/v1/triage/retrain", security(("bearer" = ["tickets.write"])), tag = "helpdesk",
+    responses((status = 200, body = ordo_app::Retrained), (status = "4XX", body = ErrorBody)))]
+async fn retrain(State(ordo): State<Ordo>, caller: Authorized<need::TicketsWrite>) -> Result<Json<ordo_app::Retrained>, ApiError> {
+    Ok(Json(ordo.helpdesk().retrain_triage(&caller.actor).await?))
 }
 
 #[derive(Deserialize, ToSchema)]

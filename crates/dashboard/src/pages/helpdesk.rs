@@ -203,6 +203,8 @@ struct TicketPage {
     channels: Vec<Choice>,
     /// Why the last action on the ticket was refused, naming the field.
     refused: Option<String>,
+    /// The intents a person may label the ticket with, the label or suggestion chosen.
+    intents: Vec<Choice>,
 }
 
 pub(crate) async fn ticket(
@@ -232,8 +234,17 @@ async fn ticket_page(session: &Session, dashboard: &Dashboard, id: uuid::Uuid, r
     let channels = dashboard.ordo.master_data().channels().await.map_err(|e| layout.fail(e))?;
     let own = detail.ticket.channel.clone().unwrap_or_default();
     let channels = channels.into_iter().map(|c| Choice { selected: c.code == own, label: format!("{} ({})", c.name, c.code), value: c.code }).collect();
+    let chosen = detail.triage.as_ref().map(|t| t.label_intent.clone().unwrap_or_else(|| t.intent.clone())).unwrap_or_default();
+    let intents = dashboard
+        .ordo
+        .helpdesk()
+        .intents()
+        .into_iter()
+        .map(|(intent, category)| Choice { selected: intent == chosen, label: format!("{} ({category})", intent.replace('_', " ")), value: intent })
+        .collect();
     let status = if refused.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let page = TicketPage {
+        intents,
         refused: refused.map(|e| format!("{}: {}", e.field, e.message)),
         channels,
         order,
@@ -264,7 +275,8 @@ pub(crate) async fn act(
         "status" => dashboard.ordo.helpdesk().set_ticket_status(id, field("status"), &session.actor).await,
         "assign" => dashboard.ordo.helpdesk().assign_ticket(id, Some(field("assignee")).filter(|a| !a.trim().is_empty()), &session.actor).await,
         "link" => dashboard.ordo.helpdesk().link_order(id, field("channel"), field("order"), &session.actor).await,
-        _ => return Err(layout.fail(FieldError::new("action", "choose comment, status, assign or link"))),
+        "label" => dashboard.ordo.helpdesk().label_ticket(id, field("intent"), &session.actor).await,
+        _ => return Err(layout.fail(FieldError::new("action", "choose comment, status, assign, link or label"))),
     };
     match done {
         Ok(_) => Ok(Redirect::to(&format!("{}/{id}", Page::Helpdesk.href())).into_response()),

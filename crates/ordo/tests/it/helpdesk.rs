@@ -152,3 +152,46 @@ async fn a_ticket_is_linked_to_its_order_after_it_was_opened(server: Server) {
     assert_eq!(log.as_array().unwrap().len(), 1, "{log}");
 }
 on_both_engines!(a_ticket_is_linked_to_its_order_after_it_was_opened, a_ticket_is_linked_on_sqlite, a_ticket_is_linked_on_postgres);
+
+async fn triage_suggests_people_label_and_it_learns_from_their_labels(server: Server) {
+    shop(&server, 5).await;
+    let t = &server.admin;
+    let open = async |subject: &str, body: &str| {
+        let ticket = json!({"reason": "other", "priority": "normal", "subject": subject, "customer_email": "ann@example.com", "body": body});
+        let (status, opened) = server.post(t, "/api/v1/tickets", ticket).await;
+        assert_eq!(status, 201, "{opened}");
+        opened
+    };
+    let opened = open("Cancel my order", "I need to cancel order 4471 asap, I ordered the wrong size").await;
+    let triage = &opened["triage"];
+    assert_eq!((triage["intent"].as_str(), triage["category"].as_str(), triage["urgency"].as_str()), (Some("cancel_order"), Some("ORDER"), Some("urgent")), "{triage}");
+    assert!(triage["words"].as_array().unwrap().iter().any(|w| w == "cancel"), "the deciding words: {triage}");
+    assert_eq!(triage["urgency_words"], json!(["asap"]));
+    let id = opened["id"].as_str().unwrap().to_owned();
+
+    // A person changes it; an intent triage does not know is refused and labels nothing.
+    let (status, answer) = server.post(t, &format!("/api/v1/tickets/{id}/label"), json!({"intent": "cancel_everything"})).await;
+    assert_eq!((status, answer["error"]["field"].as_str()), (422, Some("intent")), "{answer}");
+    assert_eq!(server.get(t, &format!("/api/v1/tickets/{id}")).await.1["triage"]["label_intent"], serde_json::Value::Null);
+    let sam = crate::common::Browserless::log_in(&server, "sam", Role::Service).await;
+    let page = format!("/dashboard/helpdesk/{id}");
+    assert!(sam.get(&page).await.1.contains("from “cancel”"), "the page says which words decided");
+    assert_eq!(sam.post(&page, &[("action", "label"), ("intent", "change_order")]).await.0, 303);
+    let (_, labelled) = server.get(t, &format!("/api/v1/tickets/{id}")).await;
+    let label = &labelled["triage"];
+    assert_eq!((label["label_intent"].as_str(), label["label_category"].as_str(), label["labelled_by"].as_str()), (Some("change_order"), Some("ORDER"), Some("user:sam")), "{label}");
+
+    // The business's own words: kettles that arrive broken are refunds here. Until retrained,
+    // triage does not know; after, it does.
+    let before = open("Kettle", "my kettle arrived in pieces").await["triage"]["intent"].as_str().unwrap().to_owned();
+    for n in 0..30 {
+        let id = open("Kettle", &format!("the kettle arrived in pieces, box {n}")).await["id"].as_str().unwrap().to_owned();
+        assert_eq!(server.post(t, &format!("/api/v1/tickets/{id}/label"), json!({"intent": "get_refund"})).await.0, 200);
+    }
+    let (status, retrained) = server.post(t, "/api/v1/triage/retrain", json!({})).await;
+    assert_eq!(status, 200, "{retrained}");
+    assert_eq!((retrained["shipped_tickets"].as_u64(), retrained["labelled_tickets"].as_u64()), (Some(3612), Some(31)), "{retrained}");
+    let after = open("Kettle", "my kettle arrived in pieces").await;
+    assert_eq!(after["triage"]["intent"], "get_refund", "before retraining it said {before}: {after}");
+}
+on_both_engines!(triage_suggests_people_label_and_it_learns_from_their_labels, triage_on_sqlite, triage_on_postgres);
