@@ -51,6 +51,12 @@ impl Backtest {
         Backtest { origins: 8, step: 28, window: 28, min_history: 28, ..Backtest::base() }
     }
 
+    /// Weekly demand: six origins four weeks apart, each scored on the next four weeks, with
+    /// at least half a year fitted.
+    pub fn weekly() -> Self {
+        Backtest { origins: 6, step: 4, window: 4, min_history: 26, ..Backtest::base() }
+    }
+
     fn base() -> Self {
         Backtest {
             candidates: Method::ALL.to_vec(),

@@ -11,15 +11,19 @@
 pub mod backtest;
 pub mod classify;
 pub mod demand;
+pub mod evaluate;
 pub mod methods;
 pub mod metrics;
 pub mod promotions;
+pub mod series_csv;
 pub mod sku;
 pub mod tsf;
 
 pub use backtest::{Backtest, Choice, Reason, Score};
 pub use classify::{DemandClass, Profile, classify};
 pub use demand::{DemandHistory, whole_units};
+pub use evaluate::{Evaluation, MethodScore, evaluate};
+pub use series_csv::Period;
 pub use methods::{Fitted, Method};
 pub use metrics::{Accuracy, Scale, Scorecard};
 pub use promotions::{Prior, Uplift};

@@ -23,6 +23,11 @@ impl Settings {
         Settings { season: 7, horizon, backtest: Backtest::daily(), promotion_prior: Prior::default() }
     }
 
+    /// Weekly demand with a yearly cycle (seasonal methods need two years to fit it).
+    pub fn weekly(horizon: usize) -> Self {
+        Settings { season: 52, horizon, backtest: Backtest::weekly(), promotion_prior: Prior::default() }
+    }
+
     /// Monthly demand with a yearly cycle.
     pub fn monthly(horizon: usize) -> Self {
         Settings { season: 12, horizon, backtest: Backtest::monthly(), promotion_prior: Prior::default() }

@@ -87,6 +87,9 @@ enum Command {
     /// Helpdesk tickets.
     #[command(subcommand)]
     Tickets(TicketsCommand),
+    /// Demand forecasts.
+    #[command(subcommand)]
+    Forecast(ForecastCommand),
     /// Import master data from a CSV file whose columns are the API's field names.
     Import {
         kind: ImportKindArg,
@@ -94,6 +97,27 @@ enum Command {
         /// Import the good rows of a file that has bad ones (the bad ones are still listed).
         #[arg(long)]
         skip_invalid: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ForecastCommand {
+    /// Score every method and the per-series choice on the last periods of each series:
+    /// MASE, RMSSE and bias. Reads a Monash .tsf file (--tsf) or series,date,quantity rows
+    /// (--csv with --period).
+    Evaluate {
+        #[arg(long, value_name = "FILE", conflicts_with = "csv", required_unless_present = "csv")]
+        tsf: Option<PathBuf>,
+        #[arg(long, value_name = "FILE", requires = "period")]
+        csv: Option<PathBuf>,
+        /// day, week or month: what the CSV's rows are summed into.
+        #[arg(long, value_parser = ["day", "week", "month"])]
+        period: Option<String>,
+        /// Periods held out and forecast [default: 28 days, 8 weeks or 12 months].
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=366))]
+        horizon: Option<u32>,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -518,6 +542,20 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
     match command {
         Command::Init { token_file } => init(&config, token_file).await,
         Command::Serve => serve(&config).await,
+        Command::Forecast(ForecastCommand::Evaluate { tsf, csv, period, horizon, json }) => {
+            let source = match (&tsf, &csv, period.as_deref().and_then(ordo_forecast::Period::parse)) {
+                (Some(file), _, _) => crate::forecasting::Source::Tsf(file),
+                (None, Some(file), Some(period)) => crate::forecasting::Source::Csv(file, period),
+                _ => return Err(Failure::CannotRun("give --tsf FILE, or --csv FILE with --period day|week|month".to_owned())),
+            };
+            let report = crate::forecasting::run(source, horizon.map(|h| h as usize)).map_err(Failure::CannotRun)?;
+            if json {
+                println!("{}", serde_json::to_string(&report).map_err(|e| Failure::Failed(e.to_string()))?);
+            } else {
+                crate::forecasting::print(&report);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Tickets(TicketsCommand::Evaluate { csv, train, json }) => {
             let evaluation = crate::triage::evaluate(&csv, train.as_deref()).map_err(Failure::CannotRun)?;
             if json {

@@ -7,6 +7,7 @@ pub mod bench;
 pub mod checkpoints;
 pub mod cli;
 pub mod config;
+pub mod forecasting;
 pub mod serve;
 pub mod stand_ins;
 pub mod triage;

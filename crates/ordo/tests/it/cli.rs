@@ -347,3 +347,36 @@ fn ticket_triage_is_scored_on_the_held_out_tickets() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("no column category"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn forecasts_are_scored_on_a_tsf_file_and_on_series_date_quantity_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two years of months for two SKUs, one dying.
+    let mut csv = String::from("series,date,quantity\n");
+    for month in 0..24 {
+        let date = format!("{}-{:02}-15", 2023 + month / 12, month % 12 + 1);
+        csv.push_str(&format!("MUG,{date},{}\nVASE,{date},{}\n", 10 + month % 3, if month < 12 { 8 } else { month % 2 }));
+    }
+    std::fs::write(dir.path().join("sales.csv"), &csv).unwrap();
+    let out = run(dir.path(), &["forecast", "evaluate", "--csv", "sales.csv", "--period", "month", "--horizon", "6", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((report["series"].as_u64(), report["period"].as_str(), report["horizon"].as_u64()), (Some(2), Some("month"), Some(6)));
+    let methods: Vec<&str> = report["methods"].as_array().unwrap().iter().map(|m| m["method"].as_str().unwrap()).collect();
+    assert!(methods.contains(&"imapa") && methods.contains(&"tsb") && methods.last() == Some(&"per-series choice"), "{methods:?}");
+    assert!(report["methods"].as_array().unwrap().iter().all(|m| m["rmsse"].is_number() && m["mase"].is_number()), "{report}");
+
+    let tsf = "@relation sales\n@attribute series_name string\n@frequency monthly\n@missing false\n@equallength true\n@data\nT1:1,2,3,4,5,6,7,8,9,10,11,12,13,14\n";
+    std::fs::write(dir.path().join("sales.tsf"), tsf).unwrap();
+    let out = run(dir.path(), &["forecast", "evaluate", "--tsf", "sales.tsf", "--horizon", "3"]);
+    let table = text(&out.stdout);
+    assert!(out.status.success() && table.contains("MASE") && table.contains("per-series choice"), "{table}{}", text(&out.stderr));
+
+    // Bad input names what is wrong, and nothing is scored.
+    std::fs::write(dir.path().join("bad.csv"), "series,date,quantity\nMUG,15/01/2024,3\n").unwrap();
+    let out = run(dir.path(), &["forecast", "evaluate", "--csv", "bad.csv", "--period", "day"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("line 2: date"), "{}", text(&out.stderr));
+    let out = run(dir.path(), &["forecast", "evaluate", "--csv", "sales.csv"]);
+    assert_eq!(out.status.code(), Some(2), "a CSV needs its period");
+}

@@ -1,0 +1,81 @@
+//! Every method and the per-series choice scored on a hold-out: each series is fitted on all
+//! but its last `horizon` periods and scored on those, as `ordo forecast evaluate` prints and
+//! the README reports for each data set.
+
+use crate::demand::DemandHistory;
+use crate::methods::Method;
+use crate::metrics::Scorecard;
+use crate::sku::{Settings, forecast};
+
+/// One method's (or the choice's) scores over every series with a scale.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MethodScore {
+    pub method: &'static str,
+    pub mase: Option<f64>,
+    pub rmsse: Option<f64>,
+    pub bias: Option<f64>,
+}
+
+/// The name the per-series choice is reported under.
+pub const CHOICE: &str = "per-series choice";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    /// Series long enough to hold `horizon` periods out and fit on the rest.
+    pub series: usize,
+    /// Series too short for that.
+    pub too_short: usize,
+    /// Series scored (the others have no scale: no change in their history).
+    pub scored: usize,
+    pub horizon: usize,
+    /// Each method, then the per-series choice ([`CHOICE`]).
+    pub methods: Vec<MethodScore>,
+}
+
+/// Scores every method and the per-series choice of `settings` on the last `settings.horizon`
+/// periods of each series. A method that cannot fit a series forecasts nothing for it.
+pub fn evaluate(series: &[Vec<f64>], settings: &Settings) -> Evaluation {
+    let horizon = settings.horizon;
+    let splits: Vec<(&[f64], &[f64])> = series.iter().filter(|s| s.len() > horizon + 1).map(|s| s.split_at(s.len() - horizon)).collect();
+    let card = |forecasts: &mut dyn Iterator<Item = Vec<f64>>| {
+        let mut card = Scorecard::default();
+        for ((train, test), forecast) in splits.iter().zip(forecasts) {
+            card.add(train, test, &forecast);
+        }
+        card
+    };
+    let mut methods: Vec<MethodScore> = Method::ALL
+        .iter()
+        .map(|method| {
+            let mut forecasts = splits.iter().map(|(train, _)| method.fit(train, settings.season, horizon).map_or_else(|| vec![0.0; horizon], |f| f.forecast));
+            score(method.name(), &card(&mut forecasts))
+        })
+        .collect();
+    let mut chosen = splits.iter().map(|(train, _)| {
+        DemandHistory::new(train.to_vec()).ok().and_then(|history| forecast(&history, &[], settings).ok()).map_or_else(|| vec![0.0; horizon], |sku| sku.forecast)
+    });
+    let choice = card(&mut chosen);
+    methods.push(score(CHOICE, &choice));
+    Evaluation { series: splits.len(), too_short: series.len() - splits.len(), scored: choice.scored, horizon, methods }
+}
+
+fn score(method: &'static str, card: &Scorecard) -> MethodScore {
+    MethodScore { method, mase: card.mase(), rmsse: card.rmsse(), bias: card.bias() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_method_and_the_choice_are_scored_and_short_series_set_aside() {
+        let steady: Vec<f64> = (0..40).map(|i| f64::from(i % 3 + 2)).collect();
+        let dying: Vec<f64> = (0..40).map(|i| if i < 20 { 5.0 } else { f64::from(u8::from(i % 4 == 0)) }).collect();
+        let short = vec![1.0, 2.0];
+        let e = evaluate(&[steady, dying, short], &Settings::monthly(6));
+        assert_eq!((e.series, e.too_short, e.scored, e.horizon), (2, 1, 2, 6));
+        assert_eq!(e.methods.len(), Method::ALL.len() + 1);
+        assert_eq!(e.methods.last().map(|m| m.method), Some(CHOICE));
+        assert!(e.methods.iter().all(|m| m.rmsse.is_some_and(f64::is_finite)), "{e:?}");
+    }
+}
