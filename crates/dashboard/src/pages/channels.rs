@@ -470,11 +470,23 @@ pub(crate) async fn set_policy(
         }
         (Err(error), _) | (_, Err(error)) => Err(error.into()),
     };
-    match set {
+    after_form(&session, &dashboard, &layout, &code, ("return-policy", fields), set).await
+}
+
+/// After one of the channel's forms: its page again, or the form refused with what was typed.
+async fn after_form(
+    session: &Session,
+    dashboard: &Dashboard,
+    layout: &Layout,
+    code: &str,
+    (form, fields): (&str, Vec<(String, String)>),
+    done: ordo_app::AppResult<()>,
+) -> Result<Response, PageError> {
+    match done {
         Ok(()) => Ok(Redirect::to(&format!("/dashboard/channels/{code}")).into_response()),
         Err(error) => {
             let refused = refusal(error).map_err(|e| layout.fail(e))?;
-            channel_page(&session, &dashboard, &code, "", Some(("return-policy", Entered::new(fields, refused)))).await
+            channel_page(session, dashboard, code, "", Some((form, Entered::new(fields, refused)))).await
         }
     }
 }
@@ -493,13 +505,7 @@ pub(crate) async fn set_buffer(
         Ok(units) => dashboard.ordo.inventory().set_channel_buffer(&code, field(&fields, "abc_class"), units, &session.actor).await,
         Err(error) => Err(error.into()),
     };
-    match set {
-        Ok(()) => Ok(Redirect::to(&format!("/dashboard/channels/{code}")).into_response()),
-        Err(error) => {
-            let refused = refusal(error).map_err(|e| layout.fail(e))?;
-            channel_page(&session, &dashboard, &code, "", Some(("buffer", Entered::new(fields, refused)))).await
-        }
-    }
+    after_form(&session, &dashboard, &layout, &code, ("buffer", fields), set).await
 }
 
 /// Processes a delivery again (after its listing or data was fixed), then back to the inbox.
