@@ -67,16 +67,28 @@ fn suggestion(model: &Classifier, text: &str) -> TicketTriage {
 }
 
 impl crate::Ordo {
-    /// The ticket classifier in use: Ordo's own until retrained with the business's labels.
-    fn classifier(&self) -> Arc<Classifier> {
+    /// The ticket classifier in use. The first use in a process learns from Ordo's own
+    /// labelled tickets and every label the business gave; retraining learns again.
+    async fn classifier(&self) -> AppResult<Arc<Classifier>> {
         if let Some(model) = self.triage.read().ok().and_then(|held| held.clone()) {
-            return model;
+            return Ok(model);
         }
-        let trained = Arc::new(Classifier::shipped());
-        match self.triage.write() {
-            Ok(mut held) => held.get_or_insert(trained).clone(),
-            Err(_) => trained,
-        }
+        let (model, _) = self.train_triage().await?;
+        Ok(match self.triage.write() {
+            Ok(mut held) => held.get_or_insert(model).clone(),
+            Err(_) => model,
+        })
+    }
+
+    /// A classifier trained on Ordo's own labelled tickets and the business's labels.
+    async fn train_triage(&self) -> AppResult<(Arc<Classifier>, Retrained)> {
+        let unreadable = |e: ordo_triage::TriageError| AppError::Storage(ordo_storage::StorageError::Unavailable(e.to_string()));
+        let mut set = ordo_triage::read_labelled(ordo_triage::TRAINING_SET).map_err(unreadable)?;
+        let labelled = self.db.read().await?.labelled_tickets().await?;
+        let counts = Retrained { shipped_tickets: set.len(), labelled_tickets: labelled.len() };
+        set.extend(labelled.into_iter().map(|(text, intent, category)| Labelled { text, intent, category }));
+        let model = Classifier::train(&set).map_err(|e| FieldError::new("labels", e.to_string()))?;
+        Ok((Arc::new(model), counts))
     }
 }
 
@@ -114,6 +126,7 @@ impl Helpdesk<'_> {
         }
         let body = body_text("body", &new.body)?;
         let now = self.now();
+        let model = self.classifier().await?;
         let mut tx = self.db.write().await?;
         if let Some(channel) = &new.channel
             && tx.channel(channel).await?.is_none()
@@ -152,7 +165,7 @@ impl Helpdesk<'_> {
             solved_at: None,
         };
         tx.insert_ticket(&ticket).await?;
-        let triage = suggestion(&self.classifier(), &format!("{} {body}", ticket.subject));
+        let triage = suggestion(&model, &format!("{} {body}", ticket.subject));
         tx.insert_ticket_triage(ticket.id, &triage).await?;
         tx.add_ticket_comment(ticket.id, &TicketComment { at: now, author: ticket.customer_email.clone(), body, internal: false }).await?;
         let after = serde_json::json!({"reason": ticket.reason, "priority": ticket.priority, "order": ticket.order_id, "return": ticket.return_id});
@@ -171,14 +184,14 @@ impl Helpdesk<'_> {
     }
 
     /// The intents triage knows, each with its category, for a person labelling a ticket.
-    pub fn intents(self) -> Vec<(String, String)> {
-        self.classifier().intents().map(|(intent, category)| (intent.to_owned(), category.to_owned())).collect()
+    pub async fn intents(self) -> AppResult<Vec<(String, String)>> {
+        Ok(self.classifier().await?.intents().map(|(intent, category)| (intent.to_owned(), category.to_owned())).collect())
     }
 
     /// Labels a ticket with the intent a person says it has: the suggestion accepted, or
     /// changed. Labels are what the classifier learns from when retrained.
     pub async fn label_ticket(self, id: Uuid, intent: &str, actor: &Actor) -> AppResult<TicketDetail> {
-        let model = self.classifier();
+        let model = self.classifier().await?;
         let intent = intent.trim();
         let Some(category) = model.intents().find(|(known, _)| *known == intent).map(|(_, category)| category.to_owned()) else {
             let known: Vec<&str> = model.intents().map(|(known, _)| known).collect();
@@ -207,16 +220,12 @@ impl Helpdesk<'_> {
     }
 
     /// Retrains the ticket classifier on Ordo's own labelled tickets and every ticket the
-    /// business's people labelled; this process classifies with it from now on.
+    /// business's people labelled; this process classifies with it from now on (another
+    /// process learns them when it starts, or is retrained too).
     pub async fn retrain_triage(self, actor: &Actor) -> AppResult<Retrained> {
-        let shipped = ordo_triage::read_labelled(ordo_triage::TRAINING_SET).map_err(|e| AppError::Storage(ordo_storage::StorageError::Unavailable(e.to_string())))?;
-        let labelled = self.db.read().await?.labelled_tickets().await?;
-        let counts = Retrained { shipped_tickets: shipped.len(), labelled_tickets: labelled.len() };
-        let mut set = shipped;
-        set.extend(labelled.into_iter().map(|(text, intent, category)| Labelled { text, intent, category }));
-        let model = Classifier::train(&set).map_err(|e| FieldError::new("labels", e.to_string()))?;
+        let (model, counts) = self.train_triage().await?;
         if let Ok(mut held) = self.triage.write() {
-            *held = Some(Arc::new(model));
+            *held = Some(model);
         }
         let mut tx = self.db.write().await?;
         let change = Change::new("triage.retrain", "triage").after(serde_json::json!({"shipped_tickets": counts.shipped_tickets, "labelled_tickets": counts.labelled_tickets}));

@@ -239,6 +239,8 @@ async fn ticket_page(session: &Session, dashboard: &Dashboard, id: uuid::Uuid, r
         .ordo
         .helpdesk()
         .intents()
+        .await
+        .map_err(|e| layout.fail(e))?
         .into_iter()
         .map(|(intent, category)| Choice { selected: intent == chosen, label: format!("{} ({category})", intent.replace('_', " ")), value: intent })
         .collect();

@@ -193,5 +193,10 @@ async fn triage_suggests_people_label_and_it_learns_from_their_labels(server: Se
     assert_eq!((retrained["shipped_tickets"].as_u64(), retrained["labelled_tickets"].as_u64()), (Some(3612), Some(31)), "{retrained}");
     let after = open("Kettle", "my kettle arrived in pieces").await;
     assert_eq!(after["triage"]["intent"], "get_refund", "before retraining it said {before}: {after}");
+    // Another process started on the same database learns the labels too.
+    let other = server.another_instance().await;
+    let ticket = json!({"reason": "other", "priority": "normal", "subject": "Kettle", "customer_email": "bo@example.com", "body": "kettle arrived in pieces"});
+    let (_, opened) = other.post(&other.admin, "/api/v1/tickets", ticket).await;
+    assert_eq!(opened["triage"]["intent"], "get_refund", "{opened}");
 }
 on_both_engines!(triage_suggests_people_label_and_it_learns_from_their_labels, triage_on_sqlite, triage_on_postgres);
