@@ -5,6 +5,7 @@
 //! command line call these and nothing below them.
 
 mod access;
+mod anomalies;
 mod audit;
 mod changes;
 mod confirmations;
@@ -68,6 +69,7 @@ pub use fulfilment::ShipByWatch;
 pub use ledger::{open_default_chart, AccountLedger, LedgerCheck, LedgerLine, ManualLine, Period, TrialBalance};
 pub use ordo_domain::reconcile::SettlementPolicy;
 pub use settlements::SettlementImport;
+pub use anomalies::{Finding, Scan};
 pub use helpdesk::{AttachError, NewTicket, Retrained, TicketDetail};
 pub use intake::Intake;
 pub use procurement::{forecast_history, AccuracyReport, Bill, DemandDay, Exposure, SupplierPrice, SupplierTerms, SkuAccuracy, NewBill, NewPoLine, NewPurchaseOrder, NewSupplierSku, PoLine, ProposalView, PurchaseOrder, SkuForecastView};
@@ -310,6 +312,9 @@ capabilities! {
     exceptions -> Exceptions;
     /// Tickets of the helpdesk and their attachments (`helpdesk.rs`).
     helpdesk -> Helpdesk;
+    /// Anomalies in the business's own history, raised as exceptions with their evidence
+    /// (`anomalies.rs`).
+    anomalies -> Anomalies;
     /// Notifications out: endpoints and the outbox that delivers to them (`outbox.rs`).
     outbox -> Outbox;
     /// The operating figures and their trends (`reports.rs`).

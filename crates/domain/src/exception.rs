@@ -43,10 +43,13 @@ pub enum ExceptionKind {
     /// A channel that has not been told of a stock change for longer than its threshold;
     /// resolved by itself once the channel has caught up.
     SyncLag,
+    /// A channel or SKU whose orders were cancelled far more than usual on one day (see
+    /// [`crate::anomaly`]).
+    CancellationSpike,
 }
 
 impl ExceptionKind {
-    pub const ALL: [ExceptionKind; 12] = [
+    pub const ALL: [ExceptionKind; 13] = [
         ExceptionKind::Stockout,
         ExceptionKind::PaymentReview,
         ExceptionKind::ShipmentAtRisk,
@@ -59,6 +62,7 @@ impl ExceptionKind {
         ExceptionKind::ChannelMapping,
         ExceptionKind::DeliveryProblem,
         ExceptionKind::SyncLag,
+        ExceptionKind::CancellationSpike,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -75,6 +79,7 @@ impl ExceptionKind {
             ExceptionKind::ChannelMapping => "channel_mapping",
             ExceptionKind::DeliveryProblem => "delivery_problem",
             ExceptionKind::SyncLag => "sync_lag",
+            ExceptionKind::CancellationSpike => "cancellation_spike",
         }
     }
 
@@ -103,6 +108,7 @@ impl ExceptionKind {
             ExceptionKind::ChannelMapping => &[Role::Integration, Role::Ops, Role::Admin],
             ExceptionKind::DeliveryProblem => &[Role::Service, Role::Ops, Role::Admin],
             ExceptionKind::SyncLag => &[Role::Integration, Role::Ops, Role::Admin],
+            ExceptionKind::CancellationSpike => &[Role::Ops, Role::Admin],
         }
     }
 
@@ -139,7 +145,7 @@ impl ExceptionKind {
     /// How long the owner has to act, from raising and again from each escalation.
     pub fn sla(self) -> chrono::Duration {
         match self {
-            ExceptionKind::Stockout | ExceptionKind::Procurement => chrono::Duration::hours(24),
+            ExceptionKind::Stockout | ExceptionKind::Procurement | ExceptionKind::CancellationSpike => chrono::Duration::hours(24),
             ExceptionKind::PaymentReview => chrono::Duration::hours(4),
             ExceptionKind::ShipmentAtRisk
             | ExceptionKind::SyncFailure

@@ -40,6 +40,7 @@ macro_rules! named {
 }
 
 pub mod access;
+pub mod anomaly;
 pub mod audit;
 pub mod change;
 pub mod confirmation;

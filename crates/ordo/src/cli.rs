@@ -90,6 +90,9 @@ enum Command {
     /// Demand forecasts.
     #[command(subcommand)]
     Forecast(ForecastCommand),
+    /// Anomalies in the business's history.
+    #[command(subcommand)]
+    Anomalies(AnomaliesCommand),
     /// Import master data from a CSV file whose columns are the API's field names.
     Import {
         kind: ImportKindArg,
@@ -97,6 +100,18 @@ enum Command {
         /// Import the good rows of a file that has bad ones (the bad ones are still listed).
         #[arg(long)]
         skip_invalid: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AnomaliesCommand {
+    /// Judge the last DAYS complete days by channel and by SKU, and raise an exception for
+    /// each new finding; prints what was found and how earlier findings were judged.
+    Scan {
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i64).range(1..=90))]
+        days: i64,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -542,6 +557,24 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
     match command {
         Command::Init { token_file } => init(&config, token_file).await,
         Command::Serve => serve(&config).await,
+        Command::Anomalies(AnomaliesCommand::Scan { days, json }) => {
+            let scan = create(&config).await?.anomalies().scan(days).await?;
+            if json {
+                println!("{}", serde_json::to_string(&scan).map_err(|e| Failure::Failed(e.to_string()))?);
+            } else {
+                println!("anomalies: {} channel- and SKU-days judged, {} found", scan.judged, scan.findings.len());
+                for f in &scan.findings {
+                    let s = &f.spike;
+                    let state = if f.raised { "raised" } else { "raised before" };
+                    println!(
+                        "  {} on {}: {} of {} orders cancelled against {} of {} before (z {:.2}), {state}",
+                        f.subject, s.day, s.events, s.trials, s.baseline_events, s.baseline_trials, s.z
+                    );
+                }
+                println!("  of {} findings resolved so far, {} were not a problem", scan.resolved, scan.not_a_problem);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Forecast(ForecastCommand::Evaluate { tsf, csv, period, horizon, json }) => {
             let source = match (&tsf, &csv, period.as_deref().and_then(ordo_forecast::Period::parse)) {
                 (Some(file), _, _) => crate::forecasting::Source::Tsf(file),

@@ -45,14 +45,25 @@ pub fn app(ordo: Ordo, options: &HttpOptions) -> Router {
 
 /// Looks at the clock every minute: raises at-risk and late shipment exceptions, overdue returns
 /// and tickets and purchase orders, proposes replenishment once a night, puts approved rule
-/// versions in force at their effective time, escalates exceptions past their due time, and
-/// refreshes the operating figures' gauges. With several `ordo serve` processes each looks; an
-/// open exception is never raised twice, nor escalated twice for one lapse.
+/// versions in force at their effective time, escalates exceptions past their due time,
+/// refreshes the operating figures' gauges, and once an hour looks for anomalies. With several
+/// `ordo serve` processes each looks; an open exception is never raised twice, nor escalated
+/// twice for one lapse.
 pub async fn watch_the_clock(ordo: Ordo) {
     let mut every = tokio::time::interval(Duration::from_secs(60));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut minutes = 0u64;
     loop {
         every.tick().await;
+        // Once an hour: yesterday's and the day before's anomalies (a day is judged once whole).
+        if minutes % 60 == 0 {
+            match ordo.anomalies().scan(2).await {
+                Ok(scan) if scan.findings.iter().any(|f| f.raised) => tracing::info!(found = scan.findings.len(), "anomalies raised"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not look for anomalies"),
+            }
+        }
+        minutes += 1;
         // Once a day across every process, after two in the morning (UTC).
         match ordo.procurement().nightly_replenishment(&ordo_app::Actor::system()).await {
             Ok(Some(proposals)) => tracing::info!(proposals = proposals.len(), "replenishment proposed"),

@@ -143,3 +143,41 @@ impl Tx {
         Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(from).fetch_all(conn).await?))
     }
 }
+
+/// What cancellation rates are counted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancellationsBy {
+    Channel,
+    Sku,
+}
+
+impl Tx {
+    /// Per channel (or SKU) and UTC day of placing since `from`: orders placed (orders with a
+    /// line of the SKU) and how many of them are cancelled now.
+    pub async fn daily_cancellations(&mut self, by: CancellationsBy, from: DateTime<Utc>) -> Result<Vec<(String, NaiveDate, i64, i64)>, StorageError> {
+        let day = self.utc_day("o.placed_at");
+        let (key, from_clause) = match by {
+            CancellationsBy::Channel => ("o.channel", "orders o"),
+            CancellationsBy::Sku => ("l.sku", "order_lines l JOIN orders o ON o.id = l.order_id"),
+        };
+        let sql = format!(
+            "SELECT {key}, {day}, CAST(SUM(CASE WHEN o.status = 'cancelled' THEN 1 ELSE 0 END) AS BIGINT), COUNT(*) \
+             FROM {from_clause} WHERE o.placed_at >= $1 GROUP BY {key}, {day}"
+        );
+        let rows: Vec<(String, String, i64, i64)> = on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(from).fetch_all(conn).await?);
+        rows.into_iter().map(|(key, day, cancelled, placed)| Ok((key, parse_day(&day)?, cancelled, placed))).collect()
+    }
+
+    /// Up to `limit` orders of the channel (or with a line of the SKU) placed in `[from, to)`
+    /// and cancelled: the evidence behind a spike.
+    pub async fn cancelled_orders(&mut self, by: CancellationsBy, key: &str, from: DateTime<Utc>, to: DateTime<Utc>, limit: i64) -> Result<Vec<uuid::Uuid>, StorageError> {
+        let filter = match by {
+            CancellationsBy::Channel => "o.channel = $1",
+            CancellationsBy::Sku => "EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.id AND l.sku = $1)",
+        };
+        let sql = format!(
+            "SELECT o.id FROM orders o WHERE {filter} AND o.status = 'cancelled' AND o.placed_at >= $2 AND o.placed_at < $3 ORDER BY o.placed_at, o.id LIMIT $4"
+        );
+        Ok(on_engine!(self, |conn| sqlx::query_scalar(AssertSqlSafe(sql)).bind(key).bind(from).bind(to).bind(limit).fetch_all(conn).await?))
+    }
+}

@@ -55,7 +55,7 @@ pub use helpdesk::{AttachmentContent, TicketQuery};
 pub use replay::{ReplayLine, ReplayOrder};
 pub use rules::NewRuleVersion;
 pub use kits::BackorderedLine;
-pub use kpis::{DayFlow, ExceptionDay, UnresolvedKind};
+pub use kpis::{CancellationsBy, DayFlow, ExceptionDay, UnresolvedKind};
 pub use names::NamedKind;
 pub use error::StorageError;
 pub use master::{MasterDataCounts, ProductPage, ProductQuery, ALL_TABLES};

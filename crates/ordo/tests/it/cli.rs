@@ -380,3 +380,16 @@ fn forecasts_are_scored_on_a_tsf_file_and_on_series_date_quantity_rows() {
     let out = run(dir.path(), &["forecast", "evaluate", "--csv", "sales.csv"]);
     assert_eq!(out.status.code(), Some(2), "a CSV needs its period");
 }
+
+#[test]
+fn anomalies_are_scanned_on_demand() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("ordo.db").display());
+    assert!(run(dir.path(), &["init", "--database", &database]).status.success());
+    let out = run(dir.path(), &["anomalies", "scan", "--database", &database, "--days", "7", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let scan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((scan["judged"].as_u64(), scan["findings"].as_array().map(Vec::len)), (Some(0), Some(0)), "{scan}");
+    let out = run(dir.path(), &["anomalies", "scan", "--database", &database, "--days", "0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+}

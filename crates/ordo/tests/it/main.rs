@@ -4,6 +4,7 @@
 // Tests stop at the first surprise; the workspace denies this only for library code.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod anomalies;
 mod api;
 mod audit;
 mod backup;

@@ -1,0 +1,61 @@
+//! Anomalies: a day whose cancellations stand out against the weeks before is raised once, for
+//! ops, with its evidence; ordinary days are not.
+
+use chrono::{Duration, Utc};
+use ordo_app::Clock;
+use serde_json::json;
+
+use crate::common::{on_both_engines, Server};
+use crate::orders::{order, shop};
+
+async fn a_day_of_unusual_cancellations_is_raised_once_with_its_evidence(server: Server) {
+    shop(&server, 10_000).await;
+    let t = &server.admin;
+    let today = Utc::now().date_naive();
+    // Fifteen ordinary days, 25 orders a day and one of them cancelled; then yesterday, when
+    // ten of 25 were.
+    for back in (1..=16).rev() {
+        let day = today - Duration::days(back);
+        let cancelled = if back == 1 { 10 } else { 1 };
+        for n in 0..25 {
+            let mut body = order(&format!("A-{back}-{n}"), json!([{"sku": "W-MUG", "quantity": 1, "unit_price": "12.90"}]));
+            body["placed_at"] = json!(format!("{day}T10:00:00Z"));
+            let (status, placed) = server.post(t, "/api/v1/orders", body).await;
+            assert_eq!(status, 201, "{placed}");
+            if n < cancelled {
+                let id = placed["id"].as_str().unwrap();
+                assert_eq!(server.post(t, &format!("/api/v1/orders/{id}/cancel"), json!({"reason": "customer changed mind"})).await.0, 200);
+            }
+        }
+    }
+
+    let scan = server.ordo.anomalies().scan(20).await.unwrap();
+    let found: Vec<(&str, bool)> = scan.findings.iter().map(|f| (f.subject.as_str(), f.raised)).collect();
+    assert_eq!(found, [("channel:web", true), ("sku:MUG-1", true)], "only yesterday stands out: {scan:?}");
+    assert_eq!(scan.findings[0].spike.day, today - Duration::days(1));
+    assert_eq!((scan.findings[0].spike.events, scan.findings[0].spike.trials, scan.findings[0].spike.baseline_events), (10, 25, 15));
+
+    let (_, raised) = server.get(t, "/api/v1/exceptions?kind=cancellation_spike").await;
+    let web = raised.as_array().unwrap().iter().find(|e| e["subject"] == "channel:web").unwrap().clone();
+    assert_eq!(web["owner_role"], "ops", "{web}");
+    let details = &web["details"];
+    assert_eq!(details["observed"], "10 of 25 orders cancelled (40.00 %)", "{details}");
+    assert_eq!(details["baseline"], "15 of 375 orders (4.00 %)");
+    assert_eq!(details["cancelled_orders"].as_array().map(Vec::len), Some(10), "the orders behind it");
+    assert_eq!(details["series"].as_array().map(Vec::len), Some(16), "the days it was judged against, and the day");
+
+    // Found again, it is not raised again; closed as not a problem, it still is not, and the
+    // share of findings that were not a problem is reported.
+    let again = server.ordo.anomalies().scan(20).await.unwrap();
+    assert!(again.findings.iter().all(|f| !f.raised), "{again:?}");
+    let id = web["id"].as_str().unwrap();
+    let resolve = json!({"code": "not_an_issue", "note": "a promotion ended"});
+    assert_eq!(server.post(t, &format!("/api/v1/exceptions/{id}/resolve"), resolve).await.0, 200);
+    let later = server.ordo.with_clock(Clock::simulated(Utc::now() + Duration::hours(1)));
+    let third = later.anomalies().scan(20).await.unwrap();
+    assert!(third.findings.iter().all(|f| !f.raised), "{third:?}");
+    assert_eq!((third.resolved, third.not_a_problem), (1, 1));
+    let (_, all) = server.get(t, "/api/v1/exceptions?kind=cancellation_spike").await;
+    assert_eq!(all.as_array().map(Vec::len), Some(2), "{all}");
+}
+on_both_engines!(a_day_of_unusual_cancellations_is_raised_once_with_its_evidence, cancellation_spikes_on_sqlite, cancellation_spikes_on_postgres);
