@@ -56,7 +56,7 @@ pub async fn watch_the_clock(ordo: Ordo) {
     loop {
         every.tick().await;
         // Once an hour: yesterday's and the day before's anomalies (a day is judged once whole).
-        if minutes % 60 == 0 {
+        if minutes.is_multiple_of(60) {
             match ordo.anomalies().scan(2).await {
                 Ok(scan) if scan.findings.iter().any(|f| f.raised) => tracing::info!(found = scan.findings.len(), "anomalies raised"),
                 Ok(_) => {}
