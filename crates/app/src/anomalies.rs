@@ -87,7 +87,8 @@ impl Anomalies<'_> {
                         let details = serde_json::json!({
                             prefix: key,
                             "day": spike.day.to_string(),
-                            "test": "cancellation rate against the 28 days before (one-sided, z ≥ 3)",
+                            "test": "cancellation rate against the 28 days before: chance of as many at the usual rate (exact binomial), below 1 in 1,000",
+                            "p_value": format!("{:.1e}", spike.p_value),
                             "observed": format!("{} of {} orders cancelled ({}.{:02} %)", spike.events, spike.trials, spike.rate_per_10k / 100, spike.rate_per_10k % 100),
                             "baseline": format!("{} of {} orders ({}.{:02} %)", spike.baseline_events, spike.baseline_trials, spike.baseline_per_10k / 100, spike.baseline_per_10k % 100),
                             "z": spike.z,

@@ -18,6 +18,9 @@ use super::Seed;
 use crate::Shop;
 use ordo_app::{Actor, AppError, AppResult, Progress};
 
+/// The channel whose customers cancel far more than usual on the planted day.
+const PLANTED_CHANNEL: &str = "web";
+
 /// What the simulated days did.
 #[derive(Debug, Clone, Default)]
 pub struct TradingSummary {
@@ -30,6 +33,10 @@ pub struct TradingSummary {
     pub held: u64,
     pub released: u64,
     pub cancelled: u64,
+    /// The day and channel where customers were planted to cancel far more than usual, and
+    /// what the anomaly scan found over the days traded.
+    pub planted_spike: Option<(String, NaiveDate)>,
+    pub anomalies: Vec<ordo_app::Finding>,
     pub receipts: u64,
     pub waves: u64,
     pub shipments: u64,
@@ -136,6 +143,9 @@ impl Shop {
         channel_actor: &Actor,
     ) -> AppResult<()> {
         *summary.orders_by_channel.entry(order.channel.clone()).or_default() += 1;
+        // On the planted day, two in five of the channel's customers change their minds.
+        let planted = summary.planted_spike.as_ref().is_some_and(|(channel, day)| order.channel == *channel && order.placed_at.date_naive() == *day);
+        let cancelling = if planted { 40 } else { 2 };
         match order.status {
             OrderStatus::OnHold => {
                 summary.held += 1;
@@ -146,7 +156,7 @@ impl Shop {
                 summary.filled_on_arrival += u64::from(status == OrderStatus::Allocated);
             }
         }
-        if seed.between(1, 100) <= 2 && order.status.is_open() {
+        if seed.between(1, 100) <= cancelling && order.status.is_open() {
             self.orders().cancel_order_from_channel(&order.channel, &order.external_id, "customer cancelled on the channel", channel_actor).await?;
             summary.cancelled += 1;
         }
@@ -162,7 +172,10 @@ impl Shop {
         webhooks: std::sync::Arc<dyn ordo_app::WebhookClient>,
         progress: &dyn Progress,
     ) -> AppResult<TradingSummary> {
-        let mut summary = TradingSummary { days, ..TradingSummary::default() };
+        // A week or more of trading plants one day of unusual cancellations, three days from
+        // the end, for the anomaly scan to find.
+        let planted_spike = (days >= 7).then(|| (PLANTED_CHANNEL.to_owned(), first_day + Duration::days(i64::from(days) - 3)));
+        let mut summary = TradingSummary { days, planted_spike, ..TradingSummary::default() };
         let mut seed = Seed(7_2026);
         let products = self.master_data().products(None, 500, 0).await?.products;
         let class: BTreeMap<String, AbcClass> = products.iter().map(|p| (p.sku.clone(), p.abc_class)).collect();
@@ -345,6 +358,9 @@ impl Shop {
         summary.buying = buying.summary;
         summary.channels = channels.summary;
         summary.stock_out = stock_out.finish(self).await?;
+        if days >= 2 {
+            summary.anomalies = self.anomalies().scan(i64::from(days - 1).min(ordo_app::MAX_JUDGED_DAYS)).await?.findings;
+        }
         let counts = self.exceptions().exception_counts().await?;
         summary.stockouts_raised = counts.iter().find(|c| c.kind == "stockout").map_or(0, |c| c.all as u64);
         summary.exceptions = counts;

@@ -1274,6 +1274,18 @@ async fn demo(config: &Config, days: u32) -> Result<ExitCode, Failure> {
     }
     println!("  fill rate  {}.{}% of orders fully reserved on arrival", fill / 10, fill % 10);
     println!("  reviews    {} held for review, {} released; {} cancelled by customers", t.held, t.released, t.cancelled);
+    if let Some((channel, day)) = &t.planted_spike {
+        let planted = format!("channel:{channel}");
+        let found = t.anomalies.iter().find(|f| f.subject == planted && f.spike.day == *day);
+        let others = t.anomalies.iter().filter(|f| !(f.subject == planted && f.spike.day == *day)).count();
+        match found {
+            Some(f) => println!(
+                "  anomalies  the planted cancellations on {channel} on {day} were found ({} of {} orders against {} of {} before, z {:.2}); {others} other findings",
+                f.spike.events, f.spike.trials, f.spike.baseline_events, f.spike.baseline_trials, f.spike.z
+            ),
+            None => println!("  anomalies  the planted cancellations on {channel} on {day} were NOT found; {others} other findings"),
+        }
+    }
     println!("  supply     {} deliveries cleared backorders; {} stockouts raised", t.receipts, t.stockouts_raised);
     println!("  shipping   {} waves, {} parcels, {} delivered", t.waves, t.shipments, t.delivered);
     let on_time = t.on_time_per_mille();

@@ -393,3 +393,13 @@ fn anomalies_are_scanned_on_demand() {
     let out = run(dir.path(), &["anomalies", "scan", "--database", &database, "--days", "0"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
 }
+
+#[test]
+fn the_demo_plants_a_day_of_cancellations_and_the_scan_finds_it_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["demo", "--days", "8"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let summary = text(&out.stdout);
+    let line = summary.lines().find(|l| l.trim_start().starts_with("anomalies")).unwrap_or_default();
+    assert!(line.contains("were found") && line.ends_with("; 0 other findings"), "{line}\n{summary}");
+}
