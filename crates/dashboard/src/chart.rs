@@ -117,3 +117,38 @@ mod tests {
         assert_eq!(tallest[1].title, "2026-11-03 amazon: 1 orders");
     }
 }
+
+/// One day of a rate chart: a bar as high as the day's rate, the judged day marked.
+pub(crate) struct RateBar {
+    pub(crate) x: i64,
+    pub(crate) y: i64,
+    pub(crate) height: i64,
+    pub(crate) marked: bool,
+    pub(crate) title: String,
+}
+
+pub(crate) const RATE_WIDTH: i64 = 600;
+pub(crate) const RATE_HEIGHT: i64 = 100;
+
+/// Bars of `(day, events, trials)` as a rate per hundred, scaled to the highest; `marked` is
+/// the day an anomaly was found on.
+pub(crate) fn rate_bars(days: &[(String, i64, i64)], marked: &str) -> Vec<RateBar> {
+    let rate = |events: i64, trials: i64| if trials > 0 { events * 10_000 / trials } else { 0 };
+    let top = days.iter().map(|(_, e, t)| rate(*e, *t)).max().unwrap_or(0).max(1);
+    let count = i64::try_from(days.len()).unwrap_or(1).max(1);
+    let width = (RATE_WIDTH / count).max(2);
+    days.iter()
+        .enumerate()
+        .map(|(i, (day, events, trials))| {
+            let r = rate(*events, *trials);
+            let height = (r * (RATE_HEIGHT - 2) / top).max(1);
+            RateBar {
+                x: i64::try_from(i).unwrap_or(0) * width,
+                y: RATE_HEIGHT - height,
+                height,
+                marked: day == marked,
+                title: format!("{day}: {events} of {trials} ({}.{:02} %)", r / 100, r % 100),
+            }
+        })
+        .collect()
+}

@@ -235,12 +235,24 @@ pub(crate) async fn exceptions(
     ))
 }
 
+/// The bars of an anomaly's series (`[{day, cancelled, placed}]`), `day` marked.
+fn anomaly_chart(series: Option<&serde_json::Value>, day: &str) -> Vec<crate::chart::RateBar> {
+    let Some(series) = series.and_then(|s| s.as_array()) else { return Vec::new() };
+    let days: Vec<(String, i64, i64)> = series
+        .iter()
+        .filter_map(|d| Some((d.get("day")?.as_str()?.to_owned(), d.get("cancelled")?.as_i64()?, d.get("placed")?.as_i64()?)))
+        .collect();
+    crate::chart::rate_bars(&days, day)
+}
+
 #[derive(Template)]
 #[template(path = "exception.html")]
 struct ExceptionPage {
     layout: Layout,
     exception: ExceptionRow,
     evidence: Vec<Evidence>,
+    /// The day-by-day series an anomaly was judged on, its day marked; empty for other kinds.
+    chart: Vec<crate::chart::RateBar>,
     acknowledged: Option<(String, DateTime<Utc>)>,
     resolved: Option<(String, String, String)>,
     comments: Vec<ExceptionComment>,
@@ -265,7 +277,11 @@ pub(crate) async fn exception(
     subjects.push(e.subject.clone());
     let names = dashboard.ordo.subject_names(subjects.iter().map(String::as_str)).await.map_err(|err| layout.fail(err))?;
     let shown = crate::subjects::link(&e.subject, &names);
-    let evidence = crate::subjects::evidence(&e.details, &names);
+    // An anomaly's day-by-day series is drawn, not listed.
+    let mut details = e.details.clone();
+    let series = details.as_object_mut().and_then(|d| d.remove("series"));
+    let chart = anomaly_chart(series.as_ref(), e.details.get("day").and_then(|d| d.as_str()).unwrap_or_default());
+    let evidence = crate::subjects::evidence(&details, &names);
     let layout = layout.titled(format!("Exception: {} of {}", e.kind.replace('_', " "), shown.label));
     let may_work = session.actor.can(Permission::ExceptionsWork);
     let may_act = match (ExceptionKind::parse("kind", &e.kind), Role::parse("owner_role", &e.owner_role)) {
@@ -285,6 +301,7 @@ pub(crate) async fn exception(
             may_resolve: owns && status.can_become(ExceptionStatus::Resolved),
             exception: ExceptionRow { shown, ..ExceptionRow::new(detail.exception, dashboard.ordo.now()) },
             evidence,
+            chart,
             acknowledged,
             resolved,
             comments: detail.comments,

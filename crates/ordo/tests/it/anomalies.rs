@@ -44,6 +44,15 @@ async fn a_day_of_unusual_cancellations_is_raised_once_with_its_evidence(server:
     assert_eq!(details["cancelled_orders"].as_array().map(Vec::len), Some(10), "the orders behind it");
     assert_eq!(details["series"].as_array().map(Vec::len), Some(16), "the days it was judged against, and the day");
 
+    // Its page draws the days it was judged on, the day found marked, and lists the orders.
+    let olga = crate::common::Browserless::log_in(&server, "olga", ordo_app::domain::access::Role::Ops).await;
+    let (status, page) = olga.get(&format!("/dashboard/exceptions/{}", web["id"].as_str().unwrap())).await;
+    assert_eq!(status, 200);
+    assert!(page.contains(r#"<figure id="evidence-chart">"#), "{page}");
+    assert_eq!(page.matches("<rect ").count(), 16, "one bar a day");
+    assert_eq!(page.matches(r#"class="marked""#).count(), 1);
+    assert!(page.contains("cancelled orders 1 order") && !page.contains("series 1 day"), "{page}");
+
     // Found again, it is not raised again; closed as not a problem, it still is not, and the
     // share of findings that were not a problem is reported.
     let again = server.ordo.anomalies().scan(20).await.unwrap();
