@@ -89,35 +89,6 @@ pub(crate) fn stacked_bars(days: &[NaiveDate], series: &[(String, Vec<i64>)], sh
     (bars, keys)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_trend_line_spans_the_chart_and_skips_days_without_a_value() {
-        let line = spark(&[Some(10), None, Some(30), Some(20)], |v| v.to_string());
-        assert_eq!(line.points, format!("2,{} 99,2 148,{}", SPARK_HEIGHT - 2, SPARK_HEIGHT / 2));
-        assert_eq!(line.last, Some((148, SPARK_HEIGHT / 2)));
-        assert_eq!(line.label, "from 10 to 30");
-        assert!(spark(&[None, None], |v| v.to_string()).points.is_empty());
-        let flat = spark(&[Some(5), Some(5)], |v| v.to_string());
-        assert_eq!(flat.points, format!("2,{y} 148,{y}", y = SPARK_HEIGHT - 2));
-    }
-
-    #[test]
-    fn bars_stack_each_day_and_the_tallest_fills_the_chart() {
-        let days: Vec<NaiveDate> = (1..=3).map(|d| NaiveDate::from_ymd_opt(2026, 11, d).unwrap()).collect();
-        let series = vec![("web".to_owned(), vec![1, 0, 3]), ("amazon".to_owned(), vec![1, 0, 1])];
-        let (bars, keys) = stacked_bars(&days, &series, |v| format!("{v} orders"));
-        assert_eq!(keys.iter().map(|k| k.name.as_str()).collect::<Vec<_>>(), ["web", "amazon"]);
-        assert!(bars[1].segments.is_empty());
-        let tallest = &bars[2].segments;
-        assert_eq!((tallest[0].y, tallest[0].height), (BARS_HEIGHT / 4, BARS_HEIGHT * 3 / 4));
-        assert_eq!((tallest[1].y, tallest[1].height), (0, BARS_HEIGHT / 4));
-        assert_eq!(tallest[1].title, "2026-11-03 amazon: 1 orders");
-    }
-}
-
 /// One day of a rate chart: a bar as high as the day's rate, the judged day marked.
 pub(crate) struct RateBar {
     pub(crate) x: i64,
@@ -151,4 +122,43 @@ pub(crate) fn rate_bars(days: &[(String, i64, i64)], marked: &str) -> Vec<RateBa
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trend_line_spans_the_chart_and_skips_days_without_a_value() {
+        let line = spark(&[Some(10), None, Some(30), Some(20)], |v| v.to_string());
+        assert_eq!(line.points, format!("2,{} 99,2 148,{}", SPARK_HEIGHT - 2, SPARK_HEIGHT / 2));
+        assert_eq!(line.last, Some((148, SPARK_HEIGHT / 2)));
+        assert_eq!(line.label, "from 10 to 30");
+        assert!(spark(&[None, None], |v| v.to_string()).points.is_empty());
+        let flat = spark(&[Some(5), Some(5)], |v| v.to_string());
+        assert_eq!(flat.points, format!("2,{y} 148,{y}", y = SPARK_HEIGHT - 2));
+    }
+
+    #[test]
+    fn bars_stack_each_day_and_the_tallest_fills_the_chart() {
+        let days: Vec<NaiveDate> = (1..=3).map(|d| NaiveDate::from_ymd_opt(2026, 11, d).unwrap()).collect();
+        let series = vec![("web".to_owned(), vec![1, 0, 3]), ("amazon".to_owned(), vec![1, 0, 1])];
+        let (bars, keys) = stacked_bars(&days, &series, |v| format!("{v} orders"));
+        assert_eq!(keys.iter().map(|k| k.name.as_str()).collect::<Vec<_>>(), ["web", "amazon"]);
+        assert!(bars[1].segments.is_empty());
+        let tallest = &bars[2].segments;
+        assert_eq!((tallest[0].y, tallest[0].height), (BARS_HEIGHT / 4, BARS_HEIGHT * 3 / 4));
+        assert_eq!((tallest[1].y, tallest[1].height), (0, BARS_HEIGHT / 4));
+        assert_eq!(tallest[1].title, "2026-11-03 amazon: 1 orders");
+    }
+
+    #[test]
+    fn rate_bars_scale_to_the_highest_day_and_mark_the_one_found() {
+        let days = [("2026-12-01".to_owned(), 1, 50), ("2026-12-02".to_owned(), 10, 25), ("2026-12-03".to_owned(), 0, 0)];
+        let bars = rate_bars(&days, "2026-12-02");
+        assert_eq!(bars.iter().map(|b| b.marked).collect::<Vec<_>>(), [false, true, false]);
+        assert_eq!((bars[1].height, bars[1].y), (RATE_HEIGHT - 2, 2), "the highest day fills the chart");
+        assert_eq!((bars[0].height, bars[2].height), (4, 1), "2 % is a twentieth of 40 %; no orders, a sliver");
+        assert_eq!(bars[1].title, "2026-12-02: 10 of 25 (40.00 %)");
+    }
 }
