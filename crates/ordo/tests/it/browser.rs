@@ -929,8 +929,8 @@ async fn master_data_tokens_rules_counts_returns_and_settings_are_kept_from_the_
     // The count sheet records what the shelf holds.
     open("/dashboard/inventory/count?location=central").await;
     browser.find(Locator::Id("count-MUG-1")).await.unwrap().send_keys("7").await.unwrap();
-    browser.find(Locator::Id("count-submit")).await.unwrap().click().await.unwrap();
-    browser.wait().for_element(Locator::Id("count-sheet")).await.unwrap();
+    // Waits for the page the sheet leads to, not the sheet still showing.
+    submit(&browser, "count").await;
     let (_, levels) = server.get(t, "/api/v1/inventory?sku=MUG-1").await;
     assert_eq!(levels[0]["on_hand"], 7, "{levels}");
 

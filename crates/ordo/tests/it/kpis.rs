@@ -159,6 +159,10 @@ async fn no_page_shows_a_bare_uuid_as_a_subject(server: Server) {
         "customer_email": "ann@example.com", "order_id": id, "body": "Nothing yet."});
     let (status, ticket) = server.post(t, "/api/v1/tickets", ticket).await;
     assert_eq!(status, 201, "{ticket}");
+    let about_return = json!({"channel": "web", "reason": "return_request", "priority": "normal", "subject": "My return", "customer_email": "ann@example.com",
+        "order_id": id, "return_id": rma["id"], "body": "Sent it back."});
+    let (status, about_return) = server.post(t, "/api/v1/tickets", about_return).await;
+    assert_eq!(status, 201, "{about_return}");
     let (_, open) = server.get(t, "/api/v1/exceptions?status=unresolved").await;
     let exception = open.as_array().unwrap().iter().find(|e| e["kind"] == "stockout").unwrap()["id"].as_str().unwrap().to_owned();
 
@@ -172,8 +176,12 @@ async fn no_page_shows_a_bare_uuid_as_a_subject(server: Server) {
         format!("/dashboard/returns/{}", rma["id"].as_str().unwrap()),
         "/dashboard/helpdesk".to_owned(),
         format!("/dashboard/helpdesk/{}", ticket["id"].as_str().unwrap()),
+        format!("/dashboard/helpdesk/{}", about_return["id"].as_str().unwrap()),
         "/dashboard/holds".to_owned(),
         "/dashboard/orders".to_owned(),
+        "/dashboard/channels/web".to_owned(),
+        "/dashboard/inventory".to_owned(),
+        "/dashboard/users".to_owned(),
     ];
     for page in pages {
         let (status, html) = admin.get(&page).await;
