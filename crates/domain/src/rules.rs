@@ -1041,6 +1041,14 @@ mod tests {
     }
 
     #[test]
+    fn an_escalation_rule_may_name_every_exception_kind() {
+        let kinds = EXCEPTION.iter().find(|f| f.name == "kind").map(|f| f.doc).unwrap_or_default();
+        for kind in crate::exception::ExceptionKind::ALL {
+            assert!(kinds.contains(kind.as_str()), "exception.kind does not list {}", kind.as_str());
+        }
+    }
+
+    #[test]
     fn the_documented_facts_are_the_ones_in_force() {
         let doc = include_str!("../../../docs/rules.md");
         for facts in [FACTS, EXCEPTION_FACTS] {
