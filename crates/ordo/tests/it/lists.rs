@@ -160,6 +160,19 @@ async fn master_data_forms_refuse_naming_the_field_and_change_nothing(server: Se
     refused_then_saved(&admin, "/dashboard/products/tax-rates", &tax("nineteen"), "percent", &tax("19")).await;
     let (_, log) = server.get(t, "/api/v1/audit?action=tax_rate.set").await;
     assert_eq!(log.as_array().unwrap().len(), 1, "one rate set, by the second post: {log}");
+
+    // What the newer forms store reads back on both engines: a safety buffer, supplier terms,
+    // another role.
+    assert_eq!(server.post(t, "/api/v1/channels", json!({"code": "web", "name": "Web shop", "kind": "web", "currency": "EUR"})).await.0, 201);
+    refused_then_saved(&admin, "/dashboard/channels/web/buffers", &[("abc_class", "Z"), ("units", "2")], "abc_class", &[("abc_class", "B"), ("units", "2")]).await;
+    assert!(admin.get("/dashboard/channels/web").await.1.contains("class B: 2 units"));
+    let terms = |spread: &'static str| vec![("supplier", "nordic"), ("lead_time_sd_days", spread), ("payment_terms_days", "45")];
+    refused_then_saved(&admin, "/dashboard/suppliers/terms", &terms("1.55"), "lead_time_sd_days", &terms("1.5")).await;
+    let (_, page) = admin.get("/dashboard/suppliers").await;
+    assert!(page.contains(r#"<td class="num">1.5</td>"#) && page.contains(r#"<td class="num">45</td>"#), "{page}");
+    let _wes = Browserless::log_in(&server, "wes", Role::Warehouse).await;
+    refused_then_saved(&admin, "/dashboard/access/role", &[("username", "ada"), ("role", "ops")], "role", &[("username", "wes"), ("role", "ops")]).await;
+    assert!(admin.get("/dashboard/users").await.1.contains("<th scope=\"row\">wes</th>\n      <td>ops</td>"));
 }
 on_both_engines!(
     master_data_forms_refuse_naming_the_field_and_change_nothing,
