@@ -69,7 +69,7 @@ pub use fulfilment::ShipByWatch;
 pub use ledger::{open_default_chart, AccountLedger, LedgerCheck, LedgerLine, ManualLine, Period, TrialBalance};
 pub use ordo_domain::reconcile::SettlementPolicy;
 pub use settlements::SettlementImport;
-pub use anomalies::{Finding, Scan, MAX_JUDGED_DAYS};
+pub use anomalies::{Finding, KindScan, Scan, KINDS as ANOMALY_KINDS, MAX_JUDGED_DAYS};
 pub use helpdesk::{AttachError, NewTicket, Retrained, TicketDetail};
 pub use intake::Intake;
 pub use procurement::{forecast_history, AccuracyReport, Bill, DemandDay, Exposure, SupplierPrice, SupplierTerms, SkuAccuracy, NewBill, NewPoLine, NewPurchaseOrder, NewSupplierSku, PoLine, ProposalView, PurchaseOrder, SkuForecastView};

@@ -89,7 +89,7 @@ pub(crate) fn stacked_bars(days: &[NaiveDate], series: &[(String, Vec<i64>)], sh
     (bars, keys)
 }
 
-/// One day of a rate chart: a bar as high as the day's rate, the judged day marked.
+/// One point of an anomaly's series: a bar as high as its value, the point found marked.
 pub(crate) struct RateBar {
     pub(crate) x: i64,
     pub(crate) y: i64,
@@ -101,25 +101,19 @@ pub(crate) struct RateBar {
 pub(crate) const RATE_WIDTH: i64 = 600;
 pub(crate) const RATE_HEIGHT: i64 = 100;
 
-/// Bars of `(day, events, trials)` as a rate per hundred, scaled to the highest; `marked` is
-/// the day an anomaly was found on.
-pub(crate) fn rate_bars(days: &[(String, i64, i64)], marked: &str) -> Vec<RateBar> {
-    let rate = |events: i64, trials: i64| if trials > 0 { events * 10_000 / trials } else { 0 };
-    let top = days.iter().map(|(_, e, t)| rate(*e, *t)).max().unwrap_or(0).max(1);
-    let count = i64::try_from(days.len()).unwrap_or(1).max(1);
+/// Bars of `(value, how it reads, marked)`, scaled from the lowest of zero and the values to
+/// the highest, so a negative margin stands below a positive one.
+pub(crate) fn value_bars(points: &[(i64, String, bool)]) -> Vec<RateBar> {
+    let low = points.iter().map(|(v, ..)| *v).min().unwrap_or(0).min(0);
+    let top = points.iter().map(|(v, ..)| *v).max().unwrap_or(0).max(low + 1);
+    let count = i64::try_from(points.len()).unwrap_or(1).max(1);
     let width = (RATE_WIDTH / count).max(2);
-    days.iter()
+    points
+        .iter()
         .enumerate()
-        .map(|(i, (day, events, trials))| {
-            let r = rate(*events, *trials);
-            let height = (r * (RATE_HEIGHT - 2) / top).max(1);
-            RateBar {
-                x: i64::try_from(i).unwrap_or(0) * width,
-                y: RATE_HEIGHT - height,
-                height,
-                marked: day == marked,
-                title: format!("{day}: {events} of {trials} ({}.{:02} %)", r / 100, r % 100),
-            }
+        .map(|(i, (value, shown, marked))| {
+            let height = (i128::from(value - low) * i128::from(RATE_HEIGHT - 2) / i128::from(top - low)).max(1) as i64;
+            RateBar { x: i64::try_from(i).unwrap_or(0) * width, y: RATE_HEIGHT - height, height, marked: *marked, title: shown.clone() }
         })
         .collect()
 }
@@ -153,12 +147,12 @@ mod tests {
     }
 
     #[test]
-    fn rate_bars_scale_to_the_highest_day_and_mark_the_one_found() {
-        let days = [("2026-12-01".to_owned(), 1, 50), ("2026-12-02".to_owned(), 10, 25), ("2026-12-03".to_owned(), 0, 0)];
-        let bars = rate_bars(&days, "2026-12-02");
-        assert_eq!(bars.iter().map(|b| b.marked).collect::<Vec<_>>(), [false, true, false]);
-        assert_eq!((bars[1].height, bars[1].y), (RATE_HEIGHT - 2, 2), "the highest day fills the chart");
-        assert_eq!((bars[0].height, bars[2].height), (4, 1), "2 % is a twentieth of 40 %; no orders, a sliver");
-        assert_eq!(bars[1].title, "2026-12-02: 10 of 25 (40.00 %)");
+    fn value_bars_scale_from_the_lowest_to_the_highest_and_mark_the_one_found() {
+        let points = vec![(100, "a".to_owned(), false), (400, "b".to_owned(), false), (-200, "c".to_owned(), true)];
+        let bars = value_bars(&points);
+        assert_eq!(bars.iter().map(|b| b.height).collect::<Vec<_>>(), [(300 * 98 / 600), 98, 1]);
+        assert!(bars[2].marked && !bars[0].marked);
+        assert_eq!(bars[1].title, "b");
+        assert!(value_bars(&[]).is_empty());
     }
 }

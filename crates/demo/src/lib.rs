@@ -19,6 +19,8 @@ use ordo_app::{Actor, AppError, AppResult, Clock, Ordo, Progress};
 
 mod buying;
 mod channels;
+mod planted;
+pub use planted::Planted;
 mod service;
 mod settling;
 mod stock_out;

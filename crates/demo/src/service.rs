@@ -119,6 +119,41 @@ impl Desk {
         }
     }
 
+    /// A return was asked for: it ships back if the policy authorised it, else waits for a
+    /// person to decide.
+    fn follow_up(&mut self, id: Uuid, authorized: bool, reason: &str, now: DateTime<Utc>) {
+        self.summary.returns += 1;
+        *self.summary.by_reason.entry(reason.to_owned()).or_default() += 1;
+        if authorized {
+            self.summary.authorized_by_policy += 1;
+            self.at(now + Duration::days(1), Step::ShipBack(id));
+        } else {
+            let wait = Duration::hours(self.seed.between(3, 20));
+            self.at(now + wait, Step::Decide(id));
+        }
+    }
+
+    /// Customers of `orders` send a unit of `sku` back, all for `reason`: the planted return
+    /// spike. How many returns were asked for.
+    pub(crate) async fn complain(&mut self, ordo: &Ordo, orders: &[Uuid], sku: &str, reason: &str) -> AppResult<usize> {
+        let mut asked = 0;
+        for order in orders {
+            let placed = ordo.orders().order(*order).await?;
+            let Some(line) = placed.lines.iter().find(|l| l.sku == sku && !l.kit && l.shipped > 0) else { continue };
+            let new = NewReturn {
+                order_id: *order,
+                lines: vec![NewReturnLine { line: line.line, quantity: 1, reason: reason.into() }],
+                source: "channel".into(),
+                override_window: None,
+            };
+            if let Ok(rma) = ordo.returns().request_return(new, &self.service).await {
+                self.follow_up(rma.id, rma.status == ordo_domain::returns::ReturnStatus::Authorized, reason, ordo.now());
+                asked += 1;
+            }
+        }
+        Ok(asked)
+    }
+
     /// A customer or two write to ask where a parcel on its way is.
     pub(crate) async fn customers_ask(&mut self, ordo: &Ordo, travelling: &[Uuid]) -> AppResult<()> {
         for _ in 0..self.seed.between(0, 2) {
@@ -186,15 +221,7 @@ impl Desk {
                     override_window: None,
                 };
                 let Ok(rma) = ordo.returns().request_return(new, &self.service).await else { return Ok(()) };
-                self.summary.returns += 1;
-                *self.summary.by_reason.entry(reason.to_owned()).or_default() += 1;
-                if rma.status == ordo_domain::returns::ReturnStatus::Authorized {
-                    self.summary.authorized_by_policy += 1;
-                    self.at(now + Duration::days(1), Step::ShipBack(rma.id));
-                } else {
-                    let wait = Duration::hours(self.seed.between(3, 20));
-                    self.at(now + wait, Step::Decide(rma.id));
-                }
+                self.follow_up(rma.id, rma.status == ordo_domain::returns::ReturnStatus::Authorized, reason, now);
                 if reason == "damaged" && self.seed.between(1, 3) == 1 {
                     let new = NewTicket {
                         channel: Some(channel.clone()),

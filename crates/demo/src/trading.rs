@@ -14,12 +14,10 @@ use ordo_domain::order::{NewOrder, OrderStatus};
 use ordo_domain::wave::{Dispatch, NewWave};
 use uuid::Uuid;
 
-use super::Seed;
+use super::planted::{Plan, COMPLAINT, COMPLAINTS, CUT_PRICE_PERCENT, MISSING_UNITS};
+use super::{Planted, Seed};
 use crate::Shop;
 use ordo_app::{Actor, AppError, AppResult, Progress};
-
-/// The channel whose customers cancel far more than usual on the planted day.
-const PLANTED_CHANNEL: &str = "web";
 
 /// What the simulated days did.
 #[derive(Debug, Clone, Default)]
@@ -33,9 +31,9 @@ pub struct TradingSummary {
     pub held: u64,
     pub released: u64,
     pub cancelled: u64,
-    /// The day and channel where customers were planted to cancel far more than usual, and
-    /// what the anomaly scan found over the days traded.
-    pub planted_spike: Option<(String, NaiveDate)>,
+    /// The anomalies planted (one of each kind where the days traded allow), and what the
+    /// anomaly scan found over the days traded.
+    pub planted: Vec<crate::Planted>,
     pub anomalies: Vec<ordo_app::Finding>,
     pub receipts: u64,
     pub waves: u64,
@@ -125,6 +123,10 @@ enum Event {
     Push,
     /// The poller asks the marketplace for its new orders.
     Poll,
+    /// The planted count that finds units missing.
+    Count,
+    /// The planted customers who send one SKU back for one reason.
+    Complaints,
 }
 
 /// The demo order's running number, from its external id (`WEB-000123`).
@@ -138,14 +140,15 @@ impl Shop {
         &self,
         order: ordo_domain::order::Order,
         summary: &mut TradingSummary,
+        plan: &Plan,
         held_yesterday: &mut Vec<Uuid>,
         seed: &mut Seed,
         channel_actor: &Actor,
     ) -> AppResult<()> {
         *summary.orders_by_channel.entry(order.channel.clone()).or_default() += 1;
-        // On the planted day, two in five of the channel's customers change their minds.
-        let planted = summary.planted_spike.as_ref().is_some_and(|(channel, day)| order.channel == *channel && order.placed_at.date_naive() == *day);
-        let cancelling = if planted { 40 } else { 2 };
+        // On the planted day, three in five of the channel's customers change their minds.
+        let planted = plan.cancellations.is_some_and(|(channel, day)| order.channel == channel && order.placed_at.date_naive() == day);
+        let cancelling = if planted { 60 } else { 2 };
         match order.status {
             OrderStatus::OnHold => {
                 summary.held += 1;
@@ -172,13 +175,22 @@ impl Shop {
         webhooks: std::sync::Arc<dyn ordo_app::WebhookClient>,
         progress: &dyn Progress,
     ) -> AppResult<TradingSummary> {
-        // A week or more of trading plants one day of unusual cancellations, three days from
-        // the end, for the anomaly scan to find.
-        let planted_spike = (days >= 7).then(|| (PLANTED_CHANNEL.to_owned(), first_day + Duration::days(i64::from(days) - 3)));
-        let mut summary = TradingSummary { days, planted_spike, ..TradingSummary::default() };
+        let mut summary = TradingSummary { days, ..TradingSummary::default() };
         let mut seed = Seed(7_2026);
         let products = self.master_data().products(None, 500, 0).await?.products;
         let class: BTreeMap<String, AbcClass> = products.iter().map(|p| (p.sku.clone(), p.abc_class)).collect();
+        // One anomaly of each kind, where the days traded leave history enough before it.
+        let first_a = products.iter().find(|p| p.active && p.abc_class == AbcClass::A).map(|p| p.sku.clone());
+        let plan = Plan::for_days(first_day, days, first_a.as_deref());
+        if let Some((channel, day)) = plan.cancellations {
+            summary.planted.push(Planted { kind: "cancellation_spike", subject: format!("channel:{channel}"), day, what: format!("three in five {channel} customers cancel") });
+        }
+        if let Some((sku, monday)) = &plan.price_cut {
+            let what = format!("{sku} sells at {CUT_PRICE_PERCENT} % of its price for the week");
+            summary.planted.push(Planted { kind: "margin_drop", subject: format!("sku:{sku}"), day: *monday, what });
+        }
+        let mut delivered: Vec<(DateTime<Utc>, Uuid, Vec<String>)> = Vec::new();
+        let mut settled_once: Vec<&str> = Vec::new();
         let customers = self.master_data().customers(500, 0).await?;
         let mut listings: BTreeMap<String, Vec<Listing>> = BTreeMap::new();
         for listing in self.master_data().listings(None).await? {
@@ -220,6 +232,12 @@ impl Shop {
                 (at(8, 30), Event::Supplies),
                 (at(23, 0), Event::Watch),
             ];
+            if plan.count == Some(date) {
+                events.push((at(18, 0), Event::Count));
+            }
+            if plan.returns == Some(date) {
+                events.push((at(12, 0), Event::Complaints));
+            }
             // The marketplace's orders are polled every hour of the selling day, and every
             // channel is told its stock.
             for hour in 8..=22 {
@@ -251,7 +269,7 @@ impl Shop {
                 for _ in 0..count {
                     number += 1;
                     let placed_at = at(7, 0) + Duration::minutes(seed.between(0, 14 * 60));
-                    let body = demo_order(&mut seed, channel, number, placed_at, catalogue, &class, &customers);
+                    let body = demo_order(&mut seed, channel, number, placed_at, catalogue, (&class, &plan), &customers);
                     events.push((placed_at, Event::Order(body)));
                 }
             }
@@ -273,6 +291,7 @@ impl Shop {
                         for (_, shipment, _) in due {
                             let order = self.fulfilment().deliver_shipment(shipment, &floor).await?;
                             desk.delivered(order.id, &order.channel, when);
+                            delivered.push((when, order.id, order.lines.iter().map(|l| l.sku.clone()).collect()));
                             summary.delivered += 1;
                         }
                     }
@@ -294,12 +313,12 @@ impl Shop {
                             }
                         };
                         if let Some(order) = order {
-                            self.demo_intake(order, &mut summary, &mut held_yesterday, &mut seed, &channel_actor).await?;
+                            self.demo_intake(order, &mut summary, &plan, &mut held_yesterday, &mut seed, &channel_actor).await?;
                         }
                     }
                     Event::Poll => {
                         for order in channels.poll_amazon(self).await? {
-                            self.demo_intake(order, &mut summary, &mut held_yesterday, &mut seed, &channel_actor).await?;
+                            self.demo_intake(order, &mut summary, &plan, &mut held_yesterday, &mut seed, &channel_actor).await?;
                         }
                     }
                     Event::Push => stock_out.push(self).await?,
@@ -338,10 +357,35 @@ impl Shop {
                         desk.customers_ask(self, &travelling).await?;
                         desk.deliver(self).await?;
                     }
+                    Event::Count => {
+                        if let Some(planted) = self.plant_count(date, &floor).await? {
+                            summary.planted.push(planted);
+                        }
+                    }
+                    Event::Complaints => {
+                        let recent: Vec<&(DateTime<Utc>, Uuid, Vec<String>)> = delivered.iter().filter(|(at, ..)| *at > when - Duration::days(14)).collect();
+                        let mut orders_of: BTreeMap<&str, Vec<Uuid>> = BTreeMap::new();
+                        for (_, order, skus) in &recent {
+                            for sku in skus {
+                                orders_of.entry(sku.as_str()).or_default().push(*order);
+                            }
+                        }
+                        if let Some((sku, orders)) = orders_of.into_iter().max_by_key(|(sku, orders)| (orders.len(), std::cmp::Reverse(*sku))) {
+                            let sent = desk.complain(self, &orders[..orders.len().min(COMPLAINTS)], sku, COMPLAINT).await?;
+                            let what = format!("{sent} customers send {sku} back as not as described");
+                            summary.planted.push(Planted { kind: "return_spike", subject: format!("sku:{sku}"), day: date, what });
+                        }
+                    }
                     Event::Settle => {
                         for marketplace in super::settling::MARKETPLACES {
                             let imported = self.demo_settlement(&mut seed, &mut settling, marketplace, date, &reviewer).await?;
                             if let Some(imported) = imported {
+                                // The first carries a commission at 40 % on its second order.
+                                if !settled_once.contains(&marketplace.0) && imported.lines > 20 {
+                                    settled_once.push(marketplace.0);
+                                    let what = format!("{}'s first settlement charges one line a 40 % commission", marketplace.0);
+                                    summary.planted.push(Planted { kind: "fee_anomaly", subject: format!("settlement:{}", imported.id), day: date, what });
+                                }
                                 summary.settlements += 1;
                                 summary.settlement_lines += imported.lines as u64;
                                 summary.settlement_matched += imported.matched as u64;
@@ -370,6 +414,26 @@ impl Shop {
         summary.margins = self.ledger().profitability_by_channel(ordo_app::Period::default()).await?.1;
         summary.books_hold = self.ledger().check_ledger().await?.holds();
         Ok(summary)
+    }
+
+    /// The planted stock variance: a count at the central warehouse finds units of its
+    /// best-stocked SKU missing.
+    async fn plant_count(&self, day: NaiveDate, floor: &Actor) -> AppResult<Option<Planted>> {
+        let levels = self.inventory().stock_levels(None).await?;
+        let Some(level) = levels.iter().filter(|l| l.location == "central" && l.on_hand - l.reserved >= MISSING_UNITS).max_by_key(|l| (l.on_hand, std::cmp::Reverse(l.sku.clone()))) else {
+            return Ok(None);
+        };
+        let count = NewMovement {
+            sku: level.sku.clone(),
+            location: "central".into(),
+            quantity: level.on_hand - MISSING_UNITS,
+            kind: MovementKind::Count,
+            reason: "cycle count".into(),
+            unit_cost: None,
+        };
+        self.inventory().record_movement(count, floor).await?;
+        let what = format!("a count finds {MISSING_UNITS} units of {} missing at central", level.sku);
+        Ok(Some(Planted { kind: "stock_variance", subject: "location:central".into(), day, what }))
     }
 
     /// One wave at `location` of at most `capacity` orders, walked, packed and handed to the
@@ -424,7 +488,7 @@ fn demo_order(
     number: u64,
     placed_at: DateTime<Utc>,
     catalogue: &[Listing],
-    class: &BTreeMap<String, AbcClass>,
+    (class, plan): (&BTreeMap<String, AbcClass>, &Plan),
     customers: &[ordo_domain::master::Customer],
 ) -> serde_json::Value {
     let lines = if channel == "b2b" { seed.between(2, 5) } else { seed.between(1, 3) };
@@ -448,7 +512,8 @@ fn demo_order(
         .iter()
         .map(|l| {
             let quantity = if channel == "b2b" { seed.between(6, 24) } else { seed.between(1, 2) };
-            serde_json::json!({"sku": l.channel_sku, "quantity": quantity, "unit_price": l.price.to_decimal_string()})
+            let price = if plan.cut(&l.sku, placed_at.date_naive()) { l.price.minor() * CUT_PRICE_PERCENT / 100 } else { l.price.minor() };
+            serde_json::json!({"sku": l.channel_sku, "quantity": quantity, "unit_price": ordo_domain::Money::from_minor(price, l.price.currency()).to_decimal_string()})
         })
         .collect();
     serde_json::json!({

@@ -1,8 +1,16 @@
-//! Anomalies found in the business's own history: a rate (cancelled orders per order placed)
-//! on one day against the same rate over the days before it. Pure: the caller brings the
-//! counts and raises what is found.
+//! Anomalies found in the business's own history. Pure: the caller brings the figures and
+//! raises what is found. Two tests:
 //!
-//! The test is one-sided: is the day's rate higher than the baseline's, by more than chance
+//! - **A rate on one day against the days before it** ([`rate_spike`]): cancelled orders per
+//!   order placed, units written off per unit that left a location, units returned for a
+//!   reason per unit shipped.
+//! - **A value against its own robust history** ([`robust_low`], [`robust_high`]): a week's
+//!   contribution margin against the weeks before, a settlement fee against the channel's
+//!   earlier fees of that type. Median and median absolute deviation, so one odd week or fee
+//!   in the history does not move the yardstick, with a floor so a history that never varies
+//!   does not make every small change an anomaly.
+//!
+//! The rate test is one-sided: is the day's rate higher than the baseline's, by more than chance
 //! explains? With the baseline rate p0 over the history (one event added, so a quiet history
 //! never makes any event look impossible) and n trials on the day, the chance of seeing at
 //! least the day's count is the exact binomial tail; the day is anomalous when that chance is
@@ -72,6 +80,81 @@ pub fn rate_spike(history: &[RateDay], day: &RateDay) -> Option<RateSpike> {
         z: (z * 100.0).round() / 100.0,
         p_value,
     })
+}
+
+/// A value judged against its history: the history's median and spread (the median absolute
+/// deviation scaled to a normal's standard deviation, in the value's own units) and how far
+/// out the value is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Outlier {
+    pub value: i64,
+    pub median: i64,
+    pub spread: i64,
+    /// The value past which it is an anomaly: `median ∓ max(k · spread, floor)`.
+    pub threshold: i64,
+    /// Spreads from the median, to two decimals (0 when the history never varies).
+    pub robust_z: f64,
+    pub history: usize,
+}
+
+/// How many spreads from the median a value must be to count.
+pub const ROBUST_K: i64 = 4;
+
+fn median(sorted: &[i64]) -> i64 {
+    let n = sorted.len();
+    if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]).div_euclid(2)
+    }
+}
+
+/// The median and the scaled median absolute deviation (1.4826 · MAD, the normal's σ).
+pub fn median_spread(values: &[i64]) -> Option<(i64, i64)> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    let centre = median(&sorted);
+    let mut deviations: Vec<i64> = sorted.iter().map(|v| (v - centre).abs()).collect();
+    deviations.sort_unstable();
+    Some((centre, median(&deviations) * 14_826 / 10_000))
+}
+
+fn judge(history: &[i64], value: i64, floor: i64, min_history: usize, below: bool) -> Option<Outlier> {
+    if history.len() < min_history {
+        return None;
+    }
+    let (centre, spread) = median_spread(history)?;
+    let margin = (ROBUST_K * spread).max(floor.max(1));
+    let threshold = if below { centre - margin } else { centre + margin };
+    let out = if below { value < threshold } else { value > threshold };
+    let robust_z = if spread > 0 { ((value - centre) as f64 / spread as f64 * 100.0).round() / 100.0 } else { 0.0 };
+    out.then_some(Outlier { value, median: centre, spread, threshold, robust_z, history: history.len() })
+}
+
+/// Whether `value` is far below `history`: below its median by more than
+/// [`ROBUST_K`] spreads and by more than `floor`, judged only on `min_history` points or more.
+pub fn robust_low(history: &[i64], value: i64, floor: i64, min_history: usize) -> Option<Outlier> {
+    judge(history, value, floor, min_history, true)
+}
+
+/// Whether `value` is far above `history` (see [`robust_low`]).
+pub fn robust_high(history: &[i64], value: i64, floor: i64, min_history: usize) -> Option<Outlier> {
+    judge(history, value, floor, min_history, false)
+}
+
+/// Of two ways to measure the same fees (per unit, as a rate of the line), the steadier: the
+/// one whose spread is the smaller share of its median. A commission is a steady rate, a
+/// fulfilment fee a steady amount per unit. `true` for the first.
+pub fn first_is_steadier(first: &[i64], second: &[i64]) -> bool {
+    let relative = |values: &[i64]| median_spread(values).map(|(centre, spread)| if centre == 0 { i64::MAX } else { spread * 10_000 / centre.abs() });
+    match (relative(first), relative(second)) {
+        (Some(a), Some(b)) => a <= b,
+        (Some(_), None) => true,
+        _ => false,
+    }
 }
 
 /// P(X ≥ k) for X binomial with `n` trials of chance `p`, for k above the mean: the terms
@@ -148,7 +231,44 @@ mod tests {
         assert_eq!(rate_spike(&history, &day(29, 12, 50)), rate_spike(&usual(), &day(29, 12, 50)));
     }
 
+    #[test]
+    fn a_week_far_below_its_history_is_low_and_one_odd_week_does_not_move_the_yardstick() {
+        // Margins in basis points: steady around 30 %, one odd week at 5 % in the history.
+        let history = [3_000, 3_100, 2_950, 500, 3_050, 2_980];
+        let low = robust_low(&history, 1_500, 500, 3).unwrap();
+        assert_eq!((low.median, low.history), (2_990, 6));
+        assert!(low.robust_z < -4.0, "{low:?}");
+        assert_eq!(robust_low(&history, 2_700, 500, 3), None, "within the usual spread");
+        assert_eq!(robust_low(&history[..2], 0, 500, 3), None, "too little history");
+    }
+
+    #[test]
+    fn a_history_that_never_varies_still_needs_the_floor_crossed() {
+        let fees = [1_500; 20];
+        assert_eq!(robust_high(&fees, 1_560, 375, 10), None, "a rounding cent is not an anomaly");
+        let high = robust_high(&fees, 4_000, 375, 10).unwrap();
+        assert_eq!((high.median, high.spread, high.threshold, high.robust_z), (1_500, 0, 1_875, 0.0));
+    }
+
+    #[test]
+    fn a_commission_is_judged_as_a_rate_and_a_fulfilment_fee_per_unit() {
+        // A 15 % commission on lines of different prices: the rate is steady, the amount is not.
+        let rates = [1_500, 1_500, 1_500, 1_500];
+        let per_unit = [150, 900, 300, 2_400];
+        assert!(first_is_steadier(&rates, &per_unit));
+        assert!(!first_is_steadier(&per_unit, &rates));
+    }
+
     proptest! {
+        #[test]
+        fn the_middle_of_a_history_is_never_an_outlier(history in proptest::collection::vec(-10_000i64..10_000, 3..40)) {
+            let (centre, _) = median_spread(&history).unwrap_or_default();
+            prop_assert!(robust_low(&history, centre, 1, 3).is_none() && robust_high(&history, centre, 1, 3).is_none());
+            let (lowest, highest) = (*history.iter().min().unwrap_or(&0), *history.iter().max().unwrap_or(&0));
+            prop_assert!(robust_high(&history, lowest, 1, 3).is_none());
+            prop_assert!(robust_low(&history, highest, 1, 3).is_none());
+        }
+
         #[test]
         fn a_day_at_or_below_its_baseline_rate_never_alarms(trials in 20i64..10_000, base in 1i64..100) {
             let history: Vec<RateDay> = (1..=28).map(|n| day(n, base, 100)).collect();

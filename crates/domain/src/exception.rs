@@ -46,10 +46,21 @@ pub enum ExceptionKind {
     /// A channel or SKU whose orders were cancelled far more than usual on one day (see
     /// [`crate::anomaly`]).
     CancellationSpike,
+    /// A location whose counts and adjustments removed far more stock on one day than its own
+    /// history of write-offs per unit shipped explains.
+    StockVariance,
+    /// A channel's or SKU's contribution margin in a week far below its own weekly history.
+    MarginDrop,
+    /// A settlement fee far above the channel's own history for that fee (per unit or as a
+    /// rate of the line), or a fee charged on a cancelled order.
+    FeeAnomaly,
+    /// A SKU returned for one reason far more than usual on one day: a quality or listing
+    /// problem.
+    ReturnSpike,
 }
 
 impl ExceptionKind {
-    pub const ALL: [ExceptionKind; 13] = [
+    pub const ALL: [ExceptionKind; 17] = [
         ExceptionKind::Stockout,
         ExceptionKind::PaymentReview,
         ExceptionKind::ShipmentAtRisk,
@@ -63,6 +74,10 @@ impl ExceptionKind {
         ExceptionKind::DeliveryProblem,
         ExceptionKind::SyncLag,
         ExceptionKind::CancellationSpike,
+        ExceptionKind::StockVariance,
+        ExceptionKind::MarginDrop,
+        ExceptionKind::FeeAnomaly,
+        ExceptionKind::ReturnSpike,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -80,6 +95,10 @@ impl ExceptionKind {
             ExceptionKind::DeliveryProblem => "delivery_problem",
             ExceptionKind::SyncLag => "sync_lag",
             ExceptionKind::CancellationSpike => "cancellation_spike",
+            ExceptionKind::StockVariance => "stock_variance",
+            ExceptionKind::MarginDrop => "margin_drop",
+            ExceptionKind::FeeAnomaly => "fee_anomaly",
+            ExceptionKind::ReturnSpike => "return_spike",
         }
     }
 
@@ -108,7 +127,9 @@ impl ExceptionKind {
             ExceptionKind::ChannelMapping => &[Role::Integration, Role::Ops, Role::Admin],
             ExceptionKind::DeliveryProblem => &[Role::Service, Role::Ops, Role::Admin],
             ExceptionKind::SyncLag => &[Role::Integration, Role::Ops, Role::Admin],
-            ExceptionKind::CancellationSpike => &[Role::Ops, Role::Admin],
+            ExceptionKind::CancellationSpike | ExceptionKind::ReturnSpike => &[Role::Ops, Role::Admin],
+            ExceptionKind::StockVariance => &[Role::Warehouse, Role::Ops, Role::Admin],
+            ExceptionKind::MarginDrop | ExceptionKind::FeeAnomaly => &[Role::Finance, Role::Admin],
         }
     }
 
@@ -145,7 +166,9 @@ impl ExceptionKind {
     /// How long the owner has to act, from raising and again from each escalation.
     pub fn sla(self) -> chrono::Duration {
         match self {
-            ExceptionKind::Stockout | ExceptionKind::Procurement | ExceptionKind::CancellationSpike => chrono::Duration::hours(24),
+            ExceptionKind::Stockout | ExceptionKind::Procurement | ExceptionKind::CancellationSpike | ExceptionKind::StockVariance => {
+                chrono::Duration::hours(24)
+            }
             ExceptionKind::PaymentReview => chrono::Duration::hours(4),
             ExceptionKind::ShipmentAtRisk
             | ExceptionKind::SyncFailure
@@ -155,9 +178,9 @@ impl ExceptionKind {
                 chrono::Duration::hours(2)
             }
             ExceptionKind::LateShipment => chrono::Duration::hours(1),
-            ExceptionKind::ReturnOverdue => chrono::Duration::hours(48),
+            ExceptionKind::ReturnOverdue | ExceptionKind::ReturnSpike => chrono::Duration::hours(48),
             ExceptionKind::DeliveryProblem => chrono::Duration::hours(8),
-            ExceptionKind::Reconciliation => chrono::Duration::hours(72),
+            ExceptionKind::Reconciliation | ExceptionKind::MarginDrop | ExceptionKind::FeeAnomaly => chrono::Duration::hours(72),
         }
     }
 }

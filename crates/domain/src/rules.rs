@@ -284,7 +284,7 @@ pub const FACTS: &[Fact] = &[
 ];
 
 const EXCEPTION: &[Fact] = &[
-    fact("kind", FactType::String, "stockout, payment_review, shipment_at_risk, late_shipment, reconciliation, return_overdue, procurement, sync_failure, ticket_overdue, channel_mapping, delivery_problem, sync_lag or cancellation_spike"),
+    fact("kind", FactType::String, "stockout, payment_review, shipment_at_risk, late_shipment, reconciliation, return_overdue, procurement, sync_failure, ticket_overdue, channel_mapping, delivery_problem, sync_lag, cancellation_spike, stock_variance, margin_drop, fee_anomaly or return_spike"),
     fact("subject", FactType::String, "what it is about, such as sku:MUG-1 or order:…"),
     fact("owner_role", FactType::String, "the role that owns it now"),
     fact("status", FactType::String, "open, acknowledged or escalated"),

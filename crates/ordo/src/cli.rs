@@ -562,16 +562,16 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
             if json {
                 println!("{}", serde_json::to_string(&scan).map_err(|e| Failure::Failed(e.to_string()))?);
             } else {
-                println!("anomalies: {} channel- and SKU-days judged, {} found", scan.judged, scan.findings.len());
-                for f in &scan.findings {
-                    let s = &f.spike;
-                    let state = if f.raised { "raised" } else { "raised before" };
+                for k in &scan.kinds {
                     println!(
-                        "  {} on {}: {} of {} orders cancelled against {} of {} before (z {:.2}), {state}",
-                        f.subject, s.day, s.events, s.trials, s.baseline_events, s.baseline_trials, s.z
+                        "{:<18} {:>6} judged, {} found; of {} resolved so far, {} were not a problem",
+                        k.kind, k.judged, k.found, k.resolved, k.not_a_problem
                     );
                 }
-                println!("  of {} findings resolved so far, {} were not a problem", scan.resolved, scan.not_a_problem);
+                for f in &scan.findings {
+                    let state = if f.raised { "raised" } else { "raised before" };
+                    println!("  {} {} on {}: {}; usual: {}; {}; {state}", f.kind, f.subject, f.day, f.observed, f.baseline, f.strength);
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -1274,16 +1274,20 @@ async fn demo(config: &Config, days: u32) -> Result<ExitCode, Failure> {
     }
     println!("  fill rate  {}.{}% of orders fully reserved on arrival", fill / 10, fill % 10);
     println!("  reviews    {} held for review, {} released; {} cancelled by customers", t.held, t.released, t.cancelled);
-    if let Some((channel, day)) = &t.planted_spike {
-        let planted = format!("channel:{channel}");
-        let found = t.anomalies.iter().find(|f| f.subject == planted && f.spike.day == *day);
-        let others = t.anomalies.iter().filter(|f| !(f.subject == planted && f.spike.day == *day)).count();
-        match found {
-            Some(f) => println!(
-                "  anomalies  the planted cancellations on {channel} on {day} were found ({} of {} orders against {} of {} before, z {:.2}); {others} other findings",
-                f.spike.events, f.spike.trials, f.spike.baseline_events, f.spike.baseline_trials, f.spike.z
-            ),
-            None => println!("  anomalies  the planted cancellations on {channel} on {day} were NOT found; {others} other findings"),
+    // Each planted anomaly, whether the scan found it, and what else of its kind it found.
+    for kind in ordo_app::ANOMALY_KINDS.map(|k| k.as_str()) {
+        let findings: Vec<&ordo_app::Finding> = t.anomalies.iter().filter(|f| f.kind == kind).collect();
+        let planted: Vec<&ordo_demo::Planted> = t.planted.iter().filter(|p| p.kind == kind).collect();
+        let is_planted = |f: &ordo_app::Finding| planted.iter().any(|p| p.subject == f.subject && p.day == f.day);
+        let others = findings.iter().filter(|f| !is_planted(f)).count();
+        for p in &planted {
+            match findings.iter().find(|f| f.subject == p.subject && f.day == p.day) {
+                Some(f) => println!("  anomalies  {kind}: {} on {} was found ({}); {others} other findings", p.what, p.day, f.observed),
+                None => println!("  anomalies  {kind}: {} on {} was NOT found; {others} other findings", p.what, p.day),
+            }
+        }
+        if planted.is_empty() && others > 0 {
+            println!("  anomalies  {kind}: nothing planted; {others} other findings");
         }
     }
     println!("  supply     {} deliveries cleared backorders; {} stockouts raised", t.receipts, t.stockouts_raised);

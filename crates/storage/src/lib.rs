@@ -6,6 +6,7 @@
 //! difference is visible. Both migration sets are embedded in the binary.
 
 mod access;
+mod anomalies;
 mod audit;
 mod backup;
 mod changes;
@@ -55,7 +56,8 @@ pub use helpdesk::{AttachmentContent, TicketQuery};
 pub use replay::{ReplayLine, ReplayOrder};
 pub use rules::NewRuleVersion;
 pub use kits::BackorderedLine;
-pub use kpis::{CancellationsBy, DayFlow, ExceptionDay, UnresolvedKind};
+pub use anomalies::{CancellationsBy, LocationDay, SettledLine, WriteOff};
+pub use kpis::{DayFlow, ExceptionDay, UnresolvedKind};
 pub use names::NamedKind;
 pub use error::StorageError;
 pub use master::{MasterDataCounts, ProductPage, ProductQuery, ALL_TABLES};

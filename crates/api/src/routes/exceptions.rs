@@ -32,7 +32,7 @@ struct Filter {
     #[param(inline, value_type = Option<super::choices::ExceptionStatusFilter>)]
     status: Option<String>,
     /// stockout, payment_review, shipment_at_risk, late_shipment, reconciliation,
-    /// return_overdue, procurement, sync_failure, ticket_overdue, channel_mapping, delivery_problem, sync_lag or cancellation_spike.
+    /// return_overdue, procurement, sync_failure, ticket_overdue, channel_mapping, delivery_problem, sync_lag, cancellation_spike, stock_variance, margin_drop, fee_anomaly or return_spike.
     kind: Option<String>,
     /// The role that owns them now.
     owner_role: Option<String>,

@@ -235,14 +235,18 @@ pub(crate) async fn exceptions(
     ))
 }
 
-/// The bars of an anomaly's series (`[{day, cancelled, placed}]`), `day` marked.
+/// The bars of an anomaly's series (`[{day, value, shown, marked}]`), the point of `day` (or
+/// the one marked) marked.
 fn anomaly_chart(series: Option<&serde_json::Value>, day: &str) -> Vec<crate::chart::RateBar> {
     let Some(series) = series.and_then(|s| s.as_array()) else { return Vec::new() };
-    let days: Vec<(String, i64, i64)> = series
+    let points: Vec<(i64, String, bool)> = series
         .iter()
-        .filter_map(|d| Some((d.get("day")?.as_str()?.to_owned(), d.get("cancelled")?.as_i64()?, d.get("placed")?.as_i64()?)))
+        .filter_map(|p| {
+            let marked = p.get("marked").and_then(|m| m.as_bool()).unwrap_or(false) || p.get("day").and_then(|d| d.as_str()) == Some(day);
+            Some((p.get("value")?.as_i64()?, p.get("shown")?.as_str()?.to_owned(), marked))
+        })
         .collect();
-    crate::chart::rate_bars(&days, day)
+    crate::chart::value_bars(&points)
 }
 
 #[derive(Template)]
@@ -251,8 +255,10 @@ struct ExceptionPage {
     layout: Layout,
     exception: ExceptionRow,
     evidence: Vec<Evidence>,
-    /// The day-by-day series an anomaly was judged on, its day marked; empty for other kinds.
+    /// The series an anomaly was judged on, the point found marked, and what it measures;
+    /// empty for other kinds.
     chart: Vec<crate::chart::RateBar>,
+    measure: String,
     acknowledged: Option<(String, DateTime<Utc>)>,
     resolved: Option<(String, String, String)>,
     comments: Vec<ExceptionComment>,
@@ -281,6 +287,7 @@ pub(crate) async fn exception(
     let mut details = e.details.clone();
     let series = details.as_object_mut().and_then(|d| d.remove("series"));
     let chart = anomaly_chart(series.as_ref(), e.details.get("day").and_then(|d| d.as_str()).unwrap_or_default());
+    let measure = details.as_object_mut().and_then(|d| d.remove("measure")).and_then(|m| m.as_str().map(str::to_owned)).unwrap_or_default();
     let evidence = crate::subjects::evidence(&details, &names);
     let layout = layout.titled(format!("Exception: {} of {}", e.kind.replace('_', " "), shown.label));
     let may_work = session.actor.can(Permission::ExceptionsWork);
@@ -302,6 +309,7 @@ pub(crate) async fn exception(
             exception: ExceptionRow { shown, ..ExceptionRow::new(detail.exception, dashboard.ordo.now()) },
             evidence,
             chart,
+            measure,
             acknowledged,
             resolved,
             comments: detail.comments,

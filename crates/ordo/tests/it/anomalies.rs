@@ -30,10 +30,10 @@ async fn a_day_of_unusual_cancellations_is_raised_once_with_its_evidence(server:
     }
 
     let scan = server.ordo.anomalies().scan(20).await.unwrap();
-    let found: Vec<(&str, bool)> = scan.findings.iter().map(|f| (f.subject.as_str(), f.raised)).collect();
-    assert_eq!(found, [("channel:web", true), ("sku:MUG-1", true)], "only yesterday stands out: {scan:?}");
-    assert_eq!(scan.findings[0].spike.day, today - Duration::days(1));
-    assert_eq!((scan.findings[0].spike.events, scan.findings[0].spike.trials, scan.findings[0].spike.baseline_events), (10, 25, 15));
+    let found: Vec<(&str, &str, bool)> = scan.findings.iter().map(|f| (f.kind, f.subject.as_str(), f.raised)).collect();
+    assert_eq!(found, [("cancellation_spike", "channel:web", true), ("cancellation_spike", "sku:MUG-1", true)], "only yesterday stands out: {scan:?}");
+    assert_eq!(scan.findings[0].day, today - Duration::days(1));
+    assert_eq!(scan.findings[0].observed, "10 of 25 orders cancelled (40.00 %)");
 
     let (_, raised) = server.get(t, "/api/v1/exceptions?kind=cancellation_spike").await;
     let web = raised.as_array().unwrap().iter().find(|e| e["subject"] == "channel:web").unwrap().clone();
@@ -52,6 +52,7 @@ async fn a_day_of_unusual_cancellations_is_raised_once_with_its_evidence(server:
     assert_eq!(page.matches("<rect ").count(), 16, "one bar a day");
     assert_eq!(page.matches(r#"class="marked""#).count(), 1);
     assert!(page.contains("cancelled orders 1 order") && !page.contains("series 1 day"), "{page}");
+    assert!(page.contains("Orders cancelled per 100 placed, over what it was judged against"), "{page}");
 
     // Found again, it is not raised again; closed as not a problem, it still is not, and the
     // share of findings that were not a problem is reported.
@@ -63,7 +64,8 @@ async fn a_day_of_unusual_cancellations_is_raised_once_with_its_evidence(server:
     let later = server.ordo.with_clock(Clock::simulated(Utc::now() + Duration::hours(1)));
     let third = later.anomalies().scan(20).await.unwrap();
     assert!(third.findings.iter().all(|f| !f.raised), "{third:?}");
-    assert_eq!((third.resolved, third.not_a_problem), (1, 1));
+    let judged = third.kinds.iter().find(|k| k.kind == "cancellation_spike").unwrap();
+    assert_eq!((judged.resolved, judged.not_a_problem), (1, 1));
     let (_, all) = server.get(t, "/api/v1/exceptions?kind=cancellation_spike").await;
     assert_eq!(all.as_array().map(Vec::len), Some(2), "{all}");
 }

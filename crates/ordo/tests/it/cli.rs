@@ -389,17 +389,19 @@ fn anomalies_are_scanned_on_demand() {
     let out = run(dir.path(), &["anomalies", "scan", "--database", &database, "--days", "7", "--json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let scan: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!((scan["judged"].as_u64(), scan["findings"].as_array().map(Vec::len)), (Some(0), Some(0)), "{scan}");
+    assert_eq!((scan["kinds"].as_array().map(Vec::len), scan["findings"].as_array().map(Vec::len)), (Some(5), Some(0)), "{scan}");
     let out = run(dir.path(), &["anomalies", "scan", "--database", &database, "--days", "0"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
 }
 
 #[test]
-fn the_demo_plants_a_day_of_cancellations_and_the_scan_finds_it_and_nothing_else() {
+fn the_demo_plants_anomalies_and_the_scan_finds_them_and_nothing_else() {
     let dir = tempfile::tempdir().unwrap();
     let out = run(dir.path(), &["demo", "--days", "8"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let summary = text(&out.stdout);
-    let line = summary.lines().find(|l| l.trim_start().starts_with("anomalies")).unwrap_or_default();
-    assert!(line.contains("were found") && line.ends_with("; 0 other findings"), "{line}\n{summary}");
+    let lines: Vec<&str> = summary.lines().filter(|l| l.trim_start().starts_with("anomalies")).collect();
+    let kinds: Vec<&str> = lines.iter().filter_map(|l| l.split_whitespace().nth(1)).collect();
+    assert_eq!(kinds, ["cancellation_spike:", "stock_variance:", "fee_anomaly:", "fee_anomaly:"], "eight days leave history for these\n{summary}");
+    assert!(lines.iter().all(|l| l.contains(" was found (") && l.ends_with("; 0 other findings")), "{summary}");
 }

@@ -1,0 +1,195 @@
+//! Anomalies in the business's own history, each an exception for its owner with the evidence
+//! behind it: what was seen, what it was judged against, the test and how strong, the records
+//! behind it, and the series it was judged on (drawn on the exception's page). Five kinds:
+//!
+//! - [`cancellations`]: a day's cancellation rate by channel and by SKU;
+//! - [`write_offs`]: a day's units written off by counts and adjustments at a location;
+//! - [`margins`]: a week's contribution margin by channel and by SKU;
+//! - [`fees`]: settlement fees against the channel's own history, and fees on cancelled orders;
+//! - [`returns`]: a day's returns of a SKU for one reason.
+//!
+//! The decisions are [`ordo_domain::anomaly`]'s; this module gathers the figures and raises.
+//! A finding is raised once: not again for the same subject and day, and while one is open
+//! for a subject, no second one.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use ordo_domain::exception::{ExceptionKind, Resolution};
+use ordo_domain::FieldError;
+use ordo_storage::{ExceptionQuery, Tx};
+use serde::Serialize;
+
+use crate::{AppResult, Anomalies};
+
+mod cancellations;
+mod fees;
+mod margins;
+mod returns;
+mod write_offs;
+
+/// Days of history each judged day is compared with.
+pub const BASELINE_DAYS: i64 = 28;
+/// The most days back a scan judges (each against the 28 before it).
+pub const MAX_JUDGED_DAYS: i64 = 90;
+/// Records named in a finding's evidence.
+const EVIDENCE_RECORDS: i64 = 10;
+
+/// The kinds of anomaly, in the order a scan looks for them.
+pub const KINDS: [ExceptionKind; 5] =
+    [ExceptionKind::CancellationSpike, ExceptionKind::StockVariance, ExceptionKind::MarginDrop, ExceptionKind::FeeAnomaly, ExceptionKind::ReturnSpike];
+
+/// One anomaly found: its kind, what it is about, and its figures in words.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// The exception kind: `cancellation_spike`, `stock_variance`, ….
+    pub kind: &'static str,
+    /// `channel:web`, `sku:MUG-1`, `location:central`, `settlement:…`.
+    pub subject: String,
+    /// The day judged: a week's Monday for margins, a settlement's deposit day for fees.
+    pub day: NaiveDate,
+    pub test: &'static str,
+    pub observed: String,
+    pub baseline: String,
+    /// How far out: the chance at the usual rate, or spreads from the median.
+    pub strength: String,
+    /// Whether this scan raised it (false: one for that day was raised before, or one for
+    /// the subject is still open).
+    pub raised: bool,
+}
+
+/// What a scan did for one kind: how much it judged and found, and how earlier findings of
+/// the kind were judged by people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KindScan {
+    pub kind: &'static str,
+    /// Days, weeks or settlement lines judged.
+    pub judged: usize,
+    pub found: usize,
+    /// Findings of this kind resolved so far, and how many of them as "not a problem": the
+    /// share tells whether the threshold is right.
+    pub resolved: i64,
+    pub not_a_problem: i64,
+}
+
+/// What a scan looked at and found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scan {
+    pub kinds: Vec<KindScan>,
+    pub findings: Vec<Finding>,
+}
+
+impl Scan {
+    /// The findings of one kind.
+    pub fn of(&self, kind: ExceptionKind) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(move |f| f.kind == kind.as_str())
+    }
+}
+
+/// The days a scan judges, and what it compares them with.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    /// The first day judged; days up to yesterday are.
+    first: NaiveDate,
+    today: NaiveDate,
+}
+
+impl Window {
+    fn judges(&self, day: NaiveDate) -> bool {
+        day >= self.first && day < self.today
+    }
+}
+
+fn day_start(day: NaiveDate) -> DateTime<Utc> {
+    day.and_hms_opt(0, 0, 0).map(|t| t.and_utc()).unwrap_or_default()
+}
+
+/// A rate per 10,000 as a percentage with two decimals.
+fn percent(per_10k: i64) -> String {
+    format!("{} %", ordo_domain::ledger::percent(per_10k))
+}
+
+/// One point of the series a finding was judged on, as the exception page draws it: the
+/// value (a rate per 10,000 or a margin in basis points) and how it reads.
+fn point(day: NaiveDate, value: i64, shown: String) -> serde_json::Value {
+    serde_json::json!({"day": day.to_string(), "value": value, "shown": shown})
+}
+
+/// Raises findings as exceptions, once each: the exceptions raised before are read once.
+struct Raising {
+    earlier: Vec<ordo_domain::exception::Exception>,
+    now: DateTime<Utc>,
+}
+
+impl Raising {
+    async fn read(tx: &mut Tx, now: DateTime<Utc>) -> AppResult<Raising> {
+        let mut earlier = Vec::new();
+        for kind in KINDS {
+            let query = ExceptionQuery { kind: Some(kind.as_str().to_owned()), limit: 100_000, ..Default::default() };
+            earlier.extend(tx.exceptions(&query).await?.0);
+        }
+        Ok(Raising { earlier, now })
+    }
+
+    fn already(&self, kind: ExceptionKind, subject: &str, day: NaiveDate) -> bool {
+        let day = day.to_string();
+        self.earlier.iter().any(|e| e.kind == kind.as_str() && e.subject == subject && e.details.get("day").and_then(|d| d.as_str()) == Some(day.as_str()))
+    }
+
+    /// Raises `finding` with `details` (its figures are added) unless it was raised before;
+    /// the finding, marked raised or not.
+    async fn raise(&self, tx: &mut Tx, kind: ExceptionKind, mut finding: Finding, details: serde_json::Value) -> AppResult<Finding> {
+        if self.already(kind, &finding.subject, finding.day) {
+            return Ok(finding);
+        }
+        let mut details = details;
+        if let Some(map) = details.as_object_mut() {
+            map.insert("day".into(), finding.day.to_string().into());
+            map.insert("test".into(), finding.test.into());
+            map.insert("observed".into(), finding.observed.clone().into());
+            map.insert("baseline".into(), finding.baseline.clone().into());
+            map.insert("strength".into(), finding.strength.clone().into());
+        }
+        let due = self.now + kind.sla();
+        // One open finding per subject: a second day waits until the first is resolved.
+        finding.raised = tx.raise_exception(kind.as_str(), &finding.subject, kind.owner_role().as_str(), due, &details, self.now).await?;
+        Ok(finding)
+    }
+
+    fn outcomes(&self, kind: ExceptionKind) -> (i64, i64) {
+        let resolved: Vec<_> = self.earlier.iter().filter(|e| e.kind == kind.as_str() && e.resolution_code.is_some()).collect();
+        let not_a_problem = resolved.iter().filter(|e| e.resolution_code.as_deref() == Some(Resolution::NotAnIssue.as_str())).count();
+        (resolved.len() as i64, not_a_problem as i64)
+    }
+}
+
+impl Anomalies<'_> {
+    /// Judges each of the last `days` complete days (UTC) for every kind of anomaly (weeks
+    /// that ended in them, for margins; settlements deposited on them, for fees) and raises
+    /// an exception for each new finding.
+    pub async fn scan(self, days: i64) -> AppResult<Scan> {
+        if !(1..=MAX_JUDGED_DAYS).contains(&days) {
+            return Err(FieldError::new("days", format!("must be 1 to {MAX_JUDGED_DAYS}")).into());
+        }
+        let now = self.now();
+        let today = now.date_naive();
+        let window = Window { first: today - Duration::days(days), today };
+        let currency = self.settings.base_currency;
+        let mut tx = self.db.write().await?;
+        let raising = Raising::read(&mut tx, now).await?;
+        let mut scan = Scan { kinds: Vec::new(), findings: Vec::new() };
+        for kind in KINDS {
+            let (judged, found) = match kind {
+                ExceptionKind::CancellationSpike => cancellations::judge(&mut tx, &raising, window).await?,
+                ExceptionKind::StockVariance => write_offs::judge(&mut tx, &raising, window).await?,
+                ExceptionKind::MarginDrop => margins::judge(&mut tx, &raising, window, currency).await?,
+                ExceptionKind::FeeAnomaly => fees::judge(&mut tx, &raising, window, currency).await?,
+                ExceptionKind::ReturnSpike => returns::judge(&mut tx, &raising, window).await?,
+                _ => continue,
+            };
+            let (resolved, not_a_problem) = raising.outcomes(kind);
+            scan.kinds.push(KindScan { kind: kind.as_str(), judged, found: found.len(), resolved, not_a_problem });
+            scan.findings.extend(found);
+        }
+        tx.commit().await?;
+        Ok(scan)
+    }
+}
