@@ -265,7 +265,11 @@ impl Shop {
             let boost = if (peak..peak + 2).contains(&day) { 3 } else { 1 };
             for (channel, base) in [("amazon", 34), ("wayfair", 16), ("web", 24), ("b2b", 2)] {
                 let Some(catalogue) = listings.get(channel).filter(|l| !l.is_empty()) else { continue };
-                let count = seed.between(base * 3 / 4, base * 5 / 4) * boost;
+                let mut count = seed.between(base * 3 / 4, base * 5 / 4) * boost;
+                // The planted day of cancellations has orders enough to judge (20 at least).
+                if plan.cancellations == Some((channel, date)) {
+                    count = count.max(base + 4);
+                }
                 for _ in 0..count {
                     number += 1;
                     let placed_at = at(7, 0) + Duration::minutes(seed.between(0, 14 * 60));

@@ -26,8 +26,10 @@ use crate::AppResult;
 /// Weeks of history a week is judged against, and the fewest with revenue that can judge.
 const HISTORY_WEEKS: i64 = 8;
 const MIN_HISTORY_WEEKS: usize = 3;
-/// The least drop that counts, whatever the history's spread: ten percentage points.
-const FLOOR_BP: i64 = 1_000;
+/// The least drop that counts, whatever the history's spread: twenty percentage points. A
+/// SKU's week moves by up to fifteen on its own where fees are booked when the settlement
+/// comes and revenue when the parcel leaves; a few weeks of history cannot show that spread.
+const FLOOR_BP: i64 = 2_000;
 /// A week with less revenue than this share of its usual week (per cent) is too thin to judge.
 const MIN_REVENUE_SHARE: i128 = 25;
 /// The least contribution a drop must cost, in basis points of the business's revenue that week.
@@ -36,7 +38,7 @@ const MATERIAL_BP: i128 = 10;
 /// A channel's or SKU's margin week by week; none in a week without its entries.
 type Weekly = Vec<(NaiveDate, Option<Margin>)>;
 
-const TEST: &str = "weekly contribution margin before refunds, less the whole business's that week, against the median of the 8 weeks before: more than 4 spreads (scaled median absolute deviation) and 10 points below, costing at least 0.1 % of the week's revenue";
+const TEST: &str = "weekly contribution margin before refunds, less the whole business's that week, against the median of the 8 weeks before: more than 4 spreads (scaled median absolute deviation) and 20 points below, costing at least 0.1 % of the week's revenue";
 
 fn before_refunds(margin: &Margin) -> Margin {
     Margin { refunds: 0, ..margin.clone() }
