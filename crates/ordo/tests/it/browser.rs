@@ -12,7 +12,7 @@ use crate::common::Server;
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-struct Driver(Child);
+pub(crate) struct Driver(Child);
 
 impl Drop for Driver {
     fn drop(&mut self) {
@@ -27,7 +27,7 @@ fn free_port() -> u16 {
 
 /// Headless Chromium under a chromedriver of its own, or `None` (the test is skipped) where
 /// they are not installed. The driver and the profile folder live as long as the browser.
-async fn open_browser(test: &str) -> Option<(Driver, tempfile::TempDir, Client)> {
+pub(crate) async fn open_browser(test: &str) -> Option<(Driver, tempfile::TempDir, Client)> {
     if !std::path::Path::new(CHROMEDRIVER).exists() || !std::path::Path::new(CHROMIUM).exists() {
         println!("SKIP {test}: install Debian's chromium and chromium-driver");
         return None;
@@ -149,7 +149,7 @@ async fn a_user_logs_in_and_sees_the_products_page() {
 }
 
 /// Logs `user` in with the demo password and waits for the overview.
-async fn log_in(browser: &Client, server: &Server, user: &str) {
+pub(crate) async fn log_in(browser: &Client, server: &Server, user: &str) {
     browser.goto(&format!("{}/login", server.base)).await.unwrap();
     browser.find(Locator::Id("username")).await.unwrap().send_keys(user).await.unwrap();
     browser.find(Locator::Id("password")).await.unwrap().send_keys(ordo_demo::DEMO_PASSWORD).await.unwrap();

@@ -40,6 +40,17 @@ async fn serve_in_process(ordo: &Ordo) -> (String, tokio::sync::watch::Sender<bo
     (base, stop)
 }
 
+/// What test servers are configured with.
+fn test_settings() -> Settings {
+    Settings {
+        base_currency: ordo_app::domain::Currency::EUR,
+        secret_key: Some(ordo_app::SecretKey::from_text(TEST_SECRET_KEY).unwrap()),
+        carrier_webhook_secrets: vec![TEST_EASYPOST_SECRET.to_owned()],
+        audit_key: Some(ordo_app::domain::audit::ChainKey::from_text("the test servers' audit key, thirty-two characters").unwrap()),
+        ..Settings::default()
+    }
+}
+
 pub fn postgres_url() -> Option<String> {
     std::env::var("ORDO_TEST_POSTGRES_URL").ok().filter(|url| !url.is_empty())
 }
@@ -60,6 +71,22 @@ impl Server {
         Self::start_with(None, true).await
     }
 
+    /// A server on the demo business after `days` of trading, on a fresh SQLite file or
+    /// PostgreSQL database; the demo's summary. The trading is done before the server and its
+    /// inbox processor start, as `ordo demo` does before `ordo serve`.
+    pub async fn start_demo_trading(postgres: Option<&str>, days: u32) -> (Server, ordo_demo::DemoSummary) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = match postgres {
+            None => format!("sqlite://{}", dir.path().join("ordo.db").display()),
+            Some(base) => ordo_storage::testing::create_postgres_database(base).await.unwrap(),
+        };
+        let ordo = Ordo::open(&url, &StorageOptions::default(), test_settings()).await.unwrap();
+        let http = std::sync::Arc::new(ordo_connectors::Http::new().unwrap());
+        let summary = ordo_demo::build_demo(&ordo, days, None, http, &ordo_app::NoProgress).await.unwrap();
+        ordo.close().await;
+        (Self::start_at(dir, url, StorageOptions::default(), false).await, summary)
+    }
+
     async fn start_with(postgres: Option<&str>, demo: bool) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let url = match postgres {
@@ -74,14 +101,7 @@ impl Server {
     pub async fn start_at(dir: TempDir, url: String, storage: StorageOptions, demo: bool) -> Server {
         // Server errors show in the failing test's output.
         let _ = tracing_subscriber::fmt().with_env_filter("warn").with_test_writer().try_init();
-        let settings = Settings {
-            base_currency: ordo_app::domain::Currency::EUR,
-            secret_key: Some(ordo_app::SecretKey::from_text(TEST_SECRET_KEY).unwrap()),
-            carrier_webhook_secrets: vec![TEST_EASYPOST_SECRET.to_owned()],
-            audit_key: Some(ordo_app::domain::audit::ChainKey::from_text("the test servers' audit key, thirty-two characters").unwrap()),
-            ..Settings::default()
-        };
-        let ordo = Ordo::open(&url, &storage, settings).await.unwrap();
+        let ordo = Ordo::open(&url, &storage, test_settings()).await.unwrap();
         let url = url.clone();
         if demo {
             ordo_demo::build_demo(&ordo, 0, None, std::sync::Arc::new(ordo_connectors::Http::new().unwrap()), &ordo_app::NoProgress).await.unwrap();
