@@ -66,6 +66,7 @@ pub mod routing;
 pub mod settlement;
 pub mod ticket;
 pub mod wave;
+pub mod workload;
 
 pub use field::FieldError;
 
