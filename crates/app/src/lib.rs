@@ -37,6 +37,7 @@ mod simulation;
 mod stock_drift;
 mod stock_sync;
 mod tracking;
+mod workload;
 mod settlements;
 
 use std::fmt;
@@ -60,6 +61,7 @@ pub use stock_drift::{Drift, DriftedListing, ReconcileError, StockReader};
 pub use stock_sync::{ListingLevel, PushError, PushRound, StockPusher, FAILING_AFTER as STOCK_FAILING_AFTER, PUSH_LEASE};
 pub use tracking::TrackingReceipt;
 pub use reports::{ChannelDays, Kpis, Level, OwnerQueue, RaisedAndOpen, Rate, Review, ReviewPeriod, ReviewSection};
+pub use workload::LocationWorkload;
 pub use orders::{OrderFilter, OrderPage};
 pub use secrets::{SecretError, SecretKey, MIN_KEY_LEN as MIN_SECRET_KEY_LEN};
 pub use rules::{Drafted, NewRule};

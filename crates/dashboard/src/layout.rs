@@ -14,6 +14,7 @@ pub(crate) enum Page {
     Orders,
     Holds,
     Fulfilment,
+    Workload,
     Inventory,
     Exceptions,
     Returns,
@@ -34,12 +35,13 @@ pub(crate) enum Page {
 
 impl Page {
     /// In navigation order.
-    const ALL: [Page; 21] = [
+    const ALL: [Page; 22] = [
         Page::Overview,
         Page::Review,
         Page::Orders,
         Page::Holds,
         Page::Fulfilment,
+        Page::Workload,
         Page::Inventory,
         Page::Exceptions,
         Page::Returns,
@@ -65,6 +67,7 @@ impl Page {
             Page::Orders => "Orders",
             Page::Holds => "Holds",
             Page::Fulfilment => "Fulfilment",
+            Page::Workload => "Workload",
             Page::Inventory => "Inventory",
             Page::Exceptions => "Exceptions",
             Page::Returns => "Returns",
@@ -91,6 +94,7 @@ impl Page {
             Page::Orders => "/dashboard/orders",
             Page::Holds => "/dashboard/holds",
             Page::Fulfilment => "/dashboard/fulfilment",
+            Page::Workload => "/dashboard/workload",
             Page::Inventory => "/dashboard/inventory",
             Page::Exceptions => "/dashboard/exceptions",
             Page::Returns => "/dashboard/returns",
@@ -121,7 +125,7 @@ impl Page {
             Page::Notifications => Permission::NotificationsRead,
             Page::Holds => Permission::OrdersReview,
             // Viewing; releasing, picking, packing and shipping also need `InventoryWrite`.
-            Page::Fulfilment | Page::Inventory | Page::Procurement => Permission::InventoryRead,
+            Page::Fulfilment | Page::Workload | Page::Inventory | Page::Procurement => Permission::InventoryRead,
             Page::Exceptions => Permission::ExceptionsRead,
             Page::Ledger => Permission::LedgerRead,
             Page::Rules => Permission::RulesRead,
@@ -185,12 +189,12 @@ mod tests {
         let all = nav(Role::Admin);
         assert_eq!(
             all[..10],
-            ["Overview", "Review", "Orders", "Holds", "Fulfilment", "Inventory", "Exceptions", "Returns", "Helpdesk", "Notifications"]
+            ["Overview", "Review", "Orders", "Holds", "Fulfilment", "Workload", "Inventory", "Exceptions", "Returns", "Helpdesk"]
         );
         assert_eq!(all.len(), Page::ALL.len());
         assert!(nav(Role::Finance).contains(&"Holds"), "finance reviews held orders");
         let floor = nav(Role::Warehouse);
-        assert!(!floor.contains(&"Holds") && floor.contains(&"Fulfilment") && floor.contains(&"Inventory"));
+        assert!(!floor.contains(&"Holds") && floor.contains(&"Fulfilment") && floor.contains(&"Workload") && floor.contains(&"Inventory"));
         assert!(nav(Role::Finance).contains(&"Ledger") && !floor.contains(&"Ledger"), "finance reads the books");
         let service = nav(Role::Service);
         assert!(service.contains(&"Returns") && service.contains(&"Helpdesk") && service.contains(&"Notifications"));

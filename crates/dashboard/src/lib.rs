@@ -120,6 +120,8 @@ pub fn router(ordo: ordo_app::Ordo, secure_cookies: bool) -> Router {
         .route("/dashboard/tokens", get(|| async { Redirect::to("/dashboard/users") }).post(pages::users::issue_token))
         .route("/dashboard/tokens/{id}/revoke", get(|| async { Redirect::to("/dashboard/users") }).post(pages::users::revoke_token))
         .route("/dashboard/settings", get(pages::settings::settings).post(pages::settings::save))
+        .route("/dashboard/workload", get(pages::workload::workload))
+        .route("/dashboard/workload/{code}/capacity", post(pages::workload::set_capacity))
         .route("/dashboard/{*rest}", get(pages::not_found))
         .layer(middleware::from_fn(session::guard_forms))
         .layer(middleware::from_fn_with_state(state.clone(), session::viewer_zone))

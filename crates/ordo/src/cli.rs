@@ -93,6 +93,12 @@ enum Command {
     /// Anomalies in the business's history.
     #[command(subcommand)]
     Anomalies(AnomaliesCommand),
+    /// Each location's workload ahead: parcels, lines and units by day for the week, people
+    /// needed, work at risk of missing today's cut-off, and the forecast's back-tested error.
+    Workload {
+        #[arg(long)]
+        json: bool,
+    },
     /// Import master data from a CSV file whose columns are the API's field names.
     Import {
         kind: ImportKindArg,
@@ -557,6 +563,32 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
     match command {
         Command::Init { token_file } => init(&config, token_file).await,
         Command::Serve => serve(&config).await,
+        Command::Workload { json } => {
+            let workloads = create(&config).await?.fulfilment().workload().await?;
+            if json {
+                println!("{}", serde_json::to_string(&workloads).map_err(|e| Failure::Failed(e.to_string()))?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            for w in &workloads {
+                let o = &w.outlook;
+                println!("{} ({}): backlog {} parcels, {} lines, {} units", w.location, w.name, o.backlog.parcels, o.backlog.lines, o.backlog.units);
+                for d in &o.days {
+                    let promoted = if d.promoted { ", promotion" } else { "" };
+                    println!("  {}  {:>5} parcels {:>6} lines {:>6} units  {:>3} people{promoted}", d.day.format("%a %Y-%m-%d"), d.work.parcels, d.work.lines, d.work.units, d.people_needed);
+                }
+                if let Some(risk) = &o.at_risk {
+                    println!("  at risk: {} lines due before the {} cut-off, the shift can do {}: {} more people", risk.due_lines, w.cutoff_time, risk.capacity_lines, risk.more_people);
+                }
+                let shown = |bp: Option<i64>| bp.map_or_else(|| "not enough history".to_owned(), |bp| format!("{} %", ordo_app::domain::ledger::percent(bp)));
+                println!(
+                    "  back-test on {} days: WAPE of daily lines {} (the same weekday last week: {})",
+                    o.accuracy.days,
+                    shown(o.accuracy.wape_bp),
+                    shown(o.accuracy.same_weekday_wape_bp)
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Anomalies(AnomaliesCommand::Scan { days, json }) => {
             let scan = create(&config).await?.anomalies().scan(days).await?;
             if json {

@@ -32,6 +32,7 @@ mod settlements;
 mod shipments;
 mod stock_sync;
 mod waves;
+mod workload;
 #[cfg(feature = "testing")]
 pub mod testing;
 

@@ -20,6 +20,7 @@ pub(crate) mod review;
 pub(crate) mod rules;
 pub(crate) mod settings;
 pub(crate) mod users;
+pub(crate) mod workload;
 
 use chrono::{DateTime, Utc};
 use ordo_domain::FieldError;

@@ -36,3 +36,4 @@ mod settlements;
 mod sigkill;
 mod stock_sync;
 mod values;
+mod workload;

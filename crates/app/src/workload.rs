@@ -1,0 +1,92 @@
+//! Each location's workload ahead: the parcels, lines and units to pick, pack and ship by day
+//! and by hour, the people that takes, and the work at risk of missing today's cut-off
+//! ([`ordo_domain::workload`] decides; this gathers its inflow, backlog, promotions and
+//! capacity). A location a channel ships from itself has none.
+
+use chrono::{Duration, NaiveDate, NaiveTime};
+use ordo_domain::audit::Change;
+use ordo_domain::field::bounded;
+use ordo_domain::workload::{outlook, Capacity, Outlook, Work, PROFILE_WEEKS, RECENT_DAYS};
+use ordo_domain::FieldError;
+use serde::Serialize;
+
+use crate::audit::record;
+use crate::{Actor, AppError, AppResult, Fulfilment};
+
+/// One location's workload ahead.
+#[derive(Debug, Clone, Serialize)]
+pub struct LocationWorkload {
+    pub location: String,
+    pub name: String,
+    pub time_zone: String,
+    pub cutoff_time: String,
+    pub capacity: Capacity,
+    /// Whether the capacity was set for the location (else the defaults).
+    pub capacity_set: bool,
+    pub outlook: Outlook,
+}
+
+impl Fulfilment<'_> {
+    /// Every location's workload ahead, as of now.
+    pub async fn workload(self) -> AppResult<Vec<LocationWorkload>> {
+        let now = self.now();
+        // The profile's weeks, the back-test's fortnight before them, and a day of margin.
+        let from = now - Duration::weeks(PROFILE_WEEKS) - Duration::days(RECENT_DAYS + 1);
+        let mut tx = self.db.read().await?;
+        let locations = tx.locations().await?;
+        let inflow = tx.hourly_inflow(from).await?;
+        let backlog = tx.unshipped_work().await?;
+        let capacities = tx.location_capacities().await?;
+        let promotions = tx.promotions().await?;
+        drop(tx);
+        let promoted_days: Vec<(NaiveDate, NaiveDate)> = promotions
+            .iter()
+            .filter(|p| p.sku.is_none())
+            .filter_map(|p| Some((NaiveDate::parse_from_str(&p.starts_on, "%Y-%m-%d").ok()?, NaiveDate::parse_from_str(&p.ends_on, "%Y-%m-%d").ok()?)))
+            .collect();
+        let promoted = |day: NaiveDate| promoted_days.iter().any(|(from, to)| day >= *from && day <= *to);
+        let mut workloads = Vec::new();
+        for location in locations.into_iter().filter(|l| l.managed_by.is_none()) {
+            let history: Vec<_> = inflow.iter().filter(|(l, _)| *l == location.code).map(|(_, i)| *i).collect();
+            let work = backlog.iter().find(|(l, _)| *l == location.code).map_or(Work::default(), |(_, w)| *w);
+            let set = capacities.iter().find(|(l, _)| *l == location.code).map(|(_, c)| *c);
+            let capacity = set.unwrap_or_default();
+            let zone: chrono_tz::Tz = location.time_zone.parse().unwrap_or(chrono_tz::UTC);
+            let cutoff = NaiveTime::parse_from_str(&location.cutoff_time, "%H:%M").unwrap_or(NaiveTime::MIN);
+            let outlook = outlook(&history, work, now, zone, cutoff, capacity, &promoted);
+            workloads.push(LocationWorkload {
+                location: location.code,
+                name: location.name,
+                time_zone: location.time_zone,
+                cutoff_time: location.cutoff_time,
+                capacity,
+                capacity_set: set.is_some(),
+                outlook,
+            });
+        }
+        Ok(workloads)
+    }
+
+    /// Sets what a location's people can do: lines per person-hour, people on a shift, and
+    /// the shift's hours.
+    pub async fn set_capacity(self, location: &str, capacity: Capacity, actor: &Actor) -> AppResult<Capacity> {
+        let capacity = Capacity {
+            lines_per_person_hour: bounded("lines_per_person_hour", capacity.lines_per_person_hour, 1, 10_000)?,
+            people: bounded("people", capacity.people, 0, 10_000)?,
+            shift_hours: bounded("shift_hours", capacity.shift_hours, 1, 24)?,
+        };
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        let known = tx.locations().await?.into_iter().find(|l| l.code == location);
+        let Some(known) = known else { return Err(AppError::NotFound { what: "location", key: location.to_owned() }) };
+        if known.managed_by.is_some() {
+            return Err(FieldError::new("location", "is a channel's own warehouse: it plans its own people").into());
+        }
+        let before = tx.location_capacities().await?.into_iter().find(|(l, _)| l == location).map(|(_, c)| c);
+        tx.set_location_capacity(location, capacity).await?;
+        let change = Change::new("location.capacity", format!("location:{location}")).before(serde_json::json!(before)).after(serde_json::json!(capacity));
+        record(&mut tx, actor, now, &[change]).await?;
+        tx.commit().await?;
+        Ok(capacity)
+    }
+}

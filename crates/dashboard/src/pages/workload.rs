@@ -1,0 +1,120 @@
+//! The warehouse's workload ahead, per location: today's backlog, the parcels, lines and units
+//! to pick, pack and ship by day for the week and by hour for today and tomorrow, the people
+//! that takes, the work at risk of missing today's cut-off, and how far off the forecast was
+//! on the last fortnight. Those who run the floor set each location's capacity here.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use ordo_app::LocationWorkload;
+use ordo_domain::access::Permission;
+use ordo_domain::workload::Capacity;
+
+use super::master::whole_number;
+use super::{form_fields, Layout, Page};
+
+use crate::chart::RateBar;
+use crate::error::{render, PageError, Problem};
+use crate::forms::{refusal, Control, Entered, EntryForm, Input};
+use crate::session::Session;
+use crate::Dashboard;
+
+/// One location as the page shows it.
+struct Shown {
+    workload: LocationWorkload,
+    /// Lines hour by hour, today's and tomorrow's, drawn.
+    chart: Vec<RateBar>,
+    /// The back-test's errors, as percentages; none without history enough.
+    accuracy: Option<(String, String)>,
+    form: Option<EntryForm>,
+}
+
+#[derive(Template)]
+#[template(path = "workload.html")]
+struct WorkloadPage {
+    layout: Layout,
+    locations: Vec<Shown>,
+}
+
+fn percent(bp: i64) -> String {
+    format!("{} %", ordo_domain::ledger::percent(bp))
+}
+
+fn capacity_form(workload: &LocationWorkload, entered: Option<&Entered>) -> EntryForm {
+    let c = workload.capacity;
+    EntryForm::new("capacity", "Capacity", format!("/dashboard/workload/{}/capacity", workload.location), "Save capacity", vec![
+        Input::text("lines_per_person_hour", "Lines a person picks and packs an hour").of(Control::Number).value(c.lines_per_person_hour.to_string()),
+        Input::text("people", "People on a shift").of(Control::Number).value(c.people.to_string()),
+        Input::text("shift_hours", "Hours of a shift").of(Control::Number).value(c.shift_hours.to_string()),
+    ])
+    .about("What the forecast's people needed and the cut-off warning are worked out with.")
+    .entered(entered)
+}
+
+fn shown(workload: LocationWorkload, may_set: bool, entered: Option<(&str, &Entered)>) -> Shown {
+    let zone: chrono_tz::Tz = workload.time_zone.parse().unwrap_or(chrono_tz::UTC);
+    let points: Vec<(i64, String, bool)> = workload
+        .outlook
+        .hours
+        .iter()
+        .map(|h| {
+            let local = h.hour.with_timezone(&zone);
+            let cutoff = local.format("%H:%M").to_string() == workload.cutoff_time;
+            (h.work.lines, format!("{}: {} lines, {} units, {} parcels", local.format("%a %H:00"), h.work.lines, h.work.units, h.work.parcels), cutoff)
+        })
+        .collect();
+    let accuracy = match (workload.outlook.accuracy.wape_bp, workload.outlook.accuracy.same_weekday_wape_bp) {
+        (Some(ours), Some(naive)) => Some((percent(ours), percent(naive))),
+        _ => None,
+    };
+    let entered = entered.filter(|(code, _)| *code == workload.location).map(|(_, e)| e);
+    let form = may_set.then(|| capacity_form(&workload, entered));
+    Shown { chart: crate::chart::value_bars(&points), accuracy, form, workload }
+}
+
+pub(crate) async fn workload(session: Session, State(dashboard): State<Dashboard>) -> Result<Response, PageError> {
+    page(&session, &dashboard, None).await
+}
+
+async fn page(session: &Session, dashboard: &Dashboard, entered: Option<(&str, Entered)>) -> Result<Response, PageError> {
+    let layout = session.open(Page::Workload)?;
+    let workloads = dashboard.ordo.fulfilment().workload().await.map_err(|e| layout.fail(e))?;
+    let may_set = session.actor.can(Permission::InventoryWrite);
+    let status = if entered.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let entered = entered.as_ref().map(|(code, e)| (*code, e));
+    let locations = workloads.into_iter().map(|w| shown(w, may_set, entered)).collect();
+    Ok(render(status, &WorkloadPage { layout, locations }))
+}
+
+pub(crate) async fn set_capacity(
+    session: Session,
+    State(dashboard): State<Dashboard>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let layout = session.posting(Page::Workload, &headers, Permission::InventoryWrite)?;
+    let Path(code) = path.map_err(|_| layout.fail(Problem::NotFound))?;
+    let fields = form_fields(&body);
+    let read = || -> Result<Capacity, ordo_domain::FieldError> {
+        Ok(Capacity {
+            lines_per_person_hour: whole_number(&fields, "lines_per_person_hour")?,
+            people: whole_number(&fields, "people")?,
+            shift_hours: whole_number(&fields, "shift_hours")?,
+        })
+    };
+    let saved = match read() {
+        Ok(capacity) => dashboard.ordo.fulfilment().set_capacity(&code, capacity, &session.actor).await,
+        Err(e) => Err(e.into()),
+    };
+    match saved {
+        Ok(_) => Ok(Redirect::to("/dashboard/workload").into_response()),
+        Err(error) => {
+            let refused = refusal(error).map_err(|e| layout.fail(e))?;
+            page(&session, &dashboard, Some((&code, Entered::new(fields, refused)))).await
+        }
+    }
+}

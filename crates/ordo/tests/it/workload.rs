@@ -1,0 +1,63 @@
+//! The warehouse's workload ahead, on the demo business: each location's week and hours,
+//! the people it takes, the back-test beside it, and its capacity set from the page.
+
+use ordo_app::domain::access::Role;
+
+use crate::common::{Browserless, Server};
+
+async fn the_workload_page_forecasts_each_location_and_takes_its_capacity((server, _): (Server, ordo_demo::DemoSummary)) {
+    let workloads = server.ordo.fulfilment().workload().await.unwrap();
+    let central = workloads.iter().find(|w| w.location == "central").expect("the central warehouse has a workload");
+    let outlook = &central.outlook;
+    assert_eq!(outlook.days.len(), 7);
+    assert!(outlook.days[1..].iter().all(|d| d.work.lines > 0 && d.people_needed > 0), "{:?}", outlook.days);
+    assert!(outlook.hours.len() > 24 && outlook.hours.iter().map(|h| h.work.lines).sum::<i64>() > 0);
+    assert!(outlook.accuracy.days > 0 && outlook.accuracy.wape_bp.is_some(), "{:?}", outlook.accuracy);
+
+    let floor = Browserless::log_in(&server, "wanda", Role::Warehouse).await;
+    let (status, page) = floor.get("/dashboard/workload").await;
+    assert_eq!(status, 200);
+    assert!(page.contains(r#"<figure id="workload-chart-central""#) && page.contains(r#"id="workload-days-central""#), "{page}");
+    assert!(page.contains("Back-tested on the last") && page.contains("(the defaults)"), "{page}");
+
+    // A shift of 30 hours is refused, naming the field, and nothing changes; 10 hours is kept.
+    let bad = [("lines_per_person_hour", "80"), ("people", "5"), ("shift_hours", "30")];
+    let (status, page) = floor.post("/dashboard/workload/central/capacity", &bad).await;
+    assert_eq!(status, 422);
+    assert!(page.contains("shift_hours"), "{page}");
+    assert!(!server.ordo.fulfilment().workload().await.unwrap().iter().any(|w| w.capacity_set));
+    let good = [("lines_per_person_hour", "80"), ("people", "5"), ("shift_hours", "10")];
+    assert_eq!(floor.post("/dashboard/workload/central/capacity", &good).await.0, 303);
+    let set = server.ordo.fulfilment().workload().await.unwrap().into_iter().find(|w| w.location == "central").unwrap();
+    assert!(set.capacity_set && set.capacity.people == 5 && set.capacity.shift_hours == 10);
+    let (_, audit) = server.get(&server.admin, "/api/v1/audit?action=location.capacity").await;
+    assert_eq!(audit.as_array().map(Vec::len), Some(1), "{audit}");
+
+    // The page in Chromium too, where it is installed.
+    if server.ordo.engine() == ordo_app::Engine::Sqlite {
+        let Some((_driver, _profile, browser)) = crate::browser::open_browser("the_workload_page_forecasts_each_location").await else { return };
+        server.ordo.access().create_user("ada", ordo_demo::DEMO_PASSWORD, Role::Admin, &ordo_app::Actor::system()).await.unwrap();
+        crate::browser::log_in(&browser, &server, "ada").await;
+        browser.goto(&format!("{}/dashboard/workload", server.base)).await.unwrap();
+        let measure = "const bars = document.querySelectorAll('#workload-chart-central rect'); \
+                       const tallest = Math.max(...Array.from(bars).map(b => b.getBoundingClientRect().height)); \
+                       return [bars.length, Math.round(tallest), document.querySelectorAll('#workload-days-central tbody tr').length];";
+        let drawn = browser.execute(measure, vec![]).await.unwrap();
+        assert!(drawn[0].as_i64().unwrap() > 24 && drawn[1].as_i64().unwrap() > 10 && drawn[2] == 7, "{drawn}");
+        browser.close().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn workload_on_sqlite() {
+    the_workload_page_forecasts_each_location_and_takes_its_capacity(Server::start_demo_trading(None, 16).await).await;
+}
+
+#[tokio::test]
+async fn workload_on_postgres() {
+    let Some(url) = crate::common::postgres_url() else {
+        println!("SKIP workload_on_postgres: ORDO_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    the_workload_page_forecasts_each_location_and_takes_its_capacity(Server::start_demo_trading(Some(&url), 16).await).await;
+}

@@ -1,0 +1,63 @@
+//! The figures a location's workload is forecast from: the order lines that came in for it
+//! hour by hour (shipped from it since, or reserved at it now), what is reserved and not
+//! shipped, and what its people can do.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use ordo_domain::workload::{Capacity, Inflow, Work};
+use sqlx::AssertSqlSafe;
+
+use crate::error::corrupt;
+use crate::{on_engine, Engine, StorageError, Tx};
+
+impl Tx {
+    /// Per location and UTC hour an order was placed since `from`: its parcels (orders),
+    /// lines and units for that location, shipped or still reserved there.
+    pub async fn hourly_inflow(&mut self, from: DateTime<Utc>) -> Result<Vec<(String, Inflow)>, StorageError> {
+        let hour = match self.engine() {
+            Engine::Sqlite => "substr(replace(o.placed_at, ' ', 'T'), 1, 13)",
+            Engine::Postgres => "to_char(o.placed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24')",
+        };
+        let sql = format!(
+            "SELECT w.location, {hour}, COUNT(DISTINCT o.id), COUNT(*), CAST(SUM(w.quantity) AS BIGINT) FROM ( \
+                 SELECT s.location, s.order_id, sl.quantity FROM shipment_lines sl JOIN shipments s ON s.id = sl.shipment_id \
+                 UNION ALL SELECT a.location, a.order_id, a.quantity FROM allocations a \
+             ) w JOIN orders o ON o.id = w.order_id WHERE o.placed_at >= $1 GROUP BY w.location, {hour}"
+        );
+        let rows: Vec<(String, String, i64, i64, i64)> = on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(from).fetch_all(conn).await?);
+        rows.into_iter()
+            .map(|(location, hour, parcels, lines, units)| {
+                let at = NaiveDateTime::parse_from_str(&format!("{hour}:00"), "%Y-%m-%dT%H:%M").map_err(|_| corrupt("an hour that is not YYYY-MM-DDTHH"))?;
+                Ok((location, Inflow { hour: at.and_utc(), work: Work { parcels, lines, units } }))
+            })
+            .collect()
+    }
+
+    /// Per location, what is reserved and not yet shipped: its parcels, lines and units.
+    pub async fn unshipped_work(&mut self) -> Result<Vec<(String, Work)>, StorageError> {
+        let sql = "SELECT a.location, COUNT(DISTINCT a.order_id), COUNT(*), CAST(SUM(a.quantity) AS BIGINT) FROM allocations a \
+                   JOIN orders o ON o.id = a.order_id WHERE o.status <> 'cancelled' GROUP BY a.location";
+        let rows: Vec<(String, i64, i64, i64)> = on_engine!(self, |conn| sqlx::query_as(sql).fetch_all(conn).await?);
+        Ok(rows.into_iter().map(|(location, parcels, lines, units)| (location, Work { parcels, lines, units })).collect())
+    }
+
+    /// What each location's people can do, where it was set.
+    pub async fn location_capacities(&mut self) -> Result<Vec<(String, Capacity)>, StorageError> {
+        let sql = "SELECT location, lines_per_person_hour, people, shift_hours FROM location_capacity ORDER BY location";
+        let rows: Vec<(String, i64, i64, i64)> = on_engine!(self, |conn| sqlx::query_as(sql).fetch_all(conn).await?);
+        Ok(rows.into_iter().map(|(l, rate, people, hours)| (l, Capacity { lines_per_person_hour: rate, people, shift_hours: hours })).collect())
+    }
+
+    pub async fn set_location_capacity(&mut self, location: &str, capacity: Capacity) -> Result<(), StorageError> {
+        let sql = "INSERT INTO location_capacity (location, lines_per_person_hour, people, shift_hours) VALUES ($1, $2, $3, $4) \
+                   ON CONFLICT (location) DO UPDATE SET lines_per_person_hour = $2, people = $3, shift_hours = $4";
+        on_engine!(self, |conn| sqlx::query(sql)
+            .bind(location)
+            .bind(capacity.lines_per_person_hour)
+            .bind(capacity.people)
+            .bind(capacity.shift_hours)
+            .execute(conn)
+            .await?
+            .rows_affected());
+        Ok(())
+    }
+}
