@@ -30,8 +30,6 @@ const MIN_HISTORY_WEEKS: usize = 3;
 /// SKU's week moves by up to fifteen on its own where fees are booked when the settlement
 /// comes and revenue when the parcel leaves; a few weeks of history cannot show that spread.
 const FLOOR_BP: i64 = 2_000;
-/// A week with less revenue than this share of its usual week (per cent) is too thin to judge.
-const MIN_REVENUE_SHARE: i128 = 25;
 /// The least contribution a drop must cost, in basis points of the business's revenue that week.
 const MATERIAL_BP: i128 = 10;
 
@@ -98,14 +96,9 @@ pub(super) async fn judge(tx: &mut Tx, raising: &Raising, window: Window, curren
             let Some(value) = points[i].1 else { continue };
             judged += 1;
             let before = i.saturating_sub(HISTORY_WEEKS as usize)..i;
-            let history: Vec<&Margin> = series[before.clone()].iter().filter_map(|(_, m)| m.as_ref()).filter(|m| m.revenue > 0).collect();
             let history_points: Vec<i64> = points[before].iter().filter_map(|(_, v)| *v).collect();
-            let mut revenues: Vec<i128> = history.iter().map(|m| m.revenue).collect();
-            revenues.sort_unstable();
-            let usual_revenue = revenues.get(revenues.len() / 2).copied().unwrap_or(0);
-            if margin.revenue * 100 < usual_revenue * MIN_REVENUE_SHARE {
-                continue;
-            }
+            // A thin week is judged too: what it can lose is small, and the cost rule below
+            // keeps it from a person unless it matters.
             let Some(drop) = robust_low(&history_points, value, FLOOR_BP, MIN_HISTORY_WEEKS) else { continue };
             let lost = i128::from(drop.median - drop.value) * margin.revenue / 10_000;
             if lost * 10_000 < business[i].revenue * MATERIAL_BP {
