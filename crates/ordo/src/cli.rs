@@ -1322,6 +1322,20 @@ async fn demo(config: &Config, days: u32) -> Result<ExitCode, Failure> {
             println!("  anomalies  {kind}: nothing planted; {others} other findings");
         }
     }
+    // What each site faces tomorrow, and how far off the forecast was on the days traded.
+    for w in ordo.fulfilment().workload().await? {
+        let Some(tomorrow) = w.outlook.days.get(1) else { continue };
+        let error = |bp: Option<i64>| bp.map_or_else(|| "not enough history".to_owned(), |bp| format!("{} %", ordo_app::domain::ledger::percent(bp)));
+        println!(
+            "  workload   {} tomorrow: {} parcels, {} lines, {} needed; back-tested error {} (same weekday last week: {})",
+            w.location,
+            tomorrow.work.parcels,
+            tomorrow.work.lines,
+            if tomorrow.people_needed == 1 { "1 person".to_owned() } else { format!("{} people", tomorrow.people_needed) },
+            error(w.outlook.accuracy.wape_bp),
+            error(w.outlook.accuracy.same_weekday_wape_bp)
+        );
+    }
     println!("  supply     {} deliveries cleared backorders; {} stockouts raised", t.receipts, t.stockouts_raised);
     println!("  shipping   {} waves, {} parcels, {} delivered", t.waves, t.shipments, t.delivered);
     let on_time = t.on_time_per_mille();
