@@ -30,6 +30,7 @@ pub const DAYS_AHEAD: i64 = 7;
 
 /// Parcels, order lines and units: the work of a location.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Work {
     pub parcels: i64,
     pub lines: i64,
@@ -58,7 +59,9 @@ pub struct Inflow {
 
 /// What a location's people can do: order lines picked and packed per person-hour, the
 /// people on a shift, and its hours.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct Capacity {
     pub lines_per_person_hour: i64,
     pub people: i64,
@@ -81,6 +84,7 @@ impl Capacity {
 
 /// One day ahead.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DayAhead {
     pub day: NaiveDate,
     pub promoted: bool,
@@ -91,6 +95,7 @@ pub struct DayAhead {
 
 /// One hour ahead, today's and tomorrow's (its local start).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HourAhead {
     pub hour: DateTime<Utc>,
     pub work: Work,
@@ -98,6 +103,7 @@ pub struct HourAhead {
 
 /// Work due before today's cut-off that the shift cannot do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AtRisk {
     pub cutoff: DateTime<Utc>,
     /// The backlog and the inflow forecast until the cut-off, in lines.
@@ -111,6 +117,7 @@ pub struct AtRisk {
 /// How far off the forecast was, back-tested: weighted absolute percentage error of daily
 /// lines (basis points), against the same weekday the week before.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Accuracy {
     pub days: usize,
     pub wape_bp: Option<i64>,
@@ -119,6 +126,7 @@ pub struct Accuracy {
 
 /// A location's workload ahead.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Outlook {
     pub backlog: Work,
     pub days: Vec<DayAhead>,

@@ -7,8 +7,9 @@ use axum::Json;
 use ordo_app::Ordo;
 use ordo_domain::order::{NewShipment, Order};
 use ordo_domain::wave::{BinAssignment, Dispatch, NewWave, Wave, WaveSummary};
-use serde::Deserialize;
-use utoipa::IntoParams;
+use ordo_domain::workload::{Capacity, Outlook};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -25,6 +26,60 @@ pub fn routes() -> OpenApiRouter<Ordo> {
         .routes(routes!(ship_wave_order))
         .routes(routes!(ship_order))
         .routes(routes!(deliver_shipment))
+        .routes(routes!(workload))
+        .routes(routes!(set_capacity))
+}
+
+/// One location's workload ahead.
+#[derive(Serialize, ToSchema)]
+struct LocationWorkload {
+    location: String,
+    name: String,
+    time_zone: String,
+    /// Local time of the carrier's cut-off, `HH:MM`.
+    cutoff_time: String,
+    capacity: Capacity,
+    /// Whether the capacity was set for the location (else the defaults: 60 lines a
+    /// person-hour, 3 people, 8-hour shifts).
+    capacity_set: bool,
+    outlook: Outlook,
+}
+
+/// Each location's workload ahead: parcels, lines and units to pick, pack and ship by day for
+/// the week and by hour for today and tomorrow, people needed, work at risk of missing today's
+/// cut-off, and the forecast's back-tested error beside the same-weekday rule.
+#[utoipa::path(get, path = "/api/v1/workload", security(("bearer" = ["inventory.read"])), tag = "fulfilment",
+    responses((status = 200, body = Vec<LocationWorkload>), (status = "4XX", body = ErrorBody)))]
+async fn workload(State(ordo): State<Ordo>, _caller: Authorized<need::InventoryRead>) -> Result<Json<Vec<LocationWorkload>>, ApiError> {
+    let workloads = ordo.fulfilment().workload().await?;
+    Ok(Json(
+        workloads
+            .into_iter()
+            .map(|w| LocationWorkload {
+                location: w.location,
+                name: w.name,
+                time_zone: w.time_zone,
+                cutoff_time: w.cutoff_time,
+                capacity: w.capacity,
+                capacity_set: w.capacity_set,
+                outlook: w.outlook,
+            })
+            .collect(),
+    ))
+}
+
+/// Sets what a location's people can do, for its workload: lines picked and packed per
+/// person-hour (1 to 10,000), people on a shift (0 to 10,000) and the shift's hours (1 to 24).
+#[utoipa::path(put, path = "/api/v1/locations/{code}/capacity", security(("bearer" = ["inventory.write"])), tag = "fulfilment",
+    params(("code" = String, Path)), request_body = Capacity,
+    responses((status = 200, body = Capacity), (status = "4XX", body = ErrorBody)))]
+async fn set_capacity(
+    State(ordo): State<Ordo>,
+    caller: Authorized<need::InventoryWrite>,
+    Path(code): Path<String>,
+    ValidJson(body): ValidJson<Capacity>,
+) -> Result<Json<Capacity>, ApiError> {
+    Ok(Json(ordo.fulfilment().set_capacity(&code, body, &caller.actor).await?))
 }
 
 /// Sets the bin a SKU is picked from at a location; pick lists walk the bins in order.

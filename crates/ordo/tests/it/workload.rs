@@ -33,6 +33,20 @@ async fn the_workload_page_forecasts_each_location_and_takes_its_capacity((serve
     let (_, audit) = server.get(&server.admin, "/api/v1/audit?action=location.capacity").await;
     assert_eq!(audit.as_array().map(Vec::len), Some(1), "{audit}");
 
+    // The same over the API, behind the same permissions.
+    let warehouse = server.token(Role::Warehouse).await;
+    let (status, listed) = server.get(&warehouse, "/api/v1/workload").await;
+    assert_eq!(status, 200);
+    let central = listed.as_array().unwrap().iter().find(|w| w["location"] == "central").unwrap();
+    assert_eq!((central["capacity"]["people"].as_i64(), central["outlook"]["days"].as_array().map(Vec::len)), (Some(5), Some(7)), "{central}");
+    let capacity = "/api/v1/locations/central/capacity";
+    let (status, refused) = server.put(&warehouse, capacity, serde_json::json!({"lines_per_person_hour": 0, "people": 4, "shift_hours": 8})).await;
+    assert_eq!((status, refused["error"]["field"].as_str()), (422, Some("lines_per_person_hour")), "{refused}");
+    let (status, kept) = server.put(&warehouse, capacity, serde_json::json!({"lines_per_person_hour": 70, "people": 4, "shift_hours": 8})).await;
+    assert_eq!((status, kept["people"].as_i64()), (200, Some(4)), "{kept}");
+    let service = server.token(Role::Service).await;
+    assert_eq!(server.put(&service, capacity, serde_json::json!({"lines_per_person_hour": 70, "people": 4, "shift_hours": 8})).await.0, 403);
+
     // The page in Chromium too, where it is installed.
     if server.ordo.engine() == ordo_app::Engine::Sqlite {
         let Some((_driver, _profile, browser)) = crate::browser::open_browser("the_workload_page_forecasts_each_location").await else { return };
