@@ -5,7 +5,7 @@ use chrono::{Duration, Utc};
 use ordo_app::Clock;
 use serde_json::json;
 
-use crate::common::{on_both_engines, Server};
+use crate::common::{on_both_engines, on_both_engines_after_demo, Server};
 use crate::orders::{order, shop};
 
 async fn a_day_of_unusual_cancellations_is_raised_once_with_its_evidence(server: Server) {
@@ -141,16 +141,4 @@ async fn the_demo_s_planted_anomalies_are_found_and_nothing_else((server, demo):
     }
 }
 
-#[tokio::test]
-async fn planted_anomalies_on_sqlite() {
-    the_demo_s_planted_anomalies_are_found_and_nothing_else(Server::start_demo_trading(None, 30).await).await;
-}
-
-#[tokio::test]
-async fn planted_anomalies_on_postgres() {
-    let Some(url) = crate::common::postgres_url() else {
-        println!("SKIP planted_anomalies_on_postgres: ORDO_TEST_POSTGRES_URL is not set");
-        return;
-    };
-    the_demo_s_planted_anomalies_are_found_and_nothing_else(Server::start_demo_trading(Some(&url), 30).await).await;
-}
+on_both_engines_after_demo!(the_demo_s_planted_anomalies_are_found_and_nothing_else, 30, planted_anomalies_on_sqlite, planted_anomalies_on_postgres);

@@ -254,6 +254,27 @@ macro_rules! on_both_engines {
 }
 pub(crate) use on_both_engines;
 
+/// A story told on the demo business after `$days` of trading (the server and the demo's
+/// summary), once on SQLite and once on PostgreSQL when `ORDO_TEST_POSTGRES_URL` is set.
+macro_rules! on_both_engines_after_demo {
+    ($story:ident, $days:expr, $on_sqlite:ident, $on_postgres:ident) => {
+        #[tokio::test]
+        async fn $on_sqlite() {
+            $story($crate::common::Server::start_demo_trading(None, $days).await).await;
+        }
+
+        #[tokio::test]
+        async fn $on_postgres() {
+            let Some(url) = $crate::common::postgres_url() else {
+                println!("SKIP {}: ORDO_TEST_POSTGRES_URL is not set", stringify!($on_postgres));
+                return;
+            };
+            $story($crate::common::Server::start_demo_trading(Some(&url), $days).await).await;
+        }
+    };
+}
+pub(crate) use on_both_engines_after_demo;
+
 /// A receiver on 127.0.0.1 that keeps the body of every POST to `path` and answers 204: its
 /// URL, and what it kept.
 pub async fn receiver(path: &'static str) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {

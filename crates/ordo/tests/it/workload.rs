@@ -3,7 +3,7 @@
 
 use ordo_app::domain::access::Role;
 
-use crate::common::{Browserless, Server};
+use crate::common::{on_both_engines_after_demo, Browserless, Server};
 
 async fn the_workload_page_forecasts_each_location_and_takes_its_capacity((server, _): (Server, ordo_demo::DemoSummary)) {
     let workloads = server.ordo.fulfilment().workload().await.unwrap();
@@ -62,16 +62,4 @@ async fn the_workload_page_forecasts_each_location_and_takes_its_capacity((serve
     }
 }
 
-#[tokio::test]
-async fn workload_on_sqlite() {
-    the_workload_page_forecasts_each_location_and_takes_its_capacity(Server::start_demo_trading(None, 16).await).await;
-}
-
-#[tokio::test]
-async fn workload_on_postgres() {
-    let Some(url) = crate::common::postgres_url() else {
-        println!("SKIP workload_on_postgres: ORDO_TEST_POSTGRES_URL is not set");
-        return;
-    };
-    the_workload_page_forecasts_each_location_and_takes_its_capacity(Server::start_demo_trading(Some(&url), 16).await).await;
-}
+on_both_engines_after_demo!(the_workload_page_forecasts_each_location_and_takes_its_capacity, 16, workload_on_sqlite, workload_on_postgres);
