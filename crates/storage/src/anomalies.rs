@@ -3,6 +3,7 @@
 //! finding, for its evidence.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use ordo_domain::anomaly::fees::SettledLine;
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
@@ -66,24 +67,6 @@ pub struct WriteOff {
     pub reason: String,
     pub actor: String,
     pub at: DateTime<Utc>,
-}
-
-/// One settlement line of an order, with what the order and its line say: the fee anomaly
-/// test's input.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SettledLine {
-    pub settlement: Uuid,
-    pub channel: String,
-    pub deposit_date: NaiveDate,
-    pub seq: i64,
-    pub kind: String,
-    pub description: String,
-    pub amount_minor: i64,
-    pub order_id: Uuid,
-    pub order_status: String,
-    pub sku: Option<String>,
-    /// The order line's units, when the settlement line matched one.
-    pub quantity: Option<i64>,
 }
 
 impl Tx {

@@ -57,7 +57,7 @@ pub use helpdesk::{AttachmentContent, TicketQuery};
 pub use replay::{ReplayLine, ReplayOrder};
 pub use rules::NewRuleVersion;
 pub use kits::BackorderedLine;
-pub use anomalies::{CancellationsBy, LocationDay, SettledLine, WriteOff};
+pub use anomalies::{CancellationsBy, LocationDay, WriteOff};
 pub use kpis::{DayFlow, ExceptionDay, UnresolvedKind};
 pub use names::NamedKind;
 pub use error::StorageError;

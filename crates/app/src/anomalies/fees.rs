@@ -1,18 +1,15 @@
-//! Settlement fee anomalies: a fee charged on an order line far above what the channel charged
-//! for that fee before (for that SKU when it has history enough, else for any), and a fee
-//! charged on an order that was cancelled. Each fee is judged in the way it is steady: a
-//! commission as a rate of the line's price, a fulfilment fee as an amount per unit (see
-//! [`first_is_steadier`]); the yardstick is the median and spread of the fee's history
-//! ([`robust_high`]). One exception per settlement names every line found in it.
+//! Settlement fee anomalies ([`ordo_domain::anomaly::fees`] decides): one exception per
+//! settlement names every fee line found in it, with the fee type's history drawn and the
+//! first one found marked.
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
-use ordo_domain::anomaly::{first_is_steadier, robust_high, Outlier};
+use chrono::{DateTime, Duration, Utc};
+use ordo_domain::anomaly::fees::{fees_of, judge_fee, Fee, FeeVerdict};
 use ordo_domain::exception::ExceptionKind;
 use ordo_domain::money::total_decimal;
 use ordo_domain::Currency;
-use ordo_storage::{SettledLine, Tx};
+use ordo_storage::Tx;
 use uuid::Uuid;
 
 use super::{percent, Finding, Raising, Window};
@@ -20,81 +17,14 @@ use crate::AppResult;
 
 /// Days of earlier settlements a fee is judged against.
 const HISTORY_DAYS: i64 = 180;
-/// The fewest earlier fees of the type that can judge one.
-const MIN_HISTORY: usize = 10;
 
 const TEST: &str = "each fee against the channel's earlier fees of that type (that SKU's where it has 10 or more), as a rate of the line or per unit, whichever is steadier: more than 4 spreads and a quarter above the median; and any fee on a cancelled order";
 
-/// One fee charged on an order line of a settlement.
-#[derive(Debug, Clone)]
-struct Fee {
-    settlement: Uuid,
-    channel: String,
-    deposit: NaiveDate,
-    order: Uuid,
-    order_status: String,
-    sku: Option<String>,
-    fee_type: String,
-    charged: i64,
-    /// The line's price and units, when the settlement says.
-    principal: i64,
-    units: Option<i64>,
-}
-
-impl Fee {
-    fn rate_bp(&self) -> Option<i64> {
-        (self.principal > 0).then(|| self.charged * 10_000 / self.principal)
-    }
-
-    fn per_unit(&self) -> Option<i64> {
-        self.units.filter(|u| *u > 0).map(|u| self.charged / u)
-    }
-}
-
-/// The fees of the settlement lines: charges (negative amounts) of a fee kind, each beside
-/// the price it was charged on: the order line's price for a sale's fee, the amount given
-/// back for a refund's (lines of one transaction share the first part of their description,
-/// `Order/…` or `Refund/…`).
-fn fees_of(lines: &[SettledLine]) -> Vec<Fee> {
-    let mut groups: BTreeMap<(Uuid, Uuid, Option<&str>, &str), Vec<&SettledLine>> = BTreeMap::new();
-    for line in lines {
-        let transaction = line.description.split('/').next().unwrap_or_default();
-        groups.entry((line.settlement, line.order_id, line.sku.as_deref(), transaction)).or_default().push(line);
-    }
-    let mut fees = Vec::new();
-    for group in groups.values() {
-        let prices: Vec<&&SettledLine> = group.iter().filter(|l| l.kind == "sale" || l.kind == "refund").collect();
-        let principal_lines: Vec<&&&SettledLine> = prices.iter().filter(|l| l.description.contains("Principal")).collect();
-        let counted = if principal_lines.is_empty() { prices } else { principal_lines.into_iter().copied().collect() };
-        let principal = counted.iter().map(|l| l.amount_minor.abs()).sum();
-        let units = group.iter().filter_map(|l| l.quantity).max();
-        for line in group.iter().filter(|l| (l.kind == "marketplace_fee" || l.kind == "payment_fee") && l.amount_minor < 0) {
-            fees.push(Fee {
-                settlement: line.settlement,
-                channel: line.channel.clone(),
-                deposit: line.deposit_date,
-                order: line.order_id,
-                order_status: line.order_status.clone(),
-                sku: line.sku.clone(),
-                fee_type: line.description.clone(),
-                charged: -line.amount_minor,
-                principal,
-                units,
-            });
-        }
-    }
-    fees
-}
-
-/// A fee found, and why.
+/// A fee found, why in words, and its verdict.
 struct Found<'a> {
     fee: &'a Fee,
     why: String,
-    /// How far out, and the history it was judged on in the same measure: none for a fee
-    /// on a cancelled order.
-    outlier: Option<(Outlier, Vec<i64>)>,
-    /// Judged as a rate of the line (else per unit).
-    rate: bool,
+    verdict: FeeVerdict,
 }
 
 /// A fee as read: a rate, or an amount per unit.
@@ -106,37 +36,17 @@ fn show(value: i64, currency: Currency, rate: bool) -> String {
     }
 }
 
-/// Judges one fee against `history` (the channel's earlier fees of its type, itself left out):
-/// in the measure that is steadier across all of them (a fee's nature does not change with
-/// the SKU), against that SKU's own fees where it has enough.
-fn judge_fee<'a>(fee: &'a Fee, history: &[&Fee], currency: Currency) -> Option<Found<'a>> {
-    if fee.order_status == "cancelled" {
-        let why = format!("{} charged on a cancelled order", total_decimal(i128::from(fee.charged), currency));
-        return Some(Found { fee, why, outlier: None, rate: false });
+fn why(fee: &Fee, verdict: &FeeVerdict, currency: Currency) -> String {
+    match verdict {
+        FeeVerdict::OnCancelledOrder => format!("{} charged on a cancelled order", total_decimal(i128::from(fee.charged), currency)),
+        FeeVerdict::FarAbove { outlier, as_rate, .. } => format!(
+            "{} where the usual is {} (median of {}; above {} is an anomaly)",
+            show(outlier.value, currency, *as_rate),
+            show(outlier.median, currency, *as_rate),
+            outlier.history,
+            show(outlier.threshold, currency, *as_rate)
+        ),
     }
-    let all_rates: Vec<i64> = history.iter().filter_map(|h| h.rate_bp()).collect();
-    let all_per_unit: Vec<i64> = history.iter().filter_map(|h| h.per_unit()).collect();
-    let as_rate = match (fee.rate_bp(), fee.per_unit()) {
-        (Some(_), Some(_)) => first_is_steadier(&all_rates, &all_per_unit),
-        (Some(_), None) => true,
-        (None, Some(_)) => false,
-        (None, None) => return None,
-    };
-    let same_sku: Vec<&Fee> = history.iter().copied().filter(|h| h.sku.is_some() && h.sku == fee.sku).collect();
-    let history: Vec<&Fee> = if same_sku.len() >= MIN_HISTORY { same_sku } else { history.to_vec() };
-    let measure = |f: &Fee| if as_rate { f.rate_bp() } else { f.per_unit() };
-    let values: Vec<i64> = history.iter().filter_map(|h| measure(h)).collect();
-    let (value, rate) = (measure(fee)?, as_rate);
-    let (centre, _) = ordo_domain::anomaly::median_spread(&values)?;
-    let outlier = robust_high(&values, value, centre / 4, MIN_HISTORY)?;
-    let why = format!(
-        "{} where the usual is {} (median of {}; above {} is an anomaly)",
-        show(value, currency, rate),
-        show(outlier.median, currency, rate),
-        outlier.history,
-        show(outlier.threshold, currency, rate)
-    );
-    Some(Found { fee, why, outlier: Some((outlier, values)), rate })
 }
 
 pub(super) async fn judge(tx: &mut Tx, raising: &Raising, window: Window, currency: Currency) -> AppResult<(usize, Vec<Finding>)> {
@@ -151,27 +61,25 @@ pub(super) async fn judge(tx: &mut Tx, raising: &Raising, window: Window, curren
     let mut by_settlement: BTreeMap<Uuid, Vec<Found>> = BTreeMap::new();
     for fee in fees.iter().filter(|f| window.judges(f.deposit)) {
         judged += 1;
-        let history: Vec<&Fee> = of_type[&(fee.channel.as_str(), fee.fee_type.as_str())]
-            .iter()
-            .copied()
-            .filter(|h| h.deposit <= fee.deposit && !std::ptr::eq(*h, fee))
-            .collect();
-        if let Some(found) = judge_fee(fee, &history, currency) {
-            by_settlement.entry(fee.settlement).or_default().push(found);
+        let of_its_type = of_type.get(&(fee.channel.as_str(), fee.fee_type.as_str())).map_or(&[][..], Vec::as_slice);
+        let history: Vec<&Fee> = of_its_type.iter().copied().filter(|h| h.deposit <= fee.deposit && !std::ptr::eq(*h, fee)).collect();
+        if let Some(verdict) = judge_fee(fee, &history) {
+            let why = why(fee, &verdict, currency);
+            by_settlement.entry(fee.settlement).or_default().push(Found { fee, why, verdict });
         }
     }
     let mut findings = Vec::new();
     for (settlement, found) in by_settlement {
         let first = found[0].fee;
-        let cancelled = found.iter().filter(|f| f.outlier.is_none()).count();
-        let furthest = found.iter().filter_map(|f| f.outlier.as_ref()).map(|(o, _)| (o.value - o.median) * 100 / o.median.max(1)).max();
+        let cancelled = found.iter().filter(|f| f.verdict.far_above().is_none()).count();
+        let furthest = found.iter().filter_map(|f| f.verdict.far_above()).map(|(o, ..)| (o.value - o.median) * 100 / o.median.max(1)).max();
         // The chart: the fee type's last 40 fees before the first one found, and it, marked.
         let chart: Vec<serde_json::Value> = found
             .iter()
-            .find_map(|f| f.outlier.as_ref().map(|(o, history)| (f, o, history)))
-            .map(|(f, o, history)| {
+            .find_map(|f| f.verdict.far_above().map(|(o, history, as_rate)| (f, o, history, as_rate)))
+            .map(|(f, o, history, as_rate)| {
                 let earlier = history.iter().skip(history.len().saturating_sub(40));
-                let mut points: Vec<serde_json::Value> = earlier.map(|v| serde_json::json!({"value": v, "shown": show(*v, currency, f.rate)})).collect();
+                let mut points: Vec<serde_json::Value> = earlier.map(|v| serde_json::json!({"value": v, "shown": show(*v, currency, as_rate)})).collect();
                 points.push(serde_json::json!({"value": o.value, "shown": f.why, "marked": true}));
                 points
             })

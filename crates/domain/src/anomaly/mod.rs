@@ -21,6 +21,8 @@
 use chrono::NaiveDate;
 use serde::Serialize;
 
+pub mod fees;
+
 /// One day's count of events (cancelled orders) among trials (orders placed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct RateDay {
