@@ -6,14 +6,14 @@
 //! margin is a share of revenue so a busy season does not move it, and what moves every
 //! channel and SKU at once (a sale on the calendar, a settlement's fees landing in one week)
 //! is the business's season, not one subject's problem. The yardstick is the median of the
-//! eight weeks before and their median absolute deviation (see [`robust_low`]), so one odd
+//! eight weeks before and their median absolute deviation (see [`margin_drop`]), so one odd
 //! week in the history does not move it either; and a drop must cost at least a tenth of a
 //! per cent of the business's revenue that week to be worth a person's time.
 
 use std::collections::BTreeMap;
 
 use chrono::{Datelike, Duration, NaiveDate};
-use ordo_domain::anomaly::{robust_low, Outlier};
+use ordo_domain::anomaly::{margin_drop, Outlier};
 use ordo_domain::exception::ExceptionKind;
 use ordo_domain::ledger::{margins, Margin};
 use ordo_domain::money::total_decimal;
@@ -23,15 +23,8 @@ use ordo_storage::Tx;
 use super::{day_start, percent, point, Finding, Raising, Window};
 use crate::AppResult;
 
-/// Weeks of history a week is judged against, and the fewest with revenue that can judge.
+/// Weeks of history a week is judged against.
 const HISTORY_WEEKS: i64 = 8;
-const MIN_HISTORY_WEEKS: usize = 3;
-/// The least drop that counts, whatever the history's spread: twenty percentage points. A
-/// SKU's week moves by up to fifteen on its own where fees are booked when the settlement
-/// comes and revenue when the parcel leaves; a few weeks of history cannot show that spread.
-const FLOOR_BP: i64 = 2_000;
-/// The least contribution a drop must cost, in basis points of the business's revenue that week.
-const MATERIAL_BP: i128 = 10;
 
 /// A channel's or SKU's margin week by week; none in a week without its entries.
 type Weekly = Vec<(NaiveDate, Option<Margin>)>;
@@ -97,13 +90,9 @@ pub(super) async fn judge(tx: &mut Tx, raising: &Raising, window: Window, curren
             judged += 1;
             let before = i.saturating_sub(HISTORY_WEEKS as usize)..i;
             let history_points: Vec<i64> = points[before].iter().filter_map(|(_, v)| *v).collect();
-            // A thin week is judged too: what it can lose is small, and the cost rule below
-            // keeps it from a person unless it matters.
-            let Some(drop) = robust_low(&history_points, value, FLOOR_BP, MIN_HISTORY_WEEKS) else { continue };
-            let lost = i128::from(drop.median - drop.value) * margin.revenue / 10_000;
-            if lost * 10_000 < business[i].revenue * MATERIAL_BP {
-                continue;
-            }
+            // A thin week is judged too: what it can lose is small, and the cost rule keeps it
+            // from a person unless it matters.
+            let Some(drop) = margin_drop(&history_points, value, margin.revenue, business[i].revenue) else { continue };
             let found = (*prefix, key.as_str(), *week);
             findings.push(raise(tx, raising, found, (margin, &business[i]), &drop, &points, currency).await?);
         }

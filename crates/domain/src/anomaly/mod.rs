@@ -147,6 +147,25 @@ pub fn robust_high(history: &[i64], value: i64, floor: i64, min_history: usize) 
     judge(history, value, floor, min_history, false)
 }
 
+/// The fewest weeks of history a week's margin is judged on.
+pub const MIN_MARGIN_WEEKS: usize = 3;
+/// The least margin drop that counts, whatever the history's spread: twenty percentage
+/// points. A SKU's week moves by up to fifteen on its own where fees are booked when the
+/// settlement comes and revenue when the parcel leaves; a few weeks cannot show that spread.
+pub const MARGIN_FLOOR_BP: i64 = 2_000;
+/// The least contribution a margin drop must cost, in basis points of the business's revenue
+/// that week, to be worth a person's time.
+pub const MARGIN_MATERIAL_BP: i128 = 10;
+
+/// Whether a week's margin (`value`, basis points, as judged: say, points from the whole
+/// business's) is far below its `history` of weeks, and costs enough: the drop times the
+/// week's `revenue` against the `business_revenue` that week (both minor units).
+pub fn margin_drop(history: &[i64], value: i64, revenue: i128, business_revenue: i128) -> Option<Outlier> {
+    let drop = robust_low(history, value, MARGIN_FLOOR_BP, MIN_MARGIN_WEEKS)?;
+    let lost = i128::from(drop.median - drop.value) * revenue / 10_000;
+    (lost * 10_000 >= business_revenue * MARGIN_MATERIAL_BP).then_some(drop)
+}
+
 /// Of two ways to measure the same fees (per unit, as a rate of the line), the steadier: the
 /// one whose spread is the smaller share of its median. A commission is a steady rate, a
 /// fulfilment fee a steady amount per unit. `true` for the first.
@@ -242,6 +261,16 @@ mod tests {
         assert!(low.robust_z < -4.0, "{low:?}");
         assert_eq!(robust_low(&history, 2_700, 500, 3), None, "within the usual spread");
         assert_eq!(robust_low(&history[..2], 0, 500, 3), None, "too little history");
+    }
+
+    #[test]
+    fn a_margin_drop_must_cross_the_floor_and_cost_enough() {
+        let weeks = [500, 450, 520, 480];
+        // 60 points below on 1,000.00 of a 100,000.00 week: 600.00 lost, 0.6 % of revenue.
+        assert!(margin_drop(&weeks, -5_500, 100_000, 10_000_000).is_some());
+        assert_eq!(margin_drop(&weeks, -5_500, 1_000, 10_000_000), None, "6.00 lost is too little to matter");
+        assert_eq!(margin_drop(&weeks, -1_200, 100_000, 10_000_000), None, "17 points is within the floor");
+        assert_eq!(margin_drop(&weeks[..2], -5_500, 100_000, 10_000_000), None, "two weeks are too few");
     }
 
     #[test]
