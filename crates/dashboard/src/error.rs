@@ -197,6 +197,11 @@ impl Layout {
             .ok_or_else(|| self.fail(Problem::NotFound))
     }
 
+    /// The code or key in the path (a channel's code, a SKU), or a 404 page in this layout.
+    pub(crate) fn path_key(&self, path: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>) -> Result<String, PageError> {
+        path.map(|axum::extract::Path(key)| key).map_err(|_| self.fail(Problem::NotFound))
+    }
+
     /// The query parameters, or a 400 page in this layout when they do not parse.
     pub(crate) fn query<T>(&self, query: Result<Query<T>, QueryRejection>) -> Result<T, PageError> {
         query.map(|Query(query)| query).map_err(|rejection| self.fail(FieldError::new("query", rejection.body_text())))

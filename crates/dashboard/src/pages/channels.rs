@@ -397,11 +397,6 @@ fn describe_policy(p: &ordo_app::ReturnPolicyView) -> String {
     format!("{} days to ask; {reasons} authorised without a person{value}; {} days to send it back", p.window_days, p.ship_back_days)
 }
 
-/// The channel code of a posted form's path.
-fn posted_code(layout: &Layout, path: Result<Path<String>, PathRejection>) -> Result<String, PageError> {
-    path.map(|Path(code)| code).map_err(|_| layout.fail(Problem::NotFound))
-}
-
 /// Sets up or changes the connector: applied (back to the channel) or proposed (to the request).
 pub(crate) async fn put_connector(
     session: Session,
@@ -411,7 +406,7 @@ pub(crate) async fn put_connector(
     body: Bytes,
 ) -> Result<Response, PageError> {
     let layout = session.posting(Page::Channels, &headers, Permission::MasterDataWrite)?;
-    let code = posted_code(&layout, path)?;
+    let code = layout.path_key(path)?;
     let fields = super::form_fields(&body);
     let changed = match typed_connector(&fields) {
         Ok(new) => dashboard.ordo.channels().put_connector(&code, new, &session.actor).await,
@@ -436,7 +431,7 @@ pub(crate) async fn pause_connector(
     body: Bytes,
 ) -> Result<Response, PageError> {
     let layout = session.posting(Page::Channels, &headers, Permission::MasterDataWrite)?;
-    let code = posted_code(&layout, path)?;
+    let code = layout.path_key(path)?;
     let fields = super::form_fields(&body);
     let pause = match field(&fields, "action") {
         "pause" => true,
@@ -455,7 +450,7 @@ pub(crate) async fn set_policy(
     body: Bytes,
 ) -> Result<Response, PageError> {
     let layout = session.posting(Page::Channels, &headers, Permission::MasterDataWrite)?;
-    let code = posted_code(&layout, path)?;
+    let code = layout.path_key(path)?;
     let fields = super::form_fields(&body);
     let whole = |name: &str| super::master::whole_number(&fields, name);
     let set = match (whole("window_days"), whole("ship_back_days")) {
@@ -499,7 +494,7 @@ pub(crate) async fn set_buffer(
     body: Bytes,
 ) -> Result<Response, PageError> {
     let layout = session.posting(Page::Channels, &headers, Permission::MasterDataWrite)?;
-    let code = posted_code(&layout, path)?;
+    let code = layout.path_key(path)?;
     let fields = super::form_fields(&body);
     let set = match super::master::whole_number(&fields, "units") {
         Ok(units) => dashboard.ordo.inventory().set_channel_buffer(&code, field(&fields, "abc_class"), units, &session.actor).await,

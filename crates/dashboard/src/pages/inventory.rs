@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use super::{field, grouped, Extent, Layout, Page, Pager, Paging, PAGE_SIZE};
 use crate::Dashboard;
-use crate::error::{render, PageError, Problem};
+use crate::error::{render, PageError};
 use crate::forms::{refusal, Control, Entered, EntryForm, Input};
 use crate::href::query_escape;
 use crate::session::Session;
@@ -277,7 +277,7 @@ pub(crate) async fn sku(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, PageError> {
     let layout = session.open(Page::Inventory)?;
-    let Path(sku) = path.map_err(|_| layout.fail(Problem::NotFound))?;
+    let sku = layout.path_key(path)?;
     sku_page(&session, &dashboard, &sku, None).await
 }
 
@@ -306,7 +306,7 @@ pub(crate) async fn set_kit(
     body: Bytes,
 ) -> Result<Response, PageError> {
     let layout = session.posting(Page::Inventory, &headers, Permission::MasterDataWrite)?;
-    let Path(sku) = path.map_err(|_| layout.fail(Problem::NotFound))?;
+    let sku = layout.path_key(path)?;
     let fields = super::form_fields(&body);
     let set = match typed_components(field(&fields, "components")) {
         Ok(components) => dashboard.ordo.master_data().set_kit_components(&sku, components, &session.actor).await.map(drop),

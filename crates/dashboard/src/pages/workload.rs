@@ -17,7 +17,7 @@ use super::master::whole_number;
 use super::{form_fields, Layout, Page};
 
 use crate::chart::RateBar;
-use crate::error::{render, PageError, Problem};
+use crate::error::{render, PageError};
 use crate::forms::{refusal, Control, Entered, EntryForm, Input};
 use crate::session::Session;
 use crate::Dashboard;
@@ -97,7 +97,7 @@ pub(crate) async fn set_capacity(
     body: Bytes,
 ) -> Result<Response, PageError> {
     let layout = session.posting(Page::Workload, &headers, Permission::InventoryWrite)?;
-    let Path(code) = path.map_err(|_| layout.fail(Problem::NotFound))?;
+    let code = layout.path_key(path)?;
     let fields = form_fields(&body);
     let read = || -> Result<Capacity, ordo_domain::FieldError> {
         Ok(Capacity {
