@@ -564,7 +564,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
         Command::Init { token_file } => init(&config, token_file).await,
         Command::Serve => serve(&config).await,
         Command::Workload { json } => {
-            let workloads = create(&config).await?.fulfilment().workload().await?;
+            let workloads = open(&config).await?.fulfilment().workload().await?;
             if json {
                 println!("{}", serde_json::to_string(&workloads).map_err(|e| Failure::Failed(e.to_string()))?);
                 return Ok(ExitCode::SUCCESS);
@@ -590,7 +590,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Anomalies(AnomaliesCommand::Scan { days, json }) => {
-            let scan = create(&config).await?.anomalies().scan(days).await?;
+            let scan = open(&config).await?.anomalies().scan(days).await?;
             if json {
                 println!("{}", serde_json::to_string(&scan).map_err(|e| Failure::Failed(e.to_string()))?);
             } else {

@@ -382,7 +382,7 @@ fn forecasts_are_scored_on_a_tsf_file_and_on_series_date_quantity_rows() {
 }
 
 #[test]
-fn anomalies_are_scanned_on_demand() {
+fn anomalies_are_scanned_and_workload_forecast_on_demand() {
     let dir = tempfile::tempdir().unwrap();
     let database = format!("sqlite://{}", dir.path().join("ordo.db").display());
     assert!(run(dir.path(), &["init", "--database", &database]).status.success());
@@ -392,6 +392,18 @@ fn anomalies_are_scanned_on_demand() {
     assert_eq!((scan["kinds"].as_array().map(Vec::len), scan["findings"].as_array().map(Vec::len)), (Some(5), Some(0)), "{scan}");
     let out = run(dir.path(), &["anomalies", "scan", "--database", &database, "--days", "0"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let out = run(dir.path(), &["workload", "--database", &database, "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let workloads: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(workloads.as_array().map(Vec::len), Some(0), "a new business has no location yet: {workloads}");
+
+    // A mistyped database is refused, not made anew and found empty.
+    let typo = format!("sqlite://{}", dir.path().join("odro.db").display());
+    for command in [&["anomalies", "scan", "--database", &typo][..], &["workload", "--database", &typo][..]] {
+        let out = run(dir.path(), command);
+        assert_eq!(out.status.code(), Some(2), "{command:?}: {}", text(&out.stderr));
+    }
+    assert!(!dir.path().join("odro.db").exists());
 }
 
 #[test]

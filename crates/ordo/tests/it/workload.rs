@@ -44,6 +44,8 @@ async fn the_workload_page_forecasts_each_location_and_takes_its_capacity((serve
     assert_eq!((status, refused["error"]["field"].as_str()), (422, Some("lines_per_person_hour")), "{refused}");
     let (status, kept) = server.put(&warehouse, capacity, serde_json::json!({"lines_per_person_hour": 70, "people": 4, "shift_hours": 8})).await;
     assert_eq!((status, kept["people"].as_i64()), (200, Some(4)), "{kept}");
+    let (status, unknown) = server.put(&warehouse, "/api/v1/locations/nowhere/capacity", serde_json::json!({"lines_per_person_hour": 70, "people": 4, "shift_hours": 8})).await;
+    assert_eq!(status, 404, "{unknown}");
     let service = server.token(Role::Service).await;
     assert_eq!(server.put(&service, capacity, serde_json::json!({"lines_per_person_hour": 70, "people": 4, "shift_hours": 8})).await.0, 403);
 
