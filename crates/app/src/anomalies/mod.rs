@@ -77,13 +77,6 @@ pub struct Scan {
     pub findings: Vec<Finding>,
 }
 
-impl Scan {
-    /// The findings of one kind.
-    pub fn of(&self, kind: ExceptionKind) -> impl Iterator<Item = &Finding> {
-        self.findings.iter().filter(move |f| f.kind == kind.as_str())
-    }
-}
-
 /// The days a scan judges, and what it compares them with.
 #[derive(Debug, Clone, Copy)]
 struct Window {
