@@ -96,9 +96,9 @@ pub fn print(r: &Report) {
         "{}: {} series by {}, the last {} held out ({} scored, {} too short), in {:.1} s",
         r.file, r.series, r.period, r.horizon, r.scored, r.too_short, r.seconds
     );
-    println!("  {:<30} {:>7} {:>7} {:>7}", "method", "MASE", "RMSSE", "bias");
+    println!("  {:<36} {:>7} {:>7} {:>7}", "method", "MASE", "RMSSE", "bias");
     let figure = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.3}"));
     for m in &r.methods {
-        println!("  {:<30} {:>7} {:>7} {:>7}", m.method, figure(m.mase), figure(m.rmsse), m.bias.map_or_else(|| "-".to_owned(), |b| format!("{b:+.3}")));
+        println!("  {:<36} {:>7} {:>7} {:>7}", m.method, figure(m.mase), figure(m.rmsse), m.bias.map_or_else(|| "-".to_owned(), |b| format!("{b:+.3}")));
     }
 }
