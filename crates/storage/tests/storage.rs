@@ -636,3 +636,68 @@ async fn a_location_a_channel_manages_serves_only_that_channels_own_fulfilment()
     })
     .await;
 }
+
+/// One poller at a time holds a channel's stream: a second cannot claim it while the lease
+/// runs, takes it over once the lease has run out, and from then on the first holder, stale,
+/// can neither move the cursor nor take its lease back by advancing.
+#[tokio::test]
+async fn a_poll_lease_is_taken_over_once_it_runs_out_and_the_stale_holder_moves_nothing() {
+    on_both("poll_lease_takeover", |db| async move {
+        let start = Utc::now();
+        let lease = Duration::seconds(60);
+        let mut tx = db.write().await.unwrap();
+        tx.insert_channel(&channel("amz"), start).await.unwrap();
+        tx.commit().await.unwrap();
+        let claim = |holder: &'static str, at: chrono::DateTime<Utc>| {
+            let db = db.clone();
+            async move {
+                let mut tx = db.write().await.unwrap();
+                let claimed = tx.claim_cursor("amz", "orders", holder, at, at + lease).await.unwrap();
+                tx.commit().await.unwrap();
+                claimed
+            }
+        };
+        let advance = |holder: &'static str, position: &'static str, at: chrono::DateTime<Utc>| {
+            let db = db.clone();
+            async move {
+                let mut tx = db.write().await.unwrap();
+                let moved = tx.advance_cursor("amz", "orders", holder, position, at, at + lease).await.unwrap();
+                tx.commit().await.unwrap();
+                moved
+            }
+        };
+        let cursor = || {
+            let db = db.clone();
+            async move {
+                let mut tx = db.read().await.unwrap();
+                tx.cursors("amz").await.unwrap().into_iter().find(|c| c.stream == "orders").unwrap()
+            }
+        };
+
+        assert_eq!(claim("first", start).await, Some(None), "a new stream has no position yet");
+        assert!(advance("first", "2026-12-01T10:00:00Z", start + Duration::seconds(5)).await);
+        assert_eq!(claim("first", start + Duration::seconds(10)).await, Some(Some("2026-12-01T10:00:00Z".into())), "its holder keeps it");
+
+        // The first holder's lease, renewed by its claim at +10 s, runs until +70 s.
+        assert_eq!(claim("second", start + Duration::seconds(30)).await, None, "not while the lease holds");
+        assert_eq!(claim("second", start + Duration::seconds(69)).await, None, "not a moment before it runs out");
+        let after = start + Duration::seconds(71);
+        assert_eq!(claim("second", after).await, Some(Some("2026-12-01T10:00:00Z".into())), "taken over where the first got to");
+        let taken = cursor().await;
+        assert_eq!(taken.lease_holder.as_deref(), Some("second"));
+
+        // The first, back from a stall, is refused and moves nothing.
+        assert!(!advance("first", "2026-12-01T11:00:00Z", after + Duration::seconds(1)).await, "a stale holder's advance is refused");
+        let kept = cursor().await;
+        assert_eq!(kept.position.as_deref(), Some("2026-12-01T10:00:00Z"));
+        assert_eq!(kept.lease_holder.as_deref(), Some("second"));
+        assert_eq!(kept.lease_until.map(|t| t.timestamp()), Some((after + lease).timestamp()), "the new holder's lease is untouched");
+        assert_eq!(kept.polled_at.map(|t| t.timestamp()), Some((start + Duration::seconds(5)).timestamp()));
+        assert_eq!(claim("first", after + Duration::seconds(2)).await, None, "nor can it claim back the lease the second holds");
+
+        // The new holder goes on.
+        assert!(advance("second", "2026-12-01T12:00:00Z", after + Duration::seconds(3)).await);
+        assert_eq!(cursor().await.position.as_deref(), Some("2026-12-01T12:00:00Z"));
+    })
+    .await;
+}
