@@ -141,18 +141,36 @@ pub fn read(topic: &str, body: &[u8], context: &Context<'_>) -> Result<Inbound, 
         "orders/create" | "orders/updated" | "orders/paid" | "orders/edited" | "orders/fulfilled" | "orders/partially_fulfilled" => {
             order(body, context).map(|o| Inbound::Order(Box::new(o)))
         }
-        "orders/cancelled" => {
-            let order = order(body, context)?;
-            Ok(Inbound::Cancelled {
-                external_id: order.order.external_id,
-                updated_at: Some(order.updated_at),
-                reason: "cancelled on Shopify".to_owned(),
-            })
-        }
+        "orders/cancelled" => cancellation(body),
         "refunds/create" => refund(body, context).map(Inbound::Refund),
         "app/uninstalled" => Ok(Inbound::Uninstalled),
         other => Ok(Inbound::Ignored(format!("Ordo does not act on the Shopify topic {other:?}"))),
     }
+}
+
+/// A cancellation needs only the order's id and times: an order whose listing was removed
+/// since, or which has no address, is still cancelled.
+fn cancellation(body: &[u8]) -> Result<Inbound, FieldError> {
+    #[derive(Deserialize)]
+    struct Cancelled {
+        id: Id,
+        created_at: Option<String>,
+        updated_at: Option<String>,
+        cancelled_at: Option<String>,
+        cancel_reason: Option<String>,
+    }
+    let c: Cancelled = parse(body)?;
+    let updated_at = match (c.updated_at.as_deref(), c.cancelled_at.as_deref(), c.created_at.as_deref()) {
+        (Some(t), _, _) => Some(wire::utc("updated_at", t)?),
+        (None, Some(t), _) => Some(wire::utc("cancelled_at", t)?),
+        (None, None, Some(t)) => Some(wire::utc("created_at", t)?),
+        (None, None, None) => None,
+    };
+    let reason = match c.cancel_reason.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+        Some(why) => format!("cancelled on Shopify ({why})"),
+        None => "cancelled on Shopify".to_owned(),
+    };
+    Ok(Inbound::Cancelled { external_id: c.id.0, updated_at, reason })
 }
 
 /// The order a Shopify Order resource describes.
@@ -389,4 +407,28 @@ pub fn refund(body: &[u8], context: &Context<'_>) -> Result<ChannelRefund, Field
 
 fn abs(money: Money) -> Money {
     if money.is_negative() { Money::from_minor(-money.minor(), money.currency()) } else { money }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cancellation_is_read_without_mapping_the_order() {
+        // The listing is gone and the address missing: neither matters to a cancellation.
+        let body = br#"{"id": 820982911946154508, "created_at": "2026-11-30T10:00:00-05:00",
+            "updated_at": "2026-12-01T09:30:00-05:00", "cancelled_at": "2026-12-01T09:30:00-05:00",
+            "cancel_reason": "customer", "currency": "USD",
+            "line_items": [{"id": 1, "sku": "GONE", "quantity": 1, "price": "9.99"}]}"#;
+        let nothing_listed = |_: &str| false;
+        let context = Context { channel: "web", currency: Currency::USD, listed: &nothing_listed };
+        let Inbound::Cancelled { external_id, updated_at, reason } = read("orders/cancelled", body, &context).unwrap() else {
+            panic!("not read as a cancellation");
+        };
+        assert_eq!(external_id, "820982911946154508");
+        assert_eq!(updated_at.unwrap().to_rfc3339(), "2026-12-01T14:30:00+00:00");
+        assert_eq!(reason, "cancelled on Shopify (customer)");
+        assert_eq!(read("orders/cancelled", br#"{"updated_at": "x"}"#, &context).unwrap_err().field, "id");
+        assert_eq!(read("orders/cancelled", br#"{"id": 5, "updated_at": "yesterday"}"#, &context).unwrap_err().field, "updated_at");
+    }
 }

@@ -128,10 +128,17 @@ pub fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, FieldError> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let path = e.path().to_string();
-        let field = if path == "." { "body".to_owned() } else { path };
         let message = e.inner().to_string();
         // serde_json's own wording ends with the position; the field says where.
         let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+        // A missing field is named itself, not the object it is missing from.
+        let missing = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next());
+        let field = match (missing, path.as_str()) {
+            (Some(name), ".") => name.to_owned(),
+            (Some(name), parent) => format!("{parent}.{name}"),
+            (None, ".") => "body".to_owned(),
+            (None, _) => path,
+        };
         FieldError::new(field, message)
     })
 }
@@ -199,5 +206,7 @@ mod tests {
         let e = parse::<Outer>(br#"{"lines": [{"amount": "1", "id": 1, "flag": "maybe"}]}"#).unwrap_err();
         assert_eq!(e.field, "lines[0].flag");
         assert_eq!(parse::<Outer>(b"not json").unwrap_err().field, "body");
+        assert_eq!(parse::<Outer>(b"{}").unwrap_err().field, "lines");
+        assert_eq!(parse::<Outer>(br#"{"lines": [{"amount": "1", "flag": true}]}"#).unwrap_err().field, "lines[0].id");
     }
 }
