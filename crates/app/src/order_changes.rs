@@ -1,6 +1,7 @@
 //! Orders the channel changes or cancels after sending them, named by the channel's own id.
 
 use ordo_domain::order::{NewOrder, Order, OrderStatus};
+use ordo_domain::exception::ExceptionKind;
 use ordo_domain::FieldError;
 use ordo_storage::OrderChange;
 
@@ -110,7 +111,22 @@ impl Orders<'_> {
                 let stats = tx.channel_order_stats(&channel.code).await?;
                 self.review_and_route(&mut tx, id, &channel, &order, &planned, total, stats, &who, now).await?;
             }
-            // A held order is routed when a person releases it, with what it holds then.
+            // The channel's news may be what the hold waited for (the payment captured): the
+            // risk rules judge the order again, and let it go to be routed if none holds it now.
+            OrderStatus::OnHold if changes.contains(&"payment_status") => {
+                let stats = tx.channel_order_stats(&channel.code).await?;
+                let holds = self.risk_holds(&mut tx, &channel, &order, &planned, total, stats, now).await?;
+                if holds.is_empty() {
+                    let why = format!("{reason}; no risk rule holds it now");
+                    tx.record_transition(id, Some(OrderStatus::OnHold), OrderStatus::Validated, &who, &why, now).await?;
+                    self.review_and_route(&mut tx, id, &channel, &order, &planned, total, stats, &who, now).await?;
+                    tx.resolve_exception(ExceptionKind::PaymentReview.as_str(), &format!("order:{id}"), &why, now).await?;
+                } else {
+                    let why = format!("{reason}; still held: {}", holds.join("; "));
+                    tx.record_transition(id, Some(OrderStatus::OnHold), OrderStatus::OnHold, &who, &why, now).await?;
+                }
+            }
+            // Otherwise a held order is routed when a person releases it, with what it holds then.
             status => tx.record_transition(id, Some(status), status, &who, &reason, now).await?,
         }
         let saved = tx.order(id).await?.ok_or_else(not_found)?;

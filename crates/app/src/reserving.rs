@@ -261,6 +261,26 @@ impl Ordo {
         Ok(())
     }
 
+    /// What the active risk rules hold the order for; none lets it be routed.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn risk_holds(
+        &self,
+        tx: &mut ordo_storage::Tx,
+        channel: &ordo_domain::master::Channel,
+        order: &ordo_domain::order::CheckedOrder,
+        planned: &[PlannedLine],
+        total: ordo_domain::Money,
+        stats: ordo_domain::decide::ChannelStats,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> AppResult<Vec<String>> {
+        let risk = crate::rules::load_active(tx, RuleKind::RiskHold).await?;
+        let rules = ordo_domain::decide::OrderRules { risk: &risk, ..Default::default() };
+        let decided = ordo_domain::decide::decide_order(rules, |lines| {
+            crate::rules::order_facts(channel, order, planned, total, stats, now, lines)
+        });
+        Ok(decided.holds)
+    }
+
     /// Routes a validated order and reserves its stock; what cannot be reserved waits as
     /// backorders with a stockout exception. Sets the order's ship-by and moves it on from
     /// validated. Runs in the caller's transaction.

@@ -477,3 +477,73 @@ async fn a_channel_is_connected_paused_and_given_its_policies_from_its_page() {
     assert!(!page.contains(r#"id="connector""#) && !page.contains("Pause the connector"), "a viewer sees no forms");
     assert_eq!(viewer.post("/dashboard/channels/web/buffers", &[("abc_class", "A"), ("units", "5")]).await.0, 403);
 }
+
+/// An order the risk rules hold because its payment is not captured is let go when Shopify
+/// says it is paid (`orders/paid`); another rule that still holds it keeps it held.
+async fn an_order_held_for_its_payment_goes_ahead_when_the_channel_says_it_is_paid(server: Server) {
+    shopify_shop(&server).await;
+    let author = server.token(Role::Finance).await;
+    let checker = server.ordo.access().create_token(Role::Finance, "finance-checker", &ordo_app::Actor::system()).await.unwrap().token;
+    let rule = json!({"name": "payment-not-captured", "kind": "risk_hold", "condition": "order.payment_status != 'captured'",
+        "action": {"reason": "payment is {order.payment_status}, not captured"}});
+    let (_, draft) = server.post(&author, "/api/v1/rules", rule).await;
+    let at = |action: &str| format!("/api/v1/rules/{}/{action}", draft["id"].as_str().unwrap());
+    assert_eq!(server.post(&author, &at("submit"), json!({})).await.0, 200);
+    assert_eq!(server.post(&checker, &at("approve"), json!({})).await.0, 200);
+    assert_eq!(server.post(&checker, &at("activate"), json!({})).await.0, 200);
+
+    // Authorised only: held, reserving nothing, in finance's queue.
+    let authorised = shopify_order(|o| o["financial_status"] = "authorized".into());
+    assert_eq!(server.shopify("orders/create", "p-1", &authorised, SECRET).await.0, 200);
+    let path = "/api/v1/channels/web/orders/820982911946154508";
+    let order = server.eventually(path).await;
+    assert_eq!(order["status"], "on_hold", "{order}");
+    let server = &server;
+    let review = |status: &'static str| async move {
+        let (_, found) = server.get(&server.admin, &format!("/api/v1/exceptions?kind=payment_review&status={status}")).await;
+        found.as_array().unwrap().len()
+    };
+    assert_eq!(review("open").await, 1);
+
+    // Paid: the rule no longer holds it, so it is routed and reserved, and the review resolves.
+    let paid = shopify_order(|o| {
+        o["financial_status"] = "paid".into();
+        o["updated_at"] = "2026-11-30T11:00:00-05:00".into();
+    });
+    assert_eq!(server.shopify("orders/paid", "p-2", &paid, SECRET).await.0, 200);
+    server.settled_inbox("web").await;
+    let order = server.get(&server.admin, path).await.1;
+    assert_eq!(order["status"], "allocated", "{order}");
+    assert_eq!(order["payment_status"], "captured");
+    assert_eq!((review("open").await, review("resolved").await), (0, 1));
+
+    // A second order paid but held by another rule too stays held when its payment arrives.
+    let rule = json!({"name": "no-express", "kind": "risk_hold", "condition": "order.total_minor > 0", "action": {"reason": "every order is looked at"}});
+    let (_, draft) = server.post(&author, "/api/v1/rules", rule).await;
+    let at = |action: &str| format!("/api/v1/rules/{}/{action}", draft["id"].as_str().unwrap());
+    assert_eq!(server.post(&author, &at("submit"), json!({})).await.0, 200);
+    assert_eq!(server.post(&checker, &at("approve"), json!({})).await.0, 200);
+    assert_eq!(server.post(&checker, &at("activate"), json!({})).await.0, 200);
+    let second = |status: &str, updated: &str| {
+        shopify_order(|o| {
+            o["id"] = 820982911946154600u64.into();
+            o["financial_status"] = status.into();
+            o["updated_at"] = updated.into();
+        })
+    };
+    assert_eq!(server.shopify("orders/create", "p-3", &second("pending", "2026-11-30T10:00:00-05:00"), SECRET).await.0, 200);
+    let path = "/api/v1/channels/web/orders/820982911946154600";
+    assert_eq!(server.eventually(path).await["status"], "on_hold");
+    assert_eq!(server.shopify("orders/paid", "p-4", &second("paid", "2026-11-30T11:00:00-05:00"), SECRET).await.0, 200);
+    server.settled_inbox("web").await;
+    let order = server.get(&server.admin, path).await.1;
+    assert_eq!((order["status"].as_str(), order["payment_status"].as_str()), (Some("on_hold"), Some("captured")), "{order}");
+    let why = order["timeline"].as_array().unwrap().last().unwrap()["reason"].as_str().unwrap().to_owned();
+    assert!(why.contains("still held: every order is looked at"), "{why}");
+}
+
+on_both_engines!(
+    an_order_held_for_its_payment_goes_ahead_when_the_channel_says_it_is_paid,
+    an_order_held_for_its_payment_goes_ahead_when_the_channel_says_it_is_paid_on_sqlite,
+    an_order_held_for_its_payment_goes_ahead_when_the_channel_says_it_is_paid_on_postgres
+);
