@@ -28,6 +28,52 @@ pub struct AmazonFeed {
     refresh_token: String,
     pub(crate) marketplaces: String,
     pub(crate) token: Mutex<Option<String>>,
+    /// `getOrders`' usage plan as Amazon states it.
+    orders_plan: std::sync::Mutex<UsagePlan>,
+    /// `getOrderItems`' usage plan as Amazon states it.
+    items_plan: std::sync::Mutex<UsagePlan>,
+}
+
+/// One operation's usage plan: a bucket of `burst` calls, refilled at the rate Amazon states
+/// in each answer's `x-amzn-RateLimit-Limit` (calls a second; a seller's plan may differ from
+/// the documented one). Calls are paced to it, so Amazon seldom has to answer 429. Until
+/// Amazon has stated a rate, nothing is paced.
+#[derive(Debug)]
+struct UsagePlan {
+    burst: f64,
+    rate: Option<f64>,
+    /// Calls left in the bucket at `at`; below zero, calls already promised a later turn.
+    tokens: f64,
+    at: std::time::Instant,
+}
+
+impl UsagePlan {
+    /// A plan with the operation's documented burst (`getOrders` 20, `getOrderItems` 30).
+    fn new(burst: f64) -> UsagePlan {
+        UsagePlan { burst, rate: None, tokens: burst, at: std::time::Instant::now() }
+    }
+
+    /// Takes a call's turn: how long to wait before making it.
+    fn take(&mut self, now: std::time::Instant) -> std::time::Duration {
+        let Some(rate) = self.rate else {
+            // The burst is being spent all the same.
+            self.tokens = (self.tokens - 1.0).max(0.0);
+            self.at = now;
+            return std::time::Duration::ZERO;
+        };
+        self.tokens = (self.tokens + now.saturating_duration_since(self.at).as_secs_f64() * rate).min(self.burst);
+        self.at = now;
+        self.tokens -= 1.0;
+        if self.tokens >= 0.0 { std::time::Duration::ZERO } else { std::time::Duration::from_secs_f64(-self.tokens / rate) }
+    }
+
+    /// Reads the rate an answer states; a missing or nonsensical one changes nothing.
+    fn observe(&mut self, headers: &reqwest::header::HeaderMap) {
+        let stated = headers.get("x-amzn-ratelimit-limit").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok());
+        if let Some(rate) = stated.filter(|r| r.is_finite() && *r > 0.0) {
+            self.rate = Some(rate);
+        }
+    }
 }
 
 impl AmazonFeed {
@@ -41,6 +87,8 @@ impl AmazonFeed {
             refresh_token: required(target, "refresh_token")?,
             marketplaces: required(target, "marketplace_ids")?,
             token: Mutex::new(None),
+            orders_plan: std::sync::Mutex::new(UsagePlan::new(20.0)),
+            items_plan: std::sync::Mutex::new(UsagePlan::new(30.0)),
         })
     }
 
@@ -65,10 +113,16 @@ impl AmazonFeed {
         Ok(token.access_token)
     }
 
-    /// GETs `url`, with a token renewed once if the API says it expired.
-    async fn get(&self, what: &str, url: &str, query: &[(&str, String)]) -> Result<Vec<u8>, FeedError> {
+    /// GETs `url` in its turn under `plan`, with a token renewed once if the API says it
+    /// expired.
+    async fn get(&self, what: &str, plan: &std::sync::Mutex<UsagePlan>, url: &str, query: &[(&str, String)]) -> Result<Vec<u8>, FeedError> {
         let mut renewed = false;
         loop {
+            let wait = plan.lock().map_or(std::time::Duration::ZERO, |mut plan| plan.take(std::time::Instant::now()));
+            if !wait.is_zero() {
+                tracing::debug!(what, ?wait, "paced to Amazon's usage plan");
+                tokio::time::sleep(wait).await;
+            }
             // The guard goes before renewing, which takes the lock itself.
             let current = self.token.lock().await.clone();
             let token = match current {
@@ -78,8 +132,11 @@ impl AmazonFeed {
                     self.renew().await?
                 }
             };
-            let Answer { status, body, .. } =
+            let Answer { status, body, headers } =
                 self.http.send(what, |c| c.get(url).query(query).header("x-amz-access-token", &token).header("accept", "application/json")).await?;
+            if let Ok(mut plan) = plan.lock() {
+                plan.observe(&headers);
+            }
             if (status == StatusCode::FORBIDDEN || status == StatusCode::UNAUTHORIZED) && !renewed {
                 // An expired access token: renew it once and ask again.
                 *self.token.lock().await = None;
@@ -108,7 +165,7 @@ impl AmazonFeed {
                 ("MaxResultsPerPage", "100".to_owned()),
             ],
         };
-        let body = self.get("getOrders", &url, &query).await?;
+        let body = self.get("getOrders", &self.orders_plan, &url, &query).await?;
         let page: OrdersPage = serde_json::from_slice(&body).map_err(|e| FeedError::Failed(format!("getOrders' answer: {e}")))?;
         let mut orders = Vec::with_capacity(page.payload.orders.len());
         for raw in page.payload.orders {
@@ -127,7 +184,7 @@ impl AmazonFeed {
         let mut next: Option<String> = None;
         for _ in 0..MAX_ITEM_PAGES {
             let query: Vec<(&str, String)> = next.iter().map(|t| ("NextToken", t.clone())).collect();
-            let body = self.get("getOrderItems", &url, &query).await?;
+            let body = self.get("getOrderItems", &self.items_plan, &url, &query).await?;
             let page: ItemsPage = serde_json::from_slice(&body).map_err(|e| FeedError::Failed(format!("getOrderItems' answer: {e}")))?;
             items.extend(page.payload.order_items);
             next = page.payload.next_token.filter(|t| !t.is_empty());
@@ -310,6 +367,29 @@ impl StockPusher for AmazonStock {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn calls_are_paced_to_the_rate_amazon_states_after_its_burst() {
+        let start = Instant::now();
+        let mut plan = UsagePlan::new(2.0);
+        assert_eq!(plan.take(start), Duration::ZERO, "no rate stated yet: nothing paced");
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-amzn-ratelimit-limit", "nonsense".parse().unwrap());
+        plan.observe(&headers);
+        assert_eq!(plan.rate, None);
+        headers.insert("x-amzn-ratelimit-limit", "0.5".parse().unwrap());
+        plan.observe(&headers);
+        // One call of the burst of two is left; then one call every two seconds, in turn.
+        assert_eq!(plan.take(start), Duration::ZERO);
+        assert_eq!(plan.take(start), Duration::from_secs(2));
+        assert_eq!(plan.take(start), Duration::from_secs(4), "a second waiting caller takes the next turn");
+        // Ten seconds later the debt is paid and one call has come back, never more than the burst.
+        assert_eq!(plan.take(start + Duration::from_secs(10)), Duration::ZERO);
+        assert_eq!(plan.take(start + Duration::from_secs(100)), Duration::ZERO);
+        assert_eq!(plan.take(start + Duration::from_secs(100)), Duration::ZERO);
+        assert_eq!(plan.take(start + Duration::from_secs(100)), Duration::from_secs(2));
+    }
 
     #[test]
     fn amazons_answer_names_why_a_listing_was_refused() {

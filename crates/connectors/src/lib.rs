@@ -4,7 +4,8 @@
 //! application polls through; this crate only speaks HTTP.
 //!
 //! Every call goes over HTTPS with rustls (plain HTTP only where a connector's `base_url`
-//! says so, as tests' local stand-ins do) and has a timeout. A 429 waits as the channel says
+//! says so, as tests' local stand-ins do) and has a timeout. Amazon's calls are paced to the
+//! rate its answers state (`x-amzn-RateLimit-Limit`) once their burst is spent. A 429 waits as the channel says
 //! (`Retry-After`, or one over `x-amzn-RateLimit-Limit` requests a second) and tries again; a
 //! 5xx or a failed connection tries again after a growing wait; an expired token is renewed
 //! once.
