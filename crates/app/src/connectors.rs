@@ -7,6 +7,7 @@ use ordo_domain::access::Role;
 use ordo_domain::audit::Change;
 use ordo_domain::change::{ChangeKind, ChangeRequest, Proposal};
 use ordo_domain::connector::{ConnectorKind, ConnectorSettings, NewConnector};
+use ordo_domain::exception::ExceptionKind;
 use ordo_domain::FieldError;
 use ordo_storage::{ConnectorRecord, Tx};
 use serde::Serialize;
@@ -238,7 +239,8 @@ impl Channels<'_> {
 pub struct ChannelConnection {
     pub channel: ordo_domain::master::Channel,
     pub connector: Option<ConnectorView>,
-    /// active, paused, failing (deliveries wait for a fix) or not connected.
+    /// active, paused, failing (deliveries wait for a fix, its polls fail, or pushes to it
+    /// keep failing) or not connected.
     pub state: &'static str,
     pub last_received_at: Option<DateTime<Utc>>,
     pub last_polled_at: Option<DateTime<Utc>>,
@@ -269,10 +271,11 @@ impl Channels<'_> {
             let last_polled_at = tx.cursors(&channel.code).await?.into_iter().filter_map(|c| c.polled_at).max();
             let outbound = crate::stock_sync::outbound_health(&mut tx, &channel.code).await?;
             let push_hours = tx.push_hours(&channel.code, day_ago).await?;
+            let poll_failing = tx.has_unresolved_exception(ExceptionKind::SyncFailure.as_str(), &format!("connector:{}", channel.code)).await?;
             let state = match &connector {
                 None => "not connected",
                 Some(c) if c.paused => "paused",
-                Some(_) if stats.failed > 0 => "failing",
+                Some(_) if stats.failed > 0 || poll_failing || outbound.failed > 0 => "failing",
                 Some(_) => "active",
             };
             connections.push(ChannelConnection {

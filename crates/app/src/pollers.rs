@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ordo_domain::connector::ConnectorKind;
+use ordo_domain::exception::ExceptionKind;
 use ordo_storage::NewDelivery;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -169,6 +170,7 @@ impl Channels<'_> {
             ConnectorKind::WooCommerce => "order.updated",
             ConnectorKind::Amazon | ConnectorKind::Ebay => "order",
         };
+        let mut failed = false;
         while round.pages < MAX_PAGES {
             let until = position.until.unwrap_or_else(|| self.now() - SETTLE);
             if until <= position.since && position.token.is_none() {
@@ -178,6 +180,7 @@ impl Channels<'_> {
                 Ok(page) => page,
                 Err(error) => {
                     self.poll_failed(channel, &error).await?;
+                    failed = true;
                     break;
                 }
             };
@@ -222,6 +225,9 @@ impl Channels<'_> {
                 break;
             }
         }
+        if !failed && round.pages > 0 {
+            self.poll_recovered(channel).await?;
+        }
         Ok(round)
     }
 
@@ -233,17 +239,40 @@ impl Channels<'_> {
         Ok(())
     }
 
+    /// A poll that failed after its tries (credentials refused, or the channel down through
+    /// every retry) raises a `sync_failure` about the connector, once while it lasts: the
+    /// Channels page shows the channel failing.
     async fn poll_failed(self, channel: &str, error: &FeedError) -> AppResult<()> {
         metrics::counter!("ordo_channel_poll_failures_total", "channel" => channel.to_owned()).increment(1);
         tracing::warn!(channel, %error, "polling the channel failed");
-        if let FeedError::Unauthorized(message) = error {
-            let kind = ordo_domain::exception::ExceptionKind::SyncFailure;
-            let now = self.now();
-            let details = serde_json::json!({"channel": channel, "error": message, "what": "the channel refused the connector's credentials"});
-            let mut tx = self.db.write().await?;
-            tx.raise_exception(kind.as_str(), &format!("connector:{channel}"), kind.owner_role().as_str(), now + kind.sla(), &details, now).await?;
-            tx.commit().await?;
-        }
+        let (what, message) = match error {
+            FeedError::Unauthorized(message) => ("the channel refused the connector's credentials", message),
+            FeedError::Failed(message) => ("polling the channel failed after its retries", message),
+        };
+        let kind = ExceptionKind::SyncFailure;
+        let now = self.now();
+        let details = serde_json::json!({"channel": channel, "error": message, "what": what});
+        let mut tx = self.db.write().await?;
+        tx.raise_exception(kind.as_str(), &poll_subject(channel), kind.owner_role().as_str(), now + kind.sla(), &details, now).await?;
+        tx.commit().await?;
         Ok(())
     }
+
+    /// A poll went through: a failure raised by an earlier one is over.
+    async fn poll_recovered(self, channel: &str) -> AppResult<()> {
+        let kind = ExceptionKind::SyncFailure.as_str();
+        let subject = poll_subject(channel);
+        if !self.db.read().await?.has_unresolved_exception(kind, &subject).await? {
+            return Ok(());
+        }
+        let mut tx = self.db.write().await?;
+        tx.resolve_exception(kind, &subject, "the channel answered the poll again", self.now()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// What a poll's failure is raised about: the channel's connector.
+fn poll_subject(channel: &str) -> String {
+    format!("connector:{channel}")
 }

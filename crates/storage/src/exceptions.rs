@@ -185,6 +185,13 @@ impl Tx {
         Ok(changed == 1)
     }
 
+    /// Whether an exception of `kind` about `subject` is still unresolved.
+    pub async fn has_unresolved_exception(&mut self, kind: &str, subject: &str) -> Result<bool, StorageError> {
+        let sql = "SELECT COUNT(*) FROM exceptions WHERE kind = $1 AND subject = $2 AND status <> 'resolved'";
+        let count: i64 = on_engine!(self, |conn| sqlx::query_scalar(sql).bind(kind).bind(subject).fetch_one(conn).await?);
+        Ok(count > 0)
+    }
+
     /// Resolves the unresolved exception of `kind` about `subject`, if there is one: Ordo saw
     /// its cause go away, and says how in `resolution`.
     pub async fn resolve_exception(

@@ -11,6 +11,7 @@ mod backup;
 mod bounds;
 mod browser;
 mod changes;
+mod channel_health;
 mod cli;
 mod common;
 mod confirmations;
