@@ -127,6 +127,11 @@ impl Server {
         self.url.clone()
     }
 
+    /// The database this server keeps its data in.
+    pub fn database_url(&self) -> &str {
+        &self.url
+    }
+
     pub async fn token(&self, role: Role) -> String {
         self.ordo.access().create_token(role, &format!("test {role}"), &ordo_app::Actor::system()).await.unwrap().token
     }

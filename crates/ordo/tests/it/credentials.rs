@@ -217,3 +217,41 @@ async fn forms_need_their_token_and_this_sites_origin_and_api_answers_carry_secu
         assert_eq!(answer.headers().get(header).map(|v| v.to_str().unwrap()), Some(value), "{header}");
     }
 }
+
+/// Connector secrets are sealed before they are stored: neither the connector's row nor the
+/// database's files (on SQLite) hold them in plain text, and only the configured key opens them.
+async fn connector_secrets_are_sealed_at_rest(server: Server) {
+    const WEBHOOK_SECRET: &str = "shpss_plain-webhook-secret-4711";
+    const ACCESS_TOKEN: &str = "shpat_plain-access-token-0815";
+    let t = &server.admin;
+    crate::orders::shop(&server, 1).await;
+    let connector = json!({"kind": "shopify", "base_url": "https://ordo-test.myshopify.com", "webhook_secrets": [WEBHOOK_SECRET],
+        "credentials": {"access_token": ACCESS_TOKEN}});
+    assert_eq!(server.put(t, "/api/v1/channels/web/connector", connector).await.0, 200);
+
+    let mut tx = server.ordo.storage().read().await.unwrap();
+    let row = tx.connector("web").await.unwrap().unwrap();
+    drop(tx);
+    let (secrets, credentials) = (row.webhook_secrets.clone().unwrap(), row.credentials.clone().unwrap());
+    for plain in [WEBHOOK_SECRET, ACCESS_TOKEN] {
+        assert!(!secrets.contains(plain) && !credentials.contains(plain), "{plain} stored as it is: {row:?}");
+    }
+    let key = ordo_app::SecretKey::from_text(crate::common::TEST_SECRET_KEY).unwrap();
+    let opened: Vec<String> = serde_json::from_str(&key.open(&secrets).unwrap()).unwrap();
+    assert_eq!(opened, [WEBHOOK_SECRET], "the configured key opens what was sealed");
+    assert!(key.open(&credentials).unwrap().contains(ACCESS_TOKEN));
+    let other = ordo_app::SecretKey::from_text("another key entirely, thirty-two characters or more").unwrap();
+    assert!(other.open(&secrets).is_err(), "another key does not");
+
+    if let Some(path) = server.database_url().strip_prefix("sqlite://") {
+        let dir = std::path::Path::new(path).parent().unwrap();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            for plain in [WEBHOOK_SECRET, ACCESS_TOKEN] {
+                assert!(!bytes.windows(plain.len()).any(|w| w == plain.as_bytes()), "{plain} is in a database file");
+            }
+        }
+    }
+}
+
+crate::common::on_both_engines!(connector_secrets_are_sealed_at_rest, connector_secrets_are_sealed_at_rest_on_sqlite, connector_secrets_are_sealed_at_rest_on_postgres);
