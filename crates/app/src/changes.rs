@@ -189,6 +189,16 @@ impl Changes<'_> {
         Ok(self.db.read().await?.change_requests(status).await?.into_iter().map(shown).collect())
     }
 
+    /// Change requests in `status` (or all), newest first, `limit` of them after the one
+    /// `after` names: a page of the dashboard's list.
+    pub async fn change_requests_page(self, status: Option<&str>, limit: i64, after: Option<ordo_domain::field::PageCursor>) -> AppResult<Vec<ChangeRequest>> {
+        if let Some(s) = status {
+            ChangeStatus::parse("status", s)?;
+        }
+        let limit = ordo_domain::field::bounded("limit", limit, 1, 500)?;
+        Ok(self.db.read().await?.change_requests_page(status, limit, after).await?.into_iter().map(shown).collect())
+    }
+
     pub async fn change_request(self, id: Uuid) -> AppResult<ChangeRequest> {
         self.db.read().await?.change_request(id).await?.map(shown).ok_or_else(|| not_found("change request", id.to_string()))
     }

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use ordo_domain::change::{ChangeRequest, ChangeStatus};
+use ordo_domain::field::PageCursor;
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
@@ -86,6 +87,19 @@ impl Tx {
     pub async fn change_requests(&mut self, status: Option<&str>) -> Result<Vec<ChangeRequest>, StorageError> {
         let sql = format!("SELECT {COLUMNS} FROM change_requests WHERE ($1 IS NULL OR status = $1) ORDER BY proposed_at DESC, id LIMIT 1000");
         let rows: Vec<Row> = on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(status).fetch_all(conn).await?);
+        rows.into_iter().map(request).collect()
+    }
+
+    /// Change requests in `status` (or all), newest first, `limit` of them after the one `after`
+    /// names (its proposal time and id) when given: a page of a list that has no end.
+    pub async fn change_requests_page(&mut self, status: Option<&str>, limit: i64, after: Option<PageCursor>) -> Result<Vec<ChangeRequest>, StorageError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM change_requests WHERE ($1 IS NULL OR status = $1) \
+             AND ($2 IS NULL OR (proposed_at, id) < ($2, $3)) ORDER BY proposed_at DESC, id DESC LIMIT $4"
+        );
+        let (at, id) = (after.map(|c| c.at), after.map(|c| c.id));
+        let rows: Vec<Row> =
+            on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(status).bind(at).bind(id).bind(limit).fetch_all(conn).await?);
         rows.into_iter().map(request).collect()
     }
 

@@ -15,7 +15,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::{field, form_fields, timestamp, Choice, Layout, Page};
+use ordo_domain::field::PageCursor;
+
+use super::{field, form_fields, timestamp, Choice, Layout, Page, Pager, PAGE_SIZE};
 use crate::Dashboard;
 use crate::error::{render, PageError};
 use crate::forms::{refusal, Control, Entered, EntryForm, Input};
@@ -51,7 +53,7 @@ fn shown(value: Option<&Value>) -> String {
 struct Row {
     href: String,
     kind: String,
-    subject: String,
+    subject: crate::subjects::SubjectLink,
     proposed_by: String,
     proposed_at: String,
     reason: String,
@@ -63,7 +65,7 @@ impl From<&ChangeRequest> for Row {
         Row {
             href: change_href(c.id),
             kind: kind_label(&c.kind),
-            subject: c.subject.clone(),
+            subject: subject_link(&c.subject),
             proposed_by: c.proposed_by.clone(),
             proposed_at: timestamp(&c.proposed_at),
             reason: c.reason.clone(),
@@ -72,10 +74,32 @@ impl From<&ChangeRequest> for Row {
     }
 }
 
+/// What a change is about, as people read it: `product:MUG-1` is SKU MUG-1, linked; a
+/// policy's scope (`policy:class:A`) is said in words.
+fn subject_link(subject: &str) -> crate::subjects::SubjectLink {
+    match subject.strip_prefix("policy:") {
+        Some(scope) => crate::subjects::SubjectLink {
+            label: match scope.split_once(':') {
+                Some(("class", class)) => format!("Replenishment policy of class {class}"),
+                Some(("sku", sku)) => format!("Replenishment policy of SKU {sku}"),
+                _ => format!("Replenishment policy {scope}"),
+            },
+            href: Some(super::Page::Procurement.href().to_owned() + "#policies"),
+        },
+        None => crate::subjects::link(subject, &std::collections::HashMap::new()),
+    }
+}
+
 #[derive(Debug, Deserialize)]
 pub(crate) struct ChangesQuery {
     #[serde(default)]
     status: Option<String>,
+    /// Where the page starts: after the request this names (given by the page before).
+    #[serde(default)]
+    cursor: Option<String>,
+    /// `csv` for every matching request as a file.
+    #[serde(default)]
+    format: Option<String>,
 }
 
 #[derive(Template)]
@@ -85,6 +109,8 @@ struct ChangesPage {
     statuses: Vec<Choice>,
     status: String,
     rows: Vec<Row>,
+    pager: Pager,
+    csv_href: String,
     forms: Vec<EntryForm>,
 }
 
@@ -135,21 +161,48 @@ fn proposal_forms(refused: Option<(&str, &Entered)>) -> Vec<EntryForm> {
 pub(crate) async fn changes(session: Session, State(dashboard): State<Dashboard>, query: Result<Query<ChangesQuery>, QueryRejection>) -> Result<Response, PageError> {
     let layout = session.open(Page::Changes)?;
     let query = layout.query(query)?;
-    changes_page(&session, &dashboard, query.status, None).await
+    let status = chosen_status(query.status);
+    let filter = (status != "any").then_some(status.as_str());
+    if query.format.as_deref() == Some("csv") {
+        let changes = dashboard.ordo.changes();
+        let all = super::every_page_after(500, key, |after| changes.change_requests_page(filter, 500, after)).await.map_err(|e| layout.fail(e))?;
+        let rows = all.iter().map(|c| {
+            let row = Row::from(c);
+            vec![c.proposed_at.to_rfc3339(), row.kind, row.subject.label, c.proposed_by.clone(), c.reason.clone(), c.status.to_string(), c.decided_by.clone().unwrap_or_default()]
+        });
+        let header = ["proposed_at", "kind", "subject", "proposed_by", "reason", "status", "decided_by"];
+        return Ok(super::csv_file("change-requests.csv", super::csv_rows(&header, rows)));
+    }
+    let after = super::cursor(&layout, query.cursor.as_deref())?;
+    changes_page(&session, &dashboard, status, after, None).await
 }
 
-async fn changes_page(session: &Session, dashboard: &Dashboard, status: Option<String>, refused: Option<(&str, Entered)>) -> Result<Response, PageError> {
+/// The status a list shows: pending unless another (or `any`) is asked for.
+fn chosen_status(status: Option<String>) -> String {
+    status.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).unwrap_or_else(|| "pending".to_owned())
+}
+
+/// Where a request sits in the list: its proposal time and id.
+fn key(c: &ChangeRequest) -> PageCursor {
+    PageCursor { at: c.proposed_at, id: c.id }
+}
+
+async fn changes_page(session: &Session, dashboard: &Dashboard, status: String, after: Option<PageCursor>, refused: Option<(&str, Entered)>) -> Result<Response, PageError> {
     let layout = session.open(Page::Changes)?;
-    let status = status.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).unwrap_or_else(|| "pending".to_owned());
     let filter = (status != "any").then_some(status.as_str());
-    let requests = dashboard.ordo.changes().change_requests(filter).await.map_err(|e| layout.fail(e))?;
+    // One row past the page tells whether there is a next page without counting them all.
+    let found = dashboard.ordo.changes().change_requests_page(filter, PAGE_SIZE + 1, after).await.map_err(|e| layout.fail(e))?;
+    let (requests, next) = super::one_page(found, key);
+    let params = [("status", status.as_str())];
+    let pager = Pager::by_cursor(Page::Changes.href(), &params, after.is_some(), requests.len(), None, next.as_deref(), "change requests");
+    let csv_href = crate::href::with_query(Page::Changes.href(), &[("status", status.as_str()), ("format", "csv")]);
     let statuses = ["pending", "approved", "rejected", "any"]
         .into_iter()
         .map(|s| Choice { value: s.to_owned(), label: s.to_owned(), selected: s == status })
         .collect();
     let http = if refused.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let forms = proposal_forms(refused.as_ref().map(|(form, entered)| (*form, entered)));
-    let page = ChangesPage { layout, statuses, status, rows: requests.iter().map(Row::from).collect(), forms };
+    let page = ChangesPage { layout, statuses, status, rows: requests.iter().map(Row::from).collect(), pager, csv_href, forms };
     Ok(render(http, &page))
 }
 
@@ -193,7 +246,7 @@ pub(crate) async fn propose(session: Session, State(dashboard): State<Dashboard>
         Ok(id) => Ok(Redirect::to(&change_href(id)).into_response()),
         Err(error) => {
             let refused = refusal(error).map_err(|e| layout.fail(e))?;
-            changes_page(&session, &dashboard, None, Some((form_of(&kind), Entered::new(fields, refused)))).await
+            changes_page(&session, &dashboard, chosen_status(None), None, Some((form_of(&kind), Entered::new(fields, refused)))).await
         }
     }
 }
