@@ -86,6 +86,11 @@ impl Fulfilment<'_> {
         Ok(format!("order {id} is {}: the channel shipped it", order.status))
     }
 
+    /// The order a shipment (parcel) belongs to, for a link from where the parcel is named.
+    pub async fn shipment_order(self, shipment: Uuid) -> AppResult<Uuid> {
+        self.db.read().await?.shipment_order(shipment).await?.ok_or_else(|| AppError::NotFound { what: "shipment", key: shipment.to_string() })
+    }
+
     /// Confirms a shipment's delivery; the order is delivered when all of it is shipped and
     /// every shipment delivered.
     pub async fn deliver_shipment(self, shipment: Uuid, actor: &Actor) -> AppResult<Order> {

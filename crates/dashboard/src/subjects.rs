@@ -31,7 +31,7 @@ pub(crate) fn link(subject: &str, names: &HashMap<String, String>) -> SubjectLin
         "exception" => (format!("Exception {name}"), Some(format!("/dashboard/exceptions/{escaped}"))),
         "wave" => (format!("Wave {name}"), Some(format!("/dashboard/fulfilment/waves/{escaped}"))),
         "customer" => (format!("Customer {name}"), None),
-        "shipment" => (format!("Parcel {name}"), None),
+        "shipment" => (format!("Parcel {name}"), Some(format!("/dashboard/shipments/{escaped}"))),
         "settlement" => (format!("Settlement {name}"), Some("/dashboard/ledger".to_owned())),
         "token" => (format!("API token {name}"), Some("/dashboard/users".to_owned())),
         "user" => (format!("User {name}"), Some("/dashboard/users".to_owned())),
@@ -40,7 +40,10 @@ pub(crate) fn link(subject: &str, names: &HashMap<String, String>) -> SubjectLin
         "connector" => (format!("Connector of {name}"), Some(format!("/dashboard/channels/{escaped}"))),
         "location" => (format!("Location {name}"), Some("/dashboard/locations".to_owned())),
         "supplier" => (format!("Supplier {name}"), Some("/dashboard/suppliers".to_owned())),
-        "listing" => (format!("Listing {name}"), None),
+        "listing" => {
+            let channel = crate::href::query_escape(key.split_once('/').map_or(key, |(channel, _)| channel));
+            (format!("Listing {name}"), Some(format!("/dashboard/channels/{channel}")))
+        }
         "endpoint" => (format!("Endpoint {name}"), Some("/dashboard/notifications".to_owned())),
         other => (format!("{} {name}", other.replace('_', " ")), None),
     };
@@ -51,6 +54,35 @@ pub(crate) fn link(subject: &str, names: &HashMap<String, String>) -> SubjectLin
 pub(crate) async fn links<'a>(dashboard: &Dashboard, subjects: impl IntoIterator<Item = &'a str> + Clone) -> ordo_app::AppResult<HashMap<String, SubjectLink>> {
     let names = dashboard.ordo.subject_names(subjects.clone()).await?;
     Ok(subjects.into_iter().map(|subject| (subject.to_owned(), link(subject, &names))).collect())
+}
+
+/// The record a ledger entry's source names, as a subject to look its name up by:
+/// `return:{id}:{line}` is the return, `shipment:{id}` the parcel.
+pub(crate) fn ledger_subject(source: &str) -> String {
+    match source.split(':').collect::<Vec<_>>().as_slice() {
+        ["return", id, _line] => format!("return:{id}"),
+        _ => source.to_owned(),
+    }
+}
+
+/// A ledger entry's source as people read it, linked to the record it came from: a parcel, a
+/// return's line, a stock movement's SKU. `names` are looked up by [`ledger_subject`].
+pub(crate) fn ledger_source(source: &str, names: &HashMap<String, String>) -> SubjectLink {
+    let short = |id: &str| id.chars().take(8).collect::<String>();
+    match source.split(':').collect::<Vec<_>>().as_slice() {
+        ["movement", kind, sku, location] => SubjectLink {
+            label: format!("Stock {} of SKU {sku} at {location}", kind.replace('_', " ")),
+            href: Some(format!("/dashboard/inventory/{}", crate::href::query_escape(sku))),
+        },
+        ["return", _, line] => {
+            let shown = link(&ledger_subject(source), names);
+            SubjectLink { label: format!("{}, line {line}", shown.label), href: shown.href }
+        }
+        ["refund", id] => SubjectLink { label: format!("Refund {}", short(id)), href: None },
+        ["claim", id, ..] => SubjectLink { label: format!("Supplier claim {}", short(id)), href: None },
+        ["manual", _] => SubjectLink { label: "Entry made by hand".to_owned(), href: None },
+        _ => link(source, names),
+    }
 }
 
 /// One fact of an exception's evidence: what it is, its value, and where it leads.
@@ -150,6 +182,23 @@ mod tests {
         assert_eq!(link("plain words", &names).label, "plain words");
         for subject in [format!("order:{id}"), format!("ticket:{id}"), format!("anything:{id}")] {
             assert!(!link(&subject, &HashMap::new()).label.contains(id), "{subject}");
+        }
+    }
+
+    #[test]
+    fn a_ledger_source_reads_as_the_record_it_came_from() {
+        let id = "0193a5c2-7f00-7000-8000-000000000001";
+        let names = HashMap::from([(format!("shipment:{id}"), "DHL JD1, order web WEB-7".to_owned()), (format!("return:{id}"), "web WEB-7".to_owned())]);
+        assert_eq!(
+            ledger_source(&format!("shipment:{id}"), &names),
+            SubjectLink { label: "Parcel DHL JD1, order web WEB-7".into(), href: Some(format!("/dashboard/shipments/{id}")) }
+        );
+        assert_eq!(ledger_subject(&format!("return:{id}:2")), format!("return:{id}"));
+        assert_eq!(ledger_source(&format!("return:{id}:2"), &names).label, "Return of order web WEB-7, line 2");
+        let moved = ledger_source("movement:receipt:MUG-1:central", &names);
+        assert_eq!((moved.label.as_str(), moved.href.as_deref()), ("Stock receipt of SKU MUG-1 at central", Some("/dashboard/inventory/MUG-1")));
+        for source in [format!("refund:{id}"), format!("claim:{id}:credited"), format!("manual:{id}"), format!("shipment:{id}")] {
+            assert!(!ledger_source(&source, &HashMap::new()).label.contains(id), "{source}");
         }
     }
 

@@ -127,6 +127,9 @@ pub(crate) struct PeriodQuery {
     /// What contribution is broken down by: channel (the default), segment or sku.
     #[serde(default)]
     by: Option<String>,
+    /// `csv` for the trial balance as a file.
+    #[serde(default)]
+    format: Option<String>,
 }
 
 /// The most SKUs the contribution chart shows: those with the most revenue.
@@ -165,6 +168,14 @@ pub(crate) async fn trial_balance(
     let (from, to) = (query.from.unwrap_or_default(), query.to.unwrap_or_default());
     let (chosen, said) = period(&from, &to).map_err(|e| layout.fail(e))?;
     let balance = dashboard.ordo.ledger().trial_balance().await.map_err(|e| layout.fail(e))?;
+    if query.format.as_deref() == Some("csv") {
+        let currency = balance.currency;
+        let rows = balance.accounts.into_iter().map(|a| {
+            let (debit, credit) = a.balance_sides();
+            vec![a.code, a.name, currency.code().to_owned(), total_decimal(debit, currency), total_decimal(credit, currency)]
+        });
+        return Ok(super::csv_file("trial-balance.csv", super::csv_rows(&["account", "name", "currency", "debit", "credit"], rows)));
+    }
     let check = dashboard.ordo.ledger().check_ledger().await.map_err(|e| layout.fail(e))?;
     let settlements = dashboard.ordo.settlements().list().await.map_err(|e| layout.fail(e))?;
     let by = query.by.as_deref().map(str::trim).filter(|b| !b.is_empty()).unwrap_or("channel").to_owned();
@@ -241,12 +252,16 @@ pub(crate) struct AccountQuery {
     to: Option<String>,
     #[serde(default)]
     page: Option<String>,
+    /// `csv` for every line of the period as a file.
+    #[serde(default)]
+    format: Option<String>,
 }
 
 /// One line of an account's general ledger, formatted.
 struct GlRow {
     posted_at: chrono::DateTime<chrono::Utc>,
-    source: String,
+    /// The record the entry came from, named and linked.
+    source: crate::subjects::SubjectLink,
     memo: String,
     debit: String,
     credit: String,
@@ -266,6 +281,13 @@ struct AccountPage {
     opening: String,
     lines: Vec<GlRow>,
     pager: super::Pager,
+    csv_href: String,
+}
+
+/// The names of the records ledger lines came from.
+async fn source_names<'a>(dashboard: &Dashboard, sources: impl Iterator<Item = &'a str>) -> ordo_app::AppResult<std::collections::HashMap<String, String>> {
+    let subjects: Vec<String> = sources.map(crate::subjects::ledger_subject).collect();
+    dashboard.ordo.subject_names(subjects.iter().map(String::as_str)).await
 }
 
 /// The general ledger of one account over a period: its opening balance and each line with
@@ -282,24 +304,36 @@ pub(crate) async fn account(
     let (from, to) = (query.from.unwrap_or_default(), query.to.unwrap_or_default());
     let (chosen, said) = period(&from, &to).map_err(|e| layout.fail(e))?;
     let paging = super::Paging::parse(query.page.as_deref()).map_err(|e| layout.fail(e))?;
-    let ledger = dashboard.ordo.ledger().account_ledger(&code, chosen, super::PAGE_SIZE + 1, paging.offset).await.map_err(|e| layout.fail(e))?;
     let currency = dashboard.ordo.settings().base_currency;
+    if query.format.as_deref() == Some("csv") {
+        let (ledger, account) = (dashboard.ordo.ledger(), code.as_str());
+        let all = super::every_page(500, |offset| async move { Ok(ledger.account_ledger(account, chosen, 500, offset).await?.lines) }).await.map_err(|e| layout.fail(e))?;
+        let names = source_names(&dashboard, all.iter().map(|l| l.source.as_str())).await.map_err(|e| layout.fail(e))?;
+        let rows = all.into_iter().map(|l| {
+            let source = crate::subjects::ledger_source(&l.source, &names).label;
+            vec![l.posted_at.to_rfc3339(), source, l.memo, total_decimal(l.debit.into(), currency), total_decimal(l.credit.into(), currency), total_decimal(l.balance, currency)]
+        });
+        let name = format!("account-{}.csv", code.replace(|c: char| !c.is_ascii_alphanumeric(), "-"));
+        return Ok(super::csv_file(&name, super::csv_rows(&["posted_at", "source", "memo", "debit", "credit", "balance"], rows)));
+    }
+    let ledger = dashboard.ordo.ledger().account_ledger(&code, chosen, super::PAGE_SIZE + 1, paging.offset).await.map_err(|e| layout.fail(e))?;
     let more = ledger.lines.len() as i64 > super::PAGE_SIZE;
-    let lines: Vec<GlRow> = ledger
-        .lines
+    let shown = ledger.lines.into_iter().take(super::PAGE_SIZE as usize).collect::<Vec<_>>();
+    let names = source_names(&dashboard, shown.iter().map(|l| l.source.as_str())).await.map_err(|e| layout.fail(e))?;
+    let lines: Vec<GlRow> = shown
         .into_iter()
-        .take(super::PAGE_SIZE as usize)
         .map(|l| GlRow {
             debit: amount(l.debit, currency),
             credit: amount(l.credit, currency),
             balance: total_decimal(l.balance, currency),
             posted_at: l.posted_at,
-            source: l.source,
+            source: crate::subjects::ledger_source(&l.source, &names),
             memo: l.memo,
         })
         .collect();
     let here = format!("/dashboard/ledger/accounts/{}", crate::href::query_escape(&code));
     let pager = super::Pager::new(&here, &[("from", from.trim()), ("to", to.trim())], paging, lines.len(), super::Extent::More(more), "lines");
+    let csv_href = crate::href::with_query(&here, &[("from", from.trim()), ("to", to.trim()), ("format", "csv")]);
     let layout = layout.titled(format!("Account {} {}", ledger.code, ledger.name));
     let page = AccountPage {
         layout,
@@ -312,6 +346,7 @@ pub(crate) async fn account(
         to: to.trim().to_owned(),
         lines,
         pager,
+        csv_href,
     };
     Ok(render(StatusCode::OK, &page))
 }

@@ -354,6 +354,14 @@ pub(crate) async fn order(
     order_page(&session, &dashboard, id, None).await
 }
 
+/// A parcel, named where the ledger or the audit log shows it: its order's page (303).
+pub(crate) async fn shipment(session: Session, State(dashboard): State<Dashboard>, path: Result<Path<String>, PathRejection>) -> Result<Redirect, PageError> {
+    let layout = session.open(Page::Orders)?;
+    let id = layout.path_id(path)?;
+    let order = dashboard.ordo.fulfilment().shipment_order(id).await.map_err(|e| layout.fail(e))?;
+    Ok(Redirect::to(&order_href(&order.to_string())))
+}
+
 /// The order's page; with `return_refused`, why the return asked for on it was refused (422).
 pub(crate) async fn order_page(session: &Session, dashboard: &Dashboard, id: uuid::Uuid, return_refused: Option<FieldError>) -> Result<Response, PageError> {
     let layout = session.open(Page::Orders)?;
