@@ -4,18 +4,21 @@
 
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use ordo_app::{ExceptionFilter, Exposure, ProposalView, PurchaseOrder, SkuForecastView};
 use ordo_domain::access::Permission;
-use ordo_domain::procurement::PoStatus;
+use ordo_domain::procurement::{PoStatus, Policy};
 use ordo_domain::FieldError;
+use serde::Deserialize;
+use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::{Layout, Page};
 use crate::error::{render, PageError, Problem};
+use crate::forms::{refusal, Control, Entered, EntryForm, Input};
 use crate::session::Session;
 use crate::Dashboard;
 
@@ -56,9 +59,111 @@ struct ProcurementPage {
     proposals: Vec<ProposalRow>,
     orders: Vec<PurchaseOrder>,
     may_buy: bool,
+    /// The replenishment policies in force: (scope as said, the policy in words).
+    policies: Vec<(String, String)>,
+    /// Proposes a policy change, when the viewer may propose changes.
+    policy_form: Option<EntryForm>,
 }
 
-pub(crate) async fn procurement(session: Session, State(dashboard): State<Dashboard>) -> Result<Response, PageError> {
+#[derive(Debug, Deserialize)]
+pub(crate) struct ProcurementQuery {
+    /// `csv` for the purchase orders as a file.
+    #[serde(default)]
+    format: Option<String>,
+}
+
+pub(crate) async fn procurement(session: Session, State(dashboard): State<Dashboard>, query: Result<Query<ProcurementQuery>, QueryRejection>) -> Result<Response, PageError> {
+    let layout = session.open(Page::Procurement)?;
+    let query = layout.query(query)?;
+    if query.format.as_deref() == Some("csv") {
+        let orders = dashboard.ordo.procurement().purchase_orders(None).await.map_err(|e| layout.fail(e))?;
+        let rows = orders.into_iter().map(|po| {
+            let lines = po.lines.iter().map(|l| format!("{} × {}", l.quantity, l.sku)).collect::<Vec<_>>().join(", ");
+            vec![po.number, po.supplier, po.location, po.status.as_str().to_owned(), po.total, po.currency, po.expected_at.to_rfc3339(), lines]
+        });
+        let header = ["number", "supplier", "location", "status", "total", "currency", "expected_at", "lines"];
+        return Ok(super::csv_file("purchase-orders.csv", super::csv_rows(&header, rows)));
+    }
+    procurement_page(&session, &dashboard, None).await
+}
+
+/// A scope (`class:A`, `sku:MUG-1`) in words.
+fn scope_words(scope: &str) -> String {
+    match scope.split_once(':') {
+        Some(("class", class)) => format!("Class {class} SKUs"),
+        Some(("sku", sku)) => format!("SKU {sku}"),
+        _ => scope.to_owned(),
+    }
+}
+
+/// A policy in words.
+fn policy_words(policy: &Policy) -> String {
+    match policy {
+        Policy::ReorderPoint { service_level, cover_days } => {
+            format!("reorder point at a {:.1} % service level, ordering {cover_days} days' cover", service_level * 100.0)
+        }
+        Policy::MinMax { min, max } => format!("min {min}, max {max}"),
+        Policy::PeriodicReview { review_days, service_level } => {
+            format!("reviewed every {review_days} days at a {:.1} % service level", service_level * 100.0)
+        }
+    }
+}
+
+/// The form that proposes a replenishment policy: a change request, like the API's.
+fn policy_form(refused: Option<&Entered>) -> EntryForm {
+    EntryForm::new("propose-policy", "Propose a replenishment policy", "/dashboard/procurement/policies", "Propose", vec![
+        Input::text("scope", "For").hint("class:A, class:B or class:C, or sku: and a SKU such as sku:MUG-1"),
+        Input::text("policy", "Policy").select(&[
+            ("reorder_point", "Reorder point: order when stock falls to it"),
+            ("min_max", "Min and max: order up to max at min"),
+            ("periodic_review", "Periodic review: order every so many days"),
+        ]),
+        Input::text("service_level", "Service level").optional().hint("reorder point and periodic review: between 0 and 1, such as 0.95"),
+        Input::text("cover_days", "Days of cover").of(Control::Number).optional().hint("reorder point: 1 to 365"),
+        Input::text("review_days", "Days between reviews").of(Control::Number).optional().hint("periodic review"),
+        Input::text("min", "Min").of(Control::Number).optional().hint("min and max"),
+        Input::text("max", "Max").of(Control::Number).optional().hint("min and max"),
+        Input::text("reason", "Why").hint("the approver reads it; kept in the audit log"),
+    ])
+    .about("Procurement approves it on the change requests page; it applies only when another person does.")
+    .entered(refused)
+    .mark_choices()
+}
+
+/// The proposed policy as the API takes it, from the form's fields.
+fn policy_of(fields: &[(String, String)]) -> Result<Value, FieldError> {
+    let text = |name: &str| super::field(fields, name).trim().to_owned();
+    let whole = |name: &str| -> Result<i64, FieldError> { text(name).parse().map_err(|_| FieldError::new(name, "must be a whole number")) };
+    let level = || -> Result<f64, FieldError> { text("service_level").parse().map_err(|_| FieldError::new("service_level", "must be between 0 and 1, such as 0.95")) };
+    let kind = text("policy");
+    let policy = match kind.as_str() {
+        "reorder_point" => json!({"kind": kind, "service_level": level()?, "cover_days": whole("cover_days")?}),
+        "min_max" => json!({"kind": kind, "min": whole("min")?, "max": whole("max")?}),
+        "periodic_review" => json!({"kind": kind, "review_days": whole("review_days")?, "service_level": level()?}),
+        _ => return Err(FieldError::new("policy", "must be reorder_point, min_max or periodic_review")),
+    };
+    Ok(json!({"scope": text("scope"), "policy": policy}))
+}
+
+/// Proposes a replenishment policy as a change request; the request's page next (303), or the
+/// form again with the refused field named (422).
+pub(crate) async fn propose_policy(session: Session, State(dashboard): State<Dashboard>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+    let layout = session.posting(Page::Procurement, &headers, Permission::ChangesPropose)?;
+    let fields = super::form_fields(&body);
+    let proposed = match policy_of(&fields) {
+        Ok(change) => dashboard.ordo.changes().propose_change("replenishment_policy", change, super::field(&fields, "reason"), &session.actor).await,
+        Err(error) => Err(error.into()),
+    };
+    match proposed {
+        Ok(request) => Ok(Redirect::to(&super::changes::change_href(request.id)).into_response()),
+        Err(error) => {
+            let refused = refusal(error).map_err(|e| layout.fail(e))?;
+            procurement_page(&session, &dashboard, Some(Entered::new(fields, refused))).await
+        }
+    }
+}
+
+async fn procurement_page(session: &Session, dashboard: &Dashboard, refused: Option<Entered>) -> Result<Response, PageError> {
     let layout = session.open(Page::Procurement)?;
     let ordo = &dashboard.ordo;
     let orders = ordo.procurement().purchase_orders(None).await.map_err(|e| layout.fail(e))?;
@@ -74,10 +179,12 @@ pub(crate) async fn procurement(session: Session, State(dashboard): State<Dashbo
         .filter_map(|e| e.subject.strip_prefix("sku:").map(|sku| (sku.to_owned(), e.details["next_receipt"].as_str().unwrap_or_default().get(..10).unwrap_or_default().to_owned())))
         .collect();
     let proposals = ordo.procurement().proposals(Some("proposed")).await.map_err(|e| layout.fail(e))?.iter().map(ProposalRow::from).collect();
-    let page = ProcurementPage { may_buy: session.actor.can(Permission::ProcurementWrite), exposure, short, proposals, orders, layout };
-    Ok(render(StatusCode::OK, &page))
+    let policies = ordo.procurement().replenishment_policies().await.map_err(|e| layout.fail(e))?.iter().map(|(scope, p)| (scope_words(scope), policy_words(p))).collect();
+    let status = if refused.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let policy_form = session.actor.can(Permission::ChangesPropose).then(|| policy_form(refused.as_ref()));
+    let page = ProcurementPage { may_buy: session.actor.can(Permission::ProcurementWrite), exposure, short, proposals, orders, policies, policy_form, layout };
+    Ok(render(status, &page))
 }
-
 
 /// Approves the ticked proposals (at the quantities in their boxes) into purchase orders, or
 /// rejects them; then the page again (303).
