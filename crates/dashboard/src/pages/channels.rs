@@ -138,7 +138,25 @@ fn rate_form(entered: Option<&Entered>, base_currency: &str) -> EntryForm {
     .entered(entered)
 }
 
-pub(crate) async fn channels(session: Session, State(dashboard): State<Dashboard>) -> Result<Response, PageError> {
+pub(crate) async fn channels(session: Session, State(dashboard): State<Dashboard>, query: Result<Query<super::ExportQuery>, QueryRejection>) -> Result<Response, PageError> {
+    let layout = session.open(Page::Channels)?;
+    if super::ExportQuery::csv(&layout, query)? {
+        let connections = dashboard.ordo.channels().channel_connections().await.map_err(|e| layout.fail(e))?;
+        let rows = connections.into_iter().map(|c| {
+            let at = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
+            let (received, polled) = (at(c.last_received_at), at(c.last_polled_at));
+            let row = ChannelRow::from(c);
+            vec![
+                row.code, row.name, row.kind.to_owned(), row.currency, row.sla, row.connector, row.state.to_owned(), received, polled,
+                row.today.to_string(), row.failed.to_string(), row.stock_waiting.to_string(), row.stock_failing.to_string(), row.confirmations_waiting.to_string(),
+            ]
+        });
+        let header = [
+            "code", "name", "kind", "currency", "ship_by_sla_hours", "connector", "state", "last_delivery_at", "last_poll_at",
+            "deliveries_24h", "failed", "stock_to_tell", "stock_refused", "confirmations_to_send",
+        ];
+        return Ok(super::csv_file("channels.csv", super::csv_rows(&header, rows)));
+    }
     channels_page(&session, &dashboard, None).await
 }
 

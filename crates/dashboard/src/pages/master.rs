@@ -41,7 +41,16 @@ fn location_form(entered: Option<&Entered>) -> EntryForm {
     .mark_choices()
 }
 
-pub(crate) async fn locations(session: Session, State(dashboard): State<Dashboard>) -> Result<Response, PageError> {
+pub(crate) async fn locations(session: Session, State(dashboard): State<Dashboard>, query: Result<Query<super::ExportQuery>, QueryRejection>) -> Result<Response, PageError> {
+    let layout = session.open(Page::Locations)?;
+    if super::ExportQuery::csv(&layout, query)? {
+        let locations = dashboard.ordo.master_data().locations().await.map_err(|e| layout.fail(e))?;
+        let rows = locations.into_iter().map(|l| {
+            vec![l.code, l.name, l.kind.as_str().to_owned(), l.priority.to_string(), l.time_zone, l.cutoff_time, l.managed_by.unwrap_or_default()]
+        });
+        let header = ["code", "name", "kind", "priority", "time_zone", "cutoff_time", "managed_by"];
+        return Ok(super::csv_file("locations.csv", super::csv_rows(&header, rows)));
+    }
     locations_page(&session, &dashboard, None).await
 }
 
@@ -107,6 +116,17 @@ struct SupplierRow {
     skus: usize,
 }
 
+/// A supplier's row: its terms, and how many SKUs it offers.
+fn supplier_row(supplier: Supplier, terms: &[ordo_app::SupplierTerms], offered: &[ordo_app::SupplierPrice]) -> SupplierRow {
+    let terms = terms.iter().find(|t| t.supplier == supplier.code);
+    SupplierRow {
+        lead_time_sd_days: terms.map(|t| t.lead_time_sd_days.clone()).unwrap_or_default(),
+        payment_terms_days: terms.map_or(0, |t| t.payment_terms_days),
+        skus: offered.iter().filter(|o| o.supplier == supplier.code).count(),
+        supplier,
+    }
+}
+
 fn supplier_form(entered: Option<&Entered>, base_currency: &str) -> EntryForm {
     EntryForm::new("new-supplier", "New supplier", Page::Suppliers.href(), "Add the supplier", vec![
         Input::text("code", "Code").hint("short and lower case, such as nordic-ceramics"),
@@ -143,7 +163,20 @@ fn supplier_sku_form(entered: Option<&Entered>, suppliers: &[(&str, &str)]) -> E
     .mark_choices()
 }
 
-pub(crate) async fn suppliers(session: Session, State(dashboard): State<Dashboard>) -> Result<Response, PageError> {
+pub(crate) async fn suppliers(session: Session, State(dashboard): State<Dashboard>, query: Result<Query<super::ExportQuery>, QueryRejection>) -> Result<Response, PageError> {
+    let layout = session.open(Page::Suppliers)?;
+    if super::ExportQuery::csv(&layout, query)? {
+        let suppliers = dashboard.ordo.master_data().suppliers().await.map_err(|e| layout.fail(e))?;
+        let terms = dashboard.ordo.procurement().supplier_terms().await.map_err(|e| layout.fail(e))?;
+        let offered = dashboard.ordo.procurement().supplier_skus(None).await.map_err(|e| layout.fail(e))?;
+        let rows = suppliers.into_iter().map(|s| {
+            let row = supplier_row(s, &terms, &offered);
+            let s = row.supplier;
+            vec![s.code, s.name, s.currency.code().to_owned(), s.lead_time_days.to_string(), row.lead_time_sd_days, row.payment_terms_days.to_string(), row.skus.to_string()]
+        });
+        let header = ["code", "name", "currency", "lead_time_days", "lead_time_sd_days", "payment_terms_days", "skus"];
+        return Ok(super::csv_file("suppliers.csv", super::csv_rows(&header, rows)));
+    }
     suppliers_page(&session, &dashboard, None).await
 }
 
@@ -167,18 +200,7 @@ async fn suppliers_page(session: &Session, dashboard: &Dashboard, refused: Optio
     };
     let terms = dashboard.ordo.procurement().supplier_terms().await.map_err(|e| layout.fail(e))?;
     let offered = dashboard.ordo.procurement().supplier_skus(None).await.map_err(|e| layout.fail(e))?;
-    let suppliers = suppliers
-        .into_iter()
-        .map(|supplier| {
-            let terms = terms.iter().find(|t| t.supplier == supplier.code);
-            SupplierRow {
-                lead_time_sd_days: terms.map(|t| t.lead_time_sd_days.clone()).unwrap_or_default(),
-                payment_terms_days: terms.map_or(0, |t| t.payment_terms_days),
-                skus: offered.iter().filter(|o| o.supplier == supplier.code).count(),
-                supplier,
-            }
-        })
-        .collect();
+    let suppliers = suppliers.into_iter().map(|supplier| supplier_row(supplier, &terms, &offered)).collect();
     let status = if refused.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     Ok(render(status, &SuppliersPage { layout, suppliers, forms }))
 }

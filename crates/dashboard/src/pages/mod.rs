@@ -79,6 +79,20 @@ where
     }
 }
 
+/// The query of a list that has no filters: `?format=csv` for it as a file.
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct ExportQuery {
+    #[serde(default)]
+    format: Option<String>,
+}
+
+impl ExportQuery {
+    /// Whether the list is wanted as a CSV file; a bad query is refused on `layout`.
+    pub(crate) fn csv(layout: &Layout, query: Result<axum::extract::Query<ExportQuery>, axum::extract::rejection::QueryRejection>) -> Result<bool, PageError> {
+        Ok(layout.query(query)?.format.as_deref() == Some("csv"))
+    }
+}
+
 /// A list as a file to download, as every list offers (`?format=csv`).
 pub(crate) fn csv_file(name: &str, body: Vec<u8>) -> axum::response::Response {
     use axum::http::header;

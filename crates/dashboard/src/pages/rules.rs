@@ -57,7 +57,20 @@ fn draft_form(entered: Option<&Entered>) -> EntryForm {
     .mark_choices()
 }
 
-pub(crate) async fn rules(session: Session, State(dashboard): State<Dashboard>) -> Result<Response, PageError> {
+pub(crate) async fn rules(session: Session, State(dashboard): State<Dashboard>, query: Result<Query<super::ExportQuery>, QueryRejection>) -> Result<Response, PageError> {
+    let layout = session.open(Page::Rules)?;
+    if super::ExportQuery::csv(&layout, query)? {
+        let rules = dashboard.ordo.rules().list(None, None).await.map_err(|e| layout.fail(e))?;
+        let at = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
+        let rows = rules.into_iter().map(|r| {
+            vec![
+                r.name, r.version.to_string(), r.kind, r.priority.to_string(), r.status.as_str().to_owned(), r.condition, r.action.to_string(),
+                r.author, r.approver.unwrap_or_default(), at(r.activated_at), at(r.retired_at),
+            ]
+        });
+        let header = ["name", "version", "kind", "priority", "status", "condition", "action", "author", "approver", "activated_at", "retired_at"];
+        return Ok(super::csv_file("rules.csv", super::csv_rows(&header, rows)));
+    }
     rules_page(&session, &dashboard, None).await
 }
 

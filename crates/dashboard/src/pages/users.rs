@@ -111,7 +111,20 @@ struct Forms {
     issued: Option<ordo_app::IssuedToken>,
 }
 
-pub(crate) async fn users(session: Session, State(dashboard): State<Dashboard>) -> Result<Response, PageError> {
+pub(crate) async fn users(
+    session: Session,
+    State(dashboard): State<Dashboard>,
+    query: Result<axum::extract::Query<super::ExportQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, PageError> {
+    let layout = session.open(Page::Users)?;
+    if super::ExportQuery::csv(&layout, query)? {
+        let users = dashboard.ordo.access().users().await.map_err(|e| layout.fail(e))?;
+        let rows = users.into_iter().map(|u| {
+            let state = if u.disabled_at.is_some() { "disabled" } else { "active" };
+            vec![u.username, u.role.as_str().to_owned(), u.created_at.to_rfc3339(), state.to_owned()]
+        });
+        return Ok(super::csv_file("users.csv", super::csv_rows(&["username", "role", "created_at", "state"], rows)));
+    }
     users_page(&session, &dashboard, Forms::default()).await
 }
 
