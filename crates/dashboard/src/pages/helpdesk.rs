@@ -205,6 +205,16 @@ struct TicketPage {
     refused: Option<String>,
     /// The intents a person may label the ticket with, the label or suggestion chosen.
     intents: Vec<Choice>,
+    /// The comment as it was typed when it was refused.
+    comment: TypedComment,
+}
+
+/// A comment as typed: kept when refused, so nothing is typed twice.
+#[derive(Default)]
+struct TypedComment {
+    body: String,
+    reply: bool,
+    refused: bool,
 }
 
 pub(crate) async fn ticket(
@@ -214,11 +224,11 @@ pub(crate) async fn ticket(
 ) -> Result<Response, PageError> {
     let layout = session.open(Page::Helpdesk)?;
     let id = layout.path_id(path)?;
-    ticket_page(&session, &dashboard, id, None).await
+    ticket_page(&session, &dashboard, id, None, TypedComment::default()).await
 }
 
 /// The ticket's page; with `refused`, why the last action was refused (422).
-async fn ticket_page(session: &Session, dashboard: &Dashboard, id: uuid::Uuid, refused: Option<FieldError>) -> Result<Response, PageError> {
+async fn ticket_page(session: &Session, dashboard: &Dashboard, id: uuid::Uuid, refused: Option<FieldError>, comment: TypedComment) -> Result<Response, PageError> {
     let layout = session.open(Page::Helpdesk)?;
     let detail = dashboard.ordo.helpdesk().ticket(id).await.map_err(|e| layout.fail(e))?;
     let current = detail.ticket.status;
@@ -255,6 +265,7 @@ async fn ticket_page(session: &Session, dashboard: &Dashboard, id: uuid::Uuid, r
         may_work: session.actor.can(Permission::TicketsWrite),
         next,
         detail,
+        comment,
     };
     Ok(render(status, &page))
 }
@@ -284,7 +295,12 @@ pub(crate) async fn act(
         Ok(_) => Ok(Redirect::to(&format!("{}/{id}", Page::Helpdesk.href())).into_response()),
         Err(error) => {
             let refused = refusal(error).map_err(|e| layout.fail(e))?;
-            ticket_page(&session, &dashboard, id, Some(refused)).await
+            let comment = if field("action") == "comment" {
+                TypedComment { body: field("body").to_owned(), reply: !field("reply").is_empty(), refused: true }
+            } else {
+                TypedComment::default()
+            };
+            ticket_page(&session, &dashboard, id, Some(refused), comment).await
         }
     }
 }
