@@ -659,6 +659,62 @@ async fn a_price_change_is_proposed_and_applies_only_when_another_person_approve
     browser.wait().for_element(Locator::XPath("//*[@id='change-status'][normalize-space()='approved']")).await.unwrap();
     assert_eq!(price().await, "13.50");
     assert_eq!(texts(&browser, "#diff thead th").await.last().map(String::as_str), Some("After"));
+
+    // Ops proposes again: another price, a tax class (an unknown SKU refused, naming it, what
+    // was typed kept), and a replenishment policy from the procurement page (a service level
+    // above one refused, naming it).
+    browser.delete_all_cookies().await.unwrap();
+    log_in(&browser, &server, "olga").await;
+    let open = async |path: &str| browser.goto(&format!("{}{path}", server.base)).await.unwrap();
+    open("/dashboard/changes").await;
+    fill(&browser, "propose-price", &[("channel", "web"), ("channel_sku", "W-MUG"), ("price", "14.00"), ("reason", "round it up")]).await;
+    submit(&browser, "propose-price").await;
+    let second = browser.current_url().await.unwrap();
+    let tax_class = async || server.get(&server.admin, "/api/v1/products/MUG-1").await.1["tax_class"].clone();
+    let tax_before = tax_class().await;
+    open("/dashboard/changes").await;
+    fill(&browser, "propose-tax-class", &[("sku", "MUG-9"), ("tax_class", "zero"), ("reason", "sold as a medical aid")]).await;
+    refused(&browser, "propose-tax-class", "sku").await;
+    let kept = browser.find(Locator::Id("propose-tax-class-tax_class")).await.unwrap().prop("value").await.unwrap();
+    assert_eq!(kept.as_deref(), Some("zero"), "what was typed is kept");
+    fill(&browser, "propose-tax-class", &[("sku", "MUG-1")]).await;
+    submit(&browser, "propose-tax-class").await;
+    assert_eq!(browser.find(Locator::Id("change-status")).await.unwrap().text().await.unwrap(), "pending");
+    assert_eq!(texts(&browser, "#diff tr.changed").await.len(), 1, "the tax class, before and after");
+    assert_eq!(tax_class().await, tax_before, "nothing applies before approval");
+
+    open("/dashboard/procurement").await;
+    let policy = [("scope", "class:A"), ("policy", "reorder_point"), ("service_level", "1.5"), ("cover_days", "14"), ("reason", "fewer stockouts")];
+    fill(&browser, "propose-policy", &policy).await;
+    refused(&browser, "propose-policy", "service_level").await;
+    fill(&browser, "propose-policy", &[("scope", "class:D"), ("service_level", "0.95")]).await;
+    refused(&browser, "propose-policy", "scope").await;
+    fill(&browser, "propose-policy", &[("scope", "class:A")]).await;
+    submit(&browser, "propose-policy").await;
+    assert_eq!(browser.find(Locator::Id("change-status")).await.unwrap().text().await.unwrap(), "pending");
+    let heading = browser.find(Locator::Css("h1")).await.unwrap().text().await.unwrap();
+    assert!(heading.starts_with("Replenishment policy change"), "{heading}");
+    assert_eq!(server.get(&server.admin, "/api/v1/replenishment/policies").await.1, json!([]), "nothing applies before approval");
+
+    // Finance rejects the second price, saying why (a blank reason is refused): nothing applies.
+    browser.delete_all_cookies().await.unwrap();
+    log_in(&browser, &server, "fiona").await;
+    browser.goto(second.as_str()).await.unwrap();
+    browser.find(Locator::Id("reject-reason")).await.unwrap().send_keys("   ").await.unwrap();
+    browser.find(Locator::Id("reject-change")).await.unwrap().click().await.unwrap();
+    let error = browser.wait().for_element(Locator::Id("decision-error")).await.unwrap().text().await.unwrap();
+    assert!(error.contains("reason"), "{error}");
+    assert_eq!(browser.find(Locator::Id("change-status")).await.unwrap().text().await.unwrap(), "pending");
+    browser.find(Locator::Id("reject-reason")).await.unwrap().send_keys("not before the catalogue is printed").await.unwrap();
+    browser.find(Locator::Id("reject-change")).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::XPath("//*[@id='change-status'][normalize-space()='rejected']")).await.unwrap();
+    let said = browser.find(Locator::Id("change-summary")).await.unwrap().text().await.unwrap();
+    assert!(said.contains("fiona") && said.contains("not before the catalogue is printed"), "{said}");
+    assert_eq!(price().await, "13.50", "a rejected price changes nothing");
+    assert!(browser.find_all(Locator::Id("approve-change")).await.unwrap().is_empty(), "a decided request is not decided again");
+    open("/dashboard/changes?status=rejected").await;
+    let rows = texts(&browser, "#changes tbody tr").await;
+    assert!(rows.len() == 1 && rows[0].contains("Listing web/W-MUG") && rows[0].contains("rejected"), "{rows:?}");
     browser.close().await.unwrap();
 }
 
@@ -854,6 +910,24 @@ async fn a_channel_is_connected_and_people_given_roles_and_leads_in_the_browser(
     fill(&browser, "ticket-link", &[("order", "L-1")]).await;
     submit(&browser, "ticket-link").await;
     assert_eq!(browser.find(Locator::Id("ticket-order-status")).await.unwrap().text().await.unwrap(), "allocated");
+
+    // A reply to the customer: a blank one is refused, naming the body, the choice to send
+    // it kept; then it is sent and the ticket waits on the customer.
+    let comments = async || server.get(t, &format!("/api/v1/tickets/{ticket}")).await.1["comments"].as_array().map_or(0, Vec::len);
+    let before = comments().await;
+    browser.find(Locator::Id("comment-body")).await.unwrap().send_keys("   ").await.unwrap();
+    browser.find(Locator::Id("comment-reply")).await.unwrap().click().await.unwrap();
+    submit(&browser, "comment").await;
+    let error = browser.find(Locator::Id("ticket-error")).await.unwrap().text().await.unwrap();
+    assert!(error.contains("body"), "{error}");
+    assert_eq!(browser.find(Locator::Id("comment-body")).await.unwrap().attr("aria-invalid").await.unwrap().as_deref(), Some("true"));
+    assert!(browser.find(Locator::Id("comment-reply")).await.unwrap().is_selected().await.unwrap(), "the choice to send it is kept");
+    assert_eq!(comments().await, before, "nothing added");
+    fill(&browser, "comment", &[("body", "It left today with DHL.")]).await;
+    submit(&browser, "comment").await;
+    assert!(texts(&browser, "#ticket-comments li").await.iter().any(|c| c.contains("It left today with DHL.") && !c.contains("internal note")));
+    let (_, shown) = server.get(t, &format!("/api/v1/tickets/{ticket}")).await;
+    assert_eq!((comments().await, shown["status"].as_str()), (before + 1, Some("pending")), "{shown}");
     browser.close().await.unwrap();
 }
 
@@ -933,6 +1007,26 @@ async fn master_data_tokens_rules_counts_returns_and_settings_are_kept_from_the_
     submit(&browser, "count").await;
     let (_, levels) = server.get(t, "/api/v1/inventory?sku=MUG-1").await;
     assert_eq!(levels[0]["on_hand"], 7, "{levels}");
+
+    // A correction and a single count through the stock form, each refused once, naming the
+    // quantity, with nothing recorded.
+    let on_hand = async || server.get(t, "/api/v1/inventory?sku=MUG-1").await.1[0]["on_hand"].as_i64().unwrap();
+    open("/dashboard/inventory").await;
+    let broken = [("kind", "adjustment"), ("sku", "MUG-1"), ("location", "central"), ("quantity", "-20"), ("reason", "broken in the aisle")];
+    fill(&browser, "stock-movement", &broken).await;
+    refused(&browser, "stock-movement", "quantity").await;
+    assert_eq!(on_hand().await, 7, "nothing recorded");
+    let kept = browser.find(Locator::Id("stock-movement-reason")).await.unwrap().prop("value").await.unwrap();
+    assert_eq!(kept.as_deref(), Some("broken in the aisle"));
+    fill(&browser, "stock-movement", &[("quantity", "-2")]).await;
+    submit(&browser, "stock-movement").await;
+    assert_eq!(on_hand().await, 5);
+    fill(&browser, "stock-movement", &[("kind", "count"), ("sku", "MUG-1"), ("location", "central"), ("quantity", "-1"), ("reason", "shelf count")]).await;
+    refused(&browser, "stock-movement", "quantity").await;
+    assert_eq!(on_hand().await, 5, "nothing recorded");
+    fill(&browser, "stock-movement", &[("quantity", "6")]).await;
+    submit(&browser, "stock-movement").await;
+    assert_eq!(on_hand().await, 6, "the count sets what is on hand");
 
     // A return started from the order's page by picking its line.
     open(&format!("/dashboard/orders/{order}")).await;

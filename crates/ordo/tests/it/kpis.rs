@@ -165,6 +165,11 @@ async fn no_page_shows_a_bare_uuid_as_a_subject(server: Server) {
     assert_eq!(status, 201, "{about_return}");
     let (_, open) = server.get(t, "/api/v1/exceptions?status=unresolved").await;
     let exception = open.as_array().unwrap().iter().find(|e| e["kind"] == "stockout").unwrap()["id"].as_str().unwrap().to_owned();
+    let proposal = json!({"kind": "tax_class", "change": {"sku": "MUG-1", "tax_class": "reduced"}, "reason": "it is food-safe tableware"});
+    assert_eq!(server.post(t, "/api/v1/change-requests", proposal).await.0, 201);
+    let policy = json!({"kind": "replenishment_policy", "change": {"scope": "class:A", "policy": {"kind": "min_max", "min": 2, "max": 9}}, "reason": "steady"});
+    assert_eq!(server.post(t, "/api/v1/change-requests", policy).await.0, 201);
+    use ordo_app::domain::ledger::{INVENTORY, SALES};
 
     let admin = Browserless::log_in(&server, "ada", Role::Admin).await;
     let pages = [
@@ -182,6 +187,10 @@ async fn no_page_shows_a_bare_uuid_as_a_subject(server: Server) {
         "/dashboard/channels/web".to_owned(),
         "/dashboard/inventory".to_owned(),
         "/dashboard/users".to_owned(),
+        format!("/dashboard/ledger/accounts/{INVENTORY}"),
+        format!("/dashboard/ledger/accounts/{SALES}"),
+        "/dashboard/changes?status=any".to_owned(),
+        "/dashboard/procurement".to_owned(),
     ];
     for page in pages {
         let (status, html) = admin.get(&page).await;
@@ -189,6 +198,15 @@ async fn no_page_shows_a_bare_uuid_as_a_subject(server: Server) {
         let text = visible_text(&html);
         assert_eq!(a_uuid(&text), None, "{page} shows a bare id: {text}");
     }
+    // A ledger line names the parcel it came from and its order, and links to it.
+    let (_, page) = admin.get(&format!("/dashboard/ledger/accounts/{SALES}")).await;
+    assert!(page.contains("Parcel DHL JD0001, order web N-1"), "{page}");
+    let shipment = page.split("href=\"/dashboard/shipments/").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    assert_eq!(admin.get(&format!("/dashboard/shipments/{shipment}")).await.0, 303, "the parcel leads to its order");
+    assert_eq!(admin.get(&format!("/dashboard/shipments/{}", uuid::Uuid::nil())).await.0, 404);
+    // A change request names what it changes; a policy's scope in words.
+    let (_, page) = admin.get("/dashboard/changes?status=any").await;
+    assert!(page.contains("SKU MUG-1") && page.contains("Replenishment policy of class A"), "{page}");
     // The evidence reads as a table, the order it names by its number and linked.
     let (_, page) = admin.get(&format!("/dashboard/exceptions/{exception}")).await;
     assert!(page.contains("id=\"evidence\"") && page.contains("Order web N-2"), "{page}");

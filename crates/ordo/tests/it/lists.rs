@@ -36,6 +36,16 @@ async fn every_list_pages_and_exports_csv(server: Server) {
     assert_eq!(server.post(t, "/api/v1/tickets", ticket).await.0, 201);
     let big = json!({"sku": "NOPE", "location": "central", "quantity": 1, "kind": "receipt", "reason": "x"});
     server.post(t, "/api/v1/inventory/movements", big).await;
+    // An order held for its payment, a supplier, a rule and a change request, for their lists.
+    let mut held = crate::orders::order("H-1", json!([{"sku": "W-MUG", "quantity": 1, "unit_price": "12.90"}]));
+    held["payment_status"] = json!("authorized");
+    assert_eq!(server.post(t, "/api/v1/orders", held).await.1["status"], "on_hold");
+    let supplier = json!({"code": "nordic", "name": "Nordic Ceramics", "currency": "EUR", "lead_time_days": 14});
+    assert_eq!(server.post(t, "/api/v1/suppliers", supplier).await.0, 201);
+    let rule = json!({"name": "big-orders", "kind": "risk_hold", "condition": "order.total_minor > 100000", "action": {"reason": "big"}});
+    assert_eq!(server.post(t, "/api/v1/rules", rule).await.0, 201);
+    let price = json!({"kind": "price", "change": {"channel": "web", "channel_sku": "W-MUG", "price": "13.50"}, "reason": "cost went up"});
+    assert_eq!(server.post(t, "/api/v1/change-requests", price).await.0, 201);
 
     let admin = Browserless::log_in(&server, "ada", Role::Admin).await;
     // Search orders by customer: the page and its file say the same.
@@ -56,8 +66,21 @@ async fn every_list_pages_and_exports_csv(server: Server) {
         ("/dashboard/products", "sku", 2),
         ("/dashboard/customers", "email", 0),
         ("/dashboard/inventory", "sku", 1),
+        ("/dashboard/changes?status=any", "proposed_at", 1),
+        ("/dashboard/holds", "channel", 1),
+        ("/dashboard/suppliers", "code", 1),
+        ("/dashboard/locations", "code", 1),
+        ("/dashboard/channels", "code", 1),
+        ("/dashboard/rules", "name", 1),
+        ("/dashboard/procurement", "number", 0),
+        ("/dashboard/users", "username", 1),
+        ("/dashboard/ledger", "account", 2),
+        ("/dashboard/ledger/accounts/1200", "posted_at", 1),
     ] {
-        let by_cursor = !["/dashboard/audit", "/dashboard/products", "/dashboard/customers", "/dashboard/inventory"].contains(&list);
+        let by_cursor = ["/dashboard/orders", "/dashboard/exceptions", "/dashboard/returns", "/dashboard/fulfilment", "/dashboard/helpdesk", "/dashboard/notifications", "/dashboard/changes"]
+            .iter()
+            .any(|paged| list.split('?').next() == Some(*paged));
+        let by_number = ["/dashboard/audit", "/dashboard/products", "/dashboard/customers", "/dashboard/inventory", "/dashboard/holds", "/dashboard/ledger/accounts/1200"].contains(&list);
         let join = if list.contains('?') { '&' } else { '?' };
         let (status, _, page) = fetch(&admin, &server, list).await;
         assert_eq!(status, 200, "{list}");
@@ -70,6 +93,9 @@ async fn every_list_pages_and_exports_csv(server: Server) {
         assert!(lines.count() >= at_least, "{list}: {csv}");
         // A page past the end is an empty page, not an error; a cursor this list did not give
         // out is refused, naming it.
+        if !by_cursor && !by_number {
+            continue;
+        }
         let past = if by_cursor { "cursor=1-00000000000000000000000000000000" } else { "page=9" };
         let (status, _, _) = fetch(&admin, &server, &format!("{list}{join}{past}")).await;
         assert_eq!(status, 200, "{list} {past}");
