@@ -1,14 +1,19 @@
-//! The demo's channels reach Ordo the way real ones do: the web shop's orders as signed
-//! Shopify `orders/create` webhooks, the wholesale portal's as signed WooCommerce
-//! `order.created` webhooks, both through the same use case the webhook endpoints call and the
-//! same parsers; the Amazon marketplace's as SP-API pages polled from a stand-in of Amazon
-//! through the pollers' use case. A few deliveries are sent twice, one web order names a SKU
-//! the shop no longer lists and one has no shipping address: they wait in the inbox as
+//! The demo's channels reach Ordo the way real ones do. The web shop's orders come as signed
+//! Shopify `orders/create` webhooks and the wholesale portal's as signed WooCommerce
+//! `order.created` webhooks, posted over HTTP to Ordo's own webhook endpoints, served on
+//! loopback while the demo trades. The Amazon marketplace's come as SP-API pages: the pollers'
+//! Amazon client (Login with Amazon, `getOrders` by `NextToken`, `getOrderItems`) fetches them
+//! from a stand-in of Amazon on loopback. A few deliveries are sent twice, one web order names a
+//! SKU the shop no longer lists and one has no shipping address: they wait in the inbox as
 //! `channel_mapping` exceptions.
 
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use chrono::{DateTime, SecondsFormat, Utc};
 use ordo_channels::signature::base64_hmac;
 use ordo_domain::connector::{ConnectorKind, NewConnector};
@@ -16,13 +21,15 @@ use ordo_domain::order::Order;
 use serde_json::{json, Value};
 
 use super::Seed;
-use ordo_app::{FeedError, OrderFeed, PollTarget, PolledOrder, PolledPage};
-use ordo_app::{Actor, AppResult, Ordo, Receipt};
+use ordo_app::{Actor, AppError, AppResult, Ordo, PollTarget};
 
 const SHOPIFY_SECRET: &str = "demo-shopify-webhook-secret";
 const WOO_SECRET: &str = "demo-woocommerce-webhook-secret";
 /// Orders per page of the Amazon stand-in.
 const PAGE: usize = 20;
+const MARKETPLACE_ID: &str = "A1PA6795UKMFR9";
+/// Calls a second the Amazon stand-in states it takes.
+const STAND_IN_RATE: &str = "10000";
 
 /// How the channels' deliveries went.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -38,32 +45,114 @@ pub struct ChannelsSummary {
     pub exceptions: u64,
 }
 
-/// The stand-in of Amazon's SP-API: orders listed as the marketplace sells them, served in
-/// pages by their last change, as `getOrders` with `getOrderItems` would.
-#[derive(Default)]
-pub(super) struct Marketplace {
-    listed: Mutex<Vec<(DateTime<Utc>, PolledOrder)>>,
+/// An order listed on the Amazon stand-in: when it last changed, its `getOrders` entry and its
+/// `getOrderItems` items.
+struct Listed {
+    at: DateTime<Utc>,
+    order: Value,
+    items: Vec<Value>,
 }
 
-impl OrderFeed for Marketplace {
-    async fn page(&self, since: DateTime<Utc>, until: DateTime<Utc>, token: Option<&str>) -> Result<PolledPage, FeedError> {
-        let offset: usize = token.map(|t| t.parse().map_err(|_| FeedError::Failed(format!("bad NextToken {t:?}")))).transpose()?.unwrap_or(0);
-        let listed = self.listed.lock().map_err(|_| FeedError::Failed("the stand-in's list is poisoned".into()))?;
-        let window: Vec<&PolledOrder> = listed.iter().filter(|(at, _)| *at >= since && *at < until).map(|(_, o)| o).collect();
-        let orders: Vec<PolledOrder> = window.iter().skip(offset).take(PAGE).map(|o| (*o).clone()).collect();
-        let next = (offset + PAGE < window.len()).then(|| (offset + PAGE).to_string());
-        Ok(PolledPage { orders, next })
+/// The stand-in of Amazon's SP-API: Login with Amazon's token exchange, `getOrders` by last
+/// change in pages of [`PAGE`] with a `NextToken`, and `getOrderItems`, each answer stating
+/// its rate limit as Amazon does. The rate it states is its own, far above Amazon's (a month
+/// of trading is polled in a minute), so the client's pacing never holds the demo up.
+#[derive(Default)]
+struct Marketplace {
+    listed: Mutex<Vec<Listed>>,
+    /// The windows handed out as `NextToken`s: the orders of the window and where the next
+    /// page starts.
+    tokens: Mutex<Vec<(Vec<Value>, usize)>>,
+}
+
+type Amazon = Arc<Marketplace>;
+
+fn amazon_error(status: axum::http::StatusCode, code: &str, message: &str) -> Response {
+    (status, Json(json!({"errors": [{"code": code, "message": message}]}))).into_response()
+}
+
+fn rate_limited(body: Value, rate: &'static str) -> Response {
+    ([("x-amzn-RateLimit-Limit", rate)], Json(body)).into_response()
+}
+
+async fn lwa_token() -> Json<Value> {
+    Json(json!({"access_token": "Atza|demo-access-token", "token_type": "bearer", "expires_in": 3600}))
+}
+
+async fn get_orders(State(amazon): State<Amazon>, query: Query<std::collections::HashMap<String, String>>) -> Response {
+    use axum::http::StatusCode;
+    if query.get("MarketplaceIds").map(String::as_str) != Some(MARKETPLACE_ID) {
+        return amazon_error(StatusCode::BAD_REQUEST, "InvalidInput", "MarketplaceIds is required");
     }
+    let Ok(mut tokens) = amazon.tokens.lock() else { return amazon_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalFailure", "poisoned") };
+    let (window, offset) = match query.get("NextToken") {
+        Some(token) => match token.parse::<usize>().ok().and_then(|i| tokens.get(i)) {
+            Some((window, offset)) => (window.clone(), *offset),
+            None => return amazon_error(StatusCode::BAD_REQUEST, "InvalidInput", "Invalid NextToken"),
+        },
+        None => {
+            let time = |name: &str| query.get(name).and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc));
+            let Some(after) = time("LastUpdatedAfter") else {
+                return amazon_error(StatusCode::BAD_REQUEST, "InvalidInput", "LastUpdatedAfter is required");
+            };
+            let before = time("LastUpdatedBefore");
+            let Ok(listed) = amazon.listed.lock() else { return amazon_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalFailure", "poisoned") };
+            let window = listed.iter().filter(|l| l.at >= after && before.is_none_or(|b| l.at < b)).map(|l| l.order.clone()).collect();
+            (window, 0)
+        }
+    };
+    let end = (offset + PAGE).min(window.len());
+    let mut payload = json!({"Orders": window[offset..end]});
+    if end < window.len() {
+        payload["NextToken"] = tokens.len().to_string().into();
+        tokens.push((window, end));
+    }
+    rate_limited(json!({"payload": payload}), STAND_IN_RATE)
+}
+
+async fn get_order_items(State(amazon): State<Amazon>, Path(id): Path<String>) -> Response {
+    use axum::http::StatusCode;
+    let Ok(listed) = amazon.listed.lock() else { return amazon_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalFailure", "poisoned") };
+    match listed.iter().find(|l| l.order["AmazonOrderId"] == id.as_str()) {
+        Some(l) => rate_limited(json!({"payload": {"AmazonOrderId": id, "OrderItems": l.items}}), STAND_IN_RATE),
+        None => amazon_error(StatusCode::NOT_FOUND, "NotFound", "no such order"),
+    }
+}
+
+/// Serves `app` on a free loopback port until the handle is dropped; its address.
+async fn serve_on_loopback(app: Router) -> AppResult<(String, tokio::task::JoinHandle<()>)> {
+    let unavailable = |e: std::io::Error| AppError::Storage(ordo_storage::StorageError::Unavailable(format!("cannot serve the demo's channels on loopback: {e}")));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(unavailable)?;
+    let address = listener.local_addr().map_err(unavailable)?;
+    let task = tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, app).await {
+            tracing::warn!(%error, "a demo server stopped");
+        }
+    });
+    Ok((format!("http://{address}"), task))
 }
 
 /// The demo's channel connections and what they did.
 pub(super) struct Channels {
     pub(super) summary: ChannelsSummary,
-    marketplace: Marketplace,
+    client: reqwest::Client,
+    /// Where Ordo's webhook endpoints are served while the demo trades.
+    ordo_base: String,
+    marketplace: Amazon,
+    feed: ordo_connectors::Feed,
     target: PollTarget,
     sent: u64,
     /// Amazon orders already made, so the overlap each poll re-reads is not counted twice.
     seen: HashSet<String>,
+    servers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Channels {
+    fn drop(&mut self) {
+        for server in &self.servers {
+            server.abort();
+        }
+    }
 }
 
 fn money(text: &Value) -> &str {
@@ -89,7 +178,8 @@ fn first_and_last(name: &str) -> (&str, &str) {
 
 impl Channels {
     /// Connects the web shop to Shopify, the wholesale portal to WooCommerce and the
-    /// marketplace to Amazon, as an admin would.
+    /// marketplace to Amazon, as an admin would; serves Ordo's webhook endpoints and the Amazon
+    /// stand-in on loopback.
     pub(super) async fn connect(ordo: &Ordo, admin: &Actor) -> AppResult<Channels> {
         for (channel, kind, secret) in [("web", "shopify", Some(SHOPIFY_SECRET)), ("b2b", "woocommerce", Some(WOO_SECRET)), ("amazon", "amazon", None)] {
             let new = NewConnector {
@@ -103,15 +193,43 @@ impl Channels {
             };
             ordo.channels().put_connector(channel, new, admin).await?;
         }
+        let (ordo_base, ordo_server) = serve_on_loopback(ordo_api::router(ordo.clone())).await?;
+        let marketplace = Amazon::default();
+        let stand_in = Router::new()
+            .route("/auth/o2/token", post(lwa_token))
+            .route("/orders/v0/orders", get(get_orders))
+            .route("/orders/v0/orders/{id}/orderItems", get(get_order_items))
+            .with_state(marketplace.clone());
+        let (amazon_base, amazon_server) = serve_on_loopback(stand_in).await?;
+        // The stand-in's address and credentials live only while the demo trades: the stored
+        // connector has none, so a served demo does not poll a stand-in that is gone.
+        let credentials = json!({
+            "client_id": "amzn1.application-oa2-client.demo", "client_secret": "demo-lwa-secret", "refresh_token": "Atzr|demo-refresh",
+            "marketplace_ids": MARKETPLACE_ID, "token_url": format!("{amazon_base}/auth/o2/token"),
+        });
         let target = PollTarget {
             channel: "amazon".to_owned(),
             kind: ConnectorKind::Amazon,
-            base_url: None,
-            credentials: serde_json::Map::new(),
+            base_url: Some(amazon_base),
+            credentials: credentials.as_object().cloned().unwrap_or_default(),
             poll_interval: std::time::Duration::from_secs(3600),
             sync_lag_threshold: std::time::Duration::from_secs(300),
         };
-        Ok(Channels { summary: ChannelsSummary::default(), marketplace: Marketplace::default(), target, sent: 0, seen: HashSet::new() })
+        let failed = |what: &str, e: String| AppError::Invalid(ordo_domain::FieldError::new("channels", format!("{what}: {e}")));
+        let http = ordo_connectors::Http::new().map_err(|e| failed("the Amazon client", e))?;
+        let feed = ordo_connectors::Feed::for_target(&http, &target).map_err(|e| failed("the Amazon client", e))?;
+        let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build().map_err(|e| failed("the webhook sender", e.to_string()))?;
+        Ok(Channels {
+            summary: ChannelsSummary::default(),
+            client,
+            ordo_base,
+            marketplace,
+            feed,
+            target,
+            sent: 0,
+            seen: HashSet::new(),
+            servers: vec![ordo_server, amazon_server],
+        })
     }
 
     /// Sends the web shop's order `order` (in Ordo's own shape) as Shopify would; the order
@@ -127,69 +245,74 @@ impl Channels {
             _ => {}
         }
         let body = body.to_string().into_bytes();
-        let headers = vec![
-            ("x-shopify-topic".to_owned(), "orders/create".to_owned()),
-            ("x-shopify-hmac-sha256".to_owned(), base64_hmac(&body, SHOPIFY_SECRET)),
-            ("x-shopify-webhook-id".to_owned(), format!("demo-{number}")),
-            ("x-shopify-shop-domain".to_owned(), "ordo-demo.myshopify.com".to_owned()),
+        let headers = [
+            ("x-shopify-topic", "orders/create".to_owned()),
+            ("x-shopify-hmac-sha256", base64_hmac(&body, SHOPIFY_SECRET)),
+            ("x-shopify-webhook-id", format!("demo-{number}")),
+            ("x-shopify-shop-domain", "ordo-demo.myshopify.com".to_owned()),
         ];
         // Shopify delivers at least once: now and then the same delivery comes twice.
         let twice = seed.between(1, 25) == 1;
-        self.deliver(ordo, ConnectorKind::Shopify, "web", &headers, &body, twice).await
+        self.deliver(ordo, "/webhooks/shopify/web", "web", &headers, body, twice).await
     }
 
     /// Sends the wholesale portal's order as WooCommerce would.
     pub(super) async fn woocommerce(&mut self, ordo: &Ordo, order: &Value, number: u64, seed: &mut Seed) -> AppResult<Option<Order>> {
         let body = woocommerce_order(order, number).to_string().into_bytes();
-        let headers = vec![
-            ("x-wc-webhook-topic".to_owned(), "order.created".to_owned()),
-            ("x-wc-webhook-signature".to_owned(), base64_hmac(&body, WOO_SECRET)),
-            ("x-wc-webhook-delivery-id".to_owned(), format!("{:x}", number * 7919)),
-            ("x-wc-webhook-source".to_owned(), "https://portal.ordo-demo.example/".to_owned()),
+        let headers = [
+            ("x-wc-webhook-topic", "order.created".to_owned()),
+            ("x-wc-webhook-signature", base64_hmac(&body, WOO_SECRET)),
+            ("x-wc-webhook-delivery-id", format!("{:x}", number * 7919)),
+            ("x-wc-webhook-source", "https://portal.ordo-demo.example/".to_owned()),
         ];
         let twice = seed.between(1, 10) == 1;
-        self.deliver(ordo, ConnectorKind::WooCommerce, "b2b", &headers, &body, twice).await
+        self.deliver(ordo, "/webhooks/woocommerce/b2b", "b2b", &headers, body, twice).await
     }
 
-    async fn deliver(
-        &mut self,
-        ordo: &Ordo,
-        source: ConnectorKind,
-        channel: &str,
-        headers: &[(String, String)],
-        body: &[u8],
-        twice: bool,
-    ) -> AppResult<Option<Order>> {
+    /// Posts a signed delivery to Ordo's webhook endpoint `path` (twice if `twice`), then
+    /// processes the inbox; the order made of it, if any.
+    async fn deliver(&mut self, ordo: &Ordo, path: &str, channel: &str, headers: &[(&str, String)], body: Vec<u8>, twice: bool) -> AppResult<Option<Order>> {
+        let id = ordo_channels::order_key(&body).unwrap_or_default();
+        let url = format!("{}{path}", self.ordo_base);
         for _ in 0..(1 + u8::from(twice)) {
             self.summary.deliveries += 1;
-            if ordo.channels().receive_webhook(source, channel, headers, body).await? == Receipt::Duplicate {
+            let mut request = self.client.post(&url).header("content-type", "application/json").body(body.clone());
+            for (name, value) in headers {
+                request = request.header(*name, value);
+            }
+            let refused = |why: String| AppError::Invalid(ordo_domain::FieldError::new("webhook", format!("{path} refused the demo's delivery: {why}")));
+            let response = request.send().await.map_err(|e| refused(e.to_string()))?;
+            let status = response.status();
+            let answer: Value = response.json().await.unwrap_or(Value::Null);
+            if !status.is_success() {
+                return Err(refused(format!("{status} {answer}")));
+            }
+            if answer["status"] == "duplicate" {
                 self.summary.duplicates += 1;
             }
         }
         self.settle(ordo).await?;
-        let id = ordo_channels::order_key(body).unwrap_or_default();
         self.made(ordo, channel, &id).await
     }
 
     /// Lists the marketplace's order on the Amazon stand-in; it reaches Ordo at the next poll.
     pub(super) fn list_on_amazon(&self, order: &Value) {
-        let external_id = order["external_id"].as_str().unwrap_or_default().to_owned();
         let at = order["placed_at"].as_str().and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map_or_else(Utc::now, |t| t.with_timezone(&Utc));
-        let body = amazon_order(order, at);
-        let polled = PolledOrder { external_id, version: at.to_rfc3339_opts(SecondsFormat::Secs, true), body: body.to_string().into_bytes() };
+        let (order, items) = amazon_order(order, at);
         if let Ok(mut listed) = self.marketplace.listed.lock() {
-            listed.push((at, polled));
+            listed.push(Listed { at, order, items });
         }
     }
 
-    /// Polls the Amazon stand-in as the poller does; the orders made of what it brought.
+    /// Polls the Amazon stand-in with the pollers' Amazon client; the orders made of what it
+    /// brought.
     pub(super) async fn poll_amazon(&mut self, ordo: &Ordo) -> AppResult<Vec<Order>> {
-        let round = ordo.channels().poll_channel(&self.target, &self.marketplace, "demo-poller").await?;
+        let round = ordo.channels().poll_channel(&self.target, &self.feed, "demo-poller").await?;
         self.summary.pages += round.pages as u64;
         self.summary.polled += round.stored as u64;
-        let fresh: Vec<String> = {
-            let listed = self.marketplace.listed.lock().map_err(|_| ordo_app::AppError::Storage(ordo_storage::StorageError::Unavailable("the stand-in's list is poisoned".into())))?;
-            listed.iter().map(|(_, o)| o.external_id.clone()).collect()
+        let fresh: Vec<String> = match self.marketplace.listed.lock() {
+            Ok(listed) => listed.iter().filter_map(|l| l.order["AmazonOrderId"].as_str().map(str::to_owned)).collect(),
+            Err(_) => Vec::new(),
         };
         self.settle(ordo).await?;
         let mut made = Vec::new();
@@ -205,7 +328,10 @@ impl Channels {
         if let Ok(mut listed) = self.marketplace.listed.lock() {
             // What the poll brought is Ordo's now; the overlap the next poll re-reads stays.
             let cutoff = ordo.now() - chrono::Duration::minutes(10);
-            listed.retain(|(at, _)| *at >= cutoff);
+            listed.retain(|l| l.at >= cutoff);
+        }
+        if let Ok(mut tokens) = self.marketplace.tokens.lock() {
+            tokens.clear();
         }
         Ok(made)
     }
@@ -225,7 +351,7 @@ impl Channels {
     async fn made(&self, ordo: &Ordo, channel: &str, external_id: &str) -> AppResult<Option<Order>> {
         match ordo.orders().order_by_external_id(channel, external_id).await {
             Ok(order) => Ok(Some(order)),
-            Err(ordo_app::AppError::NotFound { .. }) => Ok(None),
+            Err(AppError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -294,8 +420,8 @@ fn woocommerce_order(order: &Value, number: u64) -> Value {
     })
 }
 
-/// The demo order as Amazon's `getOrders` order with its `getOrderItems` items.
-fn amazon_order(order: &Value, at: DateTime<Utc>) -> Value {
+/// The demo order as Amazon's `getOrders` order and its `getOrderItems` items.
+fn amazon_order(order: &Value, at: DateTime<Utc>) -> (Value, Vec<Value>) {
     let stamp = at.to_rfc3339_opts(SecondsFormat::Secs, true);
     let currency = order["currency"].clone();
     let items = lines_of(order, |i, l| {
@@ -304,13 +430,11 @@ fn amazon_order(order: &Value, at: DateTime<Utc>) -> Value {
                "QuantityOrdered": quantity, "ItemPrice": {"CurrencyCode": currency, "Amount": total}})
     });
     let to = &order["ship_to"];
-    json!({
-        "order": {
-            "AmazonOrderId": order["external_id"], "PurchaseDate": stamp, "LastUpdateDate": stamp, "OrderStatus": "Unshipped",
-            "FulfillmentChannel": "MFN", "ShipmentServiceLevelCategory": order["shipping_method"], "IsPrime": "false",
-            "ShippingAddress": {"Name": order["customer"]["name"], "AddressLine1": to["line1"], "City": to["city"], "PostalCode": to["postal_code"], "CountryCode": to["country"]},
-            "BuyerInfo": {"BuyerEmail": order["customer"]["email"], "BuyerName": order["customer"]["name"]},
-        },
-        "items": items,
-    })
+    let order = json!({
+        "AmazonOrderId": order["external_id"], "PurchaseDate": stamp, "LastUpdateDate": stamp, "OrderStatus": "Unshipped",
+        "FulfillmentChannel": "MFN", "ShipmentServiceLevelCategory": order["shipping_method"], "IsPrime": "false", "MarketplaceId": MARKETPLACE_ID,
+        "ShippingAddress": {"Name": order["customer"]["name"], "AddressLine1": to["line1"], "City": to["city"], "PostalCode": to["postal_code"], "CountryCode": to["country"]},
+        "BuyerInfo": {"BuyerEmail": order["customer"]["email"], "BuyerName": order["customer"]["name"]},
+    });
+    (order, items)
 }

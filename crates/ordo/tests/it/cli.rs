@@ -157,8 +157,21 @@ fn the_demo_builds_the_reference_business_and_can_be_rebuilt() {
     // The summary counts the waves that were released, no more.
     let said: usize = summary.split(" waves,").next().unwrap().rsplit(' ').next().unwrap().parse().unwrap();
     let url = format!("sqlite://{}", dir.path().join("ordo.db").display());
+    // The channels' deliveries came through the webhook endpoints and the Amazon client: the
+    // summary's counts are the database's.
+    let channels = summary.lines().find(|l| l.contains("signed webhook deliveries")).unwrap();
+    let figures: Vec<u64> = channels.split(|c: char| !c.is_ascii_digit()).filter_map(|n| n.parse().ok()).collect();
+    let [deliveries, duplicates, polled, pages, mapped, waiting_for_a_fix] = figures[..] else { panic!("{channels}") };
+    assert!(deliveries > 100 && duplicates > 0 && polled > 10 && pages > 0 && mapped > polled, "{channels}");
+    assert_eq!(waiting_for_a_fix, 2, "the unknown SKU and the missing address: {channels}");
     let (released, receiver, waiting) = tokio::runtime::Runtime::new().unwrap().block_on(async {
         let ordo = ordo_app::Ordo::open(&url, &ordo_app::StorageOptions::default(), ordo_app::Settings::default()).await.unwrap();
+        let connections = ordo.channels().channel_connections().await.unwrap();
+        let failed: i64 = connections.iter().map(|c| c.failed).sum();
+        // Webhook duplicates; the Amazon connector's are what each poll's overlap read again.
+        let pushed = connections.iter().filter(|c| ["web", "b2b"].contains(&c.channel.code.as_str()));
+        let dropped: i64 = pushed.filter_map(|c| c.connector.as_ref()).map(|c| c.duplicates_dropped).sum();
+        assert_eq!((failed, dropped), (2, i64::try_from(duplicates).unwrap()), "{channels}");
         let endpoints = ordo.outbox().endpoints().await.unwrap();
         let receiver = endpoints.into_iter().find(|e| e.code == ordo_demo::RECEIVER_ENDPOINT).unwrap();
         let pending = ordo_app::OutboxQuery {
