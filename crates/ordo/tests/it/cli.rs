@@ -187,6 +187,24 @@ fn the_demo_builds_the_reference_business_and_can_be_rebuilt() {
     // The demo's receiver stops with it: a server on the database does not write to it.
     assert!(!receiver.active, "{receiver:?}");
     assert_eq!(waiting, 0, "nothing is left to retry into dead letters");
+    // The two web deliveries that could not be mapped are replayed: still failing, then the
+    // one whose SKU gets a listing becomes its order.
+    let replayed = run(dir.path(), &["channel", "replay", "web"]);
+    assert_eq!(replayed.status.code(), Some(1), "deliveries failing again fail the command");
+    assert!(text(&replayed.stdout).contains("web: 2 deliveries replayed; processed 0, ignored 0, failed again 2"), "{}", text(&replayed.stdout));
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let ordo = ordo_app::Ordo::open(&url, &ordo_app::StorageOptions::default(), ordo_app::Settings::default()).await.unwrap();
+        let listed = ordo.master_data().listings(Some("web")).await.unwrap().remove(0);
+        let listing = ordo_app::domain::master::NewListing {
+            channel: "web".into(),
+            channel_sku: "WEB-DISCONTINUED".into(),
+            sku: listed.sku,
+            price: listed.price.to_decimal_string(),
+        };
+        ordo.master_data().create_listing(listing, &ordo_app::Actor::system()).await.unwrap();
+    });
+    let replayed = run(dir.path(), &["channel", "replay", "web"]);
+    assert!(text(&replayed.stdout).contains("web: 2 deliveries replayed; processed 1, ignored 0, failed again 1"), "{}", text(&replayed.stdout));
     let again = run(dir.path(), &["demo", "--days", "2"]);
     assert!(again.status.success(), "{}", text(&again.stderr));
     assert!(text(&again.stdout).contains("trading    2 days"), "{}", text(&again.stdout));
