@@ -75,7 +75,7 @@ pub use anomalies::{Finding, KindScan, Scan, KINDS as ANOMALY_KINDS, MAX_JUDGED_
 pub use helpdesk::{AttachError, NewTicket, Retrained, TicketDetail};
 pub use intake::Intake;
 pub use procurement::{forecast_history, AccuracyReport, Bill, DemandDay, Exposure, SupplierPrice, SupplierTerms, SkuAccuracy, NewBill, NewPoLine, NewPurchaseOrder, NewSupplierSku, PoLine, ProposalView, PurchaseOrder, SkuForecastView};
-pub use returns::{InspectedLine, NewRefund, NewRefundLine, NewReturn, NewReturnPolicy, ReturnPolicyView, NewReturnLine, ReceivedLine};
+pub use returns::{InspectedLine, NewRefund, NewRefundLine, NewReturn, NewReturnPolicy, ReturnPolicyView, NewReturnLine, ReceivedLine, ReturnSearch};
 pub use outbox::{Courier, WebhookAnswer, WebhookClient, CreatedEndpoint, DeliveryRound, MessageDetail, NewEndpoint, MAX_OUTBOX_PAGE};
 pub use ordo_domain as domain;
 pub use ordo_storage::{AttachmentContent, PushHour, PromotionRecord, TicketQuery, AuditQuery, DeliveryAttempt, OutboxMessage, OutboxQuery, OrderSummary, SettlementLine, SettlementSummary, redact as redact_url, Engine, StorageError, MasterDataCounts, ProductPage, ProductQuery, SqliteDurability, StorageOptions, TokenListing, UserListing};

@@ -152,6 +152,17 @@ fn reason_text(field: &str, text: &str) -> AppResult<String> {
     Ok(text.to_owned())
 }
 
+/// Which returns a list shows: each filter left empty selects all.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReturnSearch<'a> {
+    pub order: Option<Uuid>,
+    pub status: Option<&'a str>,
+    /// The channel's number of the order returned from.
+    pub order_ref: Option<&'a str>,
+    /// A SKU asked back.
+    pub sku: Option<&'a str>,
+}
+
 impl Returns<'_> {
     /// A channel's return policy: its own, or the default.
     pub async fn return_policy(self, channel: &str) -> AppResult<ReturnPolicyView> {
@@ -758,12 +769,17 @@ impl Returns<'_> {
 
     /// Returns newest first, `limit` of them, after the one `after` names when given.
     pub async fn page(self, order: Option<Uuid>, status: Option<&str>, limit: i64, after: Option<ordo_domain::field::PageCursor>) -> AppResult<Vec<Rma>> {
-        if let Some(status) = status {
+        self.search(ReturnSearch { order, status, ..ReturnSearch::default() }, limit, after).await
+    }
+
+    /// Returns `search` selects, newest first, `limit` of them after the one `after` names.
+    pub async fn search(self, search: ReturnSearch<'_>, limit: i64, after: Option<ordo_domain::field::PageCursor>) -> AppResult<Vec<Rma>> {
+        if let Some(status) = search.status {
             ReturnStatus::parse("status", status)?;
         }
         let limit = ordo_domain::field::bounded("limit", limit, 1, 500)?;
         let mut tx = self.db.read().await?;
-        let rows = tx.returns(order, status, limit, after).await?;
+        let rows = tx.returns(search.order, search.status, search.order_ref, search.sku, limit, after).await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             out.push(rma(&mut tx, row, self.settings.base_currency).await?);

@@ -85,6 +85,14 @@ pub struct TicketQuery {
     pub offset: i64,
     /// After the ticket this names (its due time and id), for the next page.
     pub after: Option<PageCursor>,
+    /// Part of the customer's e-mail, any case.
+    pub customer_email: Option<String>,
+    /// The channel's number of the order the ticket is about.
+    pub order_ref: Option<String>,
+    /// Opened at or after this.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Opened before this.
+    pub created_to: Option<DateTime<Utc>>,
 }
 
 impl Tx {
@@ -124,13 +132,17 @@ impl Tx {
         // serves the common case.
         let status_filter = match query.statuses.len() {
             0 => "TRUE".to_owned(),
-            n => format!("status IN ({})", (0..n).map(|k| format!("${}", k + 8)).collect::<Vec<_>>().join(", ")),
+            n => format!("status IN ({})", (0..n).map(|k| format!("${}", k + 12)).collect::<Vec<_>>().join(", ")),
         };
         let sql = format!(
             "SELECT {TICKET_COLUMNS} FROM tickets WHERE {status_filter} \
              AND ($1 IS NULL OR priority = $1) AND ($2 IS NULL OR assignee = $2) AND ($3 IS NULL OR order_id = $3) \
+             AND ($8 IS NULL OR LOWER(customer_email) LIKE $8 ESCAPE '\\') \
+             AND ($9 IS NULL OR order_id IN (SELECT id FROM orders WHERE external_id = $9)) \
+             AND ($10 IS NULL OR created_at >= $10) AND ($11 IS NULL OR created_at < $11) \
              AND ($6 IS NULL OR (due_at, id) > ($6, $7)) ORDER BY due_at, id LIMIT $4 OFFSET $5"
         );
+        let customer = query.customer_email.as_deref().map(|text| format!("%{}%", text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
         let rows: Vec<TicketRow> = on_engine!(self, |conn| {
             let mut q = sqlx::query_as(AssertSqlSafe(sql.as_str()))
                 .bind(&query.priority)
@@ -139,7 +151,11 @@ impl Tx {
                 .bind(query.limit)
                 .bind(query.offset)
                 .bind(query.after.map(|c| c.at))
-                .bind(query.after.map(|c| c.id));
+                .bind(query.after.map(|c| c.id))
+                .bind(&customer)
+                .bind(&query.order_ref)
+                .bind(query.created_from)
+                .bind(query.created_to);
             for status in &query.statuses {
                 q = q.bind(status);
             }

@@ -165,15 +165,36 @@ impl Tx {
         Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(id).fetch_all(conn).await?))
     }
 
-    /// Returns of one order, or those in `status`, newest first; after the return `after`
-    /// names (its request time and id) when given.
-    pub async fn returns(&mut self, order: Option<Uuid>, status: Option<&str>, limit: i64, after: Option<PageCursor>) -> Result<Vec<ReturnRecord>, StorageError> {
+    /// Returns of one order, or those in `status`, newest first; of the order the channel
+    /// numbers `order_ref`, and asking back `sku`, when given; after the return `after` names
+    /// (its request time and id) when given.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn returns(
+        &mut self,
+        order: Option<Uuid>,
+        status: Option<&str>,
+        order_ref: Option<&str>,
+        sku: Option<&str>,
+        limit: i64,
+        after: Option<PageCursor>,
+    ) -> Result<Vec<ReturnRecord>, StorageError> {
         let sql = format!(
             "SELECT {RETURN_COLUMNS} FROM returns WHERE ($1 IS NULL OR order_id = $1) AND ($2 IS NULL OR status = $2) \
+             AND ($6 IS NULL OR order_id IN (SELECT id FROM orders WHERE external_id = $6)) \
+             AND ($7 IS NULL OR EXISTS (SELECT 1 FROM return_lines l WHERE l.return_id = returns.id AND l.sku = $7)) \
              AND ($3 IS NULL OR (requested_at, id) < ($3, $4)) ORDER BY requested_at DESC, id DESC LIMIT $5"
         );
         let (at, id) = (after.map(|c| c.at), after.map(|c| c.id));
-        Ok(on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(order).bind(status).bind(at).bind(id).bind(limit).fetch_all(conn).await?))
+        Ok(on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql))
+            .bind(order)
+            .bind(status)
+            .bind(at)
+            .bind(id)
+            .bind(limit)
+            .bind(order_ref)
+            .bind(sku)
+            .fetch_all(conn)
+            .await?))
     }
 
     /// Units of each order line asked back in returns that were not rejected.

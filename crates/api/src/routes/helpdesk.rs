@@ -116,7 +116,7 @@ async fn list_tickets(State(ordo): State<Ordo>, _: Authorized<need::OrdersRead>,
         order_id: filter.order_id.as_deref().map(|id| ordo_domain::field::uuid("order_id", id)).transpose()?,
         limit: filter.limit.unwrap_or(200),
         offset: 0,
-        after: None,
+        ..TicketQuery::default()
     };
     Ok(Json(ordo.helpdesk().tickets(query).await?))
 }

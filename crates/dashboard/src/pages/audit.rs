@@ -6,7 +6,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use ordo_app::AuditQuery;
 use ordo_domain::audit::AuditRecord;
 use ordo_domain::FieldError;
@@ -27,7 +27,13 @@ pub(crate) struct AuditFilter {
     action: Option<String>,
     #[serde(default)]
     subject: Option<String>,
-    /// A day, `YYYY-MM-DD`, in UTC.
+    /// From this day, `YYYY-MM-DD`, included, in the reader's time zone.
+    #[serde(default)]
+    from: Option<String>,
+    /// Up to this day, included.
+    #[serde(default)]
+    to: Option<String>,
+    /// One day: `from` and `to` both (an older link's way of saying it).
     #[serde(default)]
     day: Option<String>,
     /// Records older than this one: the next page.
@@ -81,7 +87,10 @@ struct AuditPage {
     actor: String,
     action: String,
     subject: String,
-    day: String,
+    from: String,
+    to: String,
+    /// The reader's time zone, which the days are in.
+    zone: String,
     filtered: bool,
     /// The link to older records, when there are more.
     older: Option<String>,
@@ -97,27 +106,22 @@ pub(crate) async fn audit(
     let filter = layout.query(query)?;
     let trimmed = |value: Option<String>| value.map(|v| v.trim().to_owned()).unwrap_or_default();
     let (actor, action, subject, day) = (trimmed(filter.actor), trimmed(filter.action), trimmed(filter.subject), trimmed(filter.day));
+    let (from, to) = match (trimmed(filter.from), trimmed(filter.to)) {
+        (from, to) if from.is_empty() && to.is_empty() => (day.clone(), day),
+        days => days,
+    };
     let before_seq = match trimmed(filter.before) {
         before if before.is_empty() => None,
         before => Some(before.parse::<i64>().map_err(|_| layout.fail(FieldError::new("before", "must be a record number")))?),
     };
-    let day_start = match day.as_str() {
-        "" => None,
-        day => Some(
-            NaiveDate::parse_from_str(day, "%Y-%m-%d")
-                .map_err(|_| layout.fail(FieldError::new("day", "must be a date such as 2026-11-27")))?
-                .and_hms_opt(0, 0, 0)
-                .unwrap_or_default()
-                .and_utc(),
-        ),
-    };
+    let (since, until) = super::days_in_reader_zone(&from, &to).map_err(|e| layout.fail(e))?;
     let some = |value: &str| Some(value.to_owned()).filter(|v| !v.is_empty());
     let query = AuditQuery {
         actor: some(&actor),
         action: some(&action),
         subject: some(&subject),
-        since: day_start,
-        until: day_start.map(|start| start + chrono::Duration::days(1)),
+        since,
+        until,
         before_seq,
         limit: PAGE_SIZE,
     };
@@ -148,12 +152,13 @@ pub(crate) async fn audit(
     let older = match records.last() {
         Some(last) if records.len() as i64 == PAGE_SIZE && last.seq > 1 => {
             let before = last.seq.to_string();
-            let params = [("actor", actor.as_str()), ("action", &action), ("subject", &subject), ("day", &day), ("before", &before)];
+            let params = [("actor", actor.as_str()), ("action", &action), ("subject", &subject), ("from", &from), ("to", &to), ("before", &before)];
             Some(with_query("/dashboard/audit", &params))
         }
         _ => None,
     };
-    let filtered = [&actor, &action, &subject, &day].iter().any(|v| !v.is_empty()) || before_seq.is_some();
-    let csv_href = with_query("/dashboard/audit", &[("actor", actor.as_str()), ("action", &action), ("subject", &subject), ("day", &day), ("format", "csv")]);
-    Ok(render(StatusCode::OK, &AuditPage { layout, records, actor, action, subject, day, filtered, older, csv_href }))
+    let filtered = [&actor, &action, &subject, &from, &to].iter().any(|v| !v.is_empty()) || before_seq.is_some();
+    let csv_href = with_query("/dashboard/audit", &[("actor", actor.as_str()), ("action", &action), ("subject", &subject), ("from", &from), ("to", &to), ("format", "csv")]);
+    let zone = super::VIEWER_ZONE.try_with(|zone| zone.name().to_owned()).unwrap_or_else(|_| "UTC".to_owned());
+    Ok(render(StatusCode::OK, &AuditPage { layout, records, actor, action, subject, from, to, zone, filtered, older, csv_href }))
 }

@@ -51,7 +51,7 @@ impl TicketRow {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub(crate) struct QueueQuery {
     #[serde(default)]
     status: Option<String>,
@@ -63,6 +63,18 @@ pub(crate) struct QueueQuery {
     /// `csv` for every matching ticket as a file.
     #[serde(default)]
     format: Option<String>,
+    /// Part of the customer's e-mail.
+    #[serde(default)]
+    customer: Option<String>,
+    /// The channel's number of the order a ticket is about.
+    #[serde(default)]
+    order: Option<String>,
+    /// Opened from this day, included, in the reader's time zone.
+    #[serde(default)]
+    from: Option<String>,
+    /// Opened up to this day, included.
+    #[serde(default)]
+    to: Option<String>,
 }
 
 fn ticket_form(entered: Option<&Entered>, channels: &[(String, String)]) -> EntryForm {
@@ -119,7 +131,7 @@ pub(crate) async fn open_ticket(session: Session, State(dashboard): State<Dashbo
         Ok(id) => Ok(Redirect::to(&format!("{}/{id}", Page::Helpdesk.href())).into_response()),
         Err(error) => {
             let refused = refusal(error).map_err(|e| layout.fail(e))?;
-            let query = QueueQuery { status: None, priority: None, cursor: None, format: None };
+            let query = QueueQuery::default();
             queue_page(&session, &dashboard, query, Some(Entered::new(fields, refused))).await
         }
     }
@@ -136,6 +148,15 @@ struct QueuePage {
     pager: Pager,
     csv_href: String,
     forms: Vec<EntryForm>,
+    search: Search,
+}
+
+/// What the queue was searched for, as typed.
+struct Search {
+    customer: String,
+    order: String,
+    from: String,
+    to: String,
 }
 
 pub(crate) async fn queue(session: Session, State(dashboard): State<Dashboard>, query: Result<Query<QueueQuery>, QueryRejection>) -> Result<Response, PageError> {
@@ -150,7 +171,21 @@ async fn queue_page(session: &Session, dashboard: &Dashboard, query: QueueQuery,
     let status = query.status.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).unwrap_or_else(|| "open,pending".to_owned());
     let priority = query.priority.map(|p| p.trim().to_owned()).unwrap_or_default();
     let statuses: Vec<String> = if status == "any" { Vec::new() } else { status.split(',').map(str::to_owned).collect() };
-    let filter = TicketQuery { statuses, priority: Some(priority.clone()).filter(|p| !p.is_empty()), limit: PAGE_SIZE + 1, after, ..TicketQuery::default() };
+    let text = |value: &Option<String>| value.as_deref().map(str::trim).unwrap_or_default().to_owned();
+    let (customer, order, from, to) = (text(&query.customer), text(&query.order), text(&query.from), text(&query.to));
+    let (created_from, created_to) = super::days_in_reader_zone(&from, &to).map_err(|e| layout.fail(e))?;
+    let some = |value: &str| Some(value.to_owned()).filter(|v| !v.is_empty());
+    let filter = TicketQuery {
+        statuses,
+        priority: some(&priority),
+        limit: PAGE_SIZE + 1,
+        after,
+        customer_email: some(&customer),
+        order_ref: some(&order),
+        created_from,
+        created_to,
+        ..TicketQuery::default()
+    };
     let key = |t: &Ticket| PageCursor { at: t.due_at, id: t.id };
     let now = dashboard.ordo.now();
     let helpdesk = dashboard.ordo.helpdesk();
@@ -173,7 +208,7 @@ async fn queue_page(session: &Session, dashboard: &Dashboard, query: QueueQuery,
     let priorities = std::iter::once(Choice { value: String::new(), label: "any".into(), selected: priority.is_empty() })
         .chain(Priority::ALL.iter().rev().map(|p| Choice { value: p.as_str().into(), label: p.as_str().into(), selected: p.as_str() == priority }))
         .collect();
-    let params = [("status", status.as_str()), ("priority", priority.as_str())];
+    let params = [("status", status.as_str()), ("priority", priority.as_str()), ("customer", &customer), ("order", &order), ("from", &from), ("to", &to)];
     let pager = Pager::by_cursor(Page::Helpdesk.href(), &params, after.is_some(), tickets.len(), None, next.as_deref(), "tickets");
     let mut export = params.to_vec();
     export.push(("format", "csv"));
@@ -186,7 +221,8 @@ async fn queue_page(session: &Session, dashboard: &Dashboard, query: QueueQuery,
         Vec::new()
     };
     let http = if entered.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
-    Ok(render(http, &QueuePage { layout, tickets, overdue, statuses: status_choices, priorities, pager, csv_href, forms }))
+    let search = Search { customer, order, from, to };
+    Ok(render(http, &QueuePage { layout, tickets, overdue, statuses: status_choices, priorities, pager, csv_href, forms, search }))
 }
 
 #[derive(Template)]

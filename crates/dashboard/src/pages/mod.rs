@@ -59,6 +59,33 @@ pub(crate) fn day(field: &str, text: &str) -> Result<Option<chrono::NaiveDate>, 
     }
 }
 
+/// From a moment (included) up to another (not included); either end may be open.
+pub(crate) type Span = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// The moments a list's `from` and `to` days (`YYYY-MM-DD`, both included, either may be
+/// empty) cover, in the reader's time zone: from the first moment of `from` up to, not
+/// including, the first of the day after `to`.
+pub(crate) fn days_in_reader_zone(from: &str, to: &str) -> Result<Span, FieldError> {
+    let (from, to) = (day("from", from)?, day("to", to)?);
+    if let (Some(from), Some(to)) = (from, to)
+        && to < from
+    {
+        return Err(FieldError::new("to", "must not be before from"));
+    }
+    Ok((from.map(day_start), to.and_then(|to| to.succ_opt()).map(day_start)))
+}
+
+/// The first moment of `day` in the reader's time zone (UTC unless they chose one).
+pub(crate) fn day_start(day: chrono::NaiveDate) -> DateTime<Utc> {
+    use chrono::TimeZone;
+    let midnight = day.and_time(chrono::NaiveTime::MIN);
+    let zone = VIEWER_ZONE.try_with(|zone| *zone).unwrap_or(chrono_tz::UTC);
+    // Where a clock change skips midnight, the day starts when the clocks resume.
+    (0..3)
+        .find_map(|hour| zone.from_local_datetime(&(midnight + chrono::Duration::hours(hour))).earliest())
+        .map_or_else(|| midnight.and_utc(), |start| start.with_timezone(&Utc))
+}
+
 /// The most rows a list's CSV file holds; narrow the filter for more.
 pub(crate) const MAX_CSV_ROWS: usize = 100_000;
 
@@ -346,6 +373,16 @@ mod tests {
         let summer = DateTime::parse_from_rfc3339("2030-07-02T01:04:00Z").unwrap().with_timezone(&Utc);
         assert_eq!(VIEWER_ZONE.sync_scope(chrono_tz::America::New_York, || timestamp(&summer)), "2030-07-01 21:04 EDT");
         assert_eq!(utc(&at), "2030-01-02 01:04 UTC");
+    }
+
+    #[test]
+    fn days_are_read_in_the_readers_zone() {
+        let berlin = VIEWER_ZONE.sync_scope(chrono_tz::Europe::Berlin, || days_in_reader_zone("2030-01-02", "2030-01-02").unwrap());
+        let at = |text: &str| Some(DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc));
+        assert_eq!(berlin, (at("2030-01-01T23:00:00Z"), at("2030-01-02T23:00:00Z")));
+        assert_eq!(days_in_reader_zone("", "2030-07-01").unwrap(), (None, at("2030-07-02T00:00:00Z")), "UTC unless chosen");
+        assert_eq!(days_in_reader_zone("2030-07-02", "2030-07-01").unwrap_err().field, "to");
+        assert_eq!(days_in_reader_zone("July", "").unwrap_err().field, "from");
     }
 
     #[test]

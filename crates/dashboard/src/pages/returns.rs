@@ -7,7 +7,7 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use ordo_app::{InspectedLine, NewReturn, NewReturnLine, Period, ReceivedLine};
+use ordo_app::{InspectedLine, NewReturn, NewReturnLine, Period, ReceivedLine, ReturnSearch};
 use ordo_domain::access::Permission;
 use ordo_domain::returns::{Disposition, ReturnRate, ReturnStatus, Rma};
 use ordo_domain::FieldError;
@@ -107,6 +107,12 @@ pub(crate) struct ReturnsQuery {
     from: Option<String>,
     #[serde(default)]
     to: Option<String>,
+    /// The channel's number of the order returned from.
+    #[serde(default)]
+    order: Option<String>,
+    /// A SKU asked back.
+    #[serde(default)]
+    sku: Option<String>,
 }
 
 #[derive(Template)]
@@ -117,6 +123,8 @@ struct ReturnsPage {
     pager: Pager,
     csv_href: String,
     statuses: Vec<Choice>,
+    order: String,
+    sku: String,
     may_request: bool,
     from: String,
     to: String,
@@ -141,10 +149,13 @@ pub(crate) async fn returns(
     let to = day("to", query.to.as_deref().unwrap_or_default()).map_err(|e| layout.fail(e))?.unwrap_or(today);
     let after = super::cursor(&layout, query.cursor.as_deref())?;
     let wanted = Some(status.as_str()).filter(|s| !s.is_empty());
+    let text = |value: &Option<String>| value.as_deref().map(str::trim).unwrap_or_default().to_owned();
+    let (order, sku) = (text(&query.order), text(&query.sku));
+    let search = ReturnSearch { status: wanted, order_ref: Some(order.as_str()).filter(|o| !o.is_empty()), sku: Some(sku.as_str()).filter(|s| !s.is_empty()), ..ReturnSearch::default() };
     let key = |r: &Rma| PageCursor { at: r.requested_at, id: r.id };
     if query.format.as_deref() == Some("csv") {
         let returns = dashboard.ordo.returns();
-        let all = super::every_page_after(500, key, |after| returns.page(None, wanted, 500, after)).await.map_err(|e| layout.fail(e))?;
+        let all = super::every_page_after(500, key, |after| returns.search(search, 500, after)).await.map_err(|e| layout.fail(e))?;
         let orders: Vec<String> = all.iter().map(|r| format!("order:{}", r.order_id)).collect();
         let names = dashboard.ordo.subject_names(orders.iter().map(String::as_str)).await.map_err(|e| layout.fail(e))?;
         let rows = all.iter().zip(&orders).map(|(r, order)| {
@@ -154,10 +165,10 @@ pub(crate) async fn returns(
         return Ok(super::csv_file("returns.csv", super::csv_rows(&["requested_at", "status", "order", "lines", "due_back_at"], rows)));
     }
     // One row past the page tells whether there is a next page without counting them all.
-    let found = dashboard.ordo.returns().page(None, wanted, PAGE_SIZE + 1, after).await.map_err(|e| layout.fail(e))?;
+    let found = dashboard.ordo.returns().search(search, PAGE_SIZE + 1, after).await.map_err(|e| layout.fail(e))?;
     let (found, next) = super::one_page(found, key);
     let (from_text, to_text) = (query.from.clone().unwrap_or_default(), query.to.clone().unwrap_or_default());
-    let params = [("status", status.as_str()), ("from", from_text.trim()), ("to", to_text.trim())];
+    let params = [("status", status.as_str()), ("order", order.as_str()), ("sku", sku.as_str()), ("from", from_text.trim()), ("to", to_text.trim())];
     let pager = Pager::by_cursor(Page::Returns.href(), &params, after.is_some(), found.len(), None, next.as_deref(), "returns");
     let mut export = params.to_vec();
     export.push(("format", "csv"));
@@ -190,6 +201,8 @@ pub(crate) async fn returns(
                 .collect()
         },
         statuses,
+        order: order.clone(),
+        sku: sku.clone(),
         from: from.to_string(),
         to: to.to_string(),
         shipped: report.shipped,

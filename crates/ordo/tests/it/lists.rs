@@ -107,6 +107,94 @@ async fn every_list_pages_and_exports_csv(server: Server) {
 }
 on_both_engines!(every_list_pages_and_exports_csv, every_list_pages_and_exports_csv_on_sqlite, every_list_pages_and_exports_csv_on_postgres);
 
+/// The rows of the table `id` on `page`, as HTML.
+fn table_rows(page: &str, id: &str) -> Vec<String> {
+    let Some(table) = page.split(&format!("<table id=\"{id}\"")).nth(1) else { return Vec::new() };
+    let body = table.split("<tbody>").nth(1).unwrap_or_default().split("</tbody>").next().unwrap_or_default();
+    body.split("<tr").skip(1).map(str::to_owned).collect()
+}
+
+async fn tickets_returns_and_the_audit_log_are_searched(server: Server) {
+    crate::orders::shop(&server, 5).await;
+    let t = &server.admin;
+    for (path, body) in [
+        ("/api/v1/listings", json!({"channel": "web", "channel_sku": "W-VASE", "sku": "VASE-1", "price": "29.00"})),
+        ("/api/v1/inventory/movements", json!({"sku": "VASE-1", "location": "central", "quantity": 3, "kind": "receipt", "reason": "opening"})),
+    ] {
+        assert_eq!(server.post(t, path, body).await.0, 201, "{path}");
+    }
+    let mut ids = Vec::new();
+    for (number, sku, email) in [("S-1", "W-MUG", "ann@example.com"), ("S-2", "W-VASE", "bob@example.com")] {
+        let mut body = crate::orders::order(number, json!([{"sku": sku, "quantity": 1, "unit_price": "12.90"}]));
+        body["customer"] = json!({"name": "Someone", "email": email});
+        let (_, placed) = server.post(t, "/api/v1/orders", body).await;
+        let id = placed["id"].as_str().unwrap().to_owned();
+        let parcel = json!({"location": "central", "carrier": "DHL", "tracking_number": number});
+        assert_eq!(server.post(t, &format!("/api/v1/orders/{id}/shipments"), parcel).await.0, 201, "{number}");
+        let rma = json!({"order_id": id, "lines": [{"line": 1, "quantity": 1, "reason": "damaged"}]});
+        assert_eq!(server.post(t, "/api/v1/returns", rma).await.0, 201, "{number}");
+        ids.push(id);
+    }
+    for (subject, email, order) in [("Where is S-1?", "ann@example.com", Some(&ids[0])), ("Invoice please", "Bob@Example.com", None)] {
+        let ticket = json!({"reason": "billing", "priority": "normal", "subject": subject, "customer_email": email, "order_id": order, "body": "?"});
+        assert_eq!(server.post(t, "/api/v1/tickets", ticket).await.0, 201, "{subject}");
+    }
+    let admin = Browserless::log_in(&server, "ada", Role::Admin).await;
+    let today = server.ordo.now().date_naive();
+    let tomorrow = today.succ_opt().unwrap();
+
+    // Tickets by the customer's e-mail (any case, a part of it), the order's number and the
+    // day opened; the file says the same as the page.
+    for (search, subjects) in [
+        ("customer=BOB@", vec!["Invoice please"]),
+        ("order=S-1", vec!["Where is S-1?"]),
+        ("order=S-9", vec![]),
+        (&format!("from={today}&to={today}"), vec!["Where is S-1?", "Invoice please"]),
+        (&format!("from={tomorrow}"), vec![]),
+    ] {
+        let (status, _, page) = fetch(&admin, &server, &format!("/dashboard/helpdesk?status=any&{search}")).await;
+        assert_eq!(status, 200, "{search}");
+        let rows = table_rows(&page, "tickets");
+        assert_eq!(rows.len(), subjects.len(), "{search}: {rows:?}");
+        assert!(subjects.iter().all(|s| rows.iter().any(|r| r.contains(s))), "{search}: {rows:?}");
+        let (_, _, csv) = fetch(&admin, &server, &format!("/dashboard/helpdesk?status=any&{search}&format=csv")).await;
+        assert_eq!(csv.lines().count(), subjects.len() + 1, "{search}: {csv}");
+    }
+    let (status, _, page) = fetch(&admin, &server, &format!("/dashboard/helpdesk?from={tomorrow}&to={today}")).await;
+    assert_eq!((status, page.contains("“to” was not accepted: must not be before from")), (400, true), "{page}");
+
+    // Returns by the order's number and by a SKU asked back.
+    for (search, order) in [("order=S-1", "web S-1"), ("sku=VASE-1", "web S-2"), ("order=S-1&sku=VASE-1", "")] {
+        let (status, _, page) = fetch(&admin, &server, &format!("/dashboard/returns?{search}")).await;
+        assert_eq!(status, 200, "{search}");
+        let rows = table_rows(&page, "returns");
+        assert_eq!(rows.len(), usize::from(!order.is_empty()), "{search}: {rows:?}");
+        assert!(rows.iter().all(|r| r.contains(order)), "{search}: {rows:?}");
+        let (_, _, csv) = fetch(&admin, &server, &format!("/dashboard/returns?{search}&format=csv")).await;
+        assert_eq!(csv.lines().count(), rows.len() + 1, "{search}: {csv}");
+    }
+
+    // The audit log by days in the reader's own time zone: fourteen hours ahead of UTC, the
+    // day a record falls on is the local one.
+    let (status, _) = admin.post("/dashboard/settings", &[("time_zone", "Pacific/Kiritimati")]).await;
+    assert_eq!(status, 303);
+    let local = (server.ordo.now() + chrono::Duration::hours(14)).date_naive();
+    let records = async |from: chrono::NaiveDate, to: chrono::NaiveDate| {
+        let (status, _, csv) = fetch(&admin, &server, &format!("/dashboard/audit?action=order.&from={from}&to={to}&format=csv")).await;
+        assert_eq!(status, 200, "{csv}");
+        csv.lines().count() - 1
+    };
+    let placed = records(local, local).await;
+    assert!(placed >= 2, "the orders placed today, local time: {placed}");
+    assert_eq!(records(local.pred_opt().unwrap(), local.pred_opt().unwrap()).await, 0, "nothing the day before, local time");
+    assert_eq!(records(local.pred_opt().unwrap(), local).await, placed, "both days included");
+    let (_, _, page) = fetch(&admin, &server, &format!("/dashboard/audit?from={local}&to={local}")).await;
+    assert!(page.contains("days in Pacific/Kiritimati"), "the page says which zone the days are in");
+    let (status, _, _) = fetch(&admin, &server, "/dashboard/audit?from=yesterday").await;
+    assert_eq!(status, 400);
+}
+on_both_engines!(tickets_returns_and_the_audit_log_are_searched, searches_on_sqlite, searches_on_postgres);
+
 /// The link a page's pager gives to the page after, unescaped.
 fn next_link(page: &str) -> Option<String> {
     let end = page.find(r#"rel="next""#)?;
