@@ -92,3 +92,53 @@ async fn bad_proposals_name_their_field_and_nothing_is_stored() {
     let (_, none) = server.get(t, "/api/v1/change-requests").await;
     assert_eq!(none.as_array().map(Vec::len), Some(0), "{none}");
 }
+
+/// The dashboard's proposal forms and its decision refuse bad input with 422, naming the field,
+/// what was typed kept, nothing stored; a replenishment policy is proposed from the
+/// procurement page and applies only when procurement approves it.
+async fn dashboard_proposals_refuse_naming_the_field_and_change_nothing(server: Server) {
+    shop(&server, 10).await;
+    let ops = crate::common::Browserless::log_in(&server, "olga", Role::Ops).await;
+    let requests = async || server.get(&server.admin, "/api/v1/change-requests").await.1.as_array().map_or(0, Vec::len);
+
+    let policy = |level: &'static str| {
+        vec![("scope", "sku:MUG-1"), ("policy", "min_max"), ("min", "4"), ("max", level), ("service_level", ""), ("reason", "steady seller")]
+    };
+    let (status, page) = ops.post("/dashboard/procurement/policies", &policy("3")).await;
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("change.policy.max: ") && page.contains(r#"name="max" type="number" value="3" aria-invalid="true""#), "{page}");
+    assert!(page.contains(r#"value="sku:MUG-1""#) && page.contains(r#"<option value="min_max" selected>"#), "what was typed is kept: {page}");
+    let (status, page) = ops.post("/dashboard/procurement/policies", &[("scope", "sku:MUG-1"), ("policy", "min_max"), ("min", "four"), ("max", "9"), ("reason", "r")]).await;
+    assert_eq!(status, 422);
+    assert!(page.contains("min: must be a whole number"), "{page}");
+    assert_eq!(requests().await, 0, "nothing proposed");
+    let (status, _) = ops.post("/dashboard/procurement/policies", &policy("12")).await;
+    assert_eq!(status, 303);
+    let (_, listed) = server.get(&server.admin, "/api/v1/change-requests").await;
+    assert_eq!((listed[0]["kind"].as_str(), listed[0]["subject"].as_str()), (Some("replenishment_policy"), Some("policy:sku:MUG-1")), "{listed}");
+    assert_eq!(server.get(&server.admin, "/api/v1/replenishment/policies").await.1, json!([]), "nothing applies before approval");
+
+    // Procurement approves it from the change request's page; the policy is in force and the
+    // procurement page says so in words.
+    let buyer = crate::common::Browserless::log_in(&server, "pia", Role::Procurement).await;
+    let page = format!("/dashboard/changes/{}", listed[0]["id"].as_str().unwrap());
+    let (status, shown) = buyer.post(&page, &[("decision", "maybe")]).await;
+    assert_eq!(status, 422, "{shown}");
+    assert!(shown.contains("decision: must be approve or reject"), "{shown}");
+    let (status, shown) = buyer.post(&page, &[("decision", "reject"), ("reason", "  ")]).await;
+    assert_eq!(status, 422, "a rejection says why: {shown}");
+    assert_eq!(buyer.post(&page, &[("decision", "approve")]).await.0, 303);
+    let (_, policies) = server.get(&server.admin, "/api/v1/replenishment/policies").await;
+    assert_eq!(policies[0]["scope"], "sku:MUG-1", "{policies}");
+    assert!(buyer.get("/dashboard/procurement").await.1.contains("<th scope=\"row\">SKU MUG-1</th><td>min 4, max 12</td>"));
+
+    // The generic form on the change requests page: an unknown location is refused, naming it.
+    let priority = [("kind", "location_priority"), ("location", "east"), ("priority", "3"), ("reason", "closer to most customers")];
+    let (status, page) = ops.post("/dashboard/changes", &priority).await;
+    assert_eq!(status, 422);
+    assert!(page.contains("change.location: ") && page.contains(r#"value="closer to most customers""#), "{page}");
+    let (status, page) = ops.post("/dashboard/changes", &[("kind", "replenishment_policy"), ("reason", "r")]).await;
+    assert_eq!(status, 422, "{page}");
+    assert_eq!(requests().await, 1, "nothing more proposed");
+}
+on_both_engines!(dashboard_proposals_refuse_naming_the_field_and_change_nothing, dashboard_proposals_on_sqlite, dashboard_proposals_on_postgres);
