@@ -291,6 +291,8 @@ struct ChangePage {
     layout: Layout,
     request: ChangeRequest,
     kind: String,
+    /// What it changes, named and linked.
+    subject: crate::subjects::SubjectLink,
     differences: Vec<Difference>,
     /// Pending, and the viewer may decide it (the application still checks who).
     may_decide: bool,
@@ -306,12 +308,14 @@ pub(crate) async fn change(session: Session, State(dashboard): State<Dashboard>,
 async fn change_page(session: &Session, dashboard: &Dashboard, id: Uuid, error: Option<FieldError>) -> Result<Response, PageError> {
     let layout = session.open(Page::Changes)?;
     let request = dashboard.ordo.changes().change_request(id).await.map_err(|e| layout.fail(e))?;
-    let layout = layout.titled(format!("{} change: {}", kind_label(&request.kind), request.subject));
+    let subject = subject_link(&request.subject);
+    let layout = layout.titled(format!("{} change: {}", kind_label(&request.kind), subject.label));
     let may_decide = request.status == ChangeStatus::Pending && session.actor.can(Permission::ChangesApprove);
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let page = ChangePage {
         layout,
         kind: kind_label(&request.kind),
+        subject,
         differences: differences(&request),
         may_decide,
         error: error.map(|e| format!("{}: {}", e.field, e.message)),
