@@ -48,6 +48,24 @@ impl Tx {
     }
 }
 
+impl Tx {
+    /// The subject and finding day (`details.day`) of each exception of `kind` raised since
+    /// `since`: the findings a scan of the days since then must not raise again.
+    pub async fn anomalies_raised_since(&mut self, kind: &str, since: DateTime<Utc>) -> Result<Vec<(String, Option<String>)>, StorageError> {
+        let sql = "SELECT subject, details FROM exceptions WHERE kind = $1 AND created_at >= $2";
+        let rows: Vec<(String, sqlx::types::Json<serde_json::Value>)> =
+            on_engine!(self, |conn| sqlx::query_as(sql).bind(kind).bind(since).fetch_all(conn).await?);
+        Ok(rows.into_iter().map(|(subject, details)| (subject, details.0.get("day").and_then(|d| d.as_str()).map(str::to_owned))).collect())
+    }
+
+    /// How many exceptions of `kind` were resolved, and how many of those with `code`.
+    pub async fn resolutions(&mut self, kind: &str, code: &str) -> Result<(i64, i64), StorageError> {
+        let sql = "SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN resolution_code = $2 THEN 1 ELSE 0 END), 0) AS BIGINT) \
+                   FROM exceptions WHERE kind = $1 AND resolution_code IS NOT NULL";
+        Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(kind).bind(code).fetch_one(conn).await?))
+    }
+}
+
 /// Units removed by counts and adjustments at a location on one UTC day, and units shipped
 /// from it that day.
 #[derive(Debug, Clone, PartialEq, Eq)]

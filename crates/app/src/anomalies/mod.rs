@@ -12,10 +12,12 @@
 //! A finding is raised once: not again for the same subject and day, and while one is open
 //! for a subject, no second one.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use ordo_domain::exception::{ExceptionKind, Resolution};
 use ordo_domain::FieldError;
-use ordo_storage::{ExceptionQuery, Tx};
+use ordo_storage::Tx;
 use serde::Serialize;
 
 use crate::{AppResult, Anomalies};
@@ -106,25 +108,35 @@ fn point(day: NaiveDate, value: i64, shown: String) -> serde_json::Value {
     serde_json::json!({"day": day.to_string(), "value": value, "shown": shown})
 }
 
-/// Raises findings as exceptions, once each: the exceptions raised before are read once.
+/// Raises findings as exceptions, once each: what was raised since the window began, and how
+/// earlier findings were resolved, are read once.
 struct Raising {
-    earlier: Vec<ordo_domain::exception::Exception>,
+    /// Kind, subject and finding day of what was raised already.
+    earlier: HashSet<(&'static str, String, String)>,
+    /// Per kind: resolved, and resolved as not a problem.
+    outcomes: HashMap<&'static str, (i64, i64)>,
     now: DateTime<Utc>,
 }
 
 impl Raising {
-    async fn read(tx: &mut Tx, now: DateTime<Utc>) -> AppResult<Raising> {
-        let mut earlier = Vec::new();
+    /// A finding is about a day of the window and raised on or after it, so what was raised
+    /// since the window began is all that can repeat one.
+    async fn read(tx: &mut Tx, window: Window, now: DateTime<Utc>) -> AppResult<Raising> {
+        let mut earlier = HashSet::new();
+        let mut outcomes = HashMap::new();
         for kind in KINDS {
-            let query = ExceptionQuery { kind: Some(kind.as_str().to_owned()), limit: 100_000, ..Default::default() };
-            earlier.extend(tx.exceptions(&query).await?.0);
+            for (subject, day) in tx.anomalies_raised_since(kind.as_str(), day_start(window.first)).await? {
+                if let Some(day) = day {
+                    earlier.insert((kind.as_str(), subject, day));
+                }
+            }
+            outcomes.insert(kind.as_str(), tx.resolutions(kind.as_str(), Resolution::NotAnIssue.as_str()).await?);
         }
-        Ok(Raising { earlier, now })
+        Ok(Raising { earlier, outcomes, now })
     }
 
     fn already(&self, kind: ExceptionKind, subject: &str, day: NaiveDate) -> bool {
-        let day = day.to_string();
-        self.earlier.iter().any(|e| e.kind == kind.as_str() && e.subject == subject && e.details.get("day").and_then(|d| d.as_str()) == Some(day.as_str()))
+        self.earlier.contains(&(kind.as_str(), subject.to_owned(), day.to_string()))
     }
 
     /// Raises `finding` with `details` (its figures are added) unless it was raised before;
@@ -147,10 +159,9 @@ impl Raising {
         Ok(finding)
     }
 
+    /// Findings of `kind` resolved so far, and how many of them were not a problem.
     fn outcomes(&self, kind: ExceptionKind) -> (i64, i64) {
-        let resolved: Vec<_> = self.earlier.iter().filter(|e| e.kind == kind.as_str() && e.resolution_code.is_some()).collect();
-        let not_a_problem = resolved.iter().filter(|e| e.resolution_code.as_deref() == Some(Resolution::NotAnIssue.as_str())).count();
-        (resolved.len() as i64, not_a_problem as i64)
+        self.outcomes.get(kind.as_str()).copied().unwrap_or_default()
     }
 }
 
@@ -167,7 +178,7 @@ impl Anomalies<'_> {
         let window = Window { first: today - Duration::days(days), today };
         let currency = self.settings.base_currency;
         let mut tx = self.db.write().await?;
-        let raising = Raising::read(&mut tx, now).await?;
+        let raising = Raising::read(&mut tx, window, now).await?;
         let mut scan = Scan { kinds: Vec::new(), findings: Vec::new() };
         for kind in KINDS {
             let (judged, found) = match kind {
