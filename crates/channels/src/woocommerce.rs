@@ -18,7 +18,7 @@ struct LineItem {
     variation_id: Option<Id>,
     sku: Option<String>,
     quantity: Quantity,
-    /// The unit price after discounts, as a number.
+    /// The total divided by the quantity (after discounts), as an unrounded number.
     price: Option<Amount>,
     /// Before discounts.
     subtotal: Option<Amount>,
@@ -179,24 +179,30 @@ pub fn order(body: &[u8], context: &Context<'_>) -> Result<ChannelOrder, FieldEr
     Ok(ChannelOrder { order, updated_at, cancelled, fulfilled: status == "completed", waiting_for: None, fulfilled_by_channel: false })
 }
 
-/// The unit price before discounts and the line's discount. The subtotal divided by the
-/// quantity where it divides exactly, the discount being what the total lost to it; else the
-/// line's numeric `price`, with what its total lacks as the discount.
+/// The unit price before discounts and the line's discount, such that the units less the
+/// discount come to the line's `total` exactly. The unit is the `subtotal` (before discounts)
+/// divided by the quantity; where that does not come out in whole cents (three for 10.00) it
+/// is rounded up, and the discount takes the rounding too, less than a cent a unit. The
+/// numeric `price` is no unit price before discounts: WooCommerce sends the total divided by
+/// the quantity, unrounded (3.3333333333333335), so it is read only for a line without a
+/// `total`, and then must come out in whole cents.
 fn unit_and_discount(i: usize, item: &LineItem, currency: Currency) -> Result<(Money, Money), FieldError> {
     let f = |name: &str| format!("line_items[{i}].{name}");
     let quantity = item.quantity.0;
-    let total = item.total.as_ref().map(|t| t.money(&f("total"), currency)).transpose()?;
     let subtotal = item.subtotal.as_ref().map(|t| t.money(&f("subtotal"), currency)).transpose()?;
-    if let Some(subtotal) = subtotal.filter(|s| s.minor() % quantity == 0) {
-        let unit = Money::from_minor(subtotal.minor() / quantity, currency);
-        let discount = Money::from_minor(crate::add(&f("total"), subtotal.minor(), -total.unwrap_or(subtotal).minor())?.max(0), currency);
-        return Ok((unit, discount));
-    }
-    let price = item.price.as_ref().ok_or_else(|| FieldError::new(f("price"), "is missing"))?;
-    let unit = price.money(&f("price"), currency)?;
-    let gross = unit.checked_times(quantity).map_err(|e| FieldError::new(f("price"), e.to_string()))?;
-    let discount = Money::from_minor(crate::add(&f("total"), gross.minor(), -total.unwrap_or(gross).minor())?.max(0), currency);
-    Ok((unit, discount))
+    let total = match (&item.total, &item.price) {
+        (Some(total), _) => Some(total.money(&f("total"), currency)?),
+        (None, Some(price)) => Some(price.money(&f("price"), currency)?.checked_times(quantity).map_err(|e| FieldError::new(f("price"), e.to_string()))?),
+        (None, None) => None,
+    };
+    let Some(net) = total.or(subtotal) else {
+        return Err(FieldError::new(f("total"), "is missing"));
+    };
+    let gross = subtotal.unwrap_or(net).minor();
+    let unit = gross.div_euclid(quantity) + i64::from(gross.rem_euclid(quantity) != 0);
+    let units = unit.checked_mul(quantity).ok_or_else(|| FieldError::new(f("subtotal"), "is out of range"))?;
+    let discount = crate::add(&f("total"), units, -net.minor())?.max(0);
+    Ok((Money::from_minor(unit, currency), Money::from_minor(discount, currency)))
 }
 
 /// WooCommerce's status in Ordo's payment terms: processing and completed orders are paid, as

@@ -13,7 +13,7 @@ const AMAZON_ORDER: &[u8] = include_bytes!("fixtures/amazon-polled-order.json");
 const EBAY_ORDER: &[u8] = include_bytes!("fixtures/ebay-order.json");
 
 fn listed(sku: &str) -> bool {
-    ["SHOP-MUG-BLUE", "49148385", "93", "23", "IPOD2008GREEN", "IPOD2008RED", "IPOD2008BLACK", "AMZ-MUG", "B0CASIN001", "410014855123"].contains(&sku)
+    ["SHOP-MUG-BLUE", "49148385", "93", "23", "IPOD2008GREEN", "IPOD2008RED", "IPOD2008BLACK", "AMZ-MUG", "B0CASIN001", "410014855123", "WOO-TRIO"].contains(&sku)
 }
 
 fn context(currency: Currency) -> Context<'static> {
@@ -111,13 +111,65 @@ fn a_woocommerce_order_maps_product_and_variation_ids_and_numeric_prices() {
     let order = &mapped.order;
     assert_eq!(order.external_id, "727");
     assert_eq!(order.lines[0].sku, "93", "an empty sku and variation 0: the product id");
-    assert_eq!(order.lines[0].unit_price, "3.00", "the numeric price");
+    assert_eq!(order.lines[0].unit_price, "3.00", "the subtotal over the quantity");
     assert_eq!(order.lines[1].sku, "23", "the variation id before the product id");
     assert_eq!(order.lines[1].tax.as_deref(), Some("0.90"), "one decimal read exactly");
     assert_eq!(order.placed_at.to_rfc3339(), "2026-11-30T16:28:02+00:00", "date_created_gmt, read as UTC");
     assert_eq!(order.shipping_method, "flat_rate");
     assert_eq!(order.payment_status, PaymentStatus::Captured);
-    assert_eq!(total(order), 2935, "the order's total");
+    // Three for 10.00 less a coupon's 1.00: no unit price in whole cents makes 10.00, and the
+    // numeric price (9.00 / 3) is after the coupon. The unit is rounded up and the discount
+    // takes the rounding, so the line still comes to WooCommerce's total of 9.00.
+    let trio = &order.lines[2];
+    assert_eq!((trio.sku.as_str(), trio.quantity), ("WOO-TRIO", 3));
+    assert_eq!((trio.unit_price.as_str(), trio.discount.as_deref(), trio.tax.as_deref()), ("3.34", Some("1.02"), Some("0.68")));
+    assert_eq!(total(order), 3903, "the order's total");
+}
+
+/// A line's numeric `price` is WooCommerce's total divided by the quantity, after discounts
+/// and unrounded: a line whose amounts do not divide still maps, to its total exactly, and the
+/// price is read where the line gives no total.
+#[test]
+fn a_woocommerce_line_that_does_not_divide_still_comes_to_its_total() {
+    let c = context(Currency::EUR);
+    let line = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut order: serde_json::Value = serde_json::from_slice(WOO_ORDER).unwrap();
+        edit(&mut order["line_items"][2]);
+        let mapped = woocommerce::order(order.to_string().as_bytes(), &c);
+        mapped.map(|m| {
+            let l = m.order.lines[2].clone();
+            (l.unit_price, l.discount.unwrap_or_default())
+        })
+    };
+    // Three for 10.00, no discount: what WooCommerce sends as the price has no end.
+    let undivided = line(&|l| {
+        l["total"] = "10.00".into();
+        l["price"] = serde_json::json!(10.0 / 3.0);
+    });
+    assert_eq!(undivided.unwrap(), ("3.34".to_owned(), "0.02".to_owned()), "3 × 3.34 less 0.02 is 10.00");
+    // Six for 10.00 less 1.00: the subtotal does not divide, the total does.
+    let six = line(&|l| {
+        l["quantity"] = 6.into();
+        l["price"] = 1.5.into();
+    });
+    assert_eq!(six.unwrap(), ("1.67".to_owned(), "1.02".to_owned()), "6 × 1.67 less 1.02 is 9.00");
+    // No total: the numeric price, for every unit.
+    let no_total = line(&|l| {
+        l.as_object_mut().unwrap().remove("total");
+        l["price"] = 3.into();
+    });
+    assert_eq!(no_total.unwrap(), ("3.34".to_owned(), "1.02".to_owned()), "10.00 before the discount, 3 × 3 after");
+    let unending = line(&|l| {
+        l.as_object_mut().unwrap().remove("total");
+        l["price"] = serde_json::json!(10.0 / 3.0);
+    });
+    assert_eq!(unending.unwrap_err().field, "line_items[2].price", "a price without a total must come out in cents");
+    let nothing = line(&|l| {
+        for field in ["total", "subtotal", "price"] {
+            l.as_object_mut().unwrap().remove(field);
+        }
+    });
+    assert_eq!(nothing.unwrap_err().field, "line_items[2].total");
 }
 
 #[test]
