@@ -220,7 +220,7 @@ async fn a_woocommerce_order_maps_its_product_ids_and_numeric_prices() {
     let server = Server::start().await;
     shop(&server, 10).await;
     let t = &server.admin;
-    for (channel_sku, sku) in [("93", "MUG-1"), ("23", "VASE-1")] {
+    for (channel_sku, sku) in [("93", "MUG-1"), ("23", "VASE-1"), ("WOO-TRIO", "MUG-1")] {
         let listing = json!({"channel": "web", "channel_sku": channel_sku, "sku": sku, "price": "3.00"});
         assert_eq!(server.post(t, "/api/v1/listings", listing).await.0, 201);
     }
@@ -238,10 +238,132 @@ async fn a_woocommerce_order_maps_its_product_ids_and_numeric_prices() {
     let lines = order["lines"].as_array().unwrap();
     assert_eq!((lines[0]["sku"].as_str(), lines[0]["unit_price"].as_str()), (Some("MUG-1"), Some("3.00")), "{order}");
     assert_eq!(lines[1]["sku"], "VASE-1", "the variation's listing");
+    // Three for 10.00 less a 1.00 coupon: the unit rounded up, the discount taking the rest.
+    assert_eq!((lines[2]["unit_price"].as_str(), lines[2]["discount"].as_str()), (Some("3.34"), Some("1.02")), "{order}");
     assert_eq!(order["placed_at"], "2026-11-30T16:28:02Z", "date_created_gmt, as UTC");
-    assert_eq!(order["total"], "29.35");
+    assert_eq!(order["total"], "39.03", "WooCommerce's total");
     let (status, _) = server.deliver("/webhooks/woocommerce/web", &headers[..2], b"{\"id\": 727}").await;
     assert_eq!(status, 401, "a body the signature was not made for");
+}
+
+/// The `web` channel as a WooCommerce portal: the fixture's products listed, and a connector.
+async fn woocommerce_portal(server: &Server) {
+    shop(server, 10).await;
+    let t = &server.admin;
+    for (channel_sku, sku) in [("93", "MUG-1"), ("23", "VASE-1"), ("WOO-TRIO", "MUG-1")] {
+        let listing = json!({"channel": "web", "channel_sku": channel_sku, "sku": sku, "price": "3.00"});
+        assert_eq!(server.post(t, "/api/v1/listings", listing).await.0, 201);
+    }
+    let receipt = json!({"sku": "VASE-1", "location": "central", "quantity": 5, "kind": "receipt", "reason": "opening"});
+    assert_eq!(server.post(t, "/api/v1/inventory/movements", receipt).await.0, 201);
+    let connector = json!({"kind": "woocommerce", "webhook_secrets": [SECRET]});
+    assert_eq!(server.put(t, "/api/v1/channels/web/connector", connector).await.0, 200);
+}
+
+impl Server {
+    async fn woocommerce(&self, topic: &str, delivery_id: &str, body: &[u8]) -> (u16, Value) {
+        let headers = [
+            ("x-wc-webhook-topic", topic.to_owned()),
+            ("x-wc-webhook-signature", base64_hmac(body, SECRET)),
+            ("x-wc-webhook-delivery-id", delivery_id.to_owned()),
+            ("x-wc-webhook-source", "https://portal.example.com/".to_owned()),
+        ];
+        self.deliver("/webhooks/woocommerce/web", &headers, body).await
+    }
+
+    /// What `sku` has on hand and reserved, over every location.
+    async fn stock_of(&self, sku: &str) -> (i64, i64) {
+        let (_, levels) = self.get(&self.admin, &format!("/api/v1/inventory?sku={sku}")).await;
+        let sum = |field: &str| levels.as_array().unwrap().iter().map(|l| l[field].as_i64().unwrap()).sum();
+        (sum("on_hand"), sum("reserved"))
+    }
+}
+
+/// WooCommerce's `order.deleted` (the order trashed or deleted; its body only the id) cancels
+/// the order and gives its stock back, and the same delivery again changes nothing.
+async fn a_woocommerce_order_deleted_cancels_the_order_and_releases_its_stock(server: Server) {
+    woocommerce_portal(&server).await;
+    assert_eq!(server.woocommerce("order.created", "d-1", WOO_ORDER).await.0, 200);
+    let order = server.eventually("/api/v1/channels/web/orders/727").await;
+    assert_eq!(order["status"], "allocated", "{order}");
+    assert_eq!(server.stock_of("MUG-1").await, (10, 5), "two mugs and the trio of three reserved");
+    assert_eq!(server.stock_of("VASE-1").await, (5, 1));
+
+    let deleted = br#"{"id":727}"#;
+    assert_eq!(server.woocommerce("order.deleted", "d-2", deleted).await.0, 200);
+    let inbox = server.settled_inbox("web").await;
+    assert_eq!(inbox[0]["status"], "processed", "{}", inbox[0]);
+    let order = server.get(&server.admin, "/api/v1/channels/web/orders/727").await.1;
+    assert_eq!(order["status"], "cancelled", "{order}");
+    assert_eq!((server.stock_of("MUG-1").await, server.stock_of("VASE-1").await), ((10, 0), (5, 0)), "every unit given back");
+    assert_eq!(server.woocommerce("order.deleted", "d-2", deleted).await.1["status"], "duplicate");
+    assert_eq!(server.settled_inbox("web").await.len(), 2);
+}
+
+on_both_engines!(
+    a_woocommerce_order_deleted_cancels_the_order_and_releases_its_stock,
+    a_woocommerce_order_deleted_cancels_the_order_and_releases_its_stock_on_sqlite,
+    a_woocommerce_order_deleted_cancels_the_order_and_releases_its_stock_on_postgres
+);
+
+/// Shopify's `app/uninstalled` pauses the connector; an order delivered meanwhile is kept,
+/// answered 200 and not processed. Resumed, the connector processes what waited.
+async fn uninstalled_and_an_order_kept_while_paused(server: &Server) -> &'static str {
+    shopify_shop(server).await;
+    let shop = br#"{"id":548380009,"name":"Ordo Test","email":"owner@ordo-test.example","domain":"ordo-test.myshopify.com","myshopify_domain":"ordo-test.myshopify.com","currency":"EUR"}"#;
+    assert_eq!(server.shopify("app/uninstalled", "u-1", shop, SECRET).await.0, 200);
+    let inbox = server.settled_inbox("web").await;
+    assert_eq!(inbox[0]["status"], "processed", "{}", inbox[0]);
+    assert!(inbox[0]["outcome"].as_str().unwrap().contains("paused"), "{}", inbox[0]);
+    let (_, connector) = server.get(&server.admin, "/api/v1/channels/web/connector").await;
+    assert_eq!(connector["paused"], true, "{connector}");
+
+    let (status, answer) = server.shopify("orders/create", "u-2", SHOPIFY_ORDER, SECRET).await;
+    assert_eq!((status, answer["status"].as_str()), (200, Some("stored")), "kept while paused: {answer}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let path = "/api/v1/channels/web/orders/820982911946154508";
+    assert_eq!(server.get(&server.admin, path).await.0, 404, "no order while paused");
+    let inbox = server.get(&server.admin, "/api/v1/channels/web/inbox").await.1;
+    assert_eq!((inbox[0]["delivery_id"].as_str(), inbox[0]["status"].as_str()), (Some("u-2"), Some("pending")), "{}", inbox[0]);
+
+    let (status, resumed) = server.post(&server.admin, "/api/v1/channels/web/connector/resume", json!({})).await;
+    assert_eq!((status, resumed["paused"].as_bool()), (200, Some(false)), "{resumed}");
+    path
+}
+
+async fn shopify_app_uninstalled_pauses_the_connector_and_keeps_what_arrives_for_when_it_resumes(server: Server) {
+    let path = uninstalled_and_an_order_kept_while_paused(&server).await;
+    // A delivery looked at while paused is due again a minute later: the inbox, a minute on,
+    // makes the order.
+    let later = server.ordo.with_clock(ordo_app::Clock::simulated(chrono::Utc::now() + chrono::Duration::seconds(61)));
+    later.channels().process_inbox(100).await.unwrap();
+    let order = server.eventually(path).await;
+    assert_eq!(order["total"], "63.75", "{order}");
+    let inbox = server.settled_inbox("web").await;
+    assert!(inbox.iter().all(|d| d["status"] == "processed"), "{inbox:?}");
+}
+
+on_both_engines!(
+    shopify_app_uninstalled_pauses_the_connector_and_keeps_what_arrives_for_when_it_resumes,
+    shopify_app_uninstalled_pauses_the_connector_and_keeps_what_arrives_for_when_it_resumes_on_sqlite,
+    shopify_app_uninstalled_pauses_the_connector_and_keeps_what_arrives_for_when_it_resumes_on_postgres
+);
+
+/// docs/connectors.md: "`/resume` picks up what waited". It does, but only once each waiting
+/// delivery's next look comes round, up to a minute after the resume.
+#[tokio::test]
+#[ignore = "resume leaves the deliveries kept while paused waiting out their 60 s retry; Channels::pause_connector (crates/app/src/connectors.rs) should make them due and wake the inbox"]
+async fn what_waited_while_paused_is_processed_as_soon_as_the_connector_resumes() {
+    let server = Server::start().await;
+    let path = uninstalled_and_an_order_kept_while_paused(&server).await;
+    for _ in 0..100 {
+        if server.get(&server.admin, path).await.0 == 200 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let inbox = server.get(&server.admin, "/api/v1/channels/web/inbox").await.1;
+    panic!("five seconds after the resume the order is not made: {}", inbox[0]["error"]);
 }
 
 /// An EasyPost tracker event for `tracking` in `status`.
