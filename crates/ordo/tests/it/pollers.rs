@@ -11,7 +11,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Form, Json, Router};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
@@ -256,55 +256,112 @@ async fn amazon_orders_arrive_by_polling_across_pages_429s_5xx_and_an_expired_to
     assert!(server.ordo.channels().poll_channel(&target, &feed, "another-process").await.unwrap().skipped);
 }
 
-/// The eBay stand-in: `getOrders` by lastmodifieddate, pages of one, `next` as an address.
-/// The eBay stand-in's orders, and how many pages it served.
-type EbayState = (Arc<Vec<Value>>, Arc<Mutex<usize>>);
+/// What the eBay stand-in has and how it misbehaves, as eBay documents: a 429 when the call
+/// limit is reached, bursts of 5xx, and user access tokens that expire (401 with eBay's OAuth
+/// error) and are renewed by the refresh-token grant.
+#[derive(Default)]
+struct Ebay {
+    orders: Vec<Value>,
+    /// Access tokens granted by the refresh-token grant; each stops working after
+    /// `token_life` calls, as one expires after two hours.
+    grants: usize,
+    token_life: usize,
+    calls_on_token: usize,
+    /// Every getOrders call, the calls answered 429 and 5xx, and the pages actually answered.
+    calls: usize,
+    rate_limited_on: Vec<usize>,
+    failing_on: Vec<usize>,
+    rate_limited: usize,
+    server_errors: usize,
+    expired: usize,
+    served: usize,
+}
 
-async fn ebay_stand_in(orders: Vec<Value>) -> (String, Arc<Mutex<usize>>) {
-    let served = Arc::new(Mutex::new(0usize));
-    let state = (Arc::new(orders), served.clone());
-    async fn list(
-        State((orders, served)): State<EbayState>,
-        headers: HeaderMap,
-        Query(query): Query<HashMap<String, String>>,
-    ) -> Response {
-        if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer v^1.1#ebay-token") {
-            return (StatusCode::UNAUTHORIZED, Json(json!({"errors": [{"errorId": 1001, "message": "Invalid access token"}]}))).into_response();
-        }
-        let Some(filter) = query.get("filter").and_then(|f| f.strip_prefix("lastmodifieddate:[")) else {
-            return (StatusCode::BAD_REQUEST, "filter is required").into_response();
-        };
-        let (from, to) = filter.trim_end_matches(']').split_once("..").unwrap();
-        let (from, to) = (DateTime::parse_from_rfc3339(from).unwrap(), DateTime::parse_from_rfc3339(to).unwrap());
-        let window: Vec<&Value> = orders
-            .iter()
-            .filter(|o| {
-                let at = DateTime::parse_from_rfc3339(o["lastModifiedDate"].as_str().unwrap()).unwrap();
-                at >= from && at <= to
-            })
-            .collect();
-        let offset: usize = query.get("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
-        let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or_default().to_owned();
-        *served.lock().unwrap() += 1;
-        let page: Vec<&Value> = window.iter().skip(offset).take(1).copied().collect();
-        let mut answer = json!({"total": window.len(), "limit": 1, "offset": offset, "orders": page});
-        if offset + 1 < window.len() {
-            let filter = query["filter"].replace('[', "%5B").replace(']', "%5D").replace(':', "%3A");
-            answer["next"] = format!("http://{host}/sell/fulfillment/v1/order?filter={filter}&limit=1&offset={}", offset + 1).into();
-        }
-        Json(answer).into_response()
+type EbayShared = Arc<Mutex<Ebay>>;
+
+/// eBay's OAuth token endpoint: the refresh-token grant, with the app's keys as basic auth.
+async fn ebay_token(State(shared): State<EbayShared>, headers: HeaderMap, Form(form): Form<HashMap<String, String>>) -> Response {
+    // "ordo-app-id:ordo-cert-id" in base64.
+    let basic = headers.get("authorization").and_then(|v| v.to_str().ok()) == Some("Basic b3Jkby1hcHAtaWQ6b3Jkby1jZXJ0LWlk");
+    let grant = form.get("grant_type").map(String::as_str) == Some("refresh_token")
+        && form.get("refresh_token").map(String::as_str) == Some("v^1.1#refresh")
+        && form.get("scope").map(String::as_str) == Some("https://api.ebay.com/oauth/api_scope/sell.fulfillment.readonly");
+    if !basic || !grant {
+        return (StatusCode::BAD_REQUEST, Json(json!({"error": "invalid_grant", "error_description": "the provided authorization refresh token is invalid"}))).into_response();
     }
-    let app = Router::new().route("/sell/fulfillment/v1/order", get(list)).with_state(state);
+    let mut s = shared.lock().unwrap();
+    s.grants += 1;
+    s.calls_on_token = 0;
+    Json(json!({"access_token": format!("v^1.1#granted-{}", s.grants), "expires_in": 7200, "token_type": "User Access Token"})).into_response()
+}
+
+async fn ebay_orders(State(shared): State<EbayShared>, headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {
+    let mut s = shared.lock().unwrap();
+    s.calls += 1;
+    let call = s.calls;
+    if s.rate_limited_on.contains(&call) {
+        s.rate_limited += 1;
+        // eBay documents no Retry-After on its REST APIs' 429: the caller backs off on its own.
+        let body = json!({"errors": [{"errorId": 2001, "domain": "ACCESS", "category": "REQUEST", "message": "Too many requests. The request limit has been reached for the resource."}]});
+        return (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
+    }
+    if s.failing_on.contains(&call) {
+        s.server_errors += 1;
+        let body = json!({"errors": [{"errorId": 2003, "domain": "ACCESS", "category": "APPLICATION", "message": "Internal error", "longMessage": "There was a problem with an eBay internal system or process. Contact eBay developer support for assistance."}]});
+        return (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response();
+    }
+    let current = format!("Bearer v^1.1#granted-{}", s.grants);
+    let given = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    s.calls_on_token += 1;
+    if s.grants == 0 || given != current || s.calls_on_token > s.token_life {
+        s.expired += 1;
+        let body = json!({"errors": [{"errorId": 1001, "domain": "OAuth", "category": "REQUEST", "message": "Invalid access token", "longMessage": "Invalid access token. Check the value of the Authorization HTTP request header."}]});
+        return (StatusCode::UNAUTHORIZED, Json(body)).into_response();
+    }
+    let Some(filter) = query.get("filter").and_then(|f| f.strip_prefix("lastmodifieddate:[")) else {
+        return (StatusCode::BAD_REQUEST, "filter is required").into_response();
+    };
+    let (from, to) = filter.trim_end_matches(']').split_once("..").unwrap();
+    let (from, to) = (DateTime::parse_from_rfc3339(from).unwrap(), DateTime::parse_from_rfc3339(to).unwrap());
+    let window: Vec<Value> = s
+        .orders
+        .iter()
+        .filter(|o| {
+            let at = DateTime::parse_from_rfc3339(o["lastModifiedDate"].as_str().unwrap()).unwrap();
+            at >= from && at <= to
+        })
+        .cloned()
+        .collect();
+    let offset: usize = query.get("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
+    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or_default().to_owned();
+    s.served += 1;
+    let page: Vec<&Value> = window.iter().skip(offset).take(1).collect();
+    let mut answer = json!({"total": window.len(), "limit": 1, "offset": offset, "orders": page});
+    if offset + 1 < window.len() {
+        let filter = query["filter"].replace('[', "%5B").replace(']', "%5D").replace(':', "%3A");
+        answer["next"] = format!("http://{host}/sell/fulfillment/v1/order?filter={filter}&limit=1&offset={}", offset + 1).into();
+    }
+    Json(answer).into_response()
+}
+
+/// The eBay stand-in on 127.0.0.1: `getOrders` by lastmodifieddate, pages of one, `next` as
+/// an address; and the OAuth token endpoint.
+async fn ebay_stand_in(state: Ebay) -> (String, EbayShared) {
+    let shared = Arc::new(Mutex::new(state));
+    let app = Router::new()
+        .route("/identity/v1/oauth2/token", post(ebay_token))
+        .route("/sell/fulfillment/v1/order", get(ebay_orders))
+        .with_state(shared.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
-    (base, served)
+    (base, shared)
 }
 
-#[tokio::test]
-async fn ebay_orders_arrive_by_polling_its_next_pages() {
+/// `count` copies of the eBay fixture, changed over the last half hour.
+fn ebay_orders_changed_lately(count: i64) -> Vec<Value> {
     let fixture: Value = serde_json::from_slice(include_bytes!("../../../channels/tests/fixtures/ebay-order.json")).unwrap();
-    let orders: Vec<Value> = (0..3)
+    (0..count)
         .map(|n| {
             let mut order = fixture.clone();
             let at = (Utc::now() - chrono::Duration::minutes(30 - n)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
@@ -313,22 +370,86 @@ async fn ebay_orders_arrive_by_polling_its_next_pages() {
             order["creationDate"] = at.into();
             order
         })
-        .collect();
-    let (base, served) = ebay_stand_in(orders).await;
-    let server = Server::start().await;
-    shop(&server, 100).await;
+        .collect()
+}
+
+/// A marketplace channel `ebay` with the mug listed by its variation id, and its connector.
+async fn ebay_channel(server: &Server, credentials: Value) {
+    shop(server, 100).await;
     let t = &server.admin;
     assert_eq!(server.post(t, "/api/v1/channels", json!({"code": "ebay", "name": "eBay DE", "kind": "marketplace", "currency": "EUR"})).await.0, 201);
     assert_eq!(server.post(t, "/api/v1/listings", json!({"channel": "ebay", "channel_sku": "410014855123", "sku": "MUG-1", "price": "9.90"})).await.0, 201);
-    let connector = json!({"kind": "ebay", "base_url": base, "credentials": {"access_token": "v^1.1#ebay-token"}});
-    assert_eq!(server.put(t, "/api/v1/channels/ebay/connector", connector).await.0, 200);
+    let (status, answer) = server.put(t, "/api/v1/channels/ebay/connector", json!({"kind": "ebay", "base_url": credentials["base"], "credentials": credentials["credentials"]})).await;
+    assert_eq!(status, 200, "{answer}");
+}
+
+#[tokio::test]
+async fn ebay_orders_arrive_by_polling_its_next_pages_across_a_429_a_5xx_burst_and_an_expired_token() {
+    // The access token the connector was given has expired; the first call says so. The
+    // second is over eBay's call limit, the fourth to sixth fail inside eBay, and each
+    // renewed token lasts two calls.
+    let misbehaving = Ebay {
+        orders: ebay_orders_changed_lately(5),
+        token_life: 2,
+        rate_limited_on: vec![2],
+        failing_on: vec![4, 5, 6],
+        ..Ebay::default()
+    };
+    let (base, stand_in) = ebay_stand_in(misbehaving).await;
+    let server = Server::start().await;
+    let credentials = json!({"access_token": "v^1.1#expired", "refresh_token": "v^1.1#refresh", "client_id": "ordo-app-id",
+        "client_secret": "ordo-cert-id", "token_url": format!("{base}/identity/v1/oauth2/token")});
+    ebay_channel(&server, json!({"base": base, "credentials": credentials})).await;
+
     let round = poll_once(&server, "ebay").await;
-    assert_eq!((round.pages, round.stored), (3, 3), "{round:?}");
-    assert_eq!(*served.lock().unwrap(), 3);
-    let ids = orders_of(&server, "ebay", 3).await;
-    assert_eq!(ids.len(), 3);
+    assert_eq!((round.pages, round.stored, round.duplicates), (5, 5, 0), "{round:?}");
+    let mut ids = orders_of(&server, "ebay", 5).await;
+    ids.sort();
+    let expected: Vec<String> = (0..5).map(|n| format!("12-0000{n}-52187")).collect();
+    assert_eq!(ids, expected, "every order once");
+    {
+        let s = stand_in.lock().unwrap();
+        assert_eq!((s.rate_limited, s.server_errors), (1, 3), "the stand-in misbehaved");
+        assert!(s.expired >= 2 && s.grants >= 2, "the expired token, and each worn out one, was renewed: {} refused, {} grants", s.expired, s.grants);
+        assert_eq!(s.served, 5, "each page answered once");
+    }
     let order = server.ordo.orders().order_by_external_id("ebay", "12-00001-52187").await.unwrap();
     assert_eq!((order.lines[0].sku.as_str(), order.lines[0].quantity), ("MUG-1", 3));
+
+    // The next poll reads only what changed since, less the overlap: nothing new.
+    let again = poll_once(&server, "ebay").await;
+    assert_eq!(again.stored, 0, "{again:?}");
+    assert_eq!(server.ordo.orders().list(Some("ebay"), None, None, 500, 0).await.unwrap().0.len(), 5);
+}
+
+/// A refresh token eBay no longer takes fails the poll as unauthorised: nothing is stored,
+/// the connector's owner is told, and the orders arrive once a working token is given.
+#[tokio::test]
+async fn an_ebay_poll_with_a_refused_refresh_token_stores_nothing_and_tells_the_owner() {
+    let (base, stand_in) = ebay_stand_in(Ebay { orders: ebay_orders_changed_lately(2), token_life: 100, ..Ebay::default() }).await;
+    let server = Server::start().await;
+    let credentials = |refresh: &str| {
+        json!({"base": base, "credentials": {"refresh_token": refresh, "client_id": "ordo-app-id", "client_secret": "ordo-cert-id",
+            "token_url": format!("{base}/identity/v1/oauth2/token")}})
+    };
+    ebay_channel(&server, credentials("v^1.1#revoked")).await;
+    let round = poll_once(&server, "ebay").await;
+    assert_eq!((round.pages, round.stored), (0, 0), "{round:?}");
+    {
+        let s = stand_in.lock().unwrap();
+        assert_eq!((s.grants, s.served), (0, 0), "no token granted, no page asked for");
+    }
+    assert!(server.ordo.orders().list(Some("ebay"), None, None, 10, 0).await.unwrap().0.is_empty());
+    let (_, open) = server.get(&server.admin, "/api/v1/exceptions?kind=sync_failure&status=open").await;
+    assert_eq!(open.as_array().map(Vec::len), Some(1), "{open}");
+
+    let t = &server.admin;
+    let fixed = credentials("v^1.1#refresh");
+    let (status, answer) = server.put(t, "/api/v1/channels/ebay/connector", json!({"kind": "ebay", "base_url": fixed["base"], "credentials": fixed["credentials"]})).await;
+    assert_eq!(status, 200, "{answer}");
+    let round = poll_once(&server, "ebay").await;
+    assert_eq!(round.stored, 2, "{round:?}");
+    assert_eq!(orders_of(&server, "ebay", 2).await.len(), 2);
 }
 
 /// A free port on 127.0.0.1, for a server that must come back at the same address.
@@ -577,6 +698,136 @@ async fn shopify_is_polled_for_what_its_webhooks_missed() {
     assert_eq!(inbox.len(), 4, "the webhook's delivery and the poll's three");
     assert!(inbox.iter().all(|d| d.status.as_str() == "processed"), "the poll's copy of the webhook's order changed nothing");
     assert_eq!(server.ordo.orders().list(Some("web"), None, None, 10, 0).await.unwrap().0.len(), 3);
+}
+
+/// What the WooCommerce stand-in has, and the queries it was asked.
+struct WooCommerce {
+    orders: Vec<Value>,
+    asked: Vec<HashMap<String, String>>,
+}
+
+/// The WooCommerce stand-in: `/wp-json/wc/v3/orders` by `modified_after` and `modified_before`
+/// in GMT, oldest change first, two a page (a site whose `per_page` is capped), the page count
+/// in `X-WP-TotalPages`; the REST API key as basic auth.
+async fn woocommerce_stand_in(orders: Vec<Value>) -> (String, Arc<Mutex<WooCommerce>>) {
+    async fn list(State(shared): State<Arc<Mutex<WooCommerce>>>, headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {
+        // "ck_portal:cs_portal" in base64.
+        if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Basic Y2tfcG9ydGFsOmNzX3BvcnRhbA==") {
+            let body = json!({"code": "woocommerce_rest_cannot_view", "message": "Sorry, you cannot list resources.", "data": {"status": 401}});
+            return (StatusCode::UNAUTHORIZED, Json(body)).into_response();
+        }
+        let mut s = shared.lock().unwrap();
+        s.asked.push(query.clone());
+        // WooCommerce reads dates without an offset as the site's time, or as GMT when asked.
+        if query.get("dates_are_gmt").map(String::as_str) != Some("true") {
+            return (StatusCode::BAD_REQUEST, "the stand-in's site is not on GMT: ask with dates_are_gmt").into_response();
+        }
+        let parse = |name: &str| query.get(name).and_then(|t| chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S").ok());
+        let (Some(after), Some(before)) = (parse("modified_after"), parse("modified_before")) else {
+            let body = json!({"code": "rest_invalid_param", "message": "Invalid parameter(s): modified_after", "data": {"status": 400}});
+            return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+        };
+        let modified = |o: &Value| chrono::NaiveDateTime::parse_from_str(o["date_modified_gmt"].as_str().unwrap(), "%Y-%m-%dT%H:%M:%S").unwrap();
+        let mut window: Vec<Value> = s.orders.iter().filter(|o| modified(o) > after && modified(o) < before).cloned().collect();
+        if query.get("orderby").map(String::as_str) == Some("modified") {
+            window.sort_by_key(modified);
+            if query.get("order").map(String::as_str) == Some("desc") {
+                window.reverse();
+            }
+        }
+        let page: usize = query.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+        let per_page = query.get("per_page").and_then(|p| p.parse().ok()).unwrap_or(10usize).min(2);
+        let pages = window.len().div_ceil(per_page).max(1);
+        let answer: Vec<Value> = window.iter().skip((page - 1) * per_page).take(per_page).cloned().collect();
+        let mut answer = Json(answer).into_response();
+        answer.headers_mut().insert("x-wp-total", window.len().to_string().parse().unwrap());
+        answer.headers_mut().insert("x-wp-totalpages", pages.to_string().parse().unwrap());
+        answer
+    }
+    let shared = Arc::new(Mutex::new(WooCommerce { orders, asked: Vec::new() }));
+    let app = Router::new().route("/wp-json/wc/v3/orders", get(list)).with_state(shared.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (base, shared)
+}
+
+#[tokio::test]
+async fn woocommerce_is_polled_for_what_its_webhooks_missed() {
+    let fixture: Value = serde_json::from_slice(include_bytes!("../../../channels/tests/fixtures/woocommerce-order-created.json")).unwrap();
+    let gmt = |minutes: i64| (Utc::now() - chrono::Duration::minutes(minutes)).format("%Y-%m-%dT%H:%M:%S").to_string();
+    // Three orders changed over the last forty minutes, listed newest first as a shop keeps
+    // them: the poll must ask for the oldest change first.
+    let orders: Vec<Value> = (0..3i64)
+        .rev()
+        .map(|n| {
+            let mut order = fixture.clone();
+            order["id"] = (800 + n).into();
+            order["number"] = (800 + n).to_string().into();
+            order["date_created_gmt"] = gmt(40 - n).into();
+            order["date_modified_gmt"] = gmt(40 - n).into();
+            order
+        })
+        .collect();
+    let server = Server::start().await;
+    shop(&server, 100).await;
+    let t = &server.admin;
+    for (channel_sku, sku) in [("93", "MUG-1"), ("23", "VASE-1"), ("WOO-TRIO", "MUG-1")] {
+        let listing = json!({"channel": "web", "channel_sku": channel_sku, "sku": sku, "price": "3.00"});
+        assert_eq!(server.post(t, "/api/v1/listings", listing).await.0, 201);
+    }
+    // The oldest came by webhook as well.
+    let body = orders[2].to_string().into_bytes();
+    let signature = ordo_channels::signature::base64_hmac(&body, "woocommerce-webhook-secret");
+    let (base, stand_in) = woocommerce_stand_in(orders).await;
+    let connector = json!({"kind": "woocommerce", "base_url": base, "webhook_secrets": ["woocommerce-webhook-secret"],
+        "credentials": {"consumer_key": "ck_portal", "consumer_secret": "cs_portal"}});
+    assert_eq!(server.put(t, "/api/v1/channels/web/connector", connector).await.0, 200);
+    let answer = server
+        .client
+        .post(format!("{}/webhooks/woocommerce/web", server.base))
+        .header("x-wc-webhook-topic", "order.created")
+        .header("x-wc-webhook-signature", signature)
+        .header("x-wc-webhook-delivery-id", "wc-1")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    orders_of(&server, "web", 1).await;
+
+    let round = poll_once(&server, "web").await;
+    assert_eq!((round.pages, round.stored), (2, 3), "{round:?}");
+    {
+        let s = stand_in.lock().unwrap();
+        let first = &s.asked[0];
+        assert_eq!((first["orderby"].as_str(), first["order"].as_str(), first["page"].as_str()), ("modified", "asc", "1"), "{first:?}");
+        assert_eq!(s.asked[1]["page"], "2", "the second page by its number, up to X-WP-TotalPages");
+        assert_eq!(s.asked.len(), 2, "no page past the last");
+    }
+    let mut ids = orders_of(&server, "web", 3).await;
+    ids.sort();
+    assert_eq!(ids, ["800", "801", "802"], "the one the webhook brought is not made twice");
+    for _ in 0..200 {
+        if server.ordo.channels().inbox("web", Some("pending"), 10).await.unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let inbox = server.ordo.channels().inbox("web", None, 10).await.unwrap();
+    assert_eq!(inbox.len(), 4, "the webhook's delivery and the poll's three");
+    assert!(inbox.iter().all(|d| d.status.as_str() == "processed"), "{:?}", inbox.iter().map(|d| (&d.status, &d.outcome)).collect::<Vec<_>>());
+    let order = server.ordo.orders().order_by_external_id("web", "801").await.unwrap();
+    assert_eq!((order.lines.len(), order.lines[0].sku.as_str()), (3, "MUG-1"));
+
+    // The next poll reads only what changed since, less the overlap: nothing new.
+    let again = poll_once(&server, "web").await;
+    assert_eq!(again.stored, 0, "{again:?}");
+    assert_eq!(server.ordo.orders().list(Some("web"), None, None, 10, 0).await.unwrap().0.len(), 3);
+
+    // A paused connector is not polled.
+    assert_eq!(server.post(t, "/api/v1/channels/web/connector/pause", json!({})).await.0, 200);
+    assert!(server.ordo.channels().poll_targets().await.unwrap().iter().all(|target| target.channel != "web"));
 }
 
 /// An Amazon order still `Pending` (payment not confirmed) is reserved but waits: no wave picks
