@@ -106,6 +106,30 @@ mod tests {
         assert!(!easypost_matches(body, "hmac-sha256-hex=zz", &["secret-fi".into()]));
     }
 
+    /// Known answers computed apart from this code, with Python's `hmac`, `hashlib` and
+    /// `unicodedata.normalize("NFKD", secret)`.
+    #[test]
+    fn easypost_known_answers() {
+        let body = br#"{"id":"evt_1","object":"Event","description":"tracker.updated","result":{"object":"Tracker","tracking_code":"EZ1000000001","status":"delivered"}}"#;
+        let plain = "hmac-sha256-hex=181c6a4683a966660fb8ddd07c84ea6ade6d1b59310e61620462ba235a58bead";
+        assert_eq!(easypost_signature(body, "easypost-webhook-secret"), plain);
+        assert!(easypost_matches(body, plain, &["easypost-webhook-secret".into()]));
+        assert!(easypost_matches(body, &plain.to_uppercase().replace("HMAC-SHA256-HEX=", "hmac-sha256-hex="), &["easypost-webhook-secret".into()]), "hex in either case");
+
+        // "café-ﬁle-１２３": é splits into e and a combining accent, ﬁ into f and i, the
+        // full-width digits become ASCII; the key is "cafe\u{301}-file-123".
+        let composed = "caf\u{e9}-\u{fb01}le-\u{ff11}\u{ff12}\u{ff13}";
+        let normalised = "hmac-sha256-hex=510db1e265d1183db34f16b225b64a5160dff94d251e1eab8171cceeb2ca6bb2";
+        assert_eq!(easypost_signature(body, composed), normalised);
+        assert!(easypost_matches(body, normalised, &[composed.into()]));
+        assert!(easypost_matches(body, normalised, &["cafe\u{301}-file-123".into()]), "the secret given already decomposed");
+        // Keyed by the secret's bytes as given, not normalised: what EasyPost does not send.
+        let unnormalised = "hmac-sha256-hex=a4c45da08fd9f31c439834fe960fcd7d1484b727a6be9054406c3ef362fbed51";
+        assert!(!easypost_matches(body, unnormalised, &[composed.into()]));
+        assert!(!easypost_matches(body, normalised, &["cafe-file-123".into()]), "the accent is part of the key");
+        assert!(!easypost_matches(body, &normalised.replace("hmac-sha256-hex=", "sha256="), &[composed.into()]), "the scheme is named");
+    }
+
     proptest! {
         #[test]
         fn a_changed_byte_never_verifies(body in proptest::collection::vec(any::<u8>(), 1..200), at in any::<prop::sample::Index>(), flip in 1u8..=255) {
