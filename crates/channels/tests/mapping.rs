@@ -11,6 +11,13 @@ const SHOPIFY_ORDER: &[u8] = include_bytes!("fixtures/shopify-orders-create.json
 const WOO_ORDER: &[u8] = include_bytes!("fixtures/woocommerce-order-created.json");
 const AMAZON_ORDER: &[u8] = include_bytes!("fixtures/amazon-polled-order.json");
 const EBAY_ORDER: &[u8] = include_bytes!("fixtures/ebay-order.json");
+/// A Shopify `refunds/create` body: one line returned, shipping given back, a failed try.
+const SHOPIFY_REFUND: &[u8] = br#"{"id": 509562969, "order_id": 820982911946154508, "note": "broke", "refund_line_items": [{"line_item_id": 866550311766439020, "quantity": 1, "restock_type": "return", "subtotal": 9.9}],
+    "transactions": [{"kind": "refund", "status": "success", "amount": "14.61"}, {"kind": "refund", "status": "failure", "amount": "14.61"}],
+    "order_adjustments": [{"kind": "shipping_refund", "amount": "-4.49"}]}"#;
+/// An EasyPost `tracker.updated` event.
+const EASYPOST_EVENT: &[u8] = br#"{"id": "evt_1", "object": "Event", "description": "tracker.updated", "result": {"object": "Tracker", "tracking_code": "EZ1000000001",
+    "status": "out_for_delivery", "carrier": "USPS", "tracking_details": [{"datetime": "2026-12-01T08:00:00Z", "message": "Out for delivery", "status": "out_for_delivery"}]}}"#;
 
 fn listed(sku: &str) -> bool {
     ["SHOP-MUG-BLUE", "49148385", "93", "23", "IPOD2008GREEN", "IPOD2008RED", "IPOD2008BLACK", "AMZ-MUG", "B0CASIN001", "410014855123", "WOO-TRIO"].contains(&sku)
@@ -77,10 +84,7 @@ fn shopify_topics_beyond_orders() {
     assert!(matches!(shopify::read("orders/cancelled", SHOPIFY_ORDER, &c).unwrap(), Inbound::Cancelled { external_id, .. } if external_id == "820982911946154508"));
     assert!(matches!(shopify::read("app/uninstalled", b"{}", &c).unwrap(), Inbound::Uninstalled));
     assert!(matches!(shopify::read("products/update", b"{}", &c).unwrap(), Inbound::Ignored(_)));
-    let refund = br#"{"id": 509562969, "order_id": 820982911946154508, "note": "broke", "refund_line_items": [{"line_item_id": 866550311766439020, "quantity": 1, "restock_type": "return", "subtotal": 9.9}],
-        "transactions": [{"kind": "refund", "status": "success", "amount": "14.61"}, {"kind": "refund", "status": "failure", "amount": "14.61"}],
-        "order_adjustments": [{"kind": "shipping_refund", "amount": "-4.49"}]}"#;
-    let Inbound::Refund(r) = shopify::read("refunds/create", refund, &c).unwrap() else { panic!() };
+    let Inbound::Refund(r) = shopify::read("refunds/create", SHOPIFY_REFUND, &c).unwrap() else { panic!() };
     assert_eq!((r.external_id.as_str(), r.refund_id.as_str()), ("820982911946154508", "509562969"));
     assert_eq!(r.amount.minor(), 1461, "failed transactions give nothing back");
     assert_eq!(r.shipping.minor(), 449);
@@ -242,9 +246,7 @@ fn an_ebay_order_maps_its_variation_and_line_cost_for_all_units() {
 
 #[test]
 fn an_easypost_tracker_event_names_its_parcel_status_and_time() {
-    let body = br#"{"id": "evt_1", "object": "Event", "description": "tracker.updated", "result": {"object": "Tracker", "tracking_code": "EZ1000000001",
-        "status": "out_for_delivery", "carrier": "USPS", "tracking_details": [{"datetime": "2026-12-01T08:00:00Z", "message": "Out for delivery", "status": "out_for_delivery"}]}}"#;
-    let update = carrier::easypost(body).unwrap().unwrap();
+    let update = carrier::easypost(EASYPOST_EVENT).unwrap().unwrap();
     assert_eq!((update.tracking_code.as_str(), update.status.as_str()), ("EZ1000000001", "out_for_delivery"));
     assert_eq!(update.message.as_deref(), Some("Out for delivery"));
     assert!(carrier::easypost(br#"{"description": "batch.updated", "result": {}}"#).unwrap().is_none());
@@ -288,11 +290,11 @@ proptest! {
 
     #[test]
     fn mutated_real_payloads_never_panic(
-        which in 0usize..4,
+        which in 0usize..6,
         cuts in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
         truncate in proptest::option::of(any::<prop::sample::Index>()),
     ) {
-        let mut body = [SHOPIFY_ORDER, WOO_ORDER, AMAZON_ORDER, EBAY_ORDER][which].to_vec();
+        let mut body = [SHOPIFY_ORDER, WOO_ORDER, AMAZON_ORDER, EBAY_ORDER, SHOPIFY_REFUND, EASYPOST_EVENT][which].to_vec();
         for (at, byte) in cuts {
             let i = at.index(body.len());
             body[i] = byte;
@@ -305,16 +307,17 @@ proptest! {
 
     #[test]
     fn any_value_in_any_field_is_mapped_or_named(
-        which in 0usize..2,
-        path in proptest::sample::select(vec!["id", "currency", "created_at", "date_created_gmt", "line_items.0.price", "line_items.0.quantity",
-            "line_items.0.sku", "line_items.0.product_id", "shipping_address.country_code", "shipping.country", "billing.email", "total_tax"]),
+        which in 0usize..CORPUS.len(),
+        path in any::<prop::sample::Index>(),
         value in prop_oneof![
             Just(serde_json::Value::Null), any::<i64>().prop_map(serde_json::Value::from), any::<f64>().prop_map(serde_json::Value::from),
             ".*".prop_map(serde_json::Value::from), Just(serde_json::json!({})), Just(serde_json::json!([1, "a"])),
             Just(serde_json::Value::from("9223372036854775808")), Just(serde_json::Value::from(u64::MAX)),
         ],
     ) {
-        let mut doc: serde_json::Value = serde_json::from_slice([SHOPIFY_ORDER, WOO_ORDER][which]).unwrap();
+        let corpus = &CORPUS[which];
+        let path = corpus.paths[path.index(corpus.paths.len())];
+        let mut doc: serde_json::Value = serde_json::from_slice(corpus.body).unwrap();
         let mut at = &mut doc;
         let parts: Vec<&str> = path.split('.').collect();
         for (n, part) in parts.iter().enumerate() {
@@ -325,8 +328,109 @@ proptest! {
                 Err(_) => &mut at[*part],
             };
         }
-        read_all(doc.to_string().as_bytes());
+        let body = doc.to_string();
+        read_all(body.as_bytes());
+        if let Err(e) = (corpus.read)(body.as_bytes()) {
+            let named = field_path(path);
+            prop_assert!(names(&e.field, &named, corpus.also), "{value} at {named}: the error names {:?} ({})", e.field, e.message);
+        }
     }
+}
+
+/// A real payload, its own reader, the fields mutated in it, and for a field whose value the
+/// mapping judges under another name, that name.
+struct Corpus {
+    body: &'static [u8],
+    read: fn(&[u8]) -> Result<(), ordo_domain::FieldError>,
+    paths: &'static [&'static str],
+    also: &'static [(&'static str, &'static str)],
+}
+
+const CORPUS: [Corpus; 6] = [
+    Corpus {
+        body: SHOPIFY_ORDER,
+        read: |b| shopify::read("orders/create", b, &context(Currency::EUR)).map(|_| ()),
+        paths: &["id", "currency", "created_at", "updated_at", "financial_status", "line_items.0.price", "line_items.0.quantity", "line_items.0.sku",
+            "line_items.0.product_id", "line_items.1.variant_id", "line_items.0.price_set.shop_money.amount", "shipping_address.country_code",
+            "shipping_address.address1", "total_tax", "shipping_lines.0.price", "email"],
+        // A line is found by its SKU, else its variant, else its product: the SKU names the lookup.
+        also: &[("line_items[1].variant_id", "line_items[1].sku"), ("line_items[0].product_id", "line_items[0].sku")],
+    },
+    Corpus {
+        body: WOO_ORDER,
+        read: |b| woocommerce::read("order.created", b, &context(Currency::EUR)).map(|_| ()),
+        paths: &["id", "currency", "status", "date_created_gmt", "date_modified_gmt", "line_items.0.price", "line_items.2.price", "line_items.0.quantity",
+            "line_items.0.sku", "line_items.0.product_id", "line_items.1.variation_id", "line_items.2.subtotal", "line_items.2.total", "line_items.0.total_tax",
+            "shipping.country", "shipping.address_1", "billing.email", "shipping_lines.0.total"],
+        also: &[("line_items[0].product_id", "line_items[0].sku"), ("line_items[1].variation_id", "line_items[1].sku")],
+    },
+    Corpus {
+        body: AMAZON_ORDER,
+        read: |b| amazon::read(b, &context(Currency::EUR)).map(|_| ()),
+        paths: &["order.AmazonOrderId", "order.PurchaseDate", "order.LastUpdateDate", "order.OrderStatus", "order.FulfillmentChannel",
+            "order.OrderTotal.Amount", "order.OrderTotal.CurrencyCode", "order.ShippingAddress.CountryCode", "items.0.SellerSKU", "items.0.QuantityOrdered",
+            "items.0.ItemPrice.Amount", "items.1.PromotionDiscount.Amount", "items.0.ShippingPrice.Amount"],
+        also: &[],
+    },
+    Corpus {
+        body: EBAY_ORDER,
+        read: |b| ebay::read(b, &context(Currency::EUR)).map(|_| ()),
+        paths: &["orderId", "creationDate", "lastModifiedDate", "orderPaymentStatus", "pricingSummary.total.value", "pricingSummary.deliveryCost.value",
+            "lineItems.0.sku", "lineItems.0.quantity", "lineItems.0.lineItemCost.value", "lineItems.0.lineItemCost.currency", "lineItems.0.legacyVariationId",
+            "fulfillmentStartInstructions.0.shippingStep.shipTo.contactAddress.countryCode", "cancelStatus.cancelState"],
+        also: &[("lineItems[0].legacyVariationId", "lineItems[0].sku")],
+    },
+    Corpus {
+        body: SHOPIFY_REFUND,
+        read: |b| shopify::read("refunds/create", b, &context(Currency::EUR)).map(|_| ()),
+        paths: &["id", "order_id", "refund_line_items.0.line_item_id", "refund_line_items.0.quantity", "refund_line_items.0.restock_type",
+            "refund_line_items.0.subtotal", "transactions.0.amount", "transactions.0.status", "transactions.1.kind", "order_adjustments.0.amount", "order_adjustments.0.kind"],
+        also: &[],
+    },
+    Corpus {
+        body: EASYPOST_EVENT,
+        read: |b| carrier::easypost(b).map(|_| ()),
+        paths: &["description", "result.tracking_code", "result.status", "result.carrier", "result.tracking_details.0.datetime", "result.tracking_details.0.message"],
+        // The time is the last detail's, named without its index; without one, the tracker's
+        // own `updated_at` is asked for.
+        also: &[
+            ("result.tracking_details[0].datetime", "result.tracking_details.datetime"),
+            ("result.tracking_details[0].datetime", "result.updated_at"),
+        ],
+    },
+];
+
+/// "line_items.0.price" as the mapping names it: "line_items[0].price".
+fn field_path(path: &str) -> String {
+    let mut named = String::new();
+    for part in path.split('.') {
+        match part.parse::<usize>() {
+            Ok(i) => named.push_str(&format!("[{i}]")),
+            Err(_) if named.is_empty() => named.push_str(part),
+            Err(_) => {
+                named.push('.');
+                named.push_str(part);
+            }
+        }
+    }
+    named
+}
+
+/// Whether an error's `field` names the mutated field `path`, a part it belongs to, or the
+/// name the mapping judges it under.
+fn names(field: &str, path: &str, also: &[(&str, &str)]) -> bool {
+    let parent = |of: &str| path == of || path.starts_with(&format!("{of}.")) || path.starts_with(&format!("{of}["));
+    parent(field) || also.iter().any(|(mutated, judged)| path == *mutated && field == *judged)
+}
+
+#[test]
+fn errors_name_the_field_as_the_mapping_writes_it() {
+    assert_eq!(field_path("line_items.0.price_set.shop_money.amount"), "line_items[0].price_set.shop_money.amount");
+    assert!(names("line_items[0]", "line_items[0].price", &[]));
+    assert!(names("line_items", "line_items[0].price", &[]));
+    assert!(!names("line_items[1]", "line_items[10].price", &[]));
+    assert!(!names("line_items[0].sku", "line_items[0].product_id", &[]));
+    assert!(names("line_items[0].sku", "line_items[0].product_id", &[("line_items[0].product_id", "line_items[0].sku")]));
 }
 
 #[test]
