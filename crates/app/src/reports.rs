@@ -1,6 +1,6 @@
 //! The operating figures: fill rate, shipping on time, backlog, blocked orders, exceptions by
 //! owner, channel sync and margin, each now and day by day over the last thirty days, with
-//! orders and revenue by channel per day. The arithmetic is in [`ordo_domain::kpi`]; this
+//! orders and revenue by channel per day, and what waits in each role's own queues. The arithmetic is in [`ordo_domain::kpi`]; this
 //! gathers the daily counts and keeps the levels as Prometheus gauges.
 
 use std::collections::BTreeMap;
@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use ordo_domain::access::Role;
 use ordo_domain::exception::ExceptionKind;
-use ordo_domain::kpi::{self, Flow, TREND_DAYS};
+use ordo_domain::kpi::{self, Flow, QueueCount, WorkQueue, TREND_DAYS};
 use ordo_domain::ledger::Margin;
 use ordo_domain::money::Total;
 use ordo_domain::order::OrderStatus;
@@ -170,6 +170,66 @@ impl Reports<'_> {
         };
         set_gauges(&kpis);
         Ok(kpis)
+    }
+}
+
+impl Reports<'_> {
+    /// How much waits in each queue `role` works from ([`WorkQueue::for_role`]), in that
+    /// order; only those queues are counted.
+    pub async fn work_queues(self, role: Role) -> AppResult<Vec<QueueCount>> {
+        let queues = WorkQueue::for_role(role);
+        let wants = |any: &[WorkQueue]| any.iter().any(|q| queues.contains(q));
+        let now = self.now();
+        let mut counts: BTreeMap<WorkQueue, i64> = BTreeMap::new();
+        {
+            let mut tx = self.db.read().await?;
+            if wants(&[WorkQueue::LinesToPick, WorkQueue::ParcelsToPack]) {
+                let work = tx.unshipped_work().await?;
+                counts.insert(WorkQueue::LinesToPick, work.iter().map(|(_, w)| w.lines).sum());
+                counts.insert(WorkQueue::ParcelsToPack, work.iter().map(|(_, w)| w.parcels).sum());
+            }
+            if wants(&[WorkQueue::WavesOpen]) {
+                let mut open = 0;
+                for status in ["open", "picked"] {
+                    open += tx.waves(None, Some(status), i64::MAX, None).await?.len() as i64;
+                }
+                counts.insert(WorkQueue::WavesOpen, open);
+            }
+            if wants(&[WorkQueue::TicketsOpen, WorkQueue::TicketsOverdue]) {
+                let (open, overdue) = tx.ticket_counts(now).await?;
+                counts.insert(WorkQueue::TicketsOpen, open);
+                counts.insert(WorkQueue::TicketsOverdue, overdue);
+            }
+            for (queue, status) in [(WorkQueue::ReturnsToReceive, "in_transit"), (WorkQueue::ReturnsToInspect, "received")] {
+                if wants(&[queue]) {
+                    counts.insert(queue, tx.returns(None, Some(status), None, None, i64::MAX, None).await?.len() as i64);
+                }
+            }
+            if wants(&[WorkQueue::PurchaseOrdersLate]) {
+                counts.insert(WorkQueue::PurchaseOrdersLate, tx.overdue_purchase_orders(now).await?.len() as i64);
+            }
+            if wants(&[WorkQueue::SkusOutOfStock]) {
+                let positions: Vec<_> = tx.positions().await?.into_iter().map(|(_, p)| p).collect();
+                counts.insert(WorkQueue::SkusOutOfStock, kpi::out_of_stock(&positions));
+            }
+            if wants(&[WorkQueue::SkusToReorder]) {
+                let skus: std::collections::BTreeSet<String> = tx.proposals(Some("proposed")).await?.into_iter().map(|p| p.sku).collect();
+                counts.insert(WorkQueue::SkusToReorder, skus.len() as i64);
+            }
+            if wants(&[WorkQueue::LateShipments, WorkQueue::ReconciliationBreaks, WorkQueue::PaymentReviews]) {
+                let unresolved = tx.unresolved_by_kind(now).await?;
+                let of = |kind: ExceptionKind| unresolved.iter().filter(|u| u.kind == kind.as_str()).map(|u| u.unresolved).sum::<i64>();
+                counts.insert(WorkQueue::LateShipments, of(ExceptionKind::LateShipment));
+                counts.insert(WorkQueue::ReconciliationBreaks, of(ExceptionKind::Reconciliation));
+                counts.insert(WorkQueue::PaymentReviews, of(ExceptionKind::PaymentReview));
+            }
+        }
+        if wants(&[WorkQueue::DeliveriesWaiting, WorkQueue::ChannelsFailing]) {
+            let connections = self.channels().channel_connections().await?;
+            counts.insert(WorkQueue::DeliveriesWaiting, connections.iter().map(|c| c.failed).sum());
+            counts.insert(WorkQueue::ChannelsFailing, connections.iter().filter(|c| c.state == "failing").count() as i64);
+        }
+        Ok(queues.into_iter().map(|queue| QueueCount { queue, count: counts.get(&queue).copied().unwrap_or(0) }).collect())
     }
 }
 

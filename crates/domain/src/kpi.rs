@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
+use crate::access::Role;
 use crate::ledger::{margins, KeyedTotal, Margin};
+use crate::procurement::Position;
 use crate::money::Total;
 
 /// How many days a trend covers, today included.
@@ -132,6 +134,119 @@ pub fn compliance(actions: &[(String, i64)]) -> (i64, i64) {
     (count(&APPROVED_BY_A_SECOND_PERSON), count(&CHANGED_BY_ONE_PERSON))
 }
 
+/// A queue one role works from, counted on its overview: what the floor has to pick, what
+/// service owes customers, what procurement waits for, what finance must explain, what the
+/// integrator must fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum WorkQueue {
+    /// Order lines allocated to a location and not yet shipped.
+    LinesToPick,
+    /// Orders with lines allocated and not yet shipped: the parcels to pack.
+    ParcelsToPack,
+    /// Waves released and not yet closed (open or picked).
+    WavesOpen,
+    /// Unresolved `late_shipment` exceptions.
+    LateShipments,
+    /// Tickets open or waiting for the customer.
+    TicketsOpen,
+    /// Open or pending tickets past their due time.
+    TicketsOverdue,
+    /// Returns on their way back, to be received.
+    ReturnsToReceive,
+    /// Returns received, to be inspected.
+    ReturnsToInspect,
+    /// Purchase orders sent and past their expected date.
+    PurchaseOrdersLate,
+    /// Active SKUs with no unit free to sell anywhere.
+    SkusOutOfStock,
+    /// SKUs the replenishment run proposes to reorder (below their reorder point), undecided.
+    SkusToReorder,
+    /// Unresolved `reconciliation` exceptions: settlement breaks.
+    ReconciliationBreaks,
+    /// Unresolved `payment_review` exceptions: orders held for review.
+    PaymentReviews,
+    /// Channel deliveries that could not be made into orders, waiting in the inbox.
+    DeliveriesWaiting,
+    /// Connected channels whose deliveries, polls or pushes fail.
+    ChannelsFailing,
+}
+
+impl WorkQueue {
+    pub const ALL: [WorkQueue; 15] = [
+        WorkQueue::LinesToPick,
+        WorkQueue::ParcelsToPack,
+        WorkQueue::WavesOpen,
+        WorkQueue::LateShipments,
+        WorkQueue::TicketsOpen,
+        WorkQueue::TicketsOverdue,
+        WorkQueue::ReturnsToReceive,
+        WorkQueue::ReturnsToInspect,
+        WorkQueue::PurchaseOrdersLate,
+        WorkQueue::SkusOutOfStock,
+        WorkQueue::SkusToReorder,
+        WorkQueue::ReconciliationBreaks,
+        WorkQueue::PaymentReviews,
+        WorkQueue::DeliveriesWaiting,
+        WorkQueue::ChannelsFailing,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkQueue::LinesToPick => "lines_to_pick",
+            WorkQueue::ParcelsToPack => "parcels_to_pack",
+            WorkQueue::WavesOpen => "waves_open",
+            WorkQueue::LateShipments => "late_shipments",
+            WorkQueue::TicketsOpen => "tickets_open",
+            WorkQueue::TicketsOverdue => "tickets_overdue",
+            WorkQueue::ReturnsToReceive => "returns_to_receive",
+            WorkQueue::ReturnsToInspect => "returns_to_inspect",
+            WorkQueue::PurchaseOrdersLate => "purchase_orders_late",
+            WorkQueue::SkusOutOfStock => "skus_out_of_stock",
+            WorkQueue::SkusToReorder => "skus_to_reorder",
+            WorkQueue::ReconciliationBreaks => "reconciliation_breaks",
+            WorkQueue::PaymentReviews => "payment_reviews",
+            WorkQueue::DeliveriesWaiting => "deliveries_waiting",
+            WorkQueue::ChannelsFailing => "channels_failing",
+        }
+    }
+
+    /// The role whose work the queue is.
+    pub fn owner(self) -> Role {
+        use WorkQueue::*;
+        match self {
+            LinesToPick | ParcelsToPack | WavesOpen | LateShipments => Role::Warehouse,
+            TicketsOpen | TicketsOverdue | ReturnsToReceive | ReturnsToInspect => Role::Service,
+            PurchaseOrdersLate | SkusOutOfStock | SkusToReorder => Role::Procurement,
+            ReconciliationBreaks | PaymentReviews => Role::Finance,
+            DeliveriesWaiting | ChannelsFailing => Role::Integration,
+        }
+    }
+
+    /// The queues a role's overview counts: its own. An administrator sees every one;
+    /// operations every one but finance's (the books are not theirs); a viewer none.
+    pub fn for_role(role: Role) -> Vec<WorkQueue> {
+        let mine = |q: &WorkQueue| match role {
+            Role::Admin => true,
+            Role::Ops => q.owner() != Role::Finance,
+            Role::Viewer => false,
+            role => q.owner() == role,
+        };
+        WorkQueue::ALL.into_iter().filter(mine).collect()
+    }
+}
+
+/// How many things wait in one [`WorkQueue`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueCount {
+    pub queue: WorkQueue,
+    pub count: i64,
+}
+
+/// SKUs with no unit free to sell anywhere: on hand all reserved, or none at all.
+pub fn out_of_stock(positions: &[Position]) -> i64 {
+    positions.iter().filter(|p| p.on_hand - p.reserved <= 0).count() as i64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +306,26 @@ mod tests {
         assert_eq!((m.total.revenue, m.total.contribution()), (15_000, 8_000), "days outside the window are left out");
         assert_eq!(m.revenue_by_channel["web"], vec![10_000, 0, 0]);
         assert_eq!(m.revenue_by_channel["amazon"], vec![0, 5_000, 0]);
+    }
+
+
+    #[test]
+    fn each_role_counts_its_own_queues_and_not_another_s() {
+        let warehouse = WorkQueue::for_role(Role::Warehouse);
+        assert!(warehouse.contains(&WorkQueue::WavesOpen) && !warehouse.contains(&WorkQueue::TicketsOpen));
+        assert!(WorkQueue::for_role(Role::Finance).iter().all(|q| q.owner() == Role::Finance));
+        assert!(!WorkQueue::for_role(Role::Ops).contains(&WorkQueue::ReconciliationBreaks));
+        assert_eq!(WorkQueue::for_role(Role::Admin).len(), WorkQueue::ALL.len());
+        assert!(WorkQueue::for_role(Role::Viewer).is_empty());
+        for role in [Role::Warehouse, Role::Service, Role::Procurement, Role::Finance, Role::Integration] {
+            assert!(!WorkQueue::for_role(role).is_empty(), "{role:?} has queues of its own");
+        }
+    }
+
+    #[test]
+    fn a_sku_is_out_of_stock_when_nothing_on_hand_is_free() {
+        let at = |on_hand, reserved| Position { on_hand, reserved, on_order: 5, backordered: 0 };
+        assert_eq!(out_of_stock(&[at(0, 0), at(3, 3), at(4, 1)]), 2);
     }
 
     proptest! {

@@ -281,6 +281,12 @@ impl Tx {
         Ok(rows.into_iter().map(Ticket::from).collect())
     }
 
+    /// Tickets open or pending, and of them those past their due time at `now`.
+    pub async fn ticket_counts(&mut self, now: DateTime<Utc>) -> Result<(i64, i64), StorageError> {
+        let sql = "SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN due_at < $1 THEN 1 ELSE 0 END), 0) AS BIGINT) FROM tickets WHERE status IN ('open', 'pending')";
+        Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(now).fetch_one(conn).await?))
+    }
+
     /// Keeps `content` under its hash unless it is kept already.
     pub async fn put_document(&mut self, sha256: &str, content_type: &str, content: &[u8], now: DateTime<Utc>) -> Result<(), StorageError> {
         let sql = "INSERT INTO documents (sha256, content_type, size, content, created_at) VALUES ($1, $2, $3, $4, $5) \

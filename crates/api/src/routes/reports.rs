@@ -257,6 +257,19 @@ struct MarginFigure {
     trend: Vec<Option<String>>,
 }
 
+/// What waits in one of the caller's role's own queues.
+#[derive(Serialize, ToSchema)]
+struct WorkQueueCount {
+    /// lines_to_pick, parcels_to_pack, waves_open, late_shipments (warehouse); tickets_open,
+    /// tickets_overdue, returns_to_receive, returns_to_inspect (service); purchase_orders_late,
+    /// skus_out_of_stock, skus_to_reorder (procurement); reconciliation_breaks, payment_reviews
+    /// (finance); deliveries_waiting, channels_failing (integration).
+    queue: String,
+    /// The role whose work it is.
+    role: ordo_domain::access::Role,
+    count: i64,
+}
+
 /// One channel per day.
 #[derive(Serialize, ToSchema)]
 struct ChannelDays {
@@ -292,15 +305,20 @@ struct Kpis {
     #[serde(skip_serializing_if = "Option::is_none")]
     margin: Option<MarginFigure>,
     channels: Vec<ChannelDays>,
+    /// The caller's role's own queues: an administrator's every one, operations' all but
+    /// finance's, a viewer's none.
+    queues: Vec<WorkQueueCount>,
 }
 
 /// The operating figures now and per day over the last 30 days: fill rate, shipping on time,
 /// backlog, blocked orders, exceptions by owner, channel sync problems, margin, and orders and
-/// revenue by channel. Margin and revenue need `ledger.read`.
+/// revenue by channel, and what waits in the caller's role's own queues. Margin and revenue
+/// need `ledger.read`.
 #[utoipa::path(get, path = "/api/v1/reports/kpis", security(("bearer" = ["orders.read"])), tag = "reports",
     responses((status = 200, body = Kpis), (status = "4XX", body = ErrorBody)))]
 async fn kpis(State(ordo): State<Ordo>, who: Authorized<need::OrdersRead>) -> Result<Json<Kpis>, ApiError> {
     let figures = ordo.reports().kpis().await?;
+    let queues = ordo.reports().work_queues(who.actor.role).await?;
     let currency = figures.currency;
     let books = who.actor.can(ordo_domain::access::Permission::LedgerRead);
     let margin = books.then(|| MarginFigure {
@@ -330,5 +348,6 @@ async fn kpis(State(ordo): State<Ordo>, who: Authorized<need::OrdersRead>) -> Re
                 orders: c.orders,
             })
             .collect(),
+        queues: queues.into_iter().map(|q| WorkQueueCount { queue: q.queue.as_str().to_owned(), role: q.queue.owner(), count: q.count }).collect(),
     }))
 }

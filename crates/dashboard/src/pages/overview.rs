@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use ordo_domain::access::Permission;
+use ordo_domain::kpi::WorkQueue;
 use ordo_domain::ledger::percent;
 
 use super::{grouped, timestamp, Layout, Page};
@@ -32,6 +33,39 @@ struct Figure {
     queue: Option<(&'static str, &'static str)>,
 }
 
+/// What waits in one of the reader's role's own queues, with the page that works it.
+struct QueueTile {
+    /// The element's id, `queue-…`.
+    id: String,
+    label: &'static str,
+    count: String,
+    about: &'static str,
+    href: Option<&'static str>,
+}
+
+/// How a queue reads on the overview: its label, what it counts, the page behind it and the
+/// permission that page needs.
+fn queue_text(queue: WorkQueue) -> (&'static str, &'static str, &'static str, Permission) {
+    use WorkQueue::*;
+    match queue {
+        LinesToPick => ("Lines to pick", "order lines allocated and not yet shipped", "/dashboard/fulfilment", Permission::InventoryRead),
+        ParcelsToPack => ("Parcels to pack", "orders with lines allocated and not yet shipped", "/dashboard/fulfilment", Permission::InventoryRead),
+        WavesOpen => ("Waves open", "released and not yet closed", "/dashboard/fulfilment", Permission::InventoryRead),
+        LateShipments => ("Late shipments", "past their ship-by time, not shipped", "/dashboard/exceptions?kind=late_shipment&owner=any", Permission::ExceptionsRead),
+        TicketsOpen => ("Tickets open", "open or waiting for the customer", "/dashboard/helpdesk", Permission::OrdersRead),
+        TicketsOverdue => ("Tickets overdue", "open or pending past their due time", "/dashboard/helpdesk", Permission::OrdersRead),
+        ReturnsToReceive => ("Returns to receive", "on their way back", "/dashboard/returns?status=in_transit", Permission::OrdersRead),
+        ReturnsToInspect => ("Returns to inspect", "received, waiting for inspection", "/dashboard/returns?status=received", Permission::OrdersRead),
+        PurchaseOrdersLate => ("Purchase orders late", "sent and past their expected date", "/dashboard/procurement", Permission::InventoryRead),
+        SkusOutOfStock => ("SKUs out of stock", "no unit free to sell at any location", "/dashboard/inventory", Permission::InventoryRead),
+        SkusToReorder => ("SKUs to reorder", "below their reorder point, proposed and not decided", "/dashboard/procurement", Permission::InventoryRead),
+        ReconciliationBreaks => ("Reconciliation breaks", "settlement lines that do not match", "/dashboard/exceptions?kind=reconciliation&owner=any", Permission::ExceptionsRead),
+        PaymentReviews => ("Payment reviews", "orders held for a payment, address or value review", "/dashboard/holds", Permission::OrdersReview),
+        DeliveriesWaiting => ("Deliveries waiting", "channel deliveries that could not be made into orders", "/dashboard/exceptions?kind=channel_mapping&owner=any", Permission::ExceptionsRead),
+        ChannelsFailing => ("Channels failing", "connected channels whose deliveries, polls or pushes fail", "/dashboard/channels", Permission::MasterDataRead),
+    }
+}
+
 /// One role's queue of unresolved exceptions.
 struct OwnerRow {
     role: String,
@@ -45,7 +79,7 @@ struct Step {
     id: &'static str,
     title: String,
     done: bool,
-    href: Option<&'static str>,
+    href: Option<String>,
     action: &'static str,
 }
 
@@ -61,6 +95,8 @@ struct DayChart {
 struct OverviewPage {
     layout: Layout,
     as_of: String,
+    /// The reader's role's own queues.
+    queues: Vec<QueueTile>,
     figures: Vec<Figure>,
     owners: Vec<OwnerRow>,
     charts: Vec<DayChart>,
@@ -92,8 +128,16 @@ pub(crate) async fn overview(session: Session, State(dashboard): State<Dashboard
         count: grouped(count),
         href: actor.can(page.permission()).then(|| page.href()),
     };
-    let (mut figures, mut owners, mut charts, mut as_of) = (Vec::new(), Vec::new(), Vec::new(), String::new());
+    let (mut figures, mut owners, mut charts, mut as_of, mut queues) = (Vec::new(), Vec::new(), Vec::new(), String::new(), Vec::new());
     if actor.can(Permission::OrdersRead) {
+        let counts = dashboard.ordo.reports().work_queues(actor.role).await.map_err(|e| layout.fail(e))?;
+        queues = counts
+            .into_iter()
+            .map(|q| {
+                let (label, about, href, permission) = queue_text(q.queue);
+                QueueTile { id: format!("queue-{}", q.queue.as_str()), label, count: grouped(q.count), about, href: actor.can(permission).then_some(href) }
+            })
+            .collect();
         let kpis = dashboard.ordo.reports().kpis().await.map_err(|e| layout.fail(e))?;
         as_of = timestamp(&kpis.as_of);
         let show_percent = |bp: i64| format!("{} %", percent(bp));
@@ -203,7 +247,7 @@ pub(crate) async fn overview(session: Session, State(dashboard): State<Dashboard
     } else {
         Vec::new()
     };
-    Ok(render(StatusCode::OK, &OverviewPage { layout, as_of, figures, owners, charts, tiles, checklist }))
+    Ok(render(StatusCode::OK, &OverviewPage { layout, as_of, queues, figures, owners, charts, tiles, checklist }))
 }
 
 async fn figures_show_no_order(dashboard: &Dashboard) -> ordo_app::AppResult<bool> {
@@ -215,13 +259,18 @@ async fn figures_show_no_order(dashboard: &Dashboard) -> ordo_app::AppResult<boo
 /// (for a role that may fill it in).
 async fn first_run(dashboard: &Dashboard, counts: &ordo_app::MasterDataCounts, actor: &ordo_app::Actor) -> ordo_app::AppResult<Vec<Step>> {
     let base = dashboard.ordo.settings().base_currency;
+    let connections = dashboard.ordo.channels().channel_connections().await?;
+    let connected = connections.iter().filter(|c| c.connector.is_some()).count() as i64;
     let stocked = dashboard.ordo.inventory().stock_levels(None).await?.iter().any(|level| level.on_hand > 0);
-    let may = |permission: Permission, href: &'static str| actor.can(permission).then_some(href);
+    let may = |permission: Permission, href: &str| actor.can(permission).then(|| href.to_owned());
     let count = |n: i64, one: &str, many: &str| if n == 1 { format!("1 {one}") } else { format!("{} {many}", grouped(n)) };
     Ok(vec![
         Step {
             id: "step-currency",
-            title: format!("Books are kept in {base}: set with ORDO_BASE_CURRENCY when Ordo starts; product costs are in it"),
+            title: format!(
+                "Books are kept in {base}. The base currency is fixed when Ordo starts, by ORDO_BASE_CURRENCY in its configuration; it cannot be changed here. \
+                 Product costs and the ledger are in it; a channel selling in another currency needs an exchange rate"
+            ),
             done: true,
             href: None,
             action: "",
@@ -236,13 +285,29 @@ async fn first_run(dashboard: &Dashboard, counts: &ordo_app::MasterDataCounts, a
         Step {
             id: "step-channel",
             title: if counts.channels > 0 {
-                format!("{}; connect Shopify, WooCommerce, Amazon or eBay on a channel's page", count(counts.channels, "channel", "channels"))
+                count(counts.channels, "channel", "channels")
             } else {
                 "A channel orders come from: your web shop, a marketplace".to_owned()
             },
             done: counts.channels > 0,
             href: may(Permission::MasterDataWrite, "/dashboard/channels#new-channel-title"),
             action: "Add a channel",
+        },
+        Step {
+            id: "step-connector",
+            title: if connected > 0 {
+                format!("{} connected to its shop", count(connected, "channel", "channels"))
+            } else {
+                "Connect the channel to its shop (Shopify, WooCommerce, Amazon or eBay) so its orders come in by themselves; orders can also come by the API or be entered here".to_owned()
+            },
+            done: connected > 0,
+            // The first channel without a connector, on its page at the connector form.
+            href: connections
+                .iter()
+                .find(|c| c.connector.is_none())
+                .filter(|_| connected == 0)
+                .and_then(|c| may(Permission::MasterDataWrite, &format!("/dashboard/channels/{}#connector-title", c.channel.code))),
+            action: "Connect the channel",
         },
         Step {
             id: "step-products",

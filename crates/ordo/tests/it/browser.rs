@@ -523,7 +523,10 @@ async fn a_new_database_is_set_up_to_its_first_order_entirely_in_the_browser() {
 
     // The overview is a checklist until the first order; each step leads to its form.
     let todo = texts(&browser, "#first-run li.todo").await;
-    assert_eq!(todo.len(), 6, "location, channel, products, stock, users, order: {todo:?}");
+    assert_eq!(todo.len(), 7, "location, channel, connector, products, stock, users, order: {todo:?}");
+    let currency = browser.find(Locator::Id("step-currency")).await.unwrap().text().await.unwrap();
+    assert!(currency.contains("ORDO_BASE_CURRENCY") && currency.contains("cannot be changed here"), "the base currency is said to be fixed: {currency}");
+    assert!(browser.find_all(Locator::Css("#step-connector a")).await.unwrap().is_empty(), "no channel to connect yet");
     browser.find(Locator::Css("#step-location a")).await.unwrap().click().await.unwrap();
 
     // A location: a code that is no code is refused and nothing is made; then it is made.
@@ -543,6 +546,24 @@ async fn a_new_database_is_set_up_to_its_first_order_entirely_in_the_browser() {
     fill(&browser, "new-channel", &[("currency", "EUR")]).await;
     submit(&browser, "new-channel").await;
     assert!(texts(&browser, "main table tbody tr").await.iter().any(|row| row.contains("Web shop")));
+
+    // Its connector, from the checklist: an address without https:// is refused and nothing
+    // is saved; then the step is done (paused here, as there is no real shop to poll).
+    browser.goto(&format!("{}/dashboard", server.base)).await.unwrap();
+    browser.find(Locator::Css("#step-connector a")).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::Id("connector-title")).await.unwrap();
+    let connector = [("kind", "shopify"), ("base_url", "first-shop.myshopify.com"), ("webhook_secret", "shpss_first-shop-secret")];
+    fill(&browser, "connector", &connector).await;
+    refused(&browser, "connector", "base_url").await;
+    assert_eq!(server.get(t, "/api/v1/channels/web/connector").await.0, 404, "nothing saved");
+    fill(&browser, "connector", &[("base_url", "https://first-shop.myshopify.com"), ("webhook_secret", "shpss_first-shop-secret")]).await;
+    submit(&browser, "connector").await;
+    assert_eq!(server.get(t, "/api/v1/channels/web/connector").await.0, 200);
+    browser.find(Locator::Css("#connector-state button")).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::XPath("//form[@id='connector-state']//button[@value='resume']")).await.unwrap();
+    browser.goto(&format!("{}/dashboard", server.base)).await.unwrap();
+    let step = browser.find(Locator::Id("step-connector")).await.unwrap();
+    assert_eq!(step.attr("class").await.unwrap().as_deref(), Some("done"), "{}", step.text().await.unwrap());
 
     // Products from a CSV file: a file with a wrong row imports nothing and names the row.
     let dir = tempfile::tempdir().unwrap();

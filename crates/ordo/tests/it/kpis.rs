@@ -215,3 +215,74 @@ async fn no_page_shows_a_bare_uuid_as_a_subject(server: Server) {
     assert!(page.contains("ticket-order-status") && page.contains("JD0001"), "{page}");
 }
 on_both_engines!(no_page_shows_a_bare_uuid_as_a_subject, no_bare_uuid_on_sqlite, no_bare_uuid_on_postgres);
+
+/// Each role's overview counts the queues it works from, and not another role's; each count is
+/// what the API's own lists hold, and the dashboard and `GET /api/v1/reports/kpis` agree.
+async fn each_role_sees_its_own_queues(server: Server) {
+    crate::orders::shop(&server, 2).await;
+    let t = &server.admin;
+    assert_eq!(place(&server, "Q-1", 1, true).await["status"], "allocated");
+    place(&server, "Q-2", 1, false).await;
+    let (status, wave) = server.post(t, "/api/v1/waves", json!({"location": "central"})).await;
+    assert_eq!(status, 201, "{wave}");
+    let ticket = json!({"channel": "web", "reason": "where_is_my_order", "priority": "high", "subject": "Where is my mug?",
+        "customer_email": "ann@example.com", "body": "Nothing yet."});
+    assert_eq!(server.post(t, "/api/v1/tickets", ticket).await.0, 201);
+
+    let count = |list: Value| list.as_array().map_or(0, |rows| rows.len() as i64);
+    let server = &server;
+    let unresolved = async |kind: &str| count(server.get(&server.admin, &format!("/api/v1/exceptions?kind={kind}&status=unresolved")).await.1);
+    let (_, workload) = server.get(t, "/api/v1/workload").await;
+    let backlog = |what: &str| workload.as_array().unwrap().iter().map(|l| l["outlook"]["backlog"][what].as_i64().unwrap()).sum::<i64>();
+    let (_, stock) = server.get(t, "/api/v1/inventory").await;
+    let free = |sku: &str| stock.as_array().unwrap().iter().filter(|l| l["sku"] == sku).map(|l| l["on_hand"].as_i64().unwrap() - l["reserved"].as_i64().unwrap()).sum::<i64>();
+    let waves = count(server.get(t, "/api/v1/waves?status=open").await.1) + count(server.get(t, "/api/v1/waves?status=picked").await.1);
+    let expected: Vec<(Role, Vec<(&str, i64)>)> = vec![
+        (Role::Warehouse, vec![
+            ("lines_to_pick", backlog("lines")),
+            ("parcels_to_pack", backlog("parcels")),
+            ("waves_open", waves),
+            ("late_shipments", unresolved("late_shipment").await),
+        ]),
+        (Role::Service, vec![
+            ("tickets_open", count(server.get(t, "/api/v1/tickets").await.1)),
+            ("tickets_overdue", 0),
+            ("returns_to_receive", count(server.get(t, "/api/v1/returns?status=in_transit").await.1)),
+            ("returns_to_inspect", count(server.get(t, "/api/v1/returns?status=received").await.1)),
+        ]),
+        (Role::Procurement, vec![
+            ("purchase_orders_late", 0),
+            ("skus_out_of_stock", ["MUG-1", "VASE-1"].iter().filter(|sku| free(sku) <= 0).count() as i64),
+            ("skus_to_reorder", 0),
+        ]),
+        (Role::Finance, vec![("reconciliation_breaks", unresolved("reconciliation").await), ("payment_reviews", unresolved("payment_review").await)]),
+        (Role::Integration, vec![("deliveries_waiting", 0), ("channels_failing", 0)]),
+    ];
+    assert_eq!((expected[0].1[0].1, expected[0].1[2].1), (1, 1), "Q-1's line, in the wave released");
+    assert_eq!((expected[1].1[0].1, expected[3].1[1].1), (1, 1), "the ticket; Q-2's payment review");
+    assert_eq!(expected[2].1[1].1, 1, "no vase on the shelves");
+    for (role, queues) in &expected {
+        let (status, kpis) = server.get(&server.token(*role).await, "/api/v1/reports/kpis").await;
+        assert_eq!(status, 200, "{kpis}");
+        let answered: Vec<(String, i64)> = kpis["queues"].as_array().unwrap().iter().map(|q| (q["queue"].as_str().unwrap().to_owned(), q["count"].as_i64().unwrap())).collect();
+        let wanted: Vec<(String, i64)> = queues.iter().map(|(q, n)| ((*q).to_owned(), *n)).collect();
+        assert_eq!(answered, wanted, "{role:?}'s queues at the API");
+        assert!(kpis["queues"].as_array().unwrap().iter().all(|q| q["role"] == role.as_str()), "{role:?}: {kpis}");
+
+        let page = Browserless::log_in(server, &format!("q{}", role.as_str()), *role).await.get("/dashboard").await.1;
+        for (queue, n) in queues {
+            let tile = page.split(&format!("id=\"queue-{queue}\"")).nth(1).unwrap_or_else(|| panic!("{role:?} sees {queue}")).split("</li>").next().unwrap();
+            assert!(tile.contains(&format!("<span class=\"count\">{n}</span>")) && tile.contains("href=\"/dashboard/"), "{role:?}'s {queue} counts {n}, a click from its queue: {tile}");
+        }
+        for (other, theirs) in expected.iter().filter(|(other, _)| other != role) {
+            for (queue, _) in theirs {
+                assert!(!page.contains(&format!("id=\"queue-{queue}\"")), "{role:?} does not see {other:?}'s {queue}");
+            }
+        }
+    }
+    let (_, viewer) = server.get(&server.token(Role::Viewer).await, "/api/v1/reports/kpis").await;
+    assert_eq!(viewer["queues"], json!([]), "a viewer works no queue");
+    let (_, admin) = server.get(t, "/api/v1/reports/kpis").await;
+    assert_eq!(admin["queues"].as_array().unwrap().len(), 15, "an administrator sees every queue");
+}
+on_both_engines!(each_role_sees_its_own_queues, each_role_sees_its_own_queues_on_sqlite, each_role_sees_its_own_queues_on_postgres);
