@@ -30,7 +30,7 @@ struct TicketRow {
     customer: String,
     assignee: String,
     age_hours: i64,
-    due: String,
+    due: chrono::DateTime<Utc>,
     overdue: bool,
 }
 
@@ -45,7 +45,7 @@ impl TicketRow {
             customer: t.customer_email.clone(),
             assignee: t.assignee.clone().unwrap_or_default(),
             age_hours: (now - t.created_at).num_hours().max(0),
-            due: super::timestamp(&t.due_at),
+            due: t.due_at,
             overdue: matches!(t.status, TicketStatus::Open | TicketStatus::Pending) && t.due_at < now,
         }
     }
