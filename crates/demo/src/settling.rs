@@ -1,6 +1,7 @@
 //! The demo's marketplaces settle once a week: each sends the V2 settlement report a real one
 //! would for the orders it shipped since the last, with its commission, a fulfilment fee per
-//! unit, the odd refund that gives part of the commission back, and a reserve held back and
+//! unit, the refunds of its period (Ordo's, and the odd one of its own) with the commission
+//! given back less a fee, and a reserve held back and
 //! released the week after. Its first report carries a few planted discrepancies (an order
 //! paid short, an order Ordo never had, a commission far above the rate) for finance to find.
 
@@ -57,8 +58,11 @@ impl Shop {
         let currency = self.settings().base_currency;
         let mut rows: Vec<V2Row> = Vec::new();
         let mut sales = 0i64;
+        // What Ordo refunded before the report's period ended, the marketplace gives back in it.
+        let period_over = (deposit - chrono::Duration::days(1)).and_hms_opt(0, 0, 0).map(|t| t.and_utc()).unwrap_or_default();
         for (n, id) in shipped.iter().enumerate() {
             let order = self.orders().order(*id).await?;
+            let refunds = self.returns().refunds_of(*id).await?;
             settling.settled.insert(*id);
             let mut shipping = order.shipping_price.minor();
             let short = first && n == 0;
@@ -89,9 +93,19 @@ impl Shop {
                 rows.push(row("Order", "ItemFees", "FBAPerUnitFulfillmentFee", -50 * line.quantity));
                 sales += principal;
                 // About one order in fifty is refunded in part after delivery: the buyer gets
-                // a unit's price back, the marketplace gives back its commission less a fee.
-                if seed.between(1, 50) == 1 {
-                    let refunded = line.unit_price.minor();
+                // a unit's price back. What Ordo refunded itself comes back the same way. The
+                // marketplace gives back its commission on it, less a fee.
+                let odd_refund = seed.between(1, 50) == 1;
+                let refunded_by_ordo: i64 = refunds
+                    .iter()
+                    .filter(|r| r.created_at < period_over)
+                    .flat_map(|r| &r.lines)
+                    .filter(|l| l.line == line.line)
+                    .map(|l| l.quantity)
+                    .sum();
+                let units = if refunded_by_ordo > 0 { refunded_by_ordo } else { i64::from(odd_refund) };
+                if units > 0 {
+                    let refunded = line.unit_price.minor() * units;
                     let commission = refunded * commission_bp / 10_000;
                     rows.push(row("Refund", "ItemPrice", "Principal", -refunded));
                     rows.push(row("Refund", "ItemFees", "Commission", commission));

@@ -18,7 +18,7 @@ use crate::AppResult;
 /// Days of earlier settlements a fee is judged against.
 const HISTORY_DAYS: i64 = 180;
 
-const TEST: &str = "each fee against the channel's earlier fees of that type (that SKU's where it has 10 or more), as a rate of the line or per unit, whichever is steadier: more than 4 spreads and a quarter above the median; and any fee on a cancelled order";
+const TEST: &str = "each fee against the channel's earlier fees of that type (that SKU's where it has 10 or more), as a rate of the line or per unit, whichever is steadier: more than 4 spreads and a quarter above the median; any fee on a cancelled order; and a fee the channel gives back on refunds kept on a line refunded in full before the settlement's period ended";
 
 /// A fee found, why in words, and its verdict.
 struct Found<'a> {
@@ -39,6 +39,11 @@ fn show(value: i64, currency: Currency, rate: bool) -> String {
 fn why(fee: &Fee, verdict: &FeeVerdict, currency: Currency) -> String {
     match verdict {
         FeeVerdict::OnCancelledOrder => format!("{} charged on a cancelled order", total_decimal(i128::from(fee.charged), currency)),
+        FeeVerdict::KeptOnRefund => format!(
+            "{} kept on a line refunded in full before the settlement's period ended, where {} gives this fee back on refunds",
+            total_decimal(i128::from(fee.charged), currency),
+            fee.channel
+        ),
         FeeVerdict::FarAbove { outlier, as_rate, .. } => format!(
             "{} where the usual is {} (median of {}; above {} is an anomaly)",
             show(outlier.value, currency, *as_rate),
@@ -71,7 +76,8 @@ pub(super) async fn judge(tx: &mut Tx, raising: &Raising, window: Window, curren
     let mut findings = Vec::new();
     for (settlement, found) in by_settlement {
         let first = found[0].fee;
-        let cancelled = found.iter().filter(|f| f.verdict.far_above().is_none()).count();
+        let cancelled = found.iter().filter(|f| f.verdict == FeeVerdict::OnCancelledOrder).count();
+        let kept = found.iter().filter(|f| f.verdict == FeeVerdict::KeptOnRefund).count();
         let furthest = found.iter().filter_map(|f| f.verdict.far_above()).map(|(o, ..)| (o.value - o.median) * 100 / o.median.max(1)).max();
         // The chart: the fee type's last 40 fees before the first one found, and it, marked.
         let chart: Vec<serde_json::Value> = found
@@ -90,15 +96,15 @@ pub(super) async fn judge(tx: &mut Tx, raising: &Raising, window: Window, curren
             day: first.deposit,
             test: TEST,
             observed: format!(
-                "{} fee lines far above the usual and {cancelled} on cancelled orders in {}'s settlement deposited {}; first: {} on {}",
-                found.len() - cancelled,
+                "{} fee lines far above the usual, {cancelled} on cancelled orders and {kept} kept on refunded lines in {}'s settlement deposited {}; first: {} on {}",
+                found.len() - cancelled - kept,
                 first.channel,
                 first.deposit,
                 first.fee_type,
                 found[0].why
             ),
             baseline: format!("the {} earlier fees of each type {} charged in the {HISTORY_DAYS} days before", of_type.iter().filter(|((c, _), _)| *c == first.channel).map(|(_, f)| f.len()).sum::<usize>(), first.channel),
-            strength: furthest.map_or_else(|| "a fee on a cancelled order is never due".to_owned(), |pct| format!("up to {pct} % above the median")),
+            strength: furthest.map_or_else(|| "a fee on a cancelled order, or kept on a refunded line, is never due".to_owned(), |pct| format!("up to {pct} % above the median")),
             raised: false,
         };
         let details = serde_json::json!({

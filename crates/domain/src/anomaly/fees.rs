@@ -1,11 +1,12 @@
 //! Settlement fee anomalies, decided: a fee charged on an order line far above what the
 //! channel charged for that fee before (for that SKU when it has history enough, else for
-//! any), and any fee charged on an order that was cancelled. Each fee type is judged in the
+//! any), any fee charged on an order that was cancelled, and a fee the channel gives back on
+//! refunds kept on a line refunded in full before the settlement's period ended. Each fee type is judged in the
 //! way it is steady across the channel: a commission as a rate of the line's price, a
 //! fulfilment fee as an amount per unit ([`first_is_steadier`]); the yardstick is the median
 //! and spread of the fee's history ([`robust_high`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 use uuid::Uuid;
@@ -34,6 +35,8 @@ pub struct SettledLine {
     pub sku: Option<String>,
     /// The order line's units, when the settlement line matched one.
     pub quantity: Option<i64>,
+    /// Units of that order line Ordo refunded before the settlement's period ended.
+    pub refunded_units: i64,
 }
 
 /// One fee charged on an order line of a settlement, beside the price it was charged on.
@@ -52,6 +55,10 @@ pub struct Fee {
     /// The price the fee was charged on (0 when the settlement does not say), and the units.
     pub principal: i64,
     pub units: Option<i64>,
+    /// A sale's fee on a line Ordo refunded in full before the settlement's period ended, of
+    /// a type the channel gives back on refunds (it has in these settlements), with nothing
+    /// of that type given back for the line in this settlement.
+    pub kept_on_refund: bool,
 }
 
 impl Fee {
@@ -73,17 +80,27 @@ impl Fee {
 pub fn fees_of(lines: &[SettledLine]) -> Vec<Fee> {
     let mut groups: BTreeMap<(Uuid, Uuid, Option<&str>, &str), Vec<&SettledLine>> = BTreeMap::new();
     for line in lines {
-        let transaction = line.description.split('/').next().unwrap_or_default();
-        groups.entry((line.settlement, line.order_id, line.sku.as_deref(), transaction)).or_default().push(line);
+        groups.entry((line.settlement, line.order_id, line.sku.as_deref(), transaction(line))).or_default().push(line);
     }
+    // Fee types each channel gives back on refunds, and what each settlement gave back for a
+    // line: `Refund/ItemFees/Commission` credited gives back `…/ItemFees/Commission`.
+    let credits = || lines.iter().filter(|l| transaction(l) == "Refund" && l.kind == "marketplace_fee" && l.amount_minor > 0);
+    let given_back: BTreeSet<(&str, &str)> = credits().map(|l| (l.channel.as_str(), fee_name(l))).collect();
+    let credited: BTreeSet<(Uuid, Uuid, Option<&str>, &str)> = credits().map(|l| (l.settlement, l.order_id, l.sku.as_deref(), fee_name(l))).collect();
     let mut fees = Vec::new();
-    for group in groups.values() {
+    for ((settlement, order, sku, transaction), group) in &groups {
         let prices: Vec<&SettledLine> = group.iter().copied().filter(|l| l.kind == "sale" || l.kind == "refund").collect();
         let principal_lines: Vec<&SettledLine> = prices.iter().copied().filter(|l| l.description.contains("Principal")).collect();
         let counted = if principal_lines.is_empty() { prices } else { principal_lines };
         let principal = counted.iter().map(|l| l.amount_minor.abs()).sum();
         let units = group.iter().filter_map(|l| l.quantity).max();
+        let refunded = group.iter().map(|l| l.refunded_units).max().unwrap_or(0);
+        let refunded_in_full = *transaction == "Order" && units.is_some_and(|u| u > 0 && refunded >= u);
         for line in group.iter().filter(|l| (l.kind == "marketplace_fee" || l.kind == "payment_fee") && l.amount_minor < 0) {
+            let name = fee_name(line);
+            let kept_on_refund = refunded_in_full
+                && given_back.contains(&(line.channel.as_str(), name))
+                && !credited.contains(&(*settlement, *order, *sku, name));
             fees.push(Fee {
                 settlement: line.settlement,
                 channel: line.channel.clone(),
@@ -95,10 +112,23 @@ pub fn fees_of(lines: &[SettledLine]) -> Vec<Fee> {
                 charged: -line.amount_minor,
                 principal,
                 units,
+                kept_on_refund,
             });
         }
     }
     fees
+}
+
+/// The transaction a settlement line belongs to: the part of its description before the
+/// first `/` (`Order`, `Refund`).
+fn transaction(line: &SettledLine) -> &str {
+    line.description.split('/').next().unwrap_or_default()
+}
+
+/// A fee's name without its transaction: `ItemFees/Commission` for both the charge and its
+/// credit.
+fn fee_name(line: &SettledLine) -> &str {
+    line.description.split_once('/').map_or(line.description.as_str(), |(_, name)| name)
 }
 
 /// Why a fee is an anomaly.
@@ -106,6 +136,8 @@ pub fn fees_of(lines: &[SettledLine]) -> Vec<Fee> {
 pub enum FeeVerdict {
     /// Charged on an order that was cancelled: never due.
     OnCancelledOrder,
+    /// Kept on a line refunded in full, where the channel gives this fee back on refunds.
+    KeptOnRefund,
     /// Far above its history: how far, the history in the same measure, and whether the
     /// measure is a rate of the line (else an amount per unit).
     FarAbove { outlier: Outlier, history: Vec<i64>, as_rate: bool },
@@ -116,7 +148,7 @@ impl FeeVerdict {
     pub fn far_above(&self) -> Option<(&Outlier, &[i64], bool)> {
         match self {
             FeeVerdict::FarAbove { outlier, history, as_rate } => Some((outlier, history, *as_rate)),
-            FeeVerdict::OnCancelledOrder => None,
+            FeeVerdict::OnCancelledOrder | FeeVerdict::KeptOnRefund => None,
         }
     }
 }
@@ -128,6 +160,9 @@ impl FeeVerdict {
 pub fn judge_fee(fee: &Fee, history: &[&Fee]) -> Option<FeeVerdict> {
     if fee.order_status == "cancelled" {
         return Some(FeeVerdict::OnCancelledOrder);
+    }
+    if fee.kept_on_refund {
+        return Some(FeeVerdict::KeptOnRefund);
     }
     let all_rates: Vec<i64> = history.iter().filter_map(|h| h.rate_bp()).collect();
     let all_per_unit: Vec<i64> = history.iter().filter_map(|h| h.per_unit()).collect();
@@ -163,6 +198,7 @@ mod tests {
             order_status: "shipped".into(),
             sku: Some(format!("SKU-{}", order % 3)),
             quantity: Some(quantity),
+            refunded_units: 0,
         }
     }
 
@@ -238,5 +274,37 @@ mod tests {
         let judged = judge_all(&fees_of(&lines));
         let found: Vec<(u128, Option<FeeVerdict>)> = judged.into_iter().filter(|(.., v)| v.is_some()).map(|(o, _, v)| (o, v)).collect();
         assert_eq!(found, [(2, Some(FeeVerdict::OnCancelledOrder)), (2, Some(FeeVerdict::OnCancelledOrder))], "three orders are too few to judge the rest");
+    }
+
+    #[test]
+    fn a_commission_kept_on_a_line_refunded_in_full_is_found_where_the_channel_gives_it_back() {
+        let mut lines = usual(30);
+        // Order 4 was refunded in part and the channel gave its commission back: that shows
+        // the channel gives commissions back on refunds. It never gives fulfilment fees back.
+        lines.push(line(4, "refund", "Refund/ItemPrice/Principal", -1_000, 2));
+        lines.push(line(4, "marketplace_fee", "Refund/ItemFees/Commission", 150, 2));
+        // Orders 5 and 6 were refunded in full before the period ended; 6's settlement gave
+        // the commission back, 5's kept it.
+        for l in lines.iter_mut().filter(|l| [5, 6].contains(&l.order_id.as_u128())) {
+            l.refunded_units = l.quantity.unwrap_or(0);
+        }
+        lines.push(line(6, "refund", "Refund/ItemPrice/Principal", -3_000, 1));
+        lines.push(line(6, "marketplace_fee", "Refund/ItemFees/Commission", 450, 1));
+        let found: Vec<(u128, String, Option<FeeVerdict>)> = judge_all(&fees_of(&lines)).into_iter().filter(|(.., v)| v.is_some()).collect();
+        assert_eq!(found, [(5, "Order/ItemFees/Commission".to_owned(), Some(FeeVerdict::KeptOnRefund))]);
+
+        // A line refunded in part is not refunded in full; nor is any line where the channel
+        // never gave the fee back.
+        let mut partly = usual(30);
+        for l in partly.iter_mut().filter(|l| l.order_id.as_u128() == 5) {
+            l.refunded_units = l.quantity.unwrap_or(0) - 1;
+        }
+        partly.extend([line(4, "marketplace_fee", "Refund/ItemFees/Commission", 150, 2)]);
+        assert!(judge_all(&fees_of(&partly)).iter().all(|(.., v)| v.is_none()));
+        let mut never = usual(30);
+        for l in never.iter_mut().filter(|l| l.order_id.as_u128() == 5) {
+            l.refunded_units = l.quantity.unwrap_or(0);
+        }
+        assert!(judge_all(&fees_of(&never)).iter().all(|(.., v)| v.is_none()), "no refund ever gave a fee back");
     }
 }
