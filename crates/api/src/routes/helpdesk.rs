@@ -100,15 +100,31 @@ struct Filter {
     priority: Option<String>,
     assignee: Option<String>,
     order_id: Option<String>,
+    /// Only tickets whose customer's e-mail address contains this, in any case.
+    customer_email: Option<String>,
+    /// Only tickets about the order with this number (the channel's order id, such as `WEB-1001`).
+    order: Option<String>,
+    /// Only tickets opened on or after this day (UTC).
+    opened_from: Option<chrono::NaiveDate>,
+    /// Only tickets opened on or before this day (UTC).
+    opened_to: Option<chrono::NaiveDate>,
     /// At most this many (1–1000, 200 when absent).
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
 }
 
-/// The queue, earliest due first.
+/// The queue, earliest due first; by status, priority, assignee, order (its id or its
+/// number), part of the customer's e-mail and the days opened.
 #[utoipa::path(get, path = "/api/v1/tickets", security(("bearer" = ["orders.read"])), tag = "helpdesk", params(Filter),
     responses((status = 200, body = Vec<Ticket>), (status = "4XX", body = ErrorBody)))]
 async fn list_tickets(State(ordo): State<Ordo>, _: Authorized<need::OrdersRead>, ValidQuery(filter): ValidQuery<Filter>) -> Result<Json<Vec<Ticket>>, ApiError> {
+    if let (Some(from), Some(to)) = (filter.opened_from, filter.opened_to)
+        && to < from
+    {
+        return Err(ordo_domain::FieldError::new("opened_to", "must not be before opened_from").into());
+    }
+    let day_start = |day: chrono::NaiveDate| day.and_time(chrono::NaiveTime::MIN).and_utc();
+    let text = |value: Option<String>| value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
     let query = TicketQuery {
         statuses: filter.status.iter().flat_map(|s| s.split(',')).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
         priority: filter.priority,
@@ -116,6 +132,10 @@ async fn list_tickets(State(ordo): State<Ordo>, _: Authorized<need::OrdersRead>,
         order_id: filter.order_id.as_deref().map(|id| ordo_domain::field::uuid("order_id", id)).transpose()?,
         limit: filter.limit.unwrap_or(200),
         offset: 0,
+        customer_email: text(filter.customer_email),
+        order_ref: text(filter.order),
+        created_from: filter.opened_from.map(day_start),
+        created_to: filter.opened_to.and_then(|to| to.succ_opt()).map(day_start),
         ..TicketQuery::default()
     };
     Ok(Json(ordo.helpdesk().tickets(query).await?))

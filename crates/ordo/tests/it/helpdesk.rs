@@ -200,3 +200,50 @@ async fn triage_suggests_people_label_and_it_learns_from_their_labels(server: Se
     assert_eq!(opened["triage"]["intent"], "get_refund", "{opened}");
 }
 on_both_engines!(triage_suggests_people_label_and_it_learns_from_their_labels, triage_on_sqlite, triage_on_postgres);
+
+/// `GET /api/v1/tickets` searches as the dashboard's queue does: part of the customer's
+/// e-mail, the order's number and the days opened; an unknown parameter or a bad value is
+/// refused with 422, naming it.
+async fn tickets_are_searched_by_customer_order_and_days_opened(server: Server) {
+    shop(&server, 5).await;
+    let t = &server.admin;
+    let (_, placed) = server.post(t, "/api/v1/orders", order("S-1", json!([{"sku": "MUG-1", "quantity": 1, "unit_price": "12.90"}]))).await;
+    let open = |email: &str, order_id: Option<&str>| {
+        let mut call = json!({"channel": "web", "reason": "where_is_my_order", "priority": "normal", "subject": "My mug?", "customer_email": email, "body": "By phone"});
+        if let Some(id) = order_id {
+            call["order_id"] = json!(id);
+        }
+        call
+    };
+    assert_eq!(server.post(t, "/api/v1/tickets", open("ann@example.com", placed["id"].as_str())).await.0, 201);
+    assert_eq!(server.post(t, "/api/v1/tickets", open("bob@example.org", None)).await.0, 201);
+    let subjects = async |query: &str| {
+        let (status, list) = server.get(t, &format!("/api/v1/tickets{query}")).await;
+        assert_eq!(status, 200, "{query}: {list}");
+        list.as_array().unwrap().iter().map(|t| t["customer_email"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+    };
+    assert_eq!(subjects("").await.len(), 2);
+    assert_eq!(subjects("?customer_email=EXAMPLE.ORG").await, ["bob@example.org"], "part of the e-mail, any case");
+    assert_eq!(subjects("?order=S-1").await, ["ann@example.com"]);
+    assert!(subjects("?order=S-9").await.is_empty());
+    let today = Utc::now().date_naive();
+    let yesterday = today.pred_opt().unwrap();
+    assert_eq!(subjects(&format!("?opened_from={today}&opened_to={today}")).await.len(), 2);
+    assert!(subjects(&format!("?opened_to={yesterday}")).await.is_empty(), "none opened before today");
+    assert_eq!(subjects(&format!("?customer_email=ann&opened_from={yesterday}&status=open")).await, ["ann@example.com"]);
+
+    for (query, field) in [
+        ("?opened_from=yesterday", "opened_from"),
+        ("?opened_to=2026-13-01", "opened_to"),
+        (&format!("?opened_from={today}&opened_to={yesterday}") as &str, "opened_to"),
+        ("?limit=0", "limit"),
+        ("?status=lost", "status[0]"),
+    ] {
+        let (status, answer) = server.get(t, &format!("/api/v1/tickets{query}")).await;
+        assert_eq!((status, answer["error"]["field"].as_str()), (422, Some(field)), "{query}: {answer}");
+    }
+    let (status, answer) = server.get(t, "/api/v1/tickets?customer=ann").await;
+    assert_eq!(status, 422, "an unknown parameter is refused: {answer}");
+    assert!(answer.to_string().contains("customer"), "{answer}");
+}
+on_both_engines!(tickets_are_searched_by_customer_order_and_days_opened, ticket_search_on_sqlite, ticket_search_on_postgres);
