@@ -27,7 +27,18 @@ pub(crate) fn link(subject: &str, names: &HashMap<String, String>) -> SubjectLin
         "purchase_order" => (format!("Purchase order {name}"), Some(format!("/dashboard/procurement/orders/{escaped}"))),
         "ticket" => (format!("Ticket “{name}”"), Some(format!("/dashboard/helpdesk/{escaped}"))),
         "rule" => (format!("Rule {name}"), Some(format!("/dashboard/rules/{escaped}"))),
-        "change_request" => (format!("Change request: {}", name.replace('_', " ")), Some(format!("/dashboard/changes/{escaped}"))),
+        "change_request" => {
+            // Named `kind subject`: worded as the request's own page heads it.
+            let label = match names.get(subject).and_then(|name| name.split_once(' ')) {
+                Some((kind, changed)) => format!(
+                    "{} change request: {}",
+                    crate::pages::changes::kind_label(kind),
+                    crate::pages::changes::subject_link(changed).label
+                ),
+                None => format!("Change request {name}"),
+            };
+            (label, Some(format!("/dashboard/changes/{escaped}")))
+        }
         "exception" => (format!("Exception {name}"), Some(format!("/dashboard/exceptions/{escaped}"))),
         "wave" => (format!("Wave {name}"), Some(format!("/dashboard/fulfilment/waves/{escaped}"))),
         "customer" => (format!("Customer {name}"), None),

@@ -54,7 +54,9 @@ impl NamedKind {
                 "SELECT s.id, s.carrier || ' ' || s.tracking_number || ', order ' || o.channel || ' ' || o.external_id \
                  FROM shipments s JOIN orders o ON o.id = s.order_id WHERE s.id IN ({ids})"
             ),
-            NamedKind::ChangeRequest => format!("SELECT id, kind || ' of ' || subject FROM change_requests WHERE id IN ({ids})"),
+            // Its kind (one snake_case word) and its subject after a space: the dashboard words
+            // both as the change request's own page does.
+            NamedKind::ChangeRequest => format!("SELECT id, kind || ' ' || subject FROM change_requests WHERE id IN ({ids})"),
             NamedKind::Settlement => format!("SELECT id, channel || ' ' || external_id FROM settlements WHERE id IN ({ids})"),
             NamedKind::Token => format!("SELECT id, name FROM api_tokens WHERE id IN ({ids})"),
         }

@@ -28,7 +28,7 @@ pub(crate) fn change_href(id: Uuid) -> String {
 }
 
 /// What a kind of change is called, in words.
-fn kind_label(kind: &str) -> String {
+pub(crate) fn kind_label(kind: &str) -> String {
     match kind {
         "price" => "Price".to_owned(),
         "tax_class" => "Tax class".to_owned(),
@@ -76,7 +76,7 @@ impl From<&ChangeRequest> for Row {
 
 /// What a change is about, as people read it: `product:MUG-1` is SKU MUG-1, linked; a
 /// policy's scope (`policy:class:A`) is said in words.
-fn subject_link(subject: &str) -> crate::subjects::SubjectLink {
+pub(crate) fn subject_link(subject: &str) -> crate::subjects::SubjectLink {
     match subject.strip_prefix("policy:") {
         Some(scope) => crate::subjects::SubjectLink {
             label: match scope.split_once(':') {

@@ -204,6 +204,10 @@ async fn no_page_shows_a_bare_uuid_as_a_subject(server: Server) {
     let shipment = page.split("href=\"/dashboard/shipments/").nth(1).unwrap().split('"').next().unwrap().to_owned();
     assert_eq!(admin.get(&format!("/dashboard/shipments/{shipment}")).await.0, 303, "the parcel leads to its order");
     assert_eq!(admin.get(&format!("/dashboard/shipments/{}", uuid::Uuid::nil())).await.0, 404);
+    // The audit log names a change request as its page heads it, not by its raw kind and subject.
+    let (_, page) = admin.get("/dashboard/audit").await;
+    assert!(page.contains("Tax class change request: SKU MUG-1") && page.contains("Replenishment policy change request: Replenishment policy of class A"), "{page}");
+    assert!(!page.contains("tax class of sku:") && !page.contains("tax_class sku:"), "{page}");
     // A change request names what it changes; a policy's scope in words.
     let (_, page) = admin.get("/dashboard/changes?status=any").await;
     assert!(page.contains("SKU MUG-1") && page.contains("Replenishment policy of class A"), "{page}");
