@@ -201,9 +201,16 @@ impl Channels<'_> {
             .before(serde_json::json!({"paused": before["paused"]}))
             .after(serde_json::json!({"paused": paused}));
         record(&mut tx, actor, now, &[change]).await?;
+        // What waited while the connector was paused is processed now, not at its next look.
+        if !paused {
+            tx.make_deliveries_due(channel, now).await?;
+        }
         let saved = tx.connector(channel).await?.ok_or_else(|| AppError::NotFound { what: "connector", key: channel.to_owned() })?;
         tx.commit().await?;
         self.inbox.forget_connectors();
+        if !paused {
+            self.inbox.wake.notify_one();
+        }
         view(saved, self.settings.secret_key.as_ref())
     }
 

@@ -462,7 +462,7 @@ impl Channels<'_> {
         for (delivery, step) in &steps {
             match step {
                 Step::Paused => {
-                    tx.retry_delivery(delivery.id, now + chrono::Duration::seconds(60), "the connector is paused").await?;
+                    tx.defer_delivery(delivery.id, now + chrono::Duration::seconds(60), "the connector is paused").await?;
                     round.retried += 1;
                 }
                 Step::Tried(Ok(done)) => {

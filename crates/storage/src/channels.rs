@@ -280,6 +280,22 @@ impl Tx {
         Ok(())
     }
 
+    /// Sets a delivery of a paused connector aside until `until`; the look does not count as
+    /// an attempt.
+    pub async fn defer_delivery(&mut self, id: Uuid, until: DateTime<Utc>, why: &str) -> Result<(), StorageError> {
+        let sql = "UPDATE channel_inbox SET next_attempt_at = $1, error = $2, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END \
+                   WHERE id = $3 AND status = 'pending'";
+        on_engine!(self, |conn| sqlx::query(sql).bind(until).bind(why).bind(id).execute(conn).await?.rows_affected());
+        Ok(())
+    }
+
+    /// Makes every delivery of `channel` still waiting due at `now` (its connector resumed);
+    /// how many.
+    pub async fn make_deliveries_due(&mut self, channel: &str, now: DateTime<Utc>) -> Result<u64, StorageError> {
+        let sql = "UPDATE channel_inbox SET next_attempt_at = $1 WHERE channel = $2 AND status = 'pending' AND next_attempt_at > $1";
+        Ok(on_engine!(self, |conn| sqlx::query(sql).bind(now).bind(channel).execute(conn).await?.rows_affected()))
+    }
+
     /// Puts a delivery back in the queue, due now; `false` when there is no such delivery.
     pub async fn replay_delivery(&mut self, id: Uuid, now: DateTime<Utc>) -> Result<bool, StorageError> {
         let sql = "UPDATE channel_inbox SET status = 'pending', next_attempt_at = $1, error_field = NULL, error = NULL, \
