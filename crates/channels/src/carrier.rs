@@ -55,9 +55,13 @@ pub fn easypost(body: &[u8]) -> Result<Option<TrackingUpdate>, FieldError> {
     let tracker: Tracker = serde_path_to_error::deserialize(result).map_err(|e| FieldError::new(format!("result.{}", e.path()), e.inner().to_string()))?;
     let status = TrackingStatus::parse(&tracker.status).ok_or_else(|| FieldError::new("result.status", format!("{:?} is not an EasyPost tracker status", tracker.status)))?;
     let last = tracker.tracking_details.last();
-    let stamp = last.and_then(|d| d.datetime.as_deref()).or(tracker.updated_at.as_deref()).or(event.created_at.as_deref());
+    // The time of the last tracking detail, else the tracker's, else the event's: named where it came from.
+    let detail = last.and_then(|d| d.datetime.as_deref()).map(|t| (format!("result.tracking_details[{}].datetime", tracker.tracking_details.len() - 1), t));
+    let stamp = detail
+        .or_else(|| tracker.updated_at.as_deref().map(|t| ("result.updated_at".to_owned(), t)))
+        .or_else(|| event.created_at.as_deref().map(|t| ("created_at".to_owned(), t)));
     let at = match stamp {
-        Some(text) => wire::utc("result.tracking_details.datetime", text)?,
+        Some((field, text)) => wire::utc(&field, text)?,
         None => return Err(FieldError::new("result.updated_at", "is missing: the event has no time")),
     };
     let message = last.and_then(|d| d.message.clone()).or(tracker.status_detail).filter(|m| !m.trim().is_empty());
