@@ -448,3 +448,45 @@ fn the_demo_plants_anomalies_and_the_scan_finds_them_and_nothing_else() {
     assert_eq!(kinds, ["cancellation_spike:", "stock_variance:", "fee_anomaly:", "fee_anomaly:"], "eight days leave history for these\n{summary}");
     assert!(lines.iter().all(|l| l.contains(" was found (") && l.ends_with("; 0 other findings")), "{summary}");
 }
+
+#[test]
+fn the_operating_review_is_printed_for_a_week_and_a_month() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["demo", "--days", "8"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let database = format!("sqlite://{}", dir.path().join("ordo.db").display());
+
+    let out = run(dir.path(), &["report", "review", "--period", "week", "--database", &database]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let week = text(&out.stdout);
+    assert!(week.starts_with("Weekly review, "), "{week}");
+    let sections: Vec<&str> = week.lines().filter(|l| !l.is_empty() && !l.starts_with(' ') && !l.starts_with("Weekly")).collect();
+    assert_eq!(sections, ["Order backlog", "Stock exceptions", "Return reasons", "Supplier delays", "Reconciliation issues"], "{week}");
+    // The backlog it prints is the database's: orders received, validated, held, allocated,
+    // backordered or partly shipped.
+    let line = week.lines().find(|l| l.trim_start().starts_with("Orders to ship: ")).unwrap_or_else(|| panic!("{week}"));
+    let printed: i64 = line.trim_start().trim_start_matches("Orders to ship: ").split(' ').next().unwrap().parse().unwrap();
+    let backlog = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let ordo = ordo_app::Ordo::open(&database, &ordo_app::StorageOptions::default(), ordo_app::Settings::default()).await.unwrap();
+        let mut backlog = 0;
+        for status in ["received", "validated", "on_hold", "allocated", "backordered", "partially_shipped"] {
+            backlog += ordo.orders().list(None, Some(status), None, 1, 0).await.unwrap().1;
+        }
+        backlog
+    });
+    assert!(backlog > 0, "the demo leaves orders to ship");
+    assert_eq!(printed, backlog, "{line}");
+
+    let out = run(dir.path(), &["report", "review", "--period", "month", "--database", &database]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let month = text(&out.stdout);
+    assert!(month.starts_with("Monthly review, "), "{month}");
+    for section in ["\nProfitability by channel\n", "\nForecast accuracy\n", "\nService performance\n", "\nProcess compliance\n"] {
+        assert!(month.contains(section), "{section:?} missing from:\n{month}");
+    }
+    for figure in ["  Fill rate: ", "  Shipped on time: ", "  Changes approved by a second person: ", "  Exceptions solved within their SLA: "] {
+        assert!(month.contains(figure), "{figure:?} missing from:\n{month}");
+    }
+    let out = run(dir.path(), &["report", "review", "--period", "year", "--database", &database]);
+    assert_eq!(out.status.code(), Some(2), "a period is a week or a month: {}", text(&out.stderr));
+}
