@@ -584,13 +584,19 @@ async fn an_order_held_for_its_payment_goes_ahead_when_the_channel_says_it_is_pa
     shopify_shop(&server).await;
     let author = server.token(Role::Finance).await;
     let checker = server.ordo.access().create_token(Role::Finance, "finance-checker", &ordo_app::Actor::system()).await.unwrap().token;
-    let rule = json!({"name": "payment-not-captured", "kind": "risk_hold", "condition": "order.payment_status != 'captured'",
-        "action": {"reason": "payment is {order.payment_status}, not captured"}});
-    let (_, draft) = server.post(&author, "/api/v1/rules", rule).await;
-    let at = |action: &str| format!("/api/v1/rules/{}/{action}", draft["id"].as_str().unwrap());
-    assert_eq!(server.post(&author, &at("submit"), json!({})).await.0, 200);
-    assert_eq!(server.post(&checker, &at("approve"), json!({})).await.0, 200);
-    assert_eq!(server.post(&checker, &at("activate"), json!({})).await.0, 200);
+    // A risk rule drafted by one person and put in force by another.
+    let in_force = |name: &'static str, condition: &'static str, reason: &'static str| {
+        let (server, author, checker) = (&server, &author, &checker);
+        async move {
+            let rule = json!({"name": name, "kind": "risk_hold", "condition": condition, "action": {"reason": reason}});
+            let (_, draft) = server.post(author, "/api/v1/rules", rule).await;
+            let at = |action: &str| format!("/api/v1/rules/{}/{action}", draft["id"].as_str().unwrap());
+            assert_eq!(server.post(author, &at("submit"), json!({})).await.0, 200);
+            assert_eq!(server.post(checker, &at("approve"), json!({})).await.0, 200);
+            assert_eq!(server.post(checker, &at("activate"), json!({})).await.0, 200);
+        }
+    };
+    in_force("payment-not-captured", "order.payment_status != 'captured'", "payment is {order.payment_status}, not captured").await;
 
     // Authorised only: held, reserving nothing, in finance's queue.
     let authorised = shopify_order(|o| o["financial_status"] = "authorized".into());
@@ -618,12 +624,7 @@ async fn an_order_held_for_its_payment_goes_ahead_when_the_channel_says_it_is_pa
     assert_eq!((review("open").await, review("resolved").await), (0, 1));
 
     // A second order paid but held by another rule too stays held when its payment arrives.
-    let rule = json!({"name": "no-express", "kind": "risk_hold", "condition": "order.total_minor > 0", "action": {"reason": "every order is looked at"}});
-    let (_, draft) = server.post(&author, "/api/v1/rules", rule).await;
-    let at = |action: &str| format!("/api/v1/rules/{}/{action}", draft["id"].as_str().unwrap());
-    assert_eq!(server.post(&author, &at("submit"), json!({})).await.0, 200);
-    assert_eq!(server.post(&checker, &at("approve"), json!({})).await.0, 200);
-    assert_eq!(server.post(&checker, &at("activate"), json!({})).await.0, 200);
+    in_force("every-order", "order.total_minor > 0", "every order is looked at").await;
     let second = |status: &str, updated: &str| {
         shopify_order(|o| {
             o["id"] = 820982911946154600u64.into();
