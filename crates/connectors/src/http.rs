@@ -146,11 +146,17 @@ pub(crate) fn excerpt(body: &[u8]) -> String {
     String::from_utf8_lossy(body).chars().take(300).collect()
 }
 
-/// How long a 429 asks to wait: `Retry-After` in seconds, else one request's share of
-/// Amazon's `x-amzn-RateLimit-Limit` (requests a second).
+/// How long a 429 asks to wait: `Retry-After` in seconds (Shopify writes `2.0`) or as an HTTP
+/// date, else one request's share of Amazon's `x-amzn-RateLimit-Limit` (requests a second).
 pub(crate) fn rate_limit_wait(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    if let Some(seconds) = headers.get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok()) {
-        return Some(Duration::from_secs(seconds));
+    if let Some(after) = headers.get("retry-after").and_then(|v| v.to_str().ok()).map(str::trim) {
+        if let Ok(seconds) = after.parse::<f64>() {
+            return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds.min(MAX_WAIT.as_secs_f64())));
+        }
+        if let Ok(at) = chrono::DateTime::parse_from_rfc2822(after) {
+            let wait = (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).to_std().unwrap_or_default();
+            return Some(wait.min(MAX_WAIT));
+        }
     }
     let rate: f64 = headers.get("x-amzn-ratelimit-limit")?.to_str().ok()?.trim().parse().ok()?;
     (rate > 0.0 && rate.is_finite()).then(|| Duration::from_secs_f64((1.0 / rate).min(MAX_WAIT.as_secs_f64())))
@@ -189,5 +195,11 @@ mod tests {
         assert_eq!(rate_limit_wait(&headers), Some(Duration::from_secs(2)));
         headers.insert("retry-after", reqwest::header::HeaderValue::from_static("3"));
         assert_eq!(rate_limit_wait(&headers), Some(Duration::from_secs(3)));
+        headers.insert("retry-after", reqwest::header::HeaderValue::from_static("2.0"));
+        assert_eq!(rate_limit_wait(&headers), Some(Duration::from_secs(2)), "as Shopify writes it");
+        headers.insert("retry-after", reqwest::header::HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
+        assert_eq!(rate_limit_wait(&headers), Some(Duration::ZERO), "a date gone by");
+        headers.insert("retry-after", reqwest::header::HeaderValue::from_static("86400"));
+        assert_eq!(rate_limit_wait(&headers), Some(MAX_WAIT), "never longer than a call may wait");
     }
 }

@@ -613,8 +613,19 @@ async fn one_sku_sold_everywhere_at_once_on_two_instances_over_postgres() {
 }
 
 /// The Shopify stand-in: `orders.json` by updated_at, pages of two linked by `page_info`.
-async fn shopify_stand_in(orders: Vec<Value>) -> String {
-    async fn list(State(orders): State<Arc<Vec<Value>>>, headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {
+/// Shopify's REST orders list in pages of two, after one 429 that asks for a second's wait
+/// as Shopify writes it (`Retry-After: 1.0`); the times it was called.
+async fn shopify_stand_in(orders: Vec<Value>) -> (String, Arc<Mutex<Vec<std::time::Instant>>>) {
+    type Stand = (Arc<Vec<Value>>, Arc<Mutex<Vec<std::time::Instant>>>);
+    async fn list(State((orders, calls)): State<Stand>, headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {
+        let first = {
+            let mut calls = calls.lock().unwrap();
+            calls.push(std::time::Instant::now());
+            calls.len() == 1
+        };
+        if first {
+            return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1.0")], Json(json!({"errors": "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."}))).into_response();
+        }
         if headers.get("x-shopify-access-token").and_then(|v| v.to_str().ok()) != Some("shpat_catch_up") {
             return (StatusCode::UNAUTHORIZED, Json(json!({"errors": "[API] Invalid API key or access token"}))).into_response();
         }
@@ -636,11 +647,12 @@ async fn shopify_stand_in(orders: Vec<Value>) -> String {
         }
         answer
     }
-    let app = Router::new().route("/admin/api/2025-07/orders.json", get(list)).with_state(Arc::new(orders));
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let app = Router::new().route("/admin/api/2025-07/orders.json", get(list)).with_state((Arc::new(orders), calls.clone()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
-    base
+    (base, calls)
 }
 
 #[tokio::test]
@@ -668,7 +680,7 @@ async fn shopify_is_polled_for_what_its_webhooks_missed() {
     // The first order came by webhook as well.
     let body = orders[0].to_string().into_bytes();
     let signature = ordo_channels::signature::base64_hmac(&body, "shopify-webhook-secret");
-    let base = shopify_stand_in(orders).await;
+    let (base, calls) = shopify_stand_in(orders).await;
     let connector = json!({"kind": "shopify", "base_url": base, "webhook_secrets": ["shopify-webhook-secret"], "credentials": {"access_token": "shpat_catch_up"}});
     assert_eq!(server.put(t, "/api/v1/channels/web/connector", connector).await.0, 200);
     let answer = server
@@ -686,6 +698,11 @@ async fn shopify_is_polled_for_what_its_webhooks_missed() {
 
     let round = poll_once(&server, "web").await;
     assert_eq!((round.pages, round.stored), (2, 3), "{round:?}");
+    {
+        let calls = calls.lock().unwrap();
+        assert_eq!(calls.len(), 3, "a 429, then two pages");
+        assert!(calls[1] - calls[0] >= Duration::from_millis(950), "the 429's Retry-After: 1.0 was waited out: {:?}", calls[1] - calls[0]);
+    }
     let ids = orders_of(&server, "web", 3).await;
     assert_eq!(ids.len(), 3, "the one the webhook brought is not made twice");
     for _ in 0..200 {
