@@ -62,7 +62,8 @@ impl OrderFeed for Feed {
 
 /// The stock pusher for a connector whose channel Ordo tells its available-to-sell.
 pub enum Pusher {
-    Amazon(AmazonStock),
+    /// Boxed: the Amazon client carries its usage plans, far larger than the others.
+    Amazon(Box<AmazonStock>),
     Ebay(EbayStock),
     WooCommerce(WooCommerceStock),
     Shopify(ShopifyStock),
@@ -72,7 +73,7 @@ impl Pusher {
     /// The pusher `target`'s connector describes; an error names what it lacks.
     pub fn for_target(http: &Http, target: &PollTarget) -> Result<Pusher, String> {
         match target.kind {
-            ConnectorKind::Amazon => AmazonStock::new(http.clone(), target).map(Pusher::Amazon),
+            ConnectorKind::Amazon => AmazonStock::new(http.clone(), target).map(|stock| Pusher::Amazon(Box::new(stock))),
             ConnectorKind::Ebay => EbayStock::new(http.clone(), target).map(Pusher::Ebay),
             ConnectorKind::WooCommerce => WooCommerceStock::new(http.clone(), target).map(Pusher::WooCommerce),
             ConnectorKind::Shopify => ShopifyStock::new(http.clone(), target).map(Pusher::Shopify),

@@ -158,7 +158,9 @@ impl Tx {
         let refunds = "SELECT r.order_id, rl.line, rl.quantity, r.created_at FROM refund_lines rl JOIN refunds r ON r.id = rl.refund_id \
                        WHERE r.order_id IN (SELECT l.order_id FROM settlement_lines l JOIN settlements s ON s.id = l.settlement_id WHERE s.imported_at >= $1)";
         let refunds: Vec<(Uuid, i64, i64, DateTime<Utc>)> = on_engine!(self, |conn| sqlx::query_as(refunds).bind(from).fetch_all(conn).await?);
-        let mut refunded: std::collections::HashMap<(Uuid, i64), Vec<(DateTime<Utc>, i64)>> = std::collections::HashMap::new();
+        // Per order line: when each refund was made and its units.
+        type Refunds = std::collections::HashMap<(Uuid, i64), Vec<(DateTime<Utc>, i64)>>;
+        let mut refunded = Refunds::new();
         for (order, line, quantity, at) in refunds {
             refunded.entry((order, line)).or_default().push((at, quantity));
         }
