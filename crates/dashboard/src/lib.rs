@@ -81,6 +81,8 @@ pub fn router(ordo: ordo_app::Ordo, secure_cookies: bool) -> Router {
         .route("/dashboard/helpdesk", get(pages::helpdesk::queue).post(pages::helpdesk::open_ticket))
         .route("/dashboard/helpdesk/{id}", get(pages::helpdesk::ticket).post(pages::helpdesk::act))
         .route("/dashboard/notifications", get(pages::notifications::outbox))
+        .route("/dashboard/notifications/endpoints", get(|| async { Redirect::to("/dashboard/notifications") }).post(pages::notifications::create_endpoint))
+        .route("/dashboard/notifications/endpoints/{code}", get(|| async { Redirect::to("/dashboard/notifications") }).post(pages::notifications::switch_endpoint))
         .route("/dashboard/notifications/{id}/replay", get(|| async { Redirect::to("/dashboard/notifications?status=dead") }).post(pages::notifications::replay))
         .route("/dashboard/procurement", get(pages::procurement::procurement))
         .route("/dashboard/procurement/policies", get(|| async { Redirect::to("/dashboard/procurement#policies") }).post(pages::procurement::propose_policy))
@@ -100,11 +102,13 @@ pub fn router(ordo: ordo_app::Ordo, secure_cookies: bool) -> Router {
         .route("/dashboard/channels/{code}/connector/state", get(back_to_channel).post(pages::channels::pause_connector))
         .route("/dashboard/channels/{code}/return-policy", get(back_to_channel).post(pages::channels::set_policy))
         .route("/dashboard/channels/{code}/buffers", get(back_to_channel).post(pages::channels::set_buffer))
+        .route("/dashboard/channels/{code}/routing", get(back_to_channel).post(pages::channels::set_routing))
         .route(
             "/dashboard/channels/{code}/inbox/{id}/replay",
             get(|Path((code, _)): Path<(String, String)>| async move { Redirect::to(&format!("/dashboard/channels/{code}")) }).post(pages::channels::replay),
         )
         .route("/dashboard/locations", get(pages::master::locations).post(pages::master::create_location))
+        .route("/dashboard/locations/shipping-methods", get(|| async { Redirect::to("/dashboard/locations") }).post(pages::master::set_shipping_methods))
         .route("/dashboard/products", get(pages::master::products).post(pages::master::create_product))
         .route("/dashboard/products/tax-rates", get(|| async { Redirect::to("/dashboard/products") }).post(pages::master::set_tax_rate))
         .route("/dashboard/products/import", get(|| async { Redirect::to("/dashboard/products") }).post(pages::master::import_products).layer(DefaultBodyLimit::max(pages::master::UPLOAD_LIMIT)))

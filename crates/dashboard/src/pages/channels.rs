@@ -325,6 +325,16 @@ fn connector_form(code: &str, current: Option<&ordo_app::ConnectorView>, entered
     .mark_choices()
 }
 
+fn routing_form(code: &str, entered: Option<&Entered>) -> EntryForm {
+    EntryForm::new("routing", "Routing", format!("/dashboard/channels/{code}/routing"), "Save the routing", vec![
+        Input::text("locations", "Locations").optional().hint("the codes of the locations that may ship its orders, comma-separated; empty for every location"),
+        Input::text("allow_split", "Split orders").select(&[("no", "No: one location ships the whole order"), ("yes", "Yes: several locations may ship its parts")]).value("yes"),
+    ])
+    .about("Where the channel's orders may ship from, and whether one order may leave from several places. Replaces the routing in force; orders already routed keep theirs.")
+    .entered(entered)
+    .mark_choices()
+}
+
 fn policy_form(code: &str, policy: Option<&ordo_app::ReturnPolicyView>, entered: Option<&Entered>) -> EntryForm {
     EntryForm::new("return-policy", "Return policy", format!("/dashboard/channels/{code}/return-policy"), "Save the policy", vec![
         Input::text("window_days", "Days to ask").of(Control::Number).value(policy.map(|p| p.window_days.to_string()).unwrap_or_default())
@@ -387,7 +397,12 @@ async fn channel_page(session: &Session, dashboard: &Dashboard, code: &str, stat
     let may_write = session.actor.can(Permission::MasterDataWrite);
     let entered = |id: &str| refused.as_ref().filter(|(form, _)| *form == id).map(|(_, entered)| entered);
     let forms = if may_write {
-        vec![connector_form(code, connection.connector.as_ref(), entered("connector")), policy_form(code, Some(&policy), entered("return-policy")), buffer_form(code, entered("buffer"))]
+        vec![
+            connector_form(code, connection.connector.as_ref(), entered("connector")),
+            routing_form(code, entered("routing")),
+            policy_form(code, Some(&policy), entered("return-policy")),
+            buffer_form(code, entered("buffer")),
+        ]
     } else {
         Vec::new()
     };
@@ -519,6 +534,29 @@ pub(crate) async fn set_buffer(
         Err(error) => Err(error.into()),
     };
     after_form(&session, &dashboard, &layout, &code, ("buffer", fields), set).await
+}
+
+/// Sets where the channel's orders may ship from and whether they may split, as
+/// `PUT /api/v1/channels/{code}/routing` does.
+pub(crate) async fn set_routing(
+    session: Session,
+    State(dashboard): State<Dashboard>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let layout = session.posting(Page::Channels, &headers, Permission::MasterDataWrite)?;
+    let code = layout.path_key(path)?;
+    let fields = super::form_fields(&body);
+    let locations: Vec<String> = field(&fields, "locations").split(',').map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect();
+    let set = match field(&fields, "allow_split") {
+        "yes" | "no" => {
+            let allow_split = field(&fields, "allow_split") == "yes";
+            dashboard.ordo.master_data().set_channel_routing(&code, allow_split, &locations, &session.actor).await.map(drop)
+        }
+        _ => Err(FieldError::new("allow_split", "choose yes or no").into()),
+    };
+    after_form(&session, &dashboard, &layout, &code, ("routing", fields), set).await
 }
 
 /// Processes a delivery again (after its listing or data was fixed), then back to the inbox.

@@ -54,12 +54,32 @@ pub(crate) async fn locations(session: Session, State(dashboard): State<Dashboar
     locations_page(&session, &dashboard, None).await
 }
 
-/// The page, with the form as it was refused when `entered` is set (422).
-async fn locations_page(session: &Session, dashboard: &Dashboard, entered: Option<Entered>) -> Result<Response, PageError> {
+fn shipping_methods_form(locations: &[ordo_domain::master::Location], entered: Option<&Entered>) -> EntryForm {
+    let choices: Vec<(&str, &str)> = locations.iter().map(|l| (l.code.as_str(), l.name.as_str())).collect();
+    EntryForm::new("shipping-methods", "Shipping methods", "/dashboard/locations/shipping-methods", "Set the methods", vec![
+        Input::text("location", "Location").select(&choices),
+        Input::text("methods", "Methods").optional().hint("the shipping methods it offers, comma-separated, such as standard, express; empty for every method"),
+    ])
+    .about("An order asking for a method a location does not offer is routed to another. Replaces the location's methods.")
+    .entered(entered)
+    .mark_choices()
+}
+
+/// The page, with the form of that id as it was refused when `refused` is set (422).
+async fn locations_page(session: &Session, dashboard: &Dashboard, refused: Option<(&str, Entered)>) -> Result<Response, PageError> {
     let layout = session.open(Page::Locations)?;
     let locations = dashboard.ordo.master_data().locations().await.map_err(|e| layout.fail(e))?;
-    let forms = if session.actor.can(Permission::MasterDataWrite) { vec![location_form(entered.as_ref())] } else { Vec::new() };
-    let status = if entered.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let entered = |id: &str| refused.as_ref().filter(|(form, _)| *form == id).map(|(_, entered)| entered);
+    let forms = if session.actor.can(Permission::MasterDataWrite) {
+        let mut forms = vec![location_form(entered("new-location"))];
+        if !locations.is_empty() {
+            forms.push(shipping_methods_form(&locations, entered("shipping-methods")));
+        }
+        forms
+    } else {
+        Vec::new()
+    };
+    let status = if refused.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     Ok(render(status, &LocationsPage { layout, locations, forms }))
 }
 
@@ -95,7 +115,27 @@ pub(crate) async fn create_location(session: Session, State(dashboard): State<Da
         Ok(()) => Ok(Redirect::to(Page::Locations.href()).into_response()),
         Err(error) => {
             let refused = refusal(error).map_err(|e| layout.fail(e))?;
-            locations_page(&session, &dashboard, Some(Entered::new(fields, refused))).await
+            locations_page(&session, &dashboard, Some(("new-location", Entered::new(fields, refused)))).await
+        }
+    }
+}
+
+/// Sets the shipping methods a location offers, as
+/// `PUT /api/v1/locations/{code}/shipping-methods` does.
+pub(crate) async fn set_shipping_methods(session: Session, State(dashboard): State<Dashboard>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+    let layout = session.posting(Page::Locations, &headers, Permission::MasterDataWrite)?;
+    let fields = form_fields(&body);
+    let location = field(&fields, "location").trim().to_owned();
+    let methods: Vec<String> = field(&fields, "methods").split(',').map(str::trim).filter(|m| !m.is_empty()).map(str::to_owned).collect();
+    let set = match dashboard.ordo.master_data().set_shipping_methods(&location, &methods, &session.actor).await {
+        Err(ordo_app::AppError::NotFound { what: "location", .. }) => Err(FieldError::new("location", format!("no location {location:?}")).into()),
+        other => other.map(drop),
+    };
+    match set {
+        Ok(()) => Ok(Redirect::to(Page::Locations.href()).into_response()),
+        Err(error) => {
+            let refused = refusal(error).map_err(|e| layout.fail(e))?;
+            locations_page(&session, &dashboard, Some(("shipping-methods", Entered::new(fields, refused)))).await
         }
     }
 }

@@ -1073,3 +1073,84 @@ async fn master_data_tokens_rules_counts_returns_and_settings_are_kept_from_the_
     assert!(placed_at.ends_with("CET"), "{placed_at}");
     browser.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn routing_shipping_methods_and_notification_endpoints_are_set_in_the_browser() {
+    let test = "routing_shipping_methods_and_notification_endpoints_are_set_in_the_browser";
+    let Some((_driver, _profile, browser)) = open_browser(test).await else {
+        return;
+    };
+    use ordo_app::domain::access::Role;
+    let server = Server::start().await;
+    let t = &server.admin;
+    crate::orders::shop(&server, 5).await;
+    server.ordo.access().create_user("olga", ordo_demo::DEMO_PASSWORD, Role::Ops, &ordo_app::Actor::system()).await.unwrap();
+    log_in(&browser, &server, "olga").await;
+    let audited = async |action: &str| server.get(t, &format!("/api/v1/audit?action={action}")).await.1.as_array().unwrap().clone();
+
+    // The web shop's routing: a location that does not exist is refused, naming it, what was
+    // typed kept and nothing changed; then only the overflow location ships its orders whole.
+    browser.goto(&format!("{}/dashboard/channels/web", server.base)).await.unwrap();
+    fill(&browser, "routing", &[("locations", "overflow, nowhere"), ("allow_split", "yes")]).await;
+    let error = refused(&browser, "routing", "locations").await;
+    assert!(error.contains("nowhere"), "{error}");
+    assert_eq!(browser.find(Locator::Id("routing-locations")).await.unwrap().prop("value").await.unwrap().as_deref(), Some("overflow, nowhere"));
+    assert!(audited("channel.set_routing").await.is_empty(), "nothing changed");
+    fill(&browser, "routing", &[("locations", "overflow"), ("allow_split", "no")]).await;
+    submit(&browser, "routing").await;
+    let log = audited("channel.set_routing").await;
+    assert_eq!(log.len(), 1, "{log:?}");
+    let after: serde_json::Value = serde_json::from_str(log[0]["after"].as_str().unwrap()).unwrap();
+    assert_eq!(after, serde_json::json!({"allow_split": false, "locations": ["overflow"]}), "{log:?}");
+    // Orders now wait for stock at overflow, though central has mugs.
+    let (status, placed) = server.post(t, "/api/v1/orders", crate::orders::order("R-1", serde_json::json!([{"sku": "W-MUG", "quantity": 1, "unit_price": "12.90"}]))).await;
+    assert_eq!((status, placed["status"].as_str()), (201, Some("backordered")), "{placed}");
+
+    // Central's shipping methods: a method that is no code is refused, naming it; then set.
+    browser.goto(&format!("{}/dashboard/locations", server.base)).await.unwrap();
+    fill(&browser, "shipping-methods", &[("location", "central"), ("methods", "standard, next day!")]).await;
+    refused(&browser, "shipping-methods", "methods").await;
+    assert_eq!(browser.find(Locator::Id("shipping-methods-methods")).await.unwrap().prop("value").await.unwrap().as_deref(), Some("standard, next day!"));
+    assert!(audited("location.set_shipping_methods").await.is_empty(), "nothing changed");
+    fill(&browser, "shipping-methods", &[("methods", "standard, express")]).await;
+    submit(&browser, "shipping-methods").await;
+    let log = audited("location.set_shipping_methods").await;
+    assert_eq!((log.len(), log[0]["subject"].as_str(), log[0]["after"].as_str()), (1, Some("location:central"), Some(r#"["standard","express"]"#)), "{log:?}");
+
+    // A notification endpoint: a webhook without an address is refused, naming it; then it is
+    // added, its secret shown once, and switched off.
+    browser.goto(&format!("{}/dashboard/notifications", server.base)).await.unwrap();
+    fill(&browser, "new-endpoint", &[("code", "crm"), ("transport", "webhook"), ("topics", "order_confirmed, order_dispatched")]).await;
+    refused(&browser, "new-endpoint", "url").await;
+    assert_eq!(browser.find(Locator::Id("new-endpoint-topics")).await.unwrap().prop("value").await.unwrap().as_deref(), Some("order_confirmed, order_dispatched"));
+    assert_eq!(server.get(t, "/api/v1/notification-endpoints").await.1, serde_json::json!([]), "nothing added");
+    fill(&browser, "new-endpoint", &[("url", "http://127.0.0.1:9/hook"), ("topics", "order_confirmed, order_shipped")]).await;
+    refused(&browser, "new-endpoint", "topics").await;
+    assert_eq!(server.get(t, "/api/v1/notification-endpoints").await.1, serde_json::json!([]), "nothing added");
+    fill(&browser, "new-endpoint", &[("topics", "order_confirmed, order_dispatched")]).await;
+    submit(&browser, "new-endpoint").await;
+    let secret = browser.find(Locator::Id("endpoint-secret")).await.unwrap().text().await.unwrap();
+    assert!(secret.len() >= 16, "{secret}");
+    let (_, endpoints) = server.get(t, "/api/v1/notification-endpoints").await;
+    assert_eq!((endpoints[0]["code"].as_str(), endpoints[0]["active"].as_bool()), (Some("crm"), Some(true)), "{endpoints}");
+    assert_eq!(endpoints[0]["topics"], serde_json::json!(["order_confirmed", "order_dispatched"]));
+    browser.find(Locator::Css("#endpoint-crm button[value=off]")).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::Css("#endpoint-crm button[value=on]")).await.unwrap();
+    assert_eq!(server.get(t, "/api/v1/notification-endpoints").await.1[0]["active"], false);
+    assert!(browser.find_all(Locator::Id("endpoint-secret")).await.unwrap().is_empty(), "the secret is shown once");
+
+    // Each form is behind the API's permission: finance may neither route, nor set methods,
+    // nor manage endpoints.
+    let finance = crate::common::Browserless::log_in(&server, "fred", Role::Finance).await;
+    for (path, form) in [
+        ("/dashboard/channels/web/routing", &[("locations", "central"), ("allow_split", "yes")][..]),
+        ("/dashboard/locations/shipping-methods", &[("location", "central"), ("methods", "")][..]),
+        ("/dashboard/notifications/endpoints", &[("code", "x"), ("transport", "log")][..]),
+        ("/dashboard/notifications/endpoints/crm", &[("action", "on")][..]),
+    ] {
+        assert_eq!(finance.post(path, form).await.0, 403, "{path}");
+    }
+    assert_eq!(audited("channel.set_routing").await.len(), 1);
+    assert_eq!(server.get(t, "/api/v1/notification-endpoints").await.1[0]["active"], false);
+    browser.close().await.unwrap();
+}
