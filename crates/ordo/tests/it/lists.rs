@@ -309,6 +309,31 @@ async fn each_reader_sees_times_in_their_own_time_zone(server: Server) {
     // Another reader keeps theirs.
     let other = Browserless::log_in(&server, "otto", Role::Ops).await;
     assert!(other.get(&page).await.1.contains(">2026-11-20 10:00 UTC<"));
+
+    // Tickets and purchase orders too: each time in Berlin's, with its UTC time on hover.
+    let t = &server.admin;
+    let call = json!({"channel": "web", "reason": "where_is_my_order", "priority": "normal", "subject": "Where?", "customer_email": "ann@example.com",
+        "order_id": placed["id"], "body": "By phone"});
+    let (status, ticket) = server.post(t, "/api/v1/tickets", call).await;
+    assert_eq!(status, 201, "{ticket}");
+    let supplier = json!({"code": "potter", "name": "Potter", "currency": "EUR", "lead_time_days": 14});
+    assert_eq!(server.post(t, "/api/v1/suppliers", supplier).await.0, 201);
+    let (status, po) = server.post(t, "/api/v1/purchase-orders", json!({"supplier": "potter", "lines": [{"sku": "MUG-1", "quantity": 10, "unit_cost": "4.00"}]})).await;
+    assert_eq!(status, 201, "{po}");
+    for page in [
+        format!("/dashboard/helpdesk/{}", ticket["id"].as_str().unwrap()),
+        "/dashboard/helpdesk".to_owned(),
+        "/dashboard/procurement".to_owned(),
+        format!("/dashboard/procurement/orders/{}", po["id"].as_str().unwrap()),
+    ] {
+        let (status, shown) = ops.get(&page).await;
+        assert_eq!(status, 200, "{page}");
+        let times: Vec<&str> = shown.split("<time ").skip(1).map(|t| t.split("</time>").next().unwrap()).collect();
+        assert!(!times.is_empty(), "{page} shows its times as <time>: {shown}");
+        for time in times {
+            assert!(time.contains(" UTC\">") && (time.ends_with(" CET") || time.ends_with(" CEST")), "{page}: local time, UTC on hover: {time}");
+        }
+    }
 }
 on_both_engines!(each_reader_sees_times_in_their_own_time_zone, time_zones_on_sqlite, time_zones_on_postgres);
 
