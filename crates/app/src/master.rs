@@ -270,6 +270,26 @@ impl MasterData<'_> {
         Ok(stored)
     }
 
+    /// A channel's routing in force: split allowed, and the locations that may serve it
+    /// (none: every location).
+    pub async fn channel_routing(self, channel: &str) -> AppResult<(bool, Vec<String>)> {
+        let mut tx = self.db.read().await?;
+        if tx.channel(channel).await?.is_none() {
+            return Err(AppError::NotFound { what: "channel", key: channel.to_owned() });
+        }
+        Ok(tx.channel_routing(channel).await?)
+    }
+
+    /// Each location's shipping methods by its code; a location offering every method is not
+    /// named.
+    pub async fn shipping_methods(self) -> AppResult<std::collections::BTreeMap<String, Vec<String>>> {
+        let mut by_location: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
+        for (location, method) in self.db.read().await?.location_shipping_methods().await? {
+            by_location.entry(location).or_default().push(method);
+        }
+        Ok(by_location)
+    }
+
     /// Sets the shipping methods a location offers (none: every method).
     pub async fn set_shipping_methods(self, location: &str, methods: &[String], actor: &Actor) -> AppResult<Vec<String>> {
         let mut codes = Vec::with_capacity(methods.len());

@@ -522,6 +522,13 @@ impl Tx {
         )))
     }
 
+    /// Each location's shipping methods, as (location, method) by location and method; a
+    /// location offering every method has none.
+    pub async fn location_shipping_methods(&mut self) -> Result<Vec<(String, String)>, StorageError> {
+        let sql = "SELECT location, method FROM location_shipping_methods ORDER BY location, method";
+        Ok(on_engine!(self, |conn| sqlx::query_as(sql).fetch_all(conn).await?))
+    }
+
     /// Sets the shipping methods a location offers (empty: every method).
     pub async fn set_shipping_methods(&mut self, location: &str, methods: &[String]) -> Result<(), StorageError> {
         let clear = "DELETE FROM location_shipping_methods WHERE location = $1";

@@ -325,10 +325,16 @@ fn connector_form(code: &str, current: Option<&ordo_app::ConnectorView>, entered
     .mark_choices()
 }
 
-fn routing_form(code: &str, entered: Option<&Entered>) -> EntryForm {
+/// The routing form, showing the routing in force: split allowed, and its locations.
+fn routing_form(code: &str, (allow_split, locations): &(bool, Vec<String>), entered: Option<&Entered>) -> EntryForm {
     EntryForm::new("routing", "Routing", format!("/dashboard/channels/{code}/routing"), "Save the routing", vec![
-        Input::text("locations", "Locations").optional().hint("the codes of the locations that may ship its orders, comma-separated; empty for every location"),
-        Input::text("allow_split", "Split orders").select(&[("no", "No: one location ships the whole order"), ("yes", "Yes: several locations may ship its parts")]).value("yes"),
+        Input::text("locations", "Locations")
+            .optional()
+            .value(locations.join(", "))
+            .hint("the codes of the locations that may ship its orders, comma-separated; empty for every location"),
+        Input::text("allow_split", "Split orders")
+            .select(&[("no", "No: one location ships the whole order"), ("yes", "Yes: several locations may ship its parts")])
+            .value(if *allow_split { "yes" } else { "no" }),
     ])
     .about("Where the channel's orders may ship from, and whether one order may leave from several places. Replaces the routing in force; orders already routed keep theirs.")
     .entered(entered)
@@ -399,7 +405,7 @@ async fn channel_page(session: &Session, dashboard: &Dashboard, code: &str, stat
     let forms = if may_write {
         vec![
             connector_form(code, connection.connector.as_ref(), entered("connector")),
-            routing_form(code, entered("routing")),
+            routing_form(code, &dashboard.ordo.master_data().channel_routing(code).await.map_err(|e| layout.fail(e))?, entered("routing")),
             policy_form(code, Some(&policy), entered("return-policy")),
             buffer_form(code, entered("buffer")),
         ]

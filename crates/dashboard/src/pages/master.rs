@@ -24,7 +24,15 @@ use crate::session::Session;
 struct LocationsPage {
     layout: Layout,
     locations: Vec<Location>,
+    /// Each location's shipping methods; a location not named offers every method.
+    methods: std::collections::BTreeMap<String, Vec<String>>,
     forms: Vec<EntryForm>,
+}
+
+impl LocationsPage {
+    fn methods_of(&self, location: &str) -> String {
+        self.methods.get(location).map_or_else(|| "every method".to_owned(), |methods| methods.join(", "))
+    }
 }
 
 fn location_form(entered: Option<&Entered>) -> EntryForm {
@@ -69,6 +77,7 @@ fn shipping_methods_form(locations: &[ordo_domain::master::Location], entered: O
 async fn locations_page(session: &Session, dashboard: &Dashboard, refused: Option<(&str, Entered)>) -> Result<Response, PageError> {
     let layout = session.open(Page::Locations)?;
     let locations = dashboard.ordo.master_data().locations().await.map_err(|e| layout.fail(e))?;
+    let methods = dashboard.ordo.master_data().shipping_methods().await.map_err(|e| layout.fail(e))?;
     let entered = |id: &str| refused.as_ref().filter(|(form, _)| *form == id).map(|(_, entered)| entered);
     let forms = if session.actor.can(Permission::MasterDataWrite) {
         let mut forms = vec![location_form(entered("new-location"))];
@@ -80,7 +89,7 @@ async fn locations_page(session: &Session, dashboard: &Dashboard, refused: Optio
         Vec::new()
     };
     let status = if refused.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
-    Ok(render(status, &LocationsPage { layout, locations, forms }))
+    Ok(render(status, &LocationsPage { layout, locations, methods, forms }))
 }
 
 /// A whole number typed into `name`.

@@ -1102,6 +1102,10 @@ async fn routing_shipping_methods_and_notification_endpoints_are_set_in_the_brow
     assert_eq!(log.len(), 1, "{log:?}");
     let after: serde_json::Value = serde_json::from_str(log[0]["after"].as_str().unwrap()).unwrap();
     assert_eq!(after, serde_json::json!({"allow_split": false, "locations": ["overflow"]}), "{log:?}");
+    // The form shows the routing in force.
+    browser.goto(&format!("{}/dashboard/channels/web", server.base)).await.unwrap();
+    let value = async |id: &str| browser.find(Locator::Id(id)).await.unwrap().prop("value").await.unwrap();
+    assert_eq!((value("routing-locations").await.as_deref(), value("routing-allow_split").await.as_deref()), (Some("overflow"), Some("no")));
     // Orders now wait for stock at overflow, though central has mugs.
     let (status, placed) = server.post(t, "/api/v1/orders", crate::orders::order("R-1", serde_json::json!([{"sku": "W-MUG", "quantity": 1, "unit_price": "12.90"}]))).await;
     assert_eq!((status, placed["status"].as_str()), (201, Some("backordered")), "{placed}");
@@ -1116,6 +1120,10 @@ async fn routing_shipping_methods_and_notification_endpoints_are_set_in_the_brow
     submit(&browser, "shipping-methods").await;
     let log = audited("location.set_shipping_methods").await;
     assert_eq!((log.len(), log[0]["subject"].as_str(), log[0]["after"].as_str()), (1, Some("location:central"), Some(r#"["standard","express"]"#)), "{log:?}");
+    // The locations list shows what each location ships by.
+    browser.goto(&format!("{}/dashboard/locations", server.base)).await.unwrap();
+    let listed = browser.source().await.unwrap();
+    assert!(listed.contains("<td>express, standard</td>") && listed.contains("<td>every method</td>"), "{listed}");
 
     // A notification endpoint: a webhook without an address is refused, naming it; then it is
     // added, its secret shown once, and switched off.
