@@ -229,7 +229,11 @@ impl Reports<'_> {
             counts.insert(WorkQueue::DeliveriesWaiting, connections.iter().map(|c| c.failed).sum());
             counts.insert(WorkQueue::ChannelsFailing, connections.iter().filter(|c| c.state == "failing").count() as i64);
         }
-        Ok(queues.into_iter().map(|queue| QueueCount { queue, count: counts.get(&queue).copied().unwrap_or(0) }).collect())
+        let counted: Vec<QueueCount> = queues.into_iter().map(|queue| QueueCount { queue, count: counts.get(&queue).copied().unwrap_or(0) }).collect();
+        for q in &counted {
+            metrics::gauge!("ordo_work_queue", &[("queue", q.queue.as_str())]).set(q.count as f64);
+        }
+        Ok(counted)
     }
 }
 

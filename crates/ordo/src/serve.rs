@@ -97,9 +97,12 @@ pub async fn watch_the_clock(ordo: Ordo) {
             Ok(overdue) => tracing::info!(overdue, "tickets past their time"),
             Err(e) => tracing::warn!(error = %e, "could not check tickets' times"),
         }
-        // Keeps the operating figures' gauges current for Prometheus.
+        // Keeps the operating figures' gauges, and every role's queues, current for Prometheus.
         if let Err(e) = ordo.reports().kpis().await {
             tracing::warn!(error = %e, "could not work out the operating figures");
+        }
+        if let Err(e) = ordo.reports().work_queues(ordo_app::domain::access::Role::Admin).await {
+            tracing::warn!(error = %e, "could not count the work queues");
         }
         match ordo.exceptions().escalate_overdue().await {
             Ok(0) => {}

@@ -103,7 +103,7 @@ async fn the_figures_follow_the_orders_shipments_exceptions_and_books(server: Se
 
     // The levels are Prometheus gauges too.
     let metrics = reqwest::get(format!("{}/metrics", server.base)).await.unwrap().text().await.unwrap();
-    for gauge in ["ordo_orders_backlog", "ordo_orders_blocked", "ordo_exceptions_unresolved{owner=\"finance\"}", "ordo_channel_sync_problems"] {
+    for gauge in ["ordo_orders_backlog", "ordo_orders_blocked", "ordo_exceptions_unresolved{owner=\"finance\"}", "ordo_channel_sync_problems", "ordo_work_queue{queue=\"lines_to_pick\"}"] {
         assert!(metrics.contains(gauge), "/metrics has {gauge}");
     }
 }
