@@ -97,25 +97,7 @@ pub(crate) async fn holds(
     let query = layout.query(query)?;
     let paging = Paging::parse(query.page.as_deref()).map_err(|e| layout.fail(e))?;
     let on_hold = Some(OrderStatus::OnHold.as_str());
-    if query.format.as_deref() == Some("csv") {
-        let orders = dashboard.ordo.orders();
-        let all = super::every_page(100, |offset| async move { Ok(orders.list(None, on_hold, None, 100, offset).await?.0) }).await.map_err(|e| layout.fail(e))?;
-        let reviews = ordo_app::ExceptionFilter {
-            status: Some("unresolved".into()),
-            kind: Some(ExceptionKind::PaymentReview.as_str().into()),
-            limit: ordo_app::MAX_EXCEPTION_PAGE,
-            ..Default::default()
-        };
-        let (open, _) = dashboard.ordo.exceptions().list(reviews).await.map_err(|e| layout.fail(e))?;
-        let mut reasons = why_held(open);
-        let rows = all.into_iter().map(|order| {
-            let row = HeldRow::new(order, &mut reasons);
-            vec![row.channel, row.external_id, row.customer, row.total, row.ship_by.to_rfc3339(), row.reasons.join("; ")]
-        });
-        return Ok(super::csv_file("holds.csv", super::csv_rows(&["channel", "order", "customer", "total", "ship_by", "why_held"], rows)));
-    }
-    let (found, total) =
-        dashboard.ordo.orders().list(None, on_hold, None, PAGE_SIZE, paging.offset).await.map_err(|e| layout.fail(e))?;
+    // Why each order is held: its open payment reviews.
     let reviews = ordo_app::ExceptionFilter {
         status: Some("unresolved".into()),
         kind: Some(ExceptionKind::PaymentReview.as_str().into()),
@@ -124,6 +106,17 @@ pub(crate) async fn holds(
     };
     let (open, _) = dashboard.ordo.exceptions().list(reviews).await.map_err(|e| layout.fail(e))?;
     let mut reasons = why_held(open);
+    if query.format.as_deref() == Some("csv") {
+        let orders = dashboard.ordo.orders();
+        let all = super::every_page(100, |offset| async move { Ok(orders.list(None, on_hold, None, 100, offset).await?.0) }).await.map_err(|e| layout.fail(e))?;
+        let rows = all.into_iter().map(|order| {
+            let row = HeldRow::new(order, &mut reasons);
+            vec![row.channel, row.external_id, row.customer, row.total, row.ship_by.to_rfc3339(), row.reasons.join("; ")]
+        });
+        return Ok(super::csv_file("holds.csv", super::csv_rows(&["channel", "order", "customer", "total", "ship_by", "why_held"], rows)));
+    }
+    let (found, total) =
+        dashboard.ordo.orders().list(None, on_hold, None, PAGE_SIZE, paging.offset).await.map_err(|e| layout.fail(e))?;
     let pager = Pager::new(Page::Holds.href(), &[], paging, found.len(), Extent::Total(total), "orders on hold");
     let held = found.into_iter().map(|order| HeldRow::new(order, &mut reasons)).collect();
     let may_cancel = session.actor.can(Permission::OrdersWrite);

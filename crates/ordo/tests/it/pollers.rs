@@ -613,6 +613,26 @@ async fn one_sku_sold_everywhere_at_once_on_two_instances_over_postgres() {
 }
 
 /// The Shopify stand-in: `orders.json` by updated_at, pages of two linked by `page_info`.
+/// Posts a signed webhook delivery to `path`; it must be taken (200).
+async fn deliver(server: &Server, path: &str, headers: &[(&str, &str)], body: Vec<u8>) {
+    let mut request = server.client.post(format!("{}{path}", server.base)).body(body);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    assert_eq!(request.send().await.unwrap().status(), 200);
+}
+
+/// The web channel's deliveries once none is pending (waiting up to ten seconds).
+async fn settled_web_inbox(server: &Server) -> Vec<ordo_app::DeliveryView> {
+    for _ in 0..200 {
+        if server.ordo.channels().inbox("web", Some("pending"), 10).await.unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.ordo.channels().inbox("web", None, 10).await.unwrap()
+}
+
 /// Shopify's REST orders list in pages of two, after one 429 that asks for a second's wait
 /// as Shopify writes it (`Retry-After: 1.0`); the times it was called.
 async fn shopify_stand_in(orders: Vec<Value>) -> (String, Arc<Mutex<Vec<std::time::Instant>>>) {
@@ -683,17 +703,7 @@ async fn shopify_is_polled_for_what_its_webhooks_missed() {
     let (base, calls) = shopify_stand_in(orders).await;
     let connector = json!({"kind": "shopify", "base_url": base, "webhook_secrets": ["shopify-webhook-secret"], "credentials": {"access_token": "shpat_catch_up"}});
     assert_eq!(server.put(t, "/api/v1/channels/web/connector", connector).await.0, 200);
-    let answer = server
-        .client
-        .post(format!("{}/webhooks/shopify/web", server.base))
-        .header("x-shopify-topic", "orders/create")
-        .header("x-shopify-hmac-sha256", signature)
-        .header("x-shopify-webhook-id", "hook-1")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 200);
+    deliver(&server, "/webhooks/shopify/web", &[("x-shopify-topic", "orders/create"), ("x-shopify-hmac-sha256", &signature), ("x-shopify-webhook-id", "hook-1")], body).await;
     orders_of(&server, "web", 1).await;
 
     let round = poll_once(&server, "web").await;
@@ -705,13 +715,7 @@ async fn shopify_is_polled_for_what_its_webhooks_missed() {
     }
     let ids = orders_of(&server, "web", 3).await;
     assert_eq!(ids.len(), 3, "the one the webhook brought is not made twice");
-    for _ in 0..200 {
-        if server.ordo.channels().inbox("web", Some("pending"), 10).await.unwrap().is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let inbox = server.ordo.channels().inbox("web", None, 10).await.unwrap();
+    let inbox = settled_web_inbox(&server).await;
     assert_eq!(inbox.len(), 4, "the webhook's delivery and the poll's three");
     assert!(inbox.iter().all(|d| d.status.as_str() == "processed"), "the poll's copy of the webhook's order changed nothing");
     assert_eq!(server.ordo.orders().list(Some("web"), None, None, 10, 0).await.unwrap().0.len(), 3);
@@ -800,17 +804,7 @@ async fn woocommerce_is_polled_for_what_its_webhooks_missed() {
     let connector = json!({"kind": "woocommerce", "base_url": base, "webhook_secrets": ["woocommerce-webhook-secret"],
         "credentials": {"consumer_key": "ck_portal", "consumer_secret": "cs_portal"}});
     assert_eq!(server.put(t, "/api/v1/channels/web/connector", connector).await.0, 200);
-    let answer = server
-        .client
-        .post(format!("{}/webhooks/woocommerce/web", server.base))
-        .header("x-wc-webhook-topic", "order.created")
-        .header("x-wc-webhook-signature", signature)
-        .header("x-wc-webhook-delivery-id", "wc-1")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 200);
+    deliver(&server, "/webhooks/woocommerce/web", &[("x-wc-webhook-topic", "order.created"), ("x-wc-webhook-signature", &signature), ("x-wc-webhook-delivery-id", "wc-1")], body).await;
     orders_of(&server, "web", 1).await;
 
     let round = poll_once(&server, "web").await;
@@ -825,13 +819,7 @@ async fn woocommerce_is_polled_for_what_its_webhooks_missed() {
     let mut ids = orders_of(&server, "web", 3).await;
     ids.sort();
     assert_eq!(ids, ["800", "801", "802"], "the one the webhook brought is not made twice");
-    for _ in 0..200 {
-        if server.ordo.channels().inbox("web", Some("pending"), 10).await.unwrap().is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let inbox = server.ordo.channels().inbox("web", None, 10).await.unwrap();
+    let inbox = settled_web_inbox(&server).await;
     assert_eq!(inbox.len(), 4, "the webhook's delivery and the poll's three");
     assert!(inbox.iter().all(|d| d.status.as_str() == "processed"), "{:?}", inbox.iter().map(|d| (&d.status, &d.outcome)).collect::<Vec<_>>());
     let order = server.ordo.orders().order_by_external_id("web", "801").await.unwrap();
