@@ -89,7 +89,17 @@ pub(super) async fn judge(tx: &mut Tx, raising: &Raising, window: Window, curren
                 points.push(serde_json::json!({"value": o.value, "shown": f.why, "marked": true}));
                 points
             })
-            .unwrap_or_default();
+            .unwrap_or_else(|| {
+                // None far above: the first fee found, as a rate of its line, beside the
+                // rates of its type before it.
+                let f = &found[0];
+                let of_its_type = of_type.get(&(f.fee.channel.as_str(), f.fee.fee_type.as_str())).map_or(&[][..], Vec::as_slice);
+                let rates: Vec<i64> = of_its_type.iter().filter(|h| h.deposit <= f.fee.deposit && !std::ptr::eq(**h, f.fee)).filter_map(|h| h.rate_bp()).collect();
+                let mut points: Vec<serde_json::Value> =
+                    rates.iter().skip(rates.len().saturating_sub(40)).map(|v| serde_json::json!({"value": v, "shown": show(*v, currency, true)})).collect();
+                points.push(serde_json::json!({"value": f.fee.rate_bp().unwrap_or(0), "shown": f.why, "marked": true}));
+                points
+            });
         let finding = Finding {
             kind: kind.as_str(),
             subject: format!("settlement:{settlement}"),

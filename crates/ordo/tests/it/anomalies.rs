@@ -71,6 +71,73 @@ async fn a_day_of_unusual_cancellations_is_raised_once_with_its_evidence(server:
 }
 on_both_engines!(a_day_of_unusual_cancellations_is_raised_once_with_its_evidence, cancellation_spikes_on_sqlite, cancellation_spikes_on_postgres);
 
+/// A commission the marketplace gives back on refunds (it did for another order in the same
+/// report) but kept on a line Ordo refunded in full before the report's period ended is
+/// raised for finance, with that fee's rate drawn beside its type's.
+async fn a_commission_kept_on_a_refunded_line_is_raised(server: Server) {
+    shop(&server, 100).await;
+    let t = &server.admin;
+    let channel = json!({"code": "amazon-de", "name": "Amazon DE", "kind": "marketplace", "currency": "EUR"});
+    assert_eq!(server.post(t, "/api/v1/channels", channel).await.0, 201);
+    let mut ids = std::collections::BTreeMap::new();
+    for (id, quantity) in [("302-1", 1), ("302-2", 2), ("302-3", 1)] {
+        let mut body = order(id, json!([{"sku": "MUG-1", "quantity": quantity, "unit_price": "12.90", "tax": "0.00"}]));
+        body["channel"] = json!("amazon-de");
+        body["placed_at"] = json!("2026-11-10T10:00:00Z");
+        let (status, placed) = server.post(t, "/api/v1/orders", body).await;
+        assert_eq!(status, 201, "{placed}");
+        let order_id = placed["id"].as_str().unwrap().to_owned();
+        let parcel = json!({"location": "central", "carrier": "DHL", "tracking_number": format!("JD-{id}")});
+        assert_eq!(server.post(t, &format!("/api/v1/orders/{order_id}/shipments"), parcel).await.0, 201);
+        ids.insert(id, order_id.parse::<uuid::Uuid>().unwrap());
+    }
+    // 302-1 and 302-3 are refunded in full on 15 November, inside the report's period.
+    let then = server.ordo.with_clock(Clock::simulated("2026-11-15T12:00:00Z".parse().unwrap()));
+    for id in ["302-1", "302-3"] {
+        let refund = ordo_app::NewRefund {
+            return_id: None,
+            lines: vec![ordo_app::NewRefundLine { line: 1, quantity: 1, amount: None }],
+            shipping: None,
+            reason: "arrived broken".into(),
+            channel_refund: None,
+        };
+        then.returns().refund(ids[id], refund, &ordo_app::Actor::system()).await.unwrap();
+    }
+    // Amazon gives 302-3's commission back, and keeps 302-1's.
+    let report = crate::settlements::v2_report(
+        "9101",
+        "32,89",
+        &[
+            ("Order", "302-1", "ItemPrice", "Principal", "12,90"),
+            ("Order", "302-1", "ItemFees", "Commission", "-1,94"),
+            ("Order", "302-2", "ItemPrice", "Principal", "25,80"),
+            ("Order", "302-2", "ItemFees", "Commission", "-3,87"),
+            ("Order", "302-3", "ItemPrice", "Principal", "12,90"),
+            ("Order", "302-3", "ItemFees", "Commission", "-1,94"),
+            ("Refund", "302-3", "ItemPrice", "Principal", "-12,90"),
+            ("Refund", "302-3", "ItemFees", "Commission", "1,94"),
+        ],
+    );
+    let finance = server.token(ordo_app::domain::access::Role::Finance).await;
+    let response = server.client.post(format!("{}/api/v1/channels/amazon-de/settlements", server.base)).bearer_auth(&finance).body(report).send().await.unwrap();
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+
+    let scan = server.ordo.anomalies().scan(30).await.unwrap();
+    let fees: Vec<_> = scan.findings.iter().filter(|f| f.kind == "fee_anomaly").collect();
+    assert_eq!(fees.len(), 1, "{fees:?}");
+    let (_, raised) = server.get(&finance, "/api/v1/exceptions?kind=fee_anomaly").await;
+    let raised = raised.as_array().unwrap();
+    assert_eq!(raised.len(), 1, "{raised:?}");
+    assert_eq!(raised[0]["owner_role"], "finance");
+    let lines = raised[0]["details"]["lines"].as_array().unwrap();
+    assert_eq!(lines.len(), 1, "only the commission kept: {lines:?}");
+    assert_eq!(lines[0]["order"], ids["302-1"].to_string());
+    assert!(lines[0]["found"].as_str().unwrap().contains("1.94 kept on a line refunded in full"), "{lines:?}");
+    let series = raised[0]["details"]["series"].as_array().unwrap();
+    assert_eq!(series.iter().filter(|p| p["marked"] == true).count(), 1, "{series:?}");
+}
+on_both_engines!(a_commission_kept_on_a_refunded_line_is_raised, fee_kept_on_refund_on_sqlite, fee_kept_on_refund_on_postgres);
+
 /// The demo's thirty days plant one anomaly of each kind: each is found on its day and
 /// nothing else of its kind is, each exception is its owner's, and each page draws the series
 /// it was judged on with the point found marked (in Chromium too, where it is installed).
