@@ -6,7 +6,8 @@
 //!   units of one SKU missing;
 //! - returns: five days before the end, eight customers send one SKU back as not as described;
 //! - margin: in the last whole week, one A SKU sells at 40 % of its price everywhere;
-//! - fees: each marketplace's first settlement charges one line a 40 % commission.
+//! - fees: each marketplace's first settlement, when it settles more lines than the fee test
+//!   needs to judge one by, charges one line a 40 % commission.
 
 use chrono::{Datelike, Duration, NaiveDate};
 

@@ -190,7 +190,6 @@ impl Shop {
             summary.planted.push(Planted { kind: "margin_drop", subject: format!("sku:{sku}"), day: *monday, what });
         }
         let mut delivered: Vec<(DateTime<Utc>, Uuid, Vec<String>)> = Vec::new();
-        let mut settled_once: Vec<&str> = Vec::new();
         let customers = self.master_data().customers(500, 0).await?;
         let mut listings: BTreeMap<String, Vec<Listing>> = BTreeMap::new();
         for listing in self.master_data().listings(None).await? {
@@ -383,10 +382,9 @@ impl Shop {
                     Event::Settle => {
                         for marketplace in super::settling::MARKETPLACES {
                             let imported = self.demo_settlement(&mut seed, &mut settling, marketplace, date, &reviewer).await?;
-                            if let Some(imported) = imported {
-                                // The first carries a commission at 40 % on its second order.
-                                if !settled_once.contains(&marketplace.0) && imported.lines > 20 {
-                                    settled_once.push(marketplace.0);
+                            if let Some((imported, planted_fee)) = imported {
+                                // The first, if big enough, carries a commission at 40 % on its second order.
+                                if planted_fee {
                                     let what = format!("{}'s first settlement charges one line a 40 % commission", marketplace.0);
                                     summary.planted.push(Planted { kind: "fee_anomaly", subject: format!("settlement:{}", imported.id), day: date, what });
                                 }
