@@ -119,8 +119,8 @@ async fn a_commission_kept_on_a_refunded_line_is_raised(server: Server) {
         ],
     );
     let finance = server.token(ordo_app::domain::access::Role::Finance).await;
-    let response = server.client.post(format!("{}/api/v1/channels/amazon-de/settlements", server.base)).bearer_auth(&finance).body(report).send().await.unwrap();
-    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    let (status, imported) = crate::settlements::post_text(&server, &finance, "/api/v1/channels/amazon-de/settlements", report).await;
+    assert_eq!(status, 201, "{imported}");
 
     let scan = server.ordo.anomalies().scan(30).await.unwrap();
     let fees: Vec<_> = scan.findings.iter().filter(|f| f.kind == "fee_anomaly").collect();

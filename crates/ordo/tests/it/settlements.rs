@@ -22,7 +22,7 @@ pub(crate) fn v2_report(id: &str, total: &str, rows: &[(&str, &str, &str, &str, 
 }
 
 /// Posts `body` as it is; returns the status and the JSON answer.
-async fn post_text(server: &Server, token: &str, path: &str, body: String) -> (u16, Value) {
+pub(crate) async fn post_text(server: &Server, token: &str, path: &str, body: String) -> (u16, Value) {
     let response = server.client.post(format!("{}{path}", server.base)).bearer_auth(token).body(body).send().await.unwrap();
     (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
 }
