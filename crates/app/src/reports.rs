@@ -188,29 +188,21 @@ impl Reports<'_> {
                 counts.insert(WorkQueue::LinesToPick, work.iter().map(|(_, w)| w.lines).sum());
                 counts.insert(WorkQueue::ParcelsToPack, work.iter().map(|(_, w)| w.parcels).sum());
             }
-            if wants(&[WorkQueue::WavesOpen]) {
-                let mut open = 0;
-                for status in ["open", "picked"] {
-                    open += tx.waves(None, Some(status), i64::MAX, None).await?.len() as i64;
-                }
-                counts.insert(WorkQueue::WavesOpen, open);
+            let sized = [WorkQueue::WavesOpen, WorkQueue::ReturnsToReceive, WorkQueue::ReturnsToInspect, WorkQueue::SkusOutOfStock];
+            if wants(&sized) {
+                let sizes = tx.queue_sizes().await?;
+                counts.insert(WorkQueue::WavesOpen, sizes.waves_open);
+                counts.insert(WorkQueue::ReturnsToReceive, sizes.returns_in_transit);
+                counts.insert(WorkQueue::ReturnsToInspect, sizes.returns_received);
+                counts.insert(WorkQueue::SkusOutOfStock, sizes.skus_out_of_stock);
             }
             if wants(&[WorkQueue::TicketsOpen, WorkQueue::TicketsOverdue]) {
                 let (open, overdue) = tx.ticket_counts(now).await?;
                 counts.insert(WorkQueue::TicketsOpen, open);
                 counts.insert(WorkQueue::TicketsOverdue, overdue);
             }
-            for (queue, status) in [(WorkQueue::ReturnsToReceive, "in_transit"), (WorkQueue::ReturnsToInspect, "received")] {
-                if wants(&[queue]) {
-                    counts.insert(queue, tx.returns(None, Some(status), None, None, i64::MAX, None).await?.len() as i64);
-                }
-            }
             if wants(&[WorkQueue::PurchaseOrdersLate]) {
                 counts.insert(WorkQueue::PurchaseOrdersLate, tx.overdue_purchase_orders(now).await?.len() as i64);
-            }
-            if wants(&[WorkQueue::SkusOutOfStock]) {
-                let positions: Vec<_> = tx.positions().await?.into_iter().map(|(_, p)| p).collect();
-                counts.insert(WorkQueue::SkusOutOfStock, kpi::out_of_stock(&positions));
             }
             if wants(&[WorkQueue::SkusToReorder]) {
                 let skus: std::collections::BTreeSet<String> = tx.proposals(Some("proposed")).await?.into_iter().map(|p| p.sku).collect();

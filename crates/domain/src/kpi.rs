@@ -243,6 +243,8 @@ pub struct QueueCount {
 }
 
 /// SKUs with no unit free to sell anywhere: on hand all reserved, or none at all.
+/// The work queue counts them in SQL (storage's `Tx::queue_sizes`) by this same rule; the
+/// storage conformance suite holds the two together.
 pub fn out_of_stock(positions: &[Position]) -> i64 {
     positions.iter().filter(|p| p.on_hand - p.reserved <= 0).count() as i64
 }

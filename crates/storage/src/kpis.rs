@@ -45,6 +45,21 @@ pub struct UnresolvedKind {
     pub overdue: i64,
 }
 
+/// How many things wait in the queues that are plain counts of one table each.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueSizes {
+    /// Waves open or picked: released and not yet closed.
+    pub waves_open: i64,
+    /// Returns in transit, to be received.
+    pub returns_in_transit: i64,
+    /// Returns received, to be inspected.
+    pub returns_received: i64,
+    /// Active SKUs with nothing free across all locations: on hand less reserved, summed,
+    /// at most zero (none on hand counts). The same rule as `ordo_domain::kpi::out_of_stock`
+    /// over [`Tx::positions`], counted here so no SKU's position leaves the database.
+    pub skus_out_of_stock: i64,
+}
+
 impl Tx {
     /// How many orders are in each status now.
     pub async fn order_status_counts(&mut self) -> Result<Vec<(OrderStatus, i64)>, StorageError> {
@@ -127,6 +142,19 @@ impl Tx {
                    FROM exceptions WHERE status <> 'resolved' GROUP BY kind ORDER BY kind";
         let rows: Vec<(String, i64, i64)> = on_engine!(self, |conn| sqlx::query_as(sql).bind(now).fetch_all(conn).await?);
         Ok(rows.into_iter().map(|(kind, unresolved, overdue)| UnresolvedKind { kind, unresolved, overdue }).collect())
+    }
+
+    /// The queues [`QueueSizes`] counts, in one statement.
+    pub async fn queue_sizes(&mut self) -> Result<QueueSizes, StorageError> {
+        let sql = "SELECT \
+                   (SELECT COUNT(*) FROM waves WHERE status IN ('open', 'picked')), \
+                   (SELECT COUNT(*) FROM returns WHERE status = 'in_transit'), \
+                   (SELECT COUNT(*) FROM returns WHERE status = 'received'), \
+                   (SELECT COUNT(*) FROM products p WHERE p.active \
+                    AND COALESCE((SELECT SUM(s.on_hand - s.reserved) FROM stock_levels s WHERE s.sku = p.sku), 0) <= 0)";
+        let (waves_open, returns_in_transit, returns_received, skus_out_of_stock): (i64, i64, i64, i64) =
+            on_engine!(self, |conn| sqlx::query_as(sql).fetch_one(conn).await?);
+        Ok(QueueSizes { waves_open, returns_in_transit, returns_received, skus_out_of_stock })
     }
 
     /// Exceptions resolved since `from`, and how many of them within their first SLA (resolved

@@ -58,7 +58,7 @@ pub use replay::{ReplayLine, ReplayOrder};
 pub use rules::NewRuleVersion;
 pub use kits::BackorderedLine;
 pub use anomalies::{CancellationsBy, LocationDay, WriteOff};
-pub use kpis::{DayFlow, ExceptionDay, UnresolvedKind};
+pub use kpis::{DayFlow, ExceptionDay, QueueSizes, UnresolvedKind};
 pub use names::NamedKind;
 pub use error::StorageError;
 pub use master::{MasterDataCounts, ProductPage, ProductQuery, ALL_TABLES};

@@ -358,6 +358,37 @@ async fn reserving_many_takes_each_only_if_available() {
     .await;
 }
 
+/// The out-of-stock queue is counted in SQL by the rule `kpi::out_of_stock` applies to
+/// positions: nothing free summed over locations, inactive products left out.
+#[tokio::test]
+async fn queue_sizes_count_out_of_stock_as_the_domain_rule_does() {
+    on_both("queue_sizes", |db| async move {
+        let now = Utc::now();
+        let mut tx = db.write().await.unwrap();
+        tx.insert_location(&location("central", 1), now).await.unwrap();
+        tx.insert_location(&location("overflow", 2), now).await.unwrap();
+        for (sku, central, overflow) in [("ALL-RESERVED", 4, 0), ("NONE", 0, 0), ("SOME-FREE", 5, 0), ("FREE-ELSEWHERE", 2, 3)] {
+            tx.insert_product(&product(sku, sku), now).await.unwrap();
+            for (at, units) in [("central", central), ("overflow", overflow)] {
+                if units > 0 {
+                    tx.record_movement(&movement(sku, at, MovementKind::Receipt, units), "test", now).await.unwrap();
+                }
+            }
+        }
+        tx.insert_product(&Product { active: false, ..product("RETIRED", "Retired") }, now).await.unwrap();
+        let taken = tx.reserve_many(&[("ALL-RESERVED", "central", 4), ("SOME-FREE", "central", 2), ("FREE-ELSEWHERE", "central", 2)]).await.unwrap();
+        assert_eq!(taken, [true, true, true]);
+        tx.commit().await.unwrap();
+
+        let mut tx = db.read().await.unwrap();
+        let positions: Vec<_> = tx.positions().await.unwrap().into_iter().map(|(_, p)| p).collect();
+        let sizes = tx.queue_sizes().await.unwrap();
+        assert_eq!(sizes.skus_out_of_stock, ordo_domain::kpi::out_of_stock(&positions));
+        assert_eq!(sizes, ordo_storage::QueueSizes { skus_out_of_stock: 2, ..Default::default() }, "ALL-RESERVED and NONE");
+    })
+    .await;
+}
+
 /// Deliveries about one order are claimed one at a time, in the order received, whichever
 /// processor asks; those about other orders go meanwhile.
 #[tokio::test]
