@@ -69,8 +69,7 @@ impl UsagePlan {
 
     /// Reads the rate an answer states; a missing or nonsensical one changes nothing.
     fn observe(&mut self, headers: &reqwest::header::HeaderMap) {
-        let stated = headers.get("x-amzn-ratelimit-limit").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok());
-        if let Some(rate) = stated.filter(|r| r.is_finite() && *r > 0.0) {
+        if let Some(rate) = crate::http::stated_rate(headers) {
             self.rate = Some(rate);
         }
     }

@@ -158,8 +158,15 @@ pub(crate) fn rate_limit_wait(headers: &reqwest::header::HeaderMap) -> Option<Du
             return Some(wait.min(MAX_WAIT));
         }
     }
+    let rate = stated_rate(headers)?;
+    Some(Duration::from_secs_f64((1.0 / rate).min(MAX_WAIT.as_secs_f64())))
+}
+
+/// The calls a second Amazon's `x-amzn-RateLimit-Limit` states; none when missing or
+/// nonsensical.
+pub(crate) fn stated_rate(headers: &reqwest::header::HeaderMap) -> Option<f64> {
     let rate: f64 = headers.get("x-amzn-ratelimit-limit")?.to_str().ok()?.trim().parse().ok()?;
-    (rate > 0.0 && rate.is_finite()).then(|| Duration::from_secs_f64((1.0 / rate).min(MAX_WAIT.as_secs_f64())))
+    (rate > 0.0 && rate.is_finite()).then_some(rate)
 }
 
 /// Webhooks out (the outbox's messages) over the same client: HTTPS with rustls, or plain
