@@ -115,14 +115,14 @@ impl Orders<'_> {
             // risk rules judge the order again, and let it go to be routed if none holds it now.
             OrderStatus::OnHold if changes.contains(&"payment_status") => {
                 let stats = tx.channel_order_stats(&channel.code).await?;
-                let holds = self.risk_holds(&mut tx, &channel, &order, &planned, total, stats, now).await?;
-                if holds.is_empty() {
+                let decided = self.review(&mut tx, &channel, &order, &planned, total, stats, now).await?;
+                if decided.holds.is_empty() {
                     let why = format!("{reason}; no risk rule holds it now");
                     tx.record_transition(id, Some(OrderStatus::OnHold), OrderStatus::Validated, &who, &why, now).await?;
-                    self.review_and_route(&mut tx, id, &channel, &order, &planned, total, stats, &who, now).await?;
+                    self.route_reviewed(&mut tx, id, &channel, &order, &planned, decided, &who, now).await?;
                     tx.resolve_exception(ExceptionKind::PaymentReview.as_str(), &format!("order:{id}"), &why, now).await?;
                 } else {
-                    let why = format!("{reason}; still held: {}", holds.join("; "));
+                    let why = format!("{reason}; still held: {}", decided.holds.join("; "));
                     tx.record_transition(id, Some(OrderStatus::OnHold), OrderStatus::OnHold, &who, &why, now).await?;
                 }
             }

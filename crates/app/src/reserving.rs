@@ -237,6 +237,23 @@ impl Ordo {
         who: &str,
         now: chrono::DateTime<chrono::Utc>,
     ) -> AppResult<()> {
+        let decided = self.review(tx, channel, order, planned, total, stats, now).await?;
+        self.route_reviewed(tx, id, channel, order, planned, decided, who, now).await
+    }
+
+    /// What the active risk and routing rules decide for a validated order: the holds (none
+    /// lets it be routed) and the routing preference.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn review(
+        &self,
+        tx: &mut ordo_storage::Tx,
+        channel: &ordo_domain::master::Channel,
+        order: &ordo_domain::order::CheckedOrder,
+        planned: &[PlannedLine],
+        total: ordo_domain::Money,
+        stats: ordo_domain::decide::ChannelStats,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> AppResult<ordo_domain::decide::OrderDecisions> {
         // Risk review first: a held order reserves nothing until a person releases it.
         let risk = crate::rules::load_active(tx, RuleKind::RiskHold).await?;
         let routing = crate::rules::load_active(tx, RuleKind::Routing).await?;
@@ -245,6 +262,23 @@ impl Ordo {
             crate::rules::order_facts(channel, order, planned, total, stats, now, lines)
         });
         crate::rules::log_passed_over(&decided.passed_over);
+        Ok(decided)
+    }
+
+    /// Holds the reviewed order for a person (reserving nothing, with a `payment_review`
+    /// exception) or routes it and reserves its stock, as `decided` says.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn route_reviewed(
+        &self,
+        tx: &mut ordo_storage::Tx,
+        id: Uuid,
+        channel: &ordo_domain::master::Channel,
+        order: &ordo_domain::order::CheckedOrder,
+        planned: &[PlannedLine],
+        decided: ordo_domain::decide::OrderDecisions,
+        who: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> AppResult<()> {
         let holds = decided.holds;
         if holds.is_empty() {
             let when = (order.placed_at, channel.ship_by_sla_hours);
@@ -259,26 +293,6 @@ impl Ordo {
             tx.raise_exception(kind.as_str(), &subject, kind.owner_role().as_str(), now + kind.sla(), &details, now).await?;
         }
         Ok(())
-    }
-
-    /// What the active risk rules hold the order for; none lets it be routed.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn risk_holds(
-        &self,
-        tx: &mut ordo_storage::Tx,
-        channel: &ordo_domain::master::Channel,
-        order: &ordo_domain::order::CheckedOrder,
-        planned: &[PlannedLine],
-        total: ordo_domain::Money,
-        stats: ordo_domain::decide::ChannelStats,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> AppResult<Vec<String>> {
-        let risk = crate::rules::load_active(tx, RuleKind::RiskHold).await?;
-        let rules = ordo_domain::decide::OrderRules { risk: &risk, ..Default::default() };
-        let decided = ordo_domain::decide::decide_order(rules, |lines| {
-            crate::rules::order_facts(channel, order, planned, total, stats, now, lines)
-        });
-        Ok(decided.holds)
     }
 
     /// Routes a validated order and reserves its stock; what cannot be reserved waits as
