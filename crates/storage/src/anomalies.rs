@@ -3,7 +3,8 @@
 //! finding, for its evidence.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use ordo_domain::anomaly::fees::SettledLine;
+use ordo_domain::anomaly::fees::{LineRefund, SettledLine};
+use ordo_domain::order::OrderStatus;
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
@@ -146,39 +147,46 @@ impl Tx {
     /// Every sale, refund and fee line of an order in the settlements imported since `from`, oldest
     /// settlement first.
     pub async fn settled_order_lines(&mut self, from: DateTime<Utc>) -> Result<Vec<SettledLine>, StorageError> {
-        let sql = "SELECT s.id, s.channel, CAST(s.deposit_date AS TEXT), CAST(s.period_end AS TEXT), l.seq, l.kind, l.description, l.amount_minor, \
-                          l.order_id, o.status, COALESCE(ol.sku, l.sku), ol.quantity, l.line_no \
-                   FROM settlement_lines l JOIN settlements s ON s.id = l.settlement_id JOIN orders o ON o.id = l.order_id \
-                   LEFT JOIN order_lines ol ON ol.order_id = l.order_id AND ol.line_no = l.line_no \
-                   WHERE s.imported_at >= $1 AND l.kind IN ('sale', 'refund', 'marketplace_fee', 'payment_fee') \
-                   ORDER BY s.imported_at, s.id, l.seq";
-        type Row = (Uuid, String, String, Option<String>, i64, String, String, i64, Uuid, String, Option<String>, Option<i64>, Option<i64>);
-        let rows: Vec<Row> = on_engine!(self, |conn| sqlx::query_as(sql).bind(from).fetch_all(conn).await?);
-        // Each order line's refunds, to count what was refunded before a settlement's period ended.
-        let refunds = "SELECT r.order_id, rl.line, rl.quantity, r.created_at FROM refund_lines rl JOIN refunds r ON r.id = rl.refund_id \
-                       WHERE r.order_id IN (SELECT l.order_id FROM settlement_lines l JOIN settlements s ON s.id = l.settlement_id WHERE s.imported_at >= $1)";
-        let refunds: Vec<(Uuid, i64, i64, DateTime<Utc>)> = on_engine!(self, |conn| sqlx::query_as(refunds).bind(from).fetch_all(conn).await?);
-        // Per order line: when each refund was made and its units.
-        type Refunds = std::collections::HashMap<(Uuid, i64), Vec<(DateTime<Utc>, i64)>>;
-        let mut refunded = Refunds::new();
-        for (order, line, quantity, at) in refunds {
-            refunded.entry((order, line)).or_default().push((at, quantity));
-        }
+        let imported = self.utc_day("s.imported_at");
+        let sql = format!(
+            "SELECT s.id, s.channel, CAST(s.deposit_date AS TEXT), {imported}, CAST(s.period_end AS TEXT), l.seq, l.kind, l.description, \
+                    l.amount_minor, l.order_id, o.status, COALESCE(ol.sku, l.sku), l.line_no, ol.quantity \
+             FROM settlement_lines l JOIN settlements s ON s.id = l.settlement_id JOIN orders o ON o.id = l.order_id \
+             LEFT JOIN order_lines ol ON ol.order_id = l.order_id AND ol.line_no = l.line_no \
+             WHERE s.imported_at >= $1 AND l.kind IN ('sale', 'refund', 'marketplace_fee', 'payment_fee') \
+             ORDER BY s.imported_at, s.id, l.seq"
+        );
+        type Row = (Uuid, String, String, String, Option<String>, i64, String, String, i64, Uuid, String, Option<String>, Option<i64>, Option<i64>);
+        let rows: Vec<Row> = on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(from).fetch_all(conn).await?);
         rows.into_iter()
-            .map(|(settlement, channel, deposit, period_end, seq, kind, description, amount_minor, order_id, order_status, sku, quantity, line)| {
-                let deposit_date = parse_day(&deposit)?;
-                // Refunds the channel could have put in this settlement: before its period
-                // ended (the day after its last), else before the deposit.
-                let end = match period_end.as_deref().map(|d| parse_day(&d[..d.len().min(10)])).transpose()? {
-                    Some(last) => last.succ_opt().unwrap_or(last),
-                    None => deposit_date,
-                };
-                let cutoff = end.and_hms_opt(0, 0, 0).map(|t| t.and_utc()).unwrap_or_default();
-                let refunded_units = line
-                    .and_then(|line| refunded.get(&(order_id, line)))
-                    .map_or(0, |refunds| refunds.iter().filter(|(at, _)| *at < cutoff).map(|(_, q)| q).sum());
-                Ok(SettledLine { settlement, channel, deposit_date, seq, kind, description, amount_minor, order_id, order_status, sku, quantity, refunded_units })
+            .map(|(settlement, channel, deposit, imported, period_end, seq, kind, description, amount_minor, order_id, status, sku, line, quantity)| {
+                let order_status = OrderStatus::parse(&status).ok_or_else(|| crate::error::corrupt("an order status Ordo does not know"))?;
+                Ok(SettledLine {
+                    settlement,
+                    channel,
+                    deposit_date: parse_day(&deposit)?,
+                    seq,
+                    imported: parse_day(&imported)?,
+                    period_end: period_end.as_deref().map(|d| parse_day(&d[..d.len().min(10)])).transpose()?,
+                    kind,
+                    description,
+                    amount_minor,
+                    order_id,
+                    order_status,
+                    sku,
+                    line,
+                    quantity,
+                })
             })
             .collect()
+    }
+
+    /// The refunds of the order lines of settlements imported since `from`: fees kept on
+    /// lines refunded in full are judged by them.
+    pub async fn settled_line_refunds(&mut self, from: DateTime<Utc>) -> Result<Vec<LineRefund>, StorageError> {
+        let sql = "SELECT r.order_id, rl.line, r.created_at, rl.quantity FROM refund_lines rl JOIN refunds r ON r.id = rl.refund_id \
+                   WHERE r.order_id IN (SELECT l.order_id FROM settlement_lines l JOIN settlements s ON s.id = l.settlement_id WHERE s.imported_at >= $1)";
+        let rows: Vec<(Uuid, i64, DateTime<Utc>, i64)> = on_engine!(self, |conn| sqlx::query_as(sql).bind(from).fetch_all(conn).await?);
+        Ok(rows.into_iter().map(|(order, line, at, quantity)| LineRefund { order, line, at, quantity }).collect())
     }
 }

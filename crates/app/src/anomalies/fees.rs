@@ -57,14 +57,16 @@ fn why(fee: &Fee, verdict: &FeeVerdict, currency: Currency) -> String {
 pub(super) async fn judge(tx: &mut Tx, raising: &Raising, window: Window, currency: Currency) -> AppResult<(usize, Vec<Finding>)> {
     let kind = ExceptionKind::FeeAnomaly;
     let since: DateTime<Utc> = super::day_start(window.first - Duration::days(HISTORY_DAYS));
-    let fees = fees_of(&tx.settled_order_lines(since).await?);
+    let fees = fees_of(&tx.settled_order_lines(since).await?, &tx.settled_line_refunds(since).await?);
     let mut of_type: BTreeMap<(&str, &str), Vec<&Fee>> = BTreeMap::new();
     for fee in &fees {
         of_type.entry((fee.channel.as_str(), fee.fee_type.as_str())).or_default().push(fee);
     }
     let mut judged = 0;
     let mut by_settlement: BTreeMap<Uuid, Vec<Found>> = BTreeMap::new();
-    for fee in fees.iter().filter(|f| window.judges(f.deposit)) {
+    // A settlement is judged for the days of its deposit and of its import, so one imported
+    // late is judged when it arrives (never twice: a finding is raised once per day).
+    for fee in fees.iter().filter(|f| window.judges(f.deposit) || window.judges(f.imported)) {
         judged += 1;
         let of_its_type = of_type.get(&(fee.channel.as_str(), fee.fee_type.as_str())).map_or(&[][..], Vec::as_slice);
         let history: Vec<&Fee> = of_its_type.iter().copied().filter(|h| h.deposit <= fee.deposit && !std::ptr::eq(*h, fee)).collect();
@@ -113,7 +115,11 @@ pub(super) async fn judge(tx: &mut Tx, raising: &Raising, window: Window, curren
                 first.fee_type,
                 found[0].why
             ),
-            baseline: format!("the {} earlier fees of each type {} charged in the {HISTORY_DAYS} days before", of_type.iter().filter(|((c, _), _)| *c == first.channel).map(|(_, f)| f.len()).sum::<usize>(), first.channel),
+            baseline: format!(
+                "{}'s fees of each type in the settlements imported since {HISTORY_DAYS} days before the days judged ({} in all), each fee against those deposited before it",
+                first.channel,
+                of_type.iter().filter(|((c, _), _)| *c == first.channel).map(|(_, f)| f.len()).sum::<usize>()
+            ),
             strength: furthest.map_or_else(|| "a fee on a cancelled order, or kept on a refunded line, is never due".to_owned(), |pct| format!("up to {pct} % above the median")),
             raised: false,
         };

@@ -8,8 +8,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
+
+use crate::order::OrderStatus;
 
 use super::{first_is_steadier, median_spread, robust_high, Outlier};
 
@@ -23,6 +25,10 @@ pub struct SettledLine {
     pub channel: String,
     pub deposit_date: NaiveDate,
     pub seq: i64,
+    /// The day the settlement was imported: a late import is judged when it arrives.
+    pub imported: NaiveDate,
+    /// The last day the settlement's period covers, when it says.
+    pub period_end: Option<NaiveDate>,
     /// The settlement line's kind: `sale`, `refund`, `marketplace_fee`, `payment_fee`, ….
     pub kind: String,
     /// `Transaction/AmountType/Description` for Amazon's reports; the part before the first
@@ -31,12 +37,29 @@ pub struct SettledLine {
     /// Signed from the seller's side: a fee charged is negative.
     pub amount_minor: i64,
     pub order_id: Uuid,
-    pub order_status: String,
+    pub order_status: OrderStatus,
     pub sku: Option<String>,
-    /// The order line's units, when the settlement line matched one.
+    /// The order line the settlement line matched, and its units.
+    pub line: Option<i64>,
     pub quantity: Option<i64>,
-    /// Units of that order line Ordo refunded before the settlement's period ended.
-    pub refunded_units: i64,
+}
+
+/// Units of an order line Ordo refunded, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineRefund {
+    pub order: Uuid,
+    pub line: i64,
+    pub at: DateTime<Utc>,
+    pub quantity: i64,
+}
+
+impl SettledLine {
+    /// When refunds stop counting for this settlement: those made before it the channel could
+    /// have put in it. The day after its period's last, else its deposit day.
+    fn refunds_due_by(&self) -> DateTime<Utc> {
+        let day = self.period_end.and_then(|last| last.succ_opt()).unwrap_or(self.deposit_date);
+        day.and_time(chrono::NaiveTime::MIN).and_utc()
+    }
 }
 
 /// One fee charged on an order line of a settlement, beside the price it was charged on.
@@ -45,8 +68,9 @@ pub struct Fee {
     pub settlement: Uuid,
     pub channel: String,
     pub deposit: NaiveDate,
+    pub imported: NaiveDate,
     pub order: Uuid,
-    pub order_status: String,
+    pub order_status: OrderStatus,
     pub sku: Option<String>,
     /// The fee line's description: fees of one type share it.
     pub fee_type: String,
@@ -77,7 +101,7 @@ impl Fee {
 /// the price it was charged on: the order line's price for a sale's fee, the amount given
 /// back for a refund's (lines of one transaction share the first part of their description,
 /// `Order/…` or `Refund/…`).
-pub fn fees_of(lines: &[SettledLine]) -> Vec<Fee> {
+pub fn fees_of(lines: &[SettledLine], refunds: &[LineRefund]) -> Vec<Fee> {
     let mut groups: BTreeMap<(Uuid, Uuid, Option<&str>, &str), Vec<&SettledLine>> = BTreeMap::new();
     for line in lines {
         groups.entry((line.settlement, line.order_id, line.sku.as_deref(), transaction(line))).or_default().push(line);
@@ -94,7 +118,11 @@ pub fn fees_of(lines: &[SettledLine]) -> Vec<Fee> {
         let counted = if principal_lines.is_empty() { prices } else { principal_lines };
         let principal = counted.iter().map(|l| l.amount_minor.abs()).sum();
         let units = group.iter().filter_map(|l| l.quantity).max();
-        let refunded = group.iter().map(|l| l.refunded_units).max().unwrap_or(0);
+        // Units of the group's order line refunded before the settlement could say so.
+        let refunded: i64 = group
+            .iter()
+            .find_map(|l| l.line.map(|n| (n, l.refunds_due_by())))
+            .map_or(0, |(n, due_by)| refunds.iter().filter(|r| r.order == *order && r.line == n && r.at < due_by).map(|r| r.quantity).sum());
         let refunded_in_full = *transaction == "Order" && units.is_some_and(|u| u > 0 && refunded >= u);
         for line in group.iter().filter(|l| (l.kind == "marketplace_fee" || l.kind == "payment_fee") && l.amount_minor < 0) {
             let name = fee_name(line);
@@ -105,8 +133,9 @@ pub fn fees_of(lines: &[SettledLine]) -> Vec<Fee> {
                 settlement: line.settlement,
                 channel: line.channel.clone(),
                 deposit: line.deposit_date,
+                imported: line.imported,
                 order: line.order_id,
-                order_status: line.order_status.clone(),
+                order_status: line.order_status,
                 sku: line.sku.clone(),
                 fee_type: line.description.clone(),
                 charged: -line.amount_minor,
@@ -158,7 +187,7 @@ impl FeeVerdict {
 /// the SKU), against that SKU's own fees where it has [`MIN_HISTORY`]; none when it is usual
 /// or there is too little to judge it by.
 pub fn judge_fee(fee: &Fee, history: &[&Fee]) -> Option<FeeVerdict> {
-    if fee.order_status == "cancelled" {
+    if fee.order_status == OrderStatus::Cancelled {
         return Some(FeeVerdict::OnCancelledOrder);
     }
     if fee.kept_on_refund {
@@ -190,15 +219,17 @@ mod tests {
             settlement: Uuid::from_u128(1),
             channel: "amazon".into(),
             deposit_date: NaiveDate::from_ymd_opt(2026, 11, 12).unwrap_or_default(),
+            imported: NaiveDate::from_ymd_opt(2026, 11, 12).unwrap_or_default(),
+            period_end: NaiveDate::from_ymd_opt(2026, 11, 10),
             seq: 0,
             kind: kind.into(),
             description: description.into(),
             amount_minor: amount,
             order_id: Uuid::from_u128(order),
-            order_status: "shipped".into(),
+            order_status: OrderStatus::Shipped,
             sku: Some(format!("SKU-{}", order % 3)),
+            line: Some(1),
             quantity: Some(quantity),
-            refunded_units: 0,
         }
     }
 
@@ -233,7 +264,7 @@ mod tests {
         let mut lines = usual(1);
         lines.push(line(1, "refund", "Refund/ItemPrice/Principal", -1_000, 2));
         lines.push(line(1, "marketplace_fee", "Refund/ItemFees/RefundCommission", -30, 2));
-        let fees = fees_of(&lines);
+        let fees = fees_of(&lines, &[]);
         let refund = fees.iter().find(|f| f.fee_type.starts_with("Refund/")).unwrap();
         assert_eq!((refund.principal, refund.rate_bp()), (1_000, Some(300)), "against the amount given back, not the sale");
         let commission = fees.iter().find(|f| f.fee_type.ends_with("Commission") && f.fee_type.starts_with("Order/")).unwrap();
@@ -246,7 +277,7 @@ mod tests {
         if let Some(greedy) = lines.iter_mut().find(|l| l.order_id == Uuid::from_u128(7) && l.description.ends_with("Commission")) {
             greedy.amount_minor *= 3;
         }
-        let found: Vec<_> = judge_all(&fees_of(&lines)).into_iter().filter(|(.., v)| v.is_some()).collect();
+        let found: Vec<_> = judge_all(&fees_of(&lines, &[])).into_iter().filter(|(.., v)| v.is_some()).collect();
         assert_eq!(found.len(), 1, "{found:?}");
         let (order, fee_type, verdict) = &found[0];
         assert_eq!((*order, fee_type.as_str()), (7, "Order/ItemFees/Commission"));
@@ -261,7 +292,7 @@ mod tests {
         let mut lines = usual(30);
         lines.push(line(99, "sale", "Order/ItemPrice/Principal", 100, 1));
         lines.push(line(99, "marketplace_fee", "Order/ItemFees/FBAPerUnitFulfillmentFee", -50, 1));
-        let found: Vec<_> = judge_all(&fees_of(&lines)).into_iter().filter(|(.., v)| v.is_some()).collect();
+        let found: Vec<_> = judge_all(&fees_of(&lines, &[])).into_iter().filter(|(.., v)| v.is_some()).collect();
         assert!(found.is_empty(), "{found:?}");
     }
 
@@ -269,9 +300,9 @@ mod tests {
     fn any_fee_on_a_cancelled_order_is_found_and_too_little_history_judges_nothing() {
         let mut lines = usual(3);
         for l in lines.iter_mut().filter(|l| l.order_id == Uuid::from_u128(2)) {
-            l.order_status = "cancelled".into();
+            l.order_status = OrderStatus::Cancelled;
         }
-        let judged = judge_all(&fees_of(&lines));
+        let judged = judge_all(&fees_of(&lines, &[]));
         let found: Vec<(u128, Option<FeeVerdict>)> = judged.into_iter().filter(|(.., v)| v.is_some()).map(|(o, _, v)| (o, v)).collect();
         assert_eq!(found, [(2, Some(FeeVerdict::OnCancelledOrder)), (2, Some(FeeVerdict::OnCancelledOrder))], "three orders are too few to judge the rest");
     }
@@ -283,28 +314,28 @@ mod tests {
         // the channel gives commissions back on refunds. It never gives fulfilment fees back.
         lines.push(line(4, "refund", "Refund/ItemPrice/Principal", -1_000, 2));
         lines.push(line(4, "marketplace_fee", "Refund/ItemFees/Commission", 150, 2));
-        // Orders 5 and 6 were refunded in full before the period ended; 6's settlement gave
-        // the commission back, 5's kept it.
-        for l in lines.iter_mut().filter(|l| [5, 6].contains(&l.order_id.as_u128())) {
-            l.refunded_units = l.quantity.unwrap_or(0);
-        }
+        // Orders 5 and 6 were refunded in full before the period ended (order 7 only after
+        // it); 6's settlement gave the commission back, 5's kept it.
+        let units = |order: u128| lines.iter().find(|l| l.order_id.as_u128() == order).and_then(|l| l.quantity).unwrap_or(0);
+        let refund = |order: u128, quantity: i64, day: u32| LineRefund {
+            order: Uuid::from_u128(order),
+            line: 1,
+            at: NaiveDate::from_ymd_opt(2026, 11, day).unwrap_or_default().and_time(chrono::NaiveTime::MIN).and_utc(),
+            quantity,
+        };
+        let (five, six, seven) = (units(5), units(6), units(7));
+        let refunds = [refund(5, five, 9), refund(6, six, 10), refund(7, seven, 11)];
         lines.push(line(6, "refund", "Refund/ItemPrice/Principal", -3_000, 1));
         lines.push(line(6, "marketplace_fee", "Refund/ItemFees/Commission", 450, 1));
-        let found: Vec<(u128, String, Option<FeeVerdict>)> = judge_all(&fees_of(&lines)).into_iter().filter(|(.., v)| v.is_some()).collect();
+        let found: Vec<(u128, String, Option<FeeVerdict>)> = judge_all(&fees_of(&lines, &refunds)).into_iter().filter(|(.., v)| v.is_some()).collect();
         assert_eq!(found, [(5, "Order/ItemFees/Commission".to_owned(), Some(FeeVerdict::KeptOnRefund))]);
 
         // A line refunded in part is not refunded in full; nor is any line where the channel
         // never gave the fee back.
         let mut partly = usual(30);
-        for l in partly.iter_mut().filter(|l| l.order_id.as_u128() == 5) {
-            l.refunded_units = l.quantity.unwrap_or(0) - 1;
-        }
         partly.extend([line(4, "marketplace_fee", "Refund/ItemFees/Commission", 150, 2)]);
-        assert!(judge_all(&fees_of(&partly)).iter().all(|(.., v)| v.is_none()));
-        let mut never = usual(30);
-        for l in never.iter_mut().filter(|l| l.order_id.as_u128() == 5) {
-            l.refunded_units = l.quantity.unwrap_or(0);
-        }
-        assert!(judge_all(&fees_of(&never)).iter().all(|(.., v)| v.is_none()), "no refund ever gave a fee back");
+        assert!(judge_all(&fees_of(&partly, &[refund(5, five - 1, 9)])).iter().all(|(.., v)| v.is_none()));
+        let never = usual(30);
+        assert!(judge_all(&fees_of(&never, &[refund(5, five, 9)])).iter().all(|(.., v)| v.is_none()), "no refund ever gave a fee back");
     }
 }
