@@ -2,6 +2,8 @@
 //! (`form.html`), and shown again after a refusal with what was typed kept and the refused
 //! field marked and named, so a person corrects it instead of starting over.
 
+use std::borrow::Cow;
+
 use ordo_app::AppError;
 use ordo_domain::FieldError;
 
@@ -9,8 +11,9 @@ use crate::pages::Choice;
 
 /// A form on a page.
 pub(crate) struct EntryForm {
-    /// The form's element id; each input's id is `{id}-{name}`.
-    pub(crate) id: &'static str,
+    /// The form's element id; each input's id is `{id}-{name}`. Made from a key when a page
+    /// repeats the form, one per location say, so no two inputs share an id.
+    pub(crate) id: Cow<'static, str>,
     pub(crate) title: &'static str,
     /// A sentence under the title: what the form does.
     pub(crate) about: String,
@@ -118,8 +121,8 @@ impl Entered {
 }
 
 impl EntryForm {
-    pub(crate) fn new(id: &'static str, title: &'static str, action: impl Into<String>, submit: &'static str, inputs: Vec<Input>) -> EntryForm {
-        EntryForm { id, title, about: String::new(), action: action.into(), submit, inputs, error: None, upload: false }
+    pub(crate) fn new(id: impl Into<Cow<'static, str>>, title: &'static str, action: impl Into<String>, submit: &'static str, inputs: Vec<Input>) -> EntryForm {
+        EntryForm { id: id.into(), title, about: String::new(), action: action.into(), submit, inputs, error: None, upload: false }
     }
 
     pub(crate) fn about(mut self, about: impl Into<String>) -> EntryForm {

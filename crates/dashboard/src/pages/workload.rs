@@ -45,7 +45,8 @@ fn percent(bp: i64) -> String {
 
 fn capacity_form(workload: &LocationWorkload, entered: Option<&Entered>) -> EntryForm {
     let c = workload.capacity;
-    EntryForm::new("capacity", "Capacity", format!("/dashboard/workload/{}/capacity", workload.location), "Save capacity", vec![
+    // One form per location: the id carries the code so no two inputs share one.
+    EntryForm::new(format!("capacity-{}", workload.location), "Capacity", format!("/dashboard/workload/{}/capacity", workload.location), "Save capacity", vec![
         Input::text("lines_per_person_hour", "Lines a person picks and packs an hour").of(Control::Number).value(c.lines_per_person_hour.to_string()),
         Input::text("people", "People on a shift").of(Control::Number).value(c.people.to_string()),
         Input::text("shift_hours", "Hours of a shift").of(Control::Number).value(c.shift_hours.to_string()),

@@ -19,6 +19,9 @@ async fn the_workload_page_forecasts_each_location_and_takes_its_capacity((serve
     assert_eq!(status, 200);
     assert!(page.contains(r#"<figure id="workload-chart-central""#) && page.contains(r#"id="workload-days-central""#), "{page}");
     assert!(page.contains("Back-tested on the last") && page.contains("(the defaults)"), "{page}");
+    // Each location has its own capacity form, so every label points at its own input.
+    assert!(page.contains(r#"<form id="capacity-central""#) && page.contains(r#"<form id="capacity-overflow""#), "{page}");
+    assert_no_id_repeats(&page);
 
     // A shift of 30 hours is refused, naming the field, and nothing changes; 10 hours is kept.
     let bad = [("lines_per_person_hour", "80"), ("people", "5"), ("shift_hours", "30")];
@@ -62,6 +65,14 @@ async fn the_workload_page_forecasts_each_location_and_takes_its_capacity((serve
         assert!(drawn[0].as_i64().unwrap() > 24 && drawn[1].as_i64().unwrap() > 10 && drawn[2] == 7, "{drawn}");
         browser.close().await.unwrap();
     }
+}
+
+/// No two elements on the page share an id, so a label's `for` names one input.
+fn assert_no_id_repeats(page: &str) {
+    let mut ids: Vec<&str> = page.split(" id=\"").skip(1).filter_map(|rest| rest.split('"').next()).collect();
+    ids.sort_unstable();
+    let repeated: Vec<&&str> = ids.windows(2).filter(|w| w[0] == w[1]).map(|w| &w[0]).collect();
+    assert!(repeated.is_empty(), "ids used twice: {repeated:?}");
 }
 
 on_both_engines_after_demo!(the_workload_page_forecasts_each_location_and_takes_its_capacity, 16, workload_on_sqlite, workload_on_postgres);
