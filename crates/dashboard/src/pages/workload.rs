@@ -9,6 +9,7 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use chrono::NaiveTime;
 use ordo_app::LocationWorkload;
 use ordo_domain::access::Permission;
 use ordo_domain::workload::Capacity;
@@ -55,15 +56,22 @@ fn capacity_form(workload: &LocationWorkload, entered: Option<&Entered>) -> Entr
     .entered(entered)
 }
 
+/// Whether the local hour starting at `start` holds the cut-off: a 15:30 cut-off is in the
+/// 15:00 bar, and in the 14:30 bar of a zone half an hour off the hour.
+fn holds_cutoff(start: NaiveTime, cutoff: NaiveTime) -> bool {
+    (cutoff - start).num_minutes().rem_euclid(24 * 60) < 60
+}
+
 fn shown(workload: LocationWorkload, may_set: bool, entered: Option<(&str, &Entered)>) -> Shown {
     let zone: chrono_tz::Tz = workload.time_zone.parse().unwrap_or(chrono_tz::UTC);
+    let cutoff_at = NaiveTime::parse_from_str(&workload.cutoff_time, "%H:%M").ok();
     let points: Vec<(i64, String, bool)> = workload
         .outlook
         .hours
         .iter()
         .map(|h| {
             let local = h.hour.with_timezone(&zone);
-            let cutoff = local.format("%H:%M").to_string() == workload.cutoff_time;
+            let cutoff = cutoff_at.is_some_and(|at| holds_cutoff(local.time(), at));
             (h.work.lines, format!("{}: {} lines, {} units, {} parcels", local.format("%a %H:00"), h.work.lines, h.work.units, h.work.parcels), cutoff)
         })
         .collect();
@@ -117,5 +125,38 @@ pub(crate) async fn set_capacity(
             let refused = refusal(error).map_err(|e| layout.fail(e))?;
             page(&session, &dashboard, Some((&code, Entered::new(fields, refused)))).await
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+
+    fn at(text: &str) -> NaiveTime {
+        NaiveTime::parse_from_str(text, "%H:%M").unwrap()
+    }
+
+    #[test]
+    fn a_cutoff_off_the_hour_marks_the_hour_that_holds_it() {
+        let cutoff = at("15:30");
+        let marked: Vec<u32> = (0..24).filter(|h| holds_cutoff(NaiveTime::from_hms_opt(*h, 0, 0).unwrap(), cutoff)).collect();
+        assert_eq!(marked, vec![15]);
+        assert!(holds_cutoff(at("15:00"), at("15:00")) && !holds_cutoff(at("14:00"), at("15:00")) && !holds_cutoff(at("16:00"), at("15:00")));
+        // Across midnight: a 00:15 cut-off is in the bar from 23:30.
+        assert!(holds_cutoff(at("23:30"), at("00:15")) && !holds_cutoff(at("23:30"), at("00:30")));
+    }
+
+    #[test]
+    fn a_zone_half_an_hour_off_marks_the_bar_holding_the_cutoff() {
+        let zone: chrono_tz::Tz = "Asia/Kolkata".parse().unwrap();
+        let cutoff = at("15:00");
+        let marked: Vec<String> = (0..24)
+            .map(|h| Utc.with_ymd_and_hms(2026, 3, 2, h, 0, 0).unwrap().with_timezone(&zone))
+            .filter(|local| holds_cutoff(local.time(), cutoff))
+            .map(|local| local.format("%H:%M").to_string())
+            .collect();
+        assert_eq!(marked, vec!["14:30"]);
     }
 }
