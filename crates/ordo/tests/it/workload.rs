@@ -27,7 +27,13 @@ async fn the_workload_page_forecasts_each_location_and_takes_its_capacity((serve
     let bad = [("lines_per_person_hour", "80"), ("people", "5"), ("shift_hours", "30")];
     let (status, page) = floor.post("/dashboard/workload/central/capacity", &bad).await;
     assert_eq!(status, 422);
-    assert!(page.contains("shift_hours"), "{page}");
+    assert!(page.contains(r#"id="capacity-central-error">Not saved. shift_hours: must be between 1 and 24</p>"#), "{page}");
+    assert!(
+        page.contains(r#"<input id="capacity-central-shift_hours" name="shift_hours" type="number" value="30" required aria-invalid="true" aria-describedby="capacity-central-shift_hours-error">"#),
+        "{page}"
+    );
+    assert!(!page.contains(r#"id="capacity-overflow-error""#) && page.matches(r#"aria-invalid="true""#).count() == 1, "{page}");
+    assert_no_id_repeats(&page);
     assert!(!server.ordo.fulfilment().workload().await.unwrap().iter().any(|w| w.capacity_set));
     let good = [("lines_per_person_hour", "80"), ("people", "5"), ("shift_hours", "10")];
     assert_eq!(floor.post("/dashboard/workload/central/capacity", &good).await.0, 303);
