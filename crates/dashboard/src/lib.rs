@@ -127,7 +127,7 @@ pub fn router(ordo: ordo_app::Ordo, secure_cookies: bool) -> Router {
         .route("/dashboard/tokens/{id}/revoke", get(|| async { Redirect::to("/dashboard/users") }).post(pages::users::revoke_token))
         .route("/dashboard/settings", get(pages::settings::settings).post(pages::settings::save))
         .route("/dashboard/workload", get(pages::workload::workload))
-        .route("/dashboard/workload/{code}/capacity", post(pages::workload::set_capacity))
+        .route("/dashboard/workload/{code}/capacity", get(|| async { Redirect::to("/dashboard/workload") }).post(pages::workload::set_capacity))
         .route("/dashboard/{*rest}", get(pages::not_found))
         .layer(middleware::from_fn(session::guard_forms))
         .layer(middleware::from_fn_with_state(state.clone(), session::viewer_zone))

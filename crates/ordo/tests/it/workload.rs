@@ -35,6 +35,8 @@ async fn the_workload_page_forecasts_each_location_and_takes_its_capacity((serve
     assert!(!page.contains(r#"id="capacity-overflow-error""#) && page.matches(r#"aria-invalid="true""#).count() == 1, "{page}");
     assert_no_id_repeats(&page);
     assert!(!server.ordo.fulfilment().workload().await.unwrap().iter().any(|w| w.capacity_set));
+    // The form's address opened by hand goes back to the page, as the other forms' do.
+    assert_eq!(floor.get("/dashboard/workload/central/capacity").await.0, 303);
     let good = [("lines_per_person_hour", "80"), ("people", "5"), ("shift_hours", "10")];
     assert_eq!(floor.post("/dashboard/workload/central/capacity", &good).await.0, 303);
     let set = server.ordo.fulfilment().workload().await.unwrap().into_iter().find(|w| w.location == "central").unwrap();
