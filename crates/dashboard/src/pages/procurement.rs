@@ -12,11 +12,10 @@ use ordo_app::{ExceptionFilter, Exposure, ProposalView, PurchaseOrder, SkuForeca
 use ordo_domain::access::Permission;
 use ordo_domain::procurement::{PoStatus, Policy};
 use ordo_domain::FieldError;
-use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::{Layout, Page};
+use super::{ExportQuery, Layout, Page};
 use crate::error::{render, PageError, Problem};
 use crate::forms::{refusal, Control, Entered, EntryForm, Input};
 use crate::session::Session;
@@ -65,17 +64,9 @@ struct ProcurementPage {
     policy_form: Option<EntryForm>,
 }
 
-#[derive(Debug, Deserialize)]
-pub(crate) struct ProcurementQuery {
-    /// `csv` for the purchase orders as a file.
-    #[serde(default)]
-    format: Option<String>,
-}
-
-pub(crate) async fn procurement(session: Session, State(dashboard): State<Dashboard>, query: Result<Query<ProcurementQuery>, QueryRejection>) -> Result<Response, PageError> {
+pub(crate) async fn procurement(session: Session, State(dashboard): State<Dashboard>, query: Result<Query<ExportQuery>, QueryRejection>) -> Result<Response, PageError> {
     let layout = session.open(Page::Procurement)?;
-    let query = layout.query(query)?;
-    if query.format.as_deref() == Some("csv") {
+    if ExportQuery::csv(&layout, query)? {
         let orders = dashboard.ordo.procurement().purchase_orders(None).await.map_err(|e| layout.fail(e))?;
         let rows = orders.into_iter().map(|po| {
             let lines = po.lines.iter().map(|l| format!("{} × {}", l.quantity, l.sku)).collect::<Vec<_>>().join(", ");
@@ -133,7 +124,7 @@ fn policy_form(refused: Option<&Entered>) -> EntryForm {
 /// The proposed policy as the API takes it, from the form's fields.
 fn policy_of(fields: &[(String, String)]) -> Result<Value, FieldError> {
     let text = |name: &str| super::field(fields, name).trim().to_owned();
-    let whole = |name: &str| -> Result<i64, FieldError> { text(name).parse().map_err(|_| FieldError::new(name, "must be a whole number")) };
+    let whole = |name: &str| super::master::whole_number(fields, name);
     let level = || -> Result<f64, FieldError> { text("service_level").parse().map_err(|_| FieldError::new("service_level", "must be between 0 and 1, such as 0.95")) };
     let kind = text("policy");
     let policy = match kind.as_str() {
