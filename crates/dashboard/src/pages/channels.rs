@@ -15,7 +15,7 @@ use ordo_domain::FieldError;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{field, Choice, Layout, Page};
+use super::{comma_list, field, Choice, Layout, Page};
 use crate::error::{render, PageError, Problem};
 use crate::forms::{refusal, Control, Entered, EntryForm, Input};
 use crate::session::Session;
@@ -496,7 +496,7 @@ pub(crate) async fn set_policy(
         (Ok(window_days), Ok(ship_back_days)) => {
             let new = ordo_app::NewReturnPolicy {
                 window_days,
-                auto_reasons: field(&fields, "auto_reasons").split(',').map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned).collect(),
+                auto_reasons: comma_list(&fields, "auto_reasons"),
                 max_auto_value: super::master::optional(&fields, "max_auto_value"),
                 ship_back_days,
             };
@@ -554,7 +554,7 @@ pub(crate) async fn set_routing(
     let layout = session.posting(Page::Channels, &headers, Permission::MasterDataWrite)?;
     let code = layout.path_key(path)?;
     let fields = super::form_fields(&body);
-    let locations: Vec<String> = field(&fields, "locations").split(',').map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect();
+    let locations = comma_list(&fields, "locations");
     let set = match field(&fields, "allow_split") {
         "yes" | "no" => {
             let allow_split = field(&fields, "allow_split") == "yes";

@@ -13,7 +13,7 @@ use ordo_domain::master::{Customer, CustomerSegment, Location, LocationKind, New
 use ordo_domain::FieldError;
 use serde::Deserialize;
 
-use super::{field, form_fields, Extent, Layout, Page, Pager, Paging, PAGE_SIZE};
+use super::{comma_list, field, form_fields, Extent, Layout, Page, Pager, Paging, PAGE_SIZE};
 use crate::Dashboard;
 use crate::error::{render, PageError, Problem};
 use crate::forms::{refusal, Control, Entered, EntryForm, Input};
@@ -135,7 +135,7 @@ pub(crate) async fn set_shipping_methods(session: Session, State(dashboard): Sta
     let layout = session.posting(Page::Locations, &headers, Permission::MasterDataWrite)?;
     let fields = form_fields(&body);
     let location = field(&fields, "location").trim().to_owned();
-    let methods: Vec<String> = field(&fields, "methods").split(',').map(str::trim).filter(|m| !m.is_empty()).map(str::to_owned).collect();
+    let methods = comma_list(&fields, "methods");
     let set = match dashboard.ordo.master_data().set_shipping_methods(&location, &methods, &session.actor).await {
         Err(ordo_app::AppError::NotFound { what: "location", .. }) => Err(FieldError::new("location", format!("no location {location:?}")).into()),
         other => other.map(drop),

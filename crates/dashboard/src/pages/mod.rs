@@ -51,6 +51,11 @@ pub(crate) fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
     fields.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
 }
 
+/// The comma-separated items typed into `name`, each trimmed, the empty ones left out.
+pub(crate) fn comma_list(fields: &[(String, String)], name: &str) -> Vec<String> {
+    field(fields, name).split(',').map(str::trim).filter(|item| !item.is_empty()).map(str::to_owned).collect()
+}
+
 /// A day typed into a filter (`YYYY-MM-DD`), none when left empty.
 pub(crate) fn day(field: &str, text: &str) -> Result<Option<chrono::NaiveDate>, FieldError> {
     match text.trim() {

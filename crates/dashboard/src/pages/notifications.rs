@@ -177,8 +177,8 @@ pub(crate) async fn create_endpoint(session: Session, State(dashboard): State<Da
     let new = NewEndpoint {
         code: text("code"),
         transport: text("transport"),
-        url: Some(text("url")).filter(|u| !u.is_empty()),
-        topics: text("topics").split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect(),
+        url: super::master::optional(&fields, "url"),
+        topics: super::comma_list(&fields, "topics"),
         secret: Some(super::field(&fields, "secret").to_owned()).filter(|s| !s.is_empty()),
     };
     match dashboard.ordo.outbox().create_endpoint(&session.actor, new).await {
