@@ -40,29 +40,29 @@ struct QueueTile {
     label: &'static str,
     count: String,
     about: &'static str,
-    href: Option<&'static str>,
+    href: Option<String>,
 }
 
-/// How a queue reads on the overview: its label, what it counts, the page behind it and the
-/// permission that page needs.
-fn queue_text(queue: WorkQueue) -> (&'static str, &'static str, &'static str, Permission) {
+/// How a queue reads on the overview: its label, what it counts, the page that works it and
+/// the filter on that page; the tile links there when the reader may open the page.
+fn queue_text(queue: WorkQueue) -> (&'static str, &'static str, Page, &'static str) {
     use WorkQueue::*;
     match queue {
-        LinesToPick => ("Lines to pick", "order lines allocated and not yet shipped", "/dashboard/fulfilment", Permission::InventoryRead),
-        ParcelsToPack => ("Parcels to pack", "orders with lines allocated and not yet shipped", "/dashboard/fulfilment", Permission::InventoryRead),
-        WavesOpen => ("Waves open", "released and not yet closed", "/dashboard/fulfilment", Permission::InventoryRead),
-        LateShipments => ("Late shipments", "past their ship-by time, not shipped", "/dashboard/exceptions?kind=late_shipment&owner=any", Permission::ExceptionsRead),
-        TicketsOpen => ("Tickets open", "open or waiting for the customer", "/dashboard/helpdesk", Permission::OrdersRead),
-        TicketsOverdue => ("Tickets overdue", "open or pending past their due time", "/dashboard/helpdesk", Permission::OrdersRead),
-        ReturnsToReceive => ("Returns to receive", "on their way back", "/dashboard/returns?status=in_transit", Permission::OrdersRead),
-        ReturnsToInspect => ("Returns to inspect", "received, waiting for inspection", "/dashboard/returns?status=received", Permission::OrdersRead),
-        PurchaseOrdersLate => ("Purchase orders late", "sent and past their expected date", "/dashboard/procurement", Permission::InventoryRead),
-        SkusOutOfStock => ("SKUs out of stock", "no unit free to sell at any location", "/dashboard/inventory", Permission::InventoryRead),
-        SkusToReorder => ("SKUs to reorder", "below their reorder point, proposed and not decided", "/dashboard/procurement", Permission::InventoryRead),
-        ReconciliationBreaks => ("Reconciliation breaks", "settlement lines that do not match", "/dashboard/exceptions?kind=reconciliation&owner=any", Permission::ExceptionsRead),
-        PaymentReviews => ("Payment reviews", "orders held for a payment, address or value review", "/dashboard/holds", Permission::OrdersReview),
-        DeliveriesWaiting => ("Deliveries waiting", "channel deliveries that could not be made into orders", "/dashboard/exceptions?kind=channel_mapping&owner=any", Permission::ExceptionsRead),
-        ChannelsFailing => ("Channels failing", "connected channels whose deliveries, polls or pushes fail", "/dashboard/channels", Permission::MasterDataRead),
+        LinesToPick => ("Lines to pick", "order lines allocated and not yet shipped", Page::Fulfilment, ""),
+        ParcelsToPack => ("Parcels to pack", "orders with lines allocated and not yet shipped", Page::Fulfilment, ""),
+        WavesOpen => ("Waves open", "released and not yet closed", Page::Fulfilment, ""),
+        LateShipments => ("Late shipments", "past their ship-by time, not shipped", Page::Exceptions, "?kind=late_shipment&owner=any"),
+        TicketsOpen => ("Tickets open", "open or waiting for the customer", Page::Helpdesk, ""),
+        TicketsOverdue => ("Tickets overdue", "open or pending past their due time", Page::Helpdesk, ""),
+        ReturnsToReceive => ("Returns to receive", "on their way back", Page::Returns, "?status=in_transit"),
+        ReturnsToInspect => ("Returns to inspect", "received, waiting for inspection", Page::Returns, "?status=received"),
+        PurchaseOrdersLate => ("Purchase orders late", "sent and past their expected date", Page::Procurement, ""),
+        SkusOutOfStock => ("SKUs out of stock", "no unit free to sell at any location", Page::Inventory, ""),
+        SkusToReorder => ("SKUs to reorder", "below their reorder point, proposed and not decided", Page::Procurement, ""),
+        ReconciliationBreaks => ("Reconciliation breaks", "settlement lines that do not match", Page::Exceptions, "?kind=reconciliation&owner=any"),
+        PaymentReviews => ("Payment reviews", "orders held for a payment, address or value review", Page::Holds, ""),
+        DeliveriesWaiting => ("Deliveries waiting", "channel deliveries that could not be made into orders", Page::Exceptions, "?kind=channel_mapping&owner=any"),
+        ChannelsFailing => ("Channels failing", "connected channels whose deliveries, polls or pushes fail", Page::Channels, ""),
     }
 }
 
@@ -134,8 +134,9 @@ pub(crate) async fn overview(session: Session, State(dashboard): State<Dashboard
         queues = counts
             .into_iter()
             .map(|q| {
-                let (label, about, href, permission) = queue_text(q.queue);
-                QueueTile { id: format!("queue-{}", q.queue.as_str()), label, count: grouped(q.count), about, href: actor.can(permission).then_some(href) }
+                let (label, about, page, filter) = queue_text(q.queue);
+                let href = actor.can(page.permission()).then(|| format!("{}{filter}", page.href()));
+                QueueTile { id: format!("queue-{}", q.queue.as_str()), label, count: grouped(q.count), about, href }
             })
             .collect();
         let kpis = dashboard.ordo.reports().kpis().await.map_err(|e| layout.fail(e))?;
