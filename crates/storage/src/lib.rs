@@ -437,6 +437,15 @@ impl Tx {
             Engine::Postgres => format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"),
         }
     }
+
+    /// SQL for the UTC hour (`YYYY-MM-DDTHH`) of a timestamp column, to group by hour: on
+    /// SQLite the first thirteen characters of its RFC 3339 text, as for [`Tx::utc_day`].
+    pub(crate) fn utc_hour(&self, column: &str) -> String {
+        match self.engine() {
+            Engine::Sqlite => format!("substr({column}, 1, 13)"),
+            Engine::Postgres => format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24')"),
+        }
+    }
 }
 
 /// `VALUES (…), (…), …` with `rows` rows of `width` parameters, bound in order: one statement

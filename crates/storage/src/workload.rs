@@ -7,21 +7,21 @@ use ordo_domain::workload::{Capacity, Inflow, Work};
 use sqlx::AssertSqlSafe;
 
 use crate::error::corrupt;
-use crate::{on_engine, Engine, StorageError, Tx};
+use crate::{on_engine, StorageError, Tx};
 
 impl Tx {
     /// Per location and UTC hour an order was placed since `from`: its parcels (orders),
-    /// lines and units for that location, shipped or still reserved there.
+    /// lines and units for that location, shipped or still reserved there. A line counts once
+    /// however many parcels carried it and whether part of it still waits; its units are summed.
     pub async fn hourly_inflow(&mut self, from: DateTime<Utc>) -> Result<Vec<(String, Inflow)>, StorageError> {
-        let hour = match self.engine() {
-            Engine::Sqlite => "substr(replace(o.placed_at, ' ', 'T'), 1, 13)",
-            Engine::Postgres => "to_char(o.placed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24')",
-        };
+        let hour = self.utc_hour("o.placed_at");
         let sql = format!(
-            "SELECT w.location, {hour}, COUNT(DISTINCT o.id), COUNT(*), CAST(SUM(w.quantity) AS BIGINT) FROM ( \
-                 SELECT s.location, s.order_id, sl.quantity FROM shipment_lines sl JOIN shipments s ON s.id = sl.shipment_id \
-                 UNION ALL SELECT a.location, a.order_id, a.quantity FROM allocations a \
-             ) w JOIN orders o ON o.id = w.order_id WHERE o.placed_at >= $1 GROUP BY w.location, {hour}"
+            "SELECT location, placed_hour, COUNT(DISTINCT order_id), COUNT(*), CAST(SUM(units) AS BIGINT) FROM ( \
+                 SELECT w.location, {hour} AS placed_hour, w.order_id, w.line_no, SUM(w.quantity) AS units FROM ( \
+                     SELECT s.location, s.order_id, sl.line_no, sl.quantity FROM shipment_lines sl JOIN shipments s ON s.id = sl.shipment_id \
+                     UNION ALL SELECT a.location, a.order_id, a.line_no, a.quantity FROM allocations a \
+                 ) w JOIN orders o ON o.id = w.order_id WHERE o.placed_at >= $1 GROUP BY w.location, {hour}, w.order_id, w.line_no \
+             ) l GROUP BY location, placed_hour"
         );
         let rows: Vec<(String, String, i64, i64, i64)> = on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(from).fetch_all(conn).await?);
         rows.into_iter()
