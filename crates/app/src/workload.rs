@@ -39,11 +39,7 @@ impl Fulfilment<'_> {
         let capacities = tx.location_capacities().await?;
         let promotions = tx.promotions().await?;
         drop(tx);
-        let promoted_days: Vec<(NaiveDate, NaiveDate)> = promotions
-            .iter()
-            .filter(|p| p.sku.is_none())
-            .filter_map(|p| Some((NaiveDate::parse_from_str(&p.starts_on, "%Y-%m-%d").ok()?, NaiveDate::parse_from_str(&p.ends_on, "%Y-%m-%d").ok()?)))
-            .collect();
+        let promoted_days: Vec<(NaiveDate, NaiveDate)> = promotions.iter().filter(|p| p.sku.is_none()).filter_map(|p| p.days()).collect();
         let promoted = |day: NaiveDate| promoted_days.iter().any(|(from, to)| day >= *from && day <= *to);
         let mut workloads = Vec::new();
         for location in locations.into_iter().filter(|l| l.managed_by.is_none()) {
@@ -51,8 +47,15 @@ impl Fulfilment<'_> {
             let work = backlog.iter().find(|(l, _)| *l == location.code).map_or(Work::default(), |(_, w)| *w);
             let set = capacities.iter().find(|(l, _)| *l == location.code).map(|(_, c)| *c);
             let capacity = set.unwrap_or_default();
-            let zone: chrono_tz::Tz = location.time_zone.parse().unwrap_or(chrono_tz::UTC);
-            let cutoff = NaiveTime::parse_from_str(&location.cutoff_time, "%H:%M").unwrap_or(NaiveTime::MIN);
+            // Both are checked when a location is saved; a damaged value is said, not hidden.
+            let zone: chrono_tz::Tz = location.time_zone.parse().unwrap_or_else(|_| {
+                tracing::warn!(location = %location.code, time_zone = %location.time_zone, "unreadable time zone: the workload is worked out in UTC");
+                chrono_tz::UTC
+            });
+            let cutoff = NaiveTime::parse_from_str(&location.cutoff_time, "%H:%M").unwrap_or_else(|_| {
+                tracing::warn!(location = %location.code, cutoff = %location.cutoff_time, "unreadable cut-off: the workload takes midnight");
+                NaiveTime::MIN
+            });
             let outlook = outlook(&history, work, now, zone, cutoff, capacity, &promoted);
             workloads.push(LocationWorkload {
                 location: location.code,

@@ -1,7 +1,7 @@
 //! Procurement: supplier SKUs and terms, replenishment policies, proposals, purchase orders
 //! with their lines and receipts, suppliers' bills; and the daily demand forecasts read from.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use ordo_domain::procurement::{BillStatus, PoStatus, Position, ProposalStatus};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
@@ -20,6 +20,14 @@ pub struct PromotionRecord {
     pub ends_on: String,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
+}
+
+impl PromotionRecord {
+    /// The first and last day the promotion runs; none when either was stored unreadable.
+    pub fn days(&self) -> Option<(NaiveDate, NaiveDate)> {
+        let day = |text: &str| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok();
+        Some((day(&self.starts_on)?, day(&self.ends_on)?))
+    }
 }
 
 /// What a supplier sells us, on what terms.

@@ -24,9 +24,7 @@ impl History {
 pub(super) fn promoted_days(promotions: &[ordo_storage::PromotionRecord], sku: &str, first: NaiveDate, count: usize) -> Vec<bool> {
     let mut days = vec![false; count];
     for p in promotions.iter().filter(|p| p.sku.as_deref().is_none_or(|s| s == sku)) {
-        let (Ok(start), Ok(end)) = (NaiveDate::parse_from_str(&p.starts_on, "%Y-%m-%d"), NaiveDate::parse_from_str(&p.ends_on, "%Y-%m-%d")) else {
-            continue;
-        };
+        let Some((start, end)) = p.days() else { continue };
         for (i, day) in days.iter_mut().enumerate() {
             let date = first + Duration::days(i as i64);
             *day |= start <= date && date <= end;
