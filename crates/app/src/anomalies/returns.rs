@@ -46,9 +46,11 @@ pub(super) async fn judge(tx: &mut Tx, raising: &Raising, window: Window) -> App
     let exposure = |sku: &str, day: NaiveDate| -> i64 {
         shipped.range((sku.to_owned(), day - Duration::days(EXPOSURE_DAYS))..(sku.to_owned(), day)).map(|(_, units)| units).sum()
     };
-    let units_on = |sku: &str, reason: &str, day: NaiveDate| -> i64 {
-        returned.iter().filter(|(s, r, d, _)| s == sku && r == reason && *d == day).map(|r| r.3).sum()
-    };
+    let mut by_day: BTreeMap<(&str, &str, NaiveDate), i64> = BTreeMap::new();
+    for (sku, reason, day, units) in &returned {
+        *by_day.entry((sku.as_str(), reason.as_str(), *day)).or_default() += units;
+    }
+    let units_on = |sku: &str, reason: &str, day: NaiveDate| -> i64 { by_day.get(&(sku, reason, day)).copied().unwrap_or(0) };
     let mut findings = Vec::new();
     for (sku, reason) in &candidates {
         let days: Vec<RateDay> = first_day
@@ -69,8 +71,6 @@ pub(super) async fn judge(tx: &mut Tx, raising: &Raising, window: Window) -> App
                     *before.entry(r.as_str()).or_default() += units;
                 }
             }
-            let start = day_start(spike.day);
-            let returns = tx.returns_for(sku, reason, start, start + Duration::days(1), EVIDENCE_RECORDS).await?;
             let finding = Finding {
                 kind: kind.as_str(),
                 subject: format!("sku:{sku}"),
@@ -95,6 +95,13 @@ pub(super) async fn judge(tx: &mut Tx, raising: &Raising, window: Window) -> App
                 strength: strength(&spike),
                 raised: false,
             };
+            // Raised before: its evidence is not gathered again.
+            if raising.already(kind, &finding.subject, finding.day) {
+                findings.push(finding);
+                continue;
+            }
+            let start = day_start(spike.day);
+            let returns = tx.returns_for(sku, reason, start, start + Duration::days(1), EVIDENCE_RECORDS).await?;
             let details = serde_json::json!({
                 "sku": sku,
                 "reason": reason,
