@@ -389,6 +389,92 @@ async fn queue_sizes_count_out_of_stock_as_the_domain_rule_does() {
     .await;
 }
 
+/// A line shipped in two parcels, with a unit of it still allocated, is one line of the
+/// hour its order came in; its units are all counted.
+#[tokio::test]
+async fn hourly_inflow_counts_a_line_once_however_it_ships() {
+    use ordo_domain::order::{Address, NewCustomerRef, OrderStatus, PaymentStatus, Shipment, ShipmentLine, ShipmentStatus};
+    on_both("hourly_inflow", |db| async move {
+        let now = Utc::now();
+        let placed = now - Duration::hours(3);
+        let mut tx = db.write().await.unwrap();
+        tx.insert_channel(&channel("web"), now).await.unwrap();
+        tx.insert_location(&location("central", 1), now).await.unwrap();
+        tx.insert_product(&product("MUG", "Mug"), now).await.unwrap();
+        let customer = NewCustomerRef { email: "ann@example.com".into(), name: "Ann".into() };
+        let ship_to = Address {
+            name: "Ann".into(),
+            line1: "1 Main St".into(),
+            line2: None,
+            city: "Berlin".into(),
+            region: None,
+            postal_code: "10115".into(),
+            country: "DE".into(),
+        };
+        let zero = Money::from_minor(0, Currency::EUR);
+        let order = ordo_storage::NewOrderRecord {
+            id: Uuid::now_v7(),
+            channel: "web",
+            external_id: "W-1",
+            status: OrderStatus::PartiallyShipped,
+            placed_at: placed,
+            ship_by: now + Duration::days(1),
+            currency: Currency::EUR,
+            customer: &customer,
+            ship_to: &ship_to,
+            billing_country: None,
+            shipping_method: "standard",
+            payment_status: PaymentStatus::Captured,
+            shipping_price: zero,
+            total: zero,
+            payload: "{}",
+            terms: "{}",
+            waiting_for: None,
+            fulfilled_by_channel: false,
+            received_at: placed,
+        };
+        assert_eq!(tx.insert_orders(&[order.clone()]).await.unwrap(), 1);
+        let line = ordo_storage::NewLineRecord {
+            line: 1,
+            kit: false,
+            part_of: None,
+            sku: "MUG",
+            channel_sku: None,
+            item_id: None,
+            quantity: 5,
+            unit_price: zero,
+            tax: zero,
+            discount: zero,
+        };
+        tx.insert_order_lines(&[(order.id, &[line][..])]).await.unwrap();
+        for n in 0..2 {
+            let parcel = Shipment {
+                id: Uuid::now_v7(),
+                location: "central".into(),
+                status: ShipmentStatus::Shipped,
+                carrier: "dhl".into(),
+                tracking_number: format!("T-{n}"),
+                shipped_at: now,
+                delivered_at: None,
+                lines: vec![ShipmentLine { line: 1, quantity: 2 }],
+                tracking: Vec::new(),
+            };
+            tx.insert_shipment(&parcel, order.id).await.unwrap();
+        }
+        tx.insert_allocation(order.id, 1, "central", 1).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let mut tx = db.read().await.unwrap();
+        let inflow = tx.hourly_inflow(now - Duration::days(1)).await.unwrap();
+        assert_eq!(inflow.len(), 1, "{inflow:?}");
+        let (at, hour) = &inflow[0];
+        assert_eq!(at, "central");
+        assert_eq!((hour.work.parcels, hour.work.lines, hour.work.units), (1, 1, 5));
+        assert_eq!(hour.hour.format("%Y-%m-%dT%H").to_string(), placed.format("%Y-%m-%dT%H").to_string());
+    })
+    .await;
+}
+
 /// Deliveries about one order are claimed one at a time, in the order received, whichever
 /// processor asks; those about other orders go meanwhile.
 #[tokio::test]
