@@ -433,7 +433,7 @@ async fn hourly_inflow_counts_a_line_once_however_it_ships() {
             fulfilled_by_channel: false,
             received_at: placed,
         };
-        assert_eq!(tx.insert_orders(&[order.clone()]).await.unwrap(), 1);
+        assert_eq!(tx.insert_orders(std::slice::from_ref(&order)).await.unwrap(), 1);
         let line = ordo_storage::NewLineRecord {
             line: 1,
             kit: false,
