@@ -66,7 +66,7 @@ pub(super) async fn judge(tx: &mut Tx, raising: &Raising, window: Window) -> App
                         "series": series(&history, day, "orders"),
                         "cancelled_orders": orders.iter().map(|id| serde_json::json!({"order": id})).collect::<Vec<_>>(),
                     });
-                    raising.raise(tx, kind, finding, details).await?
+                    raising.raise(kind, finding, details)
                 };
                 findings.push(finding);
             }

@@ -132,7 +132,7 @@ pub(super) async fn judge(tx: &mut Tx, raising: &Raising, window: Window, curren
                 "order": f.fee.order, "sku": f.fee.sku, "fee": f.fee.fee_type, "charged": total_decimal(i128::from(f.fee.charged), currency), "found": f.why,
             })).collect::<Vec<_>>(),
         });
-        findings.push(raising.raise(tx, kind, finding, details).await?);
+        findings.push(raising.raise(kind, finding, details));
     }
     Ok((judged, findings))
 }

@@ -94,21 +94,21 @@ pub(super) async fn judge(tx: &mut Tx, raising: &Raising, window: Window, curren
             // from a person unless it matters.
             let Some(drop) = margin_drop(&history_points, value, margin.revenue, business[i].revenue) else { continue };
             let found = (*prefix, key.as_str(), *week);
-            findings.push(raise(tx, raising, found, (margin, &business[i]), &drop, &points, currency).await?);
+            findings.push(finding(raising, found, (margin, &business[i]), &drop, &points, currency));
         }
     }
     Ok((judged, findings))
 }
 
-async fn raise(
-    tx: &mut Tx,
+/// The finding of a margin drop, with its evidence, kept to be raised.
+fn finding(
     raising: &Raising,
     (prefix, key, week): (&str, &str, NaiveDate),
     (margin, business): (&Margin, &Margin),
     drop: &Outlier,
     points: &[(NaiveDate, Option<i64>)],
     currency: Currency,
-) -> AppResult<Finding> {
+) -> Finding {
     let kind = ExceptionKind::MarginDrop;
     let money = |total| format!("{} {currency}", total_decimal(total, currency));
     let finding = Finding {
@@ -147,5 +147,5 @@ async fn raise(
         "measure": "contribution margin less the whole business's, in points, week by week",
         "series": points.iter().filter_map(|(w, v)| Some(point(*w, (*v)?, format!("week from {w}: {} points from the business's", points_of((*v)?))))).collect::<Vec<_>>(),
     });
-    raising.raise(tx, kind, finding, details).await
+    raising.raise(kind, finding, details)
 }

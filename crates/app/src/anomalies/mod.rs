@@ -109,13 +109,16 @@ fn point(day: NaiveDate, value: i64, shown: String) -> serde_json::Value {
 }
 
 /// Raises findings as exceptions, once each: what was raised since the window began, and how
-/// earlier findings were resolved, are read once.
+/// earlier findings were resolved, are read once. Findings are judged while only reading;
+/// the new ones are raised together afterwards, in one short write.
 struct Raising {
     /// Kind, subject and finding day of what was raised already.
     earlier: HashSet<(&'static str, String, String)>,
     /// Per kind: resolved, and resolved as not a problem.
     outcomes: HashMap<&'static str, (i64, i64)>,
     now: DateTime<Utc>,
+    /// New findings to raise: kind, subject, day and details.
+    pending: std::sync::Mutex<Vec<(ExceptionKind, String, NaiveDate, serde_json::Value)>>,
 }
 
 impl Raising {
@@ -132,18 +135,18 @@ impl Raising {
             }
             outcomes.insert(kind.as_str(), tx.resolutions(kind.as_str(), Resolution::NotAnIssue.as_str()).await?);
         }
-        Ok(Raising { earlier, outcomes, now })
+        Ok(Raising { earlier, outcomes, now, pending: Default::default() })
     }
 
     fn already(&self, kind: ExceptionKind, subject: &str, day: NaiveDate) -> bool {
         self.earlier.contains(&(kind.as_str(), subject.to_owned(), day.to_string()))
     }
 
-    /// Raises `finding` with `details` (its figures are added) unless it was raised before;
-    /// the finding, marked raised or not.
-    async fn raise(&self, tx: &mut Tx, kind: ExceptionKind, mut finding: Finding, details: serde_json::Value) -> AppResult<Finding> {
+    /// Keeps `finding` with `details` (its figures are added) to be raised, unless it was
+    /// raised before; the finding, as found.
+    fn raise(&self, kind: ExceptionKind, finding: Finding, details: serde_json::Value) -> Finding {
         if self.already(kind, &finding.subject, finding.day) {
-            return Ok(finding);
+            return finding;
         }
         let mut details = details;
         if let Some(map) = details.as_object_mut() {
@@ -153,10 +156,24 @@ impl Raising {
             map.insert("baseline".into(), finding.baseline.clone().into());
             map.insert("strength".into(), finding.strength.clone().into());
         }
-        let due = self.now + kind.sla();
-        // One open finding per subject: a second day waits until the first is resolved.
-        finding.raised = tx.raise_exception(kind.as_str(), &finding.subject, kind.owner_role().as_str(), due, &details, self.now).await?;
-        Ok(finding)
+        if let Ok(mut pending) = self.pending.lock() {
+            pending.push((kind, finding.subject.clone(), finding.day, details));
+        }
+        finding
+    }
+
+    /// Raises what was kept, in `tx`, marking each finding raised; one open finding per
+    /// subject: a second day waits until the first is resolved.
+    async fn raise_pending(self, tx: &mut Tx, findings: &mut [Finding]) -> AppResult<()> {
+        let pending = self.pending.into_inner().unwrap_or_default();
+        for (kind, subject, day, details) in pending {
+            let due = self.now + kind.sla();
+            let raised = tx.raise_exception(kind.as_str(), &subject, kind.owner_role().as_str(), due, &details, self.now).await?;
+            if let Some(finding) = findings.iter_mut().find(|f| f.kind == kind.as_str() && f.subject == subject && f.day == day) {
+                finding.raised = raised;
+            }
+        }
+        Ok(())
     }
 
     /// Findings of `kind` resolved so far, and how many of them were not a problem.
@@ -177,7 +194,8 @@ impl Anomalies<'_> {
         let today = now.date_naive();
         let window = Window { first: today - Duration::days(days), today };
         let currency = self.settings.base_currency;
-        let mut tx = self.db.write().await?;
+        // Judged while only reading, so intake is not held up by the scan; raised after.
+        let mut tx = self.db.read().await?;
         let raising = Raising::read(&mut tx, window, now).await?;
         let mut scan = Scan { kinds: Vec::new(), findings: Vec::new() };
         for kind in KINDS {
@@ -193,6 +211,9 @@ impl Anomalies<'_> {
             scan.kinds.push(KindScan { kind: kind.as_str(), judged, found: found.len(), resolved, not_a_problem });
             scan.findings.extend(found);
         }
+        drop(tx);
+        let mut tx = self.db.write().await?;
+        raising.raise_pending(&mut tx, &mut scan.findings).await?;
         tx.commit().await?;
         Ok(scan)
     }

@@ -111,7 +111,7 @@ pub(super) async fn judge(tx: &mut Tx, raising: &Raising, window: Window) -> App
                 "series": series(&history, day, "units shipped came back"),
                 "returns": returns.iter().map(|id| serde_json::json!({"return": id})).collect::<Vec<_>>(),
             });
-            findings.push(raising.raise(tx, kind, finding, details).await?);
+            findings.push(raising.raise(kind, finding, details));
         }
     }
     Ok((judged, findings))

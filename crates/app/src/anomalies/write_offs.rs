@@ -66,7 +66,7 @@ pub(super) async fn judge(tx: &mut Tx, raising: &Raising, window: Window) -> App
                     "sku": m.sku, "kind": m.kind, "units": m.units, "reason": m.reason, "by": m.actor, "at": m.at.to_rfc3339(),
                 })).collect::<Vec<_>>(),
             });
-            findings.push(raising.raise(tx, kind, finding, details).await?);
+            findings.push(raising.raise(kind, finding, details));
         }
     }
     Ok((judged, findings))
