@@ -1,0 +1,131 @@
+//! Scores candidate forecast rules on a development window: the `--drop` last periods of every
+//! series are cut off first, so the window scored is the one before the hold-out that
+//! `ordo forecast evaluate` reports. Rules are compared here, never on the hold-out.
+//!
+//! cargo run --release -p ordo-forecast --example dev_windows -- (--tsf FILE | --csv FILE --period day|week|month) --horizon H --drop N
+
+use ordo_forecast::backtest::choose;
+use ordo_forecast::{Method, Period, Scorecard, classify, series_csv, tsf};
+
+fn main() -> Result<(), String> {
+    let args: Vec<String> = std::env::args().collect();
+    let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
+    let read = |path: String| std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"));
+    let (series, period) = if let Some(path) = value("--tsf") {
+        let dataset = tsf::parse(&read(path)?).map_err(|e| e.to_string())?;
+        (dataset.series.iter().map(|s| s.complete().ok_or("a series has missing values")).collect::<Result<Vec<_>, _>>()?, Period::Month)
+    } else {
+        let period = value("--period").as_deref().and_then(Period::parse).ok_or("--period day|week|month")?;
+        let text = read(value("--csv").ok_or("--tsf FILE or --csv FILE")?)?;
+        (series_csv::parse(&text, period).map_err(|e| e.to_string())?.into_iter().map(|(_, v)| v).collect(), period)
+    };
+    let number = |flag: &str, default: usize| value(flag).map_or(Ok(default), |v| v.parse::<usize>().map_err(|e| format!("{flag}: {e}")));
+    let horizon = number("--horizon", period.default_horizon())?;
+    let drop = number("--drop", 0)?;
+    let settings = period.settings(horizon);
+    let rules = rules();
+    let mut cards: Vec<Scorecard> = vec![Scorecard::default(); rules.len()];
+    for full in &series {
+        if full.len() <= drop + horizon + 1 {
+            continue;
+        }
+        let (train, test) = full[..full.len() - drop].split_at(full.len() - drop - horizon);
+        let choice = choose(train, settings.season, horizon, &settings.backtest);
+        let fits: Vec<(Method, Vec<f64>)> =
+            Method::ALL.iter().map(|&m| (m, m.fit(train, settings.season, horizon).map_or_else(|| vec![0.0; horizon], |f| f.forecast))).collect();
+        let suited: Vec<Method> = match classify(train) {
+            Some(profile) => Method::ALL.iter().copied().filter(|m| m.suits(profile.class)).collect(),
+            None => Vec::new(),
+        };
+        let mut ranked: Vec<(Method, f64)> =
+            choice.scores.iter().filter_map(|s| s.rmsse.filter(|r| r.is_finite()).map(|r| (s.method, r))).collect();
+        ranked.sort_by(|a, b| a.1.total_cmp(&b.1));
+        let seen = Seen { fits: &fits, suited: &suited, ranked: &ranked, choice: &choice.fitted.forecast, horizon };
+        for ((_, rule), card) in rules.iter().zip(&mut cards) {
+            card.add(train, test, &rule(&seen));
+        }
+    }
+    println!("drop {drop}, horizon {horizon}, {} series", series.len());
+    for ((name, _), card) in rules.iter().zip(&cards) {
+        let figure = |x: Option<f64>| x.map_or_else(|| "-".to_owned(), |x| format!("{x:.4}"));
+        println!("{name:<32} RMSSE {}  MASE {}  bias {}", figure(card.rmsse()), figure(card.mase()), figure(card.bias()));
+    }
+    Ok(())
+}
+
+struct Seen<'a> {
+    fits: &'a [(Method, Vec<f64>)],
+    suited: &'a [Method],
+    ranked: &'a [(Method, f64)],
+    choice: &'a [f64],
+    horizon: usize,
+}
+
+impl Seen<'_> {
+    fn of(&self, method: Method) -> &[f64] {
+        self.fits.iter().find(|(m, _)| *m == method).map_or(&[], |(_, f)| f)
+    }
+
+    fn mean(&self, methods: &[Method]) -> Vec<f64> {
+        if methods.is_empty() {
+            return self.choice.to_vec();
+        }
+        (0..self.horizon).map(|t| methods.iter().map(|&m| self.of(m).get(t).copied().unwrap_or(0.0)).sum::<f64>() / methods.len() as f64).collect()
+    }
+
+    fn median(&self, methods: &[Method]) -> Vec<f64> {
+        if methods.is_empty() {
+            return self.choice.to_vec();
+        }
+        (0..self.horizon)
+            .map(|t| {
+                let mut v: Vec<f64> = methods.iter().map(|&m| self.of(m).get(t).copied().unwrap_or(0.0)).collect();
+                v.sort_by(f64::total_cmp);
+                let n = v.len();
+                if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+            })
+            .collect()
+    }
+
+    fn pool(&self, size: usize, among: &dyn Fn(Method) -> bool) -> Vec<f64> {
+        let best: Vec<Method> = self.ranked.iter().map(|(m, _)| *m).filter(|&m| among(m)).take(size).collect();
+        self.mean(&best)
+    }
+}
+
+type Rule = Box<dyn Fn(&Seen) -> Vec<f64>>;
+
+fn rules() -> Vec<(String, Rule)> {
+    use Method::*;
+    let mut rules: Vec<(String, Rule)> = Method::ALL.iter().map(|&m| (m.name().to_owned(), Box::new(move |s: &Seen| s.of(m).to_vec()) as Rule)).collect();
+    rules.push(("choice".into(), Box::new(|s: &Seen| s.choice.to_vec())));
+    rules.push(("lowest back-test".into(), Box::new(|s: &Seen| s.pool(1, &|_| true))));
+    for size in [2, 3, 4, 5] {
+        rules.push((format!("pool {size}"), Box::new(move |s: &Seen| s.pool(size, &|_| true))));
+    }
+    let no_croston = |m: Method| !matches!(m, Croston | CrostonSba);
+    rules.push(("pool 3 no croston".into(), Box::new(move |s: &Seen| s.pool(3, &no_croston))));
+    for size in [2, 4] {
+        rules.push((format!("pool {size} no croston"), Box::new(move |s: &Seen| s.pool(size, &no_croston))));
+    }
+    rules.push(("decline + pool 2 no croston".into(), Box::new(move |s: &Seen| {
+        let mut best: Vec<Method> = s.ranked.iter().map(|(m, _)| *m).filter(|&m| no_croston(m) && m != Decline).take(2).collect();
+        if best.is_empty() { return s.choice.to_vec(); }
+        best.push(Decline);
+        s.mean(&best)
+    })));
+    rules.push(("inverse-mse no croston".into(), Box::new(move |s: &Seen| {
+        let w: Vec<(Method, f64)> = s.ranked.iter().filter(|(m, _)| no_croston(*m)).map(|&(m, r)| (m, 1.0 / (r * r).max(1e-12))).collect();
+        if w.is_empty() { return s.choice.to_vec(); }
+        let total: f64 = w.iter().map(|x| x.1).sum();
+        (0..s.horizon).map(|t| w.iter().map(|&(m, x)| s.of(m).get(t).copied().unwrap_or(0.0) * x).sum::<f64>() / total).collect()
+    })));
+    rules.push(("mean suited".into(), Box::new(|s: &Seen| s.mean(s.suited))));
+    rules.push(("median suited".into(), Box::new(|s: &Seen| s.median(s.suited))));
+    rules.push(("mean decline imapa".into(), Box::new(|s: &Seen| s.mean(&[Decline, Imapa]))));
+    rules.push(("mean decline imapa tsb".into(), Box::new(|s: &Seen| s.mean(&[Decline, Imapa, Tsb]))));
+    rules.push(("mean decline adida imapa tsb".into(), Box::new(|s: &Seen| s.mean(&[Decline, Adida, Imapa, Tsb]))));
+    rules.push(("mean imapa adida tsb".into(), Box::new(|s: &Seen| s.mean(&[Imapa, Adida, Tsb]))));
+    rules.push(("median decl ses tsb adida imapa".into(), Box::new(|s: &Seen| s.median(&[Decline, Ses, Tsb, Adida, Imapa]))));
+    rules
+}
