@@ -4,7 +4,7 @@
 //!
 //! cargo run --release -p ordo-forecast --example dev_windows -- (--tsf FILE | --csv FILE --period day|week|month) --horizon H --drop N
 
-use ordo_forecast::backtest::choose;
+use ordo_forecast::backtest::{Backtest, choose};
 use ordo_forecast::{Method, Period, Scorecard, classify, series_csv, tsf};
 
 fn main() -> Result<(), String> {
@@ -30,7 +30,9 @@ fn main() -> Result<(), String> {
             continue;
         }
         let (train, test) = full[..full.len() - drop].split_at(full.len() - drop - horizon);
-        let choice = choose(train, settings.season, horizon, &settings.backtest);
+        let ordo = choose(train, settings.season, horizon, &settings.backtest);
+        let every = Backtest { candidates: Method::ALL.to_vec(), ..settings.backtest.clone() };
+        let choice = choose(train, settings.season, horizon, &every);
         let fits: Vec<(Method, Vec<f64>)> =
             Method::ALL.iter().map(|&m| (m, m.fit(train, settings.season, horizon).map_or_else(|| vec![0.0; horizon], |f| f.forecast))).collect();
         let suited: Vec<Method> = match classify(train) {
@@ -40,7 +42,7 @@ fn main() -> Result<(), String> {
         let mut ranked: Vec<(Method, f64)> =
             choice.scores.iter().filter_map(|s| s.rmsse.filter(|r| r.is_finite()).map(|r| (s.method, r))).collect();
         ranked.sort_by(|a, b| a.1.total_cmp(&b.1));
-        let seen = Seen { fits: &fits, suited: &suited, ranked: &ranked, choice: &choice.fitted.forecast, horizon };
+        let seen = Seen { fits: &fits, suited: &suited, ranked: &ranked, choice: &ordo.forecast, horizon };
         for ((_, rule), card) in rules.iter().zip(&mut cards) {
             card.add(train, test, &rule(&seen));
         }
@@ -98,7 +100,7 @@ type Rule = Box<dyn Fn(&Seen) -> Vec<f64>>;
 fn rules() -> Vec<(String, Rule)> {
     use Method::*;
     let mut rules: Vec<(String, Rule)> = Method::ALL.iter().map(|&m| (m.name().to_owned(), Box::new(move |s: &Seen| s.of(m).to_vec()) as Rule)).collect();
-    rules.push(("choice".into(), Box::new(|s: &Seen| s.choice.to_vec())));
+    rules.push(("ordo (pool 3 no croston)".into(), Box::new(|s: &Seen| s.choice.to_vec())));
     rules.push(("lowest back-test".into(), Box::new(|s: &Seen| s.pool(1, &|_| true))));
     for size in [2, 3, 4, 5] {
         rules.push((format!("pool {size}"), Box::new(move |s: &Seen| s.pool(size, &|_| true))));

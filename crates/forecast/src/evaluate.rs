@@ -2,7 +2,6 @@
 //! but its last `horizon` periods and scored on those, as `ordo forecast evaluate` prints and
 //! the README reports for each data set.
 
-use crate::backtest::{Backtest, choose};
 use crate::demand::DemandHistory;
 use crate::methods::Method;
 use crate::metrics::Scorecard;
@@ -17,13 +16,14 @@ pub struct MethodScore {
     pub bias: Option<f64>,
 }
 
-/// The name the per-series choice is reported under.
+/// The name Ordo's own forecast, each series' pool of its best methods in back-test, is
+/// reported under (kept from when one method was picked per series).
 pub const CHOICE: &str = "per-series choice";
 /// The name the equal-weight combination is reported under.
 pub const COMBINATION: &str = "combination of suited methods";
 
-/// The mean, period by period, of every method suited to the history's demand pattern (the
-/// pool the choice competes over) that can be fitted to it: no selection, no weights, so
+/// The mean, period by period, of every method suited to the history's demand pattern
+/// (Croston's methods included) that can be fitted to it: no selection, no weights, so
 /// nothing in it is tuned to a data set. Zeros for a history that never sold.
 pub fn combination(history: &[f64], season: usize, horizon: usize) -> Vec<f64> {
     let Some(profile) = crate::classify(history) else { return vec![0.0; horizon] };
@@ -31,29 +31,6 @@ pub fn combination(history: &[f64], season: usize, horizon: usize) -> Vec<f64> {
         Method::ALL.iter().filter(|m| m.suits(profile.class)).filter_map(|m| m.fit(history, season, horizon)).map(|f| f.forecast).collect();
     if fits.is_empty() {
         return vec![0.0; horizon];
-    }
-    (0..horizon).map(|t| fits.iter().map(|f| f[t]).sum::<f64>() / fits.len() as f64).collect()
-}
-
-/// The name the pool of the back-test's best methods is reported under.
-pub const POOL: &str = "pool of the three best in back-test";
-/// How many of the back-test's best methods the pool averages.
-pub const POOL_SIZE: usize = 3;
-
-/// Forecast pooling (Kourentzes, Barrow and Petropoulos, 2019): the mean, period by period, of
-/// the [`POOL_SIZE`] methods with the lowest back-test RMSSE among those suited to the series.
-/// Picking one method trusts a noisy back-test to tell close methods apart; averaging every
-/// suited method lets the poor ones in. The pool keeps the ranking's signal and averages away
-/// its noise, with no incumbent and no margin. A series too short for a back-test gets the
-/// choice's fallback.
-pub fn pool(history: &[f64], season: usize, horizon: usize, backtest: &Backtest) -> Vec<f64> {
-    let choice = choose(history, season, horizon, backtest);
-    let mut ranked: Vec<(Method, f64)> =
-        choice.scores.iter().filter_map(|score| score.rmsse.filter(|rmsse| rmsse.is_finite()).map(|rmsse| (score.method, rmsse))).collect();
-    ranked.sort_by(|a, b| a.1.total_cmp(&b.1));
-    let fits: Vec<Vec<f64>> = ranked.iter().take(POOL_SIZE).filter_map(|(method, _)| method.fit(history, season, horizon)).map(|f| f.forecast).collect();
-    if fits.is_empty() {
-        return choice.fitted.forecast;
     }
     (0..horizon).map(|t| fits.iter().map(|f| f[t]).sum::<f64>() / fits.len() as f64).collect()
 }
@@ -67,8 +44,8 @@ pub struct Evaluation {
     /// Series scored (the others have no scale: no change in their history).
     pub scored: usize,
     pub horizon: usize,
-    /// Each method, then the per-series choice ([`CHOICE`]), the combination
-    /// ([`COMBINATION`]) and the pool ([`POOL`]).
+    /// Each method, then the per-series choice ([`CHOICE`]) and the combination
+    /// ([`COMBINATION`]).
     pub methods: Vec<MethodScore>,
 }
 
@@ -98,8 +75,6 @@ pub fn evaluate(series: &[Vec<f64>], settings: &Settings) -> Evaluation {
     methods.push(score(CHOICE, &choice));
     let mut combined = splits.iter().map(|(train, _)| combination(train, settings.season, horizon));
     methods.push(score(COMBINATION, &card(&mut combined)));
-    let mut pooled = splits.iter().map(|(train, _)| pool(train, settings.season, horizon, &settings.backtest));
-    methods.push(score(POOL, &card(&mut pooled)));
     Evaluation { series: splits.len(), too_short: series.len() - splits.len(), scored: choice.scored, horizon, methods }
 }
 
@@ -123,28 +98,14 @@ mod tests {
     }
 
     #[test]
-    fn the_pool_is_the_mean_of_the_three_best_in_back_test() {
-        let steady: Vec<f64> = (0..40).map(|i| f64::from(i % 3 + 2)).collect();
-        let backtest = Backtest::monthly();
-        let choice = choose(&steady, 12, 3, &backtest);
-        let mut ranked: Vec<(Method, f64)> = choice.scores.iter().map(|s| (s.method, s.rmsse.unwrap())).collect();
-        ranked.sort_by(|a, b| a.1.total_cmp(&b.1));
-        let best: Vec<Method> = ranked.iter().take(POOL_SIZE).map(|(m, _)| *m).collect();
-        let mean = best.iter().map(|m| m.fit(&steady, 12, 3).unwrap().forecast[0]).sum::<f64>() / 3.0;
-        assert!((pool(&steady, 12, 3, &backtest)[0] - mean).abs() < 1e-12, "{best:?}");
-        // Too short to back-test: the choice's fallback, not nothing.
-        assert_eq!(pool(&[1.0, 0.0, 2.0], 12, 3, &backtest), choose(&[1.0, 0.0, 2.0], 12, 3, &backtest).fitted.forecast);
-    }
-
-    #[test]
     fn every_method_and_the_choice_are_scored_and_short_series_set_aside() {
         let steady: Vec<f64> = (0..40).map(|i| f64::from(i % 3 + 2)).collect();
         let dying: Vec<f64> = (0..40).map(|i| if i < 20 { 5.0 } else { f64::from(u8::from(i % 4 == 0)) }).collect();
         let short = vec![1.0, 2.0];
         let e = evaluate(&[steady, dying, short], &Settings::monthly(6));
         assert_eq!((e.series, e.too_short, e.scored, e.horizon), (2, 1, 2, 6));
-        assert_eq!(e.methods.len(), Method::ALL.len() + 3);
-        assert_eq!(e.methods.iter().rev().take(3).map(|m| m.method).collect::<Vec<_>>(), [POOL, COMBINATION, CHOICE]);
+        assert_eq!(e.methods.len(), Method::ALL.len() + 2);
+        assert_eq!(e.methods.iter().rev().take(2).map(|m| m.method).collect::<Vec<_>>(), [COMBINATION, CHOICE]);
         assert!(e.methods.iter().all(|m| m.rmsse.is_some_and(f64::is_finite)), "{e:?}");
     }
 }

@@ -1,5 +1,5 @@
 //! One SKU from its raw history to an explained forecast: promotions taken out, stockouts
-//! imputed, the method chosen by back-test, and planned promotions put back in.
+//! imputed, the best methods in back-test pooled, and planned promotions put back in.
 
 use crate::ForecastError;
 use crate::backtest::{Backtest, Choice, choose};
@@ -37,7 +37,7 @@ impl Settings {
 /// A SKU's forecast and everything needed to explain it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SkuForecast {
-    /// The method, its parameters, its back-test score against the other candidates, and
+    /// The methods pooled, their parameters, the back-test scores of every candidate, and
     /// the baseline forecast (without promotions).
     pub choice: Choice,
     pub uplift: Uplift,
@@ -68,7 +68,7 @@ pub fn forecast(history: &DemandHistory, upcoming_promotions: &[bool], settings:
     let imputed = history.impute_stockouts(&mut series);
 
     let choice = choose(&series, settings.season, settings.horizon, &settings.backtest);
-    let mut forecast = choice.fitted.forecast.clone();
+    let mut forecast = choice.forecast.clone();
     uplift.apply(&mut forecast, upcoming_promotions);
     Ok(SkuForecast { choice, uplift, imputed, forecast })
 }
@@ -89,11 +89,11 @@ mod tests {
         assert_eq!(result.uplift.observed, Some(3.0));
         // Twenty promoted days against the prior's eight: 3^(20/28).
         assert!((result.uplift.factor - 3f64.powf(20.0 / 28.0)).abs() < 1e-9);
-        let baseline = result.choice.fitted.forecast[0];
+        let baseline = result.choice.forecast[0];
         // The shrunk uplift leaves a little of each promotion in the baseline.
         assert!((10.0..11.0).contains(&baseline), "{result:?}");
         assert_eq!(result.forecast[0], baseline);
-        assert!((result.forecast[1] - result.choice.fitted.forecast[1] * result.uplift.factor).abs() < 1e-9);
+        assert!((result.forecast[1] - result.choice.forecast[1] * result.uplift.factor).abs() < 1e-9);
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //!
 //! The reference figures are a widely used Python library's on the same hold-out: its best
 //! method, IMAPA, at RMSSE 0.562 and MASE 0.744, its Croston at 0.718 and 1.211. Matching its
-//! Croston and IMAPA first shows the scoring is the same; the per-SKU choice must then do at
-//! least as well as its best.
+//! Croston and IMAPA first shows the scoring is the same; Ordo's forecast (each SKU's pool of
+//! its best methods in back-test) must then do at least as well as its best.
 
 // Test helpers outside `#[test]` functions may unwrap too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -52,7 +52,7 @@ fn the_scoring_reproduces_the_reference_croston_and_imapa() {
 }
 
 #[test]
-fn the_per_sku_choice_beats_the_reference_best() {
+fn the_per_sku_pool_beats_the_reference_best() {
     let series = car_parts();
     let settings = Settings::monthly(HOLDOUT);
     let choice = score(&series, |train| {
@@ -61,6 +61,6 @@ fn the_per_sku_choice_beats_the_reference_best() {
     let (rmsse, mase) = (choice.rmsse().unwrap(), choice.mase().unwrap());
     assert!(rmsse <= 0.562 && mase <= 0.744, "RMSSE {rmsse:.3}, MASE {mase:.3}");
     // The figures the README quotes, so a change that moves them is noticed.
-    assert!(near(Some(rmsse), 0.544) && near(Some(mase), 0.666), "RMSSE {rmsse:.4}, MASE {mase:.4}");
-    assert!(near(choice.bias(), -0.077), "bias {:?}", choice.bias());
+    assert!(near(Some(rmsse), 0.5575) && near(Some(mase), 0.7214), "RMSSE {rmsse:.4}, MASE {mase:.4}");
+    assert!(near(choice.bias(), 0.067), "bias {:?}", choice.bias());
 }

@@ -130,15 +130,21 @@ pub(super) fn forecast_of(sku: &str, history: &History, upcoming: &[bool]) -> Ap
     let result = ordo_forecast::forecast(&demand, &upcoming, &settings).map_err(|e| FieldError::new("history", e.to_string()))?;
     let daily_demand = result.forecast.iter().sum::<f64>() / result.forecast.len().max(1) as f64;
     let scale = ordo_forecast::Scale::naive(&days).map_or(daily_demand.sqrt(), |s| s.squared.sqrt());
-    let daily_error = result.choice.rmsse().map_or(scale, |r| r * scale);
+    let daily_error = result.choice.rmsse.map_or(scale, |r| r * scale);
     let profile = result.choice.profile;
     Ok(SkuForecastView {
         sku: sku.to_owned(),
         demand_class: profile.map(|p| p.class.name().to_owned()),
         adi: profile.map(|p| p.adi),
         cv2: profile.map(|p| p.cv2),
-        method: result.choice.method().name().to_owned(),
-        parameters: result.choice.fitted.params.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
+        method: result.choice.name(),
+        pooled: result.choice.methods().map(|m| m.name().to_owned()).collect(),
+        parameters: result
+            .choice
+            .pooled
+            .iter()
+            .flat_map(|fitted| fitted.params.iter().map(|(k, v)| (format!("{}.{k}", fitted.method.name()), *v)))
+            .collect(),
         chosen_because: format!("{:?}", result.choice.reason).to_lowercase(),
         backtest: result.choice.scores.iter().map(|s| (s.method.name().to_owned(), s.rmsse)).collect(),
         history_days: days.len(),

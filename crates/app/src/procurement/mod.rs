@@ -47,9 +47,14 @@ pub struct SkuForecastView {
     pub demand_class: Option<String>,
     pub adi: Option<f64>,
     pub cv2: Option<f64>,
+    /// The methods whose forecasts are averaged, joined: `tsb + imapa + ses`.
     pub method: String,
+    /// The same methods, best in back-test first.
+    pub pooled: Vec<String>,
+    /// Each pooled method's fitted parameters, named `method.parameter`.
     pub parameters: BTreeMap<String, f64>,
-    /// won, incumbent or untested.
+    /// pooled (the three best in back-test averaged) or untested (too little history to
+    /// back-test: the declining rate since the first sale).
     pub chosen_because: String,
     /// Each candidate's back-test RMSSE (lower is better); none when it could not be tested.
     pub backtest: BTreeMap<String, Option<f64>>,

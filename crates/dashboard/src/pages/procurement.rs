@@ -285,7 +285,7 @@ struct ForecastPage {
     height: i64,
     top: String,
     backtest: Vec<(String, String)>,
-    /// The back-test as bars: (method, y, width), the chosen method marked.
+    /// The back-test as bars: (method, y, width, pooled), the pooled methods marked.
     backtest_bars: Vec<(String, i64, i64, bool)>,
     backtest_height: i64,
     parameters: String,
@@ -325,7 +325,7 @@ pub(crate) async fn forecast(session: Session, State(dashboard): State<Dashboard
     let backtest_bars: Vec<(String, i64, i64, bool)> = tested
         .iter()
         .enumerate()
-        .map(|(i, (m, s))| ((*m).clone(), i as i64 * 22, ((s / worst) * 300.0).round() as i64, **m == f.method))
+        .map(|(i, (m, s))| ((*m).clone(), i as i64 * 22, ((s / worst) * 300.0).round() as i64, f.pooled.contains(m)))
         .collect();
     let backtest_height = (backtest_bars.len() as i64 * 22).max(22);
     let parameters = f.parameters.iter().map(|(k, v)| format!("{k} {v:.3}")).collect::<Vec<_>>().join(", ");
