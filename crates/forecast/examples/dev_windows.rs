@@ -106,7 +106,6 @@ fn rules() -> Vec<(String, Rule)> {
         rules.push((format!("pool {size}"), Box::new(move |s: &Seen| s.pool(size, &|_| true))));
     }
     let no_croston = |m: Method| !matches!(m, Croston | CrostonSba);
-    rules.push(("pool 3 no croston".into(), Box::new(move |s: &Seen| s.pool(3, &no_croston))));
     for size in [2, 4] {
         rules.push((format!("pool {size} no croston"), Box::new(move |s: &Seen| s.pool(size, &no_croston))));
     }

@@ -879,7 +879,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
             } else {
                 let methods: Vec<String> = report.methods.iter().map(|(m, n)| format!("{m} {n}")).collect();
                 println!(
-                    "replenish: {} SKUs × {} days on {} threads in {:.2} s = {:.0} SKUs/s; {} proposals; peak memory {:.0} MiB; methods: {}",
+                    "replenish: {} SKUs × {} days on {} threads in {:.2} s = {:.0} SKUs/s; {} proposals; peak memory {:.0} MiB; SKUs pooling each method: {}",
                     report.skus, report.days, report.threads, report.seconds, report.skus_per_second, report.proposals, report.peak_memory_mib, methods.join(", ")
                 );
             }

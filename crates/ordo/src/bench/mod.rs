@@ -579,7 +579,7 @@ pub struct ReplenishReport {
     pub seconds: f64,
     pub skus_per_second: f64,
     pub proposals: usize,
-    /// How many SKUs each method was chosen for.
+    /// How many SKUs' pools each method is in.
     pub methods: std::collections::BTreeMap<String, usize>,
     pub peak_memory_mib: f64,
 }
@@ -635,7 +635,7 @@ pub fn replenish(skus: usize, days: usize) -> Result<ReplenishReport, String> {
     use ordo_app::domain::procurement::{propose, Policy, Position, SupplyTerms};
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let started = Instant::now();
-    let results: Vec<Result<Vec<(String, bool)>, String>> = std::thread::scope(|scope| {
+    let results: Vec<Result<Vec<(Vec<String>, bool)>, String>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|t| {
                 scope.spawn(move || {
@@ -652,7 +652,7 @@ pub fn replenish(skus: usize, days: usize) -> Result<ReplenishReport, String> {
                         let terms = SupplyTerms { lead_time_days: 7 + (n % 21) as i64, lead_time_sd_days: 1.5, moq: 12, pack_size: 6 };
                         let position = Position { on_hand: (n % 60) as i64, reserved: 0, on_order: 0, backordered: 0 };
                         let proposed = propose(&policy, forecast.daily_demand, forecast.daily_error, terms, position).is_some();
-                        done.push((forecast.method, proposed));
+                        done.push((forecast.pooled, proposed));
                     }
                     Ok(done)
                 })
@@ -664,8 +664,10 @@ pub fn replenish(skus: usize, days: usize) -> Result<ReplenishReport, String> {
     let mut methods = std::collections::BTreeMap::new();
     let mut proposals = 0;
     for result in results {
-        for (method, proposed) in result? {
-            *methods.entry(method).or_insert(0) += 1;
+        for (pooled, proposed) in result? {
+            for method in pooled {
+                *methods.entry(method).or_insert(0) += 1;
+            }
             proposals += usize::from(proposed);
         }
     }
