@@ -635,7 +635,9 @@ pub fn replenish(skus: usize, days: usize) -> Result<ReplenishReport, String> {
     use ordo_app::domain::procurement::{propose, Policy, Position, SupplyTerms};
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let started = Instant::now();
-    let results: Vec<Result<Vec<(Vec<String>, bool)>, String>> = std::thread::scope(|scope| {
+    // Each SKU's pooled methods, and whether it was proposed.
+    type Done = Vec<(Vec<String>, bool)>;
+    let results: Vec<Result<Done, String>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|t| {
                 scope.spawn(move || {
