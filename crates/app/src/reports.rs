@@ -378,7 +378,7 @@ pub struct ReviewSection {
 }
 
 fn percent_or(bp: Option<i64>, none: &str) -> String {
-    bp.map_or_else(|| none.to_owned(), |bp| format!("{} %", ordo_domain::ledger::percent(bp)))
+    bp.map_or_else(|| none.to_owned(), ordo_domain::ledger::percentage)
 }
 
 impl Review {

@@ -503,6 +503,11 @@ pub fn percent(bp: i64) -> String {
     format!("{sign}{}.{:02}", bp.unsigned_abs() / 100, bp.unsigned_abs() % 100)
 }
 
+/// Basis points as people read a percentage: 1234 is "12.34 %".
+pub fn percentage(bp: i64) -> String {
+    format!("{} %", percent(bp))
+}
+
 /// Contribution by channel or SKU from account totals per key; lines that belong to none are
 /// left out. Keys in name order.
 pub fn margins(totals: &[KeyedTotal]) -> Vec<Margin> {

@@ -579,7 +579,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
                 if let Some(risk) = &o.at_risk {
                     println!("  at risk: {} lines due before the {} cut-off, the shift can do {}: {} more people", risk.due_lines, w.cutoff_time, risk.capacity_lines, risk.more_people);
                 }
-                let shown = |bp: Option<i64>| bp.map_or_else(|| "not enough history".to_owned(), |bp| format!("{} %", ordo_app::domain::ledger::percent(bp)));
+                let shown = |bp: Option<i64>| bp.map_or_else(|| "not enough history".to_owned(), ordo_app::domain::ledger::percentage);
                 println!(
                     "  back-test on {} days: WAPE of daily lines {} (the same weekday last week: {})",
                     o.accuracy.days,
@@ -1325,7 +1325,7 @@ async fn demo(config: &Config, days: u32) -> Result<ExitCode, Failure> {
     // What each site faces tomorrow, and how far off the forecast was on the days traded.
     for w in ordo.fulfilment().workload().await? {
         let Some(tomorrow) = w.outlook.days.get(1) else { continue };
-        let error = |bp: Option<i64>| bp.map_or_else(|| "not enough history".to_owned(), |bp| format!("{} %", ordo_app::domain::ledger::percent(bp)));
+        let error = |bp: Option<i64>| bp.map_or_else(|| "not enough history".to_owned(), ordo_app::domain::ledger::percentage);
         println!(
             "  workload   {} tomorrow: {} parcels, {} lines, {} needed; back-tested error {} (same weekday last week: {})",
             w.location,

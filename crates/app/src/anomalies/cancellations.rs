@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use chrono::Duration;
 use ordo_domain::anomaly::{rate_spike, RateDay, RateSpike};
 use ordo_domain::exception::ExceptionKind;
+use ordo_domain::ledger::percentage;
 use ordo_storage::{CancellationsBy, Tx};
 
-use super::{day_start, percent, point, Finding, Raising, Window, BASELINE_DAYS, EVIDENCE_RECORDS};
+use super::{day_start, point, Finding, Raising, Window, BASELINE_DAYS, EVIDENCE_RECORDS};
 use crate::AppResult;
 
 const TEST: &str = "cancellation rate against the 28 days before: chance of as many at the usual rate (exact binomial), below 1 in 1,000";
@@ -25,7 +26,7 @@ pub(super) fn series(history: &[RateDay], day: &RateDay, what: &str) -> Vec<serd
         .chain(std::iter::once(day))
         .map(|d| {
             let per_10k = if d.trials > 0 { d.events * 10_000 / d.trials } else { 0 };
-            point(d.day, per_10k, format!("{} of {} {what} ({})", d.events, d.trials, percent(per_10k)))
+            point(d.day, per_10k, format!("{} of {} {what} ({})", d.events, d.trials, percentage(per_10k)))
         })
         .collect()
 }
@@ -50,8 +51,8 @@ pub(super) async fn judge(tx: &mut Tx, raising: &Raising, window: Window) -> App
                     subject: format!("{prefix}:{key}"),
                     day: spike.day,
                     test: TEST,
-                    observed: format!("{} of {} orders cancelled ({})", spike.events, spike.trials, percent(spike.rate_per_10k)),
-                    baseline: format!("{} of {} orders ({})", spike.baseline_events, spike.baseline_trials, percent(spike.baseline_per_10k)),
+                    observed: format!("{} of {} orders cancelled ({})", spike.events, spike.trials, percentage(spike.rate_per_10k)),
+                    baseline: format!("{} of {} orders ({})", spike.baseline_events, spike.baseline_trials, percentage(spike.baseline_per_10k)),
                     strength: strength(&spike),
                     raised: false,
                 };

@@ -9,10 +9,11 @@ use ordo_domain::anomaly::fees::{fees_of, judge_fee, Fee, FeeVerdict};
 use ordo_domain::exception::ExceptionKind;
 use ordo_domain::money::total_decimal;
 use ordo_domain::Currency;
+use ordo_domain::ledger::percentage;
 use ordo_storage::Tx;
 use uuid::Uuid;
 
-use super::{percent, Finding, Raising, Window};
+use super::{Finding, Raising, Window};
 use crate::AppResult;
 
 /// Days of earlier settlements a fee is judged against.
@@ -30,7 +31,7 @@ struct Found<'a> {
 /// A fee as read: a rate, or an amount per unit.
 fn show(value: i64, currency: Currency, rate: bool) -> String {
     if rate {
-        percent(value)
+        percentage(value)
     } else {
         format!("{} a unit", total_decimal(i128::from(value), currency))
     }

@@ -15,12 +15,12 @@ use std::collections::BTreeMap;
 use chrono::{Datelike, Duration, NaiveDate};
 use ordo_domain::anomaly::{margin_drop, Outlier};
 use ordo_domain::exception::ExceptionKind;
-use ordo_domain::ledger::{margins, Margin};
+use ordo_domain::ledger::{margins, percentage, Margin};
 use ordo_domain::money::total_decimal;
 use ordo_domain::Currency;
 use ordo_storage::Tx;
 
-use super::{day_start, percent, point, Finding, Raising, Window};
+use super::{day_start, point, Finding, Raising, Window};
 use crate::AppResult;
 
 /// Weeks of history a week is judged against.
@@ -118,11 +118,11 @@ fn finding(
         test: TEST,
         observed: format!(
             "{} margin before refunds in the week from {week} ({} contribution on {} revenue), {} points from the business's {}",
-            percent(before_refunds(margin).margin_bp().unwrap_or(0)),
+            percentage(before_refunds(margin).margin_bp().unwrap_or(0)),
             money(before_refunds(margin).contribution()),
             money(margin.revenue),
             points_of(drop.value),
-            percent(before_refunds(business).margin_bp().unwrap_or(0))
+            percentage(before_refunds(business).margin_bp().unwrap_or(0))
         ),
         baseline: format!(
             "{} points from the business's, the median of {} weeks before (spread {} points); below {} is an anomaly",
@@ -143,7 +143,7 @@ fn finding(
         "fees": money(margin.fees),
         "shipping_cost": money(margin.shipping_cost),
         "contribution_after_refunds": money(margin.contribution()),
-        "business_margin_before_refunds": percent(before_refunds(business).margin_bp().unwrap_or(0)),
+        "business_margin_before_refunds": percentage(before_refunds(business).margin_bp().unwrap_or(0)),
         "measure": "contribution margin less the whole business's, in points, week by week",
         "series": points.iter().filter_map(|(w, v)| Some(point(*w, (*v)?, format!("week from {w}: {} points from the business's", points_of((*v)?))))).collect::<Vec<_>>(),
     });

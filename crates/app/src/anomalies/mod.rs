@@ -97,11 +97,6 @@ fn day_start(day: NaiveDate) -> DateTime<Utc> {
     day.and_hms_opt(0, 0, 0).map(|t| t.and_utc()).unwrap_or_default()
 }
 
-/// A rate per 10,000 as a percentage with two decimals.
-fn percent(per_10k: i64) -> String {
-    format!("{} %", ordo_domain::ledger::percent(per_10k))
-}
-
 /// One point of the series a finding was judged on, as the exception page draws it: the
 /// value (a rate per 10,000 or a margin in basis points) and how it reads.
 fn point(day: NaiveDate, value: i64, shown: String) -> serde_json::Value {

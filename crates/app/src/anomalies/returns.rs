@@ -9,10 +9,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{Duration, NaiveDate};
 use ordo_domain::anomaly::{rate_spike, RateDay, MIN_EVENTS};
 use ordo_domain::exception::ExceptionKind;
+use ordo_domain::ledger::percentage;
 use ordo_storage::Tx;
 
 use super::cancellations::{series, strength};
-use super::{day_start, percent, Finding, Raising, Window, BASELINE_DAYS, EVIDENCE_RECORDS};
+use super::{day_start, Finding, Raising, Window, BASELINE_DAYS, EVIDENCE_RECORDS};
 use crate::AppResult;
 
 /// Days of shipments whose units could come back on a day.
@@ -81,7 +82,7 @@ pub(super) async fn judge(tx: &mut Tx, raising: &Raising, window: Window) -> App
                     spike.events,
                     reason.replace('_', " "),
                     spike.trials,
-                    percent(spike.rate_per_10k),
+                    percentage(spike.rate_per_10k),
                     mix(&that_day)
                 ),
                 baseline: format!(
@@ -89,7 +90,7 @@ pub(super) async fn judge(tx: &mut Tx, raising: &Raising, window: Window) -> App
                     spike.baseline_events,
                     reason.replace('_', " "),
                     spike.baseline_trials,
-                    percent(spike.baseline_per_10k),
+                    percentage(spike.baseline_per_10k),
                     mix(&before)
                 ),
                 strength: strength(&spike),

@@ -9,10 +9,11 @@ use std::collections::BTreeMap;
 use chrono::Duration;
 use ordo_domain::anomaly::{rate_spike, RateDay};
 use ordo_domain::exception::ExceptionKind;
+use ordo_domain::ledger::percentage;
 use ordo_storage::Tx;
 
 use super::cancellations::{series, strength};
-use super::{day_start, percent, Finding, Raising, Window, BASELINE_DAYS, EVIDENCE_RECORDS};
+use super::{day_start, Finding, Raising, Window, BASELINE_DAYS, EVIDENCE_RECORDS};
 use crate::AppResult;
 
 const TEST: &str = "units written off per unit that left the location, against the 28 days before: chance of as many at the usual rate (exact binomial), below 1 in 1,000";
@@ -49,10 +50,10 @@ pub(super) async fn judge(tx: &mut Tx, raising: &Raising, window: Window) -> App
                     "{} units written off against {} shipped ({} of the units that left; most: {})",
                     spike.events,
                     spike.trials - spike.events,
-                    percent(spike.rate_per_10k),
+                    percentage(spike.rate_per_10k),
                     named.first().map_or("none", String::as_str)
                 ),
-                baseline: format!("{} written off of {} units that left ({})", spike.baseline_events, spike.baseline_trials, percent(spike.baseline_per_10k)),
+                baseline: format!("{} written off of {} units that left ({})", spike.baseline_events, spike.baseline_trials, percentage(spike.baseline_per_10k)),
                 strength: strength(&spike),
                 raised: false,
             };

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use ordo_domain::access::Permission;
 use ordo_domain::kpi::WorkQueue;
-use ordo_domain::ledger::percent;
+use ordo_domain::ledger::percentage;
 
 use super::{grouped, timestamp, Layout, Page};
 use crate::chart::{self, DayBar, Key, Spark};
@@ -116,7 +116,7 @@ impl OverviewPage {
 }
 
 fn percent_or_none(bp: Option<i64>) -> String {
-    bp.map_or_else(|| "none".to_owned(), |bp| format!("{} %", percent(bp)))
+    bp.map_or_else(|| "none".to_owned(), percentage)
 }
 
 pub(crate) async fn overview(session: Session, State(dashboard): State<Dashboard>) -> Result<Response, PageError> {
@@ -141,7 +141,6 @@ pub(crate) async fn overview(session: Session, State(dashboard): State<Dashboard
             .collect();
         let kpis = dashboard.ordo.reports().kpis().await.map_err(|e| layout.fail(e))?;
         as_of = timestamp(&kpis.as_of);
-        let show_percent = |bp: i64| format!("{} %", percent(bp));
         let show_count = |n: i64| grouped(n);
         let level = |trend: &[i64]| chart::spark(&trend.iter().copied().map(Some).collect::<Vec<_>>(), show_count);
         figures.push(Figure {
@@ -149,7 +148,7 @@ pub(crate) async fn overview(session: Session, State(dashboard): State<Dashboard
             label: "Fill rate",
             value: percent_or_none(kpis.fill_rate.value_bp),
             about: "of orders had every unit reserved when first routed".to_owned(),
-            spark: chart::spark(&kpis.fill_rate.trend_bp, show_percent),
+            spark: chart::spark(&kpis.fill_rate.trend_bp, percentage),
             queue: Some(("/dashboard/orders?status=backordered", "Backordered orders")),
         });
         figures.push(Figure {
@@ -157,7 +156,7 @@ pub(crate) async fn overview(session: Session, State(dashboard): State<Dashboard
             label: "Shipped on time",
             value: percent_or_none(kpis.sla_adherence.value_bp),
             about: "of fully shipped orders left by their ship-by time".to_owned(),
-            spark: chart::spark(&kpis.sla_adherence.trend_bp, show_percent),
+            spark: chart::spark(&kpis.sla_adherence.trend_bp, percentage),
             queue: Some(("/dashboard/exceptions?kind=late_shipment&owner=any", "Late shipments")),
         });
         figures.push(Figure {
@@ -204,7 +203,7 @@ pub(crate) async fn overview(session: Session, State(dashboard): State<Dashboard
                     ordo_domain::money::total_decimal(kpis.margin.contribution(), currency),
                     ordo_domain::money::total_decimal(kpis.margin.revenue, currency)
                 ),
-                spark: chart::spark(&kpis.margin_bp.trend_bp, show_percent),
+                spark: chart::spark(&kpis.margin_bp.trend_bp, percentage),
                 queue: Some(("/dashboard/ledger", "Ledger")),
             });
         }

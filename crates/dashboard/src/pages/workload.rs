@@ -40,10 +40,6 @@ struct WorkloadPage {
     locations: Vec<Shown>,
 }
 
-fn percent(bp: i64) -> String {
-    format!("{} %", ordo_domain::ledger::percent(bp))
-}
-
 fn capacity_form(workload: &LocationWorkload, entered: Option<&Entered>) -> EntryForm {
     let c = workload.capacity;
     // One form per location: the id carries the code so no two inputs share one.
@@ -76,7 +72,7 @@ fn shown(workload: LocationWorkload, may_set: bool, entered: Option<(&str, &Ente
         })
         .collect();
     let accuracy = match (workload.outlook.accuracy.wape_bp, workload.outlook.accuracy.same_weekday_wape_bp) {
-        (Some(ours), Some(naive)) => Some((percent(ours), percent(naive))),
+        (Some(ours), Some(naive)) => Some((ordo_domain::ledger::percentage(ours), ordo_domain::ledger::percentage(naive))),
         _ => None,
     };
     let entered = entered.filter(|(code, _)| *code == workload.location).map(|(_, e)| e);
