@@ -52,7 +52,12 @@ impl FromRequestParts<Dashboard> for Session {
         let Some(key) = jar.get(SESSION_COOKIE).map(|cookie| cookie.value().to_owned()) else {
             return Err(sign_in());
         };
-        match state.ordo.access().authenticate_session(&key).await {
+        let actor = match parts.extensions.get::<Resolved>() {
+            Some(Resolved(Some(actor))) => Ok(actor.clone()),
+            Some(Resolved(None)) => Err(AppError::Unauthenticated),
+            None => state.ordo.access().authenticate_session(&key).await,
+        };
+        match actor {
             Ok(actor) => {
                 // The server's request-id layer sets this on every request.
                 let request_id = parts.headers.get("x-request-id").and_then(|value| value.to_str().ok());
@@ -129,14 +134,27 @@ fn split_port(authority: &str) -> (&str, Option<&str>) {
     }
 }
 
+/// The session a request's cookie names, as [`viewer_zone`] found it, so that the page's
+/// [`Session`] need not read it again: the actor, or none when no session is live.
+#[derive(Clone)]
+struct Resolved(Option<ordo_app::Actor>);
+
 /// Runs the request in the time zone its reader chose ([`crate::pages::VIEWER_ZONE`]): UTC for
-/// anyone who chose none or is not signed in.
-pub(crate) async fn viewer_zone(State(dashboard): State<Dashboard>, request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+/// anyone who chose none or is not signed in. The session it reads is kept for the page.
+pub(crate) async fn viewer_zone(State(dashboard): State<Dashboard>, mut request: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let key = CookieJar::from_headers(request.headers()).get(SESSION_COOKIE).map(|c| c.value().to_owned());
-    let zone = match key {
-        Some(key) => dashboard.ordo.access().session_time_zone(&key).await.ok().flatten().unwrap_or(chrono_tz::UTC),
-        None => chrono_tz::UTC,
+    let (zone, resolved) = match key {
+        Some(key) => match dashboard.ordo.access().session(&key).await {
+            Ok((actor, zone)) => (zone, Some(Resolved(Some(actor)))),
+            Err(AppError::Unauthenticated) => (chrono_tz::UTC, Some(Resolved(None))),
+            // The page asks again and shows what went wrong.
+            Err(_) => (chrono_tz::UTC, None),
+        },
+        None => (chrono_tz::UTC, Some(Resolved(None))),
     };
+    if let Some(resolved) = resolved {
+        request.extensions_mut().insert(resolved);
+    }
     crate::pages::VIEWER_ZONE.scope(zone, next.run(request)).await
 }
 
