@@ -56,6 +56,12 @@ impl Backtest {
         Backtest { origins: 6, step: 4, window: 4, min_history: 26, ..Backtest::base() }
     }
 
+    /// The fewest periods a history needs for one origin to be back-tested: anything shorter
+    /// gets [`FALLBACK`].
+    pub fn shortest_history(&self) -> usize {
+        self.min_history.max(1) + self.window.max(1)
+    }
+
     fn base() -> Self {
         Backtest {
             candidates: Method::ALL.into_iter().filter(|method| !matches!(method, Method::Croston | Method::CrostonSba)).collect(),
@@ -235,6 +241,10 @@ mod tests {
 
     #[test]
     fn a_short_or_empty_history_is_untested_and_gets_the_fallback() {
+        let monthly = Backtest::monthly();
+        let steady: Vec<f64> = (0..monthly.shortest_history()).map(|t| f64::from(t as u8 % 3 + 1)).collect();
+        assert_eq!(choose(&steady, 12, 3, &monthly).reason, Reason::Pooled);
+        assert_eq!(choose(&steady[1..], 12, 3, &monthly).reason, Reason::Untested);
         let choice = choose(&[1.0, 0.0, 2.0], 12, 3, &Backtest::monthly());
         assert_eq!(choice.reason, Reason::Untested);
         assert!(choice.scores.is_empty());

@@ -56,6 +56,8 @@ pub struct SkuForecastView {
     /// pooled (the three best in back-test averaged) or untested (too little history to
     /// back-test: the declining rate since the first sale).
     pub chosen_because: String,
+    /// Days of history from the first sale a back-test needs; fewer are untested.
+    pub backtest_needs_days: usize,
     /// Each candidate's back-test RMSSE (lower is better); none when it could not be tested.
     pub backtest: BTreeMap<String, Option<f64>>,
     /// Days of history read, and how many were stockout days whose sales were imputed.

@@ -172,6 +172,8 @@ async fn limits_bad_input_late_orders_and_forecasts() {
     assert_eq!(status, 200, "{forecast}");
     assert_eq!(forecast["forecast"].as_array().unwrap().len(), 56);
     assert!(forecast["method"].is_string() && forecast["backtest"].is_object(), "{forecast}");
+    // One day of sales is too little to back-test: the declining rate alone, and why.
+    assert_eq!((forecast["chosen_because"].as_str(), forecast["pooled"].clone(), forecast["backtest_needs_days"].as_u64()), (Some("untested"), json!(["decline"]), Some(56)), "{forecast}");
     assert_eq!(forecast["recent"].as_array().unwrap().iter().map(|d| d.as_i64().unwrap()).sum::<i64>(), 2, "{forecast}");
     assert_eq!(server.get(&buyer, "/api/v1/forecasts/NOPE").await.0, 404);
 }
@@ -209,6 +211,21 @@ async fn a_buyer_works_proposals_and_orders_from_the_dashboard() {
     let (status, chart) = pia.get("/dashboard/procurement/forecast/MUG-1").await;
     assert_eq!(status, 200);
     assert!(chart.contains("<svg") && chart.contains("<polyline") && chart.contains("id=\"backtest\""), "{chart}");
+    assert!(chart.contains("decline alone: a back-test needs 56 days from the first sale"), "{chart}");
+}
+
+/// A SKU with months of sales is forecast by the mean of its three best methods in back-test,
+/// and the forecast says which, with each one's parameters.
+#[test]
+fn a_sku_with_months_of_sales_gets_the_pool_of_its_best_methods() {
+    // 120 days with a weekend lift, never out of stock.
+    let days: Vec<f64> = (0..120).map(|d| if d % 7 >= 5 { 9.0 } else { 4.0 } + f64::from(d % 3)).collect();
+    let f = ordo_app::forecast_history("MUG-1", days, vec![false; 120]).unwrap();
+    assert_eq!((f.chosen_because.as_str(), f.pooled.len(), f.backtest_needs_days), ("pooled", 3, 56), "{f:?}");
+    assert_eq!(f.method, f.pooled.join(" + "));
+    assert!(f.pooled.iter().all(|m| f.backtest[m].is_some() && m != "croston" && m != "croston_sba"), "{f:?}");
+    assert!(f.parameters.keys().all(|k| f.pooled.iter().any(|m| k.starts_with(&format!("{m}.")))), "{f:?}");
+    assert!(f.daily_demand > 4.0 && f.daily_demand < 9.0, "{f:?}");
 }
 
 /// The promotion calendar marks the days a forecast must read differently; demand by day shows
