@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use ordo_domain::access::Role;
 use ordo_domain::audit::Change;
 use ordo_domain::change::{ChangeKind, ChangeRequest, Proposal};
-use ordo_domain::connector::{ConnectorKind, ConnectorSettings, NewConnector};
+use ordo_domain::connector::{ConnectionSigns, ConnectionState, ConnectorKind, ConnectorSettings, NewConnector};
 use ordo_domain::exception::ExceptionKind;
 use ordo_domain::FieldError;
 use ordo_storage::{ConnectorRecord, Tx};
@@ -279,12 +279,13 @@ impl Channels<'_> {
             let outbound = crate::stock_sync::outbound_health(&mut tx, &channel.code).await?;
             let push_hours = tx.push_hours(&channel.code, day_ago).await?;
             let poll_failing = tx.has_unresolved_exception(ExceptionKind::SyncFailure.as_str(), &format!("connector:{}", channel.code)).await?;
-            let state = match &connector {
-                None => "not connected",
-                Some(c) if c.paused => "paused",
-                Some(_) if stats.failed > 0 || poll_failing || outbound.failed > 0 => "failing",
-                Some(_) => "active",
-            };
+            let state = ConnectionState::judge(ConnectionSigns {
+                paused: connector.as_ref().map(|c| c.paused),
+                deliveries_failed: stats.failed,
+                poll_failing,
+                pushes_failed: outbound.failed,
+            })
+            .as_str();
             connections.push(ChannelConnection {
                 channel,
                 connector,

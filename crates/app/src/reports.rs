@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use ordo_domain::access::Role;
+use ordo_domain::connector::ConnectionState;
 use ordo_domain::exception::ExceptionKind;
 use ordo_domain::kpi::{self, Flow, QueueCount, WorkQueue, TREND_DAYS};
 use ordo_domain::ledger::Margin;
@@ -219,7 +220,7 @@ impl Reports<'_> {
         if wants(&[WorkQueue::DeliveriesWaiting, WorkQueue::ChannelsFailing]) {
             let connections = self.channels().channel_connections().await?;
             counts.insert(WorkQueue::DeliveriesWaiting, connections.iter().map(|c| c.failed).sum());
-            counts.insert(WorkQueue::ChannelsFailing, connections.iter().filter(|c| c.state == "failing").count() as i64);
+            counts.insert(WorkQueue::ChannelsFailing, connections.iter().filter(|c| c.state == ConnectionState::Failing.as_str()).count() as i64);
         }
         let counted: Vec<QueueCount> = queues.into_iter().map(|queue| QueueCount { queue, count: counts.get(&queue).copied().unwrap_or(0) }).collect();
         for q in &counted {

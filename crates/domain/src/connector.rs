@@ -49,6 +49,48 @@ impl ConnectorKind {
     }
 }
 
+/// How a channel's connection is doing, as the Channels page and the integration queue show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionState {
+    NotConnected,
+    /// Paused by a person or by the channel (an uninstalled app): what arrives is kept.
+    Paused,
+    /// Deliveries that failed, a poll that keeps failing, or stock the channel refused.
+    Failing,
+    Active,
+}
+
+/// What a connection's state is judged from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ConnectionSigns {
+    /// `None` when the channel has no connector; else whether it is paused.
+    pub paused: Option<bool>,
+    pub deliveries_failed: i64,
+    pub poll_failing: bool,
+    pub pushes_failed: i64,
+}
+
+impl ConnectionState {
+    /// A paused connector is shown paused even with failures: they wait for it to resume.
+    pub fn judge(signs: ConnectionSigns) -> ConnectionState {
+        match signs.paused {
+            None => ConnectionState::NotConnected,
+            Some(true) => ConnectionState::Paused,
+            Some(false) if signs.deliveries_failed > 0 || signs.poll_failing || signs.pushes_failed > 0 => ConnectionState::Failing,
+            Some(false) => ConnectionState::Active,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionState::NotConnected => "not connected",
+            ConnectionState::Paused => "paused",
+            ConnectionState::Failing => "failing",
+            ConnectionState::Active => "active",
+        }
+    }
+}
+
 /// The most webhook secrets in force at once: the current one and the one being retired.
 pub const MAX_WEBHOOK_SECRETS: usize = 2;
 /// How long a change may wait to be told to a channel before a `sync_lag` exception, unless
@@ -206,6 +248,20 @@ impl InboxStatus {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_connection_is_failing_only_when_connected_running_and_something_failed() {
+        let judge = |paused, deliveries_failed, poll_failing, pushes_failed| {
+            ConnectionState::judge(ConnectionSigns { paused, deliveries_failed, poll_failing, pushes_failed })
+        };
+        assert_eq!(judge(None, 3, true, 1), ConnectionState::NotConnected);
+        assert_eq!(judge(Some(true), 3, true, 1), ConnectionState::Paused);
+        assert_eq!(judge(Some(false), 0, false, 0), ConnectionState::Active);
+        for failing in [judge(Some(false), 1, false, 0), judge(Some(false), 0, true, 0), judge(Some(false), 0, false, 2)] {
+            assert_eq!(failing, ConnectionState::Failing);
+        }
+        assert_eq!(ConnectionState::Failing.as_str(), "failing");
+    }
+
     use super::*;
 
     fn new(kind: &str) -> NewConnector {
