@@ -246,9 +246,7 @@ impl Channels<'_> {
 pub struct ChannelConnection {
     pub channel: ordo_domain::master::Channel,
     pub connector: Option<ConnectorView>,
-    /// active, paused, failing (deliveries wait for a fix, its polls fail, or pushes to it
-    /// keep failing) or not connected.
-    pub state: &'static str,
+    pub state: ConnectionState,
     pub last_received_at: Option<DateTime<Utc>>,
     pub last_polled_at: Option<DateTime<Utc>>,
     pub received_last_day: i64,
@@ -284,8 +282,7 @@ impl Channels<'_> {
                 deliveries_failed: stats.failed,
                 poll_failing,
                 pushes_failed: outbound.failed,
-            })
-            .as_str();
+            });
             connections.push(ChannelConnection {
                 channel,
                 connector,

@@ -220,7 +220,7 @@ impl Reports<'_> {
         if wants(&[WorkQueue::DeliveriesWaiting, WorkQueue::ChannelsFailing]) {
             let connections = self.channels().channel_connections().await?;
             counts.insert(WorkQueue::DeliveriesWaiting, connections.iter().map(|c| c.failed).sum());
-            counts.insert(WorkQueue::ChannelsFailing, connections.iter().filter(|c| c.state == ConnectionState::Failing.as_str()).count() as i64);
+            counts.insert(WorkQueue::ChannelsFailing, connections.iter().filter(|c| c.state == ConnectionState::Failing).count() as i64);
         }
         let counted: Vec<QueueCount> = queues.into_iter().map(|queue| QueueCount { queue, count: counts.get(&queue).copied().unwrap_or(0) }).collect();
         for q in &counted {

@@ -93,7 +93,7 @@ impl From<ChannelConnection> for ChannelRow {
             sla: c.channel.ship_by_sla_hours.to_string(),
             connector: c.connector.as_ref().map_or_else(|| "none".to_owned(), |k| k.kind.as_str().to_owned()),
             duplicates: c.connector.as_ref().map_or(0, |k| k.duplicates_dropped),
-            state: c.state,
+            state: c.state.as_str(),
             last_delivery: when(c.last_received_at),
             last_poll: when(c.last_polled_at),
             today: c.received_last_day,

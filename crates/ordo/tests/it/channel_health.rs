@@ -39,7 +39,7 @@ async fn poll(server: &Server) {
 
 async fn state(server: &Server) -> &'static str {
     let connections = server.ordo.channels().channel_connections().await.unwrap();
-    connections.into_iter().find(|c| c.channel.code == "ebay").unwrap().state
+    connections.into_iter().find(|c| c.channel.code == "ebay").unwrap().state.as_str()
 }
 
 async fn poll_failures(server: &Server, status: &str) -> Vec<Value> {
