@@ -32,7 +32,7 @@ fn main() -> Result<(), String> {
         let (train, test) = full[..full.len() - drop].split_at(full.len() - drop - horizon);
         let ordo = choose(train, settings.season, horizon, &settings.backtest);
         let every = Backtest { candidates: Method::ALL.to_vec(), ..settings.backtest.clone() };
-        let choice = choose(train, settings.season, horizon, &every);
+        let every_scored = choose(train, settings.season, horizon, &every);
         let fits: Vec<(Method, Vec<f64>)> =
             Method::ALL.iter().map(|&m| (m, m.fit(train, settings.season, horizon).map_or_else(|| vec![0.0; horizon], |f| f.forecast))).collect();
         let suited: Vec<Method> = match classify(train) {
@@ -40,9 +40,9 @@ fn main() -> Result<(), String> {
             None => Vec::new(),
         };
         let mut ranked: Vec<(Method, f64)> =
-            choice.scores.iter().filter_map(|s| s.rmsse.filter(|r| r.is_finite()).map(|r| (s.method, r))).collect();
+            every_scored.scores.iter().filter_map(|s| s.rmsse.filter(|r| r.is_finite()).map(|r| (s.method, r))).collect();
         ranked.sort_by(|a, b| a.1.total_cmp(&b.1));
-        let seen = Seen { fits: &fits, suited: &suited, ranked: &ranked, choice: &ordo.forecast, horizon };
+        let seen = Seen { fits: &fits, suited: &suited, ranked: &ranked, ordo: &ordo.forecast, horizon };
         for ((_, rule), card) in rules.iter().zip(&mut cards) {
             card.add(train, test, &rule(&seen));
         }
@@ -59,7 +59,8 @@ struct Seen<'a> {
     fits: &'a [(Method, Vec<f64>)],
     suited: &'a [Method],
     ranked: &'a [(Method, f64)],
-    choice: &'a [f64],
+    /// Ordo's own forecast (the pool), which a rule with nothing to average falls back to.
+    ordo: &'a [f64],
     horizon: usize,
 }
 
@@ -70,14 +71,14 @@ impl Seen<'_> {
 
     fn mean(&self, methods: &[Method]) -> Vec<f64> {
         if methods.is_empty() {
-            return self.choice.to_vec();
+            return self.ordo.to_vec();
         }
         (0..self.horizon).map(|t| methods.iter().map(|&m| self.of(m).get(t).copied().unwrap_or(0.0)).sum::<f64>() / methods.len() as f64).collect()
     }
 
     fn median(&self, methods: &[Method]) -> Vec<f64> {
         if methods.is_empty() {
-            return self.choice.to_vec();
+            return self.ordo.to_vec();
         }
         (0..self.horizon)
             .map(|t| {
@@ -100,7 +101,7 @@ type Rule = Box<dyn Fn(&Seen) -> Vec<f64>>;
 fn rules() -> Vec<(String, Rule)> {
     use Method::*;
     let mut rules: Vec<(String, Rule)> = Method::ALL.iter().map(|&m| (m.name().to_owned(), Box::new(move |s: &Seen| s.of(m).to_vec()) as Rule)).collect();
-    rules.push(("ordo (pool 3 no croston)".into(), Box::new(|s: &Seen| s.choice.to_vec())));
+    rules.push(("ordo (pool 3 no croston)".into(), Box::new(|s: &Seen| s.ordo.to_vec())));
     rules.push(("lowest back-test".into(), Box::new(|s: &Seen| s.pool(1, &|_| true))));
     for size in [2, 3, 4, 5] {
         rules.push((format!("pool {size}"), Box::new(move |s: &Seen| s.pool(size, &|_| true))));
@@ -111,13 +112,13 @@ fn rules() -> Vec<(String, Rule)> {
     }
     rules.push(("decline + pool 2 no croston".into(), Box::new(move |s: &Seen| {
         let mut best: Vec<Method> = s.ranked.iter().map(|(m, _)| *m).filter(|&m| no_croston(m) && m != Decline).take(2).collect();
-        if best.is_empty() { return s.choice.to_vec(); }
+        if best.is_empty() { return s.ordo.to_vec(); }
         best.push(Decline);
         s.mean(&best)
     })));
     rules.push(("inverse-mse no croston".into(), Box::new(move |s: &Seen| {
         let w: Vec<(Method, f64)> = s.ranked.iter().filter(|(m, _)| no_croston(*m)).map(|&(m, r)| (m, 1.0 / (r * r).max(1e-12))).collect();
-        if w.is_empty() { return s.choice.to_vec(); }
+        if w.is_empty() { return s.ordo.to_vec(); }
         let total: f64 = w.iter().map(|x| x.1).sum();
         (0..s.horizon).map(|t| w.iter().map(|&(m, x)| s.of(m).get(t).copied().unwrap_or(0.0) * x).sum::<f64>() / total).collect()
     })));

@@ -92,6 +92,16 @@ pub enum Reason {
     Untested,
 }
 
+impl Reason {
+    /// The word reports and the API show: `pooled` or `untested`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Pooled => "pooled",
+            Reason::Untested => "untested",
+        }
+    }
+}
+
 /// The methods a series gets, why, and what they forecast together.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Choice {

@@ -145,7 +145,7 @@ pub(super) fn forecast_of(sku: &str, history: &History, upcoming: &[bool]) -> Ap
             .iter()
             .flat_map(|fitted| fitted.params.iter().map(|(k, v)| (format!("{}.{k}", fitted.method.name()), *v)))
             .collect(),
-        chosen_because: format!("{:?}", result.choice.reason).to_lowercase(),
+        chosen_because: result.choice.reason.as_str().to_owned(),
         backtest_needs_days: settings.backtest.shortest_history(),
         backtest: result.choice.scores.iter().map(|s| (s.method.name().to_owned(), s.rmsse)).collect(),
         history_days: days.len(),
