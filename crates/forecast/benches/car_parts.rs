@@ -1,4 +1,4 @@
-//! Car parts (2,674 monthly series, CC BY 4.0): every method and the per-SKU choice scored on
+//! Car parts (2,674 monthly series, CC BY 4.0): every method and the per-SKU pool scored on
 //! the last 12 months, fitted on the 39 before, as the data's README describes.
 //!
 //! `cargo bench -p ordo-forecast --bench car_parts`
@@ -44,8 +44,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let elapsed = started.elapsed();
     total += elapsed;
     let forecasts: Vec<Vec<f64>> = chosen.iter().map(|sku| sku.forecast.clone()).collect();
-    row("per-SKU choice", &splits, &forecasts, elapsed);
-    println!("total {:.0?} for every method and the choice, one thread", total);
+    row("per-SKU pool", &splits, &forecasts, elapsed);
+    println!("total {:.0?} for every method and the pool, one thread", total);
 
     let mut pooled: BTreeMap<&str, usize> = BTreeMap::new();
     for sku in &chosen {
@@ -64,7 +64,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// How long the choice takes on daily histories, the application's case: 1,000 synthetic
+/// How long the pool takes on daily histories, the application's case: 1,000 synthetic
 /// SKUs with two years of days each, a weekly pattern, and demand from a few units a day down
 /// to one every few weeks.
 fn daily_timing() -> Result<(), Box<dyn std::error::Error>> {

@@ -2,9 +2,9 @@
 //! I/O.
 //!
 //! Each SKU's history is cleaned (promotions taken out, stockouts imputed), classified by
-//! its demand pattern, and forecast by the method that holds up best in a back-test on that
-//! history; the result names the method, its parameters and its back-test error, so a buyer
-//! can see why a number is what it is. Accuracy functions score forecasts per SKU and over a
+//! its demand pattern, and forecast by the mean of the three methods that hold up best in a
+//! back-test on that history; the result names the methods, their parameters and every
+//! candidate's back-test error, so a buyer can see why a number is what it is. Accuracy functions score forecasts per SKU and over a
 //! catalogue. Quantities are demand, not money, so they are floating point; [`whole_units`]
 //! turns a forecast into units to order.
 

@@ -39,7 +39,7 @@ pub fn mase(actual: &[f64], forecast: &[f64], scale: Scale) -> f64 {
     if count == 0 { 0.0 } else { sum / count as f64 / scale.absolute }
 }
 
-/// Root mean squared scaled error: the criterion the per-SKU choice minimises, because it
+/// Root mean squared scaled error: the criterion the back-test ranks methods by, because it
 /// rewards getting the mean demand right, which is what stock has to cover.
 pub fn rmsse(actual: &[f64], forecast: &[f64], scale: Scale) -> f64 {
     let (sum, count) = pairs(actual, forecast).fold((0.0, 0usize), |(sum, count), (a, f)| (sum + (a - f) * (a - f), count + 1));
