@@ -15,7 +15,7 @@ pub struct Server {
     pub admin: String,
     pub client: reqwest::Client,
     _dir: TempDir,
-    _stop_inbox: tokio::sync::watch::Sender<bool>,
+    inbox_stop: tokio::sync::watch::Sender<bool>,
 }
 
 /// The secret test servers take EasyPost's tracking webhooks signed with (NFKD-normalised
@@ -108,7 +108,7 @@ impl Server {
         }
         let admin = ordo.access().create_bootstrap_token().await.unwrap().unwrap().token;
         let (base, stop) = serve_in_process(&ordo).await;
-        Server { base, url, ordo, admin, client: reqwest::Client::new(), _dir: dir, _stop_inbox: stop }
+        Server { base, url, ordo, admin, client: reqwest::Client::new(), _dir: dir, inbox_stop: stop }
     }
 
     /// A second Ordo on the same database, with its own HTTP server and inbox processor, as
@@ -119,7 +119,7 @@ impl Server {
         let admin = ordo.access().create_token(Role::Admin, "second instance", &ordo_app::Actor::system()).await.unwrap().token;
         let (base, stop) = serve_in_process(&ordo).await;
         let dir = tempfile::tempdir().unwrap();
-        Server { base, url: self.url.clone(), ordo, admin, client: reqwest::Client::new(), _dir: dir, _stop_inbox: stop }
+        Server { base, url: self.url.clone(), ordo, admin, client: reqwest::Client::new(), _dir: dir, inbox_stop: stop }
     }
 
     /// The database the server runs on, for a second process to open.
@@ -130,6 +130,30 @@ impl Server {
     /// The database this server keeps its data in.
     pub fn database_url(&self) -> &str {
         &self.url
+    }
+
+    /// Stops the server's inbox processor, so a test can run the inbox's rounds itself.
+    pub async fn stop_inbox(&self) {
+        self.inbox_stop.send_replace(true);
+        // A round under way finishes first.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    /// Runs `statements` on the server's database directly, as its administrator would.
+    pub async fn run_sql(&self, statements: &[&str]) {
+        if self.url.starts_with("sqlite:") {
+            let pool = sqlx::SqlitePool::connect(&self.url).await.unwrap();
+            for statement in statements {
+                sqlx::query(sqlx::AssertSqlSafe(*statement)).execute(&pool).await.unwrap();
+            }
+            pool.close().await;
+        } else {
+            let pool = sqlx::PgPool::connect(&self.url).await.unwrap();
+            for statement in statements {
+                sqlx::query(sqlx::AssertSqlSafe(*statement)).execute(&pool).await.unwrap();
+            }
+            pool.close().await;
+        }
     }
 
     pub async fn token(&self, role: Role) -> String {

@@ -648,3 +648,106 @@ on_both_engines!(
     an_order_held_for_its_payment_goes_ahead_when_the_channel_says_it_is_paid_on_sqlite,
     an_order_held_for_its_payment_goes_ahead_when_the_channel_says_it_is_paid_on_postgres
 );
+
+/// Makes the database refuse every new order with an error of its own, as a database that is
+/// failing for a while would.
+async fn refuse_new_orders(server: &Server) {
+    if server.database_url().starts_with("sqlite:") {
+        server.run_sql(&["CREATE TRIGGER refuse_orders BEFORE INSERT ON orders BEGIN SELECT RAISE(ABORT, 'orders are refused for now'); END"]).await;
+    } else {
+        server
+            .run_sql(&[
+                "CREATE FUNCTION refuse_orders() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'orders are refused for now'; END $$ LANGUAGE plpgsql",
+                "CREATE TRIGGER refuse_orders BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION refuse_orders()",
+            ])
+            .await;
+    }
+}
+
+async fn accept_new_orders(server: &Server) {
+    if server.database_url().starts_with("sqlite:") {
+        server.run_sql(&["DROP TRIGGER refuse_orders"]).await;
+    } else {
+        server.run_sql(&["DROP TRIGGER refuse_orders ON orders", "DROP FUNCTION refuse_orders()"]).await;
+    }
+}
+
+async fn newest_delivery(server: &Server) -> Value {
+    server.get(&server.admin, "/api/v1/channels/web/inbox").await.1[0].clone()
+}
+
+async fn a_delivery_failing_for_a_passing_reason_is_tried_again_later_then_given_up(server: Server) {
+    shopify_shop(&server).await;
+    // The inbox's rounds are run here, on a clock the test moves.
+    server.stop_inbox().await;
+    let clock = ordo_app::Clock::simulated(chrono::Utc::now());
+    let ordo = server.ordo.with_clock(clock.clone());
+    let later = |seconds: i64| clock.set(clock.now() + chrono::Duration::seconds(seconds));
+
+    refuse_new_orders(&server).await;
+    assert_eq!(server.shopify("orders/create", "w-1", SHOPIFY_ORDER, SECRET).await.0, 200);
+    clock.set(chrono::Utc::now());
+    let round = ordo.clone().channels().process_inbox(10).await.unwrap();
+    assert_eq!((round.claimed, round.retried, round.failed), (1, 1, 0), "{round:?}");
+    let kept = newest_delivery(&server).await;
+    assert_eq!((kept["status"].as_str(), kept["attempts"].as_i64()), (Some("pending"), Some(1)), "{kept}");
+    assert!(kept["error"].as_str().unwrap_or_default().contains("orders are refused for now"), "the reason is kept: {kept}");
+
+    // Not again at once: after two seconds, then four, each wait twice the last.
+    assert_eq!(ordo.clone().channels().process_inbox(10).await.unwrap().claimed, 0);
+    later(2);
+    assert_eq!(ordo.clone().channels().process_inbox(10).await.unwrap().retried, 1);
+    later(3);
+    assert_eq!(ordo.clone().channels().process_inbox(10).await.unwrap().claimed, 0, "the second wait is four seconds");
+
+    // Once the database takes orders again, the delivery becomes the order, once.
+    accept_new_orders(&server).await;
+    later(1);
+    let round = ordo.clone().channels().process_inbox(10).await.unwrap();
+    assert_eq!((round.claimed, round.processed), (1, 1), "{round:?}");
+    let kept = newest_delivery(&server).await;
+    assert_eq!((kept["status"].as_str(), kept["attempts"].as_i64()), (Some("processed"), Some(3)), "{kept}");
+    let (status, order) = server.get(&server.admin, "/api/v1/channels/web/orders/820982911946154508").await;
+    assert_eq!((status, order["total"].as_str()), (200, Some("63.75")), "{order}");
+    let (_, open) = server.get(&server.admin, "/api/v1/exceptions?status=open&kind=sync_failure").await;
+    assert_eq!(open.as_array().unwrap().len(), 0, "a failure that passed troubles no one: {open}");
+
+    // A reason that does not pass: after ten attempts the delivery fails, raised as a sync
+    // failure for operations.
+    refuse_new_orders(&server).await;
+    let other = shopify_order(|o| o["id"] = 820982911946154511u64.into());
+    assert_eq!(server.shopify("orders/create", "w-2", &other, SECRET).await.0, 200);
+    let mut attempts = 0;
+    loop {
+        let round = ordo.clone().channels().process_inbox(10).await.unwrap();
+        attempts += round.claimed;
+        if round.failed == 1 {
+            break;
+        }
+        assert_eq!(round.retried, round.claimed, "{round:?}");
+        assert!(attempts < 20, "the delivery is given up in the end");
+        later(300);
+    }
+    assert_eq!(attempts, 10);
+    let kept = newest_delivery(&server).await;
+    assert_eq!((kept["status"].as_str(), kept["outcome"].as_str()), (Some("failed"), Some("kept failing")), "{kept}");
+    let (_, open) = server.get(&server.admin, "/api/v1/exceptions?status=open&kind=sync_failure").await;
+    let raised = open.as_array().unwrap();
+    assert_eq!(raised.len(), 1, "{open}");
+    assert_eq!(raised[0]["owner_role"], "ops");
+    assert!(raised[0]["details"]["last_error"].as_str().unwrap_or_default().contains("orders are refused for now"), "{}", raised[0]);
+    assert_eq!(server.get(&server.admin, "/api/v1/channels/web/orders/820982911946154511").await.0, 404);
+
+    // Replayed once the database is mended, it goes through.
+    accept_new_orders(&server).await;
+    let id = kept["id"].as_str().unwrap();
+    assert_eq!(server.post(&server.admin, &format!("/api/v1/channels/web/inbox/{id}/replay"), json!({})).await.0, 200);
+    assert_eq!(ordo.clone().channels().process_inbox(10).await.unwrap().processed, 1);
+    assert_eq!(server.get(&server.admin, "/api/v1/channels/web/orders/820982911946154511").await.0, 200);
+}
+
+on_both_engines!(
+    a_delivery_failing_for_a_passing_reason_is_tried_again_later_then_given_up,
+    a_delivery_failing_for_a_passing_reason_is_tried_again_later_then_given_up_on_sqlite,
+    a_delivery_failing_for_a_passing_reason_is_tried_again_later_then_given_up_on_postgres
+);
