@@ -28,7 +28,6 @@ pub struct ConnectorView {
     pub credentials_set: bool,
     pub poll_interval_s: i64,
     pub sync_lag_threshold_s: i64,
-    pub location_map: std::collections::BTreeMap<String, String>,
     pub paused: bool,
     pub updated_at: DateTime<Utc>,
     /// Deliveries the channel sent again, dropped.
@@ -70,7 +69,6 @@ pub(crate) fn view(record: ConnectorRecord, key: Option<&SecretKey>) -> AppResul
     };
     Ok(ConnectorView {
         kind: ConnectorKind::parse("kind", &record.kind).map_err(|_| corrupt("kind"))?,
-        location_map: serde_json::from_str(&record.location_map).map_err(|_| corrupt("location_map"))?,
         channel: record.channel,
         base_url: record.base_url,
         webhook_secrets: secrets,
@@ -94,7 +92,6 @@ pub(crate) async fn state(tx: &mut Tx, channel: &str) -> AppResult<serde_json::V
             "credentials": if c.credentials.is_some() { "set" } else { "none" },
             "poll_interval_s": c.poll_interval_s,
             "sync_lag_threshold_s": c.sync_lag_threshold_s,
-            "location_map": serde_json::from_str::<serde_json::Value>(&c.location_map).unwrap_or_default(),
             "paused": c.paused,
         }),
     })
@@ -111,7 +108,6 @@ pub(crate) async fn apply(tx: &mut Tx, channel: &str, settings: &ConnectorSettin
         credentials: settings.credentials.clone().or_else(|| current.as_ref().and_then(|c| c.credentials.clone())),
         poll_interval_s: settings.poll_interval_s,
         sync_lag_threshold_s: settings.sync_lag_threshold_s,
-        location_map: serde_json::to_string(&settings.location_map).unwrap_or_else(|_| "{}".to_owned()),
         paused: current.as_ref().is_some_and(|c| c.paused),
         updated_at: now,
         duplicates_dropped: current.map_or(0, |c| c.duplicates_dropped),
@@ -145,7 +141,6 @@ impl Channels<'_> {
             webhook_secrets,
             credentials,
             poll_interval_s: checked.poll_interval_s,
-            location_map: checked.location_map,
             sync_lag_threshold_s: checked.sync_lag_threshold_s,
         };
         let channel = ordo_domain::field::code("channel", channel)?;

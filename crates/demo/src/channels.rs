@@ -188,7 +188,6 @@ impl Channels {
                 webhook_secrets: secret.map(|s| vec![s.to_owned()]),
                 credentials: None,
                 poll_interval_s: Some(3600),
-                location_map: None,
                 sync_lag_threshold_s: None,
             };
             ordo.channels().put_connector(channel, new, admin).await?;

@@ -2,7 +2,6 @@
 //! credentials are write-only: what is kept is sealed by the application, and what is shown
 //! (the API, change requests, the audit log) only says whether one is set or changed.
 
-use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -118,9 +117,6 @@ pub struct NewConnector {
     pub credentials: Option<serde_json::Map<String, serde_json::Value>>,
     #[serde(default)]
     pub poll_interval_s: Option<i64>,
-    /// The channel's location ids to Ordo's location codes.
-    #[serde(default)]
-    pub location_map: Option<BTreeMap<String, String>>,
     /// How long a change may wait to be told to the channel before the integration role is
     /// told (a `sync_lag` exception); five minutes when absent.
     #[serde(default)]
@@ -135,7 +131,6 @@ pub struct CheckedConnector {
     pub webhook_secrets: Option<Vec<String>>,
     pub credentials: Option<serde_json::Map<String, serde_json::Value>>,
     pub poll_interval_s: i64,
-    pub location_map: BTreeMap<String, String>,
     pub sync_lag_threshold_s: i64,
 }
 
@@ -171,21 +166,12 @@ impl NewConnector {
         let poll_interval_s = field::bounded("poll_interval_s", self.poll_interval_s.unwrap_or(60), POLL_INTERVAL_S.0, POLL_INTERVAL_S.1)?;
         let (least, most) = SYNC_LAG_THRESHOLD_S;
         let sync_lag_threshold_s = field::bounded("sync_lag_threshold_s", self.sync_lag_threshold_s.unwrap_or(DEFAULT_SYNC_LAG_THRESHOLD_S), least, most)?;
-        let mut location_map = BTreeMap::new();
-        for (theirs, ours) in self.location_map.unwrap_or_default() {
-            let key = theirs.trim();
-            if key.is_empty() || key.len() > 100 || key.chars().any(char::is_control) {
-                return Err(FieldError::new("location_map", "a channel location id must be 1 to 100 characters"));
-            }
-            location_map.insert(key.to_owned(), field::code(&format!("location_map.{key}"), &ours)?);
-        }
         Ok(CheckedConnector {
             kind,
             base_url,
             webhook_secrets: self.webhook_secrets.map(|s| s.into_iter().map(|s| s.trim().to_owned()).collect()),
             credentials: self.credentials,
             poll_interval_s,
-            location_map,
             sync_lag_threshold_s,
         })
     }
@@ -200,7 +186,6 @@ pub struct ConnectorSettings {
     pub webhook_secrets: Option<String>,
     pub credentials: Option<String>,
     pub poll_interval_s: i64,
-    pub location_map: BTreeMap<String, String>,
     #[serde(default = "default_sync_lag_threshold_s")]
     pub sync_lag_threshold_s: i64,
 }
@@ -219,7 +204,6 @@ impl ConnectorSettings {
             "webhook_secrets": secret(&self.webhook_secrets),
             "credentials": secret(&self.credentials),
             "poll_interval_s": self.poll_interval_s,
-            "location_map": self.location_map,
             "sync_lag_threshold_s": self.sync_lag_threshold_s,
         })
     }
@@ -265,7 +249,7 @@ mod tests {
     use super::*;
 
     fn new(kind: &str) -> NewConnector {
-        NewConnector { kind: kind.into(), base_url: None, webhook_secrets: None, credentials: None, poll_interval_s: None, location_map: None, sync_lag_threshold_s: None }
+        NewConnector { kind: kind.into(), base_url: None, webhook_secrets: None, credentials: None, poll_interval_s: None, sync_lag_threshold_s: None }
     }
 
     #[test]
@@ -280,17 +264,16 @@ mod tests {
         assert_eq!(NewConnector { webhook_secrets: three, ..new("shopify") }.check().unwrap_err().field, "webhook_secrets");
         assert_eq!(NewConnector { webhook_secrets: Some(vec!["short".into()]), ..new("shopify") }.check().unwrap_err().field, "webhook_secrets[0]");
         assert_eq!(NewConnector { poll_interval_s: Some(1), ..new("amazon") }.check().unwrap_err().field, "poll_interval_s");
-        let map = Some(BTreeMap::from([("655441491".to_owned(), "bad code!".to_owned())]));
-        assert_eq!(NewConnector { location_map: map, ..new("shopify") }.check().unwrap_err().field, "location_map.655441491");
+        assert_eq!(NewConnector { sync_lag_threshold_s: Some(0), ..new("shopify") }.check().unwrap_err().field, "sync_lag_threshold_s");
     }
 
     proptest::proptest! {
         #[test]
         fn any_connector_is_checked_or_refused_naming_its_field(
             kind in ".{0,12}", url in proptest::option::of(".{0,40}"), secrets in proptest::option::of(proptest::collection::vec(".{0,20}", 0..4)),
-            interval in proptest::option::of(proptest::num::i64::ANY), map in proptest::option::of(proptest::collection::btree_map(".{0,8}", ".{0,8}", 0..3)),
+            interval in proptest::option::of(proptest::num::i64::ANY), lag in proptest::option::of(proptest::num::i64::ANY),
         ) {
-            let new = NewConnector { kind, base_url: url, webhook_secrets: secrets, credentials: None, poll_interval_s: interval, location_map: map, sync_lag_threshold_s: None };
+            let new = NewConnector { kind, base_url: url, webhook_secrets: secrets, credentials: None, poll_interval_s: interval, sync_lag_threshold_s: lag };
             match new.check() {
                 Ok(c) => proptest::prop_assert!((POLL_INTERVAL_S.0..=POLL_INTERVAL_S.1).contains(&c.poll_interval_s)),
                 Err(e) => proptest::prop_assert!(!e.field.is_empty() && !e.message.is_empty()),
@@ -306,7 +289,6 @@ mod tests {
             webhook_secrets: Some("sealed-bytes".into()),
             credentials: None,
             poll_interval_s: 60,
-            location_map: BTreeMap::new(),
             sync_lag_threshold_s: 300,
         };
         let shown = settings.shown().to_string();

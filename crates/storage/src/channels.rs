@@ -21,8 +21,6 @@ pub struct ConnectorRecord {
     pub credentials: Option<String>,
     pub poll_interval_s: i64,
     pub sync_lag_threshold_s: i64,
-    /// JSON object: the channel's location ids to Ordo's location codes.
-    pub location_map: String,
     pub paused: bool,
     pub updated_at: DateTime<Utc>,
     /// Deliveries the channel sent again, dropped.
@@ -119,11 +117,11 @@ const DELIVERY_COLUMNS: &str = "id, channel, source, delivery_id, topic, headers
 
 impl Tx {
     pub async fn upsert_connector(&mut self, c: &ConnectorRecord) -> Result<(), StorageError> {
-        let sql = "INSERT INTO channel_connectors (channel, kind, base_url, webhook_secrets, credentials, poll_interval_s, location_map, paused, updated_at, sync_lag_threshold_s) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+        let sql = "INSERT INTO channel_connectors (channel, kind, base_url, webhook_secrets, credentials, poll_interval_s, paused, updated_at, sync_lag_threshold_s) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
                    ON CONFLICT (channel) DO UPDATE SET kind = excluded.kind, base_url = excluded.base_url, \
                    webhook_secrets = excluded.webhook_secrets, credentials = excluded.credentials, \
-                   poll_interval_s = excluded.poll_interval_s, location_map = excluded.location_map, \
+                   poll_interval_s = excluded.poll_interval_s, \
                    paused = excluded.paused, updated_at = excluded.updated_at, sync_lag_threshold_s = excluded.sync_lag_threshold_s";
         on_engine!(self, |conn| sqlx::query(sql)
             .bind(&c.channel)
@@ -132,7 +130,6 @@ impl Tx {
             .bind(&c.webhook_secrets)
             .bind(&c.credentials)
             .bind(c.poll_interval_s)
-            .bind(&c.location_map)
             .bind(c.paused)
             .bind(c.updated_at)
             .bind(c.sync_lag_threshold_s)
@@ -143,13 +140,13 @@ impl Tx {
     }
 
     pub async fn connector(&mut self, channel: &str) -> Result<Option<ConnectorRecord>, StorageError> {
-        let sql = "SELECT channel, kind, base_url, webhook_secrets, credentials, poll_interval_s, sync_lag_threshold_s, location_map, paused, \
+        let sql = "SELECT channel, kind, base_url, webhook_secrets, credentials, poll_interval_s, sync_lag_threshold_s, paused, \
                    updated_at, duplicates_dropped FROM channel_connectors WHERE channel = $1";
         Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(channel).fetch_optional(conn).await?))
     }
 
     pub async fn connectors(&mut self) -> Result<Vec<ConnectorRecord>, StorageError> {
-        let sql = "SELECT channel, kind, base_url, webhook_secrets, credentials, poll_interval_s, sync_lag_threshold_s, location_map, paused, \
+        let sql = "SELECT channel, kind, base_url, webhook_secrets, credentials, poll_interval_s, sync_lag_threshold_s, paused, \
                    updated_at, duplicates_dropped FROM channel_connectors ORDER BY channel";
         Ok(on_engine!(self, |conn| sqlx::query_as(sql).fetch_all(conn).await?))
     }

@@ -626,7 +626,6 @@ async fn stock_changes_mark_the_connected_channels_listings() {
             credentials: None,
             poll_interval_s: 60,
             sync_lag_threshold_s: 300,
-            location_map: "{}".into(),
             paused: false,
             updated_at: now,
             duplicates_dropped: 0,

@@ -269,7 +269,7 @@ struct ChannelPage {
     forms: Vec<EntryForm>,
 }
 
-/// `name = value` lines, in order: a connector's credentials or its location map.
+/// `name = value` lines, in order: a connector's credentials.
 fn pairs(field_name: &str, text: &str) -> Result<Vec<(String, String)>, FieldError> {
     text.lines()
         .map(str::trim)
@@ -292,7 +292,6 @@ fn typed_connector(fields: &[(String, String)]) -> Result<NewConnector, FieldErr
         webhook_secrets: (!secrets.is_empty()).then_some(secrets),
         credentials: (!credentials.is_empty()).then(|| credentials.into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect()),
         poll_interval_s: whole("poll_interval_s")?,
-        location_map: Some(pairs("location_map", field(fields, "location_map"))?.into_iter().collect()),
         sync_lag_threshold_s: whole("sync_lag_threshold_s")?,
     })
 }
@@ -313,9 +312,6 @@ fn connector_form(code: &str, current: Option<&ordo_app::ConnectorView>, entered
             .hint(kept("one name = value per line, such as access_token = …", current.is_some_and(|c| c.credentials_set))),
         Input::text("poll_interval_s", "Seconds between polls").of(Control::Number).optional().value(current.map(|c| c.poll_interval_s.to_string()).unwrap_or_default())
             .hint("how often orders are fetched; 60 when empty"),
-        Input::text("location_map", "Locations").of(Control::TextArea).optional()
-            .value(current.map(|c| c.location_map.iter().map(|(theirs, ours)| format!("{theirs} = {ours}\n")).collect::<String>()).unwrap_or_default())
-            .hint("one channel location id = Ordo location code per line"),
         Input::text("sync_lag_threshold_s", "Seconds a stock change may wait").of(Control::Number).optional()
             .value(current.map(|c| c.sync_lag_threshold_s.to_string()).unwrap_or_default())
             .hint("before the integration role is told; 300 when empty"),

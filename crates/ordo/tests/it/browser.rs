@@ -874,7 +874,7 @@ async fn a_channel_is_connected_and_people_given_roles_and_leads_in_the_browser(
 
     // The web shop's connector: an address without https:// is refused; an admin's applies.
     browser.goto(&format!("{}/dashboard/channels/web", server.base)).await.unwrap();
-    let connector = [("kind", "shopify"), ("base_url", "ordo-test.myshopify.com"), ("webhook_secret", "shpss_the-shops-signing-secret"), ("location_map", "gid-7 = central")];
+    let connector = [("kind", "shopify"), ("base_url", "ordo-test.myshopify.com"), ("webhook_secret", "shpss_the-shops-signing-secret")];
     fill(&browser, "connector", &connector).await;
     refused(&browser, "connector", "base_url").await;
     assert_eq!(server.get(t, "/api/v1/channels/web/connector").await.0, 404, "nothing saved");
