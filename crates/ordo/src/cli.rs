@@ -99,7 +99,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Import master data from a CSV file whose columns are the API's field names.
+    /// Import master data from a CSV file whose columns are the API's field names, or daily
+    /// sales from before Ordo (`sales-history`: columns sku, date, quantity) for forecasts.
     Import {
         kind: ImportKindArg,
         file: PathBuf,
@@ -433,18 +434,21 @@ enum ImportKindArg {
     Listings,
     Customers,
     Suppliers,
+    SalesHistory,
 }
 
-impl From<ImportKindArg> for ImportKind {
-    fn from(kind: ImportKindArg) -> Self {
-        match kind {
+impl ImportKindArg {
+    /// The kind of master data; none for sales history.
+    fn master_data(self) -> Option<ImportKind> {
+        Some(match self {
             ImportKindArg::Channels => ImportKind::Channels,
             ImportKindArg::Locations => ImportKind::Locations,
             ImportKindArg::Products => ImportKind::Products,
             ImportKindArg::Listings => ImportKind::Listings,
             ImportKindArg::Customers => ImportKind::Customers,
             ImportKindArg::Suppliers => ImportKind::Suppliers,
-        }
+            ImportKindArg::SalesHistory => return None,
+        })
     }
 }
 
@@ -737,7 +741,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
             eprintln!("created user {username} with role {role}");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Import { kind, file, skip_invalid } => import(&config, kind.into(), &file, skip_invalid).await,
+        Command::Import { kind, file, skip_invalid } => import(&config, kind, &file, skip_invalid).await,
         Command::Report(report) => {
             let ordo = open(&config).await?;
             // The report is written whole at the end, so a reader that stops early (`| head`)
@@ -1209,12 +1213,16 @@ impl Drop for Bar {
     }
 }
 
-async fn import(config: &Config, kind: ImportKind, file: &std::path::Path, skip_invalid: bool) -> Result<ExitCode, Failure> {
+async fn import(config: &Config, kind: ImportKindArg, file: &std::path::Path, skip_invalid: bool) -> Result<ExitCode, Failure> {
     let data = std::fs::read(file).map_err(|e| Failure::CannotRun(format!("cannot read {}: {e}", file.display())))?;
     let ordo = open(config).await?;
-    let report = {
-        let bar = Bar::new("importing");
-        ordo.master_data().import_csv(kind, &data, ImportOptions { skip_invalid }, &bar, &Actor::system()).await?
+    let options = ImportOptions { skip_invalid };
+    let (report, what) = match kind.master_data() {
+        Some(kind) => {
+            let bar = Bar::new("importing");
+            (ordo.master_data().import_csv(kind, &data, options, &bar, &Actor::system()).await?, kind.as_str())
+        }
+        None => (ordo.procurement().import_sales_history(&data, options, &Actor::system()).await?, "sales history rows"),
     };
     for error in &report.errors {
         eprintln!("{}: {error}", file.display());
@@ -1227,7 +1235,7 @@ async fn import(config: &Config, kind: ImportKind, file: &std::path::Path, skip_
         );
         return Ok(ExitCode::from(1));
     }
-    println!("imported {} {} of {} rows; {} skipped", report.imported, kind.as_str(), report.rows, report.errors.len());
+    println!("imported {} {what} of {} rows; {} skipped", report.imported, report.rows, report.errors.len());
     Ok(ExitCode::SUCCESS)
 }
 

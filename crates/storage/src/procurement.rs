@@ -240,6 +240,56 @@ impl Tx {
         Ok(on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(from).bind(sku).fetch_all(conn).await?))
     }
 
+    /// Sales imported from before Ordo, per SKU and day from `from` (`YYYY-MM-DD`) on.
+    pub async fn imported_demand(&mut self, from: &str, sku: Option<&str>) -> Result<Vec<SkuDay>, StorageError> {
+        let sql = "SELECT sku, day, units FROM sales_history WHERE day >= $1 AND ($2 IS NULL OR sku = $2) ORDER BY sku, day";
+        Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(from).bind(sku).fetch_all(conn).await?))
+    }
+
+    /// Keeps imported daily sales; a SKU's day imported again is replaced.
+    pub async fn put_sales_history(&mut self, days: &[SkuDay]) -> Result<(), StorageError> {
+        const CHUNK: usize = 300;
+        for chunk in days.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO sales_history (sku, day, units) {} ON CONFLICT (sku, day) DO UPDATE SET units = excluded.units",
+                crate::values(self.engine(), chunk.len(), 3)
+            );
+            on_engine!(self, |conn| {
+                let mut query = sqlx::query(AssertSqlSafe(sql));
+                for d in chunk {
+                    query = query.bind(&d.sku).bind(&d.day).bind(d.units);
+                }
+                query.execute(conn).await?.rows_affected()
+            });
+        }
+        Ok(())
+    }
+
+    /// Each SKU's first day (`YYYY-MM-DD`, UTC) with a sale in Ordo, of the `skus` asked for.
+    pub async fn first_sale_days(&mut self, skus: &[String]) -> Result<Vec<(String, String)>, StorageError> {
+        let day = self.utc_day("MIN(o.placed_at)");
+        let mut found = Vec::new();
+        for chunk in skus.chunks(500) {
+            let list = match self.engine() {
+                crate::Engine::Sqlite => vec!["?"; chunk.len()].join(", "),
+                crate::Engine::Postgres => (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", "),
+            };
+            let sql = format!(
+                "SELECT l.sku, {day} FROM order_lines l JOIN orders o ON o.id = l.order_id \
+                 WHERE o.status <> 'cancelled' AND l.is_kit = FALSE AND l.sku IN ({list}) GROUP BY l.sku"
+            );
+            let rows: Vec<(String, String)> = on_engine!(self, |conn| {
+                let mut query = sqlx::query_as(AssertSqlSafe(sql));
+                for sku in chunk {
+                    query = query.bind(sku);
+                }
+                query.fetch_all(conn).await?
+            });
+            found.extend(rows);
+        }
+        Ok(found)
+    }
+
     /// Net stock movement per SKU and day, all locations together, from the first: on-hand
     /// at the end of each day is their running sum, and a day that ends with none is a
     /// stockout day, whose sales do not show what customers wanted.

@@ -41,34 +41,44 @@ pub(super) async fn histories(tx: &mut Tx, today: NaiveDate, sku: Option<&str>) 
     let start = first.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
     let mut out: BTreeMap<String, History> = BTreeMap::new();
     let blank = History::empty;
+    // Ordo knows a SKU's stock from its first sale or movement here, whichever came first.
+    let mut known_from: BTreeMap<String, i64> = BTreeMap::new();
     for ordo_storage::SkuDay { sku, day, units } in tx.daily_demand(start, sku).await? {
+        if let Some(i) = index(&day) {
+            known_from.entry(sku.clone()).or_insert(i);
+            out.entry(sku).or_insert_with(blank).days[i as usize] += units as f64;
+        }
+    }
+    // Sales imported from before Ordo: every one is of a day before the SKU's first sale here.
+    for ordo_storage::SkuDay { sku, day, units } in tx.imported_demand(&first.to_string(), sku).await? {
         if let Some(i) = index(&day) {
             out.entry(sku).or_insert_with(blank).days[i as usize] += units as f64;
         }
     }
     // On hand at each day's end is the running sum of movements; a day ending with none is a
-    // stockout day, and its sales do not show what customers wanted.
-    let mut on_hand: BTreeMap<String, (i64, Option<i64>)> = BTreeMap::new();
+    // stockout day, and its sales do not show what customers wanted. Days before Ordo knew
+    // the SKU (sales imported from before it) are not known to be stockouts.
+    let mut on_hand: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     for ordo_storage::SkuDay { sku, day, units: change } in tx.daily_stock_changes(sku).await? {
         let Ok(date) = NaiveDate::parse_from_str(&day, "%Y-%m-%d") else { continue };
-        let entry = on_hand.entry(sku.clone()).or_insert((0, None));
-        let history = out.entry(sku).or_insert_with(blank);
-        // Days between the last change and this one keep the level the last one left.
-        let from = entry.1.map_or(0, |i| i + 1).max(0);
         let this = (date - first).num_days();
-        for i in from..this.min(HISTORY_DAYS) {
+        let history = out.entry(sku.clone()).or_insert_with(blank);
+        let known = known_from.get(&sku).map_or(this, |&sold| sold.min(this));
+        let entry = on_hand.entry(sku).or_insert((0, known - 1));
+        // Days between the last change and this one keep the level the last one left.
+        for i in (entry.1 + 1).max(0)..this.min(HISTORY_DAYS) {
             history.stockout[i as usize] = entry.0 <= 0;
         }
         entry.0 += change;
         if (0..HISTORY_DAYS).contains(&this) {
             history.stockout[this as usize] = entry.0 <= 0;
         }
-        entry.1 = Some(this);
+        entry.1 = this;
     }
     for (sku, history) in out.iter_mut() {
-        // A SKU that never moved has had none in stock all along.
-        let (level, last) = on_hand.get(sku).copied().unwrap_or((0, None));
-        for i in last.map_or(0, |i| i + 1).max(0)..HISTORY_DAYS {
+        // A SKU sold but never moved has had none in stock since it was first sold.
+        let Some((level, last)) = on_hand.get(sku).copied().or_else(|| known_from.get(sku).map(|&sold| (0, sold - 1))) else { continue };
+        for i in (last + 1).max(0)..HISTORY_DAYS {
             history.stockout[i as usize] = level <= 0;
         }
     }
@@ -181,8 +191,9 @@ impl Procurement<'_> {
         forecast_of(sku, &history, &upcoming)
     }
 
-    /// A SKU's sales by day over the last `days` days (on one channel, or all), each day marked
-    /// when it ended out of stock or was on promotion.
+    /// A SKU's sales by day over the last `days` days (on one channel, or all, with the sales
+    /// imported from before Ordo), each day marked when it ended out of stock or was on
+    /// promotion.
     pub async fn demand_history(self, sku: &str, channel: Option<&str>, days: i64) -> AppResult<Vec<DemandDay>> {
         let days = ordo_domain::field::bounded("days", days, 1, HISTORY_DAYS)?;
         let today = self.now().date_naive();
@@ -197,7 +208,13 @@ impl Procurement<'_> {
             return Err(FieldError::new("channel", format!("unknown channel {code:?}")).into());
         }
         let start = first.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
-        let sold: BTreeMap<String, i64> = tx.sku_daily_demand(sku, channel, start).await?.into_iter().collect();
+        let mut sold: BTreeMap<String, i64> = tx.sku_daily_demand(sku, channel, start).await?.into_iter().collect();
+        // Sales imported from before Ordo name no channel: they are in every channel's total.
+        if channel.is_none() {
+            for imported in tx.imported_demand(&first.to_string(), Some(sku)).await? {
+                *sold.entry(imported.day).or_default() += imported.units;
+            }
+        }
         let all = histories(&mut tx, today, Some(sku)).await?;
         let history = all.get(sku);
         let offset = (HISTORY_DAYS - days) as usize;

@@ -8,6 +8,7 @@ mod forecasting;
 mod proposals;
 mod purchase_orders;
 mod receipts;
+mod sales_history;
 mod suppliers;
 
 pub use forecasting::forecast_history;

@@ -300,3 +300,78 @@ async fn rejected_proposals_keep_their_numbers() {
     let (status, refused) = server.post(&buyer, &format!("/api/v1/replenishment/proposals/{id}/reject"), json!({})).await;
     assert_eq!((status, refused["error"]["current_state"].as_str()), (409, Some("decided")), "{refused}");
 }
+
+/// Imports `csv` as sales history from before Ordo, as `ordo import sales-history` does.
+async fn import_sales_history(server: &Server, csv: &str) -> ordo_app::import::ImportReport {
+    let options = ordo_app::import::ImportOptions::default();
+    server.ordo.procurement().import_sales_history(csv.as_bytes(), options, &ordo_app::Actor::system()).await.unwrap()
+}
+
+/// A business moving to Ordo brings the sales its old system kept: imported, a SKU's forecast
+/// is back-tested at once instead of weeks later, its demand chart shows them, and Ordo's own
+/// sales count from their first day on, never twice.
+#[tokio::test]
+async fn sales_history_from_before_ordo_gives_a_forecast_its_back_test() {
+    let server = Server::start().await;
+    shop(&server, 100).await;
+    let buyer = server.token(Role::Procurement).await;
+    // Ordo's first sale of MUG-1 was ten days ago.
+    let first_own = Utc::now().date_naive() - chrono::Duration::days(10);
+    let mut body = order("H-1", json!([{"sku": "MUG-1", "quantity": 2, "unit_price": "12.90"}]));
+    body["placed_at"] = format!("{first_own}T10:00:00Z").into();
+    assert_eq!(server.post(&server.admin, "/api/v1/orders", body).await.0, 201);
+    let untested = server.get(&buyer, "/api/v1/forecasts/MUG-1").await.1;
+    assert_eq!(untested["chosen_because"], "untested", "{untested}");
+
+    // A bad file imports nothing, and says which line and field is wrong.
+    let (before, after) = (first_own - chrono::Duration::days(30), first_own + chrono::Duration::days(2));
+    let bad = format!("sku,date,quantity\nNOPE-1,{before},1\nMUG-1,{after},3\nMUG-1,{before},2.5\nMUG-1,{before},1\n");
+    let report = import_sales_history(&server, &bad).await;
+    let errors: Vec<String> = report.errors.iter().map(ToString::to_string).collect();
+    assert_eq!((report.rows, report.imported), (4, 0), "{errors:?}");
+    assert_eq!(errors[0], "line 2: sku: no product has SKU \"NOPE-1\"");
+    assert!(errors[1].starts_with(&format!("line 3: date: must be before {first_own}")), "{errors:?}");
+    assert!(errors[2].starts_with("line 4: quantity"), "{errors:?}");
+    assert_eq!(errors.len(), 3);
+    assert_eq!(server.get(&buyer, "/api/v1/forecasts/MUG-1").await.1["chosen_because"], "untested");
+
+    // 150 days before Ordo, a weekly pattern; the first day in two rows and with a return.
+    let week = [3, 1, 0, 2, 4, 0, 1];
+    let mut csv = String::from("sku,date,quantity\n");
+    for i in 0..150 {
+        let day = first_own - chrono::Duration::days(150 - i);
+        csv += &format!("MUG-1,{day},{}\n", week[i as usize % 7]);
+    }
+    csv += &format!("MUG-1,{},2\nMUG-1,{},-1\n", first_own - chrono::Duration::days(150), first_own - chrono::Duration::days(150));
+    let report = import_sales_history(&server, &csv).await;
+    assert_eq!((report.rows, report.imported, report.errors.len()), (152, 152, 0), "{report:?}");
+
+    let (status, forecast) = server.get(&buyer, "/api/v1/forecasts/MUG-1").await;
+    assert_eq!(status, 200, "{forecast}");
+    assert_eq!(forecast["chosen_because"], "pooled", "{forecast}");
+    assert_eq!(forecast["pooled"].as_array().unwrap().len(), 3, "{forecast}");
+    assert_eq!(forecast["history_days"], 160, "150 days imported and 10 in Ordo: {forecast}");
+    // About 11 units a week before Ordo, and quiet since.
+    let daily = forecast["daily_demand"].as_f64().unwrap();
+    assert!((0.3..2.0).contains(&daily), "{forecast}");
+
+    let (status, days) = server.get(&buyer, "/api/v1/demand/MUG-1?days=730").await;
+    assert_eq!(status, 200, "{days}");
+    let days = days.as_array().unwrap();
+    let on = |date: chrono::NaiveDate| days.iter().find(|d| d["day"] == date.to_string()).unwrap();
+    let opening = on(first_own - chrono::Duration::days(150));
+    assert_eq!((opening["units"].as_i64(), opening["stockout"].as_bool()), (Some(4), Some(false)), "rows summed, the return taken off: {opening}");
+    assert_eq!(on(first_own)["units"], 2, "Ordo's own sale");
+    let imported: i64 = days.iter().filter(|d| d["day"].as_str().unwrap() < first_own.to_string().as_str()).map(|d| d["units"].as_i64().unwrap()).sum();
+    assert_eq!(imported, (0..150).map(|i| week[i % 7]).sum::<i64>() + 1);
+    // The web channel's own history has none of them: they name no channel.
+    let (_, web) = server.get(&buyer, "/api/v1/demand/MUG-1?days=730&channel=web").await;
+    assert_eq!(web.as_array().unwrap().iter().map(|d| d["units"].as_i64().unwrap()).sum::<i64>(), 2);
+
+    // Imported again, a day is replaced, not added to.
+    assert_eq!(import_sales_history(&server, &csv).await.imported, 152);
+    let (_, again) = server.get(&buyer, "/api/v1/demand/MUG-1?days=730").await;
+    assert_eq!(again.as_array().unwrap().iter().map(|d| d["units"].as_i64().unwrap()).sum::<i64>(), imported + 2);
+    let (_, audit) = server.get(&server.admin, "/api/v1/audit?action=sales_history.import").await;
+    assert_eq!(audit.as_array().map(Vec::len), Some(2), "each import audited once: {audit}");
+}

@@ -1,0 +1,175 @@
+//! Sales from before Ordo, imported so a migrating business's forecasts start with the history
+//! they need to be fitted and back-tested, instead of waiting weeks for Ordo's own.
+//!
+//! A CSV file of `sku,date,quantity` rows: one per sale, or per day's total (rows of one SKU
+//! and day are summed; a negative quantity is a return, and a day whose returns outweigh its
+//! sales counts as no demand). Every day must be before the SKU's first sale in Ordo, so
+//! nothing is counted twice. As with master data, a file with a bad row imports nothing
+//! unless bad rows are skipped; then the good rows go in, in one transaction, audited once.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+use ordo_domain::audit::Change;
+use ordo_domain::FieldError;
+use ordo_storage::SkuDay;
+use serde::Deserialize;
+
+use crate::Procurement;
+use crate::import::{ImportOptions, ImportReport, RowError};
+use crate::{Actor, AppResult};
+
+/// The most units one row may say: more is a typing error, not a sale.
+const MAX_ROW_UNITS: i64 = 1_000_000;
+
+#[derive(Debug, Deserialize)]
+struct Row {
+    sku: String,
+    date: String,
+    quantity: String,
+}
+
+/// A checked row: its SKU, day and units.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Sale {
+    sku: String,
+    day: NaiveDate,
+    units: i64,
+}
+
+fn check(row: Row, today: NaiveDate) -> Result<Sale, FieldError> {
+    let sku = row.sku.trim();
+    if sku.is_empty() {
+        return Err(FieldError::new("sku", "must not be empty"));
+    }
+    let day = NaiveDate::parse_from_str(row.date.trim(), "%Y-%m-%d").map_err(|_| FieldError::new("date", "must be a date as YYYY-MM-DD"))?;
+    if day >= today {
+        return Err(FieldError::new("date", format!("must be before today ({today}): history is of days that are over")));
+    }
+    let units: i64 = row.quantity.trim().parse().map_err(|_| FieldError::new("quantity", "must be a whole number of units"))?;
+    if units.abs() > MAX_ROW_UNITS {
+        return Err(FieldError::new("quantity", format!("must be between -{MAX_ROW_UNITS} and {MAX_ROW_UNITS}")));
+    }
+    Ok(Sale { sku: sku.to_owned(), day, units })
+}
+
+/// The rows' units summed per SKU and day; a day whose returns outweigh its sales is zero.
+fn daily_totals(sales: &[Sale]) -> Vec<SkuDay> {
+    let mut totals: BTreeMap<(&str, NaiveDate), i64> = BTreeMap::new();
+    for sale in sales {
+        *totals.entry((&sale.sku, sale.day)).or_default() += sale.units;
+    }
+    totals.into_iter().map(|((sku, day), units)| SkuDay { sku: sku.to_owned(), day: day.to_string(), units: units.max(0) }).collect()
+}
+
+impl Procurement<'_> {
+    /// Imports daily sales from before Ordo (see the module documentation).
+    pub async fn import_sales_history(&self, data: &[u8], options: ImportOptions, actor: &Actor) -> AppResult<ImportReport> {
+        let today = self.now().date_naive();
+        let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(data);
+        let headers = reader.headers().map_err(|e| FieldError::new("header", e.to_string()))?.clone();
+        const COLUMNS: [&str; 3] = ["sku", "date", "quantity"];
+        if let Some(unknown) = headers.iter().find(|h| !COLUMNS.contains(h)) {
+            return Err(FieldError::new("header", format!("unknown column {unknown:?}; sales history files have: sku, date, quantity")).into());
+        }
+        if let Some(missing) = COLUMNS.iter().find(|c| !headers.iter().any(|h| h == **c)) {
+            return Err(FieldError::new("header", format!("missing column {missing:?}; sales history files have: sku, date, quantity")).into());
+        }
+        let mut errors = Vec::new();
+        let mut sales: Vec<(u64, Sale)> = Vec::new();
+        let mut rows = 0u64;
+        for record in reader.records() {
+            rows += 1;
+            let record = match record {
+                Ok(record) => record,
+                Err(e) => {
+                    errors.push(RowError { line: e.position().map_or(0, |p| p.line()), field: None, message: e.to_string() });
+                    continue;
+                }
+            };
+            let line = record.position().map_or(0, |p| p.line());
+            match record.deserialize::<Row>(Some(&headers)).map_err(|e| FieldError::new("row", e.to_string())).and_then(|row| check(row, today)) {
+                Ok(sale) => sales.push((line, sale)),
+                Err(e) => errors.push(RowError { line, field: Some(e.field), message: e.message }),
+            }
+        }
+
+        let mut tx = self.db.write().await?;
+        let skus: BTreeSet<String> = sales.iter().map(|(_, s)| s.sku.clone()).collect();
+        let mut unknown = BTreeSet::new();
+        for sku in &skus {
+            if tx.product(sku).await?.is_none() {
+                unknown.insert(sku.clone());
+            }
+        }
+        let skus: Vec<String> = skus.into_iter().filter(|s| !unknown.contains(s)).collect();
+        let first_sales: BTreeMap<String, NaiveDate> = tx
+            .first_sale_days(&skus)
+            .await?
+            .into_iter()
+            .filter_map(|(sku, day)| NaiveDate::parse_from_str(&day, "%Y-%m-%d").ok().map(|d| (sku, d)))
+            .collect();
+        let mut good = Vec::with_capacity(sales.len());
+        for (line, sale) in sales {
+            if unknown.contains(&sale.sku) {
+                errors.push(RowError { line, field: Some("sku".into()), message: format!("no product has SKU {:?}", sale.sku) });
+            } else if let Some(first) = first_sales.get(&sale.sku).filter(|first| sale.day >= **first) {
+                let message = format!("must be before {first}, when {} first sold in Ordo: Ordo counts its own sales from then", sale.sku);
+                errors.push(RowError { line, field: Some("date".into()), message });
+            } else {
+                good.push(sale);
+            }
+        }
+        errors.sort_by_key(|e| e.line);
+        if !errors.is_empty() && !options.skip_invalid {
+            return Ok(ImportReport { rows, imported: 0, errors });
+        }
+        let days = daily_totals(&good);
+        tx.put_sales_history(&days).await?;
+        let (from, to) = (days.iter().map(|d| d.day.as_str()).min(), days.iter().map(|d| d.day.as_str()).max());
+        let summary = serde_json::json!({
+            "rows": good.len(),
+            "skus": days.iter().map(|d| d.sku.as_str()).collect::<BTreeSet<_>>().len(),
+            "days": days.len(),
+            "from": from,
+            "to": to,
+        });
+        let change = Change::new("sales_history.import", "sales_history").after(&summary);
+        crate::audit::record(&mut tx, actor, self.now(), &[change]).await?;
+        tx.commit().await?;
+        Ok(ImportReport { rows, imported: good.len() as u64, errors })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(sku: &str, date: &str, quantity: &str) -> Row {
+        Row { sku: sku.into(), date: date.into(), quantity: quantity.into() }
+    }
+
+    fn day(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn a_row_is_checked_field_by_field() {
+        let today = day("2026-03-01");
+        assert_eq!(check(row(" MUG-1 ", "2026-02-28", "3"), today).unwrap(), Sale { sku: "MUG-1".into(), day: day("2026-02-28"), units: 3 });
+        assert_eq!(check(row("", "2026-02-28", "3"), today).unwrap_err().field, "sku");
+        assert_eq!(check(row("MUG-1", "28.02.2026", "3"), today).unwrap_err().field, "date");
+        assert_eq!(check(row("MUG-1", "2026-03-01", "3"), today).unwrap_err().field, "date", "today is not over");
+        assert_eq!(check(row("MUG-1", "2026-02-28", "2.5"), today).unwrap_err().field, "quantity");
+        assert_eq!(check(row("MUG-1", "2026-02-28", "1000001"), today).unwrap_err().field, "quantity");
+        assert_eq!(check(row("MUG-1", "2026-02-28", "-2"), today).unwrap().units, -2, "a return");
+    }
+
+    #[test]
+    fn rows_of_one_day_are_summed_and_returns_never_make_demand_negative() {
+        let sale = |sku: &str, date: &str, units| Sale { sku: sku.into(), day: day(date), units };
+        let totals = daily_totals(&[sale("A", "2026-01-02", 3), sale("A", "2026-01-02", 2), sale("A", "2026-01-03", -4), sale("A", "2026-01-03", 1), sale("B", "2026-01-02", 1)]);
+        let got: Vec<(&str, &str, i64)> = totals.iter().map(|d| (d.sku.as_str(), d.day.as_str(), d.units)).collect();
+        assert_eq!(got, [("A", "2026-01-02", 5), ("A", "2026-01-03", 0), ("B", "2026-01-02", 1)]);
+    }
+}
