@@ -165,6 +165,20 @@ mod tests {
         assert_eq!(check(row("MUG-1", "2026-02-28", "-2"), today).unwrap().units, -2, "a return");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_row_is_taken_or_refused_naming_its_field(sku in ".{0,12}", date in "(20[0-9]{2}-[01][0-9]-[0-3][0-9]|.{0,12})", quantity in "(-?[0-9]{1,8}|.{0,8})") {
+            let today = day("2026-03-01");
+            match check(row(&sku, &date, &quantity), today) {
+                Ok(sale) => {
+                    proptest::prop_assert!(!sale.sku.is_empty() && sale.sku == sale.sku.trim());
+                    proptest::prop_assert!(sale.day < today && sale.units.abs() <= MAX_ROW_UNITS);
+                }
+                Err(e) => proptest::prop_assert!(["sku", "date", "quantity"].contains(&e.field.as_str()) && !e.message.is_empty()),
+            }
+        }
+    }
+
     #[test]
     fn rows_of_one_day_are_summed_and_returns_never_make_demand_negative() {
         let sale = |sku: &str, date: &str, units| Sale { sku: sku.into(), day: day(date), units };
