@@ -19,6 +19,7 @@ use ordo_app::{Actor, AppError, AppResult, Clock, Ordo, Progress};
 
 mod buying;
 mod channels;
+mod history;
 mod planted;
 pub use planted::Planted;
 mod service;
@@ -29,6 +30,7 @@ mod trading;
 
 pub use buying::BuyingSummary;
 pub use channels::ChannelsSummary;
+pub use history::OldSales;
 pub use service::ServiceSummary;
 pub use trading::TradingSummary;
 

@@ -58,6 +58,8 @@ pub struct TradingSummary {
     pub books_hold: bool,
     /// Returns, refunds, tickets and notifications.
     pub service: super::service::ServiceSummary,
+    /// The old system's sales, imported before the first day.
+    pub old_sales: super::history::OldSales,
     /// Proposals, purchase orders, receipts and bills, and the forecasts' accuracy.
     pub buying: super::buying::BuyingSummary,
     /// Webhook deliveries and polled pages from the channels.
@@ -94,7 +96,7 @@ const CITIES: &[(&str, &str, &str)] = &[
 /// Orders a location can pick in one wave: the peak outruns it, and orders ship late.
 const WAVE_CAPACITY: [(&str, i64); 2] = [("central", 80), ("overflow", 30)];
 
-fn actor(name: &str) -> Actor {
+pub(crate) fn actor(name: &str) -> Actor {
     Actor::system_as(name, ordo_domain::access::Role::Admin)
 }
 
@@ -197,6 +199,7 @@ impl Shop {
                 listings.entry(listing.channel.clone()).or_default().push(listing);
             }
         }
+        summary.old_sales = super::history::bring_old_sales(self, first_day, &listings, &class).await?;
         let sites = self.master_data().locations().await?;
         let peak = i64::from(days) * 2 / 3;
         // The promotion peak is on the calendar, so forecasts read its days as promoted.
@@ -262,7 +265,7 @@ impl Shop {
                 events.push((cutoff_at + Duration::minutes(1), Event::Watch));
             }
             let boost = if (peak..peak + 2).contains(&day) { 3 } else { 1 };
-            for (channel, base) in [("amazon", 34), ("wayfair", 16), ("web", 24), ("b2b", 2)] {
+            for (channel, base) in DAILY_ORDERS {
                 let Some(catalogue) = listings.get(channel).filter(|l| !l.is_empty()) else { continue };
                 let mut count = seed.between(base * 3 / 4, base * 5 / 4) * boost;
                 // The planted day of cancellations has orders enough to judge (20 at least).
@@ -484,15 +487,12 @@ impl Shop {
 }
 
 /// One order as a channel would send it: popular SKUs more often, B2B in bulk.
-fn demo_order(
-    seed: &mut Seed,
-    channel: &str,
-    number: u64,
-    placed_at: DateTime<Utc>,
-    catalogue: &[Listing],
-    (class, plan): (&BTreeMap<String, AbcClass>, &Plan),
-    customers: &[ordo_domain::master::Customer],
-) -> serde_json::Value {
+/// Each channel's orders on an ordinary day, give or take a quarter.
+pub(crate) const DAILY_ORDERS: [(&str, i64); 4] = [("amazon", 34), ("wayfair", 16), ("web", 24), ("b2b", 2)];
+
+/// The listings one order of `channel` buys: a wholesale order two to five, others one to
+/// three; A items often, C items seldom.
+pub(crate) fn pick_listings<'a>(seed: &mut Seed, channel: &str, catalogue: &'a [Listing], class: &BTreeMap<String, AbcClass>) -> Vec<&'a Listing> {
     let lines = if channel == "b2b" { seed.between(2, 5) } else { seed.between(1, 3) };
     let mut chosen: Vec<&Listing> = Vec::new();
     while (chosen.len() as i64) < lines {
@@ -507,13 +507,31 @@ fn demo_order(
             chosen.push(listing);
         }
     }
+    chosen
+}
+
+/// Units on one line: a wholesale line six to 24, others one or two.
+pub(crate) fn line_quantity(seed: &mut Seed, channel: &str) -> i64 {
+    if channel == "b2b" { seed.between(6, 24) } else { seed.between(1, 2) }
+}
+
+fn demo_order(
+    seed: &mut Seed,
+    channel: &str,
+    number: u64,
+    placed_at: DateTime<Utc>,
+    catalogue: &[Listing],
+    (class, plan): (&BTreeMap<String, AbcClass>, &Plan),
+    customers: &[ordo_domain::master::Customer],
+) -> serde_json::Value {
+    let chosen = pick_listings(seed, channel, catalogue, class);
     let customer = &customers[seed.between(0, customers.len() as i64 - 1) as usize];
     let (city, postal_code, country) = CITIES[seed.between(0, CITIES.len() as i64 - 1) as usize];
     let payment = if channel == "web" && seed.between(1, 100) <= 4 { "authorized" } else { "captured" };
     let lines: Vec<serde_json::Value> = chosen
         .iter()
         .map(|l| {
-            let quantity = if channel == "b2b" { seed.between(6, 24) } else { seed.between(1, 2) };
+            let quantity = line_quantity(seed, channel);
             let price = if plan.cut(&l.sku, placed_at.date_naive()) { l.price.minor() * CUT_PRICE_PERCENT / 100 } else { l.price.minor() };
             serde_json::json!({"sku": l.channel_sku, "quantity": quantity, "unit_price": ordo_domain::Money::from_minor(price, l.price.currency()).to_decimal_string()})
         })

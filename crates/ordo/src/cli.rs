@@ -1402,6 +1402,10 @@ async fn demo(config: &Config, days: u32) -> Result<ExitCode, Failure> {
         "  notices    {} delivered, {} tries failed and were retried, {} dead letters",
         service.delivered, service.retried, service.dead
     );
+    println!(
+        "  history    {} days of the old system's sales imported ({} units), so forecasts are back-tested from the first day",
+        t.old_sales.days, t.old_sales.units
+    );
     let buying = &t.buying;
     println!(
         "  buying     {} proposals into {} purchase orders; {} received, {} billed ({} disputed)",

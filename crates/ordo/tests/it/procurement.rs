@@ -375,3 +375,27 @@ async fn sales_history_from_before_ordo_gives_a_forecast_its_back_test() {
     let (_, audit) = server.get(&server.admin, "/api/v1/audit?action=sales_history.import").await;
     assert_eq!(audit.as_array().map(Vec::len), Some(2), "each import audited once: {audit}");
 }
+
+/// The demo business moved to Ordo with half a year of its old system's sales: three days
+/// into trading its forecasts are already back-tested pools, and its demand chart shows the
+/// old sales as sales, not as days out of stock.
+#[tokio::test]
+async fn the_demo_brings_its_old_sales_so_its_forecasts_are_back_tested() {
+    let (server, summary) = Server::start_demo_trading(None, 3).await;
+    assert_eq!(summary.trading.old_sales.days, 180);
+    assert!(summary.trading.old_sales.units > 10_000, "{:?}", summary.trading.old_sales);
+    let products = server.ordo.master_data().products(None, 500, 0).await.unwrap().products;
+    let a = products.iter().find(|p| p.active && p.abc_class == ordo_app::domain::master::AbcClass::A).unwrap();
+    let buyer = server.token(Role::Procurement).await;
+
+    let (status, forecast) = server.get(&buyer, &format!("/api/v1/forecasts/{}", a.sku)).await;
+    assert_eq!(status, 200, "{forecast}");
+    assert_eq!((forecast["chosen_because"].as_str(), forecast["pooled"].as_array().map(Vec::len)), (Some("pooled"), Some(3)), "{forecast}");
+    assert!(forecast["history_days"].as_u64().unwrap() > 150, "{forecast}");
+
+    let (_, days) = server.get(&buyer, &format!("/api/v1/demand/{}?days=200", a.sku)).await;
+    let opened = (Utc::now().date_naive() - chrono::Duration::days(3)).to_string();
+    let before: Vec<&serde_json::Value> = days.as_array().unwrap().iter().filter(|d| d["day"].as_str().unwrap() < opened.as_str()).collect();
+    assert!(before.iter().map(|d| d["units"].as_i64().unwrap()).sum::<i64>() > 100, "an A item sells most days");
+    assert!(before.iter().all(|d| d["stockout"] == false), "before Ordo its stock was not Ordo's to know");
+}
