@@ -7,7 +7,7 @@
 //! nothing is counted twice. As with master data, a file with a bad row imports nothing
 //! unless bad rows are skipped; then the good rows go in, in one transaction, audited once.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
 use ordo_domain::audit::Change;
@@ -53,13 +53,42 @@ fn check(row: Row, today: NaiveDate) -> Result<Sale, FieldError> {
     Ok(Sale { sku: sku.to_owned(), day, units })
 }
 
-/// The rows' units summed per SKU and day; a day whose returns outweigh its sales is zero.
-fn daily_totals(sales: &[Sale]) -> Vec<SkuDay> {
-    let mut totals: BTreeMap<(&str, NaiveDate), i64> = BTreeMap::new();
-    for sale in sales {
-        *totals.entry((&sale.sku, sale.day)).or_default() += sale.units;
+/// The SKUs a file names, each kept once: a file of millions of rows names a few thousand.
+#[derive(Debug, Default)]
+struct Skus {
+    names: Vec<String>,
+    numbers: HashMap<String, u32>,
+}
+
+impl Skus {
+    fn number(&mut self, sku: String) -> u32 {
+        if let Some(&n) = self.numbers.get(&sku) {
+            return n;
+        }
+        let n = self.names.len() as u32;
+        self.names.push(sku.clone());
+        self.numbers.insert(sku, n);
+        n
     }
-    totals.into_iter().map(|((sku, day), units)| SkuDay { sku: sku.to_owned(), day: day.to_string(), units: units.max(0) }).collect()
+}
+
+/// A checked row as kept until the file is read: its line, SKU by number, day and units.
+#[derive(Debug, Clone, Copy)]
+struct Line {
+    line: u64,
+    sku: u32,
+    day: NaiveDate,
+    units: i64,
+}
+
+/// The rows' units summed per SKU and day; a day whose returns outweigh its sales is zero.
+fn daily_totals(lines: &[Line]) -> BTreeMap<(u32, NaiveDate), i64> {
+    let mut totals: BTreeMap<(u32, NaiveDate), i64> = BTreeMap::new();
+    for line in lines {
+        *totals.entry((line.sku, line.day)).or_default() += line.units;
+    }
+    totals.values_mut().for_each(|units| *units = (*units).max(0));
+    totals
 }
 
 impl Procurement<'_> {
@@ -76,7 +105,8 @@ impl Procurement<'_> {
             return Err(FieldError::new("header", format!("missing column {missing:?}; sales history files have: sku, date, quantity")).into());
         }
         let mut errors = Vec::new();
-        let mut sales: Vec<(u64, Sale)> = Vec::new();
+        let mut skus = Skus::default();
+        let mut lines: Vec<Line> = Vec::new();
         let mut rows = 0u64;
         for record in reader.records() {
             rows += 1;
@@ -89,55 +119,62 @@ impl Procurement<'_> {
             };
             let line = record.position().map_or(0, |p| p.line());
             match record.deserialize::<Row>(Some(&headers)).map_err(|e| FieldError::new("row", e.to_string())).and_then(|row| check(row, today)) {
-                Ok(sale) => sales.push((line, sale)),
+                Ok(sale) => lines.push(Line { line, sku: skus.number(sale.sku), day: sale.day, units: sale.units }),
                 Err(e) => errors.push(RowError { line, field: Some(e.field), message: e.message }),
             }
         }
 
         let mut tx = self.db.write().await?;
-        let skus: BTreeSet<String> = sales.iter().map(|(_, s)| s.sku.clone()).collect();
-        let mut unknown = BTreeSet::new();
-        for sku in &skus {
-            if tx.product(sku).await?.is_none() {
-                unknown.insert(sku.clone());
+        let mut known = vec![false; skus.names.len()];
+        for (n, sku) in skus.names.iter().enumerate() {
+            known[n] = tx.product(sku).await?.is_some();
+        }
+        let products: Vec<String> = skus.names.iter().zip(&known).filter(|(_, k)| **k).map(|(sku, _)| sku.clone()).collect();
+        let mut first_sale: Vec<Option<NaiveDate>> = vec![None; skus.names.len()];
+        for (sku, day) in tx.first_sale_days(&products).await? {
+            if let (Some(&n), Ok(day)) = (skus.numbers.get(&sku), NaiveDate::parse_from_str(&day, "%Y-%m-%d")) {
+                first_sale[n as usize] = Some(day);
             }
         }
-        let skus: Vec<String> = skus.into_iter().filter(|s| !unknown.contains(s)).collect();
-        let first_sales: BTreeMap<String, NaiveDate> = tx
-            .first_sale_days(&skus)
-            .await?
-            .into_iter()
-            .filter_map(|(sku, day)| NaiveDate::parse_from_str(&day, "%Y-%m-%d").ok().map(|d| (sku, d)))
-            .collect();
-        let mut good = Vec::with_capacity(sales.len());
-        for (line, sale) in sales {
-            if unknown.contains(&sale.sku) {
-                errors.push(RowError { line, field: Some("sku".into()), message: format!("no product has SKU {:?}", sale.sku) });
-            } else if let Some(first) = first_sales.get(&sale.sku).filter(|first| sale.day >= **first) {
-                let message = format!("must be before {first}, when {} first sold in Ordo: Ordo counts its own sales from then", sale.sku);
-                errors.push(RowError { line, field: Some("date".into()), message });
-            } else {
-                good.push(sale);
+        lines.retain(|l| {
+            let sku = &skus.names[l.sku as usize];
+            if !known[l.sku as usize] {
+                errors.push(RowError { line: l.line, field: Some("sku".into()), message: format!("no product has SKU {sku:?}") });
+                return false;
             }
-        }
+            match first_sale[l.sku as usize].filter(|first| l.day >= *first) {
+                Some(first) => {
+                    let message = format!("must be before {first}, when {sku} first sold in Ordo: Ordo counts its own sales from then");
+                    errors.push(RowError { line: l.line, field: Some("date".into()), message });
+                    false
+                }
+                None => true,
+            }
+        });
         errors.sort_by_key(|e| e.line);
         if !errors.is_empty() && !options.skip_invalid {
             return Ok(ImportReport { rows, imported: 0, errors });
         }
-        let days = daily_totals(&good);
-        tx.put_sales_history(&days).await?;
-        let (from, to) = (days.iter().map(|d| d.day.as_str()).min(), days.iter().map(|d| d.day.as_str()).max());
+        let totals = daily_totals(&lines);
+        let keys: Vec<&(u32, NaiveDate)> = totals.keys().collect();
+        for chunk in keys.chunks(1000) {
+            let days: Vec<SkuDay> =
+                chunk.iter().map(|&&(sku, day)| SkuDay { sku: skus.names[sku as usize].clone(), day: day.to_string(), units: totals[&(sku, day)] }).collect();
+            tx.put_sales_history(&days).await?;
+        }
+        let mut sold = vec![false; skus.names.len()];
+        totals.keys().for_each(|(sku, _)| sold[*sku as usize] = true);
         let summary = serde_json::json!({
-            "rows": good.len(),
-            "skus": days.iter().map(|d| d.sku.as_str()).collect::<BTreeSet<_>>().len(),
-            "days": days.len(),
-            "from": from,
-            "to": to,
+            "rows": lines.len(),
+            "skus": sold.iter().filter(|s| **s).count(),
+            "days": totals.len(),
+            "from": totals.keys().map(|(_, day)| *day).min(),
+            "to": totals.keys().map(|(_, day)| *day).max(),
         });
         let change = Change::new("sales_history.import", "sales_history").after(&summary);
         crate::audit::record(&mut tx, actor, self.now(), &[change]).await?;
         tx.commit().await?;
-        Ok(ImportReport { rows, imported: good.len() as u64, errors })
+        Ok(ImportReport { rows, imported: lines.len() as u64, errors })
     }
 }
 
@@ -181,9 +218,11 @@ mod tests {
 
     #[test]
     fn rows_of_one_day_are_summed_and_returns_never_make_demand_negative() {
-        let sale = |sku: &str, date: &str, units| Sale { sku: sku.into(), day: day(date), units };
-        let totals = daily_totals(&[sale("A", "2026-01-02", 3), sale("A", "2026-01-02", 2), sale("A", "2026-01-03", -4), sale("A", "2026-01-03", 1), sale("B", "2026-01-02", 1)]);
-        let got: Vec<(&str, &str, i64)> = totals.iter().map(|d| (d.sku.as_str(), d.day.as_str(), d.units)).collect();
-        assert_eq!(got, [("A", "2026-01-02", 5), ("A", "2026-01-03", 0), ("B", "2026-01-02", 1)]);
+        let mut skus = Skus::default();
+        let mut line = |sku: &str, date: &str, units| Line { line: 0, sku: skus.number(sku.to_owned()), day: day(date), units };
+        let lines = [line("A", "2026-01-02", 3), line("A", "2026-01-02", 2), line("A", "2026-01-03", -4), line("A", "2026-01-03", 1), line("B", "2026-01-02", 1)];
+        let got: Vec<(u32, NaiveDate, i64)> = daily_totals(&lines).into_iter().map(|((sku, d), units)| (sku, d, units)).collect();
+        assert_eq!(got, [(0, day("2026-01-02"), 5), (0, day("2026-01-03"), 0), (1, day("2026-01-02"), 1)]);
+        assert_eq!(skus.names, ["A", "B"], "each SKU kept once");
     }
 }
