@@ -89,6 +89,12 @@ pub fn router(ordo: ordo_app::Ordo, secure_cookies: bool) -> Router {
         .route("/dashboard/procurement/proposals", get(|| async { Redirect::to("/dashboard/procurement") }).post(pages::procurement::decide))
         .route("/dashboard/procurement/orders/{id}", get(pages::procurement::order).post(pages::procurement::act))
         .route("/dashboard/procurement/forecast/{sku}", get(pages::procurement::forecast))
+        .route(
+            "/dashboard/procurement/sales-history",
+            get(|| async { Redirect::to("/dashboard/procurement#import-sales-history") })
+                .post(pages::procurement::import_sales_history)
+                .layer(DefaultBodyLimit::max(pages::master::UPLOAD_LIMIT)),
+        )
         .route("/dashboard/ledger", get(pages::ledger::trial_balance))
         .route("/dashboard/ledger/accounts/{code}", get(pages::ledger::account))
         .route("/dashboard/audit", get(pages::audit::audit))

@@ -462,6 +462,26 @@ pub(crate) async fn set_tax_rate(session: Session, State(dashboard): State<Dashb
 /// The most a CSV file sent from the dashboard may be.
 pub(crate) const UPLOAD_LIMIT: usize = 16 * 1024 * 1024;
 
+/// The file a form's `file` input sent; none when none was chosen.
+pub(crate) async fn uploaded_file(layout: &Layout, multipart: Result<Multipart, MultipartRejection>) -> Result<Option<Bytes>, PageError> {
+    let mut multipart = multipart.map_err(|rejection| layout.fail(FieldError::new("file", rejection.body_text())))?;
+    let mut file = None;
+    while let Some(part) = multipart.next_field().await.map_err(|e| layout.fail(FieldError::new("file", e.body_text())))? {
+        if part.name() == Some("file") {
+            file = Some(part.bytes().await.map_err(|e| layout.fail(FieldError::new("file", e.body_text())))?);
+        }
+    }
+    Ok(file.filter(|bytes| !bytes.is_empty()))
+}
+
+/// An import refused for its wrong rows: the first ten named, and how many more.
+pub(crate) fn wrong_rows(report: &ordo_app::import::ImportReport) -> FieldError {
+    let shown: Vec<String> = report.errors.iter().take(10).map(ToString::to_string).collect();
+    let more = report.errors.len().saturating_sub(shown.len());
+    let tail = if more > 0 { format!("; and {more} more") } else { String::new() };
+    FieldError::new("file", format!("{} of {} rows are wrong, so none was imported: {}{tail}", report.errors.len(), report.rows, shown.join("; ")))
+}
+
 /// Imports a products file. The import's future cannot be shown to be `Send` (a compiler
 /// limit with async closures over borrowed rows), so it runs to completion on a blocking
 /// thread of its own, which an import, rare and long, may well take.
@@ -481,25 +501,12 @@ async fn import(dashboard: &Dashboard, data: Bytes, actor: &ordo_app::Actor) -> 
 
 pub(crate) async fn import_products(session: Session, State(dashboard): State<Dashboard>, headers: HeaderMap, multipart: Result<Multipart, MultipartRejection>) -> Result<Response, PageError> {
     let layout = session.posting(Page::Products, &headers, Permission::MasterDataWrite)?;
-    let mut multipart = multipart.map_err(|rejection| layout.fail(FieldError::new("file", rejection.body_text())))?;
-    let mut file = None;
-    while let Some(part) = multipart.next_field().await.map_err(|e| layout.fail(FieldError::new("file", e.body_text())))? {
-        if part.name() == Some("file") {
-            file = Some(part.bytes().await.map_err(|e| layout.fail(FieldError::new("file", e.body_text())))?);
-        }
-    }
-    let data = file.filter(|bytes| !bytes.is_empty());
-    let imported = match data {
+    let imported = match uploaded_file(&layout, multipart).await? {
         None => Err(FieldError::new("file", "choose a CSV file to import")),
         Some(data) => {
             match import(&dashboard, data, &session.actor).await.map_err(|e| layout.fail(e))? {
                 Ok(report) if report.errors.is_empty() => Ok(()),
-                Ok(report) => {
-                    let shown: Vec<String> = report.errors.iter().take(10).map(ToString::to_string).collect();
-                    let more = report.errors.len().saturating_sub(shown.len());
-                    let tail = if more > 0 { format!("; and {more} more") } else { String::new() };
-                    Err(FieldError::new("file", format!("{} of {} rows are wrong, so none was imported: {}{tail}", report.errors.len(), report.rows, shown.join("; "))))
-                }
+                Ok(report) => Err(wrong_rows(&report)),
                 Err(error) => Err(refusal(error).map_err(|e| layout.fail(e))?),
             }
         }

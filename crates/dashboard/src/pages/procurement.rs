@@ -1,11 +1,12 @@
 //! Procurement: exposure (value on order, projected stockouts), the proposals to approve (with
-//! their quantities edited), reject, purchase orders with their receipts, and one SKU's
-//! forecast drawn beside its sales.
+//! their quantities edited), reject, purchase orders with their receipts, sales history from
+//! before Ordo imported, and one SKU's forecast drawn beside its sales.
 
 use askama::Template;
 use axum::body::Bytes;
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use ordo_app::{ExceptionFilter, Exposure, ProposalView, PurchaseOrder, SkuForecastView};
@@ -15,7 +16,7 @@ use ordo_domain::FieldError;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::{ExportQuery, Layout, Page};
+use super::{Layout, Page};
 use crate::error::{render, PageError, Problem};
 use crate::forms::{refusal, Control, Entered, EntryForm, Input};
 use crate::session::Session;
@@ -62,11 +63,31 @@ struct ProcurementPage {
     policies: Vec<(String, String)>,
     /// Proposes a policy change, when the viewer may propose changes.
     policy_form: Option<EntryForm>,
+    /// Imports sales history from before Ordo, when the viewer may buy.
+    history_form: Option<EntryForm>,
+    /// What the last import brought, after it.
+    imported: Option<u64>,
 }
 
-pub(crate) async fn procurement(session: Session, State(dashboard): State<Dashboard>, query: Result<Query<ExportQuery>, QueryRejection>) -> Result<Response, PageError> {
+/// `?format=csv` for the purchase orders as a file; `?imported=N` after an import.
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct ProcurementQuery {
+    #[serde(default)]
+    format: Option<String>,
+    #[serde(default)]
+    imported: Option<u64>,
+}
+
+/// Which form a refused post came from, with what was entered.
+enum Refused {
+    Policy(Entered),
+    History(Entered),
+}
+
+pub(crate) async fn procurement(session: Session, State(dashboard): State<Dashboard>, query: Result<Query<ProcurementQuery>, QueryRejection>) -> Result<Response, PageError> {
     let layout = session.open(Page::Procurement)?;
-    if ExportQuery::csv(&layout, query)? {
+    let query = layout.query(query)?;
+    if query.format.as_deref() == Some("csv") {
         let orders = dashboard.ordo.procurement().purchase_orders(None).await.map_err(|e| layout.fail(e))?;
         let rows = orders.into_iter().map(|po| {
             let lines = po.lines.iter().map(|l| format!("{} × {}", l.quantity, l.sku)).collect::<Vec<_>>().join(", ");
@@ -75,7 +96,7 @@ pub(crate) async fn procurement(session: Session, State(dashboard): State<Dashbo
         let header = ["number", "supplier", "location", "status", "total", "currency", "expected_at", "lines"];
         return Ok(super::csv_file("purchase-orders.csv", super::csv_rows(&header, rows)));
     }
-    procurement_page(&session, &dashboard, None).await
+    procurement_page(&session, &dashboard, None, query.imported).await
 }
 
 /// A scope (`class:A`, `sku:MUG-1`) in words.
@@ -149,12 +170,46 @@ pub(crate) async fn propose_policy(session: Session, State(dashboard): State<Das
         Ok(request) => Ok(Redirect::to(&super::changes::change_href(request.id)).into_response()),
         Err(error) => {
             let refused = refusal(error).map_err(|e| layout.fail(e))?;
-            procurement_page(&session, &dashboard, Some(Entered::new(fields, refused))).await
+            procurement_page(&session, &dashboard, Some(Refused::Policy(Entered::new(fields, refused))), None).await
         }
     }
 }
 
-async fn procurement_page(session: &Session, dashboard: &Dashboard, refused: Option<Entered>) -> Result<Response, PageError> {
+/// The form that imports daily sales from before Ordo, as `ordo import sales-history` does.
+fn history_form(refused: Option<&Entered>) -> EntryForm {
+    EntryForm::new("import-sales-history", "Import sales history", "/dashboard/procurement/sales-history", "Import the file", vec![
+        Input::text("file", "CSV file").of(Control::File).hint("columns sku, date (YYYY-MM-DD) and quantity: one row per sale or per day's total"),
+    ])
+    .about("The sales your previous system kept, so forecasts are back-tested from the first day. Every day must be before the SKU's first sale in Ordo; a day imported again is replaced. If any row is wrong, nothing is imported and each wrong row is named.")
+    .upload()
+    .entered(refused)
+}
+
+/// Imports a sales history file: the page again, saying how many rows came in (303), or the
+/// form with every wrong row named (422).
+pub(crate) async fn import_sales_history(
+    session: Session,
+    State(dashboard): State<Dashboard>,
+    headers: HeaderMap,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Response, PageError> {
+    let layout = session.posting(Page::Procurement, &headers, Permission::ProcurementWrite)?;
+    let data = super::master::uploaded_file(&layout, multipart).await?;
+    let imported = match data {
+        None => Err(FieldError::new("file", "choose a CSV file to import")),
+        Some(data) => match dashboard.ordo.procurement().import_sales_history(&data, Default::default(), &session.actor).await {
+            Ok(report) if report.errors.is_empty() => Ok(report.imported),
+            Ok(report) => Err(super::master::wrong_rows(&report)),
+            Err(error) => Err(refusal(error).map_err(|e| layout.fail(e))?),
+        },
+    };
+    match imported {
+        Ok(rows) => Ok(Redirect::to(&format!("/dashboard/procurement?imported={rows}#import-sales-history")).into_response()),
+        Err(refused) => procurement_page(&session, &dashboard, Some(Refused::History(Entered::new(Vec::new(), refused))), None).await,
+    }
+}
+
+async fn procurement_page(session: &Session, dashboard: &Dashboard, refused: Option<Refused>, imported: Option<u64>) -> Result<Response, PageError> {
     let layout = session.open(Page::Procurement)?;
     let ordo = &dashboard.ordo;
     let orders = ordo.procurement().purchase_orders(None).await.map_err(|e| layout.fail(e))?;
@@ -172,8 +227,15 @@ async fn procurement_page(session: &Session, dashboard: &Dashboard, refused: Opt
     let proposals = ordo.procurement().proposals(Some("proposed")).await.map_err(|e| layout.fail(e))?.iter().map(ProposalRow::from).collect();
     let policies = ordo.procurement().replenishment_policies().await.map_err(|e| layout.fail(e))?.iter().map(|(scope, p)| (scope_words(scope), policy_words(p))).collect();
     let status = if refused.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
-    let policy_form = session.actor.can(Permission::ChangesPropose).then(|| policy_form(refused.as_ref()));
-    let page = ProcurementPage { may_buy: session.actor.can(Permission::ProcurementWrite), exposure, short, proposals, orders, policies, policy_form, layout };
+    let (policy_refused, history_refused) = match &refused {
+        Some(Refused::Policy(entered)) => (Some(entered), None),
+        Some(Refused::History(entered)) => (None, Some(entered)),
+        None => (None, None),
+    };
+    let policy_form = session.actor.can(Permission::ChangesPropose).then(|| policy_form(policy_refused));
+    let may_buy = session.actor.can(Permission::ProcurementWrite);
+    let history_form = may_buy.then(|| history_form(history_refused));
+    let page = ProcurementPage { may_buy, exposure, short, proposals, orders, policies, policy_form, history_form, imported, layout };
     Ok(render(status, &page))
 }
 

@@ -586,6 +586,24 @@ async fn a_new_database_is_set_up_to_its_first_order_entirely_in_the_browser() {
     submit(&browser, "new-product").await;
     assert_eq!(server.ordo.master_data().products(None, 10, 0).await.unwrap().total, 3);
 
+    // The mugs' sales from the shop's previous system, for their forecast: a day not yet over
+    // is refused and nothing comes in; then a week does.
+    browser.goto(&format!("{}/dashboard/procurement", server.base)).await.unwrap();
+    let today = chrono::Utc::now().date_naive();
+    let history = dir.path().join("sales.csv");
+    std::fs::write(&history, format!("sku,date,quantity\nMUG-1,{today},3\n")).unwrap();
+    fill(&browser, "import-sales-history", &[("file", history.to_str().unwrap())]).await;
+    let error = refused(&browser, "import-sales-history", "file").await;
+    assert!(error.contains("line 2: date: must be before today"), "{error}");
+    let week: String = (1..=7).map(|back| format!("MUG-1,{},{back}\n", today - chrono::Duration::days(back))).collect();
+    std::fs::write(&history, format!("sku,date,quantity\n{week}")).unwrap();
+    fill(&browser, "import-sales-history", &[("file", history.to_str().unwrap())]).await;
+    submit(&browser, "import-sales-history").await;
+    let said = browser.find(Locator::Id("sales-history-imported")).await.unwrap().text().await.unwrap();
+    assert!(said.starts_with("7 rows of sales history imported"), "{said}");
+    let (_, demand) = server.get(t, "/api/v1/demand/MUG-1?days=7").await;
+    assert_eq!(demand.as_array().unwrap().iter().map(|d| d["units"].as_i64().unwrap()).sum::<i64>(), 28, "{demand}");
+
     // Stock: a receipt of a SKU that does not exist is refused; then ten mugs arrive.
     browser.goto(&format!("{}/dashboard/inventory", server.base)).await.unwrap();
     fill(&browser, "stock-movement", &[("kind", "receipt"), ("sku", "MUG-9"), ("location", "central"), ("quantity", "10"), ("reason", "delivery note 4711")]).await;
