@@ -448,6 +448,14 @@ impl Tx {
     }
 }
 
+/// `$1, $2, …` (or `?, ?, …` on SQLite) for `n` parameters, as an `IN (…)` list takes them.
+pub(crate) fn placeholders(engine: Engine, n: usize) -> String {
+    match engine {
+        Engine::Sqlite => vec!["?"; n].join(", "),
+        Engine::Postgres => (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", "),
+    }
+}
+
 /// `VALUES (…), (…), …` with `rows` rows of `width` parameters, bound in order: one statement
 /// for many rows, whose only parameters these must be. SQLite gets anonymous `?` parameters,
 /// which it binds in constant time; numbered ones it looks up one by one.

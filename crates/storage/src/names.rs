@@ -4,7 +4,7 @@
 
 use uuid::Uuid;
 
-use crate::{on_engine, Engine, StorageError, Tx};
+use crate::{on_engine, StorageError, Tx};
 
 /// The kinds of subject whose id is a UUID and that have a name to show instead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -63,21 +63,13 @@ impl NamedKind {
     }
 }
 
-/// `$1, $2, …` (or `?, ?, …` on SQLite) for `n` parameters.
-fn placeholders(engine: Engine, n: usize) -> String {
-    match engine {
-        Engine::Sqlite => vec!["?"; n].join(", "),
-        Engine::Postgres => (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", "),
-    }
-}
-
 impl Tx {
     /// The names of the `ids` of one kind that exist; ids that name nothing are left out.
     pub async fn names(&mut self, kind: NamedKind, ids: &[Uuid]) -> Result<Vec<(Uuid, String)>, StorageError> {
         let mut names = Vec::with_capacity(ids.len());
         // A page shows a few hundred references at most; larger lists go in chunks.
         for chunk in ids.chunks(500) {
-            let sql = kind.sql(&placeholders(self.engine(), chunk.len()));
+            let sql = kind.sql(&crate::placeholders(self.engine(), chunk.len()));
             let rows: Vec<(Uuid, String)> = on_engine!(self, |conn| {
                 let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
                 for id in chunk {

@@ -270,10 +270,7 @@ impl Tx {
         let day = self.utc_day("MIN(o.placed_at)");
         let mut found = Vec::new();
         for chunk in skus.chunks(500) {
-            let list = match self.engine() {
-                crate::Engine::Sqlite => vec!["?"; chunk.len()].join(", "),
-                crate::Engine::Postgres => (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", "),
-            };
+            let list = crate::placeholders(self.engine(), chunk.len());
             let sql = format!(
                 "SELECT l.sku, {day} FROM order_lines l JOIN orders o ON o.id = l.order_id \
                  WHERE o.status <> 'cancelled' AND l.is_kit = FALSE AND l.sku IN ({list}) GROUP BY l.sku"
