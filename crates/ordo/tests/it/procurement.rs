@@ -310,9 +310,7 @@ async fn import_sales_history(server: &Server, csv: &str) -> ordo_app::import::I
 /// A business moving to Ordo brings the sales its old system kept: imported, a SKU's forecast
 /// is back-tested at once instead of weeks later, its demand chart shows them, and Ordo's own
 /// sales count from their first day on, never twice.
-#[tokio::test]
-async fn sales_history_from_before_ordo_gives_a_forecast_its_back_test() {
-    let server = Server::start().await;
+async fn sales_history_from_before_ordo_gives_a_forecast_its_back_test(server: Server) {
     shop(&server, 100).await;
     let buyer = server.token(Role::Procurement).await;
     // Ordo's first sale of MUG-1 was ten days ago.
@@ -375,6 +373,12 @@ async fn sales_history_from_before_ordo_gives_a_forecast_its_back_test() {
     let (_, audit) = server.get(&server.admin, "/api/v1/audit?action=sales_history.import").await;
     assert_eq!(audit.as_array().map(Vec::len), Some(2), "each import audited once: {audit}");
 }
+
+on_both_engines!(
+    sales_history_from_before_ordo_gives_a_forecast_its_back_test,
+    sales_history_gives_a_back_test_on_sqlite,
+    sales_history_gives_a_back_test_on_postgres
+);
 
 /// The demo business moved to Ordo with half a year of its old system's sales: three days
 /// into trading its forecasts are already back-tested pools, and its demand chart shows the
