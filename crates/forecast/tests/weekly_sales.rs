@@ -46,12 +46,12 @@ fn the_pool_on_weekly_sales_it_was_never_tuned_on() {
     assert_eq!((e.series, e.too_short, e.scored), (811, 0, 806));
 
     let pool = row(&e.methods, CHOICE);
-    assert!(near(pool.rmsse, 0.8916) && near(pool.mase, 1.0553), "{pool:?}");
+    assert!(near(pool.rmsse, 0.8917) && near(pool.mase, 1.0554), "{pool:?}");
     // By MASE the pool beats every reference; by RMSSE it is 0.3 % behind TSB and level with
     // ADIDA and IMAPA.
     let references = ["tsb", "adida", "imapa", "ets"].map(|name| row(&e.methods, name));
     assert!(references.iter().all(|r| r.mase > pool.mase), "{references:?}");
     assert!(near(references[0].rmsse, 0.8887) && near(references[1].rmsse, 0.8915) && near(references[2].rmsse, 0.8919), "{references:?}");
-    // ETS cannot fit a 52-week season to 44 weeks: it forecasts nothing.
-    assert_eq!(references[3].bias, Some(-1.0));
+    // A 52-week season cannot be fitted to 44 weeks: ETS keeps the level alone.
+    assert!(near(references[3].rmsse, 0.8956) && near(references[3].mase, 1.0598), "{references:?}");
 }

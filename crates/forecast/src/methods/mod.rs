@@ -88,7 +88,8 @@ impl Method {
     ///
     /// `season` is the seasonal period in periods (7 for days in a week, 12 for months in
     /// a year). `None` when the history is too short for the method: empty for all of them,
-    /// shorter than one season for seasonal naive, shorter than two for ETS.
+    /// shorter than one season for seasonal naive, shorter than two periods for ETS (which
+    /// leaves its season out below two whole seasons).
     pub fn fit(self, history: &[f64], season: usize, horizon: usize) -> Option<Fitted> {
         if history.is_empty() {
             return None;
@@ -232,7 +233,12 @@ mod tests {
         for (forecast, actual) in fitted.forecast.iter().zip(week) {
             assert!((forecast - actual).abs() < 1e-6, "{:?}", fitted.forecast);
         }
-        assert!(Method::Ets.fit(&history[..13], 7, 7).is_none(), "needs two whole weeks");
+        // Below two whole weeks no weekly pattern is fitted: the level alone, ETS(A,N,N).
+        let short = Method::Ets.fit(&history[..13], 7, 7).unwrap();
+        assert_eq!(short.param("season"), Some(1.0));
+        let level = short.param("level").unwrap();
+        assert!(short.forecast.iter().all(|&f| f == level) && (2.0..12.0).contains(&level), "{short:?}");
+        assert!(Method::Ets.fit(&[5.0], 7, 7).is_none());
     }
 
     #[test]

@@ -40,14 +40,25 @@ pub(super) fn ses(history: &[f64], horizon: usize) -> Fitted {
     Fitted::flat(Method::Ses, vec![("alpha", alpha), ("level", level)], level, horizon)
 }
 
-/// ETS(A,N,A): level plus an additive seasonal profile, both smoothed.
+/// Smoothing constants ETS chooses among, by in-sample squared one-step error.
+const ALPHAS: [f64; 8] = [0.01, 0.03, 0.06, 0.1, 0.15, 0.2, 0.3, 0.5];
+const GAMMAS: [f64; 5] = [0.0, 0.02, 0.05, 0.1, 0.2];
+
+/// ETS(A,N,A): level plus an additive seasonal profile, both smoothed; ETS(A,N,N), the level
+/// alone, when the history holds fewer than two whole seasons, as automatic ETS does (a season
+/// cannot be told from noise in one cycle).
 ///
 /// The seasonal profile starts as the average deviation from each cycle's mean over every
 /// whole cycle in the history, not the first cycle alone: for sparse demand one cycle is
 /// mostly noise.
 pub(super) fn ets(history: &[f64], season: usize, horizon: usize) -> Option<Fitted> {
-    if season < 2 || history.len() < 2 * season {
+    if history.len() < 2 {
         return None;
+    }
+    if season < 2 || history.len() < 2 * season {
+        let (_, alpha) = ALPHAS.iter().map(|&alpha| (ses_pass(history, alpha).1, alpha)).fold((f64::INFINITY, ALPHAS[0]), |best, next| if next.0 < best.0 { next } else { best });
+        let level = ses_pass(history, alpha).0;
+        return Some(Fitted::flat(Method::Ets, vec![("alpha", alpha), ("level", level), ("season", 1.0)], level, horizon));
     }
     let cycles = history.len() / season;
     let mut profile = vec![0.0; season];
@@ -59,8 +70,6 @@ pub(super) fn ets(history: &[f64], season: usize, horizon: usize) -> Option<Fitt
     }
     let level = history[..season].iter().sum::<f64>() / season as f64;
 
-    const ALPHAS: [f64; 8] = [0.01, 0.03, 0.06, 0.1, 0.15, 0.2, 0.3, 0.5];
-    const GAMMAS: [f64; 5] = [0.0, 0.02, 0.05, 0.1, 0.2];
     let mut best = (f64::INFINITY, ALPHAS[0], GAMMAS[0]);
     for alpha in ALPHAS {
         for gamma in GAMMAS {
