@@ -25,6 +25,8 @@ fn main() -> Result<(), String> {
     let settings = period.settings(horizon);
     let rules = rules();
     let mut cards: Vec<Scorecard> = vec![Scorecard::default(); rules.len()];
+    let variants = variants(&settings.backtest, horizon);
+    let mut variant_cards: Vec<Scorecard> = vec![Scorecard::default(); variants.len()];
     for full in &series {
         if full.len() <= drop + horizon + 1 {
             continue;
@@ -46,9 +48,13 @@ fn main() -> Result<(), String> {
         for ((_, rule), card) in rules.iter().zip(&mut cards) {
             card.add(train, test, &rule(&seen));
         }
+        for ((_, backtest), card) in variants.iter().zip(&mut variant_cards) {
+            card.add(train, test, &choose(train, settings.season, horizon, backtest).forecast);
+        }
     }
     println!("drop {drop}, horizon {horizon}, {} series", series.len());
-    for ((name, _), card) in rules.iter().zip(&cards) {
+    let names = rules.iter().map(|(name, _)| name).chain(variants.iter().map(|(name, _)| name));
+    for (name, card) in names.zip(cards.iter().chain(&variant_cards)) {
         let figure = |x: Option<f64>| x.map_or_else(|| "-".to_owned(), |x| format!("{x:.4}"));
         println!("{name:<32} RMSSE {}  MASE {}  bias {}", figure(card.rmsse()), figure(card.mase()), figure(card.bias()));
     }
@@ -94,6 +100,19 @@ impl Seen<'_> {
         let best: Vec<Method> = self.ranked.iter().map(|(m, _)| *m).filter(|&m| among(m)).take(size).collect();
         self.mean(&best)
     }
+}
+
+/// Ordo's pool with its back-test run another way: scored over the whole horizon, with more
+/// origins closer together, or with less history fitted at each.
+fn variants(base: &Backtest, horizon: usize) -> Vec<(String, Backtest)> {
+    let every_period = base.origins * base.step;
+    vec![
+        ("back-test window = horizon".to_owned(), Backtest { window: horizon, ..base.clone() }),
+        ("back-test step / 2, origins × 2".to_owned(), Backtest { step: (base.step / 2).max(1), origins: base.origins * 2, ..base.clone() }),
+        ("back-test every period".to_owned(), Backtest { step: 1, origins: every_period, ..base.clone() }),
+        ("back-test every period, horizon".to_owned(), Backtest { step: 1, origins: every_period, window: horizon, ..base.clone() }),
+        ("back-test min history / 2".to_owned(), Backtest { min_history: base.min_history / 2, ..base.clone() }),
+    ]
 }
 
 type Rule = Box<dyn Fn(&Seen) -> Vec<f64>>;

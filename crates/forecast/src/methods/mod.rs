@@ -29,7 +29,8 @@ pub enum Method {
     Adida,
     /// The mean of ADIDA over every bucket length from one period to the mean gap.
     Imapa,
-    /// Exponential smoothing with additive seasonality of the configured period.
+    /// Exponential smoothing with additive seasonality of the configured period; the level
+    /// alone when the history holds fewer than two seasons.
     Ets,
     /// A log-linear Poisson fit of the demand rate since the first sale, never rising.
     Decline,
