@@ -24,6 +24,10 @@ pub fn routes() -> OpenApiRouter<Ordo> {
         .routes(routes!(forecast))
         .routes(routes!(accuracy))
         .routes(routes!(demand))
+        .merge(
+            // A business's sales from before Ordo run to millions of rows.
+            OpenApiRouter::new().routes(routes!(import_sales_history)).layer(axum::extract::DefaultBodyLimit::max(SALES_HISTORY_LIMIT_BYTES)),
+        )
         .routes(routes!(promotions, create_promotion))
         .routes(routes!(proposals, run_proposals))
         .routes(routes!(approve_proposals))
@@ -344,6 +348,64 @@ async fn demand(
     ValidQuery(q): ValidQuery<DemandQuery>,
 ) -> Result<Json<Vec<DemandDay>>, ApiError> {
     Ok(Json(ordo.procurement().demand_history(&sku, q.channel.as_deref(), q.days.unwrap_or(90)).await?))
+}
+
+/// The largest sales history the API takes (about two million rows); larger files go through
+/// `ordo import sales-history`.
+const SALES_HISTORY_LIMIT_BYTES: usize = 64 * 1024 * 1024;
+
+/// How many refused rows a refusal names; the rest are counted.
+const ROWS_NAMED: usize = 20;
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct SalesHistoryQuery {
+    /// Import the good rows of a file that has bad ones, and list the bad ones.
+    skip_invalid: Option<bool>,
+}
+
+/// What importing sales history did.
+#[derive(Serialize, ToSchema)]
+struct SalesHistoryImported {
+    /// Rows in the file, the header left out.
+    rows: u64,
+    imported: u64,
+    /// The rows left out with `skip_invalid`, each naming its line and field:
+    /// `line 3: date: must be a date that is over`.
+    #[schema(example = json!(["line 3: quantity: must be a whole number"]))]
+    skipped: Vec<String>,
+}
+
+/// Imports daily sales from before Ordo, so forecasts are back-tested from the first day: the
+/// body is CSV with the columns `sku,date,quantity`, one row per sale or per day's total (rows
+/// of one SKU and day are summed; a negative quantity is a return). Each date must be over
+/// and before the SKU's first sale in Ordo; a day imported again is replaced. A file with a bad
+/// row imports nothing and is refused with 422 naming each row's line and field, unless
+/// `skip_invalid` is set; then the good rows are imported and the bad ones listed.
+#[utoipa::path(post, path = "/api/v1/sales-history", security(("bearer" = ["procurement.write"])), tag = "procurement", params(SalesHistoryQuery),
+    request_body(content = String, content_type = "text/csv"),
+    responses((status = 200, body = SalesHistoryImported), (status = "4XX", body = ErrorBody)))]
+async fn import_sales_history(
+    State(ordo): State<Ordo>,
+    caller: Authorized<need::ProcurementWrite>,
+    ValidQuery(q): ValidQuery<SalesHistoryQuery>,
+    body: axum::body::Bytes,
+) -> Result<Json<SalesHistoryImported>, ApiError> {
+    let options = ordo_app::import::ImportOptions { skip_invalid: q.skip_invalid.unwrap_or(false) };
+    let report = ordo.procurement().import_sales_history(&body, options, &caller.actor).await?;
+    let named: Vec<String> = report.errors.iter().map(ToString::to_string).collect();
+    if !options.skip_invalid && !report.errors.is_empty() {
+        let more = named.len().saturating_sub(ROWS_NAMED);
+        let mut message = format!("{} of {} rows refused, nothing imported: {}", named.len(), report.rows, named[..named.len().min(ROWS_NAMED)].join("; "));
+        if more > 0 {
+            message += &format!("; and {more} more");
+        }
+        let mut error = ApiError::with_message(crate::error::ErrorCode::ValidationFailed, message);
+        error.field = report.errors[0].field.clone().or_else(|| Some("body".to_owned()));
+        return Err(error);
+    }
+    Ok(Json(SalesHistoryImported { rows: report.rows, imported: report.imported, skipped: named }))
 }
 
 #[derive(Serialize, ToSchema)]

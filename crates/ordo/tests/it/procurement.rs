@@ -5,7 +5,7 @@
 
 use chrono::Utc;
 use ordo_app::domain::access::Role;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::common::{balance, on_both_engines, Server};
 use crate::orders::{order, shop};
@@ -301,10 +301,9 @@ async fn rejected_proposals_keep_their_numbers() {
     assert_eq!((status, refused["error"]["current_state"].as_str()), (409, Some("decided")), "{refused}");
 }
 
-/// Imports `csv` as sales history from before Ordo, as `ordo import sales-history` does.
-async fn import_sales_history(server: &Server, csv: &str) -> ordo_app::import::ImportReport {
-    let options = ordo_app::import::ImportOptions::default();
-    server.ordo.procurement().import_sales_history(csv.as_bytes(), options, &ordo_app::Actor::system()).await.unwrap()
+/// Sends `csv` to the API as sales history from before Ordo.
+async fn import_sales_history(server: &Server, token: &str, query: &str, csv: &str) -> (u16, Value) {
+    crate::settlements::post_text(server, token, &format!("/api/v1/sales-history{query}"), csv.to_owned()).await
 }
 
 /// A business moving to Ordo brings the sales its old system kept: imported, a SKU's forecast
@@ -324,13 +323,21 @@ async fn sales_history_from_before_ordo_gives_a_forecast_its_back_test(server: S
     // A bad file imports nothing, and says which line and field is wrong.
     let (before, after) = (first_own - chrono::Duration::days(30), first_own + chrono::Duration::days(2));
     let bad = format!("sku,date,quantity\nNOPE-1,{before},1\nMUG-1,{after},3\nMUG-1,{before},2.5\nMUG-1,{before},1\n");
-    let report = import_sales_history(&server, &bad).await;
-    let errors: Vec<String> = report.errors.iter().map(ToString::to_string).collect();
-    assert_eq!((report.rows, report.imported), (4, 0), "{errors:?}");
-    assert_eq!(errors[0], "line 2: sku: no product has SKU \"NOPE-1\"");
-    assert!(errors[1].starts_with(&format!("line 3: date: must be before {first_own}")), "{errors:?}");
-    assert!(errors[2].starts_with("line 4: quantity"), "{errors:?}");
-    assert_eq!(errors.len(), 3);
+    let (status, refused) = import_sales_history(&server, &buyer, "", &bad).await;
+    assert_eq!((status, refused["error"]["field"].as_str()), (422, Some("sku")), "{refused}");
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(message.starts_with("3 of 4 rows refused, nothing imported: line 2: sku: no product has SKU \"NOPE-1\"; "), "{message}");
+    assert!(message.contains(&format!("; line 3: date: must be before {first_own}")) && message.contains("; line 4: quantity: "), "{message}");
+    assert_eq!(server.get(&buyer, "/api/v1/demand/MUG-1?days=730").await.1.as_array().unwrap().iter().map(|d| d["units"].as_i64().unwrap()).sum::<i64>(), 2);
+    let (_, header) = import_sales_history(&server, &buyer, "", "sku,day,quantity\n").await;
+    assert_eq!(header["error"]["field"], "header", "{header}");
+    let viewer = server.token(Role::Viewer).await;
+    assert_eq!(import_sales_history(&server, &viewer, "", &bad).await.0, 403);
+    // Told to, it imports the good row and lists the others.
+    let (status, skipped) = import_sales_history(&server, &buyer, "?skip_invalid=true", &bad).await;
+    assert_eq!((status, skipped["rows"].as_u64(), skipped["imported"].as_u64()), (200, Some(4), Some(1)), "{skipped}");
+    assert_eq!(skipped["skipped"][0], "line 2: sku: no product has SKU \"NOPE-1\"", "{skipped}");
+    assert_eq!(skipped["skipped"].as_array().map(Vec::len), Some(3), "{skipped}");
     assert_eq!(server.get(&buyer, "/api/v1/forecasts/MUG-1").await.1["chosen_because"], "untested");
 
     // 150 days before Ordo, a weekly pattern; the first day in two rows and with a return.
@@ -341,8 +348,9 @@ async fn sales_history_from_before_ordo_gives_a_forecast_its_back_test(server: S
         csv += &format!("MUG-1,{day},{}\n", week[i as usize % 7]);
     }
     csv += &format!("MUG-1,{},2\nMUG-1,{},-1\n", first_own - chrono::Duration::days(150), first_own - chrono::Duration::days(150));
-    let report = import_sales_history(&server, &csv).await;
-    assert_eq!((report.rows, report.imported, report.errors.len()), (152, 152, 0), "{report:?}");
+    let (status, report) = import_sales_history(&server, &buyer, "", &csv).await;
+    assert_eq!((status, report["rows"].as_u64(), report["imported"].as_u64()), (200, Some(152), Some(152)), "{report}");
+    assert_eq!(report["skipped"], json!([]));
 
     let (status, forecast) = server.get(&buyer, "/api/v1/forecasts/MUG-1").await;
     assert_eq!(status, 200, "{forecast}");
@@ -367,11 +375,11 @@ async fn sales_history_from_before_ordo_gives_a_forecast_its_back_test(server: S
     assert_eq!(web.as_array().unwrap().iter().map(|d| d["units"].as_i64().unwrap()).sum::<i64>(), 2);
 
     // Imported again, a day is replaced, not added to.
-    assert_eq!(import_sales_history(&server, &csv).await.imported, 152);
+    assert_eq!(import_sales_history(&server, &buyer, "", &csv).await.1["imported"], 152);
     let (_, again) = server.get(&buyer, "/api/v1/demand/MUG-1?days=730").await;
     assert_eq!(again.as_array().unwrap().iter().map(|d| d["units"].as_i64().unwrap()).sum::<i64>(), imported + 2);
     let (_, audit) = server.get(&server.admin, "/api/v1/audit?action=sales_history.import").await;
-    assert_eq!(audit.as_array().map(Vec::len), Some(2), "each import audited once: {audit}");
+    assert_eq!(audit.as_array().map(Vec::len), Some(3), "each import audited once: {audit}");
 }
 
 on_both_engines!(
