@@ -350,9 +350,9 @@ async fn demand(
     Ok(Json(ordo.procurement().demand_history(&sku, q.channel.as_deref(), q.days.unwrap_or(90)).await?))
 }
 
-/// The largest sales history the API takes (about two million rows); larger files go through
-/// `ordo import sales-history`.
-const SALES_HISTORY_LIMIT_BYTES: usize = 64 * 1024 * 1024;
+/// The largest sales history the API takes: about 1.4 million rows, which take some 200 MB to
+/// check and write. Larger files go through `ordo import sales-history`.
+const SALES_HISTORY_LIMIT_BYTES: usize = 32 * 1024 * 1024;
 
 /// How many refused rows a refusal names; the rest are counted.
 const ROWS_NAMED: usize = 20;

@@ -331,6 +331,8 @@ async fn sales_history_from_before_ordo_gives_a_forecast_its_back_test(server: S
     assert_eq!(server.get(&buyer, "/api/v1/demand/MUG-1?days=730").await.1.as_array().unwrap().iter().map(|d| d["units"].as_i64().unwrap()).sum::<i64>(), 2);
     let (_, header) = import_sales_history(&server, &buyer, "", "sku,day,quantity\n").await;
     assert_eq!(header["error"]["field"], "header", "{header}");
+    let too_large = format!("sku,date,quantity\n{}", "MUG-1,2020-01-01,1\n".repeat(2 * 1024 * 1024));
+    assert_eq!(import_sales_history(&server, &buyer, "", &too_large).await.0, 413, "over 32 MiB: the command line takes it");
     let viewer = server.token(Role::Viewer).await;
     assert_eq!(import_sales_history(&server, &viewer, "", &bad).await.0, 403);
     // Told to, it imports the good row and lists the others.
