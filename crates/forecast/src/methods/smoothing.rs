@@ -56,9 +56,7 @@ pub(super) fn ets(history: &[f64], season: usize, horizon: usize) -> Option<Fitt
         return None;
     }
     if season < 2 || history.len() < 2 * season {
-        let (_, alpha) = ALPHAS.iter().map(|&alpha| (ses_pass(history, alpha).1, alpha)).fold((f64::INFINITY, ALPHAS[0]), |best, next| if next.0 < best.0 { next } else { best });
-        let level = ses_pass(history, alpha).0;
-        return Some(Fitted::flat(Method::Ets, vec![("alpha", alpha), ("level", level), ("season", 1.0)], level, horizon));
+        return Some(level_only(history, horizon));
     }
     let cycles = history.len() / season;
     let mut profile = vec![0.0; season];
@@ -90,6 +88,20 @@ pub(super) fn ets(history: &[f64], season: usize, horizon: usize) -> Option<Fitt
         params: vec![("alpha", alpha), ("gamma", gamma), ("level", level), ("season", season as f64)],
         forecast,
     })
+}
+
+/// ETS(A,N,N): the smoothed level, with the alpha of the grid that has the least in-sample
+/// squared one-step error.
+fn level_only(history: &[f64], horizon: usize) -> Fitted {
+    let mut best = (f64::INFINITY, ALPHAS[0], 0.0);
+    for alpha in ALPHAS {
+        let (level, sse) = ses_pass(history, alpha);
+        if sse < best.0 {
+            best = (sse, alpha, level);
+        }
+    }
+    let (_, alpha, level) = best;
+    Fitted::flat(Method::Ets, vec![("alpha", alpha), ("level", level), ("season", 1.0)], level, horizon)
 }
 
 fn ets_pass(history: &[f64], level: f64, profile: &[f64], alpha: f64, gamma: f64) -> (f64, f64, Vec<f64>) {
