@@ -152,7 +152,8 @@ impl Procurement<'_> {
             }
         });
         errors.sort_by_key(|e| e.line);
-        if !errors.is_empty() && !options.skip_invalid {
+        // Nothing to write (a refused file, or no good row): nothing changes and nothing is audited.
+        if lines.is_empty() || (!errors.is_empty() && !options.skip_invalid) {
             return Ok(ImportReport { rows, imported: 0, errors });
         }
         let totals = daily_totals(&lines);

@@ -329,6 +329,8 @@ async fn sales_history_from_before_ordo_gives_a_forecast_its_back_test(server: S
     assert!(message.starts_with("3 of 4 rows refused, nothing imported: line 2: sku: no product has SKU \"NOPE-1\"; "), "{message}");
     assert!(message.contains(&format!("; line 3: date: must be before {first_own}")) && message.contains("; line 4: quantity: "), "{message}");
     assert_eq!(server.get(&buyer, "/api/v1/demand/MUG-1?days=730").await.1.as_array().unwrap().iter().map(|d| d["units"].as_i64().unwrap()).sum::<i64>(), 2);
+    let (status, empty) = import_sales_history(&server, &buyer, "", "sku,date,quantity\n").await;
+    assert_eq!((status, empty["rows"].as_u64(), empty["imported"].as_u64()), (200, Some(0), Some(0)), "{empty}");
     let (_, header) = import_sales_history(&server, &buyer, "", "sku,day,quantity\n").await;
     assert_eq!(header["error"]["field"], "header", "{header}");
     let too_large = format!("sku,date,quantity\n{}", "MUG-1,2020-01-01,1\n".repeat(2 * 1024 * 1024));
