@@ -28,7 +28,22 @@ pub struct Report {
     pub too_short: usize,
     pub scored: usize,
     pub methods: Vec<Row>,
+    /// The per-series choice against the best reference, series by series.
+    pub against_best_reference: Option<Against>,
     pub seconds: f64,
+}
+
+/// The per-series choice's RMSSE minus the best reference's, averaged over the scored series,
+/// with its 95 % interval and how many series each side won.
+#[derive(Debug, Serialize)]
+pub struct Against {
+    pub reference: &'static str,
+    pub rmsse_difference: f64,
+    pub low: f64,
+    pub high: f64,
+    pub better: usize,
+    pub worse: usize,
+    pub level: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -86,6 +101,15 @@ pub fn run(source: Source<'_>, horizon: Option<usize>) -> Result<Report, String>
         too_short: evaluation.too_short,
         scored: evaluation.scored,
         methods: evaluation.methods.into_iter().map(|m| Row { method: m.method, mase: m.mase, rmsse: m.rmsse, bias: m.bias }).collect(),
+        against_best_reference: evaluation.against_best_reference.map(|c| Against {
+            reference: c.reference,
+            rmsse_difference: c.difference,
+            low: c.low,
+            high: c.high,
+            better: c.better,
+            worse: c.worse,
+            level: c.level,
+        }),
         seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -100,5 +124,18 @@ pub fn print(r: &Report) {
     let figure = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.3}"));
     for m in &r.methods {
         println!("  {:<36} {:>7} {:>7} {:>7}", m.method, figure(m.mase), figure(m.rmsse), m.bias.map_or_else(|| "-".to_owned(), |b| format!("{b:+.3}")));
+    }
+    if let Some(a) = &r.against_best_reference {
+        let verdict = if a.high < 0.0 {
+            "better"
+        } else if a.low > 0.0 {
+            "worse"
+        } else {
+            "not told apart"
+        };
+        println!(
+            "  per-series choice against {}, series by series: RMSSE {:+.4} (95 % interval {:+.4} to {:+.4}), {verdict}; better on {}, worse on {}, level on {} series",
+            a.reference, a.rmsse_difference, a.low, a.high, a.better, a.worse, a.level
+        );
     }
 }
