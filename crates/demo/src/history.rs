@@ -1,7 +1,8 @@
 //! The sales the business's old system kept, brought along when it moved to Ordo: half a year
 //! of days before the demo opens, drawn from the same channels, order sizes and A/B/C mix as
-//! the days it trades, and imported as a migrating business would (`sku,date,quantity`), so
-//! its forecasts are back-tested from the first day instead of weeks later.
+//! the days it trades, and imported as a migrating business would (`sku,date,quantity,channel`),
+//! so its forecasts are back-tested from the first day instead of weeks later, and each
+//! channel's demand chart shows its own.
 
 use std::collections::BTreeMap;
 
@@ -23,24 +24,25 @@ pub struct OldSales {
     pub units: i64,
 }
 
-/// Each listed SKU's units sold on each of the `DAYS` days before `opening`, as CSV.
+/// Each listed SKU's units sold on each channel on each of the `DAYS` days before `opening`, as
+/// CSV.
 fn old_sales_csv(opening: NaiveDate, listings: &BTreeMap<String, Vec<Listing>>, class: &BTreeMap<String, AbcClass>) -> (String, i64) {
     let mut seed = Seed(2025);
-    let mut sold: BTreeMap<(NaiveDate, &str), i64> = BTreeMap::new();
+    let mut sold: BTreeMap<(NaiveDate, &str, &str), i64> = BTreeMap::new();
     for back in (1..=DAYS).rev() {
         let day = opening - Duration::days(back);
         for (channel, base) in DAILY_ORDERS {
             let Some(catalogue) = listings.get(channel).filter(|l| !l.is_empty()) else { continue };
             for _ in 0..seed.between(base * 3 / 4, base * 5 / 4) {
                 for listing in pick_listings(&mut seed, channel, catalogue, class) {
-                    *sold.entry((day, listing.sku.as_str())).or_default() += line_quantity(&mut seed, channel);
+                    *sold.entry((day, listing.sku.as_str(), channel)).or_default() += line_quantity(&mut seed, channel);
                 }
             }
         }
     }
-    let mut csv = String::from("sku,date,quantity\n");
-    for ((day, sku), units) in &sold {
-        csv.push_str(&format!("{sku},{day},{units}\n"));
+    let mut csv = String::from("sku,date,quantity,channel\n");
+    for ((day, sku, channel), units) in &sold {
+        csv.push_str(&format!("{sku},{day},{units},{channel}\n"));
     }
     (csv, sold.values().sum())
 }

@@ -100,7 +100,8 @@ enum Command {
         json: bool,
     },
     /// Import master data from a CSV file whose columns are the API's field names, or daily
-    /// sales from before Ordo (`sales-history`: columns sku, date, quantity) for forecasts.
+    /// sales from before Ordo (`sales-history`: columns sku, date, quantity, and channel if known)
+    /// for forecasts.
     Import {
         kind: ImportKindArg,
         file: PathBuf,

@@ -63,7 +63,7 @@ pub use names::NamedKind;
 pub use error::StorageError;
 pub use master::{MasterDataCounts, ProductPage, ProductQuery, ALL_TABLES};
 pub use outbox::{ClaimedMessage, DeliveryAttempt, EndpointRecord, NewMessage, OutboxMessage, OutboxQuery};
-pub use procurement::{BillRecord, OpenOrderValue, PoLineRecord, PromotionRecord, ProposalRecord, PurchaseOrderRecord, SkuDay, SupplierSku};
+pub use procurement::{BillRecord, ImportedDay, OpenOrderValue, PoLineRecord, PromotionRecord, ProposalRecord, PurchaseOrderRecord, SkuDay, SupplierSku};
 pub use orders::{KnownOrder, NewEvent, NewLineRecord, NewOrderRecord, OrderAllocations, OrderChange, OrderQuery, OrderSummary, Timeline, UnshippedOrder};
 pub use returns::{ClaimRecord, RefundLineRecord, RefundRecord, ReturnLineRecord, ReturnRecord, ReturnStep, ReturnedUnits};
 pub use reservations::{NewBackorder, RoutingSites, StockUnits, WaitingLine};

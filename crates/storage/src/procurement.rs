@@ -53,6 +53,15 @@ pub struct SkuDay {
     pub units: i64,
 }
 
+/// A SKU's units sold on one day (`YYYY-MM-DD`) before Ordo, on one channel or none named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedDay {
+    pub sku: String,
+    pub day: String,
+    pub channel: Option<String>,
+    pub units: i64,
+}
+
 /// A supplier's open purchase orders in one currency and the value still to arrive on them,
 /// in minor units of that currency.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -240,24 +249,41 @@ impl Tx {
         Ok(on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(from).bind(sku).fetch_all(conn).await?))
     }
 
-    /// Sales imported from before Ordo, per SKU and day from `from` (`YYYY-MM-DD`) on.
-    pub async fn imported_demand(&mut self, from: &str, sku: Option<&str>) -> Result<Vec<SkuDay>, StorageError> {
-        let sql = "SELECT sku, day, units FROM sales_history WHERE day >= $1 AND ($2 IS NULL OR sku = $2) ORDER BY sku, day";
-        Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(from).bind(sku).fetch_all(conn).await?))
+    /// Sales imported from before Ordo, per SKU and day from `from` (`YYYY-MM-DD`) on: those
+    /// of one channel, or every one's (those naming no channel too) when `channel` is none.
+    pub async fn imported_demand(&mut self, from: &str, sku: Option<&str>, channel: Option<&str>) -> Result<Vec<SkuDay>, StorageError> {
+        let sql = "SELECT sku, day, CAST(SUM(units) AS BIGINT) AS units FROM sales_history \
+                   WHERE day >= $1 AND ($2 IS NULL OR sku = $2) AND ($3 IS NULL OR channel = $3) GROUP BY sku, day ORDER BY sku, day";
+        Ok(on_engine!(self, |conn| sqlx::query_as(sql).bind(from).bind(sku).bind(channel).fetch_all(conn).await?))
     }
 
-    /// Keeps imported daily sales; a SKU's day imported again is replaced.
-    pub async fn put_sales_history(&mut self, days: &[SkuDay]) -> Result<(), StorageError> {
+    /// Forgets the imported sales of these SKUs and days (`YYYY-MM-DD`), on every channel, so
+    /// an import that brings them again replaces them.
+    pub async fn forget_sales_history(&mut self, days: &[(String, String)]) -> Result<(), StorageError> {
         const CHUNK: usize = 300;
         for chunk in days.chunks(CHUNK) {
-            let sql = format!(
-                "INSERT INTO sales_history (sku, day, units) {} ON CONFLICT (sku, day) DO UPDATE SET units = excluded.units",
-                crate::values(self.engine(), chunk.len(), 3)
-            );
+            let sql = format!("DELETE FROM sales_history WHERE (sku, day) IN ({})", crate::values(self.engine(), chunk.len(), 2));
+            on_engine!(self, |conn| {
+                let mut query = sqlx::query(AssertSqlSafe(sql));
+                for (sku, day) in chunk {
+                    query = query.bind(sku).bind(day);
+                }
+                query.execute(conn).await?.rows_affected()
+            });
+        }
+        Ok(())
+    }
+
+    /// Keeps imported daily sales, at most one row per SKU, day and channel (or none): days
+    /// imported before are [forgotten](Tx::forget_sales_history) first.
+    pub async fn put_sales_history(&mut self, days: &[ImportedDay]) -> Result<(), StorageError> {
+        const CHUNK: usize = 250;
+        for chunk in days.chunks(CHUNK) {
+            let sql = format!("INSERT INTO sales_history (sku, day, channel, units) {}", crate::values(self.engine(), chunk.len(), 4));
             on_engine!(self, |conn| {
                 let mut query = sqlx::query(AssertSqlSafe(sql));
                 for d in chunk {
-                    query = query.bind(&d.sku).bind(&d.day).bind(d.units);
+                    query = query.bind(&d.sku).bind(&d.day).bind(&d.channel).bind(d.units);
                 }
                 query.execute(conn).await?.rows_affected()
             });

@@ -378,9 +378,11 @@ struct SalesHistoryImported {
 }
 
 /// Imports daily sales from before Ordo, so forecasts are back-tested from the first day: the
-/// body is CSV with the columns `sku,date,quantity`, one row per sale or per day's total (rows
-/// of one SKU and day are summed; a negative quantity is a return). Each date must be over
-/// and before the SKU's first sale in Ordo; a day imported again is replaced. A file with a bad
+/// body is CSV with the columns `sku,date,quantity` and optionally `channel`, one row per sale
+/// or per day's total (rows of one SKU, day and channel are summed; a negative quantity is a
+/// return). A row naming a channel shows in that channel's demand too; one without counts in the
+/// SKU's total only. Each date must be over and before the SKU's first sale in Ordo; a SKU's day
+/// imported again is replaced, on every channel. A file with a bad
 /// row imports nothing and is refused with 422 naming each row's line and field, unless
 /// `skip_invalid` is set; then the good rows are imported and the bad ones listed.
 #[utoipa::path(post, path = "/api/v1/sales-history", security(("bearer" = ["procurement.write"])), tag = "procurement", params(SalesHistoryQuery),

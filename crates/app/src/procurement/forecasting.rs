@@ -50,7 +50,7 @@ pub(super) async fn histories(tx: &mut Tx, today: NaiveDate, sku: Option<&str>) 
         }
     }
     // Sales imported from before Ordo: every one is of a day before the SKU's first sale here.
-    for ordo_storage::SkuDay { sku, day, units } in tx.imported_demand(&first.to_string(), sku).await? {
+    for ordo_storage::SkuDay { sku, day, units } in tx.imported_demand(&first.to_string(), sku, None).await? {
         if let Some(i) = index(&day) {
             out.entry(sku).or_insert_with(blank).days[i as usize] += units as f64;
         }
@@ -209,11 +209,9 @@ impl Procurement<'_> {
         }
         let start = first.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
         let mut sold: BTreeMap<String, i64> = tx.sku_daily_demand(sku, channel, start).await?.into_iter().collect();
-        // Sales imported from before Ordo name no channel: they are in every channel's total.
-        if channel.is_none() {
-            for imported in tx.imported_demand(&first.to_string(), Some(sku)).await? {
-                *sold.entry(imported.day).or_default() += imported.units;
-            }
+        // Sales imported from before Ordo: a channel's own, or all of them in the SKU's total.
+        for imported in tx.imported_demand(&first.to_string(), Some(sku), channel).await? {
+            *sold.entry(imported.day).or_default() += imported.units;
         }
         let all = histories(&mut tx, today, Some(sku)).await?;
         let history = all.get(sku);

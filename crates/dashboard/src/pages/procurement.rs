@@ -178,7 +178,7 @@ pub(crate) async fn propose_policy(session: Session, State(dashboard): State<Das
 /// The form that imports daily sales from before Ordo, as `ordo import sales-history` does.
 fn history_form(refused: Option<&Entered>) -> EntryForm {
     EntryForm::new("import-sales-history", "Import sales history", "/dashboard/procurement/sales-history", "Import the file", vec![
-        Input::text("file", "CSV file").of(Control::File).hint("columns sku, date (YYYY-MM-DD) and quantity: one row per sale or per day's total"),
+        Input::text("file", "CSV file").of(Control::File).hint("columns sku, date (YYYY-MM-DD), quantity and, if known, channel: one row per sale or per day's total"),
     ])
     .about("The sales your previous system kept, so forecasts are back-tested from the first day. Every day must be before the SKU's first sale in Ordo; a day imported again is replaced. If any row is wrong, nothing is imported and each wrong row is named.")
     .upload()

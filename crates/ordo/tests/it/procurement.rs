@@ -306,6 +306,13 @@ async fn import_sales_history(server: &Server, token: &str, query: &str, csv: &s
     crate::settlements::post_text(server, token, &format!("/api/v1/sales-history{query}"), csv.to_owned()).await
 }
 
+/// MUG-1's units sold over the last two years, as its demand chart shows them (`query` may
+/// name a channel).
+async fn units_sold(server: &Server, token: &str, query: &str) -> i64 {
+    let (_, days) = server.get(token, &format!("/api/v1/demand/MUG-1?days=730{query}")).await;
+    days.as_array().unwrap().iter().map(|d| d["units"].as_i64().unwrap()).sum()
+}
+
 /// A business moving to Ordo brings the sales its old system kept: imported, a SKU's forecast
 /// is back-tested at once instead of weeks later, its demand chart shows them, and Ordo's own
 /// sales count from their first day on, never twice.
@@ -375,15 +382,25 @@ async fn sales_history_from_before_ordo_gives_a_forecast_its_back_test(server: S
     let imported: i64 = days.iter().filter(|d| d["day"].as_str().unwrap() < first_own.to_string().as_str()).map(|d| d["units"].as_i64().unwrap()).sum();
     assert_eq!(imported, (0..150).map(|i| week[i % 7]).sum::<i64>() + 1);
     // The web channel's own history has none of them: they name no channel.
-    let (_, web) = server.get(&buyer, "/api/v1/demand/MUG-1?days=730&channel=web").await;
-    assert_eq!(web.as_array().unwrap().iter().map(|d| d["units"].as_i64().unwrap()).sum::<i64>(), 2);
+    assert_eq!(units_sold(&server, &buyer, "&channel=web").await, 2);
 
-    // Imported again, a day is replaced, not added to.
+    // A row may name its channel: it shows in that channel's demand as well as the SKU's. The
+    // day is imported again, so what it had is replaced.
+    let day = first_own - chrono::Duration::days(5);
+    let had = week[(150 - 5) % 7];
+    let (status, refused) = import_sales_history(&server, &buyer, "", &format!("sku,date,quantity,channel\nMUG-1,{day},5,nope\n")).await;
+    assert_eq!((status, refused["error"]["field"].as_str()), (422, Some("channel")), "{refused}");
+    let by_channel = format!("sku,date,quantity,channel\nMUG-1,{day},5,web\nMUG-1,{day},1,\n");
+    assert_eq!(import_sales_history(&server, &buyer, "", &by_channel).await.1["imported"], 2);
+    assert_eq!(units_sold(&server, &buyer, "&channel=web").await, 2 + 5);
+    assert_eq!(units_sold(&server, &buyer, "").await, imported + 2 - had + 6);
+
+    // Imported again without channels, a day is replaced on every channel, not added to.
     assert_eq!(import_sales_history(&server, &buyer, "", &csv).await.1["imported"], 152);
-    let (_, again) = server.get(&buyer, "/api/v1/demand/MUG-1?days=730").await;
-    assert_eq!(again.as_array().unwrap().iter().map(|d| d["units"].as_i64().unwrap()).sum::<i64>(), imported + 2);
+    assert_eq!(units_sold(&server, &buyer, "").await, imported + 2);
+    assert_eq!(units_sold(&server, &buyer, "&channel=web").await, 2);
     let (_, audit) = server.get(&server.admin, "/api/v1/audit?action=sales_history.import").await;
-    assert_eq!(audit.as_array().map(Vec::len), Some(3), "each import audited once: {audit}");
+    assert_eq!(audit.as_array().map(Vec::len), Some(4), "each import audited once: {audit}");
 }
 
 on_both_engines!(
@@ -412,6 +429,19 @@ async fn the_demo_brings_its_old_sales_so_its_forecasts_are_back_tested() {
     let (_, days) = server.get(&buyer, &format!("/api/v1/demand/{}?days=200", a.sku)).await;
     let opened = (Utc::now().date_naive() - chrono::Duration::days(3)).to_string();
     let before: Vec<&serde_json::Value> = days.as_array().unwrap().iter().filter(|d| d["day"].as_str().unwrap() < opened.as_str()).collect();
-    assert!(before.iter().map(|d| d["units"].as_i64().unwrap()).sum::<i64>() > 100, "an A item sells most days");
+    let sold_before = |days: &serde_json::Value| -> i64 {
+        days.as_array().unwrap().iter().filter(|d| d["day"].as_str().unwrap() < opened.as_str()).map(|d| d["units"].as_i64().unwrap()).sum()
+    };
+    let total = sold_before(&days);
+    assert!(total > 100, "an A item sells most days");
     assert!(before.iter().all(|d| d["stockout"] == false), "before Ordo its stock was not Ordo's to know");
+    // The old sales name their channels, so each channel's chart shows its own part of them.
+    let mut parts = Vec::new();
+    for channel in ["amazon", "wayfair", "web", "b2b"] {
+        let (status, days) = server.get(&buyer, &format!("/api/v1/demand/{}?days=200&channel={channel}", a.sku)).await;
+        assert_eq!(status, 200, "{days}");
+        parts.push(sold_before(&days));
+    }
+    assert_eq!(parts.iter().sum::<i64>(), total, "{parts:?}");
+    assert!(parts.iter().filter(|&&units| units > 0).count() >= 2, "an A item sells on more than one channel: {parts:?}");
 }
