@@ -13,13 +13,7 @@ fn main() -> Result<(), String> {
     let read = |path: String| std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"));
     let (series, period) = if let Some(path) = value("--tsf") {
         let dataset = tsf::parse(&read(path)?).map_err(|e| e.to_string())?;
-        // Its `@frequency` says the period, as `ordo forecast evaluate` reads it.
-        let period = match dataset.frequency.as_deref() {
-            Some("daily") => Period::Day,
-            Some("weekly") => Period::Week,
-            _ => Period::Month,
-        };
-        (dataset.series.iter().map(|s| s.complete().ok_or("a series has missing values")).collect::<Result<Vec<_>, _>>()?, period)
+        (dataset.series.iter().map(|s| s.complete().ok_or("a series has missing values")).collect::<Result<Vec<_>, _>>()?, dataset.period())
     } else {
         let period = value("--period").as_deref().and_then(Period::parse).ok_or("--period day|week|month")?;
         let text = read(value("--csv").ok_or("--tsf FILE or --csv FILE")?)?;

@@ -61,7 +61,38 @@ pub struct Comparison {
     pub level: usize,
 }
 
+/// What a [`Comparison`]'s interval says of the choice against the reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The whole interval is below zero.
+    Better,
+    /// The whole interval is above zero.
+    Worse,
+    /// The interval holds zero: on this data the two cannot be told apart.
+    NotToldApart,
+}
+
+impl Verdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Better => "better",
+            Verdict::Worse => "worse",
+            Verdict::NotToldApart => "not told apart",
+        }
+    }
+}
+
 impl Comparison {
+    pub fn verdict(&self) -> Verdict {
+        if self.high < 0.0 {
+            Verdict::Better
+        } else if self.low > 0.0 {
+            Verdict::Worse
+        } else {
+            Verdict::NotToldApart
+        }
+    }
+
     /// `None` with fewer than two paired series: no spread, no interval.
     pub fn paired(reference: &'static str, choice: &[f64], other: &[f64]) -> Option<Comparison> {
         let differences: Vec<f64> = choice.iter().zip(other).map(|(c, r)| c - r).collect();
@@ -185,10 +216,13 @@ mod tests {
         let margin = 1.96 * (0.05f64 / 3.0 / 4.0).sqrt();
         assert!((c.low - (-0.05 - margin)).abs() < 1e-12 && (c.high - (-0.05 + margin)).abs() < 1e-12);
         assert!(c.low < 0.0 && c.high > 0.0, "four series cannot tell these apart");
+        assert_eq!(c.verdict(), Verdict::NotToldApart);
         assert_eq!((c.better, c.worse, c.level), (2, 1, 1));
         // The same gap on many series is told apart.
         let many = Comparison::paired("tsb", &[0.9; 400], &[1.0; 400]).unwrap();
         assert!(many.high < 0.0 && many.better == 400);
+        assert_eq!(many.verdict(), Verdict::Better);
+        assert_eq!(Comparison::paired("tsb", &[1.1; 400], &[1.0; 400]).unwrap().verdict(), Verdict::Worse);
         assert_eq!(Comparison::paired("tsb", &[0.9], &[1.0]), None);
     }
 }

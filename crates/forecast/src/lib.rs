@@ -22,7 +22,7 @@ pub mod tsf;
 pub use backtest::{Backtest, Choice, Reason, Score};
 pub use classify::{DemandClass, Profile, classify};
 pub use demand::{DemandHistory, whole_units};
-pub use evaluate::{Comparison, Evaluation, MethodScore, evaluate};
+pub use evaluate::{Comparison, Evaluation, MethodScore, Verdict, evaluate};
 pub use series_csv::Period;
 pub use methods::{Fitted, Method};
 pub use metrics::{Accuracy, Scale, Scorecard};

@@ -33,6 +33,18 @@ pub struct NamedSeries {
     pub values: Vec<Option<f64>>,
 }
 
+impl Dataset {
+    /// The period its `@frequency` names: daily, weekly, or monthly for anything else (the
+    /// archive's monthly sets, and files that say nothing).
+    pub fn period(&self) -> crate::Period {
+        match self.frequency.as_deref() {
+            Some("daily") => crate::Period::Day,
+            Some("weekly") => crate::Period::Week,
+            _ => crate::Period::Month,
+        }
+    }
+}
+
 impl NamedSeries {
     /// The values when none is missing.
     pub fn complete(&self) -> Option<Vec<f64>> {
@@ -180,6 +192,7 @@ mod tests {
         let dataset = parse(&text).unwrap();
         assert_eq!(dataset.relation.as_deref(), Some("Demo"));
         assert_eq!(dataset.frequency.as_deref(), Some("monthly"));
+        assert_eq!(dataset.period(), crate::Period::Month);
         assert_eq!(dataset.horizon, Some(12));
         assert_eq!(dataset.attributes, vec!["series_name", "start_timestamp"]);
         assert_eq!(dataset.series[0].name, "T1");

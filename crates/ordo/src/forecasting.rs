@@ -34,13 +34,15 @@ pub struct Report {
 }
 
 /// The per-series choice's RMSSE minus the best reference's, averaged over the scored series,
-/// with its 95 % interval and how many series each side won.
+/// with its 95 % interval, what the interval says (better, worse, or not told apart) and how
+/// many series each side won.
 #[derive(Debug, Serialize)]
 pub struct Against {
     pub reference: &'static str,
     pub rmsse_difference: f64,
     pub low: f64,
     pub high: f64,
+    pub verdict: &'static str,
     pub better: usize,
     pub worse: usize,
     pub level: usize,
@@ -67,11 +69,7 @@ pub fn run(source: Source<'_>, horizon: Option<usize>) -> Result<Report, String>
     let (path, period, series) = match source {
         Source::Tsf(path) => {
             let dataset = tsf::parse(&read(path)?).map_err(|e| format!("{}: {e}", path.display()))?;
-            let period = match dataset.frequency.as_deref() {
-                Some("daily") => Period::Day,
-                Some("weekly") => Period::Week,
-                _ => Period::Month,
-            };
+            let period = dataset.period();
             let series = dataset
                 .series
                 .iter()
@@ -106,6 +104,7 @@ pub fn run(source: Source<'_>, horizon: Option<usize>) -> Result<Report, String>
             rmsse_difference: c.difference,
             low: c.low,
             high: c.high,
+            verdict: c.verdict().name(),
             better: c.better,
             worse: c.worse,
             level: c.level,
@@ -126,16 +125,9 @@ pub fn print(r: &Report) {
         println!("  {:<36} {:>7} {:>7} {:>7}", m.method, figure(m.mase), figure(m.rmsse), m.bias.map_or_else(|| "-".to_owned(), |b| format!("{b:+.3}")));
     }
     if let Some(a) = &r.against_best_reference {
-        let verdict = if a.high < 0.0 {
-            "better"
-        } else if a.low > 0.0 {
-            "worse"
-        } else {
-            "not told apart"
-        };
         println!(
-            "  per-series choice against {}, series by series: RMSSE {:+.4} (95 % interval {:+.4} to {:+.4}), {verdict}; better on {}, worse on {}, level on {} series",
-            a.reference, a.rmsse_difference, a.low, a.high, a.better, a.worse, a.level
+            "  per-series choice against {}, series by series: RMSSE {:+.4} (95 % interval {:+.4} to {:+.4}), {}; better on {}, worse on {}, level on {} series",
+            a.reference, a.rmsse_difference, a.low, a.high, a.verdict, a.better, a.worse, a.level
         );
     }
 }

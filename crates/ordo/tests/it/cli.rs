@@ -399,6 +399,7 @@ fn forecasts_are_scored_on_a_tsf_file_and_on_series_date_quantity_rows() {
     let against = &report["against_best_reference"];
     assert!(["imapa", "adida", "tsb", "ets"].contains(&against["reference"].as_str().unwrap_or_default()), "{report}");
     assert!(against["low"].as_f64() <= against["rmsse_difference"].as_f64() && against["rmsse_difference"].as_f64() <= against["high"].as_f64(), "{report}");
+    assert!(["better", "worse", "not told apart"].contains(&against["verdict"].as_str().unwrap_or_default()), "{report}");
 
     let tsf = "@relation sales\n@attribute series_name string\n@frequency monthly\n@missing false\n@equallength true\n@data\nT1:1,2,3,4,5,6,7,8,9,10,11,12,13,14\n";
     std::fs::write(dir.path().join("sales.tsf"), tsf).unwrap();
