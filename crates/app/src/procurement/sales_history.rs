@@ -10,7 +10,7 @@
 //! with master data, a file with a bad row imports nothing unless bad rows are skipped; then
 //! the good rows go in, in one transaction, audited once.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::NaiveDate;
 use ordo_domain::audit::Change;
@@ -148,10 +148,9 @@ impl Procurement<'_> {
         for (n, sku) in skus.names.iter().enumerate() {
             known[n] = tx.product(sku).await?.is_some();
         }
-        let mut channel_known = vec![false; channels.names.len()];
-        for (n, code) in channels.names.iter().enumerate() {
-            channel_known[n] = tx.channel(code).await?.is_some();
-        }
+        // A business has a handful of channels: read once, however many codes a file names.
+        let codes: HashSet<String> = tx.channels().await?.into_iter().map(|c| c.code).collect();
+        let channel_known: Vec<bool> = channels.names.iter().map(|code| codes.contains(code)).collect();
         let products: Vec<String> = skus.names.iter().zip(&known).filter(|(_, k)| **k).map(|(sku, _)| sku.clone()).collect();
         let mut first_sale: Vec<Option<NaiveDate>> = vec![None; skus.names.len()];
         for (sku, day) in tx.first_sale_days(&products).await? {
@@ -186,15 +185,16 @@ impl Procurement<'_> {
         }
         let totals = daily_totals(&lines);
         // Every SKU's day in the file is forgotten first, on every channel, then written anew:
-        // a day imported again is replaced, even where its channels differ.
+        // a day imported again is replaced, even where its channels differ. The totals are in
+        // SKU and day order, so a SKU's day on several channels comes once.
         let mut sku_days: Vec<(u32, NaiveDate)> = totals.keys().map(|&(sku, day, _)| (sku, day)).collect();
         sku_days.dedup();
         for chunk in sku_days.chunks(1000) {
             let days: Vec<(String, String)> = chunk.iter().map(|&(sku, day)| (skus.names[sku as usize].clone(), day.to_string())).collect();
             tx.forget_sales_history(&days).await?;
         }
-        let rows_kept: Vec<(&SkuDayChannel, &i64)> = totals.iter().collect();
-        for chunk in rows_kept.chunks(1000) {
+        let daily: Vec<(&SkuDayChannel, &i64)> = totals.iter().collect();
+        for chunk in daily.chunks(1000) {
             let days: Vec<ImportedDay> = chunk
                 .iter()
                 .map(|&(&(sku, day, channel), &units)| ImportedDay {
@@ -206,12 +206,12 @@ impl Procurement<'_> {
                 .collect();
             tx.put_sales_history(&days).await?;
         }
-        let mut sold = vec![false; skus.names.len()];
-        totals.keys().for_each(|(sku, _, _)| sold[*sku as usize] = true);
-        let named: std::collections::BTreeSet<u32> = totals.keys().filter_map(|(_, _, channel)| *channel).collect();
+        let mut sold: Vec<u32> = sku_days.iter().map(|(sku, _)| *sku).collect();
+        sold.dedup();
+        let named: BTreeSet<u32> = totals.keys().filter_map(|(_, _, channel)| *channel).collect();
         let summary = serde_json::json!({
             "rows": lines.len(),
-            "skus": sold.iter().filter(|s| **s).count(),
+            "skus": sold.len(),
             "days": sku_days.len(),
             "channels": named.iter().map(|n| &channels.names[*n as usize]).collect::<Vec<_>>(),
             "from": sku_days.iter().map(|(_, day)| *day).min(),
