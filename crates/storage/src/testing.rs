@@ -6,13 +6,32 @@ use crate::{Db, StorageError, StorageOptions};
 /// `dir`; on PostgreSQL (when `postgres_url` is given) a new database created next to the
 /// one the URL names.
 pub async fn fresh_database(dir: &std::path::Path, postgres_url: Option<&str>) -> Result<(Db, String), StorageError> {
+    let (db, url) = empty_database(dir, postgres_url).await?;
+    db.migrate().await?;
+    Ok((db, url))
+}
+
+/// [`fresh_database`] with its schema as migration `version` left it, for upgrade tests:
+/// fill it as an older Ordo would have, then [`Db::migrate`].
+pub async fn database_at_version(
+    dir: &std::path::Path,
+    postgres_url: Option<&str>,
+    version: i64,
+) -> Result<(Db, String), StorageError> {
+    let (db, url) = empty_database(dir, postgres_url).await?;
+    match &db {
+        Db::Sqlite(pool, ..) => crate::SQLITE_MIGRATIONS.run_to(version, pool).await?,
+        Db::Postgres(pool, _) => crate::POSTGRES_MIGRATIONS.run_to(version, pool).await?,
+    }
+    Ok((db, url))
+}
+
+async fn empty_database(dir: &std::path::Path, postgres_url: Option<&str>) -> Result<(Db, String), StorageError> {
     let url = match postgres_url {
         None => format!("sqlite://{}", dir.join("ordo-test.db").display()),
         Some(base) => create_postgres_database(base).await?,
     };
-    let db = Db::open(&url, &StorageOptions::default()).await?;
-    db.migrate().await?;
-    Ok((db, url))
+    Ok((Db::open(&url, &StorageOptions::default()).await?, url))
 }
 
 /// Creates an empty PostgreSQL database beside the one `base` names; returns its URL.

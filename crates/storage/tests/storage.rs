@@ -13,8 +13,8 @@ use ordo_domain::master::{
     AbcClass, Channel, ChannelKind, Customer, CustomerSegment, Listing, Location, LocationKind, Product, Supplier,
 };
 use ordo_domain::{Currency, Money};
-use ordo_storage::testing::{fresh_database, postgres_url_or_skip};
-use ordo_storage::{ApiTokenRecord, Db, ProductQuery, UserRecord};
+use ordo_storage::testing::{database_at_version, fresh_database, postgres_url_or_skip};
+use ordo_storage::{ApiTokenRecord, Db, ImportedDay, ProductQuery, UserRecord};
 use uuid::Uuid;
 
 /// Runs `story` on a fresh SQLite database and, when configured, a fresh PostgreSQL one.
@@ -816,4 +816,49 @@ async fn a_poll_lease_is_taken_over_once_it_runs_out_and_the_stale_holder_moves_
         assert_eq!(cursor().await.position.as_deref(), Some("2026-12-01T12:00:00Z"));
     })
     .await;
+}
+
+/// Runs one statement of raw SQL, as an older Ordo would have written it.
+async fn execute(db: &Db, sql: &'static str) {
+    match db {
+        Db::Sqlite(pool, ..) => sqlx::query(sql).execute(pool).await.map(drop),
+        Db::Postgres(pool, _) => sqlx::query(sql).execute(pool).await.map(drop),
+    }
+    .unwrap();
+}
+
+/// Migration 45 made imported sales name their channel; on SQLite it rebuilds the table. The
+/// sales a version-44 database holds come through the upgrade, naming no channel, and the
+/// rebuilt key still keeps one row per SKU and day without a channel.
+#[tokio::test]
+async fn imported_sales_survive_the_upgrade_that_gave_them_channels() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut engines = vec![None];
+    if let Some(url) = postgres_url_or_skip("imported_sales_survive_the_upgrade_that_gave_them_channels") {
+        engines.push(Some(url));
+    }
+    for postgres in engines {
+        let (db, _) = database_at_version(dir.path(), postgres.as_deref(), 44).await.unwrap();
+        execute(
+            &db,
+            "INSERT INTO products (sku, name, unit_cost_minor, currency, weight_grams, tax_class, abc_class, active, created_at) \
+             VALUES ('KETTLE', 'Kettle', 1200, 'EUR', 900, 'standard', 'A', TRUE, '2026-01-01T00:00:00Z')",
+        )
+        .await;
+        execute(&db, "INSERT INTO sales_history (sku, day, units) VALUES ('KETTLE', '2026-01-01', 3), ('KETTLE', '2026-01-02', 5)").await;
+        db.migrate().await.unwrap();
+
+        let mut tx = db.read().await.unwrap();
+        let days = |rows: Vec<ordo_storage::SkuDay>| rows.into_iter().map(|d| (d.day, d.units)).collect::<Vec<_>>();
+        let all = days(tx.imported_demand("2026-01-01", Some("KETTLE"), None).await.unwrap());
+        assert_eq!(all, [("2026-01-01".to_owned(), 3), ("2026-01-02".to_owned(), 5)]);
+        assert!(tx.imported_demand("2026-01-01", None, Some("WEB")).await.unwrap().is_empty());
+        tx.commit().await.unwrap();
+
+        let mut tx = db.write().await.unwrap();
+        let again = ImportedDay { sku: "KETTLE".into(), day: "2026-01-01".into(), channel: None, units: 4 };
+        assert!(tx.put_sales_history(&[again]).await.is_err(), "the upgraded key must refuse a second row without a channel");
+        drop(tx);
+        db.close().await;
+    }
 }
