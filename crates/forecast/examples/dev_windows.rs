@@ -112,12 +112,6 @@ fn variants(base: &Backtest, horizon: usize) -> Vec<(String, Backtest)> {
         ("back-test every period".to_owned(), Backtest { step: 1, origins: every_period, ..base.clone() }),
         ("back-test every period, horizon".to_owned(), Backtest { step: 1, origins: every_period, window: horizon, ..base.clone() }),
         ("back-test min history / 2".to_owned(), Backtest { min_history: base.min_history / 2, ..base.clone() }),
-        ("pool 3 gated at 1.96 s.e.".to_owned(), Backtest { gate: Some(1.96), ..base.clone() }),
-        ("pool 3 gated at 1.0 s.e.".to_owned(), Backtest { gate: Some(1.0), ..base.clone() }),
-        ("pool 5 gated at 1.96 s.e.".to_owned(), Backtest { gate: Some(1.96), pool: 5, ..base.clone() }),
-        ("pool 3 gated by origin 1.96".to_owned(), Backtest { gate: Some(1.96), gate_blocks: true, ..base.clone() }),
-        ("pool 3 gated by origin 2.58".to_owned(), Backtest { gate: Some(2.58), gate_blocks: true, ..base.clone() }),
-        ("pool 5 gated by origin 1.96".to_owned(), Backtest { gate: Some(1.96), gate_blocks: true, pool: 5, ..base.clone() }),
     ]
 }
 
