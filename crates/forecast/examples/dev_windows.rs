@@ -2,7 +2,7 @@
 //! series are cut off first, so the window scored is the one before the hold-out that
 //! `ordo forecast evaluate` reports. Rules are compared here, never on the hold-out.
 //!
-//! cargo run --release -p ordo-forecast --example dev_windows -- (--tsf FILE | --csv FILE --period day|week|month) --horizon H --drop N
+//! cargo run --release -p ordo-forecast --example dev_windows -- (--tsf FILE | --csv FILE --period day|week|month|quarter) --horizon H --drop N
 
 use ordo_forecast::backtest::{Backtest, choose};
 use ordo_forecast::{Method, Period, Scorecard, classify, series_csv, tsf};
@@ -13,9 +13,9 @@ fn main() -> Result<(), String> {
     let read = |path: String| std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"));
     let (series, period) = if let Some(path) = value("--tsf") {
         let dataset = tsf::parse(&read(path)?).map_err(|e| e.to_string())?;
-        (dataset.series.iter().map(|s| s.complete().ok_or("a series has missing values")).collect::<Result<Vec<_>, _>>()?, dataset.period())
+        (dataset.series.iter().map(|s| s.complete().ok_or("a series has missing values")).collect::<Result<Vec<_>, _>>()?, dataset.period().ok_or("a frequency Ordo does not forecast")?)
     } else {
-        let period = value("--period").as_deref().and_then(Period::parse).ok_or("--period day|week|month")?;
+        let period = value("--period").as_deref().and_then(Period::parse).ok_or("--period day|week|month|quarter")?;
         let text = read(value("--csv").ok_or("--tsf FILE or --csv FILE")?)?;
         (series_csv::parse(&text, period).map_err(|e| e.to_string())?.into_iter().map(|(_, v)| v).collect(), period)
     };
@@ -112,6 +112,7 @@ fn variants(base: &Backtest, horizon: usize) -> Vec<(String, Backtest)> {
         ("back-test every period".to_owned(), Backtest { step: 1, origins: every_period, ..base.clone() }),
         ("back-test every period, horizon".to_owned(), Backtest { step: 1, origins: every_period, window: horizon, ..base.clone() }),
         ("back-test min history / 2".to_owned(), Backtest { min_history: base.min_history / 2, ..base.clone() }),
+        ("no seasonal adjustment".to_owned(), Backtest { adjust_seasons: false, ..base.clone() }),
     ]
 }
 

@@ -1,6 +1,6 @@
 //! Demand histories from CSV text with the columns `series,date,quantity`: one row per sale
 //! (or per day's total) of a series, such as a SKU. Rows are summed into days, weeks (from
-//! Monday) or calendar months; each series runs from its first period to the last period of
+//! Monday), calendar months or quarters; each series runs from its first period to the last period of
 //! the file, periods without rows being zero. A period whose returns outweigh its sales counts
 //! as no demand.
 
@@ -16,6 +16,7 @@ pub enum Period {
     Day,
     Week,
     Month,
+    Quarter,
 }
 
 impl Period {
@@ -24,6 +25,7 @@ impl Period {
             "day" => Some(Period::Day),
             "week" => Some(Period::Week),
             "month" => Some(Period::Month),
+            "quarter" => Some(Period::Quarter),
             _ => None,
         }
     }
@@ -33,16 +35,18 @@ impl Period {
             Period::Day => "day",
             Period::Week => "week",
             Period::Month => "month",
+            Period::Quarter => "quarter",
         }
     }
 
     /// How far ahead replenishment usually looks: four weeks of days, eight weeks, a year of
-    /// months.
+    /// months, two years of quarters.
     pub fn default_horizon(self) -> usize {
         match self {
             Period::Day => 28,
             Period::Week => 8,
             Period::Month => 12,
+            Period::Quarter => 8,
         }
     }
 
@@ -52,6 +56,7 @@ impl Period {
             Period::Day => Settings::daily(horizon),
             Period::Week => Settings::weekly(horizon),
             Period::Month => Settings::monthly(horizon),
+            Period::Quarter => Settings::quarterly(horizon),
         }
     }
 
@@ -63,6 +68,7 @@ impl Period {
             // Day 1 of the common era was a Monday.
             Period::Week => (day - 1).div_euclid(7),
             Period::Month => i64::from(date.year()) * 12 + i64::from(date.month0()),
+            Period::Quarter => i64::from(date.year()) * 4 + i64::from(date.month0() / 3),
         }
     }
 }

@@ -32,6 +32,11 @@ impl Settings {
     pub fn monthly(horizon: usize) -> Self {
         Settings { season: 12, horizon, backtest: Backtest::monthly(), promotion_prior: Prior::default() }
     }
+
+    /// Quarterly demand with a yearly cycle.
+    pub fn quarterly(horizon: usize) -> Self {
+        Settings { season: 4, horizon, backtest: Backtest::quarterly(), promotion_prior: Prior::default() }
+    }
 }
 
 /// A SKU's forecast and everything needed to explain it.

@@ -34,13 +34,15 @@ pub struct NamedSeries {
 }
 
 impl Dataset {
-    /// The period its `@frequency` names: daily, weekly, or monthly for anything else (the
-    /// archive's monthly sets, and files that say nothing).
-    pub fn period(&self) -> crate::Period {
+    /// The period its `@frequency` names (daily, weekly, monthly or quarterly), monthly when it
+    /// names none; `None` for a frequency Ordo does not forecast (yearly, hourly …).
+    pub fn period(&self) -> Option<crate::Period> {
         match self.frequency.as_deref() {
-            Some("daily") => crate::Period::Day,
-            Some("weekly") => crate::Period::Week,
-            _ => crate::Period::Month,
+            Some("daily") => Some(crate::Period::Day),
+            Some("weekly") => Some(crate::Period::Week),
+            Some("monthly") | None => Some(crate::Period::Month),
+            Some("quarterly") => Some(crate::Period::Quarter),
+            Some(_) => None,
         }
     }
 }
@@ -192,7 +194,10 @@ mod tests {
         let dataset = parse(&text).unwrap();
         assert_eq!(dataset.relation.as_deref(), Some("Demo"));
         assert_eq!(dataset.frequency.as_deref(), Some("monthly"));
-        assert_eq!(dataset.period(), crate::Period::Month);
+        assert_eq!(dataset.period(), Some(crate::Period::Month));
+        let quarterly = parse(&HEADER.replace("monthly", "quarterly")).unwrap();
+        assert_eq!(quarterly.period(), Some(crate::Period::Quarter));
+        assert_eq!(parse(&HEADER.replace("monthly", "yearly")).unwrap().period(), None);
         assert_eq!(dataset.horizon, Some(12));
         assert_eq!(dataset.attributes, vec!["series_name", "start_timestamp"]);
         assert_eq!(dataset.series[0].name, "T1");

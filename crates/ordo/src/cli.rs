@@ -133,10 +133,10 @@ enum ForecastCommand {
         tsf: Option<PathBuf>,
         #[arg(long, value_name = "FILE", requires = "period")]
         csv: Option<PathBuf>,
-        /// day, week or month: what the CSV's rows are summed into.
-        #[arg(long, value_parser = ["day", "week", "month"])]
+        /// day, week, month or quarter: what the CSV's rows are summed into.
+        #[arg(long, value_parser = ["day", "week", "month", "quarter"])]
         period: Option<String>,
-        /// Periods held out and forecast [default: 28 days, 8 weeks or 12 months].
+        /// Periods held out and forecast [default: 28 days, 8 weeks, 12 months or 8 quarters].
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..=366))]
         horizon: Option<u32>,
         #[arg(long)]
@@ -616,7 +616,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
             let source = match (&tsf, &csv, period.as_deref().and_then(ordo_forecast::Period::parse)) {
                 (Some(file), _, _) => crate::forecasting::Source::Tsf(file),
                 (None, Some(file), Some(period)) => crate::forecasting::Source::Csv(file, period),
-                _ => return Err(Failure::CannotRun("give --tsf FILE, or --csv FILE with --period day|week|month".to_owned())),
+                _ => return Err(Failure::CannotRun("give --tsf FILE, or --csv FILE with --period day|week|month|quarter".to_owned())),
             };
             let report = crate::forecasting::run(source, horizon.map(|h| h as usize)).map_err(Failure::CannotRun)?;
             if json {

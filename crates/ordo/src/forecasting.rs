@@ -69,7 +69,13 @@ pub fn run(source: Source<'_>, horizon: Option<usize>) -> Result<Report, String>
     let (path, period, series) = match source {
         Source::Tsf(path) => {
             let dataset = tsf::parse(&read(path)?).map_err(|e| format!("{}: {e}", path.display()))?;
-            let period = dataset.period();
+            let period = dataset.period().ok_or_else(|| {
+                format!(
+                    "{}: @frequency {}: Ordo forecasts daily, weekly, monthly and quarterly series",
+                    path.display(),
+                    dataset.frequency.as_deref().unwrap_or_default()
+                )
+            })?;
             let series = dataset
                 .series
                 .iter()
