@@ -112,7 +112,6 @@ fn variants(base: &Backtest, horizon: usize) -> Vec<(String, Backtest)> {
         ("back-test every period".to_owned(), Backtest { step: 1, origins: every_period, ..base.clone() }),
         ("back-test every period, horizon".to_owned(), Backtest { step: 1, origins: every_period, window: horizon, ..base.clone() }),
         ("back-test min history / 2".to_owned(), Backtest { min_history: base.min_history / 2, ..base.clone() }),
-        ("no seasonal adjustment".to_owned(), Backtest { adjust_seasons: false, ..base.clone() }),
     ]
 }
 

@@ -11,7 +11,7 @@
 
 use crate::classify::{Profile, classify};
 use crate::metrics::Scale;
-use crate::{Fitted, Method, seasonal};
+use crate::{Fitted, Method};
 
 /// How the back-test is run.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,9 +23,6 @@ pub struct Backtest {
     pub candidates: Vec<Method>,
     /// How many of the best in back-test are averaged: three, as in the pooling paper.
     pub pool: usize,
-    /// Whether a [seasonal](crate::seasonal) history is adjusted before the non-seasonal
-    /// methods forecast it; when not, the seasonal methods compete with the others on it.
-    pub adjust_seasons: bool,
     /// Number of past origins.
     pub origins: usize,
     /// Periods between consecutive origins.
@@ -75,7 +72,6 @@ impl Backtest {
         Backtest {
             candidates: Method::ALL.into_iter().filter(|method| !matches!(method, Method::Croston | Method::CrostonSba)).collect(),
             pool: 3,
-            adjust_seasons: true,
             origins: 6,
             step: 2,
             window: 6,
@@ -128,9 +124,6 @@ pub struct Choice {
     /// The pool's own back-test RMSSE: its members' back-test forecasts averaged and scored
     /// like theirs. It is a little optimistic, as the members were picked on the same periods.
     pub rmsse: Option<f64>,
-    /// The [seasonal indices](crate::seasonal::indices) the history was adjusted by, one per
-    /// position in the cycle from its first period; `None` when it was not seasonal.
-    pub seasonal: Option<Vec<f64>>,
 }
 
 impl Choice {
@@ -151,70 +144,29 @@ impl Choice {
 }
 
 /// Back-tests the candidates on a cleaned `history` and forecasts `horizon` periods with the
-/// mean of the best. A [seasonal](crate::seasonal) history is adjusted first: the non-seasonal
-/// candidates forecast it without its season, which is multiplied back into their forecasts
-/// (and into their back-test forecasts, so every error is in the history's own units).
+/// mean of the best.
 pub fn choose(history: &[f64], season: usize, horizon: usize, backtest: &Backtest) -> Choice {
     let profile = classify(history);
-    let indices = if backtest.adjust_seasons { seasonal::indices(history, season) } else { None };
     let candidates: Vec<Method> = match profile {
-        Some(profile) => backtest
-            .candidates
-            .iter()
-            .copied()
-            .filter(|method| method.suits(profile.class) && (indices.is_none() || !method.is_seasonal()))
-            .collect(),
+        Some(profile) => backtest.candidates.iter().copied().filter(|method| method.suits(profile.class)).collect(),
         None => Vec::new(),
     };
-    let adjusted = Adjusted::new(history, indices.as_deref());
-    let (scale, mut trials) = trial(history, &adjusted, season, &candidates, backtest).map_or((None, Vec::new()), |(scale, trials)| (Some(scale), trials));
+    let (scale, mut trials) = trial(history, season, &candidates, backtest).map_or((None, Vec::new()), |(scale, trials)| (Some(scale), trials));
     let scores = trials.iter().map(|trial| trial.score).collect();
     trials.retain(|trial| trial.score.rmsse.is_some_and(f64::is_finite));
     trials.sort_by(|a, b| a.score.rmsse.unwrap_or(f64::INFINITY).total_cmp(&b.score.rmsse.unwrap_or(f64::INFINITY)));
-    let best: Vec<(Fitted, &Trial)> = trials
-        .iter()
-        .filter_map(|trial| adjusted.fit(trial.score.method, history.len(), season, horizon).map(|fitted| (fitted, trial)))
-        .take(backtest.pool.max(1))
-        .collect();
+    let best: Vec<(Fitted, &Trial)> =
+        trials.iter().filter_map(|trial| trial.score.method.fit(history, season, horizon).map(|fitted| (fitted, trial))).take(backtest.pool.max(1)).collect();
     if best.is_empty() {
         let fallback = FALLBACK
             .fit(history, season, horizon)
             .unwrap_or(Fitted { method: FALLBACK, params: Vec::new(), forecast: vec![0.0; horizon] });
-        return Choice { profile, forecast: fallback.forecast.clone(), pooled: vec![fallback], reason: Reason::Untested, scores, rmsse: None, seasonal: None };
+        return Choice { profile, forecast: fallback.forecast.clone(), pooled: vec![fallback], reason: Reason::Untested, scores, rmsse: None };
     }
     let forecast = mean(best.iter().map(|(fitted, _)| fitted.forecast.as_slice()), horizon);
     let errors = mean(best.iter().map(|(_, trial)| trial.errors.as_slice()), best[0].1.errors.len());
     let rmsse = scale.map(|scale| (errors.iter().map(|e| e * e).sum::<f64>() / errors.len().max(1) as f64 / scale.squared).sqrt());
-    Choice { profile, pooled: best.into_iter().map(|(fitted, _)| fitted).collect(), forecast, reason: Reason::Pooled, scores, rmsse, seasonal: indices }
-}
-
-/// The history the methods are fitted to: the history itself, or divided by its seasonal
-/// indices, whose forecasts are multiplied by them again.
-struct Adjusted<'a> {
-    values: std::borrow::Cow<'a, [f64]>,
-    indices: Option<&'a [f64]>,
-}
-
-impl<'a> Adjusted<'a> {
-    fn new(history: &'a [f64], indices: Option<&'a [f64]>) -> Self {
-        let values = match indices {
-            Some(indices) => history.iter().enumerate().map(|(t, value)| value / seasonal::at(indices, t)).collect(),
-            None => std::borrow::Cow::Borrowed(history),
-        };
-        Adjusted { values, indices }
-    }
-
-    /// `method` fitted to the first `end` periods, forecasting `horizon` from there in the
-    /// history's own units.
-    fn fit(&self, method: Method, end: usize, season: usize, horizon: usize) -> Option<Fitted> {
-        let mut fitted = method.fit(&self.values[..end], season, horizon)?;
-        if let Some(indices) = self.indices {
-            for (h, value) in fitted.forecast.iter_mut().enumerate() {
-                *value *= seasonal::at(indices, end + h);
-            }
-        }
-        Some(fitted)
-    }
+    Choice { profile, pooled: best.into_iter().map(|(fitted, _)| fitted).collect(), forecast, reason: Reason::Pooled, scores, rmsse }
 }
 
 /// The mean of equally long series, period by period.
@@ -231,10 +183,8 @@ struct Trial {
 }
 
 /// Every candidate's back-test, with the history's scale; `None` when there is no scale or no
-/// origin with enough history before it. A seasonal history's indices come from all of it, the
-/// periods after an origin included: every candidate is adjusted by the same indices, so the
-/// ranking stays fair, though each score is a little optimistic.
-fn trial(history: &[f64], adjusted: &Adjusted, season: usize, candidates: &[Method], backtest: &Backtest) -> Option<(Scale, Vec<Trial>)> {
+/// origin with enough history before it.
+fn trial(history: &[f64], season: usize, candidates: &[Method], backtest: &Backtest) -> Option<(Scale, Vec<Trial>)> {
     let scale = Scale::naive(history)?;
     let window = backtest.window.max(1);
     let origins: Vec<usize> = (0..backtest.origins)
@@ -249,7 +199,7 @@ fn trial(history: &[f64], adjusted: &Adjusted, season: usize, candidates: &[Meth
         .map(|&method| {
             let mut errors = Vec::with_capacity(origins.len() * window);
             for &origin in &origins {
-                let Some(fitted) = adjusted.fit(method, origin, season, window) else {
+                let Some(fitted) = method.fit(&history[..origin], season, window) else {
                     return Trial { score: Score { method, rmsse: None }, errors: Vec::new() };
                 };
                 let actual = &history[origin..origin + window];
@@ -274,23 +224,15 @@ mod tests {
 
     #[test]
     fn the_forecast_is_the_mean_of_the_three_best_in_back_test() {
-        // A busy SKU selling 25 to 35 a day without a weekly cycle (a linear congruential
-        // generator's noise).
-        let mut state = 11u64;
-        let history: Vec<f64> = (0..140)
-            .map(|_| {
-                state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-                25.0 + ((state >> 40) % 11) as f64
-            })
-            .collect();
-        let choice = choose(&history, 7, 14, &Backtest::daily());
+        let choice = choose(&weekly(20), 7, 14, &Backtest::daily());
         assert_eq!(choice.reason, Reason::Pooled);
-        assert_eq!(choice.seasonal, None);
         assert_eq!(choice.pooled.len(), 3);
         let mut ranked: Vec<(Method, f64)> = choice.scores.iter().filter_map(|s| s.rmsse.map(|r| (s.method, r))).collect();
         ranked.sort_by(|a, b| a.1.total_cmp(&b.1));
         assert_eq!(choice.methods().collect::<Vec<_>>(), ranked.iter().take(3).map(|(m, _)| *m).collect::<Vec<_>>());
-        assert!(choice.scores.iter().any(|s| s.method == Method::Ets), "a smooth SKU's candidates include the seasonal methods: {choice:?}");
+        // The weekly pattern's methods are pooled, and the pool keeps the pattern.
+        assert!(choice.methods().any(|m| m == Method::Ets) && choice.methods().any(|m| m == Method::SeasonalNaive), "{choice:?}");
+        assert!(choice.forecast[5] > 2.0 * choice.forecast[0], "Saturdays above Mondays, as in the history: {choice:?}");
         for t in 0..14 {
             let mean = choice.pooled.iter().map(|f| f.forecast[t]).sum::<f64>() / 3.0;
             assert!((choice.forecast[t] - mean).abs() < 1e-9);
@@ -299,26 +241,6 @@ mod tests {
         // The pool's own back-test error is no worse than its members' on average.
         let members = choice.methods().map(|m| choice.score(m).unwrap()).sum::<f64>() / 3.0;
         assert!(choice.rmsse.unwrap() <= members + 1e-9, "{choice:?}");
-    }
-
-    #[test]
-    fn a_seasonal_history_is_pooled_without_its_season_and_keeps_it() {
-        let history = weekly(20);
-        let choice = choose(&history, 7, 14, &Backtest::daily());
-        assert_eq!(choice.reason, Reason::Pooled);
-        let indices = choice.seasonal.clone().expect("a strong weekly pattern is seasonal");
-        // The history starts on the pattern's first day, so Saturdays are position 5.
-        assert!(indices[5] > 3.0 * indices[0], "{indices:?}");
-        // The seasonal methods sit out; every pooled method's forecast carries the season.
-        assert!(choice.scores.iter().all(|s| !s.method.is_seasonal()), "{choice:?}");
-        assert_eq!(choice.pooled.len(), 3);
-        for fitted in &choice.pooled {
-            assert!(fitted.forecast[5] > 3.0 * fitted.forecast[0], "{fitted:?}");
-        }
-        // The forecast follows the week as sold: 80 on Saturdays, 20 on Mondays.
-        assert!((choice.forecast[5] - 80.0).abs() < 4.0 && (choice.forecast[0] - 20.0).abs() < 2.0, "{choice:?}");
-        // Errors are scored in the history's own units: a near-perfect fit scores near zero.
-        assert!(choice.rmsse.unwrap() < 0.2, "{choice:?}");
     }
 
     #[test]

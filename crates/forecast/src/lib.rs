@@ -15,7 +15,6 @@ pub mod evaluate;
 pub mod methods;
 pub mod metrics;
 pub mod promotions;
-pub mod seasonal;
 pub mod series_csv;
 pub mod sku;
 pub mod tsf;

@@ -70,11 +70,6 @@ impl Method {
         Method::ALL.into_iter().find(|method| method.name() == name)
     }
 
-    /// Whether the method follows a seasonal cycle itself.
-    pub fn is_seasonal(self) -> bool {
-        matches!(self, Method::SeasonalNaive | Method::Ets)
-    }
-
     /// Whether the method may compete for a SKU of this demand pattern.
     ///
     /// Seasonal methods need demand in most periods to tell a seasonal peak from a lucky
