@@ -407,6 +407,20 @@ fn forecasts_are_scored_on_a_tsf_file_and_on_series_date_quantity_rows() {
     let table = text(&out.stdout);
     assert!(out.status.success() && table.contains("MASE") && table.contains("per-series choice"), "{table}{}", text(&out.stderr));
 
+    // The same months summed into quarters; a quarterly file is read as quarters, and a
+    // frequency Ordo does not forecast is refused rather than taken for months.
+    let out = run(dir.path(), &["forecast", "evaluate", "--csv", "sales.csv", "--period", "quarter", "--horizon", "2", "--json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert_eq!((report["period"].as_str(), report["series"].as_u64()), (Some("quarter"), Some(2)), "{report}{}", text(&out.stderr));
+    std::fs::write(dir.path().join("quarters.tsf"), tsf.replace("monthly", "quarterly")).unwrap();
+    let out = run(dir.path(), &["forecast", "evaluate", "--tsf", "quarters.tsf", "--horizon", "3", "--json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert_eq!(report["period"].as_str(), Some("quarter"), "{report}{}", text(&out.stderr));
+    std::fs::write(dir.path().join("years.tsf"), tsf.replace("monthly", "yearly")).unwrap();
+    let out = run(dir.path(), &["forecast", "evaluate", "--tsf", "years.tsf", "--horizon", "3"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("@frequency yearly"), "{}", text(&out.stderr));
+
     // Bad input names what is wrong, and nothing is scored.
     std::fs::write(dir.path().join("bad.csv"), "series,date,quantity\nMUG,15/01/2024,3\n").unwrap();
     let out = run(dir.path(), &["forecast", "evaluate", "--csv", "bad.csv", "--period", "day"]);
