@@ -1,8 +1,8 @@
 //! Demand histories from CSV text with the columns `series,date,quantity`: one row per sale
 //! (or per day's total) of a series, such as a SKU. Rows are summed into days, weeks (from
-//! Monday), calendar months or quarters; each series runs from its first period to the last period of
-//! the file, periods without rows being zero. A period whose returns outweigh its sales counts
-//! as no demand.
+//! Monday), calendar months or calendar quarters; each series runs from its first period to
+//! the last period of the file, periods without rows being zero. A period whose returns
+//! outweigh its sales counts as no demand.
 
 use std::collections::BTreeMap;
 
@@ -140,6 +140,8 @@ mod tests {
         assert_eq!(months[0].1, [1.0, 0.0, 2.0]);
         let weeks = parse("series,date,quantity\nA,2024-01-07,1\nA,2024-01-08,2\n", Period::Week).unwrap();
         assert_eq!(weeks[0].1, [1.0, 2.0], "Sunday ends a week, Monday starts the next");
+        let quarters = parse("series,date,quantity\nA,2023-12-31,1\nA,2024-03-31,2\nA,2024-04-01,4\nA,2024-11-30,8\n", Period::Quarter).unwrap();
+        assert_eq!(quarters[0].1, [1.0, 2.0, 4.0, 0.0, 8.0], "quarters start in January, April, July and October");
     }
 
     #[test]
