@@ -325,6 +325,24 @@ impl Tx {
         row.map(Product::try_from).transpose()
     }
 
+    /// Which of `skus` are products, in no particular order: a few queries for a file that
+    /// names thousands, where [`Tx::product`] would be one each.
+    pub async fn known_skus(&mut self, skus: &[String]) -> Result<Vec<String>, StorageError> {
+        let mut found = Vec::new();
+        for chunk in skus.chunks(500) {
+            let sql = format!("SELECT sku FROM products WHERE sku IN ({})", crate::placeholders(self.engine(), chunk.len()));
+            let rows: Vec<String> = on_engine!(self, |conn| {
+                let mut query = sqlx::query_scalar(AssertSqlSafe(sql));
+                for sku in chunk {
+                    query = query.bind(sku);
+                }
+                query.fetch_all(conn).await?
+            });
+            found.extend(rows);
+        }
+        Ok(found)
+    }
+
     /// Products by SKU, filtered and paged.
     pub async fn products(&mut self, query: &ProductQuery) -> Result<ProductPage, StorageError> {
         // `lower(…) LIKE lower(…)` is case-insensitive on both engines (PostgreSQL's LIKE is

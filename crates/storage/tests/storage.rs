@@ -101,6 +101,9 @@ async fn master_data_round_trips() {
         assert_eq!(tx.channel("nope").await.unwrap(), None);
         assert_eq!(tx.locations().await.unwrap(), vec![location("central", 1), location("overflow", 2)]);
         assert_eq!(tx.product("MUG-1").await.unwrap(), Some(product("MUG-1", "Stoneware mug")));
+        // Of many SKUs asked at once (more than one query's worth), the one that is a product.
+        let asked: Vec<String> = (0..1200).map(|n| format!("NOPE-{n}")).chain(["MUG-1".to_owned()]).collect();
+        assert_eq!(tx.known_skus(&asked).await.unwrap(), ["MUG-1"]);
         assert_eq!(tx.listings(Some("web")).await.unwrap(), vec![listing.clone()]);
         assert_eq!(tx.listings(Some("other")).await.unwrap(), vec![]);
         let customers = tx.customers(10, 0).await.unwrap();

@@ -145,8 +145,10 @@ impl Procurement<'_> {
 
         let mut tx = self.db.write().await?;
         let mut known = vec![false; skus.names.len()];
-        for (n, sku) in skus.names.iter().enumerate() {
-            known[n] = tx.product(sku).await?.is_some();
+        for sku in tx.known_skus(&skus.names).await? {
+            if let Some(&n) = skus.numbers.get(&sku) {
+                known[n as usize] = true;
+            }
         }
         // A business has a handful of channels: read once, however many codes a file names.
         let codes: HashSet<String> = tx.channels().await?.into_iter().map(|c| c.code).collect();
