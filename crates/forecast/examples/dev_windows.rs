@@ -2,7 +2,7 @@
 //! series are cut off first, so the window scored is the one before the hold-out that
 //! `ordo forecast evaluate` reports. Rules are compared here, never on the hold-out.
 //!
-//! cargo run --release -p ordo-forecast --example dev_windows -- (--tsf FILE | --csv FILE --period day|week|month|quarter) --horizon H --drop N
+//! cargo run --release -p ordo-forecast --example dev_windows -- (--tsf FILE | --csv FILE --period day|week|month|quarter) --horizon H --drop N [--rules-only]
 
 use ordo_forecast::backtest::{Backtest, choose};
 use ordo_forecast::{Method, Period, Scorecard, classify, series_csv, tsf};
@@ -25,7 +25,7 @@ fn main() -> Result<(), String> {
     let settings = period.settings(horizon);
     let rules = rules();
     let mut cards: Vec<Scorecard> = vec![Scorecard::default(); rules.len()];
-    let variants = variants(&settings.backtest, horizon);
+    let variants = if args.iter().any(|a| a == "--rules-only") { Vec::new() } else { variants(&settings.backtest, horizon) };
     let mut variant_cards: Vec<Scorecard> = vec![Scorecard::default(); variants.len()];
     for full in &series {
         if full.len() <= drop + horizon + 1 {
@@ -44,7 +44,8 @@ fn main() -> Result<(), String> {
         let mut ranked: Vec<(Method, f64)> =
             every_scored.scores.iter().filter_map(|s| s.rmsse.filter(|r| r.is_finite()).map(|r| (s.method, r))).collect();
         ranked.sort_by(|a, b| a.1.total_cmp(&b.1));
-        let seen = Seen { fits: &fits, suited: &suited, ranked: &ranked, ordo: &ordo.forecast, horizon };
+        let members = ordo.pooled.iter().map(|f| f.forecast.as_slice()).collect();
+        let seen = Seen { fits: &fits, suited: &suited, ranked: &ranked, ordo: &ordo.forecast, members, horizon };
         for ((_, rule), card) in rules.iter().zip(&mut cards) {
             card.add(train, test, &rule(&seen));
         }
@@ -67,6 +68,8 @@ struct Seen<'a> {
     ranked: &'a [(Method, f64)],
     /// Ordo's own forecast (the pool), which a rule with nothing to average falls back to.
     ordo: &'a [f64],
+    /// The forecasts of the methods in Ordo's pool.
+    members: Vec<&'a [f64]>,
     horizon: usize,
 }
 
@@ -88,10 +91,7 @@ impl Seen<'_> {
         }
         (0..self.horizon)
             .map(|t| {
-                let mut v: Vec<f64> = methods.iter().map(|&m| self.of(m).get(t).copied().unwrap_or(0.0)).collect();
-                v.sort_by(f64::total_cmp);
-                let n = v.len();
-                if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+                median(methods.iter().map(|&m| self.of(m).get(t).copied().unwrap_or(0.0)).collect())
             })
             .collect()
     }
@@ -115,6 +115,12 @@ fn variants(base: &Backtest, horizon: usize) -> Vec<(String, Backtest)> {
     ]
 }
 
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n == 0 { 0.0 } else if n % 2 == 1 { values[n / 2] } else { (values[n / 2 - 1] + values[n / 2]) / 2.0 }
+}
+
 type Rule = Box<dyn Fn(&Seen) -> Vec<f64>>;
 
 fn rules() -> Vec<(String, Rule)> {
@@ -129,6 +135,9 @@ fn rules() -> Vec<(String, Rule)> {
     for size in [2, 4] {
         rules.push((format!("pool {size} no croston"), Box::new(move |s: &Seen| s.pool(size, &no_croston))));
     }
+    rules.push(("ordo's pool, median".into(), Box::new(|s: &Seen| {
+        (0..s.horizon).map(|t| median(s.members.iter().map(|f| f.get(t).copied().unwrap_or(0.0)).collect())).collect()
+    })));
     rules.push(("decline + pool 2 no croston".into(), Box::new(move |s: &Seen| {
         let mut best: Vec<Method> = s.ranked.iter().map(|(m, _)| *m).filter(|&m| no_croston(m) && m != Decline).take(2).collect();
         if best.is_empty() { return s.ordo.to_vec(); }
