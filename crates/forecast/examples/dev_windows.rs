@@ -2,7 +2,7 @@
 //! series are cut off first, so the window scored is the one before the hold-out that
 //! `ordo forecast evaluate` reports. Rules are compared here, never on the hold-out.
 //!
-//! cargo run --release -p ordo-forecast --example dev_windows -- (--tsf FILE | --csv FILE --period day|week|month|quarter) --horizon H --drop N [--rules-only]
+//! cargo run --release -p ordo-forecast --example dev_windows -- (--tsf FILE | --csv FILE --period day|week|month|quarter) --horizon H --drop N [--rules-only | --variant NAME]
 
 use ordo_forecast::backtest::{Backtest, choose};
 use ordo_forecast::{Method, Period, Scorecard, classify, series_csv, tsf};
@@ -25,7 +25,12 @@ fn main() -> Result<(), String> {
     let settings = period.settings(horizon);
     let rules = rules();
     let mut cards: Vec<Scorecard> = vec![Scorecard::default(); rules.len()];
-    let variants = if args.iter().any(|a| a == "--rules-only") { Vec::new() } else { variants(&settings.backtest, horizon) };
+    let mut variants = variants(&settings.backtest, horizon);
+    if args.iter().any(|a| a == "--rules-only") {
+        variants.clear();
+    } else if let Some(only) = value("--variant") {
+        variants.retain(|(name, _)| name.contains(&only));
+    }
     let mut variant_cards: Vec<Scorecard> = vec![Scorecard::default(); variants.len()];
     for full in &series {
         if full.len() <= drop + horizon + 1 {
@@ -112,6 +117,7 @@ fn variants(base: &Backtest, horizon: usize) -> Vec<(String, Backtest)> {
         ("back-test every period".to_owned(), Backtest { step: 1, origins: every_period, ..base.clone() }),
         ("back-test every period, horizon".to_owned(), Backtest { step: 1, origins: every_period, window: horizon, ..base.clone() }),
         ("back-test min history / 2".to_owned(), Backtest { min_history: base.min_history / 2, ..base.clone() }),
+        ("pool with theta".to_owned(), base.clone().with(Method::Theta)),
     ]
 }
 

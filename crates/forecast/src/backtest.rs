@@ -39,15 +39,16 @@ pub const FALLBACK: Method = Method::Decline;
 
 impl Backtest {
     /// Monthly demand: six origins two months apart, each scored on the next six months,
-    /// so the last year is covered without leaning on a single month.
+    /// so the last year is covered without leaning on a single month. Theta competes: over
+    /// years of months a trend is real.
     pub fn monthly() -> Self {
-        Backtest { origins: 6, step: 2, window: 6, min_history: 24, ..Backtest::base() }
+        Backtest { origins: 6, step: 2, window: 6, min_history: 24, ..Backtest::base().with(Method::Theta) }
     }
 
     /// Quarterly demand: the monthly back-test in quarters, six origins a quarter apart, each
-    /// scored on the next half year, with at least two years fitted.
+    /// scored on the next half year, with at least two years fitted. Theta competes.
     pub fn quarterly() -> Self {
-        Backtest { origins: 6, step: 1, window: 2, min_history: 8, ..Backtest::base() }
+        Backtest { origins: 6, step: 1, window: 2, min_history: 8, ..Backtest::base().with(Method::Theta) }
     }
 
     /// Daily demand with a weekly pattern: eight origins four weeks apart, each scored on the
@@ -68,9 +69,17 @@ impl Backtest {
         self.min_history.max(1) + self.window.max(1)
     }
 
+    /// The same back-test with one more candidate.
+    pub fn with(mut self, method: Method) -> Self {
+        if !self.candidates.contains(&method) {
+            self.candidates.push(method);
+        }
+        self
+    }
+
     fn base() -> Self {
         Backtest {
-            candidates: Method::ALL.into_iter().filter(|method| !matches!(method, Method::Croston | Method::CrostonSba)).collect(),
+            candidates: Method::ALL.into_iter().filter(|method| !matches!(method, Method::Croston | Method::CrostonSba | Method::Theta)).collect(),
             pool: 3,
             origins: 6,
             step: 2,
@@ -253,6 +262,22 @@ mod tests {
         assert_eq!(choice.reason, Reason::Pooled);
         // A SKU selling 3 every fifth month: the pool expects about 0.6 a month.
         assert!(choice.forecast.iter().all(|f| (0.3..0.9).contains(f)), "{choice:?}");
+    }
+
+    #[test]
+    fn theta_competes_for_months_and_quarters_and_follows_their_trend() {
+        for backtest in [Backtest::monthly(), Backtest::quarterly()] {
+            assert!(backtest.candidates.contains(&Method::Theta));
+        }
+        // Over a year or two of days or weeks a straight trend is mostly noise.
+        for backtest in [Backtest::daily(), Backtest::weekly()] {
+            assert!(!backtest.candidates.contains(&Method::Theta));
+        }
+        // Five years of monthly sales growing by 2 a month, with a small wobble.
+        let growing: Vec<f64> = (0..60).map(|t| 100.0 + 2.0 * f64::from(t) + [0.0, 3.0, -2.0, 1.0, -3.0][t as usize % 5]).collect();
+        let choice = choose(&growing, 12, 6, &Backtest::monthly());
+        assert!(choice.methods().any(|m| m == Method::Theta), "{choice:?}");
+        assert!(choice.forecast[5] > choice.forecast[0], "the pool keeps rising: {choice:?}");
     }
 
     #[test]

@@ -34,11 +34,13 @@ pub enum Method {
     Ets,
     /// A log-linear Poisson fit of the demand rate since the first sale, never rising.
     Decline,
+    /// Simple exponential smoothing with a drift of half the history's linear trend.
+    Theta,
 }
 
 impl Method {
     /// Every method, in the order reports list them.
-    pub const ALL: [Method; 9] = [
+    pub const ALL: [Method; 10] = [
         Method::SeasonalNaive,
         Method::Ses,
         Method::Croston,
@@ -48,6 +50,7 @@ impl Method {
         Method::Imapa,
         Method::Ets,
         Method::Decline,
+        Method::Theta,
     ];
 
     /// The snake_case name shown in reports and stored with a forecast.
@@ -62,6 +65,7 @@ impl Method {
             Method::Imapa => "imapa",
             Method::Ets => "ets",
             Method::Decline => "decline",
+            Method::Theta => "theta",
         }
     }
 
@@ -79,7 +83,7 @@ impl Method {
     pub fn suits(self, class: DemandClass) -> bool {
         let regular = matches!(class, DemandClass::Smooth | DemandClass::Erratic);
         match self {
-            Method::SeasonalNaive | Method::Ets => regular,
+            Method::SeasonalNaive | Method::Ets | Method::Theta => regular,
             Method::Croston | Method::CrostonSba => !regular,
             Method::Ses | Method::Tsb | Method::Adida | Method::Imapa | Method::Decline => true,
         }
@@ -105,6 +109,7 @@ impl Method {
             Method::Imapa => Some(aggregation::imapa(history, horizon)),
             Method::Ets => smoothing::ets(history, season, horizon),
             Method::Decline => Some(decline::decline(history, horizon)),
+            Method::Theta => smoothing::theta(history, horizon),
         }
     }
 }
@@ -259,6 +264,31 @@ mod tests {
         let mut once = vec![0.0; 20];
         once[2] = 4.0;
         assert!(fit(Method::Decline, &once).forecast[0] < 1e-6);
+    }
+
+    #[test]
+    fn theta_follows_a_trend_at_half_its_slope_and_never_below_zero() {
+        let rising: Vec<f64> = (0..30).map(|t| 10.0 + 2.0 * f64::from(t)).collect();
+        let fitted = Method::Theta.fit(&rising, 12, 6).unwrap();
+        assert!((fitted.param("drift").unwrap() - 1.0).abs() < 1e-9, "{fitted:?}");
+        // From about the last value, one unit more each period: half the history's slope.
+        assert!((68.0..70.0).contains(&fitted.forecast[0]), "{fitted:?}");
+        for step in fitted.forecast.windows(2) {
+            assert!((step[1] - step[0] - 1.0).abs() < 1e-9, "{fitted:?}");
+        }
+
+        let falling: Vec<f64> = (0..16).map(|t| 30.0 - 2.0 * f64::from(t)).collect();
+        let fitted = Method::Theta.fit(&falling, 12, 12).unwrap();
+        assert!(fitted.forecast.iter().all(|&f| f >= 0.0) && fitted.forecast[11] == 0.0, "{fitted:?}");
+        assert!(Method::Theta.fit(&[1.0, 2.0], 12, 3).is_none());
+    }
+
+    #[test]
+    fn trend_and_season_compete_only_where_demand_is_regular() {
+        for method in [Method::Theta, Method::Ets, Method::SeasonalNaive] {
+            assert!(method.suits(DemandClass::Smooth) && method.suits(DemandClass::Erratic), "{method}");
+            assert!(!method.suits(DemandClass::Intermittent) && !method.suits(DemandClass::Lumpy), "{method}");
+        }
     }
 
     #[test]
