@@ -118,7 +118,6 @@ fn variants(base: &Backtest, horizon: usize) -> Vec<(String, Backtest)> {
         ("back-test every period, horizon".to_owned(), Backtest { step: 1, origins: every_period, window: horizon, ..base.clone() }),
         ("back-test min history / 2".to_owned(), Backtest { min_history: base.min_history / 2, ..base.clone() }),
         ("pool with theta".to_owned(), base.clone().with(Method::Theta)),
-        ("pool gated at 1.96".to_owned(), Backtest { gate: Some(1.96), ..base.clone() }),
     ]
 }
 

@@ -23,10 +23,6 @@ pub struct Backtest {
     pub candidates: Vec<Method>,
     /// How many of the best in back-test are averaged: three, as in the pooling paper.
     pub pool: usize,
-    /// When set, a candidate joins the pool only if its back-test is not worse than the
-    /// best's beyond luck: the mean of its squared errors minus the best's, period by period,
-    /// is less than this many standard errors above zero.
-    pub gate: Option<f64>,
     /// Number of past origins.
     pub origins: usize,
     /// Periods between consecutive origins.
@@ -85,7 +81,6 @@ impl Backtest {
         Backtest {
             candidates: Method::ALL.into_iter().filter(|method| !matches!(method, Method::Croston | Method::CrostonSba | Method::Theta)).collect(),
             pool: 3,
-            gate: None,
             origins: 6,
             step: 2,
             window: 6,
@@ -169,13 +164,8 @@ pub fn choose(history: &[f64], season: usize, horizon: usize, backtest: &Backtes
     let scores = trials.iter().map(|trial| trial.score).collect();
     trials.retain(|trial| trial.score.rmsse.is_some_and(f64::is_finite));
     trials.sort_by(|a, b| a.score.rmsse.unwrap_or(f64::INFINITY).total_cmp(&b.score.rmsse.unwrap_or(f64::INFINITY)));
-    let leader = trials.first().map(|trial| trial.errors.clone()).unwrap_or_default();
-    let best: Vec<(Fitted, &Trial)> = trials
-        .iter()
-        .filter(|trial| backtest.gate.is_none_or(|gate| !worse_beyond(&trial.errors, &leader, gate)))
-        .filter_map(|trial| trial.score.method.fit(history, season, horizon).map(|fitted| (fitted, trial)))
-        .take(backtest.pool.max(1))
-        .collect();
+    let best: Vec<(Fitted, &Trial)> =
+        trials.iter().filter_map(|trial| trial.score.method.fit(history, season, horizon).map(|fitted| (fitted, trial))).take(backtest.pool.max(1)).collect();
     if best.is_empty() {
         let fallback = FALLBACK
             .fit(history, season, horizon)
@@ -186,19 +176,6 @@ pub fn choose(history: &[f64], season: usize, horizon: usize, backtest: &Backtes
     let errors = mean(best.iter().map(|(_, trial)| trial.errors.as_slice()), best[0].1.errors.len());
     let rmsse = scale.map(|scale| (errors.iter().map(|e| e * e).sum::<f64>() / errors.len().max(1) as f64 / scale.squared).sqrt());
     Choice { profile, pooled: best.into_iter().map(|(fitted, _)| fitted).collect(), forecast, reason: Reason::Pooled, scores, rmsse }
-}
-
-/// Whether `errors` square to more than `leader`'s beyond luck: the mean difference of
-/// squared errors, period by period, is more than `gate` standard errors above zero.
-fn worse_beyond(errors: &[f64], leader: &[f64], gate: f64) -> bool {
-    let differences: Vec<f64> = errors.iter().zip(leader).map(|(e, l)| e * e - l * l).collect();
-    let n = differences.len() as f64;
-    if n < 2.0 {
-        return false;
-    }
-    let mean = differences.iter().sum::<f64>() / n;
-    let variance = differences.iter().map(|d| (d - mean) * (d - mean)).sum::<f64>() / (n - 1.0);
-    mean > gate * (variance / n).sqrt()
 }
 
 /// The mean of equally long series, period by period.
