@@ -20,6 +20,8 @@ pub struct Backtest {
     /// [suits](Method::suits). Croston's two methods are left out: they update only when a
     /// demand occurs, so a product that has stopped selling keeps its last rate for ever (on
     /// online retail by day their MASE is above 10); TSB, which is in, was made to mend that.
+    /// Theta is in for months and quarters only: on a year or two of noisy days or weeks its
+    /// straight trend follows noise.
     pub candidates: Vec<Method>,
     /// How many of the best in back-test are averaged: three, as in the pooling paper.
     pub pool: usize,

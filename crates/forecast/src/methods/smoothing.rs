@@ -1,5 +1,6 @@
-//! Level and seasonal smoothing: seasonal naive, simple exponential smoothing, and ETS with
-//! additive seasonality. These suit SKUs that sell most periods.
+//! Level, trend and seasonal smoothing: seasonal naive, simple exponential smoothing, Theta
+//! (SES with a drift), and ETS with additive seasonality. Theta and the seasonal methods suit
+//! SKUs that sell most periods.
 
 use super::{Fitted, Method, golden_section};
 
