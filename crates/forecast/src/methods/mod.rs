@@ -7,6 +7,7 @@
 mod aggregation;
 mod decline;
 mod intermittent;
+mod seasonal;
 mod smoothing;
 
 use crate::classify::DemandClass;
@@ -34,7 +35,8 @@ pub enum Method {
     Ets,
     /// A log-linear Poisson fit of the demand rate since the first sale, never rising.
     Decline,
-    /// Simple exponential smoothing with a drift of half the history's linear trend.
+    /// Simple exponential smoothing with a drift of half the history's linear trend, on the
+    /// history without its season when it has a real one.
     Theta,
 }
 
@@ -109,7 +111,7 @@ impl Method {
             Method::Imapa => Some(aggregation::imapa(history, horizon)),
             Method::Ets => smoothing::ets(history, season, horizon),
             Method::Decline => Some(decline::decline(history, horizon)),
-            Method::Theta => smoothing::theta(history, horizon),
+            Method::Theta => smoothing::theta(history, season, horizon),
         }
     }
 }
@@ -281,6 +283,21 @@ mod tests {
         let fitted = Method::Theta.fit(&falling, 12, 12).unwrap();
         assert!(fitted.forecast.iter().all(|&f| f >= 0.0) && fitted.forecast[11] == 0.0, "{fitted:?}");
         assert!(Method::Theta.fit(&[1.0, 2.0], 12, 3).is_none());
+    }
+
+    #[test]
+    fn theta_forecasts_a_seasonal_history_without_its_season_and_puts_it_back() {
+        // Five years of months, growing by 1 a month, December twice an ordinary month.
+        let history: Vec<f64> = (0..60).map(|t| (50.0 + f64::from(t)) * if t % 12 == 11 { 2.0 } else { 1.0 }).collect();
+        let fitted = Method::Theta.fit(&history, 12, 12).unwrap();
+        assert_eq!(fitted.param("season"), Some(12.0), "{fitted:?}");
+        // The next December is about twice its November, and the year goes on rising.
+        let (november, december) = (fitted.forecast[10], fitted.forecast[11]);
+        assert!((1.8..2.2).contains(&(december / november)), "{fitted:?}");
+        assert!(fitted.forecast[10] > fitted.forecast[0], "{fitted:?}");
+        // A history without a season is forecast as it is.
+        let line: Vec<f64> = (0..60).map(|t| 50.0 + f64::from(t % 7)).collect();
+        assert_eq!(Method::Theta.fit(&line, 12, 3).unwrap().param("season"), None);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! (SES with a drift), and ETS with additive seasonality. Theta and the seasonal methods suit
 //! SKUs that sell most periods.
 
-use super::{Fitted, Method, golden_section};
+use super::{Fitted, Method, golden_section, seasonal};
 
 pub(super) fn seasonal_naive(history: &[f64], season: usize, horizon: usize) -> Option<Fitted> {
     let season = season.max(1);
@@ -41,14 +41,31 @@ pub(super) fn ses(history: &[f64], horizon: usize) -> Fitted {
     Fitted::flat(Method::Ses, vec![("alpha", alpha), ("level", level)], level, horizon)
 }
 
-/// The Theta method in Hyndman and Billah's (2003) form: simple exponential smoothing, alpha
-/// fitted, plus a drift of half the least-squares slope of the whole history. It won the M3
-/// competition on trending series, which no other method here follows. Never below zero.
-pub(super) fn theta(history: &[f64], horizon: usize) -> Option<Fitted> {
+/// The Theta method as it won the M3 competition, in Hyndman and Billah's (2003) form: simple
+/// exponential smoothing, alpha fitted, plus a drift of half the least-squares slope of the
+/// whole history. A history with a real season of `season` periods (see [`seasonal`]) is
+/// forecast without it and the season multiplied back. It follows a trend, which no other
+/// method here does. Never below zero.
+pub(super) fn theta(history: &[f64], season: usize, horizon: usize) -> Option<Fitted> {
     let n = history.len();
     if n < 3 {
         return None;
     }
+    let Some(indices) = seasonal::indices(history, season) else {
+        return Some(theta_line(history, horizon));
+    };
+    let adjusted: Vec<f64> = history.iter().enumerate().map(|(t, value)| value / seasonal::at(&indices, t)).collect();
+    let mut fitted = theta_line(&adjusted, horizon);
+    for (step, value) in fitted.forecast.iter_mut().enumerate() {
+        *value *= seasonal::at(&indices, n + step);
+    }
+    fitted.params.push(("season", season as f64));
+    Some(fitted)
+}
+
+/// Theta on a history taken as it is: SES plus half the least-squares slope.
+fn theta_line(history: &[f64], horizon: usize) -> Fitted {
+    let n = history.len();
     let mean_t = (n - 1) as f64 / 2.0;
     let mean_y = history.iter().sum::<f64>() / n as f64;
     let (mut covariance, mut variance) = (0.0, 0.0);
@@ -60,7 +77,7 @@ pub(super) fn theta(history: &[f64], horizon: usize) -> Option<Fitted> {
     let (alpha, level) = fitted_ses(history, 0.01, 0.99);
     let lead = (1.0 - (1.0 - alpha).powi(n as i32)) / alpha;
     let forecast = (0..horizon).map(|step| (level + drift * (step as f64 + lead)).max(0.0)).collect();
-    Some(Fitted { method: Method::Theta, params: vec![("alpha", alpha), ("level", level), ("drift", drift)], forecast })
+    Fitted { method: Method::Theta, params: vec![("alpha", alpha), ("level", level), ("drift", drift)], forecast }
 }
 
 /// Smoothing constants ETS chooses among, by in-sample squared one-step error.
