@@ -108,7 +108,9 @@ impl Seen<'_> {
 }
 
 /// Ordo's pool with its back-test run another way: scored over the whole horizon, with more
-/// origins closer together, or with less history fitted at each.
+/// origins closer together, or with less history fitted at each; or with `theta` among the
+/// candidates where the period leaves it out (days and weeks; for months and quarters this is
+/// Ordo's pool itself).
 fn variants(base: &Backtest, horizon: usize) -> Vec<(String, Backtest)> {
     let every_period = base.origins * base.step;
     vec![
@@ -121,6 +123,7 @@ fn variants(base: &Backtest, horizon: usize) -> Vec<(String, Backtest)> {
     ]
 }
 
+/// The middle value, or the mean of the middle two; zero for none.
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     let n = values.len();
