@@ -7,7 +7,7 @@ use ordo_domain::order::OrderStatus;
 use sqlx::AssertSqlSafe;
 
 use crate::error::corrupt;
-use crate::{on_engine, StorageError, Tx};
+use crate::{on_engine, StorageError, Tx, TxInner};
 
 /// `YYYY-MM-DD` as [`Tx::utc_day`] writes it.
 pub(crate) fn parse_day(day: &str) -> Result<NaiveDate, StorageError> {
@@ -17,6 +17,11 @@ pub(crate) fn parse_day(day: &str) -> Result<NaiveDate, StorageError> {
 /// `'a', 'b'` for an SQL `IN (…)`: statuses are the domain's own names, never input.
 fn status_list(statuses: &[OrderStatus]) -> String {
     statuses.iter().map(|s| format!("'{}'", s.as_str())).collect::<Vec<_>>().join(", ")
+}
+
+/// A day as the daily counts key it: `YYYY-MM-DD`.
+fn day_text(day: NaiveDate) -> String {
+    day.format("%Y-%m-%d").to_string()
 }
 
 /// Orders that came into a set of statuses and went out of it on one day.
@@ -68,59 +73,87 @@ impl Tx {
         rows.into_iter().map(|(status, n)| Ok((OrderStatus::try_from(status).map_err(|_| corrupt("an order status"))?, n))).collect()
     }
 
-    /// Per day since `from`: orders whose status came into `statuses` from outside them (or
+    /// Per day since `since`: orders whose status came into `statuses` from outside them (or
     /// from nothing: a new order), and orders whose status left them.
-    pub async fn order_status_flows(&mut self, statuses: &[OrderStatus], from: DateTime<Utc>) -> Result<Vec<DayFlow>, StorageError> {
-        let day = self.utc_day("at");
+    pub async fn order_status_flows(&mut self, statuses: &[OrderStatus], since: NaiveDate) -> Result<Vec<DayFlow>, StorageError> {
         let set = status_list(statuses);
         let sql = format!(
-            "SELECT {day}, \
-             CAST(SUM(CASE WHEN to_status IN ({set}) AND (from_status IS NULL OR from_status NOT IN ({set})) THEN 1 ELSE 0 END) AS BIGINT), \
-             CAST(SUM(CASE WHEN from_status IN ({set}) AND to_status NOT IN ({set}) THEN 1 ELSE 0 END) AS BIGINT) \
-             FROM order_events WHERE at >= $1 GROUP BY {day}"
+            "SELECT day, \
+             CAST(SUM(CASE WHEN to_status IN ({set}) AND from_status NOT IN ({set}) THEN events ELSE 0 END) AS BIGINT), \
+             CAST(SUM(CASE WHEN from_status IN ({set}) AND to_status NOT IN ({set}) THEN events ELSE 0 END) AS BIGINT) \
+             FROM order_event_days WHERE day >= $1 GROUP BY day"
         );
-        let rows: Vec<(String, i64, i64)> = on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(from).fetch_all(conn).await?);
+        let rows: Vec<(String, i64, i64)> = on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(day_text(since)).fetch_all(conn).await?);
         rows.into_iter().map(|(day, entered, left)| Ok(DayFlow { day: parse_day(&day)?, entered, left })).collect()
     }
 
-    /// Per day since `from`: orders routed for the first time, and how many of them had every
+    /// Per day since `since`: orders routed for the first time, and how many of them had every
     /// unit reserved then (allocated, not backordered). Orders held for review count on the
     /// day they are released.
-    pub async fn first_reservations(&mut self, from: DateTime<Utc>) -> Result<Vec<(NaiveDate, i64, i64)>, StorageError> {
-        let day = self.utc_day("e.at");
-        let routed = status_list(&[OrderStatus::Allocated, OrderStatus::Backordered]);
-        let sql = format!(
-            "SELECT {day}, CAST(SUM(CASE WHEN e.to_status = 'allocated' THEN 1 ELSE 0 END) AS BIGINT), COUNT(*) \
-             FROM order_events e WHERE e.at >= $1 AND e.to_status IN ({routed}) \
-             AND NOT EXISTS (SELECT 1 FROM order_events f WHERE f.order_id = e.order_id AND f.id < e.id AND f.to_status IN ({routed})) \
-             GROUP BY {day}"
-        );
-        let rows: Vec<(String, i64, i64)> = on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(from).fetch_all(conn).await?);
+    pub async fn first_reservations(&mut self, since: NaiveDate) -> Result<Vec<(NaiveDate, i64, i64)>, StorageError> {
+        let sql = "SELECT day, CAST(SUM(CASE WHEN to_status = 'allocated' THEN first_routings ELSE 0 END) AS BIGINT), \
+                   CAST(SUM(first_routings) AS BIGINT) \
+                   FROM order_event_days WHERE day >= $1 AND to_status IN ('allocated', 'backordered') \
+                   GROUP BY day HAVING SUM(first_routings) > 0";
+        let rows: Vec<(String, i64, i64)> = on_engine!(self, |conn| sqlx::query_as(sql).bind(day_text(since)).fetch_all(conn).await?);
         rows.into_iter().map(|(day, filled, all)| Ok((parse_day(&day)?, filled, all))).collect()
     }
 
-    /// Per day since `from`: orders that became fully shipped, and how many of them by their
-    /// ship-by time.
-    pub async fn shipped_on_time(&mut self, from: DateTime<Utc>) -> Result<Vec<(NaiveDate, i64, i64)>, StorageError> {
-        let day = self.utc_day("e.at");
-        let sql = format!(
-            "SELECT {day}, CAST(SUM(CASE WHEN e.at <= o.ship_by THEN 1 ELSE 0 END) AS BIGINT), COUNT(*) \
-             FROM order_events e JOIN orders o ON o.id = e.order_id \
-             WHERE e.at >= $1 AND e.to_status = 'shipped' GROUP BY {day}"
-        );
-        let rows: Vec<(String, i64, i64)> = on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(from).fetch_all(conn).await?);
+    /// Per day since `since`: orders that became fully shipped, and how many of them by their
+    /// ship-by time (as it was when they shipped).
+    pub async fn shipped_on_time(&mut self, since: NaiveDate) -> Result<Vec<(NaiveDate, i64, i64)>, StorageError> {
+        let sql = "SELECT day, CAST(SUM(on_time) AS BIGINT), CAST(SUM(events) AS BIGINT) \
+                   FROM order_event_days WHERE day >= $1 AND to_status = 'shipped' GROUP BY day";
+        let rows: Vec<(String, i64, i64)> = on_engine!(self, |conn| sqlx::query_as(sql).bind(day_text(since)).fetch_all(conn).await?);
         rows.into_iter().map(|(day, on_time, all)| Ok((parse_day(&day)?, on_time, all))).collect()
     }
 
-    /// Per day since `from` and channel: orders received.
-    pub async fn orders_received(&mut self, from: DateTime<Utc>) -> Result<Vec<(NaiveDate, String, i64)>, StorageError> {
-        let day = self.utc_day("e.at");
-        let sql = format!(
-            "SELECT {day}, o.channel, COUNT(*) FROM order_events e JOIN orders o ON o.id = e.order_id \
-             WHERE e.at >= $1 AND e.from_status IS NULL GROUP BY {day}, o.channel"
-        );
-        let rows: Vec<(String, String, i64)> = on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(from).fetch_all(conn).await?);
+    /// Per day since `since` and channel: orders received.
+    pub async fn orders_received(&mut self, since: NaiveDate) -> Result<Vec<(NaiveDate, String, i64)>, StorageError> {
+        let sql = "SELECT day, channel, CAST(SUM(events) AS BIGINT) \
+                   FROM order_event_days WHERE day >= $1 AND from_status = '' GROUP BY day, channel";
+        let rows: Vec<(String, String, i64)> = on_engine!(self, |conn| sqlx::query_as(sql).bind(day_text(since)).fetch_all(conn).await?);
         rows.into_iter().map(|(day, channel, n)| Ok((parse_day(&day)?, channel, n))).collect()
+    }
+
+    /// Folds the rows of each key of the daily order-event counts into one, so the figures read
+    /// a row per day, channel and step however many events it counts; the number of rows
+    /// folded. The database adds a row for every event (every statement's, on PostgreSQL);
+    /// run this now and then. The sums stay the same, and readers see them before or after.
+    pub async fn compact_order_event_days(&mut self) -> Result<u64, StorageError> {
+        const KEY: &str = "day, channel, from_status, to_status";
+        const SUMS: &str = "CAST(SUM(events) AS BIGINT), CAST(SUM(first_routings) AS BIGINT), CAST(SUM(on_time) AS BIGINT)";
+        let folded = match &mut self.inner {
+            // One writer at a time: the rows up to the last one now are the rows to fold.
+            TxInner::Sqlite(tx) => {
+                let conn = &mut **tx;
+                let last: Option<i64> = sqlx::query_scalar("SELECT MAX(rowid) FROM order_event_days").fetch_one(&mut *conn).await?;
+                let Some(last) = last else { return Ok(0) };
+                let keys = format!("SELECT {KEY} FROM order_event_days WHERE rowid <= $1 GROUP BY {KEY} HAVING COUNT(*) > 1");
+                let sums = format!(
+                    "INSERT INTO order_event_days ({KEY}, events, first_routings, on_time) \
+                     SELECT {KEY}, {SUMS} FROM order_event_days WHERE rowid <= $1 AND ({KEY}) IN ({keys}) GROUP BY {KEY}"
+                );
+                sqlx::query(AssertSqlSafe(sums)).bind(last).execute(&mut *conn).await?;
+                let gone = format!("DELETE FROM order_event_days WHERE rowid <= $1 AND ({KEY}) IN ({keys})");
+                sqlx::query(AssertSqlSafe(gone)).bind(last).execute(&mut *conn).await?.rows_affected()
+            }
+            // Writers go on meanwhile: the rows deleted are the rows summed, whoever else folds.
+            TxInner::Postgres(tx) => {
+                let sql = format!(
+                    "WITH keys AS (SELECT {KEY} FROM order_event_days GROUP BY {KEY} HAVING COUNT(*) > 1), \
+                     folded AS (DELETE FROM order_event_days d USING keys k \
+                     WHERE d.day = k.day AND d.channel = k.channel AND d.from_status = k.from_status AND d.to_status = k.to_status \
+                     RETURNING d.*), \
+                     summed AS (INSERT INTO order_event_days ({KEY}, events, first_routings, on_time) \
+                     SELECT {KEY}, {SUMS} FROM folded GROUP BY {KEY} RETURNING 1) \
+                     SELECT COUNT(*) FROM folded"
+                );
+                let n: i64 = sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(&mut **tx).await?;
+                u64::try_from(n).unwrap_or(0)
+            }
+        };
+        Ok(folded)
     }
 
     /// Per day since `from` and kind: exceptions raised and exceptions resolved.

@@ -392,11 +392,61 @@ async fn queue_sizes_count_out_of_stock_as_the_domain_rule_does() {
     .await;
 }
 
+/// A customer and where to ship to her.
+fn ann() -> (ordo_domain::order::NewCustomerRef, ordo_domain::order::Address) {
+    let customer = ordo_domain::order::NewCustomerRef { email: "ann@example.com".into(), name: "Ann".into() };
+    let ship_to = ordo_domain::order::Address {
+        name: "Ann".into(),
+        line1: "1 Main St".into(),
+        line2: None,
+        city: "Berlin".into(),
+        region: None,
+        postal_code: "10115".into(),
+        country: "DE".into(),
+    };
+    (customer, ship_to)
+}
+
+/// A paid order of nothing, placed and received at `placed`.
+fn order_record<'a>(
+    channel: &'a str,
+    external_id: &'a str,
+    status: ordo_domain::order::OrderStatus,
+    placed: chrono::DateTime<Utc>,
+    ship_by: chrono::DateTime<Utc>,
+    customer: &'a ordo_domain::order::NewCustomerRef,
+    ship_to: &'a ordo_domain::order::Address,
+) -> ordo_storage::NewOrderRecord<'a> {
+    let zero = Money::from_minor(0, Currency::EUR);
+    ordo_storage::NewOrderRecord {
+        id: Uuid::now_v7(),
+        channel,
+        external_id,
+        status,
+        placed_at: placed,
+        ship_by,
+        currency: Currency::EUR,
+        customer,
+        ship_to,
+        billing_country: None,
+        shipping_method: "standard",
+        payment_status: ordo_domain::order::PaymentStatus::Captured,
+        shipping_price: zero,
+        total: zero,
+        payload: "{}",
+        terms: "{}",
+        waiting_for: None,
+        fulfilled_by_channel: false,
+        received_at: placed,
+    }
+}
+
+
 /// A line shipped in two parcels, with a unit of it still allocated, is one line of the
 /// hour its order came in; its units are all counted.
 #[tokio::test]
 async fn hourly_inflow_counts_a_line_once_however_it_ships() {
-    use ordo_domain::order::{Address, NewCustomerRef, OrderStatus, PaymentStatus, Shipment, ShipmentLine, ShipmentStatus};
+    use ordo_domain::order::{OrderStatus, Shipment, ShipmentLine, ShipmentStatus};
     on_both("hourly_inflow", |db| async move {
         let now = Utc::now();
         let placed = now - Duration::hours(3);
@@ -404,39 +454,10 @@ async fn hourly_inflow_counts_a_line_once_however_it_ships() {
         tx.insert_channel(&channel("web"), now).await.unwrap();
         tx.insert_location(&location("central", 1), now).await.unwrap();
         tx.insert_product(&product("MUG", "Mug"), now).await.unwrap();
-        let customer = NewCustomerRef { email: "ann@example.com".into(), name: "Ann".into() };
-        let ship_to = Address {
-            name: "Ann".into(),
-            line1: "1 Main St".into(),
-            line2: None,
-            city: "Berlin".into(),
-            region: None,
-            postal_code: "10115".into(),
-            country: "DE".into(),
-        };
-        let zero = Money::from_minor(0, Currency::EUR);
-        let order = ordo_storage::NewOrderRecord {
-            id: Uuid::now_v7(),
-            channel: "web",
-            external_id: "W-1",
-            status: OrderStatus::PartiallyShipped,
-            placed_at: placed,
-            ship_by: now + Duration::days(1),
-            currency: Currency::EUR,
-            customer: &customer,
-            ship_to: &ship_to,
-            billing_country: None,
-            shipping_method: "standard",
-            payment_status: PaymentStatus::Captured,
-            shipping_price: zero,
-            total: zero,
-            payload: "{}",
-            terms: "{}",
-            waiting_for: None,
-            fulfilled_by_channel: false,
-            received_at: placed,
-        };
+        let (customer, ship_to) = ann();
+        let order = order_record("web", "W-1", OrderStatus::PartiallyShipped, placed, now + Duration::days(1), &customer, &ship_to);
         assert_eq!(tx.insert_orders(std::slice::from_ref(&order)).await.unwrap(), 1);
+        let zero = Money::from_minor(0, Currency::EUR);
         let line = ordo_storage::NewLineRecord {
             line: 1,
             kit: false,
@@ -476,6 +497,177 @@ async fn hourly_inflow_counts_a_line_once_however_it_ships() {
         assert_eq!(hour.hour.format("%Y-%m-%dT%H").to_string(), placed.format("%Y-%m-%dT%H").to_string());
     })
     .await;
+}
+
+/// Four orders on two channels over three days, each step written as Ordo writes it: a new
+/// order's first steps in one statement, later ones one by one. `day1` is the first day.
+///
+/// - A (web): received, validated and allocated on day 1; shipped on day 2, by its ship-by.
+/// - D (web): the same steps on day 1, written by a statement of its own.
+/// - B (shop): received and backordered on day 1; allocated on day 2; shipped on day 3, late.
+/// - C (web): received and held on day 2; released to allocated on day 3.
+async fn write_four_orders(db: &Db, day1: chrono::DateTime<Utc>) {
+    use ordo_domain::order::OrderStatus::{self, Allocated, Backordered, OnHold, Received, Shipped, Validated};
+    use ordo_storage::{NewEvent, Timeline};
+    let day = |n: i64| day1 + Duration::days(n - 1);
+    let mut tx = db.write().await.unwrap();
+    for code in ["web", "shop"] {
+        if tx.channel(code).await.unwrap().is_none() {
+            tx.insert_channel(&channel(code), day1).await.unwrap();
+        }
+    }
+    let (customer, ship_to) = ann();
+    let a = order_record("web", "A", Shipped, day(1), day(3), &customer, &ship_to);
+    let d = order_record("web", "D", Allocated, day(1), day(3), &customer, &ship_to);
+    let b = order_record("shop", "B", Shipped, day(1), day(2), &customer, &ship_to);
+    let c = order_record("web", "C", Allocated, day(2), day(4), &customer, &ship_to);
+    assert_eq!(tx.insert_orders(&[a.clone(), d.clone(), b.clone(), c.clone()]).await.unwrap(), 4);
+    let step = |from: Option<OrderStatus>, to: OrderStatus| NewEvent { from, to, reason: "" };
+    let routed = [step(None, Received), step(Some(Received), Validated), step(Some(Validated), Allocated)];
+    let backordered = [step(None, Received), step(Some(Received), Backordered)];
+    let held = [step(None, Received), step(Some(Received), OnHold)];
+    let timeline = |order: Uuid, at, steps| Timeline { order, actor: "test", at, steps };
+    tx.insert_order_events(&[timeline(a.id, day(1), &routed[..]), timeline(b.id, day(1), &backordered[..])]).await.unwrap();
+    tx.insert_order_events(&[timeline(d.id, day(1), &routed[..])]).await.unwrap();
+    tx.insert_order_events(&[timeline(c.id, day(2), &held[..])]).await.unwrap();
+    let moves = [
+        (a.id, Allocated, Shipped, day(2)),
+        (b.id, Backordered, Allocated, day(2)),
+        (b.id, Allocated, Shipped, day(3)),
+        (c.id, OnHold, Allocated, day(3)),
+    ];
+    for (order, from, to, at) in moves {
+        tx.record_transition(order, Some(from), to, "test", "", at).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+/// What the operating figures read of [`write_four_orders`]' days, counted by hand.
+async fn assert_four_orders_counted(db: &Db, day1: chrono::NaiveDate) {
+    use ordo_domain::order::OrderStatus::{Allocated, Backordered, OnHold, PartiallyShipped, Received, Validated};
+    let day = |n: i64| day1 + Duration::days(n - 1);
+    fn sorted<T: Ord>(mut rows: Vec<T>) -> Vec<T> {
+        rows.sort();
+        rows
+    }
+    let flows = |rows: Vec<ordo_storage::DayFlow>| sorted(rows.into_iter().map(|f| (f.day, f.entered, f.left)).collect());
+    let mut tx = db.read().await.unwrap();
+    let received = sorted(tx.orders_received(day(1)).await.unwrap());
+    assert_eq!(received, [(day(1), "shop".to_owned(), 1), (day(1), "web".to_owned(), 2), (day(2), "web".to_owned(), 1)]);
+    // Routed for the first time: A and D filled and B not on day 1, C filled on day 3; B's
+    // allocation on day 2 is not its first routing.
+    assert_eq!(sorted(tx.first_reservations(day(1)).await.unwrap()), [(day(1), 2, 3), (day(3), 1, 1)]);
+    assert_eq!(sorted(tx.shipped_on_time(day(1)).await.unwrap()), [(day(2), 1, 1), (day(3), 0, 1)]);
+    let backlog = [Received, Validated, OnHold, Allocated, Backordered, PartiallyShipped];
+    assert_eq!(flows(tx.order_status_flows(&backlog, day(1)).await.unwrap()), [(day(1), 3, 0), (day(2), 1, 1), (day(3), 0, 1)]);
+    let blocked = [OnHold, Backordered];
+    assert_eq!(flows(tx.order_status_flows(&blocked, day(1)).await.unwrap()), [(day(1), 1, 0), (day(2), 1, 1), (day(3), 0, 1)]);
+    assert_eq!(flows(tx.order_status_flows(&blocked, day(2)).await.unwrap()), [(day(2), 1, 1), (day(3), 0, 1)], "only the days asked for");
+    tx.commit().await.unwrap();
+}
+
+async fn scalar(db: &Db, sql: &'static str) -> i64 {
+    match db {
+        Db::Sqlite(pool, ..) => sqlx::query_scalar(sql).fetch_one(pool).await,
+        Db::Postgres(pool, _) => sqlx::query_scalar(sql).fetch_one(pool).await,
+    }
+    .unwrap()
+}
+
+/// The trends read daily counts the database keeps as each order event is written; folding
+/// them leaves one row per day, channel and step and changes no figure.
+#[tokio::test]
+async fn daily_order_counts_follow_every_event_and_survive_folding() {
+    on_both("daily_order_counts", |db| async move {
+        let day1 = Utc::now() - Duration::days(5);
+        write_four_orders(&db, day1).await;
+        assert_four_orders_counted(&db, day1.date_naive()).await;
+
+        let mut tx = db.write().await.unwrap();
+        assert!(tx.compact_order_event_days().await.unwrap() > 0, "D's day-1 steps came in a statement of their own");
+        tx.commit().await.unwrap();
+        let keys = "SELECT COUNT(*) FROM (SELECT DISTINCT day, channel, from_status, to_status FROM order_event_days) k";
+        assert_eq!(scalar(&db, "SELECT COUNT(*) FROM order_event_days").await, scalar(&db, keys).await);
+        assert_four_orders_counted(&db, day1.date_naive()).await;
+
+        let mut tx = db.write().await.unwrap();
+        assert_eq!(tx.compact_order_event_days().await.unwrap(), 0, "nothing left to fold");
+        tx.commit().await.unwrap();
+    })
+    .await;
+}
+
+/// Folding while orders move on other connections loses no event and counts none twice.
+#[tokio::test]
+async fn folding_while_orders_move_keeps_every_count() {
+    use ordo_domain::order::OrderStatus::{Allocated, Received};
+    on_both("folding_while_orders_move", |db| async move {
+        let now = Utc::now();
+        let mut tx = db.write().await.unwrap();
+        tx.insert_channel(&channel("web"), now).await.unwrap();
+        let (customer, ship_to) = ann();
+        let names: Vec<String> = (0..8).map(|n| format!("M-{n}")).collect();
+        let orders: Vec<_> = names.iter().map(|name| order_record("web", name, Received, now, now, &customer, &ship_to)).collect();
+        tx.insert_orders(&orders).await.unwrap();
+        tx.commit().await.unwrap();
+        let ids: Vec<Uuid> = orders.iter().map(|o| o.id).collect();
+
+        let mut writers = Vec::new();
+        for order in ids {
+            let db = db.clone();
+            writers.push(tokio::spawn(async move {
+                for _ in 0..25 {
+                    let mut tx = db.write().await.unwrap();
+                    tx.record_transition(order, Some(Received), Allocated, "test", "", Utc::now()).await.unwrap();
+                    tx.record_transition(order, Some(Allocated), Received, "test", "", Utc::now()).await.unwrap();
+                    tx.commit().await.unwrap();
+                }
+            }));
+        }
+        let folder = {
+            let db = db.clone();
+            tokio::spawn(async move {
+                let mut folded = 0;
+                for _ in 0..40 {
+                    let mut tx = db.write().await.unwrap();
+                    folded += tx.compact_order_event_days().await.unwrap();
+                    tx.commit().await.unwrap();
+                    tokio::task::yield_now().await;
+                }
+                folded
+            })
+        };
+        for writer in writers {
+            writer.await.unwrap();
+        }
+        folder.await.unwrap();
+
+        let counted = "SELECT CAST(SUM(events) AS BIGINT) FROM order_event_days WHERE from_status = 'received' AND to_status = 'allocated'";
+        let recorded = "SELECT COUNT(*) FROM order_events WHERE from_status = 'received' AND to_status = 'allocated'";
+        assert_eq!(scalar(&db, recorded).await, 8 * 25);
+        assert_eq!(scalar(&db, counted).await, 8 * 25);
+        let every_count = "SELECT CAST(SUM(events) AS BIGINT) FROM order_event_days";
+        assert_eq!(scalar(&db, every_count).await, scalar(&db, "SELECT COUNT(*) FROM order_events").await);
+    })
+    .await;
+}
+
+/// Migration 46 counts the events a database already holds.
+#[tokio::test]
+async fn the_upgrade_counts_the_events_already_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut engines = vec![None];
+    if let Some(url) = postgres_url_or_skip("the_upgrade_counts_the_events_already_recorded") {
+        engines.push(Some(url));
+    }
+    for postgres in engines {
+        let (db, _) = database_at_version(dir.path(), postgres.as_deref(), 45).await.unwrap();
+        let day1 = Utc::now() - Duration::days(5);
+        write_four_orders(&db, day1).await;
+        db.migrate().await.unwrap();
+        assert_four_orders_counted(&db, day1.date_naive()).await;
+        db.close().await;
+    }
 }
 
 /// Deliveries about one order are claimed one at a time, in the order received, whichever
