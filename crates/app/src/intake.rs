@@ -372,8 +372,9 @@ async fn write_new_orders(tx: &mut ordo_storage::Tx, writes: &[NewOrderWrite]) -
     let events: Vec<Vec<NewEvent>> = routed.iter().zip(&hold_reasons).map(|(routed, reason)| intake_events(routed.as_ref(), reason)).collect();
     let timelines: Vec<Timeline> = fresh
         .iter()
+        .zip(&records)
         .zip(&events)
-        .map(|((id, w), steps)| Timeline { order: *id, actor: &w.who, at: w.now, steps })
+        .map(|(((id, w), record), steps)| Timeline { order: *id, channel: record.channel, ship_by: record.ship_by, actor: &w.who, at: w.now, steps })
         .collect();
     tx.insert_order_events(&timelines).await?;
 

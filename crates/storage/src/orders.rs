@@ -1,5 +1,7 @@
 //! Orders: intake, reservations, backorders, the timeline, routing decisions, exceptions.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use ordo_domain::order::{OrderTag, 
     Address, LineAllocation, NewCustomerRef, Order, OrderEvent, OrderLine, OrderStatus, PaymentStatus, RoutingRecord,
@@ -263,10 +265,27 @@ impl Tx {
         now: DateTime<Utc>,
     ) -> Result<(), StorageError> {
         let update = "UPDATE orders SET status = $2, updated_at = $3 WHERE id = $1";
+        // Counted before the event is written, so the order's own routings so far are those
+        // already recorded.
+        let count = "INSERT INTO order_event_days (day, channel, from_status, to_status, events, first_routings, on_time) \
+                     SELECT $2, channel, $3, $4, 1, \
+                     CASE WHEN $4 IN ('allocated', 'backordered') AND NOT EXISTS (SELECT 1 FROM order_events \
+                     WHERE order_id = $1 AND to_status IN ('allocated', 'backordered')) THEN 1 ELSE 0 END, \
+                     CASE WHEN $4 = 'shipped' AND $5 <= ship_by THEN 1 ELSE 0 END \
+                     FROM orders WHERE id = $1";
         let event = "INSERT INTO order_events (order_id, at, from_status, to_status, actor, reason) \
                      VALUES ($1, $2, $3, $4, $5, $6)";
+        let day = day_key(now);
         on_engine!(self, |conn| {
             sqlx::query(update).bind(order).bind(to.as_str()).bind(now).execute(&mut *conn).await?;
+            sqlx::query(count)
+                .bind(order)
+                .bind(&day)
+                .bind(from.map_or("", OrderStatus::as_str))
+                .bind(to.as_str())
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
             sqlx::query(event)
                 .bind(order)
                 .bind(now)
@@ -637,13 +656,45 @@ pub struct NewEvent<'a> {
 /// An order and its (line, location, units) reserved.
 pub type OrderAllocations<'a> = (Uuid, &'a [(i64, String, i64)]);
 
-/// Steps one actor took on one order's timeline at one moment, to be written.
+/// A new order's first steps, which one actor took at one moment, to be written.
 #[derive(Debug, Clone)]
 pub struct Timeline<'a> {
     pub order: Uuid,
+    /// The order's channel and ship-by time, for the daily counts.
+    pub channel: &'a str,
+    pub ship_by: DateTime<Utc>,
     pub actor: &'a str,
     pub at: DateTime<Utc>,
     pub steps: &'a [NewEvent<'a>],
+}
+
+/// The rows of [`Timeline`]s' steps in the daily order-event counts, one per key: (day,
+/// channel, from status or `""`, to status) and (events, first routings, shipped on time).
+/// Every timeline is a new order's, so its first step to allocated or backordered is its
+/// first routing.
+fn count_steps<'a>(timelines: &[Timeline<'a>]) -> BTreeMap<(String, &'a str, &'static str, &'static str), [i64; 3]> {
+    let mut counts: BTreeMap<_, [i64; 3]> = BTreeMap::new();
+    for t in timelines {
+        let day = day_key(t.at);
+        let mut routed = false;
+        for step in t.steps {
+            let routing = matches!(step.to, OrderStatus::Allocated | OrderStatus::Backordered);
+            let first_routing = routing && !routed;
+            routed |= routing;
+            let on_time = step.to == OrderStatus::Shipped && t.at <= t.ship_by;
+            let count = counts.entry((day.clone(), t.channel, step.from.map_or("", OrderStatus::as_str), step.to.as_str())).or_default();
+            count[0] += 1;
+            count[1] += i64::from(first_routing);
+            count[2] += i64::from(on_time);
+        }
+    }
+    counts
+}
+
+/// The UTC day of `at` as the daily counts key it, `YYYY-MM-DD`: what the stored time's day
+/// is on either engine.
+fn day_key(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d").to_string()
 }
 
 impl Tx {
@@ -679,8 +730,8 @@ impl Tx {
         Ok(())
     }
 
-    /// Writes steps of orders' timelines in one statement. The orders' status is the caller's
-    /// to set.
+    /// Writes new orders' first steps in one statement, and their daily counts in another.
+    /// The orders' status is the caller's to set.
     pub async fn insert_order_events(&mut self, timelines: &[Timeline<'_>]) -> Result<(), StorageError> {
         let count: usize = timelines.iter().map(|t| t.steps.len()).sum();
         if count == 0 {
@@ -693,6 +744,18 @@ impl Tx {
                 for e in t.steps {
                     query = query.bind(t.order).bind(t.at).bind(e.from.map(OrderStatus::as_str)).bind(e.to.as_str()).bind(t.actor).bind(e.reason);
                 }
+            }
+            query.execute(conn).await?.rows_affected()
+        });
+        let counts = count_steps(timelines);
+        let sql = format!(
+            "INSERT INTO order_event_days (day, channel, from_status, to_status, events, first_routings, on_time) {}",
+            crate::values(self.engine(), counts.len(), 7)
+        );
+        on_engine!(self, |conn| {
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for ((day, channel, from, to), [events, first_routings, on_time]) in &counts {
+                query = query.bind(day).bind(*channel).bind(*from).bind(*to).bind(*events).bind(*first_routings).bind(*on_time);
             }
             query.execute(conn).await?.rows_affected()
         });

@@ -500,13 +500,15 @@ async fn hourly_inflow_counts_a_line_once_however_it_ships() {
 }
 
 /// Four orders on two channels over three days, each step written as Ordo writes it: a new
-/// order's first steps in one statement, later ones one by one. `day1` is the first day.
+/// order's first steps in one statement, later ones one by one; or, `before_counts`, as rows
+/// only, as a database from before the daily counts holds them. `day1` is the first day.
 ///
 /// - A (web): received, validated and allocated on day 1; shipped on day 2, by its ship-by.
 /// - D (web): the same steps on day 1, written by a statement of its own.
-/// - B (shop): received and backordered on day 1; allocated on day 2; shipped on day 3, late.
-/// - C (web): received and held on day 2; released to allocated on day 3.
-async fn write_four_orders(db: &Db, day1: chrono::DateTime<Utc>) {
+/// - B (shop): received, validated and backordered on day 1; allocated on day 2; shipped on
+///   day 3, late.
+/// - C (web): received, validated and held on day 2; validated again and allocated on day 3.
+async fn write_four_orders(db: &Db, day1: chrono::DateTime<Utc>, before_counts: bool) {
     use ordo_domain::order::OrderStatus::{self, Allocated, Backordered, OnHold, Received, Shipped, Validated};
     use ordo_storage::{NewEvent, Timeline};
     let day = |n: i64| day1 + Duration::days(n - 1);
@@ -524,18 +526,40 @@ async fn write_four_orders(db: &Db, day1: chrono::DateTime<Utc>) {
     assert_eq!(tx.insert_orders(&[a.clone(), d.clone(), b.clone(), c.clone()]).await.unwrap(), 4);
     let step = |from: Option<OrderStatus>, to: OrderStatus| NewEvent { from, to, reason: "" };
     let routed = [step(None, Received), step(Some(Received), Validated), step(Some(Validated), Allocated)];
-    let backordered = [step(None, Received), step(Some(Received), Backordered)];
-    let held = [step(None, Received), step(Some(Received), OnHold)];
-    let timeline = |order: Uuid, at, steps| Timeline { order, actor: "test", at, steps };
-    tx.insert_order_events(&[timeline(a.id, day(1), &routed[..]), timeline(b.id, day(1), &backordered[..])]).await.unwrap();
-    tx.insert_order_events(&[timeline(d.id, day(1), &routed[..])]).await.unwrap();
-    tx.insert_order_events(&[timeline(c.id, day(2), &held[..])]).await.unwrap();
+    let backordered = [step(None, Received), step(Some(Received), Validated), step(Some(Validated), Backordered)];
+    let held = [step(None, Received), step(Some(Received), Validated), step(Some(Validated), OnHold)];
+    fn timeline<'a>(order: &ordo_storage::NewOrderRecord<'a>, at: chrono::DateTime<Utc>, steps: &'a [NewEvent<'a>]) -> Timeline<'a> {
+        Timeline { order: order.id, channel: order.channel, ship_by: order.ship_by, actor: "test", at, steps }
+    }
+    let statements = [
+        vec![timeline(&a, day(1), &routed[..]), timeline(&b, day(1), &backordered[..])],
+        vec![timeline(&d, day(1), &routed[..])],
+        vec![timeline(&c, day(2), &held[..])],
+    ];
     let moves = [
         (a.id, Allocated, Shipped, day(2)),
         (b.id, Backordered, Allocated, day(2)),
         (b.id, Allocated, Shipped, day(3)),
-        (c.id, OnHold, Allocated, day(3)),
+        (c.id, OnHold, Validated, day(3)),
+        (c.id, Validated, Allocated, day(3)),
     ];
+    if before_counts {
+        tx.commit().await.unwrap();
+        let firsts = statements.iter().flatten().flat_map(|t| t.steps.iter().map(move |s| (t.order, s.from, s.to, t.at)));
+        for (order, from, to, at) in firsts.chain(moves.iter().map(|&(order, from, to, at)| (order, Some(from), to, at))) {
+            let sql = "INSERT INTO order_events (order_id, at, from_status, to_status, actor, reason) VALUES ($1, $2, $3, $4, 'test', '')";
+            let (from, to) = (from.map(OrderStatus::as_str), to.as_str());
+            match db {
+                Db::Sqlite(pool, ..) => sqlx::query(sql).bind(order).bind(at).bind(from).bind(to).execute(pool).await.map(drop),
+                Db::Postgres(pool, _) => sqlx::query(sql).bind(order).bind(at).bind(from).bind(to).execute(pool).await.map(drop),
+            }
+            .unwrap();
+        }
+        return;
+    }
+    for timelines in &statements {
+        tx.insert_order_events(timelines).await.unwrap();
+    }
     for (order, from, to, at) in moves {
         tx.record_transition(order, Some(from), to, "test", "", at).await.unwrap();
     }
@@ -580,7 +604,7 @@ async fn scalar(db: &Db, sql: &'static str) -> i64 {
 async fn daily_order_counts_follow_every_event_and_survive_folding() {
     on_both("daily_order_counts", |db| async move {
         let day1 = Utc::now() - Duration::days(5);
-        write_four_orders(&db, day1).await;
+        write_four_orders(&db, day1, false).await;
         assert_four_orders_counted(&db, day1.date_naive()).await;
 
         let mut tx = db.write().await.unwrap();
@@ -663,7 +687,7 @@ async fn the_upgrade_counts_the_events_already_recorded() {
     for postgres in engines {
         let (db, _) = database_at_version(dir.path(), postgres.as_deref(), 45).await.unwrap();
         let day1 = Utc::now() - Duration::days(5);
-        write_four_orders(&db, day1).await;
+        write_four_orders(&db, day1, true).await;
         db.migrate().await.unwrap();
         assert_four_orders_counted(&db, day1.date_naive()).await;
         db.close().await;

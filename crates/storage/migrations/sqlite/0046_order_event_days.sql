@@ -1,9 +1,10 @@
 -- Order events counted by UTC day, channel and step, so the operating figures' trends read a
--- few rows a day rather than every event of the last thirty days. The database writes the
--- counts itself, one row per event in the same statement as the event, so no writer can
--- forget one; `Tx::compact_order_event_days` now and then folds each key's rows into one.
--- Readers sum, so they read the same before and after. Kept logically identical to
--- ../postgres/0046_order_event_days.sql.
+-- few rows a day rather than every event of the last thirty days. The two writers of order
+-- events (`Tx::insert_order_events`, `Tx::record_transition`) add the counts in the same
+-- transaction: intake a row per key for its whole group, a single step a row of its own. No
+-- row is updated in place, so writers never wait on a day's count; now and then
+-- `Tx::compact_order_event_days` folds each key's rows into one. Readers sum, so they read
+-- the same before and after. Kept logically identical to ../postgres/0046_order_event_days.sql.
 CREATE TABLE order_event_days (
     day            TEXT NOT NULL CHECK (length(day) = 10),
     channel        TEXT NOT NULL,
@@ -20,18 +21,6 @@ CREATE INDEX order_event_days_day ON order_event_days (day);
 -- The figures read events by time only through these counts now, so intake stops paying for
 -- that index (0037).
 DROP INDEX order_events_at;
-
-CREATE TRIGGER order_events_counted AFTER INSERT ON order_events
-BEGIN
-    INSERT INTO order_event_days (day, channel, from_status, to_status, events, first_routings, on_time)
-    SELECT substr(NEW.at, 1, 10), o.channel, COALESCE(NEW.from_status, ''), NEW.to_status, 1,
-           CASE WHEN NEW.to_status IN ('allocated', 'backordered') AND NOT EXISTS (
-               SELECT 1 FROM order_events f
-               WHERE f.order_id = NEW.order_id AND f.id < NEW.id AND f.to_status IN ('allocated', 'backordered')
-           ) THEN 1 ELSE 0 END,
-           CASE WHEN NEW.to_status = 'shipped' AND NEW.at <= o.ship_by THEN 1 ELSE 0 END
-    FROM orders o WHERE o.id = NEW.order_id;
-END;
 
 -- The events recorded before this table was.
 INSERT INTO order_event_days (day, channel, from_status, to_status, events, first_routings, on_time)
