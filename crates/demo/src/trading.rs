@@ -418,6 +418,8 @@ impl Shop {
         summary.trial_balance = Some(self.ledger().trial_balance().await?);
         summary.margins = self.ledger().profitability_by_channel(ordo_app::Period::default()).await?.1;
         summary.books_hold = self.ledger().check_ledger().await?.holds();
+        // The dashboard served on this data reads its trends folded from the first page on.
+        self.reports().fold_daily_counts().await?;
         Ok(summary)
     }
 
