@@ -141,7 +141,7 @@ impl Reports<'_> {
         owners.retain(|q| q.unresolved > 0);
 
         let received = tx.orders_received(since).await?;
-        let totals = tx.channel_day_account_totals(from, now + chrono::Duration::seconds(1)).await?;
+        let totals = tx.channel_day_account_totals(since).await?;
         let margins = kpi::daily_margins(&days, &totals);
         let index: BTreeMap<NaiveDate, usize> = days.iter().enumerate().map(|(i, day)| (*day, i)).collect();
         let mut channels: BTreeMap<String, ChannelDays> = BTreeMap::new();
@@ -176,12 +176,12 @@ impl Reports<'_> {
 }
 
 impl Reports<'_> {
-    /// Folds the daily order-event counts the trends read into a row per day, channel and
-    /// step; the rows folded. Run now and then (`ordo serve` does, every minute): the figures
-    /// are the same either way, and read faster after.
+    /// Folds the daily order-event counts and channel journal totals the trends read into a
+    /// row per day and key; the rows folded. Run now and then (`ordo serve` does, every
+    /// minute): the figures are the same either way, and read faster after.
     pub async fn fold_daily_counts(self) -> AppResult<u64> {
         let mut tx = self.db.write().await?;
-        let folded = tx.compact_order_event_days().await?;
+        let folded = tx.compact_order_event_days().await? + tx.compact_journal_days().await?;
         tx.commit().await?;
         Ok(folded)
     }

@@ -118,35 +118,42 @@ impl Tx {
 
     /// Folds the rows of each key of the daily order-event counts into one, so the figures read
     /// a row per day, channel and step however many events it counts; the number of rows
-    /// folded. The database adds a row for every event (every statement's, on PostgreSQL);
-    /// run this now and then. The sums stay the same, and readers see them before or after.
+    /// folded. Intake adds a row per key for each group, a single step a row of its own; run
+    /// this now and then. The sums stay the same, and readers see them before or after.
     pub async fn compact_order_event_days(&mut self) -> Result<u64, StorageError> {
-        const KEY: &str = "day, channel, from_status, to_status";
-        const SUMS: &str = "CAST(SUM(events) AS BIGINT), CAST(SUM(first_routings) AS BIGINT), CAST(SUM(on_time) AS BIGINT)";
+        self.fold_rows("order_event_days", &["day", "channel", "from_status", "to_status"], &["events", "first_routings", "on_time"]).await
+    }
+
+    /// [`Tx::compact_order_event_days`] for the channels' daily journal totals (`journal_days`).
+    pub async fn compact_journal_days(&mut self) -> Result<u64, StorageError> {
+        self.fold_rows("journal_days", &["day", "channel", "account"], &["debit_high", "debit_low", "credit_high", "credit_low"]).await
+    }
+
+    /// Replaces the rows of each `key` of `table` that has more than one by a row of their
+    /// `sums`; the rows replaced. The names are the code's, never input.
+    async fn fold_rows(&mut self, table: &str, key: &[&str], sums: &[&str]) -> Result<u64, StorageError> {
+        let columns = key.join(", ");
+        let values = sums.iter().map(|c| format!("CAST(SUM({c}) AS BIGINT)")).collect::<Vec<_>>().join(", ");
+        let into = format!("INSERT INTO {table} ({columns}, {})", sums.join(", "));
         let folded = match &mut self.inner {
             // One writer at a time: the rows up to the last one now are the rows to fold.
             TxInner::Sqlite(tx) => {
                 let conn = &mut **tx;
-                let last: Option<i64> = sqlx::query_scalar("SELECT MAX(rowid) FROM order_event_days").fetch_one(&mut *conn).await?;
+                let last: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!("SELECT MAX(rowid) FROM {table}"))).fetch_one(&mut *conn).await?;
                 let Some(last) = last else { return Ok(0) };
-                let keys = format!("SELECT {KEY} FROM order_event_days WHERE rowid <= $1 GROUP BY {KEY} HAVING COUNT(*) > 1");
-                let sums = format!(
-                    "INSERT INTO order_event_days ({KEY}, events, first_routings, on_time) \
-                     SELECT {KEY}, {SUMS} FROM order_event_days WHERE rowid <= $1 AND ({KEY}) IN ({keys}) GROUP BY {KEY}"
-                );
-                sqlx::query(AssertSqlSafe(sums)).bind(last).execute(&mut *conn).await?;
-                let gone = format!("DELETE FROM order_event_days WHERE rowid <= $1 AND ({KEY}) IN ({keys})");
+                let keys = format!("SELECT {columns} FROM {table} WHERE rowid <= $1 GROUP BY {columns} HAVING COUNT(*) > 1");
+                let sum = format!("{into} SELECT {columns}, {values} FROM {table} WHERE rowid <= $1 AND ({columns}) IN ({keys}) GROUP BY {columns}");
+                sqlx::query(AssertSqlSafe(sum)).bind(last).execute(&mut *conn).await?;
+                let gone = format!("DELETE FROM {table} WHERE rowid <= $1 AND ({columns}) IN ({keys})");
                 sqlx::query(AssertSqlSafe(gone)).bind(last).execute(&mut *conn).await?.rows_affected()
             }
             // Writers go on meanwhile: the rows deleted are the rows summed, whoever else folds.
             TxInner::Postgres(tx) => {
+                let same = key.iter().map(|c| format!("d.{c} = k.{c}")).collect::<Vec<_>>().join(" AND ");
                 let sql = format!(
-                    "WITH keys AS (SELECT {KEY} FROM order_event_days GROUP BY {KEY} HAVING COUNT(*) > 1), \
-                     folded AS (DELETE FROM order_event_days d USING keys k \
-                     WHERE d.day = k.day AND d.channel = k.channel AND d.from_status = k.from_status AND d.to_status = k.to_status \
-                     RETURNING d.*), \
-                     summed AS (INSERT INTO order_event_days ({KEY}, events, first_routings, on_time) \
-                     SELECT {KEY}, {SUMS} FROM folded GROUP BY {KEY} RETURNING 1) \
+                    "WITH keys AS (SELECT {columns} FROM {table} GROUP BY {columns} HAVING COUNT(*) > 1), \
+                     folded AS (DELETE FROM {table} d USING keys k WHERE {same} RETURNING d.*), \
+                     summed AS ({into} SELECT {columns}, {values} FROM folded GROUP BY {columns} RETURNING 1) \
                      SELECT COUNT(*) FROM folded"
                 );
                 let n: i64 = sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(&mut **tx).await?;

@@ -1,8 +1,10 @@
 //! The ledger: accounts, journal entries written beside the events that cause them, and the
 //! balances reports read.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
-use ordo_domain::ledger::{AccountBalance, AccountKind, AccountTotal, Entry, KeyedTotal, PostedLine};
+use ordo_domain::ledger::{AccountBalance, AccountKind, AccountTotal, Entry, KeyedTotal, PostedLine, Posting};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
@@ -81,7 +83,36 @@ impl Tx {
             }
             query.execute(conn).await?.rows_affected()
         });
+        if let Some(channel) = entry.channel.as_deref() {
+            self.add_journal_day(channel, &entry.lines, base, now).await?;
+        }
         Ok(id)
+    }
+
+    /// Adds a channel's entry to its daily totals (`journal_days`): a row per account, each
+    /// amount in [`wide_sum`]'s two parts.
+    async fn add_journal_day(&mut self, channel: &str, lines: &[Posting], base: &[(i64, i64)], now: DateTime<Utc>) -> Result<(), StorageError> {
+        let mut by_account: BTreeMap<&str, [i64; 4]> = BTreeMap::new();
+        for (line, (debit, credit)) in lines.iter().zip(base) {
+            let parts = by_account.entry(line.account.as_str()).or_default();
+            parts[0] += debit / SPLIT;
+            parts[1] += debit % SPLIT;
+            parts[2] += credit / SPLIT;
+            parts[3] += credit % SPLIT;
+        }
+        let day = now.format("%Y-%m-%d").to_string();
+        let sql = format!(
+            "INSERT INTO journal_days (day, channel, account, debit_high, debit_low, credit_high, credit_low) {}",
+            crate::values(self.engine(), by_account.len(), 7)
+        );
+        on_engine!(self, |conn| {
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for (account, [debit_high, debit_low, credit_high, credit_low]) in &by_account {
+                query = query.bind(&day).bind(channel).bind(*account).bind(*debit_high).bind(*debit_low).bind(*credit_high).bind(*credit_low);
+            }
+            query.execute(conn).await?.rows_affected()
+        });
+        Ok(())
     }
 
     /// Sets the rate of `currency` into the base currency from `valid_from` on.
@@ -128,19 +159,14 @@ impl Tx {
         Ok(rows.into_iter().map(|(key, account, dh, dl, ch, cl)| KeyedTotal { key, account, debit: wide(dh, dl), credit: wide(ch, cl) }).collect())
     }
 
-    /// [`Tx::channel_account_totals`] per UTC day as well: what each channel earned and spent day
-    /// by day, for trends.
-    pub async fn channel_day_account_totals(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<(NaiveDate, KeyedTotal)>, StorageError> {
-        let day = self.utc_day("e.posted_at");
-        let sql = format!(
-            "SELECT {day}, e.channel, l.account, {}, {} FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id \
-             WHERE e.channel IS NOT NULL AND e.posted_at >= $1 AND e.posted_at < $2 \
-             GROUP BY {day}, e.channel, l.account",
-            wide_sum("l.base_debit_minor"),
-            wide_sum("l.base_credit_minor")
-        );
-        let rows: Vec<(String, String, String, i64, i64, i64, i64)> =
-            on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(from).bind(to).fetch_all(conn).await?);
+    /// [`Tx::channel_account_totals`] per UTC day since `since`: what each channel earned and
+    /// spent day by day, for trends, read from the daily totals.
+    pub async fn channel_day_account_totals(&mut self, since: NaiveDate) -> Result<Vec<(NaiveDate, KeyedTotal)>, StorageError> {
+        let sql = "SELECT day, channel, account, CAST(SUM(debit_high) AS BIGINT), CAST(SUM(debit_low) AS BIGINT), \
+                   CAST(SUM(credit_high) AS BIGINT), CAST(SUM(credit_low) AS BIGINT) \
+                   FROM journal_days WHERE day >= $1 GROUP BY day, channel, account";
+        let since = since.format("%Y-%m-%d").to_string();
+        let rows: Vec<(String, String, String, i64, i64, i64, i64)> = on_engine!(self, |conn| sqlx::query_as(sql).bind(since).fetch_all(conn).await?);
         rows.into_iter()
             .map(|(day, key, account, dh, dl, ch, cl)| Ok((crate::kpis::parse_day(&day)?, KeyedTotal { key, account, debit: wide(dh, dl), credit: wide(ch, cl) })))
             .collect()

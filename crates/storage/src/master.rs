@@ -200,7 +200,7 @@ const SUPPLIER_COLUMNS: &str = "code, name, currency, lead_time_days";
 pub const ALL_TABLES: &[&str] = &[
     "login_failures", "sales_history", "shipment_events", "channel_push_hours", "channel_confirmations", "channel_stock_sync", "channel_inbox", "channel_order_versions", "channel_cursors", "channel_connectors", "promotions", "bill_lines", "supplier_bills", "proposals", "po_lines", "purchase_orders", "replenishment_policies", "supplier_skus",
     "attachments", "documents", "ticket_comments", "ticket_triage", "tickets", "supplier_claims", "refund_lines", "refunds", "return_lines", "returns", "return_policies", "outbox_attempts", "outbox",
-    "notification_endpoints", "audit_log", "audit_head", "order_tags", "change_requests", "rule_versions", "exception_comments", "settlement_lines", "settlements", "exchange_rates", "journal_lines", "journal_entries", "accounts", "order_revisions", "wave_lines", "wave_orders", "waves", "bins", "kit_components", "transfers", "tax_rates",
+    "notification_endpoints", "audit_log", "audit_head", "order_tags", "change_requests", "rule_versions", "exception_comments", "settlement_lines", "settlements", "exchange_rates", "journal_days", "journal_lines", "journal_entries", "accounts", "order_revisions", "wave_lines", "wave_orders", "waves", "bins", "kit_components", "transfers", "tax_rates",
     "stock_changes", "channel_buffers", "shipment_lines", "shipments", "exceptions", "routing_decisions", "order_event_days", "order_events",
     "backorders", "allocations", "order_lines", "orders", "channel_locations", "location_shipping_methods", "location_capacity", "meta",
     "sku_costs", "role_leads", "sessions", "api_tokens", "users", "stock_movements", "stock_levels", "listings", "customers", "suppliers",

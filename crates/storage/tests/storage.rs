@@ -676,6 +676,49 @@ async fn folding_while_orders_move_keeps_every_count() {
     .await;
 }
 
+/// Migration 47 totals the channel entries a database already holds, and leaves out those
+/// of no channel.
+#[tokio::test]
+async fn the_upgrade_totals_the_channel_entries_already_posted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut engines = vec![None];
+    if let Some(url) = postgres_url_or_skip("the_upgrade_totals_the_channel_entries_already_posted") {
+        engines.push(Some(url));
+    }
+    for postgres in engines {
+        let (db, _) = database_at_version(dir.path(), postgres.as_deref(), 46).await.unwrap();
+        let now = Utc::now();
+        execute(&db, "INSERT INTO accounts (code, name, kind, created_at) VALUES ('1100', 'Receivable', 'asset', '2026-01-01T00:00:00Z'), ('4000', 'Sales', 'revenue', '2026-01-01T00:00:00Z')").await;
+        for (n, channel, amount) in [(1, Some("web"), 2_500_000_000_i64), (2, Some("web"), 700), (3, None, 900)] {
+            let id = Uuid::now_v7();
+            let entry = "INSERT INTO journal_entries (id, posted_at, source, memo, currency, actor, channel) VALUES ($1, $2, $3, 'sale', 'EUR', 'test', $4)";
+            let line = "INSERT INTO journal_lines (entry_id, line_no, account, debit_minor, credit_minor, base_debit_minor, base_credit_minor) \
+                        VALUES ($1, 1, '1100', $2, 0, $2, 0), ($1, 2, '4000', 0, $2, 0, $2)";
+            let source = format!("test:{n}");
+            match &db {
+                Db::Sqlite(pool, ..) => {
+                    sqlx::query(entry).bind(id).bind(now).bind(&source).bind(channel).execute(pool).await.unwrap();
+                    sqlx::query(line).bind(id).bind(amount).execute(pool).await.unwrap();
+                }
+                Db::Postgres(pool, _) => {
+                    sqlx::query(entry).bind(id).bind(now).bind(&source).bind(channel).execute(pool).await.unwrap();
+                    sqlx::query(line).bind(id).bind(amount).execute(pool).await.unwrap();
+                }
+            }
+        }
+        db.migrate().await.unwrap();
+
+        let mut tx = db.read().await.unwrap();
+        let mut days = tx.channel_day_account_totals(now.date_naive()).await.unwrap();
+        days.sort_by(|a, b| a.1.account.cmp(&b.1.account));
+        let totals: Vec<_> = days.iter().map(|(day, t)| (*day, t.key.as_str(), t.account.as_str(), t.debit, t.credit)).collect();
+        let today = now.date_naive();
+        assert_eq!(totals, [(today, "web", "1100", 2_500_000_700, 0), (today, "web", "4000", 0, 2_500_000_700)]);
+        tx.commit().await.unwrap();
+        db.close().await;
+    }
+}
+
 /// Migration 46 counts the events a database already holds.
 #[tokio::test]
 async fn the_upgrade_counts_the_events_already_recorded() {
@@ -918,7 +961,8 @@ async fn report_totals_pass_i64_without_failing() {
             let lines = vec![posting("1000", big, 0), posting("4000", 0, big - 7)];
             let mut lines = lines;
             lines.push(posting("4000", 0, 7));
-            let entry = Entry::balanced(format!("test:{i}"), "big".into(), Currency::EUR, lines).unwrap();
+            let mut entry = Entry::balanced(format!("test:{i}"), "big".into(), Currency::EUR, lines).unwrap();
+            entry.channel = Some("web".into());
             tx.insert_entry(&entry, &[(big, 0), (0, big - 7), (0, 7)], "test", now).await.unwrap();
         }
         let balance = tx.trial_balance().await.unwrap();
@@ -929,6 +973,17 @@ async fn report_totals_pass_i64_without_failing() {
         let totals = tx.account_totals(now - Duration::days(1), now + Duration::days(1)).await.unwrap();
         assert_eq!(totals.iter().map(|t| t.debit - t.credit).sum::<i128>(), 0, "debits equal credits");
         assert_eq!(tx.account_balance_before("1000", now + Duration::days(1)).await.unwrap(), 3 * i128::from(big));
+        // The channel's daily totals, before and after their rows are folded.
+        for fold in [false, true] {
+            if fold {
+                assert_eq!(tx.compact_journal_days().await.unwrap(), 6, "three entries' rows for each of two accounts");
+            }
+            let days = tx.channel_day_account_totals(now.date_naive()).await.unwrap();
+            let of = |account: &str| days.iter().find(|(_, t)| t.key == "web" && t.account == account).map(|(_, t)| (t.debit, t.credit));
+            assert_eq!(days.len(), 2, "{days:?}");
+            assert_eq!(of("1000"), Some((3 * i128::from(big), 0)));
+            assert_eq!(of("4000"), Some((0, 3 * i128::from(big))));
+        }
         tx.commit().await.unwrap();
     })
     .await;
