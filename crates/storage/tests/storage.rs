@@ -34,6 +34,25 @@ where
     }
 }
 
+/// Runs `story` on a SQLite database migrated only up to `version` and, when configured, a
+/// PostgreSQL one: the story writes what such a database holds, then migrates it.
+async fn on_both_at_version<F, Fut>(name: &str, version: i64, story: F)
+where
+    F: Fn(Db) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let mut engines = vec![None];
+    if let Some(url) = postgres_url_or_skip(name) {
+        engines.push(Some(url));
+    }
+    for postgres in engines {
+        let (db, _) = database_at_version(dir.path(), postgres.as_deref(), version).await.unwrap();
+        story(db.clone()).await;
+        db.close().await;
+    }
+}
+
 fn channel(code: &str) -> Channel {
     Channel { code: code.into(), name: "Web shop".into(), kind: ChannelKind::Web, currency: Currency::EUR, ship_by_sla_hours: 24 }
 }
@@ -680,13 +699,7 @@ async fn folding_while_orders_move_keeps_every_count() {
 /// of no channel.
 #[tokio::test]
 async fn the_upgrade_totals_the_channel_entries_already_posted() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut engines = vec![None];
-    if let Some(url) = postgres_url_or_skip("the_upgrade_totals_the_channel_entries_already_posted") {
-        engines.push(Some(url));
-    }
-    for postgres in engines {
-        let (db, _) = database_at_version(dir.path(), postgres.as_deref(), 46).await.unwrap();
+    on_both_at_version("the_upgrade_totals_the_channel_entries_already_posted", 46, |db| async move {
         let now = Utc::now();
         execute(&db, "INSERT INTO accounts (code, name, kind, created_at) VALUES ('1100', 'Receivable', 'asset', '2026-01-01T00:00:00Z'), ('4000', 'Sales', 'revenue', '2026-01-01T00:00:00Z')").await;
         for (n, channel, amount) in [(1, Some("web"), 2_500_000_000_i64), (2, Some("web"), 700), (3, None, 900)] {
@@ -715,26 +728,20 @@ async fn the_upgrade_totals_the_channel_entries_already_posted() {
         let today = now.date_naive();
         assert_eq!(totals, [(today, "web", "1100", 2_500_000_700, 0), (today, "web", "4000", 0, 2_500_000_700)]);
         tx.commit().await.unwrap();
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 /// Migration 46 counts the events a database already holds.
 #[tokio::test]
 async fn the_upgrade_counts_the_events_already_recorded() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut engines = vec![None];
-    if let Some(url) = postgres_url_or_skip("the_upgrade_counts_the_events_already_recorded") {
-        engines.push(Some(url));
-    }
-    for postgres in engines {
-        let (db, _) = database_at_version(dir.path(), postgres.as_deref(), 45).await.unwrap();
+    on_both_at_version("the_upgrade_counts_the_events_already_recorded", 45, |db| async move {
         let day1 = Utc::now() - Duration::days(5);
         write_four_orders(&db, day1, true).await;
         db.migrate().await.unwrap();
         assert_four_orders_counted(&db, day1.date_naive()).await;
-        db.close().await;
-    }
+    })
+    .await;
 }
 
 /// Deliveries about one order are claimed one at a time, in the order received, whichever
@@ -1106,13 +1113,7 @@ async fn execute(db: &Db, sql: &'static str) {
 /// rebuilt key still keeps one row per SKU and day without a channel.
 #[tokio::test]
 async fn imported_sales_survive_the_upgrade_that_gave_them_channels() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut engines = vec![None];
-    if let Some(url) = postgres_url_or_skip("imported_sales_survive_the_upgrade_that_gave_them_channels") {
-        engines.push(Some(url));
-    }
-    for postgres in engines {
-        let (db, _) = database_at_version(dir.path(), postgres.as_deref(), 44).await.unwrap();
+    on_both_at_version("imported_sales_survive_the_upgrade_that_gave_them_channels", 44, |db| async move {
         execute(
             &db,
             "INSERT INTO products (sku, name, unit_cost_minor, currency, weight_grams, tax_class, abc_class, active, created_at) \
@@ -1133,6 +1134,6 @@ async fn imported_sales_survive_the_upgrade_that_gave_them_channels() {
         let again = ImportedDay { sku: "KETTLE".into(), day: "2026-01-01".into(), channel: None, units: 4 };
         assert!(tx.put_sales_history(&[again]).await.is_err(), "the upgraded key must refuse a second row without a channel");
         drop(tx);
-        db.close().await;
-    }
+    })
+    .await;
 }
