@@ -179,9 +179,9 @@ impl Reports<'_> {
     /// Folds the daily order-event counts and channel journal totals the trends read into a
     /// row per day and key; the rows folded. Run now and then (`ordo serve` does, every
     /// minute): the figures are the same either way, and read faster after.
-    pub async fn fold_daily_counts(self) -> AppResult<u64> {
+    pub async fn fold_daily_totals(self) -> AppResult<u64> {
         let mut tx = self.db.write().await?;
-        let folded = tx.compact_order_event_days().await? + tx.compact_journal_days().await?;
+        let folded = tx.fold_order_event_days().await? + tx.fold_journal_days().await?;
         tx.commit().await?;
         Ok(folded)
     }

@@ -419,7 +419,7 @@ impl Shop {
         summary.margins = self.ledger().profitability_by_channel(ordo_app::Period::default()).await?.1;
         summary.books_hold = self.ledger().check_ledger().await?.holds();
         // The dashboard served on this data reads its trends folded from the first page on.
-        self.reports().fold_daily_counts().await?;
+        self.reports().fold_daily_totals().await?;
         Ok(summary)
     }
 

@@ -97,8 +97,8 @@ pub async fn watch_the_clock(ordo: Ordo) {
             Ok(overdue) => tracing::info!(overdue, "tickets past their time"),
             Err(e) => tracing::warn!(error = %e, "could not check tickets' times"),
         }
-        if let Err(e) = ordo.reports().fold_daily_counts().await {
-            tracing::warn!(error = %e, "could not fold the daily order counts");
+        if let Err(e) = ordo.reports().fold_daily_totals().await {
+            tracing::warn!(error = %e, "could not fold the figures' daily totals");
         }
         // Keeps the operating figures' gauges, and every role's queues, current for Prometheus.
         if let Err(e) = ordo.reports().kpis().await {

@@ -1,6 +1,8 @@
 //! Daily counts behind the operating figures: orders by status and how they moved, the first
 //! reservation of each order, orders shipped on time, exceptions raised and resolved. Every
-//! count is by UTC day, read from order events and exceptions over an indexed time range.
+//! count is by UTC day. The order counts are read from `order_event_days`, which the writers of
+//! order events add to as they write (migration 46) and [`Tx::fold_order_event_days`] folds;
+//! exceptions over an indexed time range.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use ordo_domain::order::OrderStatus;
@@ -15,14 +17,18 @@ pub(crate) fn parse_day(day: &str) -> Result<NaiveDate, StorageError> {
 }
 
 /// `'a', 'b'` for an SQL `IN (…)`: statuses are the domain's own names, never input.
-fn status_list(statuses: &[OrderStatus]) -> String {
+pub(crate) fn status_list(statuses: &[OrderStatus]) -> String {
     statuses.iter().map(|s| format!("'{}'", s.as_str())).collect::<Vec<_>>().join(", ")
 }
 
-/// A day as the daily counts key it: `YYYY-MM-DD`.
-fn day_text(day: NaiveDate) -> String {
+/// A UTC day as the daily totals key it, `YYYY-MM-DD`: what [`parse_day`] reads back, and
+/// the day of a stored time on either engine.
+pub(crate) fn day_key(day: NaiveDate) -> String {
     day.format("%Y-%m-%d").to_string()
 }
+
+/// The statuses an order is routed to: a first step into one of them is its first routing.
+pub(crate) const ROUTED: [OrderStatus; 2] = [OrderStatus::Allocated, OrderStatus::Backordered];
 
 /// Orders that came into a set of statuses and went out of it on one day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,7 +89,7 @@ impl Tx {
              CAST(SUM(CASE WHEN from_status IN ({set}) AND to_status NOT IN ({set}) THEN events ELSE 0 END) AS BIGINT) \
              FROM order_event_days WHERE day >= $1 GROUP BY day"
         );
-        let rows: Vec<(String, i64, i64)> = on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(day_text(since)).fetch_all(conn).await?);
+        let rows: Vec<(String, i64, i64)> = on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(day_key(since)).fetch_all(conn).await?);
         rows.into_iter().map(|(day, entered, left)| Ok(DayFlow { day: parse_day(&day)?, entered, left })).collect()
     }
 
@@ -91,11 +97,14 @@ impl Tx {
     /// unit reserved then (allocated, not backordered). Orders held for review count on the
     /// day they are released.
     pub async fn first_reservations(&mut self, since: NaiveDate) -> Result<Vec<(NaiveDate, i64, i64)>, StorageError> {
-        let sql = "SELECT day, CAST(SUM(CASE WHEN to_status = 'allocated' THEN first_routings ELSE 0 END) AS BIGINT), \
-                   CAST(SUM(first_routings) AS BIGINT) \
-                   FROM order_event_days WHERE day >= $1 AND to_status IN ('allocated', 'backordered') \
-                   GROUP BY day HAVING SUM(first_routings) > 0";
-        let rows: Vec<(String, i64, i64)> = on_engine!(self, |conn| sqlx::query_as(sql).bind(day_text(since)).fetch_all(conn).await?);
+        let sql = format!(
+            "SELECT day, CAST(SUM(CASE WHEN to_status = 'allocated' THEN first_routings ELSE 0 END) AS BIGINT), \
+             CAST(SUM(first_routings) AS BIGINT) \
+             FROM order_event_days WHERE day >= $1 AND to_status IN ({}) \
+             GROUP BY day HAVING SUM(first_routings) > 0",
+            status_list(&ROUTED)
+        );
+        let rows: Vec<(String, i64, i64)> = on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(day_key(since)).fetch_all(conn).await?);
         rows.into_iter().map(|(day, filled, all)| Ok((parse_day(&day)?, filled, all))).collect()
     }
 
@@ -104,7 +113,7 @@ impl Tx {
     pub async fn shipped_on_time(&mut self, since: NaiveDate) -> Result<Vec<(NaiveDate, i64, i64)>, StorageError> {
         let sql = "SELECT day, CAST(SUM(on_time) AS BIGINT), CAST(SUM(events) AS BIGINT) \
                    FROM order_event_days WHERE day >= $1 AND to_status = 'shipped' GROUP BY day";
-        let rows: Vec<(String, i64, i64)> = on_engine!(self, |conn| sqlx::query_as(sql).bind(day_text(since)).fetch_all(conn).await?);
+        let rows: Vec<(String, i64, i64)> = on_engine!(self, |conn| sqlx::query_as(sql).bind(day_key(since)).fetch_all(conn).await?);
         rows.into_iter().map(|(day, on_time, all)| Ok((parse_day(&day)?, on_time, all))).collect()
     }
 
@@ -112,7 +121,7 @@ impl Tx {
     pub async fn orders_received(&mut self, since: NaiveDate) -> Result<Vec<(NaiveDate, String, i64)>, StorageError> {
         let sql = "SELECT day, channel, CAST(SUM(events) AS BIGINT) \
                    FROM order_event_days WHERE day >= $1 AND from_status = '' GROUP BY day, channel";
-        let rows: Vec<(String, String, i64)> = on_engine!(self, |conn| sqlx::query_as(sql).bind(day_text(since)).fetch_all(conn).await?);
+        let rows: Vec<(String, String, i64)> = on_engine!(self, |conn| sqlx::query_as(sql).bind(day_key(since)).fetch_all(conn).await?);
         rows.into_iter().map(|(day, channel, n)| Ok((parse_day(&day)?, channel, n))).collect()
     }
 
@@ -120,18 +129,14 @@ impl Tx {
     /// a row per day, channel and step however many events it counts; the number of rows
     /// folded. Intake adds a row per key for each group, a single step a row of its own; run
     /// this now and then. The sums stay the same, and readers see them before or after.
-    pub async fn compact_order_event_days(&mut self) -> Result<u64, StorageError> {
+    pub async fn fold_order_event_days(&mut self) -> Result<u64, StorageError> {
         self.fold_rows("order_event_days", &["day", "channel", "from_status", "to_status"], &["events", "first_routings", "on_time"]).await
     }
 
-    /// [`Tx::compact_order_event_days`] for the channels' daily journal totals (`journal_days`).
-    pub async fn compact_journal_days(&mut self) -> Result<u64, StorageError> {
-        self.fold_rows("journal_days", &["day", "channel", "account"], &["debit_high", "debit_low", "credit_high", "credit_low"]).await
-    }
-
     /// Replaces the rows of each `key` of `table` that has more than one by a row of their
-    /// `sums`; the rows replaced. The names are the code's, never input.
-    async fn fold_rows(&mut self, table: &str, key: &[&str], sums: &[&str]) -> Result<u64, StorageError> {
+    /// `sums`; the rows replaced: the fold of every daily totals table. The names are the
+    /// code's, never input.
+    pub(crate) async fn fold_rows(&mut self, table: &str, key: &[&str], sums: &[&str]) -> Result<u64, StorageError> {
         let columns = key.join(", ");
         let values = sums.iter().map(|c| format!("CAST(SUM({c}) AS BIGINT)")).collect::<Vec<_>>().join(", ");
         let into = format!("INSERT INTO {table} ({columns}, {})", sums.join(", "));

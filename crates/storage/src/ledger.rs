@@ -8,6 +8,7 @@ use ordo_domain::ledger::{AccountBalance, AccountKind, AccountTotal, Entry, Keye
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
+use crate::kpis::{day_key, parse_day};
 use crate::{on_engine, StorageError, Tx};
 
 /// Report totals are [`Total`]s (`i128`): a sum of many `i64` amounts can pass `i64`'s limit,
@@ -100,7 +101,7 @@ impl Tx {
             parts[2] += credit / SPLIT;
             parts[3] += credit % SPLIT;
         }
-        let day = now.format("%Y-%m-%d").to_string();
+        let day = day_key(now.date_naive());
         let sql = format!(
             "INSERT INTO journal_days (day, channel, account, debit_high, debit_low, credit_high, credit_low) {}",
             crate::values(self.engine(), by_account.len(), 7)
@@ -165,11 +166,16 @@ impl Tx {
         let sql = "SELECT day, channel, account, CAST(SUM(debit_high) AS BIGINT), CAST(SUM(debit_low) AS BIGINT), \
                    CAST(SUM(credit_high) AS BIGINT), CAST(SUM(credit_low) AS BIGINT) \
                    FROM journal_days WHERE day >= $1 GROUP BY day, channel, account";
-        let since = since.format("%Y-%m-%d").to_string();
-        let rows: Vec<(String, String, String, i64, i64, i64, i64)> = on_engine!(self, |conn| sqlx::query_as(sql).bind(since).fetch_all(conn).await?);
+        let rows: Vec<(String, String, String, i64, i64, i64, i64)> =
+            on_engine!(self, |conn| sqlx::query_as(sql).bind(day_key(since)).fetch_all(conn).await?);
         rows.into_iter()
-            .map(|(day, key, account, dh, dl, ch, cl)| Ok((crate::kpis::parse_day(&day)?, KeyedTotal { key, account, debit: wide(dh, dl), credit: wide(ch, cl) })))
+            .map(|(day, key, account, dh, dl, ch, cl)| Ok((parse_day(&day)?, KeyedTotal { key, account, debit: wide(dh, dl), credit: wide(ch, cl) })))
             .collect()
+    }
+
+    /// [`Tx::fold_order_event_days`] for the channels' daily journal totals (`journal_days`).
+    pub async fn fold_journal_days(&mut self) -> Result<u64, StorageError> {
+        self.fold_rows("journal_days", &["day", "channel", "account"], &["debit_high", "debit_low", "credit_high", "credit_low"]).await
     }
 
     /// Base-currency totals per (SKU, account) of the lines posted in `[from, to)` that belong

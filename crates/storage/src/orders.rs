@@ -15,6 +15,7 @@ use uuid::Uuid;
 use sqlx::AssertSqlSafe;
 
 use crate::error::corrupt;
+use crate::kpis::{day_key, status_list, ROUTED};
 use crate::{on_engine, Engine, StorageError, Tx, TxInner};
 
 /// The order row as intake writes it.
@@ -267,18 +268,21 @@ impl Tx {
         let update = "UPDATE orders SET status = $2, updated_at = $3 WHERE id = $1";
         // Counted before the event is written, so the order's own routings so far are those
         // already recorded.
-        let count = "INSERT INTO order_event_days (day, channel, from_status, to_status, events, first_routings, on_time) \
-                     SELECT $2, channel, $3, $4, 1, \
-                     CASE WHEN $4 IN ('allocated', 'backordered') AND NOT EXISTS (SELECT 1 FROM order_events \
-                     WHERE order_id = $1 AND to_status IN ('allocated', 'backordered')) THEN 1 ELSE 0 END, \
-                     CASE WHEN $4 = 'shipped' AND $5 <= ship_by THEN 1 ELSE 0 END \
-                     FROM orders WHERE id = $1";
+        let routed = status_list(&ROUTED);
+        let count = format!(
+            "INSERT INTO order_event_days (day, channel, from_status, to_status, events, first_routings, on_time) \
+             SELECT $2, channel, $3, $4, 1, \
+             CASE WHEN $4 IN ({routed}) AND NOT EXISTS (SELECT 1 FROM order_events WHERE order_id = $1 AND to_status IN ({routed})) \
+             THEN 1 ELSE 0 END, \
+             CASE WHEN $4 = 'shipped' AND $5 <= ship_by THEN 1 ELSE 0 END \
+             FROM orders WHERE id = $1"
+        );
         let event = "INSERT INTO order_events (order_id, at, from_status, to_status, actor, reason) \
                      VALUES ($1, $2, $3, $4, $5, $6)";
-        let day = day_key(now);
+        let day = day_key(now.date_naive());
         on_engine!(self, |conn| {
             sqlx::query(update).bind(order).bind(to.as_str()).bind(now).execute(&mut *conn).await?;
-            sqlx::query(count)
+            sqlx::query(AssertSqlSafe(count))
                 .bind(order)
                 .bind(&day)
                 .bind(from.map_or("", OrderStatus::as_str))
@@ -675,10 +679,10 @@ pub struct Timeline<'a> {
 fn count_steps<'a>(timelines: &[Timeline<'a>]) -> BTreeMap<(String, &'a str, &'static str, &'static str), [i64; 3]> {
     let mut counts: BTreeMap<_, [i64; 3]> = BTreeMap::new();
     for t in timelines {
-        let day = day_key(t.at);
+        let day = day_key(t.at.date_naive());
         let mut routed = false;
         for step in t.steps {
-            let routing = matches!(step.to, OrderStatus::Allocated | OrderStatus::Backordered);
+            let routing = ROUTED.contains(&step.to);
             let first_routing = routing && !routed;
             routed |= routing;
             let on_time = step.to == OrderStatus::Shipped && t.at <= t.ship_by;
@@ -689,12 +693,6 @@ fn count_steps<'a>(timelines: &[Timeline<'a>]) -> BTreeMap<(String, &'a str, &'s
         }
     }
     counts
-}
-
-/// The UTC day of `at` as the daily counts key it, `YYYY-MM-DD`: what the stored time's day
-/// is on either engine.
-fn day_key(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d").to_string()
 }
 
 impl Tx {
@@ -747,6 +745,7 @@ impl Tx {
             }
             query.execute(conn).await?.rows_affected()
         });
+        debug_assert!(timelines.iter().all(|t| t.steps.first().is_none_or(|s| s.from.is_none())), "only new orders' first steps");
         let counts = count_steps(timelines);
         let sql = format!(
             "INSERT INTO order_event_days (day, channel, from_status, to_status, events, first_routings, on_time) {}",

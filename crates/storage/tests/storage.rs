@@ -627,14 +627,14 @@ async fn daily_order_counts_follow_every_event_and_survive_folding() {
         assert_four_orders_counted(&db, day1.date_naive()).await;
 
         let mut tx = db.write().await.unwrap();
-        assert!(tx.compact_order_event_days().await.unwrap() > 0, "D's day-1 steps came in a statement of their own");
+        assert!(tx.fold_order_event_days().await.unwrap() > 0, "D's day-1 steps came in a statement of their own");
         tx.commit().await.unwrap();
         let keys = "SELECT COUNT(*) FROM (SELECT DISTINCT day, channel, from_status, to_status FROM order_event_days) k";
         assert_eq!(scalar(&db, "SELECT COUNT(*) FROM order_event_days").await, scalar(&db, keys).await);
         assert_four_orders_counted(&db, day1.date_naive()).await;
 
         let mut tx = db.write().await.unwrap();
-        assert_eq!(tx.compact_order_event_days().await.unwrap(), 0, "nothing left to fold");
+        assert_eq!(tx.fold_order_event_days().await.unwrap(), 0, "nothing left to fold");
         tx.commit().await.unwrap();
     })
     .await;
@@ -673,7 +673,7 @@ async fn folding_while_orders_move_keeps_every_count() {
                 let mut folded = 0;
                 for _ in 0..40 {
                     let mut tx = db.write().await.unwrap();
-                    folded += tx.compact_order_event_days().await.unwrap();
+                    folded += tx.fold_order_event_days().await.unwrap();
                     tx.commit().await.unwrap();
                     tokio::task::yield_now().await;
                 }
@@ -983,7 +983,7 @@ async fn report_totals_pass_i64_without_failing() {
         // The channel's daily totals, before and after their rows are folded.
         for fold in [false, true] {
             if fold {
-                assert_eq!(tx.compact_journal_days().await.unwrap(), 6, "three entries' rows for each of two accounts");
+                assert_eq!(tx.fold_journal_days().await.unwrap(), 6, "three entries' rows for each of two accounts");
             }
             let days = tx.channel_day_account_totals(now.date_naive()).await.unwrap();
             let of = |account: &str| days.iter().find(|(_, t)| t.key == "web" && t.account == account).map(|(_, t)| (t.debit, t.credit));

@@ -3,7 +3,7 @@
 -- events (`Tx::insert_order_events`, `Tx::record_transition`) add the counts in the same
 -- transaction: intake a row per key for its whole group, a single step a row of its own. No
 -- row is updated in place, so writers never wait on a day's count; now and then
--- `Tx::compact_order_event_days` folds each key's rows into one. Readers sum, so they read
+-- `Tx::fold_order_event_days` folds each key's rows into one. Readers sum, so they read
 -- the same before and after. Kept logically identical to ../sqlite/0046_order_event_days.sql.
 CREATE TABLE order_event_days (
     day            TEXT NOT NULL CHECK (length(day) = 10),

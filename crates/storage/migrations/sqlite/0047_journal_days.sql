@@ -1,7 +1,7 @@
 -- The journal lines of entries that belong to a channel, summed by UTC day, channel and
 -- account in base currency, so the margin and revenue trends read a few rows a day rather than
 -- every line of the last thirty days. `Tx::insert_entry` adds a row per account of each such
--- entry in the same transaction; now and then `Tx::compact_journal_days` folds each key's
+-- entry in the same transaction; now and then `Tx::fold_journal_days` folds each key's
 -- rows into one. Each amount is kept in two parts, the quotient and remainder of a division
 -- by 10^9, as the reports sum lines: each part's sum stays inside BIGINT for billions of
 -- lines. Kept logically identical to ../postgres/0047_journal_days.sql.
