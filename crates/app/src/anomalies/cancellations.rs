@@ -4,12 +4,12 @@
 use std::collections::BTreeMap;
 
 use chrono::Duration;
-use ordo_domain::anomaly::{rate_spike, RateDay, RateSpike};
+use ordo_domain::anomaly::{baseline, rate_spike, RateDay, RateSpike, BASELINE_DAYS};
 use ordo_domain::exception::ExceptionKind;
 use ordo_domain::ledger::percentage;
 use ordo_storage::{CancellationsBy, Tx};
 
-use super::{day_start, point, Finding, Raising, Window, BASELINE_DAYS, EVIDENCE_RECORDS};
+use super::{day_start, point, Finding, Raising, Window, EVIDENCE_RECORDS};
 use crate::AppResult;
 
 const TEST: &str = "cancellation rate against the 28 days before: chance of as many at the usual rate (exact binomial), below 1 in 1,000";
@@ -43,8 +43,7 @@ pub(super) async fn judge(tx: &mut Tx, raising: &Raising, window: Window) -> App
         for (key, days) in series_of {
             for day in days.iter().filter(|d| window.judges(d.day)) {
                 judged += 1;
-                let since = day.day - Duration::days(BASELINE_DAYS);
-                let history: Vec<RateDay> = days.iter().filter(|d| d.day >= since && d.day < day.day).copied().collect();
+                let history = baseline(&days, day.day);
                 let Some(spike) = rate_spike(&history, day) else { continue };
                 let finding = Finding {
                     kind: kind.as_str(),

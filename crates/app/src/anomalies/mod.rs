@@ -28,9 +28,7 @@ mod margins;
 mod returns;
 mod write_offs;
 
-/// Days of history each judged day is compared with.
-pub const BASELINE_DAYS: i64 = 28;
-/// The most days back a scan judges (each against the 28 before it).
+/// The most days back a scan judges (each against the 28 before it, [`ordo_domain::anomaly::BASELINE_DAYS`]).
 pub const MAX_JUDGED_DAYS: i64 = 90;
 /// Records named in a finding's evidence.
 const EVIDENCE_RECORDS: i64 = 10;

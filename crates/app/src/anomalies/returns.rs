@@ -7,13 +7,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Duration, NaiveDate};
-use ordo_domain::anomaly::{rate_spike, RateDay, MIN_EVENTS};
+use ordo_domain::anomaly::{baseline, rate_spike, RateDay, BASELINE_DAYS, MIN_EVENTS};
 use ordo_domain::exception::ExceptionKind;
 use ordo_domain::ledger::percentage;
 use ordo_storage::Tx;
 
 use super::cancellations::{series, strength};
-use super::{day_start, Finding, Raising, Window, BASELINE_DAYS, EVIDENCE_RECORDS};
+use super::{day_start, Finding, Raising, Window, EVIDENCE_RECORDS};
 use crate::AppResult;
 
 /// Days of shipments whose units could come back on a day.
@@ -60,9 +60,9 @@ pub(super) async fn judge(tx: &mut Tx, raising: &Raising, window: Window) -> App
             .map(|d| RateDay { day: d, events: units_on(sku, reason, d), trials: exposure(sku, d) })
             .collect();
         for day in days.iter().filter(|d| window.judges(d.day) && d.events >= MIN_EVENTS) {
-            let since = day.day - Duration::days(BASELINE_DAYS);
-            let history: Vec<RateDay> = days.iter().filter(|d| d.day >= since && d.day < day.day).copied().collect();
+            let history = baseline(&days, day.day);
             let Some(spike) = rate_spike(&history, day) else { continue };
+            let since = day.day - Duration::days(BASELINE_DAYS);
             let mut that_day: BTreeMap<&str, i64> = BTreeMap::new();
             let mut before: BTreeMap<&str, i64> = BTreeMap::new();
             for (_, r, d, units) in returned.iter().filter(|(s, ..)| s == sku) {

@@ -7,13 +7,13 @@
 use std::collections::BTreeMap;
 
 use chrono::Duration;
-use ordo_domain::anomaly::{rate_spike, RateDay};
+use ordo_domain::anomaly::{baseline, rate_spike, RateDay, BASELINE_DAYS};
 use ordo_domain::exception::ExceptionKind;
 use ordo_domain::ledger::percentage;
 use ordo_storage::Tx;
 
 use super::cancellations::{series, strength};
-use super::{day_start, Finding, Raising, Window, BASELINE_DAYS, EVIDENCE_RECORDS};
+use super::{day_start, Finding, Raising, Window, EVIDENCE_RECORDS};
 use crate::AppResult;
 
 const TEST: &str = "units written off per unit that left the location, against the 28 days before: chance of as many at the usual rate (exact binomial), below 1 in 1,000";
@@ -29,8 +29,7 @@ pub(super) async fn judge(tx: &mut Tx, raising: &Raising, window: Window) -> App
     for (location, days) in series_of {
         for day in days.iter().filter(|d| window.judges(d.day)) {
             judged += 1;
-            let since = day.day - Duration::days(BASELINE_DAYS);
-            let history: Vec<RateDay> = days.iter().filter(|d| d.day >= since && d.day < day.day).copied().collect();
+            let history = baseline(&days, day.day);
             let Some(spike) = rate_spike(&history, day) else { continue };
             let start = day_start(spike.day);
             let movements = tx.write_offs(&location, start, start + Duration::days(1), EVIDENCE_RECORDS).await?;

@@ -48,6 +48,15 @@ pub struct RateSpike {
     pub p_value: f64,
 }
 
+/// Days before a day that its rate is judged against.
+pub const BASELINE_DAYS: i64 = 28;
+
+/// The days of `days` within the [`BASELINE_DAYS`] before `day`: what its rate is judged against.
+pub fn baseline(days: &[RateDay], day: NaiveDate) -> Vec<RateDay> {
+    let since = day - chrono::Duration::days(BASELINE_DAYS);
+    days.iter().filter(|d| d.day >= since && d.day < day).copied().collect()
+}
+
 /// The chance below which a day's count is anomalous: one in a thousand.
 pub const P_THRESHOLD: f64 = 0.001;
 /// The fewest trials on the day, events on the day, and trials in the baseline that can alarm.
@@ -208,6 +217,14 @@ mod tests {
 
     fn usual() -> Vec<RateDay> {
         (1..=28).map(|n| day(n, 2, 50)).collect()
+    }
+
+    #[test]
+    fn a_day_is_judged_against_the_28_days_before_it_and_not_itself() {
+        let days: Vec<RateDay> = (1..=30).map(|n| day(n, 2, 50)).collect();
+        let history = baseline(&days, days[29].day);
+        assert_eq!((history.first().map(|d| d.day), history.last().map(|d| d.day)), (Some(days[1].day), Some(days[28].day)));
+        assert_eq!(history.len(), 28);
     }
 
     #[test]
