@@ -287,6 +287,154 @@ fn backtest(days: &std::collections::BTreeMap<NaiveDate, [Work; 24]>, today: Nai
     Accuracy { days: judged, wape_bp: wape(error), same_weekday_wape_bp: wape(naive_error) }
 }
 
+/// The workload forecast scored on every day of a history it is given, each day forecast from
+/// the days before it as the page would have forecast it: the check a business can run on its
+/// own orders before it trusts the page. Days from [`PROFILE_WEEKS`] weeks and six days after
+/// the first traded, so every forecast scored has its whole profile; the history's last day is
+/// left out, since a file may end part-way through it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Evaluation {
+    /// The first and the last day scored.
+    pub first_day: Option<NaiveDate>,
+    pub last_day: Option<NaiveDate>,
+    pub days: usize,
+    /// The work that came on the days scored.
+    pub actual: Work,
+    pub scores: Vec<Score>,
+    /// Each calendar month's error in daily lines: the forecast made at the day's start, and
+    /// the same weekday the week before.
+    pub months: Vec<MonthScore>,
+}
+
+/// One forecast's error over the days scored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Score {
+    pub forecast: &'static str,
+    /// `day` (each day's total) or `hour` (each hour's).
+    pub per: &'static str,
+    /// Days from when the forecast was made to the day forecast: 1 is made at the day's start,
+    /// 7 the last day of the week ahead.
+    pub days_ahead: i64,
+    /// Weighted absolute percentage error, basis points: parcels, lines, units.
+    pub wape_bp: Measures,
+    /// Forecast over actual, less one, basis points.
+    pub bias_bp: Measures,
+}
+
+/// A figure for each of parcels, lines and units; none where nothing came.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Measures {
+    pub parcels: Option<i64>,
+    pub lines: Option<i64>,
+    pub units: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MonthScore {
+    /// `YYYY-MM`.
+    pub month: String,
+    pub days: usize,
+    pub lines: i64,
+    pub wape_bp: Option<i64>,
+    pub same_weekday_wape_bp: Option<i64>,
+}
+
+/// Absolute and signed errors summed against what came.
+#[derive(Default, Clone, Copy)]
+struct Tally {
+    absolute: Work,
+    signed: Work,
+    actual: Work,
+}
+
+impl Tally {
+    fn add(&mut self, forecast: Work, came: Work) {
+        let error = Work { parcels: forecast.parcels - came.parcels, lines: forecast.lines - came.lines, units: forecast.units - came.units };
+        self.absolute = self.absolute + Work { parcels: error.parcels.abs(), lines: error.lines.abs(), units: error.units.abs() };
+        self.signed = self.signed + error;
+        self.actual = self.actual + came;
+    }
+
+    fn per_actual(part: fn(&Work) -> i64, of: Work, actual: Work) -> Option<i64> {
+        (part(&actual) > 0).then(|| (i128::from(part(&of)) * 10_000 / i128::from(part(&actual))) as i64)
+    }
+
+    fn measures(of: Work, actual: Work) -> Measures {
+        Measures {
+            parcels: Self::per_actual(|w| w.parcels, of, actual),
+            lines: Self::per_actual(|w| w.lines, of, actual),
+            units: Self::per_actual(|w| w.units, of, actual),
+        }
+    }
+
+    fn score(&self, forecast: &'static str, per: &'static str, days_ahead: i64) -> Score {
+        Score { forecast, per, days_ahead, wape_bp: Self::measures(self.absolute, self.actual), bias_bp: Self::measures(self.signed, self.actual) }
+    }
+}
+
+/// Scores the forecast on every day of `history` that has weeks enough before it (see
+/// [`Evaluation`]), made at the day's start and a week ahead, beside two plain rules: the same
+/// weekday the week before, and the mean of that weekday over the profile's weeks (the
+/// forecast without its level, which is the same made a week ahead: it sees the same weeks).
+pub fn evaluate(history: &[Inflow], zone: chrono_tz::Tz, promoted: &dyn Fn(NaiveDate) -> bool) -> Evaluation {
+    let days = by_local_day(history, zone);
+    let (first, last) = match (days.keys().next(), days.keys().next_back()) {
+        (Some(first), Some(last)) => (*first, *last),
+        _ => return Evaluation { first_day: None, last_day: None, days: 0, actual: Work::default(), scores: Vec::new(), months: Vec::new() },
+    };
+    let hours_of = |day: NaiveDate| days.get(&day).copied().unwrap_or([Work::default(); 24]);
+    let [mut today, mut week_ahead, mut flat, mut same_weekday, mut hourly, mut same_hour] = [Tally::default(); 6];
+    let mut months: std::collections::BTreeMap<String, (usize, Tally, Tally)> = std::collections::BTreeMap::new();
+    let mut judged = 0;
+    let mut day = first + Duration::weeks(PROFILE_WEEKS) + Duration::days(DAYS_AHEAD - 1);
+    while day < last {
+        let is_promoted = promoted(day);
+        let came_hours = hours_of(day);
+        let came: Work = came_hours.iter().copied().sum();
+        let week_before: [Work; 24] = hours_of(day - Duration::weeks(1));
+        let model = learn(&days, day, promoted);
+        let earlier = learn(&days, day - Duration::days(DAYS_AHEAD - 1), promoted);
+        today.add(model.day(day, is_promoted, 0), came);
+        week_ahead.add(earlier.day(day, is_promoted, 0), came);
+        flat.add(Model { level: 1000, ..model }.day(day, is_promoted, 0), came);
+        same_weekday.add(week_before.iter().copied().sum(), came);
+        for hour in 0..24 {
+            hourly.add(model.hour(day, hour, is_promoted), came_hours[hour]);
+            same_hour.add(week_before[hour], came_hours[hour]);
+        }
+        let month = months.entry(day.format("%Y-%m").to_string()).or_default();
+        month.0 += 1;
+        month.1.add(model.day(day, is_promoted, 0), came);
+        month.2.add(week_before.iter().copied().sum(), came);
+        judged += 1;
+        day += Duration::days(1);
+    }
+    Evaluation {
+        first_day: (judged > 0).then(|| last - Duration::days(judged as i64)),
+        last_day: (judged > 0).then(|| last - Duration::days(1)),
+        days: judged,
+        actual: today.actual,
+        scores: vec![
+            today.score("ordo", "day", 1),
+            week_ahead.score("ordo", "day", DAYS_AHEAD),
+            flat.score("weekday mean of the profile's weeks", "day", 1),
+            same_weekday.score("same weekday last week", "day", 1),
+            hourly.score("ordo", "hour", 1),
+            same_hour.score("same hour last week", "hour", 1),
+        ],
+        months: months
+            .into_iter()
+            .map(|(month, (days, ordo, naive))| MonthScore {
+                month,
+                days,
+                lines: ordo.actual.lines,
+                wape_bp: Tally::per_actual(|w| w.lines, ordo.absolute, ordo.actual),
+                same_weekday_wape_bp: Tally::per_actual(|w| w.lines, naive.absolute, naive.actual),
+            })
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,6 +520,42 @@ mod tests {
         let outlook = outlook(&inflow, Work::default(), now, UTC, cutoff(), Capacity::default(), &|_| false);
         assert!(outlook.level_per_mille > 1100, "{}", outlook.level_per_mille);
         assert!(outlook.days[0].work.lines > 100);
+    }
+
+    #[test]
+    fn a_steady_history_scores_no_error_on_every_day_with_its_weeks_before() {
+        let evaluation = evaluate(&history(monday(), 12), UTC, &|_| false);
+        // 84 days: the first 62 build the profile, the last may be cut short.
+        assert_eq!(evaluation.days, 84 - 62 - 1);
+        assert_eq!((evaluation.first_day, evaluation.last_day), (Some(monday() - Duration::days(84 - 62)), Some(monday() - Duration::days(2))));
+        assert_eq!(evaluation.actual.lines, 3 * 100 * 5 + 3 * 50 * 2, "three weeks of 600 lines and 100 at weekends");
+        for score in &evaluation.scores {
+            assert_eq!(score.wape_bp.lines, Some(0), "{}", score.forecast);
+            assert_eq!(score.bias_bp.units, Some(0), "{}", score.forecast);
+        }
+        assert_eq!(evaluation.months.iter().map(|m| m.days).sum::<usize>(), evaluation.days);
+    }
+
+    #[test]
+    fn a_level_that_moves_is_followed_where_the_weekday_mean_lags() {
+        // From four weeks before the end, every day brings twice as much.
+        let mut inflow = history(monday(), 16);
+        for i in inflow.iter_mut().filter(|i| i.hour.date_naive() >= monday() - Duration::weeks(4)) {
+            i.work = Work { parcels: i.work.parcels * 2, lines: i.work.lines * 2, units: i.work.units * 2 };
+        }
+        let evaluation = evaluate(&inflow, UTC, &|_| false);
+        let lines = |forecast: &str, days_ahead: i64| {
+            evaluation.scores.iter().find(|s| s.forecast == forecast && s.per == "day" && s.days_ahead == days_ahead).and_then(|s| s.wape_bp.lines).unwrap()
+        };
+        let (ordo, mean) = (lines("ordo", 1), lines("weekday mean of the profile's weeks", 1));
+        assert!(ordo < mean, "the level follows the doubling: {ordo} against {mean}");
+        assert!(evaluation.scores.iter().all(|s| s.bias_bp.lines.is_some_and(|b| b <= 0)), "every forecast lags a rise");
+    }
+
+    #[test]
+    fn an_empty_history_scores_nothing() {
+        let evaluation = evaluate(&[], UTC, &|_| false);
+        assert_eq!((evaluation.days, evaluation.first_day, evaluation.scores.len()), (0, None, 0));
     }
 
     #[test]
