@@ -95,7 +95,10 @@ enum Command {
     Anomalies(AnomaliesCommand),
     /// Each location's workload ahead: parcels, lines and units by day for the week, people
     /// needed, work at risk of missing today's cut-off, and the forecast's back-tested error.
+    #[command(args_conflicts_with_subcommands = true)]
     Workload {
+        #[command(subcommand)]
+        command: Option<WorkloadCommand>,
         #[arg(long)]
         json: bool,
     },
@@ -118,6 +121,30 @@ enum AnomaliesCommand {
     Scan {
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i64).range(1..=90))]
         days: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the scan's rate test on every day of a file of daily counts (columns subject, date,
+    /// events, trials): how many days it would raise, and which. Reads a file, not the database.
+    Evaluate {
+        #[arg(long, value_name = "FILE")]
+        csv: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum WorkloadCommand {
+    /// Score the workload forecast on a file of order lines (columns order, time, units), every
+    /// day forecast from the days before it: the error in parcels, lines and units by day and
+    /// by hour, beside the same weekday last week.
+    Evaluate {
+        #[arg(long, value_name = "FILE")]
+        csv: PathBuf,
+        /// The time zone of the file's local times, and of the days and hours forecast.
+        #[arg(long, default_value = "UTC")]
+        zone: String,
         #[arg(long)]
         json: bool,
     },
@@ -568,7 +595,16 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
     match command {
         Command::Init { token_file } => init(&config, token_file).await,
         Command::Serve => serve(&config).await,
-        Command::Workload { json } => {
+        Command::Workload { command: Some(WorkloadCommand::Evaluate { csv, zone, json }), .. } => {
+            let report = crate::workload::run(&csv, &zone).map_err(Failure::CannotRun)?;
+            if json {
+                println!("{}", serde_json::to_string(&report).map_err(|e| Failure::Failed(e.to_string()))?);
+            } else {
+                crate::workload::print(&report);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Workload { command: None, json } => {
             let workloads = open(&config).await?.fulfilment().workload().await?;
             if json {
                 println!("{}", serde_json::to_string(&workloads).map_err(|e| Failure::Failed(e.to_string()))?);
@@ -591,6 +627,15 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
                     shown(o.accuracy.wape_bp),
                     shown(o.accuracy.same_weekday_wape_bp)
                 );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Anomalies(AnomaliesCommand::Evaluate { csv, json }) => {
+            let report = crate::anomalies::run(&csv).map_err(Failure::CannotRun)?;
+            if json {
+                println!("{}", serde_json::to_string(&report).map_err(|e| Failure::Failed(e.to_string()))?);
+            } else {
+                crate::anomalies::print(&report);
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -2,6 +2,7 @@
 //! runs one command. Serving HTTP means composing the API and the dashboard adapters with the
 //! cross-cutting layers (request ids, tracing, time-outs, body limits) in [`serve`].
 
+pub mod anomalies;
 pub mod backup;
 pub mod bench;
 pub mod checkpoints;
@@ -11,3 +12,4 @@ pub mod forecasting;
 pub mod serve;
 pub mod stand_ins;
 pub mod triage;
+pub mod workload;

@@ -456,6 +456,59 @@ fn anomalies_are_scanned_and_workload_forecast_on_demand() {
 }
 
 #[test]
+fn the_workload_forecast_and_the_rate_test_are_scored_on_files() {
+    let dir = tempfile::tempdir().unwrap();
+    // Eleven weeks of a London shop: weekdays bring an order of two lines at 9:00, 10:00 and
+    // 11:00; from the eighth week on, every day brings twice as many.
+    let mut lines = String::from("order,time,units\n");
+    let mut counts = String::from("subject,date,events,trials\n");
+    let monday = chrono::NaiveDate::from_ymd_opt(2011, 1, 3).unwrap();
+    for day in (0..77).map(|n| monday + chrono::Duration::days(n)).filter(|d| chrono::Datelike::weekday(d).num_days_from_monday() < 5) {
+        let copies = if day >= monday + chrono::Duration::weeks(7) { 2 } else { 1 };
+        for (hour, copy) in (9..12).flat_map(|h| (0..copies).map(move |c| (h, c))) {
+            lines.push_str(&format!("{day}-{hour}-{copy},{day} {hour:02}:05,3\n{day}-{hour}-{copy},{day} {hour:02}:05:30,1\n"));
+        }
+        // Cancellations: 1 in 40 a day, and 12 in 40 on the last day.
+        let cancelled = if day == monday + chrono::Duration::days(74) { 12 } else { 1 };
+        counts.push_str(&format!("channel:web,{day},{cancelled},40\n"));
+    }
+    std::fs::write(dir.path().join("lines.csv"), &lines).unwrap();
+    std::fs::write(dir.path().join("counts.csv"), &counts).unwrap();
+
+    let out = run(dir.path(), &["workload", "evaluate", "--csv", "lines.csv", "--zone", "Europe/London", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let evaluation = &report["evaluation"];
+    // The days from nine weeks after the first, to the day before the last.
+    assert_eq!((report["orders"].as_u64(), evaluation["days"].as_u64()), (Some(3 * 5 * 7 + 6 * 5 * 4), Some(77 - 62 - 1 - 2)), "{report}");
+    let lines_error = |forecast: &str, per: &str| {
+        evaluation["scores"].as_array().unwrap().iter().find(|s| s["forecast"] == forecast && s["per"] == per && s["days_ahead"] == 1).unwrap()["wape_bp"]["lines"].as_i64().unwrap()
+    };
+    assert!(lines_error("ordo", "day") < lines_error("weekday mean of the profile's weeks", "day"), "the level follows the doubling: {report}");
+    assert_eq!(lines_error("same weekday last week", "day"), 0, "the last weeks repeat themselves: {report}");
+    let table = text(&run(dir.path(), &["workload", "evaluate", "--csv", "lines.csv"]).stdout);
+    assert!(table.contains("same hour last week") && table.contains("2011-03"), "{table}");
+
+    let out = run(dir.path(), &["anomalies", "evaluate", "--csv", "counts.csv", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let found: Vec<(&str, &str)> = report["findings"].as_array().unwrap().iter().map(|f| (f["subject"].as_str().unwrap(), f["day"].as_str().unwrap())).collect();
+    assert_eq!(found, [("channel:web", "2011-03-18")], "{report}");
+
+    // Bad input names its line and field, and a zone that is none is refused.
+    std::fs::write(dir.path().join("bad.csv"), "order,time,units\nA,2011-01-03 09:00,-2\n").unwrap();
+    for (args, said) in [
+        (&["workload", "evaluate", "--csv", "bad.csv"][..], "line 2: units"),
+        (&["workload", "evaluate", "--csv", "lines.csv", "--zone", "Mars/Olympus"][..], "--zone"),
+        (&["anomalies", "evaluate", "--csv", "lines.csv"][..], "no column subject"),
+    ] {
+        let out = run(dir.path(), args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(text(&out.stderr).contains(said), "{args:?}: {}", text(&out.stderr));
+    }
+}
+
+#[test]
 fn the_demo_plants_anomalies_and_the_scan_finds_them_and_nothing_else() {
     let dir = tempfile::tempdir().unwrap();
     let out = run(dir.path(), &["demo", "--days", "8"]);
