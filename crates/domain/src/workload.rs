@@ -391,21 +391,23 @@ pub fn evaluate(history: &[Inflow], zone: chrono_tz::Tz, promoted: &dyn Fn(Naive
         let is_promoted = promoted(day);
         let came_hours = hours_of(day);
         let came: Work = came_hours.iter().copied().sum();
-        let week_before: [Work; 24] = hours_of(day - Duration::weeks(1));
+        let week_before = hours_of(day - Duration::weeks(1));
+        let last_week: Work = week_before.iter().copied().sum();
         let model = learn(&days, day, promoted);
+        let forecast = model.day(day, is_promoted, 0);
         let earlier = learn(&days, day - Duration::days(DAYS_AHEAD - 1), promoted);
-        today.add(model.day(day, is_promoted, 0), came);
+        today.add(forecast, came);
         week_ahead.add(earlier.day(day, is_promoted, 0), came);
         flat.add(Model { level: 1000, ..model }.day(day, is_promoted, 0), came);
-        same_weekday.add(week_before.iter().copied().sum(), came);
+        same_weekday.add(last_week, came);
         for hour in 0..24 {
             hourly.add(model.hour(day, hour, is_promoted), came_hours[hour]);
             same_hour.add(week_before[hour], came_hours[hour]);
         }
         let month = months.entry(day.format("%Y-%m").to_string()).or_default();
         month.0 += 1;
-        month.1.add(model.day(day, is_promoted, 0), came);
-        month.2.add(week_before.iter().copied().sum(), came);
+        month.1.add(forecast, came);
+        month.2.add(last_week, came);
         judged += 1;
         day += Duration::days(1);
     }
