@@ -266,25 +266,21 @@ pub fn outlook(
 
 /// Each of the last [`RECENT_DAYS`] days forecast from the days before it, against what came.
 fn backtest(days: &std::collections::BTreeMap<NaiveDate, [Work; 24]>, today: NaiveDate, promoted: &dyn Fn(NaiveDate) -> bool) -> Accuracy {
-    let lines = |day: NaiveDate| days.get(&day).map_or(0, |h| h.iter().map(|w| w.lines).sum::<i64>());
+    let came_on = |day: NaiveDate| days.get(&day).map_or(Work::default(), |hours| hours.iter().copied().sum());
     let Some(first_traded) = days.keys().next().copied() else { return Accuracy { days: 0, wape_bp: None, same_weekday_wape_bp: None } };
-    let (mut error, mut naive_error, mut actual, mut judged) = (0i64, 0i64, 0i64, 0usize);
+    let (mut forecast, mut same_weekday, mut judged) = (Tally::default(), Tally::default(), 0);
     for n in (1..=RECENT_DAYS).rev() {
         let day = today - Duration::days(n);
         // A day needs two weeks of history before it to be forecast fairly.
         if day < first_traded + Duration::weeks(2) {
             continue;
         }
-        let model = learn(days, day, promoted);
-        let forecast = model.day(day, promoted(day), 0).lines;
-        let came = lines(day);
-        error += (forecast - came).abs();
-        naive_error += (lines(day - Duration::weeks(1)) - came).abs();
-        actual += came;
+        let came = came_on(day);
+        forecast.add(learn(days, day, promoted).day(day, promoted(day), 0), came);
+        same_weekday.add(came_on(day - Duration::weeks(1)), came);
         judged += 1;
     }
-    let wape = |e: i64| (actual > 0).then(|| e * 10_000 / actual);
-    Accuracy { days: judged, wape_bp: wape(error), same_weekday_wape_bp: wape(naive_error) }
+    Accuracy { days: judged, wape_bp: forecast.wape_bp().lines, same_weekday_wape_bp: same_weekday.wape_bp().lines }
 }
 
 /// The workload forecast scored on every day of a history it is given, each day forecast from
@@ -367,8 +363,12 @@ impl Tally {
         }
     }
 
+    fn wape_bp(&self) -> Measures {
+        Self::measures(self.absolute, self.actual)
+    }
+
     fn score(&self, forecast: &'static str, per: &'static str, days_ahead: i64) -> Score {
-        Score { forecast, per, days_ahead, wape_bp: Self::measures(self.absolute, self.actual), bias_bp: Self::measures(self.signed, self.actual) }
+        Score { forecast, per, days_ahead, wape_bp: self.wape_bp(), bias_bp: Self::measures(self.signed, self.actual) }
     }
 }
 
@@ -430,8 +430,8 @@ pub fn evaluate(history: &[Inflow], zone: chrono_tz::Tz, promoted: &dyn Fn(Naive
                 month,
                 days,
                 lines: ordo.actual.lines,
-                wape_bp: Tally::per_actual(|w| w.lines, ordo.absolute, ordo.actual),
-                same_weekday_wape_bp: Tally::per_actual(|w| w.lines, naive.absolute, naive.actual),
+                wape_bp: ordo.wape_bp().lines,
+                same_weekday_wape_bp: naive.wape_bp().lines,
             })
             .collect(),
     }

@@ -247,7 +247,12 @@ async fn a_replay_changes_nothing_and_foretells_what_activating_does() {
         .output()
         .unwrap();
     let printed = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && printed.contains("newly held: 4\n") && printed.contains("routed elsewhere: 3\n"), "{printed}");
+    assert!(
+        out.status.success() && printed.contains("newly held: 4\n") && printed.contains("routed elsewhere: 3\n"),
+        "{}: {printed}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
     let after = checksum(&server.ordo_url()).await;
     let written: Vec<&String> = after.keys().filter(|table| before.get(*table) != after.get(*table)).collect();
     assert!(written.is_empty(), "a replay writes nothing, but these tables changed: {written:?}");
