@@ -63,8 +63,7 @@ fn refuse(line: u64, field: &str, message: &str) -> String {
 pub fn read(text: &str) -> Result<BTreeMap<String, Vec<RateDay>>, String> {
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
     let header = reader.headers().map_err(|e| e.to_string())?.clone();
-    let column = |name: &str| header.iter().position(|h| h.trim() == name).ok_or_else(|| format!("the file has no column {name}"));
-    let (subject_at, date_at, events_at, trials_at) = (column("subject")?, column("date")?, column("events")?, column("trials")?);
+    let [subject_at, date_at, events_at, trials_at] = crate::files::columns(&header, ["subject", "date", "events", "trials"])?;
     let mut counts: BTreeMap<String, BTreeMap<NaiveDate, (i64, i64)>> = BTreeMap::new();
     for row in reader.records() {
         let row = row.map_err(|e| e.to_string())?;
@@ -133,11 +132,7 @@ pub fn judge(text: &str, file: &str) -> Result<Report, String> {
 
 /// Judges every subject-day of the file at `csv`.
 pub fn run(csv: &Path) -> Result<Report, String> {
-    let size = std::fs::metadata(csv).map_err(|e| format!("{}: {e}", csv.display()))?.len();
-    if size > MAX_FILE_BYTES {
-        return Err(format!("{}: larger than {} MiB", csv.display(), MAX_FILE_BYTES / 1024 / 1024));
-    }
-    let text = std::fs::read_to_string(csv).map_err(|e| format!("{}: {e}", csv.display()))?;
+    let text = crate::files::read_text(csv, MAX_FILE_BYTES)?;
     judge(&text, &csv.display().to_string()).map_err(|e| format!("{}: {e}", csv.display()))
 }
 

@@ -7,6 +7,8 @@ use std::time::Instant;
 use ordo_forecast::{Period, evaluate, series_csv, tsf};
 use serde::Serialize;
 
+use crate::files::read_text;
+
 /// The largest file read.
 const MAX_FILE_BYTES: u64 = 512 * 1024 * 1024;
 
@@ -56,19 +58,11 @@ pub struct Row {
     pub bias: Option<f64>,
 }
 
-fn read(path: &Path) -> Result<String, String> {
-    let size = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?.len();
-    if size > MAX_FILE_BYTES {
-        return Err(format!("{}: larger than {} MiB", path.display(), MAX_FILE_BYTES / 1024 / 1024));
-    }
-    std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
-}
-
 /// Scores the methods and the choice on the last `horizon` periods of every series.
 pub fn run(source: Source<'_>, horizon: Option<usize>) -> Result<Report, String> {
     let (path, period, series) = match source {
         Source::Tsf(path) => {
-            let dataset = tsf::parse(&read(path)?).map_err(|e| format!("{}: {e}", path.display()))?;
+            let dataset = tsf::parse(&read_text(path, MAX_FILE_BYTES)?).map_err(|e| format!("{}: {e}", path.display()))?;
             let period = dataset.period().ok_or_else(|| {
                 format!(
                     "{}: @frequency {}: Ordo forecasts daily, weekly, monthly and quarterly series",
@@ -84,7 +78,7 @@ pub fn run(source: Source<'_>, horizon: Option<usize>) -> Result<Report, String>
             (path, period, series)
         }
         Source::Csv(path, period) => {
-            let series = series_csv::parse(&read(path)?, period).map_err(|e| format!("{}: {e}", path.display()))?;
+            let series = series_csv::parse(&read_text(path, MAX_FILE_BYTES)?, period).map_err(|e| format!("{}: {e}", path.display()))?;
             (path, period, series.into_iter().map(|(_, values)| values).collect())
         }
     };

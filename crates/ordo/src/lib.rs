@@ -8,6 +8,7 @@ pub mod bench;
 pub mod checkpoints;
 pub mod cli;
 pub mod config;
+pub mod files;
 pub mod forecasting;
 pub mod serve;
 pub mod stand_ins;

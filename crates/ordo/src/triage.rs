@@ -47,11 +47,7 @@ impl From<Scores> for Scored {
 }
 
 fn labelled(path: &Path) -> Result<Vec<Labelled>, String> {
-    let size = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?.len();
-    if size > MAX_FILE_BYTES {
-        return Err(format!("{}: larger than {} MiB", path.display(), MAX_FILE_BYTES / 1024 / 1024));
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = crate::files::read_text(path, MAX_FILE_BYTES)?;
     read_labelled(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 

@@ -44,8 +44,7 @@ fn placed_at(text: &str, zone: chrono_tz::Tz) -> Option<DateTime<Utc>> {
 pub fn inflow(text: &str, zone: chrono_tz::Tz) -> Result<(Vec<Inflow>, usize, usize), String> {
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
     let header = reader.headers().map_err(|e| e.to_string())?.clone();
-    let column = |name: &str| header.iter().position(|h| h.trim() == name).ok_or_else(|| format!("the file has no column {name}"));
-    let (order_at, time_at, units_at) = (column("order")?, column("time")?, column("units")?);
+    let [order_at, time_at, units_at] = crate::files::columns(&header, ["order", "time", "units"])?;
     let mut first_hour: HashMap<String, DateTime<Utc>> = HashMap::new();
     let mut hours: BTreeMap<DateTime<Utc>, Work> = BTreeMap::new();
     let mut lines = 0;
@@ -79,11 +78,7 @@ pub fn inflow(text: &str, zone: chrono_tz::Tz) -> Result<(Vec<Inflow>, usize, us
 /// Scores the workload forecast on every day of the file that has the weeks before it.
 pub fn run(csv: &Path, zone: &str) -> Result<Report, String> {
     let zone: chrono_tz::Tz = zone.parse().map_err(|_| format!("--zone: {zone} is not a time zone such as Europe/London"))?;
-    let size = std::fs::metadata(csv).map_err(|e| format!("{}: {e}", csv.display()))?.len();
-    if size > MAX_FILE_BYTES {
-        return Err(format!("{}: larger than {} MiB", csv.display(), MAX_FILE_BYTES / 1024 / 1024));
-    }
-    let text = std::fs::read_to_string(csv).map_err(|e| format!("{}: {e}", csv.display()))?;
+    let text = crate::files::read_text(csv, MAX_FILE_BYTES)?;
     let (inflow, orders, lines) = inflow(&text, zone).map_err(|e| format!("{}: {e}", csv.display()))?;
     let evaluation = evaluate(&inflow, zone, &|_| false);
     if evaluation.days == 0 {
