@@ -345,10 +345,17 @@ impl Ordo {
         let intake = intake::IntakeQueue::start(db.clone());
         let inbox = inbox::Inbox::start(db.clone());
         let ordo = Ordo { db, settings, clock: Clock::System, cache: Default::default(), intake, inbox, token_uses: Default::default(), triage: Default::default() };
-        let mut tx = ordo.db.write().await?;
-        ledger::open_default_chart(&mut tx, ordo.now()).await?;
-        rules::seed_initial_rules(&mut tx, &ordo.settings.risk, ordo.now()).await?;
-        tx.commit().await?;
+        // A database set up already is only read: a command run beside a busy `ordo serve`
+        // must not queue for SQLite's one writer, and time out, to find nothing to write.
+        let mut tx = ordo.db.read().await?;
+        let set_up = ledger::default_chart_open(&mut tx).await? && rules::initial_rules_seeded(&mut tx).await?;
+        drop(tx);
+        if !set_up {
+            let mut tx = ordo.db.write().await?;
+            ledger::open_default_chart(&mut tx, ordo.now()).await?;
+            rules::seed_initial_rules(&mut tx, &ordo.settings.risk, ordo.now()).await?;
+            tx.commit().await?;
+        }
         Ok(ordo)
     }
 

@@ -116,9 +116,16 @@ pub(crate) fn stored_order_facts(order: &ordo_domain::order::Order, channel: &or
 /// Puts the initial rule set in force on a database that never had one: the risk-hold rules
 /// the risk settings describe ([`ordo_domain::risk::RiskPolicy::initial_rules`]), written and
 /// approved by `system`. Runs once per database.
+/// The meta key set once the initial rules are in force.
+const INITIAL_RULES: &str = "initial_rules";
+
+/// Whether the initial rules were put in force already.
+pub async fn initial_rules_seeded(tx: &mut ordo_storage::Tx) -> AppResult<bool> {
+    Ok(tx.meta(INITIAL_RULES).await?.is_some())
+}
+
 pub async fn seed_initial_rules(tx: &mut ordo_storage::Tx, policy: &ordo_domain::risk::RiskPolicy, now: DateTime<Utc>) -> AppResult<()> {
-    const MARK: &str = "initial_rules";
-    if tx.meta(MARK).await?.is_some() {
+    if initial_rules_seeded(tx).await? {
         return Ok(());
     }
     let system = Actor::system();
@@ -146,7 +153,7 @@ pub async fn seed_initial_rules(tx: &mut ordo_storage::Tx, policy: &ordo_domain:
                 .reason("the initial rule set, from the risk settings"),
         );
     }
-    tx.set_meta(MARK, "true").await?;
+    tx.set_meta(INITIAL_RULES, "true").await?;
     record(tx, &system, now, &changes).await
 }
 

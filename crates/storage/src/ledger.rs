@@ -30,6 +30,12 @@ fn wide(high: i64, low: i64) -> Total {
 }
 
 impl Tx {
+    /// The codes of the accounts open, in code order.
+    pub async fn account_codes(&mut self) -> Result<Vec<String>, StorageError> {
+        let sql = "SELECT code FROM accounts ORDER BY code";
+        Ok(on_engine!(self, |conn| sqlx::query_scalar(sql).fetch_all(conn).await?))
+    }
+
     /// Opens each account that does not exist yet; existing ones are left as they are.
     pub async fn ensure_accounts(&mut self, accounts: &[(String, String, AccountKind)], now: DateTime<Utc>) -> Result<(), StorageError> {
         let sql = "INSERT INTO accounts (code, name, kind, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (code) DO NOTHING";

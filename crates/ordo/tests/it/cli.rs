@@ -455,6 +455,21 @@ fn anomalies_are_scanned_and_workload_forecast_on_demand() {
     assert!(!dir.path().join("odro.db").exists());
 }
 
+#[tokio::test]
+async fn a_command_that_only_reads_runs_while_another_process_holds_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("ordo.db").display());
+    assert!(run(dir.path(), &["init", "--database", &database]).status.success());
+    // A long write elsewhere, as a busy `ordo serve` may hold: SQLite's one writer is taken.
+    use sqlx::Connection;
+    let mut writer = sqlx::SqliteConnection::connect(&database).await.unwrap();
+    sqlx::raw_sql("BEGIN IMMEDIATE; INSERT INTO meta (key, value) VALUES ('busy', 'yes')").execute(&mut writer).await.unwrap();
+    let (dir_path, url) = (dir.path().to_owned(), database.clone());
+    let out = tokio::task::spawn_blocking(move || run(&dir_path, &["workload", "--database", &url, "--json"])).await.unwrap();
+    assert!(out.status.success(), "it reads, so it need not wait for the writer: {}", text(&out.stderr));
+    sqlx::raw_sql("ROLLBACK").execute(&mut writer).await.unwrap();
+}
+
 #[test]
 fn the_workload_forecast_and_the_rate_test_are_scored_on_files() {
     let dir = tempfile::tempdir().unwrap();
