@@ -42,13 +42,13 @@ impl LedgerCheck {
     }
 }
 
-/// Opens the default chart of accounts where it is missing.
 /// Whether every account of the default chart is open already.
 pub async fn default_chart_open(tx: &mut Tx) -> AppResult<bool> {
     let open = tx.account_codes().await?;
     Ok(ledger::DEFAULT_CHART.iter().all(|(code, ..)| open.iter().any(|c| c == code)))
 }
 
+/// Opens the default chart of accounts where it is missing.
 pub async fn open_default_chart(tx: &mut Tx, now: DateTime<Utc>) -> AppResult<()> {
     let chart: Vec<(String, String, AccountKind)> =
         ledger::DEFAULT_CHART.iter().map(|(code, name, kind)| ((*code).to_owned(), (*name).to_owned(), *kind)).collect();

@@ -113,9 +113,6 @@ pub(crate) fn stored_order_facts(order: &ordo_domain::order::Order, channel: &or
     .facts(channel, stats, now, true)
 }
 
-/// Puts the initial rule set in force on a database that never had one: the risk-hold rules
-/// the risk settings describe ([`ordo_domain::risk::RiskPolicy::initial_rules`]), written and
-/// approved by `system`. Runs once per database.
 /// The meta key set once the initial rules are in force.
 const INITIAL_RULES: &str = "initial_rules";
 
@@ -124,6 +121,9 @@ pub async fn initial_rules_seeded(tx: &mut ordo_storage::Tx) -> AppResult<bool> 
     Ok(tx.meta(INITIAL_RULES).await?.is_some())
 }
 
+/// Puts the initial rule set in force on a database that never had one: the risk-hold rules
+/// the risk settings describe ([`ordo_domain::risk::RiskPolicy::initial_rules`]), written and
+/// approved by `system`. Runs once per database.
 pub async fn seed_initial_rules(tx: &mut ordo_storage::Tx, policy: &ordo_domain::risk::RiskPolicy, now: DateTime<Utc>) -> AppResult<()> {
     if initial_rules_seeded(tx).await? {
         return Ok(());

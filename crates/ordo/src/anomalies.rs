@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::NaiveDate;
-use ordo_app::domain::anomaly::{baseline, rate_spike, RateDay, RateSpike, BASELINE_DAYS, MIN_BASELINE_TRIALS, MIN_EVENTS, MIN_TRIALS, P_THRESHOLD};
+use ordo_app::domain::anomaly::{baseline, can_alarm, rate_spike, RateDay, RateSpike, BASELINE_DAYS, MIN_BASELINE_TRIALS, MIN_EVENTS, MIN_TRIALS, P_THRESHOLD};
 use serde::Serialize;
 
 /// The largest file read.
@@ -100,10 +100,8 @@ pub fn judge(text: &str, file: &str) -> Result<Report, String> {
         let before = findings.len();
         for day in subject_days {
             let history = baseline(subject_days, day.day);
-            let baseline_trials: i64 = history.iter().map(|d| d.trials).sum();
-            let can_alarm = day.trials >= MIN_TRIALS && day.events >= MIN_EVENTS && day.events <= day.trials && baseline_trials >= MIN_BASELINE_TRIALS;
             (days, kind.days) = (days + 1, kind.days + 1);
-            if can_alarm {
+            if can_alarm(&history, day) {
                 (testable, kind.testable) = (testable + 1, kind.testable + 1);
             }
             if let Some(spike) = rate_spike(&history, day) {

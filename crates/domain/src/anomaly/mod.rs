@@ -64,12 +64,27 @@ pub const MIN_TRIALS: i64 = 20;
 pub const MIN_EVENTS: i64 = 5;
 pub const MIN_BASELINE_TRIALS: i64 = 100;
 
+/// The events and trials of `history`, `day` itself left out if it is there.
+fn pooled(history: &[RateDay], day: &RateDay) -> (i64, i64) {
+    history.iter().filter(|d| d.day != day.day).fold((0, 0), |(e, t), d| (e + d.events.max(0), t + d.trials.max(0)))
+}
+
+/// Whether the day and its baseline have the numbers to alarm at all.
+fn enough(day: &RateDay, baseline_trials: i64) -> bool {
+    day.trials >= MIN_TRIALS && day.events >= MIN_EVENTS && day.events <= day.trials && baseline_trials >= MIN_BASELINE_TRIALS
+}
+
+/// Whether [`rate_spike`] could find `day` anomalous against `history`, whatever its rate:
+/// small numbers never alarm.
+pub fn can_alarm(history: &[RateDay], day: &RateDay) -> bool {
+    enough(day, pooled(history, day).1)
+}
+
 /// Whether `day`'s rate is anomalously high against the pooled rate of `history` (the days
 /// before it; `day` itself is left out if it is there).
 pub fn rate_spike(history: &[RateDay], day: &RateDay) -> Option<RateSpike> {
-    let before = history.iter().filter(|d| d.day != day.day);
-    let (baseline_events, baseline_trials) = before.fold((0, 0), |(e, t), d| (e + d.events.max(0), t + d.trials.max(0)));
-    if day.trials < MIN_TRIALS || day.events < MIN_EVENTS || baseline_trials < MIN_BASELINE_TRIALS || day.events > day.trials {
+    let (baseline_events, baseline_trials) = pooled(history, day);
+    if !enough(day, baseline_trials) {
         return None;
     }
     let p0 = (baseline_events + 1) as f64 / (baseline_trials + 1) as f64;
@@ -217,6 +232,17 @@ mod tests {
 
     fn usual() -> Vec<RateDay> {
         (1..=28).map(|n| day(n, 2, 50)).collect()
+    }
+
+    #[test]
+    fn small_numbers_cannot_alarm_whatever_their_rate() {
+        let history = usual();
+        assert!(can_alarm(&history, &day(29, 5, 20)));
+        assert!(!can_alarm(&history, &day(29, 4, 20)), "too few events");
+        assert!(!can_alarm(&history, &day(29, 19, 19)), "too few trials");
+        assert!(!can_alarm(&history, &day(29, 30, 20)), "more events than trials");
+        assert!(!can_alarm(&history[..1], &day(29, 20, 20)), "a baseline of 50 trials");
+        assert!(rate_spike(&history[..1], &day(29, 20, 20)).is_none());
     }
 
     #[test]
