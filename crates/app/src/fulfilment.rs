@@ -129,9 +129,7 @@ impl Fulfilment<'_> {
         let Some(site) = tx.location(&new.location).await? else {
             return Err(FieldError::new("location", format!("unknown location {:?}", new.location)).into());
         };
-        let cutoff = chrono::NaiveTime::parse_from_str(&site.cutoff_time, "%H:%M").unwrap_or_default();
-        let zone: chrono_tz::Tz = site.time_zone.parse().unwrap_or(chrono_tz::UTC);
-        let cutoff_at = ordo_domain::order::next_cutoff(now, cutoff, zone);
+        let cutoff_at = site.schedule().next_cutoff(now);
 
         let mut by_order: BTreeMap<Uuid, Vec<&PickableLine>> = BTreeMap::new();
         let mut due_order: Vec<Uuid> = Vec::new();

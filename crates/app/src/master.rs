@@ -1,6 +1,7 @@
 //! Master data use cases: create and read channels, locations, products, listings,
 //! customers and suppliers.
 
+use ordo_domain::calendar::{Calendar, NewCalendar};
 use ordo_domain::master::{
     Channel, Customer, Listing, Location, NewChannel, NewCustomer, NewListing, NewLocation, NewProduct, NewSupplier,
     Product, Supplier,
@@ -309,5 +310,19 @@ impl MasterData<'_> {
         tx.commit().await?;
         self.cache.clear();
         Ok(codes)
+    }
+
+    /// Sets the weekdays and dates a location does not work. Orders routed from then on get
+    /// ship-by dates on its working days; those already routed keep theirs.
+    pub async fn set_location_calendar(self, location: &str, calendar: NewCalendar, actor: &Actor) -> AppResult<Calendar> {
+        let calendar = calendar.validate()?;
+        let mut tx = self.db.write().await?;
+        let Some(known) = tx.location(location).await? else { return Err(AppError::NotFound { what: "location", key: location.to_owned() }) };
+        tx.set_location_calendar(location, &calendar).await?;
+        let change = Change::new("location.calendar", format!("location:{location}")).before(&known.calendar).after(&calendar);
+        record(&mut tx, actor, self.now(), &[change]).await?;
+        tx.commit().await?;
+        self.cache.clear();
+        Ok(calendar)
     }
 }

@@ -123,12 +123,10 @@ fn settle(request: &RouteRequest<'_>, plan: &RoutingPlan, refused: &[(&str, &str
     let (placed_at, sla_hours) = request.placed;
     let mut ship_by = placed_at + chrono::Duration::hours(sla_hours);
     if let Some(first) = plan.allocations.first()
-        && let Some((cutoff_time, time_zone)) = request.sites.cutoffs.get(&first.location)
+        && let Some(site) = request.sites.schedules.get(&first.location)
     {
-        let cutoff = chrono::NaiveTime::parse_from_str(cutoff_time, "%H:%M").unwrap_or_default();
-        let zone: chrono_tz::Tz = time_zone.parse().unwrap_or(chrono_tz::UTC);
-        ship_by = ordo_domain::order::ship_by(placed_at, sla_hours, cutoff, zone);
-        reasons.push(format!("ships by the {cutoff_time} cut-off at {} ({time_zone})", first.location));
+        ship_by = site.ship_by(placed_at, sla_hours);
+        reasons.push(format!("ships by the {} cut-off at {} ({})", site.cutoff.format("%H:%M"), first.location, site.zone.name()));
     }
     let decider = request.preference.map_or_else(|| PreferWholeOrder.name().to_owned(), |p| p.name().to_owned());
     let routed = Routed { allocations, short, reasons, decider, ship_by };

@@ -231,6 +231,7 @@ impl Shop {
                 time_zone: Some(zone.into()),
                 cutoff_time: Some(cutoff.into()),
                 managed_by: None,
+                calendar: None,
             };
             tx.insert_location(&new.validate()?, now).await?;
             summary.locations.push(code.to_owned());

@@ -257,9 +257,7 @@ impl Shop {
             // Two waves a day at each site: mid-morning, and an hour before the carrier's cut-off.
             for site in &sites {
                 let Some((code, _)) = WAVE_CAPACITY.iter().find(|(code, _)| *code == site.code) else { continue };
-                let cutoff = chrono::NaiveTime::parse_from_str(&site.cutoff_time, "%H:%M").unwrap_or_default();
-                let zone: chrono_tz::Tz = site.time_zone.parse().unwrap_or(chrono_tz::UTC);
-                let cutoff_at = ordo_domain::order::next_cutoff(at(0, 0), cutoff, zone);
+                let cutoff_at = site.schedule().next_cutoff(at(0, 0));
                 events.push((cutoff_at - Duration::hours(6), Event::Wave(code)));
                 events.push((cutoff_at - Duration::hours(1), Event::Wave(code)));
                 events.push((cutoff_at + Duration::minutes(1), Event::Watch));

@@ -42,6 +42,7 @@ macro_rules! named {
 pub mod access;
 pub mod anomaly;
 pub mod audit;
+pub mod calendar;
 pub mod change;
 pub mod confirmation;
 pub mod connector;

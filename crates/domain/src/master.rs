@@ -8,6 +8,7 @@ use chrono::{DateTime, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::calendar::{Calendar, NewCalendar, Schedule};
 use crate::field::{self, FieldError};
 use crate::money::{Currency, Money};
 
@@ -129,6 +130,15 @@ pub struct Location {
     /// routes none of its orders here, only that channel's fulfilled-by-channel orders.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub managed_by: Option<String>,
+    /// The weekdays and dates it does not work; empty when it works every day.
+    pub calendar: Calendar,
+}
+
+impl Location {
+    /// Its time zone, cut-off and calendar, as ship-by dates, waves and the workload use them.
+    pub fn schedule(&self) -> Schedule {
+        Schedule::from_saved(&self.time_zone, &self.cutoff_time, self.calendar.clone())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -148,6 +158,9 @@ pub struct NewLocation {
     /// The code of the channel that keeps this stock and ships from it itself (Amazon FBA).
     #[serde(default)]
     pub managed_by: Option<String>,
+    /// Defaults to working every day.
+    #[serde(default)]
+    pub calendar: Option<NewCalendar>,
 }
 
 impl NewLocation {
@@ -167,6 +180,7 @@ impl NewLocation {
             time_zone,
             cutoff_time: cutoff.format("%H:%M").to_string(),
             managed_by: self.managed_by.map(|c| field::code("managed_by", &c)).transpose()?,
+            calendar: self.calendar.map(|c| c.validate().map_err(|e| FieldError::new(format!("calendar.{}", e.field), e.message))).transpose()?.unwrap_or_default(),
         })
     }
 }
@@ -401,6 +415,7 @@ mod tests {
             time_zone: Some(tz.into()),
             cutoff_time: Some(cutoff.into()),
             managed_by: None,
+            calendar: None,
         };
         assert_eq!(new("Europe/Berlin", "9:05").validate().unwrap().cutoff_time, "09:05");
         assert_eq!(new("Mars/Olympus", "15:00").validate().unwrap_err().field, "time_zone");

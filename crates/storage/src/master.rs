@@ -1,6 +1,7 @@
 //! Master data: channels, locations, products, listings, customers, suppliers.
 
 use chrono::{DateTime, Utc};
+use ordo_domain::calendar::Calendar;
 use ordo_domain::master::{
     AbcClass, Channel, ChannelKind, Customer, CustomerSegment, Listing, Location, LocationKind, Product, Supplier,
 };
@@ -50,6 +51,7 @@ struct LocationRow {
     time_zone: String,
     cutoff_time: String,
     managed_by: Option<String>,
+    calendar: Option<String>,
 }
 
 impl TryFrom<LocationRow> for Location {
@@ -63,8 +65,18 @@ impl TryFrom<LocationRow> for Location {
             time_zone: row.time_zone,
             cutoff_time: row.cutoff_time,
             managed_by: row.managed_by,
+            calendar: read_calendar(row.calendar.as_deref())?,
         })
     }
+}
+
+/// A location's calendar as stored: JSON, or NULL for one that works every day.
+pub(crate) fn read_calendar(stored: Option<&str>) -> Result<Calendar, StorageError> {
+    stored.map_or(Ok(Calendar::default()), |json| serde_json::from_str(json).map_err(|_| crate::error::corrupt("locations.calendar")))
+}
+
+fn write_calendar(calendar: &Calendar) -> Option<String> {
+    (calendar != &Calendar::default()).then(|| serde_json::json!(calendar).to_string())
 }
 
 #[derive(sqlx::FromRow)]
@@ -189,7 +201,7 @@ pub struct MasterDataCounts {
 }
 
 const CHANNEL_COLUMNS: &str = "code, name, kind, currency, ship_by_sla_hours";
-const LOCATION_COLUMNS: &str = "code, name, kind, priority, time_zone, cutoff_time, managed_by";
+const LOCATION_COLUMNS: &str = "code, name, kind, priority, time_zone, cutoff_time, managed_by, calendar";
 const PRODUCT_COLUMNS: &str = "sku, name, unit_cost_minor, currency, weight_grams, tax_class, abc_class, active";
 const LISTING_COLUMNS: &str = "channel, channel_sku, sku, price_minor, currency";
 const CUSTOMER_COLUMNS: &str = "id, email, name, segment, created_at";
@@ -263,8 +275,8 @@ impl Tx {
         if self.code_taken_ignoring_case("locations", "code", &location.code).await? {
             return Ok(false);
         }
-        let sql = "INSERT INTO locations (code, name, kind, priority, time_zone, cutoff_time, managed_by, created_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING";
+        let sql = "INSERT INTO locations (code, name, kind, priority, time_zone, cutoff_time, managed_by, calendar, created_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING";
         let result = on_engine!(self, |conn| sqlx::query(sql)
             .bind(&location.code)
             .bind(&location.name)
@@ -273,6 +285,7 @@ impl Tx {
             .bind(&location.time_zone)
             .bind(&location.cutoff_time)
             .bind(&location.managed_by)
+            .bind(write_calendar(&location.calendar))
             .bind(now)
             .execute(conn)
             .await?
@@ -285,6 +298,13 @@ impl Tx {
         let row: Option<LocationRow> =
             on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(code).fetch_optional(conn).await?);
         row.map(Location::try_from).transpose()
+    }
+
+    /// Sets a location's working calendar; `false` when there is no such location.
+    pub async fn set_location_calendar(&mut self, code: &str, calendar: &Calendar) -> Result<bool, StorageError> {
+        let sql = "UPDATE locations SET calendar = $2 WHERE code = $1";
+        let updated = on_engine!(self, |conn| sqlx::query(sql).bind(code).bind(write_calendar(calendar)).execute(conn).await?.rows_affected());
+        Ok(updated == 1)
     }
 
     /// All locations, most preferred first.

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use ordo_domain::calendar::Schedule;
 use ordo_domain::routing::Candidate;
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
@@ -12,13 +13,13 @@ use crate::error::corrupt;
 use crate::{on_engine, Engine, StorageError, Tx, TxInner};
 
 /// Where an order may ship from: the candidates without their stock, whether the channel
-/// splits orders, and each location's cut-off time and time zone.
+/// splits orders, and each location's time zone, cut-off and calendar.
 #[derive(Debug, Clone)]
 pub struct RoutingSites {
     pub allow_split: bool,
     pub candidates: Vec<Candidate>,
-    /// Location code → (cut-off as HH:MM, IANA time zone).
-    pub cutoffs: BTreeMap<String, (String, String)>,
+    /// Location code → when it ships.
+    pub schedules: BTreeMap<String, Schedule>,
 }
 
 /// Units of a SKU at a location: available, on hand, or held, as the reader says.
@@ -55,7 +56,7 @@ impl Tx {
                         (SELECT COUNT(*) FROM channel_locations WHERE channel = $1) FROM channels WHERE code = $1";
         // An order the channel ships itself goes only to the locations it manages; every other
         // order only to Ordo's own.
-        let sites = "SELECT l.code, l.priority, l.cutoff_time, l.time_zone, \
+        let sites = "SELECT l.code, l.priority, l.cutoff_time, l.time_zone, l.calendar, \
                      EXISTS (SELECT 1 FROM channel_locations c WHERE c.channel = $1 AND c.location = l.code), \
                      NOT EXISTS (SELECT 1 FROM location_shipping_methods m WHERE m.location = l.code) \
                      OR EXISTS (SELECT 1 FROM location_shipping_methods m WHERE m.location = l.code AND m.method = $2) \
@@ -63,11 +64,12 @@ impl Tx {
                      ORDER BY l.priority, l.code";
         let (allow_split, restricted): (bool, i64) =
             on_engine!(self, |conn| sqlx::query_as(settings).bind(channel).fetch_one(conn).await?);
-        let rows: Vec<(String, i64, String, String, bool, bool)> =
+        let rows: Vec<(String, i64, String, String, Option<String>, bool, bool)> =
             on_engine!(self, |conn| sqlx::query_as(sites).bind(channel).bind(shipping_method).bind(by_channel).fetch_all(conn).await?);
-        let mut routing = RoutingSites { allow_split, candidates: Vec::new(), cutoffs: BTreeMap::new() };
-        for (location, priority, cutoff, zone, listed, offers) in rows {
-            routing.cutoffs.insert(location.clone(), (cutoff, zone));
+        let mut routing = RoutingSites { allow_split, candidates: Vec::new(), schedules: BTreeMap::new() };
+        for (location, priority, cutoff_time, time_zone, calendar, listed, offers) in rows {
+            let calendar = crate::master::read_calendar(calendar.as_deref())?;
+            routing.schedules.insert(location.clone(), Schedule::from_saved(&time_zone, &cutoff_time, calendar));
             routing.candidates.push(Candidate {
                 location,
                 priority,

@@ -66,6 +66,7 @@ fn location(code: &str, priority: i64) -> Location {
         time_zone: "Europe/Berlin".into(),
         cutoff_time: "15:00".into(),
         managed_by: None,
+        calendar: Default::default(),
     }
 }
 

@@ -4,6 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use ordo_app::Ordo;
+use ordo_domain::calendar::{Calendar, NewCalendar};
 use ordo_domain::master::{
     Channel, Customer, Listing, Location, NewChannel, NewCustomer, NewListing, NewLocation, NewProduct, NewSupplier,
     Product, Supplier,
@@ -21,6 +22,7 @@ pub fn routes() -> OpenApiRouter<Ordo> {
         .routes(routes!(create_channel, list_channels))
         .routes(routes!(get_channel))
         .routes(routes!(create_location, list_locations))
+        .routes(routes!(set_calendar))
         .routes(routes!(create_product, list_products))
         .routes(routes!(get_product))
         .routes(routes!(set_kit_components, get_kit_components))
@@ -321,4 +323,21 @@ async fn set_shipping_methods(
     ValidJson(body): ValidJson<ShippingMethods>,
 ) -> Result<Json<ShippingMethods>, ApiError> {
     Ok(Json(ShippingMethods { methods: ordo.master_data().set_shipping_methods(&code, &body.methods, &caller.actor).await? }))
+}
+
+/// Sets the weekdays and dates a location does not work (`closed_weekdays` such as
+/// `["saturday", "sunday"]`; `closed_dates` as `[{"date": "2026-12-25", "name": "Christmas Day"}]`,
+/// at most 1,000). Ship-by dates count only its working days' hours and fall on its working
+/// days' cut-offs; the workload carries a closed day's orders to the next working day. Orders
+/// already routed keep their ship-by dates. An empty calendar means every day is worked.
+#[utoipa::path(put, path = "/api/v1/locations/{code}/calendar", security(("bearer" = ["master_data.write"])), tag = "master data",
+    params(("code" = String, Path)), request_body = NewCalendar,
+    responses((status = 200, body = Calendar), (status = "4XX", body = ErrorBody)))]
+async fn set_calendar(
+    State(ordo): State<Ordo>,
+    caller: Authorized<need::MasterDataWrite>,
+    Path(code): Path<String>,
+    ValidJson(body): ValidJson<NewCalendar>,
+) -> Result<Json<Calendar>, ApiError> {
+    Ok(Json(ordo.master_data().set_location_calendar(&code, body, &caller.actor).await?))
 }

@@ -114,6 +114,7 @@ pub(crate) async fn create_location(session: Session, State(dashboard): State<Da
             time_zone: optional(&fields, "time_zone"),
             cutoff_time: optional(&fields, "cutoff_time"),
             managed_by: None,
+            calendar: None,
         })
     })();
     let created = match new {

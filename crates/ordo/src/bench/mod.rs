@@ -70,6 +70,7 @@ async fn seed(ordo: &Ordo) -> Result<(), AppError> {
             time_zone: None,
             cutoff_time: None,
             managed_by: None,
+            calendar: None,
         };
         ignore_duplicate(ordo.master_data().create_location(location, &system).await)?;
     }

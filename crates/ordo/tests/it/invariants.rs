@@ -63,6 +63,7 @@ async fn shop(url: &str) -> Ordo {
             time_zone: None,
             cutoff_time: None,
             managed_by: None,
+            calendar: None,
         };
         ordo.master_data().create_location(location, &Actor::system()).await.unwrap();
     }

@@ -723,3 +723,37 @@ on_both_engines!(
     orders_are_searched_paged_by_cursor_followed_as_a_change_feed_and_exported_on_sqlite,
     orders_are_searched_paged_by_cursor_followed_as_a_change_feed_and_exported_on_postgres
 );
+
+/// A location closed at weekends and on a stocktake Monday: an order placed on Friday morning
+/// with the 48-hour SLA is due at Tuesday's cut-off, its hours counted on working days only;
+/// a wrong calendar is refused naming its field and changes nothing.
+async fn ship_by_dates_fall_on_working_days(server: Server) {
+    shop(&server, 10).await;
+    let t = &server.admin;
+    let calendar = |weekdays: Value| json!({"closed_weekdays": weekdays, "closed_dates": [{"date": "2026-11-23", "name": "Stocktake"}]});
+    let (status, refused) = server.put(t, "/api/v1/locations/central/calendar", calendar(json!(["sat"]))).await;
+    assert_eq!((status, refused["error"]["field"].as_str()), (422, Some("closed_weekdays[0]")), "{refused}");
+    let (_, locations) = server.get(t, "/api/v1/locations").await;
+    assert_eq!(locations[0]["calendar"], json!({"closed_weekdays": [], "closed_dates": []}), "the refused calendar changed nothing");
+    let (status, unknown) = server.put(t, "/api/v1/locations/nowhere/calendar", calendar(json!([]))).await;
+    assert_eq!(status, 404, "{unknown}");
+
+    let (status, set) = server.put(t, "/api/v1/locations/central/calendar", calendar(json!(["Sunday", "saturday"]))).await;
+    assert_eq!(status, 200, "{set}");
+    let expected = json!({"closed_weekdays": ["saturday", "sunday"], "closed_dates": [{"date": "2026-11-23", "name": "Stocktake"}]});
+    assert_eq!(set, expected);
+    let (_, locations) = server.get(t, "/api/v1/locations").await;
+    assert_eq!(locations[0]["calendar"], expected);
+    let (_, changes) = server.get(t, "/api/v1/audit?subject=location:central").await;
+    assert!(changes.to_string().contains("location.calendar"), "the change is audited: {changes}");
+
+    // Placed Friday 2026-11-20 10:00 UTC: 14 h on Friday, the weekend and Monday closed, 24 h
+    // on Tuesday, 10 on Wednesday; the last cut-off before is Tuesday's 16:00.
+    let (status, placed) = server.post(t, "/api/v1/orders", order("after-stocktake", json!([{"sku": "W-MUG", "quantity": 1, "unit_price": "12.90"}]))).await;
+    assert_eq!(status, 201, "{placed}");
+    assert_eq!(placed["ship_by"], "2026-11-24T16:00:00Z", "{placed}");
+    let reasons = placed["routing"][0]["reasons"].to_string();
+    assert!(reasons.contains("16:00 cut-off at central (UTC)"), "{reasons}");
+}
+
+on_both_engines!(ship_by_dates_fall_on_working_days, ship_by_dates_fall_on_working_days_on_sqlite, ship_by_dates_fall_on_working_days_on_postgres);
