@@ -3,8 +3,9 @@
 //! ([`ordo_domain::workload`] decides; this gathers its inflow, backlog, promotions and
 //! capacity). A location a channel ships from itself has none.
 
-use chrono::{Duration, NaiveDate, NaiveTime};
+use chrono::{Duration, NaiveDate};
 use ordo_domain::audit::Change;
+use ordo_domain::calendar::Calendar;
 use ordo_domain::field::bounded;
 use ordo_domain::workload::{outlook, Capacity, Outlook, Work, PROFILE_WEEKS, RECENT_DAYS};
 use ordo_domain::FieldError;
@@ -20,6 +21,8 @@ pub struct LocationWorkload {
     pub name: String,
     pub time_zone: String,
     pub cutoff_time: String,
+    /// The weekdays and dates it does not work.
+    pub calendar: Calendar,
     pub capacity: Capacity,
     /// Whether the capacity was set for the location (else the defaults).
     pub capacity_set: bool,
@@ -47,21 +50,13 @@ impl Fulfilment<'_> {
             let work = backlog.iter().find(|(l, _)| *l == location.code).map_or(Work::default(), |(_, w)| *w);
             let set = capacities.iter().find(|(l, _)| *l == location.code).map(|(_, c)| *c);
             let capacity = set.unwrap_or_default();
-            // Both are checked when a location is saved; a damaged value is said, not hidden.
-            let zone: chrono_tz::Tz = location.time_zone.parse().unwrap_or_else(|_| {
-                tracing::warn!(location = %location.code, time_zone = %location.time_zone, "unreadable time zone: the workload is worked out in UTC");
-                chrono_tz::UTC
-            });
-            let cutoff = NaiveTime::parse_from_str(&location.cutoff_time, "%H:%M").unwrap_or_else(|_| {
-                tracing::warn!(location = %location.code, cutoff = %location.cutoff_time, "unreadable cut-off: the workload takes midnight");
-                NaiveTime::MIN
-            });
-            let outlook = outlook(&history, work, now, zone, cutoff, capacity, &promoted);
+            let outlook = outlook(&history, work, now, &location.schedule(), capacity, &promoted);
             workloads.push(LocationWorkload {
                 location: location.code,
                 name: location.name,
                 time_zone: location.time_zone,
                 cutoff_time: location.cutoff_time,
+                calendar: location.calendar,
                 capacity,
                 capacity_set: set.is_some(),
                 outlook,

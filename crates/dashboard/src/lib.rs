@@ -115,6 +115,7 @@ pub fn router(ordo: ordo_app::Ordo, secure_cookies: bool) -> Router {
         )
         .route("/dashboard/locations", get(pages::master::locations).post(pages::master::create_location))
         .route("/dashboard/locations/shipping-methods", get(|| async { Redirect::to("/dashboard/locations") }).post(pages::master::set_shipping_methods))
+        .route("/dashboard/locations/calendar", get(|| async { Redirect::to("/dashboard/locations") }).post(pages::master::set_calendar))
         .route("/dashboard/products", get(pages::master::products).post(pages::master::create_product))
         .route("/dashboard/products/tax-rates", get(|| async { Redirect::to("/dashboard/products") }).post(pages::master::set_tax_rate))
         .route("/dashboard/products/import", get(|| async { Redirect::to("/dashboard/products") }).post(pages::master::import_products).layer(DefaultBodyLimit::max(pages::master::UPLOAD_LIMIT)))

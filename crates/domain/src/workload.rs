@@ -13,6 +13,11 @@
 //!   double);
 //! - **promotions**: promoted days' inflow against the profile for them, applied to the
 //!   promoted days ahead (1 without promoted days in the history);
+//! - **closed dates** (holidays, stocktakes: the location's [`Calendar`]): left out of the
+//!   profile and the level like promoted days; their inflow against the profile, applied to
+//!   the closed dates ahead (1 without closed dates in the history: orders keep coming on a
+//!   holiday unless the history says they stop). A closed day's work is none: what comes in
+//!   on it is carried to the next working day;
 //! - **backlog**: what is reserved and not shipped now is today's work on top.
 //!
 //! Its accuracy is back-tested on the last 14 days, each forecast from the days before it,
@@ -20,6 +25,8 @@
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Timelike, Utc};
 use serde::Serialize;
+
+use crate::calendar::{Calendar, Schedule};
 
 /// Weeks of history the weekday-and-hour profile averages.
 pub const PROFILE_WEEKS: i64 = 8;
@@ -88,7 +95,12 @@ impl Capacity {
 pub struct DayAhead {
     pub day: NaiveDate,
     pub promoted: bool,
-    /// Forecast inflow; today's is what is still to come, with the backlog added.
+    /// Whether the location works that day (its calendar).
+    pub open: bool,
+    /// Forecast orders coming in that day; today's is what is still to come.
+    pub inflow: Work,
+    /// The work to do that day: its inflow, with today's backlog and what came in on the closed
+    /// days before it; none on a closed day.
     pub work: Work,
     pub people_needed: i64,
 }
@@ -112,6 +124,28 @@ pub struct AtRisk {
     pub capacity_lines: i64,
     /// People more that would clear it.
     pub more_people: i64,
+}
+
+/// What the forecast needs to know of a day besides its inflow.
+#[derive(Clone, Copy)]
+struct Days<'a> {
+    promoted: &'a dyn Fn(NaiveDate) -> bool,
+    calendar: &'a Calendar,
+}
+
+impl Days<'_> {
+    fn promoted(&self, day: NaiveDate) -> bool {
+        (self.promoted)(day)
+    }
+
+    fn closed_date(&self, day: NaiveDate) -> bool {
+        self.calendar.is_closed_date(day)
+    }
+
+    /// A day the weekly pattern is learnt from: neither promoted nor a closed date.
+    fn usual(&self, day: NaiveDate) -> bool {
+        !self.promoted(day) && !self.closed_date(day)
+    }
 }
 
 /// How far off the forecast was, back-tested: weighted absolute percentage error of daily
@@ -138,13 +172,14 @@ pub struct Outlook {
     pub accuracy: Accuracy,
 }
 
-/// The inflow by local weekday and hour, in thousandths of an hour's work, and the level and
-/// promotion factors, learnt from the history before `today`.
+/// The inflow by local weekday and hour, in thousandths of an hour's work, and the level,
+/// promotion and closed-date factors, learnt from the history before `today`.
 struct Model {
     /// [weekday from Monday][hour] → (parcels, lines, units) × 1000.
     profile: [[(i64, i64, i64); 24]; 7],
     level: i64,
     promotion: i64,
+    closed: i64,
 }
 
 fn local_day_start(day: NaiveDate, zone: chrono_tz::Tz) -> DateTime<Utc> {
@@ -162,13 +197,13 @@ fn by_local_day(history: &[Inflow], zone: chrono_tz::Tz) -> std::collections::BT
     days
 }
 
-fn learn(days: &std::collections::BTreeMap<NaiveDate, [Work; 24]>, today: NaiveDate, promoted: &dyn Fn(NaiveDate) -> bool) -> Model {
+fn learn(days: &std::collections::BTreeMap<NaiveDate, [Work; 24]>, today: NaiveDate, special: Days) -> Model {
     let first = today - Duration::weeks(PROFILE_WEEKS);
     // Days the location traded on (some inflow), before today, within the profile's weeks.
     let history: Vec<(NaiveDate, &[Work; 24])> = days.range(first..today).map(|(d, h)| (*d, h)).collect();
     let mut sums = [[(0i64, 0i64, 0i64); 24]; 7];
     let mut weeks = [0i64; 7];
-    for (day, hours) in history.iter().filter(|(d, _)| !promoted(*d)) {
+    for (day, hours) in history.iter().filter(|(d, _)| special.usual(*d)) {
         let w = day.weekday().num_days_from_monday() as usize;
         weeks[w] += 1;
         for (h, work) in hours.iter().enumerate() {
@@ -191,59 +226,79 @@ fn learn(days: &std::collections::BTreeMap<NaiveDate, [Work; 24]>, today: NaiveD
         if e > 0 { (a * 1000 / e).clamp(low, high) } else { none }
     };
     let recent = today - Duration::days(RECENT_DAYS);
-    let level = ratio(history.iter().filter(|(d, _)| *d >= recent && !promoted(*d)).map(|(d, h)| (actual(h), expected(*d))).collect(), 500, 2000, 1000);
-    let promotion = ratio(history.iter().filter(|(d, _)| promoted(*d)).map(|(d, h)| (actual(h), expected(*d))).collect(), 1000, 5000, 1000);
-    Model { profile, level, promotion }
+    let level = ratio(history.iter().filter(|(d, _)| *d >= recent && special.usual(*d)).map(|(d, h)| (actual(h), expected(*d))).collect(), 500, 2000, 1000);
+    let promotion = ratio(history.iter().filter(|(d, _)| special.promoted(*d) && !special.closed_date(*d)).map(|(d, h)| (actual(h), expected(*d))).collect(), 1000, 5000, 1000);
+    // A closed date the history has no row for brought nothing: a shop that stops on holidays.
+    let closed_dates = special.calendar.closed_dates.iter().map(|c| c.date).filter(|d| *d >= first && *d < today);
+    let closed = ratio(closed_dates.map(|d| (days.get(&d).map_or(0, actual), expected(d))).collect(), 0, 2000, 1000);
+    Model { profile, level, promotion, closed }
 }
 
 impl Model {
-    fn hour(&self, day: NaiveDate, hour: usize, promoted: bool) -> Work {
+    /// The inflow forecast for an hour of `day`.
+    fn hour(&self, day: NaiveDate, hour: usize, special: Days) -> Work {
         let (p, l, u) = self.profile[day.weekday().num_days_from_monday() as usize][hour];
-        let factor = self.level * if promoted { self.promotion } else { 1000 } / 1000;
+        let factor = if special.closed_date(day) {
+            self.level * self.closed / 1000
+        } else if special.promoted(day) {
+            self.level * self.promotion / 1000
+        } else {
+            self.level
+        };
         let scale = |v: i64| (v * factor + 500_000) / 1_000_000;
         Work { parcels: scale(p), lines: scale(l), units: scale(u) }
     }
 
-    fn day(&self, day: NaiveDate, promoted: bool, from_hour: usize) -> Work {
-        (from_hour..24).map(|h| self.hour(day, h, promoted)).sum()
+    fn day(&self, day: NaiveDate, special: Days, from_hour: usize) -> Work {
+        (from_hour..24).map(|h| self.hour(day, h, special)).sum()
     }
 }
 
 /// The workload ahead of a location at `now`, from its hourly `history` (weeks of it),
-/// what is reserved and not shipped (`backlog`), which days are promoted, its time zone,
-/// cut-off and `capacity`.
+/// what is reserved and not shipped (`backlog`), its time zone, cut-off and calendar, its
+/// `capacity`, and which days are promoted.
 pub fn outlook(
     history: &[Inflow],
     backlog: Work,
     now: DateTime<Utc>,
-    zone: chrono_tz::Tz,
-    cutoff: NaiveTime,
+    schedule: &Schedule,
     capacity: Capacity,
     promoted: &dyn Fn(NaiveDate) -> bool,
 ) -> Outlook {
+    let zone = schedule.zone;
+    let special = Days { promoted, calendar: &schedule.calendar };
     let days = by_local_day(history, zone);
     let local_now = now.with_timezone(&zone);
     let today = local_now.date_naive();
-    let model = learn(&days, today, promoted);
+    let model = learn(&days, today, special);
     let this_hour = local_now.hour() as usize;
 
+    let mut carried = backlog;
     let ahead: Vec<DayAhead> = (0..DAYS_AHEAD)
         .map(|n| {
             let day = today + Duration::days(n);
-            let is_promoted = promoted(day);
-            let inflow = model.day(day, is_promoted, if n == 0 { this_hour } else { 0 });
-            let work = if n == 0 { inflow + backlog } else { inflow };
-            DayAhead { day, promoted: is_promoted, work, people_needed: capacity.people_for(work.lines) }
+            let inflow = model.day(day, special, if n == 0 { this_hour } else { 0 });
+            let open = schedule.calendar.is_open(day);
+            let work = if open { std::mem::take(&mut carried) + inflow } else { Work::default() };
+            if !open {
+                carried = carried + inflow;
+            }
+            DayAhead { day, promoted: special.promoted(day), open, inflow, work, people_needed: capacity.people_for(work.lines) }
         })
         .collect();
     let hours: Vec<HourAhead> = (0..2)
         .flat_map(|n| (0..24usize).map(move |h| (today + Duration::days(n), h)))
         .filter(|(day, h)| *day > today || *h >= this_hour)
-        .map(|(day, h)| HourAhead { hour: local_day_start(day, zone) + Duration::hours(h as i64), work: model.hour(day, h, promoted(day)) })
+        .map(|(day, h)| HourAhead { hour: local_day_start(day, zone) + Duration::hours(h as i64), work: model.hour(day, h, special) })
         .collect();
 
-    // Today's cut-off, if it is still ahead: the backlog and what comes before it is due.
-    let cutoff_at = zone.from_local_datetime(&today.and_time(cutoff)).earliest().map(|t| t.with_timezone(&Utc));
+    // Today's cut-off, if the location works today and it is still ahead: the backlog and
+    // what comes before it is due.
+    let cutoff_at = zone
+        .from_local_datetime(&today.and_time(schedule.cutoff))
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .filter(|_| schedule.calendar.is_open(today));
     let at_risk = cutoff_at.filter(|c| *c > now).and_then(|cutoff_at| {
         let coming: i64 = hours.iter().filter(|h| h.hour < cutoff_at).map(|h| h.work.lines).sum();
         let due_lines = backlog.lines + coming;
@@ -260,12 +315,12 @@ pub fn outlook(
         at_risk,
         level_per_mille: model.level,
         promotion_per_mille: model.promotion,
-        accuracy: backtest(&days, today, promoted),
+        accuracy: backtest(&days, today, special),
     }
 }
 
 /// Each of the last [`RECENT_DAYS`] days forecast from the days before it, against what came.
-fn backtest(days: &std::collections::BTreeMap<NaiveDate, [Work; 24]>, today: NaiveDate, promoted: &dyn Fn(NaiveDate) -> bool) -> Accuracy {
+fn backtest(days: &std::collections::BTreeMap<NaiveDate, [Work; 24]>, today: NaiveDate, special: Days) -> Accuracy {
     let came_on = |day: NaiveDate| days.get(&day).map_or(Work::default(), |hours| hours.iter().copied().sum());
     let Some(first_traded) = days.keys().next().copied() else { return Accuracy { days: 0, wape_bp: None, same_weekday_wape_bp: None } };
     let (mut forecast, mut same_weekday, mut judged) = (Tally::default(), Tally::default(), 0);
@@ -276,7 +331,7 @@ fn backtest(days: &std::collections::BTreeMap<NaiveDate, [Work; 24]>, today: Nai
             continue;
         }
         let came = came_on(day);
-        forecast.add(learn(days, day, promoted).day(day, promoted(day), 0), came);
+        forecast.add(learn(days, day, special).day(day, special, 0), came);
         same_weekday.add(came_on(day - Duration::weeks(1)), came);
         judged += 1;
     }
@@ -376,7 +431,8 @@ impl Tally {
 /// [`Evaluation`]), made at the day's start and a week ahead, beside two plain rules: the same
 /// weekday the week before, and the mean of that weekday over the profile's weeks (the
 /// forecast without its level, which is the same made a week ahead: it sees the same weeks).
-pub fn evaluate(history: &[Inflow], zone: chrono_tz::Tz, promoted: &dyn Fn(NaiveDate) -> bool) -> Evaluation {
+pub fn evaluate(history: &[Inflow], zone: chrono_tz::Tz, calendar: &Calendar, promoted: &dyn Fn(NaiveDate) -> bool) -> Evaluation {
+    let special = Days { promoted, calendar };
     let days = by_local_day(history, zone);
     let (first, last) = match (days.keys().next(), days.keys().next_back()) {
         (Some(first), Some(last)) => (*first, *last),
@@ -388,20 +444,19 @@ pub fn evaluate(history: &[Inflow], zone: chrono_tz::Tz, promoted: &dyn Fn(Naive
     let mut judged = 0;
     let mut day = first + Duration::weeks(PROFILE_WEEKS) + Duration::days(DAYS_AHEAD - 1);
     while day < last {
-        let is_promoted = promoted(day);
         let came_hours = hours_of(day);
         let came: Work = came_hours.iter().copied().sum();
         let week_before = hours_of(day - Duration::weeks(1));
         let last_week: Work = week_before.iter().copied().sum();
-        let model = learn(&days, day, promoted);
-        let forecast = model.day(day, is_promoted, 0);
-        let earlier = learn(&days, day - Duration::days(DAYS_AHEAD - 1), promoted);
+        let model = learn(&days, day, special);
+        let forecast = model.day(day, special, 0);
+        let earlier = learn(&days, day - Duration::days(DAYS_AHEAD - 1), special);
         today.add(forecast, came);
-        week_ahead.add(earlier.day(day, is_promoted, 0), came);
-        flat.add(Model { level: 1000, ..model }.day(day, is_promoted, 0), came);
+        week_ahead.add(earlier.day(day, special, 0), came);
+        flat.add(Model { level: 1000, ..model }.day(day, special, 0), came);
         same_weekday.add(last_week, came);
         for hour in 0..24 {
-            hourly.add(model.hour(day, hour, is_promoted), came_hours[hour]);
+            hourly.add(model.hour(day, hour, special), came_hours[hour]);
             same_hour.add(week_before[hour], came_hours[hour]);
         }
         let month = months.entry(day.format("%Y-%m").to_string()).or_default();
@@ -463,14 +518,23 @@ mod tests {
 
     const UTC: chrono_tz::Tz = chrono_tz::UTC;
 
-    fn cutoff() -> NaiveTime {
-        NaiveTime::from_hms_opt(15, 0, 0).unwrap_or_default()
+    /// A location in UTC with a 15:00 cut-off, closed on `closed` dates.
+    fn closed_on(closed: &[NaiveDate]) -> Schedule {
+        let calendar = crate::calendar::NewCalendar {
+            closed_weekdays: Vec::new(),
+            closed_dates: closed.iter().map(|d| crate::calendar::NewClosedDate { date: d.to_string(), name: None }).collect(),
+        };
+        Schedule { zone: UTC, cutoff: NaiveTime::from_hms_opt(15, 0, 0).unwrap_or_default(), calendar: calendar.validate().unwrap_or_default() }
+    }
+
+    fn site() -> Schedule {
+        closed_on(&[])
     }
 
     #[test]
     fn a_steady_week_is_forecast_by_weekday_and_hour_and_back_tests_exactly() {
         let now = monday().and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
-        let outlook = outlook(&history(monday(), 4), Work::default(), now, UTC, cutoff(), Capacity::default(), &|_| false);
+        let outlook = outlook(&history(monday(), 4), Work::default(), now, &site(), Capacity::default(), &|_| false);
         let lines: Vec<i64> = outlook.days.iter().map(|d| d.work.lines).collect();
         assert_eq!(lines, [100, 100, 100, 100, 100, 50, 50]);
         assert_eq!(outlook.days[0].people_needed, 1, "100 lines is one person's 8 hours at 60 an hour");
@@ -493,7 +557,7 @@ mod tests {
         let ahead = monday() + Duration::days(2);
         let promoted = |d: NaiveDate| d == promo || d == ahead;
         let now = monday().and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
-        let outlook = outlook(&inflow, Work::default(), now, UTC, cutoff(), Capacity::default(), &promoted);
+        let outlook = outlook(&inflow, Work::default(), now, &site(), Capacity::default(), &promoted);
         assert_eq!(outlook.promotion_per_mille, 3000);
         assert_eq!((outlook.days[2].promoted, outlook.days[2].work.lines), (true, 300));
         assert_eq!(outlook.days[1].work.lines, 100, "the promoted day is left out of the usual");
@@ -504,11 +568,11 @@ mod tests {
         // Monday 13:00: two hours to the 15:00 cut-off, 3 people at 60 lines an hour do 360.
         let now = monday().and_hms_opt(13, 0, 0).unwrap_or_default().and_utc();
         let backlog = Work { parcels: 200, lines: 400, units: 800 };
-        let outlook = outlook(&history(monday(), 4), backlog, now, UTC, cutoff(), Capacity::default(), &|_| false);
+        let outlook = outlook(&history(monday(), 4), backlog, now, &site(), Capacity::default(), &|_| false);
         let risk = outlook.at_risk.unwrap();
         assert_eq!((risk.due_lines, risk.capacity_lines, risk.more_people), (420, 360, 1));
         assert_eq!(outlook.days[0].work.lines, 400 + 50, "today: the backlog and the five hours still to come");
-        let calm = super::outlook(&history(monday(), 4), Work::default(), now, UTC, cutoff(), Capacity::default(), &|_| false);
+        let calm = super::outlook(&history(monday(), 4), Work::default(), now, &site(), Capacity::default(), &|_| false);
         assert_eq!(calm.at_risk, None);
     }
 
@@ -519,14 +583,14 @@ mod tests {
             i.work.lines = i.work.lines * 3 / 2;
         }
         let now = monday().and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
-        let outlook = outlook(&inflow, Work::default(), now, UTC, cutoff(), Capacity::default(), &|_| false);
+        let outlook = outlook(&inflow, Work::default(), now, &site(), Capacity::default(), &|_| false);
         assert!(outlook.level_per_mille > 1100, "{}", outlook.level_per_mille);
         assert!(outlook.days[0].work.lines > 100);
     }
 
     #[test]
     fn a_steady_history_scores_no_error_on_every_day_with_its_weeks_before() {
-        let evaluation = evaluate(&history(monday(), 12), UTC, &|_| false);
+        let evaluation = evaluate(&history(monday(), 12), UTC, &Calendar::default(), &|_| false);
         // 84 days: the first 62 build the profile, the last may be cut short.
         assert_eq!(evaluation.days, 84 - 62 - 1);
         assert_eq!((evaluation.first_day, evaluation.last_day), (Some(monday() - Duration::days(84 - 62)), Some(monday() - Duration::days(2))));
@@ -545,7 +609,7 @@ mod tests {
         for i in inflow.iter_mut().filter(|i| i.hour.date_naive() >= monday() - Duration::weeks(4)) {
             i.work = Work { parcels: i.work.parcels * 2, lines: i.work.lines * 2, units: i.work.units * 2 };
         }
-        let evaluation = evaluate(&inflow, UTC, &|_| false);
+        let evaluation = evaluate(&inflow, UTC, &Calendar::default(), &|_| false);
         let lines = |forecast: &str, days_ahead: i64| {
             evaluation.scores.iter().find(|s| s.forecast == forecast && s.per == "day" && s.days_ahead == days_ahead).and_then(|s| s.wape_bp.lines).unwrap()
         };
@@ -556,15 +620,62 @@ mod tests {
 
     #[test]
     fn an_empty_history_scores_nothing() {
-        let evaluation = evaluate(&[], UTC, &|_| false);
+        let evaluation = evaluate(&[], UTC, &Calendar::default(), &|_| false);
         assert_eq!((evaluation.days, evaluation.first_day, evaluation.scores.len()), (0, None, 0));
     }
 
     #[test]
     fn no_history_forecasts_nothing_and_claims_no_accuracy() {
         let now = monday().and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
-        let outlook = outlook(&[], Work::default(), now, UTC, cutoff(), Capacity::default(), &|_| false);
+        let outlook = outlook(&[], Work::default(), now, &site(), Capacity::default(), &|_| false);
         assert!(outlook.days.iter().all(|d| d.work == Work::default()));
         assert_eq!((outlook.accuracy.days, outlook.accuracy.wape_bp), (0, None));
+    }
+
+    #[test]
+    fn a_closed_day_has_no_work_and_the_next_working_day_takes_its_orders() {
+        // Wednesday is a holiday; nothing in the history says whether orders stop on one.
+        let wednesday = monday() + Duration::days(2);
+        let now = monday().and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+        let outlook = outlook(&history(monday(), 4), Work::default(), now, &closed_on(&[wednesday]), Capacity::default(), &|_| false);
+        let day = |n: usize| (outlook.days[n].open, outlook.days[n].inflow.lines, outlook.days[n].work.lines, outlook.days[n].people_needed);
+        assert_eq!(day(2), (false, 100, 0, 0), "orders still come in on a holiday, and wait");
+        assert_eq!(day(3), (true, 100, 200, 1), "Thursday picks Wednesday's orders and its own");
+        assert_eq!(day(1), (true, 100, 100, 1));
+    }
+
+    #[test]
+    fn holidays_that_brought_nothing_forecast_nothing() {
+        // A shop that stops trading on holidays: Monday two weeks ago brought nothing.
+        let holiday = monday() - Duration::weeks(2);
+        let inflow: Vec<Inflow> = history(monday(), 8).into_iter().filter(|i| i.hour.date_naive() != holiday).collect();
+        let tuesday = monday() + Duration::days(1);
+        let now = monday().and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+        let outlook = outlook(&inflow, Work::default(), now, &closed_on(&[holiday, tuesday]), Capacity::default(), &|_| false);
+        assert_eq!((outlook.days[1].open, outlook.days[1].inflow.lines), (false, 0));
+        assert_eq!(outlook.days[0].inflow.lines, 100, "the holiday is no Monday of the profile");
+        assert_eq!(outlook.days[2].work.lines, 100);
+    }
+
+    #[test]
+    fn a_closed_today_is_at_no_risk_and_carries_the_backlog() {
+        let now = monday().and_hms_opt(13, 0, 0).unwrap_or_default().and_utc();
+        let backlog = Work { parcels: 200, lines: 400, units: 800 };
+        let outlook = outlook(&history(monday(), 4), backlog, now, &closed_on(&[monday()]), Capacity::default(), &|_| false);
+        assert_eq!(outlook.at_risk, None);
+        assert_eq!((outlook.days[0].work.lines, outlook.days[1].work.lines), (0, 400 + 50 + 100));
+    }
+
+    #[test]
+    fn knowing_the_holidays_mends_the_forecast_of_a_shop_that_closes_on_them() {
+        // Sixteen weeks; the shop closed on three Mondays a fortnight apart near the end.
+        let holidays: Vec<NaiveDate> = (1..=3).map(|n| monday() - Duration::weeks(2 * n)).collect();
+        let inflow: Vec<Inflow> = history(monday(), 16).into_iter().filter(|i| !holidays.contains(&i.hour.date_naive())).collect();
+        let lines = |calendar: &Calendar| {
+            let evaluation = evaluate(&inflow, UTC, calendar, &|_| false);
+            evaluation.scores.iter().find(|s| s.forecast == "ordo" && s.per == "day" && s.days_ahead == 1).and_then(|s| s.wape_bp.lines).unwrap()
+        };
+        let (without, with) = (lines(&Calendar::default()), lines(&closed_on(&holidays).calendar));
+        assert!(with < without, "{with} against {without}");
     }
 }

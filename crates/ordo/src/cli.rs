@@ -145,6 +145,10 @@ enum WorkloadCommand {
         /// The time zone of the file's local times, and of the days and hours forecast.
         #[arg(long, default_value = "UTC")]
         zone: String,
+        /// The location's working calendar as JSON, the body `PUT /api/v1/locations/{code}/calendar`
+        /// takes: its closed dates are forecast as the closed dates before them were.
+        #[arg(long, value_name = "FILE")]
+        calendar: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -595,8 +599,8 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
     match command {
         Command::Init { token_file } => init(&config, token_file).await,
         Command::Serve => serve(&config).await,
-        Command::Workload { command: Some(WorkloadCommand::Evaluate { csv, zone, json }), .. } => {
-            let report = crate::workload::run(&csv, &zone).map_err(Failure::CannotRun)?;
+        Command::Workload { command: Some(WorkloadCommand::Evaluate { csv, zone, calendar, json }), .. } => {
+            let report = crate::workload::run(&csv, &zone, calendar.as_deref()).map_err(Failure::CannotRun)?;
             if json {
                 println!("{}", serde_json::to_string(&report).map_err(|e| Failure::Failed(e.to_string()))?);
             } else {

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Timelike, Utc};
+use ordo_app::domain::calendar::{Calendar, NewCalendar};
 use ordo_app::domain::workload::{evaluate, Evaluation, Inflow, Work};
 use serde::Serialize;
 
@@ -20,6 +21,8 @@ const MAX_FILE_BYTES: u64 = 512 * 1024 * 1024;
 pub struct Report {
     pub file: String,
     pub time_zone: String,
+    /// Closed dates in the calendar given.
+    pub closed_dates: usize,
     pub orders: usize,
     pub lines: usize,
     pub evaluation: Evaluation,
@@ -75,16 +78,29 @@ pub fn inflow(text: &str, zone: chrono_tz::Tz) -> Result<(Vec<Inflow>, usize, us
     Ok((hours.into_iter().map(|(hour, work)| Inflow { hour, work }).collect(), first_hour.len(), lines))
 }
 
-/// Scores the workload forecast on every day of the file that has the weeks before it.
-pub fn run(csv: &Path, zone: &str) -> Result<Report, String> {
+/// The largest calendar file read.
+const MAX_CALENDAR_BYTES: u64 = 1024 * 1024;
+
+/// A working calendar from a JSON file, checked as the API checks it.
+fn calendar(path: &Path) -> Result<Calendar, String> {
+    let text = crate::files::read_text(path, MAX_CALENDAR_BYTES)?;
+    let new: NewCalendar = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    new.validate().map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Scores the workload forecast on every day of the file that has the weeks before it, with
+/// the location's calendar if one is given.
+pub fn run(csv: &Path, zone: &str, calendar_file: Option<&Path>) -> Result<Report, String> {
     let zone: chrono_tz::Tz = zone.parse().map_err(|_| format!("--zone: {zone} is not a time zone such as Europe/London"))?;
+    let calendar = calendar_file.map(calendar).transpose()?.unwrap_or_default();
     let text = crate::files::read_text(csv, MAX_FILE_BYTES)?;
     let (inflow, orders, lines) = inflow(&text, zone).map_err(|e| format!("{}: {e}", csv.display()))?;
-    let evaluation = evaluate(&inflow, zone, &|_| false);
+    let evaluation = evaluate(&inflow, zone, &calendar, &|_| false);
     if evaluation.days == 0 {
         return Err(format!("{}: fewer days than the forecast needs before it can be scored (nine weeks and a day)", csv.display()));
     }
-    Ok(Report { file: csv.display().to_string(), time_zone: zone.name().to_owned(), orders, lines, evaluation })
+    let closed_dates = calendar.closed_dates.len();
+    Ok(Report { file: csv.display().to_string(), time_zone: zone.name().to_owned(), closed_dates, orders, lines, evaluation })
 }
 
 fn percent(bp: Option<i64>) -> String {
@@ -98,14 +114,15 @@ fn error(bp: Option<i64>) -> String {
 pub fn print(report: &Report) {
     let e = &report.evaluation;
     println!(
-        "{}: {} orders, {} lines; {} days scored, {} to {} ({}), each forecast from the days before it",
+        "{}: {} orders, {} lines; {} days scored, {} to {} ({}, {} closed dates), each forecast from the days before it",
         report.file,
         report.orders,
         report.lines,
         e.days,
         e.first_day.map(|d| d.to_string()).unwrap_or_default(),
         e.last_day.map(|d| d.to_string()).unwrap_or_default(),
-        report.time_zone
+        report.time_zone,
+        report.closed_dates
     );
     println!("{:<38} {:>4} {:>10} {:>9} {:>9} {:>9} {:>9}", "forecast", "per", "days ahead", "parcels", "lines", "units", "bias");
     for s in &e.scores {

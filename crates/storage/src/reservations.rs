@@ -22,6 +22,10 @@ pub struct RoutingSites {
     pub schedules: BTreeMap<String, Schedule>,
 }
 
+/// A routing candidate as read: code, priority, cut-off, time zone, calendar, listed for the
+/// channel, offers the shipping method.
+type SiteRow = (String, i64, String, String, Option<String>, bool, bool);
+
 /// Units of a SKU at a location: available, on hand, or held, as the reader says.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct StockUnits {
@@ -64,8 +68,7 @@ impl Tx {
                      ORDER BY l.priority, l.code";
         let (allow_split, restricted): (bool, i64) =
             on_engine!(self, |conn| sqlx::query_as(settings).bind(channel).fetch_one(conn).await?);
-        let rows: Vec<(String, i64, String, String, Option<String>, bool, bool)> =
-            on_engine!(self, |conn| sqlx::query_as(sites).bind(channel).bind(shipping_method).bind(by_channel).fetch_all(conn).await?);
+        let rows: Vec<SiteRow> = on_engine!(self, |conn| sqlx::query_as(sites).bind(channel).bind(shipping_method).bind(by_channel).fetch_all(conn).await?);
         let mut routing = RoutingSites { allow_split, candidates: Vec::new(), schedules: BTreeMap::new() };
         for (location, priority, cutoff_time, time_zone, calendar, listed, offers) in rows {
             let calendar = crate::master::read_calendar(calendar.as_deref())?;

@@ -1,5 +1,6 @@
 //! Master data pages: locations, products, suppliers and customers as tables, with the forms
-//! that add locations and products (one at a time or from a CSV file).
+//! that add locations and products (one at a time or from a CSV file) and set a location's
+//! shipping methods and working calendar.
 
 use askama::Template;
 use axum::body::Bytes;
@@ -9,6 +10,7 @@ use axum::extract::{Multipart, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use ordo_domain::access::Permission;
+use ordo_domain::calendar::{NewCalendar, NewClosedDate};
 use ordo_domain::master::{Customer, CustomerSegment, Location, LocationKind, NewCustomer, NewLocation, NewProduct, NewSupplier, Product, Supplier};
 use ordo_domain::FieldError;
 use serde::Deserialize;
@@ -32,6 +34,18 @@ struct LocationsPage {
 impl LocationsPage {
     fn methods_of(&self, location: &str) -> String {
         self.methods.get(location).map_or_else(|| "every method".to_owned(), |methods| methods.join(", "))
+    }
+
+    /// The weekdays and dates a location is closed, in a few words.
+    fn closed_on(&self, location: &Location) -> String {
+        let calendar = &location.calendar;
+        let mut said = calendar.closed_weekdays.clone();
+        match (calendar.closed_dates.first(), calendar.closed_dates.last()) {
+            (Some(only), Some(last)) if only == last => said.push(format!("{} ({})", only.date, only.name)),
+            (Some(first), Some(last)) => said.push(format!("{} dates from {} to {}", calendar.closed_dates.len(), first.date, last.date)),
+            _ => {}
+        }
+        if said.is_empty() { "works every day".to_owned() } else { said.join(", ") }
     }
 }
 
@@ -73,6 +87,64 @@ fn shipping_methods_form(locations: &[ordo_domain::master::Location], entered: O
     .mark_choices()
 }
 
+fn calendar_form(locations: &[Location], entered: Option<&Entered>) -> EntryForm {
+    let choices: Vec<(&str, &str)> = locations.iter().map(|l| (l.code.as_str(), l.name.as_str())).collect();
+    EntryForm::new("calendar", "Working calendar", "/dashboard/locations/calendar", "Set the calendar", vec![
+        Input::text("location", "Location").select(&choices),
+        Input::text("closed_weekdays", "Closed weekdays").optional().hint("comma-separated, such as saturday, sunday; empty when it works every weekday"),
+        Input::text("closed_dates", "Closed dates").of(Control::TextArea).optional().hint("one a line: the date and what it is, such as 2026-12-25 Christmas Day"),
+    ])
+    .about("Ship-by dates count only the days a location works and fall on their cut-offs; the workload carries a closed day's orders to the next working day. Replaces the location's calendar.")
+    .entered(entered)
+    .mark_choices()
+}
+
+/// A calendar as the form sends it, refused naming the form's own fields (a closed date by its
+/// line).
+fn calendar_entered(fields: &[(String, String)]) -> Result<NewCalendar, FieldError> {
+    let closed_dates = field(fields, "closed_dates")
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            let (date, name) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+            NewClosedDate { date: date.to_owned(), name: Some(name.trim()).filter(|n| !n.is_empty()).map(str::to_owned) }
+        })
+        .collect();
+    let new = NewCalendar { closed_weekdays: comma_list(fields, "closed_weekdays"), closed_dates };
+    new.clone().validate().map_err(|e| {
+        let (form_field, rest) = e.field.split_once('[').unwrap_or((e.field.as_str(), ""));
+        let line = rest.split(']').next().and_then(|i| i.parse::<usize>().ok());
+        match line {
+            Some(i) if form_field == "closed_dates" => FieldError::new(form_field, format!("line {}: {}", i + 1, e.message)),
+            Some(i) => FieldError::new(form_field, format!("item {}: {}", i + 1, e.message)),
+            None => FieldError::new(form_field, e.message),
+        }
+    })?;
+    Ok(new)
+}
+
+/// Sets a location's working calendar, as `PUT /api/v1/locations/{code}/calendar` does.
+pub(crate) async fn set_calendar(session: Session, State(dashboard): State<Dashboard>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+    let layout = session.posting(Page::Locations, &headers, Permission::MasterDataWrite)?;
+    let fields = form_fields(&body);
+    let location = field(&fields, "location").trim().to_owned();
+    let set = match calendar_entered(&fields) {
+        Ok(new) => match dashboard.ordo.master_data().set_location_calendar(&location, new, &session.actor).await {
+            Err(ordo_app::AppError::NotFound { what: "location", .. }) => Err(FieldError::new("location", format!("no location {location:?}")).into()),
+            other => other.map(drop),
+        },
+        Err(error) => Err(error.into()),
+    };
+    match set {
+        Ok(()) => Ok(Redirect::to(Page::Locations.href()).into_response()),
+        Err(error) => {
+            let refused = refusal(error).map_err(|e| layout.fail(e))?;
+            locations_page(&session, &dashboard, Some(("calendar", Entered::new(fields, refused)))).await
+        }
+    }
+}
+
 /// The page, with the form of that id as it was refused when `refused` is set (422).
 async fn locations_page(session: &Session, dashboard: &Dashboard, refused: Option<(&str, Entered)>) -> Result<Response, PageError> {
     let layout = session.open(Page::Locations)?;
@@ -83,6 +155,7 @@ async fn locations_page(session: &Session, dashboard: &Dashboard, refused: Optio
         let mut forms = vec![location_form(entered("new-location"))];
         if !locations.is_empty() {
             forms.push(shipping_methods_form(&locations, entered("shipping-methods")));
+            forms.push(calendar_form(&locations, entered("calendar")));
         }
         forms
     } else {

@@ -30,6 +30,8 @@ struct Shown {
     chart: Vec<RateBar>,
     /// The back-test's errors, as percentages; none without history enough.
     accuracy: Option<(String, String)>,
+    /// What the page says of each day ahead.
+    notes: Vec<String>,
     form: Option<EntryForm>,
 }
 
@@ -77,7 +79,37 @@ fn shown(workload: LocationWorkload, may_set: bool, entered: Option<(&str, &Ente
     };
     let entered = entered.filter(|(code, _)| *code == workload.location).map(|(_, e)| e);
     let form = may_set.then(|| capacity_form(&workload, entered));
-    Shown { chart: crate::chart::value_bars(&points), accuracy, form, workload }
+    let notes = day_notes(&workload);
+    Shown { chart: crate::chart::value_bars(&points), accuracy, notes, form, workload }
+}
+
+/// What the page says of each day ahead: today's backlog, a promotion, a closed day and the
+/// lines that come in on it, and the working day that picks them.
+fn day_notes(workload: &LocationWorkload) -> Vec<String> {
+    let mut after_closed = false;
+    workload
+        .outlook
+        .days
+        .iter()
+        .enumerate()
+        .map(|(n, d)| {
+            let mut said = Vec::new();
+            if n == 0 && d.open {
+                said.push("the rest of today and the backlog".to_owned());
+            }
+            if !d.open {
+                let why = workload.calendar.closed_dates.iter().find(|c| c.date == d.day).map_or_else(|| "closed".to_owned(), |c| format!("closed: {}", c.name));
+                said.push(format!("{why}; {} lines coming in wait for the next working day", d.inflow.lines));
+            } else if after_closed {
+                said.push("with the closed days' orders".to_owned());
+            }
+            if d.promoted {
+                said.push("promotion".to_owned());
+            }
+            after_closed = !d.open;
+            said.join("; ")
+        })
+        .collect()
 }
 
 pub(crate) async fn workload(session: Session, State(dashboard): State<Dashboard>) -> Result<Response, PageError> {

@@ -503,6 +503,13 @@ fn the_workload_forecast_and_the_rate_test_are_scored_on_files() {
     assert_eq!(lines_error("same weekday last week", "day"), 0, "the last weeks repeat themselves: {report}");
     let table = text(&run(dir.path(), &["workload", "evaluate", "--csv", "lines.csv"]).stdout);
     assert!(table.contains("same hour last week") && table.contains("2011-03"), "{table}");
+    // The location's calendar, as the API takes it.
+    let calendar = r#"{"closed_weekdays": ["saturday", "sunday"], "closed_dates": [{"date": "2011-04-22", "name": "Good Friday"}]}"#;
+    std::fs::write(dir.path().join("calendar.json"), calendar).unwrap();
+    let out = run(dir.path(), &["workload", "evaluate", "--csv", "lines.csv", "--calendar", "calendar.json", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(serde_json::from_slice::<Value>(&out.stdout).unwrap()["closed_dates"], 1);
+    std::fs::write(dir.path().join("bad-calendar.json"), r#"{"closed_dates": [{"date": "2011-02-30"}]}"#).unwrap();
 
     let out = run(dir.path(), &["anomalies", "evaluate", "--csv", "counts.csv", "--json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -515,6 +522,7 @@ fn the_workload_forecast_and_the_rate_test_are_scored_on_files() {
     for (args, said) in [
         (&["workload", "evaluate", "--csv", "bad.csv"][..], "line 2: units"),
         (&["workload", "evaluate", "--csv", "lines.csv", "--zone", "Mars/Olympus"][..], "--zone"),
+        (&["workload", "evaluate", "--csv", "lines.csv", "--calendar", "bad-calendar.json"][..], "closed_dates[0].date"),
         (&["anomalies", "evaluate", "--csv", "lines.csv"][..], "no column subject"),
     ] {
         let out = run(dir.path(), args);

@@ -60,6 +60,28 @@ async fn the_workload_page_forecasts_each_location_and_takes_its_capacity((serve
     let service = server.token(Role::Service).await;
     assert_eq!(server.put(&service, capacity, serde_json::json!({"lines_per_person_hour": 70, "people": 4, "shift_hours": 8})).await.0, 403);
 
+    // Tomorrow is a holiday, set on the locations page: a date that is none is refused naming
+    // its line; then the holiday has no work and the day after takes its orders.
+    let tomorrow = server.ordo.fulfilment().workload().await.unwrap()[0].outlook.days[1].day;
+    let admin = Browserless::log_in(&server, "ada-calendar", Role::Admin).await;
+    let bad = [("location", "central"), ("closed_weekdays", ""), ("closed_dates", "2026-12-25 Christmas Day\n2026-13-01 Nonsense")];
+    let (status, page) = admin.post("/dashboard/locations/calendar", &bad).await;
+    assert_eq!(status, 422);
+    assert!(page.contains("closed_dates: line 2: must be a date as YYYY-MM-DD"), "{page}");
+    assert_no_id_repeats(&page);
+    let holiday = format!("{tomorrow} Stocktake");
+    assert_eq!(admin.post("/dashboard/locations/calendar", &[("location", "central"), ("closed_weekdays", ""), ("closed_dates", &holiday)]).await.0, 303);
+    let (_, locations) = admin.get("/dashboard/locations").await;
+    assert!(locations.contains(&format!("<td>{tomorrow} (Stocktake)</td>")), "{locations}");
+    let central = server.ordo.fulfilment().workload().await.unwrap().into_iter().find(|w| w.location == "central").unwrap();
+    let (closed, after) = (&central.outlook.days[1], &central.outlook.days[2]);
+    assert!(!closed.open && closed.work.lines == 0 && closed.inflow.lines > 0, "{closed:?}");
+    assert_eq!(after.work.lines, closed.inflow.lines + after.inflow.lines, "{after:?}");
+    let (_, page) = floor.get("/dashboard/workload").await;
+    assert!(page.contains(&format!("closed: Stocktake; {} lines coming in wait for the next working day", closed.inflow.lines)), "{page}");
+    assert!(page.contains("with the closed days&#39; orders"), "{page}");
+    assert_eq!(floor.post("/dashboard/locations/calendar", &[("location", "central"), ("closed_weekdays", "sunday")]).await.0, 403, "the floor may not set it");
+
     // The page in Chromium too, where it is installed.
     if server.ordo.engine() == ordo_app::Engine::Sqlite {
         let Some((_driver, _profile, browser)) = crate::browser::open_browser("the_workload_page_forecasts_each_location").await else { return };
