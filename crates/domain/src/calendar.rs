@@ -109,22 +109,28 @@ impl Calendar {
         self.closed_dates.binary_search_by_key(&day, |d| d.date).is_ok()
     }
 
+    /// Days enough to find a working day from any day (see [`Calendar::next_open`]).
+    fn search_days(&self) -> usize {
+        7 * (self.closed_dates.len() + 1)
+    }
+
     fn closes_weekday(&self, weekday: Weekday) -> bool {
         let name = WEEKDAYS[weekday.num_days_from_monday() as usize].1;
         self.closed_weekdays.iter().any(|n| n == name)
     }
 
     /// The first day the location works on or after `day`. A checked calendar leaves a weekday
-    /// open, so one comes within its closed dates and a week; an unchecked one that closes
-    /// every day gives `day` back rather than loop.
+    /// open, and each closed date can close one of those, so one comes within a week per
+    /// closed date and one more; an unchecked one that closes every day gives `day` back
+    /// rather than loop.
     pub fn next_open(&self, day: NaiveDate) -> NaiveDate {
-        let limit = self.closed_dates.len() + 8;
+        let limit = self.search_days();
         (0..limit).filter_map(|n| day.checked_add_days(chrono::Days::new(n as u64))).find(|d| self.is_open(*d)).unwrap_or(day)
     }
 
     /// The last day the location works on or before `day` (`day` if none is found, as above).
     pub fn previous_open(&self, day: NaiveDate) -> NaiveDate {
-        let limit = self.closed_dates.len() + 8;
+        let limit = self.search_days();
         (0..limit).filter_map(|n| day.checked_sub_days(chrono::Days::new(n as u64))).find(|d| self.is_open(*d)).unwrap_or(day)
     }
 }
@@ -174,9 +180,9 @@ impl Schedule {
     fn deadline(&self, placed_at: DateTime<Utc>, sla_hours: i64) -> DateTime<Utc> {
         let mut left = Duration::hours(sla_hours.max(0));
         let mut at = placed_at;
-        // One open weekday at least, so each week of the SLA takes a week at most, plus the
-        // closed dates.
-        let limit = (sla_hours.max(0) / 24 + 2) * 7 + self.calendar.closed_dates.len() as i64;
+        // One open weekday at least, so each day of the SLA takes a week at most, and so does
+        // each closed date.
+        let limit = (sla_hours.max(0) / 24 + 2 + self.calendar.closed_dates.len() as i64) * 7;
         for _ in 0..limit {
             let day = at.with_timezone(&self.zone).date_naive();
             let next = self.day_start(day + Duration::days(1));
@@ -268,6 +274,16 @@ mod tests {
         assert_eq!(Calendar::default().next_open(date("2026-12-26")), date("2026-12-26"));
     }
 
+    #[test]
+    fn a_working_day_is_found_behind_many_closed_ones() {
+        // Open on Sundays only, and closed on the next ten of them.
+        let sundays = (0..10).map(|n| NewClosedDate { date: (date("2026-12-06") + Duration::weeks(n)).to_string(), name: None }).collect();
+        let weekdays = WEEKDAYS[..6].iter().map(|(_, n)| (*n).to_owned()).collect();
+        let calendar = NewCalendar { closed_weekdays: weekdays, closed_dates: sundays }.validate().unwrap();
+        assert_eq!(calendar.next_open(date("2026-12-01")), date("2027-02-14"));
+        assert_eq!(calendar.previous_open(date("2027-02-13")), date("2026-11-29"));
+    }
+
     fn berlin(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
         chrono_tz::Europe::Berlin.with_ymd_and_hms(y, m, d, h, min, 0).unwrap().with_timezone(&Utc)
     }
@@ -319,5 +335,43 @@ mod tests {
         assert_eq!(site.next_cutoff(berlin(2026, 12, 23, 16, 0)), berlin(2026, 12, 28, 15, 0));
         // Without the calendar the same Friday order would be due on Saturday.
         assert_eq!(at_three(every_day()).ship_by(berlin(2026, 11, 27, 10, 0), 48), berlin(2026, 11, 28, 15, 0));
+    }
+
+    proptest::proptest! {
+        /// Whatever the calendar, zone, cut-off, SLA and moment: an order is due at a cut-off
+        /// on a working day, never before it came in, and after the SLA's working hours only
+        /// when no working cut-off comes sooner.
+        #[test]
+        fn ship_by_falls_on_a_working_cutoff_that_meets_the_sla_when_one_can(
+            placed_minutes in 0i64..(3 * 365 * 24 * 60),
+            sla_hours in 0i64..400,
+            closed_weekdays in proptest::collection::btree_set(0usize..7, 0..6),
+            closed_offsets in proptest::collection::vec(0i64..1200, 0..40),
+            zone in proptest::sample::select(vec![chrono_tz::UTC, chrono_tz::Europe::Berlin, chrono_tz::America::Sao_Paulo, chrono_tz::Asia::Kolkata, chrono_tz::Pacific::Apia]),
+            cutoff_minutes in 0u32..(24 * 60),
+        ) {
+            let start = berlin(2026, 1, 1, 0, 0);
+            let placed_at = start + Duration::minutes(placed_minutes);
+            let calendar = NewCalendar {
+                closed_weekdays: closed_weekdays.iter().map(|w| WEEKDAYS[*w].1.to_owned()).collect(),
+                closed_dates: closed_offsets.iter().map(|d| NewClosedDate { date: (start.date_naive() + Duration::days(*d)).to_string(), name: None }).collect::<Vec<_>>(),
+            };
+            let mut calendar = calendar;
+            calendar.closed_dates.sort_by(|a, b| a.date.cmp(&b.date));
+            calendar.closed_dates.dedup_by(|a, b| a.date == b.date);
+            let calendar = calendar.validate().unwrap();
+            let cutoff = NaiveTime::from_hms_opt(cutoff_minutes / 60, cutoff_minutes % 60, 0).unwrap();
+            let site = Schedule { zone, cutoff, calendar };
+            let due = site.ship_by(placed_at, sla_hours);
+            let local = due.with_timezone(&zone);
+            proptest::prop_assert!(due >= placed_at);
+            proptest::prop_assert!(site.calendar.is_open(local.date_naive()), "{local} is a closed day");
+            // At the cut-off, or the hour after it where the clocks skipped it.
+            let off = (local.time() - cutoff).num_minutes();
+            proptest::prop_assert!(off == 0 || off == 60, "{local} is not at the {cutoff} cut-off");
+            let deadline = site.deadline(placed_at, sla_hours);
+            proptest::prop_assert!(due <= deadline || due == site.next_cutoff(placed_at), "{due} misses {deadline}");
+            proptest::prop_assert!(site.next_cutoff(placed_at) >= placed_at);
+        }
     }
 }
