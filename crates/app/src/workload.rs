@@ -7,7 +7,8 @@ use chrono::{Duration, NaiveDate};
 use ordo_domain::audit::Change;
 use ordo_domain::calendar::Calendar;
 use ordo_domain::field::bounded;
-use ordo_domain::workload::{outlook, Capacity, Outlook, Work, PROFILE_WEEKS, RECENT_DAYS};
+use ordo_domain::master::Location;
+use ordo_domain::workload::{outlook, Capacity, Inflow, Outlook, Work, CLOSED_DATES_DAYS, PROFILE_WEEKS, RECENT_DAYS};
 use ordo_domain::FieldError;
 use serde::Serialize;
 
@@ -36,8 +37,24 @@ impl Fulfilment<'_> {
         // The profile's weeks, the back-test's fortnight before them, and a day of margin.
         let from = now - Duration::weeks(PROFILE_WEEKS) - Duration::days(RECENT_DAYS + 1);
         let mut tx = self.db.read().await?;
-        let locations = tx.locations().await?;
-        let inflow = tx.hourly_inflow(from).await?;
+        let locations: Vec<Location> = tx.locations().await?.into_iter().filter(|l| l.managed_by.is_none()).collect();
+        let created = tx.location_created_at().await?;
+        // And each location's closed dates of the year before, since it was set up: how its
+        // last holidays went tells whether orders stop on the next.
+        let mut periods = vec![(from, now + Duration::days(CLOSED_DATES_DAYS))];
+        let mut remembered: Vec<(String, chrono::DateTime<chrono::Utc>)> = Vec::new();
+        for location in &locations {
+            let schedule = location.schedule();
+            let since = created.iter().find(|(l, _)| *l == location.code).map_or(now, |(_, at)| *at).max(now - Duration::days(CLOSED_DATES_DAYS));
+            for date in location.calendar.closed_dates.iter().map(|c| c.date) {
+                let (start, end) = (schedule.day_start(date), schedule.day_start(date + Duration::days(1)));
+                if start >= since && end <= from {
+                    periods.push((start, end));
+                    remembered.push((location.code.clone(), start));
+                }
+            }
+        }
+        let inflow = tx.hourly_inflow(&periods).await?;
         let backlog = tx.unshipped_work().await?;
         let capacities = tx.location_capacities().await?;
         let promotions = tx.promotions().await?;
@@ -45,12 +62,16 @@ impl Fulfilment<'_> {
         let promoted_days: Vec<(NaiveDate, NaiveDate)> = promotions.iter().filter(|p| p.sku.is_none()).filter_map(|p| p.days()).collect();
         let promoted = |day: NaiveDate| promoted_days.iter().any(|(from, to)| day >= *from && day <= *to);
         let mut workloads = Vec::new();
-        for location in locations.into_iter().filter(|l| l.managed_by.is_none()) {
-            let history: Vec<_> = inflow.iter().filter(|(l, _)| *l == location.code).map(|(_, i)| *i).collect();
+        for location in locations {
+            let schedule = location.schedule();
+            // The weeks before now, and the remembered closed dates, the empty ones included.
+            let closed = |at: &chrono::DateTime<chrono::Utc>| location.calendar.is_closed_date(at.with_timezone(&schedule.zone).date_naive());
+            let mut history: Vec<Inflow> = inflow.iter().filter(|(l, i)| *l == location.code && (i.hour >= from || closed(&i.hour))).map(|(_, i)| *i).collect();
+            history.extend(remembered.iter().filter(|(l, _)| *l == location.code).map(|(_, start)| Inflow { hour: *start, work: Work::default() }));
             let work = backlog.iter().find(|(l, _)| *l == location.code).map_or(Work::default(), |(_, w)| *w);
             let set = capacities.iter().find(|(l, _)| *l == location.code).map(|(_, c)| *c);
             let capacity = set.unwrap_or_default();
-            let outlook = outlook(&history, work, now, &location.schedule(), capacity, &promoted);
+            let outlook = outlook(&history, work, now, &schedule, capacity, &promoted);
             workloads.push(LocationWorkload {
                 location: location.code,
                 name: location.name,

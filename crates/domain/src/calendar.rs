@@ -202,7 +202,8 @@ impl Schedule {
         self.local(day.and_time(self.cutoff)).unwrap_or(fallback)
     }
 
-    fn day_start(&self, day: NaiveDate) -> DateTime<Utc> {
+    /// When `day` begins in the location's time.
+    pub fn day_start(&self, day: NaiveDate) -> DateTime<Utc> {
         let midnight = day.and_time(NaiveTime::MIN);
         self.local(midnight).unwrap_or_else(|| midnight.and_utc())
     }

@@ -14,10 +14,10 @@
 //! - **promotions**: promoted days' inflow against the profile for them, applied to the
 //!   promoted days ahead (1 without promoted days in the history);
 //! - **closed dates** (holidays, stocktakes: the location's [`Calendar`]): left out of the
-//!   profile and the level like promoted days; their inflow against the profile, applied to
-//!   the closed dates ahead (1 without closed dates in the history: orders keep coming on a
-//!   holiday unless the history says they stop). A closed day's work is none: what comes in
-//!   on it is carried to the next working day;
+//!   profile and the level like promoted days; the inflow of the last year's closed dates
+//!   against the profile, applied to the closed dates ahead (1 without closed dates in the
+//!   history: orders keep coming on a holiday unless the history says they stop). A closed
+//!   day's work is none: what comes in on it is carried to the next working day;
 //! - **backlog**: what is reserved and not shipped now is today's work on top.
 //!
 //! Its accuracy is back-tested on the last 14 days, each forecast from the days before it,
@@ -34,6 +34,9 @@ pub const PROFILE_WEEKS: i64 = 8;
 pub const RECENT_DAYS: i64 = 14;
 /// Days forecast ahead, today included.
 pub const DAYS_AHEAD: i64 = 7;
+/// Days back a closed date is remembered: a holiday comes round once a year, so how the last
+/// ones went is what tells whether orders stop on the next.
+pub const CLOSED_DATES_DAYS: i64 = 366;
 
 /// Parcels, order lines and units: the work of a location.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -228,8 +231,12 @@ fn learn(days: &std::collections::BTreeMap<NaiveDate, [Work; 24]>, today: NaiveD
     let recent = today - Duration::days(RECENT_DAYS);
     let level = ratio(history.iter().filter(|(d, _)| *d >= recent && special.usual(*d)).map(|(d, h)| (actual(h), expected(*d))).collect(), 500, 2000, 1000);
     let promotion = ratio(history.iter().filter(|(d, _)| special.promoted(*d) && !special.closed_date(*d)).map(|(d, h)| (actual(h), expected(*d))).collect(), 1000, 5000, 1000);
-    // A closed date the history has no row for brought nothing: a shop that stops on holidays.
-    let closed_dates = special.calendar.closed_dates.iter().map(|c| c.date).filter(|d| *d >= first && *d < today);
+    // The closed dates of the last year the history covers: a day it holds (the caller may
+    // give a closed date with nothing on it), or any after its first. One it has no row for
+    // brought nothing: a shop that stops on holidays.
+    let remembered = today - Duration::days(CLOSED_DATES_DAYS);
+    let first_known = days.keys().next().copied().unwrap_or(today);
+    let closed_dates = special.calendar.closed_dates.iter().map(|c| c.date).filter(|d| *d >= remembered && *d < today && (*d >= first_known || days.contains_key(d)));
     let closed = ratio(closed_dates.map(|d| (days.get(&d).map_or(0, actual), expected(d))).collect(), 0, 2000, 1000);
     Model { profile, level, promotion, closed }
 }
@@ -677,5 +684,29 @@ mod tests {
         };
         let (without, with) = (lines(&Calendar::default()), lines(&closed_on(&holidays).calendar));
         assert!(with < without, "{with} against {without}");
+    }
+
+    #[test]
+    fn a_holiday_is_remembered_for_a_year_from_when_the_history_begins() {
+        let tomorrow = monday() + Duration::days(1);
+        let now = monday().and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+        let holiday_inflow = |history: &[Inflow], closed: &[NaiveDate]| {
+            outlook(history, Work::default(), now, &closed_on(closed), Capacity::default(), &|_| false).days[1].inflow.lines
+        };
+        // Thirty weeks of history; the shop was shut on a Monday twenty-five weeks ago.
+        let long_ago = monday() - Duration::weeks(25);
+        let long: Vec<Inflow> = history(monday(), 30).into_iter().filter(|i| i.hour.date_naive() != long_ago).collect();
+        assert_eq!(holiday_inflow(&long, &[long_ago, tomorrow]), 0);
+        // Eight weeks of history know nothing of that Monday: orders are expected as usual.
+        let short = history(monday(), 8);
+        assert_eq!(holiday_inflow(&short, &[long_ago, tomorrow]), 100);
+        // Unless the caller says the day is covered, by giving it with nothing on it.
+        let mut covered = short.clone();
+        covered.push(Inflow { hour: long_ago.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc(), work: Work::default() });
+        assert_eq!(holiday_inflow(&covered, &[long_ago, tomorrow]), 0);
+        // More than a year ago is forgotten.
+        let year_ago = monday() - Duration::weeks(60);
+        let longer: Vec<Inflow> = history(monday(), 70).into_iter().filter(|i| i.hour.date_naive() != year_ago).collect();
+        assert_eq!(holiday_inflow(&longer, &[year_ago, tomorrow]), 100);
     }
 }

@@ -10,26 +10,44 @@ use crate::error::corrupt;
 use crate::{on_engine, StorageError, Tx};
 
 impl Tx {
-    /// Per location and UTC hour an order was placed since `from`: its parcels (orders),
-    /// lines and units for that location, shipped or still reserved there. A line counts once
-    /// however many parcels carried it and whether part of it still waits; its units are summed.
-    pub async fn hourly_inflow(&mut self, from: DateTime<Utc>) -> Result<Vec<(String, Inflow)>, StorageError> {
+    /// Per location and UTC hour an order was placed in one of `periods` (from, until): its
+    /// parcels (orders), lines and units for that location, shipped or still reserved there. A
+    /// line counts once however many parcels carried it and whether part of it still waits;
+    /// its units are summed.
+    pub async fn hourly_inflow(&mut self, periods: &[(DateTime<Utc>, DateTime<Utc>)]) -> Result<Vec<(String, Inflow)>, StorageError> {
+        if periods.is_empty() {
+            return Ok(Vec::new());
+        }
         let hour = self.utc_hour("o.placed_at");
+        let within: Vec<String> = (0..periods.len()).map(|i| format!("(o.placed_at >= ${} AND o.placed_at < ${})", 2 * i + 1, 2 * i + 2)).collect();
+        let within = within.join(" OR ");
         let sql = format!(
             "SELECT location, placed_hour, COUNT(DISTINCT order_id), COUNT(*), CAST(SUM(units) AS BIGINT) FROM ( \
                  SELECT w.location, {hour} AS placed_hour, w.order_id, w.line_no, SUM(w.quantity) AS units FROM ( \
                      SELECT s.location, s.order_id, sl.line_no, sl.quantity FROM shipment_lines sl JOIN shipments s ON s.id = sl.shipment_id \
                      UNION ALL SELECT a.location, a.order_id, a.line_no, a.quantity FROM allocations a \
-                 ) w JOIN orders o ON o.id = w.order_id WHERE o.placed_at >= $1 GROUP BY w.location, {hour}, w.order_id, w.line_no \
+                 ) w JOIN orders o ON o.id = w.order_id WHERE {within} GROUP BY w.location, {hour}, w.order_id, w.line_no \
              ) l GROUP BY location, placed_hour"
         );
-        let rows: Vec<(String, String, i64, i64, i64)> = on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(from).fetch_all(conn).await?);
+        let rows: Vec<(String, String, i64, i64, i64)> = on_engine!(self, |conn| {
+            let mut query = sqlx::query_as(AssertSqlSafe(sql));
+            for (from, until) in periods {
+                query = query.bind(*from).bind(*until);
+            }
+            query.fetch_all(conn).await?
+        });
         rows.into_iter()
             .map(|(location, hour, parcels, lines, units)| {
                 let at = NaiveDateTime::parse_from_str(&format!("{hour}:00"), "%Y-%m-%dT%H:%M").map_err(|_| corrupt("an hour that is not YYYY-MM-DDTHH"))?;
                 Ok((location, Inflow { hour: at.and_utc(), work: Work { parcels, lines, units } }))
             })
             .collect()
+    }
+
+    /// When each location was set up.
+    pub async fn location_created_at(&mut self) -> Result<Vec<(String, DateTime<Utc>)>, StorageError> {
+        let sql = "SELECT code, created_at FROM locations ORDER BY code";
+        Ok(on_engine!(self, |conn| sqlx::query_as(sql).fetch_all(conn).await?))
     }
 
     /// Per location, what is reserved and not yet shipped: its parcels, lines and units.

@@ -509,12 +509,17 @@ async fn hourly_inflow_counts_a_line_once_however_it_ships() {
         tx.commit().await.unwrap();
 
         let mut tx = db.read().await.unwrap();
-        let inflow = tx.hourly_inflow(now - Duration::days(1)).await.unwrap();
+        let inflow = tx.hourly_inflow(&[(now - Duration::days(1), now + Duration::days(1))]).await.unwrap();
         assert_eq!(inflow.len(), 1, "{inflow:?}");
         let (at, hour) = &inflow[0];
         assert_eq!(at, "central");
         assert_eq!((hour.work.parcels, hour.work.lines, hour.work.units), (1, 1, 5));
         assert_eq!(hour.hour.format("%Y-%m-%dT%H").to_string(), placed.format("%Y-%m-%dT%H").to_string());
+        // Only the periods asked for: a holiday a week ago and the hours since, not the order's.
+        let week_ago = (now - Duration::days(8), now - Duration::days(7));
+        assert_eq!(tx.hourly_inflow(&[week_ago, (placed + Duration::minutes(1), now)]).await.unwrap(), []);
+        assert_eq!(tx.hourly_inflow(&[week_ago, (placed, placed + Duration::minutes(1))]).await.unwrap().len(), 1);
+        assert_eq!(tx.hourly_inflow(&[]).await.unwrap(), []);
     })
     .await;
 }
