@@ -339,6 +339,30 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Any body, however odd, is read or refused without a panic; what is accepted is a
+        /// calendar that leaves a weekday open, with its dates in order and each once.
+        #[test]
+        fn no_calendar_body_makes_the_check_panic(
+            json in "\\PC{0,160}",
+            weekdays in proptest::collection::vec(proptest::prop_oneof![proptest::sample::select(WEEKDAYS.map(|(_, n)| n.to_uppercase()).to_vec()), "[a-zA-Z ]{0,12}"], 0..9),
+            dates in proptest::collection::vec(proptest::prop_oneof!["20[0-9]{2}-[01][0-9]-[0-3][0-9]", "[0-9+-]{0,12}"], 0..30),
+        ) {
+            let bodies = [
+                json,
+                serde_json::json!({"closed_weekdays": weekdays, "closed_dates": dates.iter().map(|d| serde_json::json!({"date": d})).collect::<Vec<_>>()}).to_string(),
+            ];
+            for body in bodies {
+                if let Ok(new) = serde_json::from_str::<NewCalendar>(&body)
+                    && let Ok(calendar) = new.validate()
+                {
+                    proptest::prop_assert!(calendar.closed_weekdays.len() < 7);
+                    proptest::prop_assert!(calendar.closed_dates.windows(2).all(|w| w[0].date < w[1].date));
+                    let some_day = NaiveDate::from_ymd_opt(2026, 12, 7).unwrap();
+                    proptest::prop_assert!(calendar.is_open(calendar.next_open(some_day)));
+                }
+            }
+        }
+
         /// Whatever the calendar, zone, cut-off, SLA and moment: an order is due at a cut-off
         /// on a working day, never before it came in, and after the SLA's working hours only
         /// when no working cut-off comes sooner.
