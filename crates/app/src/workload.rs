@@ -41,7 +41,9 @@ impl Fulfilment<'_> {
         let created = tx.location_created_at().await?;
         // And each location's closed dates of the year before, since it was set up: how its
         // last holidays went tells whether orders stop on the next.
-        let mut periods = vec![(from, now + Duration::days(CLOSED_DATES_DAYS))];
+        // (The weeks' end is a day ahead: an order a channel stamped a little ahead of our clock
+        // counts too.)
+        let mut periods = vec![(from, now + Duration::days(1))];
         let mut remembered: Vec<(String, chrono::DateTime<chrono::Utc>)> = Vec::new();
         for location in &locations {
             let schedule = location.schedule();

@@ -145,7 +145,8 @@ pub struct Schedule {
 
 impl Schedule {
     /// From a location's saved IANA time zone and `HH:MM` cut-off. Both are checked when it
-    /// is saved; were one damaged, UTC and midnight stand in.
+    /// is saved and when it is read back; were one damaged all the same, UTC and midnight
+    /// stand in.
     pub fn from_saved(time_zone: &str, cutoff_time: &str, calendar: Calendar) -> Schedule {
         let zone = time_zone.parse().unwrap_or(chrono_tz::UTC);
         let cutoff = NaiveTime::parse_from_str(cutoff_time, "%H:%M").unwrap_or(NaiveTime::MIN);

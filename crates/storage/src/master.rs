@@ -62,12 +62,22 @@ impl TryFrom<LocationRow> for Location {
             code: row.code,
             name: row.name,
             priority: row.priority,
-            time_zone: row.time_zone,
-            cutoff_time: row.cutoff_time,
+            time_zone: read_time_zone(row.time_zone)?,
+            cutoff_time: read_cutoff(row.cutoff_time)?,
             managed_by: row.managed_by,
             calendar: read_calendar(row.calendar.as_deref())?,
         })
     }
+}
+
+/// A location's time zone as stored, checked: ship-by dates and waves run on it.
+pub(crate) fn read_time_zone(stored: String) -> Result<String, StorageError> {
+    stored.parse::<chrono_tz::Tz>().map(|_| stored).map_err(|_| crate::error::corrupt("locations.time_zone"))
+}
+
+/// A location's cut-off as stored (`HH:MM`), checked.
+pub(crate) fn read_cutoff(stored: String) -> Result<String, StorageError> {
+    chrono::NaiveTime::parse_from_str(&stored, "%H:%M").map(|_| stored).map_err(|_| crate::error::corrupt("locations.cutoff_time"))
 }
 
 /// A location's calendar as stored: JSON, or NULL for one that works every day.

@@ -72,6 +72,7 @@ impl Tx {
         let mut routing = RoutingSites { allow_split, candidates: Vec::new(), schedules: BTreeMap::new() };
         for (location, priority, cutoff_time, time_zone, calendar, listed, offers) in rows {
             let calendar = crate::master::read_calendar(calendar.as_deref())?;
+            let (time_zone, cutoff_time) = (crate::master::read_time_zone(time_zone)?, crate::master::read_cutoff(cutoff_time)?);
             routing.schedules.insert(location.clone(), Schedule::from_saved(&time_zone, &cutoff_time, calendar));
             routing.candidates.push(Candidate {
                 location,
