@@ -1143,3 +1143,52 @@ async fn imported_sales_survive_the_upgrade_that_gave_them_channels() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_location_keeps_its_calendar_and_a_damaged_one_is_said() {
+    on_both("location_calendar", |db| async move {
+        let now = Utc::now();
+        let mut tx = db.write().await.unwrap();
+        tx.insert_location(&location("central", 1), now).await.unwrap();
+        let calendar = ordo_domain::calendar::NewCalendar {
+            closed_weekdays: vec!["sunday".into()],
+            closed_dates: vec![ordo_domain::calendar::NewClosedDate { date: "2026-12-25".into(), name: Some("Christmas Day".into()) }],
+        }
+        .validate()
+        .unwrap();
+        assert!(tx.set_location_calendar("central", &calendar).await.unwrap());
+        assert!(!tx.set_location_calendar("nowhere", &calendar).await.unwrap());
+        assert_eq!(tx.location("central").await.unwrap().unwrap().calendar, calendar);
+        tx.insert_channel(&channel("web"), now).await.unwrap();
+        let sites = tx.routing_sites("web", "standard", false).await.unwrap();
+        assert_eq!(sites.schedules["central"].calendar, calendar, "routing sees the calendar");
+        tx.commit().await.unwrap();
+
+        // A time zone, a cut-off or a calendar damaged behind Ordo's back is refused as corrupt,
+        // naming its column, not read as UTC, midnight or every day.
+        for (column, value) in [("time_zone", "Mars/Olympus"), ("cutoff_time", "25:00"), ("calendar", "{\"closed\":")] {
+            let sql = format!("UPDATE locations SET {column} = $1 WHERE code = 'central'");
+            match &db {
+                Db::Sqlite(pool, ..) => sqlx::query(sqlx::AssertSqlSafe(sql)).bind(value).execute(pool).await.map(drop),
+                Db::Postgres(pool, _) => sqlx::query(sqlx::AssertSqlSafe(sql)).bind(value).execute(pool).await.map(drop),
+            }
+            .unwrap();
+            let mut tx = db.read().await.unwrap();
+            let error = tx.locations().await.unwrap_err().to_string();
+            assert!(error.contains(&format!("locations.{column}")), "{column}: {error}");
+            drop(tx);
+            let good = match column {
+                "time_zone" => "Europe/Berlin",
+                "cutoff_time" => "15:00",
+                _ => "{\"closed_weekdays\": [], \"closed_dates\": []}",
+            };
+            let sql = format!("UPDATE locations SET {column} = $1 WHERE code = 'central'");
+            match &db {
+                Db::Sqlite(pool, ..) => sqlx::query(sqlx::AssertSqlSafe(sql)).bind(good).execute(pool).await.map(drop),
+                Db::Postgres(pool, _) => sqlx::query(sqlx::AssertSqlSafe(sql)).bind(good).execute(pool).await.map(drop),
+            }
+            .unwrap();
+        }
+    })
+    .await;
+}
