@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use ordo_domain::access::Role;
+use ordo_domain::calendar::NewCalendar;
 use ordo_domain::inventory::{MovementKind, MovementRequest};
 use ordo_domain::master::{
     AbcClass, ChannelKind, CustomerSegment, LocationKind, NewChannel, NewCustomer, NewListing, NewLocation,
@@ -219,9 +220,11 @@ impl Shop {
             tx.insert_channel(&new.validate()?, now).await?;
             summary.channels.push(code.to_owned());
         }
-        for (code, name, kind, priority, zone, cutoff) in [
-            ("central", "Central warehouse", LocationKind::Warehouse, 1, "America/Chicago", "15:00"),
-            ("overflow", "Overflow 3PL", LocationKind::ThirdPartyLogistics, 2, "America/New_York", "13:00"),
+        // The 3PL does not work on Sundays: its orders wait for Monday's waves and their ship-by
+        // dates count its working days.
+        for (code, name, kind, priority, zone, cutoff, closed_weekdays) in [
+            ("central", "Central warehouse", LocationKind::Warehouse, 1, "America/Chicago", "15:00", &[][..]),
+            ("overflow", "Overflow 3PL", LocationKind::ThirdPartyLogistics, 2, "America/New_York", "13:00", &["sunday"][..]),
         ] {
             let new = NewLocation {
                 code: code.into(),
@@ -231,7 +234,7 @@ impl Shop {
                 time_zone: Some(zone.into()),
                 cutoff_time: Some(cutoff.into()),
                 managed_by: None,
-                calendar: None,
+                calendar: Some(NewCalendar { closed_weekdays: closed_weekdays.iter().map(|d| (*d).to_owned()).collect(), closed_dates: Vec::new() }),
             };
             tx.insert_location(&new.validate()?, now).await?;
             summary.locations.push(code.to_owned());

@@ -254,10 +254,16 @@ impl Shop {
             if day % 3 == 2 {
                 events.push((at(8, 0), Event::Receipts));
             }
-            // Two waves a day at each site: mid-morning, and an hour before the carrier's cut-off.
+            // Two waves a day at each site that works that day: mid-morning, and an hour before
+            // the carrier's cut-off.
             for site in &sites {
                 let Some((code, _)) = WAVE_CAPACITY.iter().find(|(code, _)| *code == site.code) else { continue };
-                let cutoff_at = site.schedule().next_cutoff(at(0, 0));
+                let schedule = site.schedule();
+                let cutoff_at = schedule.next_cutoff(at(0, 0));
+                // A closed day's next cut-off is the next working day's, scheduled on its own day.
+                if cutoff_at.with_timezone(&schedule.zone).date_naive() != date {
+                    continue;
+                }
                 events.push((cutoff_at - Duration::hours(6), Event::Wave(code)));
                 events.push((cutoff_at - Duration::hours(1), Event::Wave(code)));
                 events.push((cutoff_at + Duration::minutes(1), Event::Watch));
