@@ -154,10 +154,11 @@ impl Schedule {
     }
 
     /// When an order must leave: the last cut-off on a working day that still meets the
-    /// channel's SLA, whose hours run only on working days (an order placed on Friday with 48
-    /// hours, at a location closed at weekends, is due by Tuesday, as marketplaces count
-    /// handling time in business days); never before the first working cut-off after the order
-    /// came in (an SLA shorter than the wait for it cannot be met earlier).
+    /// channel's SLA, whose hours run only on working days, as marketplaces count handling time
+    /// in business days (an order placed on Friday at 10:00 with 48 hours, at a location closed
+    /// at weekends, has until Tuesday 10:00, so it is due at Monday's cut-off); never before the
+    /// first working cut-off after the order came in (an SLA shorter than the wait for it cannot
+    /// be met earlier).
     pub fn ship_by(&self, placed_at: DateTime<Utc>, sla_hours: i64) -> DateTime<Utc> {
         let deadline = self.deadline(placed_at, sla_hours);
         let mut day = self.calendar.previous_open(deadline.with_timezone(&self.zone).date_naive());
