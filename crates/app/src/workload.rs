@@ -56,6 +56,9 @@ impl Fulfilment<'_> {
                 }
             }
         }
+        // Sites in one zone share holidays: each day is asked for once.
+        periods.sort_unstable();
+        periods.dedup();
         let inflow = tx.hourly_inflow(&periods).await?;
         let backlog = tx.unshipped_work().await?;
         let capacities = tx.location_capacities().await?;

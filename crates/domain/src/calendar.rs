@@ -200,8 +200,12 @@ impl Schedule {
     }
 
     /// The cut-off on `day` in the location's time; in a daylight-saving gap the hour after.
+    pub fn cutoff_on(&self, day: NaiveDate) -> Option<DateTime<Utc>> {
+        self.local(day.and_time(self.cutoff))
+    }
+
     fn at_cutoff(&self, day: NaiveDate, fallback: DateTime<Utc>) -> DateTime<Utc> {
-        self.local(day.and_time(self.cutoff)).unwrap_or(fallback)
+        self.cutoff_on(day).unwrap_or(fallback)
     }
 
     /// When `day` begins in the location's time.

@@ -420,6 +420,14 @@ mod tests {
         assert_eq!(new("Europe/Berlin", "9:05").validate().unwrap().cutoff_time, "09:05");
         assert_eq!(new("Mars/Olympus", "15:00").validate().unwrap_err().field, "time_zone");
         assert_eq!(new("UTC", "25:00").validate().unwrap_err().field, "cutoff_time");
+        // A calendar given with the location is checked as the calendar route checks it.
+        let with = |weekday: &str| NewLocation {
+            calendar: Some(NewCalendar { closed_weekdays: vec![weekday.into()], closed_dates: Vec::new() }),
+            ..new("UTC", "15:00")
+        };
+        assert_eq!(with("Sunday").validate().unwrap().calendar.closed_weekdays, ["sunday"]);
+        assert_eq!(with("sun").validate().unwrap_err().field, "calendar.closed_weekdays[0]");
+        assert_eq!(new("UTC", "15:00").validate().unwrap().calendar, Calendar::default(), "without one it works every day");
     }
 
     #[test]

@@ -23,7 +23,7 @@
 //! Its accuracy is back-tested on the last 14 days, each forecast from the days before it,
 //! beside the plain rule "the same weekday last week".
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Timelike, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Timelike, Utc};
 use serde::Serialize;
 
 use crate::calendar::{Calendar, Schedule};
@@ -169,9 +169,10 @@ pub struct Outlook {
     pub days: Vec<DayAhead>,
     pub hours: Vec<HourAhead>,
     pub at_risk: Option<AtRisk>,
-    /// The level and promotion factors used, per mille.
+    /// The level, promotion and closed-date factors used, per mille.
     pub level_per_mille: i64,
     pub promotion_per_mille: i64,
+    pub closed_per_mille: i64,
     pub accuracy: Accuracy,
 }
 
@@ -183,10 +184,6 @@ struct Model {
     level: i64,
     promotion: i64,
     closed: i64,
-}
-
-fn local_day_start(day: NaiveDate, zone: chrono_tz::Tz) -> DateTime<Utc> {
-    zone.from_local_datetime(&day.and_time(NaiveTime::MIN)).earliest().map_or_else(|| day.and_time(NaiveTime::MIN).and_utc(), |t| t.with_timezone(&Utc))
 }
 
 /// Each local day's work in the history, with its hours: day → [hour] → work.
@@ -296,16 +293,12 @@ pub fn outlook(
     let hours: Vec<HourAhead> = (0..2)
         .flat_map(|n| (0..24usize).map(move |h| (today + Duration::days(n), h)))
         .filter(|(day, h)| *day > today || *h >= this_hour)
-        .map(|(day, h)| HourAhead { hour: local_day_start(day, zone) + Duration::hours(h as i64), work: model.hour(day, h, special) })
+        .map(|(day, h)| HourAhead { hour: schedule.day_start(day) + Duration::hours(h as i64), work: model.hour(day, h, special) })
         .collect();
 
     // Today's cut-off, if the location works today and it is still ahead: the backlog and
     // what comes before it is due.
-    let cutoff_at = zone
-        .from_local_datetime(&today.and_time(schedule.cutoff))
-        .earliest()
-        .map(|t| t.with_timezone(&Utc))
-        .filter(|_| schedule.calendar.is_open(today));
+    let cutoff_at = schedule.calendar.is_open(today).then(|| schedule.cutoff_on(today)).flatten();
     let at_risk = cutoff_at.filter(|c| *c > now).and_then(|cutoff_at| {
         let coming: i64 = hours.iter().filter(|h| h.hour < cutoff_at).map(|h| h.work.lines).sum();
         let due_lines = backlog.lines + coming;
@@ -322,6 +315,7 @@ pub fn outlook(
         at_risk,
         level_per_mille: model.level,
         promotion_per_mille: model.promotion,
+        closed_per_mille: model.closed,
         accuracy: backtest(&days, today, special),
     }
 }
@@ -501,6 +495,8 @@ pub fn evaluate(history: &[Inflow], zone: chrono_tz::Tz, calendar: &Calendar, pr
 
 #[cfg(test)]
 mod tests {
+    use chrono::NaiveTime;
+
     use super::*;
 
     /// Four weeks of a shop whose weekdays bring 10 lines an hour from 8 to 17 and whose
@@ -660,6 +656,7 @@ mod tests {
         let now = monday().and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
         let outlook = outlook(&inflow, Work::default(), now, &closed_on(&[holiday, tuesday]), Capacity::default(), &|_| false);
         assert_eq!((outlook.days[1].open, outlook.days[1].inflow.lines), (false, 0));
+        assert_eq!(outlook.closed_per_mille, 0, "the holiday two weeks ago brought nothing");
         assert_eq!(outlook.days[0].inflow.lines, 100, "the holiday is no Monday of the profile");
         assert_eq!(outlook.days[2].work.lines, 100);
     }

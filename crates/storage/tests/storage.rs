@@ -1146,6 +1146,15 @@ async fn imported_sales_survive_the_upgrade_that_gave_them_channels() {
 
 #[tokio::test]
 async fn a_location_keeps_its_calendar_and_a_damaged_one_is_said() {
+    /// Writes a column of central's row behind Ordo's back.
+    async fn set_raw(db: &Db, column: &str, value: &str) {
+        let sql = format!("UPDATE locations SET {column} = $1 WHERE code = 'central'");
+        match db {
+            Db::Sqlite(pool, ..) => sqlx::query(sqlx::AssertSqlSafe(sql)).bind(value).execute(pool).await.map(drop),
+            Db::Postgres(pool, _) => sqlx::query(sqlx::AssertSqlSafe(sql)).bind(value).execute(pool).await.map(drop),
+        }
+        .unwrap();
+    }
     on_both("location_calendar", |db| async move {
         let now = Utc::now();
         let mut tx = db.write().await.unwrap();
@@ -1159,6 +1168,9 @@ async fn a_location_keeps_its_calendar_and_a_damaged_one_is_said() {
         assert!(tx.set_location_calendar("central", &calendar).await.unwrap());
         assert!(!tx.set_location_calendar("nowhere", &calendar).await.unwrap());
         assert_eq!(tx.location("central").await.unwrap().unwrap().calendar, calendar);
+        // A location made with its calendar keeps it too.
+        tx.insert_location(&Location { calendar: calendar.clone(), ..location("north", 2) }, now).await.unwrap();
+        assert_eq!(tx.location("north").await.unwrap().unwrap().calendar, calendar);
         tx.insert_channel(&channel("web"), now).await.unwrap();
         let sites = tx.routing_sites("web", "standard", false).await.unwrap();
         assert_eq!(sites.schedules["central"].calendar, calendar, "routing sees the calendar");
@@ -1166,28 +1178,17 @@ async fn a_location_keeps_its_calendar_and_a_damaged_one_is_said() {
 
         // A time zone, a cut-off or a calendar damaged behind Ordo's back is refused as corrupt,
         // naming its column, not read as UTC, midnight or every day.
-        for (column, value) in [("time_zone", "Mars/Olympus"), ("cutoff_time", "25:00"), ("calendar", "{\"closed\":")] {
-            let sql = format!("UPDATE locations SET {column} = $1 WHERE code = 'central'");
-            match &db {
-                Db::Sqlite(pool, ..) => sqlx::query(sqlx::AssertSqlSafe(sql)).bind(value).execute(pool).await.map(drop),
-                Db::Postgres(pool, _) => sqlx::query(sqlx::AssertSqlSafe(sql)).bind(value).execute(pool).await.map(drop),
-            }
-            .unwrap();
+        for (column, damaged, good) in [
+            ("time_zone", "Mars/Olympus", "Europe/Berlin"),
+            ("cutoff_time", "25:00", "15:00"),
+            ("calendar", "{\"closed\":", "{\"closed_weekdays\": [], \"closed_dates\": []}"),
+        ] {
+            set_raw(&db, column, damaged).await;
             let mut tx = db.read().await.unwrap();
             let error = tx.locations().await.unwrap_err().to_string();
             assert!(error.contains(&format!("locations.{column}")), "{column}: {error}");
             drop(tx);
-            let good = match column {
-                "time_zone" => "Europe/Berlin",
-                "cutoff_time" => "15:00",
-                _ => "{\"closed_weekdays\": [], \"closed_dates\": []}",
-            };
-            let sql = format!("UPDATE locations SET {column} = $1 WHERE code = 'central'");
-            match &db {
-                Db::Sqlite(pool, ..) => sqlx::query(sqlx::AssertSqlSafe(sql)).bind(good).execute(pool).await.map(drop),
-                Db::Postgres(pool, _) => sqlx::query(sqlx::AssertSqlSafe(sql)).bind(good).execute(pool).await.map(drop),
-            }
-            .unwrap();
+            set_raw(&db, column, good).await;
         }
     })
     .await;
