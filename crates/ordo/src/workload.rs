@@ -5,6 +5,9 @@
 //! to, when the order was placed (local time in the zone given, `YYYY-MM-DD HH:MM[:SS]`, or
 //! RFC 3339 with its offset) and the units on the line. An order is one parcel, in the hour of
 //! its first row; each row is a line to pick.
+//!
+//! `--calendar FILE` gives the location's working calendar, the JSON the calendar route takes;
+//! its closed dates are forecast as the closed dates of the year before them went.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
