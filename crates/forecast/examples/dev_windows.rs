@@ -2,7 +2,7 @@
 //! series are cut off first, so the window scored is the one before the hold-out that
 //! `ordo forecast evaluate` reports. Rules are compared here, never on the hold-out.
 //!
-//! cargo run --release -p ordo-forecast --example dev_windows -- (--tsf FILE | --csv FILE --period day|week|month|quarter) --horizon H --drop N [--rules-only | --variant NAME]
+//! cargo run --release -p ordo-forecast --example dev_windows -- (--tsf FILE | --csv FILE --period day|week|month|quarter) --horizon H --drop N [--rules-only | --variant NAME[,NAME…]]
 
 use ordo_forecast::backtest::{Backtest, choose};
 use ordo_forecast::{Method, Period, Scorecard, classify, series_csv, tsf};
@@ -29,7 +29,7 @@ fn main() -> Result<(), String> {
     if args.iter().any(|a| a == "--rules-only") {
         variants.clear();
     } else if let Some(only) = value("--variant") {
-        variants.retain(|(name, _)| name.contains(&only));
+        variants.retain(|(name, _)| only.split(',').any(|part| name.contains(part)));
     }
     let mut variant_cards: Vec<Scorecard> = vec![Scorecard::default(); variants.len()];
     for full in &series {
