@@ -120,9 +120,6 @@ fn variants(base: &Backtest, horizon: usize) -> Vec<(String, Backtest)> {
         ("back-test every period, horizon".to_owned(), Backtest { step: 1, origins: every_period, window: horizon, ..base.clone() }),
         ("back-test min history / 2".to_owned(), Backtest { min_history: base.min_history / 2, ..base.clone() }),
         ("pool with theta".to_owned(), base.clone().with(Method::Theta)),
-        ("D distinct".to_owned(), Backtest { distinct: true, ..base.clone() }),
-        ("T theta if seasonal".to_owned(), Backtest { theta_if_seasonal: true, ..base.clone() }),
-        ("DT both".to_owned(), Backtest { distinct: true, theta_if_seasonal: true, ..base.clone() }),
     ]
 }
 

@@ -33,13 +33,6 @@ pub struct Backtest {
     pub window: usize,
     /// Shortest history fitted at an origin; origins earlier than this are dropped.
     pub min_history: usize,
-    /// Tried and not kept (rule D): a candidate whose back-test errors are the same as a
-    /// better-ranked member's is not pooled a second time (TSB, ADIDA and IMAPA on a series
-    /// without a zero period are one method).
-    pub distinct: bool,
-    /// Tried and not kept (rule T): `theta` competes for a history with a real season (three
-    /// cycles and the 90 % test) even where the period leaves it out.
-    pub theta_if_seasonal: bool,
 }
 
 /// What a series too short (or too flat) to back-test gets: the log-linear rate since the
@@ -94,8 +87,6 @@ impl Backtest {
             step: 2,
             window: 6,
             min_history: 24,
-            distinct: false,
-            theta_if_seasonal: false,
         }
     }
 }
@@ -168,29 +159,15 @@ impl Choice {
 pub fn choose(history: &[f64], season: usize, horizon: usize, backtest: &Backtest) -> Choice {
     let profile = classify(history);
     let candidates: Vec<Method> = match profile {
-        Some(profile) => {
-            let mut suited: Vec<Method> = backtest.candidates.iter().copied().filter(|method| method.suits(profile.class)).collect();
-            let seasonal_theta = backtest.theta_if_seasonal && Method::Theta.suits(profile.class) && crate::methods::is_seasonal(history, season);
-            if seasonal_theta && !suited.contains(&Method::Theta) {
-                suited.push(Method::Theta);
-            }
-            suited
-        }
+        Some(profile) => backtest.candidates.iter().copied().filter(|method| method.suits(profile.class)).collect(),
         None => Vec::new(),
     };
     let (scale, mut trials) = trial(history, season, &candidates, backtest).map_or((None, Vec::new()), |(scale, trials)| (Some(scale), trials));
     let scores = trials.iter().map(|trial| trial.score).collect();
     trials.retain(|trial| trial.score.rmsse.is_some_and(f64::is_finite));
     trials.sort_by(|a, b| a.score.rmsse.unwrap_or(f64::INFINITY).total_cmp(&b.score.rmsse.unwrap_or(f64::INFINITY)));
-    let mut kept: Vec<&Trial> = Vec::new();
-    for trial in &trials {
-        if backtest.distinct && kept.iter().any(|k| same(&k.errors, &trial.errors)) {
-            continue;
-        }
-        kept.push(trial);
-    }
     let best: Vec<(Fitted, &Trial)> =
-        kept.into_iter().filter_map(|trial| trial.score.method.fit(history, season, horizon).map(|fitted| (fitted, trial))).take(backtest.pool.max(1)).collect();
+        trials.iter().filter_map(|trial| trial.score.method.fit(history, season, horizon).map(|fitted| (fitted, trial))).take(backtest.pool.max(1)).collect();
     if best.is_empty() {
         let fallback = FALLBACK
             .fit(history, season, horizon)
@@ -201,11 +178,6 @@ pub fn choose(history: &[f64], season: usize, horizon: usize, backtest: &Backtes
     let errors = mean(best.iter().map(|(_, trial)| trial.errors.as_slice()), best[0].1.errors.len());
     let rmsse = scale.map(|scale| (errors.iter().map(|e| e * e).sum::<f64>() / errors.len().max(1) as f64 / scale.squared).sqrt());
     Choice { profile, pooled: best.into_iter().map(|(fitted, _)| fitted).collect(), forecast, reason: Reason::Pooled, scores, rmsse }
-}
-
-/// Whether two back-tests' errors are the same, period by period.
-fn same(a: &[f64], b: &[f64]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-9 * (1.0 + x.abs().max(y.abs())))
 }
 
 /// The mean of equally long series, period by period.

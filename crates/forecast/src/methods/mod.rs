@@ -12,11 +12,6 @@ mod smoothing;
 
 use crate::classify::DemandClass;
 
-/// Whether `history` has a real season of `season` periods (three cycles and the 90 % test).
-pub fn is_seasonal(history: &[f64], season: usize) -> bool {
-    seasonal::indices(history, season).is_some()
-}
-
 /// A forecasting method, named the way it is shown next to each SKU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Method {
