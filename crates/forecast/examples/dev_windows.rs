@@ -1,10 +1,12 @@
 //! Scores candidate forecast rules on a development window: the `--drop` last periods of every
 //! series are cut off first, so the window scored is the one before the hold-out that
 //! `ordo forecast evaluate` reports. Rules are compared here, never on the hold-out.
+//! `--untested-only` scores only the series too short to back-test, which Ordo forecasts with
+//! its fallback: young products.
 //!
-//! cargo run --release -p ordo-forecast --example dev_windows -- (--tsf FILE | --csv FILE --period day|week|month|quarter) --horizon H --drop N [--rules-only | --variant NAME[,NAME…]]
+//! cargo run --release -p ordo-forecast --example dev_windows -- (--tsf FILE | --csv FILE --period day|week|month|quarter) --horizon H --drop N [--rules-only | --variant NAME[,NAME…]] [--untested-only]
 
-use ordo_forecast::backtest::{Backtest, choose};
+use ordo_forecast::backtest::{Backtest, Reason, choose};
 use ordo_forecast::{Method, Period, Scorecard, classify, series_csv, tsf};
 
 fn main() -> Result<(), String> {
@@ -32,12 +34,18 @@ fn main() -> Result<(), String> {
         variants.retain(|(name, _)| only.split(',').any(|part| name.contains(part)));
     }
     let mut variant_cards: Vec<Scorecard> = vec![Scorecard::default(); variants.len()];
+    let untested_only = args.iter().any(|a| a == "--untested-only");
+    let mut scored = 0;
     for full in &series {
         if full.len() <= drop + horizon + 1 {
             continue;
         }
         let (train, test) = full[..full.len() - drop].split_at(full.len() - drop - horizon);
         let ordo = choose(train, settings.season, horizon, &settings.backtest);
+        if untested_only && ordo.reason != Reason::Untested {
+            continue;
+        }
+        scored += 1;
         let every = Backtest { candidates: Method::ALL.to_vec(), ..settings.backtest.clone() };
         let every_scored = choose(train, settings.season, horizon, &every);
         let fits: Vec<(Method, Vec<f64>)> =
@@ -58,7 +66,7 @@ fn main() -> Result<(), String> {
             card.add(train, test, &choose(train, settings.season, horizon, backtest).forecast);
         }
     }
-    println!("drop {drop}, horizon {horizon}, {} series", series.len());
+    println!("drop {drop}, horizon {horizon}, {} series, {scored} scored", series.len());
     let names = rules.iter().map(|(name, _)| name).chain(variants.iter().map(|(name, _)| name));
     for (name, card) in names.zip(cards.iter().chain(&variant_cards)) {
         let figure = |x: Option<f64>| x.map_or_else(|| "-".to_owned(), |x| format!("{x:.4}"));
@@ -161,6 +169,8 @@ fn rules() -> Vec<(String, Rule)> {
     })));
     rules.push(("mean suited".into(), Box::new(|s: &Seen| s.mean(s.suited))));
     rules.push(("median suited".into(), Box::new(|s: &Seen| s.median(s.suited))));
+    rules.push(("mean decline ses".into(), Box::new(|s: &Seen| s.mean(&[Decline, Ses]))));
+    rules.push(("mean decline tsb".into(), Box::new(|s: &Seen| s.mean(&[Decline, Tsb]))));
     rules.push(("mean decline imapa".into(), Box::new(|s: &Seen| s.mean(&[Decline, Imapa]))));
     rules.push(("mean decline imapa tsb".into(), Box::new(|s: &Seen| s.mean(&[Decline, Imapa, Tsb]))));
     rules.push(("mean decline adida imapa tsb".into(), Box::new(|s: &Seen| s.mean(&[Decline, Adida, Imapa, Tsb]))));
