@@ -239,8 +239,8 @@ fn learn(days: &std::collections::BTreeMap<NaiveDate, [Work; 24]>, today: NaiveD
 }
 
 impl Model {
-    /// The inflow forecast for an hour of `day`.
-    fn hour(&self, day: NaiveDate, hour: usize, special: Days) -> Work {
+    /// The inflow forecast for an hour of `day`, in millionths of a parcel, line and unit.
+    fn exact_hour(&self, day: NaiveDate, hour: usize, special: Days) -> (i64, i64, i64) {
         let (p, l, u) = self.profile[day.weekday().num_days_from_monday() as usize][hour];
         let factor = if special.closed_date(day) {
             self.level * self.closed / 1000
@@ -249,13 +249,31 @@ impl Model {
         } else {
             self.level
         };
-        let scale = |v: i64| (v * factor + 500_000) / 1_000_000;
-        Work { parcels: scale(p), lines: scale(l), units: scale(u) }
+        (p * factor, l * factor, u * factor)
     }
 
-    fn day(&self, day: NaiveDate, special: Days, from_hour: usize) -> Work {
-        (from_hour..24).map(|h| self.hour(day, h, special)).sum()
+    /// The inflow forecast for an hour of `day`, in whole parcels, lines and units.
+    fn hour(&self, day: NaiveDate, hour: usize, special: Days) -> Work {
+        whole(self.exact_hour(day, hour, special))
     }
+
+    /// The inflow forecast for `day` from `from_hour` on: the hours' exact forecasts summed,
+    /// then rounded once, so that a quiet site whose every hour expects less than half a line
+    /// is not forecast to have nothing to do.
+    fn day(&self, day: NaiveDate, special: Days, from_hour: usize) -> Work {
+        whole((from_hour..24).map(|h| self.exact_hour(day, h, special)).fold((0, 0, 0), add))
+    }
+}
+
+/// Two exact forecasts summed.
+fn add(a: (i64, i64, i64), b: (i64, i64, i64)) -> (i64, i64, i64) {
+    (a.0 + b.0, a.1 + b.1, a.2 + b.2)
+}
+
+/// Millionths rounded to whole parcels, lines and units.
+fn whole((p, l, u): (i64, i64, i64)) -> Work {
+    let round = |v: i64| (v + 500_000) / 1_000_000;
+    Work { parcels: round(p), lines: round(l), units: round(u) }
 }
 
 /// The workload ahead of a location at `now`, from its hourly `history` (weeks of it),
@@ -290,17 +308,19 @@ pub fn outlook(
             DayAhead { day, promoted: special.promoted(day), open, inflow, work, people_needed: capacity.people_for(work.lines) }
         })
         .collect();
-    let hours: Vec<HourAhead> = (0..2)
+    let hours_ahead: Vec<(DateTime<Utc>, NaiveDate, usize)> = (0..2)
         .flat_map(|n| (0..24usize).map(move |h| (today + Duration::days(n), h)))
         .filter(|(day, h)| *day > today || *h >= this_hour)
-        .map(|(day, h)| HourAhead { hour: schedule.day_start(day) + Duration::hours(h as i64), work: model.hour(day, h, special) })
+        .map(|(day, h)| (schedule.day_start(day) + Duration::hours(h as i64), day, h))
         .collect();
+    let hours: Vec<HourAhead> = hours_ahead.iter().map(|&(hour, day, h)| HourAhead { hour, work: model.hour(day, h, special) }).collect();
 
     // Today's cut-off, if the location works today and it is still ahead: the backlog and
-    // what comes before it is due.
+    // what comes before it is due (the hours' exact forecasts summed, as a day's are).
     let cutoff_at = schedule.calendar.is_open(today).then(|| schedule.cutoff_on(today)).flatten();
     let at_risk = cutoff_at.filter(|c| *c > now).and_then(|cutoff_at| {
-        let coming: i64 = hours.iter().filter(|h| h.hour < cutoff_at).map(|h| h.work.lines).sum();
+        let before_cutoff = hours_ahead.iter().filter(|(hour, _, _)| *hour < cutoff_at).map(|&(_, day, h)| model.exact_hour(day, h, special));
+        let coming = whole(before_cutoff.fold((0, 0, 0), add)).lines;
         let due_lines = backlog.lines + coming;
         let hours_left = (cutoff_at - now).num_minutes().clamp(0, capacity.shift_hours * 60);
         let capacity_lines = capacity.lines_per_person_hour * capacity.people * hours_left / 60;
@@ -547,6 +567,37 @@ mod tests {
         assert_eq!(outlook.accuracy.wape_bp, Some(0));
         assert_eq!(outlook.accuracy.same_weekday_wape_bp, Some(0));
         assert_eq!(outlook.level_per_mille, 1000);
+    }
+
+    #[test]
+    fn a_quiet_site_is_forecast_its_whole_day_though_no_hour_expects_half_a_line() {
+        // Eight weeks of 9 lines a day, a week's lines in 9 hours running on from the week
+        // before's: every weekday-hour saw a line in 3 of the 8 weeks, 0.375 on average.
+        let start = monday() - Duration::weeks(PROFILE_WEEKS);
+        let mut inflow = Vec::new();
+        for n in 0..PROFILE_WEEKS * 7 {
+            let day = start + Duration::days(n);
+            let week = n / 7;
+            for h in 0..24 {
+                if (h - 9 * week).rem_euclid(24) < 9 {
+                    let hour = day.and_hms_opt(h as u32, 0, 0).unwrap_or_default().and_utc();
+                    inflow.push(Inflow { hour, work: Work { parcels: 1, lines: 1, units: 2 } });
+                }
+            }
+        }
+        let now = monday().and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+        let capacity = Capacity { lines_per_person_hour: 1, people: 1, shift_hours: 8 };
+        let outlook = outlook(&inflow, Work { parcels: 3, lines: 3, units: 6 }, now, &site(), capacity, &|_| false);
+        assert_eq!(outlook.level_per_mille, 1000);
+        // Rounding each hour first would forecast nothing at all.
+        assert!(outlook.hours.iter().all(|h| h.work.lines == 0), "an hour is shown in whole lines");
+        for day in &outlook.days {
+            assert_eq!((day.inflow.parcels, day.inflow.lines, day.inflow.units), (9, 9, 18), "{day:?}");
+        }
+        // Before the 15:00 cut-off come 15 hours of 0.375 lines: 6 with the backlog's 3 are
+        // more than the one person's 8 in a shift.
+        let at_risk = outlook.at_risk.expect("at risk");
+        assert_eq!((at_risk.due_lines, at_risk.capacity_lines, at_risk.more_people), (9, 8, 1));
     }
 
     #[test]
