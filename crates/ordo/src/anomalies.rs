@@ -135,7 +135,7 @@ pub fn run(csv: &Path) -> Result<Report, String> {
 }
 
 pub fn print(report: &Report) {
-    println!(
+    say!(
         "{}: {} subjects, {} subject-days from {} to {}; {} could alarm; {} findings, {:.2} a week",
         report.file,
         report.subjects,
@@ -146,19 +146,19 @@ pub fn print(report: &Report) {
         report.findings.len(),
         report.per_week
     );
-    println!("test: {}", report.test);
-    println!("{:<12} {:>9} {:>12} {:>12} {:>9} {:>15}", "subject", "subjects", "days", "could alarm", "findings", "subjects found");
+    say!("test: {}", report.test);
+    say!("{:<12} {:>9} {:>12} {:>12} {:>9} {:>15}", "subject", "subjects", "days", "could alarm", "findings", "subjects found");
     for (kind, k) in &report.by_kind {
-        println!("{:<12} {:>9} {:>12} {:>12} {:>9} {:>15}", kind, k.subjects, k.days, k.testable, k.findings, k.subjects_found);
+        say!("{:<12} {:>9} {:>12} {:>12} {:>9} {:>15}", kind, k.subjects, k.days, k.testable, k.findings, k.subjects_found);
     }
     let mut strongest: Vec<&Found> = report.findings.iter().collect();
     strongest.sort_by(|a, b| a.spike.p_value.total_cmp(&b.spike.p_value).then(a.spike.day.cmp(&b.spike.day)));
     if !strongest.is_empty() {
-        println!("the {} strongest:", strongest.len().min(PRINTED));
+        say!("the {} strongest:", strongest.len().min(PRINTED));
     }
     for f in strongest.iter().take(PRINTED) {
         let s = &f.spike;
-        println!(
+        say!(
             "  {} {}: {} of {} against {} of {} before; chance {:.1e}",
             s.day, f.subject, s.events, s.trials, s.baseline_events, s.baseline_trials, s.p_value
         );

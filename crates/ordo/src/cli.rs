@@ -602,7 +602,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
         Command::Workload { command: Some(WorkloadCommand::Evaluate { csv, zone, calendar, json }), .. } => {
             let report = crate::workload::run(&csv, &zone, calendar.as_deref()).map_err(Failure::CannotRun)?;
             if json {
-                println!("{}", serde_json::to_string(&report).map_err(|e| Failure::Failed(e.to_string()))?);
+                say!("{}", serde_json::to_string(&report).map_err(|e| Failure::Failed(e.to_string()))?);
             } else {
                 crate::workload::print(&report);
             }
@@ -611,21 +611,21 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
         Command::Workload { command: None, json } => {
             let workloads = open(&config).await?.fulfilment().workload().await?;
             if json {
-                println!("{}", serde_json::to_string(&workloads).map_err(|e| Failure::Failed(e.to_string()))?);
+                say!("{}", serde_json::to_string(&workloads).map_err(|e| Failure::Failed(e.to_string()))?);
                 return Ok(ExitCode::SUCCESS);
             }
             for w in &workloads {
                 let o = &w.outlook;
-                println!("{} ({}): backlog {} parcels, {} lines, {} units", w.location, w.name, o.backlog.parcels, o.backlog.lines, o.backlog.units);
+                say!("{} ({}): backlog {} parcels, {} lines, {} units", w.location, w.name, o.backlog.parcels, o.backlog.lines, o.backlog.units);
                 for d in &o.days {
                     let promoted = if d.promoted { ", promotion" } else { "" };
-                    println!("  {}  {:>5} parcels {:>6} lines {:>6} units  {:>3} people{promoted}", d.day.format("%a %Y-%m-%d"), d.work.parcels, d.work.lines, d.work.units, d.people_needed);
+                    say!("  {}  {:>5} parcels {:>6} lines {:>6} units  {:>3} people{promoted}", d.day.format("%a %Y-%m-%d"), d.work.parcels, d.work.lines, d.work.units, d.people_needed);
                 }
                 if let Some(risk) = &o.at_risk {
-                    println!("  at risk: {} lines due before the {} cut-off, the shift can do {}: {} more people", risk.due_lines, w.cutoff_time, risk.capacity_lines, risk.more_people);
+                    say!("  at risk: {} lines due before the {} cut-off, the shift can do {}: {} more people", risk.due_lines, w.cutoff_time, risk.capacity_lines, risk.more_people);
                 }
                 let shown = |bp: Option<i64>| bp.map_or_else(|| "not enough history".to_owned(), ordo_app::domain::ledger::percentage);
-                println!(
+                say!(
                     "  back-test on {} days: WAPE of daily lines {} (the same weekday last week: {})",
                     o.accuracy.days,
                     shown(o.accuracy.wape_bp),
@@ -637,7 +637,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
         Command::Anomalies(AnomaliesCommand::Evaluate { csv, json }) => {
             let report = crate::anomalies::run(&csv).map_err(Failure::CannotRun)?;
             if json {
-                println!("{}", serde_json::to_string(&report).map_err(|e| Failure::Failed(e.to_string()))?);
+                say!("{}", serde_json::to_string(&report).map_err(|e| Failure::Failed(e.to_string()))?);
             } else {
                 crate::anomalies::print(&report);
             }
@@ -646,17 +646,17 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
         Command::Anomalies(AnomaliesCommand::Scan { days, json }) => {
             let scan = open(&config).await?.anomalies().scan(days).await?;
             if json {
-                println!("{}", serde_json::to_string(&scan).map_err(|e| Failure::Failed(e.to_string()))?);
+                say!("{}", serde_json::to_string(&scan).map_err(|e| Failure::Failed(e.to_string()))?);
             } else {
                 for k in &scan.kinds {
-                    println!(
+                    say!(
                         "{:<18} {:>6} judged, {} found; of {} resolved so far, {} were not a problem",
                         k.kind, k.judged, k.found, k.resolved, k.not_a_problem
                     );
                 }
                 for f in &scan.findings {
                     let state = if f.raised { "raised" } else { "raised before" };
-                    println!("  {} {} on {}: {}; usual: {}; {}; {state}", f.kind, f.subject, f.day, f.observed, f.baseline, f.strength);
+                    say!("  {} {} on {}: {}; usual: {}; {}; {state}", f.kind, f.subject, f.day, f.observed, f.baseline, f.strength);
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -669,7 +669,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
             };
             let report = crate::forecasting::run(source, horizon.map(|h| h as usize)).map_err(Failure::CannotRun)?;
             if json {
-                println!("{}", serde_json::to_string(&report).map_err(|e| Failure::Failed(e.to_string()))?);
+                say!("{}", serde_json::to_string(&report).map_err(|e| Failure::Failed(e.to_string()))?);
             } else {
                 crate::forecasting::print(&report);
             }
@@ -678,7 +678,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
         Command::Tickets(TicketsCommand::Evaluate { csv, train, json }) => {
             let evaluation = crate::triage::evaluate(&csv, train.as_deref()).map_err(Failure::CannotRun)?;
             if json {
-                println!("{}", serde_json::to_string(&evaluation).map_err(|e| Failure::Failed(e.to_string()))?);
+                say!("{}", serde_json::to_string(&evaluation).map_err(|e| Failure::Failed(e.to_string()))?);
             } else {
                 crate::triage::print(&evaluation);
             }
@@ -689,7 +689,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
             let started = std::time::Instant::now();
             let backup = crate::backup::backup(&config.database_url, &config.storage, &to).await.map_err(Failure::CannotRun)?;
             let rows: i64 = backup.inventory.tables.values().sum();
-            println!(
+            say!(
                 "backup of {} written to {} in {:.1} s: {} tables, {rows} rows, audit log to record {}; manifest {}",
                 redacted(&config),
                 backup.file.display(),
@@ -702,46 +702,46 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
         }
         Command::Restore { file } => {
             let restored = crate::backup::restore(&file, &config.database_url, &config.storage, config.settings.clone()).await.map_err(Failure::CannotRun)?;
-            println!("restored {} into {}: {} tables, {} rows", file.display(), redacted(&config), restored.tables, restored.rows);
+            say!("restored {} into {}: {} tables, {} rows", file.display(), redacted(&config), restored.tables, restored.rows);
             match (&restored.count_mismatches[..], restored.had_manifest) {
-                (_, false) => println!("  counts: no manifest beside the file, not compared"),
-                ([], true) => println!("  counts: every table as the manifest says"),
+                (_, false) => say!("  counts: no manifest beside the file, not compared"),
+                ([], true) => say!("  counts: every table as the manifest says"),
                 (mismatches, true) => {
                     for (table, kept, now) in mismatches {
-                        println!("  counts: {table} has {now} rows, the manifest says {kept}");
+                        say!("  counts: {table} has {now} rows, the manifest says {kept}");
                     }
                 }
             }
             match &restored.audit {
-                AuditVerdict::Intact { records, .. } => println!("  audit log intact: {records} records"),
-                AuditVerdict::Broken { seq, problem } => println!("  audit log broken at record {seq}: {problem}"),
+                AuditVerdict::Intact { records, .. } => say!("  audit log intact: {records} records"),
+                AuditVerdict::Broken { seq, problem } => say!("  audit log broken at record {seq}: {problem}"),
             }
-            println!("  books: {}", if restored.books_balance { "every entry balances and stock equals the inventory account" } else { "DO NOT BALANCE" });
+            say!("  books: {}", if restored.books_balance { "every entry balances and stock equals the inventory account" } else { "DO NOT BALANCE" });
             Ok(if restored.holds() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Command::Token(TokenCommand::Create { role, name, expires_in_days }) => {
             let expires_at = expires_in_days.map(|days| chrono::Utc::now() + chrono::Duration::days(days));
             let issued = open(&config).await?.access().create_expiring_token(role, &name, expires_at, &Actor::system()).await?;
-            println!("{}", issued.token);
+            say!("{}", issued.token);
             Ok(ExitCode::SUCCESS)
         }
         Command::Rates(RatesCommand::Import { file }) => {
             let xml = std::fs::read_to_string(&file).map_err(|e| Failure::CannotRun(format!("cannot read {}: {e}", file.display())))?;
             let ordo = open(&config).await?;
             let (set, skipped) = ordo.ledger().import_ecb_rates(&xml, &Actor::system()).await?;
-            println!("{set} exchange rate{} set into {} from {}", if set == 1 { "" } else { "s" }, ordo.settings().base_currency, file.display());
+            say!("{set} exchange rate{} set into {} from {}", if set == 1 { "" } else { "s" }, ordo.settings().base_currency, file.display());
             for note in skipped {
-                println!("  left out: {note}");
+                say!("  left out: {note}");
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Token(TokenCommand::List) => {
             let tokens = open(&config).await?.access().tokens().await?;
             let at = |t: Option<chrono::DateTime<chrono::Utc>>| t.map_or_else(|| "-".to_owned(), |t| t.format("%Y-%m-%d %H:%M").to_string());
-            println!("{:<36}  {:<24}  {:<11}  {:<16}  {:<16}  {:<16}  revoked", "id", "name", "role", "created", "expires", "last used");
+            say!("{:<36}  {:<24}  {:<11}  {:<16}  {:<16}  {:<16}  revoked", "id", "name", "role", "created", "expires", "last used");
             for t in tokens {
                 let name: String = t.token.name.chars().take(24).collect();
-                println!(
+                say!(
                     "{:<36}  {:<24}  {:<11}  {:<16}  {:<16}  {:<16}  {}",
                     t.token.id,
                     name,
@@ -873,11 +873,11 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
             let checkpoint = open(&config).await?.audit().audit_checkpoint().await?;
             if let Some(dir) = dir {
                 let path = crate::checkpoints::write(&dir, &checkpoint).map_err(Failure::CannotRun)?;
-                println!("checkpoint of record {} written to {}", checkpoint.seq, path.display());
+                say!("checkpoint of record {} written to {}", checkpoint.seq, path.display());
             }
             if let Some(url) = url {
                 crate::checkpoints::send(&url, &checkpoint).await.map_err(Failure::CannotRun)?;
-                println!("checkpoint of record {} sent to {url}", checkpoint.seq);
+                say!("checkpoint of record {} sent to {url}", checkpoint.seq);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -889,17 +889,17 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
             };
             match ordo.audit().verify_audit_against(&checkpoints).await? {
             AuditVerdict::Intact { records, keyed, checkpoints } => {
-                println!("audit log intact: {records} record{}", if records == 1 { "" } else { "s" });
+                say!("audit log intact: {records} record{}", if records == 1 { "" } else { "s" });
                 if keyed < records {
-                    println!("  {} record{} hashed without the audit key: anyone who can write to the database could recompute {}", records - keyed, if records - keyed == 1 { " is" } else { "s are" }, if records - keyed == 1 { "it" } else { "them" });
+                    say!("  {} record{} hashed without the audit key: anyone who can write to the database could recompute {}", records - keyed, if records - keyed == 1 { " is" } else { "s are" }, if records - keyed == 1 { "it" } else { "them" });
                 }
                 if checkpoints > 0 {
-                    println!("  every one of {checkpoints} signed checkpoint{} found unchanged", if checkpoints == 1 { "" } else { "s" });
+                    say!("  every one of {checkpoints} signed checkpoint{} found unchanged", if checkpoints == 1 { "" } else { "s" });
                 }
                 Ok(ExitCode::SUCCESS)
             }
             AuditVerdict::Broken { seq, problem } => {
-                println!("audit log broken at record {seq}: {problem}");
+                say!("audit log broken at record {seq}: {problem}");
                 Ok(ExitCode::from(1))
             }
             }
@@ -907,10 +907,10 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
         Command::Rules(RulesCommand::Simulate { versions, days, json }) => {
             let simulation = open(&config).await?.rules().simulate_rules(&versions, days).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&simulation).map_err(|e| Failure::Failed(e.to_string()))?);
+                say!("{}", serde_json::to_string_pretty(&simulation).map_err(|e| Failure::Failed(e.to_string()))?);
                 return Ok(ExitCode::SUCCESS);
             }
-            println!("replayed {} orders of the last {} days with {}", simulation.orders, days, simulation.proposed.join(", "));
+            say!("replayed {} orders of the last {} days with {}", simulation.orders, days, simulation.proposed.join(", "));
             for (what, change) in [
                 ("newly held", &simulation.newly_held),
                 ("no longer held", &simulation.no_longer_held),
@@ -919,9 +919,9 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
                 ("tags changed", &simulation.tags_changed),
                 ("could not decide", &simulation.errors),
             ] {
-                println!("{what}: {}", change.count);
+                say!("{what}: {}", change.count);
                 for e in &change.examples {
-                    println!("  {} {} ({}): {} -> {}", e.channel, e.external_id, e.order_id, e.before, e.after);
+                    say!("  {} {} ({}): {} -> {}", e.channel, e.external_id, e.order_id, e.before, e.after);
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -929,10 +929,10 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
         Command::Bench(BenchCommand::Replenish { skus, days, json }) => {
             let report = crate::bench::replenish(skus as usize, days as usize).map_err(Failure::Failed)?;
             if json {
-                println!("{}", serde_json::to_string(&report).map_err(|e| Failure::Failed(e.to_string()))?);
+                say!("{}", serde_json::to_string(&report).map_err(|e| Failure::Failed(e.to_string()))?);
             } else {
                 let methods: Vec<String> = report.methods.iter().map(|(m, n)| format!("{m} {n}")).collect();
-                println!(
+                say!(
                     "replenish: {} SKUs × {} days on {} threads in {:.2} s = {:.0} SKUs/s; {} proposals; peak memory {:.0} MiB; SKUs pooling each method: {}",
                     report.skus, report.days, report.threads, report.seconds, report.skus_per_second, report.proposals, report.peak_memory_mib, methods.join(", ")
                 );
@@ -942,9 +942,9 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
         Command::Bench(BenchCommand::Replay { orders, json }) => {
             let report = crate::bench::replay(create(&config).await?, orders).await.map_err(Failure::Failed)?;
             if json {
-                println!("{}", serde_json::to_string(&report).map_err(|e| Failure::Failed(e.to_string()))?);
+                say!("{}", serde_json::to_string(&report).map_err(|e| Failure::Failed(e.to_string()))?);
             } else {
-                println!(
+                say!(
                     "replay on {}: {} orders in {:.2} s = {:.0} orders/s; newly held {}, routed elsewhere {}",
                     report.engine, report.orders, report.seconds, report.orders_per_second, report.newly_held, report.routed_elsewhere
                 );
@@ -956,7 +956,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
             let marked = ordo.channels().resync_stock(&code, &ordo_app::Actor::system()).await?;
             let pusher = pusher_for(&ordo, &code).await?;
             let total = push_until_done(&ordo, &code, &pusher).await?;
-            println!("{code}: {marked} listings; told {} in {} calls, {} refused", total.pushed, total.calls, total.failed);
+            say!("{code}: {marked} listings; told {} in {} calls, {} refused", total.pushed, total.calls, total.failed);
             Ok(if total.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Channel(ChannelCommand::Resend { code, order }) => {
@@ -965,7 +965,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
             let http = ordo_connectors::Http::new().map_err(Failure::CannotRun)?;
             let confirmer = ordo_connectors::Confirmer::for_target(&http, &push_target(&ordo, &code).await?).map_err(Failure::Failed)?;
             let round = ordo.channels().confirm_orders(&code, &confirmer).await?;
-            println!("{code}: {resent} confirmations sent again; {} taken, {} refused, {} failed", round.confirmed, round.refused, round.failed);
+            say!("{code}: {resent} confirmations sent again; {} taken, {} refused, {} failed", round.confirmed, round.refused, round.failed);
             Ok(if round.refused == 0 && round.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Channel(ChannelCommand::Reconcile { code }) => {
@@ -974,10 +974,10 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
             let drift = ordo.channels().reconcile_stock(&code, &pusher, &ordo_app::Actor::system()).await.map_err(|e| Failure::Failed(e.to_string()))?;
             for d in &drift.differing {
                 let shows = d.channel_shows.map_or_else(|| "nothing (not listed there)".to_owned(), |n| n.to_string());
-                println!("  {:<24} the channel shows {shows}, Ordo can sell {}", d.channel_sku, d.ordo_can_sell);
+                say!("  {:<24} the channel shows {shows}, Ordo can sell {}", d.channel_sku, d.ordo_can_sell);
             }
             let total = push_until_done(&ordo, &code, &pusher).await?;
-            println!(
+            say!(
                 "{code}: {} listings compared, {} differed; told {} in {} calls, {} refused",
                 drift.checked,
                 drift.differing.len(),
@@ -1004,7 +1004,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
                 total.ignored += round.ignored;
                 total.failed += round.failed;
             }
-            println!(
+            say!(
                 "{code}: {replayed} deliver{} replayed; processed {}, ignored {}, failed again {}",
                 if replayed == 1 { "y" } else { "ies" },
                 total.processed,
@@ -1018,9 +1018,9 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
             let content = ordo_app::domain::settlement::decode(&bytes);
             let imported = open(&config).await?.settlements().import_settlement(&channel, &content, &ordo_app::Actor::system()).await?;
             if imported.already_imported {
-                println!("settlement {} of {channel} was imported before: nothing changed", imported.external_id);
+                say!("settlement {} of {channel} was imported before: nothing changed", imported.external_id);
             }
-            println!(
+            say!(
                 "settlement {} ({}): {} line{}, total {} {}; matched {}, unmatched {}, exceptions raised {}",
                 imported.external_id,
                 imported.format,
@@ -1038,9 +1038,9 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
             let ordo = create(&config).await?;
             let report = crate::bench::webhooks(ordo, usize::from(clients), deliveries).await.map_err(Failure::Failed)?;
             if json {
-                println!("{}", serde_json::to_string(&report).map_err(|e| Failure::Failed(e.to_string()))?);
+                say!("{}", serde_json::to_string(&report).map_err(|e| Failure::Failed(e.to_string()))?);
             } else {
-                println!(
+                say!(
                     "webhooks on {}: {} deliveries from {} clients in {:.2} s = {:.0} deliveries/s; answer p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms; \
                      receipt to order p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms; orders made {}; failed {}; oversells {}",
                     report.engine, report.deliveries, report.clients, report.seconds, report.deliveries_per_second,
@@ -1055,16 +1055,16 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
             let listings = usize::try_from(listings).map_err(|e| Failure::CannotRun(e.to_string()))?;
             let report = crate::bench::sync(ordo, listings, usize::from(channels), changes_per_s, seconds).await.map_err(Failure::Failed)?;
             if json {
-                println!("{}", serde_json::to_string(&report).map_err(|e| Failure::Failed(e.to_string()))?);
+                say!("{}", serde_json::to_string(&report).map_err(|e| Failure::Failed(e.to_string()))?);
             } else {
-                println!(
+                say!(
                     "sync on {}: {} SKUs on {} channels, {} orders (stock changes) in {} s ({}/s asked); most orders/s the API takes: {:.0} alone, {:.0} beside the stream, {:.0} beside the stream and the sync ({:+.1} % for the sync)",
                     report.engine, report.listings, report.channels.len(), report.changes, report.seconds, report.changes_per_s,
                     report.intake_alone_per_s, report.intake_with_changes_per_s, report.intake_during_sync_per_s,
                     (report.intake_during_sync_per_s / report.intake_with_changes_per_s.max(f64::EPSILON) - 1.0) * 100.0
                 );
                 for c in &report.channels {
-                    println!(
+                    say!(
                         "  {:<12} {:<11} latency p50 {:.0} ms, p95 {:.0} ms, p99 {:.0} ms; {} listings told in {} calls ({:.3} calls per change, {} throttled); largest lag {:.0} s; drift at the end {} ({} still waiting)",
                         c.channel, c.kind, c.p50_ms, c.p95_ms, c.p99_ms, c.pushed, c.calls, c.calls_per_change, c.throttled, c.largest_lag_s, c.drift, c.pending_at_end
                     );
@@ -1076,9 +1076,9 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
             let ordo = create(&config).await?;
             let report = crate::bench::ingest(ordo, usize::from(clients), orders).await.map_err(Failure::Failed)?;
             if json {
-                println!("{}", serde_json::to_string(&report).map_err(|e| Failure::Failed(e.to_string()))?);
+                say!("{}", serde_json::to_string(&report).map_err(|e| Failure::Failed(e.to_string()))?);
             } else {
-                println!(
+                say!(
                     "ingest on {}: {} orders from {} clients in {:.2} s = {:.0} orders/s; latency p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms; failed {}; oversells {}",
                     report.engine, report.orders, report.clients, report.seconds, report.orders_per_second,
                     report.p50_ms, report.p95_ms, report.p99_ms, report.failed, report.oversells
@@ -1091,9 +1091,9 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
             let lines = usize::try_from(lines).map_err(|e| Failure::CannotRun(e.to_string()))?;
             let report = crate::bench::settlement(ordo, lines).await.map_err(Failure::Failed)?;
             if json {
-                println!("{}", serde_json::to_string(&report).map_err(|e| Failure::Failed(e.to_string()))?);
+                say!("{}", serde_json::to_string(&report).map_err(|e| Failure::Failed(e.to_string()))?);
             } else {
-                println!(
+                say!(
                     "settlement on {}: {} lines ({:.0} MiB) against {} orders in {:.2} s = {:.0} lines/s; matched {}, exceptions {}; memory {:.0} MiB before, peak {:.0} MiB",
                     report.engine, report.lines, report.report_bytes as f64 / 1_048_576.0, report.orders, report.seconds,
                     report.lines_per_second, report.matched, report.exceptions, report.rss_before_mib, report.peak_rss_mib
@@ -1118,7 +1118,7 @@ async fn init(config: &Config, token_file: Option<PathBuf>) -> Result<ExitCode, 
         }
         None => {
             eprintln!("database {} ready; bootstrap admin token (shown once):", redacted(config));
-            println!("{}", issued.token);
+            say!("{}", issued.token);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -1158,9 +1158,11 @@ async fn serve(config: &Config) -> Result<ExitCode, Failure> {
         secure_cookies: config.secure_cookies,
     };
     tracing::info!(database = %redacted(config), "serving");
-    // Scripts and tests read this line to learn the port when asked for port 0.
-    println!("ordo listening on http://{address}");
-    let _ = std::io::stdout().flush();
+    // Scripts and tests read this line to learn the port when asked for port 0; a server whose
+    // output nobody reads serves all the same.
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "ordo listening on http://{address}").and_then(|()| out.flush());
+    drop(out);
     let watcher = tokio::spawn(serve::watch_the_clock(ordo.clone()));
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let inbox = serve::process_inbox(&ordo, &stopped);
@@ -1285,7 +1287,7 @@ async fn import(config: &Config, kind: ImportKindArg, file: &std::path::Path, sk
         );
         return Ok(ExitCode::from(1));
     }
-    println!("imported {} {what} of {} rows; {} skipped", report.imported, report.rows, report.errors.len());
+    say!("imported {} {what} of {} rows; {} skipped", report.imported, report.rows, report.errors.len());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -1318,37 +1320,37 @@ async fn demo(config: &Config, days: u32) -> Result<ExitCode, Failure> {
     };
     let classes: Vec<String> = summary.products_by_class.iter().map(|(class, n)| format!("{n} {}", class.as_str())).collect();
     let products: usize = summary.products_by_class.iter().map(|(_, n)| n).sum();
-    println!("Ordo demo: a home-accessories retailer, built in {}", redacted(config));
-    println!("  channels   {}", summary.channels.join(", "));
+    say!("Ordo demo: a home-accessories retailer, built in {}", redacted(config));
+    say!("  channels   {}", summary.channels.join(", "));
     if config.settings.secret_key.is_none() {
-        println!(
+        say!(
             "             (connector secrets sealed with the demo's own key: serve with ORDO_SECRET_KEY={} to take their webhooks)",
             ordo_demo::DEMO_SECRET_KEY
         );
     }
-    println!("  locations  {}", summary.locations.join(", "));
-    println!("  products   {products} SKUs ({})", classes.join(", "));
-    println!("  listings   {}", summary.listings);
-    println!("  customers  {}", summary.customers);
-    println!("  suppliers  {}", summary.suppliers);
-    println!(
+    say!("  locations  {}", summary.locations.join(", "));
+    say!("  products   {products} SKUs ({})", classes.join(", "));
+    say!("  listings   {}", summary.listings);
+    say!("  customers  {}", summary.customers);
+    say!("  suppliers  {}", summary.suppliers);
+    say!(
         "  stock      {} units on hand, valued at {} {}",
         summary.units_on_hand,
         summary.stock_value.to_decimal_string(),
         summary.stock_value.currency()
     );
-    println!("  users      {} (one per role)", summary.users.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>().join(", "));
+    say!("  users      {} (one per role)", summary.users.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>().join(", "));
     let t = &summary.trading;
     let by_channel: Vec<String> = t.orders_by_channel.iter().map(|(channel, n)| format!("{channel} {n}")).collect();
     let fill = t.fill_rate_per_mille();
-    println!("  trading    {} days, {} orders ({})", t.days, t.orders(), by_channel.join(", "));
+    say!("  trading    {} days, {} orders ({})", t.days, t.orders(), by_channel.join(", "));
     let c = &t.channels;
-    println!(
+    say!(
         "  channels   {} signed webhook deliveries (Shopify, WooCommerce), {} duplicates dropped; {} Amazon orders in {} SP-API pages; {} mapped, {} waiting as channel_mapping exceptions",
         c.deliveries, c.duplicates, c.polled, c.pages, c.mapped, c.exceptions
     );
     for s in &t.stock_out {
-        println!(
+        say!(
             "  stock out  {:<7} {} listings told in {} calls for {} stock changes ({} calls saved by coalescing, {} refused for the rate limit); p95 {}; {} waiting, {} differing{}",
             s.channel,
             s.pushed,
@@ -1362,8 +1364,8 @@ async fn demo(config: &Config, days: u32) -> Result<ExitCode, Failure> {
             if s.lagging { "; sync_lag open" } else { "" }
         );
     }
-    println!("  fill rate  {}.{}% of orders fully reserved on arrival", fill / 10, fill % 10);
-    println!("  reviews    {} held for review, {} released; {} cancelled by customers", t.held, t.released, t.cancelled);
+    say!("  fill rate  {}.{}% of orders fully reserved on arrival", fill / 10, fill % 10);
+    say!("  reviews    {} held for review, {} released; {} cancelled by customers", t.held, t.released, t.cancelled);
     // Each planted anomaly, whether the scan found it, and what else of its kind it found.
     for kind in ordo_app::ANOMALY_KINDS.map(|k| k.as_str()) {
         let findings: Vec<&ordo_app::Finding> = t.anomalies.iter().filter(|f| f.kind == kind).collect();
@@ -1372,19 +1374,19 @@ async fn demo(config: &Config, days: u32) -> Result<ExitCode, Failure> {
         let others = findings.iter().filter(|f| !is_planted(f)).count();
         for p in &planted {
             match findings.iter().find(|f| f.subject == p.subject && f.day == p.day) {
-                Some(f) => println!("  anomalies  {kind}: {} on {} was found ({}); {others} other findings", p.what, p.day, f.observed),
-                None => println!("  anomalies  {kind}: {} on {} was NOT found; {others} other findings", p.what, p.day),
+                Some(f) => say!("  anomalies  {kind}: {} on {} was found ({}); {others} other findings", p.what, p.day, f.observed),
+                None => say!("  anomalies  {kind}: {} on {} was NOT found; {others} other findings", p.what, p.day),
             }
         }
         if planted.is_empty() && others > 0 {
-            println!("  anomalies  {kind}: nothing planted; {others} other findings");
+            say!("  anomalies  {kind}: nothing planted; {others} other findings");
         }
     }
     // What each site faces tomorrow, and how far off the forecast was on the days traded.
     for w in ordo.fulfilment().workload().await? {
         let Some(tomorrow) = w.outlook.days.get(1) else { continue };
         let error = |bp: Option<i64>| bp.map_or_else(|| "not enough history".to_owned(), ordo_app::domain::ledger::percentage);
-        println!(
+        say!(
             "  workload   {} tomorrow: {} parcels, {} lines, {} needed; back-tested error {} (same weekday last week: {})",
             w.location,
             tomorrow.work.parcels,
@@ -1394,18 +1396,18 @@ async fn demo(config: &Config, days: u32) -> Result<ExitCode, Failure> {
             error(w.outlook.accuracy.same_weekday_wape_bp)
         );
     }
-    println!("  supply     {} deliveries cleared backorders; {} stockouts raised", t.receipts, t.stockouts_raised);
-    println!("  shipping   {} waves, {} parcels, {} delivered", t.waves, t.shipments, t.delivered);
+    say!("  supply     {} deliveries cleared backorders; {} stockouts raised", t.receipts, t.stockouts_raised);
+    say!("  shipping   {} waves, {} parcels, {} delivered", t.waves, t.shipments, t.delivered);
     let on_time = t.on_time_per_mille();
-    println!(
+    say!(
         "  SLA        {}.{}% of {} fully shipped orders left by their ship-by time",
         on_time / 10,
         on_time % 10,
         t.shipped_orders
     );
-    println!("  oversells  {}", t.oversells);
+    say!("  oversells  {}", t.oversells);
     if let Some(balance) = &t.trial_balance {
-        println!(
+        say!(
             "  ledger     trial balance {} debit = {} credit {}; inventory account equals stock at cost: {}",
             ordo_app::domain::money::total_decimal(balance.total_debit, balance.currency),
             ordo_app::domain::money::total_decimal(balance.total_credit, balance.currency),
@@ -1424,16 +1426,16 @@ async fn demo(config: &Config, days: u32) -> Result<ExitCode, Failure> {
                 format!("{} {contribution}{percent}", m.key)
             })
             .collect();
-        println!("  margin     contribution by channel in {currency}: {}", if margins.is_empty() { "none yet".to_owned() } else { margins.join(", ") });
+        say!("  margin     contribution by channel in {currency}: {}", if margins.is_empty() { "none yet".to_owned() } else { margins.join(", ") });
     }
     let reconciliation = t.exceptions.iter().find(|c| c.kind == "reconciliation").map_or(0, |c| c.all);
-    println!(
+    say!(
         "  settled    {} marketplace settlements, {} lines, {} matched to orders; {} reconciliation exceptions found",
         t.settlements, t.settlement_lines, t.settlement_matched, reconciliation
     );
     let service = &t.service;
     let reasons: Vec<String> = service.by_reason.iter().map(|(reason, n)| format!("{} {n}", reason.replace('_', " "))).collect();
-    println!(
+    say!(
         "  returns    {} asked ({} authorised by policy, {} rejected): {}",
         service.returns,
         service.authorized_by_policy,
@@ -1441,38 +1443,38 @@ async fn demo(config: &Config, days: u32) -> Result<ExitCode, Failure> {
         reasons.join(", ")
     );
     let dispositions: Vec<String> = service.dispositions.iter().map(|(d, n)| format!("{} {n}", d.replace('_', " "))).collect();
-    println!(
+    say!(
         "  inspected  {}; {} refunds, {} replacements",
         if dispositions.is_empty() { "none yet".to_owned() } else { dispositions.join(", ") },
         service.refunds,
         service.replacements
     );
-    println!("  helpdesk   {} tickets, {} solved, {} photos attached", service.tickets, service.tickets_solved, service.attachments);
-    println!(
+    say!("  helpdesk   {} tickets, {} solved, {} photos attached", service.tickets, service.tickets_solved, service.attachments);
+    say!(
         "  notices    {} delivered, {} tries failed and were retried, {} dead letters",
         service.delivered, service.retried, service.dead
     );
-    println!(
+    say!(
         "  history    {} days of the old system's sales imported ({} units), so forecasts are back-tested from the first day",
         t.old_sales.days, t.old_sales.units
     );
     let buying = &t.buying;
-    println!(
+    say!(
         "  buying     {} proposals into {} purchase orders; {} received, {} billed ({} disputed)",
         buying.proposals, buying.purchase_orders, buying.received, buying.billed, buying.disputed
     );
     match buying.accuracy {
-        Some((skus, mase, rmsse, bias)) => println!(
+        Some((skus, mase, rmsse, bias)) => say!(
             "  forecasts  last week's, on {skus} A SKUs: MASE {mase:.3}, RMSSE {rmsse:.3}, bias {:+.1}%",
             bias * 100.0
         ),
-        None => println!("  forecasts  not scored: the demo needs at least 9 days"),
+        None => say!("  forecasts  not scored: the demo needs at least 9 days"),
     }
     let exceptions: Vec<String> = t.exceptions.iter().map(|c| format!("{} {} ({} open)", c.kind, c.all, c.unresolved)).collect();
-    println!("  exceptions {}", if exceptions.is_empty() { "none".to_owned() } else { exceptions.join(", ") });
-    println!();
-    println!("Serve the dashboard on this data:");
-    println!("  cargo run --release -- serve --database {} --listen 127.0.0.1:8080", config.database_url);
-    println!("then open http://127.0.0.1:8080/login as user \"ops\" (or any role name) with password \"{}\".", ordo_demo::DEMO_PASSWORD);
+    say!("  exceptions {}", if exceptions.is_empty() { "none".to_owned() } else { exceptions.join(", ") });
+    say!();
+    say!("Serve the dashboard on this data:");
+    say!("  cargo run --release -- serve --database {} --listen 127.0.0.1:8080", config.database_url);
+    say!("then open http://127.0.0.1:8080/login as user \"ops\" (or any role name) with password \"{}\".", ordo_demo::DEMO_PASSWORD);
     Ok(ExitCode::SUCCESS)
 }

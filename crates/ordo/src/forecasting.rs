@@ -115,17 +115,17 @@ pub fn run(source: Source<'_>, horizon: Option<usize>) -> Result<Report, String>
 
 /// The report as people read it.
 pub fn print(r: &Report) {
-    println!(
+    say!(
         "{}: {} series by {}, the last {} held out ({} scored, {} too short), in {:.1} s",
         r.file, r.series, r.period, r.horizon, r.scored, r.too_short, r.seconds
     );
-    println!("  {:<36} {:>7} {:>7} {:>7}", "method", "MASE", "RMSSE", "bias");
+    say!("  {:<36} {:>7} {:>7} {:>7}", "method", "MASE", "RMSSE", "bias");
     let figure = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.3}"));
     for m in &r.methods {
-        println!("  {:<36} {:>7} {:>7} {:>7}", m.method, figure(m.mase), figure(m.rmsse), m.bias.map_or_else(|| "-".to_owned(), |b| format!("{b:+.3}")));
+        say!("  {:<36} {:>7} {:>7} {:>7}", m.method, figure(m.mase), figure(m.rmsse), m.bias.map_or_else(|| "-".to_owned(), |b| format!("{b:+.3}")));
     }
     if let Some(a) = &r.against_best_reference {
-        println!(
+        say!(
             "  per-series choice against {}, series by series: RMSSE {:+.4} (95 % interval {:+.4} to {:+.4}), {}; better on {}, worse on {}, level on {} series",
             a.reference, a.rmsse_difference, a.low, a.high, a.verdict, a.better, a.worse, a.level
         );

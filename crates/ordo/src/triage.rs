@@ -88,15 +88,15 @@ pub fn evaluate(csv: &Path, train: Option<&Path>) -> Result<Evaluation, String> 
 /// The evaluation as people read it.
 pub fn print(e: &Evaluation) {
     let source = if e.trained_on == "shipped" { "Ordo's own classifier".to_owned() } else { format!("a classifier trained on {}", e.trained_on) };
-    println!("ticket triage on {} tickets, by {source} ({} labelled tickets)", e.tickets, e.training_tickets);
-    println!("  {:<12} {:>9} {:>9}", "", "accuracy", "macro-F1");
-    println!("  {:<12} {:>9.4} {:>9.4}", "by intent", e.intent.accuracy, e.intent.macro_f1);
-    println!("  {:<12} {:>9.4} {:>9.4}", "by category", e.category.accuracy, e.category.macro_f1);
+    say!("ticket triage on {} tickets, by {source} ({} labelled tickets)", e.tickets, e.training_tickets);
+    say!("  {:<12} {:>9} {:>9}", "", "accuracy", "macro-F1");
+    say!("  {:<12} {:>9.4} {:>9.4}", "by intent", e.intent.accuracy, e.intent.macro_f1);
+    say!("  {:<12} {:>9.4} {:>9.4}", "by category", e.category.accuracy, e.category.macro_f1);
     for (title, scored) in [("intent", &e.intent), ("category", &e.category)] {
-        println!("  by {title}:");
+        say!("  by {title}:");
         for l in &scored.labels {
-            println!("    {:<26} precision {:.3}  recall {:.3}  F1 {:.3}  ({} tickets)", l.label, l.precision, l.recall, l.f1, l.support);
+            say!("    {:<26} precision {:.3}  recall {:.3}  F1 {:.3}  ({} tickets)", l.label, l.precision, l.recall, l.f1, l.support);
         }
     }
-    println!("  classified at {:.0} tickets/s on one thread", e.tickets_per_second);
+    say!("  classified at {:.0} tickets/s on one thread", e.tickets_per_second);
 }

@@ -116,7 +116,7 @@ fn error(bp: Option<i64>) -> String {
 
 pub fn print(report: &Report) {
     let e = &report.evaluation;
-    println!(
+    say!(
         "{}: {} orders, {} lines; {} days scored, {} to {} ({}, {} closed dates), each forecast from the days before it",
         report.file,
         report.orders,
@@ -127,9 +127,9 @@ pub fn print(report: &Report) {
         report.time_zone,
         report.closed_dates
     );
-    println!("{:<38} {:>4} {:>10} {:>9} {:>9} {:>9} {:>9}", "forecast", "per", "days ahead", "parcels", "lines", "units", "bias");
+    say!("{:<38} {:>4} {:>10} {:>9} {:>9} {:>9} {:>9}", "forecast", "per", "days ahead", "parcels", "lines", "units", "bias");
     for s in &e.scores {
-        println!(
+        say!(
             "{:<38} {:>4} {:>10} {:>9} {:>9} {:>9} {:>9}",
             s.forecast,
             s.per,
@@ -140,10 +140,10 @@ pub fn print(report: &Report) {
             percent(s.bias_bp.lines)
         );
     }
-    println!("(weighted absolute percentage error of each; bias of lines)");
-    println!("{:<8} {:>4} {:>9} {:>9} {:>22}", "month", "days", "lines", "ordo", "same weekday last week");
+    say!("(weighted absolute percentage error of each; bias of lines)");
+    say!("{:<8} {:>4} {:>9} {:>9} {:>22}", "month", "days", "lines", "ordo", "same weekday last week");
     for m in &e.months {
-        println!("{:<8} {:>4} {:>9} {:>9} {:>22}", m.month, m.days, m.lines, error(m.wape_bp), error(m.same_weekday_wape_bp));
+        say!("{:<8} {:>4} {:>9} {:>9} {:>22}", m.month, m.days, m.lines, error(m.wape_bp), error(m.same_weekday_wape_bp));
     }
 }
 

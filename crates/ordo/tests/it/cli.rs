@@ -431,6 +431,18 @@ fn forecasts_are_scored_on_a_tsf_file_and_on_series_date_quantity_rows() {
 }
 
 #[test]
+fn output_read_by_a_reader_that_stops_early_ends_the_command_quietly() {
+    // `ordo forecast evaluate … | head -0`: the pipe's reading end is gone before the first line.
+    let dir = tempfile::tempdir().unwrap();
+    let tsf = "@relation sales\n@attribute series_name string\n@frequency monthly\n@missing false\n@equallength true\n@data\nT1:1,2,3,4,5,6,7,8,9,10,11,12,13,14\n";
+    std::fs::write(dir.path().join("sales.tsf"), tsf).unwrap();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = ordo(dir.path()).args(["forecast", "evaluate", "--tsf", "sales.tsf", "--horizon", "3"]).stdout(writer).stderr(Stdio::piped()).output().unwrap();
+    assert!(out.status.success() && out.stderr.is_empty(), "{:?}: {}", out.status, text(&out.stderr));
+}
+
+#[test]
 fn anomalies_are_scanned_and_workload_forecast_on_demand() {
     let dir = tempfile::tempdir().unwrap();
     let database = format!("sqlite://{}", dir.path().join("ordo.db").display());
