@@ -226,47 +226,7 @@ fn learn(days: &std::collections::BTreeMap<NaiveDate, [Work; 24]>, today: NaiveD
         if e > 0 { (a * 1000 / e).clamp(low, high) } else { none }
     };
     let recent = today - Duration::days(RECENT_DAYS);
-    // Experiment (reverted in the next commit): LEVEL=L7, G3 or T3 picks a rule for the level.
-    let fortnight = ratio(history.iter().filter(|(d, _)| *d >= recent && special.usual(*d)).map(|(d, h)| (actual(h), expected(*d))).collect(), 500, 2000, 1000);
-    let week_start = today - Duration::days(7);
-    let last_week: Vec<(i64, i64)> = history.iter().filter(|(d, _)| *d >= week_start && special.usual(*d)).map(|(d, h)| (actual(h), expected(*d))).collect();
-    let week_before: Vec<(i64, i64)> = history.iter().filter(|(d, _)| *d >= recent && *d < week_start && special.usual(*d)).map(|(d, h)| (actual(h), expected(*d))).collect();
-    let level = match std::env::var("LEVEL").as_deref() {
-        Ok("L7") => ratio(last_week.clone(), 500, 2000, 1000),
-        Ok(t) if t.starts_with('T') => {
-            let z: i64 = t[1..2].parse().unwrap_or(3);
-            let per_day = |pairs: &[(i64, i64)]| -> Vec<i64> { pairs.iter().filter(|(_, e)| *e > 0).map(|(a, e)| a * 1000 / e).collect() };
-            let (x, y) = (per_day(&last_week), per_day(&week_before));
-            let (n1, n2) = (x.len() as i64, y.len() as i64);
-            if n1 < 3 || n2 < 3 {
-                fortnight
-            } else {
-                let m1 = x.iter().sum::<i64>() / n1;
-                let m2 = y.iter().sum::<i64>() / n2;
-                let ss = x.iter().map(|r| (r - m1) * (r - m1)).sum::<i64>() + y.iter().map(|r| (r - m2) * (r - m2)).sum::<i64>();
-                let var = ss / (n1 + n2 - 2);
-                let diff = m1 - m2;
-                if (diff as i128) * (diff as i128) * (n1 * n2) as i128 > (z * z) as i128 * var as i128 * (n1 + n2) as i128 { ratio(last_week.clone(), 500, 2000, 1000) } else { fortnight }
-            }
-        }
-        Ok(g) if g.starts_with('G') => {
-            let z: i64 = g[1..].parse().unwrap_or(3);
-            let daily: Vec<i64> = history.iter().filter(|(d, _)| special.usual(*d)).filter(|(d, _)| expected(*d) > 0).map(|(d, h)| actual(h) * 1000 / expected(*d)).collect();
-            let (n1, n2) = (last_week.len() as i64, week_before.len() as i64);
-            if daily.len() < 14 || n1 < 3 || n2 < 3 {
-                fortnight
-            } else {
-                let n = daily.len() as i64;
-                let mean = daily.iter().sum::<i64>() / n;
-                let var = daily.iter().map(|r| (r - mean) * (r - mean)).sum::<i64>() / (n - 1);
-                let a = ratio(last_week.clone(), 0, i64::MAX, 1000);
-                let b = ratio(week_before.clone(), 0, i64::MAX, 1000);
-                let diff = a - b;
-                if (diff as i128) * (diff as i128) * (n1 * n2) as i128 > (z * z) as i128 * var as i128 * (n1 + n2) as i128 { a.clamp(500, 2000) } else { fortnight }
-            }
-        }
-        _ => fortnight,
-    };
+    let level = ratio(history.iter().filter(|(d, _)| *d >= recent && special.usual(*d)).map(|(d, h)| (actual(h), expected(*d))).collect(), 500, 2000, 1000);
     let promotion = ratio(history.iter().filter(|(d, _)| special.promoted(*d) && !special.closed_date(*d)).map(|(d, h)| (actual(h), expected(*d))).collect(), 1000, 5000, 1000);
     // The closed dates of the last year the history covers: a day it holds (the caller may
     // give a closed date with nothing on it), or any after its first. One it has no row for
