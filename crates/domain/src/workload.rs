@@ -20,6 +20,9 @@
 //!   day's work is none: what comes in on it is carried to the next working day;
 //! - **backlog**: what is reserved and not shipped now is today's work on top.
 //!
+//! A day's forecast is its hours' summed, rounded once to whole lines; its hours are shown in
+//! whole lines that add up to it, the rounding's rest going to the likeliest hours.
+//!
 //! Its accuracy is back-tested on the last 14 days, each forecast from the days before it,
 //! beside the plain rule "the same weekday last week".
 
@@ -252,9 +255,18 @@ impl Model {
         (p * factor, l * factor, u * factor)
     }
 
-    /// The inflow forecast for an hour of `day`, in whole parcels, lines and units.
-    fn hour(&self, day: NaiveDate, hour: usize, special: Days) -> Work {
-        whole(self.exact_hour(day, hour, special))
+    /// The inflow forecast for each hour of `day` from `from_hour` on, in whole parcels, lines
+    /// and units that add up to the day's (see [`Model::day`]): each hour gets the whole part of
+    /// its forecast, and what rounding the day left over goes to the hours with the largest
+    /// remainders, the earliest first on a tie. So a quiet site's day of 9 lines shows them in
+    /// its 9 likeliest hours rather than none in each.
+    fn hours(&self, day: NaiveDate, special: Days, from_hour: usize) -> Vec<Work> {
+        let exact: Vec<(i64, i64, i64)> = (from_hour..24).map(|h| self.exact_hour(day, h, special)).collect();
+        let total = self.day(day, special, from_hour);
+        let parcels = apportion(exact.iter().map(|e| e.0), total.parcels);
+        let lines = apportion(exact.iter().map(|e| e.1), total.lines);
+        let units = apportion(exact.iter().map(|e| e.2), total.units);
+        (0..exact.len()).map(|i| Work { parcels: parcels[i], lines: lines[i], units: units[i] }).collect()
     }
 
     /// The inflow forecast for `day` from `from_hour` on: the hours' exact forecasts summed,
@@ -268,6 +280,21 @@ impl Model {
 /// Two exact forecasts summed.
 fn add(a: (i64, i64, i64), b: (i64, i64, i64)) -> (i64, i64, i64) {
     (a.0 + b.0, a.1 + b.1, a.2 + b.2)
+}
+
+/// `total` whole things shared over forecasts in millionths (largest remainders): each gets its
+/// whole part, and the rest one each, largest remainder first, the earliest on a tie. `total`
+/// is their sum rounded, so the rest is never more than one each.
+fn apportion(exact: impl Iterator<Item = i64>, total: i64) -> Vec<i64> {
+    let exact: Vec<i64> = exact.collect();
+    let mut shares: Vec<i64> = exact.iter().map(|e| e / 1_000_000).collect();
+    let rest = usize::try_from(total - shares.iter().sum::<i64>()).unwrap_or(0);
+    let mut order: Vec<usize> = (0..exact.len()).collect();
+    order.sort_by_key(|&i| (std::cmp::Reverse(exact[i] % 1_000_000), i));
+    for &i in order.iter().take(rest) {
+        shares[i] += 1;
+    }
+    shares
 }
 
 /// Millionths rounded to whole parcels, lines and units.
@@ -313,7 +340,14 @@ pub fn outlook(
         .filter(|(day, h)| *day > today || *h >= this_hour)
         .map(|(day, h)| (schedule.day_start(day) + Duration::hours(h as i64), day, h))
         .collect();
-    let hours: Vec<HourAhead> = hours_ahead.iter().map(|&(hour, day, h)| HourAhead { hour, work: model.hour(day, h, special) }).collect();
+    let hours: Vec<HourAhead> = (0..2)
+        .flat_map(|n| {
+            let day = today + Duration::days(n);
+            model.hours(day, special, if n == 0 { this_hour } else { 0 })
+        })
+        .zip(&hours_ahead)
+        .map(|(work, &(hour, _, _))| HourAhead { hour, work })
+        .collect();
 
     // Today's cut-off, if the location works today and it is still ahead: the backlog and
     // what comes before it is due (the hours' exact forecasts summed, as a day's are).
@@ -476,8 +510,8 @@ pub fn evaluate(history: &[Inflow], zone: chrono_tz::Tz, calendar: &Calendar, pr
         week_ahead.add(earlier.day(day, special, 0), came);
         flat.add(Model { level: 1000, ..model }.day(day, special, 0), came);
         same_weekday.add(last_week, came);
-        for hour in 0..24 {
-            hourly.add(model.hour(day, hour, special), came_hours[hour]);
+        for (hour, work) in model.hours(day, special, 0).into_iter().enumerate() {
+            hourly.add(work, came_hours[hour]);
             same_hour.add(week_before[hour], came_hours[hour]);
         }
         let month = months.entry(day.format("%Y-%m").to_string()).or_default();
@@ -590,10 +624,12 @@ mod tests {
         let outlook = outlook(&inflow, Work { parcels: 3, lines: 3, units: 6 }, now, &site(), capacity, &|_| false);
         assert_eq!(outlook.level_per_mille, 1000);
         // Rounding each hour first would forecast nothing at all.
-        assert!(outlook.hours.iter().all(|h| h.work.lines == 0), "an hour is shown in whole lines");
         for day in &outlook.days {
             assert_eq!((day.inflow.parcels, day.inflow.lines, day.inflow.units), (9, 9, 18), "{day:?}");
         }
+        // Each hour expects 0.375 lines: the day's 9 are shown in its first 9 hours, a line each.
+        let tomorrow: Vec<i64> = outlook.hours[24..].iter().map(|h| h.work.lines).collect();
+        assert_eq!(tomorrow, [vec![1; 9], vec![0; 15]].concat());
         // Before the 15:00 cut-off come 15 hours of 0.375 lines: 6 with the backlog's 3 are
         // more than the one person's 8 in a shift.
         let at_risk = outlook.at_risk.expect("at risk");
@@ -756,5 +792,32 @@ mod tests {
         let year_ago = monday() - Duration::weeks(60);
         let longer: Vec<Inflow> = history(monday(), 70).into_iter().filter(|i| i.hour.date_naive() != year_ago).collect();
         assert_eq!(holiday_inflow(&longer, &[year_ago, tomorrow]), 100);
+    }
+
+    proptest::proptest! {
+        /// Whatever came in, and at whatever hour it is asked, today's and tomorrow's hours are
+        /// whole and add up to their day's forecast, in parcels, lines and units.
+        #[test]
+        fn the_hours_shown_add_up_to_their_day(
+            counts in proptest::collection::vec((0i64..4, 0i64..5, 0i64..9), 24 * 7 * 3),
+            at_hour in 0u32..24,
+            zone in proptest::sample::select(vec![chrono_tz::UTC, chrono_tz::America::New_York, chrono_tz::Asia::Kolkata]),
+        ) {
+            // Three weeks of hours, from the Monday three weeks back, each bringing what was drawn.
+            let start = (monday() - Duration::weeks(3)).and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+            let inflow: Vec<Inflow> = counts
+                .iter()
+                .enumerate()
+                .map(|(n, &(parcels, lines, units))| Inflow { hour: start + Duration::hours(n as i64), work: Work { parcels, lines, units } })
+                .collect();
+            let now = monday().and_hms_opt(at_hour, 30, 0).unwrap_or_default().and_utc();
+            let schedule = Schedule { zone, ..site() };
+            let outlook = outlook(&inflow, Work::default(), now, &schedule, Capacity::default(), &|_| false);
+            for day in &outlook.days[..2] {
+                let hours: Work = outlook.hours.iter().filter(|h| h.hour.with_timezone(&zone).date_naive() == day.day).map(|h| h.work).sum();
+                proptest::prop_assert_eq!(hours, day.inflow, "{}", day.day);
+            }
+            proptest::prop_assert!(outlook.hours.iter().all(|h| h.work.parcels >= 0 && h.work.lines >= 0 && h.work.units >= 0));
+        }
     }
 }
