@@ -322,11 +322,18 @@ async fn ship(
         return Err(refuse(format!("nothing of this order is reserved at {location}")));
     }
     let reason = format!("shipped by {} {}", dispatch.carrier, dispatch.tracking_number);
+    let mut leaving = Vec::with_capacity(lines.len());
     for (i, l) in lines.iter().enumerate() {
         let Some(line) = order.lines.iter().find(|x| x.line == l.line) else {
             return Err(FieldError::new(format!("lines[{i}].line"), format!("the order has no line {}", l.line)).into());
         };
-        if !tx.ship_units(order.id, l.line, &line.sku, location, l.quantity, &reason, who, now).await? {
+        leaving.push((line.sku.as_str(), l));
+    }
+    // The stock rows are taken in the one order intake takes them (SKU, then location; the
+    // location is one here), so two writers never wait on each other on PostgreSQL.
+    leaving.sort_by_key(|(sku, l)| (*sku, l.line));
+    for (sku, l) in leaving {
+        if !tx.ship_units(order.id, l.line, sku, location, l.quantity, &reason, who, now).await? {
             let reserved = reserved_at(order, l.line, location);
             let message =
                 format!("line {} has {reserved} reserved at {location}, fewer than the {} shipped", l.line, l.quantity);

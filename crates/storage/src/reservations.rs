@@ -215,10 +215,13 @@ impl Tx {
         Ok(())
     }
 
-    /// Releases every reservation of an order and drops its backorders.
+    /// Releases every reservation of an order and drops its backorders. The stock rows are
+    /// taken in one global order (SKU, then location), as intake takes them, so two writers
+    /// cannot deadlock on PostgreSQL.
     pub async fn release_order(&mut self, order: Uuid) -> Result<(), StorageError> {
         let held = "SELECT l.sku, a.location, a.quantity FROM allocations a \
-                    JOIN order_lines l ON l.order_id = a.order_id AND l.line_no = a.line_no WHERE a.order_id = $1";
+                    JOIN order_lines l ON l.order_id = a.order_id AND l.line_no = a.line_no WHERE a.order_id = $1 \
+                    ORDER BY l.sku, a.location";
         let rows: Vec<(String, String, i64)> = on_engine!(self, |conn| sqlx::query_as(held).bind(order).fetch_all(conn).await?);
         for (sku, location, quantity) in &rows {
             self.release(sku, location, *quantity).await?;
