@@ -418,6 +418,17 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Place ORDERS orders spread over the WEEKS weeks before now, each shipped as it is
+    /// placed, then read every location's workload five times; print each read's time.
+    Workload {
+        #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+        orders: u64,
+        #[arg(long, default_value_t = 104, value_parser = clap::value_parser!(u64).range(1..=520))]
+        weeks: u64,
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Forecast and propose replenishment for SKUS made-up SKUs with DAYS of daily history
     /// each, on every core; print the time and peak memory. Needs no database.
     Replenish {
@@ -935,6 +946,19 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
                 say!(
                     "replenish: {} SKUs × {} days on {} threads in {:.2} s = {:.0} SKUs/s; {} proposals; peak memory {:.0} MiB; SKUs pooling each method: {}",
                     report.skus, report.days, report.threads, report.seconds, report.skus_per_second, report.proposals, report.peak_memory_mib, methods.join(", ")
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchCommand::Workload { orders, weeks, json }) => {
+            let report = crate::bench::workload(create(&config).await?, orders, weeks).await.map_err(Failure::Failed)?;
+            if json {
+                say!("{}", serde_json::to_string(&report).map_err(|e| Failure::Failed(e.to_string()))?);
+            } else {
+                let reads: Vec<String> = report.read_ms.iter().map(|ms| format!("{ms:.0}")).collect();
+                say!(
+                    "workload on {}: {} orders over {} weeks placed and shipped in {:.1} s; {} of them in the weeks read; every location's workload read in {} ms",
+                    report.engine, report.orders, report.weeks, report.placing_seconds, report.read_orders, reads.join(", ")
                 );
             }
             Ok(ExitCode::SUCCESS)

@@ -109,8 +109,14 @@ async fn seed(ordo: &Ordo) -> Result<(), AppError> {
     Ok(())
 }
 
-/// A realistic order: 1 to 4 lines, sometimes a scarce SKU, prices as a channel sends them.
+/// A realistic order placed now: 1 to 4 lines, sometimes a scarce SKU, prices as a channel
+/// sends them.
 fn order_body(run: &str, n: u64, currency: &str) -> String {
+    order_placed_at(run, n, currency, chrono::Utc::now())
+}
+
+/// [`order_body`], placed at `placed_at`.
+fn order_placed_at(run: &str, n: u64, currency: &str, placed_at: chrono::DateTime<chrono::Utc>) -> String {
     // A cheap deterministic mix; the bench needs variety, not randomness.
     let mut x = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xA5A5;
     let mut next = |m: u64| {
@@ -128,7 +134,7 @@ fn order_body(run: &str, n: u64, currency: &str) -> String {
         .collect();
     format!(
         r#"{{"channel":"bench","external_id":"{run}-{n}","placed_at":"{}","currency":"{currency}","customer":{{"email":"c{}@example.com","name":"Bench Customer"}},"ship_to":{{"name":"Bench Customer","line1":"1 Loop Rd","city":"Localhost","postal_code":"12345","country":"US"}},"shipping_method":"standard","payment_status":"captured","lines":[{}]}}"#,
-        chrono::Utc::now().to_rfc3339(),
+        placed_at.to_rfc3339(),
         n % 5000,
         items.join(",")
     )
@@ -569,6 +575,73 @@ pub async fn replay(ordo: Ordo, orders: u64) -> Result<ReplayReport, String> {
         newly_held: simulation.newly_held.count,
         routed_elsewhere: simulation.routed_elsewhere.count,
     })
+}
+
+/// What `ordo bench workload` measured.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WorkloadReport {
+    pub engine: String,
+    pub orders: u64,
+    pub weeks: u64,
+    /// Orders placed within the weeks the workload reads (its profile's, and the back-test's
+    /// fortnight before them).
+    pub read_orders: u64,
+    pub placing_seconds: f64,
+    /// Each read of every location's workload, in milliseconds, fastest first.
+    pub read_ms: Vec<f64>,
+}
+
+/// Places `orders` orders spread evenly over the `weeks` weeks before now, each shipped from
+/// where it is reserved as soon as it is placed (in-process, 32 at a time), then times reading
+/// every location's workload five times: what the workload page and `GET /api/v1/workload`
+/// cost a business with that much history behind it.
+pub async fn workload(ordo: Ordo, orders: u64, weeks: u64) -> Result<WorkloadReport, String> {
+    seed(&ordo).await.map_err(|e| format!("seeding the bench data failed: {e}"))?;
+    let system = Actor::system();
+    let run = format!("workload-{}", chrono::Utc::now().timestamp_millis());
+    let now = chrono::Utc::now();
+    let span = chrono::Duration::weeks(weeks as i64);
+    // Order n is placed n/orders of the way from the span's start to now, the last a minute ago.
+    let placed = move |n: u64| now - chrono::Duration::minutes(1) - span + span * (n as i32) / (orders as i32).max(1);
+    let next = Arc::new(AtomicU64::new(0));
+    let currency = ordo.settings().base_currency;
+    let started = Instant::now();
+    let mut placers = Vec::new();
+    for _ in 0..32 {
+        let (ordo, run, next, system) = (ordo.clone(), run.clone(), next.clone(), system.clone());
+        placers.push(tokio::spawn(async move {
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= orders {
+                    return Ok::<(), String>(());
+                }
+                let body = order_placed_at(&run, n, currency.code(), placed(n));
+                let order: ordo_app::domain::order::NewOrder = serde_json::from_str(&body).map_err(|e| e.to_string())?;
+                let intake = ordo.orders().receive_order(order, &body, &system).await.map_err(|e| e.to_string())?;
+                let mut locations: Vec<String> = intake.order.lines.iter().flat_map(|l| l.allocations.iter().map(|a| a.location.clone())).collect();
+                locations.sort_unstable();
+                locations.dedup();
+                for location in locations {
+                    let parcel = ordo_app::domain::order::NewShipment { tracking_number: format!("{run}-{n}-{location}"), location, carrier: "bench".into(), lines: None };
+                    ordo.fulfilment().ship_order(intake.order.id, parcel, &system).await.map_err(|e| e.to_string())?;
+                }
+            }
+        }));
+    }
+    for placer in placers {
+        placer.await.map_err(|e| e.to_string())??;
+    }
+    let placing_seconds = started.elapsed().as_secs_f64();
+    let window = chrono::Duration::weeks(ordo_app::domain::workload::PROFILE_WEEKS) + chrono::Duration::days(ordo_app::domain::workload::RECENT_DAYS + 1);
+    let read_orders = (0..orders).filter(|n| placed(*n) >= now - window).count() as u64;
+    let mut read_ms = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        ordo.fulfilment().workload().await.map_err(|e| e.to_string())?;
+        read_ms.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    read_ms.sort_by(f64::total_cmp);
+    Ok(WorkloadReport { engine: engine_name(&ordo), orders, weeks, read_orders, placing_seconds, read_ms })
 }
 
 /// What `ordo bench replenish` measured.

@@ -344,6 +344,7 @@ fn each_benchmark_runs_on_a_fresh_database_in_any_base_currency() {
         vec!["bench", "webhooks", "--clients", "4", "--deliveries", "40"],
         vec!["bench", "settlement", "--lines", "200"],
         vec!["bench", "replay", "--orders", "60"],
+        vec!["bench", "workload", "--orders", "60", "--weeks", "4"],
     ]
     .into_iter()
     .enumerate()
