@@ -335,25 +335,20 @@ pub fn outlook(
             DayAhead { day, promoted: special.promoted(day), open, inflow, work, people_needed: capacity.people_for(work.lines) }
         })
         .collect();
-    let hours_ahead: Vec<(DateTime<Utc>, NaiveDate, usize)> = (0..2)
-        .flat_map(|n| (0..24usize).map(move |h| (today + Duration::days(n), h)))
-        .filter(|(day, h)| *day > today || *h >= this_hour)
-        .map(|(day, h)| (schedule.day_start(day) + Duration::hours(h as i64), day, h))
-        .collect();
+    let hour_start = |day: NaiveDate, h: usize| schedule.day_start(day) + Duration::hours(h as i64);
     let hours: Vec<HourAhead> = (0..2)
         .flat_map(|n| {
             let day = today + Duration::days(n);
-            model.hours(day, special, if n == 0 { this_hour } else { 0 })
+            let from = if n == 0 { this_hour } else { 0 };
+            model.hours(day, special, from).into_iter().zip(from..).map(move |(work, h)| HourAhead { hour: hour_start(day, h), work })
         })
-        .zip(&hours_ahead)
-        .map(|(work, &(hour, _, _))| HourAhead { hour, work })
         .collect();
 
     // Today's cut-off, if the location works today and it is still ahead: the backlog and
     // what comes before it is due (the hours' exact forecasts summed, as a day's are).
     let cutoff_at = schedule.calendar.is_open(today).then(|| schedule.cutoff_on(today)).flatten();
     let at_risk = cutoff_at.filter(|c| *c > now).and_then(|cutoff_at| {
-        let before_cutoff = hours_ahead.iter().filter(|(hour, _, _)| *hour < cutoff_at).map(|&(_, day, h)| model.exact_hour(day, h, special));
+        let before_cutoff = (this_hour..24).filter(|&h| hour_start(today, h) < cutoff_at).map(|h| model.exact_hour(today, h, special));
         let coming = whole(before_cutoff.fold((0, 0, 0), add)).lines;
         let due_lines = backlog.lines + coming;
         let hours_left = (cutoff_at - now).num_minutes().clamp(0, capacity.shift_hours * 60);
