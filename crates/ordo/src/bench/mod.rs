@@ -600,9 +600,7 @@ pub async fn workload(ordo: Ordo, orders: u64, weeks: u64) -> Result<WorkloadRep
     let system = Actor::system();
     let run = format!("workload-{}", chrono::Utc::now().timestamp_millis());
     let now = chrono::Utc::now();
-    let span = chrono::Duration::weeks(weeks as i64);
-    // Order n is placed n/orders of the way from the span's start to now, the last a minute ago.
-    let placed = move |n: u64| now - chrono::Duration::minutes(1) - span + span * (n as i32) / (orders as i32).max(1);
+    let placed = move |n: u64| spread(now, weeks, orders, n);
     let next = Arc::new(AtomicU64::new(0));
     let currency = ordo.settings().base_currency;
     let started = Instant::now();
@@ -642,6 +640,15 @@ pub async fn workload(ordo: Ordo, orders: u64, weeks: u64) -> Result<WorkloadRep
     }
     read_ms.sort_by(f64::total_cmp);
     Ok(WorkloadReport { engine: engine_name(&ordo), orders, weeks, read_orders, placing_seconds, read_ms })
+}
+
+/// When order `n` of `orders` is placed: `n / orders` of the way through the `weeks` weeks
+/// before `now`, the last a minute before it. In whole seconds, so ten million orders over ten
+/// years stay within range.
+fn spread(now: chrono::DateTime<chrono::Utc>, weeks: u64, orders: u64, n: u64) -> chrono::DateTime<chrono::Utc> {
+    let span = i128::from(weeks) * 7 * 86_400;
+    let offset = span * i128::from(n) / i128::from(orders.max(1));
+    now - chrono::Duration::minutes(1) - chrono::Duration::seconds((span - offset) as i64)
 }
 
 /// What `ordo bench replenish` measured.
@@ -757,4 +764,20 @@ pub fn replenish(skus: usize, days: usize) -> Result<ReplenishReport, String> {
         methods,
         peak_memory_mib: memory_mib("VmHWM"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_workload_bench_spreads_even_the_most_orders_over_the_most_weeks() {
+        let now = chrono::Utc::now();
+        let (weeks, orders) = (520, 10_000_000);
+        assert_eq!(spread(now, weeks, orders, 0), now - chrono::Duration::minutes(1) - chrono::Duration::weeks(520));
+        let halfway = spread(now, weeks, orders, orders / 2);
+        assert_eq!(halfway, now - chrono::Duration::minutes(1) - chrono::Duration::weeks(260));
+        let last = spread(now, weeks, orders, orders - 1);
+        assert!(halfway < last && last < now - chrono::Duration::minutes(1), "{last}");
+    }
 }
