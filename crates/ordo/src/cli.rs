@@ -872,12 +872,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, Failure> {
                 ReportCommand::Review { period } => return print_review(&ordo, period).await,
             }
             let report = out.into_inner().map_err(|e| Failure::Failed(format!("cannot write the report: {e}")))?;
-            match std::io::stdout().lock().write_all(&report) {
-                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-                    return Err(Failure::Failed(format!("cannot write the report: {e}")));
-                }
-                _ => {}
-            }
+            crate::out(&report);
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit(AuditCommand::Checkpoint { dir, url }) => {
@@ -1247,8 +1242,7 @@ async fn print_review(ordo: &ordo_app::Ordo, period: ReviewPeriodArg) -> Result<
             text.push_str(&format!("  {label}: {value}\n"));
         }
     }
-    // Written whole, so a reader that stops early (`| head`) ends it quietly.
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    crate::out(text.as_bytes());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -21,13 +21,17 @@ pub mod stand_ins;
 pub mod triage;
 pub mod workload;
 
-/// Writes one line of a command's output. A reader that stops early (`ordo … | head`) ends
-/// the command quietly and successfully, as the end of a pipe ends any other tool; where
-/// `println!` would panic. Any other failure to write (a full disk) ends it with the error.
+/// Writes one line of a command's output; see [`out`].
 pub(crate) fn say(line: std::fmt::Arguments) {
+    out(format!("{line}\n").as_bytes());
+}
+
+/// Writes a command's output. A reader that stops early (`ordo … | head`) ends the command
+/// quietly and successfully, as the end of a pipe ends any other tool, where `println!` would
+/// panic. Any other failure to write (a full disk) ends it with the error.
+pub(crate) fn out(bytes: &[u8]) {
     use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    if let Err(error) = out.write_fmt(line).and_then(|()| out.write_all(b"\n")) {
+    if let Err(error) = std::io::stdout().lock().write_all(bytes) {
         if error.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }
