@@ -78,11 +78,12 @@ impl Tx {
         Ok(level.map(|level| (level, delta)))
     }
 
-    /// Stock of `sku` is about to arrive at `location`, and filling its backorders may reserve
-    /// the other parts of kits waiting for it there: on PostgreSQL, lock all those stock rows
-    /// now, in SKU order, the order every writer takes them in. Taking the arriving SKU's row
-    /// first and its kits' parts after could deadlock with an order reserving the same SKUs.
-    /// SQLite's writer holds every row already.
+    /// Stock of `sku` may arrive at `location` (a receipt, a transfer in, a restocked return, a
+    /// count or adjustment that finds more), and filling its backorders may then reserve the
+    /// other parts of kits waiting for it there: on PostgreSQL, lock all those stock rows now,
+    /// in SKU order, the order every writer takes them in. Taking the arriving SKU's row first
+    /// and its kits' parts after could deadlock with an order reserving the same SKUs. SQLite's
+    /// writer holds every row already.
     pub(crate) async fn lock_for_arrival(&mut self, sku: &str, location: &str) -> Result<(), StorageError> {
         if let TxInner::Postgres(tx) = &mut self.inner {
             let lock = "SELECT 1 FROM stock_levels WHERE location = $2 AND (sku = $1 OR sku IN ( \

@@ -1,26 +1,35 @@
 //! Kits: a listing sells a kit; the order reserves its components from one place, all of
 //! them or none, and ships them.
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::common::Server;
 use crate::orders::{order, shop};
 use crate::common::on_both_engines;
 
-async fn a_kit_reserves_its_components_all_or_none(server: Server) {
-    shop(&server, 10).await;
+/// Saucers (none in stock, sold alone as W-SAUCER) and a set of a mug and `saucers` saucers
+/// sold as W-SET, on the shop of [`shop`]. Returns the set's components as the API answered.
+async fn mug_and_saucer_set(server: &Server, saucers: i64) -> Value {
     let t = &server.admin;
     for (path, body) in [
         ("/api/v1/products", json!({"sku": "SAUCER-1", "name": "Stoneware saucer", "unit_cost": "2.10"})),
         ("/api/v1/products", json!({"sku": "SET-1", "name": "Mug and saucer set", "unit_cost": "8.40"})),
         ("/api/v1/listings", json!({"channel": "web", "channel_sku": "W-SET", "sku": "SET-1", "price": "30.00"})),
+        ("/api/v1/listings", json!({"channel": "web", "channel_sku": "W-SAUCER", "sku": "SAUCER-1", "price": "9.00"})),
     ] {
         let (status, answer) = server.post(t, path, body).await;
         assert_eq!(status, 201, "{path}: {answer}");
     }
-    let components = json!({"components": [{"sku": "MUG-1", "quantity": 1}, {"sku": "SAUCER-1", "quantity": 2}]});
+    let components = json!({"components": [{"sku": "MUG-1", "quantity": 1}, {"sku": "SAUCER-1", "quantity": saucers}]});
     let (status, set) = server.put(t, "/api/v1/products/SET-1/components", components).await;
     assert_eq!(status, 200, "{set}");
+    set
+}
+
+async fn a_kit_reserves_its_components_all_or_none(server: Server) {
+    shop(&server, 10).await;
+    let t = &server.admin;
+    let set = mug_and_saucer_set(&server, 2).await;
     let (_, read) = server.get(t, "/api/v1/products/SET-1/components").await;
     assert_eq!(read, set);
     for (sku, body, field) in [
@@ -79,17 +88,7 @@ on_both_engines!(a_kit_reserves_its_components_all_or_none, a_kit_reserves_its_c
 async fn kits_filled_by_arrivals_while_orders_come_in_never_deadlock(server: Server) {
     shop(&server, 1000).await;
     let t = &server.admin;
-    for (path, body) in [
-        ("/api/v1/products", json!({"sku": "SAUCER-1", "name": "Stoneware saucer", "unit_cost": "2.10"})),
-        ("/api/v1/products", json!({"sku": "SET-1", "name": "Mug and saucer set", "unit_cost": "6.30"})),
-        ("/api/v1/listings", json!({"channel": "web", "channel_sku": "W-SET", "sku": "SET-1", "price": "30.00"})),
-        ("/api/v1/listings", json!({"channel": "web", "channel_sku": "W-SAUCER", "sku": "SAUCER-1", "price": "9.00"})),
-    ] {
-        let (status, answer) = server.post(t, path, body).await;
-        assert_eq!(status, 201, "{path}: {answer}");
-    }
-    let components = json!({"components": [{"sku": "MUG-1", "quantity": 1}, {"sku": "SAUCER-1", "quantity": 1}]});
-    assert_eq!(server.put(t, "/api/v1/products/SET-1/components", components).await.0, 200);
+    mug_and_saucer_set(&server, 1).await;
     // Forty sets wait for saucers.
     for n in 0..40 {
         let (status, placed) = server.post(t, "/api/v1/orders", order(&format!("SET-{n}"), json!([{"sku": "W-SET", "quantity": 1, "unit_price": "30.00"}]))).await;
