@@ -38,6 +38,7 @@ impl Inventory<'_> {
         // The books follow the stock at moving-average cost: a receipt at its cost against
         // goods received not invoiced; an adjustment or count as a gain or a write-off at the
         // average.
+        tx.lock_valuations(&[&movement.sku]).await?;
         let held = tx.valuation(&movement.sku).await?;
         let overflow = |e: ledger::EntryError| FieldError::new("quantity", e.to_string());
         let (after, value) = match (movement.kind, delta) {

@@ -469,6 +469,11 @@ impl Returns<'_> {
         if let Some(missing) = lines.iter().find(|l| l.received > 0 && !decided.iter().any(|(d, ..)| d.line == l.line)) {
             return Err(FieldError::new("lines", format!("line {} was received and needs a disposition", missing.line)).into());
         }
+        // Every row this changes is locked first, stock before valuations, each in SKU order.
+        let restocking: Vec<&str> = decided.iter().filter(|(l, d, ..)| *d == Disposition::Restock && l.received > 0).map(|(l, ..)| l.sku.as_str()).collect();
+        tx.lock_for_arrival(&restocking, &location).await?;
+        let valued: Vec<&str> = decided.iter().filter(|(l, ..)| l.received > 0).map(|(l, ..)| l.sku.as_str()).collect();
+        tx.lock_valuations(&valued).await?;
         let mut restocked = Vec::new();
         for (line, disposition, note, supplier) in &decided {
             tx.set_line_disposition(id, line.line, disposition.as_str(), note).await?;

@@ -43,7 +43,7 @@ impl Tx {
         let ensure = "INSERT INTO stock_levels (sku, location, on_hand, reserved) VALUES ($1, $2, 0, 0) \
                       ON CONFLICT (sku, location) DO NOTHING";
         on_engine!(self, |conn| sqlx::query(ensure).bind(&movement.sku).bind(&movement.location).execute(conn).await?.rows_affected());
-        self.lock_for_arrival(&movement.sku, &movement.location).await?;
+        self.lock_for_arrival(&[&movement.sku], &movement.location).await?;
 
         let delta = match movement.kind {
             MovementKind::Receipt | MovementKind::Adjustment => movement.quantity,
@@ -78,21 +78,21 @@ impl Tx {
         Ok(level.map(|level| (level, delta)))
     }
 
-    /// Stock of `sku` may arrive at `location` (a receipt, a transfer in, a restocked return, a
-    /// count or adjustment that finds more), and filling its backorders may then reserve the
-    /// other parts of kits waiting for it there: on PostgreSQL, lock all those stock rows now,
-    /// in SKU order, the order every writer takes them in. Taking the arriving SKU's row first
-    /// and its kits' parts after could deadlock with an order reserving the same SKUs. SQLite's
-    /// writer holds every row already.
-    pub(crate) async fn lock_for_arrival(&mut self, sku: &str, location: &str) -> Result<(), StorageError> {
+    /// Stock of `skus` may arrive at `location` (a receipt, a transfer in, a restocked return, a
+    /// count or adjustment that finds more), and filling their backorders may then reserve the
+    /// other parts of kits waiting for them there: on PostgreSQL, lock all those stock rows now,
+    /// in SKU order, the order every writer takes them in. Taking each arriving SKU's row as its
+    /// line comes, and its kits' parts after, could deadlock with an order reserving the same
+    /// SKUs. SQLite's writer holds every row already.
+    pub async fn lock_for_arrival(&mut self, skus: &[&str], location: &str) -> Result<(), StorageError> {
         if let TxInner::Postgres(tx) = &mut self.inner {
-            let lock = "SELECT 1 FROM stock_levels WHERE location = $2 AND (sku = $1 OR sku IN ( \
+            let lock = "SELECT 1 FROM stock_levels WHERE location = $2 AND (sku = ANY($1) OR sku IN ( \
                             SELECT part.sku FROM backorders b \
                             JOIN order_lines l ON l.order_id = b.order_id AND l.line_no = b.line_no \
                             JOIN order_lines part ON part.order_id = l.order_id AND part.part_of = l.part_of \
-                            WHERE b.sku = $1 AND l.part_of IS NOT NULL)) \
+                            WHERE b.sku = ANY($1) AND l.part_of IS NOT NULL)) \
                         ORDER BY sku FOR UPDATE";
-            sqlx::query(lock).bind(sku).bind(location).execute(&mut **tx).await?;
+            sqlx::query(lock).bind(skus).bind(location).execute(&mut **tx).await?;
         }
         Ok(())
     }
@@ -189,7 +189,7 @@ impl Tx {
         let row: Option<(String, String, i64, String)> =
             on_engine!(self, |conn| sqlx::query_as(sql).bind(id).bind(now).fetch_optional(conn).await?);
         let Some((sku, to, quantity, reason)) = row else { return Ok(None) };
-        self.lock_for_arrival(&sku, &to).await?;
+        self.lock_for_arrival(&[&sku], &to).await?;
         self.apply_stock_delta(&sku, &to, quantity, "transfer_in", &reason, actor, now).await
     }
 

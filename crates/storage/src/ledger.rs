@@ -9,7 +9,7 @@ use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
 use crate::kpis::{day_key, parse_day};
-use crate::{on_engine, StorageError, Tx};
+use crate::{on_engine, StorageError, Tx, TxInner};
 
 /// Report totals are [`Total`]s (`i128`): a sum of many `i64` amounts can pass `i64`'s limit,
 /// and SQLite's `SUM` fails when it does. Both engines sum the high and the low part of each
@@ -296,7 +296,25 @@ impl Tx {
         Ok(on_engine!(self, |conn| sqlx::query_scalar(sql).fetch_all(conn).await?))
     }
 
-    /// A SKU's valuation; nothing held when it has none yet.
+    /// Locks the valuations of `skus` for a read and a write, on PostgreSQL, in SKU order: the
+    /// order every writer takes them in, after the stock rows it changes. Without the lock two
+    /// writers at different locations (a receipt at one, a shipment from another) could each
+    /// read the same valuation and the later write would lose the earlier; taken line by line,
+    /// the locks could deadlock. A SKU without a valuation gets an empty one first, so that its
+    /// first is locked too. SQLite's writer holds every row already.
+    pub async fn lock_valuations(&mut self, skus: &[&str]) -> Result<(), StorageError> {
+        if let TxInner::Postgres(tx) = &mut self.inner {
+            let ensure = "INSERT INTO sku_costs (sku, units, value_minor) \
+                          SELECT DISTINCT sku, 0, 0 FROM unnest($1::text[]) AS sku ORDER BY sku ON CONFLICT (sku) DO NOTHING";
+            sqlx::query(ensure).bind(skus).execute(&mut **tx).await?;
+            let lock = "SELECT 1 FROM sku_costs WHERE sku = ANY($1) ORDER BY sku FOR UPDATE";
+            sqlx::query(lock).bind(skus).execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    /// A SKU's valuation; nothing held when it has none yet. A caller that will change it
+    /// holds its lock ([`Tx::lock_valuations`]).
     pub async fn valuation(&mut self, sku: &str) -> Result<ordo_domain::ledger::Valuation, StorageError> {
         let sql = "SELECT units, value_minor FROM sku_costs WHERE sku = $1";
         let row: Option<(i64, i64)> = on_engine!(self, |conn| sqlx::query_as(sql).bind(sku).fetch_optional(conn).await?);

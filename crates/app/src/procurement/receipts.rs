@@ -48,6 +48,12 @@ impl Procurement<'_> {
             }
             arrived.push((l.clone(), quantity));
         }
+        // Every row this receipt changes is locked first, stock before valuations, each in SKU
+        // order, as every writer takes them; line by line, two receipts or a receipt and an
+        // order could each hold what the other waits for.
+        let skus: Vec<&str> = arrived.iter().map(|(l, _)| l.sku.as_str()).collect();
+        tx.lock_for_arrival(&skus, &po.location).await?;
+        tx.lock_valuations(&skus).await?;
         let base = self.settings.base_currency;
         for (line, quantity) in &arrived {
             let unit_cost = self.in_base(&mut tx, line.unit_cost_minor, &po.currency, now).await?;

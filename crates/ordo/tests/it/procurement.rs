@@ -117,6 +117,81 @@ async fn from_proposal_to_bill(server: Server) {
 }
 on_both_engines!(from_proposal_to_bill, from_proposal_to_bill_on_sqlite, from_proposal_to_bill_on_postgres);
 
+/// Purchase orders of two lines, their lines in either order, received at either location
+/// while orders for the same two SKUs come in and ship from central: every request succeeds,
+/// and the stock and the books add up.
+async fn receipts_of_several_lines_while_orders_ship_never_deadlock(server: Server) {
+    shop(&server, 1000).await;
+    let t = &server.admin;
+    let vases = json!({"sku": "VASE-1", "location": "central", "quantity": 1000, "kind": "receipt", "reason": "opening"});
+    assert_eq!(server.post(t, "/api/v1/inventory/movements", vases).await.0, 201);
+    let supplier = json!({"code": "potter", "name": "The Potter", "currency": "EUR", "lead_time_days": 7});
+    assert_eq!(server.post(t, "/api/v1/suppliers", supplier).await.0, 201);
+    let mut purchases = Vec::new();
+    for n in 0..12 {
+        let (mug, vase) = (json!({"sku": "MUG-1", "quantity": 5, "unit_cost": "4.00"}), json!({"sku": "VASE-1", "quantity": 5, "unit_cost": "8.50"}));
+        let lines = if n % 2 == 0 { json!([mug, vase]) } else { json!([vase, mug]) };
+        let location = if n % 4 < 2 { "central" } else { "overflow" };
+        let (status, po) = server.post(t, "/api/v1/purchase-orders", json!({"supplier": "potter", "location": location, "lines": lines})).await;
+        assert_eq!(status, 201, "{po}");
+        let id = po["id"].as_str().unwrap().to_owned();
+        for step in ["approved", "sent"] {
+            assert_eq!(server.post(t, &format!("/api/v1/purchase-orders/{id}/status"), json!({"status": step})).await.0, 200);
+        }
+        purchases.push(id);
+    }
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for (task, mine) in purchases.chunks(3).enumerate() {
+        let (client, base, token, mine) = (server.client.clone(), server.base.clone(), server.admin.clone(), mine.to_vec());
+        tasks.spawn(async move {
+            for (n, id) in mine.iter().enumerate() {
+                // Received in the order's line order, or against it.
+                let lines = if (task + n) % 2 == 0 { json!([{"line": 1, "quantity": 5}, {"line": 2, "quantity": 5}]) } else { json!([{"line": 2, "quantity": 5}, {"line": 1, "quantity": 5}]) };
+                let answer = client.post(format!("{base}/api/v1/purchase-orders/{id}/receipts")).bearer_auth(&token).json(&json!({"lines": lines})).send().await.unwrap();
+                let status = answer.status();
+                assert_eq!(status, 200, "receipt: {}", answer.text().await.unwrap_or_default());
+            }
+        });
+    }
+    for task in 0..4 {
+        let (client, base, token) = (server.client.clone(), server.base.clone(), server.admin.clone());
+        tasks.spawn(async move {
+            for n in 0..6 {
+                let (mug, vase) = (json!({"sku": "MUG-1", "quantity": 1, "unit_price": "12.90"}), json!({"sku": "VASE-1", "quantity": 1, "unit_price": "25.00"}));
+                let lines = if (task + n) % 2 == 0 { json!([mug, vase]) } else { json!([vase, mug]) };
+                let placed = client.post(format!("{base}/api/v1/orders")).bearer_auth(&token).json(&order(&format!("R-{task}-{n}"), lines)).send().await.unwrap();
+                let status = placed.status();
+                assert_eq!(status, 201, "order: {}", placed.text().await.unwrap_or_default());
+                let id = placed.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+                let parcel = json!({"location": "central", "carrier": "ups", "tracking_number": format!("1Z-{task}-{n}")});
+                let answer = client.post(format!("{base}/api/v1/orders/{id}/shipments")).bearer_auth(&token).json(&parcel).send().await.unwrap();
+                let status = answer.status();
+                assert_eq!(status, 201, "shipment: {}", answer.text().await.unwrap_or_default());
+            }
+        });
+    }
+    while let Some(task) = tasks.join_next().await {
+        task.unwrap();
+    }
+
+    // Six orders of five to each location, 24 shipped from central.
+    for sku in ["MUG-1", "VASE-1"] {
+        let (_, levels) = server.get(t, &format!("/api/v1/inventory?sku={sku}")).await;
+        let on_hand = |location: &str| levels.as_array().unwrap().iter().find(|l| l["location"] == location).map(|l| (l["on_hand"].as_i64(), l["reserved"].as_i64()));
+        assert_eq!(on_hand("central"), Some((Some(1000 + 30 - 24), Some(0))), "{sku}: {levels}");
+        assert_eq!(on_hand("overflow"), Some((Some(30), Some(0))), "{sku}: {levels}");
+    }
+    assert!(server.ordo.ledger().check_ledger().await.unwrap().holds());
+    assert!(server.ordo.inventory().stock_discrepancies().await.unwrap().is_empty());
+}
+
+on_both_engines!(
+    receipts_of_several_lines_while_orders_ship_never_deadlock,
+    receipts_while_orders_ship_never_deadlock_on_sqlite,
+    receipts_while_orders_ship_never_deadlock_on_postgres
+);
+
 /// A role approves only up to its limit; bad policies, receipts and bills are refused naming
 /// why; a late order and a SKU's forecast are there to see.
 #[tokio::test]
