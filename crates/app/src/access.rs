@@ -215,23 +215,29 @@ impl Access<'_> {
         if let Some(address) = address {
             keys.push((format!("address:{address}"), Throttle::ADDRESS));
         }
-        let mut before = Vec::with_capacity(keys.len());
-        {
+        // A waiting attempt is refused before its password is looked at.
+        let user = {
             let mut tx = self.db.read().await?;
+            let mut failures = Vec::with_capacity(keys.len());
             for (key, _) in &keys {
-                let failures = tx.login_failures(key).await?;
-                if let Some(until) = failures.and_then(|f| f.locked_until).filter(|until| *until > now) {
-                    return Err(AppError::TooManyAttempts { retry_after_s: (until - now).num_seconds().max(1) });
-                }
-                before.push(failures);
+                failures.push(tx.login_failures(key).await?);
             }
-        }
-        let user = self.db.read().await?.user_by_username(username).await?;
+            must_wait(&failures, now)?;
+            tx.user_by_username(username).await?
+        };
         // Verify against a dummy hash when the user is unknown, so timing does not tell
         // which usernames exist.
         let hash = user.as_ref().map_or(DUMMY_HASH, |u| u.password_hash.as_str());
         let verified = verify_password(password, hash);
+        // Read again, locked: attempts sent at once all read the failures from before any of
+        // them, and would each count only itself. Once one of them makes the rest wait, they
+        // do, whatever their password.
         let mut tx = self.db.write().await?;
+        let mut before = Vec::with_capacity(keys.len());
+        for (key, _) in &keys {
+            before.push(tx.lock_login_failures(key, now).await?);
+        }
+        must_wait(&before, now)?;
         let Some(user) = user.filter(|_| verified) else {
             let mut locked = Vec::new();
             for ((key, throttle), before) in keys.iter().zip(before) {
@@ -440,6 +446,15 @@ fn hash_password(password: &str) -> AppResult<String> {
 
 fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+}
+
+/// Refused with how long to wait when any of an attempt's keys (its account, its address) is
+/// slowed down or locked; the longest wait is the one told.
+fn must_wait(failures: &[Option<LoginFailures>], now: DateTime<Utc>) -> AppResult<()> {
+    match failures.iter().flatten().filter_map(|f| f.locked_until).filter(|until| *until > now).max() {
+        Some(until) => Err(AppError::TooManyAttempts { retry_after_s: (until - now).num_seconds().max(1) }),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]

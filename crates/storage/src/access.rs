@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use ordo_domain::access::Role;
 use uuid::Uuid;
 
-use crate::{on_engine, StorageError, Tx};
+use crate::{on_engine, StorageError, Tx, TxInner};
 
 type TokenRow = (Uuid, String, String, DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
@@ -145,6 +145,19 @@ impl Tx {
         let row: Option<(i64, DateTime<Utc>, Option<DateTime<Utc>>)> =
             on_engine!(self, |conn| sqlx::query_as(sql).bind(key).fetch_optional(conn).await?);
         Ok(row.map(|(failures, last_at, locked_until)| LoginFailures { failures, last_at, locked_until }))
+    }
+
+    /// The failed log-ins under `key`, read for an update in this write transaction: on
+    /// PostgreSQL the row is locked (made first, with none, so that a first failure is locked
+    /// too); SQLite's writer holds every row already. Attempts sent at once are then counted one
+    /// after another, each seeing the others' failures.
+    pub async fn lock_login_failures(&mut self, key: &str, now: DateTime<Utc>) -> Result<Option<LoginFailures>, StorageError> {
+        if let TxInner::Postgres(tx) = &mut self.inner {
+            let ensure = "INSERT INTO login_failures (key, failures, last_at) VALUES ($1, 0, $2) ON CONFLICT (key) DO NOTHING";
+            sqlx::query(ensure).bind(key).bind(now).execute(&mut **tx).await?;
+            sqlx::query("SELECT 1 FROM login_failures WHERE key = $1 FOR UPDATE").bind(key).execute(&mut **tx).await?;
+        }
+        Ok(self.login_failures(key).await?.filter(|f| f.failures > 0))
     }
 
     pub async fn set_login_failures(&mut self, key: &str, failures: LoginFailures) -> Result<(), StorageError> {

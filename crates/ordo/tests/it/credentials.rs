@@ -121,6 +121,37 @@ async fn fifty_wrong_passwords_slow_down_and_lock_until_an_admin_lifts_it() {
     assert!(audit.to_string().contains("login.unlock"), "{audit}");
 }
 
+/// A guesser who sends passwords all at once gets no more answers than one who sends them one
+/// after another: three free, the fourth answered and slowed down, the rest told to wait.
+async fn wrong_passwords_sent_at_once_are_throttled_as_if_sent_in_turn(server: Server) {
+    server.ordo.access().create_user("gus", "the right password", Role::Finance, &Actor::system()).await.unwrap();
+    // A clock that stands still: the wait after the fourth failure never runs out.
+    let ordo = server.ordo.with_clock(Clock::simulated(chrono::Utc::now()));
+    let address: IpAddr = "203.0.113.9".parse().unwrap();
+    let mut guesses = tokio::task::JoinSet::new();
+    for _ in 0..16 {
+        let ordo = ordo.clone();
+        guesses.spawn(async move { ordo.access().log_in("gus", "guess", Some(address)).await.map(|_| ()) });
+    }
+    let (mut answered, mut waiting) = (0, 0);
+    while let Some(outcome) = guesses.join_next().await {
+        match outcome.unwrap() {
+            Err(AppError::Unauthenticated) => answered += 1,
+            Err(AppError::TooManyAttempts { .. }) => waiting += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!((answered, waiting), (4, 12), "four checked, the rest told to wait");
+    let right = ordo.access().log_in("gus", "the right password", Some(address)).await;
+    assert!(matches!(right, Err(AppError::TooManyAttempts { .. })), "the right password waits too: {:?}", right.map(|_| ()));
+}
+
+crate::common::on_both_engines!(
+    wrong_passwords_sent_at_once_are_throttled_as_if_sent_in_turn,
+    wrong_passwords_at_once_on_sqlite,
+    wrong_passwords_at_once_on_postgres
+);
+
 #[tokio::test]
 async fn one_address_guessing_many_accounts_is_locked_too() {
     let server = Server::start().await;
