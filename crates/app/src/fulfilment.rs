@@ -32,7 +32,7 @@ impl Fulfilment<'_> {
         let new = new.check()?;
         let now = self.now();
         let mut tx = self.db.write().await?;
-        let order = tx.order(id).await?.ok_or_else(|| order_not_found(id))?;
+        let order = tx.order_for_update(id).await?.ok_or_else(|| order_not_found(id))?;
         ours_to_ship(&order)?;
         let lines: Vec<ShipmentLine> = match &new.lines {
             Some(lines) => lines.clone(),
@@ -57,7 +57,7 @@ impl Fulfilment<'_> {
     pub(crate) async fn ship_by_channel(self, id: Uuid, carrier: &str, actor: &Actor) -> AppResult<String> {
         let now = self.now();
         let mut tx = self.db.write().await?;
-        let mut order = tx.order(id).await?.ok_or_else(|| order_not_found(id))?;
+        let mut order = tx.order_for_update(id).await?.ok_or_else(|| order_not_found(id))?;
         if !order.fulfilled_by_channel {
             let message = "Ordo ships this order, not its channel".to_owned();
             return Err(AppError::InvalidTransition { current: order.status.as_str(), message });
@@ -103,7 +103,7 @@ impl Fulfilment<'_> {
             let current = tx.order_status(order_id).await?.unwrap_or(OrderStatus::Delivered).as_str();
             return Err(AppError::InvalidTransition { current, message: "this shipment was delivered before".into() });
         };
-        let order = tx.order(order_id).await?.ok_or_else(|| order_not_found(order_id))?;
+        let order = tx.order_for_update(order_id).await?.ok_or_else(|| order_not_found(order_id))?;
         if order.status == OrderStatus::Shipped && order.shipments.iter().all(|s| s.status == ShipmentStatus::Delivered) {
             let reason = "every parcel delivered";
             tx.record_transition(order_id, Some(OrderStatus::Shipped), OrderStatus::Delivered, &actor.to_string(), reason, now)
@@ -227,7 +227,7 @@ impl Fulfilment<'_> {
             let message = format!("an order that is {} in its wave cannot ship; pack it first", current.as_str());
             return Err(AppError::InvalidTransition { current: wave.status.as_str(), message });
         }
-        let order = tx.order(order_id).await?.ok_or_else(|| order_not_found(order_id))?;
+        let order = tx.order_for_update(order_id).await?.ok_or_else(|| order_not_found(order_id))?;
         ours_to_ship(&order)?;
         let lines = wave
             .orders

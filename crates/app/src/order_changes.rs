@@ -37,7 +37,7 @@ impl Orders<'_> {
         let (channel, planned, total) = plan(&mut Reads::In(&mut tx), &self.cache, &order, (self.settings.base_currency, self.now())).await?;
         let not_found = || AppError::NotFound { what: "order", key: format!("{}/{external_id}", channel.code) };
         let id = tx.order_id_by_external_id(&channel.code, external_id).await?.ok_or_else(not_found)?;
-        let current = tx.order(id).await?.ok_or_else(not_found)?;
+        let current = tx.order_for_update(id).await?.ok_or_else(not_found)?;
         if !matches!(
             current.status,
             OrderStatus::Received | OrderStatus::Validated | OrderStatus::OnHold | OrderStatus::Allocated | OrderStatus::Backordered

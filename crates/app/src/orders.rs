@@ -67,7 +67,7 @@ impl Orders<'_> {
         let now = self.now();
         let who = actor.to_string();
         let mut tx = self.db.write().await?;
-        let order = tx.order(id).await?.ok_or(AppError::NotFound { what: "order", key: id.to_string() })?;
+        let order = tx.order_for_update(id).await?.ok_or(AppError::NotFound { what: "order", key: id.to_string() })?;
         if order.status != OrderStatus::OnHold {
             let message = format!("an order that is {} is not on hold", order.status);
             return Err(AppError::InvalidTransition { current: order.status.as_str(), message });
@@ -223,7 +223,7 @@ impl Orders<'_> {
         let reason = ordo_domain::field::text("reason", reason)?;
         let now = self.now();
         let mut tx = self.db.write().await?;
-        let order = tx.order(id).await?.ok_or(AppError::NotFound { what: "order", key: id.to_string() })?;
+        let order = tx.order_for_update(id).await?.ok_or(AppError::NotFound { what: "order", key: id.to_string() })?;
         order.status.become_(OrderStatus::Cancelled).map_err(|e| AppError::InvalidTransition { current: order.status.as_str(), message: e.to_string() })?;
         tx.release_order(id).await?;
         for wave in tx.cancel_wave_orders(id).await? {

@@ -40,9 +40,6 @@ impl Tx {
         actor: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<(StockLevel, i64)>, StorageError> {
-        let ensure = "INSERT INTO stock_levels (sku, location, on_hand, reserved) VALUES ($1, $2, 0, 0) \
-                      ON CONFLICT (sku, location) DO NOTHING";
-        on_engine!(self, |conn| sqlx::query(ensure).bind(&movement.sku).bind(&movement.location).execute(conn).await?.rows_affected());
         self.lock_for_arrival(&[&movement.sku], &movement.location).await?;
 
         let delta = match movement.kind {
@@ -79,12 +76,28 @@ impl Tx {
     }
 
     /// Stock of `skus` may arrive at `location` (a receipt, a transfer in, a restocked return, a
-    /// count or adjustment that finds more), and filling their backorders may then reserve the
-    /// other parts of kits waiting for them there: on PostgreSQL, lock all those stock rows now,
-    /// in SKU order, the order every writer takes them in. Taking each arriving SKU's row as its
-    /// line comes, and its kits' parts after, could deadlock with an order reserving the same
-    /// SKUs. SQLite's writer holds every row already.
+    /// count or adjustment that finds more); filling their backorders may then reserve the
+    /// other parts of kits waiting for them there and move those orders on. So, in the order
+    /// every writer takes them in: on PostgreSQL the waiting orders are locked (by id), the
+    /// arriving SKUs' stock rows are made where the location has none, and on PostgreSQL all
+    /// those stock rows are locked (by SKU). Taken as each line comes, they deadlocked with
+    /// orders reserving or shipping the same SKUs; a row made after the lock was taken out of
+    /// order. SQLite's writer holds every row already.
     pub async fn lock_for_arrival(&mut self, skus: &[&str], location: &str) -> Result<(), StorageError> {
+        if let TxInner::Postgres(tx) = &mut self.inner {
+            // The orders waiting come first, in id order: a writer of one order locks it before
+            // its stock rows (`Tx::order_for_update`).
+            let waiting = "SELECT 1 FROM orders WHERE id IN (SELECT order_id FROM backorders WHERE sku = ANY($1)) ORDER BY id FOR UPDATE";
+            sqlx::query(waiting).bind(skus).execute(&mut **tx).await?;
+        }
+        let mut arriving = skus.to_vec();
+        arriving.sort_unstable();
+        arriving.dedup();
+        let ensure = "INSERT INTO stock_levels (sku, location, on_hand, reserved) VALUES ($1, $2, 0, 0) \
+                      ON CONFLICT (sku, location) DO NOTHING";
+        for sku in arriving {
+            on_engine!(self, |conn| sqlx::query(ensure).bind(sku).bind(location).execute(conn).await?.rows_affected());
+        }
         if let TxInner::Postgres(tx) = &mut self.inner {
             let lock = "SELECT 1 FROM stock_levels WHERE location = $2 AND (sku = ANY($1) OR sku IN ( \
                             SELECT part.sku FROM backorders b \

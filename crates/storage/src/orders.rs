@@ -324,6 +324,16 @@ impl Tx {
         Ok(())
     }
 
+    /// The order, as [`Tx::order`], its row held until the transaction ends: what changes an
+    /// order (shipping, cancelling, releasing a hold, a channel's update, a delivery) reads it
+    /// so, before any stock row, and a second writer of the same order waits and then reads
+    /// what the first left. Read unlocked, a shipment and a cancellation of one order both
+    /// went through on PostgreSQL, and the cancellation released stock the shipment had taken.
+    pub async fn order_for_update(&mut self, id: Uuid) -> Result<Option<Order>, StorageError> {
+        self.lock_order(id).await?;
+        self.order(id).await
+    }
+
     /// An order with its lines, allocations, backorders, timeline and routing decisions.
     pub async fn order(&mut self, id: Uuid) -> Result<Option<Order>, StorageError> {
         let head = "SELECT id, channel, external_id, status, placed_at, ship_by, currency, customer_email, customer_name, \

@@ -354,8 +354,6 @@ impl Tx {
     /// Puts returned units back into stock at `location` as a `return_restock` movement;
     /// on-hand and the movements stay equal.
     pub async fn restock_returned(&mut self, sku: &str, location: &str, units: i64, reason: &str, actor: &str, now: DateTime<Utc>) -> Result<(), StorageError> {
-        let ensure = "INSERT INTO stock_levels (sku, location, on_hand, reserved) VALUES ($1, $2, 0, 0) ON CONFLICT (sku, location) DO NOTHING";
-        on_engine!(self, |conn| sqlx::query(ensure).bind(sku).bind(location).execute(conn).await?.rows_affected());
         self.lock_for_arrival(&[sku], location).await?;
         self.apply_stock_delta(sku, location, units, "return_restock", reason, actor, now)
             .await?

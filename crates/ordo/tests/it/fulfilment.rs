@@ -210,8 +210,52 @@ async fn orders_shipped_while_others_arrive_never_deadlock(server: Server) {
     }
 }
 
+/// A packer ships an order while an agent cancels it: one of the two happens, the other is
+/// refused, and the stock's reservations stay those of the orders still waiting.
+async fn an_order_shipped_and_cancelled_at_once_is_one_or_the_other(server: Server) {
+    shop(&server, 1000).await;
+    let receipt = json!({"sku": "VASE-1", "location": "central", "quantity": 1000, "kind": "receipt", "reason": "opening"});
+    assert_eq!(server.post(&server.admin, "/api/v1/inventory/movements", receipt).await.0, 201);
+    let mut tasks = tokio::task::JoinSet::new();
+    for task in 0..4 {
+        let (client, base, token) = (server.client.clone(), server.base.clone(), server.admin.clone());
+        tasks.spawn(async move {
+            let mut shipped = 0;
+            for n in 0..8 {
+                let lines = json!([{"sku": "MUG-1", "quantity": 2, "unit_price": "12.90"}, {"sku": "VASE-1", "quantity": 1, "unit_price": "25.00"}]);
+                let placed = client.post(format!("{base}/api/v1/orders")).bearer_auth(&token).json(&order(&format!("X-{task}-{n}"), lines)).send().await.unwrap();
+                assert_eq!(placed.status(), 201);
+                let id = placed.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+                let parcel = json!({"location": "central", "carrier": "ups", "tracking_number": format!("1Z-{task}-{n}")});
+                let ship = client.post(format!("{base}/api/v1/orders/{id}/shipments")).bearer_auth(&token).json(&parcel).send();
+                let cancel = client.post(format!("{base}/api/v1/orders/{id}/cancel")).bearer_auth(&token).json(&json!({"reason": "customer changed mind"})).send();
+                let (ship, cancel) = tokio::join!(ship, cancel);
+                let answers = (ship.unwrap().status().as_u16(), cancel.unwrap().status().as_u16());
+                assert!(matches!(answers, (201, 409) | (409, 200)), "{id}: shipped and cancelled answered {answers:?}");
+                shipped += i64::from(answers.0 == 201);
+            }
+            shipped
+        });
+    }
+    let mut shipped = 0;
+    while let Some(task) = tasks.join_next().await {
+        shipped += task.unwrap();
+    }
+    for (sku, each) in [("MUG-1", 2), ("VASE-1", 1)] {
+        let (_, levels) = server.get(&server.admin, &format!("/api/v1/inventory?sku={sku}")).await;
+        assert_eq!(stock(&levels), (1000 - each * shipped, 0), "{sku}, {shipped} orders shipped: {levels}");
+    }
+    assert!(server.ordo.inventory().stock_discrepancies().await.unwrap().is_empty());
+}
+
 on_both_engines!(a_wave_is_picked_by_bin_packed_and_shipped_order_by_order, a_wave_is_picked_by_bin_packed_and_shipped_order_by_order_on_sqlite, a_wave_is_picked_by_bin_packed_and_shipped_order_by_order_on_postgres);
 
 on_both_engines!(unshipped_orders_near_their_ship_by_time_are_at_risk_then_late, unshipped_orders_near_their_ship_by_time_are_at_risk_then_late_on_sqlite, unshipped_orders_near_their_ship_by_time_are_at_risk_then_late_on_postgres);
 
 on_both_engines!(orders_shipped_while_others_arrive_never_deadlock, orders_shipped_while_others_arrive_never_deadlock_on_sqlite, orders_shipped_while_others_arrive_never_deadlock_on_postgres);
+
+on_both_engines!(
+    an_order_shipped_and_cancelled_at_once_is_one_or_the_other,
+    shipped_and_cancelled_at_once_on_sqlite,
+    shipped_and_cancelled_at_once_on_postgres
+);
