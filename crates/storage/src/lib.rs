@@ -429,6 +429,17 @@ impl Tx {
         }
     }
 
+    /// Waits until no other transaction holds the turn named `key`, and holds it to this
+    /// transaction's end: on PostgreSQL, for what a row lock cannot guard, a number or a name
+    /// not yet written (the next purchase order number, a new code). SQLite's one writer takes
+    /// turns already.
+    pub(crate) async fn take_turn(&mut self, key: &str) -> Result<(), StorageError> {
+        if let TxInner::Postgres(tx) = &mut self.inner {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(key).execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
     /// SQL for the UTC day (`YYYY-MM-DD`) of a timestamp column, to group by day. SQLite keeps
     /// times as RFC 3339 text in UTC, so the day is its first ten characters.
     pub(crate) fn utc_day(&self, column: &str) -> String {

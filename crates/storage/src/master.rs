@@ -257,10 +257,7 @@ impl Tx {
     /// both pass; SQLite has one writer anyway. `table` and `column` are named by the code,
     /// never by input.
     async fn code_taken_ignoring_case(&mut self, table: &'static str, column: &'static str, code: &str) -> Result<bool, StorageError> {
-        if self.engine() == crate::Engine::Postgres {
-            let key = format!("ordo new code in {table}");
-            on_engine!(self, |conn| sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(&key).execute(conn).await?.rows_affected());
-        }
+        self.take_turn(&format!("ordo new code in {table}")).await?;
         let sql = format!("SELECT COUNT(*) FROM {table} WHERE lower({column}) = lower($1)");
         let count: i64 = on_engine!(self, |conn| sqlx::query_scalar(AssertSqlSafe(sql)).bind(code).fetch_one(conn).await?);
         Ok(count > 0)

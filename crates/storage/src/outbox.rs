@@ -249,6 +249,8 @@ impl Tx {
         next_attempt_at: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<bool, StorageError> {
+        // Two workers finishing one message (a lease ran out) number their tries in turn.
+        self.take_turn(&format!("ordo outbox attempt of {id}")).await?;
         let sql = "INSERT INTO outbox_attempts (message, attempt, started_at, finished_at, worker, status_code, error) \
                    SELECT $1, COALESCE(MAX(attempt), 0) + 1, $2, $3, $4, $5, $6 FROM outbox_attempts WHERE message = $1";
         on_engine!(self, |conn| sqlx::query(sql)

@@ -390,8 +390,10 @@ impl Tx {
         Ok(changed == 1)
     }
 
-    /// The next purchase order number, `PO-000001` onwards.
+    /// The next purchase order number, `PO-000001` onwards. Buyers numbering at once take
+    /// turns, each until its order is written: read at once, two got the same number.
     pub async fn next_po_number(&mut self) -> Result<String, StorageError> {
+        self.take_turn("ordo purchase order number").await?;
         let count: i64 = on_engine!(self, |conn| sqlx::query_scalar("SELECT COUNT(*) FROM purchase_orders").fetch_one(conn).await?);
         Ok(format!("PO-{:06}", count + 1))
     }

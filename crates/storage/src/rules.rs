@@ -69,6 +69,8 @@ pub struct NewRuleVersion<'a> {
 impl Tx {
     /// Writes a draft as the next version of its rule; returns the version number.
     pub async fn insert_rule_version(&mut self, new: &NewRuleVersion<'_>, now: DateTime<Utc>) -> Result<i64, StorageError> {
+        // Drafts of one rule written at once take turns, so that each gets its own number.
+        self.take_turn(&format!("ordo rule version of {}", new.name)).await?;
         let next = "SELECT CAST(COALESCE(MAX(version), 0) + 1 AS BIGINT) FROM rule_versions WHERE name = $1";
         let version: i64 = on_engine!(self, |conn| sqlx::query_scalar(next).bind(new.name).fetch_one(conn).await?);
         let sql = "INSERT INTO rule_versions (id, name, version, kind, priority, description, condition, action, status, author, created_at) \

@@ -117,6 +117,37 @@ async fn from_proposal_to_bill(server: Server) {
 }
 on_both_engines!(from_proposal_to_bill, from_proposal_to_bill_on_sqlite, from_proposal_to_bill_on_postgres);
 
+/// Buyers drafting purchase orders at once each get a number of their own.
+async fn purchase_orders_drafted_at_once_get_numbers_of_their_own(server: Server) {
+    shop(&server, 0).await;
+    let supplier = json!({"code": "potter", "name": "The Potter", "currency": "EUR", "lead_time_days": 7});
+    assert_eq!(server.post(&server.admin, "/api/v1/suppliers", supplier).await.0, 201);
+    let mut drafts = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (client, base, token) = (server.client.clone(), server.base.clone(), server.admin.clone());
+        drafts.spawn(async move {
+            let body = json!({"supplier": "potter", "lines": [{"sku": "MUG-1", "quantity": 24, "unit_cost": "4.00"}]});
+            let answer = client.post(format!("{base}/api/v1/purchase-orders")).bearer_auth(&token).json(&body).send().await.unwrap();
+            let status = answer.status().as_u16();
+            let po: Value = answer.json().await.unwrap();
+            assert_eq!(status, 201, "{po}");
+            po["number"].as_str().unwrap().to_owned()
+        });
+    }
+    let mut numbers = std::collections::BTreeSet::new();
+    while let Some(number) = drafts.join_next().await {
+        numbers.insert(number.unwrap());
+    }
+    let expected: std::collections::BTreeSet<String> = (1..=8).map(|n| format!("PO-{n:06}")).collect();
+    assert_eq!(numbers, expected);
+}
+
+on_both_engines!(
+    purchase_orders_drafted_at_once_get_numbers_of_their_own,
+    purchase_orders_numbered_at_once_on_sqlite,
+    purchase_orders_numbered_at_once_on_postgres
+);
+
 /// Purchase orders of two lines, their lines in either order, received at either location
 /// while orders for the same two SKUs come in and ship from central: every request succeeds,
 /// and the stock and the books add up.
