@@ -355,7 +355,12 @@ impl Tx {
     }
 
     /// Withdraws the proposals nobody decided on: a new run replaces them.
+    /// Withdraws the proposals still open, before a run writes its own. Runs at once (the
+    /// nightly one and a buyer's) take turns to the end of their transactions, so each
+    /// replaces the last one's set: on PostgreSQL both sets stayed, and the goods were proposed
+    /// twice.
     pub async fn withdraw_open_proposals(&mut self) -> Result<u64, StorageError> {
+        self.take_turn("ordo replenishment proposals").await?;
         Ok(on_engine!(self, |conn| sqlx::query("DELETE FROM proposals WHERE status = 'proposed'").execute(conn).await?.rows_affected()))
     }
 

@@ -117,6 +117,34 @@ async fn from_proposal_to_bill(server: Server) {
 }
 on_both_engines!(from_proposal_to_bill, from_proposal_to_bill_on_sqlite, from_proposal_to_bill_on_postgres);
 
+/// Two replenishment runs at once (the nightly one and a buyer's) leave one proposal per SKU.
+async fn replenishment_runs_at_once_propose_each_sku_once(server: Server) {
+    shop(&server, 0).await;
+    let buyer = server.token(Role::Procurement).await;
+    let checker = server.ordo.access().create_token(Role::Procurement, "second buyer", &ordo_app::Actor::system()).await.unwrap().token;
+    supplier_and_policy(&server, &buyer, &checker).await;
+    let mut runs = tokio::task::JoinSet::new();
+    for _ in 0..4 {
+        let (client, base, token) = (server.client.clone(), server.base.clone(), buyer.clone());
+        runs.spawn(async move {
+            let answer = client.post(format!("{base}/api/v1/replenishment/proposals")).bearer_auth(&token).json(&json!({})).send().await.unwrap();
+            assert_eq!(answer.status().as_u16(), 201, "{}", answer.text().await.unwrap_or_default());
+        });
+    }
+    while let Some(run) = runs.join_next().await {
+        run.unwrap();
+    }
+    let (_, open) = server.get(&buyer, "/api/v1/replenishment/proposals?status=proposed").await;
+    let skus: Vec<&str> = open.as_array().unwrap().iter().map(|p| p["sku"].as_str().unwrap()).collect();
+    assert_eq!(skus, ["MUG-1"], "{open}");
+}
+
+on_both_engines!(
+    replenishment_runs_at_once_propose_each_sku_once,
+    replenishment_runs_at_once_on_sqlite,
+    replenishment_runs_at_once_on_postgres
+);
+
 /// Buyers drafting purchase orders at once each get a number of their own.
 async fn purchase_orders_drafted_at_once_get_numbers_of_their_own(server: Server) {
     shop(&server, 0).await;
