@@ -7,7 +7,7 @@ use ordo_domain::field::PageCursor;
 use uuid::Uuid;
 
 use crate::error::corrupt;
-use crate::{on_engine, StorageError, Tx};
+use crate::{on_engine, StorageError, Tx, TxInner};
 
 /// A line an order has reserved at a location, ready to go into a wave.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -237,8 +237,15 @@ impl Tx {
         Ok(on_engine!(self, |conn| sqlx::query_scalar(sql).bind(order).fetch_all(conn).await?))
     }
 
-    /// Closes the wave when none of its orders has work left; whether it closed now.
+    /// Closes the wave when none of its orders has work left; whether it closed now. On
+    /// PostgreSQL the wave's row is locked first and the check is a statement of its own, so
+    /// that of two packers shipping its last two orders at once, the second sees the first's
+    /// order shipped: checked in one statement, each saw the other's still packed, and the
+    /// wave never closed.
     pub async fn close_wave_if_done(&mut self, wave: Uuid, now: DateTime<Utc>) -> Result<bool, StorageError> {
+        if let TxInner::Postgres(tx) = &mut self.inner {
+            sqlx::query("SELECT 1 FROM waves WHERE id = $1 FOR UPDATE").bind(wave).execute(&mut **tx).await?;
+        }
         let sql = "UPDATE waves SET status = 'closed', closed_at = $2 WHERE id = $1 AND status <> 'closed' \
                    AND NOT EXISTS (SELECT 1 FROM wave_orders WHERE wave_id = $1 AND status IN ('to_pick', 'picked', 'packed'))";
         let changed = on_engine!(self, |conn| sqlx::query(sql).bind(wave).bind(now).execute(conn).await?.rows_affected());

@@ -210,6 +210,40 @@ async fn orders_shipped_while_others_arrive_never_deadlock(server: Server) {
     }
 }
 
+/// The last two orders of a wave, of different SKUs, shipped at once by two packers: the
+/// wave closes, each of five times.
+async fn a_wave_whose_last_orders_ship_at_once_closes(server: Server) {
+    shop(&server, 10).await;
+    let receipt = json!({"sku": "VASE-1", "location": "central", "quantity": 10, "kind": "receipt", "reason": "opening"});
+    assert_eq!(server.post(&server.admin, "/api/v1/inventory/movements", receipt).await.0, 201);
+    let floor = server.token(Role::Warehouse).await;
+    for round in 0..5 {
+        let mut ids = Vec::new();
+        for sku in ["MUG-1", "VASE-1"] {
+            let body = order(&format!("W-{round}-{sku}"), json!([{"sku": sku, "quantity": 1, "unit_price": "12.90"}]));
+            let (status, placed) = server.post(&server.admin, "/api/v1/orders", body).await;
+            assert_eq!(status, 201, "{placed}");
+            ids.push(placed["id"].as_str().unwrap().to_owned());
+        }
+        let (status, wave) = server.post(&floor, "/api/v1/waves", json!({"location": "central", "shipping_method": "standard"})).await;
+        assert_eq!(status, 201, "{wave}");
+        let id = wave["id"].as_str().unwrap().to_owned();
+        assert_eq!(server.post(&floor, &format!("/api/v1/waves/{id}/pick"), json!({})).await.0, 200);
+        for order in &ids {
+            assert_eq!(server.post(&floor, &format!("/api/v1/waves/{id}/orders/{order}/pack"), json!({})).await.0, 200);
+        }
+        let ship = |order: &str, tracking: String| {
+            let (client, url) = (server.client.clone(), format!("{}/api/v1/waves/{id}/orders/{order}/ship", server.base));
+            let (token, body) = (floor.clone(), json!({"carrier": "DHL", "tracking_number": tracking}));
+            async move { client.post(url).bearer_auth(token).json(&body).send().await.unwrap().status().as_u16() }
+        };
+        let shipped = tokio::join!(ship(&ids[0], format!("0034043416000000{round}1")), ship(&ids[1], format!("0034043416000000{round}2")));
+        assert_eq!(shipped, (201, 201));
+        let (_, after) = server.get(&floor, &format!("/api/v1/waves/{id}")).await;
+        assert_eq!(after["status"], "closed", "round {round}: {after}");
+    }
+}
+
 /// A packer ships an order while an agent cancels it: one of the two happens, the other is
 /// refused, and the stock's reservations stay those of the orders still waiting.
 async fn an_order_shipped_and_cancelled_at_once_is_one_or_the_other(server: Server) {
@@ -258,4 +292,10 @@ on_both_engines!(
     an_order_shipped_and_cancelled_at_once_is_one_or_the_other,
     shipped_and_cancelled_at_once_on_sqlite,
     shipped_and_cancelled_at_once_on_postgres
+);
+
+on_both_engines!(
+    a_wave_whose_last_orders_ship_at_once_closes,
+    a_wave_shipped_at_once_closes_on_sqlite,
+    a_wave_shipped_at_once_closes_on_postgres
 );
