@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use ordo_domain::access::Role;
 use ordo_domain::{field, FieldError};
 use ordo_domain::access::Throttle;
-use ordo_storage::{ApiTokenRecord, LoginFailures, TokenListing, UserRecord};
+use ordo_storage::{ApiTokenRecord, LoginFailures, TokenListing, UserListing, UserRecord};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -365,6 +365,10 @@ impl Access<'_> {
     pub async fn set_user_disabled(self, username: &str, disabled: bool, actor: &Actor) -> AppResult<()> {
         let now = self.now();
         let mut tx = self.db.write().await?;
+        let users = tx.users_in_turn().await?;
+        if disabled && is_last_admin(&users, username.trim()) {
+            return Err(FieldError::new("username", format!("{} is the last administrator; make another one first", username.trim())).into());
+        }
         if !tx.set_user_disabled(username.trim(), disabled, now).await? {
             return Err(AppError::NotFound { what: "user", key: username.to_owned() });
         }
@@ -379,12 +383,11 @@ impl Access<'_> {
     pub async fn set_user_role(self, username: &str, role: Role, actor: &Actor) -> AppResult<()> {
         let username = username.trim();
         let mut tx = self.db.write().await?;
-        let users = tx.users().await?;
+        let users = tx.users_in_turn().await?;
         let Some(user) = users.iter().find(|u| u.username == username) else {
             return Err(FieldError::new("username", format!("no user is called {username:?}")).into());
         };
-        let admins = users.iter().filter(|u| u.role == Role::Admin && u.disabled_at.is_none()).count();
-        if user.role == Role::Admin && role != Role::Admin && user.disabled_at.is_none() && admins == 1 {
+        if role != Role::Admin && is_last_admin(&users, username) {
             return Err(FieldError::new("role", format!("{username} is the last administrator; make another one first")).into());
         }
         if user.role == role {
@@ -446,6 +449,12 @@ fn hash_password(password: &str) -> AppResult<String> {
 
 fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+}
+
+/// Whether `username` is the only administrator who can log in.
+fn is_last_admin(users: &[UserListing], username: &str) -> bool {
+    let admins: Vec<&UserListing> = users.iter().filter(|u| u.role == Role::Admin && u.disabled_at.is_none()).collect();
+    admins.len() == 1 && admins[0].username == username
 }
 
 /// Refused with how long to wait when any of an attempt's keys (its account, its address) is

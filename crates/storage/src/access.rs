@@ -73,6 +73,14 @@ impl Tx {
         Ok(on_engine!(self, |conn| sqlx::query(sql).bind(username).bind(time_zone).execute(conn).await?.rows_affected()) == 1)
     }
 
+    /// Every dashboard user, as [`Tx::users`], for a change that depends on the others (the
+    /// last administrator keeps the role): such changes take turns to the end of their
+    /// transactions. Read at once, two administrators demoting each other both went through.
+    pub async fn users_in_turn(&mut self) -> Result<Vec<UserListing>, StorageError> {
+        self.take_turn("ordo users and their roles").await?;
+        self.users().await
+    }
+
     /// Every dashboard user, by username.
     pub async fn users(&mut self) -> Result<Vec<UserListing>, StorageError> {
         let sql = "SELECT username, role, created_at, disabled_at FROM users ORDER BY username";

@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use ordo_app::domain::access::Role;
-use ordo_app::{Actor, AppError, Clock};
+use ordo_app::{Actor, AppError, AppResult, Clock};
 use serde_json::{json, Value};
 
 use crate::common::Server;
@@ -120,6 +120,34 @@ async fn fifty_wrong_passwords_slow_down_and_lock_until_an_admin_lifts_it() {
     let (_, audit) = server.get(&server.admin, "/api/v1/audit?limit=50").await;
     assert!(audit.to_string().contains("login.unlock"), "{audit}");
 }
+
+/// Ordo always keeps an administrator who can log in: two demoting each other at once, one
+/// of them stays; the last can be neither demoted nor disabled.
+async fn the_last_administrator_stays_even_when_two_step_down_at_once(server: Server) {
+    let access = server.ordo.access();
+    for name in ["ada", "bea"] {
+        access.create_user(name, "a long enough password", Role::Admin, &Actor::system()).await.unwrap();
+    }
+    let (ordo_a, ordo_b) = (server.ordo.clone(), server.ordo.clone());
+    let (a, b) = tokio::join!(
+        tokio::spawn(async move { ordo_a.access().set_user_role("ada", Role::Ops, &Actor::system()).await }),
+        tokio::spawn(async move { ordo_b.access().set_user_role("bea", Role::Ops, &Actor::system()).await }),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert!(a.is_ok() != b.is_ok(), "one of the two stays an administrator: {:?} {:?}", a.map(|_| ()), b.map(|_| ()));
+    let last = if a.is_ok() { "bea" } else { "ada" };
+    let refused = |e: AppResult<()>| matches!(e, Err(AppError::Invalid(ref f)) if f.message.contains("last administrator"));
+    assert!(refused(access.set_user_role(last, Role::Ops, &Actor::system()).await));
+    assert!(refused(access.set_user_disabled(last, true, &Actor::system()).await));
+    let admins = access.users().await.unwrap().into_iter().filter(|u| u.role == Role::Admin && u.disabled_at.is_none()).count();
+    assert_eq!(admins, 1);
+}
+
+crate::common::on_both_engines!(
+    the_last_administrator_stays_even_when_two_step_down_at_once,
+    the_last_administrator_stays_on_sqlite,
+    the_last_administrator_stays_on_postgres
+);
 
 /// A guesser who sends passwords all at once gets no more answers than one who sends them one
 /// after another: three free, the fourth answered and slowed down, the rest told to wait.
