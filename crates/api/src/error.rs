@@ -144,6 +144,16 @@ impl From<AppError> for ApiError {
                 tracing::error!(error = %e, "the database's disk is full");
                 ApiError::new(ErrorCode::StorageFull)
             }
+            // A concurrent writer won a race that the application's own checks could not see
+            // (the same key written by two requests at once): nothing was written.
+            AppError::Storage(e @ StorageError::Duplicate { .. }) => {
+                tracing::warn!(error = %e, "a concurrent write took the key first");
+                ApiError::with_message(ErrorCode::Duplicate, "another request wrote the same record at the same moment: read it again")
+            }
+            AppError::Storage(e @ StorageError::Contended(_)) => {
+                tracing::warn!(error = %e, "the database gave this request up to another");
+                ApiError { retry_after_s: Some(1), ..ApiError::with_message(ErrorCode::Unavailable, "another request held what this one needed; nothing was written: try again") }
+            }
             AppError::Storage(e) => {
                 // The trace layer's span carries the request id into this event.
                 tracing::error!(error = %e, "storage failure");
@@ -181,6 +191,16 @@ mod tests {
             let row = format!("| `{}` | {} |", code.code(), code.status().as_u16());
             assert!(doc.contains(&row), "docs/api.md lacks the row {row}");
         }
+    }
+
+    #[test]
+    fn a_race_lost_in_the_database_is_a_conflict_or_a_retry_never_an_internal_error() {
+        let duplicate = ApiError::from(AppError::Storage(StorageError::Duplicate { constraint: "purchase_orders_number_key".into() }));
+        assert_eq!((duplicate.code.status().as_u16(), duplicate.retry_after_s), (409, None));
+        let contended = ApiError::from(AppError::Storage(StorageError::Contended("deadlock detected".into())));
+        assert_eq!((contended.code.status().as_u16(), contended.retry_after_s), (503, Some(1)));
+        let broken = ApiError::from(AppError::Storage(StorageError::Corrupt("a stock row".into())));
+        assert_eq!(broken.code.status().as_u16(), 500);
     }
 
     #[test]

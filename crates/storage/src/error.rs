@@ -16,6 +16,11 @@ pub enum StorageError {
     /// A unique key already holds this value; `constraint` names the table and column(s).
     #[error("duplicate value violates {constraint}")]
     Duplicate { constraint: String },
+    /// Another transaction held what this one needed, and the database gave up on this one
+    /// (PostgreSQL's deadlock or serialization failure): nothing was written, and the same
+    /// request may succeed when tried again.
+    #[error("contended: {0}")]
+    Contended(String),
     /// A referenced row does not exist.
     #[error("missing referenced row ({constraint})")]
     MissingReference { constraint: String },
@@ -50,6 +55,10 @@ impl From<sqlx::Error> for StorageError {
         if db.code().is_some_and(|code| code.starts_with("57P") || code.starts_with("08")) {
             return StorageError::Unavailable(format!("the database cannot be reached: {}", db.message()));
         }
+        // PostgreSQL's deadlock_detected (40P01) and serialization_failure (40001).
+        if db.code().is_some_and(|code| code == "40P01" || code == "40001") {
+            return StorageError::Contended(db.message().to_owned());
+        }
         // PostgreSQL names the constraint; SQLite puts "table.column" in the message.
         let constraint = db.constraint().map(str::to_owned).unwrap_or_else(|| {
             db.message().rsplit(": ").next().unwrap_or_default().to_owned()
@@ -68,9 +77,10 @@ impl StorageError {
         matches!(self, StorageError::Duplicate { .. })
     }
 
-    /// Whether trying again later may succeed: the database was away or its disk full.
+    /// Whether trying again later may succeed: the database was away, its disk full, or
+    /// another transaction in the way.
     pub fn is_transient(&self) -> bool {
-        matches!(self, StorageError::Unavailable(_) | StorageError::Full(_))
+        matches!(self, StorageError::Unavailable(_) | StorageError::Full(_) | StorageError::Contended(_))
     }
 }
 
