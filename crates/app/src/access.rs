@@ -191,7 +191,7 @@ impl Access<'_> {
         if password.chars().count() < MIN_PASSWORD_LEN {
             return Err(FieldError::new("password", format!("must be at least {MIN_PASSWORD_LEN} characters")).into());
         }
-        let password_hash = hash_password(password)?;
+        let password_hash = hash_password(password).await?;
         let user = UserRecord { id: Uuid::now_v7(), username: username.clone(), role, password_hash };
         let mut tx = self.db.write().await?;
         if tx.user_by_username(&username).await?.is_some() {
@@ -228,7 +228,7 @@ impl Access<'_> {
         // Verify against a dummy hash when the user is unknown, so timing does not tell
         // which usernames exist.
         let hash = user.as_ref().map_or(DUMMY_HASH, |u| u.password_hash.as_str());
-        let verified = verify_password(password, hash);
+        let verified = verify_password(password, hash).await;
         // Read again, locked: attempts sent at once all read the failures from before any of
         // them, and would each count only itself. Once one of them makes the rest wait, they
         // do, whatever their password.
@@ -415,7 +415,7 @@ impl Access<'_> {
         if password.chars().count() < MIN_PASSWORD_LEN {
             return Err(FieldError::new("password", format!("must be at least {MIN_PASSWORD_LEN} characters")).into());
         }
-        let hash = hash_password(password)?;
+        let hash = hash_password(password).await?;
         let mut tx = self.db.write().await?;
         if !tx.set_password(username.trim(), &hash).await? {
             return Err(AppError::NotFound { what: "user", key: username.to_owned() });
@@ -437,7 +437,22 @@ impl Access<'_> {
 /// An argon2 hash of a password nobody has, for constant-time failure on unknown users.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Mf2kDQRcA9lmiGUqSHNQz0Rn1wuvSlhdvxNmu0UArPM";
 
-fn hash_password(password: &str) -> AppResult<String> {
+/// Argon2 spends tens of milliseconds of CPU by design; hashing and checking run on the
+/// blocking pool, so that log-ins arriving together do not stall every other request on
+/// the runtime's few threads.
+async fn hash_password(password: &str) -> AppResult<String> {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || argon2_hash(&password))
+        .await
+        .map_err(|e| AppError::Storage(ordo_storage::StorageError::Unavailable(e.to_string())))?
+}
+
+async fn verify_password(password: &str, hash: &str) -> bool {
+    let (password, hash) = (password.to_owned(), hash.to_owned());
+    tokio::task::spawn_blocking(move || argon2_verify(&password, &hash)).await.unwrap_or(false)
+}
+
+fn argon2_hash(password: &str) -> AppResult<String> {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).map_err(|e| AppError::Storage(ordo_storage::StorageError::Unavailable(e.to_string())))?;
     let salt = SaltString::encode_b64(&salt).map_err(|e| FieldError::new("password", e.to_string()))?;
@@ -447,7 +462,7 @@ fn hash_password(password: &str) -> AppResult<String> {
         .map_err(|e| FieldError::new("password", e.to_string()).into())
 }
 
-fn verify_password(password: &str, hash: &str) -> bool {
+fn argon2_verify(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
 }
 
@@ -472,9 +487,9 @@ mod tests {
 
     #[test]
     fn passwords_verify_only_themselves() {
-        let hash = hash_password("correct horse battery").unwrap();
-        assert!(verify_password("correct horse battery", &hash));
-        assert!(!verify_password("correct horse battery!", &hash));
+        let hash = argon2_hash("correct horse battery").unwrap();
+        assert!(argon2_verify("correct horse battery", &hash));
+        assert!(!argon2_verify("correct horse battery!", &hash));
         assert!(PasswordHash::new(DUMMY_HASH).is_ok());
     }
 
