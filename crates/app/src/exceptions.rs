@@ -120,7 +120,12 @@ impl Exceptions<'_> {
         let mut tx = self.db.write().await?;
         let mut changes = Vec::with_capacity(ids.len());
         let mut after = Vec::with_capacity(ids.len());
-        for id in ids {
+        // Acted on in id order, as every batch is, so that two batches sharing exceptions never
+        // wait on each other in a circle; an id named twice is acted on once.
+        let mut ordered = ids.to_vec();
+        ordered.sort_unstable();
+        ordered.dedup();
+        for id in &ordered {
             let exception = tx.exception(*id).await?.ok_or_else(|| not_found(*id))?;
             let status = exception.status;
             let owns = match (ExceptionKind::parse("kind", &exception.kind), Role::parse("owner_role", &exception.owner_role)) {

@@ -248,3 +248,34 @@ async fn a_held_orders_lateness_waits_for_its_review(server: Server) {
 }
 
 on_both_engines!(a_held_orders_lateness_waits_for_its_review, held_lateness_waits_on_sqlite, held_lateness_waits_on_postgres);
+
+/// Two people act on the same two exceptions at once, named in opposite orders: each batch is
+/// done or refused whole, and neither is given up to the other.
+async fn batches_naming_the_same_exceptions_in_either_order_never_wait_in_a_circle(server: Server) {
+    shop(&server, 0).await;
+    for round in 0..6 {
+        let short = order(&format!("S-{round}"), json!([{"sku": "MUG-1", "quantity": 2, "unit_price": "12.90"}]));
+        assert_eq!(server.post(&server.admin, "/api/v1/orders", short).await.0, 201);
+        let mut held = order(&format!("H-{round}"), json!([{"sku": "VASE-1", "quantity": 1, "unit_price": "25.00"}]));
+        held["payment_status"] = json!("pending");
+        assert_eq!(server.post(&server.admin, "/api/v1/orders", held).await.0, 201);
+        let (_, open) = server.get(&server.admin, "/api/v1/exceptions?status=open").await;
+        let ids: Vec<&str> = open.as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
+        assert_eq!(ids.len(), 2, "round {round}: {open}");
+        let bulk = |body: Value| {
+            let (client, url, token) = (server.client.clone(), format!("{}/api/v1/exceptions/bulk", server.base), server.admin.clone());
+            async move { client.post(url).bearer_auth(token).json(&body).send().await.unwrap().status().as_u16() }
+        };
+        let answers = tokio::join!(
+            bulk(json!({"action": "acknowledge", "ids": [ids[0], ids[1]]})),
+            bulk(json!({"action": "resolve", "ids": [ids[1], ids[0]], "code": "accepted"})),
+        );
+        assert!(matches!(answers, (200, 200) | (409, 200)), "round {round}: {answers:?}");
+    }
+}
+
+on_both_engines!(
+    batches_naming_the_same_exceptions_in_either_order_never_wait_in_a_circle,
+    batches_in_either_order_on_sqlite,
+    batches_in_either_order_on_postgres
+);
