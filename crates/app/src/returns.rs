@@ -218,8 +218,7 @@ impl Returns<'_> {
         }
         let now = self.now();
         let mut tx = self.db.write().await?;
-        tx.lock_order(new.order_id).await?;
-        let order = tx.order(new.order_id).await?.ok_or(AppError::NotFound { what: "order", key: new.order_id.to_string() })?;
+        let order = tx.order_for_update(new.order_id).await?.ok_or(AppError::NotFound { what: "order", key: new.order_id.to_string() })?;
         let Some(reached) = reached_customer(&order) else {
             return Err(AppError::InvalidTransition {
                 current: order.status.as_str(),
@@ -569,8 +568,7 @@ impl Returns<'_> {
         let now = self.now();
         let who = actor.to_string();
         let mut tx = self.db.write().await?;
-        tx.lock_order(order_id).await?;
-        let order = tx.order(order_id).await?.ok_or(AppError::NotFound { what: "order", key: order_id.to_string() })?;
+        let order = tx.order_for_update(order_id).await?.ok_or(AppError::NotFound { what: "order", key: order_id.to_string() })?;
         let marker = new.channel_refund.as_ref().map(|(channel, id)| (channel.clone(), format!("refund/{id}")));
         if let Some((channel, marker)) = &marker
             && tx.channel_order_version(channel, marker).await?.is_some()

@@ -325,12 +325,16 @@ impl Tx {
     }
 
     /// The order, as [`Tx::order`], its row held until the transaction ends: what changes an
-    /// order (shipping, cancelling, releasing a hold, a channel's update, a delivery) reads it
-    /// so, before any stock row, and a second writer of the same order waits and then reads
-    /// what the first left. Read unlocked, a shipment and a cancellation of one order both
-    /// went through on PostgreSQL, and the cancellation released stock the shipment had taken.
+    /// order (shipping, cancelling, releasing a hold, a channel's update, a delivery, a return
+    /// or refund checked against what it had) reads it so, before any stock row, and a second
+    /// writer of the same order waits and then reads what the first left. Read unlocked, a
+    /// shipment and a cancellation of one order both went through on PostgreSQL, and the
+    /// cancellation released stock the shipment had taken. SQLite's single writer already
+    /// holds the whole database.
     pub async fn order_for_update(&mut self, id: Uuid) -> Result<Option<Order>, StorageError> {
-        self.lock_order(id).await?;
+        if let TxInner::Postgres(tx) = &mut self.inner {
+            sqlx::query("SELECT id FROM orders WHERE id = $1 FOR UPDATE").bind(id).fetch_optional(&mut **tx).await?;
+        }
         self.order(id).await
     }
 
@@ -547,16 +551,6 @@ impl Tx {
                     ORDER BY placed_at DESC LIMIT 200) recent";
         let (orders, average_order_minor): (i64, i64) = on_engine!(self, |conn| sqlx::query_as(sql).bind(channel).fetch_one(conn).await?);
         Ok(ChannelStats { orders, average_order_minor })
-    }
-
-    /// Holds the order's row until the transaction ends, so that checks against what was
-    /// refunded or returned of it and the writes that follow are not raced by another
-    /// transaction. SQLite's single writer already holds the whole database.
-    pub async fn lock_order(&mut self, id: Uuid) -> Result<(), StorageError> {
-        if let crate::TxInner::Postgres(tx) = &mut self.inner {
-            sqlx::query("SELECT id FROM orders WHERE id = $1 FOR UPDATE").bind(id).fetch_optional(&mut **tx).await?;
-        }
-        Ok(())
     }
 
     /// The totals of the channel's last `limit` orders placed before `before` (cancelled ones
