@@ -419,9 +419,8 @@ async fn post_shipment(
         Some(entry) => entry.1 += amount,
         None => by_sku.push((sku.to_owned(), amount)),
     };
-    // The stock rows are locked already (`ship`); the valuations come next, in SKU order.
-    let mut leaving: Vec<&str> = order.lines.iter().filter(|l| !l.kit && in_parcel(l.line) > 0).map(|l| l.sku.as_str()).collect();
-    leaving.sort_unstable();
+    // The stock rows are locked already (`ship`); the valuations come next.
+    let leaving: Vec<&str> = order.lines.iter().filter(|l| !l.kit && in_parcel(l.line) > 0).map(|l| l.sku.as_str()).collect();
     tx.lock_valuations(&leaving).await?;
     for line in &order.lines {
         // A kit's line sells as many kits as its scarcest component has shipped.

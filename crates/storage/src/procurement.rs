@@ -354,7 +354,6 @@ impl Tx {
         Ok(())
     }
 
-    /// Withdraws the proposals nobody decided on: a new run replaces them.
     /// Withdraws the proposals still open, before a run writes its own. Runs at once (the
     /// nightly one and a buyer's) take turns to the end of their transactions, so each
     /// replaces the last one's set: on PostgreSQL both sets stayed, and the goods were proposed
