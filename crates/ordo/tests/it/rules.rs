@@ -114,6 +114,35 @@ async fn a_rule_goes_from_draft_to_force_under_two_people(server: Server) {
 
 on_both_engines!(a_rule_goes_from_draft_to_force_under_two_people, rule_life_cycle_on_sqlite, rule_life_cycle_on_postgres);
 
+/// Authors drafting versions of one rule at once each get a version number of their own.
+async fn drafts_of_one_rule_written_at_once_get_versions_of_their_own(server: Server) {
+    shop(&server, 0).await;
+    let mut drafts = tokio::task::JoinSet::new();
+    for n in 0..8 {
+        let (client, base, token) = (server.client.clone(), server.base.clone(), server.admin.clone());
+        drafts.spawn(async move {
+            let body = rule(&format!("order.total_minor > {}", 100_000 + n));
+            let answer = client.post(format!("{base}/api/v1/rules")).bearer_auth(&token).json(&body).send().await.unwrap();
+            let status = answer.status().as_u16();
+            let draft: Value = answer.json().await.unwrap();
+            assert_eq!(status, 201, "{draft}");
+            draft["version"].as_i64().unwrap()
+        });
+    }
+    let mut versions = Vec::new();
+    while let Some(version) = drafts.join_next().await {
+        versions.push(version.unwrap());
+    }
+    versions.sort_unstable();
+    assert_eq!(versions, (1..=8).collect::<Vec<i64>>());
+}
+
+on_both_engines!(
+    drafts_of_one_rule_written_at_once_get_versions_of_their_own,
+    rule_drafts_at_once_on_sqlite,
+    rule_drafts_at_once_on_postgres
+);
+
 #[tokio::test]
 async fn bad_rules_are_refused_naming_the_field_and_nothing_is_saved() {
     let server = Server::start().await;
