@@ -190,6 +190,24 @@ impl Tx {
         self.line_dimension_totals("sku", from, to).await
     }
 
+    /// Base-currency totals per (channel, SKU, account) of the lines posted in `[from, to)`
+    /// whose entry is a channel's: the channel, and the totals keyed by SKU.
+    pub async fn sku_channel_account_totals(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<(String, KeyedTotal)>, StorageError> {
+        let sql = format!(
+            "SELECT e.channel, l.sku, l.account, {}, {} FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id \
+             WHERE l.sku IS NOT NULL AND e.channel IS NOT NULL AND e.posted_at >= $1 AND e.posted_at < $2 \
+             GROUP BY e.channel, l.sku, l.account ORDER BY e.channel, l.sku, l.account",
+            wide_sum("l.base_debit_minor"),
+            wide_sum("l.base_credit_minor")
+        );
+        let rows: Vec<(String, String, String, i64, i64, i64, i64)> =
+            on_engine!(self, |conn| sqlx::query_as(AssertSqlSafe(sql)).bind(from).bind(to).fetch_all(conn).await?);
+        Ok(rows
+            .into_iter()
+            .map(|(channel, key, account, dh, dl, ch, cl)| (channel, KeyedTotal { key, account, debit: wide(dh, dl), credit: wide(ch, cl) }))
+            .collect())
+    }
+
     /// Base-currency totals per (customer segment, account) of the lines posted in `[from,
     /// to)` that belong to an order's customer.
     pub async fn segment_account_totals(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<KeyedTotal>, StorageError> {

@@ -190,6 +190,20 @@ pub fn margin_drop(history: &[i64], value: i64, revenue: i128, business_revenue:
     (lost * 10_000 >= business_revenue * MARGIN_MATERIAL_BP).then_some(drop)
 }
 
+/// Fees accrued to a week's sales: each channel's `sales` that week (revenue, minor units) at
+/// the share of revenue that channel's fees came to, `rates` (its fees and revenue over the
+/// weeks read). A settlement books its fees weeks after the parcels left; accrued, a week's
+/// fees follow its own sales and their mix of channels, whenever the settlement came.
+pub fn accrued_fees(sales: &[(String, i128)], rates: &std::collections::BTreeMap<String, (i128, i128)>) -> i128 {
+    sales
+        .iter()
+        .map(|(channel, revenue)| match rates.get(channel) {
+            Some((fees, sold)) if *sold > 0 => revenue * fees / sold,
+            _ => 0,
+        })
+        .sum()
+}
+
 /// Of two ways to measure the same fees (per unit, as a rate of the line), the steadier: the
 /// one whose spread is the smaller share of its median. A commission is a steady rate, a
 /// fulfilment fee a steady amount per unit. `true` for the first.
@@ -304,6 +318,16 @@ mod tests {
         assert!(low.robust_z < -4.0, "{low:?}");
         assert_eq!(robust_low(&history, 2_700, 500, 3), None, "within the usual spread");
         assert_eq!(robust_low(&history[..2], 0, 500, 3), None, "too little history");
+    }
+
+    #[test]
+    fn fees_are_accrued_to_a_weeks_sales_at_their_channels_rates() {
+        let rates = std::collections::BTreeMap::from([("amazon".to_owned(), (15_000, 100_000)), ("b2b".to_owned(), (0, 50_000)), ("gone".to_owned(), (10, 0))]);
+        let sales = |pairs: &[(&str, i128)]| pairs.iter().map(|(c, r)| ((*c).to_owned(), *r)).collect::<Vec<_>>();
+        assert_eq!(accrued_fees(&sales(&[("amazon", 2_000)]), &rates), 300, "15 % of amazon's sales");
+        assert_eq!(accrued_fees(&sales(&[("amazon", 2_000), ("b2b", 8_000)]), &rates), 300, "a wholesale order adds no fees");
+        assert_eq!(accrued_fees(&sales(&[("web", 2_000), ("gone", 5)]), &rates), 0, "a channel without a rate accrues none");
+        assert_eq!(accrued_fees(&[], &rates), 0);
     }
 
     #[test]
