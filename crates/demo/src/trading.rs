@@ -182,14 +182,9 @@ impl Shop {
         let products = self.master_data().products(None, 500, 0).await?.products;
         let class: BTreeMap<String, AbcClass> = products.iter().map(|p| (p.sku.clone(), p.abc_class)).collect();
         // One anomaly of each kind, where the days traded leave history enough before it.
-        let first_a = products.iter().find(|p| p.active && p.abc_class == AbcClass::A).map(|p| p.sku.clone());
-        let plan = Plan::for_days(first_day, days, first_a.as_deref());
+        let mut plan = Plan::for_days(first_day, days);
         if let Some((channel, day)) = plan.cancellations {
             summary.planted.push(Planted { kind: "cancellation_spike", subject: format!("channel:{channel}"), day, what: format!("three in five {channel} customers cancel") });
-        }
-        if let Some((sku, monday)) = &plan.price_cut {
-            let what = format!("{sku} sells at {CUT_PRICE_PERCENT} % of its price for the week");
-            summary.planted.push(Planted { kind: "margin_drop", subject: format!("sku:{sku}"), day: *monday, what });
         }
         let mut delivered: Vec<(DateTime<Utc>, Uuid, Vec<String>)> = Vec::new();
         let customers = self.master_data().customers(500, 0).await?;
@@ -216,6 +211,11 @@ impl Shop {
         let mut desk = super::service::Desk::new(webhooks);
         let mut buying = super::buying::BuyingDesk::new();
         let a_skus: Vec<String> = class.iter().filter(|(_, c)| **c == AbcClass::A).map(|(sku, _)| sku.clone()).collect();
+        // The active A SKUs and the channels each is listed on, of which the price cut picks one.
+        let mut a_listed: BTreeMap<String, usize> = BTreeMap::new();
+        for listing in listings.values().flatten().filter(|l| class.get(&l.sku) == Some(&AbcClass::A)) {
+            *a_listed.entry(listing.sku.clone()).or_default() += 1;
+        }
         let mut number = 0u64;
         let mut settling = super::settling::Settling::default();
         let mut channels = super::channels::Channels::connect(self, &actor("demo-admin")).await?;
@@ -225,6 +225,15 @@ impl Shop {
         for day in 0..i64::from(days) {
             let date = first_day + Duration::days(day);
             let at = |hour: u32, minute: u32| Utc.from_utc_datetime(&date.and_hms_opt(hour, minute, 0).unwrap_or_default());
+            if plan.price_cut.as_ref().is_some_and(|cut| cut.from == date) {
+                let levels = self.inventory().stock_levels(None).await?;
+                let (_, sold) = self.ledger().profitability_by_sku(ordo_app::Period { from: Some(first_day), to: Some(date) }).await?;
+                let revenue = sold.into_iter().map(|m| (m.key, m.revenue)).collect();
+                if let Some((sku, monday)) = plan.choose_price_cut(date, &a_listed, &levels, &revenue) {
+                    let what = format!("{sku} sells at {CUT_PRICE_PERCENT} % of its price from the Sunday before the week");
+                    summary.planted.push(Planted { kind: "margin_drop", subject: format!("sku:{sku}"), day: monday, what });
+                }
+            }
             let mut events: Vec<(DateTime<Utc>, Event)> = vec![
                 (at(7, 0), Event::Review),
                 (at(9, 0), Event::Deliveries),
