@@ -176,6 +176,8 @@ impl Exceptions<'_> {
     pub async fn escalate_overdue(self) -> AppResult<u64> {
         let now = self.now();
         let mut tx = self.db.write().await?;
+        // Locked first, in id order as batches act, though escalated by due time.
+        tx.lock_overdue_exceptions(now).await?;
         let rules = crate::rules::load_active(&mut tx, RuleKind::Escalation).await?;
         let listeners = crate::outbox::Listeners::read(&mut tx).await?;
         let leads = tx.role_leads().await?;

@@ -7,7 +7,7 @@ use sqlx::types::Json;
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
-use crate::{on_engine, StorageError, Tx};
+use crate::{on_engine, StorageError, Tx, TxInner};
 
 /// Which exceptions to list, most urgent first.
 #[derive(Debug, Clone, Default)]
@@ -213,6 +213,18 @@ impl Tx {
             .await?
             .rows_affected());
         Ok(changed > 0)
+    }
+
+    /// Locks every unresolved exception due by `now`, in id order, the order every batch
+    /// acts in. The escalation sweep meets them by due time: without this it took their locks
+    /// in that order, and a batch on the same exceptions deadlocked with it on PostgreSQL (a
+    /// 503). SQLite's writer holds every row already.
+    pub async fn lock_overdue_exceptions(&mut self, now: DateTime<Utc>) -> Result<(), StorageError> {
+        if let TxInner::Postgres(tx) = &mut self.inner {
+            let sql = "SELECT id FROM exceptions WHERE status <> 'resolved' AND due_at <= $1 ORDER BY id FOR UPDATE";
+            sqlx::query(sql).bind(now).execute(&mut **tx).await?;
+        }
+        Ok(())
     }
 
     /// Moves an exception past its due time from `from` to `to`, marked escalated and due

@@ -279,3 +279,35 @@ on_both_engines!(
     batches_in_either_order_on_sqlite,
     batches_in_either_order_on_postgres
 );
+
+/// The sweep that escalates what is overdue and a person's batch act on the same exceptions
+/// at once: the sweep meets them by due time, the batch by id, and neither is given up to the
+/// other. Each round's stock-out is made first and due in 24 hours, its payment review after
+/// and due in 4, so by due time the sweep meets the later id first.
+async fn the_escalation_sweep_and_a_batch_on_the_same_exceptions_never_wait_in_a_circle(server: Server) {
+    shop(&server, 0).await;
+    let later = server.ordo.with_clock(Clock::simulated(Utc::now() + Duration::hours(30)));
+    for round in 0..8 {
+        let short = order(&format!("S-{round}"), json!([{"sku": "MUG-1", "quantity": 2, "unit_price": "12.90"}]));
+        assert_eq!(server.post(&server.admin, "/api/v1/orders", short).await.0, 201);
+        let mut held = order(&format!("H-{round}"), json!([{"sku": "VASE-1", "quantity": 1, "unit_price": "25.00"}]));
+        held["payment_status"] = json!("pending");
+        assert_eq!(server.post(&server.admin, "/api/v1/orders", held).await.0, 201);
+        let (_, open) = server.get(&server.admin, "/api/v1/exceptions?status=open").await;
+        let ids: Vec<&str> = open.as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
+        assert_eq!(ids.len(), 2, "round {round}: {open}");
+        let (client, url, token) = (server.client.clone(), format!("{}/api/v1/exceptions/bulk", server.base), server.admin.clone());
+        let batch = async move {
+            let body = json!({"action": "resolve", "ids": ids, "code": "accepted"});
+            client.post(url).bearer_auth(token).json(&body).send().await.unwrap().status().as_u16()
+        };
+        let (swept, batch) = tokio::join!(later.exceptions().escalate_overdue(), batch);
+        assert!(swept.is_ok() && batch == 200, "round {round}: the sweep {swept:?}, the batch {batch}");
+    }
+}
+
+on_both_engines!(
+    the_escalation_sweep_and_a_batch_on_the_same_exceptions_never_wait_in_a_circle,
+    sweep_and_batch_at_once_on_sqlite,
+    sweep_and_batch_at_once_on_postgres
+);
