@@ -249,19 +249,28 @@ async fn a_held_orders_lateness_waits_for_its_review(server: Server) {
 
 on_both_engines!(a_held_orders_lateness_waits_for_its_review, held_lateness_waits_on_sqlite, held_lateness_waits_on_postgres);
 
+/// A round's stock-out (made first, due in 24 hours) and payment review (made after it, due
+/// in 4), the only exceptions open: their ids, in id order.
+async fn a_round_of_two_exceptions(server: &Server, round: usize) -> Vec<String> {
+    let short = order(&format!("S-{round}"), json!([{"sku": "MUG-1", "quantity": 2, "unit_price": "12.90"}]));
+    assert_eq!(server.post(&server.admin, "/api/v1/orders", short).await.0, 201);
+    let mut held = order(&format!("H-{round}"), json!([{"sku": "VASE-1", "quantity": 1, "unit_price": "25.00"}]));
+    held["payment_status"] = json!("pending");
+    assert_eq!(server.post(&server.admin, "/api/v1/orders", held).await.0, 201);
+    let (_, open) = server.get(&server.admin, "/api/v1/exceptions?status=open").await;
+    let mut ids: Vec<String> = open.as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(ids.len(), 2, "round {round}: {open}");
+    ids.sort();
+    ids
+}
+
 /// Two people act on the same two exceptions at once, named in opposite orders: each batch is
 /// done or refused whole, and neither is given up to the other.
 async fn batches_naming_the_same_exceptions_in_either_order_never_wait_in_a_circle(server: Server) {
     shop(&server, 0).await;
     for round in 0..6 {
-        let short = order(&format!("S-{round}"), json!([{"sku": "MUG-1", "quantity": 2, "unit_price": "12.90"}]));
-        assert_eq!(server.post(&server.admin, "/api/v1/orders", short).await.0, 201);
-        let mut held = order(&format!("H-{round}"), json!([{"sku": "VASE-1", "quantity": 1, "unit_price": "25.00"}]));
-        held["payment_status"] = json!("pending");
-        assert_eq!(server.post(&server.admin, "/api/v1/orders", held).await.0, 201);
-        let (_, open) = server.get(&server.admin, "/api/v1/exceptions?status=open").await;
-        let ids: Vec<&str> = open.as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
-        assert_eq!(ids.len(), 2, "round {round}: {open}");
+        let ids = a_round_of_two_exceptions(&server, round).await;
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
         let bulk = |body: Value| {
             let (client, url, token) = (server.client.clone(), format!("{}/api/v1/exceptions/bulk", server.base), server.admin.clone());
             async move { client.post(url).bearer_auth(token).json(&body).send().await.unwrap().status().as_u16() }
@@ -288,14 +297,8 @@ async fn the_escalation_sweep_and_a_batch_on_the_same_exceptions_never_wait_in_a
     shop(&server, 0).await;
     let later = server.ordo.with_clock(Clock::simulated(Utc::now() + Duration::hours(30)));
     for round in 0..8 {
-        let short = order(&format!("S-{round}"), json!([{"sku": "MUG-1", "quantity": 2, "unit_price": "12.90"}]));
-        assert_eq!(server.post(&server.admin, "/api/v1/orders", short).await.0, 201);
-        let mut held = order(&format!("H-{round}"), json!([{"sku": "VASE-1", "quantity": 1, "unit_price": "25.00"}]));
-        held["payment_status"] = json!("pending");
-        assert_eq!(server.post(&server.admin, "/api/v1/orders", held).await.0, 201);
-        let (_, open) = server.get(&server.admin, "/api/v1/exceptions?status=open").await;
-        let ids: Vec<&str> = open.as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
-        assert_eq!(ids.len(), 2, "round {round}: {open}");
+        let ids = a_round_of_two_exceptions(&server, round).await;
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
         let (client, url, token) = (server.client.clone(), format!("{}/api/v1/exceptions/bulk", server.base), server.admin.clone());
         let batch = async move {
             let body = json!({"action": "resolve", "ids": ids, "code": "accepted"});
