@@ -89,6 +89,8 @@ pub(super) async fn judge(tx: &mut Tx, raising: &Raising, window: Window, curren
             ..sum
         }));
         channel_sales.push(channels.iter().map(|m| (m.key.clone(), m.revenue)).collect());
+        // Read apart from the SKU's own totals below, which also hold lines of no channel
+        // (a return's restock credits its cost of goods): only revenue is taken from here.
         let mut by_channel: BTreeMap<String, Vec<KeyedTotal>> = BTreeMap::new();
         for (channel, total) in tx.sku_channel_account_totals(from, to).await? {
             by_channel.entry(channel).or_default().push(total);
